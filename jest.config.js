@@ -1,0 +1,13 @@
+/** Tests talk to a real Postgres (embedded unless DATABASE_URL is set) and the emulator over HTTPS. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }],
+  },
+  globalSetup: '<rootDir>/test/support/globalSetup.js',
+  globalTeardown: '<rootDir>/test/support/globalTeardown.js',
+  testTimeout: 60000,
+  maxWorkers: 2,
+};
