@@ -1,0 +1,147 @@
+import { z } from 'zod';
+
+/**
+ * Every environment setting the app reads, in one zod schema: the single place that documents them.
+ * Azure Functions app settings, `local.settings.json` Values and the shell environment all arrive here.
+ * Connection strings for sources other than the default are settings too (`ARCORE_CONNECTION_<NAME>`),
+ * never stored in tables: definitions only name them.
+ */
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const positiveInt = (fallback: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a positive integer, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const httpsUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL');
+
+export const settingsSchema = z
+  .object({
+    /** Metadata store (and default source) Postgres connection string. */
+    DATABASE_URL: z
+      .string({ error: 'is required (postgres://user:password@host:5432/db)' })
+      .trim()
+      .min(1, 'is required (postgres://user:password@host:5432/db)')
+      .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must start with postgres:// or postgresql://'),
+    /** `password`: the password is in DATABASE_URL. `entra`: an Entra access token is the password (Azure). */
+    DATABASE_AUTH: z.enum(['password', 'entra']).default('password'),
+    /** Client id of the user-assigned managed identity used for Entra database auth and Graph. */
+    AZURE_CLIENT_ID: optionalText,
+    AZURE_TENANT_ID: optionalText,
+    /** Microsoft Graph base URL: real Graph, or the emulator (`https://127.0.0.1:<port>/v1.0`). */
+    GRAPH_BASE_URL: httpsUrl.default('https://graph.microsoft.com/v1.0'),
+    /**
+     * How to authenticate to Graph. `default`: DefaultAzureCredential (managed identity in Azure);
+     * `clientSecret`/`certificate`: an app registration; `token`: a static bearer (emulator, development).
+     * Unset: `token` when GRAPH_TOKEN is set, otherwise `default`.
+     */
+    GRAPH_AUTH: z.enum(['default', 'clientSecret', 'certificate', 'token']).optional(),
+    GRAPH_CLIENT_SECRET: optionalText,
+    GRAPH_CERTIFICATE_PATH: optionalText,
+    GRAPH_TOKEN: optionalText,
+    /** PEM file of an extra certificate authority to trust for Graph (the emulator's self-signed certificate). */
+    GRAPH_CA_CERT_FILE: optionalText,
+    /** Resource units per minute this app may spend; the client paces itself under it. */
+    GRAPH_RU_PER_MINUTE: positiveInt(1250),
+    /** Graph requests in flight at once per run. */
+    GRAPH_MAX_CONCURRENCY: positiveInt(4),
+    APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
+    /** Public URL of the webhook function (with its function key) used as the subscriptions' notificationUrl. */
+    WEBHOOK_NOTIFICATION_URL: optionalText.pipe(httpsUrl.optional()),
+    /** Public URL of the lifecycle-notification function (with its function key). */
+    WEBHOOK_LIFECYCLE_URL: optionalText.pipe(httpsUrl.optional()),
+    /** Storage queue names for the push and pull workers. */
+    PUSH_QUEUE_NAME: z.string().trim().min(3).default('arcore-push'),
+    PULL_QUEUE_NAME: z.string().trim().min(3).default('arcore-pull'),
+  })
+  .transform((s) => ({
+    ...s,
+    GRAPH_AUTH: s.GRAPH_AUTH ?? (s.GRAPH_TOKEN ? ('token' as const) : ('default' as const)),
+  }));
+
+export type Settings = z.output<typeof settingsSchema>;
+
+/**
+ * Settings that depend on each other, checked on the raw environment so that they are reported together
+ * with every other problem (zod skips object refinements once a property failed).
+ */
+function dependentSettingProblems(env: NodeJS.ProcessEnv): string[] {
+  const present = (key: string) => (env[key] ?? '').trim() !== '';
+  const mode = env.GRAPH_AUTH?.trim() || (present('GRAPH_TOKEN') ? 'token' : 'default');
+  const required: Record<string, string[]> = {
+    token: ['GRAPH_TOKEN'],
+    clientSecret: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'GRAPH_CLIENT_SECRET'],
+    certificate: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'GRAPH_CERTIFICATE_PATH'],
+  };
+  return (required[mode] ?? [])
+    .filter((key) => !present(key))
+    .map((key) => `${key} is required when GRAPH_AUTH=${mode}`);
+}
+
+/** The setting names the Function App must have (used by the infrastructure test). */
+export const REQUIRED_SETTINGS = ['DATABASE_URL'] as const;
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+/** Reads and validates settings; throws one SettingsError naming every missing or bad setting. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = settingsSchema.safeParse(env);
+  const problems = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'} ${i.message}`)),
+    ...dependentSettingProblems(env),
+  ];
+  if (!parsed.success || problems.length > 0) throw new SettingsError(problems);
+  return parsed.data;
+}
+
+const CONNECTION_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+/**
+ * The connection string of a source connection named in a definition. `default` is DATABASE_URL;
+ * any other name N is read from the setting ARCORE_CONNECTION_<N upper-cased>.
+ */
+export function resolveConnectionString(
+  name: string,
+  settings: Pick<Settings, 'DATABASE_URL'>,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  if (name === 'default') return settings.DATABASE_URL;
+  if (!CONNECTION_NAME.test(name)) {
+    throw new SettingsError([`source.connection "${name}" must be letters, digits and underscores`]);
+  }
+  const key = `ARCORE_CONNECTION_${name.toUpperCase()}`;
+  const value = env[key];
+  if (!value) throw new SettingsError([`${key} is not set (needed by source.connection "${name}")`]);
+  return value;
+}

@@ -1,0 +1,144 @@
+import type { Pool, PoolClient } from 'pg';
+import { parseDefinition } from '../definition/parse';
+import type { SyncDefinition } from '../definition/schema';
+import { SYSTEM_FIELD_NAMES } from '../definition/validateLive';
+
+export interface StoredDefinition {
+  id: string;
+  definition: SyncDefinition;
+  updatedAt: Date;
+}
+
+export class UnknownDefinitionError extends Error {
+  constructor(readonly definitionName: string) {
+    super(`No sync definition named "${definitionName}" (run "arcore-sync status" to list them)`);
+    this.name = 'UnknownDefinitionError';
+  }
+}
+
+export interface UpsertResult {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+}
+
+async function upsertOne(
+  client: PoolClient,
+  def: SyncDefinition,
+): Promise<'created' | 'updated' | 'unchanged'> {
+  const document = JSON.stringify(def);
+  // jsonb equality is semantic (key order does not matter), so an unchanged definition is recognised.
+  const existing = await client.query<{ id: string; same: boolean }>(
+    'SELECT id, document = $2::jsonb AS same FROM arcore.sync_definitions WHERE name = $1 FOR UPDATE',
+    [def.name, document],
+  );
+  const columns = [
+    def.source.connection,
+    def.source.schema,
+    def.source.table,
+    def.source.key,
+    def.source.key.length > 1 ? 'COMPOSITE_COLUMNS' : 'PRIMARY_KEY',
+    def.source.cursor.type,
+    def.source.cursor.column,
+    def.target.site,
+    def.target.list,
+    def.conflictPolicy,
+    def.deletes.push,
+    def.deletes.pull,
+    def.schedule,
+    def.enabled,
+    document,
+  ];
+  let id: string;
+  let outcome: 'created' | 'updated' | 'unchanged';
+  if (existing.rowCount === 0) {
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO arcore.sync_definitions (source_connection, source_schema, source_table, key_columns,
+         key_strategy, cursor_type, cursor_column, target_site, target_list, conflict_policy,
+         push_delete_policy, pull_delete_policy, schedule, enabled, document, name)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) RETURNING id`,
+      [...columns, def.name],
+    );
+    id = rows[0].id;
+    outcome = 'created';
+  } else {
+    id = existing.rows[0].id;
+    if (existing.rows[0].same) return 'unchanged';
+    await client.query(
+      `UPDATE arcore.sync_definitions SET source_connection=$1, source_schema=$2, source_table=$3,
+         key_columns=$4, key_strategy=$5, cursor_type=$6, cursor_column=$7, target_site=$8, target_list=$9,
+         conflict_policy=$10, push_delete_policy=$11, pull_delete_policy=$12, schedule=$13, enabled=$14,
+         document=$15, updated_at=now()
+       WHERE id=$16`,
+      [...columns, id],
+    );
+    outcome = 'updated';
+  }
+  await client.query('DELETE FROM arcore.field_mappings WHERE definition_id = $1', [id]);
+  for (const [position, f] of def.fields.entries()) {
+    await client.query(
+      `INSERT INTO arcore.field_mappings
+         (definition_id, position, source_column, target_column, direction, is_system_field, transform)
+       VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+      [
+        id,
+        position,
+        f.source,
+        f.target,
+        f.direction,
+        SYSTEM_FIELD_NAMES.has(f.target),
+        f.transform ? JSON.stringify(f.transform) : null,
+      ],
+    );
+  }
+  return outcome;
+}
+
+/** Saves definitions by name in one transaction: an idempotent upsert. */
+export async function upsertDefinitions(pool: Pool, defs: SyncDefinition[]): Promise<UpsertResult> {
+  const client = await pool.connect();
+  const result: UpsertResult = { created: [], updated: [], unchanged: [] };
+  try {
+    await client.query('BEGIN');
+    for (const def of defs) result[await upsertOne(client, def)].push(def.name);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+function fromRow(row: { id: string; document: unknown; updated_at: Date; name: string }): StoredDefinition {
+  return {
+    id: row.id,
+    definition: parseDefinition(row.document, `stored definition "${row.name}"`),
+    updatedAt: row.updated_at,
+  };
+}
+
+export async function listDefinitions(pool: Pool): Promise<StoredDefinition[]> {
+  const { rows } = await pool.query(
+    'SELECT id, name, document, updated_at FROM arcore.sync_definitions ORDER BY name',
+  );
+  return rows.map(fromRow);
+}
+
+export async function getDefinition(pool: Pool, name: string): Promise<StoredDefinition> {
+  const { rows } = await pool.query(
+    'SELECT id, name, document, updated_at FROM arcore.sync_definitions WHERE name = $1',
+    [name],
+  );
+  if (rows.length === 0) throw new UnknownDefinitionError(name);
+  return fromRow(rows[0]);
+}
+
+export async function getDefinitionById(pool: Pool, id: string): Promise<StoredDefinition | null> {
+  const { rows } = await pool.query(
+    'SELECT id, name, document, updated_at FROM arcore.sync_definitions WHERE id = $1',
+    [id],
+  );
+  return rows.length === 0 ? null : fromRow(rows[0]);
+}

@@ -1,0 +1,10 @@
+import * as m001 from './001_initial';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Migrations in order. A migration, once released, is never edited: add the next number instead. */
+export const migrations: Migration[] = [{ version: 1, ...m001 }];

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { JSON_SCHEMA_FILE, renderJsonSchema } from '../../../src/core/definition/jsonSchemaFile';
+import {
+  DefinitionValidationError,
+  parseDefinitionsFile,
+  parseDefinitionsText,
+} from '../../../src/core/definition/parse';
+
+export const exampleFile = {
+  definitions: [
+    {
+      name: 'projects',
+      source: {
+        connection: 'default',
+        schema: 'public',
+        table: 'projects',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+      },
+      target: { site: 'contoso.sharepoint.com:/sites/ops', list: 'Projects' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'budget', target: 'Budget', direction: 'PUSH_ONLY' },
+        { source: 'sp_modified', target: 'Modified', direction: 'PULL_ONLY' },
+      ],
+      conflictPolicy: 'SOURCE_WINS',
+      deletes: { push: 'PROPAGATE', pull: 'PROPAGATE' },
+      schedule: '0 */5 * * * *',
+      enabled: true,
+    },
+  ],
+};
+
+function problemsOf(input: unknown): string[] {
+  try {
+    parseDefinitionsFile(input);
+  } catch (err) {
+    if (err instanceof DefinitionValidationError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+    throw err;
+  }
+  return [];
+}
+
+function withDefinition(patch: (d: Record<string, unknown>) => void): unknown {
+  const copy = structuredClone(exampleFile) as { definitions: Record<string, unknown>[] };
+  patch(copy.definitions[0]);
+  return copy;
+}
+
+describe('sync-definition schema', () => {
+  it('accepts the documented example and fills defaults', () => {
+    const file = parseDefinitionsFile(exampleFile);
+    const def = file.definitions[0];
+    expect(def.fields[0].direction).toBe('BIDIRECTIONAL');
+    expect(def.source.pageSize).toBe(1000);
+    expect(def.source.overlapSeconds).toBe(300);
+    expect(def.target.keyColumn).toBe('ArcoreKey');
+    expect(def.mergeTieBreaker).toBe('SOURCE_WINS');
+  });
+
+  it.each([
+    [
+      'missing key',
+      (d: Record<string, unknown>) => ((d.source as Record<string, unknown>).key = []),
+      'definitions[0].source.key: must name at least one key column',
+    ],
+    [
+      'bad direction',
+      (d: Record<string, unknown>) => ((d.fields as Record<string, unknown>[])[0].direction = 'SIDEWAYS'),
+      'definitions[0].fields[0].direction',
+    ],
+    [
+      'bad policy',
+      (d: Record<string, unknown>) => (d.conflictPolicy = 'YOLO'),
+      'definitions[0].conflictPolicy',
+    ],
+    [
+      '5-field cron',
+      (d: Record<string, unknown>) => (d.schedule = '*/5 * * * *'),
+      'definitions[0].schedule: must be an NCRONTAB expression with 6 fields',
+    ],
+    [
+      'duplicate target',
+      (d: Record<string, unknown>) =>
+        (d.fields as Record<string, unknown>[]).push({ source: 'x', target: 'Title' }),
+      'definitions[0].fields[3].target: maps to "Title" which fields[0] already maps to',
+    ],
+    [
+      'SOFT without column',
+      (d: Record<string, unknown>) => (d.deletes = { push: 'SOFT', pull: 'PROPAGATE' }),
+      'definitions[0].deletes.pushSoftColumn: is required when push is SOFT',
+    ],
+    [
+      'unknown option',
+      (d: Record<string, unknown>) => (d.colour = 'blue'),
+      'definitions[0]: Unrecognized key: "colour"',
+    ],
+    [
+      'cursor is a key',
+      (d: Record<string, unknown>) => ((d.source as Record<string, unknown>).key = ['updated_at']),
+      'definitions[0].source.cursor.column: must not be a key column',
+    ],
+    [
+      'bad name',
+      (d: Record<string, unknown>) => (d.name = 'has space'),
+      'definitions[0].name: must be 1–63 letters',
+    ],
+  ])('names the path and problem: %s', (_label, patch, expected) => {
+    const problems = problemsOf(withDefinition(patch));
+    expect(problems.join('\n')).toContain(expected);
+  });
+
+  it('rejects duplicate definition names and non-JSON text', () => {
+    const two = { definitions: [exampleFile.definitions[0], exampleFile.definitions[0]] };
+    expect(problemsOf(two).join('\n')).toContain(
+      'definitions[1].name: "projects" is already the name of definitions[0]',
+    );
+    expect(() => parseDefinitionsText('{ nope', 'defs.json')).toThrow(
+      /defs\.json: invalid sync definitions[\s\S]*is not valid JSON/,
+    );
+  });
+
+  it('the committed JSON Schema equals the generated one (run `npm run schema` after changing the schema)', () => {
+    const committed = readFileSync(join(__dirname, '..', '..', '..', JSON_SCHEMA_FILE), 'utf8');
+    expect(committed).toBe(renderJsonSchema());
+  });
+});

@@ -1,0 +1,78 @@
+import { parseDefinitionsFile } from '../../../src/core/definition/parse';
+import type { SyncDefinition } from '../../../src/core/definition/schema';
+import { validateAgainstDatabase } from '../../../src/core/definition/validateLive';
+import { freshDatabase, type TestDatabase } from '../../support/db';
+import { exampleFile } from './schema.test';
+
+function definition(patch: (d: Record<string, unknown>) => void = () => {}): SyncDefinition {
+  const copy = structuredClone(exampleFile) as { definitions: Record<string, unknown>[] };
+  patch(copy.definitions[0]);
+  return parseDefinitionsFile(copy).definitions[0];
+}
+
+describe('definition check against the live database', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    await db.pool.query(`CREATE TABLE projects (id int PRIMARY KEY, name text, budget numeric(12,2),
+      sp_modified timestamptz, updated_at timestamptz NOT NULL DEFAULT now(), version int)`);
+  });
+  afterAll(async () => db.drop());
+
+  it('passes a correct definition, warning about the unindexed cursor with the DDL and the system field', async () => {
+    const report = await validateAgainstDatabase(definition(), db.pool);
+    expect(report.errors).toEqual([]);
+    const warnings = report.warnings.map((w) => w.message).join('\n');
+    expect(warnings).toContain('CREATE INDEX ON "public"."projects" ("updated_at", "id");');
+    expect(report.warnings.some((w) => w.path === 'fields[2].target')).toBe(false);
+  });
+
+  it('warns that a system field mapped for push is treated as PULL_ONLY', async () => {
+    const def = definition((d) => ((d.fields as Record<string, unknown>[])[2].direction = 'BIDIRECTIONAL'));
+    const report = await validateAgainstDatabase(def, db.pool);
+    expect(report.warnings.map((w) => `${w.path}: ${w.message}`)).toContain(
+      'fields[2].target: "Modified" is a SharePoint system field: it will be treated as PULL_ONLY and never written',
+    );
+  });
+
+  it('reports a missing table', async () => {
+    const report = await validateAgainstDatabase(
+      definition((d) => ((d.source as Record<string, unknown>).table = 'nope')),
+      db.pool,
+    );
+    expect(report.errors.map((e) => e.message)).toEqual([
+      'table or view "public.nope" does not exist in the source database',
+    ]);
+  });
+
+  it('reports missing key and mapped columns, and a cursor that is not a timestamp', async () => {
+    const def = definition((d) => {
+      const source = d.source as Record<string, unknown>;
+      source.key = ['code'];
+      source.cursor = { type: 'TIMESTAMP', column: 'version' };
+      (d.fields as Record<string, unknown>[])[0].source = 'title';
+    });
+    const messages = (await validateAgainstDatabase(def, db.pool)).errors.map(
+      (e) => `${e.path}: ${e.message}`,
+    );
+    expect(messages).toEqual([
+      'source.key[0]: key column "code" does not exist in "public.projects"',
+      'fields[0].source: mapped column "title" does not exist in "public.projects"',
+      'source.cursor.column: cursor column "version" is integer, not a timestamp type (timestamptz or timestamp)',
+    ]);
+  });
+
+  it('no index warning once the cursor column is indexed', async () => {
+    await db.pool.query('CREATE INDEX ON projects (updated_at, id)');
+    const report = await validateAgainstDatabase(definition(), db.pool);
+    expect(report.warnings.filter((w) => w.path === 'source.cursor.column')).toEqual([]);
+  });
+
+  it('reports two definitions targeting the same list', async () => {
+    const other = definition((d) => (d.name = 'projects-copy'));
+    const report = await validateAgainstDatabase(definition(), db.pool, [other]);
+    expect(report.errors.map((e) => e.message)).toContain(
+      'list "Projects" on "contoso.sharepoint.com:/sites/ops" is already the target of definition "projects-copy"',
+    );
+  });
+});
