@@ -52,10 +52,14 @@ CREATE TABLE arcore.sync_ledger (
   synced_values        jsonb,
   content_hash         text,
   provenance           text CHECK (provenance IN ('PUSH', 'PULL')),
-  state                text NOT NULL DEFAULT 'SYNCED' CHECK (state IN ('SYNCED', 'PENDING_CREATE')),
+  -- PENDING_CREATE: a create is in flight (recorded before it is sent, I6).
+  -- ORPHANED: the source row is gone and the delete policy (SOFT, IGNORE) kept the item.
+  state                text NOT NULL DEFAULT 'SYNCED' CHECK (state IN ('SYNCED', 'PENDING_CREATE', 'ORPHANED')),
   last_source_ts       timestamptz,
   sp_modified_at       timestamptz,
   last_sync_ts         timestamptz NOT NULL DEFAULT now(),
+  -- Run id of the full delta enumeration that last saw the item; unseen items were deleted (resync, I8).
+  seen_run             bigint,
   created_at           timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (definition_id, source_identity_hash),
   CHECK (state = 'PENDING_CREATE' OR sp_item_id IS NOT NULL)

@@ -1,0 +1,206 @@
+import type { Pool } from 'pg';
+import type { SpColumnInfo } from '../canonical';
+import type { SyncDefinition } from '../definition/schema';
+import { readSourceColumns } from '../definition/validateLive';
+import { PostgresSource } from '../source/postgres/PostgresSource';
+import { getDefinition, type StoredDefinition } from '../store/definitions';
+import { LedgerStore } from '../store/ledger';
+import { tryLockDefinition } from '../store/locks';
+import { backlogCounts, finishRun, startRun } from '../store/runs';
+import type { SharePointTarget } from '../target/sharepoint';
+import { buildFieldPlan, type FieldPlan } from './plan';
+import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType } from './types';
+
+export class ListNotFoundError extends Error {
+  constructor(
+    readonly definition: string,
+    readonly site: string,
+    readonly list: string,
+    cause: unknown,
+  ) {
+    super(
+      `Definition "${definition}": list "${list}" not found on site "${site}" (${(cause as Error).message}). ` +
+        `Check the display name or GUID, or create it with "arcore-sync provision ${definition}".`,
+      { cause },
+    );
+    this.name = 'ListNotFoundError';
+  }
+}
+
+export class SourceTableNotFoundError extends Error {
+  constructor(
+    readonly definition: string,
+    readonly table: string,
+  ) {
+    super(`Definition "${definition}": source table "${table}" does not exist`);
+    this.name = 'SourceTableNotFoundError';
+  }
+}
+
+/** Everything one run of one definition works with, resolved once at its start. */
+export interface RunScope {
+  ctx: EngineContext;
+  stored: StoredDefinition;
+  def: SyncDefinition;
+  definitionId: string;
+  runId: string;
+  target: SharePointTarget;
+  siteId: string;
+  listId: string;
+  spColumns: SpColumnInfo[];
+  plan: FieldPlan;
+  source: PostgresSource;
+  sourcePool: Pool;
+  /** True when the source table lives in the metadata database: page writes then share one transaction. */
+  sameDatabase: boolean;
+  ledger: LedgerStore;
+  counts: RunCounts;
+  details: Record<string, unknown>;
+}
+
+export function emptyCounts(): RunCounts {
+  return { processed: 0, created: 0, updated: 0, deleted: 0, skipped: 0, conflicts: 0, failed: 0 };
+}
+
+export async function resolveSharePoint(
+  target: SharePointTarget,
+  def: SyncDefinition,
+): Promise<{ siteId: string; listId: string }> {
+  let siteId: string;
+  try {
+    siteId = (await target.resolveSite(def.target.site)).id;
+  } catch (err) {
+    throw new ListNotFoundError(def.name, def.target.site, def.target.list, err);
+  }
+  try {
+    const list = await target.resolveList(siteId, def.target.list);
+    return { siteId, listId: list.id };
+  } catch (err) {
+    throw new ListNotFoundError(def.name, def.target.site, def.target.list, err);
+  }
+}
+
+async function openScope(ctx: EngineContext, stored: StoredDefinition, runId: string): Promise<RunScope> {
+  const def = stored.definition;
+  const target = ctx.target();
+  const { siteId, listId } = await resolveSharePoint(target, def);
+  const spColumns = await target.getColumns(siteId, listId);
+  const sourcePool = ctx.sourcePool(def.source.connection);
+  const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
+  if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
+  const plan = buildFieldPlan(def, pgColumns, spColumns);
+  for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
+  const wanted = new Set([
+    ...def.source.key,
+    def.source.cursor.column,
+    ...def.fields.map((f) => f.source),
+    ...(def.deletes.pullSoftColumn ? [def.deletes.pullSoftColumn] : []),
+  ]);
+  const source = new PostgresSource(sourcePool, {
+    schema: def.source.schema,
+    table: def.source.table,
+    key: def.source.key,
+    cursorColumn: def.source.cursor.column,
+    columns: pgColumns.filter((c) => wanted.has(c.name)),
+  });
+  return {
+    ctx,
+    stored,
+    def,
+    definitionId: stored.id,
+    runId,
+    target,
+    siteId,
+    listId,
+    spColumns,
+    plan,
+    source,
+    sourcePool,
+    sameDatabase: sourcePool === ctx.meta,
+    ledger: new LedgerStore(
+      stored.id,
+      def.source.key.length > 1 ? 'COMPOSITE_COLUMNS' : 'PRIMARY_KEY',
+      def.source.connection,
+    ),
+    counts: emptyCounts(),
+    details: { warnings: plan.warnings },
+  };
+}
+
+/**
+ * Runs `work` as one recorded run of a definition: under its advisory lock (I11), with a sync_runs row,
+ * counts, Graph usage and errors. A run that finds the lock taken is SKIPPED, not queued.
+ */
+export async function withRun(
+  ctx: EngineContext,
+  definitionName: string,
+  runType: RunType,
+  trigger: RunTrigger,
+  work: (scope: RunScope) => Promise<void>,
+): Promise<RunSummary> {
+  const stored = await getDefinition(ctx.meta, definitionName);
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  const lock = await tryLockDefinition(ctx.meta, stored.id);
+  if (!lock) {
+    const backlog = await backlogCounts(ctx.meta, stored.id);
+    ctx.log.info(`${definitionName}: another run holds the lock; ${runType} skipped`);
+    return {
+      runId: null,
+      definition: definitionName,
+      runType,
+      status: 'SKIPPED',
+      startedAt,
+      durationMs: 0,
+      throttleWaitMs: 0,
+      graphRequests: 0,
+      resourceUnits: 0,
+      ...emptyCounts(),
+      ...backlog,
+      error: null,
+    };
+  }
+  let scope: RunScope | null = null;
+  const runId = await startRun(ctx.meta, stored.id, runType, trigger);
+  let error: string | null = null;
+  try {
+    scope = await openScope(ctx, stored, runId);
+    await work(scope);
+  } catch (err) {
+    error = (err as Error).message;
+    ctx.log.error(`${definitionName}: ${runType} run ${runId} failed: ${error}`, {
+      runId,
+      definition: definitionName,
+    });
+  } finally {
+    await lock.release();
+  }
+  const counts = scope?.counts ?? emptyCounts();
+  const stats = scope?.target.stats() ?? { requests: 0, resourceUnits: 0, throttleWaitMs: 0 };
+  const status = error ? 'FAILED' : counts.failed > 0 ? 'PARTIAL' : 'SUCCEEDED';
+  await finishRun(ctx.meta, runId, {
+    ...counts,
+    status,
+    throttleWaitMs: stats.throttleWaitMs,
+    graphRequests: stats.requests,
+    resourceUnits: stats.resourceUnits,
+    error,
+    details: scope?.details,
+  });
+  const summary: RunSummary = {
+    runId,
+    definition: definitionName,
+    runType,
+    status,
+    startedAt,
+    durationMs: Date.now() - started,
+    throttleWaitMs: stats.throttleWaitMs,
+    graphRequests: stats.requests,
+    resourceUnits: stats.resourceUnits,
+    ...counts,
+    ...(await backlogCounts(ctx.meta, stored.id)),
+    error,
+  };
+  ctx.onRunFinished?.(summary);
+  return summary;
+}

@@ -1,0 +1,66 @@
+import type { Pool } from 'pg';
+import type { SharePointTarget } from '../target/sharepoint';
+
+export type RunType = 'PUSH' | 'INGRESS';
+export type RunStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'SKIPPED';
+/** What started a run; recorded in sync_runs.trigger. */
+export type RunTrigger =
+  'timer' | 'queue' | 'webhook' | 'safety' | 'cli' | 'ops' | 'demo' | 'test' | 'resolve';
+
+export interface RunCounts {
+  processed: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  skipped: number;
+  conflicts: number;
+  failed: number;
+}
+
+/** The outcome of one push or pull, as stored in sync_runs and printed by `--json`. */
+export interface RunSummary extends RunCounts {
+  runId: string | null; // null when the run was SKIPPED because another run of the definition holds the lock
+  definition: string;
+  runType: RunType;
+  status: RunStatus;
+  startedAt: string;
+  durationMs: number;
+  throttleWaitMs: number;
+  graphRequests: number;
+  resourceUnits: number;
+  /** Parked failures and open conflicts of the definition after the run. */
+  parkedFailures: number;
+  openConflicts: number;
+  error: string | null;
+}
+
+export interface Logger {
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface ProgressEvent {
+  runType: RunType;
+  definition: string;
+  done: number;
+  /** Estimated total when known (initial push: rows ahead of the cursor). */
+  total: number | null;
+  throttleWaitMs: number;
+}
+
+/** Everything a run needs from the outside world; built once per process (see src/core/engine/context.ts). */
+export interface EngineContext {
+  /** Metadata store pool (schema arcore). */
+  meta: Pool;
+  /** Pool of a named source connection ('default' = DATABASE_URL). */
+  sourcePool(connection: string): Pool;
+  /** A SharePoint target for one run (column cache lives for the run). */
+  target(): SharePointTarget;
+  log: Logger;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Called once per finished run (telemetry). */
+  onRunFinished?: (summary: RunSummary) => void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

@@ -1,0 +1,245 @@
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { pgCastFor, pgTypeParsers, toPgParam, type CanonicalValue, type FieldKind } from '../../canonical';
+import type { KeysetPosition } from '../../cursor/timestampCursor';
+import type { SourceColumn } from '../../definition/validateLive';
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A type name usable in a cast, for key columns (any scalar type, enums included). */
+function castTypeOf(col: SourceColumn): string {
+  if (col.dataType === 'USER-DEFINED') return quoteIdent(col.udtName);
+  if (col.dataType === 'ARRAY') throw new Error(`key column "${col.name}" is an array: keys must be scalar`);
+  return col.dataType;
+}
+
+export interface SourceRow {
+  /** Column values as node-pg returns them with pgTypeParsers (timestamps, numerics, int8 as text). */
+  values: Record<string, unknown>;
+  /** Cursor column value as Postgres text. */
+  cursor: string | null;
+}
+
+export interface SourceTableShape {
+  schema: string;
+  table: string;
+  key: string[];
+  cursorColumn: string;
+  /** Every column the engine reads (key, cursor, mapped, soft-delete flag). */
+  columns: SourceColumn[];
+}
+
+export class SourceWriteError extends Error {
+  constructor(
+    readonly table: string,
+    readonly operation: string,
+    cause: unknown,
+  ) {
+    super(`${operation} on ${table} failed: ${(cause as Error).message}`, { cause });
+    this.name = 'SourceWriteError';
+  }
+}
+
+/**
+ * The Postgres side of a definition: keyset-paged reads, reads by key, and the writes the pull makes.
+ * Identifiers are always quoted, values always parameters (I12).
+ */
+export class PostgresSource {
+  readonly qualified: string;
+  private readonly byName: Map<string, SourceColumn>;
+  private readonly selectList: string;
+
+  constructor(
+    readonly pool: Pool,
+    readonly shape: SourceTableShape,
+  ) {
+    this.qualified = `${quoteIdent(shape.schema)}.${quoteIdent(shape.table)}`;
+    this.byName = new Map(shape.columns.map((c) => [c.name, c]));
+    this.selectList = [
+      ...shape.columns.map((c) => quoteIdent(c.name)),
+      `${quoteIdent(shape.cursorColumn)}::text AS "__arcore_cursor"`,
+    ].join(', ');
+  }
+
+  column(name: string): SourceColumn {
+    const col = this.byName.get(name);
+    if (!col) throw new Error(`column "${name}" is not part of ${this.qualified}`);
+    return col;
+  }
+
+  private orderBy(): string {
+    return [this.shape.cursorColumn, ...this.shape.key].map(quoteIdent).join(', ');
+  }
+
+  private toRows(rows: QueryResultRow[]): SourceRow[] {
+    return rows.map((r) => {
+      const { __arcore_cursor: cursor, ...values } = r;
+      return { values, cursor: (cursor as string | null) ?? null };
+    });
+  }
+
+  /**
+   * One page in keyset order. `after` continues strictly after a position; `since` starts at a cursor value
+   * (inclusive), which is how a run re-reads its overlap window (I5b); neither reads from the beginning.
+   */
+  async readPage(
+    from: { after: KeysetPosition } | { since: string } | null,
+    limit: number,
+  ): Promise<SourceRow[]> {
+    const cursorCast = `::${this.column(this.shape.cursorColumn).dataType}`;
+    let where = `${quoteIdent(this.shape.cursorColumn)} IS NOT NULL`;
+    const params: unknown[] = [];
+    if (from && 'after' in from) {
+      const cols = [this.shape.cursorColumn, ...this.shape.key].map(quoteIdent).join(', ');
+      params.push(from.after.ts, ...from.after.key);
+      const placeholders = [
+        `$1${cursorCast}`,
+        ...this.shape.key.map((k, i) => `$${i + 2}::${castTypeOf(this.column(k))}`),
+      ].join(', ');
+      where = `(${cols}) > (${placeholders})`;
+    } else if (from && 'since' in from) {
+      params.push(from.since);
+      where = `${quoteIdent(this.shape.cursorColumn)} >= $1${cursorCast}`;
+    }
+    params.push(limit);
+    const { rows } = await this.pool.query({
+      text: `SELECT ${this.selectList} FROM ${this.qualified} WHERE ${where} ORDER BY ${this.orderBy()} LIMIT $${params.length}`,
+      values: params,
+      types: pgTypeParsers,
+    });
+    return this.toRows(rows);
+  }
+
+  /** Rows ahead of a cursor value (for progress estimates). */
+  async countSince(since: string | null): Promise<number> {
+    const cursorCast = `::${this.column(this.shape.cursorColumn).dataType}`;
+    const { rows } = await this.pool.query<{ n: string }>(
+      since === null
+        ? `SELECT count(*) AS n FROM ${this.qualified}`
+        : `SELECT count(*) AS n FROM ${this.qualified} WHERE ${quoteIdent(this.shape.cursorColumn)} >= $1${cursorCast}`,
+      since === null ? [] : [since],
+    );
+    return Number(rows[0].n);
+  }
+
+  async count(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.qualified}`);
+    return Number(rows[0].n);
+  }
+
+  private keyUnnest(keys: unknown[][], offset = 0): { from: string; params: unknown[] } {
+    const params = this.shape.key.map((_, i) => keys.map((k) => k[i]));
+    const arrays = this.shape.key
+      .map((k, i) => `$${offset + i + 1}::${castTypeOf(this.column(k))}[]`)
+      .join(', ');
+    const names = this.shape.key.map(quoteIdent).join(', ');
+    return { from: `unnest(${arrays}) AS k(${names})`, params };
+  }
+
+  /** The rows with these keys (key values in definition order), one query. */
+  async readByKeys(keys: unknown[][], client?: PoolClient): Promise<SourceRow[]> {
+    if (keys.length === 0) return [];
+    const { from, params } = this.keyUnnest(keys);
+    const join = this.shape.key.map((k) => `t.${quoteIdent(k)} = k.${quoteIdent(k)}`).join(' AND ');
+    const select = this.selectList.replace(/(^|, )"/g, '$1t."');
+    const { rows } = await (client ?? this.pool).query({
+      text: `SELECT ${select} FROM ${this.qualified} t JOIN ${from} ON ${join}`,
+      values: params,
+      types: pgTypeParsers,
+    });
+    return this.toRows(rows);
+  }
+
+  private assignments(
+    values: Record<string, { kind: FieldKind; value: CanonicalValue }>,
+    offset: number,
+  ): { sql: string[]; params: unknown[] } {
+    const sql: string[] = [];
+    const params: unknown[] = [];
+    for (const [column, { kind, value }] of Object.entries(values)) {
+      const col = this.column(column);
+      params.push(value === null ? null : toPgParam(kind, value, col));
+      sql.push(`${quoteIdent(column)} = $${offset + params.length}${pgCastFor(col)}`);
+    }
+    return { sql, params };
+  }
+
+  private keyWhere(offset: number): string {
+    return this.shape.key
+      .map((k, i) => `${quoteIdent(k)} = $${offset + i + 1}::${castTypeOf(this.column(k))}`)
+      .join(' AND ');
+  }
+
+  /** UPDATE by key; returns the row as it now is, or null when it no longer exists. */
+  async updateRow(
+    client: PoolClient,
+    key: unknown[],
+    values: Record<string, { kind: FieldKind; value: CanonicalValue }>,
+  ): Promise<SourceRow | null> {
+    const { sql, params } = this.assignments(values, key.length);
+    if (sql.length === 0) return (await this.readByKeys([key], client))[0] ?? null;
+    const { rows } = await client.query({
+      text: `UPDATE ${this.qualified} SET ${sql.join(', ')} WHERE ${this.keyWhere(0)} RETURNING ${this.selectList}`,
+      values: [...key, ...params],
+      types: pgTypeParsers,
+    });
+    return this.toRows(rows)[0] ?? null;
+  }
+
+  /** INSERT; columns left out take their defaults (database-generated keys included). */
+  async insertRow(
+    client: PoolClient,
+    values: Record<string, { kind: FieldKind; value: CanonicalValue }>,
+  ): Promise<SourceRow> {
+    const columns: string[] = [];
+    const exprs: string[] = [];
+    const params: unknown[] = [];
+    for (const [column, { kind, value }] of Object.entries(values)) {
+      const col = this.column(column);
+      params.push(value === null ? null : toPgParam(kind, value, col));
+      columns.push(quoteIdent(column));
+      exprs.push(`$${params.length}${pgCastFor(col)}`);
+    }
+    const text =
+      columns.length === 0
+        ? `INSERT INTO ${this.qualified} DEFAULT VALUES RETURNING ${this.selectList}`
+        : `INSERT INTO ${this.qualified} (${columns.join(', ')}) VALUES (${exprs.join(', ')}) RETURNING ${this.selectList}`;
+    const { rows } = await client.query({ text, values: params, types: pgTypeParsers });
+    return this.toRows(rows)[0];
+  }
+
+  async deleteRow(client: PoolClient, key: unknown[]): Promise<boolean> {
+    const { rowCount } = await client.query(`DELETE FROM ${this.qualified} WHERE ${this.keyWhere(0)}`, key);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async setFlag(client: PoolClient, key: unknown[], column: string): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `UPDATE ${this.qualified} SET ${quoteIdent(column)} = true WHERE ${this.keyWhere(0)}`,
+      key,
+    );
+    return (rowCount ?? 0) > 0;
+  }
+}
+
+/**
+ * Installs a trigger keeping `column` current (now() on insert and update) for tables that lack one.
+ * Idempotent: the function and trigger are replaced.
+ */
+export async function installCursorTrigger(
+  pool: Pool,
+  schema: string,
+  table: string,
+  column: string,
+): Promise<void> {
+  const fn = quoteIdent(`arcore_touch_${table}_${column}`.slice(0, 63));
+  const trigger = quoteIdent(`arcore_touch_${column}`.slice(0, 63));
+  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  await pool.query(`CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN NEW.${quoteIdent(column)} := clock_timestamp(); RETURN NEW; END $$`);
+  await pool.query(`DROP TRIGGER IF EXISTS ${trigger} ON ${qualified}`);
+  await pool.query(
+    `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${qualified} FOR EACH ROW EXECUTE FUNCTION ${quoteIdent(schema)}.${fn}()`,
+  );
+}

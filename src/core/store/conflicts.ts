@@ -1,0 +1,116 @@
+import type { Pool, PoolClient } from 'pg';
+import type { CanonicalRecord } from '../canonical';
+
+type Db = Pool | PoolClient;
+
+export interface ConflictRecord {
+  runId: string | null;
+  identityHash: string;
+  identity: Record<string, unknown>;
+  itemId: string | null;
+  detectedBy: 'PUSH' | 'PULL';
+  policy: string;
+  base: CanonicalRecord | null;
+  postgres: CanonicalRecord | null;
+  sharepoint: CanonicalRecord | null;
+  outcome: string;
+  resolvedValues: CanonicalRecord | null;
+  /** OPEN: parked under MANUAL, neither side changes until resolved. */
+  status: 'OPEN' | 'RESOLVED';
+  reason: string;
+}
+
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/** Every conflict is recorded with base, Postgres and SharePoint values and its outcome (I7). */
+export async function recordConflict(db: Db, definitionId: string, c: ConflictRecord): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO arcore.sync_conflicts (definition_id, run_id, source_identity_hash, source_identity, sp_item_id,
+       detected_by, policy, base_values, postgres_values, sharepoint_values, outcome, resolved_values, status, reason,
+       resolved_at, resolved_by)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,
+       CASE WHEN $13 = 'RESOLVED' THEN now() END, CASE WHEN $13 = 'RESOLVED' THEN 'policy' END)
+     ON CONFLICT (definition_id, source_identity_hash) WHERE status = 'OPEN' DO UPDATE SET
+       postgres_values = EXCLUDED.postgres_values, sharepoint_values = EXCLUDED.sharepoint_values, reason = EXCLUDED.reason
+     RETURNING id`,
+    [
+      definitionId,
+      c.runId,
+      c.identityHash,
+      JSON.stringify(c.identity),
+      c.itemId,
+      c.detectedBy,
+      c.policy,
+      json(c.base),
+      json(c.postgres),
+      json(c.sharepoint),
+      c.outcome,
+      json(c.resolvedValues),
+      c.status,
+      c.reason,
+    ],
+  );
+  return rows[0].id;
+}
+
+/** Identities with an OPEN (parked) conflict among these. */
+export async function openConflictIdentities(
+  db: Db,
+  definitionId: string,
+  hashes: string[],
+): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query<{ h: string }>(
+    `SELECT source_identity_hash AS h FROM arcore.sync_conflicts
+      WHERE definition_id = $1 AND status = 'OPEN' AND source_identity_hash = ANY($2)`,
+    [definitionId, hashes],
+  );
+  return new Set(rows.map((r) => r.h));
+}
+
+export interface StoredConflict {
+  id: string;
+  definitionId: string;
+  identityHash: string;
+  identity: Record<string, unknown>;
+  itemId: string | null;
+  status: 'OPEN' | 'RESOLVED';
+  base: CanonicalRecord | null;
+  postgres: CanonicalRecord | null;
+  sharepoint: CanonicalRecord | null;
+}
+
+export async function getConflict(db: Db, id: string): Promise<StoredConflict | null> {
+  const { rows } = await db.query(
+    `SELECT id, definition_id, source_identity_hash, source_identity, sp_item_id, status, base_values,
+            postgres_values, sharepoint_values FROM arcore.sync_conflicts WHERE id = $1`,
+    [id],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    id: r.id,
+    definitionId: r.definition_id,
+    identityHash: r.source_identity_hash,
+    identity: r.source_identity,
+    itemId: r.sp_item_id,
+    status: r.status,
+    base: r.base_values,
+    postgres: r.postgres_values,
+    sharepoint: r.sharepoint_values,
+  };
+}
+
+export async function markResolved(
+  db: Db,
+  id: string,
+  outcome: string,
+  values: CanonicalRecord | null,
+  by: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE arcore.sync_conflicts SET status = 'RESOLVED', outcome = $2, resolved_values = $3, resolved_at = now(),
+       resolved_by = $4 WHERE id = $1`,
+    [id, outcome, json(values), by],
+  );
+}

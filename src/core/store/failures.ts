@@ -1,0 +1,96 @@
+import type { Pool, PoolClient } from 'pg';
+
+type Db = Pool | PoolClient;
+export type FailureDirection = 'PUSH' | 'PULL';
+
+export interface ParkedFailure {
+  id: string;
+  direction: FailureDirection;
+  /** PUSH: source identity hash. PULL: SharePoint item id. */
+  itemKey: string;
+  sourceIdentity: Record<string, unknown> | null;
+  spItemId: string | null;
+  attempts: number;
+  lastError: string;
+}
+
+/**
+ * The retry queue (I5c). A row or item whose write failed is parked here in the same transaction that moves
+ * the cursor past it; every later run retries due entries first. Retries are immediate for the first three
+ * attempts, then back off (capped at 15 minutes) so a permanently bad row does not cost every run.
+ */
+export async function park(
+  db: Db,
+  definitionId: string,
+  f: {
+    direction: FailureDirection;
+    itemKey: string;
+    sourceIdentity?: Record<string, unknown> | null;
+    spItemId?: string | null;
+    error: string;
+  },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO arcore.sync_failures (definition_id, direction, item_key, source_identity, sp_item_id, last_error)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (definition_id, direction, item_key) WHERE status = 'PARKED' DO UPDATE SET
+       attempts = arcore.sync_failures.attempts + 1, last_error = EXCLUDED.last_error, last_failed_at = now(),
+       source_identity = COALESCE(EXCLUDED.source_identity, arcore.sync_failures.source_identity),
+       sp_item_id = COALESCE(EXCLUDED.sp_item_id, arcore.sync_failures.sp_item_id),
+       next_attempt_at = now() + CASE WHEN arcore.sync_failures.attempts < 3 THEN interval '0'
+         ELSE least(interval '15 minutes', interval '30 seconds' * power(2, arcore.sync_failures.attempts - 3)) END`,
+    [
+      definitionId,
+      f.direction,
+      f.itemKey,
+      f.sourceIdentity ? JSON.stringify(f.sourceIdentity) : null,
+      f.spItemId ?? null,
+      f.error,
+    ],
+  );
+}
+
+export async function resolveParked(
+  db: Db,
+  definitionId: string,
+  direction: FailureDirection,
+  itemKeys: string[],
+): Promise<void> {
+  if (itemKeys.length === 0) return;
+  await db.query(
+    `UPDATE arcore.sync_failures SET status = 'RESOLVED', resolved_at = now()
+      WHERE definition_id = $1 AND direction = $2 AND item_key = ANY($3) AND status = 'PARKED'`,
+    [definitionId, direction, itemKeys],
+  );
+}
+
+export async function dueFailures(
+  db: Db,
+  definitionId: string,
+  direction: FailureDirection,
+  limit = 1000,
+): Promise<ParkedFailure[]> {
+  const { rows } = await db.query<{
+    id: string;
+    direction: FailureDirection;
+    item_key: string;
+    source_identity: Record<string, unknown> | null;
+    sp_item_id: string | null;
+    attempts: number;
+    last_error: string;
+  }>(
+    `SELECT id, direction, item_key, source_identity, sp_item_id, attempts, last_error FROM arcore.sync_failures
+      WHERE definition_id = $1 AND direction = $2 AND status = 'PARKED' AND next_attempt_at <= now()
+      ORDER BY id LIMIT $3`,
+    [definitionId, direction, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    direction: r.direction,
+    itemKey: r.item_key,
+    sourceIdentity: r.source_identity,
+    spItemId: r.sp_item_id,
+    attempts: r.attempts,
+    lastError: r.last_error,
+  }));
+}

@@ -1,0 +1,171 @@
+import type { Pool, PoolClient } from 'pg';
+import type { CanonicalRecord } from '../canonical';
+
+export type LedgerState = 'SYNCED' | 'PENDING_CREATE' | 'ORPHANED';
+export type Provenance = 'PUSH' | 'PULL';
+type Db = Pool | PoolClient;
+
+/** One synced pair: a source row (by identity) and its SharePoint item (I1). */
+export interface LedgerEntry {
+  identityHash: string;
+  /** Key column → key value, as read from the source. */
+  identity: Record<string, unknown>;
+  listId: string;
+  itemId: string | null;
+  eTag: string | null;
+  syncedValues: CanonicalRecord | null;
+  contentHash: string | null;
+  provenance: Provenance | null;
+  state: LedgerState;
+  lastSourceTs: string | null;
+  spModifiedAt: string | null;
+}
+
+interface LedgerRow {
+  source_identity_hash: string;
+  source_identity: Record<string, unknown>;
+  sp_list_id: string;
+  sp_item_id: string | null;
+  sp_etag: string | null;
+  synced_values: CanonicalRecord | null;
+  content_hash: string | null;
+  provenance: Provenance | null;
+  state: LedgerState;
+  last_source_ts: string | null;
+  sp_modified_at: string | null;
+}
+
+const COLUMNS = `source_identity_hash, source_identity, sp_list_id, sp_item_id, sp_etag, synced_values, content_hash,
+  provenance, state, last_source_ts::text AS last_source_ts, sp_modified_at::text AS sp_modified_at`;
+
+function fromRow(r: LedgerRow): LedgerEntry {
+  return {
+    identityHash: r.source_identity_hash,
+    identity: r.source_identity,
+    listId: r.sp_list_id,
+    itemId: r.sp_item_id,
+    eTag: r.sp_etag,
+    syncedValues: r.synced_values,
+    contentHash: r.content_hash,
+    provenance: r.provenance,
+    state: r.state,
+    lastSourceTs: r.last_source_ts,
+    spModifiedAt: r.sp_modified_at,
+  };
+}
+
+export class LedgerStore {
+  constructor(
+    readonly definitionId: string,
+    readonly keyStrategy: 'PRIMARY_KEY' | 'COMPOSITE_COLUMNS',
+    readonly connection: string,
+  ) {}
+
+  /** One query for a whole page of identities (no per-row round trips). */
+  async byIdentities(db: Db, hashes: string[]): Promise<Map<string, LedgerEntry>> {
+    if (hashes.length === 0) return new Map();
+    const { rows } = await db.query<LedgerRow>(
+      `SELECT ${COLUMNS} FROM arcore.sync_ledger WHERE definition_id = $1 AND source_identity_hash = ANY($2)`,
+      [this.definitionId, hashes],
+    );
+    return new Map(rows.map((r) => [r.source_identity_hash, fromRow(r)]));
+  }
+
+  async byItemIds(db: Db, listId: string, itemIds: string[]): Promise<Map<string, LedgerEntry>> {
+    if (itemIds.length === 0) return new Map();
+    const { rows } = await db.query<LedgerRow>(
+      `SELECT ${COLUMNS} FROM arcore.sync_ledger WHERE definition_id = $1 AND sp_list_id = $2 AND sp_item_id = ANY($3)`,
+      [this.definitionId, listId, itemIds],
+    );
+    return new Map(rows.map((r) => [r.sp_item_id as string, fromRow(r)]));
+  }
+
+  /**
+   * Inserts or replaces entries in one statement. A PENDING_CREATE entry is written (and committed) before its
+   * create is sent, so a rerun after a crash knows an item may exist (I6).
+   */
+  async save(db: Db, entries: LedgerEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const payload = entries.map((e) => ({
+      h: e.identityHash,
+      i: e.identity,
+      l: e.listId,
+      item: e.itemId,
+      etag: e.eTag,
+      v: e.syncedValues,
+      c: e.contentHash,
+      p: e.provenance,
+      s: e.state,
+      ts: e.lastSourceTs,
+      m: e.spModifiedAt,
+    }));
+    await db.query(
+      `INSERT INTO arcore.sync_ledger AS l (definition_id, source_identity_hash, source_identity, source_key_strategy,
+         source_connection, sp_list_id, sp_item_id, sp_etag, synced_values, content_hash, provenance, state,
+         last_source_ts, sp_modified_at, last_sync_ts)
+       SELECT $1, x.h, x.i, $2, $3, x.l, x.item, x.etag, x.v, x.c, x.p, x.s, x.ts::timestamptz, x.m::timestamptz, now()
+         FROM jsonb_to_recordset($4::jsonb) AS x(h text, i jsonb, l text, item text, etag text, v jsonb, c text,
+              p text, s text, ts text, m text)
+       ON CONFLICT (definition_id, source_identity_hash) DO UPDATE SET
+         source_identity = EXCLUDED.source_identity, sp_list_id = EXCLUDED.sp_list_id, sp_item_id = EXCLUDED.sp_item_id,
+         sp_etag = EXCLUDED.sp_etag, synced_values = EXCLUDED.synced_values, content_hash = EXCLUDED.content_hash,
+         provenance = EXCLUDED.provenance, state = EXCLUDED.state, last_source_ts = EXCLUDED.last_source_ts,
+         sp_modified_at = EXCLUDED.sp_modified_at, last_sync_ts = now()`,
+      [this.definitionId, this.keyStrategy, this.connection, JSON.stringify(payload)],
+    );
+  }
+
+  async remove(db: Db, hashes: string[]): Promise<void> {
+    if (hashes.length === 0) return;
+    await db.query(
+      'DELETE FROM arcore.sync_ledger WHERE definition_id = $1 AND source_identity_hash = ANY($2)',
+      [this.definitionId, hashes],
+    );
+  }
+
+  /** Entries whose create was in flight when a run stopped. */
+  async pendingCreates(db: Db): Promise<LedgerEntry[]> {
+    const { rows } = await db.query<LedgerRow>(
+      `SELECT ${COLUMNS} FROM arcore.sync_ledger WHERE definition_id = $1 AND state = 'PENDING_CREATE'`,
+      [this.definitionId],
+    );
+    return rows.map(fromRow);
+  }
+
+  /** Entries in identity-hash order after `afterHash`, for reconciliation in bounded batches. */
+  async batchAfter(db: Db, afterHash: string, limit: number): Promise<LedgerEntry[]> {
+    const { rows } = await db.query<LedgerRow>(
+      `SELECT ${COLUMNS} FROM arcore.sync_ledger WHERE definition_id = $1 AND source_identity_hash > $2
+        ORDER BY source_identity_hash LIMIT $3`,
+      [this.definitionId, afterHash, limit],
+    );
+    return rows.map(fromRow);
+  }
+
+  async count(db: Db): Promise<number> {
+    const { rows } = await db.query<{ n: string }>(
+      "SELECT count(*) AS n FROM arcore.sync_ledger WHERE definition_id = $1 AND state <> 'ORPHANED'",
+      [this.definitionId],
+    );
+    return Number(rows[0].n);
+  }
+
+  async markSeen(db: Db, listId: string, itemIds: string[], runId: string): Promise<void> {
+    if (itemIds.length === 0) return;
+    await db.query(
+      'UPDATE arcore.sync_ledger SET seen_run = $4 WHERE definition_id = $1 AND sp_list_id = $2 AND sp_item_id = ANY($3)',
+      [this.definitionId, listId, itemIds, runId],
+    );
+  }
+
+  /** Entries a full enumeration did not see: their items are gone from SharePoint. */
+  async unseen(db: Db, listId: string, runId: string, limit: number): Promise<LedgerEntry[]> {
+    const { rows } = await db.query<LedgerRow>(
+      `SELECT ${COLUMNS} FROM arcore.sync_ledger
+        WHERE definition_id = $1 AND sp_list_id = $2 AND sp_item_id IS NOT NULL AND state = 'SYNCED'
+          AND seen_run IS DISTINCT FROM $3 LIMIT $4`,
+      [this.definitionId, listId, runId, limit],
+    );
+    return rows.map(fromRow);
+  }
+}

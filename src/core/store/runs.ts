@@ -1,0 +1,76 @@
+import type { Pool } from 'pg';
+import type { RunCounts, RunStatus, RunTrigger, RunType } from '../engine/types';
+
+export async function startRun(
+  meta: Pool,
+  definitionId: string,
+  runType: RunType,
+  trigger: RunTrigger,
+): Promise<string> {
+  const { rows } = await meta.query<{ id: string }>(
+    `INSERT INTO arcore.sync_runs (definition_id, run_type, trigger, status) VALUES ($1, $2, $3, 'RUNNING') RETURNING id`,
+    [definitionId, runType, trigger],
+  );
+  return rows[0].id;
+}
+
+export interface RunFinish extends RunCounts {
+  status: RunStatus;
+  throttleWaitMs: number;
+  graphRequests: number;
+  resourceUnits: number;
+  error: string | null;
+  details?: Record<string, unknown>;
+}
+
+export async function finishRun(meta: Pool, runId: string, f: RunFinish): Promise<void> {
+  await meta.query(
+    `UPDATE arcore.sync_runs SET status = $2, finished_at = now(), processed = $3, created = $4, updated = $5,
+       deleted = $6, skipped = $7, conflicts = $8, failed = $9, throttle_wait_ms = $10, graph_requests = $11,
+       resource_units = $12, error = $13, details = $14 WHERE id = $1`,
+    [
+      runId,
+      f.status,
+      f.processed,
+      f.created,
+      f.updated,
+      f.deleted,
+      f.skipped,
+      f.conflicts,
+      f.failed,
+      Math.round(f.throttleWaitMs),
+      f.graphRequests,
+      f.resourceUnits,
+      f.error,
+      f.details ? JSON.stringify(f.details) : null,
+    ],
+  );
+}
+
+/** Records a run that never got to start its work (e.g. a poison queue message). */
+export async function recordFailedRun(
+  meta: Pool,
+  definitionId: string,
+  runType: RunType,
+  trigger: RunTrigger,
+  error: string,
+): Promise<string> {
+  const { rows } = await meta.query<{ id: string }>(
+    `INSERT INTO arcore.sync_runs (definition_id, run_type, trigger, status, finished_at, error)
+     VALUES ($1, $2, $3, 'FAILED', now(), $4) RETURNING id`,
+    [definitionId, runType, trigger, error],
+  );
+  return rows[0].id;
+}
+
+export async function backlogCounts(
+  meta: Pool,
+  definitionId: string,
+): Promise<{ parkedFailures: number; openConflicts: number }> {
+  const { rows } = await meta.query<{ f: string; c: string }>(
+    `SELECT (SELECT count(*) FROM arcore.sync_failures WHERE definition_id = $1 AND status = 'PARKED') AS f,
+            (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1 AND status = 'OPEN') AS c`,
+    [definitionId],
+  );
+  return { parkedFailures: Number(rows[0].f), openConflicts: Number(rows[0].c) };
+}
