@@ -1,0 +1,81 @@
+import { spColumnTypeForProvisioning } from '../canonical';
+import { readSourceColumns } from '../definition/validateLive';
+import { getDefinition } from '../store/definitions';
+import { GraphRequestError } from '../target/sharepoint';
+import { SourceTableNotFoundError } from './runner';
+import type { EngineContext } from './types';
+
+export interface ProvisionResult {
+  listId: string;
+  listCreated: boolean;
+  columnsAdded: string[];
+}
+
+/**
+ * Creates the definition's list when it does not exist, and any mapped column it lacks, typed from the
+ * source column (canonical/fieldKind decides the facet), plus the hidden indexed key column that lets a
+ * rerun adopt an item created in flight (I6). Existing columns are left as they are.
+ */
+export async function provisionList(ctx: EngineContext, definitionName: string): Promise<ProvisionResult> {
+  const { definition: def } = await getDefinition(ctx.meta, definitionName);
+  const pgColumns = await readSourceColumns(
+    ctx.sourcePool(def.source.connection),
+    def.source.schema,
+    def.source.table,
+  );
+  if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
+  const pgByName = new Map(pgColumns.map((c) => [c.name, c]));
+  const target = ctx.target();
+  const site = await target.resolveSite(def.target.site);
+
+  let listId: string;
+  let listCreated = false;
+  try {
+    listId = (await target.resolveList(site.id, def.target.list)).id;
+  } catch (err) {
+    if (!(err instanceof GraphRequestError) || err.status !== 404) throw err;
+    listId = (await target.createList(site.id, def.target.list, [])).id;
+    listCreated = true;
+    ctx.log.info(`${def.name}: created list "${def.target.list}"`);
+  }
+
+  const existing = new Set((await target.getColumns(site.id, listId)).map((c) => c.name));
+  const columnsAdded: string[] = [];
+  for (const f of def.fields) {
+    if (existing.has(f.target)) continue;
+    const pg = pgByName.get(f.source);
+    if (!pg)
+      throw new Error(`Definition "${def.name}": column "${f.source}" does not exist in the source table`);
+    await target.addColumn(site.id, listId, {
+      name: f.target,
+      displayName: f.target,
+      ...spColumnTypeForProvisioning(pg),
+    });
+    columnsAdded.push(f.target);
+  }
+  if (!existing.has(def.target.keyColumn)) {
+    await target.addColumn(site.id, listId, {
+      name: def.target.keyColumn,
+      displayName: def.target.keyColumn,
+      text: {},
+      hidden: true,
+      indexed: true,
+      description: 'ArcoreSyncBridge source identity (do not edit)',
+    });
+    columnsAdded.push(def.target.keyColumn);
+  }
+  if (
+    def.deletes.push === 'SOFT' &&
+    def.deletes.pushSoftColumn &&
+    !existing.has(def.deletes.pushSoftColumn)
+  ) {
+    await target.addColumn(site.id, listId, {
+      name: def.deletes.pushSoftColumn,
+      displayName: def.deletes.pushSoftColumn,
+      boolean: {},
+    });
+    columnsAdded.push(def.deletes.pushSoftColumn);
+  }
+  if (columnsAdded.length) ctx.log.info(`${def.name}: added columns ${columnsAdded.join(', ')}`);
+  return { listId, listCreated, columnsAdded };
+}

@@ -1,0 +1,153 @@
+import { contentHash, fromGraphFields, toCanonical, toGraphFields, type CanonicalRecord } from '../canonical';
+import { getConflict, markResolved } from '../store/conflicts';
+import { getDefinitionById } from '../store/definitions';
+import { applyToPostgres } from './push';
+import { pick, rowToCanonical } from './plan';
+import { withRun } from './runner';
+import type { EngineContext } from './types';
+
+export class ConflictNotFoundError extends Error {
+  constructor(readonly conflictId: string) {
+    super(`No conflict with id ${conflictId}`);
+    this.name = 'ConflictNotFoundError';
+  }
+}
+
+export class ConflictAlreadyResolvedError extends Error {
+  constructor(readonly conflictId: string) {
+    super(`Conflict ${conflictId} is already resolved`);
+    this.name = 'ConflictAlreadyResolvedError';
+  }
+}
+
+export type ResolutionChoice = { take: 'postgres' | 'sharepoint' } | { values: Record<string, unknown> };
+
+/**
+ * Resolves a parked (MANUAL) conflict: reads both sides as they are now, takes the chosen values, and writes
+ * them to both sides through the normal paths (If-Match on SharePoint, a keyed UPDATE in Postgres), under
+ * the definition's lock, then records the resolution and the new synced values.
+ */
+export async function resolveConflict(
+  ctx: EngineContext,
+  conflictId: string,
+  choice: ResolutionChoice,
+  resolvedBy: string,
+): Promise<{ conflictId: string; status: 'RESOLVED' }> {
+  const conflict = await getConflict(ctx.meta, conflictId);
+  if (!conflict) throw new ConflictNotFoundError(conflictId);
+  if (conflict.status !== 'OPEN') throw new ConflictAlreadyResolvedError(conflictId);
+  const stored = await getDefinitionById(ctx.meta, conflict.definitionId);
+  if (!stored) throw new ConflictNotFoundError(conflictId);
+  let failure: Error | null = null;
+  const summary = await withRun(ctx, stored.definition.name, 'PUSH', 'resolve', async (scope) => {
+    const { def, plan, target, siteId, listId, source, ledger } = scope;
+    const key = def.source.key.map((k) => conflict.identity[k]);
+    const [row] = await source.readByKeys([key]);
+    const item = conflict.itemId ? await target.getItem(siteId, listId, conflict.itemId) : null;
+    if (!row || !item) {
+      failure = new Error(
+        `Conflict ${conflictId}: the ${row ? 'SharePoint item' : 'Postgres row'} no longer exists`,
+      );
+      return;
+    }
+    const pg = rowToCanonical(plan, row.values);
+    const sp = fromGraphFields(item.fields, plan.columns);
+    let chosen: CanonicalRecord;
+    if ('take' in choice) {
+      chosen = choice.take === 'postgres' ? pg : sp;
+    } else {
+      chosen = { ...pg };
+      for (const [field, value] of Object.entries(choice.values)) {
+        const f = plan.byTarget.get(field);
+        if (!f)
+          throw new Error(
+            `Conflict ${conflictId}: "${field}" is not a mapped target column of "${def.name}"`,
+          );
+        chosen[field] = toCanonical(f.kind, value);
+      }
+    }
+    const synced: CanonicalRecord = {
+      ...pick(chosen, plan.shared),
+      ...pick(
+        pg,
+        plan.toSharePoint.filter((f) => !plan.shared.includes(f)),
+      ),
+      ...pick(
+        sp,
+        plan.toPostgres.filter((f) => !plan.shared.includes(f)),
+      ),
+    };
+    const spChanges = pick(
+      synced,
+      plan.toSharePoint.filter((f) => JSON.stringify(synced[f]) !== JSON.stringify(sp[f] ?? null)),
+    );
+    const pgChanges = pick(
+      synced,
+      plan.toPostgres.filter((f) => JSON.stringify(synced[f]) !== JSON.stringify(pg[f] ?? null)),
+    );
+    let eTag = item.eTag;
+    if (Object.keys(spChanges).length) {
+      const [o] = await target.writeItems(siteId, listId, [
+        {
+          kind: 'update',
+          ref: conflict.identityHash,
+          itemId: item.id,
+          eTag: item.eTag,
+          fields: toGraphFields(spChanges, plan.columns),
+        },
+      ]);
+      if (o.status !== 'updated') {
+        failure = new Error(
+          `Conflict ${conflictId}: SharePoint write did not apply (${o.status}); try again`,
+        );
+        return;
+      }
+      eTag = o.eTag;
+      scope.counts.updated++;
+    }
+    if (Object.keys(pgChanges).length) {
+      const client = await scope.sourcePool.connect();
+      try {
+        await applyToPostgres(scope, client, key, conflict.identity, {
+          outcome: 'TAKE_POSTGRES',
+          conflict: false,
+          sharepoint: { kind: 'none' },
+          postgres: { kind: 'write', values: pgChanges },
+          synced,
+          reason: 'manual resolution',
+        });
+      } finally {
+        client.release();
+      }
+    }
+    await ledger.save(ctx.meta, [
+      {
+        identityHash: conflict.identityHash,
+        identity: conflict.identity,
+        listId,
+        itemId: item.id,
+        eTag,
+        syncedValues: synced,
+        contentHash: contentHash(synced),
+        provenance: 'PUSH',
+        state: 'SYNCED',
+        lastSourceTs: row.cursor,
+        spModifiedAt: item.lastModifiedDateTime,
+      },
+    ]);
+    await markResolved(
+      ctx.meta,
+      conflictId,
+      'take' in choice ? `TAKE_${choice.take.toUpperCase()}` : 'VALUES',
+      synced,
+      resolvedBy,
+    );
+  });
+  if (failure) throw failure;
+  if (summary.status === 'SKIPPED')
+    throw new Error(
+      `Definition "${stored.definition.name}" is running; resolve the conflict again in a moment`,
+    );
+  if (summary.error) throw new Error(summary.error);
+  return { conflictId, status: 'RESOLVED' };
+}
