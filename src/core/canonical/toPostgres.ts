@@ -1,0 +1,142 @@
+import { CanonicalValueError, UnsupportedMappingError } from './errors';
+import { describePgType } from './fieldKind';
+import type { CanonicalValue, FieldKind, PgColumnInfo } from './types';
+
+/** SQL names for the casts of supported udt_names; arrays are '_' + element udt_name. */
+const SQL_TYPE_NAMES: Readonly<Record<string, string>> = {
+  text: 'text',
+  varchar: 'varchar',
+  int2: 'smallint',
+  int4: 'integer',
+  int8: 'bigint',
+  numeric: 'numeric',
+  float4: 'real',
+  float8: 'double precision',
+  bool: 'boolean',
+  date: 'date',
+  timestamp: 'timestamp',
+  timestamptz: 'timestamptz',
+  uuid: 'uuid',
+  json: 'json',
+  jsonb: 'jsonb',
+};
+
+/** Integer ranges of Postgres integer types, checked here so the error names the value (I12). */
+const INTEGER_RANGES: Readonly<Record<string, { min: bigint; max: bigint }>> = {
+  int2: { min: -32768n, max: 32767n },
+  int4: { min: -2147483648n, max: 2147483647n },
+  int8: { min: -9223372036854775808n, max: 9223372036854775807n },
+};
+
+/** Which Postgres types (udt_name) each kind may be written into. */
+const WRITABLE_TYPES: Readonly<Record<FieldKind, ReadonlySet<string>>> = {
+  text: new Set(['text', 'varchar']),
+  note: new Set(['text', 'varchar']),
+  choice: new Set(['text', 'varchar']),
+  number: new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8']),
+  integer: new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8']),
+  boolean: new Set(['bool']),
+  dateTime: new Set(['timestamp', 'timestamptz']),
+  dateOnly: new Set(['date', 'timestamp', 'timestamptz']),
+  uuid: new Set(['uuid', 'text', 'varchar']),
+  json: new Set(['json', 'jsonb']),
+  multiChoice: new Set(['_text', '_varchar']),
+  lookupId: new Set(['int2', 'int4', 'int8']),
+  multiLookupId: new Set(['_int2', '_int4', '_int8']),
+};
+
+/**
+ * The SQL cast a caller appends to `$n` so Postgres reads the parameter as the column's type
+ * (`::timestamptz`, `::text[]`, `::double precision`). Varchar is cast without a length: assignment to the
+ * column still enforces it.
+ */
+export function pgCastFor(pg: PgColumnInfo): string {
+  const udt = pg.udtName.toLowerCase();
+  const isArray = udt.startsWith('_');
+  const sqlName = SQL_TYPE_NAMES[isArray ? udt.slice(1) : udt];
+  if (sqlName === undefined) {
+    throw new UnsupportedMappingError(
+      pg.name,
+      describePgType(pg),
+      undefined,
+      'this Postgres type is not supported',
+    );
+  }
+  return `::${sqlName}${isArray ? '[]' : ''}`;
+}
+
+function integerText(kind: FieldKind, value: number, udt: string, column: string): string {
+  if (!Number.isInteger(value)) {
+    throw new CanonicalValueError(kind, value, `column ${column} (${udt}) holds only integers`);
+  }
+  const range = INTEGER_RANGES[udt];
+  let exact = BigInt(value);
+  // 2^63 is the double nearest to every int8 above 2^63 − 512: it is how SharePoint holds bigint's top
+  // values, and the largest int8 reads back as exactly that double again.
+  if (udt === 'int8' && exact === range.max + 1n) exact = range.max;
+  if (exact < range.min || exact > range.max) {
+    throw new CanonicalValueError(kind, value, `out of range for column ${column} (${udt})`);
+  }
+  return exact.toString();
+}
+
+/**
+ * The parameter to bind when writing a canonical value into a Postgres column (used with pgCastFor):
+ * dates as 'YYYY-MM-DD'; timestamps as ISO text ('…Z' for timestamptz; for timestamp without time zone the
+ * UTC wall-clock time, matching how toCanonical reads it); json as its text; arrays as JS arrays; integers
+ * as exact decimal text (bigint columns exceed JS precision); numbers into numeric as the shortest decimal
+ * text that reads back as the same double. Postgres rounds a numeric beyond the column's scale, and real
+ * keeps about 7 digits: the next read then canonicalises to the rounded value.
+ */
+export function toPgParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnInfo): unknown {
+  const udt = pg.udtName.toLowerCase();
+  if (!WRITABLE_TYPES[kind].has(udt)) {
+    throw new UnsupportedMappingError(
+      pg.name,
+      describePgType(pg),
+      undefined,
+      `a ${kind} value cannot be written here`,
+    );
+  }
+  if (value === null) return null;
+  const wrongShape = (expected: string): never => {
+    throw new CanonicalValueError(kind, value, `expected a canonical ${expected} for column ${pg.name}`);
+  };
+  switch (kind) {
+    case 'text':
+    case 'note':
+    case 'choice':
+    case 'uuid':
+    case 'json':
+      return typeof value === 'string' ? value : wrongShape('string');
+    case 'boolean':
+      return typeof value === 'boolean' ? value : wrongShape('boolean');
+    case 'number':
+    case 'integer':
+    case 'lookupId':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return wrongShape('finite number');
+      if (udt in INTEGER_RANGES) return integerText(kind, value as number, udt, pg.name);
+      if (udt === 'numeric') return String(value);
+      return value;
+    case 'dateTime':
+      if (typeof value !== 'string') return wrongShape('timestamp string');
+      return udt === 'timestamp' ? (value as string).replace('T', ' ').replace(/Z$/, '') : value;
+    case 'dateOnly':
+      return typeof value === 'string' ? value : wrongShape('YYYY-MM-DD string');
+    case 'multiChoice':
+      return Array.isArray(value) && value.every((choice) => typeof choice === 'string')
+        ? [...value]
+        : wrongShape('string array');
+    case 'multiLookupId':
+      if (!Array.isArray(value)) return wrongShape('array of item ids');
+      return (value as unknown[]).map((id) =>
+        typeof id === 'number'
+          ? integerText(kind, id, udt.slice(1), pg.name)
+          : wrongShape('array of item ids'),
+      );
+    default: {
+      const unknownKind: never = kind;
+      throw new TypeError(`unknown field kind ${String(unknownKind)}`);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+export type CanonicalScalar = string | number | boolean;
+export type CanonicalValue = null | CanonicalScalar | string[] | number[];
+/** Keyed by target (SharePoint internal) name. */
+export type CanonicalRecord = Record<string, CanonicalValue>;
+
+/** How a mapped field's value is represented; decided from the Postgres column type and the SharePoint column. */
+export type FieldKind =
+  | 'text'
+  | 'note'
+  | 'number'
+  | 'integer'
+  | 'boolean'
+  | 'dateTime'
+  | 'dateOnly'
+  | 'choice'
+  | 'multiChoice'
+  | 'uuid'
+  | 'json'
+  | 'lookupId'
+  | 'multiLookupId';
+
+export const FIELD_KINDS: readonly FieldKind[] = [
+  'text',
+  'note',
+  'number',
+  'integer',
+  'boolean',
+  'dateTime',
+  'dateOnly',
+  'choice',
+  'multiChoice',
+  'uuid',
+  'json',
+  'lookupId',
+  'multiLookupId',
+];
+
+/** One row of information_schema.columns: data_type ('ARRAY', 'integer'…), udt_name ('int4', '_text'…). */
+export interface PgColumnInfo {
+  name: string;
+  dataType: string;
+  udtName: string;
+  isNullable: boolean;
+  numericScale: number | null;
+}
+
+export type SpColumnType =
+  | 'text'
+  | 'note'
+  | 'number'
+  | 'currency'
+  | 'dateTime'
+  | 'boolean'
+  | 'choice'
+  | 'multiChoice'
+  | 'lookup'
+  | 'person'
+  | 'calculated'
+  | 'hyperlink'
+  | 'unknown';
+
+export interface SpColumnInfo {
+  name: string;
+  displayName: string;
+  type: SpColumnType;
+  readOnly: boolean;
+  hidden: boolean;
+  indexed: boolean;
+  isSystem: boolean;
+  choices?: string[];
+  dateOnly?: boolean;
+  allowMultiple?: boolean;
+}
+
+/** What a caller knows about one mapped field when converting to or from Graph `fields`. */
+export interface MappedColumn {
+  kind: FieldKind;
+  sp?: SpColumnInfo;
+}
+
+/** Validates column metadata read from information_schema (outside data) before it decides a FieldKind. */
+export const pgColumnInfoSchema: z.ZodType<PgColumnInfo> = z.object({
+  name: z.string().min(1),
+  dataType: z.string().min(1),
+  udtName: z.string().min(1),
+  isNullable: z.boolean(),
+  numericScale: z.number().int().nonnegative().nullable(),
+});
+
+export const spColumnTypeSchema: z.ZodType<SpColumnType> = z.enum([
+  'text',
+  'note',
+  'number',
+  'currency',
+  'dateTime',
+  'boolean',
+  'choice',
+  'multiChoice',
+  'lookup',
+  'person',
+  'calculated',
+  'hyperlink',
+  'unknown',
+]);
+
+/** Validates SharePoint column metadata after the Graph adapter has mapped a columnDefinition onto it. */
+export const spColumnInfoSchema: z.ZodType<SpColumnInfo> = z.object({
+  name: z.string().min(1),
+  displayName: z.string(),
+  type: spColumnTypeSchema,
+  readOnly: z.boolean(),
+  hidden: z.boolean(),
+  indexed: z.boolean(),
+  isSystem: z.boolean(),
+  choices: z.array(z.string()).optional(),
+  dateOnly: z.boolean().optional(),
+  allowMultiple: z.boolean().optional(),
+});

@@ -1,0 +1,403 @@
+import fc from 'fast-check';
+import {
+  ConflictInputError,
+  resolveConflict,
+  type ConflictDecision,
+  type ConflictInput,
+  type ConflictPolicy,
+  type TieBreaker,
+} from '../../../src/core/conflict';
+import type { CanonicalRecord, CanonicalValue } from '../../../src/core/canonical';
+
+const FIELDS = ['Title', 'Amount', 'Tags'];
+const BASE: CanonicalRecord = { Title: 'base', Amount: 1, Tags: ['a'] };
+const EARLY = '2024-05-01T10:00:00Z';
+const LATE = '2024-05-01T10:00:01Z';
+
+function input(overrides: Partial<ConflictInput>): ConflictInput {
+  return {
+    policy: 'SOURCE_WINS',
+    fields: FIELDS,
+    base: BASE,
+    postgres: BASE,
+    sharepoint: BASE,
+    ...overrides,
+  };
+}
+
+type Expected = Pick<ConflictDecision, 'outcome' | 'values' | 'writePostgres' | 'writeSharePoint'>;
+
+const pgEdit = { ...BASE, Title: 'pg' };
+const spEdit = { ...BASE, Amount: 2 };
+const spTitle = { ...BASE, Title: 'sp' };
+
+describe('I7 conflicts: resolveConflict decisions', () => {
+  it.each<[string, Partial<ConflictInput>, Expected]>([
+    [
+      'nothing changed',
+      { policy: 'MANUAL' },
+      { outcome: 'NO_CONFLICT', values: BASE, writePostgres: false, writeSharePoint: false },
+    ],
+    [
+      'only Postgres changed (even under DESTINATION_WINS)',
+      { policy: 'DESTINATION_WINS', postgres: pgEdit },
+      { outcome: 'NO_CONFLICT', values: pgEdit, writePostgres: false, writeSharePoint: true },
+    ],
+    [
+      'only SharePoint changed (even under MANUAL)',
+      { policy: 'MANUAL', sharepoint: spEdit },
+      { outcome: 'NO_CONFLICT', values: spEdit, writePostgres: true, writeSharePoint: false },
+    ],
+    [
+      'both changed to the same values',
+      { policy: 'MANUAL', postgres: pgEdit, sharepoint: pgEdit },
+      { outcome: 'NO_CONFLICT', values: pgEdit, writePostgres: false, writeSharePoint: false },
+    ],
+    [
+      'only Postgres deleted',
+      { policy: 'MERGE', postgres: null },
+      { outcome: 'NO_CONFLICT', values: null, writePostgres: false, writeSharePoint: true },
+    ],
+    [
+      'both deleted',
+      { policy: 'MANUAL', postgres: null, sharepoint: null },
+      { outcome: 'NO_CONFLICT', values: null, writePostgres: false, writeSharePoint: false },
+    ],
+    [
+      'never synced, exists only in SharePoint',
+      { base: null, postgres: null, sharepoint: spEdit },
+      { outcome: 'NO_CONFLICT', values: spEdit, writePostgres: true, writeSharePoint: false },
+    ],
+    [
+      'SOURCE_WINS on edits to different fields',
+      { policy: 'SOURCE_WINS', postgres: pgEdit, sharepoint: spEdit },
+      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+    ],
+    [
+      'DESTINATION_WINS on edits to different fields',
+      { policy: 'DESTINATION_WINS', postgres: pgEdit, sharepoint: spEdit },
+      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
+    ],
+    [
+      'SOURCE_WINS: Postgres edit against a SharePoint delete recreates the item',
+      { policy: 'SOURCE_WINS', postgres: pgEdit, sharepoint: null },
+      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+    ],
+    [
+      'DESTINATION_WINS: SharePoint delete against a Postgres edit deletes the row',
+      { policy: 'DESTINATION_WINS', postgres: pgEdit, sharepoint: null },
+      { outcome: 'TAKE_SHAREPOINT', values: null, writePostgres: true, writeSharePoint: false },
+    ],
+    [
+      'LAST_WRITER_WINS: SharePoint later',
+      {
+        policy: 'LAST_WRITER_WINS',
+        postgres: pgEdit,
+        sharepoint: spEdit,
+        postgresModifiedAt: EARLY,
+        sharepointModifiedAt: LATE,
+      },
+      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
+    ],
+    [
+      'LAST_WRITER_WINS: Postgres later, compared as instants across offsets',
+      {
+        policy: 'LAST_WRITER_WINS',
+        postgres: pgEdit,
+        sharepoint: spEdit,
+        postgresModifiedAt: '2024-05-01 12:00:00.000001+02',
+        sharepointModifiedAt: EARLY,
+      },
+      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+    ],
+    [
+      'LAST_WRITER_WINS: microseconds decide',
+      {
+        policy: 'LAST_WRITER_WINS',
+        postgres: pgEdit,
+        sharepoint: spEdit,
+        postgresModifiedAt: '2024-05-01 10:00:00.000001',
+        sharepointModifiedAt: '2024-05-01T10:00:00.000002Z',
+      },
+      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
+    ],
+    [
+      'LAST_WRITER_WINS: exact tie goes to the source',
+      {
+        policy: 'LAST_WRITER_WINS',
+        postgres: pgEdit,
+        sharepoint: spEdit,
+        postgresModifiedAt: EARLY,
+        sharepointModifiedAt: '2024-05-01 12:00:00+02',
+      },
+      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+    ],
+    [
+      'LAST_WRITER_WINS: a missing timestamp loses',
+      {
+        policy: 'LAST_WRITER_WINS',
+        postgres: pgEdit,
+        sharepoint: spEdit,
+        postgresModifiedAt: null,
+        sharepointModifiedAt: EARLY,
+      },
+      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
+    ],
+    [
+      'LAST_WRITER_WINS: both missing goes to the source',
+      { policy: 'LAST_WRITER_WINS', postgres: pgEdit, sharepoint: spEdit },
+      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+    ],
+    [
+      'MERGE: disjoint edits both survive',
+      { policy: 'MERGE', postgres: pgEdit, sharepoint: spEdit },
+      {
+        outcome: 'MERGED',
+        values: { Title: 'pg', Amount: 2, Tags: ['a'] },
+        writePostgres: true,
+        writeSharePoint: true,
+      },
+    ],
+    [
+      'MERGE: overlapping edit, default tie-breaker SOURCE_WINS',
+      { policy: 'MERGE', postgres: { ...pgEdit, Tags: ['a', 'b'] }, sharepoint: { ...spTitle, Amount: 3 } },
+      {
+        outcome: 'MERGED',
+        values: { Title: 'pg', Amount: 3, Tags: ['a', 'b'] },
+        writePostgres: true,
+        writeSharePoint: true,
+      },
+    ],
+    [
+      'MERGE: overlapping edit, tie-breaker DESTINATION_WINS',
+      {
+        policy: 'MERGE',
+        tieBreaker: 'DESTINATION_WINS',
+        postgres: { ...pgEdit, Tags: ['a', 'b'] },
+        sharepoint: spTitle,
+      },
+      {
+        outcome: 'MERGED',
+        values: { Title: 'sp', Amount: 1, Tags: ['a', 'b'] },
+        writePostgres: true,
+        writeSharePoint: true,
+      },
+    ],
+    [
+      'MERGE: overlapping edit, tie-breaker LAST_WRITER_WINS',
+      {
+        policy: 'MERGE',
+        tieBreaker: 'LAST_WRITER_WINS',
+        postgres: pgEdit,
+        sharepoint: spTitle,
+        postgresModifiedAt: LATE,
+        sharepointModifiedAt: EARLY,
+      },
+      { outcome: 'MERGED', values: pgEdit, writePostgres: false, writeSharePoint: true },
+    ],
+    [
+      'MERGE: same field edited to the same value on both sides, other fields one-sided',
+      { policy: 'MERGE', postgres: { ...pgEdit, Amount: 5 }, sharepoint: { ...pgEdit, Tags: null } },
+      {
+        outcome: 'MERGED',
+        values: { Title: 'pg', Amount: 5, Tags: null },
+        writePostgres: true,
+        writeSharePoint: true,
+      },
+    ],
+    [
+      'MERGE: a delete against an edit is not mergeable, tie-breaker SOURCE_WINS keeps the delete',
+      { policy: 'MERGE', postgres: null, sharepoint: spEdit },
+      { outcome: 'TAKE_POSTGRES', values: null, writePostgres: false, writeSharePoint: true },
+    ],
+    [
+      'MERGE: a delete against an edit, tie-breaker DESTINATION_WINS restores the row',
+      { policy: 'MERGE', tieBreaker: 'DESTINATION_WINS', postgres: null, sharepoint: spEdit },
+      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
+    ],
+    [
+      'MERGE: never synced, both sides hold values',
+      {
+        policy: 'MERGE',
+        base: null,
+        postgres: { Title: 'pg', Amount: null, Tags: null },
+        sharepoint: { Title: 'sp', Amount: 4, Tags: null },
+      },
+      {
+        outcome: 'MERGED',
+        values: { Title: 'pg', Amount: 4, Tags: null },
+        writePostgres: true,
+        writeSharePoint: true,
+      },
+    ],
+    [
+      'MANUAL parks a real conflict',
+      { policy: 'MANUAL', postgres: pgEdit, sharepoint: spEdit },
+      { outcome: 'PARKED', values: null, writePostgres: false, writeSharePoint: false },
+    ],
+    [
+      'MANUAL parks a delete against an edit',
+      { policy: 'MANUAL', postgres: null, sharepoint: spEdit },
+      { outcome: 'PARKED', values: null, writePostgres: false, writeSharePoint: false },
+    ],
+  ])('%s', (_name, overrides, expected) => {
+    const decision = resolveConflict(input(overrides));
+    expect(decision).toMatchObject(expected);
+    expect(decision.reason.length).toBeGreaterThan(0);
+  });
+
+  it('considers only the bidirectional fields and returns exactly those', () => {
+    const decision = resolveConflict(
+      input({
+        policy: 'MANUAL',
+        fields: ['Title'],
+        postgres: { ...BASE, Amount: 99 },
+        sharepoint: { ...BASE, Tags: ['z'], Extra: 'x' },
+      }),
+    );
+    expect(decision).toMatchObject({ outcome: 'NO_CONFLICT', values: { Title: 'base' } });
+    expect(decision.writePostgres || decision.writeSharePoint).toBe(false);
+  });
+
+  it('rejects a timestamp that is not ISO, naming it', () => {
+    expect(() =>
+      resolveConflict(
+        input({
+          policy: 'LAST_WRITER_WINS',
+          postgres: pgEdit,
+          sharepoint: spEdit,
+          postgresModifiedAt: 'last Tuesday',
+        }),
+      ),
+    ).toThrow(ConflictInputError);
+    expect(() =>
+      resolveConflict(
+        input({
+          policy: 'LAST_WRITER_WINS',
+          postgres: pgEdit,
+          sharepoint: spEdit,
+          sharepointModifiedAt: '2024-13-01',
+        }),
+      ),
+    ).toThrow(/sharepointModifiedAt/);
+  });
+});
+
+const fieldValue: fc.Arbitrary<CanonicalValue> = fc.oneof(
+  fc.constant(null),
+  fc.constantFrom('a', 'b', 'c'),
+  fc.integer({ min: 0, max: 3 }),
+  fc.constantFrom<string[]>(['x'], ['x', 'y'], ['y', 'x']).map((tags) => [...tags]),
+);
+const record: fc.Arbitrary<CanonicalRecord> = fc.record({
+  Title: fieldValue,
+  Amount: fieldValue,
+  Tags: fieldValue,
+});
+const policy = fc.constantFrom<ConflictPolicy>(
+  'SOURCE_WINS',
+  'DESTINATION_WINS',
+  'LAST_WRITER_WINS',
+  'MERGE',
+  'MANUAL',
+);
+const tieBreaker = fc.constantFrom<TieBreaker>('SOURCE_WINS', 'DESTINATION_WINS', 'LAST_WRITER_WINS');
+const timestamp = fc.option(fc.constantFrom(EARLY, LATE, '2024-05-01 12:00:00.5+02'), { nil: null });
+
+/** A side: unchanged (base), edited per field (each field kept or replaced), or deleted. */
+function sideOf(base: CanonicalRecord | null): fc.Arbitrary<CanonicalRecord | null> {
+  const edited = fc
+    .tuple(record, fc.array(fc.boolean(), { minLength: FIELDS.length, maxLength: FIELDS.length }))
+    .map(([replacement, keep]) => {
+      const result: CanonicalRecord = {};
+      FIELDS.forEach((field, index) => {
+        result[field] = keep[index] && base !== null ? base[field] : replacement[field];
+      });
+      return result;
+    });
+  return fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 4, arbitrary: edited });
+}
+
+const scenario = fc.option(record, { nil: null, freq: 5 }).chain((base) =>
+  fc.record({
+    policy,
+    tieBreaker,
+    base: fc.constant(base),
+    postgres: sideOf(base),
+    sharepoint: sideOf(base),
+    postgresModifiedAt: timestamp,
+    sharepointModifiedAt: timestamp,
+  }),
+);
+
+function changed(base: CanonicalRecord | null, side: CanonicalRecord, field: string): boolean {
+  return JSON.stringify(base?.[field] ?? null) !== JSON.stringify(side[field] ?? null);
+}
+
+describe('I7 conflicts: properties', () => {
+  it('never loses a change when only one side changed (every policy but MANUAL, which has nothing to park)', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const decision = resolveConflict({ ...s, fields: FIELDS });
+        const postgresSame = JSON.stringify(s.postgres) === JSON.stringify(s.base);
+        const sharepointSame = JSON.stringify(s.sharepoint) === JSON.stringify(s.base);
+        if (postgresSame && !sharepointSame) expect(decision.values).toEqual(s.sharepoint);
+        if (sharepointSame && !postgresSame) expect(decision.values).toEqual(s.postgres);
+        if (postgresSame !== sharepointSame) expect(decision.outcome).toBe('NO_CONFLICT');
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('MERGE never loses a field changed on one side only', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        fc.pre(s.postgres !== null && s.sharepoint !== null);
+        const postgres = s.postgres as CanonicalRecord;
+        const sharepoint = s.sharepoint as CanonicalRecord;
+        const decision = resolveConflict({ ...s, policy: 'MERGE', fields: FIELDS });
+        expect(decision.values).not.toBeNull();
+        const values = decision.values as CanonicalRecord;
+        for (const field of FIELDS) {
+          const byPostgres = changed(s.base, postgres, field);
+          const bySharePoint = changed(s.base, sharepoint, field);
+          if (byPostgres && !bySharePoint) expect(values[field]).toEqual(postgres[field]);
+          if (bySharePoint && !byPostgres) expect(values[field]).toEqual(sharepoint[field]);
+          if (!byPostgres && !bySharePoint) expect(values[field]).toEqual(s.base?.[field] ?? null);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('writes exactly the sides that differ from the decision, and MANUAL conflicts write nothing', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const decision = resolveConflict({ ...s, fields: FIELDS });
+        if (decision.outcome === 'PARKED') {
+          expect(s.policy).toBe('MANUAL');
+          expect(decision).toMatchObject({ values: null, writePostgres: false, writeSharePoint: false });
+          return;
+        }
+        const differs = (side: CanonicalRecord | null) =>
+          JSON.stringify(side) !== JSON.stringify(decision.values);
+        expect(decision.writePostgres).toBe(differs(s.postgres));
+        expect(decision.writeSharePoint).toBe(differs(s.sharepoint));
+        // Applying the decision makes both sides equal: resolving again finds nothing to do (I4).
+        const settled = resolveConflict({
+          ...s,
+          base: decision.values,
+          postgres: decision.values,
+          sharepoint: decision.values,
+          fields: FIELDS,
+        });
+        expect(settled).toMatchObject({
+          outcome: 'NO_CONFLICT',
+          writePostgres: false,
+          writeSharePoint: false,
+        });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
