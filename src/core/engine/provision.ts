@@ -1,9 +1,26 @@
 import { spColumnTypeForProvisioning } from '../canonical';
 import { readSourceColumns } from '../definition/validateLive';
 import { getDefinition } from '../store/definitions';
+import { quoteIdent } from '../source/postgres/PostgresSource';
 import { GraphRequestError } from '../target/sharepoint';
 import { SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
+
+async function distinctArrayValues(
+  ctx: EngineContext,
+  connection: string,
+  schema: string,
+  table: string,
+  column: string,
+): Promise<string[]> {
+  const { rows } = await ctx
+    .sourcePool(connection)
+    .query<{ v: string }>(
+      `SELECT DISTINCT unnest(${quoteIdent(column)})::text AS v FROM ${quoteIdent(schema)}.${quoteIdent(table)} ORDER BY 1 LIMIT 200`,
+    );
+  const values = rows.map((r) => r.v).filter((v) => v !== null && v !== '');
+  return values.length > 0 ? values : ['Other'];
+}
 
 export interface ProvisionResult {
   listId: string;
@@ -46,11 +63,19 @@ export async function provisionList(ctx: EngineContext, definitionName: string):
     const pg = pgByName.get(f.source);
     if (!pg)
       throw new Error(`Definition "${def.name}": column "${f.source}" does not exist in the source table`);
-    await target.addColumn(site.id, listId, {
-      name: f.target,
-      displayName: f.target,
-      ...spColumnTypeForProvisioning(pg),
-    });
+    const facet = spColumnTypeForProvisioning(pg);
+    if ('choice' in facet && facet.choice.choices.length === 0) {
+      // A choice column needs at least one choice: seed it with the values the column holds today
+      // (allowTextEntry keeps any other value writable).
+      facet.choice.choices = await distinctArrayValues(
+        ctx,
+        def.source.connection,
+        def.source.schema,
+        def.source.table,
+        f.source,
+      );
+    }
+    await target.addColumn(site.id, listId, { name: f.target, displayName: f.target, ...facet });
     columnsAdded.push(f.target);
   }
   if (!existing.has(def.target.keyColumn)) {

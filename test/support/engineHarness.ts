@@ -1,0 +1,118 @@
+import { Agent } from 'undici';
+import { loadSettings } from '../../src/config/settings';
+import { parseDefinition } from '../../src/core/definition/parse';
+import type { SyncDefinitionInput } from '../../src/core/definition/schema';
+import { createEngineContext } from '../../src/core/engine/context';
+import { provisionList } from '../../src/core/engine/provision';
+import type { EngineContext } from '../../src/core/engine/types';
+import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
+import { upsertDefinitions } from '../../src/core/store/definitions';
+import { migrate } from '../../src/core/store/migrate';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator';
+import { freshDatabase, type TestDatabase } from './db';
+
+export const SITE = 'contoso.sharepoint.com:/sites/demo';
+
+export interface Harness {
+  db: TestDatabase;
+  emulator: RunningEmulator;
+  ctx: EngineContext;
+  siteId: string;
+  /** Graph as a named user (edits "in SharePoint"). */
+  asUser(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: unknown }>;
+  /** Current items of a list, straight from the emulator's state. */
+  items(list: string): Promise<{ id: string; fields: Record<string, unknown>; eTag: string }[]>;
+  define(def: SyncDefinitionInput): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(emulatorOptions: EmulatorOptions = {}): Promise<Harness> {
+  const db = await freshDatabase();
+  await migrate(db.pool);
+  const emulator = await startEmulator({
+    throttling: { enabled: false },
+    notificationDelayMs: 0,
+    ...emulatorOptions,
+  });
+  const settings = loadSettings({
+    DATABASE_URL: db.url,
+    GRAPH_BASE_URL: emulator.baseUrl,
+    GRAPH_TOKEN: emulator.appToken,
+  });
+  const { ctx, close } = await createEngineContext(settings, { caCert: emulator.caCert });
+  const dispatcher = new Agent({ connect: { ca: emulator.caCert } });
+  const siteId = emulator.control.getSiteId(SITE);
+  return {
+    db,
+    emulator,
+    ctx,
+    siteId,
+    async asUser(method, path, body, headers = {}) {
+      const res = await fetch(`${emulator.baseUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${emulator.userToken('alice')}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        dispatcher,
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
+    async items(list) {
+      const items = await emulator.control.listItems(siteId, list);
+      return items as { id: string; fields: Record<string, unknown>; eTag: string }[];
+    },
+    async define(input) {
+      const def = parseDefinition(input);
+      await upsertDefinitions(db.pool, [def]);
+      await provisionList(ctx, def.name);
+    },
+    async close() {
+      await close();
+      await emulator.stop();
+      await dispatcher.close();
+      await db.drop();
+    },
+  };
+}
+
+/** A projects table with an updated_at trigger, as users of the tool have it. */
+export async function createProjectsTable(db: TestDatabase, table = 'projects'): Promise<void> {
+  await db.pool.query(`CREATE TABLE ${table} (
+    id integer PRIMARY KEY,
+    name text,
+    budget numeric(12,2),
+    due date,
+    done boolean,
+    tags text[],
+    updated_at timestamptz NOT NULL DEFAULT now())`);
+  await db.pool.query(`CREATE INDEX ON ${table} (updated_at, id)`);
+  await installCursorTrigger(db.pool, 'public', table, 'updated_at');
+}
+
+export function projectsDefinition(
+  overrides: Partial<SyncDefinitionInput> = {},
+  list = 'Projects',
+): SyncDefinitionInput {
+  return {
+    name: 'projects',
+    source: { table: 'projects', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+    target: { site: SITE, list },
+    fields: [
+      { source: 'name', target: 'Title' },
+      { source: 'budget', target: 'Budget' },
+      { source: 'due', target: 'Due' },
+      { source: 'done', target: 'Done' },
+      { source: 'tags', target: 'Tags' },
+    ],
+    ...overrides,
+  };
+}
