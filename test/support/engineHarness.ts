@@ -43,6 +43,9 @@ export async function startHarness(emulatorOptions: EmulatorOptions = {}): Promi
     DATABASE_URL: db.url,
     GRAPH_BASE_URL: emulator.baseUrl,
     GRAPH_TOKEN: emulator.appToken,
+    // Emulator throttling is off here: let the client go as fast as it can.
+    GRAPH_RU_PER_MINUTE: '10000000',
+    GRAPH_MAX_CONCURRENCY: '8',
   });
   const { ctx, close } = await createEngineContext(settings, { caCert: emulator.caCert });
   const dispatcher = new Agent({ connect: { ca: emulator.caCert } });
