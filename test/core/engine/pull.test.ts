@@ -1,0 +1,197 @@
+import { runPull } from '../../../src/core/engine/pull';
+import { runPush } from '../../../src/core/engine/push';
+import { resolveConflict } from '../../../src/core/engine/resolve';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../support/engineHarness';
+
+describe('pull', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+    await createProjectsTable(h.db);
+  });
+  afterEach(async () => h.close());
+
+  const push = () => runPush(h.ctx, 'projects', { trigger: 'test' });
+  const pull = () => runPull(h.ctx, 'projects', { trigger: 'test' });
+  const row = async (id: number) =>
+    (await h.db.pool.query('SELECT * FROM projects WHERE id = $1', [id])).rows[0];
+  const item = async (title?: string) => {
+    const items = await h.items('Projects');
+    return title ? items.find((i) => i.fields.Title === title) : items[0];
+  };
+  const spEdit = async (itemId: string, fields: Record<string, unknown>) => {
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/Projects/items/${itemId}/fields`, fields);
+    expect(res.status).toBe(200);
+  };
+
+  async function seed(policy: string, extra: Record<string, unknown> = {}) {
+    await h.define(projectsDefinition({ conflictPolicy: policy as 'SOURCE_WINS', ...extra }));
+    await h.db.pool.query("INSERT INTO projects (id, name, budget) VALUES (1, 'T0', 10)");
+    await push();
+    await pull();
+    return (await item())!.id;
+  }
+
+  describe('I3 echo suppression', () => {
+    it('a push followed by a pull writes nothing to Postgres (updated_at unchanged)', async () => {
+      await h.define(projectsDefinition());
+      await h.db.pool.query("INSERT INTO projects (id, name, tags) VALUES (1, 'a', '{x}'), (2, 'b', null)");
+      await push();
+      const before = (await h.db.pool.query('SELECT id, updated_at FROM projects ORDER BY id')).rows;
+      const summary = await pull();
+      expect(summary).toMatchObject({ updated: 0, created: 0, conflicts: 0 });
+      expect((await h.db.pool.query('SELECT id, updated_at FROM projects ORDER BY id')).rows).toEqual(before);
+    });
+
+    it('a pull followed by a push writes nothing to SharePoint (no new item version)', async () => {
+      const id = await seed('SOURCE_WINS');
+      await spEdit(id, { Title: 'edited in SP' });
+      expect((await pull()).updated).toBe(1);
+      expect((await row(1)).name).toBe('edited in SP');
+      const version = (await item())!.fields._UIVersionString;
+      const summary = await push();
+      expect(summary).toMatchObject({ updated: 0, created: 0 });
+      expect((await item())!.fields._UIVersionString).toBe(version);
+    });
+  });
+
+  describe('I7 SOURCE_WINS (T0–T3)', () => {
+    // T0 synced "T0"; T1 Postgres edits; T2 SharePoint edits the same row; T3 sync: Postgres wins on both sides.
+    it.each([['pull first'], ['push first']])('%s', async (order) => {
+      const id = await seed('SOURCE_WINS');
+      await h.db.pool.query("UPDATE projects SET name = 'T1 postgres' WHERE id = 1");
+      await spEdit(id, { Title: 'T2 sharepoint' });
+      const first = order === 'pull first' ? await pull() : await push();
+      expect(first.conflicts).toBe(1);
+      await push();
+      await pull();
+      expect((await row(1)).name).toBe('T1 postgres');
+      expect((await item())!.fields.Title).toBe('T1 postgres');
+      expect((await push()).updated + (await pull()).updated).toBe(0);
+    });
+  });
+
+  describe('I7 other policies', () => {
+    it.each([
+      ['DESTINATION_WINS', 'T2 sharepoint', 'T2 sharepoint'],
+      ['LAST_WRITER_WINS', 'T2 sharepoint', 'T2 sharepoint'],
+    ])('%s', async (policy, pgAfter, spAfter) => {
+      const id = await seed(policy);
+      await h.db.pool.query("UPDATE projects SET name = 'T1 postgres' WHERE id = 1");
+      await new Promise((r) => setTimeout(r, 1100));
+      await spEdit(id, { Title: 'T2 sharepoint' });
+      expect((await pull()).conflicts).toBe(1);
+      await push();
+      expect((await row(1)).name).toBe(pgAfter);
+      expect((await item())!.fields.Title).toBe(spAfter);
+    });
+
+    it('MERGE keeps disjoint field edits from both sides', async () => {
+      const id = await seed('MERGE');
+      await h.db.pool.query('UPDATE projects SET budget = 20 WHERE id = 1');
+      await spEdit(id, { Title: 'renamed in SP' });
+      await pull();
+      await push();
+      expect(await row(1)).toMatchObject({ name: 'renamed in SP', budget: '20.00' });
+      expect((await item())!.fields).toMatchObject({ Title: 'renamed in SP', Budget: 20 });
+    });
+
+    it('MERGE falls back to the tie-breaker for the same field edited on both sides', async () => {
+      const id = await seed('MERGE', { mergeTieBreaker: 'DESTINATION_WINS' });
+      await h.db.pool.query("UPDATE projects SET name = 'pg', budget = 30 WHERE id = 1");
+      await spEdit(id, { Title: 'sp' });
+      expect((await pull()).conflicts).toBe(1);
+      await push();
+      expect(await row(1)).toMatchObject({ name: 'sp', budget: '30.00' });
+      expect((await item())!.fields).toMatchObject({ Title: 'sp', Budget: 30 });
+    });
+
+    it('MANUAL parks both versions until resolved, then writes the choice to both sides', async () => {
+      const id = await seed('MANUAL');
+      await h.db.pool.query("UPDATE projects SET name = 'pg' WHERE id = 1");
+      await spEdit(id, { Title: 'sp' });
+      expect((await pull()).conflicts).toBe(1);
+      await push();
+      expect((await row(1)).name).toBe('pg');
+      expect((await item())!.fields.Title).toBe('sp');
+      const { rows } = await h.db.pool.query(
+        "SELECT id, base_values, postgres_values, sharepoint_values FROM arcore.sync_conflicts WHERE status = 'OPEN'",
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0].base_values.Title).toBe('T0');
+      await resolveConflict(h.ctx, rows[0].id, { take: 'sharepoint' }, 'test');
+      expect((await row(1)).name).toBe('sp');
+      expect((await push()).updated + (await pull()).updated).toBe(0);
+    });
+  });
+
+  describe('I8 deletes', () => {
+    it('a SharePoint delete removes the row under PROPAGATE; a Postgres delete removes the item', async () => {
+      const id = await seed('SOURCE_WINS');
+      await h.db.pool.query("INSERT INTO projects (id, name) VALUES (2, 'two')");
+      await push();
+      const res = await h.asUser('DELETE', `/sites/${h.siteId}/lists/Projects/items/${id}`);
+      expect(res.status).toBe(204);
+      expect((await pull()).deleted).toBe(1);
+      expect(await row(1)).toBeUndefined();
+      await h.db.pool.query('DELETE FROM projects WHERE id = 2');
+      expect((await push()).deleted).toBe(1);
+      expect(await h.items('Projects')).toHaveLength(0);
+    });
+
+    it('a tombstone for a row changed in Postgres is a conflict: under SOURCE_WINS the row stays and the item comes back', async () => {
+      const id = await seed('SOURCE_WINS');
+      await h.db.pool.query("UPDATE projects SET name = 'kept' WHERE id = 1");
+      await h.asUser('DELETE', `/sites/${h.siteId}/lists/Projects/items/${id}`);
+      expect((await pull()).conflicts).toBe(1);
+      expect((await row(1)).name).toBe('kept');
+      expect((await push()).created).toBe(1);
+      expect((await h.items('Projects')).map((i) => i.fields.Title)).toEqual(['kept']);
+    });
+  });
+
+  describe('inserts and resync', () => {
+    it('a new SharePoint item becomes a row; a 410 re-enumerates without duplicates and reconciles deletes', async () => {
+      await h.db.pool.query('CREATE SEQUENCE projects_id START 100');
+      await h.db.pool.query("ALTER TABLE projects ALTER COLUMN id SET DEFAULT nextval('projects_id')");
+      const id = await seed('SOURCE_WINS');
+      const created = await h.asUser('POST', `/sites/${h.siteId}/lists/Projects/items`, {
+        fields: { Title: 'from SP', Budget: 5 },
+      });
+      expect(created.status).toBe(201);
+      expect((await pull()).created).toBe(1);
+      expect((await h.db.pool.query("SELECT id, budget FROM projects WHERE name = 'from SP'")).rows).toEqual([
+        { id: 100, budget: '5.00' },
+      ]);
+      await h.asUser('DELETE', `/sites/${h.siteId}/lists/Projects/items/${id}`);
+      h.emulator.control.expireDeltaTokens();
+      const resync = await pull();
+      expect(resync).toMatchObject({ created: 0, deleted: 1, failed: 0 });
+      expect((await h.db.pool.query('SELECT count(*)::int AS n FROM projects')).rows[0].n).toBe(1);
+      expect((await push()).created + (await pull()).created).toBe(0);
+    });
+
+    it("a value Postgres refuses parks that item with Postgres's message; the rest of the page is applied", async () => {
+      await h.db.pool.query('ALTER TABLE projects ADD CONSTRAINT budget_small CHECK (budget < 100)');
+      await seed('SOURCE_WINS');
+      await h.db.pool.query("INSERT INTO projects (id, name, budget) VALUES (2, 'two', 1)");
+      await push();
+      await pull();
+      const items = await h.items('Projects');
+      await spEdit(items.find((i) => i.fields.Title === 'T0')!.id, { Budget: 500 });
+      await spEdit(items.find((i) => i.fields.Title === 'two')!.id, { Title: 'two edited' });
+      const summary = await pull();
+      expect(summary).toMatchObject({ failed: 1, updated: 1 });
+      expect((await row(2)).name).toBe('two edited');
+      const { rows } = await h.db.pool.query(
+        "SELECT last_error FROM arcore.sync_failures WHERE direction = 'PULL'",
+      );
+      expect(rows[0].last_error).toMatch(/budget_small/);
+    });
+  });
+});
