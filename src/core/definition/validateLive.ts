@@ -45,6 +45,8 @@ export interface SourceColumn {
   udtName: string;
   isNullable: boolean;
   numericScale: number | null;
+  /** The database fills it when an INSERT leaves it out (a default, serial or identity column). */
+  hasDefault?: boolean;
 }
 
 const TIMESTAMP_TYPES = new Set(['timestamp with time zone', 'timestamp without time zone']);
@@ -70,8 +72,10 @@ export async function readSourceColumns(
     udt_name: string;
     is_nullable: string;
     numeric_scale: number | null;
+    has_default: boolean;
   }>(
-    `SELECT column_name, data_type, udt_name, is_nullable, numeric_scale
+    `SELECT column_name, data_type, udt_name, is_nullable, numeric_scale,
+            (column_default IS NOT NULL OR is_identity = 'YES' OR is_generated = 'ALWAYS') AS has_default
        FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
     [schema, table],
   );
@@ -81,6 +85,7 @@ export async function readSourceColumns(
     udtName: r.udt_name,
     isNullable: r.is_nullable === 'YES',
     numericScale: r.numeric_scale,
+    hasDefault: r.has_default,
   }));
 }
 

@@ -2,8 +2,10 @@ import { spColumnTypeForProvisioning } from '../canonical';
 import { readSourceColumns } from '../definition/validateLive';
 import { getDefinition } from '../store/definitions';
 import { quoteIdent } from '../source/postgres/PostgresSource';
-import { GraphRequestError } from '../target/sharepoint';
-import { SourceTableNotFoundError } from './runner';
+import { GraphRequestError, type SharePointTarget } from '../target/sharepoint';
+import type { SyncDefinition } from '../definition/schema';
+import type { SourceColumn } from '../definition/validateLive';
+import { forgetResolution, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
 
 async function distinctArrayValues(
@@ -43,6 +45,20 @@ export async function provisionList(ctx: EngineContext, definitionName: string):
   if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
   const pgByName = new Map(pgColumns.map((c) => [c.name, c]));
   const target = ctx.target();
+  try {
+    return await provisionWith(ctx, target, def, pgByName);
+  } finally {
+    forgetResolution(ctx, def);
+    await target.close();
+  }
+}
+
+async function provisionWith(
+  ctx: EngineContext,
+  target: SharePointTarget,
+  def: SyncDefinition,
+  pgByName: Map<string, SourceColumn>,
+): Promise<ProvisionResult> {
   const site = await target.resolveSite(def.target.site);
 
   let listId: string;

@@ -150,7 +150,15 @@ async function applyEntries(
             scope.counts.skipped++; // never synced: nothing to delete
           } else {
             const sp = fromGraphFields(e.item.fields, plan.columns);
-            const row = await source.insertRow(client, insertValues(scope, sp));
+            const values = insertValues(scope, sp);
+            const underivable = def.source.key.filter((k) => !(k in values) && !source.column(k).hasDefault);
+            if (underivable.length) {
+              throw new Error(
+                `cannot insert a row for this new item: key column(s) ${underivable.join(', ')} are not mapped from ` +
+                  'SharePoint (PULL_ONLY or BIDIRECTIONAL) and have no database default',
+              );
+            }
+            const row = await source.insertRow(client, values);
             const { hash } = identityOf(def.source.key, row.values, plan.keyKinds);
             const identity: Record<string, unknown> = {};
             for (const k of def.source.key) identity[k] = row.values[k];

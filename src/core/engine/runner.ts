@@ -80,11 +80,48 @@ export async function resolveSharePoint(
   }
 }
 
-async function openScope(ctx: EngineContext, stored: StoredDefinition, runId: string): Promise<RunScope> {
-  const def = stored.definition;
-  const target = ctx.target();
+/**
+ * Site, list and columns resolved by earlier runs of this process, so an idle run spends no Graph requests on
+ * them (I10). Entries expire after RESOLUTION_TTL_MS, and a run that meets an unknown-column error drops them.
+ */
+const RESOLUTION_TTL_MS = 10 * 60 * 1000;
+interface Resolution {
+  siteId: string;
+  listId: string;
+  spColumns: SpColumnInfo[];
+  at: number;
+}
+const resolutions = new WeakMap<EngineContext, Map<string, Resolution>>();
+
+export function forgetResolution(ctx: EngineContext, def: SyncDefinition): void {
+  resolutions.get(ctx)?.delete(`${def.target.site}|${def.target.list}`);
+}
+
+async function resolveCached(
+  ctx: EngineContext,
+  target: SharePointTarget,
+  def: SyncDefinition,
+): Promise<Resolution> {
+  let cache = resolutions.get(ctx);
+  if (!cache) resolutions.set(ctx, (cache = new Map()));
+  const key = `${def.target.site}|${def.target.list}`;
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < RESOLUTION_TTL_MS) return hit;
   const { siteId, listId } = await resolveSharePoint(target, def);
   const spColumns = await target.getColumns(siteId, listId);
+  const fresh = { siteId, listId, spColumns, at: Date.now() };
+  cache.set(key, fresh);
+  return fresh;
+}
+
+async function openScope(
+  ctx: EngineContext,
+  stored: StoredDefinition,
+  runId: string,
+  target: SharePointTarget,
+): Promise<RunScope> {
+  const def = stored.definition;
+  const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
   const sourcePool = ctx.sourcePool(def.source.connection);
   const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
   if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
@@ -163,11 +200,14 @@ export async function withRun(
   let scope: RunScope | null = null;
   const runId = await startRun(ctx.meta, stored.id, runType, trigger);
   let error: string | null = null;
+  const target = ctx.target();
   try {
-    scope = await openScope(ctx, stored, runId);
+    scope = await openScope(ctx, stored, runId, target);
     await work(scope);
   } catch (err) {
     error = (err as Error).message;
+    // The list may have changed shape (a column renamed or removed): resolve it afresh next time.
+    forgetResolution(ctx, stored.definition);
     ctx.log.error(`${definitionName}: ${runType} run ${runId} failed: ${error}`, {
       runId,
       definition: definitionName,
@@ -175,8 +215,9 @@ export async function withRun(
   } finally {
     await lock.release();
   }
+  const stats = target.stats();
+  await target.close();
   const counts = scope?.counts ?? emptyCounts();
-  const stats = scope?.target.stats() ?? { requests: 0, resourceUnits: 0, throttleWaitMs: 0 };
   const status = error ? 'FAILED' : counts.failed > 0 ? 'PARTIAL' : 'SUCCEEDED';
   await finishRun(ctx.meta, runId, {
     ...counts,

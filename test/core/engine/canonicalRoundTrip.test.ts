@@ -51,7 +51,10 @@ describe('I2 canonical form round-trips through the emulator', () => {
       fc.double({ min: -1e12, max: 1e12, noNaN: true }).map((x) => x.toFixed(6)),
       { nil: null },
     ),
-    r: fc.option(fc.float({ noNaN: true, noDefaultInfinity: true, min: Math.fround(-1e30), max: Math.fround(1e30) }), { nil: null }),
+    r: fc.option(
+      fc.float({ noNaN: true, noDefaultInfinity: true, min: Math.fround(-1e30), max: Math.fround(1e30) }),
+      { nil: null },
+    ),
     d: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: null }),
     flag: fc.option(fc.boolean(), { nil: null }),
     day: fc.option(

@@ -194,4 +194,38 @@ describe('pull', () => {
       expect(rows[0].last_error).toMatch(/budget_small/);
     });
   });
+
+  describe('I10 idle cycle', () => {
+    it('with nothing changed, a push and a pull spend one Graph request between them (a delta with a token)', async () => {
+      await seed('SOURCE_WINS');
+      await push();
+      await pull();
+      const idlePush = await push();
+      const idlePull = await pull();
+      expect(idlePush.graphRequests).toBe(0);
+      expect(idlePull.graphRequests).toBe(1);
+      expect(idlePull.resourceUnits).toBe(1);
+    });
+  });
+
+  describe('I12 inserts whose key cannot be derived', () => {
+    it('parks the item with a message naming the key column', async () => {
+      await h.db.pool.query(
+        'CREATE TABLE coded (code text PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now())',
+      );
+      await h.define({
+        name: 'coded',
+        source: { table: 'coded', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        target: { site: 'contoso.sharepoint.com:/sites/demo', list: 'Coded' },
+        fields: [{ source: 'name', target: 'Title' }],
+      });
+      await h.asUser('POST', `/sites/${h.siteId}/lists/Coded/items`, { fields: { Title: 'orphan' } });
+      const summary = await runPull(h.ctx, 'coded', { trigger: 'test' });
+      expect(summary).toMatchObject({ failed: 1, created: 0, parkedFailures: 1 });
+      const { rows } = await h.db.pool.query(
+        "SELECT last_error FROM arcore.sync_failures WHERE direction = 'PULL'",
+      );
+      expect(rows[0].last_error).toMatch(/key column\(s\) code are not mapped from SharePoint/);
+    });
+  });
 });

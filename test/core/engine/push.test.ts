@@ -216,8 +216,16 @@ describe('push', () => {
   describe('I10 throttling', () => {
     it('a throttled run completes with nothing lost: throttled batch items are retried after Retry-After', async () => {
       await h.define(projectsDefinition());
-      await h.db.pool.query("INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 60) g");
-      h.emulator.control.injectFault({ method: 'POST', pathPattern: '/items$', count: 15, status: 429, retryAfterSeconds: 1 });
+      await h.db.pool.query(
+        "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 60) g",
+      );
+      h.emulator.control.injectFault({
+        method: 'POST',
+        pathPattern: '/items$',
+        count: 15,
+        status: 429,
+        retryAfterSeconds: 1,
+      });
       const summary = await push();
       expect(summary).toMatchObject({ created: 60, failed: 0 });
       expect(await h.items('Projects')).toHaveLength(60);
