@@ -134,6 +134,15 @@ export const deletesSchema = z
     pull: deletePolicySchema.default('PROPAGATE').describe('When an item is deleted in SharePoint.'),
     pushSoftColumn: z.string().optional().describe('SharePoint boolean column set to true under push SOFT.'),
     pullSoftColumn: identifier.optional().describe('Postgres boolean column set to true under pull SOFT.'),
+    checkIntervalSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'Postgres deletes are found by comparing the table with the ledger (a count of both, then a keyed pass when ' +
+          'they differ). 0 checks on every push; on large tables a few minutes keeps idle pushes cheap.',
+      ),
   })
   .strict()
   .superRefine((d, ctx) => {
@@ -160,7 +169,7 @@ export const syncDefinitionSchema = z
       .enum(['SOURCE_WINS', 'DESTINATION_WINS', 'LAST_WRITER_WINS'])
       .default('SOURCE_WINS')
       .describe('MERGE only: who wins a field edited on both sides.'),
-    deletes: deletesSchema.default({ push: 'PROPAGATE', pull: 'PROPAGATE' }),
+    deletes: deletesSchema.default({ push: 'PROPAGATE', pull: 'PROPAGATE', checkIntervalSeconds: 0 }),
     schedule: scheduleSchema.default('0 */5 * * * *'),
     pull: z
       .object({ enabled: z.boolean().default(true).describe('Pull SharePoint changes into Postgres.') })

@@ -478,6 +478,17 @@ async function settlePendingCreates(scope: RunScope): Promise<unknown[][]> {
 /** Rows found in the ledger but no longer in the table: the push delete policy (I8). */
 async function reconcileDeletes(scope: RunScope): Promise<void> {
   const { ctx, def, ledger, source, target, siteId, listId, plan } = scope;
+  const { rows: due } = await ctx.meta.query<{ due: boolean }>(
+    `SELECT coalesce(max(deletes_checked_at) < now() - make_interval(secs => $2), true) AS due
+       FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE'`,
+    [scope.definitionId, def.deletes.checkIntervalSeconds],
+  );
+  if (def.deletes.checkIntervalSeconds > 0 && !due[0].due) return;
+  await ctx.meta.query(
+    `INSERT INTO arcore.sync_cursors (definition_id, scope, cursor_type, deletes_checked_at) VALUES ($1, 'SOURCE', 'TIMESTAMP', now())
+     ON CONFLICT (definition_id, scope) DO UPDATE SET deletes_checked_at = now()`,
+    [scope.definitionId],
+  );
   const [rowCount, ledgerCount] = await Promise.all([source.count(), ledger.count(ctx.meta)]);
   scope.details.reconciled = rowCount !== ledgerCount;
   if (rowCount === ledgerCount) return;

@@ -72,6 +72,8 @@ CREATE TABLE arcore.sync_cursors (
   cursor_type   text NOT NULL CHECK (cursor_type IN ('TIMESTAMP', 'LSN', 'DELTA_TOKEN')),
   value         text,
   progress      text,
+  -- SOURCE only: when push last compared the table with the ledger to find deletes (I8).
+  deletes_checked_at timestamptz,
   updated_at    timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (definition_id, scope)
 );
