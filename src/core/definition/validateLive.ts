@@ -141,7 +141,22 @@ export async function validateAgainstDatabase(
         'source.cursor.column',
         `cursor column "${cursorCol.name}" is ${cursorCol.dataType}, not a timestamp type (timestamptz or timestamp)`,
       );
-    } else if (!(await hasLeadingIndex(sourcePool, schema, table, cursorCol.name))) {
+    } else {
+      if (cursorCol.isNullable) {
+        warn(
+          'source.cursor.column',
+          `cursor column "${cursorCol.name}" allows NULL; rows with a NULL cursor are never pushed. Make it NOT NULL ` +
+            `with a default: ALTER TABLE ${quoteIdent(schema)}.${quoteIdent(table)} ALTER COLUMN ${quoteIdent(cursorCol.name)} ` +
+            'SET DEFAULT now(), ALTER COLUMN ' +
+            `${quoteIdent(cursorCol.name)} SET NOT NULL;`,
+        );
+      }
+    }
+    if (
+      cursorCol &&
+      TIMESTAMP_TYPES.has(cursorCol.dataType) &&
+      !(await hasLeadingIndex(sourcePool, schema, table, cursorCol.name))
+    ) {
       const cols = [cursorCol.name, ...def.source.key].map(quoteIdent).join(', ');
       warn(
         'source.cursor.column',

@@ -35,6 +35,19 @@ describe('definition check against the live database', () => {
     );
   });
 
+  it('warns that a nullable cursor column leaves rows unpushed, with the DDL to fix it', async () => {
+    await db.pool.query('CREATE TABLE loose (id int PRIMARY KEY, name text, changed timestamptz)');
+    const def = definition((d) => {
+      d.source = { table: 'loose', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'changed' } };
+      d.fields = [{ source: 'name', target: 'Title' }];
+    });
+    const report = await validateAgainstDatabase(def, db.pool);
+    expect(report.errors).toEqual([]);
+    expect(report.warnings.map((w) => w.message).join('\n')).toContain(
+      'rows with a NULL cursor are never pushed. Make it NOT NULL with a default: ALTER TABLE "public"."loose" ALTER COLUMN "changed" SET DEFAULT now(), ALTER COLUMN "changed" SET NOT NULL;',
+    );
+  });
+
   it('reports a missing table', async () => {
     const report = await validateAgainstDatabase(
       definition((d) => ((d.source as Record<string, unknown>).table = 'nope')),
