@@ -1,0 +1,364 @@
+/**
+ * `npm run bench`: the benchmarks of issue 10 on embedded Postgres (or DATABASE_URL) and the emulator.
+ * Prints a table and writes bench/results/latest.json. Each scenario runs in a fresh process of its own.
+ *
+ *   npm run bench -- --scenarios overhead,incremental --rows 50000
+ *   npm run bench -- --full            # the issue's sizes (takes far longer than the default run)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { z } from 'zod';
+import { startBenchPostgres } from './postgres';
+import { forkBenchProcess } from './processes';
+import {
+  SCENARIO_IDS,
+  SCENARIO_NUMBERS,
+  type BenchSizes,
+  type Figure,
+  type ScenarioId,
+  type ScenarioResult,
+} from './scenarios';
+import type { WorkerRequest } from './scenarioWorker';
+
+/** Sized so that the default run takes about six minutes on a 2-core machine. */
+export const DEFAULT_SIZES: BenchSizes = {
+  budgetRows: 5_000,
+  budgetRuPerMinute: 6_000,
+  overheadRows: 20_000,
+  latencyRows: 10_000,
+  latencyMs: 20,
+  incrementalRows: 20_000,
+  idleRows: 20_000,
+  pullChanges: 5_000,
+  memoryRows: 50_000,
+  seedRows: 2_000,
+  seedLatencyRows: 300,
+  concurrency: 4,
+};
+
+/** The issue's sizes; the budget is scaled up so that 50,000 rows still take a few minutes. */
+export const ISSUE_SIZES: BenchSizes = {
+  budgetRows: 50_000,
+  budgetRuPerMinute: 30_000,
+  overheadRows: 50_000,
+  latencyRows: 50_000,
+  latencyMs: 20,
+  incrementalRows: 50_000,
+  idleRows: 1_000_000,
+  pullChanges: 10_000,
+  memoryRows: 1_000_000,
+  seedRows: 5_000,
+  seedLatencyRows: 1_000,
+  concurrency: 4,
+};
+
+const DEFAULT_SCENARIOS: ScenarioId[] = [
+  'budget',
+  'overhead',
+  'latency',
+  'incremental',
+  'idle',
+  'pull',
+  'webhook',
+  'memory',
+  'seed',
+];
+
+function positiveInteger(value: string): number {
+  const n = Number(value.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`must be a positive integer, got "${value}"`);
+  return n;
+}
+
+function scenarioList(value: string): ScenarioId[] {
+  const ids = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const byNumber = new Map(Object.entries(SCENARIO_NUMBERS).map(([id, n]) => [String(n), id as ScenarioId]));
+  return ids.map((id) => {
+    const resolved = byNumber.get(id) ?? (SCENARIO_IDS as readonly string[]).find((s) => s === id);
+    if (!resolved)
+      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–9)`);
+    return resolved as ScenarioId;
+  });
+}
+
+const workerReplySchema = z.union([
+  z.object({
+    ok: z.literal(true),
+    result: z.custom<ScenarioResult>((v) => typeof v === 'object' && v !== null),
+  }),
+  z.object({ ok: z.literal(false), error: z.string() }),
+]);
+
+function runInWorker(request: WorkerRequest): Promise<ScenarioResult> {
+  return new Promise((resolveResult, reject) => {
+    const child = forkBenchProcess('scenarioWorker', [JSON.stringify(request)]);
+    let settled = false;
+    child.on('message', (raw: unknown) => {
+      const reply = workerReplySchema.safeParse(raw);
+      if (!reply.success || settled) return;
+      settled = true;
+      if (reply.data.ok) resolveResult(reply.data.result);
+      else reject(new Error(reply.data.error));
+      // The worker exits on its own once its handles close; do not let a stray one hold the run.
+      setTimeout(() => child.exitCode === null && child.kill(), 10_000).unref();
+    });
+    child.on('exit', (code) => {
+      if (!settled) {
+        settled = true;
+        reject(new Error(`the ${request.scenario} worker exited with code ${code} before answering`));
+      }
+    });
+  });
+}
+
+interface TargetCheck {
+  target: string;
+  scenario: number;
+  measured: string;
+  met: boolean | null;
+}
+
+const num = (r: ScenarioResult | undefined, key: string): number | null => {
+  const v = r?.figures[key];
+  return typeof v === 'number' ? v : null;
+};
+
+function checkTargets(results: Map<ScenarioId, ScenarioResult>): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const budget = results.get('budget');
+  if (budget) {
+    const efficiency = num(budget, 'budgetEfficiency') ?? 0;
+    const share = num(budget, 'throttledShare') ?? 1;
+    checks.push({
+      target: 'Budget efficiency ≥ 0.95 with ≤ 1 % of requests throttled',
+      scenario: 1,
+      measured: `${efficiency} efficiency, ${(share * 100).toFixed(2)} % throttled`,
+      met: efficiency >= 0.95 && share <= 0.01,
+    });
+  }
+  const incremental = results.get('incremental');
+  if (incremental) {
+    const perRow = num(incremental, 'resourceUnitsPerChangedRow');
+    checks.push({
+      target: 'Exactly 2 RU per changed row; no writes for unchanged rows',
+      scenario: 4,
+      measured: `${perRow} RU/changed row (writes alone ${num(incremental, 'writeResourceUnitsPerChangedRow')}), ${incremental.figures.itemWrites} writes for ${incremental.figures.rowsChanged} changed rows`,
+      met: perRow === 2 && incremental.figures.writesEqualChanges === true,
+    });
+  }
+  const idle = results.get('idle');
+  if (idle) {
+    const requests = num(idle, 'graphRequests');
+    const pgMs = num(idle, 'postgresMs');
+    checks.push({
+      target: 'Idle cycle: one Graph request (delta with a token), < 50 ms Postgres time',
+      scenario: 5,
+      measured: `${requests} Graph requests, ${pgMs} ms Postgres (${idle.sizes.rows} rows)`,
+      met: requests === 1 && pgMs !== null && pgMs < 50,
+    });
+  }
+  const overhead = results.get('overhead');
+  if (overhead) {
+    const rate = num(overhead, 'rowsPerSecond') ?? 0;
+    checks.push({
+      target: '≥ 2,000 rows/s in scenario 2 on this 2-core machine',
+      scenario: 2,
+      measured: `${rate} rows/s`,
+      met: rate >= 2000,
+    });
+  }
+  const seed = results.get('seed');
+  const latency = results.get('latency');
+  if (seed && overhead) {
+    const ratio = (num(overhead, 'rowsPerSecond') ?? 0) / (num(seed, 'rowsPerSecond') ?? Infinity);
+    checks.push({
+      target: '≥ 20× the seed algorithm in scenario 2',
+      scenario: 9,
+      measured: `${ratio.toFixed(1)}×`,
+      met: ratio >= 20,
+    });
+  }
+  if (seed && latency) {
+    const ratio = (num(latency, 'rowsPerSecond') ?? 0) / (num(seed, 'rowsPerSecondWithLatency') ?? Infinity);
+    checks.push({
+      target: '≥ 20× the seed algorithm in scenario 3',
+      scenario: 9,
+      measured: `${ratio.toFixed(1)}×`,
+      met: ratio >= 20,
+    });
+  }
+  const memory = results.get('memory');
+  if (memory) {
+    const peak = num(memory, 'enginePeakRssMb') ?? Infinity;
+    const smaller = overhead
+      ? ` (${num(overhead, 'enginePeakRssMb')} MB at ${overhead.sizes.rows} rows in scenario 2)`
+      : '';
+    checks.push({
+      target: 'Peak RSS < 300 MB in scenario 8, independent of table size',
+      scenario: 8,
+      measured: `${peak} MB at ${memory.sizes.rows} rows${smaller}`,
+      met: peak < 300,
+    });
+  }
+  if (results.has('webhook')) {
+    checks.push({ target: 'Webhook to row p50 < 500 ms', scenario: 7, measured: 'not measured', met: null });
+  }
+  return checks;
+}
+
+function formatFigure(value: Figure): string {
+  if (typeof value === 'number') return value.toLocaleString('en-US');
+  return String(value);
+}
+
+function printTable(results: ScenarioResult[], checks: TargetCheck[]): void {
+  const lines: [string, string, string][] = [];
+  for (const r of results) {
+    lines.push([
+      `${r.number}. ${r.id}`,
+      'sizes',
+      Object.entries(r.sizes)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+    ]);
+    for (const [k, v] of Object.entries(r.figures)) lines.push(['', k, formatFigure(v)]);
+  }
+  const width = [0, 1].map((i) => Math.max(...lines.map((l) => l[i].length)));
+  console.log('');
+  for (const [a, b, c] of lines) console.log(`${a.padEnd(width[0])}  ${b.padEnd(width[1])}  ${c}`);
+  console.log('\nTargets');
+  for (const c of checks) {
+    const mark = c.met === null ? 'n/a ' : c.met ? 'MET ' : 'MISS';
+    console.log(`  ${mark}  [${c.scenario}] ${c.target}: ${c.measured}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('bench')
+    .description('ArcoreSyncBridge benchmarks (issue 10): embedded Postgres + the SharePoint emulator')
+    .option(
+      '--scenarios <list>',
+      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–9`,
+      scenarioList,
+      DEFAULT_SCENARIOS,
+    )
+    .option('--full', "the issue's sizes (50,000-row pushes, 1,000,000-row idle and memory tables)")
+    .option('--rows <n>', 'rows of the initial push in scenarios 1–4', positiveInteger)
+    .option('--budget-rows <n>', 'scenario 1 rows', positiveInteger)
+    .option('--budget-ru <n>', 'scenario 1 resource units per minute (emulator and client)', positiveInteger)
+    .option('--overhead-rows <n>', 'scenario 2 rows', positiveInteger)
+    .option('--latency-rows <n>', 'scenario 3 rows', positiveInteger)
+    .option(
+      '--latency-ms <n>',
+      'scenarios 3 and 9: latency added to every emulator response',
+      positiveInteger,
+    )
+    .option('--incremental-rows <n>', 'scenario 4 rows (at least 200)', positiveInteger)
+    .option('--idle-rows <n>', 'scenario 5 rows', positiveInteger)
+    .option('--pull-changes <n>', 'scenario 6 items changed in SharePoint', positiveInteger)
+    .option('--memory-rows <n>', 'scenario 8 rows', positiveInteger)
+    .option('--seed-rows <n>', 'scenario 9 rows without latency', positiveInteger)
+    .option('--seed-latency-rows <n>', 'scenario 9 rows with latency', positiveInteger)
+    .option(
+      '--concurrency <n>',
+      'Graph requests in flight (GRAPH_MAX_CONCURRENCY, app default 4)',
+      positiveInteger,
+    )
+    .option('--out <file>', 'where to write the JSON results', 'bench/results/latest.json');
+  program.parse();
+  const o = program.opts<{
+    scenarios: ScenarioId[];
+    full?: boolean;
+    rows?: number;
+    budgetRows?: number;
+    budgetRu?: number;
+    overheadRows?: number;
+    latencyRows?: number;
+    latencyMs?: number;
+    incrementalRows?: number;
+    idleRows?: number;
+    pullChanges?: number;
+    memoryRows?: number;
+    seedRows?: number;
+    seedLatencyRows?: number;
+    concurrency?: number;
+    out: string;
+  }>();
+  const base = o.full ? ISSUE_SIZES : DEFAULT_SIZES;
+  const sizes: BenchSizes = {
+    budgetRows: o.budgetRows ?? o.rows ?? base.budgetRows,
+    budgetRuPerMinute: o.budgetRu ?? base.budgetRuPerMinute,
+    overheadRows: o.overheadRows ?? o.rows ?? base.overheadRows,
+    latencyRows: o.latencyRows ?? o.rows ?? base.latencyRows,
+    latencyMs: o.latencyMs ?? base.latencyMs,
+    incrementalRows: Math.max(200, o.incrementalRows ?? o.rows ?? base.incrementalRows),
+    idleRows: o.idleRows ?? base.idleRows,
+    pullChanges: o.pullChanges ?? base.pullChanges,
+    memoryRows: o.memoryRows ?? base.memoryRows,
+    seedRows: o.seedRows ?? base.seedRows,
+    seedLatencyRows: o.seedLatencyRows ?? base.seedLatencyRows,
+    concurrency: o.concurrency ?? base.concurrency,
+  };
+  const machine = {
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGb: Number((totalmem() / 1024 ** 3).toFixed(1)),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+  console.log(
+    `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB, Node ${machine.node}`,
+  );
+  console.log(
+    `Sizes: ${Object.entries(sizes)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
+
+  const postgres = await startBenchPostgres();
+  const results = new Map<ScenarioId, ScenarioResult>();
+  const failures: { scenario: ScenarioId; error: string }[] = [];
+  const started = performance.now();
+  try {
+    for (const scenario of o.scenarios) {
+      const t0 = performance.now();
+      process.stdout.write(`▶ ${SCENARIO_NUMBERS[scenario]}. ${scenario} … `);
+      try {
+        const result = await runInWorker({ scenario, adminUrl: postgres.adminUrl, sizes });
+        results.set(scenario, result);
+        console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        failures.push({ scenario, error });
+        console.log(`FAILED: ${error}`);
+      }
+    }
+  } finally {
+    await postgres.stop();
+  }
+  const ordered = o.scenarios.flatMap((id) => results.get(id) ?? []);
+  const checks = checkTargets(results);
+  printTable(ordered, checks);
+  const totalSeconds = (performance.now() - started) / 1000;
+  console.log(`\nTotal ${totalSeconds.toFixed(0)} s; Postgres: ${postgres.origin}`);
+  const out = resolve(o.out);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, postgres: postgres.origin, totalSeconds: Math.round(totalSeconds), sizes, scenarios: ordered, targets: checks, failures }, null, 2)}\n`,
+  );
+  console.log(`Wrote ${out}`);
+  if (failures.length) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

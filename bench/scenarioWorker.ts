@@ -1,0 +1,47 @@
+/**
+ * One scenario in a process of its own (forked by bench/run.ts): its peak RSS and CPU time are the
+ * scenario's alone. Reads its request from argv, answers over IPC, then exits.
+ */
+import { z } from 'zod';
+import { runScenario, SCENARIO_IDS, type BenchSizes } from './scenarios';
+
+const positive = z.number().int().positive();
+export const workerRequestSchema = z.object({
+  scenario: z.enum(SCENARIO_IDS),
+  adminUrl: z.string().min(1),
+  sizes: z.object({
+    budgetRows: positive,
+    budgetRuPerMinute: positive,
+    overheadRows: positive,
+    latencyRows: positive,
+    latencyMs: z.number().int().min(0),
+    incrementalRows: z.number().int().min(200),
+    idleRows: positive,
+    pullChanges: positive,
+    memoryRows: positive,
+    seedRows: positive,
+    seedLatencyRows: positive,
+    concurrency: positive,
+  }) satisfies z.ZodType<BenchSizes>,
+});
+export type WorkerRequest = z.infer<typeof workerRequestSchema>;
+
+async function main(): Promise<void> {
+  const request = workerRequestSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
+  try {
+    const result = await runScenario(request.scenario, request.adminUrl, request.sizes);
+    process.send?.({ ok: true, result });
+  } catch (err) {
+    process.send?.({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.disconnect?.(),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

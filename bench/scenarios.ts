@@ -1,0 +1,510 @@
+/**
+ * The benchmark scenarios of issue 10. Each runs in a fresh process (bench/scenarioWorker.ts) with its own
+ * database and emulator process, so peak RSS and CPU time belong to that scenario alone.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { runPull } from '../src/core/engine/pull';
+import { runPush } from '../src/core/engine/push';
+import type { RunSummary } from '../src/core/engine/types';
+import { changeRows, DEFINITION, LIST, openEnvironment, touchRows, type BenchEnvironment } from './dataset';
+import { itemWrites, statsDelta } from './emulatorClient';
+import { measurePostgres } from './pgTiming';
+import { processUsage } from './processes';
+import { createSeedLedger, seedPush } from './seedPush';
+
+export const SCENARIO_IDS = [
+  'budget',
+  'overhead',
+  'latency',
+  'incremental',
+  'idle',
+  'pull',
+  'webhook',
+  'memory',
+  'seed',
+] as const;
+export type ScenarioId = (typeof SCENARIO_IDS)[number];
+
+export const SCENARIO_NUMBERS: Record<ScenarioId, number> = {
+  budget: 1,
+  overhead: 2,
+  latency: 3,
+  incremental: 4,
+  idle: 5,
+  pull: 6,
+  webhook: 7,
+  memory: 8,
+  seed: 9,
+};
+
+export interface BenchSizes {
+  /** Scenario 1: rows of the initial push and the emulator's (and client's) resource units per minute. */
+  budgetRows: number;
+  budgetRuPerMinute: number;
+  /** Scenario 2: rows of the initial push. */
+  overheadRows: number;
+  /** Scenario 3: rows, and latency added to every emulator response. */
+  latencyRows: number;
+  latencyMs: number;
+  /** Scenario 4: rows of the synced table (1 % changed, 0.5 % touched). */
+  incrementalRows: number;
+  /** Scenario 5: rows of the synced, quiet table. */
+  idleRows: number;
+  /** Scenario 6: items changed in SharePoint (the table has as many rows). */
+  pullChanges: number;
+  /** Scenario 8: rows of the initial push. */
+  memoryRows: number;
+  /** Scenario 9: rows the seed's algorithm pushes with no latency, and with `latencyMs`. */
+  seedRows: number;
+  seedLatencyRows: number;
+  /** Graph requests in flight (GRAPH_MAX_CONCURRENCY). */
+  concurrency: number;
+}
+
+export type Figure = number | string | boolean | null;
+
+export interface ScenarioResult {
+  id: ScenarioId;
+  number: number;
+  title: string;
+  /** What was run: sizes and settings. */
+  sizes: Record<string, number>;
+  figures: Record<string, Figure>;
+  notes: string[];
+  wallSeconds: number;
+}
+
+const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
+
+class ScenarioFailedError extends Error {
+  constructor(
+    scenario: ScenarioId,
+    message: string,
+    readonly summary?: RunSummary,
+  ) {
+    super(
+      `scenario ${scenario}: ${message}${summary ? ` (run ${summary.status}: ${summary.error ?? 'no error text'})` : ''}`,
+    );
+    this.name = 'ScenarioFailedError';
+  }
+}
+
+function requireSucceeded(scenario: ScenarioId, summary: RunSummary, what: string): RunSummary {
+  if (summary.status !== 'SUCCEEDED')
+    throw new ScenarioFailedError(scenario, `${what} did not succeed`, summary);
+  return summary;
+}
+
+const unthrottled = (rows: number, latencyMs: number, label: string, sizes: BenchSizes) => ({
+  label,
+  rows,
+  throttling: { enabled: false },
+  latencyMs,
+  clientResourceUnitsPerMinute: 0,
+  maxConcurrency: sizes.concurrency,
+});
+
+/** An initial push measured from outside: wall time, CPU of both processes, Graph and Postgres use. */
+async function measuredPush(env: BenchEnvironment, scenario: ScenarioId, rows: number) {
+  const emulatorBefore = await env.emulator.usage();
+  const statsBefore = await env.emulator.stats();
+  const postgres = measurePostgres();
+  const cpuBefore = processUsage().cpuSeconds;
+  const started = performance.now();
+  const summary = requireSucceeded(
+    scenario,
+    await runPush(env.ctx, DEFINITION, { trigger: 'cli' }),
+    'the push',
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const engine = processUsage();
+  const emulatorAfter = await env.emulator.usage();
+  const stats = statsDelta(statsBefore, await env.emulator.stats());
+  if (summary.created !== rows)
+    throw new ScenarioFailedError(
+      scenario,
+      `expected ${rows} items created, the push created ${summary.created}`,
+      summary,
+    );
+  return {
+    summary,
+    seconds,
+    stats,
+    postgres: postgres(),
+    engineCpuSeconds: engine.cpuSeconds - cpuBefore,
+    enginePeakRssMb: engine.maxRssMb,
+    emulatorCpuSeconds: emulatorAfter.cpuSeconds - emulatorBefore.cpuSeconds,
+    emulatorPeakRssMb: emulatorAfter.maxRssMb,
+  };
+}
+
+type ScenarioBody = (
+  adminUrl: string,
+  sizes: BenchSizes,
+) => Promise<Omit<ScenarioResult, 'id' | 'number' | 'wallSeconds'>>;
+
+const scenarios: Record<ScenarioId, ScenarioBody> = {
+  async budget(adminUrl, sizes) {
+    const budget = sizes.budgetRuPerMinute;
+    const env = await openEnvironment(adminUrl, {
+      label: 'budget',
+      rows: sizes.budgetRows,
+      throttling: { enabled: true, resourceUnitsPerMinute: budget },
+      latencyMs: 0,
+      clientResourceUnitsPerMinute: budget,
+      maxConcurrency: sizes.concurrency,
+    });
+    try {
+      // Provisioning spent a few dozen units of the same budget just before: part of the measured minute.
+      const push = await measuredPush(env, 'budget', sizes.budgetRows);
+      const writes = itemWrites(push.stats);
+      const writesPerMinute = writes / (push.seconds / 60);
+      return {
+        title: 'Budget efficiency (initial push, emulator throttled, client paced to the same budget)',
+        sizes: { rows: sizes.budgetRows, resourceUnitsPerMinute: budget, concurrency: sizes.concurrency },
+        figures: {
+          seconds: round(push.seconds, 1),
+          itemWrites: writes,
+          writesPerMinute: round(writesPerMinute, 0),
+          budgetEfficiency: round(writesPerMinute / (budget / 2), 3),
+          throttled429: push.stats.throttled429,
+          graphRequests: push.summary.graphRequests,
+          throttledShare: round(push.stats.throttled429 / Math.max(1, push.summary.graphRequests), 4),
+          graphRequestsPerRow: round(push.summary.graphRequests / sizes.budgetRows, 4),
+          resourceUnitsPerRow: round(push.stats.resourceUnits / sizes.budgetRows, 3),
+          throttleWaitSeconds: round(push.summary.throttleWaitMs / 1000, 1),
+        },
+        notes: [],
+      };
+    } finally {
+      await env.close();
+    }
+  },
+
+  async overhead(adminUrl, sizes) {
+    const env = await openEnvironment(adminUrl, unthrottled(sizes.overheadRows, 0, 'overhead', sizes));
+    try {
+      const push = await measuredPush(env, 'overhead', sizes.overheadRows);
+      const perThousand = (seconds: number) => round((seconds / sizes.overheadRows) * 1000, 3);
+      return {
+        title: 'Engine overhead (initial push, no throttling, no latency)',
+        sizes: { rows: sizes.overheadRows, concurrency: sizes.concurrency },
+        figures: {
+          seconds: round(push.seconds, 1),
+          rowsPerSecond: round(sizes.overheadRows / push.seconds, 0),
+          engineCpuSecondsPer1000Rows: perThousand(push.engineCpuSeconds),
+          emulatorCpuSecondsPer1000Rows: perThousand(push.emulatorCpuSeconds),
+          enginePeakRssMb: round(push.enginePeakRssMb, 0),
+          emulatorPeakRssMb: round(push.emulatorPeakRssMb, 0),
+          graphRequests: push.summary.graphRequests,
+          resourceUnitsPerRow: round(push.stats.resourceUnits / sizes.overheadRows, 3),
+          postgresQueries: push.postgres.queries,
+          postgresSeconds: round(push.postgres.milliseconds / 1000, 2),
+        },
+        notes: ['The engine, the emulator and Postgres share the same 2 cores.'],
+      };
+    } finally {
+      await env.close();
+    }
+  },
+
+  async latency(adminUrl, sizes) {
+    const env = await openEnvironment(
+      adminUrl,
+      unthrottled(sizes.latencyRows, sizes.latencyMs, 'latency', sizes),
+    );
+    try {
+      const push = await measuredPush(env, 'latency', sizes.latencyRows);
+      return {
+        title: `Latency-bound (initial push, ${sizes.latencyMs} ms added to every emulator response)`,
+        sizes: { rows: sizes.latencyRows, latencyMs: sizes.latencyMs, concurrency: sizes.concurrency },
+        figures: {
+          seconds: round(push.seconds, 1),
+          rowsPerSecond: round(sizes.latencyRows / push.seconds, 0),
+          graphRequests: push.summary.graphRequests,
+          engineCpuSecondsPer1000Rows: round((push.engineCpuSeconds / sizes.latencyRows) * 1000, 3),
+        },
+        notes: [],
+      };
+    } finally {
+      await env.close();
+    }
+  },
+
+  async incremental(adminUrl, sizes) {
+    const rows = sizes.incrementalRows;
+    const env = await openEnvironment(adminUrl, unthrottled(rows, 0, 'incremental', sizes));
+    try {
+      requireSucceeded(
+        'incremental',
+        await runPush(env.ctx, DEFINITION, { trigger: 'cli' }),
+        'the initial push',
+      );
+      const changed = await changeRows(env.pool, 100, 0);
+      const touched = await touchRows(env.pool, 200, 1);
+      const statsBefore = await env.emulator.stats();
+      const started = performance.now();
+      const summary = requireSucceeded(
+        'incremental',
+        await runPush(env.ctx, DEFINITION, { trigger: 'cli' }),
+        'the push',
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const stats = statsDelta(statsBefore, await env.emulator.stats());
+      const writes = itemWrites(stats);
+      const writeUnits = writes * 2;
+      return {
+        title: 'Incremental push (1 % of rows changed, 0.5 % touched without a value change)',
+        sizes: { rows, changed, touched, concurrency: sizes.concurrency },
+        figures: {
+          seconds: round(seconds, 2),
+          itemWrites: writes,
+          rowsChanged: changed,
+          writesEqualChanges: writes === changed,
+          skipped: summary.skipped,
+          graphRequests: summary.graphRequests,
+          resourceUnits: stats.resourceUnits,
+          resourceUnitsPerChangedRow: round(stats.resourceUnits / changed, 3),
+          writeResourceUnitsPerChangedRow: round(writeUnits / changed, 3),
+          runOverheadResourceUnits: stats.resourceUnits - writeUnits,
+        },
+        notes: [
+          'resourceUnitsPerChangedRow counts every unit the run spent, including the reads each run makes to ' +
+            'resolve the site, list and columns (runOverheadResourceUnits).',
+        ],
+      };
+    } finally {
+      await env.close();
+    }
+  },
+
+  async idle(adminUrl, sizes) {
+    const rows = sizes.idleRows;
+    const env = await openEnvironment(adminUrl, unthrottled(rows, 0, 'idle', sizes));
+    try {
+      // Sync, then one settling cycle (the first pull enumerates the list and finds only echoes).
+      for (let cycle = 0; cycle < 2; cycle++) {
+        requireSucceeded('idle', await runPush(env.ctx, DEFINITION, { trigger: 'cli' }), 'a setup push');
+        requireSucceeded('idle', await runPull(env.ctx, DEFINITION, { trigger: 'cli' }), 'a setup pull');
+      }
+      await env.emulator.clearRequestLog();
+      const statsBefore = await env.emulator.stats();
+      const postgres = measurePostgres();
+      const started = performance.now();
+      const push = requireSucceeded(
+        'idle',
+        await runPush(env.ctx, DEFINITION, { trigger: 'cli' }),
+        'the push',
+      );
+      const pushPostgres = postgres();
+      const pushSeconds = (performance.now() - started) / 1000;
+      const pull = requireSucceeded(
+        'idle',
+        await runPull(env.ctx, DEFINITION, { trigger: 'cli' }),
+        'the pull',
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const pg = postgres();
+      const stats = statsDelta(statsBefore, await env.emulator.stats());
+      const log = await env.emulator.requestLog();
+      const requests = log.filter((r) => r.identity === 'app' && !r.batch);
+      return {
+        title: 'Idle cycle (push then pull, nothing changed on either side)',
+        sizes: { rows },
+        figures: {
+          wallMs: round(seconds * 1000, 0),
+          pushMs: round(pushSeconds * 1000, 0),
+          pullMs: round((seconds - pushSeconds) * 1000, 0),
+          postgresMs: round(pg.milliseconds, 1),
+          postgresQueries: pg.queries,
+          pushPostgresMs: round(pushPostgres.milliseconds, 1),
+          graphRequests: push.graphRequests + pull.graphRequests,
+          resourceUnits: stats.resourceUnits,
+          itemWrites: itemWrites(stats),
+          requestsMade: requests
+            .map(
+              (r) =>
+                `${r.method} ${r.path.replace(/\/sites\/[^/]+/, '/sites/{site}')}${r.query.includes('token=') ? '?token=…' : ''}`,
+            )
+            .join('; '),
+        },
+        notes: ['postgresMs sums the round trip of every query the engine sent (client side, both runs).'],
+      };
+    } finally {
+      await env.close();
+    }
+  },
+
+  async pull(adminUrl, sizes) {
+    const changes = sizes.pullChanges;
+    const env = await openEnvironment(adminUrl, unthrottled(changes, 0, 'pull', sizes));
+    try {
+      requireSucceeded('pull', await runPush(env.ctx, DEFINITION, { trigger: 'cli' }), 'the setup push');
+      requireSucceeded('pull', await runPull(env.ctx, DEFINITION, { trigger: 'cli' }), 'the setup pull');
+      const ids = (await env.emulator.itemIds(LIST)).slice(0, changes);
+      const editedQuantity = 424_242;
+      const path = `/sites/${env.emulator.siteId}/lists/${LIST}/items`;
+      const batches: string[][] = [];
+      for (let i = 0; i < ids.length; i += 20) batches.push(ids.slice(i, i + 20));
+      let next = 0;
+      const editor = async (): Promise<void> => {
+        while (next < batches.length) {
+          const batch = batches[next++];
+          const answer = await env.emulator.asUser('POST', '/$batch', {
+            requests: batch.map((id, i) => ({
+              id: String(i + 1),
+              method: 'PATCH',
+              url: `${path}/${id}/fields`,
+              headers: { 'Content-Type': 'application/json' },
+              body: { Quantity: editedQuantity },
+            })),
+          });
+          if (answer.status !== 200)
+            throw new ScenarioFailedError('pull', `editing items answered ${answer.status}`);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, editor));
+      const statsBefore = await env.emulator.stats();
+      const postgres = measurePostgres();
+      const started = performance.now();
+      const summary = requireSucceeded(
+        'pull',
+        await runPull(env.ctx, DEFINITION, { trigger: 'cli' }),
+        'the pull',
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const pg = postgres();
+      const stats = statsDelta(statsBefore, await env.emulator.stats());
+      const { rows } = await env.pool.query<{ n: string }>(
+        'SELECT count(*) AS n FROM bench_items WHERE quantity = $1',
+        [editedQuantity],
+      );
+      const applied = Number(rows[0].n);
+      if (applied !== changes)
+        throw new ScenarioFailedError(
+          'pull',
+          `${changes} items edited, ${applied} rows hold the edit`,
+          summary,
+        );
+      return {
+        title: 'Pull (items changed in SharePoint, through the delta feed into Postgres)',
+        sizes: { changes, rows: changes },
+        figures: {
+          seconds: round(seconds, 2),
+          rowsPerSecond: round(changes / seconds, 0),
+          rowsUpdated: summary.updated,
+          graphRequests: summary.graphRequests,
+          resourceUnits: stats.resourceUnits,
+          resourceUnitsPerChange: round(stats.resourceUnits / changes, 3),
+          postgresQueries: pg.queries,
+          postgresSeconds: round(pg.milliseconds / 1000, 2),
+        },
+        notes: [],
+      };
+    } finally {
+      await env.close();
+    }
+  },
+
+  async webhook() {
+    const serve = join(__dirname, '..', 'src', 'serve');
+    const present = existsSync(serve) && readdirSync(serve).some((f) => /\.(ts|js)$/.test(f));
+    return {
+      title: 'Webhook to row (one SharePoint edit until Postgres reflects it)',
+      sizes: {},
+      figures: { measured: false },
+      notes: [
+        present
+          ? 'Not measured: this benchmark does not drive the local webhook server yet.'
+          : 'Not measured: there is no local webhook server (src/serve is empty), so the real webhook path cannot run.',
+      ],
+    };
+  },
+
+  async memory(adminUrl, sizes) {
+    const env = await openEnvironment(adminUrl, unthrottled(sizes.memoryRows, 0, 'memory', sizes));
+    try {
+      let sampledPeakMb = 0;
+      const sampler = setInterval(() => {
+        sampledPeakMb = Math.max(sampledPeakMb, process.memoryUsage().rss / 1024 / 1024);
+      }, 200);
+      const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024;
+      try {
+        const push = await measuredPush(env, 'memory', sizes.memoryRows);
+        return {
+          title: 'Memory at scale (initial push, no throttling)',
+          sizes: { rows: sizes.memoryRows, concurrency: sizes.concurrency },
+          figures: {
+            seconds: round(push.seconds, 1),
+            rowsPerSecond: round(sizes.memoryRows / push.seconds, 0),
+            enginePeakRssMb: round(push.enginePeakRssMb, 0),
+            engineRssBeforePushMb: round(rssBeforeMb, 0),
+            engineSampledPeakRssMb: round(sampledPeakMb, 0),
+            emulatorPeakRssMb: round(push.emulatorPeakRssMb, 0),
+          },
+          notes: [
+            'enginePeakRssMb is the process maximum (getrusage), setup included; the emulator runs apart.',
+          ],
+        };
+      } finally {
+        clearInterval(sampler);
+      }
+    } finally {
+      await env.close();
+    }
+  },
+
+  async seed(adminUrl, sizes) {
+    const total = sizes.seedRows + sizes.seedLatencyRows;
+    const env = await openEnvironment(adminUrl, unthrottled(total, 0, 'seed', sizes));
+    try {
+      await createSeedLedger(env.pool);
+      const target = {
+        baseUrl: env.emulator.baseUrl,
+        token: env.emulator.appToken,
+        siteId: env.emulator.siteId,
+        dispatcher: env.emulator.agent(),
+      };
+      let started = performance.now();
+      const plain = await seedPush(env.pool, target, 1, sizes.seedRows);
+      const plainSeconds = (performance.now() - started) / 1000;
+      await env.emulator.setLatency(sizes.latencyMs);
+      started = performance.now();
+      const slow = await seedPush(env.pool, target, sizes.seedRows + 1, total);
+      const slowSeconds = (performance.now() - started) / 1000;
+      if (plain.created !== sizes.seedRows || slow.created !== sizes.seedLatencyRows)
+        throw new ScenarioFailedError('seed', 'the seed algorithm did not create every item');
+      return {
+        title: "The seed's algorithm (one ledger query and one Graph request per row, sequential)",
+        sizes: { rows: sizes.seedRows, latencyRows: sizes.seedLatencyRows, latencyMs: sizes.latencyMs },
+        figures: {
+          rowsPerSecond: round(sizes.seedRows / plainSeconds, 1),
+          rowsPerSecondWithLatency: round(sizes.seedLatencyRows / slowSeconds, 1),
+          graphRequestsPerRow: round((plain.graphRequests + slow.graphRequests) / total, 2),
+          ledgerQueriesPerRow: round((plain.ledgerQueries + slow.ledgerQueries) / total, 2),
+        },
+        notes: [
+          'Same table, emulator settings and machine as scenarios 2 and 3; rows/s does not depend on table size.',
+        ],
+      };
+    } finally {
+      await env.close();
+    }
+  },
+};
+
+export async function runScenario(
+  id: ScenarioId,
+  adminUrl: string,
+  sizes: BenchSizes,
+): Promise<ScenarioResult> {
+  const started = performance.now();
+  const body = await scenarios[id](adminUrl, sizes);
+  return {
+    id,
+    number: SCENARIO_NUMBERS[id],
+    ...body,
+    wallSeconds: round((performance.now() - started) / 1000, 1),
+  };
+}
