@@ -1,0 +1,151 @@
+// The Flex Consumption plan and the Function App (Node 22, Linux) running as the user-assigned identity.
+// Flex Consumption takes its runtime from functionAppConfig: FUNCTIONS_WORKER_RUNTIME,
+// FUNCTIONS_EXTENSION_VERSION and WEBSITE_RUN_FROM_PACKAGE must not be set.
+param name string
+param planName string
+param location string
+param tags object
+
+@description('azd deploys the `api` service of azure.yaml to the resource carrying this tag value.')
+param serviceName string
+
+param identityId string
+param identityClientId string
+param storageAccountName string
+param storageBlobEndpoint string
+param deploymentContainerName string
+param applicationInsightsName string
+param appInsightsEntraAuth bool
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('postgres://<role>@<server>:5432/<db>?sslmode=require: no password, the Entra token is the password.')
+param databaseUrl string
+
+@allowed(['default', 'clientSecret'])
+param graphAuthMode string
+
+@description('Client id of the app registration (clientSecret mode only).')
+param graphAppClientId string
+
+@description('Key Vault URI of the Graph client secret (clientSecret mode only); the setting is a Key Vault reference to it.')
+param graphClientSecretUri string
+
+param graphRuPerMinute int
+param graphMaxConcurrency int
+param pushQueueName string
+param pullQueueName string
+param pushSchedule string
+param pullSafetySchedule string
+param subscriptionSchedule string
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    // Without this, Key Vault references are resolved with a system-assigned identity the app does not have.
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+}
+
+// In clientSecret mode the app registration is the app's identity for Graph and Postgres alike (the
+// settings carry one AZURE_CLIENT_ID); the managed identity still reaches storage and Key Vault.
+var appSettings = union(
+  {
+    AzureWebJobsStorage__accountName: storageAccountName
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+    DATABASE_URL: databaseUrl
+    DATABASE_AUTH: 'entra'
+    AZURE_CLIENT_ID: graphAuthMode == 'clientSecret' ? graphAppClientId : identityClientId
+    AZURE_TENANT_ID: tenant().tenantId
+    GRAPH_AUTH: graphAuthMode
+    GRAPH_BASE_URL: 'https://graph.microsoft.com/v1.0'
+    GRAPH_RU_PER_MINUTE: string(graphRuPerMinute)
+    GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
+    PUSH_QUEUE_NAME: pushQueueName
+    PULL_QUEUE_NAME: pullQueueName
+    PUSH_SCHEDULE: pushSchedule
+    PULL_SAFETY_SCHEDULE: pullSafetySchedule
+    SUBSCRIPTION_SCHEDULE: subscriptionSchedule
+  },
+  graphAuthMode == 'clientSecret'
+    ? {
+        GRAPH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${graphClientSecretUri})'
+      }
+    : {},
+  appInsightsEntraAuth
+    ? {
+        APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+      }
+    : {}
+)
+
+// This resource replaces the whole set on every provision: WEBHOOK_NOTIFICATION_URL and
+// WEBHOOK_LIFECYCLE_URL (which embed a function key unknown here) are written back by the azd hooks.
+resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: appSettings
+}
+
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName
