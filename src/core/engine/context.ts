@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { resolveConnectionString, type Settings } from '../../config/settings';
-import { createPool, poolFromSettings } from '../db/pool';
+import { poolFromSettings } from '../db/pool';
 import {
   graphOptionsFromSettings,
   PgThrottleGate,
@@ -43,10 +43,11 @@ export async function createEngineContext(
     sourcePool(connection: string): Pool {
       const existing = pools.get(connection);
       if (existing) return existing;
-      const pool = createPool({
-        connectionString: resolveConnectionString(connection, settings, options.env ?? process.env),
-        auth: settings.DATABASE_AUTH,
-      });
+      // Same auth (and Entra identity) as the metadata store.
+      const pool = poolFromSettings(
+        settings,
+        resolveConnectionString(connection, settings, options.env ?? process.env),
+      );
       pools.set(connection, pool);
       return pool;
     },
