@@ -26,15 +26,15 @@ import type { WorkerRequest } from './scenarioWorker';
 export const DEFAULT_SIZES: BenchSizes = {
   budgetRows: 5_000,
   budgetRuPerMinute: 6_000,
-  overheadRows: 20_000,
+  overheadRows: 10_000,
   latencyRows: 10_000,
   latencyMs: 20,
-  incrementalRows: 20_000,
-  idleRows: 20_000,
+  incrementalRows: 10_000,
+  idleRows: 10_000,
   pullChanges: 5_000,
-  memoryRows: 50_000,
-  seedRows: 2_000,
-  seedLatencyRows: 300,
+  memoryRows: 40_000,
+  seedRows: 1_000,
+  seedLatencyRows: 200,
   concurrency: 4,
 };
 
