@@ -1,0 +1,73 @@
+/** What every handler gets: the request, the shared state and the runtime settings. */
+import type { Identity, IdentityRegistry } from './auth';
+import type { HeaderMap } from './errors';
+import type { EmulatorState, ListState, SiteState } from './state';
+
+export interface GraphRequest {
+  /** Upper case. */
+  method: string;
+  /** Path after /v1.0, still percent-encoded, without the query string. */
+  path: string;
+  query: URLSearchParams;
+  /** Lower-cased names. */
+  headers: Record<string, string>;
+  /** Parsed JSON body; undefined when the request had none. */
+  body: unknown;
+  identity: Identity;
+  inBatch: boolean;
+  requestId: string;
+  clientRequestId: string;
+}
+
+export interface GraphResponse {
+  status: number;
+  headers: HeaderMap;
+  body?: unknown;
+  /** Set by $batch when an inner fault asks for the whole connection to be dropped. */
+  dropConnection?: 'before' | 'after';
+}
+
+export interface RuntimeSettings {
+  throttlingEnabled: boolean;
+  resourceUnitsPerMinute: number;
+  latencyMs: number;
+  notificationDelayMs: number;
+  notificationRetryWindowMs: number;
+  deltaTokenMaxAgeMs: number | undefined;
+  deltaRepeats: boolean;
+}
+
+export interface Links {
+  origin: string;
+  baseUrl: string;
+  /** Absolute URL of a path under /v1.0 (path starting with '/'). */
+  absolute(path: string): string;
+}
+
+export interface EmulatorEvents {
+  /** An item of `list` was created, updated or deleted. */
+  itemsChanged(site: SiteState, list: ListState): void;
+  /** Anything persisted changed. */
+  stateChanged(): void;
+}
+
+export interface EmulatorContext {
+  state: EmulatorState;
+  identities: IdentityRegistry;
+  settings: RuntimeSettings;
+  links: Links;
+  events: EmulatorEvents;
+  /** Runs one Graph request through the full pipeline (faults, throttling, log): $batch uses it. */
+  execute(request: GraphRequest): Promise<GraphResponse>;
+}
+
+export const JSON_CONTENT_TYPE =
+  'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
+
+export function jsonResponse(status: number, body: unknown, headers: HeaderMap = {}): GraphResponse {
+  return { status, headers: { 'Content-Type': JSON_CONTENT_TYPE, ...headers }, body };
+}
+
+export function emptyResponse(status: number, headers: HeaderMap = {}): GraphResponse {
+  return { status, headers };
+}

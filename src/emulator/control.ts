@@ -1,0 +1,261 @@
+/**
+ * The control API: the same operations in process (EmulatorControl) and over HTTPS under
+ * /_emulator/… (JSON, no auth, never under /v1.0).
+ */
+import { z } from 'zod';
+import type { IdentityRegistry } from './auth';
+import type { EmulatorContext } from './context';
+import { EmulatorSetupError } from './errors';
+import type { FaultInjector } from './faults';
+import { renderFields, valueScope } from './items';
+import type { Notifier } from './notifier';
+import type { ResolvedOptions } from './options';
+import type { RequestRecorder } from './requestLog';
+import type { ResourceUnitBudget } from './throttling';
+import { assertTimeZone, toGraphDateTime } from './time';
+import type {
+  EmulatorControl,
+  EmulatorItemSnapshot,
+  EmulatorStats,
+  FaultSpec,
+  RequestLogEntry,
+  ThrottlingSettings,
+} from './types';
+import { itemETag } from './values';
+
+export interface ControlDependencies {
+  ctx: EmulatorContext;
+  options: ResolvedOptions;
+  identities: IdentityRegistry;
+  faults: FaultInjector;
+  budget: ResourceUnitBudget;
+  recorder: RequestRecorder;
+  notifier: Notifier;
+}
+
+const throttlingSchema = z.object({
+  enabled: z.boolean(),
+  resourceUnitsPerMinute: z.number().int().positive().optional(),
+});
+const msSchema = z.number().int().min(0);
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new EmulatorSetupError(
+      `Invalid ${what}${issue.path.length ? ` at ${issue.path.join('.')}` : ''}: ${issue.message}`,
+      {
+        value,
+      },
+    );
+  }
+  return parsed.data;
+}
+
+export class ControlApi implements EmulatorControl {
+  constructor(private readonly deps: ControlDependencies) {}
+
+  private get ctx(): EmulatorContext {
+    return this.deps.ctx;
+  }
+
+  reset(): void {
+    const { ctx, options } = this.deps;
+    void this.deps.notifier.cancelAll();
+    ctx.state.resetContents(options.siteTimeZones);
+    this.deps.faults.clear();
+    this.deps.budget.reset();
+    this.deps.recorder.reset();
+    Object.assign(ctx.settings, {
+      throttlingEnabled: options.throttlingEnabled,
+      resourceUnitsPerMinute: options.resourceUnitsPerMinute,
+      latencyMs: options.latencyMs,
+      notificationDelayMs: options.notificationDelayMs,
+      notificationRetryWindowMs: options.notificationRetryWindowMs,
+      deltaTokenMaxAgeMs: options.deltaTokenMaxAgeMs,
+      deltaRepeats: false,
+    });
+    ctx.events.stateChanged();
+  }
+
+  setThrottling(settings: ThrottlingSettings): void {
+    const parsed = parse(throttlingSchema, settings, 'throttling settings');
+    this.ctx.settings.throttlingEnabled = parsed.enabled;
+    if (parsed.resourceUnitsPerMinute !== undefined)
+      this.ctx.settings.resourceUnitsPerMinute = parsed.resourceUnitsPerMinute;
+  }
+
+  setLatency(ms: number): void {
+    this.ctx.settings.latencyMs = parse(msSchema, ms, 'latency');
+  }
+
+  setNotificationDelay(ms: number): void {
+    this.ctx.settings.notificationDelayMs = parse(msSchema, ms, 'notification delay');
+  }
+
+  injectFault(fault: FaultSpec): void {
+    this.deps.faults.add(fault);
+  }
+
+  clearFaults(): void {
+    this.deps.faults.clear();
+  }
+
+  expireDeltaTokens(): void {
+    this.ctx.state.deltaEpoch++;
+    this.ctx.events.stateChanged();
+  }
+
+  setDeltaRepeats(enabled: boolean): void {
+    this.ctx.settings.deltaRepeats = parse(z.boolean(), enabled, 'delta repeats flag');
+  }
+
+  triggerLifecycle(subscriptionId: string, event: 'reauthorizationRequired'): void {
+    if (event !== 'reauthorizationRequired')
+      throw new EmulatorSetupError(
+        `Lists have only the lifecycle event reauthorizationRequired, not '${String(event)}'`,
+      );
+    const subscription = this.ctx.state.subscriptions.get(subscriptionId);
+    if (!subscription)
+      throw new EmulatorSetupError(`No subscription '${subscriptionId}'`, { subscriptionId });
+    if (!subscription.lifecycleNotificationUrl)
+      throw new EmulatorSetupError(`Subscription '${subscriptionId}' has no lifecycleNotificationUrl`, {
+        subscriptionId,
+      });
+    this.deps.notifier.lifecycle(subscription, event);
+  }
+
+  stats(): EmulatorStats {
+    return this.deps.recorder.stats(this.deps.budget.resourceUnitsCharged);
+  }
+
+  requestLog(): RequestLogEntry[] {
+    return this.deps.recorder.log();
+  }
+
+  clearRequestLog(): void {
+    this.deps.recorder.clearLog();
+  }
+
+  getSiteId(hostPath: string): string {
+    const site = this.ctx.state.findSite(hostPath);
+    if (!site) throw new EmulatorSetupError(`No site '${hostPath}'`, { hostPath });
+    return site.id;
+  }
+
+  listItems(siteId: string, listIdOrName: string): EmulatorItemSnapshot[] {
+    const site = this.ctx.state.findSite(siteId);
+    if (!site) throw new EmulatorSetupError(`No site '${siteId}'`, { siteId });
+    const list = site.findList(listIdOrName);
+    if (!list)
+      throw new EmulatorSetupError(`No list '${listIdOrName}' in site '${site.id}'`, {
+        siteId,
+        listIdOrName,
+      });
+    const scope = valueScope(this.ctx, site, list);
+    return [...list.itemsAfter(0)].map((item) => ({
+      id: String(item.id),
+      eTag: itemETag(item),
+      createdDateTime: toGraphDateTime(item.createdMs),
+      lastModifiedDateTime: toGraphDateTime(item.modifiedMs),
+      fields: renderFields(scope, item),
+    }));
+  }
+
+  setSiteTimeZone(siteIdOrHostPath: string, timeZone: string): void {
+    const site = this.ctx.state.findSite(siteIdOrHostPath);
+    if (!site) throw new EmulatorSetupError(`No site '${siteIdOrHostPath}'`, { siteIdOrHostPath });
+    assertTimeZone(timeZone);
+    site.timeZone = timeZone;
+    this.ctx.events.stateChanged();
+  }
+
+  userLookupId(name: string): number {
+    const identity = this.deps.identities.byNameOrUndefined(name);
+    if (!identity) throw new EmulatorSetupError(`No identity '${name}'`, { name });
+    return identity.lookupId;
+  }
+}
+
+export interface ControlHttpResult {
+  status: number;
+  body?: unknown;
+}
+
+const bodyOf = <T>(schema: z.ZodType<T>, body: unknown, what: string) => parse(schema, body, what);
+
+/** Serves /_emulator/<path>; `path` is what follows /_emulator. */
+export function handleControlHttp(
+  control: EmulatorControl,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: unknown,
+): ControlHttpResult {
+  const done: ControlHttpResult = { status: 204 };
+  const route = `${method} ${path}`;
+  try {
+    switch (route) {
+      case 'POST /reset':
+        control.reset();
+        return done;
+      case 'POST /throttling':
+        control.setThrottling(bodyOf(throttlingSchema, body, 'throttling settings'));
+        return done;
+      case 'POST /latency':
+        control.setLatency(bodyOf(z.object({ ms: msSchema }), body, 'latency').ms);
+        return done;
+      case 'POST /notification-delay':
+        control.setNotificationDelay(bodyOf(z.object({ ms: msSchema }), body, 'notification delay').ms);
+        return done;
+      case 'POST /faults':
+        control.injectFault(body as FaultSpec);
+        return done;
+      case 'DELETE /faults':
+        control.clearFaults();
+        return done;
+      case 'POST /delta/expire':
+        control.expireDeltaTokens();
+        return done;
+      case 'POST /delta/repeats':
+        control.setDeltaRepeats(bodyOf(z.object({ enabled: z.boolean() }), body, 'delta repeats').enabled);
+        return done;
+      case 'GET /stats':
+        return { status: 200, body: control.stats() };
+      case 'GET /requests':
+        return { status: 200, body: control.requestLog() };
+      case 'DELETE /requests':
+        control.clearRequestLog();
+        return done;
+      case 'GET /site-id':
+        return { status: 200, body: { id: control.getSiteId(query.get('hostPath') ?? '') } };
+      case 'GET /items':
+        return { status: 200, body: control.listItems(query.get('siteId') ?? '', query.get('list') ?? '') };
+      case 'POST /site-timezone': {
+        const parsed = bodyOf(z.object({ site: z.string(), timeZone: z.string() }), body, 'site time zone');
+        control.setSiteTimeZone(parsed.site, parsed.timeZone);
+        return done;
+      }
+      case 'GET /user-lookup-id':
+        return { status: 200, body: { lookupId: control.userLookupId(query.get('name') ?? '') } };
+      default:
+        break;
+    }
+    const lifecycle = /^POST \/subscriptions\/([^/]+)\/lifecycle$/.exec(route);
+    if (lifecycle) {
+      const parsed = bodyOf(
+        z.object({ event: z.literal('reauthorizationRequired') }),
+        body,
+        'lifecycle event',
+      );
+      control.triggerLifecycle(decodeURIComponent(lifecycle[1]), parsed.event);
+      return done;
+    }
+    return { status: 404, body: { error: { code: 'notFound', message: `No control operation '${route}'` } } };
+  } catch (error) {
+    if (error instanceof EmulatorSetupError)
+      return { status: 400, body: { error: { code: 'invalidRequest', message: error.message } } };
+    throw error;
+  }
+}

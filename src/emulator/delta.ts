@@ -1,0 +1,237 @@
+/**
+ * listItem delta. A token holds a position in the list's change log (or, during the first full
+ * enumeration, the last id returned plus the log position when enumeration began), the query
+ * options it was issued with, the epoch and its issue time. Incremental calls read only the log
+ * entries after the position. Expired or foreign tokens answer 410 with a Location that restarts.
+ */
+import { z } from 'zod';
+import { jsonResponse, type EmulatorContext, type GraphRequest, type GraphResponse } from './context';
+import { GraphError } from './errors';
+import { renderListItem, valueScope } from './items';
+import { resolveList } from './lists';
+import { parseExpand, parseSelect, parseTop, queryOption } from './query';
+import { resolveSite } from './sites';
+import type { ListState, SiteState, StoredItem } from './state';
+import { assertSelectableFields, type ValueScope } from './values';
+
+const tokenSchema = z.object({
+  v: z.literal(1),
+  /** List id. */
+  l: z.string(),
+  /** Epoch issued in. */
+  e: z.number().int(),
+  /** Issued at (ms). */
+  i: z.number(),
+  /** 'e' = enumerating items (a = last id returned, s = log position at start); 'c' = changes after s. */
+  k: z.enum(['e', 'c']),
+  s: z.number().int().min(0),
+  a: z.number().int().min(0),
+  /** Query options: expand, select, top. */
+  x: z.string().nullable(),
+  q: z.string().nullable(),
+  t: z.string().nullable(),
+});
+
+type DeltaToken = z.infer<typeof tokenSchema>;
+type DeltaOptions = Pick<DeltaToken, 'x' | 'q' | 't'>;
+
+function encodeToken(token: DeltaToken): string {
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+function decodeToken(raw: string): DeltaToken | undefined {
+  try {
+    const parsed = tokenSchema.safeParse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function deltaUrl(ctx: EmulatorContext, site: SiteState, list: ListState, token: string): string {
+  return ctx.links.absolute(`/sites/${site.id}/lists/${list.id}/items/delta?token=${token}`);
+}
+
+function tokenFor(
+  ctx: EmulatorContext,
+  list: ListState,
+  kind: 'e' | 'c',
+  position: number,
+  afterId: number,
+  options: DeltaOptions,
+): string {
+  return encodeToken({
+    v: 1,
+    l: list.id,
+    e: ctx.state.deltaEpoch,
+    i: Date.now(),
+    k: kind,
+    s: position,
+    a: afterId,
+    ...options,
+  });
+}
+
+function resync(
+  ctx: EmulatorContext,
+  site: SiteState,
+  list: ListState,
+  options: DeltaOptions,
+  why: string,
+): never {
+  const restart = deltaUrl(ctx, site, list, tokenFor(ctx, list, 'e', list.seq, 0, options));
+  throw new GraphError(
+    410,
+    'resyncChangesApplyDifferences',
+    `Resync required (${why}). Replace any local items with the server's version (including deletes) if you're sure that the service was up to date with your local changes when you last sync'd. Upload any local changes that the server doesn't know about.`,
+    { Location: restart },
+  );
+}
+
+interface DeltaEntry {
+  item: StoredItem | undefined;
+  deletedId: number | undefined;
+}
+
+function renderEntry(
+  scope: ValueScope,
+  entry: DeltaEntry,
+  render: (item: StoredItem) => Record<string, unknown>,
+) {
+  if (entry.item) return render(entry.item);
+  return {
+    id: String(entry.deletedId),
+    parentReference: { siteId: scope.site.id },
+    deleted: { state: 'deleted' },
+  };
+}
+
+/** The version of an item before its latest write, for repeated (stale) occurrences. */
+function previousState(item: StoredItem): StoredItem {
+  if (!item.previous) return item;
+  return {
+    ...item,
+    version: item.previous.version,
+    values: item.previous.values,
+    modifiedMs: item.previous.modifiedMs,
+    editor: item.previous.editor,
+  };
+}
+
+export function getDelta(
+  ctx: EmulatorContext,
+  req: GraphRequest,
+  siteRef: string,
+  listRef: string,
+): GraphResponse {
+  const site = resolveSite(ctx, siteRef);
+  const list = resolveList(site, listRef);
+  const explicit: DeltaOptions = {
+    x: queryOption(req.query, 'expand'),
+    q: queryOption(req.query, 'select'),
+    t: queryOption(req.query, 'top'),
+  };
+  const rawToken = req.query.get('token');
+
+  let token: DeltaToken;
+  if (rawToken === null) {
+    token = {
+      v: 1,
+      l: list.id,
+      e: ctx.state.deltaEpoch,
+      i: Date.now(),
+      k: 'e',
+      s: list.seq,
+      a: 0,
+      ...explicit,
+    };
+  } else if (rawToken === 'latest') {
+    token = {
+      v: 1,
+      l: list.id,
+      e: ctx.state.deltaEpoch,
+      i: Date.now(),
+      k: 'c',
+      s: list.seq,
+      a: 0,
+      ...explicit,
+    };
+  } else {
+    const decoded = decodeToken(rawToken);
+    if (!decoded || decoded.l !== list.id)
+      resync(ctx, site, list, explicit, 'the token is not valid for this list');
+    // Options given on the call win over the ones the link remembers.
+    const options: DeltaOptions = {
+      x: explicit.x ?? decoded.x,
+      q: explicit.q ?? decoded.q,
+      t: explicit.t ?? decoded.t,
+    };
+    if (decoded.e !== ctx.state.deltaEpoch) resync(ctx, site, list, options, 'the token has expired');
+    const maxAge = ctx.settings.deltaTokenMaxAgeMs;
+    if (maxAge !== undefined && Date.now() - decoded.i > maxAge)
+      resync(ctx, site, list, options, 'the token has expired');
+    if (decoded.s > list.seq) resync(ctx, site, list, options, 'the token is ahead of the list');
+    token = { ...decoded, ...options };
+  }
+  const options: DeltaOptions = { x: token.x, q: token.q, t: token.t };
+
+  const expand = parseExpand(token.x);
+  if (expand.fieldSelect) assertSelectableFields(list, expand.fieldSelect);
+  const renderOptions = {
+    fields: expand.fields,
+    fieldSelect: expand.fieldSelect,
+    select: parseSelect(token.q),
+  };
+  const top = parseTop(token.t);
+  const scope = valueScope(ctx, site, list);
+  const render = (item: StoredItem) => renderListItem(scope, item, renderOptions);
+
+  const entries: DeltaEntry[] = [];
+  let more = false;
+  let nextToken: string;
+  if (rawToken === 'latest') {
+    nextToken = tokenFor(ctx, list, 'c', list.seq, 0, options);
+  } else if (token.k === 'e') {
+    let lastId = token.a;
+    for (const item of list.itemsAfter(token.a)) {
+      if (entries.length === top) {
+        more = true;
+        break;
+      }
+      entries.push({ item, deletedId: undefined });
+      lastId = item.id;
+    }
+    // Changes made while enumerating are picked up by the deltaLink, which starts where enumeration began.
+    nextToken = more
+      ? tokenFor(ctx, list, 'e', token.s, lastId, options)
+      : tokenFor(ctx, list, 'c', token.s, 0, options);
+  } else {
+    let lastSeq = token.s;
+    for (const { seq, itemId } of list.changeLog.entriesAfter(token.s)) {
+      if (!list.isCurrentChange(seq, itemId)) continue;
+      if (entries.length === top) {
+        more = true;
+        break;
+      }
+      const item = list.item(itemId);
+      entries.push({ item, deletedId: item ? undefined : itemId });
+      lastSeq = seq;
+    }
+    nextToken = tokenFor(ctx, list, 'c', more ? lastSeq : list.seq, 0, options);
+  }
+
+  const value = entries.map((entry) => renderEntry(scope, entry, render));
+  if (ctx.settings.deltaRepeats && entries.length > 0) {
+    // An earlier occurrence of each item (its previous version when it has one) precedes the latest.
+    const early = entries.map((entry) =>
+      renderEntry(scope, entry, (item) => renderListItem(scope, previousState(item), renderOptions)),
+    );
+    value.unshift(...early);
+  }
+  const link = deltaUrl(ctx, site, list, nextToken);
+  return jsonResponse(200, {
+    '@odata.context': `${ctx.links.baseUrl}/$metadata#Collection(listItem)`,
+    value,
+    ...(more ? { '@odata.nextLink': link } : { '@odata.deltaLink': link }),
+  });
+}

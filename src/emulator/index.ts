@@ -1,0 +1,149 @@
+/**
+ * The SharePoint emulator: Microsoft Graph v1.0 (sites, lists, columns, items, delta, $batch,
+ * subscriptions and notifications, throttling) over HTTPS on 127.0.0.1, with a control API.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { IdentityRegistry } from './auth';
+import { CERT_FILE, loadOrCreateCertificate } from './certificate';
+import type { EmulatorContext, RuntimeSettings } from './context';
+import { ControlApi } from './control';
+import { EmulatorSetupError } from './errors';
+import { GraphExecutor } from './executor';
+import { FaultInjector } from './faults';
+import { guidFromName } from './ids';
+import { Notifier } from './notifier';
+import { resolveOptions } from './options';
+import { loadPersistedState, restoreState, serializeState, StateSaver } from './persistence';
+import { RequestRecorder } from './requestLog';
+import { EmulatorHttpsServer } from './server';
+import { EmulatorState } from './state';
+import { removeExpiredSubscriptions } from './subscriptions';
+import { ResourceUnitBudget } from './throttling';
+import type { EmulatorOptions, RunningEmulator } from './types';
+
+export type {
+  EmulatorControl,
+  EmulatorItemSnapshot,
+  EmulatorOptions,
+  EmulatorStats,
+  FaultSpec,
+  RequestLogEntry,
+  RunningEmulator,
+  ThrottlingSettings,
+} from './types';
+export { EmulatorSetupError } from './errors';
+
+const SWEEP_INTERVAL_MS = 1000;
+
+function tenantDomainOf(hostPath: string): string {
+  const host = hostPath.slice(0, hostPath.indexOf(':'));
+  return `${host.split('.')[0]}.onmicrosoft.com`;
+}
+
+export async function startEmulator(options?: EmulatorOptions): Promise<RunningEmulator> {
+  const resolved = resolveOptions(options);
+  const certificate = await loadOrCreateCertificate(resolved.stateDir);
+  const persisted = resolved.persist ? await loadPersistedState(resolved.stateDir!) : undefined;
+  const tenantDomain = tenantDomainOf(resolved.sites[0]);
+  const state = persisted
+    ? restoreState(persisted, resolved.sites, resolved.siteTimeZones)
+    : new EmulatorState(guidFromName(`tenant:${tenantDomain}`), resolved.sites, resolved.siteTimeZones);
+  const identities = new IdentityRegistry(
+    tenantDomain,
+    resolved.users,
+    persisted ? { tokens: persisted.tokens } : undefined,
+  );
+  const settings: RuntimeSettings = {
+    throttlingEnabled: resolved.throttlingEnabled,
+    resourceUnitsPerMinute: resolved.resourceUnitsPerMinute,
+    latencyMs: resolved.latencyMs,
+    notificationDelayMs: resolved.notificationDelayMs,
+    notificationRetryWindowMs: resolved.notificationRetryWindowMs,
+    deltaTokenMaxAgeMs: resolved.deltaTokenMaxAgeMs,
+    deltaRepeats: false,
+  };
+  const recorder = new RequestRecorder();
+  const budget = new ResourceUnitBudget(settings);
+  const faults = new FaultInjector();
+  const notifier = new Notifier(state, settings, recorder);
+  const saver = resolved.persist
+    ? new StateSaver(resolved.stateDir!, () => serializeState(state, identities.seed().tokens))
+    : undefined;
+
+  const ctx: EmulatorContext = {
+    state,
+    identities,
+    settings,
+    links: { origin: '', baseUrl: '', absolute: (path) => path },
+    events: {
+      itemsChanged(site, list) {
+        notifier.listChanged(site, list);
+        saver?.markDirty();
+      },
+      stateChanged() {
+        saver?.markDirty();
+      },
+    },
+    execute: (request) => executor.execute(request),
+  };
+  const executor = new GraphExecutor(ctx, faults, budget, recorder);
+  const control = new ControlApi({ ctx, options: resolved, identities, faults, budget, recorder, notifier });
+  const server = new EmulatorHttpsServer({ identities, settings, executor, recorder, control }, certificate);
+  const port = await server.listen(resolved.port);
+  const origin = `https://127.0.0.1:${port}`;
+  const baseUrl = `${origin}/v1.0`;
+  ctx.links = { origin, baseUrl, absolute: (path) => `${baseUrl}${path}` };
+
+  const sweeper = setInterval(() => removeExpiredSubscriptions(ctx), SWEEP_INTERVAL_MS);
+  sweeper.unref();
+  if (saver && !persisted) await saver.save();
+
+  let stopped = false;
+  return {
+    baseUrl,
+    origin,
+    caCert: certificate.certPem,
+    appToken: identities.app.token,
+    users: [...resolved.users],
+    userToken(name: string): string {
+      const identity = identities.byNameOrUndefined(name);
+      if (!identity || identity.kind !== 'user')
+        throw new EmulatorSetupError(`No user '${name}': users are ${resolved.users.join(', ')}`, { name });
+      return identity.token;
+    },
+    control,
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(sweeper);
+      await notifier.cancelAll();
+      await server.close();
+      await saver?.flush();
+    },
+  };
+}
+
+/**
+ * Writes `<stateDir>/emulator.env`: GRAPH_BASE_URL, GRAPH_TOKEN (the app token), NODE_EXTRA_CA_CERTS
+ * (the certificate, written next to it if missing) and the user tokens as comments. Returns its path.
+ */
+export async function writeEmulatorEnv(stateDir: string, running: RunningEmulator): Promise<string> {
+  const directory = resolve(stateDir);
+  await mkdir(directory, { recursive: true });
+  const certPath = join(directory, CERT_FILE);
+  const existing = await readFile(certPath, 'utf8').catch(() => undefined);
+  if (existing !== running.caCert) await writeFile(certPath, running.caCert);
+  const lines = [
+    `# ArcoreSyncBridge SharePoint emulator (Microsoft Graph v1.0) at ${running.origin}`,
+    `GRAPH_BASE_URL=${running.baseUrl}`,
+    `GRAPH_TOKEN=${running.appToken}`,
+    `NODE_EXTRA_CA_CERTS=${certPath}`,
+    '# Tokens of users who edit "in SharePoint" (Authorization: Bearer <token>):',
+    ...running.users.map((name) => `# GRAPH_USER_TOKEN_${name.toUpperCase()}=${running.userToken(name)}`),
+    '',
+  ];
+  const envPath = join(directory, 'emulator.env');
+  await writeFile(envPath, lines.join('\n'), { mode: 0o600 });
+  return envPath;
+}

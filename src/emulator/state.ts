@@ -1,0 +1,237 @@
+/**
+ * The emulator's data: sites, lists (columns, items, tombstones, change log) and subscriptions.
+ * Pure data plus the bookkeeping every write needs; HTTP concerns live in the handlers.
+ */
+import { ChangeLog } from './changeLog';
+import { genericListColumns, type ColumnDefinition } from './columns';
+import { guidFromName, newGuid } from './ids';
+import { truncateToSecond } from './time';
+
+/** A field value as SharePoint keeps it. Dates are `YYYY-MM-DDTHH:MM:SSZ` strings; lookups are ids. */
+export type StoredValue = string | number | boolean | string[] | number[];
+
+export interface ItemVersion {
+  version: number;
+  values: Record<string, StoredValue>;
+  modifiedMs: number;
+  editor: string;
+}
+
+export interface StoredItem {
+  id: number;
+  /** The GUID inside the eTag. */
+  uniqueId: string;
+  /** eTag version; also the major of `_UIVersionString`. */
+  version: number;
+  values: Record<string, StoredValue>;
+  createdMs: number;
+  modifiedMs: number;
+  /** Identity names. */
+  author: string;
+  editor: string;
+  /** Sequence number of the item's latest change in its list's change log. */
+  changeSeq: number;
+  /** The version before the latest write: what a repeated delta occurrence may show. */
+  previous: ItemVersion | undefined;
+}
+
+export class ListState {
+  readonly columnsByName = new Map<string, ColumnDefinition>();
+  /** Indexed by item id; ids are never reused, deleted slots stay empty. */
+  readonly items: (StoredItem | undefined)[] = [];
+  readonly tombstones = new Map<number, number>();
+  readonly changeLog = new ChangeLog();
+  nextItemId = 1;
+  liveCount = 0;
+  seq = 0;
+  /** Bumped when a column is added: part of the list's eTag. */
+  schemaVersion = 1;
+
+  constructor(
+    readonly siteId: string,
+    readonly id: string,
+    public displayName: string,
+    readonly name: string,
+    public description: string,
+    readonly template: string,
+    readonly createdMs: number,
+    public modifiedMs: number,
+    readonly createdBy: string,
+    readonly contentTypeId: string,
+    readonly columns: ColumnDefinition[],
+  ) {
+    for (const column of columns) this.columnsByName.set(column.name, column);
+  }
+
+  static create(siteId: string, displayName: string, description: string, createdBy: string): ListState {
+    const now = truncateToSecond(Date.now());
+    const id = newGuid();
+    return new ListState(
+      siteId,
+      id,
+      displayName,
+      displayName.replace(/[^A-Za-z0-9_-]/g, '') || 'List',
+      description,
+      'genericList',
+      now,
+      now,
+      createdBy,
+      `0x0100${id.replace(/-/g, '').toUpperCase()}`,
+      genericListColumns(),
+    );
+  }
+
+  addColumn(column: ColumnDefinition): void {
+    this.columns.push(column);
+    this.columnsByName.set(column.name, column);
+    this.schemaVersion++;
+  }
+
+  item(id: number): StoredItem | undefined {
+    return this.items[id];
+  }
+
+  /** The sequence number of the next change; the caller stamps it on the item, then calls logChange. */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  logChange(seq: number, itemId: number): void {
+    this.changeLog.append(seq, itemId);
+    this.modifiedMs = truncateToSecond(Date.now());
+    this.changeLog.compactIfSparse(this.liveCount + this.tombstones.size, (s, id) =>
+      this.isCurrentChange(s, id),
+    );
+  }
+
+  isCurrentChange(seq: number, itemId: number): boolean {
+    const item = this.items[itemId];
+    if (item) return item.changeSeq === seq;
+    return this.tombstones.get(itemId) === seq;
+  }
+
+  insert(item: StoredItem): void {
+    this.items[item.id] = item;
+    this.liveCount++;
+  }
+
+  remove(itemId: number, seq: number): void {
+    this.items[itemId] = undefined;
+    this.liveCount--;
+    this.tombstones.set(itemId, seq);
+  }
+
+  /** Live items in id order, starting after `afterId`. */
+  *itemsAfter(afterId: number): Generator<StoredItem> {
+    for (let id = afterId + 1; id < this.items.length; id++) {
+      const item = this.items[id];
+      if (item) yield item;
+    }
+  }
+}
+
+export class SiteState {
+  readonly lists = new Map<string, ListState>();
+  readonly id: string;
+  readonly collectionId: string;
+  readonly webId: string;
+  readonly hostname: string;
+  readonly path: string;
+  readonly createdMs: number;
+
+  constructor(
+    readonly hostPath: string,
+    public timeZone: string,
+  ) {
+    const separator = hostPath.indexOf(':');
+    this.hostname = hostPath.slice(0, separator).toLowerCase();
+    this.path = hostPath.slice(separator + 1).replace(/\/+$/, '') || '/';
+    this.collectionId = guidFromName(`site:${this.hostname}:${this.path.toLowerCase()}`);
+    this.webId = guidFromName(`web:${this.hostname}:${this.path.toLowerCase()}`);
+    this.id = `${this.hostname},${this.collectionId},${this.webId}`;
+    this.createdMs = Date.UTC(2024, 0, 1);
+  }
+
+  get name(): string {
+    const segments = this.path.split('/').filter(Boolean);
+    return segments[segments.length - 1] ?? this.hostname;
+  }
+
+  get webUrl(): string {
+    return `https://${this.hostname}${this.path === '/' ? '' : this.path}`;
+  }
+
+  /** A list by GUID, display name or URL name (case-insensitive for names, as SharePoint is). */
+  findList(ref: string): ListState | undefined {
+    const byId = this.lists.get(ref.toLowerCase());
+    if (byId) return byId;
+    const lower = ref.toLowerCase();
+    for (const list of this.lists.values()) if (list.displayName.toLowerCase() === lower) return list;
+    for (const list of this.lists.values()) if (list.name.toLowerCase() === lower) return list;
+    return undefined;
+  }
+}
+
+export interface Subscription {
+  id: string;
+  /** As the client sent it. */
+  resource: string;
+  siteId: string;
+  listId: string;
+  changeType: string;
+  notificationUrl: string;
+  lifecycleNotificationUrl: string | undefined;
+  clientState: string | undefined;
+  expirationMs: number;
+  /** Identity name of the creator. */
+  creator: string;
+}
+
+export class EmulatorState {
+  readonly sites = new Map<string, SiteState>();
+  readonly subscriptions = new Map<string, Subscription>();
+  /** Bumped by expireDeltaTokens(): tokens carry the epoch they were issued in. */
+  deltaEpoch = 1;
+
+  constructor(
+    readonly tenantId: string,
+    siteHostPaths: string[],
+    timeZones: Record<string, string>,
+  ) {
+    for (const hostPath of siteHostPaths) {
+      const site = new SiteState(hostPath, timeZones[hostPath] ?? 'UTC');
+      this.sites.set(site.id, site);
+    }
+  }
+
+  /** Empties every site and drops subscriptions; tokens issued before stop working. */
+  resetContents(timeZones: Record<string, string>): void {
+    for (const site of this.sites.values()) {
+      site.lists.clear();
+      site.timeZone = timeZones[site.hostPath] ?? 'UTC';
+    }
+    this.subscriptions.clear();
+    this.deltaEpoch++;
+  }
+
+  /** A site by composite id (`host,guid,guid`), by `host:/path`, or by the site-collection GUID. */
+  findSite(ref: string): SiteState | undefined {
+    const lower = ref.toLowerCase();
+    const direct = this.sites.get(lower);
+    if (direct) return direct;
+    for (const site of this.sites.values()) {
+      if (site.collectionId === lower) return site;
+      const hostPath = `${site.hostname}:${site.path}`;
+      if (hostPath.toLowerCase() === lower.replace(/\/+$/, '')) return site;
+    }
+    return undefined;
+  }
+
+  findListById(listId: string): { site: SiteState; list: ListState } | undefined {
+    for (const site of this.sites.values()) {
+      const list = site.lists.get(listId.toLowerCase());
+      if (list) return { site, list };
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,129 @@
+/** The public contract of the emulator: what tests, the CLI and benchmarks code against. */
+
+export interface EmulatorOptions {
+  /** 0 or undefined = a free port; the server always binds 127.0.0.1. */
+  port?: number;
+  /** Where the certificate (and, with `persist`, the state) is kept. */
+  stateDir?: string;
+  /** Write state to `stateDir` (debounced and on stop) and reload it on start. */
+  persist?: boolean;
+  /** `host:/server-relative-path` of each site. Default `['contoso.sharepoint.com:/sites/demo']`. */
+  sites?: string[];
+  /** Time zone per site (`hostPath` → `UTC`, `+01:00` or an IANA name); date-only values are midnight there. */
+  siteTimeZones?: Record<string, string>;
+  /** Resource-unit budget per identity per sliding minute. Default enabled, 1,250. */
+  throttling?: { enabled: boolean; resourceUnitsPerMinute?: number };
+  /** Batching delay before a notification delivery. Default 1000 ms; 0 allowed. */
+  notificationDelayMs?: number;
+  /** How long failed deliveries are retried with backoff. Default 4 h. */
+  notificationRetryWindowMs?: number;
+  /** Delta tokens older than this answer 410. Default: never. */
+  deltaTokenMaxAgeMs?: number;
+  /** Added to every /v1.0 response (benchmarks). */
+  latencyMs?: number;
+  /** Named users with tokens. Default `['alice', 'bob']`. */
+  users?: string[];
+}
+
+export interface FaultSpec {
+  /** Only requests with this HTTP method (any when absent). */
+  method?: string;
+  /** Regex source matched against the path after /v1.0, without the query string (any when absent). */
+  pathPattern?: string;
+  /** How many matching requests the fault applies to. */
+  count: number;
+  /** Answer with this status (a Graph error body) instead of running the request. */
+  status?: number;
+  /** Retry-After header (seconds) sent with `status`. */
+  retryAfterSeconds?: number;
+  /** Delay before the request is handled. */
+  latencyMs?: number;
+  /** 'before': destroy the socket without running the request; 'after': run it, then destroy the socket. */
+  drop?: 'before' | 'after';
+}
+
+export interface EmulatorStats {
+  /** Count by `"METHOD route status"`, e.g. `"POST /sites/{site}/lists/{list}/items 201"`. */
+  requests: Record<string, number>;
+  /** Resource units charged, throttled calls included. */
+  resourceUnits: number;
+  throttled429: number;
+  notificationsSent: number;
+  notificationsFailed: number;
+}
+
+export interface RequestLogEntry {
+  method: string;
+  /** Path after /v1.0, without the query string. */
+  path: string;
+  /** The query string without `?` ('' when none). */
+  query: string;
+  /** Status answered; 0 when the connection was dropped before answering. */
+  status: number;
+  /** The parsed JSON request body (undefined when there was none). */
+  body: unknown;
+  /** Identity name (`app` or a user name); null when the token was missing or unknown. */
+  identity: string | null;
+  /** Request headers, lower-cased, without Authorization. */
+  headers: Record<string, string>;
+  /** Present on requests that arrived inside a $batch. */
+  batch?: true;
+  /** Present when a fault dropped the connection. */
+  dropped?: 'before' | 'after';
+}
+
+export interface EmulatorItemSnapshot {
+  id: string;
+  eTag: string;
+  createdDateTime: string;
+  lastModifiedDateTime: string;
+  /** The field map exactly as GET …/items/{id}/fields would answer it. */
+  fields: Record<string, unknown>;
+}
+
+export interface ThrottlingSettings {
+  enabled: boolean;
+  resourceUnitsPerMinute?: number;
+}
+
+export interface EmulatorControl {
+  /** Drop all lists, items, subscriptions, faults, logs and stats; settings return to the start options. */
+  reset(): void;
+  setThrottling(settings: ThrottlingSettings): void;
+  setLatency(ms: number): void;
+  setNotificationDelay(ms: number): void;
+  injectFault(fault: FaultSpec): void;
+  clearFaults(): void;
+  /** Every delta token issued so far answers 410 from now on. */
+  expireDeltaTokens(): void;
+  /** Repeat items within delta feeds (an earlier, possibly stale occurrence, then the latest one last). */
+  setDeltaRepeats(enabled: boolean): void;
+  triggerLifecycle(subscriptionId: string, event: 'reauthorizationRequired'): void;
+  stats(): EmulatorStats;
+  requestLog(): RequestLogEntry[];
+  clearRequestLog(): void;
+  /** Composite site id for `host:/path`. */
+  getSiteId(hostPath: string): string;
+  /** Items of a list with their fields, for assertions (no resource units, not logged). */
+  listItems(siteId: string, listIdOrName: string): EmulatorItemSnapshot[];
+  setSiteTimeZone(siteIdOrHostPath: string, timeZone: string): void;
+  /** Row id of an identity (`app` or a user name) in the site's hidden user list: the value of person columns. */
+  userLookupId(name: string): number;
+}
+
+export interface RunningEmulator {
+  /** 'https://127.0.0.1:<port>/v1.0' */
+  baseUrl: string;
+  /** 'https://127.0.0.1:<port>' */
+  origin: string;
+  /** PEM of the certificate to trust. */
+  caCert: string;
+  /** Bearer token of the application identity (the sync engine). */
+  appToken: string;
+  /** Names of the users that have tokens. */
+  users: string[];
+  /** Bearer token acting as a named user (edits "in SharePoint"). */
+  userToken(name: string): string;
+  control: EmulatorControl;
+  stop(): Promise<void>;
+}

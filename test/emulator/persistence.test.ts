@@ -1,0 +1,108 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator } from '../../src/emulator';
+import { STATE_FILE } from '../../src/emulator/persistence';
+import {
+  startReceiver,
+  startTestEmulator,
+  type EntityShape,
+  type ListItemShape,
+  type PageShape,
+} from './support';
+
+describe('persistence', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'emu-state-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('keeps lists, items, ids, tokens, subscriptions, delta positions and the certificate across a restart', async () => {
+    const receiver = await startReceiver();
+    try {
+      const first = await startTestEmulator({ stateDir: dir, persist: true });
+      const listId = await first.createList('Durable', [{ name: 'Qty', number: {} }]);
+      const items = `/sites/${first.siteId}/lists/${listId}/items`;
+      for (const qty of [1, 2, 3])
+        await first.graph('POST', items, { body: { fields: { Title: `q${qty}`, Qty: qty } } });
+      await first.graph('DELETE', `${items}/3`);
+      const delta = await first.graph<PageShape>('GET', `${items}/delta?token=latest`);
+      const subscription = await first.graph<EntityShape>('POST', '/subscriptions', {
+        body: {
+          changeType: 'updated',
+          notificationUrl: receiver.url,
+          resource: `sites/${first.siteId}/lists/${listId}`,
+          expirationDateTime: new Date(Date.now() + 600_000).toISOString(),
+        },
+      });
+      const appToken = first.emulator.appToken;
+      const aliceToken = first.emulator.userToken('alice');
+      const caCert = first.emulator.caCert;
+      await first.stop();
+
+      const second = await startTestEmulator({ stateDir: dir, persist: true });
+      try {
+        expect(second.emulator.appToken).toBe(appToken);
+        expect(second.emulator.userToken('alice')).toBe(aliceToken);
+        expect(second.emulator.caCert).toBe(caCert);
+        const page = await second.graph<PageShape>('GET', `${items}?$expand=fields`);
+        expect(page.body.value.map((i) => [i.id, i.fields!.Qty])).toEqual([
+          ['1', 1],
+          ['2', 2],
+        ]);
+        const created = await second.graph<ListItemShape>('POST', items, {
+          body: { fields: { Title: 'after restart' } },
+        });
+        expect(created.body.id).toBe('4');
+        await second.graph('PATCH', `${items}/1/fields`, { body: { Qty: 10 } });
+        // The restarted emulator listens on another free port; the token itself stays valid.
+        const link = delta.body['@odata.deltaLink']!.replace(first.emulator.origin, second.emulator.origin);
+        const changes = await second.graph<PageShape>('GET', link);
+        expect(changes.status).toBe(200);
+        expect(changes.body.value.map((i) => i.id).sort()).toEqual(['1', '4']);
+        expect((await second.graph('GET', `/subscriptions/${subscription.body.id}`)).status).toBe(200);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('saves shortly after a change, before stop', async () => {
+    const t = await startTestEmulator({ stateDir: dir, persist: true });
+    try {
+      await t.createList('Debounced');
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      const saved = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as {
+        sites: { lists: { displayName: string }[] }[];
+      };
+      expect(saved.sites[0].lists.map((l) => l.displayName)).toEqual(['Debounced']);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('refuses to start on a state file that is not a saved emulator state', async () => {
+    await writeFile(join(dir, STATE_FILE), JSON.stringify({ version: 1, sites: 'nope' }));
+    await expect(startEmulator({ stateDir: dir, persist: true })).rejects.toThrow(
+      /not a saved emulator state/,
+    );
+    await writeFile(join(dir, STATE_FILE), '{broken');
+    await expect(startEmulator({ stateDir: dir, persist: true })).rejects.toThrow(/not valid JSON/);
+  });
+
+  it('keeps state in memory only without persist', async () => {
+    const first = await startTestEmulator({ stateDir: dir });
+    await first.createList('Ephemeral');
+    await first.stop();
+    const second = await startTestEmulator({ stateDir: dir });
+    try {
+      const lists = await second.graph<PageShape<EntityShape>>('GET', `/sites/${second.siteId}/lists`);
+      expect(lists.body.value).toEqual([]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
