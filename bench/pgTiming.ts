@@ -1,19 +1,40 @@
 /**
  * Postgres time as the engine sees it: every `pg` query's round trip (sent until answered), summed, and the
- * number of queries. Measured by wrapping `Client.prototype.query` (pools use it too); the queries still run
- * against the real server. Overlapping queries are each counted in full.
+ * number of queries, in total and per statement. Measured by wrapping `Client.prototype.query` (pools use it
+ * too); the queries still run against the real server. Overlapping queries are each counted in full.
  */
 import { Client } from 'pg';
 
-export interface PgTiming {
+export interface StatementTiming {
+  /** The statement's text, whitespace collapsed, cut to 120 characters. */
+  statement: string;
   queries: number;
   milliseconds: number;
 }
 
+export interface PgTiming {
+  queries: number;
+  milliseconds: number;
+  /** The statements that took the most time, longest first. */
+  slowest: StatementTiming[];
+}
+
 type QueryFunction = (...args: unknown[]) => unknown;
 
-const totals: PgTiming = { queries: 0, milliseconds: 0 };
+const totals = { queries: 0, milliseconds: 0 };
+const byStatement = new Map<string, { queries: number; milliseconds: number }>();
 let installed = false;
+
+function statementOf(args: unknown[]): string {
+  const first = args[0];
+  const text =
+    typeof first === 'string'
+      ? first
+      : typeof first === 'object' && first !== null && 'text' in first && typeof first.text === 'string'
+        ? first.text
+        : '(unknown)';
+  return text.replace(/\s+/g, ' ').trim().slice(0, 120);
+}
 
 function installOnce(): void {
   if (installed) return;
@@ -22,9 +43,15 @@ function installOnce(): void {
   const original = prototype.query;
   prototype.query = function timedQuery(this: unknown, ...args: unknown[]): unknown {
     const started = performance.now();
+    const statement = statementOf(args);
     const finish = (): void => {
+      const elapsed = performance.now() - started;
       totals.queries++;
-      totals.milliseconds += performance.now() - started;
+      totals.milliseconds += elapsed;
+      const entry = byStatement.get(statement) ?? { queries: 0, milliseconds: 0 };
+      entry.queries++;
+      entry.milliseconds += elapsed;
+      byStatement.set(statement, entry);
     };
     const last = args[args.length - 1];
     if (typeof last === 'function') {
@@ -42,11 +69,26 @@ function installOnce(): void {
 }
 
 /** Starts counting; the returned function gives the queries and milliseconds since. */
-export function measurePostgres(): () => PgTiming {
+export function measurePostgres(): (slowestCount?: number) => PgTiming {
   installOnce();
   const start = { ...totals };
-  return () => ({
-    queries: totals.queries - start.queries,
-    milliseconds: totals.milliseconds - start.milliseconds,
-  });
+  const startByStatement = new Map([...byStatement].map(([k, v]) => [k, { ...v }]));
+  return (slowestCount = 3) => {
+    const slowest: StatementTiming[] = [];
+    for (const [statement, now] of byStatement) {
+      const before = startByStatement.get(statement) ?? { queries: 0, milliseconds: 0 };
+      if (now.queries > before.queries)
+        slowest.push({
+          statement,
+          queries: now.queries - before.queries,
+          milliseconds: now.milliseconds - before.milliseconds,
+        });
+    }
+    slowest.sort((a, b) => b.milliseconds - a.milliseconds);
+    return {
+      queries: totals.queries - start.queries,
+      milliseconds: totals.milliseconds - start.milliseconds,
+      slowest: slowest.slice(0, slowestCount),
+    };
+  };
 }

@@ -336,6 +336,9 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
           graphRequests: push.graphRequests + pull.graphRequests,
           resourceUnits: stats.resourceUnits,
           itemWrites: itemWrites(stats),
+          slowestPostgresStatements: pg.slowest
+            .map((q) => `${q.milliseconds.toFixed(1)} ms ×${q.queries}: ${q.statement}`)
+            .join(' | '),
           requestsMade: requests
             .map(
               (r) =>
@@ -413,6 +416,9 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
           resourceUnitsPerChange: round(stats.resourceUnits / changes, 3),
           postgresQueries: pg.queries,
           postgresSeconds: round(pg.milliseconds / 1000, 2),
+          slowestPostgresStatements: pg.slowest
+            .map((q) => `${(q.milliseconds / 1000).toFixed(2)} s ×${q.queries}: ${q.statement}`)
+            .join(' | '),
         },
         notes: [],
       };
