@@ -1,0 +1,497 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  AuthenticationHandler,
+  Client,
+  HTTPMessageHandler,
+  ResponseType,
+  type Context,
+  type FetchOptions,
+  type Middleware,
+  type MiddlewareOptions,
+} from '@microsoft/microsoft-graph-client';
+import pLimit from 'p-limit';
+import { Agent } from 'undici';
+import type { z } from 'zod';
+import { authenticationProviderFor } from './auth';
+import {
+  GraphAuthError,
+  GraphOutcomeUnknownError,
+  GraphRequestError,
+  GraphResponseShapeError,
+  redactUrl,
+} from './errors';
+import { graphErrorBodySchema } from './graphSchemas';
+import { defaultAppKey, type GraphClientOptions, type ThrottleGate } from './options';
+import {
+  appThrottleState,
+  backoffMs,
+  parseRetryAfterMs,
+  resourceUnitsFor,
+  sleep,
+  type AppThrottleState,
+} from './pacing';
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface GraphRequestInit {
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Resource units the request costs; by default derived from method and URL (graph.md costs). */
+  resourceUnits?: number;
+  /**
+   * Whether the request may be repeated after a dropped connection or a 5xx. Default: everything but
+   * POST. When false such failures throw GraphOutcomeUnknownError and the caller reconciles (I6).
+   * 429s are always retried: a throttled request was not applied.
+   */
+  safeToRetry?: boolean;
+}
+
+export interface GraphResponse {
+  method: HttpMethod;
+  url: string;
+  status: number;
+  headers: Headers;
+  /** Parsed JSON, the text when it is not JSON, undefined when empty. */
+  body: unknown;
+  requestId?: string;
+}
+
+export interface GraphTransportStats {
+  /** HTTP requests sent (a `$batch` is one), retries included. */
+  requests: number;
+  /** Resource units spent as the server counts them (throttled and retried requests still count). */
+  resourceUnits: number;
+  /** 429 answers, outer and inside batches. */
+  throttled429: number;
+  /** Time requests waited because of throttling: Retry-After, RateLimit headers, the shared gate. */
+  throttleWaitMs: number;
+  /** Time requests waited for our own resource-unit budget (pacing). */
+  paceWaitMs: number;
+  /** Retries after transient failures (5xx, resets, timeouts), including re-sent batch items. */
+  transientRetries: number;
+}
+
+const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
+const DEFAULT_THROTTLE_WAIT_MS = 5_000;
+
+function findPackageVersion(): string {
+  let dir = __dirname;
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) {
+      const parsed: unknown = JSON.parse(readFileSync(candidate, 'utf8'));
+      if (typeof parsed === 'object' && parsed !== null && 'name' in parsed && 'version' in parsed) {
+        if (parsed.name === 'arcore-sync-bridge' && typeof parsed.version === 'string') return parsed.version;
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return '0.0.0';
+    dir = parent;
+  }
+}
+
+/** `User-Agent` decoration Microsoft asks of ISV-less apps (graph.md "Throttling"). */
+export const USER_AGENT = `NONISV|Arcore|ArcoreSyncBridge/${findPackageVersion()}`;
+
+/**
+ * Carries one request's policy into the middleware chain and its failure back out. The SDK turns any
+ * error thrown inside the chain into a GraphError, so our middleware reports failures here instead.
+ */
+class RequestPolicy implements MiddlewareOptions {
+  failure?: Error;
+
+  constructor(
+    readonly method: HttpMethod,
+    readonly url: string,
+    readonly resourceUnits: number,
+    readonly safeToRetry: boolean,
+  ) {}
+}
+
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as Error & { cause?: unknown }).cause;
+  const causeText =
+    cause instanceof Error
+      ? `: ${(cause as Error & { code?: string }).code ?? cause.name} ${cause.message}`
+      : '';
+  return `${error.name} ${error.message}${causeText}`;
+}
+
+function headerRecord(headers: FetchOptions['headers']): Record<string, string> {
+  if (headers === undefined) return {};
+  if (headers instanceof Headers) return Object.fromEntries(headers.entries());
+  if (Array.isArray(headers)) return Object.fromEntries(headers);
+  return { ...(headers as Record<string, string>) };
+}
+
+/**
+ * The Graph HTTP client every SharePoint call goes through: the official SDK's middleware chain with our
+ * policy middleware ahead of its authentication and HTTP handlers. The policy waits out shared 429
+ * blocks, paces to the resource-unit budget, caps requests in flight, honours Retry-After and
+ * RateLimit-* headers and retries transient failures with capped exponential back-off and jitter (I10).
+ */
+export class GraphTransport {
+  readonly baseUrl: string;
+  readonly appKey: string;
+  private readonly client: Client;
+  private readonly dispatcher?: Agent;
+  private readonly throttle: AppThrottleState;
+  private readonly gate?: ThrottleGate;
+  private readonly inFlight: pLimit.Limit;
+  private readonly counters: GraphTransportStats = {
+    requests: 0,
+    resourceUnits: 0,
+    throttled429: 0,
+    throttleWaitMs: 0,
+    paceWaitMs: 0,
+    transientRetries: 0,
+  };
+
+  constructor(private readonly options: GraphClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    const base = new URL(this.baseUrl);
+    this.appKey = options.appKey ?? defaultAppKey(options);
+    this.throttle = appThrottleState(this.appKey, options.resourceUnitsPerMinute ?? 1250);
+    this.gate = options.throttleGate;
+    this.inFlight = pLimit(Math.max(1, options.maxConcurrency ?? 4));
+    this.dispatcher = options.caCert ? new Agent({ connect: { ca: options.caCert } }) : undefined;
+    const fetchOptions: FetchOptions & { dispatcher?: Agent } = {
+      headers: { 'User-Agent': USER_AGENT },
+      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+    };
+    const version = base.pathname.split('/').filter(Boolean)[0] ?? 'v1.0';
+    this.client = Client.initWithMiddleware({
+      baseUrl: base.origin,
+      defaultVersion: version,
+      // Without this the SDK sends Authorization only to Microsoft's own hosts, never to the emulator.
+      customHosts: new Set([base.hostname]),
+      fetchOptions,
+      middleware: [
+        new PolicyMiddleware(this),
+        new AuthenticationHandler(authenticationProviderFor(options.auth, this.baseUrl)),
+        new HTTPMessageHandler(),
+      ],
+    });
+  }
+
+  /** An absolute URL for a path under the base URL (`/sites/…`); absolute URLs pass through. */
+  url(pathOrUrl: string): string {
+    if (/^https?:\/\//i.test(pathOrUrl)) return pathOrUrl;
+    return `${this.baseUrl}/${pathOrUrl.replace(/^\/+/, '')}`;
+  }
+
+  stats(): GraphTransportStats {
+    return { ...this.counters };
+  }
+
+  /** Releases the connection pool (only held when a CA certificate was given). Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.dispatcher && !this.dispatcher.closed && !this.dispatcher.destroyed)
+      await this.dispatcher.close();
+  }
+
+  /**
+   * Sends one request and returns Graph's answer whatever its status (after retrying what is safe to
+   * retry). Throws GraphAuthError on 401 or when no token can be had, GraphOutcomeUnknownError when a
+   * request that is not safe to repeat failed in transit, GraphRequestError when retries ran out.
+   */
+  async send(method: HttpMethod, pathOrUrl: string, init: GraphRequestInit = {}): Promise<GraphResponse> {
+    const url = this.url(pathOrUrl);
+    const policy = new RequestPolicy(
+      method,
+      url,
+      init.resourceUnits ?? resourceUnitsFor(method, url),
+      init.safeToRetry ?? method !== 'POST',
+    );
+    let request = this.client.api(url).middlewareOptions([policy]).responseType(ResponseType.RAW);
+    if (init.headers) request = request.headers(init.headers);
+    const raw: unknown =
+      method === 'GET'
+        ? await request.get()
+        : method === 'POST'
+          ? await request.post(init.body ?? {})
+          : method === 'PATCH'
+            ? await request.patch(init.body ?? {})
+            : await request.delete();
+    if (policy.failure) throw policy.failure;
+    if (!(raw instanceof Response)) {
+      throw new GraphOutcomeUnknownError(method, url, 'the Graph client returned no response');
+    }
+    const response = await toGraphResponse(method, url, raw);
+    if (response.status === 401) {
+      const { code, message } = graphErrorOf(response);
+      throw new GraphAuthError({
+        baseUrl: this.baseUrl,
+        authKind: this.options.auth.kind,
+        method,
+        url,
+        status: 401,
+        code,
+        message,
+        requestId: response.requestId,
+      });
+    }
+    return response;
+  }
+
+  /** Sends a request that must succeed, and validates its body with `schema` (I12). */
+  async request<T>(
+    method: HttpMethod,
+    pathOrUrl: string,
+    schema: z.ZodType<T>,
+    init: GraphRequestInit = {},
+  ): Promise<T> {
+    const response = await this.send(method, pathOrUrl, init);
+    if (response.status < 200 || response.status > 299) throw requestErrorOf(response);
+    const parsed = schema.safeParse(response.body);
+    if (!parsed.success) {
+      throw new GraphResponseShapeError(method, response.url, 'the expected shape', parsed.error.message);
+    }
+    return parsed.data;
+  }
+
+  /**
+   * Records a 429 (outer or inside a batch): every request of this app, in this process and, through the
+   * gate, in every other worker, waits until then.
+   */
+  async noteThrottled(retryAfterMs: number, count = 1): Promise<void> {
+    this.counters.throttled429 += count;
+    const until = Date.now() + retryAfterMs;
+    if (until > this.throttle.blockedUntil) this.throttle.blockedUntil = until;
+    await this.gate?.block(this.appKey, until);
+  }
+
+  /** Waits before re-sending after a transient failure the caller handled itself (batch items). */
+  async transientBackoff(attempt: number, atLeastMs = 0): Promise<void> {
+    this.counters.transientRetries += 1;
+    await sleep(Math.max(atLeastMs, this.backoffDelay(attempt)));
+  }
+
+  get maxTransientRetries(): number {
+    return this.options.maxTransientRetries ?? 5;
+  }
+
+  get maxThrottleWaitMs(): number {
+    return this.options.maxThrottleWaitMs ?? 300_000;
+  }
+
+  /** @internal Used by the policy middleware. */
+  backoffDelay(attempt: number): number {
+    return backoffMs(attempt, this.options.retryBaseDelayMs ?? 500, this.options.retryMaxDelayMs ?? 30_000);
+  }
+
+  /** @internal Waits out 429 blocks (local and shared) and the pacing budget before one attempt. */
+  async clearance(resourceUnits: number): Promise<void> {
+    for (;;) {
+      const shared = this.gate ? await this.gate.blockedUntil(this.appKey) : null;
+      const until = Math.max(this.throttle.blockedUntil, shared ?? 0);
+      const blockedMs = until - Date.now();
+      if (blockedMs <= 0) break;
+      this.recordThrottleWait(blockedMs);
+      await sleep(blockedMs);
+    }
+    const waited = await this.throttle.budget.reserve(resourceUnits);
+    this.counters.paceWaitMs += waited.paceMs;
+    if (waited.serverHoldMs > 0) this.recordThrottleWait(waited.serverHoldMs);
+  }
+
+  /** @internal */
+  countAttempt(resourceUnits: number): void {
+    this.counters.requests += 1;
+    this.counters.resourceUnits += resourceUnits;
+  }
+
+  /** @internal */
+  countTransientRetry(): void {
+    this.counters.transientRetries += 1;
+  }
+
+  /** Feeds the server's `RateLimit-*` view of the budget to the pacer (slows down when little is left). */
+  noteRateLimitHeaders(headers: Headers): void {
+    const remaining = Number(headers.get('ratelimit-remaining') ?? NaN);
+    const limit = Number(headers.get('ratelimit-limit') ?? NaN);
+    const reset = Number(headers.get('ratelimit-reset') ?? NaN);
+    if (Number.isFinite(remaining) && Number.isFinite(limit) && Number.isFinite(reset)) {
+      this.throttle.budget.noteServerRemaining(limit, remaining, reset);
+    }
+  }
+
+  /** @internal */
+  runLimited<T>(task: () => Promise<T>): Promise<T> {
+    return this.inFlight(task);
+  }
+
+  /** @internal */
+  get requestTimeoutMs(): number {
+    return this.options.requestTimeoutMs ?? 100_000;
+  }
+
+  private recordThrottleWait(ms: number): void {
+    this.counters.throttleWaitMs += ms;
+    this.options.onThrottleWait?.(ms);
+  }
+}
+
+/**
+ * The policy middleware: first in the chain, so that every attempt passes through authentication (a
+ * fresh token after a long wait) and the HTTP handler again.
+ */
+class PolicyMiddleware implements Middleware {
+  private next?: Middleware;
+
+  constructor(private readonly transport: GraphTransport) {}
+
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+
+  async execute(context: Context): Promise<void> {
+    const policy = context.middlewareControl?.getMiddlewareOptions(RequestPolicy);
+    if (!(policy instanceof RequestPolicy)) {
+      throw new Error('GraphTransport: request sent without its policy (use GraphTransport.send)');
+    }
+    try {
+      context.response = await this.attemptUntilSettled(context, policy);
+    } catch (error) {
+      policy.failure = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  private async attemptUntilSettled(context: Context, policy: RequestPolicy): Promise<Response> {
+    const transport = this.transport;
+    let transientAttempts = 0;
+    let throttledMs = 0;
+    for (;;) {
+      let response: Response;
+      try {
+        // Budget is taken inside the slot, right before sending: what we count is what the server sees.
+        response = await transport.runLimited(async () => {
+          await transport.clearance(policy.resourceUnits);
+          return this.attemptOnce(context);
+        });
+      } catch (error) {
+        if (error instanceof GraphAuthError) throw error;
+        transport.countAttempt(policy.resourceUnits);
+        const reason = describeFailure(error);
+        if (!policy.safeToRetry) throw new GraphOutcomeUnknownError(policy.method, policy.url, reason);
+        if (transientAttempts >= transport.maxTransientRetries) {
+          throw new GraphRequestError({
+            method: policy.method,
+            url: policy.url,
+            status: 0,
+            code: 'transportFailure',
+            message: `${reason} (after ${transientAttempts} retries)`,
+          });
+        }
+        transientAttempts += 1;
+        transport.countTransientRetry();
+        await sleep(transport.backoffDelay(transientAttempts));
+        continue;
+      }
+      transport.countAttempt(policy.resourceUnits);
+      transport.noteRateLimitHeaders(response.headers);
+      if (response.status === 429) {
+        const waitMs = throttleWaitOf(response.headers);
+        await transport.noteThrottled(waitMs);
+        if (throttledMs + waitMs > transport.maxThrottleWaitMs) return response;
+        throttledMs += waitMs;
+        continue;
+      }
+      if (TRANSIENT_STATUSES.has(response.status)) {
+        if (!policy.safeToRetry) {
+          throw new GraphOutcomeUnknownError(
+            policy.method,
+            policy.url,
+            `server answered ${response.status}`,
+            response.status,
+          );
+        }
+        if (transientAttempts >= transport.maxTransientRetries) return response;
+        transientAttempts += 1;
+        transport.countTransientRetry();
+        const retryAfter = parseRetryAfterMs(response.headers.get('retry-after')) ?? 0;
+        await sleep(Math.max(retryAfter, transport.backoffDelay(transientAttempts)));
+        continue;
+      }
+      return response;
+    }
+  }
+
+  /**
+   * One HTTP exchange with its own copy of the headers (the SDK's auth handler appends Authorization,
+   * so reusing them would send it twice) and its own timeout. The body is read here, so a connection
+   * dropped mid-body is a transport failure of this attempt, not a parse error later.
+   */
+  private async attemptOnce(context: Context): Promise<Response> {
+    if (!this.next) throw new Error('GraphTransport: policy middleware has no next handler');
+    const options: FetchOptions = {
+      ...context.options,
+      headers: headerRecord(context.options?.headers),
+      signal: AbortSignal.timeout(this.transport.requestTimeoutMs),
+    };
+    const attempt: Context = { ...context, options };
+    await this.next.execute(attempt);
+    const response = attempt.response;
+    if (!response) throw new Error('the HTTP handler produced no response');
+    const text = await response.text();
+    const emptyBodyStatus = response.status === 204 || response.status === 205 || response.status === 304;
+    return new Response(emptyBodyStatus ? null : text, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }
+}
+
+/** How long a 429 asks us to wait: the larger of Retry-After and RateLimit-Reset (graph.md). */
+export function throttleWaitOf(headers: Headers): number {
+  const retryAfter = parseRetryAfterMs(headers.get('retry-after'));
+  const reset = parseRetryAfterMs(headers.get('ratelimit-reset'));
+  if (retryAfter === undefined && reset === undefined) return DEFAULT_THROTTLE_WAIT_MS;
+  return Math.max(retryAfter ?? 0, reset ?? 0);
+}
+
+async function toGraphResponse(method: HttpMethod, url: string, raw: Response): Promise<GraphResponse> {
+  const text = raw.status === 204 ? '' : await raw.text();
+  let body: unknown = undefined;
+  if (text !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  return {
+    method,
+    url,
+    status: raw.status,
+    headers: raw.headers,
+    body,
+    requestId: raw.headers.get('request-id') ?? raw.headers.get('client-request-id') ?? undefined,
+  };
+}
+
+/** Graph's `{error:{code,message}}`, or a description of whatever came instead. */
+export function graphErrorOf(response: Pick<GraphResponse, 'status' | 'body'>): {
+  code: string;
+  message: string;
+} {
+  const parsed = graphErrorBodySchema.safeParse(response.body);
+  if (parsed.success) return { code: parsed.data.error.code, message: parsed.data.error.message };
+  const text = typeof response.body === 'string' ? response.body : JSON.stringify(response.body ?? null);
+  return { code: `http${response.status}`, message: text.slice(0, 300) };
+}
+
+export function requestErrorOf(response: GraphResponse): GraphRequestError {
+  const { code, message } = graphErrorOf(response);
+  return new GraphRequestError({
+    method: response.method,
+    url: redactUrl(response.url),
+    status: response.status,
+    code,
+    message,
+    requestId: response.requestId,
+  });
+}

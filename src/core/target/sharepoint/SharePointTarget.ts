@@ -1,0 +1,344 @@
+import { z } from 'zod';
+import type { SpColumnInfo } from '../../canonical';
+import { BatchWriter } from './batchWriter';
+import { toSpColumnInfo } from './columns';
+import { GraphOutcomeUnknownError, GraphResponseShapeError, ResyncRequiredError } from './errors';
+import {
+  collectionSchema,
+  columnDefinitionSchema,
+  deltaPageSchema,
+  graphErrorBodySchema,
+  listItemSchema,
+  listSchema,
+  siteSchema,
+  subscriptionSchema,
+  type Subscription,
+} from './graphSchemas';
+import { GraphTransport, requestErrorOf, type GraphTransportStats } from './GraphTransport';
+import type { GraphClientOptions } from './options';
+import { toDeltaEntry, toListItem } from './listItems';
+import type { CreateSubscriptionInput, DeltaPage, ListItem, WriteOp, WriteOutcome } from './types';
+
+export interface ItemQuery {
+  /**
+   * Graph field keys to return, all when omitted: internal names, except that a single lookup or person
+   * id is `<name>LookupId` and a multi-valued one reads as [{LookupId, LookupValue}] under `<name>`.
+   */
+  select?: string[];
+  /** Page size. */
+  top?: number;
+}
+
+const columnNameSchema = z.object({ name: z.string().min(1) });
+
+function fieldsExpansion(select?: string[]): string {
+  return select && select.length > 0
+    ? `fields($select=${select.map(encodeURIComponent).join(',')})`
+    : 'fields';
+}
+
+function itemQueryString(query: ItemQuery, extra: string[] = []): string {
+  const parts = [...extra, `$expand=${fieldsExpansion(query.select)}`];
+  if (query.top !== undefined) parts.push(`$top=${query.top}`);
+  return parts.join('&');
+}
+
+/** An OData literal for a `$filter`: numbers bare, strings quoted with quotes doubled. */
+function odataLiteral(value: string | number): string {
+  return typeof value === 'number' ? String(value) : `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * The SharePoint Online side of a sync definition, through Microsoft Graph: the one module the engines
+ * use to read and write lists, against real Graph or the emulator by configuration only.
+ * Resolutions (site, list, columns) are cached for the lifetime of the instance: one run.
+ */
+export class SharePointTarget {
+  private readonly transport: GraphTransport;
+  private readonly maxConcurrency: number;
+  private readonly sites = new Map<string, Promise<{ id: string; webUrl: string }>>();
+  private readonly lists = new Map<string, Promise<{ id: string; displayName: string }>>();
+  private readonly columns = new Map<string, Promise<SpColumnInfo[]>>();
+
+  constructor(options: GraphClientOptions) {
+    this.transport = new GraphTransport(options);
+    this.maxConcurrency = Math.max(1, options.maxConcurrency ?? 4);
+  }
+
+  /** A site by `host:/server-relative-path`, by composite id `host,guid,guid`, or by host (root site). */
+  resolveSite(ref: string): Promise<{ id: string; webUrl: string }> {
+    return this.cached(this.sites, ref, async () => {
+      const [host, path] = ref.includes(':/') ? ref.split(/:(?=\/)/, 2) : [ref, undefined];
+      const address = path === undefined ? encodeURI(host) : `${encodeURI(host)}:${encodeURI(path)}`;
+      const site = await this.transport.request('GET', `/sites/${address}`, siteSchema);
+      return { id: site.id, webUrl: site.webUrl };
+    });
+  }
+
+  /** A list of a site by GUID or display name. */
+  resolveList(siteId: string, ref: string): Promise<{ id: string; displayName: string }> {
+    return this.cached(this.lists, `${siteId}|${ref}`, async () => {
+      const list = await this.transport.request(
+        'GET',
+        `/sites/${siteId}/lists/${encodeURIComponent(ref)}`,
+        listSchema,
+      );
+      return { id: list.id, displayName: list.displayName };
+    });
+  }
+
+  /** The list's columns (internal names, types, read-only and system flags), read once per instance. */
+  getColumns(siteId: string, listId: string): Promise<SpColumnInfo[]> {
+    return this.cached(this.columns, `${siteId}|${listId}`, async () => {
+      const columns: SpColumnInfo[] = [];
+      for await (const page of this.pages(
+        `/sites/${siteId}/lists/${listId}/columns`,
+        columnDefinitionSchema,
+      )) {
+        columns.push(...page.map(toSpColumnInfo));
+      }
+      return columns;
+    });
+  }
+
+  /**
+   * Creates a generic list. Not blindly repeated when its outcome is unknown: a list with the name that
+   * now exists is taken as ours.
+   */
+  async createList(siteId: string, displayName: string, columns: object[]): Promise<{ id: string }> {
+    const body = { displayName, columns, list: { template: 'genericList' } };
+    return this.createOnce(
+      () => this.transport.request('POST', `/sites/${siteId}/lists`, listSchema, { body }),
+      async () => {
+        const existing = await this.transport.send(
+          'GET',
+          `/sites/${siteId}/lists/${encodeURIComponent(displayName)}`,
+        );
+        const parsed = listSchema.safeParse(existing.body);
+        return existing.status === 200 && parsed.success ? parsed.data : undefined;
+      },
+    ).then((list) => ({ id: list.id }));
+  }
+
+  async addColumn(siteId: string, listId: string, column: object): Promise<void> {
+    const name = columnNameSchema.safeParse(column);
+    const key = `${siteId}|${listId}`;
+    await this.createOnce(
+      async () => {
+        await this.transport.request('POST', `/sites/${siteId}/lists/${listId}/columns`, z.unknown(), {
+          body: column,
+        });
+        return true;
+      },
+      async () => {
+        this.columns.delete(key);
+        const existing = await this.getColumns(siteId, listId);
+        return name.success && existing.some((candidate) => candidate.name === name.data.name)
+          ? true
+          : undefined;
+      },
+    );
+    this.columns.delete(key);
+  }
+
+  /** Creates, updates and deletes items in `$batch` requests of up to 20; one outcome per op, in order. */
+  writeItems(siteId: string, listId: string, ops: WriteOp[]): Promise<WriteOutcome[]> {
+    const reconciler = {
+      findItemsByField: (field: string, value: string) => this.findItemsByField(siteId, listId, field, value),
+      getItem: (itemId: string) => this.getItem(siteId, listId, itemId),
+    };
+    return new BatchWriter(this.transport, siteId, listId, reconciler, this.maxConcurrency).write(ops);
+  }
+
+  /**
+   * The list's delta feed, page by page: the first enumeration without `deltaLink`, the changes since
+   * otherwise. The last page carries the new deltaLink. An expired link throws ResyncRequiredError with
+   * the fresh link Graph gave (or a new first-enumeration URL when it gave none).
+   */
+  async *deltaPages(
+    siteId: string,
+    listId: string,
+    opts: { deltaLink?: string; select?: string[]; top?: number } = {},
+  ): AsyncGenerator<DeltaPage> {
+    const firstEnumeration = this.transport.url(
+      `/sites/${siteId}/lists/${listId}/items/delta?${itemQueryString(opts)}`,
+    );
+    let url: string | undefined = opts.deltaLink ?? firstEnumeration;
+    while (url !== undefined) {
+      const response = await this.transport.send('GET', url);
+      if (response.status === 410) {
+        const body = graphErrorBodySchema.safeParse(response.body);
+        throw new ResyncRequiredError(
+          response.headers.get('location') ?? firstEnumeration,
+          body.success ? body.data.error.code : 'resyncRequired',
+          url,
+        );
+      }
+      if (response.status !== 200) throw requestErrorOf(response);
+      const page = deltaPageSchema.safeParse(response.body);
+      if (!page.success) throw requestShapeError(url, page.error.message);
+      const result: DeltaPage = { entries: [], errors: [] };
+      for (const raw of page.data.value) {
+        const entry = toDeltaEntry(raw);
+        if ('error' in entry) result.errors.push(entry.error);
+        else result.entries.push(entry);
+      }
+      const nextLink = page.data['@odata.nextLink'];
+      const deltaLink = page.data['@odata.deltaLink'];
+      if (nextLink) result.nextLink = nextLink;
+      if (deltaLink) result.deltaLink = deltaLink;
+      if (!nextLink && !deltaLink)
+        throw requestShapeError(url, 'a delta page with neither nextLink nor deltaLink');
+      yield result;
+      url = nextLink;
+    }
+  }
+
+  /** A deltaLink for "now" without enumerating anything (`token=latest`, 1 resource unit). */
+  async latestDeltaLink(siteId: string, listId: string, select?: string[]): Promise<string> {
+    const url = `/sites/${siteId}/lists/${listId}/items/delta?${itemQueryString({ select }, ['token=latest'])}`;
+    const page = await this.transport.request('GET', url, deltaPageSchema);
+    const deltaLink = page['@odata.deltaLink'];
+    if (!deltaLink)
+      throw requestShapeError(this.transport.url(url), 'a token=latest answer without deltaLink');
+    return deltaLink;
+  }
+
+  /** Every item of the list, a page at a time (`$expand=fields($select=…)`, `@odata.nextLink`). */
+  async *listItems(siteId: string, listId: string, opts: ItemQuery = {}): AsyncGenerator<ListItem[]> {
+    const url = `/sites/${siteId}/lists/${listId}/items?${itemQueryString(opts)}`;
+    for await (const page of this.pages(url, listItemSchema)) yield page.map(toListItem);
+  }
+
+  /**
+   * Items whose `field` equals `value` (`$filter=fields/X eq …`). Meant for indexed columns; the Prefer
+   * header lets small lists answer for non-indexed ones too (graph.md: past 5,000 items it can fail).
+   */
+  async findItemsByField(
+    siteId: string,
+    listId: string,
+    field: string,
+    value: string | number,
+  ): Promise<ListItem[]> {
+    const filter = encodeURIComponent(`fields/${field} eq ${odataLiteral(value)}`);
+    const url = `/sites/${siteId}/lists/${listId}/items?$expand=fields&$filter=${filter}`;
+    const items: ListItem[] = [];
+    const headers = { Prefer: 'HonorNonIndexedQueriesWarningMayFailRandomly' };
+    for await (const page of this.pages(url, listItemSchema, headers)) items.push(...page.map(toListItem));
+    return items;
+  }
+
+  async getItem(siteId: string, listId: string, itemId: string): Promise<ListItem | null> {
+    const url = `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(itemId)}?$expand=fields`;
+    const response = await this.transport.send('GET', url);
+    if (response.status === 404) return null;
+    if (response.status !== 200) throw requestErrorOf(response);
+    const item = listItemSchema.safeParse(response.body);
+    if (!item.success) throw requestShapeError(response.url, item.error.message);
+    return toListItem(item.data);
+  }
+
+  /** A change-notification subscription for a list (lists accept only `changeType: "updated"`). */
+  createSubscription(input: CreateSubscriptionInput): Promise<Subscription> {
+    const body = {
+      changeType: 'updated',
+      resource: input.resource,
+      notificationUrl: input.notificationUrl,
+      ...(input.lifecycleNotificationUrl ? { lifecycleNotificationUrl: input.lifecycleNotificationUrl } : {}),
+      clientState: input.clientState,
+      expirationDateTime: input.expirationDateTime,
+    };
+    // A repeated create at worst makes a second subscription, which renewal bookkeeping lists and removes.
+    return this.transport.request('POST', '/subscriptions', subscriptionSchema, { body, safeToRetry: true });
+  }
+
+  renewSubscription(id: string, expirationDateTime: string): Promise<Subscription> {
+    return this.transport.request('PATCH', `/subscriptions/${encodeURIComponent(id)}`, subscriptionSchema, {
+      body: { expirationDateTime },
+    });
+  }
+
+  async reauthorizeSubscription(id: string): Promise<void> {
+    await this.transport.request(
+      'POST',
+      `/subscriptions/${encodeURIComponent(id)}/reauthorize`,
+      z.unknown(),
+      {
+        safeToRetry: true,
+      },
+    );
+  }
+
+  /** Deletes a subscription; one that is already gone counts as deleted. */
+  async deleteSubscription(id: string): Promise<void> {
+    const response = await this.transport.send('DELETE', `/subscriptions/${encodeURIComponent(id)}`);
+    if (response.status !== 204 && response.status !== 200 && response.status !== 404) {
+      throw requestErrorOf(response);
+    }
+  }
+
+  async listSubscriptions(): Promise<Subscription[]> {
+    const all: Subscription[] = [];
+    for await (const page of this.pages('/subscriptions', subscriptionSchema)) all.push(...page);
+    return all;
+  }
+
+  stats(): GraphTransportStats {
+    return this.transport.stats();
+  }
+
+  /** Releases connections (only held when a CA certificate was configured). */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  private async *pages<T>(
+    firstUrl: string,
+    item: z.ZodType<T>,
+    headers?: Record<string, string>,
+  ): AsyncGenerator<T[]> {
+    const schema = collectionSchema(item);
+    let url: string | undefined = firstUrl;
+    while (url !== undefined) {
+      const page: z.output<typeof schema> = await this.transport.request('GET', url, schema, { headers });
+      yield page.value;
+      url = page['@odata.nextLink'];
+    }
+  }
+
+  private cached<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+    let entry = cache.get(key);
+    if (!entry) {
+      entry = load();
+      cache.set(key, entry);
+      // A failed resolution is not remembered: the next call tries again.
+      entry.catch(() => cache.delete(key));
+    }
+    return entry;
+  }
+
+  /**
+   * Runs a create that must not be repeated blindly: after an unknown outcome, `findExisting` decides
+   * whether it was applied; only if not is it sent again.
+   */
+  private async createOnce<T>(
+    create: () => Promise<T>,
+    findExisting: () => Promise<T | undefined>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await create();
+      } catch (error) {
+        if (!(error instanceof GraphOutcomeUnknownError) || attempt > this.transport.maxTransientRetries)
+          throw error;
+        await this.transport.transientBackoff(attempt);
+        const existing = await findExisting();
+        if (existing !== undefined) return existing;
+      }
+    }
+  }
+}
+
+function requestShapeError(url: string, problem: string): GraphResponseShapeError {
+  return new GraphResponseShapeError('GET', url, 'a Graph collection page', problem);
+}

@@ -1,0 +1,376 @@
+import pLimit from 'p-limit';
+import {
+  GraphAuthError,
+  GraphOutcomeUnknownError,
+  GraphRequestError,
+  GraphResponseShapeError,
+} from './errors';
+import { batchResponseSchema, fieldsSchema, listItemSchema, type BatchResponseItem } from './graphSchemas';
+import { graphErrorOf, type GraphTransport } from './GraphTransport';
+import { parseRetryAfterMs } from './pacing';
+import type { ListItem, WriteOp, WriteOutcome } from './types';
+
+/** Graph refuses a `$batch` of more than 20 requests (graph.md "$batch"). */
+export const MAX_BATCH_SIZE = 20;
+
+/** Every item write costs 2 resource units, inside a batch too. */
+const WRITE_UNITS = 2;
+
+/** What a 429 without Retry-After makes us wait. */
+const DEFAULT_THROTTLE_WAIT_MS = 5_000;
+
+/** The reads the writer needs to settle writes whose outcome is unknown. */
+export interface WriteReconciler {
+  findItemsByField(field: string, value: string): Promise<ListItem[]>;
+  getItem(itemId: string): Promise<ListItem | null>;
+}
+
+interface PendingWrite {
+  index: number;
+  op: WriteOp;
+  /** A previous send may have applied it (the connection dropped, a 5xx): a 404 on a delete is then success. */
+  uncertain: boolean;
+}
+
+function itemsPath(siteId: string, listId: string): string {
+  return `/sites/${siteId}/lists/${listId}/items`;
+}
+
+function batchRequestFor(siteId: string, listId: string, pending: PendingWrite) {
+  const { op } = pending;
+  const id = String(pending.index);
+  const ifMatch = op.kind !== 'create' && op.eTag ? { 'If-Match': op.eTag } : {};
+  switch (op.kind) {
+    case 'create':
+      return {
+        id,
+        method: 'POST',
+        url: itemsPath(siteId, listId),
+        headers: { 'Content-Type': 'application/json' },
+        body: { fields: op.fields },
+      };
+    case 'update':
+      return {
+        id,
+        method: 'PATCH',
+        url: `${itemsPath(siteId, listId)}/${encodeURIComponent(op.itemId)}/fields`,
+        headers: { 'Content-Type': 'application/json', ...ifMatch },
+        body: op.fields,
+      };
+    case 'delete':
+      return {
+        id,
+        method: 'DELETE',
+        url: `${itemsPath(siteId, listId)}/${encodeURIComponent(op.itemId)}`,
+        headers: ifMatch,
+      };
+  }
+}
+
+function headerOf(headers: Record<string, string> | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : headers[key];
+}
+
+/** Values as Graph reads them back, comparable with the values we wrote (lookup ids read as strings). */
+function comparable(value: unknown): unknown {
+  if (value === undefined || value === null || value === '') return null;
+  if (Array.isArray(value)) {
+    return value.map((element: unknown) =>
+      typeof element === 'object' && element !== null && 'LookupId' in element
+        ? comparable(element.LookupId)
+        : comparable(element),
+    );
+  }
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+    return Number(value);
+  return value;
+}
+
+function sameValue(written: unknown, read: unknown): boolean {
+  const a = comparable(written);
+  const b = comparable(read);
+  if (Array.isArray(a) && a.length === 0 && b === null) return true;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The value Graph reads back for a written key: a multi-valued lookup comes back under its column name. */
+function readBack(actual: Record<string, unknown>, key: string): unknown {
+  if (key in actual || !key.endsWith('LookupId')) return actual[key];
+  return actual[key.slice(0, -'LookupId'.length)];
+}
+
+/** Whether an item already holds every value an update meant to write (annotations aside). */
+export function fieldsAlreadyApplied(
+  intended: Record<string, unknown>,
+  actual: Record<string, unknown>,
+): boolean {
+  return Object.entries(intended).every(
+    ([key, value]) => key.includes('@odata.') || sameValue(value, readBack(actual, key)),
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Writes items through `$batch` requests of up to 20 (I10), each op getting its own outcome. Throttled
+ * items (inner 429/503) are re-sent alone after the largest Retry-After among them. When a batch's fate
+ * is unknown (connection dropped, outer 5xx, missing inner response) nothing is re-sent blindly (I6):
+ * creates are looked up by their `adoptBy` field and adopted when found, updates are re-read and count
+ * as done when the item already holds the values, deletes are re-sent and a 404 then means deleted.
+ */
+export class BatchWriter {
+  constructor(
+    private readonly transport: GraphTransport,
+    private readonly siteId: string,
+    private readonly listId: string,
+    private readonly reconciler: WriteReconciler,
+    private readonly maxConcurrency: number,
+  ) {}
+
+  async write(ops: readonly WriteOp[]): Promise<WriteOutcome[]> {
+    const outcomes: WriteOutcome[] = new Array<WriteOutcome>(ops.length);
+    const chunks: PendingWrite[][] = [];
+    for (let start = 0; start < ops.length; start += MAX_BATCH_SIZE) {
+      chunks.push(
+        ops
+          .slice(start, start + MAX_BATCH_SIZE)
+          .map((op, offset) => ({ index: start + offset, op, uncertain: false })),
+      );
+    }
+    const limit = pLimit(Math.max(1, this.maxConcurrency));
+    await Promise.all(chunks.map((chunk) => limit(() => this.writeChunk(chunk, outcomes))));
+    return outcomes;
+  }
+
+  private async writeChunk(chunk: PendingWrite[], outcomes: WriteOutcome[]): Promise<void> {
+    let pending = chunk;
+    let transientAttempts = 0;
+    let throttledMs = 0;
+    const settle = (write: PendingWrite, outcome: WriteOutcome) => {
+      outcomes[write.index] = outcome;
+    };
+    const failAll = (writes: PendingWrite[], message: string) => {
+      for (const write of writes) settle(write, { ref: write.op.ref, status: 'failed', message });
+    };
+
+    while (pending.length > 0) {
+      let responses: Map<string, BatchResponseItem> | undefined;
+      let unknownReason: string | undefined;
+      try {
+        responses = await this.sendBatch(pending);
+      } catch (error) {
+        if (error instanceof GraphOutcomeUnknownError || error instanceof GraphResponseShapeError) {
+          unknownReason = error.message;
+        } else if (error instanceof GraphRequestError && !(error instanceof GraphAuthError)) {
+          for (const write of pending) {
+            settle(
+              write,
+              error.status >= 400 && error.status < 500 && error.status !== 429
+                ? {
+                    ref: write.op.ref,
+                    status: 'rejected',
+                    httpStatus: error.status,
+                    code: error.code,
+                    message: error.message,
+                  }
+                : { ref: write.op.ref, status: 'failed', message: error.message },
+            );
+          }
+          return;
+        } else {
+          throw error;
+        }
+      }
+
+      const throttled: PendingWrite[] = [];
+      const unavailable: PendingWrite[] = [];
+      const unknown: PendingWrite[] = [];
+      let throttleWaitMs = 0;
+      let unavailableWaitMs = 0;
+      if (responses === undefined) {
+        unknown.push(...pending);
+      } else {
+        for (const write of pending) {
+          const response = responses.get(String(write.index));
+          // Each inner request is charged on its own, so RateLimit-* headers come inside the batch.
+          if (response?.headers) this.transport.noteRateLimitHeaders(new Headers(response.headers));
+          const retryAfter = parseRetryAfterMs(headerOf(response?.headers, 'retry-after'));
+          if (response === undefined) {
+            unknown.push(write);
+            unknownReason ??= `the batch response had no answer for request ${write.index}`;
+          } else if (response.status === 429) {
+            throttled.push(write);
+            throttleWaitMs = Math.max(throttleWaitMs, retryAfter ?? DEFAULT_THROTTLE_WAIT_MS);
+          } else if (response.status === 503) {
+            // Throttling by another name: the item was not applied, so it is re-sent as it is.
+            unavailable.push(write);
+            unavailableWaitMs = Math.max(unavailableWaitMs, retryAfter ?? 0);
+          } else if (response.status >= 500) {
+            unknown.push(write);
+            unknownReason ??= `the batch answered ${response.status} for request ${write.index}`;
+          } else {
+            settle(write, await this.outcomeOf(write, response));
+          }
+        }
+      }
+
+      const next: PendingWrite[] = [];
+      if (throttled.length > 0) {
+        // Blocks every request of the app (here and through the gate) until the largest Retry-After.
+        await this.transport.noteThrottled(throttleWaitMs, throttled.length);
+        if (throttledMs + throttleWaitMs > this.transport.maxThrottleWaitMs) {
+          failAll(throttled, `throttled for more than ${this.transport.maxThrottleWaitMs} ms`);
+        } else {
+          throttledMs += throttleWaitMs;
+          next.push(...throttled);
+        }
+      }
+      if (unavailable.length > 0 || unknown.length > 0) {
+        if (transientAttempts >= this.transport.maxTransientRetries) {
+          failAll(unavailable, `the service stayed unavailable (503) after ${transientAttempts} retries`);
+          failAll(unknown, `${unknownReason ?? 'outcome unknown'} (after ${transientAttempts} retries)`);
+        } else {
+          transientAttempts += 1;
+          await this.transport.transientBackoff(transientAttempts, unavailableWaitMs);
+          next.push(...unavailable, ...(await this.reconcile(unknown, settle)));
+        }
+      }
+      pending = next.sort((a, b) => a.index - b.index);
+    }
+  }
+
+  private async sendBatch(pending: PendingWrite[]): Promise<Map<string, BatchResponseItem>> {
+    const body = { requests: pending.map((write) => batchRequestFor(this.siteId, this.listId, write)) };
+    const parsed = await this.transport.request('POST', '$batch', batchResponseSchema, {
+      body,
+      resourceUnits: WRITE_UNITS * pending.length,
+      safeToRetry: false,
+    });
+    return new Map(parsed.responses.map((response) => [response.id, response]));
+  }
+
+  private async outcomeOf(write: PendingWrite, response: BatchResponseItem): Promise<WriteOutcome> {
+    const { op } = write;
+    const ref = op.ref;
+    const { status } = response;
+    if (status >= 200 && status < 300) {
+      switch (op.kind) {
+        case 'create': {
+          const item = listItemSchema.safeParse(response.body);
+          if (!item.success) {
+            return {
+              ref,
+              status: 'failed',
+              message: `created, but the response is not a listItem: ${item.error.message}`,
+            };
+          }
+          const eTag = item.data.eTag ?? stringField(item.data.fields, '@odata.etag');
+          if (eTag === undefined)
+            return { ref, status: 'failed', message: 'created, but the response has no eTag' };
+          return {
+            ref,
+            status: 'created',
+            itemId: item.data.id,
+            eTag,
+            adopted: false,
+            lastModifiedDateTime: item.data.lastModifiedDateTime,
+            ...(item.data.fields ? { fields: item.data.fields } : {}),
+          };
+        }
+        case 'update': {
+          // PATCH …/fields answers with the field map only; its @odata.etag is the item's new eTag.
+          const fields = fieldsSchema.safeParse(response.body);
+          const eTag = fields.success ? stringField(fields.data, '@odata.etag') : undefined;
+          if (fields.success && eTag !== undefined)
+            return { ref, status: 'updated', eTag, fields: fields.data };
+          const item = await this.reconciler.getItem(op.itemId);
+          return item
+            ? { ref, status: 'updated', eTag: item.eTag, fields: item.fields }
+            : { ref, status: 'not_found' };
+        }
+        case 'delete':
+          return { ref, status: 'deleted' };
+      }
+    }
+    if (status === 412 || (status === 409 && op.kind !== 'create'))
+      return { ref, status: 'precondition_failed' };
+    if (status === 404 && op.kind !== 'create') {
+      return op.kind === 'delete' && write.uncertain
+        ? { ref, status: 'deleted' }
+        : { ref, status: 'not_found' };
+    }
+    const { code, message } = graphErrorOf({ status, body: response.body });
+    return { ref, status: 'rejected', httpStatus: status, code, message };
+  }
+
+  /**
+   * Settles the writes of a batch whose fate is unknown, returning those that must be sent again. Reads
+   * that fail leave the write failed: guessing would risk a duplicate item or a lost update.
+   */
+  private async reconcile(
+    writes: PendingWrite[],
+    settle: (write: PendingWrite, outcome: WriteOutcome) => void,
+  ): Promise<PendingWrite[]> {
+    const resend: PendingWrite[] = [];
+    await Promise.all(
+      writes.map(async (write) => {
+        const { op } = write;
+        try {
+          if (op.kind === 'create') {
+            if (!op.adoptBy) {
+              settle(write, {
+                ref: op.ref,
+                status: 'failed',
+                message:
+                  'the create may or may not have been applied and it has no adoptBy field to find it by',
+              });
+              return;
+            }
+            const found = await this.reconciler.findItemsByField(op.adoptBy.field, op.adoptBy.value);
+            const item = found.sort((a, b) => Number(a.id) - Number(b.id))[0];
+            if (item) {
+              settle(write, {
+                ref: op.ref,
+                status: 'created',
+                itemId: item.id,
+                eTag: item.eTag,
+                adopted: true,
+                lastModifiedDateTime: item.lastModifiedDateTime,
+                fields: item.fields,
+              });
+              return;
+            }
+          } else if (op.kind === 'update') {
+            const item = await this.reconciler.getItem(op.itemId);
+            if (item === null) {
+              settle(write, { ref: op.ref, status: 'not_found' });
+              return;
+            }
+            if (fieldsAlreadyApplied(op.fields, item.fields)) {
+              settle(write, { ref: op.ref, status: 'updated', eTag: item.eTag, fields: item.fields });
+              return;
+            }
+          }
+          resend.push({ ...write, uncertain: true });
+        } catch (error) {
+          if (error instanceof GraphAuthError) throw error;
+          settle(write, {
+            ref: op.ref,
+            status: 'failed',
+            message: `outcome unknown and could not be checked: ${describe(error)}`,
+          });
+        }
+      }),
+    );
+    return resend;
+  }
+}
+
+function stringField(fields: Record<string, unknown> | undefined, key: string): string | undefined {
+  const value = fields?.[key];
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,137 @@
+/**
+ * Typed errors of the SharePoint target. Each carries what an operator needs to act on it: the HTTP
+ * method, the URL (never a token: our URLs carry none), the status, Graph's error code and message.
+ */
+
+/** Removes query parameters that may carry secrets so URLs are safe to log. Delta tokens are not secret. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/sig|secret|password|access_token|code/i.test(key)) parsed.searchParams.set(key, 'REDACTED');
+    }
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+export interface GraphErrorContext {
+  method: string;
+  url: string;
+  status: number;
+  code: string;
+  message: string;
+  requestId?: string;
+}
+
+/** A Graph request that failed for a reason retrying will not fix (4xx other than 401/429), or gave up. */
+export class GraphRequestError extends Error {
+  override readonly name: string = 'GraphRequestError';
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  readonly code: string;
+  readonly graphMessage: string;
+  readonly requestId?: string;
+
+  constructor(context: GraphErrorContext) {
+    super(
+      `${context.method} ${redactUrl(context.url)} failed with ${context.status} ${context.code}: ${context.message}` +
+        (context.requestId ? ` (request-id ${context.requestId})` : ''),
+    );
+    this.method = context.method;
+    this.url = redactUrl(context.url);
+    this.status = context.status;
+    this.code = context.code;
+    this.graphMessage = context.message;
+    this.requestId = context.requestId;
+  }
+}
+
+/**
+ * Graph refused our credentials (401), or no token could be obtained. Names the base URL and the auth
+ * kind so a misconfigured GRAPH_AUTH / GRAPH_TOKEN / identity is obvious from the message alone.
+ */
+export class GraphAuthError extends GraphRequestError {
+  override readonly name = 'GraphAuthError';
+  readonly baseUrl: string;
+  readonly authKind: string;
+
+  constructor(context: GraphErrorContext & { baseUrl: string; authKind: string }) {
+    super(context);
+    this.baseUrl = context.baseUrl;
+    this.authKind = context.authKind;
+    this.message =
+      context.status === 0
+        ? `could not obtain a Graph token for ${context.baseUrl} with auth kind "${context.authKind}": ${context.message}`
+        : `Graph at ${context.baseUrl} rejected the credentials (auth kind "${context.authKind}"): ` +
+          `${context.status} ${context.code}: ${context.message} [${context.method} ${this.url}]`;
+  }
+}
+
+/**
+ * The request may or may not have been applied: the connection failed (reset, dropped, timed out) or
+ * the server answered 5xx to a request that is not safe to repeat. Callers reconcile before retrying.
+ */
+export class GraphOutcomeUnknownError extends Error {
+  override readonly name = 'GraphOutcomeUnknownError';
+  readonly method: string;
+  readonly url: string;
+  readonly status?: number;
+
+  constructor(method: string, url: string, reason: string, status?: number, options?: { cause?: unknown }) {
+    super(`${method} ${redactUrl(url)}: outcome unknown (${reason})`, options);
+    this.method = method;
+    this.url = redactUrl(url);
+    this.status = status;
+  }
+}
+
+/**
+ * A delta link is no longer valid (410 Gone): the caller must re-enumerate from `freshLink` and
+ * reconcile (sync-model I8, graph.md "Delta").
+ */
+export class ResyncRequiredError extends Error {
+  override readonly name = 'ResyncRequiredError';
+
+  constructor(
+    readonly freshLink: string,
+    readonly code: string,
+    readonly expiredLink: string,
+  ) {
+    super(`delta link expired (${code}): re-enumerate from ${redactUrl(freshLink)}`);
+  }
+}
+
+/** A field mapping names a column the SharePoint list does not have (sync-model I12). */
+export class UnknownColumnError extends Error {
+  override readonly name = 'UnknownColumnError';
+
+  constructor(
+    readonly listName: string,
+    readonly columnName: string,
+    readonly suggestion?: string,
+  ) {
+    super(
+      `list "${listName}" has no column with internal name "${columnName}"` +
+        (suggestion
+          ? `; did you mean "${suggestion}"? Mappings name a column by its internal name, not its display name`
+          : "; mappings name a column by its internal name (see the list's columns)"),
+    );
+  }
+}
+
+/** Graph answered with a body we cannot make sense of (sync-model I12): names what was expected. */
+export class GraphResponseShapeError extends Error {
+  override readonly name = 'GraphResponseShapeError';
+
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly expected: string,
+    readonly problems: string,
+  ) {
+    super(`${method} ${redactUrl(url)}: response is not ${expected}: ${problems}`);
+  }
+}

@@ -1,0 +1,31 @@
+export type { GraphAuth, GraphClientOptions, ThrottleGate } from './options';
+export { graphOptionsFromSettings, GRAPH_SCOPE } from './options';
+export {
+  GraphTransport,
+  USER_AGENT,
+  type GraphRequestInit,
+  type GraphResponse,
+  type GraphTransportStats,
+  type HttpMethod,
+} from './GraphTransport';
+export { SharePointTarget, type ItemQuery } from './SharePointTarget';
+export { PgThrottleGate } from './pgThrottleGate';
+export { assertColumnsExist, toSpColumnInfo } from './columns';
+export { MAX_BATCH_SIZE } from './batchWriter';
+export {
+  GraphAuthError,
+  GraphOutcomeUnknownError,
+  GraphRequestError,
+  GraphResponseShapeError,
+  ResyncRequiredError,
+  UnknownColumnError,
+} from './errors';
+export type { Subscription } from './graphSchemas';
+export type {
+  CreateSubscriptionInput,
+  DeltaEntry,
+  DeltaPage,
+  ListItem,
+  WriteOp,
+  WriteOutcome,
+} from './types';

@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { SettingsError, type Settings } from '../../../config/settings';
+
+/** How the client obtains its bearer token. Scope is always `https://graph.microsoft.com/.default`. */
+export type GraphAuth =
+  | { kind: 'token'; token: string }
+  | { kind: 'default'; managedIdentityClientId?: string }
+  | { kind: 'clientSecret'; tenantId: string; clientId: string; clientSecret: string }
+  | { kind: 'certificate'; tenantId: string; clientId: string; certificatePath: string };
+
+/**
+ * Shared back-off across workers (I10): a 429 seen by one worker holds every worker of the same app and
+ * tenant until the Retry-After time. `PgThrottleGate` implements it over the metadata store.
+ */
+export interface ThrottleGate {
+  /** Epoch milliseconds until which requests of this app must wait, or null when not blocked. */
+  blockedUntil(appKey: string): Promise<number | null>;
+  block(appKey: string, untilEpochMs: number): Promise<void>;
+}
+
+export interface GraphClientOptions {
+  /** `https://graph.microsoft.com/v1.0` or the emulator's `https://127.0.0.1:<port>/v1.0`. */
+  baseUrl: string;
+  auth: GraphAuth;
+  /** PEM of an extra certificate authority to trust (the emulator's self-signed certificate). */
+  caCert?: string;
+  /** Resource units per minute to pace to (default 1250). 0 disables pacing; 429s are honoured regardless. */
+  resourceUnitsPerMinute?: number;
+  /** Requests in flight at once (default 4). */
+  maxConcurrency?: number;
+  throttleGate?: ThrottleGate;
+  /** Identifies app + tenant for shared back-off and pacing (default derived from baseUrl and client id). */
+  appKey?: string;
+  /** Retries of transient failures (5xx, resets, timeouts) per request (default 5). */
+  maxTransientRetries?: number;
+  /** First transient back-off step (default 500 ms); doubles per attempt, with jitter. */
+  retryBaseDelayMs?: number;
+  /** Cap of one transient back-off step (default 30 s). */
+  retryMaxDelayMs?: number;
+  /** Longest total time one request may spend waiting out 429s before it is reported failed (default 5 min). */
+  maxThrottleWaitMs?: number;
+  /** Time limit of one HTTP attempt, response body included (default 100 s). */
+  requestTimeoutMs?: number;
+  /** Called whenever a request waits because of throttling (429, Retry-After, RateLimit headers, the gate). */
+  onThrottleWait?: (ms: number) => void;
+}
+
+export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+
+/** The identity behind the auth, for the default app key: two workers of one app share one budget. */
+export function authIdentity(auth: GraphAuth): string {
+  switch (auth.kind) {
+    case 'token':
+      // A hash, never the token: two static tokens may be two apps, and keys end up in the metadata store.
+      return `token-${createHash('sha256').update(auth.token).digest('hex').slice(0, 16)}`;
+    case 'default':
+      return auth.managedIdentityClientId ?? 'default-identity';
+    case 'clientSecret':
+    case 'certificate':
+      return `${auth.tenantId}/${auth.clientId}`;
+  }
+}
+
+export function defaultAppKey(options: Pick<GraphClientOptions, 'baseUrl' | 'auth'>): string {
+  return `${new URL(options.baseUrl).origin}|${authIdentity(options.auth)}`;
+}
+
+/** The Graph client options the app's settings describe (GRAPH_* and AZURE_* settings). */
+export function graphOptionsFromSettings(
+  settings: Settings,
+  extra: Partial<Omit<GraphClientOptions, 'baseUrl' | 'auth'>> = {},
+): GraphClientOptions {
+  return {
+    baseUrl: settings.GRAPH_BASE_URL,
+    auth: authFromSettings(settings),
+    caCert: settings.GRAPH_CA_CERT_FILE ? readCaCert(settings.GRAPH_CA_CERT_FILE) : undefined,
+    resourceUnitsPerMinute: settings.GRAPH_RU_PER_MINUTE,
+    maxConcurrency: settings.GRAPH_MAX_CONCURRENCY,
+    ...extra,
+  };
+}
+
+function readCaCert(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new SettingsError([
+      `GRAPH_CA_CERT_FILE ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
+  }
+}
+
+function authFromSettings(settings: Settings): GraphAuth {
+  // settingsSchema already guarantees the fields each mode needs; the checks here narrow the types.
+  const missing = (name: string): never => {
+    throw new SettingsError([`${name} is required when GRAPH_AUTH=${settings.GRAPH_AUTH}`]);
+  };
+  switch (settings.GRAPH_AUTH) {
+    case 'token':
+      return { kind: 'token', token: settings.GRAPH_TOKEN ?? missing('GRAPH_TOKEN') };
+    case 'default':
+      return { kind: 'default', managedIdentityClientId: settings.AZURE_CLIENT_ID };
+    case 'clientSecret':
+      return {
+        kind: 'clientSecret',
+        tenantId: settings.AZURE_TENANT_ID ?? missing('AZURE_TENANT_ID'),
+        clientId: settings.AZURE_CLIENT_ID ?? missing('AZURE_CLIENT_ID'),
+        clientSecret: settings.GRAPH_CLIENT_SECRET ?? missing('GRAPH_CLIENT_SECRET'),
+      };
+    case 'certificate':
+      return {
+        kind: 'certificate',
+        tenantId: settings.AZURE_TENANT_ID ?? missing('AZURE_TENANT_ID'),
+        clientId: settings.AZURE_CLIENT_ID ?? missing('AZURE_CLIENT_ID'),
+        certificatePath: settings.GRAPH_CERTIFICATE_PATH ?? missing('GRAPH_CERTIFICATE_PATH'),
+      };
+  }
+}

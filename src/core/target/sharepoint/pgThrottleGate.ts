@@ -1,0 +1,53 @@
+import type { Pool } from 'pg';
+import type { ThrottleGate } from './options';
+
+/** How long a read of the gate is reused: a worker must not pay a database round trip per Graph request. */
+const DEFAULT_CACHE_MS = 3_000;
+
+interface CachedBlock {
+  until: number | null;
+  readAt: number;
+}
+
+/**
+ * The shared throttle gate over the metadata store (I10): a 429 seen by one worker is written to
+ * `arcore.graph_throttle`, and every worker of the same app and tenant waits until then. Reads are
+ * cached for a few seconds, so another worker notices a new block within that time at the latest.
+ */
+export class PgThrottleGate implements ThrottleGate {
+  private readonly cache = new Map<string, CachedBlock>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly cacheMs: number = DEFAULT_CACHE_MS,
+  ) {}
+
+  async blockedUntil(appKey: string): Promise<number | null> {
+    const now = Date.now();
+    const cached = this.cache.get(appKey);
+    if (cached && now - cached.readAt < this.cacheMs)
+      return cached.until !== null && cached.until > now ? cached.until : null;
+    const { rows } = await this.pool.query<{ until_ms: string }>(
+      `SELECT (extract(epoch FROM blocked_until) * 1000)::bigint AS until_ms
+         FROM arcore.graph_throttle WHERE app_key = $1`,
+      [appKey],
+    );
+    const until = rows.length > 0 ? Number(rows[0].until_ms) : null;
+    this.cache.set(appKey, { until, readAt: now });
+    return until !== null && until > now ? until : null;
+  }
+
+  /** Records a block; an existing later block wins (`GREATEST`): a shorter Retry-After never shortens it. */
+  async block(appKey: string, untilEpochMs: number): Promise<void> {
+    const { rows } = await this.pool.query<{ until_ms: string }>(
+      `INSERT INTO arcore.graph_throttle (app_key, blocked_until, updated_at)
+            VALUES ($1, to_timestamp($2::double precision / 1000), now())
+       ON CONFLICT (app_key) DO UPDATE
+             SET blocked_until = GREATEST(arcore.graph_throttle.blocked_until, EXCLUDED.blocked_until),
+                 updated_at = now()
+       RETURNING (extract(epoch FROM blocked_until) * 1000)::bigint AS until_ms`,
+      [appKey, untilEpochMs],
+    );
+    this.cache.set(appKey, { until: Number(rows[0].until_ms), readAt: Date.now() });
+  }
+}

@@ -1,0 +1,161 @@
+import fc from 'fast-check';
+import {
+  backoffMs,
+  parseRetryAfterMs,
+  ResourceBudget,
+  resourceUnitsFor,
+} from '../../../../src/core/target/sharepoint/pacing';
+import type { WriteOp } from '../../../../src/core/target/sharepoint';
+import { startHarness } from './emulatorSupport';
+
+/** A budget on a simulated clock: waiting advances time instantly, so minutes of pacing take milliseconds. */
+function simulatedBudget(unitsPerMinute: number) {
+  let now = 1_000_000;
+  const budget = new ResourceBudget(
+    unitsPerMinute,
+    () => now,
+    async (ms) => {
+      now += ms;
+    },
+  );
+  return {
+    budget,
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+describe('I10 throttle discipline: resource-unit pacing', () => {
+  it('never spends more than the budget in any 60-second window', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 60, max: 2000 }),
+        fc.array(
+          fc.record({ units: fc.integer({ min: 1, max: 40 }), gapMs: fc.integer({ min: 0, max: 3000 }) }),
+          {
+            minLength: 1,
+            maxLength: 150,
+          },
+        ),
+        async (unitsPerMinute, requests) => {
+          const sim = simulatedBudget(unitsPerMinute);
+          const sent: { at: number; units: number }[] = [];
+          for (const request of requests) {
+            sim.advance(request.gapMs);
+            await sim.budget.reserve(request.units);
+            sent.push({ at: sim.now(), units: Math.min(request.units, unitsPerMinute) });
+          }
+          for (const request of sent) {
+            const inWindow = sent
+              .filter((other) => other.at > request.at - 60_000 && other.at <= request.at)
+              .reduce((sum, other) => sum + other.units, 0);
+            expect(inWindow).toBeLessThanOrEqual(unitsPerMinute);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('spreads work evenly instead of spending the minute in the first second', async () => {
+    const sim = simulatedBudget(300);
+    const start = sim.now();
+    const times: number[] = [];
+    for (let i = 0; i < 50; i += 1) {
+      await sim.budget.reserve(2);
+      times.push(sim.now() - start);
+    }
+    // 300 RU/min = 5 RU/s: after a 40-unit burst allowance, one 2-unit write every 400 ms.
+    expect(times.filter((t) => t === 0)).toHaveLength(20);
+    expect(times[49]).toBeGreaterThanOrEqual(11_000);
+    expect(times[49]).toBeLessThanOrEqual(12_500);
+  });
+
+  it('holds every request until the reset when the server says little budget is left', async () => {
+    const sim = simulatedBudget(0);
+    const start = sim.now();
+    sim.budget.noteServerRemaining(1250, 100, 20);
+    const waited = await sim.budget.reserve(2);
+    expect(sim.now() - start).toBe(20_000);
+    expect(waited.serverHoldMs).toBe(20_000);
+    sim.budget.noteServerRemaining(1250, 600, 20);
+    expect((await sim.budget.reserve(2)).serverHoldMs).toBe(0);
+  });
+
+  it('prices requests as graph.md does', () => {
+    const base = 'https://graph.microsoft.com/v1.0/sites/s/lists/l';
+    expect(resourceUnitsFor('GET', `${base}/items/7?$expand=fields`)).toBe(1);
+    expect(resourceUnitsFor('GET', `${base}/items?$expand=fields`)).toBe(2);
+    expect(resourceUnitsFor('GET', `${base}/items/delta`)).toBe(2);
+    expect(resourceUnitsFor('GET', `${base}/items/delta?token=abc`)).toBe(1);
+    expect(resourceUnitsFor('POST', `${base}/items`)).toBe(2);
+    expect(resourceUnitsFor('PATCH', `${base}/items/7/fields`)).toBe(2);
+    expect(resourceUnitsFor('DELETE', `${base}/items/7`)).toBe(2);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    const now = Date.parse('2025-01-01T00:00:00Z');
+    expect(parseRetryAfterMs('7', now)).toBe(7000);
+    expect(parseRetryAfterMs('Wed, 01 Jan 2025 00:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfterMs('soon', now)).toBeUndefined();
+    expect(parseRetryAfterMs(null, now)).toBeUndefined();
+  });
+
+  it('backs off exponentially, capped, with jitter', () => {
+    expect(backoffMs(1, 500, 30_000, () => 0)).toBe(250);
+    expect(backoffMs(1, 500, 30_000, () => 1)).toBe(500);
+    expect(backoffMs(4, 500, 30_000, () => 1)).toBe(4000);
+    expect(backoffMs(20, 500, 30_000, () => 1)).toBe(30_000);
+  });
+});
+
+describe('I10 throttle discipline: pacing against the emulator', () => {
+  const BUDGET = 100;
+  const creates = (count: number, prefix: string): WriteOp[] =>
+    Array.from({ length: count }, (_, i) => ({
+      kind: 'create',
+      ref: `${prefix}${i}`,
+      fields: { Key: `${prefix}${i}` },
+    }));
+
+  // The emulator counts a sliding minute, as SharePoint does: any run that spends more than the budget
+  // must spread over more than a minute, so this test takes a little over 60 s.
+  it('a write run larger than the per-minute budget gets no 429, where the same run unpaced is throttled', async () => {
+    const h = await startHarness({ throttling: { enabled: true, resourceUnitsPerMinute: BUDGET } });
+    try {
+      const paced = h.target({ resourceUnitsPerMinute: BUDGET });
+      const unpaced = h.target({
+        auth: { kind: 'token', token: h.emulator.userToken('bob') },
+        resourceUnitsPerMinute: 0,
+        maxThrottleWaitMs: 0,
+      });
+      const { id: listId } = await paced.createList(h.siteId, 'Paced', [
+        { name: 'Key', text: {}, indexed: true },
+      ]);
+      // 60 creates = 120 resource units, more than the 100 a minute allows.
+      const pacedOps = creates(60, 'app');
+      const started = Date.now();
+      const [pacedOutcomes, unpacedOutcomes] = await Promise.all([
+        paced.writeItems(h.siteId, listId, pacedOps),
+        unpaced.writeItems(h.siteId, listId, creates(60, 'bob')),
+      ]);
+      const elapsed = Date.now() - started;
+
+      expect(pacedOutcomes.map((o) => o.status)).toEqual(Array(60).fill('created'));
+      expect(paced.stats().throttled429).toBe(0);
+      expect(paced.stats().paceWaitMs).toBeGreaterThan(30_000);
+      expect(elapsed).toBeGreaterThan(55_000);
+      const log = h.emulator.control.requestLog();
+      expect(log.filter((e) => e.identity === 'app' && e.status === 429)).toEqual([]);
+
+      // The control: the same demand without pacing runs into the budget.
+      expect(unpacedOutcomes.filter((o) => o.status === 'failed').length).toBeGreaterThan(0);
+      expect(unpaced.stats().throttled429).toBeGreaterThan(0);
+      expect(log.filter((e) => e.identity === 'bob' && e.status === 429).length).toBeGreaterThan(0);
+    } finally {
+      await h.close();
+    }
+  }, 120_000);
+});

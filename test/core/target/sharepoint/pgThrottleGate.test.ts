@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PgThrottleGate } from '../../../../src/core/target/sharepoint/pgThrottleGate';
+import { freshDatabase, type TestDatabase } from '../../../support/db';
+import { startHarness } from './emulatorSupport';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '../../../..');
+
+describe('I10 throttle discipline: the shared throttle gate', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    await db.pool.query(`CREATE SCHEMA IF NOT EXISTS arcore;
+      CREATE TABLE IF NOT EXISTS arcore.graph_throttle (
+        app_key text PRIMARY KEY,
+        blocked_until timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now())`);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('a block written by one worker is seen by another', async () => {
+    const writer = new PgThrottleGate(db.pool, 0);
+    const reader = new PgThrottleGate(db.pool, 0);
+    expect(await reader.blockedUntil('app-a')).toBeNull();
+    const until = Date.now() + 30_000;
+    await writer.block('app-a', until);
+    expect(await reader.blockedUntil('app-a')).toBe(until);
+    expect(await reader.blockedUntil('app-b')).toBeNull();
+  });
+
+  it('keeps the later of two blocks', async () => {
+    const gate = new PgThrottleGate(db.pool, 0);
+    const later = Date.now() + 60_000;
+    await gate.block('app-c', later);
+    await gate.block('app-c', later - 50_000);
+    expect(await gate.blockedUntil('app-c')).toBe(later);
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM arcore.graph_throttle WHERE app_key = 'app-c'`,
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('a block in the past is no block', async () => {
+    const gate = new PgThrottleGate(db.pool, 0);
+    await gate.block('app-d', Date.now() - 1000);
+    expect(await gate.blockedUntil('app-d')).toBeNull();
+  });
+
+  it('caches reads for a few seconds instead of querying per request', async () => {
+    const cached = new PgThrottleGate(db.pool, 60_000);
+    expect(await cached.blockedUntil('app-e')).toBeNull();
+    await new PgThrottleGate(db.pool, 0).block('app-e', Date.now() + 30_000);
+    // Still the cached answer: at most one query per cache period.
+    expect(await cached.blockedUntil('app-e')).toBeNull();
+    const fresh = new PgThrottleGate(db.pool, 60_000);
+    expect(await fresh.blockedUntil('app-e')).not.toBeNull();
+  });
+
+  it('a 429 seen by one worker holds another worker process of the same app until Retry-After', async () => {
+    const h = await startHarness();
+    try {
+      const appKey = `gate-${randomUUID()}`;
+      const first = h.target({ appKey, throttleGate: new PgThrottleGate(db.pool) });
+      h.emulator.control.injectFault({
+        method: 'GET',
+        pathPattern: '^/sites/[^/]+$',
+        count: 1,
+        status: 429,
+        retryAfterSeconds: 5,
+      });
+      const firstRead = first.resolveSite(h.siteId);
+      let blockedUntil: number | null = null;
+      for (let i = 0; i < 100 && blockedUntil === null; i += 1) {
+        blockedUntil = await new PgThrottleGate(db.pool, 0).blockedUntil(appKey);
+        if (blockedUntil === null) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(blockedUntil).not.toBeNull();
+
+      const { stdout } = await run(
+        process.execPath,
+        ['--import', 'tsx', join(__dirname, 'fixtures', 'gateWorker.ts')],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            GATE_DATABASE_URL: db.url,
+            GATE_BASE_URL: h.emulator.baseUrl,
+            GATE_TOKEN: h.emulator.appToken,
+            GATE_CA_CERT: h.emulator.caCert,
+            GATE_APP_KEY: appKey,
+            GATE_SITE_ID: h.siteId,
+          },
+        },
+      );
+      const second = JSON.parse(stdout) as {
+        finishedAt: number;
+        stats: { throttled429: number; throttleWaitMs: number };
+      };
+      expect(second.finishedAt).toBeGreaterThanOrEqual(blockedUntil ?? Infinity);
+      expect(second.stats.throttleWaitMs).toBeGreaterThan(500);
+      expect(second.stats.throttled429).toBe(0);
+      expect((await firstRead).id).toBe(h.siteId);
+      expect(h.emulator.control.requestLog().filter((e) => e.status === 429)).toHaveLength(1);
+    } finally {
+      await h.close();
+    }
+  });
+});
