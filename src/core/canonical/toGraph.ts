@@ -86,7 +86,9 @@ export function toGraphFields(
     const key = graphFieldKey(field, kind);
     switch (kind) {
       case 'dateOnly':
-        body[key] = value === null ? null : `${value as string}T00:00:00Z`;
+        // Noon UTC falls on the same calendar day in every site time zone from UTC−12 to UTC+11:59, so
+        // SharePoint, which keeps the date of the instant in the site's zone, stores the intended day.
+        body[key] = value === null ? null : `${value as string}T12:00:00Z`;
         break;
       case 'multiChoice':
         body[`${key}@odata.type`] = 'Collection(Edm.String)';

@@ -106,7 +106,7 @@ describe('I9 direction and system fields: toGraphFields', () => {
     );
     expect(body).toEqual({
       Title: 'A',
-      Due: '2024-03-01T00:00:00Z',
+      Due: '2024-03-01T12:00:00Z',
       At: '2024-03-01T10:00:00Z',
       'Tags@odata.type': 'Collection(Edm.String)',
       Tags: ['x', 'y'],
