@@ -6,7 +6,7 @@
 import { Client } from 'pg';
 
 export interface StatementTiming {
-  /** The statement's text, whitespace collapsed, cut to 120 characters. */
+  /** The statement's text, whitespace collapsed, shortened to about 120 characters. */
   statement: string;
   queries: number;
   milliseconds: number;
@@ -33,7 +33,11 @@ function statementOf(args: unknown[]): string {
       : typeof first === 'object' && first !== null && 'text' in first && typeof first.text === 'string'
         ? first.text
         : '(unknown)';
-  return text.replace(/\s+/g, ' ').trim().slice(0, 120);
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= 120) return flat;
+  // Long column lists hide what a statement does: keep its verb and its FROM … WHERE part.
+  const from = flat.search(/ FROM /i);
+  return from > 0 ? `${flat.slice(0, 24)} … ${flat.slice(from + 1, from + 97)}` : flat.slice(0, 120);
 }
 
 function installOnce(): void {

@@ -4,6 +4,8 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import { runPull } from '../src/core/engine/pull';
 import { runPush } from '../src/core/engine/push';
@@ -74,6 +76,14 @@ export interface ScenarioResult {
   figures: Record<string, Figure>;
   notes: string[];
   wallSeconds: number;
+}
+
+/** Heap still in use after a full garbage collection, MB (V8's gc exposed at run time for this measurement). */
+function liveHeapMb(): number {
+  setFlagsFromString('--expose-gc');
+  const collect: unknown = runInNewContext('gc');
+  if (typeof collect === 'function') collect();
+  return process.memoryUsage().heapUsed / 1024 / 1024;
 }
 
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
@@ -450,8 +460,10 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
         sampledPeakMb = Math.max(sampledPeakMb, process.memoryUsage().rss / 1024 / 1024);
       }, 200);
       const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024;
+      const heapBeforeMb = liveHeapMb();
       try {
         const push = await measuredPush(env, 'memory', sizes.memoryRows);
+        const heapAfterMb = liveHeapMb();
         return {
           title: 'Memory at scale (initial push, no throttling)',
           sizes: { rows: sizes.memoryRows, concurrency: sizes.concurrency },
@@ -461,6 +473,9 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
             enginePeakRssMb: round(push.enginePeakRssMb, 0),
             engineRssBeforePushMb: round(rssBeforeMb, 0),
             engineSampledPeakRssMb: round(sampledPeakMb, 0),
+            engineLiveHeapBeforePushMb: round(heapBeforeMb, 1),
+            engineLiveHeapAfterPushMb: round(heapAfterMb, 1),
+            engineHeapLimitMb: round(getHeapStatistics().heap_size_limit / 1024 / 1024, 0),
             emulatorPeakRssMb: round(push.emulatorPeakRssMb, 0),
           },
           notes: [
