@@ -1,0 +1,78 @@
+import type { Pool } from 'pg';
+import { definitionIdByName } from './definitionIds';
+import { UnknownConflictError } from './errors';
+import type { ConflictRecord, ConflictStatus } from './records';
+
+interface ConflictRow {
+  id: string;
+  definition: string;
+  run_id: string | null;
+  source_identity: unknown;
+  sp_item_id: string | null;
+  detected_by: ConflictRecord['detectedBy'];
+  policy: string;
+  base_values: unknown;
+  postgres_values: unknown;
+  sharepoint_values: unknown;
+  outcome: string;
+  resolved_values: unknown;
+  status: ConflictStatus;
+  reason: string | null;
+  created_at: Date;
+  resolved_at: Date | null;
+  resolved_by: string | null;
+}
+
+const CONFLICT_COLUMNS = `c.id::text AS id, d.name AS definition, c.run_id::text AS run_id, c.source_identity,
+  c.sp_item_id, c.detected_by, c.policy, c.base_values, c.postgres_values, c.sharepoint_values, c.outcome,
+  c.resolved_values, c.status, c.reason, c.created_at, c.resolved_at, c.resolved_by`;
+
+function toConflictRecord(row: ConflictRow): ConflictRecord {
+  return {
+    conflictId: row.id,
+    definition: row.definition,
+    runId: row.run_id,
+    sourceIdentity: row.source_identity,
+    spItemId: row.sp_item_id,
+    detectedBy: row.detected_by,
+    policy: row.policy,
+    baseValues: row.base_values,
+    postgresValues: row.postgres_values,
+    sharepointValues: row.sharepoint_values,
+    outcome: row.outcome,
+    resolvedValues: row.resolved_values,
+    status: row.status,
+    reason: row.reason,
+    createdAt: row.created_at.toISOString(),
+    resolvedAt: row.resolved_at ? row.resolved_at.toISOString() : null,
+    resolvedBy: row.resolved_by,
+  };
+}
+
+/** Conflicts of a definition, newest first; all statuses unless `status` is given. */
+export async function listConflicts(
+  meta: Pool,
+  name: string,
+  status?: ConflictStatus,
+): Promise<ConflictRecord[]> {
+  const definitionId = await definitionIdByName(meta, name);
+  const { rows } = await meta.query<ConflictRow>(
+    `SELECT ${CONFLICT_COLUMNS} FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+     WHERE c.definition_id = $1 AND ($2::text IS NULL OR c.status = $2)
+     ORDER BY c.created_at DESC, c.id DESC`,
+    [definitionId, status ?? null],
+  );
+  return rows.map(toConflictRecord);
+}
+
+/** One conflict by id; UnknownConflictError when there is none. */
+export async function getConflict(meta: Pool, conflictId: string): Promise<ConflictRecord> {
+  if (!/^[1-9][0-9]{0,18}$/.test(conflictId)) throw new UnknownConflictError(conflictId);
+  const { rows } = await meta.query<ConflictRow>(
+    `SELECT ${CONFLICT_COLUMNS} FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+     WHERE c.id = $1`,
+    [conflictId],
+  );
+  if (rows.length === 0) throw new UnknownConflictError(conflictId);
+  return toConflictRecord(rows[0]);
+}

@@ -1,0 +1,34 @@
+import type { Pool } from 'pg';
+import { tryLockDefinition } from '../store/locks';
+import { definitionIdByName } from './definitionIds';
+import { DefinitionBusyError } from './errors';
+
+export type CursorResetScope = 'source' | 'target' | 'all';
+
+export interface CursorReset {
+  definition: string;
+  /** Cursor rows that existed and were removed. */
+  removed: ('SOURCE' | 'TARGET')[];
+}
+
+/**
+ * The seed's "Reset Cursor": forget where push (source) and/or pull (target) stand, so the next run
+ * re-reads everything. The ledger stays, so every row and item found again is matched to its partner
+ * and updated (or recognised as unchanged), never created a second time (I1, I3, I6).
+ */
+export async function resetCursor(meta: Pool, name: string, scope: CursorResetScope): Promise<CursorReset> {
+  const definitionId = await definitionIdByName(meta, name);
+  const scopes = scope === 'all' ? ['SOURCE', 'TARGET'] : [scope.toUpperCase()];
+  // Under the run lock: a run in progress would otherwise write its cursor back when it finishes.
+  const lock = await tryLockDefinition(meta, definitionId);
+  if (!lock) throw new DefinitionBusyError(name, 'resetting its cursor');
+  try {
+    const { rows } = await meta.query<{ scope: 'SOURCE' | 'TARGET' }>(
+      `DELETE FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = ANY($2::text[]) RETURNING scope`,
+      [definitionId, scopes],
+    );
+    return { definition: name, removed: rows.map((r) => r.scope).sort() };
+  } finally {
+    await lock.release();
+  }
+}

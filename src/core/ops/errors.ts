@@ -1,0 +1,34 @@
+/** A conflict id that does not exist (or is not a number). */
+export class UnknownConflictError extends Error {
+  override readonly name = 'UnknownConflictError';
+
+  constructor(readonly conflictId: string) {
+    super(`No conflict with id "${conflictId}"`);
+  }
+}
+
+/** Ids passed to retry/discard that are not parked failures of the definition. */
+export class UnknownFailureError extends Error {
+  override readonly name = 'UnknownFailureError';
+
+  constructor(
+    readonly definition: string,
+    readonly failureIds: string[],
+  ) {
+    super(`Definition "${definition}" has no parked failure with id ${failureIds.join(', ')}`);
+  }
+}
+
+/** A run of the definition holds its lock (I11); the operation would race with it. Try again later. */
+export class DefinitionBusyError extends Error {
+  override readonly name = 'DefinitionBusyError';
+
+  constructor(
+    readonly definition: string,
+    readonly operation: string,
+  ) {
+    super(
+      `Definition "${definition}" is running a push or pull; ${operation} needs it idle: try again shortly`,
+    );
+  }
+}

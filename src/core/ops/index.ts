@@ -1,0 +1,16 @@
+export { definitionStatus } from './status';
+export { listRuns, recordPoisonedRun, MAX_RUNS_LISTED } from './runs';
+export { listConflicts, getConflict } from './conflicts';
+export { listFailures, retryFailures, discardFailures, type FailureChange } from './failures';
+export { resetCursor, type CursorReset, type CursorResetScope } from './cursors';
+export {
+  definitionsDueForPush,
+  pullEnabledDefinitions,
+  pushTickWindow,
+  scheduleFiresIn,
+  type ScheduledDefinition,
+  type TickWindow,
+} from './schedule';
+export { definitionIdByName } from './definitionIds';
+export { DefinitionBusyError, UnknownConflictError, UnknownFailureError } from './errors';
+export type * from './records';

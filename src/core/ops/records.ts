@@ -1,0 +1,89 @@
+/** The shapes the ops API and the CLI print: plain JSON, ids as strings, times as ISO strings. */
+
+export interface RunRecord {
+  runId: string;
+  definition: string;
+  runType: 'PUSH' | 'INGRESS' | 'CDC';
+  trigger: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'SKIPPED';
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  processed: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  skipped: number;
+  conflicts: number;
+  failed: number;
+  throttleWaitMs: number;
+  graphRequests: number;
+  resourceUnits: number;
+  error: string | null;
+}
+
+export interface CursorStatus {
+  /** Push position (SOURCE scope): the serialised keyset cursor, or null before the first push. */
+  source: { value: string | null; updatedAt: string } | null;
+  /** Pull position (TARGET scope): whether a delta link is held; the link itself is not shown. */
+  target: { linkPresent: boolean; updatedAt: string } | null;
+}
+
+export interface DefinitionStatus {
+  id: string;
+  name: string;
+  enabled: boolean;
+  pullEnabled: boolean;
+  conflictPolicy: string;
+  schedule: string;
+  table: string;
+  list: string;
+  cursors: CursorStatus;
+  lastPush: RunRecord | null;
+  lastPull: RunRecord | null;
+  ledgerSize: number;
+  parkedFailures: number;
+  openConflicts: number;
+  pendingPull: boolean;
+  subscription: { id: string; expiration: string; state: string } | null;
+}
+
+export type ConflictStatus = 'OPEN' | 'RESOLVED';
+
+export interface ConflictRecord {
+  conflictId: string;
+  definition: string;
+  runId: string | null;
+  sourceIdentity: unknown;
+  spItemId: string | null;
+  detectedBy: 'PUSH' | 'PULL';
+  policy: string;
+  baseValues: unknown;
+  postgresValues: unknown;
+  sharepointValues: unknown;
+  outcome: string;
+  resolvedValues: unknown;
+  status: ConflictStatus;
+  reason: string | null;
+  createdAt: string;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+}
+
+export type FailureStatus = 'PARKED' | 'RESOLVED' | 'DISCARDED';
+
+export interface FailureRecord {
+  failureId: string;
+  definition: string;
+  direction: 'PUSH' | 'PULL';
+  itemKey: string;
+  sourceIdentity: unknown;
+  spItemId: string | null;
+  attempts: number;
+  lastError: string;
+  status: FailureStatus;
+  firstFailedAt: string;
+  lastFailedAt: string;
+  nextAttemptAt: string;
+  resolvedAt: string | null;
+}

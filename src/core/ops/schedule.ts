@@ -1,0 +1,61 @@
+import { CronExpressionParser } from 'cron-parser';
+import type { Pool } from 'pg';
+
+export interface ScheduledDefinition {
+  definitionId: string;
+  definition: string;
+}
+
+export interface TickWindow {
+  /** Exclusive. */
+  from: Date;
+  /** Inclusive. */
+  to: Date;
+}
+
+/** Whether an NCRONTAB schedule (six fields, seconds first, UTC) has an occurrence in (from, to]. */
+export function scheduleFiresIn(schedule: string, window: TickWindow): boolean {
+  if (window.to.getTime() <= window.from.getTime()) return false;
+  const expression = CronExpressionParser.parse(schedule, { currentDate: window.from, tz: 'UTC' });
+  return expression.next().getTime() <= window.to.getTime();
+}
+
+/**
+ * The window one tick of the app's push timer covers: (the schedule's previous occurrence, its current
+ * one], where "current" is the latest occurrence at or before `now`. Consecutive ticks tile time exactly,
+ * so a definition is due on exactly one tick per occurrence of its own schedule. `lastRecorded` (the
+ * host's scheduleStatus.last) only ever widens the window, after ticks were missed.
+ */
+export function pushTickWindow(appSchedule: string, now: Date, lastRecorded?: Date): TickWindow {
+  const justAfterNow = new Date(now.getTime() + 1);
+  const current = CronExpressionParser.parse(appSchedule, { currentDate: justAfterNow, tz: 'UTC' })
+    .prev()
+    .toDate();
+  const previous = CronExpressionParser.parse(appSchedule, { currentDate: current, tz: 'UTC' })
+    .prev()
+    .toDate();
+  const from =
+    lastRecorded && !Number.isNaN(lastRecorded.getTime()) && lastRecorded.getTime() < previous.getTime()
+      ? lastRecorded
+      : previous;
+  return { from, to: current };
+}
+
+/** Enabled definitions whose own push schedule fires within the window. */
+export async function definitionsDueForPush(meta: Pool, window: TickWindow): Promise<ScheduledDefinition[]> {
+  const { rows } = await meta.query<{ id: string; name: string; schedule: string }>(
+    'SELECT id::text AS id, name, schedule FROM arcore.sync_definitions WHERE enabled ORDER BY name',
+  );
+  return rows
+    .filter((row) => scheduleFiresIn(row.schedule, window))
+    .map((row) => ({ definitionId: row.id, definition: row.name }));
+}
+
+/** Enabled definitions that pull SharePoint changes (and therefore keep a subscription). */
+export async function pullEnabledDefinitions(meta: Pool): Promise<ScheduledDefinition[]> {
+  const { rows } = await meta.query<{ id: string; name: string }>(
+    `SELECT id::text AS id, name FROM arcore.sync_definitions
+     WHERE enabled AND COALESCE((document -> 'pull' ->> 'enabled')::boolean, true) ORDER BY name`,
+  );
+  return rows.map((row) => ({ definitionId: row.id, definition: row.name }));
+}

@@ -1,0 +1,116 @@
+import type { Pool } from 'pg';
+import { UnknownDefinitionError } from '../store/definitions';
+import type { DefinitionStatus } from './records';
+import { RUN_COLUMNS, toRunRecord, type RunRow } from './runs';
+
+interface StatusRow {
+  id: string;
+  name: string;
+  enabled: boolean;
+  pull_enabled: boolean;
+  conflict_policy: string;
+  schedule: string;
+  source_schema: string;
+  source_table: string;
+  target_site: string;
+  target_list: string;
+  source_value: string | null;
+  source_updated_at: Date | null;
+  target_present: boolean | null;
+  target_updated_at: Date | null;
+  last_push: RunRow | null;
+  last_pull: RunRow | null;
+  ledger_size: string;
+  parked_failures: string;
+  open_conflicts: string;
+  pending_pull: boolean;
+  subscription_id: string | null;
+  subscription_expiration: Date | null;
+  subscription_state: string | null;
+}
+
+/** json_build_object loses Date types: restore them so one converter serves both paths. */
+function runFromJson(json: RunRow | null): RunRow | null {
+  if (!json) return null;
+  return {
+    ...json,
+    started_at: new Date(json.started_at),
+    finished_at: json.finished_at ? new Date(json.finished_at) : null,
+    throttle_wait_ms: String(json.throttle_wait_ms),
+  };
+}
+
+const lastRun = (runType: string) => `(
+  SELECT row_to_json(x) FROM (
+    SELECT ${RUN_COLUMNS} FROM arcore.sync_runs r JOIN arcore.sync_definitions d ON d.id = r.definition_id
+    WHERE r.definition_id = def.id AND r.run_type = '${runType}' AND r.status <> 'SKIPPED'
+    ORDER BY r.started_at DESC, r.id DESC LIMIT 1) x)`;
+
+/**
+ * What an operator needs to know about each definition at a glance: enabled, policy, where push and
+ * pull stand, the last runs, and what waits for a human (parked failures, open conflicts).
+ * With `name`, exactly that definition (UnknownDefinitionError when there is none).
+ */
+export async function definitionStatus(meta: Pool, name?: string): Promise<DefinitionStatus[]> {
+  const { rows } = await meta.query<StatusRow>(
+    `SELECT def.id::text AS id, def.name, def.enabled,
+       COALESCE((def.document -> 'pull' ->> 'enabled')::boolean, true) AS pull_enabled,
+       def.conflict_policy, def.schedule, def.source_schema, def.source_table, def.target_site, def.target_list,
+       src.value AS source_value, src.updated_at AS source_updated_at,
+       (tgt.value IS NOT NULL AND tgt.value <> '') AS target_present, tgt.updated_at AS target_updated_at,
+       ${lastRun('PUSH')} AS last_push,
+       ${lastRun('INGRESS')} AS last_pull,
+       (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id) AS ledger_size,
+       (SELECT count(*) FROM arcore.sync_failures f WHERE f.definition_id = def.id AND f.status = 'PARKED')
+         AS parked_failures,
+       (SELECT count(*) FROM arcore.sync_conflicts c WHERE c.definition_id = def.id AND c.status = 'OPEN')
+         AS open_conflicts,
+       EXISTS (SELECT 1 FROM arcore.pending_pulls p WHERE p.definition_id = def.id) AS pending_pull,
+       sub.subscription_id, sub.expiration AS subscription_expiration, sub.state AS subscription_state
+     FROM arcore.sync_definitions def
+     LEFT JOIN arcore.sync_cursors src ON src.definition_id = def.id AND src.scope = 'SOURCE'
+     LEFT JOIN arcore.sync_cursors tgt ON tgt.definition_id = def.id AND tgt.scope = 'TARGET'
+     LEFT JOIN LATERAL (
+       SELECT s.subscription_id, s.expiration, s.state FROM arcore.graph_subscriptions s
+       WHERE s.definition_id = def.id AND s.state <> 'REMOVED' ORDER BY s.expiration DESC LIMIT 1) sub ON true
+     WHERE $1::text IS NULL OR def.name = $1
+     ORDER BY def.name`,
+    [name ?? null],
+  );
+  if (name !== undefined && rows.length === 0) throw new UnknownDefinitionError(name);
+  return rows.map((row) => {
+    const lastPush = runFromJson(row.last_push);
+    const lastPull = runFromJson(row.last_pull);
+    return {
+      id: row.id,
+      name: row.name,
+      enabled: row.enabled,
+      pullEnabled: row.pull_enabled,
+      conflictPolicy: row.conflict_policy,
+      schedule: row.schedule,
+      table: `${row.source_schema}.${row.source_table}`,
+      list: `${row.target_site} / ${row.target_list}`,
+      cursors: {
+        source: row.source_updated_at
+          ? { value: row.source_value, updatedAt: row.source_updated_at.toISOString() }
+          : null,
+        target: row.target_updated_at
+          ? { linkPresent: row.target_present === true, updatedAt: row.target_updated_at.toISOString() }
+          : null,
+      },
+      lastPush: lastPush ? toRunRecord(lastPush) : null,
+      lastPull: lastPull ? toRunRecord(lastPull) : null,
+      ledgerSize: Number(row.ledger_size),
+      parkedFailures: Number(row.parked_failures),
+      openConflicts: Number(row.open_conflicts),
+      pendingPull: row.pending_pull,
+      subscription: row.subscription_id
+        ? {
+            id: row.subscription_id,
+            expiration: (row.subscription_expiration as Date).toISOString(),
+            state: row.subscription_state ?? 'ACTIVE',
+          }
+        : null,
+    };
+  });
+}

@@ -1,0 +1,340 @@
+import type { Pool } from 'pg';
+import type { EngineContext } from '../engine/types';
+import { listDefinitions, type StoredDefinition } from '../store/definitions';
+import type { SharePointTarget } from '../target/sharepoint';
+import { GraphRequestError } from '../target/sharepoint';
+import { generateClientState, hashClientState } from './clientState';
+import { SubscriptionUpkeepError } from './errors';
+import { storedNotificationUrl } from './notificationUrl';
+import {
+  insertSubscription,
+  listStoredSubscriptions,
+  markRenewed,
+  markState,
+  type StoredSubscription,
+} from './store';
+
+/** Graph's maximum for list subscriptions is 42,300 minutes; asking a little less leaves clock slack. */
+export const SUBSCRIPTION_LIFETIME_MINUTES = 42_000;
+/** Renew once less than a third of the lifetime remains: many upkeep ticks get a chance before expiry. */
+export const RENEW_WHEN_REMAINING_MINUTES = SUBSCRIPTION_LIFETIME_MINUTES / 3;
+/** Rows of removed subscriptions are kept this long as history, then pruned. */
+const REMOVED_HISTORY_DAYS = 30;
+/** Serialises upkeep across instances and the CLI: two upkeeps at once would create two subscriptions. */
+const UPKEEP_LOCK_KEY = 0x4152_5355; // 'ARSU'
+
+export interface EnsureSubscriptionsOptions {
+  /** Public URL of the webhook endpoint (with its function key). */
+  notificationUrl: string;
+  lifecycleNotificationUrl?: string;
+  now?: Date;
+}
+
+export type SubscriptionActionKind = 'created' | 'renewed' | 'recreated' | 'deleted' | 'kept';
+
+export interface SubscriptionAction {
+  /** Null for a subscription Graph holds for our endpoint that belongs to no definition (an orphan). */
+  definition: string | null;
+  action: SubscriptionActionKind;
+  subscriptionId: string;
+  expiration?: string;
+  reason?: string;
+}
+
+export interface EnsureSubscriptionsResult {
+  /** False when another upkeep held the lock: nothing was done. */
+  ran: boolean;
+  actions: SubscriptionAction[];
+  errors: SubscriptionUpkeepError[];
+}
+
+function isGone(err: unknown): boolean {
+  return err instanceof GraphRequestError && err.status === 404;
+}
+
+function wantsSubscription(def: StoredDefinition): boolean {
+  return def.definition.enabled && def.definition.pull.enabled;
+}
+
+export interface SubscriptionUrls {
+  notificationUrl: string;
+  lifecycleNotificationUrl?: string;
+}
+
+/**
+ * Creates a subscription for one definition's list: a new random clientState (sent once, stored only
+ * as its hash), resource `sites/{site-id}/lists/{list-id}`. Graph (or the emulator) validates the
+ * notification URL before answering, so our endpoint must already be serving.
+ */
+export async function createSubscriptionFor(
+  meta: Pool,
+  target: SharePointTarget,
+  def: StoredDefinition,
+  urls: SubscriptionUrls,
+  now: Date,
+): Promise<StoredSubscription> {
+  const site = await target.resolveSite(def.definition.target.site);
+  const list = await target.resolveList(site.id, def.definition.target.list);
+  const resource = `sites/${site.id}/lists/${list.id}`;
+  const clientState = generateClientState();
+  const requestedExpiry = new Date(now.getTime() + SUBSCRIPTION_LIFETIME_MINUTES * 60_000);
+  const created = await target.createSubscription({
+    resource,
+    notificationUrl: urls.notificationUrl,
+    lifecycleNotificationUrl: urls.lifecycleNotificationUrl,
+    clientState,
+    expirationDateTime: requestedExpiry.toISOString(),
+  });
+  const row = {
+    subscriptionId: created.id,
+    definitionId: def.id,
+    siteId: site.id,
+    listId: list.id,
+    resource,
+    notificationUrl: storedNotificationUrl(urls.notificationUrl),
+    expiration: new Date(created.expirationDateTime),
+    clientStateHash: hashClientState(clientState),
+  };
+  await insertSubscription(meta, row);
+  return { ...row, state: 'ACTIVE', createdAt: now, renewedAt: null };
+}
+
+/** Renews for another full lifetime; returns the new expiry. Throws GraphRequestError 404 when gone. */
+export async function renewSubscription(
+  meta: Pool,
+  target: SharePointTarget,
+  subscriptionId: string,
+  now: Date,
+): Promise<Date> {
+  const requested = new Date(now.getTime() + SUBSCRIPTION_LIFETIME_MINUTES * 60_000);
+  const renewed = await target.renewSubscription(subscriptionId, requested.toISOString());
+  const expiration = new Date(renewed.expirationDateTime);
+  await markRenewed(meta, subscriptionId, expiration);
+  return expiration;
+}
+
+/** Deletes at Graph (already gone counts as deleted) and marks the row REMOVED. */
+export async function removeSubscription(
+  meta: Pool,
+  target: SharePointTarget,
+  subscriptionId: string,
+): Promise<void> {
+  await target.deleteSubscription(subscriptionId);
+  await markState(meta, subscriptionId, 'REMOVED');
+}
+
+async function withUpkeepLock<T>(meta: Pool, work: () => Promise<T>): Promise<T | null> {
+  const client = await meta.connect();
+  try {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+      UPKEEP_LOCK_KEY,
+    ]);
+    if (!rows[0].locked) return null;
+    try {
+      return await work();
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [UPKEEP_LOCK_KEY]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Keeps exactly one live subscription per pull-enabled definition, and none for anything else:
+ * - creates one where a definition has none (or only expired ones);
+ * - renews one with less than a third of its lifetime left, recreating it when Graph says it is gone;
+ * - recreates one whose endpoint URL or list changed;
+ * - deletes duplicates, subscriptions of disabled or pull-disabled definitions, and subscriptions Graph
+ *   holds for our endpoint that no definition owns (left by a removed definition or a crash);
+ * and records every change in `graph_subscriptions`. One definition's failure never stops the others.
+ */
+export async function ensureSubscriptions(
+  ctx: EngineContext,
+  options: EnsureSubscriptionsOptions,
+): Promise<EnsureSubscriptionsResult> {
+  const target = ctx.target();
+  try {
+    const result = await withUpkeepLock(ctx.meta, () => upkeep(ctx, target, options));
+    return result ?? { ran: false, actions: [], errors: [] };
+  } finally {
+    await target.close();
+  }
+}
+
+async function upkeep(
+  ctx: EngineContext,
+  target: SharePointTarget,
+  options: EnsureSubscriptionsOptions,
+): Promise<EnsureSubscriptionsResult> {
+  const now = options.now ?? new Date();
+  const urls: SubscriptionUrls = {
+    notificationUrl: options.notificationUrl,
+    lifecycleNotificationUrl: options.lifecycleNotificationUrl,
+  };
+  const wantedUrl = storedNotificationUrl(options.notificationUrl);
+  const actions: SubscriptionAction[] = [];
+  const errors: SubscriptionUpkeepError[] = [];
+
+  const attempt = async (
+    definition: string,
+    action: SubscriptionUpkeepError['action'],
+    subscriptionId: string | null,
+    work: () => Promise<void>,
+  ): Promise<void> => {
+    try {
+      await work();
+    } catch (cause) {
+      const error = new SubscriptionUpkeepError(definition, action, subscriptionId, { cause });
+      errors.push(error);
+      ctx.log.warn(error.message, { definition, subscriptionId, action });
+    }
+  };
+
+  const definitions = await listDefinitions(ctx.meta);
+  const stored = await listStoredSubscriptions(ctx.meta);
+  const live = stored.filter((s) => s.state !== 'REMOVED');
+
+  for (const def of definitions) {
+    const name = def.definition.name;
+    const mine = live
+      .filter((s) => s.definitionId === def.id)
+      .sort((a, b) => b.expiration.getTime() - a.expiration.getTime());
+
+    if (!wantsSubscription(def)) {
+      for (const sub of mine) {
+        await attempt(name, 'delete', sub.subscriptionId, async () => {
+          await removeSubscription(ctx.meta, target, sub.subscriptionId);
+          actions.push({
+            definition: name,
+            action: 'deleted',
+            subscriptionId: sub.subscriptionId,
+            reason: def.definition.enabled ? 'pull is disabled' : 'definition is disabled',
+          });
+        });
+      }
+      continue;
+    }
+
+    const [keep, ...extras] = mine.filter((s) => s.expiration.getTime() > now.getTime());
+    for (const sub of [...extras, ...mine.filter((s) => s.expiration.getTime() <= now.getTime())]) {
+      const expired = sub.expiration.getTime() <= now.getTime();
+      await attempt(name, 'delete', sub.subscriptionId, async () => {
+        await removeSubscription(ctx.meta, target, sub.subscriptionId);
+        actions.push({
+          definition: name,
+          action: 'deleted',
+          subscriptionId: sub.subscriptionId,
+          reason: expired ? 'expired' : 'duplicate',
+        });
+      });
+    }
+
+    const create = async (action: 'created' | 'recreated', reason?: string) =>
+      attempt(name, 'create', null, async () => {
+        const created = await createSubscriptionFor(ctx.meta, target, def, urls, now);
+        actions.push({
+          definition: name,
+          action,
+          subscriptionId: created.subscriptionId,
+          expiration: created.expiration.toISOString(),
+          reason,
+        });
+      });
+    const replace = async (old: StoredSubscription, reason: string) => {
+      await create('recreated', reason);
+      await attempt(name, 'delete', old.subscriptionId, () =>
+        removeSubscription(ctx.meta, target, old.subscriptionId),
+      );
+    };
+
+    if (!keep) {
+      await create('created');
+      continue;
+    }
+    if (keep.notificationUrl !== wantedUrl) {
+      await replace(keep, 'notification URL changed');
+      continue;
+    }
+    if (def.updatedAt.getTime() > keep.createdAt.getTime()) {
+      let listMoved = false;
+      await attempt(name, 'resolve', keep.subscriptionId, async () => {
+        const site = await target.resolveSite(def.definition.target.site);
+        const list = await target.resolveList(site.id, def.definition.target.list);
+        listMoved = site.id !== keep.siteId || list.id !== keep.listId;
+      });
+      if (listMoved) {
+        await replace(keep, 'target list changed');
+        continue;
+      }
+    }
+    const remainingMinutes = (keep.expiration.getTime() - now.getTime()) / 60_000;
+    if (remainingMinutes >= RENEW_WHEN_REMAINING_MINUTES) {
+      actions.push({
+        definition: name,
+        action: 'kept',
+        subscriptionId: keep.subscriptionId,
+        expiration: keep.expiration.toISOString(),
+      });
+      continue;
+    }
+    try {
+      const expiration = await renewSubscription(ctx.meta, target, keep.subscriptionId, now);
+      actions.push({
+        definition: name,
+        action: 'renewed',
+        subscriptionId: keep.subscriptionId,
+        expiration: expiration.toISOString(),
+      });
+    } catch (err) {
+      if (isGone(err)) {
+        await markState(ctx.meta, keep.subscriptionId, 'REMOVED');
+        await create('recreated', 'Graph no longer knows the subscription');
+      } else {
+        const error = new SubscriptionUpkeepError(name, 'renew', keep.subscriptionId, { cause: err });
+        errors.push(error);
+        ctx.log.warn(error.message, { definition: name, subscriptionId: keep.subscriptionId });
+      }
+    }
+  }
+
+  await deleteOrphans(ctx, target, wantedUrl, actions, errors);
+  await ctx.meta.query(
+    `DELETE FROM arcore.graph_subscriptions
+     WHERE state = 'REMOVED' AND created_at < now() - make_interval(days => $1)`,
+    [REMOVED_HISTORY_DAYS],
+  );
+  return { ran: true, actions, errors };
+}
+
+/** Subscriptions Graph holds for our endpoint that no live row of ours knows about. */
+async function deleteOrphans(
+  ctx: EngineContext,
+  target: SharePointTarget,
+  wantedUrl: string,
+  actions: SubscriptionAction[],
+  errors: SubscriptionUpkeepError[],
+): Promise<void> {
+  let remote;
+  try {
+    remote = await target.listSubscriptions();
+  } catch (cause) {
+    errors.push(new SubscriptionUpkeepError('(all)', 'resolve', null, { cause }));
+    return;
+  }
+  const known = new Set(
+    (await listStoredSubscriptions(ctx.meta))
+      .filter((s) => s.state !== 'REMOVED')
+      .map((s) => s.subscriptionId),
+  );
+  for (const sub of remote) {
+    if (known.has(sub.id) || storedNotificationUrl(sub.notificationUrl) !== wantedUrl) continue;
+    try {
+      await target.deleteSubscription(sub.id);
+      await markState(ctx.meta, sub.id, 'REMOVED');
+      actions.push({ definition: null, action: 'deleted', subscriptionId: sub.id, reason: 'orphan' });
+    } catch (cause) {
+      errors.push(new SubscriptionUpkeepError('(orphan)', 'delete', sub.id, { cause }));
+    }
+  }
+}

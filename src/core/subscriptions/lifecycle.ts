@@ -1,0 +1,168 @@
+import type { EngineContext } from '../engine/types';
+import { getDefinitionById } from '../store/definitions';
+import { GraphRequestError, type SharePointTarget } from '../target/sharepoint';
+import type { PullRequest } from './acceptNotifications';
+import { clientStateMatches } from './clientState';
+import { createSubscriptionFor, renewSubscription, type SubscriptionUrls } from './ensureSubscriptions';
+import { NotificationBodyError, SubscriptionUpkeepError } from './errors';
+import { requestPull } from './pendingPulls';
+import {
+  describeIssues,
+  lifecycleNotificationSchema,
+  notificationBodySchema,
+  type LifecycleEvent,
+} from './schemas';
+import { getStoredSubscription, markState } from './store';
+
+export interface LifecycleAction {
+  subscriptionId: string;
+  event: LifecycleEvent;
+  action: 'reauthorized' | 'renewed' | 'recreated' | 'pull-requested' | 'failed';
+  /** The new subscription when the old one was recreated. */
+  newSubscriptionId?: string;
+  error?: string;
+}
+
+export interface LifecycleResult {
+  handled: LifecycleAction[];
+  ignored: { index: number; reason: string; subscriptionId?: string }[];
+  /** Pulls the caller must enqueue (a `missed` event, or a subscription that was gone for a while). */
+  enqueue: PullRequest[];
+}
+
+export interface LifecycleOptions {
+  /** Needed to recreate a removed subscription; without it the subscription timer recreates it later. */
+  urls?: SubscriptionUrls;
+  now?: Date;
+}
+
+/**
+ * Handles one POST of lifecycle notifications (graph.md "Change notifications"): each entry is
+ * authenticated by its subscription's clientState like a change notification, then
+ * - `reauthorizationRequired`: reauthorize, falling back to a renewal when reauthorizing fails;
+ * - `subscriptionRemoved`: recreate the subscription and queue a pull (changes may have gone unnoticed);
+ * - `missed`: queue a pull, since notifications were dropped.
+ * Throws NotificationBodyError for a body that is not `{ value: [...] }`. Graph failures are reported
+ * per entry, never thrown: the subscription timer repairs whatever is left.
+ */
+export async function handleLifecycle(
+  ctx: EngineContext,
+  body: unknown,
+  options: LifecycleOptions = {},
+): Promise<LifecycleResult> {
+  const outer = notificationBodySchema.safeParse(body);
+  if (!outer.success) throw new NotificationBodyError('lifecycle', describeIssues(outer.error));
+  const now = options.now ?? new Date();
+  const result: LifecycleResult = { handled: [], ignored: [], enqueue: [] };
+  let target: SharePointTarget | undefined;
+  const graph = () => (target ??= ctx.target());
+
+  try {
+    for (const [index, raw] of outer.data.value.entries()) {
+      await handleOne(ctx, index, raw, options, now, graph, result);
+    }
+  } finally {
+    await target?.close();
+  }
+  return result;
+}
+
+async function handleOne(
+  ctx: EngineContext,
+  index: number,
+  raw: unknown,
+  options: LifecycleOptions,
+  now: Date,
+  graph: () => SharePointTarget,
+  result: LifecycleResult,
+): Promise<void> {
+  const parsed = lifecycleNotificationSchema.safeParse(raw);
+  if (!parsed.success) {
+    result.ignored.push({
+      index,
+      reason: `malformed lifecycle notification: ${describeIssues(parsed.error).join('; ')}`,
+    });
+    return;
+  }
+  const { subscriptionId, lifecycleEvent: event, clientState } = parsed.data;
+  const stored = await getStoredSubscription(ctx.meta, subscriptionId);
+  if (!stored) {
+    result.ignored.push({ index, subscriptionId, reason: 'unknown subscription' });
+    return;
+  }
+  if (!clientStateMatches(clientState, stored.clientStateHash)) {
+    result.ignored.push({ index, subscriptionId, reason: 'clientState does not match the subscription' });
+    return;
+  }
+  const def = await getDefinitionById(ctx.meta, stored.definitionId);
+  if (!def) {
+    result.ignored.push({ index, subscriptionId, reason: 'the definition no longer exists' });
+    return;
+  }
+  const name = def.definition.name;
+  const queuePull = async (reason: string) => {
+    if (await requestPull(ctx.meta, def.id, reason)) {
+      result.enqueue.push({ definitionId: def.id, definition: name });
+    }
+  };
+  const fail = (action: SubscriptionUpkeepError['action'], cause: unknown) => {
+    const error = new SubscriptionUpkeepError(name, action, subscriptionId, { cause });
+    ctx.log.warn(error.message, { definition: name, subscriptionId, event });
+    result.handled.push({ subscriptionId, event, action: 'failed', error: error.message });
+  };
+  const recreate = async () => {
+    await markState(ctx.meta, subscriptionId, 'REMOVED');
+    if (!options.urls) {
+      // The stored URL has its function key replaced by a fingerprint: upkeep recreates it instead.
+      result.handled.push({
+        subscriptionId,
+        event,
+        action: 'failed',
+        error: 'no notification URL to recreate with',
+      });
+      await queuePull(`subscription ${subscriptionId} was removed`);
+      return;
+    }
+    try {
+      const created = await createSubscriptionFor(ctx.meta, graph(), def, options.urls, now);
+      result.handled.push({
+        subscriptionId,
+        event,
+        action: 'recreated',
+        newSubscriptionId: created.subscriptionId,
+      });
+    } catch (cause) {
+      fail('create', cause);
+    }
+    await queuePull(`subscription ${subscriptionId} was removed`);
+  };
+
+  if (event === 'missed') {
+    await queuePull('Graph reported missed notifications');
+    result.handled.push({ subscriptionId, event, action: 'pull-requested' });
+    return;
+  }
+  if (event === 'subscriptionRemoved') {
+    await recreate();
+    return;
+  }
+  await markState(ctx.meta, subscriptionId, 'REAUTHORIZATION_REQUIRED');
+  try {
+    await graph().reauthorizeSubscription(subscriptionId);
+    await markState(ctx.meta, subscriptionId, 'ACTIVE');
+    result.handled.push({ subscriptionId, event, action: 'reauthorized' });
+    return;
+  } catch (err) {
+    ctx.log.warn(`reauthorizing subscription ${subscriptionId} failed; renewing instead`, {
+      definition: name,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+  try {
+    await renewSubscription(ctx.meta, graph(), subscriptionId, now);
+    result.handled.push({ subscriptionId, event, action: 'renewed' });
+  } catch (err) {
+    if (err instanceof GraphRequestError && err.status === 404) await recreate();
+    else fail('renew', err);
+  }
+}

@@ -1,0 +1,69 @@
+import './bootstrap';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { acceptNotifications, NotificationBodyError } from '../core/subscriptions';
+import { errorResponse, readJsonBody, validationEcho } from './http';
+import { pullQueueOutput, type PullMessage } from './queues';
+import { getRuntime, messageOf } from './runtime';
+
+/**
+ * The subscriptions' notificationUrl. Answers Graph's validation echo; otherwise authenticates the
+ * notifications (clientState against the stored hash), records at most one pending pull per list and
+ * enqueues a pull message only for a newly pending one: no Graph call inline, 202 well within 3 s.
+ * Bad bodies get 400 and nothing is enqueued; only a failure to persist answers 5xx, so Graph retries.
+ */
+export async function graphWebhook(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const echo = validationEcho(request);
+  if (echo) return echo;
+  if (request.method !== 'POST') return errorResponse(405, 'POST notifications, or pass validationToken');
+  const body = await readJsonBody(request);
+  if (!body.ok) {
+    context.warn(`graphWebhook: rejected body (${body.response.status})`);
+    return body.response;
+  }
+  let runtime;
+  try {
+    runtime = await getRuntime();
+  } catch (err) {
+    context.error(`graphWebhook: runtime unavailable: ${messageOf(err)}`);
+    return errorResponse(500, 'the service is starting or misconfigured; retry later');
+  }
+  try {
+    const result = await acceptNotifications(runtime.ctx.meta, body.value);
+    const enqueuedAt = new Date().toISOString();
+    const messages: PullMessage[] = result.enqueue.map((r) => ({
+      definition: r.definition,
+      definitionId: r.definitionId,
+      trigger: 'webhook',
+      enqueuedAt,
+    }));
+    if (messages.length > 0) context.extraOutputs.set(pullQueueOutput, messages);
+    if (result.ignored.length > 0) {
+      const reasons = [...new Set(result.ignored.map((i) => i.reason))].slice(0, 5);
+      context.warn(`graphWebhook: ignored ${result.ignored.length} notification(s): ${reasons.join(' | ')}`);
+    }
+    context.log(
+      `graphWebhook: ${result.accepted} accepted, ${messages.length} pull(s) enqueued` +
+        (messages.length ? ` (${messages.map((m) => m.definition).join(', ')})` : ''),
+    );
+    return { status: 202 };
+  } catch (err) {
+    if (err instanceof NotificationBodyError) {
+      context.warn(`graphWebhook: ${err.message}`);
+      return errorResponse(400, err.message);
+    }
+    context.error(`graphWebhook: could not record notifications: ${messageOf(err)}`);
+    runtime.telemetry.trackException(err, { operation: 'graphWebhook' });
+    return errorResponse(500, 'could not record the notifications; retry later');
+  }
+}
+
+app.http('graphWebhook', {
+  methods: ['POST', 'GET'],
+  authLevel: 'function',
+  route: 'graph/notifications',
+  extraOutputs: [pullQueueOutput],
+  handler: graphWebhook,
+});

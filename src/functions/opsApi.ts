@@ -1,0 +1,334 @@
+import './bootstrap';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { ConflictAlreadyResolvedError, ConflictNotFoundError, resolveConflict } from '../core/engine/resolve';
+import { runPull } from '../core/engine/pull';
+import { runPush } from '../core/engine/push';
+import type { EngineContext, RunSummary } from '../core/engine/types';
+import {
+  definitionIdByName,
+  definitionStatus,
+  DefinitionBusyError,
+  discardFailures,
+  getConflict,
+  listConflicts,
+  listFailures,
+  listRuns,
+  resetCursor,
+  retryFailures,
+  UnknownConflictError,
+  UnknownFailureError,
+} from '../core/ops';
+import { UnknownDefinitionError } from '../core/store/definitions';
+import { markPullPending } from '../core/subscriptions';
+import { errorResponse, jsonResponse, readJsonBody } from './http';
+import { pullQueueOutput, pushQueueOutput, type PullMessage, type PushMessage } from './queues';
+import { engineContextFor, getRuntime, messageOf, type FunctionsRuntime } from './runtime';
+
+/** Request bodies of the ops API are small; anything bigger is a mistake. */
+const MAX_OPS_BODY_BYTES = 256 * 1024;
+const ID = /^[1-9][0-9]{0,18}$/;
+
+const idSchema = z.union([
+  z.string().regex(ID, 'must be a positive integer id'),
+  z.number().int().positive(),
+]);
+
+export const runNowBodySchema = z
+  .object({ wait: z.boolean().default(true).describe('false: enqueue the run and answer 202') })
+  .strict();
+export const resetCursorBodySchema = z.object({ scope: z.enum(['source', 'target', 'all']) }).strict();
+export const resolveBodySchema = z.union([
+  z
+    .object({ take: z.enum(['postgres', 'sharepoint']), resolvedBy: z.string().min(1).max(200).optional() })
+    .strict(),
+  z
+    .object({ values: z.record(z.string(), z.unknown()), resolvedBy: z.string().min(1).max(200).optional() })
+    .strict(),
+]);
+export const failureIdsBodySchema = z
+  .object({ ids: z.array(idSchema).min(1).max(1000).optional() })
+  .strict()
+  .transform((b) => ({ ids: b.ids?.map(String) }));
+
+const runsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(20) });
+const conflictsQuerySchema = z.object({
+  status: z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.enum(['OPEN', 'RESOLVED']))
+    .optional(),
+});
+const failuresQuerySchema = z.object({
+  status: z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.enum(['PARKED', 'RESOLVED', 'DISCARDED', 'ALL']))
+    .default('PARKED'),
+});
+
+/** A client mistake the handler answers with 400, naming each problem. */
+class BadRequestError extends Error {
+  constructor(
+    message: string,
+    readonly problems: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new BadRequestError(
+      `invalid ${what}`,
+      parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+    );
+  }
+  return parsed.data;
+}
+
+async function body<T>(request: HttpRequest, schema: z.ZodType<T>, emptyValue: unknown = {}): Promise<T> {
+  const read = await readJsonBody(request, { limit: MAX_OPS_BODY_BYTES, emptyValue });
+  if (!read.ok) {
+    const detail = read.response.jsonBody as { error?: string } | undefined;
+    throw new BadRequestError(detail?.error ?? 'unreadable body');
+  }
+  return parseWith(schema, read.value, 'body');
+}
+
+function query(request: HttpRequest): Record<string, string> {
+  return Object.fromEntries(request.query.entries());
+}
+
+interface RouteInput {
+  params: Record<string, string>;
+  request: HttpRequest;
+  ctx: EngineContext;
+  context: InvocationContext;
+  runtime: FunctionsRuntime;
+}
+
+interface Route {
+  method: 'GET' | 'POST';
+  pattern: string[];
+  handle(input: RouteInput): Promise<HttpResponseInit>;
+}
+
+function runResponse(summary: RunSummary): HttpResponseInit {
+  if (summary.status === 'SKIPPED') {
+    return jsonResponse(409, {
+      error: 'another run of this definition holds its lock; try again shortly',
+      summary,
+    });
+  }
+  return jsonResponse(200, summary);
+}
+
+const routes: Route[] = [
+  {
+    method: 'GET',
+    pattern: ['definitions'],
+    handle: async ({ ctx }) => jsonResponse(200, { definitions: await definitionStatus(ctx.meta) }),
+  },
+  {
+    method: 'GET',
+    pattern: ['definitions', ':name'],
+    handle: async ({ ctx, params }) => jsonResponse(200, (await definitionStatus(ctx.meta, params.name))[0]),
+  },
+  {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'push'],
+    handle: async ({ ctx, params, request, context }) => {
+      const { wait } = await body(request, runNowBodySchema);
+      if (wait) return runResponse(await runPush(ctx, params.name, { trigger: 'ops' }));
+      const definitionId = await definitionIdByName(ctx.meta, params.name);
+      const message: PushMessage = {
+        definition: params.name,
+        definitionId,
+        trigger: 'ops',
+        enqueuedAt: new Date().toISOString(),
+      };
+      context.extraOutputs.set(pushQueueOutput, [message]);
+      return jsonResponse(202, { enqueued: 'push', definition: params.name });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'pull'],
+    handle: async ({ ctx, params, request, context }) => {
+      const { wait } = await body(request, runNowBodySchema);
+      if (wait) return runResponse(await runPull(ctx, params.name, { trigger: 'ops' }));
+      const definitionId = await definitionIdByName(ctx.meta, params.name);
+      await markPullPending(ctx.meta, definitionId, 'ops API');
+      const message: PullMessage = {
+        definition: params.name,
+        definitionId,
+        trigger: 'ops',
+        enqueuedAt: new Date().toISOString(),
+      };
+      context.extraOutputs.set(pullQueueOutput, [message]);
+      return jsonResponse(202, { enqueued: 'pull', definition: params.name });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'reset-cursor'],
+    handle: async ({ ctx, params, request }) => {
+      const { scope } = await body(request, resetCursorBodySchema, undefined);
+      return jsonResponse(200, await resetCursor(ctx.meta, params.name, scope));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['definitions', ':name', 'runs'],
+    handle: async ({ ctx, params, request }) => {
+      const { limit } = parseWith(runsQuerySchema, query(request), 'query');
+      return jsonResponse(200, { runs: await listRuns(ctx.meta, params.name, limit) });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['definitions', ':name', 'conflicts'],
+    handle: async ({ ctx, params, request }) => {
+      const { status } = parseWith(conflictsQuerySchema, query(request), 'query');
+      return jsonResponse(200, { conflicts: await listConflicts(ctx.meta, params.name, status) });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['definitions', ':name', 'failures'],
+    handle: async ({ ctx, params, request }) => {
+      const { status } = parseWith(failuresQuerySchema, query(request), 'query');
+      return jsonResponse(200, { failures: await listFailures(ctx.meta, params.name, status) });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'failures', 'retry'],
+    handle: async ({ ctx, params, request }) => {
+      const { ids } = await body(request, failureIdsBodySchema);
+      return jsonResponse(200, await retryFailures(ctx.meta, params.name, ids));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'failures', 'discard'],
+    handle: async ({ ctx, params, request }) => {
+      const { ids } = await body(request, failureIdsBodySchema);
+      return jsonResponse(200, await discardFailures(ctx.meta, params.name, ids));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['conflicts', ':id'],
+    handle: async ({ ctx, params }) => jsonResponse(200, await getConflict(ctx.meta, params.id)),
+  },
+  {
+    method: 'POST',
+    pattern: ['conflicts', ':id', 'resolve'],
+    handle: async ({ ctx, params, request }) => {
+      const choice = await body(request, resolveBodySchema, undefined);
+      await getConflict(ctx.meta, params.id);
+      const resolvedBy = choice.resolvedBy ?? request.headers.get('x-ms-client-principal-name') ?? 'ops-api';
+      const resolution = 'take' in choice ? { take: choice.take } : { values: choice.values };
+      return jsonResponse(200, await resolveConflict(ctx, params.id, resolution, resolvedBy));
+    },
+  },
+];
+
+/** The path below `ops/`: the route parameter on Azure, the URL elsewhere. */
+function opsPath(request: HttpRequest): string {
+  const fromRoute = request.params.path;
+  if (typeof fromRoute === 'string') return fromRoute;
+  const pathname = new URL(request.url).pathname;
+  const at = pathname.indexOf('/ops/');
+  return at >= 0 ? pathname.slice(at + '/ops/'.length) : '';
+}
+
+function match(pattern: string[], segments: string[]): Record<string, string> | null {
+  if (pattern.length !== segments.length) return null;
+  const params: Record<string, string> = {};
+  for (const [i, part] of pattern.entries()) {
+    if (part.startsWith(':')) params[part.slice(1)] = segments[i];
+    else if (part !== segments[i]) return null;
+  }
+  return params;
+}
+
+function statusOf(err: unknown): { status: number; body: Record<string, unknown> } | null {
+  if (err instanceof BadRequestError)
+    return { status: 400, body: { error: err.message, problems: err.problems } };
+  if (
+    err instanceof UnknownDefinitionError ||
+    err instanceof UnknownConflictError ||
+    err instanceof ConflictNotFoundError ||
+    err instanceof UnknownFailureError
+  ) {
+    return { status: 404, body: { error: err.message } };
+  }
+  if (err instanceof ConflictAlreadyResolvedError || err instanceof DefinitionBusyError) {
+    return { status: 409, body: { error: err.message } };
+  }
+  return null;
+}
+
+/**
+ * The operations API under `ops/` (function-key auth, JSON): definitions with status; run a push or
+ * pull now (or enqueue it with `{"wait": false}`); reset a cursor; runs; conflicts and their resolution;
+ * parked failures, retry and discard. Bad input → 400 naming the problem, unknown names and ids → 404,
+ * a definition busy with a run → 409.
+ */
+export async function opsApi(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  let segments: string[];
+  try {
+    segments = opsPath(request)
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => decodeURIComponent(s));
+  } catch {
+    return errorResponse(400, 'malformed path');
+  }
+  const candidates = routes
+    .map((route) => ({ route, params: match(route.pattern, segments) }))
+    .filter((c): c is { route: Route; params: Record<string, string> } => c.params !== null);
+  if (candidates.length === 0) return errorResponse(404, `no such operation: /ops/${segments.join('/')}`);
+  const chosen = candidates.find((c) => c.route.method === request.method);
+  if (!chosen) {
+    const allowed = [...new Set(candidates.map((c) => c.route.method))].join(', ');
+    return errorResponse(405, `use ${allowed}`, { allowed });
+  }
+  if (chosen.params.id !== undefined && !ID.test(chosen.params.id)) {
+    return errorResponse(404, `no conflict with id "${chosen.params.id}"`);
+  }
+  let runtime: FunctionsRuntime;
+  try {
+    runtime = await getRuntime();
+  } catch (err) {
+    context.error(`opsApi: runtime unavailable: ${messageOf(err)}`);
+    return errorResponse(503, `the service is not ready: ${messageOf(err)}`);
+  }
+  try {
+    return await chosen.route.handle({
+      params: chosen.params,
+      request,
+      ctx: engineContextFor(runtime, context),
+      context,
+      runtime,
+    });
+  } catch (err) {
+    const mapped = statusOf(err);
+    if (mapped) return jsonResponse(mapped.status, mapped.body);
+    context.error(`opsApi: ${request.method} /ops/${segments.join('/')}: ${messageOf(err)}`);
+    runtime.telemetry.trackException(err, { operation: 'opsApi', definition: chosen.params.name });
+    return errorResponse(500, messageOf(err));
+  }
+}
+
+app.http('opsApi', {
+  methods: ['GET', 'POST'],
+  authLevel: 'function',
+  route: 'ops/{*path}',
+  extraOutputs: [pushQueueOutput, pullQueueOutput],
+  handler: opsApi,
+});

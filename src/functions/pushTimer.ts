@@ -1,0 +1,44 @@
+import './bootstrap';
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import type { Pool } from 'pg';
+import { definitionsDueForPush, pushTickWindow, type TickWindow } from '../core/ops';
+import { pushQueueOutput, type PushMessage } from './queues';
+import { getRuntime } from './runtime';
+
+/** The app's push tick when PUSH_SCHEDULE is not set: every 5 minutes. */
+export const DEFAULT_PUSH_SCHEDULE = '0 */5 * * * *';
+
+/** One push message per enabled definition whose own schedule fires within the window. */
+export async function duePushMessages(meta: Pool, window: TickWindow): Promise<PushMessage[]> {
+  const enqueuedAt = new Date().toISOString();
+  const due = await definitionsDueForPush(meta, window);
+  return due.map((d) => ({
+    definition: d.definition,
+    definitionId: d.definitionId,
+    trigger: 'timer',
+    enqueuedAt,
+  }));
+}
+
+/**
+ * Push fan-out: on each tick of PUSH_SCHEDULE, enqueue one message per definition due by its own
+ * schedule since the previous tick. Workers pick them up in parallel across instances; each push runs
+ * under its definition's lock (I11).
+ */
+export async function pushTimer(timer: Timer, context: InvocationContext): Promise<void> {
+  const { ctx } = await getRuntime();
+  const last = timer.scheduleStatus?.last ? new Date(timer.scheduleStatus.last) : undefined;
+  const window = pushTickWindow(process.env.PUSH_SCHEDULE || DEFAULT_PUSH_SCHEDULE, new Date(), last);
+  const messages = await duePushMessages(ctx.meta, window);
+  if (messages.length > 0) context.extraOutputs.set(pushQueueOutput, messages);
+  context.log(
+    `pushTimer: ${messages.length} push(es) due in (${window.from.toISOString()}, ${window.to.toISOString()}]` +
+      (messages.length ? `: ${messages.map((m) => m.definition).join(', ')}` : ''),
+  );
+}
+
+app.timer('pushTimer', {
+  schedule: '%PUSH_SCHEDULE%',
+  extraOutputs: [pushQueueOutput],
+  handler: pushTimer,
+});

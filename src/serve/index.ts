@@ -1,0 +1,2 @@
+export { startLocalHost, type LocalHost, type LocalHostOptions } from './localHost';
+export { LocalQueue, type LocalQueueOptions, type QueuedWork, type WorkKind } from './localQueue';

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  HttpRequest,
+  HttpResponse,
+  InvocationContext,
+  type HttpResponseInit,
+  type StorageQueueOutput,
+  type Timer,
+} from '@azure/functions';
+import type { EngineContext, Logger } from '../core/engine/types';
+import { MAX_NOTIFICATION_BODY_BYTES } from '../core/subscriptions';
+import { disabledTelemetry } from '../core/telemetry';
+import { graphLifecycle } from '../functions/graphLifecycle';
+import { graphWebhook } from '../functions/graphWebhook';
+import { opsApi } from '../functions/opsApi';
+import { pullPoison } from '../functions/pullPoison';
+import { pullSafetyTimer } from '../functions/pullSafetyTimer';
+import { pullWorker } from '../functions/pullWorker';
+import { duePushMessages } from '../functions/pushTimer';
+import { pushPoison } from '../functions/pushPoison';
+import { pushWorker } from '../functions/pushWorker';
+import { pullQueueOutput, pushQueueOutput, type PullMessage, type PushMessage } from '../functions/queues';
+import { installRuntime } from '../functions/runtime';
+import { subscriptionTimer } from '../functions/subscriptionTimer';
+import { LocalQueue, type QueuedWork } from './localQueue';
+
+export interface LocalHostOptions {
+  ctx: EngineContext;
+  /** Default 7071 (as `func start`); 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1: the emulator accepts http notification URLs on loopback only. */
+  host?: string;
+  log?: Logger;
+  /** Push fan-out tick (default 60 s): each definition is pushed when its own schedule fired since the last tick. */
+  pushIntervalMs?: number;
+  /** Safety pull of every pull-enabled definition (default hourly). */
+  safetyIntervalMs?: number;
+  /** Subscription upkeep (default hourly); it also runs once right after start. */
+  subscriptionIntervalMs?: number;
+  /** Delay before a failed queue item is delivered again, times its attempt number (default 2 s). */
+  retryDelayMs?: number;
+}
+
+export interface LocalHost {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  notificationUrl: string;
+  lifecycleUrl: string;
+  stop(): Promise<void>;
+  /** Resolves when no queued, running or retrying work (and no timer tick) remains. */
+  idle(): Promise<void>;
+}
+
+type QueueMessage = PushMessage | PullMessage;
+
+const HOUR_MS = 3_600_000;
+
+function timerInfo(last: Date | null): Timer {
+  const now = new Date().toISOString();
+  return {
+    isPastDue: false,
+    schedule: { adjustForDST: false },
+    scheduleStatus: { last: last?.toISOString() ?? now, lastUpdated: now, next: now },
+  };
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+/** Reads at most `limit` bytes and drains the rest, so an oversized body is seen as oversized, not buffered. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (size > limit) return;
+      chunks.push(chunk);
+      size += chunk.length;
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).subarray(0, limit + 1)));
+    req.on('error', reject);
+  });
+}
+
+function outputsOf<T>(context: InvocationContext, output: StorageQueueOutput): T[] {
+  const value = context.extraOutputs.get(output);
+  if (value === undefined || value === null) return [];
+  return (Array.isArray(value) ? value : [value]) as T[];
+}
+
+/**
+ * Runs the Functions app in this process without Core Tools: a node:http server serving the same HTTP
+ * handlers under `/api/...` (webhook, lifecycle, ops), an in-process queue feeding the same worker and
+ * poison handlers, and in-process timers for push fan-out, subscription upkeep and the safety pull.
+ * A development convenience (`arcore-sync serve`); production runs on Azure Functions.
+ */
+export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
+  const log = options.log ?? options.ctx.log;
+  const host = options.host ?? '127.0.0.1';
+  const invocation = (functionName: string, triggerMetadata?: Record<string, unknown>) =>
+    new InvocationContext({
+      invocationId: randomUUID(),
+      functionName,
+      triggerMetadata,
+      logHandler: (level, ...args) => {
+        const text = `[${functionName}] ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`;
+        if (level === 'error' || level === 'critical') log.error(text);
+        else if (level === 'warning') log.warn(text);
+        else if (level === 'information') log.info(text);
+      },
+    });
+
+  const queue: LocalQueue<QueueMessage> = new LocalQueue<QueueMessage>({
+    log,
+    retryDelayMs: options.retryDelayMs ?? 2000,
+    run: async (work: QueuedWork<QueueMessage>) => {
+      const context = invocation(work.kind === 'push' ? 'pushWorker' : 'pullWorker', {
+        dequeueCount: work.attempt,
+      });
+      if (work.kind === 'push') await pushWorker(work.message, context);
+      else await pullWorker(work.message, context);
+    },
+    poison: async (work) => {
+      const context = invocation(work.kind === 'push' ? 'pushPoison' : 'pullPoison', {
+        dequeueCount: work.attempt,
+      });
+      if (work.kind === 'push') await pushPoison(work.message, context);
+      else await pullPoison(work.message, context);
+    },
+  });
+  const enqueueOutputs = (context: InvocationContext) => {
+    for (const m of outputsOf<PushMessage>(context, pushQueueOutput)) queue.enqueue('push', m.definition, m);
+    for (const m of outputsOf<PullMessage>(context, pullQueueOutput)) queue.enqueue('pull', m.definition, m);
+  };
+
+  const routes: {
+    prefix: string;
+    name: string;
+    handler: typeof graphWebhook;
+    params?: (rest: string) => Record<string, string>;
+  }[] = [
+    { prefix: '/api/graph/notifications', name: 'graphWebhook', handler: graphWebhook },
+    { prefix: '/api/graph/lifecycle', name: 'graphLifecycle', handler: graphLifecycle },
+    { prefix: '/api/ops/', name: 'opsApi', handler: opsApi, params: (rest) => ({ path: rest }) },
+  ];
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, baseUrl: string) => {
+    const url = new URL(req.url ?? '/', baseUrl);
+    const route = routes.find((r) =>
+      r.params
+        ? url.pathname.startsWith(r.prefix)
+        : url.pathname === r.prefix || url.pathname === `${r.prefix}/`,
+    );
+    let init: HttpResponseInit;
+    if (!route) {
+      init = { status: 404, jsonBody: { error: `no function at ${url.pathname}` } };
+    } else {
+      const bytes = await readBody(req, MAX_NOTIFICATION_BODY_BYTES);
+      const request = new HttpRequest({
+        method: req.method ?? 'GET',
+        url: url.toString(),
+        headers: headersOf(req),
+        params: route.params ? route.params(url.pathname.slice(route.prefix.length)) : {},
+        body: bytes.length > 0 ? { bytes } : undefined,
+      });
+      const context = invocation(route.name);
+      init = await route.handler(request, context);
+      enqueueOutputs(context);
+    }
+    const response = new HttpResponse(init);
+    const text = await response.text();
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    res.writeHead(response.status ?? 200, headers);
+    res.end(text);
+  };
+
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 7071, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const notificationUrl = `${url}/api/graph/notifications`;
+  const lifecycleUrl = `${url}/api/graph/lifecycle`;
+  server.on('request', (req, res) => {
+    serve(req, res, url).catch((err: unknown) => {
+      log.error(
+        `local host: ${req.method} ${req.url} failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'internal error' }));
+    });
+  });
+
+  let uninstall: () => void;
+  try {
+    uninstall = installRuntime({
+      ctx: options.ctx,
+      telemetry: disabledTelemetry,
+      webhookUrls: { notificationUrl, lifecycleNotificationUrl: lifecycleUrl },
+    });
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  }
+
+  const tick = (name: string, work: () => Promise<void>) => {
+    void queue
+      .track(work())
+      .catch((err: unknown) => log.error(`${name}: ${err instanceof Error ? err.message : String(err)}`));
+  };
+  let lastPushTick = new Date();
+  const pushTick = () =>
+    tick('pushTimer', async () => {
+      const now = new Date();
+      const window = { from: lastPushTick, to: now };
+      lastPushTick = now;
+      const messages = await duePushMessages(options.ctx.meta, window);
+      for (const m of messages) queue.enqueue('push', m.definition, m);
+      if (messages.length)
+        log.info(
+          `[pushTimer] ${messages.length} push(es) due: ${messages.map((m) => m.definition).join(', ')}`,
+        );
+    });
+  let lastSafety: Date | null = null;
+  const safetyTick = () =>
+    tick('pullSafetyTimer', async () => {
+      const context = invocation('pullSafetyTimer');
+      await pullSafetyTimer(timerInfo(lastSafety), context);
+      lastSafety = new Date();
+      enqueueOutputs(context);
+    });
+  let lastUpkeep: Date | null = null;
+  const subscriptionTick = () =>
+    tick('subscriptionTimer', async () => {
+      await subscriptionTimer(timerInfo(lastUpkeep), invocation('subscriptionTimer'));
+      lastUpkeep = new Date();
+    });
+
+  const intervals = [
+    setInterval(pushTick, options.pushIntervalMs ?? 60_000),
+    setInterval(safetyTick, options.safetyIntervalMs ?? HOUR_MS),
+    setInterval(subscriptionTick, options.subscriptionIntervalMs ?? HOUR_MS),
+  ];
+  subscriptionTick();
+  log.info(`local host serving ${url}/api (webhook ${notificationUrl})`);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    notificationUrl,
+    lifecycleUrl,
+    idle: () => queue.idle(),
+    stop: () =>
+      (stopped ??= (async () => {
+        for (const interval of intervals) clearInterval(interval);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await queue.stop();
+        server.closeAllConnections();
+        await closed;
+        uninstall();
+      })()),
+  };
+}

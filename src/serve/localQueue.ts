@@ -1,0 +1,152 @@
+import type { Logger } from '../core/engine/types';
+
+export type WorkKind = 'push' | 'pull';
+
+export interface QueuedWork<M> {
+  kind: WorkKind;
+  /** Lane key: work of one definition runs one item at a time, in order. */
+  definition: string;
+  message: M;
+  /** 1 on the first delivery, like a storage queue's dequeueCount. */
+  attempt: number;
+}
+
+export interface LocalQueueOptions<M> {
+  /** Runs one delivery; a throw means "deliver again later" (up to maxAttempts). */
+  run(work: QueuedWork<M>): Promise<void>;
+  /** Called once a message failed maxAttempts times, like the host's `<queue>-poison` handling. */
+  poison(work: QueuedWork<M>): Promise<void>;
+  log: Logger;
+  /** Same as host.json `maxDequeueCount`. */
+  maxAttempts?: number;
+  /** Delay before delivery n+1 is n × this (the host's visibility timeout, shortened for development). */
+  retryDelayMs?: number;
+}
+
+/**
+ * An in-process stand-in for the storage queues: one lane per definition (its items run one at a time,
+ * as the definition lock would force anyway), lanes in parallel, redelivery after a failure and a poison
+ * step after the last attempt. `idle()` resolves when nothing is queued, running, waiting to be
+ * redelivered, or announced through `track`.
+ */
+export class LocalQueue<M> {
+  private readonly lanes = new Map<string, QueuedWork<M>[]>();
+  private readonly running = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private outstanding = 0;
+  private waiters: (() => void)[] = [];
+  private stopped = false;
+  private readonly maxAttempts: number;
+  private readonly retryDelayMs: number;
+
+  constructor(private readonly options: LocalQueueOptions<M>) {
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.retryDelayMs = options.retryDelayMs ?? 1000;
+  }
+
+  enqueue(kind: WorkKind, definition: string, message: M): void {
+    if (this.stopped) return;
+    this.push({ kind, definition, message, attempt: 1 });
+  }
+
+  /** Counts `work` as outstanding until it settles (timer ticks that are about to enqueue). */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.outstanding += 1;
+    return work.finally(() => this.settle());
+  }
+
+  idle(): Promise<void> {
+    if (this.outstanding === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Drops what has not started, cancels redeliveries, and waits for running items. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) {
+      clearTimeout(timer);
+      this.settle();
+    }
+    this.timers.clear();
+    for (const [definition, lane] of this.lanes) {
+      if (lane.length > 0)
+        this.options.log.warn(`local queue: dropping ${lane.length} queued item(s) of ${definition}`);
+      for (let i = 0; i < lane.length; i++) this.settle();
+      lane.length = 0;
+    }
+    await this.idle();
+  }
+
+  private push(work: QueuedWork<M>): void {
+    this.outstanding += 1;
+    const lane = this.lanes.get(work.definition) ?? [];
+    lane.push(work);
+    this.lanes.set(work.definition, lane);
+    this.drain(work.definition);
+  }
+
+  private drain(definition: string): void {
+    if (this.running.has(definition) || this.stopped) return;
+    const lane = this.lanes.get(definition);
+    const work = lane?.shift();
+    if (!work) {
+      this.lanes.delete(definition);
+      return;
+    }
+    this.running.add(definition);
+    void this.deliver(work).finally(() => {
+      this.running.delete(definition);
+      this.settle();
+      this.drain(definition);
+    });
+  }
+
+  private async deliver(work: QueuedWork<M>): Promise<void> {
+    try {
+      await this.options.run(work);
+      return;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (work.attempt < this.maxAttempts && !this.stopped) {
+        this.options.log.warn(
+          `local queue: ${work.kind} of ${work.definition} failed (attempt ${work.attempt}): ${reason}; retrying`,
+        );
+        this.redeliverLater({ ...work, attempt: work.attempt + 1 });
+        return;
+      }
+      this.options.log.error(
+        `local queue: ${work.kind} of ${work.definition} failed ${work.attempt} time(s): ${reason}; poisoned`,
+      );
+    }
+    try {
+      await this.options.poison(work);
+    } catch (err) {
+      this.options.log.error(
+        `local queue: poison handling of ${work.kind} ${work.definition} failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+
+  private redeliverLater(work: QueuedWork<M>): void {
+    this.outstanding += 1;
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        // Enqueue before settling, so the count never touches zero in between (idle() would resolve early).
+        if (!this.stopped) this.push(work);
+        this.settle();
+      },
+      this.retryDelayMs * (work.attempt - 1),
+    );
+    this.timers.add(timer);
+  }
+
+  private settle(): void {
+    this.outstanding -= 1;
+    if (this.outstanding === 0) {
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { parseDefinition } from '../../../src/core/definition/parse';
+import { upsertDefinitions } from '../../../src/core/store/definitions';
+import {
+  ensureSubscriptions,
+  handleLifecycle,
+  listStoredSubscriptions,
+  RENEW_WHEN_REMAINING_MINUTES,
+  SUBSCRIPTION_LIFETIME_MINUTES,
+} from '../../../src/core/subscriptions';
+import { projectsDefinition, startHarness, type Harness } from '../../support/engineHarness';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A minimal receiver: answers Graph's validation handshake like the real endpoint must, and keeps the
+ * bodies it is sent (lifecycle notifications carry the clientState this test cannot otherwise know).
+ */
+async function receiver(): Promise<{ url: string; bodies: unknown[]; close(): Promise<void> }> {
+  const bodies: unknown[] = [];
+  const server: Server = createServer((req, res) => {
+    const token = new URL(req.url ?? '/', 'http://x').searchParams.get('validationToken');
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (token !== null) {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(token);
+        return;
+      }
+      bodies.push(JSON.parse(Buffer.concat(chunks).toString() || 'null'));
+      res.writeHead(202);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    bodies,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('subscription upkeep against the emulator', () => {
+  let h: Harness;
+  let endpoint: Awaited<ReturnType<typeof receiver>>;
+  let dispatcher: Agent;
+  let urls: { notificationUrl: string; lifecycleNotificationUrl: string };
+
+  /** Graph as the app itself (the subscriptions' owner). */
+  async function asApp(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${h.emulator.baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${h.emulator.appToken}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : null };
+  }
+  const graphSubscriptions = async () =>
+    ((await asApp('GET', '/subscriptions')).body?.value ?? []) as { id: string; notificationUrl: string }[];
+  const live = async () => (await listStoredSubscriptions(h.db.pool)).filter((s) => s.state !== 'REMOVED');
+
+  beforeAll(async () => {
+    h = await startHarness({ notificationDelayMs: 0 });
+    await h.db.pool.query('CREATE TABLE projects (id int PRIMARY KEY, name text, updated_at timestamptz)');
+    await h.define(projectsDefinition({ fields: [{ source: 'name', target: 'Title' }] }));
+    endpoint = await receiver();
+    dispatcher = new Agent({ connect: { ca: h.emulator.caCert } });
+    urls = {
+      notificationUrl: `${endpoint.url}/api/graph/notifications?code=key-1`,
+      lifecycleNotificationUrl: `${endpoint.url}/api/graph/lifecycle?code=key-1`,
+    };
+  });
+
+  afterAll(async () => {
+    await endpoint?.close();
+    await dispatcher?.close();
+    await h?.close();
+  });
+
+  it('creates one subscription per pull-enabled definition, storing only the secret’s hash', async () => {
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.errors).toEqual([]);
+    expect(result.actions).toEqual([expect.objectContaining({ definition: 'projects', action: 'created' })]);
+    const [stored] = await live();
+    const remote = await graphSubscriptions();
+    expect(remote.map((s) => s.id)).toEqual([stored.subscriptionId]);
+    expect(stored.clientStateHash).toMatch(/^[0-9a-f]{64}$/);
+    // The function key never reaches the metadata store.
+    expect(stored.notificationUrl).not.toContain('key-1');
+    const lifetimeMinutes = (stored.expiration.getTime() - Date.now()) / 60_000;
+    expect(lifetimeMinutes).toBeGreaterThan(SUBSCRIPTION_LIFETIME_MINUTES - 5);
+  });
+
+  it('keeps a fresh subscription as it is (no Graph write)', async () => {
+    h.emulator.control.clearRequestLog();
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.actions.map((a) => a.action)).toEqual(['kept']);
+    expect(h.emulator.control.requestLog().filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  it('renews once less than a third of the lifetime remains', async () => {
+    const [before] = await live();
+    await h.db.pool.query(
+      `UPDATE arcore.graph_subscriptions SET expiration = now() + make_interval(mins => $1) WHERE subscription_id = $2`,
+      [RENEW_WHEN_REMAINING_MINUTES - 60, before.subscriptionId],
+    );
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.actions).toEqual([
+      expect.objectContaining({ action: 'renewed', subscriptionId: before.subscriptionId }),
+    ]);
+    const [after] = await live();
+    expect(after.renewedAt).not.toBeNull();
+    expect(after.expiration.getTime() - Date.now()).toBeGreaterThan(
+      (SUBSCRIPTION_LIFETIME_MINUTES - 5) * 60_000,
+    );
+  });
+
+  it('recreates a subscription Graph no longer knows (404 on renew)', async () => {
+    const [gone] = await live();
+    expect((await asApp('DELETE', `/subscriptions/${gone.subscriptionId}`)).status).toBe(204);
+    await h.db.pool.query(`UPDATE arcore.graph_subscriptions SET expiration = now() + interval '1 hour'`);
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.actions).toEqual([expect.objectContaining({ action: 'recreated' })]);
+    const [now] = await live();
+    expect(now.subscriptionId).not.toBe(gone.subscriptionId);
+    expect((await graphSubscriptions()).map((s) => s.id)).toEqual([now.subscriptionId]);
+  });
+
+  it('recreates the subscription when the endpoint URL (or its function key) changes', async () => {
+    const [old] = await live();
+    urls = { ...urls, notificationUrl: `${endpoint.url}/api/graph/notifications?code=key-2` };
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.actions).toEqual([
+      expect.objectContaining({ action: 'recreated', reason: 'notification URL changed' }),
+    ]);
+    const remote = await graphSubscriptions();
+    expect(remote).toHaveLength(1);
+    expect(remote[0].id).not.toBe(old.subscriptionId);
+  });
+
+  it('deletes subscriptions Graph holds for our endpoint that no definition owns', async () => {
+    const orphan = await asApp('POST', '/subscriptions', {
+      changeType: 'updated',
+      notificationUrl: urls.notificationUrl,
+      resource: (await live())[0].resource,
+      expirationDateTime: new Date(Date.now() + 86_400_000).toISOString(),
+      clientState: 'orphan',
+    });
+    expect(orphan.status).toBe(201);
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.actions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ action: 'deleted', reason: 'orphan', subscriptionId: orphan.body?.id }),
+      ]),
+    );
+    expect(await graphSubscriptions()).toHaveLength(1);
+  });
+
+  it('reauthorizes on reauthorizationRequired, authenticated by the clientState Graph sends', async () => {
+    const [sub] = await live();
+    h.emulator.control.triggerLifecycle(sub.subscriptionId, 'reauthorizationRequired');
+    for (let i = 0; i < 100 && endpoint.bodies.length === 0; i++) await sleep(20);
+    const body = endpoint.bodies.pop();
+    const result = await handleLifecycle(h.ctx, body, { urls });
+    expect(result.ignored).toEqual([]);
+    expect(result.handled).toEqual([
+      expect.objectContaining({
+        subscriptionId: sub.subscriptionId,
+        event: 'reauthorizationRequired',
+        action: 'reauthorized',
+      }),
+    ]);
+    const forged = JSON.parse(JSON.stringify(body)) as { value: { clientState: string }[] };
+    forged.value[0].clientState = 'forged';
+    const refused = await handleLifecycle(h.ctx, forged, { urls });
+    expect(refused.handled).toEqual([]);
+    expect(refused.ignored[0].reason).toMatch(/clientState/);
+  });
+
+  it('deletes the subscription of a definition whose pull is switched off', async () => {
+    await upsertDefinitions(h.db.pool, [
+      parseDefinition(
+        projectsDefinition({ fields: [{ source: 'name', target: 'Title' }], pull: { enabled: false } }),
+      ),
+    ]);
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.actions).toEqual([
+      expect.objectContaining({ action: 'deleted', reason: 'pull is disabled' }),
+    ]);
+    expect(await live()).toEqual([]);
+    expect(await graphSubscriptions()).toEqual([]);
+  });
+});
