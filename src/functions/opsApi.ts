@@ -1,7 +1,13 @@
 import './bootstrap';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { ConflictAlreadyResolvedError, ConflictNotFoundError, resolveConflict } from '../core/engine/resolve';
+import {
+  ConflictAlreadyResolvedError,
+  ConflictNotFoundError,
+  ConflictTargetGoneError,
+  resolveConflict,
+  ResolutionValueError,
+} from '../core/engine/resolve';
 import { runPull } from '../core/engine/pull';
 import { runPush } from '../core/engine/push';
 import type { EngineContext, RunSummary } from '../core/engine/types';
@@ -259,6 +265,8 @@ function match(pattern: string[], segments: string[]): Record<string, string> | 
 function statusOf(err: unknown): { status: number; body: Record<string, unknown> } | null {
   if (err instanceof BadRequestError)
     return { status: 400, body: { error: err.message, problems: err.problems } };
+  if (err instanceof ResolutionValueError) return { status: 400, body: { error: err.message } };
+  if (err instanceof ConflictTargetGoneError) return { status: 409, body: { error: err.message } };
   if (
     err instanceof UnknownDefinitionError ||
     err instanceof UnknownConflictError ||

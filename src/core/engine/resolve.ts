@@ -1,4 +1,5 @@
 import { contentHash, fromGraphFields, toCanonical, toGraphFields, type CanonicalRecord } from '../canonical';
+import { DefinitionBusyError } from '../ops/errors';
 import { getConflict, markResolved } from '../store/conflicts';
 import { getDefinitionById } from '../store/definitions';
 import { applyToPostgres } from './push';
@@ -17,6 +18,28 @@ export class ConflictAlreadyResolvedError extends Error {
   constructor(readonly conflictId: string) {
     super(`Conflict ${conflictId} is already resolved`);
     this.name = 'ConflictAlreadyResolvedError';
+  }
+}
+
+/** Values supplied to a resolution that do not fit the definition (unknown field, bad value). */
+export class ResolutionValueError extends Error {
+  constructor(
+    readonly conflictId: string,
+    message: string,
+  ) {
+    super(`Conflict ${conflictId}: ${message}`);
+    this.name = 'ResolutionValueError';
+  }
+}
+
+/** The row or the item of a parked conflict is gone; resolve it by deleting or re-creating, then pushing. */
+export class ConflictTargetGoneError extends Error {
+  constructor(
+    readonly conflictId: string,
+    readonly side: 'Postgres row' | 'SharePoint item',
+  ) {
+    super(`Conflict ${conflictId}: the ${side} no longer exists`);
+    this.name = 'ConflictTargetGoneError';
   }
 }
 
@@ -145,9 +168,7 @@ export async function resolveConflict(
   });
   if (failure) throw failure;
   if (summary.status === 'SKIPPED')
-    throw new Error(
-      `Definition "${stored.definition.name}" is running; resolve the conflict again in a moment`,
-    );
+    throw new DefinitionBusyError(stored.definition.name, 'resolving a conflict');
   if (summary.error) throw new Error(summary.error);
   return { conflictId, status: 'RESOLVED' };
 }
