@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Pool } from 'pg';
+import { parseDefinitionsText } from '../../core/definition/parse';
+import type { SyncDefinition } from '../../core/definition/schema';
+import { validateAgainstDatabase, type LiveProblem } from '../../core/definition/validateLive';
+import { listDefinitions, upsertDefinitions } from '../../core/store/definitions';
+import { migrate } from '../../core/store/migrate';
+import { CliUsageError, DefinitionsRejectedError } from '../failures';
+import { printJson } from '../output';
+import type { CliRuntime } from '../runtime';
+
+export interface DefinitionReport {
+  name: string;
+  errors: LiveProblem[];
+  warnings: LiveProblem[];
+}
+
+export interface ValidationReport {
+  file: string;
+  valid: boolean;
+  definitions: DefinitionReport[];
+}
+
+export async function runMigrate(rt: CliRuntime, opts: { json?: boolean }): Promise<void> {
+  const result = await migrate(await rt.metaPool());
+  if (opts.json) {
+    printJson(rt.io, result);
+    return;
+  }
+  rt.io.out(
+    result.applied.length === 0
+      ? `metadata store is up to date (migrations ${result.alreadyApplied.join(', ') || 'none'} already applied)`
+      : `applied migration${result.applied.length === 1 ? '' : 's'} ${result.applied.join(', ')}`,
+  );
+}
+
+function readDefinitionsFile(rt: CliRuntime, file: string): { path: string; defs: SyncDefinition[] } {
+  const path = resolve(rt.deps.cwd, file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CliUsageError(`cannot read definitions file ${path}: ${(error as Error).message}`);
+  }
+  // DefinitionValidationError names the file (origin) and each path and problem.
+  return { path, defs: parseDefinitionsText(text, path).definitions };
+}
+
+async function metadataStoreExists(pool: Pool): Promise<boolean> {
+  const { rows } = await pool.query<{ exists: boolean }>(
+    "SELECT to_regclass('arcore.sync_definitions') IS NOT NULL AS exists",
+  );
+  return rows[0].exists;
+}
+
+/**
+ * The schema check (parse) then the live check of every definition against its source database.
+ * Stored definitions not in the file count as "others" (two definitions must not write one list).
+ */
+export async function validateFile(
+  rt: CliRuntime,
+  file: string,
+): Promise<{ defs: SyncDefinition[]; report: ValidationReport }> {
+  const { path, defs } = readDefinitionsFile(rt, file);
+  const meta = await rt.metaPool();
+  const stored = (await metadataStoreExists(meta))
+    ? (await listDefinitions(meta)).map((s) => s.definition)
+    : [];
+  const inFile = new Set(defs.map((d) => d.name));
+  const others = [...defs, ...stored.filter((d) => !inFile.has(d.name))];
+  const definitions: DefinitionReport[] = [];
+  for (const def of defs) {
+    const live = await validateAgainstDatabase(def, await rt.sourcePool(def.source.connection), others);
+    definitions.push({ name: def.name, errors: live.errors, warnings: live.warnings });
+  }
+  return {
+    defs,
+    report: { file: path, valid: definitions.every((d) => d.errors.length === 0), definitions },
+  };
+}
+
+function printReport(rt: CliRuntime, report: ValidationReport): void {
+  rt.io.out(
+    `${report.file}: ${report.definitions.length} definition${report.definitions.length === 1 ? '' : 's'}`,
+  );
+  for (const d of report.definitions) {
+    const counts = [
+      d.errors.length > 0 ? `${d.errors.length} error${d.errors.length === 1 ? '' : 's'}` : 'ok',
+      ...(d.warnings.length > 0 ? [`${d.warnings.length} warning${d.warnings.length === 1 ? '' : 's'}`] : []),
+    ];
+    rt.io.out(`  ${d.name}: ${counts.join(', ')}`);
+    for (const e of d.errors) rt.io.out(`    error   ${e.path}: ${e.message}`);
+    for (const w of d.warnings) rt.io.out(`    warning ${w.path}: ${w.message}`);
+  }
+}
+
+export async function runValidate(rt: CliRuntime, file: string, opts: { json?: boolean }): Promise<void> {
+  const { report } = await validateFile(rt, file);
+  if (opts.json) printJson(rt.io, report);
+  else printReport(rt, report);
+  if (!report.valid)
+    throw new DefinitionsRejectedError(
+      report.file,
+      report.definitions.flatMap((d) => d.errors),
+    );
+}
+
+export async function runApply(rt: CliRuntime, file: string, opts: { json?: boolean }): Promise<void> {
+  const { defs, report } = await validateFile(rt, file);
+  if (!report.valid) {
+    if (opts.json) printJson(rt.io, { ...report, applied: null });
+    else printReport(rt, report);
+    throw new DefinitionsRejectedError(
+      report.file,
+      report.definitions.flatMap((d) => d.errors),
+    );
+  }
+  const meta = await rt.metaPool();
+  if (!(await metadataStoreExists(meta))) {
+    throw new CliUsageError('the metadata store has no tables yet: run "arcore-sync migrate" first');
+  }
+  const applied = await upsertDefinitions(meta, defs);
+  if (opts.json) {
+    printJson(rt.io, { ...report, applied });
+    return;
+  }
+  for (const d of report.definitions) {
+    for (const w of d.warnings) rt.io.out(`warning ${d.name} ${w.path}: ${w.message}`);
+  }
+  const describe = (label: string, names: string[]) =>
+    names.length > 0 ? [`${label} ${names.join(', ')}`] : [];
+  rt.io.out(
+    [
+      ...describe('created', applied.created),
+      ...describe('updated', applied.updated),
+      ...describe('unchanged', applied.unchanged),
+    ].join('; '),
+  );
+}

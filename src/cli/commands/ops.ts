@@ -1,0 +1,289 @@
+import { z } from 'zod';
+import type { ResolutionChoice } from '../../core/engine/resolve';
+import {
+  definitionStatus,
+  discardFailures,
+  listConflicts,
+  listFailures,
+  listRuns,
+  resetCursor,
+  retryFailures,
+  type CursorResetScope,
+  type DefinitionStatus,
+  type RunRecord,
+} from '../../core/ops';
+import { CliUsageError } from '../failures';
+import { formatTable, printJson } from '../output';
+import type { CliRuntime } from '../runtime';
+
+interface JsonOption {
+  json?: boolean;
+}
+
+function clip(text: string | null, width: number): string | null {
+  if (text === null) return null;
+  const oneLine = text.replace(/\s+/g, ' ');
+  return oneLine.length <= width ? oneLine : `${oneLine.slice(0, width - 1)}…`;
+}
+
+function runLine(run: RunRecord | null): string {
+  if (!run) return 'never';
+  const duration = run.durationMs === null ? 'running' : `${(run.durationMs / 1000).toFixed(1)}s`;
+  return (
+    `run ${run.runId} ${run.status} at ${run.startedAt} (${duration}, ${run.trigger}): processed ${run.processed}, ` +
+    `created ${run.created}, updated ${run.updated}, deleted ${run.deleted}, skipped ${run.skipped}, ` +
+    `conflicts ${run.conflicts}, failed ${run.failed}` +
+    (run.error ? `; error: ${clip(run.error, 200)}` : '')
+  );
+}
+
+function statusBlock(s: DefinitionStatus): string {
+  const source = s.cursors.source;
+  const target = s.cursors.target;
+  return [
+    `${s.name}: ${s.enabled ? 'enabled' : 'disabled'}, ${s.table} ⇄ list "${s.list}", policy ${s.conflictPolicy}, ` +
+      `schedule "${s.schedule}"${s.pullEnabled ? '' : ', pull disabled'}`,
+    `  push cursor: ${source ? `${source.value ?? '(start)'} (moved ${source.updatedAt})` : 'none yet (next push reads the whole table)'}`,
+    `  pull cursor: ${target ? `${target.linkPresent ? 'delta link held' : 'no delta link'} (moved ${target.updatedAt})` : 'none yet (next pull enumerates the list)'}`,
+    `  ledger: ${s.ledgerSize} synced pairs; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
+      `pull pending: ${s.pendingPull ? 'yes' : 'no'}`,
+    `  last push: ${runLine(s.lastPush)}`,
+    `  last pull: ${runLine(s.lastPull)}`,
+    `  subscription: ${s.subscription ? `${s.subscription.id} ${s.subscription.state}, expires ${s.subscription.expiration}` : 'none'}`,
+  ].join('\n');
+}
+
+export async function runStatusCommand(
+  rt: CliRuntime,
+  name: string | undefined,
+  opts: JsonOption,
+): Promise<void> {
+  const statuses = await definitionStatus(await rt.metaPool(), name);
+  if (opts.json) {
+    printJson(rt.io, name === undefined ? { definitions: statuses } : statuses[0]);
+    return;
+  }
+  if (statuses.length === 0) {
+    rt.io.out('no definitions saved yet: run "arcore-sync apply FILE"');
+    return;
+  }
+  rt.io.out(statuses.map(statusBlock).join('\n\n'));
+}
+
+export async function runRunsCommand(
+  rt: CliRuntime,
+  name: string,
+  opts: JsonOption & { limit: string },
+): Promise<void> {
+  const runs = await listRuns(await rt.metaPool(), name, parseLimit(opts.limit));
+  if (opts.json) {
+    printJson(rt.io, { definition: name, runs });
+    return;
+  }
+  if (runs.length === 0) {
+    rt.io.out(`${name}: no runs yet`);
+    return;
+  }
+  rt.io.out(
+    formatTable(
+      [
+        'RUN',
+        'TYPE',
+        'TRIGGER',
+        'STATUS',
+        'STARTED',
+        'SECONDS',
+        'PROCESSED',
+        'CREATED',
+        'UPDATED',
+        'DELETED',
+        'SKIPPED',
+        'CONFLICTS',
+        'FAILED',
+        'ERROR',
+      ],
+      runs.map((r) => [
+        r.runId,
+        r.runType,
+        r.trigger,
+        r.status,
+        r.startedAt,
+        r.durationMs === null ? null : (r.durationMs / 1000).toFixed(1),
+        r.processed,
+        r.created,
+        r.updated,
+        r.deleted,
+        r.skipped,
+        r.conflicts,
+        r.failed,
+        clip(r.error, 60),
+      ]),
+    ),
+  );
+}
+
+export async function runConflictsCommand(
+  rt: CliRuntime,
+  name: string,
+  opts: JsonOption & { all?: boolean; limit: string },
+): Promise<void> {
+  const conflicts = (await listConflicts(await rt.metaPool(), name, opts.all ? undefined : 'OPEN')).slice(
+    0,
+    parseLimit(opts.limit),
+  );
+  if (opts.json) {
+    printJson(rt.io, { definition: name, conflicts });
+    return;
+  }
+  if (conflicts.length === 0) {
+    rt.io.out(`${name}: no ${opts.all ? '' : 'open '}conflicts`);
+    return;
+  }
+  rt.io.out(
+    formatTable(
+      ['ID', 'STATUS', 'DETECTED BY', 'POLICY', 'OUTCOME', 'ROW', 'ITEM', 'CREATED', 'REASON'],
+      conflicts.map((c) => [
+        c.conflictId,
+        c.status,
+        c.detectedBy,
+        c.policy,
+        c.outcome,
+        JSON.stringify(c.sourceIdentity),
+        c.spItemId,
+        c.createdAt,
+        clip(c.reason, 60),
+      ]),
+    ),
+  );
+  if (conflicts.some((c) => c.status === 'OPEN')) {
+    rt.io.out(
+      'resolve one with: arcore-sync resolve ID --take postgres|sharepoint (add --json to list values)',
+    );
+  }
+}
+
+const valuesSchema = z.record(z.string(), z.unknown());
+
+/** `--take` or `--values`: exactly one. Values are SharePoint internal column names → values. */
+function resolutionChoice(opts: { take?: 'postgres' | 'sharepoint'; values?: string }): ResolutionChoice {
+  if (opts.take !== undefined && opts.values !== undefined) {
+    throw new CliUsageError('give either --take or --values, not both');
+  }
+  if (opts.take !== undefined) return { take: opts.take };
+  if (opts.values === undefined)
+    throw new CliUsageError('say which values win: --take postgres|sharepoint or --values JSON');
+  let json: unknown;
+  try {
+    json = JSON.parse(opts.values);
+  } catch (error) {
+    throw new CliUsageError(`--values is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = valuesSchema.safeParse(json);
+  if (!parsed.success) throw new CliUsageError('--values must be a JSON object of column → value');
+  return { values: parsed.data };
+}
+
+export async function runResolveCommand(
+  rt: CliRuntime,
+  conflictId: string,
+  opts: JsonOption & { take?: 'postgres' | 'sharepoint'; values?: string; by: string },
+): Promise<void> {
+  if (!/^[1-9][0-9]{0,18}$/.test(conflictId)) {
+    throw new CliUsageError(`conflict id must be a positive integer, got "${conflictId}"`);
+  }
+  const choice = resolutionChoice(opts);
+  const { resolveConflict } = await import('../../core/engine/resolve.js');
+  const ctx = await rt.engineContext();
+  const result = await resolveConflict(ctx, conflictId, choice, opts.by);
+  if (opts.json) {
+    printJson(rt.io, { ...result, choice, resolvedBy: opts.by });
+    return;
+  }
+  const what =
+    'take' in choice
+      ? `the ${choice.take === 'postgres' ? 'Postgres' : 'SharePoint'} values`
+      : 'the given values';
+  rt.io.out(`conflict ${result.conflictId} ${result.status}: ${what} are now on both sides`);
+}
+
+export async function runFailuresCommand(
+  rt: CliRuntime,
+  name: string,
+  ids: string[],
+  opts: JsonOption & { retry?: boolean; discard?: boolean; all?: boolean; limit: string },
+): Promise<void> {
+  const meta = await rt.metaPool();
+  const chosen = ids.length === 0 ? undefined : ids;
+  if (opts.retry || opts.discard) {
+    const change = opts.retry
+      ? await retryFailures(meta, name, chosen)
+      : await discardFailures(meta, name, chosen);
+    const verb = opts.retry ? 'retry' : 'discard';
+    if (opts.json) {
+      printJson(rt.io, { action: verb, ...change });
+      return;
+    }
+    rt.io.out(
+      change.failureIds.length === 0
+        ? `${name}: no parked failures to ${verb}`
+        : opts.retry
+          ? `${name}: ${change.failureIds.length} failure(s) due now (${change.failureIds.join(', ')}); the next run retries them`
+          : `${name}: ${change.failureIds.length} failure(s) discarded (${change.failureIds.join(', ')}); their changes are dropped`,
+    );
+    return;
+  }
+  if (ids.length > 0) throw new CliUsageError('failure ids are only used with --retry or --discard');
+  const failures = (await listFailures(meta, name, opts.all ? 'ALL' : 'PARKED')).slice(
+    0,
+    parseLimit(opts.limit),
+  );
+  if (opts.json) {
+    printJson(rt.io, { definition: name, failures });
+    return;
+  }
+  if (failures.length === 0) {
+    rt.io.out(`${name}: no ${opts.all ? '' : 'parked '}failures`);
+    return;
+  }
+  rt.io.out(
+    formatTable(
+      ['ID', 'STATUS', 'DIRECTION', 'ITEM KEY', 'ITEM', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'],
+      failures.map((f) => [
+        f.failureId,
+        f.status,
+        f.direction,
+        clip(f.itemKey, 30),
+        f.spItemId,
+        f.attempts,
+        f.status === 'PARKED' ? f.nextAttemptAt : null,
+        clip(f.lastError, 80),
+      ]),
+    ),
+  );
+}
+
+export async function runResetCursorCommand(
+  rt: CliRuntime,
+  name: string,
+  opts: JsonOption & { scope: CursorResetScope },
+): Promise<void> {
+  const reset = await resetCursor(await rt.metaPool(), name, opts.scope);
+  if (opts.json) {
+    printJson(rt.io, { ...reset, scope: opts.scope });
+    return;
+  }
+  const what = reset.removed.map((s) => (s === 'SOURCE' ? 'push (source)' : 'pull (target)'));
+  rt.io.out(
+    what.length === 0
+      ? `${name}: no ${opts.scope === 'all' ? '' : `${opts.scope} `}cursor was set; nothing to reset`
+      : `${name}: ${what.join(' and ')} cursor reset; the next run re-reads everything (the ledger prevents duplicates)`,
+  );
+}
+
+/** `--limit` values: positive integers. */
+export function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new CliUsageError(`--limit must be a positive integer, got "${value}"`);
+  return n;
+}

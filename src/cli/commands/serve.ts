@@ -1,0 +1,31 @@
+import { CliUsageError } from '../failures';
+import { importWithoutTestModeWarnings } from '../quietImport';
+import type { CliRuntime } from '../runtime';
+import { untilStopped } from '../signals';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new CliUsageError(`--port must be an integer from 0 to 65535, got "${value}"`);
+  }
+  return port;
+}
+
+/** Runs the local host (webhooks, ops API, schedules) against the configured Postgres and Graph. */
+export async function runServeCommand(rt: CliRuntime, opts: { port: string }): Promise<void> {
+  const port = parsePort(opts.port);
+  const { startLocalHost } = await importWithoutTestModeWarnings(() => import('../../serve/index.js'));
+  const ctx = await rt.engineContext();
+  const host = await startLocalHost({ ctx, port });
+  try {
+    rt.io.out(`local host listening at ${host.url}`);
+    rt.io.out(`  webhook notifications: ${host.notificationUrl}`);
+    rt.io.out(`  lifecycle notifications: ${host.lifecycleUrl}`);
+    rt.io.out(`  ops API: ${host.url}/api/ops/definitions`);
+    rt.io.out('press Ctrl-C to stop');
+    const signal = await untilStopped();
+    rt.io.err(`${signal}: stopping (waiting for runs in progress)`);
+  } finally {
+    await host.stop();
+  }
+}

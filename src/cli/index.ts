@@ -1,0 +1,306 @@
+import { Command, CommanderError, Option } from 'commander';
+import type { CursorResetScope } from '../core/ops';
+import type { DemoCommandOptions } from './commands/demo';
+import type { EmulatorCommandOptions } from './commands/emulator';
+import { describeFailure, ExitCode } from './failures';
+import { processIo } from './output';
+import { CliRuntime, type CliDeps } from './runtime';
+
+const SETTINGS_HELP = `
+Settings come from the environment and, when present, from ./local.settings.json "Values"
+(the environment wins): DATABASE_URL, GRAPH_BASE_URL, GRAPH_TOKEN or GRAPH_AUTH, GRAPH_CA_CERT_FILE…
+
+Exit codes: 0 success (a run that parked failures or conflicts still exits 0 and says so),
+2 invalid usage, settings or definitions (an unknown definition, or one whose table, list or
+  columns do not exist),
+3 Postgres or Graph unreachable, or another runtime failure.`;
+
+type Json = { json?: boolean };
+type Limit = { limit: string };
+
+// Command modules load on first use, so `--help` and usage errors stay quick and never load the engine.
+const definitions = () => import('./commands/definitions.js');
+const runs = () => import('./commands/runs.js');
+const ops = () => import('./commands/ops.js');
+
+/**
+ * Builds the `arcore-sync` program. Every action gets a CliRuntime (settings, pools, engine) created
+ * for the invocation; `onRuntime` hands it to the caller so it can be closed and used to describe errors.
+ */
+export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void): Command {
+  const program = new Command('arcore-sync');
+
+  // Commander calls an action with the arguments, then the options object, then the command.
+  const act =
+    <Args extends unknown[]>(action: (rt: CliRuntime, ...args: Args) => Promise<void>) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const rt = new CliRuntime(deps, { verbose: Boolean(command.optsWithGlobals().verbose) });
+      onRuntime(rt);
+      await action(rt, ...(args.slice(0, -1) as Args));
+    };
+
+  program
+    .description('Two-way sync between PostgreSQL tables and SharePoint Online lists.')
+    .option('-v, --verbose', 'print the engine’s info log lines (on stderr)')
+    .addHelpText('after', SETTINGS_HELP)
+    .configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('migrate')
+    .description('Create or upgrade the metadata store (schema arcore) in DATABASE_URL. Safe to repeat.')
+    .option('--json', 'print the applied and already-applied migrations as JSON')
+    .action(act(async (rt, opts: Json) => (await definitions()).runMigrate(rt, opts)));
+
+  program
+    .command('validate')
+    .description(
+      'Check a definitions file: the schema, then each definition against its live source database ' +
+        '(table, key, mapped and cursor columns, index, list already targeted). Prints errors and warnings.',
+    )
+    .argument('<file>', 'definitions file (JSON, see definitions.schema.json)')
+    .option('--json', 'print the report as JSON')
+    .action(act(async (rt, file: string, opts: Json) => (await definitions()).runValidate(rt, file, opts)));
+
+  program
+    .command('apply')
+    .description('Validate a definitions file like "validate", then save every definition (upsert by name).')
+    .argument('<file>', 'definitions file (JSON)')
+    .option('--json', 'print the report and what was created, updated or unchanged as JSON')
+    .action(act(async (rt, file: string, opts: Json) => (await definitions()).runApply(rt, file, opts)));
+
+  program
+    .command('provision')
+    .description('Create the definition’s SharePoint list if it is missing, and add missing columns.')
+    .argument('<name>', 'definition name')
+    .option('--json', 'print the list id, whether it was created and the columns added as JSON')
+    .action(act(async (rt, name: string, opts: Json) => (await runs()).runProvisionCommand(rt, name, opts)));
+
+  const runHelp = (what: string) =>
+    `${what} Takes the definition's lock: if another run holds it, this one is SKIPPED. ` +
+    'Parked failures and open conflicts are reported; the exit code stays 0.';
+
+  program
+    .command('push')
+    .description(runHelp('Push Postgres changes since the cursor to SharePoint (one run).'))
+    .argument('<name>', 'definition name')
+    .option('--json', 'print the run summary as one JSON object')
+    .action(act(async (rt, name: string, opts: Json) => (await runs()).runPushCommand(rt, name, opts)));
+
+  program
+    .command('pull')
+    .description(runHelp('Pull SharePoint changes (Graph delta) into Postgres (one run).'))
+    .argument('<name>', 'definition name')
+    .option('--json', 'print the run summary as one JSON object')
+    .action(act(async (rt, name: string, opts: Json) => (await runs()).runPullCommand(rt, name, opts)));
+
+  program
+    .command('sync')
+    .description(
+      'One pull, then one push: SharePoint edits land in Postgres first, then Postgres changes go to ' +
+        'SharePoint. The push is not run when the pull failed.',
+    )
+    .argument('<name>', 'definition name')
+    .option('--json', 'print one JSON object: the summed counts, plus "pull" and "push" run summaries')
+    .action(act(async (rt, name: string, opts: Json) => (await runs()).runSyncCommand(rt, name, opts)));
+
+  program
+    .command('status')
+    .description(
+      'Show every definition (or one): cursors, ledger size, last runs, parked failures, open conflicts.',
+    )
+    .argument('[name]', 'definition name (all definitions when omitted)')
+    .option('--json', 'print the status as JSON')
+    .action(
+      act(async (rt, name: string | undefined, opts: Json) => (await ops()).runStatusCommand(rt, name, opts)),
+    );
+
+  program
+    .command('runs')
+    .description('List the most recent runs of a definition.')
+    .argument('<name>', 'definition name')
+    .addOption(new Option('--limit <n>', 'how many runs').default('20'))
+    .option('--json', 'print the runs as JSON')
+    .action(
+      act(async (rt, name: string, opts: Json & Limit) => (await ops()).runRunsCommand(rt, name, opts)),
+    );
+
+  program
+    .command('conflicts')
+    .description('List the conflicts of a definition (open ones unless --all).')
+    .argument('<name>', 'definition name')
+    .option('--all', 'include resolved conflicts')
+    .addOption(new Option('--limit <n>', 'how many conflicts').default('50'))
+    .option('--json', 'print the conflicts as JSON')
+    .action(
+      act(async (rt, name: string, opts: Json & Limit & { all?: boolean }) =>
+        (await ops()).runConflictsCommand(rt, name, opts),
+      ),
+    );
+
+  program
+    .command('resolve')
+    .description(
+      'Resolve an open conflict (MANUAL policy): write the chosen side’s current values, or the values given, ' +
+        'to both Postgres and SharePoint.',
+    )
+    .argument('<id>', 'conflict id (see "arcore-sync conflicts NAME")')
+    .addOption(new Option('--take <side>', 'whose values win').choices(['postgres', 'sharepoint']))
+    .option('--values <json>', 'instead of --take: the winning values, {"<internal column name>": value, …}')
+    .option('--by <who>', 'recorded as resolved_by', deps.env.USER ?? 'cli')
+    .option('--json', 'print the result as JSON')
+    .action(
+      act(
+        async (
+          rt,
+          id: string,
+          opts: Json & { take?: 'postgres' | 'sharepoint'; values?: string; by: string },
+        ) => (await ops()).runResolveCommand(rt, id, opts),
+      ),
+    );
+
+  program
+    .command('failures')
+    .description(
+      'List the parked failures of a definition; --retry makes them due now, --discard gives up on them ' +
+        '(all parked failures of the definition, or only the ids given).',
+    )
+    .argument('<name>', 'definition name')
+    .argument('[ids...]', 'failure ids for --retry / --discard')
+    .addOption(new Option('--retry', 'make the failures due for the next run').conflicts('discard'))
+    .addOption(new Option('--discard', 'stop retrying the failures (status DISCARDED)'))
+    .option('--all', 'list resolved and discarded failures too')
+    .addOption(new Option('--limit <n>', 'how many failures to list').default('50'))
+    .option('--json', 'print the failures (or the ids changed) as JSON')
+    .action(
+      act(
+        async (
+          rt,
+          name: string,
+          ids: string[],
+          opts: Json & Limit & { retry?: boolean; discard?: boolean; all?: boolean },
+        ) => (await ops()).runFailuresCommand(rt, name, ids, opts),
+      ),
+    );
+
+  program
+    .command('reset-cursor')
+    .description(
+      'Forget where a definition has read up to. source: the next push re-reads the whole table (echo ' +
+        'suppression keeps it from rewriting unchanged items); target: the next pull re-enumerates the list.',
+    )
+    .argument('<name>', 'definition name')
+    .addOption(
+      new Option('--scope <scope>', 'which cursor').choices(['source', 'target', 'all']).default('all'),
+    )
+    .option('--json', 'print the cursors reset as JSON')
+    .action(
+      act(async (rt, name: string, opts: Json & { scope: CursorResetScope }) =>
+        (await ops()).runResetCursorCommand(rt, name, opts),
+      ),
+    );
+
+  program
+    .command('emulator')
+    .description(
+      'Run the SharePoint/Graph emulator (HTTPS, self-signed). Prints GRAPH_BASE_URL=… on its first line, ' +
+        'writes <state-dir>/emulator.env (GRAPH_BASE_URL, GRAPH_TOKEN, GRAPH_CA_CERT_FILE…) and runs until ' +
+        'SIGINT or SIGTERM.',
+    )
+    .addOption(new Option('--port <n>', 'port on 127.0.0.1 (0 = any free port)').default('8443'))
+    .addOption(
+      new Option('--state-dir <dir>', 'where the certificate, emulator.env and state go').default(
+        '.arcore/emulator',
+      ),
+    )
+    .option('--persist', 'keep lists and items in the state dir across restarts')
+    .option('--no-throttling', 'never answer 429 (default: a 1,250 resource units per minute budget)')
+    .addOption(new Option('--ru-per-minute <n>', 'throttling budget in resource units per minute'))
+    .action(
+      act(async (rt, opts: EmulatorCommandOptions) =>
+        (await import('./commands/emulator.js')).runEmulatorCommand(rt, opts),
+      ),
+    );
+
+  program
+    .command('serve')
+    .description(
+      'Run the local host against the configured Postgres and Graph: webhook and lifecycle endpoints, ' +
+        'the ops API, scheduled pushes and pending pulls. Prints its URLs; runs until SIGINT or SIGTERM.',
+    )
+    .addOption(new Option('--port <n>', 'HTTP port on 127.0.0.1 (0 = any free port)').default('7071'))
+    .action(
+      act(async (rt, opts: { port: string }) =>
+        (await import('./commands/serve.js')).runServeCommand(rt, opts),
+      ),
+    );
+
+  program
+    .command('demo')
+    .description(
+      'The quick start (npm start): embedded Postgres + the emulator, a 10,000-row sample table, and a ' +
+        'narrated two-way sync (push, SharePoint edits via webhook, a conflict, deletes), checked field by field.',
+    )
+    .addOption(
+      new Option('--data-dir <dir>', 'where Postgres data and emulator state go (wiped first)').default(
+        '.arcore/demo',
+      ),
+    )
+    .addOption(new Option('--rows <n>', 'rows in the sample table').default('10000'))
+    .option('--serve', 'leave Postgres, the emulator and the local host running, and print how to reach them')
+    .option('--json', 'print the final summary as JSON')
+    .action(
+      act(async (rt, opts: DemoCommandOptions) =>
+        (await import('./commands/demo.js')).runDemoCommand(rt, opts),
+      ),
+    );
+
+  return program;
+}
+
+/** The default dependencies of a real process. */
+export function processDeps(): CliDeps {
+  return {
+    io: processIo,
+    env: process.env,
+    cwd: process.cwd(),
+    interactive: Boolean(process.stdout.isTTY && process.stderr.isTTY),
+    progressStream: process.stderr,
+  };
+}
+
+/** Runs one command line (without the node and script arguments) and returns the exit code. */
+export async function runCli(argv: string[], deps: CliDeps = processDeps()): Promise<ExitCode> {
+  let runtime: CliRuntime | undefined;
+  const program = buildProgram(deps, (rt) => {
+    runtime = rt;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ExitCode.OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed its message (or the help); --help and --version are successes.
+      return error.exitCode === 0 ? ExitCode.OK : ExitCode.INVALID;
+    }
+    runtime?.reporter.finish();
+    const failure = describeFailure(error, runtime?.failureContext());
+    deps.io.err(`arcore-sync: ${failure.message}`);
+    return failure.exitCode;
+  } finally {
+    await runtime?.close();
+  }
+}
+
+/** Entry point of bin/arcore-sync.js. */
+export function main(): void {
+  void runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+    // Keep-alive sockets must not hold the process open once the command is done.
+    setTimeout(() => process.exit(code), 200).unref();
+  });
+}
+
+if (require.main === module) main();

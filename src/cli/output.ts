@@ -1,0 +1,156 @@
+import type { Logger, RunStatus, RunSummary } from '../core/engine/types';
+import type { ProgressReporter } from './progress';
+
+/** Where a command writes: results to `out` (stdout), diagnostics to `err` (stderr). */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processIo: CliIo = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2));
+}
+
+/** A plain text table: columns padded to their widest cell, numbers right-aligned. */
+export function formatTable(headers: string[], rows: (string | number | null)[][]): string {
+  const cells = rows.map((row) => row.map((c) => (c === null ? '-' : String(c))));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
+  const line = (row: string[]) =>
+    row
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+function dataSuffix(data?: Record<string, unknown>): string {
+  if (!data || Object.keys(data).length === 0) return '';
+  return ` ${JSON.stringify(data)}`;
+}
+
+/** The engine's logger for a CLI process: warnings and errors always, info with --verbose; all on stderr. */
+export function cliLogger(reporter: ProgressReporter, verbose: boolean): Logger {
+  return {
+    info(message, data) {
+      if (verbose) reporter.log(`info: ${message}${dataSuffix(data)}`);
+    },
+    warn(message, data) {
+      reporter.log(`warning: ${message}${dataSuffix(data)}`);
+    },
+    error(message, data) {
+      reporter.log(`error: ${message}${dataSuffix(data)}`);
+    },
+  };
+}
+
+const COUNT_KEYS = ['processed', 'created', 'updated', 'deleted', 'skipped', 'conflicts', 'failed'] as const;
+
+/** What `--json` prints for a run: the RunSummary as the engine recorded it. */
+export function runSummaryJson(summary: RunSummary): RunSummary {
+  return { ...summary };
+}
+
+/**
+ * The human summary of one run, e.g.
+ * `push projects: SUCCEEDED in 12.3s (run 42)` followed by the counts and Graph usage.
+ */
+export function formatRunSummary(summary: RunSummary, options: { attention?: boolean } = {}): string {
+  const verb = summary.runType === 'PUSH' ? 'push' : 'pull';
+  if (summary.status === 'SKIPPED') {
+    return `${verb} ${summary.definition}: SKIPPED (another run of this definition holds the lock; nothing was done)`;
+  }
+  const lines = [
+    `${verb} ${summary.definition}: ${summary.status} in ${(summary.durationMs / 1000).toFixed(1)}s` +
+      (summary.runId === null ? '' : ` (run ${summary.runId})`),
+    `  ${COUNT_KEYS.map((k) => `${k} ${summary[k]}`).join('  ')}`,
+    `  Graph: ${summary.graphRequests} requests, ${summary.resourceUnits} resource units, ` +
+      `${(summary.throttleWaitMs / 1000).toFixed(1)}s waiting on throttling`,
+  ];
+  if (summary.error) lines.push(`  error: ${summary.error}`);
+  const attention = options.attention === false ? null : attentionNote(summary);
+  if (attention) lines.push(`  ${attention}`);
+  return lines.join('\n');
+}
+
+/** Names parked failures and open conflicts and the commands that deal with them, or null when none. */
+export function attentionNote(
+  summary: Pick<RunSummary, 'definition' | 'parkedFailures' | 'openConflicts'>,
+): string | null {
+  const parts: string[] = [];
+  if (summary.parkedFailures > 0) {
+    parts.push(
+      `${summary.parkedFailures} failure${summary.parkedFailures === 1 ? '' : 's'} parked ` +
+        `(arcore-sync failures ${summary.definition})`,
+    );
+  }
+  if (summary.openConflicts > 0) {
+    parts.push(
+      `${summary.openConflicts} conflict${summary.openConflicts === 1 ? '' : 's'} open ` +
+        `(arcore-sync conflicts ${summary.definition})`,
+    );
+  }
+  return parts.length === 0 ? null : `attention: ${parts.join(', ')}; the run still succeeded`;
+}
+
+const STATUS_RANK: Record<RunStatus, number> = { SKIPPED: 0, SUCCEEDED: 1, PARTIAL: 2, FAILED: 3 };
+
+/** `sync` = one pull then one push: its JSON is the sums of both runs plus each run in full. */
+export interface SyncSummary {
+  runId: string | null;
+  runIds: (string | null)[];
+  definition: string;
+  status: RunStatus;
+  processed: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  skipped: number;
+  conflicts: number;
+  failed: number;
+  durationMs: number;
+  throttleWaitMs: number;
+  parkedFailures: number;
+  openConflicts: number;
+  pull: RunSummary;
+  push: RunSummary | null;
+}
+
+export function combineSync(pull: RunSummary, push: RunSummary | null): SyncSummary {
+  const runs = push ? [pull, push] : [pull];
+  const sum = (key: (typeof COUNT_KEYS)[number] | 'durationMs' | 'throttleWaitMs') =>
+    runs.reduce((acc, r) => acc + r[key], 0);
+  const last = runs[runs.length - 1];
+  const nonSkipped = runs.filter((r) => r.status !== 'SKIPPED');
+  const status =
+    nonSkipped.length === 0
+      ? 'SKIPPED'
+      : nonSkipped.reduce<RunStatus>(
+          (worst, r) => (STATUS_RANK[r.status] > STATUS_RANK[worst] ? r.status : worst),
+          'SUCCEEDED',
+        );
+  return {
+    runId: last.runId,
+    runIds: runs.map((r) => r.runId),
+    definition: pull.definition,
+    status,
+    processed: sum('processed'),
+    created: sum('created'),
+    updated: sum('updated'),
+    deleted: sum('deleted'),
+    skipped: sum('skipped'),
+    conflicts: sum('conflicts'),
+    failed: sum('failed'),
+    durationMs: sum('durationMs'),
+    throttleWaitMs: sum('throttleWaitMs'),
+    parkedFailures: last.parkedFailures,
+    openConflicts: last.openConflicts,
+    pull,
+    push,
+  };
+}
