@@ -57,7 +57,11 @@ export class RunFailedError extends Error {
   }
 }
 
-const ENGINE_USAGE_ERRORS = new Set(['ConflictNotFoundError', 'ConflictAlreadyResolvedError']);
+const ENGINE_USAGE_ERRORS = new Set([
+  'ConflictNotFoundError',
+  'ConflictAlreadyResolvedError',
+  'ResolutionValueError',
+]);
 /** Engine errors (matched by name, see above) that mean the definition does not fit the table or list. */
 const DEFINITION_MISMATCH_ERRORS = new Set([
   'ListNotFoundError',
