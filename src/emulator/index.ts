@@ -125,7 +125,7 @@ export async function startEmulator(options?: EmulatorOptions): Promise<RunningE
 }
 
 /**
- * Writes `<stateDir>/emulator.env`: GRAPH_BASE_URL, GRAPH_TOKEN (the app token), NODE_EXTRA_CA_CERTS
+ * Writes `<stateDir>/emulator.env`: GRAPH_BASE_URL, GRAPH_TOKEN (the app token), NODE_EXTRA_CA_CERTS and GRAPH_CA_CERT_FILE
  * (the certificate, written next to it if missing) and the user tokens as comments. Returns its path.
  */
 export async function writeEmulatorEnv(stateDir: string, running: RunningEmulator): Promise<string> {
@@ -139,6 +139,8 @@ export async function writeEmulatorEnv(stateDir: string, running: RunningEmulato
     `GRAPH_BASE_URL=${running.baseUrl}`,
     `GRAPH_TOKEN=${running.appToken}`,
     `NODE_EXTRA_CA_CERTS=${certPath}`,
+    // Our own client trusts the certificate through this setting; NODE_EXTRA_CA_CERTS covers other tools.
+    `GRAPH_CA_CERT_FILE=${certPath}`,
     '# Tokens of users who edit "in SharePoint" (Authorization: Bearer <token>):',
     ...running.users.map((name) => `# GRAPH_USER_TOKEN_${name.toUpperCase()}=${running.userToken(name)}`),
     '',

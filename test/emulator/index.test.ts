@@ -20,6 +20,7 @@ describe('startEmulator and writeEmulatorEnv', () => {
       expect(lines).toContain(`GRAPH_BASE_URL=${running.baseUrl}`);
       expect(lines).toContain(`GRAPH_TOKEN=${running.appToken}`);
       expect(lines).toContain(`NODE_EXTRA_CA_CERTS=${join(dir, CERT_FILE)}`);
+      expect(lines).toContain(`GRAPH_CA_CERT_FILE=${join(dir, CERT_FILE)}`);
       expect(lines).toContain(`# GRAPH_USER_TOKEN_CAROL=${running.userToken('carol')}`);
       expect(await readFile(join(dir, CERT_FILE), 'utf8')).toBe(running.caCert);
       expect(running.baseUrl).toBe(`${running.origin}/v1.0`);
