@@ -21,6 +21,7 @@ export const workerRequestSchema = z.object({
     memoryRows: positive,
     seedRows: positive,
     seedLatencyRows: positive,
+    webhookEdits: positive,
     concurrency: positive,
   }) satisfies z.ZodType<BenchSizes>,
 });
