@@ -35,6 +35,8 @@ function parseBudget(value: string | undefined): number | undefined {
  */
 export async function runEmulatorCommand(rt: CliRuntime, opts: EmulatorCommandOptions): Promise<void> {
   const stateDir = resolve(rt.deps.cwd, opts.stateDir);
+  // Listen for the stop signal before anything is printed: a caller may signal as soon as it reads a line.
+  const stopped = untilStopped();
   const emulator = await startEmulator({
     port: parsePort(opts.port),
     stateDir,
@@ -55,7 +57,7 @@ export async function runEmulatorCommand(rt: CliRuntime, opts: EmulatorCommandOp
     );
     rt.io.out(`# user tokens (edits "in SharePoint") and NODE_EXTRA_CA_CERTS are in ${envFile}`);
     rt.io.out('# press Ctrl-C to stop');
-    const signal = await untilStopped();
+    const signal = await stopped;
     rt.io.err(`${signal}: stopping the emulator`);
   } finally {
     await emulator.stop();

@@ -14,6 +14,8 @@ function parsePort(value: string): number {
 /** Runs the local host (webhooks, ops API, schedules) against the configured Postgres and Graph. */
 export async function runServeCommand(rt: CliRuntime, opts: { port: string }): Promise<void> {
   const port = parsePort(opts.port);
+  // Listen for the stop signal before anything is printed: a caller may signal as soon as it reads a line.
+  const stopped = untilStopped();
   const { startLocalHost } = await importWithoutTestModeWarnings(() => import('../../serve/index.js'));
   const ctx = await rt.engineContext();
   const host = await startLocalHost({ ctx, port });
@@ -23,7 +25,7 @@ export async function runServeCommand(rt: CliRuntime, opts: { port: string }): P
     rt.io.out(`  lifecycle notifications: ${host.lifecycleUrl}`);
     rt.io.out(`  ops API: ${host.url}/api/ops/definitions`);
     rt.io.out('press Ctrl-C to stop');
-    const signal = await untilStopped();
+    const signal = await stopped;
     rt.io.err(`${signal}: stopping (waiting for runs in progress)`);
   } finally {
     await host.stop();
