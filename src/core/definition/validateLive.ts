@@ -1,32 +1,9 @@
+import { SHAREPOINT_SYSTEM_FIELDS } from '../canonical';
 import type { Pool } from 'pg';
 import type { SyncDefinition } from './schema';
 
-/** SharePoint columns push never writes, whatever a mapping says (I9). */
-export const SYSTEM_FIELD_NAMES: ReadonlySet<string> = new Set([
-  'id',
-  'ID',
-  'ContentType',
-  'Created',
-  'Modified',
-  'Author',
-  'Editor',
-  'AuthorLookupId',
-  'EditorLookupId',
-  '_UIVersionString',
-  'Attachments',
-  'Edit',
-  'LinkTitle',
-  'LinkTitleNoMenu',
-  'ItemChildCount',
-  'FolderChildCount',
-  '_ComplianceFlags',
-  '_ComplianceTag',
-  '_ComplianceTagWrittenTime',
-  '_ComplianceTagUserId',
-  'AppAuthorLookupId',
-  'AppEditorLookupId',
-  '@odata.etag',
-]);
+/** SharePoint columns push never writes, whatever a mapping says (I9): one list, kept in the canonical module. */
+export const SYSTEM_FIELD_NAMES: ReadonlySet<string> = SHAREPOINT_SYSTEM_FIELDS;
 
 export interface LiveProblem {
   definition: string;

@@ -544,17 +544,22 @@ async function reconcileDeletes(scope: RunScope): Promise<void> {
       } else if (o.status === 'precondition_failed') {
         await settleDeleteConflict(scope, e, commit);
       } else {
-        scope.counts.failed++;
-        commit.park.push({
-          hash: e.identityHash,
-          identity: e.identity,
-          itemId: e.itemId,
-          error: describeFailure(o),
-        });
+        parkEntry(scope, commit, e, o);
       }
     }
     await commitPage(scope, commit, null);
   }
+}
+
+/** A ledger entry whose delete did not apply: parked for the next run (I5c). */
+function parkEntry(scope: RunScope, commit: PageCommit, e: LedgerEntry, o: WriteOutcome): void {
+  scope.counts.failed++;
+  commit.park.push({
+    hash: e.identityHash,
+    identity: e.identity,
+    itemId: e.itemId,
+    error: describeFailure(o),
+  });
 }
 
 /** The row was deleted in Postgres while its item changed in SharePoint: a conflict (I8, I7). */
@@ -597,13 +602,7 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
       scope.counts.deleted++;
       commit.remove.push(e.identityHash);
     } else {
-      scope.counts.failed++;
-      commit.park.push({
-        hash: e.identityHash,
-        identity: e.identity,
-        itemId: e.itemId,
-        error: describeFailure(o),
-      });
+      parkEntry(scope, commit, e, o);
     }
   } else if (decision.postgres.kind === 'recreate' && decision.synced) {
     const key = def.source.key.map((k) => e.identity[k]);
