@@ -5,6 +5,7 @@
  *   npm run bench -- --scenarios overhead,incremental --rows 50000
  *   npm run bench -- --full            # the issue's sizes (takes far longer than the default run)
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -68,6 +69,17 @@ const DEFAULT_SCENARIOS: ScenarioId[] = [
   'memory',
   'seed',
 ];
+
+/** The commit the figures belong to, `+dirty` when src/ has uncommitted changes; null outside a git clone. */
+function sourceRevision(): string | null {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return null;
+  }
+}
 
 function positiveInteger(value: string): number {
   const n = Number(value.replace(/_/g, ''));
@@ -326,6 +338,8 @@ async function main(): Promise<void> {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
   };
+  const revision = sourceRevision();
+  console.log(`Source: ${revision ?? 'unknown revision'}`);
   console.log(
     `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB, Node ${machine.node}`,
   );
@@ -365,7 +379,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
-    `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, postgres: postgres.origin, totalSeconds: Math.round(totalSeconds), sizes, scenarios: ordered, targets: checks, failures }, null, 2)}\n`,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), revision, machine, postgres: postgres.origin, totalSeconds: Math.round(totalSeconds), sizes, scenarios: ordered, targets: checks, failures }, null, 2)}\n`,
   );
   console.log(`Wrote ${out}`);
   if (failures.length) process.exitCode = 1;
