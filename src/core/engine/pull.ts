@@ -4,7 +4,6 @@ import {
   contentHash,
   fromGraphFields,
   identityOf,
-  toGraphFields,
   type CanonicalRecord,
   type CanonicalValue,
   type FieldKind,
@@ -16,7 +15,7 @@ import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import { ResyncRequiredError, type DeltaEntry, type WriteOp } from '../target/sharepoint';
 import { keyOf, pick, rowToCanonical } from './plan';
-import { applyToPostgres } from './push';
+import { applyToPostgres, graphFields } from './push';
 import { decidePair, type PairDecision } from './reconcile';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext, RunSummary, RunTrigger } from './types';
@@ -322,7 +321,7 @@ async function settle(
         ref: entry.identityHash,
         itemId: p.itemId,
         eTag: p.eTag,
-        fields: graphBody(scope, sa.values),
+        fields: graphFields(scope, sa.values),
       },
       entry: { ...entry, itemId: p.itemId },
       synced: decision.synced,
@@ -337,12 +336,6 @@ async function settle(
       synced: decision.synced,
     });
   }
-}
-
-function graphBody(scope: RunScope, values: CanonicalRecord): Record<string, unknown> {
-  const writable: CanonicalRecord = {};
-  for (const [f, v] of Object.entries(values)) if (scope.plan.byTarget.get(f)?.pushable) writable[f] = v;
-  return toGraphFields(writable, scope.plan.columns);
 }
 
 async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promise<void> {

@@ -71,7 +71,8 @@ function syncedEntry(
   };
 }
 
-function graphFields(scope: RunScope, values: CanonicalRecord): Record<string, unknown> {
+/** The Graph `fields` body for canonical values, keeping only the fields push may write (I9). */
+export function graphFields(scope: RunScope, values: CanonicalRecord): Record<string, unknown> {
   return toGraphFields(
     pick(
       values,

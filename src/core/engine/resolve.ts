@@ -3,7 +3,7 @@ import { DefinitionBusyError } from '../ops/errors';
 import { getConflict, markResolved } from '../store/conflicts';
 import { getDefinitionById } from '../store/definitions';
 import { applyToPostgres } from './push';
-import { pick, rowToCanonical } from './plan';
+import { differs, pick, rowToCanonical } from './plan';
 import { withRun } from './runner';
 import type { EngineContext } from './types';
 
@@ -100,14 +100,9 @@ export async function resolveConflict(
         plan.toPostgres.filter((f) => !plan.shared.includes(f)),
       ),
     };
-    const spChanges = pick(
-      synced,
-      plan.toSharePoint.filter((f) => JSON.stringify(synced[f]) !== JSON.stringify(sp[f] ?? null)),
-    );
-    const pgChanges = pick(
-      synced,
-      plan.toPostgres.filter((f) => JSON.stringify(synced[f]) !== JSON.stringify(pg[f] ?? null)),
-    );
+    // Canonical comparison, as everywhere else (I2): only fields that really differ are written.
+    const spChanges = pick(synced, differs(synced, sp, plan.toSharePoint));
+    const pgChanges = pick(synced, differs(synced, pg, plan.toPostgres));
     let eTag = item.eTag;
     if (Object.keys(spChanges).length) {
       const [o] = await target.writeItems(siteId, listId, [
