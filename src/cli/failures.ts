@@ -61,6 +61,9 @@ const ENGINE_USAGE_ERRORS = new Set([
   'ConflictNotFoundError',
   'ConflictAlreadyResolvedError',
   'ResolutionValueError',
+  'DefinitionChangeRefusedError',
+  'ListNotReplacedError',
+  'KeyColumnMissingError',
 ]);
 /** Engine errors (matched by name, see above) that mean the definition does not fit the table or list. */
 const DEFINITION_MISMATCH_ERRORS = new Set([
@@ -69,10 +72,11 @@ const DEFINITION_MISMATCH_ERRORS = new Set([
   'MappingError',
   'UnsupportedMappingError',
   'UnknownColumnError',
+  'ListReplacedError',
 ]);
 /** The same errors as a failed run records them (src/core/engine/runner.ts and plan.ts word them so). */
 const RUN_DEFINITION_MISMATCH =
-  /^Definition "[^"]*": (list "[^"]*" not found|source table "[^"]*" does not exist|fields\[\d+\]\.|source\.key)/;
+  /^Definition "[^"]*": (list "[^"]*" (not found|is now list)|source table "[^"]*" does not exist|fields\[\d+\]\.|source\.key)/;
 
 export interface Failure {
   exitCode: ExitCode;

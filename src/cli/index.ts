@@ -22,6 +22,7 @@ type Limit = { limit: string };
 const definitions = () => import('./commands/definitions.js');
 const runs = () => import('./commands/runs.js');
 const ops = () => import('./commands/ops.js');
+const lifecycle = () => import('./commands/relink.js');
 
 /**
  * Builds the `arcore-sync` program. Every action gets a CliRuntime (settings, pools, engine) created
@@ -200,6 +201,18 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
       act(async (rt, name: string, opts: Json & { scope: CursorResetScope }) =>
         (await ops()).runResetCursorCommand(rt, name, opts),
       ),
+    );
+
+  program
+    .command('relink')
+    .description(
+      "After the list was deleted and re-created or replaced: adopt the current list's items by their hidden key " +
+        'column, re-create the missing ones with the next push, and start the pull afresh on the new list.',
+    )
+    .argument('<name>', 'definition name')
+    .option('--json', 'print the counts as JSON')
+    .action(
+      act(async (rt, name: string, opts: Json) => (await lifecycle()).runRelinkCommand(rt, name, opts)),
     );
 
   program

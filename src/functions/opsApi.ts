@@ -10,6 +10,7 @@ import {
 } from '../core/engine/resolve';
 import { runPull } from '../core/engine/pull';
 import { runPush } from '../core/engine/push';
+import { KeyColumnMissingError, relinkDefinition } from '../core/engine/relink';
 import type { EngineContext, RunSummary } from '../core/engine/types';
 import {
   definitionIdByName,
@@ -186,6 +187,11 @@ const routes: Route[] = [
     },
   },
   {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'relink'],
+    handle: async ({ ctx, params }) => jsonResponse(200, await relinkDefinition(ctx, params.name)),
+  },
+  {
     method: 'GET',
     pattern: ['definitions', ':name', 'runs'],
     handle: async ({ ctx, params, request }) => {
@@ -267,6 +273,7 @@ function statusOf(err: unknown): { status: number; body: Record<string, unknown>
     return { status: 400, body: { error: err.message, problems: err.problems } };
   if (err instanceof ResolutionValueError) return { status: 400, body: { error: err.message } };
   if (err instanceof ConflictTargetGoneError) return { status: 409, body: { error: err.message } };
+  if (err instanceof KeyColumnMissingError) return { status: 409, body: { error: err.message } };
   if (
     err instanceof UnknownDefinitionError ||
     err instanceof UnknownConflictError ||

@@ -4,7 +4,8 @@ import type { Pool } from 'pg';
 import { parseDefinitionsText } from '../../core/definition/parse';
 import type { SyncDefinition } from '../../core/definition/schema';
 import { validateAgainstDatabase, type LiveProblem } from '../../core/definition/validateLive';
-import { listDefinitions, upsertDefinitions } from '../../core/store/definitions';
+import { applyDefinitions } from '../../core/engine/apply';
+import { listDefinitions } from '../../core/store/definitions';
 import { migrate } from '../../core/store/migrate';
 import { CliUsageError, DefinitionsRejectedError } from '../failures';
 import { printJson } from '../output';
@@ -120,7 +121,7 @@ export async function runApply(rt: CliRuntime, file: string, opts: { json?: bool
   if (!(await metadataStoreExists(meta))) {
     throw new CliUsageError('the metadata store has no tables yet: run "arcore-sync migrate" first');
   }
-  const applied = await upsertDefinitions(meta, defs);
+  const applied = await applyDefinitions(meta, defs);
   if (opts.json) {
     printJson(rt.io, { ...report, applied });
     return;
@@ -137,4 +138,12 @@ export async function runApply(rt: CliRuntime, file: string, opts: { json?: bool
       ...describe('unchanged', applied.unchanged),
     ].join('; '),
   );
+  for (const d of applied.definitions) {
+    if (d.changes.length === 0) continue;
+    rt.io.out(`${d.name}:`);
+    for (const c of d.changes) {
+      rt.io.out(`  ${c.change}`);
+      rt.io.out(`    next runs: ${c.effect}`);
+    }
+  }
 }

@@ -10,10 +10,11 @@ import {
 } from '../canonical';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import { openConflictIdentities, recordConflict } from '../store/conflicts';
-import { readCursor, writeCursor } from '../store/cursors';
+import { readCursor, writeCursor, type TargetFingerprint } from '../store/cursors';
 import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import { ResyncRequiredError, type DeltaEntry, type WriteOp } from '../target/sharepoint';
+import { alignPair } from './alignment';
 import { keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push';
 import { decidePair, type PairDecision } from './reconcile';
@@ -35,6 +36,13 @@ function parseProgress(raw: string | null): Progress | null {
   } catch {
     return null;
   }
+}
+
+/** Whether a stored link, built for `fingerprint`, reads this list with every field the plan selects. */
+function linkCarriesPlan(fingerprint: TargetFingerprint | null, listId: string, select: string[]): boolean {
+  if (!fingerprint || fingerprint.listId !== listId) return false;
+  const carried = new Set(fingerprint.select);
+  return select.every((f) => carried.has(f));
 }
 
 interface WriteBack {
@@ -86,7 +94,11 @@ function insertValues(
 async function applyEntries(
   scope: RunScope,
   feed: DeltaEntry[],
-  progress: { cursorValue: string | null; progress: Progress | null } | null,
+  progress: {
+    cursorValue: string | null;
+    progress: Progress | null;
+    fingerprint: TargetFingerprint;
+  } | null,
   enumeration: string | null,
 ): Promise<void> {
   const { ctx, def, plan, ledger, source, listId } = scope;
@@ -188,8 +200,10 @@ async function applyEntries(
           const pg = row ? rowToCanonical(plan, row.values) : null;
           const sp = e.kind === 'deleted' ? null : fromGraphFields(e.item.fields, plan.columns);
           const spModifiedAt = e.kind === 'deleted' ? null : e.item.lastModifiedDateTime;
-          const decision = decidePair(plan, def, {
-            base: entry.syncedValues,
+          // Fields mapped since this pair last synced are aligned now that both sides are read (I14).
+          const aligned = alignPair(plan, entry.syncedValues, pg, sp);
+          const decision = decidePair(aligned.plan, def, {
+            base: aligned.base,
             postgres: pg,
             sharepoint: sp,
             postgresModifiedAt: row?.cursor ?? null,
@@ -237,6 +251,7 @@ async function applyEntries(
         'TARGET',
         progress.cursorValue,
         progress.progress ? JSON.stringify(progress.progress) : null,
+        progress.fingerprint,
       );
     }
   });
@@ -284,6 +299,14 @@ async function settle(
   if (decision.outcome === 'PARKED') return;
   if (decision.postgres.kind === 'none' && decision.sharepoint.kind === 'none') {
     if (decision.synced === null) out.remove.push(entry.identityHash);
+    else if (newlyAligned(entry.syncedValues, decision.synced))
+      out.save.push({
+        ...entry,
+        eTag: p.eTag ?? entry.eTag,
+        spModifiedAt: p.spModifiedAt,
+        syncedValues: decision.synced,
+        contentHash: contentHash(decision.synced),
+      });
     else if (p.eTag && p.eTag !== entry.eTag)
       out.save.push({ ...entry, eTag: p.eTag, spModifiedAt: p.spModifiedAt });
     scope.counts.skipped++; // an echo of our own write, or a change to fields we do not sync (I3)
@@ -336,6 +359,12 @@ async function settle(
       synced: decision.synced,
     });
   }
+}
+
+/** The decision's synced values carry a field the ledger entry did not: it was aligned (I14). */
+function newlyAligned(before: CanonicalRecord | null, after: CanonicalRecord): boolean {
+  if (before === null) return true;
+  return Object.keys(after).some((f) => !Object.prototype.hasOwnProperty.call(before, f));
 }
 
 async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promise<void> {
@@ -416,8 +445,19 @@ export async function runPull(
     }
 
     const stored = await readCursor(ctx.meta, definitionId, 'TARGET');
-    let progress = parseProgress(stored?.progress ?? null);
-    let deltaLink = stored?.value ?? null;
+    // A link (or a page in progress) that does not select every mapped field would read a newly mapped field
+    // as empty: read the list once with the new selection instead, aligning the new fields (I14).
+    const linkCarries = linkCarriesPlan(stored?.fingerprint ?? null, listId, plan.select);
+    if (stored && (stored.value || stored.progress) && !linkCarries) {
+      ctx.log.info(
+        `${def.name}: the stored delta link does not select every mapped field; reading the list once to align them`,
+      );
+      scope.details.realigned = true;
+    }
+    let fingerprint: TargetFingerprint =
+      linkCarries && stored?.fingerprint ? stored.fingerprint : { listId, select: [...plan.select].sort() };
+    let progress = linkCarries ? parseProgress(stored?.progress ?? null) : null;
+    let deltaLink = linkCarries ? (stored?.value ?? null) : null;
     let link: string | undefined = progress?.link ?? deltaLink ?? undefined;
     let enumeration: string | null = progress ? progress.enumeration : deltaLink ? null : scope.runId;
     let resyncs = 0;
@@ -437,7 +477,12 @@ export async function runPull(
             finalLink = page.deltaLink;
           } else {
             progress = { link: page.nextLink as string, enumeration };
-            await applyEntries(scope, page.entries, { cursorValue: deltaLink, progress }, enumeration);
+            await applyEntries(
+              scope,
+              page.entries,
+              { cursorValue: deltaLink, progress, fingerprint },
+              enumeration,
+            );
           }
           ctx.onProgress?.({
             runType: 'INGRESS',
@@ -458,11 +503,12 @@ export async function runPull(
         deltaLink = null;
         enumeration = scope.runId;
         progress = { link, enumeration };
-        await writeCursor(ctx.meta, definitionId, 'TARGET', null, JSON.stringify(progress));
+        fingerprint = { listId, select: [...plan.select].sort() };
+        await writeCursor(ctx.meta, definitionId, 'TARGET', null, JSON.stringify(progress), fingerprint);
       }
     }
     if (enumeration) await reconcileUnseen(scope, enumeration);
-    if (finalLink) await writeCursor(ctx.meta, definitionId, 'TARGET', finalLink, null);
+    if (finalLink) await writeCursor(ctx.meta, definitionId, 'TARGET', finalLink, null, fingerprint);
     scope.details.pages = pages;
     scope.details.resyncs = resyncs;
   });

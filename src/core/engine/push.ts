@@ -16,7 +16,8 @@ import { readCursor, writeCursor } from '../store/cursors';
 import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../target/sharepoint';
-import { keyOf, pick, rowToCanonical } from './plan';
+import { alignPair, pushPlanFor, unalignedFields } from './alignment';
+import { keyOf, pick, rowToCanonical, type FieldPlan } from './plan';
 import { decidePair, type PairDecision } from './reconcile';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext, RunSummary, RunTrigger } from './types';
@@ -186,8 +187,9 @@ async function settleConflicts(
   for (const { r, entry } of items) {
     const item = entry.itemId ? await target.getItem(siteId, listId, entry.itemId) : null;
     const sp = item ? fromGraphFields(item.fields, plan.columns) : null;
-    const decision = decidePair(plan, def, {
-      base: entry.syncedValues,
+    const aligned = alignPair(plan, entry.syncedValues, r.values, sp);
+    const decision = decidePair(aligned.plan, def, {
+      base: aligned.base,
       postgres: r.values,
       sharepoint: sp,
       postgresModifiedAt: r.row.cursor,
@@ -274,6 +276,29 @@ async function settleConflicts(
   }
 }
 
+/**
+ * The plan to push a pair with: fields mapped since the pair last synced are left to the pull's alignment
+ * unless the push is their only writer (I14). Whether the list was already read with every mapped field is
+ * asked once per run, and only when some pair needs it.
+ */
+async function pushPlan(
+  scope: RunScope,
+  base: CanonicalRecord | null,
+  values: CanonicalRecord,
+): Promise<FieldPlan> {
+  if (unalignedFields(scope.plan, base).length === 0) return scope.plan;
+  if (scope.listReadWithAllFields === undefined) {
+    const cursor = await readCursor(scope.ctx.meta, scope.definitionId, 'TARGET');
+    const carried = new Set(cursor?.value ? (cursor.fingerprint?.select ?? []) : []);
+    scope.listReadWithAllFields =
+      cursor?.fingerprint?.listId === scope.listId && scope.plan.select.every((f) => carried.has(f));
+  }
+  return pushPlanFor(scope.plan, base, values, {
+    pullEnabled: scope.def.pull.enabled,
+    listReadWithAllFields: scope.listReadWithAllFields,
+  });
+}
+
 /** Pushes a set of source rows: one ledger query, batched writes, one commit with the cursor (I5, I10). */
 async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPosition | null): Promise<void> {
   const { def, plan, ledger, target, siteId, listId, ctx } = scope;
@@ -349,7 +374,7 @@ async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPositi
       continue;
     }
     // Without reading SharePoint (I10), assume it still holds the synced values; If-Match proves it.
-    const decision = decidePair(plan, def, {
+    const decision = decidePair(await pushPlan(scope, entry.syncedValues, r.values), def, {
       base: entry.syncedValues,
       postgres: r.values,
       sharepoint: entry.syncedValues,
@@ -572,8 +597,9 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
     return;
   }
   const sp = fromGraphFields(item.fields, plan.columns);
-  const decision = decidePair(plan, def, {
-    base: e.syncedValues,
+  const aligned = alignPair(plan, e.syncedValues, null, sp);
+  const decision = decidePair(aligned.plan, def, {
+    base: aligned.base,
     postgres: null,
     sharepoint: sp,
     sharepointModifiedAt: item.lastModifiedDateTime,

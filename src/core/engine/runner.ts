@@ -8,6 +8,7 @@ import { LedgerStore } from '../store/ledger';
 import { tryLockDefinition } from '../store/locks';
 import { backlogCounts, finishRun, startRun } from '../store/runs';
 import type { SharePointTarget } from '../target/sharepoint';
+import { checkListIdentity } from './listIdentity';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType } from './types';
 
@@ -56,6 +57,8 @@ export interface RunScope {
   ledger: LedgerStore;
   counts: RunCounts;
   details: Record<string, unknown>;
+  /** Push: whether the list was read once with every mapped field (I14); looked up when first needed. */
+  listReadWithAllFields?: boolean;
 }
 
 export function emptyCounts(): RunCounts {
@@ -122,6 +125,7 @@ async function openScope(
 ): Promise<RunScope> {
   const def = stored.definition;
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
+  await checkListIdentity(ctx.meta, stored, listId);
   const sourcePool = ctx.sourcePool(def.source.connection);
   const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
   if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);

@@ -7,6 +7,8 @@ export interface StoredDefinition {
   id: string;
   definition: SyncDefinition;
   updatedAt: Date;
+  /** The list the ledger was built on, bound by the first run (I15); null until then. */
+  listId: string | null;
 }
 
 export class UnknownDefinitionError extends Error {
@@ -22,7 +24,8 @@ export interface UpsertResult {
   unchanged: string[];
 }
 
-async function upsertOne(
+/** Saves one definition by name inside the caller's transaction. */
+export async function upsertDefinition(
   client: PoolClient,
   def: SyncDefinition,
 ): Promise<'created' | 'updated' | 'unchanged'> {
@@ -100,7 +103,7 @@ export async function upsertDefinitions(pool: Pool, defs: SyncDefinition[]): Pro
   const result: UpsertResult = { created: [], updated: [], unchanged: [] };
   try {
     await client.query('BEGIN');
-    for (const def of defs) result[await upsertOne(client, def)].push(def.name);
+    for (const def of defs) result[await upsertDefinition(client, def)].push(def.name);
     await client.query('COMMIT');
     return result;
   } catch (err) {
@@ -111,34 +114,42 @@ export async function upsertDefinitions(pool: Pool, defs: SyncDefinition[]): Pro
   }
 }
 
-function fromRow(row: { id: string; document: unknown; updated_at: Date; name: string }): StoredDefinition {
+interface DefinitionRow {
+  id: string;
+  document: unknown;
+  updated_at: Date;
+  name: string;
+  list_id: string | null;
+}
+
+function fromRow(row: DefinitionRow): StoredDefinition {
   return {
     id: row.id,
     definition: parseDefinition(row.document, `stored definition "${row.name}"`),
     updatedAt: row.updated_at,
+    listId: row.list_id,
   };
 }
 
+const SELECT_DEFINITION = 'SELECT id, name, document, updated_at, list_id FROM arcore.sync_definitions';
+
+/** Records the list a definition's ledger is built on (I15); null forgets it (the target was changed). */
+export async function bindListId(db: Pool | PoolClient, id: string, listId: string | null): Promise<void> {
+  await db.query('UPDATE arcore.sync_definitions SET list_id = $2 WHERE id = $1', [id, listId]);
+}
+
 export async function listDefinitions(pool: Pool): Promise<StoredDefinition[]> {
-  const { rows } = await pool.query(
-    'SELECT id, name, document, updated_at FROM arcore.sync_definitions ORDER BY name',
-  );
+  const { rows } = await pool.query<DefinitionRow>(`${SELECT_DEFINITION} ORDER BY name`);
   return rows.map(fromRow);
 }
 
 export async function getDefinition(pool: Pool, name: string): Promise<StoredDefinition> {
-  const { rows } = await pool.query(
-    'SELECT id, name, document, updated_at FROM arcore.sync_definitions WHERE name = $1',
-    [name],
-  );
+  const { rows } = await pool.query<DefinitionRow>(`${SELECT_DEFINITION} WHERE name = $1`, [name]);
   if (rows.length === 0) throw new UnknownDefinitionError(name);
   return fromRow(rows[0]);
 }
 
 export async function getDefinitionById(pool: Pool, id: string): Promise<StoredDefinition | null> {
-  const { rows } = await pool.query(
-    'SELECT id, name, document, updated_at FROM arcore.sync_definitions WHERE id = $1',
-    [id],
-  );
+  const { rows } = await pool.query<DefinitionRow>(`${SELECT_DEFINITION} WHERE id = $1`, [id]);
   return rows.length === 0 ? null : fromRow(rows[0]);
 }

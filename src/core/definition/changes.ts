@@ -1,0 +1,176 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { FieldMapping, SyncDefinition } from './schema';
+
+/**
+ * What an `apply` changes in a stored definition, and what the next runs do about it (I14). Pure: the engine's
+ * apply (src/core/engine/apply.ts) adds what only the metadata store knows (whether the definition has synced).
+ */
+export type DefinitionChangeKind =
+  | 'field-added'
+  | 'field-removed'
+  | 'field-remapped'
+  | 'direction-changed'
+  | 'transform-changed'
+  | 're-identifying'
+  | 'source-changed'
+  | 'setting-changed';
+
+export interface DefinitionChange {
+  kind: DefinitionChangeKind;
+  /** JSON path in the new definition (or the old one, for what was removed). */
+  path: string;
+  /** What changed, in plain words. */
+  change: string;
+  /** What the next runs do about it. */
+  effect: string;
+  /** SharePoint fields whose synced values must be forgotten so they are aligned afresh. */
+  realign: string[];
+}
+
+const samePlace = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
+
+function fieldLabel(f: FieldMapping): string {
+  return `${f.source} → ${f.target}`;
+}
+
+/** Why a change of identity is refused on a definition that has synced, and what to do instead. */
+export function reidentifyingAdvice(name: string, what: string): string {
+  return (
+    `changing ${what} of a definition that has synced would make every row look new (duplicate items, or ` +
+    `items matched to the wrong rows). To sync with another list or key: "npx arcore-sync remove ${name}" and ` +
+    'apply the definition again (the first push then creates every row; the old items stay where they are). If ' +
+    `the list was replaced by one with the same name, keep the definition and run "npx arcore-sync relink ${name}".`
+  );
+}
+
+export function describeDefinitionChanges(before: SyncDefinition, after: SyncDefinition): DefinitionChange[] {
+  const out: DefinitionChange[] = [];
+  const pullEnabled = after.pull.enabled;
+  const addedEffect = pullEnabled
+    ? 'the next pull reads the list once with it and aligns it: an empty side is filled from the other, ' +
+      `different values go to the conflict policy (${after.conflictPolicy}); neither side is written for it before then`
+    : 'the next push writes it where Postgres has a value (this definition does not pull)';
+
+  if (!isDeepStrictEqual(before.source.key, after.source.key)) {
+    out.push({
+      kind: 're-identifying',
+      path: 'source.key',
+      change: `key [${before.source.key.join(', ')}] → [${after.source.key.join(', ')}]`,
+      effect: reidentifyingAdvice(after.name, 'the key'),
+      realign: [],
+    });
+  }
+  if (
+    !samePlace(before.target.site, after.target.site) ||
+    !samePlace(before.target.list, after.target.list)
+  ) {
+    out.push({
+      kind: 're-identifying',
+      path: 'target.list',
+      change: `list "${before.target.list}" on ${before.target.site} → "${after.target.list}" on ${after.target.site}`,
+      effect: reidentifyingAdvice(after.name, 'the list'),
+      realign: [],
+    });
+  }
+  if (before.target.keyColumn !== after.target.keyColumn) {
+    out.push({
+      kind: 're-identifying',
+      path: 'target.keyColumn',
+      change: `hidden key column "${before.target.keyColumn}" → "${after.target.keyColumn}"`,
+      effect: reidentifyingAdvice(after.name, 'the hidden key column'),
+      realign: [],
+    });
+  }
+  const { source: bs } = before;
+  const { source: as } = after;
+  if (bs.connection !== as.connection || bs.schema !== as.schema || bs.table !== as.table) {
+    out.push({
+      kind: 'source-changed',
+      path: 'source.table',
+      change: `source ${bs.connection}:${bs.schema}.${bs.table} → ${as.connection}:${as.schema}.${as.table}`,
+      effect:
+        'rows are matched to their items by their key values as before; rows of the new source that differ from ' +
+        'what was last synced are written by the next push',
+      realign: [],
+    });
+  }
+
+  const oldByTarget = new Map(before.fields.map((f, i) => [f.target, { f, i }]));
+  const newTargets = new Set(after.fields.map((f) => f.target));
+  after.fields.forEach((f, i) => {
+    const path = `fields[${i}]`;
+    const old = oldByTarget.get(f.target);
+    if (!old) {
+      out.push({
+        kind: 'field-added',
+        path,
+        change: `added ${fieldLabel(f)} (${f.direction})`,
+        effect: addedEffect,
+        realign: [f.target],
+      });
+      return;
+    }
+    if (old.f.source !== f.source) {
+      out.push({
+        kind: 'field-remapped',
+        path: `${path}.source`,
+        change: `"${f.target}" now maps from "${f.source}" instead of "${old.f.source}"`,
+        effect: addedEffect,
+        realign: [f.target],
+      });
+      return;
+    }
+    if (old.f.direction !== f.direction) {
+      out.push({
+        kind: 'direction-changed',
+        path: `${path}.direction`,
+        change: `${fieldLabel(f)}: ${old.f.direction} → ${f.direction}`,
+        effect:
+          'flows in the new direction from the next change on; nothing is written because of this change',
+        realign: [],
+      });
+    }
+    if (!isDeepStrictEqual(old.f.transform ?? null, f.transform ?? null)) {
+      out.push({
+        kind: 'transform-changed',
+        path: `${path}.transform`,
+        change: `${fieldLabel(f)}: transform ${JSON.stringify(old.f.transform ?? [])} → ${JSON.stringify(f.transform ?? [])}`,
+        effect: 'rows are written with the new transform when they next change; nothing is rewritten now',
+        realign: [],
+      });
+    }
+  });
+  before.fields.forEach((f, i) => {
+    if (newTargets.has(f.target)) return;
+    out.push({
+      kind: 'field-removed',
+      path: `fields[${i}]`,
+      change: `removed ${fieldLabel(f)}`,
+      effect: 'no longer synced; both sides keep their values',
+      realign: [],
+    });
+  });
+
+  const settings: [string, unknown, unknown][] = [
+    ['conflictPolicy', before.conflictPolicy, after.conflictPolicy],
+    ['mergeTieBreaker', before.mergeTieBreaker, after.mergeTieBreaker],
+    ['deletes', before.deletes, after.deletes],
+    ['schedule', before.schedule, after.schedule],
+    ['pull', before.pull, after.pull],
+    ['enabled', before.enabled, after.enabled],
+    ['source.cursor', before.source.cursor, after.source.cursor],
+    ['source.pageSize', before.source.pageSize, after.source.pageSize],
+    ['source.overlapSeconds', before.source.overlapSeconds, after.source.overlapSeconds],
+  ];
+  for (const [path, was, now] of settings) {
+    if (isDeepStrictEqual(was, now)) continue;
+    out.push({
+      kind: 'setting-changed',
+      path,
+      change: `${path}: ${JSON.stringify(was)} → ${JSON.stringify(now)}`,
+      effect: 'applies from the next run',
+      realign: [],
+    });
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+import type { CanonicalRecord, CanonicalValue } from '../canonical';
+import { canonicalEquals } from '../canonical/equality';
+import type { FieldPlan, PlannedField } from './plan';
+
+/**
+ * Definitions evolve (I14). A field mapped after a pair last synced has no synced value in that pair's ledger
+ * entry: the entry was built without it. Such a field is *unaligned* for the pair, and nothing on either side is
+ * written because of it until both sides have been read once and aligned:
+ * - equal values: nothing to write;
+ * - one side empty: the other fills it, in the field's direction (an empty value never overwrites a full one);
+ * - both full and different: both count as changed since an empty base, so the conflict policy decides that
+ *   field, as on a first sync.
+ * The pull aligns fields: a delta link that does not select a new field is not used, the list is read once
+ * with the new selection (see `needsFullRead`), and every item read then is aligned. The push, which reads only
+ * Postgres, leaves unaligned fields alone, except where it is the only writer of the field (see
+ * `pushPlanFor`).
+ */
+
+/** Targets of mapped fields that the pair's synced values do not carry. A pair never synced has none. */
+export function unalignedFields(plan: FieldPlan, base: CanonicalRecord | null): string[] {
+  if (base === null) return [];
+  const out: string[] = [];
+  for (const f of plan.fields) if (!Object.prototype.hasOwnProperty.call(base, f.target)) out.push(f.target);
+  return out;
+}
+
+const restricted = new WeakMap<FieldPlan, Map<string, FieldPlan>>();
+
+/** The plan without some fields (cached: the same few sets recur for every pair of a run). */
+export function planWithout(plan: FieldPlan, excluded: string[]): FieldPlan {
+  if (excluded.length === 0) return plan;
+  let cache = restricted.get(plan);
+  if (!cache) restricted.set(plan, (cache = new Map()));
+  const cacheKey = [...excluded].sort().join('\u0000');
+  const hit = cache.get(cacheKey);
+  if (hit) return hit;
+  const out = new Set(excluded);
+  const keep = (names: string[]) => names.filter((n) => !out.has(n));
+  const fields = plan.fields.filter((f) => !out.has(f.target));
+  const made: FieldPlan = {
+    ...plan,
+    fields,
+    byTarget: new Map(fields.map((f) => [f.target, f])),
+    columns: new Map([...plan.columns].filter(([t]) => !out.has(t))),
+    shared: keep(plan.shared),
+    toSharePoint: keep(plan.toSharePoint),
+    toPostgres: keep(plan.toPostgres),
+  };
+  cache.set(cacheKey, made);
+  return made;
+}
+
+const isEmpty = (v: CanonicalValue | undefined): boolean => v === null || v === undefined;
+
+/**
+ * For a pair read on both sides (either may be gone), the base and plan to decide it with, aligning its
+ * unaligned fields (rules above). A field held back (one side empty and the field may not flow from the full
+ * side to it) stays out of the plan and unaligned, so it is looked at again the next time the pair is read.
+ */
+export function alignPair(
+  plan: FieldPlan,
+  base: CanonicalRecord | null,
+  postgres: CanonicalRecord | null,
+  sharepoint: CanonicalRecord | null,
+): { plan: FieldPlan; base: CanonicalRecord | null; aligned: string[] } {
+  const unaligned = unalignedFields(plan, base);
+  if (unaligned.length === 0 || base === null) return { plan, base, aligned: [] };
+  const aligned: CanonicalRecord = { ...base };
+  const held: string[] = [];
+  const done: string[] = [];
+  for (const target of unaligned) {
+    const field = plan.byTarget.get(target) as PlannedField;
+    if (postgres === null || sharepoint === null) {
+      // One side is gone: the pair is decided as a delete; the new field must not make it look edited.
+      aligned[target] = (postgres ?? sharepoint)?.[target] ?? null;
+      done.push(target);
+      continue;
+    }
+    const pg = postgres[target] ?? null;
+    const sp = sharepoint[target] ?? null;
+    if (canonicalEquals(pg, sp)) aligned[target] = pg;
+    else if (isEmpty(pg) && !field.pullable) held.push(target);
+    else if (isEmpty(sp) && !field.pushable) held.push(target);
+    else aligned[target] = null; // the full side (or both, then the policy) wins
+    if (!held.includes(target)) done.push(target);
+  }
+  return { plan: planWithout(plan, held), base: aligned, aligned: done };
+}
+
+/**
+ * The plan a push decides a pair with when only Postgres was read. An unaligned field stays out of it (the pull
+ * aligns it, reading both sides) unless the push is its only writer: the definition does not pull, or the field
+ * is push-only and the list has been read with it once already (`listReadWithAllFields`). Even then, an empty
+ * Postgres value is not written over whatever SharePoint holds.
+ */
+export function pushPlanFor(
+  plan: FieldPlan,
+  base: CanonicalRecord | null,
+  postgres: CanonicalRecord,
+  opts: { pullEnabled: boolean; listReadWithAllFields: boolean },
+): FieldPlan {
+  const unaligned = unalignedFields(plan, base);
+  if (unaligned.length === 0) return plan;
+  const excluded = unaligned.filter((target) => {
+    const field = plan.byTarget.get(target) as PlannedField;
+    if (!field.pushable || isEmpty(postgres[target])) return true;
+    if (!opts.pullEnabled) return false;
+    return !(!field.pullable && opts.listReadWithAllFields);
+  });
+  return planWithout(plan, excluded);
+}

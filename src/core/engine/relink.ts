@@ -1,0 +1,162 @@
+import { DefinitionBusyError } from '../ops/errors';
+import { writeCursor } from '../store/cursors';
+import { bindListId, getDefinition } from '../store/definitions';
+import { LedgerStore, type LedgerEntry } from '../store/ledger';
+import { tryLockDefinition } from '../store/locks';
+import { forgetResolution, resolveSharePoint } from './runner';
+import type { EngineContext } from './types';
+
+/** The current list lacks the hidden key column: its items cannot be matched to rows. */
+export class KeyColumnMissingError extends Error {
+  constructor(
+    readonly definition: string,
+    readonly list: string,
+    readonly keyColumn: string,
+  ) {
+    super(
+      `Definition "${definition}": list "${list}" has no hidden key column "${keyColumn}", so its items cannot ` +
+        `be matched to rows. Run "npx arcore-sync provision ${definition}" (it adds the missing columns), then ` +
+        `"npx arcore-sync relink ${definition}" again.`,
+    );
+    this.name = 'KeyColumnMissingError';
+  }
+}
+
+export interface RelinkResult {
+  definition: string;
+  /** The list the ledger pointed at before (null: never bound). */
+  previousListId: string | null;
+  listId: string;
+  /** Items of the current list read while looking for hidden keys. */
+  itemsRead: number;
+  /** Ledger entries matched to an item of the current list by the hidden key column. */
+  adopted: number;
+  /** Rows whose item is not in the current list: the next push creates it again. */
+  toRecreate: number;
+  /** Entries of deleted rows (kept by a SOFT or IGNORE delete policy) with no item left: forgotten. */
+  forgotten: number;
+  /** Items carrying a key that another item of the list carries too: the first (lowest id) was adopted. */
+  duplicateKeys: number;
+  /** Parked pull failures that named items of the old list: discarded. */
+  pullFailuresDiscarded: number;
+}
+
+const BATCH = 1000;
+
+/**
+ * Re-points a definition at the list its name resolves to now, after the list was deleted and re-created or
+ * replaced (I15). Items of the current list are matched to rows by the hidden key column; rows whose item is
+ * gone lose their ledger entry and the push cursor starts over, so the next push creates their items again
+ * (adopting any that carries their key by then, I6) and skips every other row; the pull starts a fresh
+ * enumeration, so every adopted item is compared with its row against the values last synced, under the
+ * definition's conflict policy. Nothing is written to either side here.
+ */
+export async function relinkDefinition(ctx: EngineContext, name: string): Promise<RelinkResult> {
+  const stored = await getDefinition(ctx.meta, name);
+  const def = stored.definition;
+  const lock = await tryLockDefinition(ctx.meta, stored.id);
+  if (!lock) throw new DefinitionBusyError(name, 'relinking it');
+  const target = ctx.target();
+  try {
+    forgetResolution(ctx, def);
+    const { siteId, listId } = await resolveSharePoint(target, def);
+    const columns = await target.getColumns(siteId, listId);
+    if (!columns.some((c) => c.name === def.target.keyColumn))
+      throw new KeyColumnMissingError(name, def.target.list, def.target.keyColumn);
+
+    const itemByKey = new Map<string, { id: string; eTag: string }>();
+    let itemsRead = 0;
+    let duplicateKeys = 0;
+    for await (const page of target.deltaPages(siteId, listId, { select: [def.target.keyColumn] })) {
+      for (const e of page.entries) {
+        if (e.kind !== 'upsert') continue;
+        itemsRead++;
+        const key = e.item.fields[def.target.keyColumn];
+        if (typeof key !== 'string' || key === '') continue;
+        const seen = itemByKey.get(key);
+        if (seen) {
+          duplicateKeys++;
+          if (Number(e.item.id) > Number(seen.id)) continue;
+        }
+        itemByKey.set(key, { id: e.item.id, eTag: e.item.eTag });
+      }
+    }
+
+    const ledger = new LedgerStore(
+      stored.id,
+      def.source.key.length > 1 ? 'COMPOSITE_COLUMNS' : 'PRIMARY_KEY',
+      def.source.connection,
+    );
+    const result: RelinkResult = {
+      definition: name,
+      previousListId: stored.listId,
+      listId,
+      itemsRead,
+      adopted: 0,
+      toRecreate: 0,
+      forgotten: 0,
+      duplicateKeys,
+      pullFailuresDiscarded: 0,
+    };
+    const client = await ctx.meta.connect();
+    try {
+      await client.query('BEGIN');
+      let after = '';
+      for (;;) {
+        const batch = await ledger.batchAfter(client, after, BATCH);
+        if (batch.length === 0) break;
+        after = batch[batch.length - 1].identityHash;
+        const save: LedgerEntry[] = [];
+        const remove: string[] = [];
+        for (const e of batch) {
+          const item = itemByKey.get(e.identityHash);
+          if (item) {
+            result.adopted++;
+            save.push({
+              ...e,
+              listId,
+              itemId: item.id,
+              eTag: item.eTag,
+              state: e.state === 'ORPHANED' ? 'ORPHANED' : 'SYNCED',
+            });
+          } else if (e.state === 'ORPHANED') {
+            result.forgotten++;
+            remove.push(e.identityHash);
+          } else {
+            // Forgotten here, created again by the next push, which re-reads the table from the start.
+            result.toRecreate++;
+            remove.push(e.identityHash);
+          }
+        }
+        await ledger.remove(client, remove);
+        await ledger.save(client, save);
+      }
+      // The delta link and any page in progress belong to the old list: the next pull enumerates the new one.
+      await writeCursor(client, stored.id, 'TARGET', null, null, null);
+      // Rows whose item is gone have no ledger entry now: the next push reads every row (writing only those
+      // and real differences) so that they are created again.
+      if (result.toRecreate > 0) await writeCursor(client, stored.id, 'SOURCE', null);
+      const discarded = await client.query(
+        `UPDATE arcore.sync_failures SET status = 'DISCARDED', resolved_at = now()
+          WHERE definition_id = $1 AND direction = 'PULL' AND status = 'PARKED'`,
+        [stored.id],
+      );
+      result.pullFailuresDiscarded = discarded.rowCount ?? 0;
+      await bindListId(client, stored.id, listId);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+    ctx.log.info(
+      `${name}: relinked to list ${listId}: ${result.adopted} adopted, ${result.toRecreate} to re-create, ` +
+        `${result.forgotten} forgotten`,
+    );
+    return result;
+  } finally {
+    await target.close();
+    await lock.release();
+  }
+}
