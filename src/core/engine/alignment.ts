@@ -1,6 +1,8 @@
 import type { CanonicalRecord, CanonicalValue } from '../canonical';
 import { canonicalEquals } from '../canonical/equality';
+import type { SyncDefinition } from '../definition/schema';
 import type { FieldPlan, PlannedField } from './plan';
+import { decidePair, type PairDecision, type PairState, type SideAction } from './reconcile';
 
 /**
  * Definitions evolve (I14). A field mapped after a pair last synced has no synced value in that pair's ledger
@@ -52,39 +54,85 @@ export function planWithout(plan: FieldPlan, excluded: string[]): FieldPlan {
 
 const isEmpty = (v: CanonicalValue | undefined): boolean => v === null || v === undefined;
 
+/** A pair's state with its unaligned fields aligned, ready for `decidePair`, and the fills that go with it. */
+export interface AlignedPair {
+  plan: FieldPlan;
+  state: PairState;
+  /** Fields to write into Postgres (SharePoint's value) and into SharePoint (Postgres's value). */
+  fillPostgres: CanonicalRecord;
+  fillSharePoint: CanonicalRecord;
+}
+
 /**
- * For a pair read on both sides (either may be gone), the base and plan to decide it with, aligning its
- * unaligned fields (rules above). A field held back (one side empty and the field may not flow from the full
- * side to it) stays out of the plan and unaligned, so it is looked at again the next time the pair is read.
+ * For a pair read on both sides (either may be gone), aligns its unaligned fields (rules above). A fill is
+ * taken out of the decision (both sides are presented as already holding the value, so no conflict policy can
+ * turn it into a clear) and added to the decision's actions afterwards by `decideAligned`. A field held back
+ * (one side empty, and the field may not flow from the full side to it) stays out of the plan and unaligned,
+ * so it is looked at again the next time the pair is read.
  */
-export function alignPair(
-  plan: FieldPlan,
-  base: CanonicalRecord | null,
-  postgres: CanonicalRecord | null,
-  sharepoint: CanonicalRecord | null,
-): { plan: FieldPlan; base: CanonicalRecord | null; aligned: string[] } {
+export function alignPair(plan: FieldPlan, state: PairState): AlignedPair {
+  const base = state.base;
   const unaligned = unalignedFields(plan, base);
-  if (unaligned.length === 0 || base === null) return { plan, base, aligned: [] };
-  const aligned: CanonicalRecord = { ...base };
+  const none = { plan, state, fillPostgres: {}, fillSharePoint: {} };
+  if (unaligned.length === 0 || base === null) return none;
+  const alignedBase: CanonicalRecord = { ...base };
+  const postgres = state.postgres === null ? null : { ...state.postgres };
+  const sharepoint = state.sharepoint === null ? null : { ...state.sharepoint };
+  const fillPostgres: CanonicalRecord = {};
+  const fillSharePoint: CanonicalRecord = {};
   const held: string[] = [];
-  const done: string[] = [];
   for (const target of unaligned) {
     const field = plan.byTarget.get(target) as PlannedField;
     if (postgres === null || sharepoint === null) {
       // One side is gone: the pair is decided as a delete; the new field must not make it look edited.
-      aligned[target] = (postgres ?? sharepoint)?.[target] ?? null;
-      done.push(target);
+      alignedBase[target] = (postgres ?? sharepoint)?.[target] ?? null;
       continue;
     }
     const pg = postgres[target] ?? null;
     const sp = sharepoint[target] ?? null;
-    if (canonicalEquals(pg, sp)) aligned[target] = pg;
-    else if (isEmpty(pg) && !field.pullable) held.push(target);
-    else if (isEmpty(sp) && !field.pushable) held.push(target);
-    else aligned[target] = null; // the full side (or both, then the policy) wins
-    if (!held.includes(target)) done.push(target);
+    if (canonicalEquals(pg, sp)) {
+      alignedBase[target] = pg;
+    } else if (isEmpty(pg) || isEmpty(sp)) {
+      const fromSharePoint = isEmpty(pg);
+      if (fromSharePoint ? !field.pullable : !field.pushable) {
+        held.push(target);
+        continue;
+      }
+      const value = fromSharePoint ? sp : pg;
+      alignedBase[target] = value;
+      postgres[target] = value;
+      sharepoint[target] = value;
+      if (fromSharePoint) fillPostgres[target] = value;
+      else fillSharePoint[target] = value;
+    } else {
+      alignedBase[target] = null; // both full and different: both changed since an empty base; the policy decides
+    }
   }
-  return { plan: planWithout(plan, held), base: aligned, aligned: done };
+  return {
+    plan: planWithout(plan, held),
+    state: { ...state, base: alignedBase, postgres, sharepoint },
+    fillPostgres,
+    fillSharePoint,
+  };
+}
+
+function withFill(action: SideAction, fill: CanonicalRecord): SideAction {
+  if (Object.keys(fill).length === 0) return action;
+  if (action.kind === 'none') return { kind: 'write', values: { ...fill } };
+  if (action.kind === 'write') return { kind: 'write', values: { ...action.values, ...fill } };
+  return action; // recreated from the other side's values, or deleted: nothing to fill
+}
+
+/** `decidePair` for a pair read on both sides, aligning the fields mapped since it last synced (I14). */
+export function decideAligned(plan: FieldPlan, def: SyncDefinition, state: PairState): PairDecision {
+  const a = alignPair(plan, state);
+  const decision = decidePair(a.plan, def, a.state);
+  if (decision.outcome === 'PARKED' || decision.synced === null) return decision;
+  return {
+    ...decision,
+    postgres: withFill(decision.postgres, a.fillPostgres),
+    sharepoint: withFill(decision.sharepoint, a.fillSharePoint),
+  };
 }
 
 /**

@@ -14,10 +14,10 @@ import { readCursor, writeCursor, type TargetFingerprint } from '../store/cursor
 import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import { ResyncRequiredError, type DeltaEntry, type WriteOp } from '../target/sharepoint';
-import { alignPair } from './alignment';
+import { decideAligned } from './alignment';
 import { keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push';
-import { decidePair, type PairDecision } from './reconcile';
+import type { PairDecision } from './reconcile';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext, RunSummary, RunTrigger } from './types';
 
@@ -201,9 +201,8 @@ async function applyEntries(
           const sp = e.kind === 'deleted' ? null : fromGraphFields(e.item.fields, plan.columns);
           const spModifiedAt = e.kind === 'deleted' ? null : e.item.lastModifiedDateTime;
           // Fields mapped since this pair last synced are aligned now that both sides are read (I14).
-          const aligned = alignPair(plan, entry.syncedValues, pg, sp);
-          const decision = decidePair(aligned.plan, def, {
-            base: aligned.base,
+          const decision = decideAligned(plan, def, {
+            base: entry.syncedValues,
             postgres: pg,
             sharepoint: sp,
             postgresModifiedAt: row?.cursor ?? null,

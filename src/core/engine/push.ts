@@ -16,7 +16,7 @@ import { readCursor, writeCursor } from '../store/cursors';
 import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../target/sharepoint';
-import { alignPair, pushPlanFor, unalignedFields } from './alignment';
+import { decideAligned, pushPlanFor, unalignedFields } from './alignment';
 import { keyOf, pick, rowToCanonical, type FieldPlan } from './plan';
 import { decidePair, type PairDecision } from './reconcile';
 import { withRun, type RunScope } from './runner';
@@ -187,9 +187,8 @@ async function settleConflicts(
   for (const { r, entry } of items) {
     const item = entry.itemId ? await target.getItem(siteId, listId, entry.itemId) : null;
     const sp = item ? fromGraphFields(item.fields, plan.columns) : null;
-    const aligned = alignPair(plan, entry.syncedValues, r.values, sp);
-    const decision = decidePair(aligned.plan, def, {
-      base: aligned.base,
+    const decision = decideAligned(plan, def, {
+      base: entry.syncedValues,
       postgres: r.values,
       sharepoint: sp,
       postgresModifiedAt: r.row.cursor,
@@ -597,9 +596,8 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
     return;
   }
   const sp = fromGraphFields(item.fields, plan.columns);
-  const aligned = alignPair(plan, e.syncedValues, null, sp);
-  const decision = decidePair(aligned.plan, def, {
-    base: aligned.base,
+  const decision = decideAligned(plan, def, {
+    base: e.syncedValues,
     postgres: null,
     sharepoint: sp,
     sharepointModifiedAt: item.lastModifiedDateTime,
