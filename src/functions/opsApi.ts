@@ -10,6 +10,9 @@ import {
 } from '../core/engine/resolve';
 import { runPull } from '../core/engine/pull';
 import { runPush } from '../core/engine/push';
+import { budgetUsage } from '../core/ops/budget';
+import { definitionDetail } from '../core/ops/definitionDetail';
+import { listAllRuns } from '../core/ops/runs';
 import { KeyColumnMissingError, relinkDefinition } from '../core/engine/relink';
 import type { EngineContext, RunSummary } from '../core/engine/types';
 import {
@@ -132,7 +135,41 @@ function runResponse(summary: RunSummary): HttpResponseInit {
   return jsonResponse(200, summary);
 }
 
+const allRunsQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  definition: z.string().min(1).optional(),
+  status: z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.enum(['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'SKIPPED']))
+    .optional(),
+  runType: z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.enum(['PUSH', 'INGRESS', 'CDC']))
+    .optional(),
+});
+
 const routes: Route[] = [
+  {
+    method: 'GET',
+    pattern: ['runs'],
+    handle: async ({ ctx, request }) => {
+      const filter = parseWith(allRunsQuerySchema, query(request), 'query');
+      return jsonResponse(200, { runs: await listAllRuns(ctx.meta, filter) });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['budget'],
+    handle: async ({ ctx }) => jsonResponse(200, await budgetUsage(ctx.meta, ctx.ruPerMinute ?? 1250)),
+  },
+  {
+    method: 'GET',
+    pattern: ['definitions', ':name', 'definition'],
+    handle: async ({ ctx, params }) =>
+      jsonResponse(200, await definitionDetail(ctx.meta, (c) => ctx.sourcePool(c), params.name)),
+  },
   {
     method: 'GET',
     pattern: ['definitions'],

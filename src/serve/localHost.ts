@@ -9,6 +9,7 @@ import {
   type StorageQueueOutput,
   type Timer,
 } from '@azure/functions';
+import { consoleAsset } from '../console/assets';
 import type { EngineContext, Logger } from '../core/engine/types';
 import { MAX_NOTIFICATION_BODY_BYTES } from '../core/subscriptions';
 import { disabledTelemetry } from '../core/telemetry';
@@ -153,6 +154,17 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 
   const serve = async (req: IncomingMessage, res: ServerResponse, baseUrl: string) => {
     const url = new URL(req.url ?? '/', baseUrl);
+    if (url.pathname === '/console') {
+      res.writeHead(308, { Location: '/console/' });
+      res.end();
+      return;
+    }
+    if (url.pathname.startsWith('/console/')) {
+      const asset = consoleAsset(url.pathname.slice('/console/'.length));
+      res.writeHead(asset.status, asset.headers);
+      res.end(req.method === 'HEAD' ? '' : asset.body);
+      return;
+    }
     const route = routes.find((r) =>
       r.params
         ? url.pathname.startsWith(r.prefix)

@@ -52,6 +52,7 @@ export async function createEngineContext(
       return pool;
     },
     target: () => new SharePointTarget(graphOptions),
+    ruPerMinute: settings.GRAPH_RU_PER_MINUTE,
     log: options.log ?? silentLogger,
     onProgress: options.onProgress,
     onRunFinished: options.onRunFinished,

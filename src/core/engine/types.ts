@@ -57,6 +57,8 @@ export interface EngineContext {
   sourcePool(connection: string): Pool;
   /** A SharePoint target for one run (column cache lives for the run). */
   target(): SharePointTarget;
+  /** The resource-unit budget per minute the app paces itself to (GRAPH_RU_PER_MINUTE). */
+  ruPerMinute?: number;
   log: Logger;
   onProgress?: (event: ProgressEvent) => void;
   /** Called once per finished run (telemetry). */

@@ -88,3 +88,24 @@ export async function recordPoisonedRun(
   );
   return toRunRecord(run.rows[0]);
 }
+
+export interface RunFilter {
+  definition?: string;
+  status?: RunRecord['status'];
+  runType?: RunRecord['runType'];
+  limit?: number;
+}
+
+/** Runs across every definition, newest first, optionally filtered (the console's run history). */
+export async function listAllRuns(meta: Pool, filter: RunFilter = {}): Promise<RunRecord[]> {
+  const bounded = Math.max(1, Math.min(MAX_RUNS_LISTED, Math.floor(filter.limit ?? 100)));
+  const definitionId = filter.definition ? await definitionIdByName(meta, filter.definition) : null;
+  const { rows } = await meta.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM arcore.sync_runs r JOIN arcore.sync_definitions d ON d.id = r.definition_id
+     WHERE ($1::bigint IS NULL OR r.definition_id = $1) AND ($2::text IS NULL OR r.status = $2)
+       AND ($3::text IS NULL OR r.run_type = $3)
+     ORDER BY r.started_at DESC, r.id DESC LIMIT $4`,
+    [definitionId, filter.status ?? null, filter.runType ?? null, bounded],
+  );
+  return rows.map(toRunRecord);
+}

@@ -1,0 +1,831 @@
+// ArcoreSyncBridge ops console. Every piece of data comes from the ops API (/api/ops/...); this file only
+// renders it and sends the operator's actions there, showing each answer or error as it comes back.
+// Preact + htm: components without a build step; uPlot for the charts.
+import { h, render } from './vendor/preact.js';
+import { useCallback, useEffect, useRef, useState } from './vendor/hooks.js';
+import htm from './vendor/htm.js';
+import uPlot from './vendor/uplot.js';
+
+const html = htm.bind(h);
+const KEY_STORAGE = 'arcore-ops-key';
+const REFRESH_MS = 5000;
+
+class ApiError extends Error {
+  constructor(status, message, data) {
+    super(message);
+    this.status = status;
+    this.data = data;
+  }
+}
+
+/** One call to the ops API. Writes are JSON; an optional function key (Azure's fallback to Entra) is sent. */
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = { Accept: 'application/json' };
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  if (key) headers['x-functions-key'] = key;
+  if (method !== 'GET') headers['Content-Type'] = 'application/json';
+  const res = await fetch(`/api/ops/${path}`, {
+    method,
+    headers,
+    body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
+    credentials: 'same-origin',
+  });
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { error: text };
+  }
+  if (!res.ok) {
+    const problems = Array.isArray(data?.problems) ? `: ${data.problems.join('; ')}` : '';
+    throw new ApiError(res.status, `${data?.error ?? `HTTP ${res.status}`}${problems}`, data);
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+/** Loads `load()` now, again on `reload()`, and every `refreshMs` when given (live pages). */
+function useResource(load, deps, refreshMs) {
+  const [state, setState] = useState({ data: null, error: null, loading: true });
+  const reload = useCallback(() => {
+    load().then(
+      (data) => setState({ data, error: null, loading: false }),
+      (error) => setState((s) => ({ data: s.data, error, loading: false })),
+    );
+  }, deps);
+  useEffect(() => {
+    reload();
+    if (!refreshMs) return undefined;
+    const timer = setInterval(reload, refreshMs);
+    return () => clearInterval(timer);
+  }, [reload]);
+  return { ...state, reload };
+}
+
+function Message({ message }) {
+  if (!message) return null;
+  return html`<div class=${`message ${message.kind}`} role=${message.kind === 'error' ? 'alert' : 'status'}>
+    ${message.text}
+  </div>`;
+}
+
+function ErrorNote({ error }) {
+  return error
+    ? html`<${Message} message=${{ kind: 'error', text: `The ops API answered: ${error.message}` }} />`
+    : null;
+}
+
+const ago = (iso) => {
+  if (!iso) return 'never';
+  const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  if (s < 90) return `${s}s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} days ago`;
+};
+const seconds = (ms) => (ms === null || ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`);
+const show = (v) => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
+const runTypeName = (t) => (t === 'INGRESS' ? 'PULL' : t);
+
+/** ok / attention / failing / paused, from what the status says. */
+export function healthOf(d) {
+  if (!d.enabled) return 'paused';
+  if (d.lastPush?.status === 'FAILED' || d.lastPull?.status === 'FAILED') return 'failing';
+  if (
+    d.openConflicts > 0 ||
+    d.parkedFailures > 0 ||
+    d.lastPush?.status === 'PARTIAL' ||
+    d.lastPull?.status === 'PARTIAL'
+  )
+    return 'attention';
+  return 'ok';
+}
+
+function Chart({ title, series, data, height = 180 }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    if (!ref.current || !data) return undefined;
+    const width = Math.max(320, Math.min(ref.current.clientWidth || 720, 1100));
+    const plot = new uPlot({ title, width, height, series: [{}, ...series] }, data, ref.current);
+    return () => plot.destroy();
+  }, [data, title]);
+  return html`<div class="chart" ref=${ref} role="img" aria-label=${title}></div>`;
+}
+
+function Overview() {
+  const defs = useResource(() => api('definitions'), [], REFRESH_MS);
+  const budget = useResource(() => api('budget'), [], REFRESH_MS);
+  const rows = defs.data?.definitions ?? [];
+  const chartData = budget.data
+    ? [
+        budget.data.minutes.map((m) => new Date(m.minute).getTime() / 1000),
+        budget.data.minutes.map((m) => m.resourceUnits),
+        budget.data.minutes.map(() => budget.data.ruPerMinute),
+      ]
+    : null;
+  return html`<section aria-labelledby="overview-title">
+    <h2 id="overview-title">Overview</h2>
+    <${ErrorNote} error=${defs.error} />
+    <table>
+      <caption class="muted">
+        Every definition; refreshed every ${REFRESH_MS / 1000} s
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Definition</th>
+          <th scope="col">Health</th>
+          <th scope="col">Last push</th>
+          <th scope="col">Last pull</th>
+          <th scope="col" class="num">Open conflicts</th>
+          <th scope="col" class="num">Parked failures</th>
+          <th scope="col" class="num">Synced rows</th>
+          <th scope="col">Waiting</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${rows.map((d) => {
+          const health = healthOf(d);
+          return html`<tr data-definition=${d.name}>
+            <th scope="row"><a href=${`#/definitions/${enc(d.name)}`}>${d.name}</a></th>
+            <td><span class=${`badge ${health}`}>${health}</span></td>
+            <td>
+              ${d.lastPush ? html`<span class=${`status-${d.lastPush.status}`}>${d.lastPush.status}</span> ${ago(d.lastPush.finishedAt ?? d.lastPush.startedAt)}` : 'never'}
+            </td>
+            <td>
+              ${d.lastPull ? html`<span class=${`status-${d.lastPull.status}`}>${d.lastPull.status}</span> ${ago(d.lastPull.finishedAt ?? d.lastPull.startedAt)}` : d.pullEnabled ? 'never' : 'pull off'}
+            </td>
+            <td class="num"><a href="#/conflicts">${d.openConflicts}</a></td>
+            <td class="num"><a href="#/failures">${d.parkedFailures}</a></td>
+            <td class="num">${d.ledgerSize}</td>
+            <td>${d.pendingPull ? 'a pull is pending' : '–'}</td>
+          </tr>`;
+        })}
+      </tbody>
+    </table>
+    ${rows.length === 0 && !defs.loading ? html`<p>No definitions yet: <code>npx arcore-sync apply FILE</code> adds them.</p>` : null}
+    <h3>Resource units used, last hour</h3>
+    <${ErrorNote} error=${budget.error} />
+    ${
+      budget.data
+        ? html`<p class="muted">
+              ${budget.data.totalResourceUnits} units in the last hour; budget ${budget.data.ruPerMinute} per
+              minute (the flat line).
+            </p>
+            <${Chart}
+              title="Resource units per minute"
+              data=${chartData}
+              series=${[
+                { label: 'used', stroke: '#0b5cad', fill: 'rgba(11,92,173,0.15)' },
+                { label: 'budget', stroke: '#a1161b', dash: [6, 4] },
+              ]}
+            />`
+        : null
+    }
+  </section>`;
+}
+
+function RunsTable({ runs, showDefinition }) {
+  return html`<table>
+    <thead>
+      <tr>
+        <th scope="col">Run</th>
+        ${showDefinition ? html`<th scope="col">Definition</th>` : null}
+        <th scope="col">Type</th>
+        <th scope="col">Trigger</th>
+        <th scope="col">Status</th>
+        <th scope="col">Started</th>
+        <th scope="col" class="num">Duration</th>
+        <th scope="col" class="num">Processed</th>
+        <th scope="col" class="num">Created</th>
+        <th scope="col" class="num">Updated</th>
+        <th scope="col" class="num">Deleted</th>
+        <th scope="col" class="num">Conflicts</th>
+        <th scope="col" class="num">Failed</th>
+        <th scope="col" class="num">RU</th>
+        <th scope="col">Error</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${runs.map(
+        (r) =>
+          html`<tr data-run=${r.runId}>
+            <td>${r.runId}</td>
+            ${showDefinition ? html`<td><a href=${`#/definitions/${enc(r.definition)}`}>${r.definition}</a></td>` : null}
+            <td>${runTypeName(r.runType)}</td>
+            <td>${r.trigger}</td>
+            <td class=${`status-${r.status}`}>${r.status}</td>
+            <td>${new Date(r.startedAt).toLocaleString()}</td>
+            <td class="num">${seconds(r.durationMs)}</td>
+            <td class="num">${r.processed}</td>
+            <td class="num">${r.created}</td>
+            <td class="num">${r.updated}</td>
+            <td class="num">${r.deleted}</td>
+            <td class="num">${r.conflicts}</td>
+            <td class="num">${r.failed}</td>
+            <td class="num">${r.resourceUnits}</td>
+            <td>${r.error ?? ''}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+const RESET_EXPLAINED = {
+  source:
+    'The next push re-reads the whole table. Unchanged rows are recognised from the ledger and not written; only real differences cost resource units.',
+  target:
+    'The next pull enumerates the whole list again (2 resource units per page of items) and reconciles it with the ledger; items missing from it count as deleted in SharePoint.',
+  all: 'The next push re-reads the whole table and the next pull enumerates the whole list again; the ledger keeps every pair, so nothing is duplicated and only real differences are written.',
+};
+
+function DefinitionPage({ name }) {
+  const status = useResource(() => api(`definitions/${enc(name)}`), [name], REFRESH_MS);
+  const detail = useResource(() => api(`definitions/${enc(name)}/definition`), [name]);
+  const runs = useResource(() => api(`definitions/${enc(name)}/runs?limit=50`), [name], REFRESH_MS);
+  const [message, setMessage] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState(null);
+  const [scope, setScope] = useState('all');
+  const dialog = useRef(null);
+
+  const act = async (label, calls) => {
+    setBusy(true);
+    setMessage({ kind: 'info', text: `${label}…` });
+    setResult(null);
+    try {
+      const answers = [];
+      for (const [path, body] of calls) answers.push(await api(path, { method: 'POST', body }));
+      const last = answers[answers.length - 1];
+      setResult(answers.length === 1 ? last : answers);
+      const summary = last && typeof last === 'object' && 'status' in last ? ` (${last.status})` : '';
+      setMessage({ kind: 'info', text: `${label}: done${summary}` });
+    } catch (err) {
+      setMessage({ kind: 'error', text: `${label} failed: ${err.message}` });
+    } finally {
+      setBusy(false);
+      status.reload();
+      runs.reload();
+    }
+  };
+  const s = status.data;
+  const d = detail.data;
+  const runList = runs.data?.runs ?? [];
+  const chronological = [...runList].reverse().filter((r) => r.durationMs !== null);
+  const chartData = chronological.length
+    ? [
+        chronological.map((r) => new Date(r.startedAt).getTime() / 1000),
+        chronological.map((r) => r.durationMs / 1000),
+        chronological.map((r) => r.processed),
+      ]
+    : null;
+  return html`<section aria-labelledby="definition-title">
+    <h2 id="definition-title">Definition ${name}</h2>
+    <${ErrorNote} error=${status.error || detail.error} />
+    ${
+      s
+        ? html`<p>
+            <span class=${`badge ${healthOf(s)}`}>${healthOf(s)}</span> ${s.table} → ${s.list} · policy
+            ${s.conflictPolicy} · schedule <code>${s.schedule}</code>
+          </p>`
+        : null
+    }
+    <div class="actions" role="group" aria-label="Run actions">
+      <button
+        disabled=${busy}
+        onClick=${() => act('Push', [[`definitions/${enc(name)}/push`, { wait: true }]])}
+      >
+        Push now
+      </button>
+      <button
+        disabled=${busy}
+        onClick=${() => act('Pull', [[`definitions/${enc(name)}/pull`, { wait: true }]])}
+      >
+        Pull now
+      </button>
+      <button
+        disabled=${busy}
+        onClick=${() =>
+          act('Sync', [
+            [`definitions/${enc(name)}/pull`, { wait: true }],
+            [`definitions/${enc(name)}/push`, { wait: true }],
+          ])}
+      >
+        Sync now
+      </button>
+      <button
+        class="secondary"
+        disabled=${busy}
+        onClick=${() => act('Dry run', [[`definitions/${enc(name)}/push`, { wait: true, dryRun: true }]])}
+      >
+        Dry run
+      </button>
+      <button
+        class="secondary"
+        disabled=${busy}
+        onClick=${() => act('Verify', [[`definitions/${enc(name)}/verify`, {}]])}
+      >
+        Verify
+      </button>
+      <label for="reset-scope">Reset cursor</label>
+      <select id="reset-scope" value=${scope} onChange=${(e) => setScope(e.target.value)}>
+        <option value="all">both</option>
+        <option value="source">push (source)</option>
+        <option value="target">pull (target)</option>
+      </select>
+      <button class="secondary" disabled=${busy} onClick=${() => dialog.current?.showModal()}>Reset…</button>
+    </div>
+    <dialog ref=${dialog} aria-labelledby="reset-title">
+      <h3 id="reset-title">
+        Reset the ${scope === 'all' ? 'push and pull' : scope === 'source' ? 'push' : 'pull'} cursor of
+        ${name}?
+      </h3>
+      <p>${RESET_EXPLAINED[scope]}</p>
+      <div class="actions">
+        <button
+          onClick=${() => {
+            dialog.current?.close();
+            act('Reset cursor', [[`definitions/${enc(name)}/reset-cursor`, { scope }]]);
+          }}
+        >
+          Reset
+        </button>
+        <button class="secondary" onClick=${() => dialog.current?.close()}>Cancel</button>
+      </div>
+    </dialog>
+    <div aria-live="polite"><${Message} message=${message} /></div>
+    ${
+      result
+        ? html`<details open>
+            <summary>Answer of the ops API</summary>
+            <pre>${JSON.stringify(result, null, 2)}</pre>
+          </details>`
+        : null
+    }
+    <h3 id="mapping-title">Mapping</h3>
+    ${
+      d
+        ? html`<table id="mapping" aria-labelledby="mapping-title">
+            <thead>
+              <tr>
+                <th scope="col">Postgres column</th>
+                <th scope="col">Type</th>
+                <th scope="col">SharePoint column</th>
+                <th scope="col">Direction</th>
+                <th scope="col">Transform</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${d.fields.map(
+                (f) =>
+                  html`<tr>
+                    <td>${f.source}${f.key ? ' (key)' : ''}</td>
+                    <td>${f.sourceType ?? 'missing'}</td>
+                    <td>${f.target}</td>
+                    <td>${f.key ? 'PUSH_ONLY (key)' : f.direction}</td>
+                    <td>${f.transform ? JSON.stringify(f.transform) : '–'}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+        : null
+    }
+    ${
+      s
+        ? html`<h3>Cursors and subscription</h3>
+            <table>
+              <tbody>
+                <tr>
+                  <th scope="row">Push cursor</th>
+                  <td>
+                    ${s.cursors.source ? html`<code>${s.cursors.source.value ?? 'start'}</code> · moved ${ago(s.cursors.source.updatedAt)}` : 'not set: the next push reads every row'}
+                  </td>
+                </tr>
+                <tr>
+                  <th scope="row">Pull cursor</th>
+                  <td>
+                    ${s.cursors.target ? `${s.cursors.target.linkPresent ? 'delta link held' : 'enumeration in progress'} · moved ${ago(s.cursors.target.updatedAt)}` : 'not set: the next pull enumerates the list'}
+                  </td>
+                </tr>
+                <tr>
+                  <th scope="row">Subscription</th>
+                  <td>
+                    ${s.subscription ? `${s.subscription.state}, expires ${new Date(s.subscription.expiration).toLocaleString()}` : 'none'}
+                  </td>
+                </tr>
+                <tr>
+                  <th scope="row">Synced pairs</th>
+                  <td>${s.ledgerSize}</td>
+                </tr>
+              </tbody>
+            </table>`
+        : null
+    }
+    <h3>Runs</h3>
+    ${
+      chartData
+        ? html`<${Chart}
+            title="Run duration (s) and rows processed"
+            data=${chartData}
+            series=${[
+              { label: 'duration s', stroke: '#0b5cad' },
+              { label: 'processed', stroke: '#1a6b33' },
+            ]}
+          />`
+        : null
+    }
+    <${RunsTable} runs=${runList} showDefinition=${false} />
+  </section>`;
+}
+
+/** The fields where base, Postgres and SharePoint do not all agree. */
+export function differingFields(c) {
+  const keys = new Set([
+    ...Object.keys(c.baseValues ?? {}),
+    ...Object.keys(c.postgresValues ?? {}),
+    ...Object.keys(c.sharepointValues ?? {}),
+  ]);
+  const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  return [...keys].filter(
+    (k) =>
+      !same(c.postgresValues?.[k], c.sharepointValues?.[k]) ||
+      !same(c.baseValues?.[k], c.postgresValues?.[k]),
+  );
+}
+
+function parseEdited(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function ConflictCard({ c, selected, onSelect, onResolved }) {
+  const fields = differingFields(c);
+  const [editing, setEditing] = useState(false);
+  const [values, setValues] = useState({});
+  const [message, setMessage] = useState(null);
+  const resolve = async (body) => {
+    try {
+      await api(`conflicts/${enc(c.conflictId)}/resolve`, { method: 'POST', body });
+      setMessage({ kind: 'info', text: 'Resolved.' });
+      onResolved();
+    } catch (err) {
+      setMessage({ kind: 'error', text: `Not resolved: ${err.message}` });
+    }
+  };
+  const key = JSON.stringify(c.sourceIdentity);
+  return html`<article
+    class="conflict"
+    data-conflict=${c.conflictId}
+    aria-labelledby=${`conflict-${c.conflictId}`}
+  >
+    <h3 id=${`conflict-${c.conflictId}`}>
+      <input
+        type="checkbox"
+        id=${`select-${c.conflictId}`}
+        checked=${selected}
+        onChange=${(e) => onSelect(e.target.checked)}
+      />
+      <label for=${`select-${c.conflictId}`}>Conflict ${c.conflictId}</label> · ${c.definition} · row
+      ${key}${c.spItemId ? ` · item ${c.spItemId}` : ''}
+    </h3>
+    <p class="muted">
+      ${c.reason ?? ''} · detected by ${c.detectedBy === 'PULL' ? 'pull' : 'push'} ${ago(c.createdAt)} ·
+      policy ${c.policy}
+    </p>
+    <table class="diff">
+      <thead>
+        <tr>
+          <th scope="col">Field</th>
+          <th scope="col">Last synced</th>
+          <th scope="col">Postgres</th>
+          <th scope="col">SharePoint</th>
+          ${editing ? html`<th scope="col">Resolve to</th>` : null}
+        </tr>
+      </thead>
+      <tbody>
+        ${fields.map(
+          (f) =>
+            html`<tr>
+              <td>${f}</td>
+              <td>${show(c.baseValues?.[f])}</td>
+              <td>${show(c.postgresValues?.[f])}</td>
+              <td>${show(c.sharepointValues?.[f])}</td>
+              ${
+                editing
+                  ? html`<td>
+                      <label class="muted" for=${`edit-${c.conflictId}-${f}`}>${f}</label>
+                      <input
+                        type="text"
+                        id=${`edit-${c.conflictId}-${f}`}
+                        value=${values[f] ?? show(c.postgresValues?.[f]).replace('∅', '')}
+                        onInput=${(e) => setValues({ ...values, [f]: e.target.value })}
+                      />
+                    </td>`
+                  : null
+              }
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    <div class="actions">
+      <button onClick=${() => resolve({ take: 'postgres' })}>Take Postgres</button>
+      <button onClick=${() => resolve({ take: 'sharepoint' })}>Take SharePoint</button>
+      ${
+        editing
+          ? html`<button
+                onClick=${() => resolve({ values: Object.fromEntries(fields.map((f) => [f, parseEdited(values[f] ?? show(c.postgresValues?.[f]).replace('∅', ''))])) })}
+              >
+                Save these values
+              </button>
+              <button class="secondary" onClick=${() => setEditing(false)}>Cancel</button>`
+          : html`<button class="secondary" onClick=${() => setEditing(true)}>Edit values…</button>`
+      }
+    </div>
+    <div aria-live="polite"><${Message} message=${message} /></div>
+  </article>`;
+}
+
+async function forEachDefinition(path) {
+  const { definitions } = await api('definitions');
+  const lists = await Promise.all(definitions.map((d) => api(`definitions/${enc(d.name)}/${path}`)));
+  return lists;
+}
+
+function ConflictsPage() {
+  const open = useResource(
+    async () => (await forEachDefinition('conflicts?status=OPEN')).flatMap((l) => l.conflicts),
+    [],
+    REFRESH_MS * 2,
+  );
+  const resolved = useResource(
+    async () => (await forEachDefinition('conflicts?status=RESOLVED')).flatMap((l) => l.conflicts),
+    [],
+  );
+  const [selected, setSelected] = useState(new Set());
+  const [message, setMessage] = useState(null);
+  const reload = () => {
+    open.reload();
+    resolved.reload();
+  };
+  const bulk = async (take) => {
+    const ids = [...selected];
+    let done = 0;
+    const failed = [];
+    for (const id of ids) {
+      try {
+        await api(`conflicts/${enc(id)}/resolve`, { method: 'POST', body: { take } });
+        done++;
+      } catch (err) {
+        failed.push(`${id}: ${err.message}`);
+      }
+    }
+    setSelected(new Set());
+    setMessage({
+      kind: failed.length ? 'error' : 'info',
+      text: `${done} of ${ids.length} resolved by taking ${take}${failed.length ? `; not resolved: ${failed.join('; ')}` : ''}`,
+    });
+    reload();
+  };
+  const conflicts = open.data ?? [];
+  return html`<section aria-labelledby="conflicts-title">
+    <h2 id="conflicts-title">Conflicts inbox</h2>
+    <${ErrorNote} error=${open.error} />
+    <div class="actions" role="group" aria-label="Bulk resolution">
+      <span>${selected.size} selected</span>
+      <button disabled=${selected.size === 0} onClick=${() => bulk('postgres')}>
+        Take Postgres for selected
+      </button>
+      <button disabled=${selected.size === 0} onClick=${() => bulk('sharepoint')}>
+        Take SharePoint for selected
+      </button>
+    </div>
+    <div aria-live="polite"><${Message} message=${message} /></div>
+    ${conflicts.length === 0 && !open.loading ? html`<p>No open conflicts.</p>` : null}
+    ${conflicts.map(
+      (c) =>
+        html`<${ConflictCard}
+          key=${c.conflictId}
+          c=${c}
+          selected=${selected.has(c.conflictId)}
+          onResolved=${reload}
+          onSelect=${(on) => {
+            const next = new Set(selected);
+            if (on) next.add(c.conflictId);
+            else next.delete(c.conflictId);
+            setSelected(next);
+          }}
+        />`,
+    )}
+    <h3>Resolved (audit)</h3>
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">Conflict</th>
+          <th scope="col">Definition</th>
+          <th scope="col">Row</th>
+          <th scope="col">Outcome</th>
+          <th scope="col">Resolved by</th>
+          <th scope="col">When</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(resolved.data ?? []).slice(0, 100).map(
+          (c) =>
+            html`<tr data-resolved=${c.conflictId}>
+              <td>${c.conflictId}</td>
+              <td>${c.definition}</td>
+              <td>${JSON.stringify(c.sourceIdentity)}</td>
+              <td>${c.outcome}</td>
+              <td>${c.resolvedBy ?? `policy ${c.policy}`}</td>
+              <td>${c.resolvedAt ? new Date(c.resolvedAt).toLocaleString() : ''}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+function FailuresPage() {
+  const failures = useResource(
+    async () => (await forEachDefinition('failures')).flatMap((l) => l.failures),
+    [],
+    REFRESH_MS * 2,
+  );
+  const [selected, setSelected] = useState(new Set());
+  const [message, setMessage] = useState(null);
+  const list = failures.data ?? [];
+  const act = async (verb) => {
+    const byDefinition = new Map();
+    for (const f of list)
+      if (selected.has(f.failureId))
+        byDefinition.set(f.definition, [...(byDefinition.get(f.definition) ?? []), f.failureId]);
+    const answers = [];
+    try {
+      for (const [definition, ids] of byDefinition)
+        answers.push(
+          await api(`definitions/${enc(definition)}/failures/${verb}`, { method: 'POST', body: { ids } }),
+        );
+      setMessage({
+        kind: 'info',
+        text: `${verb === 'retry' ? 'Retry' : 'Discard'} of ${selected.size}: ${JSON.stringify(answers)}`,
+      });
+    } catch (err) {
+      setMessage({ kind: 'error', text: `${verb} failed: ${err.message}` });
+    }
+    setSelected(new Set());
+    failures.reload();
+  };
+  return html`<section aria-labelledby="failures-title">
+    <h2 id="failures-title">Parked failures</h2>
+    <${ErrorNote} error=${failures.error} />
+    <p class="muted">
+      Rows and items a run could not apply. Every later run retries them; retry makes them due now, discard
+      gives up on them.
+    </p>
+    <div class="actions" role="group" aria-label="Failure actions">
+      <span>${selected.size} selected</span>
+      <button disabled=${selected.size === 0} onClick=${() => act('retry')}>Retry selected</button>
+      <button class="secondary" disabled=${selected.size === 0} onClick=${() => act('discard')}>
+        Discard selected
+      </button>
+    </div>
+    <div aria-live="polite"><${Message} message=${message} /></div>
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">Select</th>
+          <th scope="col">Definition</th>
+          <th scope="col">Direction</th>
+          <th scope="col">Row or item</th>
+          <th scope="col">Error</th>
+          <th scope="col" class="num">Attempts</th>
+          <th scope="col">Next retry</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${list.map(
+          (f) =>
+            html`<tr data-failure=${f.failureId}>
+              <td>
+                <input
+                  type="checkbox"
+                  id=${`failure-${f.failureId}`}
+                  aria-label=${`select failure ${f.failureId}`}
+                  checked=${selected.has(f.failureId)}
+                  onChange=${(e) => {
+                    const next = new Set(selected);
+                    if (e.target.checked) next.add(f.failureId);
+                    else next.delete(f.failureId);
+                    setSelected(next);
+                  }}
+                />
+              </td>
+              <td>${f.definition}</td>
+              <td>${f.direction}</td>
+              <td>${f.sourceIdentity ? JSON.stringify(f.sourceIdentity) : `item ${f.spItemId}`}</td>
+              <td>${f.lastError}</td>
+              <td class="num">${f.attempts}</td>
+              <td>${new Date(f.nextAttemptAt).toLocaleString()}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${list.length === 0 && !failures.loading ? html`<p>No parked failures.</p>` : null}
+  </section>`;
+}
+
+function RunsPage() {
+  const [filter, setFilter] = useState({ definition: '', status: '' });
+  const defs = useResource(() => api('definitions'), []);
+  const query = new URLSearchParams({ limit: '200' });
+  if (filter.definition) query.set('definition', filter.definition);
+  if (filter.status) query.set('status', filter.status);
+  const runs = useResource(() => api(`runs?${query}`), [filter.definition, filter.status], REFRESH_MS);
+  return html`<section aria-labelledby="runs-title">
+    <h2 id="runs-title">Runs</h2>
+    <div class="actions" role="group" aria-label="Filter runs">
+      <label for="runs-definition">Definition</label>
+      <select
+        id="runs-definition"
+        value=${filter.definition}
+        onChange=${(e) => setFilter({ ...filter, definition: e.target.value })}
+      >
+        <option value="">all</option>
+        ${(defs.data?.definitions ?? []).map((d) => html`<option value=${d.name}>${d.name}</option>`)}
+      </select>
+      <label for="runs-status">Status</label>
+      <select
+        id="runs-status"
+        value=${filter.status}
+        onChange=${(e) => setFilter({ ...filter, status: e.target.value })}
+      >
+        <option value="">any</option>
+        ${['SUCCEEDED', 'PARTIAL', 'FAILED', 'SKIPPED', 'RUNNING'].map((s) => html`<option value=${s}>${s}</option>`)}
+      </select>
+    </div>
+    <${ErrorNote} error=${runs.error} />
+    <${RunsTable} runs=${runs.data?.runs ?? []} showDefinition=${true} />
+  </section>`;
+}
+
+function routeOf(hash) {
+  const path = hash.replace(/^#/, '') || '/';
+  const m = /^\/definitions\/([^/]+)$/.exec(path);
+  if (m) return { page: 'definition', name: decodeURIComponent(m[1]) };
+  if (path === '/conflicts') return { page: 'conflicts' };
+  if (path === '/failures') return { page: 'failures' };
+  if (path === '/runs') return { page: 'runs' };
+  return { page: 'overview' };
+}
+
+function KeyField() {
+  const [key, setKey] = useState(sessionStorage.getItem(KEY_STORAGE) ?? '');
+  return html`<div class="key">
+    <label for="ops-key">Function key (only without Entra sign-in)</label>
+    <input
+      id="ops-key"
+      type="password"
+      autocomplete="off"
+      value=${key}
+      onChange=${(e) => {
+        setKey(e.target.value);
+        if (e.target.value) sessionStorage.setItem(KEY_STORAGE, e.target.value);
+        else sessionStorage.removeItem(KEY_STORAGE);
+      }}
+    />
+  </div>`;
+}
+
+function App() {
+  const [route, setRoute] = useState(routeOf(location.hash));
+  useEffect(() => {
+    const onHash = () => setRoute(routeOf(location.hash));
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+  const link = (href, label, page) =>
+    html`<a href=${href} aria-current=${route.page === page ? 'page' : undefined}>${label}</a>`;
+  return html`<header>
+      <h1>ArcoreSyncBridge</h1>
+      <nav aria-label="Console pages">
+        ${link('#/', 'Overview', 'overview')}${link('#/conflicts', 'Conflicts', 'conflicts')}
+        ${link('#/failures', 'Failures', 'failures')}${link('#/runs', 'Runs', 'runs')}
+      </nav>
+      <${KeyField} />
+    </header>
+    <main>
+      ${route.page === 'overview' ? html`<${Overview} />` : null}
+      ${route.page === 'definition' ? html`<${DefinitionPage} key=${route.name} name=${route.name} />` : null}
+      ${route.page === 'conflicts' ? html`<${ConflictsPage} />` : null}
+      ${route.page === 'failures' ? html`<${FailuresPage} />` : null}
+      ${route.page === 'runs' ? html`<${RunsPage} />` : null}
+    </main>`;
+}
+
+const root = document.getElementById('app');
+root.textContent = ''; // the "Loading…" placeholder
+render(html`<${App} />`, root);

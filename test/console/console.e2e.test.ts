@@ -1,0 +1,210 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { runPull } from '../../src/core/engine/pull';
+import { runPush } from '../../src/core/engine/push';
+import { startLocalHost, type LocalHost } from '../../src/serve';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../support/engineHarness';
+
+/**
+ * The web console in a real headless Chromium (Debian's package, driven by playwright-core) against the local
+ * host with embedded Postgres and the emulator: every page loads, and an operator resolves a conflict, retries
+ * a parked failure and runs a push whose run then appears. Screenshots of each page go to test-results/console.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = join(__dirname, '..', '..', 'test-results', 'console');
+
+/** Polls `probe` (a condition read through the page) until it holds; the page's CSP forbids evaluated strings. */
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('web console (headless Chromium, local host, emulator, real Postgres)', () => {
+  let h: Harness;
+  let host: LocalHost;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium), as .ci/run does, ` +
+          'or set CHROMIUM_PATH',
+      );
+    }
+    mkdirSync(SHOTS, { recursive: true });
+    h = await startHarness();
+    await createProjectsTable(h.db);
+    await h.define(projectsDefinition({ conflictPolicy: 'MANUAL', schedule: '0 0 0 1 1 *' }));
+    await h.db.pool.query(
+      "INSERT INTO projects (id, name, budget) SELECT g, 'project ' || g, g * 10 FROM generate_series(1, 12) AS g",
+    );
+    await runPush(h.ctx, 'projects', { trigger: 'test' });
+    await runPull(h.ctx, 'projects', { trigger: 'test' });
+    const items = await h.items('Projects');
+    const itemOf = (title: string) => items.find((i) => i.fields.Title === title)!.id;
+    // A conflict: both sides edit project 1 (MANUAL keeps it open).
+    await h.db.pool.query("UPDATE projects SET name = 'project 1 (postgres)' WHERE id = 1");
+    const edit = await h.asUser(
+      'PATCH',
+      `/sites/${h.siteId}/lists/Projects/items/${itemOf('project 1')}/fields`,
+      {
+        Title: 'project 1 (sharepoint)',
+      },
+    );
+    expect(edit.status).toBe(200);
+    // A parked failure: Postgres refuses SharePoint's budget for project 2.
+    await h.db.pool.query('ALTER TABLE projects ADD CONSTRAINT budget_limit CHECK (budget < 1000)');
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/Projects/items/${itemOf('project 2')}/fields`, {
+      Budget: 5000,
+    });
+    const pulled = await runPull(h.ctx, 'projects', { trigger: 'test' });
+    expect(pulled).toMatchObject({ conflicts: 1, failed: 1 });
+
+    host = await startLocalHost({
+      ctx: h.ctx,
+      port: 0,
+      pushIntervalMs: 3_600_000,
+      safetyIntervalMs: 3_600_000,
+      subscriptionIntervalMs: 3_600_000,
+      retryDelayMs: 200,
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
+        pageErrors.push(msg.text());
+    });
+    page.on('response', (response) => {
+      if (response.status() >= 400) pageErrors.push(`${response.status()} ${response.url()}`);
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await host?.stop();
+    await h?.close();
+  });
+
+  afterEach(() => {
+    expect(pageErrors).toEqual([]);
+  });
+
+  const open = async (hash: string) => {
+    await page.goto(`${host.url}/console/${hash}`);
+  };
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+  it('overview: every definition with its health, counts and the budget chart', async () => {
+    await open('#/');
+    const row = page.locator('tr[data-definition="projects"]');
+    await row.waitFor();
+    await expect(row.locator('.badge').textContent()).resolves.toBe('attention');
+    await expect(row.locator('td').nth(3).textContent()).resolves.toBe('1'); // open conflicts
+    await expect(row.locator('td').nth(4).textContent()).resolves.toBe('1'); // parked failures
+    await page.locator('.chart canvas').first().waitFor();
+    await shot('overview');
+  });
+
+  it('conflicts inbox: shows the differing field side by side and resolves by taking a side', async () => {
+    await open('#/conflicts');
+    const card = page.locator('article.conflict').first();
+    await card.waitFor();
+    const diff = await card.locator('table.diff tbody tr').first().locator('td').allTextContents();
+    expect(diff).toEqual(['Title', 'project 1', 'project 1 (postgres)', 'project 1 (sharepoint)']);
+    await shot('conflicts');
+    await card.getByRole('button', { name: 'Take SharePoint' }).click();
+    await page.locator('tr[data-resolved]').first().waitFor();
+    const { rows } = await h.db.pool.query('SELECT status, resolved_by FROM arcore.sync_conflicts');
+    expect(rows).toEqual([{ status: 'RESOLVED', resolved_by: expect.any(String) }]);
+    const name = await h.db.pool.query('SELECT name FROM projects WHERE id = 1');
+    expect(name.rows[0].name).toBe('project 1 (sharepoint)');
+  });
+
+  it('failures: lists the parked row with its error and retries it', async () => {
+    await open('#/failures');
+    const row = page.locator('tr[data-failure]').first();
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toMatch(/budget_limit/);
+    await shot('failures');
+    await h.db.pool.query('ALTER TABLE projects DROP CONSTRAINT budget_limit');
+    await row.locator('input[type=checkbox]').check();
+    await page.getByRole('button', { name: 'Retry selected' }).click();
+    await page.locator('.message.info').filter({ hasText: 'Retry of 1' }).waitFor();
+    // Retrying makes it due now; the next pull applies it.
+    const pulled = await runPull(h.ctx, 'projects', { trigger: 'test' });
+    expect(pulled.status).toBe('SUCCEEDED');
+    const budget = await h.db.pool.query('SELECT budget FROM projects WHERE id = 2');
+    expect(Number(budget.rows[0].budget)).toBe(5000);
+  });
+
+  it('definition page: mapping and cursors, and a push run from the page appears in its runs', async () => {
+    await open('#/definitions/projects');
+    const firstField = page.locator('#mapping tbody tr').first();
+    await firstField.waitFor();
+    const mapping = await firstField.locator('td').allTextContents();
+    expect(mapping.slice(0, 4)).toEqual(['name', 'text', 'Title', 'BIDIRECTIONAL']);
+    const runsBefore = await page.locator('tr[data-run]').count();
+    await h.db.pool.query("UPDATE projects SET name = 'pushed from the console' WHERE id = 3");
+    await page.getByRole('button', { name: 'Push now' }).click();
+    await page.locator('.message.info').filter({ hasText: 'Push: done (SUCCEEDED)' }).waitFor();
+    await until(
+      'the new run in the table',
+      async () => (await page.locator('tr[data-run]').count()) > runsBefore,
+    );
+    const newest = await page.locator('tr[data-run]').first().locator('td').allTextContents();
+    expect(newest.slice(1, 4)).toEqual(['PUSH', 'ops', 'SUCCEEDED']);
+    expect((await h.items('Projects')).some((i) => i.fields.Title === 'pushed from the console')).toBe(true);
+    await shot('definition');
+  });
+
+  it('reset cursor asks first, says what the next run will do, and cancelling changes nothing', async () => {
+    await open('#/definitions/projects');
+    await page.getByRole('button', { name: 'Reset…' }).click();
+    const dialog = page.locator('dialog[open]');
+    await expect(dialog.textContent()).resolves.toMatch(/re-reads the whole table/);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    const cursors = await h.db.pool.query('SELECT count(*)::int AS n FROM arcore.sync_cursors');
+    expect(cursors.rows[0].n).toBe(2);
+  });
+
+  it('runs: history across definitions, filterable by status', async () => {
+    await open('#/runs');
+    await page.locator('tr[data-run]').first().waitFor();
+    const all = await page.locator('tr[data-run]').count();
+    expect(all).toBeGreaterThanOrEqual(3);
+    await page.getByLabel('Status').selectOption('PARTIAL');
+    await until('the runs filtered to PARTIAL', async () => {
+      const cells = await page.locator('tr[data-run] td:nth-child(5)').allTextContents();
+      return cells.length > 0 && cells.length < all && cells.every((t) => t === 'PARTIAL');
+    });
+
+    const { rows } = await h.db.pool.query(
+      "SELECT count(*)::int AS n FROM arcore.sync_runs WHERE status = 'PARTIAL'",
+    );
+    expect(await page.locator('tr[data-run]').count()).toBe(rows[0].n);
+    await shot('runs');
+  });
+});
