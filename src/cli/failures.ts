@@ -69,6 +69,7 @@ const DEFINITION_MISMATCH_ERRORS = new Set([
   'MappingError',
   'UnsupportedMappingError',
   'UnknownColumnError',
+  'KeyNotUniqueError',
 ]);
 /** The same errors as a failed run records them (src/core/engine/runner.ts and plan.ts word them so). */
 const RUN_DEFINITION_MISMATCH =

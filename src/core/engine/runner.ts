@@ -1,7 +1,8 @@
 import type { Pool } from 'pg';
 import type { SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
-import { readSourceColumns } from '../definition/validateLive';
+import { readSourceTable } from '../source/postgres/catalog';
+import { assertKeyIdentifies } from '../source/postgres/keys';
 import { PostgresSource } from '../source/postgres/PostgresSource';
 import { getDefinition, type StoredDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
@@ -123,8 +124,11 @@ async function openScope(
   const def = stored.definition;
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
   const sourcePool = ctx.sourcePool(def.source.connection);
-  const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
-  if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
+  const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
+  if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
+  // I13: the catalog read that gives the columns gives the unique indexes too (one more query, in parallel).
+  assertKeyIdentifies(def.name, table, def.source.schema, def.source.table, def.source.key);
+  const pgColumns = table.columns;
   const plan = buildFieldPlan(def, pgColumns, spColumns);
   for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
   const wanted = new Set([
