@@ -1,10 +1,6 @@
 import { SHAREPOINT_SYSTEM_FIELDS } from '../canonical';
 import type { Pool } from 'pg';
-import {
-  readSourceTable,
-  type SourceColumn,
-  type SourceTableInfo,
-} from '../source/postgres/catalog';
+import { readSourceTable, type SourceColumn, type SourceTableInfo } from '../source/postgres/catalog';
 import {
   describeKey,
   findDuplicateKey,
@@ -78,7 +74,9 @@ async function checkKeyIdentifies(
     'source.key',
     `key ${keyText} is not covered by a primary key or unique index (without WHERE) of ${qualified}, so it ` +
       `may not identify one row (${example}). Add one: ${keyFixDdl(info, schema, table, key)}` +
-      (duplicate ? ' (it fails while duplicates exist: then the key is wrong: choose columns that identify one row)' : ''),
+      (duplicate
+        ? ' (it fails while duplicates exist: then the key is wrong: choose columns that identify one row)'
+        : ''),
   );
 }
 

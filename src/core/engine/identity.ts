@@ -76,6 +76,5 @@ export async function settleNullKeys(scope: RunScope, due: ParkedFailure[]): Pro
   const { rowCount } = await scope.sourcePool.query(
     `SELECT 1 FROM ${scope.source.qualified} WHERE ${anyNull} LIMIT 1`,
   );
-  if (rowCount === 0)
-    await resolveParked(scope.ctx.meta, scope.definitionId, 'PUSH', [NULL_KEY_ITEM]);
+  if (rowCount === 0) await resolveParked(scope.ctx.meta, scope.definitionId, 'PUSH', [NULL_KEY_ITEM]);
 }

@@ -3,7 +3,11 @@ import type { SyncDefinition } from '../../../src/core/definition/schema';
 import { validateAgainstDatabase } from '../../../src/core/definition/validateLive';
 import { freshDatabase, type TestDatabase } from '../../support/db';
 
-function definition(table: string, key: string[], fields = [{ source: 'name', target: 'Title' }]): SyncDefinition {
+function definition(
+  table: string,
+  key: string[],
+  fields = [{ source: 'name', target: 'Title' }],
+): SyncDefinition {
   return parseDefinition({
     name: table,
     source: { table, key, cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
@@ -26,8 +30,11 @@ describe('I13 validate: the key must identify one row', () => {
       `INSERT INTO sales (id, region, name) SELECT g, (ARRAY['north','south','west'])[g % 3 + 1], 'n' || g
          FROM generate_series(1, 250) g`,
     );
-    await db.pool.query(`CREATE TABLE bare (id int NOT NULL, name text, updated_at timestamptz NOT NULL DEFAULT now())`);
-    await db.pool.query(`CREATE TABLE lines (order_id int, line int, name text, updated_at timestamptz NOT NULL DEFAULT now(),
+    await db.pool.query(
+      `CREATE TABLE bare (id int NOT NULL, name text, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await db.pool
+      .query(`CREATE TABLE lines (order_id int, line int, name text, updated_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (order_id, line))`);
     await db.pool.query(`CREATE TABLE coded (id int PRIMARY KEY, code text NOT NULL, site text, name text,
       updated_at timestamptz NOT NULL DEFAULT now())`);
@@ -87,6 +94,8 @@ describe('I13 validate: the key must identify one row', () => {
     await db.pool.query('CREATE VIEW sales_v AS SELECT id, name, updated_at FROM sales');
     const report = await validateAgainstDatabase(definition('sales_v', ['id']), db.pool);
     expect(report.errors).toEqual([]);
-    expect(report.warnings.some((w) => w.path === 'source.key' && w.message.includes('is a view'))).toBe(true);
+    expect(report.warnings.some((w) => w.path === 'source.key' && w.message.includes('is a view'))).toBe(
+      true,
+    );
   });
 });

@@ -123,7 +123,9 @@ describe('enums and domains (issue 14 item 4)', () => {
     expect(await row(1)).toMatchObject({ name: 'a', mood: 'ok' });
     expect(await row(2)).toMatchObject({ name: 'b renamed', mood: 'happy' });
     expect(await parkedErrors('PULL')).toEqual([
-      expect.stringContaining('"furious" is not a label of enum app.Mood (column mood); allowed: sad, ok, happy'),
+      expect.stringContaining(
+        '"furious" is not a label of enum app.Mood (column mood); allowed: sad, ok, happy',
+      ),
     ]);
   });
 

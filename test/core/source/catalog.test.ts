@@ -74,9 +74,7 @@ describe('source catalog: domains and enums', () => {
       '"furious" is not a label of enum app.Mood (column mood); allowed: sad, ok, happy',
     );
     const moods = await column('moods');
-    expect(() => toPgParam('multiChoice', ['sad', 'meh'], moods)).toThrow(
-      'allowed: sad, ok, happy',
-    );
+    expect(() => toPgParam('multiChoice', ['sad', 'meh'], moods)).toThrow('allowed: sad, ok, happy');
   });
 
   it('lists unique indexes that can cover a key', async () => {

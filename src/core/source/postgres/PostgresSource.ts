@@ -214,7 +214,8 @@ export class PostgresSource {
             values: [...key, ...params],
             types: pgTypeParsers,
           });
-    if (rows.length !== 1) throw new KeyMatchError(this.qualified, 'update', this.keyRecord(key), rows.length);
+    if (rows.length !== 1)
+      throw new KeyMatchError(this.qualified, 'update', this.keyRecord(key), rows.length);
     return sql.length === 0 ? (rows[0] as SourceRow) : this.toRows(rows)[0];
   }
 

@@ -19,7 +19,12 @@ export function keyIsCovered(info: SourceTableInfo, key: readonly string[]): boo
 }
 
 /** The DDL that makes the key identify one row: a primary key when the table has none, else a unique index. */
-export function keyFixDdl(info: SourceTableInfo, schema: string, table: string, key: readonly string[]): string {
+export function keyFixDdl(
+  info: SourceTableInfo,
+  schema: string,
+  table: string,
+  key: readonly string[],
+): string {
   const qualified = `${quote(schema)}.${quote(table)}`;
   const cols = key.map(quote).join(', ');
   const hasPrimary = info.uniqueIndexes.some((u) => u.primary);
