@@ -117,19 +117,6 @@ async function planColumns(
 ): Promise<PlannedColumn[]> {
   const problems: string[] = [];
   const planned: PlannedColumn[] = [];
-  if (!existing.has(def.target.keyColumn)) {
-    planned.push({
-      name: def.target.keyColumn,
-      body: {
-        name: def.target.keyColumn,
-        displayName: def.target.keyColumn,
-        text: {},
-        hidden: true,
-        indexed: true,
-        description: 'ArcoreSyncBridge source identity (do not edit)',
-      },
-    });
-  }
   for (const [i, f] of def.fields.entries()) {
     const pg = pgByName.get(f.source);
     if (!pg) {
@@ -150,6 +137,19 @@ async function planColumns(
       if (!(err instanceof UnsupportedMappingError)) throw err;
       problems.push(`fields[${i}]: ${err.message}`);
     }
+  }
+  if (!existing.has(def.target.keyColumn)) {
+    planned.push({
+      name: def.target.keyColumn,
+      body: {
+        name: def.target.keyColumn,
+        displayName: def.target.keyColumn,
+        text: {},
+        hidden: true,
+        indexed: true,
+        description: 'ArcoreSyncBridge source identity (do not edit)',
+      },
+    });
   }
   const soft = def.deletes.push === 'SOFT' ? def.deletes.pushSoftColumn : undefined;
   if (soft && !existing.has(soft)) {
@@ -191,7 +191,6 @@ async function provisionWith(
     planned = planned.filter((c) => !created.has(c.name));
   }
   const columnsAdded: string[] = [];
-  // The key column is planned first: a run cut short still leaves the list able to adopt items (I6).
   for (const column of planned) {
     await target.addColumn(site.id, listId, column.body);
     columnsAdded.push(column.name);
