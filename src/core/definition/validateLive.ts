@@ -1,4 +1,4 @@
-import { SHAREPOINT_SYSTEM_FIELDS } from '../canonical';
+import { fieldKindFor, SHAREPOINT_SYSTEM_FIELDS, UnsupportedMappingError } from '../canonical';
 import type { Pool } from 'pg';
 import { readSourceTable, type SourceColumn, type SourceTableInfo } from '../source/postgres/catalog';
 import {
@@ -121,8 +121,19 @@ export async function validateAgainstDatabase(
     if (def.source.key.every((k) => byName.has(k)))
       await checkKeyIdentifies(def, sourcePool, info, err, warn);
     def.fields.forEach((f, i) => {
-      if (!byName.has(f.source))
-        err(`fields[${i}].source`, `mapped column "${f.source}" does not exist in "${qualified}"`);
+      const col = byName.get(f.source);
+      if (!col) err(`fields[${i}].source`, `mapped column "${f.source}" does not exist in "${qualified}"`);
+      else {
+        try {
+          fieldKindFor(col, undefined);
+        } catch (e) {
+          if (!(e instanceof UnsupportedMappingError)) throw e;
+          warn(
+            `fields[${i}].source`,
+            `${e.message}; provision cannot create "${f.target}": the list needs an existing column of a compatible type`,
+          );
+        }
+      }
     });
     const cursorCol = byName.get(def.source.cursor.column);
     if (!cursorCol) {

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import {
+  CanonicalValueError,
   contentHash,
   fromGraphFields,
   identityOf,
@@ -10,6 +11,7 @@ import {
   type FieldKind,
 } from '../canonical';
 import { keysetCursor, type KeysetPosition } from '../cursor/timestampCursor';
+import { KeyMatchError } from '../source/postgres/keys';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import { openConflictIdentities, recordConflict } from '../store/conflicts';
 import { readCursor, writeCursor } from '../store/cursors';
@@ -217,7 +219,15 @@ async function settleConflicts(
       continue;
     }
     if (decision.postgres.kind !== 'none') {
-      await inSourceTx(scope, (client) => applyToPostgres(scope, client, r.key, r.identity, decision));
+      try {
+        await inSourceTx(scope, (client) => applyToPostgres(scope, client, r.key, r.identity, decision));
+      } catch (err) {
+        // A row-level refusal (I13 key matching other than one row, a value outside an enum) parks this row.
+        if (!(err instanceof KeyMatchError || err instanceof CanonicalValueError)) throw err;
+        scope.counts.failed++;
+        commit.park.push({ hash: r.hash, identity: r.identity, itemId: entry.itemId, error: err.message });
+        continue;
+      }
     }
     const sa = decision.sharepoint;
     if (sa.kind === 'write' && item) {

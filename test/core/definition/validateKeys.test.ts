@@ -99,3 +99,40 @@ describe('I13 validate: the key must identify one row', () => {
     );
   });
 });
+
+describe('validate: enums, domains and types provision cannot create', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    await db.pool.query(`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+      CREATE DOMAIN price AS numeric(12,2);
+      CREATE TABLE people (id int PRIMARY KEY, name text, mood mood, moods mood[], cost price, spot point,
+        updated_at timestamptz NOT NULL DEFAULT now());
+      CREATE INDEX ON people (updated_at, id);`);
+  });
+  afterAll(async () => db.drop());
+
+  it('passes an enum, an enum array and a domain without a word', async () => {
+    const def = definition(
+      'people',
+      ['id'],
+      [
+        { source: 'name', target: 'Title' },
+        { source: 'mood', target: 'Mood' },
+        { source: 'moods', target: 'Moods' },
+        { source: 'cost', target: 'Cost' },
+      ],
+    );
+    expect(await validateAgainstDatabase(def, db.pool)).toEqual({ errors: [], warnings: [] });
+  });
+
+  it('warns that provision cannot create a column for a type it does not map', async () => {
+    const def = definition('people', ['id'], [{ source: 'spot', target: 'Spot' }]);
+    const report = await validateAgainstDatabase(def, db.pool);
+    expect(report.errors).toEqual([]);
+    expect(report.warnings.map((w) => `${w.path}: ${w.message}`)).toEqual([
+      'fields[0].source: cannot map Postgres column spot (point) to a provisioned SharePoint column: this Postgres ' +
+        'type is not supported; provision cannot create "Spot": the list needs an existing column of a compatible type',
+    ]);
+  });
+});
