@@ -31,6 +31,21 @@ describe('source catalog: domains and enums', () => {
     expect(await column('stamp')).toMatchObject({ dataType: 'timestamp with time zone', isNullable: false });
   });
 
+  it('agrees with information_schema on columns of built-in types', async () => {
+    await db.pool
+      .query(`CREATE TABLE builtin (a smallint, b integer, c bigint, d numeric, e numeric(9,3), f real,
+      g double precision, h boolean, i date, j timestamp, k timestamptz, l uuid, m json, n jsonb, o text[],
+      p varchar(5)[], q char(3), r bytea, s int4[], t serial, u interval, v time, w "char", x name)`);
+    const info = await readSourceTable(db.pool, 'public', 'builtin');
+    const { rows } = await db.pool.query(
+      `SELECT column_name AS name, data_type AS "dataType", udt_name AS "udtName",
+              is_nullable = 'YES' AS "isNullable", numeric_scale AS "numericScale",
+              column_default IS NOT NULL AS "hasDefault"
+         FROM information_schema.columns WHERE table_name = 'builtin' ORDER BY ordinal_position`,
+    );
+    expect(info!.columns).toEqual(rows);
+  });
+
   it('resolves a domain over a domain to its base type, with NOT NULL and default of any level', async () => {
     expect(await column('cost')).toEqual({
       name: 'cost',
