@@ -126,7 +126,7 @@ async function openScope(
   const sourcePool = ctx.sourcePool(def.source.connection);
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
-  // I13: the catalog read that gives the columns gives the unique indexes too (one more query, in parallel).
+  // I13: the catalog read that finds the table also lists its unique indexes: the check costs no query.
   assertKeyIdentifies(def.name, table, def.source.schema, def.source.table, def.source.key);
   const pgColumns = table.columns;
   const plan = buildFieldPlan(def, pgColumns, spColumns);

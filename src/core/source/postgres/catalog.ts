@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { z } from 'zod';
 import type { PgEnumInfo } from '../../canonical';
 
 /** A column of the source table as the engine sees it: domains resolved to their base type. */
@@ -76,13 +77,23 @@ SELECT a.attname AS name,
   LEFT JOIN pg_namespace en ON en.oid = coalesce(et.typnamespace, t.typnamespace)
  ORDER BY a.attnum`;
 
-const UNIQUE_SQL = `
-SELECT i.indisprimary AS is_primary,
-       ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-              WHERE k.ord <= i.indnkeyatts ORDER BY k.ord) AS columns
-  FROM pg_index i
- WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL`;
+/*
+ * The relation with its unique indexes (unique, valid, no WHERE, no expressions; key columns only, not INCLUDE
+ * ones), in the one query that finds the relation: checking the key costs a run no extra round trip.
+ */
+const RELATION_SQL = `
+SELECT c.oid, c.relkind,
+       coalesce((SELECT json_agg(json_build_object('primary', i.indisprimary, 'columns', ARRAY(
+                  SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                   WHERE k.ord <= i.indnkeyatts ORDER BY k.ord)))::text
+                   FROM pg_index i
+                  WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+                    AND i.indexprs IS NULL), '[]') AS uniques
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`;
+
+const uniquesSchema = z.array(z.object({ primary: z.boolean(), columns: z.array(z.string()) }));
 
 /**
  * The source table or view: its columns (domains resolved, enum labels in order) and the unique indexes that
@@ -93,27 +104,23 @@ export async function readSourceTable(
   schema: string,
   table: string,
 ): Promise<SourceTableInfo | null> {
-  const rel = await pool.query<{ oid: number; relkind: string }>(
-    `SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`,
-    [schema, table],
-  );
-  if (rel.rowCount === 0) return null;
-  const { oid, relkind } = rel.rows[0];
-  const [cols, uniques] = await Promise.all([
-    pool.query<{
-      name: string;
-      data_type: string;
-      udt_name: string;
-      is_nullable: boolean;
-      numeric_scale: number | null;
-      has_default: boolean;
-      enum_schema: string | null;
-      enum_name: string | null;
-      enum_labels: string[] | null;
-    }>(COLUMNS_SQL, [oid]),
-    pool.query<{ is_primary: boolean; columns: string[] }>(UNIQUE_SQL, [oid]),
+  const rel = await pool.query<{ oid: number; relkind: string; uniques: string }>(RELATION_SQL, [
+    schema,
+    table,
   ]);
+  if (rel.rowCount === 0) return null;
+  const { oid, relkind, uniques } = rel.rows[0];
+  const cols = await pool.query<{
+    name: string;
+    data_type: string;
+    udt_name: string;
+    is_nullable: boolean;
+    numeric_scale: number | null;
+    has_default: boolean;
+    enum_schema: string | null;
+    enum_name: string | null;
+    enum_labels: string[] | null;
+  }>(COLUMNS_SQL, [oid]);
   return {
     relkind,
     columns: cols.rows.map((r) => ({
@@ -127,6 +134,6 @@ export async function readSourceTable(
         ? { enum: { schema: r.enum_schema, name: r.enum_name, labels: r.enum_labels } }
         : {}),
     })),
-    uniqueIndexes: uniques.rows.map((u) => ({ columns: u.columns, primary: u.is_primary })),
+    uniqueIndexes: uniquesSchema.parse(JSON.parse(uniques)),
   };
 }
