@@ -73,6 +73,7 @@ const DEFINITION_MISMATCH_ERRORS = new Set([
   'UnsupportedMappingError',
   'UnknownColumnError',
   'ListReplacedError',
+  'KeyNotUniqueError',
 ]);
 /** The same errors as a failed run records them (src/core/engine/runner.ts and plan.ts word them so). */
 const RUN_DEFINITION_MISMATCH =

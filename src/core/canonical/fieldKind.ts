@@ -31,8 +31,13 @@ function unsupported(pg: PgColumnInfo, sp: SpColumnInfo | undefined, reason: str
   throw new UnsupportedMappingError(pg.name, describePgType(pg), sp?.name, reason);
 }
 
+function isEnumArray(pg: PgColumnInfo): boolean {
+  return pg.enum !== undefined && pg.dataType.toUpperCase() === 'ARRAY';
+}
+
 /** The kind a column has when its SharePoint column is provisioned from the Postgres type. */
 function provisionedKind(pg: PgColumnInfo): FieldKind {
+  if (pg.enum) return isEnumArray(pg) ? 'multiChoice' : 'choice';
   const udt = udtOf(pg);
   if (TEXT_TYPES.has(udt)) return 'text';
   if (SMALL_INTEGER_TYPES.has(udt)) return 'integer';
@@ -61,6 +66,7 @@ function provisionedKind(pg: PgColumnInfo): FieldKind {
  */
 export function fieldKindFor(pg: PgColumnInfo, sp: SpColumnInfo | undefined): FieldKind {
   if (sp === undefined) return provisionedKind(pg);
+  if (pg.enum) return enumKindFor(pg, sp);
   const udt = udtOf(pg);
   const mismatch = (expected: string): never =>
     unsupported(pg, sp, `a SharePoint ${sp.type} column needs a Postgres ${expected} column`);
@@ -117,20 +123,64 @@ export function fieldKindFor(pg: PgColumnInfo, sp: SpColumnInfo | undefined): Fi
   }
 }
 
+/** An enum goes into a choice column (its labels as choices) or a text column; an enum array into multi-choice. */
+function enumKindFor(pg: PgColumnInfo, sp: SpColumnInfo): FieldKind {
+  const multi = sp.type === 'multiChoice' || (sp.type === 'choice' && sp.allowMultiple === true);
+  if (isEnumArray(pg)) {
+    if (multi) return 'multiChoice';
+    return unsupported(pg, sp, `an enum array needs a multi-choice SharePoint column, not ${sp.type}`);
+  }
+  if (sp.type === 'choice' && !multi) return 'choice';
+  if (sp.type === 'text') return 'text';
+  return unsupported(pg, sp, `an enum needs a single-choice or text SharePoint column, not ${sp.type}`);
+}
+
+/**
+ * For an enum column mapped to an existing choice column: the enum labels the column does not offer, as a
+ * message (a push of such a value would be refused by SharePoint), or null when every label is a choice.
+ */
+export function missingEnumChoices(pg: PgColumnInfo, sp: SpColumnInfo): string | null {
+  if (!pg.enum || (sp.type !== 'choice' && sp.type !== 'multiChoice')) return null;
+  const offered = new Set(sp.choices ?? []);
+  const missing = pg.enum.labels.filter((l) => !offered.has(l));
+  if (missing.length === 0) return null;
+  return (
+    `SharePoint column "${sp.name}" lacks the choice${missing.length === 1 ? '' : 's'} ${missing.map((m) => `"${m}"`).join(', ')} ` +
+    `of enum ${pg.enum.schema}.${pg.enum.name}: add ${missing.length === 1 ? 'it' : 'them'} to the column's choices, ` +
+    'or rows holding them are refused by SharePoint and parked'
+  );
+}
+
 /** The type facet of a Graph columnDefinition, e.g. `{ "dateTime": { "format": "dateOnly" } }`. */
 export type ProvisioningFacet =
   | { text: { allowMultipleLines?: boolean } }
   | { number: Record<string, never> }
   | { boolean: Record<string, never> }
   | { dateTime: { format: 'dateOnly' | 'dateTime' } }
-  | { choice: { allowTextEntry: boolean; choices: string[]; displayAs: 'checkBoxes' } };
+  | {
+      choice: {
+        allowTextEntry: boolean;
+        choices: string[];
+        displayAs: 'checkBoxes' | 'dropDownMenu';
+      };
+    };
 
 /**
  * The Graph columnDefinition facet that creates a SharePoint column matching a Postgres column, so that
  * fieldKindFor(pg, <the created column>) equals fieldKindFor(pg, undefined). uuid is kept in a text column,
- * json in a multi-line (note) column, text[] in a multi-select choice column that accepts any value.
+ * json in a multi-line (note) column, text[] in a multi-select choice column that accepts any value, an enum in
+ * a choice column offering exactly its labels in order (an enum array: the multi-select form of it).
  */
 export function spColumnTypeForProvisioning(pg: PgColumnInfo): ProvisioningFacet {
+  if (pg.enum) {
+    return {
+      choice: {
+        allowTextEntry: false,
+        choices: [...pg.enum.labels],
+        displayAs: isEnumArray(pg) ? 'checkBoxes' : 'dropDownMenu',
+      },
+    };
+  }
   const kind = provisionedKind(pg);
   switch (kind) {
     case 'text':

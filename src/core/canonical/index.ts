@@ -5,6 +5,7 @@ export type {
   FieldKind,
   MappedColumn,
   PgColumnInfo,
+  PgEnumInfo,
   SpColumnInfo,
   SpColumnType,
 } from './types';
@@ -20,6 +21,7 @@ export { pgTypeParsers } from './pgTypes';
 export {
   describePgType,
   fieldKindFor,
+  missingEnumChoices,
   spColumnTypeForProvisioning,
   type ProvisioningFacet,
 } from './fieldKind';
@@ -31,6 +33,6 @@ export {
   SHAREPOINT_SYSTEM_FIELDS,
   toGraphFields,
 } from './toGraph';
-export { pgCastFor, toPgParam } from './toPostgres';
+export { enumTypeName, pgCastFor, toPgParam } from './toPostgres';
 export { contentHash, identityOf, stableStringify } from './hash';
 export { canonicalEquals } from './equality';

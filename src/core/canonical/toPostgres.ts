@@ -1,6 +1,6 @@
 import { CanonicalValueError, UnsupportedMappingError } from './errors';
 import { describePgType } from './fieldKind';
-import type { CanonicalValue, FieldKind, PgColumnInfo } from './types';
+import type { CanonicalValue, FieldKind, PgColumnInfo, PgEnumInfo } from './types';
 
 /** SQL names for the casts of supported udt_names; arrays are '_' + element udt_name. */
 const SQL_TYPE_NAMES: Readonly<Record<string, string>> = {
@@ -20,6 +20,15 @@ const SQL_TYPE_NAMES: Readonly<Record<string, string>> = {
   json: 'json',
   jsonb: 'jsonb',
 };
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `"schema"."enum"`: the enum type as a cast names it, wherever its schema is. */
+export function enumTypeName(e: PgEnumInfo): string {
+  return `${quoteIdent(e.schema)}.${quoteIdent(e.name)}`;
+}
 
 /** Integer ranges of Postgres integer types, checked here so the error names the value (I12). */
 const INTEGER_RANGES: Readonly<Record<string, { min: bigint; max: bigint }>> = {
@@ -53,6 +62,7 @@ const WRITABLE_TYPES: Readonly<Record<FieldKind, ReadonlySet<string>>> = {
 export function pgCastFor(pg: PgColumnInfo): string {
   const udt = pg.udtName.toLowerCase();
   const isArray = udt.startsWith('_');
+  if (pg.enum) return `::${enumTypeName(pg.enum)}${pg.dataType.toUpperCase() === 'ARRAY' ? '[]' : ''}`;
   const sqlName = SQL_TYPE_NAMES[isArray ? udt.slice(1) : udt];
   if (sqlName === undefined) {
     throw new UnsupportedMappingError(
@@ -89,6 +99,7 @@ function integerText(kind: FieldKind, value: number, udt: string, column: string
  * keeps about 7 digits: the next read then canonicalises to the rounded value.
  */
 export function toPgParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnInfo): unknown {
+  if (pg.enum) return enumParam(kind, value, pg, pg.enum);
   const udt = pg.udtName.toLowerCase();
   if (!WRITABLE_TYPES[kind].has(udt)) {
     throw new UnsupportedMappingError(
@@ -139,4 +150,40 @@ export function toPgParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnIn
       throw new TypeError(`unknown field kind ${String(unknownKind)}`);
     }
   }
+}
+
+/**
+ * An enum (or enum array) parameter: every value must be one of the enum's labels, checked here so the parked
+ * row's message names the allowed labels rather than Postgres's bare "invalid input value for enum".
+ */
+function enumParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnInfo, e: PgEnumInfo): unknown {
+  const isArray = pg.dataType.toUpperCase() === 'ARRAY';
+  const fits = isArray ? kind === 'multiChoice' : kind === 'choice' || kind === 'text';
+  if (!fits) {
+    throw new UnsupportedMappingError(
+      pg.name,
+      describePgType(pg),
+      undefined,
+      `a ${kind} value cannot be written into enum${isArray ? ' array' : ''} ${e.schema}.${e.name}`,
+    );
+  }
+  if (value === null) return null;
+  const values = isArray ? value : [value];
+  if (!Array.isArray(values) || !values.every((v): v is string => typeof v === 'string')) {
+    throw new CanonicalValueError(
+      kind,
+      value,
+      `expected a canonical ${isArray ? 'string array' : 'string'} for column ${pg.name}`,
+    );
+  }
+  const outside = values.filter((v) => !e.labels.includes(v));
+  if (outside.length > 0) {
+    throw new CanonicalValueError(
+      kind,
+      value,
+      `${outside.map((v) => JSON.stringify(v)).join(', ')} is not a label of enum ${e.schema}.${e.name} ` +
+        `(column ${pg.name}); allowed: ${e.labels.join(', ')}`,
+    );
+  }
+  return isArray ? [...values] : values[0];
 }

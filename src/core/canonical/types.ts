@@ -37,6 +37,13 @@ export const FIELD_KINDS: readonly FieldKind[] = [
   'multiLookupId',
 ];
 
+/** A Postgres enum type: where it lives (for casts) and its labels in their declared order. */
+export interface PgEnumInfo {
+  schema: string;
+  name: string;
+  labels: string[];
+}
+
 /** One row of information_schema.columns: data_type ('ARRAY', 'integer'…), udt_name ('int4', '_text'…). */
 export interface PgColumnInfo {
   name: string;
@@ -44,6 +51,8 @@ export interface PgColumnInfo {
   udtName: string;
   isNullable: boolean;
   numericScale: number | null;
+  /** The column's type, or its array element type, is this enum. */
+  enum?: PgEnumInfo;
 }
 
 export type SpColumnType =
@@ -87,6 +96,9 @@ export const pgColumnInfoSchema: z.ZodType<PgColumnInfo> = z.object({
   udtName: z.string().min(1),
   isNullable: z.boolean(),
   numericScale: z.number().int().nonnegative().nullable(),
+  enum: z
+    .object({ schema: z.string().min(1), name: z.string().min(1), labels: z.array(z.string()) })
+    .optional(),
 });
 
 export const spColumnTypeSchema: z.ZodType<SpColumnType> = z.enum([

@@ -1,5 +1,13 @@
-import { SHAREPOINT_SYSTEM_FIELDS } from '../canonical';
+import { fieldKindFor, SHAREPOINT_SYSTEM_FIELDS, UnsupportedMappingError } from '../canonical';
 import type { Pool } from 'pg';
+import { readSourceTable, type SourceColumn, type SourceTableInfo } from '../source/postgres/catalog';
+import {
+  describeKey,
+  findDuplicateKey,
+  isUnindexable,
+  keyFixDdl,
+  keyIsCovered,
+} from '../source/postgres/keys';
 import type { SyncDefinition } from './schema';
 
 /** SharePoint columns push never writes, whatever a mapping says (I9): one list, kept in the canonical module. */
@@ -16,15 +24,7 @@ export interface LiveValidationReport {
   warnings: LiveProblem[];
 }
 
-export interface SourceColumn {
-  name: string;
-  dataType: string;
-  udtName: string;
-  isNullable: boolean;
-  numericScale: number | null;
-  /** The database fills it when an INSERT leaves it out (a default, serial or identity column). */
-  hasDefault?: boolean;
-}
+export type { SourceColumn } from '../source/postgres/catalog';
 
 const TIMESTAMP_TYPES = new Set(['timestamp with time zone', 'timestamp without time zone']);
 
@@ -32,38 +32,52 @@ function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** The columns of a table or view, domains resolved to their base type; null when it does not exist. */
 export async function readSourceColumns(
   pool: Pool,
   schema: string,
   table: string,
 ): Promise<SourceColumn[] | null> {
-  const rel = await pool.query(
-    `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`,
-    [schema, table],
+  return (await readSourceTable(pool, schema, table))?.columns ?? null;
+}
+
+/**
+ * I13: the key must identify one row. A table needs a primary key or unique index covering the key; a view
+ * (no indexes) is scanned once here for a duplicate, and warned about, since nothing enforces it later.
+ */
+async function checkKeyIdentifies(
+  def: SyncDefinition,
+  pool: Pool,
+  info: SourceTableInfo,
+  err: (path: string, message: string) => void,
+  warn: (path: string, message: string) => void,
+): Promise<void> {
+  const { schema, table, key } = def.source;
+  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  const keyText = `[${key.join(', ')}]`;
+  if (!isUnindexable(info) && keyIsCovered(info, key)) return;
+  const duplicate = await findDuplicateKey(pool, schema, table, key);
+  const example = duplicate
+    ? `${describeKey(duplicate.key)} occurs on ${duplicate.rows} rows`
+    : 'no duplicate exists today';
+  if (isUnindexable(info)) {
+    if (duplicate)
+      err('source.key', `key ${keyText} does not identify one row of view ${qualified}: ${example}`);
+    warn(
+      'source.key',
+      `${qualified} is a view: nothing enforces that key ${keyText} stays unique; a push that meets two rows ` +
+        'with one key parks both',
+    );
+    return;
+  }
+  err(
+    'source.key',
+    `key ${keyText} is not covered by a primary key or unique index (without WHERE) of ${qualified}, so it ` +
+      `may not identify one row (${example}). Add one: ${keyFixDdl(info, schema, table, key)}` +
+      (duplicate
+        ? ' (it fails while duplicates exist: then the key is wrong: choose columns that identify one row)'
+        : ''),
   );
-  if (rel.rowCount === 0) return null;
-  const { rows } = await pool.query<{
-    column_name: string;
-    data_type: string;
-    udt_name: string;
-    is_nullable: string;
-    numeric_scale: number | null;
-    has_default: boolean;
-  }>(
-    `SELECT column_name, data_type, udt_name, is_nullable, numeric_scale,
-            (column_default IS NOT NULL OR is_identity = 'YES' OR is_generated = 'ALWAYS') AS has_default
-       FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
-    [schema, table],
-  );
-  return rows.map((r) => ({
-    name: r.column_name,
-    dataType: r.data_type,
-    udtName: r.udt_name,
-    isNullable: r.is_nullable === 'YES',
-    numericScale: r.numeric_scale,
-    hasDefault: r.has_default,
-  }));
 }
 
 /** True when some index on the table has `column` as its leading column. */
@@ -95,17 +109,31 @@ export async function validateAgainstDatabase(
   const { schema, table } = def.source;
   const qualified = `${schema}.${table}`;
 
-  const columns = await readSourceColumns(sourcePool, schema, table);
-  if (!columns) {
+  const info = await readSourceTable(sourcePool, schema, table);
+  const columns = info?.columns ?? null;
+  if (!info || !columns) {
     err('source.table', `table or view "${qualified}" does not exist in the source database`);
   } else {
     const byName = new Map(columns.map((c) => [c.name, c]));
     def.source.key.forEach((k, i) => {
       if (!byName.has(k)) err(`source.key[${i}]`, `key column "${k}" does not exist in "${qualified}"`);
     });
+    if (def.source.key.every((k) => byName.has(k)))
+      await checkKeyIdentifies(def, sourcePool, info, err, warn);
     def.fields.forEach((f, i) => {
-      if (!byName.has(f.source))
-        err(`fields[${i}].source`, `mapped column "${f.source}" does not exist in "${qualified}"`);
+      const col = byName.get(f.source);
+      if (!col) err(`fields[${i}].source`, `mapped column "${f.source}" does not exist in "${qualified}"`);
+      else {
+        try {
+          fieldKindFor(col, undefined);
+        } catch (e) {
+          if (!(e instanceof UnsupportedMappingError)) throw e;
+          warn(
+            `fields[${i}].source`,
+            `${e.message}; provision cannot create "${f.target}": the list needs an existing column of a compatible type`,
+          );
+        }
+      }
     });
     const cursorCol = byName.get(def.source.cursor.column);
     if (!cursorCol) {

@@ -2,6 +2,7 @@ import {
   canonicalEquals,
   fieldKindFor,
   isWritableSharePointField,
+  missingEnumChoices,
   toCanonical,
   type CanonicalRecord,
   type CanonicalValue,
@@ -82,6 +83,8 @@ export function buildFieldPlan(
       );
     }
     const kind = fieldKindFor(pg, sp);
+    const missingChoices = missingEnumChoices(pg, sp);
+    if (missingChoices) warnings.push(`fields[${i}]: ${missingChoices}`);
     const writable = isWritableSharePointField(f.target, kind, sp);
     if (f.direction !== 'PULL_ONLY' && !writable) {
       warnings.push(
@@ -107,7 +110,7 @@ export function buildFieldPlan(
     try {
       keyKinds[k] = fieldKindFor(col, undefined);
     } catch {
-      // A key of a type we do not sync as a field (e.g. an enum) is still a key: rendered by its JS type.
+      // A key of a type we do not sync as a field is still a key: rendered by its JS type.
     }
   }
   const select = new Set<string>();

@@ -1,10 +1,18 @@
-import { spColumnTypeForProvisioning } from '../canonical';
-import { readSourceColumns } from '../definition/validateLive';
+import {
+  fieldKindFor,
+  missingEnumChoices,
+  spColumnTypeForProvisioning,
+  UnsupportedMappingError,
+  type ProvisioningFacet,
+  type SpColumnInfo,
+} from '../canonical';
 import { getDefinition } from '../store/definitions';
+import { readSourceTable, type SourceColumn } from '../source/postgres/catalog';
+import { assertKeyIdentifies } from '../source/postgres/keys';
 import { quoteIdent } from '../source/postgres/PostgresSource';
 import { GraphRequestError, type SharePointTarget } from '../target/sharepoint';
 import type { SyncDefinition } from '../definition/schema';
-import type { SourceColumn } from '../definition/validateLive';
+import { MappingError } from './plan';
 import { forgetResolution, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
 
@@ -30,20 +38,39 @@ export interface ProvisionResult {
   columnsAdded: string[];
 }
 
+/** The column every new generic list comes with, planned against before the list exists. */
+const TEMPLATE_TITLE: SpColumnInfo = {
+  name: 'Title',
+  displayName: 'Title',
+  type: 'text',
+  readOnly: false,
+  hidden: false,
+  indexed: false,
+  isSystem: false,
+};
+
+/** One column provision will add: everything decided before the first Graph write. */
+interface PlannedColumn {
+  name: string;
+  body: Record<string, unknown>;
+}
+
 /**
  * Creates the definition's list when it does not exist, and any mapped column it lacks, typed from the
  * source column (canonical/fieldKind decides the facet), plus the hidden indexed key column that lets a
  * rerun adopt an item created in flight (I6). Existing columns are left as they are.
+ *
+ * Every mapped column is checked before anything is created (a type that cannot be provisioned, an existing
+ * column of the wrong type, an enum's labels missing from an existing choice column): one refusal names all
+ * problems. A rerun after any failure reuses the list and the columns already there and adds the rest.
  */
 export async function provisionList(ctx: EngineContext, definitionName: string): Promise<ProvisionResult> {
   const { definition: def } = await getDefinition(ctx.meta, definitionName);
-  const pgColumns = await readSourceColumns(
-    ctx.sourcePool(def.source.connection),
-    def.source.schema,
-    def.source.table,
-  );
-  if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
-  const pgByName = new Map(pgColumns.map((c) => [c.name, c]));
+  const { schema, table, key } = def.source;
+  const info = await readSourceTable(ctx.sourcePool(def.source.connection), schema, table);
+  if (!info) throw new SourceTableNotFoundError(def.name, `${schema}.${table}`);
+  assertKeyIdentifies(def.name, info, schema, table, key);
+  const pgByName = new Map(info.columns.map((c) => [c.name, c]));
   const target = ctx.target();
   try {
     return await provisionWith(ctx, target, def, pgByName);
@@ -51,6 +78,90 @@ export async function provisionList(ctx: EngineContext, definitionName: string):
     forgetResolution(ctx, def);
     await target.close();
   }
+}
+
+async function facetFor(
+  ctx: EngineContext,
+  def: SyncDefinition,
+  pg: SourceColumn,
+): Promise<ProvisioningFacet> {
+  const facet = spColumnTypeForProvisioning(pg);
+  if ('choice' in facet && facet.choice.choices.length === 0) {
+    if (pg.enum) {
+      throw new UnsupportedMappingError(
+        pg.name,
+        `enum ${pg.enum.schema}.${pg.enum.name}`,
+        undefined,
+        'the enum has no labels; a SharePoint choice column needs at least one choice',
+      );
+    }
+    // A choice column needs at least one choice: seed it with the values the column holds today
+    // (allowTextEntry keeps any other value writable).
+    facet.choice.choices = await distinctArrayValues(
+      ctx,
+      def.source.connection,
+      def.source.schema,
+      def.source.table,
+      pg.name,
+    );
+  }
+  return facet;
+}
+
+/** The columns to add, or every reason the definition cannot be provisioned as it stands. */
+async function planColumns(
+  ctx: EngineContext,
+  def: SyncDefinition,
+  pgByName: Map<string, SourceColumn>,
+  existing: Map<string, SpColumnInfo>,
+): Promise<PlannedColumn[]> {
+  const problems: string[] = [];
+  const planned: PlannedColumn[] = [];
+  for (const [i, f] of def.fields.entries()) {
+    const pg = pgByName.get(f.source);
+    if (!pg) {
+      problems.push(`fields[${i}].source: column "${f.source}" does not exist in the source table`);
+      continue;
+    }
+    const sp = existing.get(f.target);
+    try {
+      if (sp) {
+        fieldKindFor(pg, sp);
+        const missing = missingEnumChoices(pg, sp);
+        if (missing) problems.push(`fields[${i}].target: ${missing}`);
+        continue;
+      }
+      const facet = await facetFor(ctx, def, pg);
+      planned.push({ name: f.target, body: { name: f.target, displayName: f.target, ...facet } });
+    } catch (err) {
+      if (!(err instanceof UnsupportedMappingError)) throw err;
+      problems.push(`fields[${i}]: ${err.message}`);
+    }
+  }
+  if (!existing.has(def.target.keyColumn)) {
+    planned.push({
+      name: def.target.keyColumn,
+      body: {
+        name: def.target.keyColumn,
+        displayName: def.target.keyColumn,
+        text: {},
+        hidden: true,
+        indexed: true,
+        description: 'ArcoreSyncBridge source identity (do not edit)',
+      },
+    });
+  }
+  const soft = def.deletes.push === 'SOFT' ? def.deletes.pushSoftColumn : undefined;
+  if (soft && !existing.has(soft)) {
+    planned.push({ name: soft, body: { name: soft, displayName: soft, boolean: {} } });
+  }
+  if (problems.length > 0) {
+    throw new MappingError(
+      def.name,
+      `provision refused, nothing was created or changed: ${problems.join('; ')}`,
+    );
+  }
+  return planned;
 }
 
 async function provisionWith(
@@ -61,61 +172,28 @@ async function provisionWith(
 ): Promise<ProvisionResult> {
   const site = await target.resolveSite(def.target.site);
 
-  let listId: string;
-  let listCreated = false;
+  let listId: string | null = null;
   try {
     listId = (await target.resolveList(site.id, def.target.list)).id;
   } catch (err) {
     if (!(err instanceof GraphRequestError) || err.status !== 404) throw err;
-    listId = (await target.createList(site.id, def.target.list, [])).id;
-    listCreated = true;
-    ctx.log.info(`${def.name}: created list "${def.target.list}"`);
   }
+  const existing = new Map(
+    (listId ? await target.getColumns(site.id, listId) : [TEMPLATE_TITLE]).map((c) => [c.name, c]),
+  );
+  let planned = await planColumns(ctx, def, pgByName, existing);
 
-  const existing = new Set((await target.getColumns(site.id, listId)).map((c) => c.name));
+  const listCreated = listId === null;
+  if (listId === null) {
+    listId = (await target.createList(site.id, def.target.list, [])).id;
+    ctx.log.info(`${def.name}: created list "${def.target.list}"`);
+    const created = new Set((await target.getColumns(site.id, listId)).map((c) => c.name));
+    planned = planned.filter((c) => !created.has(c.name));
+  }
   const columnsAdded: string[] = [];
-  for (const f of def.fields) {
-    if (existing.has(f.target)) continue;
-    const pg = pgByName.get(f.source);
-    if (!pg)
-      throw new Error(`Definition "${def.name}": column "${f.source}" does not exist in the source table`);
-    const facet = spColumnTypeForProvisioning(pg);
-    if ('choice' in facet && facet.choice.choices.length === 0) {
-      // A choice column needs at least one choice: seed it with the values the column holds today
-      // (allowTextEntry keeps any other value writable).
-      facet.choice.choices = await distinctArrayValues(
-        ctx,
-        def.source.connection,
-        def.source.schema,
-        def.source.table,
-        f.source,
-      );
-    }
-    await target.addColumn(site.id, listId, { name: f.target, displayName: f.target, ...facet });
-    columnsAdded.push(f.target);
-  }
-  if (!existing.has(def.target.keyColumn)) {
-    await target.addColumn(site.id, listId, {
-      name: def.target.keyColumn,
-      displayName: def.target.keyColumn,
-      text: {},
-      hidden: true,
-      indexed: true,
-      description: 'ArcoreSyncBridge source identity (do not edit)',
-    });
-    columnsAdded.push(def.target.keyColumn);
-  }
-  if (
-    def.deletes.push === 'SOFT' &&
-    def.deletes.pushSoftColumn &&
-    !existing.has(def.deletes.pushSoftColumn)
-  ) {
-    await target.addColumn(site.id, listId, {
-      name: def.deletes.pushSoftColumn,
-      displayName: def.deletes.pushSoftColumn,
-      boolean: {},
-    });
-    columnsAdded.push(def.deletes.pushSoftColumn);
+  for (const column of planned) {
+    await target.addColumn(site.id, listId, column.body);
+    columnsAdded.push(column.name);
   }
   if (columnsAdded.length) ctx.log.info(`${def.name}: added columns ${columnsAdded.join(', ')}`);
   return { listId, listCreated, columnsAdded };

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import {
+  CanonicalValueError,
   contentHash,
   fromGraphFields,
   identityOf,
@@ -10,6 +11,7 @@ import {
   type FieldKind,
 } from '../canonical';
 import { keysetCursor, type KeysetPosition } from '../cursor/timestampCursor';
+import { KeyMatchError } from '../source/postgres/keys';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import { openConflictIdentities, recordConflict } from '../store/conflicts';
 import { readCursor, writeCursor } from '../store/cursors';
@@ -17,6 +19,7 @@ import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../target/sharepoint';
 import { decideAligned, pushPlanFor, unalignedFields } from './alignment';
+import { NULL_KEY_ITEM, nullKeyMessage, settleNullKeys, splitDuplicateIdentities } from './identity';
 import { keyOf, pick, rowToCanonical, type FieldPlan } from './plan';
 import { decidePair, type PairDecision } from './reconcile';
 import { withRun, type RunScope } from './runner';
@@ -35,7 +38,7 @@ interface PushRow {
 interface PageCommit {
   save: LedgerEntry[];
   remove: string[];
-  park: { hash: string; identity: Record<string, unknown>; itemId: string | null; error: string }[];
+  park: { hash: string; identity: Record<string, unknown> | null; itemId: string | null; error: string }[];
   resolved: string[];
 }
 
@@ -217,7 +220,15 @@ async function settleConflicts(
       continue;
     }
     if (decision.postgres.kind !== 'none') {
-      await inSourceTx(scope, (client) => applyToPostgres(scope, client, r.key, r.identity, decision));
+      try {
+        await inSourceTx(scope, (client) => applyToPostgres(scope, client, r.key, r.identity, decision));
+      } catch (err) {
+        // A row-level refusal (I13 key matching other than one row, a value outside an enum) parks this row.
+        if (!(err instanceof KeyMatchError || err instanceof CanonicalValueError)) throw err;
+        scope.counts.failed++;
+        commit.park.push({ hash: r.hash, identity: r.identity, itemId: entry.itemId, error: err.message });
+        continue;
+      }
     }
     const sa = decision.sharepoint;
     if (sa.kind === 'write' && item) {
@@ -311,7 +322,13 @@ async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPositi
       hash = identityOf(def.source.key, row.values, plan.keyKinds).hash;
     } catch (err) {
       scope.counts.failed++;
-      ctx.log.warn(`${def.name}: row skipped, its key is unusable: ${(err as Error).message}`);
+      const nullKey = def.source.key.some((k) => row.values[k] === null || row.values[k] === undefined);
+      commit.park.push({
+        hash: nullKey ? NULL_KEY_ITEM : `unusable-key:${(err as Error).message}`,
+        identity: null,
+        itemId: null,
+        error: nullKey ? nullKeyMessage(def.source.key, row.values) : (err as Error).message,
+      });
       continue;
     }
     try {
@@ -327,7 +344,13 @@ async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPositi
       commit.park.push({ hash, identity, itemId: null, error: (err as Error).message });
     }
   }
-  const hashes = prepared.map((p) => p.hash);
+  // I13: two different rows with one key are parked, neither written; the same row read twice counts once.
+  const { unique, duplicates } = splitDuplicateIdentities(prepared);
+  for (const d of duplicates) {
+    scope.counts.failed += d.rows.length;
+    commit.park.push({ hash: d.hash, identity: d.identity, itemId: null, error: d.message });
+  }
+  const hashes = unique.map((p) => p.hash);
   const [entries, parked] = await Promise.all([
     ledger.byIdentities(ctx.meta, hashes),
     openConflictIdentities(ctx.meta, scope.definitionId, hashes),
@@ -338,12 +361,11 @@ async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPositi
     { r: PushRow; entry: LedgerEntry | undefined; decision: PairDecision | null }
   >();
   const pendingCreates: LedgerEntry[] = [];
-  for (const r of prepared) {
+  for (const r of unique) {
     if (parked.has(r.hash)) {
       scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
       continue;
     }
-    if (byRef.has(r.hash)) continue; // the same row twice in one set (overlap + retry): once is enough
     const entry = entries.get(r.hash);
     if (!entry || entry.state === 'PENDING_CREATE' || !entry.itemId) {
       const fields = {
@@ -657,6 +679,7 @@ export async function runPush(
     const { def, source, definitionId } = scope;
     const retryKeys = await settlePendingCreates(scope);
     const due = await dueFailures(ctx.meta, definitionId, 'PUSH');
+    await settleNullKeys(scope, due);
     retryKeys.push(
       ...due
         .filter((f) => f.sourceIdentity)
@@ -665,7 +688,7 @@ export async function runPush(
     if (retryKeys.length) {
       const rows = await source.readByKeys(retryKeys);
       const found = new Set(rows.map((r) => identityOf(def.source.key, r.values, scope.plan.keyKinds).hash));
-      const vanished = due.filter((f) => !found.has(f.itemKey)).map((f) => f.itemKey);
+      const vanished = due.filter((f) => f.sourceIdentity && !found.has(f.itemKey)).map((f) => f.itemKey);
       await resolveParked(ctx.meta, definitionId, 'PUSH', vanished);
       for (let i = 0; i < rows.length; i += def.source.pageSize)
         await pushRows(scope, rows.slice(i, i + def.source.pageSize), null);

@@ -1,7 +1,8 @@
 import type { Pool } from 'pg';
 import type { SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
-import { readSourceColumns } from '../definition/validateLive';
+import { readSourceTable } from '../source/postgres/catalog';
+import { assertKeyIdentifies } from '../source/postgres/keys';
 import { PostgresSource } from '../source/postgres/PostgresSource';
 import { getDefinition, type StoredDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
@@ -127,8 +128,11 @@ async function openScope(
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
   await checkListIdentity(ctx.meta, stored, listId);
   const sourcePool = ctx.sourcePool(def.source.connection);
-  const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
-  if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
+  const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
+  if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
+  // I13: the catalog read that finds the table also lists its unique indexes: the check costs no query.
+  assertKeyIdentifies(def.name, table, def.source.schema, def.source.table, def.source.key);
+  const pgColumns = table.columns;
   const plan = buildFieldPlan(def, pgColumns, spColumns);
   for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
   const wanted = new Set([

@@ -1,7 +1,15 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import { pgCastFor, pgTypeParsers, toPgParam, type CanonicalValue, type FieldKind } from '../../canonical';
+import {
+  enumTypeName,
+  pgCastFor,
+  pgTypeParsers,
+  toPgParam,
+  type CanonicalValue,
+  type FieldKind,
+} from '../../canonical';
 import type { KeysetPosition } from '../../cursor/timestampCursor';
-import type { SourceColumn } from '../../definition/validateLive';
+import type { SourceColumn } from './catalog';
+import { KeyMatchError } from './keys';
 
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -9,9 +17,20 @@ export function quoteIdent(name: string): string {
 
 /** A type name usable in a cast, for key columns (any scalar type, enums included). */
 function castTypeOf(col: SourceColumn): string {
+  if (col.dataType === 'ARRAY') throw new Error(`key column "${col.name}" is an array: keys must be scalar`);
+  if (col.enum) return enumTypeName(col.enum);
   if (col.dataType === 'USER-DEFINED') return quoteIdent(col.udtName);
   if (col.dataType === 'ARRAY') throw new Error(`key column "${col.name}" is an array: keys must be scalar`);
   return col.dataType;
+}
+
+/**
+ * An enum reads as text (an enum array as text[]): node-pg has no parser for an enum array's type and would
+ * hand back the literal '{a,b}'.
+ */
+function selectOf(col: SourceColumn): string {
+  if (!col.enum) return quoteIdent(col.name);
+  return `${quoteIdent(col.name)}::text${col.dataType === 'ARRAY' ? '[]' : ''} AS ${quoteIdent(col.name)}`;
 }
 
 export interface SourceRow {
@@ -57,7 +76,7 @@ export class PostgresSource {
     this.qualified = `${quoteIdent(shape.schema)}.${quoteIdent(shape.table)}`;
     this.byName = new Map(shape.columns.map((c) => [c.name, c]));
     this.selectList = [
-      ...shape.columns.map((c) => quoteIdent(c.name)),
+      ...shape.columns.map((c) => selectOf(c)),
       `${quoteIdent(shape.cursorColumn)}::text AS "__arcore_cursor"`,
     ].join(', ');
   }
@@ -171,20 +190,33 @@ export class PostgresSource {
       .join(' AND ');
   }
 
-  /** UPDATE by key; returns the row as it now is, or null when it no longer exists. */
+  private keyRecord(key: unknown[]): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    this.shape.key.forEach((k, i) => (out[k] = key[i]));
+    return out;
+  }
+
+  /**
+   * UPDATE by key; returns the row as it now is. Touching other than exactly one row throws KeyMatchError
+   * (I13): the caller runs every write in a transaction (or savepoint) and rolls it back.
+   */
   async updateRow(
     client: PoolClient,
     key: unknown[],
     values: Record<string, { kind: FieldKind; value: CanonicalValue }>,
-  ): Promise<SourceRow | null> {
+  ): Promise<SourceRow> {
     const { sql, params } = this.assignments(values, key.length);
-    if (sql.length === 0) return (await this.readByKeys([key], client))[0] ?? null;
-    const { rows } = await client.query({
-      text: `UPDATE ${this.qualified} SET ${sql.join(', ')} WHERE ${this.keyWhere(0)} RETURNING ${this.selectList}`,
-      values: [...key, ...params],
-      types: pgTypeParsers,
-    });
-    return this.toRows(rows)[0] ?? null;
+    const { rows } =
+      sql.length === 0
+        ? { rows: await this.readByKeys([key], client) }
+        : await client.query({
+            text: `UPDATE ${this.qualified} SET ${sql.join(', ')} WHERE ${this.keyWhere(0)} RETURNING ${this.selectList}`,
+            values: [...key, ...params],
+            types: pgTypeParsers,
+          });
+    if (rows.length !== 1)
+      throw new KeyMatchError(this.qualified, 'update', this.keyRecord(key), rows.length);
+    return sql.length === 0 ? (rows[0] as SourceRow) : this.toRows(rows)[0];
   }
 
   /** INSERT; columns left out take their defaults (database-generated keys included). */
@@ -209,17 +241,20 @@ export class PostgresSource {
     return this.toRows(rows)[0];
   }
 
-  async deleteRow(client: PoolClient, key: unknown[]): Promise<boolean> {
+  /** DELETE by key; other than exactly one row deleted throws KeyMatchError for the caller to roll back (I13). */
+  async deleteRow(client: PoolClient, key: unknown[]): Promise<void> {
     const { rowCount } = await client.query(`DELETE FROM ${this.qualified} WHERE ${this.keyWhere(0)}`, key);
-    return (rowCount ?? 0) > 0;
+    if (rowCount !== 1) throw new KeyMatchError(this.qualified, 'delete', this.keyRecord(key), rowCount ?? 0);
   }
 
-  async setFlag(client: PoolClient, key: unknown[], column: string): Promise<boolean> {
+  /** Sets a soft-delete flag by key; other than exactly one row throws KeyMatchError, like deleteRow. */
+  async setFlag(client: PoolClient, key: unknown[], column: string): Promise<void> {
     const { rowCount } = await client.query(
       `UPDATE ${this.qualified} SET ${quoteIdent(column)} = true WHERE ${this.keyWhere(0)}`,
       key,
     );
-    return (rowCount ?? 0) > 0;
+    if (rowCount !== 1)
+      throw new KeyMatchError(this.qualified, 'soft delete', this.keyRecord(key), rowCount ?? 0);
   }
 }
 

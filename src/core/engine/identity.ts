@@ -1,0 +1,80 @@
+import { stableStringify } from '../canonical';
+import { describeKey } from '../source/postgres/keys';
+import { quoteIdent, type SourceRow } from '../source/postgres/PostgresSource';
+import { resolveParked, type ParkedFailure } from '../store/failures';
+import type { RunScope } from './runner';
+
+/** The parked-failure key of rows whose key holds NULL: one record per definition, kept while such rows exist. */
+export const NULL_KEY_ITEM = 'null-key';
+
+/** The park message for a row with NULL in a key column (I13): never synced, and why. */
+export function nullKeyMessage(key: readonly string[], values: Record<string, unknown>): string {
+  const nulls = key.filter((k) => values[k] === null || values[k] === undefined);
+  return (
+    `key column${nulls.length === 1 ? '' : 's'} ${nulls.join(', ')} ${nulls.length === 1 ? 'is' : 'are'} NULL ` +
+    `on a row (other key values: ${describeKey(Object.fromEntries(key.filter((k) => !nulls.includes(k)).map((k) => [k, values[k]]))) || 'none'}): ` +
+    'a row without a complete key is never synced; give it a value, or leave such rows out with a view'
+  );
+}
+
+/** What a row holds, to tell the same row read twice (overlap window, retry) from two rows sharing a key. */
+function fingerprint(row: SourceRow): string | null {
+  try {
+    return stableStringify({ values: row.values, cursor: row.cursor });
+  } catch {
+    return null;
+  }
+}
+
+export interface DuplicateIdentity<T> {
+  hash: string;
+  identity: Record<string, unknown>;
+  rows: T[];
+  message: string;
+}
+
+/**
+ * Splits a page's rows by identity (I13). The same row read twice keeps one copy; two different rows with
+ * one key are a genuine duplicate: all of them are returned apart, to be parked, and none is written.
+ */
+export function splitDuplicateIdentities<
+  T extends { hash: string; identity: Record<string, unknown>; row: SourceRow },
+>(rows: T[]): { unique: T[]; duplicates: DuplicateIdentity<T>[] } {
+  const groups = new Map<string, T[]>();
+  for (const r of rows) {
+    const group = groups.get(r.hash);
+    if (group) group.push(r);
+    else groups.set(r.hash, [r]);
+  }
+  const unique: T[] = [];
+  const duplicates: DuplicateIdentity<T>[] = [];
+  for (const [hash, group] of groups) {
+    const distinct = new Set(group.map((r) => fingerprint(r.row)));
+    if (group.length === 1 || (distinct.size === 1 && !distinct.has(null))) {
+      unique.push(group[0]);
+      continue;
+    }
+    duplicates.push({
+      hash,
+      identity: group[0].identity,
+      rows: group,
+      message:
+        `${group.length} different rows share the key ${describeKey(group[0].identity)}: none of them is ` +
+        'synced until the key identifies one row (make it unique, or fix the duplicated rows)',
+    });
+  }
+  return { unique, duplicates };
+}
+
+/**
+ * The NULL-key record stays parked while a row with a NULL key column exists, and is resolved once none does
+ * (those rows are never read again by key, so the ordinary retry cannot tell).
+ */
+export async function settleNullKeys(scope: RunScope, due: ParkedFailure[]): Promise<void> {
+  if (!due.some((f) => f.itemKey === NULL_KEY_ITEM)) return;
+  const anyNull = scope.def.source.key.map((k) => `${quoteIdent(k)} IS NULL`).join(' OR ');
+  const { rowCount } = await scope.sourcePool.query(
+    `SELECT 1 FROM ${scope.source.qualified} WHERE ${anyNull} LIMIT 1`,
+  );
+  if (rowCount === 0) await resolveParked(scope.ctx.meta, scope.definitionId, 'PUSH', [NULL_KEY_ITEM]);
+}
