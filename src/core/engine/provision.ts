@@ -91,7 +91,22 @@ async function provisionWith(
         f.source,
       );
     }
-    await target.addColumn(site.id, listId, { name: f.target, displayName: f.target, ...facet });
+    // A key field is push-only (plan.ts) and a SharePoint edit of it is a conflict Postgres wins. Its column is
+    // not made read-only: Graph's columnDefinition has `readOnly` ("Specifies whether the column values can be
+    // modified", learn.microsoft.com/graph/api/resources/columndefinition, v1.0), settable on create and by
+    // PATCH, but it applies to every client: a read-only column refuses writes from this app too (reported for
+    // the REST API and Power Automate alike; the emulator refuses them the same way), so push could no longer
+    // write the key of a new item. Graph has no "read-only for users, writable for apps" setting, so the column
+    // only says so in its description.
+    const description = def.source.key.includes(f.source)
+      ? 'Key field, synced from Postgres: an edit here is recorded as a conflict and reverted'
+      : undefined;
+    await target.addColumn(site.id, listId, {
+      name: f.target,
+      displayName: f.target,
+      ...(description ? { description } : {}),
+      ...facet,
+    });
     columnsAdded.push(f.target);
   }
   if (!existing.has(def.target.keyColumn)) {
