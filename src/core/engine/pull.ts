@@ -111,7 +111,8 @@ async function claimsByHiddenKey(
   if (claimants.size === 0) return claims;
   for (const [hash, entry] of await ledger.byIdentities(ctx.meta, [...claimants.keys()])) {
     let paired: string | null = null;
-    if (entry.state !== 'PENDING_CREATE' && entry.itemId) {
+    // An entry of another list (a replaced list being relinked) has no live item in this one.
+    if (entry.state !== 'PENDING_CREATE' && entry.itemId && entry.listId === listId) {
       const live = await target.getItem(siteId, listId, entry.itemId);
       if (live) paired = entry.itemId;
       else
