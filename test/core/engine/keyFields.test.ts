@@ -71,6 +71,18 @@ describe('I13 key fields are not editable from SharePoint', () => {
     ]);
   });
 
+  it('provision describes the key field column; it stays writable, as push must write it on create', async () => {
+    const k = await coded();
+    const res = await h.asUser('GET', `/sites/${h.siteId}/lists/${k.name}/columns`);
+    const columns = (res.body as { value: { name: string; description?: string; readOnly?: boolean }[] })
+      .value;
+    const code = columns.find((c) => c.name === 'Code');
+    expect(code).toMatchObject({ readOnly: false });
+    expect(code?.description).toMatch(
+      /Key field, synced from Postgres: an edit here is recorded as a conflict/,
+    );
+  });
+
   it('an edit of the key field in SharePoint is a conflict Postgres wins; SharePoint gets its value back', async () => {
     const k = await coded();
     await k.spEdit({ Code: 'B2' });
