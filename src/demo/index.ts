@@ -633,11 +633,20 @@ async function conflictUnderPolicy(world: DemoWorld, say: Narrator): Promise<voi
   const item = await world.alice.getItem(world.siteId, world.listId, itemId);
   const newBudget = Number(before?.budget ?? 0) + 7777;
   const newStatus = differentStatus(item.fields.Status);
+  // Conflicts are detected per field: only Title, edited on both sides, is one; budget and Status are kept.
+  const pgTitle = `${before?.name ?? ''} (budget review)`;
+  const spTitle = `${String(item.fields.Title ?? '')} (Alice)`;
   const since = await settled(world);
-  await world.meta.query('UPDATE public.projects SET budget = $2 WHERE id = $1', [ROW.conflict, newBudget]);
-  await world.alice.updateFields(world.siteId, world.listId, itemId, { Status: newStatus });
-  say.line(`in Postgres: budget ${before?.budget} → ${newBudget.toFixed(2)}`);
-  say.line(`in SharePoint, Alice: Status ${show(item.fields.Status)} → ${show(newStatus)} (item ${itemId})`);
+  await world.meta.query('UPDATE public.projects SET budget = $2, name = $3 WHERE id = $1', [
+    ROW.conflict,
+    newBudget,
+    pgTitle,
+  ]);
+  await world.alice.updateFields(world.siteId, world.listId, itemId, { Status: newStatus, Title: spTitle });
+  say.line(`in Postgres: budget ${before?.budget} → ${newBudget.toFixed(2)}, name → ${show(pgTitle)}`);
+  say.line(
+    `in SharePoint, Alice: Status ${show(item.fields.Status)} → ${show(newStatus)}, Title → ${show(spTitle)} (item ${itemId})`,
+  );
 
   const conflictQuery = `SELECT c.id::text AS id, c.policy, c.outcome, c.status, c.detected_by
       FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
@@ -655,7 +664,7 @@ async function conflictUnderPolicy(world: DemoWorld, say: Narrator): Promise<voi
   );
   const conflict = (await found()).rows[0];
   say.line(
-    `${pullsLabel(pulls)} (webhook) found both sides changed since the last sync: conflict ${conflict.id}, ` +
+    `${pullsLabel(pulls)} (webhook) found Title changed on both sides since the last sync: conflict ${conflict.id}, ` +
       `policy ${conflict.policy}, outcome ${conflict.outcome}, ${conflict.status}`,
   );
   const push = await whenFree(world, () => runPush(world.ctx, DEMO_DEFINITION_NAME, { trigger: 'demo' }));
@@ -665,10 +674,16 @@ async function conflictUnderPolicy(world: DemoWorld, say: Narrator): Promise<voi
   const after = await world.app.getItem(world.siteId, world.listId, itemId);
   say.line(`${runLabel(push)}: ${runResult(push)}`);
   say.line(
-    `MERGE keeps both edits (they touch different fields): Postgres budget ${row?.budget}, status ${show(row?.status)}; ` +
+    `the edits to different fields are both kept: Postgres budget ${row?.budget}, status ${show(row?.status)}; ` +
       `SharePoint Budget ${show(after.fields.Budget)}, Status ${show(after.fields.Status)}`,
   );
-  if (row?.status !== newStatus || Number(after.fields.Budget) !== newBudget) {
+  say.line(`Title, edited on both sides, went to MERGE's tie-breaker (the later edit): ${show(row?.name)}`);
+  if (
+    row?.status !== newStatus ||
+    Number(after.fields.Budget) !== newBudget ||
+    row?.name !== after.fields.Title ||
+    (row?.name !== pgTitle && row?.name !== spTitle)
+  ) {
     throw new DemoStepError(`conflict ${conflict.id} did not end with both edits on both sides`);
   }
   say.record({

@@ -141,7 +141,7 @@ export async function runConflictsCommand(
   }
   rt.io.out(
     formatTable(
-      ['ID', 'STATUS', 'DETECTED BY', 'POLICY', 'OUTCOME', 'ROW', 'ITEM', 'CREATED', 'REASON'],
+      ['ID', 'STATUS', 'DETECTED BY', 'POLICY', 'OUTCOME', 'ROW', 'ITEM', 'FIELDS', 'CREATED', 'REASON'],
       conflicts.map((c) => [
         c.conflictId,
         c.status,
@@ -150,6 +150,7 @@ export async function runConflictsCommand(
         c.outcome,
         JSON.stringify(c.sourceIdentity),
         c.spItemId,
+        c.fields.join(','),
         c.createdAt,
         clip(c.reason, 60),
       ]),

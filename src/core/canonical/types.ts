@@ -81,6 +81,8 @@ export interface SpColumnInfo {
   choices?: string[];
   dateOnly?: boolean;
   allowMultiple?: boolean;
+  /** Single-line text: the most characters the column holds (SharePoint's default is 255). */
+  maxLength?: number;
 }
 
 /** What a caller knows about one mapped field when converting to or from Graph `fields`. */
@@ -129,4 +131,5 @@ export const spColumnInfoSchema: z.ZodType<SpColumnInfo> = z.object({
   choices: z.array(z.string()).optional(),
   dateOnly: z.boolean().optional(),
   allowMultiple: z.boolean().optional(),
+  maxLength: z.number().int().positive().optional(),
 });

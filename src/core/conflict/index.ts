@@ -1,4 +1,4 @@
-export type { ConflictPolicy, TieBreaker } from './policy';
+export type { ConflictDetection, ConflictPolicy, TieBreaker } from './policy';
 export { DEFAULT_TIE_BREAKER } from './policy';
 export { canonicalEquals, changedFields } from './changes';
 export {

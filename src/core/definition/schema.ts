@@ -43,10 +43,20 @@ export const fieldMappingSchema = z
 export const conflictPolicySchema = z
   .enum(['SOURCE_WINS', 'DESTINATION_WINS', 'LAST_WRITER_WINS', 'MERGE', 'MANUAL'])
   .describe(
-    'What happens when a row and its item both changed since the last sync (I7). SOURCE_WINS: Postgres; ' +
+    'Who wins a conflict (I7; what counts as one is set by conflictDetection). SOURCE_WINS: Postgres; ' +
       'DESTINATION_WINS: SharePoint; LAST_WRITER_WINS: the later of SharePoint lastModifiedDateTime and the ' +
       "row's cursor column; MERGE: three-way per field, same-field edits fall back to mergeTieBreaker; " +
       'MANUAL: both versions parked until an operator resolves them.',
+  );
+
+export const conflictDetectionSchema = z
+  .enum(['FIELD', 'ROW'])
+  .describe(
+    'How a conflict is detected (I7). FIELD: only a field changed on both sides since the last sync (or a delete ' +
+      'against an edit) is a conflict; edits to different fields of a row are all kept whatever the policy, and ' +
+      'the policy decides only the fields changed on both sides. ROW: any change on both sides is a conflict of ' +
+      "the whole row, and the policy picks one side's row (MERGE still merges field by field) — for rows whose " +
+      'fields must change together, such as an address.',
   );
 
 export const deletePolicySchema = z
@@ -169,6 +179,7 @@ export const syncDefinitionSchema = z
       .enum(['SOURCE_WINS', 'DESTINATION_WINS', 'LAST_WRITER_WINS'])
       .default('SOURCE_WINS')
       .describe('MERGE only: who wins a field edited on both sides.'),
+    conflictDetection: conflictDetectionSchema.default('FIELD'),
     deletes: deletesSchema.default({ push: 'PROPAGATE', pull: 'PROPAGATE', checkIntervalSeconds: 0 }),
     schedule: scheduleSchema.default('0 */5 * * * *'),
     pull: z
@@ -249,6 +260,7 @@ export type SyncDefinition = z.output<typeof syncDefinitionSchema>;
 export type SyncDefinitionInput = z.input<typeof syncDefinitionSchema>;
 export type FieldMapping = z.output<typeof fieldMappingSchema>;
 export type Direction = z.output<typeof directionSchema>;
+export type ConflictDetection = z.output<typeof conflictDetectionSchema>;
 export type DefinitionsFile = z.output<typeof definitionsFileSchema>;
 
 /** The JSON Schema users' editors validate definitions files against. */

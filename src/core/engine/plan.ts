@@ -24,8 +24,12 @@ export interface PlannedField {
   sp: SpColumnInfo;
   /** Push writes it: not PULL_ONLY and a writable SharePoint column (I9). */
   pushable: boolean;
-  /** Pull writes it into Postgres: not PUSH_ONLY (I9). */
+  /** Pull writes it into Postgres: not PUSH_ONLY and not a key field (I9). */
   pullable: boolean;
+  /** Maps a key column (`source.key`): push-only, an edit in SharePoint is a conflict (see buildFieldPlan). */
+  key: boolean;
+  /** A row inserted for a new SharePoint item takes it from the item: pullable, or a key field not declared PUSH_ONLY. */
+  pulledOnInsert: boolean;
   transform: SyncDefinition['fields'][number]['transform'];
 }
 
@@ -40,6 +44,8 @@ export interface FieldPlan {
   toSharePoint: string[];
   /** Fields flowing SharePoint → Postgres (shared + pull-only). */
   toPostgres: string[];
+  /** Push-only because they map key columns: a SharePoint edit of one is a conflict Postgres wins (I13). */
+  keyFields: string[];
   keyKinds: Record<string, FieldKind>;
   /** Graph field names a delta or item read must select. */
   select: string[];
@@ -91,15 +97,29 @@ export function buildFieldPlan(
         `fields[${i}]: "${f.target}" is a SharePoint system or read-only field; it is treated as PULL_ONLY and never written`,
       );
     }
+    // A key column identifies the row: an edit of it in SharePoint would re-identify the row (or, applied, move
+    // the pair to another row), so it flows from Postgres only. A column SharePoint never lets anyone write
+    // (ID, a calculated column) cannot be edited there, so it keeps its pull-only direction.
+    const key = writable && def.source.key.includes(f.source);
+    if (key && f.direction !== 'PUSH_ONLY') {
+      warnings.push(
+        `fields[${i}]: "${f.target}" maps key column "${f.source}" and is treated as PUSH_ONLY (declared ${f.direction}): ` +
+          'an edit of it in SharePoint is recorded as a conflict and Postgres keeps its value; declare it PUSH_ONLY ' +
+          'to silence this warning',
+      );
+    }
+    const direction = key ? 'PUSH_ONLY' : writable ? f.direction : 'PULL_ONLY';
     return {
       source: f.source,
       target: f.target,
-      direction: writable ? f.direction : 'PULL_ONLY',
+      direction,
       kind,
       pg,
       sp,
-      pushable: writable && f.direction !== 'PULL_ONLY',
-      pullable: f.direction !== 'PUSH_ONLY',
+      pushable: writable && direction !== 'PULL_ONLY',
+      pullable: direction !== 'PUSH_ONLY',
+      key,
+      pulledOnInsert: direction !== 'PUSH_ONLY' || (key && f.direction !== 'PUSH_ONLY'),
       transform: f.transform,
     };
   });
@@ -124,6 +144,7 @@ export function buildFieldPlan(
     shared: fields.filter((f) => f.pushable && f.pullable).map((f) => f.target),
     toSharePoint: fields.filter((f) => f.pushable).map((f) => f.target),
     toPostgres: fields.filter((f) => f.pullable).map((f) => f.target),
+    keyFields: fields.filter((f) => f.key).map((f) => f.target),
     keyKinds,
     select: [...select],
     warnings,

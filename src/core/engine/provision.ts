@@ -132,7 +132,18 @@ async function planColumns(
         continue;
       }
       const facet = await facetFor(ctx, def, pg);
-      planned.push({ name: f.target, body: { name: f.target, displayName: f.target, ...facet } });
+      // A key field is push-only (plan.ts) and a SharePoint edit of it is a conflict Postgres wins. Its column is
+      // not made read-only: Graph's columnDefinition has `readOnly` ("Specifies whether the column values can be
+      // modified", learn.microsoft.com/graph/api/resources/columndefinition, v1.0), but it applies to every
+      // client: a read-only column refuses writes from this app too, so push could no longer write the key of a
+      // new item. Graph has no "read-only for users only" setting, so the column says so in its description.
+      const description = def.source.key.includes(f.source)
+        ? 'Key field, synced from Postgres: an edit here is recorded as a conflict and reverted'
+        : undefined;
+      planned.push({
+        name: f.target,
+        body: { name: f.target, displayName: f.target, ...(description ? { description } : {}), ...facet },
+      });
     } catch (err) {
       if (!(err instanceof UnsupportedMappingError)) throw err;
       problems.push(`fields[${i}]: ${err.message}`);

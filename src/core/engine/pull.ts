@@ -9,13 +9,13 @@ import {
   type FieldKind,
 } from '../canonical';
 import type { SourceRow } from '../source/postgres/PostgresSource';
-import { openConflictIdentities, recordConflict } from '../store/conflicts';
+import { closeCopyConflicts, openConflictIdentities, recordConflict } from '../store/conflicts';
 import { readCursor, writeCursor, type TargetFingerprint } from '../store/cursors';
 import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
-import { ResyncRequiredError, type DeltaEntry, type WriteOp } from '../target/sharepoint';
+import { ResyncRequiredError, type DeltaEntry, type ListItem, type WriteOp } from '../target/sharepoint';
 import { decideAligned } from './alignment';
-import { keyOf, pick, rowToCanonical } from './plan';
+import { differs, keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push';
 import type { PairDecision } from './reconcile';
 import { withRun, type RunScope } from './runner';
@@ -81,9 +81,66 @@ function insertValues(
 ): Record<string, { kind: FieldKind; value: CanonicalValue }> {
   const out: Record<string, { kind: FieldKind; value: CanonicalValue }> = {};
   for (const f of scope.plan.fields) {
-    if (f.pullable) out[f.source] = { kind: f.kind, value: sp[f.target] ?? null };
+    if (f.pulledOnInsert) out[f.source] = { kind: f.kind, value: sp[f.target] ?? null };
   }
   return out;
+}
+
+/** Items matched to ledger entries by the hidden key column instead of by item id. */
+interface KeyClaims {
+  /** Adopted as their row's item: created by a push that crashed, or standing in for a paired item that is gone. */
+  adopted: Set<string>;
+  /** Carrying the key of a row paired with another live item (a copy, a flow, an import): not applied. */
+  copies: Map<string, { entry: LedgerEntry; pairedWith: string }>;
+}
+
+const byNumericId = (a: string, b: string) => Number(a) - Number(b) || a.localeCompare(b);
+
+/**
+ * Items the ledger does not know by id may carry a row's identity hash in the hidden key column. Adoption by
+ * that key is for an item created by a push that crashed before its ledger commit (the entry is PENDING_CREATE,
+ * I6), or for one whose row's paired item no longer exists (read to confirm). Any other item carrying a key
+ * already paired with a live item is a copy: it neither overwrites the row nor becomes paired (I1, I7). Among
+ * several claimants of one key, the oldest item (lowest id) is adopted. Adopted items are entered in `byItem`.
+ */
+async function claimsByHiddenKey(
+  scope: RunScope,
+  entries: DeltaEntry[],
+  byItem: Map<string, LedgerEntry>,
+): Promise<KeyClaims> {
+  const { ctx, def, ledger, target, siteId, listId } = scope;
+  const claimants = new Map<string, string[]>();
+  for (const e of entries) {
+    if (e.kind !== 'upsert' || byItem.has(e.item.id)) continue;
+    const key = e.item.fields[def.target.keyColumn];
+    if (typeof key === 'string' && key) claimants.set(key, [...(claimants.get(key) ?? []), e.item.id]);
+  }
+  const claims: KeyClaims = { adopted: new Set(), copies: new Map() };
+  if (claimants.size === 0) return claims;
+  for (const [hash, entry] of await ledger.byIdentities(ctx.meta, [...claimants.keys()])) {
+    let paired: string | null = null;
+    // An entry of another list (a replaced list being relinked) has no live item in this one.
+    if (entry.state !== 'PENDING_CREATE' && entry.itemId && entry.listId === listId) {
+      const live = await target.getItem(siteId, listId, entry.itemId);
+      if (live) paired = entry.itemId;
+      else
+        ctx.log.info(
+          `${def.name}: item ${entry.itemId} of a synced row is gone; an item carrying its key takes its place`,
+        );
+    }
+    for (const itemId of (claimants.get(hash) as string[]).sort(byNumericId)) {
+      if (paired !== null) {
+        claims.copies.set(itemId, { entry, pairedWith: paired });
+        continue;
+      }
+      // The gone item's tombstone (if in this feed) must not delete the row the adopted item now stands for.
+      if (entry.itemId) byItem.delete(entry.itemId);
+      byItem.set(itemId, { ...entry, itemId });
+      claims.adopted.add(itemId);
+      paired = itemId;
+    }
+  }
+  return claims;
 }
 
 /**
@@ -111,19 +168,8 @@ async function applyEntries(
   const entries = [...latest.values()];
   const ids = [...latest.keys()];
   const byItem = await ledger.byItemIds(ctx.meta, listId, ids);
-  // An item created by a push that crashed before its ledger commit carries our key: adopt it (I6).
-  const unknownKeys = new Map<string, string>();
-  for (const e of entries) {
-    if (e.kind !== 'upsert' || byItem.has(e.item.id)) continue;
-    const key = e.item.fields[def.target.keyColumn];
-    if (typeof key === 'string' && key) unknownKeys.set(key, e.item.id);
-  }
-  if (unknownKeys.size) {
-    for (const [hash, entry] of await ledger.byIdentities(ctx.meta, [...unknownKeys.keys()])) {
-      byItem.set(unknownKeys.get(hash) as string, { ...entry, itemId: unknownKeys.get(hash) as string });
-    }
-  }
-  const known = [...byItem.values()];
+  const claims = await claimsByHiddenKey(scope, entries, byItem);
+  const known = [...byItem.values(), ...[...claims.copies.values()].map((c) => c.entry)];
   const rows = await source.readByKeys(known.map((e) => def.source.key.map((k) => e.identity[k])));
   const rowByHash = new Map<string, SourceRow>();
   for (const r of rows) rowByHash.set(identityOf(def.source.key, r.values, plan.keyKinds).hash, r);
@@ -141,6 +187,11 @@ async function applyEntries(
     for (const e of entries) {
       const itemId = e.kind === 'deleted' ? e.id : e.item.id;
       scope.counts.processed++;
+      const copy = claims.copies.get(itemId);
+      if (copy && e.kind === 'upsert') {
+        await recordCopy(scope, meta, e.item, copy, rowByHash.get(copy.entry.identityHash) ?? null);
+        continue;
+      }
       const entry = byItem.get(itemId);
       if (
         entry &&
@@ -242,6 +293,15 @@ async function applyEntries(
     await ledger.save(meta, save);
     await ledger.remove(meta, remove);
     await resolveParked(meta, scope.definitionId, 'PULL', resolved);
+    // An item that was a copy and is now adopted, deleted or without a paired key no longer conflicts.
+    const adopted = resolved.filter((id) => claims.adopted.has(id));
+    await closeCopyConflicts(meta, scope.definitionId, adopted, 'ADOPTED');
+    await closeCopyConflicts(
+      meta,
+      scope.definitionId,
+      resolved.filter((id) => !claims.adopted.has(id)),
+      'SETTLED',
+    );
     if (enumeration) await ledger.markSeen(meta, listId, ids, enumeration);
     if (progress) {
       await writeCursor(
@@ -255,6 +315,52 @@ async function applyEntries(
     }
   });
   await flushWriteBacks(scope, writeBacks);
+}
+
+/**
+ * An item carrying the key of a row paired with another live item: recorded as an OPEN COPY conflict naming
+ * both items, and parked, so later pulls look at it again (with back-off) until it is deleted, its key is
+ * cleared, or the paired item is gone and it is adopted in its place. The pair itself keeps syncing.
+ */
+async function recordCopy(
+  scope: RunScope,
+  meta: PoolClient,
+  item: ListItem,
+  copy: { entry: LedgerEntry; pairedWith: string },
+  row: SourceRow | null,
+): Promise<void> {
+  const { def, plan } = scope;
+  const sp = fromGraphFields(item.fields, plan.columns);
+  const pg = row ? rowToCanonical(plan, row.values) : null;
+  const reason =
+    `item ${item.id} carries the hidden key (${def.target.keyColumn}) of the row paired with item ${copy.pairedWith}, ` +
+    `which still exists: a copy, a flow or an import. It was not applied and is not paired. Delete item ${item.id} ` +
+    `in SharePoint, or clear its ${def.target.keyColumn} to sync it as a new item`;
+  scope.counts.conflicts++;
+  await recordConflict(meta, scope.definitionId, {
+    runId: scope.runId,
+    identityHash: copy.entry.identityHash,
+    identity: copy.entry.identity,
+    itemId: item.id,
+    detectedBy: 'PULL',
+    policy: def.conflictPolicy,
+    base: copy.entry.syncedValues,
+    postgres: pg,
+    sharepoint: sp,
+    outcome: 'NOT_APPLIED',
+    resolvedValues: null,
+    status: 'OPEN',
+    reason,
+    fields: differs(pg, sp, plan.toPostgres),
+    kind: 'COPY',
+  });
+  await park(meta, scope.definitionId, {
+    direction: 'PULL',
+    itemKey: item.id,
+    sourceIdentity: copy.entry.identity,
+    spItemId: item.id,
+    error: reason,
+  });
 }
 
 interface Pair {
@@ -293,6 +399,7 @@ async function settle(
       resolvedValues: decision.outcome === 'PARKED' ? null : decision.synced,
       status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
       reason: decision.reason,
+      fields: decision.conflictFields,
     });
   }
   if (decision.outcome === 'PARKED') return;
@@ -337,6 +444,20 @@ async function settle(
   // SharePoint must change too (a conflict Postgres won, or push-only fields): written after the page
   // commits; the ledger moves only when that write succeeds, so a failed write is retried by the next push.
   if (sa.kind === 'write' && p.eTag) {
+    if (decision.keyEdits.length > 0) {
+      // Should the write-back fail, the ledger must say what SharePoint holds now, so the next push restores it.
+      const held = { ...decision.synced, ...pick(p.sp, Object.keys(sa.values)) };
+      out.save.push({
+        ...entry,
+        itemId: p.itemId,
+        eTag: p.eTag,
+        syncedValues: held,
+        contentHash: contentHash(held),
+        provenance: 'PULL',
+        spModifiedAt: p.spModifiedAt,
+        state: 'SYNCED',
+      });
+    }
     out.writeBacks.push({
       op: {
         kind: 'update',
@@ -436,7 +557,7 @@ export async function runPull(
     if (due.length) {
       const retry: DeltaEntry[] = [];
       for (const f of due) {
-        const item = await target.getItem(siteId, listId, f.itemKey);
+        const item = await target.getItem(siteId, listId, f.itemKey, plan.select);
         retry.push(item ? { kind: 'upsert', item } : { kind: 'deleted', id: f.itemKey });
       }
       await applyEntries(scope, retry, null, null);

@@ -213,6 +213,7 @@ async function settleConflicts(
         resolvedValues: decision.outcome === 'PARKED' ? null : decision.synced,
         status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
         reason: decision.reason,
+        fields: decision.conflictFields,
       });
     }
     if (decision.outcome === 'PARKED') {
@@ -639,6 +640,7 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
     resolvedValues: decision.synced,
     status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
     reason: `deleted in Postgres, edited in SharePoint: ${decision.reason}`,
+    fields: decision.conflictFields,
   });
   if (decision.outcome === 'PARKED') return;
   if (decision.sharepoint.kind === 'delete') {

@@ -22,8 +22,12 @@ export type SideAction =
 
 export interface PairDecision {
   outcome: ConflictOutcome;
-  /** Both sides changed the same record since the last sync (I7). */
+  /** A conflict to record (I7): a field changed on both sides (ROW: any change on both), a delete against an edit, or a key field edited in SharePoint. */
   conflict: boolean;
+  /** The fields in conflict, for the conflict record; empty when there is none. */
+  conflictFields: string[];
+  /** Key fields whose SharePoint value differs from the synced one: Postgres keeps its value and SharePoint gets it back. */
+  keyEdits: string[];
   sharepoint: SideAction;
   postgres: SideAction;
   /** The synced values after the actions; null: the pair is gone. */
@@ -31,12 +35,37 @@ export interface PairDecision {
   reason: string;
 }
 
+/** Key fields the item changed since the last sync; a field the ledger never held (added later) is not an edit. */
+function keyFieldEdits(plan: FieldPlan, s: PairState): string[] {
+  const { base, sharepoint } = s;
+  if (base === null || sharepoint === null) return [];
+  return plan.keyFields.filter((f) => f in base && differs(base, sharepoint, [f]).length > 0);
+}
+
+/** Whether both sides changed the shared fields in a way the definition's detection calls a conflict (I7). */
+function sharedConflict(
+  def: SyncDefinition,
+  shared: string[],
+  s: PairState & { postgres: CanonicalRecord; sharepoint: CanonicalRecord },
+): boolean {
+  const pgEdits = differs(s.base, s.postgres, shared);
+  const spEdits = differs(s.base, s.sharepoint, shared);
+  if (def.conflictDetection === 'ROW') {
+    const either = shared.filter((f) => pgEdits.includes(f) || spEdits.includes(f));
+    return pgEdits.length > 0 && spEdits.length > 0 && differs(s.postgres, s.sharepoint, either).length > 0;
+  }
+  return pgEdits.some((f) => spEdits.includes(f) && differs(s.postgres, s.sharepoint, [f]).length > 0);
+}
+
 /**
  * The one decision both directions share. Given base, Postgres and SharePoint states, it says what to
  * write where. A side that did not change in the fields flowing out of it is not written from (I3); a
- * change on one side only flows to the other; a change on both (or a delete against an edit) is a conflict
- * settled by the definition's policy (I7). Push-only fields always follow Postgres and pull-only fields
- * always follow SharePoint, whatever the policy (I9).
+ * change on one side only flows to the other. Under FIELD detection (the default) edits to different fields on
+ * the two sides are all kept, whatever the policy, and only fields changed on both sides are a conflict the
+ * policy decides; under ROW any change to shared fields on both sides is a conflict of the whole row. A delete
+ * against an edit is a conflict under both (I7). Push-only fields always follow Postgres and pull-only fields
+ * always follow SharePoint, whatever the policy (I9). A key field edited in SharePoint is a conflict Postgres
+ * wins: its value is written back to SharePoint (I13).
  */
 export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): PairDecision {
   const { shared, toSharePoint, toPostgres } = plan;
@@ -44,22 +73,24 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
     s.postgres === null ? s.base !== null : differs(s.base, s.postgres, toSharePoint).length > 0;
   const spChanged =
     s.sharepoint === null ? s.base !== null : differs(s.base, s.sharepoint, toPostgres).length > 0;
+  const keyEdits = keyFieldEdits(plan, s);
   const none: SideAction = { kind: 'none' };
+  const quiet = { conflict: false, conflictFields: [], keyEdits: [] };
 
   if (s.postgres === null && s.sharepoint === null) {
     return {
       outcome: 'NO_CONFLICT',
-      conflict: false,
+      ...quiet,
       sharepoint: none,
       postgres: none,
       synced: null,
       reason: 'both sides deleted',
     };
   }
-  if (!pgChanged && !spChanged) {
+  if (!pgChanged && !spChanged && keyEdits.length === 0) {
     return {
       outcome: 'NO_CONFLICT',
-      conflict: false,
+      ...quiet,
       sharepoint: none,
       postgres: none,
       synced: s.base,
@@ -67,17 +98,20 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
     };
   }
 
-  const pgSharedChanged = s.postgres === null || differs(s.base, s.postgres, shared).length > 0;
-  const spSharedChanged = s.sharepoint === null || differs(s.base, s.sharepoint, shared).length > 0;
   const deletion = s.postgres === null || s.sharepoint === null;
-  const conflict = pgChanged && spChanged && (deletion || (pgSharedChanged && spSharedChanged));
+  const conflict =
+    s.postgres === null || s.sharepoint === null
+      ? pgChanged && spChanged
+      : sharedConflict(def, shared, { ...s, postgres: s.postgres, sharepoint: s.sharepoint });
 
   let agreedShared: CanonicalRecord | null;
   let outcome: ConflictOutcome = 'NO_CONFLICT';
   let reason: string;
+  let conflictFields: string[] = [];
   if (conflict) {
     const d = resolveConflict({
       policy: def.conflictPolicy,
+      detection: def.conflictDetection,
       tieBreaker: def.mergeTieBreaker,
       fields: shared,
       base: s.base ? pick(s.base, shared) : null,
@@ -88,8 +122,18 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
     });
     outcome = d.outcome;
     reason = d.reason;
+    conflictFields = d.fields;
     if (d.outcome === 'PARKED') {
-      return { outcome, conflict, sharepoint: none, postgres: none, synced: s.base, reason };
+      return {
+        outcome,
+        conflict,
+        conflictFields: [...conflictFields, ...keyEdits],
+        keyEdits,
+        sharepoint: none,
+        postgres: none,
+        synced: s.base,
+        reason,
+      };
     }
     agreedShared = d.values;
   } else if (s.postgres === null) {
@@ -107,10 +151,23 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
     }
     reason =
       pgChanged && spChanged
-        ? 'both sides changed different fields'
+        ? 'both sides changed different fields: every edit kept'
         : pgChanged
           ? 'changed in Postgres'
-          : 'changed in SharePoint';
+          : spChanged
+            ? 'changed in SharePoint'
+            : 'unchanged';
+  }
+  if (keyEdits.length > 0 && !deletion) {
+    const kept = keyEdits.map(
+      (f) => `${f} (SharePoint ${show(s.sharepoint?.[f])}, Postgres ${show(s.postgres?.[f])})`,
+    );
+    const keyReason =
+      `key field${keyEdits.length > 1 ? 's' : ''} ${kept.join(', ')} edited in SharePoint: key fields are not ` +
+      "editable from SharePoint, Postgres's value is kept and written back";
+    reason = conflict ? `${reason}; ${keyReason}` : keyReason;
+    if (!conflict) outcome = 'TAKE_POSTGRES';
+    conflictFields = [...conflictFields, ...keyEdits];
   }
 
   if (agreedShared === null) {
@@ -118,6 +175,8 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
     return {
       outcome,
       conflict,
+      conflictFields,
+      keyEdits: [],
       sharepoint: s.sharepoint === null ? none : { kind: 'delete' },
       postgres: s.postgres === null ? none : { kind: 'delete' },
       synced: null,
@@ -140,12 +199,19 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
     const changed = differs(current, wanted, fields);
     return changed.length === 0 ? none : { kind: 'write', values: pick(wanted, changed) };
   };
+  const keyConflict = keyEdits.length > 0 && !deletion;
   return {
     outcome,
-    conflict,
+    conflict: conflict || keyConflict,
+    conflictFields,
+    keyEdits: keyConflict ? keyEdits : [],
     sharepoint: sideAction(s.sharepoint, spTarget, toSharePoint),
     postgres: sideAction(s.postgres, pgTarget, toPostgres),
     synced,
     reason,
   };
+}
+
+function show(value: CanonicalRecord[string] | undefined): string {
+  return value === undefined || value === null ? 'empty' : JSON.stringify(value);
 }

@@ -1,10 +1,13 @@
-import { contentHash, fromGraphFields, toCanonical, toGraphFields, type CanonicalRecord } from '../canonical';
+import type { PoolClient } from 'pg';
+import { contentHash, fromGraphFields, toCanonical, type CanonicalRecord } from '../canonical';
 import { DefinitionBusyError } from '../ops/errors';
-import { getConflict, markResolved } from '../store/conflicts';
+import { getConflict, markResolved, type StoredConflict } from '../store/conflicts';
 import { getDefinitionById } from '../store/definitions';
-import { applyToPostgres } from './push';
+import type { ListItem, WriteOutcome } from '../target/sharepoint';
+import { applyToPostgres, graphFields } from './push';
 import { differs, pick, rowToCanonical } from './plan';
-import { withRun } from './runner';
+import type { PairDecision } from './reconcile';
+import { withRun, type RunScope } from './runner';
 import type { EngineContext } from './types';
 
 export class ConflictNotFoundError extends Error {
@@ -21,34 +24,192 @@ export class ConflictAlreadyResolvedError extends Error {
   }
 }
 
-/** Values supplied to a resolution that do not fit the definition (unknown field, bad value). */
+/**
+ * A resolution that does not fit (CLI exit 2, ops API 400): an unknown field, a value one side cannot hold
+ * (`field` names it), values SharePoint refused, or a conflict that taking values cannot settle.
+ */
 export class ResolutionValueError extends Error {
   constructor(
     readonly conflictId: string,
     message: string,
+    readonly field: string | null = null,
   ) {
     super(`Conflict ${conflictId}: ${message}`);
     this.name = 'ResolutionValueError';
   }
 }
 
-/** The row or the item of a parked conflict is gone; resolve it by deleting or re-creating, then pushing. */
+/** The row or the item of a parked conflict is gone and the chosen side cannot bring it back. */
 export class ConflictTargetGoneError extends Error {
   constructor(
     readonly conflictId: string,
     readonly side: 'Postgres row' | 'SharePoint item',
   ) {
-    super(`Conflict ${conflictId}: the ${side} no longer exists`);
+    super(
+      `Conflict ${conflictId}: the ${side} no longer exists` +
+        (side === 'SharePoint item'
+          ? '; resolve with --take postgres (or --values) to re-create the item'
+          : '; re-insert it in Postgres, then resolve again'),
+    );
     this.name = 'ConflictTargetGoneError';
+  }
+}
+
+/** SharePoint did not take the resolution for a reason that is not about the values (throttling, a 5xx, a race). */
+export class ResolutionWriteError extends Error {
+  constructor(
+    readonly conflictId: string,
+    readonly outcome: WriteOutcome,
+  ) {
+    super(
+      `Conflict ${conflictId}: SharePoint did not apply the resolution (${describeOutcome(outcome)}); nothing was ` +
+        'changed in Postgres and the conflict is still open: run resolve again',
+    );
+    this.name = 'ResolutionWriteError';
+  }
+}
+
+function describeOutcome(o: WriteOutcome): string {
+  switch (o.status) {
+    case 'rejected':
+      return `${o.httpStatus} ${o.code}: ${o.message}`;
+    case 'failed':
+      return o.message;
+    case 'precondition_failed':
+      return 'the item changed while resolving';
+    default:
+      return o.status;
   }
 }
 
 export type ResolutionChoice = { take: 'postgres' | 'sharepoint' } | { values: Record<string, unknown> };
 
+/** The chosen values of the mapped fields, with `--values` checked field by field against the plan. */
+function chosenValues(
+  scope: RunScope,
+  conflictId: string,
+  choice: ResolutionChoice,
+  pg: CanonicalRecord,
+  sp: CanonicalRecord | null,
+): CanonicalRecord {
+  if ('take' in choice) return choice.take === 'postgres' ? pg : (sp as CanonicalRecord);
+  const chosen: CanonicalRecord = { ...pg };
+  for (const [field, value] of Object.entries(choice.values)) {
+    const f = scope.plan.byTarget.get(field);
+    if (!f)
+      throw new ResolutionValueError(
+        conflictId,
+        `"${field}" is not a mapped target column of "${scope.def.name}" (mapped: ${[...scope.plan.byTarget.keys()].join(', ')})`,
+        field,
+      );
+    try {
+      chosen[field] = toCanonical(f.kind, value);
+    } catch (err) {
+      throw new ResolutionValueError(conflictId, `"${field}" (${f.kind}): ${(err as Error).message}`, field);
+    }
+  }
+  return chosen;
+}
+
+/** What SharePoint's columns say they can hold, checked before anything is written. */
+function checkSharePointValues(scope: RunScope, conflictId: string, values: CanonicalRecord): void {
+  const body = graphFields(scope, values);
+  for (const [field, value] of Object.entries(body)) {
+    const sp = scope.plan.byTarget.get(field)?.sp;
+    if (sp?.type === 'text' && typeof value === 'string' && sp.maxLength && value.length > sp.maxLength) {
+      throw new ResolutionValueError(
+        conflictId,
+        `"${field}" is ${value.length} characters long; the SharePoint column holds at most ${sp.maxLength}`,
+        field,
+      );
+    }
+  }
+}
+
 /**
- * Resolves a parked (MANUAL) conflict: reads both sides as they are now, takes the chosen values, and writes
- * them to both sides through the normal paths (If-Match on SharePoint, a keyed UPDATE in Postgres), under
- * the definition's lock, then records the resolution and the new synced values.
+ * Applies the Postgres side inside the caller's open transaction. When Postgres refuses, each field is tried
+ * alone (under savepoints) to name the one it refuses.
+ */
+async function writePostgres(
+  scope: RunScope,
+  client: PoolClient,
+  conflict: StoredConflict,
+  changes: CanonicalRecord,
+  synced: CanonicalRecord,
+): Promise<void> {
+  const key = scope.def.source.key.map((k) => conflict.identity[k]);
+  const decision = (values: CanonicalRecord): PairDecision => ({
+    outcome: 'TAKE_POSTGRES',
+    conflict: false,
+    conflictFields: [],
+    keyEdits: [],
+    sharepoint: { kind: 'none' },
+    postgres: { kind: 'write', values },
+    synced,
+    reason: 'manual resolution',
+  });
+  await client.query('SAVEPOINT resolution');
+  try {
+    await applyToPostgres(scope, client, key, conflict.identity, decision(changes));
+    await client.query('RELEASE SAVEPOINT resolution');
+    return;
+  } catch (err) {
+    await client.query('ROLLBACK TO SAVEPOINT resolution');
+    for (const field of Object.keys(changes)) {
+      await client.query('SAVEPOINT field');
+      try {
+        await applyToPostgres(scope, client, key, conflict.identity, decision(pick(changes, [field])));
+        await client.query('ROLLBACK TO SAVEPOINT field');
+      } catch (fieldErr) {
+        await client.query('ROLLBACK TO SAVEPOINT field');
+        throw new ResolutionValueError(
+          conflict.id,
+          `Postgres refuses the value of "${field}": ${(fieldErr as Error).message}`,
+          field,
+        );
+      }
+    }
+    throw new ResolutionValueError(
+      conflict.id,
+      `Postgres refuses the values of ${Object.keys(changes).join(', ')} together: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Writes SharePoint (an If-Match update, or a create carrying the hidden key when the item is gone). */
+async function writeSharePoint(
+  scope: RunScope,
+  conflict: StoredConflict,
+  item: ListItem | null,
+  changes: CanonicalRecord,
+): Promise<WriteOutcome> {
+  const { def, target, siteId, listId } = scope;
+  const [outcome] = await target.writeItems(siteId, listId, [
+    item
+      ? {
+          kind: 'update',
+          ref: conflict.identityHash,
+          itemId: item.id,
+          eTag: item.eTag,
+          fields: graphFields(scope, changes),
+        }
+      : {
+          kind: 'create',
+          ref: conflict.identityHash,
+          fields: { ...graphFields(scope, changes), [def.target.keyColumn]: conflict.identityHash },
+          adoptBy: { field: def.target.keyColumn, value: conflict.identityHash },
+        },
+  ]);
+  return outcome;
+}
+
+/**
+ * Resolves a parked (MANUAL) conflict: reads both sides as they are now, takes the chosen values, checks them
+ * against both sides' constraints, and writes them under the definition's lock so that neither side can be left
+ * changed alone: the Postgres change is made in an open transaction, SharePoint is written (If-Match), and the
+ * transaction commits only when SharePoint took the write (it rolls back otherwise). An item that is gone is
+ * re-created (with the hidden key column) when Postgres's values are taken. Then the resolution and the new
+ * synced values are recorded.
  */
 export async function resolveConflict(
   ctx: EngineContext,
@@ -59,111 +220,118 @@ export async function resolveConflict(
   const conflict = await getConflict(ctx.meta, conflictId);
   if (!conflict) throw new ConflictNotFoundError(conflictId);
   if (conflict.status !== 'OPEN') throw new ConflictAlreadyResolvedError(conflictId);
+  if (conflict.kind === 'COPY') {
+    throw new ResolutionValueError(
+      conflictId,
+      `item ${conflict.itemId ?? '?'} carries the key of a row that is paired with another item, so taking values ` +
+        `cannot settle it. Delete item ${conflict.itemId ?? '?'} in SharePoint, or clear its hidden key column: the ` +
+        'next pull closes this conflict (and syncs the item as a new one if its key was cleared)',
+    );
+  }
   const stored = await getDefinitionById(ctx.meta, conflict.definitionId);
   if (!stored) throw new ConflictNotFoundError(conflictId);
   let failure: Error | null = null;
   const summary = await withRun(ctx, stored.definition.name, 'PUSH', 'resolve', async (scope) => {
-    const { def, plan, target, siteId, listId, source, ledger } = scope;
-    const key = def.source.key.map((k) => conflict.identity[k]);
-    const [row] = await source.readByKeys([key]);
-    const item = conflict.itemId ? await target.getItem(siteId, listId, conflict.itemId) : null;
-    if (!row || !item) {
-      failure = new Error(
-        `Conflict ${conflictId}: the ${row ? 'SharePoint item' : 'Postgres row'} no longer exists`,
-      );
-      return;
+    try {
+      await resolveInRun(scope, conflict, choice, resolvedBy);
+    } catch (err) {
+      // Typed errors reach the caller as themselves (exit codes, HTTP statuses), not as a failed run's text.
+      failure = err as Error;
     }
-    const pg = rowToCanonical(plan, row.values);
-    const sp = fromGraphFields(item.fields, plan.columns);
-    let chosen: CanonicalRecord;
-    if ('take' in choice) {
-      chosen = choice.take === 'postgres' ? pg : sp;
-    } else {
-      chosen = { ...pg };
-      for (const [field, value] of Object.entries(choice.values)) {
-        const f = plan.byTarget.get(field);
-        if (!f)
-          throw new Error(
-            `Conflict ${conflictId}: "${field}" is not a mapped target column of "${def.name}"`,
-          );
-        chosen[field] = toCanonical(f.kind, value);
-      }
-    }
-    const synced: CanonicalRecord = {
-      ...pick(chosen, plan.shared),
-      ...pick(
-        pg,
-        plan.toSharePoint.filter((f) => !plan.shared.includes(f)),
-      ),
-      ...pick(
-        sp,
-        plan.toPostgres.filter((f) => !plan.shared.includes(f)),
-      ),
-    };
-    // Canonical comparison, as everywhere else (I2): only fields that really differ are written.
-    const spChanges = pick(synced, differs(synced, sp, plan.toSharePoint));
-    const pgChanges = pick(synced, differs(synced, pg, plan.toPostgres));
-    let eTag = item.eTag;
-    if (Object.keys(spChanges).length) {
-      const [o] = await target.writeItems(siteId, listId, [
-        {
-          kind: 'update',
-          ref: conflict.identityHash,
-          itemId: item.id,
-          eTag: item.eTag,
-          fields: toGraphFields(spChanges, plan.columns),
-        },
-      ]);
-      if (o.status !== 'updated') {
-        failure = new Error(
-          `Conflict ${conflictId}: SharePoint write did not apply (${o.status}); try again`,
-        );
-        return;
-      }
-      eTag = o.eTag;
-      scope.counts.updated++;
-    }
-    if (Object.keys(pgChanges).length) {
-      const client = await scope.sourcePool.connect();
-      try {
-        await applyToPostgres(scope, client, key, conflict.identity, {
-          outcome: 'TAKE_POSTGRES',
-          conflict: false,
-          sharepoint: { kind: 'none' },
-          postgres: { kind: 'write', values: pgChanges },
-          synced,
-          reason: 'manual resolution',
-        });
-      } finally {
-        client.release();
-      }
-    }
-    await ledger.save(ctx.meta, [
-      {
-        identityHash: conflict.identityHash,
-        identity: conflict.identity,
-        listId,
-        itemId: item.id,
-        eTag,
-        syncedValues: synced,
-        contentHash: contentHash(synced),
-        provenance: 'PUSH',
-        state: 'SYNCED',
-        lastSourceTs: row.cursor,
-        spModifiedAt: item.lastModifiedDateTime,
-      },
-    ]);
-    await markResolved(
-      ctx.meta,
-      conflictId,
-      'take' in choice ? `TAKE_${choice.take.toUpperCase()}` : 'VALUES',
-      synced,
-      resolvedBy,
-    );
   });
   if (failure) throw failure;
   if (summary.status === 'SKIPPED')
     throw new DefinitionBusyError(stored.definition.name, 'resolving a conflict');
   if (summary.error) throw new Error(summary.error);
   return { conflictId, status: 'RESOLVED' };
+}
+
+async function resolveInRun(
+  scope: RunScope,
+  conflict: StoredConflict,
+  choice: ResolutionChoice,
+  resolvedBy: string,
+): Promise<void> {
+  const { ctx, def, plan, target, siteId, listId, source, ledger } = scope;
+  const conflictId = conflict.id;
+  const key = def.source.key.map((k) => conflict.identity[k]);
+  const [row] = await source.readByKeys([key]);
+  const item = conflict.itemId ? await target.getItem(siteId, listId, conflict.itemId, plan.select) : null;
+  if (!row) throw new ConflictTargetGoneError(conflictId, 'Postgres row');
+  if (!item && 'take' in choice && choice.take === 'sharepoint')
+    throw new ConflictTargetGoneError(conflictId, 'SharePoint item');
+
+  const pg = rowToCanonical(plan, row.values);
+  const sp = item ? fromGraphFields(item.fields, plan.columns) : null;
+  const chosen = chosenValues(scope, conflictId, choice, pg, sp);
+  const synced: CanonicalRecord = {
+    ...pick(chosen, plan.shared),
+    ...pick(
+      pg,
+      plan.toSharePoint.filter((f) => !plan.shared.includes(f)),
+    ),
+    ...pick(
+      sp ?? chosen,
+      plan.toPostgres.filter((f) => !plan.shared.includes(f)),
+    ),
+  };
+  // Canonical comparison, as everywhere else (I2): only fields that really differ are written.
+  const spChanges = item
+    ? pick(synced, differs(synced, sp, plan.toSharePoint))
+    : pick(synced, plan.toSharePoint);
+  const pgChanges = pick(synced, differs(synced, pg, plan.toPostgres));
+  checkSharePointValues(scope, conflictId, spChanges);
+
+  const client = await scope.sourcePool.connect();
+  let eTag = item?.eTag ?? null;
+  let itemId = item?.id ?? null;
+  let spModifiedAt = item?.lastModifiedDateTime ?? null;
+  try {
+    await client.query('BEGIN');
+    if (Object.keys(pgChanges).length) await writePostgres(scope, client, conflict, pgChanges, synced);
+    if (!item || Object.keys(spChanges).length) {
+      const o = await writeSharePoint(scope, conflict, item, spChanges);
+      if (o.status === 'rejected' && o.httpStatus >= 400 && o.httpStatus < 500 && o.httpStatus !== 429) {
+        throw new ResolutionValueError(
+          conflictId,
+          `SharePoint refused the values (${o.httpStatus} ${o.code}): ${o.message}`,
+        );
+      }
+      if (o.status !== 'updated' && o.status !== 'created') throw new ResolutionWriteError(conflictId, o);
+      eTag = o.eTag;
+      if (o.status === 'created') {
+        itemId = o.itemId;
+        spModifiedAt = o.lastModifiedDateTime ?? null;
+        scope.counts.created++;
+      } else scope.counts.updated++;
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+  await ledger.save(ctx.meta, [
+    {
+      identityHash: conflict.identityHash,
+      identity: conflict.identity,
+      listId,
+      itemId,
+      eTag,
+      syncedValues: synced,
+      contentHash: contentHash(synced),
+      provenance: 'PUSH',
+      state: 'SYNCED',
+      lastSourceTs: row.cursor,
+      spModifiedAt,
+    },
+  ]);
+  await markResolved(
+    ctx.meta,
+    conflictId,
+    'take' in choice ? `TAKE_${choice.take.toUpperCase()}` : 'VALUES',
+    synced,
+    resolvedBy,
+  );
 }

@@ -10,6 +10,8 @@ interface ConflictRow {
   source_identity: unknown;
   sp_item_id: string | null;
   detected_by: ConflictRecord['detectedBy'];
+  kind: ConflictRecord['kind'];
+  fields: string[];
   policy: string;
   base_values: unknown;
   postgres_values: unknown;
@@ -24,7 +26,7 @@ interface ConflictRow {
 }
 
 const CONFLICT_COLUMNS = `c.id::text AS id, d.name AS definition, c.run_id::text AS run_id, c.source_identity,
-  c.sp_item_id, c.detected_by, c.policy, c.base_values, c.postgres_values, c.sharepoint_values, c.outcome,
+  c.sp_item_id, c.detected_by, c.kind, c.fields, c.policy, c.base_values, c.postgres_values, c.sharepoint_values, c.outcome,
   c.resolved_values, c.status, c.reason, c.created_at, c.resolved_at, c.resolved_by`;
 
 function toConflictRecord(row: ConflictRow): ConflictRecord {
@@ -35,6 +37,8 @@ function toConflictRecord(row: ConflictRow): ConflictRecord {
     sourceIdentity: row.source_identity,
     spItemId: row.sp_item_id,
     detectedBy: row.detected_by,
+    kind: row.kind,
+    fields: row.fields,
     policy: row.policy,
     baseValues: row.base_values,
     postgresValues: row.postgres_values,

@@ -57,6 +57,10 @@ export interface ConflictRecord {
   sourceIdentity: unknown;
   spItemId: string | null;
   detectedBy: 'PUSH' | 'PULL';
+  /** CHANGE: both sides changed the pair. COPY: an item carrying the key of a row paired with another item. */
+  kind: 'CHANGE' | 'COPY';
+  /** The fields in conflict (I7). */
+  fields: string[];
   policy: string;
   baseValues: unknown;
   postgresValues: unknown;

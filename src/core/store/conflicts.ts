@@ -18,20 +18,36 @@ export interface ConflictRecord {
   /** OPEN: parked under MANUAL, neither side changes until resolved. */
   status: 'OPEN' | 'RESOLVED';
   reason: string;
+  /** The fields in conflict (I7). */
+  fields?: string[];
+  /**
+   * CHANGE (default): both sides changed the pair. COPY: the item carries the key of a row paired with another
+   * live item; it is not applied, and it does not park the pair.
+   */
+  kind?: ConflictKind;
 }
+
+export type ConflictKind = 'CHANGE' | 'COPY';
 
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
 /** Every conflict is recorded with base, Postgres and SharePoint values and its outcome (I7). */
 export async function recordConflict(db: Db, definitionId: string, c: ConflictRecord): Promise<string> {
+  const kind = c.kind ?? 'CHANGE';
+  // One OPEN conflict per pair (CHANGE) or per item (COPY): a conflict seen again updates the open record.
+  const arbiter =
+    kind === 'CHANGE'
+      ? `(definition_id, source_identity_hash) WHERE status = 'OPEN' AND kind = 'CHANGE'`
+      : `(definition_id, sp_item_id) WHERE status = 'OPEN' AND kind = 'COPY'`;
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO arcore.sync_conflicts (definition_id, run_id, source_identity_hash, source_identity, sp_item_id,
        detected_by, policy, base_values, postgres_values, sharepoint_values, outcome, resolved_values, status, reason,
-       resolved_at, resolved_by)
+       resolved_at, resolved_by, fields, kind)
      VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,
-       CASE WHEN $13 = 'RESOLVED' THEN now() END, CASE WHEN $13 = 'RESOLVED' THEN 'policy' END)
-     ON CONFLICT (definition_id, source_identity_hash) WHERE status = 'OPEN' DO UPDATE SET
-       postgres_values = EXCLUDED.postgres_values, sharepoint_values = EXCLUDED.sharepoint_values, reason = EXCLUDED.reason
+       CASE WHEN $13 = 'RESOLVED' THEN now() END, CASE WHEN $13 = 'RESOLVED' THEN 'policy' END, $15, $16)
+     ON CONFLICT ${arbiter} DO UPDATE SET
+       postgres_values = EXCLUDED.postgres_values, sharepoint_values = EXCLUDED.sharepoint_values,
+       reason = EXCLUDED.reason, fields = EXCLUDED.fields
      RETURNING id`,
     [
       definitionId,
@@ -48,12 +64,33 @@ export async function recordConflict(db: Db, definitionId: string, c: ConflictRe
       json(c.resolvedValues),
       c.status,
       c.reason,
+      c.fields ?? [],
+      kind,
     ],
   );
   return rows[0].id;
 }
 
-/** Identities with an OPEN (parked) conflict among these. */
+/**
+ * Closes the OPEN COPY conflicts of these items: the item was adopted, deleted, or no longer carries a paired
+ * key. Returns how many were closed.
+ */
+export async function closeCopyConflicts(
+  db: Db,
+  definitionId: string,
+  itemIds: string[],
+  outcome: string,
+): Promise<number> {
+  if (itemIds.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE arcore.sync_conflicts SET status = 'RESOLVED', outcome = $3, resolved_at = now(), resolved_by = 'pull'
+      WHERE definition_id = $1 AND kind = 'COPY' AND status = 'OPEN' AND sp_item_id = ANY($2)`,
+    [definitionId, itemIds, outcome],
+  );
+  return rowCount ?? 0;
+}
+
+/** Identities with an OPEN (parked) conflict among these; a COPY conflict does not park its row. */
 export async function openConflictIdentities(
   db: Db,
   definitionId: string,
@@ -62,7 +99,7 @@ export async function openConflictIdentities(
   if (hashes.length === 0) return new Set();
   const { rows } = await db.query<{ h: string }>(
     `SELECT source_identity_hash AS h FROM arcore.sync_conflicts
-      WHERE definition_id = $1 AND status = 'OPEN' AND source_identity_hash = ANY($2)`,
+      WHERE definition_id = $1 AND status = 'OPEN' AND kind = 'CHANGE' AND source_identity_hash = ANY($2)`,
     [definitionId, hashes],
   );
   return new Set(rows.map((r) => r.h));
@@ -78,12 +115,14 @@ export interface StoredConflict {
   base: CanonicalRecord | null;
   postgres: CanonicalRecord | null;
   sharepoint: CanonicalRecord | null;
+  kind: ConflictKind;
+  fields: string[];
 }
 
 export async function getConflict(db: Db, id: string): Promise<StoredConflict | null> {
   const { rows } = await db.query(
     `SELECT id, definition_id, source_identity_hash, source_identity, sp_item_id, status, base_values,
-            postgres_values, sharepoint_values FROM arcore.sync_conflicts WHERE id = $1`,
+            postgres_values, sharepoint_values, kind, fields FROM arcore.sync_conflicts WHERE id = $1`,
     [id],
   );
   const r = rows[0];
@@ -98,6 +137,8 @@ export async function getConflict(db: Db, id: string): Promise<StoredConflict | 
     base: r.base_values,
     postgres: r.postgres_values,
     sharepoint: r.sharepoint_values,
+    kind: r.kind,
+    fields: r.fields,
   };
 }
 

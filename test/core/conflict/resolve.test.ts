@@ -14,9 +14,11 @@ const BASE: CanonicalRecord = { Title: 'base', Amount: 1, Tags: ['a'] };
 const EARLY = '2024-05-01T10:00:00Z';
 const LATE = '2024-05-01T10:00:01Z';
 
+/** Row-level detection unless a case says otherwise: FIELD detection has its own table below. */
 function input(overrides: Partial<ConflictInput>): ConflictInput {
   return {
     policy: 'SOURCE_WINS',
+    detection: 'ROW',
     fields: FIELDS,
     base: BASE,
     postgres: BASE,
@@ -31,7 +33,7 @@ const pgEdit = { ...BASE, Title: 'pg' };
 const spEdit = { ...BASE, Amount: 2 };
 const spTitle = { ...BASE, Title: 'sp' };
 
-describe('I7 conflicts: resolveConflict decisions', () => {
+describe('I7 conflicts: resolveConflict decisions (ROW detection, and deletes under either)', () => {
   it.each<[string, Partial<ConflictInput>, Expected]>([
     [
       'nothing changed',
@@ -283,6 +285,136 @@ describe('I7 conflicts: resolveConflict decisions', () => {
   });
 });
 
+describe('I7 conflicts: FIELD detection (the default) decides only fields changed on both sides', () => {
+  const both = { ...BASE, Title: 'pg', Amount: 5 };
+  const theirs = { ...BASE, Title: 'sp', Tags: ['b'] };
+  it.each<[string, Partial<ConflictInput>, Expected & { fields: string[] }]>([
+    [
+      'edits to different fields are both kept under SOURCE_WINS, without a conflict',
+      { policy: 'SOURCE_WINS', postgres: pgEdit, sharepoint: spEdit },
+      {
+        outcome: 'NO_CONFLICT',
+        values: { Title: 'pg', Amount: 2, Tags: ['a'] },
+        writePostgres: true,
+        writeSharePoint: true,
+        fields: [],
+      },
+    ],
+    [
+      'edits to different fields are both kept under MANUAL: nothing is parked',
+      { policy: 'MANUAL', postgres: pgEdit, sharepoint: spEdit },
+      {
+        outcome: 'NO_CONFLICT',
+        values: { Title: 'pg', Amount: 2, Tags: ['a'] },
+        writePostgres: true,
+        writeSharePoint: true,
+        fields: [],
+      },
+    ],
+    [
+      'SOURCE_WINS decides only the field edited on both sides',
+      { policy: 'SOURCE_WINS', postgres: both, sharepoint: theirs },
+      {
+        outcome: 'TAKE_POSTGRES',
+        values: { Title: 'pg', Amount: 5, Tags: ['b'] },
+        writePostgres: true,
+        writeSharePoint: true,
+        fields: ['Title'],
+      },
+    ],
+    [
+      'DESTINATION_WINS decides only the field edited on both sides',
+      { policy: 'DESTINATION_WINS', postgres: both, sharepoint: theirs },
+      {
+        outcome: 'TAKE_SHAREPOINT',
+        values: { Title: 'sp', Amount: 5, Tags: ['b'] },
+        writePostgres: true,
+        writeSharePoint: true,
+        fields: ['Title'],
+      },
+    ],
+    [
+      'LAST_WRITER_WINS decides only the field edited on both sides',
+      {
+        policy: 'LAST_WRITER_WINS',
+        postgres: both,
+        sharepoint: theirs,
+        postgresModifiedAt: EARLY,
+        sharepointModifiedAt: LATE,
+      },
+      {
+        outcome: 'TAKE_SHAREPOINT',
+        values: { Title: 'sp', Amount: 5, Tags: ['b'] },
+        writePostgres: true,
+        writeSharePoint: true,
+        fields: ['Title'],
+      },
+    ],
+    [
+      'MERGE decides alike: the tie-breaker for the field edited on both sides',
+      { policy: 'MERGE', tieBreaker: 'DESTINATION_WINS', postgres: both, sharepoint: theirs },
+      {
+        outcome: 'MERGED',
+        values: { Title: 'sp', Amount: 5, Tags: ['b'] },
+        writePostgres: true,
+        writeSharePoint: true,
+        fields: ['Title'],
+      },
+    ],
+    [
+      'MANUAL parks a field edited on both sides',
+      { policy: 'MANUAL', postgres: both, sharepoint: theirs },
+      { outcome: 'PARKED', values: null, writePostgres: false, writeSharePoint: false, fields: ['Title'] },
+    ],
+    [
+      'the same field edited to the same value is not a conflict',
+      { policy: 'MANUAL', postgres: { ...pgEdit, Amount: 7 }, sharepoint: pgEdit },
+      {
+        outcome: 'NO_CONFLICT',
+        values: { Title: 'pg', Amount: 7, Tags: ['a'] },
+        writePostgres: false,
+        writeSharePoint: true,
+        fields: [],
+      },
+    ],
+    [
+      'a delete against an edit is still a conflict of the row, naming the edited fields',
+      { policy: 'SOURCE_WINS', postgres: null, sharepoint: spEdit },
+      {
+        outcome: 'TAKE_POSTGRES',
+        values: null,
+        writePostgres: false,
+        writeSharePoint: true,
+        fields: ['Amount'],
+      },
+    ],
+  ])('%s', (_name, overrides, expected) => {
+    const decision = resolveConflict(input({ detection: 'FIELD', ...overrides }));
+    expect(decision).toMatchObject(expected);
+    expect(decision.reason.length).toBeGreaterThan(0);
+  });
+
+  it('is the default when the input names no detection', () => {
+    const { detection: _row, ...rest } = input({ postgres: pgEdit, sharepoint: spEdit });
+    expect(resolveConflict(rest)).toMatchObject({ outcome: 'NO_CONFLICT', fields: [] });
+  });
+
+  it('ROW names every field changed on either side', () => {
+    expect(resolveConflict(input({ postgres: both, sharepoint: theirs }))).toMatchObject({
+      outcome: 'TAKE_POSTGRES',
+      values: both,
+      fields: ['Title', 'Amount', 'Tags'],
+    });
+  });
+
+  it('the reason names the contested field and what decided it', () => {
+    const decision = resolveConflict(
+      input({ detection: 'FIELD', policy: 'SOURCE_WINS', postgres: both, sharepoint: theirs }),
+    );
+    expect(decision.reason).toMatch(/^Title changed on both sides: source \(Postgres\) wins/);
+  });
+});
+
 const fieldValue: fc.Arbitrary<CanonicalValue> = fc.oneof(
   fc.constant(null),
   fc.constantFrom('a', 'b', 'c'),
@@ -370,12 +502,38 @@ describe('I7 conflicts: properties', () => {
     );
   });
 
+  it('FIELD: under every policy, a field changed on one side only takes that side (unless the row is parked or deleted)', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        fc.pre(s.postgres !== null && s.sharepoint !== null);
+        const postgres = s.postgres as CanonicalRecord;
+        const sharepoint = s.sharepoint as CanonicalRecord;
+        const decision = resolveConflict({ ...s, detection: 'FIELD', fields: FIELDS });
+        if (decision.outcome === 'PARKED') {
+          expect(decision.fields.length).toBeGreaterThan(0);
+          return;
+        }
+        const values = decision.values as CanonicalRecord;
+        for (const field of FIELDS) {
+          const byPostgres = changed(s.base, postgres, field);
+          const bySharePoint = changed(s.base, sharepoint, field);
+          if (byPostgres && !bySharePoint) expect(values[field]).toEqual(postgres[field]);
+          if (bySharePoint && !byPostgres) expect(values[field]).toEqual(sharepoint[field]);
+          const contested = byPostgres && bySharePoint && changed(postgres, sharepoint, field);
+          expect(decision.fields.includes(field)).toBe(contested);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('writes exactly the sides that differ from the decision, and MANUAL conflicts write nothing', () => {
     fc.assert(
       fc.property(scenario, (s) => {
         const decision = resolveConflict({ ...s, fields: FIELDS });
         if (decision.outcome === 'PARKED') {
           expect(s.policy).toBe('MANUAL');
+          expect(decision.fields.length).toBeGreaterThan(0);
           expect(decision).toMatchObject({ values: null, writePostgres: false, writeSharePoint: false });
           return;
         }

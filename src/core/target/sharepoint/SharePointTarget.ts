@@ -228,8 +228,12 @@ export class SharePointTarget {
     return items;
   }
 
-  async getItem(siteId: string, listId: string, itemId: string): Promise<ListItem | null> {
-    const url = `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(itemId)}?$expand=fields`;
+  /**
+   * One item, or null when it does not exist. Pass `select` to read hidden columns (the key column): SharePoint
+   * returns a hidden field only when it is selected by name.
+   */
+  async getItem(siteId: string, listId: string, itemId: string, select?: string[]): Promise<ListItem | null> {
+    const url = `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(itemId)}?$expand=${fieldsExpansion(select)}`;
     const response = await this.transport.send('GET', url);
     if (response.status === 404) return null;
     if (response.status !== 200) throw requestErrorOf(response);

@@ -32,6 +32,10 @@ export function toSpColumnInfo(column: GraphColumnDefinition): SpColumnInfo {
     isSystem: readOnly || SHAREPOINT_SYSTEM_FIELDS.has(column.name),
   };
   if (column.choice?.choices) info.choices = [...column.choice.choices];
+  if (type === 'text') {
+    const max = column.text?.maxLength;
+    info.maxLength = typeof max === 'number' && Number.isInteger(max) && max > 0 ? max : 255;
+  }
   if (column.dateTime) info.dateOnly = column.dateTime.format === 'dateOnly';
   if (column.lookup) info.allowMultiple = column.lookup.allowMultipleValues ?? false;
   if (column.personOrGroup) info.allowMultiple = column.personOrGroup.allowMultipleSelection ?? false;

@@ -30,7 +30,7 @@ export const columnDefinitionSchema = z.object({
   readOnly: z.boolean().optional(),
   hidden: z.boolean().optional(),
   indexed: z.boolean().optional(),
-  text: z.object({ allowMultipleLines: z.boolean().optional() }).optional(),
+  text: z.object({ allowMultipleLines: z.boolean().optional(), maxLength: z.number().optional() }).optional(),
   number: facet.optional(),
   currency: facet.optional(),
   boolean: facet.optional(),

@@ -1,0 +1,178 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runPull } from '../../../src/core/engine/pull';
+import { runPush } from '../../../src/core/engine/push';
+import {
+  ConflictTargetGoneError,
+  resolveConflict,
+  ResolutionValueError,
+} from '../../../src/core/engine/resolve';
+import { runCli } from '../../cli/cliHarness';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../support/engineHarness';
+
+/**
+ * Manual resolution (I7, I12): values are checked against both sides before anything is written; Postgres is
+ * changed in a transaction that commits only once SharePoint took the write, so a refused value leaves both
+ * sides as they were and the conflict open; SharePoint's reason is shown; a gone item is re-created.
+ */
+describe('I7 resolve: never half-applied', () => {
+  let h: Harness;
+  let n = 0;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  /** A MANUAL definition with one open conflict on Title ("pg" in Postgres, "sp" in SharePoint). */
+  async function parked() {
+    n++;
+    const name = `rs${n}`;
+    await createProjectsTable(h.db, name);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'MANUAL',
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'T0', 10)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    await push();
+    await pull();
+    const itemId = (await h.items(name))[0].id;
+    await h.db.pool.query(`UPDATE ${name} SET name = 'pg' WHERE id = 1`);
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
+      Title: 'sp',
+    });
+    expect(res.status).toBe(200);
+    expect((await pull()).conflicts).toBe(1);
+    const { rows } = await h.db.pool.query(
+      `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1 AND c.status = 'OPEN'`,
+      [name],
+    );
+    const conflictId = rows[0].id as string;
+    const row = async () => (await h.db.pool.query(`SELECT name, budget FROM ${name} WHERE id = 1`)).rows[0];
+    const items = () => h.items(name);
+    const status = async () =>
+      (await h.db.pool.query('SELECT status FROM arcore.sync_conflicts WHERE id = $1', [conflictId])).rows[0]
+        .status;
+    /** Nothing changed on either side and the conflict is still open. */
+    const untouched = async () => {
+      expect(await row()).toEqual({ name: 'pg', budget: '10.00' });
+      expect((await items()).map((i) => i.fields.Title)).toEqual(['sp']);
+      expect(await status()).toBe('OPEN');
+    };
+    return { name, push, pull, itemId, conflictId, row, items, status, untouched };
+  }
+
+  async function refusal(promise: Promise<unknown>): Promise<ResolutionValueError> {
+    const err = await promise.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ResolutionValueError);
+    return err as ResolutionValueError;
+  }
+
+  it('a value Postgres refuses (a NUL byte) names the field and changes neither side', async () => {
+    const p = await parked();
+    const err = await refusal(
+      resolveConflict(h.ctx, p.conflictId, { values: { Title: 'a\u0000b' } }, 'test'),
+    );
+    expect(err.field).toBe('Title');
+    expect(err.message).toMatch(/Postgres refuses the value of "Title"/);
+    await p.untouched();
+  });
+
+  it('a value longer than the SharePoint column names the field, the length and the limit', async () => {
+    const p = await parked();
+    const err = await refusal(
+      resolveConflict(h.ctx, p.conflictId, { values: { Title: 'x'.repeat(300) } }, 'test'),
+    );
+    expect(err.field).toBe('Title');
+    expect(err.message).toContain('"Title" is 300 characters long; the SharePoint column holds at most 255');
+    await p.untouched();
+  });
+
+  it('unknown fields and values of the wrong type are refused, naming them', async () => {
+    const p = await parked();
+    const unknown = await refusal(resolveConflict(h.ctx, p.conflictId, { values: { Nope: 1 } }, 'test'));
+    expect(unknown.message).toMatch(/"Nope" is not a mapped target column/);
+    const wrongType = await refusal(
+      resolveConflict(h.ctx, p.conflictId, { values: { Budget: 'lots' } }, 'test'),
+    );
+    expect(wrongType.field).toBe('Budget');
+    await p.untouched();
+  });
+
+  it("when SharePoint refuses the write, Graph's reason is shown and the Postgres change is rolled back", async () => {
+    const p = await parked();
+    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, status: 400 });
+    const err = await refusal(resolveConflict(h.ctx, p.conflictId, { values: { Budget: 42 } }, 'test'));
+    expect(err.message).toMatch(/SharePoint refused the values \(400 \w+\): Injected fault: 400/);
+    // The Postgres side (Budget 42) was written first, then rolled back.
+    await p.untouched();
+    // The conflict can still be resolved afterwards.
+    await resolveConflict(h.ctx, p.conflictId, { values: { Budget: 42 } }, 'test');
+    expect(await p.row()).toEqual({ name: 'pg', budget: '42.00' });
+    expect((await p.items())[0].fields).toMatchObject({ Title: 'pg', Budget: 42 });
+    expect(await p.status()).toBe('RESOLVED');
+  });
+
+  it('take postgres on a conflict whose item is gone re-creates the item with its hidden key', async () => {
+    const p = await parked();
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${p.name}/items/${p.itemId}`)).status).toBe(
+      204,
+    );
+    await expect(resolveConflict(h.ctx, p.conflictId, { take: 'sharepoint' }, 'test')).rejects.toThrow(
+      ConflictTargetGoneError,
+    );
+    await resolveConflict(h.ctx, p.conflictId, { take: 'postgres' }, 'test');
+    const items = await p.items();
+    expect(items).toHaveLength(1);
+    expect(items[0].fields).toMatchObject({ Title: 'pg', Budget: 10 });
+    expect(items[0].fields.ArcoreKey).toEqual(expect.stringMatching(/^[0-9a-f]{64}$/));
+    const { rows } = await h.db.pool.query(
+      `SELECT l.sp_item_id FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = $1`,
+      [p.name],
+    );
+    expect(rows).toEqual([{ sp_item_id: items[0].id }]);
+    expect(await p.status()).toBe('RESOLVED');
+    // I4: nothing left to do; the old item's tombstone does not delete the row.
+    await p.pull();
+    const again = [await p.push(), await p.pull()];
+    expect(again.map((s) => s.created + s.updated + s.deleted)).toEqual([0, 0]);
+    expect(await p.row()).toEqual({ name: 'pg', budget: '10.00' });
+  });
+
+  it('the CLI exits 2 naming the field', async () => {
+    const p = await parked();
+    const dir = mkdtempSync(join(tmpdir(), 'arcore-resolve-'));
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, h.emulator.caCert);
+    const result = await runCli(
+      ['resolve', p.conflictId, '--values', JSON.stringify({ Title: 'x'.repeat(300) })],
+      {
+        DATABASE_URL: h.db.url,
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_CA_CERT_FILE: caFile,
+      },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('"Title" is 300 characters long');
+    await p.untouched();
+  }, 60000);
+});
