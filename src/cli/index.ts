@@ -11,6 +11,7 @@ Settings come from the environment and, when present, from ./local.settings.json
 (the environment wins): DATABASE_URL, GRAPH_BASE_URL, GRAPH_TOKEN or GRAPH_AUTH, GRAPH_CA_CERT_FILE…
 
 Exit codes: 0 success (a run that parked failures or conflicts still exits 0 and says so),
+1 verify found that Postgres and SharePoint differ,
 2 invalid usage, settings or definitions (an unknown definition, or one whose table, list or
   columns do not exist),
 3 Postgres or Graph unreachable, or another runtime failure.`;
@@ -22,6 +23,7 @@ type Limit = { limit: string };
 const definitions = () => import('./commands/definitions.js');
 const runs = () => import('./commands/runs.js');
 const ops = () => import('./commands/ops.js');
+const lifecycle = () => import('./commands/lifecycle.js');
 
 /**
  * Builds the `arcore-sync` program. Every action gets a CliRuntime (settings, pools, engine) created
@@ -200,6 +202,18 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
       act(async (rt, name: string, opts: Json & { scope: CursorResetScope }) =>
         (await ops()).runResetCursorCommand(rt, name, opts),
       ),
+    );
+
+  program
+    .command('verify')
+    .description(
+      'Compare both sides of a definition row by row and field by field through the ledger (reads only, ' +
+        'paced like any read). Exit 0 when they agree, 1 when they differ.',
+    )
+    .argument('<name>', 'definition name')
+    .option('--json', 'print the comparison as one JSON object (counts and a sample of the differences)')
+    .action(
+      act(async (rt, name: string, opts: Json) => (await lifecycle()).runVerifyCommand(rt, name, opts)),
     );
 
   program

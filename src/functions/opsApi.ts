@@ -10,6 +10,7 @@ import {
 } from '../core/engine/resolve';
 import { runPull } from '../core/engine/pull';
 import { runPush } from '../core/engine/push';
+import { verifyDefinition } from '../core/engine/verify';
 import type { EngineContext, RunSummary } from '../core/engine/types';
 import {
   definitionIdByName,
@@ -43,6 +44,7 @@ const idSchema = z.union([
 export const runNowBodySchema = z
   .object({ wait: z.boolean().default(true).describe('false: enqueue the run and answer 202') })
   .strict();
+export const verifyBodySchema = z.object({}).strict();
 export const resetCursorBodySchema = z.object({ scope: z.enum(['source', 'target', 'all']) }).strict();
 export const resolveBodySchema = z.union([
   z
@@ -186,6 +188,15 @@ const routes: Route[] = [
     },
   },
   {
+    // Reads both sides (no writes, no lock): 200 with `agree` true or false.
+    method: 'POST',
+    pattern: ['definitions', ':name', 'verify'],
+    handle: async ({ ctx, params, request }) => {
+      await body(request, verifyBodySchema);
+      return jsonResponse(200, await verifyDefinition(ctx, params.name));
+    },
+  },
+  {
     method: 'GET',
     pattern: ['definitions', ':name', 'runs'],
     handle: async ({ ctx, params, request }) => {
@@ -283,7 +294,7 @@ function statusOf(err: unknown): { status: number; body: Record<string, unknown>
 
 /**
  * The operations API under `ops/` (function-key auth, JSON): definitions with status; run a push or
- * pull now (or enqueue it with `{"wait": false}`); reset a cursor; runs; conflicts and their resolution;
+ * pull now (or enqueue it with `{"wait": false}`); verify both sides; reset a cursor; runs; conflicts and their resolution;
  * parked failures, retry and discard. Bad input → 400 naming the problem, unknown names and ids → 404,
  * a definition busy with a run → 409.
  */

@@ -1,0 +1,134 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent } from 'undici';
+import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
+import { startEmulator, type RunningEmulator } from '../../src/emulator';
+import { freshDatabase, type TestDatabase } from '../support/db';
+import { jsonOf, runCli, tempDir, writeJson, type CliEnv } from './cliHarness';
+
+const SITE = 'contoso.sharepoint.com:/sites/demo';
+const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+
+function definition(name: string, table: string, list: string, cursor = 'updated_at') {
+  return {
+    name,
+    source: { table, key: ['id'], cursor: { column: cursor } },
+    target: { site: SITE, list },
+    fields: [
+      { source: 'name', target: 'Title' },
+      { source: 'budget', target: 'Budget' },
+    ],
+    conflictPolicy: 'SOURCE_WINS',
+  };
+}
+
+/**
+ * The lifecycle commands of issue 14 item 6 as real child processes against one embedded Postgres database
+ * and one emulator: verify, push/pull/sync --dry-run, remove and install-cursor.
+ */
+describe('arcore-sync verify, --dry-run, remove and install-cursor', () => {
+  let db: TestDatabase;
+  let emulator: RunningEmulator;
+  let dispatcher: Agent;
+  let dir: string;
+  let env: CliEnv;
+
+  async function asAlice(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown }> {
+    const response = await fetch(`${emulator.baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${emulator.userToken('alice')}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher,
+    } as RequestInit);
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : null };
+  }
+
+  async function itemPath(definitionName: string, rowId: number): Promise<string> {
+    const { rows } = await db.pool.query<{ sp_list_id: string; sp_item_id: string }>(
+      `SELECT l.sp_list_id, l.sp_item_id FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = $1 AND l.source_identity->>'id' = $2`,
+      [definitionName, String(rowId)],
+    );
+    return `/sites/${emulator.control.getSiteId(SITE)}/lists/${rows[0].sp_list_id}/items/${rows[0].sp_item_id}`;
+  }
+
+  async function setUp(name: string, table: string, list: string, rows: number): Promise<void> {
+    await db.pool.query(`CREATE TABLE ${table} (id int PRIMARY KEY, name text, budget numeric(12,2),
+      updated_at timestamptz NOT NULL DEFAULT now())`);
+    await installCursorTrigger(db.pool, 'public', table, 'updated_at');
+    await db.pool.query(
+      `INSERT INTO ${table} (id, name, budget) SELECT i, 'Row ' || i, i * 10 FROM generate_series(1, ${rows}) i`,
+    );
+    const file = writeJson(dir, `${name}.json`, { definitions: [definition(name, table, list)] });
+    expect((await runCli(['apply', file], env)).code).toBe(0);
+    expect((await runCli(['provision', name], env)).code).toBe(0);
+    expect(jsonOf(await runCli(['sync', name, '--json'], env))).toMatchObject({ created: rows, failed: 0 });
+  }
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    emulator = await startEmulator({ throttling: { enabled: false }, notificationDelayMs: 0 });
+    dispatcher = new Agent({ connect: { ca: emulator.caCert } });
+    dir = tempDir('arcore-cli-lifecycle-');
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, emulator.caCert);
+    env = {
+      DATABASE_URL: db.url,
+      GRAPH_BASE_URL: emulator.baseUrl,
+      GRAPH_TOKEN: emulator.appToken,
+      GRAPH_CA_CERT_FILE: caFile,
+      GRAPH_RU_PER_MINUTE: '1000000',
+    };
+    expect((await runCli(['migrate'], env)).code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await dispatcher?.close();
+    await emulator?.stop();
+    await db?.drop();
+  });
+
+  it('verify exits 0 when both sides agree and 1 with a sample when they differ; 2 for an unknown name', async () => {
+    await setUp('budgets', 'budgets', 'Budgets', 5);
+    const agree = await runCli(['verify', 'budgets'], env);
+    expect(agree.code).toBe(0);
+    expect(agree.stdout).toMatch(/^\s+5\s+5\s+5\s+10\s+0\s+0$/m);
+    expect(agree.stdout).toContain('budgets: both sides agree (fields compared: Title, Budget)');
+
+    expect(
+      (await asAlice('PATCH', `${await itemPath('budgets', 2)}/fields`, { Title: 'Edited' })).status,
+    ).toBe(200);
+    await db.pool.query('DELETE FROM budgets WHERE id = 5');
+    const differ = await runCli(['verify', 'budgets', '--json'], env);
+    expect(differ.code).toBe(1);
+    const report = jsonOf(differ);
+    expect(report).toMatchObject({
+      definition: 'budgets',
+      agree: false,
+      rows: 4,
+      items: 5,
+      paired: 4,
+      fieldsCompared: 8,
+      differences: 1,
+      unpaired: 1,
+      sample: {
+        differences: [{ key: { id: 2 }, field: 'Title', postgres: 'Row 2', sharepoint: 'Edited' }],
+      },
+    });
+    expect(differ.stderr).toContain('Postgres and SharePoint differ (1 field difference(s), 1 unpaired)');
+    const human = await runCli(['verify', 'budgets'], env);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toContain('Title: Postgres "Row 2" ≠ SharePoint "Edited"');
+
+    const unknown = await runCli(['verify', 'nope'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('No sync definition named "nope"');
+  });
+});
+
+export { WRITE_METHODS };
