@@ -217,6 +217,18 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     );
 
   program
+    .command('remove')
+    .description(
+      'Delete a definition and its metadata (ledger, cursors, runs, conflicts, failures, pending pulls) and ' +
+        'its Graph subscriptions. Rows and items stay as they are. Refused while a run holds its lock.',
+    )
+    .argument('<name>', 'definition name')
+    .option('--json', 'print what was removed (and any subscription Graph did not delete) as JSON')
+    .action(
+      act(async (rt, name: string, opts: Json) => (await lifecycle()).runRemoveCommand(rt, name, opts)),
+    );
+
+  program
     .command('emulator')
     .description(
       'Run the SharePoint/Graph emulator (HTTPS, self-signed). Prints GRAPH_BASE_URL=… on its first line, ' +

@@ -19,6 +19,7 @@ import {
   discardFailures,
   getConflict,
   listConflicts,
+  removeDefinition,
   listFailures,
   listRuns,
   resetCursor,
@@ -118,7 +119,7 @@ interface RouteInput {
 }
 
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   pattern: string[];
   handle(input: RouteInput): Promise<HttpResponseInit>;
 }
@@ -143,6 +144,12 @@ const routes: Route[] = [
     method: 'GET',
     pattern: ['definitions', ':name'],
     handle: async ({ ctx, params }) => jsonResponse(200, (await definitionStatus(ctx.meta, params.name))[0]),
+  },
+  {
+    // Rows and items stay; 409 while a run holds the lock. Subscriptions Graph kept are in `subscriptionsLeft`.
+    method: 'DELETE',
+    pattern: ['definitions', ':name'],
+    handle: async ({ ctx, params }) => jsonResponse(200, await removeDefinition(ctx, params.name)),
   },
   {
     method: 'POST',
@@ -294,7 +301,7 @@ function statusOf(err: unknown): { status: number; body: Record<string, unknown>
 
 /**
  * The operations API under `ops/` (function-key auth, JSON): definitions with status; run a push or
- * pull now (or enqueue it with `{"wait": false}`); verify both sides; reset a cursor; runs; conflicts and their resolution;
+ * pull now (or enqueue it with `{"wait": false}`); verify both sides; remove a definition; reset a cursor; runs; conflicts and their resolution;
  * parked failures, retry and discard. Bad input → 400 naming the problem, unknown names and ids → 404,
  * a definition busy with a run → 409.
  */
@@ -345,7 +352,7 @@ export async function opsApi(request: HttpRequest, context: InvocationContext): 
 }
 
 app.http('opsApi', {
-  methods: ['GET', 'POST'],
+  methods: ['GET', 'POST', 'DELETE'],
   authLevel: 'function',
   route: 'ops/{*path}',
   extraOutputs: [pushQueueOutput, pullQueueOutput],

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
+import { tryLockDefinition } from '../../src/core/store/locks';
 import { startEmulator, type RunningEmulator } from '../../src/emulator';
 import { freshDatabase, type TestDatabase } from '../support/db';
 import { jsonOf, runCli, tempDir, writeJson, type CliEnv } from './cliHarness';
@@ -129,6 +130,33 @@ describe('arcore-sync verify, --dry-run, remove and install-cursor', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('No sync definition named "nope"');
   });
-});
 
-export { WRITE_METHODS };
+  it('remove refuses while a run holds the lock, then deletes the definition and its metadata, keeping the data', async () => {
+    await setUp('doomed', 'doomed', 'Doomed', 3);
+    const { rows } = await db.pool.query<{ id: string }>(
+      "SELECT id::text AS id FROM arcore.sync_definitions WHERE name = 'doomed'",
+    );
+    const lock = await tryLockDefinition(db.pool, rows[0].id);
+    try {
+      const busy = await runCli(['remove', 'doomed'], env);
+      expect(busy.code).toBe(3);
+      expect(busy.stderr).toContain('is running a push or pull; removing it needs it idle');
+    } finally {
+      await lock?.release();
+    }
+    const itemsBefore = emulator.control.listItems(emulator.control.getSiteId(SITE), 'Doomed').length;
+    const removed = await runCli(['remove', 'doomed', '--json'], env);
+    expect(removed.code).toBe(0);
+    expect(jsonOf(removed)).toMatchObject({
+      definition: 'doomed',
+      removed: { ledger: 3, cursors: 2, runs: 2 },
+      subscriptionsLeft: [],
+    });
+    expect((await runCli(['status', 'doomed'], env)).code).toBe(2);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM doomed')).rows[0].n).toBe(3);
+    expect(emulator.control.listItems(emulator.control.getSiteId(SITE), 'Doomed')).toHaveLength(itemsBefore);
+    const again = await runCli(['remove', 'doomed'], env);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('No sync definition named "doomed"');
+  });
+});

@@ -39,3 +39,27 @@ export async function runVerifyCommand(rt: CliRuntime, name: string, opts: JsonO
   }
   if (!report.agree) throw new SidesDifferError(name, report.differences, report.unpaired);
 }
+
+/** `remove NAME`: the definition and its metadata go; both sides' data stay. */
+export async function runRemoveCommand(rt: CliRuntime, name: string, opts: JsonOption): Promise<void> {
+  const { removeDefinition } = await import('../../core/ops/remove.js');
+  const ctx = await rt.engineContext();
+  const result = await removeDefinition(ctx, name);
+  for (const left of result.subscriptionsLeft) {
+    rt.reporter.log(
+      `warning: Graph subscription ${left.subscriptionId} could not be deleted (${left.error}); its ` +
+        `notifications are ignored, the subscription timer deletes it, and it expires at ${left.expiration} at the latest`,
+    );
+  }
+  if (opts.json) {
+    printJson(rt.io, result);
+    return;
+  }
+  const r = result.removed;
+  rt.io.out(
+    `${name}: removed (ledger ${r.ledger}, cursors ${r.cursors}, runs ${r.runs}, conflicts ${r.conflicts}, ` +
+      `failures ${r.failures}, pending pulls ${r.pendingPulls}, subscriptions ${r.subscriptions}; ` +
+      `${result.subscriptionsDeleted.length} subscription(s) deleted at Graph). ` +
+      'The table rows and list items are untouched.',
+  );
+}

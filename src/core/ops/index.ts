@@ -14,3 +14,4 @@ export {
 export { definitionIdByName } from './definitionIds';
 export { DefinitionBusyError, UnknownConflictError, UnknownFailureError } from './errors';
 export type * from './records';
+export { removeDefinition, type RemoveResult, type RemovedRows, type SubscriptionLeft } from './remove';
