@@ -2,7 +2,7 @@ import { CommanderError } from 'commander';
 import { SettingsError } from '../config/settings';
 import { DefinitionValidationError } from '../core/definition/parse';
 import { DatabaseConfigError, DatabaseTokenError, DatabaseUnreachableError } from '../core/db/errors';
-import { UnknownConflictError, UnknownFailureError } from '../core/ops/errors';
+import { CursorSetupError, UnknownConflictError, UnknownFailureError } from '../core/ops/errors';
 import { UnknownDefinitionError } from '../core/store/definitions';
 import {
   GraphAuthError,
@@ -173,7 +173,8 @@ export function describeFailure(error: unknown, context: FailureContext = {}): F
     error instanceof UnknownConflictError ||
     // The engine's resolve errors, matched by name so that classifying a failure never loads the engine.
     (error instanceof Error && ENGINE_USAGE_ERRORS.has(error.name)) ||
-    error instanceof UnknownFailureError
+    error instanceof UnknownFailureError ||
+    error instanceof CursorSetupError
   ) {
     return result(ExitCode.INVALID, error.message);
   }

@@ -229,6 +229,26 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     );
 
   program
+    .command('install-cursor')
+    .description(
+      "Add what a TIMESTAMP cursor needs to the definition's table: the column (timestamptz NOT NULL DEFAULT " +
+        'clock_timestamp()) if missing, the trigger keeping it current, and an index on (cursor, key). ' +
+        'Safe to repeat. Not possible on a view.',
+    )
+    .argument('<name>', 'definition name')
+    .option('--print-sql', 'print the SQL still needed instead of running it')
+    .option(
+      '--file <file>',
+      'take the definition from a definitions file (before "apply", which needs the column)',
+    )
+    .option('--json', 'print what was there, added or needed (and the SQL) as JSON')
+    .action(
+      act(async (rt, name: string, opts: Json & { printSql?: boolean; file?: string }) =>
+        (await lifecycle()).runInstallCursorCommand(rt, name, opts),
+      ),
+    );
+
+  program
     .command('emulator')
     .description(
       'Run the SharePoint/Graph emulator (HTTPS, self-signed). Prints GRAPH_BASE_URL=… on its first line, ' +

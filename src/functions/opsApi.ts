@@ -18,6 +18,8 @@ import {
   DefinitionBusyError,
   discardFailures,
   getConflict,
+  CursorSetupError,
+  installCursor,
   listConflicts,
   removeDefinition,
   listFailures,
@@ -46,6 +48,9 @@ export const runNowBodySchema = z
   .object({ wait: z.boolean().default(true).describe('false: enqueue the run and answer 202') })
   .strict();
 export const verifyBodySchema = z.object({}).strict();
+export const installCursorBodySchema = z
+  .object({ printSql: z.boolean().default(false).describe('true: answer the SQL still needed, run nothing') })
+  .strict();
 export const resetCursorBodySchema = z.object({ scope: z.enum(['source', 'target', 'all']) }).strict();
 export const resolveBodySchema = z.union([
   z
@@ -204,6 +209,17 @@ const routes: Route[] = [
     },
   },
   {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'install-cursor'],
+    handle: async ({ ctx, params, request }) => {
+      const { printSql } = await body(request, installCursorBodySchema);
+      return jsonResponse(
+        200,
+        await installCursor(ctx.meta, (c) => ctx.sourcePool(c), params.name, { printSql }),
+      );
+    },
+  },
+  {
     method: 'GET',
     pattern: ['definitions', ':name', 'runs'],
     handle: async ({ ctx, params, request }) => {
@@ -283,7 +299,8 @@ function match(pattern: string[], segments: string[]): Record<string, string> | 
 function statusOf(err: unknown): { status: number; body: Record<string, unknown> } | null {
   if (err instanceof BadRequestError)
     return { status: 400, body: { error: err.message, problems: err.problems } };
-  if (err instanceof ResolutionValueError) return { status: 400, body: { error: err.message } };
+  if (err instanceof ResolutionValueError || err instanceof CursorSetupError)
+    return { status: 400, body: { error: err.message } };
   if (err instanceof ConflictTargetGoneError) return { status: 409, body: { error: err.message } };
   if (
     err instanceof UnknownDefinitionError ||

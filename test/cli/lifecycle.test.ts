@@ -159,4 +159,60 @@ describe('arcore-sync verify, --dry-run, remove and install-cursor', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('No sync definition named "doomed"');
   });
+
+  it('install-cursor prints or adds the column, trigger and index (before apply with --file), and refuses a view', async () => {
+    await db.pool.query('CREATE TABLE fresh (id int PRIMARY KEY, name text, budget numeric(12,2))');
+    await db.pool.query("INSERT INTO fresh VALUES (1, 'a', 1)");
+    await db.pool.query('CREATE VIEW fresh_view AS SELECT * FROM fresh');
+    const file = writeJson(dir, 'fresh.json', {
+      definitions: [
+        definition('fresh', 'fresh', 'Fresh', 'changed_at'),
+        definition('freshview', 'fresh_view', 'FreshView', 'changed_at'),
+      ],
+    });
+    expect((await runCli(['apply', file], env)).code).toBe(2);
+
+    const printed = await runCli(['install-cursor', 'fresh', '--file', file, '--print-sql'], env);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain(
+      'ALTER TABLE "public"."fresh" ADD COLUMN IF NOT EXISTS "changed_at" timestamptz NOT NULL DEFAULT clock_timestamp();',
+    );
+    expect(printed.stdout).toContain(
+      'CREATE TRIGGER "arcore_touch_changed_at" BEFORE INSERT OR UPDATE ON "public"."fresh"',
+    );
+    expect(printed.stdout).toContain(
+      'CREATE INDEX IF NOT EXISTS "arcore_fresh_changed_at_cursor" ON "public"."fresh" ("changed_at", "id");',
+    );
+    const columns = await db.pool.query(
+      "SELECT 1 FROM information_schema.columns WHERE table_name = 'fresh' AND column_name = 'changed_at'",
+    );
+    expect(columns.rowCount).toBe(0);
+
+    const installed = await runCli(['install-cursor', 'fresh', '--file', file, '--json'], env);
+    expect(installed.code).toBe(0);
+    expect(jsonOf(installed)).toMatchObject({
+      applied: true,
+      parts: [
+        { part: 'column', status: 'added' },
+        { part: 'trigger', status: 'added' },
+        { part: 'index', status: 'added' },
+      ],
+    });
+    const view = await runCli(['install-cursor', 'freshview', '--file', file], env);
+    expect(view.code).toBe(2);
+    expect(view.stderr).toContain('"public.fresh_view" is a view, which cannot carry a trigger');
+
+    const single = writeJson(dir, 'fresh-only.json', {
+      definitions: [definition('fresh', 'fresh', 'Fresh', 'changed_at')],
+    });
+    expect((await runCli(['apply', single], env)).code).toBe(0);
+    const again = await runCli(['install-cursor', 'fresh'], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(
+      'fresh: public.fresh cursor "changed_at": column already there, trigger already there, index already there\n',
+    );
+    const nothing = await runCli(['install-cursor', 'fresh', '--print-sql'], env);
+    expect(nothing.stdout).toContain('already there; nothing to do');
+    expect((await runCli(['install-cursor', 'nope'], env)).code).toBe(2);
+  });
 });

@@ -1,5 +1,6 @@
 import { describeDifferences, verifyDefinition } from '../../core/engine/verify';
-import { SidesDifferError } from '../failures';
+import { installCursor, installCursorFor, type InstallCursorResult } from '../../core/ops/installCursor';
+import { CliUsageError, SidesDifferError } from '../failures';
 import { formatTable, printJson } from '../output';
 import type { CliRuntime } from '../runtime';
 
@@ -61,5 +62,45 @@ export async function runRemoveCommand(rt: CliRuntime, name: string, opts: JsonO
       `failures ${r.failures}, pending pulls ${r.pendingPulls}, subscriptions ${r.subscriptions}; ` +
       `${result.subscriptionsDeleted.length} subscription(s) deleted at Graph). ` +
       'The table rows and list items are untouched.',
+  );
+}
+
+/** `install-cursor NAME [--print-sql]`: column, trigger and index for a TIMESTAMP cursor. */
+export async function runInstallCursorCommand(
+  rt: CliRuntime,
+  name: string,
+  opts: JsonOption & { printSql?: boolean; file?: string },
+): Promise<void> {
+  let result: InstallCursorResult;
+  const printSql = Boolean(opts.printSql);
+  if (opts.file) {
+    const { readDefinitionsFile } = await import('./definitions.js');
+    const { path, defs } = readDefinitionsFile(rt, opts.file);
+    const def = defs.find((d) => d.name === name);
+    if (!def) {
+      throw new CliUsageError(
+        `${path} has no definition named "${name}" (it has ${defs.map((d) => d.name).join(', ') || 'none'})`,
+      );
+    }
+    result = await installCursorFor(def, await rt.sourcePool(def.source.connection), { printSql });
+  } else {
+    result = await installCursor(await rt.metaPool(), (c) => rt.sourcePool(c), name, { printSql });
+  }
+  for (const note of result.notes) rt.reporter.log(`note: ${note}`);
+  if (opts.json) {
+    printJson(rt.io, result);
+    return;
+  }
+  if (opts.printSql) {
+    rt.io.out(
+      result.sql.length === 0
+        ? `-- ${result.table}: column "${result.column}", its trigger and index are already there; nothing to do`
+        : result.sql.map((statement) => `${statement};`).join('\n'),
+    );
+    return;
+  }
+  rt.io.out(
+    `${name}: ${result.table} cursor "${result.column}": ` +
+      result.parts.map((p) => `${p.part} ${p.status === 'added' ? 'added' : 'already there'}`).join(', '),
   );
 }
