@@ -89,6 +89,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .description(runHelp('Push Postgres changes since the cursor to SharePoint (one run).'))
     .argument('<name>', 'definition name')
     .option('--json', 'print the run summary as one JSON object')
+    .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runPushCommand(rt, name, opts)));
 
   program
@@ -96,6 +97,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .description(runHelp('Pull SharePoint changes (Graph delta) into Postgres (one run).'))
     .argument('<name>', 'definition name')
     .option('--json', 'print the run summary as one JSON object')
+    .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runPullCommand(rt, name, opts)));
 
   program
@@ -106,6 +108,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     )
     .argument('<name>', 'definition name')
     .option('--json', 'print one JSON object: the summed counts, plus "pull" and "push" run summaries')
+    .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runSyncCommand(rt, name, opts)));
 
   program

@@ -11,6 +11,7 @@ import {
 import { runPull } from '../core/engine/pull';
 import { runPush } from '../core/engine/push';
 import { verifyDefinition } from '../core/engine/verify';
+import { previewPull, previewPush } from '../core/engine/dryRun';
 import type { EngineContext, RunSummary } from '../core/engine/types';
 import {
   definitionIdByName,
@@ -48,6 +49,7 @@ export const runNowBodySchema = z
   .object({ wait: z.boolean().default(true).describe('false: enqueue the run and answer 202') })
   .strict();
 export const verifyBodySchema = z.object({}).strict();
+export const dryRunBodySchema = z.object({ run: z.enum(['push', 'pull', 'sync']) }).strict();
 export const installCursorBodySchema = z
   .object({ printSql: z.boolean().default(false).describe('true: answer the SQL still needed, run nothing') })
   .strict();
@@ -200,6 +202,19 @@ const routes: Route[] = [
     },
   },
   {
+    // Reads both sides as the run would, writes nothing, records no run and takes no lock.
+    method: 'POST',
+    pattern: ['definitions', ':name', 'dry-run'],
+    handle: async ({ ctx, params, request }) => {
+      const { run } = await body(request, dryRunBodySchema, undefined);
+      if (run === 'push') return jsonResponse(200, await previewPush(ctx, params.name, { trigger: 'ops' }));
+      const pull = await previewPull(ctx, params.name, { trigger: 'ops' });
+      if (run === 'pull') return jsonResponse(200, pull);
+      const push = pull.status === 'FAILED' ? null : await previewPush(ctx, params.name, { trigger: 'ops' });
+      return jsonResponse(200, { dryRun: true, definition: params.name, pull, push });
+    },
+  },
+  {
     // Reads both sides (no writes, no lock): 200 with `agree` true or false.
     method: 'POST',
     pattern: ['definitions', ':name', 'verify'],
@@ -318,8 +333,9 @@ function statusOf(err: unknown): { status: number; body: Record<string, unknown>
 
 /**
  * The operations API under `ops/` (function-key auth, JSON): definitions with status; run a push or
- * pull now (or enqueue it with `{"wait": false}`); verify both sides; remove a definition; reset a cursor; runs; conflicts and their resolution;
- * parked failures, retry and discard. Bad input → 400 naming the problem, unknown names and ids → 404,
+ * pull now (or enqueue it with `{"wait": false}`), or preview one (dry run); verify both sides; remove a
+ * definition; set up its cursor; reset a cursor; runs; conflicts and their resolution; parked failures,
+ * retry and discard. Bad input → 400 naming the problem, unknown names and ids → 404,
  * a definition busy with a run → 409.
  */
 export async function opsApi(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

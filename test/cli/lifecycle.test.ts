@@ -215,4 +215,63 @@ describe('arcore-sync verify, --dry-run, remove and install-cursor', () => {
     expect(nothing.stdout).toContain('already there; nothing to do');
     expect((await runCli(['install-cursor', 'nope'], env)).code).toBe(2);
   });
+
+  it('push, pull and sync --dry-run write nothing anywhere and report the counts the real runs then produce', async () => {
+    await setUp('preview', 'preview', 'Preview', 6);
+    await db.pool.query("UPDATE preview SET name = 'edited in Postgres' WHERE id = 1");
+    await db.pool.query("INSERT INTO preview (id, name) VALUES (7, 'new in Postgres')");
+    await db.pool.query('DELETE FROM preview WHERE id = 2');
+    expect(
+      (await asAlice('PATCH', `${await itemPath('preview', 3)}/fields`, { Title: 'edited in SP' })).status,
+    ).toBe(200);
+    expect((await asAlice('DELETE', await itemPath('preview', 4))).status).toBe(204);
+    const state = async () => {
+      const q = async (sql: string) => (await db.pool.query(sql)).rows;
+      return {
+        rows: await q('SELECT * FROM preview ORDER BY id'),
+        ledger: await q('SELECT * FROM arcore.sync_ledger ORDER BY definition_id, source_identity_hash'),
+        cursors: await q('SELECT * FROM arcore.sync_cursors ORDER BY definition_id, scope'),
+        runs: await q('SELECT id FROM arcore.sync_runs ORDER BY id'),
+        failures: await q('SELECT * FROM arcore.sync_failures ORDER BY id'),
+      };
+    };
+    const before = await state();
+    emulator.control.clearRequestLog();
+
+    const sync = await runCli(['sync', 'preview', '--dry-run', '--json'], env);
+    expect(sync.code).toBe(0);
+    const preview = jsonOf(sync);
+    expect(preview).toMatchObject({
+      dryRun: true,
+      definition: 'preview',
+      status: 'SUCCEEDED',
+      runIds: [null, null],
+    });
+    expect(preview.pull).toMatchObject({ dryRun: true, updated: 1, deleted: 1 });
+    expect(preview.push).toMatchObject({ dryRun: true, created: 1, updated: 1, deleted: 1 });
+    const pushPreview = await runCli(['push', 'preview', '--dry-run', '--json'], env);
+    const human = await runCli(['pull', 'preview', '--dry-run'], env);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('dry run: nothing was written');
+    expect(human.stdout).toContain('update Postgres row {"id":3}: name');
+    expect(human.stdout).toContain('delete Postgres row {"id":4}');
+
+    expect(emulator.control.requestLog().filter((e) => WRITE_METHODS.has(e.method))).toEqual([]);
+    expect(await state()).toEqual(before);
+
+    const counts = (o: Record<string, unknown>) =>
+      Object.fromEntries(
+        ['processed', 'created', 'updated', 'deleted', 'skipped', 'conflicts', 'failed'].map((k) => [
+          k,
+          o[k],
+        ]),
+      );
+    const push = jsonOf(await runCli(['push', 'preview', '--json'], env));
+    expect(counts(push)).toEqual(counts(jsonOf(pushPreview)));
+    expect(counts(push)).toEqual(counts(preview.push as Record<string, unknown>));
+    const pullPreview = jsonOf(await runCli(['pull', 'preview', '--dry-run', '--json'], env));
+    const pull = jsonOf(await runCli(['pull', 'preview', '--json'], env));
+    expect(counts(pull)).toEqual(counts(pullPreview));
+    expect(pull).toMatchObject({ updated: 1, deleted: 1 });
+  });
 });
