@@ -1,5 +1,6 @@
 import { describeDifferences, verifyDefinition } from '../../core/engine/verify';
 import { installCursor, installCursorFor, type InstallCursorResult } from '../../core/ops/installCursor';
+import { removeDefinition } from '../../core/ops/remove';
 import { CliUsageError, SidesDifferError } from '../failures';
 import { formatTable, printJson } from '../output';
 import type { CliRuntime } from '../runtime';
@@ -43,7 +44,6 @@ export async function runVerifyCommand(rt: CliRuntime, name: string, opts: JsonO
 
 /** `remove NAME`: the definition and its metadata go; both sides' data stay. */
 export async function runRemoveCommand(rt: CliRuntime, name: string, opts: JsonOption): Promise<void> {
-  const { removeDefinition } = await import('../../core/ops/remove.js');
   const ctx = await rt.engineContext();
   const result = await removeDefinition(ctx, name);
   for (const left of result.subscriptionsLeft) {

@@ -123,7 +123,10 @@ export async function verifyDefinition(
     const compared = plan.fields.filter((f) => f.pushable || f.pullable);
 
     const items = new Map<string, ItemState>();
-    for await (const page of target.listItems(siteId, listId, { select: plan.select })) {
+    // A list query costs the same resource units whatever its size (graph.md): pages as big as the
+    // definition reads rows in, up to Graph's 5000.
+    const top = Math.min(def.source.pageSize, 5000);
+    for await (const page of target.listItems(siteId, listId, { select: plan.select, top })) {
       for (const item of page) {
         try {
           items.set(item.id, {

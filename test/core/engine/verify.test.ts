@@ -132,6 +132,27 @@ describe('verify', () => {
     });
   });
 
+  it('reads both sides page by page (keyset pages in Postgres, nextLink pages in SharePoint)', async () => {
+    await h.define(
+      projectsDefinition({
+        source: {
+          table: 'projects',
+          key: ['id'],
+          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+          pageSize: 2,
+        },
+      }),
+    );
+    await h.db.pool.query("INSERT INTO projects (id, name) SELECT i, 'n' || i FROM generate_series(1, 7) i");
+    await runPush(h.ctx, 'projects', { trigger: 'test' });
+    await h.db.pool.query("UPDATE projects SET name = 'late' WHERE id = 6");
+    h.emulator.control.clearRequestLog();
+    expect(await verify()).toMatchObject({ rows: 7, items: 7, paired: 7, differences: 1, unpaired: 0 });
+    const listReads = h.emulator.control.requestLog().filter((e) => /\/lists\/[^/]+\/items$/.test(e.path));
+    expect(listReads).toHaveLength(4);
+    expect(listReads[0].query).toContain('top=2');
+  });
+
   it('fails with UnknownDefinitionError for a name that is not defined', async () => {
     await expect(verifyDefinition(h.ctx, 'nope')).rejects.toBeInstanceOf(UnknownDefinitionError);
   });
