@@ -39,6 +39,7 @@ type Db = Parameters<LedgerStore['save']>[0];
  *   (the unseen items of an enumeration, for one).
  * - Postgres rows: the pull applies a page in a transaction that is rolled back (inPageTx, inSourceTx), so
  *   constraint errors, parked rows and counts are exactly the real run's; the wrapper records each write.
+ *   Sequences that inserted rows drew from still advance (Postgres never rolls those back).
  * - Cursors, parked failures, conflicts, run records: the engine skips them when scope.dryRun is set
  *   (commitPage, the cursor writes of pull, the delete-check stamp of push) or they sit inside the
  *   rolled-back page transaction.
