@@ -2,7 +2,7 @@ import { CommanderError } from 'commander';
 import { SettingsError } from '../config/settings';
 import { DefinitionValidationError } from '../core/definition/parse';
 import { DatabaseConfigError, DatabaseTokenError, DatabaseUnreachableError } from '../core/db/errors';
-import { UnknownConflictError, UnknownFailureError } from '../core/ops/errors';
+import { CursorSetupError, UnknownConflictError, UnknownFailureError } from '../core/ops/errors';
 import { UnknownDefinitionError } from '../core/store/definitions';
 import {
   GraphAuthError,
@@ -16,6 +16,8 @@ import { LocalSettingsError } from './localSettings';
 export const ExitCode = {
   /** Success, including runs that parked failures or conflicts (they are reported, not fatal). */
   OK: 0,
+  /** `verify`: the command worked and found that Postgres and SharePoint differ. */
+  DIFFERS: 1,
   /** Invalid usage, settings or definitions; an unknown definition, or one that does not fit its table or list. */
   INVALID: 2,
   /** Postgres or Graph unreachable, or another runtime failure. Fix the environment and run again. */
@@ -42,6 +44,20 @@ export class DefinitionsRejectedError extends Error {
         `first: ${problems[0] ? `${problems[0].definition} ${problems[0].path}: ${problems[0].message}` : '(none)'}`,
     );
     this.name = 'DefinitionsRejectedError';
+  }
+}
+
+/** `verify` found differences (already printed); the process exits 1. */
+export class SidesDifferError extends Error {
+  constructor(
+    readonly definition: string,
+    readonly differences: number,
+    readonly unpaired: number,
+  ) {
+    super(
+      `"${definition}": Postgres and SharePoint differ (${differences} field difference(s), ${unpaired} unpaired)`,
+    );
+    this.name = 'SidesDifferError';
   }
 }
 
@@ -150,6 +166,7 @@ export function describeFailure(error: unknown, context: FailureContext = {}): F
   });
 
   if (error instanceof CommanderError) return result(ExitCode.INVALID, error.message);
+  if (error instanceof SidesDifferError) return result(ExitCode.DIFFERS, error.message);
   if (
     error instanceof CliUsageError ||
     error instanceof DefinitionsRejectedError ||
@@ -161,7 +178,8 @@ export function describeFailure(error: unknown, context: FailureContext = {}): F
     error instanceof UnknownConflictError ||
     // The engine's resolve errors, matched by name so that classifying a failure never loads the engine.
     (error instanceof Error && ENGINE_USAGE_ERRORS.has(error.name)) ||
-    error instanceof UnknownFailureError
+    error instanceof UnknownFailureError ||
+    error instanceof CursorSetupError
   ) {
     return result(ExitCode.INVALID, error.message);
   }

@@ -11,6 +11,7 @@ Settings come from the environment and, when present, from ./local.settings.json
 (the environment wins): DATABASE_URL, GRAPH_BASE_URL, GRAPH_TOKEN or GRAPH_AUTH, GRAPH_CA_CERT_FILE…
 
 Exit codes: 0 success (a run that parked failures or conflicts still exits 0 and says so),
+1 verify found that Postgres and SharePoint differ,
 2 invalid usage, settings or definitions (an unknown definition, or one whose table, list or
   columns do not exist),
 3 Postgres or Graph unreachable, or another runtime failure.`;
@@ -22,7 +23,8 @@ type Limit = { limit: string };
 const definitions = () => import('./commands/definitions.js');
 const runs = () => import('./commands/runs.js');
 const ops = () => import('./commands/ops.js');
-const lifecycle = () => import('./commands/relink.js');
+const lifecycle = () => import('./commands/lifecycle.js');
+const relink = () => import('./commands/relink.js');
 
 /**
  * Builds the `arcore-sync` program. Every action gets a CliRuntime (settings, pools, engine) created
@@ -88,6 +90,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .description(runHelp('Push Postgres changes since the cursor to SharePoint (one run).'))
     .argument('<name>', 'definition name')
     .option('--json', 'print the run summary as one JSON object')
+    .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runPushCommand(rt, name, opts)));
 
   program
@@ -95,6 +98,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .description(runHelp('Pull SharePoint changes (Graph delta) into Postgres (one run).'))
     .argument('<name>', 'definition name')
     .option('--json', 'print the run summary as one JSON object')
+    .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runPullCommand(rt, name, opts)));
 
   program
@@ -105,6 +109,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     )
     .argument('<name>', 'definition name')
     .option('--json', 'print one JSON object: the summed counts, plus "pull" and "push" run summaries')
+    .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runSyncCommand(rt, name, opts)));
 
   program
@@ -211,8 +216,50 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     )
     .argument('<name>', 'definition name')
     .option('--json', 'print the counts as JSON')
+    .action(act(async (rt, name: string, opts: Json) => (await relink()).runRelinkCommand(rt, name, opts)));
+
+  program
+    .command('verify')
+    .description(
+      'Compare both sides of a definition row by row and field by field through the ledger (reads only, ' +
+        'paced like any read). Exit 0 when they agree, 1 when they differ.',
+    )
+    .argument('<name>', 'definition name')
+    .option('--json', 'print the comparison as one JSON object (counts and a sample of the differences)')
     .action(
-      act(async (rt, name: string, opts: Json) => (await lifecycle()).runRelinkCommand(rt, name, opts)),
+      act(async (rt, name: string, opts: Json) => (await lifecycle()).runVerifyCommand(rt, name, opts)),
+    );
+
+  program
+    .command('remove')
+    .description(
+      'Delete a definition and its metadata (ledger, cursors, runs, conflicts, failures, pending pulls) and ' +
+        'its Graph subscriptions. Rows and items stay as they are. Refused while a run holds its lock.',
+    )
+    .argument('<name>', 'definition name')
+    .option('--json', 'print what was removed (and any subscription Graph did not delete) as JSON')
+    .action(
+      act(async (rt, name: string, opts: Json) => (await lifecycle()).runRemoveCommand(rt, name, opts)),
+    );
+
+  program
+    .command('install-cursor')
+    .description(
+      "Add what a TIMESTAMP cursor needs to the definition's table: the column (timestamptz NOT NULL DEFAULT " +
+        'clock_timestamp()) if missing, the trigger keeping it current, and an index on (cursor, key). ' +
+        'Safe to repeat. Not possible on a view.',
+    )
+    .argument('<name>', 'definition name')
+    .option('--print-sql', 'print the SQL still needed instead of running it')
+    .option(
+      '--file <file>',
+      'take the definition from a definitions file (before "apply", which needs the column)',
+    )
+    .option('--json', 'print what was there, added or needed (and the SQL) as JSON')
+    .action(
+      act(async (rt, name: string, opts: Json & { printSql?: boolean; file?: string }) =>
+        (await lifecycle()).runInstallCursorCommand(rt, name, opts),
+      ),
     );
 
   program

@@ -22,7 +22,6 @@ const itemSchema = z.object({
   lastModifiedDateTime: z.string().optional(),
   fields: z.record(z.string(), z.unknown()).default({}),
 });
-const itemPageSchema = z.object({ value: z.array(itemSchema), '@odata.nextLink': z.string().optional() });
 export type GraphListItem = z.output<typeof itemSchema>;
 
 /**
@@ -94,17 +93,6 @@ export class GraphSession {
   }
 
   /** Every item of the list with its fields, following `@odata.nextLink`. */
-  async allItems(siteId: string, listId: string): Promise<GraphListItem[]> {
-    const items: GraphListItem[] = [];
-    let next: string | undefined = `/sites/${siteId}/lists/${listId}/items?$expand=fields&$top=5000`;
-    while (next !== undefined) {
-      const page: z.output<typeof itemPageSchema> = await this.get(next, itemPageSchema);
-      items.push(...page.value);
-      next = page['@odata.nextLink'];
-    }
-    return items;
-  }
-
   async close(): Promise<void> {
     await this.dispatcher.close();
   }

@@ -284,8 +284,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       run: `${runLabel(finalPull)}, ${runLabel(finalPush)}`,
       result: `pull ${writesOf(finalPull)}, push ${writesOf(finalPush)}`,
     });
-    const items = await world.app.allItems(world.siteId, world.listId);
-    const agreement = await compareSides(world.meta, DEMO_DEFINITION_NAME, items);
+    const agreement = await compareSides(world.ctx, DEMO_DEFINITION_NAME);
 
     say.say('');
     say.say('What happened:');
@@ -309,8 +308,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
               agreement.items,
               agreement.paired,
               agreement.fieldsCompared,
-              agreement.mismatches.length,
-              agreement.rowsWithoutItem.length + agreement.itemsWithoutRow.length,
+              agreement.differences,
+              agreement.unpaired,
             ],
           ],
         ),

@@ -10,10 +10,12 @@ import {
 } from '../core/engine/resolve';
 import { runPull } from '../core/engine/pull';
 import { runPush } from '../core/engine/push';
+import { KeyColumnMissingError, relinkDefinition } from '../core/engine/relink';
+import { verifyDefinition } from '../core/engine/verify';
+import { previewPull, previewPush } from '../core/engine/dryRun';
 import { budgetUsage } from '../core/ops/budget';
 import { definitionDetail } from '../core/ops/definitionDetail';
 import { listAllRuns } from '../core/ops/runs';
-import { KeyColumnMissingError, relinkDefinition } from '../core/engine/relink';
 import type { EngineContext, RunSummary } from '../core/engine/types';
 import {
   definitionIdByName,
@@ -21,7 +23,10 @@ import {
   DefinitionBusyError,
   discardFailures,
   getConflict,
+  CursorSetupError,
+  installCursor,
   listConflicts,
+  removeDefinition,
   listFailures,
   listRuns,
   resetCursor,
@@ -46,6 +51,11 @@ const idSchema = z.union([
 
 export const runNowBodySchema = z
   .object({ wait: z.boolean().default(true).describe('false: enqueue the run and answer 202') })
+  .strict();
+export const verifyBodySchema = z.object({}).strict();
+export const dryRunBodySchema = z.object({ run: z.enum(['push', 'pull', 'sync']) }).strict();
+export const installCursorBodySchema = z
+  .object({ printSql: z.boolean().default(false).describe('true: answer the SQL still needed, run nothing') })
   .strict();
 export const resetCursorBodySchema = z.object({ scope: z.enum(['source', 'target', 'all']) }).strict();
 export const resolveBodySchema = z.union([
@@ -120,7 +130,7 @@ interface RouteInput {
 }
 
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   pattern: string[];
   handle(input: RouteInput): Promise<HttpResponseInit>;
 }
@@ -181,6 +191,12 @@ const routes: Route[] = [
     handle: async ({ ctx, params }) => jsonResponse(200, (await definitionStatus(ctx.meta, params.name))[0]),
   },
   {
+    // Rows and items stay; 409 while a run holds the lock. Subscriptions Graph kept are in `subscriptionsLeft`.
+    method: 'DELETE',
+    pattern: ['definitions', ':name'],
+    handle: async ({ ctx, params }) => jsonResponse(200, await removeDefinition(ctx, params.name)),
+  },
+  {
     method: 'POST',
     pattern: ['definitions', ':name', 'push'],
     handle: async ({ ctx, params, request, context }) => {
@@ -227,6 +243,39 @@ const routes: Route[] = [
     method: 'POST',
     pattern: ['definitions', ':name', 'relink'],
     handle: async ({ ctx, params }) => jsonResponse(200, await relinkDefinition(ctx, params.name)),
+  },
+  {
+    // Reads both sides as the run would, writes nothing, records no run and takes no lock.
+    method: 'POST',
+    pattern: ['definitions', ':name', 'dry-run'],
+    handle: async ({ ctx, params, request }) => {
+      const { run } = await body(request, dryRunBodySchema, undefined);
+      if (run === 'push') return jsonResponse(200, await previewPush(ctx, params.name, { trigger: 'ops' }));
+      const pull = await previewPull(ctx, params.name, { trigger: 'ops' });
+      if (run === 'pull') return jsonResponse(200, pull);
+      const push = pull.status === 'FAILED' ? null : await previewPush(ctx, params.name, { trigger: 'ops' });
+      return jsonResponse(200, { dryRun: true, definition: params.name, pull, push });
+    },
+  },
+  {
+    // Reads both sides (no writes, no lock): 200 with `agree` true or false.
+    method: 'POST',
+    pattern: ['definitions', ':name', 'verify'],
+    handle: async ({ ctx, params, request }) => {
+      await body(request, verifyBodySchema);
+      return jsonResponse(200, await verifyDefinition(ctx, params.name));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'install-cursor'],
+    handle: async ({ ctx, params, request }) => {
+      const { printSql } = await body(request, installCursorBodySchema);
+      return jsonResponse(
+        200,
+        await installCursor(ctx.meta, (c) => ctx.sourcePool(c), params.name, { printSql }),
+      );
+    },
   },
   {
     method: 'GET',
@@ -308,7 +357,8 @@ function match(pattern: string[], segments: string[]): Record<string, string> | 
 function statusOf(err: unknown): { status: number; body: Record<string, unknown> } | null {
   if (err instanceof BadRequestError)
     return { status: 400, body: { error: err.message, problems: err.problems } };
-  if (err instanceof ResolutionValueError) return { status: 400, body: { error: err.message } };
+  if (err instanceof ResolutionValueError || err instanceof CursorSetupError)
+    return { status: 400, body: { error: err.message } };
   if (err instanceof ConflictTargetGoneError) return { status: 409, body: { error: err.message } };
   if (err instanceof KeyColumnMissingError) return { status: 409, body: { error: err.message } };
   if (
@@ -327,8 +377,9 @@ function statusOf(err: unknown): { status: number; body: Record<string, unknown>
 
 /**
  * The operations API under `ops/` (function-key auth, JSON): definitions with status; run a push or
- * pull now (or enqueue it with `{"wait": false}`); reset a cursor; runs; conflicts and their resolution;
- * parked failures, retry and discard. Bad input → 400 naming the problem, unknown names and ids → 404,
+ * pull now (or enqueue it with `{"wait": false}`), or preview one (dry run); verify both sides; remove a
+ * definition; set up its cursor; reset a cursor; runs; conflicts and their resolution; parked failures,
+ * retry and discard. Bad input → 400 naming the problem, unknown names and ids → 404,
  * a definition busy with a run → 409.
  */
 export async function opsApi(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -378,7 +429,7 @@ export async function opsApi(request: HttpRequest, context: InvocationContext): 
 }
 
 app.http('opsApi', {
-  methods: ['GET', 'POST'],
+  methods: ['GET', 'POST', 'DELETE'],
   authLevel: 'function',
   route: 'ops/{*path}',
   extraOutputs: [pushQueueOutput, pullQueueOutput],

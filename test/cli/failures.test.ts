@@ -3,7 +3,8 @@ import { Pool } from 'pg';
 import { SettingsError } from '../../src/config/settings';
 import { createPool } from '../../src/core/db/pool';
 import { GraphRequestError } from '../../src/core/target/sharepoint/errors';
-import { describeFailure, ExitCode, redact, RunFailedError } from '../../src/cli/failures';
+import { describeFailure, ExitCode, redact, RunFailedError, SidesDifferError } from '../../src/cli/failures';
+import { CursorSetupError, DefinitionBusyError } from '../../src/core/ops/errors';
 import { closedPort } from './cliHarness';
 
 describe('failure classification (exit codes and messages)', () => {
@@ -20,6 +21,18 @@ describe('failure classification (exit codes and messages)', () => {
       describeFailure(new CommanderError(1, 'commander.unknownCommand', 'unknown command')).exitCode,
     ).toBe(ExitCode.INVALID);
     expect(describeFailure(new SettingsError(['DATABASE_URL is required'])).exitCode).toBe(ExitCode.INVALID);
+  });
+
+  it('verify finding differences is exit 1; install-cursor on a view is exit 2; a busy definition is exit 3', () => {
+    expect(describeFailure(new SidesDifferError('p', 2, 1))).toEqual({
+      exitCode: ExitCode.DIFFERS,
+      message: '"p": Postgres and SharePoint differ (2 field difference(s), 1 unpaired)',
+    });
+    expect(ExitCode.DIFFERS).toBe(1);
+    expect(describeFailure(new CursorSetupError('p', '"public.v" is a view')).exitCode).toBe(
+      ExitCode.INVALID,
+    );
+    expect(describeFailure(new DefinitionBusyError('p', 'removing it')).exitCode).toBe(ExitCode.RUNTIME);
   });
 
   it('a real refused Postgres connection is exit 3 naming host, port and database', async () => {

@@ -36,7 +36,7 @@ export async function runMigrate(rt: CliRuntime, opts: { json?: boolean }): Prom
   );
 }
 
-function readDefinitionsFile(rt: CliRuntime, file: string): { path: string; defs: SyncDefinition[] } {
+export function readDefinitionsFile(rt: CliRuntime, file: string): { path: string; defs: SyncDefinition[] } {
   const path = resolve(rt.deps.cwd, file);
   let text: string;
   try {

@@ -1,6 +1,7 @@
 import { provisionList } from '../../core/engine/provision';
 import { runPull } from '../../core/engine/pull';
 import { runPush } from '../../core/engine/push';
+import { previewPull, previewPush, type DryRunSummary, type PlannedChange } from '../../core/engine/dryRun';
 import type { RunSummary } from '../../core/engine/types';
 import { RunFailedError } from '../failures';
 import { combineSync, formatRunSummary, printJson } from '../output';
@@ -8,6 +9,8 @@ import type { CliRuntime } from '../runtime';
 
 export interface RunCommandOptions {
   json?: boolean;
+  /** Read both sides as the run would and write nothing (see src/core/engine/dryRun.ts). */
+  dryRun?: boolean;
 }
 
 function failIfFailed(summary: RunSummary): void {
@@ -24,6 +27,7 @@ function report(rt: CliRuntime, summary: RunSummary, opts: RunCommandOptions): v
 
 export async function runPushCommand(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
   const ctx = await rt.engineContext();
+  if (opts.dryRun) return reportDryRun(rt, await previewPush(ctx, name, { trigger: 'cli' }), opts);
   const summary = await runPush(ctx, name, { trigger: 'cli' });
   report(rt, summary, opts);
   failIfFailed(summary);
@@ -31,6 +35,7 @@ export async function runPushCommand(rt: CliRuntime, name: string, opts: RunComm
 
 export async function runPullCommand(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
   const ctx = await rt.engineContext();
+  if (opts.dryRun) return reportDryRun(rt, await previewPull(ctx, name, { trigger: 'cli' }), opts);
   const summary = await runPull(ctx, name, { trigger: 'cli' });
   report(rt, summary, opts);
   failIfFailed(summary);
@@ -39,6 +44,7 @@ export async function runPullCommand(rt: CliRuntime, name: string, opts: RunComm
 /** One pull, then one push: SharePoint edits land first, so the push compares against fresh values. */
 export async function runSyncCommand(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
   const ctx = await rt.engineContext();
+  if (opts.dryRun) return dryRunSync(rt, name, opts);
   const pull = await runPull(ctx, name, { trigger: 'cli' });
   // A failed pull (Graph or Postgres unreachable) would fail the push the same way: stop there.
   const push = pull.status === 'FAILED' ? null : await runPush(ctx, name, { trigger: 'cli' });
@@ -73,4 +79,55 @@ export async function runProvisionCommand(
         ? 'no columns added'
         : `columns added: ${result.columnsAdded.join(', ')}`),
   );
+}
+
+const DRY_RUN_NOTE = 'dry run: nothing was written; the counts are what this run would report now';
+
+function plannedLine(c: PlannedChange): string {
+  const where = c.side === 'sharepoint' ? `SharePoint item${c.itemId ? ` ${c.itemId}` : ''}` : 'Postgres row';
+  const row = c.key ? ` ${c.side === 'sharepoint' ? 'of row ' : ''}${JSON.stringify(c.key)}` : '';
+  return `    ${c.kind} ${where}${row}${c.fields.length ? `: ${c.fields.join(', ')}` : ''}`;
+}
+
+function plannedLines(planned: number, sample: PlannedChange[]): string[] {
+  if (planned === 0) return ['  planned changes: none'];
+  return [
+    `  planned changes: ${planned}${planned > sample.length ? ` (first ${sample.length})` : ''}`,
+    ...sample.map(plannedLine),
+  ];
+}
+
+function reportDryRun(rt: CliRuntime, summary: DryRunSummary, opts: RunCommandOptions): void {
+  rt.reporter.finish();
+  if (opts.json) printJson(rt.io, summary);
+  else
+    rt.io.out(
+      [DRY_RUN_NOTE, formatRunSummary(summary), ...plannedLines(summary.planned, summary.sample)].join('\n'),
+    );
+  failIfFailed(summary);
+}
+
+/** `sync --dry-run`: each run previewed against the current state (the push does not see the pull's writes). */
+async function dryRunSync(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
+  const ctx = await rt.engineContext();
+  const pull = await previewPull(ctx, name, { trigger: 'cli' });
+  const push = pull.status === 'FAILED' ? null : await previewPush(ctx, name, { trigger: 'cli' });
+  rt.reporter.finish();
+  const runs = push ? [pull, push] : [pull];
+  const planned = runs.reduce((n, r) => n + r.planned, 0);
+  const sample = runs.flatMap((r) => r.sample).slice(0, 10);
+  if (opts.json) {
+    printJson(rt.io, { ...combineSync(pull, push), dryRun: true, planned, sample });
+  } else {
+    rt.io.out(DRY_RUN_NOTE);
+    rt.io.out(
+      [formatRunSummary(pull, { attention: push === null }), ...plannedLines(pull.planned, pull.sample)].join(
+        '\n',
+      ),
+    );
+    if (push) rt.io.out([formatRunSummary(push), ...plannedLines(push.planned, push.sample)].join('\n'));
+    else rt.io.out(`push ${name}: not previewed because the pull failed`);
+  }
+  failIfFailed(pull);
+  if (push) failIfFailed(push);
 }

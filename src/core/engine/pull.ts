@@ -15,6 +15,7 @@ import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import { ResyncRequiredError, type DeltaEntry, type ListItem, type WriteOp } from '../target/sharepoint';
 import { decideAligned } from './alignment';
+import type { DryRun } from './dryRun';
 import { differs, keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push';
 import type { PairDecision } from './reconcile';
@@ -51,19 +52,23 @@ interface WriteBack {
   synced: CanonicalRecord;
 }
 
-/** Runs `fn` with a transaction on the source and one on the metadata database (the same one when they are). */
+/**
+ * Runs `fn` with a transaction on the source and one on the metadata database (the same one when they are).
+ * A dry run rolls both back: the page is applied as the real run would apply it, and nothing is kept.
+ */
 async function inPageTx<T>(
   scope: RunScope,
   fn: (source: PoolClient, meta: PoolClient) => Promise<T>,
 ): Promise<T> {
   const meta = await scope.ctx.meta.connect();
   const source = scope.sameDatabase ? meta : await scope.sourcePool.connect();
+  const end = scope.dryRun ? 'ROLLBACK' : 'COMMIT';
   try {
     await meta.query('BEGIN');
     if (source !== meta) await source.query('BEGIN');
     const out = await fn(source, meta);
-    if (source !== meta) await source.query('COMMIT');
-    await meta.query('COMMIT');
+    if (source !== meta) await source.query(end);
+    await meta.query(end);
     return out;
   } catch (err) {
     if (source !== meta) await source.query('ROLLBACK').catch(() => undefined);
@@ -545,9 +550,9 @@ async function reconcileUnseen(scope: RunScope, enumeration: string): Promise<vo
 export async function runPull(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger },
+  opts: { trigger: RunTrigger; dryRun?: DryRun },
 ): Promise<RunSummary> {
-  return withRun(ctx, definitionName, 'INGRESS', opts.trigger, async (scope) => {
+  return withRun(ctx, definitionName, 'INGRESS', opts, async (scope) => {
     const { def, target, siteId, listId, definitionId, plan } = scope;
     if (!def.pull.enabled) {
       scope.details.pullDisabled = true;
@@ -624,11 +629,13 @@ export async function runPull(
         enumeration = scope.runId;
         progress = { link, enumeration };
         fingerprint = { listId, select: [...plan.select].sort() };
-        await writeCursor(ctx.meta, definitionId, 'TARGET', null, JSON.stringify(progress), fingerprint);
+        if (!scope.dryRun)
+          await writeCursor(ctx.meta, definitionId, 'TARGET', null, JSON.stringify(progress), fingerprint);
       }
     }
     if (enumeration) await reconcileUnseen(scope, enumeration);
-    if (finalLink) await writeCursor(ctx.meta, definitionId, 'TARGET', finalLink, null, fingerprint);
+    if (finalLink && !scope.dryRun)
+      await writeCursor(ctx.meta, definitionId, 'TARGET', finalLink, null, fingerprint);
     scope.details.pages = pages;
     scope.details.resyncs = resyncs;
   });

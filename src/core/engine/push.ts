@@ -19,6 +19,7 @@ import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../target/sharepoint';
 import { decideAligned, pushPlanFor, unalignedFields } from './alignment';
+import type { DryRun } from './dryRun';
 import { NULL_KEY_ITEM, nullKeyMessage, settleNullKeys, splitDuplicateIdentities } from './identity';
 import { keyOf, pick, rowToCanonical, type FieldPlan } from './plan';
 import { decidePair, type PairDecision } from './reconcile';
@@ -123,13 +124,13 @@ export async function applyToPostgres(
   await scope.source.insertRow(client, values);
 }
 
-/** Runs `fn` in a transaction on the source database. */
+/** Runs `fn` in a transaction on the source database (rolled back in a dry run: nothing is kept). */
 async function inSourceTx<T>(scope: RunScope, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await scope.sourcePool.connect();
   try {
     await client.query('BEGIN');
     const out = await fn(client);
-    await client.query('COMMIT');
+    await client.query(scope.dryRun ? 'ROLLBACK' : 'COMMIT');
     return out;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -140,6 +141,7 @@ async function inSourceTx<T>(scope: RunScope, fn: (client: PoolClient) => Promis
 }
 
 async function commitPage(scope: RunScope, commit: PageCommit, cursor: KeysetPosition | null): Promise<void> {
+  if (scope.dryRun) return; // a dry run moves no cursor and parks nothing
   const client = await scope.ctx.meta.connect();
   try {
     await client.query('BEGIN');
@@ -532,11 +534,12 @@ async function reconcileDeletes(scope: RunScope): Promise<void> {
     [scope.definitionId, def.deletes.checkIntervalSeconds],
   );
   if (def.deletes.checkIntervalSeconds > 0 && !due[0].due) return;
-  await ctx.meta.query(
-    `INSERT INTO arcore.sync_cursors (definition_id, scope, cursor_type, deletes_checked_at) VALUES ($1, 'SOURCE', 'TIMESTAMP', now())
+  if (!scope.dryRun)
+    await ctx.meta.query(
+      `INSERT INTO arcore.sync_cursors (definition_id, scope, cursor_type, deletes_checked_at) VALUES ($1, 'SOURCE', 'TIMESTAMP', now())
      ON CONFLICT (definition_id, scope) DO UPDATE SET deletes_checked_at = now()`,
-    [scope.definitionId],
-  );
+      [scope.definitionId],
+    );
   const [rowCount, ledgerCount] = await Promise.all([source.count(), ledger.count(ctx.meta)]);
   scope.details.reconciled = rowCount !== ledgerCount;
   if (rowCount === ledgerCount) return;
@@ -675,9 +678,9 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
 export async function runPush(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger },
+  opts: { trigger: RunTrigger; dryRun?: DryRun },
 ): Promise<RunSummary> {
-  return withRun(ctx, definitionName, 'PUSH', opts.trigger, async (scope) => {
+  return withRun(ctx, definitionName, 'PUSH', opts, async (scope) => {
     const { def, source, definitionId } = scope;
     const retryKeys = await settlePendingCreates(scope);
     const due = await dueFailures(ctx.meta, definitionId, 'PUSH');
@@ -691,7 +694,7 @@ export async function runPush(
       const rows = await source.readByKeys(retryKeys);
       const found = new Set(rows.map((r) => identityOf(def.source.key, r.values, scope.plan.keyKinds).hash));
       const vanished = due.filter((f) => f.sourceIdentity && !found.has(f.itemKey)).map((f) => f.itemKey);
-      await resolveParked(ctx.meta, definitionId, 'PUSH', vanished);
+      if (!scope.dryRun) await resolveParked(ctx.meta, definitionId, 'PUSH', vanished);
       for (let i = 0; i < rows.length; i += def.source.pageSize)
         await pushRows(scope, rows.slice(i, i + def.source.pageSize), null);
       scope.details.retried = rows.length;

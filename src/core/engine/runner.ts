@@ -9,6 +9,7 @@ import { LedgerStore } from '../store/ledger';
 import { tryLockDefinition } from '../store/locks';
 import { backlogCounts, finishRun, startRun } from '../store/runs';
 import type { SharePointTarget } from '../target/sharepoint';
+import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType } from './types';
@@ -60,6 +61,8 @@ export interface RunScope {
   details: Record<string, unknown>;
   /** Push: whether the list was read once with every mapped field (I14); looked up when first needed. */
   listReadWithAllFields?: boolean;
+  /** Set for `--dry-run`: read as the run would, write nothing (see dryRun.ts). */
+  dryRun?: DryRun | null;
 }
 
 export function emptyCounts(): RunCounts {
@@ -172,22 +175,27 @@ async function openScope(
   };
 }
 
+/** The run id a dry run works under: never a real run's (ids start at 1), and never recorded. */
+const DRY_RUN_ID = '0';
+
 /**
  * Runs `work` as one recorded run of a definition: under its advisory lock (I11), with a sync_runs row,
- * counts, Graph usage and errors. A run that finds the lock taken is SKIPPED, not queued.
+ * counts, Graph usage and errors. A run that finds the lock taken is SKIPPED, not queued. A dry run takes
+ * no lock and records nothing (its summary has runId null); it works on wrapped adapters (dryRun.ts).
  */
 export async function withRun(
   ctx: EngineContext,
   definitionName: string,
   runType: RunType,
-  trigger: RunTrigger,
+  run: RunTrigger | { trigger: RunTrigger; dryRun?: DryRun },
   work: (scope: RunScope) => Promise<void>,
 ): Promise<RunSummary> {
+  const { trigger, dryRun = null } = typeof run === 'string' ? { trigger: run } : run;
   const stored = await getDefinition(ctx.meta, definitionName);
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
-  const lock = await tryLockDefinition(ctx.meta, stored.id);
-  if (!lock) {
+  const lock = dryRun ? null : await tryLockDefinition(ctx.meta, stored.id);
+  if (!dryRun && !lock) {
     const backlog = await backlogCounts(ctx.meta, stored.id);
     ctx.log.info(`${definitionName}: another run holds the lock; ${runType} skipped`);
     return {
@@ -206,11 +214,12 @@ export async function withRun(
     };
   }
   let scope: RunScope | null = null;
-  const runId = await startRun(ctx.meta, stored.id, runType, trigger);
+  const runId = dryRun ? DRY_RUN_ID : await startRun(ctx.meta, stored.id, runType, trigger);
   let error: string | null = null;
-  const target = ctx.target();
+  const target = dryRun ? dryRun.wrapTarget(ctx.target(), stored.definition.target.keyColumn) : ctx.target();
   try {
     scope = await openScope(ctx, stored, runId, target);
+    if (dryRun) scope = dryRun.adopt(scope);
     await work(scope);
   } catch (err) {
     error = (err as Error).message;
@@ -221,23 +230,25 @@ export async function withRun(
       definition: definitionName,
     });
   } finally {
-    await lock.release();
+    await lock?.release();
   }
   const stats = target.stats();
   await target.close();
   const counts = scope?.counts ?? emptyCounts();
   const status = error ? 'FAILED' : counts.failed > 0 ? 'PARTIAL' : 'SUCCEEDED';
-  await finishRun(ctx.meta, runId, {
-    ...counts,
-    status,
-    throttleWaitMs: stats.throttleWaitMs,
-    graphRequests: stats.requests,
-    resourceUnits: stats.resourceUnits,
-    error,
-    details: scope?.details,
-  });
+  if (!dryRun) {
+    await finishRun(ctx.meta, runId, {
+      ...counts,
+      status,
+      throttleWaitMs: stats.throttleWaitMs,
+      graphRequests: stats.requests,
+      resourceUnits: stats.resourceUnits,
+      error,
+      details: scope?.details,
+    });
+  }
   const summary: RunSummary = {
-    runId,
+    runId: dryRun ? null : runId,
     definition: definitionName,
     runType,
     status,
@@ -250,6 +261,6 @@ export async function withRun(
     ...(await backlogCounts(ctx.meta, stored.id)),
     error,
   };
-  ctx.onRunFinished?.(summary);
+  if (!dryRun) ctx.onRunFinished?.(summary);
   return summary;
 }

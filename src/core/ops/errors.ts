@@ -32,3 +32,15 @@ export class DefinitionBusyError extends Error {
     );
   }
 }
+
+/** `install-cursor` cannot set up the definition's table (a view, a missing table, a column of another type). */
+export class CursorSetupError extends Error {
+  override readonly name = 'CursorSetupError';
+
+  constructor(
+    readonly definition: string,
+    problem: string,
+  ) {
+    super(`Definition "${definition}": ${problem}`);
+  }
+}

@@ -12,5 +12,13 @@ export {
   type TickWindow,
 } from './schedule';
 export { definitionIdByName } from './definitionIds';
-export { DefinitionBusyError, UnknownConflictError, UnknownFailureError } from './errors';
+export { CursorSetupError, DefinitionBusyError, UnknownConflictError, UnknownFailureError } from './errors';
 export type * from './records';
+export { removeDefinition, type RemoveResult, type RemovedRows, type SubscriptionLeft } from './remove';
+export {
+  installCursor,
+  installCursorFor,
+  type CursorPart,
+  type CursorPartStatus,
+  type InstallCursorResult,
+} from './installCursor';

@@ -190,7 +190,8 @@ export class PostgresSource {
       .join(' AND ');
   }
 
-  private keyRecord(key: unknown[]): Record<string, unknown> {
+  /** Key column → value, for messages and records. */
+  keyRecord(key: unknown[]): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     this.shape.key.forEach((k, i) => (out[k] = key[i]));
     return out;
@@ -258,23 +259,33 @@ export class PostgresSource {
   }
 }
 
+/** The statements of installCursorTrigger, for callers that print them instead of running them. */
+export function cursorTriggerStatements(schema: string, table: string, column: string): string[] {
+  const fn = quoteIdent(`arcore_touch_${table}_${column}`.slice(0, 63));
+  const trigger = quoteIdent(cursorTriggerName(column));
+  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  return [
+    `CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN NEW.${quoteIdent(column)} := clock_timestamp(); RETURN NEW; END $$`,
+    `DROP TRIGGER IF EXISTS ${trigger} ON ${qualified}`,
+    `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${qualified} FOR EACH ROW EXECUTE FUNCTION ${quoteIdent(schema)}.${fn}()`,
+  ];
+}
+
+/** The name of the trigger installCursorTrigger creates for `column`. */
+export function cursorTriggerName(column: string): string {
+  return `arcore_touch_${column}`.slice(0, 63);
+}
+
 /**
  * Installs a trigger keeping `column` current (now() on insert and update) for tables that lack one.
  * Idempotent: the function and trigger are replaced.
  */
 export async function installCursorTrigger(
-  pool: Pool,
+  pool: Pool | PoolClient,
   schema: string,
   table: string,
   column: string,
 ): Promise<void> {
-  const fn = quoteIdent(`arcore_touch_${table}_${column}`.slice(0, 63));
-  const trigger = quoteIdent(`arcore_touch_${column}`.slice(0, 63));
-  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
-  await pool.query(`CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN NEW.${quoteIdent(column)} := clock_timestamp(); RETURN NEW; END $$`);
-  await pool.query(`DROP TRIGGER IF EXISTS ${trigger} ON ${qualified}`);
-  await pool.query(
-    `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${qualified} FOR EACH ROW EXECUTE FUNCTION ${quoteIdent(schema)}.${fn}()`,
-  );
+  for (const statement of cursorTriggerStatements(schema, table, column)) await pool.query(statement);
 }

@@ -1,0 +1,280 @@
+import {
+  canonicalEquals,
+  fromGraphFields,
+  identityOf,
+  type CanonicalRecord,
+  type CanonicalValue,
+} from '../canonical';
+import type { KeysetPosition } from '../cursor/timestampCursor';
+import { readSourceColumns } from '../definition/validateLive';
+import { PostgresSource, type SourceRow } from '../source/postgres/PostgresSource';
+import { getDefinition } from '../store/definitions';
+import { LedgerStore } from '../store/ledger';
+import { buildFieldPlan, keyOf, rowToCanonical } from './plan';
+import { resolveSharePoint, SourceTableNotFoundError } from './runner';
+import type { EngineContext } from './types';
+
+/** One field whose value differs between a row and its paired item. */
+export interface VerifyDifference {
+  /** The row's key (key column → value). */
+  key: Record<string, unknown>;
+  itemId: string;
+  /** SharePoint internal name of the field (the mapping's target). */
+  field: string;
+  /** The mapped Postgres column. */
+  column: string;
+  postgres: CanonicalValue;
+  sharepoint: CanonicalValue;
+}
+
+/** What `verify NAME` prints: both sides of a definition compared row by row and field by field. */
+export interface VerifyReport {
+  definition: string;
+  /** True when every row and item are paired and every compared field is equal. */
+  agree: boolean;
+  rows: number;
+  items: number;
+  paired: number;
+  fieldsCompared: number;
+  /** Number of differing fields over all paired rows. */
+  differences: number;
+  /** Rows without an item plus items without a row. */
+  unpaired: number;
+  rowsWithoutItem: number;
+  itemsWithoutRow: number;
+  /** Items whose row is gone and that the push delete policy (SOFT, IGNORE) keeps on purpose. */
+  orphanedItems: number;
+  /** Rows flagged deleted by the pull delete policy SOFT (their item is gone on purpose). */
+  softDeletedRows: number;
+  /** The fields compared: those that flow in at least one direction (I9). */
+  fields: string[];
+  sample: {
+    differences: VerifyDifference[];
+    rowsWithoutItem: Record<string, unknown>[];
+    itemsWithoutRow: string[];
+  };
+  graphRequests: number;
+  resourceUnits: number;
+  throttleWaitMs: number;
+  durationMs: number;
+}
+
+export interface VerifyOptions {
+  /** How many differences (and unpaired rows and items) the report lists; 10 by default. */
+  sampleSize?: number;
+}
+
+interface ItemState {
+  values: CanonicalRecord | null;
+  /** Why the item's fields could not be read as the mapping says (a malformed Graph value). */
+  unreadable: string | null;
+  paired: boolean;
+}
+
+function identityRecord(key: string[], values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of key) out[k] = values[k];
+  return out;
+}
+
+/**
+ * Compares both sides of a definition through the ledger, reading them as runs do: SharePoint with the
+ * list enumeration (paged, paced by the shared throttle gate, I10), Postgres in keyset pages. Values are
+ * compared canonically (numbers as numbers, dates by what they mean, multi-values as sets), and only fields
+ * that flow in at least one direction (I9). Nothing is written on either side, and no lock is taken: a run
+ * in progress while verifying can show as transient differences.
+ */
+export async function verifyDefinition(
+  ctx: EngineContext,
+  definitionName: string,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const started = Date.now();
+  const sampleSize = options.sampleSize ?? 10;
+  const stored = await getDefinition(ctx.meta, definitionName);
+  const def = stored.definition;
+  const target = ctx.target();
+  try {
+    const { siteId, listId } = await resolveSharePoint(target, def);
+    const spColumns = await target.getColumns(siteId, listId);
+    const sourcePool = ctx.sourcePool(def.source.connection);
+    const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
+    if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
+    const plan = buildFieldPlan(def, pgColumns, spColumns);
+    const softColumn = def.deletes.pull === 'SOFT' ? def.deletes.pullSoftColumn : undefined;
+    const wanted = new Set([
+      ...def.source.key,
+      def.source.cursor.column,
+      ...def.fields.map((f) => f.source),
+      ...(softColumn ? [softColumn] : []),
+    ]);
+    const source = new PostgresSource(sourcePool, {
+      schema: def.source.schema,
+      table: def.source.table,
+      key: def.source.key,
+      cursorColumn: def.source.cursor.column,
+      columns: pgColumns.filter((c) => wanted.has(c.name)),
+    });
+    const ledger = new LedgerStore(
+      stored.id,
+      def.source.key.length > 1 ? 'COMPOSITE_COLUMNS' : 'PRIMARY_KEY',
+      def.source.connection,
+    );
+    const compared = plan.fields.filter((f) => f.pushable || f.pullable);
+
+    const items = new Map<string, ItemState>();
+    // A list query costs the same resource units whatever its size (graph.md): pages as big as the
+    // definition reads rows in, up to Graph's 5000.
+    const top = Math.min(def.source.pageSize, 5000);
+    for await (const page of target.listItems(siteId, listId, { select: plan.select, top })) {
+      for (const item of page) {
+        try {
+          items.set(item.id, {
+            values: fromGraphFields(item.fields, plan.columns),
+            unreadable: null,
+            paired: false,
+          });
+        } catch (err) {
+          items.set(item.id, { values: null, unreadable: (err as Error).message, paired: false });
+        }
+      }
+    }
+
+    const report: VerifyReport = {
+      definition: def.name,
+      agree: false,
+      rows: await source.count(),
+      items: items.size,
+      paired: 0,
+      fieldsCompared: 0,
+      differences: 0,
+      unpaired: 0,
+      rowsWithoutItem: 0,
+      itemsWithoutRow: 0,
+      orphanedItems: 0,
+      softDeletedRows: 0,
+      fields: compared.map((f) => f.target),
+      sample: { differences: [], rowsWithoutItem: [], itemsWithoutRow: [] },
+      graphRequests: 0,
+      resourceUnits: 0,
+      throttleWaitMs: 0,
+      durationMs: 0,
+    };
+    const difference = (d: VerifyDifference) => {
+      report.differences++;
+      if (report.sample.differences.length < sampleSize) report.sample.differences.push(d);
+    };
+    const rowWithoutItem = (key: Record<string, unknown>) => {
+      report.rowsWithoutItem++;
+      if (report.sample.rowsWithoutItem.length < sampleSize) report.sample.rowsWithoutItem.push(key);
+    };
+
+    let seenRows = 0;
+    let from: { after: KeysetPosition } | null = null;
+    for (;;) {
+      const rows = await source.readPage(from, def.source.pageSize);
+      if (rows.length === 0) break;
+      seenRows += rows.length;
+      const hashes = new Map<SourceRow, string>();
+      for (const row of rows) {
+        try {
+          hashes.set(row, identityOf(def.source.key, row.values, plan.keyKinds).hash);
+        } catch {
+          // A key that cannot identify a row (NULL, unusable type) is never synced: that row is unpaired.
+        }
+      }
+      const entries = await ledger.byIdentities(ctx.meta, [...hashes.values()]);
+      for (const row of rows) {
+        const key = identityRecord(def.source.key, row.values);
+        const hash = hashes.get(row);
+        const entry = hash === undefined ? undefined : entries.get(hash);
+        const item = entry?.itemId ? items.get(entry.itemId) : undefined;
+        if (!entry || entry.state !== 'SYNCED' || !entry.itemId || !item || item.paired) {
+          if (softColumn && row.values[softColumn] === true) report.softDeletedRows++;
+          else rowWithoutItem(key);
+          continue;
+        }
+        item.paired = true;
+        report.paired++;
+        let pg: CanonicalRecord | null = null;
+        let pgError: string | null = null;
+        try {
+          pg = rowToCanonical(plan, row.values);
+        } catch (err) {
+          pgError = (err as Error).message;
+        }
+        for (const f of compared) {
+          report.fieldsCompared++;
+          const pv = pg ? (pg[f.target] ?? null) : null;
+          const sv = item.values ? (item.values[f.target] ?? null) : null;
+          if (pg && item.values && canonicalEquals(pv, sv)) continue;
+          difference({
+            key,
+            itemId: entry.itemId,
+            field: f.target,
+            column: f.source,
+            postgres: pgError ?? pv,
+            sharepoint: item.unreadable ?? sv,
+          });
+        }
+      }
+      if (rows.length < def.source.pageSize) break;
+      const last = rows[rows.length - 1];
+      from = { after: { ts: last.cursor as string, key: keyOf(def, last.values) } };
+    }
+    // Rows with a NULL cursor are never read by a push, so they can have no item.
+    report.rowsWithoutItem += Math.max(0, report.rows - seenRows);
+
+    const unpairedIds = [...items].filter(([, s]) => !s.paired).map(([id]) => id);
+    for (let i = 0; i < unpairedIds.length; i += 1000) {
+      const chunk = unpairedIds.slice(i, i + 1000);
+      const entries = await ledger.byItemIds(ctx.meta, listId, chunk);
+      for (const id of chunk) {
+        if (entries.get(id)?.state === 'ORPHANED') {
+          report.orphanedItems++;
+          continue;
+        }
+        report.itemsWithoutRow++;
+        if (report.sample.itemsWithoutRow.length < sampleSize) report.sample.itemsWithoutRow.push(id);
+      }
+    }
+
+    report.unpaired = report.rowsWithoutItem + report.itemsWithoutRow;
+    report.agree = report.differences === 0 && report.unpaired === 0;
+    const stats = target.stats();
+    report.graphRequests = stats.requests;
+    report.resourceUnits = stats.resourceUnits;
+    report.throttleWaitMs = stats.throttleWaitMs;
+    report.durationMs = Date.now() - started;
+    return report;
+  } finally {
+    await target.close();
+  }
+}
+
+/** A few lines naming what disagrees: the first differences, unpaired rows and items. */
+export function describeDifferences(report: VerifyReport): string[] {
+  const lines: string[] = [];
+  const { sample } = report;
+  for (const d of sample.differences) {
+    lines.push(
+      `row ${JSON.stringify(d.key)} / item ${d.itemId} ${d.field}: Postgres ${JSON.stringify(d.postgres)} ≠ ` +
+        `SharePoint ${JSON.stringify(d.sharepoint)}`,
+    );
+  }
+  if (report.differences > sample.differences.length)
+    lines.push(`… and ${report.differences - sample.differences.length} more field differences`);
+  if (report.rowsWithoutItem > 0) {
+    lines.push(
+      `rows without an item (${report.rowsWithoutItem}): ${sample.rowsWithoutItem.map((k) => JSON.stringify(k)).join(', ')}` +
+        (report.rowsWithoutItem > sample.rowsWithoutItem.length ? ', …' : ''),
+    );
+  }
+  if (report.itemsWithoutRow > 0) {
+    lines.push(
+      `items without a row (${report.itemsWithoutRow}): ${sample.itemsWithoutRow.join(', ')}` +
+        (report.itemsWithoutRow > sample.itemsWithoutRow.length ? ', …' : ''),
+    );
+  }
+  return lines;
+}

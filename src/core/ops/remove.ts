@@ -1,0 +1,114 @@
+import type { EngineContext } from '../engine/types';
+import { tryLockDefinition } from '../store/locks';
+import { definitionIdByName } from './definitionIds';
+import { DefinitionBusyError } from './errors';
+
+/** Metadata rows `remove` deleted, per table. */
+export interface RemovedRows {
+  ledger: number;
+  cursors: number;
+  runs: number;
+  conflicts: number;
+  failures: number;
+  pendingPulls: number;
+  subscriptions: number;
+  fieldMappings: number;
+}
+
+/** A Graph subscription `remove` could not delete at Graph: its store row is gone, the subscription is not. */
+export interface SubscriptionLeft {
+  subscriptionId: string;
+  expiration: string;
+  error: string;
+}
+
+export interface RemoveResult {
+  definition: string;
+  removed: RemovedRows;
+  /** Subscriptions deleted at Graph (or already gone there). */
+  subscriptionsDeleted: string[];
+  /** Subscriptions Graph did not delete; they expire by themselves and the subscription timer deletes them. */
+  subscriptionsLeft: SubscriptionLeft[];
+}
+
+/** Tables holding a definition's metadata, in the order they are emptied (children before parents). */
+const TABLES: [keyof RemovedRows, string][] = [
+  ['conflicts', 'arcore.sync_conflicts'],
+  ['failures', 'arcore.sync_failures'],
+  ['ledger', 'arcore.sync_ledger'],
+  ['cursors', 'arcore.sync_cursors'],
+  ['pendingPulls', 'arcore.pending_pulls'],
+  ['subscriptions', 'arcore.graph_subscriptions'],
+  ['runs', 'arcore.sync_runs'],
+  ['fieldMappings', 'arcore.field_mappings'],
+];
+
+/**
+ * Deletes a definition and everything the engine kept about it: ledger, cursors, runs, conflicts, failures,
+ * pending pulls and its Graph subscriptions (deleted at Graph first). Neither side's data is touched: rows stay
+ * in Postgres and items stay in SharePoint (with their hidden key column). Refused while a run holds the
+ * definition's lock (I11): the run would write metadata back for a definition that no longer exists.
+ *
+ * A subscription Graph refuses to delete does not stop the removal: its store row goes with the rest, and
+ * the result names it. Notifications it still sends name an unknown subscription and are ignored; the
+ * subscription timer deletes it at Graph as an orphan, and it expires by itself at the latest.
+ */
+export async function removeDefinition(ctx: EngineContext, name: string): Promise<RemoveResult> {
+  const definitionId = await definitionIdByName(ctx.meta, name);
+  const lock = await tryLockDefinition(ctx.meta, definitionId);
+  if (!lock) throw new DefinitionBusyError(name, 'removing it');
+  try {
+    const { rows: subscriptions } = await ctx.meta.query<{
+      subscription_id: string;
+      expiration: Date;
+      state: string;
+    }>('SELECT subscription_id, expiration, state FROM arcore.graph_subscriptions WHERE definition_id = $1', [
+      definitionId,
+    ]);
+    const subscriptionsDeleted: string[] = [];
+    const subscriptionsLeft: SubscriptionLeft[] = [];
+    const live = subscriptions.filter((s) => s.state !== 'REMOVED');
+    if (live.length > 0) {
+      const target = ctx.target();
+      try {
+        for (const s of live) {
+          try {
+            await target.deleteSubscription(s.subscription_id);
+            subscriptionsDeleted.push(s.subscription_id);
+          } catch (err) {
+            subscriptionsLeft.push({
+              subscriptionId: s.subscription_id,
+              expiration: s.expiration.toISOString(),
+              error: (err as Error).message,
+            });
+          }
+        }
+      } finally {
+        await target.close();
+      }
+    }
+
+    const client = await ctx.meta.connect();
+    try {
+      await client.query('BEGIN');
+      const removed = {} as RemovedRows;
+      for (const [key, table] of TABLES) {
+        const { rowCount } = await client.query(`DELETE FROM ${table} WHERE definition_id = $1`, [
+          definitionId,
+        ]);
+        removed[key] = rowCount ?? 0;
+      }
+      // Anything else that hangs off the definition (ON DELETE CASCADE) goes with it.
+      await client.query('DELETE FROM arcore.sync_definitions WHERE id = $1', [definitionId]);
+      await client.query('COMMIT');
+      return { definition: name, removed, subscriptionsDeleted, subscriptionsLeft };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,103 @@
+import { HttpRequest, HttpResponse } from '@azure/functions';
+import { runPull } from '../../src/core/engine/pull';
+import { runPush } from '../../src/core/engine/push';
+import { tryLockDefinition } from '../../src/core/store/locks';
+import { disabledTelemetry } from '../../src/core/telemetry';
+import { opsApi } from '../../src/functions/opsApi';
+import { installRuntime } from '../../src/functions/runtime';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../support/engineHarness';
+import { invocation } from './support/invocation';
+
+/** The ops API routes of verify, dry run, install-cursor and remove, against Postgres and the emulator. */
+describe('ops API: verify, dry-run, install-cursor, remove', () => {
+  let h: Harness;
+  let uninstall: () => void;
+
+  async function ops(method: string, path: string, body?: unknown) {
+    const request = new HttpRequest({
+      method,
+      url: `http://127.0.0.1:7071/api/ops/${path}`,
+      params: { path },
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : { string: JSON.stringify(body) },
+    });
+    const response = new HttpResponse(await opsApi(request, invocation('opsApi').context));
+    const text = await response.text();
+    return { status: response.status, json: (text ? JSON.parse(text) : null) as Record<string, unknown> };
+  }
+
+  beforeAll(async () => {
+    h = await startHarness();
+    await createProjectsTable(h.db);
+    await h.define(projectsDefinition());
+    await h.db.pool.query("INSERT INTO projects (id, name) SELECT i, 'p' || i FROM generate_series(1, 3) i");
+    await runPush(h.ctx, 'projects', { trigger: 'test' });
+    await runPull(h.ctx, 'projects', { trigger: 'test' });
+    uninstall = installRuntime({ ctx: h.ctx, telemetry: disabledTelemetry, webhookUrls: {} });
+  });
+  afterAll(async () => {
+    uninstall();
+    await h.close();
+  });
+
+  it('POST definitions/{name}/verify answers the comparison, agreeing or not', async () => {
+    expect(await ops('POST', 'definitions/projects/verify')).toMatchObject({
+      status: 200,
+      json: { agree: true, rows: 3, items: 3, paired: 3, differences: 0, unpaired: 0 },
+    });
+    await h.db.pool.query("UPDATE projects SET name = 'changed' WHERE id = 1");
+    const differ = await ops('POST', 'definitions/projects/verify', {});
+    expect(differ).toMatchObject({ status: 200, json: { agree: false, differences: 1 } });
+    expect((await ops('POST', 'definitions/nope/verify')).status).toBe(404);
+  });
+
+  it('POST definitions/{name}/dry-run previews a push, a pull or a sync without writing', async () => {
+    const runsBefore = (await h.db.pool.query('SELECT count(*)::int AS n FROM arcore.sync_runs')).rows[0].n;
+    const push = await ops('POST', 'definitions/projects/dry-run', { run: 'push' });
+    expect(push).toMatchObject({
+      status: 200,
+      json: { dryRun: true, runId: null, runType: 'PUSH', updated: 1, planned: 1 },
+    });
+    const sync = await ops('POST', 'definitions/projects/dry-run', { run: 'sync' });
+    expect(sync).toMatchObject({
+      status: 200,
+      json: { dryRun: true, pull: { runType: 'INGRESS', dryRun: true }, push: { updated: 1 } },
+    });
+    expect((await h.db.pool.query('SELECT count(*)::int AS n FROM arcore.sync_runs')).rows[0].n).toBe(
+      runsBefore,
+    );
+    expect(await ops('POST', 'definitions/projects/dry-run', { run: 'both' })).toMatchObject({ status: 400 });
+    expect(await ops('POST', 'definitions/projects/dry-run')).toMatchObject({ status: 400 });
+  });
+
+  it('POST definitions/{name}/install-cursor answers what is there or the SQL still needed', async () => {
+    const result = await ops('POST', 'definitions/projects/install-cursor', { printSql: true });
+    expect(result).toMatchObject({ status: 200, json: { applied: false, column: 'updated_at' } });
+    // The harness table has the column, the trigger and an index on (updated_at, id) already.
+    expect(result.json.sql).toEqual([]);
+  });
+
+  it('DELETE definitions/{name} removes the definition (409 while a run holds the lock)', async () => {
+    const { rows } = await h.db.pool.query<{ id: string }>(
+      'SELECT id::text AS id FROM arcore.sync_definitions',
+    );
+    const lock = await tryLockDefinition(h.db.pool, rows[0].id);
+    try {
+      expect((await ops('DELETE', 'definitions/projects')).status).toBe(409);
+    } finally {
+      await lock?.release();
+    }
+    expect(await ops('DELETE', 'definitions/projects')).toMatchObject({
+      status: 200,
+      json: { definition: 'projects', removed: { ledger: 3 }, subscriptionsLeft: [] },
+    });
+    expect((await ops('GET', 'definitions/projects')).status).toBe(404);
+    expect((await ops('DELETE', 'definitions/projects')).status).toBe(404);
+    expect((await h.db.pool.query('SELECT count(*)::int AS n FROM projects')).rows[0].n).toBe(3);
+  });
+});
