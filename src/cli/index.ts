@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { CursorResetScope } from '../core/ops';
 import type { DemoCommandOptions } from './commands/demo';
 import type { EmulatorCommandOptions } from './commands/emulator';
-import { describeFailure, ExitCode } from './failures';
+import { describeFailure, ExitCode, failureJson } from './failures';
 import { processIo } from './output';
 import { CliRuntime, type CliDeps } from './runtime';
 
@@ -35,7 +35,8 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     <Args extends unknown[]>(action: (rt: CliRuntime, ...args: Args) => Promise<void>) =>
     async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
-      const rt = new CliRuntime(deps, { verbose: Boolean(command.optsWithGlobals().verbose) });
+      const opts = command.optsWithGlobals();
+      const rt = new CliRuntime(deps, { verbose: Boolean(opts.verbose), json: Boolean(opts.json) });
       onRuntime(rt);
       await action(rt, ...(args.slice(0, -1) as Args));
     };
@@ -281,13 +282,19 @@ export async function runCli(argv: string[], deps: CliDeps = processDeps()): Pro
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.OK;
   } catch (error) {
+    // --json: stdout carries exactly one object, on failure too (a usage error has no runtime yet).
+    const json = runtime?.options.json ?? argv.includes('--json');
     if (error instanceof CommanderError) {
       // Commander already printed its message (or the help); --help and --version are successes.
-      return error.exitCode === 0 ? ExitCode.OK : ExitCode.INVALID;
+      if (error.exitCode === 0) return ExitCode.OK;
+      if (json) deps.io.out(JSON.stringify(failureJson(describeFailure(error), error), null, 2));
+      return ExitCode.INVALID;
     }
     runtime?.reporter.finish();
     const failure = describeFailure(error, runtime?.failureContext());
+    if (json) deps.io.out(JSON.stringify(failureJson(failure, error), null, 2));
     deps.io.err(`arcore-sync: ${failure.message}`);
+    deps.io.err(`  next step: ${failure.hint}`);
     return failure.exitCode;
   } finally {
     await runtime?.close();

@@ -20,6 +20,8 @@ export interface CliDeps {
 
 export interface GlobalOptions {
   verbose: boolean;
+  /** The command was given --json: stdout is one JSON object, on failure too. */
+  json?: boolean;
 }
 
 /** Setting names whose values are secret: never printed, even inside an error message. */

@@ -1,3 +1,4 @@
+import type { ErrorKind } from '../errors/kind';
 import type { z } from 'zod';
 import {
   definitionsFileSchema,
@@ -13,6 +14,8 @@ export interface DefinitionProblem {
 }
 
 export class DefinitionValidationError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_definition';
+
   constructor(
     readonly problems: DefinitionProblem[],
     readonly origin?: string,

@@ -1,3 +1,4 @@
+import type { ErrorKind } from '../errors/kind';
 import {
   canonicalEquals,
   fieldKindFor,
@@ -46,6 +47,8 @@ export interface FieldPlan {
 }
 
 export class MappingError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_definition';
+
   constructor(
     readonly definition: string,
     message: string,
