@@ -1,5 +1,6 @@
 import type { ErrorKind } from '../errors/kind';
 import {
+  CanonicalValueError,
   canonicalEquals,
   fieldKindFor,
   isWritableSharePointField,
@@ -135,7 +136,11 @@ export function rowToCanonical(plan: FieldPlan, values: Record<string, unknown>)
   const out: CanonicalRecord = {};
   for (const f of plan.fields) {
     const raw = values[f.source];
-    out[f.target] = toCanonical(f.kind, f.transform ? applyTransforms(f.transform, raw) : raw);
+    try {
+      out[f.target] = toCanonical(f.kind, f.transform ? applyTransforms(f.transform, raw) : raw);
+    } catch (err) {
+      throw err instanceof CanonicalValueError ? err.inField(f.source) : err;
+    }
   }
   return out;
 }
