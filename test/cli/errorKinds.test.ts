@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Agent } from 'undici';
 import { parseDefinition } from '../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../src/core/definition/schema';
 import { upsertDefinitions } from '../../src/core/store/definitions';
@@ -176,6 +177,53 @@ describe('arcore-sync failure kinds, exit codes and --json failures', () => {
       const out = jsonOf(r);
       expect(out).toMatchObject({ error: { kind: 'authentication' }, exitCode: 3 });
       expect(JSON.stringify(out)).not.toContain('not found');
+    });
+
+    it('a list without the hidden key column is refused before anything is written (exit 2, names provision)', async () => {
+      await db.pool.query(
+        'CREATE TABLE bare (id int PRIMARY KEY, title text, updated_at timestamptz NOT NULL DEFAULT now())',
+      );
+      await db.pool.query("INSERT INTO bare (id, title) VALUES (1, 'one'), (2, 'two')");
+      await upsertDefinitions(db.pool, [parseDefinition(definition('bare', 'bare', 'Bare'))]);
+      // A list made by hand in SharePoint, never provisioned: it has Title but no ArcoreKey.
+      const siteId = emulator.control.getSiteId(SITE);
+      const dispatcher = new Agent({ connect: { ca: emulator.caCert } });
+      const created = await fetch(`${emulator.baseUrl}/sites/${siteId}/lists`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${emulator.appToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ displayName: 'Bare', list: { template: 'genericList' } }),
+        dispatcher,
+      });
+      await dispatcher.close();
+      expect(created.status).toBe(201);
+
+      const r = await runCli(['push', 'bare', '--json'], env);
+
+      expect(r.code).toBe(2);
+      expect(jsonOf(r)).toMatchObject({
+        error: {
+          kind: 'invalid_definition',
+          message: expect.stringContaining('list "Bare" has no column "ArcoreKey"'),
+          hint: 'add the column with "arcore-sync provision bare", then run again',
+        },
+        exitCode: 2,
+        run: { status: 'FAILED', processed: 0, failed: 0 },
+      });
+      expect(await itemCount('Bare')).toBe(0);
+      const { rows } = await db.pool.query("SELECT 1 FROM arcore.sync_failures WHERE status = 'PARKED'");
+      expect(rows).toHaveLength(0);
+    });
+
+    it('a definitions file that starts with a UTF-8 byte order mark is read like any other', async () => {
+      const file = join(dir, 'bom.json');
+      writeFileSync(
+        file,
+        `\uFEFF${JSON.stringify({ definitions: [definition('drift', 'drift', 'Drift')] })}`,
+      );
+      const r = await runCli(['validate', file], env);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('drift: ok');
     });
 
     it('--json failures without a run print only the error object', async () => {

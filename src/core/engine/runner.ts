@@ -44,6 +44,25 @@ export class ListNotFoundError extends Error {
   }
 }
 
+/** The list lacks the hidden key column push and pull identify items by: it was not provisioned. */
+export class KeyColumnMissingError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_definition';
+  readonly hint: string;
+
+  constructor(
+    readonly definition: string,
+    readonly list: string,
+    readonly keyColumn: string,
+  ) {
+    super(
+      `Definition "${definition}": list "${list}" has no column "${keyColumn}" (target.keyColumn, the hidden ` +
+        'key every synced item carries); nothing was written',
+    );
+    this.name = 'KeyColumnMissingError';
+    this.hint = `add the column with "arcore-sync provision ${definition}", then run again`;
+  }
+}
+
 export class SourceTableNotFoundError extends Error {
   readonly errorKind: ErrorKind = 'not_found';
 
@@ -144,6 +163,10 @@ async function openScope(
 ): Promise<RunScope> {
   const def = stored.definition;
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
+  // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
+  if (!spColumns.some((c) => c.name === def.target.keyColumn)) {
+    throw new KeyColumnMissingError(def.name, def.target.list, def.target.keyColumn);
+  }
   const sharing = await otherDefinitionsOfList(ctx.meta, listId, stored.id);
   if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, def.target.list, listId, sharing);
   const sourcePool = ctx.sourcePool(def.source.connection);
