@@ -165,7 +165,8 @@ describe('arcore-sync failure kinds, exit codes and --json failures', () => {
           hint: expect.stringContaining('GRAPH_CA_CERT_FILE'),
         },
         exitCode: 3,
-        run: { status: 'FAILED' },
+        // One attempt: a certificate that is not trusted is not a transient failure worth retrying.
+        run: { status: 'FAILED', graphRequests: 1 },
       });
       expect(JSON.stringify(out)).not.toContain('not found');
       expect(r.stderr).toContain('GRAPH_CA_CERT_FILE');
