@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
+import { listDefinitions } from '../../../src/core/store/definitions';
 import {
+  createSubscriptionFor,
   ensureSubscriptions,
   handleLifecycle,
   listStoredSubscriptions,
@@ -141,6 +143,25 @@ describe('subscriptionRemoved lifecycle notifications (at-least-once delivery)',
     expect(after).toHaveLength(1);
     expect(after[0].subscriptionId).not.toBe(removed.subscriptionId);
     expect(await graphSubscriptions()).toHaveLength(1);
+  });
+
+  it('the removal of a subscription that is no longer the only live one is superseded, not recreated', async () => {
+    const [older] = await live();
+    const body = await removedBody(older.subscriptionId);
+    const [def] = await listDefinitions(h.db.pool);
+    const target = h.ctx.target();
+    const newer = await createSubscriptionFor(h.db.pool, target, def, urls, new Date()).finally(() =>
+      target.close(),
+    );
+    await deleteAtGraph(older.subscriptionId);
+
+    const result = await handleLifecycle(h.ctx, body, { urls });
+
+    expect(result.handled).toEqual([
+      expect.objectContaining({ subscriptionId: older.subscriptionId, action: 'superseded' }),
+    ]);
+    expect((await live()).map((s) => s.subscriptionId)).toEqual([newer.subscriptionId]);
+    expect((await graphSubscriptions()).map((s) => s.id)).toEqual([newer.subscriptionId]);
   });
 
   it('a late removal of a subscription that upkeep already replaced creates nothing', async () => {
