@@ -16,6 +16,9 @@ Exit codes: 0 success (a run that parked failures or conflicts still exits 0 and
 3 Postgres or Graph unreachable, or another runtime failure.`;
 
 type Json = { json?: boolean };
+
+/** Commands that print a run's summary and its failure themselves. */
+const RUN_COMMANDS = new Set(['push', 'pull', 'sync']);
 type Limit = { limit: string };
 
 // Command modules load on first use, so `--help` and usage errors stay quick and never load the engine.
@@ -36,7 +39,11 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
       const opts = command.optsWithGlobals();
-      const rt = new CliRuntime(deps, { verbose: Boolean(opts.verbose), json: Boolean(opts.json) });
+      const rt = new CliRuntime(deps, {
+        verbose: Boolean(opts.verbose),
+        json: Boolean(opts.json),
+        runFailuresPrinted: RUN_COMMANDS.has(command.name()),
+      });
       onRuntime(rt);
       await action(rt, ...(args.slice(0, -1) as Args));
     };

@@ -34,8 +34,12 @@ function dataSuffix(data?: Record<string, unknown>): string {
   return ` ${JSON.stringify(data)}`;
 }
 
-/** The engine's logger for a CLI process: warnings and errors always, info with --verbose; all on stderr. */
-export function cliLogger(reporter: ProgressReporter, verbose: boolean): Logger {
+/**
+ * The engine's logger for a CLI process: warnings and errors always, info with --verbose; all on stderr.
+ * `runFailuresPrinted`: the command prints a failed run itself (push, pull, sync), so the engine's log line
+ * for it (marked by its errorKind) would repeat the error; a long-lived `serve` keeps those lines.
+ */
+export function cliLogger(reporter: ProgressReporter, verbose: boolean, runFailuresPrinted = false): Logger {
   return {
     info(message, data) {
       if (verbose) reporter.log(`info: ${message}${dataSuffix(data)}`);
@@ -45,7 +49,7 @@ export function cliLogger(reporter: ProgressReporter, verbose: boolean): Logger 
     },
     error(message, data) {
       // A failed run (its log line carries errorKind) is reported once by the command, with its hint.
-      if (data?.errorKind !== undefined && !verbose) return;
+      if (runFailuresPrinted && data?.errorKind !== undefined && !verbose) return;
       reporter.log(`error: ${message}${dataSuffix(data)}`);
     },
   };

@@ -1,5 +1,7 @@
+import { PassThrough } from 'node:stream';
 import type { RunSummary } from '../../src/core/engine/types';
-import { attentionNote, formatRunSummary } from '../../src/cli/output';
+import { attentionNote, cliLogger, formatRunSummary } from '../../src/cli/output';
+import { createProgressReporter } from '../../src/cli/progress';
 
 function summary(overrides: Partial<RunSummary>): RunSummary {
   return {
@@ -43,5 +45,26 @@ describe('run summaries as printed', () => {
     expect(text).toContain('attention: 2 failures parked (arcore-sync failures projects)');
     expect(text).not.toContain('succeeded');
     expect(text).not.toContain('cannot reach Microsoft Graph');
+  });
+
+  it('the engine log line of a failed run is left out only where the command prints the failure itself', () => {
+    const logged = (runFailuresPrinted: boolean): string => {
+      const stream = new PassThrough();
+      const chunks: string[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
+      const log = cliLogger(
+        createProgressReporter({ interactive: false, stream }),
+        false,
+        runFailuresPrinted,
+      );
+      log.error('projects: PUSH run 7 failed: boom', { runId: '7', errorKind: 'unreachable' });
+      log.error('projects: something else broke');
+      return chunks.join('');
+    };
+    // push, pull, sync: printed once by the command.
+    expect(logged(true)).not.toContain('run 7 failed');
+    expect(logged(true)).toContain('something else broke');
+    // serve: nobody else reports the run, so its log line stays.
+    expect(logged(false)).toContain('error: projects: PUSH run 7 failed: boom');
   });
 });
