@@ -1,8 +1,8 @@
-import type { ErrorKind } from '../errors/kind';
 import type { Pool } from 'pg';
 import type { SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
 import { errorKindOf, hintFor } from '../errors/classify';
+import type { ErrorKind } from '../errors/kind';
 import { readSourceColumns } from '../definition/validateLive';
 import { PostgresSource } from '../source/postgres/PostgresSource';
 import {
