@@ -1,16 +1,12 @@
 import { CommanderError } from 'commander';
-import { SettingsError } from '../config/settings';
-import { DefinitionValidationError } from '../core/definition/parse';
-import { DatabaseConfigError, DatabaseTokenError, DatabaseUnreachableError } from '../core/db/errors';
-import { CursorSetupError, UnknownConflictError, UnknownFailureError } from '../core/ops/errors';
-import { UnknownDefinitionError } from '../core/store/definitions';
+import { DatabaseTokenError, DatabaseUnreachableError } from '../core/db/errors';
+import { causeChain, errorKindOf, hintFor } from '../core/errors/classify';
+import type { ErrorKind } from '../core/errors/kind';
 import {
   GraphAuthError,
   GraphOutcomeUnknownError,
   GraphRequestError,
 } from '../core/target/sharepoint/errors';
-import { DemoDataDirError } from '../demo/dataDir';
-import { LocalSettingsError } from './localSettings';
 
 /** The process exit codes of `arcore-sync`, documented in docs/cli.md. */
 export const ExitCode = {
@@ -20,13 +16,33 @@ export const ExitCode = {
   DIFFERS: 1,
   /** Invalid usage, settings or definitions; an unknown definition, or one that does not fit its table or list. */
   INVALID: 2,
-  /** Postgres or Graph unreachable, or another runtime failure. Fix the environment and run again. */
+  /** Postgres or Graph unreachable, TLS, refused credentials or permissions, or another runtime failure. */
   RUNTIME: 3,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** The one mapping from failure kinds to exit codes: what the user must fix (2) or the environment (3). */
+export function exitCodeOf(kind: ErrorKind): ExitCode {
+  switch (kind) {
+    case 'not_found':
+    case 'invalid_definition':
+    case 'invalid_input':
+    case 'data':
+      return ExitCode.INVALID;
+    case 'unreachable':
+    case 'tls':
+    case 'authentication':
+    case 'permission':
+    case 'throttled':
+    case 'internal':
+      return ExitCode.RUNTIME;
+  }
+}
+
 /** Bad command-line input the CLI itself detects (commander catches the rest). */
 export class CliUsageError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_input';
+
   constructor(message: string) {
     super(message);
     this.name = 'CliUsageError';
@@ -35,9 +51,14 @@ export class CliUsageError extends Error {
 
 /** The live check found errors in a definitions file (already printed in full); nothing was saved. */
 export class DefinitionsRejectedError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_definition';
+  readonly hint = 'fix the errors listed above and run the command again; nothing was saved';
+
   constructor(
     readonly file: string,
     readonly problems: { definition: string; path: string; message: string }[],
+    /** What `--json` prints next to the error: the validation report. */
+    readonly jsonDetails?: Record<string, unknown>,
   ) {
     super(
       `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} against the live database, ` +
@@ -61,43 +82,47 @@ export class SidesDifferError extends Error {
   }
 }
 
-/** A run finished with status FAILED: carries the summary's error text so it can be classified. */
+/** A run finished with status FAILED: carries its summary, whose error kind decides the exit code. */
 export class RunFailedError extends Error {
+  readonly errorKind: ErrorKind;
+  readonly hint: string | undefined;
+
   constructor(
     readonly definition: string,
     readonly runType: string,
     readonly runError: string,
+    failure: { errorKind?: ErrorKind; errorHint?: string } = {},
+    /** What `--json` prints next to the error: the run summary. */
+    readonly jsonDetails?: Record<string, unknown>,
   ) {
-    super(`${runType.toLowerCase()} of "${definition}" failed: ${runError}`);
+    super(`${runType === 'PUSH' ? 'push' : 'pull'} of "${definition}" failed: ${runError}`);
     this.name = 'RunFailedError';
+    this.errorKind = failure.errorKind ?? 'internal';
+    this.hint = failure.errorHint;
   }
 }
 
-const ENGINE_USAGE_ERRORS = new Set([
-  'ConflictNotFoundError',
-  'ConflictAlreadyResolvedError',
-  'ResolutionValueError',
-  'DefinitionChangeRefusedError',
-  'ListNotReplacedError',
-  'KeyColumnMissingError',
-]);
-/** Engine errors (matched by name, see above) that mean the definition does not fit the table or list. */
-const DEFINITION_MISMATCH_ERRORS = new Set([
-  'ListNotFoundError',
-  'SourceTableNotFoundError',
-  'MappingError',
-  'UnsupportedMappingError',
-  'UnknownColumnError',
-  'ListReplacedError',
-  'KeyNotUniqueError',
-]);
-/** The same errors as a failed run records them (src/core/engine/runner.ts and plan.ts word them so). */
-const RUN_DEFINITION_MISMATCH =
-  /^Definition "[^"]*": (list "[^"]*" (not found|is now list)|source table "[^"]*" does not exist|fields\[\d+\]\.|source\.key)/;
-
 export interface Failure {
   exitCode: ExitCode;
+  kind: ErrorKind;
   message: string;
+  hint: string;
+}
+
+/**
+ * The one object `--json` prints on stdout when a command fails: the error, the exit code and, when the
+ * command got that far, what it has to show (the run summary as `run`, a validation report as `report`).
+ */
+export function failureJson(failure: Failure, error: unknown): Record<string, unknown> {
+  const details =
+    error instanceof RunFailedError || error instanceof DefinitionsRejectedError
+      ? error.jsonDetails
+      : undefined;
+  return {
+    error: { kind: failure.kind, message: failure.message, hint: failure.hint },
+    exitCode: failure.exitCode,
+    ...details,
+  };
 }
 
 /** Where the CLI was pointed, to name the unreachable side in messages. */
@@ -105,16 +130,6 @@ export interface FailureContext {
   graphBaseUrl?: string;
   /** Values that must never be printed (passwords, tokens, secrets). */
   secrets?: string[];
-}
-
-function causeChain(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  let current: unknown = error;
-  while (current !== undefined && current !== null && chain.length < 10 && !chain.includes(current)) {
-    chain.push(current);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return chain;
 }
 
 function messageOf(error: unknown): string {
@@ -150,99 +165,75 @@ function endpointOf(error: DatabaseUnreachableError): string {
   return `${host}:${error.port}/${error.database}`;
 }
 
-/**
- * Turns whatever a command threw into an exit code and one message that names the failing side
- * ("cannot reach Postgres at host:port/db: …", "cannot reach Microsoft Graph at https://…: …").
- * Secrets are redacted from every message.
- */
-export function describeFailure(error: unknown, context: FailureContext = {}): Failure {
-  const graph = context.graphBaseUrl ?? 'Microsoft Graph';
+/** The message for an error, naming the failing side ("cannot reach Postgres at host:port/db: …"). */
+function messageFor(error: unknown, kind: ErrorKind, graph: string): string {
   const chain = causeChain(error);
   const find = <T>(type: abstract new (...args: never[]) => T): T | undefined =>
     chain.find((e): e is T => e instanceof type);
-  const result = (exitCode: ExitCode, message: string): Failure => ({
-    exitCode,
-    message: redact(message, context.secrets ?? []),
+
+  if (error instanceof RunFailedError) return error.message;
+  const unreachableDb = find(DatabaseUnreachableError);
+  if (unreachableDb) {
+    const cause = unreachableDb.cause === undefined ? unreachableDb.message : messageOf(unreachableDb.cause);
+    const verb =
+      kind === 'authentication' ? 'Postgres refused the credentials at' : 'cannot reach Postgres at';
+    return `${verb} ${endpointOf(unreachableDb)}: ${cause}`;
+  }
+  const tokenError = find(DatabaseTokenError);
+  if (tokenError) return `cannot reach Postgres: ${tokenError.message}`;
+  const authError = find(GraphAuthError);
+  if (authError) return `cannot use Microsoft Graph at ${graph}: ${authError.message}`;
+  const outcomeUnknown = find(GraphOutcomeUnknownError);
+  if (outcomeUnknown) {
+    return `cannot reach Microsoft Graph at ${graph}: ${networkReason(outcomeUnknown) ?? outcomeUnknown.message}`;
+  }
+  // The outermost error names the definition, list or column when there is one; a bare Graph error does not.
+  const requestError = find(GraphRequestError);
+  if (requestError && requestError === error) {
+    if (requestError.status === 0) {
+      const what = kind === 'tls' ? 'cannot connect securely to' : 'cannot reach';
+      return `${what} Microsoft Graph at ${graph}: ${requestError.graphMessage}`;
+    }
+    return `Microsoft Graph request failed: ${requestError.message}`;
+  }
+  // A network failure nobody wrapped: fetch (Graph) reports "fetch failed" with the socket error as cause.
+  const reason = networkReason(error);
+  if (reason !== undefined && chain.some((e) => messageOf(e) === 'fetch failed')) {
+    return `cannot reach Microsoft Graph at ${graph}: ${reason}`;
+  }
+  return messageOf(error);
+}
+
+/**
+ * Turns whatever a command threw into one failure: its kind (src/core/errors/kind.ts), the exit code
+ * that kind maps to, one message naming the failing side, and the next step. Secrets are redacted.
+ */
+export function describeFailure(error: unknown, context: FailureContext = {}): Failure {
+  const graph = context.graphBaseUrl ?? 'Microsoft Graph';
+  const secrets = context.secrets ?? [];
+  const result = (kind: ErrorKind, message: string, hint: string): Failure => ({
+    exitCode: exitCodeOf(kind),
+    kind,
+    message: redact(message, secrets),
+    hint: redact(hint, secrets),
   });
 
-  if (error instanceof CommanderError) return result(ExitCode.INVALID, error.message);
-  if (error instanceof SidesDifferError) return result(ExitCode.DIFFERS, error.message);
-  if (
-    error instanceof CliUsageError ||
-    error instanceof DefinitionsRejectedError ||
-    error instanceof SettingsError ||
-    error instanceof LocalSettingsError ||
-    error instanceof DemoDataDirError ||
-    error instanceof DefinitionValidationError ||
-    error instanceof UnknownDefinitionError ||
-    error instanceof UnknownConflictError ||
-    // The engine's resolve errors, matched by name so that classifying a failure never loads the engine.
-    (error instanceof Error && ENGINE_USAGE_ERRORS.has(error.name)) ||
-    error instanceof UnknownFailureError ||
-    error instanceof CursorSetupError
-  ) {
-    return result(ExitCode.INVALID, error.message);
+  if (error instanceof CommanderError) {
+    return result('invalid_input', error.message, 'see "arcore-sync --help" for usage');
   }
-  if (error instanceof DatabaseConfigError) return result(ExitCode.INVALID, `DATABASE_URL: ${error.message}`);
-
-  const missingTable = chain.find(
+  if (error instanceof SidesDifferError) {
+    return { exitCode: ExitCode.DIFFERS, kind: 'data', message: redact(error.message, secrets), hint: '' };
+  }
+  const missingTable = causeChain(error).find(
     (e) => e instanceof Error && (e as { code?: unknown }).code === '42P01' && /arcore\./.test(e.message),
   );
   if (missingTable) {
     return result(
-      ExitCode.INVALID,
-      `the metadata store is not set up in this database (${messageOf(missingTable)}): run "arcore-sync migrate" first`,
+      'invalid_input',
+      `the metadata store is not set up in this database (${messageOf(missingTable)})`,
+      'run "arcore-sync migrate" first',
     );
   }
-
-  const unreachableDb = find(DatabaseUnreachableError);
-  if (unreachableDb) {
-    const cause = unreachableDb.cause === undefined ? unreachableDb.message : messageOf(unreachableDb.cause);
-    return result(ExitCode.RUNTIME, `cannot reach Postgres at ${endpointOf(unreachableDb)}: ${cause}`);
-  }
-  const tokenError = find(DatabaseTokenError);
-  if (tokenError) return result(ExitCode.RUNTIME, `cannot reach Postgres: ${tokenError.message}`);
-
-  const authError = find(GraphAuthError);
-  if (authError)
-    return result(ExitCode.RUNTIME, `cannot use Microsoft Graph at ${graph}: ${authError.message}`);
-  const outcomeUnknown = find(GraphOutcomeUnknownError);
-  if (outcomeUnknown) {
-    return result(
-      ExitCode.RUNTIME,
-      `cannot reach Microsoft Graph at ${graph}: ${networkReason(outcomeUnknown) ?? outcomeUnknown.message}`,
-    );
-  }
-  const requestError = find(GraphRequestError);
-  const transportFailure = requestError !== undefined && requestError.status === 0;
-
-  // The definition names a list, table or column that is not there: fix the definition (or provision).
-  const mismatch = chain.find((e) => e instanceof Error && DEFINITION_MISMATCH_ERRORS.has(e.name));
-  if (mismatch && !transportFailure) return result(ExitCode.INVALID, messageOf(mismatch));
-
-  // Status 0: no HTTP answer at all (refused, reset, TLS, DNS) even after the client's retries.
-  if (requestError && requestError.status === 0) {
-    return result(ExitCode.RUNTIME, `cannot reach Microsoft Graph at ${graph}: ${requestError.graphMessage}`);
-  }
-  if (requestError)
-    return result(ExitCode.RUNTIME, `Microsoft Graph request failed: ${requestError.message}`);
-
-  if (error instanceof RunFailedError) {
-    // A run records only its error text; the engine's messages name the side that failed.
-    if (/Cannot connect to Postgres/.test(error.runError)) {
-      return result(ExitCode.RUNTIME, `cannot reach Postgres: ${error.runError}`);
-    }
-    if (/transportFailure|fetch failed|outcome unknown/i.test(error.runError)) {
-      return result(ExitCode.RUNTIME, `cannot reach Microsoft Graph at ${graph}: ${error.runError}`);
-    }
-    if (RUN_DEFINITION_MISMATCH.test(error.runError)) return result(ExitCode.INVALID, error.message);
-    return result(ExitCode.RUNTIME, error.message);
-  }
-
-  // A network failure nobody wrapped: fetch (Graph) reports "fetch failed" with the socket error as cause.
-  const reason = networkReason(error);
-  if (reason !== undefined && chain.some((e) => messageOf(e) === 'fetch failed')) {
-    return result(ExitCode.RUNTIME, `cannot reach Microsoft Graph at ${graph}: ${reason}`);
-  }
-  return result(ExitCode.RUNTIME, messageOf(error));
+  const kind = errorKindOf(error);
+  return result(kind, messageFor(error, kind, graph), hintFor(error, kind));
 }

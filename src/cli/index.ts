@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { CursorResetScope } from '../core/ops';
 import type { DemoCommandOptions } from './commands/demo';
 import type { EmulatorCommandOptions } from './commands/emulator';
-import { describeFailure, ExitCode } from './failures';
+import { describeFailure, ExitCode, failureJson } from './failures';
 import { processIo } from './output';
 import { CliRuntime, type CliDeps } from './runtime';
 
@@ -17,6 +17,9 @@ Exit codes: 0 success (a run that parked failures or conflicts still exits 0 and
 3 Postgres or Graph unreachable, or another runtime failure.`;
 
 type Json = { json?: boolean };
+
+/** Commands that print a run's summary and its failure themselves. */
+const RUN_COMMANDS = new Set(['push', 'pull', 'sync']);
 type Limit = { limit: string };
 
 // Command modules load on first use, so `--help` and usage errors stay quick and never load the engine.
@@ -38,7 +41,12 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     <Args extends unknown[]>(action: (rt: CliRuntime, ...args: Args) => Promise<void>) =>
     async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
-      const rt = new CliRuntime(deps, { verbose: Boolean(command.optsWithGlobals().verbose) });
+      const opts = command.optsWithGlobals();
+      const rt = new CliRuntime(deps, {
+        verbose: Boolean(opts.verbose),
+        json: Boolean(opts.json),
+        runFailuresPrinted: RUN_COMMANDS.has(command.name()),
+      });
       onRuntime(rt);
       await action(rt, ...(args.slice(0, -1) as Args));
     };
@@ -341,13 +349,19 @@ export async function runCli(argv: string[], deps: CliDeps = processDeps()): Pro
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.OK;
   } catch (error) {
+    // --json: stdout carries exactly one object, on failure too (a usage error has no runtime yet).
+    const json = runtime?.options.json ?? argv.includes('--json');
     if (error instanceof CommanderError) {
       // Commander already printed its message (or the help); --help and --version are successes.
-      return error.exitCode === 0 ? ExitCode.OK : ExitCode.INVALID;
+      if (error.exitCode === 0) return ExitCode.OK;
+      if (json) deps.io.out(JSON.stringify(failureJson(describeFailure(error), error), null, 2));
+      return ExitCode.INVALID;
     }
     runtime?.reporter.finish();
     const failure = describeFailure(error, runtime?.failureContext());
+    if (json) deps.io.out(JSON.stringify(failureJson(failure, error), null, 2));
     deps.io.err(`arcore-sync: ${failure.message}`);
+    deps.io.err(`  next step: ${failure.hint}`);
     return failure.exitCode;
   } finally {
     await runtime?.close();

@@ -34,8 +34,12 @@ function dataSuffix(data?: Record<string, unknown>): string {
   return ` ${JSON.stringify(data)}`;
 }
 
-/** The engine's logger for a CLI process: warnings and errors always, info with --verbose; all on stderr. */
-export function cliLogger(reporter: ProgressReporter, verbose: boolean): Logger {
+/**
+ * The engine's logger for a CLI process: warnings and errors always, info with --verbose; all on stderr.
+ * `runFailuresPrinted`: the command prints a failed run itself (push, pull, sync), so the engine's log line
+ * for it (marked by its errorKind) would repeat the error; a long-lived `serve` keeps those lines.
+ */
+export function cliLogger(reporter: ProgressReporter, verbose: boolean, runFailuresPrinted = false): Logger {
   return {
     info(message, data) {
       if (verbose) reporter.log(`info: ${message}${dataSuffix(data)}`);
@@ -44,6 +48,8 @@ export function cliLogger(reporter: ProgressReporter, verbose: boolean): Logger 
       reporter.log(`warning: ${message}${dataSuffix(data)}`);
     },
     error(message, data) {
+      // A failed run (its log line carries errorKind) is reported once by the command, with its hint.
+      if (runFailuresPrinted && data?.errorKind !== undefined && !verbose) return;
       reporter.log(`error: ${message}${dataSuffix(data)}`);
     },
   };
@@ -72,7 +78,8 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
     `  Graph: ${summary.graphRequests} requests, ${summary.resourceUnits} resource units, ` +
       `${(summary.throttleWaitMs / 1000).toFixed(1)}s waiting on throttling`,
   ];
-  if (summary.error) lines.push(`  error: ${summary.error}`);
+  // A FAILED run's error is printed once, by the CLI's failure message (with its next step).
+  if (summary.error && summary.status !== 'FAILED') lines.push(`  error: ${summary.error}`);
   const attention = options.attention === false ? null : attentionNote(summary);
   if (attention) lines.push(`  ${attention}`);
   return lines.join('\n');
@@ -80,7 +87,7 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
 
 /** Names parked failures and open conflicts and the commands that deal with them, or null when none. */
 export function attentionNote(
-  summary: Pick<RunSummary, 'definition' | 'parkedFailures' | 'openConflicts'>,
+  summary: Pick<RunSummary, 'definition' | 'parkedFailures' | 'openConflicts'> & { status?: RunStatus },
 ): string | null {
   const parts: string[] = [];
   if (summary.parkedFailures > 0) {
@@ -95,7 +102,10 @@ export function attentionNote(
         `(arcore-sync conflicts ${summary.definition})`,
     );
   }
-  return parts.length === 0 ? null : `attention: ${parts.join(', ')}; the run still succeeded`;
+  if (parts.length === 0) return null;
+  // Only a run that finished can be said to have succeeded despite what it parked.
+  const verdict = summary.status === 'FAILED' ? '' : '; the run still succeeded';
+  return `attention: ${parts.join(', ')}${verdict}`;
 }
 
 const STATUS_RANK: Record<RunStatus, number> = { SKIPPED: 0, SUCCEEDED: 1, PARTIAL: 2, FAILED: 3 };

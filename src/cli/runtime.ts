@@ -20,6 +20,10 @@ export interface CliDeps {
 
 export interface GlobalOptions {
   verbose: boolean;
+  /** The command was given --json: stdout is one JSON object, on failure too. */
+  json?: boolean;
+  /** The command prints a failed run's error itself (push, pull, sync): the engine's log line would repeat it. */
+  runFailuresPrinted?: boolean;
 }
 
 /** Setting names whose values are secret: never printed, even inside an error message. */
@@ -90,7 +94,7 @@ export class CliRuntime {
       const settings = this.settings();
       const { createEngineContext } = await import('../core/engine/context.js');
       this.engine = await createEngineContext(settings, {
-        log: cliLogger(this.reporter, this.options.verbose),
+        log: cliLogger(this.reporter, this.options.verbose, this.options.runFailuresPrinted),
         onProgress: (event) => this.reporter.onProgress(event),
         env: this.env(),
       });

@@ -10,13 +10,15 @@ import {
 } from '../core/engine/resolve';
 import { runPull } from '../core/engine/pull';
 import { runPush } from '../core/engine/push';
-import { KeyColumnMissingError, relinkDefinition } from '../core/engine/relink';
+import { relinkDefinition } from '../core/engine/relink';
 import { verifyDefinition } from '../core/engine/verify';
 import { previewPull, previewPush } from '../core/engine/dryRun';
 import { budgetUsage } from '../core/ops/budget';
 import { definitionDetail } from '../core/ops/definitionDetail';
 import { listAllRuns } from '../core/ops/runs';
 import type { EngineContext, RunSummary } from '../core/engine/types';
+import { errorKindOf, hintFor } from '../core/errors/classify';
+import type { ErrorKind } from '../core/errors/kind';
 import {
   definitionIdByName,
   definitionStatus,
@@ -360,7 +362,6 @@ function statusOf(err: unknown): { status: number; body: Record<string, unknown>
   if (err instanceof ResolutionValueError || err instanceof CursorSetupError)
     return { status: 400, body: { error: err.message } };
   if (err instanceof ConflictTargetGoneError) return { status: 409, body: { error: err.message } };
-  if (err instanceof KeyColumnMissingError) return { status: 409, body: { error: err.message } };
   if (
     err instanceof UnknownDefinitionError ||
     err instanceof UnknownConflictError ||
@@ -372,8 +373,25 @@ function statusOf(err: unknown): { status: number; body: Record<string, unknown>
   if (err instanceof ConflictAlreadyResolvedError || err instanceof DefinitionBusyError) {
     return { status: 409, body: { error: err.message } };
   }
-  return null;
+  // Everything else by its kind (src/core/errors), with the kind and the next step in the body.
+  const kind = errorKindOf(err);
+  const status = STATUS_BY_KIND[kind];
+  if (status === undefined) return null;
+  return { status, body: { error: messageOf(err), kind, hint: hintFor(err, kind) } };
 }
+
+/** HTTP status per failure kind; `internal` stays a logged 500. */
+const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
+  not_found: 404,
+  invalid_definition: 400,
+  invalid_input: 400,
+  data: 400,
+  unreachable: 502,
+  tls: 502,
+  authentication: 502,
+  permission: 502,
+  throttled: 503,
+};
 
 /**
  * The operations API under `ops/` (function-key auth, JSON): definitions with status; run a push or

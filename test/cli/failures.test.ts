@@ -59,8 +59,9 @@ describe('failure classification (exit codes and messages)', () => {
       code: 'transportFailure',
       message: 'connect ECONNREFUSED',
     });
-    expect(describeFailure(transport, { graphBaseUrl: 'https://g/v1.0' })).toEqual({
+    expect(describeFailure(transport, { graphBaseUrl: 'https://g/v1.0' })).toMatchObject({
       exitCode: ExitCode.RUNTIME,
+      kind: 'unreachable',
       message: 'cannot reach Microsoft Graph at https://g/v1.0: connect ECONNREFUSED',
     });
     const forbidden = new GraphRequestError({
@@ -70,27 +71,52 @@ describe('failure classification (exit codes and messages)', () => {
       code: 'accessDenied',
       message: 'no',
     });
-    expect(describeFailure(forbidden).message).toBe(
-      'Microsoft Graph request failed: POST https://g/v1.0/sites/x/lists failed with 403 accessDenied: no',
-    );
+    expect(describeFailure(forbidden)).toEqual({
+      exitCode: ExitCode.RUNTIME,
+      kind: 'permission',
+      message:
+        'Microsoft Graph request failed: POST https://g/v1.0/sites/x/lists failed with 403 accessDenied: no',
+      hint: expect.stringContaining('Sites.Manage.All'),
+    });
   });
 
-  it('a failed run is classified from the error text it recorded', () => {
-    const listMissing = new RunFailedError(
-      'p',
-      'PUSH',
-      'Definition "p": list "P" not found on site "s" (404). Check the display name.',
-    );
-    expect(describeFailure(listMissing).exitCode).toBe(ExitCode.INVALID);
-    const unreachable = new RunFailedError(
-      'p',
-      'PULL',
-      'Definition "p": list "P" not found on site "s" (GET x failed with 0 transportFailure: fetch failed)',
-    );
-    expect(describeFailure(unreachable, { graphBaseUrl: 'https://g/v1.0' })).toMatchObject({
-      exitCode: ExitCode.RUNTIME,
-      message: expect.stringMatching(/^cannot reach Microsoft Graph at https:\/\/g\/v1\.0: /),
+  it('each Graph status maps to one kind and one exit code', () => {
+    const graphError = (status: number, code = 'x') =>
+      new GraphRequestError({ method: 'GET', url: 'https://g/v1.0/sites/x', status, code, message: 'm' });
+    const cases: [GraphRequestError, string, ExitCode][] = [
+      [graphError(0, 'tlsFailure'), 'tls', ExitCode.RUNTIME],
+      [graphError(401), 'authentication', ExitCode.RUNTIME],
+      [graphError(403), 'permission', ExitCode.RUNTIME],
+      [graphError(404), 'not_found', ExitCode.INVALID],
+      [graphError(429), 'throttled', ExitCode.RUNTIME],
+      [graphError(503), 'unreachable', ExitCode.RUNTIME],
+      [graphError(400), 'data', ExitCode.INVALID],
+    ];
+    for (const [error, kind, exitCode] of cases) {
+      expect(describeFailure(error)).toMatchObject({ kind, exitCode });
+    }
+    expect(describeFailure(graphError(0, 'tlsFailure')).hint).toContain('GRAPH_CA_CERT_FILE');
+  });
+
+  it('a failed run is classified by the error kind it recorded, not by its text', () => {
+    const text = 'Definition "p": list "P" not found on site "s" (404). Check the display name.';
+    const listMissing = new RunFailedError('p', 'PUSH', text, {
+      errorKind: 'not_found',
+      errorHint: 'create it with provision',
     });
+    expect(describeFailure(listMissing)).toEqual({
+      exitCode: ExitCode.INVALID,
+      kind: 'not_found',
+      message: `push of "p" failed: ${text}`,
+      hint: 'create it with provision',
+    });
+    // The same words with another kind (the run could not reach Graph) exit 3.
+    const unreachable = new RunFailedError('p', 'PULL', text, { errorKind: 'unreachable' });
+    expect(describeFailure(unreachable)).toMatchObject({ exitCode: ExitCode.RUNTIME, kind: 'unreachable' });
+    const drift = new RunFailedError('p', 'PUSH', 'cannot map Postgres column name (bytea)', {
+      errorKind: 'invalid_definition',
+    });
+    expect(describeFailure(drift).exitCode).toBe(ExitCode.INVALID);
     expect(describeFailure(new RunFailedError('p', 'PUSH', 'something else')).exitCode).toBe(
       ExitCode.RUNTIME,
     );

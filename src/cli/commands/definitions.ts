@@ -98,23 +98,26 @@ function printReport(rt: CliRuntime, report: ValidationReport): void {
 
 export async function runValidate(rt: CliRuntime, file: string, opts: { json?: boolean }): Promise<void> {
   const { report } = await validateFile(rt, file);
-  if (opts.json) printJson(rt.io, report);
-  else printReport(rt, report);
-  if (!report.valid)
+  // With --json an invalid file's report goes out inside the one failure object.
+  if (!opts.json) printReport(rt, report);
+  else if (report.valid) printJson(rt.io, report);
+  if (!report.valid) {
     throw new DefinitionsRejectedError(
       report.file,
       report.definitions.flatMap((d) => d.errors),
+      { report },
     );
+  }
 }
 
 export async function runApply(rt: CliRuntime, file: string, opts: { json?: boolean }): Promise<void> {
   const { defs, report } = await validateFile(rt, file);
   if (!report.valid) {
-    if (opts.json) printJson(rt.io, { ...report, applied: null });
-    else printReport(rt, report);
+    if (!opts.json) printReport(rt, report);
     throw new DefinitionsRejectedError(
       report.file,
       report.definitions.flatMap((d) => d.errors),
+      { report: { ...report, applied: null } },
     );
   }
   const meta = await rt.metaPool();

@@ -4,7 +4,7 @@ import { runPush } from '../../core/engine/push';
 import { previewPull, previewPush, type DryRunSummary, type PlannedChange } from '../../core/engine/dryRun';
 import type { RunSummary } from '../../core/engine/types';
 import { RunFailedError } from '../failures';
-import { combineSync, formatRunSummary, printJson } from '../output';
+import { combineSync, formatRunSummary, printJson, type SyncSummary } from '../output';
 import type { CliRuntime } from '../runtime';
 
 export interface RunCommandOptions {
@@ -13,16 +13,26 @@ export interface RunCommandOptions {
   dryRun?: boolean;
 }
 
-function failIfFailed(summary: RunSummary): void {
+/** A FAILED run: its summary is printed with the error by the CLI's failure handler (once, with a hint). */
+function failIfFailed(summary: RunSummary, shown: RunSummary | SyncSummary = summary): void {
   if (summary.status === 'FAILED') {
-    throw new RunFailedError(summary.definition, summary.runType, summary.error ?? 'no error recorded');
+    throw new RunFailedError(
+      summary.definition,
+      summary.runType,
+      summary.error ?? 'no error recorded',
+      summary,
+      {
+        run: shown,
+      },
+    );
   }
 }
 
 function report(rt: CliRuntime, summary: RunSummary, opts: RunCommandOptions): void {
   rt.reporter.finish();
-  if (opts.json) printJson(rt.io, summary);
-  else rt.io.out(formatRunSummary(summary));
+  // With --json a failed run's summary goes out inside the one failure object instead.
+  if (opts.json && summary.status !== 'FAILED') printJson(rt.io, summary);
+  else if (!opts.json) rt.io.out(formatRunSummary(summary));
 }
 
 export async function runPushCommand(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
@@ -50,16 +60,17 @@ export async function runSyncCommand(rt: CliRuntime, name: string, opts: RunComm
   const push = pull.status === 'FAILED' ? null : await runPush(ctx, name, { trigger: 'cli' });
   rt.reporter.finish();
   const combined = combineSync(pull, push);
+  const failed = pull.status === 'FAILED' || push?.status === 'FAILED';
   if (opts.json) {
-    printJson(rt.io, combined);
+    if (!failed) printJson(rt.io, combined);
   } else {
     // The push's note counts parked failures and open conflicts after both runs; the pull's would repeat it.
     rt.io.out(formatRunSummary(pull, { attention: push === null }));
     if (push) rt.io.out(formatRunSummary(push));
     else rt.io.out(`push ${name}: not run because the pull failed`);
   }
-  failIfFailed(pull);
-  if (push) failIfFailed(push);
+  failIfFailed(pull, combined);
+  if (push) failIfFailed(push, combined);
 }
 
 export async function runProvisionCommand(

@@ -1,3 +1,4 @@
+import type { ErrorKind } from '../errors/kind';
 import type { FieldKind } from './types';
 
 const PREVIEW_LIMIT = 80;
@@ -23,6 +24,7 @@ export function previewValue(value: unknown): string {
 /** A value that has no canonical form for its field kind (I2, I12): names the kind, the value and why. */
 export class CanonicalValueError extends Error {
   override readonly name = 'CanonicalValueError';
+  readonly errorKind: ErrorKind = 'data';
   readonly valuePreview: string;
 
   constructor(
@@ -45,6 +47,7 @@ export class CanonicalValueError extends Error {
 /** A Postgres column and SharePoint column that cannot be synced as a pair (or a type we cannot handle). */
 export class UnsupportedMappingError extends Error {
   override readonly name = 'UnsupportedMappingError';
+  readonly errorKind: ErrorKind = 'invalid_definition';
 
   constructor(
     readonly pgColumn: string,
@@ -72,6 +75,7 @@ export class UnmappedFieldError extends Error {
 /** A key column of a row is missing or has a value that cannot identify the row (I1). */
 export class IdentityKeyError extends Error {
   override readonly name = 'IdentityKeyError';
+  readonly errorKind: ErrorKind = 'data';
 
   constructor(
     readonly column: string,

@@ -183,6 +183,25 @@ function canonicalUuid(value: unknown, fail: Fail): string | null {
   return (match[1] ?? match[2]).toLowerCase();
 }
 
+/**
+ * The deepest json value synced. Canonical text, hashing and comparison recurse once per level, and real
+ * documents stay far below this; a deeper value is refused (its row is parked) instead of overflowing the stack.
+ */
+export const MAX_JSON_DEPTH = 512;
+
+/** True when `value` nests arrays or objects more than `limit` levels; iterative, so any depth is safe. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { node: unknown; depth: number }[] = [{ node: value, depth: 0 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop() as { node: unknown; depth: number };
+    if (node === null || typeof node !== 'object') continue;
+    if (depth + 1 > limit) return true;
+    const children = Array.isArray(node) ? node : Object.values(node as Record<string, unknown>);
+    for (const child of children) stack.push({ node: child, depth: depth + 1 });
+  }
+  return false;
+}
+
 function canonicalJson(value: unknown, side: Side, fail: Fail): string | null {
   let parsed: unknown = value;
   if (typeof value === 'string') {
@@ -196,6 +215,9 @@ function canonicalJson(value: unknown, side: Side, fail: Fail): string | null {
     }
   }
   if (parsed === null) return null;
+  if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
+    fail(`nested more than ${MAX_JSON_DEPTH} levels deep (the limit for json values); refused`);
+  }
   try {
     return stableStringify(parsed);
   } catch (error) {

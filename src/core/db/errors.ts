@@ -1,3 +1,5 @@
+import { isTlsFailure } from '../errors/classify';
+import type { ErrorKind } from '../errors/kind';
 /** Where a pool connects, as much as may be shown in logs and errors (never the password). */
 export interface PostgresEndpoint {
   host: string;
@@ -24,6 +26,8 @@ function redact(text: string, secrets: readonly string[]): string {
 
 /** A connection string the pool cannot use; names the problem, never the password. */
 export class DatabaseConfigError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_input';
+
   constructor(message: string) {
     super(message);
     this.name = 'DatabaseConfigError';
@@ -32,6 +36,8 @@ export class DatabaseConfigError extends Error {
 
 /** The Entra token provider failed or returned something that is not a token. */
 export class DatabaseTokenError extends Error {
+  readonly errorKind: ErrorKind = 'authentication';
+
   constructor(
     readonly scope: string,
     cause: unknown,
@@ -67,5 +73,13 @@ export class DatabaseUnreachableError extends Error {
     this.port = endpoint.port;
     this.database = endpoint.database;
     this.user = endpoint.user;
+  }
+
+  /** Refused credentials and TLS failures are not network trouble: they need different fixes. */
+  get errorKind(): ErrorKind {
+    const code = (this.cause as { code?: unknown } | undefined)?.code;
+    if (code === '28P01' || code === '28000') return 'authentication';
+    if (isTlsFailure(this.cause)) return 'tls';
+    return 'unreachable';
   }
 }

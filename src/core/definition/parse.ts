@@ -1,3 +1,4 @@
+import type { ErrorKind } from '../errors/kind';
 import type { z } from 'zod';
 import {
   definitionsFileSchema,
@@ -13,6 +14,8 @@ export interface DefinitionProblem {
 }
 
 export class DefinitionValidationError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_definition';
+
   constructor(
     readonly problems: DefinitionProblem[],
     readonly origin?: string,
@@ -45,11 +48,14 @@ export function parseDefinitionsFile(input: unknown, origin?: string): Definitio
   return result.data;
 }
 
+/** A UTF-8 byte order mark, as Windows editors (Notepad, PowerShell's Out-File) write at the start of a file. */
+const BYTE_ORDER_MARK = '\uFEFF';
+
 /** Parses the text of a definitions file, turning JSON syntax errors into the same error type. */
 export function parseDefinitionsText(text: string, origin?: string): DefinitionsFile {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text.startsWith(BYTE_ORDER_MARK) ? text.slice(BYTE_ORDER_MARK.length) : text);
   } catch (err) {
     throw new DefinitionValidationError(
       [{ path: '(root)', message: `is not valid JSON: ${(err as Error).message}` }],

@@ -94,6 +94,20 @@ async function hasLeadingIndex(pool: Pool, schema: string, table: string, column
 }
 
 /**
+ * True when two targets name the same list before resolution. SharePoint resolves site paths and list
+ * names case-insensitively, so `P1` and `p1` are one list; a run also compares resolved list ids.
+ */
+export function sameListName(
+  a: Pick<SyncDefinition['target'], 'site' | 'list'>,
+  b: Pick<SyncDefinition['target'], 'site' | 'list'>,
+): boolean {
+  return (
+    a.site.toLowerCase() === b.site.toLowerCase() &&
+    a.list.trim().toLowerCase() === b.list.trim().toLowerCase()
+  );
+}
+
+/**
  * The second check of a definition, against the live source database: everything the schema alone
  * cannot know. `others` are the definitions already saved (to find two definitions writing one list).
  */
@@ -192,10 +206,11 @@ export async function validateAgainstDatabase(
 
   for (const other of others) {
     if (other.name === def.name) continue;
-    if (other.target.site === def.target.site && other.target.list === def.target.list) {
+    if (sameListName(other.target, def.target)) {
       err(
         'target.list',
-        `list "${def.target.list}" on "${def.target.site}" is already the target of definition "${other.name}"`,
+        `list "${def.target.list}" on "${def.target.site}" is already the target of definition "${other.name}"` +
+          (other.target.list === def.target.list ? '' : ` (as "${other.target.list}")`),
       );
     }
   }

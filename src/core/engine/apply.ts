@@ -27,6 +27,7 @@ export interface RefusedChange {
 
 /** `apply` would change what identifies the rows or items of a definition that has synced (I14). */
 export class DefinitionChangeRefusedError extends Error {
+  readonly errorKind = 'invalid_definition' as const;
   constructor(readonly problems: RefusedChange[]) {
     super(
       `apply refused, nothing was saved: ${problems

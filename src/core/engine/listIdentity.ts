@@ -8,6 +8,7 @@ import { bindListId, type StoredDefinition } from '../store/definitions';
  * operator relinks.
  */
 export class ListReplacedError extends Error {
+  readonly errorKind = 'invalid_definition' as const;
   constructor(
     readonly definition: string,
     readonly list: string,

@@ -1,4 +1,6 @@
+import type { ErrorKind } from '../errors/kind';
 import {
+  CanonicalValueError,
   canonicalEquals,
   fieldKindFor,
   isWritableSharePointField,
@@ -53,6 +55,8 @@ export interface FieldPlan {
 }
 
 export class MappingError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_definition';
+
   constructor(
     readonly definition: string,
     message: string,
@@ -156,7 +160,11 @@ export function rowToCanonical(plan: FieldPlan, values: Record<string, unknown>)
   const out: CanonicalRecord = {};
   for (const f of plan.fields) {
     const raw = values[f.source];
-    out[f.target] = toCanonical(f.kind, f.transform ? applyTransforms(f.transform, raw) : raw);
+    try {
+      out[f.target] = toCanonical(f.kind, f.transform ? applyTransforms(f.transform, raw) : raw);
+    } catch (err) {
+      throw err instanceof CanonicalValueError ? err.inField(f.source) : err;
+    }
   }
   return out;
 }

@@ -175,6 +175,19 @@ function describeFailure(o: WriteOutcome): string {
 }
 
 /**
+ * One outcome per row (processed = created + updated + deleted + skipped + conflicts + failed): a row whose
+ * write met a conflict counts as a conflict however the policy settled it; its resolving write is not
+ * counted again. A write that failed counts as failed.
+ */
+function countSettled(
+  scope: RunScope,
+  decision: Pick<PairDecision, 'conflict'>,
+  outcome: 'created' | 'updated' | 'deleted' | 'skipped' | 'conflicts',
+): void {
+  scope.counts[decision.conflict ? 'conflicts' : outcome]++;
+}
+
+/**
  * Settles rows whose write met a concurrent SharePoint change (412) or a missing item: read the item,
  * decide under the policy (I7), record the conflict, then write both sides as decided.
  */
@@ -200,7 +213,6 @@ async function settleConflicts(
       sharepointModifiedAt: item?.lastModifiedDateTime ?? null,
     });
     if (decision.conflict) {
-      scope.counts.conflicts++;
       await recordConflict(scope.ctx.meta, scope.definitionId, {
         runId: scope.runId,
         identityHash: r.hash,
@@ -219,6 +231,7 @@ async function settleConflicts(
       });
     }
     if (decision.outcome === 'PARKED') {
+      countSettled(scope, decision, 'conflicts');
       commit.resolved.push(r.hash);
       continue;
     }
@@ -253,6 +266,7 @@ async function settleConflicts(
       ops.push({ kind: 'delete', ref: r.hash, itemId: item.id, eTag: item.eTag });
     }
     pending.set(r.hash, { r, entry, decision, item });
+    if (!ops.some((op) => op.ref === r.hash)) countSettled(scope, decision, 'skipped');
     if (sa.kind === 'none') {
       if (decision.synced && item)
         commit.save.push(syncedEntry(scope, r, item.id, item.eTag, decision.synced, r.row.cursor, 'PULL'));
@@ -266,12 +280,11 @@ async function settleConflicts(
     if (!p) continue;
     if ((o.status === 'created' || o.status === 'updated') && p.decision.synced) {
       const itemId = o.status === 'created' ? o.itemId : (p.item?.id as string);
-      if (o.status === 'created') scope.counts.created++;
-      else scope.counts.updated++;
+      countSettled(scope, p.decision, o.status);
       commit.save.push(syncedEntry(scope, p.r, itemId, o.eTag, p.decision.synced, p.r.row.cursor, 'PUSH'));
       commit.resolved.push(o.ref);
     } else if (o.status === 'deleted' || o.status === 'not_found') {
-      scope.counts.deleted++;
+      countSettled(scope, p.decision, 'deleted');
       commit.remove.push(o.ref);
       commit.resolved.push(o.ref);
     } else {
@@ -312,18 +325,33 @@ async function pushPlan(
   });
 }
 
+/** Per run: each row's cursor value when the run first considered it. */
+const consideredRows = new WeakMap<RunScope, Map<string, string | null>>();
+
+/**
+ * A retried parked row is read again by the page loop when it lies in the overlap window: the same version
+ * is considered (and counted) once per run. A version changed since (a new cursor value) is pushed again.
+ */
+function firstLookThisRun(scope: RunScope, hash: string, cursor: string | null): boolean {
+  let seen = consideredRows.get(scope);
+  if (!seen) consideredRows.set(scope, (seen = new Map()));
+  if (seen.has(hash) && seen.get(hash) === cursor) return false;
+  seen.set(hash, cursor);
+  return true;
+}
+
 /** Pushes a set of source rows: one ledger query, batched writes, one commit with the cursor (I5, I10). */
 async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPosition | null): Promise<void> {
   const { def, plan, ledger, target, siteId, listId, ctx } = scope;
   const commit = newCommit();
   const prepared: PushRow[] = [];
   for (const row of rows) {
-    scope.counts.processed++;
     const identity = identityRecord(scope, row.values);
     let hash: string;
     try {
       hash = identityOf(def.source.key, row.values, plan.keyKinds).hash;
     } catch (err) {
+      scope.counts.processed++;
       scope.counts.failed++;
       const nullKey = def.source.key.some((k) => row.values[k] === null || row.values[k] === undefined);
       commit.park.push({
@@ -334,6 +362,8 @@ async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPositi
       });
       continue;
     }
+    if (!firstLookThisRun(scope, hash, row.cursor)) continue;
+    scope.counts.processed++;
     try {
       prepared.push({
         row,
@@ -343,8 +373,10 @@ async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPositi
         values: rowToCanonical(plan, row.values),
       });
     } catch (err) {
+      // A value with no canonical form (I12): this row is parked, the rest of the page goes on.
       scope.counts.failed++;
-      commit.park.push({ hash, identity, itemId: null, error: (err as Error).message });
+      const error = `row ${JSON.stringify(identity)}: ${(err as Error).message}`;
+      commit.park.push({ hash, identity, itemId: null, error });
     }
   }
   // I13: two different rows with one key are parked, neither written; the same row read twice counts once.
@@ -562,7 +594,11 @@ async function reconcileDeletes(scope: RunScope): Promise<void> {
     const ops: WriteOp[] = [];
     const byRef = new Map<string, LedgerEntry>();
     for (const e of gone) {
-      if (parked.has(e.identityHash)) continue;
+      scope.counts.processed++;
+      if (parked.has(e.identityHash)) {
+        scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
+        continue;
+      }
       byRef.set(e.identityHash, e);
       if (def.deletes.push === 'PROPAGATE') {
         ops.push({
@@ -580,6 +616,7 @@ async function reconcileDeletes(scope: RunScope): Promise<void> {
           fields: { [def.deletes.pushSoftColumn]: true },
         });
       } else {
+        scope.counts.skipped++; // IGNORE: the item stays
         commit.save.push({ ...e, state: 'ORPHANED' });
       }
     }
@@ -618,6 +655,7 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
   const { target, siteId, listId, plan, def } = scope;
   const item = await target.getItem(siteId, listId, e.itemId as string);
   if (!item) {
+    scope.counts.deleted++; // gone on both sides
     commit.remove.push(e.identityHash);
     return;
   }
@@ -628,7 +666,6 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
     sharepoint: sp,
     sharepointModifiedAt: item.lastModifiedDateTime,
   });
-  scope.counts.conflicts++;
   await recordConflict(scope.ctx.meta, scope.definitionId, {
     runId: scope.runId,
     identityHash: e.identityHash,
@@ -645,21 +682,27 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
     reason: `deleted in Postgres, edited in SharePoint: ${decision.reason}`,
     fields: decision.conflictFields,
   });
-  if (decision.outcome === 'PARKED') return;
+  // One outcome for the row: the conflict, whichever way the policy settled it, unless its write failed.
+  if (decision.outcome === 'PARKED') {
+    scope.counts.conflicts++;
+    return;
+  }
   if (decision.sharepoint.kind === 'delete') {
     const [o] = await target.writeItems(siteId, listId, [
       { kind: 'delete', ref: e.identityHash, itemId: item.id, eTag: item.eTag },
     ]);
     if (o.status === 'deleted' || o.status === 'not_found') {
-      scope.counts.deleted++;
+      scope.counts.conflicts++;
       commit.remove.push(e.identityHash);
     } else {
       parkEntry(scope, commit, e, o);
     }
-  } else if (decision.postgres.kind === 'recreate' && decision.synced) {
+    return;
+  }
+  scope.counts.conflicts++;
+  if (decision.postgres.kind === 'recreate' && decision.synced) {
     const key = def.source.key.map((k) => e.identity[k]);
     await inSourceTx(scope, (client) => applyToPostgres(scope, client, key, e.identity, decision));
-    scope.counts.created++;
     commit.save.push({
       ...e,
       eTag: item.eTag,

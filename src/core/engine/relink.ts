@@ -3,24 +3,8 @@ import { writeCursor } from '../store/cursors';
 import { bindListId, getDefinition } from '../store/definitions';
 import { LedgerStore, type LedgerEntry } from '../store/ledger';
 import { tryLockDefinition } from '../store/locks';
-import { forgetResolution, resolveSharePoint } from './runner';
+import { forgetResolution, KeyColumnMissingError, resolveSharePoint } from './runner';
 import type { EngineContext } from './types';
-
-/** The current list lacks the hidden key column: its items cannot be matched to rows. */
-export class KeyColumnMissingError extends Error {
-  constructor(
-    readonly definition: string,
-    readonly list: string,
-    readonly keyColumn: string,
-  ) {
-    super(
-      `Definition "${definition}": list "${list}" has no hidden key column "${keyColumn}", so its items cannot ` +
-        `be matched to rows. Run "npx arcore-sync provision ${definition}" (it adds the missing columns), then ` +
-        `"npx arcore-sync relink ${definition}" again.`,
-    );
-    this.name = 'KeyColumnMissingError';
-  }
-}
 
 export interface RelinkResult {
   definition: string;

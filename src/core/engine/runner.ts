@@ -3,8 +3,15 @@ import type { SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
 import { readSourceTable } from '../source/postgres/catalog';
 import { assertKeyIdentifies } from '../source/postgres/keys';
+import { errorKindOf, hintFor } from '../errors/classify';
+import type { ErrorKind } from '../errors/kind';
 import { PostgresSource } from '../source/postgres/PostgresSource';
-import { getDefinition, type StoredDefinition } from '../store/definitions';
+import {
+  getDefinition,
+  ListAlreadySyncedError,
+  otherDefinitionsOfList,
+  type StoredDefinition,
+} from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
 import { tryLockDefinition } from '../store/locks';
 import { backlogCounts, finishRun, startRun } from '../store/runs';
@@ -14,23 +21,54 @@ import { checkListIdentity } from './listIdentity';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType } from './types';
 
+/** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
 export class ListNotFoundError extends Error {
+  readonly errorKind: ErrorKind = 'not_found';
+  readonly hint: string;
+
   constructor(
     readonly definition: string,
     readonly site: string,
     readonly list: string,
     cause: unknown,
+    readonly missing: 'site' | 'list' = 'list',
   ) {
     super(
-      `Definition "${definition}": list "${list}" not found on site "${site}" (${(cause as Error).message}). ` +
-        `Check the display name or GUID, or create it with "arcore-sync provision ${definition}".`,
+      missing === 'site'
+        ? `Definition "${definition}": site "${site}" not found (${(cause as Error).message}).`
+        : `Definition "${definition}": list "${list}" not found on site "${site}" (${(cause as Error).message}).`,
       { cause },
     );
     this.name = 'ListNotFoundError';
+    this.hint =
+      missing === 'site'
+        ? 'check target.site: host name and server-relative path, e.g. contoso.sharepoint.com:/sites/ops'
+        : `check the display name or GUID in target.list, or create the list with "arcore-sync provision ${definition}"`;
+  }
+}
+
+/** The list lacks the hidden key column push and pull identify items by: it was not provisioned. */
+export class KeyColumnMissingError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_definition';
+  readonly hint: string;
+
+  constructor(
+    readonly definition: string,
+    readonly list: string,
+    readonly keyColumn: string,
+  ) {
+    super(
+      `Definition "${definition}": list "${list}" has no column "${keyColumn}" (target.keyColumn, the hidden ` +
+        'key every synced item carries); nothing was written',
+    );
+    this.name = 'KeyColumnMissingError';
+    this.hint = `add the column with "arcore-sync provision ${definition}", then run again`;
   }
 }
 
 export class SourceTableNotFoundError extends Error {
+  readonly errorKind: ErrorKind = 'not_found';
+
   constructor(
     readonly definition: string,
     readonly table: string,
@@ -73,16 +111,19 @@ export async function resolveSharePoint(
   target: SharePointTarget,
   def: SyncDefinition,
 ): Promise<{ siteId: string; listId: string }> {
+  // Only a 404 means "not there": unreachable, TLS, credential and permission failures keep their kind.
   let siteId: string;
   try {
     siteId = (await target.resolveSite(def.target.site)).id;
   } catch (err) {
-    throw new ListNotFoundError(def.name, def.target.site, def.target.list, err);
+    if (errorKindOf(err) !== 'not_found') throw err;
+    throw new ListNotFoundError(def.name, def.target.site, def.target.list, err, 'site');
   }
   try {
     const list = await target.resolveList(siteId, def.target.list);
     return { siteId, listId: list.id };
   } catch (err) {
+    if (errorKindOf(err) !== 'not_found') throw err;
     throw new ListNotFoundError(def.name, def.target.site, def.target.list, err);
   }
 }
@@ -130,6 +171,12 @@ async function openScope(
   const def = stored.definition;
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
   await checkListIdentity(ctx.meta, stored, listId);
+  // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
+  if (!spColumns.some((c) => c.name === def.target.keyColumn)) {
+    throw new KeyColumnMissingError(def.name, def.target.list, def.target.keyColumn);
+  }
+  const sharing = await otherDefinitionsOfList(ctx.meta, listId, stored.id);
+  if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, def.target.list, listId, sharing);
   const sourcePool = ctx.sourcePool(def.source.connection);
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
@@ -216,6 +263,7 @@ export async function withRun(
   let scope: RunScope | null = null;
   const runId = dryRun ? DRY_RUN_ID : await startRun(ctx.meta, stored.id, runType, trigger);
   let error: string | null = null;
+  let failure: { errorKind: ErrorKind; errorHint: string } | undefined;
   const target = dryRun ? dryRun.wrapTarget(ctx.target(), stored.definition.target.keyColumn) : ctx.target();
   try {
     scope = await openScope(ctx, stored, runId, target);
@@ -223,11 +271,14 @@ export async function withRun(
     await work(scope);
   } catch (err) {
     error = (err as Error).message;
+    const errorKind = errorKindOf(err);
+    failure = { errorKind, errorHint: hintFor(err, errorKind) };
     // The list may have changed shape (a column renamed or removed): resolve it afresh next time.
     forgetResolution(ctx, stored.definition);
     ctx.log.error(`${definitionName}: ${runType} run ${runId} failed: ${error}`, {
       runId,
       definition: definitionName,
+      errorKind,
     });
   } finally {
     await lock?.release();
@@ -260,6 +311,7 @@ export async function withRun(
     ...counts,
     ...(await backlogCounts(ctx.meta, stored.id)),
     error,
+    ...failure,
   };
   if (!dryRun) ctx.onRunFinished?.(summary);
   return summary;

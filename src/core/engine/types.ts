@@ -1,3 +1,4 @@
+import type { ErrorKind } from '../errors/kind';
 import type { Pool } from 'pg';
 import type { SharePointTarget } from '../target/sharepoint';
 
@@ -32,6 +33,9 @@ export interface RunSummary extends RunCounts {
   parkedFailures: number;
   openConflicts: number;
   error: string | null;
+  /** The kind of failure when the run FAILED (src/core/errors/kind.ts), and what to do about it. */
+  errorKind?: ErrorKind;
+  errorHint?: string;
 }
 
 export interface Logger {

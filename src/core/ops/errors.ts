@@ -1,6 +1,8 @@
+import type { ErrorKind } from '../errors/kind';
 /** A conflict id that does not exist (or is not a number). */
 export class UnknownConflictError extends Error {
   override readonly name = 'UnknownConflictError';
+  readonly errorKind: ErrorKind = 'not_found';
 
   constructor(readonly conflictId: string) {
     super(`No conflict with id "${conflictId}"`);
@@ -10,6 +12,7 @@ export class UnknownConflictError extends Error {
 /** Ids passed to retry/discard that are not parked failures of the definition. */
 export class UnknownFailureError extends Error {
   override readonly name = 'UnknownFailureError';
+  readonly errorKind: ErrorKind = 'not_found';
 
   constructor(
     readonly definition: string,

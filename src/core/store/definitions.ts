@@ -1,3 +1,4 @@
+import type { ErrorKind } from '../errors/kind';
 import type { Pool, PoolClient } from 'pg';
 import { parseDefinition } from '../definition/parse';
 import type { SyncDefinition } from '../definition/schema';
@@ -12,10 +13,52 @@ export interface StoredDefinition {
 }
 
 export class UnknownDefinitionError extends Error {
+  readonly errorKind: ErrorKind = 'not_found';
+
   constructor(readonly definitionName: string) {
     super(`No sync definition named "${definitionName}" (run "arcore-sync status" to list them)`);
     this.name = 'UnknownDefinitionError';
   }
+}
+
+/** A run resolved its list to one that another definition already syncs (I15: one list, one definition). */
+export class ListAlreadySyncedError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_definition';
+
+  constructor(
+    readonly definition: string,
+    readonly list: string,
+    readonly listId: string,
+    readonly others: string[],
+  ) {
+    super(
+      `Definition "${definition}": list "${list}" (id ${listId}) is already synced by definition ` +
+        `${others.map((o) => `"${o}"`).join(', ')}; two definitions must not write one list. ` +
+        'Point one of them at another list (lists are matched case-insensitively and by id).',
+    );
+    this.name = 'ListAlreadySyncedError';
+  }
+}
+
+/**
+ * Names of the other definitions whose ledger or live subscription points at the list: one index probe
+ * per definition (the ledger's unique index leads with definition_id, sp_list_id).
+ */
+export async function otherDefinitionsOfList(
+  pool: Pool,
+  listId: string,
+  definitionId: string,
+): Promise<string[]> {
+  const { rows } = await pool.query<{ name: string }>(
+    `SELECT d.name FROM arcore.sync_definitions d
+      WHERE d.id <> $2
+        AND (EXISTS (SELECT 1 FROM arcore.sync_ledger l WHERE l.definition_id = d.id AND l.sp_list_id = $1)
+          OR EXISTS (SELECT 1 FROM arcore.graph_subscriptions s
+                      WHERE s.definition_id = d.id AND s.list_id = $1 AND s.state <> 'REMOVED'))
+      ORDER BY d.name`,
+    [listId, definitionId],
+  );
+  return rows.map((r) => r.name);
 }
 
 export interface UpsertResult {

@@ -12,12 +12,13 @@ import {
   notificationBodySchema,
   type LifecycleEvent,
 } from './schemas';
-import { getStoredSubscription, markState } from './store';
+import { claimRemoval, getStoredSubscription, hasLiveSubscription, markState } from './store';
 
 export interface LifecycleAction {
   subscriptionId: string;
   event: LifecycleEvent;
-  action: 'reauthorized' | 'renewed' | 'recreated' | 'pull-requested' | 'failed';
+  /** `superseded`: the removed subscription was no longer the definition's current one; nothing to recreate. */
+  action: 'reauthorized' | 'renewed' | 'recreated' | 'superseded' | 'pull-requested' | 'failed';
   /** The new subscription when the old one was recreated. */
   newSubscriptionId?: string;
   error?: string;
@@ -40,7 +41,8 @@ export interface LifecycleOptions {
  * Handles one POST of lifecycle notifications (graph.md "Change notifications"): each entry is
  * authenticated by its subscription's clientState like a change notification, then
  * - `reauthorizationRequired`: reauthorize, falling back to a renewal when reauthorizing fails;
- * - `subscriptionRemoved`: recreate the subscription and queue a pull (changes may have gone unnoticed);
+ * - `subscriptionRemoved`: recreate the subscription and queue a pull (changes may have gone unnoticed),
+ *   once per removed subscription however often Graph repeats the notification;
  * - `missed`: queue a pull, since notifications were dropped.
  * Throws NotificationBodyError for a body that is not `{ value: [...] }`. Graph failures are reported
  * per entry, never thrown: the subscription timer repairs whatever is left.
@@ -111,7 +113,20 @@ async function handleOne(
     result.handled.push({ subscriptionId, event, action: 'failed', error: error.message });
   };
   const recreate = async () => {
-    await markState(ctx.meta, subscriptionId, 'REMOVED');
+    // At-least-once delivery: only the copy that flips the row to REMOVED recreates, and only when no
+    // other live subscription (from upkeep or an earlier removal) already serves the definition.
+    if (!(await claimRemoval(ctx.meta, subscriptionId))) {
+      result.ignored.push({
+        index,
+        subscriptionId,
+        reason: 'removal already handled (a repeated notification)',
+      });
+      return;
+    }
+    if (await hasLiveSubscription(ctx.meta, def.id, subscriptionId)) {
+      result.handled.push({ subscriptionId, event, action: 'superseded' });
+      return;
+    }
     if (!options.urls) {
       // The stored URL has its function key replaced by a fingerprint: upkeep recreates it instead.
       result.handled.push({

@@ -118,6 +118,34 @@ export async function markState(
   ]);
 }
 
+/**
+ * Marks a subscription REMOVED unless it already is, and says whether this call did it. Graph delivers
+ * lifecycle notifications at least once: of many copies of one `subscriptionRemoved`, delivered one after
+ * another or at once, exactly one claims the removal (the row lock serialises the conditional UPDATE).
+ */
+export async function claimRemoval(meta: Pool, subscriptionId: string): Promise<boolean> {
+  const { rowCount } = await meta.query(
+    `UPDATE arcore.graph_subscriptions SET state = 'REMOVED'
+     WHERE subscription_id = $1 AND state <> 'REMOVED'`,
+    [subscriptionId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** True when the definition has a subscription that is not REMOVED (other than `except`). */
+export async function hasLiveSubscription(
+  meta: Pool,
+  definitionId: string,
+  except?: string,
+): Promise<boolean> {
+  const { rowCount } = await meta.query(
+    `SELECT 1 FROM arcore.graph_subscriptions
+     WHERE definition_id = $1 AND state <> 'REMOVED' AND subscription_id IS DISTINCT FROM $2 LIMIT 1`,
+    [definitionId, except ?? null],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 export async function deleteStoredSubscription(meta: Pool, subscriptionId: string): Promise<void> {
   await meta.query('DELETE FROM arcore.graph_subscriptions WHERE subscription_id = $1', [subscriptionId]);
 }

@@ -74,6 +74,7 @@ export function runEventOf(summary: RunSummary): {
       status: summary.status,
       runId: summary.runId ?? '',
       ...(summary.error ? { error: summary.error.slice(0, 1000) } : {}),
+      ...(summary.errorKind ? { errorKind: summary.errorKind } : {}),
     },
     measurements: {
       durationMs: summary.durationMs,

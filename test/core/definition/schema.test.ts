@@ -121,6 +121,13 @@ describe('sync-definition schema', () => {
     );
   });
 
+  it('accepts a definitions file that starts with a UTF-8 byte order mark', () => {
+    const text = `\uFEFF${JSON.stringify(exampleFile)}`;
+    expect(parseDefinitionsText(text, 'defs.json').definitions.map((d) => d.name)).toEqual(
+      exampleFile.definitions.map((d) => d.name),
+    );
+  });
+
   it('the committed JSON Schema equals the generated one (run `npm run schema` after changing the schema)', () => {
     const committed = readFileSync(join(__dirname, '..', '..', '..', JSON_SCHEMA_FILE), 'utf8');
     expect(committed).toBe(renderJsonSchema());

@@ -88,4 +88,19 @@ describe('definition check against the live database', () => {
       'list "Projects" on "contoso.sharepoint.com:/sites/ops" is already the target of definition "projects-copy"',
     );
   });
+
+  it('reports two definitions whose list names differ only in case (lists resolve case-insensitively)', async () => {
+    const other = definition((d) => {
+      d.name = 'projects-lower';
+      d.target = { ...(d.target as object), list: 'projects', site: 'Contoso.SharePoint.com:/sites/OPS' };
+    });
+    const report = await validateAgainstDatabase(definition(), db.pool, [other]);
+    expect(report.errors).toContainEqual({
+      definition: 'projects',
+      path: 'target.list',
+      message:
+        'list "Projects" on "contoso.sharepoint.com:/sites/ops" is already the target of definition ' +
+        '"projects-lower" (as "projects")',
+    });
+  });
 });

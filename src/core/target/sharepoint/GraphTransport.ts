@@ -13,6 +13,7 @@ import {
 import pLimit from 'p-limit';
 import { Agent } from 'undici';
 import type { z } from 'zod';
+import { isTlsFailure } from '../../errors/classify';
 import { authenticationProviderFor } from './auth';
 import {
   GraphAuthError,
@@ -375,6 +376,16 @@ class PolicyMiddleware implements Middleware {
         if (error instanceof GraphAuthError) throw error;
         transport.countAttempt(policy.resourceUnits);
         const reason = describeFailure(error);
+        // An untrusted certificate fails the same way every time: say so at once instead of retrying.
+        if (isTlsFailure(error)) {
+          throw new GraphRequestError({
+            method: policy.method,
+            url: policy.url,
+            status: 0,
+            code: 'tlsFailure',
+            message: reason,
+          });
+        }
         if (!policy.safeToRetry) throw new GraphOutcomeUnknownError(policy.method, policy.url, reason);
         if (transientAttempts >= transport.maxTransientRetries) {
           throw new GraphRequestError({

@@ -1,3 +1,5 @@
+import type { ErrorKind } from '../../errors/kind';
+
 /**
  * Typed errors of the SharePoint target. Each carries what an operator needs to act on it: the HTTP
  * method, the URL (never a token: our URLs carry none), the status, Graph's error code and message.
@@ -37,7 +39,11 @@ export class GraphRequestError extends Error {
 
   constructor(context: GraphErrorContext) {
     super(
-      `${context.method} ${redactUrl(context.url)} failed with ${context.status} ${context.code}: ${context.message}` +
+      (context.status === 0
+        ? // No HTTP answer: name Graph and the request, then the network or TLS reason.
+          `${context.code === 'tlsFailure' ? 'cannot connect securely to' : 'cannot reach'} Microsoft Graph: ` +
+          `${context.method} ${redactUrl(context.url)}: ${context.message}`
+        : `${context.method} ${redactUrl(context.url)} failed with ${context.status} ${context.code}: ${context.message}`) +
         (context.requestId ? ` (request-id ${context.requestId})` : ''),
     );
     this.method = context.method;
@@ -47,6 +53,30 @@ export class GraphRequestError extends Error {
     this.graphMessage = context.message;
     this.requestId = context.requestId;
   }
+
+  /** Status 0 is no HTTP answer at all (network or TLS); otherwise Graph's status decides. */
+  get errorKind(): ErrorKind {
+    if (this.status === 0) return this.code === 'tlsFailure' ? 'tls' : 'unreachable';
+    if (this.status === 401) return 'authentication';
+    if (this.status === 403) return 'permission';
+    if (this.status === 404) return 'not_found';
+    if (this.status === 429) return 'throttled';
+    if (this.status >= 500) return 'unreachable';
+    if (this.status === 400) return 'data';
+    return 'internal';
+  }
+
+  /** For a 403: the Graph application permission the request needs (graph.md "Permissions"). */
+  get hint(): string | undefined {
+    if (this.status !== 403) return undefined;
+    const needed =
+      this.method === 'GET'
+        ? 'Sites.Read.All (or Sites.Selected with read access to the site)'
+        : /\/lists$/.test(this.url)
+          ? 'Sites.Manage.All (or Sites.Selected with manage access to the site) to create a list'
+          : 'Sites.ReadWrite.All (or Sites.Selected with write access to the site)';
+    return `the app needs the Graph application permission ${needed}; grant it (admin consent) and run again`;
+  }
 }
 
 /**
@@ -55,6 +85,9 @@ export class GraphRequestError extends Error {
  */
 export class GraphAuthError extends GraphRequestError {
   override readonly name = 'GraphAuthError';
+  override get errorKind(): ErrorKind {
+    return 'authentication';
+  }
   readonly baseUrl: string;
   readonly authKind: string;
 
@@ -76,6 +109,7 @@ export class GraphAuthError extends GraphRequestError {
  */
 export class GraphOutcomeUnknownError extends Error {
   override readonly name = 'GraphOutcomeUnknownError';
+  readonly errorKind: ErrorKind = 'unreachable';
   readonly method: string;
   readonly url: string;
   readonly status?: number;
@@ -107,6 +141,7 @@ export class ResyncRequiredError extends Error {
 /** A field mapping names a column the SharePoint list does not have (sync-model I12). */
 export class UnknownColumnError extends Error {
   override readonly name = 'UnknownColumnError';
+  readonly errorKind: ErrorKind = 'not_found';
 
   constructor(
     readonly listName: string,
