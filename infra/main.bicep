@@ -76,6 +76,20 @@ param pullSafetySchedule string = '0 0 * * * *'
 @description('NCRONTAB of the Graph subscription renewal timer.')
 param subscriptionSchedule string = '0 */30 * * * *'
 
+@description('entra: the ops API requires a Microsoft Entra token with the Ops.Read/Ops.Write app role (App Service Authentication). key: the master key (fallback). See docs/security.md.')
+@allowed(['entra', 'key'])
+param opsAuthMode string = 'entra'
+
+@description('Client id of an existing ops API app registration (scripts/create-ops-app.sh makes one). Empty: created here when entraInBicep is true.')
+param opsAuthClientId string = ''
+
+@description('Create Entra objects with the Microsoft Graph Bicep extension: the ops app registration and the Graph application permission. Needs Entra admin rights; otherwise the hooks do it.')
+param entraInBicep bool = false
+
+@description('Microsoft Graph application permission of the app identity (SITES_SELECTED=1 in the hook: Sites.Selected).')
+@allowed(['Sites.ReadWrite.All', 'Sites.Selected'])
+param graphApplicationPermission string = 'Sites.ReadWrite.All'
+
 @allowed([512, 2048, 4096])
 param functionInstanceMemoryMB int = 2048
 
@@ -192,6 +206,25 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+module entra 'app/entra.bicep' = if (entraInBicep) {
+  name: 'entra'
+  scope: rg
+  params: {
+    createOpsApp: opsAuthMode == 'entra' && empty(opsAuthClientId)
+    opsAppUniqueName: 'arcore-ops-${resourceToken}'
+    opsAppDisplayName: 'ArcoreSyncBridge ops API (${environmentName})'
+    assignGraphPermission: graphAuthMode == 'default'
+    appPrincipalId: identity.outputs.principalId
+    graphPermission: graphApplicationPermission
+    deployerPrincipalId: principalId
+  }
+}
+
+// Entra mode needs an app registration; without one the ops API falls back to the master key (never to
+// no authentication), and the postprovision hook says so.
+var opsClientId = !empty(opsAuthClientId) ? opsAuthClientId : (entraInBicep ? entra!.outputs.opsClientId : '')
+var opsAuthEffective = opsAuthMode == 'entra' && !empty(opsClientId) ? 'entra' : 'key'
+
 var databaseUrl = 'postgres://${postgresAppRoleName}@${postgres.outputs.fqdn}:5432/${postgres.outputs.databaseName}?sslmode=require'
 
 module api 'app/functionapp.bicep' = {
@@ -223,6 +256,8 @@ module api 'app/functionapp.bicep' = {
     pushSchedule: pushSchedule
     pullSafetySchedule: pullSafetySchedule
     subscriptionSchedule: subscriptionSchedule
+    opsAuth: opsAuthEffective
+    opsAuthClientId: opsClientId
   }
   // The identity must hold its storage and Key Vault roles before the host first starts.
   dependsOn: [rbac]
@@ -249,3 +284,7 @@ output POSTGRES_APP_ROLE string = postgresAppRoleName
 output POSTGRES_ADMIN_NAME string = postgresAdminName
 output DATABASE_URL string = databaseUrl
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+output OPS_AUTH_MODE string = opsAuthMode
+output OPS_AUTH_EFFECTIVE string = opsAuthEffective
+output OPS_AUTH_CLIENT_ID string = opsClientId
+output ENTRA_IN_BICEP bool = entraInBicep
