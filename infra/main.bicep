@@ -31,7 +31,9 @@ param postgresSkuName string = 'Standard_B1ms'
 @allowed(['Burstable', 'GeneralPurpose', 'MemoryOptimized'])
 param postgresSkuTier string = 'Burstable'
 
+@description('Premium SSD sizes of Flexible Server: 32 GiB to 32 TiB.')
 @minValue(32)
+@maxValue(32767)
 param postgresStorageSizeGB int = 32
 
 @description('Also accept password logins on the server (Entra only by default).')
@@ -54,7 +56,9 @@ param postgresDatabaseName string = 'arcore'
 @description('Postgres role the app logs in as; scripts/postprovision.sh maps it to the app identity\'s object id.')
 param postgresAppRoleName string = 'arcore_app'
 
+@description('max_replication_slots; max_wal_senders becomes this + 2 (documented range 5-100), hence 4-98.')
 @minValue(4)
+@maxValue(98)
 param postgresReplicationSlots int = 10
 
 @description('default: the managed identity calls Graph. clientSecret: an app registration whose secret lives in Key Vault.')
@@ -64,7 +68,13 @@ param graphAuthMode string = 'default'
 @description('Client id of the app registration (clientSecret mode only).')
 param graphAppClientId string = ''
 
+@description('SharePoint resource units per minute the app paces itself under (the per-app limit is 1,250 to 6,250 by tenant size).')
+@minValue(1)
+@maxValue(6250)
 param graphRuPerMinute int = 1250
+
+@minValue(1)
+@maxValue(32)
 param graphMaxConcurrency int = 4
 
 @description('NCRONTAB (seconds first) of the push fan-out timer.')

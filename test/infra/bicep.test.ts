@@ -483,7 +483,7 @@ describe('azure.yaml: names the infra and hooks that exist', () => {
   test('every hook script exists, is executable bash, and parses', () => {
     const runs = [...yaml.matchAll(/run:\s*(\S+)/g)].map((m) => m[1]);
     expect(runs).toEqual([
-      './scripts/create-ops-app.sh',
+      './scripts/preprovision.sh',
       './scripts/postprovision.sh',
       './scripts/postdeploy.sh',
     ]);
