@@ -481,7 +481,7 @@ describe('azure.yaml: names the infra and hooks that exist', () => {
   });
 
   test('every hook script exists, is executable bash, and parses', () => {
-    const runs = [...yaml.matchAll(/run:\s*(\S+)/g)].map((m) => m[1]);
+    const runs = [...yaml.matchAll(/run:\s*(\.\/scripts\/\S+)/g)].map((m) => m[1]);
     expect(runs).toEqual([
       './scripts/preprovision.sh',
       './scripts/postprovision.sh',

@@ -281,13 +281,38 @@ describe('azd: version, hooks that wait, a redeployable Key Vault', () => {
     expect(readBicep(MAIN)).toMatch(/name:\s*'\$\{abbrs\.keyVaultVaults\}\$\{resourceToken\}'/);
   });
 
-  test('remoteBuild is explicit', () => {
+  test('remoteBuild is explicit, and azd deploys exactly what npm run package builds', () => {
     expect(yaml).toMatch(/^\s+remoteBuild:\s*false\s*$/m);
+    expect(yaml).toMatch(/^\s+dist:\s*\.arcore\/package\s*$/m);
+    expect(yaml).toMatch(/prepackage:\s*\n\s+posix:\s*\n\s+shell:\s*sh\s*\n\s+run:\s*npm run package/);
+    const pkg = z
+      .object({ scripts: z.record(z.string(), z.string()) })
+      .parse(JSON.parse(read(join(ROOT, 'package.json'))));
+    expect(pkg.scripts.package).toBe('node scripts/package-app.js');
+    expect(read(join(SCRIPTS, 'package-app.js'))).toContain("join(root, '.arcore', 'package')");
   });
 
   test('every .bicep file was read by the text checks', () => {
     expect(bicepFilesUnder(INFRA).map((f) => relative(ROOT, f))).toEqual(
       expect.arrayContaining(['infra/app/entra.bicep', 'infra/app/rbac.bicep']),
     );
+  });
+});
+
+describe('Node versions are stated once and consistently', () => {
+  const pkg = z
+    .object({ engines: z.object({ node: z.string() }) })
+    .loose()
+    .parse(JSON.parse(read(join(ROOT, 'package.json'))));
+
+  test('engines, the Azure runtime, CI, the bundle target and the README agree', () => {
+    // applicationinsights 3.16 pulls @azure/monitor-opentelemetry, which declares Node >= 22 but runs on
+    // 20.19+ (checked on the build machines); Azure runs 22.
+    expect(pkg.engines.node).toBe('^20.19.0 || ^22.0.0');
+    const runtime = /name:\s*'node'\s*\n\s*version:\s*'(\d+)'/.exec(readBicep(FUNCTION_APP))?.[1];
+    expect(runtime).toBe('22');
+    expect(read(join(ROOT, '.ci/run'))).toMatch(/\(a===20&&b>=19\)\|\|a===22/);
+    expect(read(join(SCRIPTS, 'package-app.js'))).toMatch(/target: 'node20'/);
+    expect(read(join(ROOT, 'README.md'))).toContain('`engines`: `^20.19.0 || ^22.0.0`');
   });
 });
