@@ -31,7 +31,9 @@ param postgresSkuName string = 'Standard_B1ms'
 @allowed(['Burstable', 'GeneralPurpose', 'MemoryOptimized'])
 param postgresSkuTier string = 'Burstable'
 
+@description('Premium SSD sizes of Flexible Server: 32 GiB to 32 TiB.')
 @minValue(32)
+@maxValue(32767)
 param postgresStorageSizeGB int = 32
 
 @description('Also accept password logins on the server (Entra only by default).')
@@ -54,7 +56,9 @@ param postgresDatabaseName string = 'arcore'
 @description('Postgres role the app logs in as; scripts/postprovision.sh maps it to the app identity\'s object id.')
 param postgresAppRoleName string = 'arcore_app'
 
+@description('max_replication_slots; max_wal_senders becomes this + 2 (documented range 5-100), hence 4-98.')
 @minValue(4)
+@maxValue(98)
 param postgresReplicationSlots int = 10
 
 @description('default: the managed identity calls Graph. clientSecret: an app registration whose secret lives in Key Vault.')
@@ -64,7 +68,13 @@ param graphAuthMode string = 'default'
 @description('Client id of the app registration (clientSecret mode only).')
 param graphAppClientId string = ''
 
+@description('SharePoint resource units per minute the app paces itself under (the per-app limit is 1,250 to 6,250 by tenant size).')
+@minValue(1)
+@maxValue(6250)
 param graphRuPerMinute int = 1250
+
+@minValue(1)
+@maxValue(32)
 param graphMaxConcurrency int = 4
 
 @description('NCRONTAB (seconds first) of the push fan-out timer.')
@@ -75,6 +85,20 @@ param pullSafetySchedule string = '0 0 * * * *'
 
 @description('NCRONTAB of the Graph subscription renewal timer.')
 param subscriptionSchedule string = '0 */30 * * * *'
+
+@description('entra: the ops API requires a Microsoft Entra token with the Ops.Read/Ops.Write app role (App Service Authentication). key: the master key (fallback). See docs/security.md.')
+@allowed(['entra', 'key'])
+param opsAuthMode string = 'entra'
+
+@description('Client id of an existing ops API app registration (scripts/create-ops-app.sh makes one). Empty: created here when entraInBicep is true.')
+param opsAuthClientId string = ''
+
+@description('Create Entra objects with the Microsoft Graph Bicep extension: the ops app registration and the Graph application permission. Needs Entra admin rights; otherwise the hooks do it.')
+param entraInBicep bool = false
+
+@description('Microsoft Graph application permission of the app identity (SITES_SELECTED=1 in the hook: Sites.Selected).')
+@allowed(['Sites.ReadWrite.All', 'Sites.Selected'])
+param graphApplicationPermission string = 'Sites.ReadWrite.All'
 
 @allowed([512, 2048, 4096])
 param functionInstanceMemoryMB int = 2048
@@ -192,6 +216,25 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+module entra 'app/entra.bicep' = if (entraInBicep) {
+  name: 'entra'
+  scope: rg
+  params: {
+    createOpsApp: opsAuthMode == 'entra' && empty(opsAuthClientId)
+    opsAppUniqueName: 'arcore-ops-${resourceToken}'
+    opsAppDisplayName: 'ArcoreSyncBridge ops API (${environmentName})'
+    assignGraphPermission: graphAuthMode == 'default'
+    appPrincipalId: identity.outputs.principalId
+    graphPermission: graphApplicationPermission
+    deployerPrincipalId: principalId
+  }
+}
+
+// Entra mode needs an app registration; without one the ops API falls back to the master key (never to
+// no authentication), and the postprovision hook says so.
+var opsClientId = !empty(opsAuthClientId) ? opsAuthClientId : (entraInBicep ? entra!.outputs.opsClientId : '')
+var opsAuthEffective = opsAuthMode == 'entra' && !empty(opsClientId) ? 'entra' : 'key'
+
 var databaseUrl = 'postgres://${postgresAppRoleName}@${postgres.outputs.fqdn}:5432/${postgres.outputs.databaseName}?sslmode=require'
 
 module api 'app/functionapp.bicep' = {
@@ -223,6 +266,8 @@ module api 'app/functionapp.bicep' = {
     pushSchedule: pushSchedule
     pullSafetySchedule: pullSafetySchedule
     subscriptionSchedule: subscriptionSchedule
+    opsAuth: opsAuthEffective
+    opsAuthClientId: opsClientId
   }
   // The identity must hold its storage and Key Vault roles before the host first starts.
   dependsOn: [rbac]
@@ -249,3 +294,7 @@ output POSTGRES_APP_ROLE string = postgresAppRoleName
 output POSTGRES_ADMIN_NAME string = postgresAdminName
 output DATABASE_URL string = databaseUrl
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+output OPS_AUTH_MODE string = opsAuthMode
+output OPS_AUTH_EFFECTIVE string = opsAuthEffective
+output OPS_AUTH_CLIENT_ID string = opsClientId
+output ENTRA_IN_BICEP bool = entraInBicep

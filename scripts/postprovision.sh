@@ -5,6 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+require_azd_version
 load_azd_env
 
 if [[ "${GRAPH_AUTH_MODE:-default}" == "clientSecret" && -z "${GRAPH_APP_CLIENT_ID:-}" ]]; then
@@ -12,7 +13,12 @@ if [[ "${GRAPH_AUTH_MODE:-default}" == "clientSecret" && -z "${GRAPH_APP_CLIENT_
 fi
 
 log "1/4 Microsoft Graph application permission"
+# With ENTRA_IN_BICEP=true the template granted it (infra/app/entra.bicep); the script only confirms.
 "$here/grant-graph-permissions.sh"
+if [[ "${OPS_AUTH_MODE:-entra}" == "entra" && "${OPS_AUTH_EFFECTIVE:-}" == "key" ]]; then
+  warn "OPS_AUTH_MODE=entra but no ops API app registration exists: the ops API accepts only the master key."
+  warn "Run ./scripts/create-ops-app.sh (needs the right to register applications), then azd provision."
+fi
 
 log "2/4 Graph client secret (clientSecret mode only)"
 "$here/store-graph-secret.sh"
@@ -20,5 +26,5 @@ log "2/4 Graph client secret (clientSecret mode only)"
 log "3/4 Postgres role for the app identity, database grants, wal_level"
 "$here/create-postgres-role.sh"
 
-log "4/4 webhook URLs (completed by the postdeploy hook on a first deployment)"
+log "4/4 webhook endpoints (checked again by the postdeploy hook on a first deployment)"
 WEBHOOK_BEST_EFFORT=1 "$here/set-webhook-urls.sh"

@@ -1,55 +1,51 @@
 #!/usr/bin/env bash
-# Sets WEBHOOK_NOTIFICATION_URL and WEBHOOK_LIFECYCLE_URL, the URLs Graph posts change and lifecycle
-# notifications to. They embed a function key, which exists only once the Function App is running, so
-# Bicep cannot set them. Idempotent: the key is a dedicated host key (`graphwebhook`), created once and
-# then reused, so re-running never changes the URLs existing Graph subscriptions point at.
+# Checks that Graph can reach the webhook endpoints, and removes the legacy `graphwebhook` host key.
 #
-# WEBHOOK_BEST_EFFORT=1 (postprovision): if no key can be had yet (first `azd up`, code not deployed),
-# say so and succeed; the postdeploy hook runs this again.
-# Rotating: `az functionapp keys set … --key-name graphwebhook`, run this script, then renew subscriptions.
+# WEBHOOK_NOTIFICATION_URL and WEBHOOK_LIFECYCLE_URL are set by the template (infra/app/functionapp.bicep):
+# the two functions are anonymous and authenticate Graph by clientState, so the URLs carry no key. Earlier
+# versions put a *host* key in them, which also opened the ops API; that key is deleted here (existing
+# subscriptions keep working: an anonymous function ignores `?code=`, and the subscription timer
+# recreates subscriptions whose URL changed).
+#
+# The check answers Graph's validation handshake the way Graph will (GET ?validationToken=…, 200
+# text/plain echo within 10 s). A Function App that was just published may take a minute to start, so it
+# is retried with a bound (WEBHOOK_CHECK_ATTEMPTS × 10 s, default 18 = 3 minutes).
+# WEBHOOK_BEST_EFFORT=1 (postprovision, before the code is deployed): report and succeed.
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-readonly KEY_NAME=graphwebhook
+readonly LEGACY_KEY_NAME=graphwebhook
 
 require_cmd az "install the Azure CLI and run az login"
+require_cmd curl "install curl"
 load_azd_env
 require_env AZURE_RESOURCE_GROUP AZURE_FUNCTION_APP_NAME SERVICE_API_URI
 
 app_args=(--resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME")
 
-read_key() {
-  az functionapp keys list "${app_args[@]}" --query "functionKeys.$KEY_NAME" --output tsv 2>/dev/null
+legacy=$(az functionapp keys list "${app_args[@]}" --query "functionKeys.$LEGACY_KEY_NAME" --output tsv 2>/dev/null || true)
+if [[ -n "$legacy" ]]; then
+  retry 3 10 az functionapp keys delete "${app_args[@]}" --key-type functionKeys --key-name "$LEGACY_KEY_NAME" ||
+    warn "could not delete the legacy host key $LEGACY_KEY_NAME; delete it: it opens every function-level endpoint"
+  log "deleted the legacy host key $LEGACY_KEY_NAME (it also opened the ops API)"
+fi
+
+answers_validation() {
+  local url=$1 token echoed
+  token="arcore-check-$RANDOM$RANDOM"
+  echoed=$(curl --silent --show-error --max-time 10 "$url?validationToken=$token" 2>/dev/null) || return 1
+  [[ "$echoed" == "$token" ]]
 }
 
-key=$(read_key || true)
-if [[ -z "$key" ]]; then
-  # Without --key-value the service generates a random key.
-  az functionapp keys set "${app_args[@]}" --key-type functionKeys --key-name "$KEY_NAME" --output none 2>/dev/null || true
-  key=$(read_key || true)
-fi
-if [[ -z "$key" ]]; then
-  if [[ "${WEBHOOK_BEST_EFFORT:-0}" == "1" ]]; then
-    log "the Function App has no host keys yet (not deployed?); WEBHOOK_* URLs will be set after deploy"
-    exit 0
+attempts=${WEBHOOK_CHECK_ATTEMPTS:-18}
+[[ "${WEBHOOK_BEST_EFFORT:-0}" == "1" ]] && attempts=1
+for path in notifications lifecycle; do
+  url="$SERVICE_API_URI/api/graph/$path"
+  if retry "$attempts" 10 answers_validation "$url"; then
+    log "$url answers Graph's validation handshake"
+  elif [[ "${WEBHOOK_BEST_EFFORT:-0}" == "1" ]]; then
+    log "$url does not answer yet (code not deployed?); the postdeploy hook checks again"
+  else
+    die "$url did not answer Graph's validation within $((attempts * 10)) s: check the Function App's logs (az functionapp log tail, or Application Insights), then run ./scripts/postdeploy.sh again"
   fi
-  die "could not read or create the host key $KEY_NAME of $AZURE_FUNCTION_APP_NAME"
-fi
-
-notification_url="$SERVICE_API_URI/api/graph/notifications?code=$key"
-lifecycle_url="$SERVICE_API_URI/api/graph/lifecycle?code=$key"
-
-current_notification=$(az functionapp config appsettings list "${app_args[@]}" \
-  --query "[?name=='WEBHOOK_NOTIFICATION_URL'].value | [0]" --output tsv)
-current_lifecycle=$(az functionapp config appsettings list "${app_args[@]}" \
-  --query "[?name=='WEBHOOK_LIFECYCLE_URL'].value | [0]" --output tsv)
-
-# The URLs carry the key: log only where they point.
-if [[ "$current_notification" == "$notification_url" && "$current_lifecycle" == "$lifecycle_url" ]]; then
-  log "WEBHOOK_NOTIFICATION_URL and WEBHOOK_LIFECYCLE_URL already point at $SERVICE_API_URI/api/graph/…"
-  exit 0
-fi
-az functionapp config appsettings set "${app_args[@]}" \
-  --settings "WEBHOOK_NOTIFICATION_URL=$notification_url" "WEBHOOK_LIFECYCLE_URL=$lifecycle_url" \
-  --output none
-log "set WEBHOOK_NOTIFICATION_URL and WEBHOOK_LIFECYCLE_URL to $SERVICE_API_URI/api/graph/{notifications,lifecycle}"
+done

@@ -44,6 +44,13 @@ param pushSchedule string
 param pullSafetySchedule string
 param subscriptionSchedule string
 
+@description('entra: App Service Authentication (Easy Auth) guards the ops API; key: the master key does (src/functions/opsAuth.ts).')
+@allowed(['entra', 'key'])
+param opsAuth string
+
+@description('Client id of the ops API app registration (the token audience); required when opsAuth is entra.')
+param opsAuthClientId string
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -126,6 +133,12 @@ var appSettings = union(
     PUSH_SCHEDULE: pushSchedule
     PULL_SAFETY_SCHEDULE: pullSafetySchedule
     SUBSCRIPTION_SCHEDULE: subscriptionSchedule
+    // Graph's endpoints are anonymous (clientState authenticates Graph), so their URLs carry no secret and
+    // are known here.
+    WEBHOOK_NOTIFICATION_URL: 'https://${site.properties.defaultHostName}/api/graph/notifications'
+    WEBHOOK_LIFECYCLE_URL: 'https://${site.properties.defaultHostName}/api/graph/lifecycle'
+    // Tells the code whether x-ms-client-principal comes from Easy Auth (it is never read otherwise).
+    OPS_AUTH: opsAuth
   },
   graphAuthMode == 'clientSecret'
     ? {
@@ -139,12 +152,59 @@ var appSettings = union(
     : {}
 )
 
-// This resource replaces the whole set on every provision: WEBHOOK_NOTIFICATION_URL and
-// WEBHOOK_LIFECYCLE_URL (which embed a function key unknown here) are written back by the azd hooks.
+// This resource replaces the whole set on every provision; nothing else writes app settings.
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
   properties: appSettings
+}
+
+// App Service Authentication in front of the app (https://learn.microsoft.com/azure/templates/microsoft.web/sites/config-authsettingsv2):
+// every request needs a valid Microsoft Entra token for the ops app registration, except Graph's two
+// endpoints, which Graph calls without a token and which authenticate by clientState. Easy Auth strips
+// any client-sent x-ms-client-principal* header and injects the validated one
+// (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities); the app
+// reads it only because OPS_AUTH is 'entra', which this same template sets.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (opsAuth == 'entra') {
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: [
+        '/api/graph/notifications'
+        '/api/graph/lifecycle'
+      ]
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: opsAuthClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            opsAuthClientId
+            'api://${opsAuthClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+  }
+  dependsOn: [settings]
 }
 
 output name string = site.name

@@ -16,6 +16,7 @@ param skuName string
 param skuTier string
 
 @minValue(32)
+@maxValue(32767)
 param storageSizeGB int
 
 @description('Also accept password logins (off by default: Entra only).')
@@ -36,8 +37,13 @@ param allowedIpRanges array
 
 param databaseName string
 
-@description('max_replication_slots and max_wal_senders: room for the change-data-capture slots to come.')
+// Documented ranges (https://learn.microsoft.com/azure/postgresql/flexible-server/param-replication-sending-servers):
+// max_replication_slots 2-262143 (at least 4 if high availability is ever turned on), max_wal_senders
+// 5-100 and never below 2 (HA) + read replicas + logical slots in use. max_wal_senders is therefore
+// slots + 2, which keeps 4..98 slots inside 6..100 senders.
+@description('max_replication_slots (max_wal_senders is this + 2): room for the change-data-capture slots to come.')
 @minValue(4)
+@maxValue(98)
 param replicationSlots int
 
 @description('Object id of the Entra principal made server administrator (the deployer). Empty: none is added.')
@@ -108,7 +114,7 @@ resource maxWalSenders 'Microsoft.DBforPostgreSQL/flexibleServers/configurations
   parent: server
   name: 'max_wal_senders'
   properties: {
-    value: string(replicationSlots)
+    value: string(replicationSlots + 2)
     source: 'user-override'
   }
   dependsOn: [maxReplicationSlots]

@@ -8,6 +8,11 @@ set -euo pipefail
 # shellcheck disable=SC2034
 readonly GRAPH_RESOURCE_APP_ID='00000003-0000-0000-c000-000000000000'
 
+# The oldest azd that deploys these templates: main.bicep calls deployer().userPrincipalName, which needs
+# Bicep 0.36.1, the Bicep azd pins from 1.17.0 on (also the minimum of the Microsoft Graph Bicep
+# extension). Stated in azure.yaml (requiredVersions) and docs/deploy.md as well.
+readonly AZD_MIN_VERSION='1.17.0'
+
 log() { printf '[arcore] %s\n' "$*" >&2; }
 warn() { printf '[arcore] WARNING: %s\n' "$*" >&2; }
 die() {
@@ -70,5 +75,21 @@ app_client_id() {
   else
     require_env AZURE_MANAGED_IDENTITY_CLIENT_ID
     printf '%s\n' "$AZURE_MANAGED_IDENTITY_CLIENT_ID"
+  fi
+}
+
+# Refuses to run under an azd older than AZD_MIN_VERSION (azd reports its version as "azd version X.Y.Z …").
+require_azd_version() {
+  if ! command -v azd >/dev/null 2>&1; then
+    return 0 # run by hand with the environment exported: azd is not involved
+  fi
+  local version
+  version=$(azd version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1)
+  if [[ -z "$version" ]]; then
+    warn "could not read the azd version; azd $AZD_MIN_VERSION or later is required"
+    return 0
+  fi
+  if [[ "$(printf '%s\n%s\n' "$AZD_MIN_VERSION" "$version" | sort -V | head -n 1)" != "$AZD_MIN_VERSION" ]]; then
+    die "azd $version is too old: these templates need azd $AZD_MIN_VERSION or later (Bicep 0.36.1 for deployer()). Update azd: https://aka.ms/azd-install"
   fi
 }

@@ -299,8 +299,14 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
         'the ops API, scheduled pushes and pending pulls. Prints its URLs; runs until SIGINT or SIGTERM.',
     )
     .addOption(new Option('--port <n>', 'HTTP port on 127.0.0.1 (0 = any free port)').default('7071'))
+    .addOption(
+      new Option(
+        '--token <token>',
+        'require Authorization: Bearer <token> on the ops API (at least 16 characters)',
+      ).env('ARCORE_SERVE_TOKEN'),
+    )
     .action(
-      act(async (rt, opts: { port: string }) =>
+      act(async (rt, opts: { port: string; token?: string }) =>
         (await import('./commands/serve.js')).runServeCommand(rt, opts),
       ),
     );

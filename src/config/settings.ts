@@ -39,6 +39,13 @@ const httpsUrl = z
     }
   }, 'must be an absolute http(s) URL');
 
+/**
+ * How the deployed ops API authenticates (src/functions/opsAuth.ts, docs/security.md): `entra` when App
+ * Service Authentication is configured in front of the app (the template sets both together), `key`
+ * (master key) otherwise.
+ */
+export const opsAuthSchema = z.enum(['entra', 'key']).default('key');
+
 export const settingsSchema = z
   .object({
     /** Metadata store (and default source) Postgres connection string. */
@@ -70,9 +77,10 @@ export const settingsSchema = z
     /** Graph requests in flight at once per run. */
     GRAPH_MAX_CONCURRENCY: positiveInt(4),
     APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
-    /** Public URL of the webhook function (with its function key) used as the subscriptions' notificationUrl. */
+    OPS_AUTH: opsAuthSchema,
+    /** Public URL of the webhook function, used as the subscriptions' notificationUrl. */
     WEBHOOK_NOTIFICATION_URL: optionalText.pipe(httpsUrl.optional()),
-    /** Public URL of the lifecycle-notification function (with its function key). */
+    /** Public URL of the lifecycle-notification function. */
     WEBHOOK_LIFECYCLE_URL: optionalText.pipe(httpsUrl.optional()),
     /** Storage queue names for the push and pull workers. */
     PUSH_QUEUE_NAME: z.string().trim().min(3).default('arcore-push'),

@@ -84,9 +84,14 @@ export async function graphLifecycle(
   }
 }
 
+// Anonymous on purpose: Graph authenticates itself with the subscription's clientState (checked against
+// the stored hash in constant time), which is what Microsoft's webhook guidance relies on
+// (https://learn.microsoft.com/graph/change-notifications-delivery-webhooks). A function key in the
+// notification URL would be stored at Microsoft and seen by every proxy on the way, and a host key would
+// also open the ops API. Body size, content and rate limits apply as before (http.ts, acceptNotifications).
 app.http('graphLifecycle', {
   methods: ['POST', 'GET'],
-  authLevel: 'function',
+  authLevel: 'anonymous',
   route: 'graph/lifecycle',
   extraOutputs: [pullQueueOutput],
   handler: graphLifecycle,

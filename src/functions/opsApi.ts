@@ -39,6 +39,14 @@ import {
 import { UnknownDefinitionError } from '../core/store/definitions';
 import { markPullPending } from '../core/subscriptions';
 import { errorResponse, jsonResponse, readJsonBody } from './http';
+import {
+  auditName,
+  hostAuthenticator,
+  opsAuthLevel,
+  opsAuthMode,
+  type OpsAuthenticator,
+  type OpsPrincipal,
+} from './opsAuth';
 import { pullQueueOutput, pushQueueOutput, type PullMessage, type PushMessage } from './queues';
 import { engineContextFor, getRuntime, messageOf, type FunctionsRuntime } from './runtime';
 
@@ -60,13 +68,10 @@ export const installCursorBodySchema = z
   .object({ printSql: z.boolean().default(false).describe('true: answer the SQL still needed, run nothing') })
   .strict();
 export const resetCursorBodySchema = z.object({ scope: z.enum(['source', 'target', 'all']) }).strict();
+// No `resolvedBy`: who resolved a conflict is the authenticated caller, never a claim in the body.
 export const resolveBodySchema = z.union([
-  z
-    .object({ take: z.enum(['postgres', 'sharepoint']), resolvedBy: z.string().min(1).max(200).optional() })
-    .strict(),
-  z
-    .object({ values: z.record(z.string(), z.unknown()), resolvedBy: z.string().min(1).max(200).optional() })
-    .strict(),
+  z.object({ take: z.enum(['postgres', 'sharepoint']) }).strict(),
+  z.object({ values: z.record(z.string(), z.unknown()) }).strict(),
 ]);
 export const failureIdsBodySchema = z
   .object({ ids: z.array(idSchema).min(1).max(1000).optional() })
@@ -110,13 +115,17 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return parsed.data;
 }
 
-async function body<T>(request: HttpRequest, schema: z.ZodType<T>, emptyValue: unknown = {}): Promise<T> {
+async function bodyValue(request: HttpRequest, emptyValue: unknown): Promise<unknown> {
   const read = await readJsonBody(request, { limit: MAX_OPS_BODY_BYTES, emptyValue });
   if (!read.ok) {
     const detail = read.response.jsonBody as { error?: string } | undefined;
     throw new BadRequestError(detail?.error ?? 'unreadable body');
   }
-  return parseWith(schema, read.value, 'body');
+  return read.value;
+}
+
+async function body<T>(request: HttpRequest, schema: z.ZodType<T>, emptyValue: unknown = {}): Promise<T> {
+  return parseWith(schema, await bodyValue(request, emptyValue), 'body');
 }
 
 function query(request: HttpRequest): Record<string, string> {
@@ -129,6 +138,7 @@ interface RouteInput {
   ctx: EngineContext;
   context: InvocationContext;
   runtime: FunctionsRuntime;
+  principal: OpsPrincipal;
 }
 
 interface Route {
@@ -327,12 +337,17 @@ const routes: Route[] = [
   {
     method: 'POST',
     pattern: ['conflicts', ':id', 'resolve'],
-    handle: async ({ ctx, params, request }) => {
-      const choice = await body(request, resolveBodySchema, undefined);
+    handle: async ({ ctx, params, request, principal }) => {
+      const value = await bodyValue(request, undefined);
+      if (typeof value === 'object' && value !== null && 'resolvedBy' in value) {
+        throw new BadRequestError('resolvedBy is not accepted: the audit records the authenticated caller', [
+          'resolvedBy: remove it',
+        ]);
+      }
+      const choice = parseWith(resolveBodySchema, value, 'body');
       await getConflict(ctx.meta, params.id);
-      const resolvedBy = choice.resolvedBy ?? request.headers.get('x-ms-client-principal-name') ?? 'ops-api';
       const resolution = 'take' in choice ? { take: choice.take } : { values: choice.values };
-      return jsonResponse(200, await resolveConflict(ctx, params.id, resolution, resolvedBy));
+      return jsonResponse(200, await resolveConflict(ctx, params.id, resolution, auditName(principal)));
     },
   },
 ];
@@ -394,13 +409,36 @@ const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
 };
 
 /**
- * The operations API under `ops/` (function-key auth, JSON): definitions with status; run a push or
- * pull now (or enqueue it with `{"wait": false}`), or preview one (dry run); verify both sides; remove a
- * definition; set up its cursor; reset a cursor; runs; conflicts and their resolution; parked failures,
- * retry and discard. Bad input → 400 naming the problem, unknown names and ids → 404,
- * a definition busy with a run → 409.
+ * The operations API under `ops/` (JSON): definitions with status; run a push or pull now (or enqueue it
+ * with `{"wait": false}`), or preview one (dry run); verify both sides; relink, remove a definition; set up
+ * its cursor; reset a cursor; runs; conflicts and their resolution; parked failures, retry and discard.
+ * `authenticate` decides who may call (opsAuth.ts on Azure, the local host's checks under
+ * `arcore-sync serve`): 401 without credentials, 403 without the role. Bad input → 400 naming the
+ * problem, unknown names and ids → 404, a definition busy with a run → 409.
  */
-export async function opsApi(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export function createOpsApi(
+  authenticate: OpsAuthenticator,
+): (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
+  return (request, context) => handleOps(request, context, authenticate);
+}
+
+async function handleOps(
+  request: HttpRequest,
+  context: InvocationContext,
+  authenticate: OpsAuthenticator,
+): Promise<HttpResponseInit> {
+  let auth;
+  try {
+    auth = authenticate(request);
+  } catch (err) {
+    context.error(`opsApi: authentication is misconfigured: ${messageOf(err)}`);
+    return errorResponse(500, `the ops API is misconfigured: ${messageOf(err)}`);
+  }
+  if (!auth.ok) {
+    context.warn(`opsApi: ${request.method} refused (${auth.status}): ${auth.error}`);
+    return errorResponse(auth.status, auth.error);
+  }
+  const { principal } = auth;
   let segments: string[];
   try {
     segments = opsPath(request)
@@ -436,6 +474,7 @@ export async function opsApi(request: HttpRequest, context: InvocationContext): 
       ctx: engineContextFor(runtime, context),
       context,
       runtime,
+      principal,
     });
   } catch (err) {
     const mapped = statusOf(err);
@@ -446,9 +485,24 @@ export async function opsApi(request: HttpRequest, context: InvocationContext): 
   }
 }
 
+/**
+ * The deployed ops API. The mode is read per request so that a misconfigured OPS_AUTH is answered (500
+ * naming the setting) rather than failing the whole app at indexing.
+ */
+export const opsApi = createOpsApi((request) => hostAuthenticator(opsAuthMode())(request));
+
+function registrationAuthLevel(): 'anonymous' | 'admin' {
+  try {
+    return opsAuthLevel(opsAuthMode());
+  } catch {
+    // An invalid OPS_AUTH: the strictest level; every request then gets the configuration error too.
+    return 'admin';
+  }
+}
+
 app.http('opsApi', {
   methods: ['GET', 'POST', 'DELETE'],
-  authLevel: 'function',
+  authLevel: registrationAuthLevel(),
   route: 'ops/{*path}',
   extraOutputs: [pushQueueOutput, pullQueueOutput],
   handler: opsApi,

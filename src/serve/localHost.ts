@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -15,7 +16,8 @@ import { MAX_NOTIFICATION_BODY_BYTES } from '../core/subscriptions';
 import { disabledTelemetry } from '../core/telemetry';
 import { graphLifecycle } from '../functions/graphLifecycle';
 import { graphWebhook } from '../functions/graphWebhook';
-import { opsApi } from '../functions/opsApi';
+import { createOpsApi } from '../functions/opsApi';
+import type { OpsPrincipal } from '../functions/opsAuth';
 import { pullPoison } from '../functions/pullPoison';
 import { pullSafetyTimer } from '../functions/pullSafetyTimer';
 import { pullWorker } from '../functions/pullWorker';
@@ -25,6 +27,7 @@ import { pushWorker } from '../functions/pushWorker';
 import { pullQueueOutput, pushQueueOutput, type PullMessage, type PushMessage } from '../functions/queues';
 import { installRuntime } from '../functions/runtime';
 import { subscriptionTimer } from '../functions/subscriptionTimer';
+import { guardLocalRequest } from './localGuard';
 import { LocalQueue, type QueuedWork } from './localQueue';
 
 export interface LocalHostOptions {
@@ -42,6 +45,8 @@ export interface LocalHostOptions {
   subscriptionIntervalMs?: number;
   /** Delay before a failed queue item is delivered again, times its attempt number (default 2 s). */
   retryDelayMs?: number;
+  /** When set, the ops API requires `Authorization: Bearer <token>` (`serve --token`). */
+  token?: string;
 }
 
 export interface LocalHost {
@@ -55,6 +60,15 @@ export interface LocalHost {
 }
 
 type QueueMessage = PushMessage | PullMessage;
+
+function localUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // Containers may run under a uid without a passwd entry.
+    return 'user';
+  }
+}
 
 const HOUR_MS = 3_600_000;
 
@@ -141,15 +155,33 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     for (const m of outputsOf<PullMessage>(context, pullQueueOutput)) queue.enqueue('pull', m.definition, m);
   };
 
+  if (options.token !== undefined && options.token.trim().length < 16) {
+    throw new Error('the local ops API token must be at least 16 characters');
+  }
+  // Whoever got past the guard is the developer running serve (or holds their token): the audit says so.
+  const localPrincipal: OpsPrincipal = {
+    kind: 'local',
+    name: options.token !== undefined ? 'local (token)' : `local:${localUserName()}`,
+  };
+  const localOpsApi = createOpsApi(() => ({ ok: true, principal: localPrincipal }));
+
   const routes: {
     prefix: string;
     name: string;
     handler: typeof graphWebhook;
     params?: (rest: string) => Record<string, string>;
+    /** Loopback Host, same Origin, JSON writes, token: see localGuard.ts. */
+    guarded?: boolean;
   }[] = [
     { prefix: '/api/graph/notifications', name: 'graphWebhook', handler: graphWebhook },
     { prefix: '/api/graph/lifecycle', name: 'graphLifecycle', handler: graphLifecycle },
-    { prefix: '/api/ops/', name: 'opsApi', handler: opsApi, params: (rest) => ({ path: rest }) },
+    {
+      prefix: '/api/ops/',
+      name: 'opsApi',
+      handler: localOpsApi,
+      params: (rest) => ({ path: rest }),
+      guarded: true,
+    },
   ];
 
   const serve = async (req: IncomingMessage, res: ServerResponse, baseUrl: string) => {
@@ -171,8 +203,20 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         : url.pathname === r.prefix || url.pathname === `${r.prefix}/`,
     );
     let init: HttpResponseInit;
+    const guard = route?.guarded
+      ? guardLocalRequest(req.method ?? 'GET', req.headers, { port: listeningPort, token: options.token })
+      : ({ ok: true } as const);
     if (!route) {
       init = { status: 404, jsonBody: { error: `no function at ${url.pathname}` } };
+    } else if (!guard.ok) {
+      // Drain without buffering: the body of a refused request is never parsed.
+      req.resume();
+      log.warn(`local host: refused ${req.method} ${url.pathname} (${guard.status}): ${guard.error}`);
+      init = {
+        status: guard.status,
+        jsonBody: { error: guard.error },
+        headers: { 'Cache-Control': 'no-store' },
+      };
     } else {
       const bytes = await readBody(req, MAX_NOTIFICATION_BODY_BYTES);
       const request = new HttpRequest({
@@ -196,6 +240,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     res.end(text);
   };
 
+  let listeningPort = 0;
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -205,6 +250,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     });
   });
   const { port } = server.address() as AddressInfo;
+  listeningPort = port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const notificationUrl = `${url}/api/graph/notifications`;
   const lifecycleUrl = `${url}/api/graph/lifecycle`;

@@ -59,8 +59,8 @@ const PLATFORM_SETTINGS = [
 ];
 /** Read by function registrations as %NAME% (timer schedules). */
 const SCHEDULE_SETTINGS = ['PUSH_SCHEDULE', 'PULL_SAFETY_SCHEDULE', 'SUBSCRIPTION_SCHEDULE'];
-/** Set by scripts/set-webhook-urls.sh because they embed a function key. */
-const HOOK_SETTINGS = ['WEBHOOK_NOTIFICATION_URL', 'WEBHOOK_LIFECYCLE_URL'];
+/** The subscriptions' URLs: anonymous functions authenticated by clientState, so no key in them. */
+const WEBHOOK_SETTINGS = ['WEBHOOK_NOTIFICATION_URL', 'WEBHOOK_LIFECYCLE_URL'];
 /** Must never be set on Flex Consumption (runtime comes from functionAppConfig) or with identity-based storage. */
 const FORBIDDEN_SETTINGS = [
   'FUNCTIONS_WORKER_RUNTIME',
@@ -89,7 +89,7 @@ function defaultOf(file: string, param: string): string {
 }
 
 describe('infra: the templates are complete (Bicep is not compiled here)', () => {
-  test('there are templates to check, with no registry modules', () => {
+  test('there are templates to check, with no registry modules; the one registry reference is the Graph extension', () => {
     expect(files.map(name)).toEqual(
       expect.arrayContaining(['infra/main.bicep', 'infra/app/functionapp.bicep']),
     );
@@ -99,6 +99,16 @@ describe('infra: the templates are complete (Bicep is not compiled here)', () =>
         registry: false,
       });
     }
+    // Microsoft Graph Bicep types v1.0:1.0.0 (GA, needs Bicep 0.36.1 = azd 1.17); fetched by Bicep at compile time.
+    const config = z
+      .object({ extensions: z.record(z.string(), z.string()) })
+      .strict()
+      .parse(JSON.parse(readFileSync(join(INFRA, 'bicepconfig.json'), 'utf8')));
+    expect(config.extensions).toEqual({
+      microsoftGraphV1: 'br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:1.0.0',
+    });
+    const users = files.filter((f) => /^extension\s+microsoftGraphV1\s*$/m.test(source(f))).map(name);
+    expect(users).toEqual(['infra/app/entra.bicep']);
   });
 
   test('main.bicep deploys at subscription scope and creates the resource group', () => {
@@ -207,8 +217,8 @@ describe('infra: the Function App gets every setting the app reads', () => {
   });
 
   test('the settings schema names no setting that is neither provisioned nor documented as optional', () => {
-    // Settings left out on purpose: local/emulator only, certificate mode, or written by a hook.
-    const notProvisioned = ['GRAPH_CERTIFICATE_PATH', 'GRAPH_TOKEN', 'GRAPH_CA_CERT_FILE', ...HOOK_SETTINGS];
+    // Settings left out on purpose: local/emulator only, or certificate mode.
+    const notProvisioned = ['GRAPH_CERTIFICATE_PATH', 'GRAPH_TOKEN', 'GRAPH_CA_CERT_FILE'];
     expect(schemaSettingNames().filter((s) => !settings.includes(s) && !notProvisioned.includes(s))).toEqual(
       [],
     );
@@ -223,12 +233,47 @@ describe('infra: the Function App gets every setting the app reads', () => {
     expect(body).toMatch(/type:\s*'UserAssignedIdentity'/);
   });
 
-  test('the hooks set the webhook URLs Bicep cannot know', () => {
+  test('the webhook URLs point at the anonymous Graph functions and carry no key', () => {
+    const expression = variableExpression(source(FUNCTION_APP), 'appSettings');
+    for (const setting of WEBHOOK_SETTINGS) expect(settings).toContain(setting);
+    expect(expression).toContain("'https://${site.properties.defaultHostName}/api/graph/notifications'");
+    expect(expression).toContain("'https://${site.properties.defaultHostName}/api/graph/lifecycle'");
+    expect(expression).not.toMatch(/code=/);
     const script = readFileSync(join(SCRIPTS, 'set-webhook-urls.sh'), 'utf8');
-    expect(script).toMatch(/az functionapp config appsettings set/);
-    for (const setting of HOOK_SETTINGS) expect(script).toContain(`${setting}=`);
-    expect(script).toContain('/api/graph/notifications?code=');
-    expect(script).toContain('/api/graph/lifecycle?code=');
+    // No script creates or reads a function or host key for Graph any more; the legacy one is deleted.
+    expect(script).not.toMatch(/keys set/);
+    expect(script).toMatch(/keys delete .*--key-name "\$LEGACY_KEY_NAME"/);
+  });
+
+  test('App Service Authentication guards everything but the Graph endpoints, and OPS_AUTH says so', () => {
+    const auth = resources(source(FUNCTION_APP)).find((r) => /name:\s*'authsettingsV2'/.test(r.body));
+    expect(auth?.type).toBe('Microsoft.Web/sites/config');
+    expect(auth?.body).toMatch(/requireAuthentication:\s*true/);
+    expect(auth?.body).toMatch(/unauthenticatedClientAction:\s*'Return401'/);
+    const excluded = [
+      ...(/excludedPaths:\s*\[([^\]]*)\]/.exec(auth?.body ?? '')?.[1] ?? '').matchAll(/'([^']+)'/g),
+    ].map((m) => m[1]);
+    expect(excluded).toEqual(['/api/graph/notifications', '/api/graph/lifecycle']);
+    expect(auth?.body).toMatch(/clientId:\s*opsAuthClientId/);
+    expect(auth?.body).toMatch(/allowedAudiences:/);
+    // Easy Auth and OPS_AUTH come from the same parameter: the code reads the principal header only then.
+    const resourceLine = /^resource authSettings .*= if \(opsAuth == 'entra'\)/m;
+    expect(source(FUNCTION_APP)).toMatch(resourceLine);
+    expect(variableExpression(source(FUNCTION_APP), 'appSettings')).toMatch(/OPS_AUTH:\s*opsAuth\b/);
+    // Without an app registration the effective mode is the master key, never "no authentication".
+    expect(source(MAIN)).toMatch(
+      /^var opsAuthEffective = opsAuthMode == 'entra' && !empty\(opsClientId\) \? 'entra' : 'key'$/m,
+    );
+  });
+
+  test('the ops app registration defines the reader and operator roles the code checks', () => {
+    const entra = source(join(INFRA, 'app/entra.bicep'));
+    expect(entra).toMatch(/value:\s*'Ops\.Read'/);
+    expect(entra).toMatch(/value:\s*'Ops\.Write'/);
+    expect(entra).toMatch(/appRoleAssignmentRequired:\s*true/);
+    const script = readFileSync(join(SCRIPTS, 'create-ops-app.sh'), 'utf8');
+    expect(script).toContain('"value": "Ops.Read"');
+    expect(script).toContain('"value": "Ops.Write"');
   });
 
   test('DATABASE_URL carries no password and is a valid Entra connection string once rendered', () => {
@@ -436,8 +481,12 @@ describe('azure.yaml: names the infra and hooks that exist', () => {
   });
 
   test('every hook script exists, is executable bash, and parses', () => {
-    const runs = [...yaml.matchAll(/run:\s*(\S+)/g)].map((m) => m[1]);
-    expect(runs).toEqual(['./scripts/postprovision.sh', './scripts/postdeploy.sh']);
+    const runs = [...yaml.matchAll(/run:\s*(\.\/scripts\/\S+)/g)].map((m) => m[1]);
+    expect(runs).toEqual([
+      './scripts/preprovision.sh',
+      './scripts/postprovision.sh',
+      './scripts/postdeploy.sh',
+    ]);
     expect(yaml).toMatch(/postprovision:/);
     expect(yaml).toMatch(/postdeploy:/);
     for (const run of runs) {
@@ -448,7 +497,7 @@ describe('azure.yaml: names the infra and hooks that exist', () => {
 
   test('every script is bash that parses, and what it requires from azd is a main.bicep output or a user input', () => {
     const outputs = [...source(MAIN).matchAll(/^output\s+(\w+)/gm)].map((m) => m[1]);
-    const userInputs = ['SHAREPOINT_SITES', 'GRAPH_CLIENT_SECRET'];
+    const userInputs = ['SHAREPOINT_SITES', 'GRAPH_CLIENT_SECRET', 'AZURE_ENV_NAME'];
     const scripts = readdirSync(SCRIPTS)
       .filter((f) => f.endsWith('.sh'))
       .map((f) => join(SCRIPTS, f))

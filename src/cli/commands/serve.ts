@@ -12,18 +12,24 @@ function parsePort(value: string): number {
 }
 
 /** Runs the local host (webhooks, ops API, schedules) against the configured Postgres and Graph. */
-export async function runServeCommand(rt: CliRuntime, opts: { port: string }): Promise<void> {
+export async function runServeCommand(rt: CliRuntime, opts: { port: string; token?: string }): Promise<void> {
   const port = parsePort(opts.port);
+  if (opts.token !== undefined && opts.token.trim().length < 16) {
+    throw new CliUsageError('--token (or ARCORE_SERVE_TOKEN) must be at least 16 characters');
+  }
   // Listen for the stop signal before anything is printed: a caller may signal as soon as it reads a line.
   const stopped = untilStopped();
   const { startLocalHost } = await importWithoutTestModeWarnings(() => import('../../serve/index.js'));
   const ctx = await rt.engineContext();
-  const host = await startLocalHost({ ctx, port });
+  const host = await startLocalHost({ ctx, port, token: opts.token });
   try {
     rt.io.out(`local host listening at ${host.url}`);
     rt.io.out(`  webhook notifications: ${host.notificationUrl}`);
     rt.io.out(`  lifecycle notifications: ${host.lifecycleUrl}`);
-    rt.io.out(`  ops API: ${host.url}/api/ops/definitions`);
+    rt.io.out(
+      `  ops API: ${host.url}/api/ops/definitions` +
+        (opts.token !== undefined ? ' (send Authorization: Bearer <token>)' : ''),
+    );
     rt.io.out('press Ctrl-C to stop');
     const signal = await stopped;
     rt.io.err(`${signal}: stopping (waiting for runs in progress)`);

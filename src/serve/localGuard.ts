@@ -1,0 +1,103 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * What keeps a web page in the developer's browser away from the local ops API (`arcore-sync serve`).
+ * Core Tools and the local host check no function keys, so without these checks any site the developer
+ * visits could POST to http://127.0.0.1:7071/api/ops/... :
+ * - a `Host` that is not a loopback name is refused (DNS rebinding: evil.example resolving to 127.0.0.1);
+ * - an `Origin` other than this server's own is refused (cross-site fetch or form posts);
+ * - every write must be `Content-Type: application/json`, which a page can only send cross-origin after a
+ *   CORS preflight this server never grants (a `text/plain` form post needs no preflight);
+ * - with a token configured (`serve --token`, ARCORE_SERVE_TOKEN), `Authorization: Bearer <token>`.
+ * Webhook routes are not guarded: they are authenticated by clientState and may sit behind a tunnel.
+ */
+
+export type GuardResult = { ok: true } | { ok: false; status: 401 | 403 | 415; error: string };
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** The host name of a `Host` header value (`name[:port]`, IPv6 in brackets), lower-cased. */
+function hostName(value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v.startsWith('[')) return v.slice(0, v.indexOf(']') + 1);
+  const colon = v.lastIndexOf(':');
+  return colon >= 0 ? v.slice(0, colon) : v;
+}
+
+function hostPort(value: string): string {
+  const v = value.trim().toLowerCase();
+  const afterName = v.startsWith('[') ? v.slice(v.indexOf(']') + 1) : v.slice(v.lastIndexOf(':'));
+  return afterName.startsWith(':') ? afterName.slice(1) : '80';
+}
+
+export function isLoopbackHost(hostHeader: string | undefined): boolean {
+  return hostHeader !== undefined && LOOPBACK_NAMES.has(hostName(hostHeader));
+}
+
+function isSameOrigin(origin: string, port: number): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false; // includes the opaque origin "null" of sandboxed frames and file: pages
+  }
+  const originPort = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return url.protocol === 'http:' && LOOPBACK_NAMES.has(url.hostname) && originPort === String(port);
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
+  if (!match) return false;
+  const given = Buffer.from(match[1]);
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Checks one request to a guarded route of the local host listening on `port`. */
+export function guardLocalRequest(
+  method: string,
+  headers: IncomingHttpHeaders,
+  options: { port: number; token?: string },
+): GuardResult {
+  const host = headers.host;
+  if (!isLoopbackHost(host) || (host !== undefined && hostPort(host) !== String(options.port))) {
+    return {
+      ok: false,
+      status: 403,
+      error: `Host "${host ?? ''}" is not this local server; use http://127.0.0.1:${options.port}`,
+    };
+  }
+  const origin = headers.origin;
+  if (origin !== undefined && !isSameOrigin(origin, options.port)) {
+    return { ok: false, status: 403, error: `cross-origin requests are refused (Origin "${origin}")` };
+  }
+  const fetchSite = headers['sec-fetch-site'];
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
+    return {
+      ok: false,
+      status: 403,
+      error: `cross-site requests are refused (Sec-Fetch-Site "${fetchSite}")`,
+    };
+  }
+  if (options.token !== undefined && !tokenMatches(headers.authorization, options.token)) {
+    return {
+      ok: false,
+      status: 401,
+      error: 'this local server requires Authorization: Bearer <token> (the token given to serve --token)',
+    };
+  }
+  if (WRITE_METHODS.has(method.toUpperCase())) {
+    const type = (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      return {
+        ok: false,
+        status: 415,
+        error: `writes need Content-Type: application/json (got "${headers['content-type'] ?? ''}")`,
+      };
+    }
+  }
+  return { ok: true };
+}
