@@ -153,6 +153,15 @@ async function main() {
   }
 
   cpSync(join(root, 'host.json'), join(outDir, 'host.json'));
+  // The web console's static files, where src/console/assets.ts looks for them in the package.
+  const consoleFiles = JSON.parse(readFileSync(join(root, 'src', 'console', 'manifest.json'), 'utf8'));
+  const consoleDir = join(outDir, 'src', 'console');
+  mkdirSync(join(consoleDir, 'web'), { recursive: true });
+  mkdirSync(join(consoleDir, 'vendor'), { recursive: true });
+  for (const f of consoleFiles.web)
+    cpSync(join(root, 'src', 'console', 'web', f), join(consoleDir, 'web', f));
+  for (const [f, v] of Object.entries(consoleFiles.vendor))
+    cpSync(join(packageDir(v.pkg, root), v.file), join(consoleDir, 'vendor', f));
   const manifest = {
     name: rootPackage.name,
     version: rootPackage.version,

@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import manifestJson from './manifest.json';
 
 /**
  * The web console's files. The console is static: an HTML shell, one ES module (Preact with htm, so there is
@@ -38,13 +40,22 @@ function packageRoot(): string {
  * Browser builds of the libraries, from node_modules. Bare imports inside them (`from "preact"`) are rewritten
  * to the console's own paths, so the browser needs no import map (an inline script the CSP would refuse).
  */
-const VENDOR: Record<string, { pkg: string; file: string; rewrite?: [string, string][] }> = {
-  'preact.js': { pkg: 'preact', file: 'dist/preact.module.js' },
-  'hooks.js': { pkg: 'preact', file: 'hooks/dist/hooks.module.js', rewrite: [['"preact"', '"./preact.js"']] },
-  'htm.js': { pkg: 'htm', file: 'dist/htm.module.js' },
-  'uplot.js': { pkg: 'uplot', file: 'dist/uPlot.esm.js' },
-  'uplot.css': { pkg: 'uplot', file: 'dist/uPlot.min.css' },
-};
+/** The console's files and vendored libraries: one list for this server and for the deployment package. */
+const manifest = z
+  .object({
+    web: z.array(z.string()),
+    vendor: z.record(
+      z.string(),
+      z.object({
+        pkg: z.string(),
+        file: z.string(),
+        rewrite: z.array(z.tuple([z.string(), z.string()])).optional(),
+      }),
+    ),
+  })
+  .parse(manifestJson);
+const VENDOR = manifest.vendor;
+const WEB_FILES = new Set(manifest.web);
 
 /** A package's folder, found through its main entry (not every package exports its package.json). */
 function packageDir(pkg: string): string {
@@ -57,8 +68,6 @@ function packageDir(pkg: string): string {
   }
   return dir;
 }
-
-const WEB_FILES = new Set(['index.html', 'app.js', 'style.css']);
 
 const cache = new Map<string, string>();
 
@@ -92,8 +101,11 @@ export function consoleAsset(path: string): ConsoleAsset {
   if (WEB_FILES.has(name)) {
     text = read(join(packageRoot(), 'src', 'console', 'web', name));
   } else if (name.startsWith('vendor/') && VENDOR[name.slice('vendor/'.length)]) {
-    const v = VENDOR[name.slice('vendor/'.length)];
-    text = read(join(packageDir(v.pkg), v.file), v.rewrite);
+    const file = name.slice('vendor/'.length);
+    const v = VENDOR[file];
+    // The deployment package (scripts/package-app.js) carries these files beside the console, not node_modules.
+    const packaged = join(packageRoot(), 'src', 'console', 'vendor', file);
+    text = read(existsSync(packaged) ? packaged : join(packageDir(v.pkg), v.file), v.rewrite);
   }
   if (text === undefined) {
     return {
@@ -103,9 +115,4 @@ export function consoleAsset(path: string): ConsoleAsset {
     };
   }
   return { status: 200, headers: { ...headers, 'Content-Type': typeOf(name) }, body: text };
-}
-
-/** Where the console's own files live (for packaging). */
-export function consoleWebRoot(): string {
-  return resolve(packageRoot(), 'src', 'console', 'web');
 }

