@@ -12,7 +12,7 @@ import { resolveList } from './lists';
 import { parseExpand, parseSelect, parseTop, queryOption } from './query';
 import { resolveSite } from './sites';
 import type { ListState, SiteState, StoredItem } from './state';
-import { assertSelectableFields, type ValueScope } from './values';
+import { assertLookupThreshold, assertSelectableFields, type ValueScope } from './values';
 
 const tokenSchema = z.object({
   v: z.literal(1),
@@ -192,6 +192,7 @@ export function getDelta(
 
   const expand = parseExpand(token.x);
   if (expand.fieldSelect) assertSelectableFields(list, expand.fieldSelect);
+  if (expand.fields) assertLookupThreshold(list, expand.fieldSelect);
   const renderOptions = {
     fields: expand.fields,
     fieldSelect: expand.fieldSelect,
