@@ -38,8 +38,8 @@ export interface RuntimeSettings {
   notificationRetryWindowMs: number;
   /** undefined = tokens never expire (a relaxation). */
   deltaTokenMaxAgeMs: number | undefined;
-  /** Items repeat across delta pages (and stale occurrences precede the latest one). */
-  deltaRepeats: boolean;
+  /** Share of items repeated across delta pages (and stale occurrences before the latest); 0 = off. */
+  deltaRepeats: number;
   /** 'unspecified': entries of a page come in a seeded random order; 'stable': in id/change order. */
   deltaOrder: 'unspecified' | 'stable';
   /** Share of item writes inside $batch that are applied and answered 503 all the same. */

@@ -9,7 +9,7 @@ import { EmulatorSetupError } from './errors';
 import type { FaultInjector } from './faults';
 import { valueScope } from './items';
 import type { Notifier } from './notifier';
-import { initialSettings, type ResolvedOptions } from './options';
+import { initialSettings, repeatShare, type ResolvedOptions } from './options';
 import type { RequestRecorder } from './requestLog';
 import type { ResourceUnitBudget } from './throttling';
 import { assertTimeZone, toGraphDateTime } from './time';
@@ -123,8 +123,10 @@ export class ControlApi implements EmulatorControl {
     this.ctx.events.stateChanged();
   }
 
-  setDeltaRepeats(enabled: boolean): void {
-    this.ctx.settings.deltaRepeats = parse(z.boolean(), enabled, 'delta repeats flag');
+  setDeltaRepeats(enabled: boolean | number): void {
+    this.ctx.settings.deltaRepeats = repeatShare(
+      parse(z.union([z.boolean(), z.number().min(0).max(1)]), enabled, 'delta repeats'),
+    );
   }
 
   triggerLifecycle(subscriptionId: string, event: 'reauthorizationRequired'): void {
@@ -237,7 +239,13 @@ export function handleControlHttp(
         control.expireDeltaTokens();
         return done;
       case 'POST /delta/repeats':
-        control.setDeltaRepeats(bodyOf(z.object({ enabled: z.boolean() }), body, 'delta repeats').enabled);
+        control.setDeltaRepeats(
+          bodyOf(
+            z.object({ enabled: z.union([z.boolean(), z.number().min(0).max(1)]) }),
+            body,
+            'delta repeats',
+          ).enabled,
+        );
         return done;
       case 'GET /stats':
         return { status: 200, body: control.stats() };

@@ -76,9 +76,6 @@ function tokenFor(
   });
 }
 
-/** Share of a page's items shown again on the next page, and shown first in a stale version. */
-const REPEAT_SHARE = 0.2;
-
 function resync(
   ctx: EmulatorContext,
   site: SiteState,
@@ -127,10 +124,10 @@ function previousState(item: StoredItem): StoredItem {
 
 /** Ids of this page that the next page shows again. */
 function carriedOver(ctx: EmulatorContext, entries: DeltaEntry[]): number[] {
-  if (!ctx.settings.deltaRepeats) return [];
+  if (ctx.settings.deltaRepeats === 0) return [];
   return entries
     .map((entry) => entry.item?.id ?? entry.deletedId)
-    .filter((id): id is number => id !== undefined && ctx.random.chance(REPEAT_SHARE));
+    .filter((id): id is number => id !== undefined && ctx.random.chance(ctx.settings.deltaRepeats));
 }
 
 export function getDelta(
@@ -243,7 +240,7 @@ export function getDelta(
   // (https://learn.microsoft.com/en-us/graph/delta-query-overview). The emulator shows items of the
   // previous page again (current state), puts stale versions before latest ones, and shuffles.
   const repeated: DeltaEntry[] = [];
-  if (ctx.settings.deltaRepeats && rawToken !== null && rawToken !== 'latest') {
+  if (ctx.settings.deltaRepeats > 0 && rawToken !== null && rawToken !== 'latest') {
     const shown = new Set(entries.map((entry) => entry.item?.id ?? entry.deletedId));
     for (const id of token.r ?? []) {
       if (shown.has(id)) continue;
@@ -255,10 +252,10 @@ export function getDelta(
   const latest = [...repeated, ...entries];
   if (ctx.settings.deltaOrder === 'unspecified') ctx.random.shuffle(latest);
   const value = latest.map((entry) => renderEntry(scope, entry, render));
-  if (ctx.settings.deltaRepeats) {
+  if (ctx.settings.deltaRepeats > 0) {
     for (let index = latest.length - 1; index >= 0; index--) {
       const item = latest[index].item;
-      if (!item?.previous || !ctx.random.chance(REPEAT_SHARE)) continue;
+      if (!item?.previous || !ctx.random.chance(ctx.settings.deltaRepeats)) continue;
       const at = ctx.random.between(0, index);
       value.splice(at, 0, renderListItem(scope, previousState(item), renderOptions));
     }

@@ -21,6 +21,8 @@ export const DEFAULT_NOTIFICATION_DELAY_RANGE_MS: readonly [number, number] = [5
 /** Share of item writes inside a $batch that are applied and still answered 503 (an ambiguous outcome). */
 export const DEFAULT_BATCH_AMBIGUOUS_503_RATE = 0.02;
 export const DEFAULT_SEED = 20261;
+/** Share of a page's items shown again on the next page, and first in a stale version. */
+export const DEFAULT_DELTA_REPEAT_SHARE = 0.2;
 
 const hostPath = z
   .string()
@@ -45,7 +47,7 @@ const optionsSchema = z.object({
     .optional(),
   notificationRetryWindowMs: z.number().int().min(0).optional(),
   deltaTokenMaxAgeMs: z.union([z.number().int().positive(), z.literal('never')]).optional(),
-  deltaRepeats: z.boolean().optional(),
+  deltaRepeats: z.union([z.boolean(), z.number().min(0).max(1)]).optional(),
   deltaOrder: z.enum(['unspecified', 'stable']).optional(),
   batchAmbiguous503Rate: z.number().min(0).max(1).optional(),
   seed: z.number().int().optional(),
@@ -68,7 +70,8 @@ export interface ResolvedOptions {
   notificationDelayRangeMs: [number, number];
   notificationRetryWindowMs: number;
   deltaTokenMaxAgeMs: number | undefined;
-  deltaRepeats: boolean;
+  /** Share of items repeated (0 = off). */
+  deltaRepeats: number;
   deltaOrder: 'unspecified' | 'stable';
   batchAmbiguous503Rate: number;
   seed: number;
@@ -90,6 +93,13 @@ export function initialSettings(o: ResolvedOptions): RuntimeSettings {
     deltaOrder: o.deltaOrder,
     batchAmbiguous503Rate: o.batchAmbiguous503Rate,
   };
+}
+
+/** Repeats as a share: true = the default share, false = none. */
+export function repeatShare(value: boolean | number): number {
+  if (value === true) return DEFAULT_DELTA_REPEAT_SHARE;
+  if (value === false) return 0;
+  return value;
 }
 
 export function resolveOptions(input: EmulatorOptions | undefined): ResolvedOptions {
@@ -125,7 +135,7 @@ export function resolveOptions(input: EmulatorOptions | undefined): ResolvedOpti
     notificationRetryWindowMs: o.notificationRetryWindowMs ?? FOUR_HOURS_MS,
     deltaTokenMaxAgeMs:
       o.deltaTokenMaxAgeMs === 'never' ? undefined : (o.deltaTokenMaxAgeMs ?? DEFAULT_DELTA_TOKEN_MAX_AGE_MS),
-    deltaRepeats: o.deltaRepeats ?? true,
+    deltaRepeats: repeatShare(o.deltaRepeats ?? true),
     deltaOrder: o.deltaOrder ?? 'unspecified',
     batchAmbiguous503Rate: o.batchAmbiguous503Rate ?? DEFAULT_BATCH_AMBIGUOUS_503_RATE,
     seed: o.seed ?? DEFAULT_SEED,

@@ -24,8 +24,11 @@ export interface EmulatorOptions {
   notificationRetryWindowMs?: number;
   /** Delta tokens older than this answer 410. Default 30 days; 'never' relaxes it. */
   deltaTokenMaxAgeMs?: number | 'never';
-  /** Items repeat across delta pages, as Graph documents they may. Default true; false relaxes it. */
-  deltaRepeats?: boolean;
+  /**
+   * Items repeat across delta pages, as Graph documents they may: true (a 20 % share), a share in
+   * [0, 1], or false to relax it. Default true.
+   */
+  deltaRepeats?: boolean | number;
   /** Order of entries within a delta page. Default 'unspecified' (seeded shuffle); 'stable' relaxes it. */
   deltaOrder?: 'unspecified' | 'stable';
   /** Share of item writes in a $batch applied yet answered 503. Default 0.02; 0 relaxes it. */
@@ -118,8 +121,8 @@ export interface EmulatorControl {
   clearFaults(): void;
   /** Every delta token issued so far answers 410 from now on. */
   expireDeltaTokens(): void;
-  /** Repeat items within delta feeds (an earlier, possibly stale occurrence, then the latest one last). */
-  setDeltaRepeats(enabled: boolean): void;
+  /** Repeat items in delta feeds (earlier, possibly stale occurrences, the latest one last): on, off or a share. */
+  setDeltaRepeats(enabled: boolean | number): void;
   triggerLifecycle(subscriptionId: string, event: 'reauthorizationRequired'): void;
   stats(): EmulatorStats;
   requestLog(): RequestLogEntry[];

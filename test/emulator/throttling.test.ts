@@ -11,7 +11,7 @@ function settings(limit: number, enabled = true): RuntimeSettings {
     notificationDelayRangeMs: [0, 0],
     notificationRetryWindowMs: 0,
     deltaTokenMaxAgeMs: undefined,
-    deltaRepeats: false,
+    deltaRepeats: 0,
     deltaOrder: 'stable',
     batchAmbiguous503Rate: 0,
   };

@@ -2,7 +2,7 @@ import { spColumnTypeForProvisioning } from '../canonical';
 import { readSourceColumns } from '../definition/validateLive';
 import { getDefinition } from '../store/definitions';
 import { quoteIdent } from '../source/postgres/PostgresSource';
-import { GraphRequestError, type SharePointTarget } from '../target/sharepoint';
+import { GraphRequestError, internalNameFor, type SharePointTarget } from '../target/sharepoint';
 import type { SyncDefinition } from '../definition/schema';
 import type { SourceColumn } from '../definition/validateLive';
 import { forgetResolution, SourceTableNotFoundError } from './runner';
@@ -28,6 +28,37 @@ export interface ProvisionResult {
   listId: string;
   listCreated: boolean;
   columnsAdded: string[];
+  /** Columns SharePoint created under another internal name than requested (requested → actual). */
+  renamed?: Record<string, string>;
+}
+
+/**
+ * A column name SharePoint would not keep: its internal name (escaped, cut to 32 characters) differs,
+ * so the mapping would name a column that does not exist. Checked before anything is created.
+ */
+function assertKeepableName(definition: string, name: string): void {
+  const internal = internalNameFor(name);
+  if (internal === name) return;
+  const suggestion =
+    name
+      .replace(/[^A-Za-z0-9_]/g, '')
+      .replace(/^[0-9]+/, '')
+      .slice(0, 32) || 'Column';
+  throw new Error(
+    `Definition "${definition}": SharePoint would create column "${name}" with the internal name "${internal}" ` +
+      '(internal names escape characters other than letters, digits and _, and are cut to 32 characters), ' +
+      `so the mapping could not find it. Use a target of at most 32 letters, digits or _ (e.g. "${suggestion}") and rerun.`,
+  );
+}
+
+/** Graph is reported to refuse `displayAs: "checkBoxes"`, the only documented multi-choice shape. */
+function multiChoiceRefused(definition: string, column: string, err: GraphRequestError): Error {
+  return new Error(
+    `Definition "${definition}": Graph refused to create the multi-choice column "${column}" ` +
+      `(choice.displayAs "checkBoxes", https://learn.microsoft.com/en-us/graph/api/resources/choicecolumn; ` +
+      `refusals reported in https://github.com/microsoftgraph/microsoft-graph-docs/issues/21021): ${err.message}. ` +
+      `Create it in the list settings as a Choice column named "${column}" with "Allow multiple selections", then rerun.`,
+  );
 }
 
 /**
@@ -73,7 +104,15 @@ async function provisionWith(
   }
 
   const existing = new Set((await target.getColumns(site.id, listId)).map((c) => c.name));
+  const wanted = [...def.fields.map((f) => f.target), def.target.keyColumn];
+  if (def.deletes.push === 'SOFT' && def.deletes.pushSoftColumn) wanted.push(def.deletes.pushSoftColumn);
+  for (const name of wanted) if (!existing.has(name)) assertKeepableName(def.name, name);
   const columnsAdded: string[] = [];
+  const renamed: Record<string, string> = {};
+  const add = async (column: { name: string } & Record<string, unknown>): Promise<void> => {
+    const created = await target.addColumn(site.id, listId, column);
+    if (created.name !== column.name) renamed[column.name] = created.name;
+  };
   for (const f of def.fields) {
     if (existing.has(f.target)) continue;
     const pg = pgByName.get(f.source);
@@ -91,11 +130,17 @@ async function provisionWith(
         f.source,
       );
     }
-    await target.addColumn(site.id, listId, { name: f.target, displayName: f.target, ...facet });
+    try {
+      await add({ name: f.target, displayName: f.target, ...facet });
+    } catch (err) {
+      if ('choice' in facet && err instanceof GraphRequestError && err.status === 400)
+        throw multiChoiceRefused(def.name, f.target, err);
+      throw err;
+    }
     columnsAdded.push(f.target);
   }
   if (!existing.has(def.target.keyColumn)) {
-    await target.addColumn(site.id, listId, {
+    await add({
       name: def.target.keyColumn,
       displayName: def.target.keyColumn,
       text: {},
@@ -110,7 +155,7 @@ async function provisionWith(
     def.deletes.pushSoftColumn &&
     !existing.has(def.deletes.pushSoftColumn)
   ) {
-    await target.addColumn(site.id, listId, {
+    await add({
       name: def.deletes.pushSoftColumn,
       displayName: def.deletes.pushSoftColumn,
       boolean: {},
@@ -118,5 +163,9 @@ async function provisionWith(
     columnsAdded.push(def.deletes.pushSoftColumn);
   }
   if (columnsAdded.length) ctx.log.info(`${def.name}: added columns ${columnsAdded.join(', ')}`);
-  return { listId, listCreated, columnsAdded };
+  for (const [requested, actual] of Object.entries(renamed))
+    ctx.log.warn(
+      `${def.name}: SharePoint created column "${requested}" as "${actual}": map the field to "${actual}"`,
+    );
+  return { listId, listCreated, columnsAdded, ...(Object.keys(renamed).length ? { renamed } : {}) };
 }

@@ -7,7 +7,7 @@ import { getDefinition, type StoredDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
 import { tryLockDefinition } from '../store/locks';
 import { backlogCounts, finishRun, startRun } from '../store/runs';
-import type { SharePointTarget } from '../target/sharepoint';
+import { GraphPermissionError, type SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType } from './types';
 
@@ -70,12 +70,14 @@ export async function resolveSharePoint(
   try {
     siteId = (await target.resolveSite(def.target.site)).id;
   } catch (err) {
+    if (err instanceof GraphPermissionError) throw err;
     throw new ListNotFoundError(def.name, def.target.site, def.target.list, err);
   }
   try {
     const list = await target.resolveList(siteId, def.target.list);
     return { siteId, listId: list.id };
   } catch (err) {
+    if (err instanceof GraphPermissionError) throw err;
     throw new ListNotFoundError(def.name, def.target.site, def.target.list, err);
   }
 }
@@ -122,6 +124,7 @@ async function openScope(
 ): Promise<RunScope> {
   const def = stored.definition;
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
+  target.primeColumns(siteId, listId, spColumns);
   const sourcePool = ctx.sourcePool(def.source.connection);
   const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
   if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
