@@ -16,12 +16,22 @@ import { LocalSettingsError } from './localSettings';
 export const ExitCode = {
   /** Success, including runs that parked failures or conflicts (they are reported, not fatal). */
   OK: 0,
+  /** `conformance`: the probe ran and at least one check failed (the report says which). */
+  CHECKS_FAILED: 1,
   /** Invalid usage, settings or definitions; an unknown definition, or one that does not fit its table or list. */
   INVALID: 2,
   /** Postgres or Graph unreachable, or another runtime failure. Fix the environment and run again. */
   RUNTIME: 3,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The conformance probe ran and some checks failed: exit 1, the report is already printed. */
+export class ChecksFailedError extends Error {
+  constructor(readonly failed: number) {
+    super(`${failed} conformance check(s) failed`);
+    this.name = 'ChecksFailedError';
+  }
+}
 
 /** Bad command-line input the CLI itself detects (commander catches the rest). */
 export class CliUsageError extends Error {
@@ -145,6 +155,7 @@ export function describeFailure(error: unknown, context: FailureContext = {}): F
   });
 
   if (error instanceof CommanderError) return result(ExitCode.INVALID, error.message);
+  if (error instanceof ChecksFailedError) return result(ExitCode.CHECKS_FAILED, error.message);
   if (
     error instanceof CliUsageError ||
     error instanceof DefinitionsRejectedError ||
