@@ -215,7 +215,8 @@ describe('realistic delta defaults', () => {
       expect(ids.length).toBeGreaterThan(40);
       expect(ids).not.toEqual([...ids].sort((a, b) => a - b));
 
-      for (let i = 1; i <= 40; i++) await t.graph('PATCH', `${items}/${i}/fields`, { body: { Qty: i + 100 } });
+      for (let i = 1; i <= 40; i++)
+        await t.graph('PATCH', `${items}/${i}/fields`, { body: { Qty: i + 100 } });
       const changes: ListItemShape[] = [];
       let url: string | undefined = deltaLink;
       for (let guard = 0; url && guard < 50; guard++) {

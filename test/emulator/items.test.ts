@@ -125,12 +125,19 @@ describe('list items', () => {
       'GET',
       `${items}/${created.body.id}?$expand=fields(select=Title,Points)`,
     );
-    expect(expanded.body.fields).toEqual({ '@odata.etag': created.body.fields!['@odata.etag'], Title: 'Select', Points: 8 });
+    expect(expanded.body.fields).toEqual({
+      '@odata.etag': created.body.fields!['@odata.etag'],
+      Title: 'Select',
+      Points: 8,
+    });
     const odataStyle = await t.graph<ListItemShape>(
       'GET',
       `${items}/${created.body.id}?expand=fields($select=Status)`,
     );
-    expect(odataStyle.body.fields).toEqual({ '@odata.etag': created.body.fields!['@odata.etag'], Status: 'done' });
+    expect(odataStyle.body.fields).toEqual({
+      '@odata.etag': created.body.fields!['@odata.etag'],
+      Status: 'done',
+    });
     const selectTop = await t.graph<Record<string, unknown>>(
       'GET',
       `${items}/${created.body.id}?$select=id,eTag`,
