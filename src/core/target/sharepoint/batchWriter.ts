@@ -4,6 +4,7 @@ import {
   GraphOutcomeUnknownError,
   GraphRequestError,
   GraphResponseShapeError,
+  permissionNeededFor,
 } from './errors';
 import { batchResponseSchema, fieldsSchema, listItemSchema, type BatchResponseItem } from './graphSchemas';
 import { graphErrorOf, type GraphTransport } from './GraphTransport';
@@ -307,6 +308,17 @@ export class BatchWriter {
         : { ref, status: 'not_found' };
     }
     const { code, message } = graphErrorOf({ status, body: response.body });
+    if (status === 403) {
+      const request = batchRequestFor(this.siteId, this.listId, write);
+      const needed = permissionNeededFor(request.method, request.url);
+      return {
+        ref,
+        status: 'rejected',
+        httpStatus: status,
+        code,
+        message: `permission denied (${code}: ${message}): the app needs ${needed}`,
+      };
+    }
     return { ref, status: 'rejected', httpStatus: status, code, message };
   }
 

@@ -33,6 +33,7 @@ describe('permissions', () => {
       { kind: 'create', ref: 'x', fields: { Key: 'x' } },
     ]);
     expect(outcome).toMatchObject({ status: 'rejected', httpStatus: 403, code: 'accessDenied' });
+    expect(outcome.status === 'rejected' && outcome.message).toMatch(/needs Sites\.ReadWrite\.All/);
     const selected = h.appTarget(['Sites.Selected']);
     const denied = await selected.resolveList(h.siteId, listId).catch((error: unknown) => error);
     expect(denied).toBeInstanceOf(GraphPermissionError);
