@@ -61,7 +61,7 @@ export class ProbeContext {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<GraphResponse> {
-    this.assertOwnPath(method, path);
+    this.assertOwnPath(method, path, body);
     return this.transport.send(method, path, {
       ...(body === undefined ? {} : { body }),
       ...(headers ? { headers } : {}),
@@ -71,10 +71,15 @@ export class ProbeContext {
   }
 
   /** Every write goes to a list this probe created (or creates one, or is a subscription on it). */
-  private assertOwnPath(method: HttpMethod, path: string): void {
+  private assertOwnPath(method: HttpMethod, path: string, body?: unknown): void {
+    if (path === '$batch') {
+      const requests = (body as { requests?: { method: string; url: string }[] } | undefined)?.requests ?? [];
+      for (const inner of requests) this.assertOwnPath(inner.method.toUpperCase() as HttpMethod, inner.url);
+      return;
+    }
     if (method === 'GET') return;
     const list = /\/lists\/([^/?]+)/.exec(path)?.[1];
-    if (list === undefined) return; // list creation, $batch (its inner URLs are checked), subscriptions
+    if (list === undefined) return; // list creation, subscriptions
     if (!this.created.has(decodeURIComponent(list)))
       throw new Error(`conformance probe: refusing ${method} ${path}: not a list this probe created`);
   }

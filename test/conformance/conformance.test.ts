@@ -4,6 +4,7 @@
  * without the permissions the engine needs fails the probe with exit 1.
  */
 import { join } from 'node:path';
+import { runConformance, ScratchListConflictError } from '../../src/conformance';
 import { startEmulator, type RunningEmulator } from '../../src/emulator';
 import { jsonOf, runCli, tempDir, writeJson, type CliEnv } from '../cli/cliHarness';
 import { startReceiver, type Receiver } from '../emulator/support';
@@ -84,6 +85,38 @@ describe('arcore-sync conformance', () => {
     expect(manage?.detail).toMatch(/403.*Sites\.Manage\.All|Sites\.Manage\.All.*403/);
     expect(report.checks.find((c) => c.name === 'roundTrip.text')?.status).toBe('skipped');
   }, 120_000);
+
+  it('refuses to run against a list it did not create, and leaves that list alone', async () => {
+    const siteId = emulator.control.getSiteId(SITE);
+    const dispatcher = new (await import('undici')).Agent({ connect: { ca: emulator.caCert } });
+    const headers = { authorization: `Bearer ${emulator.appToken}`, 'content-type': 'application/json' };
+    const created = await fetch(`${emulator.baseUrl}/sites/${siteId}/lists`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ displayName: 'arcore-conformance-taken', list: { template: 'genericList' } }),
+      dispatcher,
+    } as RequestInit);
+    const listId = ((await created.json()) as { id: string }).id;
+    await fetch(`${emulator.baseUrl}/sites/${siteId}/lists/${listId}/items`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ fields: { Title: 'precious' } }),
+      dispatcher,
+    } as RequestInit);
+    await expect(
+      runConformance({
+        graph: {
+          baseUrl: emulator.baseUrl,
+          auth: { kind: 'token', token: emulator.appToken },
+          caCert: emulator.caCert,
+        },
+        site: SITE,
+        scratchSuffix: 'taken',
+      }),
+    ).rejects.toThrow(ScratchListConflictError);
+    expect(emulator.control.listItems(siteId, listId).map((i) => i.fields.Title)).toEqual(['precious']);
+    await dispatcher.close();
+  });
 
   it('refuses a malformed --site with exit 2 before any request', async () => {
     const bad = await runCli(['conformance', '--site', 'not a site'], env);
