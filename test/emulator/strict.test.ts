@@ -14,6 +14,7 @@ import {
 describe('strict emulator', () => {
   let t: TestEmulator;
   beforeAll(async () => {
+    // These tests count items and statuses exactly; ambiguous 503s have their own block below.
     t = await startTestEmulator({ batchAmbiguous503Rate: 0 });
   });
   afterAll(() => t.stop());
@@ -210,6 +211,7 @@ describe('strict emulator', () => {
 
 describe('list view threshold', () => {
   it('refuses a $filter on a non-indexed column past 5,000 items even with the Prefer header', async () => {
+    // 5,001 items are created through $batch without checking each answer: no ambiguous 503s here.
     const t = await startTestEmulator({ batchAmbiguous503Rate: 0 });
     try {
       const listId = await t.createList('Big', [

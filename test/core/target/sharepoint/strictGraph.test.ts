@@ -12,6 +12,7 @@ import { SITE, startHarness, type EmulatorHarness } from './emulatorSupport';
 
 let h: EmulatorHarness;
 beforeAll(async () => {
+  // The permission and read tests assert exact outcomes; the ambiguous 503 test starts its own emulator.
   h = await startHarness({ throttling: { enabled: false }, batchAmbiguous503Rate: 0 });
 });
 afterAll(() => h.close());
