@@ -14,6 +14,8 @@ export const ExitCode = {
   OK: 0,
   /** `verify`: the command worked and found that Postgres and SharePoint differ. */
   DIFFERS: 1,
+  /** `conformance`: the probe ran and at least one check failed (the report says which). */
+  CHECKS_FAILED: 1,
   /** Invalid usage, settings or definitions; an unknown definition, or one that does not fit its table or list. */
   INVALID: 2,
   /** Postgres or Graph unreachable, TLS, refused credentials or permissions, or another runtime failure. */
@@ -79,6 +81,14 @@ export class SidesDifferError extends Error {
       `"${definition}": Postgres and SharePoint differ (${differences} field difference(s), ${unpaired} unpaired)`,
     );
     this.name = 'SidesDifferError';
+  }
+}
+
+/** The conformance probe ran and some checks failed: exit 1, the report is already printed. */
+export class ChecksFailedError extends Error {
+  constructor(readonly failed: number) {
+    super(`${failed} conformance check(s) failed`);
+    this.name = 'ChecksFailedError';
   }
 }
 
@@ -220,6 +230,14 @@ export function describeFailure(error: unknown, context: FailureContext = {}): F
 
   if (error instanceof CommanderError) {
     return result('invalid_input', error.message, 'see "arcore-sync --help" for usage');
+  }
+  if (error instanceof ChecksFailedError) {
+    return {
+      exitCode: ExitCode.CHECKS_FAILED,
+      kind: 'data',
+      message: redact(error.message, secrets),
+      hint: '',
+    };
   }
   if (error instanceof SidesDifferError) {
     return { exitCode: ExitCode.DIFFERS, kind: 'data', message: redact(error.message, secrets), hint: '' };

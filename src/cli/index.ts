@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { CursorResetScope } from '../core/ops';
+import { conformanceCommand } from './commands/conformance';
 import type { DemoCommandOptions } from './commands/demo';
 import type { EmulatorCommandOptions } from './commands/emulator';
 import { describeFailure, ExitCode, failureJson } from './failures';
@@ -331,6 +332,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
       ),
     );
 
+  conformanceCommand(program, act);
   return program;
 }
 

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { guidFromName } from './ids';
+import type { AppRole, SiteAccess } from './permissions';
 
 export interface Identity {
   /** 'app' or the user name. */
@@ -15,7 +16,17 @@ export interface Identity {
   email: string | undefined;
   lookupId: number;
   token: string;
+  /**
+   * Application permissions (the `roles` claim) of an app token; undefined for a user, whose access is
+   * delegated and not modelled (users edit "in SharePoint" with full rights on the emulator's sites).
+   */
+  roles?: ReadonlySet<AppRole>;
+  /** Sites.Selected grants by composite site id. */
+  siteGrants?: ReadonlyMap<string, SiteAccess>;
 }
+
+/** What the default app token holds: today's broad access (create lists and columns, write, subscribe). */
+export const DEFAULT_APP_ROLES: readonly AppRole[] = ['Sites.FullControl.All'];
 
 export interface IdentitySeed {
   tokens: Record<string, string>;
@@ -55,6 +66,7 @@ export class IdentityRegistry {
       email: undefined,
       lookupId: APP_LOOKUP_ID,
       token: tokenFor('app'),
+      roles: new Set(DEFAULT_APP_ROLES),
     };
     this.add(this.app);
     userNames.forEach((name, index) =>
@@ -74,6 +86,16 @@ export class IdentityRegistry {
     this.byToken.set(identity.token, identity);
     this.byName.set(identity.name, identity);
     this.byLookupId.set(identity.lookupId, identity);
+  }
+
+  /**
+   * A new token of the application identity with the given roles and Sites.Selected grants: the same
+   * app (same resource-unit budget, same author on items), other permissions.
+   */
+  issueAppToken(roles: readonly AppRole[], siteGrants: ReadonlyMap<string, SiteAccess>): string {
+    const token = newToken('app');
+    this.byToken.set(token, { ...this.app, token, roles: new Set(roles), siteGrants });
+    return token;
   }
 
   /** The identity of an `Authorization` header value, or undefined when missing or unknown. */

@@ -1,7 +1,9 @@
 /**
  * JSON batching: `POST /$batch` with up to 20 requests, unique ids, relative URLs, dependsOn
  * ordering (424 when a parent failed). Each inner request runs through the whole pipeline
- * (faults, throttling, log) on its own; the outer answer is 200 even when inner requests fail.
+ * (faults, throttling, permissions, log) on its own; the outer answer is 200 even when inner requests
+ * fail (https://learn.microsoft.com/en-us/graph/json-batching). A seeded share of applied item writes
+ * is answered 503 all the same (`batchAmbiguous503Rate`).
  */
 import { z } from 'zod';
 import { jsonResponse, type EmulatorContext, type GraphRequest, type GraphResponse } from './context';
@@ -70,6 +72,16 @@ function executionOrder(requests: InnerRequest[]): InnerRequest[] {
   };
   requests.forEach(visit);
   return ordered;
+}
+
+/** A create, update or delete of a list item that succeeded. */
+function isAppliedItemWrite(method: string, path: string, status: number): boolean {
+  return (
+    status >= 200 &&
+    status < 300 &&
+    ['POST', 'PATCH', 'DELETE'].includes(method.toUpperCase()) &&
+    /\/lists\/[^/]+\/items(\/|$)/.test(path)
+  );
 }
 
 export async function runBatch(ctx: EmulatorContext, outer: GraphRequest): Promise<GraphResponse> {
@@ -168,6 +180,15 @@ async function runInner(
     requestId: newGuid(),
     clientRequestId: headers['client-request-id'] ?? outer.clientRequestId,
   });
+  if (
+    isAppliedItemWrite(inner.method, url.pathname, response.status) &&
+    ctx.random.chance(ctx.settings.batchAmbiguous503Rate)
+  ) {
+    // Applied, then answered 503: nothing documents that a 5xx means "not applied"
+    // (https://learn.microsoft.com/en-us/graph/errors lists 503 as "the service is temporarily
+    // unavailable"), so a client must find out before it sends the write again.
+    return errorResponse(503, 'serviceNotAvailable', 'The service is temporarily unavailable.');
+  }
   // Inner responses carry plain JSON content types, which the SDK's BatchResponseContent expects.
   const innerHeaders = { ...response.headers };
   if (innerHeaders['Content-Type']) innerHeaders['Content-Type'] = 'application/json; charset=utf-8';

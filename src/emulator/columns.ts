@@ -116,6 +116,9 @@ export function isWritable(column: ColumnDefinition): boolean {
   );
 }
 
+/** Internal names longer than this are truncated by SharePoint. */
+export const MAX_INTERNAL_NAME_LENGTH = 32;
+
 /**
  * SharePoint's internal-name escaping: characters outside XML name characters become `_xHHHH_`
  * (space → `_x0020_`); a leading digit is escaped too.
@@ -240,12 +243,16 @@ export const columnCreateSchema = z.object({
     })
     .optional(),
   boolean: z.object({}).optional(),
+  // Exactly the documented choiceColumn (https://learn.microsoft.com/en-us/graph/api/resources/choicecolumn):
+  // a multi-choice column is `displayAs: "checkBoxes"`; Graph has no other multi-select property, so
+  // invented ones (allowMultipleValues, allowMultipleSelection…) are refused, not ignored.
   choice: z
     .object({
       choices: z.array(z.string().min(1)).min(1),
       allowTextEntry: z.boolean().optional(),
       displayAs: z.enum(['dropDownMenu', 'radioButtons', 'checkBoxes']).optional(),
     })
+    .strict()
     .optional(),
   lookup: z
     .object({
@@ -410,8 +417,10 @@ export function createColumn(raw: unknown, scope: ColumnCreationScope): ColumnDe
       'nameAlreadyExists',
       `A column named '${displayName}' already exists in this list`,
     );
-  // Internal names are unique: SharePoint appends a digit when one is taken (Author → Author0).
-  const base = toInternalName(body.name ?? displayName);
+  // SharePoint cuts an internal name to its first 32 characters, escapes included
+  // (http://benhuang.blogspot.com/2009/08/32-character-limit-in-sharepoint-lists.html:
+  // "KSNF_x0020_WebPart_x0020_Update_"), and keeps names unique by appending a digit (Author → Author0).
+  const base = toInternalName(body.name ?? displayName).slice(0, MAX_INTERNAL_NAME_LENGTH);
   let name = base;
   for (let n = 0; scope.existing.some((c) => c.name.toLowerCase() === name.toLowerCase()); n++)
     name = `${base}${n}`;

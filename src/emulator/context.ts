@@ -1,6 +1,7 @@
 /** What every handler gets: the request, the shared state and the runtime settings. */
 import type { Identity, IdentityRegistry } from './auth';
 import type { HeaderMap } from './errors';
+import type { SeededRandom } from './random';
 import type { EmulatorState, ListState, SiteState } from './state';
 
 export interface GraphRequest {
@@ -31,10 +32,18 @@ export interface RuntimeSettings {
   throttlingEnabled: boolean;
   resourceUnitsPerMinute: number;
   latencyMs: number;
-  notificationDelayMs: number;
+  /** Fixed delay before a notification POST; undefined = seeded random within notificationDelayRangeMs. */
+  notificationDelayMs: number | undefined;
+  notificationDelayRangeMs: [number, number];
   notificationRetryWindowMs: number;
+  /** undefined = tokens never expire (a relaxation). */
   deltaTokenMaxAgeMs: number | undefined;
-  deltaRepeats: boolean;
+  /** Share of items repeated across delta pages (and stale occurrences before the latest); 0 = off. */
+  deltaRepeats: number;
+  /** 'unspecified': entries of a page come in a seeded random order; 'stable': in id/change order. */
+  deltaOrder: 'unspecified' | 'stable';
+  /** Share of item writes inside $batch that are applied and answered 503 all the same. */
+  batchAmbiguous503Rate: number;
 }
 
 export interface Links {
@@ -57,6 +66,8 @@ export interface EmulatorContext {
   settings: RuntimeSettings;
   links: Links;
   events: EmulatorEvents;
+  /** The seeded source of every random choice the emulator makes. */
+  random: SeededRandom;
   /** Runs one Graph request through the full pipeline (faults, throttling, log): $batch uses it. */
   execute(request: GraphRequest): Promise<GraphResponse>;
 }

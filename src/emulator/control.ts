@@ -7,13 +7,15 @@ import type { IdentityRegistry } from './auth';
 import type { EmulatorContext } from './context';
 import { EmulatorSetupError } from './errors';
 import type { FaultInjector } from './faults';
-import { renderFields, valueScope } from './items';
+import { valueScope } from './items';
 import type { Notifier } from './notifier';
-import type { ResolvedOptions } from './options';
+import { initialSettings, repeatShare, type ResolvedOptions } from './options';
 import type { RequestRecorder } from './requestLog';
 import type { ResourceUnitBudget } from './throttling';
 import { assertTimeZone, toGraphDateTime } from './time';
+import { APP_ROLES, SITE_ACCESS_LEVELS, type SiteAccess } from './permissions';
 import type {
+  AppTokenRequest,
   EmulatorControl,
   EmulatorItemSnapshot,
   EmulatorStats,
@@ -21,7 +23,7 @@ import type {
   RequestLogEntry,
   ThrottlingSettings,
 } from './types';
-import { itemETag } from './values';
+import { itemETag, toGraphFields } from './values';
 
 export interface ControlDependencies {
   ctx: EmulatorContext;
@@ -38,6 +40,10 @@ const throttlingSchema = z.object({
   resourceUnitsPerMinute: z.number().int().positive().optional(),
 });
 const msSchema = z.number().int().min(0);
+const tokenRequestSchema = z.object({
+  roles: z.array(z.enum(APP_ROLES)),
+  sites: z.record(z.string(), z.enum(SITE_ACCESS_LEVELS)).optional(),
+});
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -67,16 +73,26 @@ export class ControlApi implements EmulatorControl {
     this.deps.faults.clear();
     this.deps.budget.reset();
     this.deps.recorder.reset();
-    Object.assign(ctx.settings, {
-      throttlingEnabled: options.throttlingEnabled,
-      resourceUnitsPerMinute: options.resourceUnitsPerMinute,
-      latencyMs: options.latencyMs,
-      notificationDelayMs: options.notificationDelayMs,
-      notificationRetryWindowMs: options.notificationRetryWindowMs,
-      deltaTokenMaxAgeMs: options.deltaTokenMaxAgeMs,
-      deltaRepeats: false,
-    });
+    Object.assign(ctx.settings, initialSettings(options));
     ctx.events.stateChanged();
+  }
+
+  issueAppToken(request: AppTokenRequest): string {
+    const parsed = parse(tokenRequestSchema, request, 'token request');
+    const grants = new Map<string, SiteAccess>();
+    for (const [ref, level] of Object.entries(parsed.sites ?? {})) {
+      const site = this.ctx.state.findSite(ref);
+      if (!site) throw new EmulatorSetupError(`No site '${ref}' to grant ${level} on`, { site: ref });
+      grants.set(site.id, level);
+    }
+    if (grants.size > 0 && !parsed.roles.includes('Sites.Selected'))
+      throw new EmulatorSetupError(
+        'per-site grants ("sites") take effect only with the role Sites.Selected',
+        {
+          roles: parsed.roles,
+        },
+      );
+    return this.deps.identities.issueAppToken(parsed.roles, grants);
   }
 
   setThrottling(settings: ThrottlingSettings): void {
@@ -107,8 +123,10 @@ export class ControlApi implements EmulatorControl {
     this.ctx.events.stateChanged();
   }
 
-  setDeltaRepeats(enabled: boolean): void {
-    this.ctx.settings.deltaRepeats = parse(z.boolean(), enabled, 'delta repeats flag');
+  setDeltaRepeats(enabled: boolean | number): void {
+    this.ctx.settings.deltaRepeats = repeatShare(
+      parse(z.union([z.boolean(), z.number().min(0).max(1)]), enabled, 'delta repeats'),
+    );
   }
 
   triggerLifecycle(subscriptionId: string, event: 'reauthorizationRequired'): void {
@@ -159,7 +177,7 @@ export class ControlApi implements EmulatorControl {
       eTag: itemETag(item),
       createdDateTime: toGraphDateTime(item.createdMs),
       lastModifiedDateTime: toGraphDateTime(item.modifiedMs),
-      fields: renderFields(scope, item),
+      fields: toGraphFields(scope, item, true),
     }));
   }
 
@@ -200,6 +218,8 @@ export function handleControlHttp(
       case 'POST /reset':
         control.reset();
         return done;
+      case 'POST /tokens':
+        return { status: 200, body: { token: control.issueAppToken(body as AppTokenRequest) } };
       case 'POST /throttling':
         control.setThrottling(bodyOf(throttlingSchema, body, 'throttling settings'));
         return done;
@@ -219,7 +239,13 @@ export function handleControlHttp(
         control.expireDeltaTokens();
         return done;
       case 'POST /delta/repeats':
-        control.setDeltaRepeats(bodyOf(z.object({ enabled: z.boolean() }), body, 'delta repeats').enabled);
+        control.setDeltaRepeats(
+          bodyOf(
+            z.object({ enabled: z.union([z.boolean(), z.number().min(0).max(1)]) }),
+            body,
+            'delta repeats',
+          ).enabled,
+        );
         return done;
       case 'GET /stats':
         return { status: 200, body: control.stats() };

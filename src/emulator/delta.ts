@@ -12,7 +12,7 @@ import { resolveList } from './lists';
 import { parseExpand, parseSelect, parseTop, queryOption } from './query';
 import { resolveSite } from './sites';
 import type { ListState, SiteState, StoredItem } from './state';
-import { assertSelectableFields, type ValueScope } from './values';
+import { assertLookupThreshold, assertSelectableFields, type ValueScope } from './values';
 
 const tokenSchema = z.object({
   v: z.literal(1),
@@ -30,6 +30,8 @@ const tokenSchema = z.object({
   x: z.string().nullable(),
   q: z.string().nullable(),
   t: z.string().nullable(),
+  /** Ids of the previous page to show again on this one (repeats across pages). */
+  r: z.array(z.number().int().positive()).optional(),
 });
 
 type DeltaToken = z.infer<typeof tokenSchema>;
@@ -59,6 +61,7 @@ function tokenFor(
   position: number,
   afterId: number,
   options: DeltaOptions,
+  repeat?: number[],
 ): string {
   return encodeToken({
     v: 1,
@@ -69,6 +72,7 @@ function tokenFor(
     s: position,
     a: afterId,
     ...options,
+    ...(repeat && repeat.length > 0 ? { r: repeat } : {}),
   });
 }
 
@@ -116,6 +120,14 @@ function previousState(item: StoredItem): StoredItem {
     modifiedMs: item.previous.modifiedMs,
     editor: item.previous.editor,
   };
+}
+
+/** Ids of this page that the next page shows again. */
+function carriedOver(ctx: EmulatorContext, entries: DeltaEntry[]): number[] {
+  if (ctx.settings.deltaRepeats === 0) return [];
+  return entries
+    .map((entry) => entry.item?.id ?? entry.deletedId)
+    .filter((id): id is number => id !== undefined && ctx.random.chance(ctx.settings.deltaRepeats));
 }
 
 export function getDelta(
@@ -177,6 +189,7 @@ export function getDelta(
 
   const expand = parseExpand(token.x);
   if (expand.fieldSelect) assertSelectableFields(list, expand.fieldSelect);
+  if (expand.fields) assertLookupThreshold(list, expand.fieldSelect);
   const renderOptions = {
     fields: expand.fields,
     fieldSelect: expand.fieldSelect,
@@ -203,7 +216,7 @@ export function getDelta(
     }
     // Changes made while enumerating are picked up by the deltaLink, which starts where enumeration began.
     nextToken = more
-      ? tokenFor(ctx, list, 'e', token.s, lastId, options)
+      ? tokenFor(ctx, list, 'e', token.s, lastId, options, carriedOver(ctx, entries))
       : tokenFor(ctx, list, 'c', token.s, 0, options);
   } else {
     let lastSeq = token.s;
@@ -217,16 +230,35 @@ export function getDelta(
       entries.push({ item, deletedId: item ? undefined : itemId });
       lastSeq = seq;
     }
-    nextToken = tokenFor(ctx, list, 'c', more ? lastSeq : list.seq, 0, options);
+    nextToken = more
+      ? tokenFor(ctx, list, 'c', lastSeq, 0, options, carriedOver(ctx, entries))
+      : tokenFor(ctx, list, 'c', list.seq, 0, options);
   }
 
-  const value = entries.map((entry) => renderEntry(scope, entry, render));
-  if (ctx.settings.deltaRepeats && entries.length > 0) {
-    // An earlier occurrence of each item (its previous version when it has one) precedes the latest.
-    const early = entries.map((entry) =>
-      renderEntry(scope, entry, (item) => renderListItem(scope, previousState(item), renderOptions)),
-    );
-    value.unshift(...early);
+  // "The same item might appear more than once in a delta feed … use the last occurrence"
+  // (https://learn.microsoft.com/en-us/graph/api/listitem-delta); pages come in no documented order
+  // (https://learn.microsoft.com/en-us/graph/delta-query-overview). The emulator shows items of the
+  // previous page again (current state), puts stale versions before latest ones, and shuffles.
+  const repeated: DeltaEntry[] = [];
+  if (ctx.settings.deltaRepeats > 0 && rawToken !== null && rawToken !== 'latest') {
+    const shown = new Set(entries.map((entry) => entry.item?.id ?? entry.deletedId));
+    for (const id of token.r ?? []) {
+      if (shown.has(id)) continue;
+      const item = list.item(id);
+      if (item) repeated.push({ item, deletedId: undefined });
+      else if (token.k === 'c') repeated.push({ item: undefined, deletedId: id });
+    }
+  }
+  const latest = [...repeated, ...entries];
+  if (ctx.settings.deltaOrder === 'unspecified') ctx.random.shuffle(latest);
+  const value = latest.map((entry) => renderEntry(scope, entry, render));
+  if (ctx.settings.deltaRepeats > 0) {
+    for (let index = latest.length - 1; index >= 0; index--) {
+      const item = latest[index].item;
+      if (!item?.previous || !ctx.random.chance(ctx.settings.deltaRepeats)) continue;
+      const at = ctx.random.between(0, index);
+      value.splice(at, 0, renderListItem(scope, previousState(item), renderOptions));
+    }
   }
   const link = deltaUrl(ctx, site, list, nextToken);
   return jsonResponse(200, {

@@ -6,6 +6,7 @@ import type { EmulatorContext, GraphRequest, GraphResponse } from './context';
 import { JSON_CONTENT_TYPE } from './context';
 import { defaultCodeForStatus, GraphError, graphErrorBody, type HeaderMap } from './errors';
 import type { FaultInjector } from './faults';
+import { checkAccess } from './permissions';
 import type { RequestRecorder } from './requestLog';
 import { matchRoute, type RouteMatch } from './router';
 import type { ResourceUnitBudget } from './throttling';
@@ -90,6 +91,8 @@ export class GraphExecutor {
     }
     let response: GraphResponse;
     try {
+      const site = match.params.site === undefined ? undefined : this.ctx.state.findSite(match.params.site);
+      checkAccess(req.identity, match.route.access, site?.id);
       response = await match.route.handle(this.ctx, req, match.params);
     } catch (error) {
       if (!(error instanceof GraphError)) throw error;

@@ -13,7 +13,8 @@ import { GraphExecutor } from './executor';
 import { FaultInjector } from './faults';
 import { guidFromName } from './ids';
 import { Notifier } from './notifier';
-import { resolveOptions } from './options';
+import { initialSettings, resolveOptions } from './options';
+import { SeededRandom } from './random';
 import { loadPersistedState, restoreState, serializeState, StateSaver } from './persistence';
 import { RequestRecorder } from './requestLog';
 import { EmulatorHttpsServer } from './server';
@@ -54,19 +55,12 @@ export async function startEmulator(options?: EmulatorOptions): Promise<RunningE
     resolved.users,
     persisted ? { tokens: persisted.tokens } : undefined,
   );
-  const settings: RuntimeSettings = {
-    throttlingEnabled: resolved.throttlingEnabled,
-    resourceUnitsPerMinute: resolved.resourceUnitsPerMinute,
-    latencyMs: resolved.latencyMs,
-    notificationDelayMs: resolved.notificationDelayMs,
-    notificationRetryWindowMs: resolved.notificationRetryWindowMs,
-    deltaTokenMaxAgeMs: resolved.deltaTokenMaxAgeMs,
-    deltaRepeats: false,
-  };
+  const settings: RuntimeSettings = initialSettings(resolved);
+  const random = new SeededRandom(resolved.seed);
   const recorder = new RequestRecorder();
   const budget = new ResourceUnitBudget(settings);
   const faults = new FaultInjector();
-  const notifier = new Notifier(state, settings, recorder);
+  const notifier = new Notifier(state, settings, recorder, random);
   const saver = resolved.persist
     ? new StateSaver(resolved.stateDir!, () => serializeState(state, identities.seed().tokens))
     : undefined;
@@ -76,6 +70,7 @@ export async function startEmulator(options?: EmulatorOptions): Promise<RunningE
     identities,
     settings,
     links: { origin: '', baseUrl: '', absolute: (path) => path },
+    random,
     events: {
       itemsChanged(site, list) {
         notifier.listChanged(site, list);

@@ -1,9 +1,13 @@
 /**
  * Change-notification delivery. Changes to a subscribed list collapse per subscription over a
- * window of `notificationDelayMs` into one POST; a receiver that does not answer 2xx within 3 s is
- * retried with exponential backoff until `notificationRetryWindowMs` has passed, then dropped.
+ * window (a seeded random delay, or a fixed `notificationDelayMs`), and the notifications due for
+ * one notificationUrl go out in one POST with several entries, as Graph batches them
+ * (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks: "one POST may
+ * contain several notifications"). A receiver that does not answer 2xx within 3 s is retried with
+ * exponential backoff until `notificationRetryWindowMs` has passed, then dropped.
  */
 import type { RuntimeSettings } from './context';
+import type { SeededRandom } from './random';
 import type { RequestRecorder } from './requestLog';
 import type { EmulatorState, ListState, SiteState, Subscription } from './state';
 
@@ -40,7 +44,15 @@ export class Notifier {
     private readonly state: EmulatorState,
     private readonly settings: RuntimeSettings,
     private readonly recorder: RequestRecorder,
+    private readonly random: SeededRandom,
   ) {}
+
+  private delayMs(): number {
+    const fixed = this.settings.notificationDelayMs;
+    if (fixed !== undefined) return fixed;
+    const [min, max] = this.settings.notificationDelayRangeMs;
+    return this.random.between(min, max);
+  }
 
   listChanged(_site: SiteState, list: ListState): void {
     const now = Date.now();
@@ -48,7 +60,7 @@ export class Notifier {
       if (subscription.listId === list.id && subscription.expirationMs > now)
         this.pending.add(subscription.id);
     if (this.pending.size > 0 && !this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.flush(), this.settings.notificationDelayMs);
+      this.flushTimer = setTimeout(() => this.flush(), this.delayMs());
       this.flushTimer.unref();
     }
   }
@@ -58,11 +70,15 @@ export class Notifier {
     const ids = [...this.pending];
     this.pending.clear();
     const now = Date.now();
+    const byUrl = new Map<string, ChangeNotification[]>();
     for (const id of ids) {
       const subscription = this.state.subscriptions.get(id);
       if (!subscription || subscription.expirationMs <= now) continue;
-      this.deliver(subscription.notificationUrl, { value: [this.changeNotification(subscription)] });
+      const batch = byUrl.get(subscription.notificationUrl) ?? [];
+      batch.push(this.changeNotification(subscription));
+      byUrl.set(subscription.notificationUrl, batch);
     }
+    for (const [url, value] of byUrl) this.deliver(url, { value });
   }
 
   private changeNotification(subscription: Subscription): ChangeNotification {

@@ -1,11 +1,28 @@
 import { z } from 'zod';
 import { EmulatorSetupError } from './errors';
 import { assertTimeZone } from './time';
+import type { RuntimeSettings } from './context';
 import type { EmulatorOptions } from './types';
 
 export const DEFAULT_SITE = 'contoso.sharepoint.com:/sites/demo';
 export const DEFAULT_RU_PER_MINUTE = 1250;
 const FOUR_HOURS_MS = 4 * 60 * 60 * 1000;
+/**
+ * Delta tokens of lists have no documented lifetime; OneDrive's expire after about 30 days
+ * (https://github.com/OneDrive/onedrive-api-docs/issues/231). The emulator expires them after that.
+ */
+export const DEFAULT_DELTA_TOKEN_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+/**
+ * List notifications arrive "on average under a minute, at most 5 minutes" later
+ * (https://learn.microsoft.com/en-us/graph/change-notifications-overview#latency). The emulator keeps
+ * the randomness and the batching but scales the delay down so that tests finish: 0.5 to 3 s by default.
+ */
+export const DEFAULT_NOTIFICATION_DELAY_RANGE_MS: readonly [number, number] = [500, 3000];
+/** Share of item writes inside a $batch that are applied and still answered 503 (an ambiguous outcome). */
+export const DEFAULT_BATCH_AMBIGUOUS_503_RATE = 0.02;
+export const DEFAULT_SEED = 20261;
+/** Share of a page's items shown again on the next page, and first in a stale version. */
+export const DEFAULT_DELTA_REPEAT_SHARE = 0.2;
 
 const hostPath = z
   .string()
@@ -24,8 +41,16 @@ const optionsSchema = z.object({
     .object({ enabled: z.boolean(), resourceUnitsPerMinute: z.number().int().positive().optional() })
     .optional(),
   notificationDelayMs: z.number().int().min(0).optional(),
+  notificationDelayRangeMs: z
+    .tuple([z.number().int().min(0), z.number().int().min(0)])
+    .refine(([min, max]) => min <= max, 'the range is [min, max] with min <= max')
+    .optional(),
   notificationRetryWindowMs: z.number().int().min(0).optional(),
-  deltaTokenMaxAgeMs: z.number().int().positive().optional(),
+  deltaTokenMaxAgeMs: z.union([z.number().int().positive(), z.literal('never')]).optional(),
+  deltaRepeats: z.union([z.boolean(), z.number().min(0).max(1)]).optional(),
+  deltaOrder: z.enum(['unspecified', 'stable']).optional(),
+  batchAmbiguous503Rate: z.number().min(0).max(1).optional(),
+  seed: z.number().int().optional(),
   latencyMs: z.number().int().min(0).optional(),
   users: z
     .array(z.string().regex(/^[a-z][a-z0-9_-]*$/i, 'user names are letters, digits, _ and -'))
@@ -40,11 +65,41 @@ export interface ResolvedOptions {
   siteTimeZones: Record<string, string>;
   throttlingEnabled: boolean;
   resourceUnitsPerMinute: number;
-  notificationDelayMs: number;
+  /** A fixed delay (a relaxation), or undefined for a seeded random one in notificationDelayRangeMs. */
+  notificationDelayMs: number | undefined;
+  notificationDelayRangeMs: [number, number];
   notificationRetryWindowMs: number;
   deltaTokenMaxAgeMs: number | undefined;
+  /** Share of items repeated (0 = off). */
+  deltaRepeats: number;
+  deltaOrder: 'unspecified' | 'stable';
+  batchAmbiguous503Rate: number;
+  seed: number;
   latencyMs: number;
   users: string[];
+}
+
+/** The runtime settings an emulator starts with (and returns to on reset). */
+export function initialSettings(o: ResolvedOptions): RuntimeSettings {
+  return {
+    throttlingEnabled: o.throttlingEnabled,
+    resourceUnitsPerMinute: o.resourceUnitsPerMinute,
+    latencyMs: o.latencyMs,
+    notificationDelayMs: o.notificationDelayMs,
+    notificationDelayRangeMs: o.notificationDelayRangeMs,
+    notificationRetryWindowMs: o.notificationRetryWindowMs,
+    deltaTokenMaxAgeMs: o.deltaTokenMaxAgeMs,
+    deltaRepeats: o.deltaRepeats,
+    deltaOrder: o.deltaOrder,
+    batchAmbiguous503Rate: o.batchAmbiguous503Rate,
+  };
+}
+
+/** Repeats as a share: true = the default share, false = none. */
+export function repeatShare(value: boolean | number): number {
+  if (value === true) return DEFAULT_DELTA_REPEAT_SHARE;
+  if (value === false) return 0;
+  return value;
 }
 
 export function resolveOptions(input: EmulatorOptions | undefined): ResolvedOptions {
@@ -75,9 +130,15 @@ export function resolveOptions(input: EmulatorOptions | undefined): ResolvedOpti
     siteTimeZones,
     throttlingEnabled: o.throttling?.enabled ?? true,
     resourceUnitsPerMinute: o.throttling?.resourceUnitsPerMinute ?? DEFAULT_RU_PER_MINUTE,
-    notificationDelayMs: o.notificationDelayMs ?? 1000,
+    notificationDelayMs: o.notificationDelayMs,
+    notificationDelayRangeMs: o.notificationDelayRangeMs ?? [...DEFAULT_NOTIFICATION_DELAY_RANGE_MS],
     notificationRetryWindowMs: o.notificationRetryWindowMs ?? FOUR_HOURS_MS,
-    deltaTokenMaxAgeMs: o.deltaTokenMaxAgeMs,
+    deltaTokenMaxAgeMs:
+      o.deltaTokenMaxAgeMs === 'never' ? undefined : (o.deltaTokenMaxAgeMs ?? DEFAULT_DELTA_TOKEN_MAX_AGE_MS),
+    deltaRepeats: repeatShare(o.deltaRepeats ?? true),
+    deltaOrder: o.deltaOrder ?? 'unspecified',
+    batchAmbiguous503Rate: o.batchAmbiguous503Rate ?? DEFAULT_BATCH_AMBIGUOUS_503_RATE,
+    seed: o.seed ?? DEFAULT_SEED,
     latencyMs: o.latencyMs ?? 0,
     users,
   };

@@ -8,6 +8,7 @@ import { getDelta } from './delta';
 import { GraphError } from './errors';
 import { createItem, deleteItem, getItem, getItemFields, listItems, updateItemFields } from './items';
 import { createList, createListColumn, deleteList, getColumn, getColumns, getList, getLists } from './lists';
+import type { RouteAccess } from './permissions';
 import { getSite } from './sites';
 import {
   createSubscription,
@@ -26,6 +27,8 @@ export interface RouteDefinition {
   /** Name in stats, e.g. '/sites/{site}/lists/{list}/items'. */
   template: string;
   cost(req: GraphRequest): number;
+  /** The application permission it needs (permissions.ts). */
+  access: RouteAccess;
   handle: Handler;
 }
 
@@ -42,108 +45,154 @@ const FREE = () => 0;
 const DELTA = (req: GraphRequest) => (req.query.get('token') === null ? 2 : 1);
 
 const SITE_ROUTES: RouteDefinition[] = [
-  { method: 'GET', template: '', cost: SINGLE_READ, handle: (c, _r, p) => getSite(c, p.site) },
-  { method: 'GET', template: '/lists', cost: MULTI_READ, handle: (c, _r, p) => getLists(c, p.site) },
-  { method: 'POST', template: '/lists', cost: WRITE, handle: (c, r, p) => createList(c, r, p.site) },
+  {
+    method: 'GET',
+    template: '',
+    access: { site: 'read' },
+    cost: SINGLE_READ,
+    handle: (c, _r, p) => getSite(c, p.site),
+  },
+  {
+    method: 'GET',
+    template: '/lists',
+    access: { site: 'read' },
+    cost: MULTI_READ,
+    handle: (c, _r, p) => getLists(c, p.site),
+  },
+  {
+    method: 'POST',
+    template: '/lists',
+    access: { site: 'manage' },
+    cost: WRITE,
+    handle: (c, r, p) => createList(c, r, p.site),
+  },
   {
     method: 'GET',
     template: '/lists/{list}',
+    access: { site: 'read' },
     cost: SINGLE_READ,
     handle: (c, r, p) => getList(c, r, p.site, p.list),
   },
   {
     method: 'DELETE',
     template: '/lists/{list}',
+    access: { site: 'manage' },
     cost: WRITE,
     handle: (c, _r, p) => deleteList(c, p.site, p.list),
   },
   {
     method: 'GET',
     template: '/lists/{list}/columns',
+    access: { site: 'read' },
     cost: MULTI_READ,
     handle: (c, _r, p) => getColumns(c, p.site, p.list),
   },
   {
     method: 'POST',
     template: '/lists/{list}/columns',
+    access: { site: 'manage' },
     cost: WRITE,
     handle: (c, r, p) => createListColumn(c, r, p.site, p.list),
   },
   {
     method: 'GET',
     template: '/lists/{list}/columns/{column}',
+    access: { site: 'read' },
     cost: SINGLE_READ,
     handle: (c, _r, p) => getColumn(c, p.site, p.list, p.column),
   },
   {
     method: 'GET',
     template: '/lists/{list}/items',
+    access: { site: 'read' },
     cost: MULTI_READ,
     handle: (c, r, p) => listItems(c, r, p.site, p.list),
   },
   {
     method: 'POST',
     template: '/lists/{list}/items',
+    access: { site: 'write' },
     cost: WRITE,
     handle: (c, r, p) => createItem(c, r, p.site, p.list),
   },
   {
     method: 'GET',
     template: '/lists/{list}/items/delta',
+    access: { site: 'read' },
     cost: DELTA,
     handle: (c, r, p) => getDelta(c, r, p.site, p.list),
   },
   {
     method: 'GET',
     template: '/lists/{list}/items/{item}',
+    access: { site: 'read' },
     cost: SINGLE_READ,
     handle: (c, r, p) => getItem(c, r, p.site, p.list, p.item),
   },
   {
     method: 'DELETE',
     template: '/lists/{list}/items/{item}',
+    access: { site: 'write' },
     cost: WRITE,
     handle: (c, r, p) => deleteItem(c, r, p.site, p.list, p.item),
   },
   {
     method: 'GET',
     template: '/lists/{list}/items/{item}/fields',
+    access: { site: 'read' },
     cost: SINGLE_READ,
     handle: (c, r, p) => getItemFields(c, r, p.site, p.list, p.item),
   },
   {
     method: 'PATCH',
     template: '/lists/{list}/items/{item}/fields',
+    access: { site: 'write' },
     cost: WRITE,
     handle: (c, r, p) => updateItemFields(c, r, p.site, p.list, p.item),
   },
 ];
 
 const OTHER_ROUTES: RouteDefinition[] = [
-  { method: 'POST', template: '/$batch', cost: FREE, handle: (c, r) => runBatch(c, r) },
-  { method: 'GET', template: '/subscriptions', cost: FREE, handle: (c, r) => listSubscriptions(c, r) },
-  { method: 'POST', template: '/subscriptions', cost: FREE, handle: (c, r) => createSubscription(c, r) },
+  { method: 'POST', template: '/$batch', access: 'none', cost: FREE, handle: (c, r) => runBatch(c, r) },
+  {
+    method: 'GET',
+    template: '/subscriptions',
+    access: { tenantWide: 'write' },
+    cost: FREE,
+    handle: (c, r) => listSubscriptions(c, r),
+  },
+  {
+    method: 'POST',
+    template: '/subscriptions',
+    access: { tenantWide: 'write' },
+    cost: FREE,
+    handle: (c, r) => createSubscription(c, r),
+  },
   {
     method: 'GET',
     template: '/subscriptions/{id}',
+    access: { tenantWide: 'write' },
     cost: FREE,
     handle: (c, r, p) => getSubscription(c, r, p.id),
   },
   {
     method: 'PATCH',
     template: '/subscriptions/{id}',
+    access: { tenantWide: 'write' },
     cost: FREE,
     handle: (c, r, p) => renewSubscription(c, r, p.id),
   },
   {
     method: 'DELETE',
     template: '/subscriptions/{id}',
+    access: { tenantWide: 'write' },
     cost: FREE,
     handle: (c, r, p) => deleteSubscription(c, r, p.id),
   },
   {
     method: 'POST',
     template: '/subscriptions/{id}/reauthorize',
+    access: { tenantWide: 'write' },
     cost: FREE,
     handle: (c, r, p) => reauthorizeSubscription(c, r, p.id),
   },

@@ -13,12 +13,28 @@ export interface EmulatorOptions {
   siteTimeZones?: Record<string, string>;
   /** Resource-unit budget per identity per sliding minute. Default enabled, 1,250. */
   throttling?: { enabled: boolean; resourceUnitsPerMinute?: number };
-  /** Batching delay before a notification delivery. Default 1000 ms; 0 allowed. */
+  /**
+   * A fixed batching delay before a notification delivery (a relaxation; 0 allowed). Default: none, a
+   * seeded random delay within `notificationDelayRangeMs`.
+   */
   notificationDelayMs?: number;
+  /** [min, max] of the random notification delay. Default [500, 3000]. */
+  notificationDelayRangeMs?: [number, number];
   /** How long failed deliveries are retried with backoff. Default 4 h. */
   notificationRetryWindowMs?: number;
-  /** Delta tokens older than this answer 410. Default: never. */
-  deltaTokenMaxAgeMs?: number;
+  /** Delta tokens older than this answer 410. Default 30 days; 'never' relaxes it. */
+  deltaTokenMaxAgeMs?: number | 'never';
+  /**
+   * Items repeat across delta pages, as Graph documents they may: true (a 20 % share), a share in
+   * [0, 1], or false to relax it. Default true.
+   */
+  deltaRepeats?: boolean | number;
+  /** Order of entries within a delta page. Default 'unspecified' (seeded shuffle); 'stable' relaxes it. */
+  deltaOrder?: 'unspecified' | 'stable';
+  /** Share of item writes in a $batch applied yet answered 503. Default 0.02; 0 relaxes it. */
+  batchAmbiguous503Rate?: number;
+  /** Seed of every random choice (delta order and repeats, notification delays, ambiguous 503s). */
+  seed?: number;
   /** Added to every /v1.0 response (benchmarks). */
   latencyMs?: number;
   /** Named users with tokens. Default `['alice', 'bob']`. */
@@ -77,7 +93,7 @@ export interface EmulatorItemSnapshot {
   eTag: string;
   createdDateTime: string;
   lastModifiedDateTime: string;
-  /** The field map exactly as GET …/items/{id}/fields would answer it. */
+  /** The field map as GET …/items/{id}/fields answers it, hidden columns included (for assertions). */
   fields: Record<string, unknown>;
 }
 
@@ -86,7 +102,16 @@ export interface ThrottlingSettings {
   resourceUnitsPerMinute?: number;
 }
 
+export interface AppTokenRequest {
+  /** Application roles: Sites.Read.All, Sites.ReadWrite.All, Sites.Manage.All, Sites.FullControl.All, Sites.Selected. */
+  roles: string[];
+  /** Sites.Selected grants: site id (or host:/path) → read | write | manage | fullcontrol. */
+  sites?: Record<string, string>;
+}
+
 export interface EmulatorControl {
+  /** A new app token with these roles and per-site grants (the default app token keeps broad roles). */
+  issueAppToken(request: AppTokenRequest): string;
   /** Drop all lists, items, subscriptions, faults, logs and stats; settings return to the start options. */
   reset(): void;
   setThrottling(settings: ThrottlingSettings): void;
@@ -96,8 +121,8 @@ export interface EmulatorControl {
   clearFaults(): void;
   /** Every delta token issued so far answers 410 from now on. */
   expireDeltaTokens(): void;
-  /** Repeat items within delta feeds (an earlier, possibly stale occurrence, then the latest one last). */
-  setDeltaRepeats(enabled: boolean): void;
+  /** Repeat items in delta feeds (earlier, possibly stale occurrences, the latest one last): on, off or a share. */
+  setDeltaRepeats(enabled: boolean | number): void;
   triggerLifecycle(subscriptionId: string, event: 'reauthorizationRequired'): void;
   stats(): EmulatorStats;
   requestLog(): RequestLogEntry[];

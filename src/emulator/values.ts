@@ -265,8 +265,28 @@ export function fromGraphFields(
   return next;
 }
 
+/**
+ * The listItem `eTag`: `"{GUID},n"` with braces and an upper-case GUID, as Graph's documented examples
+ * show it (https://learn.microsoft.com/en-us/graph/api/listitem-delta, example responses). The fields
+ * `@odata.etag` is spelled differently (fieldsETag). Clients must treat both as opaque.
+ */
 export function itemETag(item: StoredItem): string {
-  return `"${item.uniqueId},${item.version}"`;
+  return `"{${item.uniqueId.toUpperCase()}},${item.version}"`;
+}
+
+/** The `@odata.etag` inside `fields`: SharePoint's own spelling, a lower-case GUID without braces. */
+export function fieldsETag(item: StoredItem): string {
+  return `"${item.uniqueId.toLowerCase()},${item.version}"`;
+}
+
+/** Either spelling of an item's eTag, reduced to what identifies the version (for If-Match). */
+export function eTagIdentity(value: string): string {
+  return value
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1')
+    .replace(/^\{([^}]*)\}/, '$1')
+    .toLowerCase();
 }
 
 function lookupValue(scope: ValueScope, column: ColumnDefinition, id: number): string {
@@ -289,11 +309,21 @@ function identityLookupId(scope: ValueScope, name: string): number {
   return scope.identities.byNameOrUndefined(name)?.lookupId ?? scope.identities.app.lookupId;
 }
 
-/** The complete field map of an item as Graph reads it (empty values have no key). */
-export function toGraphFields(scope: ValueScope, item: StoredItem): Record<string, unknown> {
-  const out: Record<string, unknown> = { '@odata.etag': itemETag(item) };
+/**
+ * The field map of an item as Graph reads it (empty values have no key). Without `includeHidden` only
+ * user-visible columns: a bare `$expand=fields` returns "each user-visible field"
+ * (https://learn.microsoft.com/en-us/graph/api/resources/fieldvalueset); hidden ones come only when
+ * selected by name (as in SharePoint REST, https://github.com/pnp/pnpjs/issues/1083).
+ */
+export function toGraphFields(
+  scope: ValueScope,
+  item: StoredItem,
+  includeHidden = false,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { '@odata.etag': fieldsETag(item) };
   for (const column of scope.list.columns) {
     if (column.type.kind === 'system') continue;
+    if (column.hidden && !includeHidden) continue;
     const value = item.values[column.name];
     if (value === undefined) continue;
     if (isLookupLike(column.type)) {
@@ -337,6 +367,41 @@ export function toGraphFields(scope: ValueScope, item: StoredItem): Record<strin
     ...(editorIdentity?.kind === 'application' ? { AppEditorLookupId: String(editorIdentity.lookupId) } : {}),
   });
   return out;
+}
+
+/**
+ * "Up to 12 lookup fields may be requested in a single query"
+ * (https://learn.microsoft.com/en-us/graph/api/resources/fieldvalueset); lookup, person and the system
+ * Author and Editor columns count. Applies to queries over several items, not to a single-item read
+ * (https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/2711).
+ */
+export const MAX_LOOKUPS_PER_QUERY = 12;
+
+function isLookupForThreshold(column: ColumnDefinition): boolean {
+  return (
+    isLookupLike(column.type) ||
+    (column.type.kind === 'system' && (column.type.role === 'author' || column.type.role === 'editor'))
+  );
+}
+
+/** Throws for a collection query whose field selection joins more than 12 lookup columns. */
+export function assertLookupThreshold(list: ListState, select: string[] | undefined): void {
+  const counted = new Set<string>();
+  if (select === undefined) {
+    for (const column of list.columns)
+      if (isLookupForThreshold(column) && !column.hidden) counted.add(column.name);
+  } else {
+    for (const name of select) {
+      const column =
+        list.columnsByName.get(name) ??
+        (name.endsWith('LookupId') ? list.columnsByName.get(name.slice(0, -'LookupId'.length)) : undefined);
+      if (column && isLookupForThreshold(column)) counted.add(column.name);
+    }
+  }
+  if (counted.size > MAX_LOOKUPS_PER_QUERY)
+    throw badRequest(
+      `The query cannot be completed because the number of lookup columns it contains (${counted.size}) exceeds the lookup column threshold (${MAX_LOOKUPS_PER_QUERY}).`,
+    );
 }
 
 /** Throws 400 for a `fields(select=…)` name that is not a column of the list (checked once per request). */

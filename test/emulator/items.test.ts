@@ -29,8 +29,11 @@ describe('list items', () => {
     expect(answer.status).toBe(201);
     const item = answer.body;
     expect(typeof item.id).toBe('string');
-    expect(item.eTag).toMatch(/^"[0-9a-f-]{36},1"$/);
+    // Graph's documented item eTag: braces, upper-case GUID; the fields @odata.etag is spelled otherwise.
+    expect(item.eTag).toMatch(/^"\{[0-9A-F-]{36}\},1"$/);
     expect(item['@odata.etag']).toBe(item.eTag);
+    expect(item.fields!['@odata.etag']).toMatch(/^"[0-9a-f-]{36},1"$/);
+    expect(item.fields!['@odata.etag']).not.toBe(item.eTag);
     expect(item.createdDateTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     expect(item).toMatchObject({
       webUrl: `https://contoso.sharepoint.com/sites/demo/Lists/Tasks/${item.id}_.000`,
@@ -38,7 +41,7 @@ describe('list items', () => {
       contentType: { id: expect.stringMatching(/^0x0100/), name: 'Item' },
     });
     expect(item.fields).toMatchObject({
-      '@odata.etag': item.eTag,
+      '@odata.etag': item.fields!['@odata.etag'],
       Title: 'Write tests',
       Points: 3,
       id: item.id,
@@ -122,12 +125,19 @@ describe('list items', () => {
       'GET',
       `${items}/${created.body.id}?$expand=fields(select=Title,Points)`,
     );
-    expect(expanded.body.fields).toEqual({ '@odata.etag': created.body.eTag, Title: 'Select', Points: 8 });
+    expect(expanded.body.fields).toEqual({
+      '@odata.etag': created.body.fields!['@odata.etag'],
+      Title: 'Select',
+      Points: 8,
+    });
     const odataStyle = await t.graph<ListItemShape>(
       'GET',
       `${items}/${created.body.id}?expand=fields($select=Status)`,
     );
-    expect(odataStyle.body.fields).toEqual({ '@odata.etag': created.body.eTag, Status: 'done' });
+    expect(odataStyle.body.fields).toEqual({
+      '@odata.etag': created.body.fields!['@odata.etag'],
+      Status: 'done',
+    });
     const selectTop = await t.graph<Record<string, unknown>>(
       'GET',
       `${items}/${created.body.id}?$select=id,eTag`,

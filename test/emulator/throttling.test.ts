@@ -8,9 +8,12 @@ function settings(limit: number, enabled = true): RuntimeSettings {
     resourceUnitsPerMinute: limit,
     latencyMs: 0,
     notificationDelayMs: 0,
+    notificationDelayRangeMs: [0, 0],
     notificationRetryWindowMs: 0,
     deltaTokenMaxAgeMs: undefined,
-    deltaRepeats: false,
+    deltaRepeats: 0,
+    deltaOrder: 'stable',
+    batchAmbiguous503Rate: 0,
   };
 }
 

@@ -10,7 +10,7 @@ import { getDefinition } from '../store/definitions';
 import { readSourceTable, type SourceColumn } from '../source/postgres/catalog';
 import { assertKeyIdentifies } from '../source/postgres/keys';
 import { quoteIdent } from '../source/postgres/PostgresSource';
-import { GraphRequestError, type SharePointTarget } from '../target/sharepoint';
+import { GraphRequestError, internalNameFor, type SharePointTarget } from '../target/sharepoint';
 import type { SyncDefinition } from '../definition/schema';
 import { MappingError } from './plan';
 import { forgetResolution, SourceTableNotFoundError } from './runner';
@@ -36,6 +36,37 @@ export interface ProvisionResult {
   listId: string;
   listCreated: boolean;
   columnsAdded: string[];
+  /** Columns SharePoint created under another internal name than requested (requested → actual). */
+  renamed?: Record<string, string>;
+}
+
+/**
+ * A column name SharePoint would not keep: its internal name (escaped, cut to 32 characters) differs,
+ * so the mapping would name a column that does not exist. Checked before anything is created.
+ */
+function assertKeepableName(definition: string, name: string): void {
+  const internal = internalNameFor(name);
+  if (internal === name) return;
+  const suggestion =
+    name
+      .replace(/[^A-Za-z0-9_]/g, '')
+      .replace(/^[0-9]+/, '')
+      .slice(0, 32) || 'Column';
+  throw new Error(
+    `Definition "${definition}": SharePoint would create column "${name}" with the internal name "${internal}" ` +
+      '(internal names escape characters other than letters, digits and _, and are cut to 32 characters), ' +
+      `so the mapping could not find it. Use a target of at most 32 letters, digits or _ (e.g. "${suggestion}") and rerun.`,
+  );
+}
+
+/** Graph is reported to refuse `displayAs: "checkBoxes"`, the only documented multi-choice shape. */
+function multiChoiceRefused(definition: string, column: string, err: GraphRequestError): Error {
+  return new Error(
+    `Definition "${definition}": Graph refused to create the multi-choice column "${column}" ` +
+      `(choice.displayAs "checkBoxes", https://learn.microsoft.com/en-us/graph/api/resources/choicecolumn; ` +
+      `refusals reported in https://github.com/microsoftgraph/microsoft-graph-docs/issues/21021): ${err.message}. ` +
+      `Create it in the list settings as a Choice column named "${column}" with "Allow multiple selections", then rerun.`,
+  );
 }
 
 /** The column every new generic list comes with, planned against before the list exists. */
@@ -194,6 +225,9 @@ async function provisionWith(
   );
   let planned = await planColumns(ctx, def, pgByName, existing);
 
+  // Names SharePoint would escape or cut are refused before anything is created (internalNames.ts).
+  for (const column of planned) assertKeepableName(def.name, column.name);
+
   const listCreated = listId === null;
   if (listId === null) {
     listId = (await target.createList(site.id, def.target.list, [])).id;
@@ -202,10 +236,22 @@ async function provisionWith(
     planned = planned.filter((c) => !created.has(c.name));
   }
   const columnsAdded: string[] = [];
+  const renamed: Record<string, string> = {};
   for (const column of planned) {
-    await target.addColumn(site.id, listId, column.body);
+    try {
+      const created = await target.addColumn(site.id, listId, column.body);
+      if (created.name !== column.name) renamed[column.name] = created.name;
+    } catch (err) {
+      if ('choice' in column.body && err instanceof GraphRequestError && err.status === 400)
+        throw multiChoiceRefused(def.name, column.name, err);
+      throw err;
+    }
     columnsAdded.push(column.name);
   }
   if (columnsAdded.length) ctx.log.info(`${def.name}: added columns ${columnsAdded.join(', ')}`);
-  return { listId, listCreated, columnsAdded };
+  for (const [requested, actual] of Object.entries(renamed))
+    ctx.log.warn(
+      `${def.name}: SharePoint created column "${requested}" as "${actual}": map the field to "${actual}"`,
+    );
+  return { listId, listCreated, columnsAdded, ...(Object.keys(renamed).length ? { renamed } : {}) };
 }

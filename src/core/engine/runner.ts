@@ -15,9 +15,9 @@ import {
 import { LedgerStore } from '../store/ledger';
 import { tryLockDefinition } from '../store/locks';
 import { backlogCounts, finishRun, startRun } from '../store/runs';
-import type { SharePointTarget } from '../target/sharepoint';
 import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
+import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType } from './types';
 
@@ -177,6 +177,7 @@ async function openScope(
   }
   const sharing = await otherDefinitionsOfList(ctx.meta, listId, stored.id);
   if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, def.target.list, listId, sharing);
+  target.primeColumns(siteId, listId, spColumns);
   const sourcePool = ctx.sourcePool(def.source.connection);
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);

@@ -18,6 +18,7 @@ import { authenticationProviderFor } from './auth';
 import {
   GraphAuthError,
   GraphOutcomeUnknownError,
+  GraphPermissionError,
   GraphRequestError,
   GraphResponseShapeError,
   redactUrl,
@@ -497,12 +498,13 @@ export function graphErrorOf(response: Pick<GraphResponse, 'status' | 'body'>): 
 
 export function requestErrorOf(response: GraphResponse): GraphRequestError {
   const { code, message } = graphErrorOf(response);
-  return new GraphRequestError({
+  const context = {
     method: response.method,
     url: redactUrl(response.url),
     status: response.status,
     code,
     message,
     requestId: response.requestId,
-  });
+  };
+  return response.status === 403 ? new GraphPermissionError(context) : new GraphRequestError(context);
 }

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { SpColumnInfo } from '../../canonical';
-import { BatchWriter } from './batchWriter';
+import { BatchWriter, MAX_BATCH_SIZE } from './batchWriter';
 import { toSpColumnInfo } from './columns';
 import { GraphOutcomeUnknownError, GraphResponseShapeError, ResyncRequiredError } from './errors';
 import {
+  batchResponseSchema,
   collectionSchema,
   columnDefinitionSchema,
   deltaPageSchema,
@@ -17,6 +18,8 @@ import {
 import { GraphTransport, requestErrorOf, type GraphTransportStats } from './GraphTransport';
 import type { GraphClientOptions } from './options';
 import { toDeltaEntry, toListItem } from './listItems';
+import { internalNameFor } from './internalNames';
+import { MAX_LOOKUPS_PER_QUERY, readSelection } from './readSelect';
 import type { CreateSubscriptionInput, DeltaPage, ListItem, WriteOp, WriteOutcome } from './types';
 
 export interface ItemQuery {
@@ -35,6 +38,44 @@ function fieldsExpansion(select?: string[]): string {
   return select && select.length > 0
     ? `fields($select=${select.map(encodeURIComponent).join(',')})`
     : 'fields';
+}
+
+/**
+ * An explicit selection as Graph reads it without knowing the columns: a `<name>LookupId` is selected
+ * with `<name>` too, because a multi-valued lookup or person column reads as `[{LookupId, LookupValue}]`
+ * under its name (graph.md "Field values") while a single one reads `<name>LookupId`. Both keys are the
+ * same column, one join (fromGraphFields reads whichever came).
+ */
+function withLookupNames(select: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const name of select) {
+    out.add(name);
+    if (name.endsWith('LookupId') && name !== 'AuthorLookupId' && name !== 'EditorLookupId')
+      out.add(name.slice(0, -'LookupId'.length));
+  }
+  return [...out];
+}
+
+/** Lookup columns a selection joins (a `<name>` and its `<name>LookupId` are one). */
+function lookupJoins(select: readonly string[]): string[] {
+  const bases = new Set<string>();
+  for (const name of select) if (name.endsWith('LookupId')) bases.add(name.slice(0, -'LookupId'.length));
+  return [...bases];
+}
+
+/**
+ * Splits an explicit collection selection at the lookup threshold (readSelect.ts): the query keeps the
+ * other fields and the first 12 lookups, the rest is read item by item.
+ */
+function splitExplicit(select: readonly string[]): { query: string[]; perItem: string[] } {
+  const joins = lookupJoins(select);
+  if (joins.length <= MAX_LOOKUPS_PER_QUERY) return { query: withLookupNames(select), perItem: [] };
+  const later = new Set(joins.slice(MAX_LOOKUPS_PER_QUERY));
+  const isLater = (name: string) => name.endsWith('LookupId') && later.has(name.slice(0, -'LookupId'.length));
+  return {
+    query: withLookupNames(select.filter((name) => !isLater(name))),
+    perItem: withLookupNames(select.filter(isLater)),
+  };
 }
 
 function itemQueryString(query: ItemQuery, extra: string[] = []): string {
@@ -87,6 +128,15 @@ export class SharePointTarget {
     });
   }
 
+  /**
+   * Columns the caller already read (the engine's resolution cache), so that reads which need them
+   * (default selections) cost no request.
+   */
+  primeColumns(siteId: string, listId: string, columns: SpColumnInfo[]): void {
+    const key = `${siteId}|${listId}`;
+    if (!this.columns.has(key)) this.columns.set(key, Promise.resolve(columns));
+  }
+
   /** The list's columns (internal names, types, read-only and system flags), read once per instance. */
   getColumns(siteId: string, listId: string): Promise<SpColumnInfo[]> {
     return this.cached(this.columns, `${siteId}|${listId}`, async () => {
@@ -120,25 +170,34 @@ export class SharePointTarget {
     ).then((list) => ({ id: list.id }));
   }
 
-  async addColumn(siteId: string, listId: string, column: object): Promise<void> {
-    const name = columnNameSchema.safeParse(column);
+  /**
+   * Creates a column and returns the internal name SharePoint gave it (the key inside `fields`), which
+   * differs from the requested name when SharePoint escaped, cut or de-duplicated it.
+   */
+  async addColumn(siteId: string, listId: string, column: object): Promise<{ name: string }> {
+    const requested = columnNameSchema.safeParse(column);
     const key = `${siteId}|${listId}`;
-    await this.createOnce(
+    const created = await this.createOnce(
       async () => {
-        await this.transport.request('POST', `/sites/${siteId}/lists/${listId}/columns`, z.unknown(), {
-          body: column,
-        });
-        return true;
+        const answer = await this.transport.request(
+          'POST',
+          `/sites/${siteId}/lists/${listId}/columns`,
+          z.unknown(),
+          { body: column },
+        );
+        const named = columnNameSchema.safeParse(answer);
+        return named.success ? named.data.name : requested.success ? requested.data.name : '';
       },
       async () => {
         this.columns.delete(key);
         const existing = await this.getColumns(siteId, listId);
-        return name.success && existing.some((candidate) => candidate.name === name.data.name)
-          ? true
-          : undefined;
+        if (!requested.success) return undefined;
+        const expected = internalNameFor(requested.data.name);
+        return existing.find((candidate) => candidate.name === expected)?.name;
       },
     );
     this.columns.delete(key);
+    return { name: created };
   }
 
   /** Creates, updates and deletes items in `$batch` requests of up to 20; one outcome per op, in order. */
@@ -160,8 +219,9 @@ export class SharePointTarget {
     listId: string,
     opts: { deltaLink?: string; select?: string[]; top?: number } = {},
   ): AsyncGenerator<DeltaPage> {
+    const selection = await this.collectionSelection(siteId, listId, opts.select);
     const firstEnumeration = this.transport.url(
-      `/sites/${siteId}/lists/${listId}/items/delta?${itemQueryString(opts)}`,
+      `/sites/${siteId}/lists/${listId}/items/delta?${itemQueryString({ ...opts, select: selection.query })}`,
     );
     let url: string | undefined = opts.deltaLink ?? firstEnumeration;
     while (url !== undefined) {
@@ -189,6 +249,12 @@ export class SharePointTarget {
       if (deltaLink) result.deltaLink = deltaLink;
       if (!nextLink && !deltaLink)
         throw requestShapeError(url, 'a delta page with neither nextLink nor deltaLink');
+      await this.completeFields(
+        siteId,
+        listId,
+        result.entries.flatMap((entry) => (entry.kind === 'upsert' ? [entry.item] : [])),
+        selection.perItem,
+      );
       yield result;
       url = nextLink;
     }
@@ -196,7 +262,8 @@ export class SharePointTarget {
 
   /** A deltaLink for "now" without enumerating anything (`token=latest`, 1 resource unit). */
   async latestDeltaLink(siteId: string, listId: string, select?: string[]): Promise<string> {
-    const url = `/sites/${siteId}/lists/${listId}/items/delta?${itemQueryString({ select }, ['token=latest'])}`;
+    const { query } = await this.collectionSelection(siteId, listId, select);
+    const url = `/sites/${siteId}/lists/${listId}/items/delta?${itemQueryString({ select: query }, ['token=latest'])}`;
     const page = await this.transport.request('GET', url, deltaPageSchema);
     const deltaLink = page['@odata.deltaLink'];
     if (!deltaLink)
@@ -206,8 +273,13 @@ export class SharePointTarget {
 
   /** Every item of the list, a page at a time (`$expand=fields($select=…)`, `@odata.nextLink`). */
   async *listItems(siteId: string, listId: string, opts: ItemQuery = {}): AsyncGenerator<ListItem[]> {
-    const url = `/sites/${siteId}/lists/${listId}/items?${itemQueryString(opts)}`;
-    for await (const page of this.pages(url, listItemSchema)) yield page.map(toListItem);
+    const selection = await this.collectionSelection(siteId, listId, opts.select);
+    const url = `/sites/${siteId}/lists/${listId}/items?${itemQueryString({ ...opts, select: selection.query })}`;
+    for await (const page of this.pages(url, listItemSchema)) {
+      const items = page.map(toListItem);
+      await this.completeFields(siteId, listId, items, selection.perItem);
+      yield items;
+    }
   }
 
   /**
@@ -219,21 +291,28 @@ export class SharePointTarget {
     listId: string,
     field: string,
     value: string | number,
+    select?: string[],
   ): Promise<ListItem[]> {
+    const selection = await this.collectionSelection(siteId, listId, select);
     const filter = encodeURIComponent(`fields/${field} eq ${odataLiteral(value)}`);
-    const url = `/sites/${siteId}/lists/${listId}/items?$expand=fields&$filter=${filter}`;
+    const url = `/sites/${siteId}/lists/${listId}/items?$expand=${fieldsExpansion(selection.query)}&$filter=${filter}`;
     const items: ListItem[] = [];
     const headers = { Prefer: 'HonorNonIndexedQueriesWarningMayFailRandomly' };
     for await (const page of this.pages(url, listItemSchema, headers)) items.push(...page.map(toListItem));
+    await this.completeFields(siteId, listId, items, selection.perItem);
     return items;
   }
 
   /**
-   * One item, or null when it does not exist. Pass `select` to read hidden columns (the key column): SharePoint
-   * returns a hidden field only when it is selected by name.
+   * One item with the fields in `select`, or every user column (hidden ones included: a bare
+   * `$expand=fields` would leave them out) plus Title, Modified and Created when omitted.
    */
   async getItem(siteId: string, listId: string, itemId: string, select?: string[]): Promise<ListItem | null> {
-    const url = `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(itemId)}?$expand=${fieldsExpansion(select)}`;
+    const fields =
+      select === undefined
+        ? readSelection(await this.getColumns(siteId, listId), undefined, false).query
+        : withLookupNames(select);
+    const url = `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(itemId)}?$expand=${fieldsExpansion(fields)}`;
     const response = await this.transport.send('GET', url);
     if (response.status === 404) return null;
     if (response.status !== 200) throw requestErrorOf(response);
@@ -294,6 +373,59 @@ export class SharePointTarget {
   /** Releases connections (only held when a CA certificate was configured). */
   close(): Promise<void> {
     return this.transport.close();
+  }
+
+  /** The selection of a query over several items: explicit, or every user column (needs the columns). */
+  private async collectionSelection(
+    siteId: string,
+    listId: string,
+    select: string[] | undefined,
+  ): Promise<{ query: string[]; perItem: string[] }> {
+    if (select !== undefined) return splitExplicit(select);
+    return readSelection(await this.getColumns(siteId, listId), undefined, true);
+  }
+
+  /**
+   * Reads `perItem` fields (lookups past the threshold) of each item, one single-item GET per item in
+   * `$batch` requests of 20, and merges them into the items' fields. An item deleted meanwhile keeps
+   * what it has: its tombstone follows in the feed.
+   */
+  private async completeFields(
+    siteId: string,
+    listId: string,
+    items: ListItem[],
+    perItem: string[],
+  ): Promise<void> {
+    if (perItem.length === 0 || items.length === 0) return;
+    const expand = fieldsExpansion(perItem);
+    for (let start = 0; start < items.length; start += MAX_BATCH_SIZE) {
+      const chunk = items.slice(start, start + MAX_BATCH_SIZE);
+      const requests = chunk.map((item, index) => ({
+        id: String(index),
+        method: 'GET',
+        url: `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(item.id)}?$expand=${expand}`,
+      }));
+      const batch = await this.transport.request('POST', '$batch', batchResponseSchema, {
+        body: { requests },
+        resourceUnits: requests.length,
+        safeToRetry: true,
+      });
+      for (const response of batch.responses) {
+        const item = chunk[Number(response.id)];
+        if (item === undefined || response.status === 404) continue;
+        const read = listItemSchema.safeParse(response.body);
+        if (response.status !== 200 || !read.success)
+          throw requestErrorOf({
+            method: 'GET',
+            url: this.transport.url(requests[Number(response.id)].url),
+            status: response.status,
+            body: response.body,
+            headers: new Headers(response.headers ?? {}),
+          });
+        const { '@odata.etag': _etag, ...extra } = read.data.fields ?? {};
+        Object.assign(item.fields, extra);
+      }
+    }
   }
 
   private async *pages<T>(

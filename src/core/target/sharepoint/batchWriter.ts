@@ -4,6 +4,7 @@ import {
   GraphOutcomeUnknownError,
   GraphRequestError,
   GraphResponseShapeError,
+  permissionNeededFor,
 } from './errors';
 import { batchResponseSchema, fieldsSchema, listItemSchema, type BatchResponseItem } from './graphSchemas';
 import { graphErrorOf, type GraphTransport } from './GraphTransport';
@@ -117,8 +118,9 @@ function describe(error: unknown): string {
 
 /**
  * Writes items through `$batch` requests of up to 20 (I10), each op getting its own outcome. Throttled
- * items (inner 429/503) are re-sent alone after the largest Retry-After among them. When a batch's fate
- * is unknown (connection dropped, outer 5xx, missing inner response) nothing is re-sent blindly (I6):
+ * items (inner 429) are re-sent alone after the largest Retry-After among them. When a write's fate
+ * is unknown (connection dropped, outer 5xx, inner 5xx including 503, missing inner response) nothing is
+ * re-sent blindly (I6):
  * creates are looked up by their `adoptBy` field and adopted when found, updates are re-read and count
  * as done when the item already holds the values, deletes are re-sent and a 404 then means deleted.
  */
@@ -187,7 +189,6 @@ export class BatchWriter {
       }
 
       const throttled: PendingWrite[] = [];
-      const unavailable: PendingWrite[] = [];
       const unknown: PendingWrite[] = [];
       let throttleWaitMs = 0;
       let unavailableWaitMs = 0;
@@ -206,8 +207,12 @@ export class BatchWriter {
             throttled.push(write);
             throttleWaitMs = Math.max(throttleWaitMs, retryAfter ?? DEFAULT_THROTTLE_WAIT_MS);
           } else if (response.status === 503) {
-            // Throttling by another name: the item was not applied, so it is re-sent as it is.
-            unavailable.push(write);
+            // Nothing documents that a 503 means "not applied" (https://learn.microsoft.com/en-us/graph/errors:
+            // "temporarily unavailable"), and SharePoint has answered 503 after applying a write: settle it
+            // like any unknown outcome (a create is looked up by its hidden key before it is sent again),
+            // after the Retry-After it may carry.
+            unknown.push(write);
+            unknownReason ??= `the batch answered 503 for request ${write.index}`;
             unavailableWaitMs = Math.max(unavailableWaitMs, retryAfter ?? 0);
           } else if (response.status >= 500) {
             unknown.push(write);
@@ -229,14 +234,13 @@ export class BatchWriter {
           next.push(...throttled);
         }
       }
-      if (unavailable.length > 0 || unknown.length > 0) {
+      if (unknown.length > 0) {
         if (transientAttempts >= this.transport.maxTransientRetries) {
-          failAll(unavailable, `the service stayed unavailable (503) after ${transientAttempts} retries`);
           failAll(unknown, `${unknownReason ?? 'outcome unknown'} (after ${transientAttempts} retries)`);
         } else {
           transientAttempts += 1;
           await this.transport.transientBackoff(transientAttempts, unavailableWaitMs);
-          next.push(...unavailable, ...(await this.reconcile(unknown, settle)));
+          next.push(...(await this.reconcile(unknown, settle)));
         }
       }
       pending = next.sort((a, b) => a.index - b.index);
@@ -304,6 +308,17 @@ export class BatchWriter {
         : { ref, status: 'not_found' };
     }
     const { code, message } = graphErrorOf({ status, body: response.body });
+    if (status === 403) {
+      const request = batchRequestFor(this.siteId, this.listId, write);
+      const needed = permissionNeededFor(request.method, request.url);
+      return {
+        ref,
+        status: 'rejected',
+        httpStatus: status,
+        code,
+        message: `permission denied (${code}: ${message}): the app needs ${needed}`,
+      };
+    }
     return { ref, status: 'rejected', httpStatus: status, code, message };
   }
 

@@ -170,3 +170,46 @@ export class GraphResponseShapeError extends Error {
     super(`${method} ${redactUrl(url)}: response is not ${expected}: ${problems}`);
   }
 }
+
+/**
+ * The least-privileged application permission a Graph operation needs (Microsoft's permission tables):
+ * - read items, columns, lists, delta: Sites.Read.All (https://learn.microsoft.com/en-us/graph/api/listitem-delta)
+ * - create, update, delete items: Sites.ReadWrite.All (https://learn.microsoft.com/en-us/graph/api/listitem-create)
+ * - create lists and columns: Sites.Manage.All (https://learn.microsoft.com/en-us/graph/api/list-post-columns)
+ * - list subscriptions: Sites.ReadWrite.All, not Sites.Selected
+ *   (https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions)
+ * A Sites.Selected app needs the matching grant (read / write / manage) on the site instead.
+ */
+export function permissionNeededFor(method: string, url: string): string {
+  let path = url;
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    // a relative path already
+  }
+  const upper = method.toUpperCase();
+  if (/\/subscriptions(\/|$)/.test(path)) return 'Sites.ReadWrite.All (Sites.Selected cannot subscribe)';
+  if (upper === 'GET') return 'Sites.Read.All (or a Sites.Selected "read" grant on the site)';
+  if (
+    /\/lists\/?$/.test(path) ||
+    /\/columns\/?$/.test(path) ||
+    (upper === 'DELETE' && /\/lists\/[^/]+\/?$/.test(path))
+  )
+    return 'Sites.Manage.All (or a Sites.Selected "manage" grant on the site)';
+  return 'Sites.ReadWrite.All (or a Sites.Selected "write" grant on the site)';
+}
+
+/** Graph answered 403: the app lacks a permission. Names the one the operation needs. */
+export class GraphPermissionError extends GraphRequestError {
+  override readonly name = 'GraphPermissionError';
+  readonly neededPermission: string;
+
+  constructor(context: GraphErrorContext) {
+    super(context);
+    this.neededPermission = permissionNeededFor(context.method, context.url);
+    this.message =
+      `permission denied: ${context.method} ${this.url} answered 403 ${context.code}; ` +
+      `the app needs ${this.neededPermission}. Grant it to the app registration (admin consent) and rerun.` +
+      (context.requestId ? ` (request-id ${context.requestId})` : '');
+  }
+}

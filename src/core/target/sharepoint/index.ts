@@ -12,13 +12,17 @@ export { SharePointTarget, type ItemQuery } from './SharePointTarget';
 export { PgThrottleGate } from './pgThrottleGate';
 export { assertColumnsExist, toSpColumnInfo } from './columns';
 export { MAX_BATCH_SIZE } from './batchWriter';
+export { internalNameFor, MAX_INTERNAL_NAME_LENGTH } from './internalNames';
+export { MAX_LOOKUPS_PER_QUERY } from './readSelect';
 export {
   GraphAuthError,
   GraphOutcomeUnknownError,
+  GraphPermissionError,
   GraphRequestError,
   GraphResponseShapeError,
   ResyncRequiredError,
   UnknownColumnError,
+  permissionNeededFor,
 } from './errors';
 export type { Subscription } from './graphSchemas';
 export type {

@@ -209,8 +209,23 @@ describe('I7 conflicts: writes carry If-Match', () => {
     expect(outcome.status).toBe('updated');
     const stored = h.emulator.control.listItems(h.siteId, listId)[0];
     expect(stored.fields.Amount).toBe(42);
-    expect(outcome).toMatchObject({ eTag: stored.eTag });
-    expect(stored.eTag).not.toBe(item.eTag);
+    // eTags are opaque (the item eTag and the fields @odata.etag are spelled differently): the returned
+    // one must be accepted by If-Match, the old one refused.
+    expect(outcome.status).toBe('updated');
+    const [again] = await target.writeItems(h.siteId, listId, [
+      {
+        kind: 'update',
+        ref: 'again',
+        itemId: item.itemId,
+        fields: { Amount: 43 },
+        eTag: (outcome as { eTag: string }).eTag,
+      },
+    ]);
+    expect(again.status).toBe('updated');
+    const [stale] = await target.writeItems(h.siteId, listId, [
+      { kind: 'update', ref: 'stale', itemId: item.itemId, fields: { Amount: 44 }, eTag: item.eTag },
+    ]);
+    expect(stale.status).toBe('precondition_failed');
   });
 
   it('a 412 comes back as precondition_failed and changes nothing', async () => {
@@ -268,7 +283,7 @@ describe('I6 crash safety: faults are retried without duplicates', () => {
     const items = h.emulator.control.listItems(h.siteId, listId);
     const updated = items.find((i) => i.id === toUpdate.itemId);
     expect(updated?.fields.Amount).toBe(7);
-    expect(outcomes[3]).toMatchObject({ eTag: updated?.eTag });
+    expect(sameVersion((outcomes[3] as { eTag: string }).eTag, updated!.eTag)).toBe(true);
     for (const outcome of outcomes.slice(0, 3)) {
       expect(items.find((i) => i.id === created(outcome).itemId)?.eTag).toBe(created(outcome).eTag);
     }
@@ -330,6 +345,15 @@ describe('I6 crash safety: faults are retried without duplicates', () => {
   });
 });
 
+/**
+ * Whether two eTags name the same version, knowing the emulator's two spellings. Only tests do this:
+ * the client never compares eTags (it sends them back in If-Match).
+ */
+function sameVersion(a: string, b: string): boolean {
+  const identity = (e: string) => e.replace(/^W\//, '').replace(/"/g, '').replace(/[{}]/g, '').toLowerCase();
+  return identity(a) === identity(b);
+}
+
 describe('delta', () => {
   it('enumerates in pages, then returns changes, tombstones and a new link', async () => {
     const target = h.target();
@@ -337,11 +361,16 @@ describe('delta', () => {
     const items = (await target.writeItems(h.siteId, listId, creates(12, 'd'))).map(created);
 
     const first = await collect(target.deltaPages(h.siteId, listId, { top: 5, select: ['Title', 'Key'] }));
-    expect(first.map((p) => p.entries.length)).toEqual([5, 5, 2]);
+    // Items may repeat across pages (Graph documents it; the emulator does it by default): 3 pages still.
+    expect(first).toHaveLength(3);
     expect(first.slice(0, 2).every((p) => p.nextLink && !p.deltaLink)).toBe(true);
     const deltaLink = first[2].deltaLink;
     expect(deltaLink).toBeDefined();
-    const upserted = first.flatMap((p) => p.entries).filter((e) => e.kind === 'upsert');
+    const lastOccurrence = new Map(
+      first.flatMap((p) => p.entries).flatMap((e) => (e.kind === 'upsert' ? [[e.item.id, e] as const] : [])),
+    );
+    const upserted = [...lastOccurrence.values()];
+    // The hidden-free select still reads the indexed Key column explicitly.
     expect(upserted.map((e) => e.item.fields.Key).sort()).toEqual(
       creates(12, 'd')
         .map((op) => op.ref)
@@ -354,9 +383,11 @@ describe('delta', () => {
       { kind: 'update', ref: 'u', itemId: items[0].itemId, fields: { Title: 'edited' } },
       { kind: 'delete', ref: 'd', itemId: items[1].itemId },
     ]);
-    const changes = (await collect(target.deltaPages(h.siteId, listId, { deltaLink }))).flatMap(
+    const feed = (await collect(target.deltaPages(h.siteId, listId, { deltaLink }))).flatMap(
       (p) => p.entries,
     );
+    // The last occurrence of each item is its latest state (earlier, stale ones may precede it).
+    const changes = [...new Map(feed.map((e) => [e.kind === 'upsert' ? e.item.id : e.id, e])).values()];
     expect(changes).toEqual(
       expect.arrayContaining([
         { kind: 'deleted', id: items[1].itemId },
@@ -379,7 +410,7 @@ describe('delta', () => {
     await target.writeItems(h.siteId, listId, [
       { kind: 'update', ref: 'u2', itemId: item.itemId, fields: { Title: 'two' } },
     ]);
-    h.emulator.control.setDeltaRepeats(true);
+    h.emulator.control.setDeltaRepeats(1);
     try {
       const entries = (await collect(target.deltaPages(h.siteId, listId, { deltaLink: link }))).flatMap(
         (p) => p.entries,
@@ -389,7 +420,7 @@ describe('delta', () => {
       const last = occurrences.at(-1);
       expect(last?.kind === 'upsert' && last.item.fields.Title).toBe('two');
     } finally {
-      h.emulator.control.setDeltaRepeats(false);
+      h.emulator.control.setDeltaRepeats(true);
     }
   });
 

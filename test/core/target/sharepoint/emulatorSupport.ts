@@ -12,6 +12,8 @@ export interface EmulatorHarness {
   target(overrides?: Partial<GraphClientOptions>): SharePointTarget;
   /** A target acting as a named user (edits "in SharePoint"). */
   userTarget(name: string): SharePointTarget;
+  /** A target with an app token of given roles (`POST /_emulator/tokens`). */
+  appTarget(roles: string[], sites?: Record<string, string>): SharePointTarget;
   /** A new list with the given columns plus an indexed text column `Key`. */
   newList(columns?: object[]): Promise<string>;
   /** Outer (non-inner) `$batch` requests in the emulator's log. */
@@ -44,6 +46,7 @@ export async function startHarness(
     siteId,
     target: (overrides = {}) => make(emulator.appToken, overrides),
     userTarget: (name) => make(emulator.userToken(name), {}),
+    appTarget: (roles, sites) => make(emulator.control.issueAppToken({ roles, sites }), {}),
     async newList(columns = []) {
       const list = await admin.createList(siteId, `List ${randomUUID().slice(0, 8)}`, [
         { name: 'Key', text: {}, indexed: true },

@@ -1,0 +1,47 @@
+/**
+ * Provisioning against the strict emulator: names SharePoint would not keep are refused before anything
+ * is created, multi-choice columns take the documented shape, and a missing permission is named.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../support/engineHarness';
+
+describe('provision against the strict emulator', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+    await createProjectsTable(h.db);
+  });
+  afterEach(async () => h.close());
+
+  it('refuses a target whose internal name SharePoint would escape or cut, naming the name it would get', async () => {
+    const long = 'Budget Remaining For The Fiscal Year';
+    const list = `Names ${randomUUID().slice(0, 8)}`;
+    await expect(
+      h.define(projectsDefinition({ fields: [{ source: 'budget', target: long }] }, list)),
+    ).rejects.toThrow(
+      /internal name "Budget_x0020_Remaining_x0020_For".*e\.g\. "BudgetRemainingForTheFiscalYear"/,
+    );
+    const columns = await h.asUser('GET', `/sites/${h.siteId}/lists/${encodeURIComponent(list)}/columns`);
+    const names = (columns.body as { value?: { name: string }[] } | null)?.value?.map((c) => c.name) ?? [];
+    expect(names.some((n) => n.startsWith('Budget'))).toBe(false);
+  });
+
+  it('provisions a text[] column as the documented multi-choice (displayAs checkBoxes) and the hidden key indexed', async () => {
+    await h.define(projectsDefinition());
+    const columns = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects/columns`);
+    const byName = new Map(
+      (
+        columns.body as {
+          value: { name: string; hidden?: boolean; indexed?: boolean; choice?: { displayAs?: string } }[];
+        }
+      ).value.map((c) => [c.name, c]),
+    );
+    expect(byName.get('Tags')?.choice?.displayAs).toBe('checkBoxes');
+    expect([...byName.values()].some((c) => c.hidden === true && c.indexed === true)).toBe(true);
+  });
+});
