@@ -178,6 +178,15 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
     expect(newest.slice(1, 4)).toEqual(['PUSH', 'ops', 'SUCCEEDED']);
     expect((await h.items('Projects')).some((i) => i.fields.Title === 'pushed from the console')).toBe(true);
     await shot('definition');
+    // A dry run shows the planned changes and writes nothing; verify shows whether both sides agree.
+    await h.db.pool.query("UPDATE projects SET name = 'planned, not written' WHERE id = 4");
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.locator('.message.info').filter({ hasText: 'Dry run: done' }).waitFor();
+    await expect(page.locator('details pre').textContent()).resolves.toMatch(/"dryRun": true/);
+    expect((await h.items('Projects')).some((i) => i.fields.Title === 'planned, not written')).toBe(false);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.locator('.message.info').filter({ hasText: 'Verify: done' }).waitFor();
+    await expect(page.locator('details pre').textContent()).resolves.toMatch(/"agree": false/);
   });
 
   it('reset cursor asks first, says what the next run will do, and cancelling changes nothing', async () => {

@@ -317,7 +317,7 @@ function DefinitionPage({ name }) {
       <button
         class="secondary"
         disabled=${busy}
-        onClick=${() => act('Dry run', [[`definitions/${enc(name)}/push`, { wait: true, dryRun: true }]])}
+        onClick=${() => act('Dry run', [[`definitions/${enc(name)}/dry-run`, { run: 'sync' }]])}
       >
         Dry run
       </button>
