@@ -3,7 +3,7 @@ import type { CursorResetScope } from '../core/ops';
 import { conformanceCommand } from './commands/conformance';
 import type { DemoCommandOptions } from './commands/demo';
 import type { EmulatorCommandOptions } from './commands/emulator';
-import { describeFailure, ExitCode, failureJson } from './failures';
+import { ChecksFailedError, describeFailure, ExitCode, failureJson, SidesDifferError } from './failures';
 import { processIo } from './output';
 import { CliRuntime, type CliDeps } from './runtime';
 
@@ -367,9 +367,12 @@ export async function runCli(argv: string[], deps: CliDeps = processDeps()): Pro
     }
     runtime?.reporter.finish();
     const failure = describeFailure(error, runtime?.failureContext());
-    if (json) deps.io.out(JSON.stringify(failureJson(failure, error), null, 2));
+    // Exit 1 (verify found differences, conformance checks failed) is a finding, not a failure: its report is
+    // already the one object on stdout.
+    const finding = error instanceof SidesDifferError || error instanceof ChecksFailedError;
+    if (json && !finding) deps.io.out(JSON.stringify(failureJson(failure, error), null, 2));
     deps.io.err(`arcore-sync: ${failure.message}`);
-    deps.io.err(`  next step: ${failure.hint}`);
+    if (failure.hint) deps.io.err(`  next step: ${failure.hint}`);
     return failure.exitCode;
   } finally {
     await runtime?.close();

@@ -61,9 +61,9 @@ describe('I13 identity is unique', () => {
             'or unique index (without WHERE) covers it. Add one: CREATE UNIQUE INDEX ON "public"."sales" ("region"); ' +
             '(if that fails on duplicates, the key is wrong: choose columns that identify one row)',
         );
-        expect(describeFailure(new RunFailedError('sales', summary.runType, summary.error!)).exitCode).toBe(
-          2,
-        );
+        expect(summary.errorKind).toBe('invalid_definition');
+        const failure = new RunFailedError('sales', summary.runType, summary.error!, summary);
+        expect(describeFailure(failure).exitCode).toBe(2);
       }
       expect(await h.items('Sales')).toEqual([]);
     });
