@@ -1,5 +1,5 @@
 import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
-import { Client, Pool, type PoolClient, type PoolConfig } from 'pg';
+import { Client, Pool, type ClientConfig, type PoolClient, type PoolConfig } from 'pg';
 import type { ConnectionOptions } from 'node:tls';
 import type { Settings } from '../../config/settings';
 import { parseConnectionString, type ParsedConnectionString } from './connectionString';
@@ -9,7 +9,14 @@ import {
   tokenProviderFromCredential,
   type EntraTokenProvider,
 } from './entraToken';
-import { DatabaseConfigError, DatabaseUnreachableError, type PostgresEndpoint } from './errors';
+import {
+  DatabaseConfigError,
+  DatabaseConnectionLostError,
+  DatabaseUnreachableError,
+  describeEndpoint,
+  isConnectionLoss,
+  type PostgresEndpoint,
+} from './errors';
 
 export type DatabaseAuth = 'password' | 'entra';
 
@@ -48,6 +55,12 @@ export function isAzurePostgresHost(host: string): boolean {
  * verifying, verify-ca/verify-full verify. pg cannot fall back from TLS to plain text as libpq's `prefer`
  * does, so `prefer` (TLS optional) connects without TLS rather than failing against servers that have none.
  */
+/** By shape, not instanceof: pool errors may come from another realm. */
+function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
+
 function tlsFor(parsed: ParsedConnectionString): boolean | ConnectionOptions {
   if (isAzurePostgresHost(parsed.host)) return { rejectUnauthorized: true };
   switch (parsed.sslMode) {
@@ -65,13 +78,33 @@ function tlsFor(parsed: ParsedConnectionString): boolean | ConnectionOptions {
 }
 
 type ClientConnectCallback = ((err: Error) => void) | ((err: null, client: Client) => void);
+type QueryCallback = (err: Error | null, result?: unknown) => void;
 
 /**
- * pg leaves the socket open when a connection fails on the client side (the token provider threw while the
- * server waited for the password): the server would keep that half-authenticated session until its
- * authentication_timeout. This client closes its socket whenever connecting fails.
+ * The client every pool hands out.
+ * - pg leaves the socket open when a connection fails on the client side (the token provider threw while
+ *   the server waited for the password): the server would keep that half-authenticated session until its
+ *   authentication_timeout. This client closes its socket whenever connecting fails.
+ * - pg emits 'error' on a client whose connection dies, and pg-pool listens only while the client is idle:
+ *   a checked-out or held client (a transaction, the advisory lock) would crash the process with an
+ *   unhandled 'error' event. This client always listens; the loss reaches its user as the failed query.
+ * - Queries that fail because the connection died reject with DatabaseConnectionLostError, naming the
+ *   database, instead of pg's bare "Connection terminated unexpectedly".
  */
 class SocketClosingClient extends Client {
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+
+  /** The loss as a typed error naming host:port/database; any other error unchanged. */
+  translate(error: unknown): unknown {
+    if (error instanceof DatabaseUnreachableError || !isConnectionLoss(error)) return error;
+    return new DatabaseConnectionLostError(
+      { host: this.host, port: this.port, database: this.database ?? '', user: this.user },
+      error,
+    );
+  }
   override connect(): Promise<Client>;
   override connect(callback: ClientConnectCallback): void;
   override connect(callback?: ClientConnectCallback): Promise<Client> | void {
@@ -86,6 +119,28 @@ class SocketClosingClient extends Client {
     );
   }
 }
+
+const untranslatedQuery = Client.prototype.query as (this: Client, ...args: unknown[]) => unknown;
+
+/** Client.query with connection losses translated, in all of pg's forms: promise, callback, submittable. */
+function translatingQuery(this: SocketClosingClient, ...args: unknown[]): unknown {
+  const callbackAt = args.findIndex((arg, i) => i > 0 && typeof arg === 'function');
+  if (callbackAt > 0) {
+    const callback = args[callbackAt] as QueryCallback;
+    args[callbackAt] = (err: Error | null, result?: unknown) =>
+      callback(err ? (this.translate(err) as Error) : err, result);
+  }
+  const result = untranslatedQuery.apply(this, args);
+  const submittable = typeof (args[0] as { submit?: unknown } | null)?.submit === 'function';
+  if (!submittable && result instanceof Promise) {
+    return result.catch((error: unknown) => {
+      throw this.translate(error);
+    });
+  }
+  return result;
+}
+// pg's query() is a set of overloads that a subclass cannot restate; the wrapper keeps every one of them.
+SocketClosingClient.prototype.query = translatingQuery as unknown as Client['query'];
 
 /** A pg Pool whose connection failures arrive as DatabaseUnreachableError naming host:port, never the password. */
 class EndpointAwarePool extends Pool {
@@ -180,14 +235,20 @@ export function createPool(options: CreatePoolOptions): Pool {
         : DEFAULT_CONNECT_TIMEOUT_MS,
     options: parsed.options,
     max: options.max ?? 10,
+    // Probes idle sockets, so a connection cut by the network (not closed by the server) is noticed too.
+    keepAlive: true,
     Client: SocketClosingClient,
   };
   const pool = new EndpointAwarePool(config, endpoint, parsed.password ? [parsed.password] : []);
   // An idle connection the server drops (failover, maintenance) makes the pool emit 'error'; without a
   // listener Node would crash the worker. The pool discards that client and opens a new one on demand.
-  pool.on('error', (error: Error) => {
+  // The warning is a string: emitWarning throws on an Error from another realm (jest's sandbox), and a throw
+  // here would turn this harmless event into the crash the listener exists to prevent.
+  pool.on('error', (error: unknown) => {
     process.emitWarning(
-      new DatabaseUnreachableError(endpoint, error, parsed.password ? [parsed.password] : []),
+      `Postgres at ${describeEndpoint(endpoint)}: an idle connection was closed (${messageOf(error)}); ` +
+        'the pool opens a new one when it needs one',
+      { type: 'DatabaseConnectionWarning', code: 'ARCORE_PG_IDLE_CONNECTION_CLOSED' },
     );
   });
   return pool;

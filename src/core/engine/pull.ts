@@ -54,6 +54,7 @@ async function inPageTx<T>(
     await meta.query('BEGIN');
     if (source !== meta) await source.query('BEGIN');
     const out = await fn(source, meta);
+    scope.assertLockHeld();
     if (source !== meta) await source.query('COMMIT');
     await meta.query('COMMIT');
     return out;
@@ -340,6 +341,7 @@ async function settle(
 
 async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promise<void> {
   if (writeBacks.length === 0) return;
+  scope.assertLockHeld();
   const outcomes = await scope.target.writeItems(
     scope.siteId,
     scope.listId,
@@ -462,6 +464,7 @@ export async function runPull(
       }
     }
     if (enumeration) await reconcileUnseen(scope, enumeration);
+    scope.assertLockHeld();
     if (finalLink) await writeCursor(ctx.meta, definitionId, 'TARGET', finalLink, null);
     scope.details.pages = pages;
     scope.details.resyncs = resyncs;

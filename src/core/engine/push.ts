@@ -152,6 +152,7 @@ async function commitPage(scope: RunScope, commit: PageCommit, cursor: KeysetPos
     }
     await resolveParked(client, scope.definitionId, 'PUSH', commit.resolved);
     if (cursor) await writeCursor(client, scope.definitionId, 'SOURCE', keysetCursor.serialize(cursor));
+    scope.assertLockHeld();
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -245,6 +246,7 @@ async function settleConflicts(
       commit.resolved.push(r.hash);
     }
   }
+  scope.assertLockHeld();
   const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
   for (const o of outcomes) {
     const p = pending.get(o.ref);
@@ -370,6 +372,7 @@ async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPositi
   }
 
   // I6: the intent to create is durable before the request leaves.
+  scope.assertLockHeld();
   await ledger.save(ctx.meta, pendingCreates);
   const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
   const conflicts: { r: PushRow; entry: LedgerEntry }[] = [];
@@ -533,6 +536,7 @@ async function reconcileDeletes(scope: RunScope): Promise<void> {
         commit.save.push({ ...e, state: 'ORPHANED' });
       }
     }
+    scope.assertLockHeld();
     const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
     for (const o of outcomes) {
       const e = byRef.get(o.ref) as LedgerEntry;
@@ -596,6 +600,7 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
   });
   if (decision.outcome === 'PARKED') return;
   if (decision.sharepoint.kind === 'delete') {
+    scope.assertLockHeld();
     const [o] = await target.writeItems(siteId, listId, [
       { kind: 'delete', ref: e.identityHash, itemId: item.id, eTag: item.eTag },
     ]);

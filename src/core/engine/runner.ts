@@ -5,8 +5,8 @@ import { readSourceColumns } from '../definition/validateLive';
 import { PostgresSource } from '../source/postgres/PostgresSource';
 import { getDefinition, type StoredDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
-import { tryLockDefinition } from '../store/locks';
-import { backlogCounts, finishRun, startRun } from '../store/runs';
+import { tryLockDefinition, type DefinitionLock } from '../store/locks';
+import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType } from './types';
@@ -56,6 +56,8 @@ export interface RunScope {
   ledger: LedgerStore;
   counts: RunCounts;
   details: Record<string, unknown>;
+  /** Throws LockLostError once the definition's lock is gone (I11): call before every write step. */
+  assertLockHeld(): void;
 }
 
 export function emptyCounts(): RunCounts {
@@ -119,6 +121,7 @@ async function openScope(
   stored: StoredDefinition,
   runId: string,
   target: SharePointTarget,
+  lock: DefinitionLock,
 ): Promise<RunScope> {
   const def = stored.definition;
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
@@ -161,6 +164,7 @@ async function openScope(
     ),
     counts: emptyCounts(),
     details: { warnings: plan.warnings },
+    assertLockHeld: () => lock.assertHeld(),
   };
 }
 
@@ -198,11 +202,19 @@ export async function withRun(
     };
   }
   let scope: RunScope | null = null;
-  const runId = await startRun(ctx.meta, stored.id, runType, trigger);
+  let runId: string;
+  try {
+    // Holding the lock, no live run of this definition exists: a RUNNING row is a dead process's (I6).
+    await markAbandonedRuns(ctx.meta, stored.id);
+    runId = await startRun(ctx.meta, stored.id, runType, trigger);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   let error: string | null = null;
   const target = ctx.target();
   try {
-    scope = await openScope(ctx, stored, runId, target);
+    scope = await openScope(ctx, stored, runId, target, lock);
     await work(scope);
   } catch (err) {
     error = (err as Error).message;
@@ -212,22 +224,25 @@ export async function withRun(
       runId,
       definition: definitionName,
     });
-  } finally {
-    await lock.release();
   }
   const stats = target.stats();
-  await target.close();
   const counts = scope?.counts ?? emptyCounts();
   const status = error ? 'FAILED' : counts.failed > 0 ? 'PARTIAL' : 'SUCCEEDED';
-  await finishRun(ctx.meta, runId, {
-    ...counts,
-    status,
-    throttleWaitMs: stats.throttleWaitMs,
-    graphRequests: stats.requests,
-    resourceUnits: stats.resourceUnits,
-    error,
-    details: scope?.details,
-  });
+  try {
+    await target.close();
+    await finishRun(ctx.meta, runId, {
+      ...counts,
+      status,
+      throttleWaitMs: stats.throttleWaitMs,
+      graphRequests: stats.requests,
+      resourceUnits: stats.resourceUnits,
+      error,
+      details: scope?.details,
+    });
+  } finally {
+    // Let go only once the outcome is recorded: a RUNNING row whose lock is free then means a dead run.
+    await lock.release();
+  }
   const summary: RunSummary = {
     runId,
     definition: definitionName,

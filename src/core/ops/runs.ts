@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { definitionIdByName } from './definitionIds';
+import { reapAbandonedRuns } from '../store/runs';
 import type { RunRecord } from './records';
 
 export interface RunRow {
@@ -57,6 +58,7 @@ export const MAX_RUNS_LISTED = 1000;
 /** The most recent runs of a definition, newest first (at most MAX_RUNS_LISTED). */
 export async function listRuns(meta: Pool, name: string, limit = 20): Promise<RunRecord[]> {
   const definitionId = await definitionIdByName(meta, name);
+  await reapAbandonedRuns(meta, definitionId); // a dead run is shown ABANDONED, not RUNNING (I6)
   const bounded = Math.max(1, Math.min(MAX_RUNS_LISTED, Math.floor(limit)));
   const { rows } = await meta.query<RunRow>(
     `SELECT ${RUN_COLUMNS} FROM arcore.sync_runs r JOIN arcore.sync_definitions d ON d.id = r.definition_id
