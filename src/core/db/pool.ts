@@ -1,5 +1,6 @@
 import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
 import { Client, Pool, type ClientConfig, type PoolClient, type PoolConfig } from 'pg';
+import { EventEmitter } from 'node:events';
 import type { ConnectionOptions } from 'node:tls';
 import type { Settings } from '../../config/settings';
 import { parseConnectionString, type ParsedConnectionString } from './connectionString';
@@ -43,6 +44,8 @@ const AZURE_POSTGRES_HOST_SUFFIXES = [
 const DEFAULT_APPLICATION_NAME = 'arcore-sync-bridge';
 /** Without a timeout, a connection blocked by a firewall hangs for the operating system's TCP timeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
+/** How long end() waits for its connections' sockets to close. */
+const END_WAIT_MS = 5_000;
 
 export function isAzurePostgresHost(host: string): boolean {
   const lower = host.toLowerCase();
@@ -144,12 +147,54 @@ SocketClosingClient.prototype.query = translatingQuery as unknown as Client['que
 
 /** A pg Pool whose connection failures arrive as DatabaseUnreachableError naming host:port, never the password. */
 class EndpointAwarePool extends Pool {
+  /** Connections opened and not yet closed (their socket), whether idle, checked out or closing. */
+  private readonly open = new Set<Client>();
+  private readonly closed = new EventEmitter();
+
   constructor(
     config: PoolConfig,
     private readonly endpoint: PostgresEndpoint,
     private readonly secrets: readonly string[],
   ) {
     super(config);
+    this.on('connect', (client) => this.open.add(client));
+    this.on('remove', (client) => {
+      this.open.delete(client);
+      this.closed.emit('closed');
+    });
+  }
+
+  /**
+   * pg-pool's end() resolves as soon as it has asked its connections to close, while their sessions still
+   * exist on the server. Whoever then drops the database, restarts the server or exits meets those closing
+   * sessions (a DROP DATABASE … WITH (FORCE) terminates them, and each one's termination arrives as an
+   * 'error'). This end() resolves once every connection is closed, or after END_WAIT_MS at the latest.
+   */
+  override end(): Promise<void>;
+  override end(callback: () => void): void;
+  override end(callback?: () => void): Promise<void> | void {
+    const ended = super.end().then(() => this.allClosed());
+    if (!callback) return ended;
+    void ended.then(callback, callback);
+  }
+
+  private allClosed(): Promise<void> {
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.open.size > 0) return;
+        clearTimeout(timer);
+        this.closed.off('closed', done);
+        resolve();
+      };
+      // A socket that never reports its end must not keep a shutdown waiting forever.
+      const timer = setTimeout(() => {
+        this.closed.off('closed', done);
+        resolve();
+      }, END_WAIT_MS);
+      timer.unref();
+      this.closed.on('closed', done);
+    });
   }
 
   private wrap(error: unknown): DatabaseUnreachableError {
