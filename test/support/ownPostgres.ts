@@ -16,7 +16,11 @@ export interface OwnPostgres {
   stop(): Promise<void>;
 }
 
-function nextLine(lines: Interface, child: ChildProcessWithoutNullStreams, stderr: () => string): Promise<string> {
+function nextLine(
+  lines: Interface,
+  child: ChildProcessWithoutNullStreams,
+  stderr: () => string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const onLine = (line: string) => {
       child.off('exit', onExit);
@@ -36,7 +40,10 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const lines = createInterface({ input: child.stdout });
-  const started = JSON.parse(await nextLine(lines, child, () => stderr)) as { port: number; adminUrl: string };
+  const started = JSON.parse(await nextLine(lines, child, () => stderr)) as {
+    port: number;
+    adminUrl: string;
+  };
   // One command at a time: each waits for the answer to the one before.
   let queue: Promise<unknown> = Promise.resolve();
   const command = (text: string): Promise<void> => {

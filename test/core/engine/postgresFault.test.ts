@@ -129,6 +129,38 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
     expect(quiet.created + quiet.updated + quiet.deleted).toBe(0);
   }, 180_000);
 
+  it('I11 a push whose lock connection alone is cut stops before its next write and records FAILED; the next push converges', async () => {
+    await h.db.pool.query(
+      "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 400) g",
+    );
+    h.emulator.control.setLatency(40);
+    const pushing = settle(runPush(h.ctx, 'projects', { trigger: 'test' }));
+    await waitFor('the push to be under way', async () => (await h.items('Projects')).length >= 60);
+    // Postgres stays up: only the session holding the definition's advisory lock is terminated.
+    const { rows } = await h.db.pool.query<{ n: number }>(
+      `SELECT count(pg_terminate_backend(l.pid))::int AS n FROM pg_locks l
+       JOIN arcore.sync_definitions d ON l.objid = d.id::oid AND d.name = 'projects'
+       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    expect(rows[0].n).toBe(1);
+    const itemsAtLoss = (await h.items('Projects')).length;
+
+    const outcome = await pushing;
+    h.emulator.control.setLatency(0);
+    expect(outcome.summary).toMatchObject({ status: 'FAILED' });
+    expect(outcome.summary?.error).toMatch(
+      /^Lost the lock of definition \d+ with its connection to Postgres/,
+    );
+    expect(outcome.summary?.error).toContain(databaseOf(h));
+    // At most the page whose requests were already on their way: nothing new was sent after the loss.
+    expect((await h.items('Projects')).length - itemsAtLoss).toBeLessThanOrEqual(40);
+
+    const rerun = await runPush(h.ctx, 'projects', { trigger: 'test' });
+    expect(rerun).toMatchObject({ status: 'SUCCEEDED', failed: 0 });
+    await expectConverged(h, 400);
+  }, 180_000);
+
   it('a pull that loses Postgres (stop -m fast) fails naming the database; after a restart the next pull applies every SharePoint edit exactly once', async () => {
     await h.db.pool.query(
       "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 300) g",
@@ -209,7 +241,12 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
     await h.define(
       projectsDefinition({
         schedule: '* * * * * *',
-        source: { table: 'projects', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' }, pageSize: 40 },
+        source: {
+          table: 'projects',
+          key: ['id'],
+          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+          pageSize: 40,
+        },
       }),
     );
     let host: LocalHost | undefined;
