@@ -29,6 +29,13 @@ afterAll(async () => {
   await pg?.stop();
 });
 
+/**
+ * Every Graph request takes this long while a fault is staged. A run spends most of its time waiting on
+ * Graph, so the test's stop lands in one of those waits, before the run's next Postgres write, however
+ * loaded the machine is (the stop takes a fraction of this).
+ */
+const SLOW_GRAPH_MS = 1000;
+
 /** Polls `probe` until it holds (a condition, not a fixed sleep). */
 async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -104,7 +111,7 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
     await h.db.pool.query(
       "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 400) g",
     );
-    h.emulator.control.setLatency(40);
+    h.emulator.control.setLatency(SLOW_GRAPH_MS);
     const pushing = settle(runPush(h.ctx, 'projects', { trigger: 'test' }));
     await waitFor('the push to be under way', async () => (await h.items('Projects')).length >= 60);
     await pg.halt('immediate');
@@ -133,7 +140,7 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
     await h.db.pool.query(
       "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 400) g",
     );
-    h.emulator.control.setLatency(40);
+    h.emulator.control.setLatency(SLOW_GRAPH_MS);
     const pushing = settle(runPush(h.ctx, 'projects', { trigger: 'test' }));
     await waitFor('the push to be under way', async () => (await h.items('Projects')).length >= 60);
     // Postgres stays up: only the session holding the definition's advisory lock is terminated.
@@ -175,7 +182,7 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
     }
     const countEdited = async () =>
       Number((await h.db.pool.query("SELECT count(*) FROM projects WHERE name LIKE '%!'")).rows[0].count);
-    h.emulator.control.setLatency(60);
+    h.emulator.control.setLatency(SLOW_GRAPH_MS);
     const pulling = settle(runPull(h.ctx, 'projects', { trigger: 'test' }));
     await waitFor('the pull to be under way', async () => (await countEdited()) > 0);
     await pg.halt('fast');
@@ -206,7 +213,7 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
     await h.db.pool.query(
       "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 400) g",
     );
-    h.emulator.control.setLatency(40);
+    h.emulator.control.setLatency(SLOW_GRAPH_MS);
     const child = spawnCli(['push', 'projects'], {
       DATABASE_URL: h.db.url,
       GRAPH_BASE_URL: h.emulator.baseUrl,
@@ -263,7 +270,7 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
       await h.db.pool.query(
         "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 400) g",
       );
-      h.emulator.control.setLatency(40);
+      h.emulator.control.setLatency(SLOW_GRAPH_MS);
       await waitFor('a push to be under way', async () => (await h.items('Projects')).length >= 60);
       await pg.halt('immediate');
       await waitFor('the host to report the lost database', async () =>
