@@ -135,12 +135,11 @@ function translatingQuery(this: SocketClosingClient, ...args: unknown[]): unknow
   }
   const result = untranslatedQuery.apply(this, args);
   const submittable = typeof (args[0] as { submit?: unknown } | null)?.submit === 'function';
-  if (!submittable && result instanceof Promise) {
-    return result.catch((error: unknown) => {
-      throw this.translate(error);
-    });
-  }
-  return result;
+  const promised = typeof (result as PromiseLike<unknown> | undefined)?.then === 'function';
+  if (submittable || !promised) return result;
+  return (result as PromiseLike<unknown>).then(undefined, (error: unknown) => {
+    throw this.translate(error);
+  });
 }
 // pg's query() is a set of overloads that a subclass cannot restate; the wrapper keeps every one of them.
 SocketClosingClient.prototype.query = translatingQuery as unknown as Client['query'];
