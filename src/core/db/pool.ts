@@ -279,8 +279,10 @@ export function createPool(options: CreatePoolOptions): Pool {
         : DEFAULT_CONNECT_TIMEOUT_MS,
     options: parsed.options,
     max: options.max ?? 10,
-    // Probes idle sockets, so a connection cut by the network (not closed by the server) is noticed too.
+    // TCP keepalive from a minute of silence on: a connection the network cut (no FIN from the server) is
+    // then noticed once the operating system's probes fail (minutes), instead of never.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 60_000,
     Client: SocketClosingClient,
   };
   const pool = new EndpointAwarePool(config, endpoint, parsed.password ? [parsed.password] : []);
