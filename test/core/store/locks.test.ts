@@ -19,7 +19,8 @@ afterAll(async () => {
 /** The session holding the definition's advisory lock, read from pg_locks. */
 async function holderPid(definitionId: string): Promise<number | undefined> {
   const { rows } = await db.pool.query<{ pid: number }>(
-    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid = $1::oid`,
+    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid = $1::oid
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     [definitionId],
   );
   return rows[0]?.pid;
