@@ -12,6 +12,8 @@ export interface OwnPostgres {
   halt(mode: 'fast' | 'immediate'): Promise<void>;
   /** Starts the halted server again on the same data directory and port. */
   resume(): Promise<void>;
+  /** Resumes the server if a test left it halted (a failed test must not fail the ones after it). */
+  ensureRunning(): Promise<void>;
   /** Stops the server, removes its data and ends the controlling process. */
   stop(): Promise<void>;
 }
@@ -56,11 +58,22 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
     queue = answered.catch(() => undefined);
     return answered;
   };
+  let halted = false;
+  const resume = async () => {
+    await command('resume');
+    halted = false;
+  };
   return {
     port: started.port,
     adminUrl: started.adminUrl,
-    halt: (mode) => command(`halt ${mode}`),
-    resume: () => command('resume'),
+    async halt(mode) {
+      halted = true;
+      await command(`halt ${mode}`);
+    },
+    resume,
+    async ensureRunning() {
+      if (halted) await resume();
+    },
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -123,26 +123,34 @@ class SocketClosingClient extends Client {
   }
 }
 
-const untranslatedQuery = Client.prototype.query as (this: Client, ...args: unknown[]) => unknown;
+type UntypedQuery = (this: unknown, ...args: unknown[]) => unknown;
 
-/** Client.query with connection losses translated, in all of pg's forms: promise, callback, submittable. */
-function translatingQuery(this: SocketClosingClient, ...args: unknown[]): unknown {
-  const callbackAt = args.findIndex((arg, i) => i > 0 && typeof arg === 'function');
-  if (callbackAt > 0) {
-    const callback = args[callbackAt] as QueryCallback;
-    args[callbackAt] = (err: Error | null, result?: unknown) =>
-      callback(err ? (this.translate(err) as Error) : err, result);
-  }
-  const result = untranslatedQuery.apply(this, args);
-  const submittable = typeof (args[0] as { submit?: unknown } | null)?.submit === 'function';
-  const promised = typeof (result as PromiseLike<unknown> | undefined)?.then === 'function';
-  if (submittable || !promised) return result;
-  return (result as PromiseLike<unknown>).then(undefined, (error: unknown) => {
-    throw this.translate(error);
-  });
+/**
+ * `query` with its errors passed through `translate`, in all of pg's forms: promise, callback, submittable.
+ * pg's query() is a set of overloads that a subclass cannot restate; the wrapper keeps every one of them.
+ */
+function translatingQuery<T>(original: UntypedQuery, translate: (self: T, error: unknown) => unknown) {
+  return function (this: T, ...args: unknown[]): unknown {
+    const callbackAt = args.findIndex((arg, i) => i > 0 && typeof arg === 'function');
+    if (callbackAt > 0) {
+      const callback = args[callbackAt] as QueryCallback;
+      args[callbackAt] = (err: Error | null, result?: unknown) =>
+        callback(err ? (translate(this, err) as Error) : err, result);
+    }
+    const result = original.apply(this, args);
+    const submittable = typeof (args[0] as { submit?: unknown } | null)?.submit === 'function';
+    const promised = typeof (result as PromiseLike<unknown> | undefined)?.then === 'function';
+    if (submittable || !promised) return result;
+    return (result as PromiseLike<unknown>).then(undefined, (error: unknown) => {
+      throw translate(this, error);
+    });
+  };
 }
-// pg's query() is a set of overloads that a subclass cannot restate; the wrapper keeps every one of them.
-SocketClosingClient.prototype.query = translatingQuery as unknown as Client['query'];
+
+SocketClosingClient.prototype.query = translatingQuery<SocketClosingClient>(
+  Client.prototype.query as UntypedQuery,
+  (client, error) => client.translate(error),
+) as unknown as Client['query'];
 
 /** A pg Pool whose connection failures arrive as DatabaseUnreachableError naming host:port, never the password. */
 class EndpointAwarePool extends Pool {
@@ -202,6 +210,12 @@ class EndpointAwarePool extends Pool {
       : new DatabaseUnreachableError(this.endpoint, error, this.secrets);
   }
 
+  /** A lost connection as DatabaseConnectionLostError; any other error unchanged. */
+  translate(error: unknown): unknown {
+    if (error instanceof DatabaseUnreachableError || !isConnectionLoss(error)) return error;
+    return new DatabaseConnectionLostError(this.endpoint, error, this.secrets);
+  }
+
   override connect(): Promise<PoolClient>;
   override connect(
     callback: (
@@ -227,6 +241,13 @@ class EndpointAwarePool extends Pool {
     });
   }
 }
+
+// pool.query() also fails with the checked-out client's raw 'error' (pg-pool listens for it during the query),
+// which the client's own translation never sees.
+EndpointAwarePool.prototype.query = translatingQuery<EndpointAwarePool>(
+  Pool.prototype.query as UntypedQuery,
+  (pool, error) => pool.translate(error),
+) as unknown as Pool['query'];
 
 /**
  * A pg Pool for the metadata store or a source database.

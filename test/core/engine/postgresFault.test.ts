@@ -105,7 +105,10 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
     );
   });
 
-  afterEach(async () => h.close());
+  afterEach(async () => {
+    await pg.ensureRunning();
+    await h.close();
+  });
 
   it('a push that loses Postgres (stop -m immediate) fails naming the database; after a restart the next push converges with no duplicate and no lost edit', async () => {
     await h.db.pool.query(
