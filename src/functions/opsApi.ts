@@ -163,7 +163,7 @@ const allRunsQuerySchema = z.object({
   status: z
     .string()
     .transform((s) => s.toUpperCase())
-    .pipe(z.enum(['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'SKIPPED']))
+    .pipe(z.enum(['RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'SKIPPED', 'ABANDONED']))
     .optional(),
   runType: z
     .string()

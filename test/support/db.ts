@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Client, Pool } from 'pg';
+import { Client, type Pool } from 'pg';
+import { createPool } from '../../src/core/db/pool';
 
 export interface TestDatabase {
   url: string;
@@ -7,37 +8,40 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-function adminUrl(): string {
+function defaultAdminUrl(): string {
   const url = process.env.ARCORE_TEST_ADMIN_URL;
   if (!url) throw new Error('ARCORE_TEST_ADMIN_URL is not set: is jest globalSetup configured?');
   return url;
 }
 
-/** A fresh, empty database of its own for one test file, on the run's Postgres server. */
-export async function freshDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh, empty database of its own for one test file, on the run's Postgres server (or on the server of
+ * `adminUrl`, for a test that runs a server of its own).
+ */
+export async function freshDatabase(adminUrl: string = defaultAdminUrl()): Promise<TestDatabase> {
   const name = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: adminUrl() });
+  const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE "${name}"`);
   } finally {
     await admin.end();
   }
-  const u = new URL(adminUrl());
+  const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   const url = u.toString();
-  const pool = new Pool({ connectionString: url, max: 10 });
-  // drop() ends the pool and then DROP DATABASE … WITH (FORCE) terminates any session still closing; the
-  // pool reports that on its 'error' event, which must not crash the test process.
-  pool.on('error', () => undefined);
+  // The app's own pool: its end() resolves once every session is closed on the server.
+  const pool = createPool({ connectionString: url, auth: 'password', max: 10 });
   return {
     url,
     pool,
     async drop() {
       await pool.end();
-      const c = new Client({ connectionString: adminUrl() });
+      const c = new Client({ connectionString: adminUrl });
       await c.connect();
       try {
+        // Every pool of the app waits for its sessions to close (src/core/db/pool.ts), so normally none is
+        // left; FORCE ends any a test leaked rather than failing on it.
         await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       } finally {
         await c.end();

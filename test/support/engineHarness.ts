@@ -31,8 +31,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(emulatorOptions: EmulatorOptions = {}): Promise<Harness> {
-  const db = await freshDatabase();
+/** `adminUrl`: the Postgres server to create the test database on (default: the run's shared server). */
+export async function startHarness(
+  emulatorOptions: EmulatorOptions = {},
+  adminUrl?: string,
+): Promise<Harness> {
+  const db = await freshDatabase(adminUrl);
   await migrate(db.pool);
   const emulator = await startEmulator({
     throttling: { enabled: false },

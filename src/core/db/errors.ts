@@ -59,15 +59,16 @@ export class DatabaseUnreachableError extends Error {
   readonly database: string;
   readonly user: string | undefined;
 
-  constructor(endpoint: PostgresEndpoint, cause: unknown, secrets: readonly string[] = []) {
+  constructor(
+    endpoint: PostgresEndpoint,
+    cause: unknown,
+    secrets: readonly string[] = [],
+    lead = 'Cannot connect to',
+  ) {
     const who = endpoint.user ? ` as "${endpoint.user}"` : '';
-    super(
-      redact(
-        `Cannot connect to Postgres at ${describeEndpoint(endpoint)}${who}: ${messageOf(cause)}`,
-        secrets,
-      ),
-      { cause },
-    );
+    super(redact(`${lead} Postgres at ${describeEndpoint(endpoint)}${who}: ${messageOf(cause)}`, secrets), {
+      cause,
+    });
     this.name = 'DatabaseUnreachableError';
     this.host = endpoint.host;
     this.port = endpoint.port;
@@ -82,4 +83,45 @@ export class DatabaseUnreachableError extends Error {
     if (isTlsFailure(this.cause)) return 'tls';
     return 'unreachable';
   }
+}
+
+/**
+ * An open connection died under a query or while held (server stopped or restarted, failover, network cut).
+ * A DatabaseUnreachableError, so callers that map "Postgres is not there" (CLI exit 3, queue retries) treat
+ * both alike; its message says the connection was lost and names host:port/database.
+ */
+export class DatabaseConnectionLostError extends DatabaseUnreachableError {
+  constructor(endpoint: PostgresEndpoint, cause: unknown, secrets: readonly string[] = []) {
+    super(endpoint, cause, secrets, 'Lost the connection to');
+    this.name = 'DatabaseConnectionLostError';
+  }
+}
+
+/**
+ * SQLSTATE classes and codes that mean the session is gone or the server is going away: 08 connection
+ * exception, 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now.
+ */
+const LOST_SQLSTATE = /^(08...|57P0[123])$/;
+/** What pg and Node say when the socket under a session closes or breaks. */
+const LOST_MESSAGE =
+  /Connection terminated unexpectedly|Client has encountered a connection error and is not queryable|Client was closed and is not queryable/;
+const LOST_ERRNO = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * True when `error` says the connection to Postgres was lost, as opposed to a query the server refused.
+ * Reads only `code` and `message`, never `instanceof`, so errors created in another realm (jest's sandbox,
+ * a worker) are recognised too.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (LOST_SQLSTATE.test(code) || LOST_ERRNO.has(code))) return true;
+  return typeof message === 'string' && LOST_MESSAGE.test(message);
 }

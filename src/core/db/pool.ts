@@ -1,5 +1,6 @@
 import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
-import { Client, Pool, type PoolClient, type PoolConfig } from 'pg';
+import { Client, Pool, type ClientConfig, type PoolClient, type PoolConfig } from 'pg';
+import { EventEmitter } from 'node:events';
 import type { ConnectionOptions } from 'node:tls';
 import type { Settings } from '../../config/settings';
 import { parseConnectionString, type ParsedConnectionString } from './connectionString';
@@ -9,7 +10,14 @@ import {
   tokenProviderFromCredential,
   type EntraTokenProvider,
 } from './entraToken';
-import { DatabaseConfigError, DatabaseUnreachableError, type PostgresEndpoint } from './errors';
+import {
+  DatabaseConfigError,
+  DatabaseConnectionLostError,
+  DatabaseUnreachableError,
+  describeEndpoint,
+  isConnectionLoss,
+  type PostgresEndpoint,
+} from './errors';
 
 export type DatabaseAuth = 'password' | 'entra';
 
@@ -36,6 +44,8 @@ const AZURE_POSTGRES_HOST_SUFFIXES = [
 const DEFAULT_APPLICATION_NAME = 'arcore-sync-bridge';
 /** Without a timeout, a connection blocked by a firewall hangs for the operating system's TCP timeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
+/** How long end() waits for its connections' sockets to close. */
+const END_WAIT_MS = 5_000;
 
 export function isAzurePostgresHost(host: string): boolean {
   const lower = host.toLowerCase();
@@ -48,6 +58,12 @@ export function isAzurePostgresHost(host: string): boolean {
  * verifying, verify-ca/verify-full verify. pg cannot fall back from TLS to plain text as libpq's `prefer`
  * does, so `prefer` (TLS optional) connects without TLS rather than failing against servers that have none.
  */
+/** By shape, not instanceof: pool errors may come from another realm. */
+function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
+
 function tlsFor(parsed: ParsedConnectionString): boolean | ConnectionOptions {
   if (isAzurePostgresHost(parsed.host)) return { rejectUnauthorized: true };
   switch (parsed.sslMode) {
@@ -65,13 +81,33 @@ function tlsFor(parsed: ParsedConnectionString): boolean | ConnectionOptions {
 }
 
 type ClientConnectCallback = ((err: Error) => void) | ((err: null, client: Client) => void);
+type QueryCallback = (err: Error | null, result?: unknown) => void;
 
 /**
- * pg leaves the socket open when a connection fails on the client side (the token provider threw while the
- * server waited for the password): the server would keep that half-authenticated session until its
- * authentication_timeout. This client closes its socket whenever connecting fails.
+ * The client every pool hands out.
+ * - pg leaves the socket open when a connection fails on the client side (the token provider threw while
+ *   the server waited for the password): the server would keep that half-authenticated session until its
+ *   authentication_timeout. This client closes its socket whenever connecting fails.
+ * - pg emits 'error' on a client whose connection dies, and pg-pool listens only while the client is idle:
+ *   a checked-out or held client (a transaction, the advisory lock) would crash the process with an
+ *   unhandled 'error' event. This client always listens; the loss reaches its user as the failed query.
+ * - Queries that fail because the connection died reject with DatabaseConnectionLostError, naming the
+ *   database, instead of pg's bare "Connection terminated unexpectedly".
  */
 class SocketClosingClient extends Client {
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+
+  /** The loss as a typed error naming host:port/database; any other error unchanged. */
+  translate(error: unknown): unknown {
+    if (error instanceof DatabaseUnreachableError || !isConnectionLoss(error)) return error;
+    return new DatabaseConnectionLostError(
+      { host: this.host, port: this.port, database: this.database ?? '', user: this.user },
+      error,
+    );
+  }
   override connect(): Promise<Client>;
   override connect(callback: ClientConnectCallback): void;
   override connect(callback?: ClientConnectCallback): Promise<Client> | void {
@@ -87,20 +123,97 @@ class SocketClosingClient extends Client {
   }
 }
 
+type UntypedQuery = (this: unknown, ...args: unknown[]) => unknown;
+
+/**
+ * `query` with its errors passed through `translate`, in all of pg's forms: promise, callback, submittable.
+ * pg's query() is a set of overloads that a subclass cannot restate; the wrapper keeps every one of them.
+ */
+function translatingQuery<T>(original: UntypedQuery, translate: (self: T, error: unknown) => unknown) {
+  return function (this: T, ...args: unknown[]): unknown {
+    const callbackAt = args.findIndex((arg, i) => i > 0 && typeof arg === 'function');
+    if (callbackAt > 0) {
+      const callback = args[callbackAt] as QueryCallback;
+      args[callbackAt] = (err: Error | null, result?: unknown) =>
+        callback(err ? (translate(this, err) as Error) : err, result);
+    }
+    const result = original.apply(this, args);
+    const submittable = typeof (args[0] as { submit?: unknown } | null)?.submit === 'function';
+    const promised = typeof (result as PromiseLike<unknown> | undefined)?.then === 'function';
+    if (submittable || !promised) return result;
+    return (result as PromiseLike<unknown>).then(undefined, (error: unknown) => {
+      throw translate(this, error);
+    });
+  };
+}
+
+SocketClosingClient.prototype.query = translatingQuery<SocketClosingClient>(
+  Client.prototype.query as UntypedQuery,
+  (client, error) => client.translate(error),
+) as unknown as Client['query'];
+
 /** A pg Pool whose connection failures arrive as DatabaseUnreachableError naming host:port, never the password. */
 class EndpointAwarePool extends Pool {
+  /** Connections opened and not yet closed (their socket), whether idle, checked out or closing. */
+  private readonly open = new Set<Client>();
+  private readonly closed = new EventEmitter();
+
   constructor(
     config: PoolConfig,
     private readonly endpoint: PostgresEndpoint,
     private readonly secrets: readonly string[],
   ) {
     super(config);
+    this.on('connect', (client) => this.open.add(client));
+    this.on('remove', (client) => {
+      this.open.delete(client);
+      this.closed.emit('closed');
+    });
+  }
+
+  /**
+   * pg-pool's end() resolves as soon as it has asked its connections to close, while their sessions still
+   * exist on the server. Whoever then drops the database, restarts the server or exits meets those closing
+   * sessions (a DROP DATABASE … WITH (FORCE) terminates them, and each one's termination arrives as an
+   * 'error'). This end() resolves once every connection is closed, or after END_WAIT_MS at the latest.
+   */
+  override end(): Promise<void>;
+  override end(callback: () => void): void;
+  override end(callback?: () => void): Promise<void> | void {
+    const ended = super.end().then(() => this.allClosed());
+    if (!callback) return ended;
+    void ended.then(callback, callback);
+  }
+
+  private allClosed(): Promise<void> {
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.open.size > 0) return;
+        clearTimeout(timer);
+        this.closed.off('closed', done);
+        resolve();
+      };
+      // A socket that never reports its end must not keep a shutdown waiting forever.
+      const timer = setTimeout(() => {
+        this.closed.off('closed', done);
+        resolve();
+      }, END_WAIT_MS);
+      timer.unref();
+      this.closed.on('closed', done);
+    });
   }
 
   private wrap(error: unknown): DatabaseUnreachableError {
     return error instanceof DatabaseUnreachableError
       ? error
       : new DatabaseUnreachableError(this.endpoint, error, this.secrets);
+  }
+
+  /** A lost connection as DatabaseConnectionLostError; any other error unchanged. */
+  translate(error: unknown): unknown {
+    if (error instanceof DatabaseUnreachableError || !isConnectionLoss(error)) return error;
+    return new DatabaseConnectionLostError(this.endpoint, error, this.secrets);
   }
 
   override connect(): Promise<PoolClient>;
@@ -128,6 +241,13 @@ class EndpointAwarePool extends Pool {
     });
   }
 }
+
+// pool.query() also fails with the checked-out client's raw 'error' (pg-pool listens for it during the query),
+// which the client's own translation never sees.
+EndpointAwarePool.prototype.query = translatingQuery<EndpointAwarePool>(
+  Pool.prototype.query as UntypedQuery,
+  (pool, error) => pool.translate(error),
+) as unknown as Pool['query'];
 
 /**
  * A pg Pool for the metadata store or a source database.
@@ -180,14 +300,22 @@ export function createPool(options: CreatePoolOptions): Pool {
         : DEFAULT_CONNECT_TIMEOUT_MS,
     options: parsed.options,
     max: options.max ?? 10,
+    // TCP keepalive from a minute of silence on: a connection the network cut (no FIN from the server) is
+    // then noticed once the operating system's probes fail (minutes), instead of never.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 60_000,
     Client: SocketClosingClient,
   };
   const pool = new EndpointAwarePool(config, endpoint, parsed.password ? [parsed.password] : []);
   // An idle connection the server drops (failover, maintenance) makes the pool emit 'error'; without a
   // listener Node would crash the worker. The pool discards that client and opens a new one on demand.
-  pool.on('error', (error: Error) => {
+  // The warning is a string: emitWarning throws on an Error from another realm (jest's sandbox), and a throw
+  // here would turn this harmless event into the crash the listener exists to prevent.
+  pool.on('error', (error: unknown) => {
     process.emitWarning(
-      new DatabaseUnreachableError(endpoint, error, parsed.password ? [parsed.password] : []),
+      `Postgres at ${describeEndpoint(endpoint)}: an idle connection was closed (${messageOf(error)}); ` +
+        'the pool opens a new one when it needs one',
+      { type: 'DatabaseConnectionWarning', code: 'ARCORE_PG_IDLE_CONNECTION_CLOSED' },
     );
   });
   return pool;

@@ -67,6 +67,7 @@ async function inPageTx<T>(
     await meta.query('BEGIN');
     if (source !== meta) await source.query('BEGIN');
     const out = await fn(source, meta);
+    scope.assertLockHeld();
     if (source !== meta) await source.query(end);
     await meta.query(end);
     return out;
@@ -494,6 +495,7 @@ function newlyAligned(before: CanonicalRecord | null, after: CanonicalRecord): b
 
 async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promise<void> {
   if (writeBacks.length === 0) return;
+  scope.assertLockHeld();
   const outcomes = await scope.target.writeItems(
     scope.siteId,
     scope.listId,
@@ -634,6 +636,7 @@ export async function runPull(
       }
     }
     if (enumeration) await reconcileUnseen(scope, enumeration);
+    scope.assertLockHeld();
     if (finalLink && !scope.dryRun)
       await writeCursor(ctx.meta, definitionId, 'TARGET', finalLink, null, fingerprint);
     scope.details.pages = pages;

@@ -158,6 +158,7 @@ async function commitPage(scope: RunScope, commit: PageCommit, cursor: KeysetPos
     }
     await resolveParked(client, scope.definitionId, 'PUSH', commit.resolved);
     if (cursor) await writeCursor(client, scope.definitionId, 'SOURCE', keysetCursor.serialize(cursor));
+    scope.assertLockHeld();
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -274,6 +275,7 @@ async function settleConflicts(
       commit.resolved.push(r.hash);
     }
   }
+  scope.assertLockHeld();
   const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
   for (const o of outcomes) {
     const p = pending.get(o.ref);
@@ -451,6 +453,7 @@ async function pushRows(scope: RunScope, rows: SourceRow[], cursor: KeysetPositi
   }
 
   // I6: the intent to create is durable before the request leaves.
+  scope.assertLockHeld();
   await ledger.save(ctx.meta, pendingCreates);
   const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
   const conflicts: { r: PushRow; entry: LedgerEntry }[] = [];
@@ -620,6 +623,7 @@ async function reconcileDeletes(scope: RunScope): Promise<void> {
         commit.save.push({ ...e, state: 'ORPHANED' });
       }
     }
+    scope.assertLockHeld();
     const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
     for (const o of outcomes) {
       const e = byRef.get(o.ref) as LedgerEntry;
@@ -688,6 +692,7 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
     return;
   }
   if (decision.sharepoint.kind === 'delete') {
+    scope.assertLockHeld();
     const [o] = await target.writeItems(siteId, listId, [
       { kind: 'delete', ref: e.identityHash, itemId: item.id, eTag: item.eTag },
     ]);

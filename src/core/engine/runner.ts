@@ -13,8 +13,8 @@ import {
   type StoredDefinition,
 } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
-import { tryLockDefinition } from '../store/locks';
-import { backlogCounts, finishRun, startRun } from '../store/runs';
+import { tryLockDefinition, type DefinitionLock } from '../store/locks';
+import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
 import type { SharePointTarget } from '../target/sharepoint';
@@ -101,6 +101,8 @@ export interface RunScope {
   listReadWithAllFields?: boolean;
   /** Set for `--dry-run`: read as the run would, write nothing (see dryRun.ts). */
   dryRun?: DryRun | null;
+  /** Throws LockLostError once the definition's lock is gone (I11): call before every write step. */
+  assertLockHeld(): void;
 }
 
 export function emptyCounts(): RunCounts {
@@ -167,6 +169,7 @@ async function openScope(
   stored: StoredDefinition,
   runId: string,
   target: SharePointTarget,
+  lock: DefinitionLock | null,
 ): Promise<RunScope> {
   const def = stored.definition;
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
@@ -220,6 +223,7 @@ async function openScope(
     ),
     counts: emptyCounts(),
     details: { warnings: plan.warnings },
+    assertLockHeld: () => lock?.assertHeld(),
   };
 }
 
@@ -242,6 +246,7 @@ export async function withRun(
   const stored = await getDefinition(ctx.meta, definitionName);
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
+  // A dry run writes nothing, so it neither takes the lock nor records a run (dryRun.ts).
   const lock = dryRun ? null : await tryLockDefinition(ctx.meta, stored.id);
   if (!dryRun && !lock) {
     const backlog = await backlogCounts(ctx.meta, stored.id);
@@ -262,12 +267,22 @@ export async function withRun(
     };
   }
   let scope: RunScope | null = null;
-  const runId = dryRun ? DRY_RUN_ID : await startRun(ctx.meta, stored.id, runType, trigger);
+  let runId: string = DRY_RUN_ID;
+  if (lock) {
+    try {
+      // Holding the lock, no live run of this definition exists: a RUNNING row is a dead process's (I6).
+      await markAbandonedRuns(ctx.meta, stored.id);
+      runId = await startRun(ctx.meta, stored.id, runType, trigger);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
   let error: string | null = null;
   let failure: { errorKind: ErrorKind; errorHint: string } | undefined;
   const target = dryRun ? dryRun.wrapTarget(ctx.target(), stored.definition.target.keyColumn) : ctx.target();
   try {
-    scope = await openScope(ctx, stored, runId, target);
+    scope = await openScope(ctx, stored, runId, target, lock);
     if (dryRun) scope = dryRun.adopt(scope);
     await work(scope);
   } catch (err) {
@@ -281,23 +296,26 @@ export async function withRun(
       definition: definitionName,
       errorKind,
     });
-  } finally {
-    await lock?.release();
   }
   const stats = target.stats();
-  await target.close();
   const counts = scope?.counts ?? emptyCounts();
   const status = error ? 'FAILED' : counts.failed > 0 ? 'PARTIAL' : 'SUCCEEDED';
-  if (!dryRun) {
-    await finishRun(ctx.meta, runId, {
-      ...counts,
-      status,
-      throttleWaitMs: stats.throttleWaitMs,
-      graphRequests: stats.requests,
-      resourceUnits: stats.resourceUnits,
-      error,
-      details: scope?.details,
-    });
+  try {
+    await target.close();
+    if (lock) {
+      await finishRun(ctx.meta, runId, {
+        ...counts,
+        status,
+        throttleWaitMs: stats.throttleWaitMs,
+        graphRequests: stats.requests,
+        resourceUnits: stats.resourceUnits,
+        error,
+        details: scope?.details,
+      });
+    }
+  } finally {
+    // Let go only once the outcome is recorded: a RUNNING row whose lock is free then means a dead run.
+    await lock?.release();
   }
   const summary: RunSummary = {
     runId: dryRun ? null : runId,

@@ -4,6 +4,11 @@ import type { SharePointTarget } from '../target/sharepoint';
 
 export type RunType = 'PUSH' | 'INGRESS';
 export type RunStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'SKIPPED';
+/**
+ * A status as sync_runs records it: RUNNING while a run is in progress, ABANDONED once its process is found
+ * dead (its definition's lock free) with the row still RUNNING. A RunSummary is never either.
+ */
+export type RecordedRunStatus = RunStatus | 'RUNNING' | 'ABANDONED';
 /** What started a run; recorded in sync_runs.trigger. */
 export type RunTrigger =
   'timer' | 'queue' | 'webhook' | 'safety' | 'cli' | 'ops' | 'demo' | 'test' | 'resolve';

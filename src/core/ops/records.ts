@@ -1,3 +1,5 @@
+import type { RecordedRunStatus } from '../engine/types';
+
 /** The shapes the ops API and the CLI print: plain JSON, ids as strings, times as ISO strings. */
 
 export interface RunRecord {
@@ -5,7 +7,7 @@ export interface RunRecord {
   definition: string;
   runType: 'PUSH' | 'INGRESS' | 'CDC';
   trigger: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'SKIPPED';
+  status: RecordedRunStatus;
   startedAt: string;
   finishedAt: string | null;
   durationMs: number | null;

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { definitionIdByName } from './definitionIds';
+import { reapAbandonedRuns } from '../store/runs';
 import type { RunRecord } from './records';
 
 export interface RunRow {
@@ -57,6 +58,7 @@ export const MAX_RUNS_LISTED = 1000;
 /** The most recent runs of a definition, newest first (at most MAX_RUNS_LISTED). */
 export async function listRuns(meta: Pool, name: string, limit = 20): Promise<RunRecord[]> {
   const definitionId = await definitionIdByName(meta, name);
+  await reapAbandonedRuns(meta, definitionId); // a dead run is shown ABANDONED, not RUNNING (I6)
   const bounded = Math.max(1, Math.min(MAX_RUNS_LISTED, Math.floor(limit)));
   const { rows } = await meta.query<RunRow>(
     `SELECT ${RUN_COLUMNS} FROM arcore.sync_runs r JOIN arcore.sync_definitions d ON d.id = r.definition_id
@@ -100,6 +102,7 @@ export interface RunFilter {
 export async function listAllRuns(meta: Pool, filter: RunFilter = {}): Promise<RunRecord[]> {
   const bounded = Math.max(1, Math.min(MAX_RUNS_LISTED, Math.floor(filter.limit ?? 100)));
   const definitionId = filter.definition ? await definitionIdByName(meta, filter.definition) : null;
+  await reapAbandonedRuns(meta, definitionId ?? undefined); // dead runs show as ABANDONED (I6)
   const { rows } = await meta.query<RunRow>(
     `SELECT ${RUN_COLUMNS} FROM arcore.sync_runs r JOIN arcore.sync_definitions d ON d.id = r.definition_id
      WHERE ($1::bigint IS NULL OR r.definition_id = $1) AND ($2::text IS NULL OR r.status = $2)

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { UnknownDefinitionError } from '../store/definitions';
+import { reapAbandonedRuns } from '../store/runs';
 import type { DefinitionStatus } from './records';
 import { RUN_COLUMNS, toRunRecord, type RunRow } from './runs';
 
@@ -52,6 +53,8 @@ const lastRun = (runType: string) => `(
  * With `name`, exactly that definition (UnknownDefinitionError when there is none).
  */
 export async function definitionStatus(meta: Pool, name?: string): Promise<DefinitionStatus[]> {
+  // A run whose process died shows as ABANDONED, not as running forever (I6).
+  await reapAbandonedRuns(meta);
   const { rows } = await meta.query<StatusRow>(
     `SELECT def.id::text AS id, def.name, def.enabled,
        COALESCE((def.document -> 'pull' ->> 'enabled')::boolean, true) AS pull_enabled,

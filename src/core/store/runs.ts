@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { RunCounts, RunStatus, RunTrigger, RunType } from '../engine/types';
+import { definitionLockHeldSql } from './locks';
 
 export async function startRun(
   meta: Pool,
@@ -73,4 +74,38 @@ export async function backlogCounts(
     [definitionId],
   );
   return { parkedFailures: Number(rows[0].f), openConflicts: Number(rows[0].c) };
+}
+
+/** Recorded on a run marked ABANDONED. */
+export const ABANDONED_ERROR =
+  'abandoned: the process running it stopped (killed, crashed or lost its Postgres connection) without recording an outcome';
+
+/**
+ * I6/I11: marks the definition's RUNNING runs ABANDONED. Only for a caller that holds the definition's lock:
+ * then no live run of it exists anywhere, so every RUNNING row is one whose process died. Returns their ids.
+ */
+export async function markAbandonedRuns(meta: Pool, definitionId: string): Promise<string[]> {
+  const { rows } = await meta.query<{ id: string }>(
+    `UPDATE arcore.sync_runs SET status = 'ABANDONED', finished_at = now(), error = $2
+     WHERE definition_id = $1 AND status = 'RUNNING' RETURNING id::text AS id`,
+    [definitionId, ABANDONED_ERROR],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * For readers that hold no lock (`status`, the ops API): marks ABANDONED the RUNNING runs of definitions
+ * whose lock no session holds, in one statement. A run takes its lock before it records itself as RUNNING
+ * and records its outcome before it lets go, so a RUNNING row this statement can see belongs to a live run
+ * exactly when its definition's lock is held. Returns the ids marked.
+ */
+export async function reapAbandonedRuns(meta: Pool, definitionId?: string): Promise<string[]> {
+  const { rows } = await meta.query<{ id: string }>(
+    `UPDATE arcore.sync_runs r SET status = 'ABANDONED', finished_at = now(), error = $2
+     WHERE r.status = 'RUNNING' AND ($1::bigint IS NULL OR r.definition_id = $1::bigint)
+       AND NOT ${definitionLockHeldSql('r.definition_id')}
+     RETURNING r.id::text AS id`,
+    [definitionId ?? null, ABANDONED_ERROR],
+  );
+  return rows.map((r) => r.id);
 }

@@ -6,6 +6,7 @@ import { createPool, isAzurePostgresHost, poolFromSettings } from '../../../src/
 import type { EntraAccessToken } from '../../../src/core/db/entraToken';
 import {
   DatabaseConfigError,
+  DatabaseConnectionLostError,
   DatabaseTokenError,
   DatabaseUnreachableError,
 } from '../../../src/core/db/errors';
@@ -335,4 +336,117 @@ describe('TLS for Azure Database for PostgreSQL hosts', () => {
     expect((pool.options as { ssl?: unknown }).ssl).toEqual({ rejectUnauthorized: true });
     expect(provider.calls).toBe(0); // creating a pool never fetches a token
   });
+});
+
+describe('I6 connections that die under the pool', () => {
+  /** The server-side process id of a client's session. */
+  async function backendPid(client: PoolClient): Promise<number> {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return rows[0].pid;
+  }
+
+  async function terminate(pid: number): Promise<void> {
+    await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+  }
+
+  test('an idle connection the server closes is reported as a string warning naming the database, not a crash', async () => {
+    const pool = track(createPool({ connectionString: db.url, auth: 'password' }));
+    const client = await pool.connect();
+    const pid = await backendPid(client);
+    client.release();
+    const warnings = jest.spyOn(process, 'emitWarning');
+    try {
+      // Listeners run in order: this one is reached only if the pool's own listener returned normally.
+      const reported = new Promise<Error>((resolve) => pool.once('error', resolve));
+      await terminate(pid);
+      expect((await reported).message).toMatch(/terminating connection/);
+      const [warning] = warnings.mock.calls.at(-1) ?? [];
+      // A string: emitWarning throws on an Error created in another realm (jest's sandbox).
+      expect(typeof warning).toBe('string');
+      const url = new URL(db.url);
+      expect(warning).toContain(`${url.hostname}:${url.port}${url.pathname}`);
+    } finally {
+      warnings.mockRestore();
+    }
+    const { rows } = await pool.query<{ ok: number }>('SELECT 1 AS ok');
+    expect(rows[0].ok).toBe(1);
+  });
+
+  test('a checked-out connection that dies between queries does not crash the process; its next query names the database', async () => {
+    const pool = track(createPool({ connectionString: db.url, auth: 'password' }));
+    const client = await pool.connect();
+    const pid = await backendPid(client);
+    // pg emits 'error' on the client itself; pg-pool listens only to idle clients.
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+    await terminate(pid);
+    await ended;
+    const error = await client.query('SELECT 1').catch((e: unknown) => e);
+    client.release(error as Error);
+    expect(error).toBeInstanceOf(DatabaseConnectionLostError);
+    expect(error).toBeInstanceOf(DatabaseUnreachableError);
+    const url = new URL(db.url);
+    expect((error as Error).message).toContain(
+      `Lost the connection to Postgres at ${url.hostname}:${url.port}${url.pathname}`,
+    );
+  });
+
+  test('a query whose session is terminated rejects with DatabaseConnectionLostError carrying the server error', async () => {
+    const pool = track(createPool({ connectionString: db.url, auth: 'password' }));
+    const client = await pool.connect();
+    const pid = await backendPid(client);
+    const sleeping = client.query('SELECT pg_sleep(30)').catch((e: unknown) => e);
+    await eventuallyActive(pid);
+    await terminate(pid);
+    const error = await sleeping;
+    client.release(error as Error);
+    expect(error).toBeInstanceOf(DatabaseConnectionLostError);
+    expect((error as Error).message).toMatch(/terminating connection due to administrator command/);
+    expect(((error as Error).cause as { code?: string }).code).toBe('57P01');
+  });
+
+  test('pool.query (the callback form inside pg-pool) translates a lost connection too', async () => {
+    const pool = track(createPool({ connectionString: db.url, auth: 'password', max: 1 }));
+    const sleeping = pool.query('SELECT pg_sleep(30)').catch((e: unknown) => e);
+    await terminate(await waitForSleeper());
+    expect(await sleeping).toBeInstanceOf(DatabaseConnectionLostError);
+    // The pool discarded the dead connection and opens a new one.
+    expect((await pool.query<{ ok: number }>('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+  });
+
+  test('end() resolves only once every session has left the server', async () => {
+    const pool = createPool({ connectionString: db.url, auth: 'password', max: 4 });
+    const clients = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
+    const pids = await Promise.all(clients.map(backendPid));
+    clients.forEach((c) => c.release());
+    await pool.end();
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1::int[])',
+      [pids],
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
+  /** Waits until the session `pid` is running a statement (condition, not a timer). */
+  async function eventuallyActive(pid: number): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await db.pool.query<{ state: string }>(
+        'SELECT state FROM pg_stat_activity WHERE pid = $1',
+        [pid],
+      );
+      if (rows[0]?.state === 'active') return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`session ${pid} never became active`);
+  }
+
+  async function waitForSleeper(): Promise<number> {
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await db.pool.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND datname = current_database()",
+      );
+      if (rows[0]) return rows[0].pid;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error('the sleeping query never showed in pg_stat_activity');
+  }
 });

@@ -1,4 +1,5 @@
 import * as m001 from './001_initial';
+import * as m002 from './002_abandoned_runs';
 import * as m003 from './003_conflict_fields';
 import * as m007 from './007_definition_evolution';
 
@@ -11,6 +12,7 @@ export interface Migration {
 /** Migrations in order. A migration, once released, is never edited: add the next number instead. */
 export const migrations: Migration[] = [
   { version: 1, ...m001 },
+  { version: 2, ...m002 },
   { version: 3, ...m003 },
   { version: 7, ...m007 },
 ];
