@@ -24,7 +24,7 @@ describe('failure classification (exit codes and messages)', () => {
   });
 
   it('verify finding differences is exit 1; install-cursor on a view is exit 2; a busy definition is exit 3', () => {
-    expect(describeFailure(new SidesDifferError('p', 2, 1))).toEqual({
+    expect(describeFailure(new SidesDifferError('p', 2, 1))).toMatchObject({
       exitCode: ExitCode.DIFFERS,
       message: '"p": Postgres and SharePoint differ (2 field difference(s), 1 unpaired)',
     });
