@@ -70,7 +70,8 @@ export function engineContextFor(runtime: FunctionsRuntime, context: InvocationC
   return {
     meta: ctx.meta,
     sourcePool: (connection) => ctx.sourcePool(connection),
-    target: () => ctx.target(),
+    target: (run) => ctx.target(run),
+    runMaxSeconds: ctx.runMaxSeconds,
     log,
     onProgress: ctx.onProgress,
     onRunFinished: ctx.onRunFinished,

@@ -17,7 +17,7 @@ import { ResyncRequiredError, type DeltaEntry, type WriteOp } from '../target/sh
 import { keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push';
 import { decidePair, type PairDecision } from './reconcile';
-import { withRun, type RunScope } from './runner';
+import { withRun, type RunOptions, type RunScope } from './runner';
 import type { EngineContext, RunSummary, RunTrigger } from './types';
 
 /**
@@ -396,9 +396,9 @@ async function reconcileUnseen(scope: RunScope, enumeration: string): Promise<vo
 export async function runPull(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger },
+  opts: RunOptions,
 ): Promise<RunSummary> {
-  return withRun(ctx, definitionName, 'INGRESS', opts.trigger, async (scope) => {
+  return withRun(ctx, definitionName, 'INGRESS', opts, async (scope) => {
     const { def, target, siteId, listId, definitionId, plan } = scope;
     if (!def.pull.enabled) {
       scope.details.pullDisabled = true;
@@ -446,6 +446,11 @@ export async function runPull(
             total: null,
             throttleWaitMs: target.stats().throttleWaitMs,
           });
+          // The page and the link to the next one are committed: out of time, stop here (I16).
+          if (!page.deltaLink && scope.timeLeft() <= 0) {
+            scope.stopIncomplete('time budget spent');
+            return;
+          }
         }
         break;
       } catch (err) {

@@ -18,7 +18,7 @@ import type { LedgerEntry } from '../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../target/sharepoint';
 import { keyOf, pick, rowToCanonical } from './plan';
 import { decidePair, type PairDecision } from './reconcile';
-import { withRun, type RunScope } from './runner';
+import { withRun, type RunOptions, type RunScope } from './runner';
 import type { EngineContext, RunSummary, RunTrigger } from './types';
 
 /** A source row ready to push: its identity and canonical values. */
@@ -627,9 +627,9 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
 export async function runPush(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger },
+  opts: RunOptions,
 ): Promise<RunSummary> {
-  return withRun(ctx, definitionName, 'PUSH', opts.trigger, async (scope) => {
+  return withRun(ctx, definitionName, 'PUSH', opts, async (scope) => {
     const { def, source, definitionId } = scope;
     const retryKeys = await settlePendingCreates(scope);
     const due = await dueFailures(ctx.meta, definitionId, 'PUSH');
@@ -680,6 +680,11 @@ export async function runPush(
       });
       if (rows.length < def.source.pageSize) break;
       from = { after: next };
+      // The page and its cursor are committed: a run out of time stops here and the next one resumes (I16).
+      if (scope.timeLeft() <= 0) {
+        scope.stopIncomplete('time budget spent');
+        return;
+      }
     }
     await reconcileDeletes(scope);
   });

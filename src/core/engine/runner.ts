@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { RunTimeBudgetError } from '../budget/errors';
 import type { SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
 import { readSourceColumns } from '../definition/validateLive';
@@ -9,7 +10,7 @@ import { tryLockDefinition } from '../store/locks';
 import { backlogCounts, finishRun, startRun } from '../store/runs';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
-import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType } from './types';
+import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType, RunWait } from './types';
 
 export class ListNotFoundError extends Error {
   constructor(
@@ -56,6 +57,20 @@ export interface RunScope {
   ledger: LedgerStore;
   counts: RunCounts;
   details: Record<string, unknown>;
+  /**
+   * Milliseconds left of the run's time budget (I16). Page loops stop when it is spent, after committing
+   * the page, and call `stopIncomplete`.
+   */
+  timeLeft(): number;
+  /** Marks the run as stopped with work left (its summary says `complete: false`). */
+  stopIncomplete(reason: string): void;
+}
+
+/** Options of one push or pull run. */
+export interface RunOptions {
+  trigger: RunTrigger;
+  /** Time budget in seconds (CLI --max-seconds); default the context's RUN_MAX_SECONDS. */
+  maxSeconds?: number;
 }
 
 export function emptyCounts(): RunCounts {
@@ -114,11 +129,17 @@ async function resolveCached(
   return fresh;
 }
 
+interface RunClock {
+  deadline: number;
+  stopped: string | null;
+}
+
 async function openScope(
   ctx: EngineContext,
   stored: StoredDefinition,
   runId: string,
   target: SharePointTarget,
+  clock: RunClock,
 ): Promise<RunScope> {
   const def = stored.definition;
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
@@ -161,22 +182,45 @@ async function openScope(
     ),
     counts: emptyCounts(),
     details: { warnings: plan.warnings },
+    timeLeft: () => clock.deadline - Date.now(),
+    stopIncomplete(reason: string) {
+      clock.stopped ??= reason;
+    },
   };
+}
+
+function waitLine(definition: string, runType: RunType, wait: RunWait): string {
+  const what = runType === 'PUSH' ? 'push' : 'pull';
+  const seconds = Math.ceil(wait.ms / 1000);
+  if (wait.reason === 'pacing')
+    return `${definition}: ${what} waited ${seconds} s for its share of the resource-unit budget`;
+  const asked =
+    wait.askedMs !== undefined ? ` (Graph asked for ${Math.round(wait.askedMs / 1000)} s; capped)` : '';
+  return `${definition}: ${what} waiting ${seconds} s until ${wait.until}: Graph throttled this app (429)${asked}`;
 }
 
 /**
  * Runs `work` as one recorded run of a definition: under its advisory lock (I11), with a sync_runs row,
- * counts, Graph usage and errors. A run that finds the lock taken is SKIPPED, not queued.
+ * counts, Graph usage and errors. A run that finds the lock taken is SKIPPED, not queued. The run has a
+ * time budget (I16): page loops stop when it is spent, and a 429 block that would outlast it stops the run
+ * before sending; either way what was done is committed and the summary says `complete: false`.
  */
 export async function withRun(
   ctx: EngineContext,
   definitionName: string,
   runType: RunType,
-  trigger: RunTrigger,
+  runOptions: RunTrigger | RunOptions,
   work: (scope: RunScope) => Promise<void>,
 ): Promise<RunSummary> {
+  const options: RunOptions = typeof runOptions === 'string' ? { trigger: runOptions } : runOptions;
+  const { trigger } = options;
   const stored = await getDefinition(ctx.meta, definitionName);
   const started = Date.now();
+  const maxSeconds = options.maxSeconds ?? ctx.runMaxSeconds;
+  const clock: RunClock = {
+    deadline: maxSeconds === undefined ? Number.POSITIVE_INFINITY : started + maxSeconds * 1000,
+    stopped: null,
+  };
   const startedAt = new Date(started).toISOString();
   const lock = await tryLockDefinition(ctx.meta, stored.id);
   if (!lock) {
@@ -190,8 +234,11 @@ export async function withRun(
       startedAt,
       durationMs: 0,
       throttleWaitMs: 0,
+      paceWaitMs: 0,
       graphRequests: 0,
       resourceUnits: 0,
+      complete: false,
+      resumeAfter: null,
       ...emptyCounts(),
       ...backlog,
       error: null,
@@ -200,18 +247,51 @@ export async function withRun(
   let scope: RunScope | null = null;
   const runId = await startRun(ctx.meta, stored.id, runType, trigger);
   let error: string | null = null;
-  const target = ctx.target();
+  let resumeAfter: string | null = null;
+  const target = ctx.target({
+    runDeadline: Number.isFinite(clock.deadline) ? clock.deadline : undefined,
+    runKind: runType === 'PUSH' ? 'push' : 'pull',
+    onWait: (notice) => {
+      const wait: RunWait = {
+        reason: notice.reason,
+        ms: notice.ms,
+        until: new Date(notice.until).toISOString(),
+        ...(notice.askedMs !== undefined ? { askedMs: notice.askedMs } : {}),
+      };
+      const line = waitLine(definitionName, runType, wait);
+      if (wait.reason === 'throttled') ctx.log.warn(line, { runId, definition: definitionName, wait });
+      else ctx.log.info(line, { runId, definition: definitionName, wait });
+      ctx.onProgress?.({
+        runType,
+        definition: definitionName,
+        done: scope?.counts.processed ?? 0,
+        total: null,
+        throttleWaitMs: 0,
+        wait,
+      });
+    },
+  });
   try {
-    scope = await openScope(ctx, stored, runId, target);
+    scope = await openScope(ctx, stored, runId, target, clock);
     await work(scope);
   } catch (err) {
-    error = (err as Error).message;
+    if (err instanceof RunTimeBudgetError) {
+      // Not a failure: nothing was sent for the request that would have waited; pages done are committed.
+      clock.stopped ??= err.message;
+      resumeAfter = new Date(err.resumeAt).toISOString();
+      ctx.log.warn(`${definitionName}: ${runType} run ${runId} stopped: ${err.message}`, {
+        runId,
+        definition: definitionName,
+      });
+    } else {
+      error = (err as Error).message;
     // The list may have changed shape (a column renamed or removed): resolve it afresh next time.
     forgetResolution(ctx, stored.definition);
-    ctx.log.error(`${definitionName}: ${runType} run ${runId} failed: ${error}`, {
-      runId,
-      definition: definitionName,
-    });
+      ctx.log.error(`${definitionName}: ${runType} run ${runId} failed: ${error}`, {
+        runId,
+        definition: definitionName,
+      });
+    }
   } finally {
     await lock.release();
   }
@@ -219,6 +299,12 @@ export async function withRun(
   await target.close();
   const counts = scope?.counts ?? emptyCounts();
   const status = error ? 'FAILED' : counts.failed > 0 ? 'PARTIAL' : 'SUCCEEDED';
+  const complete = error === null && clock.stopped === null;
+  const details = {
+    ...(scope?.details ?? {}),
+    ...(clock.stopped !== null ? { incomplete: clock.stopped, resumeAfter } : {}),
+    paceWaitMs: stats.paceWaitMs,
+  };
   await finishRun(ctx.meta, runId, {
     ...counts,
     status,
@@ -226,7 +312,7 @@ export async function withRun(
     graphRequests: stats.requests,
     resourceUnits: stats.resourceUnits,
     error,
-    details: scope?.details,
+    details,
   });
   const summary: RunSummary = {
     runId,
@@ -236,8 +322,11 @@ export async function withRun(
     startedAt,
     durationMs: Date.now() - started,
     throttleWaitMs: stats.throttleWaitMs,
+    paceWaitMs: stats.paceWaitMs,
     graphRequests: stats.requests,
     resourceUnits: stats.resourceUnits,
+    complete,
+    resumeAfter,
     ...counts,
     ...(await backlogCounts(ctx.meta, stored.id)),
     error,

@@ -73,6 +73,8 @@ export function runEventOf(summary: RunSummary): {
       runType: summary.runType,
       status: summary.status,
       runId: summary.runId ?? '',
+      complete: String(summary.complete),
+      ...(summary.resumeAfter ? { resumeAfter: summary.resumeAfter } : {}),
       ...(summary.error ? { error: summary.error.slice(0, 1000) } : {}),
     },
     measurements: {
@@ -85,6 +87,7 @@ export function runEventOf(summary: RunSummary): {
       conflicts: summary.conflicts,
       failed: summary.failed,
       throttleWaitMs: summary.throttleWaitMs,
+      paceWaitMs: summary.paceWaitMs,
       graphRequests: summary.graphRequests,
       resourceUnits: summary.resourceUnits,
       parkedFailures: summary.parkedFailures,

@@ -1,4 +1,5 @@
 import * as m001 from './001_initial';
+import * as m006 from './006_shared_budget';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,7 @@ export interface Migration {
 }
 
 /** Migrations in order. A migration, once released, is never edited: add the next number instead. */
-export const migrations: Migration[] = [{ version: 1, ...m001 }];
+export const migrations: Migration[] = [
+  { version: 1, ...m001 },
+  { version: 6, ...m006 },
+];
