@@ -81,10 +81,11 @@ export const settingsSchema = z
      */
     RUN_MAX_SECONDS: positiveInt(1500),
     /**
-     * Connections of each process's metadata pool (and of each other source connection's pool).
-     * Instances × this must stay under the server's connection limit (docs/deploy.md).
+     * Connections of each process's metadata pool (and of each other source connection's pool). One run
+     * uses up to 3 at once (its lock, a page transaction, a budget reservation). Instances × this must
+     * stay under the server's connection limit (docs/deploy.md).
      */
-    PG_POOL_MAX: positiveInt(5),
+    PG_POOL_MAX: positiveInt(10),
     APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
     /** Public URL of the webhook function (with its function key) used as the subscriptions' notificationUrl. */
     WEBHOOK_NOTIFICATION_URL: optionalText.pipe(httpsUrl.optional()),

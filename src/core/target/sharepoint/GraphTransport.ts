@@ -24,7 +24,7 @@ import {
   redactUrl,
 } from './errors';
 import { graphErrorBodySchema } from './graphSchemas';
-import { defaultAppKey, type GraphClientOptions, type ThrottleGate, type WaitNotice } from './options';
+import { defaultAppKey, type GraphClientOptions, type ThrottleGate } from './options';
 import {
   appThrottleState,
   backoffMs,
