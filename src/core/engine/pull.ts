@@ -18,7 +18,7 @@ import { keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push';
 import { decidePair, type PairDecision } from './reconcile';
 import { withRun, type RunOptions, type RunScope } from './runner';
-import type { EngineContext, RunSummary, RunTrigger } from './types';
+import type { EngineContext, RunSummary } from './types';
 
 /**
  * Progress of a delta feed being applied: the next page's link, and for a full enumeration the id that

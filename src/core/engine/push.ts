@@ -19,7 +19,7 @@ import type { ListItem, WriteOp, WriteOutcome } from '../target/sharepoint';
 import { keyOf, pick, rowToCanonical } from './plan';
 import { decidePair, type PairDecision } from './reconcile';
 import { withRun, type RunOptions, type RunScope } from './runner';
-import type { EngineContext, RunSummary, RunTrigger } from './types';
+import type { EngineContext, RunSummary } from './types';
 
 /** A source row ready to push: its identity and canonical values. */
 interface PushRow {
