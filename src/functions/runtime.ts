@@ -5,6 +5,7 @@ import { createEngineContext } from '../core/engine/context';
 import type { EngineContext, Logger } from '../core/engine/types';
 import { migrate } from '../core/store/migrate';
 import { consoleLogger, invocationLogger, startTelemetry, type Telemetry } from '../core/telemetry';
+import type { QueueDelays } from './queueWorkerFlow';
 
 /**
  * What every function needs, built once per process: the engine context (pools, Graph target factory),
@@ -17,6 +18,8 @@ export interface FunctionsRuntime {
   ctx: EngineContext;
   telemetry: Telemetry;
   webhookUrls: { notificationUrl?: string; lifecycleNotificationUrl?: string };
+  /** Overrides of the queue workers' delays (tests, the local host); defaults in queueWorkerFlow.ts. */
+  queueDelays?: Partial<QueueDelays>;
 }
 
 let current: Promise<FunctionsRuntime> | undefined;

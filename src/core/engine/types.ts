@@ -5,7 +5,7 @@ export type RunType = 'PUSH' | 'INGRESS';
 export type RunStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'SKIPPED';
 /** What started a run; recorded in sync_runs.trigger. */
 export type RunTrigger =
-  'timer' | 'queue' | 'webhook' | 'safety' | 'cli' | 'ops' | 'demo' | 'test' | 'resolve';
+  'timer' | 'queue' | 'webhook' | 'safety' | 'cli' | 'ops' | 'demo' | 'test' | 'resolve' | 'continuation';
 
 export interface RunCounts {
   processed: number;
