@@ -683,6 +683,8 @@ export async function runPush(
       // The page and its cursor are committed: a run out of time stops here and the next one resumes (I16).
       if (scope.timeLeft() <= 0) {
         scope.stopIncomplete('time budget spent');
+        // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
+        scope.details.rowsLeft = await source.countSince(next.ts);
         return;
       }
     }
