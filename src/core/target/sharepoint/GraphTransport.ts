@@ -316,13 +316,20 @@ export class GraphTransport {
   async clearance(resourceUnits: number): Promise<void> {
     for (;;) {
       const now = Date.now();
-      const shared = this.gate ? await this.gate.blockedUntil(this.appKey) : null;
-      const until = Math.min(Math.max(this.throttle.blockedUntil, shared ?? 0), now + this.maxRetryAfterMs);
+      // With a gate its row is the truth (our own blocks are written there at once, and an operator may
+      // clear it); the process-local block serves clients without one.
+      const blocked = this.gate
+        ? ((await this.gate.blockedUntil(this.appKey)) ?? 0)
+        : this.throttle.blockedUntil;
+      const until = Math.min(blocked, now + this.maxRetryAfterMs);
       const blockedMs = until - now;
       if (blockedMs <= 0) break;
       const deadline = this.options.runDeadline;
       if (deadline !== undefined && until > deadline) {
-        throw new RunTimeBudgetError(until, `Graph throttled this app (429) for ${Math.ceil(blockedMs / 1000)} s`);
+        throw new RunTimeBudgetError(
+          until,
+          `Graph throttled this app (429) for ${Math.ceil(blockedMs / 1000)} s`,
+        );
       }
       if (blockedMs >= 1000) this.options.onWait?.({ reason: 'throttled', ms: blockedMs, until });
       this.recordThrottleWait(blockedMs);
@@ -412,7 +419,8 @@ class PolicyMiddleware implements Middleware {
           return this.attemptOnce(context);
         });
       } catch (error) {
-        if (error instanceof GraphAuthError) throw error;
+        // Nothing was sent when the run's time budget stopped it, or auth failed: no attempt, no retry.
+        if (error instanceof GraphAuthError || error instanceof RunTimeBudgetError) throw error;
         transport.countAttempt(policy.resourceUnits);
         const reason = describeFailure(error);
         if (!policy.safeToRetry) throw new GraphOutcomeUnknownError(policy.method, policy.url, reason);
