@@ -33,7 +33,9 @@ export class SchemaNotReadyError extends Error {
   override readonly name = 'SchemaNotReadyError';
 
   constructor(waitedMs: number) {
-    super(`the metadata schema is not ready after ${Math.round(waitedMs / 1000)} s (migrations still running)`);
+    super(
+      `the metadata schema is not ready after ${Math.round(waitedMs / 1000)} s (migrations still running)`,
+    );
   }
 }
 

@@ -44,7 +44,10 @@ export function budgetShape(unitsPerMinute: number): BudgetShape {
   const capacity = Math.min(unitsPerMinute, Math.max(LARGEST_REQUEST_UNITS + reserve, unitsPerMinute / 25));
   const refillable = Math.max(unitsPerMinute - capacity, unitsPerMinute / 2);
   const ratePerMs = refillable / (WINDOW_MS + ARRIVAL_MARGIN_MS + LEASE_MS);
-  const chunk = Math.max(1, Math.min(capacity - Math.min(reserve, capacity / 2), ratePerMs * CHUNK_REFILL_MS));
+  const chunk = Math.max(
+    1,
+    Math.min(capacity - Math.min(reserve, capacity / 2), ratePerMs * CHUNK_REFILL_MS),
+  );
   return { unitsPerMinute, capacity, reserve: Math.min(reserve, capacity / 2), ratePerMs, chunk };
 }
 

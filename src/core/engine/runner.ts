@@ -285,8 +285,8 @@ export async function withRun(
       });
     } else {
       error = (err as Error).message;
-    // The list may have changed shape (a column renamed or removed): resolve it afresh next time.
-    forgetResolution(ctx, stored.definition);
+      // The list may have changed shape (a column renamed or removed): resolve it afresh next time.
+      forgetResolution(ctx, stored.definition);
       ctx.log.error(`${definitionName}: ${runType} run ${runId} failed: ${error}`, {
         runId,
         definition: definitionName,
