@@ -14,10 +14,11 @@
  */
 
 export const WINDOW_MS = 60_000;
-/** The server stamps a request when it arrives, a little after we were granted it. */
-export const ARRIVAL_MARGIN_MS = 1_000;
+/** The server stamps a request when it arrives, a little after we were granted it (the grant is taken
+ * inside the request's concurrency slot, right before sending). */
+export const ARRIVAL_MARGIN_MS = 250;
 /** Tokens a process took in a chunk and did not spend within this time are dropped, never carried. */
-export const LEASE_MS = 500;
+export const LEASE_MS = 250;
 /** Largest single request we send: a `$batch` of 20 writes at 2 RU each. */
 export const LARGEST_REQUEST_UNITS = 40;
 /** A push draws as bulk once it has spent this many units (500 writes): small pushes stay ahead. */
