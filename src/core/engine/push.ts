@@ -9,6 +9,7 @@ import {
   type CanonicalValue,
   type FieldKind,
 } from '../canonical';
+import { PageSizer } from '../budget/pageSizer';
 import { keysetCursor, type KeysetPosition } from '../cursor/timestampCursor';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import { openConflictIdentities, recordConflict } from '../store/conflicts';
@@ -662,8 +663,11 @@ export async function runPush(
     const total = ctx.onProgress ? await source.countSince(since) : null;
     let from: { after: KeysetPosition } | { since: string } | null = since ? { since } : null;
     let done = 0;
+    const pages = new PageSizer(def.source.pageSize, scope.timeLeft());
     for (;;) {
-      const rows = await source.readPage(from, def.source.pageSize);
+      const pageStarted = Date.now();
+      const pageRows = pages.rows;
+      const rows = await source.readPage(from, pageRows);
       if (rows.length === 0) break;
       const last = rows[rows.length - 1];
       const next: KeysetPosition = { ts: last.cursor as string, key: keyOf(def, last.values) };
@@ -678,7 +682,8 @@ export async function runPush(
         total,
         throttleWaitMs: scope.target.stats().throttleWaitMs,
       });
-      if (rows.length < def.source.pageSize) break;
+      if (rows.length < pageRows) break;
+      pages.record(rows.length, Date.now() - pageStarted);
       from = { after: next };
       // The page and its cursor are committed: a run out of time stops here and the next one resumes (I16).
       if (scope.timeLeft() <= 0) {
