@@ -105,7 +105,7 @@ param functionInstanceMemoryMB int = 2048
 
 @minValue(1)
 @maxValue(1000)
-param functionMaximumInstanceCount int = 40
+param functionMaximumInstanceCount int = 2
 
 @description('Application Insights accepts only Entra-authenticated telemetry (grants Monitoring Metrics Publisher).')
 param appInsightsEntraAuth bool = false

@@ -128,6 +128,12 @@ var appSettings = union(
     GRAPH_BASE_URL: 'https://graph.microsoft.com/v1.0'
     GRAPH_RU_PER_MINUTE: string(graphRuPerMinute)
     GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
+    // (5 scaling function groups × maximumInstanceCount + 3 timers) × PG_POOL_MAX stays under the server's
+    // connections (docs/deploy.md).
+    PG_POOL_MAX: '3'
+    GRAPH_MAX_RETRY_AFTER_SECONDS: '300'
+    // 5 minutes under host.json's functionTimeout (30 min): an unfinished run is continued (I16).
+    RUN_MAX_SECONDS: '1500'
     PUSH_QUEUE_NAME: pushQueueName
     PULL_QUEUE_NAME: pullQueueName
     PUSH_SCHEDULE: pushSchedule

@@ -94,12 +94,17 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     `${what} Takes the definition's lock: if another run holds it, this one is SKIPPED. ` +
     'Parked failures and open conflicts are reported; the exit code stays 0.';
 
+  const maxSecondsHelp =
+    'time budget of the run in seconds (default RUN_MAX_SECONDS): it stops after the page in progress, ' +
+    'keeps what it did and reports "complete": false; run it again to continue';
+
   program
     .command('push')
     .description(runHelp('Push Postgres changes since the cursor to SharePoint (one run).'))
     .argument('<name>', 'definition name')
     .option('--json', 'print the run summary as one JSON object')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
+    .option('--max-seconds <n>', maxSecondsHelp)
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runPushCommand(rt, name, opts)));
 
   program
@@ -108,6 +113,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .argument('<name>', 'definition name')
     .option('--json', 'print the run summary as one JSON object')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
+    .option('--max-seconds <n>', maxSecondsHelp)
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runPullCommand(rt, name, opts)));
 
   program
@@ -119,6 +125,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .argument('<name>', 'definition name')
     .option('--json', 'print one JSON object: the summed counts, plus "pull" and "push" run summaries')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
+    .option('--max-seconds <n>', maxSecondsHelp)
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runSyncCommand(rt, name, opts)));
 
   program

@@ -80,6 +80,14 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
   ];
   // A FAILED run's error is printed once, by the CLI's failure message (with its next step).
   if (summary.error && summary.status !== 'FAILED') lines.push(`  error: ${summary.error}`);
+  if (!summary.complete && summary.status !== 'FAILED') {
+    lines.push(
+      summary.resumeAfter
+        ? `  incomplete: Graph throttled this app until ${summary.resumeAfter}, beyond this run's time ` +
+            `budget; what was done is kept: run it again after that time to continue`
+        : `  incomplete: the run's time budget was spent; what was done is kept: run it again to continue`,
+    );
+  }
   const attention = options.attention === false ? null : attentionNote(summary);
   if (attention) lines.push(`  ${attention}`);
   return lines.join('\n');
@@ -127,6 +135,8 @@ export interface SyncSummary {
   throttleWaitMs: number;
   parkedFailures: number;
   openConflicts: number;
+  /** Both runs finished their work (neither stopped at the time budget). */
+  complete: boolean;
   pull: RunSummary;
   push: RunSummary | null;
 }
@@ -160,6 +170,7 @@ export function combineSync(pull: RunSummary, push: RunSummary | null): SyncSumm
     throttleWaitMs: sum('throttleWaitMs'),
     parkedFailures: last.parkedFailures,
     openConflicts: last.openConflicts,
+    complete: push !== null && pull.complete && push.complete,
     pull,
     push,
   };

@@ -112,6 +112,8 @@ class LineReporter implements ProgressReporter {
   ) {}
 
   onProgress(event: ProgressEvent): void {
+    // A wait notice is printed as its own line by the logger; it carries no row counts.
+    if (event.wait) return;
     const label = labelOf(event);
     let entry = this.trackers.get(label);
     if (!entry) {
@@ -167,6 +169,7 @@ class BarReporter implements ProgressReporter {
   }
 
   onProgress(event: ProgressEvent): void {
+    if (event.wait) return;
     const label = labelOf(event);
     let entry = this.bars.get(label);
     const multibar = this.ensureMultibar();

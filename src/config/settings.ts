@@ -76,6 +76,23 @@ export const settingsSchema = z
     GRAPH_RU_PER_MINUTE: positiveInt(1250),
     /** Graph requests in flight at once per run. */
     GRAPH_MAX_CONCURRENCY: positiveInt(4),
+    /**
+     * Longest wait one 429 may impose (seconds). A larger Retry-After is capped to this, so one answer
+     * cannot stall every worker of the app for an hour; the cap is logged and shown by `status`.
+     */
+    GRAPH_MAX_RETRY_AFTER_SECONDS: positiveInt(300),
+    /**
+     * Time budget of one push or pull run (seconds). A run that spends it stops after the page in
+     * progress, commits it and reports `complete: false`; workers enqueue a continuation. The default
+     * leaves 5 minutes under Flex Consumption's 30-minute functionTimeout.
+     */
+    RUN_MAX_SECONDS: positiveInt(1500),
+    /**
+     * Connections of each process's metadata pool (and of each other source connection's pool). One run
+     * uses up to 3 at once (its lock, a page transaction, a budget reservation). Instances × this must
+     * stay under the server's connection limit (docs/deploy.md).
+     */
+    PG_POOL_MAX: positiveInt(10),
     APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
     OPS_AUTH: opsAuthSchema,
     /** Public URL of the webhook function, used as the subscriptions' notificationUrl. */

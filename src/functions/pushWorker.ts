@@ -3,14 +3,25 @@ import { app, type InvocationContext } from '@azure/functions';
 import type { RunSummary } from '../core/engine/types';
 import { runPush } from '../core/engine/push';
 import { UnknownDefinitionError } from '../core/store/definitions';
-import { parseQueueMessage, PUSH_QUEUE, pushMessageSchema, STORAGE_CONNECTION } from './queues';
+import { awaitNotBefore, busyRetryOf, continuationOf, queueDelaysOf } from './queueWorkerFlow';
+import {
+  parseQueueMessage,
+  PUSH_QUEUE,
+  pushMessageSchema,
+  pushQueueOutput,
+  STORAGE_CONNECTION,
+  type PushMessage,
+} from './queues';
 import { engineContextFor, getRuntime, messageOf } from './runtime';
 
 /**
- * Runs one definition's push. A SKIPPED run (another run holds the lock) needs nothing more: the next
- * tick pushes whatever is left. An exception (database unreachable, …) is rethrown so the host retries
- * the message and, after its attempts, moves it to the poison queue (pushPoison records that).
- * A run that fails inside is already recorded as FAILED; retrying it is the next tick's job.
+ * Runs one definition's push, within the run's time budget (RUN_MAX_SECONDS, I16). A run that stopped
+ * with work left sends a continuation message (delayed until a 429 block ends when that stopped it), so a
+ * load of any size completes over many invocations. A push that found the definition busy is sent again
+ * after a delay when a person or a continuation asked for it; a timer push is left to the next tick. An
+ * exception (database unreachable, …) is rethrown so the host retries the message and, after its
+ * attempts, moves it to the poison queue (pushPoison records that). A run that fails inside is already
+ * recorded as FAILED; retrying it is the next tick's job.
  */
 export async function pushWorker(message: unknown, context: InvocationContext): Promise<RunSummary | null> {
   const parsed = parseQueueMessage(pushMessageSchema, message);
@@ -19,14 +30,37 @@ export async function pushWorker(message: unknown, context: InvocationContext): 
     return null;
   }
   const runtime = await getRuntime();
-  const { definition, trigger } = parsed.data;
+  const delays = queueDelaysOf(runtime);
+  const msg = parsed.data;
+  const { definition, trigger } = msg;
+  const sendOn = (next: PushMessage) => context.extraOutputs.set(pushQueueOutput, [next]);
+  if (!(await awaitNotBefore(msg, delays))) {
+    sendOn(msg);
+    return null;
+  }
   try {
     const summary = await runPush(engineContextFor(runtime, context), definition, {
-      trigger: trigger === 'ops' ? 'ops' : 'queue',
+      trigger: trigger === 'timer' ? 'queue' : trigger,
     });
     const line = `pushWorker: ${definition} ${summary.status} (run ${summary.runId ?? '-'}, ${summary.processed} processed, ${summary.durationMs} ms)`;
     if (summary.status === 'FAILED') context.error(`${line}: ${summary.error ?? ''}`);
     else context.log(line);
+    if (summary.status === 'SKIPPED') {
+      const retry = trigger === 'timer' ? null : busyRetryOf(msg, delays);
+      if (retry) sendOn(retry);
+      context.log(
+        retry
+          ? `pushWorker: ${definition} is busy; sent again for ${retry.notBefore ?? 'now'}`
+          : `pushWorker: ${definition} is busy; the next timer tick pushes what is left`,
+      );
+    } else if (summary.status !== 'FAILED' && !summary.complete) {
+      const next = continuationOf(msg, summary);
+      sendOn(next);
+      context.log(
+        `pushWorker: ${definition} stopped at its time budget; continuation ${next.continues ?? 1} enqueued` +
+          (next.notBefore ? ` for ${next.notBefore}` : ''),
+      );
+    }
     return summary;
   } catch (err) {
     if (err instanceof UnknownDefinitionError) {
@@ -42,5 +76,6 @@ export async function pushWorker(message: unknown, context: InvocationContext): 
 app.storageQueue('pushWorker', {
   queueName: PUSH_QUEUE,
   connection: STORAGE_CONNECTION,
+  extraOutputs: [pushQueueOutput],
   handler: pushWorker,
 });

@@ -19,12 +19,24 @@ export const pullQueueOutput = output.storageQueue({ queueName: PULL_QUEUE, conn
 const definitionName = z.string().min(1).max(63);
 const definitionId = z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a definition id');
 
+/**
+ * Fields a worker adds when it sends a message on (I16): `notBefore` delays it (the queue output cannot
+ * set a visibility delay, so the worker waits for it, a bounded slice per delivery), `hops` counts
+ * re-sends of a message that found its definition busy, `continues` the runs of an unfinished load.
+ */
+const relayFields = {
+  notBefore: z.iso.datetime({ offset: true }).optional(),
+  hops: z.number().int().min(0).max(100_000).optional(),
+  continues: z.number().int().min(0).max(1_000_000).optional(),
+};
+
 /** "Run the push of this definition": one per due definition per timer tick, or from the ops API. */
 export const pushMessageSchema = z.object({
   definition: definitionName,
   definitionId: definitionId.optional(),
-  trigger: z.enum(['timer', 'ops']).default('timer'),
+  trigger: z.enum(['timer', 'ops', 'continuation']).default('timer'),
   enqueuedAt: z.string().max(40).optional(),
+  ...relayFields,
 });
 export type PushMessage = z.output<typeof pushMessageSchema>;
 
@@ -32,8 +44,9 @@ export type PushMessage = z.output<typeof pushMessageSchema>;
 export const pullMessageSchema = z.object({
   definition: definitionName,
   definitionId,
-  trigger: z.enum(['webhook', 'safety', 'ops']).default('webhook'),
+  trigger: z.enum(['webhook', 'safety', 'ops', 'continuation']).default('webhook'),
   enqueuedAt: z.string().max(40).optional(),
+  ...relayFields,
 });
 export type PullMessage = z.output<typeof pullMessageSchema>;
 

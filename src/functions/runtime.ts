@@ -5,21 +5,64 @@ import { createEngineContext } from '../core/engine/context';
 import type { EngineContext, Logger } from '../core/engine/types';
 import { migrate } from '../core/store/migrate';
 import { consoleLogger, invocationLogger, startTelemetry, type Telemetry } from '../core/telemetry';
+import type { QueueDelays } from './queueWorkerFlow';
 
 /**
  * What every function needs, built once per process: the engine context (pools, Graph target factory),
- * telemetry, and the public URLs subscriptions point at. On Azure it is built lazily from the app
- * settings on the first invocation, after the metadata migrations ran (under their advisory lock).
+ * telemetry, and the public URLs subscriptions point at. On Azure it is built from the app settings
+ * without touching Postgres; the metadata migrations run in the background from start-up (under their
+ * advisory lock), and every handler waits for them, bounded by SCHEMA_WAIT_MS, before using the store.
  * The local host (src/serve) installs its own, so the same handlers run there unchanged.
  */
 export interface FunctionsRuntime {
   ctx: EngineContext;
   telemetry: Telemetry;
   webhookUrls: { notificationUrl?: string; lifecycleNotificationUrl?: string };
+  /** Overrides of the queue workers' delays (tests, the local host); defaults in queueWorkerFlow.ts. */
+  queueDelays?: Partial<QueueDelays>;
 }
 
 let current: Promise<FunctionsRuntime> | undefined;
+let schema: Promise<void> | undefined;
 let installed = false;
+
+/** How long a handler waits for the schema before failing (the host retries its message or request). */
+export const SCHEMA_WAIT_MS = 60_000;
+
+export class SchemaNotReadyError extends Error {
+  override readonly name = 'SchemaNotReadyError';
+
+  constructor(waitedMs: number) {
+    super(
+      `the metadata schema is not ready after ${Math.round(waitedMs / 1000)} s (migrations still running)`,
+    );
+  }
+}
+
+/** Runs the migrations once per process; a failure is retried by the next handler that needs the store. */
+function schemaReady(runtime: FunctionsRuntime): Promise<void> {
+  schema ??= migrate(runtime.ctx.meta).then(
+    () => undefined,
+    (err: unknown) => {
+      schema = undefined;
+      throw err;
+    },
+  );
+  const pending = schema;
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new SchemaNotReadyError(SCHEMA_WAIT_MS)), SCHEMA_WAIT_MS);
+    pending.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
 
 async function runtimeFromEnvironment(): Promise<FunctionsRuntime> {
   const settings = loadSettings(process.env);
@@ -28,7 +71,6 @@ async function runtimeFromEnvironment(): Promise<FunctionsRuntime> {
     log: consoleLogger('arcore'),
     onRunFinished: (summary) => telemetry.trackRun(summary),
   });
-  await migrate(ctx.meta);
   return {
     ctx,
     telemetry,
@@ -39,14 +81,19 @@ async function runtimeFromEnvironment(): Promise<FunctionsRuntime> {
   };
 }
 
-/** The process's runtime; the first call builds it from the environment unless one was installed. */
-export function getRuntime(): Promise<FunctionsRuntime> {
+/**
+ * The process's runtime with its schema ready; the first call builds it from the environment unless one
+ * was installed.
+ */
+export async function getRuntime(): Promise<FunctionsRuntime> {
   current ??= runtimeFromEnvironment().catch((err: unknown) => {
-    // A failed start (bad settings, database down) is retried by the next invocation.
+    // A failed start (bad settings) is retried by the next invocation.
     current = undefined;
     throw err;
   });
-  return current;
+  const runtime = await current;
+  await schemaReady(runtime);
+  return runtime;
 }
 
 /**
@@ -57,9 +104,12 @@ export function installRuntime(runtime: FunctionsRuntime): () => void {
   if (installed) throw new Error('a functions runtime is already installed in this process');
   installed = true;
   current = Promise.resolve(runtime);
+  // Whoever installs a runtime has migrated its store already.
+  schema = Promise.resolve();
   return () => {
     installed = false;
     current = undefined;
+    schema = undefined;
   };
 }
 
@@ -70,21 +120,21 @@ export function engineContextFor(runtime: FunctionsRuntime, context: InvocationC
   return {
     meta: ctx.meta,
     sourcePool: (connection) => ctx.sourcePool(connection),
-    target: () => ctx.target(),
+    target: (run) => ctx.target(run),
+    runMaxSeconds: ctx.runMaxSeconds,
     log,
     onProgress: ctx.onProgress,
     onRunFinished: ctx.onRunFinished,
   };
 }
 
-// Build the runtime (and run migrations) when the host starts rather than on the first invocation, so
-// the first webhook delivery does not wait for it. A failure here is logged; invocations retry it.
-app.hook.appStart(async () => {
-  try {
-    await getRuntime();
-  } catch (err) {
+// Start building the runtime and migrating when the host starts, without holding start-up (Flex
+// Consumption wants the app ready within seconds): handlers wait for the schema, bounded. A failure here
+// is logged; invocations retry it.
+app.hook.appStart(() => {
+  getRuntime().catch((err: unknown) => {
     console.error(`arcore: startup failed, will retry on the first invocation: ${messageOf(err)}`);
-  }
+  });
 });
 
 /** The error message to log and record, whatever was thrown. */

@@ -141,6 +141,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       });
       if (work.kind === 'push') await pushWorker(work.message, context);
       else await pullWorker(work.message, context);
+      // Continuations and busy retries the worker sent on (I16).
+      enqueueOutputs(context);
     },
     poison: async (work) => {
       const context = invocation(work.kind === 'push' ? 'pushPoison' : 'pullPoison', {
@@ -150,9 +152,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       else await pullPoison(work.message, context);
     },
   });
+  // A message's notBefore becomes the queue's visibility delay, so the worker does not wait for it.
+  const delayOf = (m: QueueMessage) => (m.notBefore ? Date.parse(m.notBefore) - Date.now() : 0);
   const enqueueOutputs = (context: InvocationContext) => {
-    for (const m of outputsOf<PushMessage>(context, pushQueueOutput)) queue.enqueue('push', m.definition, m);
-    for (const m of outputsOf<PullMessage>(context, pullQueueOutput)) queue.enqueue('pull', m.definition, m);
+    for (const m of outputsOf<PushMessage>(context, pushQueueOutput))
+      queue.enqueue('push', m.definition, m, delayOf(m));
+    for (const m of outputsOf<PullMessage>(context, pullQueueOutput))
+      queue.enqueue('pull', m.definition, m, delayOf(m));
   };
 
   if (options.token !== undefined && options.token.trim().length < 16) {

@@ -44,9 +44,15 @@ export class LocalQueue<M> {
     this.retryDelayMs = options.retryDelayMs ?? 1000;
   }
 
-  enqueue(kind: WorkKind, definition: string, message: M): void {
+  /**
+   * Queues a message; with `delayMs` it becomes visible only then (a storage queue's visibility delay),
+   * which is how continuations and busy retries wait without holding a lane.
+   */
+  enqueue(kind: WorkKind, definition: string, message: M, delayMs = 0): void {
     if (this.stopped) return;
-    this.push({ kind, definition, message, attempt: 1 });
+    const work = { kind, definition, message, attempt: 1 };
+    if (delayMs <= 0) this.push(work);
+    else this.pushLater(work, delayMs);
   }
 
   /** Counts `work` as outstanding until it settles (timer ticks that are about to enqueue). */
@@ -128,16 +134,17 @@ export class LocalQueue<M> {
   }
 
   private redeliverLater(work: QueuedWork<M>): void {
+    this.pushLater(work, this.retryDelayMs * (work.attempt - 1));
+  }
+
+  private pushLater(work: QueuedWork<M>, delayMs: number): void {
     this.outstanding += 1;
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(timer);
-        // Enqueue before settling, so the count never touches zero in between (idle() would resolve early).
-        if (!this.stopped) this.push(work);
-        this.settle();
-      },
-      this.retryDelayMs * (work.attempt - 1),
-    );
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      // Enqueue before settling, so the count never touches zero in between (idle() would resolve early).
+      if (!this.stopped) this.push(work);
+      this.settle();
+    }, delayMs);
     this.timers.add(timer);
   }
 

@@ -13,6 +13,7 @@ import {
   type RunRecord,
 } from '../../core/ops';
 import { CliUsageError } from '../failures';
+import { budgetLines, budgetView, loadLines } from './budgetStatus';
 import { formatTable, printJson } from '../output';
 import type { CliRuntime } from '../runtime';
 
@@ -58,16 +59,28 @@ export async function runStatusCommand(
   name: string | undefined,
   opts: JsonOption,
 ): Promise<void> {
-  const statuses = await definitionStatus(await rt.metaPool(), name);
+  const meta = await rt.metaPool();
+  const statuses = await definitionStatus(meta, name);
+  const view = await budgetView(
+    meta,
+    statuses.map((s) => s.id),
+  );
+  const withLoads = statuses.map((s) => ({ ...s, unfinished: view.loads.get(s.id) ?? [] }));
   if (opts.json) {
-    printJson(rt.io, name === undefined ? { definitions: statuses } : statuses[0]);
+    printJson(
+      rt.io,
+      name === undefined
+        ? { definitions: withLoads, budget: view.budget }
+        : { ...withLoads[0], budget: view.budget },
+    );
     return;
   }
   if (statuses.length === 0) {
     rt.io.out('no definitions saved yet: run "arcore-sync apply FILE"');
     return;
   }
-  rt.io.out(statuses.map(statusBlock).join('\n\n'));
+  const blocks = withLoads.map((s) => [statusBlock(s), ...loadLines(s.unfinished)].join('\n'));
+  rt.io.out([...blocks, ...budgetLines(view.budget)].join('\n\n'));
 }
 
 export async function runRunsCommand(

@@ -3,7 +3,7 @@ import { runPull } from '../../core/engine/pull';
 import { runPush } from '../../core/engine/push';
 import { previewPull, previewPush, type DryRunSummary, type PlannedChange } from '../../core/engine/dryRun';
 import type { RunSummary } from '../../core/engine/types';
-import { RunFailedError } from '../failures';
+import { CliUsageError, RunFailedError } from '../failures';
 import { combineSync, formatRunSummary, printJson, type SyncSummary } from '../output';
 import type { CliRuntime } from '../runtime';
 
@@ -11,6 +11,17 @@ export interface RunCommandOptions {
   json?: boolean;
   /** Read both sides as the run would and write nothing (see src/core/engine/dryRun.ts). */
   dryRun?: boolean;
+  /** `--max-seconds N`: the run's time budget (default RUN_MAX_SECONDS). */
+  maxSeconds?: string;
+}
+
+/** The run options a command line asks for: its trigger and, with --max-seconds, its time budget. */
+function runOptions(opts: RunCommandOptions): { trigger: 'cli'; maxSeconds?: number } {
+  if (opts.maxSeconds === undefined) return { trigger: 'cli' };
+  const n = Number(opts.maxSeconds);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new CliUsageError(`--max-seconds must be a positive integer, got "${opts.maxSeconds}"`);
+  return { trigger: 'cli', maxSeconds: n };
 }
 
 /** A FAILED run: its summary is printed with the error by the CLI's failure handler (once, with a hint). */
@@ -36,28 +47,40 @@ function report(rt: CliRuntime, summary: RunSummary, opts: RunCommandOptions): v
 }
 
 export async function runPushCommand(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
+  const run = runOptions(opts);
   const ctx = await rt.engineContext();
   if (opts.dryRun) return reportDryRun(rt, await previewPush(ctx, name, { trigger: 'cli' }), opts);
-  const summary = await runPush(ctx, name, { trigger: 'cli' });
+  const summary = await runPush(ctx, name, run);
   report(rt, summary, opts);
   failIfFailed(summary);
 }
 
 export async function runPullCommand(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
+  const run = runOptions(opts);
   const ctx = await rt.engineContext();
   if (opts.dryRun) return reportDryRun(rt, await previewPull(ctx, name, { trigger: 'cli' }), opts);
-  const summary = await runPull(ctx, name, { trigger: 'cli' });
+  const summary = await runPull(ctx, name, run);
   report(rt, summary, opts);
   failIfFailed(summary);
 }
 
 /** One pull, then one push: SharePoint edits land first, so the push compares against fresh values. */
 export async function runSyncCommand(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
+  const run = runOptions(opts);
   const ctx = await rt.engineContext();
   if (opts.dryRun) return dryRunSync(rt, name, opts);
-  const pull = await runPull(ctx, name, { trigger: 'cli' });
-  // A failed pull (Graph or Postgres unreachable) would fail the push the same way: stop there.
-  const push = pull.status === 'FAILED' ? null : await runPush(ctx, name, { trigger: 'cli' });
+  const started = Date.now();
+  const pull = await runPull(ctx, name, run);
+  // A failed pull (Graph or Postgres unreachable) would fail the push the same way: stop there. The push
+  // gets what is left of the time budget.
+  const left =
+    run.maxSeconds === undefined
+      ? undefined
+      : Math.max(1, run.maxSeconds - Math.floor((Date.now() - started) / 1000));
+  const push =
+    pull.status === 'FAILED'
+      ? null
+      : await runPush(ctx, name, left === undefined ? run : { ...run, maxSeconds: left });
   rt.reporter.finish();
   const combined = combineSync(pull, push);
   const failed = pull.status === 'FAILED' || push?.status === 'FAILED';

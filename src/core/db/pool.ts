@@ -367,5 +367,7 @@ export function poolFromSettings(settings: Settings, connectionString: string = 
     connectionString,
     auth: settings.DATABASE_AUTH,
     tokenProvider: settings.DATABASE_AUTH === 'entra' ? tokenProviderForSettings(settings) : undefined,
+    // Bounded per process: instances × PG_POOL_MAX must fit the server's connections (docs/deploy.md).
+    max: settings.PG_POOL_MAX,
   });
 }

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { resolveConnectionString, type Settings } from '../../config/settings';
+import { PgBudgetStore } from '../budget/pgBudgetStore';
 import { poolFromSettings } from '../db/pool';
 import {
   graphOptionsFromSettings,
@@ -35,6 +36,8 @@ export async function createEngineContext(
   const gate = new PgThrottleGate(meta);
   const graphOptions = graphOptionsFromSettings(settings, {
     throttleGate: gate,
+    // Every process of the app draws from one resource-unit bucket in the metadata store (I16).
+    budgetStore: new PgBudgetStore(meta),
     ...(options.caCert ? { caCert: options.caCert } : {}),
     ...options.graph,
   });
@@ -51,7 +54,8 @@ export async function createEngineContext(
       pools.set(connection, pool);
       return pool;
     },
-    target: () => new SharePointTarget(graphOptions),
+    target: (run) => new SharePointTarget({ ...graphOptions, ...run }),
+    runMaxSeconds: settings.RUN_MAX_SECONDS,
     ruPerMinute: settings.GRAPH_RU_PER_MINUTE,
     log: options.log ?? silentLogger,
     onProgress: options.onProgress,

@@ -15,12 +15,11 @@ import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import { ResyncRequiredError, type DeltaEntry, type ListItem, type WriteOp } from '../target/sharepoint';
 import { decideAligned } from './alignment';
-import type { DryRun } from './dryRun';
 import { differs, keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push';
 import type { PairDecision } from './reconcile';
-import { withRun, type RunScope } from './runner';
-import type { EngineContext, RunSummary, RunTrigger } from './types';
+import { withRun, type RunOptions, type RunScope } from './runner';
+import type { EngineContext, RunSummary } from './types';
 
 /**
  * Progress of a delta feed being applied: the next page's link, and for a full enumeration the id that
@@ -552,7 +551,7 @@ async function reconcileUnseen(scope: RunScope, enumeration: string): Promise<vo
 export async function runPull(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger; dryRun?: DryRun },
+  opts: RunOptions,
 ): Promise<RunSummary> {
   return withRun(ctx, definitionName, 'INGRESS', opts, async (scope) => {
     const { def, target, siteId, listId, definitionId, plan } = scope;
@@ -618,6 +617,11 @@ export async function runPull(
             total: null,
             throttleWaitMs: target.stats().throttleWaitMs,
           });
+          // The page and the link to the next one are committed: out of time, stop here (I16).
+          if (!page.deltaLink && scope.timeLeft() <= 0) {
+            scope.stopIncomplete('time budget spent');
+            return;
+          }
         }
         break;
       } catch (err) {

@@ -10,6 +10,7 @@ import {
   type CanonicalValue,
   type FieldKind,
 } from '../canonical';
+import { PageSizer } from '../budget/pageSizer';
 import { keysetCursor, type KeysetPosition } from '../cursor/timestampCursor';
 import { KeyMatchError } from '../source/postgres/keys';
 import type { SourceRow } from '../source/postgres/PostgresSource';
@@ -19,12 +20,11 @@ import { dueFailures, park, resolveParked } from '../store/failures';
 import type { LedgerEntry } from '../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../target/sharepoint';
 import { decideAligned, pushPlanFor, unalignedFields } from './alignment';
-import type { DryRun } from './dryRun';
 import { NULL_KEY_ITEM, nullKeyMessage, settleNullKeys, splitDuplicateIdentities } from './identity';
 import { keyOf, pick, rowToCanonical, type FieldPlan } from './plan';
 import { decidePair, type PairDecision } from './reconcile';
-import { withRun, type RunScope } from './runner';
-import type { EngineContext, RunSummary, RunTrigger } from './types';
+import { withRun, type RunOptions, type RunScope } from './runner';
+import type { EngineContext, RunSummary } from './types';
 
 /** A source row ready to push: its identity and canonical values. */
 interface PushRow {
@@ -726,7 +726,7 @@ async function settleDeleteConflict(scope: RunScope, e: LedgerEntry, commit: Pag
 export async function runPush(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger; dryRun?: DryRun },
+  opts: RunOptions,
 ): Promise<RunSummary> {
   return withRun(ctx, definitionName, 'PUSH', opts, async (scope) => {
     const { def, source, definitionId } = scope;
@@ -762,8 +762,11 @@ export async function runPush(
     const total = ctx.onProgress ? await source.countSince(since) : null;
     let from: { after: KeysetPosition } | { since: string } | null = since ? { since } : null;
     let done = 0;
+    const pages = new PageSizer(def.source.pageSize, scope.timeLeft());
     for (;;) {
-      const rows = await source.readPage(from, def.source.pageSize);
+      const pageStarted = Date.now();
+      const pageRows = pages.rows;
+      const rows = await source.readPage(from, pageRows);
       if (rows.length === 0) break;
       const last = rows[rows.length - 1];
       const next: KeysetPosition = { ts: last.cursor as string, key: keyOf(def, last.values) };
@@ -778,8 +781,16 @@ export async function runPush(
         total,
         throttleWaitMs: scope.target.stats().throttleWaitMs,
       });
-      if (rows.length < def.source.pageSize) break;
+      if (rows.length < pageRows) break;
+      pages.record(rows.length, Date.now() - pageStarted);
       from = { after: next };
+      // The page and its cursor are committed: a run out of time stops here and the next one resumes (I16).
+      if (scope.timeLeft() <= 0) {
+        scope.stopIncomplete('time budget spent');
+        // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
+        scope.details.rowsLeft = await source.countSince(next.ts);
+        return;
+      }
     }
     await reconcileDeletes(scope);
   });

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { RunTimeBudgetError } from '../budget/errors';
 import type { SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
 import { readSourceTable } from '../source/postgres/catalog';
@@ -19,7 +20,7 @@ import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
-import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType } from './types';
+import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType, RunWait } from './types';
 
 /** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
 export class ListNotFoundError extends Error {
@@ -103,6 +104,22 @@ export interface RunScope {
   dryRun?: DryRun | null;
   /** Throws LockLostError once the definition's lock is gone (I11): call before every write step. */
   assertLockHeld(): void;
+  /**
+   * Milliseconds left of the run's time budget (I16). Page loops stop when it is spent, after committing
+   * the page, and call `stopIncomplete`.
+   */
+  timeLeft(): number;
+  /** Marks the run as stopped with work left (its summary says `complete: false`). */
+  stopIncomplete(reason: string): void;
+}
+
+/** Options of one push or pull run. */
+export interface RunOptions {
+  trigger: RunTrigger;
+  /** Time budget in seconds (CLI --max-seconds); default the context's RUN_MAX_SECONDS. */
+  maxSeconds?: number;
+  /** `--dry-run`: read as the run would, write nothing (dryRun.ts). */
+  dryRun?: DryRun;
 }
 
 export function emptyCounts(): RunCounts {
@@ -164,12 +181,18 @@ async function resolveCached(
   return fresh;
 }
 
+interface RunClock {
+  deadline: number;
+  stopped: string | null;
+}
+
 async function openScope(
   ctx: EngineContext,
   stored: StoredDefinition,
   runId: string,
   target: SharePointTarget,
   lock: DefinitionLock | null,
+  clock: RunClock,
 ): Promise<RunScope> {
   const def = stored.definition;
   const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
@@ -224,27 +247,49 @@ async function openScope(
     counts: emptyCounts(),
     details: { warnings: plan.warnings },
     assertLockHeld: () => lock?.assertHeld(),
+    timeLeft: () => clock.deadline - Date.now(),
+    stopIncomplete(reason: string) {
+      clock.stopped ??= reason;
+    },
   };
 }
 
 /** The run id a dry run works under: never a real run's (ids start at 1), and never recorded. */
 const DRY_RUN_ID = '0';
 
+function waitLine(definition: string, runType: RunType, wait: RunWait): string {
+  const what = runType === 'PUSH' ? 'push' : 'pull';
+  const seconds = Math.ceil(wait.ms / 1000);
+  if (wait.reason === 'pacing')
+    return `${definition}: ${what} waited ${seconds} s for its share of the resource-unit budget`;
+  const asked =
+    wait.askedMs !== undefined ? ` (Graph asked for ${Math.round(wait.askedMs / 1000)} s; capped)` : '';
+  return `${definition}: ${what} waiting ${seconds} s until ${wait.until}: Graph throttled this app (429)${asked}`;
+}
+
 /**
  * Runs `work` as one recorded run of a definition: under its advisory lock (I11), with a sync_runs row,
- * counts, Graph usage and errors. A run that finds the lock taken is SKIPPED, not queued. A dry run takes
- * no lock and records nothing (its summary has runId null); it works on wrapped adapters (dryRun.ts).
+ * counts, Graph usage and errors. A run that finds the lock taken is SKIPPED, not queued. The run has a
+ * time budget (I16): page loops stop when it is spent, and a 429 block that would outlast it stops the run
+ * before sending; either way what was done is committed and the summary says `complete: false`. A dry run
+ * takes no lock and records nothing (its summary has runId null); it works on wrapped adapters (dryRun.ts).
  */
 export async function withRun(
   ctx: EngineContext,
   definitionName: string,
   runType: RunType,
-  run: RunTrigger | { trigger: RunTrigger; dryRun?: DryRun },
+  runOptions: RunTrigger | RunOptions,
   work: (scope: RunScope) => Promise<void>,
 ): Promise<RunSummary> {
-  const { trigger, dryRun = null } = typeof run === 'string' ? { trigger: run } : run;
+  const options: RunOptions = typeof runOptions === 'string' ? { trigger: runOptions } : runOptions;
+  const { trigger, dryRun = null } = options;
   const stored = await getDefinition(ctx.meta, definitionName);
   const started = Date.now();
+  const maxSeconds = options.maxSeconds ?? ctx.runMaxSeconds;
+  const clock: RunClock = {
+    deadline: maxSeconds === undefined ? Number.POSITIVE_INFINITY : started + maxSeconds * 1000,
+    stopped: null,
+  };
   const startedAt = new Date(started).toISOString();
   // A dry run writes nothing, so it neither takes the lock nor records a run (dryRun.ts).
   const lock = dryRun ? null : await tryLockDefinition(ctx.meta, stored.id);
@@ -259,8 +304,11 @@ export async function withRun(
       startedAt,
       durationMs: 0,
       throttleWaitMs: 0,
+      paceWaitMs: 0,
       graphRequests: 0,
       resourceUnits: 0,
+      complete: false,
+      resumeAfter: null,
       ...emptyCounts(),
       ...backlog,
       error: null,
@@ -280,26 +328,66 @@ export async function withRun(
   }
   let error: string | null = null;
   let failure: { errorKind: ErrorKind; errorHint: string } | undefined;
-  const target = dryRun ? dryRun.wrapTarget(ctx.target(), stored.definition.target.keyColumn) : ctx.target();
+  let resumeAfter: string | null = null;
+  const runTarget = ctx.target({
+    runDeadline: Number.isFinite(clock.deadline) ? clock.deadline : undefined,
+    runKind: runType === 'PUSH' ? 'push' : 'pull',
+    onWait: (notice) => {
+      const wait: RunWait = {
+        reason: notice.reason,
+        ms: notice.ms,
+        until: new Date(notice.until).toISOString(),
+        ...(notice.askedMs !== undefined ? { askedMs: notice.askedMs } : {}),
+      };
+      const line = waitLine(definitionName, runType, wait);
+      if (wait.reason === 'throttled') ctx.log.warn(line, { runId, definition: definitionName, wait });
+      else ctx.log.info(line, { runId, definition: definitionName, wait });
+      ctx.onProgress?.({
+        runType,
+        definition: definitionName,
+        done: scope?.counts.processed ?? 0,
+        total: null,
+        throttleWaitMs: 0,
+        wait,
+      });
+    },
+  });
+  const target = dryRun ? dryRun.wrapTarget(runTarget, stored.definition.target.keyColumn) : runTarget;
   try {
-    scope = await openScope(ctx, stored, runId, target, lock);
+    scope = await openScope(ctx, stored, runId, target, lock, clock);
     if (dryRun) scope = dryRun.adopt(scope);
     await work(scope);
   } catch (err) {
-    error = (err as Error).message;
-    const errorKind = errorKindOf(err);
-    failure = { errorKind, errorHint: hintFor(err, errorKind) };
-    // The list may have changed shape (a column renamed or removed): resolve it afresh next time.
-    forgetResolution(ctx, stored.definition);
-    ctx.log.error(`${definitionName}: ${runType} run ${runId} failed: ${error}`, {
-      runId,
-      definition: definitionName,
-      errorKind,
-    });
+    if (err instanceof RunTimeBudgetError) {
+      // Not a failure: nothing was sent for the request that would have waited; pages done are committed.
+      clock.stopped ??= err.message;
+      resumeAfter = new Date(err.resumeAt).toISOString();
+      ctx.log.warn(`${definitionName}: ${runType} run ${runId} stopped: ${err.message}`, {
+        runId,
+        definition: definitionName,
+      });
+    } else {
+      error = (err as Error).message;
+      const errorKind = errorKindOf(err);
+      failure = { errorKind, errorHint: hintFor(err, errorKind) };
+      // The list may have changed shape (a column renamed or removed): resolve it afresh next time.
+      forgetResolution(ctx, stored.definition);
+      ctx.log.error(`${definitionName}: ${runType} run ${runId} failed: ${error}`, {
+        runId,
+        definition: definitionName,
+        errorKind,
+      });
+    }
   }
   const stats = target.stats();
   const counts = scope?.counts ?? emptyCounts();
   const status = error ? 'FAILED' : counts.failed > 0 ? 'PARTIAL' : 'SUCCEEDED';
+  const complete = error === null && clock.stopped === null;
+  const details = {
+    ...(scope?.details ?? {}),
+    ...(clock.stopped !== null ? { incomplete: clock.stopped, resumeAfter } : {}),
+    paceWaitMs: stats.paceWaitMs,
+  };
   try {
     await target.close();
     if (lock) {
@@ -310,7 +398,7 @@ export async function withRun(
         graphRequests: stats.requests,
         resourceUnits: stats.resourceUnits,
         error,
-        details: scope?.details,
+        details,
       });
     }
   } finally {
@@ -325,8 +413,11 @@ export async function withRun(
     startedAt,
     durationMs: Date.now() - started,
     throttleWaitMs: stats.throttleWaitMs,
+    paceWaitMs: stats.paceWaitMs,
     graphRequests: stats.requests,
     resourceUnits: stats.resourceUnits,
+    complete,
+    resumeAfter,
     ...counts,
     ...(await backlogCounts(ctx.meta, stored.id)),
     error,

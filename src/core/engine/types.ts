@@ -1,6 +1,6 @@
 import type { ErrorKind } from '../errors/kind';
 import type { Pool } from 'pg';
-import type { SharePointTarget } from '../target/sharepoint';
+import type { SharePointTarget, WaitNotice } from '../target/sharepoint';
 
 export type RunType = 'PUSH' | 'INGRESS';
 export type RunStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'SKIPPED';
@@ -11,7 +11,7 @@ export type RunStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'SKIPPED';
 export type RecordedRunStatus = RunStatus | 'RUNNING' | 'ABANDONED';
 /** What started a run; recorded in sync_runs.trigger. */
 export type RunTrigger =
-  'timer' | 'queue' | 'webhook' | 'safety' | 'cli' | 'ops' | 'demo' | 'test' | 'resolve';
+  'timer' | 'queue' | 'webhook' | 'safety' | 'cli' | 'ops' | 'demo' | 'test' | 'resolve' | 'continuation';
 
 export interface RunCounts {
   processed: number;
@@ -32,8 +32,17 @@ export interface RunSummary extends RunCounts {
   startedAt: string;
   durationMs: number;
   throttleWaitMs: number;
+  /** Time spent waiting for this app's share of the resource-unit budget (I16). */
+  paceWaitMs: number;
   graphRequests: number;
   resourceUnits: number;
+  /**
+   * False when the run stopped at its time budget (or before a wait beyond it) with work left: what it did
+   * is committed, and the next run continues from there (I16). A SKIPPED run is not complete either.
+   */
+  complete: boolean;
+  /** When the run stopped because of a wait (a 429 block): the earliest time worth continuing. */
+  resumeAfter: string | null;
   /** Parked failures and open conflicts of the definition after the run. */
   parkedFailures: number;
   openConflicts: number;
@@ -56,6 +65,25 @@ export interface ProgressEvent {
   /** Estimated total when known (initial push: rows ahead of the cursor). */
   total: number | null;
   throttleWaitMs: number;
+  /** Present when the run is about to wait (429 back-off) or waited long for its budget share (I16). */
+  wait?: RunWait;
+}
+
+/** A wait of a run, as progress lines, `-v` and telemetry show it. */
+export interface RunWait {
+  reason: WaitNotice['reason'];
+  ms: number;
+  /** ISO time the wait ends. */
+  until: string;
+  /** For a capped 429: the Retry-After the server asked for, in ms. */
+  askedMs?: number;
+}
+
+/** What a run tells the SharePoint client it creates (time budget, budget class, wait reporting). */
+export interface RunGraphOptions {
+  runDeadline?: number;
+  runKind?: 'push' | 'pull' | 'other';
+  onWait?: (notice: WaitNotice) => void;
 }
 
 /** Everything a run needs from the outside world; built once per process (see src/core/engine/context.ts). */
@@ -65,7 +93,9 @@ export interface EngineContext {
   /** Pool of a named source connection ('default' = DATABASE_URL). */
   sourcePool(connection: string): Pool;
   /** A SharePoint target for one run (column cache lives for the run). */
-  target(): SharePointTarget;
+  target(run?: RunGraphOptions): SharePointTarget;
+  /** Default time budget of a push or pull run in seconds (RUN_MAX_SECONDS); none when unset. */
+  runMaxSeconds?: number;
   /** The resource-unit budget per minute the app paces itself to (GRAPH_RU_PER_MINUTE). */
   ruPerMinute?: number;
   log: Logger;

@@ -1,6 +1,7 @@
 import * as m001 from './001_initial';
 import * as m002 from './002_abandoned_runs';
 import * as m003 from './003_conflict_fields';
+import * as m006 from './006_shared_budget';
 import * as m007 from './007_definition_evolution';
 
 export interface Migration {
@@ -14,5 +15,6 @@ export const migrations: Migration[] = [
   { version: 1, ...m001 },
   { version: 2, ...m002 },
   { version: 3, ...m003 },
+  { version: 6, ...m006 },
   { version: 7, ...m007 },
 ];

@@ -13,6 +13,8 @@ import {
 import pLimit from 'p-limit';
 import { Agent } from 'undici';
 import type { z } from 'zod';
+import { RunTimeBudgetError } from '../../budget/errors';
+import { budgetClassOf } from '../../budget/shape';
 import { isTlsFailure } from '../../errors/classify';
 import { authenticationProviderFor } from './auth';
 import {
@@ -76,6 +78,9 @@ export interface GraphTransportStats {
 
 const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
 const DEFAULT_THROTTLE_WAIT_MS = 5_000;
+const DEFAULT_MAX_RETRY_AFTER_MS = 300_000;
+/** Pacing waits at least this long are reported (shorter ones are the normal rhythm of pacing). */
+const REPORTED_PACE_WAIT_MS = 5_000;
 
 function findPackageVersion(): string {
   let dir = __dirname;
@@ -155,7 +160,11 @@ export class GraphTransport {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     const base = new URL(this.baseUrl);
     this.appKey = options.appKey ?? defaultAppKey(options);
-    this.throttle = appThrottleState(this.appKey, options.resourceUnitsPerMinute ?? 1250);
+    this.throttle = appThrottleState(
+      this.appKey,
+      options.resourceUnitsPerMinute ?? 1250,
+      options.budgetStore,
+    );
     this.gate = options.throttleGate;
     this.inFlight = pLimit(Math.max(1, options.maxConcurrency ?? 4));
     this.dispatcher = options.caCert ? new Agent({ connect: { ca: options.caCert } }) : undefined;
@@ -255,14 +264,31 @@ export class GraphTransport {
   }
 
   /**
-   * Records a 429 (outer or inside a batch): every request of this app, in this process and, through the
-   * gate, in every other worker, waits until then.
+   * Records a 429 (outer or inside a batch) and returns the wait honoured: every request of this app, in
+   * this process and, through the gate, in every other worker, waits until then. A Retry-After beyond GRAPH_MAX_RETRY_AFTER_SECONDS is
+   * honoured only up to that cap (one answer must not stall every worker for an hour); the wait, what the
+   * server asked for and the cap are reported.
    */
-  async noteThrottled(retryAfterMs: number, count = 1): Promise<void> {
+  async noteThrottled(retryAfterMs: number, count = 1): Promise<number> {
     this.counters.throttled429 += count;
-    const until = Date.now() + retryAfterMs;
+    const now = Date.now();
+    const waitMs = Math.min(retryAfterMs, this.maxRetryAfterMs);
+    const until = now + waitMs;
     if (until > this.throttle.blockedUntil) this.throttle.blockedUntil = until;
-    await this.gate?.block(this.appKey, until);
+    const capped = retryAfterMs > waitMs;
+    const reason = capped
+      ? `429 Retry-After ${Math.round(retryAfterMs / 1000)} s, capped to ${Math.round(waitMs / 1000)} s`
+      : `429 Retry-After ${Math.round(retryAfterMs / 1000)} s`;
+    await this.gate?.block(this.appKey, until, { askedUntil: now + retryAfterMs, reason });
+    if (capped) {
+      this.options.onWait?.({ reason: 'throttled', ms: waitMs, until, askedMs: retryAfterMs });
+    }
+    return waitMs;
+  }
+
+  /** GRAPH_MAX_RETRY_AFTER_SECONDS in ms: the longest one 429 makes this app wait. */
+  get maxRetryAfterMs(): number {
+    return this.options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   }
 
   /** Waits before re-sending after a transient failure the caller handled itself (batch items). */
@@ -284,18 +310,39 @@ export class GraphTransport {
     return backoffMs(attempt, this.options.retryBaseDelayMs ?? 500, this.options.retryMaxDelayMs ?? 30_000);
   }
 
-  /** @internal Waits out 429 blocks (local and shared) and the pacing budget before one attempt. */
+  /**
+   * @internal Waits out 429 blocks (local and shared) and the pacing budget before one attempt. A block
+   * that outlasts the run's deadline stops the run (RunTimeBudgetError) before anything is sent. A stored
+   * block is honoured only up to the cap from now, whoever wrote it.
+   */
   async clearance(resourceUnits: number): Promise<void> {
     for (;;) {
-      const shared = this.gate ? await this.gate.blockedUntil(this.appKey) : null;
-      const until = Math.max(this.throttle.blockedUntil, shared ?? 0);
-      const blockedMs = until - Date.now();
+      const now = Date.now();
+      // With a gate its row is the truth (our own blocks are written there at once, and an operator may
+      // clear it); the process-local block serves clients without one.
+      const blocked = this.gate
+        ? ((await this.gate.blockedUntil(this.appKey)) ?? 0)
+        : this.throttle.blockedUntil;
+      const until = Math.min(blocked, now + this.maxRetryAfterMs);
+      const blockedMs = until - now;
       if (blockedMs <= 0) break;
+      const deadline = this.options.runDeadline;
+      if (deadline !== undefined && until > deadline) {
+        throw new RunTimeBudgetError(
+          until,
+          `Graph throttled this app (429) for ${Math.ceil(blockedMs / 1000)} s`,
+        );
+      }
+      if (blockedMs >= 1000) this.options.onWait?.({ reason: 'throttled', ms: blockedMs, until });
       this.recordThrottleWait(blockedMs);
       await sleep(blockedMs);
     }
-    const waited = await this.throttle.budget.reserve(resourceUnits);
+    const budgetClass = budgetClassOf(this.options.runKind ?? 'other', this.counters.resourceUnits);
+    const waited = await this.throttle.budget.reserve(resourceUnits, budgetClass);
     this.counters.paceWaitMs += waited.paceMs;
+    if (waited.paceMs >= REPORTED_PACE_WAIT_MS) {
+      this.options.onWait?.({ reason: 'pacing', ms: waited.paceMs, until: Date.now() });
+    }
     if (waited.serverHoldMs > 0) this.recordThrottleWait(waited.serverHoldMs);
   }
 
@@ -374,7 +421,8 @@ class PolicyMiddleware implements Middleware {
           return this.attemptOnce(context);
         });
       } catch (error) {
-        if (error instanceof GraphAuthError) throw error;
+        // Nothing was sent when the run's time budget stopped it, or auth failed: no attempt, no retry.
+        if (error instanceof GraphAuthError || error instanceof RunTimeBudgetError) throw error;
         transport.countAttempt(policy.resourceUnits);
         const reason = describeFailure(error);
         // An untrusted certificate fails the same way every time: say so at once instead of retrying.
@@ -405,8 +453,7 @@ class PolicyMiddleware implements Middleware {
       transport.countAttempt(policy.resourceUnits);
       transport.noteRateLimitHeaders(response.headers);
       if (response.status === 429) {
-        const waitMs = throttleWaitOf(response.headers);
-        await transport.noteThrottled(waitMs);
+        const waitMs = await transport.noteThrottled(throttleWaitOf(response.headers));
         if (throttledMs + waitMs > transport.maxThrottleWaitMs) return response;
         throttledMs += waitMs;
         continue;

@@ -226,11 +226,11 @@ export class BatchWriter {
       const next: PendingWrite[] = [];
       if (throttled.length > 0) {
         // Blocks every request of the app (here and through the gate) until the largest Retry-After.
-        await this.transport.noteThrottled(throttleWaitMs, throttled.length);
-        if (throttledMs + throttleWaitMs > this.transport.maxThrottleWaitMs) {
+        const honouredMs = await this.transport.noteThrottled(throttleWaitMs, throttled.length);
+        if (throttledMs + honouredMs > this.transport.maxThrottleWaitMs) {
           failAll(throttled, `throttled for more than ${this.transport.maxThrottleWaitMs} ms`);
         } else {
-          throttledMs += throttleWaitMs;
+          throttledMs += honouredMs;
           next.push(...throttled);
         }
       }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SettingsError, type Settings } from '../../../config/settings';
+import type { BudgetStore } from '../../budget/pgBudgetStore';
 
 /** How the client obtains its bearer token. Scope is always `https://graph.microsoft.com/.default`. */
 export type GraphAuth =
@@ -16,7 +17,19 @@ export type GraphAuth =
 export interface ThrottleGate {
   /** Epoch milliseconds until which requests of this app must wait, or null when not blocked. */
   blockedUntil(appKey: string): Promise<number | null>;
-  block(appKey: string, untilEpochMs: number): Promise<void>;
+  /** `askedUntil`: what the server asked for before the cap, kept for `status`. */
+  block(appKey: string, untilEpochMs: number, detail?: { askedUntil: number; reason: string }): Promise<void>;
+}
+
+/** A wait a run is about to make (or made), for progress lines, logs and telemetry (I16). */
+export interface WaitNotice {
+  /** `throttled`: a 429 back-off (ours or another worker's); `pacing`: our share of the budget. */
+  reason: 'throttled' | 'pacing';
+  ms: number;
+  /** Epoch ms when the wait ends. */
+  until: number;
+  /** For a 429: the Retry-After the server asked for, in ms, when it was more than we honour. */
+  askedMs?: number;
 }
 
 export interface GraphClientOptions {
@@ -44,6 +57,16 @@ export interface GraphClientOptions {
   requestTimeoutMs?: number;
   /** Called whenever a request waits because of throttling (429, Retry-After, RateLimit headers, the gate). */
   onThrottleWait?: (ms: number) => void;
+  /** The shared resource-unit bucket (I16); without it this process paces to the whole budget alone. */
+  budgetStore?: BudgetStore;
+  /** Cap of one 429's Retry-After (default 300 s): a larger one is honoured only up to this. */
+  maxRetryAfterMs?: number;
+  /** Epoch ms at which the run using this client ends: a 429 block beyond it stops the run instead. */
+  runDeadline?: number;
+  /** What the client's run does: pushes turn into bulk work for the budget after their first units. */
+  runKind?: 'push' | 'pull' | 'other';
+  /** Called before a 429 wait and after a long pacing wait. */
+  onWait?: (notice: WaitNotice) => void;
 }
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
@@ -77,6 +100,7 @@ export function graphOptionsFromSettings(
     caCert: settings.GRAPH_CA_CERT_FILE ? readCaCert(settings.GRAPH_CA_CERT_FILE) : undefined,
     resourceUnitsPerMinute: settings.GRAPH_RU_PER_MINUTE,
     maxConcurrency: settings.GRAPH_MAX_CONCURRENCY,
+    maxRetryAfterMs: settings.GRAPH_MAX_RETRY_AFTER_SECONDS * 1000,
     ...extra,
   };
 }

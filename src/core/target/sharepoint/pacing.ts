@@ -1,7 +1,11 @@
 /**
- * Resource-unit pacing (sync-model I10). SharePoint budgets resource units per app per minute; a client
- * that bursts into the limit gets 429s and loses minutes. We pace ourselves below the budget instead.
+ * Resource-unit pacing (sync-model I10, I16). SharePoint budgets resource units per app per minute; a client
+ * that bursts into the limit gets 429s and loses minutes. We pace ourselves below the budget instead: with a
+ * budget store (the metadata database) every process of the app draws from one shared bucket; without one
+ * (a transport used on its own) the process paces to the whole budget by itself.
  */
+import type { BudgetStore } from '../../budget/pgBudgetStore';
+import { budgetShape, LEASE_MS, type BudgetClass } from '../../budget/shape';
 
 const WINDOW_MS = 60_000;
 /** The server stamps a request when it arrives, a little after we do: keep our window a bit longer. */
@@ -37,6 +41,14 @@ export interface WaitBreakdown {
   serverHoldMs: number;
 }
 
+/** Paces requests to a resource-unit budget; `reserve` resolves when `units` may be spent. */
+export interface Pacer {
+  readonly limit: number;
+  setLimit(unitsPerMinute: number): void;
+  reserve(units: number, budgetClass?: BudgetClass): Promise<WaitBreakdown>;
+  noteServerRemaining(limit: number, remaining: number, resetSeconds: number): void;
+}
+
 /**
  * A budget of resource units per minute, shared by every request of one app in this process.
  *
@@ -46,7 +58,7 @@ export interface WaitBreakdown {
  * alone would allow a full minute's budget as one burst; the bucket alone would allow the burst
  * allowance on top of a minute's refill. Reservations are served in arrival order.
  */
-export class ResourceBudget {
+export class ResourceBudget implements Pacer {
   private readonly spent: { at: number; units: number }[] = [];
   private tokens: number;
   private lastRefill: number;
@@ -72,7 +84,7 @@ export class ResourceBudget {
   }
 
   /** Waits until `units` may be spent, records them, and reports how long it waited and why. */
-  reserve(units: number): Promise<WaitBreakdown> {
+  reserve(units: number, _budgetClass?: BudgetClass): Promise<WaitBreakdown> {
     const next = this.queue.then(() => this.reserveNow(units));
     this.queue = next.catch(() => undefined);
     return next;
@@ -149,21 +161,114 @@ export class ResourceBudget {
   }
 }
 
+/**
+ * The app's budget shared through a BudgetStore by every process and instance (I16). The per-process
+ * fast path: a reservation takes a chunk (a quarter second of refill at most) when the bucket has it, and
+ * the process spends it locally for up to LEASE_MS; what it has not spent by then is dropped, so a
+ * process never spends tokens the shared bucket accounted for outside the window it was shaped for.
+ * Reservations of one process are served one at a time, in arrival order: one statement in flight per
+ * process. The server's own RateLimit view still holds this process's requests, as in ResourceBudget.
+ */
+export class SharedResourceBudget implements Pacer {
+  private queue: Promise<unknown> = Promise.resolve();
+  private leased = 0;
+  private leaseEnds = 0;
+  private serverHoldUntil = 0;
+
+  constructor(
+    readonly store: BudgetStore,
+    private readonly appKey: string,
+    private unitsPerMinute: number,
+    private readonly clock: () => number = Date.now,
+    private readonly wait: Sleep = sleep,
+  ) {}
+
+  get limit(): number {
+    return this.unitsPerMinute;
+  }
+
+  setLimit(unitsPerMinute: number): void {
+    this.unitsPerMinute = unitsPerMinute;
+  }
+
+  reserve(units: number, budgetClass: BudgetClass = 'priority'): Promise<WaitBreakdown> {
+    const next = this.queue.then(() => this.reserveNow(units, budgetClass));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  noteServerRemaining(limit: number, remaining: number, resetSeconds: number): void {
+    if (remaining <= Math.max(1, limit * LOW_REMAINING_SHARE)) {
+      this.leased = 0;
+      this.serverHoldUntil = Math.max(this.serverHoldUntil, this.clock() + resetSeconds * 1000);
+    }
+  }
+
+  private async reserveNow(units: number, budgetClass: BudgetClass): Promise<WaitBreakdown> {
+    const waited: WaitBreakdown = { paceMs: 0, serverHoldMs: 0 };
+    for (;;) {
+      const holdMs = this.serverHoldUntil - this.clock();
+      if (holdMs > 0) {
+        await this.wait(holdMs);
+        waited.serverHoldMs += holdMs;
+        continue;
+      }
+      if (this.unitsPerMinute <= 0 || units <= 0) return waited;
+      const shape = budgetShape(this.unitsPerMinute);
+      const needed = Math.min(units, shape.capacity);
+      if (this.clock() >= this.leaseEnds) this.leased = 0;
+      if (this.leased >= needed) {
+        this.leased -= needed;
+        return waited;
+      }
+      const answer = await this.store.reserve({
+        appKey: this.appKey,
+        unitsPerMinute: this.unitsPerMinute,
+        units: needed,
+        chunk: Math.max(needed, shape.chunk),
+        budgetClass,
+      });
+      if (answer.granted > 0) {
+        this.leased = answer.granted - needed;
+        this.leaseEnds = this.clock() + LEASE_MS;
+        return waited;
+      }
+      const step = Math.max(1, Math.ceil(answer.waitMs));
+      await this.wait(step);
+      waited.paceMs += step;
+    }
+  }
+}
+
 /** Throttle state every client of one app (app key) in this process shares. */
 export interface AppThrottleState {
-  budget: ResourceBudget;
+  budget: Pacer;
   /** Epoch ms until which a 429 holds every request of the app. */
   blockedUntil: number;
 }
 
 const appStates = new Map<string, AppThrottleState>();
 
-/** The process-wide throttle state of an app: workers in one process share its budget and 429 blocks. */
-export function appThrottleState(appKey: string, unitsPerMinute: number): AppThrottleState {
+/**
+ * The process-wide throttle state of an app: workers in one process share its budget and 429 blocks.
+ * With a budget store the budget is the shared one (I16); without, this process paces on its own.
+ */
+export function appThrottleState(
+  appKey: string,
+  unitsPerMinute: number,
+  store?: BudgetStore,
+): AppThrottleState {
   let state = appStates.get(appKey);
   if (!state) {
-    state = { budget: new ResourceBudget(unitsPerMinute), blockedUntil: 0 };
+    const budget = store
+      ? new SharedResourceBudget(store, appKey, unitsPerMinute)
+      : new ResourceBudget(unitsPerMinute);
+    state = { budget, blockedUntil: 0 };
     appStates.set(appKey, state);
+    return state;
+  }
+  if (store && !(state.budget instanceof SharedResourceBudget && state.budget.store === store)) {
+    state.budget = new SharedResourceBudget(store, appKey, unitsPerMinute);
   } else if (state.budget.limit !== unitsPerMinute) {
     state.budget.setLimit(unitsPerMinute);
   }

@@ -37,16 +37,28 @@ export class PgThrottleGate implements ThrottleGate {
     return until !== null && until > now ? until : null;
   }
 
-  /** Records a block; an existing later block wins (`GREATEST`): a shorter Retry-After never shortens it. */
-  async block(appKey: string, untilEpochMs: number): Promise<void> {
+  /**
+   * Records a block; an existing later block wins (`GREATEST`): a shorter Retry-After never shortens it.
+   * `detail` keeps what the server asked for (before our cap) and why, for `status`.
+   */
+  async block(
+    appKey: string,
+    untilEpochMs: number,
+    detail?: { askedUntil: number; reason: string },
+  ): Promise<void> {
     const { rows } = await this.pool.query<{ until_ms: string }>(
-      `INSERT INTO arcore.graph_throttle (app_key, blocked_until, updated_at)
-            VALUES ($1, to_timestamp($2::double precision / 1000), now())
+      `INSERT INTO arcore.graph_throttle (app_key, blocked_until, asked_until, reason, updated_at)
+            VALUES ($1, to_timestamp($2::double precision / 1000), to_timestamp($3::double precision / 1000),
+                    $4, now())
        ON CONFLICT (app_key) DO UPDATE
              SET blocked_until = GREATEST(arcore.graph_throttle.blocked_until, EXCLUDED.blocked_until),
+                 asked_until = CASE WHEN EXCLUDED.blocked_until >= arcore.graph_throttle.blocked_until
+                                    THEN EXCLUDED.asked_until ELSE arcore.graph_throttle.asked_until END,
+                 reason = CASE WHEN EXCLUDED.blocked_until >= arcore.graph_throttle.blocked_until
+                               THEN EXCLUDED.reason ELSE arcore.graph_throttle.reason END,
                  updated_at = now()
        RETURNING (extract(epoch FROM blocked_until) * 1000)::bigint AS until_ms`,
-      [appKey, untilEpochMs],
+      [appKey, untilEpochMs, detail?.askedUntil ?? untilEpochMs, detail?.reason ?? null],
     );
     this.cache.set(appKey, { until: Number(rows[0].until_ms), readAt: Date.now() });
   }

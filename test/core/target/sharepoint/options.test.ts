@@ -27,6 +27,7 @@ describe('graphOptionsFromSettings', () => {
       caCert: 'PEM TEXT',
       resourceUnitsPerMinute: 600,
       maxConcurrency: 2,
+      maxRetryAfterMs: 300_000,
       maxTransientRetries: 1,
     });
   });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { migrate } from '../../../../src/core/store/migrate';
 import { PgThrottleGate } from '../../../../src/core/target/sharepoint/pgThrottleGate';
 import { freshDatabase, type TestDatabase } from '../../../support/db';
 import { startHarness } from './emulatorSupport';
@@ -14,11 +15,7 @@ describe('I10 throttle discipline: the shared throttle gate', () => {
 
   beforeAll(async () => {
     db = await freshDatabase();
-    await db.pool.query(`CREATE SCHEMA IF NOT EXISTS arcore;
-      CREATE TABLE IF NOT EXISTS arcore.graph_throttle (
-        app_key text PRIMARY KEY,
-        blocked_until timestamptz NOT NULL,
-        updated_at timestamptz NOT NULL DEFAULT now())`);
+    await migrate(db.pool);
   });
   afterAll(async () => {
     await db.drop();

@@ -1,0 +1,59 @@
+/**
+ * The shape of the shared resource-unit bucket (I16), derived from the budget alone so that every process
+ * computes the same one.
+ *
+ * SharePoint counts resource units per app over a sliding minute. A token bucket of capacity C refilled at
+ * rate r grants at most C + r·T over any span T. Tokens are granted a little before the server counts them
+ * (a lease held locally for up to LEASE_MS, time in flight), so the span is the minute plus those margins:
+ * r = (B − C) / (60 s + margins) keeps every sliding minute at or under B.
+ *
+ * Fairness: bulk work (a push past its first PRIORITY_UNITS, i.e. a first load) may take tokens only while
+ * RESERVE units stay in the bucket; pulls and small pushes may take every token. So whenever a pull or a
+ * small push arrives, a reserve is there at once, and while it keeps asking it is served first at each
+ * refill; a large load alone still gets the whole rate.
+ */
+
+export const WINDOW_MS = 60_000;
+/** The server stamps a request when it arrives, a little after we were granted it (the grant is taken
+ * inside the request's concurrency slot, right before sending). */
+export const ARRIVAL_MARGIN_MS = 250;
+/** Tokens a process took in a chunk and did not spend within this time are dropped, never carried. */
+export const LEASE_MS = 250;
+/** Largest single request we send: a `$batch` of 20 writes at 2 RU each. */
+export const LARGEST_REQUEST_UNITS = 40;
+/** A push draws as bulk once it has spent this many units (500 writes): small pushes stay ahead. */
+export const PRIORITY_UNITS = 1_000;
+/** Chunks a process takes at once are at most this much of the refill, so sharing stays fine-grained. */
+const CHUNK_REFILL_MS = 250;
+
+export type BudgetClass = 'priority' | 'bulk';
+
+export interface BudgetShape {
+  unitsPerMinute: number;
+  /** Bucket capacity (the largest burst). */
+  capacity: number;
+  /** Units bulk work must leave in the bucket. */
+  reserve: number;
+  /** Refill in units per millisecond. */
+  ratePerMs: number;
+  /** Units a process asks for at once, when available (the rest is its local fast path). */
+  chunk: number;
+}
+
+export function budgetShape(unitsPerMinute: number): BudgetShape {
+  const reserve = Math.max(10, Math.round(unitsPerMinute / 125));
+  const capacity = Math.min(unitsPerMinute, Math.max(LARGEST_REQUEST_UNITS + reserve, unitsPerMinute / 25));
+  const refillable = Math.max(unitsPerMinute - capacity, unitsPerMinute / 2);
+  const ratePerMs = refillable / (WINDOW_MS + ARRIVAL_MARGIN_MS + LEASE_MS);
+  const chunk = Math.max(
+    1,
+    Math.min(capacity - Math.min(reserve, capacity / 2), ratePerMs * CHUNK_REFILL_MS),
+  );
+  return { unitsPerMinute, capacity, reserve: Math.min(reserve, capacity / 2), ratePerMs, chunk };
+}
+
+/** Bulk or priority: pulls are always priority; a push becomes bulk once it spent PRIORITY_UNITS. */
+export function budgetClassOf(runKind: 'push' | 'pull' | 'other', unitsSpent: number): BudgetClass {
+  if (runKind === 'push' && unitsSpent >= PRIORITY_UNITS) return 'bulk';
+  return 'priority';
+}

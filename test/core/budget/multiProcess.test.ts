@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { budgetShape } from '../../../src/core/budget/shape';
+import { runPush } from '../../../src/core/engine/push';
+import type { RunSummary } from '../../../src/core/engine/types';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../support/engineHarness';
+
+const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
+/** Small enough that three processes each pacing to the whole budget would overrun it within the test. */
+const BUDGET = 300;
+const RUN_SECONDS = 15;
+
+/** One push or pull in its own process (its own pools, its own Graph client), as a worker instance is. */
+function runInChild(h: Harness, ca: string, direction: 'push' | 'pull', name: string): Promise<RunSummary> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, direction, name], {
+    env: {
+      ...process.env,
+      DATABASE_URL: h.db.url,
+      GRAPH_BASE_URL: h.emulator.baseUrl,
+      GRAPH_TOKEN: h.emulator.appToken,
+      GRAPH_CA_CERT_FILE: ca,
+      GRAPH_RU_PER_MINUTE: String(BUDGET),
+      GRAPH_MAX_CONCURRENCY: '2',
+      RUN_MAX_SECONDS: String(RUN_SECONDS),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += String(d)));
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !last.startsWith('{'))
+        reject(new Error(`${direction} ${name} exited ${code}: ${stderr}`));
+      else resolve(JSON.parse(last) as RunSummary);
+    }),
+  );
+}
+
+describe('I16 one budget for the app, across processes', () => {
+  let h: Harness;
+  let ca: string;
+  beforeAll(async () => {
+    h = await startHarness();
+    const dir = mkdtempSync(join(tmpdir(), 'arcore-budget-'));
+    ca = join(dir, 'ca.pem');
+    writeFileSync(ca, h.emulator.caCert);
+    for (const n of ['a', 'b', 'c', 'd']) {
+      await createProjectsTable(h.db, `projects_${n}`);
+      await h.define(
+        projectsDefinition(
+          {
+            name: `projects-${n}`,
+            source: {
+              table: `projects_${n}`,
+              key: ['id'],
+              cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+              pageSize: 5,
+            },
+          },
+          `Projects ${n.toUpperCase()}`,
+        ),
+      );
+    }
+    for (const n of ['a', 'b', 'c'])
+      await h.db.pool.query(
+        `INSERT INTO projects_${n} (id, name) SELECT g, 'p' || g FROM generate_series(1, 300) g`,
+      );
+    // The pull's work: items paired with rows of projects_d, then edited in SharePoint by a user (users
+    // have their own budget in the emulator).
+    await h.db.pool.query(
+      `INSERT INTO projects_d (id, name) SELECT g, 'p' || g FROM generate_series(1, 30) g`,
+    );
+    expect(await runPush(h.ctx, 'projects-d', { trigger: 'test' })).toMatchObject({ created: 30 });
+    for (const item of await h.items('Projects D'))
+      await h.asUser(
+        'PATCH',
+        `/sites/${h.siteId}/lists/${encodeURIComponent('Projects D')}/items/${item.id}/fields`,
+        { Title: `edited ${String(item.fields.Title)}` },
+      );
+  }, 60_000);
+  afterAll(async () => h.close());
+
+  it('three pushes and a pull in four processes together stay within the budget, with no 429', async () => {
+    h.emulator.control.setThrottling({ enabled: true, resourceUnitsPerMinute: BUDGET });
+    const before = h.emulator.control.stats();
+    const started = Date.now();
+    const [a, b, c, pull] = await Promise.all([
+      runInChild(h, ca, 'push', 'projects-a'),
+      runInChild(h, ca, 'push', 'projects-b'),
+      runInChild(h, ca, 'push', 'projects-c'),
+      runInChild(h, ca, 'pull', 'projects-d'),
+    ]);
+    const elapsedMs = Date.now() - started;
+    const after = h.emulator.control.stats();
+    process.stdout.write(
+      `shared budget: ${elapsedMs} ms, ${after.resourceUnits - before.resourceUnits} RU of ${BUDGET}, ` +
+        `created ${a.created}/${b.created}/${c.created}, pulled ${pull.updated}\n`,
+    );
+    // The emulator counts every sliding minute as SharePoint does: not one request was refused, and the
+    // units spent are what one shared bucket allows over the time (a minute's budget at most per minute).
+    expect(after.throttled429 - before.throttled429).toBe(0);
+    const shape = budgetShape(BUDGET);
+    const spent = after.resourceUnits - before.resourceUnits;
+    expect(spent).toBeLessThanOrEqual(shape.capacity + shape.ratePerMs * elapsedMs);
+    if (elapsedMs < 60_000) expect(spent).toBeLessThanOrEqual(BUDGET);
+    for (const push of [a, b, c]) {
+      // Every push got a share, and stopped at its time budget with its work committed.
+      expect(push.status).toBe('SUCCEEDED');
+      expect(push.created).toBeGreaterThan(0);
+      expect(push.complete).toBe(false);
+    }
+    expect(a.created + b.created + c.created).toBe(
+      (await h.items('Projects A')).length +
+        (await h.items('Projects B')).length +
+        (await h.items('Projects C')).length,
+    );
+    // The pull (priority work) was served in full while the pushes held the budget.
+    expect(pull).toMatchObject({ status: 'SUCCEEDED', complete: true, updated: 30 });
+    const { rows } = await h.db.pool.query<{ n: string }>(
+      "SELECT count(*) AS n FROM projects_d WHERE name LIKE 'edited %'",
+    );
+    expect(Number(rows[0].n)).toBe(30);
+  }, 90_000);
+});

@@ -1,0 +1,196 @@
+import { PgBudgetStore, readBudgetStatus } from '../../../src/core/budget/pgBudgetStore';
+import { budgetShape, type BudgetClass } from '../../../src/core/budget/shape';
+import { loadSettings } from '../../../src/config/settings';
+import { createEngineContext } from '../../../src/core/engine/context';
+import { runPush } from '../../../src/core/engine/push';
+import type { ProgressEvent } from '../../../src/core/engine/types';
+import { migrate } from '../../../src/core/store/migrate';
+import { freshDatabase, type TestDatabase } from '../../support/db';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../support/engineHarness';
+
+describe('I16 the shared resource-unit bucket (arcore.graph_budget)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    await migrate(db.pool);
+  });
+  afterAll(async () => db.drop());
+
+  it('grants reservations of many reservers together at most the burst plus the refill, and keeps a reserve for priority work', async () => {
+    const unitsPerMinute = 600;
+    const shape = budgetShape(unitsPerMinute);
+    const appKey = 'app-under-test';
+    // Three reservers with their own store (as three processes would have), each asking for whole batches.
+    const stores = [new PgBudgetStore(db.pool), new PgBudgetStore(db.pool), new PgBudgetStore(db.pool)];
+    const granted = { bulk: 0, priority: 0 };
+    const priorityWaits: number[] = [];
+    const started = Date.now();
+    const until = started + 3_000;
+    const reserver = async (store: PgBudgetStore, budgetClass: BudgetClass, units: number) => {
+      while (Date.now() < until) {
+        const asked = Date.now();
+        for (;;) {
+          const answer = await store.reserve({ appKey, unitsPerMinute, units, chunk: units, budgetClass });
+          if (answer.granted > 0) {
+            granted[budgetClass] += answer.granted;
+            if (budgetClass === 'priority') priorityWaits.push(Date.now() - asked);
+            break;
+          }
+          if (Date.now() >= until) return;
+          await new Promise((r) => setTimeout(r, Math.min(answer.waitMs, until - Date.now())));
+        }
+        if (budgetClass === 'priority') await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    await Promise.all([
+      reserver(stores[0], 'bulk', 40),
+      reserver(stores[1], 'bulk', 40),
+      reserver(stores[2], 'priority', 2),
+    ]);
+    const elapsedMs = Date.now() - started;
+    const total = granted.bulk + granted.priority;
+    expect(total).toBeLessThanOrEqual(shape.capacity + shape.ratePerMs * elapsedMs + 1e-6);
+    // The bucket is not starved either: the bulk reservers got most of the refill.
+    expect(granted.bulk).toBeGreaterThanOrEqual(shape.ratePerMs * 2_000);
+    // The small priority requests never waited for a whole batch's refill (40 units take 4.5 s at this rate).
+    expect(priorityWaits.length).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...priorityWaits)).toBeLessThan(1_000);
+    const [status] = await readBudgetStatus(db.pool);
+    expect(status).toMatchObject({ appKey, unitsPerMinute });
+    expect(status.usedThisMinute + status.usedLastMinute).toBeGreaterThanOrEqual(Math.floor(total) - 1);
+    expect(status.waits).toBeGreaterThan(0);
+  });
+
+  it('answers with the wait until the units refill, and one statement per reservation', async () => {
+    const store = new PgBudgetStore(db.pool);
+    const unitsPerMinute = 6_000;
+    const shape = budgetShape(unitsPerMinute);
+    const request = {
+      appKey: 'waits',
+      unitsPerMinute,
+      units: shape.capacity,
+      chunk: shape.capacity,
+      budgetClass: 'priority' as const,
+    };
+    expect((await store.reserve(request)).granted).toBe(shape.capacity);
+    const refused = await store.reserve(request);
+    expect(refused.granted).toBe(0);
+    expect(refused.waitMs).toBeGreaterThan(0.8 * (shape.capacity / shape.ratePerMs));
+    expect(refused.waitMs).toBeLessThanOrEqual(Math.ceil(shape.capacity / shape.ratePerMs));
+    // The row is created once; after that every reservation is one statement.
+    expect(store.queries).toBe(3);
+  });
+});
+
+describe('I16 a huge Retry-After is capped, shown, and never outlives the run', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+    await createProjectsTable(h.db);
+    await h.define(
+      projectsDefinition({
+        source: {
+          table: 'projects',
+          key: ['id'],
+          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+          pageSize: 20,
+        },
+      }),
+    );
+    await h.db.pool.query("INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 40) g");
+  });
+  afterEach(async () => h.close());
+
+  const contextWith = async (env: Record<string, string>, onProgress?: (e: ProgressEvent) => void) =>
+    createEngineContext(
+      loadSettings({
+        DATABASE_URL: h.db.url,
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_RU_PER_MINUTE: '10000000',
+        ...env,
+      }),
+      { caCert: h.emulator.caCert, onProgress },
+    );
+
+  it('waits at most GRAPH_MAX_RETRY_AFTER_SECONDS after a 429 asking for an hour, reports the wait and its reason, and status shows it', async () => {
+    const events: ProgressEvent[] = [];
+    const { ctx, close } = await contextWith({ GRAPH_MAX_RETRY_AFTER_SECONDS: '2' }, (e) => events.push(e));
+    try {
+      h.emulator.control.injectFault({
+        method: 'POST',
+        pathPattern: '\\$batch$',
+        count: 1,
+        status: 429,
+        retryAfterSeconds: 3600,
+      });
+      const started = Date.now();
+      const summary = await runPush(ctx, 'projects', { trigger: 'test' });
+      expect(summary).toMatchObject({ status: 'SUCCEEDED', created: 40, complete: true });
+      expect(Date.now() - started).toBeLessThan(30_000);
+      const waits = events.filter((e) => e.wait);
+      expect(waits[0].wait).toMatchObject({ reason: 'throttled', askedMs: 3_600_000 });
+      expect(waits[0].wait?.ms).toBeLessThanOrEqual(2_000);
+      const { rows } = await h.db.pool.query<{ asked_s: number; reason: string }>(
+        `SELECT extract(epoch FROM asked_until - blocked_until)::float8 AS asked_s, reason FROM arcore.graph_throttle`,
+      );
+      expect(rows[0].asked_s).toBeGreaterThan(3_500);
+      expect(rows[0].reason).toBe('429 Retry-After 3600 s, capped to 2 s');
+    } finally {
+      await close();
+    }
+    // A block in force is shown with what Graph asked for.
+    await h.db.pool.query(
+      `UPDATE arcore.graph_throttle SET blocked_until = now() + interval '5 minutes', asked_until = now() + interval '1 hour'`,
+    );
+    const [status] = await readBudgetStatus(h.db.pool);
+    expect(status.blockedUntil).not.toBeNull();
+    expect(status.askedUntil).not.toBeNull();
+    expect(status.blockReason).toMatch(/Retry-After 3600 s/);
+  });
+
+  it('a block beyond the run time budget stops the run cleanly: complete false, resumeAfter set, what was done kept', async () => {
+    // The first page goes through; then a 429 asks for 120 s, beyond the run's 5 s budget.
+    let pages = 0;
+    const { ctx, close } = await contextWith({ GRAPH_MAX_RETRY_AFTER_SECONDS: '300' }, (e) => {
+      if (!e.wait && ++pages === 1)
+        h.emulator.control.injectFault({
+          method: 'POST',
+          pathPattern: '\\$batch$',
+          count: 1,
+          status: 429,
+          retryAfterSeconds: 120,
+        });
+    });
+    try {
+      const started = Date.now();
+      const summary = await runPush(ctx, 'projects', { trigger: 'test', maxSeconds: 5 });
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(summary.status).toBe('SUCCEEDED');
+      expect(summary.complete).toBe(false);
+      expect(summary.error).toBeNull();
+      expect(Date.parse(summary.resumeAfter ?? '')).toBeGreaterThan(Date.now() + 60_000);
+      expect(summary.created).toBe(20);
+      expect(await h.items('Projects')).toHaveLength(20);
+    } finally {
+      await close();
+    }
+    // Once the block is over, the next run finishes the load with one item per row.
+    await h.db.pool.query('UPDATE arcore.graph_throttle SET blocked_until = now()');
+    const { ctx: next, close: closeNext } = await contextWith({});
+    try {
+      const summary = await runPush(next, 'projects', { trigger: 'test' });
+      expect(summary).toMatchObject({ status: 'SUCCEEDED', complete: true });
+    } finally {
+      await closeNext();
+    }
+    const items = await h.items('Projects');
+    expect(items).toHaveLength(40);
+    expect(new Set(items.map((i) => i.fields.Title)).size).toBe(40);
+  });
+});
