@@ -16,7 +16,7 @@ import type { LedgerEntry } from '../store/ledger';
 import { ResyncRequiredError, type DeltaEntry, type ListItem, type WriteOp } from '../target/sharepoint';
 import { decideAligned } from './alignment';
 import { differs, keyOf, pick, rowToCanonical } from './plan';
-import { applyToPostgres, graphFields } from './push';
+import { applyToPostgres, graphFields } from './push/writes';
 import type { PairDecision } from './reconcile';
 import { withRun, type RunOptions, type RunScope } from './runner';
 import type { EngineContext, RunSummary } from './types';

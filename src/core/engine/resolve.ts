@@ -4,7 +4,7 @@ import { DefinitionBusyError } from '../ops/errors';
 import { getConflict, markResolved, type StoredConflict } from '../store/conflicts';
 import { getDefinitionById } from '../store/definitions';
 import type { ListItem, WriteOutcome } from '../target/sharepoint';
-import { applyToPostgres, graphFields } from './push';
+import { applyToPostgres, graphFields } from './push/writes';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
 import { withRun, type RunScope } from './runner';

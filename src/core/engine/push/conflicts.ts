@@ -1,0 +1,208 @@
+/** Rows whose write met a concurrent SharePoint change (412) or a deleted row met an edited item (I7, I8). */
+import { CanonicalValueError, contentHash, fromGraphFields } from '../../canonical';
+import { KeyMatchError } from '../../source/postgres/keys';
+import { recordConflict } from '../../store/conflicts';
+import type { LedgerEntry } from '../../store/ledger';
+import type { ListItem, WriteOp } from '../../target/sharepoint';
+import { decideAligned } from '../alignment';
+import { type PairDecision } from '../reconcile';
+import { type RunScope } from '../runner';
+import { type PushRow, type PageCommit, syncedEntry, inSourceTx, describeFailure, parkEntry } from './page';
+import { graphFields, applyToPostgres } from './writes';
+
+/**
+ * One outcome per row (processed = created + updated + deleted + skipped + conflicts + failed): a row whose
+ * write met a conflict counts as a conflict however the policy settled it; its resolving write is not
+ * counted again. A write that failed counts as failed.
+ */
+export function countSettled(
+  scope: RunScope,
+  decision: Pick<PairDecision, 'conflict'>,
+  outcome: 'created' | 'updated' | 'deleted' | 'skipped' | 'conflicts',
+): void {
+  scope.counts[decision.conflict ? 'conflicts' : outcome]++;
+}
+
+/**
+ * Settles rows whose write met a concurrent SharePoint change (412) or a missing item: read the item,
+ * decide under the policy (I7), record the conflict, then write both sides as decided.
+ */
+export async function settleConflicts(
+  scope: RunScope,
+  items: { r: PushRow; entry: LedgerEntry }[],
+  commit: PageCommit,
+): Promise<void> {
+  const { plan, def, target, siteId, listId } = scope;
+  const ops: WriteOp[] = [];
+  const pending = new Map<
+    string,
+    { r: PushRow; entry: LedgerEntry; decision: PairDecision; item: ListItem | null }
+  >();
+  for (const { r, entry } of items) {
+    const item = entry.itemId ? await target.getItem(siteId, listId, entry.itemId) : null;
+    const sp = item ? fromGraphFields(item.fields, plan.columns) : null;
+    const decision = decideAligned(plan, def, {
+      base: entry.syncedValues,
+      postgres: r.values,
+      sharepoint: sp,
+      postgresModifiedAt: r.row.cursor,
+      sharepointModifiedAt: item?.lastModifiedDateTime ?? null,
+    });
+    if (decision.conflict) {
+      await recordConflict(scope.ctx.meta, scope.definitionId, {
+        runId: scope.runId,
+        identityHash: r.hash,
+        identity: r.identity,
+        itemId: entry.itemId,
+        detectedBy: 'PUSH',
+        policy: def.conflictPolicy,
+        base: entry.syncedValues,
+        postgres: r.values,
+        sharepoint: sp,
+        outcome: decision.outcome,
+        resolvedValues: decision.outcome === 'PARKED' ? null : decision.synced,
+        status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
+        reason: decision.reason,
+        fields: decision.conflictFields,
+      });
+    }
+    if (decision.outcome === 'PARKED') {
+      countSettled(scope, decision, 'conflicts');
+      commit.resolved.push(r.hash);
+      continue;
+    }
+    if (decision.postgres.kind !== 'none') {
+      try {
+        await inSourceTx(scope, (client) => applyToPostgres(scope, client, r.key, r.identity, decision));
+      } catch (err) {
+        // A row-level refusal (I13 key matching other than one row, a value outside an enum) parks this row.
+        if (!(err instanceof KeyMatchError || err instanceof CanonicalValueError)) throw err;
+        scope.counts.failed++;
+        commit.park.push({ hash: r.hash, identity: r.identity, itemId: entry.itemId, error: err.message });
+        continue;
+      }
+    }
+    const sa = decision.sharepoint;
+    if (sa.kind === 'write' && item) {
+      ops.push({
+        kind: 'update',
+        ref: r.hash,
+        itemId: item.id,
+        eTag: item.eTag,
+        fields: graphFields(scope, sa.values),
+      });
+    } else if (sa.kind === 'recreate') {
+      ops.push({
+        kind: 'create',
+        ref: r.hash,
+        fields: { ...graphFields(scope, sa.values), [def.target.keyColumn]: r.hash },
+        adoptBy: { field: def.target.keyColumn, value: r.hash },
+      });
+    } else if (sa.kind === 'delete' && item) {
+      ops.push({ kind: 'delete', ref: r.hash, itemId: item.id, eTag: item.eTag });
+    }
+    pending.set(r.hash, { r, entry, decision, item });
+    if (!ops.some((op) => op.ref === r.hash)) countSettled(scope, decision, 'skipped');
+    if (sa.kind === 'none') {
+      if (decision.synced && item)
+        commit.save.push(syncedEntry(scope, r, item.id, item.eTag, decision.synced, r.row.cursor, 'PULL'));
+      else if (!decision.synced) commit.remove.push(r.hash);
+      commit.resolved.push(r.hash);
+    }
+  }
+  scope.assertLockHeld();
+  const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
+  for (const o of outcomes) {
+    const p = pending.get(o.ref);
+    if (!p) continue;
+    if ((o.status === 'created' || o.status === 'updated') && p.decision.synced) {
+      const itemId = o.status === 'created' ? o.itemId : (p.item?.id as string);
+      countSettled(scope, p.decision, o.status);
+      commit.save.push(syncedEntry(scope, p.r, itemId, o.eTag, p.decision.synced, p.r.row.cursor, 'PUSH'));
+      commit.resolved.push(o.ref);
+    } else if (o.status === 'deleted' || o.status === 'not_found') {
+      countSettled(scope, p.decision, 'deleted');
+      commit.remove.push(o.ref);
+      commit.resolved.push(o.ref);
+    } else {
+      scope.counts.failed++;
+      commit.park.push({
+        hash: o.ref,
+        identity: p.r.identity,
+        itemId: p.entry.itemId,
+        error:
+          o.status === 'precondition_failed'
+            ? 'SharePoint item kept changing while resolving a conflict'
+            : describeFailure(o),
+      });
+    }
+  }
+}
+
+/** The row was deleted in Postgres while its item changed in SharePoint: a conflict (I8, I7). */
+export async function settleDeleteConflict(
+  scope: RunScope,
+  e: LedgerEntry,
+  commit: PageCommit,
+): Promise<void> {
+  const { target, siteId, listId, plan, def } = scope;
+  const item = await target.getItem(siteId, listId, e.itemId as string);
+  if (!item) {
+    scope.counts.deleted++; // gone on both sides
+    commit.remove.push(e.identityHash);
+    return;
+  }
+  const sp = fromGraphFields(item.fields, plan.columns);
+  const decision = decideAligned(plan, def, {
+    base: e.syncedValues,
+    postgres: null,
+    sharepoint: sp,
+    sharepointModifiedAt: item.lastModifiedDateTime,
+  });
+  await recordConflict(scope.ctx.meta, scope.definitionId, {
+    runId: scope.runId,
+    identityHash: e.identityHash,
+    identity: e.identity,
+    itemId: e.itemId,
+    detectedBy: 'PUSH',
+    policy: def.conflictPolicy,
+    base: e.syncedValues,
+    postgres: null,
+    sharepoint: sp,
+    outcome: decision.outcome,
+    resolvedValues: decision.synced,
+    status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
+    reason: `deleted in Postgres, edited in SharePoint: ${decision.reason}`,
+    fields: decision.conflictFields,
+  });
+  // One outcome for the row: the conflict, whichever way the policy settled it, unless its write failed.
+  if (decision.outcome === 'PARKED') {
+    scope.counts.conflicts++;
+    return;
+  }
+  if (decision.sharepoint.kind === 'delete') {
+    scope.assertLockHeld();
+    const [o] = await target.writeItems(siteId, listId, [
+      { kind: 'delete', ref: e.identityHash, itemId: item.id, eTag: item.eTag },
+    ]);
+    if (o.status === 'deleted' || o.status === 'not_found') {
+      scope.counts.conflicts++;
+      commit.remove.push(e.identityHash);
+    } else {
+      parkEntry(scope, commit, e, o);
+    }
+    return;
+  }
+  scope.counts.conflicts++;
+  if (decision.postgres.kind === 'recreate' && decision.synced) {
+    const key = def.source.key.map((k) => e.identity[k]);
+    await inSourceTx(scope, (client) => applyToPostgres(scope, client, key, e.identity, decision));
+    commit.save.push({
+      ...e,
+      eTag: item.eTag,
+      syncedValues: decision.synced,
+      contentHash: contentHash(decision.synced),
+      provenance: 'PULL',
+    });
+  }
+}

@@ -1,0 +1,132 @@
+/** A push page's bookkeeping: the rows it carries, the metadata it commits with the cursor (I5c), parked entries. */
+import type { PoolClient } from 'pg';
+import { contentHash, type CanonicalRecord } from '../../canonical';
+import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor';
+import type { SourceRow } from '../../source/postgres/PostgresSource';
+import { writeCursor } from '../../store/cursors';
+import { park, resolveParked } from '../../store/failures';
+import type { LedgerEntry } from '../../store/ledger';
+import type { WriteOutcome } from '../../target/sharepoint';
+import { type RunScope } from '../runner';
+
+/** A source row ready to push: its identity and canonical values. */
+export interface PushRow {
+  row: SourceRow;
+  key: unknown[];
+  identity: Record<string, unknown>;
+  hash: string;
+  values: CanonicalRecord;
+}
+
+/** Pending metadata changes of a page, committed together with the cursor (I5c). */
+export interface PageCommit {
+  save: LedgerEntry[];
+  remove: string[];
+  park: { hash: string; identity: Record<string, unknown> | null; itemId: string | null; error: string }[];
+  resolved: string[];
+}
+
+export const newCommit = (): PageCommit => ({ save: [], remove: [], park: [], resolved: [] });
+
+export function identityRecord(scope: RunScope, values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of scope.def.source.key) out[k] = values[k];
+  return out;
+}
+
+export function syncedEntry(
+  scope: RunScope,
+  r: { hash: string; identity: Record<string, unknown> },
+  itemId: string,
+  eTag: string,
+  synced: CanonicalRecord,
+  lastSourceTs: string | null,
+  provenance: 'PUSH' | 'PULL',
+  spModifiedAt: string | null = null,
+): LedgerEntry {
+  return {
+    identityHash: r.hash,
+    identity: r.identity,
+    listId: scope.listId,
+    itemId,
+    eTag,
+    syncedValues: synced,
+    contentHash: contentHash(synced),
+    provenance,
+    state: 'SYNCED',
+    lastSourceTs,
+    spModifiedAt,
+  };
+}
+
+/** Runs `fn` in a transaction on the source database (rolled back in a dry run: nothing is kept). */
+export async function inSourceTx<T>(scope: RunScope, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await scope.sourcePool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query(scope.dryRun ? 'ROLLBACK' : 'COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export async function commitPage(
+  scope: RunScope,
+  commit: PageCommit,
+  cursor: KeysetPosition | null,
+): Promise<void> {
+  if (scope.dryRun) return; // a dry run moves no cursor and parks nothing
+  const client = await scope.ctx.meta.connect();
+  try {
+    await client.query('BEGIN');
+    await scope.ledger.save(client, commit.save);
+    await scope.ledger.remove(client, commit.remove);
+    for (const p of commit.park) {
+      await park(client, scope.definitionId, {
+        direction: 'PUSH',
+        itemKey: p.hash,
+        sourceIdentity: p.identity,
+        spItemId: p.itemId,
+        error: p.error,
+      });
+    }
+    await resolveParked(client, scope.definitionId, 'PUSH', commit.resolved);
+    if (cursor) await writeCursor(client, scope.definitionId, 'SOURCE', keysetCursor.serialize(cursor));
+    scope.assertLockHeld();
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export function describeFailure(o: WriteOutcome): string {
+  if (o.status === 'rejected')
+    return `SharePoint rejected the write (${o.httpStatus} ${o.code}): ${o.message}`;
+  if (o.status === 'failed') return o.message;
+  return o.status;
+}
+
+/** A ledger entry whose delete did not apply: parked for the next run (I5c). */
+export function parkEntry(scope: RunScope, commit: PageCommit, e: LedgerEntry, o: WriteOutcome): void {
+  scope.counts.failed++;
+  commit.park.push({
+    hash: e.identityHash,
+    identity: e.identity,
+    itemId: e.itemId,
+    error: describeFailure(o),
+  });
+}
+
+/** The item's fields when the write's response carried them (creates return the whole listItem). */
+export function responseFields(o: WriteOutcome): Record<string, unknown> | null {
+  const fields = (o as { fields?: unknown }).fields;
+  return fields && typeof fields === 'object' ? (fields as Record<string, unknown>) : null;
+}

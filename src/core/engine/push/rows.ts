@@ -1,0 +1,284 @@
+/** Pushing a set of source rows: decide against the ledger, batch the writes, commit with the cursor (I5, I6, I10). */
+import { contentHash, fromGraphFields, identityOf, type CanonicalRecord } from '../../canonical';
+import { type KeysetPosition } from '../../cursor/timestampCursor';
+import type { SourceRow } from '../../source/postgres/PostgresSource';
+import { openConflictIdentities } from '../../store/conflicts';
+import { readCursor } from '../../store/cursors';
+import type { LedgerEntry } from '../../store/ledger';
+import type { WriteOp } from '../../target/sharepoint';
+import { pushPlanFor, unalignedFields } from '../alignment';
+import { NULL_KEY_ITEM, nullKeyMessage, splitDuplicateIdentities } from '../identity';
+import { keyOf, pick, rowToCanonical, type FieldPlan } from '../plan';
+import { decidePair, type PairDecision } from '../reconcile';
+import { type RunScope } from '../runner';
+import {
+  type PushRow,
+  newCommit,
+  identityRecord,
+  syncedEntry,
+  commitPage,
+  describeFailure,
+  responseFields,
+} from './page';
+import { graphFields } from './writes';
+import { settleConflicts } from './conflicts';
+
+/**
+ * The plan to push a pair with: fields mapped since the pair last synced are left to the pull's alignment
+ * unless the push is their only writer (I14). Whether the list was already read with every mapped field is
+ * asked once per run, and only when some pair needs it.
+ */
+async function pushPlan(
+  scope: RunScope,
+  base: CanonicalRecord | null,
+  values: CanonicalRecord,
+): Promise<FieldPlan> {
+  if (unalignedFields(scope.plan, base).length === 0) return scope.plan;
+  if (scope.listReadWithAllFields === undefined) {
+    const cursor = await readCursor(scope.ctx.meta, scope.definitionId, 'TARGET');
+    const carried = new Set(cursor?.value ? (cursor.fingerprint?.select ?? []) : []);
+    scope.listReadWithAllFields =
+      cursor?.fingerprint?.listId === scope.listId && scope.plan.select.every((f) => carried.has(f));
+  }
+  return pushPlanFor(scope.plan, base, values, {
+    pullEnabled: scope.def.pull.enabled,
+    listReadWithAllFields: scope.listReadWithAllFields,
+  });
+}
+
+/** Per run: each row's cursor value when the run first considered it. */
+const consideredRows = new WeakMap<RunScope, Map<string, string | null>>();
+
+/**
+ * A retried parked row is read again by the page loop when it lies in the overlap window: the same version
+ * is considered (and counted) once per run. A version changed since (a new cursor value) is pushed again.
+ */
+function firstLookThisRun(scope: RunScope, hash: string, cursor: string | null): boolean {
+  let seen = consideredRows.get(scope);
+  if (!seen) consideredRows.set(scope, (seen = new Map()));
+  if (seen.has(hash) && seen.get(hash) === cursor) return false;
+  seen.set(hash, cursor);
+  return true;
+}
+
+/** Pushes a set of source rows: one ledger query, batched writes, one commit with the cursor (I5, I10). */
+export async function pushRows(
+  scope: RunScope,
+  rows: SourceRow[],
+  cursor: KeysetPosition | null,
+): Promise<void> {
+  const { def, plan, ledger, target, siteId, listId, ctx } = scope;
+  const commit = newCommit();
+  const prepared: PushRow[] = [];
+  for (const row of rows) {
+    const identity = identityRecord(scope, row.values);
+    let hash: string;
+    try {
+      hash = identityOf(def.source.key, row.values, plan.keyKinds).hash;
+    } catch (err) {
+      scope.counts.processed++;
+      scope.counts.failed++;
+      const nullKey = def.source.key.some((k) => row.values[k] === null || row.values[k] === undefined);
+      commit.park.push({
+        hash: nullKey ? NULL_KEY_ITEM : `unusable-key:${(err as Error).message}`,
+        identity: null,
+        itemId: null,
+        error: nullKey ? nullKeyMessage(def.source.key, row.values) : (err as Error).message,
+      });
+      continue;
+    }
+    if (!firstLookThisRun(scope, hash, row.cursor)) continue;
+    scope.counts.processed++;
+    try {
+      prepared.push({
+        row,
+        key: keyOf(def, row.values),
+        identity,
+        hash,
+        values: rowToCanonical(plan, row.values),
+      });
+    } catch (err) {
+      // A value with no canonical form (I12): this row is parked, the rest of the page goes on.
+      scope.counts.failed++;
+      const error = `row ${JSON.stringify(identity)}: ${(err as Error).message}`;
+      commit.park.push({ hash, identity, itemId: null, error });
+    }
+  }
+  // I13: two different rows with one key are parked, neither written; the same row read twice counts once.
+  const { unique, duplicates } = splitDuplicateIdentities(prepared);
+  for (const d of duplicates) {
+    scope.counts.failed += d.rows.length;
+    commit.park.push({ hash: d.hash, identity: d.identity, itemId: null, error: d.message });
+  }
+  const hashes = unique.map((p) => p.hash);
+  const [entries, parked] = await Promise.all([
+    ledger.byIdentities(ctx.meta, hashes),
+    openConflictIdentities(ctx.meta, scope.definitionId, hashes),
+  ]);
+  const ops: WriteOp[] = [];
+  const byRef = new Map<
+    string,
+    { r: PushRow; entry: LedgerEntry | undefined; decision: PairDecision | null }
+  >();
+  const pendingCreates: LedgerEntry[] = [];
+  for (const r of unique) {
+    if (parked.has(r.hash)) {
+      scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
+      continue;
+    }
+    const entry = entries.get(r.hash);
+    if (!entry || entry.state === 'PENDING_CREATE' || !entry.itemId) {
+      const fields = {
+        ...graphFields(scope, pick(r.values, plan.toSharePoint)),
+        [def.target.keyColumn]: r.hash,
+      };
+      ops.push({
+        kind: 'create',
+        ref: r.hash,
+        fields,
+        adoptBy: { field: def.target.keyColumn, value: r.hash },
+      });
+      byRef.set(r.hash, { r, entry, decision: null });
+      pendingCreates.push({
+        identityHash: r.hash,
+        identity: r.identity,
+        listId,
+        itemId: null,
+        eTag: null,
+        syncedValues: null,
+        contentHash: null,
+        provenance: 'PUSH',
+        state: 'PENDING_CREATE',
+        lastSourceTs: r.row.cursor,
+        spModifiedAt: null,
+      });
+      continue;
+    }
+    // Without reading SharePoint (I10), assume it still holds the synced values; If-Match proves it.
+    const decision = decidePair(await pushPlan(scope, entry.syncedValues, r.values), def, {
+      base: entry.syncedValues,
+      postgres: r.values,
+      sharepoint: entry.syncedValues,
+    });
+    if (decision.sharepoint.kind !== 'write') {
+      scope.counts.skipped++; // unchanged, or an echo of a pull (I3)
+      commit.resolved.push(r.hash);
+      continue;
+    }
+    ops.push({
+      kind: 'update',
+      ref: r.hash,
+      itemId: entry.itemId,
+      eTag: entry.eTag ?? undefined,
+      fields: graphFields(scope, decision.sharepoint.values),
+    });
+    byRef.set(r.hash, { r, entry, decision });
+  }
+
+  // I6: the intent to create is durable before the request leaves.
+  scope.assertLockHeld();
+  await ledger.save(ctx.meta, pendingCreates);
+  const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
+  const conflicts: { r: PushRow; entry: LedgerEntry }[] = [];
+  for (const o of outcomes) {
+    const x = byRef.get(o.ref);
+    if (!x) continue;
+    const { r, entry, decision } = x;
+    switch (o.status) {
+      case 'created': {
+        scope.counts.created++;
+        const pushed = pick(r.values, plan.toSharePoint);
+        const returned = responseFields(o);
+        const pulledBack = returned ? fromGraphFields(returned, plan.columns) : null;
+        const synced: CanonicalRecord = { ...pick(pulledBack ?? r.values, plan.toPostgres), ...pushed };
+        commit.save.push(
+          syncedEntry(
+            scope,
+            r,
+            o.itemId,
+            o.eTag,
+            synced,
+            r.row.cursor,
+            'PUSH',
+            o.lastModifiedDateTime ?? null,
+          ),
+        );
+        commit.resolved.push(r.hash);
+        break;
+      }
+      case 'updated':
+        scope.counts.updated++;
+        commit.save.push(
+          syncedEntry(
+            scope,
+            r,
+            entry?.itemId as string,
+            o.eTag,
+            decision?.synced ?? r.values,
+            r.row.cursor,
+            'PUSH',
+          ),
+        );
+        commit.resolved.push(r.hash);
+        break;
+      case 'precondition_failed':
+      case 'not_found':
+        if (entry) conflicts.push({ r, entry });
+        break;
+      default:
+        scope.counts.failed++;
+        if (!entry || entry.state === 'PENDING_CREATE') commit.remove.push(r.hash);
+        commit.park.push({
+          hash: r.hash,
+          identity: r.identity,
+          itemId: entry?.itemId ?? null,
+          error: describeFailure(o),
+        });
+    }
+  }
+  if (conflicts.length) await settleConflicts(scope, conflicts, commit);
+  await commitPage(scope, commit, cursor);
+}
+
+/**
+ * A rerun after a crash: entries left PENDING_CREATE may or may not have an item. Look for it by the hidden
+ * key column; adopt it when found (I6), forget the intent otherwise. Their rows are then pushed again.
+ */
+export async function settlePendingCreates(scope: RunScope): Promise<unknown[][]> {
+  const pending = await scope.ledger.pendingCreates(scope.ctx.meta);
+  const keys: unknown[][] = [];
+  const adopted: LedgerEntry[] = [];
+  const forget: string[] = [];
+  for (const entry of pending) {
+    const found = await scope.target.findItemsByField(
+      scope.siteId,
+      scope.listId,
+      scope.def.target.keyColumn,
+      entry.identityHash,
+    );
+    keys.push(scope.def.source.key.map((k) => entry.identity[k]));
+    if (found.length === 0) {
+      forget.push(entry.identityHash);
+      continue;
+    }
+    const item = found[0];
+    const values = fromGraphFields(item.fields, scope.plan.columns);
+    adopted.push({
+      ...entry,
+      itemId: item.id,
+      eTag: item.eTag,
+      syncedValues: values,
+      contentHash: contentHash(values),
+      state: 'SYNCED',
+    });
+    for (const extra of found.slice(1)) {
+      scope.ctx.log.warn(
+        `${scope.def.name}: a second item ${extra.id} carries the key of item ${item.id}; left in place`,
+      );
+    }
+  }
+  await scope.ledger.save(scope.ctx.meta, adopted);
+  await scope.ledger.remove(scope.ctx.meta, forget);
+  scope.details.adoptedAfterCrash = adopted.length;
+  return keys;
+}

@@ -1,0 +1,60 @@
+/** Writing a pair's decided values: the Graph body push may send (I9), and the Postgres side of a decision. */
+import type { PoolClient } from 'pg';
+import {
+  toCanonical,
+  toGraphFields,
+  type CanonicalRecord,
+  type CanonicalValue,
+  type FieldKind,
+} from '../../canonical';
+import { pick } from '../plan';
+import { type PairDecision } from '../reconcile';
+import { type RunScope } from '../runner';
+
+/** The Graph `fields` body for canonical values, keeping only the fields push may write (I9). */
+export function graphFields(scope: RunScope, values: CanonicalRecord): Record<string, unknown> {
+  return toGraphFields(
+    pick(
+      values,
+      Object.keys(values).filter((f) => scope.plan.byTarget.get(f)?.pushable),
+    ),
+    scope.plan.columns,
+  );
+}
+
+/** Writes Postgres-side actions of a decision (conflict outcomes taken from SharePoint). */
+export async function applyToPostgres(
+  scope: RunScope,
+  client: PoolClient,
+  key: unknown[],
+  identity: Record<string, unknown>,
+  decision: PairDecision,
+): Promise<void> {
+  const action = decision.postgres;
+  if (action.kind === 'none') return;
+  if (action.kind === 'delete') {
+    const policy = scope.def.deletes.pull;
+    if (policy === 'PROPAGATE') await scope.source.deleteRow(client, key);
+    else if (policy === 'SOFT' && scope.def.deletes.pullSoftColumn)
+      await scope.source.setFlag(client, key, scope.def.deletes.pullSoftColumn);
+    return;
+  }
+  const values: Record<string, { kind: FieldKind; value: CanonicalValue }> = {};
+  for (const [target, value] of Object.entries(action.values)) {
+    const f = scope.plan.byTarget.get(target);
+    if (f && f.pullable && !scope.def.source.key.includes(f.source))
+      values[f.source] = { kind: f.kind, value };
+  }
+  if (action.kind === 'write') {
+    await scope.source.updateRow(client, key, values);
+    return;
+  }
+  for (const k of scope.def.source.key) {
+    if (!(k in values))
+      values[k] = {
+        kind: scope.plan.keyKinds[k] ?? 'text',
+        value: toCanonical(scope.plan.keyKinds[k] ?? 'text', identity[k]),
+      };
+  }
+  await scope.source.insertRow(client, values);
+}
