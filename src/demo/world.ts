@@ -1,0 +1,187 @@
+/** The demo's world (Postgres, emulator, engine, local host) and the helpers its chapters use to act on it and wait for it. */
+import type { Pool } from 'pg';
+import type { EngineContext, RunSummary } from '../core/engine/types';
+import { listRuns, type RunRecord } from '../core/ops';
+import { type RunningEmulator } from '../emulator';
+import { type LocalHost } from '../serve';
+import { GraphSession } from './graphAsUser';
+import { runLabel } from './narrator';
+import { type DemoPostgres } from './postgres';
+import { DEMO_DEFINITION_NAME } from './sampleData';
+
+/** The sample rows the story edits (the table must have at least MIN_DEMO_ROWS rows). */
+export const ROW = {
+  aliceStatus: 17,
+  aliceBudget: 42,
+  aliceTags: 99,
+  postgresEdit: 7,
+  conflict: 100,
+  pgDelete: 200,
+  spDelete: 300,
+};
+export const WEBHOOK_TIMEOUT_MS = 30_000;
+/** The emulator batches notifications this long before delivering them (Graph: seconds to minutes). */
+export const NOTIFICATION_DELAY_MS = 300;
+
+/** A step of the story did not have the effect it should have had (e.g. no webhook pull arrived). */
+export class DemoStepError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DemoStepError';
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Everything the story touches, so it can be closed in one place whatever step failed. */
+export class DemoWorld {
+  pg: DemoPostgres | undefined;
+  emulator: RunningEmulator | undefined;
+  engine: { ctx: EngineContext; close(): Promise<void> } | undefined;
+  host: LocalHost | undefined;
+  aliceSession: GraphSession | undefined;
+  appSession: GraphSession | undefined;
+  siteId = '';
+  listId = '';
+
+  private static need<T>(value: T | undefined, what: string): T {
+    if (value === undefined) throw new Error(`demo: ${what} is not started yet`);
+    return value;
+  }
+
+  get ctx(): EngineContext {
+    return DemoWorld.need(this.engine, 'the engine').ctx;
+  }
+
+  /** Graph as the user alice: edits "in SharePoint". */
+  get alice(): GraphSession {
+    return DemoWorld.need(this.aliceSession, "alice's Graph session");
+  }
+
+  /** Graph as the app: reads the list back for the narration and the final check. */
+  get app(): GraphSession {
+    return DemoWorld.need(this.appSession, "the app's Graph session");
+  }
+
+  get localHost(): LocalHost {
+    return DemoWorld.need(this.host, 'the local host');
+  }
+
+  get meta(): Pool {
+    return this.ctx.meta;
+  }
+
+  async close(): Promise<void> {
+    await this.host?.stop().catch(() => undefined);
+    await this.aliceSession?.close().catch(() => undefined);
+    await this.appSession?.close().catch(() => undefined);
+    await this.engine?.close().catch(() => undefined);
+    await this.emulator?.stop().catch(() => undefined);
+    await this.pg?.stop().catch(() => undefined);
+  }
+}
+
+export function requireSucceeded(summary: RunSummary): void {
+  if (summary.status !== 'SUCCEEDED') {
+    throw new DemoStepError(
+      `${runLabel(summary)} ended ${summary.status}${summary.error ? `: ${summary.error}` : ''}` +
+        (summary.failed > 0
+          ? ` (${summary.failed} failed; see "arcore-sync failures ${summary.definition}")`
+          : ''),
+    );
+  }
+}
+
+/** Runs an engine run, retrying while the local host's own run of the definition holds the lock. */
+export async function whenFree(world: DemoWorld, run: () => Promise<RunSummary>): Promise<RunSummary> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    await world.host?.idle();
+    const summary = await run();
+    if (summary.status !== 'SKIPPED') return summary;
+    await sleep(250);
+  }
+  throw new DemoStepError('the definition stayed locked by another run for 10 seconds');
+}
+
+export async function itemIdOf(meta: Pool, rowId: number): Promise<string> {
+  const { rows } = await meta.query<{ sp_item_id: string }>(
+    `SELECT l.sp_item_id FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+      WHERE d.name = $1 AND l.source_identity->>'id' = $2`,
+    [DEMO_DEFINITION_NAME, String(rowId)],
+  );
+  if (rows.length === 0) throw new DemoStepError(`row ${rowId} has no SharePoint item in the ledger`);
+  return rows[0].sp_item_id;
+}
+
+export interface ProjectRow {
+  id: number;
+  name: string;
+  budget: string | null;
+  due: string | null;
+  status: string;
+  tags: string[];
+  owner: string | null;
+}
+
+export async function projectRow(meta: Pool, id: number): Promise<ProjectRow | null> {
+  const { rows } = await meta.query<ProjectRow>(
+    'SELECT id, name, budget::text AS budget, due::text AS due, status, tags, owner FROM public.projects WHERE id = $1',
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Waits until the local host has nothing left to do: no queued or running work, no pull pending, no run
+ * in progress, and no notification still on its way (the emulator delivers them after a short delay).
+ * Returns the moment from which new runs belong to the next step of the story.
+ */
+export async function settled(world: DemoWorld): Promise<Date> {
+  const deadline = Date.now() + WEBHOOK_TIMEOUT_MS;
+  let quietChecks = 0;
+  while (quietChecks < 2) {
+    if (Date.now() > deadline) throw new DemoStepError('the local host did not become idle within 30s');
+    await world.host?.idle();
+    const { rows } = await world.meta.query<{ busy: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM arcore.pending_pulls)
+           OR EXISTS (SELECT 1 FROM arcore.sync_runs WHERE status = 'RUNNING') AS busy`,
+    );
+    quietChecks = rows[0].busy ? 0 : quietChecks + 1;
+    await sleep(NOTIFICATION_DELAY_MS + 100);
+  }
+  return new Date();
+}
+
+/**
+ * Waits until `done()` holds, checking after each webhook-driven run the local host completes, and
+ * returns the pulls that ran since `since`. Fails naming `what` after WEBHOOK_TIMEOUT_MS.
+ */
+export async function afterWebhook(
+  world: DemoWorld,
+  since: Date,
+  what: string,
+  done: () => Promise<boolean>,
+): Promise<RunRecord[]> {
+  const deadline = Date.now() + WEBHOOK_TIMEOUT_MS;
+  for (;;) {
+    await sleep(200);
+    await world.host?.idle();
+    if (await done()) break;
+    if (Date.now() > deadline) {
+      throw new DemoStepError(
+        `${what} did not happen within ${WEBHOOK_TIMEOUT_MS / 1000}s: no notification reached ${world.host?.notificationUrl}, ` +
+          'or the pull it started failed (run with --verbose to see the local host log)',
+      );
+    }
+  }
+  const runs = await listRuns(world.meta, DEMO_DEFINITION_NAME, 50);
+  return runs
+    .filter(
+      (r) =>
+        r.runType === 'INGRESS' &&
+        r.status !== 'RUNNING' &&
+        r.status !== 'SKIPPED' &&
+        new Date(r.startedAt) >= since,
+    )
+    .reverse();
+}
