@@ -25,6 +25,7 @@ describe('metadata store migrations', () => {
     );
     expect(rows.map((r) => r.table_name)).toEqual([
       'field_mappings',
+      'graph_budget',
       'graph_subscriptions',
       'graph_throttle',
       'pending_pulls',
