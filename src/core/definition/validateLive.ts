@@ -161,7 +161,14 @@ export async function validateAgainstDatabase(
         `cursor column "${cursorCol.name}" is ${cursorCol.dataType}, not a timestamp type (timestamptz or timestamp)`,
       );
     } else {
-      if (cursorCol.isNullable) {
+      if (cursorCol.isNullable && isUnindexable(info)) {
+        // A view takes neither a default nor NOT NULL: the fix belongs to the table underneath.
+        warn(
+          'source.cursor.column',
+          `cursor column "${cursorCol.name}" allows NULL; rows with a NULL cursor are never pushed. ${qualified} is ` +
+            'a view: make the column NOT NULL with a default in the table underneath it',
+        );
+      } else if (cursorCol.isNullable) {
         warn(
           'source.cursor.column',
           `cursor column "${cursorCol.name}" allows NULL; rows with a NULL cursor are never pushed. Make it NOT NULL ` +
@@ -171,7 +178,14 @@ export async function validateAgainstDatabase(
         );
       }
     }
-    if (
+    if (cursorCol && TIMESTAMP_TYPES.has(cursorCol.dataType) && isUnindexable(info)) {
+      // A view has no indexes of its own; its reads use those of the table underneath.
+      warn(
+        'source.cursor.column',
+        `${qualified} is a view: incremental reads on cursor column "${cursorCol.name}" are fast only when the ` +
+          'table underneath has an index on that column and the key',
+      );
+    } else if (
       cursorCol &&
       TIMESTAMP_TYPES.has(cursorCol.dataType) &&
       !(await hasLeadingIndex(sourcePool, schema, table, cursorCol.name))

@@ -98,6 +98,17 @@ describe('I13 validate: the key must identify one row', () => {
       true,
     );
   });
+
+  it('never suggests DDL a view cannot take: no ALTER TABLE or CREATE INDEX on the view itself', async () => {
+    await db.pool.query('CREATE VIEW sales_cursor_v AS SELECT id, name, updated_at FROM sales');
+    const report = await validateAgainstDatabase(definition('sales_cursor_v', ['id']), db.pool);
+    const cursorWarnings = report.warnings.filter((w) => w.path === 'source.cursor.column');
+    expect(cursorWarnings.length).toBeGreaterThan(0);
+    for (const w of cursorWarnings) {
+      expect(w.message).toContain('table underneath');
+      expect(w.message).not.toMatch(/ALTER TABLE|CREATE INDEX/);
+    }
+  });
 });
 
 describe('validate: enums, domains and types provision cannot create', () => {
