@@ -12,15 +12,27 @@ const built = join(root, 'dist', 'src', 'cli', 'index.js');
 if (existsSync(built)) {
   require(built).main();
 } else {
-  let register;
+  let registerCjs;
   try {
-    register = require('tsx/cjs/api').register;
+    registerCjs = require('tsx/cjs/api').register;
   } catch {
     process.stderr.write(
       `arcore-sync: ${built} does not exist: run "npm run build" in ${root} first (or "npm install" to get tsx)\n`,
     );
     process.exit(2);
   }
-  register();
-  require(join(root, 'src', 'cli', 'index.ts')).main();
+  // Both hooks: the CLI loads its commands with import(), which the ESM loader resolves, not require's.
+  registerCjs();
+  import('tsx/esm/api').then(
+    ({ register }) => {
+      register();
+      require(join(root, 'src', 'cli', 'index.ts')).main();
+    },
+    (error) => {
+      process.stderr.write(
+        `arcore-sync: cannot load tsx's ESM hooks: ${error.message}; run "npm run build" first\n`,
+      );
+      process.exit(2);
+    },
+  );
 }
