@@ -1,0 +1,203 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, runCli, tempDir, type CliResult } from '../cli/cliHarness';
+import { freshDatabase, type TestDatabase } from '../support/db';
+import { commandLines, fencedBlocks, hereDocuments, notationProblems, type CommandLine } from './shellBlocks';
+
+const DOCS = ['README.md', 'docs/cli.md'] as const;
+const SHELL_LANGS = new Set(['bash']);
+
+/**
+ * What a pasted command may start with: the CLI through npx (never a bare `arcore-sync`, which is not on a
+ * fresh clone's PATH), npm, the shell built-ins a setup needs, and the Azure tools the deploy steps name.
+ */
+const ALLOWED_STARTS = [
+  /^npx arcore-sync( |$)/,
+  /^node bin\/arcore-sync\.js( |$)/,
+  /^npm( |$)/,
+  /^(set|export|cd|cat|cp|curl|az|azd|func|azurite|source)( |$)/,
+  /^\. \S/,
+];
+
+const doc = (file: string) => readFileSync(join(REPO_ROOT, file), 'utf8');
+
+function shellCommands(file: string): CommandLine[] {
+  return fencedBlocks(doc(file))
+    .filter((b) => SHELL_LANGS.has(b.lang))
+    .flatMap((b) => commandLines(b));
+}
+
+/** `node bin/arcore-sync.js`, the entry `npx arcore-sync` runs, in a fresh clone (no dist/: tsx). */
+function runBin(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/arcore-sync.js'), ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? cwd, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+const described = (r: CliResult) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+
+describe.each(DOCS)('the shell blocks of %s', (file) => {
+  it('has shell blocks to check', () => {
+    expect(shellCommands(file).length).toBeGreaterThan(3);
+  });
+
+  it('starts every command with an allowed form (npx arcore-sync, never a bare arcore-sync)', () => {
+    const offending = shellCommands(file)
+      .filter((c) => !ALLOWED_STARTS.some((p) => p.test(c.command)))
+      .map((c) => `${file}:${c.line}: ${c.command}`);
+    expect(offending).toEqual([]);
+  });
+
+  it('has no [--option] brackets, a|b alternatives or ellipses inside a command', () => {
+    const offending = shellCommands(file).flatMap((c) =>
+      notationProblems(c.command).map((p) => `${file}:${c.line}: ${p}: ${c.command}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  it('shows example output with the command as pasted: "$ npx arcore-sync", not "$ arcore-sync"', () => {
+    const offending = fencedBlocks(doc(file)).flatMap((b) =>
+      b.body
+        .split('\n')
+        .map((text, i) => ({ text, line: b.line + 1 + i }))
+        .filter(({ text }) => /^\$ arcore-sync\b/.test(text))
+        .map(({ text, line }) => `${file}:${line}: ${text}`),
+    );
+    expect(offending).toEqual([]);
+  });
+});
+
+describe('the notation checks', () => {
+  it('catch what they are for, and leave quoted JSON alone', () => {
+    expect(notationProblems('npx arcore-sync install-cursor projects [--print-sql]')).toEqual([
+      'optional-argument brackets',
+    ]);
+    expect(notationProblems('npx arcore-sync resolve 1 --take postgres|sharepoint')).toEqual([
+      'an a|b alternative',
+    ]);
+    expect(notationProblems(`npx arcore-sync resolve 12 --values '{"Title":"a|b [--x]"}'`)).toEqual([]);
+    const [block] = fencedBlocks(
+      "```bash\nset -a; . x.env; set +a   # load\ncat > d.json <<'EOF'\n{}\nEOF\n```\n",
+    );
+    expect(commandLines(block).map((c) => c.command)).toEqual([
+      'set -a',
+      '. x.env',
+      'set +a',
+      "cat > d.json <<'EOF'",
+    ]);
+    expect(hereDocuments(block)).toEqual([{ file: 'd.json', body: '{}\n' }]);
+  });
+});
+
+describe('the commands of the docs that run against the embedded defaults', () => {
+  const subcommands = [
+    ...new Set(
+      DOCS.flatMap((file) => shellCommands(file))
+        .map((c) => /^npx arcore-sync ([a-z][a-z-]*)/.exec(c.command)?.[1])
+        .filter((name): name is string => name !== undefined),
+    ),
+  ].sort();
+
+  it('names the commands a user needs', () => {
+    expect(subcommands).toEqual(
+      expect.arrayContaining([
+        'migrate',
+        'validate',
+        'apply',
+        'provision',
+        'push',
+        'pull',
+        'verify',
+        'serve',
+      ]),
+    );
+  });
+
+  it('npx arcore-sync --help', async () => {
+    const result = await runCli(['--help'], {});
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: arcore-sync');
+    for (const name of subcommands) expect(result.stdout).toMatch(new RegExp(`^\\s+${name}\\b`, 'm'));
+  });
+
+  it('npx arcore-sync <command> --help, for every command the docs run', async () => {
+    const failures: string[] = [];
+    // Two at a time: each is a Node process compiling the CLI through tsx.
+    for (let i = 0; i < subcommands.length; i += 2) {
+      const pair = subcommands.slice(i, i + 2);
+      const results = await Promise.all(pair.map((name) => runCli([name, '--help'], {})));
+      results.forEach((result, j) => {
+        if (result.code !== 0 || !result.stdout.includes(`Usage: arcore-sync ${pair[j]}`))
+          failures.push(`${pair[j]} --help: ${described(result)}`);
+      });
+    }
+    expect(failures).toEqual([]);
+  }, 180_000);
+
+  describe("README's Sync your own table, up to validate and apply", () => {
+    let db: TestDatabase;
+    let dir: string;
+    let env: Record<string, string>;
+
+    beforeAll(async () => {
+      db = await freshDatabase();
+      // The table the section describes, without a cursor column: install-cursor adds it.
+      await db.pool.query('CREATE TABLE customers (id int PRIMARY KEY, name text, email text)');
+      await db.pool.query(
+        "INSERT INTO customers (id, name, email) VALUES (1, ' Ada ', 'ada@example.com'), (2, 'Grace', NULL)",
+      );
+      dir = tempDir('arcore-docs-');
+      env = { DATABASE_URL: db.url };
+    });
+
+    afterAll(async () => {
+      await db?.drop();
+    });
+
+    it('writes defs.json from its here-document, then migrate, install-cursor, validate and apply succeed', async () => {
+      const section = doc('README.md').split('## Sync your own table')[1]?.split('\n## ')[0] ?? '';
+      const documents = fencedBlocks(section)
+        .filter((b) => SHELL_LANGS.has(b.lang))
+        .flatMap((b) => hereDocuments(b));
+      const defs = documents.find((d) => d.file === 'defs.json');
+      expect(defs).toBeDefined();
+      writeFileSync(join(dir, 'defs.json'), defs?.body ?? '');
+
+      const migrate = await runBin(['migrate'], env, dir);
+      expect(described(migrate)).toMatch(/^exit 0\n/);
+      const install = await runBin(['install-cursor', 'customers', '--file', 'defs.json'], env, dir);
+      expect(described(install)).toMatch(/^exit 0\n/);
+      const validate = await runBin(['validate', 'defs.json'], env, dir);
+      expect(described(validate)).toMatch(/^exit 0\n/);
+      expect(validate.stdout).toMatch(/customers: ok/);
+      const apply = await runBin(['apply', 'defs.json'], env, dir);
+      expect(described(apply)).toMatch(/^exit 0\n/);
+      const { rows } = await db.pool.query<{ name: string }>('SELECT name FROM arcore.sync_definitions');
+      expect(rows.map((r) => r.name)).toEqual(['customers']);
+    }, 180_000);
+
+    it("validates the README's example definitions file (Sync definitions) against a table that fits it", async () => {
+      const section = doc('README.md').split('## Sync definitions')[1]?.split('\n## ')[0] ?? '';
+      const example = fencedBlocks(section).find((b) => b.lang === 'json');
+      expect(example).toBeDefined();
+      writeFileSync(join(dir, 'example.json'), example?.body ?? '');
+      await db.pool.query(`CREATE TABLE projects (id int PRIMARY KEY, name text, budget numeric(12,2),
+        sp_modified timestamptz, updated_at timestamptz NOT NULL DEFAULT now())`);
+      await db.pool.query('CREATE INDEX ON projects (updated_at, id)');
+      const validate = await runCli(['validate', 'example.json'], env, dir);
+      expect(described(validate)).toMatch(/^exit 0\n/);
+      expect(validate.stdout).toMatch(/projects: ok/);
+    }, 120_000);
+  });
+});
