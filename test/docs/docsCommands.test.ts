@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, runCli, tempDir, type CliResult } from '../cli/cliHarness';
+import { startEmulator, type RunningEmulator } from '../../src/emulator';
+import { exitOf, REPO_ROOT, runCli, spawnCli, tempDir, waitForLine, type CliResult } from '../cli/cliHarness';
 import { freshDatabase, type TestDatabase } from '../support/db';
 import { commandLines, fencedBlocks, hereDocuments, notationProblems, type CommandLine } from './shellBlocks';
 
@@ -145,10 +146,11 @@ describe('the commands of the docs that run against the embedded defaults', () =
     expect(failures).toEqual([]);
   }, 180_000);
 
-  describe("README's Sync your own table, up to validate and apply", () => {
+  describe("README's Sync your own table", () => {
     let db: TestDatabase;
     let dir: string;
     let env: Record<string, string>;
+    let emulator: RunningEmulator;
 
     beforeAll(async () => {
       db = await freshDatabase();
@@ -158,34 +160,68 @@ describe('the commands of the docs that run against the embedded defaults', () =
         "INSERT INTO customers (id, name, email) VALUES (1, ' Ada ', 'ada@example.com'), (2, 'Grace', NULL)",
       );
       dir = tempDir('arcore-docs-');
-      env = { DATABASE_URL: db.url };
+      // The section's emulator, with its default site; unthrottled so the test does not wait on pacing.
+      emulator = await startEmulator({ throttling: { enabled: false }, notificationDelayMs: 0 });
+      const caFile = join(dir, 'ca.pem');
+      writeFileSync(caFile, emulator.caCert);
+      env = {
+        DATABASE_URL: db.url,
+        GRAPH_BASE_URL: emulator.baseUrl,
+        GRAPH_TOKEN: emulator.appToken,
+        GRAPH_CA_CERT_FILE: caFile,
+      };
     });
 
     afterAll(async () => {
+      await emulator?.stop();
       await db?.drop();
     });
 
-    it('writes defs.json from its here-document, then migrate, install-cursor, validate and apply succeed', async () => {
+    it('writes defs.json from its here-document and runs every command of the section, in order, to serve', async () => {
       const section = doc('README.md').split('## Sync your own table')[1]?.split('\n## ')[0] ?? '';
-      const documents = fencedBlocks(section)
-        .filter((b) => SHELL_LANGS.has(b.lang))
-        .flatMap((b) => hereDocuments(b));
-      const defs = documents.find((d) => d.file === 'defs.json');
+      const blocks = fencedBlocks(section).filter((b) => SHELL_LANGS.has(b.lang));
+      const defs = blocks.flatMap((b) => hereDocuments(b)).find((d) => d.file === 'defs.json');
       expect(defs).toBeDefined();
       writeFileSync(join(dir, 'defs.json'), defs?.body ?? '');
-
-      const migrate = await runBin(['migrate'], env, dir);
-      expect(described(migrate)).toMatch(/^exit 0\n/);
-      const install = await runBin(['install-cursor', 'customers', '--file', 'defs.json'], env, dir);
-      expect(described(install)).toMatch(/^exit 0\n/);
-      const validate = await runBin(['validate', 'defs.json'], env, dir);
-      expect(described(validate)).toMatch(/^exit 0\n/);
-      expect(validate.stdout).toMatch(/customers: ok/);
-      const apply = await runBin(['apply', 'defs.json'], env, dir);
-      expect(described(apply)).toMatch(/^exit 0\n/);
+      const commands = blocks
+        .flatMap((b) => commandLines(b))
+        .map((c) => c.command)
+        .filter((c) => c.startsWith('npx arcore-sync '))
+        .map((c) => c.split(/\s+/).slice(2));
+      expect(commands.map((args) => args[0])).toEqual([
+        'emulator',
+        'migrate',
+        'install-cursor',
+        'validate',
+        'apply',
+        'provision',
+        'push',
+        'pull',
+        'verify',
+        'serve',
+      ]);
+      const ran: string[] = [];
+      for (const args of commands) {
+        // The emulator runs in this process (the same code, on a free port); serve is checked below.
+        if (args[0] === 'emulator' || args[0] === 'serve') continue;
+        const result = await runBin(args, env, dir);
+        expect(`${args.join(' ')}: ${described(result)}`).toMatch(/^[^:]+: exit 0\n/);
+        ran.push(args[0]);
+      }
+      expect(ran).toHaveLength(commands.length - 2);
       const { rows } = await db.pool.query<{ name: string }>('SELECT name FROM arcore.sync_definitions');
       expect(rows.map((r) => r.name)).toEqual(['customers']);
-    }, 180_000);
+
+      // serve as written, on a free port instead of 7071, which another process may hold.
+      const child = spawnCli(['serve', '--port', '0'], env, dir);
+      const line = await waitForLine(child, /^local host listening at http:\/\/127\.0\.0\.1:\d+$/);
+      const url = line.replace('local host listening at ', '');
+      const response = await fetch(`${url}/api/ops/definitions/customers`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ name: 'customers', ledgerSize: 2 });
+      child.kill('SIGTERM');
+      expect(await exitOf(child)).toBe(0);
+    }, 240_000);
 
     it("validates the README's example definitions file (Sync definitions) against a table that fits it", async () => {
       const section = doc('README.md').split('## Sync definitions')[1]?.split('\n## ')[0] ?? '';
