@@ -4,6 +4,13 @@ import { join } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../../src/emulator';
 import { exitOf, REPO_ROOT, runCli, spawnCli, tempDir, waitForLine, type CliResult } from '../cli/cliHarness';
 import { freshDatabase, type TestDatabase } from '../support/db';
+import {
+  deletesSchema,
+  fieldMappingSchema,
+  sourceSchema,
+  syncDefinitionSchema,
+  targetSchema,
+} from '../../src/core/definition/schema';
 import { commandLines, fencedBlocks, hereDocuments, notationProblems, type CommandLine } from './shellBlocks';
 
 const DOCS = ['README.md', 'docs/cli.md'] as const;
@@ -235,5 +242,45 @@ describe('the commands of the docs that run against the embedded defaults', () =
       expect(described(validate)).toMatch(/^exit 0\n/);
       expect(validate.stdout).toMatch(/projects: ok/);
     }, 120_000);
+  });
+});
+
+describe("README's options table", () => {
+  /** The rows of the table under "## Sync definitions" whose header is `option | default | meaning`. */
+  function optionsTable(): string {
+    const section = doc('README.md').split('## Sync definitions')[1]?.split('\n## ')[0] ?? '';
+    const start = section.indexOf('| option | default | meaning |');
+    const rest = section.slice(start);
+    const end = rest.search(/\n(?!\|)/);
+    return end < 0 ? rest : rest.slice(0, end);
+  }
+
+  it('names every key of a definition the schema accepts', () => {
+    const table = optionsTable();
+    expect(table).toContain('| option | default | meaning |');
+    const nested: Record<string, { shape: Record<string, unknown> }> = {
+      source: sourceSchema,
+      target: targetSchema,
+      deletes: deletesSchema,
+      'fields[]': fieldMappingSchema,
+      pull: syncDefinitionSchema.shape.pull.unwrap(),
+    };
+    const paths = Object.keys(syncDefinitionSchema.shape).flatMap((key) => {
+      const inner = nested[key === 'fields' ? 'fields[]' : key];
+      return inner
+        ? Object.keys(inner.shape).map((k) => `${key === 'fields' ? 'fields[]' : key}.${k}`)
+        : [key];
+    });
+    const documented = (path: string) => {
+      const dot = path.lastIndexOf('.');
+      const last = path.slice(dot + 1);
+      return (
+        table.includes(`\`${path}\``) ||
+        (dot > 0 && table.includes(`\`${path.slice(0, dot)}.`) && table.includes(`\`.${last}\``)) ||
+        (dot > 0 && table.includes(`\`${last}\``))
+      );
+    };
+    expect(paths.length).toBeGreaterThan(20);
+    expect(paths.filter((p) => !documented(p))).toEqual([]);
   });
 });
