@@ -294,6 +294,12 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .option('--persist', 'keep lists and items in the state dir across restarts')
     .option('--no-throttling', 'never answer 429 (default: a 1,250 resource units per minute budget)')
     .addOption(new Option('--ru-per-minute <n>', 'throttling budget in resource units per minute'))
+    .option(
+      '--site <host:/path>',
+      'also serve this site (repeatable), e.g. fabrikam.sharepoint.com:/sites/sales; ' +
+        'contoso.sharepoint.com:/sites/demo is always served',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .action(
       act(async (rt, opts: EmulatorCommandOptions) =>
         (await import('./commands/emulator.js')).runEmulatorCommand(rt, opts),

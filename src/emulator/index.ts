@@ -15,7 +15,13 @@ import { guidFromName } from './ids';
 import { Notifier } from './notifier';
 import { initialSettings, resolveOptions } from './options';
 import { SeededRandom } from './random';
-import { loadPersistedState, restoreState, serializeState, StateSaver } from './persistence';
+import {
+  loadPersistedState,
+  restoreState,
+  serializeState,
+  StateSaver,
+  type PersistedState,
+} from './persistence';
 import { RequestRecorder } from './requestLog';
 import { EmulatorHttpsServer } from './server';
 import { EmulatorState } from './state';
@@ -34,6 +40,8 @@ export type {
   ThrottlingSettings,
 } from './types';
 export { EmulatorSetupError } from './errors';
+export { DEFAULT_SITE } from './options';
+export { parseSiteOption, SITE_OPTION_FORM, type SiteOptionResult } from './siteOption';
 
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -42,14 +50,27 @@ function tenantDomainOf(hostPath: string): string {
   return `${host.split('.')[0]}.onmicrosoft.com`;
 }
 
+/**
+ * The sites to serve: those asked for, then any site a persisted state holds lists for, so that starting
+ * without a `--site` given last time never drops that site's lists from the saved state.
+ */
+function sitesToServe(requested: string[], persisted: PersistedState | undefined): string[] {
+  const key = (hostPath: string) => hostPath.toLowerCase().replace(/\/+$/, '');
+  const sites = [...requested];
+  for (const saved of persisted?.sites ?? [])
+    if (!sites.some((site) => key(site) === key(saved.hostPath))) sites.push(saved.hostPath);
+  return sites;
+}
+
 export async function startEmulator(options?: EmulatorOptions): Promise<RunningEmulator> {
   const resolved = resolveOptions(options);
   const certificate = await loadOrCreateCertificate(resolved.stateDir);
   const persisted = resolved.persist ? await loadPersistedState(resolved.stateDir!) : undefined;
   const tenantDomain = tenantDomainOf(resolved.sites[0]);
+  const sites = sitesToServe(resolved.sites, persisted);
   const state = persisted
-    ? restoreState(persisted, resolved.sites, resolved.siteTimeZones)
-    : new EmulatorState(guidFromName(`tenant:${tenantDomain}`), resolved.sites, resolved.siteTimeZones);
+    ? restoreState(persisted, sites, resolved.siteTimeZones)
+    : new EmulatorState(guidFromName(`tenant:${tenantDomain}`), sites, resolved.siteTimeZones);
   const identities = new IdentityRegistry(
     tenantDomain,
     resolved.users,
@@ -101,6 +122,7 @@ export async function startEmulator(options?: EmulatorOptions): Promise<RunningE
     caCert: certificate.certPem,
     appToken: identities.app.token,
     users: [...resolved.users],
+    sites,
     userToken(name: string): string {
       const identity = identities.byNameOrUndefined(name);
       if (!identity || identity.kind !== 'user')
@@ -119,9 +141,20 @@ export async function startEmulator(options?: EmulatorOptions): Promise<RunningE
   };
 }
 
+/** The control API's root: `POST <url>/reset`, `GET <url>/stats`, … (see src/emulator/README.md). */
+export function controlUrlOf(running: RunningEmulator): string {
+  return `${running.origin}/_emulator`;
+}
+
+/** `GRAPH_USER_TOKEN_<NAME>`: user names may hold "-", which a shell variable name may not. */
+export function userTokenKey(name: string): string {
+  return `GRAPH_USER_TOKEN_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
 /**
- * Writes `<stateDir>/emulator.env`: GRAPH_BASE_URL, GRAPH_TOKEN (the app token), NODE_EXTRA_CA_CERTS and GRAPH_CA_CERT_FILE
- * (the certificate, written next to it if missing) and the user tokens as comments. Returns its path.
+ * Writes `<stateDir>/emulator.env`: GRAPH_BASE_URL, GRAPH_TOKEN (the app token), NODE_EXTRA_CA_CERTS and
+ * GRAPH_CA_CERT_FILE (the certificate, written next to it if missing), EMULATOR_SITES (comma-separated
+ * `host:/path`), EMULATOR_CONTROL_URL and one GRAPH_USER_TOKEN_<NAME> per user. Returns its path.
  */
 export async function writeEmulatorEnv(stateDir: string, running: RunningEmulator): Promise<string> {
   const directory = resolve(stateDir);
@@ -136,8 +169,12 @@ export async function writeEmulatorEnv(stateDir: string, running: RunningEmulato
     `NODE_EXTRA_CA_CERTS=${certPath}`,
     // Our own client trusts the certificate through this setting; NODE_EXTRA_CA_CERTS covers other tools.
     `GRAPH_CA_CERT_FILE=${certPath}`,
+    '# Sites served (GET /sites/<host>:<path>), comma-separated:',
+    `EMULATOR_SITES=${running.sites.join(',')}`,
+    '# Control API (reset, faults, throttling, stats; JSON, no auth):',
+    `EMULATOR_CONTROL_URL=${controlUrlOf(running)}`,
     '# Tokens of users who edit "in SharePoint" (Authorization: Bearer <token>):',
-    ...running.users.map((name) => `# GRAPH_USER_TOKEN_${name.toUpperCase()}=${running.userToken(name)}`),
+    ...running.users.map((name) => `${userTokenKey(name)}=${running.userToken(name)}`),
     '',
   ];
   const envPath = join(directory, 'emulator.env');

@@ -241,7 +241,7 @@ export function restoreState(
   const state = new EmulatorState(data.tenantId, siteHostPaths, timeZones);
   state.deltaEpoch = data.deltaEpoch;
   for (const saved of data.sites) {
-    const site = [...state.sites.values()].find((s) => s.hostPath === saved.hostPath);
+    const site = state.findSite(saved.hostPath);
     if (!site) continue;
     if (!(saved.hostPath in timeZones)) site.timeZone = saved.timeZone;
     for (const list of saved.lists) site.lists.set(list.id, restoreList(site.id, list));

@@ -147,6 +147,8 @@ export interface RunningEmulator {
   appToken: string;
   /** Names of the users that have tokens. */
   users: string[];
+  /** `host:/path` of every site served, the first being the one the tenant is named after. */
+  sites: string[];
   /** Bearer token acting as a named user (edits "in SharePoint"). */
   userToken(name: string): string;
   control: EmulatorControl;

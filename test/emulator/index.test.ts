@@ -11,7 +11,7 @@ describe('startEmulator and writeEmulatorEnv', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  it('writes emulator.env with GRAPH_BASE_URL, GRAPH_TOKEN, NODE_EXTRA_CA_CERTS and user tokens as comments', async () => {
+  it('writes emulator.env with GRAPH_BASE_URL, GRAPH_TOKEN, NODE_EXTRA_CA_CERTS, the sites, the control URL and user tokens', async () => {
     const running = await startEmulator({ stateDir: dir, users: ['carol'] });
     try {
       const envPath = await writeEmulatorEnv(dir, running);
@@ -21,7 +21,9 @@ describe('startEmulator and writeEmulatorEnv', () => {
       expect(lines).toContain(`GRAPH_TOKEN=${running.appToken}`);
       expect(lines).toContain(`NODE_EXTRA_CA_CERTS=${join(dir, CERT_FILE)}`);
       expect(lines).toContain(`GRAPH_CA_CERT_FILE=${join(dir, CERT_FILE)}`);
-      expect(lines).toContain(`# GRAPH_USER_TOKEN_CAROL=${running.userToken('carol')}`);
+      expect(lines).toContain('EMULATOR_SITES=contoso.sharepoint.com:/sites/demo');
+      expect(lines).toContain(`EMULATOR_CONTROL_URL=${running.origin}/_emulator`);
+      expect(lines).toContain(`GRAPH_USER_TOKEN_CAROL=${running.userToken('carol')}`);
       expect(await readFile(join(dir, CERT_FILE), 'utf8')).toBe(running.caCert);
       expect(running.baseUrl).toBe(`${running.origin}/v1.0`);
     } finally {

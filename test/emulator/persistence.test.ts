@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator';
 import { STATE_FILE } from '../../src/emulator/persistence';
 import {
+  DEMO_SITE,
   startReceiver,
   startTestEmulator,
   type EntityShape,
@@ -102,6 +103,28 @@ describe('persistence', () => {
     try {
       const lists = await second.graph<PageShape<EntityShape>>('GET', `/sites/${second.siteId}/lists`);
       expect(lists.body.value).toEqual([]);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('keeps serving a persisted site that a restart does not name, so its lists are not dropped', async () => {
+    const extra = 'fabrikam.sharepoint.com:/sites/sales';
+    const first = await startTestEmulator({ stateDir: dir, persist: true, sites: [DEMO_SITE, extra] });
+    const extraId = first.emulator.control.getSiteId(extra);
+    const created = await first.graph<EntityShape>('POST', `/sites/${extraId}/lists`, {
+      body: { displayName: 'Kept' },
+    });
+    expect(created.status).toBe(201);
+    await first.stop();
+
+    const second = await startTestEmulator({ stateDir: dir, persist: true });
+    try {
+      expect(second.emulator.control.getSiteId(extra)).toBe(extraId);
+      expect(second.emulator.sites).toEqual([DEMO_SITE, extra]);
+      const lists = await second.graph<PageShape<EntityShape>>('GET', `/sites/${extraId}/lists`);
+      expect(lists.status).toBe(200);
+      expect(lists.body.value.map((l) => l.id)).toEqual([created.body.id]);
     } finally {
       await second.stop();
     }

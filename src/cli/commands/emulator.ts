@@ -1,5 +1,13 @@
 import { join, resolve } from 'node:path';
-import { startEmulator, writeEmulatorEnv } from '../../emulator';
+import {
+  controlUrlOf,
+  DEFAULT_SITE,
+  parseSiteOption,
+  SITE_OPTION_FORM,
+  startEmulator,
+  userTokenKey,
+  writeEmulatorEnv,
+} from '../../emulator';
 import { CERT_FILE } from '../../emulator/certificate';
 import { CliUsageError } from '../failures';
 import type { CliRuntime } from '../runtime';
@@ -11,6 +19,8 @@ export interface EmulatorCommandOptions {
   persist?: boolean;
   throttling: boolean;
   ruPerMinute?: string;
+  /** `--site`, repeatable: sites served besides the default one. */
+  site?: string[];
 }
 
 function parsePort(value: string): number {
@@ -29,23 +39,40 @@ function parseBudget(value: string | undefined): number | undefined {
   return n;
 }
 
+/** The default site first (the tenant is named after it), then each `--site` once, in the order given. */
+export function parseSites(values: readonly string[] | undefined): string[] {
+  const sites = [DEFAULT_SITE];
+  for (const value of values ?? []) {
+    const parsed = parseSiteOption(value);
+    if (!parsed.ok)
+      throw new CliUsageError(
+        `--site "${value}" is not a site: ${parsed.problem}; expected ${SITE_OPTION_FORM}`,
+      );
+    if (!sites.includes(parsed.hostPath)) sites.push(parsed.hostPath);
+  }
+  return sites;
+}
+
 /**
  * Runs the emulator until SIGINT/SIGTERM. The first line of output is `GRAPH_BASE_URL=…` so scripts can
  * wait for it; the env file holds everything a client needs (base URL, app token, CA certificate file).
  */
 export async function runEmulatorCommand(rt: CliRuntime, opts: EmulatorCommandOptions): Promise<void> {
   const stateDir = resolve(rt.deps.cwd, opts.stateDir);
+  const port = parsePort(opts.port);
+  const budget = parseBudget(opts.ruPerMinute);
+  const sites = parseSites(opts.site);
   // Listen for the stop signal before anything is printed: a caller may signal as soon as it reads a line.
   const stopped = untilStopped();
   const emulator = await startEmulator({
-    port: parsePort(opts.port),
+    port,
     stateDir,
     persist: Boolean(opts.persist),
-    throttling: { enabled: opts.throttling, resourceUnitsPerMinute: parseBudget(opts.ruPerMinute) },
+    sites,
+    throttling: { enabled: opts.throttling, resourceUnitsPerMinute: budget },
   });
   try {
     const envFile = await writeEmulatorEnv(stateDir, emulator);
-    const budget = parseBudget(opts.ruPerMinute);
     rt.io.out(`GRAPH_BASE_URL=${emulator.baseUrl}`);
     rt.io.out(`GRAPH_TOKEN=${emulator.appToken}`);
     rt.io.out(`GRAPH_CA_CERT_FILE=${join(stateDir, CERT_FILE)}`);
@@ -55,7 +82,12 @@ export async function runEmulatorCommand(rt: CliRuntime, opts: EmulatorCommandOp
     rt.io.out(
       `# throttling: ${opts.throttling ? `on, ${budget ?? 'default 1,250'} resource units per minute` : 'off'}`,
     );
-    rt.io.out(`# user tokens (edits "in SharePoint") and NODE_EXTRA_CA_CERTS are in ${envFile}`);
+    for (const site of emulator.sites) rt.io.out(`# site ${site}: GET ${emulator.baseUrl}/sites/${site}`);
+    rt.io.out(`# control API: ${controlUrlOf(emulator)}/… (e.g. POST /reset, GET /stats, POST /faults)`);
+    rt.io.out(
+      `# ${envFile} also holds EMULATOR_SITES, EMULATOR_CONTROL_URL, NODE_EXTRA_CA_CERTS and the user ` +
+        `tokens (${emulator.users.map(userTokenKey).join(', ')})`,
+    );
     rt.io.out('# press Ctrl-C to stop');
     const signal = await stopped;
     rt.io.err(`${signal}: stopping the emulator`);
