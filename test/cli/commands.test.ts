@@ -204,7 +204,7 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     ).toBe(200);
     const pull = await runCli(['pull', 'projects', '--json'], env);
     expect(pull.code).toBe(0);
-    expect(jsonOf(pull)).toMatchObject({ runType: 'INGRESS', status: 'SUCCEEDED', updated: 1 });
+    expect(jsonOf(pull)).toMatchObject({ runType: 'PULL', status: 'SUCCEEDED', updated: 1 });
     const { rows } = await db.pool.query('SELECT name FROM projects WHERE id = 1');
     expect(rows[0].name).toBe('Renamed by Alice');
 
@@ -213,7 +213,7 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     expect(sync.code).toBe(0);
     const summary = jsonOf(sync);
     expect(summary).toMatchObject({ definition: 'projects', status: 'SUCCEEDED', updated: 1 });
-    expect(summary.pull).toMatchObject({ runType: 'INGRESS' });
+    expect(summary.pull).toMatchObject({ runType: 'PULL' });
     expect(summary.push).toMatchObject({ runType: 'PUSH', updated: 1 });
     expect(summary.runIds).toHaveLength(2);
   });

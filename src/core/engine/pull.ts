@@ -585,7 +585,7 @@ export async function runPull(
   definitionName: string,
   opts: RunOptions,
 ): Promise<RunSummary> {
-  return withRun(ctx, definitionName, 'INGRESS', opts, async (scope) => {
+  return withRun(ctx, definitionName, 'PULL', opts, async (scope) => {
     const { def, target, siteId, listId, definitionId, plan } = scope;
     if (!def.pull.enabled) {
       scope.details.pullDisabled = true;
@@ -643,7 +643,7 @@ export async function runPull(
             );
           }
           ctx.onProgress?.({
-            runType: 'INGRESS',
+            runType: 'PULL',
             definition: def.name,
             done: scope.counts.processed,
             total: null,
