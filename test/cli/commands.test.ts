@@ -229,7 +229,7 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     const push = await runCli(['push', 'projects'], env);
     expect(push.code).toBe(0);
     expect(push.stdout).toContain('failed 1');
-    expect(push.stdout).toContain('attention: 1 failure parked (arcore-sync failures projects)');
+    expect(push.stdout).toContain('attention: 1 failure parked this run (arcore-sync failures projects)');
 
     const listed = jsonOf(await runCli(['failures', 'projects', '--json'], env));
     const failures = listed.failures as { failureId: string; direction: string; status: string }[];

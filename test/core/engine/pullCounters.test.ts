@@ -88,3 +88,39 @@ describe('pull counters: processed = created + updated + deleted + skipped + con
     expectCountsAddUp(run);
   });
 });
+
+describe('PARTIAL only when this run parked something', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    await h.db.pool.query(
+      'CREATE TABLE projects (id int PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now())',
+    );
+    await h.define(projectsDefinition({ fields: [{ source: 'name', target: 'Title' }] }));
+  });
+  afterAll(async () => h?.close());
+  const push = () => runPush(h.ctx, 'projects', { trigger: 'test' });
+  const pull = () => runPull(h.ctx, 'projects', { trigger: 'test' });
+
+  it('a run that parks a failure is PARTIAL; later runs that do not retry it succeed and report it apart', async () => {
+    // SharePoint refuses a Title of more than 255 characters.
+    await h.db.pool.query("INSERT INTO projects (id, name) VALUES (1, 'ok'), (2, repeat('x', 300))");
+    const first = await push();
+    expect(first).toMatchObject({ status: 'PARTIAL', failed: 1, parkedFailures: 1 });
+
+    // Not due yet: its back-off keeps it out of the next runs.
+    await h.db.pool.query("UPDATE arcore.sync_failures SET next_attempt_at = now() + interval '1 hour'");
+    await h.db.pool.query(
+      "UPDATE projects SET name = 'ok again', updated_at = now() + interval '1 second' WHERE id = 1",
+    );
+    const second = await push();
+    expect(second).toMatchObject({ status: 'SUCCEEDED', updated: 1, failed: 0, parkedFailures: 1 });
+    const pulled = await pull();
+    expect(pulled).toMatchObject({ status: 'SUCCEEDED', failed: 0, parkedFailures: 1 });
+
+    // Due again and still refused: failed again in this run, so this run is PARTIAL.
+    await h.db.pool.query('UPDATE arcore.sync_failures SET next_attempt_at = now()');
+    const retried = await push();
+    expect(retried).toMatchObject({ status: 'PARTIAL', failed: 1, parkedFailures: 1 });
+  });
+});
