@@ -215,6 +215,9 @@ async function applyEntries(
         scope.counts.skipped++;
         continue;
       }
+      // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
+      // only as failed: its savepoint undoes the rest.
+      const countedBefore = { ...scope.counts };
       await client.query('SAVEPOINT item');
       try {
         if (!entry) {
@@ -290,6 +293,7 @@ async function applyEntries(
         await client.query('RELEASE SAVEPOINT item');
       } catch (err) {
         await client.query('ROLLBACK TO SAVEPOINT item');
+        Object.assign(scope.counts, countedBefore);
         scope.counts.failed++;
         await park(meta, scope.definitionId, {
           direction: 'PULL',
