@@ -3,7 +3,14 @@ import type { CursorResetScope } from '../core/ops';
 import { conformanceCommand } from './commands/conformance';
 import type { DemoCommandOptions } from './commands/demo';
 import type { EmulatorCommandOptions } from './commands/emulator';
-import { ChecksFailedError, describeFailure, ExitCode, failureJson, SidesDifferError } from './failures';
+import {
+  ChecksFailedError,
+  CliUsageError,
+  describeFailure,
+  ExitCode,
+  failureJson,
+  SidesDifferError,
+} from './failures';
 import { processIo } from './output';
 import { CliRuntime, type CliDeps } from './runtime';
 
@@ -151,14 +158,25 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
 
   program
     .command('conflicts')
-    .description('List the conflicts of a definition (open ones unless --all).')
-    .argument('<name>', 'definition name')
+    .description(
+      'List the conflicts of a definition (open ones unless --all) with the fields that differ; ' +
+        '"conflicts show ID" prints one conflict: base, Postgres and SharePoint values of those fields.',
+    )
+    .argument('<name>', 'definition name, or "show" followed by a conflict id')
+    .argument('[id]', 'with "show": the conflict id')
     .option('--all', 'include resolved conflicts')
     .addOption(new Option('--limit <n>', 'how many conflicts').default('50'))
-    .option('--json', 'print the conflicts as JSON')
+    .option('--json', 'print the conflicts (or the one conflict) as JSON')
     .action(
-      act(async (rt, name: string, opts: Json & Limit & { all?: boolean }) =>
-        (await ops()).runConflictsCommand(rt, name, opts),
+      act(async (rt, name: string, id: string | undefined, opts: Json & Limit & { all?: boolean }) =>
+        // A definition named "show" is still listed when no id follows.
+        name === 'show' && id !== undefined
+          ? (await ops()).runConflictShowCommand(rt, id, opts)
+          : id !== undefined
+            ? Promise.reject(
+                new CliUsageError(`unexpected argument "${id}": use "conflicts NAME" or "conflicts show ID"`),
+              )
+            : (await ops()).runConflictsCommand(rt, name, opts),
       ),
     );
 

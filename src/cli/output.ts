@@ -93,26 +93,38 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
   return lines.join('\n');
 }
 
-/** Names parked failures and open conflicts and the commands that deal with them, or null when none. */
+/**
+ * Names what needs a person: failures this run parked (its `failed`: new failures and retried ones that failed
+ * again), older parked failures this run did not retry (they do not make it PARTIAL), open conflicts, and the
+ * commands that deal with them; null when there are none.
+ */
 export function attentionNote(
-  summary: Pick<RunSummary, 'definition' | 'parkedFailures' | 'openConflicts'> & { status?: RunStatus },
+  summary: Pick<RunSummary, 'definition' | 'parkedFailures' | 'openConflicts'> & {
+    status?: RunStatus;
+    failed?: number;
+  },
 ): string | null {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const parts: string[] = [];
-  if (summary.parkedFailures > 0) {
-    parts.push(
-      `${summary.parkedFailures} failure${summary.parkedFailures === 1 ? '' : 's'} parked ` +
-        `(arcore-sync failures ${summary.definition})`,
-    );
-  }
+  const thisRun = Math.min(summary.failed ?? 0, summary.parkedFailures);
+  const older = summary.parkedFailures - thisRun;
+  const failures: string[] = [];
+  if (thisRun > 0) failures.push(`${plural(thisRun, 'failure')} parked this run`);
+  if (older > 0) failures.push(`${plural(older, 'older parked failure')}`);
+  if (failures.length > 0) parts.push(`${failures.join(', ')} (arcore-sync failures ${summary.definition})`);
   if (summary.openConflicts > 0) {
     parts.push(
-      `${summary.openConflicts} conflict${summary.openConflicts === 1 ? '' : 's'} open ` +
-        `(arcore-sync conflicts ${summary.definition})`,
+      `${plural(summary.openConflicts, 'conflict')} open (arcore-sync conflicts ${summary.definition})`,
     );
   }
   if (parts.length === 0) return null;
-  // Only a run that finished can be said to have succeeded despite what it parked.
-  const verdict = summary.status === 'FAILED' ? '' : '; the run still succeeded';
+  // Only a run that finished can be said to have succeeded; a PARTIAL one applied everything it did not park.
+  const verdict =
+    summary.status === 'SUCCEEDED'
+      ? '; the run succeeded'
+      : summary.status === 'PARTIAL'
+        ? '; everything else in this run was applied'
+        : '';
   return `attention: ${parts.join(', ')}${verdict}`;
 }
 

@@ -181,9 +181,7 @@ export async function postgresEditPushed(world: DemoWorld, say: Narrator): Promi
   // Graph notifies us of our own write too: the pull it starts must recognise it and write nothing.
   const pulls = await afterWebhook(world, since, 'the notification of our own write', async () => {
     const runs = await listRuns(world.meta, DEMO_DEFINITION_NAME, 10);
-    return runs.some(
-      (r) => r.runType === 'INGRESS' && r.status !== 'RUNNING' && new Date(r.startedAt) >= since,
-    );
+    return runs.some((r) => r.runType === 'PULL' && r.status !== 'RUNNING' && new Date(r.startedAt) >= since);
   });
   say.line(
     `our write came back as a notification; ${pullsLabel(pulls)}: ${pullsResult(pulls)}: ` +

@@ -178,7 +178,7 @@ export async function afterWebhook(
   return runs
     .filter(
       (r) =>
-        r.runType === 'INGRESS' &&
+        r.runType === 'PULL' &&
         r.status !== 'RUNNING' &&
         r.status !== 'SKIPPED' &&
         new Date(r.startedAt) >= since,

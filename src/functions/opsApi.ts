@@ -168,7 +168,8 @@ const allRunsQuerySchema = z.object({
   runType: z
     .string()
     .transform((s) => s.toUpperCase())
-    .pipe(z.enum(['PUSH', 'INGRESS', 'CDC']))
+    .transform((s) => (s === 'INGRESS' ? 'PULL' : s)) // the name before migration 008, kept as an alias
+    .pipe(z.enum(['PUSH', 'PULL', 'CDC']))
     .optional(),
 });
 

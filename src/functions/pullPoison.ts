@@ -27,7 +27,7 @@ export async function pullPoison(message: unknown, context: InvocationContext): 
     const run = await recordPoisonedRun(
       ctx.meta,
       definitionId,
-      'INGRESS',
+      'PULL',
       `pull message was retried${attempts ? ` ${attempts} times` : ''} and moved to the poison queue`,
     );
     context.error(`pullPoison: ${definition}: recorded FAILED run ${run.runId}`);

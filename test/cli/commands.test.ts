@@ -204,7 +204,7 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     ).toBe(200);
     const pull = await runCli(['pull', 'projects', '--json'], env);
     expect(pull.code).toBe(0);
-    expect(jsonOf(pull)).toMatchObject({ runType: 'INGRESS', status: 'SUCCEEDED', updated: 1 });
+    expect(jsonOf(pull)).toMatchObject({ runType: 'PULL', status: 'SUCCEEDED', updated: 1 });
     const { rows } = await db.pool.query('SELECT name FROM projects WHERE id = 1');
     expect(rows[0].name).toBe('Renamed by Alice');
 
@@ -213,7 +213,7 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     expect(sync.code).toBe(0);
     const summary = jsonOf(sync);
     expect(summary).toMatchObject({ definition: 'projects', status: 'SUCCEEDED', updated: 1 });
-    expect(summary.pull).toMatchObject({ runType: 'INGRESS' });
+    expect(summary.pull).toMatchObject({ runType: 'PULL' });
     expect(summary.push).toMatchObject({ runType: 'PUSH', updated: 1 });
     expect(summary.runIds).toHaveLength(2);
   });
@@ -229,7 +229,7 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     const push = await runCli(['push', 'projects'], env);
     expect(push.code).toBe(0);
     expect(push.stdout).toContain('failed 1');
-    expect(push.stdout).toContain('attention: 1 failure parked (arcore-sync failures projects)');
+    expect(push.stdout).toContain('attention: 1 failure parked this run (arcore-sync failures projects)');
 
     const listed = jsonOf(await runCli(['failures', 'projects', '--json'], env));
     const failures = listed.failures as { failureId: string; direction: string; status: string }[];

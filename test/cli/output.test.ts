@@ -32,9 +32,16 @@ function summary(overrides: Partial<RunSummary>): RunSummary {
 }
 
 describe('run summaries as printed', () => {
-  it('a run that finished with parked failures says it still succeeded', () => {
+  it('a PARTIAL run tells the failures it parked from older parked ones', () => {
     expect(attentionNote(summary({ status: 'PARTIAL' }))).toBe(
-      'attention: 2 failures parked (arcore-sync failures projects); the run still succeeded',
+      'attention: 1 failure parked this run, 1 older parked failure (arcore-sync failures projects); ' +
+        'everything else in this run was applied',
+    );
+  });
+
+  it('older parked failures alone leave the run SUCCEEDED and are named as older', () => {
+    expect(attentionNote(summary({ status: 'SUCCEEDED', failed: 0, parkedFailures: 3 }))).toBe(
+      'attention: 3 older parked failures (arcore-sync failures projects); the run succeeded',
     );
   });
 
@@ -45,7 +52,9 @@ describe('run summaries as printed', () => {
     });
     const text = formatRunSummary(failed);
     expect(text).toContain('push projects: FAILED in 1.2s (run 7)');
-    expect(text).toContain('attention: 2 failures parked (arcore-sync failures projects)');
+    expect(text).toContain(
+      'attention: 1 failure parked this run, 1 older parked failure (arcore-sync failures projects)',
+    );
     expect(text).not.toContain('succeeded');
     expect(text).not.toContain('cannot reach Microsoft Graph');
   });

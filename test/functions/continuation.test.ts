@@ -185,7 +185,7 @@ describe('I16 runs that fit an invocation, through the Functions handlers', () =
     await driver.drain();
     expect(driver.poisoned).toBe(0);
     expect(driver.failures).toEqual([]);
-    const pulls = driver.summaries.filter((s) => s.runType === 'INGRESS' && s.status !== 'SKIPPED');
+    const pulls = driver.summaries.filter((s) => s.runType === 'PULL' && s.status !== 'SKIPPED');
     expect(pulls.length).toBeGreaterThanOrEqual(1);
     expect(pulls.every((s) => s.status === 'SUCCEEDED')).toBe(true);
     const { rows } = await h.db.pool.query<{ name: string }>(

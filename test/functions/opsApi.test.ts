@@ -94,6 +94,22 @@ describe('ops API: reading', () => {
   });
 });
 
+describe('ops API: run types', () => {
+  it('shows a pull recorded as INGRESS (before migration 008) as PULL; runType=PULL and runType=ingress find it', async () => {
+    const legacyId = await defineStored(db.pool, 'legacy');
+    await db.pool.query(
+      `INSERT INTO arcore.sync_runs (definition_id, run_type, trigger, status, finished_at)
+       VALUES ($1, 'INGRESS', 'timer', 'SUCCEEDED', now()), ($1, 'PUSH', 'timer', 'SUCCEEDED', now())`,
+      [legacyId],
+    );
+    for (const runType of ['PULL', 'ingress']) {
+      const result = await ops('GET', `runs?definition=legacy&runType=${runType}`);
+      expect(result.status).toBe(200);
+      expect((result.json.runs as { runType: string }[]).map((r) => r.runType)).toEqual(['PULL']);
+    }
+  });
+});
+
 describe('ops API: changing', () => {
   it('resets a cursor', async () => {
     const result = await ops('POST', 'definitions/orders/reset-cursor', { scope: 'source' });

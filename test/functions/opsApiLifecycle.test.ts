@@ -66,7 +66,7 @@ describe('ops API: verify, dry-run, install-cursor, remove', () => {
     const sync = await ops('POST', 'definitions/projects/dry-run', { run: 'sync' });
     expect(sync).toMatchObject({
       status: 200,
-      json: { dryRun: true, pull: { runType: 'INGRESS', dryRun: true }, push: { updated: 1 } },
+      json: { dryRun: true, pull: { runType: 'PULL', dryRun: true }, push: { updated: 1 } },
     });
     expect((await h.db.pool.query('SELECT count(*)::int AS n FROM arcore.sync_runs')).rows[0].n).toBe(
       runsBefore,

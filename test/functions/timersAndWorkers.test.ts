@@ -108,7 +108,7 @@ describe('workers and poison handlers', () => {
     );
     const { context } = invocation('pullPoison', { dequeueCount: 5 });
     const run = await pullPoison({ definition: 'every-second', definitionId: everySecondId }, context);
-    expect(run).toMatchObject({ runType: 'INGRESS', status: 'FAILED' });
+    expect(run).toMatchObject({ runType: 'PULL', status: 'FAILED' });
     const { rows } = await db.pool.query('SELECT 1 FROM arcore.pending_pulls WHERE definition_id = $1', [
       everySecondId,
     ]);

@@ -99,7 +99,7 @@ describe('local host end to end (emulator, real HTTP, real Postgres, no mocks)',
     expect(row.name).toBe('edited by alice');
     const runs = await eventually('the finished pull run', async () => {
       const { rows } = await h.db.pool.query(
-        `SELECT trigger, status FROM arcore.sync_runs WHERE run_type = 'INGRESS' AND updated > 0`,
+        `SELECT trigger, status FROM arcore.sync_runs WHERE run_type = 'PULL' AND updated > 0`,
       );
       return rows.length > 0 && rows;
     });

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { ResolutionChoice } from '../../core/engine/resolve';
 import {
   definitionStatus,
+  differingFields,
   discardFailures,
+  getConflict,
   listConflicts,
   listFailures,
   listRuns,
@@ -163,7 +165,9 @@ export async function runConflictsCommand(
         c.outcome,
         JSON.stringify(c.sourceIdentity),
         c.spItemId,
-        c.fields.join(','),
+        differingFields(c)
+          .map((f) => f.field)
+          .join(','),
         c.createdAt,
         clip(c.reason, 60),
       ]),
@@ -171,8 +175,48 @@ export async function runConflictsCommand(
   );
   if (conflicts.some((c) => c.status === 'OPEN')) {
     rt.io.out(
-      'resolve one with: arcore-sync resolve ID --take postgres|sharepoint (add --json to list values)',
+      'see the values of one with: arcore-sync conflicts show ID; resolve one with: arcore-sync resolve ID ' +
+        '--take postgres|sharepoint',
     );
+  }
+}
+
+/** A value as one table cell: strings bare, everything else as JSON, absent as "-". */
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  return clip(typeof value === 'string' ? value : JSON.stringify(value), 60) ?? '-';
+}
+
+/** `conflicts show ID`: one conflict, with base / Postgres / SharePoint values of the fields that differ. */
+export async function runConflictShowCommand(rt: CliRuntime, id: string, opts: JsonOption): Promise<void> {
+  if (!/^[1-9][0-9]{0,18}$/.test(id)) {
+    throw new CliUsageError(
+      `conflict id must be a positive integer, got "${id}" (see "arcore-sync conflicts NAME")`,
+    );
+  }
+  const c = await getConflict(await rt.metaPool(), id);
+  if (opts.json) {
+    printJson(rt.io, c);
+    return;
+  }
+  const fields = differingFields(c);
+  rt.io.out(
+    [
+      `conflict ${c.conflictId} of ${c.definition}: ${c.status} (${c.kind}, detected by ${c.detectedBy}, ` +
+        `policy ${c.policy}, outcome ${c.outcome}, ${c.createdAt})`,
+      `  row ${JSON.stringify(c.sourceIdentity)}, item ${c.spItemId ?? '-'}`,
+      ...(c.reason ? [`  ${c.reason}`] : []),
+      '',
+      fields.length === 0
+        ? 'no field differs'
+        : formatTable(
+            ['FIELD', 'BASE', 'POSTGRES', 'SHAREPOINT'],
+            fields.map((f) => [f.field, cell(f.base), cell(f.postgres), cell(f.sharepoint)]),
+          ),
+    ].join('\n'),
+  );
+  if (c.status === 'OPEN') {
+    rt.io.out(`resolve it with: arcore-sync resolve ${c.conflictId} --take postgres (or --take sharepoint)`);
   }
 }
 

@@ -87,6 +87,7 @@ const ago = (iso) => {
 };
 const seconds = (ms) => (ms === null || ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`);
 const show = (v) => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
+// The ops API says PULL; INGRESS is the name runs had before migration 008.
 const runTypeName = (t) => (t === 'INGRESS' ? 'PULL' : t);
 
 /** ok / attention / failing / paused, from what the status says. */

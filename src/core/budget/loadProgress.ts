@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { runTypeOf } from '../ops/runs';
 
 /** Resource units one written row costs (create or update, graph.md). */
 const UNITS_PER_WRITE = 2;
@@ -8,7 +9,7 @@ const UNITS_PER_WRITE = 2;
  * when the latest of them stopped at its time budget.
  */
 export interface LoadProgress {
-  runType: 'PUSH' | 'INGRESS';
+  runType: 'PUSH' | 'PULL';
   runs: number;
   rowsDone: number;
   /** Rows still ahead of the cursor when the latest run stopped (pushes); null when unknown. */
@@ -28,7 +29,7 @@ export async function unfinishedLoads(
   unitsPerMinute: number | null,
 ): Promise<LoadProgress[]> {
   const { rows } = await meta.query<{
-    run_type: 'PUSH' | 'INGRESS';
+    run_type: 'PUSH' | 'PULL';
     runs: string;
     done: string | null;
     seconds: number | null;
@@ -36,11 +37,11 @@ export async function unfinishedLoads(
     resume_after: string | null;
     last_incomplete: boolean;
   }>(
-    `WITH kinds(run_type) AS (VALUES ('PUSH'), ('INGRESS')),
+    `WITH kinds(run_type) AS (VALUES ('PUSH'), ('PULL')),
      since AS (
        SELECT k.run_type,
               (SELECT max(r.started_at) FROM arcore.sync_runs r
-                WHERE r.definition_id = $1 AND r.run_type = k.run_type AND r.status NOT IN ('SKIPPED', 'RUNNING')
+                WHERE r.definition_id = $1 AND ${runTypeOf('r')} = k.run_type AND r.status NOT IN ('SKIPPED', 'RUNNING')
                   AND NOT (COALESCE(r.details, '{}'::jsonb) ? 'incomplete')) AS finished
          FROM kinds k)
      SELECT s.run_type, count(r.*) AS runs, sum(r.processed) AS done,
@@ -50,7 +51,7 @@ export async function unfinishedLoads(
             COALESCE((array_agg(COALESCE(r.details, '{}'::jsonb) ? 'incomplete' ORDER BY r.started_at DESC))[1], false)
               AS last_incomplete
        FROM since s
-       JOIN arcore.sync_runs r ON r.definition_id = $1 AND r.run_type = s.run_type
+       JOIN arcore.sync_runs r ON r.definition_id = $1 AND ${runTypeOf('r')} = s.run_type
         AND r.status NOT IN ('SKIPPED', 'RUNNING') AND r.finished_at IS NOT NULL
         AND r.started_at > COALESCE(s.finished, '-infinity'::timestamptz)
       GROUP BY s.run_type`,

@@ -49,7 +49,12 @@ interface WriteBack {
   op: WriteOp;
   entry: LedgerEntry;
   synced: CanonicalRecord;
+  /** The item's outcome already counted when its Postgres side settled, or null: the write-back is its outcome. */
+  counted: Outcome | null;
 }
+
+/** The counters one pulled item can land in: every processed item lands in exactly one. */
+type Outcome = 'created' | 'updated' | 'deleted' | 'skipped' | 'conflicts' | 'failed';
 
 /**
  * Runs `fn` with a transaction on the source and one on the metadata database (the same one when they are).
@@ -210,6 +215,9 @@ async function applyEntries(
         scope.counts.skipped++;
         continue;
       }
+      // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
+      // only as failed: its savepoint undoes the rest.
+      const countedBefore = { ...scope.counts };
       await client.query('SAVEPOINT item');
       try {
         if (!entry) {
@@ -285,6 +293,7 @@ async function applyEntries(
         await client.query('RELEASE SAVEPOINT item');
       } catch (err) {
         await client.query('ROLLBACK TO SAVEPOINT item');
+        Object.assign(scope.counts, countedBefore);
         scope.counts.failed++;
         await park(meta, scope.definitionId, {
           direction: 'PULL',
@@ -388,8 +397,12 @@ async function settle(
 ): Promise<void> {
   const { def } = scope;
   const { decision, entry } = p;
+  // One outcome per item: a conflict counts as such whichever way it was settled; otherwise what Postgres
+  // received; otherwise the write-back to SharePoint (counted once it is sent, in flushWriteBacks).
+  let counted: Outcome | null = null;
   if (decision.conflict) {
     scope.counts.conflicts++;
+    counted = 'conflicts';
     await recordConflict(meta, scope.definitionId, {
       runId: scope.runId,
       identityHash: entry.identityHash,
@@ -426,9 +439,15 @@ async function settle(
   if (decision.postgres.kind !== 'none') {
     const key = p.row ? keyOf(def, p.row.values) : def.source.key.map((k) => entry.identity[k]);
     await applyToPostgres(scope, client, key, entry.identity, decision);
-    if (decision.postgres.kind === 'delete') scope.counts.deleted++;
-    else if (decision.postgres.kind === 'recreate') scope.counts.created++;
-    else scope.counts.updated++;
+    if (counted === null) {
+      counted =
+        decision.postgres.kind === 'delete'
+          ? 'deleted'
+          : decision.postgres.kind === 'recreate'
+            ? 'created'
+            : 'updated';
+      scope.counts[counted]++;
+    }
   }
   const sa = decision.sharepoint;
   if (sa.kind === 'none' || decision.synced === null) {
@@ -444,6 +463,7 @@ async function settle(
         spModifiedAt: p.spModifiedAt,
         state: 'SYNCED',
       });
+    if (counted === null) scope.counts.skipped++;
     return;
   }
   // SharePoint must change too (a conflict Postgres won, or push-only fields): written after the page
@@ -473,16 +493,21 @@ async function settle(
       },
       entry: { ...entry, itemId: p.itemId },
       synced: decision.synced,
+      counted,
     });
   } else if (sa.kind === 'recreate') {
     // The item was deleted in SharePoint but Postgres won: forget the pair; the next push creates a new item.
     out.remove.push(entry.identityHash);
+    if (counted === null) scope.counts.skipped++;
   } else if (sa.kind === 'delete') {
     out.writeBacks.push({
       op: { kind: 'delete', ref: entry.identityHash, itemId: p.itemId, eTag: p.eTag ?? undefined },
       entry,
       synced: decision.synced,
+      counted,
     });
+  } else if (counted === null) {
+    scope.counts.skipped++; // a write without the item's eTag: nothing is sent; the next push writes it
   }
 }
 
@@ -507,6 +532,7 @@ async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promis
     const w = byRef.get(o.ref);
     if (!w) continue;
     if (o.status === 'updated') {
+      if (w.counted === null) scope.counts.updated++;
       save.push({
         ...w.entry,
         eTag: o.eTag,
@@ -516,11 +542,21 @@ async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promis
         state: 'SYNCED',
       });
     } else if (o.status === 'deleted' || o.status === 'not_found') {
+      if (w.counted === null) scope.counts.deleted++;
       remove.push(o.ref);
     } else {
-      scope.ctx.log.warn(
-        `${scope.def.name}: write-back to item ${w.entry.itemId} did not apply (${o.status}); the next push retries it`,
-      );
+      // The item's outcome becomes the failure: parked, so the next pull decides (and writes back) again.
+      if (w.counted !== null) scope.counts[w.counted]--;
+      scope.counts.failed++;
+      const error = `write-back to item ${w.entry.itemId} did not apply (${o.status}${'message' in o ? `: ${o.message}` : ''})`;
+      scope.ctx.log.warn(`${scope.def.name}: ${error}; the next pull retries it`);
+      await park(scope.ctx.meta, scope.definitionId, {
+        direction: 'PULL',
+        itemKey: w.entry.itemId ?? o.ref,
+        sourceIdentity: w.entry.identity,
+        spItemId: w.entry.itemId,
+        error,
+      });
     }
   }
   await scope.ledger.save(scope.ctx.meta, save);
@@ -553,7 +589,7 @@ export async function runPull(
   definitionName: string,
   opts: RunOptions,
 ): Promise<RunSummary> {
-  return withRun(ctx, definitionName, 'INGRESS', opts, async (scope) => {
+  return withRun(ctx, definitionName, 'PULL', opts, async (scope) => {
     const { def, target, siteId, listId, definitionId, plan } = scope;
     if (!def.pull.enabled) {
       scope.details.pullDisabled = true;
@@ -611,7 +647,7 @@ export async function runPull(
             );
           }
           ctx.onProgress?.({
-            runType: 'INGRESS',
+            runType: 'PULL',
             definition: def.name,
             done: scope.counts.processed,
             total: null,

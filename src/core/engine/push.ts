@@ -2,12 +2,12 @@ import { identityOf } from '../canonical';
 import { PageSizer } from '../budget/pageSizer';
 import { keysetCursor, type KeysetPosition } from '../cursor/timestampCursor';
 import { readCursor } from '../store/cursors';
-import { dueFailures, resolveParked } from '../store/failures';
+import { dueFailures, notDueItemKeys, resolveParked } from '../store/failures';
 import { settleNullKeys } from './identity';
 import { keyOf } from './plan';
 import { withRun, type RunOptions, type RunScope } from './runner';
 import type { EngineContext, RunSummary } from './types';
-import { pushRows, settlePendingCreates } from './push/rows';
+import { holdBackParked, pushRows, settlePendingCreates } from './push/rows';
 import { reconcileDeletes } from './push/deletes';
 
 /**
@@ -50,6 +50,8 @@ export async function runPush(
         [position.ts, def.source.overlapSeconds],
       );
       since = rows[0].since;
+      // A parked row the overlap window reads again at a version already pushed waits for its retry (I5c).
+      holdBackParked(scope, await notDueItemKeys(ctx.meta, definitionId, 'PUSH'), position.ts);
     }
     const total = ctx.onProgress ? await source.countSince(since) : null;
     let from: { after: KeysetPosition } | { since: string } | null = since ? { since } : null;

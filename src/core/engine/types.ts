@@ -2,7 +2,8 @@ import type { ErrorKind } from '../errors/kind';
 import type { Pool } from 'pg';
 import type { SharePointTarget, WaitNotice } from '../target/sharepoint';
 
-export type RunType = 'PUSH' | 'INGRESS';
+/** PULL runs recorded before migration 008 say INGRESS in sync_runs; every reader shows them as PULL. */
+export type RunType = 'PUSH' | 'PULL';
 export type RunStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'SKIPPED';
 /**
  * A status as sync_runs records it: RUNNING while a run is in progress, ABANDONED once its process is found

@@ -80,3 +80,37 @@ export async function getConflict(meta: Pool, conflictId: string): Promise<Confl
   if (rows.length === 0) throw new UnknownConflictError(conflictId);
   return toConflictRecord(rows[0]);
 }
+
+/** One field of a conflict as `conflicts show` prints it: the value the pair last synced and each side's. */
+export interface ConflictFieldValues {
+  field: string;
+  base: unknown;
+  postgres: unknown;
+  sharepoint: unknown;
+}
+
+function valuesOf(record: unknown): Record<string, unknown> {
+  return record !== null && typeof record === 'object' ? (record as Record<string, unknown>) : {};
+}
+
+/**
+ * The fields where base, Postgres and SharePoint do not all agree, the conflict's own fields first (I7). A
+ * side that was deleted has no values: every field it had differs.
+ */
+export function differingFields(c: ConflictRecord): ConflictFieldValues[] {
+  const base = valuesOf(c.baseValues);
+  const pg = valuesOf(c.postgresValues);
+  const sp = valuesOf(c.sharepointValues);
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const names = [...new Set([...c.fields, ...Object.keys(base), ...Object.keys(pg), ...Object.keys(sp)])];
+  return names
+    .filter(
+      (f) =>
+        c.fields.includes(f) ||
+        c.postgresValues === null ||
+        c.sharepointValues === null ||
+        !same(base[f], pg[f]) ||
+        !same(base[f], sp[f]),
+    )
+    .map((f) => ({ field: f, base: base[f] ?? null, postgres: pg[f] ?? null, sharepoint: sp[f] ?? null }));
+}

@@ -1,6 +1,6 @@
 export { definitionStatus } from './status';
 export { listRuns, recordPoisonedRun, MAX_RUNS_LISTED } from './runs';
-export { listConflicts, getConflict } from './conflicts';
+export { listConflicts, getConflict, differingFields, type ConflictFieldValues } from './conflicts';
 export { listFailures, retryFailures, discardFailures, type FailureChange } from './failures';
 export { resetCursor, type CursorReset, type CursorResetScope } from './cursors';
 export {

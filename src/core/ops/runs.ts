@@ -24,8 +24,13 @@ export interface RunRow {
   error: string | null;
 }
 
+/** The run type of sync_runs alias `alias` as shown: rows written before migration 008 say INGRESS for PULL. */
+export function runTypeOf(alias: string): string {
+  return `(CASE ${alias}.run_type WHEN 'INGRESS' THEN 'PULL' ELSE ${alias}.run_type END)`;
+}
+
 /** Columns of `arcore.sync_runs r` joined with `arcore.sync_definitions d`, matching RunRow. */
-export const RUN_COLUMNS = `r.id::text AS id, d.name AS definition, r.run_type, r.trigger, r.status, r.started_at,
+export const RUN_COLUMNS = `r.id::text AS id, d.name AS definition, ${runTypeOf('r')} AS run_type, r.trigger, r.status, r.started_at,
   r.finished_at, r.processed, r.created, r.updated, r.deleted, r.skipped, r.conflicts, r.failed,
   r.throttle_wait_ms::text AS throttle_wait_ms, r.graph_requests, r.resource_units, r.error`;
 
@@ -75,7 +80,7 @@ export async function listRuns(meta: Pool, name: string, limit = 20): Promise<Ru
 export async function recordPoisonedRun(
   meta: Pool,
   definitionId: string,
-  runType: 'PUSH' | 'INGRESS',
+  runType: 'PUSH' | 'PULL',
   error: string,
 ): Promise<RunRecord> {
   const { rows } = await meta.query<{ id: string }>(
@@ -106,7 +111,7 @@ export async function listAllRuns(meta: Pool, filter: RunFilter = {}): Promise<R
   const { rows } = await meta.query<RunRow>(
     `SELECT ${RUN_COLUMNS} FROM arcore.sync_runs r JOIN arcore.sync_definitions d ON d.id = r.definition_id
      WHERE ($1::bigint IS NULL OR r.definition_id = $1) AND ($2::text IS NULL OR r.status = $2)
-       AND ($3::text IS NULL OR r.run_type = $3)
+       AND ($3::text IS NULL OR ${runTypeOf('r')} = $3)
      ORDER BY r.started_at DESC, r.id DESC LIMIT $4`,
     [definitionId, filter.status ?? null, filter.runType ?? null, bounded],
   );

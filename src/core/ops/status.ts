@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { UnknownDefinitionError } from '../store/definitions';
 import { reapAbandonedRuns } from '../store/runs';
 import type { DefinitionStatus } from './records';
-import { RUN_COLUMNS, toRunRecord, type RunRow } from './runs';
+import { RUN_COLUMNS, runTypeOf, toRunRecord, type RunRow } from './runs';
 
 interface StatusRow {
   id: string;
@@ -44,7 +44,7 @@ function runFromJson(json: RunRow | null): RunRow | null {
 const lastRun = (runType: string) => `(
   SELECT row_to_json(x) FROM (
     SELECT ${RUN_COLUMNS} FROM arcore.sync_runs r JOIN arcore.sync_definitions d ON d.id = r.definition_id
-    WHERE r.definition_id = def.id AND r.run_type = '${runType}' AND r.status <> 'SKIPPED'
+    WHERE r.definition_id = def.id AND ${runTypeOf('r')} = '${runType}' AND r.status <> 'SKIPPED'
     ORDER BY r.started_at DESC, r.id DESC LIMIT 1) x)`;
 
 /**
@@ -62,7 +62,7 @@ export async function definitionStatus(meta: Pool, name?: string): Promise<Defin
        src.value AS source_value, src.updated_at AS source_updated_at,
        (tgt.value IS NOT NULL AND tgt.value <> '') AS target_present, tgt.updated_at AS target_updated_at,
        ${lastRun('PUSH')} AS last_push,
-       ${lastRun('INGRESS')} AS last_pull,
+       ${lastRun('PULL')} AS last_pull,
        (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id) AS ledger_size,
        (SELECT count(*) FROM arcore.sync_failures f WHERE f.definition_id = def.id AND f.status = 'PARKED')
          AS parked_failures,

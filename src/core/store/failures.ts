@@ -64,6 +64,20 @@ export async function resolveParked(
   );
 }
 
+/** Item keys parked in one direction whose back-off has not run out: the next retry is not due yet. */
+export async function notDueItemKeys(
+  db: Db,
+  definitionId: string,
+  direction: FailureDirection,
+): Promise<Set<string>> {
+  const { rows } = await db.query<{ item_key: string }>(
+    `SELECT item_key FROM arcore.sync_failures
+      WHERE definition_id = $1 AND direction = $2 AND status = 'PARKED' AND next_attempt_at > now()`,
+    [definitionId, direction],
+  );
+  return new Set(rows.map((r) => r.item_key));
+}
+
 export async function dueFailures(
   db: Db,
   definitionId: string,

@@ -67,7 +67,7 @@ async function runStatus(h: Harness, runId: string): Promise<string> {
   return rows[0].status;
 }
 
-async function runsOf(h: Harness, runType: 'PUSH' | 'INGRESS'): Promise<{ id: string; status: string }[]> {
+async function runsOf(h: Harness, runType: 'PUSH' | 'PULL'): Promise<{ id: string; status: string }[]> {
   const { rows } = await h.db.pool.query<{ id: string; status: string }>(
     'SELECT id::text AS id, status FROM arcore.sync_runs WHERE run_type = $1 ORDER BY id',
     [runType],
@@ -201,7 +201,7 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
     expect(rerun).toMatchObject({ status: 'SUCCEEDED', failed: 0 });
     expect(await countEdited()).toBe(300);
     await expectConverged(h, 300);
-    const pulls = await runsOf(h, 'INGRESS');
+    const pulls = await runsOf(h, 'PULL');
     expect(pulls.map((r) => r.status)).toEqual(['SUCCEEDED', 'ABANDONED', 'SUCCEEDED']);
     const quietPush = await runPush(h.ctx, 'projects', { trigger: 'test' });
     expect(quietPush.created + quietPush.updated + quietPush.deleted).toBe(0);

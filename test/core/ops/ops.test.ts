@@ -12,6 +12,7 @@ import {
   UnknownConflictError,
   UnknownFailureError,
 } from '../../../src/core/ops';
+import { listAllRuns } from '../../../src/core/ops/runs';
 import { tryLockDefinition } from '../../../src/core/store/locks';
 import { UnknownDefinitionError } from '../../../src/core/store/definitions';
 import type { TestDatabase } from '../../support/db';
@@ -72,8 +73,8 @@ beforeAll(async () => {
   }
   await addRun(ordersId, 'PUSH', 'SUCCEEDED', 300);
   await addRun(ordersId, 'PUSH', 'FAILED', 100);
-  await addRun(ordersId, 'INGRESS', 'SUCCEEDED', 50);
-  await addRun(ordersId, 'INGRESS', 'SKIPPED', 10);
+  await addRun(ordersId, 'INGRESS', 'SUCCEEDED', 50); // a pull recorded before migration 008
+  await addRun(ordersId, 'PULL', 'SKIPPED', 10);
   await addFailure(ordersId, 'k1');
   await addFailure(ordersId, 'k2');
   await addFailure(ordersId, 'k0', 'DISCARDED');
@@ -113,7 +114,7 @@ describe('definitionStatus', () => {
       durationMs: 2000,
     });
     // A SKIPPED run is not "the last pull": it did nothing.
-    expect(orders.lastPull).toMatchObject({ runType: 'INGRESS', status: 'SUCCEEDED', throttleWaitMs: 1500 });
+    expect(orders.lastPull).toMatchObject({ runType: 'PULL', status: 'SUCCEEDED', throttleWaitMs: 1500 });
   });
 
   it('lists every definition, with empty ones reported as such', async () => {
@@ -139,11 +140,23 @@ describe('runs', () => {
   it('lists the newest runs first, bounded by the limit', async () => {
     const runs = await listRuns(db.pool, 'orders', 2);
     expect(runs.map((r) => [r.runType, r.status])).toEqual([
-      ['INGRESS', 'SKIPPED'],
-      ['INGRESS', 'SUCCEEDED'],
+      ['PULL', 'SKIPPED'],
+      ['PULL', 'SUCCEEDED'],
     ]);
     expect(await listRuns(db.pool, 'orders', 100)).toHaveLength(4);
     await expect(listRuns(db.pool, 'nope', 1)).rejects.toBeInstanceOf(UnknownDefinitionError);
+  });
+
+  it('shows pulls recorded as INGRESS (before migration 008) as PULL, and finds them by PULL', async () => {
+    const pulls = await listAllRuns(db.pool, { definition: 'orders', runType: 'PULL' });
+    expect(pulls.map((r) => [r.runType, r.status])).toEqual([
+      ['PULL', 'SKIPPED'],
+      ['PULL', 'SUCCEEDED'],
+    ]);
+    const stored = await db.pool.query<{ run_type: string }>(
+      `SELECT run_type FROM arcore.sync_runs WHERE run_type IN ('PULL', 'INGRESS') ORDER BY id`,
+    );
+    expect(stored.rows.map((r) => r.run_type)).toEqual(['INGRESS', 'PULL']);
   });
 
   it('records a poisoned message as a FAILED run', async () => {

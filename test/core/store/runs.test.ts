@@ -59,7 +59,7 @@ describe('I6 a run whose process died is ABANDONED, not RUNNING forever', () => 
   it('status leaves alone a RUNNING run whose lock another session holds (a live run elsewhere)', async () => {
     const lock = (await tryLockDefinition(db.pool, definitionId))!;
     try {
-      const runId = await startRun(db.pool, definitionId, 'INGRESS', 'queue');
+      const runId = await startRun(db.pool, definitionId, 'PULL', 'queue');
 
       const [status] = await definitionStatus(db.pool, 'projects');
       expect(status.lastPull).toMatchObject({ runId, status: 'RUNNING', finishedAt: null });

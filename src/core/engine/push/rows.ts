@@ -61,6 +61,28 @@ function firstLookThisRun(scope: RunScope, hash: string, cursor: string | null):
   return true;
 }
 
+/** Per run: rows parked before it, not yet due, and the stored cursor the run started from. */
+const heldBack = new WeakMap<RunScope, { hashes: Set<string>; before: string }>();
+
+export function holdBackParked(scope: RunScope, hashes: Set<string>, before: string): void {
+  if (hashes.size > 0) heldBack.set(scope, { hashes, before });
+}
+
+/**
+ * A parked row whose retry is not due, read again at a version not after the stored cursor (the overlap
+ * window): an earlier run already tried that version, so this run leaves it to its retry instead of failing it
+ * again (a run is PARTIAL only for what it parked). A row changed since has a newer cursor and is pushed.
+ */
+async function waitsForRetry(scope: RunScope, hash: string, cursor: string | null): Promise<boolean> {
+  const held = heldBack.get(scope);
+  if (!held?.hashes.has(hash) || cursor === null) return false;
+  const { rows } = await scope.sourcePool.query<{ before: boolean }>(
+    'SELECT $1::timestamptz <= $2::timestamptz AS before',
+    [cursor, held.before],
+  );
+  return rows[0].before;
+}
+
 /** Pushes a set of source rows: one ledger query, batched writes, one commit with the cursor (I5, I10). */
 export async function pushRows(
   scope: RunScope,
@@ -89,6 +111,10 @@ export async function pushRows(
     }
     if (!firstLookThisRun(scope, hash, row.cursor)) continue;
     scope.counts.processed++;
+    if (await waitsForRetry(scope, hash, row.cursor)) {
+      scope.counts.skipped++;
+      continue;
+    }
     try {
       prepared.push({
         row,

@@ -3,6 +3,7 @@ import * as m002 from './002_abandoned_runs';
 import * as m003 from './003_conflict_fields';
 import * as m006 from './006_shared_budget';
 import * as m007 from './007_definition_evolution';
+import * as m008 from './008_pull_run_type';
 
 export interface Migration {
   version: number;
@@ -17,4 +18,5 @@ export const migrations: Migration[] = [
   { version: 3, ...m003 },
   { version: 6, ...m006 },
   { version: 7, ...m007 },
+  { version: 8, ...m008 },
 ];
