@@ -39,14 +39,29 @@ export async function runServeCommand(
     events: { format, write: (line) => rt.io.out(line) },
   });
   try {
-    rt.io.out(`local host listening at ${host.url}`);
-    rt.io.out(`  webhook notifications: ${host.notificationUrl}`);
-    rt.io.out(`  lifecycle notifications: ${host.lifecycleUrl}`);
-    rt.io.out(
-      `  ops API: ${host.url}/api/ops/definitions` +
-        (opts.token !== undefined ? ' (send Authorization: Bearer <token>)' : ''),
-    );
-    rt.io.out('press Ctrl-C to stop');
+    if (format === 'json') {
+      // stdout stays one JSON object per line: the banner is an event too.
+      rt.io.out(
+        JSON.stringify({
+          event: 'listening',
+          timestamp: new Date().toISOString(),
+          url: host.url,
+          notificationUrl: host.notificationUrl,
+          lifecycleUrl: host.lifecycleUrl,
+          opsUrl: `${host.url}/api/ops/definitions`,
+          tokenRequired: opts.token !== undefined,
+        }),
+      );
+    } else {
+      rt.io.out(`local host listening at ${host.url}`);
+      rt.io.out(`  webhook notifications: ${host.notificationUrl}`);
+      rt.io.out(`  lifecycle notifications: ${host.lifecycleUrl}`);
+      rt.io.out(
+        `  ops API: ${host.url}/api/ops/definitions` +
+          (opts.token !== undefined ? ' (send Authorization: Bearer <token>)' : ''),
+      );
+      rt.io.out('press Ctrl-C to stop');
+    }
     const signal = await stopped;
     rt.io.err(`${signal}: stopping (waiting for runs in progress, then deleting this host's subscriptions)`);
   } finally {
