@@ -337,6 +337,14 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
         'require Authorization: Bearer <token> on the ops API (at least 16 characters)',
       ).env('ARCORE_SERVE_TOKEN'),
     )
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'event lines (one per notification, run start and run end) as text or one JSON object per line',
+      )
+        .choices(['text', 'json'])
+        .default('text'),
+    )
     .action(
       act(async (rt, opts: { port: string; token?: string }) =>
         (await import('./commands/serve.js')).runServeCommand(rt, opts),

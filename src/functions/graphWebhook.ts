@@ -1,6 +1,7 @@
 import './bootstrap';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { acceptNotifications, NotificationBodyError } from '../core/subscriptions';
+import { formatEvent, notificationEvents, rejectedBodyEvent, type HostEvent } from './events';
 import { errorResponse, readJsonBody, validationEcho } from './http';
 import { pullQueueOutput, type PullMessage } from './queues';
 import { getRuntime, messageOf } from './runtime';
@@ -20,7 +21,8 @@ export async function graphWebhook(
   if (request.method !== 'POST') return errorResponse(405, 'POST notifications, or pass validationToken');
   const body = await readJsonBody(request);
   if (!body.ok) {
-    context.warn(`graphWebhook: rejected body (${body.response.status})`);
+    // Refused before the runtime is asked for, so a flood of bad bodies costs no store access.
+    context.warn(formatEvent(rejectedBodyEvent(`body refused with ${body.response.status}`), 'json'));
     return body.response;
   }
   let runtime;
@@ -30,8 +32,10 @@ export async function graphWebhook(
     context.error(`graphWebhook: runtime unavailable: ${messageOf(err)}`);
     return errorResponse(500, 'the service is starting or misconfigured; retry later');
   }
+  const emit = runtime.onEvent ?? ((event: HostEvent) => context.log(formatEvent(event, 'json')));
   try {
     const result = await acceptNotifications(runtime.ctx.meta, body.value);
+    for (const event of notificationEvents(result)) emit(event);
     const enqueuedAt = new Date().toISOString();
     const messages: PullMessage[] = result.enqueue.map((r) => ({
       definition: r.definition,
@@ -51,7 +55,7 @@ export async function graphWebhook(
     return { status: 202 };
   } catch (err) {
     if (err instanceof NotificationBodyError) {
-      context.warn(`graphWebhook: ${err.message}`);
+      emit(rejectedBodyEvent(err.message));
       return errorResponse(400, err.message);
     }
     context.error(`graphWebhook: could not record notifications: ${messageOf(err)}`);

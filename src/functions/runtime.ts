@@ -5,6 +5,7 @@ import { createEngineContext } from '../core/engine/context';
 import type { EngineContext, Logger } from '../core/engine/types';
 import { migrate } from '../core/store/migrate';
 import { consoleLogger, invocationLogger, startTelemetry, type Telemetry } from '../core/telemetry';
+import { formatEvent, runEventTracker, type HostEvent } from './events';
 import type { QueueDelays } from './queueWorkerFlow';
 
 /**
@@ -20,6 +21,8 @@ export interface FunctionsRuntime {
   webhookUrls: { notificationUrl?: string; lifecycleNotificationUrl?: string };
   /** Overrides of the queue workers' delays (tests, the local host); defaults in queueWorkerFlow.ts. */
   queueDelays?: Partial<QueueDelays>;
+  /** Where notification lines go; without it, the handler's invocation log gets them as JSON. */
+  onEvent?: (event: HostEvent) => void;
 }
 
 let current: Promise<FunctionsRuntime> | undefined;
@@ -67,9 +70,16 @@ function schemaReady(runtime: FunctionsRuntime): Promise<void> {
 async function runtimeFromEnvironment(): Promise<FunctionsRuntime> {
   const settings = loadSettings(process.env);
   const telemetry = startTelemetry(settings.APPLICATIONINSIGHTS_CONNECTION_STRING);
+  const log = consoleLogger('arcore');
+  // One JSON line per run start and end, so a run can be followed in the Functions logs.
+  const runs = runEventTracker((event) => log.info(formatEvent(event, 'json')));
   const { ctx } = await createEngineContext(settings, {
-    log: consoleLogger('arcore'),
-    onRunFinished: (summary) => telemetry.trackRun(summary),
+    log,
+    onRunStarted: (start) => runs.started(start),
+    onRunFinished: (summary) => {
+      runs.finished(summary);
+      telemetry.trackRun(summary);
+    },
   });
   return {
     ctx,
@@ -124,6 +134,7 @@ export function engineContextFor(runtime: FunctionsRuntime, context: InvocationC
     runMaxSeconds: ctx.runMaxSeconds,
     log,
     onProgress: ctx.onProgress,
+    onRunStarted: ctx.onRunStarted,
     onRunFinished: ctx.onRunFinished,
   };
 }

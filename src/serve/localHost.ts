@@ -12,8 +12,19 @@ import {
 } from '@azure/functions';
 import { consoleAsset } from '../console/assets';
 import type { EngineContext, Logger } from '../core/engine/types';
-import { MAX_NOTIFICATION_BODY_BYTES } from '../core/subscriptions';
+import {
+  listStoredSubscriptions,
+  MAX_NOTIFICATION_BODY_BYTES,
+  removeSubscription,
+} from '../core/subscriptions';
 import { disabledTelemetry } from '../core/telemetry';
+import {
+  eventLevel,
+  formatEvent,
+  runEventTracker,
+  type HostEvent,
+  type LogFormat,
+} from '../functions/events';
 import { graphLifecycle } from '../functions/graphLifecycle';
 import { graphWebhook } from '../functions/graphWebhook';
 import { createOpsApi } from '../functions/opsApi';
@@ -47,6 +58,11 @@ export interface LocalHostOptions {
   retryDelayMs?: number;
   /** When set, the ops API requires `Authorization: Bearer <token>` (`serve --token`). */
   token?: string;
+  /**
+   * Where the event lines go (one per notification, run start and run end) and in which format
+   * (`serve --log-format`). Default: text lines through `log`.
+   */
+  events?: { format: LogFormat; write(line: string, level: 'info' | 'warn'): void };
 }
 
 export interface LocalHost {
@@ -54,6 +70,7 @@ export interface LocalHost {
   url: string;
   notificationUrl: string;
   lifecycleUrl: string;
+  /** Stops the timers, lets work in progress finish, and deletes the Graph subscriptions of this host. */
   stop(): Promise<void>;
   /** Resolves when no queued, running or retrying work (and no timer tick) remains. */
   idle(): Promise<void>;
@@ -119,6 +136,24 @@ function outputsOf<T>(context: InvocationContext, output: StorageQueueOutput): T
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const log = options.log ?? options.ctx.log;
   const host = options.host ?? '127.0.0.1';
+  const events = options.events ?? {
+    format: 'text',
+    write: (line: string, level: 'info' | 'warn') => log[level](line),
+  };
+  const emit = (event: HostEvent) => events.write(formatEvent(event, events.format), eventLevel(event));
+  const runs = runEventTracker(emit);
+  // The engine's own run hooks (telemetry, the caller's) keep working; the host adds its lines.
+  const ctx: EngineContext = {
+    ...options.ctx,
+    onRunStarted: (start) => {
+      options.ctx.onRunStarted?.(start);
+      runs.started(start);
+    },
+    onRunFinished: (summary) => {
+      options.ctx.onRunFinished?.(summary);
+      runs.finished(summary);
+    },
+  };
   const invocation = (functionName: string, triggerMetadata?: Record<string, unknown>) =>
     new InvocationContext({
       invocationId: randomUUID(),
@@ -273,9 +308,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   let uninstall: () => void;
   try {
     uninstall = installRuntime({
-      ctx: options.ctx,
+      ctx,
       telemetry: disabledTelemetry,
       webhookUrls: { notificationUrl, lifecycleNotificationUrl: lifecycleUrl },
+      onEvent: emit,
     });
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -293,7 +329,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       const now = new Date();
       const window = { from: lastPushTick, to: now };
       lastPushTick = now;
-      const messages = await duePushMessages(options.ctx.meta, window);
+      const messages = await duePushMessages(ctx.meta, window);
       for (const m of messages) queue.enqueue('push', m.definition, m);
       if (messages.length)
         log.info(
@@ -323,6 +359,31 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   subscriptionTick();
   log.info(`local host serving ${url}/api (webhook ${notificationUrl})`);
 
+  // Nothing may stay subscribed to a URL that no longer answers: Graph would keep posting to it, and the
+  // next host (another port) creates its own. A failure is logged per subscription; upkeep of a later
+  // host deletes what is left (subscriptions for an endpoint no definition owns).
+  const removeOwnSubscriptions = async () => {
+    const mine = (await listStoredSubscriptions(ctx.meta)).filter(
+      (s) => s.notificationUrl === notificationUrl && s.state !== 'REMOVED',
+    );
+    if (mine.length === 0) return;
+    const target = ctx.target();
+    try {
+      for (const s of mine) {
+        try {
+          await removeSubscription(ctx.meta, target, s.subscriptionId);
+          log.info(`local host: deleted subscription ${s.subscriptionId}`);
+        } catch (err) {
+          log.error(
+            `local host: could not delete subscription ${s.subscriptionId}: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+      }
+    } finally {
+      await target.close();
+    }
+  };
+
   let stopped: Promise<void> | undefined;
   return {
     url,
@@ -338,6 +399,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         server.closeAllConnections();
         await closed;
         uninstall();
+        await removeOwnSubscriptions();
       })()),
   };
 }

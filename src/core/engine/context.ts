@@ -8,11 +8,19 @@ import {
   SharePointTarget,
   type GraphClientOptions,
 } from '../target/sharepoint';
-import { silentLogger, type EngineContext, type Logger, type ProgressEvent, type RunSummary } from './types';
+import {
+  silentLogger,
+  type EngineContext,
+  type Logger,
+  type ProgressEvent,
+  type RunStart,
+  type RunSummary,
+} from './types';
 
 export interface EngineContextOptions {
   log?: Logger;
   onProgress?: (event: ProgressEvent) => void;
+  onRunStarted?: (start: RunStart) => void;
   onRunFinished?: (summary: RunSummary) => void;
   /** PEM to trust for Graph (the emulator), overriding GRAPH_CA_CERT_FILE. */
   caCert?: string;
@@ -59,6 +67,7 @@ export async function createEngineContext(
     ruPerMinute: settings.GRAPH_RU_PER_MINUTE,
     log: options.log ?? silentLogger,
     onProgress: options.onProgress,
+    onRunStarted: options.onRunStarted,
     onRunFinished: options.onRunFinished,
   };
   return {

@@ -325,6 +325,7 @@ export async function withRun(
       await lock.release();
       throw err;
     }
+    ctx.onRunStarted?.({ runId, definition: definitionName, runType, trigger, startedAt });
   }
   let error: string | null = null;
   let failure: { errorKind: ErrorKind; errorHint: string } | undefined;

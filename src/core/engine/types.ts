@@ -101,8 +101,19 @@ export interface EngineContext {
   ruPerMinute?: number;
   log: Logger;
   onProgress?: (event: ProgressEvent) => void;
+  /** Called once per recorded run, right after its sync_runs row exists (logs you can follow). */
+  onRunStarted?: (start: RunStart) => void;
   /** Called once per finished run (telemetry). */
   onRunFinished?: (summary: RunSummary) => void;
+}
+
+/** A recorded run as it starts; its end is the RunSummary with the same runId. */
+export interface RunStart {
+  runId: string;
+  definition: string;
+  runType: RunType;
+  trigger: RunTrigger;
+  startedAt: string;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

@@ -9,6 +9,15 @@ export interface IgnoredNotification {
   /** Position in the body's `value` array. */
   index: number;
   subscriptionId?: string;
+  /** The definition of the subscription, when the subscription is known. */
+  definition?: string;
+}
+
+/** An authentic notification that asked for a pull of its definition (pending already or enqueued now). */
+export interface RequestedNotification {
+  index: number;
+  subscriptionId: string;
+  definition: string;
 }
 
 export interface PullRequest {
@@ -20,6 +29,7 @@ export interface AcceptResult {
   /** Entries whose subscription is known and whose clientState is that subscription's secret. */
   accepted: number;
   ignored: IgnoredNotification[];
+  requested: RequestedNotification[];
   /** Pulls the caller must enqueue: only definitions that had no pull pending (a burst → one message). */
   enqueue: PullRequest[];
 }
@@ -53,7 +63,7 @@ export async function acceptNotifications(meta: Pool, body: unknown): Promise<Ac
     ignored.push({ index, reason: `malformed notification: ${describeIssues(parsed.error).join('; ')}` });
     return [];
   });
-  if (entries.length === 0) return { accepted: 0, ignored, enqueue: [] };
+  if (entries.length === 0) return { accepted: 0, ignored, requested: [], enqueue: [] };
 
   const ids = [...new Set(entries.map((e) => e.notification.subscriptionId))];
   const { rows } = await meta.query<KnownSubscription>(
@@ -66,6 +76,7 @@ export async function acceptNotifications(meta: Pool, body: unknown): Promise<Ac
   const known = new Map(rows.map((r) => [r.subscription_id, r]));
 
   let accepted = 0;
+  const requested: RequestedNotification[] = [];
   const wanted = new Map<string, PullRequest>();
   for (const { index, notification } of entries) {
     const { subscriptionId } = notification;
@@ -74,19 +85,26 @@ export async function acceptNotifications(meta: Pool, body: unknown): Promise<Ac
       ignored.push({ index, subscriptionId, reason: 'unknown subscription' });
       continue;
     }
+    const definition = subscription.name;
     if (!clientStateMatches(notification.clientState, subscription.client_state_hash)) {
-      ignored.push({ index, subscriptionId, reason: 'clientState does not match the subscription' });
+      ignored.push({
+        index,
+        subscriptionId,
+        definition,
+        reason: 'clientState does not match the subscription',
+      });
       continue;
     }
     accepted += 1;
     if (subscription.state === 'REMOVED') {
-      ignored.push({ index, subscriptionId, reason: 'subscription was removed' });
+      ignored.push({ index, subscriptionId, definition, reason: 'subscription was removed' });
       continue;
     }
     if (!subscription.enabled || !subscription.pull_enabled) {
-      ignored.push({ index, subscriptionId, reason: `pull of "${subscription.name}" is disabled` });
+      ignored.push({ index, subscriptionId, definition, reason: `pull of "${definition}" is disabled` });
       continue;
     }
+    requested.push({ index, subscriptionId, definition });
     wanted.set(subscription.definition_id, {
       definitionId: subscription.definition_id,
       definition: subscription.name,
@@ -97,5 +115,5 @@ export async function acceptNotifications(meta: Pool, body: unknown): Promise<Ac
   for (const request of wanted.values()) {
     if (await requestPull(meta, request.definitionId, 'change notification')) enqueue.push(request);
   }
-  return { accepted, ignored, enqueue };
+  return { accepted, ignored, requested, enqueue };
 }
