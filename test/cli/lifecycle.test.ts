@@ -247,7 +247,9 @@ describe('arcore-sync verify, --dry-run, remove and install-cursor', () => {
       status: 'SUCCEEDED',
       runIds: [null, null],
     });
-    expect(preview.pull).toMatchObject({ dryRun: true, updated: 1, deleted: 1 });
+    // The pull enumerates the list for the first time: it applies item 3's edit to Postgres and writes row 1's
+    // Postgres edit back to SharePoint (a write-back counts as updated, one outcome per item).
+    expect(preview.pull).toMatchObject({ dryRun: true, updated: 2, deleted: 1 });
     expect(preview.push).toMatchObject({ dryRun: true, created: 1, updated: 1, deleted: 1 });
     const pushPreview = await runCli(['push', 'preview', '--dry-run', '--json'], env);
     const human = await runCli(['pull', 'preview', '--dry-run'], env);
