@@ -10,6 +10,7 @@ import {
   startHarness,
   type Harness,
 } from '../support/engineHarness';
+import { eventually } from '../support/eventually';
 
 /**
  * The web console in a real headless Chromium (Debian's package, driven by playwright-core) against the local
@@ -18,15 +19,6 @@ import {
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = join(__dirname, '..', '..', 'test-results', 'console');
-
-/** Polls `probe` (a condition read through the page) until it holds; the page's CSP forbids evaluated strings. */
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('web console (headless Chromium, local host, emulator, real Postgres)', () => {
   let h: Harness;
@@ -170,7 +162,7 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
     await h.db.pool.query("UPDATE projects SET name = 'pushed from the console' WHERE id = 3");
     await page.getByRole('button', { name: 'Push now' }).click();
     await page.locator('.message.info').filter({ hasText: 'Push: done (SUCCEEDED)' }).waitFor();
-    await until(
+    await eventually(
       'the new run in the table',
       async () => (await page.locator('tr[data-run]').count()) > runsBefore,
     );
@@ -205,7 +197,7 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
     const all = await page.locator('tr[data-run]').count();
     expect(all).toBeGreaterThanOrEqual(3);
     await page.getByLabel('Status').selectOption('PARTIAL');
-    await until('the runs filtered to PARTIAL', async () => {
+    await eventually('the runs filtered to PARTIAL', async () => {
       const cells = await page.locator('tr[data-run] td:nth-child(5)').allTextContents();
       return cells.length > 0 && cells.length < all && cells.every((t) => t === 'PARTIAL');
     });

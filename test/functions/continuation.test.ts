@@ -20,6 +20,7 @@ import {
   type Harness,
 } from '../support/engineHarness';
 import { invocation, queued } from './support/invocation';
+import { eventually } from '../support/eventually';
 
 type Work = { kind: 'push'; message: PushMessage } | { kind: 'pull'; message: PullMessage };
 
@@ -68,14 +69,6 @@ class QueueDriver {
       this.queue.push({ kind: 'push', message });
     for (const message of queued<PullMessage>(context, pullQueueOutput))
       this.queue.push({ kind: 'pull', message });
-  }
-}
-
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -166,12 +159,17 @@ describe('I16 runs that fit an invocation, through the Functions handlers', () =
     const continuation = driver.queue.shift();
     if (!continuation) throw new Error('the first push sent no continuation');
     const running = driver.deliver(continuation);
-    await until(async () => {
-      const { rows } = await h.db.pool.query(
-        "SELECT 1 FROM arcore.sync_runs WHERE status = 'RUNNING' AND run_type = 'PUSH'",
-      );
-      return rows.length > 0;
-    }, 'the push to run');
+    await eventually(
+      'the push to run',
+      async () => {
+        const { rows } = await h.db.pool.query(
+          "SELECT 1 FROM arcore.sync_runs WHERE status = 'RUNNING' AND run_type = 'PUSH'",
+        );
+        return rows.length > 0;
+      },
+      30_000,
+      20,
+    );
     const definitionId = definitionIds.get('busy') as string;
     await markPullPending(h.db.pool, definitionId, 'webhook');
     const busy = await driver.deliver({
