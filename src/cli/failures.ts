@@ -105,7 +105,7 @@ export class RunFailedError extends Error {
     /** What `--json` prints next to the error: the run summary. */
     readonly jsonDetails?: Record<string, unknown>,
   ) {
-    super(`${runType === 'PUSH' ? 'push' : 'pull'} of "${definition}" failed: ${runError}`);
+    super(`${runType.toLowerCase()} of "${definition}" failed: ${runError}`);
     this.name = 'RunFailedError';
     this.errorKind = failure.errorKind ?? 'internal';
     this.hint = failure.errorHint;

@@ -1,4 +1,4 @@
-import type { Logger, RunStatus, RunSummary } from '../core/engine/types';
+import { runVerb, type Logger, type RunStatus, type RunSummary } from '../core/engine/types';
 import type { ProgressReporter } from './progress';
 
 /** Where a command writes: results to `out` (stdout), diagnostics to `err` (stderr). */
@@ -67,7 +67,7 @@ export function runSummaryJson(summary: RunSummary): RunSummary {
  * `push projects: SUCCEEDED in 12.3s (run 42)` followed by the counts and Graph usage.
  */
 export function formatRunSummary(summary: RunSummary, options: { attention?: boolean } = {}): string {
-  const verb = summary.runType === 'PUSH' ? 'push' : 'pull';
+  const verb = runVerb(summary.runType);
   if (summary.status === 'SKIPPED') {
     return `${verb} ${summary.definition}: SKIPPED (another run of this definition holds the lock; nothing was done)`;
   }

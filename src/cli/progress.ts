@@ -1,5 +1,5 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
-import type { ProgressEvent } from '../core/engine/types';
+import { runVerb, type ProgressEvent } from '../core/engine/types';
 
 /** What one progress line or bar shows: rows done, rate, ETA and time spent waiting on throttling. */
 export interface ProgressSnapshot {
@@ -13,7 +13,7 @@ export interface ProgressSnapshot {
 }
 
 function labelOf(event: ProgressEvent): string {
-  return `${event.runType === 'PUSH' ? 'push' : 'pull'} ${event.definition}`;
+  return `${runVerb(event.runType)} ${event.definition}`;
 }
 
 /** Below this much elapsed time a rate is noise: it is shown as unknown. */

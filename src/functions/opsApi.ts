@@ -169,7 +169,7 @@ const allRunsQuerySchema = z.object({
     .string()
     .transform((s) => s.toUpperCase())
     .transform((s) => (s === 'INGRESS' ? 'PULL' : s)) // the name before migration 008, kept as an alias
-    .pipe(z.enum(['PUSH', 'PULL', 'CDC']))
+    .pipe(z.enum(['PUSH', 'PULL', 'CDC', 'BACKFILL']))
     .optional(),
 });
 

@@ -20,7 +20,7 @@ import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
-import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType, RunWait } from './types';
+import { runVerb, type EngineContext, type RunCounts, type RunSummary, type RunTrigger, type RunType, type RunWait } from './types';
 
 /** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
 export class ListNotFoundError extends Error {
@@ -258,7 +258,7 @@ async function openScope(
 const DRY_RUN_ID = '0';
 
 function waitLine(definition: string, runType: RunType, wait: RunWait): string {
-  const what = runType === 'PUSH' ? 'push' : 'pull';
+  const what = runVerb(runType);
   const seconds = Math.ceil(wait.ms / 1000);
   if (wait.reason === 'pacing')
     return `${definition}: ${what} waited ${seconds} s for its share of the resource-unit budget`;
@@ -332,7 +332,8 @@ export async function withRun(
   let resumeAfter: string | null = null;
   const runTarget = ctx.target({
     runDeadline: Number.isFinite(clock.deadline) ? clock.deadline : undefined,
-    runKind: runType === 'PUSH' ? 'push' : 'pull',
+    // A backfill is bulk work: it paces as a push does (budget class bulk once past its priority share).
+    runKind: runType === 'PULL' ? 'pull' : 'push',
     onWait: (notice) => {
       const wait: RunWait = {
         reason: notice.reason,

@@ -2,8 +2,16 @@ import type { ErrorKind } from '../errors/kind';
 import type { Pool } from 'pg';
 import type { SharePointTarget, WaitNotice } from '../target/sharepoint';
 
-/** PULL runs recorded before migration 008 say INGRESS in sync_runs; every reader shows them as PULL. */
-export type RunType = 'PUSH' | 'PULL';
+/**
+ * PULL runs recorded before migration 008 say INGRESS in sync_runs; every reader shows them as PULL. BACKFILL:
+ * a column-scoped re-sync (src/core/engine/backfill), recorded since migration 014.
+ */
+export type RunType = 'PUSH' | 'PULL' | 'BACKFILL';
+
+/** How a run type reads in a sentence: push, pull, backfill. */
+export function runVerb(runType: RunType): string {
+  return runType.toLowerCase();
+}
 export type RunStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'SKIPPED';
 /**
  * A status as sync_runs records it: RUNNING while a run is in progress, ABANDONED once its process is found

@@ -5,7 +5,7 @@ import type { RecordedRunStatus } from '../engine/types';
 export interface RunRecord {
   runId: string;
   definition: string;
-  runType: 'PUSH' | 'PULL' | 'CDC';
+  runType: 'PUSH' | 'PULL' | 'CDC' | 'BACKFILL';
   trigger: string;
   status: RecordedRunStatus;
   startedAt: string;

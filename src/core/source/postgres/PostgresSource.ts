@@ -259,14 +259,28 @@ export class PostgresSource {
   }
 }
 
+/**
+ * A transaction that sets this (`SET LOCAL arcore.keep_cursor = 'on'`) updates rows without moving their cursor
+ * column: the trigger installCursorTrigger creates keeps the old value. Backfills write this way (issue #22).
+ */
+export const KEEP_CURSOR_SETTING = 'arcore.keep_cursor';
+
 /** The statements of installCursorTrigger, for callers that print them instead of running them. */
 export function cursorTriggerStatements(schema: string, table: string, column: string): string[] {
   const fn = quoteIdent(`arcore_touch_${table}_${column}`.slice(0, 63));
   const trigger = quoteIdent(cursorTriggerName(column));
   const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
   return [
+    // A backfill's writes (KEEP_CURSOR_SETTING set in their transaction) keep the row's cursor value.
     `CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN NEW.${quoteIdent(column)} := clock_timestamp(); RETURN NEW; END $$`,
+    BEGIN
+      IF TG_OP = 'UPDATE' AND current_setting('${KEEP_CURSOR_SETTING}', true) = 'on' THEN
+        NEW.${quoteIdent(column)} := OLD.${quoteIdent(column)};
+      ELSE
+        NEW.${quoteIdent(column)} := clock_timestamp();
+      END IF;
+      RETURN NEW;
+    END $$`,
     `DROP TRIGGER IF EXISTS ${trigger} ON ${qualified}`,
     `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${qualified} FOR EACH ROW EXECUTE FUNCTION ${quoteIdent(schema)}.${fn}()`,
   ];

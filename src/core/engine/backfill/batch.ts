@@ -1,0 +1,463 @@
+/**
+ * One batch of a backfill: ledger rows in identity-hash order, their Postgres rows, their items when the
+ * strategy or direction needs them, a decision per pair (decide.ts), then the writes: Postgres in a transaction
+ * that keeps the cursor column (KEEP_CURSOR_SETTING), SharePoint through the batch writer with If-Match. The
+ * ledger rows, conflicts and the backfill's position commit together in one metadata transaction.
+ */
+import type { PoolClient } from 'pg';
+import {
+  contentHash,
+  fromGraphFields,
+  identityOf,
+  type CanonicalRecord,
+  type CanonicalValue,
+  type FieldKind,
+} from '../../canonical';
+import { KEEP_CURSOR_SETTING, type SourceRow } from '../../source/postgres/PostgresSource';
+import {
+  advanceBackfill,
+  emptyBackfillCounts,
+  type BackfillCounts,
+  type BackfillSpec,
+} from '../../store/backfills';
+import { openConflictIdentities, recordConflict } from '../../store/conflicts';
+import type { LedgerEntry } from '../../store/ledger';
+import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
+import { unalignedFields } from '../alignment';
+import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
+import { describeFailure, responseFields } from '../push/page';
+import { graphFields } from '../push/writes';
+import type { PairDecision } from '../reconcile';
+import type { RunScope } from '../runner';
+import { decideBackfill, mergeSynced } from './decide';
+
+/** What every batch of one backfill run shares. */
+export interface BackfillJob {
+  scope: RunScope;
+  spec: BackfillSpec;
+  /** The definition's plan restricted to the chosen fields. */
+  plan: FieldPlan;
+  /** Rows whose cursor column a trigger moved although the write asked it not to (an older trigger). */
+  cursorMoved: number;
+  /** The first failures, for the summary. */
+  failures: { key: Record<string, unknown>; error: string }[];
+}
+
+type Outcome = 'updated' | 'equal' | 'skipped' | 'created' | 'conflicts' | 'failed';
+
+interface Pair {
+  entry: LedgerEntry;
+  row: SourceRow;
+  pg: CanonicalRecord;
+  /** The item as read now; null when not read (a push of update_only assumes the synced values). */
+  item: ListItem | null;
+  sp: CanonicalRecord;
+  /** Found by the hidden key column in place of a missing item (I6). */
+  adopted: boolean;
+}
+
+interface BatchCommit {
+  save: LedgerEntry[];
+  conflicts: { pair: Pair; decision: PairDecision }[];
+  outcomes: Map<string, Outcome>;
+}
+
+const READ_CONCURRENCY = 8;
+const MAX_FAILURES_SHOWN = 20;
+
+function keyOfEntry(job: BackfillJob, e: LedgerEntry): unknown[] {
+  return job.scope.def.source.key.map((k) => e.identity[k]);
+}
+
+function fail(job: BackfillJob, commit: BatchCommit, e: LedgerEntry, error: string): void {
+  commit.outcomes.set(e.identityHash, 'failed');
+  if (job.failures.length < MAX_FAILURES_SHOWN) job.failures.push({ key: e.identity, error });
+  job.scope.ctx.log.warn(`${job.scope.def.name}: backfill of row ${JSON.stringify(e.identity)}: ${error}`);
+}
+
+async function readItems(job: BackfillJob, itemIds: string[]): Promise<Map<string, ListItem | null>> {
+  const { target, siteId, listId, plan } = job.scope;
+  const out = new Map<string, ListItem | null>();
+  for (let i = 0; i < itemIds.length; i += READ_CONCURRENCY) {
+    const chunk = itemIds.slice(i, i + READ_CONCURRENCY);
+    const items = await Promise.all(chunk.map((id) => target.getItem(siteId, listId, id, plan.select)));
+    chunk.forEach((id, j) => out.set(id, items[j]));
+  }
+  return out;
+}
+
+/** Whether the item's other mapped fields still hold the synced values: its new eTag may then replace ours. */
+function onlyChosenFieldsMoved(job: BackfillJob, p: Pair): boolean {
+  if (p.item === null || p.item.eTag === p.entry.eTag) return true;
+  const others = job.scope.plan.toPostgres.filter((f) => !job.spec.fields.includes(f));
+  return differs(p.entry.syncedValues, p.sp, others).length === 0;
+}
+
+function savedEntry(job: BackfillJob, p: Pair, synced: CanonicalRecord, eTag: string | null): LedgerEntry {
+  return {
+    ...p.entry,
+    eTag: eTag ?? p.entry.eTag,
+    syncedValues: synced,
+    contentHash: contentHash(synced),
+    state: 'SYNCED',
+  };
+}
+
+/** Runs `fn` in a source transaction whose updates keep the cursor column; a dry run rolls it back. */
+async function inKeepCursorTx(job: BackfillJob, fn: (client: PoolClient) => Promise<void>): Promise<void> {
+  const client = await job.scope.sourcePool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT set_config($1, $2, true)', [KEEP_CURSOR_SETTING, 'on']);
+    await fn(client);
+    job.scope.assertLockHeld();
+    await client.query(job.scope.dryRun ? 'ROLLBACK' : 'COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The Postgres side of decisions: one savepoint per row, so a row Postgres refuses fails alone (I12). */
+async function writePostgres(
+  job: BackfillJob,
+  writes: { pair: Pair; values: CanonicalRecord }[],
+  commit: BatchCommit,
+): Promise<Set<string>> {
+  const failed = new Set<string>();
+  if (writes.length === 0) return failed;
+  const { scope } = job;
+  await inKeepCursorTx(job, async (client) => {
+    for (const { pair, values } of writes) {
+      const columns: Record<string, { kind: FieldKind; value: CanonicalValue }> = {};
+      for (const [target, value] of Object.entries(values)) {
+        const f = scope.plan.byTarget.get(target);
+        if (f && f.pullable && !scope.def.source.key.includes(f.source))
+          columns[f.source] = { kind: f.kind, value };
+      }
+      await client.query('SAVEPOINT backfill_row');
+      try {
+        const after = await scope.source.updateRow(client, keyOfEntry(job, pair.entry), columns);
+        if (after.cursor !== pair.row.cursor) job.cursorMoved++;
+        await client.query('RELEASE SAVEPOINT backfill_row');
+      } catch (err) {
+        await client.query('ROLLBACK TO SAVEPOINT backfill_row');
+        failed.add(pair.entry.identityHash);
+        fail(job, commit, pair.entry, `Postgres refused the write: ${(err as Error).message}`);
+      }
+    }
+  });
+  return failed;
+}
+
+/**
+ * Decides and writes `pairs`. Returns the pairs whose SharePoint write met a concurrent change (412): the
+ * caller reads them again and settles them once more, when `retry` allows it.
+ */
+async function settlePairs(
+  job: BackfillJob,
+  pairs: Pair[],
+  commit: BatchCommit,
+  retry: boolean,
+): Promise<Pair[]> {
+  const { scope, spec } = job;
+  const pgWrites: { pair: Pair; values: CanonicalRecord }[] = [];
+  const ops: WriteOp[] = [];
+  const decided = new Map<string, { pair: Pair; decision: PairDecision; synced: CanonicalRecord }>();
+  const conflicts: BatchCommit['conflicts'] = [];
+  for (const p of pairs) {
+    const decision = decideBackfill(job.plan, scope.def, spec.direction, {
+      base: p.entry.syncedValues,
+      postgres: p.pg,
+      sharepoint: p.sp,
+      postgresModifiedAt: p.row.cursor,
+      sharepointModifiedAt: p.item?.lastModifiedDateTime ?? p.entry.spModifiedAt,
+    });
+    if (decision.conflict) conflicts.push({ pair: p, decision });
+    if (decision.outcome === 'PARKED') {
+      commit.outcomes.set(p.entry.identityHash, 'conflicts');
+      continue;
+    }
+    const synced = mergeSynced(p.entry.syncedValues, decision.synced ?? {}, spec.fields);
+    decided.set(p.entry.identityHash, { pair: p, decision, synced });
+    if (decision.postgres.kind === 'write') pgWrites.push({ pair: p, values: decision.postgres.values });
+    if (decision.sharepoint.kind === 'write') {
+      ops.push({
+        kind: 'update',
+        ref: p.entry.identityHash,
+        itemId: p.entry.itemId as string,
+        eTag: p.item?.eTag ?? p.entry.eTag ?? undefined,
+        fields: graphFields(scope, decision.sharepoint.values),
+      });
+    }
+  }
+  const pgFailed = await writePostgres(job, pgWrites, commit);
+  const sent = ops.filter((op) => !pgFailed.has(op.ref));
+  for (const [hash, d] of decided) {
+    if (pgFailed.has(hash) || sent.some((op) => op.ref === hash)) continue;
+    const wrotePostgres = d.decision.postgres.kind === 'write';
+    commit.outcomes.set(hash, d.decision.conflict ? 'conflicts' : wrotePostgres ? 'updated' : 'equal');
+    // Nothing (more) to send: the ledger learns the agreed values (an aligned field, a stale synced value).
+    const changed = differs(d.pair.entry.syncedValues, d.synced, spec.fields).length > 0;
+    if (changed || wrotePostgres || d.pair.adopted) {
+      const eTag = d.pair.adopted || onlyChosenFieldsMoved(job, d.pair) ? (d.pair.item?.eTag ?? null) : null;
+      commit.save.push(savedEntry(job, d.pair, d.synced, eTag));
+    }
+  }
+  if (sent.length === 0) {
+    commit.conflicts.push(...conflicts);
+    return [];
+  }
+  scope.assertLockHeld();
+  const outcomes = await scope.target.writeItems(scope.siteId, scope.listId, sent);
+  const again: Pair[] = [];
+  for (const o of outcomes) {
+    const d = decided.get(o.ref);
+    if (!d) continue;
+    if (o.status === 'updated') {
+      commit.outcomes.set(o.ref, d.decision.conflict ? 'conflicts' : 'updated');
+      const eTag = onlyChosenFieldsMoved(job, d.pair) ? o.eTag : null;
+      commit.save.push(savedEntry(job, d.pair, d.synced, eTag));
+    } else if (o.status === 'precondition_failed' && retry) {
+      again.push(d.pair);
+    } else if (o.status === 'not_found') {
+      // Deleted in SharePoint since it was read: the pull's delete handling (I8) or a full_resync decides.
+      commit.outcomes.set(o.ref, 'skipped');
+    } else {
+      fail(
+        job,
+        commit,
+        d.pair.entry,
+        o.status === 'precondition_failed'
+          ? 'the item kept changing in SharePoint while the backfill wrote it; run the backfill again'
+          : describeFailure(o),
+      );
+    }
+  }
+  // A pair written again after a 412 is decided (and its conflict recorded) on what SharePoint holds then.
+  commit.conflicts.push(...conflicts.filter((c) => !again.includes(c.pair)));
+  return again;
+}
+
+/** Re-reads the items of `pairs` (a 412 said they changed): null items are left to the pull (I8). */
+async function refreshed(job: BackfillJob, pairs: Pair[], commit: BatchCommit): Promise<Pair[]> {
+  const items = await readItems(
+    job,
+    pairs.map((p) => p.entry.itemId as string),
+  );
+  const out: Pair[] = [];
+  for (const p of pairs) {
+    const item = items.get(p.entry.itemId as string) ?? null;
+    if (!item) {
+      commit.outcomes.set(p.entry.identityHash, 'skipped');
+      continue;
+    }
+    out.push({ ...p, item, sp: fromGraphFields(item.fields, job.scope.plan.columns) });
+  }
+  return out;
+}
+
+/**
+ * full_resync (push): items missing from the list are adopted by the hidden key column when an item carries
+ * the row's identity (I6), otherwise created again from the row; the intent to create is committed first.
+ */
+async function recreate(
+  job: BackfillJob,
+  missing: { entry: LedgerEntry; row: SourceRow; pg: CanonicalRecord }[],
+  commit: BatchCommit,
+): Promise<Pair[]> {
+  const { scope } = job;
+  const { def, target, siteId, listId, plan, ctx } = scope;
+  const adopted: Pair[] = [];
+  const creates: { op: WriteOp; m: (typeof missing)[number] }[] = [];
+  for (const m of missing) {
+    const found = await target.findItemsByField(
+      siteId,
+      listId,
+      def.target.keyColumn,
+      m.entry.identityHash,
+      plan.select,
+    );
+    if (found.length > 0) {
+      const item = found[0];
+      const sp = fromGraphFields(item.fields, plan.columns);
+      adopted.push({
+        entry: { ...m.entry, itemId: item.id, state: 'SYNCED', syncedValues: m.entry.syncedValues ?? sp },
+        row: m.row,
+        pg: m.pg,
+        item,
+        sp,
+        adopted: true,
+      });
+      continue;
+    }
+    creates.push({
+      m,
+      op: {
+        kind: 'create',
+        ref: m.entry.identityHash,
+        fields: { ...graphFields(scope, pick(m.pg, plan.toSharePoint)), [def.target.keyColumn]: m.entry.identityHash },
+        adoptBy: { field: def.target.keyColumn, value: m.entry.identityHash },
+      },
+    });
+  }
+  if (creates.length === 0) return adopted;
+  scope.assertLockHeld();
+  await scope.ledger.save(
+    ctx.meta,
+    creates.map(({ m }) => ({ ...m.entry, itemId: null, eTag: null, state: 'PENDING_CREATE' as const })),
+  );
+  const outcomes: WriteOutcome[] = await target.writeItems(
+    siteId,
+    listId,
+    creates.map((c) => c.op),
+  );
+  const byRef = new Map(creates.map((c) => [c.op.ref, c.m]));
+  for (const o of outcomes) {
+    const m = byRef.get(o.ref);
+    if (!m) continue;
+    if (o.status !== 'created') {
+      // The entry stays PENDING_CREATE: the next push looks for the item by its key and adopts or re-creates it.
+      fail(job, commit, m.entry, describeFailure(o));
+      continue;
+    }
+    const returned = responseFields(o);
+    const pulledBack = returned ? fromGraphFields(returned, plan.columns) : null;
+    const synced = { ...pick(pulledBack ?? m.pg, plan.toPostgres), ...pick(m.pg, plan.toSharePoint) };
+    commit.outcomes.set(o.ref, 'created');
+    commit.save.push({
+      ...m.entry,
+      itemId: o.itemId,
+      eTag: o.eTag,
+      syncedValues: synced,
+      contentHash: contentHash(synced),
+      state: 'SYNCED',
+      spModifiedAt: o.lastModifiedDateTime ?? null,
+    });
+  }
+  return adopted;
+}
+
+/** Backfills one batch of ledger rows and commits it with the position after it; returns its counts. */
+export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): Promise<BackfillCounts> {
+  const { scope, spec } = job;
+  const { ctx, def, plan, source, listId } = scope;
+  const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map() };
+  const fullResync = spec.strategy === 'full_resync';
+  const recreating = fullResync && spec.direction === 'push';
+
+  const candidates = entries.filter((e) => {
+    const live = e.listId === listId && e.state === 'SYNCED' && e.itemId !== null;
+    const inFlight = e.listId === listId && e.state === 'PENDING_CREATE';
+    if (live || (inFlight && recreating)) return true;
+    // Another list's entry (relink's business), an ORPHANED item, or a create the push settles (I6).
+    commit.outcomes.set(e.identityHash, 'skipped');
+    return false;
+  });
+  const rows = await source.readByKeys(candidates.map((e) => keyOfEntry(job, e)));
+  const rowByHash = new Map<string, SourceRow>();
+  for (const r of rows) rowByHash.set(identityOf(def.source.key, r.values, plan.keyKinds).hash, r);
+  const parked = await openConflictIdentities(
+    ctx.meta,
+    scope.definitionId,
+    candidates.map((e) => e.identityHash),
+  );
+
+  const prepared: { entry: LedgerEntry; row: SourceRow; pg: CanonicalRecord }[] = [];
+  for (const entry of candidates) {
+    const row = rowByHash.get(entry.identityHash);
+    if (parked.has(entry.identityHash) || !row) {
+      // MANUAL: neither side changes until the conflict is resolved; a deleted row is the push's (I8).
+      commit.outcomes.set(entry.identityHash, 'skipped');
+      continue;
+    }
+    try {
+      prepared.push({ entry, row, pg: rowToCanonical(plan, row.values) });
+    } catch (err) {
+      fail(job, commit, entry, (err as Error).message);
+    }
+  }
+
+  const readAll = fullResync || spec.direction === 'pull';
+  const toRead = prepared.filter(
+    (p) =>
+      p.entry.state === 'SYNCED' &&
+      (readAll || unalignedFields(job.plan, p.entry.syncedValues).length > 0),
+  );
+  const items = await readItems(
+    job,
+    toRead.map((p) => p.entry.itemId as string),
+  );
+  const pairs: Pair[] = [];
+  const missing: typeof prepared = [];
+  for (const p of prepared) {
+    const read = p.entry.state === 'SYNCED' && items.has(p.entry.itemId as string);
+    const item = read ? (items.get(p.entry.itemId as string) ?? null) : null;
+    if (p.entry.state !== 'SYNCED' || (read && item === null)) {
+      if (recreating) missing.push(p);
+      else commit.outcomes.set(p.entry.identityHash, 'skipped'); // the item is gone: the pull decides (I8)
+      continue;
+    }
+    const sp = item ? fromGraphFields(item.fields, plan.columns) : (p.entry.syncedValues ?? {});
+    pairs.push({ ...p, item, sp, adopted: false });
+  }
+  if (missing.length > 0) pairs.push(...(await recreate(job, missing, commit)));
+
+  const conflicting = await settlePairs(job, pairs, commit, true);
+  if (conflicting.length > 0) await settlePairs(job, await refreshed(job, conflicting, commit), commit, false);
+
+  const counts = emptyBackfillCounts();
+  counts.examined = entries.length;
+  for (const e of entries) counts[commit.outcomes.get(e.identityHash) ?? 'equal']++;
+  await commitBatch(job, commit, entries[entries.length - 1].identityHash, counts);
+  return counts;
+}
+
+async function commitBatch(
+  job: BackfillJob,
+  commit: BatchCommit,
+  position: string,
+  counts: BackfillCounts,
+): Promise<void> {
+  const { scope, spec } = job;
+  if (scope.dryRun) {
+    await scope.ledger.save(scope.ctx.meta, commit.save);
+    return;
+  }
+  const client = await scope.ctx.meta.connect();
+  try {
+    await client.query('BEGIN');
+    await scope.ledger.save(client, commit.save);
+    for (const { pair, decision } of commit.conflicts) {
+      await recordConflict(client, scope.definitionId, {
+        runId: scope.runId,
+        identityHash: pair.entry.identityHash,
+        identity: pair.entry.identity,
+        itemId: pair.entry.itemId,
+        detectedBy: spec.direction === 'push' ? 'PUSH' : 'PULL',
+        policy: scope.def.conflictPolicy,
+        base: pair.entry.syncedValues,
+        postgres: pair.pg,
+        sharepoint: pair.item ? pair.sp : null,
+        outcome: decision.outcome,
+        resolvedValues:
+          decision.outcome === 'PARKED'
+            ? null
+            : mergeSynced(pair.entry.syncedValues, decision.synced ?? {}, spec.fields),
+        status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
+        reason: `backfill (${spec.direction}) of ${spec.fields.join(', ')}: ${decision.reason}`,
+        fields: decision.conflictFields,
+      });
+    }
+    await advanceBackfill(client, scope.definitionId, position, counts);
+    scope.assertLockHeld();
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,140 @@
+/** Which mapped fields a backfill re-syncs: names given by the user, checked against the definition. */
+import type { SyncDefinition } from '../../definition/schema';
+import type { ErrorKind } from '../../errors/kind';
+import type { BackfillDirection, BackfillSpec, StoredBackfill } from '../../store/backfills';
+import type { FieldPlan } from '../plan';
+
+/** A backfill asked for a field the definition does not map, or for none. */
+export class UnknownBackfillFieldError extends Error {
+  override readonly name = 'UnknownBackfillFieldError';
+  readonly errorKind: ErrorKind = 'invalid_input';
+  readonly hint: string;
+
+  constructor(
+    readonly definition: string,
+    readonly field: string | null,
+    readonly valid: string[],
+  ) {
+    super(
+      field === null
+        ? `Definition "${definition}": a backfill needs at least one field`
+        : `Definition "${definition}" maps no field "${field}": name a SharePoint field or a source column of the definition`,
+    );
+    this.hint = `valid fields: ${valid.join(', ')}`;
+  }
+}
+
+/** A field that does not flow in the backfill's direction (I9, and key fields are push-only, I13). */
+export class BackfillDirectionError extends Error {
+  override readonly name = 'BackfillDirectionError';
+  readonly errorKind: ErrorKind = 'invalid_input';
+  readonly hint: string;
+
+  constructor(
+    readonly definition: string,
+    readonly field: string,
+    readonly direction: BackfillDirection,
+    why: string,
+  ) {
+    super(`Definition "${definition}": field "${field}" cannot be backfilled by ${direction}: ${why}`);
+    const other = direction === 'push' ? 'pull' : 'push';
+    this.hint = `leave "${field}" out, or backfill it with --direction ${other} if it flows that way`;
+  }
+}
+
+/** A backfill of other fields (or another strategy or direction) is unfinished: it would lose its place. */
+export class BackfillInProgressError extends Error {
+  override readonly name = 'BackfillInProgressError';
+  readonly errorKind: ErrorKind = 'invalid_input';
+  readonly hint: string;
+
+  constructor(
+    readonly definition: string,
+    readonly unfinished: StoredBackfill,
+  ) {
+    const u = unfinished;
+    super(
+      `Definition "${definition}" has an unfinished backfill of ${u.fields.join(', ')} (${u.strategy}, ` +
+        `${u.direction}; ${u.counts.examined} ledger rows examined so far)`,
+    );
+    this.hint =
+      `finish it with "arcore-sync backfill ${definition} --fields ${u.fields.join(',')} --strategy ${u.strategy} ` +
+      `--direction ${u.direction}", or start this one over it with --restart`;
+  }
+}
+
+/** `source (target)` for every mapped field, as error hints list them. */
+function validNames(def: SyncDefinition): string[] {
+  return def.fields.map((f) => `${f.target} (column ${f.source})`);
+}
+
+/**
+ * The SharePoint internal names of the fields asked for, in definition order and without repeats. Each name
+ * may be a field's target (internal name) or its source column; an exact match wins over a case-insensitive
+ * one. Fields that do not flow in the direction asked are refused here, before anything runs.
+ */
+export function resolveBackfillFields(
+  def: SyncDefinition,
+  names: string[],
+  direction: BackfillDirection,
+): string[] {
+  const wanted = names.map((n) => n.trim()).filter((n) => n.length > 0);
+  if (wanted.length === 0) throw new UnknownBackfillFieldError(def.name, null, validNames(def));
+  const chosen = new Set<string>();
+  for (const name of wanted) {
+    const exact = def.fields.find((f) => f.target === name || f.source === name);
+    const lower = name.toLowerCase();
+    const loose = def.fields.filter(
+      (f) => f.target.toLowerCase() === lower || f.source.toLowerCase() === lower,
+    );
+    const field = exact ?? (loose.length === 1 ? loose[0] : undefined);
+    if (!field) throw new UnknownBackfillFieldError(def.name, name, validNames(def));
+    if (direction === 'push' && field.direction === 'PULL_ONLY')
+      throw new BackfillDirectionError(def.name, field.target, direction, 'it is PULL_ONLY');
+    if (direction === 'pull' && field.direction === 'PUSH_ONLY')
+      throw new BackfillDirectionError(def.name, field.target, direction, 'it is PUSH_ONLY');
+    if (direction === 'pull' && def.source.key.includes(field.source))
+      throw new BackfillDirectionError(
+        def.name,
+        field.target,
+        direction,
+        `it maps key column "${field.source}", which flows from Postgres only`,
+      );
+    chosen.add(field.target);
+  }
+  return def.fields.filter((f) => chosen.has(f.target)).map((f) => f.target);
+}
+
+/** The live check: SharePoint system and read-only columns are never written (I9), whatever the mapping says. */
+export function assertFlowsInPlan(
+  def: SyncDefinition,
+  plan: FieldPlan,
+  fields: string[],
+  direction: BackfillDirection,
+): void {
+  for (const target of fields) {
+    const f = plan.byTarget.get(target);
+    if (!f) continue;
+    if (direction === 'push' && !f.pushable)
+      throw new BackfillDirectionError(
+        def.name,
+        target,
+        direction,
+        'SharePoint reports it as a system or read-only column',
+      );
+    if (direction === 'pull' && !f.pullable)
+      throw new BackfillDirectionError(def.name, target, direction, 'it flows from Postgres only');
+  }
+}
+
+/** Same fields (in any order), strategy and direction: a rerun continues the stored backfill. */
+export function sameSpec(a: BackfillSpec, b: BackfillSpec): boolean {
+  const fa = [...a.fields].sort();
+  const fb = [...b.fields].sort();
+  return (
+    a.strategy === b.strategy &&
+    a.direction === b.direction &&
+    fa.length === fb.length &&
+    fa.every((f, i) => f === fb[i])
+  );
+}

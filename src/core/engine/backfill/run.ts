@@ -1,0 +1,226 @@
+import { getDefinition } from '../../store/definitions';
+import {
+  BACKFILL_COUNT_KEYS,
+  completeBackfill,
+  emptyBackfillCounts,
+  readBackfill,
+  resumeBackfill,
+  startBackfill,
+  type BackfillCounts,
+  type BackfillDirection,
+  type BackfillSpec,
+  type BackfillStrategy,
+} from '../../store/backfills';
+import { DryRun, type PlannedChange } from '../dryRun';
+import { withRun, type RunScope } from '../runner';
+import type { EngineContext, RunSummary, RunTrigger } from '../types';
+import { backfillBatch, type BackfillJob } from './batch';
+import { planOnly } from './decide';
+import { assertFlowsInPlan, BackfillInProgressError, resolveBackfillFields, sameSpec } from './fields';
+
+export interface BackfillOptions {
+  /** SharePoint field names or source columns of the definition. */
+  fields: string[];
+  strategy?: BackfillStrategy;
+  direction?: BackfillDirection;
+  /** Read as the backfill would, write nothing (no ledger, position, conflict or run record either). */
+  dryRun?: boolean;
+  /** Start over even though a backfill of other fields (or the same ones) is unfinished. */
+  restart?: boolean;
+  /** Time budget of this run in seconds (default RUN_MAX_SECONDS); a rerun continues where it stopped. */
+  maxSeconds?: number;
+  trigger: RunTrigger;
+  sampleSize?: number;
+}
+
+/** The outcome of one backfill run, as `backfill --json` and the ops API print it. */
+export interface BackfillSummary extends BackfillCounts {
+  definition: string;
+  /** null for a dry run, or when another run held the definition's lock (status SKIPPED). */
+  runId: string | null;
+  runType: 'BACKFILL';
+  status: RunSummary['status'];
+  /** False when the run stopped at its time budget (or was SKIPPED): run the same backfill again to continue. */
+  complete: boolean;
+  dryRun: boolean;
+  fields: string[];
+  strategy: BackfillStrategy;
+  direction: BackfillDirection;
+  /** This run continued a backfill an earlier run had started. */
+  resumed: boolean;
+  /** Ledger rows of the definition when the run started: what the whole backfill examines. */
+  total: number;
+  /** Counts summed over every run of this backfill, this one included. */
+  overall: BackfillCounts;
+  /** Rows whose cursor column a trigger moved although the backfill asked it not to (re-run install-cursor). */
+  cursorMoved: number;
+  /** The first rows that failed, with why. */
+  failures: { key: Record<string, unknown>; error: string }[];
+  startedAt: string;
+  durationMs: number;
+  graphRequests: number;
+  resourceUnits: number;
+  throttleWaitMs: number;
+  paceWaitMs: number;
+  resumeAfter: string | null;
+  parkedFailures: number;
+  openConflicts: number;
+  error: string | null;
+  errorKind?: RunSummary['errorKind'];
+  errorHint?: string;
+  /** Dry run: writes the backfill would send or apply, and the first of them. */
+  planned?: number;
+  sample?: PlannedChange[];
+}
+
+const MAX_BATCH = 200;
+
+function addCounts(a: BackfillCounts, b: BackfillCounts): BackfillCounts {
+  const out = emptyBackfillCounts();
+  for (const k of BACKFILL_COUNT_KEYS) out[k] = a[k] + b[k];
+  return out;
+}
+
+async function ledgerRows(scope: RunScope): Promise<number> {
+  const { rows } = await scope.ctx.meta.query<{ n: string }>(
+    'SELECT count(*) AS n FROM arcore.sync_ledger WHERE definition_id = $1',
+    [scope.definitionId],
+  );
+  return Number(rows[0].n);
+}
+
+/**
+ * `backfill NAME --fields …`: re-syncs the chosen fields of every ledger row, in identity-hash order, without
+ * touching the push or pull cursors or the rows' cursor column (issue #22). Runs under the definition's lock as
+ * run type BACKFILL; its position and counts are stored per definition (arcore.sync_backfills) batch by batch,
+ * so a run stopped by a crash or its time budget is continued by running the same backfill again.
+ */
+export async function runBackfill(
+  ctx: EngineContext,
+  definitionName: string,
+  opts: BackfillOptions,
+): Promise<BackfillSummary> {
+  const stored = await getDefinition(ctx.meta, definitionName);
+  const direction = opts.direction ?? 'push';
+  const strategy = opts.strategy ?? 'update_only';
+  const spec: BackfillSpec = {
+    fields: resolveBackfillFields(stored.definition, opts.fields, direction),
+    strategy,
+    direction,
+  };
+  // Checked before the run so bad input records no failed run; checked again under the lock below.
+  const before = opts.dryRun ? null : await readBackfill(ctx.meta, stored.id);
+  if (before?.status === 'RUNNING' && !sameSpec(before, spec) && !opts.restart)
+    throw new BackfillInProgressError(definitionName, before);
+
+  const dry = opts.dryRun ? new DryRun(opts.sampleSize) : undefined;
+  const counts = emptyBackfillCounts();
+  let earlier = emptyBackfillCounts();
+  let resumed = false;
+  let total = 0;
+  let job: BackfillJob | null = null;
+  const summary = await withRun(
+    ctx,
+    definitionName,
+    'BACKFILL',
+    { trigger: opts.trigger, maxSeconds: opts.maxSeconds, dryRun: dry },
+    async (scope) => {
+      assertFlowsInPlan(scope.def, scope.plan, spec.fields, direction);
+      let position = '';
+      if (!scope.dryRun) {
+        const current = await readBackfill(ctx.meta, scope.definitionId);
+        if (current?.status === 'RUNNING' && !opts.restart) {
+          if (!sameSpec(current, spec)) throw new BackfillInProgressError(definitionName, current);
+          position = current.position;
+          earlier = current.counts;
+          resumed = true;
+          await resumeBackfill(ctx.meta, scope.definitionId);
+        } else {
+          await startBackfill(ctx.meta, scope.definitionId, spec);
+        }
+      }
+      total = await ledgerRows(scope);
+      const current: BackfillJob = {
+        scope,
+        spec,
+        plan: planOnly(scope.plan, spec.fields),
+        cursorMoved: 0,
+        failures: [],
+      };
+      job = current;
+      scope.details.backfill = { ...spec, resumed, from: position || null };
+      const batchSize = Math.min(scope.def.source.pageSize, MAX_BATCH);
+      for (;;) {
+        const entries = await scope.ledger.batchAfter(ctx.meta, position, batchSize);
+        if (entries.length === 0) break;
+        const done = await backfillBatch(current, entries);
+        for (const k of BACKFILL_COUNT_KEYS) counts[k] += done[k];
+        position = entries[entries.length - 1].identityHash;
+        mirrorCounts(scope, counts);
+        ctx.onProgress?.({
+          runType: 'BACKFILL',
+          definition: definitionName,
+          done: earlier.examined + counts.examined,
+          total,
+          throttleWaitMs: scope.target.stats().throttleWaitMs,
+        });
+        if (entries.length < batchSize) break;
+        // The batch and the position after it are committed: out of time, stop here (I16).
+        if (scope.timeLeft() <= 0) {
+          scope.stopIncomplete('time budget spent');
+          scope.details.backfill = { ...spec, resumed, stoppedAt: position };
+          return;
+        }
+      }
+      if (!scope.dryRun) await completeBackfill(ctx.meta, scope.definitionId);
+      if (current.cursorMoved > 0) {
+        ctx.log.warn(
+          `${definitionName}: the trigger on ${scope.def.source.table} moved the cursor column of ` +
+            `${current.cursorMoved} row(s) the backfill wrote; run "arcore-sync install-cursor ${definitionName}" ` +
+            'after dropping the old trigger so that backfills keep it (the next push sees those rows as echoes)',
+        );
+      }
+    },
+  );
+  const finished = job as BackfillJob | null;
+  return {
+    definition: definitionName,
+    runId: summary.runId,
+    runType: 'BACKFILL',
+    status: summary.status,
+    complete: summary.complete,
+    dryRun: Boolean(dry),
+    ...spec,
+    resumed,
+    total,
+    ...counts,
+    overall: addCounts(earlier, counts),
+    cursorMoved: finished?.cursorMoved ?? 0,
+    failures: finished?.failures ?? [],
+    startedAt: summary.startedAt,
+    durationMs: summary.durationMs,
+    graphRequests: summary.graphRequests,
+    resourceUnits: summary.resourceUnits,
+    throttleWaitMs: summary.throttleWaitMs,
+    paceWaitMs: summary.paceWaitMs,
+    resumeAfter: summary.resumeAfter,
+    parkedFailures: summary.parkedFailures,
+    openConflicts: summary.openConflicts,
+    error: summary.error,
+    ...(summary.errorKind ? { errorKind: summary.errorKind, errorHint: summary.errorHint } : {}),
+    ...(dry ? { planned: dry.planned, sample: dry.sample } : {}),
+  };
+}
+
+/** The run record's counts (sync_runs): processed = examined; skipped = equal + skipped. */
+function mirrorCounts(scope: RunScope, c: BackfillCounts): void {
+  Object.assign(scope.counts, {
+    processed: c.examined,
+    created: c.created,
+    updated: c.updated,
+    deleted: 0,
+    skipped: c.equal + c.skipped,
+    conflicts: c.conflicts,
+    failed: c.failed,
+  });
+}

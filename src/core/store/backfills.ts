@@ -1,0 +1,151 @@
+import type { Pool, PoolClient } from 'pg';
+
+type Db = Pool | PoolClient;
+
+export type BackfillStrategy = 'update_only' | 'full_resync';
+export type BackfillDirection = 'push' | 'pull';
+
+/** What a backfill re-syncs: chosen fields (SharePoint internal names), how, and which way. */
+export interface BackfillSpec {
+  fields: string[];
+  strategy: BackfillStrategy;
+  direction: BackfillDirection;
+}
+
+/** Per-pair outcomes of a backfill; every examined ledger row lands in exactly one of the others. */
+export interface BackfillCounts {
+  examined: number;
+  updated: number;
+  equal: number;
+  skipped: number;
+  created: number;
+  conflicts: number;
+  failed: number;
+}
+
+export const BACKFILL_COUNT_KEYS = [
+  'examined',
+  'updated',
+  'equal',
+  'skipped',
+  'created',
+  'conflicts',
+  'failed',
+] as const satisfies readonly (keyof BackfillCounts)[];
+
+export function emptyBackfillCounts(): BackfillCounts {
+  return { examined: 0, updated: 0, equal: 0, skipped: 0, created: 0, conflicts: 0, failed: 0 };
+}
+
+/** The stored backfill of a definition (migration 014): the one in progress, or the last one finished. */
+export interface StoredBackfill extends BackfillSpec {
+  /** The last ledger identity hash processed ('' before the first). */
+  position: string;
+  status: 'RUNNING' | 'COMPLETED';
+  /** Summed over every run of this backfill. */
+  counts: BackfillCounts;
+  runs: number;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+interface BackfillRow {
+  fields: string[];
+  strategy: BackfillStrategy;
+  direction: BackfillDirection;
+  position: string;
+  status: 'RUNNING' | 'COMPLETED';
+  examined: number;
+  updated: number;
+  equal: number;
+  skipped: number;
+  created: number;
+  conflicts: number;
+  failed: number;
+  runs: number;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+export async function readBackfill(db: Db, definitionId: string): Promise<StoredBackfill | null> {
+  const { rows } = await db.query<BackfillRow>(
+    'SELECT * FROM arcore.sync_backfills WHERE definition_id = $1',
+    [definitionId],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    fields: r.fields,
+    strategy: r.strategy,
+    direction: r.direction,
+    position: r.position,
+    status: r.status,
+    counts: {
+      examined: r.examined,
+      updated: r.updated,
+      equal: r.equal,
+      skipped: r.skipped,
+      created: r.created,
+      conflicts: r.conflicts,
+      failed: r.failed,
+    },
+    runs: r.runs,
+    startedAt: r.started_at.toISOString(),
+    finishedAt: r.finished_at?.toISOString() ?? null,
+  };
+}
+
+/** Starts a backfill afresh (from the first ledger row), replacing whatever the definition had stored. */
+export async function startBackfill(db: Db, definitionId: string, spec: BackfillSpec): Promise<void> {
+  await db.query(
+    `INSERT INTO arcore.sync_backfills (definition_id, fields, strategy, direction, position, status, runs)
+     VALUES ($1, $2, $3, $4, '', 'RUNNING', 1)
+     ON CONFLICT (definition_id) DO UPDATE SET fields = EXCLUDED.fields, strategy = EXCLUDED.strategy,
+       direction = EXCLUDED.direction, position = '', status = 'RUNNING', examined = 0, updated = 0, equal = 0,
+       skipped = 0, created = 0, conflicts = 0, failed = 0, runs = 1, started_at = now(), updated_at = now(),
+       finished_at = NULL`,
+    [definitionId, spec.fields, spec.strategy, spec.direction],
+  );
+}
+
+/** Counts one more run of the stored backfill, which continues from its position. */
+export async function resumeBackfill(db: Db, definitionId: string): Promise<void> {
+  await db.query(
+    'UPDATE arcore.sync_backfills SET runs = runs + 1, updated_at = now() WHERE definition_id = $1',
+    [definitionId],
+  );
+}
+
+/** Moves the position past a processed batch and adds its counts (in the batch's metadata transaction). */
+export async function advanceBackfill(
+  db: Db,
+  definitionId: string,
+  position: string,
+  add: BackfillCounts,
+): Promise<void> {
+  await db.query(
+    `UPDATE arcore.sync_backfills SET position = $2, examined = examined + $3, updated = updated + $4,
+       equal = equal + $5, skipped = skipped + $6, created = created + $7, conflicts = conflicts + $8,
+       failed = failed + $9, updated_at = now()
+     WHERE definition_id = $1`,
+    [
+      definitionId,
+      position,
+      add.examined,
+      add.updated,
+      add.equal,
+      add.skipped,
+      add.created,
+      add.conflicts,
+      add.failed,
+    ],
+  );
+}
+
+export async function completeBackfill(db: Db, definitionId: string): Promise<void> {
+  await db.query(
+    `UPDATE arcore.sync_backfills SET status = 'COMPLETED', finished_at = now(), updated_at = now()
+     WHERE definition_id = $1`,
+    [definitionId],
+  );
+}

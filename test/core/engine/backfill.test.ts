@@ -1,0 +1,315 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import {
+  BackfillDirectionError,
+  BackfillInProgressError,
+  runBackfill,
+  UnknownBackfillFieldError,
+  type BackfillOptions,
+} from '../../../src/core/engine/backfill';
+import { runPull } from '../../../src/core/engine/pull';
+import { runPush } from '../../../src/core/engine/push';
+import { KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
+import { eventually } from '../../support/eventually';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../support/engineHarness';
+
+const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
+
+/** Issue #22 item 3: a column-scoped backfill. One harness; each test has its own table, list and definition. */
+describe('backfill: re-sync chosen fields of every ledger row', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  /** A table `name` with `rows` rows, pushed to list `name` (and pulled once, so the delta link exists). */
+  async function synced(name: string, rows: number, overrides: Partial<SyncDefinitionInput> = {}) {
+    await createProjectsTable(h.db, name);
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, budget) SELECT g, 'p' || g, g FROM generate_series(1, ${rows}) g`,
+    );
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: {
+            table: name,
+            key: ['id'],
+            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+            pageSize: 40,
+          },
+          ...overrides,
+        },
+        name,
+      ),
+    );
+    const push = await runPush(h.ctx, name, { trigger: 'test' });
+    expect(push.created).toBe(rows);
+    await runPull(h.ctx, name, { trigger: 'test' });
+  }
+
+  /** Changes rows as a bulk fix would: without moving their cursor column (so no push ever sees them). */
+  async function quietly(sql: string): Promise<void> {
+    const client = await h.db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT set_config($1, $2, true)', [KEEP_CURSOR_SETTING, 'on']);
+      await client.query(sql);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  }
+
+  const snapshot = async (table: string) => ({
+    cursors: (
+      await h.db.pool.query(
+        `SELECT c.scope, c.value, c.progress, c.updated_at FROM arcore.sync_cursors c
+           JOIN arcore.sync_definitions d ON d.id = c.definition_id WHERE d.name = $1 ORDER BY c.scope`,
+        [table],
+      )
+    ).rows,
+    updatedAt: (await h.db.pool.query(`SELECT id, updated_at FROM ${table} ORDER BY id`)).rows,
+  });
+
+  /** Item writes Graph applied (batched or not), by item id. */
+  const appliedPatches = () =>
+    h.emulator.control
+      .requestLog()
+      .filter((r) => r.method === 'PATCH' && r.status === 200 && r.identity === 'app')
+      .map((r) => /items\/([^/]+)\/fields$/.exec(r.path)?.[1] ?? '?');
+
+  const backfill = (name: string, opts: Partial<BackfillOptions> = {}) =>
+    runBackfill(h.ctx, name, { fields: ['budget'], trigger: 'test', ...opts });
+
+  it('update_only over 300 rows writes only the items whose field differs, and moves no cursor or updated_at', async () => {
+    await synced('bf_many', 300);
+    await quietly('UPDATE bf_many SET budget = budget + 1000 WHERE id % 3 = 0');
+    const before = await snapshot('bf_many');
+    h.emulator.control.clearRequestLog();
+
+    const progress: number[] = [];
+    h.ctx.onProgress = (e) => {
+      if (e.runType === 'BACKFILL') progress.push(e.done);
+    };
+    const summary = await backfill('bf_many');
+    h.ctx.onProgress = undefined;
+
+    expect(summary).toMatchObject({
+      status: 'SUCCEEDED',
+      complete: true,
+      examined: 300,
+      updated: 100,
+      equal: 200,
+      conflicts: 0,
+      failed: 0,
+      total: 300,
+      fields: ['Budget'],
+    });
+    expect(progress.at(-1)).toBe(300);
+    const patched = appliedPatches();
+    expect(patched).toHaveLength(100);
+    expect(new Set(patched).size).toBe(100);
+    // 2 resource units per write and nothing for equal items: update_only reads no item (the batch writer may
+    // read one back to settle an answer it could not use).
+    expect(summary.resourceUnits).toBeGreaterThanOrEqual(200);
+    expect(summary.resourceUnits).toBeLessThanOrEqual(203);
+    const items = await h.items('bf_many');
+    const wrong = items.filter((i) => {
+      const id = Number(String(i.fields.Title).slice(1));
+      return i.fields.Budget !== (id % 3 === 0 ? id + 1000 : id);
+    });
+    expect(wrong).toEqual([]);
+    expect(await snapshot('bf_many')).toEqual(before);
+
+    // No loop: the next push and pull see nothing to do; a second backfill finds everything equal.
+    const push = await runPush(h.ctx, 'bf_many', { trigger: 'test' });
+    expect(push.created + push.updated).toBe(0);
+    const pull = await runPull(h.ctx, 'bf_many', { trigger: 'test' });
+    expect(pull.updated + pull.created + pull.conflicts).toBe(0);
+    h.emulator.control.clearRequestLog();
+    const again = await backfill('bf_many');
+    expect(again).toMatchObject({ examined: 300, updated: 0, equal: 300, resumed: false });
+    expect(appliedPatches()).toHaveLength(0);
+
+    const runs = await h.db.pool.query(
+      `SELECT run_type, processed, updated FROM arcore.sync_runs r JOIN arcore.sync_definitions d
+         ON d.id = r.definition_id WHERE d.name = 'bf_many' AND run_type = 'BACKFILL' ORDER BY r.id`,
+    );
+    expect(runs.rows).toEqual([
+      { run_type: 'BACKFILL', processed: 300, updated: 100 },
+      { run_type: 'BACKFILL', processed: 300, updated: 0 },
+    ]);
+  }, 60_000);
+
+  it('a backfill killed mid-way (SIGKILL) resumes where it stopped, writing each item once', async () => {
+    await synced('bf_crash', 240);
+    await quietly('UPDATE bf_crash SET budget = budget + 5000');
+    const before = await snapshot('bf_crash');
+    h.emulator.control.clearRequestLog();
+    h.emulator.control.setLatency(25);
+    const dir = mkdtempSync(join(tmpdir(), 'arcore-backfill-'));
+    writeFileSync(join(dir, 'ca.pem'), h.emulator.caCert);
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'backfill', 'bf_crash', 'budget'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: h.db.url,
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_CA_CERT_FILE: join(dir, 'ca.pem'),
+        GRAPH_RU_PER_MINUTE: '10000000',
+        GRAPH_MAX_CONCURRENCY: '2',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    // Killed once a batch is committed and more writes are on their way.
+    await eventually(
+      'the backfill to commit a batch',
+      async () =>
+        (
+          await h.db.pool.query(
+            "SELECT 1 FROM arcore.sync_backfills WHERE position <> '' AND status = 'RUNNING'",
+          )
+        ).rowCount === 1 && appliedPatches().length > 50,
+    );
+    child.kill('SIGKILL');
+    await exited;
+    h.emulator.control.setLatency(0);
+    const partial = new Set(appliedPatches());
+    expect(partial.size).toBeLessThan(240);
+    const stored = await h.db.pool.query(
+      `SELECT status FROM arcore.sync_backfills b JOIN arcore.sync_definitions d ON d.id = b.definition_id
+        WHERE d.name = 'bf_crash'`,
+    );
+    expect(stored.rows[0].status).toBe('RUNNING');
+
+    const rerun = await backfill('bf_crash');
+    expect(rerun).toMatchObject({ complete: true, resumed: true, failed: 0, conflicts: 0 });
+    expect(rerun.examined).toBeLessThan(240);
+    expect(rerun.overall.examined).toBeGreaterThanOrEqual(240);
+    const patched = appliedPatches();
+    expect(patched).toHaveLength(240);
+    expect(new Set(patched).size).toBe(240);
+    expect((await h.items('bf_crash')).every((i) => Number(i.fields.Budget) > 5000)).toBe(true);
+    expect(await snapshot('bf_crash')).toEqual(before);
+    const push = await runPush(h.ctx, 'bf_crash', { trigger: 'test' });
+    expect(push.created + push.updated).toBe(0);
+  }, 60_000);
+
+  it('full_resync re-reads both sides and re-creates an item deleted in SharePoint', async () => {
+    await synced('bf_full', 12);
+    const items = await h.items('bf_full');
+    const gone = items.find((i) => i.fields.Title === 'p5')!;
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/bf_full/items/${gone.id}`)).status).toBe(204);
+    await quietly("UPDATE bf_full SET name = 'renamed' WHERE id = 7");
+
+    const summary = await backfill('bf_full', { fields: ['Title'], strategy: 'full_resync' });
+    expect(summary).toMatchObject({ examined: 12, created: 1, updated: 1, equal: 10, failed: 0 });
+    const after = await h.items('bf_full');
+    expect(after).toHaveLength(12);
+    expect(after.filter((i) => i.fields.Title === 'p5')).toHaveLength(1);
+    expect(after.some((i) => i.fields.Title === 'renamed')).toBe(true);
+    // The delete's tombstone no longer names a synced item: the row stays, and nothing loops.
+    await runPull(h.ctx, 'bf_full', { trigger: 'test' });
+    expect((await h.db.pool.query('SELECT 1 FROM bf_full WHERE id = 5')).rowCount).toBe(1);
+    const push = await runPush(h.ctx, 'bf_full', { trigger: 'test' });
+    expect(push.created + push.updated).toBe(0);
+    expect(await h.items('bf_full')).toHaveLength(12);
+  }, 30_000);
+
+  it('pull direction writes SharePoint values into differing rows without moving updated_at; a concurrent edit is a conflict', async () => {
+    await synced('bf_pull', 10);
+    const items = await h.items('bf_pull');
+    const byTitle = (t: string) => items.find((i) => i.fields.Title === t)!;
+    // Three items drift in SharePoint while the ledger still says synced (as after a lost delta).
+    for (const t of ['p2', 'p3', 'p4']) {
+      const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/bf_pull/items/${byTitle(t).id}/fields`, {
+        Budget: 777,
+      });
+      expect(res.status).toBe(200);
+    }
+    // Row 4 was edited in Postgres too, to another value: a conflict the policy (SOURCE_WINS) settles.
+    await h.db.pool.query('UPDATE bf_pull SET budget = 444 WHERE id = 4');
+    const before = await snapshot('bf_pull');
+
+    const summary = await backfill('bf_pull', { direction: 'pull' });
+    expect(summary).toMatchObject({ examined: 10, updated: 2, conflicts: 1, equal: 7, failed: 0 });
+    const rows = (await h.db.pool.query('SELECT id, budget::float AS budget FROM bf_pull ORDER BY id')).rows;
+    expect(rows.slice(0, 4)).toEqual([
+      { id: 1, budget: 1 },
+      { id: 2, budget: 777 },
+      { id: 3, budget: 777 },
+      { id: 4, budget: 444 },
+    ]);
+    expect((await h.items('bf_pull')).find((i) => i.fields.Title === 'p4')!.fields.Budget).toBe(444);
+    const after = await snapshot('bf_pull');
+    expect(after.updatedAt).toEqual(before.updatedAt);
+    expect(after.cursors).toEqual(before.cursors);
+    const conflict = await h.db.pool.query(
+      "SELECT outcome, status, fields FROM arcore.sync_conflicts WHERE source_identity->>'id' = '4'",
+    );
+    expect(conflict.rows).toEqual([{ outcome: 'TAKE_POSTGRES', status: 'RESOLVED', fields: ['Budget'] }]);
+    // The pull that follows meets the edits as echoes; the push finds row 4 already written.
+    const pull = await runPull(h.ctx, 'bf_pull', { trigger: 'test' });
+    expect(pull.updated + pull.conflicts).toBe(0);
+    const push = await runPush(h.ctx, 'bf_pull', { trigger: 'test' });
+    expect(push.updated + push.created).toBe(0);
+  }, 30_000);
+
+  it('--dry-run reports what would change and writes nothing', async () => {
+    await synced('bf_dry', 10);
+    await quietly('UPDATE bf_dry SET budget = budget + 1 WHERE id <= 4');
+    h.emulator.control.clearRequestLog();
+    const summary = await backfill('bf_dry', { dryRun: true });
+    expect(summary).toMatchObject({ dryRun: true, runId: null, examined: 10, updated: 4, equal: 6, planned: 4 });
+    expect(summary.sample?.[0]).toMatchObject({ kind: 'update', side: 'sharepoint', fields: ['Budget'] });
+    expect(appliedPatches()).toHaveLength(0);
+    expect((await h.db.pool.query("SELECT 1 FROM arcore.sync_backfills b JOIN arcore.sync_definitions d ON d.id = b.definition_id WHERE d.name = 'bf_dry'")).rowCount).toBe(0);
+    const real = await backfill('bf_dry');
+    expect(real.updated).toBe(4);
+  }, 30_000);
+
+  it('refuses unknown fields, fields of the other direction, and a different field set while one is unfinished', async () => {
+    await synced('bf_bad', 3);
+    const unknown = await backfill('bf_bad', { fields: ['Budget', 'colour'] }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(UnknownBackfillFieldError);
+    expect((unknown as Error).message).toContain('"colour"');
+    expect((unknown as UnknownBackfillFieldError).hint).toContain('Budget (column budget)');
+    await expect(backfill('bf_bad', { fields: [] })).rejects.toBeInstanceOf(UnknownBackfillFieldError);
+
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'bf_bad',
+          source: { table: 'bf_bad', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          fields: [
+            { source: 'name', target: 'Title' },
+            { source: 'budget', target: 'Budget', direction: 'PUSH_ONLY' },
+          ],
+        },
+        'bf_bad',
+      ),
+    );
+    await expect(backfill('bf_bad', { direction: 'pull' })).rejects.toBeInstanceOf(BackfillDirectionError);
+
+    await h.db.pool.query(
+      `INSERT INTO arcore.sync_backfills (definition_id, fields, strategy, direction, position, status, examined)
+       SELECT id, '{Title}', 'update_only', 'push', '0', 'RUNNING', 1 FROM arcore.sync_definitions WHERE name = 'bf_bad'`,
+    );
+    const busy = await backfill('bf_bad').catch((e: unknown) => e);
+    expect(busy).toBeInstanceOf(BackfillInProgressError);
+    expect((busy as BackfillInProgressError).hint).toContain('--restart');
+    const restarted = await backfill('bf_bad', { restart: true });
+    expect(restarted).toMatchObject({ resumed: false, examined: 3, complete: true });
+  }, 30_000);
+});
