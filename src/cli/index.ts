@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { CursorResetScope } from '../core/ops';
+import type { BackfillCommandOptions } from './commands/backfill';
 import { conformanceCommand } from './commands/conformance';
 import type { DemoCommandOptions } from './commands/demo';
 import type { EmulatorCommandOptions } from './commands/emulator';
@@ -27,7 +28,7 @@ Exit codes: 0 success (a run that parked failures or conflicts still exits 0 and
 type Json = { json?: boolean };
 
 /** Commands that print a run's summary and its failure themselves. */
-const RUN_COMMANDS = new Set(['push', 'pull', 'sync']);
+const RUN_COMMANDS = new Set(['push', 'pull', 'sync', 'backfill']);
 type Limit = { limit: string };
 
 // Command modules load on first use, so `--help` and usage errors stay quick and never load the engine.
@@ -36,6 +37,7 @@ const runs = () => import('./commands/runs.js');
 const ops = () => import('./commands/ops.js');
 const lifecycle = () => import('./commands/lifecycle.js');
 const relink = () => import('./commands/relink.js');
+const backfill = () => import('./commands/backfill.js');
 
 /**
  * Builds the `arcore-sync` program. Every action gets a CliRuntime (settings, pools, engine) created
@@ -134,6 +136,46 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .option('--max-seconds <n>', maxSecondsHelp)
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runSyncCommand(rt, name, opts)));
+
+  program
+    .command('backfill')
+    .description(
+      'Re-sync only the chosen fields of every synced row, without moving the push or pull cursors or the ' +
+        "rows' cursor column. An edit on the other side since the last sync is a conflict for the definition's " +
+        'policy. Resumable: after a crash or --max-seconds, run the same command again to continue.' +
+        runHelp(''),
+    )
+    .argument('<name>', 'definition name')
+    .requiredOption(
+      '--fields <list>',
+      'comma-separated SharePoint field names or source columns, e.g. Budget,name',
+    )
+    .addOption(
+      new Option(
+        '--strategy <strategy>',
+        'update_only: write the items whose fields differ from the synced values; full_resync: also re-read ' +
+          'both sides and re-create missing items',
+      )
+        .choices(['update_only', 'full_resync'])
+        .default('update_only'),
+    )
+    .addOption(
+      new Option('--direction <direction>', 'push: Postgres → SharePoint; pull: SharePoint → Postgres')
+        .choices(['push', 'pull'])
+        .default('push'),
+    )
+    .option('--dry-run', 'read as the backfill would, write nothing, and print what it would change')
+    .option(
+      '--restart',
+      'start over, dropping the place of an unfinished backfill (of these or other fields)',
+    )
+    .option('--json', 'print the backfill summary as one JSON object')
+    .option('--max-seconds <n>', maxSecondsHelp)
+    .action(
+      act(async (rt, name: string, opts: BackfillCommandOptions) =>
+        (await backfill()).runBackfillCommand(rt, name, opts),
+      ),
+    );
 
   program
     .command('status')

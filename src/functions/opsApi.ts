@@ -10,6 +10,7 @@ import {
 } from '../core/engine/resolve';
 import { runPull } from '../core/engine/pull';
 import { runPush } from '../core/engine/push';
+import { BackfillInProgressError, runBackfill } from '../core/engine/backfill';
 import { relinkDefinition } from '../core/engine/relink';
 import { verifyDefinition } from '../core/engine/verify';
 import { previewPull, previewPush } from '../core/engine/dryRun';
@@ -66,6 +67,19 @@ export const verifyBodySchema = z.object({}).strict();
 export const dryRunBodySchema = z.object({ run: z.enum(['push', 'pull', 'sync']) }).strict();
 export const installCursorBodySchema = z
   .object({ printSql: z.boolean().default(false).describe('true: answer the SQL still needed, run nothing') })
+  .strict();
+export const backfillBodySchema = z
+  .object({
+    fields: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(500)
+      .describe('SharePoint field names or source columns of the definition'),
+    strategy: z.enum(['update_only', 'full_resync']).default('update_only'),
+    direction: z.enum(['push', 'pull']).default('push'),
+    dryRun: z.boolean().default(false).describe('true: read as the backfill would, write nothing'),
+    restart: z.boolean().default(false).describe('true: start over an unfinished backfill'),
+  })
   .strict();
 export const resetCursorBodySchema = z.object({ scope: z.enum(['source', 'target', 'all']) }).strict();
 // No `resolvedBy`: who resolved a conflict is the authenticated caller, never a claim in the body.
@@ -253,6 +267,23 @@ const routes: Route[] = [
     },
   },
   {
+    // Re-syncs the chosen fields of every ledger row (issue #22); 409 while another run holds the lock or while
+    // a backfill of other fields is unfinished (`restart: true` starts over). A rerun continues where it stopped.
+    method: 'POST',
+    pattern: ['definitions', ':name', 'backfill'],
+    handle: async ({ ctx, params, request }) => {
+      const input = await body(request, backfillBodySchema, undefined);
+      const summary = await runBackfill(ctx, params.name, { ...input, trigger: 'ops' });
+      if (summary.status === 'SKIPPED') {
+        return jsonResponse(409, {
+          error: 'another run of this definition holds its lock; try again shortly',
+          summary,
+        });
+      }
+      return jsonResponse(200, summary);
+    },
+  },
+  {
     method: 'POST',
     pattern: ['definitions', ':name', 'relink'],
     handle: async ({ ctx, params }) => jsonResponse(200, await relinkDefinition(ctx, params.name)),
@@ -386,6 +417,8 @@ function statusOf(err: unknown): { status: number; body: Record<string, unknown>
   ) {
     return { status: 404, body: { error: err.message } };
   }
+  if (err instanceof BackfillInProgressError)
+    return { status: 409, body: { error: err.message, kind: err.errorKind, hint: err.hint } };
   if (err instanceof ConflictAlreadyResolvedError || err instanceof DefinitionBusyError) {
     return { status: 409, body: { error: err.message } };
   }

@@ -19,8 +19,8 @@ async function main(): Promise<void> {
     direction === 'backfill'
       ? await runBackfill(ctx, name, { fields: fields.split(','), trigger: 'test' })
       : direction === 'pull'
-      ? await runPull(ctx, name, { trigger: 'test' })
-      : await runPush(ctx, name, { trigger: 'test' });
+        ? await runPull(ctx, name, { trigger: 'test' })
+        : await runPush(ctx, name, { trigger: 'test' });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   await close();
 }

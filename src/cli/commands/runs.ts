@@ -16,7 +16,10 @@ export interface RunCommandOptions {
 }
 
 /** The run options a command line asks for: its trigger and, with --max-seconds, its time budget. */
-function runOptions(opts: RunCommandOptions): { trigger: 'cli'; maxSeconds?: number } {
+export function runOptions(opts: Pick<RunCommandOptions, 'maxSeconds'>): {
+  trigger: 'cli';
+  maxSeconds?: number;
+} {
   if (opts.maxSeconds === undefined) return { trigger: 'cli' };
   const n = Number(opts.maxSeconds);
   if (!Number.isInteger(n) || n <= 0)

@@ -20,7 +20,15 @@ import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
-import { runVerb, type EngineContext, type RunCounts, type RunSummary, type RunTrigger, type RunType, type RunWait } from './types';
+import {
+  runVerb,
+  type EngineContext,
+  type RunCounts,
+  type RunSummary,
+  type RunTrigger,
+  type RunType,
+  type RunWait,
+} from './types';
 
 /** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
 export class ListNotFoundError extends Error {

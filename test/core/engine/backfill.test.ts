@@ -271,10 +271,23 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     await quietly('UPDATE bf_dry SET budget = budget + 1 WHERE id <= 4');
     h.emulator.control.clearRequestLog();
     const summary = await backfill('bf_dry', { dryRun: true });
-    expect(summary).toMatchObject({ dryRun: true, runId: null, examined: 10, updated: 4, equal: 6, planned: 4 });
+    expect(summary).toMatchObject({
+      dryRun: true,
+      runId: null,
+      examined: 10,
+      updated: 4,
+      equal: 6,
+      planned: 4,
+    });
     expect(summary.sample?.[0]).toMatchObject({ kind: 'update', side: 'sharepoint', fields: ['Budget'] });
     expect(appliedPatches()).toHaveLength(0);
-    expect((await h.db.pool.query("SELECT 1 FROM arcore.sync_backfills b JOIN arcore.sync_definitions d ON d.id = b.definition_id WHERE d.name = 'bf_dry'")).rowCount).toBe(0);
+    expect(
+      (
+        await h.db.pool.query(
+          "SELECT 1 FROM arcore.sync_backfills b JOIN arcore.sync_definitions d ON d.id = b.definition_id WHERE d.name = 'bf_dry'",
+        )
+      ).rowCount,
+    ).toBe(0);
     const real = await backfill('bf_dry');
     expect(real.updated).toBe(4);
   }, 30_000);

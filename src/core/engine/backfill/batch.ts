@@ -298,7 +298,10 @@ async function recreate(
       op: {
         kind: 'create',
         ref: m.entry.identityHash,
-        fields: { ...graphFields(scope, pick(m.pg, plan.toSharePoint)), [def.target.keyColumn]: m.entry.identityHash },
+        fields: {
+          ...graphFields(scope, pick(m.pg, plan.toSharePoint)),
+          [def.target.keyColumn]: m.entry.identityHash,
+        },
         adoptBy: { field: def.target.keyColumn, value: m.entry.identityHash },
       },
     });
@@ -383,8 +386,7 @@ export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): P
   const readAll = fullResync || spec.direction === 'pull';
   const toRead = prepared.filter(
     (p) =>
-      p.entry.state === 'SYNCED' &&
-      (readAll || unalignedFields(job.plan, p.entry.syncedValues).length > 0),
+      p.entry.state === 'SYNCED' && (readAll || unalignedFields(job.plan, p.entry.syncedValues).length > 0),
   );
   const items = await readItems(
     job,
@@ -406,7 +408,8 @@ export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): P
   if (missing.length > 0) pairs.push(...(await recreate(job, missing, commit)));
 
   const conflicting = await settlePairs(job, pairs, commit, true);
-  if (conflicting.length > 0) await settlePairs(job, await refreshed(job, conflicting, commit), commit, false);
+  if (conflicting.length > 0)
+    await settlePairs(job, await refreshed(job, conflicting, commit), commit, false);
 
   const counts = emptyBackfillCounts();
   counts.examined = entries.length;
