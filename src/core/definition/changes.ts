@@ -50,6 +50,10 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
     ? 'the next pull reads the list once with it and aligns it: an empty side is filled from the other, ' +
       `different values go to the conflict policy (${after.conflictPolicy}); neither side is written for it before then`
     : 'the next push writes it where Postgres has a value (this definition does not pull)';
+  // A backfill of the field aligns it by the same rules (src/core/engine/backfill), at once and resumably.
+  const alignNow = (f: SyncDefinition['fields'][number]) =>
+    `${addedEffect}. To align it now: "npx arcore-sync backfill ${after.name} --fields ${f.target}"` +
+    (f.direction === 'PULL_ONLY' ? ' --direction pull' : '');
 
   if (!isDeepStrictEqual(before.source.key, after.source.key)) {
     out.push({
@@ -105,7 +109,7 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
         kind: 'field-added',
         path,
         change: `added ${fieldLabel(f)} (${f.direction})`,
-        effect: addedEffect,
+        effect: alignNow(f),
         realign: [f.target],
       });
       return;
@@ -115,7 +119,7 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
         kind: 'field-remapped',
         path: `${path}.source`,
         change: `"${f.target}" now maps from "${f.source}" instead of "${old.f.source}"`,
-        effect: addedEffect,
+        effect: alignNow(f),
         realign: [f.target],
       });
       return;

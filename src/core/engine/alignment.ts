@@ -16,6 +16,9 @@ import { decidePair, type PairDecision, type PairState, type SideAction } from '
  * with the new selection (see `needsFullRead`), and every item read then is aligned. The push, which reads only
  * Postgres, leaves unaligned fields alone, except where it is the only writer of the field (see
  * `pushPlanFor`).
+ * A backfill of the field (`arcore-sync backfill NAME --fields F`, src/core/engine/backfill) aligns it at once:
+ * it reads both sides of each pair and decides through `decideAligned` too, so the rules above are one code path
+ * whether a pull or a backfill meets the field.
  */
 
 /** Targets of mapped fields that the pair's synced values do not carry. A pair never synced has none. */

@@ -266,6 +266,48 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     expect(push.updated + push.created).toBe(0);
   }, 30_000);
 
+  it('I14: a newly mapped field is aligned by a backfill with the alignment rules (fill the empty side, policy on both full)', async () => {
+    const table = 'bf_new';
+    const def = (fields: SyncDefinitionInput['fields']) =>
+      projectsDefinition(
+        {
+          name: table,
+          source: { table, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          fields,
+        },
+        table,
+      );
+    await createProjectsTable(h.db, table);
+    await h.db.pool.query(
+      `INSERT INTO ${table} (id, name, budget) SELECT g, 'p' || g, g FROM generate_series(1, 4) g`,
+    );
+    await h.define(def([{ source: 'name', target: 'Title' }]));
+    await runPush(h.ctx, table, { trigger: 'test' });
+    await h.define(
+      def([
+        { source: 'name', target: 'Title' },
+        { source: 'budget', target: 'Budget' },
+      ]),
+    );
+    // Item p4 already holds another Budget: both sides full and different, so the policy (SOURCE_WINS) decides.
+    const p4 = (await h.items(table)).find((i) => i.fields.Title === 'p4')!;
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/${table}/items/${p4.id}/fields`, { Budget: 99 });
+
+    const summary = await backfill(table, { fields: ['Budget'] });
+    expect(summary).toMatchObject({ examined: 4, updated: 3, conflicts: 1, failed: 0 });
+    expect((await h.items(table)).map((i) => [i.fields.Title, i.fields.Budget]).sort()).toEqual([
+      ['p1', 1],
+      ['p2', 2],
+      ['p3', 3],
+      ['p4', 4],
+    ]);
+    // Aligned: the pull that reads the list once with the new field finds nothing to do, nor does the push.
+    const pull = await runPull(h.ctx, table, { trigger: 'test' });
+    expect(pull.updated + pull.conflicts + pull.created).toBe(0);
+    const push = await runPush(h.ctx, table, { trigger: 'test' });
+    expect(push.updated + push.created).toBe(0);
+  }, 30_000);
+
   it('--dry-run reports what would change and writes nothing', async () => {
     await synced('bf_dry', 10);
     await quietly('UPDATE bf_dry SET budget = budget + 1 WHERE id <= 4');
