@@ -191,6 +191,23 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
     expect(cursors.rows[0].n).toBe(2);
   });
 
+  it('backfill: the chosen field of every row is re-synced from the definition page', async () => {
+    // A bulk fix that bypassed the cursor trigger: no push sees it; a backfill of Budget does.
+    await h.db.pool.query('ALTER TABLE projects DISABLE TRIGGER USER');
+    await h.db.pool.query('UPDATE projects SET budget = 777 WHERE id = 5');
+    await h.db.pool.query('ALTER TABLE projects ENABLE TRIGGER USER');
+    await open('#/definitions/projects');
+    await page.locator('#backfill summary').click();
+    await page.locator('input[name="backfill-field"][value="Budget"]').check();
+    await page.getByLabel('dry run').uncheck();
+    await page.locator('#backfill').getByRole('button', { name: 'Backfill' }).click();
+    await page.locator('.message.info').filter({ hasText: 'Backfill: done (SUCCEEDED)' }).waitFor();
+    await expect(page.locator('details pre').textContent()).resolves.toMatch(/"runType": "BACKFILL"/);
+    const item = (await h.items('Projects')).find((i) => i.fields.Title === 'project 5');
+    expect(item?.fields.Budget).toBe(777);
+    await shot('backfill');
+  });
+
   it('runs: history across definitions, filterable by status', async () => {
     await open('#/runs');
     await page.locator('tr[data-run]').first().waitFor();

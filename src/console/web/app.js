@@ -39,7 +39,8 @@ async function api(path, { method = 'GET', body } = {}) {
   }
   if (!res.ok) {
     const problems = Array.isArray(data?.problems) ? `: ${data.problems.join('; ')}` : '';
-    throw new ApiError(res.status, `${data?.error ?? `HTTP ${res.status}`}${problems}`, data);
+    const hint = typeof data?.hint === 'string' && data.hint ? ` (next step: ${data.hint})` : '';
+    throw new ApiError(res.status, `${data?.error ?? `HTTP ${res.status}`}${problems}${hint}`, data);
   }
   return data;
 }
@@ -241,6 +242,67 @@ const RESET_EXPLAINED = {
   all: 'The next push re-reads the whole table and the next pull enumerates the whole list again; the ledger keeps every pair, so nothing is duplicated and only real differences are written.',
 };
 
+/**
+ * Backfill (issue #22): re-sync the chosen fields of every synced row without moving a cursor. The ops API
+ * refuses unknown fields and an unfinished backfill of other fields, naming the next step; the answer shows.
+ */
+function BackfillForm({ name, fields, busy, onRun }) {
+  const [chosen, setChosen] = useState([]);
+  const [strategy, setStrategy] = useState('update_only');
+  const [direction, setDirection] = useState('push');
+  const [dryRun, setDryRun] = useState(true);
+  const toggle = (target, on) => setChosen((c) => (on ? [...c, target] : c.filter((t) => t !== target)));
+  return html`<details id="backfill">
+    <summary>Backfill fields…</summary>
+    <p class="muted">
+      Re-syncs only these fields of every synced row; cursors and <code>updated_at</code> do not move. An edit
+      on the other side since the last sync goes to the conflict policy. Run it again to continue after a
+      stop.
+    </p>
+    <fieldset>
+      <legend>Fields</legend>
+      ${fields.map(
+        (f) =>
+          html`<label
+            ><input
+              type="checkbox"
+              name="backfill-field"
+              value=${f.target}
+              checked=${chosen.includes(f.target)}
+              onChange=${(e) => toggle(f.target, e.target.checked)}
+            />
+            ${f.target} (${f.source})</label
+          >`,
+      )}
+    </fieldset>
+    <div class="actions">
+      <label for="backfill-strategy">Strategy</label>
+      <select id="backfill-strategy" value=${strategy} onChange=${(e) => setStrategy(e.target.value)}>
+        <option value="update_only">update only (write what differs)</option>
+        <option value="full_resync">full resync (re-read both sides, re-create missing items)</option>
+      </select>
+      <label for="backfill-direction">Direction</label>
+      <select id="backfill-direction" value=${direction} onChange=${(e) => setDirection(e.target.value)}>
+        <option value="push">push (Postgres → SharePoint)</option>
+        <option value="pull">pull (SharePoint → Postgres)</option>
+      </select>
+      <label
+        ><input type="checkbox" checked=${dryRun} onChange=${(e) => setDryRun(e.target.checked)} /> dry
+        run</label
+      >
+      <button
+        disabled=${busy || chosen.length === 0}
+        onClick=${() =>
+          onRun(dryRun ? 'Backfill (dry run)' : 'Backfill', [
+            [`definitions/${enc(name)}/backfill`, { fields: chosen, strategy, direction, dryRun }],
+          ])}
+      >
+        Backfill
+      </button>
+    </div>
+  </details>`;
+}
+
 function DefinitionPage({ name }) {
   const status = useResource(() => api(`definitions/${enc(name)}`), [name], REFRESH_MS);
   const detail = useResource(() => api(`definitions/${enc(name)}/definition`), [name]);
@@ -355,6 +417,7 @@ function DefinitionPage({ name }) {
         <button class="secondary" onClick=${() => dialog.current?.close()}>Cancel</button>
       </div>
     </dialog>
+    ${d ? html`<${BackfillForm} name=${name} fields=${d.fields} busy=${busy} onRun=${act} />` : null}
     <div aria-live="polite"><${Message} message=${message} /></div>
     ${
       result
