@@ -120,14 +120,17 @@ async function inKeepCursorTx(job: BackfillJob, fn: (client: PoolClient) => Prom
   }
 }
 
-/** The Postgres side of decisions: one savepoint per row, so a row Postgres refuses fails alone (I12). */
+/**
+ * The Postgres side of decisions: one savepoint per row, so a row Postgres refuses fails alone (I12). Returns
+ * the pairs not written (failed, or changed since they were read): their SharePoint side is not written either.
+ */
 async function writePostgres(
   job: BackfillJob,
   writes: { pair: Pair; values: CanonicalRecord }[],
   commit: BatchCommit,
 ): Promise<Set<string>> {
-  const failed = new Set<string>();
-  if (writes.length === 0) return failed;
+  const unwritten = new Set<string>();
+  if (writes.length === 0) return unwritten;
   const { scope } = job;
   await inKeepCursorTx(job, async (client) => {
     for (const { pair, values } of writes) {
@@ -137,19 +140,27 @@ async function writePostgres(
         if (f && f.pullable && !scope.def.source.key.includes(f.source))
           columns[f.source] = { kind: f.kind, value };
       }
+      const key = keyOfEntry(job, pair.entry);
+      const now = await scope.source.lockRow(client, key);
+      if (now !== pair.row.cursor) {
+        // Changed (or deleted) in Postgres since it was read: its own push or the next backfill decides it.
+        unwritten.add(pair.entry.identityHash);
+        commit.outcomes.set(pair.entry.identityHash, 'skipped');
+        continue;
+      }
       await client.query('SAVEPOINT backfill_row');
       try {
-        const after = await scope.source.updateRow(client, keyOfEntry(job, pair.entry), columns);
+        const after = await scope.source.updateRow(client, key, columns);
         if (after.cursor !== pair.row.cursor) job.cursorMoved++;
         await client.query('RELEASE SAVEPOINT backfill_row');
       } catch (err) {
         await client.query('ROLLBACK TO SAVEPOINT backfill_row');
-        failed.add(pair.entry.identityHash);
+        unwritten.add(pair.entry.identityHash);
         fail(job, commit, pair.entry, `Postgres refused the write: ${(err as Error).message}`);
       }
     }
   });
-  return failed;
+  return unwritten;
 }
 
 /**
@@ -207,7 +218,9 @@ async function settlePairs(
     }
   }
   if (sent.length === 0) {
-    commit.conflicts.push(...conflicts);
+    commit.conflicts.push(
+      ...conflicts.filter((c) => commit.outcomes.get(c.pair.entry.identityHash) !== 'failed'),
+    );
     return [];
   }
   scope.assertLockHeld();
@@ -236,8 +249,13 @@ async function settlePairs(
       );
     }
   }
-  // A pair written again after a 412 is decided (and its conflict recorded) on what SharePoint holds then.
-  commit.conflicts.push(...conflicts.filter((c) => !again.includes(c.pair)));
+  // A pair written again after a 412 is decided (and its conflict recorded) on what SharePoint holds then; a
+  // pair whose write failed keeps its conflict for the next run to meet again.
+  commit.conflicts.push(
+    ...conflicts.filter(
+      (c) => !again.includes(c.pair) && commit.outcomes.get(c.pair.entry.identityHash) !== 'failed',
+    ),
+  );
   return again;
 }
 

@@ -220,6 +220,20 @@ export class PostgresSource {
     return sql.length === 0 ? (rows[0] as SourceRow) : this.toRows(rows)[0];
   }
 
+  /**
+   * Locks the row with this key until the transaction ends and returns its cursor value as text (null when
+   * the column is null), or undefined when no such row exists: a writer that decided on an earlier read can
+   * tell whether the row changed since (a backfill does, so that it never overwrites a concurrent edit).
+   */
+  async lockRow(client: PoolClient, key: unknown[]): Promise<string | null | undefined> {
+    const { rows } = await client.query<{ cursor: string | null }>(
+      `SELECT ${quoteIdent(this.shape.cursorColumn)}::text AS cursor FROM ${this.qualified}
+        WHERE ${this.keyWhere(0)} FOR UPDATE`,
+      key,
+    );
+    return rows.length === 0 ? undefined : rows[0].cursor;
+  }
+
   /** INSERT; columns left out take their defaults (database-generated keys included). */
   async insertRow(
     client: PoolClient,
