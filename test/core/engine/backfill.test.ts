@@ -206,22 +206,32 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     expect(push.created + push.updated).toBe(0);
   }, 60_000);
 
-  it('full_resync re-reads both sides and re-creates an item deleted in SharePoint', async () => {
+  it('full_resync re-reads both sides, re-creates an item deleted in SharePoint and adopts one by its hidden key (I6)', async () => {
     await synced('bf_full', 12);
     const items = await h.items('bf_full');
     const gone = items.find((i) => i.fields.Title === 'p5')!;
     expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/bf_full/items/${gone.id}`)).status).toBe(204);
     await quietly("UPDATE bf_full SET name = 'renamed' WHERE id = 7");
+    // Item p6 was replaced by one carrying row 6's hidden key (as a crashed create leaves it): adopted, not doubled.
+    const p6 = items.find((i) => i.fields.Title === 'p6')!;
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/bf_full/items/${p6.id}`)).status).toBe(204);
+    const created = await h.asUser('POST', `/sites/${h.siteId}/lists/bf_full/items`, {
+      fields: { Title: 'p6', Budget: 6, ArcoreKey: p6.fields.ArcoreKey },
+    });
+    expect(created.status).toBe(201);
 
     const summary = await backfill('bf_full', { fields: ['Title'], strategy: 'full_resync' });
     expect(summary).toMatchObject({ examined: 12, created: 1, updated: 1, equal: 10, failed: 0 });
     const after = await h.items('bf_full');
     expect(after).toHaveLength(12);
     expect(after.filter((i) => i.fields.Title === 'p5')).toHaveLength(1);
+    expect(after.filter((i) => i.fields.Title === 'p6').map((i) => i.id)).toEqual([
+      (created.body as { id: string }).id,
+    ]);
     expect(after.some((i) => i.fields.Title === 'renamed')).toBe(true);
     // The delete's tombstone no longer names a synced item: the row stays, and nothing loops.
     await runPull(h.ctx, 'bf_full', { trigger: 'test' });
-    expect((await h.db.pool.query('SELECT 1 FROM bf_full WHERE id = 5')).rowCount).toBe(1);
+    expect((await h.db.pool.query('SELECT 1 FROM bf_full WHERE id IN (5, 6)')).rowCount).toBe(2);
     const push = await runPush(h.ctx, 'bf_full', { trigger: 'test' });
     expect(push.created + push.updated).toBe(0);
     expect(await h.items('bf_full')).toHaveLength(12);
