@@ -206,6 +206,16 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     expect(push.created + push.updated).toBe(0);
   }, 60_000);
 
+  it('I16: a backfill stopped by its time budget reports complete: false and the next run continues', async () => {
+    await synced('bf_budget', 90);
+    await quietly('UPDATE bf_budget SET budget = budget + 1');
+    const first = await backfill('bf_budget', { maxSeconds: 0.001 });
+    expect(first).toMatchObject({ complete: false, status: 'SUCCEEDED', examined: 40, updated: 40 });
+    const second = await backfill('bf_budget');
+    expect(second).toMatchObject({ complete: true, resumed: true, examined: 50, updated: 50 });
+    expect(second.overall).toMatchObject({ examined: 90, updated: 90, equal: 0 });
+  }, 30_000);
+
   it('full_resync re-reads both sides, re-creates an item deleted in SharePoint and adopts one by its hidden key (I6)', async () => {
     await synced('bf_full', 12);
     const items = await h.items('bf_full');
