@@ -263,7 +263,14 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     const before = await snapshot('bf_pull');
 
     const summary = await backfill('bf_pull', { direction: 'pull' });
-    expect(summary).toMatchObject({ examined: 10, updated: 2, conflicts: 1, equal: 7, failed: 0 });
+    expect(summary).toMatchObject({
+      examined: 10,
+      updated: 2,
+      conflicts: 1,
+      equal: 7,
+      failed: 0,
+      cursorMoved: 0,
+    });
     const rows = (await h.db.pool.query('SELECT id, budget::float AS budget FROM bf_pull ORDER BY id')).rows;
     expect(rows.slice(0, 4)).toEqual([
       { id: 1, budget: 1 },
@@ -283,6 +290,20 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     const pull = await runPull(h.ctx, 'bf_pull', { trigger: 'test' });
     expect(pull.updated + pull.conflicts).toBe(0);
     const push = await runPush(h.ctx, 'bf_pull', { trigger: 'test' });
+    expect(push.updated + push.created).toBe(0);
+  }, 30_000);
+
+  it('counts rows whose older cursor trigger moved updated_at anyway (cursorMoved), and still does not loop', async () => {
+    await synced('bf_oldtrigger', 3);
+    // A trigger from before keep_cursor existed: it always stamps the row.
+    await h.db.pool
+      .query(`CREATE OR REPLACE FUNCTION public.arcore_touch_bf_oldtrigger_updated_at() RETURNS trigger
+      LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$`);
+    const item = (await h.items('bf_oldtrigger')).find((i) => i.fields.Title === 'p1')!;
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/bf_oldtrigger/items/${item.id}/fields`, { Budget: 50 });
+    const summary = await backfill('bf_oldtrigger', { direction: 'pull' });
+    expect(summary).toMatchObject({ updated: 1, cursorMoved: 1 });
+    const push = await runPush(h.ctx, 'bf_oldtrigger', { trigger: 'test' });
     expect(push.updated + push.created).toBe(0);
   }, 30_000);
 

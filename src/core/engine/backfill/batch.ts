@@ -5,14 +5,7 @@
  * ledger rows, conflicts and the backfill's position commit together in one metadata transaction.
  */
 import type { PoolClient } from 'pg';
-import {
-  contentHash,
-  fromGraphFields,
-  identityOf,
-  type CanonicalRecord,
-  type CanonicalValue,
-  type FieldKind,
-} from '../../canonical';
+import { contentHash, fromGraphFields, identityOf, type CanonicalRecord } from '../../canonical';
 import { KEEP_CURSOR_SETTING, type SourceRow } from '../../source/postgres/PostgresSource';
 import {
   advanceBackfill,
@@ -26,7 +19,7 @@ import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { unalignedFields } from '../alignment';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { describeFailure, responseFields } from '../push/page';
-import { graphFields } from '../push/writes';
+import { applyToPostgres, graphFields } from '../push/writes';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
 import { decideBackfill, mergeSynced } from './decide';
@@ -126,20 +119,14 @@ async function inKeepCursorTx(job: BackfillJob, fn: (client: PoolClient) => Prom
  */
 async function writePostgres(
   job: BackfillJob,
-  writes: { pair: Pair; values: CanonicalRecord }[],
+  writes: { pair: Pair; decision: PairDecision }[],
   commit: BatchCommit,
 ): Promise<Set<string>> {
   const unwritten = new Set<string>();
   if (writes.length === 0) return unwritten;
   const { scope } = job;
   await inKeepCursorTx(job, async (client) => {
-    for (const { pair, values } of writes) {
-      const columns: Record<string, { kind: FieldKind; value: CanonicalValue }> = {};
-      for (const [target, value] of Object.entries(values)) {
-        const f = scope.plan.byTarget.get(target);
-        if (f && f.pullable && !scope.def.source.key.includes(f.source))
-          columns[f.source] = { kind: f.kind, value };
-      }
+    for (const { pair, decision } of writes) {
       const key = keyOfEntry(job, pair.entry);
       const now = await scope.source.lockRow(client, key);
       if (now !== pair.row.cursor) {
@@ -150,8 +137,9 @@ async function writePostgres(
       }
       await client.query('SAVEPOINT backfill_row');
       try {
-        const after = await scope.source.updateRow(client, key, columns);
-        if (after.cursor !== pair.row.cursor) job.cursorMoved++;
+        // The engine's own Postgres writer (pullable, non-key fields only, I9/I13), as a pull applies a decision.
+        await applyToPostgres(scope, client, key, pair.entry.identity, decision);
+        if ((await scope.source.lockRow(client, key)) !== pair.row.cursor) job.cursorMoved++;
         await client.query('RELEASE SAVEPOINT backfill_row');
       } catch (err) {
         await client.query('ROLLBACK TO SAVEPOINT backfill_row');
@@ -174,7 +162,7 @@ async function settlePairs(
   retry: boolean,
 ): Promise<Pair[]> {
   const { scope, spec } = job;
-  const pgWrites: { pair: Pair; values: CanonicalRecord }[] = [];
+  const pgWrites: { pair: Pair; decision: PairDecision }[] = [];
   const ops: WriteOp[] = [];
   const decided = new Map<string, { pair: Pair; decision: PairDecision; synced: CanonicalRecord }>();
   const conflicts: BatchCommit['conflicts'] = [];
@@ -193,7 +181,7 @@ async function settlePairs(
     }
     const synced = mergeSynced(p.entry.syncedValues, decision.synced ?? {}, spec.fields);
     decided.set(p.entry.identityHash, { pair: p, decision, synced });
-    if (decision.postgres.kind === 'write') pgWrites.push({ pair: p, values: decision.postgres.values });
+    if (decision.postgres.kind === 'write') pgWrites.push({ pair: p, decision });
     if (decision.sharepoint.kind === 'write') {
       ops.push({
         kind: 'update',
