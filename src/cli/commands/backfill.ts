@@ -40,7 +40,7 @@ export function formatBackfillSummary(s: BackfillSummary): string {
   for (const f of s.failures) lines.push(`  failed: row ${JSON.stringify(f.key)}: ${f.error}`);
   if (s.cursorMoved > 0)
     lines.push(
-      `  note: a trigger moved the cursor column of ${s.cursorMoved} row(s); see "arcore-sync install-cursor --help"`,
+      `  note: an older trigger moved the cursor column of ${s.cursorMoved} row(s): run "arcore-sync install-cursor ${s.definition}" to replace it`,
     );
   if (s.openConflicts > 0)
     lines.push(`  attention: ${s.openConflicts} conflict(s) open (arcore-sync conflicts ${s.definition})`);

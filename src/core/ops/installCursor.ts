@@ -1,5 +1,10 @@
 import type { Pool } from 'pg';
-import { cursorTriggerName, cursorTriggerStatements, quoteIdent } from '../source/postgres/PostgresSource';
+import {
+  cursorTriggerName,
+  cursorTriggerStatements,
+  KEEP_CURSOR_SETTING,
+  quoteIdent,
+} from '../source/postgres/PostgresSource';
 import type { SyncDefinition } from '../definition/schema';
 import { getDefinition } from '../store/definitions';
 import { CursorSetupError } from './errors';
@@ -38,6 +43,8 @@ interface TableFacts {
   kind: string;
   column: { type: string; notNull: boolean } | null;
   hasTrigger: boolean;
+  /** The trigger is there but its function predates KEEP_CURSOR_SETTING: backfills would move the column. */
+  triggerOutdated: boolean;
   hasIndex: boolean;
 }
 
@@ -60,9 +67,10 @@ async function readFacts(
       WHERE a.attrelid = $1 AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
     [oid, column],
   );
-  const trigger = await pool.query(
-    'SELECT 1 FROM pg_trigger WHERE tgrelid = $1 AND tgname = $2 AND NOT tgisinternal',
-    [oid, cursorTriggerName(column)],
+  const trigger = await pool.query<{ keeps: boolean }>(
+    `SELECT position($3 in p.prosrc) > 0 AS keeps FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+      WHERE t.tgrelid = $1 AND t.tgname = $2 AND NOT t.tgisinternal`,
+    [oid, cursorTriggerName(column), KEEP_CURSOR_SETTING],
   );
   // An index serves keyset reads when its leading columns are (cursor, key…); partial ones do not count.
   const indexes = await pool.query<{ columns: string[] }>(
@@ -79,7 +87,8 @@ async function readFacts(
     oid,
     kind: relkind,
     column: col.rows[0] ? { type: col.rows[0].type, notNull: col.rows[0].not_null } : null,
-    hasTrigger: (trigger.rowCount ?? 0) > 0,
+    hasTrigger: trigger.rows.some((r) => r.keeps),
+    triggerOutdated: trigger.rows.length > 0 && !trigger.rows.some((r) => r.keeps),
     hasIndex: indexes.rows.some((r) => wanted.every((c, i) => r.columns[i] === c)),
   };
 }
@@ -139,6 +148,12 @@ export async function installCursorFor(
       `cursor column "${column}" allows NULL and is left as it is: rows with a NULL cursor are never pushed ` +
         `(ALTER TABLE ${qualified} ALTER COLUMN ${quoteIdent(column)} SET DEFAULT clock_timestamp(); then fill ` +
         `the NULLs and SET NOT NULL)`,
+    );
+  }
+  if (facts.triggerOutdated) {
+    notes.push(
+      `the trigger on ${qualified} predates backfills (it moves "${column}" on their writes too): it is replaced ` +
+        `by one that keeps the column when a transaction sets ${KEEP_CURSOR_SETTING}`,
     );
   }
   const indexName = quoteIdent(`arcore_${table}_${column}_cursor`.slice(0, 63));

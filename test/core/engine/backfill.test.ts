@@ -11,6 +11,7 @@ import {
   type BackfillOptions,
 } from '../../../src/core/engine/backfill';
 import { runPull } from '../../../src/core/engine/pull';
+import { installCursor } from '../../../src/core/ops/installCursor';
 import { runPush } from '../../../src/core/engine/push';
 import { KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
 import { eventually } from '../../support/eventually';
@@ -305,6 +306,14 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     expect(summary).toMatchObject({ updated: 1, cursorMoved: 1 });
     const push = await runPush(h.ctx, 'bf_oldtrigger', { trigger: 'test' });
     expect(push.updated + push.created).toBe(0);
+    // install-cursor replaces the old trigger; backfills then keep the column.
+    const installed = await installCursor(h.db.pool, () => h.db.pool, 'bf_oldtrigger');
+    expect(installed.parts.find((p) => p.part === 'trigger')?.status).toBe('added');
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/bf_oldtrigger/items/${item.id}/fields`, { Budget: 60 });
+    expect(await backfill('bf_oldtrigger', { direction: 'pull' })).toMatchObject({
+      updated: 1,
+      cursorMoved: 0,
+    });
   }, 30_000);
 
   it('I14: a newly mapped field is aligned by a backfill with the alignment rules (fill the empty side, policy on both full)', async () => {

@@ -176,8 +176,8 @@ export async function runBackfill(
       if (current.cursorMoved > 0) {
         ctx.log.warn(
           `${definitionName}: the trigger on ${scope.def.source.table} moved the cursor column of ` +
-            `${current.cursorMoved} row(s) the backfill wrote; run "arcore-sync install-cursor ${definitionName}" ` +
-            'after dropping the old trigger so that backfills keep it (the next push sees those rows as echoes)',
+            `${current.cursorMoved} row(s) the backfill wrote (it predates backfills); run ` +
+            `"arcore-sync install-cursor ${definitionName}" to replace it (the next push sees those rows as echoes)`,
         );
       }
     },
