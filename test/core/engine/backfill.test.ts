@@ -153,11 +153,11 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
   }, 60_000);
 
   it('a backfill killed mid-way (SIGKILL) resumes where it stopped, writing each item once', async () => {
-    await synced('bf_crash', 240);
+    await synced('bf_crash', 160);
     await quietly('UPDATE bf_crash SET budget = budget + 5000');
     const before = await snapshot('bf_crash');
     h.emulator.control.clearRequestLog();
-    h.emulator.control.setLatency(25);
+    h.emulator.control.setLatency(20);
     const dir = mkdtempSync(join(tmpdir(), 'arcore-backfill-'));
     writeFileSync(join(dir, 'ca.pem'), h.emulator.caCert);
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'backfill', 'bf_crash', 'budget'], {
@@ -181,13 +181,13 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
           await h.db.pool.query(
             "SELECT 1 FROM arcore.sync_backfills WHERE position <> '' AND status = 'RUNNING'",
           )
-        ).rowCount === 1 && appliedPatches().length > 50,
+        ).rowCount === 1 && appliedPatches().length > 40,
     );
     child.kill('SIGKILL');
     await exited;
     h.emulator.control.setLatency(0);
     const partial = new Set(appliedPatches());
-    expect(partial.size).toBeLessThan(240);
+    expect(partial.size).toBeLessThan(160);
     const stored = await h.db.pool.query(
       `SELECT status FROM arcore.sync_backfills b JOIN arcore.sync_definitions d ON d.id = b.definition_id
         WHERE d.name = 'bf_crash'`,
@@ -196,11 +196,11 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
 
     const rerun = await backfill('bf_crash');
     expect(rerun).toMatchObject({ complete: true, resumed: true, failed: 0, conflicts: 0 });
-    expect(rerun.examined).toBeLessThan(240);
-    expect(rerun.overall.examined).toBeGreaterThanOrEqual(240);
+    expect(rerun.examined).toBeLessThan(160);
+    expect(rerun.overall.examined).toBeGreaterThanOrEqual(160);
     const patched = appliedPatches();
-    expect(patched).toHaveLength(240);
-    expect(new Set(patched).size).toBe(240);
+    expect(patched).toHaveLength(160);
+    expect(new Set(patched).size).toBe(160);
     expect((await h.items('bf_crash')).every((i) => Number(i.fields.Budget) > 5000)).toBe(true);
     expect(await snapshot('bf_crash')).toEqual(before);
     const push = await runPush(h.ctx, 'bf_crash', { trigger: 'test' });
@@ -208,13 +208,13 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
   }, 60_000);
 
   it('I16: a backfill stopped by its time budget reports complete: false and the next run continues', async () => {
-    await synced('bf_budget', 90);
+    await synced('bf_budget', 60);
     await quietly('UPDATE bf_budget SET budget = budget + 1');
     const first = await backfill('bf_budget', { maxSeconds: 0.001 });
     expect(first).toMatchObject({ complete: false, status: 'SUCCEEDED', examined: 40, updated: 40 });
     const second = await backfill('bf_budget');
-    expect(second).toMatchObject({ complete: true, resumed: true, examined: 50, updated: 50 });
-    expect(second.overall).toMatchObject({ examined: 90, updated: 90, equal: 0 });
+    expect(second).toMatchObject({ complete: true, resumed: true, examined: 20, updated: 20 });
+    expect(second.overall).toMatchObject({ examined: 60, updated: 60, equal: 0 });
   }, 30_000);
 
   it('full_resync re-reads both sides, re-creates an item deleted in SharePoint and adopts one by its hidden key (I6)', async () => {
