@@ -1,6 +1,8 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { RouteConditionError } from '../routing/errors';
+import { columnsOf } from '../routing/ast';
+import { unknownColumnProblem } from '../routing/compile';
 import { parseCondition } from '../routing/parse';
 
 /**
@@ -301,6 +303,25 @@ export const syncDefinitionSchema = z
         ctx.addIssue({ code: 'custom', path: ['source', 'key', i], message: `repeats key column "${k}"` });
       }
       keySeen.add(k);
+    });
+    const mapped = [...new Set(def.fields.map((f) => f.source))];
+    def.target.routes?.forEach((route, i) => {
+      if (route.when === undefined) return;
+      let condition;
+      try {
+        condition = parseCondition(route.when);
+      } catch {
+        return; // reported on the route itself
+      }
+      for (const column of columnsOf(condition)) {
+        if (mapped.includes(column.name)) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target', 'routes', i, 'when'],
+          message: new RouteConditionError(unknownColumnProblem(column.name, mapped), column.pos, route.when)
+            .message,
+        });
+      }
     });
     if (def.source.key.includes(def.source.cursor.column)) {
       ctx.addIssue({

@@ -9,6 +9,7 @@ import {
   keyIsCovered,
 } from '../source/postgres/keys';
 import type { SyncDefinition } from './schema';
+import { checkRoutesAgainstTable } from './validateRoutes';
 import { isRouted, targetLists } from '../routing/lists';
 
 /** SharePoint columns push never writes, whatever a mapping says (I9): one list, kept in the canonical module. */
@@ -150,6 +151,7 @@ export async function validateAgainstDatabase(
         }
       }
     });
+    checkRoutesAgainstTable(def, byName, err, warn);
     const cursorCol = byName.get(def.source.cursor.column);
     if (!cursorCol) {
       err(

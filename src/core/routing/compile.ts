@@ -176,15 +176,7 @@ export function checkCondition(text: string, columns: ReadonlyMap<string, RouteC
   const columnOf = (name: string, pos: number): RouteColumn => {
     const column = columns.get(name);
     if (column) return column;
-    const names = [...columns.keys()];
-    const other = names.find((n) => n.toLowerCase() === name.toLowerCase());
-    return fail(
-      `unknown column "${name}"` +
-        (other
-          ? ` (column names are case-sensitive: did you mean "${other}"?)`
-          : `: conditions read mapped source columns (fields[].source): ${names.map((n) => `"${n}"`).join(', ')}`),
-      pos,
-    );
+    return fail(unknownColumnProblem(name, [...columns.keys()]), pos);
   };
   const describe = (n: Node): string => {
     switch (n.type) {
@@ -318,6 +310,17 @@ export function checkCondition(text: string, columns: ReadonlyMap<string, RouteC
       tree.pos,
     );
   return root.node;
+}
+
+/** Why a condition cannot read `name`: it is not one of the mapped source columns `known`. */
+export function unknownColumnProblem(name: string, known: readonly string[]): string {
+  const other = known.find((n) => n.toLowerCase() === name.toLowerCase());
+  return (
+    `unknown column "${name}"` +
+    (other
+      ? ` (column names are case-sensitive: did you mean "${other}"?)`
+      : `: conditions read mapped source columns (fields[].source): ${known.map((n) => `"${n}"`).join(', ')}`)
+  );
 }
 
 function literalType(value: LiteralNode['value']): ValueType {

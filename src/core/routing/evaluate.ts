@@ -22,24 +22,32 @@ export function lookupIn(values: Readonly<Record<string, CanonicalValue | undefi
   };
 }
 
-/** Evaluates a (type-checked) condition tree over one row's values: true, false or null (unknown). */
-export function evaluate(node: Node, lookup: ValueLookup): CanonicalValue {
+/**
+ * Evaluates a (type-checked) condition tree over one row's values: true, false or null (unknown). `hashOf`
+ * replaces hash(column) for the reachability analysis, which enumerates buckets rather than values.
+ */
+export function evaluate(
+  node: Node,
+  lookup: ValueLookup,
+  hashOf: (column: string) => CanonicalValue = (column) => routeHash(lookup(column)),
+): CanonicalValue {
+  const recurse = (n: Node): CanonicalValue => evaluate(n, lookup, hashOf);
   switch (node.type) {
     case 'literal':
       return node.value;
     case 'column':
       return lookup(node.name);
     case 'hash':
-      return routeHash(lookup(node.column.name));
+      return hashOf(node.column.name);
     case 'mod': {
-      const value = evaluate(node.operand, lookup);
+      const value = recurse(node.operand);
       if (typeof value !== 'number') return null;
       return ((value % node.divisor) + node.divisor) % node.divisor;
     }
     case 'compare':
-      return compare(node.op, evaluate(node.left, lookup), evaluate(node.right, lookup));
+      return compare(node.op, recurse(node.left), recurse(node.right));
     case 'in': {
-      const value = evaluate(node.operand, lookup);
+      const value = recurse(node.operand);
       if (value === null || typeof value === 'object') return null;
       let unknown = false;
       for (const candidate of node.values) {
@@ -49,22 +57,22 @@ export function evaluate(node: Node, lookup: ValueLookup): CanonicalValue {
       return unknown ? null : node.negated;
     }
     case 'isNull':
-      return (evaluate(node.operand, lookup) === null) !== node.negated;
+      return (recurse(node.operand) === null) !== node.negated;
     case 'not': {
-      const value = evaluate(node.operand, lookup);
+      const value = recurse(node.operand);
       return typeof value === 'boolean' ? !value : null;
     }
     case 'and': {
-      const left = truth(evaluate(node.left, lookup));
+      const left = truth(recurse(node.left));
       if (left === false) return false;
-      const right = truth(evaluate(node.right, lookup));
+      const right = truth(recurse(node.right));
       if (right === false) return false;
       return left === true && right === true ? true : null;
     }
     case 'or': {
-      const left = truth(evaluate(node.left, lookup));
+      const left = truth(recurse(node.left));
       if (left === true) return true;
-      const right = truth(evaluate(node.right, lookup));
+      const right = truth(recurse(node.right));
       if (right === true) return true;
       return left === false && right === false ? false : null;
     }

@@ -17,3 +17,4 @@ export {
   type RouteProblem,
 } from './compile';
 export { isRouted, singleListOf, targetListLabel, targetLists } from './lists';
+export { analyzeRoutes, type RouteFinding } from './analyze';
