@@ -361,5 +361,13 @@ export type DefinitionsFile = z.output<typeof definitionsFileSchema>;
 
 /** The JSON Schema users' editors validate definitions files against. */
 export function definitionsJsonSchema(): unknown {
-  return z.toJSONSchema(definitionsFileSchema, { io: 'input', unrepresentable: 'any' });
+  return z.toJSONSchema(definitionsFileSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+    override: (ctx) => {
+      // The refinement that makes list and routes alternatives has no JSON form of its own: editors get it here.
+      if (ctx.zodSchema === targetSchema)
+        ctx.jsonSchema.oneOf = [{ required: ['list'] }, { required: ['routes'] }];
+    },
+  });
 }
