@@ -57,7 +57,10 @@ export function tokenize(text: string): Token[] {
       i += number[0].length;
       if (i < text.length && IDENTIFIER_PART.test(text[i])) {
         while (i < text.length && IDENTIFIER_PART.test(text[i])) i++;
-        fail(`"${text.slice(start, i)}" is neither a number nor a column name (quote a column of that name)`, start);
+        fail(
+          `"${text.slice(start, i)}" is neither a number nor a column name (quote a column of that name)`,
+          start,
+        );
       }
       tokens.push({ type: 'number', text: number[0], pos: start });
       continue;
