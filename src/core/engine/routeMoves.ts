@@ -53,11 +53,16 @@ export async function previewRouteMoves(
   };
   const columns: RouteColumn[] = [];
   const transforms = new Map<string, SyncDefinition['fields'][number]['transform']>();
-  for (const f of after.fields) {
-    const kind = kindOf(f.source);
-    if (kind === undefined || transforms.has(f.source)) continue;
-    columns.push({ source: f.source, target: f.target, kind });
-    transforms.set(f.source, f.transform);
+  const readable: {
+    source: string;
+    target?: string;
+    transform?: SyncDefinition['fields'][number]['transform'];
+  }[] = [...after.fields, ...key.map((k) => ({ source: k }))];
+  for (const c of readable) {
+    const kind = kindOf(c.source);
+    if (kind === undefined || transforms.has(c.source)) continue;
+    columns.push({ source: c.source, target: c.target, kind });
+    transforms.set(c.source, c.transform);
   }
   const compiled = compileRoutes(after.target.routes ?? [{ list: after.target.list ?? '' }], columns);
   const keyKinds: Record<string, FieldKind> = {};

@@ -72,6 +72,15 @@ describe('routes: first match decides, over canonical values', () => {
     expect(routes.routeOfRecord({ Status: null, Region: 'EU', Amount: 1000, RowId: 3 })).toBe(1);
   });
 
+  it('reads a key column no field maps from the keys given with the record', () => {
+    const byKey = compileRoutes(
+      [{ when: 'hash(code) % 2 == 0', list: 'Even' }, { list: 'Odd' }],
+      [{ source: 'code', kind: 'text' }],
+    );
+    expect(byKey.routeOfRecord({ Title: 'x' }, { code: 'A-1' })).toBe(fnv1a32('A-1') % 2 === 0 ? 0 : 1);
+    expect(byKey.routeOfRecord({ Title: 'x' }, { code: 'A-2' })).toBe(fnv1a32('A-2') % 2 === 0 ? 0 : 1);
+  });
+
   it('a row matching no route and no default is unrouted (null)', () => {
     const noDefault = compileRoutes([{ when: "status == 'ACTIVE'", list: 'Active' }], COLUMNS);
     expect(noDefault.routeOf({ status: 'DONE' })).toBeNull();
@@ -211,7 +220,7 @@ describe('type checks name the route, the character and what to write instead', 
     ],
     [
       'nope == 1',
-      'unknown column "nope": conditions read mapped source columns (fields[].source): "status", "region"',
+      'unknown column "nope": conditions read mapped source columns (fields[].source) and key columns (source.key): "status", "region"',
     ],
     ['hash(nope) % 2 == 0', 'unknown column "nope"'],
   ])('%j', (when, problem) => {
