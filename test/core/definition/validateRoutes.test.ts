@@ -105,6 +105,20 @@ describe('validate checks routes against the real table', () => {
     });
   });
 
+  it('refuses a routed list that another definition already writes, whatever its case', async () => {
+    const routed = definition([{ when: "status == 'A'", list: 'Archive' }, { list: 'Projects' }]);
+    const other = {
+      ...routed,
+      name: 'other',
+      target: { ...routed.target, routes: undefined, list: 'projects' },
+    };
+    const report = await validateAgainstDatabase(routed, db.pool, [other]);
+    expect(report.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
+      'target.routes: list "Projects" on "contoso.sharepoint.com:/sites/ops" is already the target of definition ' +
+        '"other" (as "projects")',
+    ]);
+  });
+
   it('warns that a constant the column transforms would change never equals it', async () => {
     const def = definition([
       { when: "status == 'ACTIVE' or status in ('paused', ' Done')", list: 'A' },
