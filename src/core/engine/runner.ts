@@ -29,6 +29,7 @@ import {
   type RunType,
   type RunWait,
 } from './types';
+import { singleListOf, targetListLabel } from '../routing/lists';
 
 /** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
 export class ListNotFoundError extends Error {
@@ -144,14 +145,15 @@ export async function resolveSharePoint(
     siteId = (await target.resolveSite(def.target.site)).id;
   } catch (err) {
     if (errorKindOf(err) !== 'not_found') throw err;
-    throw new ListNotFoundError(def.name, def.target.site, def.target.list, err, 'site');
+    throw new ListNotFoundError(def.name, def.target.site, targetListLabel(def), err, 'site');
   }
+  const listName = singleListOf(def, 'resolving the list of a run');
   try {
-    const list = await target.resolveList(siteId, def.target.list);
+    const list = await target.resolveList(siteId, listName);
     return { siteId, listId: list.id };
   } catch (err) {
     if (errorKindOf(err) !== 'not_found') throw err;
-    throw new ListNotFoundError(def.name, def.target.site, def.target.list, err);
+    throw new ListNotFoundError(def.name, def.target.site, listName, err);
   }
 }
 
@@ -169,7 +171,7 @@ interface Resolution {
 const resolutions = new WeakMap<EngineContext, Map<string, Resolution>>();
 
 export function forgetResolution(ctx: EngineContext, def: SyncDefinition): void {
-  resolutions.get(ctx)?.delete(`${def.target.site}|${def.target.list}`);
+  resolutions.get(ctx)?.delete(`${def.target.site}|${targetListLabel(def)}`);
 }
 
 async function resolveCached(
@@ -179,7 +181,7 @@ async function resolveCached(
 ): Promise<Resolution> {
   let cache = resolutions.get(ctx);
   if (!cache) resolutions.set(ctx, (cache = new Map()));
-  const key = `${def.target.site}|${def.target.list}`;
+  const key = `${def.target.site}|${targetListLabel(def)}`;
   const hit = cache.get(key);
   if (hit && Date.now() - hit.at < RESOLUTION_TTL_MS) return hit;
   const { siteId, listId } = await resolveSharePoint(target, def);
@@ -207,10 +209,10 @@ async function openScope(
   await checkListIdentity(ctx.meta, stored, listId);
   // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
   if (!spColumns.some((c) => c.name === def.target.keyColumn)) {
-    throw new KeyColumnMissingError(def.name, def.target.list, def.target.keyColumn);
+    throw new KeyColumnMissingError(def.name, targetListLabel(def), def.target.keyColumn);
   }
   const sharing = await otherDefinitionsOfList(ctx.meta, listId, stored.id);
-  if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, def.target.list, listId, sharing);
+  if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, targetListLabel(def), listId, sharing);
   target.primeColumns(siteId, listId, spColumns);
   const sourcePool = ctx.sourcePool(def.source.connection);
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
