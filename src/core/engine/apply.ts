@@ -4,6 +4,8 @@ import { parseDefinition } from '../definition/parse';
 import type { SyncDefinition } from '../definition/schema';
 import { bindListId, upsertDefinition } from '../store/definitions';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
+import type { CanonicalValue } from '../canonical';
+import { countRewrites, type LedgerPairValues } from '../transform/rewrites';
 
 export interface AppliedDefinition {
   name: string;
@@ -51,6 +53,8 @@ export class DefinitionBusyForApplyError extends Error {
 
 interface Planned {
   def: SyncDefinition;
+  /** The stored definition this one replaces. */
+  before: SyncDefinition | null;
   id: string | null;
   changes: DefinitionChange[];
   /** The list changed on a definition that never synced: forget the list it bound (I15). */
@@ -63,6 +67,56 @@ async function hasSynced(client: PoolClient, id: string): Promise<boolean> {
     [id],
   );
   return rows[0].synced;
+}
+
+/**
+ * A changed pipeline rewrites nothing by itself (I14): each transform-changed change is told how many synced
+ * items the new pipeline would give another value (judged from the ledger), and the field's recorded pairs are
+ * forgotten, so a row read again later is compared through the new pipeline and written if it now differs.
+ */
+async function assessPipelineChanges(
+  client: PoolClient,
+  id: string,
+  before: SyncDefinition | null,
+  after: SyncDefinition,
+  changes: DefinitionChange[],
+): Promise<void> {
+  const changed = changes.filter((c) => c.kind === 'transform-changed' && c.field !== undefined);
+  if (!before || changed.length === 0) return;
+  for (const c of changed) {
+    const field = c.field as string;
+    const old = before.fields.find((f) => f.target === field);
+    const now = after.fields.find((f) => f.target === field);
+    if (!old || !now) continue;
+    const { rows } = await client.query<{
+      has: boolean;
+      synced: CanonicalValue;
+      pair: LedgerPairValues['pair'];
+    }>(
+      `SELECT synced_values ? $2 AS has, synced_values -> $2 AS synced, synced_source_values -> $2 AS pair
+         FROM arcore.sync_ledger WHERE definition_id = $1 AND state = 'SYNCED'`,
+      [id, field],
+    );
+    const direction = c.path.endsWith('.pullTransform') ? 'pullTransform' : 'transform';
+    const rewrites = countRewrites(
+      direction,
+      old,
+      now,
+      rows.map((r) => ({ synced: r.has ? r.synced : undefined, pair: r.pair })),
+    );
+    c.rewrites = rewrites;
+    if (rewrites.evaluated > 0) {
+      const side = direction === 'transform' ? 'SharePoint items' : 'Postgres rows';
+      c.effect +=
+        `; the new pipeline gives ${rewrites.wouldRewrite} of ${rewrites.evaluated} synced ${side} another value` +
+        (rewrites.unknown > 0 ? ` (${rewrites.unknown} cannot be judged from the ledger)` : '');
+    }
+  }
+  await client.query(
+    `UPDATE arcore.sync_ledger SET synced_source_values = synced_source_values - $2::text[]
+      WHERE definition_id = $1 AND synced_source_values ?| $2::text[]`,
+    [id, [...new Set(changed.map((c) => c.field as string))]],
+  );
 }
 
 /**
@@ -84,7 +138,7 @@ export async function applyDefinitions(meta: Pool, defs: SyncDefinition[]): Prom
         [def.name],
       );
       if (rows.length === 0) {
-        planned.push({ def, id: null, changes: [], unbindList: false });
+        planned.push({ def, before: null, id: null, changes: [], unbindList: false });
         continue;
       }
       const { id, list_id: listId } = rows[0];
@@ -106,6 +160,7 @@ export async function applyDefinitions(meta: Pool, defs: SyncDefinition[]): Prom
       }
       planned.push({
         def,
+        before,
         id,
         changes,
         unbindList: !synced && reidentifying.some((c) => c.path === 'target.list'),
@@ -127,6 +182,7 @@ export async function applyDefinitions(meta: Pool, defs: SyncDefinition[]): Prom
           [p.id, realign],
         );
       }
+      await assessPipelineChanges(client, p.id, p.before, p.def, p.changes);
       if (p.unbindList) await bindListId(client, p.id, null);
     }
     await client.query('COMMIT');

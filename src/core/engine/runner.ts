@@ -21,6 +21,7 @@ import { checkListIdentity } from './listIdentity';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType, RunWait } from './types';
+import { pipelineColumns } from './transform';
 
 /** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
 export class ListNotFoundError extends Error {
@@ -216,6 +217,7 @@ async function openScope(
     ...def.source.key,
     def.source.cursor.column,
     ...def.fields.map((f) => f.source),
+    ...pipelineColumns(def.fields),
     ...(def.deletes.pullSoftColumn ? [def.deletes.pullSoftColumn] : []),
   ]);
   const source = new PostgresSource(sourcePool, {
