@@ -151,8 +151,8 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
         path: `${path}.${key}`,
         change: `${fieldLabel(f)}: ${key} ${JSON.stringify(old.f[key] ?? [])} → ${JSON.stringify(f[key] ?? [])}`,
         effect:
-          `${key === 'transform' ? 'items' : 'rows'} are written with the new pipeline when their ` +
-          `${key === 'transform' ? 'rows' : 'items'} next change, or by a backfill; nothing is rewritten now`,
+          `${key === 'transform' ? 'items' : 'rows'} get the new pipeline's value when the field next changes in ` +
+          `${key === 'transform' ? 'Postgres' : 'SharePoint'}, or by a backfill; nothing is rewritten now`,
         realign: [],
         field: f.target,
       });

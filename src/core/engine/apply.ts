@@ -71,8 +71,9 @@ async function hasSynced(client: PoolClient, id: string): Promise<boolean> {
 
 /**
  * A changed pipeline rewrites nothing by itself (I14): each transform-changed change is told how many synced
- * items the new pipeline would give another value (judged from the ledger), and the field's recorded pairs are
- * forgotten, so a row read again later is compared through the new pipeline and written if it now differs.
+ * items the new pipeline would give another value (judged from the ledger). Every pair whose Postgres input the
+ * ledger can tell keeps (or now gets) a recorded pair, so a row read again unchanged (the overlap window, I5b)
+ * keeps its synced value; the new pipeline writes a field when its Postgres value changes, or by a backfill.
  */
 async function assessPipelineChanges(
   client: PoolClient,
@@ -81,28 +82,32 @@ async function assessPipelineChanges(
   after: SyncDefinition,
   changes: DefinitionChange[],
 ): Promise<void> {
-  const changed = changes.filter((c) => c.kind === 'transform-changed' && c.field !== undefined);
-  if (!before || changed.length === 0) return;
-  for (const c of changed) {
-    const field = c.field as string;
+  if (!before) return;
+  for (const c of changes) {
+    if (c.kind !== 'transform-changed' || c.field === undefined) continue;
+    const field = c.field;
     const old = before.fields.find((f) => f.target === field);
     const now = after.fields.find((f) => f.target === field);
     if (!old || !now) continue;
     const { rows } = await client.query<{
+      hash: string;
       has: boolean;
       synced: CanonicalValue;
       pair: LedgerPairValues['pair'];
     }>(
-      `SELECT synced_values ? $2 AS has, synced_values -> $2 AS synced, synced_source_values -> $2 AS pair
+      `SELECT source_identity_hash AS hash, synced_values ? $2 AS has, synced_values -> $2 AS synced,
+              synced_source_values -> $2 AS pair
          FROM arcore.sync_ledger WHERE definition_id = $1 AND state = 'SYNCED'`,
       [id, field],
     );
     const direction = c.path.endsWith('.pullTransform') ? 'pullTransform' : 'transform';
+    const seeded: { h: string; p: unknown }[] = [];
     const rewrites = countRewrites(
       direction,
       old,
       now,
       rows.map((r) => ({ synced: r.has ? r.synced : undefined, pair: r.pair })),
+      (index, pair) => seeded.push({ h: rows[index].hash, p: pair }),
     );
     c.rewrites = rewrites;
     if (rewrites.evaluated > 0) {
@@ -111,12 +116,16 @@ async function assessPipelineChanges(
         `; the new pipeline gives ${rewrites.wouldRewrite} of ${rewrites.evaluated} synced ${side} another value` +
         (rewrites.unknown > 0 ? ` (${rewrites.unknown} cannot be judged from the ledger)` : '');
     }
+    if (seeded.length > 0) {
+      await client.query(
+        `UPDATE arcore.sync_ledger l
+            SET synced_source_values = coalesce(l.synced_source_values, '{}'::jsonb) || jsonb_build_object($2::text, x.p)
+           FROM jsonb_to_recordset($3::jsonb) AS x(h text, p jsonb)
+          WHERE l.definition_id = $1 AND l.source_identity_hash = x.h`,
+        [id, field, JSON.stringify(seeded)],
+      );
+    }
   }
-  await client.query(
-    `UPDATE arcore.sync_ledger SET synced_source_values = synced_source_values - $2::text[]
-      WHERE definition_id = $1 AND synced_source_values ?| $2::text[]`,
-    [id, [...new Set(changed.map((c) => c.field as string))]],
-  );
 }
 
 /**

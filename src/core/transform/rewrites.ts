@@ -30,13 +30,15 @@ export function countRewrites(
   before: { transform?: TransformSpec; pullTransform?: TransformSpec },
   after: { transform?: TransformSpec; pullTransform?: TransformSpec },
   entries: LedgerPairValues[],
+  /** Called for an entry without a valid pair whose Postgres input could be told: apply records it. */
+  onInput?: (index: number, pair: { sp: CanonicalValue; pg: unknown }) => void,
 ): PipelineRewrites {
   const out: PipelineRewrites = { evaluated: 0, wouldRewrite: 0, unknown: 0 };
   const oldPush = parsed(before.transform);
   const oldPull = parsed(before.pullTransform);
   const newPush = parsed(after.transform);
   const newPull = parsed(after.pullTransform);
-  for (const e of entries) {
+  for (const [index, e] of entries.entries()) {
     if (e.synced === undefined) continue; // not aligned yet: nothing to rewrite
     out.evaluated++;
     const synced = e.synced;
@@ -48,6 +50,7 @@ export function countRewrites(
       else if (!oldPush && !oldPull) pgInput = synced;
       else if (oldPull) pgInput = runPipeline(oldPull, synced as PipelineValue);
       else pgInput = invertPipeline(oldPush as Pipeline, synced as PipelineValue);
+      if (!validPair) onInput?.(index, { sp: synced, pg: pgInput ?? null });
       if (Array.isArray(pgInput) && newPush?.columns.length) {
         out.unknown++; // CONCAT's other columns are not in the ledger
         continue;

@@ -1,0 +1,159 @@
+import { applyDefinitions } from '../../../src/core/engine/apply';
+import { runPull } from '../../../src/core/engine/pull';
+import { runPush } from '../../../src/core/engine/push';
+import { parseDefinition } from '../../../src/core/definition/parse';
+import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
+import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+
+/**
+ * Transform pipelines end to end, against Postgres and the emulator (I3, I4, I7, I14): values are transformed on
+ * the way out and undone (or re-mapped by pullTransform) on the way in; the ledger holds what each side holds,
+ * so a second push and pull write nothing; a field whose pipeline cannot be undone is push-only and a
+ * SharePoint edit of it is a conflict; a changed pipeline is counted by apply and rewrites nothing by itself.
+ */
+describe('I3 I4 transform pipelines in both directions', () => {
+  let h: Harness;
+  let n = 0;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  const fields = (): SyncDefinitionInput['fields'] => [
+    { source: 'name', target: 'Title', transform: "TRIM | PREFIX('PRJ-')" },
+    // The pull pipeline is not the push pipeline's inverse: only the ledger's pairs keep this from looping.
+    { source: 'code', target: 'Code', transform: "PREFIX('X-')", pullTransform: 'TRIM' },
+    { source: 'notes', target: 'Notes', transform: 'REGEX(s/Project/Initiative/g)' },
+    { source: 'amount', target: 'Amount', transform: 'SCALE(100)' },
+  ];
+
+  async function table() {
+    n++;
+    const name = `tf${n}`;
+    await h.db.pool.query(
+      `CREATE TABLE ${name} (id integer PRIMARY KEY, name text, code text, notes text, amount double precision,
+        updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
+    const definition = (f = fields()): SyncDefinitionInput => ({
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      fields: f,
+    });
+    await h.define(definition());
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, code, notes, amount) VALUES
+        (1, ' alpha ', 'c1', 'Project one', 0.25), (2, 'beta', 'c2', 'plain', 1.5)`,
+    );
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    const items = async () =>
+      Object.fromEntries(
+        (await h.items(name)).map((i) => [
+          i.fields.Title as string,
+          { id: i.id, eTag: i.eTag, Code: i.fields.Code, Notes: i.fields.Notes, Amount: i.fields.Amount },
+        ]),
+      );
+    const rows = async () =>
+      (await h.db.pool.query(`SELECT id, name, code, notes, amount FROM ${name} ORDER BY id`)).rows;
+    const spEdit = async (itemId: string, f: Record<string, unknown>) => {
+      const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, f);
+      expect(res.status).toBe(200);
+    };
+    const writes = (s: { created: number; updated: number; deleted: number; conflicts: number }) =>
+      s.created + s.updated + s.deleted + s.conflicts;
+    const quiet = async () => {
+      const again = [await push(), await pull(), await push(), await pull()];
+      expect(again.map(writes)).toEqual([0, 0, 0, 0]);
+    };
+    const conflicts = async () =>
+      (
+        await h.db.pool.query(
+          `SELECT c.fields, c.outcome, c.reason, c.sharepoint_values, c.postgres_values
+             FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+            WHERE d.name = $1 ORDER BY c.id`,
+          [name],
+        )
+      ).rows;
+    expect((await push()).created).toBe(2);
+    expect(writes(await pull())).toBe(0);
+    return { name, definition, push, pull, items, rows, spEdit, quiet, conflicts, writes };
+  }
+
+  it('pushes transformed values, and a second push and pull write nothing', async () => {
+    const t = await table();
+    const items = await t.items();
+    expect(items['PRJ-alpha']).toMatchObject({ Code: 'X-c1', Notes: 'Initiative one', Amount: 25 });
+    expect(items['PRJ-beta']).toMatchObject({ Code: 'X-c2', Notes: 'plain', Amount: 150 });
+    await t.quiet();
+    expect((await t.items())['PRJ-alpha'].eTag).toBe(items['PRJ-alpha'].eTag);
+  });
+
+  it('SharePoint edits are undone into Postgres (or mapped by pullTransform) and do not echo back', async () => {
+    const t = await table();
+    const { id } = (await t.items())['PRJ-alpha'];
+    await t.spEdit(id, { Title: 'PRJ-gamma', Code: '  X-k9 ', Amount: 7 });
+    const pulled = await t.pull();
+    expect(pulled).toMatchObject({ updated: 1, conflicts: 0, failed: 0 });
+    expect((await t.rows())[0]).toMatchObject({ name: 'gamma', code: 'X-k9', amount: 0.07 });
+    const eTag = (await t.items())['PRJ-gamma'].eTag;
+    // Pushing "X-k9" through PREFIX('X-') would give "X-X-k9": the ledger knows Postgres holds what pull wrote.
+    await t.quiet();
+    const after = (await t.items())['PRJ-gamma'];
+    expect(after).toMatchObject({ eTag, Code: '  X-k9 ', Amount: 7 });
+  });
+
+  it('Postgres edits flow out through the pipeline after a pull wrote the row', async () => {
+    const t = await table();
+    const { id } = (await t.items())['PRJ-beta'];
+    await t.spEdit(id, { Code: 'pulled' });
+    await t.pull();
+    await h.db.pool.query(`UPDATE ${t.name} SET code = 'c22', name = ' delta' WHERE id = 2`);
+    expect((await t.push()).updated).toBe(1);
+    expect((await t.items())['PRJ-delta']).toMatchObject({ Code: 'X-c22' });
+    await t.quiet();
+  });
+
+  it('a SharePoint edit of a field whose push pipeline cannot be undone is a conflict Postgres wins', async () => {
+    const t = await table();
+    const { id } = (await t.items())['PRJ-alpha'];
+    await t.spEdit(id, { Notes: 'edited in SharePoint', Title: 'PRJ-renamed' });
+    const pulled = await t.pull();
+    expect(pulled).toMatchObject({ conflicts: 1, failed: 0 });
+    const rows = await t.rows();
+    expect(rows[0]).toMatchObject({ name: 'renamed', notes: 'Project one' });
+    const [c] = await t.conflicts();
+    expect(c.fields).toEqual(['Notes']);
+    expect(c.outcome).toBe('TAKE_POSTGRES');
+    expect(c.sharepoint_values.Notes).toBe('edited in SharePoint');
+    expect(c.reason).toContain('its push transform cannot be undone, so the field is push-only');
+    expect((await t.items())['PRJ-renamed']).toMatchObject({ Notes: 'Initiative one' });
+    await t.quiet();
+  });
+
+  it('apply counts what a changed pipeline would rewrite, and nothing is rewritten until rows change', async () => {
+    const t = await table();
+    const changed = fields().map((f) =>
+      f.target === 'Title' ? { ...f, transform: "TRIM | UPPER | PREFIX('PRJ-')" } : f,
+    );
+    const applied = await applyDefinitions(h.db.pool, [parseDefinition(t.definition(changed))]);
+    const change = applied.definitions[0].changes.find((c) => c.kind === 'transform-changed');
+    expect(change).toMatchObject({
+      path: 'fields[0].transform',
+      rewrites: { evaluated: 2, wouldRewrite: 2, unknown: 0 },
+    });
+    expect(change?.effect).toContain('the new pipeline gives 2 of 2 synced SharePoint items another value');
+    const before = await t.items();
+    await t.quiet();
+    expect(await t.items()).toEqual(before);
+    // The field's Postgres value changes: the new pipeline writes it; the other item keeps its old value.
+    await h.db.pool.query(`UPDATE ${t.name} SET name = 'beta two' WHERE id = 2`);
+    expect((await t.push()).updated).toBe(1);
+    const after = await t.items();
+    expect(after['PRJ-BETA TWO']).toMatchObject({ Code: 'X-c2' });
+    expect(after['PRJ-alpha']).toEqual(before['PRJ-alpha']);
+    await t.quiet();
+  });
+});
