@@ -43,21 +43,28 @@ export function fieldTransforms(
   return { push, pull, oneWay: oneWayDirection(push, pull) };
 }
 
-/** Postgres value (canonical) → the value SharePoint holds: the push pipeline, or the pull pipeline undone. */
+/**
+ * Postgres value (canonical) → the value SharePoint holds: the push pipeline, or the pull pipeline undone. A
+ * value the pull pipeline would not produce as it is (`ABC` under LOWER) is sent as its best preimage.
+ */
 export function toSharePointValue(
   t: FieldTransforms,
   value: PipelineValue,
   row: Record<string, unknown>,
 ): PipelineValue {
   if (t.push) return runPipeline(t.push, value, row);
-  if (t.pull) return invertPipeline(t.pull, value);
+  if (t.pull) return invertPipeline(t.pull, value, false);
   return value;
 }
 
-/** SharePoint value (canonical) → the value Postgres holds: the pull pipeline, or the push pipeline undone. */
+/**
+ * SharePoint value (canonical) → the value Postgres holds: the pull pipeline, or the push pipeline undone. A
+ * value the push pipeline would not produce as it is (` abc ` under TRIM) is written as it is, as the array form
+ * always did; the next push then writes the pipeline's value back (no pair is recorded for it, see sourcePairs).
+ */
 export function toPostgresValue(t: FieldTransforms, value: PipelineValue): PipelineValue {
   if (t.pull) return runPipeline(t.pull, value);
-  if (t.push) return invertPipeline(t.push, value);
+  if (t.push) return invertPipeline(t.push, value, false);
   return value;
 }
 
@@ -128,6 +135,15 @@ export function pulledValue(f: TransformedField, value: CanonicalValue): Canonic
   return toCanonical(f.sourceKind, toPostgresValue(f.transforms, value as PipelineValue));
 }
 
+function pushesBackTo(f: TransformedField, written: CanonicalValue, sp: CanonicalValue): boolean {
+  try {
+    const t = f.transforms as FieldTransforms;
+    return canonicalEquals(toCanonical(f.kind, toSharePointValue(t, written as PipelineValue, {})), sp);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The ledger's pairs for transformed fields after a sync: a field Postgres was written for pairs the synced
  * value with what was written; a field whose row value maps to the synced value pairs it with the row's input.
@@ -144,8 +160,12 @@ export function sourcePairs(
   for (const f of fields) {
     if (!f.transforms || !(f.target in synced)) continue;
     const sp = synced[f.target] ?? null;
-    if (f.target in written) out[f.target] = { sp, pg: written[f.target] };
-    else if (row && canonicalEquals(row.canonical[f.target], sp)) {
+    if (f.target in written) {
+      // Pull wrote the push pipeline undone: paired only when pushing it back gives SharePoint's value, so
+      // that a value SharePoint holds un-normalised (` abc ` under TRIM) is normalised by the next push.
+      if (f.transforms.pull || pushesBackTo(f, written[f.target], sp))
+        out[f.target] = { sp, pg: written[f.target] };
+    } else if (row && canonicalEquals(row.canonical[f.target], sp)) {
       try {
         out[f.target] = { sp, pg: sourceInput(f, row.values) };
       } catch {

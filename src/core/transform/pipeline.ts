@@ -198,16 +198,18 @@ function sameValue(a: PipelineValue, b: PipelineValue): boolean {
 
 /**
  * The value the pipeline turns into `value`, when there is one: bijections undone in reverse order, projections
- * kept as they are (their output is already a fixed point). The result is checked by running the pipeline on
- * it again, so a value the pipeline can never produce is refused instead of being written.
+ * kept as they are (their output is already a fixed point). A step that cannot undo the value (no PREFIX to
+ * strip) throws. With `strict`, the result is also checked by running the pipeline on it again, so a value the
+ * pipeline can never produce (`abc` under UPPER) is refused; without, it is returned as the best preimage.
  */
-export function invertPipeline(p: Pipeline, value: PipelineValue): PipelineValue {
+export function invertPipeline(p: Pipeline, value: PipelineValue, strict = true): PipelineValue {
   if (p.reversibility === 'lossy') {
     const step = p.steps.find((s) => s.stepClass === 'lossy') as Step;
     throw new StepValueError(step.name, step.position, 'cannot be undone');
   }
   let out = value;
   for (const step of [...p.steps].reverse()) if (step.invert) out = step.invert(out);
+  if (!strict) return out;
   const again = runPipeline(p, out);
   if (!sameValue(again, value)) {
     throw new StepValueError(

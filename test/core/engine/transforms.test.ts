@@ -26,13 +26,14 @@ describe('I3 I4 transform pipelines in both directions', () => {
     { source: 'code', target: 'Code', transform: "PREFIX('X-')", pullTransform: 'TRIM' },
     { source: 'notes', target: 'Notes', transform: 'REGEX(s/Project/Initiative/g)' },
     { source: 'amount', target: 'Amount', transform: 'SCALE(100)' },
+    { source: 'label', target: 'Label', transform: ['trim', 'uppercase'] },
   ];
 
   async function table() {
     n++;
     const name = `tf${n}`;
     await h.db.pool.query(
-      `CREATE TABLE ${name} (id integer PRIMARY KEY, name text, code text, notes text, amount double precision,
+      `CREATE TABLE ${name} (id integer PRIMARY KEY, name text, code text, notes text, amount double precision, label text,
         updated_at timestamptz NOT NULL DEFAULT now())`,
     );
     await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
@@ -44,8 +45,8 @@ describe('I3 I4 transform pipelines in both directions', () => {
     });
     await h.define(definition());
     await h.db.pool.query(
-      `INSERT INTO ${name} (id, name, code, notes, amount) VALUES
-        (1, ' alpha ', 'c1', 'Project one', 0.25), (2, 'beta', 'c2', 'plain', 1.5)`,
+      `INSERT INTO ${name} (id, name, code, notes, amount, label) VALUES
+        (1, ' alpha ', 'c1', 'Project one', 0.25, ' first '), (2, 'beta', 'c2', 'plain', 1.5, NULL)`,
     );
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
     const pull = () => runPull(h.ctx, name, { trigger: 'test' });
@@ -53,11 +54,18 @@ describe('I3 I4 transform pipelines in both directions', () => {
       Object.fromEntries(
         (await h.items(name)).map((i) => [
           i.fields.Title as string,
-          { id: i.id, eTag: i.eTag, Code: i.fields.Code, Notes: i.fields.Notes, Amount: i.fields.Amount },
+          {
+            id: i.id,
+            eTag: i.eTag,
+            Code: i.fields.Code,
+            Notes: i.fields.Notes,
+            Amount: i.fields.Amount,
+            Label: i.fields.Label,
+          },
         ]),
       );
     const rows = async () =>
-      (await h.db.pool.query(`SELECT id, name, code, notes, amount FROM ${name} ORDER BY id`)).rows;
+      (await h.db.pool.query(`SELECT id, name, code, notes, amount, label FROM ${name} ORDER BY id`)).rows;
     const spEdit = async (itemId: string, f: Record<string, unknown>) => {
       const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, f);
       expect(res.status).toBe(200);
@@ -85,7 +93,12 @@ describe('I3 I4 transform pipelines in both directions', () => {
   it('pushes transformed values, and a second push and pull write nothing', async () => {
     const t = await table();
     const items = await t.items();
-    expect(items['PRJ-alpha']).toMatchObject({ Code: 'X-c1', Notes: 'Initiative one', Amount: 25 });
+    expect(items['PRJ-alpha']).toMatchObject({
+      Code: 'X-c1',
+      Notes: 'Initiative one',
+      Amount: 25,
+      Label: 'FIRST',
+    });
     expect(items['PRJ-beta']).toMatchObject({ Code: 'X-c2', Notes: 'plain', Amount: 150 });
     await t.quiet();
     expect((await t.items())['PRJ-alpha'].eTag).toBe(items['PRJ-alpha'].eTag);
@@ -114,6 +127,33 @@ describe('I3 I4 transform pipelines in both directions', () => {
     expect((await t.push()).updated).toBe(1);
     expect((await t.items())['PRJ-delta']).toMatchObject({ Code: 'X-c22' });
     await t.quiet();
+  });
+
+  it('the array form keeps its meaning: a SharePoint value is pulled as it is and normalised by the next push', async () => {
+    const t = await table();
+    const { id } = (await t.items())['PRJ-alpha'];
+    await t.spEdit(id, { Label: ' mixed Case ' });
+    expect(await t.pull()).toMatchObject({ updated: 1, failed: 0 });
+    expect((await t.rows())[0]).toMatchObject({ label: ' mixed Case ' });
+    expect((await t.push()).updated).toBe(1);
+    expect((await t.items())['PRJ-alpha']).toMatchObject({ Label: 'MIXED CASE' });
+    await t.quiet();
+  });
+
+  it('a SharePoint value a step cannot undo is not written: the item is parked naming the step', async () => {
+    const t = await table();
+    const { id } = (await t.items())['PRJ-beta'];
+    await t.spEdit(id, { Title: 'no prefix' });
+    expect(await t.pull()).toMatchObject({ updated: 0, failed: 1 });
+    expect((await t.rows())[1]).toMatchObject({ name: 'beta' });
+    const { rows } = await h.db.pool.query(
+      `SELECT f.last_error AS error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+        WHERE d.name = $1`,
+      [t.name],
+    );
+    expect(rows.map((r) => r.error)).toEqual([
+      expect.stringContaining('step 2 PREFIX: "no prefix" does not carry "PRJ-"'),
+    ]);
   });
 
   it('a SharePoint edit of a field whose push pipeline cannot be undone is a conflict Postgres wins', async () => {
