@@ -3,6 +3,7 @@ import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import { validateAgainstDatabase } from '../../../src/core/definition/validateLive';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
 
@@ -171,6 +172,38 @@ describe('I3 I4 transform pipelines in both directions', () => {
     expect(c.reason).toContain('its push transform cannot be undone, so the field is push-only');
     expect((await t.items())['PRJ-renamed']).toMatchObject({ Notes: 'Initiative one' });
     await t.quiet();
+  });
+
+  it('validate type-checks pipelines against the columns and says which fields are one-way', async () => {
+    const t = await table();
+    const def = parseDefinition(
+      t.definition([
+        { source: 'name', target: 'Title', transform: "TRIM | PREFIX('PRJ-')" },
+        { source: 'amount', target: 'Amount', transform: 'TRIM' },
+        { source: 'notes', target: 'Notes', transform: "CONCAT(' ', missing, code)" },
+        { source: 'code', target: 'Code', transform: 'REGEX(s/x/y/)', direction: 'PUSH_ONLY' },
+      ]),
+    );
+    const report = await validateAgainstDatabase(def, h.db.pool);
+    expect(report.errors).toEqual([
+      {
+        definition: t.name,
+        path: 'fields[1].transform',
+        message: 'step 1 TRIM: takes text values, but the value here is a number',
+      },
+      {
+        definition: t.name,
+        path: 'fields[2].transform',
+        message: 'step 1 CONCAT: column "missing" does not exist in the source table',
+      },
+    ]);
+    expect(report.warnings.filter((w) => w.path.startsWith('fields'))).toEqual([
+      {
+        definition: t.name,
+        path: 'fields[2].transform',
+        message: expect.stringContaining('step 1 CONCAT cannot be undone, so "Notes" is push-only') as string,
+      },
+    ]);
   });
 
   it('apply counts what a changed pipeline would rewrite, and nothing is rewritten until rows change', async () => {

@@ -1,4 +1,8 @@
 import fc from 'fast-check';
+import type { SpColumnInfo } from '../../../src/core/canonical';
+import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import type { SourceColumn } from '../../../src/core/definition/validateLive';
+import { buildFieldPlan, rowToCanonical } from '../../../src/core/engine/plan';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import { DefinitionValidationError } from '../../../src/core/definition/parse';
 import {
@@ -382,5 +386,84 @@ describe('transform pipelines: what a changed pipeline would rewrite', () => {
         { synced: 'x', pair: null },
       ]),
     ).toEqual({ evaluated: 3, wouldRewrite: 1, unknown: 1 });
+  });
+});
+
+describe('transform pipelines: the field plan of a run', () => {
+  const col = (name: string, udtName: string, dataType = udtName): SourceColumn => ({
+    name,
+    dataType,
+    udtName,
+    isNullable: true,
+    numericScale: null,
+  });
+  const sp = (name: string, type: SpColumnInfo['type'], extra: Partial<SpColumnInfo> = {}): SpColumnInfo => ({
+    name,
+    displayName: name,
+    type,
+    readOnly: false,
+    hidden: false,
+    indexed: false,
+    isSystem: false,
+    ...extra,
+  });
+  const plan = (fields: SyncDefinitionInput['fields']) =>
+    buildFieldPlan(
+      parseDefinition({
+        name: 'p',
+        source: { table: 't', key: ['id'], cursor: { column: 'updated_at' } },
+        target: { site: 'contoso.sharepoint.com:/sites/demo', list: 'L' },
+        fields,
+      }),
+      [
+        col('id', 'int4', 'integer'),
+        col('name', 'text'),
+        col('last', 'text'),
+        col('at', 'timestamptz', 'timestamp with time zone'),
+        col('updated_at', 'timestamptz', 'timestamp with time zone'),
+      ],
+      [
+        sp('Title', 'text'),
+        sp('When', 'dateTime'),
+        sp('Day', 'dateTime', { dateOnly: true }),
+        sp('Stamp', 'text'),
+      ],
+    );
+
+  it('a lossy push pipeline makes a BIDIRECTIONAL field push-only, its SharePoint edits conflicts', () => {
+    const p = plan([{ source: 'name', target: 'Title', transform: "CONCAT(' ', last) | TRIM" }]);
+    expect(p.fields[0]).toMatchObject({
+      direction: 'PUSH_ONLY',
+      oneWay: true,
+      pullable: false,
+      pulledOnInsert: false,
+    });
+    expect(p.oneWayFields).toEqual(['Title']);
+    expect(rowToCanonical(p, { name: 'Ada', last: 'Lovelace' })).toEqual({ Title: 'Ada Lovelace' });
+  });
+
+  it('a pipeline may change the type where the columns differ; the kinds of both sides are kept', () => {
+    const p = plan([
+      { source: 'at', target: 'Stamp', transform: 'TZ(Europe/Paris)', direction: 'PUSH_ONLY' },
+      { source: 'name', target: 'Title' },
+    ]);
+    expect(p.fields[0]).toMatchObject({ kind: 'text', sourceKind: 'dateTime' });
+    expect(rowToCanonical(p, { at: new Date('2026-12-06T07:00:00Z'), name: 'x' })).toEqual({
+      Stamp: '2026-12-06T08:00:00+01:00',
+      Title: 'x',
+    });
+  });
+
+  it('refuses a push pipeline ending with what the SharePoint column cannot hold, naming path and step', () => {
+    expect(() => plan([{ source: 'at', target: 'When', transform: 'TZ(UTC)' }])).toThrow(
+      /fields\[0\]\.transform: the value ends as a text, which SharePoint dateTime column "When" cannot hold/,
+    );
+    expect(() => plan([{ source: 'name', target: 'Title', transform: 'TRIM | SCALE(2)' }])).toThrow(
+      'fields[0].transform: step 2 SCALE: takes number values, but the value here is a text',
+    );
+    expect(() => plan([{ source: 'name', target: 'Title', transform: "CONCAT(' ', nope)" }])).toThrow(
+      'fields[0].transform: CONCAT reads column "nope", which does not exist in public.t',
+    );
+    expect(plan([{ source: 'at', target: 'Day', transform: 'DATE' }]).fields[0].kind).toBe('dateOnly');
   });
 });
