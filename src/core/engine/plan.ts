@@ -33,7 +33,10 @@ export interface PlannedField {
   pullable: boolean;
   /** Maps a key column (`source.key`): push-only, an edit in SharePoint is a conflict (see buildFieldPlan). */
   key: boolean;
-  /** A row inserted for a new SharePoint item takes it from the item: pullable, or a key field not declared PUSH_ONLY. */
+  /**
+   * A row inserted for a new SharePoint item takes it from the item: pullable, a key field not declared PUSH_ONLY,
+   * or a field push-only only because its pipeline cannot be undone (taken as it is rather than lost).
+   */
   pulledOnInsert: boolean;
   transform: SyncDefinition['fields'][number]['transform'];
   pullTransform: SyncDefinition['fields'][number]['pullTransform'];
@@ -147,7 +150,7 @@ export function buildFieldPlan(
       pushable: writable && direction !== 'PULL_ONLY',
       pullable: direction !== 'PUSH_ONLY',
       key,
-      pulledOnInsert: direction !== 'PUSH_ONLY' || (key && f.direction !== 'PUSH_ONLY'),
+      pulledOnInsert: direction !== 'PUSH_ONLY' || (key && f.direction !== 'PUSH_ONLY') || oneWay,
       transform: f.transform,
       pullTransform: f.pullTransform,
       transforms,

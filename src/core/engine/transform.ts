@@ -132,6 +132,15 @@ export function transformedToCanonical(
 /** The canonical Postgres value pull writes for a SharePoint value of a transformed field. */
 export function pulledValue(f: TransformedField, value: CanonicalValue): CanonicalValue {
   if (!f.transforms) return value;
+  if (f.transforms.oneWay === 'PUSH_ONLY') {
+    // Only a new item's row reaches here: its value is kept as it is rather than lost (the pipeline cannot be
+    // undone); the next push writes the pipeline's value when that differs.
+    try {
+      return toCanonical(f.sourceKind, value);
+    } catch {
+      return null;
+    }
+  }
   return toCanonical(f.sourceKind, toPostgresValue(f.transforms, value as PipelineValue));
 }
 

@@ -34,7 +34,7 @@ describe('I3 I4 transform pipelines in both directions', () => {
     n++;
     const name = `tf${n}`;
     await h.db.pool.query(
-      `CREATE TABLE ${name} (id integer PRIMARY KEY, name text, code text, notes text, amount double precision, label text,
+      `CREATE TABLE ${name} (id serial PRIMARY KEY, name text, code text, notes text, amount double precision, label text,
         updated_at timestamptz NOT NULL DEFAULT now())`,
     );
     await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
@@ -49,6 +49,7 @@ describe('I3 I4 transform pipelines in both directions', () => {
       `INSERT INTO ${name} (id, name, code, notes, amount, label) VALUES
         (1, ' alpha ', 'c1', 'Project one', 0.25, ' first '), (2, 'beta', 'c2', 'plain', 1.5, NULL)`,
     );
+    await h.db.pool.query(`SELECT setval(pg_get_serial_sequence('${name}', 'id'), 100)`);
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
     const pull = () => runPull(h.ctx, name, { trigger: 'test' });
     const items = async () =>
@@ -172,6 +173,15 @@ describe('I3 I4 transform pipelines in both directions', () => {
     expect(c.reason).toContain('its push transform cannot be undone, so the field is push-only');
     expect((await t.items())['PRJ-renamed']).toMatchObject({ Notes: 'Initiative one' });
     await t.quiet();
+    // A new item's value of such a field is kept as it is, not lost.
+    const created = await h.asUser('POST', `/sites/${h.siteId}/lists/${t.name}/items`, {
+      fields: { Title: 'PRJ-new', Notes: 'Initiative new', Code: 'X-n' },
+    });
+    expect(created.status).toBe(201);
+    expect((await t.pull()).created).toBe(1);
+    expect((await t.rows())[2]).toMatchObject({ name: 'new', code: 'X-n', notes: 'Initiative new' });
+    await t.quiet();
+    expect((await t.items())['PRJ-new']).toMatchObject({ Notes: 'Initiative new', Code: 'X-n' });
   });
 
   it('validate type-checks pipelines against the columns and says which fields are one-way', async () => {

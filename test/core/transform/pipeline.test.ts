@@ -430,13 +430,13 @@ describe('transform pipelines: the field plan of a run', () => {
       ],
     );
 
-  it('a lossy push pipeline makes a BIDIRECTIONAL field push-only, its SharePoint edits conflicts', () => {
+  it('a lossy push pipeline makes a BIDIRECTIONAL field push-only (SharePoint edits are conflicts; a new item still gives its value)', () => {
     const p = plan([{ source: 'name', target: 'Title', transform: "CONCAT(' ', last) | TRIM" }]);
     expect(p.fields[0]).toMatchObject({
       direction: 'PUSH_ONLY',
       oneWay: true,
       pullable: false,
-      pulledOnInsert: false,
+      pulledOnInsert: true,
     });
     expect(p.oneWayFields).toEqual(['Title']);
     expect(rowToCanonical(p, { name: 'Ada', last: 'Lovelace' })).toEqual({ Title: 'Ada Lovelace' });
