@@ -201,7 +201,7 @@ export async function verifyDefinition(
         let pg: CanonicalRecord | null = null;
         let pgError: string | null = null;
         try {
-          pg = rowToCanonical(plan, row.values);
+          pg = rowToCanonical(plan, row.values, entry);
         } catch (err) {
           pgError = (err as Error).message;
         }

@@ -1,4 +1,5 @@
 import { applyDefinitions } from '../../../src/core/engine/apply';
+import { verifyDefinition } from '../../../src/core/engine/verify';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { parseDefinition } from '../../../src/core/definition/parse';
@@ -118,6 +119,8 @@ describe('I3 I4 transform pipelines in both directions', () => {
     await t.quiet();
     const after = (await t.items())['PRJ-gamma'];
     expect(after).toMatchObject({ eTag, Code: '  X-k9 ', Amount: 7 });
+    // verify reads both sides through the same ledger pairs: the pair is in sync.
+    expect((await verifyDefinition(h.ctx, t.name)).differences).toBe(0);
   });
 
   it('Postgres edits flow out through the pipeline after a pull wrote the row', async () => {
