@@ -448,7 +448,13 @@ function DefinitionPage({ name }) {
                     <td>${f.sourceType ?? 'missing'}</td>
                     <td>${f.target}</td>
                     <td>${f.key ? 'PUSH_ONLY (key)' : f.direction}</td>
-                    <td>${f.transform ? JSON.stringify(f.transform) : '–'}</td>
+                    <td>
+                      ${f.transform ? (typeof f.transform === 'string' ? f.transform : JSON.stringify(f.transform)) : '–'}${
+                        f.pullTransform
+                          ? ` (pull: ${typeof f.pullTransform === 'string' ? f.pullTransform : JSON.stringify(f.pullTransform)})`
+                          : ''
+                      }
+                    </td>
                   </tr>`,
               )}
             </tbody>

@@ -27,6 +27,20 @@ export interface DefinitionChange {
   effect: string;
   /** SharePoint fields whose synced values must be forgotten so they are aligned afresh. */
   realign: string[];
+  /** transform-changed: the SharePoint field whose pipeline changed. */
+  field?: string;
+  /** transform-changed on a definition that has synced: what the new pipeline would rewrite (engine/apply.ts). */
+  rewrites?: PipelineRewrites;
+}
+
+/** How many synced pairs a changed pipeline gives a different value, judged from the ledger. */
+export interface PipelineRewrites {
+  /** Pairs the ledger holds for the definition. */
+  evaluated: number;
+  /** Pairs whose value under the new pipeline differs from the synced one. */
+  wouldRewrite: number;
+  /** Pairs whose input the ledger cannot tell (CONCAT, or an old pipeline that cannot be undone). */
+  unknown: number;
 }
 
 const samePlace = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
@@ -163,13 +177,17 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
         realign: [],
       });
     }
-    if (!isDeepStrictEqual(old.f.transform ?? null, f.transform ?? null)) {
+    for (const key of ['transform', 'pullTransform'] as const) {
+      if (isDeepStrictEqual(old.f[key] ?? null, f[key] ?? null)) continue;
       out.push({
         kind: 'transform-changed',
-        path: `${path}.transform`,
-        change: `${fieldLabel(f)}: transform ${JSON.stringify(old.f.transform ?? [])} → ${JSON.stringify(f.transform ?? [])}`,
-        effect: 'rows are written with the new transform when they next change; nothing is rewritten now',
+        path: `${path}.${key}`,
+        change: `${fieldLabel(f)}: ${key} ${JSON.stringify(old.f[key] ?? [])} → ${JSON.stringify(f[key] ?? [])}`,
+        effect:
+          `${key === 'transform' ? 'items' : 'rows'} get the new pipeline's value when the field next changes in ` +
+          `${key === 'transform' ? 'Postgres' : 'SharePoint'}, or by a backfill; nothing is rewritten now`,
         realign: [],
+        field: f.target,
       });
     }
   });

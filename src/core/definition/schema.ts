@@ -4,6 +4,7 @@ import { RouteConditionError } from '../routing/errors';
 import { columnsOf } from '../routing/ast';
 import { unknownColumnProblem } from '../routing/compile';
 import { parseCondition } from '../routing/parse';
+import { pipelineSyntaxProblem } from '../transform/check';
 
 /**
  * The sync-definition schema: the single source of truth for every option a definition has.
@@ -23,9 +24,14 @@ export const directionSchema = z
       'PULL_ONLY: SharePoint → Postgres only; push never sends it.',
   );
 
-export const transformStepSchema = z
-  .enum(['trim', 'lowercase', 'uppercase', 'emptyToNull'])
-  .describe('A text transform applied to the Postgres value before it is pushed (and before hashing).');
+export const transformSpecSchema = z
+  .union([z.string(), z.array(z.string())])
+  .describe(
+    'A transform pipeline: steps joined by "|" in one string ("TRIM | UPPER | PREFIX(\'PRJ-\')"), or an array with ' +
+      'one step per element (["trim", "uppercase"]). Steps: UPPER, LOWER, TRIM, COLLAPSE, REGEX(s/pattern/repl/flags), ' +
+      'PREFIX(x), SUFFIX(x), TRUNCATE(n), PAD(n[, char[, left|right]]), ROUND(digits), SCALE(factor), TZ(zone), DATE, ' +
+      'EMPTY_TO_NULL, NULL_TO(value), MAP(A=>Alpha, B=>Beta), CONCAT(separator, column, …). See docs/cli.md.',
+  );
 
 export const fieldMappingSchema = z
   .object({
@@ -35,11 +41,18 @@ export const fieldMappingSchema = z
       .min(1, 'must not be empty')
       .describe('SharePoint column internal name (e.g. Due_x0020_Date), not its display name.'),
     direction: directionSchema.default('BIDIRECTIONAL'),
-    transform: z
-      .array(transformStepSchema)
+    transform: transformSpecSchema
       .optional()
       .describe(
-        'Text transforms applied in order on push. The pulled value is written as SharePoint holds it.',
+        'Push pipeline: Postgres value → SharePoint value. Without pullTransform, pull writes its inverse when every ' +
+          'step can be undone (or leaves the value as is, for steps like TRIM); a pipeline with a step that loses ' +
+          'information (REGEX, DATE, CONCAT) makes the field push-only, and a SharePoint edit of it a conflict.',
+      ),
+    pullTransform: transformSpecSchema
+      .optional()
+      .describe(
+        'Pull pipeline: SharePoint value → Postgres value. Without transform, push writes its inverse when every ' +
+          'step can be undone; a pipeline with a step that loses information makes the field pull-only.',
       ),
   })
   .strict();
@@ -283,6 +296,14 @@ export const syncDefinitionSchema = z
           path: ['fields', i, 'target'],
           message: `"${f.target}" is the hidden key column of this definition (target.keyColumn)`,
         });
+      }
+    });
+    def.fields.forEach((f, i) => {
+      for (const key of ['transform', 'pullTransform'] as const) {
+        const spec = f[key];
+        if (spec === undefined) continue;
+        const problem = pipelineSyntaxProblem(spec, key === 'pullTransform');
+        if (problem) ctx.addIssue({ code: 'custom', path: ['fields', i, key], message: problem });
       }
     });
     const seenSources = new Map<string, number>();

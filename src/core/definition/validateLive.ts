@@ -8,6 +8,7 @@ import {
   keyFixDdl,
   keyIsCovered,
 } from '../source/postgres/keys';
+import { checkFieldPipelines } from '../transform/check';
 import type { SyncDefinition } from './schema';
 import { checkRoutesAgainstTable } from './validateRoutes';
 import { isRouted, targetLists } from '../routing/lists';
@@ -141,7 +142,9 @@ export async function validateAgainstDatabase(
       if (!col) err(`fields[${i}].source`, `mapped column "${f.source}" does not exist in "${qualified}"`);
       else {
         try {
-          fieldKindFor(col, undefined);
+          const checked = checkFieldPipelines(f, i, fieldKindFor(col, undefined), (c) => byName.has(c));
+          for (const e of checked.errors) err(e.path, e.message);
+          for (const w of checked.warnings) warn(w.path, w.message);
         } catch (e) {
           if (!(e instanceof UnsupportedMappingError)) throw e;
           warn(

@@ -67,7 +67,7 @@ function transformedAway(condition: Node, fields: SyncDefinition['fields']): str
     const transformed = applyTransforms(steps, literal.value);
     if (transformed === literal.value) return;
     out.push(
-      `"${column.name}" is read after its transforms (${steps.join(', ')}), so it never equals ` +
+      `"${column.name}" is read after its transforms (${typeof steps === 'string' ? steps : steps.join(' | ')}), so it never equals ` +
         `'${literal.value}'` +
         (typeof transformed === 'string' && transformed !== '' ? `: write '${transformed}'` : ''),
     );

@@ -5,6 +5,8 @@ import type { SyncDefinition } from '../definition/schema';
 import type { RouteMovesReport } from '../routing';
 import { bindListId, upsertDefinition } from '../store/definitions';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
+import type { CanonicalValue } from '../canonical';
+import { countRewrites, type LedgerPairValues } from '../transform/rewrites';
 
 export interface AppliedDefinition {
   name: string;
@@ -67,6 +69,8 @@ export class DefinitionBusyForApplyError extends Error {
 interface Planned {
   def: SyncDefinition;
   moves?: RouteMovesReport;
+  /** The stored definition this one replaces. */
+  before: SyncDefinition | null;
   id: string | null;
   changes: DefinitionChange[];
   /** The list changed on a definition that never synced: forget the list it bound (I15). */
@@ -79,6 +83,65 @@ async function hasSynced(client: PoolClient, id: string): Promise<boolean> {
     [id],
   );
   return rows[0].synced;
+}
+
+/**
+ * A changed pipeline rewrites nothing by itself (I14): each transform-changed change is told how many synced
+ * items the new pipeline would give another value (judged from the ledger). Every pair whose Postgres input the
+ * ledger can tell keeps (or now gets) a recorded pair, so a row read again unchanged (the overlap window, I5b)
+ * keeps its synced value; the new pipeline writes a field when its Postgres value changes, or by a backfill.
+ */
+async function assessPipelineChanges(
+  client: PoolClient,
+  id: string,
+  before: SyncDefinition | null,
+  after: SyncDefinition,
+  changes: DefinitionChange[],
+): Promise<void> {
+  if (!before) return;
+  for (const c of changes) {
+    if (c.kind !== 'transform-changed' || c.field === undefined) continue;
+    const field = c.field;
+    const old = before.fields.find((f) => f.target === field);
+    const now = after.fields.find((f) => f.target === field);
+    if (!old || !now) continue;
+    const { rows } = await client.query<{
+      hash: string;
+      has: boolean;
+      synced: CanonicalValue;
+      pair: LedgerPairValues['pair'];
+    }>(
+      `SELECT source_identity_hash AS hash, synced_values ? $2 AS has, synced_values -> $2 AS synced,
+              synced_source_values -> $2 AS pair
+         FROM arcore.sync_ledger WHERE definition_id = $1 AND state = 'SYNCED'`,
+      [id, field],
+    );
+    const direction = c.path.endsWith('.pullTransform') ? 'pullTransform' : 'transform';
+    const seeded: { h: string; p: unknown }[] = [];
+    const rewrites = countRewrites(
+      direction,
+      old,
+      now,
+      rows.map((r) => ({ synced: r.has ? r.synced : undefined, pair: r.pair })),
+      (index, pair) => seeded.push({ h: rows[index].hash, p: pair }),
+    );
+    c.rewrites = rewrites;
+    if (rewrites.evaluated > 0) {
+      const side = direction === 'transform' ? 'SharePoint items' : 'Postgres rows';
+      c.effect +=
+        `; the new pipeline gives ${rewrites.wouldRewrite} of ${rewrites.evaluated} synced ${side} another value` +
+        (rewrites.unknown > 0 ? ` (${rewrites.unknown} cannot be judged from the ledger)` : '');
+    }
+    if (seeded.length > 0) {
+      await client.query(
+        `UPDATE arcore.sync_ledger l
+            SET synced_source_values = coalesce(l.synced_source_values, '{}'::jsonb) || jsonb_build_object($2::text, x.p)
+           FROM jsonb_to_recordset($3::jsonb) AS x(h text, p jsonb)
+          WHERE l.definition_id = $1 AND l.source_identity_hash = x.h`,
+        [id, field, JSON.stringify(seeded)],
+      );
+    }
+  }
 }
 
 /**
@@ -104,7 +167,7 @@ export async function applyDefinitions(
         [def.name],
       );
       if (rows.length === 0) {
-        planned.push({ def, id: null, changes: [], unbindList: false });
+        planned.push({ def, before: null, id: null, changes: [], unbindList: false });
         continue;
       }
       const { id, list_id: listId } = rows[0];
@@ -137,6 +200,7 @@ export async function applyDefinitions(
           : undefined;
       planned.push({
         def,
+        before,
         id,
         ...(moves ? { moves } : {}),
         changes,
@@ -164,6 +228,7 @@ export async function applyDefinitions(
           [p.id, realign],
         );
       }
+      await assessPipelineChanges(client, p.id, p.before, p.def, p.changes);
       if (p.unbindList) await bindListId(client, p.id, null);
     }
     await client.query('COMMIT');

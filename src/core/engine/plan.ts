@@ -14,8 +14,11 @@ import {
 } from '../canonical';
 import type { Direction, SyncDefinition } from '../definition/schema';
 import type { SourceColumn } from '../definition/validateLive';
-import { applyTransforms } from './transform';
 import { targetListLabel } from '../routing/lists';
+import type { SourcePairs } from '../store/ledger';
+import { pipelineTypeOf, typeCheck } from '../transform/pipeline';
+import type { PipelineType } from '../transform/steps';
+import { fieldTransforms, transformedToCanonical, type FieldTransforms } from './transform';
 
 /** One mapped field, resolved against both sides' live columns. */
 export interface PlannedField {
@@ -31,9 +34,19 @@ export interface PlannedField {
   pullable: boolean;
   /** Maps a key column (`source.key`): push-only, an edit in SharePoint is a conflict (see buildFieldPlan). */
   key: boolean;
-  /** A row inserted for a new SharePoint item takes it from the item: pullable, or a key field not declared PUSH_ONLY. */
+  /**
+   * A row inserted for a new SharePoint item takes it from the item: pullable, a key field not declared PUSH_ONLY,
+   * or a field push-only only because its pipeline cannot be undone (taken as it is rather than lost).
+   */
   pulledOnInsert: boolean;
   transform: SyncDefinition['fields'][number]['transform'];
+  pullTransform: SyncDefinition['fields'][number]['pullTransform'];
+  /** Parsed pipelines; null when the field has none (its value maps as it is). */
+  transforms: FieldTransforms | null;
+  /** The Postgres side's kind: `kind` unless a pipeline changes the type (TZ, DATE, CONCAT…). */
+  sourceKind: FieldKind;
+  /** Push-only because its push pipeline cannot be undone: a SharePoint edit of it is a conflict Postgres wins. */
+  oneWay: boolean;
 }
 
 export interface FieldPlan {
@@ -49,6 +62,8 @@ export interface FieldPlan {
   toPostgres: string[];
   /** Push-only because they map key columns: a SharePoint edit of one is a conflict Postgres wins (I13). */
   keyFields: string[];
+  /** Push-only because their push pipeline cannot be undone: a SharePoint edit of one is a conflict Postgres wins. */
+  oneWayFields: string[];
   keyKinds: Record<string, FieldKind>;
   /** Graph field names a delta or item read must select. */
   select: string[];
@@ -93,7 +108,16 @@ export function buildFieldPlan(
             : ''),
       );
     }
-    const kind = fieldKindFor(pg, sp);
+    const transforms = fieldTransforms(f);
+    for (const c of transforms?.push?.columns ?? [])
+      if (!pgByName.has(c))
+        throw new MappingError(
+          def.name,
+          `fields[${i}].transform: CONCAT reads column "${c}", which does not exist in ${def.source.schema}.${def.source.table}`,
+        );
+    const { kind, sourceKind } = transforms
+      ? pipelineKinds(def.name, i, transforms, pg, sp)
+      : { kind: fieldKindFor(pg, sp), sourceKind: fieldKindFor(pg, sp) };
     const missingChoices = missingEnumChoices(pg, sp);
     if (missingChoices) warnings.push(`fields[${i}]: ${missingChoices}`);
     const writable = isWritableSharePointField(f.target, kind, sp);
@@ -113,7 +137,10 @@ export function buildFieldPlan(
           'to silence this warning',
       );
     }
-    const direction = key ? 'PUSH_ONLY' : writable ? f.direction : 'PULL_ONLY';
+    let direction: Direction = key ? 'PUSH_ONLY' : writable ? f.direction : 'PULL_ONLY';
+    // A pipeline that cannot be undone leaves the field one way (validate warns about it).
+    const oneWay = direction === 'BIDIRECTIONAL' && transforms?.oneWay === 'PUSH_ONLY';
+    if (direction === 'BIDIRECTIONAL' && transforms?.oneWay) direction = transforms.oneWay;
     return {
       source: f.source,
       target: f.target,
@@ -124,8 +151,12 @@ export function buildFieldPlan(
       pushable: writable && direction !== 'PULL_ONLY',
       pullable: direction !== 'PUSH_ONLY',
       key,
-      pulledOnInsert: direction !== 'PUSH_ONLY' || (key && f.direction !== 'PUSH_ONLY'),
+      pulledOnInsert: direction !== 'PUSH_ONLY' || (key && f.direction !== 'PUSH_ONLY') || oneWay,
       transform: f.transform,
+      pullTransform: f.pullTransform,
+      transforms,
+      sourceKind,
+      oneWay,
     };
   });
   const keyKinds: Record<string, FieldKind> = {};
@@ -150,24 +181,86 @@ export function buildFieldPlan(
     toSharePoint: fields.filter((f) => f.pushable).map((f) => f.target),
     toPostgres: fields.filter((f) => f.pullable).map((f) => f.target),
     keyFields: fields.filter((f) => f.key).map((f) => f.target),
+    oneWayFields: fields.filter((f) => f.oneWay).map((f) => f.target),
     keyKinds,
     select: [...select],
     warnings,
   };
 }
 
-/** Canonical values of a source row for every mapped field, keyed by target name (push transforms applied). */
-export function rowToCanonical(plan: FieldPlan, values: Record<string, unknown>): CanonicalRecord {
+/**
+ * Canonical values of a source row for every mapped field, keyed by target name (push pipelines applied). With
+ * the pair's ledger entry, a transformed field whose Postgres input is the one recorded at the last sync keeps
+ * its synced value (see transformedToCanonical).
+ */
+export function rowToCanonical(
+  plan: FieldPlan,
+  values: Record<string, unknown>,
+  ledger?: { syncedValues: CanonicalRecord | null; sourceValues?: SourcePairs | null },
+): CanonicalRecord {
   const out: CanonicalRecord = {};
   for (const f of plan.fields) {
-    const raw = values[f.source];
     try {
-      out[f.target] = toCanonical(f.kind, f.transform ? applyTransforms(f.transform, raw) : raw);
+      out[f.target] = f.transforms
+        ? transformedToCanonical(f, values, ledger)
+        : toCanonical(f.kind, values[f.source]);
     } catch (err) {
       throw err instanceof CanonicalValueError ? err.inField(f.source) : err;
     }
   }
   return out;
+}
+
+/** The type a SharePoint column holds, for a pipeline that changes the type. */
+function spPipelineKind(sp: SpColumnInfo, type: PipelineType): FieldKind | null {
+  if (type === 'text' && (sp.type === 'text' || sp.type === 'note' || sp.type === 'choice')) return sp.type;
+  if (type === 'number' && (sp.type === 'number' || sp.type === 'currency')) return 'number';
+  if (type === 'date' && sp.type === 'dateTime') return 'dateOnly';
+  if (type === 'dateTime' && sp.type === 'dateTime') return sp.dateOnly === true ? 'dateOnly' : 'dateTime';
+  return null;
+}
+
+/**
+ * Kinds of both sides of a field with pipelines, type-checked against both columns: the push pipeline must end
+ * with what the SharePoint column holds, the pull pipeline with what the Postgres column holds.
+ */
+function pipelineKinds(
+  definition: string,
+  index: number,
+  t: FieldTransforms,
+  pg: SourceColumn,
+  sp: SpColumnInfo,
+): { kind: FieldKind; sourceKind: FieldKind } {
+  let direct: FieldKind | null = null;
+  try {
+    direct = fieldKindFor(pg, sp);
+  } catch {
+    // The columns differ in type: only a pipeline that converts between them can map the field.
+  }
+  const sourceKind = direct ?? fieldKindFor(pg, undefined);
+  const pgType = pipelineTypeOf(sourceKind);
+  const fail = (path: string, message: string): never => {
+    throw new MappingError(definition, `fields[${index}].${path}: ${message}`);
+  };
+  let spType = pgType;
+  if (t.push) {
+    const checked = typeCheck(t.push, pgType);
+    if (checked.errors.length) fail('transform', checked.errors[0].message);
+    spType = checked.output;
+  }
+  const kind = direct !== null && pipelineTypeOf(direct) === spType ? direct : spPipelineKind(sp, spType);
+  if (kind === null) {
+    return fail(
+      t.push ? 'transform' : 'source',
+      `the value ends as ${spType === 'other' ? 'a value of another type' : `a ${spType}`}, which SharePoint ${sp.type} ` +
+        `column "${sp.name}" cannot hold`,
+    );
+  }
+  if (t.pull) {
+    const checked = typeCheck(t.pull, pipelineTypeOf(kind), pgType);
+    if (checked.errors.length) fail('pullTransform', checked.errors[0].message);
+  }
+  return { kind, sourceKind };
 }
 
 export function pick(values: CanonicalRecord | null, fields: string[]): CanonicalRecord {

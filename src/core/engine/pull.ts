@@ -4,6 +4,7 @@ import {
   contentHash,
   fromGraphFields,
   identityOf,
+  toCanonical,
   type CanonicalRecord,
   type CanonicalValue,
   type FieldKind,
@@ -17,6 +18,7 @@ import { ResyncRequiredError, type DeltaEntry, type ListItem, type WriteOp } fro
 import { decideAligned } from './alignment';
 import { differs, keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push/writes';
+import { pulledValue, sourcePairs } from './transform';
 import type { PairDecision } from './reconcile';
 import { withRun, type RunOptions, type RunScope } from './runner';
 import type { EngineContext, RunSummary } from './types';
@@ -91,7 +93,10 @@ function insertValues(
 ): Record<string, { kind: FieldKind; value: CanonicalValue }> {
   const out: Record<string, { kind: FieldKind; value: CanonicalValue }> = {};
   for (const f of scope.plan.fields) {
-    if (f.pulledOnInsert) out[f.source] = { kind: f.kind, value: sp[f.target] ?? null };
+    if (f.pulledOnInsert)
+      out[f.source] = f.transforms
+        ? { kind: f.sourceKind, value: pulledValue(f, sp[f.target] ?? null) }
+        : { kind: f.kind, value: sp[f.target] ?? null };
   }
   return out;
 }
@@ -244,6 +249,10 @@ async function applyEntries(
                 plan.fields.map((f) => f.target),
               ),
             };
+            const inserted: Record<string, CanonicalValue> = {};
+            for (const f of plan.fields)
+              if (f.transforms && f.pulledOnInsert)
+                inserted[f.target] = toCanonical(f.sourceKind, row.values[f.source]);
             save.push({
               identityHash: hash,
               identity,
@@ -256,12 +265,13 @@ async function applyEntries(
               state: 'SYNCED',
               lastSourceTs: row.cursor,
               spModifiedAt: e.item.lastModifiedDateTime,
+              sourceValues: sourcePairs(plan.fields, synced, null, inserted),
             });
             scope.counts.created++;
           }
         } else {
           const row = rowByHash.get(entry.identityHash) ?? null;
-          const pg = row ? rowToCanonical(plan, row.values) : null;
+          const pg = row ? rowToCanonical(plan, row.values, entry) : null;
           const sp = e.kind === 'deleted' ? null : fromGraphFields(e.item.fields, plan.columns);
           const spModifiedAt = e.kind === 'deleted' ? null : e.item.lastModifiedDateTime;
           // Fields mapped since this pair last synced are aligned now that both sides are read (I14).
@@ -436,9 +446,10 @@ async function settle(
     scope.counts.skipped++; // an echo of our own write, or a change to fields we do not sync (I3)
     return;
   }
+  let written: Record<string, CanonicalValue> = {};
   if (decision.postgres.kind !== 'none') {
     const key = p.row ? keyOf(def, p.row.values) : def.source.key.map((k) => entry.identity[k]);
-    await applyToPostgres(scope, client, key, entry.identity, decision);
+    written = await applyToPostgres(scope, client, key, entry.identity, decision);
     if (counted === null) {
       counted =
         decision.postgres.kind === 'delete'
@@ -462,6 +473,12 @@ async function settle(
         provenance: 'PULL',
         spModifiedAt: p.spModifiedAt,
         state: 'SYNCED',
+        sourceValues: sourcePairs(
+          scope.plan.fields,
+          decision.synced,
+          p.row && p.pg ? { values: p.row.values, canonical: p.pg } : null,
+          written,
+        ),
       });
     if (counted === null) scope.counts.skipped++;
     return;

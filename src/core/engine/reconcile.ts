@@ -39,7 +39,9 @@ export interface PairDecision {
 function keyFieldEdits(plan: FieldPlan, s: PairState): string[] {
   const { base, sharepoint } = s;
   if (base === null || sharepoint === null) return [];
-  return plan.keyFields.filter((f) => f in base && differs(base, sharepoint, [f]).length > 0);
+  return [...plan.keyFields, ...plan.oneWayFields].filter(
+    (f) => f in base && differs(base, sharepoint, [f]).length > 0,
+  );
 }
 
 /** Whether both sides changed the shared fields in a way the definition's detection calls a conflict (I7). */
@@ -159,12 +161,25 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
             : 'unchanged';
   }
   if (keyEdits.length > 0 && !deletion) {
-    const kept = keyEdits.map(
-      (f) => `${f} (SharePoint ${show(s.sharepoint?.[f])}, Postgres ${show(s.postgres?.[f])})`,
-    );
-    const keyReason =
-      `key field${keyEdits.length > 1 ? 's' : ''} ${kept.join(', ')} edited in SharePoint: key fields are not ` +
-      "editable from SharePoint, Postgres's value is kept and written back";
+    const describeEdits = (fields: string[]) =>
+      fields
+        .map((f) => `${f} (SharePoint ${show(s.sharepoint?.[f])}, Postgres ${show(s.postgres?.[f])})`)
+        .join(', ');
+    const keys = keyEdits.filter((f) => plan.keyFields.includes(f));
+    const oneWay = keyEdits.filter((f) => !plan.keyFields.includes(f));
+    const reasons: string[] = [];
+    if (keys.length > 0)
+      reasons.push(
+        `key field${keys.length > 1 ? 's' : ''} ${describeEdits(keys)} edited in SharePoint: key fields are not ` +
+          "editable from SharePoint, Postgres's value is kept and written back",
+      );
+    if (oneWay.length > 0)
+      reasons.push(
+        `field${oneWay.length > 1 ? 's' : ''} ${describeEdits(oneWay)} edited in SharePoint: ` +
+          `${oneWay.length > 1 ? 'their push transforms' : 'its push transform'} cannot be undone, so the field is ` +
+          "push-only; Postgres's value is kept and written back",
+      );
+    const keyReason = reasons.join('; ');
     reason = conflict ? `${reason}; ${keyReason}` : keyReason;
     if (!conflict) outcome = 'TAKE_POSTGRES';
     conflictFields = [...conflictFields, ...keyEdits];

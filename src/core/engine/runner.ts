@@ -30,6 +30,7 @@ import {
   type RunWait,
 } from './types';
 import { singleListOf, targetListLabel } from '../routing/lists';
+import { pipelineColumns } from './transform';
 
 /** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
 export class ListNotFoundError extends Error {
@@ -226,6 +227,7 @@ async function openScope(
     ...def.source.key,
     def.source.cursor.column,
     ...def.fields.map((f) => f.source),
+    ...pipelineColumns(def.fields),
     ...(def.deletes.pullSoftColumn ? [def.deletes.pullSoftColumn] : []),
   ]);
   const source = new PostgresSource(sourcePool, {

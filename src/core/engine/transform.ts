@@ -1,28 +1,196 @@
-import type { z } from 'zod';
-import type { transformStepSchema } from '../definition/schema';
+/**
+ * Value mapping of a field with transform pipelines: Postgres value → SharePoint value (push) and back (pull).
+ * The pipelines themselves live in src/core/transform; this module decides which one runs in which direction
+ * and keeps the ledger's record of what each side held (migration 013), so that an echo is recognised
+ * whatever a pipeline does (I3, I4).
+ */
+import {
+  canonicalEquals,
+  stableStringify,
+  toCanonical,
+  type CanonicalRecord,
+  type CanonicalValue,
+  type FieldKind,
+} from '../canonical';
+import type { FieldMapping } from '../definition/schema';
+import type { SourcePairs } from '../store/ledger';
+import { oneWayDirection } from '../transform/check';
+import {
+  invertPipeline,
+  parsePipeline,
+  runPipeline,
+  type Pipeline,
+  type TransformSpec,
+} from '../transform/pipeline';
+import type { PipelineValue } from '../transform/steps';
 
-type TransformStep = z.output<typeof transformStepSchema>;
+export interface FieldTransforms {
+  /** `transform`: Postgres → SharePoint. */
+  push: Pipeline | null;
+  /** `pullTransform`: SharePoint → Postgres. */
+  pull: Pipeline | null;
+  /** The direction a pipeline that cannot be undone leaves the field in (docs/cli.md, reversibility). */
+  oneWay: 'PUSH_ONLY' | 'PULL_ONLY' | null;
+}
 
-/** Push-side text transforms of a field mapping; non-text values pass through unchanged. */
-export function applyTransforms(steps: TransformStep[], value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  let out: string | null = value;
-  for (const step of steps) {
-    if (out === null) break;
-    switch (step) {
-      case 'trim':
-        out = out.trim();
-        break;
-      case 'lowercase':
-        out = out.toLowerCase();
-        break;
-      case 'uppercase':
-        out = out.toUpperCase();
-        break;
-      case 'emptyToNull':
-        out = out === '' ? null : out;
-        break;
+/** A field's pipelines, or null when it has none. The definition was validated: specs parse. */
+export function fieldTransforms(
+  f: Pick<FieldMapping, 'transform' | 'pullTransform'>,
+): FieldTransforms | null {
+  if (f.transform === undefined && f.pullTransform === undefined) return null;
+  const push = f.transform === undefined ? null : parsePipeline(f.transform);
+  const pull = f.pullTransform === undefined ? null : parsePipeline(f.pullTransform);
+  return { push, pull, oneWay: oneWayDirection(push, pull) };
+}
+
+/**
+ * Postgres value (canonical) → the value SharePoint holds: the push pipeline, or the pull pipeline undone. A
+ * value the pull pipeline would not produce as it is (`ABC` under LOWER) is sent as its best preimage.
+ */
+export function toSharePointValue(
+  t: FieldTransforms,
+  value: PipelineValue,
+  row: Record<string, unknown>,
+): PipelineValue {
+  if (t.push) return runPipeline(t.push, value, row);
+  if (t.pull) return invertPipeline(t.pull, value, false);
+  return value;
+}
+
+/**
+ * SharePoint value (canonical) → the value Postgres holds: the pull pipeline, or the push pipeline undone. A
+ * value the push pipeline would not produce as it is (` abc ` under TRIM) is written as it is, as the array form
+ * always did; the next push then writes the pipeline's value back (no pair is recorded for it, see sourcePairs).
+ */
+export function toPostgresValue(t: FieldTransforms, value: PipelineValue): PipelineValue {
+  if (t.pull) return runPipeline(t.pull, value);
+  if (t.push) return invertPipeline(t.push, value, false);
+  return value;
+}
+
+/** The mapped field as the value mapping needs it (a PlannedField satisfies it). */
+export interface TransformedField {
+  source: string;
+  target: string;
+  kind: FieldKind;
+  /** The Postgres side's kind; differs from `kind` when a pipeline changes the type (TZ, DATE, CONCAT…). */
+  sourceKind: FieldKind;
+  transforms: FieldTransforms | null;
+}
+
+/** JSON-safe form of a column value CONCAT reads, for the ledger. */
+function plain(v: unknown): unknown {
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'bigint') return v.toString();
+  return v ?? null;
+}
+
+/** What the push pipeline reads from a row: the field's canonical value, plus CONCAT's columns. */
+export function sourceInput(f: TransformedField, values: Record<string, unknown>): unknown {
+  const own = toCanonical(f.sourceKind, values[f.source]);
+  const columns = f.transforms?.push?.columns ?? [];
+  return columns.length === 0 ? own : [own, ...columns.map((c) => plain(values[c]))];
+}
+
+/** A recorded pair still describes the synced state: its SharePoint side is the entry's synced value. */
+function validPair(
+  pairs: SourcePairs | null | undefined,
+  synced: CanonicalRecord | null,
+  target: string,
+): { sp: CanonicalValue; pg: unknown } | null {
+  const pair = pairs?.[target];
+  if (!pair || !synced || !(target in synced)) return null;
+  return canonicalEquals(pair.sp, synced[target]) ? pair : null;
+}
+
+/**
+ * A transformed field's value in SharePoint terms. When the ledger recorded that Postgres held this very input
+ * at the last sync, the field is unchanged on the Postgres side and its synced value stands, whatever the
+ * pipelines would make of it (an explicit pullTransform need not be the inverse of transform).
+ */
+export function transformedToCanonical(
+  f: TransformedField,
+  values: Record<string, unknown>,
+  ledger?: { syncedValues: CanonicalRecord | null; sourceValues?: SourcePairs | null },
+): CanonicalValue {
+  const t = f.transforms as FieldTransforms;
+  const pair = ledger ? validPair(ledger.sourceValues, ledger.syncedValues, f.target) : null;
+  if (pair && stableStringify(pair.pg) === stableStringify(sourceInput(f, values)))
+    return (ledger?.syncedValues?.[f.target] ?? null) as CanonicalValue;
+  const input = toCanonical(f.sourceKind, values[f.source]) as PipelineValue;
+  if (t.oneWay === 'PULL_ONLY') {
+    // Push never writes it; the value only tells pull whether Postgres already holds what it would write.
+    try {
+      return toCanonical(f.kind, input);
+    } catch {
+      return null;
     }
   }
-  return out;
+  return toCanonical(f.kind, toSharePointValue(t, input, values));
+}
+
+/** The canonical Postgres value pull writes for a SharePoint value of a transformed field. */
+export function pulledValue(f: TransformedField, value: CanonicalValue): CanonicalValue {
+  if (!f.transforms) return value;
+  if (f.transforms.oneWay === 'PUSH_ONLY') {
+    // Only a new item's row reaches here: its value is kept as it is rather than lost (the pipeline cannot be
+    // undone); the next push writes the pipeline's value when that differs.
+    try {
+      return toCanonical(f.sourceKind, value);
+    } catch {
+      return null;
+    }
+  }
+  return toCanonical(f.sourceKind, toPostgresValue(f.transforms, value as PipelineValue));
+}
+
+function pushesBackTo(f: TransformedField, written: CanonicalValue, sp: CanonicalValue): boolean {
+  try {
+    const t = f.transforms as FieldTransforms;
+    return canonicalEquals(toCanonical(f.kind, toSharePointValue(t, written as PipelineValue, {})), sp);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The ledger's pairs for transformed fields after a sync: a field Postgres was written for pairs the synced
+ * value with what was written; a field whose row value maps to the synced value pairs it with the row's input.
+ * A field neither covers gets no pair (the next read compares through the pipelines).
+ */
+export function sourcePairs(
+  fields: readonly TransformedField[],
+  synced: CanonicalRecord | null,
+  row: { values: Record<string, unknown>; canonical: CanonicalRecord } | null,
+  written: Record<string, CanonicalValue> = {},
+): SourcePairs | null {
+  if (!synced) return null;
+  const out: SourcePairs = {};
+  for (const f of fields) {
+    if (!f.transforms || !(f.target in synced)) continue;
+    const sp = synced[f.target] ?? null;
+    if (f.target in written) {
+      // Pull wrote the push pipeline undone: paired only when pushing it back gives SharePoint's value, so
+      // that a value SharePoint holds un-normalised (` abc ` under TRIM) is normalised by the next push.
+      if (f.transforms.pull || pushesBackTo(f, written[f.target], sp))
+        out[f.target] = { sp, pg: written[f.target] };
+    } else if (row && canonicalEquals(row.canonical[f.target], sp)) {
+      try {
+        out[f.target] = { sp, pg: sourceInput(f, row.values) };
+      } catch {
+        // A row value with no canonical form has no pair.
+      }
+    }
+  }
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+/** Columns the push pipelines read besides the mapped ones (CONCAT): a run must read them too. */
+export function pipelineColumns(fields: readonly Pick<FieldMapping, 'transform'>[]): string[] {
+  return fields.flatMap((f) => (f.transform === undefined ? [] : parsePipeline(f.transform).columns));
+}
+
+/** Runs a pipeline on a value outside the engine (kept for callers of the array form). */
+export function applyTransforms(spec: TransformSpec, value: unknown): unknown {
+  return runPipeline(parsePipeline(spec), value as PipelineValue);
 }

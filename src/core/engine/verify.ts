@@ -13,6 +13,7 @@ import { LedgerStore } from '../store/ledger';
 import { buildFieldPlan, keyOf, rowToCanonical } from './plan';
 import { resolveSharePoint, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
+import { pipelineColumns } from './transform';
 
 /** One field whose value differs between a row and its paired item. */
 export interface VerifyDifference {
@@ -106,6 +107,7 @@ export async function verifyDefinition(
       ...def.source.key,
       def.source.cursor.column,
       ...def.fields.map((f) => f.source),
+      ...pipelineColumns(def.fields),
       ...(softColumn ? [softColumn] : []),
     ]);
     const source = new PostgresSource(sourcePool, {
@@ -199,7 +201,7 @@ export async function verifyDefinition(
         let pg: CanonicalRecord | null = null;
         let pgError: string | null = null;
         try {
-          pg = rowToCanonical(plan, row.values);
+          pg = rowToCanonical(plan, row.values, entry);
         } catch (err) {
           pgError = (err as Error).message;
         }

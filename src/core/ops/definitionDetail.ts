@@ -10,6 +10,8 @@ export interface MappedFieldRecord {
   /** The Postgres column's type, or null when the column is missing. */
   sourceType: string | null;
   transform: unknown;
+  /** The pull pipeline (SharePoint → Postgres), or null. */
+  pullTransform: unknown;
   /** Part of the key: push-only whatever the mapping says. */
   key: boolean;
 }
@@ -46,6 +48,7 @@ export async function definitionDetail(
       direction: f.direction,
       sourceType: typeOf.get(f.source) ?? null,
       transform: f.transform ?? null,
+      pullTransform: f.pullTransform ?? null,
       key: def.source.key.includes(f.source),
     })),
   };

@@ -1,8 +1,14 @@
 import type { Pool, PoolClient } from 'pg';
-import type { CanonicalRecord } from '../canonical';
+import type { CanonicalRecord, CanonicalValue } from '../canonical';
 
 export type LedgerState = 'SYNCED' | 'PENDING_CREATE' | 'ORPHANED';
 export type Provenance = 'PUSH' | 'PULL';
+
+/**
+ * For a field with a transform pipeline, what each side held when it last synced (migration 013): `sp` the
+ * SharePoint value (as in syncedValues), `pg` the Postgres input the pipeline read.
+ */
+export type SourcePairs = Record<string, { sp: CanonicalValue; pg: unknown }>;
 type Db = Pool | PoolClient;
 
 /** One synced pair: a source row (by identity) and its SharePoint item (I1). */
@@ -19,6 +25,8 @@ export interface LedgerEntry {
   state: LedgerState;
   lastSourceTs: string | null;
   spModifiedAt: string | null;
+  /** Transformed fields only; absent or null: none recorded (entries saved before migration 013). */
+  sourceValues?: SourcePairs | null;
 }
 
 interface LedgerRow {
@@ -33,10 +41,12 @@ interface LedgerRow {
   state: LedgerState;
   last_source_ts: string | null;
   sp_modified_at: string | null;
+  synced_source_values: SourcePairs | null;
 }
 
 const COLUMNS = `source_identity_hash, source_identity, sp_list_id, sp_item_id, sp_etag, synced_values, content_hash,
-  provenance, state, last_source_ts::text AS last_source_ts, sp_modified_at::text AS sp_modified_at`;
+  provenance, state, last_source_ts::text AS last_source_ts, sp_modified_at::text AS sp_modified_at,
+  synced_source_values`;
 
 function fromRow(r: LedgerRow): LedgerEntry {
   return {
@@ -51,6 +61,7 @@ function fromRow(r: LedgerRow): LedgerEntry {
     state: r.state,
     lastSourceTs: r.last_source_ts,
     spModifiedAt: r.sp_modified_at,
+    sourceValues: r.synced_source_values,
   };
 }
 
@@ -98,19 +109,22 @@ export class LedgerStore {
       s: e.state,
       ts: e.lastSourceTs,
       m: e.spModifiedAt,
+      sv: e.sourceValues ?? null,
     }));
     await db.query(
       `INSERT INTO arcore.sync_ledger AS l (definition_id, source_identity_hash, source_identity, source_key_strategy,
          source_connection, sp_list_id, sp_item_id, sp_etag, synced_values, content_hash, provenance, state,
-         last_source_ts, sp_modified_at, last_sync_ts)
-       SELECT $1, x.h, x.i, $2, $3, x.l, x.item, x.etag, x.v, x.c, x.p, x.s, x.ts::timestamptz, x.m::timestamptz, now()
+         last_source_ts, sp_modified_at, synced_source_values, last_sync_ts)
+       SELECT $1, x.h, x.i, $2, $3, x.l, x.item, x.etag, x.v, x.c, x.p, x.s, x.ts::timestamptz, x.m::timestamptz, x.sv,
+              now()
          FROM jsonb_to_recordset($4::jsonb) AS x(h text, i jsonb, l text, item text, etag text, v jsonb, c text,
-              p text, s text, ts text, m text)
+              p text, s text, ts text, m text, sv jsonb)
        ON CONFLICT (definition_id, source_identity_hash) DO UPDATE SET
          source_identity = EXCLUDED.source_identity, sp_list_id = EXCLUDED.sp_list_id, sp_item_id = EXCLUDED.sp_item_id,
          sp_etag = EXCLUDED.sp_etag, synced_values = EXCLUDED.synced_values, content_hash = EXCLUDED.content_hash,
          provenance = EXCLUDED.provenance, state = EXCLUDED.state, last_source_ts = EXCLUDED.last_source_ts,
-         sp_modified_at = EXCLUDED.sp_modified_at, last_sync_ts = now()`,
+         sp_modified_at = EXCLUDED.sp_modified_at, synced_source_values = EXCLUDED.synced_source_values,
+         last_sync_ts = now()`,
       [this.definitionId, this.keyStrategy, this.connection, JSON.stringify(payload)],
     );
   }

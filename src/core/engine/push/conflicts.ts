@@ -1,6 +1,7 @@
 /** Rows whose write met a concurrent SharePoint change (412) or a deleted row met an edited item (I7, I8). */
 import { CanonicalValueError, contentHash, fromGraphFields } from '../../canonical';
 import { KeyMatchError } from '../../source/postgres/keys';
+import { StepValueError } from '../../transform/steps';
 import { recordConflict } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem, WriteOp } from '../../target/sharepoint';
@@ -75,8 +76,14 @@ export async function settleConflicts(
       try {
         await inSourceTx(scope, (client) => applyToPostgres(scope, client, r.key, r.identity, decision));
       } catch (err) {
-        // A row-level refusal (I13 key matching other than one row, a value outside an enum) parks this row.
-        if (!(err instanceof KeyMatchError || err instanceof CanonicalValueError)) throw err;
+        // A row-level refusal (I13 key matching other than one row, a value outside an enum, a SharePoint value a
+        // transform step cannot undo) parks this row.
+        if (!(
+          err instanceof KeyMatchError ||
+          err instanceof CanonicalValueError ||
+          err instanceof StepValueError
+        ))
+          throw err;
         scope.counts.failed++;
         commit.park.push({ hash: r.hash, identity: r.identity, itemId: entry.itemId, error: err.message });
         continue;

@@ -8,6 +8,7 @@ import { park, resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { WriteOutcome } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
+import { sourcePairs } from '../transform';
 
 /** A source row ready to push: its identity and canonical values. */
 export interface PushRow {
@@ -36,7 +37,7 @@ export function identityRecord(scope: RunScope, values: Record<string, unknown>)
 
 export function syncedEntry(
   scope: RunScope,
-  r: { hash: string; identity: Record<string, unknown> },
+  r: { hash: string; identity: Record<string, unknown>; row?: SourceRow; values?: CanonicalRecord },
   itemId: string,
   eTag: string,
   synced: CanonicalRecord,
@@ -56,6 +57,11 @@ export function syncedEntry(
     state: 'SYNCED',
     lastSourceTs,
     spModifiedAt,
+    sourceValues: sourcePairs(
+      scope.plan.fields,
+      synced,
+      r.row && r.values ? { values: r.row.values, canonical: r.values } : null,
+    ),
   };
 }
 

@@ -153,6 +153,14 @@ export async function pushRows(
       continue;
     }
     const entry = entries.get(r.hash);
+    // With its ledger entry, a transformed field Postgres has not changed keeps its synced value (I3).
+    if (entry?.sourceValues && plan.fields.some((f) => f.transforms)) {
+      try {
+        r.values = rowToCanonical(plan, r.row.values, entry);
+      } catch {
+        // Unreachable in practice (the same values mapped above); the values read through the pipelines stand.
+      }
+    }
     if (!entry || entry.state === 'PENDING_CREATE' || !entry.itemId) {
       const fields = {
         ...graphFields(scope, pick(r.values, plan.toSharePoint)),

@@ -8,6 +8,7 @@ import {
   type FieldKind,
 } from '../../canonical';
 import { pick } from '../plan';
+import { pulledValue } from '../transform';
 import { type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
 
@@ -22,32 +23,41 @@ export function graphFields(scope: RunScope, values: CanonicalRecord): Record<st
   );
 }
 
-/** Writes Postgres-side actions of a decision (conflict outcomes taken from SharePoint). */
+/**
+ * Writes Postgres-side actions of a decision (conflict outcomes taken from SharePoint). Returns, for fields
+ * with pipelines, the Postgres value written (the pull pipeline's output), for the ledger's pairs.
+ */
 export async function applyToPostgres(
   scope: RunScope,
   client: PoolClient,
   key: unknown[],
   identity: Record<string, unknown>,
   decision: PairDecision,
-): Promise<void> {
+): Promise<Record<string, CanonicalValue>> {
+  const written: Record<string, CanonicalValue> = {};
   const action = decision.postgres;
-  if (action.kind === 'none') return;
+  if (action.kind === 'none') return written;
   if (action.kind === 'delete') {
     const policy = scope.def.deletes.pull;
     if (policy === 'PROPAGATE') await scope.source.deleteRow(client, key);
     else if (policy === 'SOFT' && scope.def.deletes.pullSoftColumn)
       await scope.source.setFlag(client, key, scope.def.deletes.pullSoftColumn);
-    return;
+    return written;
   }
   const values: Record<string, { kind: FieldKind; value: CanonicalValue }> = {};
   for (const [target, value] of Object.entries(action.values)) {
     const f = scope.plan.byTarget.get(target);
-    if (f && f.pullable && !scope.def.source.key.includes(f.source))
-      values[f.source] = { kind: f.kind, value };
+    if (f && f.pullable && !scope.def.source.key.includes(f.source)) {
+      if (f.transforms) {
+        const pulled = pulledValue(f, value);
+        values[f.source] = { kind: f.sourceKind, value: pulled };
+        written[target] = pulled;
+      } else values[f.source] = { kind: f.kind, value };
+    }
   }
   if (action.kind === 'write') {
     await scope.source.updateRow(client, key, values);
-    return;
+    return written;
   }
   for (const k of scope.def.source.key) {
     if (!(k in values))
@@ -57,4 +67,5 @@ export async function applyToPostgres(
       };
   }
   await scope.source.insertRow(client, values);
+  return written;
 }

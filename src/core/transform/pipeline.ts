@@ -1,0 +1,222 @@
+/**
+ * A field's transform pipeline: parsed once from its definition (string or legacy array form), type-checked
+ * against the columns it joins, run on canonical values, and inverted where its steps allow.
+ */
+import type { FieldKind } from '../canonical';
+import { parsePipelineText, PipelineSyntaxError, type ParsedStep } from './parse';
+import {
+  buildStep,
+  StepDefinitionError,
+  StepValueError,
+  type PipelineType,
+  type PipelineValue,
+  type RowValues,
+  type Step,
+  type StepClass,
+} from './steps';
+
+export type TransformSpec = string | string[];
+
+/** The four transforms of the array form before pipelines; an array of only these keeps its old meaning. */
+export const LEGACY_STEPS = ['trim', 'lowercase', 'uppercase', 'emptyToNull'] as const;
+
+export interface Pipeline {
+  /** The pipeline as written, for messages. */
+  text: string;
+  steps: Step[];
+  /** Array form of legacy steps only: on a non-text column it passes values through (as it always did). */
+  legacy: boolean;
+  /** Columns read besides the field's own (CONCAT). */
+  columns: string[];
+  /** lossy when any step is; else bijection when any step is; else projection. */
+  reversibility: StepClass;
+}
+
+/** A pipeline that cannot be used; `step` and `position` name the step at fault when there is one. */
+export class PipelineError extends Error {
+  constructor(
+    readonly detail: string,
+    readonly step?: string,
+    readonly position?: number,
+  ) {
+    super(step && position ? `step ${position} ${step}: ${detail}` : detail);
+    this.name = 'PipelineError';
+  }
+}
+
+function classOf(steps: Step[]): StepClass {
+  if (steps.some((s) => s.stepClass === 'lossy')) return 'lossy';
+  return steps.some((s) => s.stepClass === 'bijection') ? 'bijection' : 'projection';
+}
+
+function parsedSteps(spec: TransformSpec): ParsedStep[] {
+  if (typeof spec === 'string') return parsePipelineText(spec);
+  if (spec.length === 0) throw new PipelineSyntaxError('is empty: name at least one step, e.g. ["trim"]', 0);
+  return spec.map((element, i) => {
+    const steps = parsePipelineText(element, i + 1);
+    if (steps.length !== 1)
+      throw new PipelineSyntaxError(
+        `element ${i + 1} holds ${steps.length} steps: write one step per array element, or the whole pipeline as one string`,
+        0,
+        steps[0]?.name,
+        i + 1,
+      );
+    return steps[0];
+  });
+}
+
+/** Parses a pipeline and builds its steps; throws PipelineError naming the step and its position. */
+export function parsePipeline(spec: TransformSpec): Pipeline {
+  let steps: Step[];
+  try {
+    steps = parsedSteps(spec).map(buildStep);
+  } catch (err) {
+    if (err instanceof PipelineSyntaxError || err instanceof StepDefinitionError)
+      throw new PipelineError(err.detail, err.step, err.position);
+    throw err;
+  }
+  const legacy = Array.isArray(spec) && spec.every((s) => (LEGACY_STEPS as readonly string[]).includes(s));
+  return {
+    text: typeof spec === 'string' ? spec : JSON.stringify(spec),
+    steps,
+    legacy,
+    columns: [...new Set(steps.flatMap((s) => s.columns))],
+    reversibility: classOf(steps),
+  };
+}
+
+/** The pipeline type of a field kind: what steps can act on a value of that kind. */
+export function pipelineTypeOf(kind: FieldKind): PipelineType {
+  switch (kind) {
+    case 'text':
+    case 'note':
+    case 'choice':
+      return 'text';
+    case 'number':
+    case 'integer':
+      return 'number';
+    case 'dateTime':
+      return 'dateTime';
+    case 'dateOnly':
+      return 'date';
+    default:
+      return 'other';
+  }
+}
+
+export interface TypeCheck {
+  /** The type the pipeline hands on. */
+  output: PipelineType;
+  errors: PipelineError[];
+  /** Steps that have no effect (a legacy text step on a non-text column). */
+  warnings: PipelineError[];
+}
+
+/**
+ * Checks every step meets a type it accepts, starting from `input`; `expected` (when known) is the type the
+ * other side stores. NULL_TO learns here which type its replacement must be.
+ */
+export function typeCheck(p: Pipeline, input: PipelineType, expected?: PipelineType): TypeCheck {
+  const errors: PipelineError[] = [];
+  const warnings: PipelineError[] = [];
+  let type = input;
+  for (const step of p.steps) {
+    if (step.name === 'NULL_TO' && step.literal !== undefined) {
+      if (type === 'number' && !Number.isFinite(Number(step.literal)))
+        errors.push(
+          new PipelineError(
+            `"${step.literal}" is not a number, and the value here is a number`,
+            step.name,
+            step.position,
+          ),
+        );
+      if (type === 'date' && !/^\d{4}-\d{2}-\d{2}$/.test(step.literal))
+        errors.push(
+          new PipelineError(`"${step.literal}" is not a date (YYYY-MM-DD)`, step.name, step.position),
+        );
+      if (type === 'dateTime' && Number.isNaN(Date.parse(step.literal)))
+        errors.push(
+          new PipelineError(`"${step.literal}" is not a time (ISO 8601)`, step.name, step.position),
+        );
+      if (type === 'other')
+        errors.push(
+          new PipelineError('NULL_TO works on text, number, date and time values', step.name, step.position),
+        );
+      step.meets = type;
+    }
+    if (step.accepts !== 'any' && !step.accepts.includes(type)) {
+      const problem = new PipelineError(
+        `takes ${step.accepts.join(' or ')} values, but the value here is ${describe(type)}`,
+        step.name,
+        step.position,
+      );
+      if (p.legacy) {
+        warnings.push(
+          new PipelineError(`has no effect: the value is ${describe(type)}`, step.name, step.position),
+        );
+        continue;
+      }
+      errors.push(problem);
+      continue;
+    }
+    type = step.output(type);
+  }
+  if (
+    expected !== undefined &&
+    errors.length === 0 &&
+    !p.legacy &&
+    type !== expected &&
+    !(type === 'text' && expected === 'other')
+  )
+    errors.push(
+      new PipelineError(
+        `the pipeline ends with ${describe(type)}, but the column it writes holds ${describe(expected)}`,
+      ),
+    );
+  return { output: type, errors, warnings };
+}
+
+function describe(t: PipelineType): string {
+  return t === 'other'
+    ? 'a value no text, number or date step takes'
+    : t === 'dateTime'
+      ? 'a date and time'
+      : `a ${t}`;
+}
+
+/** Runs the pipeline on a canonical value; `row` supplies CONCAT's columns. */
+export function runPipeline(p: Pipeline, value: PipelineValue, row: RowValues = {}): PipelineValue {
+  let out = value;
+  for (const step of p.steps) out = step.apply(out, row);
+  return out;
+}
+
+function sameValue(a: PipelineValue, b: PipelineValue): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) return JSON.stringify(a) === JSON.stringify(b);
+  return a === b;
+}
+
+/**
+ * The value the pipeline turns into `value`, when there is one: bijections undone in reverse order, projections
+ * kept as they are (their output is already a fixed point). A step that cannot undo the value (no PREFIX to
+ * strip) throws. With `strict`, the result is also checked by running the pipeline on it again, so a value the
+ * pipeline can never produce (`abc` under UPPER) is refused; without, it is returned as the best preimage.
+ */
+export function invertPipeline(p: Pipeline, value: PipelineValue, strict = true): PipelineValue {
+  if (p.reversibility === 'lossy') {
+    const step = p.steps.find((s) => s.stepClass === 'lossy') as Step;
+    throw new StepValueError(step.name, step.position, 'cannot be undone');
+  }
+  let out = value;
+  for (const step of [...p.steps].reverse()) if (step.invert) out = step.invert(out);
+  if (!strict) return out;
+  const again = runPipeline(p, out);
+  if (!sameValue(again, value)) {
+    throw new StepValueError(
+      p.steps[p.steps.length - 1].name,
+      p.steps[p.steps.length - 1].position,
+      `${JSON.stringify(value)} is not a value the pipeline "${p.text}" produces (reading it back gives ${JSON.stringify(again)})`,
+    );
+  }
+  return out;
+}
