@@ -131,8 +131,8 @@ describe('validate checks routes against the real table', () => {
     expect(
       report.warnings.filter((w) => w.path.startsWith('target.routes')).map((w) => `${w.path}: ${w.message}`),
     ).toEqual([
-      `target.routes[0].when: "status" is read after its transforms (trim, lowercase), so it never equals 'ACTIVE': write 'active'`,
-      `target.routes[0].when: "status" is read after its transforms (trim, lowercase), so it never equals ' Done': write 'done'`,
+      `target.routes[0].when: "status" is read after its transforms (trim | lowercase), so it never equals 'ACTIVE': write 'active'`,
+      `target.routes[0].when: "status" is read after its transforms (trim | lowercase), so it never equals ' Done': write 'done'`,
     ]);
   });
 

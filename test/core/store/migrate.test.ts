@@ -30,6 +30,7 @@ describe('metadata store migrations', () => {
       'graph_throttle',
       'pending_pulls',
       'schema_migrations',
+      'sync_backfills',
       'sync_conflicts',
       'sync_cursors',
       'sync_definitions',
