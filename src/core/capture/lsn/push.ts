@@ -169,7 +169,13 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
     try {
       if (!(await load(scope, cursor))) return;
       for (;;) {
-        const changes = await peekChanges(scope.sourcePool, names, def.source.pageSize);
+        const changes = await peekChanges(
+          scope.sourcePool,
+          names,
+          def.source.schema,
+          def.source.table,
+          def.source.pageSize,
+        );
         if (changes.length === 0) return;
         const txns = foldTransactions(changes, {
           definition: def.name,

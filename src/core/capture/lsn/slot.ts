@@ -190,20 +190,39 @@ function lossReason(err: unknown): SlotLossReason | null {
 /**
  * The slot's committed transactions after its confirmed position, whole transactions of up to about `limit`
  * changes (Postgres stops at the first commit past it). Nothing moves: a crash re-reads the same changes.
+ * The same query checks that the publication still holds the table: pgoutput skips a missing publication
+ * silently on recent servers, which would drop changes without a word.
  */
-export async function peekChanges(pool: Pool, names: LsnNames, limit: number): Promise<SlotChange[]> {
+export async function peekChanges(
+  pool: Pool,
+  names: LsnNames,
+  schema: string,
+  table: string,
+  limit: number,
+): Promise<SlotChange[]> {
+  let rows: { lsn: string | null; data: Buffer | null; published: boolean | null }[];
   try {
-    const { rows } = await pool.query<SlotChange>(
-      `SELECT lsn::text AS lsn, data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2,
+    ({ rows } = await pool.query(
+      `SELECT NULL::text AS lsn, NULL::bytea AS data,
+              EXISTS (SELECT 1 FROM pg_publication_tables
+                       WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published
+       UNION ALL
+       SELECT lsn::text, data, NULL FROM pg_logical_slot_peek_binary_changes($1, NULL, $2,
          'proto_version', '1', 'publication_names', $3)`,
-      [names.slot, limit, names.publication],
-    );
-    return rows;
+      [names.slot, limit, names.publication, schema, table],
+    ));
   } catch (err) {
     const reason = lossReason(err);
     if (reason) throw new SlotLostError(names.slot, reason, err);
     throw err;
   }
+  if (rows[0]?.published !== true)
+    throw new SlotLostError(
+      names.slot,
+      'publication missing',
+      new Error(`publication "${names.publication}" does not publish ${schema}.${table}`),
+    );
+  return rows.slice(1).map((r) => ({ lsn: r.lsn as string, data: r.data as Buffer }));
 }
 
 /** Moves the slot's confirmed position to `lsn` (a commit's end): the server may free the WAL before it. */
