@@ -101,11 +101,15 @@ async function applyKeys(scope: RunScope, textKeys: (string | null)[][]): Promis
   }
 }
 
+/**
+ * Moves the slot past applied transactions. The stored copy is written first: a copy ahead of the slot only
+ * means the next run re-reads changes it will find already applied.
+ */
 async function confirm(scope: RunScope, names: LsnNames, lsn: string): Promise<void> {
   if (scope.dryRun) return;
   scope.assertLockHeld();
-  await advanceSlot(scope.sourcePool, names.slot, lsn);
   await writeLsnCursor(scope.ctx.meta, scope.definitionId, { lsn, load: null });
+  await advanceSlot(scope.sourcePool, names.slot, lsn);
 }
 
 /**
