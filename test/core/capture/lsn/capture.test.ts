@@ -1,6 +1,7 @@
 import { decideTruncate, lsnNames, openTruncates } from '../../../../src/core/capture/lsn';
 import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
 import { runPull } from '../../../../src/core/engine/pull';
+import { verifyDefinition } from '../../../../src/core/engine/verify';
 import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
@@ -92,6 +93,22 @@ describe('LSN capture', () => {
     const idle = await push('kinds');
     expect(idle).toMatchObject({ status: 'SUCCEEDED', processed: 0, graphRequests: 0 });
     expect(h.emulator.control.requestLog().length).toBe(before);
+
+    // verify reads an LSN table in key order (it has no timestamp)
+    expect(await verifyDefinition(h.ctx, 'kinds')).toMatchObject({ agree: true, rows: 3, paired: 3 });
+  });
+
+  it('refuses to publish a table whose replica identity lacks the key, naming the ALTER TABLE to run', async () => {
+    await h.db.pool.query(`CREATE TABLE ident (id integer NOT NULL UNIQUE, name text, budget numeric(12,2))`);
+    await h.define(lsnDefinition('ident'));
+    const refused = await push('ident');
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error).toContain('ALTER TABLE "public"."ident" REPLICA IDENTITY FULL;');
+    await h.db.pool.query('ALTER TABLE ident REPLICA IDENTITY FULL');
+    await h.db.pool.query(`INSERT INTO ident VALUES (1, 'a', 1)`);
+    expect(await push('ident')).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    await h.db.pool.query('DELETE FROM ident');
+    expect(await push('ident')).toMatchObject({ status: 'SUCCEEDED', deleted: 1 });
   });
 
   it('does not capture its own pull writes back: the next push sends nothing', async () => {
