@@ -147,10 +147,18 @@ describe('LSN capture', () => {
     await h.db.pool.query('TRUNCATE trunc');
     await h.db.pool.query(`INSERT INTO trunc VALUES (3, 'after', 3)`);
     const parked = await push('trunc');
-    expect(parked).toMatchObject({ status: 'SUCCEEDED', complete: false, deleted: 0, created: 0 });
+    // Complete (a continuation would only meet the TRUNCATE again); the run record says what waits.
+    expect(parked).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 0, created: 0 });
+    const record = await h.db.pool.query<{ details: { truncateParked?: { message: string } } }>(
+      'SELECT details FROM arcore.sync_runs WHERE id = $1',
+      [parked.runId],
+    );
+    expect(record.rows[0].details.truncateParked?.message).toContain(
+      'arcore-sync truncate-decide trunc --propagate',
+    );
     expect(await titles('trunc')).toEqual(['a', 'b']);
     const again = await push('trunc');
-    expect(again).toMatchObject({ complete: false, created: 0 });
+    expect(again).toMatchObject({ created: 0, deleted: 0 });
     const stored = await getDefinition(h.db.pool, 'trunc');
     expect(await openTruncates(h.db.pool, stored.id)).toHaveLength(1);
 
