@@ -1,5 +1,6 @@
 import { decideTruncate, lsnNames, openTruncates } from '../../../../src/core/capture/lsn';
 import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
+import { previewPush } from '../../../../src/core/engine/dryRun';
 import { runPull } from '../../../../src/core/engine/pull';
 import { verifyDefinition } from '../../../../src/core/engine/verify';
 import { runPush } from '../../../../src/core/engine/push';
@@ -85,6 +86,11 @@ describe('LSN capture', () => {
     await h.db.pool.query(`UPDATE kinds SET name = 'ONE' WHERE id = 1`); // no timestamp moves
     await h.db.pool.query(`DELETE FROM kinds WHERE id = 2`);
     await h.db.pool.query(`UPDATE kinds SET id = 30 WHERE id = 3`); // a key change: delete + insert
+    const confirmed = await slotOf('kinds');
+    const dry = await previewPush(h.ctx, 'kinds', { trigger: 'test' });
+    expect(dry).toMatchObject({ dryRun: true, created: 2, updated: 1, deleted: 2 });
+    expect(await slotOf('kinds')).toEqual(confirmed); // a dry run moves no slot
+    expect(await titles('kinds')).toEqual(['one', 'three', 'two']);
     const second = await push('kinds');
     expect(second).toMatchObject({ status: 'SUCCEEDED', created: 2, updated: 1, deleted: 2, failed: 0 });
     expect(await titles('kinds')).toEqual(['ONE', 'four', 'three']);
