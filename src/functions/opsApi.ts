@@ -33,6 +33,7 @@ import {
   listFailures,
   listRuns,
   resetCursor,
+  decideParkedTruncate,
   retryFailures,
   UnknownConflictError,
   UnknownFailureError,
@@ -81,6 +82,7 @@ export const backfillBodySchema = z
     restart: z.boolean().default(false).describe('true: start over an unfinished backfill'),
   })
   .strict();
+export const truncateDecisionBodySchema = z.object({ decision: z.enum(['PROPAGATE', 'IGNORE']) }).strict();
 export const resetCursorBodySchema = z.object({ scope: z.enum(['source', 'target', 'all']) }).strict();
 // No `resolvedBy`: who resolved a conflict is the authenticated caller, never a claim in the body.
 export const resolveBodySchema = z.union([
@@ -281,6 +283,17 @@ const routes: Route[] = [
         });
       }
       return jsonResponse(200, summary);
+    },
+  },
+  {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'truncate-decision'],
+    handle: async ({ ctx, params, request, principal }) => {
+      const { decision } = await body(request, truncateDecisionBodySchema);
+      return jsonResponse(
+        200,
+        await decideParkedTruncate(ctx.meta, params.name, decision, auditName(principal)),
+      );
     },
   },
   {

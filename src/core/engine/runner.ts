@@ -225,7 +225,7 @@ async function openScope(
   for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
   const wanted = new Set([
     ...def.source.key,
-    def.source.cursor.column,
+    ...(def.source.cursor.column === undefined ? [] : [def.source.cursor.column]),
     ...def.fields.map((f) => f.source),
     ...pipelineColumns(def.fields),
     ...(def.deletes.pullSoftColumn ? [def.deletes.pullSoftColumn] : []),
@@ -234,7 +234,7 @@ async function openScope(
     schema: def.source.schema,
     table: def.source.table,
     key: def.source.key,
-    cursorColumn: def.source.cursor.column,
+    cursorColumn: def.source.cursor.column ?? null,
     columns: pgColumns.filter((c) => wanted.has(c.name)),
   });
   return {

@@ -105,7 +105,7 @@ export async function verifyDefinition(
     const softColumn = def.deletes.pull === 'SOFT' ? def.deletes.pullSoftColumn : undefined;
     const wanted = new Set([
       ...def.source.key,
-      def.source.cursor.column,
+      ...(def.source.cursor.column === undefined ? [] : [def.source.cursor.column]),
       ...def.fields.map((f) => f.source),
       ...pipelineColumns(def.fields),
       ...(softColumn ? [softColumn] : []),
@@ -114,7 +114,7 @@ export async function verifyDefinition(
       schema: def.source.schema,
       table: def.source.table,
       key: def.source.key,
-      cursorColumn: def.source.cursor.column,
+      cursorColumn: def.source.cursor.column ?? null,
       columns: pgColumns.filter((c) => wanted.has(c.name)),
     });
     const ledger = new LedgerStore(
@@ -173,8 +173,13 @@ export async function verifyDefinition(
 
     let seenRows = 0;
     let from: { after: KeysetPosition } | null = null;
+    // An LSN definition pushes every row, timestamp or not: it is read in key order.
+    let afterKey: unknown[] | null = null;
+    const byKey = def.source.cursor.type === 'LSN';
     for (;;) {
-      const rows = await source.readPage(from, def.source.pageSize);
+      const rows: SourceRow[] = byKey
+        ? await source.readKeyPage(afterKey, def.source.pageSize)
+        : await source.readPage(from, def.source.pageSize);
       if (rows.length === 0) break;
       seenRows += rows.length;
       const hashes = new Map<SourceRow, string>();
@@ -222,7 +227,8 @@ export async function verifyDefinition(
       }
       if (rows.length < def.source.pageSize) break;
       const last = rows[rows.length - 1];
-      from = { after: { ts: last.cursor as string, key: keyOf(def, last.values) } };
+      afterKey = keyOf(def, last.values);
+      from = byKey ? null : { after: { ts: last.cursor as string, key: afterKey } };
     }
     // Rows with a NULL cursor are never read by a push, so they can have no item.
     report.rowsWithoutItem += Math.max(0, report.rows - seenRows);

@@ -24,10 +24,12 @@ describe('metadata store migrations', () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'arcore' ORDER BY 1",
     );
     expect(rows.map((r) => r.table_name)).toEqual([
+      'capture_truncates',
       'field_mappings',
       'graph_budget',
       'graph_subscriptions',
       'graph_throttle',
+      'installation',
       'pending_pulls',
       'schema_migrations',
       'sync_backfills',

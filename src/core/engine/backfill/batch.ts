@@ -129,7 +129,7 @@ async function writePostgres(
     for (const { pair, decision } of writes) {
       const key = keyOfEntry(job, pair.entry);
       const now = await scope.source.lockRow(client, key);
-      if (now !== pair.row.cursor) {
+      if (now !== (pair.row.version ?? pair.row.cursor)) {
         // Changed (or deleted) in Postgres since it was read: its own push or the next backfill decides it.
         unwritten.add(pair.entry.identityHash);
         commit.outcomes.set(pair.entry.identityHash, 'skipped');
@@ -139,7 +139,8 @@ async function writePostgres(
       try {
         // The engine's own Postgres writer (pullable, non-key fields only, I9/I13), as a pull applies a decision.
         await applyToPostgres(scope, client, key, pair.entry.identity, decision);
-        if ((await scope.source.lockRow(client, key)) !== pair.row.cursor) job.cursorMoved++;
+        if (pair.row.version === undefined && (await scope.source.lockRow(client, key)) !== pair.row.cursor)
+          job.cursorMoved++;
         await client.query('RELEASE SAVEPOINT backfill_row');
       } catch (err) {
         await client.query('ROLLBACK TO SAVEPOINT backfill_row');

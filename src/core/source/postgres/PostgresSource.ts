@@ -38,13 +38,19 @@ export interface SourceRow {
   values: Record<string, unknown>;
   /** Cursor column value as Postgres text. */
   cursor: string | null;
+  /**
+   * The row version (`xmin`) when the definition has no cursor column (LSN capture): what tells a writer that
+   * decided on this read whether the row changed since (see lockRow).
+   */
+  version?: string;
 }
 
 export interface SourceTableShape {
   schema: string;
   table: string;
   key: string[];
-  cursorColumn: string;
+  /** Null for an LSN definition without a timestamp column: rows then carry a null cursor. */
+  cursorColumn: string | null;
   /** Every column the engine reads (key, cursor, mapped, soft-delete flag). */
   columns: SourceColumn[];
 }
@@ -77,7 +83,9 @@ export class PostgresSource {
     this.byName = new Map(shape.columns.map((c) => [c.name, c]));
     this.selectList = [
       ...shape.columns.map((c) => selectOf(c)),
-      `${quoteIdent(shape.cursorColumn)}::text AS "__arcore_cursor"`,
+      shape.cursorColumn === null
+        ? 'NULL::text AS "__arcore_cursor", xmin::text AS "__arcore_version"'
+        : `${quoteIdent(shape.cursorColumn)}::text AS "__arcore_cursor"`,
     ].join(', ');
   }
 
@@ -87,14 +95,23 @@ export class PostgresSource {
     return col;
   }
 
+  /** The cursor column of a TIMESTAMP read; an LSN definition without one never reads by timestamp. */
+  private cursorColumn(): string {
+    if (this.shape.cursorColumn === null)
+      throw new Error(`${this.qualified} has no cursor column: it is read by key (LSN capture)`);
+    return this.shape.cursorColumn;
+  }
+
   private orderBy(): string {
-    return [this.shape.cursorColumn, ...this.shape.key].map(quoteIdent).join(', ');
+    return [this.cursorColumn(), ...this.shape.key].map(quoteIdent).join(', ');
   }
 
   private toRows(rows: QueryResultRow[]): SourceRow[] {
     return rows.map((r) => {
-      const { __arcore_cursor: cursor, ...values } = r;
-      return { values, cursor: (cursor as string | null) ?? null };
+      const { __arcore_cursor: cursor, __arcore_version: version, ...values } = r;
+      const row: SourceRow = { values, cursor: (cursor as string | null) ?? null };
+      if (typeof version === 'string') row.version = version;
+      return row;
     });
   }
 
@@ -106,11 +123,11 @@ export class PostgresSource {
     from: { after: KeysetPosition } | { since: string } | null,
     limit: number,
   ): Promise<SourceRow[]> {
-    const cursorCast = `::${this.column(this.shape.cursorColumn).dataType}`;
-    let where = `${quoteIdent(this.shape.cursorColumn)} IS NOT NULL`;
+    const cursorCast = `::${this.column(this.cursorColumn()).dataType}`;
+    let where = `${quoteIdent(this.cursorColumn())} IS NOT NULL`;
     const params: unknown[] = [];
     if (from && 'after' in from) {
-      const cols = [this.shape.cursorColumn, ...this.shape.key].map(quoteIdent).join(', ');
+      const cols = [this.cursorColumn(), ...this.shape.key].map(quoteIdent).join(', ');
       params.push(from.after.ts, ...from.after.key);
       const placeholders = [
         `$1${cursorCast}`,
@@ -119,7 +136,7 @@ export class PostgresSource {
       where = `(${cols}) > (${placeholders})`;
     } else if (from && 'since' in from) {
       params.push(from.since);
-      where = `${quoteIdent(this.shape.cursorColumn)} >= $1${cursorCast}`;
+      where = `${quoteIdent(this.cursorColumn())} >= $1${cursorCast}`;
     }
     params.push(limit);
     const { rows } = await this.pool.query({
@@ -130,13 +147,53 @@ export class PostgresSource {
     return this.toRows(rows);
   }
 
+  /**
+   * One page in key order after `after` (key values in definition order; null from the start): the initial
+   * load of an LSN definition, which has no timestamp to order by.
+   */
+  async readKeyPage(after: unknown[] | null, limit: number): Promise<SourceRow[]> {
+    const params: unknown[] = [];
+    let where = 'true';
+    if (after) {
+      const cols = this.shape.key.map(quoteIdent).join(', ');
+      params.push(...after);
+      const placeholders = this.shape.key
+        .map((k, i) => `$${i + 1}::${castTypeOf(this.column(k))}`)
+        .join(', ');
+      where = `(${cols}) > (${placeholders})`;
+    }
+    params.push(limit);
+    const { rows } = await this.pool.query({
+      text: `SELECT ${this.selectList} FROM ${this.qualified} WHERE ${where} ORDER BY ${this.shape.key.map(quoteIdent).join(', ')} LIMIT $${params.length}`,
+      values: params,
+      types: pgTypeParsers,
+    });
+    return this.toRows(rows);
+  }
+
+  /**
+   * Key values given as text (as logical decoding sends them), cast by Postgres and parsed as every read
+   * parses them, so their identity hash is the one the ledger holds.
+   */
+  async normalizeKeys(keys: (string | null)[][]): Promise<unknown[][]> {
+    if (keys.length === 0) return [];
+    const { from, params } = this.keyUnnest(keys);
+    const { rows } = await this.pool.query({
+      text: `SELECT ${this.shape.key.map((k) => `k.${quoteIdent(k)}`).join(', ')} FROM ${from}`,
+      values: params,
+      types: pgTypeParsers,
+      rowMode: 'array',
+    });
+    return rows as unknown[][];
+  }
+
   /** Rows ahead of a cursor value (for progress estimates). */
   async countSince(since: string | null): Promise<number> {
-    const cursorCast = `::${this.column(this.shape.cursorColumn).dataType}`;
+    const cursorCast = `::${this.column(this.cursorColumn()).dataType}`;
     const { rows } = await this.pool.query<{ n: string }>(
       since === null
         ? `SELECT count(*) AS n FROM ${this.qualified}`
-        : `SELECT count(*) AS n FROM ${this.qualified} WHERE ${quoteIdent(this.shape.cursorColumn)} >= $1${cursorCast}`,
+        : `SELECT count(*) AS n FROM ${this.qualified} WHERE ${quoteIdent(this.cursorColumn())} >= $1${cursorCast}`,
       since === null ? [] : [since],
     );
     return Number(rows[0].n);
@@ -226,8 +283,11 @@ export class PostgresSource {
    * tell whether the row changed since (a backfill does, so that it never overwrites a concurrent edit).
    */
   async lockRow(client: PoolClient, key: unknown[]): Promise<string | null | undefined> {
+    // Without a cursor column (LSN capture, tables only) the row version tells the same: xmin moves on every update.
+    const version =
+      this.shape.cursorColumn === null ? 'xmin::text' : `${quoteIdent(this.shape.cursorColumn)}::text`;
     const { rows } = await client.query<{ cursor: string | null }>(
-      `SELECT ${quoteIdent(this.shape.cursorColumn)}::text AS cursor FROM ${this.qualified}
+      `SELECT ${version} AS cursor FROM ${this.qualified}
         WHERE ${this.keyWhere(0)} FOR UPDATE`,
       key,
     );
