@@ -57,6 +57,14 @@ export function cliLogger(reporter: ProgressReporter, verbose: boolean, runFailu
 
 const COUNT_KEYS = ['processed', 'created', 'updated', 'deleted', 'skipped', 'conflicts', 'failed'] as const;
 
+/** Routed definitions only: the moves and unrouted rows of a run, when there were any. */
+function routingCounts(summary: RunSummary): string {
+  return (['moved', 'unrouted'] as const)
+    .filter((k) => summary[k] > 0)
+    .map((k) => `  ${k} ${summary[k]}`)
+    .join('');
+}
+
 /** What `--json` prints for a run: the RunSummary as the engine recorded it. */
 export function runSummaryJson(summary: RunSummary): RunSummary {
   return { ...summary };
@@ -74,7 +82,7 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
   const lines = [
     `${verb} ${summary.definition}: ${summary.status} in ${(summary.durationMs / 1000).toFixed(1)}s` +
       (summary.runId === null ? '' : ` (run ${summary.runId})`),
-    `  ${COUNT_KEYS.map((k) => `${k} ${summary[k]}`).join('  ')}`,
+    `  ${COUNT_KEYS.map((k) => `${k} ${summary[k]}`).join('  ')}` + routingCounts(summary),
     `  Graph: ${summary.graphRequests} requests, ${summary.resourceUnits} resource units, ` +
       `${(summary.throttleWaitMs / 1000).toFixed(1)}s waiting on throttling`,
   ];

@@ -36,6 +36,8 @@ function runLine(run: RunRecord | null): string {
     `run ${run.runId} ${run.status} at ${run.startedAt} (${duration}, ${run.trigger}): processed ${run.processed}, ` +
     `created ${run.created}, updated ${run.updated}, deleted ${run.deleted}, skipped ${run.skipped}, ` +
     `conflicts ${run.conflicts}, failed ${run.failed}` +
+    (run.moved > 0 ? `, moved ${run.moved}` : '') +
+    (run.unrouted > 0 ? `, unrouted ${run.unrouted} (rows no route matches: not synced)` : '') +
     (run.error ? `; error: ${clip(run.error, 200)}` : '')
   );
 }

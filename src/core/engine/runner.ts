@@ -123,7 +123,17 @@ export interface RunOptions {
 }
 
 export function emptyCounts(): RunCounts {
-  return { processed: 0, created: 0, updated: 0, deleted: 0, skipped: 0, conflicts: 0, failed: 0 };
+  return {
+    processed: 0,
+    created: 0,
+    updated: 0,
+    deleted: 0,
+    moved: 0,
+    skipped: 0,
+    conflicts: 0,
+    failed: 0,
+    unrouted: 0,
+  };
 }
 
 export async function resolveSharePoint(

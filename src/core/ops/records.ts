@@ -18,6 +18,9 @@ export interface RunRecord {
   skipped: number;
   conflicts: number;
   failed: number;
+  /** Routed definitions: items moved between lists, and rows that match no route (not synced). */
+  moved: number;
+  unrouted: number;
   throttleWaitMs: number;
   graphRequests: number;
   resourceUnits: number;
