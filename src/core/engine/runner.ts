@@ -18,6 +18,7 @@ import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
+import { checkRoutedListIdentity, routesOf, type ScopeList } from './routing';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType, RunWait } from './types';
@@ -88,8 +89,16 @@ export interface RunScope {
   runId: string;
   target: SharePointTarget;
   siteId: string;
+  /**
+   * The list this part of the run works on: the definition's list, or for a routed definition the first
+   * routed list (push writes each row to its own list; the pull reads each list under `forList`).
+   */
   listId: string;
   spColumns: SpColumnInfo[];
+  /** Every list of the definition: one, or each routed list in route order. */
+  lists: ScopeList[];
+  /** Routed definitions: the list a source row (raw values by column) belongs to, null when none matches. */
+  route: ((values: Record<string, unknown>) => ScopeList | null) | null;
   plan: FieldPlan;
   source: PostgresSource;
   sourcePool: Pool;
@@ -139,6 +148,7 @@ export function emptyCounts(): RunCounts {
 export async function resolveSharePoint(
   target: SharePointTarget,
   def: SyncDefinition,
+  listName: string = def.target.list,
 ): Promise<{ siteId: string; listId: string }> {
   // Only a 404 means "not there": unreachable, TLS, credential and permission failures keep their kind.
   let siteId: string;
@@ -149,11 +159,11 @@ export async function resolveSharePoint(
     throw new ListNotFoundError(def.name, def.target.site, def.target.list, err, 'site');
   }
   try {
-    const list = await target.resolveList(siteId, def.target.list);
+    const list = await target.resolveList(siteId, listName);
     return { siteId, listId: list.id };
   } catch (err) {
     if (errorKindOf(err) !== 'not_found') throw err;
-    throw new ListNotFoundError(def.name, def.target.site, def.target.list, err);
+    throw new ListNotFoundError(def.name, def.target.site, listName, err);
   }
 }
 
@@ -171,20 +181,21 @@ interface Resolution {
 const resolutions = new WeakMap<EngineContext, Map<string, Resolution>>();
 
 export function forgetResolution(ctx: EngineContext, def: SyncDefinition): void {
-  resolutions.get(ctx)?.delete(`${def.target.site}|${def.target.list}`);
+  for (const name of routesOf(def).names) resolutions.get(ctx)?.delete(`${def.target.site}|${name}`);
 }
 
 async function resolveCached(
   ctx: EngineContext,
   target: SharePointTarget,
   def: SyncDefinition,
+  listName: string,
 ): Promise<Resolution> {
   let cache = resolutions.get(ctx);
   if (!cache) resolutions.set(ctx, (cache = new Map()));
-  const key = `${def.target.site}|${def.target.list}`;
+  const key = `${def.target.site}|${listName}`;
   const hit = cache.get(key);
   if (hit && Date.now() - hit.at < RESOLUTION_TTL_MS) return hit;
-  const { siteId, listId } = await resolveSharePoint(target, def);
+  const { siteId, listId } = await resolveSharePoint(target, def, listName);
   const spColumns = await target.getColumns(siteId, listId);
   const fresh = { siteId, listId, spColumns, at: Date.now() };
   cache.set(key, fresh);
@@ -205,15 +216,35 @@ async function openScope(
   clock: RunClock,
 ): Promise<RunScope> {
   const def = stored.definition;
-  const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
-  await checkListIdentity(ctx.meta, stored, listId);
-  // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
-  if (!spColumns.some((c) => c.name === def.target.keyColumn)) {
-    throw new KeyColumnMissingError(def.name, def.target.list, def.target.keyColumn);
+  const routes = routesOf(def);
+  let siteId = '';
+  const lists: ScopeList[] = [];
+  for (const name of routes.names) {
+    const resolved = await resolveCached(ctx, target, def, name);
+    siteId = resolved.siteId;
+    lists.push({ name, listId: resolved.listId, spColumns: resolved.spColumns });
   }
-  const sharing = await otherDefinitionsOfList(ctx.meta, listId, stored.id);
-  if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, def.target.list, listId, sharing);
-  target.primeColumns(siteId, listId, spColumns);
+  // I15: a single-list definition keeps its one binding; a routed one binds each list by name.
+  if (routes.route) await checkRoutedListIdentity(ctx.meta, stored, lists);
+  else await checkListIdentity(ctx.meta, stored, lists[0].listId);
+  for (const list of lists) {
+    // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
+    if (!list.spColumns.some((c) => c.name === def.target.keyColumn)) {
+      throw new KeyColumnMissingError(def.name, list.name, def.target.keyColumn);
+    }
+    const sharing = await otherDefinitionsOfList(ctx.meta, list.listId, stored.id);
+    if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, list.name, list.listId, sharing);
+    target.primeColumns(siteId, list.listId, list.spColumns);
+  }
+  const { listId, spColumns } = lists[0];
+  const byName = new Map(lists.map((l) => [l.name, l]));
+  const rule = routes.route;
+  const route = rule
+    ? (values: Record<string, unknown>) => {
+        const name = rule(values);
+        return name === null ? null : (byName.get(name) ?? null);
+      }
+    : null;
   const sourcePool = ctx.sourcePool(def.source.connection);
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
@@ -245,6 +276,8 @@ async function openScope(
     siteId,
     listId,
     spColumns,
+    lists,
+    route,
     plan,
     source,
     sourcePool,

@@ -6,10 +6,12 @@ import type { WriteOp } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
 import { newCommit, commitPage, parkEntry } from './page';
 import { settleDeleteConflict } from './conflicts';
+import { writeByList } from './moves';
+import { forListId } from '../routing';
 
 /** Rows found in the ledger but no longer in the table: the push delete policy (I8). */
 export async function reconcileDeletes(scope: RunScope): Promise<void> {
-  const { ctx, def, ledger, source, target, siteId, listId, plan } = scope;
+  const { ctx, def, ledger, source, plan } = scope;
   const { rows: due } = await ctx.meta.query<{ due: boolean }>(
     `SELECT coalesce(max(deletes_checked_at) < now() - make_interval(secs => $2), true) AS due
        FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE'`,
@@ -41,7 +43,7 @@ export async function reconcileDeletes(scope: RunScope): Promise<void> {
       gone.map((e) => e.identityHash),
     );
     const commit = newCommit();
-    const ops: WriteOp[] = [];
+    const ops: { listId: string; op: WriteOp }[] = [];
     const byRef = new Map<string, LedgerEntry>();
     for (const e of gone) {
       scope.counts.processed++;
@@ -52,27 +54,27 @@ export async function reconcileDeletes(scope: RunScope): Promise<void> {
       byRef.set(e.identityHash, e);
       if (def.deletes.push === 'PROPAGATE') {
         ops.push({
-          kind: 'delete',
-          ref: e.identityHash,
-          itemId: e.itemId as string,
-          eTag: e.eTag ?? undefined,
+          listId: e.listId,
+          op: { kind: 'delete', ref: e.identityHash, itemId: e.itemId as string, eTag: e.eTag ?? undefined },
         });
       } else if (def.deletes.push === 'SOFT' && def.deletes.pushSoftColumn) {
         ops.push({
-          kind: 'update',
-          ref: e.identityHash,
-          itemId: e.itemId as string,
-          eTag: e.eTag ?? undefined,
-          fields: { [def.deletes.pushSoftColumn]: true },
+          listId: e.listId,
+          op: {
+            kind: 'update',
+            ref: e.identityHash,
+            itemId: e.itemId as string,
+            eTag: e.eTag ?? undefined,
+            fields: { [def.deletes.pushSoftColumn]: true },
+          },
         });
       } else {
         scope.counts.skipped++; // IGNORE: the item stays
         commit.save.push({ ...e, state: 'ORPHANED' });
       }
     }
-    scope.assertLockHeld();
-    const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
-    for (const o of outcomes) {
+    const outcomes = await writeByList(scope, ops);
+    for (const o of outcomes.values()) {
       const e = byRef.get(o.ref) as LedgerEntry;
       if (o.status === 'deleted' || o.status === 'not_found') {
         scope.counts.deleted++;
@@ -81,7 +83,7 @@ export async function reconcileDeletes(scope: RunScope): Promise<void> {
         scope.counts.deleted++;
         commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
       } else if (o.status === 'precondition_failed') {
-        await settleDeleteConflict(scope, e, commit);
+        await settleDeleteConflict(forListId(scope, e.listId), e, commit);
       } else {
         parkEntry(scope, commit, e, o);
       }
