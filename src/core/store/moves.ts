@@ -79,3 +79,14 @@ export async function clearMoves(db: Db, definitionId: string, hashes: string[])
     [definitionId, hashes],
   );
 }
+
+/** Identities among `hashes` with a move in flight, whichever list it goes to. */
+export async function movesOf(db: Db, definitionId: string, hashes: string[]): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query<{ h: string }>(
+    `SELECT source_identity_hash AS h FROM arcore.sync_moves
+      WHERE definition_id = $1 AND source_identity_hash = ANY($2)`,
+    [definitionId, hashes],
+  );
+  return new Set(rows.map((r) => r.h));
+}

@@ -3,7 +3,7 @@ import { contentHash, fromGraphFields, identityOf, type CanonicalRecord } from '
 import { type KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { openConflictIdentities } from '../../store/conflicts';
-import { readCursor } from '../../store/cursors';
+import { readCursor, readListCursor } from '../../store/cursors';
 import type { LedgerEntry } from '../../store/ledger';
 import type { WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { forListId } from '../routing';
@@ -37,10 +37,16 @@ async function pushPlan(
 ): Promise<FieldPlan> {
   if (unalignedFields(scope.plan, base).length === 0) return scope.plan;
   if (scope.listReadWithAllFields === undefined) {
-    const cursor = await readCursor(scope.ctx.meta, scope.definitionId, 'TARGET');
-    const carried = new Set(cursor?.value ? (cursor.fingerprint?.select ?? []) : []);
-    scope.listReadWithAllFields =
-      cursor?.fingerprint?.listId === scope.listId && scope.plan.select.every((f) => carried.has(f));
+    // Routed: every list must have been read with every mapped field.
+    let all = true;
+    for (const list of scope.lists) {
+      const cursor = scope.route
+        ? await readListCursor(scope.ctx.meta, scope.definitionId, list.listId)
+        : await readCursor(scope.ctx.meta, scope.definitionId, 'TARGET');
+      const carried = new Set(cursor?.value ? (cursor.fingerprint?.select ?? []) : []);
+      all &&= cursor?.fingerprint?.listId === list.listId && scope.plan.select.every((f) => carried.has(f));
+    }
+    scope.listReadWithAllFields = all;
   }
   return pushPlanFor(scope.plan, base, values, {
     pullEnabled: scope.def.pull.enabled,
