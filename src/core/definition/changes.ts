@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { FieldMapping, SyncDefinition } from './schema';
+import { isRouted, targetListLabel } from '../routing/lists';
 
 /**
  * What an `apply` changes in a stored definition, and what the next runs do about it (I14). Pure: the engine's
@@ -13,7 +14,8 @@ export type DefinitionChangeKind =
   | 'transform-changed'
   | 're-identifying'
   | 'source-changed'
-  | 'setting-changed';
+  | 'setting-changed'
+  | 'routes-changed';
 
 export interface DefinitionChange {
   kind: DefinitionChangeKind;
@@ -28,6 +30,21 @@ export interface DefinitionChange {
 }
 
 const samePlace = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
+
+/** Routes compared as the engine sees them: a single list is one default route. */
+function routesOf(def: SyncDefinition): { when: string | null; list: string }[] {
+  return (def.target.routes ?? [{ list: targetListLabel(def) }]).map((r) => ({
+    when: r.when ?? null,
+    list: r.list,
+  }));
+}
+
+function routingLabel(def: SyncDefinition): string {
+  if (!isRouted(def)) return `list "${targetListLabel(def)}"`;
+  return `routes ${routesOf(def)
+    .map((r) => (r.when === null ? `otherwise "${r.list}"` : `${r.when} → "${r.list}"`))
+    .join('; ')}`;
+}
 
 function fieldLabel(f: FieldMapping): string {
   return `${f.source} → ${f.target}`;
@@ -60,15 +77,27 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
       realign: [],
     });
   }
+  const routedBefore = isRouted(before);
+  const routedAfter = isRouted(after);
   if (
     !samePlace(before.target.site, after.target.site) ||
-    !samePlace(before.target.list, after.target.list)
+    (!routedBefore && !routedAfter && !samePlace(before.target.list ?? '', after.target.list ?? ''))
   ) {
     out.push({
       kind: 're-identifying',
       path: 'target.list',
-      change: `list "${before.target.list}" on ${before.target.site} → "${after.target.list}" on ${after.target.site}`,
+      change: `list "${targetListLabel(before)}" on ${before.target.site} → "${targetListLabel(after)}" on ${after.target.site}`,
       effect: reidentifyingAdvice(after.name, 'the list'),
+      realign: [],
+    });
+  } else if ((routedBefore || routedAfter) && !isDeepStrictEqual(routesOf(before), routesOf(after))) {
+    out.push({
+      kind: 'routes-changed',
+      path: routedAfter ? 'target.routes' : 'target.list',
+      change: `${routingLabel(before)} → ${routingLabel(after)}`,
+      effect:
+        'the next push moves every synced row whose list changes: it creates the item in its new list and deletes ' +
+        'it from the old one (a create and a delete each); rows matching no route are no longer synced (unrouted)',
       realign: [],
     });
   }

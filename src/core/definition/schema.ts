@@ -1,5 +1,9 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { RouteConditionError } from '../routing/errors';
+import { columnsOf } from '../routing/ast';
+import { unknownColumnProblem } from '../routing/compile';
+import { parseCondition } from '../routing/parse';
 
 /**
  * The sync-definition schema: the single source of truth for every option a definition has.
@@ -118,6 +122,29 @@ export const sourceSchema = z
   })
   .strict();
 
+export const routeSchema = z
+  .object({
+    when: z
+      .string()
+      .min(1, 'must not be empty: leave when out for the default route')
+      .optional()
+      .superRefine((when, ctx) => {
+        if (when === undefined) return;
+        try {
+          parseCondition(when);
+        } catch (err) {
+          if (!(err instanceof RouteConditionError)) throw err;
+          ctx.addIssue({ code: 'custom', message: err.message });
+        }
+      })
+      .describe(
+        "Condition over the row's mapped source columns, e.g. \"status == 'ACTIVE'\", " +
+          '"region in (\'EU\', \'UK\') and amount >= 1000", "hash(id) % 4 == 0". Absent: the default route (last only).',
+      ),
+    list: z.string().min(1).describe('List display name or GUID the matching rows go to.'),
+  })
+  .strict();
+
 export const targetSchema = z
   .object({
     site: z
@@ -126,7 +153,16 @@ export const targetSchema = z
       .describe(
         'Site as host:/server-relative-path (contoso.sharepoint.com:/sites/ops) or a composite site id.',
       ),
-    list: z.string().min(1).describe('List display name or GUID.'),
+    list: z.string().min(1).optional().describe('List display name or GUID. Give either list or routes.'),
+    routes: z
+      .array(routeSchema)
+      .min(1, 'must name at least one route')
+      .optional()
+      .describe(
+        'Routing (instead of list): rows go to the list of the first route whose when condition is true; a ' +
+          'final route without when is the default. A row matching no route is not synced (unrouted). ' +
+          'Conditions: docs/cli.md, "Routing".',
+      ),
     keyColumn: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a SharePoint internal name')
@@ -136,7 +172,48 @@ export const targetSchema = z
           'created in flight instead of creating a second one (I6). Provisioning adds it.',
       ),
   })
-  .strict();
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.list === undefined && t.routes === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['list'],
+        message: 'is required: name the list, or give routes to send rows to several lists',
+      });
+    }
+    if (t.list !== undefined && t.routes !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routes'],
+        message:
+          'and list are alternatives: give list for one list, or routes (with a final default route) for several',
+      });
+    }
+    const routes = t.routes ?? [];
+    const spelled = new Map<string, { list: string; index: number }>();
+    routes.forEach((r, i) => {
+      if (r.when === undefined && i !== routes.length - 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'when'],
+          message:
+            `is missing, which makes this the default route, but only the last route may be the default: ` +
+            `routes[${i + 1}..${routes.length - 1}] could never match`,
+        });
+      }
+      const prior = spelled.get(r.list.toLowerCase());
+      if (prior === undefined) spelled.set(r.list.toLowerCase(), { list: r.list, index: i });
+      else if (prior.list !== r.list) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'list'],
+          message:
+            `"${r.list}" is list "${prior.list}" of routes[${prior.index}] written differently (list names are ` +
+            'case-insensitive): spell it the same way in every route',
+        });
+      }
+    });
+  });
 
 export const deletesSchema = z
   .object({
@@ -226,6 +303,25 @@ export const syncDefinitionSchema = z
         ctx.addIssue({ code: 'custom', path: ['source', 'key', i], message: `repeats key column "${k}"` });
       }
       keySeen.add(k);
+    });
+    const mapped = [...new Set(def.fields.map((f) => f.source))];
+    def.target.routes?.forEach((route, i) => {
+      if (route.when === undefined) return;
+      let condition;
+      try {
+        condition = parseCondition(route.when);
+      } catch {
+        return; // reported on the route itself
+      }
+      for (const column of columnsOf(condition)) {
+        if (mapped.includes(column.name)) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target', 'routes', i, 'when'],
+          message: new RouteConditionError(unknownColumnProblem(column.name, mapped), column.pos, route.when)
+            .message,
+        });
+      }
     });
     if (def.source.key.includes(def.source.cursor.column)) {
       ctx.addIssue({

@@ -9,6 +9,8 @@ import {
   keyIsCovered,
 } from '../source/postgres/keys';
 import type { SyncDefinition } from './schema';
+import { checkRoutesAgainstTable } from './validateRoutes';
+import { isRouted, targetLists } from '../routing/lists';
 
 /** SharePoint columns push never writes, whatever a mapping says (I9): one list, kept in the canonical module. */
 export const SYSTEM_FIELD_NAMES: ReadonlySet<string> = SHAREPOINT_SYSTEM_FIELDS;
@@ -93,18 +95,18 @@ async function hasLeadingIndex(pool: Pool, schema: string, table: string, column
   return (rowCount ?? 0) > 0;
 }
 
+type ListedTarget = Pick<SyncDefinition, 'name' | 'target'>;
+
 /**
- * True when two targets name the same list before resolution. SharePoint resolves site paths and list
- * names case-insensitively, so `P1` and `p1` are one list; a run also compares resolved list ids.
+ * The lists of `b` that `a` names too before resolution (routed definitions have several), as `b` spells them.
+ * SharePoint resolves site paths and list names case-insensitively, so `P1` and `p1` are one list; a run also
+ * compares resolved list ids.
  */
-export function sameListName(
-  a: Pick<SyncDefinition['target'], 'site' | 'list'>,
-  b: Pick<SyncDefinition['target'], 'site' | 'list'>,
-): boolean {
-  return (
-    a.site.toLowerCase() === b.site.toLowerCase() &&
-    a.list.trim().toLowerCase() === b.list.trim().toLowerCase()
-  );
+export function sharedListNames(a: ListedTarget, b: ListedTarget): string[] {
+  if (a.target.site.toLowerCase() !== b.target.site.toLowerCase()) return [];
+  const fold = (list: string): string => list.trim().toLowerCase();
+  const ofA = new Set(targetLists(a).map(fold));
+  return targetLists(b).filter((list) => ofA.has(fold(list)));
 }
 
 /**
@@ -149,6 +151,7 @@ export async function validateAgainstDatabase(
         }
       }
     });
+    checkRoutesAgainstTable(def, byName, err, warn);
     const cursorCol = byName.get(def.source.cursor.column);
     if (!cursorCol) {
       err(
@@ -220,11 +223,12 @@ export async function validateAgainstDatabase(
 
   for (const other of others) {
     if (other.name === def.name) continue;
-    if (sameListName(other.target, def.target)) {
+    for (const list of sharedListNames(other, def)) {
+      const theirs = targetLists(other).find((l) => l.trim().toLowerCase() === list.trim().toLowerCase());
       err(
-        'target.list',
-        `list "${def.target.list}" on "${def.target.site}" is already the target of definition "${other.name}"` +
-          (other.target.list === def.target.list ? '' : ` (as "${other.target.list}")`),
+        isRouted(def) ? 'target.routes' : 'target.list',
+        `list "${list}" on "${def.target.site}" is already the target of definition "${other.name}"` +
+          (theirs === list ? '' : ` (as "${theirs}")`),
       );
     }
   }

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { bindListId, type StoredDefinition } from '../store/definitions';
+import { targetListLabel } from '../routing/lists';
 
 /**
  * The definition's list was deleted and re-created, or replaced by another list of the same name: the ledger
@@ -32,11 +33,13 @@ export class ListReplacedError extends Error {
 export async function checkListIdentity(meta: Pool, stored: StoredDefinition, listId: string): Promise<void> {
   if (stored.listId === listId) return;
   const def = stored.definition;
-  if (stored.listId !== null) throw new ListReplacedError(def.name, def.target.list, stored.listId, listId);
+  if (stored.listId !== null)
+    throw new ListReplacedError(def.name, targetListLabel(def), stored.listId, listId);
   const { rows } = await meta.query<{ sp_list_id: string }>(
     'SELECT sp_list_id FROM arcore.sync_ledger WHERE definition_id = $1 AND sp_list_id <> $2 LIMIT 1',
     [stored.id, listId],
   );
-  if (rows.length > 0) throw new ListReplacedError(def.name, def.target.list, rows[0].sp_list_id, listId);
+  if (rows.length > 0)
+    throw new ListReplacedError(def.name, targetListLabel(def), rows[0].sp_list_id, listId);
   await bindListId(meta, stored.id, listId);
 }

@@ -15,6 +15,7 @@ import {
 import type { Direction, SyncDefinition } from '../definition/schema';
 import type { SourceColumn } from '../definition/validateLive';
 import { applyTransforms } from './transform';
+import { targetListLabel } from '../routing/lists';
 
 /** One mapped field, resolved against both sides' live columns. */
 export interface PlannedField {
@@ -86,7 +87,7 @@ export function buildFieldPlan(
       const byDisplay = spColumns.find((c) => c.displayName.toLowerCase() === f.target.toLowerCase());
       throw new MappingError(
         def.name,
-        `fields[${i}].target: list "${def.target.list}" has no column with internal name "${f.target}"` +
+        `fields[${i}].target: list "${targetListLabel(def)}" has no column with internal name "${f.target}"` +
           (byDisplay
             ? ` (a column displayed as "${byDisplay.displayName}" has internal name "${byDisplay.name}")`
             : ''),

@@ -15,6 +15,7 @@ import type { SyncDefinition } from '../definition/schema';
 import { MappingError } from './plan';
 import { forgetResolution, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
+import { isRouted, targetLists } from '../routing/lists';
 
 async function distinctArrayValues(
   ctx: EngineContext,
@@ -32,12 +33,20 @@ async function distinctArrayValues(
   return values.length > 0 ? values : ['Other'];
 }
 
-export interface ProvisionResult {
+/** What provision did to one list. */
+export interface ProvisionedList {
+  /** The list as the definition names it. */
+  list: string;
   listId: string;
   listCreated: boolean;
   columnsAdded: string[];
   /** Columns SharePoint created under another internal name than requested (requested → actual). */
   renamed?: Record<string, string>;
+}
+
+/** The first list's outcome at the top level (the one list of a single-list definition), every list in `lists`. */
+export interface ProvisionResult extends ProvisionedList {
+  lists: ProvisionedList[];
 }
 
 /**
@@ -87,7 +96,7 @@ interface PlannedColumn {
 }
 
 /**
- * Creates the definition's list when it does not exist, and any mapped column it lacks, typed from the
+ * Creates the definition's list (every routed list) when it does not exist, and any mapped column it lacks, typed from the
  * source column (canonical/fieldKind decides the facet), plus the hidden indexed key column that lets a
  * rerun adopt an item created in flight (I6). Existing columns are left as they are.
  *
@@ -145,13 +154,13 @@ async function planColumns(
   def: SyncDefinition,
   pgByName: Map<string, SourceColumn>,
   existing: Map<string, SpColumnInfo>,
+  problem: (message: string) => void,
 ): Promise<PlannedColumn[]> {
-  const problems: string[] = [];
   const planned: PlannedColumn[] = [];
   for (const [i, f] of def.fields.entries()) {
     const pg = pgByName.get(f.source);
     if (!pg) {
-      problems.push(`fields[${i}].source: column "${f.source}" does not exist in the source table`);
+      problem(`fields[${i}].source: column "${f.source}" does not exist in the source table`);
       continue;
     }
     const sp = existing.get(f.target);
@@ -159,7 +168,7 @@ async function planColumns(
       if (sp) {
         fieldKindFor(pg, sp);
         const missing = missingEnumChoices(pg, sp);
-        if (missing) problems.push(`fields[${i}].target: ${missing}`);
+        if (missing) problem(`fields[${i}].target: ${missing}`);
         continue;
       }
       const facet = await facetFor(ctx, def, pg);
@@ -177,7 +186,7 @@ async function planColumns(
       });
     } catch (err) {
       if (!(err instanceof UnsupportedMappingError)) throw err;
-      problems.push(`fields[${i}]: ${err.message}`);
+      problem(`fields[${i}]: ${err.message}`);
     }
   }
   if (!existing.has(def.target.keyColumn)) {
@@ -197,12 +206,6 @@ async function planColumns(
   if (soft && !existing.has(soft)) {
     planned.push({ name: soft, body: { name: soft, displayName: soft, boolean: {} } });
   }
-  if (problems.length > 0) {
-    throw new MappingError(
-      def.name,
-      `provision refused, nothing was created or changed: ${problems.join('; ')}`,
-    );
-  }
   return planned;
 }
 
@@ -213,33 +216,61 @@ async function provisionWith(
   pgByName: Map<string, SourceColumn>,
 ): Promise<ProvisionResult> {
   const site = await target.resolveSite(def.target.site);
+  const names = targetLists(def);
+  const routed = isRouted(def);
 
-  let listId: string | null = null;
-  try {
-    listId = (await target.resolveList(site.id, def.target.list)).id;
-  } catch (err) {
-    if (!(err instanceof GraphRequestError) || err.status !== 404) throw err;
+  // Every list is planned before the first write, so a refusal in any list creates nothing in all of them.
+  const plans: { name: string; listId: string | null; planned: PlannedColumn[] }[] = [];
+  const problems: string[] = [];
+  for (const name of names) {
+    let listId: string | null = null;
+    try {
+      listId = (await target.resolveList(site.id, name)).id;
+    } catch (err) {
+      if (!(err instanceof GraphRequestError) || err.status !== 404) throw err;
+    }
+    const existing = new Map(
+      (listId ? await target.getColumns(site.id, listId) : [TEMPLATE_TITLE]).map((c) => [c.name, c]),
+    );
+    const planned = await planColumns(ctx, def, pgByName, existing, (problem) =>
+      problems.push(routed ? `list "${name}": ${problem}` : problem),
+    );
+    plans.push({ name, listId, planned });
   }
-  const existing = new Map(
-    (listId ? await target.getColumns(site.id, listId) : [TEMPLATE_TITLE]).map((c) => [c.name, c]),
-  );
-  let planned = await planColumns(ctx, def, pgByName, existing);
-
+  if (problems.length > 0) {
+    throw new MappingError(
+      def.name,
+      `provision refused, nothing was created or changed: ${problems.join('; ')}`,
+    );
+  }
   // Names SharePoint would escape or cut are refused before anything is created (internalNames.ts).
-  for (const column of planned) assertKeepableName(def.name, column.name);
+  for (const plan of plans) for (const column of plan.planned) assertKeepableName(def.name, column.name);
 
+  const lists: ProvisionedList[] = [];
+  for (const plan of plans) lists.push(await provisionOne(ctx, target, def, site.id, plan));
+  return { ...lists[0], lists };
+}
+
+async function provisionOne(
+  ctx: EngineContext,
+  target: SharePointTarget,
+  def: SyncDefinition,
+  siteId: string,
+  plan: { name: string; listId: string | null; planned: PlannedColumn[] },
+): Promise<ProvisionedList> {
+  let { listId, planned } = plan;
   const listCreated = listId === null;
   if (listId === null) {
-    listId = (await target.createList(site.id, def.target.list, [])).id;
-    ctx.log.info(`${def.name}: created list "${def.target.list}"`);
-    const created = new Set((await target.getColumns(site.id, listId)).map((c) => c.name));
+    listId = (await target.createList(siteId, plan.name, [])).id;
+    ctx.log.info(`${def.name}: created list "${plan.name}"`);
+    const created = new Set((await target.getColumns(siteId, listId)).map((c) => c.name));
     planned = planned.filter((c) => !created.has(c.name));
   }
   const columnsAdded: string[] = [];
   const renamed: Record<string, string> = {};
   for (const column of planned) {
     try {
-      const created = await target.addColumn(site.id, listId, column.body);
+      const created = await target.addColumn(siteId, listId, column.body);
       if (created.name !== column.name) renamed[column.name] = created.name;
     } catch (err) {
       if ('choice' in column.body && err instanceof GraphRequestError && err.status === 400)
@@ -248,10 +279,17 @@ async function provisionWith(
     }
     columnsAdded.push(column.name);
   }
-  if (columnsAdded.length) ctx.log.info(`${def.name}: added columns ${columnsAdded.join(', ')}`);
+  const where = isRouted(def) ? ` to list "${plan.name}"` : '';
+  if (columnsAdded.length) ctx.log.info(`${def.name}: added columns ${columnsAdded.join(', ')}${where}`);
   for (const [requested, actual] of Object.entries(renamed))
     ctx.log.warn(
-      `${def.name}: SharePoint created column "${requested}" as "${actual}": map the field to "${actual}"`,
+      `${def.name}: SharePoint created column "${requested}" as "${actual}"${where}: map the field to "${actual}"`,
     );
-  return { listId, listCreated, columnsAdded, ...(Object.keys(renamed).length ? { renamed } : {}) };
+  return {
+    list: plan.name,
+    listId,
+    listCreated,
+    columnsAdded,
+    ...(Object.keys(renamed).length ? { renamed } : {}),
+  };
 }

@@ -5,6 +5,7 @@ import { LedgerStore, type LedgerEntry } from '../store/ledger';
 import { tryLockDefinition } from '../store/locks';
 import { forgetResolution, KeyColumnMissingError, resolveSharePoint } from './runner';
 import type { EngineContext } from './types';
+import { targetListLabel } from '../routing/lists';
 
 export interface RelinkResult {
   definition: string;
@@ -46,7 +47,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     const { siteId, listId } = await resolveSharePoint(target, def);
     const columns = await target.getColumns(siteId, listId);
     if (!columns.some((c) => c.name === def.target.keyColumn))
-      throw new KeyColumnMissingError(name, def.target.list, def.target.keyColumn);
+      throw new KeyColumnMissingError(name, targetListLabel(def), def.target.keyColumn);
 
     const itemByKey = new Map<string, { id: string; eTag: string }>();
     let itemsRead = 0;

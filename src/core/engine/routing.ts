@@ -3,7 +3,9 @@
  * list, and each row belongs to the list of the first route its values match.
  */
 import type { Pool } from 'pg';
-import type { SpColumnInfo } from '../canonical';
+import type { CanonicalRecord, SpColumnInfo } from '../canonical';
+import { compileRoutes } from '../routing';
+import type { FieldPlan } from './plan';
 import type { SyncDefinition } from '../definition/schema';
 import type { StoredDefinition } from '../store/definitions';
 import { ListReplacedError } from './listIdentity';
@@ -17,16 +19,26 @@ export interface ScopeList {
   spColumns: SpColumnInfo[];
 }
 
-/** Where a definition's rows go: the list names in route order, and the rule that picks one for a row. */
-export interface DefinitionRoutes {
-  names: string[];
-  /** Routed definitions: the list name a row's source values route it to, or null (unrouted). */
-  route: ((values: Record<string, unknown>) => string | null) | null;
-}
-
-/** The list names of a definition and, for a routed one, its compiled rules. */
-export function routesOf(def: SyncDefinition): DefinitionRoutes {
-  return { names: [def.target.list], route: null };
+/**
+ * The router of a routed definition (null for a single-list one): its rules compiled against the field plan,
+ * answering with the run's list a row's canonical values (by target field) go to, or null (unrouted).
+ */
+export function routerOf(
+  def: SyncDefinition,
+  plan: FieldPlan,
+  lists: ScopeList[],
+): ((values: CanonicalRecord) => ScopeList | null) | null {
+  if (!def.target.routes) return null;
+  const compiled = compileRoutes(
+    def.target.routes,
+    plan.fields.map((f) => ({ source: f.source, target: f.target, kind: f.kind })),
+  );
+  const byName = new Map(lists.map((l) => [l.name.toLowerCase(), l]));
+  const listOf = compiled.lists.map((name) => byName.get(name.toLowerCase()) ?? null);
+  return (values) => {
+    const i = compiled.routeOfRecord(values);
+    return i === null ? null : listOf[i];
+  };
 }
 
 /** The scope as one list's run sees it: the same run (counts, details, lock, clock), that list's id and columns. */

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { RunTimeBudgetError } from '../budget/errors';
-import type { SpColumnInfo } from '../canonical';
+import type { CanonicalRecord, SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
 import { readSourceTable } from '../source/postgres/catalog';
 import { assertKeyIdentifies } from '../source/postgres/keys';
@@ -18,10 +18,11 @@ import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
-import { checkRoutedListIdentity, routesOf, type ScopeList } from './routing';
+import { checkRoutedListIdentity, routerOf, type ScopeList } from './routing';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType, RunWait } from './types';
+import { isRouted, singleListOf, targetListLabel, targetLists } from '../routing/lists';
 
 /** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
 export class ListNotFoundError extends Error {
@@ -97,8 +98,11 @@ export interface RunScope {
   spColumns: SpColumnInfo[];
   /** Every list of the definition: one, or each routed list in route order. */
   lists: ScopeList[];
-  /** Routed definitions: the list a source row (raw values by column) belongs to, null when none matches. */
-  route: ((values: Record<string, unknown>) => ScopeList | null) | null;
+  /**
+   * Routed definitions: the list a row belongs to, from its canonical values by target field (what push and pull
+   * compare), or null when no route matches (the row is unrouted). Null for a single-list definition.
+   */
+  route: ((values: CanonicalRecord) => ScopeList | null) | null;
   plan: FieldPlan;
   source: PostgresSource;
   sourcePool: Pool;
@@ -148,7 +152,7 @@ export function emptyCounts(): RunCounts {
 export async function resolveSharePoint(
   target: SharePointTarget,
   def: SyncDefinition,
-  listName: string = def.target.list,
+  listName: string = singleListOf(def, 'resolving the list of a run'),
 ): Promise<{ siteId: string; listId: string }> {
   // Only a 404 means "not there": unreachable, TLS, credential and permission failures keep their kind.
   let siteId: string;
@@ -156,7 +160,7 @@ export async function resolveSharePoint(
     siteId = (await target.resolveSite(def.target.site)).id;
   } catch (err) {
     if (errorKindOf(err) !== 'not_found') throw err;
-    throw new ListNotFoundError(def.name, def.target.site, def.target.list, err, 'site');
+    throw new ListNotFoundError(def.name, def.target.site, targetListLabel(def), err, 'site');
   }
   try {
     const list = await target.resolveList(siteId, listName);
@@ -181,7 +185,7 @@ interface Resolution {
 const resolutions = new WeakMap<EngineContext, Map<string, Resolution>>();
 
 export function forgetResolution(ctx: EngineContext, def: SyncDefinition): void {
-  for (const name of routesOf(def).names) resolutions.get(ctx)?.delete(`${def.target.site}|${name}`);
+  for (const name of targetLists(def)) resolutions.get(ctx)?.delete(`${def.target.site}|${name}`);
 }
 
 async function resolveCached(
@@ -216,16 +220,15 @@ async function openScope(
   clock: RunClock,
 ): Promise<RunScope> {
   const def = stored.definition;
-  const routes = routesOf(def);
   let siteId = '';
   const lists: ScopeList[] = [];
-  for (const name of routes.names) {
+  for (const name of targetLists(def)) {
     const resolved = await resolveCached(ctx, target, def, name);
     siteId = resolved.siteId;
     lists.push({ name, listId: resolved.listId, spColumns: resolved.spColumns });
   }
   // I15: a single-list definition keeps its one binding; a routed one binds each list by name.
-  if (routes.route) await checkRoutedListIdentity(ctx.meta, stored, lists);
+  if (isRouted(def)) await checkRoutedListIdentity(ctx.meta, stored, lists);
   else await checkListIdentity(ctx.meta, stored, lists[0].listId);
   for (const list of lists) {
     // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
@@ -237,14 +240,6 @@ async function openScope(
     target.primeColumns(siteId, list.listId, list.spColumns);
   }
   const { listId, spColumns } = lists[0];
-  const byName = new Map(lists.map((l) => [l.name, l]));
-  const rule = routes.route;
-  const route = rule
-    ? (values: Record<string, unknown>) => {
-        const name = rule(values);
-        return name === null ? null : (byName.get(name) ?? null);
-      }
-    : null;
   const sourcePool = ctx.sourcePool(def.source.connection);
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
@@ -253,6 +248,7 @@ async function openScope(
   const pgColumns = table.columns;
   const plan = buildFieldPlan(def, pgColumns, spColumns);
   for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
+  const route = routerOf(def, plan, lists);
   const wanted = new Set([
     ...def.source.key,
     def.source.cursor.column,

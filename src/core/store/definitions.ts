@@ -3,6 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { parseDefinition } from '../definition/parse';
 import type { SyncDefinition } from '../definition/schema';
 import { SYSTEM_FIELD_NAMES } from '../definition/validateLive';
+import { targetListLabel } from '../routing/lists';
 
 export interface StoredDefinition {
   id: string;
@@ -87,7 +88,7 @@ export async function upsertDefinition(
     def.source.cursor.type,
     def.source.cursor.column,
     def.target.site,
-    def.target.list,
+    targetListLabel(def),
     def.conflictPolicy,
     def.deletes.push,
     def.deletes.pull,

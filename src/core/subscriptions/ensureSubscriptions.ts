@@ -13,6 +13,7 @@ import {
   markState,
   type StoredSubscription,
 } from './store';
+import { singleListOf } from '../routing/lists';
 
 /** Graph's maximum for list subscriptions is 42,300 minutes; asking a little less leaves clock slack. */
 export const SUBSCRIPTION_LIFETIME_MINUTES = 42_000;
@@ -74,7 +75,10 @@ export async function createSubscriptionFor(
   now: Date,
 ): Promise<StoredSubscription> {
   const site = await target.resolveSite(def.definition.target.site);
-  const list = await target.resolveList(site.id, def.definition.target.list);
+  const list = await target.resolveList(
+    site.id,
+    singleListOf(def.definition, 'a change-notification subscription'),
+  );
   const resource = `sites/${site.id}/lists/${list.id}`;
   const clientState = generateClientState();
   const requestedExpiry = new Date(now.getTime() + SUBSCRIPTION_LIFETIME_MINUTES * 60_000);
@@ -260,7 +264,10 @@ async function upkeep(
       let listMoved = false;
       await attempt(name, 'resolve', keep.subscriptionId, async () => {
         const site = await target.resolveSite(def.definition.target.site);
-        const list = await target.resolveList(site.id, def.definition.target.list);
+        const list = await target.resolveList(
+          site.id,
+          singleListOf(def.definition, 'a change-notification subscription'),
+        );
         listMoved = site.id !== keep.siteId || list.id !== keep.listId;
       });
       if (listMoved) {

@@ -163,7 +163,7 @@ export async function pushRows(
     }
     const entry = entries.get(r.hash);
     // Routed: the row's list is its first matching route; no route and no default: not synced.
-    const routed = scope.route ? scope.route(r.row.values) : null;
+    const routed = scope.route ? scope.route(r.values) : null;
     if (scope.route && !routed) {
       scope.counts.unrouted++;
       commit.resolved.push(r.hash);

@@ -1,0 +1,45 @@
+import { fieldKindFor, UnsupportedMappingError } from '../canonical';
+import { analyzeRoutes, compileRoutes, InvalidRoutesError, type RouteColumn } from '../routing';
+import type { SourceColumn } from '../source/postgres/catalog';
+import type { SyncDefinition } from './schema';
+
+type Report = (path: string, message: string) => void;
+
+/**
+ * The routes of a definition against its live table: each condition's types against the kinds of the columns it
+ * reads, then the routes that can never match. The schema already refused syntax errors and unmapped columns.
+ * Kinds come from the Postgres column alone here; a run decides them with the SharePoint column too (a
+ * timestamp mapped to a date-only column compares as a date there).
+ */
+export function checkRoutesAgainstTable(
+  def: SyncDefinition,
+  byName: ReadonlyMap<string, SourceColumn>,
+  err: Report,
+  warn: Report,
+): void {
+  const routes = def.target.routes;
+  if (!routes) return;
+  const columns: RouteColumn[] = [];
+  for (const f of def.fields) {
+    const pg = byName.get(f.source);
+    // A mapped column missing from the table, or of a type that cannot sync, is reported on its field.
+    if (!pg) return;
+    try {
+      columns.push({ source: f.source, target: f.target, kind: fieldKindFor(pg, undefined) });
+    } catch (e) {
+      if (!(e instanceof UnsupportedMappingError)) throw e;
+      return;
+    }
+  }
+  let compiled;
+  try {
+    compiled = compileRoutes(routes, columns);
+  } catch (e) {
+    if (!(e instanceof InvalidRoutesError)) throw e;
+    for (const p of e.problems) err(`target.routes[${p.route}].${p.part}`, p.message);
+    return;
+  }
+  for (const f of analyzeRoutes(compiled)) {
+    (f.severity === 'error' ? err : warn)(`target.routes[${f.route}].when`, f.message);
+  }
+}

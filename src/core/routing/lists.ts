@@ -1,0 +1,54 @@
+import type { SyncDefinition } from '../definition/schema';
+import { RoutedDefinitionError } from './errors';
+
+/*
+ * Accessors for a definition's lists. A definition names one list (`target.list`) or routes rows to several
+ * (`target.routes`); code that reads lists goes through these instead of `def.target.list`.
+ */
+
+type TargetOf = Pick<SyncDefinition, 'name' | 'target'>;
+
+/** The definition routes rows by rules (`target.routes`) rather than naming one list. */
+export function isRouted(def: TargetOf): boolean {
+  return def.target.routes !== undefined;
+}
+
+/**
+ * Every list of a definition, each once, in order of first appearance in its routes: one for a single-list
+ * definition. List names are compared case-insensitively, as SharePoint does.
+ */
+export function targetLists(def: TargetOf): string[] {
+  if (def.target.routes === undefined) return [declaredList(def)];
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const route of def.target.routes) {
+    const folded = route.list.toLowerCase();
+    if (!seen.has(folded)) {
+      seen.add(folded);
+      out.push(route.list);
+    }
+  }
+  return out;
+}
+
+/**
+ * The one list of a single-list definition. `operation` names what needs one list; a routed definition throws
+ * RoutedDefinitionError saying so, instead of silently using one of its lists.
+ */
+export function singleListOf(def: TargetOf, operation: string): string {
+  if (def.target.routes !== undefined) throw new RoutedDefinitionError(def.name, operation);
+  return declaredList(def);
+}
+
+function declaredList(def: TargetOf): string {
+  if (def.target.list === undefined)
+    throw new TypeError(
+      `definition "${def.name}" has neither target.list nor target.routes: it bypassed the schema`,
+    );
+  return def.target.list;
+}
+
+/** The list, or the routed lists joined with ", ": for messages and status displays only. */
+export function targetListLabel(def: TargetOf): string {
+  return targetLists(def).join(', ');
+}
