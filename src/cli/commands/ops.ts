@@ -50,7 +50,7 @@ function statusBlock(s: DefinitionStatus): string {
       `schedule "${s.schedule}"${s.pullEnabled ? '' : ', pull disabled'}`,
     `  push cursor: ${source ? `${source.value ?? '(start)'} (moved ${source.updatedAt})` : 'none yet (next push reads the whole table)'}`,
     `  pull cursor: ${target ? `${target.linkPresent ? 'delta link held' : 'no delta link'} (moved ${target.updatedAt})` : 'none yet (next pull enumerates the list)'}`,
-    `  ledger: ${s.ledgerSize} synced pairs; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
+    `  ledger: ${s.ledgerSize} synced pairs${s.unroutedRows > 0 ? ` (${s.unroutedRows} rows no route matches: not synced)` : ''}; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
       `pull pending: ${s.pendingPull ? 'yes' : 'no'}`,
     `  last push: ${runLine(s.lastPush)}`,
     `  last pull: ${runLine(s.lastPull)}`,

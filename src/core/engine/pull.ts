@@ -208,7 +208,8 @@ async function applyEntries(
       scope.definitionId,
       known.map((e) => e.identityHash),
     ),
-    // A pair with a move in flight is the push's to settle: its old item's delete is not the row's.
+    // A pair with a move in flight: its old item's delete is the move's (the push settles it), not the row's. An
+    // edit of the old item is applied as usual: the push that settles the move writes the row to the new item.
     scope.route
       ? movesOf(
           ctx.meta,
@@ -240,8 +241,7 @@ async function applyEntries(
       if (
         entry &&
         (parked.has(entry.identityHash) ||
-          moving.has(entry.identityHash) ||
-          (entry.state === 'PENDING_CREATE' && e.kind === 'deleted'))
+          (e.kind === 'deleted' && (moving.has(entry.identityHash) || entry.state === 'PENDING_CREATE')))
       ) {
         scope.counts.skipped++;
         continue;

@@ -47,6 +47,8 @@ export interface DefinitionStatus {
   lastPush: RunRecord | null;
   lastPull: RunRecord | null;
   ledgerSize: number;
+  /** Routed definitions: rows no route matches (not synced, not counted in ledgerSize). */
+  unroutedRows: number;
   parkedFailures: number;
   openConflicts: number;
   pendingPull: boolean;

@@ -32,7 +32,7 @@ export async function reconcileDeletes(scope: RunScope): Promise<void> {
     const batch = await ledger.batchAfter(ctx.meta, after, 1000);
     if (batch.length === 0) break;
     after = batch[batch.length - 1].identityHash;
-    const live = batch.filter((e) => e.state === 'SYNCED' && e.itemId);
+    const live = batch.filter((e) => (e.state === 'SYNCED' && e.itemId) || e.state === 'UNROUTED');
     const rows = await source.readByKeys(live.map((e) => def.source.key.map((k) => e.identity[k])));
     const present = new Set(rows.map((r) => identityOf(def.source.key, r.values, plan.keyKinds).hash));
     const gone = live.filter((e) => !present.has(e.identityHash));
@@ -46,6 +46,10 @@ export async function reconcileDeletes(scope: RunScope): Promise<void> {
     const ops: { listId: string; op: WriteOp }[] = [];
     const byRef = new Map<string, LedgerEntry>();
     for (const e of gone) {
+      if (e.state === 'UNROUTED') {
+        commit.remove.push(e.identityHash); // never synced: nothing to delete in SharePoint
+        continue;
+      }
       scope.counts.processed++;
       if (parked.has(e.identityHash)) {
         scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved

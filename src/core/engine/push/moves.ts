@@ -139,6 +139,12 @@ export async function finishMoves(
       });
       commit.moved.push(m.r.hash);
       commit.resolved.push(m.r.hash);
+      scope.dryRun?.recordMove({
+        key: m.r.identity,
+        itemId: m.entry.itemId,
+        from: scope.lists.find((l) => l.listId === m.entry.listId)?.name ?? m.entry.listId,
+        to: scope.lists.find((l) => l.listId === m.toListId)?.name ?? m.toListId,
+      });
     } else if (d?.status === 'precondition_failed') {
       undo.push(c);
     } else {

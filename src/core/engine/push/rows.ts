@@ -165,8 +165,10 @@ export async function pushRows(
     // Routed: the row's list is its first matching route; no route and no default: not synced.
     const routed = scope.route ? scope.route(r.values) : null;
     if (scope.route && !routed) {
+      // A row synced before keeps its item (nothing is deleted for a rule); a new one is recorded as UNROUTED.
       scope.counts.unrouted++;
       commit.resolved.push(r.hash);
+      if (!entry) commit.save.push(unroutedEntry(r));
       continue;
     }
     const rowList = routed?.listId ?? listId;
@@ -324,6 +326,23 @@ export async function pushRows(
  * A rerun after a crash: entries left PENDING_CREATE may or may not have an item. Look for it by the hidden
  * key column; adopt it when found (I6), forget the intent otherwise. Their rows are then pushed again.
  */
+/** The ledger entry of a row no route matches: it counts as a row of the table, with no list and no item. */
+function unroutedEntry(r: PushRow): LedgerEntry {
+  return {
+    identityHash: r.hash,
+    identity: r.identity,
+    listId: '',
+    itemId: null,
+    eTag: null,
+    syncedValues: null,
+    contentHash: null,
+    provenance: null,
+    state: 'UNROUTED',
+    lastSourceTs: r.row.cursor,
+    spModifiedAt: null,
+  };
+}
+
 function groupByList(
   conflicts: { r: PushRow; entry: LedgerEntry }[],
 ): Map<string, { r: PushRow; entry: LedgerEntry }[]> {

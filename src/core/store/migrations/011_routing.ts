@@ -7,6 +7,8 @@
  * - `sync_moves`: a move in flight (I6): recorded before the item is created in its new list, removed in the
  *   transaction that points the ledger at the new item. A rerun finds the new item by the hidden key column and
  *   finishes or undoes the move.
+ * - ledger state UNROUTED: a row no route matches, never synced (no list, no item). It keeps the ledger's count
+ *   equal to the table's, so the push's delete check (which compares the two counts) still sees deletes.
  * - `sync_runs.moved` / `unrouted`: run outcomes (processed = created + updated + deleted + moved + skipped +
  *   conflicts + failed + unrouted).
  */
@@ -41,6 +43,13 @@ CREATE TABLE arcore.sync_moves (
   created_at           timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (definition_id, source_identity_hash)
 );
+
+ALTER TABLE arcore.sync_ledger DROP CONSTRAINT sync_ledger_state_check;
+ALTER TABLE arcore.sync_ledger ADD CONSTRAINT sync_ledger_state_check
+  CHECK (state IN ('SYNCED', 'PENDING_CREATE', 'ORPHANED', 'UNROUTED'));
+ALTER TABLE arcore.sync_ledger DROP CONSTRAINT sync_ledger_check;
+ALTER TABLE arcore.sync_ledger ADD CONSTRAINT sync_ledger_check
+  CHECK (state IN ('PENDING_CREATE', 'UNROUTED') OR sp_item_id IS NOT NULL);
 
 ALTER TABLE arcore.sync_runs ADD COLUMN moved integer NOT NULL DEFAULT 0;
 ALTER TABLE arcore.sync_runs ADD COLUMN unrouted integer NOT NULL DEFAULT 0;
