@@ -14,6 +14,7 @@ import { provisionList } from '../../../src/core/engine/provision';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import type { RunSummary } from '../../../src/core/engine/types';
+import { verifyDefinition } from '../../../src/core/engine/verify';
 import { definitionStatus } from '../../../src/core/ops/status';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
@@ -115,6 +116,15 @@ describe('routing: one table, three lists (issue #21)', () => {
     // A pull of all three lists after our own writes applies nothing (I3).
     const p = await pull();
     expect(p).toMatchObject({ created: 0, updated: 0, deleted: 0, conflicts: 0 });
+    // verify reads every routed list and pairs each row with its item wherever it lives.
+    expect(await verifyDefinition(h.ctx, 'tickets')).toMatchObject({
+      agree: true,
+      rows: 4,
+      items: 3,
+      paired: 3,
+      unroutedRows: 1,
+      misrouted: 0,
+    });
   });
 
   it('a Postgres edit of a routed column moves the item (create in the new list, delete in the old)', async () => {
@@ -194,12 +204,18 @@ describe('routing: one table, three lists (issue #21)', () => {
     const changed = [{ when: "status == 'ARCHIVED'", list: 'Europe' }, ...ROUTES];
     await upsertDefinitions(h.db.pool, [parseDefinition(ticketsDefinition(changed))]);
     await provisionList(h.ctx, 'tickets');
+    expect(await verifyDefinition(h.ctx, 'tickets')).toMatchObject({
+      agree: false,
+      misrouted: 1,
+      differences: 0,
+    });
     const dry = await previewPush(h.ctx, 'tickets', { trigger: 'test' });
     expect(dry.moved).toBe(1);
     expect(dry.moves).toEqual([expect.objectContaining({ key: { id: 5 }, from: 'Archive', to: 'Europe' })]);
     expect((await itemsOf(5)).map((i) => i.list)).toEqual(['Archive']);
     expect(await push()).toMatchObject({ moved: 1 });
     expect((await itemsOf(5)).map((i) => i.list)).toEqual(['Europe']);
+    expect(await verifyDefinition(h.ctx, 'tickets')).toMatchObject({ agree: true, misrouted: 0 });
     // And back to the original rules.
     await upsertDefinitions(h.db.pool, [parseDefinition(ticketsDefinition(ROUTES))]);
     expect(await push()).toMatchObject({ moved: 1 });
