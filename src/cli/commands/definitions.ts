@@ -5,6 +5,7 @@ import { parseDefinitionsText } from '../../core/definition/parse';
 import type { SyncDefinition } from '../../core/definition/schema';
 import { validateAgainstDatabase, type LiveProblem } from '../../core/definition/validateLive';
 import { applyDefinitions } from '../../core/engine/apply';
+import { describeRouteMoves } from '../../core/routing/moves';
 import { listDefinitions } from '../../core/store/definitions';
 import { migrate } from '../../core/store/migrate';
 import { CliUsageError, DefinitionsRejectedError } from '../failures';
@@ -124,7 +125,13 @@ export async function runApply(rt: CliRuntime, file: string, opts: { json?: bool
   if (!(await metadataStoreExists(meta))) {
     throw new CliUsageError('the metadata store has no tables yet: run "arcore-sync migrate" first');
   }
-  const applied = await applyDefinitions(meta, defs);
+  const applied = await applyDefinitions(meta, defs, {
+    previewRouteMoves: async (before, after, stored) => {
+      const { ledgerListNames, previewRouteMoves } = await import('../../core/engine/routeMoves.js');
+      const names = await ledgerListNames(await rt.engineContext(), stored.id, stored.listId, before, after);
+      return previewRouteMoves(meta, await rt.sourcePool(after.source.connection), stored.id, after, names);
+    },
+  });
   if (opts.json) {
     printJson(rt.io, { ...report, applied });
     return;
@@ -148,5 +155,6 @@ export async function runApply(rt: CliRuntime, file: string, opts: { json?: bool
       rt.io.out(`  ${c.change}`);
       rt.io.out(`    next runs: ${c.effect}`);
     }
+    if (d.moves) for (const line of describeRouteMoves(d.moves)) rt.io.out(`    ${line}`);
   }
 }

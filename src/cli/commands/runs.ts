@@ -107,12 +107,15 @@ export async function runProvisionCommand(
     printJson(rt.io, { definition: name, ...result });
     return;
   }
-  rt.io.out(
-    `${name}: list ${result.listId} ${result.listCreated ? 'created' : 'already existed'}; ` +
-      (result.columnsAdded.length === 0
-        ? 'no columns added'
-        : `columns added: ${result.columnsAdded.join(', ')}`),
-  );
+  for (const list of result.lists) {
+    rt.io.out(
+      `${name}: list ${result.lists.length > 1 ? `"${list.list}" ` : ''}${list.listId} ` +
+        `${list.listCreated ? 'created' : 'already existed'}; ` +
+        (list.columnsAdded.length === 0
+          ? 'no columns added'
+          : `columns added: ${list.columnsAdded.join(', ')}`),
+    );
+  }
 }
 
 const DRY_RUN_NOTE = 'dry run: nothing was written; the counts are what this run would report now';

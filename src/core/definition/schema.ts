@@ -129,7 +129,7 @@ export const routeSchema = z
       .min(1, 'must not be empty: leave when out for the default route')
       .optional()
       .superRefine((when, ctx) => {
-        if (when === undefined) return;
+        if (when === undefined || when === '') return;
         try {
           parseCondition(when);
         } catch (err) {
@@ -304,7 +304,7 @@ export const syncDefinitionSchema = z
       }
       keySeen.add(k);
     });
-    const mapped = [...new Set(def.fields.map((f) => f.source))];
+    const readable = routeReadableColumns(def);
     def.target.routes?.forEach((route, i) => {
       if (route.when === undefined) return;
       let condition;
@@ -314,12 +314,15 @@ export const syncDefinitionSchema = z
         return; // reported on the route itself
       }
       for (const column of columnsOf(condition)) {
-        if (mapped.includes(column.name)) continue;
+        if (readable.includes(column.name)) continue;
         ctx.addIssue({
           code: 'custom',
           path: ['target', 'routes', i, 'when'],
-          message: new RouteConditionError(unknownColumnProblem(column.name, mapped), column.pos, route.when)
-            .message,
+          message: new RouteConditionError(
+            unknownColumnProblem(column.name, readable),
+            column.pos,
+            route.when,
+          ).message,
         });
       }
     });
@@ -331,6 +334,11 @@ export const syncDefinitionSchema = z
       });
     }
   });
+
+/** The columns a route condition may read: the mapped source columns, then key columns not mapped. */
+function routeReadableColumns(def: { fields: { source: string }[]; source: { key: string[] } }): string[] {
+  return [...new Set([...def.fields.map((f) => f.source), ...def.source.key])];
+}
 
 export const definitionsFileSchema = z
   .object({
@@ -361,5 +369,13 @@ export type DefinitionsFile = z.output<typeof definitionsFileSchema>;
 
 /** The JSON Schema users' editors validate definitions files against. */
 export function definitionsJsonSchema(): unknown {
-  return z.toJSONSchema(definitionsFileSchema, { io: 'input', unrepresentable: 'any' });
+  return z.toJSONSchema(definitionsFileSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+    override: (ctx) => {
+      // The refinement that makes list and routes alternatives has no JSON form of its own: editors get it here.
+      if (ctx.zodSchema === targetSchema)
+        ctx.jsonSchema.oneOf = [{ required: ['list'] }, { required: ['routes'] }];
+    },
+  });
 }

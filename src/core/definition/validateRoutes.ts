@@ -20,12 +20,16 @@ export function checkRoutesAgainstTable(
   const routes = def.target.routes;
   if (!routes) return;
   const columns: RouteColumn[] = [];
-  for (const f of def.fields) {
-    const pg = byName.get(f.source);
-    // A mapped column missing from the table, or of a type that cannot sync, is reported on its field.
+  const readable: { source: string; target?: string }[] = [
+    ...def.fields,
+    ...def.source.key.map((k) => ({ source: k })),
+  ];
+  for (const c of readable) {
+    const pg = byName.get(c.source);
+    // A mapped column missing from the table, or of a type that cannot sync, is reported on its field or key.
     if (!pg) return;
     try {
-      columns.push({ source: f.source, target: f.target, kind: fieldKindFor(pg, undefined) });
+      columns.push({ ...c, kind: fieldKindFor(pg, undefined) });
     } catch (e) {
       if (!(e instanceof UnsupportedMappingError)) throw e;
       return;

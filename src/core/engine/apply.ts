@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { describeDefinitionChanges, type DefinitionChange } from '../definition/changes';
 import { parseDefinition } from '../definition/parse';
 import type { SyncDefinition } from '../definition/schema';
+import type { RouteMovesReport } from '../routing';
 import { bindListId, upsertDefinition } from '../store/definitions';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 
@@ -10,6 +11,20 @@ export interface AppliedDefinition {
   outcome: 'created' | 'updated' | 'unchanged';
   /** What changed and what the next runs do about it (empty for a new or unchanged definition). */
   changes: DefinitionChange[];
+  /** Routes changed on a definition that has synced: the rows the next push would move (#21). */
+  moves?: RouteMovesReport;
+}
+
+/** Counts the moves new routes would make for a synced definition; `listId` is the list it bound, if any. */
+export type PreviewRouteMoves = (
+  before: SyncDefinition,
+  after: SyncDefinition,
+  stored: { id: string; listId: string | null },
+) => Promise<RouteMovesReport>;
+
+export interface ApplyOptions {
+  /** Without it, a routes change is saved with no move count (no source database at hand). */
+  previewRouteMoves?: PreviewRouteMoves;
 }
 
 export interface ApplyResult {
@@ -51,6 +66,7 @@ export class DefinitionBusyForApplyError extends Error {
 
 interface Planned {
   def: SyncDefinition;
+  moves?: RouteMovesReport;
   id: string | null;
   changes: DefinitionChange[];
   /** The list changed on a definition that never synced: forget the list it bound (I15). */
@@ -71,7 +87,11 @@ async function hasSynced(client: PoolClient, id: string): Promise<boolean> {
  * added (or mapped from another column) forgets any synced value left from an earlier mapping of it, so it is
  * aligned afresh; nothing is written to either side.
  */
-export async function applyDefinitions(meta: Pool, defs: SyncDefinition[]): Promise<ApplyResult> {
+export async function applyDefinitions(
+  meta: Pool,
+  defs: SyncDefinition[],
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
   const client = await meta.connect();
   const locks: DefinitionLock[] = [];
   try {
@@ -104,9 +124,15 @@ export async function applyDefinitions(meta: Pool, defs: SyncDefinition[]): Prom
         if (!lock) throw new DefinitionBusyForApplyError(def.name);
         locks.push(lock);
       }
+      const rerouted = changes.some((c) => c.kind === 'routes-changed');
+      const moves =
+        rerouted && options.previewRouteMoves && (await hasSynced(client, id))
+          ? await options.previewRouteMoves(before, def, { id, listId })
+          : undefined;
       planned.push({
         def,
         id,
+        ...(moves ? { moves } : {}),
         changes,
         unbindList: !synced && reidentifying.some((c) => c.path === 'target.list'),
       });
@@ -117,7 +143,12 @@ export async function applyDefinitions(meta: Pool, defs: SyncDefinition[]): Prom
     for (const p of planned) {
       const outcome = await upsertDefinition(client, p.def);
       result[outcome].push(p.def.name);
-      result.definitions.push({ name: p.def.name, outcome, changes: p.changes });
+      result.definitions.push({
+        name: p.def.name,
+        outcome,
+        changes: p.changes,
+        ...(p.moves ? { moves: p.moves } : {}),
+      });
       if (p.id === null) continue;
       const realign = [...new Set(p.changes.flatMap((c) => c.realign))];
       if (realign.length > 0) {

@@ -17,13 +17,14 @@ export interface Route {
 }
 
 /**
- * A column a condition may read: a mapped source column (`fields[].source`), the SharePoint field it maps to
- * (`fields[].target`) and the kind its canonical values have. Where several fields map one source column, the
- * first of them in `fields` order is the one routes read.
+ * A column a condition may read: a mapped source column (`fields[].source`) with the SharePoint field it maps to
+ * (`fields[].target`), or a key column (`source.key`) that no field maps (no target), and the kind its canonical
+ * values have. Where several fields map one source column, the first of them in `fields` order is the one
+ * routes read (its value after that field's transforms).
  */
 export interface RouteColumn {
   source: string;
-  target: string;
+  target?: string;
   kind: FieldKind;
 }
 
@@ -62,11 +63,18 @@ export interface CompiledRoutes {
   routes: CompiledRoute[];
   /**
    * The list index of the first route whose condition is true for the row, or null when none is (the row is
-   * `unrouted`). `values` are canonical values (I2, after the field's transforms) keyed by source column name.
+   * `unrouted`). `values` are canonical values (I2, after the field's transforms) keyed by source column name;
+   * a key column no field maps has the canonical value of its key kind (toCanonical(keyKind, value)).
    */
   routeOf(values: Readonly<Record<string, CanonicalValue>>): number | null;
-  /** As routeOf, for a canonical record keyed by SharePoint field name (what the engine hashes). */
-  routeOfRecord(record: Readonly<CanonicalRecord>): number | null;
+  /**
+   * As routeOf, for a canonical record keyed by SharePoint field name (what the engine hashes). Key columns no
+   * field maps are not in such a record: `keys` gives their canonical values by source column name.
+   */
+  routeOfRecord(
+    record: Readonly<CanonicalRecord>,
+    keys?: Readonly<Record<string, CanonicalValue>>,
+  ): number | null;
 }
 
 type ValueType = 'text' | 'number' | 'boolean' | 'list' | 'null';
@@ -131,10 +139,13 @@ export function compileRoutes(routes: readonly Route[], columns: readonly RouteC
     }
     return null;
   };
-  const routeOfRecord = (record: Readonly<CanonicalRecord>): number | null => {
-    const values: Record<string, CanonicalValue> = {};
+  const routeOfRecord = (
+    record: Readonly<CanonicalRecord>,
+    keys: Readonly<Record<string, CanonicalValue>> = {},
+  ): number | null => {
+    const values: Record<string, CanonicalValue> = { ...keys };
     for (const c of bySource.values()) {
-      const value = record[c.target];
+      const value = c.target === undefined ? undefined : record[c.target];
       if (value !== undefined) values[c.source] = value;
     }
     return routeOf(values);
@@ -319,7 +330,7 @@ export function unknownColumnProblem(name: string, known: readonly string[]): st
     `unknown column "${name}"` +
     (other
       ? ` (column names are case-sensitive: did you mean "${other}"?)`
-      : `: conditions read mapped source columns (fields[].source): ${known.map((n) => `"${n}"`).join(', ')}`)
+      : `: conditions read mapped source columns (fields[].source) and key columns (source.key): ${known.map((n) => `"${n}"`).join(', ')}`)
   );
 }
 

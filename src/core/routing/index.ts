@@ -18,3 +18,4 @@ export {
 } from './compile';
 export { isRouted, singleListOf, targetListLabel, targetLists } from './lists';
 export { analyzeRoutes, type RouteFinding } from './analyze';
+export { describeRouteMoves, tallyRouteMoves, type RouteMove, type RouteMovesReport } from './moves';

@@ -55,8 +55,13 @@ export function tokenize(text: string): Token[] {
     const number = NUMBER.exec(text.slice(i));
     if (number && (/\d/.test(c) || c === '.')) {
       i += number[0].length;
-      if (i < text.length && IDENTIFIER_PART.test(text[i]))
-        fail(`"${number[0]}${text[i]}" is neither a number nor a column name`, start);
+      if (i < text.length && IDENTIFIER_PART.test(text[i])) {
+        while (i < text.length && IDENTIFIER_PART.test(text[i])) i++;
+        fail(
+          `"${text.slice(start, i)}" is neither a number nor a column name (quote a column of that name)`,
+          start,
+        );
+      }
       tokens.push({ type: 'number', text: number[0], pos: start });
       continue;
     }

@@ -1,0 +1,155 @@
+import type { Pool } from 'pg';
+import {
+  CanonicalValueError,
+  fieldKindFor,
+  identityOf,
+  toCanonical,
+  type CanonicalValue,
+  type FieldKind,
+} from '../canonical';
+import type { SyncDefinition } from '../definition/schema';
+import {
+  compileRoutes,
+  isRouted,
+  targetLists,
+  tallyRouteMoves,
+  type RouteColumn,
+  type RouteMovesReport,
+} from '../routing';
+import { readSourceTable } from '../source/postgres/catalog';
+import { quoteIdent } from '../source/postgres/PostgresSource';
+import { SourceTableNotFoundError } from './runner';
+import { applyTransforms } from './transform';
+import type { EngineContext } from './types';
+import { errorKindOf } from '../errors/classify';
+
+const PAGE = 1000;
+
+/**
+ * How many synced rows new routes would move, and between which lists, before anything moves (#21): the new
+ * routes are evaluated over each synced row's current values (canonical, after the field's transforms, as a
+ * push sees them) and compared with the list the ledger has its item in. `listNames` names the lists by id;
+ * an id it lacks is reported as the id. Rows not synced yet are left out: their first push creates them.
+ */
+export async function previewRouteMoves(
+  meta: Pool,
+  sourcePool: Pool,
+  definitionId: string,
+  after: SyncDefinition,
+  listNames: ReadonlyMap<string, string>,
+): Promise<RouteMovesReport> {
+  const { schema, table, key } = after.source;
+  const info = await readSourceTable(sourcePool, schema, table);
+  if (!info) throw new SourceTableNotFoundError(after.name, `${schema}.${table}`);
+  const pgByName = new Map(info.columns.map((c) => [c.name, c]));
+  const kindOf = (column: string): FieldKind | undefined => {
+    const pg = pgByName.get(column);
+    if (!pg) return undefined;
+    try {
+      return fieldKindFor(pg, undefined);
+    } catch {
+      return undefined;
+    }
+  };
+  const columns: RouteColumn[] = [];
+  const transforms = new Map<string, SyncDefinition['fields'][number]['transform']>();
+  const readable: {
+    source: string;
+    target?: string;
+    transform?: SyncDefinition['fields'][number]['transform'];
+  }[] = [...after.fields, ...key.map((k) => ({ source: k }))];
+  for (const c of readable) {
+    const kind = kindOf(c.source);
+    if (kind === undefined || transforms.has(c.source)) continue;
+    columns.push({ source: c.source, target: c.target, kind });
+    transforms.set(c.source, c.transform);
+  }
+  const compiled = compileRoutes(after.target.routes ?? [{ list: after.target.list ?? '' }], columns);
+  const keyKinds: Record<string, FieldKind> = {};
+  for (const k of key) {
+    const kind = kindOf(k);
+    if (kind) keyKinds[k] = kind;
+  }
+
+  const { rows: ledger } = await meta.query<{ h: string; list: string }>(
+    'SELECT source_identity_hash AS h, sp_list_id AS list FROM arcore.sync_ledger WHERE definition_id = $1',
+    [definitionId],
+  );
+  const listOfRow = new Map(ledger.map((r) => [r.h, r.list]));
+  const read = [...new Set([...key, ...columns.map((c) => c.source)])];
+  const keyList = key.map(quoteIdent).join(', ');
+  const pairs: { from: string; to: string | null }[] = [];
+  let cursor: unknown[] | null = null;
+  for (;;) {
+    const page: { rows: Record<string, unknown>[] } = await sourcePool.query<Record<string, unknown>>(
+      `SELECT ${read.map(quoteIdent).join(', ')} FROM ${quoteIdent(schema)}.${quoteIdent(table)}` +
+        (cursor ? ` WHERE (${keyList}) > (${key.map((_, i) => `$${i + 1}`).join(', ')})` : '') +
+        ` ORDER BY ${keyList} LIMIT ${PAGE}`,
+      cursor ?? [],
+    );
+    const { rows } = page;
+    for (const row of rows) {
+      const listId = listOfRow.get(identityOf(key, row, keyKinds).hash);
+      if (listId === undefined) continue;
+      const values: Record<string, CanonicalValue> = {};
+      try {
+        for (const c of columns) {
+          const steps = transforms.get(c.source);
+          const raw = row[c.source];
+          values[c.source] = toCanonical(c.kind, steps ? applyTransforms(steps, raw) : raw);
+        }
+      } catch (err) {
+        // A value no push can send parks its row; it cannot move either.
+        if (err instanceof CanonicalValueError) continue;
+        throw err;
+      }
+      const index = compiled.routeOf(values);
+      pairs.push({
+        from: listNames.get(listId) ?? listId,
+        to: index === null ? null : compiled.lists[index],
+      });
+    }
+    if (rows.length < PAGE) break;
+    const last: Record<string, unknown> = rows[rows.length - 1];
+    cursor = key.map((k) => last[k]);
+  }
+  return tallyRouteMoves(pairs);
+}
+
+/**
+ * Names of the lists a definition's ledger points at, by id: the list a single-list definition bound needs no
+ * Graph request; any other id is found by resolving the lists of both versions of the definition (a list that
+ * does not exist yet holds no item). One request per list, only when the ledger has an id not known otherwise.
+ */
+export async function ledgerListNames(
+  ctx: EngineContext,
+  definitionId: string,
+  boundListId: string | null,
+  before: SyncDefinition,
+  after: SyncDefinition,
+): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  if (boundListId !== null && !isRouted(before)) names.set(boundListId, targetLists(before)[0]);
+  const { rows } = await ctx.meta.query<{ list: string }>(
+    'SELECT DISTINCT sp_list_id AS list FROM arcore.sync_ledger WHERE definition_id = $1',
+    [definitionId],
+  );
+  if (rows.every((r) => names.has(r.list))) return names;
+  const target = ctx.target();
+  try {
+    for (const def of [before, after]) {
+      const site = await target.resolveSite(def.target.site);
+      for (const list of targetLists(def)) {
+        try {
+          const resolved = await target.resolveList(site.id, list);
+          if (!names.has(resolved.id)) names.set(resolved.id, list);
+        } catch (err) {
+          if (errorKindOf(err) !== 'not_found') throw err;
+        }
+      }
+    }
+  } finally {
+    await target.close();
+  }
+  return names;
+}
