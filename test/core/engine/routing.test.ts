@@ -4,6 +4,8 @@
  * crash-safe (a real SIGKILL between the create in the new list and the delete in the old one).
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { verifyDefinition } from '../../../src/core/engine/verify';
 import { definitionStatus } from '../../../src/core/ops/status';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
+import { ensureSubscriptions, listStoredSubscriptions } from '../../../src/core/subscriptions';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
 
 const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
@@ -291,5 +294,45 @@ describe('routing: one table, three lists (issue #21)', () => {
     const { rows } = await h.db.pool.query('SELECT region FROM tickets WHERE id = 11');
     expect(rows).toEqual([{ region: 'APAC' }]);
     expect(Number((await h.db.pool.query('SELECT count(*) AS n FROM arcore.sync_moves')).rows[0].n)).toBe(0);
+  });
+
+  it('keeps one change-notification subscription per routed list', async () => {
+    // Answers Graph's validation handshake, as the real endpoint does.
+    const server = createServer((req, res) => {
+      const token = new URL(req.url ?? '/', 'http://x').searchParams.get('validationToken');
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(token === null ? 202 : 200, { 'content-type': 'text/plain' });
+        res.end(token ?? '');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/graph/notifications`;
+      const bound = await h.db.pool.query<{ list_name: string; list_id: string }>(
+        'SELECT list_name, list_id FROM arcore.sync_definition_lists ORDER BY list_name',
+      );
+      const idOf = (name: string) => bound.rows.find((r) => r.list_name === name)?.list_id;
+      const live = async () =>
+        (await listStoredSubscriptions(h.db.pool))
+          .filter((x) => x.state !== 'REMOVED')
+          .map((x) => x.listId)
+          .sort();
+      const first = await ensureSubscriptions(h.ctx, { notificationUrl: url });
+      expect(first.errors).toEqual([]);
+      expect(first.actions.filter((a) => a.action === 'created')).toHaveLength(3);
+      expect(await live()).toEqual(LISTS.map(idOf).sort());
+      const again = await ensureSubscriptions(h.ctx, { notificationUrl: url });
+      expect(again.actions.map((a) => a.action)).toEqual(['kept', 'kept', 'kept']);
+      // A rule change that no longer routes to Europe drops its subscription.
+      await upsertDefinitions(h.db.pool, [parseDefinition(ticketsDefinition(ROUTES.slice(0, 2)))]);
+      const third = await ensureSubscriptions(h.ctx, { notificationUrl: url });
+      expect(third.actions.filter((a) => a.action === 'deleted')).toEqual([
+        expect.objectContaining({ reason: 'its list is no longer routed' }),
+      ]);
+      expect(await live()).toEqual([idOf('Active'), idOf('Archive')].sort());
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
