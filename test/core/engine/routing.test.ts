@@ -13,6 +13,7 @@ import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { previewPush } from '../../../src/core/engine/dryRun';
 import { provisionList } from '../../../src/core/engine/provision';
+import { relinkDefinition } from '../../../src/core/engine/relink';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import type { RunSummary } from '../../../src/core/engine/types';
@@ -334,5 +335,32 @@ describe('routing: one table, three lists (issue #21)', () => {
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  it('I15 per list: a replaced routed list stops the runs until relink, which re-pairs rows in every list', async () => {
+    await upsertDefinitions(h.db.pool, [parseDefinition(ticketsDefinition(ROUTES.slice(0, 2)))]);
+    expect((await itemsOf(5)).map((i) => i.list)).toEqual(['Archive']);
+    const [five] = await itemsOf(5);
+    const oldArchive = (await h.asUser('GET', `/sites/${h.siteId}/lists/Archive`)).body as { id: string };
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${oldArchive.id}`)).status).toBe(204);
+    await provisionList(h.ctx, 'tickets');
+    // Part of the old list restored from an export: row 5's item, carrying its hidden key.
+    const restored = await h.asUser('POST', `/sites/${h.siteId}/lists/Archive/items`, {
+      fields: { ArcoreKey: five.fields.ArcoreKey, Title: five.fields.Title, Status: 'ARCHIVED' },
+    });
+    expect(restored.status).toBe(201);
+    const refused = await runPush(h.ctx, 'tickets', { trigger: 'test' });
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error).toMatch(/relink tickets/);
+    const relinked = await relinkDefinition(h.ctx, 'tickets');
+    expect(relinked).toMatchObject({ adopted: 2, toRecreate: 2 });
+    expect(relinked.lists?.map((l) => l.name)).toEqual(['Active', 'Archive']);
+    expect(await push()).toMatchObject({ created: 2, moved: 0 });
+    await pull();
+    expect(await verifyDefinition(h.ctx, 'tickets')).toMatchObject({
+      agree: true,
+      paired: 4,
+      unroutedRows: 1,
+    });
   });
 });
