@@ -87,6 +87,15 @@ export async function checkRoutedListIdentity(
   );
 }
 
+/** Whether the definition was ever routed (its runs bound routed lists). */
+export async function wasRouted(meta: Pool, definitionId: string): Promise<boolean> {
+  const { rows } = await meta.query<{ routed: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM arcore.sync_definition_lists WHERE definition_id = $1) AS routed',
+    [definitionId],
+  );
+  return rows[0].routed;
+}
+
 /** Forgets a routed definition's list bindings (relink binds the lists it resolves now). */
 export async function unbindRoutedLists(
   db: Pick<Pool, 'query'>,

@@ -8,6 +8,7 @@ import { errorKindOf, hintFor } from '../errors/classify';
 import type { ErrorKind } from '../errors/kind';
 import { PostgresSource } from '../source/postgres/PostgresSource';
 import {
+  bindListId,
   getDefinition,
   ListAlreadySyncedError,
   otherDefinitionsOfList,
@@ -18,7 +19,7 @@ import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
-import { checkRoutedListIdentity, routerOf, type ScopeList } from './routing';
+import { checkRoutedListIdentity, routerOf, wasRouted, type ScopeList } from './routing';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType, RunWait } from './types';
@@ -229,7 +230,11 @@ async function openScope(
   }
   // I15: a single-list definition keeps its one binding; a routed one binds each list by name.
   if (isRouted(def)) await checkRoutedListIdentity(ctx.meta, stored, lists);
-  else await checkListIdentity(ctx.meta, stored, lists[0].listId);
+  // A definition switched back from routes to one list may still have items in its former routed lists: every
+  // row then routes to the one list, so the push moves them there.
+  const routedBefore = !isRouted(def) && (await wasRouted(ctx.meta, stored.id));
+  if (routedBefore) await bindListId(ctx.meta, stored.id, lists[0].listId);
+  else if (!isRouted(def)) await checkListIdentity(ctx.meta, stored, lists[0].listId);
   for (const list of lists) {
     // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
     if (!list.spColumns.some((c) => c.name === def.target.keyColumn)) {
@@ -248,7 +253,7 @@ async function openScope(
   const pgColumns = table.columns;
   const plan = buildFieldPlan(def, pgColumns, spColumns);
   for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
-  const route = routerOf(def, plan, lists);
+  const route = routedBefore ? () => lists[0] : routerOf(def, plan, lists);
   const wanted = new Set([
     ...def.source.key,
     def.source.cursor.column,

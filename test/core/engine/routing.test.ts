@@ -363,4 +363,17 @@ describe('routing: one table, three lists (issue #21)', () => {
       unroutedRows: 1,
     });
   });
+
+  it('switching a routed definition back to one list moves every item there', async () => {
+    const single = ticketsDefinition([]);
+    single.target = { site: SITE, list: 'Active' };
+    await upsertDefinitions(h.db.pool, [parseDefinition(single)]);
+    const s = await push();
+    // Rows 5, 10 and 11 leave Archive; unrouted row 4 now has a list and is created.
+    expect(s).toMatchObject({ moved: 3, created: 1, unrouted: 0 });
+    for (const id of [2, 4, 5, 10, 11]) expect((await itemsOf(id)).map((i) => i.list)).toEqual(['Active']);
+    expect(await h.items('Archive')).toEqual([]);
+    await pull();
+    expect(await push()).toMatchObject({ moved: 0, created: 0, updated: 0 });
+  });
 });
