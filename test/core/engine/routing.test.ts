@@ -179,6 +179,23 @@ describe('routing: one table, three lists (issue #21)', () => {
     expect(rows).toEqual([{ title: 'edited in sp', status: 'ARCHIVED' }]);
   });
 
+  it('a move whose old item SharePoint deleted meanwhile goes to the conflict decision, not around it', async () => {
+    await insert(20, 'ACTIVE', 'US', 'twenty');
+    await push();
+    const [item] = await itemsOf(20);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/Active/items/${item.id}`)).status).toBe(204);
+    await h.db.pool.query("UPDATE tickets SET status = 'ARCHIVED' WHERE id = 20");
+    const first = await push();
+    expect(first).toMatchObject({ moved: 0 });
+    expect(await itemsOf(20)).toEqual([]);
+    // Deleted in SharePoint, edited in Postgres: a conflict SOURCE_WINS settles by keeping the row.
+    expect(await pull()).toMatchObject({ conflicts: 1 });
+    expect(await push()).toMatchObject({ created: 1 });
+    expect((await itemsOf(20)).map((i) => i.list)).toEqual(['Archive']);
+    await h.db.pool.query('DELETE FROM tickets WHERE id = 20');
+    expect(await push()).toMatchObject({ deleted: 1 });
+  });
+
   it('deletes and conflicts work per routed list', async () => {
     // SharePoint delete in Europe → the row goes (pull delete policy PROPAGATE).
     const [eu] = await itemsOf(3);

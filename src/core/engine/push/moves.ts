@@ -4,8 +4,8 @@
  * committed before the create is sent; the transaction that points the ledger at the new item removes it. A
  * rerun (settlePendingMoves) finds the new item by the hidden key: it finishes the move, or undoes it.
  *
- * Nothing is lost (I7): the old item is deleted with If-Match on the ledger's eTag. When SharePoint changed it
- * since the last sync, the move is undone (the new item deleted, the ledger left on the old item), so the next
+ * Nothing is lost (I7): the old item is deleted with If-Match on the ledger's eTag. When SharePoint changed (or
+ * deleted) it since the last sync, the move is undone (the new item deleted, the ledger left on the old item), so the next
  * pull brings that edit to the conflict decision like any other, and the push after it moves the item.
  */
 import {
@@ -122,7 +122,7 @@ export async function finishMoves(
   for (const c of created) {
     const { m, o } = c;
     const d = outcomes.get(m.r.hash);
-    if (d && (d.status === 'deleted' || d.status === 'not_found')) {
+    if (d?.status === 'deleted') {
       scope.counts.moved++;
       const synced = movedSynced(scope, m, o);
       commit.save.push({
@@ -145,7 +145,8 @@ export async function finishMoves(
         from: scope.lists.find((l) => l.listId === m.entry.listId)?.name ?? m.entry.listId,
         to: scope.lists.find((l) => l.listId === m.toListId)?.name ?? m.toListId,
       });
-    } else if (d?.status === 'precondition_failed') {
+    } else if (d?.status === 'precondition_failed' || d?.status === 'not_found') {
+      // Changed or deleted in SharePoint since the last sync: the pull decides that (I7, I8) before any move.
       undo.push(c);
     } else {
       // The old item may still be there: the move stays recorded and the next run finishes it.
@@ -187,8 +188,8 @@ async function undoMoves(
       scope.counts.skipped++;
       scope.details.movesDeferred = ((scope.details.movesDeferred as number) ?? 0) + 1;
       scope.ctx.log.info(
-        `${scope.def.name}: item ${m.entry.itemId} changed in SharePoint since the last sync; its move waits ` +
-          'for the next pull to take that change',
+        `${scope.def.name}: item ${m.entry.itemId} changed or was deleted in SharePoint since the last sync; ` +
+          'its move waits for the next pull to decide that change',
       );
       commit.moved.push(m.r.hash);
     } else {
@@ -239,6 +240,8 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       settled.push(m.identityHash);
       continue;
     }
+    scope.assertLockHeld();
+    // not_found here is most likely the crashed run's own delete: the move is finished.
     const [d] = await target.writeItems(siteId, m.fromListId, [
       { kind: 'delete', ref: m.identityHash, itemId: m.fromItemId, eTag: entry.eTag ?? undefined },
     ]);
