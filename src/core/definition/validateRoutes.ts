@@ -1,5 +1,6 @@
 import { fieldKindFor, UnsupportedMappingError } from '../canonical';
-import { analyzeRoutes, compileRoutes, InvalidRoutesError, type RouteColumn } from '../routing';
+import { applyTransforms } from '../engine/transform';
+import { analyzeRoutes, compileRoutes, InvalidRoutesError, type Node, type RouteColumn } from '../routing';
 import type { SourceColumn } from '../source/postgres/catalog';
 import type { SyncDefinition } from './schema';
 
@@ -46,4 +47,54 @@ export function checkRoutesAgainstTable(
   for (const f of analyzeRoutes(compiled)) {
     (f.severity === 'error' ? err : warn)(`target.routes[${f.route}].when`, f.message);
   }
+  compiled.routes.forEach((route, i) => {
+    if (route.condition === null) return;
+    for (const message of transformedAway(route.condition, def.fields))
+      warn(`target.routes[${i}].when`, message);
+  });
+}
+
+/**
+ * Conditions read a column's value after its field's transforms, so a constant the transforms would change
+ * (`status == 'ACTIVE'` with `lowercase`) is never equal to it.
+ */
+function transformedAway(condition: Node, fields: SyncDefinition['fields']): string[] {
+  const out: string[] = [];
+  const check = (column: Node, literal: Node): void => {
+    if (column.type !== 'column' || literal.type !== 'literal' || typeof literal.value !== 'string') return;
+    const steps = fields.find((f) => f.source === column.name)?.transform;
+    if (!steps) return;
+    const transformed = applyTransforms(steps, literal.value);
+    if (transformed === literal.value) return;
+    out.push(
+      `"${column.name}" is read after its transforms (${steps.join(', ')}), so it never equals ` +
+        `'${literal.value}'` +
+        (typeof transformed === 'string' && transformed !== '' ? `: write '${transformed}'` : ''),
+    );
+  };
+  const visit = (n: Node): void => {
+    switch (n.type) {
+      case 'compare':
+        if (n.op === '==' || n.op === '!=') {
+          check(n.left, n.right);
+          check(n.right, n.left);
+        }
+        return;
+      case 'in':
+        for (const v of n.values) check(n.operand, v);
+        return;
+      case 'not':
+        visit(n.operand);
+        return;
+      case 'and':
+      case 'or':
+        visit(n.left);
+        visit(n.right);
+        return;
+      default:
+        return;
+    }
+  };
+  visit(condition);
+  return out;
 }

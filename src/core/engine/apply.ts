@@ -111,7 +111,13 @@ export async function applyDefinitions(
       const before = parseDefinition(rows[0].document, `stored definition "${def.name}"`);
       const changes = describeDefinitionChanges(before, def).filter(
         // The list named by the id it already resolves to is the same list.
-        (c) => !(c.path === 'target.list' && listId !== null && def.target.list === listId),
+        (c) =>
+          !(
+            c.kind === 're-identifying' &&
+            c.path === 'target.list' &&
+            listId !== null &&
+            def.target.list === listId
+          ),
       );
       const reidentifying = changes.filter((c) => c.kind === 're-identifying');
       const synced = reidentifying.length > 0 && (await hasSynced(client, id));

@@ -9,7 +9,7 @@ import {
 } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
 import {
-  compileRoutes,
+  compileTargetRoutes,
   isRouted,
   targetLists,
   tallyRouteMoves,
@@ -30,6 +30,8 @@ const PAGE = 1000;
  * routes are evaluated over each synced row's current values (canonical, after the field's transforms, as a
  * push sees them) and compared with the list the ledger has its item in. `listNames` names the lists by id;
  * an id it lacks is reported as the id. Rows not synced yet are left out: their first push creates them.
+ * Kinds come from the Postgres columns alone (a run also looks at the SharePoint column: a timestamp mapped to
+ * a date-only column compares as a date there), so a count for such a column is an estimate.
  */
 export async function previewRouteMoves(
   meta: Pool,
@@ -64,7 +66,7 @@ export async function previewRouteMoves(
     columns.push({ source: c.source, target: c.target, kind });
     transforms.set(c.source, c.transform);
   }
-  const compiled = compileRoutes(after.target.routes ?? [{ list: after.target.list ?? '' }], columns);
+  const compiled = compileTargetRoutes(after, columns);
   const keyKinds: Record<string, FieldKind> = {};
   for (const k of key) {
     const kind = kindOf(k);

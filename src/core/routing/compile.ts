@@ -153,6 +153,28 @@ export function compileRoutes(routes: readonly Route[], columns: readonly RouteC
   return { lists, routes: compiled, routeOf, routeOfRecord };
 }
 
+/**
+ * The columns routes may read, from what a run knows: its mapped fields (the first field of each source column)
+ * and the kinds of the key columns (`FieldPlan.fields` and `FieldPlan.keyKinds` in engine/plan.ts). A key
+ * column without a kind (a type not synced as a field) cannot be read by a condition.
+ */
+export function routeColumnsOf(
+  fields: readonly { source: string; target: string; kind: FieldKind }[],
+  keyKinds: Readonly<Record<string, FieldKind>>,
+): RouteColumn[] {
+  const columns: RouteColumn[] = [];
+  const seen = new Set<string>();
+  for (const f of fields) {
+    if (seen.has(f.source)) continue;
+    seen.add(f.source);
+    columns.push({ source: f.source, target: f.target, kind: f.kind });
+  }
+  for (const [source, kind] of Object.entries(keyKinds)) {
+    if (!seen.has(source)) columns.push({ source, kind });
+  }
+  return columns;
+}
+
 /** List names: one spelling per list, since SharePoint list names are case-insensitive. */
 function collectLists(
   routes: readonly Route[],

@@ -10,12 +10,13 @@ export {
   checkCondition,
   compileRoutes,
   InvalidRoutesError,
+  routeColumnsOf,
   type CompiledRoute,
   type CompiledRoutes,
   type Route,
   type RouteColumn,
   type RouteProblem,
 } from './compile';
-export { isRouted, singleListOf, targetListLabel, targetLists } from './lists';
+export { compileTargetRoutes, isRouted, singleListOf, targetListLabel, targetLists } from './lists';
 export { analyzeRoutes, type RouteFinding } from './analyze';
 export { describeRouteMoves, tallyRouteMoves, type RouteMove, type RouteMovesReport } from './moves';

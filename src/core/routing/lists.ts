@@ -1,4 +1,5 @@
 import type { SyncDefinition } from '../definition/schema';
+import { compileRoutes, type CompiledRoutes, type RouteColumn } from './compile';
 import { RoutedDefinitionError } from './errors';
 
 /*
@@ -51,4 +52,12 @@ function declaredList(def: TargetOf): string {
 /** The list, or the routed lists joined with ", ": for messages and status displays only. */
 export function targetListLabel(def: TargetOf): string {
   return targetLists(def).join(', ');
+}
+
+/**
+ * The routes of any definition: a single-list definition is one default route to its list, so a run can treat
+ * both alike. `lists` equals targetLists(def), so a list index means the same in both.
+ */
+export function compileTargetRoutes(def: TargetOf, columns: readonly RouteColumn[]): CompiledRoutes {
+  return compileRoutes(def.target.routes ?? [{ list: declaredList(def) }], columns);
 }

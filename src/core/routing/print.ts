@@ -1,6 +1,7 @@
 import type { Node } from './ast';
 
-const BARE_COLUMN = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+const BARE_COLUMN = /^[\p{L}_][\p{L}\p{N}_$]*$/u;
+const SURROGATE = /[\uD800-\uDFFF]/;
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'null', 'true', 'false']);
 
 /**
@@ -14,7 +15,10 @@ export function printCondition(node: Node): string {
       if (typeof node.value === 'string') return `'${node.value.replace(/'/g, "''")}'`;
       return String(node.value);
     case 'column':
-      return BARE_COLUMN.test(node.name) && !KEYWORDS.has(node.name.toLowerCase())
+      // The tokenizer reads one UTF-16 unit at a time: a letter beyond U+FFFF is only readable quoted.
+      return BARE_COLUMN.test(node.name) &&
+        !SURROGATE.test(node.name) &&
+        !KEYWORDS.has(node.name.toLowerCase())
         ? node.name
         : `"${node.name.replace(/"/g, '""')}"`;
     case 'hash':

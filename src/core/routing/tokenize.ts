@@ -12,8 +12,8 @@ export interface Token {
 
 const OPERATORS = ['==', '!=', '<=', '>=', '<', '>', '%', '-'];
 
-const IDENTIFIER_START = /[A-Za-z_]/;
-const IDENTIFIER_PART = /[A-Za-z0-9_$]/;
+const IDENTIFIER_START = /[\p{L}_]/u;
+const IDENTIFIER_PART = /[\p{L}\p{N}_$]/u;
 const NUMBER = /^(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?/;
 
 /** Splits a condition into tokens. Hand-written so that every error names the character where it starts. */

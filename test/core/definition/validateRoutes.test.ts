@@ -105,6 +105,37 @@ describe('validate checks routes against the real table', () => {
     });
   });
 
+  it('refuses a routed list that another definition already writes, whatever its case', async () => {
+    const routed = definition([{ when: "status == 'A'", list: 'Archive' }, { list: 'Projects' }]);
+    const other = {
+      ...routed,
+      name: 'other',
+      target: { ...routed.target, routes: undefined, list: 'projects' },
+    };
+    const report = await validateAgainstDatabase(routed, db.pool, [other]);
+    expect(report.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
+      'target.routes: list "Projects" on "contoso.sharepoint.com:/sites/ops" is already the target of definition ' +
+        '"other" (as "projects")',
+    ]);
+  });
+
+  it('warns that a constant the column transforms would change never equals it', async () => {
+    const def = definition([
+      { when: "status == 'ACTIVE' or status in ('paused', ' Done')", list: 'A' },
+      { list: 'B' },
+    ]);
+    const status = def.fields.find((f) => f.source === 'status');
+    if (status) status.transform = ['trim', 'lowercase'];
+    const report = await validateAgainstDatabase(def, db.pool);
+    expect(report.errors).toEqual([]);
+    expect(
+      report.warnings.filter((w) => w.path.startsWith('target.routes')).map((w) => `${w.path}: ${w.message}`),
+    ).toEqual([
+      `target.routes[0].when: "status" is read after its transforms (trim, lowercase), so it never equals 'ACTIVE': write 'active'`,
+      `target.routes[0].when: "status" is read after its transforms (trim, lowercase), so it never equals ' Done': write 'done'`,
+    ]);
+  });
+
   it("computes the same hash() buckets in SQL with the documented function as the engine's", async () => {
     await db.pool.query(ROUTE_HASH_SQL);
     const texts = ['', 'a', 'foobar', 'Zürich', '東京', '6f1c2b9e-0000-4000-8000-00000000abcd', "it's"];

@@ -1,3 +1,4 @@
+import { runCli, tempDir, writeJson } from '../../cli/cliHarness';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinition, SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { applyDefinitions } from '../../../src/core/engine/apply';
@@ -145,5 +146,26 @@ describe('routed lists: provision and the moves apply reports', () => {
       unrouted: 0,
       moves: evenIds.length > 0 ? [{ from: 'Projects', to: 'Even', rows: evenIds.length }] : [],
     });
+
+    // The command prints the same count in text before anything moves.
+    const dir = tempDir('arcore-route-moves-');
+    const caFile = writeJson(dir, 'ca.pem', h.emulator.caCert);
+    const file = writeJson(dir, 'definitions.json', {
+      definitions: [routed([{ when: "status == 'DRAFT'", list: 'Drafts' }, { list: 'Projects' }])],
+    });
+    const env = {
+      DATABASE_URL: h.db.url,
+      GRAPH_BASE_URL: h.emulator.baseUrl,
+      GRAPH_TOKEN: h.emulator.appToken,
+      GRAPH_CA_CERT_FILE: caFile,
+    };
+    const printed = await runCli(['apply', file], env);
+    expect(printed.stderr).toBe('');
+    expect(printed.stdout).toContain(
+      '    2 synced rows would move (a create and a delete each) of 8 checked:\n' +
+        '    2 rows "Projects" → "Drafts"\n',
+    );
+    expect(printed.code).toBe(0);
+    expect(await h.items('Projects')).toHaveLength(8);
   });
 });

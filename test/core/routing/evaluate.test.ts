@@ -1,13 +1,16 @@
 import fc from 'fast-check';
 import {
   compileRoutes,
+  compileTargetRoutes,
   evaluate,
   fnv1a32,
   InvalidRoutesError,
   lookupIn,
   parseCondition,
   routeHash,
+  routeColumnsOf,
   RouteInputError,
+  targetLists,
   type RouteColumn,
 } from '../../../src/core/routing';
 import type { CanonicalValue } from '../../../src/core/canonical';
@@ -79,6 +82,39 @@ describe('routes: first match decides, over canonical values', () => {
     );
     expect(byKey.routeOfRecord({ Title: 'x' }, { code: 'A-1' })).toBe(fnv1a32('A-1') % 2 === 0 ? 0 : 1);
     expect(byKey.routeOfRecord({ Title: 'x' }, { code: 'A-2' })).toBe(fnv1a32('A-2') % 2 === 0 ? 0 : 1);
+  });
+
+  it('routeColumnsOf takes the first field of a column and the kinds of unmapped keys', () => {
+    expect(
+      routeColumnsOf(
+        [
+          { source: 'name', target: 'Title', kind: 'text' },
+          { source: 'name', target: 'Name2', kind: 'text' },
+          { source: 'id', target: 'RowId', kind: 'integer' },
+        ],
+        { id: 'integer', code: 'text' },
+      ),
+    ).toEqual([
+      { source: 'name', target: 'Title', kind: 'text' },
+      { source: 'id', target: 'RowId', kind: 'integer' },
+      { source: 'code', kind: 'text' },
+    ]);
+  });
+
+  it('compileTargetRoutes treats a single list as one default route, with lists as targetLists gives them', () => {
+    const single = { name: 'p', target: { site: 's', list: 'Projects', keyColumn: 'ArcoreKey' } };
+    const compiled = compileTargetRoutes(single, COLUMNS);
+    expect(compiled.lists).toEqual(targetLists(single));
+    expect(compiled.routeOf({})).toBe(0);
+    const routed = {
+      name: 'p',
+      target: {
+        site: 's',
+        keyColumn: 'ArcoreKey',
+        routes: [{ when: 'done', list: 'B' }, { when: 'not done', list: 'A' }, { list: 'B' }],
+      },
+    };
+    expect(compileTargetRoutes(routed, COLUMNS).lists).toEqual(targetLists(routed));
   });
 
   it('a row matching no route and no default is unrouted (null)', () => {

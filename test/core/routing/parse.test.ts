@@ -76,6 +76,13 @@ describe('route condition parser', () => {
     expect(errorOf(text)).toEqual({ problem, position });
   });
 
+  it('reads unquoted column names with letters beyond ASCII', () => {
+    expect(shape(parseCondition("größe >= 2 and 名前 == 'x'"))).toMatchObject({
+      left: { left: { type: 'column', name: 'größe' } },
+      right: { left: { type: 'column', name: '名前' } },
+    });
+  });
+
   it('names the position 1-based and the condition in the message', () => {
     expect(() => parseCondition("status = 'A'")).toThrow(
       `"=" is not an operator: write == for equality at character 8 of "status = 'A'"`,
@@ -93,7 +100,19 @@ describe('route condition parser', () => {
 });
 
 const columnName = fc.oneof(
-  fc.constantFrom('status', 'amount', 'region', 'id', 'and', 'hash', 'Due Date', 'x"y'),
+  fc.constantFrom(
+    'status',
+    'amount',
+    'region',
+    'id',
+    'and',
+    'hash',
+    'Due Date',
+    'x"y',
+    'größe',
+    'Größe2',
+    '𝒜b',
+  ),
   fc.stringMatching(/^[a-z_][a-z0-9_]{0,6}$/),
 );
 const literalValue: fc.Arbitrary<LiteralValue> = fc.oneof(
