@@ -262,7 +262,7 @@ async function resolveInRun(
     const entry = (await ledger.byIdentities(runScope.ctx.meta, [conflict.identityHash])).get(
       conflict.identityHash,
     );
-    const routed = row ? runScope.route(rowToCanonical(runScope.plan, row.values)) : null;
+    const routed = row ? runScope.route(rowToCanonical(runScope.plan, row.values), row.values) : null;
     const listId = entry?.itemId ? entry.listId : (routed?.listId ?? entry?.listId);
     if (listId) scope = forListId(runScope, listId);
   }

@@ -3,8 +3,8 @@
  * list, and each row belongs to the list of the first route its values match.
  */
 import type { Pool } from 'pg';
-import type { CanonicalRecord, SpColumnInfo } from '../canonical';
-import { compileRoutes } from '../routing';
+import { toCanonical, type CanonicalRecord, type CanonicalValue, type SpColumnInfo } from '../canonical';
+import { compileRoutes, routeColumnsOf } from '../routing';
 import type { FieldPlan } from './plan';
 import type { SyncDefinition } from '../definition/schema';
 import type { StoredDefinition } from '../store/definitions';
@@ -23,23 +23,29 @@ export interface ScopeList {
  * The router of a routed definition (null for a single-list one): its rules compiled against the field plan,
  * answering with the run's list a row's canonical values (by target field) go to, or null (unrouted).
  */
-export function routerOf(
-  def: SyncDefinition,
-  plan: FieldPlan,
-  lists: ScopeList[],
-): ((values: CanonicalRecord) => ScopeList | null) | null {
+export function routerOf(def: SyncDefinition, plan: FieldPlan, lists: ScopeList[]): Router | null {
   if (!def.target.routes) return null;
-  const compiled = compileRoutes(
-    def.target.routes,
-    plan.fields.map((f) => ({ source: f.source, target: f.target, kind: f.kind })),
-  );
+  const compiled = compileRoutes(def.target.routes, routeColumnsOf(plan.fields, plan.keyKinds));
   const byName = new Map(lists.map((l) => [l.name.toLowerCase(), l]));
   const listOf = compiled.lists.map((name) => byName.get(name.toLowerCase()) ?? null);
-  return (values) => {
-    const i = compiled.routeOfRecord(values);
+  // Key columns no field maps are not in the canonical record: conditions read them from the row.
+  const unmappedKeys = def.source.key.filter((k) => !plan.fields.some((f) => f.source === k));
+  return (values, row) => {
+    const keys: Record<string, CanonicalValue> = {};
+    for (const k of unmappedKeys) {
+      const kind = plan.keyKinds[k];
+      if (kind) keys[k] = toCanonical(kind, row[k]);
+    }
+    const i = compiled.routeOfRecord(values, keys);
     return i === null ? null : listOf[i];
   };
 }
+
+/**
+ * The list a row belongs to: from its canonical values by target field (what push and pull compare) and its
+ * source values (for key columns no field maps), or null when no route matches (the row is unrouted).
+ */
+export type Router = (values: CanonicalRecord, row: Record<string, unknown>) => ScopeList | null;
 
 /** The scope as one list's run sees it: the same run (counts, details, lock, clock), that list's id and columns. */
 export function forList(scope: RunScope, list: ScopeList): RunScope {

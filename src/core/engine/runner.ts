@@ -19,7 +19,7 @@ import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
-import { checkRoutedListIdentity, routerOf, wasRouted, type ScopeList } from './routing';
+import { checkRoutedListIdentity, routerOf, wasRouted, type Router, type ScopeList } from './routing';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import type { EngineContext, RunCounts, RunSummary, RunTrigger, RunType, RunWait } from './types';
@@ -103,7 +103,7 @@ export interface RunScope {
    * Routed definitions: the list a row belongs to, from its canonical values by target field (what push and pull
    * compare), or null when no route matches (the row is unrouted). Null for a single-list definition.
    */
-  route: ((values: CanonicalRecord) => ScopeList | null) | null;
+  route: Router | null;
   plan: FieldPlan;
   source: PostgresSource;
   sourcePool: Pool;

@@ -236,7 +236,7 @@ export async function verifyDefinition(
           pgError = (err as Error).message;
         }
         if (route && pg) {
-          const belongs = route(pg);
+          const belongs = route(pg, row.values);
           if (belongs && belongs.listId !== entry.listId) report.misrouted++;
         }
         for (const f of compared) {

@@ -20,6 +20,7 @@ import type { RunSummary } from '../../../src/core/engine/types';
 import { verifyDefinition } from '../../../src/core/engine/verify';
 import { definitionStatus } from '../../../src/core/ops/status';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
+import { routeHash } from '../../../src/core/routing';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
 import { ensureSubscriptions, listStoredSubscriptions } from '../../../src/core/subscriptions';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
@@ -392,5 +393,30 @@ describe('routing: one table, three lists (issue #21)', () => {
     expect(await h.items('Archive')).toEqual([]);
     await pull();
     expect(await push()).toMatchObject({ moved: 0, created: 0, updated: 0 });
+  });
+
+  it('routes by hash(key) over a key column no field maps (even sharding)', async () => {
+    await h.db.pool.query(`CREATE TABLE shards (
+      id integer PRIMARY KEY, title text, updated_at timestamptz NOT NULL DEFAULT now())`);
+    await installCursorTrigger(h.db.pool, 'public', 'shards', 'updated_at');
+    await h.define({
+      name: 'shards',
+      source: { table: 'shards', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, routes: [{ when: 'hash(id) % 2 == 0', list: 'Even' }, { list: 'Odd' }] },
+      fields: [{ source: 'title', target: 'Title' }],
+    });
+    await h.db.pool.query("INSERT INTO shards (id, title) SELECT g, 's' || g FROM generate_series(1, 12) g");
+    const s = await runPush(h.ctx, 'shards', { trigger: 'test' });
+    expect(s).toMatchObject({ created: 12, unrouted: 0, failed: 0 });
+    const titles = async (list: string) => (await h.items(list)).map((i) => i.fields.Title).sort();
+    const expected = (even: boolean) =>
+      Array.from({ length: 12 }, (_, i) => i + 1)
+        .filter((id) => (routeHash(id) as number) % 2 === (even ? 0 : 1))
+        .map((id) => `s${id}`)
+        .sort();
+    expect(await titles('Even')).toEqual(expected(true));
+    expect(await titles('Odd')).toEqual(expected(false));
+    expect(expected(true).length).toBeGreaterThan(0);
+    expect(expected(false).length).toBeGreaterThan(0);
   });
 });

@@ -163,7 +163,7 @@ export async function pushRows(
     }
     const entry = entries.get(r.hash);
     // Routed: the row's list is its first matching route; no route and no default: not synced.
-    const routed = scope.route ? scope.route(r.values) : null;
+    const routed = scope.route ? scope.route(r.values, r.row.values) : null;
     if (scope.route && !routed) {
       // A row synced before keeps its item (nothing is deleted for a rule); a new one is recorded as UNROUTED.
       scope.counts.unrouted++;
