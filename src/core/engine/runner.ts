@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { RunTimeBudgetError } from '../budget/errors';
-import type { CanonicalRecord, SpColumnInfo } from '../canonical';
+import type { SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
 import { readSourceTable } from '../source/postgres/catalog';
 import { assertKeyIdentifies } from '../source/postgres/keys';
