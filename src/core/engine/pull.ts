@@ -164,7 +164,12 @@ async function claimsByHiddenKey(
       }
       // The gone item's tombstone (if in this feed) must not delete the row the adopted item now stands for.
       if (entry.itemId && entry.listId === listId) byItem.delete(entry.itemId);
-      byItem.set(itemId, { ...entry, itemId, ...(scope.route ? { listId } : {}) });
+      // Routed: the item is paired in this list (an UNROUTED entry had none: it is now a synced pair).
+      byItem.set(itemId, {
+        ...entry,
+        itemId,
+        ...(scope.route ? { listId, state: entry.state === 'UNROUTED' ? 'SYNCED' : entry.state } : {}),
+      });
       claims.adopted.add(itemId);
       paired = itemId;
     }
