@@ -151,6 +151,9 @@ export interface SyncSummary {
   skipped: number;
   conflicts: number;
   failed: number;
+  /** Routed definitions: items moved between lists, rows no route matches. */
+  moved: number;
+  unrouted: number;
   durationMs: number;
   throttleWaitMs: number;
   parkedFailures: number;
@@ -163,7 +166,7 @@ export interface SyncSummary {
 
 export function combineSync(pull: RunSummary, push: RunSummary | null): SyncSummary {
   const runs = push ? [pull, push] : [pull];
-  const sum = (key: (typeof COUNT_KEYS)[number] | 'durationMs' | 'throttleWaitMs') =>
+  const sum = (key: (typeof COUNT_KEYS)[number] | 'moved' | 'unrouted' | 'durationMs' | 'throttleWaitMs') =>
     runs.reduce((acc, r) => acc + r[key], 0);
   const last = runs[runs.length - 1];
   const nonSkipped = runs.filter((r) => r.status !== 'SKIPPED');
@@ -186,6 +189,8 @@ export function combineSync(pull: RunSummary, push: RunSummary | null): SyncSumm
     skipped: sum('skipped'),
     conflicts: sum('conflicts'),
     failed: sum('failed'),
+    moved: sum('moved'),
+    unrouted: sum('unrouted'),
     durationMs: sum('durationMs'),
     throttleWaitMs: sum('throttleWaitMs'),
     parkedFailures: last.parkedFailures,
