@@ -57,6 +57,14 @@ export function cliLogger(reporter: ProgressReporter, verbose: boolean, runFailu
 
 const COUNT_KEYS = ['processed', 'created', 'updated', 'deleted', 'skipped', 'conflicts', 'failed'] as const;
 
+/** Routed definitions only: the moves and unrouted rows of a run, when there were any. */
+function routingCounts(summary: RunSummary): string {
+  return (['moved', 'unrouted'] as const)
+    .filter((k) => summary[k] > 0)
+    .map((k) => `  ${k} ${summary[k]}`)
+    .join('');
+}
+
 /** What `--json` prints for a run: the RunSummary as the engine recorded it. */
 export function runSummaryJson(summary: RunSummary): RunSummary {
   return { ...summary };
@@ -74,7 +82,7 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
   const lines = [
     `${verb} ${summary.definition}: ${summary.status} in ${(summary.durationMs / 1000).toFixed(1)}s` +
       (summary.runId === null ? '' : ` (run ${summary.runId})`),
-    `  ${COUNT_KEYS.map((k) => `${k} ${summary[k]}`).join('  ')}`,
+    `  ${COUNT_KEYS.map((k) => `${k} ${summary[k]}`).join('  ')}` + routingCounts(summary),
     `  Graph: ${summary.graphRequests} requests, ${summary.resourceUnits} resource units, ` +
       `${(summary.throttleWaitMs / 1000).toFixed(1)}s waiting on throttling`,
   ];
@@ -143,6 +151,9 @@ export interface SyncSummary {
   skipped: number;
   conflicts: number;
   failed: number;
+  /** Routed definitions: items moved between lists, rows no route matches. */
+  moved: number;
+  unrouted: number;
   durationMs: number;
   throttleWaitMs: number;
   parkedFailures: number;
@@ -155,7 +166,7 @@ export interface SyncSummary {
 
 export function combineSync(pull: RunSummary, push: RunSummary | null): SyncSummary {
   const runs = push ? [pull, push] : [pull];
-  const sum = (key: (typeof COUNT_KEYS)[number] | 'durationMs' | 'throttleWaitMs') =>
+  const sum = (key: (typeof COUNT_KEYS)[number] | 'moved' | 'unrouted' | 'durationMs' | 'throttleWaitMs') =>
     runs.reduce((acc, r) => acc + r[key], 0);
   const last = runs[runs.length - 1];
   const nonSkipped = runs.filter((r) => r.status !== 'SKIPPED');
@@ -178,6 +189,8 @@ export function combineSync(pull: RunSummary, push: RunSummary | null): SyncSumm
     skipped: sum('skipped'),
     conflicts: sum('conflicts'),
     failed: sum('failed'),
+    moved: sum('moved'),
+    unrouted: sum('unrouted'),
     durationMs: sum('durationMs'),
     throttleWaitMs: sum('throttleWaitMs'),
     parkedFailures: last.parkedFailures,

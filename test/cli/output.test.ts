@@ -24,6 +24,8 @@ function summary(overrides: Partial<RunSummary>): RunSummary {
     skipped: 1,
     conflicts: 0,
     failed: 1,
+    moved: 0,
+    unrouted: 0,
     parkedFailures: 2,
     openConflicts: 0,
     error: null,

@@ -160,6 +160,8 @@ describe('telemetry', () => {
         skipped: 2,
         conflicts: 2,
         failed: 1,
+        moved: 0,
+        unrouted: 0,
         error: 'Graph said no',
       });
       expect(event).toMatchObject({ properties: expected.properties, measurements: expected.measurements });

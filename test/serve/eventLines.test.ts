@@ -21,6 +21,8 @@ const summary: RunSummary = {
   skipped: 0,
   conflicts: 0,
   failed: 0,
+  moved: 0,
+  unrouted: 0,
   parkedFailures: 0,
   openConflicts: 0,
   error: null,

@@ -37,6 +37,8 @@ function runLine(run: RunRecord | null): string {
     `run ${run.runId} ${run.status} at ${run.startedAt} (${duration}, ${run.trigger}): processed ${run.processed}, ` +
     `created ${run.created}, updated ${run.updated}, deleted ${run.deleted}, skipped ${run.skipped}, ` +
     `conflicts ${run.conflicts}, failed ${run.failed}` +
+    (run.moved > 0 ? `, moved ${run.moved}` : '') +
+    (run.unrouted > 0 ? `, unrouted ${run.unrouted} (rows no route matches: not synced)` : '') +
     (run.error ? `; error: ${clip(run.error, 200)}` : '')
   );
 }
@@ -49,7 +51,7 @@ function statusBlock(s: DefinitionStatus): string {
       `schedule "${s.schedule}"${s.pullEnabled ? '' : ', pull disabled'}`,
     `  push cursor: ${source ? `${source.value ?? '(start)'} (moved ${source.updatedAt})` : 'none yet (next push reads the whole table)'}`,
     `  pull cursor: ${target ? `${target.linkPresent ? 'delta link held' : 'no delta link'} (moved ${target.updatedAt})` : 'none yet (next pull enumerates the list)'}`,
-    `  ledger: ${s.ledgerSize} synced pairs; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
+    `  ledger: ${s.ledgerSize} synced pairs${s.unroutedRows > 0 ? ` (${s.unroutedRows} rows no route matches: not synced)` : ''}; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
       `pull pending: ${s.pendingPull ? 'yes' : 'no'}`,
     `  last push: ${runLine(s.lastPush)}`,
     `  last pull: ${runLine(s.lastPull)}`,

@@ -137,12 +137,29 @@ function plannedLines(planned: number, sample: PlannedChange[]): string[] {
   ];
 }
 
+/** Routed definitions: the items the run would move between lists. */
+function moveLines(summary: DryRunSummary): string[] {
+  if (summary.moved === 0) return [];
+  return [
+    `  moves: ${summary.moved}${summary.moved > summary.moves.length ? ` (first ${summary.moves.length})` : ''}`,
+    ...summary.moves.map(
+      (m) =>
+        `    move item${m.itemId ? ` ${m.itemId}` : ''} of row ${JSON.stringify(m.key)}: ${m.from} → ${m.to}`,
+    ),
+  ];
+}
+
 function reportDryRun(rt: CliRuntime, summary: DryRunSummary, opts: RunCommandOptions): void {
   rt.reporter.finish();
   if (opts.json) printJson(rt.io, summary);
   else
     rt.io.out(
-      [DRY_RUN_NOTE, formatRunSummary(summary), ...plannedLines(summary.planned, summary.sample)].join('\n'),
+      [
+        DRY_RUN_NOTE,
+        formatRunSummary(summary),
+        ...plannedLines(summary.planned, summary.sample),
+        ...moveLines(summary),
+      ].join('\n'),
     );
   failIfFailed(summary);
 }

@@ -19,13 +19,26 @@ export interface PlannedChange {
   fields: string[];
 }
 
+/** Routed definitions: an item a push would move to the list its row now routes to. */
+export interface PlannedMove {
+  key: Record<string, unknown>;
+  itemId: string | null;
+  /** List names (or ids, for a list no route names any more). */
+  from: string;
+  to: string;
+}
+
 /** A run summary of a dry run: the counts the run would produce, and a sample of what it would write. */
 export interface DryRunSummary extends RunSummary {
   dryRun: true;
   /** Writes the run would send (SharePoint) or apply (Postgres). */
   planned: number;
   sample: PlannedChange[];
+  /** The moves the run would make (the first MAX_PLANNED_MOVES; `moved` counts them all). */
+  moves: PlannedMove[];
 }
+
+const MAX_PLANNED_MOVES = 100;
 
 type Db = Parameters<LedgerStore['save']>[0];
 
@@ -49,6 +62,7 @@ type Db = Parameters<LedgerStore['save']>[0];
  */
 export class DryRun {
   readonly sample: PlannedChange[] = [];
+  readonly moves: PlannedMove[] = [];
   planned = 0;
   /** Item ids an enumeration has seen (LedgerStore.markSeen). */
   readonly seen = new Set<string>();
@@ -63,6 +77,10 @@ export class DryRun {
   record(change: PlannedChange): void {
     this.planned++;
     if (this.sample.length < this.sampleSize) this.sample.push(change);
+  }
+
+  recordMove(move: PlannedMove): void {
+    if (this.moves.length < MAX_PLANNED_MOVES) this.moves.push(move);
   }
 
   remember(entries: Iterable<{ identityHash: string; identity: Record<string, unknown> }>): void {
@@ -252,7 +270,7 @@ class RecordingSource extends PostgresSource {
 }
 
 function dryRunSummary(summary: RunSummary, dry: DryRun): DryRunSummary {
-  return { ...summary, dryRun: true, planned: dry.planned, sample: dry.sample };
+  return { ...summary, dryRun: true, planned: dry.planned, sample: dry.sample, moves: dry.moves };
 }
 
 /**

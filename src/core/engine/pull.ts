@@ -12,8 +12,15 @@ import {
 } from '../canonical';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import { closeCopyConflicts, openConflictIdentities, recordConflict } from '../store/conflicts';
-import { readCursor, writeCursor, type TargetFingerprint } from '../store/cursors';
+import {
+  readCursor,
+  readListCursor,
+  writeCursor,
+  writeListCursor,
+  type TargetFingerprint,
+} from '../store/cursors';
 import { dueFailures, park, resolveParked } from '../store/failures';
+import { movesInto, movesOf } from '../store/moves';
 import type { LedgerEntry } from '../store/ledger';
 import { ResyncRequiredError, type DeltaEntry, type ListItem, type WriteOp } from '../target/sharepoint';
 import { decideAligned } from './alignment';
@@ -21,6 +28,7 @@ import { differs, keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push/writes';
 import { pulledValue, sourcePairs } from './transform';
 import type { PairDecision } from './reconcile';
+import { forList } from './routing';
 import { withRun, type RunOptions, type RunScope } from './runner';
 import type { EngineContext, RunSummary } from './types';
 
@@ -118,6 +126,8 @@ interface KeyClaims {
   adopted: Set<string>;
   /** Carrying the key of a row paired with another live item (a copy, a flow, an import): not applied. */
   copies: Map<string, { entry: LedgerEntry; pairedWith: string }>;
+  /** Routed: created by a move still in flight into this list; the push finishes or undoes it. */
+  moving: Set<string>;
 }
 
 const byNumericId = (a: string, b: string) => Number(a) - Number(b) || a.localeCompare(b);
@@ -141,13 +151,22 @@ async function claimsByHiddenKey(
     const key = e.item.fields[def.target.keyColumn];
     if (typeof key === 'string' && key) claimants.set(key, [...(claimants.get(key) ?? []), e.item.id]);
   }
-  const claims: KeyClaims = { adopted: new Set(), copies: new Map() };
+  const claims: KeyClaims = { adopted: new Set(), copies: new Map(), moving: new Set() };
   if (claimants.size === 0) return claims;
+  const moving = scope.route
+    ? await movesInto(ctx.meta, scope.definitionId, listId, [...claimants.keys()])
+    : new Set<string>();
   for (const [hash, entry] of await ledger.byIdentities(ctx.meta, [...claimants.keys()])) {
+    if (moving.has(hash)) {
+      for (const itemId of claimants.get(hash) as string[]) claims.moving.add(itemId);
+      continue;
+    }
     let paired: string | null = null;
-    // An entry of another list (a replaced list being relinked) has no live item in this one.
-    if (entry.state !== 'PENDING_CREATE' && entry.itemId && entry.listId === listId) {
-      const live = await target.getItem(siteId, listId, entry.itemId);
+    // Single list: an entry of another list (a replaced list being relinked) has no live item in this one.
+    // Routed: the entry's item may live in another routed list; it is paired while it exists there.
+    const pairedList = scope.route ? entry.listId : listId;
+    if (entry.state !== 'PENDING_CREATE' && entry.itemId && entry.listId === pairedList) {
+      const live = await target.getItem(siteId, pairedList, entry.itemId);
       if (live) paired = entry.itemId;
       else
         ctx.log.info(
@@ -160,8 +179,13 @@ async function claimsByHiddenKey(
         continue;
       }
       // The gone item's tombstone (if in this feed) must not delete the row the adopted item now stands for.
-      if (entry.itemId) byItem.delete(entry.itemId);
-      byItem.set(itemId, { ...entry, itemId });
+      if (entry.itemId && entry.listId === listId) byItem.delete(entry.itemId);
+      // Routed: the item is paired in this list (an UNROUTED entry had none: it is now a synced pair).
+      byItem.set(itemId, {
+        ...entry,
+        itemId,
+        ...(scope.route ? { listId, state: entry.state === 'UNROUTED' ? 'SYNCED' : entry.state } : {}),
+      });
       claims.adopted.add(itemId);
       paired = itemId;
     }
@@ -199,11 +223,22 @@ async function applyEntries(
   const rows = await source.readByKeys(known.map((e) => def.source.key.map((k) => e.identity[k])));
   const rowByHash = new Map<string, SourceRow>();
   for (const r of rows) rowByHash.set(identityOf(def.source.key, r.values, plan.keyKinds).hash, r);
-  const parked = await openConflictIdentities(
-    ctx.meta,
-    scope.definitionId,
-    known.map((e) => e.identityHash),
-  );
+  const [parked, moving] = await Promise.all([
+    openConflictIdentities(
+      ctx.meta,
+      scope.definitionId,
+      known.map((e) => e.identityHash),
+    ),
+    // A pair with a move in flight: its old item's delete is the move's (the push settles it), not the row's. An
+    // edit of the old item is applied as usual: the push that settles the move writes the row to the new item.
+    scope.route
+      ? movesOf(
+          ctx.meta,
+          scope.definitionId,
+          known.map((e) => e.identityHash),
+        )
+      : new Set<string>(),
+  ]);
 
   const writeBacks: WriteBack[] = [];
   await inPageTx(scope, async (client, meta) => {
@@ -213,6 +248,11 @@ async function applyEntries(
     for (const e of entries) {
       const itemId = e.kind === 'deleted' ? e.id : e.item.id;
       scope.counts.processed++;
+      if (claims.moving.has(itemId)) {
+        scope.counts.skipped++;
+        resolved.push(itemId);
+        continue;
+      }
       const copy = claims.copies.get(itemId);
       if (copy && e.kind === 'upsert') {
         await recordCopy(scope, meta, e.item, copy, rowByHash.get(copy.entry.identityHash) ?? null);
@@ -221,7 +261,8 @@ async function applyEntries(
       const entry = byItem.get(itemId);
       if (
         entry &&
-        (parked.has(entry.identityHash) || (entry.state === 'PENDING_CREATE' && e.kind === 'deleted'))
+        (parked.has(entry.identityHash) ||
+          (e.kind === 'deleted' && (moving.has(entry.identityHash) || entry.state === 'PENDING_CREATE')))
       ) {
         scope.counts.skipped++;
         continue;
@@ -318,7 +359,7 @@ async function applyEntries(
         scope.counts.failed++;
         await park(meta, scope.definitionId, {
           direction: 'PULL',
-          itemKey: itemId,
+          itemKey: parkKey(scope, itemId),
           sourceIdentity: entry?.identity ?? null,
           spItemId: itemId,
           error: `item ${itemId}: ${(err as Error).message}`,
@@ -327,7 +368,12 @@ async function applyEntries(
     }
     await ledger.save(meta, save);
     await ledger.remove(meta, remove);
-    await resolveParked(meta, scope.definitionId, 'PULL', resolved);
+    await resolveParked(
+      meta,
+      scope.definitionId,
+      'PULL',
+      resolved.map((id) => parkKey(scope, id)),
+    );
     // An item that was a copy and is now adopted, deleted or without a paired key no longer conflicts.
     const adopted = resolved.filter((id) => claims.adopted.has(id));
     await closeCopyConflicts(meta, scope.definitionId, adopted, 'ADOPTED');
@@ -339,10 +385,9 @@ async function applyEntries(
     );
     if (enumeration) await ledger.markSeen(meta, listId, ids, enumeration);
     if (progress) {
-      await writeCursor(
+      await writeTargetCursor(
+        scope,
         meta,
-        scope.definitionId,
-        'TARGET',
         progress.cursorValue,
         progress.progress ? JSON.stringify(progress.progress) : null,
         progress.fingerprint,
@@ -391,7 +436,7 @@ async function recordCopy(
   });
   await park(meta, scope.definitionId, {
     direction: 'PULL',
-    itemKey: item.id,
+    itemKey: parkKey(scope, item.id),
     sourceIdentity: copy.entry.identity,
     spItemId: item.id,
     error: reason,
@@ -580,7 +625,7 @@ async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promis
       scope.ctx.log.warn(`${scope.def.name}: ${error}; the next pull retries it`);
       await park(scope.ctx.meta, scope.definitionId, {
         direction: 'PULL',
-        itemKey: w.entry.itemId ?? o.ref,
+        itemKey: w.entry.itemId ? parkKey(scope, w.entry.itemId) : o.ref,
         sourceIdentity: w.entry.identity,
         spItemId: w.entry.itemId,
         error,
@@ -618,96 +663,131 @@ export async function runPull(
   opts: RunOptions,
 ): Promise<RunSummary> {
   return withRun(ctx, definitionName, 'PULL', opts, async (scope) => {
-    const { def, target, siteId, listId, definitionId, plan } = scope;
-    if (!def.pull.enabled) {
+    if (!scope.def.pull.enabled) {
       scope.details.pullDisabled = true;
       return;
     }
-    const due = await dueFailures(ctx.meta, definitionId, 'PULL');
-    if (due.length) {
-      const retry: DeltaEntry[] = [];
-      for (const f of due) {
-        const item = await target.getItem(siteId, listId, f.itemKey, plan.select);
-        retry.push(item ? { kind: 'upsert', item } : { kind: 'deleted', id: f.itemKey });
-      }
-      await applyEntries(scope, retry, null, null);
-      scope.details.retried = due.length;
+    // Routed: each list in turn, each with its own delta link; a list out of time leaves the rest to the next run.
+    for (const list of scope.lists) {
+      await pullList(forList(scope, list));
+      if (!scope.route || scope.timeLeft() <= 0) break;
     }
-
-    const stored = await readCursor(ctx.meta, definitionId, 'TARGET');
-    // A link (or a page in progress) that does not select every mapped field would read a newly mapped field
-    // as empty: read the list once with the new selection instead, aligning the new fields (I14).
-    const linkCarries = linkCarriesPlan(stored?.fingerprint ?? null, listId, plan.select);
-    if (stored && (stored.value || stored.progress) && !linkCarries) {
-      ctx.log.info(
-        `${def.name}: the stored delta link does not select every mapped field; reading the list once to align them`,
-      );
-      scope.details.realigned = true;
-    }
-    let fingerprint: TargetFingerprint =
-      linkCarries && stored?.fingerprint ? stored.fingerprint : { listId, select: [...plan.select].sort() };
-    let progress = linkCarries ? parseProgress(stored?.progress ?? null) : null;
-    let deltaLink = linkCarries ? (stored?.value ?? null) : null;
-    let link: string | undefined = progress?.link ?? deltaLink ?? undefined;
-    let enumeration: string | null = progress ? progress.enumeration : deltaLink ? null : scope.runId;
-    let resyncs = 0;
-    let finalLink: string | null = null;
-    let pages = 0;
-    for (;;) {
-      try {
-        for await (const page of target.deltaPages(siteId, listId, {
-          deltaLink: link,
-          select: plan.select,
-        })) {
-          pages++;
-          for (const e of page.errors)
-            ctx.log.warn(`${def.name}: delta feed reported ${e.code}: ${e.message}`);
-          if (page.deltaLink) {
-            await applyEntries(scope, page.entries, null, enumeration);
-            finalLink = page.deltaLink;
-          } else {
-            progress = { link: page.nextLink as string, enumeration };
-            await applyEntries(
-              scope,
-              page.entries,
-              { cursorValue: deltaLink, progress, fingerprint },
-              enumeration,
-            );
-          }
-          ctx.onProgress?.({
-            runType: 'PULL',
-            definition: def.name,
-            done: scope.counts.processed,
-            total: null,
-            throttleWaitMs: target.stats().throttleWaitMs,
-          });
-          // The page and the link to the next one are committed: out of time, stop here (I16).
-          if (!page.deltaLink && scope.timeLeft() <= 0) {
-            scope.stopIncomplete('time budget spent');
-            return;
-          }
-        }
-        break;
-      } catch (err) {
-        if (!(err instanceof ResyncRequiredError) || resyncs >= 2) throw err;
-        resyncs++;
-        ctx.log.warn(
-          `${def.name}: delta link expired (${err.code}); re-enumerating the list and reconciling`,
-        );
-        link = err.freshLink;
-        deltaLink = null;
-        enumeration = scope.runId;
-        progress = { link, enumeration };
-        fingerprint = { listId, select: [...plan.select].sort() };
-        if (!scope.dryRun)
-          await writeCursor(ctx.meta, definitionId, 'TARGET', null, JSON.stringify(progress), fingerprint);
-      }
-    }
-    if (enumeration) await reconcileUnseen(scope, enumeration);
-    scope.assertLockHeld();
-    if (finalLink && !scope.dryRun)
-      await writeCursor(ctx.meta, definitionId, 'TARGET', finalLink, null, fingerprint);
-    scope.details.pages = pages;
-    scope.details.resyncs = resyncs;
   });
+}
+
+/**
+ * The key a pulled item is parked under: its id, qualified by its list for a routed definition (item ids are
+ * only unique within a list).
+ */
+function parkKey(scope: RunScope, itemId: string): string {
+  return scope.route ? `${scope.listId}/${itemId}` : itemId;
+}
+
+/** The TARGET cursor of the scope's list: the definition's one, or the routed list's. */
+function readTargetCursor(scope: RunScope) {
+  return scope.route
+    ? readListCursor(scope.ctx.meta, scope.definitionId, scope.listId)
+    : readCursor(scope.ctx.meta, scope.definitionId, 'TARGET');
+}
+
+function writeTargetCursor(
+  scope: RunScope,
+  db: PoolClient | RunScope['ctx']['meta'],
+  value: string | null,
+  progress: string | null,
+  fingerprint: TargetFingerprint | null,
+): Promise<void> {
+  return scope.route
+    ? writeListCursor(db, scope.definitionId, scope.listId, value, progress, fingerprint)
+    : writeCursor(db, scope.definitionId, 'TARGET', value, progress, fingerprint);
+}
+
+async function pullList(scope: RunScope): Promise<void> {
+  const { ctx, def, target, siteId, listId, definitionId, plan } = scope;
+  const prefix = scope.route ? `${listId}/` : '';
+  const due = (await dueFailures(ctx.meta, definitionId, 'PULL')).filter(
+    (f) => f.itemKey.startsWith(prefix) && (scope.route || !f.itemKey.includes('/')),
+  );
+  if (due.length) {
+    const retry: DeltaEntry[] = [];
+    for (const f of due) {
+      const itemId = f.itemKey.slice(prefix.length);
+      const item = await target.getItem(siteId, listId, itemId, plan.select);
+      retry.push(item ? { kind: 'upsert', item } : { kind: 'deleted', id: itemId });
+    }
+    await applyEntries(scope, retry, null, null);
+    scope.details.retried = ((scope.details.retried as number) ?? 0) + due.length;
+  }
+
+  const stored = await readTargetCursor(scope);
+  // A link (or a page in progress) that does not select every mapped field would read a newly mapped field
+  // as empty: read the list once with the new selection instead, aligning the new fields (I14).
+  const linkCarries = linkCarriesPlan(stored?.fingerprint ?? null, listId, plan.select);
+  if (stored && (stored.value || stored.progress) && !linkCarries) {
+    ctx.log.info(
+      `${def.name}: the stored delta link does not select every mapped field; reading the list once to align them`,
+    );
+    scope.details.realigned = true;
+  }
+  let fingerprint: TargetFingerprint =
+    linkCarries && stored?.fingerprint ? stored.fingerprint : { listId, select: [...plan.select].sort() };
+  let progress = linkCarries ? parseProgress(stored?.progress ?? null) : null;
+  let deltaLink = linkCarries ? (stored?.value ?? null) : null;
+  let link: string | undefined = progress?.link ?? deltaLink ?? undefined;
+  let enumeration: string | null = progress ? progress.enumeration : deltaLink ? null : scope.runId;
+  let resyncs = 0;
+  let finalLink: string | null = null;
+  let pages = 0;
+  for (;;) {
+    try {
+      for await (const page of target.deltaPages(siteId, listId, {
+        deltaLink: link,
+        select: plan.select,
+      })) {
+        pages++;
+        for (const e of page.errors) ctx.log.warn(`${def.name}: delta feed reported ${e.code}: ${e.message}`);
+        if (page.deltaLink) {
+          await applyEntries(scope, page.entries, null, enumeration);
+          finalLink = page.deltaLink;
+        } else {
+          progress = { link: page.nextLink as string, enumeration };
+          await applyEntries(
+            scope,
+            page.entries,
+            { cursorValue: deltaLink, progress, fingerprint },
+            enumeration,
+          );
+        }
+        ctx.onProgress?.({
+          runType: 'PULL',
+          definition: def.name,
+          done: scope.counts.processed,
+          total: null,
+          throttleWaitMs: target.stats().throttleWaitMs,
+        });
+        // The page and the link to the next one are committed: out of time, stop here (I16).
+        if (!page.deltaLink && scope.timeLeft() <= 0) {
+          scope.stopIncomplete('time budget spent');
+          return;
+        }
+      }
+      break;
+    } catch (err) {
+      if (!(err instanceof ResyncRequiredError) || resyncs >= 2) throw err;
+      resyncs++;
+      ctx.log.warn(`${def.name}: delta link expired (${err.code}); re-enumerating the list and reconciling`);
+      link = err.freshLink;
+      deltaLink = null;
+      enumeration = scope.runId;
+      progress = { link, enumeration };
+      fingerprint = { listId, select: [...plan.select].sort() };
+      if (!scope.dryRun)
+        await writeTargetCursor(scope, ctx.meta, null, JSON.stringify(progress), fingerprint);
+    }
+  }
+  if (enumeration) await reconcileUnseen(scope, enumeration);
+  scope.assertLockHeld();
+  if (finalLink && !scope.dryRun) await writeTargetCursor(scope, ctx.meta, finalLink, null, fingerprint);
+  scope.details.pages = ((scope.details.pages as number) ?? 0) + pages;
+  scope.details.resyncs = ((scope.details.resyncs as number) ?? 0) + resyncs;
 }

@@ -10,9 +10,10 @@ import type { EngineContext, RunSummary } from './types';
 import { holdBackParked, pushRows, settlePendingCreates } from './push/rows';
 import { reconcileDeletes } from './push/deletes';
 import { leaveCapture, parseLsnCursor, runLsnCapture } from '../capture/lsn';
+import { settlePendingMoves } from './push/moves';
 
 /**
- * Push: Postgres → SharePoint for one definition. Order: settle creates a crashed run left in flight (I6),
+ * Push: Postgres → SharePoint for one definition. Order: settle creates and moves a crashed run left in flight (I6),
  * retry parked rows (I5c), read pages after the cursor minus the overlap window (I5a, I5b), then reconcile
  * deletes (I8).
  */
@@ -23,7 +24,7 @@ export async function runPush(
 ): Promise<RunSummary> {
   return withRun(ctx, definitionName, 'PUSH', opts, async (scope) => {
     const { def, source, definitionId } = scope;
-    const retryKeys = await settlePendingCreates(scope);
+    const retryKeys = [...(await settlePendingCreates(scope)), ...(await settlePendingMoves(scope))];
     const due = await dueFailures(ctx.meta, definitionId, 'PUSH');
     await settleNullKeys(scope, due);
     retryKeys.push(

@@ -1,11 +1,13 @@
 import { DefinitionBusyError } from '../ops/errors';
-import { writeCursor } from '../store/cursors';
+import { clearListCursors, writeCursor } from '../store/cursors';
+import { clearMoves, pendingMoves } from '../store/moves';
 import { bindListId, getDefinition } from '../store/definitions';
 import { LedgerStore, type LedgerEntry } from '../store/ledger';
 import { tryLockDefinition } from '../store/locks';
 import { forgetResolution, KeyColumnMissingError, resolveSharePoint } from './runner';
 import type { EngineContext } from './types';
-import { targetListLabel } from '../routing/lists';
+import { isRouted, targetListLabel, targetLists } from '../routing/lists';
+import { unbindRoutedLists } from './routing';
 
 export interface RelinkResult {
   definition: string;
@@ -24,6 +26,8 @@ export interface RelinkResult {
   duplicateKeys: number;
   /** Parked pull failures that named items of the old list: discarded. */
   pullFailuresDiscarded: number;
+  /** Routed definitions: every routed list as it resolves now (`listId` is the first of them). */
+  lists?: { name: string; listId: string }[];
 }
 
 const BATCH = 1000;
@@ -44,28 +48,44 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
   const target = ctx.target();
   try {
     forgetResolution(ctx, def);
-    const { siteId, listId } = await resolveSharePoint(target, def);
-    const columns = await target.getColumns(siteId, listId);
-    if (!columns.some((c) => c.name === def.target.keyColumn))
-      throw new KeyColumnMissingError(name, targetListLabel(def), def.target.keyColumn);
+    const routed = isRouted(def);
+    // Routed: every routed list is read; an item is known by its list and id.
+    const lists: { name: string; listId: string }[] = [];
+    let siteId = '';
+    for (const listName of targetLists(def)) {
+      const resolved = await resolveSharePoint(target, def, listName);
+      siteId = resolved.siteId;
+      const columns = await target.getColumns(siteId, resolved.listId);
+      if (!columns.some((c) => c.name === def.target.keyColumn))
+        throw new KeyColumnMissingError(name, routed ? listName : targetListLabel(def), def.target.keyColumn);
+      lists.push({ name: listName, listId: resolved.listId });
+    }
+    const listId = lists[0].listId;
 
-    const itemByKey = new Map<string, { id: string; eTag: string }>();
+    const itemsByKey = new Map<string, { listId: string; id: string; eTag: string }[]>();
     let itemsRead = 0;
     let duplicateKeys = 0;
-    for await (const page of target.deltaPages(siteId, listId, { select: [def.target.keyColumn] })) {
-      for (const e of page.entries) {
-        if (e.kind !== 'upsert') continue;
-        itemsRead++;
-        const key = e.item.fields[def.target.keyColumn];
-        if (typeof key !== 'string' || key === '') continue;
-        const seen = itemByKey.get(key);
-        if (seen) {
-          duplicateKeys++;
-          if (Number(e.item.id) > Number(seen.id)) continue;
+    for (const list of lists) {
+      for await (const page of target.deltaPages(siteId, list.listId, { select: [def.target.keyColumn] })) {
+        for (const e of page.entries) {
+          if (e.kind !== 'upsert') continue;
+          itemsRead++;
+          const key = e.item.fields[def.target.keyColumn];
+          if (typeof key !== 'string' || key === '') continue;
+          const seen = itemsByKey.get(key) ?? [];
+          if (seen.length > 0) duplicateKeys++;
+          seen.push({ listId: list.listId, id: e.item.id, eTag: e.item.eTag });
+          itemsByKey.set(key, seen);
         }
-        itemByKey.set(key, { id: e.item.id, eTag: e.item.eTag });
       }
     }
+    // Among several items with one key: the one in the list the ledger names, else the oldest of the first list.
+    const itemFor = (e: LedgerEntry) => {
+      const found = itemsByKey.get(e.identityHash);
+      if (!found) return undefined;
+      const sorted = [...found].sort((a, b) => Number(a.id) - Number(b.id));
+      return sorted.find((i) => i.listId === e.listId) ?? sorted[0];
+    };
 
     const ledger = new LedgerStore(
       stored.id,
@@ -82,6 +102,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       forgotten: 0,
       duplicateKeys,
       pullFailuresDiscarded: 0,
+      ...(routed ? { lists } : {}),
     };
     const client = await ctx.meta.connect();
     try {
@@ -94,12 +115,13 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         const save: LedgerEntry[] = [];
         const remove: string[] = [];
         for (const e of batch) {
-          const item = itemByKey.get(e.identityHash);
+          if (e.state === 'UNROUTED') continue; // never synced: no item to look for
+          const item = itemFor(e);
           if (item) {
             result.adopted++;
             save.push({
               ...e,
-              listId,
+              listId: item.listId,
               itemId: item.id,
               eTag: item.eTag,
               state: e.state === 'ORPHANED' ? 'ORPHANED' : 'SYNCED',
@@ -118,6 +140,13 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       }
       // The delta link and any page in progress belong to the old list: the next pull enumerates the new one.
       await writeCursor(client, stored.id, 'TARGET', null, null, null);
+      await clearListCursors(client, stored.id);
+      // Moves in flight are settled by the pairing above (each row keeps the item found for it).
+      await clearMoves(
+        client,
+        stored.id,
+        (await pendingMoves(client, stored.id)).map((m) => m.identityHash),
+      );
       // Rows whose item is gone have no ledger entry now: the next push reads every row (writing only those
       // and real differences) so that they are created again.
       if (result.toRecreate > 0) await writeCursor(client, stored.id, 'SOURCE', null);
@@ -127,7 +156,14 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         [stored.id],
       );
       result.pullFailuresDiscarded = discarded.rowCount ?? 0;
-      await bindListId(client, stored.id, listId);
+      if (routed) {
+        await unbindRoutedLists(client, stored.id);
+        await client.query(
+          `INSERT INTO arcore.sync_definition_lists (definition_id, list_name, list_id)
+           SELECT $1, x.name, x.id FROM jsonb_to_recordset($2::jsonb) AS x(name text, id text)`,
+          [stored.id, JSON.stringify(lists.map((l) => ({ name: l.name, id: l.listId })))],
+        );
+      } else await bindListId(client, stored.id, listId);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -8,6 +8,7 @@ import { applyToPostgres, graphFields } from './push/writes';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
 import { markRunWrites, unmarkOwnWrites } from '../capture/lsn/origin';
+import { forListId } from './routing';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext } from './types';
 
@@ -248,15 +249,26 @@ export async function resolveConflict(
 }
 
 async function resolveInRun(
-  scope: RunScope,
+  runScope: RunScope,
   conflict: StoredConflict,
   choice: ResolutionChoice,
   resolvedBy: string,
 ): Promise<void> {
-  const { ctx, def, plan, target, siteId, listId, source, ledger } = scope;
-  const conflictId = conflict.id;
+  const { def, source, ledger } = runScope;
   const key = def.source.key.map((k) => conflict.identity[k]);
   const [row] = await source.readByKeys([key]);
+  // Routed: the item lives in the list the ledger names; one that is gone is re-created where the row routes.
+  let scope = runScope;
+  if (runScope.route) {
+    const entry = (await ledger.byIdentities(runScope.ctx.meta, [conflict.identityHash])).get(
+      conflict.identityHash,
+    );
+    const routed = row ? runScope.route(rowToCanonical(runScope.plan, row.values), row.values) : null;
+    const listId = entry?.itemId ? entry.listId : (routed?.listId ?? entry?.listId);
+    if (listId) scope = forListId(runScope, listId);
+  }
+  const { ctx, plan, target, siteId, listId } = scope;
+  const conflictId = conflict.id;
   const item = conflict.itemId ? await target.getItem(siteId, listId, conflict.itemId, plan.select) : null;
   if (!row) throw new ConflictTargetGoneError(conflictId, 'Postgres row');
   if (!item && 'take' in choice && choice.take === 'sharepoint')

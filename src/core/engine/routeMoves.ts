@@ -74,7 +74,8 @@ export async function previewRouteMoves(
   }
 
   const { rows: ledger } = await meta.query<{ h: string; list: string }>(
-    'SELECT source_identity_hash AS h, sp_list_id AS list FROM arcore.sync_ledger WHERE definition_id = $1',
+    // UNROUTED entries (engine, migration 011) have no list: their rows are created, not moved, once routed.
+    "SELECT source_identity_hash AS h, sp_list_id AS list FROM arcore.sync_ledger WHERE definition_id = $1 AND state <> 'UNROUTED'",
     [definitionId],
   );
   const listOfRow = new Map(ledger.map((r) => [r.h, r.list]));

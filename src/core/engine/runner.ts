@@ -8,6 +8,7 @@ import { errorKindOf, hintFor } from '../errors/classify';
 import type { ErrorKind } from '../errors/kind';
 import { PostgresSource } from '../source/postgres/PostgresSource';
 import {
+  bindListId,
   getDefinition,
   ListAlreadySyncedError,
   otherDefinitionsOfList,
@@ -18,6 +19,7 @@ import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
+import { checkRoutedListIdentity, routerOf, wasRouted, type Router, type ScopeList } from './routing';
 import type { SharePointTarget } from '../target/sharepoint';
 import { buildFieldPlan, type FieldPlan } from './plan';
 import {
@@ -29,7 +31,7 @@ import {
   type RunType,
   type RunWait,
 } from './types';
-import { singleListOf, targetListLabel } from '../routing/lists';
+import { isRouted, singleListOf, targetListLabel, targetLists } from '../routing/lists';
 import { pipelineColumns } from './transform';
 
 /** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
@@ -98,8 +100,19 @@ export interface RunScope {
   runId: string;
   target: SharePointTarget;
   siteId: string;
+  /**
+   * The list this part of the run works on: the definition's list, or for a routed definition the first
+   * routed list (push writes each row to its own list; the pull reads each list under `forList`).
+   */
   listId: string;
   spColumns: SpColumnInfo[];
+  /** Every list of the definition: one, or each routed list in route order. */
+  lists: ScopeList[];
+  /**
+   * Routed definitions: the list a row belongs to, from its canonical values by target field (what push and pull
+   * compare), or null when no route matches (the row is unrouted). Null for a single-list definition.
+   */
+  route: Router | null;
   plan: FieldPlan;
   source: PostgresSource;
   sourcePool: Pool;
@@ -133,12 +146,23 @@ export interface RunOptions {
 }
 
 export function emptyCounts(): RunCounts {
-  return { processed: 0, created: 0, updated: 0, deleted: 0, skipped: 0, conflicts: 0, failed: 0 };
+  return {
+    processed: 0,
+    created: 0,
+    updated: 0,
+    deleted: 0,
+    moved: 0,
+    skipped: 0,
+    conflicts: 0,
+    failed: 0,
+    unrouted: 0,
+  };
 }
 
 export async function resolveSharePoint(
   target: SharePointTarget,
   def: SyncDefinition,
+  listName: string = singleListOf(def, 'resolving the list of a run'),
 ): Promise<{ siteId: string; listId: string }> {
   // Only a 404 means "not there": unreachable, TLS, credential and permission failures keep their kind.
   let siteId: string;
@@ -148,7 +172,6 @@ export async function resolveSharePoint(
     if (errorKindOf(err) !== 'not_found') throw err;
     throw new ListNotFoundError(def.name, def.target.site, targetListLabel(def), err, 'site');
   }
-  const listName = singleListOf(def, 'resolving the list of a run');
   try {
     const list = await target.resolveList(siteId, listName);
     return { siteId, listId: list.id };
@@ -172,20 +195,21 @@ interface Resolution {
 const resolutions = new WeakMap<EngineContext, Map<string, Resolution>>();
 
 export function forgetResolution(ctx: EngineContext, def: SyncDefinition): void {
-  resolutions.get(ctx)?.delete(`${def.target.site}|${targetListLabel(def)}`);
+  for (const name of targetLists(def)) resolutions.get(ctx)?.delete(`${def.target.site}|${name}`);
 }
 
 async function resolveCached(
   ctx: EngineContext,
   target: SharePointTarget,
   def: SyncDefinition,
+  listName: string,
 ): Promise<Resolution> {
   let cache = resolutions.get(ctx);
   if (!cache) resolutions.set(ctx, (cache = new Map()));
-  const key = `${def.target.site}|${targetListLabel(def)}`;
+  const key = `${def.target.site}|${listName}`;
   const hit = cache.get(key);
   if (hit && Date.now() - hit.at < RESOLUTION_TTL_MS) return hit;
-  const { siteId, listId } = await resolveSharePoint(target, def);
+  const { siteId, listId } = await resolveSharePoint(target, def, listName);
   const spColumns = await target.getColumns(siteId, listId);
   const fresh = { siteId, listId, spColumns, at: Date.now() };
   cache.set(key, fresh);
@@ -206,15 +230,30 @@ async function openScope(
   clock: RunClock,
 ): Promise<RunScope> {
   const def = stored.definition;
-  const { siteId, listId, spColumns } = await resolveCached(ctx, target, def);
-  await checkListIdentity(ctx.meta, stored, listId);
-  // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
-  if (!spColumns.some((c) => c.name === def.target.keyColumn)) {
-    throw new KeyColumnMissingError(def.name, targetListLabel(def), def.target.keyColumn);
+  let siteId = '';
+  const lists: ScopeList[] = [];
+  for (const name of targetLists(def)) {
+    const resolved = await resolveCached(ctx, target, def, name);
+    siteId = resolved.siteId;
+    lists.push({ name, listId: resolved.listId, spColumns: resolved.spColumns });
   }
-  const sharing = await otherDefinitionsOfList(ctx.meta, listId, stored.id);
-  if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, targetListLabel(def), listId, sharing);
-  target.primeColumns(siteId, listId, spColumns);
+  // I15: a single-list definition keeps its one binding; a routed one binds each list by name.
+  if (isRouted(def)) await checkRoutedListIdentity(ctx.meta, stored, lists);
+  // A definition switched back from routes to one list may still have items in its former routed lists: every
+  // row then routes to the one list, so the push moves them there.
+  const routedBefore = !isRouted(def) && (await wasRouted(ctx.meta, stored.id));
+  if (routedBefore) await bindListId(ctx.meta, stored.id, lists[0].listId);
+  else if (!isRouted(def)) await checkListIdentity(ctx.meta, stored, lists[0].listId);
+  for (const list of lists) {
+    // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
+    if (!list.spColumns.some((c) => c.name === def.target.keyColumn)) {
+      throw new KeyColumnMissingError(def.name, list.name, def.target.keyColumn);
+    }
+    const sharing = await otherDefinitionsOfList(ctx.meta, list.listId, stored.id);
+    if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, list.name, list.listId, sharing);
+    target.primeColumns(siteId, list.listId, list.spColumns);
+  }
+  const { listId, spColumns } = lists[0];
   const sourcePool = ctx.sourcePool(def.source.connection);
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
@@ -223,6 +262,7 @@ async function openScope(
   const pgColumns = table.columns;
   const plan = buildFieldPlan(def, pgColumns, spColumns);
   for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
+  const route = routedBefore ? () => lists[0] : routerOf(def, plan, lists);
   const wanted = new Set([
     ...def.source.key,
     ...(def.source.cursor.column === undefined ? [] : [def.source.cursor.column]),
@@ -247,6 +287,8 @@ async function openScope(
     siteId,
     listId,
     spColumns,
+    lists,
+    route,
     plan,
     source,
     sourcePool,

@@ -27,9 +27,13 @@ export interface RunCounts {
   created: number;
   updated: number;
   deleted: number;
+  /** Routed definitions: items moved to the list their row now routes to (created there, deleted where they were). */
+  moved: number;
   skipped: number;
   conflicts: number;
   failed: number;
+  /** Routed definitions: rows that match no route and the definition has no default list: not synced. */
+  unrouted: number;
 }
 
 /** The outcome of one push or pull, as stored in sync_runs and printed by `--json`. */

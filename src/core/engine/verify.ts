@@ -11,6 +11,8 @@ import { PostgresSource, type SourceRow } from '../source/postgres/PostgresSourc
 import { getDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
 import { buildFieldPlan, keyOf, rowToCanonical } from './plan';
+import { isRouted, targetLists } from '../routing';
+import { routerOf, type ScopeList } from './routing';
 import { resolveSharePoint, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
 import { pipelineColumns } from './transform';
@@ -47,6 +49,10 @@ export interface VerifyReport {
   orphanedItems: number;
   /** Rows flagged deleted by the pull delete policy SOFT (their item is gone on purpose). */
   softDeletedRows: number;
+  /** Routed definitions: rows no route matches (not synced on purpose). */
+  unroutedRows: number;
+  /** Routed definitions: rows whose item lives in another list than their route names (the next push moves it). */
+  misrouted: number;
   /** The fields compared: those that flow in at least one direction (I9). */
   fields: string[];
   sample: {
@@ -96,8 +102,21 @@ export async function verifyDefinition(
   const def = stored.definition;
   const target = ctx.target();
   try {
-    const { siteId, listId } = await resolveSharePoint(target, def);
-    const spColumns = await target.getColumns(siteId, listId);
+    // Routed: every list, each item known as list/item (item ids are unique only within a list).
+    const routed = isRouted(def);
+    let siteId = '';
+    const lists: ScopeList[] = [];
+    for (const name of targetLists(def)) {
+      const resolved = await resolveSharePoint(target, def, name);
+      siteId = resolved.siteId;
+      lists.push({
+        name,
+        listId: resolved.listId,
+        spColumns: await target.getColumns(siteId, resolved.listId),
+      });
+    }
+    const spColumns = lists[0].spColumns;
+    const itemKey = (listId: string, itemId: string) => (routed ? `${listId}/${itemId}` : itemId);
     const sourcePool = ctx.sourcePool(def.source.connection);
     const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
     if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
@@ -123,21 +142,28 @@ export async function verifyDefinition(
       def.source.connection,
     );
     const compared = plan.fields.filter((f) => f.pushable || f.pullable);
+    const route = routerOf(def, plan, lists);
 
     const items = new Map<string, ItemState>();
     // A list query costs the same resource units whatever its size (graph.md): pages as big as the
     // definition reads rows in, up to Graph's 5000.
     const top = Math.min(def.source.pageSize, 5000);
-    for await (const page of target.listItems(siteId, listId, { select: plan.select, top })) {
-      for (const item of page) {
-        try {
-          items.set(item.id, {
-            values: fromGraphFields(item.fields, plan.columns),
-            unreadable: null,
-            paired: false,
-          });
-        } catch (err) {
-          items.set(item.id, { values: null, unreadable: (err as Error).message, paired: false });
+    for (const { listId } of lists) {
+      for await (const page of target.listItems(siteId, listId, { select: plan.select, top })) {
+        for (const item of page) {
+          try {
+            items.set(itemKey(listId, item.id), {
+              values: fromGraphFields(item.fields, plan.columns),
+              unreadable: null,
+              paired: false,
+            });
+          } catch (err) {
+            items.set(itemKey(listId, item.id), {
+              values: null,
+              unreadable: (err as Error).message,
+              paired: false,
+            });
+          }
         }
       }
     }
@@ -155,6 +181,8 @@ export async function verifyDefinition(
       itemsWithoutRow: 0,
       orphanedItems: 0,
       softDeletedRows: 0,
+      unroutedRows: 0,
+      misrouted: 0,
       fields: compared.map((f) => f.target),
       sample: { differences: [], rowsWithoutItem: [], itemsWithoutRow: [] },
       graphRequests: 0,
@@ -195,7 +223,11 @@ export async function verifyDefinition(
         const key = identityRecord(def.source.key, row.values);
         const hash = hashes.get(row);
         const entry = hash === undefined ? undefined : entries.get(hash);
-        const item = entry?.itemId ? items.get(entry.itemId) : undefined;
+        if (entry?.state === 'UNROUTED') {
+          report.unroutedRows++;
+          continue;
+        }
+        const item = entry?.itemId ? items.get(itemKey(entry.listId, entry.itemId)) : undefined;
         if (!entry || entry.state !== 'SYNCED' || !entry.itemId || !item || item.paired) {
           if (softColumn && row.values[softColumn] === true) report.softDeletedRows++;
           else rowWithoutItem(key);
@@ -209,6 +241,10 @@ export async function verifyDefinition(
           pg = rowToCanonical(plan, row.values, entry);
         } catch (err) {
           pgError = (err as Error).message;
+        }
+        if (route && pg) {
+          const belongs = route(pg, row.values);
+          if (belongs && belongs.listId !== entry.listId) report.misrouted++;
         }
         for (const f of compared) {
           report.fieldsCompared++;
@@ -233,22 +269,28 @@ export async function verifyDefinition(
     // Rows with a NULL cursor are never read by a push, so they can have no item.
     report.rowsWithoutItem += Math.max(0, report.rows - seenRows);
 
-    const unpairedIds = [...items].filter(([, s]) => !s.paired).map(([id]) => id);
-    for (let i = 0; i < unpairedIds.length; i += 1000) {
-      const chunk = unpairedIds.slice(i, i + 1000);
-      const entries = await ledger.byItemIds(ctx.meta, listId, chunk);
-      for (const id of chunk) {
-        if (entries.get(id)?.state === 'ORPHANED') {
-          report.orphanedItems++;
-          continue;
+    for (const list of lists) {
+      const prefix = routed ? `${list.listId}/` : '';
+      const unpairedIds = [...items]
+        .filter(([key, s]) => !s.paired && key.startsWith(prefix))
+        .map(([key]) => key.slice(prefix.length));
+      for (let i = 0; i < unpairedIds.length; i += 1000) {
+        const chunk = unpairedIds.slice(i, i + 1000);
+        const entries = await ledger.byItemIds(ctx.meta, list.listId, chunk);
+        for (const id of chunk) {
+          if (entries.get(id)?.state === 'ORPHANED') {
+            report.orphanedItems++;
+            continue;
+          }
+          report.itemsWithoutRow++;
+          if (report.sample.itemsWithoutRow.length < sampleSize)
+            report.sample.itemsWithoutRow.push(routed ? `${list.name}/${id}` : id);
         }
-        report.itemsWithoutRow++;
-        if (report.sample.itemsWithoutRow.length < sampleSize) report.sample.itemsWithoutRow.push(id);
       }
     }
 
     report.unpaired = report.rowsWithoutItem + report.itemsWithoutRow;
-    report.agree = report.differences === 0 && report.unpaired === 0;
+    report.agree = report.differences === 0 && report.unpaired === 0 && report.misrouted === 0;
     const stats = target.stats();
     report.graphRequests = stats.requests;
     report.resourceUnits = stats.resourceUnits;
@@ -272,6 +314,10 @@ export function describeDifferences(report: VerifyReport): string[] {
   }
   if (report.differences > sample.differences.length)
     lines.push(`… and ${report.differences - sample.differences.length} more field differences`);
+  if (report.misrouted > 0)
+    lines.push(
+      `rows whose item is in another list than their route (${report.misrouted}): the next push moves them`,
+    );
   if (report.rowsWithoutItem > 0) {
     lines.push(
       `rows without an item (${report.rowsWithoutItem}): ${sample.rowsWithoutItem.map((k) => JSON.stringify(k)).join(', ')}` +

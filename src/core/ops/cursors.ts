@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { clearListCursors } from '../store/cursors';
 import { tryLockDefinition } from '../store/locks';
 import { definitionIdByName } from './definitionIds';
 import { DefinitionBusyError } from './errors';
@@ -27,7 +28,10 @@ export async function resetCursor(meta: Pool, name: string, scope: CursorResetSc
       `DELETE FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = ANY($2::text[]) RETURNING scope`,
       [definitionId, scopes],
     );
-    return { definition: name, removed: rows.map((r) => r.scope).sort() };
+    const removed = new Set(rows.map((r) => r.scope));
+    // A routed definition's delta links live per list (arcore.sync_list_cursors).
+    if (scopes.includes('TARGET') && (await clearListCursors(meta, definitionId)) > 0) removed.add('TARGET');
+    return { definition: name, removed: [...removed].sort() };
   } finally {
     await lock.release();
   }

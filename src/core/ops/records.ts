@@ -18,6 +18,9 @@ export interface RunRecord {
   skipped: number;
   conflicts: number;
   failed: number;
+  /** Routed definitions: items moved between lists, and rows that match no route (not synced). */
+  moved: number;
+  unrouted: number;
   throttleWaitMs: number;
   graphRequests: number;
   resourceUnits: number;
@@ -44,6 +47,8 @@ export interface DefinitionStatus {
   lastPush: RunRecord | null;
   lastPull: RunRecord | null;
   ledgerSize: number;
+  /** Routed definitions: rows no route matches (not synced, not counted in ledgerSize). */
+  unroutedRows: number;
   parkedFailures: number;
   openConflicts: number;
   pendingPull: boolean;

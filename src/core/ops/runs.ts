@@ -18,6 +18,8 @@ export interface RunRow {
   skipped: number;
   conflicts: number;
   failed: number;
+  moved: number;
+  unrouted: number;
   throttle_wait_ms: string;
   graph_requests: number;
   resource_units: number;
@@ -32,6 +34,7 @@ export function runTypeOf(alias: string): string {
 /** Columns of `arcore.sync_runs r` joined with `arcore.sync_definitions d`, matching RunRow. */
 export const RUN_COLUMNS = `r.id::text AS id, d.name AS definition, ${runTypeOf('r')} AS run_type, r.trigger, r.status, r.started_at,
   r.finished_at, r.processed, r.created, r.updated, r.deleted, r.skipped, r.conflicts, r.failed,
+  r.moved, r.unrouted,
   r.throttle_wait_ms::text AS throttle_wait_ms, r.graph_requests, r.resource_units, r.error`;
 
 export function toRunRecord(row: RunRow): RunRecord {
@@ -51,6 +54,8 @@ export function toRunRecord(row: RunRow): RunRecord {
     skipped: row.skipped,
     conflicts: row.conflicts,
     failed: row.failed,
+    moved: row.moved,
+    unrouted: row.unrouted,
     throttleWaitMs: Number(row.throttle_wait_ms),
     graphRequests: row.graph_requests,
     resourceUnits: row.resource_units,

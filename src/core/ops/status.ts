@@ -22,6 +22,7 @@ interface StatusRow {
   last_push: RunRow | null;
   last_pull: RunRow | null;
   ledger_size: string;
+  unrouted_rows: string;
   parked_failures: string;
   open_conflicts: string;
   pending_pull: boolean;
@@ -63,7 +64,10 @@ export async function definitionStatus(meta: Pool, name?: string): Promise<Defin
        (tgt.value IS NOT NULL AND tgt.value <> '') AS target_present, tgt.updated_at AS target_updated_at,
        ${lastRun('PUSH')} AS last_push,
        ${lastRun('PULL')} AS last_pull,
-       (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id) AS ledger_size,
+       (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state <> 'UNROUTED')
+         AS ledger_size,
+       (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'UNROUTED')
+         AS unrouted_rows,
        (SELECT count(*) FROM arcore.sync_failures f WHERE f.definition_id = def.id AND f.status = 'PARKED')
          AS parked_failures,
        (SELECT count(*) FROM arcore.sync_conflicts c WHERE c.definition_id = def.id AND c.status = 'OPEN')
@@ -104,6 +108,7 @@ export async function definitionStatus(meta: Pool, name?: string): Promise<Defin
       lastPush: lastPush ? toRunRecord(lastPush) : null,
       lastPull: lastPull ? toRunRecord(lastPull) : null,
       ledgerSize: Number(row.ledger_size),
+      unroutedRows: Number(row.unrouted_rows),
       parkedFailures: Number(row.parked_failures),
       openConflicts: Number(row.open_conflicts),
       pendingPull: row.pending_pull,

@@ -62,3 +62,50 @@ export async function writeCursor(
     ],
   );
 }
+
+/** A routed list's delta link (arcore.sync_list_cursors): one per list of a routed definition. */
+export async function readListCursor(
+  db: Db,
+  definitionId: string,
+  listId: string,
+): Promise<StoredCursor | null> {
+  const { rows } = await db.query<{
+    value: string | null;
+    progress: string | null;
+    fingerprint: TargetFingerprint | null;
+    updated_at: Date;
+  }>(
+    `SELECT value, progress, fingerprint, updated_at FROM arcore.sync_list_cursors
+      WHERE definition_id = $1 AND list_id = $2`,
+    [definitionId, listId],
+  );
+  const r = rows[0];
+  return r
+    ? { value: r.value, progress: r.progress, fingerprint: r.fingerprint, updatedAt: r.updated_at }
+    : null;
+}
+
+export async function writeListCursor(
+  db: Db,
+  definitionId: string,
+  listId: string,
+  value: string | null,
+  progress: string | null = null,
+  fingerprint: TargetFingerprint | null = null,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO arcore.sync_list_cursors (definition_id, list_id, value, progress, fingerprint, updated_at)
+     VALUES ($1, $2, $3, $4, $5, now())
+     ON CONFLICT (definition_id, list_id) DO UPDATE SET value = EXCLUDED.value, progress = EXCLUDED.progress,
+       fingerprint = EXCLUDED.fingerprint, updated_at = now()`,
+    [definitionId, listId, value, progress, fingerprint ? JSON.stringify(fingerprint) : null],
+  );
+}
+
+/** Forgets every routed list's delta link of a definition (relink, reset-cursor). */
+export async function clearListCursors(db: Db, definitionId: string): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM arcore.sync_list_cursors WHERE definition_id = $1', [
+    definitionId,
+  ]);
+  return rowCount ?? 0;
+}

@@ -1,7 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import type { CanonicalRecord, CanonicalValue } from '../canonical';
 
-export type LedgerState = 'SYNCED' | 'PENDING_CREATE' | 'ORPHANED';
+/** UNROUTED: a routed definition's row that no route matches and that was never synced (no list, no item). */
+export type LedgerState = 'SYNCED' | 'PENDING_CREATE' | 'ORPHANED' | 'UNROUTED';
 export type Provenance = 'PUSH' | 'PULL';
 
 /**

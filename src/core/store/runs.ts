@@ -28,7 +28,7 @@ export async function finishRun(meta: Pool, runId: string, f: RunFinish): Promis
   await meta.query(
     `UPDATE arcore.sync_runs SET status = $2, finished_at = now(), processed = $3, created = $4, updated = $5,
        deleted = $6, skipped = $7, conflicts = $8, failed = $9, throttle_wait_ms = $10, graph_requests = $11,
-       resource_units = $12, error = $13, details = $14 WHERE id = $1`,
+       resource_units = $12, error = $13, details = $14, moved = $15, unrouted = $16 WHERE id = $1`,
     [
       runId,
       f.status,
@@ -44,6 +44,8 @@ export async function finishRun(meta: Pool, runId: string, f: RunFinish): Promis
       f.resourceUnits,
       f.error,
       f.details ? JSON.stringify(f.details) : null,
+      f.moved,
+      f.unrouted,
     ],
   );
 }

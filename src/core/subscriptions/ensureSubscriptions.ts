@@ -13,7 +13,34 @@ import {
   markState,
   type StoredSubscription,
 } from './store';
-import { singleListOf } from '../routing/lists';
+import { isRouted, singleListOf, targetLists } from '../routing/lists';
+
+/**
+ * A routed definition's lists with their ids: the ids its runs bound (arcore.sync_definition_lists, no Graph
+ * request), resolved only for a list no run has bound yet.
+ */
+async function routedListIds(
+  meta: Pool,
+  target: SharePointTarget,
+  def: StoredDefinition,
+): Promise<{ name: string; listId: string }[]> {
+  const { rows } = await meta.query<{ list_name: string; list_id: string }>(
+    'SELECT list_name, list_id FROM arcore.sync_definition_lists WHERE definition_id = $1',
+    [def.id],
+  );
+  const bound = new Map(rows.map((r) => [r.list_name, r.list_id]));
+  const out: { name: string; listId: string }[] = [];
+  let siteId: string | null = null;
+  for (const name of targetLists(def.definition)) {
+    let listId = bound.get(name);
+    if (listId === undefined) {
+      siteId ??= (await target.resolveSite(def.definition.target.site)).id;
+      listId = (await target.resolveList(siteId, name)).id;
+    }
+    out.push({ name, listId });
+  }
+  return out;
+}
 
 /** Graph's maximum for list subscriptions is 42,300 minutes; asking a little less leaves clock slack. */
 export const SUBSCRIPTION_LIFETIME_MINUTES = 42_000;
@@ -73,11 +100,13 @@ export async function createSubscriptionFor(
   def: StoredDefinition,
   urls: SubscriptionUrls,
   now: Date,
+  /** A routed list's name; a single-list definition's list otherwise. */
+  listName?: string,
 ): Promise<StoredSubscription> {
   const site = await target.resolveSite(def.definition.target.site);
   const list = await target.resolveList(
     site.id,
-    singleListOf(def.definition, 'a change-notification subscription'),
+    listName ?? singleListOf(def.definition, 'a change-notification subscription'),
   );
   const resource = `sites/${site.id}/lists/${list.id}`;
   const clientState = generateClientState();
@@ -195,6 +224,99 @@ async function upkeep(
     }
   };
 
+  /** Keeps one live subscription among `mine` (a definition's, or a routed list's): create, renew, replace. */
+  const maintain = async (
+    def: StoredDefinition,
+    mine: StoredSubscription[],
+    listName?: string,
+  ): Promise<void> => {
+    const name = def.definition.name;
+    const [keep, ...extras] = mine.filter((s) => s.expiration.getTime() > now.getTime());
+    for (const sub of [...extras, ...mine.filter((s) => s.expiration.getTime() <= now.getTime())]) {
+      const expired = sub.expiration.getTime() <= now.getTime();
+      await attempt(name, 'delete', sub.subscriptionId, async () => {
+        await removeSubscription(ctx.meta, target, sub.subscriptionId);
+        actions.push({
+          definition: name,
+          action: 'deleted',
+          subscriptionId: sub.subscriptionId,
+          reason: expired ? 'expired' : 'duplicate',
+        });
+      });
+    }
+
+    const create = async (action: 'created' | 'recreated', reason?: string) =>
+      attempt(name, 'create', null, async () => {
+        const created = await createSubscriptionFor(ctx.meta, target, def, urls, now, listName);
+        actions.push({
+          definition: name,
+          action,
+          subscriptionId: created.subscriptionId,
+          expiration: created.expiration.toISOString(),
+          reason,
+        });
+      });
+    const replace = async (old: StoredSubscription, reason: string) => {
+      await create('recreated', reason);
+      await attempt(name, 'delete', old.subscriptionId, () =>
+        removeSubscription(ctx.meta, target, old.subscriptionId),
+      );
+    };
+
+    if (!keep) {
+      await create('created');
+      return;
+    }
+    if (keep.notificationUrl !== wantedUrl) {
+      await replace(keep, 'notification URL changed');
+      return;
+    }
+    // A routed list's subscriptions are matched to it by list id already.
+    if (listName === undefined && def.updatedAt.getTime() > keep.createdAt.getTime()) {
+      let listMoved = false;
+      await attempt(name, 'resolve', keep.subscriptionId, async () => {
+        const site = await target.resolveSite(def.definition.target.site);
+        const list = await target.resolveList(
+          site.id,
+          singleListOf(def.definition, 'a change-notification subscription'),
+        );
+        listMoved = site.id !== keep.siteId || list.id !== keep.listId;
+      });
+      if (listMoved) {
+        await replace(keep, 'target list changed');
+        return;
+      }
+    }
+    const remainingMinutes = (keep.expiration.getTime() - now.getTime()) / 60_000;
+    if (remainingMinutes >= RENEW_WHEN_REMAINING_MINUTES) {
+      actions.push({
+        definition: name,
+        action: 'kept',
+        subscriptionId: keep.subscriptionId,
+        expiration: keep.expiration.toISOString(),
+      });
+      return;
+    }
+    try {
+      const expiration = await renewSubscription(ctx.meta, target, keep.subscriptionId, now);
+      actions.push({
+        definition: name,
+        action: 'renewed',
+        subscriptionId: keep.subscriptionId,
+        expiration: expiration.toISOString(),
+      });
+    } catch (err) {
+      if (isGone(err)) {
+        await markState(ctx.meta, keep.subscriptionId, 'REMOVED');
+        await create('recreated', 'Graph no longer knows the subscription');
+      } else {
+        const error = new SubscriptionUpkeepError(name, 'renew', keep.subscriptionId, { cause: err });
+        errors.push(error);
+        ctx.log.warn(error.message, { definition: name, subscriptionId: keep.subscriptionId });
+      }
+    }
+  };
+
   const definitions = await listDefinitions(ctx.meta);
   const stored = await listStoredSubscriptions(ctx.meta);
   const live = stored.filter((s) => s.state !== 'REMOVED');
@@ -220,88 +342,32 @@ async function upkeep(
       continue;
     }
 
-    const [keep, ...extras] = mine.filter((s) => s.expiration.getTime() > now.getTime());
-    for (const sub of [...extras, ...mine.filter((s) => s.expiration.getTime() <= now.getTime())]) {
-      const expired = sub.expiration.getTime() <= now.getTime();
+    if (!isRouted(def.definition)) {
+      await maintain(def, mine);
+      continue;
+    }
+    // Routed: one subscription per routed list; those of a list no route names any more go.
+    let lists: { name: string; listId: string }[] = [];
+    await attempt(name, 'resolve', null, async () => {
+      lists = await routedListIds(ctx.meta, target, def);
+    });
+    if (lists.length === 0) continue;
+    for (const list of lists)
+      await maintain(
+        def,
+        mine.filter((s) => s.listId === list.listId),
+        list.name,
+      );
+    for (const sub of mine.filter((s) => !lists.some((l) => l.listId === s.listId))) {
       await attempt(name, 'delete', sub.subscriptionId, async () => {
         await removeSubscription(ctx.meta, target, sub.subscriptionId);
         actions.push({
           definition: name,
           action: 'deleted',
           subscriptionId: sub.subscriptionId,
-          reason: expired ? 'expired' : 'duplicate',
+          reason: 'its list is no longer routed',
         });
       });
-    }
-
-    const create = async (action: 'created' | 'recreated', reason?: string) =>
-      attempt(name, 'create', null, async () => {
-        const created = await createSubscriptionFor(ctx.meta, target, def, urls, now);
-        actions.push({
-          definition: name,
-          action,
-          subscriptionId: created.subscriptionId,
-          expiration: created.expiration.toISOString(),
-          reason,
-        });
-      });
-    const replace = async (old: StoredSubscription, reason: string) => {
-      await create('recreated', reason);
-      await attempt(name, 'delete', old.subscriptionId, () =>
-        removeSubscription(ctx.meta, target, old.subscriptionId),
-      );
-    };
-
-    if (!keep) {
-      await create('created');
-      continue;
-    }
-    if (keep.notificationUrl !== wantedUrl) {
-      await replace(keep, 'notification URL changed');
-      continue;
-    }
-    if (def.updatedAt.getTime() > keep.createdAt.getTime()) {
-      let listMoved = false;
-      await attempt(name, 'resolve', keep.subscriptionId, async () => {
-        const site = await target.resolveSite(def.definition.target.site);
-        const list = await target.resolveList(
-          site.id,
-          singleListOf(def.definition, 'a change-notification subscription'),
-        );
-        listMoved = site.id !== keep.siteId || list.id !== keep.listId;
-      });
-      if (listMoved) {
-        await replace(keep, 'target list changed');
-        continue;
-      }
-    }
-    const remainingMinutes = (keep.expiration.getTime() - now.getTime()) / 60_000;
-    if (remainingMinutes >= RENEW_WHEN_REMAINING_MINUTES) {
-      actions.push({
-        definition: name,
-        action: 'kept',
-        subscriptionId: keep.subscriptionId,
-        expiration: keep.expiration.toISOString(),
-      });
-      continue;
-    }
-    try {
-      const expiration = await renewSubscription(ctx.meta, target, keep.subscriptionId, now);
-      actions.push({
-        definition: name,
-        action: 'renewed',
-        subscriptionId: keep.subscriptionId,
-        expiration: expiration.toISOString(),
-      });
-    } catch (err) {
-      if (isGone(err)) {
-        await markState(ctx.meta, keep.subscriptionId, 'REMOVED');
-        await create('recreated', 'Graph no longer knows the subscription');
-      } else {
-        const error = new SubscriptionUpkeepError(name, 'renew', keep.subscriptionId, { cause: err });
-        errors.push(error);
-        ctx.log.warn(error.message, { definition: name, subscriptionId: keep.subscriptionId });
-      }
     }
   }
 

@@ -9,6 +9,10 @@ import { SITE, startHarness, type Harness } from '../../support/engineHarness';
  * runs, injected crashes (connection dropped after the server applied a batch), expired delta links (410)
  * and throttling (inner 429s). After the edits: both sides agree on every field, no duplicates exist, and one
  * more push and pull write nothing. Seeds are reproducible: fast-check prints the seed of a failure.
+ *
+ * Every fourth history is routed (issue #21): rows named a or b go to one list, the others to a second (the
+ * default route), so edits of the routed column on either side move items, SharePoint inserts may land in the
+ * wrong list, and crashes hit moves. Then every row's item must also be in the list its route names.
  */
 type Op =
   | { kind: 'pgInsert'; id: number; name: string }
@@ -51,7 +55,8 @@ describe('I4 quiescence (model-based)', () => {
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
         n++;
         const table = `m${n}`;
-        const list = `Model${n}`;
+        const routed = n % 4 === 0;
+        const lists = routed ? [`Model${n}a`, `Model${n}b`] : [`Model${n}`];
         const defName = `model-${n}`;
         await h.db.pool.query(
           `CREATE TABLE ${table} (id serial PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now())`,
@@ -66,13 +71,29 @@ describe('I4 quiescence (model-based)', () => {
             cursor: { type: 'TIMESTAMP', column: 'updated_at' },
             overlapSeconds: 60,
           },
-          target: { site: SITE, list },
+          target: routed
+            ? { site: SITE, routes: [{ when: "name in ('a', 'b')", list: lists[0] }, { list: lists[1] }] }
+            : { site: SITE, list: lists[0] },
           fields: [{ source: 'name', target: 'Title' }],
         });
         const push = () => runPush(h.ctx, defName, { trigger: 'test' });
         const pull = () => runPull(h.ctx, defName, { trigger: 'test' });
-        const items = () => h.items(list);
-        const base = `/sites/${h.siteId}/lists/${list}/items`;
+        const listIds = new Map<string, string>();
+        for (const l of lists)
+          listIds.set(
+            l,
+            ((await h.asUser('GET', `/sites/${h.siteId}/lists/${l}`)).body as { id: string }).id,
+          );
+        // Every list's items, each known as listId/itemId (item ids are unique only within a list).
+        const items = async () =>
+          (
+            await Promise.all(
+              lists.map(async (l) =>
+                (await h.items(l)).map((i) => ({ ...i, list: l, key: `${listIds.get(l)}/${i.id}` })),
+              ),
+            )
+          ).flat();
+        const base = (l: string) => `/sites/${h.siteId}/lists/${l}/items`;
         for (const o of ops) {
           switch (o.kind) {
             case 'pgInsert':
@@ -88,17 +109,20 @@ describe('I4 quiescence (model-based)', () => {
               await h.db.pool.query(`DELETE FROM ${table} WHERE id = $1`, [o.id]);
               break;
             case 'spInsert':
-              await h.asUser('POST', base, { fields: { Title: o.name } });
+              await h.asUser('POST', base(lists[o.name.charCodeAt(0) % lists.length]), {
+                fields: { Title: o.name },
+              });
               break;
             case 'spUpdate': {
               const all = await items();
-              if (all.length)
-                await h.asUser('PATCH', `${base}/${all[o.pick % all.length].id}/fields`, { Title: o.name });
+              const it = all[o.pick % all.length];
+              if (it) await h.asUser('PATCH', `${base(it.list)}/${it.id}/fields`, { Title: o.name });
               break;
             }
             case 'spDelete': {
               const all = await items();
-              if (all.length) await h.asUser('DELETE', `${base}/${all[o.pick % all.length].id}`);
+              const it = all[o.pick % all.length];
+              if (it) await h.asUser('DELETE', `${base(it.list)}/${it.id}`);
               break;
             }
             case 'push':
@@ -135,19 +159,27 @@ describe('I4 quiescence (model-based)', () => {
         }[];
         const spItems = await items();
         const { rows: ledger } = await h.db.pool.query(
-          `SELECT l.source_identity->>'id' AS id, l.sp_item_id FROM arcore.sync_ledger l
+          `SELECT l.source_identity->>'id' AS id, l.sp_list_id || '/' || l.sp_item_id AS item, l.sp_list_id
+             FROM arcore.sync_ledger l
              JOIN arcore.sync_definitions d ON d.id = l.definition_id WHERE d.name = $1 AND l.state = 'SYNCED'`,
           [defName],
         );
         // No duplicates: one item per row, one row per item, through the ledger.
         expect(spItems).toHaveLength(rows.length);
         expect(ledger).toHaveLength(rows.length);
-        expect(new Set(ledger.map((l) => l.sp_item_id)).size).toBe(ledger.length);
+        expect(new Set(ledger.map((l) => l.item)).size).toBe(ledger.length);
         const titleByItem = new Map(
-          spItems.map((i) => [i.id, (i.fields.Title as string | undefined) ?? null]),
+          spItems.map((i) => [i.key, (i.fields.Title as string | undefined) ?? null]),
         );
         const nameById = new Map(rows.map((r) => [String(r.id), r.name]));
-        for (const l of ledger) expect(titleByItem.get(l.sp_item_id)).toBe(nameById.get(l.id));
+        for (const l of ledger) expect(titleByItem.get(l.item)).toBe(nameById.get(l.id));
+        if (routed) {
+          // Each item lives in the list its row's route names.
+          for (const l of ledger) {
+            const name = nameById.get(l.id);
+            expect(l.sp_list_id).toBe(listIds.get(name === 'a' || name === 'b' ? lists[0] : lists[1]));
+          }
+        }
         // I4: a further push and pull write nothing.
         const quietPush = await push();
         const quietPull = await pull();

@@ -23,6 +23,8 @@ const failed: RunSummary = {
   skipped: 0,
   conflicts: 0,
   failed: 0,
+  moved: 0,
+  unrouted: 0,
   error: 'cannot connect securely to Microsoft Graph: GET https://g/x: self-signed certificate',
   errorKind: 'tls',
   errorHint: 'set GRAPH_CA_CERT_FILE',

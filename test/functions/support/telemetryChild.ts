@@ -35,6 +35,8 @@ async function main(): Promise<void> {
     skipped: 2,
     conflicts: 2,
     failed: 1,
+    moved: 0,
+    unrouted: 0,
     error: 'Graph said no',
   });
   telemetry.trackException(new Error('handler exploded'), {

@@ -6,6 +6,8 @@ import type { WriteOp } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
 import { newCommit, commitPage, parkEntry } from './page';
 import { settleDeleteConflict } from './conflicts';
+import { writeByList } from './moves';
+import { forListId } from '../routing';
 
 /** Rows found in the ledger but no longer in the table: the push delete policy (I8). */
 export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean } = {}): Promise<void> {
@@ -30,7 +32,7 @@ export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean 
     const batch = await ledger.batchAfter(ctx.meta, after, 1000);
     if (batch.length === 0) break;
     after = batch[batch.length - 1].identityHash;
-    const live = batch.filter((e) => e.state === 'SYNCED' && e.itemId);
+    const live = batch.filter((e) => (e.state === 'SYNCED' && e.itemId) || e.state === 'UNROUTED');
     const rows = await source.readByKeys(live.map((e) => def.source.key.map((k) => e.identity[k])));
     const present = new Set(rows.map((r) => identityOf(def.source.key, r.values, plan.keyKinds).hash));
     const gone = live.filter((e) => !present.has(e.identityHash));
@@ -41,20 +43,24 @@ export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean 
 
 /**
  * Items whose rows are gone from Postgres (found by the reconcile pass, or by change data capture): the push
- * delete policy (I8), one commit.
+ * delete policy (I8), one commit. A routed row never synced (UNROUTED) has nothing to delete in SharePoint.
  */
 export async function applyPushDeletes(scope: RunScope, gone: LedgerEntry[]): Promise<void> {
   if (gone.length === 0) return;
-  const { ctx, def, target, siteId, listId } = scope;
+  const { ctx, def } = scope;
   const parked = await openConflictIdentities(
     ctx.meta,
     scope.definitionId,
     gone.map((e) => e.identityHash),
   );
   const commit = newCommit();
-  const ops: WriteOp[] = [];
+  const ops: { listId: string; op: WriteOp }[] = [];
   const byRef = new Map<string, LedgerEntry>();
   for (const e of gone) {
+    if (e.state === 'UNROUTED') {
+      commit.remove.push(e.identityHash); // never synced: nothing to delete in SharePoint
+      continue;
+    }
     scope.counts.processed++;
     if (parked.has(e.identityHash)) {
       scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
@@ -63,27 +69,27 @@ export async function applyPushDeletes(scope: RunScope, gone: LedgerEntry[]): Pr
     byRef.set(e.identityHash, e);
     if (def.deletes.push === 'PROPAGATE') {
       ops.push({
-        kind: 'delete',
-        ref: e.identityHash,
-        itemId: e.itemId as string,
-        eTag: e.eTag ?? undefined,
+        listId: e.listId,
+        op: { kind: 'delete', ref: e.identityHash, itemId: e.itemId as string, eTag: e.eTag ?? undefined },
       });
     } else if (def.deletes.push === 'SOFT' && def.deletes.pushSoftColumn) {
       ops.push({
-        kind: 'update',
-        ref: e.identityHash,
-        itemId: e.itemId as string,
-        eTag: e.eTag ?? undefined,
-        fields: { [def.deletes.pushSoftColumn]: true },
+        listId: e.listId,
+        op: {
+          kind: 'update',
+          ref: e.identityHash,
+          itemId: e.itemId as string,
+          eTag: e.eTag ?? undefined,
+          fields: { [def.deletes.pushSoftColumn]: true },
+        },
       });
     } else {
       scope.counts.skipped++; // IGNORE: the item stays
       commit.save.push({ ...e, state: 'ORPHANED' });
     }
   }
-  scope.assertLockHeld();
-  const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
-  for (const o of outcomes) {
+  const outcomes = await writeByList(scope, ops);
+  for (const o of outcomes.values()) {
     const e = byRef.get(o.ref) as LedgerEntry;
     if (o.status === 'deleted' || o.status === 'not_found') {
       scope.counts.deleted++;
@@ -92,7 +98,7 @@ export async function applyPushDeletes(scope: RunScope, gone: LedgerEntry[]): Pr
       scope.counts.deleted++;
       commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
     } else if (o.status === 'precondition_failed') {
-      await settleDeleteConflict(scope, e, commit);
+      await settleDeleteConflict(forListId(scope, e.listId), e, commit);
     } else {
       parkEntry(scope, commit, e, o);
     }

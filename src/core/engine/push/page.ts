@@ -6,6 +6,7 @@ import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor'
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { writeCursor } from '../../store/cursors';
 import { park, resolveParked } from '../../store/failures';
+import { clearMoves } from '../../store/moves';
 import type { LedgerEntry } from '../../store/ledger';
 import type { WriteOutcome } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
@@ -26,9 +27,11 @@ export interface PageCommit {
   remove: string[];
   park: { hash: string; identity: Record<string, unknown> | null; itemId: string | null; error: string }[];
   resolved: string[];
+  /** Moves settled (finished or undone): cleared from arcore.sync_moves with the ledger change. */
+  moved: string[];
 }
 
-export const newCommit = (): PageCommit => ({ save: [], remove: [], park: [], resolved: [] });
+export const newCommit = (): PageCommit => ({ save: [], remove: [], park: [], resolved: [], moved: [] });
 
 export function identityRecord(scope: RunScope, values: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -113,6 +116,7 @@ export async function commitPage(
       });
     }
     await resolveParked(client, scope.definitionId, 'PUSH', commit.resolved);
+    await clearMoves(client, scope.definitionId, commit.moved);
     if (cursor) await writeCursor(client, scope.definitionId, 'SOURCE', keysetCursor.serialize(cursor));
     scope.assertLockHeld();
     await client.query('COMMIT');

@@ -3,9 +3,11 @@ import { contentHash, fromGraphFields, identityOf, type CanonicalRecord } from '
 import { type KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { openConflictIdentities } from '../../store/conflicts';
-import { readCursor } from '../../store/cursors';
+import { readCursor, readListCursor } from '../../store/cursors';
 import type { LedgerEntry } from '../../store/ledger';
-import type { WriteOp } from '../../target/sharepoint';
+import type { WriteOp, WriteOutcome } from '../../target/sharepoint';
+import { forListId } from '../routing';
+import { finishMoves, moveFields, recordMoveIntents, writeByList, type Move } from './moves';
 import { pushPlanFor, unalignedFields } from '../alignment';
 import { NULL_KEY_ITEM, nullKeyMessage, splitDuplicateIdentities } from '../identity';
 import { keyOf, pick, rowToCanonical, type FieldPlan } from '../plan';
@@ -35,10 +37,16 @@ async function pushPlan(
 ): Promise<FieldPlan> {
   if (unalignedFields(scope.plan, base).length === 0) return scope.plan;
   if (scope.listReadWithAllFields === undefined) {
-    const cursor = await readCursor(scope.ctx.meta, scope.definitionId, 'TARGET');
-    const carried = new Set(cursor?.value ? (cursor.fingerprint?.select ?? []) : []);
-    scope.listReadWithAllFields =
-      cursor?.fingerprint?.listId === scope.listId && scope.plan.select.every((f) => carried.has(f));
+    // Routed: every list must have been read with every mapped field.
+    let all = true;
+    for (const list of scope.lists) {
+      const cursor = scope.route
+        ? await readListCursor(scope.ctx.meta, scope.definitionId, list.listId)
+        : await readCursor(scope.ctx.meta, scope.definitionId, 'TARGET');
+      const carried = new Set(cursor?.value ? (cursor.fingerprint?.select ?? []) : []);
+      all &&= cursor?.fingerprint?.listId === list.listId && scope.plan.select.every((f) => carried.has(f));
+    }
+    scope.listReadWithAllFields = all;
   }
   return pushPlanFor(scope.plan, base, values, {
     pullEnabled: scope.def.pull.enabled,
@@ -89,7 +97,7 @@ export async function pushRows(
   rows: SourceRow[],
   cursor: KeysetPosition | null,
 ): Promise<void> {
-  const { def, plan, ledger, target, siteId, listId, ctx } = scope;
+  const { def, plan, ledger, listId, ctx } = scope;
   const commit = newCommit();
   const prepared: PushRow[] = [];
   for (const row of rows) {
@@ -143,12 +151,13 @@ export async function pushRows(
     ledger.byIdentities(ctx.meta, hashes),
     openConflictIdentities(ctx.meta, scope.definitionId, hashes),
   ]);
-  const ops: WriteOp[] = [];
+  const ops: { listId: string; op: WriteOp }[] = [];
   const byRef = new Map<
     string,
-    { r: PushRow; entry: LedgerEntry | undefined; decision: PairDecision | null }
+    { r: PushRow; entry: LedgerEntry | undefined; decision: PairDecision | null; listId: string }
   >();
   const pendingCreates: LedgerEntry[] = [];
+  const moves = new Map<string, Move>();
   for (const r of unique) {
     if (parked.has(r.hash)) {
       scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
@@ -163,22 +172,44 @@ export async function pushRows(
         // Unreachable in practice (the same values mapped above); the values read through the pipelines stand.
       }
     }
+    // Routed: the row's list is its first matching route; no route and no default: not synced.
+    const routed = scope.route ? scope.route(r.values, r.row.values) : null;
+    if (scope.route && !routed) {
+      // A row synced before keeps its item (nothing is deleted for a rule); a new one is recorded as UNROUTED.
+      scope.counts.unrouted++;
+      commit.resolved.push(r.hash);
+      if (!entry) commit.save.push(unroutedEntry(r));
+      continue;
+    }
+    const rowList = routed?.listId ?? listId;
+    if (entry?.state === 'SYNCED' && entry.itemId && entry.listId !== rowList && scope.route) {
+      const move: Move = { r, entry, toListId: rowList };
+      moves.set(r.hash, move);
+      ops.push({
+        listId: rowList,
+        op: {
+          kind: 'create',
+          ref: r.hash,
+          fields: moveFields(scope, r, entry),
+          adoptBy: { field: def.target.keyColumn, value: r.hash },
+        },
+      });
+      continue;
+    }
     if (!entry || entry.state === 'PENDING_CREATE' || !entry.itemId) {
       const fields = {
         ...graphFields(scope, pick(r.values, plan.toSharePoint)),
         [def.target.keyColumn]: r.hash,
       };
       ops.push({
-        kind: 'create',
-        ref: r.hash,
-        fields,
-        adoptBy: { field: def.target.keyColumn, value: r.hash },
+        listId: rowList,
+        op: { kind: 'create', ref: r.hash, fields, adoptBy: { field: def.target.keyColumn, value: r.hash } },
       });
-      byRef.set(r.hash, { r, entry, decision: null });
+      byRef.set(r.hash, { r, entry, decision: null, listId: rowList });
       pendingCreates.push({
         identityHash: r.hash,
         identity: r.identity,
-        listId,
+        listId: rowList,
         itemId: null,
         eTag: null,
         syncedValues: null,
@@ -202,21 +233,42 @@ export async function pushRows(
       continue;
     }
     ops.push({
-      kind: 'update',
-      ref: r.hash,
-      itemId: entry.itemId,
-      eTag: entry.eTag ?? undefined,
-      fields: graphFields(scope, decision.sharepoint.values),
+      listId: entry.listId,
+      op: {
+        kind: 'update',
+        ref: r.hash,
+        itemId: entry.itemId,
+        eTag: entry.eTag ?? undefined,
+        fields: graphFields(scope, decision.sharepoint.values),
+      },
     });
-    byRef.set(r.hash, { r, entry, decision });
+    byRef.set(r.hash, { r, entry, decision, listId: entry.listId });
   }
 
-  // I6: the intent to create is durable before the request leaves.
+  // I6: the intent to create (or move) is durable before the request leaves.
   scope.assertLockHeld();
   await ledger.save(ctx.meta, pendingCreates);
-  const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
+  await recordMoveIntents(scope, [...moves.values()]);
+  const outcomes = await writeByList(scope, ops);
   const conflicts: { r: PushRow; entry: LedgerEntry }[] = [];
-  for (const o of outcomes) {
+  const movedIn: { m: Move; o: WriteOutcome & { status: 'created' } }[] = [];
+  for (const o of outcomes.values()) {
+    const m = moves.get(o.ref);
+    if (m) {
+      if (o.status === 'created') movedIn.push({ m, o });
+      else {
+        // Nothing was created: the move is forgotten and the row retried (the old item is untouched).
+        scope.counts.failed++;
+        commit.moved.push(o.ref);
+        commit.park.push({
+          hash: o.ref,
+          identity: m.r.identity,
+          itemId: m.entry.itemId,
+          error: `moving the item to list ${m.toListId}: ${describeFailure(o)}`,
+        });
+      }
+      continue;
+    }
     const x = byRef.get(o.ref);
     if (!x) continue;
     const { r, entry, decision } = x;
@@ -227,8 +279,8 @@ export async function pushRows(
         const returned = responseFields(o);
         const pulledBack = returned ? fromGraphFields(returned, plan.columns) : null;
         const synced: CanonicalRecord = { ...pick(pulledBack ?? r.values, plan.toPostgres), ...pushed };
-        commit.save.push(
-          syncedEntry(
+        commit.save.push({
+          ...syncedEntry(
             scope,
             r,
             o.itemId,
@@ -238,14 +290,15 @@ export async function pushRows(
             'PUSH',
             o.lastModifiedDateTime ?? null,
           ),
-        );
+          listId: x.listId,
+        });
         commit.resolved.push(r.hash);
         break;
       }
       case 'updated':
         scope.counts.updated++;
-        commit.save.push(
-          syncedEntry(
+        commit.save.push({
+          ...syncedEntry(
             scope,
             r,
             entry?.itemId as string,
@@ -254,7 +307,8 @@ export async function pushRows(
             r.row.cursor,
             'PUSH',
           ),
-        );
+          listId: x.listId,
+        });
         commit.resolved.push(r.hash);
         break;
       case 'precondition_failed':
@@ -272,7 +326,9 @@ export async function pushRows(
         });
     }
   }
-  if (conflicts.length) await settleConflicts(scope, conflicts, commit);
+  if (movedIn.length) await finishMoves(scope, movedIn, commit);
+  for (const [entryList, group] of groupByList(conflicts))
+    await settleConflicts(forListId(scope, entryList), group, commit);
   await commitPage(scope, commit, cursor);
 }
 
@@ -280,6 +336,31 @@ export async function pushRows(
  * A rerun after a crash: entries left PENDING_CREATE may or may not have an item. Look for it by the hidden
  * key column; adopt it when found (I6), forget the intent otherwise. Their rows are then pushed again.
  */
+/** The ledger entry of a row no route matches: it counts as a row of the table, with no list and no item. */
+function unroutedEntry(r: PushRow): LedgerEntry {
+  return {
+    identityHash: r.hash,
+    identity: r.identity,
+    listId: '',
+    itemId: null,
+    eTag: null,
+    syncedValues: null,
+    contentHash: null,
+    provenance: null,
+    state: 'UNROUTED',
+    lastSourceTs: r.row.cursor,
+    spModifiedAt: null,
+  };
+}
+
+function groupByList(
+  conflicts: { r: PushRow; entry: LedgerEntry }[],
+): Map<string, { r: PushRow; entry: LedgerEntry }[]> {
+  const out = new Map<string, { r: PushRow; entry: LedgerEntry }[]>();
+  for (const c of conflicts) out.set(c.entry.listId, [...(out.get(c.entry.listId) ?? []), c]);
+  return out;
+}
+
 export async function settlePendingCreates(scope: RunScope): Promise<unknown[][]> {
   const pending = await scope.ledger.pendingCreates(scope.ctx.meta);
   const keys: unknown[][] = [];
@@ -288,7 +369,7 @@ export async function settlePendingCreates(scope: RunScope): Promise<unknown[][]
   for (const entry of pending) {
     const found = await scope.target.findItemsByField(
       scope.siteId,
-      scope.listId,
+      entry.listId,
       scope.def.target.keyColumn,
       entry.identityHash,
     );

@@ -1,0 +1,92 @@
+import type { Pool, PoolClient } from 'pg';
+
+type Db = Pool | PoolClient;
+
+/**
+ * A move in flight (routing, I6): the row's item is being created in `toListId` and will then be deleted from
+ * `fromListId`. Recorded and committed before the create is sent; removed in the transaction that points the
+ * ledger at the new item (or when the move is undone).
+ */
+export interface PendingMove {
+  identityHash: string;
+  fromListId: string;
+  fromItemId: string;
+  toListId: string;
+}
+
+export async function recordMoves(
+  db: Db,
+  definitionId: string,
+  runId: string,
+  moves: PendingMove[],
+): Promise<void> {
+  if (moves.length === 0) return;
+  await db.query(
+    `INSERT INTO arcore.sync_moves (definition_id, source_identity_hash, from_list_id, from_item_id, to_list_id, run_id)
+     SELECT $1, x.h, x.f, x.i, x.t, $2 FROM jsonb_to_recordset($3::jsonb) AS x(h text, f text, i text, t text)
+     ON CONFLICT (definition_id, source_identity_hash) DO UPDATE SET from_list_id = EXCLUDED.from_list_id,
+       from_item_id = EXCLUDED.from_item_id, to_list_id = EXCLUDED.to_list_id, run_id = EXCLUDED.run_id,
+       created_at = now()`,
+    [
+      definitionId,
+      runId === '0' ? null : runId,
+      JSON.stringify(
+        moves.map((m) => ({ h: m.identityHash, f: m.fromListId, i: m.fromItemId, t: m.toListId })),
+      ),
+    ],
+  );
+}
+
+export async function pendingMoves(db: Db, definitionId: string): Promise<PendingMove[]> {
+  const { rows } = await db.query<{
+    source_identity_hash: string;
+    from_list_id: string;
+    from_item_id: string;
+    to_list_id: string;
+  }>(
+    `SELECT source_identity_hash, from_list_id, from_item_id, to_list_id FROM arcore.sync_moves
+      WHERE definition_id = $1 ORDER BY created_at, source_identity_hash`,
+    [definitionId],
+  );
+  return rows.map((r) => ({
+    identityHash: r.source_identity_hash,
+    fromListId: r.from_list_id,
+    fromItemId: r.from_item_id,
+    toListId: r.to_list_id,
+  }));
+}
+
+/** Moves in flight into `toListId` among these identities (the pull leaves their new items to the push). */
+export async function movesInto(
+  db: Db,
+  definitionId: string,
+  toListId: string,
+  hashes: string[],
+): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query<{ h: string }>(
+    `SELECT source_identity_hash AS h FROM arcore.sync_moves
+      WHERE definition_id = $1 AND to_list_id = $2 AND source_identity_hash = ANY($3)`,
+    [definitionId, toListId, hashes],
+  );
+  return new Set(rows.map((r) => r.h));
+}
+
+export async function clearMoves(db: Db, definitionId: string, hashes: string[]): Promise<void> {
+  if (hashes.length === 0) return;
+  await db.query(
+    'DELETE FROM arcore.sync_moves WHERE definition_id = $1 AND source_identity_hash = ANY($2)',
+    [definitionId, hashes],
+  );
+}
+
+/** Identities among `hashes` with a move in flight, whichever list it goes to. */
+export async function movesOf(db: Db, definitionId: string, hashes: string[]): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query<{ h: string }>(
+    `SELECT source_identity_hash AS h FROM arcore.sync_moves
+      WHERE definition_id = $1 AND source_identity_hash = ANY($2)`,
+    [definitionId, hashes],
+  );
+  return new Set(rows.map((r) => r.h));
+}
