@@ -35,9 +35,12 @@ describe('metadata store migrations', () => {
       'sync_backfills',
       'sync_conflicts',
       'sync_cursors',
+      'sync_definition_lists',
       'sync_definitions',
       'sync_failures',
       'sync_ledger',
+      'sync_list_cursors',
+      'sync_moves',
       'sync_runs',
     ]);
   });

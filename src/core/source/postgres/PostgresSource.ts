@@ -84,7 +84,7 @@ export class PostgresSource {
     this.selectList = [
       ...shape.columns.map((c) => selectOf(c)),
       shape.cursorColumn === null
-        ? 'NULL::text AS "__arcore_cursor", xmin::text AS "__arcore_version"'
+        ? 'NULL::text AS "__arcore_cursor", "xmin"::text AS "__arcore_version"'
         : `${quoteIdent(shape.cursorColumn)}::text AS "__arcore_cursor"`,
     ].join(', ');
   }
