@@ -2,9 +2,11 @@ import type { Pool } from 'pg';
 import { cursorTriggerName, cursorTriggerStatements, quoteIdent } from '../source/postgres/PostgresSource';
 import type { SyncDefinition } from '../definition/schema';
 import { getDefinition } from '../store/definitions';
+import { deleteCaptureStatements, deleteDetectionOf } from '../source/postgres/tombstones';
 import { CursorSetupError } from './errors';
 
-export type CursorPart = 'column' | 'trigger' | 'index';
+/** `deletes`: the delete-capture trigger and its tombstone table (deletes found without scanning the table). */
+export type CursorPart = 'column' | 'trigger' | 'index' | 'deletes';
 
 export interface CursorPartStatus {
   part: CursorPart;
@@ -39,6 +41,7 @@ interface TableFacts {
   column: { type: string; notNull: boolean } | null;
   hasTrigger: boolean;
   hasIndex: boolean;
+  hasDeleteCapture: boolean;
 }
 
 async function readFacts(
@@ -81,13 +84,15 @@ async function readFacts(
     column: col.rows[0] ? { type: col.rows[0].type, notNull: col.rows[0].not_null } : null,
     hasTrigger: (trigger.rowCount ?? 0) > 0,
     hasIndex: indexes.rows.some((r) => wanted.every((c, i) => r.columns[i] === c)),
+    hasDeleteCapture: (await deleteDetectionOf(pool, schema, table)) === 'tombstones',
   };
 }
 
 /**
  * `install-cursor NAME`: adds what a TIMESTAMP cursor needs to the definition's table: the column
  * (`timestamptz NOT NULL DEFAULT clock_timestamp()`) when missing, the trigger keeping it current on every
- * insert and update, and an index on (cursor column, key columns) for keyset reads. Idempotent: what is
+ * insert and update, an index on (cursor column, key columns) for keyset reads, and the delete-capture trigger
+ * with its tombstone table (push then finds deletes without comparing the table with the ledger). Idempotent: what is
  * there is left alone. With `printSql` nothing runs; the statements still needed are returned.
  */
 export async function installCursor(
@@ -167,6 +172,11 @@ export async function installCursorFor(
             `CREATE INDEX IF NOT EXISTS ${indexName} ON ${qualified} (${[column, ...key].map(quoteIdent).join(', ')})`,
           ],
     },
+    {
+      part: 'deletes',
+      status: facts.hasDeleteCapture ? 'present' : 'missing',
+      sql: facts.hasDeleteCapture ? [] : deleteCaptureStatements(schema, table, key),
+    },
   ];
   const sql = parts.flatMap((p) => p.sql);
   if (options.printSql || sql.length === 0) {
@@ -180,7 +190,7 @@ export async function installCursorFor(
       notes,
     };
   }
-  // One transaction: the table gets all three or none of them.
+  // One transaction: the table gets all of them or none.
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
