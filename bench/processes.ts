@@ -7,7 +7,11 @@ import { extname, join } from 'node:path';
 export function forkBenchProcess(name: string, args: string[] = []): ChildProcess {
   const extension = extname(__filename);
   return fork(join(__dirname, `${name}${extension}`), args, {
-    execArgv: extension === '.ts' ? ['--import', 'tsx'] : [],
+    execArgv: [
+      ...(extension === '.ts' ? ['--import', 'tsx'] : []),
+      // BENCH_CPU_PROF=DIR: a V8 CPU profile of every scenario and emulator process (node --cpu-prof).
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }

@@ -1,6 +1,11 @@
 import type { Pool } from 'pg';
 import { readSourceTable } from '../source/postgres/catalog';
-import { deleteDetectionOf, type DeleteDetection } from '../source/postgres/tombstones';
+import {
+  DELETE_CHUNK_ROWS,
+  SWEEP_SLICE_MS,
+  deleteDetectionOf,
+  type DeleteDetection,
+} from '../source/postgres/tombstones';
 import type { SyncDefinition } from './schema';
 
 export interface DeleteDetectionReport {
@@ -28,7 +33,8 @@ export async function describeDeleteDetection(
       message: 'captured by trigger (arcore_capture_deletes): push reads only the recorded deletes',
     };
   const swept =
-    'found by comparing the ledger with the table, 1,000 rows at a time (up to 100 ms per push), so on a ' +
+    `found by comparing the ledger with the table, ${DELETE_CHUNK_ROWS.toLocaleString('en-US')} rows at a time (up to ` +
+    `${SWEEP_SLICE_MS} ms per push), so on a ` +
     'large table a delete may take several pushes to reach SharePoint';
   if (['v', 'm', 'f'].includes(info.relkind))
     return {

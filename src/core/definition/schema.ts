@@ -151,7 +151,7 @@ export const deletesSchema = z
       .default(0)
       .describe(
         'Without the delete-capture trigger (install-cursor), Postgres deletes are found by comparing the ledger ' +
-          'with the table, 1,000 rows at a time for up to 100 ms per push, continuing where the last push stopped. ' +
+          'with the table, 1,000 rows at a time for up to 25 ms per push, continuing where the last push stopped. ' +
           '0 sweeps on every push; N sweeps at most every N seconds. With the trigger, every push reads its ' +
           'recorded deletes instead and this is not used.',
       ),

@@ -8,6 +8,8 @@ import { identityOf } from '../../canonical';
 import { openConflictIdentities } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
 import {
+  DELETE_CHUNK_ROWS,
+  SWEEP_SLICE_MS,
   deleteDetectionOf,
   deleteTombstones,
   readTombstones,
@@ -18,10 +20,7 @@ import { type RunScope } from '../runner';
 import { newCommit, commitPage, parkEntry } from './page';
 import { settleDeleteConflict } from './conflicts';
 
-/** Ledger entries (and tombstones) handled per step: one ledger query, one source query, ≤ 50 $batch requests. */
-const CHUNK = 1000;
-/** The share of a push the fallback sweep may take before it leaves the rest of the ledger to the next push. */
-const SWEEP_SLICE_MS = 100;
+const CHUNK = DELETE_CHUNK_ROWS;
 
 export async function reconcileDeletes(scope: RunScope): Promise<void> {
   const { def } = scope;

@@ -62,6 +62,14 @@ export function deleteCaptureStatements(schema: string, table: string, key: stri
 
 export type DeleteDetection = 'tombstones' | 'sweep';
 
+/** Ledger entries (and tombstones) compared per step: one ledger query, one source query. */
+export const DELETE_CHUNK_ROWS = 1000;
+/**
+ * Without the trigger, the share of a push the sweep may take (at least one chunk) before it leaves the rest of
+ * the ledger to the next push: idle cost stays bounded whatever the table's size.
+ */
+export const SWEEP_SLICE_MS = 25;
+
 /** Which delete detection a table has: tombstones when the capture trigger and its table are both there. */
 export async function deleteDetectionOf(pool: Pool, schema: string, table: string): Promise<DeleteDetection> {
   const { rows } = await pool.query<{ installed: boolean }>(
