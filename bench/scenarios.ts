@@ -395,6 +395,7 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
       await Promise.all(Array.from({ length: 8 }, editor));
       const statsBefore = await env.emulator.stats();
       const postgres = measurePostgres();
+      const cpuBefore = processUsage().cpuSeconds;
       const started = performance.now();
       const summary = requireSucceeded(
         'pull',
@@ -402,6 +403,7 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
         'the pull',
       );
       const seconds = (performance.now() - started) / 1000;
+      const engineCpuSeconds = processUsage().cpuSeconds - cpuBefore;
       const pg = postgres();
       const stats = statsDelta(statsBefore, await env.emulator.stats());
       const { rows } = await env.pool.query<{ n: string }>(
@@ -421,6 +423,7 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
         figures: {
           seconds: round(seconds, 2),
           rowsPerSecond: round(changes / seconds, 0),
+          engineCpuSecondsPer1000Rows: round((engineCpuSeconds / changes) * 1000, 3),
           rowsUpdated: summary.updated,
           graphRequests: summary.graphRequests,
           resourceUnits: stats.resourceUnits,
