@@ -12,6 +12,7 @@ import {
   SWEEP_SLICE_MS,
   deleteDetectionOf,
   deleteTombstones,
+  presentKeys,
   readTombstones,
   type Tombstone,
 } from '../../source/postgres/tombstones';
@@ -53,7 +54,10 @@ async function consumeTombstones(scope: RunScope): Promise<void> {
     if (entries.size > 0) {
       const candidates = [...entries.values()];
       const pending = candidates.filter((e) => e.state === 'PENDING_CREATE').map((e) => e.identityHash);
-      const gone = await absentFromTable(scope, candidates);
+      const gone = await absentFromTable(
+        scope,
+        candidates.filter((e) => e.state === 'SYNCED' && e.itemId),
+      );
       kept = await applyGone(scope, gone);
       // A create in flight is settled by the next push's first step; its tombstone waits for it.
       for (const h of pending) kept.add(h);
@@ -72,13 +76,18 @@ function keyHash(scope: RunScope, key: unknown[]): string {
   return identityOf(scope.def.source.key, values, scope.plan.keyKinds).hash;
 }
 
-/** The synced entries whose rows are not in the table (one keyed read for the lot). */
-async function absentFromTable(scope: RunScope, entries: LedgerEntry[]): Promise<LedgerEntry[]> {
-  const live = entries.filter((e) => e.state === 'SYNCED' && e.itemId);
+/** Of these live entries, those whose rows are not in the table (one key-only read for the lot). */
+async function absentFromTable<T extends { identityHash: string; identity: Record<string, unknown> }>(
+  scope: RunScope,
+  live: T[],
+): Promise<T[]> {
   if (live.length === 0) return [];
-  const { def, source, plan } = scope;
-  const rows = await source.readByKeys(live.map((e) => def.source.key.map((k) => e.identity[k])));
-  const present = new Set(rows.map((r) => identityOf(def.source.key, r.values, plan.keyKinds).hash));
+  const { def, source } = scope;
+  const found = await presentKeys(
+    source,
+    live.map((e) => def.source.key.map((k) => e.identity[k])),
+  );
+  const present = new Set(found.map((key) => keyHash(scope, key)));
   return live.filter((e) => !present.has(e.identityHash));
 }
 
@@ -130,9 +139,23 @@ async function sweepAll(scope: RunScope): Promise<boolean> {
 
 /** Compares the CHUNK ledger entries after `after` with the table; returns where to continue, null at the end. */
 async function sweepChunk(scope: RunScope, after: string): Promise<string | null> {
-  const batch = await scope.ledger.batchAfter(scope.ctx.meta, after, CHUNK);
+  const batch = await scope.ledger.identitiesAfter(scope.ctx.meta, after, CHUNK);
   if (batch.length === 0) return null;
-  await applyGone(scope, await absentFromTable(scope, batch));
+  const gone = await absentFromTable(
+    scope,
+    batch.filter((e) => e.live),
+  );
+  if (gone.length > 0) {
+    // Full entries (synced values, eTag) only for the few rows found gone; re-checked live as they load.
+    const entries = await scope.ledger.byIdentities(
+      scope.ctx.meta,
+      gone.map((e) => e.identityHash),
+    );
+    await applyGone(
+      scope,
+      [...entries.values()].filter((e) => e.state === 'SYNCED' && e.itemId),
+    );
+  }
   scope.details.reconciled = true;
   return batch.length < CHUNK ? null : batch[batch.length - 1].identityHash;
 }

@@ -121,3 +121,19 @@ export async function deleteTombstones(source: PostgresSource, ids: string[]): P
     [ids],
   );
 }
+
+/** The keys among `keys` (definition order) that have a row, parsed as a source read parses them; one query. */
+export async function presentKeys(source: PostgresSource, keys: unknown[][]): Promise<unknown[][]> {
+  if (keys.length === 0) return [];
+  const { key } = source.shape;
+  const arrays = key.map((k, i) => `$${i + 1}::${castTypeOf(source.column(k))}[]`).join(', ');
+  const names = key.map(quoteIdent).join(', ');
+  const join = key.map((k) => `t.${quoteIdent(k)} = k.${quoteIdent(k)}`).join(' AND ');
+  const select = key.map((k, i) => `t.${quoteIdent(k)} AS "k${i}"`).join(', ');
+  const { rows } = await source.pool.query<Record<string, unknown>>({
+    text: `SELECT ${select} FROM ${source.qualified} t JOIN unnest(${arrays}) AS k(${names}) ON ${join}`,
+    values: key.map((_, i) => keys.map((k) => k[i])),
+    types: pgTypeParsers,
+  });
+  return rows.map((r) => key.map((_, i) => r[`k${i}`]));
+}
