@@ -203,4 +203,26 @@ describe('I8 deletes found without comparing the whole table', () => {
     expect(dropped.status).toBe('FAILED');
     expect(dropped.error).toContain('owner');
   });
+
+  it('a role allowed only to delete rows can delete them, and its deletes are captured', async () => {
+    await setUp('guarded', true);
+    expect(await push('guarded')).toMatchObject({ status: 'SUCCEEDED', created: 4 });
+    const role = `deleter_${new URL(h.db.url).pathname.slice(1)}`;
+    await h.db.pool.query(`CREATE ROLE ${role}; GRANT SELECT, DELETE ON guarded TO ${role}`);
+    try {
+      const client = await h.db.pool.connect();
+      try {
+        await client.query(`SET ROLE ${role}`);
+        await client.query('DELETE FROM guarded WHERE id = 4');
+        await client.query('RESET ROLE');
+      } finally {
+        client.release();
+      }
+      expect(await tombstones('guarded')).toBe(1);
+      expect(await push('guarded')).toMatchObject({ status: 'SUCCEEDED', deleted: 1 });
+      expect(await titles('guarded')).toEqual(['row 1', 'row 2', 'row 3']);
+    } finally {
+      await h.db.pool.query(`REVOKE ALL ON guarded FROM ${role}; DROP ROLE ${role}`);
+    }
+  });
 });

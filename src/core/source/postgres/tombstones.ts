@@ -22,6 +22,8 @@ export function tombstoneTableName(table: string): string {
  * The statements that install delete capture on `schema.table`. A tombstone whose key is NULL asks the next
  * push for one full comparison of ledger and table: install writes one (deletes made before the trigger
  * existed), and so does TRUNCATE (it deletes without row triggers). A key change is the old key's delete.
+ * The trigger functions run as their owner (SECURITY DEFINER, fixed search_path): an application role allowed
+ * to delete rows needs no privilege on the tombstone table.
  */
 export function deleteCaptureStatements(schema: string, table: string, key: string[]): string[] {
   const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
@@ -36,7 +38,8 @@ export function deleteCaptureStatements(schema: string, table: string, key: stri
        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
        key text[],
        deleted_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
-    `CREATE OR REPLACE FUNCTION ${statementFn}() RETURNS trigger LANGUAGE plpgsql AS $$
+    `CREATE OR REPLACE FUNCTION ${statementFn}() RETURNS trigger LANGUAGE plpgsql
+       SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     BEGIN
       IF TG_OP = 'TRUNCATE' THEN
         INSERT INTO ${tombstones} (key) VALUES (NULL);
@@ -45,7 +48,8 @@ export function deleteCaptureStatements(schema: string, table: string, key: stri
       END IF;
       RETURN NULL;
     END $$`,
-    `CREATE OR REPLACE FUNCTION ${rowFn}() RETURNS trigger LANGUAGE plpgsql AS $$
+    `CREATE OR REPLACE FUNCTION ${rowFn}() RETURNS trigger LANGUAGE plpgsql
+       SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     BEGIN INSERT INTO ${tombstones} (key) VALUES (${keyOf('OLD')}); RETURN NULL; END $$`,
     `DROP TRIGGER IF EXISTS ${quoteIdent(DELETE_CAPTURE_TRIGGER)} ON ${qualified}`,
     `CREATE TRIGGER ${quoteIdent(DELETE_CAPTURE_TRIGGER)} AFTER DELETE ON ${qualified} REFERENCING OLD TABLE AS ` +
