@@ -49,7 +49,11 @@ async function consumeTombstones(scope: RunScope): Promise<void> {
     const keyed = tombstones.filter((t): t is Tombstone & { key: unknown[] } => t.key !== null);
     if (keyed.length < tombstones.length) sweepDone = await sweepAll(scope);
     const hashes = new Map<string, string>();
-    for (const t of keyed) hashes.set(t.id, keyHash(scope, t.key));
+    for (const t of keyed) {
+      // A key with NULL in it was never synced (I13): nothing to delete, the tombstone is simply consumed.
+      if (t.key.some((v) => v === null || v === undefined)) continue;
+      hashes.set(t.id, keyHash(scope, t.key));
+    }
     const entries = await ledger.byIdentities(ctx.meta, [...new Set(hashes.values())]);
     if (entries.size > 0) {
       const candidates = [...entries.values()];
@@ -63,7 +67,11 @@ async function consumeTombstones(scope: RunScope): Promise<void> {
       for (const h of pending) kept.add(h);
     }
     const consumed = tombstones
-      .filter((t) => (t.key === null ? sweepDone : !kept.has(hashes.get(t.id) as string)))
+      .filter((t) => {
+        if (t.key === null) return sweepDone;
+        const hash = hashes.get(t.id);
+        return hash === undefined || !kept.has(hash);
+      })
       .map((t) => t.id);
     if (!scope.dryRun) await deleteTombstones(source, consumed);
     if (tombstones.length < CHUNK) return;
