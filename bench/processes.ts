@@ -7,7 +7,15 @@ import { extname, join } from 'node:path';
 export function forkBenchProcess(name: string, args: string[] = []): ChildProcess {
   const extension = extname(__filename);
   return fork(join(__dirname, `${name}${extension}`), args, {
-    execArgv: extension === '.ts' ? ['--import', 'tsx'] : [],
+    execArgv: [
+      ...(extension === '.ts' ? ['--import', 'tsx'] : []),
+      // BENCH_CPU_PROF=DIR: a V8 CPU profile of every scenario and emulator process (node --cpu-prof).
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      // BENCH_WORKER_NODE_FLAGS="--max-old-space-size=…": V8 flags for the engine's scenario process only.
+      ...(name === 'scenarioWorker' && process.env.BENCH_WORKER_NODE_FLAGS
+        ? process.env.BENCH_WORKER_NODE_FLAGS.split(/\s+/).filter(Boolean)
+        : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }

@@ -196,6 +196,7 @@ describe('arcore-sync verify, --dry-run, remove and install-cursor', () => {
         { part: 'column', status: 'added' },
         { part: 'trigger', status: 'added' },
         { part: 'index', status: 'added' },
+        { part: 'deletes', status: 'added' },
       ],
     });
     const view = await runCli(['install-cursor', 'freshview', '--file', file], env);
@@ -209,7 +210,8 @@ describe('arcore-sync verify, --dry-run, remove and install-cursor', () => {
     const again = await runCli(['install-cursor', 'fresh'], env);
     expect(again.code).toBe(0);
     expect(again.stdout).toBe(
-      'fresh: public.fresh cursor "changed_at": column already there, trigger already there, index already there\n',
+      'fresh: public.fresh cursor "changed_at": column already there, trigger already there, index already there, ' +
+        'delete capture already there\n',
     );
     const nothing = await runCli(['install-cursor', 'fresh', '--print-sql'], env);
     expect(nothing.stdout).toContain('already there; nothing to do');

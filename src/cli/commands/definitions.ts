@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import { parseDefinitionsText } from '../../core/definition/parse';
 import type { SyncDefinition } from '../../core/definition/schema';
 import { validateAgainstDatabase, type LiveProblem } from '../../core/definition/validateLive';
+import { describeDeleteDetection, type DeleteDetectionReport } from '../../core/definition/deleteDetection';
 import { applyDefinitions } from '../../core/engine/apply';
 import { describeRouteMoves } from '../../core/routing/moves';
 import { listDefinitions } from '../../core/store/definitions';
@@ -16,6 +17,8 @@ export interface DefinitionReport {
   name: string;
   errors: LiveProblem[];
   warnings: LiveProblem[];
+  /** How push finds rows deleted in Postgres; null when the table does not exist. */
+  deleteDetection: DeleteDetectionReport | null;
 }
 
 export interface ValidationReport {
@@ -73,8 +76,10 @@ export async function validateFile(
   const others = [...defs, ...stored.filter((d) => !inFile.has(d.name))];
   const definitions: DefinitionReport[] = [];
   for (const def of defs) {
-    const live = await validateAgainstDatabase(def, await rt.sourcePool(def.source.connection), others);
-    definitions.push({ name: def.name, errors: live.errors, warnings: live.warnings });
+    const pool = await rt.sourcePool(def.source.connection);
+    const live = await validateAgainstDatabase(def, pool, others);
+    const deleteDetection = await describeDeleteDetection(def, pool);
+    definitions.push({ name: def.name, errors: live.errors, warnings: live.warnings, deleteDetection });
   }
   return {
     defs,
@@ -94,6 +99,7 @@ function printReport(rt: CliRuntime, report: ValidationReport): void {
     rt.io.out(`  ${d.name}: ${counts.join(', ')}`);
     for (const e of d.errors) rt.io.out(`    error   ${e.path}: ${e.message}`);
     for (const w of d.warnings) rt.io.out(`    warning ${w.path}: ${w.message}`);
+    if (d.deleteDetection) rt.io.out(`    deletes ${d.deleteDetection.message}`);
   }
 }
 

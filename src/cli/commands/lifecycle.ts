@@ -94,13 +94,18 @@ export async function runInstallCursorCommand(
   if (opts.printSql) {
     rt.io.out(
       result.sql.length === 0
-        ? `-- ${result.table}: column "${result.column}", its trigger and index are already there; nothing to do`
+        ? `-- ${result.table}: column "${result.column}", its trigger, index and delete capture are already there; nothing to do`
         : result.sql.map((statement) => `${statement};`).join('\n'),
     );
     return;
   }
   rt.io.out(
     `${name}: ${result.table} cursor "${result.column}": ` +
-      result.parts.map((p) => `${p.part} ${p.status === 'added' ? 'added' : 'already there'}`).join(', '),
+      result.parts
+        .map(
+          (p) =>
+            `${p.part === 'deletes' ? 'delete capture' : p.part} ${p.status === 'added' ? 'added' : 'already there'}`,
+        )
+        .join(', '),
   );
 }

@@ -16,18 +16,16 @@ export function stableStringify(value: unknown): string {
   return text;
 }
 
+/*
+ * Built by string concatenation, with primitives tested before the toJSON lookup: it runs for every row a push
+ * hashes, and map/join allocations showed in CPU profiles. Same output as before, byte for byte.
+ */
 function writeStable(value: unknown, key: string): string | undefined {
-  if (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { toJSON?: unknown }).toJSON === 'function'
-  ) {
-    return writeStable((value as { toJSON: (key: string) => unknown }).toJSON(key), key);
-  }
   switch (typeof value) {
     case 'string':
-    case 'boolean':
       return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`stableStringify: ${value} has no JSON form`);
       return JSON.stringify(value);
@@ -41,16 +39,35 @@ function writeStable(value: unknown, key: string): string | undefined {
       break;
   }
   if (value === null) return 'null';
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return writeStable((value as { toJSON: (key: string) => unknown }).toJSON(key), key);
+  }
   if (Array.isArray(value)) {
-    return `[${value.map((element, index) => writeStable(element, String(index)) ?? 'null').join(',')}]`;
+    let out = '[';
+    for (let index = 0; index < value.length; index++) {
+      if (index > 0) out += ',';
+      out += writeStable(value[index], String(index)) ?? 'null';
+    }
+    return `${out}]`;
   }
-  const record = value as Record<string, unknown>;
-  const members: string[] = [];
-  for (const member of Object.keys(record).sort()) {
-    const written = writeStable(record[member], member);
-    if (written !== undefined) members.push(`${JSON.stringify(member)}:${written}`);
+  return writeMembers(value as Record<string, unknown>, false);
+}
+
+/** An object's members in sorted key order; with `skipNull`, members holding null are left out too. */
+function writeMembers(record: Record<string, unknown>, skipNull: boolean): string {
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  let first = true;
+  for (const member of keys) {
+    const item = record[member];
+    if (skipNull && item === null) continue;
+    const written = writeStable(item, member);
+    if (written === undefined) continue;
+    out += first ? '' : ',';
+    out += `${JSON.stringify(member)}:${written}`;
+    first = false;
   }
-  return `{${members.join(',')}}`;
+  return `${out}}`;
 }
 
 /**
@@ -58,11 +75,7 @@ function writeStable(value: unknown, key: string): string | undefined {
  * null hashes like an absent field: SharePoint omits empty values, so "missing" and "null" are one state (I2).
  */
 export function contentHash(values: CanonicalRecord): string {
-  const present: CanonicalRecord = {};
-  for (const [field, value] of Object.entries(values)) {
-    if (value !== null && value !== undefined) present[field] = value;
-  }
-  return sha256Hex(stableStringify(present));
+  return sha256Hex(writeMembers(values, true));
 }
 
 function sha256Hex(text: string): string {

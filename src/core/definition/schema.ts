@@ -282,8 +282,10 @@ export const deletesSchema = z
       .min(0)
       .default(0)
       .describe(
-        'Postgres deletes are found by comparing the table with the ledger (a count of both, then a keyed pass when ' +
-          'they differ). 0 checks on every push; on large tables a few minutes keeps idle pushes cheap.',
+        'Without the delete-capture trigger (install-cursor), Postgres deletes are found by comparing the ledger ' +
+          'with the table, 1,000 rows at a time for up to 25 ms per push, continuing where the last push stopped. ' +
+          '0 sweeps on every push; N sweeps at most every N seconds. With the trigger, every push reads its ' +
+          'recorded deletes instead and this is not used.',
       ),
   })
   .strict()

@@ -49,8 +49,13 @@ export function splitDuplicateIdentities<
   const unique: T[] = [];
   const duplicates: DuplicateIdentity<T>[] = [];
   for (const [hash, group] of groups) {
+    if (group.length === 1) {
+      unique.push(group[0]);
+      continue;
+    }
+    // Only a key read more than once is fingerprinted: serialising every row of every page costs CPU per row.
     const distinct = new Set(group.map((r) => fingerprint(r.row)));
-    if (group.length === 1 || (distinct.size === 1 && !distinct.has(null))) {
+    if (distinct.size === 1 && !distinct.has(null)) {
       unique.push(group[0]);
       continue;
     }

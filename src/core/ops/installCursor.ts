@@ -7,9 +7,11 @@ import {
 } from '../source/postgres/PostgresSource';
 import type { SyncDefinition } from '../definition/schema';
 import { getDefinition } from '../store/definitions';
+import { deleteCaptureStatements, deleteDetectionOf } from '../source/postgres/tombstones';
 import { CursorSetupError } from './errors';
 
-export type CursorPart = 'column' | 'trigger' | 'index';
+/** `deletes`: the delete-capture trigger and its tombstone table (deletes found without scanning the table). */
+export type CursorPart = 'column' | 'trigger' | 'index' | 'deletes';
 
 export interface CursorPartStatus {
   part: CursorPart;
@@ -46,6 +48,7 @@ interface TableFacts {
   /** The trigger is there but its function predates KEEP_CURSOR_SETTING: backfills would move the column. */
   triggerOutdated: boolean;
   hasIndex: boolean;
+  hasDeleteCapture: boolean;
 }
 
 async function readFacts(
@@ -90,13 +93,15 @@ async function readFacts(
     hasTrigger: trigger.rows.some((r) => r.keeps),
     triggerOutdated: trigger.rows.length > 0 && !trigger.rows.some((r) => r.keeps),
     hasIndex: indexes.rows.some((r) => wanted.every((c, i) => r.columns[i] === c)),
+    hasDeleteCapture: (await deleteDetectionOf(pool, schema, table)) === 'tombstones',
   };
 }
 
 /**
  * `install-cursor NAME`: adds what a TIMESTAMP cursor needs to the definition's table: the column
  * (`timestamptz NOT NULL DEFAULT clock_timestamp()`) when missing, the trigger keeping it current on every
- * insert and update, and an index on (cursor column, key columns) for keyset reads. Idempotent: what is
+ * insert and update, an index on (cursor column, key columns) for keyset reads, and the delete-capture trigger
+ * with its tombstone table (push then finds deletes without comparing the table with the ledger). Idempotent: what is
  * there is left alone. With `printSql` nothing runs; the statements still needed are returned.
  */
 export async function installCursor(
@@ -189,6 +194,11 @@ export async function installCursorFor(
             `CREATE INDEX IF NOT EXISTS ${indexName} ON ${qualified} (${[column, ...key].map(quoteIdent).join(', ')})`,
           ],
     },
+    {
+      part: 'deletes',
+      status: facts.hasDeleteCapture ? 'present' : 'missing',
+      sql: facts.hasDeleteCapture ? [] : deleteCaptureStatements(schema, table, key),
+    },
   ];
   const sql = parts.flatMap((p) => p.sql);
   if (options.printSql || sql.length === 0) {
@@ -202,7 +212,7 @@ export async function installCursorFor(
       notes,
     };
   }
-  // One transaction: the table gets all three or none of them.
+  // One transaction: the table gets all of them or none.
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

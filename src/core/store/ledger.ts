@@ -157,6 +157,24 @@ export class LedgerStore {
     return rows.map(fromRow);
   }
 
+  /**
+   * Like batchAfter, but only what tells whether an entry's row still exists (no synced values): the delete
+   * sweep reads a chunk of these on every push and loads full entries only for rows found gone.
+   */
+  async identitiesAfter(
+    db: Db,
+    afterHash: string,
+    limit: number,
+  ): Promise<{ identityHash: string; identity: Record<string, unknown>; live: boolean }[]> {
+    const { rows } = await db.query<{ h: string; i: Record<string, unknown>; live: boolean }>(
+      `SELECT source_identity_hash AS h, source_identity AS i, ((state = 'SYNCED' AND sp_item_id IS NOT NULL) OR state = 'UNROUTED') AS live
+         FROM arcore.sync_ledger WHERE definition_id = $1 AND source_identity_hash > $2
+        ORDER BY source_identity_hash LIMIT $3`,
+      [this.definitionId, afterHash, limit],
+    );
+    return rows.map((r) => ({ identityHash: r.h, identity: r.i, live: r.live }));
+  }
+
   async count(db: Db): Promise<number> {
     const { rows } = await db.query<{ n: string }>(
       "SELECT count(*) AS n FROM arcore.sync_ledger WHERE definition_id = $1 AND state <> 'ORPHANED'",

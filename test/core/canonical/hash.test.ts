@@ -61,6 +61,51 @@ describe('stableStringify', () => {
       }),
     );
   });
+
+  it('writes exactly what the map/join implementation wrote (hashes of stored ledgers stay valid)', () => {
+    const reference = (value: unknown, key: string): string | undefined => {
+      if (
+        value !== null &&
+        typeof value === 'object' &&
+        typeof (value as { toJSON?: unknown }).toJSON === 'function'
+      )
+        return reference((value as { toJSON: (k: string) => unknown }).toJSON(key), key);
+      if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number')
+        return JSON.stringify(value);
+      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
+      if (value === null) return 'null';
+      if (Array.isArray(value))
+        return `[${value.map((v, i) => reference(v, String(i)) ?? 'null').join(',')}]`;
+      const members: string[] = [];
+      for (const k of Object.keys(value as object).sort()) {
+        const w = reference((value as Record<string, unknown>)[k], k);
+        if (w !== undefined) members.push(`${JSON.stringify(k)}:${w}`);
+      }
+      return `{${members.join(',')}}`;
+    };
+    const withOddities = fc.oneof(
+      fc.jsonValue(),
+      fc.dictionary(
+        fc.string(),
+        fc.oneof(fc.constant(undefined), fc.date({ noInvalidDate: true }), fc.jsonValue()),
+      ),
+      fc.array(fc.oneof(fc.constant(undefined), fc.jsonValue())),
+    );
+    fc.assert(
+      fc.property(withOddities, (value) => {
+        expect(stableStringify(value)).toBe(reference(value, ''));
+      }),
+    );
+    fc.assert(
+      fc.property(canonicalRecord, (record) => {
+        const present = Object.fromEntries(Object.entries(record).filter(([, v]) => v !== null));
+        const expected = createHash('sha256')
+          .update(reference(present, '') as string, 'utf8')
+          .digest('hex');
+        expect(contentHash(record)).toBe(expected);
+      }),
+    );
+  });
 });
 
 describe('I2 canonical form: contentHash', () => {

@@ -44,13 +44,17 @@ describe('install-cursor', () => {
         { part: 'column', status: 'missing' },
         { part: 'trigger', status: 'missing' },
         { part: 'index', status: 'missing' },
+        { part: 'deletes', status: 'missing' },
       ],
     });
     expect(result.sql[0]).toBe(
       'ALTER TABLE "public"."plain" ADD COLUMN IF NOT EXISTS "changed_at" timestamptz NOT NULL DEFAULT clock_timestamp()',
     );
-    expect(result.sql[result.sql.length - 1]).toBe(
+    expect(result.sql).toContain(
       'CREATE INDEX IF NOT EXISTS "arcore_plain_changed_at_cursor" ON "public"."plain" ("changed_at", "region", "code")',
+    );
+    expect(result.sql[result.sql.length - 1]).toBe(
+      'INSERT INTO "public"."arcore_plain_deleted" (key) VALUES (NULL)',
     );
     expect(await columnOf('plain', 'changed_at')).toBeUndefined();
   });
@@ -63,6 +67,7 @@ describe('install-cursor', () => {
       'column:added',
       'trigger:added',
       'index:added',
+      'deletes:added',
     ]);
     expect(await columnOf('plain', 'changed_at')).toEqual({
       data_type: 'timestamp with time zone',
@@ -81,7 +86,7 @@ describe('install-cursor', () => {
     expect(live.warnings.filter((w) => w.path === 'source.cursor.column')).toEqual([]);
 
     const again = await install('plain');
-    expect(again.parts.map((p) => p.status)).toEqual(['present', 'present', 'present']);
+    expect(again.parts.map((p) => p.status)).toEqual(['present', 'present', 'present', 'present']);
     expect(again.sql).toEqual([]);
   });
 
@@ -94,6 +99,7 @@ describe('install-cursor', () => {
       'column:present',
       'trigger:added',
       'index:added',
+      'deletes:added',
     ]);
     expect(result.notes[0]).toContain('allows NULL');
   });

@@ -98,3 +98,42 @@ describe('source catalog: domains and enums', () => {
     expect(info!.uniqueIndexes).toEqual([{ columns: ['id'], primary: true }]);
   });
 });
+
+describe('source catalog: columns cached between runs of a process', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    await db.pool.query(`CREATE TYPE tone AS ENUM ('low', 'high');
+      CREATE TABLE cached (id int PRIMARY KEY, name text, pitch tone, updated_at timestamptz NOT NULL);`);
+  });
+  afterAll(async () => db.drop());
+
+  const names = async () => (await readSourceTable(db.pool, 'public', 'cached'))!.columns.map((c) => c.name);
+  const column = async (name: string) =>
+    (await readSourceTable(db.pool, 'public', 'cached'))!.columns.find((c) => c.name === name);
+
+  it('notices an added, dropped, retyped or renamed column, a NOT NULL and a new enum label', async () => {
+    const first = await readSourceTable(db.pool, 'public', 'cached');
+    const second = await readSourceTable(db.pool, 'public', 'cached');
+    expect(second!.columns.map((c) => c.name)).toEqual(['id', 'name', 'pitch', 'updated_at']);
+    // Nothing changed: the second read took the columns from the cache.
+    expect(second!.columns[1]).toBe(first!.columns[1]);
+    await db.pool.query('ALTER TABLE cached ADD COLUMN owner text');
+    expect(await names()).toEqual(['id', 'name', 'pitch', 'updated_at', 'owner']);
+    await db.pool.query('ALTER TABLE cached DROP COLUMN name');
+    expect(await names()).toEqual(['id', 'pitch', 'updated_at', 'owner']);
+    await db.pool.query('ALTER TABLE cached ALTER COLUMN owner TYPE varchar(40)');
+    expect((await column('owner'))?.dataType).toBe('character varying');
+    await db.pool.query('ALTER TABLE cached ALTER COLUMN owner SET NOT NULL');
+    expect((await column('owner'))?.isNullable).toBe(false);
+    await db.pool.query('ALTER TABLE cached RENAME COLUMN owner TO holder');
+    expect(await names()).toEqual(['id', 'pitch', 'updated_at', 'holder']);
+    await db.pool.query("ALTER TYPE tone ADD VALUE 'mid' BEFORE 'high'");
+    expect((await column('pitch'))?.enum?.labels).toEqual(['low', 'mid', 'high']);
+  });
+
+  it('a table dropped and created again under the same name is read afresh', async () => {
+    await db.pool.query('DROP TABLE cached; CREATE TABLE cached (id int PRIMARY KEY, other date)');
+    expect(await names()).toEqual(['id', 'other']);
+  });
+});

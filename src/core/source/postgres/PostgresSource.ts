@@ -16,7 +16,7 @@ export function quoteIdent(name: string): string {
 }
 
 /** A type name usable in a cast, for key columns (any scalar type, enums included). */
-function castTypeOf(col: SourceColumn): string {
+export function castTypeOf(col: SourceColumn): string {
   if (col.dataType === 'ARRAY') throw new Error(`key column "${col.name}" is an array: keys must be scalar`);
   if (col.enum) return enumTypeName(col.enum);
   if (col.dataType === 'USER-DEFINED') return quoteIdent(col.udtName);

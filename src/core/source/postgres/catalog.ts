@@ -89,9 +89,28 @@ SELECT c.oid, c.relkind,
                    WHERE k.ord <= i.indnkeyatts ORDER BY k.ord)))::text
                    FROM pg_index i
                   WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
-                    AND i.indexprs IS NULL), '[]') AS uniques
+                    AND i.indexprs IS NULL), '[]') AS uniques,
+       (SELECT string_agg(a.attnum || ':' || a.xmin::text || ':' || t.xmin::text, ',' ORDER BY a.attnum)
+          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+         WHERE a.attrelid = c.oid AND a.attnum > 0)
+         || '|' || (SELECT count(*) || ':' || coalesce(sum(e.xmin::text::bigint), 0) FROM pg_enum e) AS version
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`;
+
+/*
+ * Columns read by earlier calls, per pool, keyed by relation oid and a catalog version: every ALTER of a column
+ * (add, drop, rename, type, NOT NULL, default) writes its pg_attribute row anew, changing that row's xmin; a
+ * domain change writes its pg_type row; enum labels are counted database-wide. What the version cannot see
+ * (a change deep in a domain chain) is caught by the expiry.
+ */
+const COLUMNS_TTL_MS = 10 * 60 * 1000;
+interface CachedColumns {
+  oid: number;
+  version: string;
+  columns: SourceColumn[];
+  at: number;
+}
+const columnCache = new WeakMap<Pool, Map<string, CachedColumns>>();
 
 const uniquesSchema = z.array(z.object({ primary: z.boolean(), columns: z.array(z.string()) }));
 
@@ -104,12 +123,26 @@ export async function readSourceTable(
   schema: string,
   table: string,
 ): Promise<SourceTableInfo | null> {
-  const rel = await pool.query<{ oid: number; relkind: string; uniques: string }>(RELATION_SQL, [
-    schema,
-    table,
-  ]);
+  const rel = await pool.query<{ oid: number; relkind: string; uniques: string; version: string }>(
+    RELATION_SQL,
+    [schema, table],
+  );
   if (rel.rowCount === 0) return null;
-  const { oid, relkind, uniques } = rel.rows[0];
+  const { oid, relkind, uniques, version } = rel.rows[0];
+  const uniqueIndexes = uniquesSchema.parse(JSON.parse(uniques));
+  let cache = columnCache.get(pool);
+  if (!cache) columnCache.set(pool, (cache = new Map()));
+  const key = `${schema}.${table}`;
+  const hit = cache.get(key);
+  if (hit && hit.oid === oid && hit.version === version && Date.now() - hit.at < COLUMNS_TTL_MS) {
+    return { relkind, columns: [...hit.columns], uniqueIndexes };
+  }
+  const columns = await readColumns(pool, oid);
+  cache.set(key, { oid, version, columns, at: Date.now() });
+  return { relkind, columns, uniqueIndexes };
+}
+
+async function readColumns(pool: Pool, oid: number): Promise<SourceColumn[]> {
   const cols = await pool.query<{
     name: string;
     data_type: string;
@@ -121,19 +154,15 @@ export async function readSourceTable(
     enum_name: string | null;
     enum_labels: string[] | null;
   }>(COLUMNS_SQL, [oid]);
-  return {
-    relkind,
-    columns: cols.rows.map((r) => ({
-      name: r.name,
-      dataType: r.data_type,
-      udtName: r.udt_name,
-      isNullable: r.is_nullable,
-      numericScale: r.numeric_scale,
-      hasDefault: r.has_default,
-      ...(r.enum_schema !== null && r.enum_name !== null && r.enum_labels !== null
-        ? { enum: { schema: r.enum_schema, name: r.enum_name, labels: r.enum_labels } }
-        : {}),
-    })),
-    uniqueIndexes: uniquesSchema.parse(JSON.parse(uniques)),
-  };
+  return cols.rows.map((r) => ({
+    name: r.name,
+    dataType: r.data_type,
+    udtName: r.udt_name,
+    isNullable: r.is_nullable,
+    numericScale: r.numeric_scale,
+    hasDefault: r.has_default,
+    ...(r.enum_schema !== null && r.enum_name !== null && r.enum_labels !== null
+      ? { enum: { schema: r.enum_schema, name: r.enum_name, labels: r.enum_labels } }
+      : {}),
+  }));
 }

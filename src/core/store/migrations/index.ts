@@ -8,6 +8,7 @@ import * as m009 from './009_lsn_capture';
 import * as m011 from './011_routing';
 import * as m013 from './013_synced_source_values';
 import * as m014 from './014_backfills';
+import * as m015 from './015_idle_path';
 
 export interface Migration {
   version: number;
@@ -27,4 +28,5 @@ export const migrations: Migration[] = [
   { version: 11, ...m011 },
   { version: 13, ...m013 },
   { version: 14, ...m014 },
+  { version: 15, ...m015 },
 ];
