@@ -20,6 +20,7 @@ import { unalignedFields } from '../alignment';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { describeFailure, responseFields } from '../push/page';
 import { applyToPostgres, graphFields } from '../push/writes';
+import { sourcePairs } from '../transform';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
 import { decideBackfill, mergeSynced } from './decide';
@@ -93,6 +94,8 @@ function savedEntry(job: BackfillJob, p: Pair, synced: CanonicalRecord, eTag: st
     syncedValues: synced,
     contentHash: contentHash(synced),
     state: 'SYNCED',
+    // Transformed fields keep what each side held (I3), so the next push or pull recognises the values as synced.
+    sourceValues: sourcePairs(job.scope.plan.fields, synced, { values: p.row.values, canonical: p.pg }),
   };
 }
 
