@@ -9,7 +9,18 @@ module.exports = async function globalSetup() {
   }
   const { startEmbeddedPostgres } = tsxRequire('../../src/core/db/embeddedPostgres.ts', __filename);
   const pg = await startEmbeddedPostgres({
-    postgresFlags: ['-c', 'wal_level=logical', '-c', 'max_connections=300', '-c', 'fsync=off'],
+    postgresFlags: [
+      '-c',
+      'wal_level=logical',
+      '-c',
+      'max_connections=300',
+      '-c',
+      'fsync=off',
+      '-c',
+      'max_replication_slots=64',
+      '-c',
+      'max_wal_senders=64',
+    ],
     log: (message) => process.stderr.write(`${message}\n`),
   });
   globalThis.__ARCORE_PG__ = pg;

@@ -84,6 +84,44 @@ export const scheduleSchema = z
   })
   .describe('NCRONTAB (six fields, seconds first, UTC) deciding when the push of this definition is due.');
 
+export const cursorTypeSchema = z
+  .enum(['TIMESTAMP', 'LSN'])
+  .describe(
+    'TIMESTAMP: read rows whose cursor column moved (needs a maintained timestamp column). LSN: change data ' +
+      'capture from a logical replication slot (tables only; no timestamp needed; sees deletes and TRUNCATE).',
+  );
+
+/** A TIMESTAMP cursor always names its column; an LSN cursor may name one (used only for LAST_WRITER_WINS). */
+export type CursorConfig = { type: 'TIMESTAMP'; column: string } | { type: 'LSN'; column?: string };
+
+export const cursorSchema = z
+  .object({
+    type: cursorTypeSchema.default('TIMESTAMP'),
+    column: identifier
+      .optional()
+      .describe(
+        'TIMESTAMP: a timestamp column the table keeps current on every change (required). LSN: optional; a ' +
+          "timestamp column used as the row's modification time by LAST_WRITER_WINS.",
+      ),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.type === 'TIMESTAMP' && c.column === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['column'],
+        message: 'is required when source.cursor.type is TIMESTAMP (or set source.cursor.type to "LSN")',
+      });
+    }
+  })
+  .transform((c): CursorConfig =>
+    c.type === 'LSN'
+      ? c.column === undefined
+        ? { type: 'LSN' }
+        : { type: 'LSN', column: c.column }
+      : { type: 'TIMESTAMP', column: c.column ?? '' },
+  );
+
 export const sourceSchema = z
   .object({
     connection: z
@@ -101,12 +139,7 @@ export const sourceSchema = z
       .describe(
         'Key columns in order: one column is the PRIMARY_KEY strategy, several COMPOSITE_COLUMNS (I1).',
       ),
-    cursor: z
-      .object({
-        type: z.literal('TIMESTAMP').default('TIMESTAMP'),
-        column: identifier.describe('A timestamp column the table keeps current on every change.'),
-      })
-      .strict(),
+    cursor: cursorSchema,
     pageSize: z.number().int().min(1).max(10000).default(1000).describe('Rows read per page.'),
     overlapSeconds: z
       .number()
@@ -138,8 +171,17 @@ export const targetSchema = z
   })
   .strict();
 
+export const truncatePolicySchema = z
+  .enum(['PARK', 'PROPAGATE', 'IGNORE'])
+  .describe(
+    'LSN cursor only: what a TRUNCATE of the table does. PARK: record it and stop the pushes of this definition ' +
+      'until an operator decides (arcore-sync truncate-decide). PROPAGATE: every paired item is handled under ' +
+      'deletes.push. IGNORE: carry on; the items stay.',
+  );
+
 export const deletesSchema = z
   .object({
+    truncate: truncatePolicySchema.default('PARK'),
     push: deletePolicySchema.default('PROPAGATE').describe('When a row disappears from Postgres.'),
     pull: deletePolicySchema.default('PROPAGATE').describe('When an item is deleted in SharePoint.'),
     pushSoftColumn: z.string().optional().describe('SharePoint boolean column set to true under push SOFT.'),
@@ -180,7 +222,12 @@ export const syncDefinitionSchema = z
       .default('SOURCE_WINS')
       .describe('MERGE only: who wins a field edited on both sides.'),
     conflictDetection: conflictDetectionSchema.default('FIELD'),
-    deletes: deletesSchema.default({ push: 'PROPAGATE', pull: 'PROPAGATE', checkIntervalSeconds: 0 }),
+    deletes: deletesSchema.default({
+      push: 'PROPAGATE',
+      pull: 'PROPAGATE',
+      truncate: 'PARK',
+      checkIntervalSeconds: 0,
+    }),
     schedule: scheduleSchema.default('0 */5 * * * *'),
     pull: z
       .object({ enabled: z.boolean().default(true).describe('Pull SharePoint changes into Postgres.') })
@@ -227,7 +274,7 @@ export const syncDefinitionSchema = z
       }
       keySeen.add(k);
     });
-    if (def.source.key.includes(def.source.cursor.column)) {
+    if (def.source.cursor.column !== undefined && def.source.key.includes(def.source.cursor.column)) {
       ctx.addIssue({
         code: 'custom',
         path: ['source', 'cursor', 'column'],
@@ -258,6 +305,7 @@ export const definitionsFileSchema = z
 
 export type SyncDefinition = z.output<typeof syncDefinitionSchema>;
 export type SyncDefinitionInput = z.input<typeof syncDefinitionSchema>;
+export type TruncatePolicy = z.output<typeof truncatePolicySchema>;
 export type FieldMapping = z.output<typeof fieldMappingSchema>;
 export type Direction = z.output<typeof directionSchema>;
 export type ConflictDetection = z.output<typeof conflictDetectionSchema>;

@@ -80,6 +80,34 @@ async function checkKeyIdentifies(
   );
 }
 
+const CAPTURABLE_RELKINDS = new Set(['r', 'p']);
+
+/** An LSN cursor reads a publication of the table: tables (partitioned ones too) only, never views. */
+function checkLsnCursor(
+  def: SyncDefinition,
+  info: SourceTableInfo,
+  byName: Map<string, { name: string; dataType: string }>,
+  err: (path: string, message: string) => void,
+): void {
+  const qualified = `${def.source.schema}.${def.source.table}`;
+  if (!CAPTURABLE_RELKINDS.has(info.relkind)) {
+    err(
+      'source.cursor.type',
+      `"${qualified}" is not a table: source.cursor.type "LSN" captures changes of tables only. Use ` +
+        'source.cursor.type "TIMESTAMP" with a cursor column for a view, or point the definition at the table',
+    );
+  }
+  const column = def.source.cursor.column;
+  if (column === undefined) return;
+  const col = byName.get(column);
+  if (!col) err('source.cursor.column', `cursor column "${column}" does not exist in "${qualified}"`);
+  else if (!TIMESTAMP_TYPES.has(col.dataType))
+    err(
+      'source.cursor.column',
+      `cursor column "${col.name}" is ${col.dataType}, not a timestamp type (timestamptz or timestamp)`,
+    );
+}
+
 /** True when some index on the table has `column` as its leading column. */
 async function hasLeadingIndex(pool: Pool, schema: string, table: string, column: string): Promise<boolean> {
   const { rowCount } = await pool.query(
@@ -149,53 +177,57 @@ export async function validateAgainstDatabase(
         }
       }
     });
-    const cursorCol = byName.get(def.source.cursor.column);
-    if (!cursorCol) {
-      err(
-        'source.cursor.column',
-        `cursor column "${def.source.cursor.column}" does not exist in "${qualified}"`,
-      );
-    } else if (!TIMESTAMP_TYPES.has(cursorCol.dataType)) {
-      err(
-        'source.cursor.column',
-        `cursor column "${cursorCol.name}" is ${cursorCol.dataType}, not a timestamp type (timestamptz or timestamp)`,
-      );
+    if (def.source.cursor.type === 'LSN') {
+      checkLsnCursor(def, info, byName, err);
     } else {
-      if (cursorCol.isNullable && isUnindexable(info)) {
-        // A view takes neither a default nor NOT NULL: the fix belongs to the table underneath.
-        warn(
+      const cursorCol = byName.get(def.source.cursor.column);
+      if (!cursorCol) {
+        err(
           'source.cursor.column',
-          `cursor column "${cursorCol.name}" allows NULL; rows with a NULL cursor are never pushed. ${qualified} is ` +
-            'a view: make the column NOT NULL with a default in the table underneath it',
+          `cursor column "${def.source.cursor.column}" does not exist in "${qualified}"`,
         );
-      } else if (cursorCol.isNullable) {
+      } else if (!TIMESTAMP_TYPES.has(cursorCol.dataType)) {
+        err(
+          'source.cursor.column',
+          `cursor column "${cursorCol.name}" is ${cursorCol.dataType}, not a timestamp type (timestamptz or timestamp)`,
+        );
+      } else {
+        if (cursorCol.isNullable && isUnindexable(info)) {
+          // A view takes neither a default nor NOT NULL: the fix belongs to the table underneath.
+          warn(
+            'source.cursor.column',
+            `cursor column "${cursorCol.name}" allows NULL; rows with a NULL cursor are never pushed. ${qualified} is ` +
+              'a view: make the column NOT NULL with a default in the table underneath it',
+          );
+        } else if (cursorCol.isNullable) {
+          warn(
+            'source.cursor.column',
+            `cursor column "${cursorCol.name}" allows NULL; rows with a NULL cursor are never pushed. Make it NOT NULL ` +
+              `with a default: ALTER TABLE ${quoteIdent(schema)}.${quoteIdent(table)} ALTER COLUMN ${quoteIdent(cursorCol.name)} ` +
+              'SET DEFAULT now(), ALTER COLUMN ' +
+              `${quoteIdent(cursorCol.name)} SET NOT NULL;`,
+          );
+        }
+      }
+      if (cursorCol && TIMESTAMP_TYPES.has(cursorCol.dataType) && isUnindexable(info)) {
+        // A view has no indexes of its own; its reads use those of the table underneath.
         warn(
           'source.cursor.column',
-          `cursor column "${cursorCol.name}" allows NULL; rows with a NULL cursor are never pushed. Make it NOT NULL ` +
-            `with a default: ALTER TABLE ${quoteIdent(schema)}.${quoteIdent(table)} ALTER COLUMN ${quoteIdent(cursorCol.name)} ` +
-            'SET DEFAULT now(), ALTER COLUMN ' +
-            `${quoteIdent(cursorCol.name)} SET NOT NULL;`,
+          `${qualified} is a view: incremental reads on cursor column "${cursorCol.name}" are fast only when the ` +
+            'table underneath has an index on that column and the key',
+        );
+      } else if (
+        cursorCol &&
+        TIMESTAMP_TYPES.has(cursorCol.dataType) &&
+        !(await hasLeadingIndex(sourcePool, schema, table, cursorCol.name))
+      ) {
+        const cols = [cursorCol.name, ...def.source.key].map(quoteIdent).join(', ');
+        warn(
+          'source.cursor.column',
+          `cursor column "${cursorCol.name}" has no index; incremental reads will scan the table. Add one: ` +
+            `CREATE INDEX ON ${quoteIdent(schema)}.${quoteIdent(table)} (${cols});`,
         );
       }
-    }
-    if (cursorCol && TIMESTAMP_TYPES.has(cursorCol.dataType) && isUnindexable(info)) {
-      // A view has no indexes of its own; its reads use those of the table underneath.
-      warn(
-        'source.cursor.column',
-        `${qualified} is a view: incremental reads on cursor column "${cursorCol.name}" are fast only when the ` +
-          'table underneath has an index on that column and the key',
-      );
-    } else if (
-      cursorCol &&
-      TIMESTAMP_TYPES.has(cursorCol.dataType) &&
-      !(await hasLeadingIndex(sourcePool, schema, table, cursorCol.name))
-    ) {
-      const cols = [cursorCol.name, ...def.source.key].map(quoteIdent).join(', ');
-      warn(
-        'source.cursor.column',
-        `cursor column "${cursorCol.name}" has no index; incremental reads will scan the table. Add one: ` +
-          `CREATE INDEX ON ${quoteIdent(schema)}.${quoteIdent(table)} (${cols});`,
-      );
     }
     if (def.deletes.pull === 'SOFT' && def.deletes.pullSoftColumn) {
       const soft = byName.get(def.deletes.pullSoftColumn);

@@ -214,7 +214,7 @@ async function openScope(
   for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
   const wanted = new Set([
     ...def.source.key,
-    def.source.cursor.column,
+    ...(def.source.cursor.column === undefined ? [] : [def.source.cursor.column]),
     ...def.fields.map((f) => f.source),
     ...(def.deletes.pullSoftColumn ? [def.deletes.pullSoftColumn] : []),
   ]);
@@ -222,7 +222,7 @@ async function openScope(
     schema: def.source.schema,
     table: def.source.table,
     key: def.source.key,
-    cursorColumn: def.source.cursor.column,
+    cursorColumn: def.source.cursor.column ?? null,
     columns: pgColumns.filter((c) => wanted.has(c.name)),
   });
   return {

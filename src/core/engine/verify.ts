@@ -104,7 +104,7 @@ export async function verifyDefinition(
     const softColumn = def.deletes.pull === 'SOFT' ? def.deletes.pullSoftColumn : undefined;
     const wanted = new Set([
       ...def.source.key,
-      def.source.cursor.column,
+      ...(def.source.cursor.column === undefined ? [] : [def.source.cursor.column]),
       ...def.fields.map((f) => f.source),
       ...(softColumn ? [softColumn] : []),
     ]);
@@ -112,7 +112,7 @@ export async function verifyDefinition(
       schema: def.source.schema,
       table: def.source.table,
       key: def.source.key,
-      cursorColumn: def.source.cursor.column,
+      cursorColumn: def.source.cursor.column ?? null,
       columns: pgColumns.filter((c) => wanted.has(c.name)),
     });
     const ledger = new LedgerStore(

@@ -111,6 +111,13 @@ export async function installCursorFor(
 ): Promise<InstallCursorResult> {
   const name = def.name;
   const { schema, table, key } = def.source;
+  if (def.source.cursor.type === 'LSN') {
+    throw new CursorSetupError(
+      name,
+      'source.cursor.type is "LSN": changes are captured from a replication slot and need no timestamp ' +
+        'column or trigger',
+    );
+  }
   const column = def.source.cursor.column;
   const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
   const facts = await readFacts(pool, schema, table, column, key);

@@ -111,6 +111,32 @@ describe('sync-definition schema', () => {
     expect(problems.join('\n')).toContain(expected);
   });
 
+  it('accepts an LSN cursor without a column and defaults deletes.truncate to PARK', () => {
+    const file = parseDefinitionsFile(
+      withDefinition((d) => ((d.source as Record<string, unknown>).cursor = { type: 'LSN' })),
+    );
+    const def = file.definitions[0];
+    expect(def.source.cursor).toEqual({ type: 'LSN' });
+    expect(def.deletes.truncate).toBe('PARK');
+  });
+
+  it('keeps a bare cursor column a TIMESTAMP cursor and requires the column for TIMESTAMP', () => {
+    const bare = parseDefinitionsFile(
+      withDefinition((d) => ((d.source as Record<string, unknown>).cursor = { column: 'updated_at' })),
+    );
+    expect(bare.definitions[0].source.cursor).toEqual({ type: 'TIMESTAMP', column: 'updated_at' });
+    expect(
+      problemsOf(
+        withDefinition((d) => ((d.source as Record<string, unknown>).cursor = { type: 'TIMESTAMP' })),
+      ),
+    ).toEqual([
+      'definitions[0].source.cursor.column: is required when source.cursor.type is TIMESTAMP (or set source.cursor.type to "LSN")',
+    ]);
+    expect(
+      problemsOf(withDefinition((d) => ((d.deletes as Record<string, unknown>).truncate = 'DROP'))).join(),
+    ).toMatch(/deletes\.truncate/);
+  });
+
   it('rejects duplicate definition names and non-JSON text', () => {
     const two = { definitions: [exampleFile.definitions[0], exampleFile.definitions[0]] };
     expect(problemsOf(two).join('\n')).toContain(

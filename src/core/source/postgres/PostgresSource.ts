@@ -44,7 +44,8 @@ export interface SourceTableShape {
   schema: string;
   table: string;
   key: string[];
-  cursorColumn: string;
+  /** Null for an LSN definition without a timestamp column: rows then carry a null cursor. */
+  cursorColumn: string | null;
   /** Every column the engine reads (key, cursor, mapped, soft-delete flag). */
   columns: SourceColumn[];
 }
@@ -77,7 +78,9 @@ export class PostgresSource {
     this.byName = new Map(shape.columns.map((c) => [c.name, c]));
     this.selectList = [
       ...shape.columns.map((c) => selectOf(c)),
-      `${quoteIdent(shape.cursorColumn)}::text AS "__arcore_cursor"`,
+      shape.cursorColumn === null
+        ? 'NULL::text AS "__arcore_cursor"'
+        : `${quoteIdent(shape.cursorColumn)}::text AS "__arcore_cursor"`,
     ].join(', ');
   }
 
@@ -87,8 +90,15 @@ export class PostgresSource {
     return col;
   }
 
+  /** The cursor column of a TIMESTAMP read; an LSN definition without one never reads by timestamp. */
+  private cursorColumn(): string {
+    if (this.shape.cursorColumn === null)
+      throw new Error(`${this.qualified} has no cursor column: it is read by key (LSN capture)`);
+    return this.shape.cursorColumn;
+  }
+
   private orderBy(): string {
-    return [this.shape.cursorColumn, ...this.shape.key].map(quoteIdent).join(', ');
+    return [this.cursorColumn(), ...this.shape.key].map(quoteIdent).join(', ');
   }
 
   private toRows(rows: QueryResultRow[]): SourceRow[] {
@@ -106,11 +116,11 @@ export class PostgresSource {
     from: { after: KeysetPosition } | { since: string } | null,
     limit: number,
   ): Promise<SourceRow[]> {
-    const cursorCast = `::${this.column(this.shape.cursorColumn).dataType}`;
-    let where = `${quoteIdent(this.shape.cursorColumn)} IS NOT NULL`;
+    const cursorCast = `::${this.column(this.cursorColumn()).dataType}`;
+    let where = `${quoteIdent(this.cursorColumn())} IS NOT NULL`;
     const params: unknown[] = [];
     if (from && 'after' in from) {
-      const cols = [this.shape.cursorColumn, ...this.shape.key].map(quoteIdent).join(', ');
+      const cols = [this.cursorColumn(), ...this.shape.key].map(quoteIdent).join(', ');
       params.push(from.after.ts, ...from.after.key);
       const placeholders = [
         `$1${cursorCast}`,
@@ -119,7 +129,7 @@ export class PostgresSource {
       where = `(${cols}) > (${placeholders})`;
     } else if (from && 'since' in from) {
       params.push(from.since);
-      where = `${quoteIdent(this.shape.cursorColumn)} >= $1${cursorCast}`;
+      where = `${quoteIdent(this.cursorColumn())} >= $1${cursorCast}`;
     }
     params.push(limit);
     const { rows } = await this.pool.query({
@@ -132,11 +142,11 @@ export class PostgresSource {
 
   /** Rows ahead of a cursor value (for progress estimates). */
   async countSince(since: string | null): Promise<number> {
-    const cursorCast = `::${this.column(this.shape.cursorColumn).dataType}`;
+    const cursorCast = `::${this.column(this.cursorColumn()).dataType}`;
     const { rows } = await this.pool.query<{ n: string }>(
       since === null
         ? `SELECT count(*) AS n FROM ${this.qualified}`
-        : `SELECT count(*) AS n FROM ${this.qualified} WHERE ${quoteIdent(this.shape.cursorColumn)} >= $1${cursorCast}`,
+        : `SELECT count(*) AS n FROM ${this.qualified} WHERE ${quoteIdent(this.cursorColumn())} >= $1${cursorCast}`,
       since === null ? [] : [since],
     );
     return Number(rows[0].n);

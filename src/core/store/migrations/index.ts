@@ -4,6 +4,7 @@ import * as m003 from './003_conflict_fields';
 import * as m006 from './006_shared_budget';
 import * as m007 from './007_definition_evolution';
 import * as m008 from './008_pull_run_type';
+import * as m009 from './009_lsn_capture';
 
 export interface Migration {
   version: number;
@@ -19,4 +20,5 @@ export const migrations: Migration[] = [
   { version: 6, ...m006 },
   { version: 7, ...m007 },
   { version: 8, ...m008 },
+  { version: 9, ...m009 },
 ];
