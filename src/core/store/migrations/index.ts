@@ -5,6 +5,7 @@ import * as m006 from './006_shared_budget';
 import * as m007 from './007_definition_evolution';
 import * as m008 from './008_pull_run_type';
 import * as m009 from './009_lsn_capture';
+import * as m010 from './010_slot_retirement';
 
 export interface Migration {
   version: number;
@@ -21,4 +22,5 @@ export const migrations: Migration[] = [
   { version: 7, ...m007 },
   { version: 8, ...m008 },
   { version: 9, ...m009 },
+  { version: 10, ...m010 },
 ];
