@@ -12,7 +12,7 @@ describe('metadata store migrations', () => {
   it('two concurrent runs do not collide, and a later run is a no-op', async () => {
     const [a, b] = await Promise.all([migrate(db.pool), migrate(db.pool)]);
     const all = migrations.map((m) => m.version);
-    expect([...a.applied, ...b.applied].sort()).toEqual(all);
+    expect([...a.applied, ...b.applied].sort((x, y) => x - y)).toEqual(all);
     expect(a.applied.length === 0 || b.applied.length === 0).toBe(true);
     const again = await migrate(db.pool);
     expect(again.applied).toEqual([]);
@@ -24,10 +24,12 @@ describe('metadata store migrations', () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'arcore' ORDER BY 1",
     );
     expect(rows.map((r) => r.table_name)).toEqual([
+      'capture_truncates',
       'field_mappings',
       'graph_budget',
       'graph_subscriptions',
       'graph_throttle',
+      'installation',
       'pending_pulls',
       'schema_migrations',
       'sync_conflicts',
