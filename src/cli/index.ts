@@ -243,6 +243,24 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     );
 
   program
+    .command('truncate-decide')
+    .description(
+      'Decide a TRUNCATE that an LSN definition parked (deletes.truncate PARK stops its pushes at it): ' +
+        '--propagate handles every paired item under deletes.push, --ignore keeps the items; the next push ' +
+        'applies the decision and goes on.',
+    )
+    .argument('<name>', 'definition name')
+    .addOption(new Option('--propagate', 'delete the paired items under deletes.push').conflicts('ignore'))
+    .addOption(new Option('--ignore', 'keep the items'))
+    .option('--by <who>', 'recorded as decided_by', deps.env.USER ?? 'cli')
+    .option('--json', 'print the decided TRUNCATE as JSON')
+    .action(
+      act(async (rt, name: string, opts: Json & { propagate?: boolean; ignore?: boolean; by: string }) =>
+        (await ops()).runTruncateDecideCommand(rt, name, opts),
+      ),
+    );
+
+  program
     .command('relink')
     .description(
       "After the list was deleted and re-created or replaced: adopt the current list's items by their hidden key " +

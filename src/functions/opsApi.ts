@@ -32,6 +32,7 @@ import {
   listFailures,
   listRuns,
   resetCursor,
+  decideParkedTruncate,
   retryFailures,
   UnknownConflictError,
   UnknownFailureError,
@@ -74,6 +75,7 @@ export const dryRunBodySchema = z.object({ run: z.enum(['push', 'pull', 'sync'])
 export const installCursorBodySchema = z
   .object({ printSql: z.boolean().default(false).describe('true: answer the SQL still needed, run nothing') })
   .strict();
+export const truncateDecisionBodySchema = z.object({ decision: z.enum(['PROPAGATE', 'IGNORE']) }).strict();
 export const resetCursorBodySchema = z.object({ scope: z.enum(['source', 'target', 'all']) }).strict();
 // No `resolvedBy`: who resolved a conflict is the authenticated caller, never a claim in the body.
 export const resolveBodySchema = z.union([
@@ -259,6 +261,17 @@ const routes: Route[] = [
     handle: async ({ ctx, params, request }) => {
       const { scope } = await body(request, resetCursorBodySchema, undefined);
       return jsonResponse(200, await resetCursor(ctx.meta, params.name, scope));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: ['definitions', ':name', 'truncate-decision'],
+    handle: async ({ ctx, params, request, principal }) => {
+      const { decision } = await body(request, truncateDecisionBodySchema);
+      return jsonResponse(
+        200,
+        await decideParkedTruncate(ctx.meta, params.name, decision, auditName(principal)),
+      );
     },
   },
   {

@@ -112,6 +112,7 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
       'resolve',
       'failures',
       'reset-cursor',
+      'truncate-decide',
       'verify',
       'remove',
       'install-cursor',
@@ -307,6 +308,15 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     // discarded above differs from its item, so it is the only write.
     const push = jsonOf(await runCli(['push', 'projects', '--json'], env));
     expect(push).toMatchObject({ processed: 20, created: 0, updated: 1, skipped: 19 });
+  });
+
+  it('truncate-decide needs one decision and says when no TRUNCATE is parked', async () => {
+    const neither = await runCli(['truncate-decide', 'projects'], env);
+    expect(neither.code).not.toBe(0);
+    expect(neither.stderr).toContain('give exactly one of --propagate or --ignore');
+    const none = await runCli(['truncate-decide', 'projects', '--ignore'], env);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain('has no TRUNCATE waiting for a decision');
   });
 
   it('emulator prints GRAPH_BASE_URL first, writes emulator.env and stops on SIGTERM', async () => {

@@ -116,6 +116,20 @@ describe('ops API: changing', () => {
     expect(result).toMatchObject({ status: 200, json: { definition: 'orders', removed: ['SOURCE'] } });
   });
 
+  it('decides a TRUNCATE parked by an LSN push, once', async () => {
+    await db.pool.query(`INSERT INTO arcore.capture_truncates (definition_id, lsn) VALUES ($1, '0/1A2B3C')`, [
+      ordersId,
+    ]);
+    const decided = await ops('POST', 'definitions/orders/truncate-decision', { decision: 'IGNORE' });
+    expect(decided).toMatchObject({
+      status: 200,
+      json: { definition: 'orders', truncate: { lsn: '0/1A2B3C', decision: 'IGNORE', appliedAt: null } },
+    });
+    const again = await ops('POST', 'definitions/orders/truncate-decision', { decision: 'PROPAGATE' });
+    expect(again.status).toBe(404);
+    expect(String(again.json.error)).toMatch(/no TRUNCATE waiting for a decision/);
+  });
+
   it('retries and then discards parked failures', async () => {
     expect(
       (await ops('POST', 'definitions/orders/failures/retry', { ids: [Number(parkedId)] })).json,
@@ -154,6 +168,7 @@ describe('ops API: clear 400s', () => {
     ['POST', 'definitions/orders/reset-cursor', { scope: 'all', extra: 1 }],
     ['POST', 'definitions/orders/reset-cursor', '{"scope":'],
     ['POST', 'definitions/orders/push', { wait: 'no' }],
+    ['POST', 'definitions/orders/truncate-decision', { decision: 'PARK' }],
     ['POST', 'definitions/orders/failures/retry', { ids: 'all' }],
     ['POST', 'definitions/orders/failures/retry', { ids: [] }],
     ['POST', 'definitions/orders/failures/discard', { ids: ['-1'] }],
@@ -179,6 +194,7 @@ describe('ops API: clear 404s and 405s', () => {
     ['POST', 'definitions/nope/pull', undefined],
     ['POST', 'definitions/nope/push', { wait: false }],
     ['POST', 'definitions/nope/reset-cursor', { scope: 'all' }],
+    ['POST', 'definitions/nope/truncate-decision', { decision: 'IGNORE' }],
     ['POST', 'definitions/nope/failures/retry', undefined],
     ['POST', 'definitions/orders/failures/retry', { ids: ['987654'] }],
     ['GET', 'conflicts/987654', undefined],

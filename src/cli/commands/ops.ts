@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ResolutionChoice } from '../../core/engine/resolve';
 import {
+  decideParkedTruncate,
   definitionStatus,
   differingFields,
   discardFailures,
@@ -362,4 +363,30 @@ export function parseLimit(value: string): number {
   if (!Number.isInteger(n) || n <= 0)
     throw new CliUsageError(`--limit must be a positive integer, got "${value}"`);
   return n;
+}
+
+/** `truncate-decide NAME --propagate|--ignore`: the decision on a TRUNCATE parked under deletes.truncate PARK. */
+export async function runTruncateDecideCommand(
+  rt: CliRuntime,
+  name: string,
+  opts: JsonOption & { propagate?: boolean; ignore?: boolean; by: string },
+): Promise<void> {
+  if (!opts.propagate === !opts.ignore)
+    throw new CliUsageError('give exactly one of --propagate or --ignore');
+  const decided = await decideParkedTruncate(
+    await rt.metaPool(),
+    name,
+    opts.propagate ? 'PROPAGATE' : 'IGNORE',
+    opts.by,
+  );
+  if (opts.json) {
+    printJson(rt.io, decided);
+    return;
+  }
+  rt.io.out(
+    `${name}: TRUNCATE at ${decided.truncate.lsn} decided ${decided.truncate.decision}; the next push ` +
+      (decided.truncate.decision === 'PROPAGATE'
+        ? 'handles every paired item under deletes.push, then goes on'
+        : 'keeps the items and goes on'),
+  );
 }

@@ -1,3 +1,4 @@
+import { markRunWrites, unmarkOwnWrites } from '../capture/lsn/origin';
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
 import {
@@ -67,7 +68,10 @@ async function inPageTx<T>(
   const meta = await scope.ctx.meta.connect();
   const source = scope.sameDatabase ? meta : await scope.sourcePool.connect();
   const end = scope.dryRun ? 'ROLLBACK' : 'COMMIT';
+  let marked = false;
   try {
+    // Capture (LSN) recognises these writes by their origin and does not push them back (I3).
+    marked = await markRunWrites(scope, source);
     await meta.query('BEGIN');
     if (source !== meta) await source.query('BEGIN');
     const out = await fn(source, meta);
@@ -80,8 +84,15 @@ async function inPageTx<T>(
     await meta.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    if (source !== meta) source.release();
-    meta.release();
+    // A session still marked would mark someone else's writes: such a connection is closed, not reused.
+    const stuck = marked
+      ? await unmarkOwnWrites(source).then(
+          () => undefined,
+          (e: Error) => e,
+        )
+      : undefined;
+    if (source !== meta) source.release(stuck);
+    meta.release(source === meta ? stuck : undefined);
   }
 }
 

@@ -9,6 +9,7 @@ import { withRun, type RunOptions, type RunScope } from './runner';
 import type { EngineContext, RunSummary } from './types';
 import { holdBackParked, pushRows, settlePendingCreates } from './push/rows';
 import { reconcileDeletes } from './push/deletes';
+import { leaveCapture, parseLsnCursor, runLsnCapture } from '../capture/lsn';
 
 /**
  * Push: Postgres → SharePoint for one definition. Order: settle creates a crashed run left in flight (I6),
@@ -40,8 +41,11 @@ export async function runPush(
       scope.details.retried = rows.length;
     }
 
+    if (def.source.cursor.type === 'LSN') return runLsnCapture(scope);
     const stored = await readCursor(ctx.meta, definitionId, 'SOURCE');
-    const position = stored?.value ? keysetCursor.parse(def.name, stored.value) : null;
+    // Switched from LSN: the slot is dropped and the whole table compared with the ledger (nothing rewritten).
+    const switched = stored?.value && parseLsnCursor(stored.value) ? await leaveCapture(scope) : false;
+    const position = stored?.value && !switched ? keysetCursor.parse(def.name, stored.value) : null;
     // Start the overlap window behind the cursor: late commits with older timestamps are read again (I5b).
     let since: string | null = null;
     if (position) {

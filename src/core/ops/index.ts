@@ -3,6 +3,7 @@ export { listRuns, recordPoisonedRun, MAX_RUNS_LISTED } from './runs';
 export { listConflicts, getConflict, differingFields, type ConflictFieldValues } from './conflicts';
 export { listFailures, retryFailures, discardFailures, type FailureChange } from './failures';
 export { resetCursor, type CursorReset, type CursorResetScope } from './cursors';
+export { decideParkedTruncate, type TruncateDecided } from './truncates';
 export {
   definitionsDueForPush,
   pullEnabledDefinitions,

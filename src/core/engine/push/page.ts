@@ -1,5 +1,6 @@
 /** A push page's bookkeeping: the rows it carries, the metadata it commits with the cursor (I5c), parked entries. */
 import type { PoolClient } from 'pg';
+import { markRunWrites, unmarkOwnWrites } from '../../capture/lsn/origin';
 import { contentHash, type CanonicalRecord } from '../../canonical';
 import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
@@ -62,7 +63,9 @@ export function syncedEntry(
 /** Runs `fn` in a transaction on the source database (rolled back in a dry run: nothing is kept). */
 export async function inSourceTx<T>(scope: RunScope, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await scope.sourcePool.connect();
+  let marked = false;
   try {
+    marked = await markRunWrites(scope, client); // not captured back (I3)
     await client.query('BEGIN');
     const out = await fn(client);
     await client.query(scope.dryRun ? 'ROLLBACK' : 'COMMIT');
@@ -71,7 +74,15 @@ export async function inSourceTx<T>(scope: RunScope, fn: (client: PoolClient) =>
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    // A session still marked would mark someone else's writes: such a connection is closed, not reused.
+    client.release(
+      marked
+        ? await unmarkOwnWrites(client).then(
+            () => undefined,
+            (e: Error) => e,
+          )
+        : undefined,
+    );
   }
 }
 

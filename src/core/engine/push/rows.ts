@@ -109,7 +109,9 @@ export async function pushRows(
       });
       continue;
     }
-    if (!firstLookThisRun(scope, hash, row.cursor)) continue;
+    // An LSN run reads a row again when it changed again: a change that left the cursor alone must not be
+    // taken for the version already considered.
+    if (def.source.cursor.type === 'TIMESTAMP' && !firstLookThisRun(scope, hash, row.cursor)) continue;
     scope.counts.processed++;
     if (await waitsForRetry(scope, hash, row.cursor)) {
       scope.counts.skipped++;

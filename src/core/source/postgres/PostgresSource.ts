@@ -140,6 +140,46 @@ export class PostgresSource {
     return this.toRows(rows);
   }
 
+  /**
+   * One page in key order after `after` (key values in definition order; null from the start): the initial
+   * load of an LSN definition, which has no timestamp to order by.
+   */
+  async readKeyPage(after: unknown[] | null, limit: number): Promise<SourceRow[]> {
+    const params: unknown[] = [];
+    let where = 'true';
+    if (after) {
+      const cols = this.shape.key.map(quoteIdent).join(', ');
+      params.push(...after);
+      const placeholders = this.shape.key
+        .map((k, i) => `$${i + 1}::${castTypeOf(this.column(k))}`)
+        .join(', ');
+      where = `(${cols}) > (${placeholders})`;
+    }
+    params.push(limit);
+    const { rows } = await this.pool.query({
+      text: `SELECT ${this.selectList} FROM ${this.qualified} WHERE ${where} ORDER BY ${this.shape.key.map(quoteIdent).join(', ')} LIMIT $${params.length}`,
+      values: params,
+      types: pgTypeParsers,
+    });
+    return this.toRows(rows);
+  }
+
+  /**
+   * Key values given as text (as logical decoding sends them), cast by Postgres and parsed as every read
+   * parses them, so their identity hash is the one the ledger holds.
+   */
+  async normalizeKeys(keys: (string | null)[][]): Promise<unknown[][]> {
+    if (keys.length === 0) return [];
+    const { from, params } = this.keyUnnest(keys);
+    const { rows } = await this.pool.query({
+      text: `SELECT ${this.shape.key.map((k) => `k.${quoteIdent(k)}`).join(', ')} FROM ${from}`,
+      values: params,
+      types: pgTypeParsers,
+      rowMode: 'array',
+    });
+    return rows as unknown[][];
+  }
+
   /** Rows ahead of a cursor value (for progress estimates). */
   async countSince(since: string | null): Promise<number> {
     const cursorCast = `::${this.column(this.cursorColumn()).dataType}`;

@@ -1,0 +1,57 @@
+import type { Pool, PoolClient } from 'pg';
+import { z } from 'zod';
+
+/**
+ * The SOURCE cursor of an LSN definition (sync_cursors, cursor_type LSN): the slot position the ledger is
+ * known to be consistent with, and, while the table's current rows are being loaded (a new definition, a
+ * switch from TIMESTAMP, a lost slot), the last key loaded. The slot itself holds the authoritative position;
+ * this copy serves `status` and tells a run which phase it resumes.
+ */
+export interface LsnCursor {
+  lsn: string;
+  /** Set while loading: the last key loaded (null: nothing yet). */
+  load: { after: unknown[] | null; reason: string } | null;
+}
+
+const lsnCursorSchema = z.object({
+  v: z.literal(1),
+  mode: z.literal('LSN'),
+  lsn: z.string().min(1),
+  load: z.object({ after: z.array(z.unknown()).nullable(), reason: z.string() }).nullable(),
+});
+
+/** The stored value when it is an LSN cursor; null for none or a TIMESTAMP cursor (a switched definition). */
+export function parseLsnCursor(raw: string | null | undefined): LsnCursor | null {
+  if (!raw) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const parsed = lsnCursorSchema.safeParse(json);
+  return parsed.success ? { lsn: parsed.data.lsn, load: parsed.data.load } : null;
+}
+
+export async function readLsnCursor(db: Pool | PoolClient, definitionId: string): Promise<LsnCursor | null> {
+  const { rows } = await db.query<{ value: string | null }>(
+    `SELECT value FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE' AND cursor_type = 'LSN'`,
+    [definitionId],
+  );
+  return parseLsnCursor(rows[0]?.value);
+}
+
+export async function writeLsnCursor(
+  db: Pool | PoolClient,
+  definitionId: string,
+  cursor: LsnCursor,
+): Promise<void> {
+  const value = JSON.stringify({ v: 1, mode: 'LSN', lsn: cursor.lsn, load: cursor.load });
+  await db.query(
+    `INSERT INTO arcore.sync_cursors (definition_id, scope, cursor_type, value, updated_at)
+     VALUES ($1, 'SOURCE', 'LSN', $2, now())
+     ON CONFLICT (definition_id, scope) DO UPDATE SET cursor_type = 'LSN', value = EXCLUDED.value,
+       progress = NULL, fingerprint = NULL, updated_at = now()`,
+    [definitionId, value],
+  );
+}

@@ -1,0 +1,23 @@
+import type { RunScope } from '../../engine/runner';
+import { dropOrigin } from './origin';
+import { namesFor } from './push';
+import { dropPublication, dropSlot } from './slot';
+
+/**
+ * A definition switched from LSN back to TIMESTAMP: its slot would keep WAL for nobody, so it is dropped with
+ * the publication and origin, and the run reads the whole table (compared with the ledger, nothing unchanged
+ * is rewritten). Returns true; a dry run drops nothing.
+ */
+export async function leaveCapture(scope: RunScope): Promise<boolean> {
+  const names = await namesFor(scope);
+  scope.details.captureStopped = `source.cursor.type is TIMESTAMP: slot "${names.slot}" dropped; full compare`;
+  if (scope.dryRun) return true;
+  const dropped = await dropSlot(scope.sourcePool, names.slot);
+  await dropPublication(scope.sourcePool, names.publication);
+  await dropOrigin(scope.sourcePool, names.origin);
+  scope.ctx.log.info(
+    `${scope.def.name}: switched to TIMESTAMP; ${dropped ? `replication slot "${names.slot}" dropped; ` : ''}` +
+      'the table is read in full and compared with the ledger',
+  );
+  return true;
+}

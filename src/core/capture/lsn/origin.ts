@@ -1,0 +1,99 @@
+import type { Pool, PoolClient } from 'pg';
+import type { RunScope } from '../../engine/runner';
+import type { ErrorKind } from '../../errors/kind';
+import { readInstallationId } from '../../store/installation';
+import { lsnNames } from './names';
+
+/**
+ * The pull's (and a push conflict's) writes into an LSN definition's table are marked with the definition's
+ * replication origin, so capture recognises them as its own and does not send them back (I3). The ledger's
+ * comparison of every captured row with what was last synced stays the second line: it also catches our own
+ * writes when the origin cannot be set.
+ */
+export class OriginPrivilegeError extends Error {
+  readonly errorKind: ErrorKind = 'permission';
+
+  constructor(
+    readonly origin: string,
+    readonly role: string,
+    cause: unknown,
+  ) {
+    super(
+      `cannot mark writes with replication origin "${origin}" (${(cause as Error).message}). Grant it: ` +
+        `GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), pg_replication_origin_session_setup(text), ` +
+        `pg_replication_origin_session_reset() TO ${role}; (or make the role a superuser). Until then the ` +
+        'push still recognises its own writes by the ledger, at the cost of reading them back',
+      { cause },
+    );
+    this.name = 'OriginPrivilegeError';
+  }
+}
+
+function pgCode(err: unknown): string | undefined {
+  return (err as { code?: string }).code;
+}
+
+/**
+ * Marks the session's following transactions with `origin`, creating the origin when missing. The caller
+ * must call `unmarkOwnWrites` before releasing the connection (an origin is active in one session at a time).
+ */
+export async function markOwnWrites(client: PoolClient, origin: string): Promise<void> {
+  try {
+    try {
+      await client.query('SELECT pg_replication_origin_session_setup($1)', [origin]);
+    } catch (err) {
+      if (pgCode(err) !== '42704') throw err; // undefined_object: the origin does not exist yet
+      await client.query('SELECT pg_replication_origin_create($1)', [origin]);
+      await client.query('SELECT pg_replication_origin_session_setup($1)', [origin]);
+    }
+  } catch (err) {
+    if (pgCode(err) !== '42501') throw err;
+    const { rows } = await client.query<{ role: string }>('SELECT current_user AS role');
+    throw new OriginPrivilegeError(origin, rows[0].role, err);
+  }
+}
+
+export async function unmarkOwnWrites(client: PoolClient): Promise<void> {
+  await client.query('SELECT pg_replication_origin_session_reset()');
+}
+
+/** Drops the origin (when a definition stops capturing); a missing one is fine. */
+export async function dropOrigin(db: Pool | PoolClient, origin: string): Promise<void> {
+  try {
+    await db.query('SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1', [
+      origin,
+    ]);
+  } catch (err) {
+    // Without the privilege the origin was never created by this role either.
+    if (pgCode(err) !== '42501') throw err;
+  }
+}
+
+const originOf = new WeakMap<RunScope, Promise<string>>();
+
+/**
+ * Marks `client`'s following transactions as this definition's own writes when it captures changes (LSN);
+ * true when marked (then call unmarkOwnWrites before releasing the client). Without the privilege the run
+ * goes on and says so once: the ledger still recognises the writes when capture reads them back.
+ */
+export async function markRunWrites(scope: RunScope, client: PoolClient): Promise<boolean> {
+  if (scope.def.source.cursor.type !== 'LSN' || scope.dryRun) return false;
+  let origin = originOf.get(scope);
+  if (!origin) {
+    origin = readInstallationId(scope.ctx.meta).then(
+      (id) => lsnNames(id, scope.definitionId, scope.def.name).origin,
+    );
+    originOf.set(scope, origin);
+  }
+  try {
+    await markOwnWrites(client, await origin);
+    return true;
+  } catch (err) {
+    if (!(err instanceof OriginPrivilegeError)) throw err;
+    if (scope.details.originWarning === undefined) {
+      scope.details.originWarning = err.message;
+      scope.ctx.log.warn(`${scope.def.name}: ${err.message}`);
+    }
+    return false;
+  }
+}

@@ -1,0 +1,237 @@
+import type { Pool } from 'pg';
+import type { ErrorKind } from '../../errors/kind';
+import { quoteIdent } from '../../source/postgres/PostgresSource';
+import type { LsnNames } from './names';
+
+/**
+ * The definition's replication slot and publication on the source server, read through the SQL interface:
+ * a run peeks at the slot's changes (which moves nothing) and advances the slot only once the changes are
+ * committed to SharePoint and the ledger (docs/design.md, "Change data capture").
+ */
+
+/** One row of pg_logical_slot_peek_binary_changes. */
+export interface SlotChange {
+  lsn: string;
+  data: Buffer;
+}
+
+/** Why the slot cannot be read from where it stands: the definition falls back to a full re-read. */
+export type SlotLossReason = 'missing' | 'invalidated' | 'publication missing' | 'other database';
+
+export class SlotLostError extends Error {
+  constructor(
+    readonly slot: string,
+    readonly reason: SlotLossReason,
+    cause: unknown,
+  ) {
+    super(`replication slot "${slot}" ${reason}: ${(cause as Error).message}`, { cause });
+    this.name = 'SlotLostError';
+  }
+}
+
+export class CapturePrivilegeError extends Error {
+  readonly errorKind: ErrorKind = 'permission';
+
+  constructor(
+    readonly definition: string,
+    what: string,
+    grant: string,
+    cause: unknown,
+  ) {
+    super(
+      `Definition "${definition}": cannot ${what} for change data capture (${(cause as Error).message}). ` +
+        `Grant it: ${grant}`,
+      { cause },
+    );
+    this.name = 'CapturePrivilegeError';
+  }
+}
+
+export class ReplicaIdentityError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_definition';
+
+  constructor(
+    readonly definition: string,
+    message: string,
+  ) {
+    super(`Definition "${definition}": ${message}`);
+    this.name = 'ReplicaIdentityError';
+  }
+}
+
+function pgCode(err: unknown): string | undefined {
+  return (err as { code?: string }).code;
+}
+
+async function currentRole(pool: Pool): Promise<string> {
+  const { rows } = await pool.query<{ role: string }>('SELECT current_user AS role');
+  return quoteIdent(rows[0].role);
+}
+
+/**
+ * A delete reaches capture with the replica identity's columns only, and a table with none cannot even be
+ * deleted from once it is published: refuse before publishing a table whose identity does not carry the key.
+ */
+export async function assertReplicaIdentity(
+  pool: Pool,
+  definition: string,
+  schema: string,
+  table: string,
+  key: string[],
+): Promise<void> {
+  const { rows } = await pool.query<{ ident: string; columns: string[] | null }>(
+    `SELECT c.relreplident::text AS ident,
+            (SELECT array_agg(a.attname::text)
+               FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+              WHERE i.indrelid = c.oid
+                AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))
+            ) AS columns
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [schema, table],
+  );
+  const row = rows[0];
+  if (!row) return; // the run's catalog read reports a missing table
+  if (row.ident === 'f') return;
+  const columns = row.columns ?? [];
+  if (row.ident !== 'n' && key.every((k) => columns.includes(k))) return;
+  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  throw new ReplicaIdentityError(
+    definition,
+    `the replica identity of ${schema}.${table} does not contain the key (${key.join(', ')}), so deletes ` +
+      `cannot be captured. Run: ALTER TABLE ${qualified} REPLICA IDENTITY FULL; (or REPLICA IDENTITY USING ` +
+      'INDEX on a unique index of the key columns)',
+  );
+}
+
+/** Creates the publication of the table when missing (partitions publish as their root). */
+export async function ensurePublication(
+  pool: Pool,
+  definition: string,
+  names: LsnNames,
+  schema: string,
+  table: string,
+): Promise<void> {
+  const { rows } = await pool.query<{ has_table: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_publication_tables t
+                     WHERE t.pubname = p.pubname AND t.schemaname = $2 AND t.tablename = $3) AS has_table
+       FROM pg_publication p WHERE p.pubname = $1`,
+    [names.publication, schema, table],
+  );
+  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  try {
+    if (rows.length === 0)
+      await pool.query(
+        `CREATE PUBLICATION ${quoteIdent(names.publication)} FOR TABLE ${qualified} WITH (publish_via_partition_root = true)`,
+      );
+    else if (!rows[0].has_table)
+      await pool.query(`ALTER PUBLICATION ${quoteIdent(names.publication)} SET TABLE ${qualified}`);
+  } catch (err) {
+    if (pgCode(err) !== '42501') throw err;
+    const role = await currentRole(pool);
+    throw new CapturePrivilegeError(
+      definition,
+      `publish ${schema}.${table}`,
+      `GRANT CREATE ON DATABASE ${quoteIdent(await currentDatabase(pool))} TO ${role}; and make ${role} the ` +
+        `owner of ${qualified} (ALTER TABLE ${qualified} OWNER TO ${role};)`,
+      err,
+    );
+  }
+}
+
+async function currentDatabase(pool: Pool): Promise<string> {
+  const { rows } = await pool.query<{ db: string }>('SELECT current_database() AS db');
+  return rows[0].db;
+}
+
+/** Creates the slot; returns the LSN from which it has every change. */
+export async function createSlot(pool: Pool, definition: string, slot: string): Promise<string> {
+  try {
+    const { rows } = await pool.query<{ lsn: string }>(
+      `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
+      [slot],
+    );
+    return rows[0].lsn;
+  } catch (err) {
+    if (pgCode(err) !== '42501') throw err;
+    const role = await currentRole(pool);
+    throw new CapturePrivilegeError(
+      definition,
+      `create replication slot "${slot}"`,
+      `ALTER ROLE ${role} REPLICATION;`,
+      err,
+    );
+  }
+}
+
+/** Drops the slot when it exists; true when one was dropped. */
+export async function dropSlot(pool: Pool, slot: string): Promise<boolean> {
+  const { rows } = await pool.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  return rows.length > 0;
+}
+
+export async function dropPublication(pool: Pool, publication: string): Promise<void> {
+  await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`);
+}
+
+function lossReason(err: unknown): SlotLossReason | null {
+  const message = (err as Error).message ?? '';
+  const code = pgCode(err);
+  if (code === '42704' && /publication/.test(message)) return 'publication missing';
+  if (code === '42704') return 'missing';
+  if (/invalidated|can no longer (get|access)|has been invalidated/.test(message)) return 'invalidated';
+  if (/was not created in this database/.test(message)) return 'other database';
+  return null;
+}
+
+/**
+ * The slot's committed transactions after its confirmed position, whole transactions of up to about `limit`
+ * changes (Postgres stops at the first commit past it). Nothing moves: a crash re-reads the same changes.
+ * The same query checks that the publication still holds the table: pgoutput skips a missing publication
+ * silently on recent servers, which would drop changes without a word.
+ */
+export async function peekChanges(
+  pool: Pool,
+  names: LsnNames,
+  schema: string,
+  table: string,
+  limit: number,
+): Promise<SlotChange[]> {
+  let rows: { lsn: string | null; data: Buffer | null; published: boolean | null }[];
+  try {
+    ({ rows } = await pool.query(
+      `SELECT NULL::text AS lsn, NULL::bytea AS data,
+              EXISTS (SELECT 1 FROM pg_publication_tables
+                       WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published
+       UNION ALL
+       SELECT lsn::text, data, NULL FROM pg_logical_slot_peek_binary_changes($1, NULL, $2,
+         'proto_version', '1', 'publication_names', $3)`,
+      [names.slot, limit, names.publication, schema, table],
+    ));
+  } catch (err) {
+    const reason = lossReason(err);
+    if (reason) throw new SlotLostError(names.slot, reason, err);
+    throw err;
+  }
+  if (rows[0]?.published !== true)
+    throw new SlotLostError(
+      names.slot,
+      'publication missing',
+      new Error(`publication "${names.publication}" does not publish ${schema}.${table}`),
+    );
+  return rows.slice(1).map((r) => ({ lsn: r.lsn as string, data: r.data as Buffer }));
+}
+
+/** Moves the slot's confirmed position to `lsn` (a commit's end): the server may free the WAL before it. */
+export async function advanceSlot(pool: Pool, slot: string, lsn: string): Promise<void> {
+  try {
+    await pool.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [slot, lsn]);
+  } catch (err) {
+    const reason = lossReason(err);
+    if (reason) throw new SlotLostError(slot, reason, err);
+    throw err;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * TRUNCATEs met by the push of an LSN definition, under deletes.truncate (arcore.capture_truncates):
+ * PROPAGATE handles every paired item under deletes.push, IGNORE carries on, PARK records the TRUNCATE and
+ * stops the definition's pushes at it until an operator decides (`arcore-sync truncate-decide`). A decision
+ * is applied once: the row is marked applied before the slot moves past the TRUNCATE, and a PROPAGATE cut short
+ * by a crash, applied again, finds the items it already deleted gone from the ledger.
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { TruncatePolicy } from '../../definition/schema';
+import type { ErrorKind } from '../../errors/kind';
+import { applyPushDeletes } from '../../engine/push/deletes';
+import type { RunScope } from '../../engine/runner';
+import type { CapturedTransaction } from './changes';
+
+export type TruncateDecision = Exclude<TruncatePolicy, 'PARK'>;
+
+export interface TruncateRecord {
+  id: string;
+  definitionId: string;
+  lsn: string;
+  detectedAt: Date;
+  decision: TruncateDecision | null;
+  decidedAt: Date | null;
+  decidedBy: string | null;
+  appliedAt: Date | null;
+}
+
+interface Row {
+  id: string;
+  definition_id: string;
+  lsn: string;
+  detected_at: Date;
+  decision: TruncateDecision | null;
+  decided_at: Date | null;
+  decided_by: string | null;
+  applied_at: Date | null;
+}
+
+const COLUMNS = `id::text, definition_id::text, lsn::text, detected_at, decision, decided_at, decided_by, applied_at`;
+
+function toRecord(r: Row): TruncateRecord {
+  return {
+    id: r.id,
+    definitionId: r.definition_id,
+    lsn: r.lsn,
+    detectedAt: r.detected_at,
+    decision: r.decision,
+    decidedAt: r.decided_at,
+    decidedBy: r.decided_by,
+    appliedAt: r.applied_at,
+  };
+}
+
+/** The definition's TRUNCATEs not applied yet (a parked one waits for a decision), oldest first. */
+export async function openTruncates(db: Pool | PoolClient, definitionId: string): Promise<TruncateRecord[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM arcore.capture_truncates WHERE definition_id = $1 AND applied_at IS NULL ORDER BY lsn`,
+    [definitionId],
+  );
+  return rows.map(toRecord);
+}
+
+export class TruncateDecisionError extends Error {
+  readonly errorKind: ErrorKind;
+
+  constructor(message: string, kind: ErrorKind) {
+    super(message);
+    this.name = 'TruncateDecisionError';
+    this.errorKind = kind;
+  }
+}
+
+/**
+ * An operator's decision on the definition's parked TRUNCATE: the next push applies it and carries on.
+ * Refuses when nothing is parked, or when it was already decided.
+ */
+export async function decideTruncate(
+  db: Pool,
+  definitionId: string,
+  definition: string,
+  decision: TruncateDecision,
+  by: string,
+): Promise<TruncateRecord> {
+  const { rows } = await db.query<Row>(
+    `UPDATE arcore.capture_truncates SET decision = $2, decided_at = now(), decided_by = $3
+      WHERE id = (SELECT id FROM arcore.capture_truncates
+                   WHERE definition_id = $1 AND applied_at IS NULL AND decision IS NULL ORDER BY lsn LIMIT 1)
+      RETURNING ${COLUMNS}`,
+    [definitionId, decision, by],
+  );
+  if (!rows[0])
+    throw new TruncateDecisionError(
+      `Definition "${definition}" has no TRUNCATE waiting for a decision (only a push under ` +
+        'deletes.truncate PARK parks one)',
+      'not_found',
+    );
+  return toRecord(rows[0]);
+}
+
+async function record(scope: RunScope, lsn: string): Promise<TruncateRecord> {
+  const policy = scope.def.deletes.truncate;
+  const { rows } = await scope.ctx.meta.query<Row>(
+    `INSERT INTO arcore.capture_truncates (definition_id, lsn, run_id, decision, decided_at, decided_by)
+     VALUES ($1, $2::pg_lsn, $3, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE now() END,
+             CASE WHEN $4::text IS NULL THEN NULL ELSE 'deletes.truncate' END)
+     ON CONFLICT (definition_id, lsn) DO UPDATE SET definition_id = EXCLUDED.definition_id
+     RETURNING ${COLUMNS}`,
+    [scope.definitionId, lsn, scope.runId === '0' ? null : scope.runId, policy === 'PARK' ? null : policy],
+  );
+  return toRecord(rows[0]);
+}
+
+/** Every paired item, under the push delete policy, a page at a time. */
+async function propagate(scope: RunScope): Promise<void> {
+  let after = '';
+  for (;;) {
+    const batch = await scope.ledger.batchAfter(scope.ctx.meta, after, scope.def.source.pageSize);
+    if (batch.length === 0) break;
+    after = batch[batch.length - 1].identityHash;
+    await applyPushDeletes(
+      scope,
+      batch.filter((e) => e.state === 'SYNCED' && e.itemId),
+    );
+  }
+}
+
+/** Handles the TRUNCATE of `txn`; false when it is parked and the run must stop. */
+export async function applyTruncate(scope: RunScope, txn: CapturedTransaction): Promise<boolean> {
+  const { def, ctx } = scope;
+  if (scope.dryRun) {
+    scope.details.truncate = { lsn: txn.commitLsn, policy: def.deletes.truncate, preview: true };
+    return def.deletes.truncate !== 'PARK';
+  }
+  const truncate = await record(scope, txn.commitLsn);
+  if (truncate.appliedAt) return true; // applied before a crash; the slot had not moved past it yet
+  if (truncate.decision === null) {
+    const message =
+      `TRUNCATE of ${def.source.schema}.${def.source.table} (at ${truncate.lsn}) is parked under ` +
+      `deletes.truncate PARK; pushes stop here until an operator decides: arcore-sync truncate-decide ` +
+      `${def.name} --propagate (delete the paired items under deletes.push) or --ignore (keep them)`;
+    ctx.log.warn(`${def.name}: ${message}`);
+    scope.details.truncateParked = { id: truncate.id, lsn: truncate.lsn, detectedAt: truncate.detectedAt };
+    scope.stopIncomplete(message);
+    return false;
+  }
+  if (truncate.decision === 'PROPAGATE') await propagate(scope);
+  scope.assertLockHeld();
+  await ctx.meta.query('UPDATE arcore.capture_truncates SET applied_at = now() WHERE id = $1', [truncate.id]);
+  scope.details.truncate = { lsn: truncate.lsn, decision: truncate.decision };
+  ctx.log.info(`${def.name}: TRUNCATE at ${truncate.lsn} applied: ${truncate.decision}`);
+  return true;
+}

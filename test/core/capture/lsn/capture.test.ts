@@ -1,0 +1,234 @@
+import { decideTruncate, lsnNames, openTruncates } from '../../../../src/core/capture/lsn';
+import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
+import { runPull } from '../../../../src/core/engine/pull';
+import { runPush } from '../../../../src/core/engine/push';
+import { getDefinition } from '../../../../src/core/store/definitions';
+import { readInstallationId } from '../../../../src/core/store/installation';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  SITE,
+  startHarness,
+  type Harness,
+} from '../../../support/engineHarness';
+import { dropCaptureObjects } from '../../../support/capture';
+
+/**
+ * Change data capture (source.cursor.type LSN, I17) on the shared Postgres 18 (wal_level=logical) and the
+ * emulator: one harness, one table and list per scenario.
+ */
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await dropCaptureObjects(h.db.pool);
+  await h.close();
+});
+
+/** A table without any timestamp column. */
+async function createPlainTable(table: string): Promise<void> {
+  await h.db.pool.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+}
+
+function lsnDefinition(name: string, overrides: Partial<SyncDefinitionInput> = {}): SyncDefinitionInput {
+  return {
+    name,
+    source: { table: name, key: ['id'], cursor: { type: 'LSN' }, pageSize: 50 },
+    target: { site: SITE, list: name },
+    fields: [
+      { source: 'name', target: 'Title' },
+      { source: 'budget', target: 'Budget' },
+    ],
+    ...overrides,
+  };
+}
+
+const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
+
+async function titles(list: string): Promise<string[]> {
+  return (await h.items(list)).map((i) => String(i.fields.Title)).sort();
+}
+
+/** Requests that could write (every write, batched or not, is a POST, PATCH or DELETE). */
+function graphWrites(since: number): number {
+  return h.emulator.control
+    .requestLog()
+    .slice(since)
+    .filter((r) => r.method !== 'GET').length;
+}
+
+async function slotOf(name: string): Promise<{ confirmed: string } | null> {
+  const stored = await getDefinition(h.db.pool, name);
+  const { slot } = lsnNames(await readInstallationId(h.db.pool), stored.id, name);
+  const { rows } = await h.db.pool.query<{ confirmed: string }>(
+    'SELECT confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  return rows[0] ?? null;
+}
+
+describe('LSN capture', () => {
+  it('loads a table without updated_at, then pushes inserts, updates, key changes and deletes; idle costs no Graph request', async () => {
+    await createPlainTable('kinds');
+    await h.db.pool.query(`INSERT INTO kinds VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3)`);
+    await h.define(lsnDefinition('kinds'));
+
+    const first = await push('kinds');
+    expect(first).toMatchObject({ status: 'SUCCEEDED', created: 3, failed: 0, complete: true });
+    expect(await titles('kinds')).toEqual(['one', 'three', 'two']);
+    expect(await slotOf('kinds')).not.toBeNull();
+
+    await h.db.pool.query(`INSERT INTO kinds VALUES (4, 'four', 4)`);
+    await h.db.pool.query(`UPDATE kinds SET name = 'ONE' WHERE id = 1`); // no timestamp moves
+    await h.db.pool.query(`DELETE FROM kinds WHERE id = 2`);
+    await h.db.pool.query(`UPDATE kinds SET id = 30 WHERE id = 3`); // a key change: delete + insert
+    const second = await push('kinds');
+    expect(second).toMatchObject({ status: 'SUCCEEDED', created: 2, updated: 1, deleted: 2, failed: 0 });
+    expect(await titles('kinds')).toEqual(['ONE', 'four', 'three']);
+
+    const before = h.emulator.control.requestLog().length;
+    const idle = await push('kinds');
+    expect(idle).toMatchObject({ status: 'SUCCEEDED', processed: 0, graphRequests: 0 });
+    expect(h.emulator.control.requestLog().length).toBe(before);
+  });
+
+  it('does not capture its own pull writes back: the next push sends nothing', async () => {
+    await createPlainTable('echo');
+    await h.db.pool.query(`INSERT INTO echo VALUES (1, 'a', 1)`);
+    await h.define(lsnDefinition('echo'));
+    await push('echo');
+    await runPull(h.ctx, 'echo', { trigger: 'test' }); // the first pull reads the list in full
+    const [item] = await h.items('echo');
+    const edited = await h.asUser('PATCH', `/sites/${h.siteId}/lists/echo/items/${item.id}/fields`, {
+      Title: 'from SharePoint',
+    });
+    expect(edited.status).toBe(200);
+    const pulled = await runPull(h.ctx, 'echo', { trigger: 'test' });
+    expect(pulled).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+    const { rows } = await h.db.pool.query('SELECT name FROM echo WHERE id = 1');
+    expect(rows[0].name).toBe('from SharePoint');
+
+    const before = h.emulator.control.requestLog().length;
+    const next = await runPush(h.ctx, 'echo', { trigger: 'test' });
+    expect(next).toMatchObject({ status: 'SUCCEEDED', processed: 0, graphRequests: 0 });
+    expect(graphWrites(before)).toBe(0);
+    const stored = await h.db.pool.query<{ details: { ownWritesSkipped?: number } }>(
+      'SELECT details FROM arcore.sync_runs WHERE id = $1',
+      [next.runId],
+    );
+    expect(stored.rows[0].details.ownWritesSkipped).toBe(1);
+  });
+
+  it('TRUNCATE: PARK stops pushes until decided; PROPAGATE deletes the paired items; IGNORE keeps them', async () => {
+    await createPlainTable('trunc');
+    await h.db.pool.query(`INSERT INTO trunc VALUES (1, 'a', 1), (2, 'b', 2)`);
+    await h.define(lsnDefinition('trunc'));
+    await push('trunc');
+
+    await h.db.pool.query('TRUNCATE trunc');
+    await h.db.pool.query(`INSERT INTO trunc VALUES (3, 'after', 3)`);
+    const parked = await push('trunc');
+    expect(parked).toMatchObject({ status: 'SUCCEEDED', complete: false, deleted: 0, created: 0 });
+    expect(await titles('trunc')).toEqual(['a', 'b']);
+    const again = await push('trunc');
+    expect(again).toMatchObject({ complete: false, created: 0 });
+    const stored = await getDefinition(h.db.pool, 'trunc');
+    expect(await openTruncates(h.db.pool, stored.id)).toHaveLength(1);
+
+    await decideTruncate(h.db.pool, stored.id, 'trunc', 'PROPAGATE', 'test');
+    await expect(decideTruncate(h.db.pool, stored.id, 'trunc', 'IGNORE', 'test')).rejects.toThrow(
+      /no TRUNCATE waiting/,
+    );
+    const decided = await push('trunc');
+    expect(decided).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 2, created: 1 });
+    expect(await titles('trunc')).toEqual(['after']);
+    expect(await openTruncates(h.db.pool, stored.id)).toHaveLength(0);
+
+    await h.define(lsnDefinition('trunc', { deletes: { truncate: 'IGNORE' } }));
+    await h.db.pool.query('TRUNCATE trunc');
+    const ignored = await push('trunc');
+    expect(ignored).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 0 });
+    expect(await titles('trunc')).toEqual(['after']);
+
+    await h.db.pool.query(`INSERT INTO trunc VALUES (3, 'back', 3)`);
+    await push('trunc');
+    await h.define(lsnDefinition('trunc', { deletes: { truncate: 'PROPAGATE' } }));
+    await h.db.pool.query('TRUNCATE trunc');
+    const propagated = await push('trunc');
+    expect(propagated).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 1 });
+    expect(await h.items('trunc')).toHaveLength(0);
+  });
+
+  it('switches TIMESTAMP → LSN → TIMESTAMP without rewriting unchanged items, and drops the slot on the way back', async () => {
+    await createProjectsTable(h.db, 'switch');
+    await h.db.pool.query(`INSERT INTO switch (id, name) SELECT g, 'p' || g FROM generate_series(1, 5) g`);
+    const timestamp = projectsDefinition({ name: 'switch' }, 'switch');
+    timestamp.source = { table: 'switch', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } };
+    await h.define(timestamp);
+    expect(await push('switch')).toMatchObject({ created: 5 });
+
+    await h.define({ ...timestamp, source: { table: 'switch', key: ['id'], cursor: { type: 'LSN' } } });
+    const before = h.emulator.control.requestLog().length;
+    const toLsn = await push('switch');
+    expect(graphWrites(before)).toBe(0);
+    expect(toLsn).toMatchObject({
+      status: 'SUCCEEDED',
+      created: 0,
+      updated: 0,
+      deleted: 0,
+    });
+    expect(await slotOf('switch')).not.toBeNull();
+    await h.db.pool.query(`UPDATE switch SET name = 'changed' WHERE id = 2`);
+    expect(await push('switch')).toMatchObject({ updated: 1 });
+
+    await h.define(timestamp);
+    await h.db.pool.query(`UPDATE switch SET name = 'changed again' WHERE id = 3`);
+    const back = await push('switch');
+    expect(back).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 1, deleted: 0 });
+    expect(await slotOf('switch')).toBeNull();
+  });
+
+  it('recovers from a missing slot and a missing publication by a full re-read, without duplicates', async () => {
+    await createPlainTable('lost');
+    await h.db.pool.query(`INSERT INTO lost VALUES (1, 'a', 1), (2, 'b', 2)`);
+    await h.define(lsnDefinition('lost'));
+    await push('lost');
+    const stored = await getDefinition(h.db.pool, 'lost');
+    const names = lsnNames(await readInstallationId(h.db.pool), stored.id, 'lost');
+
+    await h.db.pool.query('SELECT pg_drop_replication_slot($1)', [names.slot]);
+    await h.db.pool.query(`UPDATE lost SET name = 'A' WHERE id = 1`); // made while no slot existed
+    await h.db.pool.query(`DELETE FROM lost WHERE id = 2`);
+    const recovered = await push('lost');
+    expect(recovered).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 1, deleted: 1 });
+    const { rows } = await h.db.pool.query<{ details: { captureRestarted?: string } }>(
+      'SELECT details FROM arcore.sync_runs WHERE id = $1',
+      [recovered.runId],
+    );
+    expect(rows[0].details.captureRestarted).toMatch(/missing: full re-read and compare/);
+    expect(await titles('lost')).toEqual(['A']);
+
+    await h.db.pool.query(`DROP PUBLICATION ${names.publication}`);
+    await h.db.pool.query(`INSERT INTO lost VALUES (3, 'c', 3)`);
+    const again = await push('lost');
+    expect(again).toMatchObject({ status: 'SUCCEEDED', created: 1, updated: 0 });
+    expect(await titles('lost')).toEqual(['A', 'c']);
+  });
+
+  it('fails the definition with a clear message when a mapped column is dropped; other columns are ignored', async () => {
+    await createPlainTable('shape');
+    await h.db.pool.query(`ALTER TABLE shape ADD COLUMN spare text`);
+    await h.db.pool.query(`INSERT INTO shape VALUES (1, 'a', 1)`);
+    await h.define(lsnDefinition('shape'));
+    await push('shape');
+    await h.db.pool.query(`ALTER TABLE shape DROP COLUMN spare`);
+    await h.db.pool.query(`UPDATE shape SET name = 'b'`);
+    expect(await push('shape')).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+    await h.db.pool.query(`ALTER TABLE shape DROP COLUMN budget`);
+    const failed = await push('shape');
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toMatch(/budget/);
+  });
+});
