@@ -171,8 +171,13 @@ export async function verifyDefinition(
 
     let seenRows = 0;
     let from: { after: KeysetPosition } | null = null;
+    // An LSN definition pushes every row, timestamp or not: it is read in key order.
+    let afterKey: unknown[] | null = null;
+    const byKey = def.source.cursor.type === 'LSN';
     for (;;) {
-      const rows = await source.readPage(from, def.source.pageSize);
+      const rows: SourceRow[] = byKey
+        ? await source.readKeyPage(afterKey, def.source.pageSize)
+        : await source.readPage(from, def.source.pageSize);
       if (rows.length === 0) break;
       seenRows += rows.length;
       const hashes = new Map<SourceRow, string>();
@@ -220,7 +225,8 @@ export async function verifyDefinition(
       }
       if (rows.length < def.source.pageSize) break;
       const last = rows[rows.length - 1];
-      from = { after: { ts: last.cursor as string, key: keyOf(def, last.values) } };
+      afterKey = keyOf(def, last.values);
+      from = byKey ? null : { after: { ts: last.cursor as string, key: afterKey } };
     }
     // Rows with a NULL cursor are never read by a push, so they can have no item.
     report.rowsWithoutItem += Math.max(0, report.rows - seenRows);

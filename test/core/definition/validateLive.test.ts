@@ -35,6 +35,22 @@ describe('definition check against the live database', () => {
     );
   });
 
+  it('accepts an LSN cursor on a table without a timestamp and refuses it on a view, naming source.cursor.type', async () => {
+    await db.pool.query('CREATE TABLE plain (id int PRIMARY KEY, name text)');
+    await db.pool.query('CREATE VIEW plain_v AS SELECT id, name FROM plain');
+    const on = (table: string) =>
+      definition((d) => {
+        d.source = { table, key: ['id'], cursor: { type: 'LSN' } };
+        d.fields = [{ source: 'name', target: 'Title' }];
+      });
+    expect((await validateAgainstDatabase(on('plain'), db.pool)).errors).toEqual([]);
+    const view = await validateAgainstDatabase(on('plain_v'), db.pool);
+    expect(view.errors.map((e) => `${e.path}: ${e.message}`)).toContain(
+      'source.cursor.type: "public.plain_v" is not a table: source.cursor.type "LSN" captures changes of tables ' +
+        'only. Use source.cursor.type "TIMESTAMP" with a cursor column for a view, or point the definition at the table',
+    );
+  });
+
   it('warns that a nullable cursor column leaves rows unpushed, with the DDL to fix it', async () => {
     await db.pool.query('CREATE TABLE loose (id int PRIMARY KEY, name text, changed timestamptz)');
     const def = definition((d) => {

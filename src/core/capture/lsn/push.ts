@@ -197,6 +197,12 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
       }
     } catch (err) {
       if (!(err instanceof SlotLostError) || restarted) throw err;
+      if (scope.dryRun) {
+        // A dry run creates no slot: it previews the full re-read the next run makes.
+        scope.details.captureRestarted = `replication slot ${err.reason}: the next run re-reads the table`;
+        await load(scope, { lsn: '0/0', load: { after: null, reason: err.message } });
+        return;
+      }
       // The slot cannot give the changes since the last confirmed position: compare the whole table instead.
       restarted = true;
       const reason = `replication slot ${err.reason}: full re-read and compare`;

@@ -138,9 +138,14 @@ export async function applyTruncate(scope: RunScope, txn: CapturedTransaction): 
       `TRUNCATE of ${def.source.schema}.${def.source.table} (at ${truncate.lsn}) is parked under ` +
       `deletes.truncate PARK; pushes stop here until an operator decides: arcore-sync truncate-decide ` +
       `${def.name} --propagate (delete the paired items under deletes.push) or --ignore (keep them)`;
+    // Not an incomplete run: a continuation would only meet the TRUNCATE again. The run says so instead.
     ctx.log.warn(`${def.name}: ${message}`);
-    scope.details.truncateParked = { id: truncate.id, lsn: truncate.lsn, detectedAt: truncate.detectedAt };
-    scope.stopIncomplete(message);
+    scope.details.truncateParked = {
+      id: truncate.id,
+      lsn: truncate.lsn,
+      detectedAt: truncate.detectedAt,
+      message,
+    };
     return false;
   }
   if (truncate.decision === 'PROPAGATE') await propagate(scope);

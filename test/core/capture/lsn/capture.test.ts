@@ -1,6 +1,8 @@
 import { decideTruncate, lsnNames, openTruncates } from '../../../../src/core/capture/lsn';
 import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
+import { previewPush } from '../../../../src/core/engine/dryRun';
 import { runPull } from '../../../../src/core/engine/pull';
+import { verifyDefinition } from '../../../../src/core/engine/verify';
 import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
@@ -84,6 +86,11 @@ describe('LSN capture', () => {
     await h.db.pool.query(`UPDATE kinds SET name = 'ONE' WHERE id = 1`); // no timestamp moves
     await h.db.pool.query(`DELETE FROM kinds WHERE id = 2`);
     await h.db.pool.query(`UPDATE kinds SET id = 30 WHERE id = 3`); // a key change: delete + insert
+    const confirmed = await slotOf('kinds');
+    const dry = await previewPush(h.ctx, 'kinds', { trigger: 'test' });
+    expect(dry).toMatchObject({ dryRun: true, created: 2, updated: 1, deleted: 2 });
+    expect(await slotOf('kinds')).toEqual(confirmed); // a dry run moves no slot
+    expect(await titles('kinds')).toEqual(['one', 'three', 'two']);
     const second = await push('kinds');
     expect(second).toMatchObject({ status: 'SUCCEEDED', created: 2, updated: 1, deleted: 2, failed: 0 });
     expect(await titles('kinds')).toEqual(['ONE', 'four', 'three']);
@@ -92,6 +99,22 @@ describe('LSN capture', () => {
     const idle = await push('kinds');
     expect(idle).toMatchObject({ status: 'SUCCEEDED', processed: 0, graphRequests: 0 });
     expect(h.emulator.control.requestLog().length).toBe(before);
+
+    // verify reads an LSN table in key order (it has no timestamp)
+    expect(await verifyDefinition(h.ctx, 'kinds')).toMatchObject({ agree: true, rows: 3, paired: 3 });
+  });
+
+  it('refuses to publish a table whose replica identity lacks the key, naming the ALTER TABLE to run', async () => {
+    await h.db.pool.query(`CREATE TABLE ident (id integer NOT NULL UNIQUE, name text, budget numeric(12,2))`);
+    await h.define(lsnDefinition('ident'));
+    const refused = await push('ident');
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error).toContain('ALTER TABLE "public"."ident" REPLICA IDENTITY FULL;');
+    await h.db.pool.query('ALTER TABLE ident REPLICA IDENTITY FULL');
+    await h.db.pool.query(`INSERT INTO ident VALUES (1, 'a', 1)`);
+    expect(await push('ident')).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    await h.db.pool.query('DELETE FROM ident');
+    expect(await push('ident')).toMatchObject({ status: 'SUCCEEDED', deleted: 1 });
   });
 
   it('does not capture its own pull writes back: the next push sends nothing', async () => {
@@ -130,10 +153,18 @@ describe('LSN capture', () => {
     await h.db.pool.query('TRUNCATE trunc');
     await h.db.pool.query(`INSERT INTO trunc VALUES (3, 'after', 3)`);
     const parked = await push('trunc');
-    expect(parked).toMatchObject({ status: 'SUCCEEDED', complete: false, deleted: 0, created: 0 });
+    // Complete (a continuation would only meet the TRUNCATE again); the run record says what waits.
+    expect(parked).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 0, created: 0 });
+    const record = await h.db.pool.query<{ details: { truncateParked?: { message: string } } }>(
+      'SELECT details FROM arcore.sync_runs WHERE id = $1',
+      [parked.runId],
+    );
+    expect(record.rows[0].details.truncateParked?.message).toContain(
+      'arcore-sync truncate-decide trunc --propagate',
+    );
     expect(await titles('trunc')).toEqual(['a', 'b']);
     const again = await push('trunc');
-    expect(again).toMatchObject({ complete: false, created: 0 });
+    expect(again).toMatchObject({ created: 0, deleted: 0 });
     const stored = await getDefinition(h.db.pool, 'trunc');
     expect(await openTruncates(h.db.pool, stored.id)).toHaveLength(1);
 
