@@ -9,7 +9,10 @@ import { upsertDefinitions } from '../../../src/core/store/definitions';
 import { readInstallationId } from '../../../src/core/store/installation';
 import { tryLockDefinition } from '../../../src/core/store/locks';
 import { migrate } from '../../../src/core/store/migrate';
+import { disabledTelemetry, slotEventOf, type Telemetry } from '../../../src/core/telemetry';
 import { slotEvents } from '../../../src/functions/events';
+import { slotSafety } from '../../../src/functions/pushTimer';
+import { invocation } from '../../functions/support/invocation';
 import { runCli } from '../../cli/cliHarness';
 import { freshDatabase, type TestDatabase } from '../../support/db';
 
@@ -158,6 +161,32 @@ describe('status reports each LSN definition’s replication slot', () => {
     );
   });
 
+  it('pushTimer’s slot safety sends each slot to telemetry and writes a warning line for the unhealthy one', async () => {
+    const tracked: { definition: string; healthy: boolean; retained: number | null }[] = [];
+    const telemetry: Telemetry = {
+      ...disabledTelemetry,
+      trackSlot: (definition, status) =>
+        tracked.push({ definition, healthy: status.healthy, retained: status.retainedWalBytes }),
+    };
+    const { context, logs } = invocation('pushTimer');
+    await slotSafety(
+      { ctx: { ...ctx, slotPolicy: { ...LARGE, warnBytes: 64 * 1024 } }, telemetry, webhookUrls: {} },
+      context,
+    );
+    expect(tracked).toContainEqual({
+      definition: 'orders-lsn',
+      healthy: false,
+      retained: expect.any(Number) as number,
+    });
+    const warning = logs.find((l) => l.level === 'warning' && l.text.includes('"event":"slot"'));
+    expect(JSON.parse(warning?.text ?? '{}')).toMatchObject({
+      event: 'slot',
+      definition: 'orders-lsn',
+      outcome: 'unhealthy',
+      walStatus: 'reserved',
+    });
+  });
+
   it('a TIMESTAMP definition has no slot, and `status` prints the slot line and its JSON', async () => {
     await upsertDefinitions(db.pool, [
       parseDefinition({
@@ -217,6 +246,18 @@ describe('status reports each LSN definition’s replication slot', () => {
     expect(slotStatusOf(row, undefined, LARGE).message).toMatch(
       /^the slot is missing: its next push re-reads/,
     );
+    // The ArcoreSlot telemetry event carries the same figures.
+    expect(slotEventOf('x', lost)).toEqual({
+      properties: {
+        definition: 'x',
+        slot: 'arcore_x',
+        exists: 'true',
+        healthy: 'false',
+        walStatus: 'lost',
+        message: lost.message,
+      },
+      measurements: { warnBytes: LARGE.warnBytes },
+    });
     expect(slotStatusOf({ ...row, hasCursor: false }, undefined, LARGE)).toMatchObject({
       healthy: true,
       message: 'no slot yet: the first push creates it',
