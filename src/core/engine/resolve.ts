@@ -7,6 +7,7 @@ import type { ListItem, WriteOutcome } from '../target/sharepoint';
 import { applyToPostgres, graphFields } from './push/writes';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
+import { markRunWrites, unmarkOwnWrites } from '../capture/lsn/origin';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext } from './types';
 
@@ -283,10 +284,12 @@ async function resolveInRun(
   checkSharePointValues(scope, conflictId, spChanges);
 
   const client = await scope.sourcePool.connect();
+  let marked = false;
   let eTag = item?.eTag ?? null;
   let itemId = item?.id ?? null;
   let spModifiedAt = item?.lastModifiedDateTime ?? null;
   try {
+    marked = await markRunWrites(scope, client); // capture (LSN) does not read the resolution back (I3)
     await client.query('BEGIN');
     if (Object.keys(pgChanges).length) await writePostgres(scope, client, conflict, pgChanges, synced);
     if (!item || Object.keys(spChanges).length) {
@@ -310,7 +313,15 @@ async function resolveInRun(
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    // A session still marked would mark someone else's writes: such a connection is closed, not reused.
+    client.release(
+      marked
+        ? await unmarkOwnWrites(client).then(
+            () => undefined,
+            (e: Error) => e,
+          )
+        : undefined,
+    );
   }
   await ledger.save(ctx.meta, [
     {

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { RunScope } from '../../engine/runner';
 import type { ErrorKind } from '../../errors/kind';
+import { quoteIdent } from '../../source/postgres/PostgresSource';
 import { readInstallationId } from '../../store/installation';
 import { lsnNames } from './names';
 
@@ -49,7 +50,7 @@ export async function markOwnWrites(client: PoolClient, origin: string): Promise
   } catch (err) {
     if (pgCode(err) !== '42501') throw err;
     const { rows } = await client.query<{ role: string }>('SELECT current_user AS role');
-    throw new OriginPrivilegeError(origin, rows[0].role, err);
+    throw new OriginPrivilegeError(origin, quoteIdent(rows[0].role), err);
   }
 }
 

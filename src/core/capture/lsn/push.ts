@@ -9,6 +9,7 @@ import type { RunScope } from '../../engine/runner';
 import { foldTransactions, type CapturedTransaction } from './changes';
 import { readLsnCursor, writeLsnCursor, type LsnCursor } from './cursor';
 import { lsnNames, type LsnNames } from './names';
+import { parseLsn } from './pgoutput';
 import {
   advanceSlot,
   assertReplicaIdentity,
@@ -19,6 +20,9 @@ import {
   SlotLostError,
 } from './slot';
 import { applyTruncate } from './truncates';
+
+/** WAL of other tables an idle run lets pass before it confirms it (one default WAL segment). */
+const IDLE_ADVANCE_BYTES = 16n * 1024n * 1024n;
 
 /** The names of the definition's slot, publication and origin. */
 export async function namesFor(scope: Pick<RunScope, 'ctx' | 'definitionId' | 'def'>): Promise<LsnNames> {
@@ -169,18 +173,25 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
   }
   if (!cursor) cursor = await startCapture(scope, names, 'no capture yet: loading the table');
   const mapped = scope.source.shape.columns.map((c) => c.name);
+  let confirmed = cursor.lsn;
   for (let restarted = false; ;) {
     try {
       if (!(await load(scope, cursor))) return;
       for (;;) {
-        const changes = await peekChanges(
+        const { changes, walLsn } = await peekChanges(
           scope.sourcePool,
           names,
           def.source.schema,
           def.source.table,
           def.source.pageSize,
         );
-        if (changes.length === 0) return;
+        if (changes.length === 0) {
+          // Other tables' and databases' WAL moved on: confirm it, or the slot would keep it and every idle
+          // peek would decode it again. Only past a segment, so a quiet server's idle run stays one query.
+          if (parseLsn(walLsn) - parseLsn(confirmed) >= IDLE_ADVANCE_BYTES)
+            await confirm(scope, names, walLsn);
+          return;
+        }
         const txns = foldTransactions(changes, {
           definition: def.name,
           schema: def.source.schema,
@@ -189,6 +200,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
           mapped,
         });
         if (!(await applyTransactions(scope, names, txns))) return;
+        confirmed = txns.length > 0 ? txns[txns.length - 1].endLsn : confirmed;
         if (scope.dryRun) return; // nothing is confirmed, so the next peek would return the same changes
         if (scope.timeLeft() <= 0) {
           scope.stopIncomplete('time budget spent');
@@ -211,6 +223,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
       );
       scope.details.captureRestarted = reason;
       cursor = await startCapture(scope, names, reason);
+      confirmed = cursor.lsn;
     }
   }
 }

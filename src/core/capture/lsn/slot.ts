@@ -190,8 +190,9 @@ function lossReason(err: unknown): SlotLossReason | null {
 /**
  * The slot's committed transactions after its confirmed position, whole transactions of up to about `limit`
  * changes (Postgres stops at the first commit past it). Nothing moves: a crash re-reads the same changes.
- * The same query checks that the publication still holds the table: pgoutput skips a missing publication
- * silently on recent servers, which would drop changes without a word.
+ * The same query checks that the publication still holds the table (pgoutput skips a missing publication
+ * silently on recent servers, which would drop changes without a word) and reads the WAL position before the
+ * peek (`walLsn`): with no change returned, nothing of the table committed before it.
  */
 export async function peekChanges(
   pool: Pool,
@@ -199,11 +200,11 @@ export async function peekChanges(
   schema: string,
   table: string,
   limit: number,
-): Promise<SlotChange[]> {
+): Promise<{ changes: SlotChange[]; walLsn: string }> {
   let rows: { lsn: string | null; data: Buffer | null; published: boolean | null }[];
   try {
     ({ rows } = await pool.query(
-      `SELECT NULL::text AS lsn, NULL::bytea AS data,
+      `SELECT pg_current_wal_lsn()::text AS lsn, NULL::bytea AS data,
               EXISTS (SELECT 1 FROM pg_publication_tables
                        WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published
        UNION ALL
@@ -222,7 +223,10 @@ export async function peekChanges(
       'publication missing',
       new Error(`publication "${names.publication}" does not publish ${schema}.${table}`),
     );
-  return rows.slice(1).map((r) => ({ lsn: r.lsn as string, data: r.data as Buffer }));
+  return {
+    changes: rows.slice(1).map((r) => ({ lsn: r.lsn as string, data: r.data as Buffer })),
+    walLsn: rows[0].lsn as string,
+  };
 }
 
 /** Moves the slot's confirmed position to `lsn` (a commit's end): the server may free the WAL before it. */

@@ -3,6 +3,7 @@ import type { SyncDefinitionInput } from '../../../../src/core/definition/schema
 import { previewPush } from '../../../../src/core/engine/dryRun';
 import { runPull } from '../../../../src/core/engine/pull';
 import { verifyDefinition } from '../../../../src/core/engine/verify';
+import { parseLsn } from '../../../../src/core/capture/lsn/pgoutput';
 import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
@@ -99,6 +100,18 @@ describe('LSN capture', () => {
     const idle = await push('kinds');
     expect(idle).toMatchObject({ status: 'SUCCEEDED', processed: 0, graphRequests: 0 });
     expect(h.emulator.control.requestLog().length).toBe(before);
+
+    // WAL of other tables moves on: an idle run confirms it past a segment, so the slot does not keep it
+    await h.db.pool.query('CREATE TABLE elsewhere (n int)');
+    for (let i = 0; i < 2; i++) {
+      await h.db.pool.query('INSERT INTO elsewhere VALUES (1)');
+      await h.db.pool.query('SELECT pg_switch_wal()');
+    }
+    await h.db.pool.query('INSERT INTO elsewhere VALUES (2)');
+    const held = (await slotOf('kinds'))?.confirmed as string;
+    expect(await push('kinds')).toMatchObject({ status: 'SUCCEEDED', processed: 0, graphRequests: 0 });
+    const moved = (await slotOf('kinds'))?.confirmed as string;
+    expect(parseLsn(moved) - parseLsn(held)).toBeGreaterThanOrEqual(16n * 1024n * 1024n);
 
     // verify reads an LSN table in key order (it has no timestamp)
     expect(await verifyDefinition(h.ctx, 'kinds')).toMatchObject({ agree: true, rows: 3, paired: 3 });
