@@ -72,6 +72,13 @@ function installOnce(): void {
   };
 }
 
+/**
+ * Installs the timing wrapper now. src/core/db/pool.ts builds its client's query on Client.prototype.query
+ * as it is when that module loads, so a process that measures must load this module first
+ * (bench/scenarioWorker.ts does); measurePostgres installing it later would not see the pools' queries.
+ */
+installOnce();
+
 /** Starts counting; the returned function gives the queries and milliseconds since. */
 export function measurePostgres(): (slowestCount?: number) => PgTiming {
   installOnce();

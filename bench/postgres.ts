@@ -27,7 +27,19 @@ export async function startBenchPostgres(env: NodeJS.ProcessEnv = process.env): 
   try {
     // Durability is not what we measure; the same flags as the test harness.
     const server = await startEmbeddedPostgres({
-      postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off'],
+      // wal_level=logical for the change data capture scenarios (replication slots).
+      postgresFlags: [
+        '-c',
+        'max_connections=200',
+        '-c',
+        'fsync=off',
+        '-c',
+        'wal_level=logical',
+        '-c',
+        'max_replication_slots=16',
+        '-c',
+        'max_wal_senders=16',
+      ],
     });
     return { adminUrl: server.adminUrl, origin: 'embedded', stop: () => server.stop() };
   } catch (err) {

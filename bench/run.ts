@@ -39,6 +39,8 @@ export const DEFAULT_SIZES: BenchSizes = {
   seedLatencyRows: 200,
   webhookEdits: 50,
   concurrency: 4,
+  lsnIdleRows: [10_000],
+  lsnThroughputRows: 10_000,
 };
 
 /** The issue's sizes; the budget is scaled up so that 50,000 rows still take a few minutes. */
@@ -56,6 +58,8 @@ export const ISSUE_SIZES: BenchSizes = {
   seedLatencyRows: 1_000,
   webhookEdits: 50,
   concurrency: 4,
+  lsnIdleRows: [10_000, 1_000_000],
+  lsnThroughputRows: 50_000,
 };
 
 const DEFAULT_SCENARIOS: ScenarioId[] = [
@@ -68,6 +72,8 @@ const DEFAULT_SCENARIOS: ScenarioId[] = [
   'webhook',
   'memory',
   'seed',
+  'lsnIdle',
+  'lsnThroughput',
 ];
 
 /** The commit the figures belong to, `+dirty` when src/ has uncommitted changes; null outside a git clone. */
@@ -88,6 +94,14 @@ function positiveInteger(value: string): number {
   return n;
 }
 
+function sizeList(value: string): number[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(positiveInteger);
+}
+
 function scenarioList(value: string): ScenarioId[] {
   const ids = value
     .split(',')
@@ -97,7 +111,7 @@ function scenarioList(value: string): ScenarioId[] {
   return ids.map((id) => {
     const resolved = byNumber.get(id) ?? (SCENARIO_IDS as readonly string[]).find((s) => s === id);
     if (!resolved)
-      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–9)`);
+      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–11)`);
     return resolved as ScenarioId;
   });
 }
@@ -208,6 +222,32 @@ function checkTargets(results: Map<ScenarioId, ScenarioResult>): TargetCheck[] {
       met: ratio >= 20,
     });
   }
+  const lsnIdle = results.get('lsnIdle');
+  if (lsnIdle) {
+    const sizes = Object.values(lsnIdle.sizes);
+    const ms = sizes.map((rows) => num(lsnIdle, `rows${rows}IdlePostgresMs`));
+    checks.push({
+      target: 'Idle LSN push: < 5 ms Postgres time, whatever the table size',
+      scenario: 10,
+      measured: sizes.map((rows, i) => `${ms[i]} ms at ${rows.toLocaleString('en-US')} rows`).join(', '),
+      met: ms.every((m) => m !== null && m < 5),
+    });
+  }
+  const lsnThroughput = results.get('lsnThroughput');
+  if (lsnThroughput) {
+    const seedRate = seed ? num(seed, 'rowsPerSecond') : null;
+    const lsnInitial = num(lsnThroughput, 'lsnInitialRowsPerSecond') ?? 0;
+    checks.push({
+      target: 'Push throughput, LSN against TIMESTAMP on the same rows (and the seed algorithm)',
+      scenario: 11,
+      measured:
+        `initial ${lsnInitial} rows/s LSN vs ${num(lsnThroughput, 'timestampInitialRowsPerSecond')} TIMESTAMP, ` +
+        `10 % changed ${num(lsnThroughput, 'lsnChangedRowsPerSecond')} vs ` +
+        `${num(lsnThroughput, 'timestampChangedRowsPerSecond')} rows/s` +
+        (seedRate ? `; LSN initial ${(lsnInitial / seedRate).toFixed(1)}× the seed algorithm` : ''),
+      met: null,
+    });
+  }
   const memory = results.get('memory');
   if (memory) {
     const peak = num(memory, 'enginePeakRssMb') ?? Infinity;
@@ -267,7 +307,7 @@ async function main(): Promise<void> {
     .description('ArcoreSyncBridge benchmarks (issue 10): embedded Postgres + the SharePoint emulator')
     .option(
       '--scenarios <list>',
-      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–9`,
+      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–11`,
       scenarioList,
       DEFAULT_SCENARIOS,
     )
@@ -294,6 +334,12 @@ async function main(): Promise<void> {
       'Graph requests in flight (GRAPH_MAX_CONCURRENCY, app default 4)',
       positiveInteger,
     )
+    .option(
+      '--lsn-idle-rows <list>',
+      'scenario 10 table sizes, comma-separated (e.g. 10000,1000000)',
+      sizeList,
+    )
+    .option('--lsn-throughput-rows <n>', 'scenario 11 rows', positiveInteger)
     .option('--out <file>', 'where to write the JSON results', 'bench/results/latest.json');
   program.parse();
   const o = program.opts<{
@@ -313,6 +359,8 @@ async function main(): Promise<void> {
     seedLatencyRows?: number;
     webhookEdits?: number;
     concurrency?: number;
+    lsnIdleRows?: number[];
+    lsnThroughputRows?: number;
     out: string;
   }>();
   const base = o.full ? ISSUE_SIZES : DEFAULT_SIZES;
@@ -330,6 +378,8 @@ async function main(): Promise<void> {
     seedLatencyRows: o.seedLatencyRows ?? base.seedLatencyRows,
     webhookEdits: o.webhookEdits ?? base.webhookEdits,
     concurrency: o.concurrency ?? base.concurrency,
+    lsnIdleRows: o.lsnIdleRows ?? base.lsnIdleRows,
+    lsnThroughputRows: o.lsnThroughputRows ?? o.rows ?? base.lsnThroughputRows,
   };
   const machine = {
     cpus: availableParallelism(),

@@ -2,6 +2,8 @@
  * One scenario in a process of its own (forked by bench/run.ts): its peak RSS and CPU time are the
  * scenario's alone. Reads its request from argv, answers over IPC, then exits.
  */
+// First: the Postgres timing wraps pg's Client before any pool module captures its query method.
+import './pgTiming';
 import { z } from 'zod';
 import { runScenario, SCENARIO_IDS, type BenchSizes } from './scenarios';
 
@@ -23,6 +25,8 @@ export const workerRequestSchema = z.object({
     seedLatencyRows: positive,
     webhookEdits: positive,
     concurrency: positive,
+    lsnIdleRows: z.array(positive).min(1),
+    lsnThroughputRows: positive,
   }) satisfies z.ZodType<BenchSizes>,
 });
 export type WorkerRequest = z.infer<typeof workerRequestSchema>;

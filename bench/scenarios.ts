@@ -23,6 +23,7 @@ import {
   median,
   SYNTHETIC_IDLE_ABOVE,
 } from './idleSetup';
+import { lsnIdleScenario, lsnThroughputScenario } from './lsnScenarios';
 
 export const SCENARIO_IDS = [
   'budget',
@@ -34,6 +35,8 @@ export const SCENARIO_IDS = [
   'webhook',
   'memory',
   'seed',
+  'lsnIdle',
+  'lsnThroughput',
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -47,6 +50,8 @@ export const SCENARIO_NUMBERS: Record<ScenarioId, number> = {
   webhook: 7,
   memory: 8,
   seed: 9,
+  lsnIdle: 10,
+  lsnThroughput: 11,
 };
 
 export interface BenchSizes {
@@ -73,6 +78,10 @@ export interface BenchSizes {
   webhookEdits: number;
   /** Graph requests in flight (GRAPH_MAX_CONCURRENCY). */
   concurrency: number;
+  /** Scenario 10: table sizes at which an idle LSN push is measured. */
+  lsnIdleRows: number[];
+  /** Scenario 11: rows pushed by a TIMESTAMP and an LSN definition (10 % then changed). */
+  lsnThroughputRows: number;
 }
 
 export type Figure = number | string | boolean | null;
@@ -580,6 +589,40 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
         },
         notes: [
           'Same table, emulator settings and machine as scenarios 2 and 3; rows/s does not depend on table size.',
+        ],
+      };
+    } finally {
+      await env.close();
+    }
+  },
+
+  async lsnIdle(adminUrl, sizes) {
+    const figures = await lsnIdleScenario(
+      (rows) => openEnvironment(adminUrl, unthrottled(rows, 0, 'lsnidle', sizes)),
+      sizes.lsnIdleRows,
+    );
+    return {
+      title: 'Idle LSN push (change data capture, nothing changed): Postgres time at each table size',
+      sizes: Object.fromEntries(sizes.lsnIdleRows.map((rows, i) => [`rows${i + 1}`, rows])),
+      figures,
+      notes: [
+        'IdlePostgresMs is the median over 7 idle pushes of the summed round trips of every query the push sent ' +
+          '(as scenario 5 measures); the push reads its definition, takes its lock, records the run and peeks ' +
+          'at the slot.',
+      ],
+    };
+  },
+
+  async lsnThroughput(adminUrl, sizes) {
+    const rows = sizes.lsnThroughputRows;
+    const env = await openEnvironment(adminUrl, unthrottled(rows, 0, 'lsnthroughput', sizes));
+    try {
+      return {
+        title: 'Push throughput, LSN against TIMESTAMP on the same rows (initial push, then 10 % changed)',
+        sizes: { rows, concurrency: sizes.concurrency },
+        figures: await lsnThroughputScenario(env, rows),
+        notes: [
+          'Each definition pushes to a list of its own on one emulator; TIMESTAMP runs first each time.',
         ],
       };
     } finally {

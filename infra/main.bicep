@@ -61,6 +61,11 @@ param postgresAppRoleName string = 'arcore_app'
 @maxValue(98)
 param postgresReplicationSlots int = 10
 
+@description('PostgreSQL 18 only: hours a replication slot may go unread before the server invalidates it and frees its WAL (0: never). max_slot_wal_keep_size cannot be set on the flexible server.')
+@minValue(0)
+@maxValue(596523)
+param postgresSlotIdleTimeoutHours int = 168
+
 @description('default: the managed identity calls Graph. clientSecret: an app registration whose secret lives in Key Vault.')
 @allowed(['default', 'clientSecret'])
 param graphAuthMode string = 'default'
@@ -196,6 +201,7 @@ module postgres 'app/postgres.bicep' = {
     allowedIpRanges: postgresClientRanges
     databaseName: postgresDatabaseName
     replicationSlots: postgresReplicationSlots
+    slotIdleTimeoutHours: postgresSlotIdleTimeoutHours
     entraAdminObjectId: principalId
     entraAdminName: postgresAdminName
     entraAdminType: principalType

@@ -7,6 +7,8 @@
 # firewall must let this machine in: the script adds a rule for this machine's public address and removes
 # it on exit (POSTGRES_CLIENT_IP overrides the detected address; KEEP_POSTGRES_CLIENT_RULE=1 keeps the rule;
 # SKIP_POSTGRES_CLIENT_RULE=1 adds none, e.g. when POSTGRES_ALLOWED_IP_RANGES already covers this machine).
+# POSTGRES_CDC_TABLES (comma-separated schema.table) names the tables of LSN definitions: they are handed to the
+# app role, because only a table's owner may add it to the publication change data capture reads.
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -25,6 +27,8 @@ admin_user=${POSTGRES_ADMIN_USER:-${POSTGRES_ADMIN_NAME:-}}
 
 app_object_id=$(app_principal_object_id)
 [[ -n "$app_object_id" ]] || die "the app's service principal was not found"
+[[ "${POSTGRES_CDC_TABLES:-}" =~ ^[a-z0-9_.,$]*$ ]] ||
+  die "POSTGRES_CDC_TABLES '$POSTGRES_CDC_TABLES' must be comma-separated schema.table names in lower case, no spaces"
 
 open_firewall_for_this_machine() {
   [[ "${SKIP_POSTGRES_CLIENT_RULE:-0}" == "1" ]] && return
@@ -59,7 +63,7 @@ psql_as_admin() {
   # Connection details go through libpq's environment, so names with spaces (groups) need no quoting.
   PGHOST="$POSTGRES_HOST" PGPORT=5432 PGDATABASE="$database" PGUSER="$admin_user" PGPASSWORD="$token" \
     PGSSLMODE=require PGCONNECT_TIMEOUT=20 \
-    PGOPTIONS="-c arcore.app_role=$POSTGRES_APP_ROLE -c arcore.app_object_id=$app_object_id" \
+    PGOPTIONS="-c arcore.app_role=$POSTGRES_APP_ROLE -c arcore.app_object_id=$app_object_id${POSTGRES_CDC_TABLES:+ -c arcore.cdc_tables=$POSTGRES_CDC_TABLES}" \
     psql --no-psqlrc --set ON_ERROR_STOP=1 --quiet "$@"
 }
 

@@ -134,6 +134,10 @@ var appSettings = union(
     GRAPH_MAX_RETRY_AFTER_SECONDS: '300'
     // 5 minutes under host.json's functionTimeout (30 min): an unfinished run is continued (I16).
     RUN_MAX_SECONDS: '1500'
+    // Replication slots of LSN definitions: status warns above 1 GiB of retained WAL, and the push timer drops
+    // the slot of a definition disabled for 3 days (docs/deploy.md, "Replication slots").
+    SLOT_WAL_WARN_BYTES: '1073741824'
+    SLOT_DROP_AFTER_DISABLED_HOURS: '72'
     PUSH_QUEUE_NAME: pushQueueName
     PULL_QUEUE_NAME: pullQueueName
     PUSH_SCHEDULE: pushSchedule

@@ -41,10 +41,23 @@ param databaseName string
 // max_replication_slots 2-262143 (at least 4 if high availability is ever turned on), max_wal_senders
 // 5-100 and never below 2 (HA) + read replicas + logical slots in use. max_wal_senders is therefore
 // slots + 2, which keeps 4..98 slots inside 6..100 senders.
-@description('max_replication_slots (max_wal_senders is this + 2): room for the change-data-capture slots to come.')
+@description('max_replication_slots (max_wal_senders is this + 2): one logical slot per LSN definition, plus room.')
 @minValue(4)
 @maxValue(98)
 param replicationSlots int
+
+// The cap on WAL a forgotten slot may keep. PostgreSQL's own cap, max_slot_wal_keep_size, is read-only on the
+// flexible server (allowed value -1 only, https://learn.microsoft.com/azure/postgresql/server-parameters/param-replication-sending-servers),
+// so a deployment that set it would be refused. PostgreSQL 18 has idle_replication_slot_timeout (seconds,
+// dynamic, 0-2147483647 on the flexible server,
+// https://learn.microsoft.com/azure/postgresql/server-parameters/param-replication-standby-servers): a slot no
+// run has read for this long is invalidated at the next checkpoint and its WAL freed; the definition then
+// re-reads its table and compares (docs/deploy.md). On 14-17 the app's own guards stand alone
+// (SLOT_WAL_WARN_BYTES, SLOT_DROP_AFTER_DISABLED_HOURS).
+@description('PostgreSQL 18 only: hours a replication slot may go unread before the server invalidates it (0: never). Longer than the app\'s SLOT_DROP_AFTER_DISABLED_HOURS, so the app normally drops a disabled definition\'s slot first.')
+@minValue(0)
+@maxValue(596523)
+param slotIdleTimeoutHours int
 
 @description('Object id of the Entra principal made server administrator (the deployer). Empty: none is added.')
 param entraAdminObjectId string
@@ -120,6 +133,16 @@ resource maxWalSenders 'Microsoft.DBforPostgreSQL/flexibleServers/configurations
   dependsOn: [maxReplicationSlots]
 }
 
+resource slotIdleTimeout 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2025-08-01' = if (version == '18' && slotIdleTimeoutHours > 0) {
+  parent: server
+  name: 'idle_replication_slot_timeout'
+  properties: {
+    value: string(slotIdleTimeoutHours * 3600)
+    source: 'user-override'
+  }
+  dependsOn: [maxWalSenders]
+}
+
 resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2025-08-01' = if (allowAzureServices) {
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
@@ -127,7 +150,7 @@ resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@202
     startIpAddress: '0.0.0.0'
     endIpAddress: '0.0.0.0'
   }
-  dependsOn: [maxWalSenders]
+  dependsOn: [maxWalSenders, slotIdleTimeout]
 }
 
 @batchSize(1)
@@ -139,7 +162,7 @@ resource clientRanges 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2
       startIpAddress: ipRange.start
       endIpAddress: ipRange.end
     }
-    dependsOn: [maxWalSenders, allowAzure]
+    dependsOn: [maxWalSenders, slotIdleTimeout, allowAzure]
   }
 ]
 

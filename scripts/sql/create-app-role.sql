@@ -22,7 +22,7 @@ BEGIN
     RAISE NOTICE 'created role % for Entra object %', app_role, app_object_id;
   END IF;
 
-  -- Change data capture (logical replication) will need a role with REPLICATION. Since PostgreSQL 16 only
+  -- Change data capture (LSN definitions) needs REPLICATION to create and read slots. Since PostgreSQL 16 only
   -- a role holding REPLICATION may grant it; Azure lets the Entra administrator give it to itself.
   BEGIN
     EXECUTE 'ALTER ROLE CURRENT_USER WITH REPLICATION';

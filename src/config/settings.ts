@@ -99,6 +99,17 @@ export const settingsSchema = z
     WEBHOOK_NOTIFICATION_URL: optionalText.pipe(httpsUrl.optional()),
     /** Public URL of the lifecycle-notification function. */
     WEBHOOK_LIFECYCLE_URL: optionalText.pipe(httpsUrl.optional()),
+    /**
+     * LSN definitions: WAL a replication slot may hold back (bytes from its restart_lsn to the server's current
+     * WAL position) before `status` marks the definition unhealthy and a warning is logged. Default 1 GiB.
+     */
+    SLOT_WAL_WARN_BYTES: positiveInt(1024 ** 3),
+    /**
+     * LSN definitions: hours a definition may stay disabled (`enabled: false`) before the push timer drops its
+     * replication slot, so that a paused definition cannot fill the server's disk. Re-enabled, it re-reads its
+     * table and compares instead of reading changes. Default 72.
+     */
+    SLOT_DROP_AFTER_DISABLED_HOURS: positiveInt(72),
     /** Storage queue names for the push and pull workers. */
     PUSH_QUEUE_NAME: z.string().trim().min(3).default('arcore-push'),
     PULL_QUEUE_NAME: z.string().trim().min(3).default('arcore-pull'),

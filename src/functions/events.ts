@@ -1,5 +1,6 @@
 import type { AcceptResult } from '../core/subscriptions';
 import type { RunStart, RunSummary } from '../core/engine/types';
+import type { SlotMaintenance } from '../core/ops/slotMaintenance';
 
 /** How `serve` writes its event lines (`--log-format`); the Functions handlers always write json. */
 export type LogFormat = 'json' | 'text';
@@ -45,8 +46,25 @@ export interface RunEndEvent {
   error: string | null;
 }
 
-/** What an operator follows in the logs: one line per notification, run start and run end. */
-export type HostEvent = NotificationEvent | RunStartEvent | RunEndEvent;
+/**
+ * An LSN definition's replication slot as the push timer found it: unhealthy (WAL held back over
+ * SLOT_WAL_WARN_BYTES, invalidated, missing, unreadable), or dropped because the definition was disabled too long.
+ */
+export interface SlotEvent {
+  event: 'slot';
+  timestamp: string;
+  definition: string;
+  /** `unhealthy`: needs an operator. `dropped`: the timer dropped it (`dropFailed`: it tried and could not). */
+  outcome: 'unhealthy' | 'dropped' | 'dropFailed';
+  slot: string | null;
+  walStatus: string | null;
+  retainedWalBytes: number | null;
+  lagBytes: number | null;
+  message: string;
+}
+
+/** What an operator follows in the logs: one line per notification, run start and run end, and slot warning. */
+export type HostEvent = NotificationEvent | RunStartEvent | RunEndEvent | SlotEvent;
 
 /** One event per entry of a notification POST, in the order Graph sent them. */
 export function notificationEvents(result: AcceptResult, now = new Date()): NotificationEvent[] {
@@ -154,6 +172,7 @@ export function eventLevel(event: HostEvent): 'info' | 'warn' {
   if (event.event === 'notification') return event.outcome === 'rejected' ? 'warn' : 'info';
   if (event.event === 'run.end')
     return event.status === 'FAILED' || event.status === 'PARTIAL' ? 'warn' : 'info';
+  if (event.event === 'slot') return event.outcome === 'dropped' ? 'info' : 'warn';
   return 'info';
 }
 
@@ -168,4 +187,35 @@ export function formatEvent(event: HostEvent, format: LogFormat): string {
         `${key}=${typeof value === 'string' && /\s|"/.test(value) ? JSON.stringify(value) : String(value)}`,
     );
   return `${timestamp} ${name} ${parts.join(' ')}`;
+}
+
+/** The slot lines of one push-timer tick: each slot dropped (or not) and each unhealthy one. */
+export function slotEvents(maintenance: SlotMaintenance, now = new Date()): SlotEvent[] {
+  const timestamp = now.toISOString();
+  const retired: SlotEvent[] = maintenance.retired.map((r) => ({
+    event: 'slot',
+    timestamp,
+    definition: r.definition,
+    outcome: r.left.some((l) => l.kind === 'slot') ? 'dropFailed' : 'dropped',
+    slot:
+      r.dropped.find((d) => d.kind === 'slot')?.name ?? r.left.find((l) => l.kind === 'slot')?.name ?? null,
+    walStatus: null,
+    retainedWalBytes: null,
+    lagBytes: null,
+    message: r.message,
+  }));
+  const unhealthy: SlotEvent[] = maintenance.checked
+    .filter((c) => !c.status.healthy)
+    .map((c) => ({
+      event: 'slot',
+      timestamp,
+      definition: c.definition,
+      outcome: 'unhealthy',
+      slot: c.status.slot,
+      walStatus: c.status.walStatus,
+      retainedWalBytes: c.status.retainedWalBytes,
+      lagBytes: c.status.lagBytes,
+      message: c.status.message ?? 'unhealthy',
+    }));
+  return [...retired, ...unhealthy];
 }

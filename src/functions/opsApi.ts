@@ -38,6 +38,8 @@ import {
   UnknownConflictError,
   UnknownFailureError,
 } from '../core/ops';
+import { DEFAULT_SLOT_POLICY } from '../core/ops/slotHealth';
+import type { SlotReading } from '../core/ops/status';
 import { UnknownDefinitionError } from '../core/store/definitions';
 import { markPullPending } from '../core/subscriptions';
 import { errorResponse, jsonResponse, readJsonBody } from './http';
@@ -51,6 +53,11 @@ import {
 } from './opsAuth';
 import { pullQueueOutput, pushQueueOutput, type PullMessage, type PushMessage } from './queues';
 import { engineContextFor, getRuntime, messageOf, type FunctionsRuntime } from './runtime';
+
+/** How status reads LSN definitions' replication slots: the run's source pools and the app's thresholds. */
+function slotReading(ctx: EngineContext): SlotReading {
+  return { sourcePool: (c) => ctx.sourcePool(c), policy: ctx.slotPolicy ?? DEFAULT_SLOT_POLICY };
+}
 
 /** Request bodies of the ops API are small; anything bigger is a mistake. */
 const MAX_OPS_BODY_BYTES = 256 * 1024;
@@ -212,12 +219,14 @@ const routes: Route[] = [
   {
     method: 'GET',
     pattern: ['definitions'],
-    handle: async ({ ctx }) => jsonResponse(200, { definitions: await definitionStatus(ctx.meta) }),
+    handle: async ({ ctx }) =>
+      jsonResponse(200, { definitions: await definitionStatus(ctx.meta, undefined, slotReading(ctx)) }),
   },
   {
     method: 'GET',
     pattern: ['definitions', ':name'],
-    handle: async ({ ctx, params }) => jsonResponse(200, (await definitionStatus(ctx.meta, params.name))[0]),
+    handle: async ({ ctx, params }) =>
+      jsonResponse(200, (await definitionStatus(ctx.meta, params.name, slotReading(ctx)))[0]),
   },
   {
     // Rows and items stay; 409 while a run holds the lock. Subscriptions Graph kept are in `subscriptionsLeft`.

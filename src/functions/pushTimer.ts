@@ -2,8 +2,10 @@ import './bootstrap';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import type { Pool } from 'pg';
 import { definitionsDueForPush, pushTickWindow, type TickWindow } from '../core/ops';
+import { maintainSlots } from '../core/ops/slotMaintenance';
+import { eventLevel, formatEvent, slotEvents, type HostEvent } from './events';
 import { pushQueueOutput, type PushMessage } from './queues';
-import { getRuntime } from './runtime';
+import { engineContextFor, getRuntime, type FunctionsRuntime } from './runtime';
 
 /** The app's push tick when PUSH_SCHEDULE is not set: every 5 minutes. */
 export const DEFAULT_PUSH_SCHEDULE = '0 */5 * * * *';
@@ -26,7 +28,8 @@ export async function duePushMessages(meta: Pool, window: TickWindow): Promise<P
  * under its definition's lock (I11).
  */
 export async function pushTimer(timer: Timer, context: InvocationContext): Promise<void> {
-  const { ctx } = await getRuntime();
+  const runtime = await getRuntime();
+  const { ctx } = runtime;
   const last = timer.scheduleStatus?.last ? new Date(timer.scheduleStatus.last) : undefined;
   const window = pushTickWindow(process.env.PUSH_SCHEDULE || DEFAULT_PUSH_SCHEDULE, new Date(), last);
   const messages = await duePushMessages(ctx.meta, window);
@@ -35,6 +38,29 @@ export async function pushTimer(timer: Timer, context: InvocationContext): Promi
     `pushTimer: ${messages.length} push(es) due in (${window.from.toISOString()}, ${window.to.toISOString()}]` +
       (messages.length ? `: ${messages.map((m) => m.definition).join(', ')}` : ''),
   );
+  await slotSafety(runtime, context);
+}
+
+/**
+ * Replication slot safety on every tick: drops the slots of LSN definitions disabled too long and reports every
+ * slot (telemetry) and each unhealthy one (a warning line). A failure here never holds back the pushes above.
+ */
+export async function slotSafety(runtime: FunctionsRuntime, context: InvocationContext): Promise<void> {
+  try {
+    const maintenance = await maintainSlots(engineContextFor(runtime, context));
+    for (const c of maintenance.checked) runtime.telemetry.trackSlot(c.definition, c.status);
+    const emit =
+      runtime.onEvent ??
+      ((event: HostEvent) => {
+        const line = formatEvent(event, 'json');
+        if (eventLevel(event) === 'warn') context.warn(line);
+        else context.log(line);
+      });
+    for (const event of slotEvents(maintenance)) emit(event);
+  } catch (err) {
+    runtime.telemetry.trackException(err, { operation: 'pushTimer.slotSafety' });
+    context.warn(`pushTimer: replication slot checks failed: ${(err as Error).message}`);
+  }
 }
 
 app.timer('pushTimer', {

@@ -32,11 +32,11 @@ import type { OpsPrincipal } from '../functions/opsAuth';
 import { pullPoison } from '../functions/pullPoison';
 import { pullSafetyTimer } from '../functions/pullSafetyTimer';
 import { pullWorker } from '../functions/pullWorker';
-import { duePushMessages } from '../functions/pushTimer';
+import { duePushMessages, slotSafety } from '../functions/pushTimer';
 import { pushPoison } from '../functions/pushPoison';
 import { pushWorker } from '../functions/pushWorker';
 import { pullQueueOutput, pushQueueOutput, type PullMessage, type PushMessage } from '../functions/queues';
-import { installRuntime } from '../functions/runtime';
+import { installRuntime, type FunctionsRuntime } from '../functions/runtime';
 import { subscriptionTimer } from '../functions/subscriptionTimer';
 import { guardLocalRequest } from './localGuard';
 import { LocalQueue, type QueuedWork } from './localQueue';
@@ -306,13 +306,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   });
 
   let uninstall: () => void;
+  const runtime: FunctionsRuntime = {
+    ctx,
+    telemetry: disabledTelemetry,
+    webhookUrls: { notificationUrl, lifecycleNotificationUrl: lifecycleUrl },
+    onEvent: emit,
+  };
   try {
-    uninstall = installRuntime({
-      ctx,
-      telemetry: disabledTelemetry,
-      webhookUrls: { notificationUrl, lifecycleNotificationUrl: lifecycleUrl },
-      onEvent: emit,
-    });
+    uninstall = installRuntime(runtime);
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw err;
@@ -335,6 +336,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         log.info(
           `[pushTimer] ${messages.length} push(es) due: ${messages.map((m) => m.definition).join(', ')}`,
         );
+      // As the deployed timer does: replication slot health and the drop of long-disabled definitions' slots.
+      await slotSafety(runtime, invocation('pushTimer'));
     });
   let lastSafety: Date | null = null;
   const safetyTick = () =>

@@ -426,6 +426,50 @@ describe('infra: Postgres is ready for logical decoding and deployed safely', ()
     }
   });
 
+  test('max_replication_slots comes from a parameter and max_wal_senders leaves two senders beyond it', () => {
+    const slots = children.find((r) => /name:\s*'max_replication_slots'/.test(r.body));
+    const senders = children.find((r) => /name:\s*'max_wal_senders'/.test(r.body));
+    expect(slots?.body).toMatch(/value:\s*string\(replicationSlots\)/);
+    expect(senders?.body).toMatch(/value:\s*string\(replicationSlots \+ 2\)/);
+    const slotsParam = params(source(POSTGRES)).find((p) => p.name === 'replicationSlots');
+    expect(slotsParam).toBeDefined();
+    expect(source(MAIN)).toMatch(/^param postgresReplicationSlots int = 10$/m);
+  });
+
+  test('max_slot_wal_keep_size is never set (read-only on the flexible server), and the template says why, citing the docs', () => {
+    const text = readFileSync(POSTGRES, 'utf8');
+    expect(children.some((r) => r.body.includes("'max_slot_wal_keep_size'"))).toBe(false);
+    expect(text).toMatch(/max_slot_wal_keep_size, is read-only on the[\s\S]*allowed value -1 only/);
+    expect(text).toContain(
+      'https://learn.microsoft.com/azure/postgresql/server-parameters/param-replication-sending-servers',
+    );
+  });
+
+  test('on PostgreSQL 18 an unread slot is invalidated after slotIdleTimeoutHours (in seconds), a week by default', () => {
+    const timeout = children.find((r) => /name:\s*'idle_replication_slot_timeout'/.test(r.body));
+    expect(timeout?.type).toBe('Microsoft.DBforPostgreSQL/flexibleServers/configurations');
+    expect(source(POSTGRES)).toMatch(
+      /^resource slotIdleTimeout '[^']+' = if \(version == '18' && slotIdleTimeoutHours > 0\)/m,
+    );
+    expect(timeout?.body).toMatch(/value:\s*string\(slotIdleTimeoutHours \* 3600\)/);
+    expect(readFileSync(POSTGRES, 'utf8')).toContain(
+      'https://learn.microsoft.com/azure/postgresql/server-parameters/param-replication-standby-servers',
+    );
+    expect(source(MAIN)).toMatch(/^param postgresSlotIdleTimeoutHours int = 168$/m);
+    const call = modules(source(MAIN)).find((m) => m.path === 'app/postgres.bicep');
+    expect(call?.body).toMatch(/slotIdleTimeoutHours:\s*postgresSlotIdleTimeoutHours/);
+    // Longer than the app's own drop of a disabled definition's slot, so the app acts (and says so) first.
+    const deployed = loadSettings({
+      DATABASE_URL: 'postgres://u@h/db',
+      SLOT_DROP_AFTER_DISABLED_HOURS: /SLOT_DROP_AFTER_DISABLED_HOURS:\s*'(\d+)'/.exec(
+        source(FUNCTION_APP),
+      )?.[1],
+      SLOT_WAL_WARN_BYTES: /SLOT_WAL_WARN_BYTES:\s*'(\d+)'/.exec(source(FUNCTION_APP))?.[1],
+    });
+    expect(168).toBeGreaterThan(deployed.SLOT_DROP_AFTER_DISABLED_HOURS);
+    expect(deployed.SLOT_WAL_WARN_BYTES).toBe(1024 ** 3);
+  });
+
   test('children are chained one after another with dependsOn, loops one at a time', () => {
     expect(children.map((r) => r.type.split('/').pop())).toEqual(
       expect.arrayContaining(['configurations', 'firewallRules', 'administrators', 'databases']),

@@ -37,12 +37,12 @@ function urlFor(user: string, password: string, options?: string): string {
 }
 
 /** A connection as the administrator with the inputs the script passes in PGOPTIONS. */
-function adminPool(objectId: string = appObjectId): Pool {
+function adminPool(objectId: string = appObjectId, moreOptions = ''): Pool {
   const pool = createPool({
     connectionString: urlFor(
       adminRole,
       adminPassword,
-      `-c arcore.app_role=${appRole} -c arcore.app_object_id=${objectId}`,
+      `-c arcore.app_role=${appRole} -c arcore.app_object_id=${objectId}${moreOptions}`,
     ),
     auth: 'password',
     max: 1,
@@ -93,6 +93,11 @@ afterAll(async () => {
   await db.drop();
   const admin = createPool({ connectionString: process.env.ARCORE_TEST_ADMIN_URL ?? '', auth: 'password' });
   try {
+    // Slots are cluster-wide: one left by a failed test would keep WAL for every other test file.
+    await admin.query(
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
+      [`arcore_role_test_${suffix}`],
+    );
     for (const role of [appRole, adminRole, ownerRole]) await admin.query(`DROP ROLE IF EXISTS ${role}`);
   } finally {
     await admin.end();
@@ -125,8 +130,14 @@ describe('scripts/sql: the app role, as create-postgres-role.sh sets it up', () 
 
   test('grant-app-role.sql lets the app use and create tables, including ones the administrator makes later', async () => {
     const admin = adminPool();
-    expect(await runCollectingWarnings(admin, grantAppRoleSql)).toEqual([]);
-    expect(await runCollectingWarnings(admin, grantAppRoleSql)).toEqual([]);
+    // A non-superuser administrator (as on Azure) cannot grant the replication origin functions: one warning.
+    const originWarning = [
+      expect.stringMatching(
+        /^could not grant .* EXECUTE on the replication origin functions pg_replication_origin_create/,
+      ),
+    ];
+    expect(await runCollectingWarnings(admin, grantAppRoleSql)).toEqual(originWarning);
+    expect(await runCollectingWarnings(admin, grantAppRoleSql)).toEqual(originWarning);
     await admin.query('CREATE TABLE definitions_by_admin (id serial PRIMARY KEY, body text)');
 
     await db.pool.query(`ALTER ROLE ${appRole} PASSWORD '${appPassword}'`); // the token stands in for this on Azure
@@ -144,5 +155,55 @@ describe('scripts/sql: the app role, as create-postgres-role.sh sets it up', () 
     );
     expect(membership[0].member).toBe(true);
     await admin.query('INSERT INTO ledger_by_app VALUES (1)');
+  });
+
+  test('grant-app-role.sql hands the tables named in arcore.cdc_tables to the app, which may then publish them', async () => {
+    await db.pool.query(`GRANT CREATE ON SCHEMA public TO ${adminRole}`);
+    const admin = adminPool(appObjectId, ' -c arcore.cdc_tables=public.cdc_orders');
+    await admin.query('CREATE TABLE IF NOT EXISTS cdc_orders (id int PRIMARY KEY, title text)');
+    await runCollectingWarnings(admin, grantAppRoleSql);
+    const { rows } = await db.pool.query<{ owner: string }>(
+      "SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'public.cdc_orders'::regclass",
+    );
+    expect(rows).toEqual([{ owner: appRole }]);
+
+    await db.pool.query(`ALTER ROLE ${appRole} PASSWORD '${appPassword}'`);
+    const app = createPool({ connectionString: urlFor(appRole, appPassword), auth: 'password', max: 1 });
+    pools.push(app);
+    const publication = `arcore_pub_role_test_${suffix}`;
+    await app.query(`CREATE PUBLICATION ${publication} FOR TABLE public.cdc_orders`);
+    const { rows: published } = await db.pool.query(
+      'SELECT tablename FROM pg_publication_tables WHERE pubname = $1',
+      [publication],
+    );
+    expect(published).toEqual([{ tablename: 'cdc_orders' }]);
+    // The administrator keeps using the table through its membership of the app role.
+    await admin.query("INSERT INTO cdc_orders VALUES (1, 'kept')");
+    await app.query(`DROP PUBLICATION ${publication}`);
+  });
+
+  test('grant-app-role.sql refuses an arcore.cdc_tables entry that is not schema.table', async () => {
+    await expect(
+      runCollectingWarnings(adminPool(appObjectId, ' -c arcore.cdc_tables=orders'), grantAppRoleSql),
+    ).rejects.toThrow(/arcore.cdc_tables entry "orders" must be schema.table/);
+  });
+
+  test('run by a superuser, create-app-role.sql gives the app REPLICATION, enough to create a logical slot', async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query(`SET arcore.app_role = '${appRole}'`);
+      await client.query(`SET arcore.app_object_id = '${appObjectId}'`);
+      await client.query(createAppRoleSql);
+    } finally {
+      client.release();
+    }
+    const { rows } = await db.pool.query('SELECT rolreplication FROM pg_roles WHERE rolname = $1', [appRole]);
+    expect(rows).toEqual([{ rolreplication: true }]);
+    await db.pool.query(`ALTER ROLE ${appRole} PASSWORD '${appPassword}'`);
+    const app = createPool({ connectionString: urlFor(appRole, appPassword), auth: 'password', max: 1 });
+    pools.push(app);
+    const slot = `arcore_role_test_${suffix}`;
+    await app.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    await app.query('SELECT pg_drop_replication_slot($1)', [slot]);
   });
 });

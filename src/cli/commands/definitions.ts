@@ -7,7 +7,9 @@ import { validateAgainstDatabase, type LiveProblem } from '../../core/definition
 import { describeDeleteDetection, type DeleteDetectionReport } from '../../core/definition/deleteDetection';
 import { applyDefinitions } from '../../core/engine/apply';
 import { describeRouteMoves } from '../../core/routing/moves';
-import { listDefinitions } from '../../core/store/definitions';
+import { lsnNames } from '../../core/capture/lsn/names';
+import { listDefinitions, type StoredDefinition } from '../../core/store/definitions';
+import { readInstallationId } from '../../core/store/installation';
 import { migrate } from '../../core/store/migrate';
 import { CliUsageError, DefinitionsRejectedError } from '../failures';
 import { printJson } from '../output';
@@ -59,6 +61,16 @@ async function metadataStoreExists(pool: Pool): Promise<boolean> {
   return rows[0].exists;
 }
 
+/** The publication of each saved LSN definition, by name (its name carries the saved id). */
+async function savedLsnPublications(meta: Pool, stored: StoredDefinition[]): Promise<Map<string, string>> {
+  const lsn = stored.filter((s) => s.definition.source.cursor.type === 'LSN');
+  if (lsn.length === 0) return new Map();
+  const installation = await readInstallationId(meta);
+  return new Map(
+    lsn.map((s) => [s.definition.name, lsnNames(installation, s.id, s.definition.name).publication]),
+  );
+}
+
 /**
  * The schema check (parse) then the live check of every definition against its source database.
  * Stored definitions not in the file count as "others" (two definitions must not write one list).
@@ -69,15 +81,15 @@ export async function validateFile(
 ): Promise<{ defs: SyncDefinition[]; report: ValidationReport }> {
   const { path, defs } = readDefinitionsFile(rt, file);
   const meta = await rt.metaPool();
-  const stored = (await metadataStoreExists(meta))
-    ? (await listDefinitions(meta)).map((s) => s.definition)
-    : [];
+  const storedRows = (await metadataStoreExists(meta)) ? await listDefinitions(meta) : [];
+  const stored = storedRows.map((s) => s.definition);
   const inFile = new Set(defs.map((d) => d.name));
   const others = [...defs, ...stored.filter((d) => !inFile.has(d.name))];
+  const publications = await savedLsnPublications(meta, storedRows);
   const definitions: DefinitionReport[] = [];
   for (const def of defs) {
     const pool = await rt.sourcePool(def.source.connection);
-    const live = await validateAgainstDatabase(def, pool, others);
+    const live = await validateAgainstDatabase(def, pool, others, publications.get(def.name));
     const deleteDetection = await describeDeleteDetection(def, pool);
     definitions.push({ name: def.name, errors: live.errors, warnings: live.warnings, deleteDetection });
   }

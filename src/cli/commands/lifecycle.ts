@@ -52,15 +52,25 @@ export async function runRemoveCommand(rt: CliRuntime, name: string, opts: JsonO
         `notifications are ignored, the subscription timer deletes it, and it expires at ${left.expiration} at the latest`,
     );
   }
+  for (const left of result.replication?.left ?? []) {
+    rt.reporter.log(
+      `warning: ${left.kind} ${left.name} could not be dropped on the source server (${left.error}); ` +
+        `${left.kind === 'slot' ? 'it keeps WAL until it is dropped: ' : ''}run there: ${left.sql}`,
+    );
+  }
   if (opts.json) {
     printJson(rt.io, result);
     return;
   }
   const r = result.removed;
+  const dropped = result.replication?.dropped ?? [];
   rt.io.out(
     `${name}: removed (ledger ${r.ledger}, cursors ${r.cursors}, runs ${r.runs}, conflicts ${r.conflicts}, ` +
       `failures ${r.failures}, pending pulls ${r.pendingPulls}, subscriptions ${r.subscriptions}; ` +
       `${result.subscriptionsDeleted.length} subscription(s) deleted at Graph). ` +
+      (dropped.length > 0
+        ? `Dropped on the source server: ${dropped.map((d) => `${d.kind} ${d.name}`).join(', ')}. `
+        : '') +
       'The table rows and list items are untouched.',
   );
 }

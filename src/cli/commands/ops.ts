@@ -15,6 +15,7 @@ import {
   type DefinitionStatus,
   type RunRecord,
 } from '../../core/ops';
+import { formatBytes, type SlotStatus } from '../../core/ops/slotHealth';
 import { CliUsageError } from '../failures';
 import { budgetLines, budgetView, loadLines } from './budgetStatus';
 import { formatTable, printJson } from '../output';
@@ -48,7 +49,7 @@ function statusBlock(s: DefinitionStatus): string {
   const target = s.cursors.target;
   return [
     `${s.name}: ${s.enabled ? 'enabled' : 'disabled'}, ${s.table} ⇄ list "${s.list}", policy ${s.conflictPolicy}, ` +
-      `schedule "${s.schedule}"${s.pullEnabled ? '' : ', pull disabled'}`,
+      `schedule "${s.schedule}"${s.pullEnabled ? '' : ', pull disabled'}${s.healthy ? '' : ', UNHEALTHY'}`,
     `  push cursor: ${source ? `${source.value ?? '(start)'} (moved ${source.updatedAt})` : 'none yet (next push reads the whole table)'}`,
     `  pull cursor: ${target ? `${target.linkPresent ? 'delta link held' : 'no delta link'} (moved ${target.updatedAt})` : 'none yet (next pull enumerates the list)'}`,
     `  ledger: ${s.ledgerSize} synced pairs${s.unroutedRows > 0 ? ` (${s.unroutedRows} rows no route matches: not synced)` : ''}; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
@@ -56,7 +57,17 @@ function statusBlock(s: DefinitionStatus): string {
     `  last push: ${runLine(s.lastPush)}`,
     `  last pull: ${runLine(s.lastPull)}`,
     `  subscription: ${s.subscription ? `${s.subscription.id} ${s.subscription.state}, expires ${s.subscription.expiration}` : 'none'}`,
+    ...(s.slot ? [slotLine(s.slot)] : []),
   ].join('\n');
+}
+
+function slotLine(slot: SlotStatus): string {
+  const figures = slot.exists
+    ? `${slot.slot} ${slot.active ? 'active' : 'idle'}, wal_status ${slot.walStatus ?? 'unknown'}, retained WAL ` +
+      `${slot.retainedWalBytes === null ? 'unknown' : formatBytes(slot.retainedWalBytes)} (warning above ` +
+      `${formatBytes(slot.warnBytes)}), lag ${slot.lagBytes === null ? 'unknown' : formatBytes(slot.lagBytes)}`
+    : 'none';
+  return `  replication slot: ${slot.healthy ? '' : 'UNHEALTHY: '}${figures}${slot.message ? `; ${slot.message}` : ''}`;
 }
 
 export async function runStatusCommand(
@@ -65,7 +76,14 @@ export async function runStatusCommand(
   opts: JsonOption,
 ): Promise<void> {
   const meta = await rt.metaPool();
-  const statuses = await definitionStatus(meta, name);
+  const settings = rt.settings();
+  const statuses = await definitionStatus(meta, name, {
+    sourcePool: (connection) => rt.sourcePool(connection),
+    policy: {
+      warnBytes: settings.SLOT_WAL_WARN_BYTES,
+      dropAfterDisabledHours: settings.SLOT_DROP_AFTER_DISABLED_HOURS,
+    },
+  });
   const view = await budgetView(
     meta,
     statuses.map((s) => s.id),

@@ -12,6 +12,7 @@ import { checkFieldPipelines } from '../transform/check';
 import type { SyncDefinition } from './schema';
 import { checkRoutesAgainstTable } from './validateRoutes';
 import { isRouted, targetLists } from '../routing/lists';
+import { checkLsnReadiness } from './validateLsn';
 
 /** SharePoint columns push never writes, whatever a mapping says (I9): one list, kept in the canonical module. */
 export const SYSTEM_FIELD_NAMES: ReadonlySet<string> = SHAREPOINT_SYSTEM_FIELDS;
@@ -140,12 +141,14 @@ export function sharedListNames(a: ListedTarget, b: ListedTarget): string[] {
 
 /**
  * The second check of a definition, against the live source database: everything the schema alone
- * cannot know. `others` are the definitions already saved (to find two definitions writing one list).
+ * cannot know. `others` are the definitions already saved (to find two definitions writing one list);
+ * `lsnPublication` the publication of a saved LSN definition (one that exists counts as ready).
  */
 export async function validateAgainstDatabase(
   def: SyncDefinition,
   sourcePool: Pool,
   others: SyncDefinition[] = [],
+  lsnPublication?: string,
 ): Promise<LiveValidationReport> {
   const errors: LiveProblem[] = [];
   const warnings: LiveProblem[] = [];
@@ -185,6 +188,8 @@ export async function validateAgainstDatabase(
     checkRoutesAgainstTable(def, byName, err, warn);
     if (def.source.cursor.type === 'LSN') {
       checkLsnCursor(def, info, byName, err);
+      if (CAPTURABLE_RELKINDS.has(info.relkind))
+        for (const p of await checkLsnReadiness(def, sourcePool, lsnPublication)) err(p.path, p.message);
     } else {
       const cursorCol = byName.get(def.source.cursor.column);
       if (!cursorCol) {

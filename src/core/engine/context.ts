@@ -65,6 +65,10 @@ export async function createEngineContext(
     target: (run) => new SharePointTarget({ ...graphOptions, ...run }),
     runMaxSeconds: settings.RUN_MAX_SECONDS,
     ruPerMinute: settings.GRAPH_RU_PER_MINUTE,
+    slotPolicy: {
+      warnBytes: settings.SLOT_WAL_WARN_BYTES,
+      dropAfterDisabledHours: settings.SLOT_DROP_AFTER_DISABLED_HOURS,
+    },
     log: options.log ?? silentLogger,
     onProgress: options.onProgress,
     onRunStarted: options.onRunStarted,

@@ -99,6 +99,14 @@ export interface RunGraphOptions {
   onWait?: (notice: WaitNotice) => void;
 }
 
+/** When a replication slot is a danger to its server, and when the app drops one nobody reads. */
+export interface SlotPolicy {
+  /** Retained WAL above which a slot makes its definition unhealthy and logs a warning. */
+  warnBytes: number;
+  /** Hours a definition may stay disabled before the push timer drops its slot. */
+  dropAfterDisabledHours: number;
+}
+
 /** Everything a run needs from the outside world; built once per process (see src/core/engine/context.ts). */
 export interface EngineContext {
   /** Metadata store pool (schema arcore). */
@@ -111,6 +119,8 @@ export interface EngineContext {
   runMaxSeconds?: number;
   /** The resource-unit budget per minute the app paces itself to (GRAPH_RU_PER_MINUTE). */
   ruPerMinute?: number;
+  /** Replication slot safety of LSN definitions (SLOT_WAL_WARN_BYTES, SLOT_DROP_AFTER_DISABLED_HOURS). */
+  slotPolicy?: SlotPolicy;
   log: Logger;
   onProgress?: (event: ProgressEvent) => void;
   /** Called once per recorded run, right after its sync_runs row exists (logs you can follow). */

@@ -1,4 +1,5 @@
 import type { RecordedRunStatus } from '../engine/types';
+import type { SlotStatus } from './slotHealth';
 
 /** The shapes the ops API and the CLI print: plain JSON, ids as strings, times as ISO strings. */
 
@@ -53,6 +54,10 @@ export interface DefinitionStatus {
   openConflicts: number;
   pendingPull: boolean;
   subscription: { id: string; expiration: string; state: string } | null;
+  /** LSN definitions: the replication slot on the source server; null for TIMESTAMP ones (or when not read). */
+  slot: SlotStatus | null;
+  /** False when something needs an operator before it hurts: a replication slot holding back too much WAL, invalidated, missing or unreadable. */
+  healthy: boolean;
 }
 
 export type ConflictStatus = 'OPEN' | 'RESOLVED';

@@ -1,5 +1,7 @@
 import type { EngineContext } from '../engine/types';
+import { readInstallationId } from '../store/installation';
 import { tryLockDefinition } from '../store/locks';
+import { dropReplicationObjects, replicationBaseName, type DropReport } from './replicationObjects';
 import { definitionIdByName } from './definitionIds';
 import { DefinitionBusyError } from './errors';
 
@@ -29,6 +31,11 @@ export interface RemoveResult {
   subscriptionsDeleted: string[];
   /** Subscriptions Graph did not delete; they expire by themselves and the subscription timer deletes them. */
   subscriptionsLeft: SubscriptionLeft[];
+  /**
+   * LSN definitions: the replication slot, publication and origin dropped on the source server, and any left
+   * behind with the statement to run (a slot left keeps WAL until it is dropped). Null for TIMESTAMP ones.
+   */
+  replication: DropReport | null;
 }
 
 /** Tables holding a definition's metadata, in the order they are emptied (children before parents). */
@@ -43,9 +50,44 @@ const TABLES: [keyof RemovedRows, string][] = [
   ['fieldMappings', 'arcore.field_mappings'],
 ];
 
+/** An LSN definition's slot, publication and origin, dropped on its source server; null for TIMESTAMP ones. */
+async function dropDefinitionReplication(
+  ctx: EngineContext,
+  definitionId: string,
+): Promise<DropReport | null> {
+  const { rows } = await ctx.meta.query<{ cursor_type: string; source_connection: string }>(
+    'SELECT cursor_type, source_connection FROM arcore.sync_definitions WHERE id = $1',
+    [definitionId],
+  );
+  if (rows[0]?.cursor_type !== 'LSN') return null;
+  const base = replicationBaseName(await readInstallationId(ctx.meta), definitionId);
+  let pool;
+  try {
+    pool = ctx.sourcePool(rows[0].source_connection);
+  } catch (err) {
+    // The connection's setting is gone: nothing can be dropped from here; say what to run where it lives.
+    const error = (err as Error).message;
+    return {
+      dropped: [],
+      left: [
+        {
+          kind: 'slot',
+          name: `${base}*`,
+          error,
+          sql:
+            `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots ` +
+            `WHERE slot_name = '${base}' OR left(slot_name, ${base.length + 1}) = '${base}_';`,
+        },
+      ],
+    };
+  }
+  return dropReplicationObjects(pool, base);
+}
+
 /**
  * Deletes a definition and everything the engine kept about it: ledger, cursors, runs, conflicts, failures,
- * pending pulls and its Graph subscriptions (deleted at Graph first). Neither side's data is touched: rows stay
+ * pending pulls, its Graph subscriptions (deleted at Graph first) and, for an LSN definition, its replication
+ * slot, publication and origin on the source server (dropped first, so that no slot is left keeping WAL). Neither side's data is touched: rows stay
  * in Postgres and items stay in SharePoint (with their hidden key column). Refused while a run holds the
  * definition's lock (I11): the run would write metadata back for a definition that no longer exists.
  *
@@ -58,6 +100,7 @@ export async function removeDefinition(ctx: EngineContext, name: string): Promis
   const lock = await tryLockDefinition(ctx.meta, definitionId);
   if (!lock) throw new DefinitionBusyError(name, 'removing it');
   try {
+    const replication = await dropDefinitionReplication(ctx, definitionId);
     const { rows: subscriptions } = await ctx.meta.query<{
       subscription_id: string;
       expiration: Date;
@@ -101,7 +144,7 @@ export async function removeDefinition(ctx: EngineContext, name: string): Promis
       // Anything else that hangs off the definition (ON DELETE CASCADE) goes with it.
       await client.query('DELETE FROM arcore.sync_definitions WHERE id = $1', [definitionId]);
       await client.query('COMMIT');
-      return { definition: name, removed, subscriptionsDeleted, subscriptionsLeft };
+      return { definition: name, removed, subscriptionsDeleted, subscriptionsLeft, replication };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;

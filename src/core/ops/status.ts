@@ -1,7 +1,9 @@
 import type { Pool } from 'pg';
 import { UnknownDefinitionError } from '../store/definitions';
 import { reapAbandonedRuns } from '../store/runs';
+import type { SlotPolicy } from '../engine/types';
 import type { DefinitionStatus } from './records';
+import { slotStatuses, type SlotStatus, type SourcePoolOf } from './slotHealth';
 import { RUN_COLUMNS, runTypeOf, toRunRecord, type RunRow } from './runs';
 
 interface StatusRow {
@@ -48,12 +50,23 @@ const lastRun = (runType: string) => `(
     WHERE r.definition_id = def.id AND ${runTypeOf('r')} = '${runType}' AND r.status <> 'SKIPPED'
     ORDER BY r.started_at DESC, r.id DESC LIMIT 1) x)`;
 
+/** How `status` reads the replication slots of LSN definitions on their source servers. */
+export interface SlotReading {
+  sourcePool: SourcePoolOf;
+  policy: SlotPolicy;
+}
+
 /**
  * What an operator needs to know about each definition at a glance: enabled, policy, where push and
- * pull stand, the last runs, and what waits for a human (parked failures, open conflicts).
+ * pull stand, the last runs, and what waits for a human (parked failures, open conflicts), and, with
+ * `slots`, the replication slot of each LSN definition (retained WAL, lag; unhealthy over the threshold).
  * With `name`, exactly that definition (UnknownDefinitionError when there is none).
  */
-export async function definitionStatus(meta: Pool, name?: string): Promise<DefinitionStatus[]> {
+export async function definitionStatus(
+  meta: Pool,
+  name?: string,
+  slots?: SlotReading,
+): Promise<DefinitionStatus[]> {
   // A run whose process died shows as ABANDONED, not as running forever (I6).
   await reapAbandonedRuns(meta);
   const { rows } = await meta.query<StatusRow>(
@@ -85,7 +98,11 @@ export async function definitionStatus(meta: Pool, name?: string): Promise<Defin
     [name ?? null],
   );
   if (name !== undefined && rows.length === 0) throw new UnknownDefinitionError(name);
+  const slotById = slots
+    ? await slotStatuses(meta, slots.sourcePool, slots.policy, name)
+    : new Map<string, SlotStatus>();
   return rows.map((row) => {
+    const slot = slotById.get(row.id) ?? null;
     const lastPush = runFromJson(row.last_push);
     const lastPull = runFromJson(row.last_pull);
     return {
@@ -119,6 +136,8 @@ export async function definitionStatus(meta: Pool, name?: string): Promise<Defin
             state: row.subscription_state ?? 'ACTIVE',
           }
         : null,
+      slot,
+      healthy: slot?.healthy ?? true,
     };
   });
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { ManagedIdentityCredential } from '@azure/identity';
 import type { RunSummary } from '../engine/types';
+import type { SlotStatus } from '../ops/slotHealth';
 import { collectFetchDependencies, type FetchDependency } from './fetchDependencies';
 
 /** Context attached to exceptions so they can be found by definition and run. */
@@ -20,6 +21,8 @@ export interface Telemetry {
   /** One `ArcoreRun` custom event per run, plus the run's throttle-wait, resource-unit and conflict metrics. */
   trackRun(summary: RunSummary): void;
   trackException(error: unknown, context?: ExceptionContext): void;
+  /** One `ArcoreSlot` event per LSN definition per push-timer tick, plus retained-WAL and lag metrics. */
+  trackSlot(definition: string, status: SlotStatus): void;
   flush(): Promise<void>;
   /** Flushes and stops collection (the process keeps running without telemetry). */
   dispose(): Promise<void>;
@@ -29,11 +32,15 @@ export const RUN_EVENT_NAME = 'ArcoreRun';
 export const METRIC_THROTTLE_WAIT_MS = 'Arcore.ThrottleWaitMs';
 export const METRIC_RESOURCE_UNITS = 'Arcore.ResourceUnits';
 export const METRIC_CONFLICTS = 'Arcore.Conflicts';
+export const SLOT_EVENT_NAME = 'ArcoreSlot';
+export const METRIC_SLOT_RETAINED_WAL_BYTES = 'Arcore.SlotRetainedWalBytes';
+export const METRIC_SLOT_LAG_BYTES = 'Arcore.SlotLagBytes';
 
 export const disabledTelemetry: Telemetry = {
   enabled: false,
   trackRun() {},
   trackException() {},
+  trackSlot() {},
   flush: async () => {},
   dispose: async () => {},
 };
@@ -97,6 +104,28 @@ export function runEventOf(summary: RunSummary): {
   };
 }
 
+/** Properties and measurements of the ArcoreSlot event (exported for tests and dashboards). */
+export function slotEventOf(
+  definition: string,
+  status: SlotStatus,
+): { properties: Record<string, string>; measurements: Record<string, number> } {
+  return {
+    properties: {
+      definition,
+      slot: status.slot ?? '',
+      exists: String(status.exists),
+      healthy: String(status.healthy),
+      walStatus: status.walStatus ?? '',
+      ...(status.message ? { message: status.message } : {}),
+    },
+    measurements: {
+      warnBytes: status.warnBytes,
+      ...(status.retainedWalBytes !== null ? { retainedWalBytes: status.retainedWalBytes } : {}),
+      ...(status.lagBytes !== null ? { lagBytes: status.lagBytes } : {}),
+    },
+  };
+}
+
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -123,6 +152,20 @@ class ApplicationInsightsTelemetry implements Telemetry {
     if (summary.status === 'FAILED' && summary.error) {
       this.trackException(new Error(summary.error), { definition: summary.definition, runId: summary.runId });
     }
+  }
+
+  trackSlot(definition: string, status: SlotStatus): void {
+    const { properties, measurements } = slotEventOf(definition, status);
+    this.client.trackEvent({ name: SLOT_EVENT_NAME, properties, measurements });
+    const dims = { definition };
+    if (status.retainedWalBytes !== null)
+      this.client.trackMetric({
+        name: METRIC_SLOT_RETAINED_WAL_BYTES,
+        value: status.retainedWalBytes,
+        properties: dims,
+      });
+    if (status.lagBytes !== null)
+      this.client.trackMetric({ name: METRIC_SLOT_LAG_BYTES, value: status.lagBytes, properties: dims });
   }
 
   trackException(error: unknown, context: ExceptionContext = {}): void {

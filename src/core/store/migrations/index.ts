@@ -5,6 +5,7 @@ import * as m006 from './006_shared_budget';
 import * as m007 from './007_definition_evolution';
 import * as m008 from './008_pull_run_type';
 import * as m009 from './009_lsn_capture';
+import * as m010 from './010_slot_retirement';
 import * as m011 from './011_routing';
 import * as m013 from './013_synced_source_values';
 import * as m014 from './014_backfills';
@@ -25,6 +26,7 @@ export const migrations: Migration[] = [
   { version: 7, ...m007 },
   { version: 8, ...m008 },
   { version: 9, ...m009 },
+  { version: 10, ...m010 },
   { version: 11, ...m011 },
   { version: 13, ...m013 },
   { version: 14, ...m014 },
