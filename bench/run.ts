@@ -39,6 +39,8 @@ export const DEFAULT_SIZES: BenchSizes = {
   seedLatencyRows: 200,
   webhookEdits: 50,
   concurrency: 4,
+  emulatorItems: 200_000,
+  emulatorRepeats: 3,
 };
 
 /** The issue's sizes; the budget is scaled up so that 50,000 rows still take a few minutes. */
@@ -56,6 +58,8 @@ export const ISSUE_SIZES: BenchSizes = {
   seedLatencyRows: 1_000,
   webhookEdits: 50,
   concurrency: 4,
+  emulatorItems: 1_000_000,
+  emulatorRepeats: 3,
 };
 
 const DEFAULT_SCENARIOS: ScenarioId[] = [
@@ -68,6 +72,7 @@ const DEFAULT_SCENARIOS: ScenarioId[] = [
   'webhook',
   'memory',
   'seed',
+  'emulator',
 ];
 
 /** The commit the figures belong to, `+dirty` when src/ has uncommitted changes; null outside a git clone. */
@@ -97,7 +102,7 @@ function scenarioList(value: string): ScenarioId[] {
   return ids.map((id) => {
     const resolved = byNumber.get(id) ?? (SCENARIO_IDS as readonly string[]).find((s) => s === id);
     if (!resolved)
-      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–9)`);
+      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–10)`);
     return resolved as ScenarioId;
   });
 }
@@ -221,6 +226,16 @@ function checkTargets(results: Map<ScenarioId, ScenarioResult>): TargetCheck[] {
       met: peak < 300,
     });
   }
+  const emulator = results.get('emulator');
+  if (emulator) {
+    const peak = num(emulator, 'peakRssMb') ?? Infinity;
+    checks.push({
+      target: 'Emulator holds 1,000,000 items in under 600 MB',
+      scenario: 10,
+      measured: `peak RSS ${peak} MB at ${emulator.sizes.items} items (worst of ${emulator.sizes.repeats})`,
+      met: emulator.sizes.items >= 1_000_000 ? peak < 600 : null,
+    });
+  }
   const webhook = results.get('webhook');
   if (webhook) {
     const p50 = num(webhook, 'p50Ms');
@@ -267,7 +282,7 @@ async function main(): Promise<void> {
     .description('ArcoreSyncBridge benchmarks (issue 10): embedded Postgres + the SharePoint emulator')
     .option(
       '--scenarios <list>',
-      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–9`,
+      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–10`,
       scenarioList,
       DEFAULT_SCENARIOS,
     )
@@ -294,6 +309,8 @@ async function main(): Promise<void> {
       'Graph requests in flight (GRAPH_MAX_CONCURRENCY, app default 4)',
       positiveInteger,
     )
+    .option('--emulator-items <n>', 'scenario 10 items loaded into the emulator', positiveInteger)
+    .option('--emulator-repeats <n>', 'scenario 10 fresh emulator processes measured', positiveInteger)
     .option('--out <file>', 'where to write the JSON results', 'bench/results/latest.json');
   program.parse();
   const o = program.opts<{
@@ -313,6 +330,8 @@ async function main(): Promise<void> {
     seedLatencyRows?: number;
     webhookEdits?: number;
     concurrency?: number;
+    emulatorItems?: number;
+    emulatorRepeats?: number;
     out: string;
   }>();
   const base = o.full ? ISSUE_SIZES : DEFAULT_SIZES;
@@ -330,6 +349,8 @@ async function main(): Promise<void> {
     seedLatencyRows: o.seedLatencyRows ?? base.seedLatencyRows,
     webhookEdits: o.webhookEdits ?? base.webhookEdits,
     concurrency: o.concurrency ?? base.concurrency,
+    emulatorItems: o.emulatorItems ?? base.emulatorItems,
+    emulatorRepeats: o.emulatorRepeats ?? base.emulatorRepeats,
   };
   const machine = {
     cpus: availableParallelism(),

@@ -23,6 +23,8 @@ export const workerRequestSchema = z.object({
     seedLatencyRows: positive,
     webhookEdits: positive,
     concurrency: positive,
+    emulatorItems: positive,
+    emulatorRepeats: positive,
   }) satisfies z.ZodType<BenchSizes>,
 });
 export type WorkerRequest = z.infer<typeof workerRequestSchema>;
