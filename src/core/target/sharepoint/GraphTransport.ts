@@ -26,7 +26,7 @@ import {
   redactUrl,
 } from './errors';
 import { graphErrorBodySchema } from './graphSchemas';
-import { defaultAppKey, type GraphClientOptions, type ThrottleGate } from './options';
+import { defaultAppKey, type GraphClientOptions, type ThrottleGate, type TraceNotice } from './options';
 import {
   appThrottleState,
   backoffMs,
@@ -340,6 +340,7 @@ export class GraphTransport {
     const budgetClass = budgetClassOf(this.options.runKind ?? 'other', this.counters.resourceUnits);
     const waited = await this.throttle.budget.reserve(resourceUnits, budgetClass);
     this.counters.paceWaitMs += waited.paceMs;
+    if (waited.paceMs > 0) this.options.onTrace?.({ kind: 'wait', reason: 'pacing', ms: waited.paceMs });
     if (waited.paceMs >= REPORTED_PACE_WAIT_MS) {
       this.options.onWait?.({ reason: 'pacing', ms: waited.paceMs, until: Date.now() });
     }
@@ -380,6 +381,12 @@ export class GraphTransport {
   private recordThrottleWait(ms: number): void {
     this.counters.throttleWaitMs += ms;
     this.options.onThrottleWait?.(ms);
+    this.options.onTrace?.({ kind: 'wait', reason: 'throttled', ms });
+  }
+
+  /** Reports a `$batch` the batch writer sent (its outcome per inner status). */
+  noteBatch(notice: Extract<TraceNotice, { kind: 'batch' }>): void {
+    this.options.onTrace?.(notice);
   }
 }
 

@@ -162,9 +162,12 @@ export class BatchWriter {
     while (pending.length > 0) {
       let responses: Map<string, BatchResponseItem> | undefined;
       let unknownReason: string | undefined;
+      const sentAt = Date.now();
       try {
         responses = await this.sendBatch(pending);
+        this.traceBatch(pending, responses, Date.now() - sentAt);
       } catch (error) {
+        this.traceBatch(pending, undefined, Date.now() - sentAt, error);
         if (error instanceof GraphOutcomeUnknownError || error instanceof GraphResponseShapeError) {
           unknownReason = error.message;
         } else if (error instanceof GraphRequestError && !(error instanceof GraphAuthError)) {
@@ -245,6 +248,30 @@ export class BatchWriter {
       }
       pending = next.sort((a, b) => a.index - b.index);
     }
+  }
+
+  /** Reports one `$batch` round trip: its size, units and inner statuses (or the outer failure). */
+  private traceBatch(
+    pending: PendingWrite[],
+    responses: Map<string, BatchResponseItem> | undefined,
+    ms: number,
+    error?: unknown,
+  ): void {
+    const statuses: Record<string, number> = {};
+    const count = (status: string) => (statuses[status] = (statuses[status] ?? 0) + 1);
+    for (const write of pending) {
+      const response = responses?.get(String(write.index));
+      if (response) count(String(response.status));
+      else if (error instanceof GraphRequestError) count(String(error.status));
+      else count('unknown');
+    }
+    this.transport.noteBatch({
+      kind: 'batch',
+      writes: pending.length,
+      resourceUnits: WRITE_UNITS * pending.length,
+      statuses,
+      ms,
+    });
   }
 
   private async sendBatch(pending: PendingWrite[]): Promise<Map<string, BatchResponseItem>> {
