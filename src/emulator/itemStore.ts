@@ -83,55 +83,140 @@ const enum Tag {
 }
 
 const DATE_SHAPE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
-const INITIAL_CAPACITY = 64;
 const encoder = new TextEncoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-function grow<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(array: T, length: number): T {
-  const next = new (array.constructor as new (n: number) => T)(length);
-  next.set(array);
-  return next;
+type TypedArray = Float64Array | Uint32Array | Uint16Array | Uint8Array;
+
+/** Ids per page of a PagedArray. */
+const PAGE_BITS = 12;
+const PAGE_SIZE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_SIZE - 1;
+/** The first page starts this small and doubles to PAGE_SIZE, so that a list of a few items stays small. */
+const FIRST_PAGE_SIZE = 64;
+
+/**
+ * A typed array indexed by item id, `width` slots per id, in fixed pages: growing never copies what is
+ * stored (no moment with two copies of a large array) and never leaves more than one page unused.
+ */
+class PagedArray<A extends TypedArray> {
+  private readonly pages: A[] = [];
+
+  constructor(
+    private readonly make: (length: number) => A,
+    private readonly width = 1,
+  ) {}
+
+  get(id: number, slot = 0): number {
+    const page = this.pages[id >>> PAGE_BITS];
+    const at = (id & PAGE_MASK) * this.width + slot;
+    return page === undefined || at >= page.length ? 0 : page[at];
+  }
+
+  set(id: number, value: number, slot = 0): void {
+    const index = id >>> PAGE_BITS;
+    const at = (id & PAGE_MASK) * this.width + slot;
+    let page = this.pages[index];
+    if (page === undefined || at >= page.length) page = this.grow(index, at);
+    page[at] = value;
+  }
+
+  private grow(index: number, at: number): A {
+    const old = this.pages[index];
+    let ids = index === 0 ? Math.max(FIRST_PAGE_SIZE, (old?.length ?? 0) / this.width) : PAGE_SIZE;
+    while (ids * this.width <= at) ids *= 2;
+    const page = this.make(Math.min(PAGE_SIZE, ids) * this.width);
+    if (old) page.set(old);
+    this.pages[index] = page;
+    return page;
+  }
 }
 
 /** One field's values for every item id. Numeric and text storage are allocated on first use. */
 class FieldColumn {
-  tags: Uint8Array;
-  numbers: Float64Array | undefined;
-  /** Start and length of each item's bytes in the store's arena. */
-  starts: Uint32Array | undefined;
-  lengths: Uint32Array | undefined;
-
-  constructor(capacity: number) {
-    this.tags = new Uint8Array(capacity);
-  }
-
-  resize(capacity: number): void {
-    this.tags = grow(this.tags, capacity);
-    if (this.numbers) this.numbers = grow(this.numbers, capacity);
-    if (this.starts) this.starts = grow(this.starts, capacity);
-    if (this.lengths) this.lengths = grow(this.lengths, capacity);
-  }
+  readonly tags = new PagedArray((n) => new Uint8Array(n));
+  numbers: PagedArray<Float64Array> | undefined;
+  /** Where each item's bytes are in the store's arena. */
+  starts: PagedArray<Uint32Array> | undefined;
+  lengths: PagedArray<Uint32Array> | undefined;
 }
 
-/** UTF-8 bytes of every text value, appended; rewritten when more than half of it is stale. */
+/** Bytes per arena chunk; a value starts inside the first CHUNK_SIZE bytes of its chunk. */
+const CHUNK_BITS = 20;
+const CHUNK_SIZE = 1 << CHUNK_BITS;
+const FIRST_CHUNK_SIZE = 4096;
+
+/**
+ * UTF-8 bytes of every text value, appended to chunks of 1 MB (the first one starts small); an address is
+ * `chunk << 20 | offset`. Rewritten when more than half of it is stale.
+ */
 class ByteArena {
-  bytes = new Uint8Array(4096);
-  used = 0;
+  private chunks: Uint8Array[] = [new Uint8Array(FIRST_CHUNK_SIZE)];
+  private used = 0;
+  /** Bytes written, and bytes still referenced. */
+  total = 0;
   live = 0;
 
   append(text: string): { start: number; length: number } {
-    const needed = this.used + text.length * 3;
-    if (needed > this.bytes.length)
-      this.bytes = grow(this.bytes, Math.max(needed, Math.ceil(this.bytes.length * 1.5)));
-    const { written } = encoder.encodeInto(text, this.bytes.subarray(this.used));
-    const start = this.used;
-    this.used += written;
-    this.live += written;
+    const { chunk, start } = this.room(text.length * 3);
+    const { written } = encoder.encodeInto(text, chunk.subarray(this.used));
+    this.advance(written);
     return { start, length: written };
   }
 
+  appendBytes(bytes: Uint8Array): number {
+    const { chunk, start } = this.room(bytes.length);
+    chunk.set(bytes, this.used);
+    this.advance(bytes.length);
+    return start;
+  }
+
   read(start: number, length: number): string {
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, length).toString('utf8');
+    const bytes = this.bytes(start, length);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('utf8');
+  }
+
+  bytes(start: number, length: number): Uint8Array {
+    const chunk = this.chunks[Math.floor(start / CHUNK_SIZE)];
+    const offset = start % CHUNK_SIZE;
+    return chunk.subarray(offset, offset + length);
+  }
+
+  /** Takes over another arena's chunks (after a compaction wrote the live bytes there). */
+  replaceWith(other: ByteArena): void {
+    this.chunks = other.chunks;
+    this.used = other.used;
+    this.total = other.total;
+    this.live = other.live;
+  }
+
+  /** The chunk with room for `bytes` more at `used`, and the address they will have. */
+  private room(bytes: number): { chunk: Uint8Array; start: number } {
+    let index = this.chunks.length - 1;
+    let chunk = this.chunks[index];
+    // An address holds an offset below CHUNK_SIZE: past it (after an oversized value), start a new chunk.
+    if (this.used + bytes > chunk.length || this.used >= CHUNK_SIZE) {
+      if (index === 0 && chunk.length < CHUNK_SIZE && this.used + bytes <= CHUNK_SIZE) {
+        // The first chunk grows to its full size before a second one is started.
+        const grown = new Uint8Array(Math.min(CHUNK_SIZE, Math.max(chunk.length * 2, this.used + bytes)));
+        grown.set(chunk.subarray(0, this.used));
+        this.chunks[0] = chunk = grown;
+      } else {
+        if (this.chunks.length >= 1 << (32 - CHUNK_BITS))
+          throw new ItemStoreError('the text of one list exceeds 4 GB', 0);
+        chunk = new Uint8Array(Math.max(CHUNK_SIZE, bytes));
+        this.chunks.push(chunk);
+        index++;
+        this.used = 0;
+      }
+    }
+    return { chunk, start: index * CHUNK_SIZE + this.used };
+  }
+
+  private advance(bytes: number): void {
+    this.used += bytes;
+    this.total += bytes;
+    this.live += bytes;
   }
 }
 
@@ -144,14 +229,13 @@ interface PreviousRecord {
 }
 
 export class ItemStore {
-  private capacity = INITIAL_CAPACITY;
-  private versions = new Uint32Array(INITIAL_CAPACITY);
-  private changeSeqs = new Float64Array(INITIAL_CAPACITY);
-  private createdMs = new Float64Array(INITIAL_CAPACITY);
-  private modifiedMs = new Float64Array(INITIAL_CAPACITY);
-  private authors = new Uint16Array(INITIAL_CAPACITY);
-  private editors = new Uint16Array(INITIAL_CAPACITY);
-  private guids = new Uint8Array(INITIAL_CAPACITY * 16);
+  private readonly versions = new PagedArray((n) => new Uint32Array(n));
+  private readonly changeSeqs = new PagedArray((n) => new Float64Array(n));
+  private readonly createdMs = new PagedArray((n) => new Float64Array(n));
+  private readonly modifiedMs = new PagedArray((n) => new Float64Array(n));
+  private readonly authors = new PagedArray((n) => new Uint16Array(n));
+  private readonly editors = new PagedArray((n) => new Uint16Array(n));
+  private readonly guids = new PagedArray((n) => new Uint8Array(n), 16);
   private readonly names: string[] = [];
   private readonly nameIndex = new Map<string, number>();
   private readonly columns: FieldColumn[] = [];
@@ -163,7 +247,7 @@ export class ItemStore {
   private end = 1;
 
   has(id: number): boolean {
-    return id > 0 && id < this.end && this.versions[id] !== 0;
+    return id > 0 && id < this.end && this.versions.get(id) !== 0;
   }
 
   /** Ids that may hold an item are below this. */
@@ -172,7 +256,7 @@ export class ItemStore {
   }
 
   changeSeqOf(id: number): number {
-    return this.changeSeqs[id];
+    return this.changeSeqs.get(id);
   }
 
   view(id: number): StoredItem | undefined {
@@ -186,16 +270,15 @@ export class ItemStore {
       throw new ItemStoreError(`item id ${id} is not a positive integer`, id);
     if (!isGuid(record.uniqueId))
       throw new ItemStoreError(`item ${id}: uniqueId '${record.uniqueId}' is not a GUID`, id);
-    this.ensureCapacity(id + 1);
     if (this.has(id)) this.rememberPrevious(id);
     else this.previous.delete(id);
     if (record.previous) this.setPrevious(id, record.previous);
-    this.versions[id] = record.version;
-    this.changeSeqs[id] = record.changeSeq;
-    this.createdMs[id] = record.createdMs;
-    this.modifiedMs[id] = record.modifiedMs;
-    this.authors[id] = this.nameId(record.author);
-    this.editors[id] = this.nameId(record.editor);
+    this.versions.set(id, record.version);
+    this.changeSeqs.set(id, record.changeSeq);
+    this.createdMs.set(id, record.createdMs);
+    this.modifiedMs.set(id, record.modifiedMs);
+    this.authors.set(id, this.nameId(record.author));
+    this.editors.set(id, this.nameId(record.editor));
     this.writeGuid(id, record.uniqueId);
     for (const column of this.columns) this.clearCell(column, id);
     for (const [name, value] of Object.entries(record.values)) this.writeCell(this.column(name), id, value);
@@ -207,7 +290,7 @@ export class ItemStore {
   delete(id: number): void {
     if (!this.has(id)) return;
     for (const column of this.columns) this.clearCell(column, id);
-    this.versions[id] = 0;
+    this.versions.set(id, 0);
     this.previous.delete(id);
   }
 
@@ -228,22 +311,20 @@ export class ItemStore {
 
   metadata(id: number) {
     return {
-      version: this.versions[id],
-      changeSeq: this.changeSeqs[id],
-      createdMs: this.createdMs[id],
-      modifiedMs: this.modifiedMs[id],
-      author: this.names[this.authors[id]],
-      editor: this.names[this.editors[id]],
+      version: this.versions.get(id),
+      changeSeq: this.changeSeqs.get(id),
+      createdMs: this.createdMs.get(id),
+      modifiedMs: this.modifiedMs.get(id),
+      author: this.names[this.authors.get(id)],
+      editor: this.names[this.editors.get(id)],
     };
   }
 
   uniqueIdOf(id: number): string {
-    const g = this.guids;
-    const o = id * 16;
     let text = '';
     for (let i = 0; i < 16; i++) {
       if (i === 4 || i === 6 || i === 8 || i === 10) text += '-';
-      text += HEX[g[o + i]];
+      text += HEX[this.guids.get(id, i)];
     }
     return text;
   }
@@ -261,9 +342,9 @@ export class ItemStore {
 
   private rememberPrevious(id: number): void {
     this.setPrevious(id, {
-      version: this.versions[id],
-      modifiedMs: this.modifiedMs[id],
-      editor: this.names[this.editors[id]],
+      version: this.versions.get(id),
+      modifiedMs: this.modifiedMs.get(id),
+      editor: this.names[this.editors.get(id)],
       values: this.valuesOf(id),
     });
   }
@@ -283,21 +364,6 @@ export class ItemStore {
     }
   }
 
-  private ensureCapacity(needed: number): void {
-    if (needed <= this.capacity) return;
-    let capacity = this.capacity;
-    while (capacity < needed) capacity *= 2;
-    this.versions = grow(this.versions, capacity);
-    this.changeSeqs = grow(this.changeSeqs, capacity);
-    this.createdMs = grow(this.createdMs, capacity);
-    this.modifiedMs = grow(this.modifiedMs, capacity);
-    this.authors = grow(this.authors, capacity);
-    this.editors = grow(this.editors, capacity);
-    this.guids = grow(this.guids, capacity * 16);
-    for (const column of this.columns) column.resize(capacity);
-    this.capacity = capacity;
-  }
-
   private nameId(name: string): number {
     let index = this.nameIndex.get(name);
     if (index === undefined) {
@@ -311,14 +377,14 @@ export class ItemStore {
 
   private writeGuid(id: number, guid: string): void {
     const hex = guid.replace(/-/g, '');
-    for (let i = 0; i < 16; i++) this.guids[id * 16 + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    for (let i = 0; i < 16; i++) this.guids.set(id, parseInt(hex.slice(i * 2, i * 2 + 2), 16), i);
   }
 
   private column(name: string): FieldColumn {
     let index = this.columnIndex.get(name);
     if (index === undefined) {
       index = this.columns.length;
-      this.columns.push(new FieldColumn(this.capacity));
+      this.columns.push(new FieldColumn());
       this.columnNames.push(name);
       this.columnIndex.set(name, index);
     }
@@ -326,41 +392,37 @@ export class ItemStore {
   }
 
   private clearCell(column: FieldColumn, id: number): void {
-    const tag = column.tags[id];
-    if (tag >= Tag.Text) this.arena.live -= column.lengths![id];
-    column.tags[id] = Tag.Absent;
+    const tag = column.tags.get(id);
+    if (tag === Tag.Absent) return;
+    if (tag >= Tag.Text) this.arena.live -= column.lengths!.get(id);
+    column.tags.set(id, Tag.Absent);
   }
 
   private writeCell(column: FieldColumn, id: number, value: StoredValue): void {
     if (typeof value === 'boolean') {
-      column.tags[id] = value ? Tag.True : Tag.False;
+      column.tags.set(id, value ? Tag.True : Tag.False);
     } else if (typeof value === 'number') {
-      column.numbers ??= new Float64Array(this.capacity);
-      column.numbers[id] = value;
-      column.tags[id] = Tag.Number;
-    } else if (typeof value === 'string' && DATE_SHAPE.test(value) && this.isCanonicalDate(value)) {
-      column.numbers ??= new Float64Array(this.capacity);
-      column.numbers[id] = Date.parse(value);
-      column.tags[id] = Tag.Date;
+      column.numbers ??= new PagedArray((n) => new Float64Array(n));
+      column.numbers.set(id, value);
+      column.tags.set(id, Tag.Number);
+    } else if (typeof value === 'string' && DATE_SHAPE.test(value) && isCanonicalDate(value)) {
+      column.numbers ??= new PagedArray((n) => new Float64Array(n));
+      column.numbers.set(id, Date.parse(value));
+      column.tags.set(id, Tag.Date);
     } else {
       const tag = typeof value === 'string' ? Tag.Text : isNumberArray(value) ? Tag.Numbers : Tag.Strings;
       const text = tag === Tag.Text ? (value as string) : JSON.stringify(value);
-      column.starts ??= new Uint32Array(this.capacity);
-      column.lengths ??= new Uint32Array(this.capacity);
+      column.starts ??= new PagedArray((n) => new Uint32Array(n));
+      column.lengths ??= new PagedArray((n) => new Uint32Array(n));
       const { start, length } = this.arena.append(text);
-      column.starts[id] = start;
-      column.lengths[id] = length;
-      column.tags[id] = tag;
+      column.starts.set(id, start);
+      column.lengths.set(id, length);
+      column.tags.set(id, tag);
     }
   }
 
-  private isCanonicalDate(value: string): boolean {
-    const ms = Date.parse(value);
-    return Number.isFinite(ms) && toGraphDateTime(ms) === value;
-  }
-
   private readCell(column: FieldColumn, id: number): StoredValue | undefined {
-    switch (column.tags[id] as Tag) {
+    switch (column.tags.get(id) as Tag) {
       case Tag.Absent:
         return undefined;
       case Tag.False:
@@ -368,39 +430,38 @@ export class ItemStore {
       case Tag.True:
         return true;
       case Tag.Number:
-        return column.numbers![id];
+        return column.numbers!.get(id);
       case Tag.Date:
-        return toGraphDateTime(column.numbers![id]);
+        return toGraphDateTime(column.numbers!.get(id));
       case Tag.Text:
-        return this.arena.read(column.starts![id], column.lengths![id]);
+        return this.arena.read(column.starts!.get(id), column.lengths!.get(id));
       case Tag.Strings:
-        return JSON.parse(this.arena.read(column.starts![id], column.lengths![id])) as string[];
+        return JSON.parse(this.arena.read(column.starts!.get(id), column.lengths!.get(id))) as string[];
       case Tag.Numbers:
-        return JSON.parse(this.arena.read(column.starts![id], column.lengths![id])) as number[];
+        return JSON.parse(this.arena.read(column.starts!.get(id), column.lengths!.get(id))) as number[];
     }
   }
 
   /** Copies the live bytes into a fresh arena once stale ones (from updates and deletes) outweigh them. */
   private compactArenaIfSparse(): void {
     const arena = this.arena;
-    if (arena.used < 1 << 20 || arena.live * 2 > arena.used) return;
-    const bytes = new Uint8Array(Math.max(4096, Math.ceil(arena.live * 1.5)));
-    let used = 0;
+    if (arena.total < CHUNK_SIZE || arena.live * 2 > arena.total) return;
+    const fresh = new ByteArena();
     for (const column of this.columns) {
       if (!column.starts || !column.lengths) continue;
       for (let id = 1; id < this.end; id++) {
-        if (column.tags[id] < Tag.Text) continue;
-        const start = column.starts[id];
-        const length = column.lengths[id];
-        bytes.set(arena.bytes.subarray(start, start + length), used);
-        column.starts[id] = used;
-        used += length;
+        if (column.tags.get(id) < Tag.Text) continue;
+        const length = column.lengths.get(id);
+        column.starts.set(id, fresh.appendBytes(arena.bytes(column.starts.get(id), length)));
       }
     }
-    arena.bytes = bytes;
-    arena.used = used;
-    arena.live = used;
+    arena.replaceWith(fresh);
   }
+}
+
+function isCanonicalDate(value: string): boolean {
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) && toGraphDateTime(ms) === value;
 }
 
 function isNumberArray(value: string[] | number[]): value is number[] {

@@ -92,6 +92,18 @@ describe('packed item store', () => {
     expect(store.view(count)!.previous?.values).toEqual({ Qty: count });
   });
 
+  it('spans pages of ids and chunks of text, an oversized value included', () => {
+    const store = new ItemStore();
+    const big = 'é'.repeat(700_000);
+    for (let id = 1; id <= 10_000; id++)
+      store.put(record(id, { Title: id === 5000 ? big : `t${id}`, Qty: id, Due: '2024-01-01T00:00:00Z' }));
+    for (const id of [1, 64, 65, 4095, 4096, 4097, 8192, 10_000])
+      expect(store.view(id)!.values).toEqual({ Title: `t${id}`, Qty: id, Due: '2024-01-01T00:00:00Z' });
+    expect(store.view(5000)!.value('Title')).toBe(big);
+    expect(store.view(5001)!.value('Title')).toBe('t5001');
+    expect(store.has(10_001)).toBe(false);
+  });
+
   it('refuses an item without a GUID', () => {
     expect(() => new ItemStore().put({ ...record(1, {}), uniqueId: 'nope' })).toThrow(/not a GUID/);
   });
