@@ -49,6 +49,8 @@ export interface GraphRequestInit {
    * 429s are always retried: a throttled request was not applied.
    */
   safeToRetry?: boolean;
+  /** Told how long the last attempt took on the wire (pacing and back-off waits excluded). */
+  onRoundTrip?: (ms: number) => void;
 }
 
 export interface GraphResponse {
@@ -107,6 +109,8 @@ export const USER_AGENT = `NONISV|Arcore|ArcoreSyncBridge/${findPackageVersion()
  */
 class RequestPolicy implements MiddlewareOptions {
   failure?: Error;
+  /** Duration of the last attempt, from sending to the answer's headers. */
+  lastAttemptMs = 0;
 
   constructor(
     readonly method: HttpMethod,
@@ -226,6 +230,7 @@ export class GraphTransport {
           : method === 'PATCH'
             ? await request.patch(init.body ?? {})
             : await request.delete();
+    init.onRoundTrip?.(policy.lastAttemptMs);
     if (policy.failure) throw policy.failure;
     if (!(raw instanceof Response)) {
       throw new GraphOutcomeUnknownError(method, url, 'the Graph client returned no response');
@@ -425,7 +430,12 @@ class PolicyMiddleware implements Middleware {
         // Budget is taken inside the slot, right before sending: what we count is what the server sees.
         response = await transport.runLimited(async () => {
           await transport.clearance(policy.resourceUnits);
-          return this.attemptOnce(context);
+          const sentAt = Date.now();
+          try {
+            return await this.attemptOnce(context);
+          } finally {
+            policy.lastAttemptMs = Date.now() - sentAt;
+          }
         });
       } catch (error) {
         // Nothing was sent when the run's time budget stopped it, or auth failed: no attempt, no retry.

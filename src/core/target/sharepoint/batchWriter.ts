@@ -162,12 +162,12 @@ export class BatchWriter {
     while (pending.length > 0) {
       let responses: Map<string, BatchResponseItem> | undefined;
       let unknownReason: string | undefined;
-      const sentAt = Date.now();
+      const roundTrip = { ms: 0 };
       try {
-        responses = await this.sendBatch(pending);
-        this.traceBatch(pending, responses, Date.now() - sentAt);
+        responses = await this.sendBatch(pending, roundTrip);
+        this.traceBatch(pending, responses, roundTrip.ms);
       } catch (error) {
-        this.traceBatch(pending, undefined, Date.now() - sentAt, error);
+        this.traceBatch(pending, undefined, roundTrip.ms, error);
         if (error instanceof GraphOutcomeUnknownError || error instanceof GraphResponseShapeError) {
           unknownReason = error.message;
         } else if (error instanceof GraphRequestError && !(error instanceof GraphAuthError)) {
@@ -274,12 +274,16 @@ export class BatchWriter {
     });
   }
 
-  private async sendBatch(pending: PendingWrite[]): Promise<Map<string, BatchResponseItem>> {
+  private async sendBatch(
+    pending: PendingWrite[],
+    roundTrip: { ms: number },
+  ): Promise<Map<string, BatchResponseItem>> {
     const body = { requests: pending.map((write) => batchRequestFor(this.siteId, this.listId, write)) };
     const parsed = await this.transport.request('POST', '$batch', batchResponseSchema, {
       body,
       resourceUnits: WRITE_UNITS * pending.length,
       safeToRetry: false,
+      onRoundTrip: (ms) => (roundTrip.ms = ms),
     });
     return new Map(parsed.responses.map((response) => [response.id, response]));
   }
