@@ -635,7 +635,9 @@ async function emulatorScenario(
 export const EMULATOR_BEFORE = {
   revision: '256985b',
   items: 1_000_000,
-  summary: 'MEASURING',
+  summary:
+    'peak RSS 1,165 MB, RSS 1,149 MB after loading, live heap 851 MB (675 MB without the request log), ' +
+    'array buffers 2 MB; the engine-driven 1,000,000-row push of scenario 8 saw 1,821 MB',
 };
 
 export async function runScenario(
