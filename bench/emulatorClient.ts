@@ -149,7 +149,7 @@ export class EmulatorProcess {
     return statsSchema.parse(await this.call({ kind: 'stats' }));
   }
 
-  /** HTTP requests and batch items logged since the last clear (the emulator keeps the last 200,000). */
+  /** HTTP requests and batch items logged since the last clear (the last 200,000, fewer past 16 MB of text). */
   async requestLog(): Promise<LoggedRequest[]> {
     return z.array(loggedRequestSchema).parse(await this.call({ kind: 'requestLog' }));
   }

@@ -3,8 +3,11 @@ import type { EmulatorStats, RequestLogEntry } from './types';
 
 /** Oldest entries are dropped beyond this many, or beyond REQUEST_LOG_CHAR_LIMIT, so a long benchmark cannot exhaust memory. */
 export const REQUEST_LOG_LIMIT = 200_000;
-/** Characters of serialised entries kept: about 48 MB, tens of thousands of batched writes with their bodies. */
-export const REQUEST_LOG_CHAR_LIMIT = 48_000_000;
+/**
+ * Characters of serialised entries kept: about 16 MB, some 30,000 batched writes with their bodies. V8 lets
+ * its heap grow to a multiple of what stays live, so a large log costs several times its own size.
+ */
+export const REQUEST_LOG_CHAR_LIMIT = 16_000_000;
 
 export class RequestRecorder {
   /** Each entry as its JSON text: a third of the memory of the parsed objects, parsed again when read. */
