@@ -34,6 +34,12 @@ const statsSchema = z.object({
   notificationsFailed: z.number(),
 });
 const usageSchema = z.object({ cpuSeconds: z.number(), maxRssMb: z.number() });
+const memorySchema = z.object({
+  rssMb: z.number(),
+  maxRssMb: z.number(),
+  liveHeapMb: z.number(),
+  arrayBuffersMb: z.number(),
+});
 
 export type EmulatorStatsSnapshot = z.infer<typeof statsSchema>;
 type Op = EmulatorRequest['op'];
@@ -143,7 +149,7 @@ export class EmulatorProcess {
     return statsSchema.parse(await this.call({ kind: 'stats' }));
   }
 
-  /** HTTP requests and batch items logged since the last clear (the emulator keeps the last 200,000). */
+  /** HTTP requests and batch items logged since the last clear (the last 200,000, fewer past 16 MB of text). */
   async requestLog(): Promise<LoggedRequest[]> {
     return z.array(loggedRequestSchema).parse(await this.call({ kind: 'requestLog' }));
   }
@@ -154,6 +160,11 @@ export class EmulatorProcess {
 
   async usage(): Promise<ProcessUsage> {
     return usageSchema.parse(await this.call({ kind: 'usage' }));
+  }
+
+  /** RSS, peak RSS and live heap after a full garbage collection, MB. */
+  async memory(): Promise<z.infer<typeof memorySchema>> {
+    return memorySchema.parse(await this.call({ kind: 'memory' }));
   }
 
   async itemIds(list: string): Promise<string[]> {

@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { startEmulator, type RunningEmulator } from '../src/emulator';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { processUsage } from './processes';
 
 export const SITE = 'contoso.sharepoint.com:/sites/demo';
@@ -27,6 +29,7 @@ export const emulatorRequestSchema = z.object({
     z.object({ kind: z.literal('setLatency'), ms: z.number().int().min(0) }),
     z.object({ kind: z.literal('stats') }),
     z.object({ kind: z.literal('usage') }),
+    z.object({ kind: z.literal('memory') }),
     z.object({ kind: z.literal('requestLog') }),
     z.object({ kind: z.literal('clearRequestLog') }),
     z.object({ kind: z.literal('itemIds'), list: z.string() }),
@@ -36,6 +39,20 @@ export const emulatorRequestSchema = z.object({
 export type EmulatorRequest = z.infer<typeof emulatorRequestSchema>;
 
 let running: RunningEmulator | undefined;
+
+/** RSS now, peak RSS, and the heap still in use after a full collection (gc exposed at run time). */
+function memoryNow(): { rssMb: number; maxRssMb: number; liveHeapMb: number; arrayBuffersMb: number } {
+  setFlagsFromString('--expose-gc');
+  const collect: unknown = runInNewContext('gc');
+  if (typeof collect === 'function') collect();
+  const usage = process.memoryUsage();
+  return {
+    rssMb: usage.rss / 1024 / 1024,
+    maxRssMb: processUsage().maxRssMb,
+    liveHeapMb: usage.heapUsed / 1024 / 1024,
+    arrayBuffersMb: usage.arrayBuffers / 1024 / 1024,
+  };
+}
 
 function requireRunning(): RunningEmulator {
   if (!running) throw new Error('the emulator has not been started (send a start request first)');
@@ -85,6 +102,8 @@ async function handle(op: EmulatorRequest['op']): Promise<unknown> {
       return null;
     case 'usage':
       return processUsage();
+    case 'memory':
+      return memoryNow();
     case 'itemIds': {
       const emulator = requireRunning();
       return emulator.control.listItems(emulator.control.getSiteId(SITE), op.list).map((item) => item.id);

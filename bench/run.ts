@@ -41,6 +41,8 @@ export const DEFAULT_SIZES: BenchSizes = {
   concurrency: 4,
   lsnIdleRows: [10_000],
   lsnThroughputRows: 10_000,
+  emulatorItems: 200_000,
+  emulatorRepeats: 3,
 };
 
 /** The issue's sizes; the budget is scaled up so that 50,000 rows still take a few minutes. */
@@ -60,6 +62,8 @@ export const ISSUE_SIZES: BenchSizes = {
   concurrency: 4,
   lsnIdleRows: [10_000, 1_000_000],
   lsnThroughputRows: 50_000,
+  emulatorItems: 1_000_000,
+  emulatorRepeats: 3,
 };
 
 const DEFAULT_SCENARIOS: ScenarioId[] = [
@@ -74,6 +78,7 @@ const DEFAULT_SCENARIOS: ScenarioId[] = [
   'seed',
   'lsnIdle',
   'lsnThroughput',
+  'emulator',
 ];
 
 /** The commit the figures belong to, `+dirty` when src/ has uncommitted changes; null outside a git clone. */
@@ -111,7 +116,7 @@ function scenarioList(value: string): ScenarioId[] {
   return ids.map((id) => {
     const resolved = byNumber.get(id) ?? (SCENARIO_IDS as readonly string[]).find((s) => s === id);
     if (!resolved)
-      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–11)`);
+      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–12)`);
     return resolved as ScenarioId;
   });
 }
@@ -261,6 +266,16 @@ function checkTargets(results: Map<ScenarioId, ScenarioResult>): TargetCheck[] {
       met: peak < 300,
     });
   }
+  const emulator = results.get('emulator');
+  if (emulator) {
+    const peak = num(emulator, 'peakRssMb') ?? Infinity;
+    checks.push({
+      target: 'Emulator holds 1,000,000 items in under 600 MB',
+      scenario: 10,
+      measured: `peak RSS ${peak} MB at ${emulator.sizes.items} items (worst of ${emulator.sizes.repeats})`,
+      met: emulator.sizes.items >= 1_000_000 ? peak < 600 : null,
+    });
+  }
   const webhook = results.get('webhook');
   if (webhook) {
     const p50 = num(webhook, 'p50Ms');
@@ -307,7 +322,7 @@ async function main(): Promise<void> {
     .description('ArcoreSyncBridge benchmarks (issue 10): embedded Postgres + the SharePoint emulator')
     .option(
       '--scenarios <list>',
-      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–11`,
+      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–12`,
       scenarioList,
       DEFAULT_SCENARIOS,
     )
@@ -340,6 +355,8 @@ async function main(): Promise<void> {
       sizeList,
     )
     .option('--lsn-throughput-rows <n>', 'scenario 11 rows', positiveInteger)
+    .option('--emulator-items <n>', 'scenario 12 items loaded into the emulator', positiveInteger)
+    .option('--emulator-repeats <n>', 'scenario 12 fresh emulator processes measured', positiveInteger)
     .option('--out <file>', 'where to write the JSON results', 'bench/results/latest.json');
   program.parse();
   const o = program.opts<{
@@ -361,6 +378,8 @@ async function main(): Promise<void> {
     concurrency?: number;
     lsnIdleRows?: number[];
     lsnThroughputRows?: number;
+    emulatorItems?: number;
+    emulatorRepeats?: number;
     out: string;
   }>();
   const base = o.full ? ISSUE_SIZES : DEFAULT_SIZES;
@@ -380,6 +399,8 @@ async function main(): Promise<void> {
     concurrency: o.concurrency ?? base.concurrency,
     lsnIdleRows: o.lsnIdleRows ?? base.lsnIdleRows,
     lsnThroughputRows: o.lsnThroughputRows ?? o.rows ?? base.lsnThroughputRows,
+    emulatorItems: o.emulatorItems ?? base.emulatorItems,
+    emulatorRepeats: o.emulatorRepeats ?? base.emulatorRepeats,
   };
   const machine = {
     cpus: availableParallelism(),

@@ -27,6 +27,8 @@ export const workerRequestSchema = z.object({
     concurrency: positive,
     lsnIdleRows: z.array(positive).min(1),
     lsnThroughputRows: positive,
+    emulatorItems: positive,
+    emulatorRepeats: positive,
   }) satisfies z.ZodType<BenchSizes>,
 });
 export type WorkerRequest = z.infer<typeof workerRequestSchema>;

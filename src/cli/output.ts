@@ -84,7 +84,8 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
       (summary.runId === null ? '' : ` (run ${summary.runId})`),
     `  ${COUNT_KEYS.map((k) => `${k} ${summary[k]}`).join('  ')}` + routingCounts(summary),
     `  Graph: ${summary.graphRequests} requests, ${summary.resourceUnits} resource units, ` +
-      `${(summary.throttleWaitMs / 1000).toFixed(1)}s waiting on throttling`,
+      `${(summary.paceWaitMs / 1000).toFixed(1)}s pacing to the budget, ` +
+      `${(summary.throttleWaitMs / 1000).toFixed(1)}s in 429 back-off`,
   ];
   // A FAILED run's error is printed once, by the CLI's failure message (with its next step).
   if (summary.error && summary.status !== 'FAILED') lines.push(`  error: ${summary.error}`);

@@ -45,7 +45,11 @@ export class CliRuntime {
     readonly deps: CliDeps,
     readonly options: GlobalOptions,
   ) {
-    this.reporter = createProgressReporter({ interactive: deps.interactive, stream: deps.progressStream });
+    this.reporter = createProgressReporter({
+      interactive: deps.interactive,
+      stream: deps.progressStream,
+      verbose: options.verbose,
+    });
   }
 
   get io(): CliIo {

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { jsonResponse, type EmulatorContext, type GraphRequest, type GraphResponse } from './context';
 import { GraphError } from './errors';
+import { plainItem } from './itemStore';
 import { renderListItem, valueScope } from './items';
 import { resolveList } from './lists';
 import { parseExpand, parseSelect, parseTop, queryOption } from './query';
@@ -112,14 +113,19 @@ function renderEntry(
 
 /** The version of an item before its latest write, for repeated (stale) occurrences. */
 function previousState(item: StoredItem): StoredItem {
-  if (!item.previous) return item;
-  return {
-    ...item,
-    version: item.previous.version,
-    values: item.previous.values,
-    modifiedMs: item.previous.modifiedMs,
-    editor: item.previous.editor,
-  };
+  const previous = item.previous;
+  if (!previous) return item;
+  return plainItem({
+    id: item.id,
+    uniqueId: item.uniqueId,
+    version: previous.version,
+    values: previous.values,
+    createdMs: item.createdMs,
+    modifiedMs: previous.modifiedMs,
+    author: item.author,
+    editor: previous.editor,
+    changeSeq: item.changeSeq,
+  });
 }
 
 /** Ids of this page that the next page shows again. */

@@ -152,7 +152,7 @@ export function createItem(
   const scope = valueScope(ctx, site, list);
   const values = fromGraphFields(scope, undefined, parsed.data.fields ?? {});
   const now = truncateToSecond(Date.now());
-  const item: StoredItem = {
+  const item = list.insert({
     id: list.nextItemId++,
     uniqueId: newGuid(),
     version: 1,
@@ -162,9 +162,7 @@ export function createItem(
     author: req.identity.name,
     editor: req.identity.name,
     changeSeq: list.nextSeq(),
-    previous: undefined,
-  };
-  list.insert(item);
+  });
   list.logChange(item.changeSeq, item.id);
   ctx.events.itemsChanged(site, list);
   return jsonResponse(201, {
@@ -225,26 +223,26 @@ export function updateItemFields(
   if (!parsed.success) throw badRequest('The body of PATCH …/fields is a JSON object of field values');
   const scope = valueScope(ctx, site, list);
   const values = fromGraphFields(scope, item.values, parsed.data);
-  item.previous = {
-    version: item.version,
-    values: item.values,
-    modifiedMs: item.modifiedMs,
-    editor: item.editor,
-  };
-  item.values = values;
-  item.version++;
-  item.modifiedMs = truncateToSecond(Date.now());
-  item.editor = req.identity.name;
-  item.changeSeq = list.nextSeq();
-  list.logChange(item.changeSeq, item.id);
+  const updated = list.replace({
+    id: item.id,
+    uniqueId: item.uniqueId,
+    version: item.version + 1,
+    values,
+    createdMs: item.createdMs,
+    modifiedMs: truncateToSecond(Date.now()),
+    author: item.author,
+    editor: req.identity.name,
+    changeSeq: list.nextSeq(),
+  });
+  list.logChange(updated.changeSeq, updated.id);
   ctx.events.itemsChanged(site, list);
   return jsonResponse(
     200,
     {
-      '@odata.context': `${contextUrl(ctx, site, list)}('${item.id}')/fields/$entity`,
-      ...renderFields(scope, item),
+      '@odata.context': `${contextUrl(ctx, site, list)}('${updated.id}')/fields/$entity`,
+      ...renderFields(scope, updated),
     },
-    { ETag: itemETag(item) },
+    { ETag: itemETag(updated) },
   );
 }
 

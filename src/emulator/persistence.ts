@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { ColumnDefinition } from './columns';
 import { EmulatorSetupError } from './errors';
-import { EmulatorState, ListState, type StoredItem, type Subscription } from './state';
+import { itemRecord } from './itemStore';
+import { EmulatorState, ListState, type Subscription } from './state';
 
 export const STATE_FILE = 'emulator-state.json';
 const SAVE_DELAY_MS = 500;
@@ -190,7 +191,7 @@ export function serializeState(state: EmulatorState, tokens: Record<string, stri
         nextItemId: list.nextItemId,
         seq: list.seq,
         columns: list.columns,
-        items: [...list.itemsAfter(0)],
+        items: [...list.itemsAfter(0)].map(itemRecord),
         tombstones: [...list.tombstones.entries()],
       })),
     })),
@@ -217,7 +218,7 @@ function restoreList(siteId: string, data: PersistedState['sites'][number]['list
   list.seq = data.seq;
   const changes: [number, number][] = [];
   for (const item of data.items) {
-    list.insert(item as StoredItem);
+    list.insert(item);
     changes.push([item.changeSeq, item.id]);
   }
   for (const [id, seq] of data.tombstones) {

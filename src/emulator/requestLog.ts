@@ -1,11 +1,18 @@
 /** The request log and counters behind control.stats() and control.requestLog(). */
 import type { EmulatorStats, RequestLogEntry } from './types';
 
-/** Oldest entries are dropped beyond this, so a long benchmark cannot exhaust memory. */
+/** Oldest entries are dropped beyond this many, or beyond REQUEST_LOG_CHAR_LIMIT, so a long benchmark cannot exhaust memory. */
 export const REQUEST_LOG_LIMIT = 200_000;
+/**
+ * Characters of serialised entries kept: about 16 MB, some 30,000 batched writes with their bodies. V8 lets
+ * its heap grow to a multiple of what stays live, so a large log costs several times its own size.
+ */
+export const REQUEST_LOG_CHAR_LIMIT = 16_000_000;
 
 export class RequestRecorder {
-  private entries: RequestLogEntry[] = [];
+  /** Each entry as its JSON text: a third of the memory of the parsed objects, parsed again when read. */
+  private entries: string[] = [];
+  private chars = 0;
   private readonly requestCounts = new Map<string, number>();
   throttled429 = 0;
   notificationsSent = 0;
@@ -15,17 +22,31 @@ export class RequestRecorder {
     const key = `${routeKey} ${entry.status}`;
     this.requestCounts.set(key, (this.requestCounts.get(key) ?? 0) + 1);
     if (entry.status === 429) this.throttled429++;
-    this.entries.push(entry);
-    // Trimming a tenth at a time keeps recording amortised O(1) once the log is full.
-    if (this.entries.length > REQUEST_LOG_LIMIT) this.entries.splice(0, Math.ceil(REQUEST_LOG_LIMIT / 10));
+    const text = JSON.stringify(entry);
+    this.entries.push(text);
+    this.chars += text.length;
+    if (this.entries.length > REQUEST_LOG_LIMIT || this.chars > REQUEST_LOG_CHAR_LIMIT) this.trim();
+  }
+
+  /** Drops the oldest tenth (by count and by size): trimming in steps keeps recording amortised O(1). */
+  private trim(): void {
+    const keepCount = REQUEST_LOG_LIMIT - Math.ceil(REQUEST_LOG_LIMIT / 10);
+    const keepChars = REQUEST_LOG_CHAR_LIMIT - Math.ceil(REQUEST_LOG_CHAR_LIMIT / 10);
+    let drop = 0;
+    while (drop < this.entries.length && (this.entries.length - drop > keepCount || this.chars > keepChars)) {
+      this.chars -= this.entries[drop].length;
+      drop++;
+    }
+    this.entries.splice(0, drop);
   }
 
   log(): RequestLogEntry[] {
-    return [...this.entries];
+    return this.entries.map((text) => JSON.parse(text) as RequestLogEntry);
   }
 
   clearLog(): void {
     this.entries = [];
+    this.chars = 0;
   }
 
   stats(resourceUnits: number): EmulatorStats {
@@ -40,6 +61,7 @@ export class RequestRecorder {
 
   reset(): void {
     this.entries = [];
+    this.chars = 0;
     this.requestCounts.clear();
     this.throttled429 = 0;
     this.notificationsSent = 0;

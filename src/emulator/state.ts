@@ -5,40 +5,22 @@
 import { ChangeLog } from './changeLog';
 import { genericListColumns, type ColumnDefinition } from './columns';
 import { guidFromName, newGuid } from './ids';
+import { ItemStore, type ItemRecord, type StoredItem } from './itemStore';
 import { truncateToSecond } from './time';
 
-/** A field value as SharePoint keeps it. Dates are `YYYY-MM-DDTHH:MM:SSZ` strings; lookups are ids. */
-export type StoredValue = string | number | boolean | string[] | number[];
+export type { ItemRecord, ItemVersion, StoredItem, StoredValue } from './itemStore';
 
-export interface ItemVersion {
-  version: number;
-  values: Record<string, StoredValue>;
-  modifiedMs: number;
-  editor: string;
-}
-
-export interface StoredItem {
-  id: number;
-  /** The GUID inside the eTag. */
-  uniqueId: string;
-  /** eTag version; also the major of `_UIVersionString`. */
-  version: number;
-  values: Record<string, StoredValue>;
-  createdMs: number;
-  modifiedMs: number;
-  /** Identity names. */
-  author: string;
-  editor: string;
-  /** Sequence number of the item's latest change in its list's change log. */
-  changeSeq: number;
-  /** The version before the latest write: what a repeated delta occurrence may show. */
-  previous: ItemVersion | undefined;
+export class ListStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListStateError';
+  }
 }
 
 export class ListState {
   readonly columnsByName = new Map<string, ColumnDefinition>();
-  /** Indexed by item id; ids are never reused, deleted slots stay empty. */
-  readonly items: (StoredItem | undefined)[] = [];
+  /** Items by id; ids are never reused, deleted ids stay empty. */
+  private readonly store = new ItemStore();
   readonly tombstones = new Map<number, number>();
   readonly changeLog = new ChangeLog();
   nextItemId = 1;
@@ -88,7 +70,7 @@ export class ListState {
   }
 
   item(id: number): StoredItem | undefined {
-    return this.items[id];
+    return this.store.view(id);
   }
 
   /** The sequence number of the next change; the caller stamps it on the item, then calls logChange. */
@@ -105,26 +87,37 @@ export class ListState {
   }
 
   isCurrentChange(seq: number, itemId: number): boolean {
-    const item = this.items[itemId];
-    if (item) return item.changeSeq === seq;
+    if (this.store.has(itemId)) return this.store.changeSeqOf(itemId) === seq;
     return this.tombstones.get(itemId) === seq;
   }
 
-  insert(item: StoredItem): void {
-    this.items[item.id] = item;
+  /** Stores a new item; returns its view. */
+  insert(record: ItemRecord): StoredItem {
+    if (this.store.has(record.id))
+      throw new ListStateError(`item ${record.id} already exists in list '${this.displayName}'`);
+    const item = this.store.put(record);
     this.liveCount++;
+    return item;
+  }
+
+  /** Replaces an existing item's version (the replaced one becomes `previous`); returns the new view. */
+  replace(record: ItemRecord): StoredItem {
+    if (!this.store.has(record.id))
+      throw new ListStateError(`item ${record.id} does not exist in list '${this.displayName}'`);
+    return this.store.put(record);
   }
 
   remove(itemId: number, seq: number): void {
-    this.items[itemId] = undefined;
+    this.store.delete(itemId);
     this.liveCount--;
     this.tombstones.set(itemId, seq);
   }
 
   /** Live items in id order, starting after `afterId`. */
   *itemsAfter(afterId: number): Generator<StoredItem> {
-    for (let id = afterId + 1; id < this.items.length; id++) {
-      const item = this.items[id];
+    const limit = this.store.idLimit;
+    for (let id = afterId + 1; id < limit; id++) {
+      const item = this.store.view(id);
       if (item) yield item;
     }
   }

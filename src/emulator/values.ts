@@ -301,7 +301,7 @@ function lookupValue(scope: ValueScope, column: ColumnDefinition, id: number): s
   const item = target?.list.item(id);
   if (!item) return '';
   if (type.columnName === 'ID') return String(id);
-  const value = item.values[type.columnName];
+  const value = item.value(type.columnName);
   return value === undefined ? '' : Array.isArray(value) ? value.join(', ') : String(value);
 }
 
@@ -321,10 +321,11 @@ export function toGraphFields(
   includeHidden = false,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { '@odata.etag': fieldsETag(item) };
+  const values = item.values;
   for (const column of scope.list.columns) {
     if (column.type.kind === 'system') continue;
     if (column.hidden && !includeHidden) continue;
-    const value = item.values[column.name];
+    const value = values[column.name];
     if (value === undefined) continue;
     if (isLookupLike(column.type)) {
       if (Array.isArray(value)) {
@@ -343,7 +344,7 @@ export function toGraphFields(
       out[column.name] = Array.isArray(value) ? [...value] : value;
     }
   }
-  const title = item.values.Title;
+  const title = values.Title;
   const authorIdentity = scope.identities.byNameOrUndefined(item.author);
   const editorIdentity = scope.identities.byNameOrUndefined(item.editor);
   Object.assign(out, {
@@ -432,7 +433,7 @@ export function selectGraphFields(
     if (!column) continue;
     let id: number | undefined;
     if (isLookupLike(column.type)) {
-      const value = item.values[name];
+      const value = item.value(name);
       if (typeof value === 'number') id = value;
     } else if (
       column.type.kind === 'system' &&
@@ -452,8 +453,9 @@ export function filterOperand(scope: ValueScope, item: StoredItem, name: string)
   if (name === 'Modified') return toGraphDateTime(item.modifiedMs);
   if (name === 'AuthorLookupId' || name === 'Author') return identityLookupId(scope, item.author);
   if (name === 'EditorLookupId' || name === 'Editor') return identityLookupId(scope, item.editor);
-  if (name in item.values) return item.values[name];
-  if (name.endsWith('LookupId')) return item.values[name.slice(0, -'LookupId'.length)];
+  const value = item.value(name);
+  if (value !== undefined) return value;
+  if (name.endsWith('LookupId')) return item.value(name.slice(0, -'LookupId'.length));
   return undefined;
 }
 

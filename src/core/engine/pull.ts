@@ -740,11 +740,21 @@ async function pullList(scope: RunScope): Promise<void> {
   let pages = 0;
   for (;;) {
     try {
+      let pageAsked = Date.now();
       for await (const page of target.deltaPages(siteId, listId, {
         deltaLink: link,
         select: plan.select,
       })) {
         pages++;
+        const read = { kind: 'page' as const, rows: page.entries.length, ms: Date.now() - pageAsked };
+        ctx.onProgress?.({
+          runType: 'PULL',
+          definition: def.name,
+          done: scope.counts.processed,
+          total: null,
+          throttleWaitMs: 0,
+          trace: read,
+        });
         for (const e of page.errors) ctx.log.warn(`${def.name}: delta feed reported ${e.code}: ${e.message}`);
         if (page.deltaLink) {
           await applyEntries(scope, page.entries, null, enumeration);
@@ -770,6 +780,7 @@ async function pullList(scope: RunScope): Promise<void> {
           scope.stopIncomplete('time budget spent');
           return;
         }
+        pageAsked = Date.now();
       }
       break;
     } catch (err) {

@@ -67,6 +67,15 @@ export async function runPush(
       const pageRows = pages.rows;
       const rows = await source.readPage(from, pageRows);
       if (rows.length === 0) break;
+      const read = { kind: 'page' as const, rows: rows.length, ms: Date.now() - pageStarted };
+      ctx.onProgress?.({
+        runType: 'PUSH',
+        definition: def.name,
+        done,
+        total,
+        throttleWaitMs: 0,
+        trace: read,
+      });
       const last = rows[rows.length - 1];
       const next: KeysetPosition = { ts: last.cursor as string, key: keyOf(def, last.values) };
       // Never move the stored cursor backwards when re-reading the overlap window.

@@ -407,6 +407,21 @@ export async function withRun(
         wait,
       });
     },
+    onTrace: (trace) => {
+      if (!ctx.onProgress) return;
+      const stats = runTarget.stats();
+      ctx.onProgress({
+        runType,
+        definition: definitionName,
+        done: scope?.counts.processed ?? 0,
+        total: null,
+        throttleWaitMs: stats.throttleWaitMs,
+        paceWaitMs: stats.paceWaitMs,
+        resourceUnits: stats.resourceUnits,
+        ruPerMinute: ctx.ruPerMinute ?? 0,
+        trace,
+      });
+    },
   });
   const target = dryRun ? dryRun.wrapTarget(runTarget, stored.definition.target.keyColumn) : runTarget;
   try {

@@ -1,6 +1,6 @@
 import type { ErrorKind } from '../errors/kind';
 import type { Pool } from 'pg';
-import type { SharePointTarget, WaitNotice } from '../target/sharepoint';
+import type { SharePointTarget, TraceNotice, WaitNotice } from '../target/sharepoint';
 
 /**
  * PULL runs recorded before migration 008 say INGRESS in sync_runs; every reader shows them as PULL. BACKFILL:
@@ -80,7 +80,20 @@ export interface ProgressEvent {
   throttleWaitMs: number;
   /** Present when the run is about to wait (429 back-off) or waited long for its budget share (I16). */
   wait?: RunWait;
+  /**
+   * Present on a step of the run as it happens: a page read, a `$batch` sent, a wait (pacing or 429). The
+   * counts of such an event are those of the last page; the step says what moved since.
+   */
+  trace?: RunTrace;
+  /** Time spent pacing to the budget so far (apart from throttleWaitMs), when the event knows it. */
+  paceWaitMs?: number;
+  /** Resource units spent so far, and the budget the run paces to (0 = no pacing), when known. */
+  resourceUnits?: number;
+  ruPerMinute?: number;
 }
+
+/** A step of a run, for `-v` lines and progress inside a page. */
+export type RunTrace = TraceNotice | { kind: 'page'; rows: number; ms: number };
 
 /** A wait of a run, as progress lines, `-v` and telemetry show it. */
 export interface RunWait {
@@ -97,6 +110,7 @@ export interface RunGraphOptions {
   runDeadline?: number;
   runKind?: 'push' | 'pull' | 'other';
   onWait?: (notice: WaitNotice) => void;
+  onTrace?: (notice: TraceNotice) => void;
 }
 
 /** When a replication slot is a danger to its server, and when the app drops one nobody reads. */

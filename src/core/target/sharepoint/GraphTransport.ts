@@ -26,7 +26,7 @@ import {
   redactUrl,
 } from './errors';
 import { graphErrorBodySchema } from './graphSchemas';
-import { defaultAppKey, type GraphClientOptions, type ThrottleGate } from './options';
+import { defaultAppKey, type GraphClientOptions, type ThrottleGate, type TraceNotice } from './options';
 import {
   appThrottleState,
   backoffMs,
@@ -49,6 +49,8 @@ export interface GraphRequestInit {
    * 429s are always retried: a throttled request was not applied.
    */
   safeToRetry?: boolean;
+  /** Told how long the last attempt took on the wire (pacing and back-off waits excluded). */
+  onRoundTrip?: (ms: number) => void;
 }
 
 export interface GraphResponse {
@@ -107,6 +109,8 @@ export const USER_AGENT = `NONISV|Arcore|ArcoreSyncBridge/${findPackageVersion()
  */
 class RequestPolicy implements MiddlewareOptions {
   failure?: Error;
+  /** Duration of the last attempt, from sending to the answer's headers. */
+  lastAttemptMs = 0;
 
   constructor(
     readonly method: HttpMethod,
@@ -226,6 +230,7 @@ export class GraphTransport {
           : method === 'PATCH'
             ? await request.patch(init.body ?? {})
             : await request.delete();
+    init.onRoundTrip?.(policy.lastAttemptMs);
     if (policy.failure) throw policy.failure;
     if (!(raw instanceof Response)) {
       throw new GraphOutcomeUnknownError(method, url, 'the Graph client returned no response');
@@ -340,6 +345,7 @@ export class GraphTransport {
     const budgetClass = budgetClassOf(this.options.runKind ?? 'other', this.counters.resourceUnits);
     const waited = await this.throttle.budget.reserve(resourceUnits, budgetClass);
     this.counters.paceWaitMs += waited.paceMs;
+    if (waited.paceMs > 0) this.options.onTrace?.({ kind: 'wait', reason: 'pacing', ms: waited.paceMs });
     if (waited.paceMs >= REPORTED_PACE_WAIT_MS) {
       this.options.onWait?.({ reason: 'pacing', ms: waited.paceMs, until: Date.now() });
     }
@@ -380,6 +386,12 @@ export class GraphTransport {
   private recordThrottleWait(ms: number): void {
     this.counters.throttleWaitMs += ms;
     this.options.onThrottleWait?.(ms);
+    this.options.onTrace?.({ kind: 'wait', reason: 'throttled', ms });
+  }
+
+  /** Reports a `$batch` the batch writer sent (its outcome per inner status). */
+  noteBatch(notice: Extract<TraceNotice, { kind: 'batch' }>): void {
+    this.options.onTrace?.(notice);
   }
 }
 
@@ -418,7 +430,12 @@ class PolicyMiddleware implements Middleware {
         // Budget is taken inside the slot, right before sending: what we count is what the server sees.
         response = await transport.runLimited(async () => {
           await transport.clearance(policy.resourceUnits);
-          return this.attemptOnce(context);
+          const sentAt = Date.now();
+          try {
+            return await this.attemptOnce(context);
+          } finally {
+            policy.lastAttemptMs = Date.now() - sentAt;
+          }
         });
       } catch (error) {
         // Nothing was sent when the run's time budget stopped it, or auth failed: no attempt, no retry.

@@ -162,9 +162,12 @@ export class BatchWriter {
     while (pending.length > 0) {
       let responses: Map<string, BatchResponseItem> | undefined;
       let unknownReason: string | undefined;
+      const roundTrip = { ms: 0 };
       try {
-        responses = await this.sendBatch(pending);
+        responses = await this.sendBatch(pending, roundTrip);
+        this.traceBatch(pending, responses, roundTrip.ms);
       } catch (error) {
+        this.traceBatch(pending, undefined, roundTrip.ms, error);
         if (error instanceof GraphOutcomeUnknownError || error instanceof GraphResponseShapeError) {
           unknownReason = error.message;
         } else if (error instanceof GraphRequestError && !(error instanceof GraphAuthError)) {
@@ -247,12 +250,40 @@ export class BatchWriter {
     }
   }
 
-  private async sendBatch(pending: PendingWrite[]): Promise<Map<string, BatchResponseItem>> {
+  /** Reports one `$batch` round trip: its size, units and inner statuses (or the outer failure). */
+  private traceBatch(
+    pending: PendingWrite[],
+    responses: Map<string, BatchResponseItem> | undefined,
+    ms: number,
+    error?: unknown,
+  ): void {
+    const statuses: Record<string, number> = {};
+    const count = (status: string) => (statuses[status] = (statuses[status] ?? 0) + 1);
+    for (const write of pending) {
+      const response = responses?.get(String(write.index));
+      if (response) count(String(response.status));
+      else if (error instanceof GraphRequestError) count(String(error.status));
+      else count('unknown');
+    }
+    this.transport.noteBatch({
+      kind: 'batch',
+      writes: pending.length,
+      resourceUnits: WRITE_UNITS * pending.length,
+      statuses,
+      ms,
+    });
+  }
+
+  private async sendBatch(
+    pending: PendingWrite[],
+    roundTrip: { ms: number },
+  ): Promise<Map<string, BatchResponseItem>> {
     const body = { requests: pending.map((write) => batchRequestFor(this.siteId, this.listId, write)) };
     const parsed = await this.transport.request('POST', '$batch', batchResponseSchema, {
       body,
       resourceUnits: WRITE_UNITS * pending.length,
       safeToRetry: false,
+      onRoundTrip: (ms) => (roundTrip.ms = ms),
     });
     return new Map(parsed.responses.map((response) => [response.id, response]));
   }

@@ -1,4 +1,4 @@
-export type { GraphAuth, GraphClientOptions, ThrottleGate, WaitNotice } from './options';
+export type { GraphAuth, GraphClientOptions, ThrottleGate, TraceNotice, WaitNotice } from './options';
 export { graphOptionsFromSettings, GRAPH_SCOPE } from './options';
 export {
   GraphTransport,

@@ -32,6 +32,26 @@ export interface WaitNotice {
   askedMs?: number;
 }
 
+/**
+ * One step of a run's Graph traffic, as it happens, for `-v` and progress inside a page: a `$batch` sent
+ * (its writes, resource units, inner statuses and round trip) or a wait and what it was for.
+ */
+export type TraceNotice =
+  | {
+      kind: 'batch';
+      writes: number;
+      resourceUnits: number;
+      /** Count per inner status (`201`, `429`, …); `unknown` when the batch's outcome never arrived. */
+      statuses: Record<string, number>;
+      ms: number;
+    }
+  | {
+      kind: 'wait';
+      /** `pacing`: our share of the resource-unit budget; `throttled`: a 429 back-off or the server's hold. */
+      reason: 'throttled' | 'pacing';
+      ms: number;
+    };
+
 export interface GraphClientOptions {
   /** `https://graph.microsoft.com/v1.0` or the emulator's `https://127.0.0.1:<port>/v1.0`. */
   baseUrl: string;
@@ -67,6 +87,8 @@ export interface GraphClientOptions {
   runKind?: 'push' | 'pull' | 'other';
   /** Called before a 429 wait and after a long pacing wait. */
   onWait?: (notice: WaitNotice) => void;
+  /** Called after every `$batch` and every wait, however short (`-v`, progress inside a page). */
+  onTrace?: (notice: TraceNotice) => void;
 }
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
