@@ -132,6 +132,7 @@ export function engineContextFor(runtime: FunctionsRuntime, context: InvocationC
     sourcePool: (connection) => ctx.sourcePool(connection),
     target: (run) => ctx.target(run),
     runMaxSeconds: ctx.runMaxSeconds,
+    ruPerMinute: ctx.ruPerMinute,
     slotPolicy: ctx.slotPolicy,
     log,
     onProgress: ctx.onProgress,
