@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { SyncDefinitionInput } from '../core/definition/schema';
 import { installCursorTrigger } from '../core/source/postgres/PostgresSource';
+import { deleteCaptureStatements } from '../core/source/postgres/tombstones';
 
 export const DEMO_DEFINITION_NAME = 'projects';
 export const DEMO_SITE = 'contoso.sharepoint.com:/sites/demo';
@@ -46,7 +47,7 @@ function sqlTextArray(values: readonly string[]): string {
 
 /**
  * Creates `public.projects`: text, numeric budget, date, a status choice, tags multi-choice, owner and an
- * `updated_at` kept current by the source adapter's trigger, and fills it with `rows` deterministic,
+ * `updated_at` kept current by the source adapter's trigger, deletes captured into a tombstone table, and fills it with `rows` deterministic,
  * realistic-looking rows in one statement.
  */
 export async function createSampleTable(pool: Pool, rows: number): Promise<void> {
@@ -60,6 +61,8 @@ export async function createSampleTable(pool: Pool, rows: number): Promise<void>
     owner      text,
     updated_at timestamptz NOT NULL DEFAULT now())`);
   await installCursorTrigger(pool, 'public', 'projects', 'updated_at');
+  // Deletes recorded by a trigger (what `install-cursor` adds): a push finds them without comparing the table.
+  for (const sql of deleteCaptureStatements('public', 'projects', ['id'])) await pool.query(sql);
   // Pushes read by (updated_at, id): without this index every incremental push scans the table.
   await pool.query('CREATE INDEX projects_cursor ON public.projects (updated_at, id)');
   const tags = sqlTextArray(TAGS);
