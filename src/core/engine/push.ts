@@ -100,7 +100,8 @@ export async function runPush(
         return;
       }
     }
-    await reconcileDeletes(scope);
+    // Switched from LSN: deletes made since the slot's last read are found by one full comparison now.
+    await reconcileDeletes(scope, { force: switched });
   });
 }
 

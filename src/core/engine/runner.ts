@@ -275,6 +275,7 @@ async function openScope(
     table: def.source.table,
     key: def.source.key,
     cursorColumn: def.source.cursor.column ?? null,
+    rowVersion: def.source.cursor.type === 'LSN',
     columns: pgColumns.filter((c) => wanted.has(c.name)),
   });
   return {

@@ -134,6 +134,7 @@ export async function verifyDefinition(
       table: def.source.table,
       key: def.source.key,
       cursorColumn: def.source.cursor.column ?? null,
+      rowVersion: def.source.cursor.type === 'LSN',
       columns: pgColumns.filter((c) => wanted.has(c.name)),
     });
     const ledger = new LedgerStore(

@@ -2,7 +2,7 @@
 import { identityOf } from '../../canonical';
 import type { LedgerEntry } from '../../store/ledger';
 import { readInstallationId } from '../../store/installation';
-import { applyPushDeletes, reconcileDeletes } from '../../engine/push/deletes';
+import { applyPushDeletes, isLive, reconcileDeletes } from '../../engine/push/deletes';
 import { pushRows } from '../../engine/push/rows';
 import { keyOf } from '../../engine/plan';
 import type { RunScope } from '../../engine/runner';
@@ -100,7 +100,7 @@ async function applyKeys(scope: RunScope, textKeys: (string | null)[][]): Promis
       if (!present.has(hash)) missing.push(hash);
     }
     const entries = await ledger.byIdentities(ctx.meta, missing);
-    const gone: LedgerEntry[] = [...entries.values()].filter((e) => e.state === 'SYNCED' && e.itemId);
+    const gone: LedgerEntry[] = [...entries.values()].filter(isLive);
     await applyPushDeletes(scope, gone);
   }
 }

@@ -8,7 +8,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { TruncatePolicy } from '../../definition/schema';
 import type { ErrorKind } from '../../errors/kind';
-import { applyPushDeletes } from '../../engine/push/deletes';
+import { applyPushDeletes, isLive } from '../../engine/push/deletes';
 import type { RunScope } from '../../engine/runner';
 import type { CapturedTransaction } from './changes';
 
@@ -117,10 +117,7 @@ async function propagate(scope: RunScope): Promise<void> {
     const batch = await scope.ledger.batchAfter(scope.ctx.meta, after, scope.def.source.pageSize);
     if (batch.length === 0) break;
     after = batch[batch.length - 1].identityHash;
-    await applyPushDeletes(
-      scope,
-      batch.filter((e) => e.state === 'SYNCED' && e.itemId),
-    );
+    await applyPushDeletes(scope, batch.filter(isLive));
   }
 }
 

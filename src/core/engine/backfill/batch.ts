@@ -5,7 +5,13 @@
  * ledger rows, conflicts and the backfill's position commit together in one metadata transaction.
  */
 import type { PoolClient } from 'pg';
-import { contentHash, fromGraphFields, identityOf, type CanonicalRecord } from '../../canonical';
+import {
+  contentHash,
+  fromGraphFields,
+  identityOf,
+  type CanonicalRecord,
+  type CanonicalValue,
+} from '../../canonical';
 import { KEEP_CURSOR_SETTING, type SourceRow } from '../../source/postgres/PostgresSource';
 import {
   advanceBackfill,
@@ -21,6 +27,7 @@ import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { describeFailure, responseFields } from '../push/page';
 import { applyToPostgres, graphFields } from '../push/writes';
 import { sourcePairs } from '../transform';
+import { forListId } from '../routing';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
 import { decideBackfill, mergeSynced } from './decide';
@@ -46,6 +53,8 @@ interface Pair {
   /** The item as read now; null when not read (a push of update_only assumes the synced values). */
   item: ListItem | null;
   sp: CanonicalRecord;
+  /** Postgres-side values a pull-direction write gave transformed fields (their ledger pairs, I3). */
+  written?: Record<string, CanonicalValue>;
   /** Found by the hidden key column in place of a missing item (I6). */
   adopted: boolean;
 }
@@ -95,7 +104,12 @@ function savedEntry(job: BackfillJob, p: Pair, synced: CanonicalRecord, eTag: st
     contentHash: contentHash(synced),
     state: 'SYNCED',
     // Transformed fields keep what each side held (I3), so the next push or pull recognises the values as synced.
-    sourceValues: sourcePairs(job.scope.plan.fields, synced, { values: p.row.values, canonical: p.pg }),
+    sourceValues: sourcePairs(
+      job.scope.plan.fields,
+      synced,
+      { values: p.row.values, canonical: p.pg },
+      p.written ?? {},
+    ),
   };
 }
 
@@ -141,7 +155,7 @@ async function writePostgres(
       await client.query('SAVEPOINT backfill_row');
       try {
         // The engine's own Postgres writer (pullable, non-key fields only, I9/I13), as a pull applies a decision.
-        await applyToPostgres(scope, client, key, pair.entry.identity, decision);
+        pair.written = await applyToPostgres(scope, client, key, pair.entry.identity, decision);
         if (pair.row.version === undefined && (await scope.source.lockRow(client, key)) !== pair.row.cursor)
           job.cursorMoved++;
         await client.query('RELEASE SAVEPOINT backfill_row');
@@ -355,9 +369,29 @@ async function recreate(
 
 /** Backfills one batch of ledger rows and commits it with the position after it; returns its counts. */
 export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): Promise<BackfillCounts> {
+  const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map() };
+  if (job.scope.lists.length > 1) {
+    // Routed: each list's rows are read and written in their own list (an entry of no routed list is skipped).
+    for (const list of job.scope.lists) {
+      const ofList = entries.filter((e) => e.listId === list.listId);
+      if (ofList.length === 0) continue;
+      const sub: BackfillJob = { ...job, scope: forListId(job.scope, list.listId), cursorMoved: 0 };
+      await backfillList(sub, ofList, commit);
+      job.cursorMoved += sub.cursorMoved;
+    }
+  } else await backfillList(job, entries, commit);
+
+  const counts = emptyBackfillCounts();
+  counts.examined = entries.length;
+  for (const e of entries) counts[commit.outcomes.get(e.identityHash) ?? 'skipped']++;
+  await commitBatch(job, commit, entries[entries.length - 1].identityHash, counts);
+  return counts;
+}
+
+/** The rows of one list: decided and written; outcomes, ledger rows and conflicts go into `commit`. */
+async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: BatchCommit): Promise<void> {
   const { scope, spec } = job;
   const { ctx, def, plan, source, listId } = scope;
-  const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map() };
   const fullResync = spec.strategy === 'full_resync';
   const recreating = fullResync && spec.direction === 'push';
 
@@ -387,7 +421,8 @@ export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): P
       continue;
     }
     try {
-      prepared.push({ entry, row, pg: rowToCanonical(plan, row.values) });
+      // With its ledger entry, a transformed field Postgres has not changed keeps its synced value (I3).
+      prepared.push({ entry, row, pg: rowToCanonical(plan, row.values, entry) });
     } catch (err) {
       fail(job, commit, entry, (err as Error).message);
     }
@@ -420,12 +455,9 @@ export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): P
   const conflicting = await settlePairs(job, pairs, commit, true);
   if (conflicting.length > 0)
     await settlePairs(job, await refreshed(job, conflicting, commit), commit, false);
-
-  const counts = emptyBackfillCounts();
-  counts.examined = entries.length;
-  for (const e of entries) counts[commit.outcomes.get(e.identityHash) ?? 'equal']++;
-  await commitBatch(job, commit, entries[entries.length - 1].identityHash, counts);
-  return counts;
+  // Every row this list examined and left alone was equal.
+  for (const e of entries)
+    if (!commit.outcomes.has(e.identityHash)) commit.outcomes.set(e.identityHash, 'equal');
 }
 
 async function commitBatch(

@@ -174,7 +174,8 @@ async function sweepChunk(scope: RunScope, after: string): Promise<string | null
  * whose delete did not apply (parked for a retry, or held by an open MANUAL conflict).
  */
 /** A paired entry, or a routed row never synced (UNROUTED: gone, it only leaves the ledger). */
-const isLive = (e: LedgerEntry): boolean => (e.state === 'SYNCED' && !!e.itemId) || e.state === 'UNROUTED';
+export const isLive = (e: LedgerEntry): boolean =>
+  (e.state === 'SYNCED' && !!e.itemId) || e.state === 'UNROUTED';
 
 /**
  * Items whose rows are gone from Postgres (found here, or by change data capture): the push delete policy (I8),

@@ -51,6 +51,11 @@ export interface SourceTableShape {
   key: string[];
   /** Null for an LSN definition without a timestamp column: rows then carry a null cursor. */
   cursorColumn: string | null;
+  /**
+   * Rows carry their version (`xmin`): LSN capture (tables only), where a cursor column, if any, is not kept
+   * current by a trigger of ours and so cannot tell whether a row changed since it was read.
+   */
+  rowVersion?: boolean;
   /** Every column the engine reads (key, cursor, mapped, soft-delete flag). */
   columns: SourceColumn[];
 }
@@ -84,8 +89,9 @@ export class PostgresSource {
     this.selectList = [
       ...shape.columns.map((c) => selectOf(c)),
       shape.cursorColumn === null
-        ? 'NULL::text AS "__arcore_cursor", "xmin"::text AS "__arcore_version"'
+        ? 'NULL::text AS "__arcore_cursor"'
         : `${quoteIdent(shape.cursorColumn)}::text AS "__arcore_cursor"`,
+      ...(shape.rowVersion ? ['"xmin"::text AS "__arcore_version"'] : []),
     ].join(', ');
   }
 
@@ -285,7 +291,9 @@ export class PostgresSource {
   async lockRow(client: PoolClient, key: unknown[]): Promise<string | null | undefined> {
     // Without a cursor column (LSN capture, tables only) the row version tells the same: xmin moves on every update.
     const version =
-      this.shape.cursorColumn === null ? 'xmin::text' : `${quoteIdent(this.shape.cursorColumn)}::text`;
+      this.shape.rowVersion || this.shape.cursorColumn === null
+        ? 'xmin::text'
+        : `${quoteIdent(this.shape.cursorColumn)}::text`;
     const { rows } = await client.query<{ cursor: string | null }>(
       `SELECT ${version} AS cursor FROM ${this.qualified}
         WHERE ${this.keyWhere(0)} FOR UPDATE`,
