@@ -19,7 +19,8 @@ import { runPush } from '../../../src/core/engine/push';
 import type { RunSummary } from '../../../src/core/engine/types';
 import { verifyDefinition } from '../../../src/core/engine/verify';
 import { definitionStatus } from '../../../src/core/ops/status';
-import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
+import { installCursorTrigger, KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
+import { runBackfill } from '../../../src/core/engine/backfill';
 import { routeHash } from '../../../src/core/routing';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
 import { ensureSubscriptions, listStoredSubscriptions } from '../../../src/core/subscriptions';
@@ -418,5 +419,31 @@ describe('routing: one table, three lists (issue #21)', () => {
     expect(await titles('Odd')).toEqual(expected(false));
     expect(expected(true).length).toBeGreaterThan(0);
     expect(expected(false).length).toBeGreaterThan(0);
+  });
+
+  it('a backfill re-syncs the chosen field in every routed list, not only the first', async () => {
+    // Titles changed without moving the cursor (as a repair script would): only a backfill brings them over.
+    const client = await h.db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('${KEEP_CURSOR_SETTING}', 'on', true)`);
+      await client.query("UPDATE shards SET title = title || ' (backfilled)'");
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const b = await runBackfill(h.ctx, 'shards', { fields: ['Title'], trigger: 'test' });
+    expect(b).toMatchObject({ status: 'SUCCEEDED', complete: true, updated: 12, skipped: 0, failed: 0 });
+    for (const list of ['Even', 'Odd']) {
+      const titles = (await h.items(list)).map((i) => String(i.fields.Title));
+      expect(titles.length).toBeGreaterThan(0);
+      for (const t of titles) expect(t).toMatch(/ \(backfilled\)$/);
+    }
+    // The ledger learnt the values: the next push writes nothing.
+    expect(await runPush(h.ctx, 'shards', { trigger: 'test' })).toMatchObject({
+      updated: 0,
+      created: 0,
+      moved: 0,
+    });
   });
 });

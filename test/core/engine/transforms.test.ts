@@ -1,6 +1,7 @@
 import { applyDefinitions } from '../../../src/core/engine/apply';
 import { verifyDefinition } from '../../../src/core/engine/verify';
 import { runPull } from '../../../src/core/engine/pull';
+import { runBackfill } from '../../../src/core/engine/backfill';
 import { runPush } from '../../../src/core/engine/push';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
@@ -121,6 +122,28 @@ describe('I3 I4 transform pipelines in both directions', () => {
     expect(after).toMatchObject({ eTag, Code: '  X-k9 ', Amount: 7 });
     // verify reads both sides through the same ledger pairs: the pair is in sync.
     expect((await verifyDefinition(h.ctx, t.name)).differences).toBe(0);
+  });
+
+  it('a backfill of a transformed field reads it through the ledger pairs: values pull wrote are not rewritten', async () => {
+    const t = await table();
+    const { id } = (await t.items())['PRJ-alpha'];
+    await t.spEdit(id, { Code: '  X-k9 ' });
+    expect(await t.pull()).toMatchObject({ updated: 1, conflicts: 0 });
+    const eTag = (await t.items())['PRJ-alpha'].eTag;
+    for (const direction of ['push', 'pull'] as const) {
+      const b = await runBackfill(h.ctx, t.name, {
+        fields: ['Code'],
+        direction,
+        restart: true,
+        trigger: 'test',
+      });
+      expect(b).toMatchObject({ status: 'SUCCEEDED', updated: 0, conflicts: 0, failed: 0 });
+    }
+    // Pushing "X-k9" through PREFIX('X-') would give "X-X-k9": the item keeps what the user typed.
+    expect((await t.items())['PRJ-alpha']).toMatchObject({ eTag, Code: '  X-k9 ' });
+    expect((await t.rows())[0]).toMatchObject({ code: 'X-k9' });
+    expect(await t.conflicts()).toEqual([]);
+    await t.quiet();
   });
 
   it('Postgres edits flow out through the pipeline after a pull wrote the row', async () => {
