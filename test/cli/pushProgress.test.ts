@@ -1,11 +1,7 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
-import { startEmulator, type RunningEmulator } from '../../src/emulator';
-import { freshDatabase, type TestDatabase } from '../support/db';
-import { runCli, tempDir, writeJson, type CliEnv } from './cliHarness';
+import type { RunningEmulator } from '../../src/emulator';
+import { runCli, type CliEnv } from './cliHarness';
+import { startLoadsFixture, type LoadsFixture } from './loadsFixture';
 
-const SITE = 'contoso.sharepoint.com:/sites/demo';
 const ROWS = 120;
 
 /**
@@ -14,54 +10,22 @@ const ROWS = 120;
  * (one every two seconds) moves inside the page. One `$batch` is answered 429 to show a back-off.
  */
 describe('arcore-sync push: progress per $batch, ETA in resource units, waits by reason, -v steps', () => {
-  let db: TestDatabase;
   let emulator: RunningEmulator;
   let env: CliEnv;
+  let fixture: LoadsFixture;
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    await db.pool.query(
-      'CREATE TABLE loads (id int PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())',
-    );
-    await installCursorTrigger(db.pool, 'public', 'loads', 'updated_at');
-    await db.pool.query(
-      `INSERT INTO loads (id, name) SELECT i, 'Load ' || i FROM generate_series(1, ${ROWS}) i`,
-    );
-    emulator = await startEmulator({
-      throttling: { enabled: false },
-      notificationDelayMs: 0,
-      batchAmbiguous503Rate: 0,
+    fixture = await startLoadsFixture({
+      rows: ROWS,
+      pageSize: 500,
+      ruPerMinute: 1200,
+      tempPrefix: 'arcore-cli-progress-',
+      emulator: { throttling: { enabled: false }, notificationDelayMs: 0, batchAmbiguous503Rate: 0 },
     });
-    const dir = tempDir('arcore-cli-progress-');
-    const caFile = join(dir, 'ca.pem');
-    writeFileSync(caFile, emulator.caCert);
-    const file = writeJson(dir, 'definitions.json', {
-      definitions: [
-        {
-          name: 'loads',
-          source: { table: 'loads', key: ['id'], cursor: { column: 'updated_at' }, pageSize: 500 },
-          target: { site: SITE, list: 'Loads' },
-          fields: [{ source: 'name', target: 'Title' }],
-        },
-      ],
-    });
-    env = {
-      DATABASE_URL: db.url,
-      GRAPH_BASE_URL: emulator.baseUrl,
-      GRAPH_TOKEN: emulator.appToken,
-      GRAPH_CA_CERT_FILE: caFile,
-      GRAPH_RU_PER_MINUTE: '1200',
-    };
-    for (const args of [['migrate'], ['apply', file], ['provision', 'loads']]) {
-      const result = await runCli(args, env);
-      if (result.code !== 0) throw new Error(`${args.join(' ')}: ${result.stderr}`);
-    }
+    ({ emulator, env } = fixture);
   }, 60_000);
 
-  afterAll(async () => {
-    await emulator?.stop();
-    await db?.drop();
-  });
+  afterAll(() => fixture?.stop());
 
   it('moves the line as batches complete, names RU and budget, splits pacing from 429 back-off; -v shows each step', async () => {
     emulator.control.injectFault({

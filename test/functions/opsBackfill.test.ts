@@ -1,49 +1,16 @@
-import { HttpRequest, HttpResponse } from '@azure/functions';
-import { runPull } from '../../src/core/engine/pull';
-import { runPush } from '../../src/core/engine/push';
 import { tryLockDefinition } from '../../src/core/store/locks';
-import { disabledTelemetry } from '../../src/core/telemetry';
-import { opsApi } from '../../src/functions/opsApi';
-import { installRuntime } from '../../src/functions/runtime';
-import {
-  createProjectsTable,
-  projectsDefinition,
-  startHarness,
-  type Harness,
-} from '../support/engineHarness';
-import { invocation } from './support/invocation';
+import type { Harness } from '../support/engineHarness';
+import { ops, startOpsHarness } from './support/opsHarness';
 
 /** POST ops/definitions/{name}/backfill (issue #22), against Postgres and the emulator. */
 describe('ops API: backfill', () => {
   let h: Harness;
-  let uninstall: () => void;
-
-  async function ops(method: string, path: string, body?: unknown) {
-    const request = new HttpRequest({
-      method,
-      url: `http://127.0.0.1:7071/api/ops/${path}`,
-      params: { path },
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : { string: JSON.stringify(body) },
-    });
-    const response = new HttpResponse(await opsApi(request, invocation('opsApi').context));
-    const text = await response.text();
-    return { status: response.status, json: (text ? JSON.parse(text) : null) as Record<string, unknown> };
-  }
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    h = await startHarness();
-    await createProjectsTable(h.db);
-    await h.define(projectsDefinition());
-    await h.db.pool.query("INSERT INTO projects (id, name) SELECT i, 'p' || i FROM generate_series(1, 6) i");
-    await runPush(h.ctx, 'projects', { trigger: 'test' });
-    await runPull(h.ctx, 'projects', { trigger: 'test' });
-    uninstall = installRuntime({ ctx: h.ctx, telemetry: disabledTelemetry, webhookUrls: {} });
+    ({ h, close } = await startOpsHarness(6));
   });
-  afterAll(async () => {
-    uninstall();
-    await h.close();
-  });
+  afterAll(() => close());
 
   it('previews, then runs a backfill of the fields named; the run shows as BACKFILL', async () => {
     // A bulk fix that bypassed the cursor trigger: no push would ever see it.

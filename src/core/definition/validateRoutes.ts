@@ -1,6 +1,13 @@
 import { fieldKindFor, UnsupportedMappingError } from '../canonical';
 import { applyTransforms } from '../engine/transform';
-import { analyzeRoutes, compileRoutes, InvalidRoutesError, type Node, type RouteColumn } from '../routing';
+import {
+  analyzeRoutes,
+  compileRoutes,
+  forEachPredicate,
+  InvalidRoutesError,
+  type Node,
+  type RouteColumn,
+} from '../routing';
 import type { SourceColumn } from '../source/postgres/catalog';
 import type { SyncDefinition } from './schema';
 
@@ -72,29 +79,11 @@ function transformedAway(condition: Node, fields: SyncDefinition['fields']): str
         (typeof transformed === 'string' && transformed !== '' ? `: write '${transformed}'` : ''),
     );
   };
-  const visit = (n: Node): void => {
-    switch (n.type) {
-      case 'compare':
-        if (n.op === '==' || n.op === '!=') {
-          check(n.left, n.right);
-          check(n.right, n.left);
-        }
-        return;
-      case 'in':
-        for (const v of n.values) check(n.operand, v);
-        return;
-      case 'not':
-        visit(n.operand);
-        return;
-      case 'and':
-      case 'or':
-        visit(n.left);
-        visit(n.right);
-        return;
-      default:
-        return;
-    }
-  };
-  visit(condition);
+  forEachPredicate(condition, (n) => {
+    if (n.type === 'compare' && (n.op === '==' || n.op === '!=')) {
+      check(n.left, n.right);
+      check(n.right, n.left);
+    } else if (n.type === 'in') for (const v of n.values) check(n.operand, v);
+  });
   return out;
 }

@@ -8,6 +8,7 @@ import { forgetResolution, KeyColumnMissingError, resolveSharePoint } from './ru
 import type { EngineContext } from './types';
 import { isRouted, targetListLabel, targetLists } from '../routing/lists';
 import { unbindRoutedLists } from './routing';
+import { inTransaction } from '../db/transaction';
 
 export interface RelinkResult {
   definition: string;
@@ -104,9 +105,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       pullFailuresDiscarded: 0,
       ...(routed ? { lists } : {}),
     };
-    const client = await ctx.meta.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(ctx.meta, async (client) => {
       let after = '';
       for (;;) {
         const batch = await ledger.batchAfter(client, after, BATCH);
@@ -164,13 +163,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
           [stored.id, JSON.stringify(lists.map((l) => ({ name: l.name, id: l.listId })))],
         );
       } else await bindListId(client, stored.id, listId);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     ctx.log.info(
       `${name}: relinked to list ${listId}: ${result.adopted} adopted, ${result.toRecreate} to re-create, ` +
         `${result.forgotten} forgotten`,

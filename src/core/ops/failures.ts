@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { definitionIdByName } from './definitionIds';
 import { UnknownFailureError } from './errors';
 import type { FailureRecord, FailureStatus } from './records';
+import { inTransaction } from '../db/transaction';
 
 interface FailureRow {
   id: string;
@@ -81,9 +82,7 @@ async function changeParked(
     const malformed = wanted.filter((id) => !ID.test(id));
     if (malformed.length > 0) throw new UnknownFailureError(name, malformed);
   }
-  const client = await meta.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(meta, async (client) => {
     const { rows } = await client.query<{ id: string }>(
       `UPDATE arcore.sync_failures SET ${assignment}
        WHERE definition_id = $1 AND status = 'PARKED' AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
@@ -92,18 +91,10 @@ async function changeParked(
     );
     const changed = new Set(rows.map((r) => r.id));
     const strays = wanted ? wanted.filter((id) => !changed.has(id)) : [];
-    if (strays.length > 0) {
-      await client.query('ROLLBACK');
-      throw new UnknownFailureError(name, strays);
-    }
-    await client.query('COMMIT');
+    // Rolls back: an unknown id changes nothing, not even the ids that were known.
+    if (strays.length > 0) throw new UnknownFailureError(name, strays);
     return { definition: name, failureIds: [...changed].sort((a, b) => Number(a) - Number(b)) };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Makes parked failures due now: the next run of their direction retries them first (I5c). */

@@ -9,6 +9,7 @@ import type { SyncDefinition } from '../definition/schema';
 import { getDefinition } from '../store/definitions';
 import { deleteCaptureStatements, deleteDetectionOf } from '../source/postgres/tombstones';
 import { CursorSetupError } from './errors';
+import { inTransaction } from '../db/transaction';
 
 /** `deletes`: the delete-capture trigger and its tombstone table (deletes found without scanning the table). */
 export type CursorPart = 'column' | 'trigger' | 'index' | 'deletes';
@@ -213,17 +214,9 @@ export async function installCursorFor(
     };
   }
   // One transaction: the table gets all of them or none.
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     for (const statement of sql) await client.query(statement);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   return {
     definition: name,
     table: `${schema}.${table}`,

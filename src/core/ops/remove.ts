@@ -4,6 +4,7 @@ import { tryLockDefinition } from '../store/locks';
 import { dropReplicationObjects, replicationBaseName, type DropReport } from './replicationObjects';
 import { definitionIdByName } from './definitionIds';
 import { DefinitionBusyError } from './errors';
+import { inTransaction } from '../db/transaction';
 
 /** Metadata rows `remove` deleted, per table. */
 export interface RemovedRows {
@@ -131,9 +132,7 @@ export async function removeDefinition(ctx: EngineContext, name: string): Promis
       }
     }
 
-    const client = await ctx.meta.connect();
-    try {
-      await client.query('BEGIN');
+    return await inTransaction(ctx.meta, async (client) => {
       const removed = {} as RemovedRows;
       for (const [key, table] of TABLES) {
         const { rowCount } = await client.query(`DELETE FROM ${table} WHERE definition_id = $1`, [
@@ -143,14 +142,8 @@ export async function removeDefinition(ctx: EngineContext, name: string): Promis
       }
       // Anything else that hangs off the definition (ON DELETE CASCADE) goes with it.
       await client.query('DELETE FROM arcore.sync_definitions WHERE id = $1', [definitionId]);
-      await client.query('COMMIT');
       return { definition: name, removed, subscriptionsDeleted, subscriptionsLeft, replication };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   } finally {
     await lock.release();
   }

@@ -9,6 +9,7 @@ import {
   type DropReport,
 } from './replicationObjects';
 import { DEFAULT_SLOT_POLICY, lsnDefinitionRows, slotStatuses, type SlotStatus } from './slotHealth';
+import { inTransaction } from '../db/transaction';
 
 /** The slot of a definition disabled too long, dropped (or not) by the push timer. */
 export interface SlotRetirement {
@@ -39,22 +40,14 @@ export interface SlotMaintenance {
  * reading changes; slot_dropped_at tells `status` what happened.
  */
 async function recordSlotDropped(meta: Pool, definitionId: string): Promise<void> {
-  const client = await meta.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(meta, async (client) => {
     await client.query("DELETE FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE'", [
       definitionId,
     ]);
     await client.query('UPDATE arcore.sync_definitions SET slot_dropped_at = now() WHERE id = $1', [
       definitionId,
     ]);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { CanonicalValue } from '../canonical';
-import type { Node } from './ast';
+import { forEachPredicate, type Node, type PredicateNode } from './ast';
 import type { CompiledRoutes } from './compile';
 import { evaluate } from './evaluate';
 import { printCondition } from './print';
@@ -130,7 +130,7 @@ function buildSpace(conditions: Node[]): Map<string, CanonicalValue[]> | null {
       v.kind = typeof literal === 'string' ? 'text' : typeof literal === 'number' ? 'number' : 'boolean';
     if (operand.type !== 'mod') v.constants.push(literal);
   };
-  const visit = (n: Node): void => {
+  const predicate = (n: PredicateNode): void => {
     switch (n.type) {
       case 'compare':
         if (n.left.type === 'literal' && n.right.type === 'literal') return;
@@ -146,14 +146,6 @@ function buildSpace(conditions: Node[]): Map<string, CanonicalValue[]> | null {
         return;
       case 'literal':
         return;
-      case 'not':
-        visit(n.operand);
-        return;
-      case 'and':
-      case 'or':
-        visit(n.left);
-        visit(n.right);
-        return;
       case 'column':
         // A boolean column used as a condition.
         variable(n.name).kind = 'boolean';
@@ -162,7 +154,7 @@ function buildSpace(conditions: Node[]): Map<string, CanonicalValue[]> | null {
         exact = false;
     }
   };
-  conditions.forEach(visit);
+  for (const c of conditions) forEachPredicate(c, predicate);
   if (!exact) return null;
   const space = new Map<string, CanonicalValue[]>();
   let size = 1;

@@ -21,6 +21,28 @@ export type Node =
 export type LiteralNode = Extract<Node, { type: 'literal' }>;
 export type ColumnNode = Extract<Node, { type: 'column' }>;
 
+/** A condition node that is not a boolean connective: what `forEachPredicate` hands out. */
+export type PredicateNode = Exclude<Node, { type: 'not' | 'and' | 'or' }>;
+
+/**
+ * Calls `fn` for each predicate under a condition's not/and/or structure, left to right. Analyses that
+ * only look at what is compared (not at how the comparisons combine) walk a condition with this.
+ */
+export function forEachPredicate(node: Node, fn: (predicate: PredicateNode) => void): void {
+  switch (node.type) {
+    case 'not':
+      forEachPredicate(node.operand, fn);
+      return;
+    case 'and':
+    case 'or':
+      forEachPredicate(node.left, fn);
+      forEachPredicate(node.right, fn);
+      return;
+    default:
+      fn(node);
+  }
+}
+
 /** Every column a condition reads, in order of first appearance, with where it first appears. */
 export function columnsOf(node: Node): ColumnNode[] {
   const seen = new Map<string, ColumnNode>();

@@ -1,5 +1,5 @@
-export type { ColumnNode, ComparisonOp, LiteralNode, LiteralValue, Node } from './ast';
-export { columnsOf } from './ast';
+export type { ColumnNode, ComparisonOp, LiteralNode, LiteralValue, Node, PredicateNode } from './ast';
+export { columnsOf, forEachPredicate } from './ast';
 export { RouteConditionError, RoutedDefinitionError, RouteInputError } from './errors';
 export { tokenize } from './tokenize';
 export { parseCondition } from './parse';

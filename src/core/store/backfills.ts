@@ -49,19 +49,10 @@ export interface StoredBackfill extends BackfillSpec {
   finishedAt: string | null;
 }
 
-interface BackfillRow {
-  fields: string[];
-  strategy: BackfillStrategy;
-  direction: BackfillDirection;
+/** A row of arcore.sync_backfills: the spec, and one column per count. */
+interface BackfillRow extends BackfillSpec, BackfillCounts {
   position: string;
   status: 'RUNNING' | 'COMPLETED';
-  examined: number;
-  updated: number;
-  equal: number;
-  skipped: number;
-  created: number;
-  conflicts: number;
-  failed: number;
   runs: number;
   started_at: Date;
   finished_at: Date | null;

@@ -18,25 +18,76 @@ export interface TargetFingerprint {
   select: string[];
 }
 
-export async function readCursor(
-  db: Db,
-  definitionId: string,
-  scope: CursorScope,
-): Promise<StoredCursor | null> {
+/**
+ * Where a cursor row lives: a definition's cursors are keyed by scope (and record the cursor type), a routed
+ * list's delta links (arcore.sync_list_cursors) by list id. Table and column names are fixed here, never input.
+ */
+type CursorRow =
+  | { table: 'arcore.sync_cursors'; key: 'scope'; keyValue: CursorScope; cursorType: string }
+  | { table: 'arcore.sync_list_cursors'; key: 'list_id'; keyValue: string; cursorType: null };
+
+function definitionRow(scope: CursorScope): CursorRow {
+  return {
+    table: 'arcore.sync_cursors',
+    key: 'scope',
+    keyValue: scope,
+    cursorType: scope === 'SOURCE' ? 'TIMESTAMP' : 'DELTA_TOKEN',
+  };
+}
+
+function listRow(listId: string): CursorRow {
+  return { table: 'arcore.sync_list_cursors', key: 'list_id', keyValue: listId, cursorType: null };
+}
+
+async function readRow(db: Db, definitionId: string, row: CursorRow): Promise<StoredCursor | null> {
   const { rows } = await db.query<{
     value: string | null;
     progress: string | null;
     fingerprint: TargetFingerprint | null;
     updated_at: Date;
   }>(
-    `SELECT value, progress, fingerprint, updated_at FROM arcore.sync_cursors
-      WHERE definition_id = $1 AND scope = $2`,
-    [definitionId, scope],
+    `SELECT value, progress, fingerprint, updated_at FROM ${row.table}
+      WHERE definition_id = $1 AND ${row.key} = $2`,
+    [definitionId, row.keyValue],
   );
   const r = rows[0];
   return r
     ? { value: r.value, progress: r.progress, fingerprint: r.fingerprint, updatedAt: r.updated_at }
     : null;
+}
+
+async function writeRow(
+  db: Db,
+  definitionId: string,
+  row: CursorRow,
+  value: string | null,
+  progress: string | null,
+  fingerprint: TargetFingerprint | null,
+): Promise<void> {
+  const typed = row.cursorType !== null;
+  const params: (string | null)[] = [
+    definitionId,
+    row.keyValue,
+    value,
+    progress,
+    fingerprint ? JSON.stringify(fingerprint) : null,
+  ];
+  if (row.cursorType !== null) params.push(row.cursorType);
+  await db.query(
+    `INSERT INTO ${row.table} (definition_id, ${row.key}, value, progress, fingerprint, updated_at${typed ? ', cursor_type' : ''})
+     VALUES ($1, $2, $3, $4, $5, now()${typed ? ', $6' : ''})
+     ON CONFLICT (definition_id, ${row.key}) DO UPDATE SET value = EXCLUDED.value, progress = EXCLUDED.progress,
+       fingerprint = EXCLUDED.fingerprint,${typed ? ' cursor_type = EXCLUDED.cursor_type,' : ''} updated_at = now()`,
+    params,
+  );
+}
+
+export async function readCursor(
+  db: Db,
+  definitionId: string,
+  scope: CursorScope,
+): Promise<StoredCursor | null> {
+  return readRow(db, definitionId, definitionRow(scope));
 }
 
 export async function writeCursor(
@@ -47,20 +98,7 @@ export async function writeCursor(
   progress: string | null = null,
   fingerprint: TargetFingerprint | null = null,
 ): Promise<void> {
-  await db.query(
-    `INSERT INTO arcore.sync_cursors (definition_id, scope, cursor_type, value, progress, fingerprint, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, now())
-     ON CONFLICT (definition_id, scope) DO UPDATE SET value = EXCLUDED.value, progress = EXCLUDED.progress,
-       fingerprint = EXCLUDED.fingerprint, cursor_type = EXCLUDED.cursor_type, updated_at = now()`,
-    [
-      definitionId,
-      scope,
-      scope === 'SOURCE' ? 'TIMESTAMP' : 'DELTA_TOKEN',
-      value,
-      progress,
-      fingerprint ? JSON.stringify(fingerprint) : null,
-    ],
-  );
+  await writeRow(db, definitionId, definitionRow(scope), value, progress, fingerprint);
 }
 
 /** A routed list's delta link (arcore.sync_list_cursors): one per list of a routed definition. */
@@ -69,20 +107,7 @@ export async function readListCursor(
   definitionId: string,
   listId: string,
 ): Promise<StoredCursor | null> {
-  const { rows } = await db.query<{
-    value: string | null;
-    progress: string | null;
-    fingerprint: TargetFingerprint | null;
-    updated_at: Date;
-  }>(
-    `SELECT value, progress, fingerprint, updated_at FROM arcore.sync_list_cursors
-      WHERE definition_id = $1 AND list_id = $2`,
-    [definitionId, listId],
-  );
-  const r = rows[0];
-  return r
-    ? { value: r.value, progress: r.progress, fingerprint: r.fingerprint, updatedAt: r.updated_at }
-    : null;
+  return readRow(db, definitionId, listRow(listId));
 }
 
 export async function writeListCursor(
@@ -93,13 +118,7 @@ export async function writeListCursor(
   progress: string | null = null,
   fingerprint: TargetFingerprint | null = null,
 ): Promise<void> {
-  await db.query(
-    `INSERT INTO arcore.sync_list_cursors (definition_id, list_id, value, progress, fingerprint, updated_at)
-     VALUES ($1, $2, $3, $4, $5, now())
-     ON CONFLICT (definition_id, list_id) DO UPDATE SET value = EXCLUDED.value, progress = EXCLUDED.progress,
-       fingerprint = EXCLUDED.fingerprint, updated_at = now()`,
-    [definitionId, listId, value, progress, fingerprint ? JSON.stringify(fingerprint) : null],
-  );
+  await writeRow(db, definitionId, listRow(listId), value, progress, fingerprint);
 }
 
 /** Forgets every routed list's delta link of a definition (relink, reset-cursor). */

@@ -31,6 +31,7 @@ import { forListId } from '../routing';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
 import { decideBackfill, mergeSynced } from './decide';
+import { inTransaction } from '../../db/transaction';
 
 /** What every batch of one backfill run shares. */
 export interface BackfillJob {
@@ -471,9 +472,7 @@ async function commitBatch(
     await scope.ledger.save(scope.ctx.meta, commit.save);
     return;
   }
-  const client = await scope.ctx.meta.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(scope.ctx.meta, async (client) => {
     await scope.ledger.save(client, commit.save);
     for (const { pair, decision } of commit.conflicts) {
       await recordConflict(client, scope.definitionId, {
@@ -498,11 +497,5 @@ async function commitBatch(
     }
     await advanceBackfill(client, scope.definitionId, position, counts);
     scope.assertLockHeld();
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -22,6 +22,7 @@ import { pick } from '../plan';
 import type { RunScope } from '../runner';
 import { type PageCommit, type PushRow, describeFailure, responseFields } from './page';
 import { graphFields } from './writes';
+import { inTransaction } from '../../db/transaction';
 
 /** A row whose item must move from the ledger's list to `toListId`. */
 export interface Move {
@@ -272,19 +273,11 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
     }
   }
   if (!scope.dryRun) {
-    const client = await ctx.meta.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(ctx.meta, async (client) => {
       await ledger.save(client, save);
       await clearMoves(client, scope.definitionId, settled);
       scope.assertLockHeld();
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
   scope.counts.processed += finished;
   scope.counts.moved += finished;

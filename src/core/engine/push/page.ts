@@ -11,6 +11,7 @@ import type { LedgerEntry } from '../../store/ledger';
 import type { WriteOutcome } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
 import { sourcePairs } from '../transform';
+import { inTransaction } from '../../db/transaction';
 
 /** A source row ready to push: its identity and canonical values. */
 export interface PushRow {
@@ -101,9 +102,7 @@ export async function commitPage(
   cursor: KeysetPosition | null,
 ): Promise<void> {
   if (scope.dryRun) return; // a dry run moves no cursor and parks nothing
-  const client = await scope.ctx.meta.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(scope.ctx.meta, async (client) => {
     await scope.ledger.save(client, commit.save);
     await scope.ledger.remove(client, commit.remove);
     for (const p of commit.park) {
@@ -119,13 +118,7 @@ export async function commitPage(
     await clearMoves(client, scope.definitionId, commit.moved);
     if (cursor) await writeCursor(client, scope.definitionId, 'SOURCE', keysetCursor.serialize(cursor));
     scope.assertLockHeld();
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export function describeFailure(o: WriteOutcome): string {
