@@ -85,6 +85,29 @@ describe('I8 deletes found without comparing the whole table', () => {
     expect(await tombstones('capt')).toBe(0);
   });
 
+  it('two definitions reading one table both see its deletes (tombstones are read once, so both sweep)', async () => {
+    await setUp('twice', true);
+    const copy = projectsDefinition(
+      {
+        name: 'twice_b',
+        source: { table: 'twice', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      },
+      'twice_b',
+    );
+    await h.define(copy);
+    expect(await push('twice')).toMatchObject({ status: 'SUCCEEDED', created: 4 });
+    expect(await push('twice_b')).toMatchObject({ status: 'SUCCEEDED', created: 4 });
+    await h.db.pool.query('DELETE FROM twice WHERE id = 3');
+    const a = await push('twice');
+    const b = await push('twice_b');
+    expect(a).toMatchObject({ status: 'SUCCEEDED', deleted: 1 });
+    expect(b).toMatchObject({ status: 'SUCCEEDED', deleted: 1 });
+    expect(await titles('twice')).toEqual(['row 1', 'row 2', 'row 4']);
+    expect(await titles('twice_b')).toEqual(['row 1', 'row 2', 'row 4']);
+    // Read by no one, the tombstones do not pile up.
+    expect(await tombstones('twice')).toBe(0);
+  });
+
   it('I6 a crash between the SharePoint delete and the ledger commit keeps the tombstone; the rerun applies the delete once', async () => {
     await setUp('crashy', true);
     expect(await push('crashy')).toMatchObject({ status: 'SUCCEEDED', created: 4 });

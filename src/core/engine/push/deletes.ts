@@ -10,6 +10,7 @@ import type { LedgerEntry } from '../../store/ledger';
 import {
   DELETE_CHUNK_ROWS,
   SWEEP_SLICE_MS,
+  clearTombstones,
   deleteDetectionOf,
   deleteTombstones,
   presentKeys,
@@ -31,11 +32,32 @@ const CHUNK = DELETE_CHUNK_ROWS;
  */
 export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean } = {}): Promise<void> {
   const { def } = scope;
-  const detection = await deleteDetectionOf(scope.sourcePool, def.source.schema, def.source.table);
+  let detection = await deleteDetectionOf(scope.sourcePool, def.source.schema, def.source.table);
+  if (detection === 'tombstones' && (await tableShared(scope))) {
+    // Tombstones are consumed once, by one reader: with two definitions on the table, one would take the
+    // other's deletes. Both sweep instead; the tombstones, read by no one now, are dropped.
+    detection = 'sweep';
+    scope.details.deleteDetectionShared = true;
+    if (!scope.dryRun) await clearTombstones(scope.source);
+  }
   scope.details.deleteDetection = detection;
   if (opts.force) await sweepAll(scope);
   else if (detection === 'tombstones') await consumeTombstones(scope);
   else if (await sweepDue(scope)) await sweepSlice(scope);
+}
+
+/** Whether another definition of this metadata store reads the same source table (same connection). */
+async function tableShared(scope: RunScope): Promise<boolean> {
+  const { def } = scope;
+  const { rows } = await scope.ctx.meta.query<{ shared: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM arcore.sync_definitions
+        WHERE id <> $1 AND document->'source'->>'table' = $2
+          AND coalesce(document->'source'->>'schema', 'public') = $3
+          AND coalesce(document->'source'->>'connection', 'default') = $4) AS shared`,
+    [scope.definitionId, def.source.table, def.source.schema, def.source.connection],
+  );
+  return rows[0].shared;
 }
 
 /**

@@ -126,6 +126,12 @@ export async function deleteTombstones(source: PostgresSource, ids: string[]): P
   );
 }
 
+/** Drops every tombstone of the table: when no definition reads them any more (a shared table sweeps). */
+export async function clearTombstones(source: PostgresSource): Promise<void> {
+  const { schema, table } = source.shape;
+  await source.pool.query(`DELETE FROM ${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))}`);
+}
+
 /** The keys among `keys` (definition order) that have a row, parsed as a source read parses them; one query. */
 export async function presentKeys(source: PostgresSource, keys: unknown[][]): Promise<unknown[][]> {
   if (keys.length === 0) return [];
