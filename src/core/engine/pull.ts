@@ -1,4 +1,4 @@
-import { markRunWrites, unmarkOwnWrites } from '../capture/lsn/origin';
+import { markRunWrites, unmarkForRelease } from '../capture/lsn/origin';
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
 import {
@@ -94,13 +94,7 @@ async function inPageTx<T>(
     await meta.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    // A session still marked would mark someone else's writes: such a connection is closed, not reused.
-    const stuck = marked
-      ? await unmarkOwnWrites(source).then(
-          () => undefined,
-          (e: Error) => e,
-        )
-      : undefined;
+    const stuck = await unmarkForRelease(source, marked);
     if (source !== meta) source.release(stuck);
     meta.release(source === meta ? stuck : undefined);
   }

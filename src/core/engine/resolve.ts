@@ -7,7 +7,7 @@ import type { ListItem, WriteOutcome } from '../target/sharepoint';
 import { applyToPostgres, graphFields } from './push/writes';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
-import { markRunWrites, unmarkOwnWrites } from '../capture/lsn/origin';
+import { markRunWrites, unmarkForRelease } from '../capture/lsn/origin';
 import { forListId } from './routing';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext } from './types';
@@ -325,15 +325,7 @@ async function resolveInRun(
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    // A session still marked would mark someone else's writes: such a connection is closed, not reused.
-    client.release(
-      marked
-        ? await unmarkOwnWrites(client).then(
-            () => undefined,
-            (e: Error) => e,
-          )
-        : undefined,
-    );
+    client.release(await unmarkForRelease(client, marked));
   }
   await ledger.save(ctx.meta, [
     {

@@ -58,6 +58,18 @@ export async function unmarkOwnWrites(client: PoolClient): Promise<void> {
   await client.query('SELECT pg_replication_origin_session_reset()');
 }
 
+/**
+ * What to pass to `client.release()` after a session that may be marked: nothing when it is clean, or the
+ * reset's error, so that a session still marked (it would mark someone else's writes) is closed, not reused.
+ */
+export async function unmarkForRelease(client: PoolClient, marked: boolean): Promise<Error | undefined> {
+  if (!marked) return undefined;
+  return unmarkOwnWrites(client).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+}
+
 /** Drops the origin (when a definition stops capturing); a missing one is fine. */
 export async function dropOrigin(db: Pool | PoolClient, origin: string): Promise<void> {
   try {

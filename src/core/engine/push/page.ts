@@ -1,6 +1,6 @@
 /** A push page's bookkeeping: the rows it carries, the metadata it commits with the cursor (I5c), parked entries. */
 import type { PoolClient } from 'pg';
-import { markRunWrites, unmarkOwnWrites } from '../../capture/lsn/origin';
+import { markRunWrites, unmarkForRelease } from '../../capture/lsn/origin';
 import { contentHash, type CanonicalRecord } from '../../canonical';
 import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
@@ -84,15 +84,7 @@ export async function inSourceTx<T>(scope: RunScope, fn: (client: PoolClient) =>
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    // A session still marked would mark someone else's writes: such a connection is closed, not reused.
-    client.release(
-      marked
-        ? await unmarkOwnWrites(client).then(
-            () => undefined,
-            (e: Error) => e,
-          )
-        : undefined,
-    );
+    client.release(await unmarkForRelease(client, marked));
   }
 }
 
