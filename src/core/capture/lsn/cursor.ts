@@ -11,6 +11,8 @@ export interface LsnCursor {
   lsn: string;
   /** Set while loading: the last key loaded (null: nothing yet). */
   load: { after: unknown[] | null; reason: string } | null;
+  /** As read: a full comparison of ledger and table for deletes is owed (read with the cursor, no extra query). */
+  deletesOwed?: boolean;
 }
 
 const lsnCursorSchema = z.object({
@@ -34,11 +36,13 @@ export function parseLsnCursor(raw: string | null | undefined): LsnCursor | null
 }
 
 export async function readLsnCursor(db: Pool | PoolClient, definitionId: string): Promise<LsnCursor | null> {
-  const { rows } = await db.query<{ value: string | null }>(
-    `SELECT value FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE' AND cursor_type = 'LSN'`,
+  const { rows } = await db.query<{ value: string | null; owed: boolean }>(
+    `SELECT value, deletes_full_position IS NOT NULL AS owed FROM arcore.sync_cursors
+      WHERE definition_id = $1 AND scope = 'SOURCE' AND cursor_type = 'LSN'`,
     [definitionId],
   );
-  return parseLsnCursor(rows[0]?.value);
+  const cursor = parseLsnCursor(rows[0]?.value);
+  return cursor && { ...cursor, deletesOwed: rows[0].owed };
 }
 
 export async function writeLsnCursor(

@@ -2,7 +2,12 @@
 import { identityOf } from '../../canonical';
 import type { LedgerEntry } from '../../store/ledger';
 import { readInstallationId } from '../../store/installation';
-import { applyPushDeletes, isLive, reconcileDeletes } from '../../engine/push/deletes';
+import {
+  applyPushDeletes,
+  continueOwedComparison,
+  isLive,
+  reconcileDeletes,
+} from '../../engine/push/deletes';
 import { pushRows } from '../../engine/push/rows';
 import { keyOf } from '../../engine/plan';
 import type { RunScope } from '../../engine/runner';
@@ -47,11 +52,14 @@ async function startCapture(scope: RunScope, names: LsnNames, reason: string): P
   return cursor;
 }
 
-/** Loads the table's rows in key order through the normal push path; false when the time budget ran out. */
+/**
+ * Loads the table's rows in key order through the normal push path, then compares the ledger with the table
+ * for deletes (continued by later runs when the time budget stops it); false when the time budget ran out.
+ */
 async function load(scope: RunScope, cursor: LsnCursor): Promise<boolean> {
   const { def, source } = scope;
   const state = cursor.load;
-  if (!state) return true;
+  if (!state) return cursor.deletesOwed ? continueOwedComparison(scope) : true;
   scope.details.captureLoad = state.reason;
   let after = state.after;
   let loaded = 0;
@@ -71,10 +79,11 @@ async function load(scope: RunScope, cursor: LsnCursor): Promise<boolean> {
       return false;
     }
   }
-  // Rows deleted before the load (while the slot was lost, or before a switch from TIMESTAMP).
-  await reconcileDeletes(scope, { force: true });
+  // Rows deleted before the load (while the slot was lost, or before a switch from TIMESTAMP). Owed before the
+  // load is marked done, so a comparison the time budget stops is continued by the next run.
+  const compared = await reconcileDeletes(scope, { force: true });
   if (!scope.dryRun) await writeLsnCursor(scope.ctx.meta, scope.definitionId, { ...cursor, load: null });
-  return true;
+  return compared;
 }
 
 /** Rows of the touched keys are pushed as they are now; keys no longer in the table are deletes. */

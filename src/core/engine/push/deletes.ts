@@ -27,10 +27,12 @@ import { forListId } from '../routing';
 const CHUNK = DELETE_CHUNK_ROWS;
 
 /**
- * Finds and applies push deletes. `force` (change data capture after a load or a keyless delete) compares the
- * whole ledger with the table now, whatever the detection and the check interval.
+ * Finds and applies push deletes. `force` (a switch from LSN, a load, a delete without key) owes a comparison of
+ * the whole ledger with the table, whatever the detection and the check interval. An owed comparison is stored
+ * before it starts and continues across runs within each run's time budget (I16) until it reaches the ledger's
+ * end. Returns false when the time budget stopped it (the run is then marked incomplete).
  */
-export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean } = {}): Promise<void> {
+export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean } = {}): Promise<boolean> {
   const { def } = scope;
   let detection = await deleteDetectionOf(scope.sourcePool, def.source.schema, def.source.table);
   if (detection === 'tombstones' && (await tableShared(scope))) {
@@ -41,9 +43,16 @@ export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean 
     if (!scope.dryRun) await clearTombstones(scope.source);
   }
   scope.details.deleteDetection = detection;
-  if (opts.force) await sweepAll(scope);
-  else if (detection === 'tombstones') await consumeTombstones(scope);
-  else if (await sweepDue(scope)) await sweepSlice(scope);
+  if (opts.force) {
+    await oweFullComparison(scope);
+    return continueFullComparison(scope, '');
+  }
+  const state = await deleteState(scope);
+  if (state.owedFrom !== null) return continueFullComparison(scope, state.owedFrom);
+  if (detection === 'tombstones') {
+    if (await consumeTombstones(scope)) return continueFullComparison(scope, '');
+  } else if (state.sweepDue) await sweepSlice(scope);
+  return true;
 }
 
 /** Whether another definition of this metadata store reads the same source table (same connection). */
@@ -64,19 +73,24 @@ async function tableShared(scope: RunScope): Promise<boolean> {
  * Tombstones in id order, a chunk at a time. A chunk's deletes are written and committed to the ledger first;
  * only then are its tombstones dropped, except those whose delete did not apply (parked, or held by an open
  * MANUAL conflict), which stay for the next push. A crash between the two steps re-reads tombstones whose
- * ledger entries are already gone: they are dropped without a write.
+ * ledger entries are already gone: they are dropped without a write. A tombstone without key (TRUNCATE, or
+ * install-cursor's request) owes a full comparison, which `reconcileDeletes` then runs: returns whether one did.
  */
-async function consumeTombstones(scope: RunScope): Promise<void> {
+async function consumeTombstones(scope: RunScope): Promise<boolean> {
   const { ledger, ctx, source } = scope;
   let after = '0';
+  let owed = false;
   for (;;) {
     const tombstones = await readTombstones(source, after, CHUNK);
-    if (tombstones.length === 0) return;
+    if (tombstones.length === 0) return owed;
     after = tombstones[tombstones.length - 1].id;
     let kept = new Set<string>();
-    let sweepDone = true;
     const keyed = tombstones.filter((t): t is Tombstone & { key: unknown[] } => t.key !== null);
-    if (keyed.length < tombstones.length) sweepDone = await sweepAll(scope);
+    // Stored before the tombstone is dropped: the comparison it asks for is owed until it completes.
+    if (keyed.length < tombstones.length && !owed) {
+      await oweFullComparison(scope);
+      owed = true;
+    }
     const hashes = new Map<string, string>();
     for (const t of keyed) {
       // A key with NULL in it was never synced (I13): nothing to delete, the tombstone is simply consumed.
@@ -94,13 +108,13 @@ async function consumeTombstones(scope: RunScope): Promise<void> {
     }
     const consumed = tombstones
       .filter((t) => {
-        if (t.key === null) return sweepDone;
+        if (t.key === null) return true;
         const hash = hashes.get(t.id);
         return hash === undefined || !kept.has(hash);
       })
       .map((t) => t.id);
     if (!scope.dryRun) await deleteTombstones(source, consumed);
-    if (tombstones.length < CHUNK) return;
+    if (tombstones.length < CHUNK) return owed;
   }
 }
 
@@ -125,16 +139,20 @@ async function absentFromTable<T extends { identityHash: string; identity: Recor
   return live.filter((e) => !present.has(e.identityHash));
 }
 
-/** Whether the fallback sweep runs on this push (`deletes.checkIntervalSeconds`). */
-async function sweepDue(scope: RunScope): Promise<boolean> {
+/**
+ * Where an owed full comparison continues from (null: none owed), and whether the fallback sweep runs on this
+ * push (`deletes.checkIntervalSeconds`): one read of the SOURCE cursor row.
+ */
+async function deleteState(scope: RunScope): Promise<{ owedFrom: string | null; sweepDue: boolean }> {
   const { ctx, def } = scope;
-  if (def.deletes.checkIntervalSeconds === 0) return true;
-  const { rows } = await ctx.meta.query<{ due: boolean }>(
-    `SELECT coalesce(max(deletes_checked_at) < now() - make_interval(secs => $2), true) AS due
+  const { rows } = await ctx.meta.query<{ owed: string | null; due: boolean }>(
+    `SELECT max(deletes_full_position) AS owed,
+            coalesce(max(deletes_checked_at) < now() - make_interval(secs => $2), true) AS due
        FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE'`,
     [scope.definitionId, def.deletes.checkIntervalSeconds],
   );
-  return rows[0].due;
+  const owedFrom = dryRunOwed.has(scope) ? (dryRunOwed.get(scope) ?? null) : rows[0].owed;
+  return { owedFrom, sweepDue: def.deletes.checkIntervalSeconds === 0 || rows[0].due };
 }
 
 /**
@@ -164,10 +182,57 @@ async function sweepSlice(scope: RunScope): Promise<void> {
   );
 }
 
-/** One full comparison of ledger and table (a tombstone without key asked for it). True once complete. */
-async function sweepAll(scope: RunScope): Promise<boolean> {
-  let position: string | null = '';
-  while (position !== null) position = await sweepChunk(scope, position);
+/** A dry run owes its comparison in memory only (it writes nothing, the next real run decides for itself). */
+const dryRunOwed = new WeakMap<RunScope, string | null>();
+
+/**
+ * Owes a full comparison from the ledger's start: a comparison already under way restarts, because rows it
+ * has passed may be among those now deleted.
+ */
+export async function oweFullComparison(scope: RunScope): Promise<void> {
+  await storeOwedPosition(scope, '');
+}
+
+/** Null: the comparison reached the ledger's end and is no longer owed. */
+async function storeOwedPosition(scope: RunScope, position: string | null): Promise<void> {
+  if (scope.dryRun) {
+    dryRunOwed.set(scope, position);
+    return;
+  }
+  await scope.ctx.meta.query(
+    `INSERT INTO arcore.sync_cursors (definition_id, scope, cursor_type, deletes_full_position)
+     VALUES ($1, 'SOURCE', 'TIMESTAMP', $2)
+     ON CONFLICT (definition_id, scope) DO UPDATE SET deletes_full_position = $2`,
+    [scope.definitionId, position],
+  );
+}
+
+/**
+ * Continues the full comparison an earlier run left owed, if any (change data capture, whose deletes otherwise
+ * come from the slot). False when the time budget stopped it again.
+ */
+export async function continueOwedComparison(scope: RunScope): Promise<boolean> {
+  const { owedFrom } = await deleteState(scope);
+  return owedFrom === null ? true : continueFullComparison(scope, owedFrom);
+}
+
+/**
+ * Continues an owed full comparison of ledger and table, a chunk at a time: each chunk's deletes are committed,
+ * then its position, so a crash or a spent time budget (I16) resumes after the last chunk committed. At least
+ * one chunk per run, so a comparison always moves on. True once none is owed.
+ */
+async function continueFullComparison(scope: RunScope, from: string): Promise<boolean> {
+  let position: string | null = from;
+  while (position !== null) {
+    position = await sweepChunk(scope, position);
+    await storeOwedPosition(scope, position);
+    if (position !== null && scope.timeLeft() <= 0) {
+      scope.details.deletesComparison =
+        'time budget spent: the next push continues the full delete comparison';
+      scope.stopIncomplete('time budget spent comparing the ledger with the table for deletes');
+      return false;
+    }
+  }
   return true;
 }
 

@@ -1,0 +1,104 @@
+import { parseDefinition } from '../../../src/core/definition/parse';
+import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import { runPush } from '../../../src/core/engine/push';
+import { installCursorFor } from '../../../src/core/ops';
+import { DELETE_CHUNK_ROWS } from '../../../src/core/source/postgres/tombstones';
+import { dropCaptureObjects } from '../../support/capture';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../support/engineHarness';
+
+/**
+ * The full comparison of ledger and table for deletes (after a switch from LSN, a load, a delete without key)
+ * keeps the run's time budget and is owed until it completes (I8, I16).
+ */
+describe('I16 the forced delete comparison keeps the time budget and is never forgotten', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await dropCaptureObjects(h.db.pool);
+    await h.close();
+  });
+
+  const push = (name: string, maxSeconds?: number) => runPush(h.ctx, name, { trigger: 'test', maxSeconds });
+  const titles = async (list: string) => (await h.items(list)).map((i) => String(i.fields.Title)).sort();
+
+  function definition(name: string, source: Partial<SyncDefinitionInput['source']>): SyncDefinitionInput {
+    return projectsDefinition(
+      {
+        name,
+        source: {
+          table: name,
+          key: ['id'],
+          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+          ...source,
+        },
+        fields: [{ source: 'name', target: 'Title' }],
+        deletes: { checkIntervalSeconds: 3600 },
+      },
+      name,
+    );
+  }
+
+  it('stops at the time budget after one committed chunk and resumes on the next push', async () => {
+    const rows = DELETE_CHUNK_ROWS + 50;
+    await createProjectsTable(h.db, 'wide');
+    await h.db.pool.query(`INSERT INTO wide (id, name) SELECT g, 'r' || g FROM generate_series(1, $1) g`, [
+      rows,
+    ]);
+    // No overlap window: the stopped push reads no page again, so its time is spent only on the comparison.
+    const input = definition('wide', { overlapSeconds: 0 });
+    await h.define(input);
+    expect(await push('wide')).toMatchObject({ status: 'SUCCEEDED', created: rows });
+
+    // The comparison visits the ledger in identity-hash order: delete rows of its first chunk and of its second.
+    const { rows: ordered } = await h.db.pool.query<{ id: number }>(
+      `SELECT (l.source_identity->>'id')::int AS id FROM arcore.sync_ledger l
+         JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'wide' ORDER BY l.source_identity_hash`,
+    );
+    const firstChunk = [ordered[0].id, ordered[500].id, ordered[DELETE_CHUNK_ROWS - 1].id];
+    const secondChunk = [ordered[DELETE_CHUNK_ROWS].id, ordered[rows - 1].id];
+    await h.db.pool.query('DELETE FROM wide WHERE id = ANY($1)', [[...firstChunk, ...secondChunk]]);
+    // Installing delete capture asks for one full comparison (a tombstone without key).
+    await installCursorFor(parseDefinition(input), h.db.pool);
+
+    const stopped = await push('wide', 0.001);
+    expect(stopped).toMatchObject({ status: 'SUCCEEDED', complete: false, deleted: firstChunk.length });
+    const remaining = await titles('wide');
+    expect(remaining).toHaveLength(rows - firstChunk.length);
+    for (const id of secondChunk) expect(remaining).toContain(`r${id}`);
+
+    const resumed = await push('wide');
+    expect(resumed).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: secondChunk.length });
+    expect(await h.items('wide')).toHaveLength(rows - firstChunk.length - secondChunk.length);
+    // Done: a further push owes nothing.
+    expect(await push('wide')).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 0 });
+  });
+
+  it('after a switch from LSN, a push stopped by its time budget leaves the comparison owed to the next push', async () => {
+    await createProjectsTable(h.db, 'back');
+    await h.db.pool.query(`INSERT INTO back (id, name) SELECT g, 'r' || g FROM generate_series(1, 30) g`);
+    const timestamp = definition('back', { pageSize: 10 });
+    await h.define(timestamp);
+    // The first push also runs the bounded sweep: the next one is not due for an hour (checkIntervalSeconds).
+    expect(await push('back')).toMatchObject({ status: 'SUCCEEDED', created: 30 });
+    await h.define({ ...timestamp, source: { ...timestamp.source, cursor: { type: 'LSN' } } });
+    expect(await push('back')).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0 });
+
+    await h.db.pool.query('DELETE FROM back WHERE id = 7'); // captured by the slot, never pushed under LSN
+    await h.define(timestamp);
+    const stopped = await push('back', 0.001);
+    expect(stopped).toMatchObject({ status: 'SUCCEEDED', complete: false, deleted: 0 });
+
+    const next = await push('back');
+    expect(next).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 1 });
+    expect(await titles('back')).not.toContain('r7');
+    expect(await h.items('back')).toHaveLength(29);
+  });
+});
