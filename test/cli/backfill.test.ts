@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/index';
+import { runBackfill } from '../../src/core/engine/backfill';
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
 import {
@@ -103,5 +104,51 @@ describe('arcore-sync backfill', () => {
     });
     const runs = await cli(['runs', 'projects', '--json']);
     expect((JSON.parse(runs.stdout) as { runs: { runType: string }[] }).runs[0].runType).toBe('BACKFILL');
+  });
+  it('status shows an unfinished backfill: fields, strategy, direction, progress, start, and how to continue or start over', async () => {
+    // Batches of 2 rows, and a time budget spent after the first.
+    await h.define(
+      projectsDefinition({
+        source: {
+          table: 'projects',
+          key: ['id'],
+          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+          pageSize: 2,
+        },
+      }),
+    );
+    const stopped = await runBackfill(h.ctx, 'projects', {
+      fields: ['Title', 'budget'],
+      strategy: 'full_resync',
+      maxSeconds: 0.001,
+      trigger: 'test',
+    });
+    expect(stopped).toMatchObject({ complete: false, examined: 2 });
+    const json = await cli(['status', 'projects', '--json']);
+    const command =
+      'arcore-sync backfill projects --fields Title,Budget --strategy full_resync --direction push';
+    expect(JSON.parse(json.stdout).backfill).toEqual({
+      fields: ['Title', 'Budget'],
+      strategy: 'full_resync',
+      direction: 'push',
+      done: 2,
+      total: 5,
+      counts: { examined: 2, updated: 0, equal: 2, skipped: 0, created: 0, conflicts: 0, failed: 0 },
+      runs: 1,
+      startedAt: expect.any(String),
+      lastProgressAt: expect.any(String),
+      resume: command,
+      restart: `${command} --restart`,
+    });
+    const text = await cli(['status', 'projects']);
+    expect(text.stdout).toMatch(
+      /^ {2}backfill unfinished: Title, Budget \(full_resync, push\), 2\/5 rows \(40%\), 1 run\(s\) since \S+, last progress \S+$/m,
+    );
+    expect(text.stdout).toContain(`    continue: ${command}\n    start over: ${command} --restart`);
+
+    // Continued to the end, it is no longer shown.
+    expect((await cli(command.split(' ').slice(1))).code).toBe(0);
+    expect(JSON.parse((await cli(['status', 'projects', '--json'])).stdout).backfill).toBeNull();
+    expect((await cli(['status', 'projects'])).stdout).not.toContain('backfill unfinished');
   });
 });

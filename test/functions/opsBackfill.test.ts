@@ -1,5 +1,6 @@
 import { tryLockDefinition } from '../../src/core/store/locks';
-import type { Harness } from '../support/engineHarness';
+import { runBackfill } from '../../src/core/engine/backfill';
+import { projectsDefinition, type Harness } from '../support/engineHarness';
 import { ops, startOpsHarness } from './support/opsHarness';
 
 /** POST ops/definitions/{name}/backfill (issue #22), against Postgres and the emulator. */
@@ -71,5 +72,41 @@ describe('ops API: backfill', () => {
     } finally {
       await lock?.release();
     }
+  });
+  it('the status route shows an unfinished backfill, as the console reads it, until it is continued to the end', async () => {
+    await h.define(
+      projectsDefinition({
+        source: {
+          table: 'projects',
+          key: ['id'],
+          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+          pageSize: 2,
+        },
+      }),
+    );
+    const stopped = await runBackfill(h.ctx, 'projects', {
+      fields: ['Title'],
+      direction: 'pull',
+      maxSeconds: 0.001,
+      trigger: 'test',
+    });
+    expect(stopped).toMatchObject({ complete: false, examined: 2 });
+    const status = await ops('GET', 'definitions/projects');
+    expect(status.status).toBe(200);
+    expect(status.json.backfill).toMatchObject({
+      fields: ['Title'],
+      strategy: 'update_only',
+      direction: 'pull',
+      done: 2,
+      total: 6,
+      runs: 1,
+      resume: 'arcore-sync backfill projects --fields Title --strategy update_only --direction pull',
+    });
+    const all = await ops('GET', 'definitions');
+    expect((all.json.definitions as { backfill: unknown }[])[0].backfill).toEqual(status.json.backfill);
+
+    const rest = await ops('POST', 'definitions/projects/backfill', { fields: ['Title'], direction: 'pull' });
+    expect(rest).toMatchObject({ status: 200, json: { complete: true, resumed: true } });
+    expect((await ops('GET', 'definitions/projects')).json.backfill).toBeNull();
   });
 });

@@ -38,6 +38,8 @@ export function formatBackfillSummary(s: BackfillSummary): string {
       `${(s.throttleWaitMs / 1000).toFixed(1)}s waiting on throttling`,
   );
   for (const f of s.failures) lines.push(`  failed: row ${JSON.stringify(f.key)}: ${f.error}`);
+  for (const m of s.missingRows)
+    lines.push(`  not re-created: row ${JSON.stringify(m.key)} (item ${m.itemId}): ${m.next}`);
   if (s.cursorMoved > 0)
     lines.push(
       `  note: an older trigger moved the cursor column of ${s.cursorMoved} row(s): run "arcore-sync install-cursor ${s.definition}" to replace it`,

@@ -15,6 +15,7 @@ import {
   type DefinitionStatus,
   type RunRecord,
 } from '../../core/ops';
+import type { UnfinishedBackfill } from '../../core/ops/records';
 import { formatBytes, type SlotStatus } from '../../core/ops/slotHealth';
 import { CliUsageError } from '../failures';
 import { budgetLines, budgetView, loadLines } from './budgetStatus';
@@ -58,7 +59,18 @@ function statusBlock(s: DefinitionStatus): string {
     `  last pull: ${runLine(s.lastPull)}`,
     `  subscription: ${s.subscription ? `${s.subscription.id} ${s.subscription.state}, expires ${s.subscription.expiration}` : 'none'}`,
     ...(s.slot ? [slotLine(s.slot)] : []),
+    ...(s.backfill ? backfillLines(s.backfill) : []),
   ].join('\n');
+}
+
+function backfillLines(b: UnfinishedBackfill): string[] {
+  const percent = b.total > 0 ? ` (${Math.min(100, Math.floor((100 * b.done) / b.total))}%)` : '';
+  return [
+    `  backfill unfinished: ${b.fields.join(', ')} (${b.strategy}, ${b.direction}), ${b.done}/${b.total} rows` +
+      `${percent}, ${b.runs} run(s) since ${b.startedAt}, last progress ${b.lastProgressAt}`,
+    `    continue: ${b.resume}`,
+    `    start over: ${b.restart}`,
+  ];
 }
 
 function slotLine(slot: SlotStatus): string {

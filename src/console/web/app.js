@@ -161,7 +161,16 @@ function Overview() {
             <td class="num"><a href="#/conflicts">${d.openConflicts}</a></td>
             <td class="num"><a href="#/failures">${d.parkedFailures}</a></td>
             <td class="num">${d.ledgerSize}</td>
-            <td>${d.pendingPull ? 'a pull is pending' : '–'}</td>
+            <td>
+              ${
+                [
+                  d.pendingPull ? 'a pull is pending' : null,
+                  d.backfill ? `backfill unfinished (${d.backfill.done}/${d.backfill.total} rows)` : null,
+                ]
+                  .filter(Boolean)
+                  .join('; ') || '–'
+              }
+            </td>
           </tr>`;
         })}
       </tbody>
@@ -303,6 +312,32 @@ function BackfillForm({ name, fields, busy, onRun }) {
   </details>`;
 }
 
+/** A backfill a time budget, crash or failure left unfinished (status `backfill`): continue it or start over. */
+function UnfinishedBackfill({ name, backfill: b, busy, onRun }) {
+  const spec = { fields: b.fields, strategy: b.strategy, direction: b.direction };
+  return html`<div class="attention" id="backfill-unfinished">
+    <p>
+      Unfinished backfill of ${b.fields.join(', ')} (${b.strategy}, ${b.direction}): ${b.done} of ${b.total}
+      rows, ${b.runs} run(s) since ${new Date(b.startedAt).toLocaleString()}. CLI: <code>${b.resume}</code>
+    </p>
+    <div class="actions">
+      <button
+        disabled=${busy}
+        onClick=${() => onRun('Backfill', [[`definitions/${enc(name)}/backfill`, spec]])}
+      >
+        Continue backfill
+      </button>
+      <button
+        class="secondary"
+        disabled=${busy}
+        onClick=${() => onRun('Backfill', [[`definitions/${enc(name)}/backfill`, { ...spec, restart: true }]])}
+      >
+        Start over
+      </button>
+    </div>
+  </div>`;
+}
+
 function DefinitionPage({ name }) {
   const status = useResource(() => api(`definitions/${enc(name)}`), [name], REFRESH_MS);
   const detail = useResource(() => api(`definitions/${enc(name)}/definition`), [name]);
@@ -417,6 +452,16 @@ function DefinitionPage({ name }) {
         <button class="secondary" onClick=${() => dialog.current?.close()}>Cancel</button>
       </div>
     </dialog>
+    ${
+      status.data?.backfill
+        ? html`<${UnfinishedBackfill}
+            name=${name}
+            backfill=${status.data.backfill}
+            busy=${busy}
+            onRun=${act}
+          />`
+        : null
+    }
     ${d ? html`<${BackfillForm} name=${name} fields=${d.fields} busy=${busy} onRun=${act} />` : null}
     <div aria-live="polite"><${Message} message=${message} /></div>
     ${

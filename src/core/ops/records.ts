@@ -1,3 +1,4 @@
+import type { BackfillCounts, BackfillDirection, BackfillStrategy } from '../store/backfills';
 import type { RecordedRunStatus } from '../engine/types';
 import type { SlotStatus } from './slotHealth';
 
@@ -56,8 +57,30 @@ export interface DefinitionStatus {
   subscription: { id: string; expiration: string; state: string } | null;
   /** LSN definitions: the replication slot on the source server; null for TIMESTAMP ones (or when not read). */
   slot: SlotStatus | null;
+  /** A backfill started and not finished (stopped by its time budget, a crash or a failure); null when none. */
+  backfill: UnfinishedBackfill | null;
   /** False when something needs an operator before it hurts: a replication slot holding back too much WAL, invalidated, missing or unreadable. */
   healthy: boolean;
+}
+
+/** An unfinished backfill (arcore.sync_backfills, status RUNNING): what it re-syncs, how far it got, how to go on. */
+export interface UnfinishedBackfill {
+  fields: string[];
+  strategy: BackfillStrategy;
+  direction: BackfillDirection;
+  /** Ledger rows examined so far, over every run of it (`counts.examined`). */
+  done: number;
+  /** The definition's ledger rows now: what the whole backfill examines. */
+  total: number;
+  counts: BackfillCounts;
+  runs: number;
+  startedAt: string;
+  /** When its last batch was committed. */
+  lastProgressAt: string;
+  /** The command that continues it where it stopped. */
+  resume: string;
+  /** The command that starts it over from the first row (`--restart` also replaces it with another backfill). */
+  restart: string;
 }
 
 export type ConflictStatus = 'OPEN' | 'RESOLVED';

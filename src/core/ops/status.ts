@@ -2,7 +2,14 @@ import type { Pool } from 'pg';
 import { UnknownDefinitionError } from '../store/definitions';
 import { reapAbandonedRuns } from '../store/runs';
 import type { SlotPolicy } from '../engine/types';
-import type { DefinitionStatus } from './records';
+import {
+  BACKFILL_COUNT_KEYS,
+  emptyBackfillCounts,
+  type BackfillCounts,
+  type BackfillDirection,
+  type BackfillStrategy,
+} from '../store/backfills';
+import type { DefinitionStatus, UnfinishedBackfill } from './records';
 import { slotStatuses, type SlotStatus, type SourcePoolOf } from './slotHealth';
 import { RUN_COLUMNS, runTypeOf, toRunRecord, type RunRow } from './runs';
 
@@ -31,6 +38,36 @@ interface StatusRow {
   subscription_id: string | null;
   subscription_expiration: Date | null;
   subscription_state: string | null;
+  backfill: BackfillJson | null;
+}
+
+/** An unfinished sync_backfills row as row_to_json gives it (timestamps as text). */
+interface BackfillJson extends BackfillCounts {
+  fields: string[];
+  strategy: BackfillStrategy;
+  direction: BackfillDirection;
+  runs: number;
+  started_at: string;
+  updated_at: string;
+}
+
+function unfinishedBackfill(name: string, b: BackfillJson, total: number): UnfinishedBackfill {
+  const counts = emptyBackfillCounts();
+  for (const k of BACKFILL_COUNT_KEYS) counts[k] = b[k];
+  const command = `arcore-sync backfill ${name} --fields ${b.fields.join(',')} --strategy ${b.strategy} --direction ${b.direction}`;
+  return {
+    fields: b.fields,
+    strategy: b.strategy,
+    direction: b.direction,
+    done: b.examined,
+    total,
+    counts,
+    runs: b.runs,
+    startedAt: new Date(b.started_at).toISOString(),
+    lastProgressAt: new Date(b.updated_at).toISOString(),
+    resume: command,
+    restart: `${command} --restart`,
+  };
 }
 
 /** json_build_object loses Date types: restore them so one converter serves both paths. */
@@ -86,7 +123,9 @@ export async function definitionStatus(
        (SELECT count(*) FROM arcore.sync_conflicts c WHERE c.definition_id = def.id AND c.status = 'OPEN')
          AS open_conflicts,
        EXISTS (SELECT 1 FROM arcore.pending_pulls p WHERE p.definition_id = def.id) AS pending_pull,
-       sub.subscription_id, sub.expiration AS subscription_expiration, sub.state AS subscription_state
+       sub.subscription_id, sub.expiration AS subscription_expiration, sub.state AS subscription_state,
+       (SELECT row_to_json(b) FROM arcore.sync_backfills b WHERE b.definition_id = def.id AND b.status = 'RUNNING')
+         AS backfill
      FROM arcore.sync_definitions def
      LEFT JOIN arcore.sync_cursors src ON src.definition_id = def.id AND src.scope = 'SOURCE'
      LEFT JOIN arcore.sync_cursors tgt ON tgt.definition_id = def.id AND tgt.scope = 'TARGET'
@@ -138,6 +177,9 @@ export async function definitionStatus(
         : null,
       slot,
       healthy: slot?.healthy ?? true,
+      backfill: row.backfill
+        ? unfinishedBackfill(row.name, row.backfill, Number(row.ledger_size) + Number(row.unrouted_rows))
+        : null,
     };
   });
 }

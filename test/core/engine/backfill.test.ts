@@ -248,6 +248,59 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     expect(await h.items('bf_full')).toHaveLength(12);
   }, 30_000);
 
+  it('I8 full_resync pulling re-creates rows gone from Postgres under deletes.push IGNORE, and reports them under PROPAGATE', async () => {
+    const rowIds = async (table: string) =>
+      (await h.db.pool.query<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) => r.id);
+    // IGNORE: SharePoint keeps the item of a deleted row, so it is the row's surviving copy.
+    await synced('bf_restore', 4, { deletes: { push: 'IGNORE' } });
+    await h.db.pool.query('DELETE FROM bf_restore WHERE id = 3');
+    expect(await runPush(h.ctx, 'bf_restore', { trigger: 'test' })).toMatchObject({ deleted: 0 }); // kept
+    await h.db.pool.query('DELETE FROM bf_restore WHERE id = 2'); // not pushed yet
+    const item2 = (await h.items('bf_restore')).find((i) => i.fields.Title === 'p2')!;
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/bf_restore/items/${item2.id}/fields`, { Budget: 22 });
+
+    const restored = await backfill('bf_restore', {
+      fields: ['Title'],
+      strategy: 'full_resync',
+      direction: 'pull',
+    });
+    expect(restored).toMatchObject({ status: 'SUCCEEDED', examined: 4, created: 2, failed: 0 });
+    expect(restored.missingRows).toEqual([]);
+    expect(await rowIds('bf_restore')).toEqual([1, 2, 3, 4]);
+    const { rows } = await h.db.pool.query(
+      'SELECT id, name, budget FROM bf_restore WHERE id IN (2, 3) ORDER BY id',
+    );
+    expect(rows).toEqual([
+      { id: 2, name: 'p2', budget: '22.00' },
+      { id: 3, name: 'p3', budget: '3.00' },
+    ]);
+    // The ledger knows the re-created rows: the next push and pull write nothing.
+    const push = await runPush(h.ctx, 'bf_restore', { trigger: 'test' });
+    expect(push).toMatchObject({ created: 0, updated: 0, deleted: 0, failed: 0 });
+    expect(await runPull(h.ctx, 'bf_restore', { trigger: 'test' })).toMatchObject({ created: 0, updated: 0 });
+    expect(await h.items('bf_restore')).toHaveLength(4);
+
+    // PROPAGATE: the push carries the delete to SharePoint; re-creating the row would undo it.
+    await synced('bf_gone', 3);
+    await h.db.pool.query('DELETE FROM bf_gone WHERE id = 2');
+    const reported = await backfill('bf_gone', {
+      fields: ['Title'],
+      strategy: 'full_resync',
+      direction: 'pull',
+    });
+    expect(reported).toMatchObject({ status: 'SUCCEEDED', examined: 3, created: 0, skipped: 1, equal: 2 });
+    expect(reported.missingRows).toEqual([
+      {
+        key: { id: 2 },
+        itemId: expect.any(String),
+        next: 'deleted in Postgres: the next push deletes its item (deletes.push PROPAGATE)',
+      },
+    ]);
+    expect(await rowIds('bf_gone')).toEqual([1, 3]);
+    expect(await runPush(h.ctx, 'bf_gone', { trigger: 'test' })).toMatchObject({ deleted: 1 });
+    expect(await h.items('bf_gone')).toHaveLength(2);
+  });
+
   it('pull direction writes SharePoint values into differing rows without moving updated_at; a concurrent edit is a conflict', async () => {
     await synced('bf_pull', 10);
     const items = await h.items('bf_pull');

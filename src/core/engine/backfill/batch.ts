@@ -43,6 +43,15 @@ export interface BackfillJob {
   cursorMoved: number;
   /** The first failures, for the summary. */
   failures: { key: Record<string, unknown>; error: string }[];
+  /** full_resync pulling: the first rows gone from Postgres that were not re-created, with what happens next. */
+  missingRows: MissingRow[];
+}
+
+/** A row gone from Postgres while its ledger entry (and item) remain, left to the push's delete policy. */
+export interface MissingRow {
+  key: Record<string, unknown>;
+  itemId: string;
+  next: string;
 }
 
 type Outcome = 'updated' | 'equal' | 'skipped' | 'created' | 'conflicts' | 'failed';
@@ -368,6 +377,84 @@ async function recreate(
   return adopted;
 }
 
+/** What the push does with a row gone from Postgres, by `deletes.push` (I8), for the summary. */
+function nextForGoneRow(job: BackfillJob): string {
+  const { deletes } = job.scope.def;
+  return deletes.push === 'PROPAGATE'
+    ? 'deleted in Postgres: the next push deletes its item (deletes.push PROPAGATE)'
+    : `deleted in Postgres: the next push sets ${deletes.pushSoftColumn ?? 'the soft-delete column'} on its item (deletes.push SOFT)`;
+}
+
+/**
+ * full_resync pulling: rows gone from Postgres whose ledger entries remain. Under `deletes.push` IGNORE a Postgres
+ * delete never reaches SharePoint, so the item is the row's surviving copy and the row is inserted again from it
+ * (key from the ledger, pullable fields from the item). Under PROPAGATE or SOFT the delete is a change the push
+ * carries to SharePoint: re-creating the row would undo it (a lost edit), so the row is reported, not re-created.
+ */
+async function restoreRows(job: BackfillJob, gone: LedgerEntry[], commit: BatchCommit): Promise<void> {
+  const { scope } = job;
+  const { def, plan } = scope;
+  if (def.deletes.push !== 'IGNORE') {
+    for (const e of gone) {
+      commit.outcomes.set(e.identityHash, 'skipped');
+      if (job.missingRows.length < MAX_FAILURES_SHOWN)
+        job.missingRows.push({ key: e.identity, itemId: e.itemId as string, next: nextForGoneRow(job) });
+    }
+    return;
+  }
+  const items = await readItems(
+    job,
+    gone.map((e) => e.itemId as string),
+  );
+  const targets = plan.fields.map((f) => f.target);
+  await inKeepCursorTx(job, async (client) => {
+    for (const entry of gone) {
+      const item = items.get(entry.itemId as string) ?? null;
+      if (!item) {
+        commit.outcomes.set(entry.identityHash, 'skipped'); // both sides gone: the pull forgets the pair (I8)
+        continue;
+      }
+      const sp = fromGraphFields(item.fields, plan.columns);
+      const synced = pick(sp, targets);
+      const decision: PairDecision = {
+        outcome: 'TAKE_SHAREPOINT',
+        conflict: false,
+        conflictFields: [],
+        keyEdits: [],
+        sharepoint: { kind: 'none' },
+        postgres: { kind: 'recreate', values: pick(sp, plan.toPostgres) },
+        synced,
+        reason: 'full_resync (pull): row re-created from its item',
+      };
+      await client.query('SAVEPOINT backfill_row');
+      try {
+        const written = await applyToPostgres(
+          scope,
+          client,
+          keyOfEntry(job, entry),
+          entry.identity,
+          decision,
+        );
+        await client.query('RELEASE SAVEPOINT backfill_row');
+        commit.outcomes.set(entry.identityHash, 'created');
+        commit.save.push({
+          ...entry,
+          eTag: item.eTag,
+          syncedValues: synced,
+          contentHash: contentHash(synced),
+          provenance: 'PULL',
+          state: 'SYNCED',
+          spModifiedAt: item.lastModifiedDateTime,
+          sourceValues: sourcePairs(plan.fields, synced, null, written),
+        });
+      } catch (err) {
+        await client.query('ROLLBACK TO SAVEPOINT backfill_row');
+        fail(job, commit, entry, `Postgres refused to re-create the row: ${(err as Error).message}`);
+      }
+    }
+  });
+}
+
 /** Backfills one batch of ledger rows and commits it with the position after it; returns its counts. */
 export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): Promise<BackfillCounts> {
   const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map() };
@@ -395,11 +482,19 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
   const { ctx, def, plan, source, listId } = scope;
   const fullResync = spec.strategy === 'full_resync';
   const recreating = fullResync && spec.direction === 'push';
+  const restoring = fullResync && spec.direction === 'pull';
 
   const candidates = entries.filter((e) => {
     const live = e.listId === listId && e.state === 'SYNCED' && e.itemId !== null;
     const inFlight = e.listId === listId && e.state === 'PENDING_CREATE';
-    if (live || (inFlight && recreating)) return true;
+    // Under IGNORE the item of a deleted row is kept (ORPHANED): a full resync pulling brings its row back.
+    const kept =
+      restoring &&
+      def.deletes.push === 'IGNORE' &&
+      e.listId === listId &&
+      e.state === 'ORPHANED' &&
+      !!e.itemId;
+    if (live || (inFlight && recreating) || kept) return true;
     // Another list's entry (relink's business), an ORPHANED item, or a create the push settles (I6).
     commit.outcomes.set(e.identityHash, 'skipped');
     return false;
@@ -414,9 +509,14 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
   );
 
   const prepared: { entry: LedgerEntry; row: SourceRow; pg: CanonicalRecord }[] = [];
+  const gone: LedgerEntry[] = [];
   for (const entry of candidates) {
     const row = rowByHash.get(entry.identityHash);
-    if (parked.has(entry.identityHash) || !row) {
+    if (restoring && !row && !parked.has(entry.identityHash)) {
+      gone.push(entry);
+      continue;
+    }
+    if (parked.has(entry.identityHash) || !row || entry.state === 'ORPHANED') {
       // MANUAL: neither side changes until the conflict is resolved; a deleted row is the push's (I8).
       commit.outcomes.set(entry.identityHash, 'skipped');
       continue;
@@ -452,6 +552,7 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
     pairs.push({ ...p, item, sp, adopted: false });
   }
   if (missing.length > 0) pairs.push(...(await recreate(job, missing, commit)));
+  if (gone.length > 0) await restoreRows(job, gone, commit);
 
   const conflicting = await settlePairs(job, pairs, commit, true);
   if (conflicting.length > 0)

@@ -14,7 +14,7 @@ import {
 import { DryRun, type PlannedChange } from '../dryRun';
 import { withRun, type RunScope } from '../runner';
 import type { EngineContext, RunSummary, RunTrigger } from '../types';
-import { backfillBatch, type BackfillJob } from './batch';
+import { backfillBatch, type BackfillJob, type MissingRow } from './batch';
 import { planOnly } from './decide';
 import { assertFlowsInPlan, BackfillInProgressError, resolveBackfillFields, sameSpec } from './fields';
 
@@ -56,6 +56,11 @@ export interface BackfillSummary extends BackfillCounts {
   cursorMoved: number;
   /** The first rows that failed, with why. */
   failures: { key: Record<string, unknown>; error: string }[];
+  /**
+   * full_resync pulling: the first rows gone from Postgres left to the push's delete policy (not re-created),
+   * each with what happens next.
+   */
+  missingRows: MissingRow[];
   startedAt: string;
   durationMs: number;
   graphRequests: number;
@@ -146,6 +151,7 @@ export async function runBackfill(
         plan: planOnly(scope.plan, spec.fields),
         cursorMoved: 0,
         failures: [],
+        missingRows: [],
       };
       job = current;
       scope.details.backfill = { ...spec, resumed, from: position || null };
@@ -197,6 +203,7 @@ export async function runBackfill(
     overall: addCounts(earlier, counts),
     cursorMoved: finished?.cursorMoved ?? 0,
     failures: finished?.failures ?? [],
+    missingRows: finished?.missingRows ?? [],
     startedAt: summary.startedAt,
     durationMs: summary.durationMs,
     graphRequests: summary.graphRequests,
