@@ -1,4 +1,4 @@
-import { provisionList } from '../../core/engine/provision';
+import { provisionList, typedByTransformLine } from '../../core/engine/provision';
 import { runPull } from '../../core/engine/pull';
 import { runPush } from '../../core/engine/push';
 import { previewPull, previewPush, type DryRunSummary, type PlannedChange } from '../../core/engine/dryRun';
@@ -118,6 +118,7 @@ export async function runProvisionCommand(
           ? 'no columns added'
           : `columns added: ${list.columnsAdded.join(', ')}`),
     );
+    for (const t of list.typedByTransform ?? []) rt.io.out(`  ${typedByTransformLine(t)}`);
   }
 }
 

@@ -75,9 +75,10 @@ export class MappingError extends Error {
 
   constructor(
     readonly definition: string,
-    message: string,
+    /** The problem without the definition's name (for a caller that lists several). */
+    readonly detail: string,
   ) {
-    super(`Definition "${definition}": ${message}`);
+    super(`Definition "${definition}": ${detail}`);
     this.name = 'MappingError';
   }
 }
@@ -224,7 +225,7 @@ function spPipelineKind(sp: SpColumnInfo, type: PipelineType): FieldKind | null 
  * Kinds of both sides of a field with pipelines, type-checked against both columns: the push pipeline must end
  * with what the SharePoint column holds, the pull pipeline with what the Postgres column holds.
  */
-function pipelineKinds(
+export function pipelineKinds(
   definition: string,
   index: number,
   t: FieldTransforms,

@@ -12,7 +12,10 @@ import { assertKeyIdentifies } from '../source/postgres/keys';
 import { quoteIdent } from '../source/postgres/PostgresSource';
 import { GraphRequestError, internalNameFor, type SharePointTarget } from '../target/sharepoint';
 import type { SyncDefinition } from '../definition/schema';
-import { MappingError } from './plan';
+import { MappingError, pipelineKinds } from './plan';
+import { fieldTransforms } from './transform';
+import { pushPipelineOutput } from '../transform/check';
+import type { PipelineType } from '../transform/steps';
 import { forgetResolution, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
 import { isRouted, targetLists } from '../routing/lists';
@@ -42,6 +45,18 @@ export interface ProvisionedList {
   columnsAdded: string[];
   /** Columns SharePoint created under another internal name than requested (requested → actual). */
   renamed?: Record<string, string>;
+  /** Columns added with the type their field's push pipeline produces instead of the Postgres column's. */
+  typedByTransform?: TypedByTransform[];
+}
+
+/** A column created with its push pipeline's output type (a number made text, a time made a date…). */
+export interface TypedByTransform {
+  column: string;
+  /** The Postgres column's type. */
+  sourceType: string;
+  /** What the pipeline hands SharePoint, and so the column's type. */
+  type: Exclude<PipelineType, 'other'>;
+  transform: string;
 }
 
 /** The first list's outcome at the top level (the one list of a single-list definition), every list in `lists`. */
@@ -93,6 +108,48 @@ const TEMPLATE_TITLE: SpColumnInfo = {
 interface PlannedColumn {
   name: string;
   body: Record<string, unknown>;
+  typedByTransform?: TypedByTransform;
+}
+
+/** The SharePoint column that holds what a pipeline hands on. */
+const FACET_OF_PIPELINE_TYPE: Record<Exclude<PipelineType, 'other'>, ProvisioningFacet> = {
+  text: { text: {} },
+  number: { number: {} },
+  date: { dateTime: { format: 'dateOnly' } },
+  dateTime: { dateTime: { format: 'dateTime' } },
+};
+
+/**
+ * The column a field whose push pipeline changes the type needs (TZ makes a time text, DATE a date, CONCAT
+ * text), or null when the Postgres column's type decides. Throws UnsupportedMappingError when the pipeline
+ * does not type-check or ends in a value no column can hold.
+ */
+function pipelineColumn(
+  f: SyncDefinition['fields'][number],
+  pg: SourceColumn,
+): { facet: ProvisioningFacet; typed: TypedByTransform } | null {
+  if (f.transform === undefined) return null;
+  const out = pushPipelineOutput(f.transform, fieldKindFor(pg, undefined));
+  const transform = typeof f.transform === 'string' ? f.transform : JSON.stringify(f.transform);
+  if (out.error)
+    throw new UnsupportedMappingError(
+      pg.name,
+      pg.dataType,
+      undefined,
+      `transform ${transform}: ${out.error}`,
+    );
+  if (!out.changed) return null;
+  if (out.type === 'other')
+    throw new UnsupportedMappingError(
+      pg.name,
+      pg.dataType,
+      undefined,
+      `transform ${transform} ends in a value no SharePoint column can hold`,
+    );
+  return {
+    facet: FACET_OF_PIPELINE_TYPE[out.type],
+    typed: { column: f.target, sourceType: pg.dataType, type: out.type, transform },
+  };
 }
 
 /**
@@ -166,12 +223,16 @@ async function planColumns(
     const sp = existing.get(f.target);
     try {
       if (sp) {
-        fieldKindFor(pg, sp);
+        // With pipelines, the column must hold what the push pipeline hands on (checked as a run's plan does).
+        const transforms = fieldTransforms(f);
+        if (transforms) pipelineKinds(def.name, i, transforms, pg, sp);
+        else fieldKindFor(pg, sp);
         const missing = missingEnumChoices(pg, sp);
         if (missing) problem(`fields[${i}].target: ${missing}`);
         continue;
       }
-      const facet = await facetFor(ctx, def, pg);
+      const typed = pipelineColumn(f, pg);
+      const facet = typed ? typed.facet : await facetFor(ctx, def, pg);
       // A key field is push-only (plan.ts) and a SharePoint edit of it is a conflict Postgres wins. Its column is
       // not made read-only: Graph's columnDefinition has `readOnly` ("Specifies whether the column values can be
       // modified", learn.microsoft.com/graph/api/resources/columndefinition, v1.0), but it applies to every
@@ -183,10 +244,12 @@ async function planColumns(
       planned.push({
         name: f.target,
         body: { name: f.target, displayName: f.target, ...(description ? { description } : {}), ...facet },
+        ...(typed ? { typedByTransform: typed.typed } : {}),
       });
     } catch (err) {
-      if (!(err instanceof UnsupportedMappingError)) throw err;
-      problem(`fields[${i}]: ${err.message}`);
+      if (err instanceof MappingError) problem(err.detail);
+      else if (err instanceof UnsupportedMappingError) problem(`fields[${i}]: ${err.message}`);
+      else throw err;
     }
   }
   if (!existing.has(def.target.keyColumn)) {
@@ -268,6 +331,7 @@ async function provisionOne(
   }
   const columnsAdded: string[] = [];
   const renamed: Record<string, string> = {};
+  const typedByTransform: TypedByTransform[] = [];
   for (const column of planned) {
     try {
       const created = await target.addColumn(siteId, listId, column.body);
@@ -278,9 +342,11 @@ async function provisionOne(
       throw err;
     }
     columnsAdded.push(column.name);
+    if (column.typedByTransform) typedByTransform.push(column.typedByTransform);
   }
   const where = isRouted(def) ? ` to list "${plan.name}"` : '';
   if (columnsAdded.length) ctx.log.info(`${def.name}: added columns ${columnsAdded.join(', ')}${where}`);
+  for (const t of typedByTransform) ctx.log.info(`${def.name}: ${typedByTransformLine(t)}${where}`);
   for (const [requested, actual] of Object.entries(renamed))
     ctx.log.warn(
       `${def.name}: SharePoint created column "${requested}" as "${actual}"${where}: map the field to "${actual}"`,
@@ -291,5 +357,21 @@ async function provisionOne(
     listCreated,
     columnsAdded,
     ...(Object.keys(renamed).length ? { renamed } : {}),
+    ...(typedByTransform.length ? { typedByTransform } : {}),
   };
+}
+
+const TYPE_WORDS: Record<TypedByTransform['type'], string> = {
+  text: 'text',
+  number: 'a number',
+  date: 'a date',
+  dateTime: 'a date and time',
+};
+
+/** How provision says a column was typed by its pipeline. */
+export function typedByTransformLine(t: TypedByTransform): string {
+  return (
+    `column "${t.column}" created as ${TYPE_WORDS[t.type]} column: its transform ${t.transform} turns the ` +
+    `Postgres ${t.sourceType} into ${TYPE_WORDS[t.type]}`
+  );
 }

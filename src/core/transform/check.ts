@@ -10,6 +10,7 @@ import {
   type Pipeline,
   type TransformSpec,
 } from './pipeline';
+import type { PipelineType } from './steps';
 import type { FieldKind } from '../canonical';
 
 /** A syntax or step problem of one pipeline, or null; a pull pipeline cannot read other columns (CONCAT). */
@@ -115,4 +116,30 @@ export function checkFieldPipelines(
         'transform to sync it both ways, or declare the field PULL_ONLY to silence this warning',
     });
   return { errors, warnings };
+}
+
+/**
+ * What a field's push pipeline hands SharePoint, from the Postgres column's kind: the type `provision` creates
+ * the column with. `changed` is false without a push pipeline or when the type stays the Postgres column's;
+ * `error` names the first step that does not type-check.
+ */
+export function pushPipelineOutput(
+  transform: TransformSpec | undefined,
+  sourceKind: FieldKind,
+): { type: PipelineType; changed: boolean; error: string | null } {
+  const input = pipelineTypeOf(sourceKind);
+  if (transform === undefined) return { type: input, changed: false, error: null };
+  let pipeline: Pipeline;
+  try {
+    pipeline = parsePipeline(transform);
+  } catch (err) {
+    if (err instanceof PipelineError) return { type: input, changed: false, error: err.message };
+    throw err;
+  }
+  const checked = typeCheck(pipeline, input);
+  return {
+    type: checked.output,
+    changed: checked.output !== input,
+    error: checked.errors[0]?.message ?? null,
+  };
 }
