@@ -1,7 +1,3 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import {
   BackfillDirectionError,
@@ -14,15 +10,13 @@ import { runPull } from '../../../src/core/engine/pull';
 import { installCursor } from '../../../src/core/ops/installCursor';
 import { runPush } from '../../../src/core/engine/push';
 import { KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
-import { eventually } from '../../support/eventually';
+import { killWhen, spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
   type Harness,
 } from '../../support/engineHarness';
-
-const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
 
 /** Issue #22 item 3: a column-scoped backfill. One harness; each test has its own table, list and definition. */
 describe('backfill: re-sync chosen fields of every ledger row', () => {
@@ -158,33 +152,18 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     const before = await snapshot('bf_crash');
     h.emulator.control.clearRequestLog();
     h.emulator.control.setLatency(20);
-    const dir = mkdtempSync(join(tmpdir(), 'arcore-backfill-'));
-    writeFileSync(join(dir, 'ca.pem'), h.emulator.caCert);
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'backfill', 'bf_crash', 'budget'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: h.db.url,
-        GRAPH_BASE_URL: h.emulator.baseUrl,
-        GRAPH_TOKEN: h.emulator.appToken,
-        GRAPH_CA_CERT_FILE: join(dir, 'ca.pem'),
-        GRAPH_RU_PER_MINUTE: '10000000',
-        GRAPH_MAX_CONCURRENCY: '2',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     // Killed once a batch is committed and more writes are on their way.
-    await eventually(
-      'the backfill to commit a batch',
+    const killed = await killWhen(
+      spawnEngineChild(h, ['backfill', 'bf_crash', 'budget']),
       async () =>
         (
           await h.db.pool.query(
             "SELECT 1 FROM arcore.sync_backfills WHERE position <> '' AND status = 'RUNNING'",
           )
         ).rowCount === 1 && appliedPatches().length > 40,
+      'the backfill to commit a batch',
     );
-    child.kill('SIGKILL');
-    await exited;
+    expect(killed).toBe(true);
     h.emulator.control.setLatency(0);
     const partial = new Set(appliedPatches());
     expect(partial.size).toBeLessThan(160);

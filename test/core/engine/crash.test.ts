@@ -1,55 +1,12 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
+import { killWhen, spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
   type Harness,
 } from '../../support/engineHarness';
-
-const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
-
-/** Starts a push or pull in a child process and SIGKILLs it once `killWhen` is true. */
-async function killMidRun(
-  h: Harness,
-  direction: 'push' | 'pull',
-  killWhen: () => Promise<boolean>,
-): Promise<boolean> {
-  const dir = mkdtempSync(join(tmpdir(), 'arcore-crash-'));
-  const ca = join(dir, 'ca.pem');
-  writeFileSync(ca, h.emulator.caCert);
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, direction, 'projects'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: h.db.url,
-      GRAPH_BASE_URL: h.emulator.baseUrl,
-      GRAPH_TOKEN: h.emulator.appToken,
-      GRAPH_CA_CERT_FILE: ca,
-      GRAPH_RU_PER_MINUTE: '10000000',
-      GRAPH_MAX_CONCURRENCY: '2',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let killed = false;
-  for (let i = 0; i < 600 && child.exitCode === null; i++) {
-    if (await killWhen()) {
-      child.kill('SIGKILL');
-      killed = true;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const code = await exited;
-  if (!killed && code !== 0) throw new Error(`child failed (${code}): ${stderr}`);
-  return killed;
-}
 
 describe('I6 crash safety (a real SIGKILL)', () => {
   let h: Harness;
@@ -74,7 +31,10 @@ describe('I6 crash safety (a real SIGKILL)', () => {
       "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 400) g",
     );
     h.emulator.control.setLatency(40);
-    const killed = await killMidRun(h, 'push', async () => (await h.items('Projects')).length >= 60);
+    const killed = await killWhen(
+      spawnEngineChild(h, ['push', 'projects']),
+      async () => (await h.items('Projects')).length >= 60,
+    );
     h.emulator.control.setLatency(0);
     expect(killed).toBe(true);
     const partial = (await h.items('Projects')).length;
@@ -103,7 +63,10 @@ describe('I6 crash safety (a real SIGKILL)', () => {
     h.emulator.control.setLatency(60);
     const countEdited = async () =>
       Number((await h.db.pool.query("SELECT count(*) FROM projects WHERE name LIKE '%!'")).rows[0].count);
-    const killed = await killMidRun(h, 'pull', async () => (await countEdited()) > 0);
+    const killed = await killWhen(
+      spawnEngineChild(h, ['pull', 'projects']),
+      async () => (await countEdited()) > 0,
+    );
     h.emulator.control.setLatency(0);
     expect(killed).toBe(true);
     expect(await countEdited()).toBeLessThan(300);

@@ -3,12 +3,8 @@
  * the list of their first matching route, move when their route changes (from either side), and a move is
  * crash-safe (a real SIGKILL between the create in the new list and the delete in the old one).
  */
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { previewPush } from '../../../src/core/engine/dryRun';
@@ -24,9 +20,9 @@ import { runBackfill } from '../../../src/core/engine/backfill';
 import { routeHash } from '../../../src/core/routing';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
 import { ensureSubscriptions, listStoredSubscriptions } from '../../../src/core/subscriptions';
+import { killWhen, spawnEngineChild } from '../../support/engineChild';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
 
-const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
 const LISTS = ['Active', 'Archive', 'Europe'] as const;
 
 function ticketsDefinition(routes: { when?: string; list: string }[]): SyncDefinitionInput {
@@ -264,28 +260,13 @@ describe('routing: one table, three lists (issue #21)', () => {
       drop: 'before',
       count: 2,
     });
-    const dir = mkdtempSync(join(tmpdir(), 'arcore-route-crash-'));
-    const ca = join(dir, 'ca.pem');
-    writeFileSync(ca, h.emulator.caCert);
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'push', 'tickets'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: h.db.url,
-        GRAPH_BASE_URL: h.emulator.baseUrl,
-        GRAPH_TOKEN: h.emulator.appToken,
-        GRAPH_CA_CERT_FILE: ca,
-        GRAPH_RU_PER_MINUTE: '10000000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    for (let i = 0; i < 400; i++) {
-      const both = [...(await itemsOf(10)), ...(await itemsOf(11))];
-      if (both.filter((x) => x.list === 'Archive').length === 2) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    child.kill('SIGKILL');
-    await exited;
+    const killed = await killWhen(
+      spawnEngineChild(h, ['push', 'tickets'], { maxConcurrency: null }),
+      async () =>
+        [...(await itemsOf(10)), ...(await itemsOf(11))].filter((x) => x.list === 'Archive').length === 2,
+      'both creates in the new list',
+    );
+    expect(killed).toBe(true);
     h.emulator.control.clearFaults();
     // Killed mid-move: each row has an item in both lists, and the moves are recorded.
     expect((await itemsOf(10)).map((i) => i.list).sort()).toEqual(['Active', 'Archive']);

@@ -1,17 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { PoolClient } from 'pg';
 import { lsnNames } from '../../../../src/core/capture/lsn';
 import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
 import { dropCaptureObjects } from '../../../support/capture';
+import { killWhen, spawnEngineChild } from '../../../support/engineChild';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 import { eventually } from '../../../support/eventually';
 
-const CHILD = join(__dirname, '..', '..', '..', 'support', 'engineChild.ts');
 const NAME = 'crashy';
 const ROWS = 60;
 
@@ -36,46 +32,9 @@ afterAll(async () => {
   await h.close();
 });
 
-/** Starts a push in a child process and SIGKILLs it once `killWhen` is true; true when it was killed. */
-async function killMidPush(killWhen: () => Promise<boolean>): Promise<boolean> {
-  const dir = mkdtempSync(join(tmpdir(), 'arcore-cdc-crash-'));
-  const ca = join(dir, 'ca.pem');
-  writeFileSync(ca, h.emulator.caCert);
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'push', NAME], {
-    env: {
-      ...process.env,
-      DATABASE_URL: h.db.url,
-      GRAPH_BASE_URL: h.emulator.baseUrl,
-      GRAPH_TOKEN: h.emulator.appToken,
-      GRAPH_CA_CERT_FILE: ca,
-      GRAPH_RU_PER_MINUTE: '10000000',
-      GRAPH_MAX_CONCURRENCY: '2',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let killed = false;
-  try {
-    await eventually(
-      'the kill point',
-      async () => {
-        if (child.exitCode !== null) return true;
-        if (!(await killWhen())) return false;
-        child.kill('SIGKILL');
-        killed = true;
-        return true;
-      },
-      30000,
-      20,
-    );
-  } finally {
-    if (child.exitCode === null && !killed) child.kill('SIGKILL');
-  }
-  const code = await exited;
-  if (!killed && code !== 0) throw new Error(`child failed (${code}): ${stderr}`);
-  return killed;
+/** Starts a push in a child process and SIGKILLs it once `condition` is true; true when it was killed. */
+function killMidPush(condition: () => Promise<boolean>): Promise<boolean> {
+  return killWhen(spawnEngineChild(h, ['push', NAME]), condition);
 }
 
 async function titles(): Promise<string[]> {
