@@ -101,4 +101,41 @@ describe('I16 the forced delete comparison keeps the time budget and is never fo
     expect(await titles('back')).not.toContain('r7');
     expect(await h.items('back')).toHaveLength(29);
   });
+
+  it('a change data capture load keeps the time budget for its comparison; later LSN pushes continue it', async () => {
+    const rows = DELETE_CHUNK_ROWS + 50;
+    await createProjectsTable(h.db, 'loaded');
+    await h.db.pool.query(`INSERT INTO loaded (id, name) SELECT g, 'r' || g FROM generate_series(1, $1) g`, [
+      rows,
+    ]);
+    const timestamp = definition('loaded', {});
+    await h.define(timestamp);
+    expect(await push('loaded')).toMatchObject({ status: 'SUCCEEDED', created: rows });
+    const { rows: ordered } = await h.db.pool.query<{ id: number }>(
+      `SELECT (l.source_identity->>'id')::int AS id FROM arcore.sync_ledger l
+         JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'loaded' ORDER BY l.source_identity_hash`,
+    );
+    const first = ordered[10].id;
+    const second = ordered[DELETE_CHUNK_ROWS + 10].id;
+    // Deleted before the switch and never pushed: only the load's comparison can find them.
+    await h.db.pool.query('DELETE FROM loaded WHERE id = ANY($1)', [[first, second]]);
+    await h.define({ ...timestamp, source: { ...timestamp.source, cursor: { type: 'LSN' } } });
+
+    // Each stopped push commits at least a page of the load, or a chunk of the comparison.
+    const stopped = [];
+    for (let i = 0; i < 5; i++) {
+      const run = await push('loaded', 0.001);
+      stopped.push(run);
+      if (run.deleted > 0) break;
+    }
+    expect(stopped.at(-1)).toMatchObject({ status: 'SUCCEEDED', complete: false, deleted: 1 });
+    expect(await titles('loaded')).toContain(`r${second}`);
+    expect(await titles('loaded')).not.toContain(`r${first}`);
+
+    const resumed = await push('loaded');
+    expect(resumed).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 1 });
+    expect(await titles('loaded')).not.toContain(`r${second}`);
+    expect(await push('loaded')).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 0 });
+  });
 });
