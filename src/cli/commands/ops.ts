@@ -59,6 +59,9 @@ function statusBlock(s: DefinitionStatus): string {
     `  last pull: ${runLine(s.lastPull)}`,
     `  subscription: ${s.subscription ? `${s.subscription.id} ${s.subscription.state}, expires ${s.subscription.expiration}` : 'none'}`,
     ...(s.slot ? [slotLine(s.slot)] : []),
+    ...(s.deletesComparisonOwed
+      ? ['  deletes: a full comparison of the ledger with the table is under way; the next push continues it']
+      : []),
     ...(s.backfill ? backfillLines(s.backfill) : []),
   ].join('\n');
 }

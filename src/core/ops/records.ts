@@ -57,6 +57,11 @@ export interface DefinitionStatus {
   subscription: { id: string; expiration: string; state: string } | null;
   /** LSN definitions: the replication slot on the source server; null for TIMESTAMP ones (or when not read). */
   slot: SlotStatus | null;
+  /**
+   * A full comparison of the ledger with the table for deletes is under way (after a switch from LSN, a load, a
+   * TRUNCATE): stopped by a time budget or a crash, the next push continues it.
+   */
+  deletesComparisonOwed: boolean;
   /** A backfill started and not finished (stopped by its time budget, a crash or a failure); null when none. */
   backfill: UnfinishedBackfill | null;
   /** False when something needs an operator before it hurts: a replication slot holding back too much WAL, invalidated, missing or unreadable. */

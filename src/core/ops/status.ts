@@ -25,6 +25,7 @@ interface StatusRow {
   target_site: string;
   target_list: string;
   source_value: string | null;
+  deletes_owed: boolean | null;
   source_updated_at: Date | null;
   target_present: boolean | null;
   target_updated_at: Date | null;
@@ -111,6 +112,7 @@ export async function definitionStatus(
        COALESCE((def.document -> 'pull' ->> 'enabled')::boolean, true) AS pull_enabled,
        def.conflict_policy, def.schedule, def.source_schema, def.source_table, def.target_site, def.target_list,
        src.value AS source_value, src.updated_at AS source_updated_at,
+       src.deletes_full_position IS NOT NULL AS deletes_owed,
        (tgt.value IS NOT NULL AND tgt.value <> '') AS target_present, tgt.updated_at AS target_updated_at,
        ${lastRun('PUSH')} AS last_push,
        ${lastRun('PULL')} AS last_pull,
@@ -177,6 +179,7 @@ export async function definitionStatus(
         : null,
       slot,
       healthy: slot?.healthy ?? true,
+      deletesComparisonOwed: row.deletes_owed === true,
       backfill: row.backfill
         ? unfinishedBackfill(row.name, row.backfill, Number(row.ledger_size) + Number(row.unrouted_rows))
         : null,

@@ -1,6 +1,7 @@
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { runPush } from '../../../src/core/engine/push';
+import { definitionStatus } from '../../../src/core/ops/status';
 import { installCursorFor } from '../../../src/core/ops';
 import { DELETE_CHUNK_ROWS } from '../../../src/core/source/postgres/tombstones';
 import { dropCaptureObjects } from '../../support/capture';
@@ -74,9 +75,12 @@ describe('I16 the forced delete comparison keeps the time budget and is never fo
     expect(remaining).toHaveLength(rows - firstChunk.length);
     for (const id of secondChunk) expect(remaining).toContain(`r${id}`);
 
+    const owed = async () => (await definitionStatus(h.db.pool, 'wide'))[0].deletesComparisonOwed;
+    expect(await owed()).toBe(true);
     const resumed = await push('wide');
     expect(resumed).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: secondChunk.length });
     expect(await h.items('wide')).toHaveLength(rows - firstChunk.length - secondChunk.length);
+    expect(await owed()).toBe(false);
     // Done: a further push owes nothing.
     expect(await push('wide')).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: 0 });
   });
