@@ -105,8 +105,8 @@ export function describeRetirement(r: DeleteCaptureRetirement): string {
       return `delete capture on ${r.table} would be dropped (its triggers and the tombstone table ${tombstones})`;
     case 'failed':
       return (
-        `delete capture on ${r.table} could not be dropped (${r.error}); its triggers keep filling ` +
-        `${tombstones}: run on the source server: ${(r.sql ?? []).join('; ')};`
+        `delete capture on ${r.table} could not be checked or dropped (${r.error}); where it is installed its ` +
+        `triggers keep filling ${tombstones}: run on the source server: ${(r.sql ?? []).join('; ')};`
       );
     default:
       return `no delete capture on ${r.table}`;

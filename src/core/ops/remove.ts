@@ -104,10 +104,11 @@ async function retireDefinitionDeletes(
     [definitionId],
   );
   const source = rows[0];
-  let pool;
   try {
-    pool = ctx.sourcePool(source.connection);
+    return await retireDeleteCapture(ctx.meta, ctx.sourcePool(source.connection), definitionId, source);
   } catch (err) {
+    // The source server is out of reach (or its connection setting is gone): the removal goes on, and the
+    // output says what to run there.
     return {
       table: `${source.schema}.${source.table}`,
       status: 'failed',
@@ -116,7 +117,6 @@ async function retireDefinitionDeletes(
       sql: dropDeleteCaptureStatements(source.schema, source.table),
     };
   }
-  return retireDeleteCapture(ctx.meta, pool, definitionId, source);
 }
 
 /**
