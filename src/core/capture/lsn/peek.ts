@@ -5,7 +5,7 @@
  * in a tuplestore (spilled to a temporary file past work_mem); the client reads it through a holdable cursor a
  * chunk at a time, so the worker holds one chunk whatever the transaction's size (docs/design.md, I17).
  */
-import type { Pool, PoolClient } from 'pg';
+import { Client, type Pool } from 'pg';
 import { quoteIdent } from '../../source/postgres/PostgresSource';
 import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../../source/postgres/tombstones';
 import type { LsnNames } from './names';
@@ -115,7 +115,9 @@ export async function openPeek(
 /**
  * The same peek through `DECLARE … WITH HOLD`: the declaring statement commits at once (the result is kept
  * by the server, no transaction stays open while the run writes to SharePoint, so vacuum is not held back),
- * then FETCH reads it a chunk at a time on the one connection the cursor lives on.
+ * then FETCH reads it a chunk at a time on the connection the cursor lives on. That connection is opened for
+ * the cursor, outside the pool: held from the pool for the whole peek, it would leave a run with
+ * PG_POOL_MAX 2 (its lock holds one) no connection for its page reads and writes.
  */
 async function openCursor(
   pool: Pool,
@@ -124,15 +126,22 @@ async function openCursor(
   limit: number,
   chunk: number,
 ): Promise<SlotPeek> {
-  const client: PoolClient = await pool.connect();
+  // The pool's own client class (it closes sockets the way the pool relies on), a Client subclass.
+  const ClientClass = (pool.options.Client as typeof Client | undefined) ?? Client;
+  const client = new ClientClass(pool.options);
+  let failure: Error | null = null;
+  // Without a listener a dropped connection would crash the worker; the next FETCH reports it instead.
+  client.on('error', (err: Error) => (failure = err));
+  const end = () => client.end().catch(() => undefined);
   try {
+    await client.connect();
     await client.query(`DECLARE ${CURSOR} NO SCROLL CURSOR WITH HOLD FOR ${changesSql}`, [
       names.slot,
       limit,
       names.publication,
     ]);
   } catch (err) {
-    client.release(err as Error);
+    await end();
     throw asLoss(names.slot, err);
   }
   let open = true;
@@ -141,25 +150,21 @@ async function openCursor(
     async next() {
       if (!open) return [];
       try {
+        if (failure) throw failure;
         const { rows } = await client.query<{ lsn: string; data: Buffer }>(
           `FETCH FORWARD ${Math.max(1, Math.floor(chunk))} FROM ${CURSOR}`,
         );
         return rows;
       } catch (err) {
         open = false;
-        client.release(err as Error);
+        await end();
         throw asLoss(names.slot, err);
       }
     },
     async close() {
       if (!open) return;
       open = false;
-      try {
-        await client.query(`CLOSE ${CURSOR}`);
-        client.release();
-      } catch (err) {
-        client.release(err as Error); // the connection is dropped with whatever it held
-      }
+      await end(); // the session's end closes the cursor and frees what the server kept for it
     },
   };
 }
