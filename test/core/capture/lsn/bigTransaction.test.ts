@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadSettings } from '../../../../src/config/settings';
 import { lsnNames, readLsnCursor } from '../../../../src/core/capture/lsn';
+import { createEngineContext } from '../../../../src/core/engine/context';
 import { runPush } from '../../../../src/core/engine/push';
 import type { ProgressEvent } from '../../../../src/core/engine/types';
 import { getDefinition } from '../../../../src/core/store/definitions';
@@ -184,4 +186,30 @@ describe('LSN capture of one transaction of 600 rows, pages of 10', () => {
     expect(items.filter((t) => /^r\d+\+!$/.test(t))).toHaveLength(ROWS);
     expect(await runPush(h.ctx, NAME, { trigger: 'test' })).toMatchObject({ processed: 0, updated: 0 });
   }, 60000);
+  it('reads a big peek with a connection of its own: a run with PG_POOL_MAX 2 (its lock holds one) is not starved', async () => {
+    await h.db.pool.query(
+      `INSERT INTO ${NAME} SELECT g, 'pool' || g || '~' FROM generate_series(10001, 10100) g`,
+    );
+    const { ctx, close } = await createEngineContext(
+      loadSettings({
+        DATABASE_URL: h.db.url,
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_RU_PER_MINUTE: '10000000',
+        PG_POOL_MAX: '2',
+      }),
+      { caCert: h.emulator.caCert },
+    );
+    try {
+      // 100 changes in one transaction: past the four pages a single query reads, so the cursor is used.
+      expect(await runPush(ctx, NAME, { trigger: 'test' })).toMatchObject({
+        status: 'SUCCEEDED',
+        complete: true,
+        created: 100,
+      });
+    } finally {
+      await close();
+    }
+    expect((await titles()).filter((t) => t.endsWith('~'))).toHaveLength(100);
+  }, 30000);
 });
