@@ -15,7 +15,7 @@ import { eventually } from '../../../support/eventually';
 
 const CHILD = join(__dirname, '..', '..', '..', 'support', 'engineChild.ts');
 const NAME = 'bigtxn';
-const ROWS = 600;
+const ROWS = 400;
 const PAGE = 10;
 
 /**
@@ -76,7 +76,7 @@ async function detailsOf(runId: string | null): Promise<Record<string, unknown>>
   return rows[0].details;
 }
 
-describe('LSN capture of one transaction of 600 rows, pages of 10', () => {
+describe('LSN capture of one transaction of 400 rows, pages of 10', () => {
   it('pushes it a page at a time with page progress events, like the TIMESTAMP loop', async () => {
     await h.db.pool.query(`INSERT INTO ${NAME} SELECT g, 'r' || g FROM generate_series(1, ${ROWS}) g`);
     const events: ProgressEvent[] = [];
