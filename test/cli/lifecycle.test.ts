@@ -145,13 +145,17 @@ describe('arcore-sync verify, --dry-run, remove and install-cursor', () => {
       await lock?.release();
     }
     const itemsBefore = emulator.control.listItems(emulator.control.getSiteId(SITE), 'Doomed').length;
+    expect((await runCli(['install-cursor', 'doomed'], env)).code).toBe(0); // adds delete capture
     const removed = await runCli(['remove', 'doomed', '--json'], env);
     expect(removed.code).toBe(0);
     expect(jsonOf(removed)).toMatchObject({
       definition: 'doomed',
       removed: { ledger: 3, cursors: 2, runs: 2 },
       subscriptionsLeft: [],
+      // No other definition reads the table: its delete capture goes with the definition.
+      deleteCapture: { table: 'public.doomed', status: 'dropped', keptFor: [] },
     });
+    expect((await db.pool.query("SELECT to_regclass('arcore_doomed_deleted') AS t")).rows[0].t).toBeNull();
     expect((await runCli(['status', 'doomed'], env)).code).toBe(2);
     expect((await db.pool.query('SELECT count(*)::int AS n FROM doomed')).rows[0].n).toBe(3);
     expect(emulator.control.listItems(emulator.control.getSiteId(SITE), 'Doomed')).toHaveLength(itemsBefore);

@@ -1,6 +1,7 @@
 import { describeDifferences, verifyDefinition } from '../../core/engine/verify';
 import { installCursor, installCursorFor, type InstallCursorResult } from '../../core/ops/installCursor';
 import { removeDefinition } from '../../core/ops/remove';
+import { describeRetirement } from '../../core/ops/deleteCapture';
 import { CliUsageError, SidesDifferError } from '../failures';
 import { formatTable, printJson } from '../output';
 import type { CliRuntime } from '../runtime';
@@ -42,6 +43,8 @@ export async function runVerifyCommand(rt: CliRuntime, name: string, opts: JsonO
   if (!report.agree) throw new SidesDifferError(name, report.differences, report.unpaired);
 }
 
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 /** `remove NAME`: the definition and its metadata go; both sides' data stay. */
 export async function runRemoveCommand(rt: CliRuntime, name: string, opts: JsonOption): Promise<void> {
   const ctx = await rt.engineContext();
@@ -58,6 +61,8 @@ export async function runRemoveCommand(rt: CliRuntime, name: string, opts: JsonO
         `${left.kind === 'slot' ? 'it keeps WAL until it is dropped: ' : ''}run there: ${left.sql}`,
     );
   }
+  if (result.deleteCapture.status === 'failed')
+    rt.reporter.log(`warning: ${describeRetirement(result.deleteCapture)}`);
   if (opts.json) {
     printJson(rt.io, result);
     return;
@@ -70,6 +75,9 @@ export async function runRemoveCommand(rt: CliRuntime, name: string, opts: JsonO
       `${result.subscriptionsDeleted.length} subscription(s) deleted at Graph). ` +
       (dropped.length > 0
         ? `Dropped on the source server: ${dropped.map((d) => `${d.kind} ${d.name}`).join(', ')}. `
+        : '') +
+      (['dropped', 'kept'].includes(result.deleteCapture.status)
+        ? `${capitalize(describeRetirement(result.deleteCapture))}. `
         : '') +
       'The table rows and list items are untouched.',
   );

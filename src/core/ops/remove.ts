@@ -5,6 +5,8 @@ import { dropReplicationObjects, replicationBaseName, type DropReport } from './
 import { definitionIdByName } from './definitionIds';
 import { DefinitionBusyError } from './errors';
 import { inTransaction } from '../db/transaction';
+import { dropDeleteCaptureStatements } from '../source/postgres/tombstones';
+import { retireDeleteCapture, type DeleteCaptureRetirement } from './deleteCapture';
 
 /** Metadata rows `remove` deleted, per table. */
 export interface RemovedRows {
@@ -37,6 +39,11 @@ export interface RemoveResult {
    * behind with the statement to run (a slot left keeps WAL until it is dropped). Null for TIMESTAMP ones.
    */
   replication: DropReport | null;
+  /**
+   * The delete capture `install-cursor` put on the definition's table: dropped when no other TIMESTAMP
+   * definition reads the table (none would read its tombstones), kept (naming them) when one does.
+   */
+  deleteCapture: DeleteCaptureRetirement;
 }
 
 /** Tables holding a definition's metadata, in the order they are emptied (children before parents). */
@@ -85,10 +92,38 @@ async function dropDefinitionReplication(
   return dropReplicationObjects(pool, base);
 }
 
+/** The definition's delete capture, retired unless another TIMESTAMP definition reads its table. */
+async function retireDefinitionDeletes(
+  ctx: EngineContext,
+  definitionId: string,
+): Promise<DeleteCaptureRetirement> {
+  const { rows } = await ctx.meta.query<{ schema: string; table: string; connection: string }>(
+    `SELECT coalesce(document->'source'->>'schema', 'public') AS schema, document->'source'->>'table' AS table,
+            coalesce(document->'source'->>'connection', 'default') AS connection
+       FROM arcore.sync_definitions WHERE id = $1`,
+    [definitionId],
+  );
+  const source = rows[0];
+  try {
+    return await retireDeleteCapture(ctx.meta, ctx.sourcePool(source.connection), definitionId, source);
+  } catch (err) {
+    // The source server is out of reach (or its connection setting is gone): the removal goes on, and the
+    // output says what to run there.
+    return {
+      table: `${source.schema}.${source.table}`,
+      status: 'failed',
+      keptFor: [],
+      error: (err as Error).message,
+      sql: dropDeleteCaptureStatements(source.schema, source.table),
+    };
+  }
+}
+
 /**
  * Deletes a definition and everything the engine kept about it: ledger, cursors, runs, conflicts, failures,
  * pending pulls, its Graph subscriptions (deleted at Graph first) and, for an LSN definition, its replication
- * slot, publication and origin on the source server (dropped first, so that no slot is left keeping WAL). Neither side's data is touched: rows stay
+ * slot, publication and origin on the source server (dropped first, so that no slot is left keeping WAL), and the
+ * delete capture on its table unless another TIMESTAMP definition reads it. Neither side's data is touched: rows stay
  * in Postgres and items stay in SharePoint (with their hidden key column). Refused while a run holds the
  * definition's lock (I11): the run would write metadata back for a definition that no longer exists.
  *
@@ -102,6 +137,7 @@ export async function removeDefinition(ctx: EngineContext, name: string): Promis
   if (!lock) throw new DefinitionBusyError(name, 'removing it');
   try {
     const replication = await dropDefinitionReplication(ctx, definitionId);
+    const deleteCapture = await retireDefinitionDeletes(ctx, definitionId);
     const { rows: subscriptions } = await ctx.meta.query<{
       subscription_id: string;
       expiration: Date;
@@ -142,7 +178,14 @@ export async function removeDefinition(ctx: EngineContext, name: string): Promis
       }
       // Anything else that hangs off the definition (ON DELETE CASCADE) goes with it.
       await client.query('DELETE FROM arcore.sync_definitions WHERE id = $1', [definitionId]);
-      return { definition: name, removed, subscriptionsDeleted, subscriptionsLeft, replication };
+      return {
+        definition: name,
+        removed,
+        subscriptionsDeleted,
+        subscriptionsLeft,
+        replication,
+        deleteCapture,
+      };
     });
   } finally {
     await lock.release();

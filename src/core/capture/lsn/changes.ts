@@ -63,78 +63,113 @@ function keyOf(
   return out;
 }
 
+/** What one slot message means to a push, in the order the slot returns them. */
+export type FoldEvent =
+  | { kind: 'begin'; commitLsn: string }
+  | { kind: 'origin'; name: string }
+  /**
+   * A row change (insert, update or delete) of any published table; keys only for the definition's table.
+   * Every row change counts, so a transaction's changes are numbered the same on each read of it.
+   */
+  | { kind: 'change'; keys: (string | null)[][]; keylessDelete: boolean }
+  | { kind: 'truncate' }
+  | { kind: 'commit'; endLsn: string };
+
 /**
- * Complete transactions of a peek, in commit order. A trailing transaction without its Commit (never the case
- * for the SQL interface, which returns whole transactions) is left out: it is read again next time.
+ * Folds the slot's messages one at a time, keeping only the table's relation (Relation messages come once
+ * per decoding session, before the table's first change): a transaction of any size is read in chunks
+ * without holding it.
  */
-export function foldTransactions(changes: SlotChange[], opts: FoldOptions): CapturedTransaction[] {
-  const relations = new Map<number, RelationColumn[]>();
-  const out: CapturedTransaction[] = [];
-  let current: CapturedTransaction | null = null;
-  const wanted = (relationId: number): RelationColumn[] | null => relations.get(relationId) ?? null;
-  for (const change of changes) {
+export class ChangeFolder {
+  private readonly relations = new Map<number, RelationColumn[]>();
+
+  constructor(private readonly opts: FoldOptions) {}
+
+  /** The event of one message; null for messages a push ignores (Type, Message, other tables' Relations). */
+  fold(change: SlotChange): FoldEvent | null {
+    const { opts } = this;
     const m = decodePgoutput(change.data);
     switch (m.tag) {
       case 'begin':
-        current = {
-          commitLsn: m.finalLsn,
-          endLsn: '',
-          origin: null,
-          keys: [],
-          truncated: false,
-          keylessDelete: false,
-        };
-        break;
+        return { kind: 'begin', commitLsn: m.finalLsn };
       case 'origin':
-        if (current) current.origin = m.name;
-        break;
+        return { kind: 'origin', name: m.name };
       case 'relation': {
-        if (m.schema !== opts.schema || m.name !== opts.table) break;
+        if (m.schema !== opts.schema || m.name !== opts.table) return null;
         const present = new Set(m.columns.map((c) => c.name));
         const dropped = opts.mapped.filter((c) => !present.has(c));
         if (dropped.length > 0)
           throw new MappedColumnDroppedError(opts.definition, `${opts.schema}.${opts.table}`, dropped);
-        relations.set(m.relationId, m.columns);
-        break;
+        this.relations.set(m.relationId, m.columns);
+        return null;
       }
       case 'insert': {
-        const columns = wanted(m.relationId);
+        const columns = this.relations.get(m.relationId);
         const key = columns && keyOf(m.newTuple, columns, opts.key);
-        if (current && key) current.keys.push(key);
-        break;
+        return { kind: 'change', keys: key ? [key] : [], keylessDelete: false };
       }
       case 'update': {
-        const columns = wanted(m.relationId);
-        if (!current || !columns) break;
+        const columns = this.relations.get(m.relationId);
+        const event: FoldEvent = { kind: 'change', keys: [], keylessDelete: false };
+        if (!columns) return event;
         const key = keyOf(m.newTuple, columns, opts.key);
-        if (key) current.keys.push(key);
+        if (key) event.keys.push(key);
         if (m.oldTuple) {
           const old = keyOf(m.oldTuple, columns, opts.key);
-          if (old) current.keys.push(old);
-          else current.keylessDelete = true;
+          if (old) event.keys.push(old);
+          else event.keylessDelete = true;
         }
-        break;
+        return event;
       }
       case 'delete': {
-        const columns = wanted(m.relationId);
-        if (!current || !columns) break;
+        const columns = this.relations.get(m.relationId);
+        if (!columns) return { kind: 'change', keys: [], keylessDelete: false };
         const key = keyOf(m.oldTuple, columns, opts.key);
-        if (key) current.keys.push(key);
-        else current.keylessDelete = true;
-        break;
+        return { kind: 'change', keys: key ? [key] : [], keylessDelete: !key };
       }
       case 'truncate':
-        if (current && m.relationIds.some((id) => relations.has(id))) current.truncated = true;
-        break;
+        return m.relationIds.some((id) => this.relations.has(id)) ? { kind: 'truncate' } : null;
       case 'commit':
-        if (current) {
-          current.endLsn = m.endLsn;
-          out.push(current);
-        }
-        current = null;
-        break;
+        return { kind: 'commit', endLsn: m.endLsn };
       default:
-        break; // Type and Message carry nothing a push needs
+        return null; // Type and Message carry nothing a push needs
+    }
+  }
+}
+
+/**
+ * Complete transactions of a list of messages, in commit order. A trailing transaction without its Commit is
+ * left out: it is read again next time.
+ */
+export function foldTransactions(changes: SlotChange[], opts: FoldOptions): CapturedTransaction[] {
+  const folder = new ChangeFolder(opts);
+  const out: CapturedTransaction[] = [];
+  let current: CapturedTransaction | null = null;
+  for (const change of changes) {
+    const e = folder.fold(change);
+    if (!e) continue;
+    if (e.kind === 'begin') {
+      current = {
+        commitLsn: e.commitLsn,
+        endLsn: '',
+        origin: null,
+        keys: [],
+        truncated: false,
+        keylessDelete: false,
+      };
+    } else if (!current) {
+      continue;
+    } else if (e.kind === 'origin') {
+      current.origin = e.name;
+    } else if (e.kind === 'change') {
+      current.keys.push(...e.keys);
+      current.keylessDelete ||= e.keylessDelete;
+    } else if (e.kind === 'truncate') {
+      current.truncated = true;
+    } else {
+      current.endLsn = e.endLsn;
+      out.push(current);
+      current = null;
     }
   }
   return out;

@@ -13,6 +13,12 @@ export interface LsnCursor {
   load: { after: unknown[] | null; reason: string } | null;
   /** As read: a full comparison of ledger and table for deletes is owed (read with the cursor, no extra query). */
   deletesOwed?: boolean;
+  /**
+   * Set when a run stopped inside a transaction (time budget, crash after a page): the transaction (its commit
+   * LSN) and how many of its row changes are already applied. The slot stays before the transaction, so the
+   * next run reads it again from its start and skips those changes instead of re-reading their rows.
+   */
+  within?: { txn: string; changes: number } | null;
 }
 
 const lsnCursorSchema = z.object({
@@ -20,6 +26,10 @@ const lsnCursorSchema = z.object({
   mode: z.literal('LSN'),
   lsn: z.string().min(1),
   load: z.object({ after: z.array(z.unknown()).nullable(), reason: z.string() }).nullable(),
+  within: z
+    .object({ txn: z.string().min(1), changes: z.number().int().min(0) })
+    .nullable()
+    .optional(),
 });
 
 /** The stored value when it is an LSN cursor; null for none or a TIMESTAMP cursor (a switched definition). */
@@ -32,7 +42,9 @@ export function parseLsnCursor(raw: string | null | undefined): LsnCursor | null
     return null;
   }
   const parsed = lsnCursorSchema.safeParse(json);
-  return parsed.success ? { lsn: parsed.data.lsn, load: parsed.data.load } : null;
+  return parsed.success
+    ? { lsn: parsed.data.lsn, load: parsed.data.load, within: parsed.data.within ?? null }
+    : null;
 }
 
 export async function readLsnCursor(db: Pool | PoolClient, definitionId: string): Promise<LsnCursor | null> {
@@ -50,7 +62,13 @@ export async function writeLsnCursor(
   definitionId: string,
   cursor: LsnCursor,
 ): Promise<void> {
-  const value = JSON.stringify({ v: 1, mode: 'LSN', lsn: cursor.lsn, load: cursor.load });
+  const value = JSON.stringify({
+    v: 1,
+    mode: 'LSN',
+    lsn: cursor.lsn,
+    load: cursor.load,
+    ...(cursor.within ? { within: cursor.within } : {}),
+  });
   await db.query(
     `INSERT INTO arcore.sync_cursors (definition_id, scope, cursor_type, value, updated_at)
      VALUES ($1, 'SOURCE', 'LSN', $2, now())

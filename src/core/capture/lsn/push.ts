@@ -11,7 +11,8 @@ import {
 import { pushRows } from '../../engine/push/rows';
 import { keyOf } from '../../engine/plan';
 import type { RunScope } from '../../engine/runner';
-import { foldTransactions, type CapturedTransaction } from './changes';
+import { describeRetirement, retireDeleteCapture } from '../../ops/deleteCapture';
+import { ChangeFolder } from './changes';
 import { readLsnCursor, writeLsnCursor, type LsnCursor } from './cursor';
 import { lsnNames, type LsnNames } from './names';
 import { parseLsn } from './pgoutput';
@@ -21,9 +22,10 @@ import {
   createSlot,
   dropSlot,
   ensurePublication,
-  peekChanges,
   SlotLostError,
 } from './slot';
+import { openPeek, type SlotPeek } from './peek';
+import { PageProgress } from './progress';
 import { applyTruncate } from './truncates';
 
 /** WAL of other tables an idle run lets pass before it confirms it (one default WAL segment). */
@@ -56,7 +58,7 @@ async function startCapture(scope: RunScope, names: LsnNames, reason: string): P
  * Loads the table's rows in key order through the normal push path, then compares the ledger with the table
  * for deletes (continued by later runs when the time budget stops it); false when the time budget ran out.
  */
-async function load(scope: RunScope, cursor: LsnCursor): Promise<boolean> {
+async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress): Promise<boolean> {
   const { def, source } = scope;
   const state = cursor.load;
   if (!state) return cursor.deletesOwed ? continueOwedComparison(scope) : true;
@@ -64,9 +66,12 @@ async function load(scope: RunScope, cursor: LsnCursor): Promise<boolean> {
   let after = state.after;
   let loaded = 0;
   for (;;) {
+    const started = Date.now();
     const rows = await source.readKeyPage(after, def.source.pageSize);
     if (rows.length > 0) {
+      progress.read(rows.length, Date.now() - started);
       await pushRows(scope, rows, null);
+      progress.pushed(rows.length);
       loaded += rows.length;
       after = keyOf(def, rows[rows.length - 1].values);
       if (!scope.dryRun)
@@ -87,18 +92,17 @@ async function load(scope: RunScope, cursor: LsnCursor): Promise<boolean> {
 }
 
 /** Rows of the touched keys are pushed as they are now; keys no longer in the table are deletes. */
-async function applyKeys(scope: RunScope, textKeys: (string | null)[][]): Promise<void> {
+async function applyKeys(
+  scope: RunScope,
+  unique: (string | null)[][],
+  progress: PageProgress,
+): Promise<void> {
   const { def, source, ledger, plan, ctx } = scope;
-  const seen = new Set<string>();
-  const unique = textKeys.filter((k) => {
-    const id = JSON.stringify(k);
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
   for (let i = 0; i < unique.length; i += def.source.pageSize) {
+    const started = Date.now();
     const keys = await source.normalizeKeys(unique.slice(i, i + def.source.pageSize));
     const rows = await source.readByKeys(keys);
+    progress.read(keys.length, Date.now() - started);
     if (rows.length > 0) await pushRows(scope, rows, null);
     const present = new Set(rows.map((r) => identityOf(def.source.key, r.values, plan.keyKinds).hash));
     const missing: string[] = [];
@@ -111,6 +115,7 @@ async function applyKeys(scope: RunScope, textKeys: (string | null)[][]): Promis
     const entries = await ledger.byIdentities(ctx.meta, missing);
     const gone: LedgerEntry[] = [...entries.values()].filter(isLive);
     await applyPushDeletes(scope, gone);
+    progress.pushed(keys.length);
   }
 }
 
@@ -118,51 +123,156 @@ async function applyKeys(scope: RunScope, textKeys: (string | null)[][]): Promis
  * Moves the slot past applied transactions. The stored copy is written first: a copy ahead of the slot only
  * means the next run re-reads changes it will find already applied.
  */
-async function confirm(scope: RunScope, names: LsnNames, lsn: string): Promise<void> {
+async function confirm(
+  scope: RunScope,
+  names: LsnNames,
+  lsn: string,
+  within: LsnCursor['within'] = null,
+): Promise<void> {
   if (scope.dryRun) return;
   scope.assertLockHeld();
-  await writeLsnCursor(scope.ctx.meta, scope.definitionId, { lsn, load: null });
+  await writeLsnCursor(scope.ctx.meta, scope.definitionId, { lsn, load: null, within });
   await advanceSlot(scope.sourcePool, names.slot, lsn);
 }
 
+/** Where the ledger stands in the slot: past `confirmed`, and `within` the transaction after it. */
+interface Position {
+  confirmed: string;
+  within: LsnCursor['within'];
+}
+
+/** Unique keys waiting to be applied, in the order first met. */
+class KeyPage {
+  private readonly keys = new Map<string, (string | null)[]>();
+  add(keys: (string | null)[][]): void {
+    for (const k of keys) this.keys.set(JSON.stringify(k), k);
+  }
+  get size(): number {
+    return this.keys.size;
+  }
+  take(): (string | null)[][] {
+    const out = [...this.keys.values()];
+    this.keys.clear();
+    return out;
+  }
+}
+
+type PeekOutcome =
+  | { kind: 'idle' }
+  | { kind: 'applied'; position: Position }
+  /** `budget`: the time budget ran out (an incomplete run); otherwise a parked TRUNCATE stopped it. */
+  | { kind: 'stopped'; position: Position; budget: boolean };
+
 /**
- * Applies transactions in commit order, confirming the slot after each group is committed (I5c): first the
- * keys' rows and deletes, then the slot. A TRUNCATE ends a group; under PARK it stops the run. Returns false
- * when the run must stop.
+ * Applies a peek's messages in slot order, a page of keys at a time (I5c): the keys' rows and deletes are
+ * committed to SharePoint and the ledger, then the position is saved. The slot moves only to the end of a
+ * transaction all of whose changes are applied; inside a transaction (one of any size is read a chunk at a
+ * time) the saved position counts the transaction's changes already applied, so a run stopped by its time
+ * budget (or a crash) reads the transaction again from its start, skips them, and loses nothing. A TRUNCATE
+ * first applies what came before it; under PARK it stops the run.
  */
-async function applyTransactions(
+async function applyPeek(
   scope: RunScope,
   names: LsnNames,
-  txns: CapturedTransaction[],
-): Promise<boolean> {
-  let keys: (string | null)[][] = [];
+  peek: SlotPeek,
+  start: Position,
+  progress: PageProgress,
+): Promise<PeekOutcome> {
+  const { def } = scope;
+  const folder = new ChangeFolder({
+    definition: def.name,
+    schema: def.source.schema,
+    table: def.source.table,
+    key: def.source.key,
+    mapped: scope.source.shape.columns.map((c) => c.name),
+  });
+  const page = new KeyPage();
   let keyless = false;
+  let position = start;
+  /** The end of the last transaction read up to its commit: every change before it is in `page` or applied. */
   let lastEnd: string | null = null;
+  let txn: { commitLsn: string; own: boolean; changes: number; skip: number } | null = null;
+  let messages = 0;
+  let skipped = 0;
   const flush = async () => {
-    if (keys.length > 0) await applyKeys(scope, keys);
+    if (page.size > 0) await applyKeys(scope, page.take(), progress);
     if (keyless) await reconcileDeletes(scope, { force: true });
-    if (lastEnd) await confirm(scope, names, lastEnd);
-    keys = [];
     keyless = false;
-    lastEnd = null;
+    if (scope.dryRun) return;
+    const lsn = lastEnd ?? position.confirmed;
+    const within = txn && !txn.own ? { txn: txn.commitLsn, changes: txn.changes } : null;
+    if (lsn === position.confirmed && JSON.stringify(within) === JSON.stringify(position.within)) return;
+    if (lsn === position.confirmed) {
+      scope.assertLockHeld();
+      await writeLsnCursor(scope.ctx.meta, scope.definitionId, { lsn, load: null, within });
+    } else {
+      await confirm(scope, names, lsn, within);
+    }
+    position = { confirmed: lsn, within };
   };
-  for (const txn of txns) {
-    if (txn.origin === names.origin) {
-      // Our own pull's write (I3): nothing to push.
-      scope.details.ownWritesSkipped = ((scope.details.ownWritesSkipped as number) ?? 0) + txn.keys.length;
-      lastEnd = txn.endLsn;
-      continue;
+  for (;;) {
+    const chunk = await peek.next();
+    if (chunk.length === 0) break;
+    messages += chunk.length;
+    for (const change of chunk) {
+      const e = folder.fold(change);
+      if (!e) continue;
+      if (e.kind === 'begin') {
+        const resumed = position.within?.txn === e.commitLsn ? position.within.changes : 0;
+        txn = { commitLsn: e.commitLsn, own: false, changes: 0, skip: resumed };
+      } else if (!txn) {
+        continue;
+      } else if (e.kind === 'origin') {
+        // Our own pull's write (I3): nothing to push.
+        txn.own ||= e.name === names.origin;
+      } else if (e.kind === 'change') {
+        txn.changes++;
+        if (txn.own) {
+          scope.details.ownWritesSkipped = ((scope.details.ownWritesSkipped as number) ?? 0) + e.keys.length;
+        } else if (txn.changes <= txn.skip) {
+          skipped++; // applied by an earlier run that stopped inside this transaction
+        } else {
+          page.add(e.keys);
+          keyless ||= e.keylessDelete;
+          if (page.size >= def.source.pageSize) {
+            await flush();
+            // The page is committed and the position saved: a run out of time stops here (I16).
+            if (!scope.dryRun && scope.timeLeft() <= 0) return { kind: 'stopped', position, budget: true };
+          }
+        }
+      } else if (e.kind === 'truncate') {
+        await flush();
+        if (!(await applyTruncate(scope, txn))) return { kind: 'stopped', position, budget: false };
+      } else {
+        lastEnd = e.endLsn;
+        txn = null;
+      }
     }
-    if (txn.truncated) {
-      await flush();
-      if (!(await applyTruncate(scope, txn))) return false;
-    }
-    keys.push(...txn.keys);
-    keyless ||= txn.keylessDelete;
-    lastEnd = txn.endLsn;
   }
+  if (skipped > 0) scope.details.changesResumed = skipped;
+  if (messages === 0) return { kind: 'idle' };
   await flush();
-  return true;
+  return { kind: 'applied', position };
+}
+
+/**
+ * The table still has the delete capture of its TIMESTAMP days (or of another definition): nothing of an LSN
+ * definition reads its tombstones, so it is dropped unless a TIMESTAMP definition still reads the table.
+ */
+async function retireTimestampDeletes(scope: RunScope): Promise<void> {
+  const { def } = scope;
+  const retired = await retireDeleteCapture(
+    scope.ctx.meta,
+    scope.sourcePool,
+    scope.definitionId,
+    { schema: def.source.schema, table: def.source.table, connection: def.source.connection },
+    { dryRun: Boolean(scope.dryRun) },
+  );
+  if (retired.status === 'absent') return;
+  scope.details.deleteCapture = retired.status;
+  const line = `${def.name}: ${describeRetirement(retired)}`;
+  if (retired.status === 'failed') scope.ctx.log.warn(line);
+  else if (retired.status !== 'kept') scope.ctx.log.info(line);
 }
 
 /**
@@ -177,39 +287,49 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
   let cursor = await readLsnCursor(ctx.meta, scope.definitionId);
   if (!cursor && scope.dryRun) {
     // No slot yet and a dry run creates none: preview the load the first run makes.
-    await load(scope, { lsn: '0/0', load: { after: null, reason: 'no capture yet: loading the table' } });
+    await load(
+      scope,
+      { lsn: '0/0', load: { after: null, reason: 'no capture yet: loading the table' } },
+      new PageProgress(scope),
+    );
     return;
   }
   if (!cursor) cursor = await startCapture(scope, names, 'no capture yet: loading the table');
-  const mapped = scope.source.shape.columns.map((c) => c.name);
-  let confirmed = cursor.lsn;
+  const progress = new PageProgress(scope);
+  let retireChecked = false;
+  let position: Position = { confirmed: cursor.lsn, within: cursor.within ?? null };
   for (let restarted = false; ;) {
     try {
-      if (!(await load(scope, cursor))) return;
+      if (!(await load(scope, cursor, progress))) return;
       for (;;) {
-        const { changes, walLsn } = await peekChanges(
+        const peek = await openPeek(
           scope.sourcePool,
           names,
           def.source.schema,
           def.source.table,
           def.source.pageSize,
+          def.source.pageSize,
         );
-        if (changes.length === 0) {
+        let outcome: PeekOutcome;
+        try {
+          if (peek.head.deleteCapture && !retireChecked) await retireTimestampDeletes(scope);
+          retireChecked ||= peek.head.deleteCapture;
+          outcome = await applyPeek(scope, names, peek, position, progress);
+        } finally {
+          await peek.close();
+        }
+        if (outcome.kind === 'idle') {
           // Other tables' and databases' WAL moved on: confirm it, or the slot would keep it and every idle
           // peek would decode it again. Only past a segment, so a quiet server's idle run stays one query.
-          if (parseLsn(walLsn) - parseLsn(confirmed) >= IDLE_ADVANCE_BYTES)
-            await confirm(scope, names, walLsn);
+          if (parseLsn(peek.head.walLsn) - parseLsn(position.confirmed) >= IDLE_ADVANCE_BYTES)
+            await confirm(scope, names, peek.head.walLsn);
           return;
         }
-        const txns = foldTransactions(changes, {
-          definition: def.name,
-          schema: def.source.schema,
-          table: def.source.table,
-          key: def.source.key,
-          mapped,
-        });
-        if (!(await applyTransactions(scope, names, txns))) return;
-        confirmed = txns.length > 0 ? txns[txns.length - 1].endLsn : confirmed;
+        position = outcome.position;
+        if (outcome.kind === 'stopped') {
+          if (outcome.budget) scope.stopIncomplete('time budget spent inside a transaction');
+          return;
+        }
         if (scope.dryRun) return; // nothing is confirmed, so the next peek would return the same changes
         if (scope.timeLeft() <= 0) {
           scope.stopIncomplete('time budget spent');
@@ -221,7 +341,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
       if (scope.dryRun) {
         // A dry run creates no slot: it previews the full re-read the next run makes.
         scope.details.captureRestarted = `replication slot ${err.reason}: the next run re-reads the table`;
-        await load(scope, { lsn: '0/0', load: { after: null, reason: err.message } });
+        await load(scope, { lsn: '0/0', load: { after: null, reason: err.message } }, progress);
         return;
       }
       // The slot cannot give the changes since the last confirmed position: compare the whole table instead.
@@ -232,7 +352,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
       );
       scope.details.captureRestarted = reason;
       cursor = await startCapture(scope, names, reason);
-      confirmed = cursor.lsn;
+      position = { confirmed: cursor.lsn, within: null };
     }
   }
 }

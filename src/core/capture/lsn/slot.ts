@@ -177,7 +177,8 @@ export async function dropPublication(pool: Pool, publication: string): Promise<
   await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`);
 }
 
-function lossReason(err: unknown): SlotLossReason | null {
+/** Why a slot error means the slot cannot be read from where it stands; null for other errors. */
+export function lossReason(err: unknown): SlotLossReason | null {
   const message = (err as Error).message ?? '';
   const code = pgCode(err);
   if (code === '42704' && /publication/.test(message)) return 'publication missing';
@@ -185,48 +186,6 @@ function lossReason(err: unknown): SlotLossReason | null {
   if (/invalidated|can no longer (get|access)|has been invalidated/.test(message)) return 'invalidated';
   if (/was not created in this database/.test(message)) return 'other database';
   return null;
-}
-
-/**
- * The slot's committed transactions after its confirmed position, whole transactions of up to about `limit`
- * changes (Postgres stops at the first commit past it). Nothing moves: a crash re-reads the same changes.
- * The same query checks that the publication still holds the table (pgoutput skips a missing publication
- * silently on recent servers, which would drop changes without a word) and reads the WAL position before the
- * peek (`walLsn`): with no change returned, nothing of the table committed before it.
- */
-export async function peekChanges(
-  pool: Pool,
-  names: LsnNames,
-  schema: string,
-  table: string,
-  limit: number,
-): Promise<{ changes: SlotChange[]; walLsn: string }> {
-  let rows: { lsn: string | null; data: Buffer | null; published: boolean | null }[];
-  try {
-    ({ rows } = await pool.query(
-      `SELECT pg_current_wal_lsn()::text AS lsn, NULL::bytea AS data,
-              EXISTS (SELECT 1 FROM pg_publication_tables
-                       WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published
-       UNION ALL
-       SELECT lsn::text, data, NULL FROM pg_logical_slot_peek_binary_changes($1, NULL, $2,
-         'proto_version', '1', 'publication_names', $3)`,
-      [names.slot, limit, names.publication, schema, table],
-    ));
-  } catch (err) {
-    const reason = lossReason(err);
-    if (reason) throw new SlotLostError(names.slot, reason, err);
-    throw err;
-  }
-  if (rows[0]?.published !== true)
-    throw new SlotLostError(
-      names.slot,
-      'publication missing',
-      new Error(`publication "${names.publication}" does not publish ${schema}.${table}`),
-    );
-  return {
-    changes: rows.slice(1).map((r) => ({ lsn: r.lsn as string, data: r.data as Buffer })),
-    walLsn: rows[0].lsn as string,
-  };
 }
 
 /** Moves the slot's confirmed position to `lsn` (a commit's end): the server may free the WAL before it. */

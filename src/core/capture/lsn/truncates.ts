@@ -122,7 +122,10 @@ async function propagate(scope: RunScope): Promise<void> {
 }
 
 /** Handles the TRUNCATE of `txn`; false when it is parked and the run must stop. */
-export async function applyTruncate(scope: RunScope, txn: CapturedTransaction): Promise<boolean> {
+export async function applyTruncate(
+  scope: RunScope,
+  txn: Pick<CapturedTransaction, 'commitLsn'>,
+): Promise<boolean> {
   const { def, ctx } = scope;
   if (scope.dryRun) {
     scope.details.truncate = { lsn: txn.commitLsn, policy: def.deletes.truncate, preview: true };

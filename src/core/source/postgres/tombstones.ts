@@ -18,6 +18,16 @@ export function tombstoneTableName(table: string): string {
   return `arcore_${table}_deleted`.slice(0, 63);
 }
 
+/** The qualified names of the table and of the delete-capture objects on it. */
+function captureObjects(schema: string, table: string) {
+  return {
+    qualified: `${quoteIdent(schema)}.${quoteIdent(table)}`,
+    tombstones: `${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))}`,
+    statementFn: `${quoteIdent(schema)}.${quoteIdent(`arcore_deleted_${table}`.slice(0, 63))}`,
+    rowFn: `${quoteIdent(schema)}.${quoteIdent(`arcore_rekeyed_${table}`.slice(0, 63))}`,
+  };
+}
+
 /**
  * The statements that install delete capture on `schema.table`. A tombstone whose key is NULL asks the next
  * push for one full comparison of ledger and table: install writes one (deletes made before the trigger
@@ -26,10 +36,7 @@ export function tombstoneTableName(table: string): string {
  * to delete rows needs no privilege on the tombstone table.
  */
 export function deleteCaptureStatements(schema: string, table: string, key: string[]): string[] {
-  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
-  const tombstones = `${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))}`;
-  const statementFn = `${quoteIdent(schema)}.${quoteIdent(`arcore_deleted_${table}`.slice(0, 63))}`;
-  const rowFn = `${quoteIdent(schema)}.${quoteIdent(`arcore_rekeyed_${table}`.slice(0, 63))}`;
+  const { qualified, tombstones, statementFn, rowFn } = captureObjects(schema, table);
   const keyOf = (alias: string) => `ARRAY[${key.map((k) => `${alias}.${quoteIdent(k)}::text`).join(', ')}]`;
   const keyCols = key.map(quoteIdent).join(', ');
   const changed = key.map((k) => `OLD.${quoteIdent(k)} IS DISTINCT FROM NEW.${quoteIdent(k)}`).join(' OR ');
@@ -61,6 +68,19 @@ export function deleteCaptureStatements(schema: string, table: string, key: stri
     `CREATE TRIGGER ${quoteIdent(KEY_CHANGE_TRIGGER)} AFTER UPDATE OF ${keyCols} ON ${qualified} FOR EACH ROW ` +
       `WHEN (${changed}) EXECUTE FUNCTION ${rowFn}()`,
     `INSERT INTO ${tombstones} (key) VALUES (NULL)`,
+  ];
+}
+
+/** The statements that remove delete capture from `schema.table`: triggers, functions, tombstone table. */
+export function dropDeleteCaptureStatements(schema: string, table: string): string[] {
+  const { qualified, tombstones, statementFn, rowFn } = captureObjects(schema, table);
+  return [
+    ...[DELETE_CAPTURE_TRIGGER, TRUNCATE_TRIGGER, KEY_CHANGE_TRIGGER].map(
+      (t) => `DROP TRIGGER IF EXISTS ${quoteIdent(t)} ON ${qualified}`,
+    ),
+    `DROP FUNCTION IF EXISTS ${statementFn}()`,
+    `DROP FUNCTION IF EXISTS ${rowFn}()`,
+    `DROP TABLE IF EXISTS ${tombstones}`,
   ];
 }
 

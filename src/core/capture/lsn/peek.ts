@@ -1,0 +1,170 @@
+/**
+ * A peek at the definition's slot, read in chunks. pg_logical_slot_peek_binary_changes returns whole
+ * transactions (it stops only after the transaction that takes it past `upto_nchanges`), so one transaction
+ * touching a million rows would come back as a million rows at once. The server keeps the function's result
+ * in a tuplestore (spilled to a temporary file past work_mem); the client reads it through a holdable cursor a
+ * chunk at a time, so the worker holds one chunk whatever the transaction's size (docs/design.md, I17).
+ */
+import { Client, type Pool } from 'pg';
+import { quoteIdent } from '../../source/postgres/PostgresSource';
+import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../../source/postgres/tombstones';
+import type { LsnNames } from './names';
+import { lossReason, SlotLostError, type SlotChange } from './slot';
+
+/** What the peek's first row says, read before its changes. */
+export interface PeekHead {
+  /** The WAL position before the peek: with no change returned, nothing of the table committed before it. */
+  walLsn: string;
+  /** The TIMESTAMP-era delete-capture trigger or its tombstone table is still on the table. */
+  deleteCapture: boolean;
+}
+
+export interface SlotPeek {
+  readonly head: PeekHead;
+  /** The next messages in slot order; empty at the end. */
+  next(): Promise<SlotChange[]>;
+  /** Frees the server-side cursor (always call it, also after an error). */
+  close(): Promise<void>;
+}
+
+/**
+ * A peek small enough for one round trip (an idle one, a few small transactions) is read whole when it has at
+ * most this many chunks; a bigger one is read again through the cursor (the server decodes it twice, the
+ * worker holds a chunk).
+ */
+const PLAIN_CHUNKS = 4;
+
+const CURSOR = 'arcore_peek';
+
+const changesSql = `SELECT lsn::text AS lsn, data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2,
+  'proto_version', '1', 'publication_names', $3)`;
+
+function asLoss(slot: string, err: unknown): unknown {
+  const reason = lossReason(err);
+  return reason ? new SlotLostError(slot, reason, err) : err;
+}
+
+/**
+ * Opens a peek of up to about `limit` changes (whole transactions) and reads its first row: the WAL position,
+ * whether the publication still holds the table (pgoutput skips a missing publication silently on recent
+ * servers, which would drop changes without a word), and whether delete capture is installed on the table.
+ * `chunk` bounds the messages the worker holds at once.
+ */
+export async function openPeek(
+  pool: Pool,
+  names: LsnNames,
+  schema: string,
+  table: string,
+  limit: number,
+  chunk: number,
+): Promise<SlotPeek> {
+  const plainRows = PLAIN_CHUNKS * chunk;
+  let rows: { lsn: string | null; data: Buffer | null; published: boolean | null; dc: boolean | null }[];
+  try {
+    ({ rows } = await pool.query(
+      `SELECT * FROM (
+         SELECT pg_current_wal_lsn()::text AS lsn, NULL::bytea AS data,
+                EXISTS (SELECT 1 FROM pg_publication_tables
+                         WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published,
+                (to_regclass($6) IS NOT NULL OR EXISTS (
+                   SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($7) AND tgname = $8)) AS dc
+         UNION ALL
+         SELECT lsn, data, NULL, NULL FROM (${changesSql}) c
+       ) p LIMIT $9`,
+      [
+        names.slot,
+        limit,
+        names.publication,
+        schema,
+        table,
+        `${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))}`,
+        `${quoteIdent(schema)}.${quoteIdent(table)}`,
+        DELETE_CAPTURE_TRIGGER,
+        plainRows + 2,
+      ],
+    ));
+  } catch (err) {
+    throw asLoss(names.slot, err);
+  }
+  const headRow = rows.find((r) => r.data === null);
+  if (headRow?.published !== true)
+    throw new SlotLostError(
+      names.slot,
+      'publication missing',
+      new Error(`publication "${names.publication}" does not publish ${schema}.${table}`),
+    );
+  const head: PeekHead = { walLsn: headRow.lsn as string, deleteCapture: headRow.dc === true };
+  const plain = rows
+    .filter((r) => r.data !== null)
+    .map((r) => ({ lsn: r.lsn as string, data: r.data as Buffer }));
+  if (plain.length <= plainRows) {
+    let pending: SlotChange[] | null = plain;
+    return {
+      head,
+      next: () => {
+        const out = pending ?? [];
+        pending = null;
+        return Promise.resolve(out);
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+  return openCursor(pool, names, head, limit, chunk);
+}
+
+/**
+ * The same peek through `DECLARE … WITH HOLD`: the declaring statement commits at once (the result is kept
+ * by the server, no transaction stays open while the run writes to SharePoint, so vacuum is not held back),
+ * then FETCH reads it a chunk at a time on the connection the cursor lives on. That connection is opened for
+ * the cursor, outside the pool: held from the pool for the whole peek, it would leave a run with
+ * PG_POOL_MAX 2 (its lock holds one) no connection for its page reads and writes.
+ */
+async function openCursor(
+  pool: Pool,
+  names: LsnNames,
+  head: PeekHead,
+  limit: number,
+  chunk: number,
+): Promise<SlotPeek> {
+  // The pool's own client class (it closes sockets the way the pool relies on), a Client subclass.
+  const ClientClass = (pool.options.Client as typeof Client | undefined) ?? Client;
+  const client = new ClientClass(pool.options);
+  let failure: Error | null = null;
+  // Without a listener a dropped connection would crash the worker; the next FETCH reports it instead.
+  client.on('error', (err: Error) => (failure = err));
+  const end = () => client.end().catch(() => undefined);
+  try {
+    await client.connect();
+    await client.query(`DECLARE ${CURSOR} NO SCROLL CURSOR WITH HOLD FOR ${changesSql}`, [
+      names.slot,
+      limit,
+      names.publication,
+    ]);
+  } catch (err) {
+    await end();
+    throw asLoss(names.slot, err);
+  }
+  let open = true;
+  return {
+    head,
+    async next() {
+      if (!open) return [];
+      try {
+        if (failure) throw failure;
+        const { rows } = await client.query<{ lsn: string; data: Buffer }>(
+          `FETCH FORWARD ${Math.max(1, Math.floor(chunk))} FROM ${CURSOR}`,
+        );
+        return rows;
+      } catch (err) {
+        open = false;
+        await end();
+        throw asLoss(names.slot, err);
+      }
+    },
+    async close() {
+      if (!open) return;
+      open = false;
+      await end(); // the session's end closes the cursor and frees what the server kept for it
+    },
+  };
+}
