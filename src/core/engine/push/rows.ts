@@ -190,7 +190,7 @@ export async function pushRows(
         op: {
           kind: 'create',
           ref: r.hash,
-          fields: moveFields(scope, r, entry),
+          fields: await moveFields(scope, r, entry),
           adoptBy: { field: def.target.keyColumn, value: r.hash },
         },
       });
