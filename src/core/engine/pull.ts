@@ -28,7 +28,7 @@ import { differs, keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push/writes';
 import { pulledValue, sourcePairs } from './transform';
 import type { PairDecision } from './reconcile';
-import { forList } from './routing';
+import { forList, skipUnusableList } from './routing';
 import { withRun, type RunOptions, type RunScope } from './runner';
 import type { EngineContext, RunSummary } from './types';
 
@@ -664,6 +664,7 @@ export async function runPull(
     }
     // Routed: each list in turn, each with its own delta link; a list out of time leaves the rest to the next run.
     for (const list of scope.lists) {
+      if (skipUnusableList(scope, list)) continue;
       await pullList(forList(scope, list));
       if (!scope.route || scope.timeLeft() <= 0) break;
     }

@@ -5,6 +5,7 @@
  */
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import { provisionList } from '../../../src/core/engine/provision';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import type { RunSummary } from '../../../src/core/engine/types';
@@ -230,5 +231,95 @@ describe('routing gaps (issue #21 closing note)', () => {
     expect((await h.db.pool.query('SELECT 1 FROM cases WHERE id = 6')).rowCount).toBe(0);
     expect(await push()).toMatchObject({ moved: 0, created: 0 });
     await upsertDefinitions(h.db.pool, [parseDefinition(casesDefinition(ROUTES))]);
+  });
+
+  describe('each routed list is checked against the mapping on its own', () => {
+    const splitDefinition = (routes: { when?: string; list: string }[]): SyncDefinitionInput => ({
+      name: 'split',
+      source: { table: 'splits', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, routes },
+      fields: [
+        { source: 'title', target: 'Title' },
+        { source: 'region', target: 'Region' },
+      ],
+    });
+    const SPLIT_ROUTES = [{ when: "region == 'S'", list: 'South' }, { list: 'North' }];
+    const titles = async (list: string) => (await h.items(list)).map((i) => i.fields.Title).sort();
+    const parked = async () =>
+      (
+        await h.db.pool.query<{ last_error: string }>(
+          `SELECT last_error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+            WHERE d.name = 'split' AND f.status = 'PARKED'`,
+        )
+      ).rows.map((r) => r.last_error);
+
+    beforeAll(async () => {
+      await h.db.pool.query(`CREATE TABLE splits (
+        id integer PRIMARY KEY, title text, region text, updated_at timestamptz NOT NULL DEFAULT now())`);
+      await installCursorTrigger(h.db.pool, 'public', 'splits', 'updated_at');
+      // North is provisioned; South was created by hand, without the Region column.
+      await h.define(splitDefinition([{ list: 'North' }]));
+      const south = await h.asUser('POST', `/sites/${h.siteId}/lists`, {
+        displayName: 'South',
+        columns: [{ name: 'ArcoreKey', text: {} }],
+        list: { template: 'genericList' },
+      });
+      expect(south.status).toBe(201);
+      await upsertDefinitions(h.db.pool, [parseDefinition(splitDefinition(SPLIT_ROUTES))]);
+    });
+
+    it('a list lacking a mapped column parks only its rows, naming the list, the column and provision', async () => {
+      await h.db.pool.query("INSERT INTO splits (id, title, region) VALUES (1, 'n1', 'N'), (2, 's2', 'S')");
+      const s = await runPush(h.ctx, 'split', { trigger: 'test' });
+      expectBalanced(s);
+      expect(s).toMatchObject({ status: 'PARTIAL', error: null, created: 1, failed: 1 });
+      expect(await titles('North')).toEqual(['n1']);
+      expect(await titles('South')).toEqual([]);
+      const errors = await parked();
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/list "South" has no column with internal name "Region"/);
+      expect(errors[0]).toMatch(/arcore-sync provision split/);
+      // The pull reads North (a SharePoint edit there arrives) and leaves South out, saying so.
+      const [n1] = await h.items('North');
+      await spEdit('North', n1.id, { Title: 'n1 edited in sp' });
+      const p = await runPull(h.ctx, 'split', { trigger: 'test' });
+      expectBalanced(p);
+      expect(p).toMatchObject({ status: 'PARTIAL', updated: 1, failed: 1 });
+      expect((await h.db.pool.query('SELECT title FROM splits WHERE id = 1')).rows).toEqual([
+        { title: 'n1 edited in sp' },
+      ]);
+    });
+
+    it('provision lets the waiting rows through; a list whose column has another type is refused the same way', async () => {
+      await provisionList(h.ctx, 'split');
+      const s = await runPush(h.ctx, 'split', { trigger: 'test' });
+      expect(s).toMatchObject({ status: 'SUCCEEDED', created: 1, failed: 0 });
+      expect(await titles('South')).toEqual(['s2']);
+      expect(await parked()).toEqual([]);
+      // East was created by hand with Region as a number column.
+      const east = await h.asUser('POST', `/sites/${h.siteId}/lists`, {
+        displayName: 'East',
+        columns: [
+          { name: 'ArcoreKey', text: {} },
+          { name: 'Region', number: {} },
+        ],
+        list: { template: 'genericList' },
+      });
+      expect(east.status).toBe(201);
+      await upsertDefinitions(h.db.pool, [
+        parseDefinition(splitDefinition([{ when: "region == 'E'", list: 'East' }, ...SPLIT_ROUTES])),
+      ]);
+      await h.db.pool.query("INSERT INTO splits (id, title, region) VALUES (3, 'e3', 'E'), (4, 'n4', 'N')");
+      const again = await runPush(h.ctx, 'split', { trigger: 'test' });
+      expectBalanced(again);
+      expect(again).toMatchObject({ status: 'PARTIAL', created: 1, failed: 1 });
+      expect(await titles('North')).toEqual(['n1 edited in sp', 'n4']);
+      const errors = await parked();
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(
+        /list "East": cannot map Postgres column region \(text\) to SharePoint column Region/,
+      );
+      expect(errors[0]).toMatch(/change the column in SharePoint/);
+    });
   });
 });

@@ -23,6 +23,7 @@ import { pick } from '../plan';
 import type { RunScope } from '../runner';
 import { type PageCommit, type PushRow, describeFailure, responseFields } from './page';
 import { graphFields } from './writes';
+import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 
 /** A row whose item must move from the ledger's list to `toListId`. */
@@ -135,7 +136,7 @@ function byList<T>(items: T[], listOf: (t: T) => string): Map<string, T[]> {
   return out;
 }
 
-/** Sends ops grouped by list; outcomes come back by ref. */
+/** Sends ops grouped by list; outcomes come back by ref (a write to a list with a problem fails unsent). */
 export async function writeByList(
   scope: RunScope,
   ops: { listId: string; op: WriteOp }[],
@@ -143,7 +144,14 @@ export async function writeByList(
   const out = new Map<string, WriteOutcome>();
   if (ops.length === 0) return out;
   scope.assertLockHeld();
-  for (const [listId, group] of byList(ops, (o) => o.listId)) {
+  // A list that does not fit the mapping (planLists) gets no create or update: the row is parked with why.
+  const sendable: typeof ops = [];
+  for (const o of ops) {
+    const problem = writeProblem(scope, o.listId, o.op.kind);
+    if (problem) out.set(o.op.ref, { ref: o.op.ref, status: 'failed', message: problem });
+    else sendable.push(o);
+  }
+  for (const [listId, group] of byList(sendable, (o) => o.listId)) {
     const outcomes = await scope.target.writeItems(
       scope.siteId,
       listId,
