@@ -233,6 +233,37 @@ describe('routing gaps (issue #21 closing note)', () => {
     await upsertDefinitions(h.db.pool, [parseDefinition(casesDefinition(ROUTES))]);
   });
 
+  it('a crash after the move deleted the old item, then a user’s delete of the new item: the row is deleted, no move loops', async () => {
+    await insert(7, 'OPEN');
+    await push();
+    const hash7 = (await hashOf(7)) as string;
+    const rerouted = [{ when: "title == 'c7'", list: 'Closed' }, ...ROUTES];
+    await moveInterrupted(
+      'Open',
+      () => upsertDefinitions(h.db.pool, [parseDefinition(casesDefinition(rerouted))]),
+      1,
+    );
+    // The state a crash right after the old item's delete landed leaves: the move says its delete was sent.
+    const old7 = (await itemsOf(7)).find((i) => i.list === 'Open');
+    await h.db.pool.query('UPDATE arcore.sync_moves SET delete_sent = true');
+    await spDelete('Open', old7?.id as string);
+    // A pull in the crash window reads that delete as the move's own: the row stays.
+    expect(await pull()).toMatchObject({ deleted: 0 });
+    expect((await h.db.pool.query('SELECT 1 FROM cases WHERE id = 7')).rowCount).toBe(1);
+    // Then a SharePoint user deletes the new item: both items are gone.
+    const new7 = (await itemsOf(7)).find((i) => i.list === 'Closed');
+    await spDelete('Closed', new7?.id as string);
+    expect(await pull()).toMatchObject({ deleted: 0 });
+    // The push settles the move without moving the row again, and hands the delete to the pull.
+    expect(await push()).toMatchObject({ moved: 0, created: 0 });
+    expect(await pendingMoves()).toBe(0);
+    expect(await pull()).toMatchObject({ deleted: 1 });
+    expect((await h.db.pool.query('SELECT 1 FROM cases WHERE id = 7')).rowCount).toBe(0);
+    expect(await itemsOf(7, hash7)).toEqual([]);
+    expect(await push()).toMatchObject({ moved: 0, created: 0, updated: 0 });
+    await upsertDefinitions(h.db.pool, [parseDefinition(casesDefinition(ROUTES))]);
+  });
+
   describe('each routed list is checked against the mapping on its own', () => {
     const splitDefinition = (routes: { when?: string; list: string }[]): SyncDefinitionInput => ({
       name: 'split',

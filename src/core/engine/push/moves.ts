@@ -15,7 +15,8 @@ import {
   toGraphFields,
   type CanonicalRecord,
 } from '../../canonical';
-import { clearMoves, markDeleteSent, pendingMoves, recordMoves } from '../../store/moves';
+import { clearMoves, markDeleteSent, pendingMoves, recordMoves, type PendingMove } from '../../store/moves';
+import { park } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { pushPlanFor, unalignedFields } from '../alignment';
@@ -313,6 +314,14 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       : (found.find((i) => entry?.listId === m.toListId && i.id === entry.itemId) ?? null);
     const extras = found.filter((i) => i !== keep);
     if (extras.length) await deleteItems(scope, m.toListId, extras);
+    if (onOld && !keep && entry && m.deleteSent && (await bothItemsGone(scope, m))) {
+      // The crashed run deleted the old item, and someone deleted the new one since: the row's item is gone from
+      // SharePoint. The pull decides that delete (I8): it re-reads the old item the ledger still names. The row
+      // is not pushed again meanwhile (it would move once more and find the old item gone).
+      if (!scope.dryRun) await parkGoneMove(scope, m, entry);
+      settled.push(m.identityHash);
+      continue;
+    }
     if (entry) keys.push(def.source.key.map((k) => entry.identity[k]));
     if (!onOld || !keep || !entry) {
       settled.push(m.identityHash);
@@ -383,4 +392,25 @@ async function deleteItems(scope: RunScope, listId: string, items: ListItem[]): 
     items.map((i) => ({ kind: 'delete' as const, ref: i.id, itemId: i.id })),
   );
   return outcomes.every((o) => o.status === 'deleted' || o.status === 'not_found');
+}
+
+/** Whether the old item of a move whose new item is gone is gone too (one read). */
+async function bothItemsGone(scope: RunScope, m: PendingMove): Promise<boolean> {
+  return (
+    (await scope.target.getItem(scope.siteId, m.fromListId, m.fromItemId, [scope.def.target.keyColumn])) ===
+    null
+  );
+}
+
+/** Hands a row whose items are both gone to the pull, as an item to read again (its parked retry queue). */
+async function parkGoneMove(scope: RunScope, m: PendingMove, entry: LedgerEntry): Promise<void> {
+  await park(scope.ctx.meta, scope.definitionId, {
+    direction: 'PULL',
+    itemKey: `${m.fromListId}/${m.fromItemId}`,
+    sourceIdentity: entry.identity,
+    spItemId: m.fromItemId,
+    error:
+      `the row's item was moving to list ${m.toListId} when a run stopped; its new item was deleted in SharePoint ` +
+      'since, so the next pull decides that delete',
+  });
 }
