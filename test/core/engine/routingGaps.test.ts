@@ -7,6 +7,7 @@ import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { provisionList } from '../../../src/core/engine/provision';
 import { runPull } from '../../../src/core/engine/pull';
+import { relinkDefinition } from '../../../src/core/engine/relink';
 import { runPush } from '../../../src/core/engine/push';
 import type { RunSummary } from '../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
@@ -262,6 +263,28 @@ describe('routing gaps (issue #21 closing note)', () => {
     expect(await itemsOf(7, hash7)).toEqual([]);
     expect(await push()).toMatchObject({ moved: 0, created: 0, updated: 0 });
     await upsertDefinitions(h.db.pool, [parseDefinition(casesDefinition(ROUTES))]);
+  });
+
+  it('relink during an interrupted move keeps one item per row, in the row’s list, with no copy conflict', async () => {
+    await insert(8, 'OPEN');
+    await push();
+    await moveInterrupted(
+      'Open',
+      () => h.db.pool.query("UPDATE cases SET status = 'CLOSED' WHERE id = 8"),
+      1,
+    );
+    expect((await itemsOf(8)).map((i) => i.list).sort()).toEqual(['Closed', 'Open']);
+    const relinked = await relinkDefinition(h.ctx, 'cases');
+    expect(relinked.toRecreate).toBe(0);
+    await push();
+    await pull();
+    expect(await push()).toMatchObject({ moved: 0, created: 0 });
+    expect((await itemsOf(8)).map((i) => i.list)).toEqual(['Closed']);
+    const { rows } = await h.db.pool.query<{ n: string }>(
+      "SELECT count(*) AS n FROM arcore.sync_conflicts WHERE status = 'OPEN'",
+    );
+    expect(Number(rows[0].n)).toBe(0);
+    expect(await pendingMoves()).toBe(0);
   });
 
   describe('each routed list is checked against the mapping on its own', () => {
