@@ -31,7 +31,10 @@ export async function recordMoves(
      SELECT $1, x.h, x.f, x.i, x.t, $2 FROM jsonb_to_recordset($3::jsonb) AS x(h text, f text, i text, t text)
      ON CONFLICT (definition_id, source_identity_hash) DO UPDATE SET from_list_id = EXCLUDED.from_list_id,
        from_item_id = EXCLUDED.from_item_id, to_list_id = EXCLUDED.to_list_id, run_id = EXCLUDED.run_id,
-       created_at = now(), delete_sent = false`,
+       created_at = now(),
+       -- The same old item: a delete an earlier attempt may have sent still may have landed.
+       delete_sent = arcore.sync_moves.delete_sent AND arcore.sync_moves.from_list_id = EXCLUDED.from_list_id
+         AND arcore.sync_moves.from_item_id = EXCLUDED.from_item_id`,
     [
       definitionId,
       runId === '0' ? null : runId,
@@ -90,18 +93,23 @@ export async function clearMoves(db: Db, definitionId: string, hashes: string[])
 /**
  * Records that the deletes of these moves' old items are about to be sent (`sent`), or were refused without
  * deleting anything (`!sent`). Committed before the deletes leave, so a crash after them is read as ours.
+ * Returns the identities whose move was already marked: an earlier attempt's delete may have landed.
  */
 export async function markDeleteSent(
   db: Db,
   definitionId: string,
   hashes: string[],
   sent: boolean,
-): Promise<void> {
-  if (hashes.length === 0) return;
-  await db.query(
-    'UPDATE arcore.sync_moves SET delete_sent = $3 WHERE definition_id = $1 AND source_identity_hash = ANY($2)',
+): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query<{ h: string }>(
+    `UPDATE arcore.sync_moves m SET delete_sent = $3 FROM arcore.sync_moves o
+      WHERE m.definition_id = $1 AND m.source_identity_hash = ANY($2)
+        AND o.definition_id = m.definition_id AND o.source_identity_hash = m.source_identity_hash
+     RETURNING CASE WHEN o.delete_sent THEN m.source_identity_hash END AS h`,
     [definitionId, hashes, sent],
   );
+  return new Set(rows.flatMap((r) => (r.h === null ? [] : [r.h])));
 }
 
 /**

@@ -265,6 +265,39 @@ describe('routing gaps (issue #21 closing note)', () => {
     await upsertDefinitions(h.db.pool, [parseDefinition(casesDefinition(ROUTES))]);
   });
 
+  it('a move whose settling fails waits instead of creating a second item; its old item missing is its own delete', async () => {
+    await insert(9, 'OPEN');
+    await push();
+    await moveInterrupted(
+      'Open',
+      () => h.db.pool.query("UPDATE cases SET status = 'CLOSED' WHERE id = 9"),
+      1,
+    );
+    // As a crash right after the old item's delete landed leaves it.
+    const old9 = (await itemsOf(9)).find((i) => i.list === 'Open');
+    await h.db.pool.query('UPDATE arcore.sync_moves SET delete_sent = true');
+    await spDelete('Open', old9?.id as string);
+    // The rerun's delete is refused once: the row waits (its new item exists; pushing it would create another).
+    h.emulator.control.injectFault({
+      method: 'DELETE',
+      pathPattern: `/lists/${await listId('Open')}/items/`,
+      status: 403,
+      count: 1,
+    });
+    try {
+      expect(await push()).toMatchObject({ moved: 0, created: 0 });
+    } finally {
+      h.emulator.control.clearFaults();
+    }
+    expect((await itemsOf(9)).map((i) => i.list)).toEqual(['Closed']);
+    // The next run finds the old item gone: its delete may have landed before the crash, so the move is done.
+    expect(await push()).toMatchObject({ moved: 1, created: 0 });
+    expect((await itemsOf(9)).map((i) => i.list)).toEqual(['Closed']);
+    expect(await pull()).toMatchObject({ deleted: 0 });
+    expect((await h.db.pool.query('SELECT 1 FROM cases WHERE id = 9')).rowCount).toBe(1);
+    expect(await pendingMoves()).toBe(0);
+  });
+
   it('relink during an interrupted move keeps one item per row, in the row’s list, with no copy conflict', async () => {
     await insert(8, 'OPEN');
     await push();

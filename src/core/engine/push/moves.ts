@@ -182,21 +182,23 @@ export async function finishMoves(
       eTag: m.entry.eTag ?? undefined,
     },
   }));
-  // Committed before the deletes leave: after a crash, a missing old item is read as this delete only now.
-  if (!scope.dryRun)
-    await markDeleteSent(
-      scope.ctx.meta,
-      scope.definitionId,
-      created.map(({ m }) => m.r.hash),
-      true,
-    );
+  // Committed before the deletes leave: after a crash, a missing old item is read as this delete only now. A
+  // move already marked had an earlier attempt whose delete may have landed: its missing old item is ours too.
+  const sentBefore = scope.dryRun
+    ? new Set<string>()
+    : await markDeleteSent(
+        scope.ctx.meta,
+        scope.definitionId,
+        created.map(({ m }) => m.r.hash),
+        true,
+      );
   const outcomes = await writeByList(scope, deletes);
   const undo: { m: Move; o: WriteOutcome & { status: 'created' } }[] = [];
   const refused: string[] = [];
   for (const c of created) {
     const { m, o } = c;
     const d = outcomes.get(m.r.hash);
-    if (d?.status === 'deleted') {
+    if (d?.status === 'deleted' || (d?.status === 'not_found' && sentBefore.has(m.r.hash))) {
       scope.counts.moved++;
       const synced = movedSynced(scope, m, o);
       commit.save.push({
@@ -235,7 +237,13 @@ export async function finishMoves(
       });
     }
   }
-  if (!scope.dryRun) await markDeleteSent(scope.ctx.meta, scope.definitionId, refused, false);
+  if (!scope.dryRun)
+    await markDeleteSent(
+      scope.ctx.meta,
+      scope.definitionId,
+      refused.filter((h) => !sentBefore.has(h)),
+      false,
+    );
   await undoMoves(
     scope,
     undo.map(({ m, o }) => ({ m, newItemId: o.itemId, newETag: o.eTag })),
@@ -281,6 +289,17 @@ async function undoMoves(
   }
 }
 
+/** Per run: rows whose move the run could not settle (its new item exists, the old item's delete failed). */
+const unsettledMoves = new WeakMap<RunScope, Set<string>>();
+
+/**
+ * Whether the row's move is still in flight after this run tried to settle it: pushing the row now would create
+ * its item in the new list a second time, so it waits (its parked retry and the next run's settle go on).
+ */
+export function moveUnsettled(scope: RunScope, hash: string): boolean {
+  return unsettledMoves.get(scope)?.has(hash) ?? false;
+}
+
 /**
  * A rerun after a crash: moves left in flight. The new item is looked up by the hidden key column in the list
  * the row was moving to. Found: the old item is deleted (If-Match) and the ledger points at the new item; when
@@ -299,6 +318,8 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
   );
   const keys: unknown[][] = [];
   const settled: string[] = [];
+  const unsettled = new Set<string>();
+  unsettledMoves.set(scope, unsettled);
   const save: LedgerEntry[] = [];
   let finished = 0;
   let undone = 0;
@@ -367,6 +388,7 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       ctx.log.warn(
         `${def.name}: finishing the move of item ${m.fromItemId} failed (${describeFailure(d)}); the next run tries again`,
       );
+      unsettled.add(m.identityHash);
     }
   }
   if (!scope.dryRun) {
