@@ -87,6 +87,8 @@ export function buildFieldPlan(
   def: SyncDefinition,
   pgColumns: SourceColumn[],
   spColumns: SpColumnInfo[],
+  /** The list the columns are of, for messages (default: every list of the definition). */
+  listName: string = targetListLabel(def),
 ): FieldPlan {
   const pgByName = new Map(pgColumns.map((c) => [c.name, c]));
   const spByName = new Map(spColumns.map((c) => [c.name, c]));
@@ -103,7 +105,7 @@ export function buildFieldPlan(
       const byDisplay = spColumns.find((c) => c.displayName.toLowerCase() === f.target.toLowerCase());
       throw new MappingError(
         def.name,
-        `fields[${i}].target: list "${targetListLabel(def)}" has no column with internal name "${f.target}"` +
+        `fields[${i}].target: list "${listName}" has no column with internal name "${f.target}"` +
           (byDisplay
             ? ` (a column displayed as "${byDisplay.displayName}" has internal name "${byDisplay.name}")`
             : ''),

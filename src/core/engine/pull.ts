@@ -20,7 +20,7 @@ import {
   type TargetFingerprint,
 } from '../store/cursors';
 import { dueFailures, park, resolveParked } from '../store/failures';
-import { movesInto, movesOf } from '../store/moves';
+import { movesDeletingOld, movesInto } from '../store/moves';
 import type { LedgerEntry } from '../store/ledger';
 import { ResyncRequiredError, type DeltaEntry, type ListItem, type WriteOp } from '../target/sharepoint';
 import { decideAligned } from './alignment';
@@ -28,7 +28,7 @@ import { differs, keyOf, pick, rowToCanonical } from './plan';
 import { applyToPostgres, graphFields } from './push/writes';
 import { pulledValue, sourcePairs } from './transform';
 import type { PairDecision } from './reconcile';
-import { forList } from './routing';
+import { forList, skipUnusableList } from './routing';
 import { withRun, type RunOptions, type RunScope } from './runner';
 import type { EngineContext, RunSummary } from './types';
 
@@ -223,10 +223,11 @@ async function applyEntries(
       scope.definitionId,
       known.map((e) => e.identityHash),
     ),
-    // A pair with a move in flight: its old item's delete is the move's (the push settles it), not the row's. An
-    // edit of the old item is applied as usual: the push that settles the move writes the row to the new item.
+    // A pair whose move in flight may have sent its old item's delete: that delete is the move's (the push
+    // settles it), not the row's. Before the move sent it, the delete is someone else's and is decided as usual.
+    // An edit of the old item is applied as usual: the push that settles the move writes it to the new item.
     scope.route
-      ? movesOf(
+      ? movesDeletingOld(
           ctx.meta,
           scope.definitionId,
           known.map((e) => e.identityHash),
@@ -663,6 +664,7 @@ export async function runPull(
     }
     // Routed: each list in turn, each with its own delta link; a list out of time leaves the rest to the next run.
     for (const list of scope.lists) {
+      if (skipUnusableList(scope, list)) continue;
       await pullList(forList(scope, list));
       if (!scope.route || scope.timeLeft() <= 0) break;
     }

@@ -106,6 +106,11 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       ...(routed ? { lists } : {}),
     };
     await inTransaction(ctx.meta, async (client) => {
+      // A move in flight whose row stays paired with its old item, into a list still routed, is left for the
+      // next push to settle (it finds the new item by the hidden key and finishes the move); clearing it would
+      // leave that new item behind, and the push would create the row's item in its list a second time.
+      const moving = new Map((await pendingMoves(client, stored.id)).map((m) => [m.identityHash, m]));
+      const keepMoves = new Set<string>();
       let after = '';
       for (;;) {
         const batch = await ledger.batchAfter(client, after, BATCH);
@@ -117,6 +122,14 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
           if (e.state === 'UNROUTED') continue; // never synced: no item to look for
           const item = itemFor(e);
           if (item) {
+            const m = moving.get(e.identityHash);
+            if (
+              m &&
+              item.listId === m.fromListId &&
+              item.id === m.fromItemId &&
+              lists.some((l) => l.listId === m.toListId)
+            )
+              keepMoves.add(e.identityHash);
             result.adopted++;
             save.push({
               ...e,
@@ -140,11 +153,11 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       // The delta link and any page in progress belong to the old list: the next pull enumerates the new one.
       await writeCursor(client, stored.id, 'TARGET', null, null, null);
       await clearListCursors(client, stored.id);
-      // Moves in flight are settled by the pairing above (each row keeps the item found for it).
+      // Other moves in flight are settled by the pairing above (each row keeps the item found for it).
       await clearMoves(
         client,
         stored.id,
-        (await pendingMoves(client, stored.id)).map((m) => m.identityHash),
+        [...moving.keys()].filter((h) => !keepMoves.has(h)),
       );
       // Rows whose item is gone have no ledger entry now: the next push reads every row (writing only those
       // and real differences) so that they are created again.

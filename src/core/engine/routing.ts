@@ -3,10 +3,18 @@
  * list, and each row belongs to the list of the first route its values match.
  */
 import type { Pool } from 'pg';
-import { toCanonical, type CanonicalRecord, type CanonicalValue, type SpColumnInfo } from '../canonical';
+import {
+  toCanonical,
+  type CanonicalRecord,
+  type CanonicalValue,
+  type FieldKind,
+  type SpColumnInfo,
+} from '../canonical';
 import { compileRoutes, routeColumnsOf } from '../routing';
-import type { FieldPlan } from './plan';
+import { buildFieldPlan, MappingError, type FieldPlan, type PlannedField } from './plan';
 import type { SyncDefinition } from '../definition/schema';
+import type { SourceColumn } from '../definition/validateLive';
+import { errorKindOf } from '../errors/classify';
 import type { StoredDefinition } from '../store/definitions';
 import { ListReplacedError } from './listIdentity';
 import type { RunScope } from './runner';
@@ -17,6 +25,13 @@ export interface ScopeList {
   name: string;
   listId: string;
   spColumns: SpColumnInfo[];
+  /** The field plan against this list's own columns (set by planLists; the run's plan when it has a problem). */
+  plan?: FieldPlan;
+  /**
+   * Why this list cannot be synced in this run (set by planLists): a mapped column or the hidden key missing, or
+   * a mapped column of another type than in the run's other lists. Its rows wait (parked); the other lists sync.
+   */
+  problem?: string;
 }
 
 /**
@@ -49,8 +64,8 @@ export type Router = (values: CanonicalRecord, row: Record<string, unknown>) => 
 
 /** The scope as one list's run sees it: the same run (counts, details, lock, clock), that list's id and columns. */
 export function forList(scope: RunScope, list: ScopeList): RunScope {
-  if (scope.listId === list.listId) return scope;
-  return { ...scope, listId: list.listId, spColumns: list.spColumns };
+  if (scope.listId === list.listId && (list.plan ?? scope.plan) === scope.plan) return scope;
+  return { ...scope, listId: list.listId, spColumns: list.spColumns, plan: list.plan ?? scope.plan };
 }
 
 /**
@@ -112,4 +127,132 @@ export async function unbindRoutedLists(
     'DELETE FROM arcore.sync_definition_lists WHERE definition_id = $1 AND ($2::text[] IS NULL OR list_name = ANY($2))',
     [definitionId, names ?? null],
   );
+}
+
+/**
+ * The run's field plan, with each routed list checked against it on its own columns (lists created separately
+ * may differ). A list that lacks a mapped column or the hidden key, or whose column would map a field another way
+ * (another type, read-only), gets a `problem` naming the list, the column and the next step; the run's plan is
+ * the first list without one, and only when every list has a problem does the run fail (with the first list's
+ * error). A single-list definition is planned as before: its one list's problem is the run's error.
+ */
+export function planLists(
+  def: SyncDefinition,
+  pgColumns: SourceColumn[],
+  lists: ScopeList[],
+  single: boolean,
+): FieldPlan {
+  if (single) {
+    const plan = buildFieldPlan(def, pgColumns, lists[0].spColumns);
+    for (const list of lists) list.plan = plan;
+    return plan;
+  }
+  const built = lists.map((list): { plan: FieldPlan; problem?: undefined } | { problem: Error } => {
+    if (!list.spColumns.some((c) => c.name === def.target.keyColumn))
+      return {
+        problem: new Error(
+          `Definition "${def.name}": list "${list.name}" has no column "${def.target.keyColumn}" (target.keyColumn, ` +
+            'the hidden key every synced item carries)',
+        ),
+      };
+    try {
+      return { plan: buildFieldPlan(def, pgColumns, list.spColumns, list.name) };
+    } catch (err) {
+      if (errorKindOf(err) !== 'invalid_definition') throw err;
+      return { problem: err as Error };
+    }
+  });
+  const mainIndex = built.findIndex((b) => b.problem === undefined);
+  if (mainIndex < 0) throw (built[0] as { problem: Error }).problem;
+  const main = built[mainIndex] as { plan: FieldPlan };
+  const mainList = lists[mainIndex];
+  lists.forEach((list, i) => {
+    const b = built[i];
+    list.plan = b.problem === undefined ? b.plan : main.plan;
+    list.problem =
+      b.problem === undefined
+        ? planDifference(def.name, list, b.plan, mainList, main.plan)
+        : listProblem(
+            def.name,
+            list.name,
+            b.problem instanceof MappingError
+              ? b.problem.message
+              : `Definition "${def.name}": list "${list.name}": ${b.problem.message}`,
+            // A missing column is provision's to add; a column of another type is the user's to change.
+            / has no column /.test(b.problem.message) ? 'provision' : 'retype',
+          );
+  });
+  return main.plan;
+}
+
+/** The one thing a list's plan does differently from the run's (a type, or writability), or undefined. */
+function planDifference(
+  definition: string,
+  list: ScopeList,
+  plan: FieldPlan,
+  mainList: ScopeList,
+  main: FieldPlan,
+): string | undefined {
+  const describe = (f: PlannedField) =>
+    `a ${f.sp.type}${f.sp.readOnly ? ' read-only' : ''} column (synced as ${f.kind}${f.pushable ? '' : ', never written'})`;
+  for (const f of plan.fields) {
+    const m = main.byTarget.get(f.target) as PlannedField;
+    if (family(f.kind) === family(m.kind) && f.pushable === m.pushable && f.pullable === m.pullable) continue;
+    return listProblem(
+      definition,
+      list.name,
+      `Definition "${definition}": column "${f.target}" of list "${list.name}" is ${describe(f)}, but in list ` +
+        `"${mainList.name}" it is ${describe(m)}; every routed list must hold a mapped field the same way`,
+      'retype',
+    );
+  }
+  return undefined;
+}
+
+/** Text, note and choice columns hold the same canonical text: a list may use either. */
+function family(kind: FieldKind): string {
+  return kind === 'note' || kind === 'choice' ? 'text' : kind;
+}
+
+function listProblem(
+  definition: string,
+  list: string,
+  message: string,
+  step: 'provision' | 'retype',
+): string {
+  const next =
+    step === 'provision'
+      ? `add the missing column with "arcore-sync provision ${definition}" (or map the field to the column's ` +
+        'internal name), then run again'
+      : `change the column in SharePoint to match the other lists (provision only adds missing columns), then run again`;
+  return (
+    `${message}. Rows routed to list "${list}" wait (parked) and the list is not pulled until then; the other ` +
+    `lists sync. Next step: ${next}`
+  );
+}
+
+/** Lists with a problem, for the run's details and log. */
+export function listProblems(lists: ScopeList[]): { list: string; problem: string }[] {
+  return lists.flatMap((l) => (l.problem ? [{ list: l.name, problem: l.problem }] : []));
+}
+
+/**
+ * The problem of the list a write goes to (see planLists), or undefined: a create or an update there is not sent.
+ * A delete needs no column and is sent.
+ */
+export function writeProblem(scope: RunScope, listId: string, kind: string): string | undefined {
+  if (kind === 'delete') return undefined;
+  return scope.lists.find((l) => l.listId === listId)?.problem;
+}
+
+/**
+ * A routed list that cannot be synced in this run is not pulled: it counts as one failure (the run is PARTIAL)
+ * and its problem is logged; the other lists are pulled.
+ */
+export function skipUnusableList(scope: RunScope, list: ScopeList): boolean {
+  if (!list.problem) return false;
+  scope.counts.processed++;
+  scope.counts.failed++;
+  scope.ctx.log.error(`${scope.def.name}: list "${list.name}" was not pulled: ${list.problem}`);
+  return true;
 }

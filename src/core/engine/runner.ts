@@ -19,9 +19,17 @@ import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
-import { checkRoutedListIdentity, routerOf, wasRouted, type Router, type ScopeList } from './routing';
+import {
+  checkRoutedListIdentity,
+  listProblems,
+  planLists,
+  routerOf,
+  wasRouted,
+  type Router,
+  type ScopeList,
+} from './routing';
 import type { SharePointTarget } from '../target/sharepoint';
-import { buildFieldPlan, type FieldPlan } from './plan';
+import type { FieldPlan } from './plan';
 import {
   runVerb,
   type EngineContext,
@@ -245,8 +253,9 @@ async function openScope(
   if (routedBefore) await bindListId(ctx.meta, stored.id, lists[0].listId);
   else if (!isRouted(def)) await checkListIdentity(ctx.meta, stored, lists[0].listId);
   for (const list of lists) {
-    // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once.
-    if (!list.spColumns.some((c) => c.name === def.target.keyColumn)) {
+    // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once
+    // (a routed list without it is left out of the run by planLists, the other lists sync).
+    if (!isRouted(def) && !list.spColumns.some((c) => c.name === def.target.keyColumn)) {
       throw new KeyColumnMissingError(def.name, list.name, def.target.keyColumn);
     }
     const sharing = await otherDefinitionsOfList(ctx.meta, list.listId, stored.id);
@@ -260,8 +269,11 @@ async function openScope(
   // I13: the catalog read that finds the table also lists its unique indexes: the check costs no query.
   assertKeyIdentifies(def.name, table, def.source.schema, def.source.table, def.source.key);
   const pgColumns = table.columns;
-  const plan = buildFieldPlan(def, pgColumns, spColumns);
+  // Routed: each list is checked on its own columns; a list that does not fit waits, the others sync.
+  const plan = planLists(def, pgColumns, lists, !isRouted(def));
   for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
+  const problems = listProblems(lists);
+  for (const p of problems) ctx.log.error(`${def.name}: ${p.problem}`);
   const route = routedBefore ? () => lists[0] : routerOf(def, plan, lists);
   const wanted = new Set([
     ...def.source.key,
@@ -300,7 +312,7 @@ async function openScope(
       def.source.connection,
     ),
     counts: emptyCounts(),
-    details: { warnings: plan.warnings },
+    details: { warnings: plan.warnings, ...(problems.length ? { listProblems: problems } : {}) },
     assertLockHeld: () => lock?.assertHeld(),
     timeLeft: () => clock.deadline - Date.now(),
     stopIncomplete(reason: string) {

@@ -12,13 +12,18 @@ export interface PendingMove {
   fromListId: string;
   fromItemId: string;
   toListId: string;
+  /**
+   * The delete of the old item may have been sent (migration 018): a missing old item is then the move's own
+   * delete. Before it, an old item found missing was deleted by someone else.
+   */
+  deleteSent: boolean;
 }
 
 export async function recordMoves(
   db: Db,
   definitionId: string,
   runId: string,
-  moves: PendingMove[],
+  moves: Omit<PendingMove, 'deleteSent'>[],
 ): Promise<void> {
   if (moves.length === 0) return;
   await db.query(
@@ -26,7 +31,10 @@ export async function recordMoves(
      SELECT $1, x.h, x.f, x.i, x.t, $2 FROM jsonb_to_recordset($3::jsonb) AS x(h text, f text, i text, t text)
      ON CONFLICT (definition_id, source_identity_hash) DO UPDATE SET from_list_id = EXCLUDED.from_list_id,
        from_item_id = EXCLUDED.from_item_id, to_list_id = EXCLUDED.to_list_id, run_id = EXCLUDED.run_id,
-       created_at = now()`,
+       created_at = now(),
+       -- The same old item: a delete an earlier attempt may have sent still may have landed.
+       delete_sent = arcore.sync_moves.delete_sent AND arcore.sync_moves.from_list_id = EXCLUDED.from_list_id
+         AND arcore.sync_moves.from_item_id = EXCLUDED.from_item_id`,
     [
       definitionId,
       runId === '0' ? null : runId,
@@ -43,8 +51,9 @@ export async function pendingMoves(db: Db, definitionId: string): Promise<Pendin
     from_list_id: string;
     from_item_id: string;
     to_list_id: string;
+    delete_sent: boolean;
   }>(
-    `SELECT source_identity_hash, from_list_id, from_item_id, to_list_id FROM arcore.sync_moves
+    `SELECT source_identity_hash, from_list_id, from_item_id, to_list_id, delete_sent FROM arcore.sync_moves
       WHERE definition_id = $1 ORDER BY created_at, source_identity_hash`,
     [definitionId],
   );
@@ -53,6 +62,7 @@ export async function pendingMoves(db: Db, definitionId: string): Promise<Pendin
     fromListId: r.from_list_id,
     fromItemId: r.from_item_id,
     toListId: r.to_list_id,
+    deleteSent: r.delete_sent,
   }));
 }
 
@@ -80,12 +90,37 @@ export async function clearMoves(db: Db, definitionId: string, hashes: string[])
   );
 }
 
-/** Identities among `hashes` with a move in flight, whichever list it goes to. */
-export async function movesOf(db: Db, definitionId: string, hashes: string[]): Promise<Set<string>> {
+/**
+ * Records that the deletes of these moves' old items are about to be sent (`sent`), or were refused without
+ * deleting anything (`!sent`). Committed before the deletes leave, so a crash after them is read as ours.
+ * Returns the identities whose move was already marked: an earlier attempt's delete may have landed.
+ */
+export async function markDeleteSent(
+  db: Db,
+  definitionId: string,
+  hashes: string[],
+  sent: boolean,
+): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query<{ h: string }>(
+    `UPDATE arcore.sync_moves m SET delete_sent = $3 FROM arcore.sync_moves o
+      WHERE m.definition_id = $1 AND m.source_identity_hash = ANY($2)
+        AND o.definition_id = m.definition_id AND o.source_identity_hash = m.source_identity_hash
+     RETURNING CASE WHEN o.delete_sent THEN m.source_identity_hash END AS h`,
+    [definitionId, hashes, sent],
+  );
+  return new Set(rows.flatMap((r) => (r.h === null ? [] : [r.h])));
+}
+
+/**
+ * Identities among `hashes` whose move in flight may have deleted their old item: a delete of that item is the
+ * move's own. An old item deleted before its move sent the delete was deleted by someone else.
+ */
+export async function movesDeletingOld(db: Db, definitionId: string, hashes: string[]): Promise<Set<string>> {
   if (hashes.length === 0) return new Set();
   const { rows } = await db.query<{ h: string }>(
     `SELECT source_identity_hash AS h FROM arcore.sync_moves
-      WHERE definition_id = $1 AND source_identity_hash = ANY($2)`,
+      WHERE definition_id = $1 AND source_identity_hash = ANY($2) AND delete_sent`,
     [definitionId, hashes],
   );
   return new Set(rows.map((r) => r.h));

@@ -463,6 +463,11 @@ export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): P
     for (const list of job.scope.lists) {
       const ofList = entries.filter((e) => e.listId === list.listId);
       if (ofList.length === 0) continue;
+      // A list that does not fit the mapping this run (planLists): its rows fail with why, the others go on.
+      if (list.problem) {
+        for (const e of ofList) fail(job, commit, e, list.problem);
+        continue;
+      }
       const sub: BackfillJob = { ...job, scope: forListId(job.scope, list.listId), cursorMoved: 0 };
       await backfillList(sub, ofList, commit);
       job.cursorMoved += sub.cursorMoved;

@@ -15,13 +15,16 @@ import {
   toGraphFields,
   type CanonicalRecord,
 } from '../../canonical';
-import { clearMoves, pendingMoves, recordMoves } from '../../store/moves';
+import { clearMoves, markDeleteSent, pendingMoves, recordMoves, type PendingMove } from '../../store/moves';
+import { park } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
+import { pushPlanFor, unalignedFields } from '../alignment';
 import { pick } from '../plan';
 import type { RunScope } from '../runner';
 import { type PageCommit, type PushRow, describeFailure, responseFields } from './page';
 import { graphFields } from './writes';
+import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 
 /** A row whose item must move from the ledger's list to `toListId`. */
@@ -32,30 +35,84 @@ export interface Move {
 }
 
 /**
- * What the new item carries: Postgres's values of the fields push writes, and SharePoint's last synced values of
- * the pull-only fields (SharePoint owns those; without them the move would empty them).
+ * Which fields of a moved item come from where. SharePoint owns the pull-only fields, and a field mapped since
+ * the pair last synced (I14) is the pull's to align, reading both sides: the new item takes both from the old
+ * item, so the move loses nothing SharePoint holds. Every other field push writes takes Postgres's value.
  */
-export function moveFields(scope: RunScope, r: PushRow, entry: LedgerEntry): Record<string, unknown> {
-  const { plan } = scope;
-  const spOwned = plan.fields
-    .filter((f) => !f.pushable && f.pullable && isWritableSharePointField(f.target, f.kind, f.sp))
+export interface MoveCarry {
+  /** Targets written with Postgres's values. */
+  fromPostgres: string[];
+  /** Targets written with the old item's values (the ledger's, or read from the item when never synced). */
+  fromSharePoint: string[];
+  /** Of those, the targets the ledger never synced: read from the old item, and left out of the synced values. */
+  unaligned: string[];
+}
+
+export function moveCarry(scope: RunScope, r: PushRow, entry: LedgerEntry): MoveCarry {
+  const { plan, def } = scope;
+  const base = entry.syncedValues;
+  const unalignedAll = new Set(unalignedFields(plan, base));
+  // The push plan leaves to the pull the unaligned fields it must not write (the same rule as an update).
+  const pushed = new Set(
+    pushPlanFor(plan, base, r.values, { pullEnabled: def.pull.enabled, listReadWithAllFields: false })
+      .toSharePoint,
+  );
+  const fromPostgres = plan.toSharePoint.filter((t) => pushed.has(t));
+  const fromSharePoint = plan.fields
+    .filter(
+      (f) =>
+        !pushed.has(f.target) &&
+        f.pullable &&
+        isWritableSharePointField(f.target, f.kind, f.sp) &&
+        (!f.pushable || unalignedAll.has(f.target)),
+    )
     .map((f) => f.target);
+  return { fromPostgres, fromSharePoint, unaligned: fromSharePoint.filter((t) => unalignedAll.has(t)) };
+}
+
+/**
+ * What the new item carries (see MoveCarry). A field the ledger never synced is read from the old item (one
+ * read, only for such a move); an old item already gone leaves it out (the delete then finds it gone and the
+ * move is undone).
+ */
+export async function moveFields(
+  scope: RunScope,
+  r: PushRow,
+  entry: LedgerEntry,
+): Promise<Record<string, unknown>> {
+  const { plan } = scope;
+  const carry = moveCarry(scope, r, entry);
+  let owned = pick(
+    entry.syncedValues ?? {},
+    carry.fromSharePoint.filter((t) => !carry.unaligned.includes(t)),
+  );
+  if (carry.unaligned.length > 0 && entry.itemId) {
+    const item = await scope.target.getItem(scope.siteId, entry.listId, entry.itemId, plan.select);
+    if (item) owned = { ...owned, ...pick(fromGraphFields(item.fields, plan.columns), carry.unaligned) };
+  }
   return {
-    ...toGraphFields(pick(entry.syncedValues ?? {}, spOwned), plan.columns),
-    ...graphFields(scope, pick(r.values, plan.toSharePoint)),
+    ...toGraphFields(owned, plan.columns),
+    ...graphFields(scope, pick(r.values, carry.fromPostgres)),
     [scope.def.target.keyColumn]: r.hash,
   };
 }
 
-/** The synced values of a moved item: what it was created with. */
+/**
+ * The synced values of a moved item: what it was created with, without the fields the ledger never synced and
+ * Postgres did not write (the pull still aligns those, I14).
+ */
 function movedSynced(scope: RunScope, m: Move, created: WriteOutcome): CanonicalRecord {
   const { plan } = scope;
+  const carry = moveCarry(scope, m.r, m.entry);
   const returned = responseFields(created);
   const pulledBack = returned ? fromGraphFields(returned, plan.columns) : null;
-  return {
+  const synced: CanonicalRecord = {
     ...pick(pulledBack ?? m.entry.syncedValues ?? {}, plan.toPostgres),
-    ...pick(m.r.values, plan.toSharePoint),
+    ...pick(m.r.values, carry.fromPostgres),
   };
+  for (const t of unalignedFields(plan, m.entry.syncedValues))
+    if (!carry.fromPostgres.includes(t)) delete synced[t];
+  return synced;
 }
 
 /** Records the moves before their creates leave (I6). A dry run records nothing. */
@@ -80,7 +137,7 @@ function byList<T>(items: T[], listOf: (t: T) => string): Map<string, T[]> {
   return out;
 }
 
-/** Sends ops grouped by list; outcomes come back by ref. */
+/** Sends ops grouped by list; outcomes come back by ref (a write to a list with a problem fails unsent). */
 export async function writeByList(
   scope: RunScope,
   ops: { listId: string; op: WriteOp }[],
@@ -88,7 +145,14 @@ export async function writeByList(
   const out = new Map<string, WriteOutcome>();
   if (ops.length === 0) return out;
   scope.assertLockHeld();
-  for (const [listId, group] of byList(ops, (o) => o.listId)) {
+  // A list that does not fit the mapping (planLists) gets no create or update: the row is parked with why.
+  const sendable: typeof ops = [];
+  for (const o of ops) {
+    const problem = writeProblem(scope, o.listId, o.op.kind);
+    if (problem) out.set(o.op.ref, { ref: o.op.ref, status: 'failed', message: problem });
+    else sendable.push(o);
+  }
+  for (const [listId, group] of byList(sendable, (o) => o.listId)) {
     const outcomes = await scope.target.writeItems(
       scope.siteId,
       listId,
@@ -118,12 +182,23 @@ export async function finishMoves(
       eTag: m.entry.eTag ?? undefined,
     },
   }));
+  // Committed before the deletes leave: after a crash, a missing old item is read as this delete only now. A
+  // move already marked had an earlier attempt whose delete may have landed: its missing old item is ours too.
+  const sentBefore = scope.dryRun
+    ? new Set<string>()
+    : await markDeleteSent(
+        scope.ctx.meta,
+        scope.definitionId,
+        created.map(({ m }) => m.r.hash),
+        true,
+      );
   const outcomes = await writeByList(scope, deletes);
   const undo: { m: Move; o: WriteOutcome & { status: 'created' } }[] = [];
+  const refused: string[] = [];
   for (const c of created) {
     const { m, o } = c;
     const d = outcomes.get(m.r.hash);
-    if (d?.status === 'deleted') {
+    if (d?.status === 'deleted' || (d?.status === 'not_found' && sentBefore.has(m.r.hash))) {
       scope.counts.moved++;
       const synced = movedSynced(scope, m, o);
       commit.save.push({
@@ -150,7 +225,9 @@ export async function finishMoves(
       // Changed or deleted in SharePoint since the last sync: the pull decides that (I7, I8) before any move.
       undo.push(c);
     } else {
-      // The old item may still be there: the move stays recorded and the next run finishes it.
+      // The old item may still be there: the move stays recorded and the next run finishes it. A refusal
+      // (SharePoint answered, nothing deleted) makes a later missing old item someone else's delete again.
+      if (d?.status === 'rejected') refused.push(m.r.hash);
       scope.counts.failed++;
       commit.park.push({
         hash: m.r.hash,
@@ -160,6 +237,13 @@ export async function finishMoves(
       });
     }
   }
+  if (!scope.dryRun)
+    await markDeleteSent(
+      scope.ctx.meta,
+      scope.definitionId,
+      refused.filter((h) => !sentBefore.has(h)),
+      false,
+    );
   await undoMoves(
     scope,
     undo.map(({ m, o }) => ({ m, newItemId: o.itemId, newETag: o.eTag })),
@@ -205,11 +289,24 @@ async function undoMoves(
   }
 }
 
+/** Per run: rows whose move the run could not settle (its new item exists, the old item's delete failed). */
+const unsettledMoves = new WeakMap<RunScope, Set<string>>();
+
+/**
+ * Whether the row's move is still in flight after this run tried to settle it: pushing the row now would create
+ * its item in the new list a second time, so it waits (its parked retry and the next run's settle go on).
+ */
+export function moveUnsettled(scope: RunScope, hash: string): boolean {
+  return unsettledMoves.get(scope)?.has(hash) ?? false;
+}
+
 /**
  * A rerun after a crash: moves left in flight. The new item is looked up by the hidden key column in the list
  * the row was moving to. Found: the old item is deleted (If-Match) and the ledger points at the new item; when
- * SharePoint changed the old item meanwhile, the new item is deleted instead. Not found: the create never
- * landed, and the move is forgotten. Either way the row is pushed again (its keys are returned).
+ * SharePoint changed the old item meanwhile, or deleted it before the crashed run could have (the move had not
+ * sent its delete), the new item is deleted instead and the ledger stays on the old item, for the pull to
+ * decide. Not found: the create never landed, and the move is forgotten. Either way the row is pushed again
+ * (its keys are returned).
  */
 export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> {
   const { ctx, def, ledger, target, siteId, plan } = scope;
@@ -221,6 +318,8 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
   );
   const keys: unknown[][] = [];
   const settled: string[] = [];
+  const unsettled = new Set<string>();
+  unsettledMoves.set(scope, unsettled);
   const save: LedgerEntry[] = [];
   let finished = 0;
   let undone = 0;
@@ -236,18 +335,35 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       : (found.find((i) => entry?.listId === m.toListId && i.id === entry.itemId) ?? null);
     const extras = found.filter((i) => i !== keep);
     if (extras.length) await deleteItems(scope, m.toListId, extras);
+    if (onOld && !keep && entry && m.deleteSent && (await bothItemsGone(scope, m))) {
+      // The crashed run deleted the old item, and someone deleted the new one since: the row's item is gone from
+      // SharePoint. The pull decides that delete (I8): it re-reads the old item the ledger still names. The row
+      // is not pushed again meanwhile (it would move once more and find the old item gone).
+      if (!scope.dryRun) await parkGoneMove(scope, m, entry);
+      settled.push(m.identityHash);
+      continue;
+    }
     if (entry) keys.push(def.source.key.map((k) => entry.identity[k]));
     if (!onOld || !keep || !entry) {
       settled.push(m.identityHash);
       continue;
     }
     scope.assertLockHeld();
-    // not_found here is most likely the crashed run's own delete: the move is finished.
+    if (!m.deleteSent && !scope.dryRun)
+      await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], true);
     const [d] = await target.writeItems(siteId, m.fromListId, [
       { kind: 'delete', ref: m.identityHash, itemId: m.fromItemId, eTag: entry.eTag ?? undefined },
     ]);
-    if (d.status === 'deleted' || d.status === 'not_found') {
-      const values = fromGraphFields(keep.fields, plan.columns);
+    // A missing old item is the crashed run's own delete only when that run may have sent it; before, someone
+    // else deleted it, and the move is undone so that the pull decides that delete (I8) as for any pair.
+    if (d.status === 'deleted' || (d.status === 'not_found' && m.deleteSent)) {
+      // Fields the ledger never synced stay out of the synced values: the pull still aligns them (I14).
+      const values = pick(
+        fromGraphFields(keep.fields, plan.columns),
+        entry.syncedValues
+          ? plan.fields.map((f) => f.target).filter((t) => t in (entry.syncedValues as CanonicalRecord))
+          : plan.fields.map((f) => f.target),
+      );
       save.push({
         ...entry,
         listId: m.toListId,
@@ -261,15 +377,18 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       });
       settled.push(m.identityHash);
       finished++;
-    } else if (d.status === 'precondition_failed') {
+    } else if (d.status === 'precondition_failed' || d.status === 'not_found') {
       if (await deleteItems(scope, m.toListId, [keep])) {
         settled.push(m.identityHash);
         undone++;
       }
     } else {
+      if (d.status === 'rejected' && !m.deleteSent && !scope.dryRun)
+        await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], false);
       ctx.log.warn(
         `${def.name}: finishing the move of item ${m.fromItemId} failed (${describeFailure(d)}); the next run tries again`,
       );
+      unsettled.add(m.identityHash);
     }
   }
   if (!scope.dryRun) {
@@ -295,4 +414,25 @@ async function deleteItems(scope: RunScope, listId: string, items: ListItem[]): 
     items.map((i) => ({ kind: 'delete' as const, ref: i.id, itemId: i.id })),
   );
   return outcomes.every((o) => o.status === 'deleted' || o.status === 'not_found');
+}
+
+/** Whether the old item of a move whose new item is gone is gone too (one read). */
+async function bothItemsGone(scope: RunScope, m: PendingMove): Promise<boolean> {
+  return (
+    (await scope.target.getItem(scope.siteId, m.fromListId, m.fromItemId, [scope.def.target.keyColumn])) ===
+    null
+  );
+}
+
+/** Hands a row whose items are both gone to the pull, as an item to read again (its parked retry queue). */
+async function parkGoneMove(scope: RunScope, m: PendingMove, entry: LedgerEntry): Promise<void> {
+  await park(scope.ctx.meta, scope.definitionId, {
+    direction: 'PULL',
+    itemKey: `${m.fromListId}/${m.fromItemId}`,
+    sourceIdentity: entry.identity,
+    spItemId: m.fromItemId,
+    error:
+      `the row's item was moving to list ${m.toListId} when a run stopped; its new item was deleted in SharePoint ` +
+      'since, so the next pull decides that delete',
+  });
 }

@@ -7,7 +7,7 @@ import { readCursor, readListCursor } from '../../store/cursors';
 import type { LedgerEntry } from '../../store/ledger';
 import type { WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { forListId } from '../routing';
-import { finishMoves, moveFields, recordMoveIntents, writeByList, type Move } from './moves';
+import { finishMoves, moveFields, moveUnsettled, recordMoveIntents, writeByList, type Move } from './moves';
 import { pushPlanFor, unalignedFields } from '../alignment';
 import { NULL_KEY_ITEM, nullKeyMessage, splitDuplicateIdentities } from '../identity';
 import { keyOf, pick, rowToCanonical, type FieldPlan } from '../plan';
@@ -182,6 +182,10 @@ export async function pushRows(
       continue;
     }
     const rowList = routed?.listId ?? listId;
+    if (moveUnsettled(scope, r.hash)) {
+      scope.counts.skipped++; // its earlier move is not finished: the next run settles it first
+      continue;
+    }
     if (entry?.state === 'SYNCED' && entry.itemId && entry.listId !== rowList && scope.route) {
       const move: Move = { r, entry, toListId: rowList };
       moves.set(r.hash, move);
@@ -190,7 +194,7 @@ export async function pushRows(
         op: {
           kind: 'create',
           ref: r.hash,
-          fields: moveFields(scope, r, entry),
+          fields: await moveFields(scope, r, entry),
           adoptBy: { field: def.target.keyColumn, value: r.hash },
         },
       });
