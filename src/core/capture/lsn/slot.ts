@@ -191,8 +191,10 @@ function lossReason(err: unknown): SlotLossReason | null {
  * The slot's committed transactions after its confirmed position, whole transactions of up to about `limit`
  * changes (Postgres stops at the first commit past it). Nothing moves: a crash re-reads the same changes.
  * The same query checks that the publication still holds the table (pgoutput skips a missing publication
- * silently on recent servers, which would drop changes without a word) and reads the WAL position before the
- * peek (`walLsn`): with no change returned, nothing of the table committed before it.
+ * silently on recent servers, which would drop changes without a word). The peek stops at the WAL insert
+ * position read first (`walLsn`, passed as upto_lsn): a transaction committing later is left for the next
+ * peek. `flushed` says the server had flushed WAL up to `walLsn` before the peek began, so the peek decoded all
+ * of it: with no change returned, nothing of the table committed before `walLsn`, and the slot may move there.
  */
 export async function peekChanges(
   pool: Pool,
@@ -200,16 +202,19 @@ export async function peekChanges(
   schema: string,
   table: string,
   limit: number,
-): Promise<{ changes: SlotChange[]; walLsn: string }> {
-  let rows: { lsn: string | null; data: Buffer | null; published: boolean | null }[];
+): Promise<{ changes: SlotChange[]; walLsn: string; flushed: boolean }> {
+  let rows: { lsn: string | null; data: Buffer | null; published: boolean | null; flushed: boolean | null }[];
   try {
     ({ rows } = await pool.query(
-      `SELECT pg_current_wal_lsn()::text AS lsn, NULL::bytea AS data,
+      `WITH pos AS MATERIALIZED (SELECT pg_current_wal_insert_lsn() AS x, pg_current_wal_flush_lsn() AS f)
+       SELECT x::text AS lsn, NULL::bytea AS data,
               EXISTS (SELECT 1 FROM pg_publication_tables
-                       WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published
+                       WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published,
+              f >= x AS flushed
+         FROM pos
        UNION ALL
-       SELECT lsn::text, data, NULL FROM pg_logical_slot_peek_binary_changes($1, NULL, $2,
-         'proto_version', '1', 'publication_names', $3)`,
+       SELECT c.lsn::text, c.data, NULL, NULL FROM pos, pg_logical_slot_peek_binary_changes($1, pos.x, $2,
+         'proto_version', '1', 'publication_names', $3) c`,
       [names.slot, limit, names.publication, schema, table],
     ));
   } catch (err) {
@@ -226,6 +231,7 @@ export async function peekChanges(
   return {
     changes: rows.slice(1).map((r) => ({ lsn: r.lsn as string, data: r.data as Buffer })),
     walLsn: rows[0].lsn as string,
+    flushed: rows[0].flushed === true,
   };
 }
 
