@@ -3,7 +3,7 @@ import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { probeIdle } from '../../../src/core/engine/idle';
 import { runPush } from '../../../src/core/engine/push';
 import type { RunSummary } from '../../../src/core/engine/types';
-import { installCursorFor } from '../../../src/core/ops';
+import { definitionStatus, installCursorFor } from '../../../src/core/ops';
 import { KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
 import { park } from '../../../src/core/store/failures';
 import { getDefinition } from '../../../src/core/store/definitions';
@@ -100,6 +100,9 @@ describe('idle probe, TIMESTAMP with delete capture', () => {
       [definitionId],
     );
     expect(rows[0].checked).toBeInstanceOf(Date);
+    const [status] = await definitionStatus(h.db.pool, name);
+    expect(status.idleCheckedAt).toBe((rows[0].checked as Date).toISOString());
+    expect(status.idleCheckedAt! > status.lastPush!.startedAt).toBe(true);
     // A forced or test-triggered push runs in full whatever the probe would say.
     expect((await runPush(h.ctx, name, { trigger: 'queue', full: true })).runId).not.toBeNull();
   });
