@@ -2,7 +2,8 @@ import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { probeIdle } from '../../../src/core/engine/idle';
 import { runPush } from '../../../src/core/engine/push';
-import type { RunSummary } from '../../../src/core/engine/types';
+import { Pool } from 'pg';
+import type { EngineContext, RunSummary } from '../../../src/core/engine/types';
 import { definitionStatus, installCursorFor } from '../../../src/core/ops';
 import { KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
 import { park } from '../../../src/core/store/failures';
@@ -253,5 +254,55 @@ describe('idle probe, LSN', () => {
     await expectRun(name, { created: 1 });
     expect(await titles(name)).toEqual(['seven']);
     await expectIdle(name);
+  });
+});
+
+describe('idle probe, source pool apart from the metadata pool', () => {
+  // Another pool on the same database: the engine treats it as another database (one probe query per pool).
+  let source: Pool;
+  let apart: EngineContext;
+  const pushApart = (name: string) => runPush(apart, name, { trigger: 'queue' });
+
+  beforeAll(async () => {
+    source = new Pool({ connectionString: h.db.url, max: 2 });
+    apart = { ...h.ctx, sourcePool: () => source };
+    await createProjectsTable(h.db, 'apart_ts');
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'apart_ts',
+          source: {
+            table: 'apart_ts',
+            key: ['id'],
+            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+            overlapSeconds: 0,
+          },
+          deletes: { checkIntervalSeconds: 3600 },
+        },
+        'apart_ts',
+      ),
+    );
+    await h.db.pool.query(`CREATE TABLE apart_lsn (id integer PRIMARY KEY, name text)`);
+    await h.define({
+      name: 'apart_lsn',
+      source: { table: 'apart_lsn', key: ['id'], cursor: { type: 'LSN' } },
+      target: { site: SITE, list: 'apart_lsn' },
+      fields: [{ source: 'name', target: 'Title' }],
+    });
+  });
+  afterAll(async () => source.end());
+
+  it.each(['apart_ts', 'apart_lsn'])('%s: idle when quiet, a run when a row arrives', async (name) => {
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (1, 'one')`);
+    expect(await pushApart(name)).toMatchObject({ created: 1 });
+    const requests = h.emulator.control.requestLog().length;
+    expect(await pushApart(name)).toMatchObject({ idle: true, graphRequests: 0 });
+    expect(h.emulator.control.requestLog().length).toBe(requests);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (2, 'two')`);
+    const run = await pushApart(name);
+    expect(run.idle).toBeUndefined();
+    expect(run).toMatchObject({ created: 1 });
+    expect(await pushApart(name)).toMatchObject({ idle: true });
+    expect(await titles(name)).toEqual(['one', 'two']);
   });
 });
