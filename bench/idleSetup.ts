@@ -33,6 +33,8 @@ export interface IdleCycle {
   postgresMs: number;
   pushPostgresMs: number;
   pushPostgresQueries: number;
+  /** A `SELECT 1` round trip measured just before: the floor any one query costs under the current load. */
+  roundTripMs: number;
   /** The idle probe found nothing to do (no run recorded). */
   probedIdle: boolean;
   postgresQueries: number;
@@ -71,6 +73,9 @@ export async function idleCycles(
   for (let i = 0; i < IDLE_REPEATS; i++) {
     await env.emulator.clearRequestLog();
     const statsBefore = await env.emulator.stats();
+    const floorStarted = performance.now();
+    await env.pool.query('SELECT 1');
+    const roundTripMs = performance.now() - floorStarted;
     const postgres = measurePostgres();
     const started = performance.now();
     const push = quiet(
@@ -87,6 +92,7 @@ export async function idleCycles(
       postgresMs: Number(pg.milliseconds.toFixed(1)),
       pushPostgresMs: Number(pushPostgres.milliseconds.toFixed(2)),
       pushPostgresQueries: pushPostgres.queries,
+      roundTripMs: Number(roundTripMs.toFixed(2)),
       probedIdle: push.idle === true,
       postgresQueries: pg.queries,
       wallMs: Math.round(wallMs),

@@ -82,6 +82,13 @@ async function timedPush(
   return { summary, seconds: (performance.now() - started) / 1000, postgres: postgres(5) };
 }
 
+/** One `SELECT 1` round trip: what any single query costs on this machine right now (load included). */
+export async function roundTripMs(env: BenchEnvironment): Promise<number> {
+  const started = performance.now();
+  await env.pool.query('SELECT 1');
+  return performance.now() - started;
+}
+
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
@@ -103,7 +110,9 @@ export async function lsnIdleAt(
   // Before the idle probe (a full run, as every idle push was) and after it, alternating, in this run.
   const idle: TimedPush[] = [];
   const full: TimedPush[] = [];
+  const floor: number[] = [];
   for (let i = 0; i < IDLE_PUSHES; i++) {
+    floor.push(await roundTripMs(env));
     full.push(await timedPush(env, LSN_DEFINITION, 'a full idle push', { trigger: 'queue', full: true }));
     idle.push(await timedPush(env, LSN_DEFINITION, 'an idle push', { trigger: 'queue' }));
   }
@@ -117,6 +126,7 @@ export async function lsnIdleAt(
   const fullMs = full.map((p) => p.postgres.milliseconds);
   const fullMiddle = full.find((p) => p.postgres.milliseconds === median(fullMs)) ?? full[0];
   return {
+    [`rows${rows}RoundTripFloorMs`]: round(median(floor), 2),
     [`rows${rows}IdleProbed`]: idle.filter((p) => p.summary.idle === true).length,
     [`rows${rows}IdlePostgresMsRuns`]: ms.map((v) => round(v, 2)).join(', '),
     [`rows${rows}FullIdlePostgresMs`]: round(median(fullMs), 2),

@@ -363,6 +363,7 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
           probedIdle: tombstones.cycles.filter((c) => c.probedIdle).length,
           pushPostgresMs: median(tombstones.cycles.map((c) => c.pushPostgresMs)),
           pushPostgresQueries: last.pushPostgresQueries,
+          roundTripFloorMs: median(tombstones.cycles.map((c) => c.roundTripMs)),
           fullPushPostgresMs: median(fullPushes.cycles.map((c) => c.pushPostgresMs)),
           fullPushPostgresMsRuns: fullPushes.cycles.map((c) => c.pushPostgresMs).join(', '),
           fullPushPostgresQueries: fullPushes.cycles[fullPushes.cycles.length - 1].pushPostgresQueries,

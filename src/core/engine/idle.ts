@@ -301,9 +301,16 @@ const CURSOR_CTE = `cur AS MATERIALIZED (
 const BACKLOG_SQL = `(SELECT count(*) FROM arcore.sync_failures WHERE definition_id = $1::bigint AND status = 'PARKED') AS parked,
     (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1::bigint AND status = 'OPEN') AS conflicts`;
 
+/**
+ * How stale `idle_checked_at` may get before a probe writes it again: most idle probes then write nothing, so
+ * they commit no transaction (no WAL flush); `status`'s "last idle check" is at most this old while quiet.
+ */
+export const IDLE_MARK_SECONDS = 240;
+
 /** Records the idle check for `status` without waiting on a run's page commit (SKIP LOCKED). */
 const MARK_SQL = (when: string) => `UPDATE arcore.sync_cursors SET idle_checked_at = now()
       WHERE ctid = (SELECT ctid FROM arcore.sync_cursors WHERE definition_id = $1::bigint AND scope = 'SOURCE'
+                      AND (idle_checked_at IS NULL OR idle_checked_at < now() - interval '${IDLE_MARK_SECONDS} seconds')
                       AND ${when} FOR UPDATE SKIP LOCKED)`;
 
 type Row = Record<string, boolean | string | null>;
