@@ -153,6 +153,23 @@ async function applyTransactions(
   return true;
 }
 
+/** How long a second look waits for the server to flush WAL it had only written (the WAL writer's default cycle). */
+const WAL_FLUSH_WAIT_MS = 250;
+
+/**
+ * A peek; when it finds nothing but the server had not flushed up to the position it stopped at (asynchronous
+ * commits), a second look at the same WAL once it has, so that an idle run can still confirm the position.
+ */
+async function peekSettled(scope: RunScope, names: LsnNames): ReturnType<typeof peekChanges> {
+  const { def, sourcePool } = scope;
+  const peek = (upto: string | null) =>
+    peekChanges(sourcePool, names, def.source.schema, def.source.table, def.source.pageSize, upto);
+  const first = await peek(null);
+  if (first.changes.length > 0 || first.flushed) return first;
+  await new Promise((resolve) => setTimeout(resolve, WAL_FLUSH_WAIT_MS));
+  return peek(first.walLsn);
+}
+
 /**
  * The push of an LSN definition. An idle run is one query: the peek that finds no change. The slot is
  * advanced only past changes committed to SharePoint and the ledger, so a crash at any point reads them again
@@ -175,13 +192,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
     try {
       if (!(await load(scope, cursor))) return;
       for (;;) {
-        const { changes, walLsn, flushed } = await peekChanges(
-          scope.sourcePool,
-          names,
-          def.source.schema,
-          def.source.table,
-          def.source.pageSize,
-        );
+        const { changes, walLsn, flushed } = await peekSettled(scope, names);
         if (changes.length === 0) {
           // Nothing of the table committed before walLsn (the peek stopped there): confirm it, or the slot would
           // keep other tables' WAL and every peek would decode it again. A transaction committing after walLsn

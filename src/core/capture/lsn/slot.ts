@@ -202,11 +202,14 @@ export async function peekChanges(
   schema: string,
   table: string,
   limit: number,
+  /** Stop at this position instead of the current insert position (a second look at the same WAL). */
+  upto: string | null = null,
 ): Promise<{ changes: SlotChange[]; walLsn: string; flushed: boolean }> {
   let rows: { lsn: string | null; data: Buffer | null; published: boolean | null; flushed: boolean | null }[];
   try {
     ({ rows } = await pool.query(
-      `WITH pos AS MATERIALIZED (SELECT pg_current_wal_insert_lsn() AS x, pg_current_wal_flush_lsn() AS f)
+      `WITH pos AS MATERIALIZED (
+         SELECT coalesce($6::pg_lsn, pg_current_wal_insert_lsn()) AS x, pg_current_wal_flush_lsn() AS f)
        SELECT x::text AS lsn, NULL::bytea AS data,
               EXISTS (SELECT 1 FROM pg_publication_tables
                        WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published,
@@ -215,7 +218,7 @@ export async function peekChanges(
        UNION ALL
        SELECT c.lsn::text, c.data, NULL, NULL FROM pos, pg_logical_slot_peek_binary_changes($1, pos.x, $2,
          'proto_version', '1', 'publication_names', $3) c`,
-      [names.slot, limit, names.publication, schema, table],
+      [names.slot, limit, names.publication, schema, table, upto],
     ));
   } catch (err) {
     const reason = lossReason(err);
