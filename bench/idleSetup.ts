@@ -32,6 +32,11 @@ export function median(values: number[]): number {
 export interface IdleCycle {
   postgresMs: number;
   pushPostgresMs: number;
+  pushPostgresQueries: number;
+  /** A `SELECT 1` round trip measured just before: the floor any one query costs under the current load. */
+  roundTripMs: number;
+  /** The idle probe found nothing to do (no run recorded). */
+  probedIdle: boolean;
   postgresQueries: number;
   wallMs: number;
   graphRequests: number;
@@ -55,18 +60,28 @@ function quiet(summary: RunSummary, what: string): RunSummary {
   return summary;
 }
 
-/** IDLE_REPEATS idle push + pull cycles, each measured on its own. */
+/**
+ * IDLE_REPEATS idle push + pull cycles, each measured on its own. The push is a scheduled one (trigger queue):
+ * the idle probe answers it (docs/design.md, I18), unless `full` runs it as before the probe existed.
+ */
 export async function idleCycles(
   env: BenchEnvironment,
   mode: 'sweep' | 'tombstones',
+  full = false,
 ): Promise<{ cycles: IdleCycle[] }> {
   const cycles: IdleCycle[] = [];
   for (let i = 0; i < IDLE_REPEATS; i++) {
     await env.emulator.clearRequestLog();
     const statsBefore = await env.emulator.stats();
+    const floorStarted = performance.now();
+    await env.pool.query('SELECT 1');
+    const roundTripMs = performance.now() - floorStarted;
     const postgres = measurePostgres();
     const started = performance.now();
-    const push = quiet(await runPush(env.ctx, DEFINITION, { trigger: 'cli' }), `an idle push (${mode})`);
+    const push = quiet(
+      await runPush(env.ctx, DEFINITION, { trigger: 'queue', full }),
+      `an idle push (${mode})`,
+    );
     const pushPostgres = postgres();
     const pull = quiet(await runPull(env.ctx, DEFINITION, { trigger: 'cli' }), `an idle pull (${mode})`);
     const wallMs = performance.now() - started;
@@ -75,7 +90,10 @@ export async function idleCycles(
     const log = await env.emulator.requestLog();
     cycles.push({
       postgresMs: Number(pg.milliseconds.toFixed(1)),
-      pushPostgresMs: Number(pushPostgres.milliseconds.toFixed(1)),
+      pushPostgresMs: Number(pushPostgres.milliseconds.toFixed(2)),
+      pushPostgresQueries: pushPostgres.queries,
+      roundTripMs: Number(roundTripMs.toFixed(2)),
+      probedIdle: push.idle === true,
       postgresQueries: pg.queries,
       wallMs: Math.round(wallMs),
       graphRequests: push.graphRequests + pull.graphRequests,
@@ -106,6 +124,36 @@ export async function countsMilliseconds(env: BenchEnvironment): Promise<number>
     [DEFINITION],
   );
   return performance.now() - started;
+}
+
+/**
+ * Moves every row's cursor a day back (the cursor trigger off, so nothing else moves) and the SOURCE cursor with
+ * them: the overlap window behind the cursor (I5b) is then long closed, as on any table quiet for more than
+ * `overlapSeconds`, and a push measured now is the steady idle push rather than one re-reading fresh rows.
+ */
+export async function closeOverlapWindow(env: BenchEnvironment): Promise<void> {
+  const { pool } = env;
+  const touch = `"${cursorTriggerName('updated_at')}"`;
+  await pool.query(`ALTER TABLE ${TABLE} DISABLE TRIGGER ${touch}`);
+  await pool.query(`UPDATE ${TABLE} SET updated_at = updated_at - interval '1 day'`);
+  await pool.query(`ALTER TABLE ${TABLE} ENABLE TRIGGER ${touch}`);
+  await pool.query(`VACUUM ANALYZE ${TABLE}`);
+  const { rows: last } = await pool.query<{ ts: string; id: number; definition_id: string }>(
+    `SELECT t.updated_at::text AS ts, t.id, d.id AS definition_id FROM ${TABLE} t, arcore.sync_definitions d
+      WHERE d.name = $1 ORDER BY t.updated_at DESC, t.id DESC LIMIT 1`,
+    [DEFINITION],
+  );
+  await writeCursor(
+    pool,
+    last[0].definition_id,
+    'SOURCE',
+    keysetCursor.serialize({ ts: last[0].ts, key: [last[0].id] }),
+  );
+  // A run after the move: the probe trusts a window only a run has read since it closed.
+  quiet(
+    await runPush(env.ctx, DEFINITION, { trigger: 'cli', full: true }),
+    'the push after closing the window',
+  );
 }
 
 /** What `install-cursor` adds for deletes, then the push that consumes its one full comparison. */

@@ -53,8 +53,13 @@ async function dropLsnObjects(env: BenchEnvironment): Promise<void> {
   await dropReplicationObjects(env.pool, base);
 }
 
-async function push(env: BenchEnvironment, definition: string, what: string): Promise<RunSummary> {
-  const summary = await runPush(env.ctx, definition, { trigger: 'cli' });
+async function push(
+  env: BenchEnvironment,
+  definition: string,
+  what: string,
+  opts: { trigger: 'cli' | 'queue'; full?: boolean } = { trigger: 'cli', full: true },
+): Promise<RunSummary> {
+  const summary = await runPush(env.ctx, definition, opts);
   if (summary.status !== 'SUCCEEDED') throw new LsnScenarioError(`${what} did not succeed`, summary);
   return summary;
 }
@@ -65,11 +70,23 @@ interface TimedPush {
   postgres: PgTiming;
 }
 
-async function timedPush(env: BenchEnvironment, definition: string, what: string): Promise<TimedPush> {
+async function timedPush(
+  env: BenchEnvironment,
+  definition: string,
+  what: string,
+  opts: { trigger: 'cli' | 'queue'; full?: boolean } = { trigger: 'cli', full: true },
+): Promise<TimedPush> {
   const postgres = measurePostgres();
   const started = performance.now();
-  const summary = await push(env, definition, what);
+  const summary = await push(env, definition, what, opts);
   return { summary, seconds: (performance.now() - started) / 1000, postgres: postgres(5) };
+}
+
+/** One `SELECT 1` round trip: what any single query costs on this machine right now (load included). */
+export async function roundTripMs(env: BenchEnvironment): Promise<number> {
+  const started = performance.now();
+  await env.pool.query('SELECT 1');
+  return performance.now() - started;
 }
 
 const median = (values: number[]): number => {
@@ -90,13 +107,31 @@ export async function lsnIdleAt(
   if (load.summary.created !== rows)
     throw new LsnScenarioError(`the load created ${load.summary.created} of ${rows} items`, load.summary);
   await push(env, LSN_DEFINITION, 'a settling push');
+  // Before the idle probe (a full run, as every idle push was) and after it, alternating, in this run.
   const idle: TimedPush[] = [];
-  for (let i = 0; i < IDLE_PUSHES; i++) idle.push(await timedPush(env, LSN_DEFINITION, 'an idle push'));
-  const writes = idle.reduce((n, p) => n + p.summary.created + p.summary.updated + p.summary.deleted, 0);
+  const full: TimedPush[] = [];
+  const floor: number[] = [];
+  for (let i = 0; i < IDLE_PUSHES; i++) {
+    floor.push(await roundTripMs(env));
+    full.push(await timedPush(env, LSN_DEFINITION, 'a full idle push', { trigger: 'queue', full: true }));
+    idle.push(await timedPush(env, LSN_DEFINITION, 'an idle push', { trigger: 'queue' }));
+  }
+  const writes = [...idle, ...full].reduce(
+    (n, p) => n + p.summary.created + p.summary.updated + p.summary.deleted,
+    0,
+  );
   if (writes > 0) throw new LsnScenarioError(`idle pushes wrote ${writes} items`);
   const ms = idle.map((p) => p.postgres.milliseconds);
   const middle = idle.find((p) => p.postgres.milliseconds === median(ms)) ?? idle[0];
+  const fullMs = full.map((p) => p.postgres.milliseconds);
+  const fullMiddle = full.find((p) => p.postgres.milliseconds === median(fullMs)) ?? full[0];
   return {
+    [`rows${rows}RoundTripFloorMs`]: round(median(floor), 2),
+    [`rows${rows}IdleProbed`]: idle.filter((p) => p.summary.idle === true).length,
+    [`rows${rows}IdlePostgresMsRuns`]: ms.map((v) => round(v, 2)).join(', '),
+    [`rows${rows}FullIdlePostgresMs`]: round(median(fullMs), 2),
+    [`rows${rows}FullIdlePostgresMsRuns`]: fullMs.map((v) => round(v, 2)).join(', '),
+    [`rows${rows}FullIdlePostgresQueries`]: fullMiddle.postgres.queries,
     [`rows${rows}LoadRowsPerSecond`]: round(rows / load.seconds, 0),
     [`rows${rows}IdlePostgresMs`]: round(median(ms), 2),
     [`rows${rows}IdlePostgresMsMax`]: round(Math.max(...ms), 2),

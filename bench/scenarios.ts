@@ -19,6 +19,7 @@ import {
   countsMilliseconds,
   fillSyncedTable,
   IDLE_REPEATS,
+  closeOverlapWindow,
   idleCycles,
   installDeleteCapture,
   median,
@@ -345,6 +346,9 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
       for (let i = 0; i < IDLE_REPEATS; i++) counts.push(await countsMilliseconds(env));
       const sweep = await idleCycles(env, 'sweep');
       requireSucceeded('idle', await installDeleteCapture(env), 'the push after installing delete capture');
+      await closeOverlapWindow(env);
+      // Before and after the idle probe, in this run: the same push in full (as before), then probed.
+      const fullPushes = await idleCycles(env, 'tombstones', true);
       const tombstones = await idleCycles(env, 'tombstones');
       const last = tombstones.cycles[tombstones.cycles.length - 1];
       return {
@@ -356,6 +360,13 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
           postgresMsRuns: tombstones.cycles.map((c) => c.postgresMs).join(', '),
           pushPostgresMsRuns: tombstones.cycles.map((c) => c.pushPostgresMs).join(', '),
           postgresQueries: last.postgresQueries,
+          probedIdle: tombstones.cycles.filter((c) => c.probedIdle).length,
+          pushPostgresMs: median(tombstones.cycles.map((c) => c.pushPostgresMs)),
+          pushPostgresQueries: last.pushPostgresQueries,
+          roundTripFloorMs: median(tombstones.cycles.map((c) => c.roundTripMs)),
+          fullPushPostgresMs: median(fullPushes.cycles.map((c) => c.pushPostgresMs)),
+          fullPushPostgresMsRuns: fullPushes.cycles.map((c) => c.pushPostgresMs).join(', '),
+          fullPushPostgresQueries: fullPushes.cycles[fullPushes.cycles.length - 1].pushPostgresQueries,
           sweepPostgresMs: median(sweep.cycles.map((c) => c.postgresMs)),
           sweepPostgresMsRuns: sweep.cycles.map((c) => c.postgresMs).join(', '),
           sweepPostgresQueries: sweep.cycles[sweep.cycles.length - 1].postgresQueries,
@@ -370,6 +381,8 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
         notes: [
           'postgresMs: median over the repeats of the Postgres round trips of one idle push + pull with the ' +
             'delete-capture trigger (tombstones); sweepPostgresMs: the same without it (the bounded sweep).',
+          'pushPostgresMs: the push alone, answered by the idle probe (probedIdle: how many of the repeats it ' +
+            'found idle); fullPushPostgresMs: the same push run in full (--full), as before the probe, in this run.',
           'previousCountsMs: the two count(*) queries the previous engine ran on every push (table and ledger), ' +
             'timed in this run; the rest of its idle cycle was the same queries as now.',
         ],

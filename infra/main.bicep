@@ -82,8 +82,8 @@ param graphRuPerMinute int = 1250
 @maxValue(32)
 param graphMaxConcurrency int = 4
 
-@description('NCRONTAB (seconds first) of the push fan-out timer.')
-param pushSchedule string = '0 */5 * * * *'
+@description('NCRONTAB (seconds first) of the push fan-out timer. Every minute: a definition is pushed on the ticks its own schedule falls in (LSN definitions default to every minute).')
+param pushSchedule string = '0 * * * * *'
 
 @description('NCRONTAB of the safety pull that catches missed change notifications.')
 param pullSafetySchedule string = '0 0 * * * *'

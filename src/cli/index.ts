@@ -114,6 +114,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .option('--json', 'print the run summary as one JSON object')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .option('--max-seconds <n>', maxSecondsHelp)
+    .option('--full', 'run the push even when the idle probe finds nothing changed (it then records a run)')
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runPushCommand(rt, name, opts)));
 
   program
@@ -135,6 +136,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .option('--json', 'print one JSON object: the summed counts, plus "pull" and "push" run summaries')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .option('--max-seconds <n>', maxSecondsHelp)
+    .option('--full', 'run the push even when the idle probe finds nothing changed (it then records a run)')
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runSyncCommand(rt, name, opts)));
 
   program

@@ -79,6 +79,12 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
   if (summary.status === 'SKIPPED') {
     return `${verb} ${summary.definition}: SKIPPED (another run of this definition holds the lock; nothing was done)`;
   }
+  if (summary.idle) {
+    return (
+      `${verb} ${summary.definition}: idle, nothing to push (checked in ${summary.durationMs} ms; no run ` +
+      'recorded, no Graph request; --full runs it anyway)'
+    );
+  }
   const lines = [
     `${verb} ${summary.definition}: ${summary.status} in ${(summary.durationMs / 1000).toFixed(1)}s` +
       (summary.runId === null ? '' : ` (run ${summary.runId})`),

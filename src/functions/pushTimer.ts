@@ -7,8 +7,12 @@ import { eventLevel, formatEvent, slotEvents, type HostEvent } from './events';
 import { pushQueueOutput, type PushMessage } from './queues';
 import { engineContextFor, getRuntime, type FunctionsRuntime } from './runtime';
 
-/** The app's push tick when PUSH_SCHEDULE is not set: every 5 minutes. */
-export const DEFAULT_PUSH_SCHEDULE = '0 */5 * * * *';
+/**
+ * The app's push tick when PUSH_SCHEDULE is not set: every minute, so LSN definitions get their default
+ * schedule (definition/schema.ts, DEFAULT_SCHEDULES); a tick only enqueues what is due, and an idle push is one
+ * query (engine/idle.ts).
+ */
+export const DEFAULT_PUSH_SCHEDULE = '0 * * * * *';
 
 /** One push message per enabled definition whose own schedule fires within the window. */
 export async function duePushMessages(meta: Pool, window: TickWindow): Promise<PushMessage[]> {

@@ -42,7 +42,9 @@ export async function pushWorker(message: unknown, context: InvocationContext): 
     const summary = await runPush(engineContextFor(runtime, context), definition, {
       trigger: trigger === 'timer' ? 'queue' : trigger,
     });
-    const line = `pushWorker: ${definition} ${summary.status} (run ${summary.runId ?? '-'}, ${summary.processed} processed, ${summary.durationMs} ms)`;
+    const line = summary.idle
+      ? `pushWorker: ${definition} idle, nothing to push (no run recorded, ${summary.durationMs} ms)`
+      : `pushWorker: ${definition} ${summary.status} (run ${summary.runId ?? '-'}, ${summary.processed} processed, ${summary.durationMs} ms)`;
     if (summary.status === 'FAILED') context.error(`${line}: ${summary.error ?? ''}`);
     else context.log(line);
     if (summary.status === 'SKIPPED') {

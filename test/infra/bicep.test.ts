@@ -301,7 +301,7 @@ describe('infra: the Function App gets every setting the app reads', () => {
   });
 
   test('schedule defaults are six-field NCRONTAB expressions the runtime accepts', () => {
-    expect(defaultOf(MAIN, 'pushSchedule')).toBe('0 */5 * * * *');
+    expect(defaultOf(MAIN, 'pushSchedule')).toBe('0 * * * * *');
     expect(defaultOf(MAIN, 'pullSafetySchedule')).toBe('0 0 * * * *');
     expect(defaultOf(MAIN, 'subscriptionSchedule')).toBe('0 */30 * * * *');
     for (const p of ['pushSchedule', 'pullSafetySchedule', 'subscriptionSchedule']) {

@@ -166,6 +166,8 @@ export async function runApply(rt: CliRuntime, file: string, opts: { json?: bool
       ...describe('unchanged', applied.unchanged),
     ].join('; '),
   );
+  // The schedule in effect, defaults included (they depend on the cursor type).
+  rt.io.out(`push schedule: ${defs.map((d) => `${d.name} "${d.schedule}"`).join(', ')}`);
   for (const d of applied.definitions) {
     if (d.changes.length === 0) continue;
     rt.io.out(`${d.name}:`);

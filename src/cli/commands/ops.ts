@@ -56,6 +56,9 @@ function statusBlock(s: DefinitionStatus): string {
     `  ledger: ${s.ledgerSize} synced pairs${s.unroutedRows > 0 ? ` (${s.unroutedRows} rows no route matches: not synced)` : ''}; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
       `pull pending: ${s.pendingPull ? 'yes' : 'no'}`,
     `  last push: ${runLine(s.lastPush)}`,
+    ...(s.idleCheckedAt && (!s.lastPush || s.idleCheckedAt > s.lastPush.startedAt)
+      ? [`  last idle check: ${s.idleCheckedAt} (nothing to push since the last push; no run recorded)`]
+      : []),
     `  last pull: ${runLine(s.lastPull)}`,
     `  subscription: ${s.subscription ? `${s.subscription.id} ${s.subscription.state}, expires ${s.subscription.expiration}` : 'none'}`,
     ...(s.slot ? [slotLine(s.slot)] : []),

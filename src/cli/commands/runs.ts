@@ -13,18 +13,22 @@ export interface RunCommandOptions {
   dryRun?: boolean;
   /** `--max-seconds N`: the run's time budget (default RUN_MAX_SECONDS). */
   maxSeconds?: string;
+  /** `--full` (push, sync): run the push even when the idle probe finds nothing to do. */
+  full?: boolean;
 }
 
 /** The run options a command line asks for: its trigger and, with --max-seconds, its time budget. */
-export function runOptions(opts: Pick<RunCommandOptions, 'maxSeconds'>): {
+export function runOptions(opts: Pick<RunCommandOptions, 'maxSeconds' | 'full'>): {
   trigger: 'cli';
   maxSeconds?: number;
+  full?: boolean;
 } {
-  if (opts.maxSeconds === undefined) return { trigger: 'cli' };
+  const full = opts.full ? { full: true } : {};
+  if (opts.maxSeconds === undefined) return { trigger: 'cli', ...full };
   const n = Number(opts.maxSeconds);
   if (!Number.isInteger(n) || n <= 0)
     throw new CliUsageError(`--max-seconds must be a positive integer, got "${opts.maxSeconds}"`);
-  return { trigger: 'cli', maxSeconds: n };
+  return { trigger: 'cli', maxSeconds: n, ...full };
 }
 
 /** A FAILED run: its summary is printed with the error by the CLI's failure handler (once, with a hint). */

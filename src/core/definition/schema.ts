@@ -82,6 +82,13 @@ export const deletePolicySchema = z
 
 const NCRONTAB_FIELDS = 6;
 
+/**
+ * The `schedule` a definition gets when it names none, by cursor type: a short one for LSN, whose idle push is
+ * one peek (docs/design.md, I18); TIMESTAMP keeps 5 minutes.
+ */
+export const DEFAULT_SCHEDULES = { LSN: '0 * * * * *', TIMESTAMP: '0 */5 * * * *' } as const;
+const SCHEDULE_BY_CURSOR = '';
+
 export const scheduleSchema = z
   .string()
   .superRefine((value, ctx) => {
@@ -320,7 +327,14 @@ export const syncDefinitionSchema = z
       truncate: 'PARK',
       checkIntervalSeconds: 0,
     }),
-    schedule: scheduleSchema.default('0 */5 * * * *'),
+    schedule: scheduleSchema
+      // Unset: filled below by cursor type (an empty schedule written by a user fails scheduleSchema).
+      .default(SCHEDULE_BY_CURSOR)
+      .describe(
+        'NCRONTAB (six fields, seconds first, UTC) deciding when the push of this definition is due. Default: ' +
+          `every minute ("${DEFAULT_SCHEDULES.LSN}") for an LSN cursor, whose idle push is one cheap query; ` +
+          `every 5 minutes ("${DEFAULT_SCHEDULES.TIMESTAMP}") for a TIMESTAMP cursor.`,
+      ),
     pull: z
       .object({ enabled: z.boolean().default(true).describe('Pull SharePoint changes into Postgres.') })
       .strict()
@@ -403,7 +417,9 @@ export const syncDefinitionSchema = z
         message: 'must not be a key column: it changes on every update',
       });
     }
-  });
+  })
+  // The default depends on the cursor type, known only once the source is parsed.
+  .overwrite((def) => ({ ...def, schedule: def.schedule || DEFAULT_SCHEDULES[def.source.cursor.type] }));
 
 /** The columns a route condition may read: the mapped source columns, then key columns not mapped. */
 function routeReadableColumns(def: { fields: { source: string }[]; source: { key: string[] } }): string[] {
@@ -447,6 +463,8 @@ export function definitionsJsonSchema(): unknown {
       // The refinement that makes list and routes alternatives has no JSON form of its own: editors get it here.
       if (ctx.zodSchema === targetSchema)
         ctx.jsonSchema.oneOf = [{ required: ['list'] }, { required: ['routes'] }];
+      // The schedule's default depends on the cursor type (its description says which).
+      if (ctx.jsonSchema.default === SCHEDULE_BY_CURSOR) delete ctx.jsonSchema.default;
     },
   });
 }

@@ -11,6 +11,7 @@ import { holdBackParked, pushRows, settlePendingCreates } from './push/rows';
 import { reconcileDeletes } from './push/deletes';
 import { leaveCapture, parseLsnCursor, runLsnCapture } from '../capture/lsn';
 import { settlePendingMoves } from './push/moves';
+import { IDLE_PROBE_TRIGGERS, idleSummary, probeIdle } from './idle';
 
 /**
  * Push: Postgres → SharePoint for one definition. Order: settle creates and moves a crashed run left in flight (I6),
@@ -22,6 +23,12 @@ export async function runPush(
   definitionName: string,
   opts: RunOptions,
 ): Promise<RunSummary> {
+  // A scheduled push of a quiet table costs one query and no Graph request (I18).
+  if (!opts.dryRun && !opts.full && IDLE_PROBE_TRIGGERS.has(opts.trigger)) {
+    const started = Date.now();
+    const verdict = await probeIdle(ctx, definitionName);
+    if (verdict?.idle) return idleSummary(definitionName, started, verdict);
+  }
   return withRun(ctx, definitionName, 'PUSH', opts, async (scope) => {
     const { def, source, definitionId } = scope;
     const retryKeys = [...(await settlePendingCreates(scope)), ...(await settlePendingMoves(scope))];

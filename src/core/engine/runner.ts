@@ -151,6 +151,8 @@ export interface RunOptions {
   maxSeconds?: number;
   /** `--dry-run`: read as the run would, write nothing (dryRun.ts). */
   dryRun?: DryRun;
+  /** Push: run in full even when the idle probe would find nothing to do (idle.ts). */
+  full?: boolean;
 }
 
 export function emptyCounts(): RunCounts {

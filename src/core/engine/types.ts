@@ -56,6 +56,11 @@ export interface RunSummary extends RunCounts {
   complete: boolean;
   /** When the run stopped because of a wait (a 429 block): the earliest time worth continuing. */
   resumeAfter: string | null;
+  /**
+   * True when the idle probe found nothing to do, so no run was started or recorded (runId null, status
+   * SUCCEEDED, no Graph request); see docs/design.md, I18.
+   */
+  idle?: boolean;
   /** Parked failures and open conflicts of the definition after the run. */
   parkedFailures: number;
   openConflicts: number;

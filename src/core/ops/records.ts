@@ -54,6 +54,11 @@ export interface DefinitionStatus {
   parkedFailures: number;
   openConflicts: number;
   pendingPull: boolean;
+  /**
+   * When a due push last found nothing to do (the idle probe, docs/design.md I18) and so recorded no run: any
+   * instance's check; null when none has. Later than `lastPush.startedAt` means the table was quiet since.
+   */
+  idleCheckedAt: string | null;
   subscription: { id: string; expiration: string; state: string } | null;
   /** LSN definitions: the replication slot on the source server; null for TIMESTAMP ones (or when not read). */
   slot: SlotStatus | null;

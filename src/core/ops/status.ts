@@ -27,6 +27,7 @@ interface StatusRow {
   source_value: string | null;
   deletes_owed: boolean | null;
   source_updated_at: Date | null;
+  idle_checked_at: Date | null;
   target_present: boolean | null;
   target_updated_at: Date | null;
   last_push: RunRow | null;
@@ -111,7 +112,7 @@ export async function definitionStatus(
     `SELECT def.id::text AS id, def.name, def.enabled,
        COALESCE((def.document -> 'pull' ->> 'enabled')::boolean, true) AS pull_enabled,
        def.conflict_policy, def.schedule, def.source_schema, def.source_table, def.target_site, def.target_list,
-       src.value AS source_value, src.updated_at AS source_updated_at,
+       src.value AS source_value, src.updated_at AS source_updated_at, src.idle_checked_at,
        src.deletes_full_position IS NOT NULL AS deletes_owed,
        (tgt.value IS NOT NULL AND tgt.value <> '') AS target_present, tgt.updated_at AS target_updated_at,
        ${lastRun('PUSH')} AS last_push,
@@ -170,6 +171,7 @@ export async function definitionStatus(
       parkedFailures: Number(row.parked_failures),
       openConflicts: Number(row.open_conflicts),
       pendingPull: row.pending_pull,
+      idleCheckedAt: row.idle_checked_at?.toISOString() ?? null,
       subscription: row.subscription_id
         ? {
             id: row.subscription_id,

@@ -10,7 +10,7 @@ import { describeEndpoint } from '../db/errors';
  * session terminated, the network cut), another run may take the lock at once, so this run must not write
  * anything more: the lock notices the loss from the connection's own events and `assertHeld()` throws.
  */
-const LOCK_NAMESPACE = 0x41524353; // 'ARCS'
+export const LOCK_NAMESPACE = 0x41524353; // 'ARCS'
 
 /** The lock's connection died, so the lock is gone: the run stopped before its next write. */
 export class LockLostError extends Error {

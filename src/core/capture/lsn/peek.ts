@@ -13,8 +13,17 @@ import { lossReason, SlotLostError, type SlotChange } from './slot';
 
 /** What the peek's first row says, read before its changes. */
 export interface PeekHead {
-  /** The WAL position before the peek: with no change returned, nothing of the table committed before it. */
+  /**
+   * The WAL position read first and passed to the peek as upto_lsn: the peek returns only transactions that
+   * commit before it, so a transaction committing later is left for the next peek.
+   */
   walLsn: string;
+  /**
+   * The server had flushed WAL up to `walLsn` before the peek began, so the peek decoded all of it: with no
+   * change returned, nothing of the table committed before `walLsn`, and the slot may move there. (Decoding
+   * reads flushed WAL only; with asynchronous commits the insert position can be ahead of it.)
+   */
+  flushed: boolean;
   /** The TIMESTAMP-era delete-capture trigger or its tombstone table is still on the table. */
   deleteCapture: boolean;
 }
@@ -36,8 +45,8 @@ const PLAIN_CHUNKS = 4;
 
 const CURSOR = 'arcore_peek';
 
-const changesSql = `SELECT lsn::text AS lsn, data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2,
-  'proto_version', '1', 'publication_names', $3)`;
+const changesSql = (upto: string) => `SELECT lsn::text AS lsn, data FROM pg_logical_slot_peek_binary_changes($1,
+  ${upto}, $2, 'proto_version', '1', 'publication_names', $3)`;
 
 function asLoss(slot: string, err: unknown): unknown {
   const reason = lossReason(err);
@@ -48,7 +57,8 @@ function asLoss(slot: string, err: unknown): unknown {
  * Opens a peek of up to about `limit` changes (whole transactions) and reads its first row: the WAL position,
  * whether the publication still holds the table (pgoutput skips a missing publication silently on recent
  * servers, which would drop changes without a word), and whether delete capture is installed on the table.
- * `chunk` bounds the messages the worker holds at once.
+ * `chunk` bounds the messages the worker holds at once. `upto` stops at that position instead of the current
+ * insert position (a second look at the same WAL once the server has flushed it).
  */
 export async function openPeek(
   pool: Pool,
@@ -57,19 +67,30 @@ export async function openPeek(
   table: string,
   limit: number,
   chunk: number,
+  upto: string | null = null,
 ): Promise<SlotPeek> {
   const plainRows = PLAIN_CHUNKS * chunk;
-  let rows: { lsn: string | null; data: Buffer | null; published: boolean | null; dc: boolean | null }[];
+  let rows: {
+    lsn: string | null;
+    data: Buffer | null;
+    published: boolean | null;
+    dc: boolean | null;
+    flushed: boolean | null;
+  }[];
   try {
     ({ rows } = await pool.query(
-      `SELECT * FROM (
-         SELECT pg_current_wal_lsn()::text AS lsn, NULL::bytea AS data,
+      `WITH pos AS MATERIALIZED (
+         SELECT coalesce($10::pg_lsn, pg_current_wal_insert_lsn()) AS x, pg_current_wal_flush_lsn() AS f)
+       SELECT * FROM (
+         SELECT pos.x::text AS lsn, NULL::bytea AS data,
                 EXISTS (SELECT 1 FROM pg_publication_tables
                          WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published,
                 (to_regclass($6) IS NOT NULL OR EXISTS (
-                   SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($7) AND tgname = $8)) AS dc
+                   SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($7) AND tgname = $8)) AS dc,
+                pos.f >= pos.x AS flushed
+           FROM pos
          UNION ALL
-         SELECT lsn, data, NULL, NULL FROM (${changesSql}) c
+         SELECT c.lsn, c.data, NULL, NULL, NULL FROM pos, LATERAL (${changesSql('pos.x')}) c
        ) p LIMIT $9`,
       [
         names.slot,
@@ -81,6 +102,7 @@ export async function openPeek(
         `${quoteIdent(schema)}.${quoteIdent(table)}`,
         DELETE_CAPTURE_TRIGGER,
         plainRows + 2,
+        upto,
       ],
     ));
   } catch (err) {
@@ -93,7 +115,11 @@ export async function openPeek(
       'publication missing',
       new Error(`publication "${names.publication}" does not publish ${schema}.${table}`),
     );
-  const head: PeekHead = { walLsn: headRow.lsn as string, deleteCapture: headRow.dc === true };
+  const head: PeekHead = {
+    walLsn: headRow.lsn as string,
+    deleteCapture: headRow.dc === true,
+    flushed: headRow.flushed === true,
+  };
   const plain = rows
     .filter((r) => r.data !== null)
     .map((r) => ({ lsn: r.lsn as string, data: r.data as Buffer }));
@@ -135,10 +161,12 @@ async function openCursor(
   const end = () => client.end().catch(() => undefined);
   try {
     await client.connect();
-    await client.query(`DECLARE ${CURSOR} NO SCROLL CURSOR WITH HOLD FOR ${changesSql}`, [
+    // The same bound as the first read: the cursor returns the same transactions, whatever committed since.
+    await client.query(`DECLARE ${CURSOR} NO SCROLL CURSOR WITH HOLD FOR ${changesSql('$4::pg_lsn')}`, [
       names.slot,
       limit,
       names.publication,
+      head.walLsn,
     ]);
   } catch (err) {
     await end();

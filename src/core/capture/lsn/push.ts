@@ -24,12 +24,9 @@ import {
   ensurePublication,
   SlotLostError,
 } from './slot';
-import { openPeek, type SlotPeek } from './peek';
+import { openPeek, type PeekHead, type SlotPeek } from './peek';
 import { PageProgress } from './progress';
 import { applyTruncate } from './truncates';
-
-/** WAL of other tables an idle run lets pass before it confirms it (one default WAL segment). */
-const IDLE_ADVANCE_BYTES = 16n * 1024n * 1024n;
 
 /** The names of the definition's slot, publication and origin. */
 export async function namesFor(scope: Pick<RunScope, 'ctx' | 'definitionId' | 'def'>): Promise<LsnNames> {
@@ -275,6 +272,41 @@ async function retireTimestampDeletes(scope: RunScope): Promise<void> {
   else if (retired.status !== 'kept') scope.ctx.log.info(line);
 }
 
+/** Runs that already checked for a TIMESTAMP-era delete capture to retire. */
+const retireChecked = new WeakSet<RunScope>();
+
+/** How long a second look waits for the server to flush WAL it had only written (the WAL writer's default cycle). */
+const WAL_FLUSH_WAIT_MS = 250;
+
+/** One peek (stopping at `upto`, or at the current insert position), applied. */
+async function peekAndApply(
+  scope: RunScope,
+  names: LsnNames,
+  position: Position,
+  progress: PageProgress,
+  upto: string | null,
+): Promise<{ head: PeekHead; outcome: PeekOutcome }> {
+  const { def } = scope;
+  const peek = await openPeek(
+    scope.sourcePool,
+    names,
+    def.source.schema,
+    def.source.table,
+    def.source.pageSize,
+    def.source.pageSize,
+    upto,
+  );
+  try {
+    if (peek.head.deleteCapture && !retireChecked.has(scope)) {
+      retireChecked.add(scope);
+      await retireTimestampDeletes(scope);
+    }
+    return { head: peek.head, outcome: await applyPeek(scope, names, peek, position, progress) };
+  } finally {
+    await peek.close();
+  }
+}
+
 /**
  * The push of an LSN definition. An idle run is one query: the peek that finds no change. The slot is
  * advanced only past changes committed to SharePoint and the ledger, so a crash at any point reads them again
@@ -296,33 +328,24 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
   }
   if (!cursor) cursor = await startCapture(scope, names, 'no capture yet: loading the table');
   const progress = new PageProgress(scope);
-  let retireChecked = false;
   let position: Position = { confirmed: cursor.lsn, within: cursor.within ?? null };
   for (let restarted = false; ;) {
     try {
       if (!(await load(scope, cursor, progress))) return;
       for (;;) {
-        const peek = await openPeek(
-          scope.sourcePool,
-          names,
-          def.source.schema,
-          def.source.table,
-          def.source.pageSize,
-          def.source.pageSize,
-        );
-        let outcome: PeekOutcome;
-        try {
-          if (peek.head.deleteCapture && !retireChecked) await retireTimestampDeletes(scope);
-          retireChecked ||= peek.head.deleteCapture;
-          outcome = await applyPeek(scope, names, peek, position, progress);
-        } finally {
-          await peek.close();
+        let { head, outcome } = await peekAndApply(scope, names, position, progress, null);
+        if (outcome.kind === 'idle' && !head.flushed) {
+          // The server had not flushed up to where the peek stopped (asynchronous commits): a second look at
+          // the same WAL once it has, so that the run can still confirm it.
+          await new Promise((resolve) => setTimeout(resolve, WAL_FLUSH_WAIT_MS));
+          ({ head, outcome } = await peekAndApply(scope, names, position, progress, head.walLsn));
         }
         if (outcome.kind === 'idle') {
-          // Other tables' and databases' WAL moved on: confirm it, or the slot would keep it and every idle
-          // peek would decode it again. Only past a segment, so a quiet server's idle run stays one query.
-          if (parseLsn(peek.head.walLsn) - parseLsn(position.confirmed) >= IDLE_ADVANCE_BYTES)
-            await confirm(scope, names, peek.head.walLsn);
+          // Nothing of the table committed before walLsn (the peek stopped there): confirm it, or the slot would
+          // keep other tables' WAL and every peek would decode it again. A transaction committing after walLsn
+          // has its commit past it, so the next peek still returns it (test/core/engine/idle.test.ts).
+          if (head.flushed && parseLsn(head.walLsn) > parseLsn(position.confirmed))
+            await confirm(scope, names, head.walLsn);
           return;
         }
         position = outcome.position;

@@ -10,6 +10,7 @@ import * as m011 from './011_routing';
 import * as m013 from './013_synced_source_values';
 import * as m014 from './014_backfills';
 import * as m015 from './015_idle_path';
+import * as m016 from './016_idle_checks';
 import * as m018 from './018_move_phase';
 import * as m019 from './019_owed_delete_comparison';
 
@@ -33,6 +34,7 @@ export const migrations: Migration[] = [
   { version: 13, ...m013 },
   { version: 14, ...m014 },
   { version: 15, ...m015 },
+  { version: 16, ...m016 },
   { version: 18, ...m018 },
   { version: 19, ...m019 },
 ];

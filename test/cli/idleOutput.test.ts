@@ -1,0 +1,23 @@
+import { formatRunSummary } from '../../src/cli/output';
+import { runOptions } from '../../src/cli/commands/runs';
+import { idleSummary } from '../../src/core/engine/idle';
+
+describe('an idle push on the command line', () => {
+  it('says it was idle, recorded no run and sent no Graph request', () => {
+    const summary = idleSummary('projects', Date.now(), {
+      idle: true,
+      busy: [],
+      parkedFailures: 0,
+      openConflicts: 0,
+    });
+    expect(summary).toMatchObject({ idle: true, runId: null, status: 'SUCCEEDED', graphRequests: 0 });
+    expect(formatRunSummary(summary)).toMatch(
+      /^push projects: idle, nothing to push \(checked in \d+ ms; no run recorded, no Graph request; --full runs it anyway\)$/,
+    );
+  });
+
+  it('--full asks the engine for a full run', () => {
+    expect(runOptions({ full: true })).toEqual({ trigger: 'cli', full: true });
+    expect(runOptions({ maxSeconds: '5' })).toEqual({ trigger: 'cli', maxSeconds: 5 });
+  });
+});

@@ -1,0 +1,308 @@
+import { parseDefinition } from '../../../src/core/definition/parse';
+import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import { probeIdle } from '../../../src/core/engine/idle';
+import { runPush } from '../../../src/core/engine/push';
+import { Pool } from 'pg';
+import type { EngineContext, RunSummary } from '../../../src/core/engine/types';
+import { definitionStatus, installCursorFor } from '../../../src/core/ops';
+import { KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
+import { park } from '../../../src/core/store/failures';
+import { getDefinition } from '../../../src/core/store/definitions';
+import { readInstallationId } from '../../../src/core/store/installation';
+import { lsnNames } from '../../../src/core/capture/lsn';
+import { parseLsn } from '../../../src/core/capture/lsn/pgoutput';
+import { dropCaptureObjects } from '../../support/capture';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  SITE,
+  startHarness,
+  type Harness,
+} from '../../support/engineHarness';
+
+/**
+ * The idle probe (I18): a scheduled push that finds nothing to do costs one statement, no run row and no Graph
+ * request, and never hides a change from the push after it.
+ */
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await dropCaptureObjects(h.db.pool);
+  await h.close();
+});
+
+const push = (name: string) => runPush(h.ctx, name, { trigger: 'queue' });
+const titles = async (list: string) => (await h.items(list)).map((i) => String(i.fields.Title)).sort();
+
+async function runRows(name: string): Promise<number> {
+  const { rows } = await h.db.pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM arcore.sync_runs r JOIN arcore.sync_definitions d ON d.id = r.definition_id
+      WHERE d.name = $1`,
+    [name],
+  );
+  return Number(rows[0].n);
+}
+
+/** A push the probe finds idle: no run recorded, no Graph request sent. */
+async function expectIdle(name: string): Promise<RunSummary> {
+  const requests = h.emulator.control.requestLog().length;
+  const runs = await runRows(name);
+  const summary = await push(name);
+  expect(summary).toMatchObject({ idle: true, status: 'SUCCEEDED', runId: null, graphRequests: 0 });
+  expect(h.emulator.control.requestLog().length).toBe(requests);
+  expect(await runRows(name)).toBe(runs);
+  return summary;
+}
+
+/** A push the probe lets through: a recorded run. */
+async function expectRun(name: string, counts: Partial<RunSummary>): Promise<void> {
+  const summary = await push(name);
+  expect(summary.idle).toBeUndefined();
+  expect(summary).toMatchObject({ status: 'SUCCEEDED', ...counts });
+  expect(summary.runId).not.toBeNull();
+}
+
+describe('idle probe, TIMESTAMP with delete capture', () => {
+  const name = 'idle_ts';
+  let definitionId: string;
+
+  beforeAll(async () => {
+    await createProjectsTable(h.db, name);
+    const input = projectsDefinition(
+      {
+        name,
+        source: {
+          table: name,
+          key: ['id'],
+          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+          // Every run re-reads nothing behind the cursor, so the window closes as soon as a run has read it.
+          overlapSeconds: 0,
+        },
+      },
+      name,
+    );
+    await h.define(input);
+    await installCursorFor(parseDefinition(input), h.db.pool);
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name) SELECT g, 'row ' || g FROM generate_series(1, 3) g`,
+    );
+    definitionId = (await getDefinition(h.db.pool, name)).id;
+  });
+
+  it('runs the first push, then finds the quiet table idle and says when it checked', async () => {
+    await expectRun(name, { created: 3 });
+    expect(await probeIdle(h.ctx, name)).toMatchObject({ idle: true, busy: [] });
+    await expectIdle(name);
+    const { rows } = await h.db.pool.query<{ checked: Date | null }>(
+      `SELECT idle_checked_at AS checked FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE'`,
+      [definitionId],
+    );
+    expect(rows[0].checked).toBeInstanceOf(Date);
+    const [status] = await definitionStatus(h.db.pool, name);
+    expect(status.idleCheckedAt).toBe((rows[0].checked as Date).toISOString());
+    expect(status.idleCheckedAt! > status.lastPush!.startedAt).toBe(true);
+    // A forced or test-triggered push runs in full whatever the probe would say.
+    expect((await runPush(h.ctx, name, { trigger: 'queue', full: true })).runId).not.toBeNull();
+  });
+
+  it('lets every kind of change through: insert, update, delete by tombstone', async () => {
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (4, 'row 4')`);
+    expect((await probeIdle(h.ctx, name))?.busy).toEqual(['rows after the cursor']);
+    await expectRun(name, { created: 1 });
+    await expectIdle(name);
+
+    await h.db.pool.query(`UPDATE ${name} SET name = 'ROW 1' WHERE id = 1`);
+    await expectRun(name, { updated: 1 });
+    await expectIdle(name);
+
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 2`);
+    expect((await probeIdle(h.ctx, name))?.busy).toEqual(['deletes recorded']);
+    await expectRun(name, { deleted: 1 });
+    await expectIdle(name);
+    expect(await titles(name)).toEqual(['ROW 1', 'row 3', 'row 4']);
+  });
+
+  it('a parked row waits for its retry, and the push runs once the retry is due', async () => {
+    // The row changes without moving its cursor, as a failed write's row sits behind the cursor until retried.
+    const client = await h.db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('${KEEP_CURSOR_SETTING}', 'on', true)`);
+      await client.query(`UPDATE ${name} SET name = 'retried' WHERE id = 3`);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const { rows } = await h.db.pool.query<{ hash: string }>(
+      `SELECT source_identity_hash AS hash FROM arcore.sync_ledger
+        WHERE definition_id = $1 AND source_identity->>'id' = '3'`,
+      [definitionId],
+    );
+    await park(h.db.pool, definitionId, {
+      direction: 'PUSH',
+      itemKey: rows[0].hash,
+      sourceIdentity: { id: 3 },
+      error: 'injected: Graph answered 503',
+    });
+    await h.db.pool.query(
+      `UPDATE arcore.sync_failures SET next_attempt_at = now() + interval '1 hour' WHERE definition_id = $1`,
+      [definitionId],
+    );
+    await expectIdle(name);
+    await h.db.pool.query(
+      `UPDATE arcore.sync_failures SET next_attempt_at = now() - interval '1 second' WHERE definition_id = $1`,
+      [definitionId],
+    );
+    expect((await probeIdle(h.ctx, name))?.busy).toEqual(['parked rows due']);
+    await expectRun(name, { updated: 1 });
+    expect(await titles(name)).toEqual(['ROW 1', 'retried', 'row 4']);
+    await expectIdle(name);
+  });
+
+  it('a row committed after the probe read is pushed by the next push', async () => {
+    const client = await h.db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO ${name} (id, name) VALUES (5, 'late')`);
+      await expectIdle(name); // not committed yet: nothing to see
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await expectRun(name, { created: 1 });
+    await expectIdle(name);
+  });
+});
+
+describe('idle probe, LSN', () => {
+  const name = 'idle_lsn';
+
+  const definition = (overrides: Partial<SyncDefinitionInput> = {}): SyncDefinitionInput => ({
+    name,
+    source: { table: name, key: ['id'], cursor: { type: 'LSN' }, pageSize: 50 },
+    target: { site: SITE, list: name },
+    fields: [{ source: 'name', target: 'Title' }],
+    deletes: { truncate: 'PROPAGATE' },
+    ...overrides,
+  });
+
+  async function slotConfirmed(): Promise<bigint> {
+    const stored = await getDefinition(h.db.pool, name);
+    const { slot } = lsnNames(await readInstallationId(h.db.pool), stored.id, name);
+    const { rows } = await h.db.pool.query<{ confirmed: string }>(
+      'SELECT confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
+    return parseLsn(rows[0].confirmed);
+  }
+
+  beforeAll(async () => {
+    await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text)`);
+    await h.db.pool.query(`INSERT INTO ${name} VALUES (1, 'one'), (2, 'two')`);
+    await h.define(definition());
+  });
+
+  it('loads, then finds the quiet slot idle; every change kind gets through', async () => {
+    await expectRun(name, { created: 2 });
+    await expectIdle(name);
+
+    await h.db.pool.query(`INSERT INTO ${name} VALUES (3, 'three')`);
+    expect((await probeIdle(h.ctx, name))?.busy).toEqual(['slot changes']);
+    await expectRun(name, { created: 1 });
+    await expectIdle(name);
+
+    await h.db.pool.query(`UPDATE ${name} SET name = 'ONE' WHERE id = 1`);
+    await expectRun(name, { updated: 1 });
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 2`);
+    await expectRun(name, { deleted: 1 });
+    await expectIdle(name);
+    expect(await titles(name)).toEqual(['ONE', 'three']);
+
+    await h.db.pool.query(`TRUNCATE ${name}`);
+    await expectRun(name, { deleted: 2 });
+    await expectIdle(name);
+    expect(await titles(name)).toEqual([]);
+  });
+
+  it('other tables’ WAL does not wake it; a run confirms it so the next peek decodes only new WAL', async () => {
+    await h.db.pool.query('CREATE TABLE idle_elsewhere (n int)');
+    await h.db.pool.query('INSERT INTO idle_elsewhere SELECT g FROM generate_series(1, 100) g');
+    await expectIdle(name);
+    const before = await slotConfirmed();
+    await runPush(h.ctx, name, { trigger: 'test' });
+    expect(await slotConfirmed()).toBeGreaterThan(before);
+  });
+
+  it('a transaction open across the slot advance is pushed once it commits', async () => {
+    const client = await h.db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO ${name} VALUES (7, 'seven')`);
+      const before = await slotConfirmed();
+      // A full run peeks (the insert is not committed), finds nothing and confirms the WAL position it read.
+      await h.db.pool.query('INSERT INTO idle_elsewhere VALUES (1)');
+      expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ processed: 0 });
+      expect(await slotConfirmed()).toBeGreaterThan(before);
+      await expectIdle(name);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await expectRun(name, { created: 1 });
+    expect(await titles(name)).toEqual(['seven']);
+    await expectIdle(name);
+  });
+});
+
+describe('idle probe, source pool apart from the metadata pool', () => {
+  // Another pool on the same database: the engine treats it as another database (one probe query per pool).
+  let source: Pool;
+  let apart: EngineContext;
+  const pushApart = (name: string) => runPush(apart, name, { trigger: 'queue' });
+
+  beforeAll(async () => {
+    source = new Pool({ connectionString: h.db.url, max: 2 });
+    apart = { ...h.ctx, sourcePool: () => source };
+    await createProjectsTable(h.db, 'apart_ts');
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'apart_ts',
+          source: {
+            table: 'apart_ts',
+            key: ['id'],
+            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+            overlapSeconds: 0,
+          },
+          deletes: { checkIntervalSeconds: 3600 },
+        },
+        'apart_ts',
+      ),
+    );
+    await h.db.pool.query(`CREATE TABLE apart_lsn (id integer PRIMARY KEY, name text)`);
+    await h.define({
+      name: 'apart_lsn',
+      source: { table: 'apart_lsn', key: ['id'], cursor: { type: 'LSN' } },
+      target: { site: SITE, list: 'apart_lsn' },
+      fields: [{ source: 'name', target: 'Title' }],
+    });
+  });
+  afterAll(async () => source.end());
+
+  it.each(['apart_ts', 'apart_lsn'])('%s: idle when quiet, a run when a row arrives', async (name) => {
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (1, 'one')`);
+    expect(await pushApart(name)).toMatchObject({ created: 1 });
+    const requests = h.emulator.control.requestLog().length;
+    expect(await pushApart(name)).toMatchObject({ idle: true, graphRequests: 0 });
+    expect(h.emulator.control.requestLog().length).toBe(requests);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (2, 'two')`);
+    const run = await pushApart(name);
+    expect(run.idle).toBeUndefined();
+    expect(run).toMatchObject({ created: 1 });
+    expect(await pushApart(name)).toMatchObject({ idle: true });
+    expect(await titles(name)).toEqual(['one', 'two']);
+  });
+});
