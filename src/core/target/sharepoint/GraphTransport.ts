@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path';
 import type { AuthenticationProvider } from '@microsoft/microsoft-graph-client';
 import pLimit from 'p-limit';
 import { Agent } from 'undici';
-import type { z } from 'zod';
 import { RunTimeBudgetError } from '../../budget/errors';
 import { budgetClassOf } from '../../budget/shape';
 import { isTlsFailure } from '../../errors/classify';
@@ -44,6 +43,11 @@ export interface GraphRequestInit {
   safeToRetry?: boolean;
   /** Told how long the last attempt took on the wire (pacing and back-off waits excluded). */
   onRoundTrip?: (ms: number) => void;
+}
+
+/** A zod schema, or a function with the same result (a hand-written check of a hot-path answer). */
+export interface ResponseParser<T> {
+  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { message: string } };
 }
 
 export interface GraphResponse {
@@ -235,7 +239,7 @@ export class GraphTransport {
   async request<T>(
     method: HttpMethod,
     pathOrUrl: string,
-    schema: z.ZodType<T>,
+    schema: ResponseParser<T>,
     init: GraphRequestInit = {},
   ): Promise<T> {
     const response = await this.send(method, pathOrUrl, init);

@@ -6,7 +6,7 @@ import {
   GraphResponseShapeError,
   permissionNeededFor,
 } from './errors';
-import { batchResponseSchema, fieldsSchema, listItemSchema, type BatchResponseItem } from './graphSchemas';
+import { parseBatchResponse, parseFields, parseListItem, type BatchResponseItem } from './graphSchemas';
 import { graphErrorOf, type GraphTransport } from './GraphTransport';
 import { parseRetryAfterMs } from './pacing';
 import type { ListItem, WriteOp, WriteOutcome } from './types';
@@ -279,12 +279,17 @@ export class BatchWriter {
     roundTrip: { ms: number },
   ): Promise<Map<string, BatchResponseItem>> {
     const body = { requests: pending.map((write) => batchRequestFor(this.siteId, this.listId, write)) };
-    const parsed = await this.transport.request('POST', '$batch', batchResponseSchema, {
-      body,
-      resourceUnits: WRITE_UNITS * pending.length,
-      safeToRetry: false,
-      onRoundTrip: (ms) => (roundTrip.ms = ms),
-    });
+    const parsed = await this.transport.request(
+      'POST',
+      '$batch',
+      { safeParse: parseBatchResponse },
+      {
+        body,
+        resourceUnits: WRITE_UNITS * pending.length,
+        safeToRetry: false,
+        onRoundTrip: (ms) => (roundTrip.ms = ms),
+      },
+    );
     return new Map(parsed.responses.map((response) => [response.id, response]));
   }
 
@@ -295,7 +300,7 @@ export class BatchWriter {
     if (status >= 200 && status < 300) {
       switch (op.kind) {
         case 'create': {
-          const item = listItemSchema.safeParse(response.body);
+          const item = parseListItem(response.body);
           if (!item.success) {
             return {
               ref,
@@ -318,7 +323,7 @@ export class BatchWriter {
         }
         case 'update': {
           // PATCH …/fields answers with the field map only; its @odata.etag is the item's new eTag.
-          const fields = fieldsSchema.safeParse(response.body);
+          const fields = parseFields(response.body);
           const eTag = fields.success ? stringField(fields.data, '@odata.etag') : undefined;
           if (fields.success && eTag !== undefined)
             return { ref, status: 'updated', eTag, fields: fields.data };
