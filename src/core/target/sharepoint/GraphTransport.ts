@@ -347,7 +347,7 @@ export class GraphTransport {
   }
 
   /** Feeds the server's `RateLimit-*` view of the budget to the pacer (slows down when little is left). */
-  noteRateLimitHeaders(headers: Headers): void {
+  noteRateLimitHeaders(headers: Pick<Headers, 'get'>): void {
     const remaining = Number(headers.get('ratelimit-remaining') ?? NaN);
     const limit = Number(headers.get('ratelimit-limit') ?? NaN);
     const reset = Number(headers.get('ratelimit-reset') ?? NaN);

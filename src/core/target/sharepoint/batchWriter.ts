@@ -68,6 +68,23 @@ function batchRequestFor(siteId: string, listId: string, pending: PendingWrite) 
   }
 }
 
+/**
+ * `Headers.get` over an inner response's header record, without building a `Headers` per item: values
+ * of the name in any case, in order, joined by ", " (as `Headers` combines them); null when absent.
+ */
+export function headerReader(headers: Record<string, string>): Pick<Headers, 'get'> {
+  return {
+    get(name: string): string | null {
+      const wanted = name.toLowerCase();
+      let value: string | null = null;
+      for (const key of Object.keys(headers)) {
+        if (key.toLowerCase() === wanted) value = value === null ? headers[key] : `${value}, ${headers[key]}`;
+      }
+      return value;
+    },
+  };
+}
+
 function headerOf(headers: Record<string, string> | undefined, name: string): string | undefined {
   if (!headers) return undefined;
   const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
@@ -201,7 +218,7 @@ export class BatchWriter {
         for (const write of pending) {
           const response = responses.get(String(write.index));
           // Each inner request is charged on its own, so RateLimit-* headers come inside the batch.
-          if (response?.headers) this.transport.noteRateLimitHeaders(new Headers(response.headers));
+          if (response?.headers) this.transport.noteRateLimitHeaders(headerReader(response.headers));
           const retryAfter = parseRetryAfterMs(headerOf(response?.headers, 'retry-after'));
           if (response === undefined) {
             unknown.push(write);
