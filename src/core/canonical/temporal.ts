@@ -9,6 +9,9 @@ export const SHAREPOINT_MIN_YEAR = 1900;
 export const SHAREPOINT_MAX_YEAR = 8900;
 
 const SECONDS_PER_DAY = 86_400;
+/** 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the years `toISOString` writes with four digits. */
+const MIN_FORMATTED = -62_167_219_200;
+const MAX_FORMATTED = 253_402_300_799;
 
 /** An instant: whole seconds since the epoch plus the sub-second digits as written (no trailing zeros). */
 export interface Instant {
@@ -109,6 +112,31 @@ export function assertSharePointRange(epochSeconds: number, fail: Fail): void {
 
 /** `YYYY-MM-DDTHH:MM:SSZ`: whole seconds, sub-seconds truncated (what SharePoint stores). */
 export function formatUtcSeconds(epochSeconds: number): string {
+  // Whole seconds of years 0000–9999, from the day count (Hinnant's civil_from_days): every canonical
+  // timestamp passes here, and building a Date plus toISOString per value showed in push profiles.
+  if (Number.isSafeInteger(epochSeconds) && epochSeconds >= MIN_FORMATTED && epochSeconds <= MAX_FORMATTED) {
+    const days = Math.floor(epochSeconds / SECONDS_PER_DAY);
+    const secondOfDay = epochSeconds - days * SECONDS_PER_DAY;
+    const shifted = days + 719_468;
+    const era = Math.floor(shifted / 146_097);
+    const dayOfEra = shifted - era * 146_097;
+    const yearOfEra = Math.floor(
+      (dayOfEra -
+        Math.floor(dayOfEra / 1460) +
+        Math.floor(dayOfEra / 36_524) -
+        Math.floor(dayOfEra / 146_096)) /
+        365,
+    );
+    const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+    const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+    const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
+    const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
+    const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+    const hour = Math.floor(secondOfDay / 3600);
+    const minute = Math.floor((secondOfDay % 3600) / 60);
+    const second = secondOfDay % 60;
+    return `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}Z`;
+  }
   return `${new Date(epochSeconds * 1000).toISOString().slice(0, 19)}Z`;
 }
 

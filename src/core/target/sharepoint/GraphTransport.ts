@@ -1,18 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import {
-  AuthenticationHandler,
-  Client,
-  HTTPMessageHandler,
-  ResponseType,
-  type Context,
-  type FetchOptions,
-  type Middleware,
-  type MiddlewareOptions,
-} from '@microsoft/microsoft-graph-client';
+import type { AuthenticationProvider } from '@microsoft/microsoft-graph-client';
 import pLimit from 'p-limit';
 import { Agent } from 'undici';
-import type { z } from 'zod';
 import { RunTimeBudgetError } from '../../budget/errors';
 import { budgetClassOf } from '../../budget/shape';
 import { isTlsFailure } from '../../errors/classify';
@@ -26,6 +16,8 @@ import {
   redactUrl,
 } from './errors';
 import { graphErrorBodySchema } from './graphSchemas';
+import { graphWireUrl, sendsToken } from './graphUrl';
+import { exchange, type WireAnswer, type WireRequest } from './httpExchange';
 import { defaultAppKey, type GraphClientOptions, type ThrottleGate, type TraceNotice } from './options';
 import {
   appThrottleState,
@@ -51,6 +43,11 @@ export interface GraphRequestInit {
   safeToRetry?: boolean;
   /** Told how long the last attempt took on the wire (pacing and back-off waits excluded). */
   onRoundTrip?: (ms: number) => void;
+}
+
+/** A zod schema, or a function with the same result (a hand-written check of a hot-path answer). */
+export interface ResponseParser<T> {
+  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { message: string } };
 }
 
 export interface GraphResponse {
@@ -103,13 +100,9 @@ function findPackageVersion(): string {
 /** `User-Agent` decoration Microsoft asks of ISV-less apps (graph.md "Throttling"). */
 export const USER_AGENT = `NONISV|Arcore|ArcoreSyncBridge/${findPackageVersion()}`;
 
-/**
- * Carries one request's policy into the middleware chain and its failure back out. The SDK turns any
- * error thrown inside the chain into a GraphError, so our middleware reports failures here instead.
- */
-class RequestPolicy implements MiddlewareOptions {
-  failure?: Error;
-  /** Duration of the last attempt, from sending to the answer's headers. */
+/** One request's policy for the attempt loop, and the duration of its last attempt. */
+class RequestPolicy {
+  /** Duration of the last attempt, from sending to the whole answer. */
   lastAttemptMs = 0;
 
   constructor(
@@ -130,24 +123,28 @@ function describeFailure(error: unknown): string {
   return `${error.name} ${error.message}${causeText}`;
 }
 
-function headerRecord(headers: FetchOptions['headers']): Record<string, string> {
-  if (headers === undefined) return {};
-  if (headers instanceof Headers) return Object.fromEntries(headers.entries());
-  if (Array.isArray(headers)) return Object.fromEntries(headers);
-  return { ...(headers as Record<string, string>) };
+/** What the SDK's `serializeContent` sent for a body: strings and buffers as they are, the rest as JSON. */
+function serializedBody(body: unknown): string | Buffer {
+  if (typeof body === 'string' || Buffer.isBuffer(body)) return body;
+  return JSON.stringify(body);
 }
 
 /**
- * The Graph HTTP client every SharePoint call goes through: the official SDK's middleware chain with our
- * policy middleware ahead of its authentication and HTTP handlers. The policy waits out shared 429
- * blocks, paces to the resource-unit budget, caps requests in flight, honours Retry-After and
- * RateLimit-* headers and retries transient failures with capped exponential back-off and jitter (I10).
+ * The Graph HTTP client every SharePoint call goes through. Each attempt waits out shared 429 blocks,
+ * paces to the resource-unit budget and takes a slot among the requests in flight; the transport honours
+ * Retry-After and RateLimit-* headers and retries transient failures with capped exponential back-off and
+ * jitter (I10). Requests go out through one undici connection pool per transport, with the URL, headers
+ * and token the Graph SDK's client used to send (`graphUrl.ts`), without its per-request middleware
+ * and `fetch` objects.
  */
 export class GraphTransport {
   readonly baseUrl: string;
   readonly appKey: string;
-  private readonly client: Client;
-  private readonly dispatcher?: Agent;
+  private readonly origin: string;
+  private readonly version: string;
+  private readonly hostname: string;
+  private readonly auth: AuthenticationProvider;
+  private readonly dispatcher: Agent;
   private readonly throttle: AppThrottleState;
   private readonly gate?: ThrottleGate;
   private readonly inFlight: pLimit.Limit;
@@ -171,24 +168,12 @@ export class GraphTransport {
     );
     this.gate = options.throttleGate;
     this.inFlight = pLimit(Math.max(1, options.maxConcurrency ?? 4));
-    this.dispatcher = options.caCert ? new Agent({ connect: { ca: options.caCert } }) : undefined;
-    const fetchOptions: FetchOptions & { dispatcher?: Agent } = {
-      headers: { 'User-Agent': USER_AGENT },
-      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
-    };
-    const version = base.pathname.split('/').filter(Boolean)[0] ?? 'v1.0';
-    this.client = Client.initWithMiddleware({
-      baseUrl: base.origin,
-      defaultVersion: version,
-      // Without this the SDK sends Authorization only to Microsoft's own hosts, never to the emulator.
-      customHosts: new Set([base.hostname]),
-      fetchOptions,
-      middleware: [
-        new PolicyMiddleware(this),
-        new AuthenticationHandler(authenticationProviderFor(options.auth, this.baseUrl)),
-        new HTTPMessageHandler(),
-      ],
-    });
+    this.dispatcher = new Agent(options.caCert ? { connect: { ca: options.caCert } } : {});
+    this.origin = base.origin;
+    this.version = base.pathname.split('/').filter(Boolean)[0] ?? 'v1.0';
+    // The token goes to Microsoft's Graph hosts and to the configured one (the emulator's).
+    this.hostname = base.hostname.toLowerCase();
+    this.auth = authenticationProviderFor(options.auth, this.baseUrl);
   }
 
   /** An absolute URL for a path under the base URL (`/sites/…`); absolute URLs pass through. */
@@ -201,10 +186,9 @@ export class GraphTransport {
     return { ...this.counters };
   }
 
-  /** Releases the connection pool (only held when a CA certificate was given). Safe to call twice. */
+  /** Releases the connection pool. Safe to call twice. */
   async close(): Promise<void> {
-    if (this.dispatcher && !this.dispatcher.closed && !this.dispatcher.destroyed)
-      await this.dispatcher.close();
+    if (!this.dispatcher.closed && !this.dispatcher.destroyed) await this.dispatcher.close();
   }
 
   /**
@@ -220,22 +204,21 @@ export class GraphTransport {
       init.resourceUnits ?? resourceUnitsFor(method, url),
       init.safeToRetry ?? method !== 'POST',
     );
-    let request = this.client.api(url).middlewareOptions([policy]).responseType(ResponseType.RAW);
-    if (init.headers) request = request.headers(init.headers);
-    const raw: unknown =
-      method === 'GET'
-        ? await request.get()
-        : method === 'POST'
-          ? await request.post(init.body ?? {})
-          : method === 'PATCH'
-            ? await request.patch(init.body ?? {})
-            : await request.delete();
-    init.onRoundTrip?.(policy.lastAttemptMs);
-    if (policy.failure) throw policy.failure;
-    if (!(raw instanceof Response)) {
-      throw new GraphOutcomeUnknownError(method, url, 'the Graph client returned no response');
+    const headers: Record<string, string> = { 'User-Agent': USER_AGENT, ...init.headers };
+    let body: string | Buffer | undefined;
+    if (method === 'POST' || method === 'PATCH') {
+      body = serializedBody(init.body ?? {});
+      if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type'))
+        headers['Content-Type'] = 'application/json';
     }
-    const response = await toGraphResponse(method, url, raw);
+    const wire: WireRequest = { method, url: graphWireUrl(url, this.origin, this.version), headers, body };
+    let raw: WireAnswer;
+    try {
+      raw = await this.attemptUntilSettled(wire, policy);
+    } finally {
+      init.onRoundTrip?.(policy.lastAttemptMs);
+    }
+    const response = toGraphResponse(method, url, raw);
     if (response.status === 401) {
       const { code, message } = graphErrorOf(response);
       throw new GraphAuthError({
@@ -256,7 +239,7 @@ export class GraphTransport {
   async request<T>(
     method: HttpMethod,
     pathOrUrl: string,
-    schema: z.ZodType<T>,
+    schema: ResponseParser<T>,
     init: GraphRequestInit = {},
   ): Promise<T> {
     const response = await this.send(method, pathOrUrl, init);
@@ -310,7 +293,7 @@ export class GraphTransport {
     return this.options.maxThrottleWaitMs ?? 300_000;
   }
 
-  /** @internal Used by the policy middleware. */
+  /** @internal */
   backoffDelay(attempt: number): number {
     return backoffMs(attempt, this.options.retryBaseDelayMs ?? 500, this.options.retryMaxDelayMs ?? 30_000);
   }
@@ -364,7 +347,7 @@ export class GraphTransport {
   }
 
   /** Feeds the server's `RateLimit-*` view of the budget to the pacer (slows down when little is left). */
-  noteRateLimitHeaders(headers: Headers): void {
+  noteRateLimitHeaders(headers: Pick<Headers, 'get'>): void {
     const remaining = Number(headers.get('ratelimit-remaining') ?? NaN);
     const limit = Number(headers.get('ratelimit-limit') ?? NaN);
     const reset = Number(headers.get('ratelimit-reset') ?? NaN);
@@ -389,50 +372,21 @@ export class GraphTransport {
     this.options.onTrace?.({ kind: 'wait', reason: 'throttled', ms });
   }
 
-  /** Reports a `$batch` the batch writer sent (its outcome per inner status). */
-  noteBatch(notice: Extract<TraceNotice, { kind: 'batch' }>): void {
-    this.options.onTrace?.(notice);
-  }
-}
-
-/**
- * The policy middleware: first in the chain, so that every attempt passes through authentication (a
- * fresh token after a long wait) and the HTTP handler again.
- */
-class PolicyMiddleware implements Middleware {
-  private next?: Middleware;
-
-  constructor(private readonly transport: GraphTransport) {}
-
-  setNext(next: Middleware): void {
-    this.next = next;
-  }
-
-  async execute(context: Context): Promise<void> {
-    const policy = context.middlewareControl?.getMiddlewareOptions(RequestPolicy);
-    if (!(policy instanceof RequestPolicy)) {
-      throw new Error('GraphTransport: request sent without its policy (use GraphTransport.send)');
-    }
-    try {
-      context.response = await this.attemptUntilSettled(context, policy);
-    } catch (error) {
-      policy.failure = error instanceof Error ? error : new Error(String(error));
-    }
-  }
-
-  private async attemptUntilSettled(context: Context, policy: RequestPolicy): Promise<Response> {
-    const transport = this.transport;
+  /** Sends one request until it has an answer to return: 429s waited out, transient failures retried. */
+  private async attemptUntilSettled(wire: WireRequest, policy: RequestPolicy): Promise<WireAnswer> {
     let transientAttempts = 0;
     let throttledMs = 0;
     for (;;) {
-      let response: Response;
+      let response: WireAnswer;
       try {
         // Budget is taken inside the slot, right before sending: what we count is what the server sees.
-        response = await transport.runLimited(async () => {
-          await transport.clearance(policy.resourceUnits);
+        response = await this.runLimited(async () => {
+          await this.clearance(policy.resourceUnits);
+          // A fresh token for every attempt: a long wait may have outlived the last one.
+          const attempt = await this.authorised(wire);
           const sentAt = Date.now();
           try {
-            return await this.attemptOnce(context);
+            return await exchange(this.dispatcher, attempt, this.requestTimeoutMs);
           } finally {
             policy.lastAttemptMs = Date.now() - sentAt;
           }
@@ -440,7 +394,7 @@ class PolicyMiddleware implements Middleware {
       } catch (error) {
         // Nothing was sent when the run's time budget stopped it, or auth failed: no attempt, no retry.
         if (error instanceof GraphAuthError || error instanceof RunTimeBudgetError) throw error;
-        transport.countAttempt(policy.resourceUnits);
+        this.countAttempt(policy.resourceUnits);
         const reason = describeFailure(error);
         // An untrusted certificate fails the same way every time: say so at once instead of retrying.
         if (isTlsFailure(error)) {
@@ -453,7 +407,7 @@ class PolicyMiddleware implements Middleware {
           });
         }
         if (!policy.safeToRetry) throw new GraphOutcomeUnknownError(policy.method, policy.url, reason);
-        if (transientAttempts >= transport.maxTransientRetries) {
+        if (transientAttempts >= this.maxTransientRetries) {
           throw new GraphRequestError({
             method: policy.method,
             url: policy.url,
@@ -463,15 +417,15 @@ class PolicyMiddleware implements Middleware {
           });
         }
         transientAttempts += 1;
-        transport.countTransientRetry();
-        await sleep(transport.backoffDelay(transientAttempts));
+        this.countTransientRetry();
+        await sleep(this.backoffDelay(transientAttempts));
         continue;
       }
-      transport.countAttempt(policy.resourceUnits);
-      transport.noteRateLimitHeaders(response.headers);
+      this.countAttempt(policy.resourceUnits);
+      this.noteRateLimitHeaders(response.headers);
       if (response.status === 429) {
-        const waitMs = await transport.noteThrottled(throttleWaitOf(response.headers));
-        if (throttledMs + waitMs > transport.maxThrottleWaitMs) return response;
+        const waitMs = await this.noteThrottled(throttleWaitOf(response.headers));
+        if (throttledMs + waitMs > this.maxThrottleWaitMs) return response;
         throttledMs += waitMs;
         continue;
       }
@@ -484,40 +438,27 @@ class PolicyMiddleware implements Middleware {
             response.status,
           );
         }
-        if (transientAttempts >= transport.maxTransientRetries) return response;
+        if (transientAttempts >= this.maxTransientRetries) return response;
         transientAttempts += 1;
-        transport.countTransientRetry();
+        this.countTransientRetry();
         const retryAfter = parseRetryAfterMs(response.headers.get('retry-after')) ?? 0;
-        await sleep(Math.max(retryAfter, transport.backoffDelay(transientAttempts)));
+        await sleep(Math.max(retryAfter, this.backoffDelay(transientAttempts)));
         continue;
       }
       return response;
     }
   }
 
-  /**
-   * One HTTP exchange with its own copy of the headers (the SDK's auth handler appends Authorization,
-   * so reusing them would send it twice) and its own timeout. The body is read here, so a connection
-   * dropped mid-body is a transport failure of this attempt, not a parse error later.
-   */
-  private async attemptOnce(context: Context): Promise<Response> {
-    if (!this.next) throw new Error('GraphTransport: policy middleware has no next handler');
-    const options: FetchOptions = {
-      ...context.options,
-      headers: headerRecord(context.options?.headers),
-      signal: AbortSignal.timeout(this.transport.requestTimeoutMs),
-    };
-    const attempt: Context = { ...context, options };
-    await this.next.execute(attempt);
-    const response = attempt.response;
-    if (!response) throw new Error('the HTTP handler produced no response');
-    const text = await response.text();
-    const emptyBodyStatus = response.status === 204 || response.status === 205 || response.status === 304;
-    return new Response(emptyBodyStatus ? null : text, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
+  /** The request with its bearer token, where the SDK's authentication handler would have added one. */
+  private async authorised(wire: WireRequest): Promise<WireRequest> {
+    if (!sendsToken(wire.url, this.hostname)) return wire;
+    const token = await this.auth.getAccessToken();
+    return { ...wire, headers: { ...wire.headers, Authorization: `Bearer ${token}` } };
+  }
+
+  /** Reports a `$batch` the batch writer sent (its outcome per inner status). */
+  noteBatch(notice: Extract<TraceNotice, { kind: 'batch' }>): void {
+    this.options.onTrace?.(notice);
   }
 }
 
@@ -529,8 +470,8 @@ export function throttleWaitOf(headers: Headers): number {
   return Math.max(retryAfter ?? 0, reset ?? 0);
 }
 
-async function toGraphResponse(method: HttpMethod, url: string, raw: Response): Promise<GraphResponse> {
-  const text = raw.status === 204 ? '' : await raw.text();
+function toGraphResponse(method: HttpMethod, url: string, raw: WireAnswer): GraphResponse {
+  const text = raw.text;
   let body: unknown = undefined;
   if (text !== '') {
     try {

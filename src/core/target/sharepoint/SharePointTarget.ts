@@ -10,6 +10,7 @@ import {
   deltaPageSchema,
   graphErrorBodySchema,
   listItemSchema,
+  parseListItem,
   listSchema,
   siteSchema,
   subscriptionSchema,
@@ -316,7 +317,7 @@ export class SharePointTarget {
     const response = await this.transport.send('GET', url);
     if (response.status === 404) return null;
     if (response.status !== 200) throw requestErrorOf(response);
-    const item = listItemSchema.safeParse(response.body);
+    const item = parseListItem(response.body);
     if (!item.success) throw requestShapeError(response.url, item.error.message);
     return toListItem(item.data);
   }
@@ -413,7 +414,7 @@ export class SharePointTarget {
       for (const response of batch.responses) {
         const item = chunk[Number(response.id)];
         if (item === undefined || response.status === 404) continue;
-        const read = listItemSchema.safeParse(response.body);
+        const read = parseListItem(response.body);
         if (response.status !== 200 || !read.success)
           throw requestErrorOf({
             method: 'GET',

@@ -6,7 +6,7 @@ import {
   GraphResponseShapeError,
   permissionNeededFor,
 } from './errors';
-import { batchResponseSchema, fieldsSchema, listItemSchema, type BatchResponseItem } from './graphSchemas';
+import { parseBatchResponse, parseFields, parseListItem, type BatchResponseItem } from './graphSchemas';
 import { graphErrorOf, type GraphTransport } from './GraphTransport';
 import { parseRetryAfterMs } from './pacing';
 import type { ListItem, WriteOp, WriteOutcome } from './types';
@@ -66,6 +66,23 @@ function batchRequestFor(siteId: string, listId: string, pending: PendingWrite) 
         headers: ifMatch,
       };
   }
+}
+
+/**
+ * `Headers.get` over an inner response's header record, without building a `Headers` per item: values
+ * of the name in any case, in order, joined by ", " (as `Headers` combines them); null when absent.
+ */
+export function headerReader(headers: Record<string, string>): Pick<Headers, 'get'> {
+  return {
+    get(name: string): string | null {
+      const wanted = name.toLowerCase();
+      let value: string | null = null;
+      for (const key of Object.keys(headers)) {
+        if (key.toLowerCase() === wanted) value = value === null ? headers[key] : `${value}, ${headers[key]}`;
+      }
+      return value;
+    },
+  };
 }
 
 function headerOf(headers: Record<string, string> | undefined, name: string): string | undefined {
@@ -201,7 +218,7 @@ export class BatchWriter {
         for (const write of pending) {
           const response = responses.get(String(write.index));
           // Each inner request is charged on its own, so RateLimit-* headers come inside the batch.
-          if (response?.headers) this.transport.noteRateLimitHeaders(new Headers(response.headers));
+          if (response?.headers) this.transport.noteRateLimitHeaders(headerReader(response.headers));
           const retryAfter = parseRetryAfterMs(headerOf(response?.headers, 'retry-after'));
           if (response === undefined) {
             unknown.push(write);
@@ -279,12 +296,17 @@ export class BatchWriter {
     roundTrip: { ms: number },
   ): Promise<Map<string, BatchResponseItem>> {
     const body = { requests: pending.map((write) => batchRequestFor(this.siteId, this.listId, write)) };
-    const parsed = await this.transport.request('POST', '$batch', batchResponseSchema, {
-      body,
-      resourceUnits: WRITE_UNITS * pending.length,
-      safeToRetry: false,
-      onRoundTrip: (ms) => (roundTrip.ms = ms),
-    });
+    const parsed = await this.transport.request(
+      'POST',
+      '$batch',
+      { safeParse: parseBatchResponse },
+      {
+        body,
+        resourceUnits: WRITE_UNITS * pending.length,
+        safeToRetry: false,
+        onRoundTrip: (ms) => (roundTrip.ms = ms),
+      },
+    );
     return new Map(parsed.responses.map((response) => [response.id, response]));
   }
 
@@ -295,7 +317,7 @@ export class BatchWriter {
     if (status >= 200 && status < 300) {
       switch (op.kind) {
         case 'create': {
-          const item = listItemSchema.safeParse(response.body);
+          const item = parseListItem(response.body);
           if (!item.success) {
             return {
               ref,
@@ -318,7 +340,7 @@ export class BatchWriter {
         }
         case 'update': {
           // PATCH …/fields answers with the field map only; its @odata.etag is the item's new eTag.
-          const fields = fieldsSchema.safeParse(response.body);
+          const fields = parseFields(response.body);
           const eTag = fields.success ? stringField(fields.data, '@odata.etag') : undefined;
           if (fields.success && eTag !== undefined)
             return { ref, status: 'updated', eTag, fields: fields.data };

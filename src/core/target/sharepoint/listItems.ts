@@ -2,7 +2,7 @@
 import {
   deltaTombstoneSchema,
   graphErrorBodySchema,
-  listItemSchema,
+  parseListItem,
   type GraphListItem,
 } from './graphSchemas';
 import type { DeltaEntry, ListItem } from './types';
@@ -26,11 +26,17 @@ export function toListItem(item: GraphListItem): ListItem {
  * `{error}` entry Graph put in the feed, or anything unreadable, is returned as an error (I12).
  */
 export function toDeltaEntry(raw: unknown): DeltaEntry | { error: { code: string; message: string } } {
-  const error = graphErrorBodySchema.safeParse(raw);
-  if (error.success) return { error: error.data.error };
-  const tombstone = deltaTombstoneSchema.safeParse(raw);
-  if (tombstone.success) return { kind: 'deleted', id: tombstone.data.id };
-  const item = listItemSchema.safeParse(raw);
+  // Both schemas require their key: without it they fail, so an ordinary item skips their failed parses.
+  const has = (key: string) => typeof raw === 'object' && raw !== null && key in raw;
+  if (has('error')) {
+    const error = graphErrorBodySchema.safeParse(raw);
+    if (error.success) return { error: error.data.error };
+  }
+  if (has('deleted') || has('@removed')) {
+    const tombstone = deltaTombstoneSchema.safeParse(raw);
+    if (tombstone.success) return { kind: 'deleted', id: tombstone.data.id };
+  }
+  const item = parseListItem(raw);
   if (item.success) return { kind: 'upsert', item: toListItem(item.data) };
   const id = typeof raw === 'object' && raw !== null && 'id' in raw ? ` (id ${String(raw.id)})` : '';
   return {

@@ -25,6 +25,8 @@ export const sleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve,
  * with a token, 2 for multi-item queries, delta without a token and every write; 0 for subscriptions.
  */
 export function resourceUnitsFor(method: string, url: string): number {
+  // A write whose URL cannot name a subscription costs 2 without parsing the URL (every `$batch`).
+  if (method.toUpperCase() !== 'GET' && !url.toLowerCase().includes('subscriptions')) return 2;
   const { pathname, searchParams } = new URL(url, 'https://graph.invalid');
   // Subscriptions are Graph objects, not SharePoint ones: they spend no SharePoint resource units.
   if (/\/subscriptions(\/|$)/i.test(pathname)) return 0;
