@@ -45,7 +45,9 @@ const PLAIN_CHUNKS = 4;
 
 const CURSOR = 'arcore_peek';
 
-const changesSql = (upto: string) => `SELECT lsn::text AS lsn, data FROM pg_logical_slot_peek_binary_changes($1,
+const changesSql = (
+  upto: string,
+) => `SELECT lsn::text AS lsn, data FROM pg_logical_slot_peek_binary_changes($1,
   ${upto}, $2, 'proto_version', '1', 'publication_names', $3)`;
 
 function asLoss(slot: string, err: unknown): unknown {
