@@ -24,10 +24,20 @@ export async function resetCursor(meta: Pool, name: string, scope: CursorResetSc
   const lock = await tryLockDefinition(meta, definitionId);
   if (!lock) throw new DefinitionBusyError(name, 'resetting its cursor');
   try {
-    const { rows } = await meta.query<{ scope: 'SOURCE' | 'TARGET' }>(
-      `DELETE FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = ANY($2::text[]) RETURNING scope`,
+    const { rows } = await meta.query<{ scope: 'SOURCE' | 'TARGET'; owed: string | null }>(
+      `DELETE FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = ANY($2::text[])
+       RETURNING scope, deletes_full_position AS owed`,
       [definitionId, scopes],
     );
+    // A full comparison for deletes still owed is not where push stands: re-reading the table finds no
+    // delete, so the debt (and how far it got) outlives the reset.
+    const owed = rows.find((r) => r.scope === 'SOURCE')?.owed ?? null;
+    if (owed !== null)
+      await meta.query(
+        `INSERT INTO arcore.sync_cursors (definition_id, scope, cursor_type, deletes_full_position)
+         VALUES ($1, 'SOURCE', 'TIMESTAMP', $2)`,
+        [definitionId, owed],
+      );
     const removed = new Set(rows.map((r) => r.scope));
     // A routed definition's delta links live per list (arcore.sync_list_cursors).
     if (scopes.includes('TARGET') && (await clearListCursors(meta, definitionId)) > 0) removed.add('TARGET');

@@ -1,6 +1,7 @@
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { runPush } from '../../../src/core/engine/push';
+import { resetCursor } from '../../../src/core/ops/cursors';
 import { definitionStatus } from '../../../src/core/ops/status';
 import { installCursorFor } from '../../../src/core/ops';
 import { DELETE_CHUNK_ROWS } from '../../../src/core/source/postgres/tombstones';
@@ -76,6 +77,9 @@ describe('I16 the forced delete comparison keeps the time budget and is never fo
     for (const id of secondChunk) expect(remaining).toContain(`r${id}`);
 
     const owed = async () => (await definitionStatus(h.db.pool, 'wide'))[0].deletesComparisonOwed;
+    expect(await owed()).toBe(true);
+    // Resetting the push cursor re-reads the table, which finds no delete: the comparison stays owed.
+    expect((await resetCursor(h.db.pool, 'wide', 'source')).removed).toEqual(['SOURCE']);
     expect(await owed()).toBe(true);
     const resumed = await push('wide');
     expect(resumed).toMatchObject({ status: 'SUCCEEDED', complete: true, deleted: secondChunk.length });
