@@ -226,6 +226,13 @@ describe('routing gaps (issue #21 closing note)', () => {
     await spDelete('Open', old6?.id as string);
     const s = await push();
     expect(s.moved).toBe(0);
+    // Undone once, not moved again in the same run (that would create an item only to find the old one gone).
+    const { rows: run } = await h.db.pool.query<{ details: Record<string, unknown> }>(
+      'SELECT details FROM arcore.sync_runs WHERE id = $1',
+      [s.runId],
+    );
+    expect(run[0].details).toMatchObject({ movesUndoneAfterCrash: 1 });
+    expect(run[0].details.movesDeferred).toBeUndefined();
     expect(await itemsOf(6, hash6)).toEqual([]);
     expect(await pendingMoves()).toBe(0);
     expect(await pull()).toMatchObject({ deleted: 1 });

@@ -289,12 +289,16 @@ async function undoMoves(
   }
 }
 
-/** Per run: rows whose move the run could not settle (its new item exists, the old item's delete failed). */
+/**
+ * Per run: rows whose move the run could not settle (its new item exists, the old item's delete failed), or
+ * undid because SharePoint changed or deleted the old item.
+ */
 const unsettledMoves = new WeakMap<RunScope, Set<string>>();
 
 /**
- * Whether the row's move is still in flight after this run tried to settle it: pushing the row now would create
- * its item in the new list a second time, so it waits (its parked retry and the next run's settle go on).
+ * Whether the row waits this run after its move was settled: still in flight (pushing the row now would create
+ * its item in the new list a second time), or undone (the pull decides the old item's change before it moves).
+ * Its parked retry and the next run go on.
  */
 export function moveUnsettled(scope: RunScope, hash: string): boolean {
   return unsettledMoves.get(scope)?.has(hash) ?? false;
@@ -382,6 +386,9 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
         settled.push(m.identityHash);
         undone++;
       }
+      // Either way the row waits this run: the pull decides the old item's change first (a move now would
+      // meet the same answer), or the new item still has to go.
+      unsettled.add(m.identityHash);
     } else {
       if (d.status === 'rejected' && !m.deleteSent && !scope.dryRun)
         await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], false);
