@@ -6,7 +6,8 @@
  * full run older than IDLE_FULL_RUN_AFTER_SECONDS) sends the push down its normal path. It never writes a
  * cursor, a ledger row or the slot: a skipped run is exactly a run that found nothing, so it cannot lose a change.
  */
-import type { Pool } from 'pg';
+import { createHash } from 'node:crypto';
+import type { Pool, QueryConfig } from 'pg';
 import { parseDefinition } from '../definition/parse';
 import type { SyncDefinition } from '../definition/schema';
 import { lsnNames, type LsnNames } from '../capture/lsn/names';
@@ -315,6 +316,16 @@ const MARK_SQL = (when: string) => `UPDATE arcore.sync_cursors SET idle_checked_
 
 type Row = Record<string, boolean | string | null>;
 
+/**
+ * A named statement: each connection plans the probe once and then reuses the plan, since planning its dozen
+ * subqueries costs more than running them (measured: ~1–13 ms planning against ~1 ms execution). The name
+ * follows the text, so a rebuilt probe is a new statement.
+ */
+function statement(text: string, values: unknown[]): QueryConfig {
+  const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  return { name: `arcore_idle_${digest}`, text, values };
+}
+
 function verdictOf(row: Row, checks: string[]): IdleVerdict {
   const busy = CHECKS.filter((c) => checks.includes(c) && row[c] === true);
   return {
@@ -356,7 +367,7 @@ async function probeTogether(p: Prepared): Promise<IdleVerdict> {
         .join(' OR ')} FROM v)`,
     )})
     SELECT * FROM v`;
-  const { rows } = await p.sourcePool.query<Row>(sql, params.values);
+  const { rows } = await p.sourcePool.query<Row>(statement(sql, params.values));
   return verdictOf(rows[0], Object.keys(all));
 }
 
@@ -371,8 +382,7 @@ async function probeApart(ctx: EngineContext, p: Prepared): Promise<IdleVerdict>
     : `, (SELECT c.value FROM cur c WHERE c.cursor_type = 'TIMESTAMP') AS position,
          ${sharedSql(p, metaParams)} AS shared, ${sweepDueSql(p, metaParams)} AS sweep_due`;
   const { rows: metaRows } = await ctx.meta.query<Row>(
-    `WITH ${CURSOR_CTE} SELECT ${columnsOf(meta)}, ${BACKLOG_SQL}${extra}`,
-    metaParams.values,
+    statement(`WITH ${CURSOR_CTE} SELECT ${columnsOf(meta)}, ${BACKLOG_SQL}${extra}`, metaParams.values),
   );
   const metaRow = metaRows[0];
   let verdict = verdictOf(metaRow, Object.keys(meta));
@@ -396,7 +406,9 @@ async function probeApart(ctx: EngineContext, p: Prepared): Promise<IdleVerdict>
         `${params.add(metaRow.sweep_due === true)}::boolean`,
       );
     }
-    const { rows } = await p.sourcePool.query<Row>(`${ctes}SELECT ${columnsOf(source)}`, params.values);
+    const { rows } = await p.sourcePool.query<Row>(
+      statement(`${ctes}SELECT ${columnsOf(source)}`, params.values),
+    );
     verdict = {
       ...verdictOf(rows[0], Object.keys(source)),
       parkedFailures: verdict.parkedFailures,
