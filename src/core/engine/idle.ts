@@ -238,7 +238,11 @@ function timestampSourceChecks(
   const installed = installedSql(def, (v) => params.add(v));
   const tombstones = p.tombstones ? `EXISTS (SELECT 1 FROM ${tombstoneTable(def)})` : 'false';
   return {
-    'rows after the cursor': `EXISTS (SELECT 1 FROM ${qualifiedTable(def)} WHERE (${columns}) > (${values}))`,
+    // Ordered and limited, not EXISTS: the planner cannot see the position's value (it comes from the cursor
+    // row), guesses a third of the table matches and would scan it; asked for the first row in index order, it
+    // seeks the (cursor, key) index instead.
+    'rows after the cursor': `(SELECT true FROM ${qualifiedTable(def)} WHERE (${columns}) > (${values})
+        ORDER BY ${columns} LIMIT 1) IS NOT NULL`,
     'delete detection changed': `${installed} IS DISTINCT FROM ${p.tombstones}`,
     'deletes recorded': `(${installed} AND NOT ${shared} AND ${tombstones})`,
     'delete sweep due': `(NOT (${installed} AND NOT ${shared}) AND ${sweepDue})`,
