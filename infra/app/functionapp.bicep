@@ -149,6 +149,10 @@ var appSettings = union(
     WEBHOOK_LIFECYCLE_URL: 'https://${site.properties.defaultHostName}/api/graph/lifecycle'
     // Tells the code whether x-ms-client-principal comes from Easy Auth (it is never read otherwise).
     OPS_AUTH: opsAuth
+    // V8 heap limits of the Node worker (read by node itself). With V8's defaults a push's worker holds
+    // 200–300 MB, mostly collectable garbage; with these limits the same push peaked at 130 MB, at no
+    // measured cost in speed (docs/performance.md, "Memory per worker").
+    NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=4'
   },
   graphAuthMode == 'clientSecret'
     ? {

@@ -56,6 +56,8 @@ const PLATFORM_SETTINGS = [
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  // Read by node itself: the worker's V8 heap limits.
+  'NODE_OPTIONS',
 ];
 /** Read by function registrations as %NAME% (timer schedules). */
 const SCHEDULE_SETTINGS = ['PUSH_SCHEDULE', 'PULL_SAFETY_SCHEDULE', 'SUBSCRIPTION_SCHEDULE'];
