@@ -3,7 +3,9 @@ import { identityOf } from '../../canonical';
 import type { LedgerEntry } from '../../store/ledger';
 import { readInstallationId } from '../../store/installation';
 import { applyPushDeletes, isLive, reconcileDeletes } from '../../engine/push/deletes';
-import { pushRows } from '../../engine/push/rows';
+import { pushPrepared, pushRows } from '../../engine/push/rows';
+import { preparePushPage, type PushPage } from '../../engine/push/prefetch';
+import { prefetchOne, serially } from '../../engine/pipeline';
 import { keyOf } from '../../engine/plan';
 import type { RunScope } from '../../engine/runner';
 import { foldTransactions, type CapturedTransaction } from './changes';
@@ -47,25 +49,59 @@ async function startCapture(scope: RunScope, names: LsnNames, reason: string): P
   return cursor;
 }
 
-/** Loads the table's rows in key order through the normal push path; false when the time budget ran out. */
-async function load(scope: RunScope, cursor: LsnCursor): Promise<boolean> {
+/** A page of the load, with the key after its last row (where the next page starts). */
+interface LoadPage extends PushPage {
+  after: unknown[];
+  last: boolean;
+}
+
+/** The table's rows in key order, each page canonicalised and looked up (ahead of its push when pipelined). */
+async function* keyPages(scope: RunScope, start: unknown[] | null): AsyncGenerator<LoadPage> {
   const { def, source } = scope;
+  let after = start;
+  let previous: PushPage | null = null;
+  for (;;) {
+    const started = Date.now();
+    const rows = await source.readKeyPage(after, def.source.pageSize);
+    if (rows.length === 0) return;
+    after = keyOf(def, rows[rows.length - 1].values);
+    const page: LoadPage = {
+      ...(await preparePushPage(scope, rows, Date.now() - started, previous)),
+      after,
+      last: rows.length < def.source.pageSize,
+    };
+    yield page;
+    if (page.last) return;
+    previous = page;
+  }
+}
+
+/**
+ * Loads the table's rows in key order through the normal push path; false when the time budget ran out. Pipelined
+ * like the TIMESTAMP loop (issue 23.1): page N+1 is read and looked up while page N is written; page N's ledger
+ * rows and load position are committed before page N+1 is written.
+ */
+async function load(scope: RunScope, cursor: LsnCursor): Promise<boolean> {
   const state = cursor.load;
   if (!state) return true;
   scope.details.captureLoad = state.reason;
-  let after = state.after;
+  scope.details.loadedRows = 0;
   let loaded = 0;
-  for (;;) {
-    const rows = await source.readKeyPage(after, def.source.pageSize);
-    if (rows.length > 0) {
-      await pushRows(scope, rows, null);
-      loaded += rows.length;
-      after = keyOf(def, rows[rows.length - 1].values);
-      if (!scope.dryRun)
-        await writeLsnCursor(scope.ctx.meta, scope.definitionId, { ...cursor, load: { ...state, after } });
+  const pages = keyPages(scope, state.after);
+  for await (const page of scope.ctx.pipelinedPush === false ? serially(pages) : prefetchOne(pages)) {
+    try {
+      await pushPrepared(scope, page.prepared, null, page.lookup);
+    } finally {
+      page.settled.set();
     }
+    loaded += page.rows.length;
+    if (!scope.dryRun)
+      await writeLsnCursor(scope.ctx.meta, scope.definitionId, {
+        ...cursor,
+        load: { ...state, after: page.after },
+      });
     scope.details.loadedRows = loaded;
-    if (rows.length < def.source.pageSize) break;
+    if (page.last) break;
     if (scope.timeLeft() <= 0) {
       scope.stopIncomplete('time budget spent while loading the table');
       return false;

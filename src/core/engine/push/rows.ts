@@ -14,6 +14,7 @@ import { keyOf, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { decidePair, type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
 import {
+  type PageCommit,
   type PushRow,
   newCommit,
   identityRecord,
@@ -165,6 +166,18 @@ export async function pushPrepared(
   cursor: KeysetPosition | null,
   lookup?: PageLookup,
 ): Promise<void> {
+  await commitPage(scope, await writePrepared(scope, page, lookup), cursor);
+}
+
+/**
+ * The writes of a prepared page (creates recorded as pending first, I6), and what its commit must record: the
+ * caller commits it (commitPage) with the page's cursor, in page order (I5c).
+ */
+export async function writePrepared(
+  scope: RunScope,
+  page: PreparedPage,
+  lookup?: PageLookup,
+): Promise<PageCommit> {
   const { def, plan, ledger, listId, ctx } = scope;
   const commit = newCommit();
   const prepared: PushRow[] = [];
@@ -386,7 +399,7 @@ export async function pushPrepared(
   if (movedIn.length) await finishMoves(scope, movedIn, commit);
   for (const [entryList, group] of groupByList(conflicts))
     await settleConflicts(forListId(scope, entryList), group, commit);
-  await commitPage(scope, commit, cursor);
+  return commit;
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
  * The push of a TIMESTAMP definition: pages after the stored keyset cursor, minus the overlap window (I5a, I5b),
  * each committed with its cursor only after its writes and ledger rows (I5c), then the delete reconciliation (I8).
- * Page N+1 is read, canonicalised and looked up while page N is written (issue 23.1; push/prefetch.ts says why
- * the look-up is safe ahead of time); its writes start only after page N is committed, so commits stay in order.
+ * Pipelined (issue 23.1): page N+1 is read, canonicalised and looked up while page N is written (push/prefetch.ts
+ * says why the look-up is safe ahead of time), and page N's commit runs while page N+1 is written. Commits stay in
+ * page order, and page N+2 is not written before page N is committed: a crash leaves at most two pages of writes
+ * without their commit, whose creates are recorded as pending and adopted by the next run (I6).
  */
 import { PageSizer } from '../../budget/pageSizer';
 import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor';
@@ -14,7 +16,8 @@ import { keyOf } from '../plan';
 import type { RunScope } from '../runner';
 import { reconcileDeletes } from './deletes';
 import { preparePushPage, type PushPage } from './prefetch';
-import { holdBackParked, pushPrepared } from './rows';
+import { commitPage, type PageCommit } from './page';
+import { holdBackParked, writePrepared } from './rows';
 
 /** A page of the TIMESTAMP loop: the keyset position after its last row, and whether to store it. */
 interface TimestampPage extends PushPage {
@@ -47,8 +50,11 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
   const pages = readPages(scope, since ? { since } : null, sizer, position);
   let done = 0;
   let pageStarted = Date.now();
-  for await (const page of ctx.pipelinedPush === false ? serially(pages) : prefetchOne(pages)) {
-    try {
+  // The commit of the page before, still running while this page is written (pipelined loop only).
+  let committing: Promise<void> | null = null;
+  const pipelined = ctx.pipelinedPush !== false;
+  try {
+    for await (const page of pipelined ? prefetchOne(pages) : serially(pages)) {
       // Emitted when the page's turn comes, not when it was read: traces stay in page order.
       ctx.onProgress?.({
         runType: 'PUSH',
@@ -58,29 +64,51 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
         throttleWaitMs: 0,
         trace: { kind: 'page', rows: page.rows.length, ms: page.readMs },
       });
-      await pushPrepared(scope, page.prepared, page.behindCursor ? null : page.next, page.lookup);
-    } finally {
-      page.settled.set();
+      let commit: PageCommit;
+      try {
+        commit = await writePrepared(scope, page.prepared, page.lookup);
+      } catch (err) {
+        page.settled.set();
+        throw err;
+      }
+      // Commits stay in page order: this page's cursor is written only after the page before is committed (I5c).
+      if (committing) await committing;
+      const cursor = page.behindCursor ? null : page.next;
+      const rows = page.rows.length;
+      committing = commitPage(scope, commit, cursor)
+        .then(() => {
+          done += rows;
+          ctx.onProgress?.({
+            runType: 'PUSH',
+            definition: def.name,
+            done,
+            total,
+            throttleWaitMs: scope.target.stats().throttleWaitMs,
+          });
+        })
+        .finally(() => page.settled.set());
+      // Awaited before the next page's commit or at the end; this keeps Node from calling it unhandled meanwhile.
+      committing.catch(() => undefined);
+      if (!pipelined) await committing;
+      if (page.last) break;
+      sizer.record(rows, Date.now() - pageStarted);
+      pageStarted = Date.now();
+      // The run out of time stops once this page and its cursor are committed; the next one resumes (I16). The
+      // page read ahead is dropped unwritten and uncounted; the next run reads it again.
+      if (scope.timeLeft() <= 0) {
+        await committing;
+        committing = null;
+        scope.stopIncomplete('time budget spent');
+        // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
+        scope.details.rowsLeft = await source.countSince(page.next.ts);
+        return;
+      }
     }
-    done += page.rows.length;
-    ctx.onProgress?.({
-      runType: 'PUSH',
-      definition: def.name,
-      done,
-      total,
-      throttleWaitMs: scope.target.stats().throttleWaitMs,
-    });
-    if (page.last) break;
-    sizer.record(page.rows.length, Date.now() - pageStarted);
-    pageStarted = Date.now();
-    // The page and its cursor are committed: a run out of time stops here and the next one resumes (I16). The
-    // page read ahead is dropped unwritten and uncounted; the next run reads it again.
-    if (scope.timeLeft() <= 0) {
-      scope.stopIncomplete('time budget spent');
-      // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
-      scope.details.rowsLeft = await source.countSince(page.next.ts);
-      return;
-    }
+    if (committing) await committing;
+    committing = null;
+  } finally {
+    // Failing: a commit still running finishes (or fails) before the run reports; its error is second to ours.
+    if (committing) await committing.catch(() => undefined);
   }
   // Switched from LSN: deletes made since the slot's last read are found by one full comparison now.
   await reconcileDeletes(scope, { force: switched });
