@@ -20,6 +20,7 @@ import {
   startHarness,
   type Harness,
 } from '../../support/engineHarness';
+import { eventually } from '../../support/eventually';
 
 const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
 
@@ -240,6 +241,49 @@ describe('I5c pipelined push (issue 23.1)', () => {
     expect(keysetCursor.parse('failing', (await cursorOf(h, 'failing')) as string).key).toEqual([200]);
   });
 
+  it('a failing commit of page N while page N+1 is written fails the run with its own error; the cursor stays after page N-1', async () => {
+    await createProjectsTable(h.db, 'uncommitted');
+    await h.define({
+      ...projectsDefinition(
+        {
+          source: {
+            table: 'uncommitted',
+            key: ['id'],
+            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+            pageSize: 40,
+          },
+        },
+        'Uncommitted',
+      ),
+      name: 'uncommitted',
+    });
+    await h.db.pool.query(
+      "INSERT INTO uncommitted (id, name) SELECT g, 'u' || g FROM generate_series(1, 200) g",
+    );
+    // Page 2's commit (its cursor ends at key 80) is refused by the metadata database.
+    await h.db.pool.query(`
+      CREATE FUNCTION arcore.refuse_page_two() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.value LIKE '%"key":[80]}' THEN RAISE EXCEPTION 'cursor write refused by the test'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_page_two BEFORE INSERT OR UPDATE ON arcore.sync_cursors
+        FOR EACH ROW EXECUTE FUNCTION arcore.refuse_page_two();`);
+    const failed = await runPush(h.ctx, 'uncommitted', { trigger: 'test' }).finally(() =>
+      h.db.pool.query(
+        'DROP TRIGGER refuse_page_two ON arcore.sync_cursors; DROP FUNCTION arcore.refuse_page_two()',
+      ),
+    );
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toMatch(/cursor write refused by the test/);
+    expect(keysetCursor.parse('uncommitted', (await cursorOf(h, 'uncommitted')) as string).key).toEqual([40]);
+    const rerun = await runPush(h.ctx, 'uncommitted', { trigger: 'test' });
+    expect(rerun.status).toBe('SUCCEEDED');
+    const items = await h.items('Uncommitted');
+    expect(items).toHaveLength(200);
+    expect(new Set(items.map((i) => i.fields.Title)).size).toBe(200);
+  });
+
   it('I16: a run out of time stops after a committed page; the page read ahead is neither written nor counted', async () => {
     await createProjectsTable(h.db, 'timed');
     await h.define({
@@ -301,7 +345,11 @@ describe('I5c pipelined push (issue 23.1)', () => {
     h.emulator.control.setLatency(0);
     expect(killed).toBe(true);
     expect((await h.items('Projects')).length).toBeLessThan(400);
-    const rerun = await runPush(h.ctx, 'projects', { trigger: 'test' });
+    // The killed child's session holds the definition's lock until Postgres notices it is gone (I11).
+    const rerun = await eventually('the lock of the killed run to be released', async () => {
+      const summary = await runPush(h.ctx, 'projects', { trigger: 'test' });
+      return summary.status === 'SKIPPED' ? undefined : summary;
+    });
     expect(rerun.status).toBe('SUCCEEDED');
     const items = await h.items('Projects');
     expect(items).toHaveLength(400);

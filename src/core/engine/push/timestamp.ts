@@ -67,12 +67,12 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
       let commit: PageCommit;
       try {
         commit = await writePrepared(scope, page.prepared, page.lookup);
+        // Commits stay in page order: this page's cursor is written only after the page before is committed (I5c).
+        if (committing) await committing;
       } catch (err) {
-        page.settled.set();
+        page.settled.set(); // a page read ahead may be waiting for this one
         throw err;
       }
-      // Commits stay in page order: this page's cursor is written only after the page before is committed (I5c).
-      if (committing) await committing;
       const cursor = page.behindCursor ? null : page.next;
       const rows = page.rows.length;
       committing = commitPage(scope, commit, cursor)
