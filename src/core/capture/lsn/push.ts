@@ -3,7 +3,7 @@ import { identityOf } from '../../canonical';
 import type { LedgerEntry } from '../../store/ledger';
 import { readInstallationId } from '../../store/installation';
 import { applyPushDeletes, isLive, reconcileDeletes } from '../../engine/push/deletes';
-import { pushPrepared, pushRows } from '../../engine/push/rows';
+import { pushPrepared } from '../../engine/push/rows';
 import { preparePushPage, type PushPage } from '../../engine/push/prefetch';
 import { prefetchOne, serially } from '../../engine/pipeline';
 import { keyOf } from '../../engine/plan';
@@ -113,9 +113,32 @@ async function load(scope: RunScope, cursor: LsnCursor): Promise<boolean> {
   return true;
 }
 
-/** Rows of the touched keys are pushed as they are now; keys no longer in the table are deletes. */
+/** A chunk of touched keys with their rows as they are now, canonicalised and looked up. */
+interface KeyChunk extends PushPage {
+  keys: unknown[][];
+}
+
+async function* keyChunks(scope: RunScope, unique: (string | null)[][]): AsyncGenerator<KeyChunk> {
+  const { def, source } = scope;
+  let previous: PushPage | null = null;
+  for (let i = 0; i < unique.length; i += def.source.pageSize) {
+    const started = Date.now();
+    const keys = await source.normalizeKeys(unique.slice(i, i + def.source.pageSize));
+    const rows = await source.readByKeys(keys);
+    const chunk: KeyChunk = { ...(await preparePushPage(scope, rows, Date.now() - started, previous)), keys };
+    yield chunk;
+    previous = chunk;
+  }
+}
+
+/**
+ * Rows of the touched keys are pushed as they are now; keys no longer in the table are deletes. Pipelined like
+ * the TIMESTAMP loop (issue 23.1): the next chunk's rows are read and looked up while this chunk is written (the
+ * chunks hold distinct keys; reading a row a little earlier is safe, because any later change is in WAL after
+ * the group this run confirms).
+ */
 async function applyKeys(scope: RunScope, textKeys: (string | null)[][]): Promise<void> {
-  const { def, source, ledger, plan, ctx } = scope;
+  const { def, ledger, plan, ctx } = scope;
   const seen = new Set<string>();
   const unique = textKeys.filter((k) => {
     const id = JSON.stringify(k);
@@ -123,13 +146,16 @@ async function applyKeys(scope: RunScope, textKeys: (string | null)[][]): Promis
     seen.add(id);
     return true;
   });
-  for (let i = 0; i < unique.length; i += def.source.pageSize) {
-    const keys = await source.normalizeKeys(unique.slice(i, i + def.source.pageSize));
-    const rows = await source.readByKeys(keys);
-    if (rows.length > 0) await pushRows(scope, rows, null);
-    const present = new Set(rows.map((r) => identityOf(def.source.key, r.values, plan.keyKinds).hash));
+  const chunks = keyChunks(scope, unique);
+  for await (const chunk of ctx.pipelinedPush === false ? serially(chunks) : prefetchOne(chunks)) {
+    try {
+      if (chunk.rows.length > 0) await pushPrepared(scope, chunk.prepared, null, chunk.lookup);
+    } finally {
+      chunk.settled.set();
+    }
+    const present = new Set(chunk.prepared.hashes);
     const missing: string[] = [];
-    for (const k of keys) {
+    for (const k of chunk.keys) {
       const values: Record<string, unknown> = {};
       def.source.key.forEach((name, j) => (values[name] = k[j]));
       const hash = identityOf(def.source.key, values, plan.keyKinds).hash;
