@@ -116,6 +116,8 @@ export interface EnvironmentOptions {
   /** The client's pacing budget; 0 turns pacing off (the emulator does not throttle then). */
   clientResourceUnitsPerMinute: number;
   maxConcurrency: number;
+  /** Share of batched writes the emulator applies and answers 503 (its default, 2 %, when absent). */
+  batchAmbiguous503Rate?: number;
 }
 
 /** A scenario's own database (migrated, table filled, definition saved, list provisioned) and emulator. */
@@ -127,6 +129,7 @@ export async function openEnvironment(
   const emulator = await EmulatorProcess.start({
     throttling: options.throttling,
     latencyMs: options.latencyMs,
+    batchAmbiguous503Rate: options.batchAmbiguous503Rate,
   });
   const settings = loadSettings({
     DATABASE_URL: db.url,

@@ -121,6 +121,7 @@ export class EmulatorProcess {
   static async start(options: {
     throttling: { enabled: boolean; resourceUnitsPerMinute?: number };
     latencyMs: number;
+    batchAmbiguous503Rate?: number;
   }): Promise<EmulatorProcess> {
     const emulator = new EmulatorProcess(forkBenchProcess('emulatorProcess'));
     const started = startedSchema.parse(await emulator.call({ kind: 'start', ...options }));

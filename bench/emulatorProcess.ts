@@ -20,6 +20,8 @@ export const emulatorRequestSchema = z.object({
         resourceUnitsPerMinute: z.number().int().positive().optional(),
       }),
       latencyMs: z.number().int().min(0),
+      /** Share of batched writes applied and answered 503 (the emulator's default when absent). */
+      batchAmbiguous503Rate: z.number().min(0).max(1).optional(),
     }),
     z.object({
       kind: z.literal('setThrottling'),
@@ -66,6 +68,9 @@ async function handle(op: EmulatorRequest['op']): Promise<unknown> {
         throttling: op.throttling,
         latencyMs: op.latencyMs,
         notificationDelayMs: 0,
+        ...(op.batchAmbiguous503Rate === undefined
+          ? {}
+          : { batchAmbiguous503Rate: op.batchAmbiguous503Rate }),
       });
       return {
         baseUrl: running.baseUrl,

@@ -38,6 +38,7 @@ export const DEFAULT_SIZES: BenchSizes = {
   seedRows: 1_000,
   seedLatencyRows: 200,
   webhookEdits: 50,
+  pushAmbiguous503Rate: 0,
   concurrency: 4,
   lsnIdleRows: [10_000],
   lsnThroughputRows: 10_000,
@@ -59,6 +60,7 @@ export const ISSUE_SIZES: BenchSizes = {
   seedRows: 5_000,
   seedLatencyRows: 1_000,
   webhookEdits: 50,
+  pushAmbiguous503Rate: 0,
   concurrency: 4,
   lsnIdleRows: [10_000, 1_000_000],
   lsnThroughputRows: 50_000,
@@ -69,7 +71,9 @@ export const ISSUE_SIZES: BenchSizes = {
 const DEFAULT_SCENARIOS: ScenarioId[] = [
   'budget',
   'overhead',
+  'overheadSerial',
   'latency',
+  'latencySerial',
   'incremental',
   'idle',
   'pull',
@@ -99,6 +103,13 @@ function positiveInteger(value: string): number {
   return n;
 }
 
+function rate(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1)
+    throw new InvalidArgumentError(`must be a share between 0 and 1, got "${value}"`);
+  return n;
+}
+
 function sizeList(value: string): number[] {
   return value
     .split(',')
@@ -116,7 +127,7 @@ function scenarioList(value: string): ScenarioId[] {
   return ids.map((id) => {
     const resolved = byNumber.get(id) ?? (SCENARIO_IDS as readonly string[]).find((s) => s === id);
     if (!resolved)
-      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–12)`);
+      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–14)`);
     return resolved as ScenarioId;
   });
 }
@@ -207,6 +218,25 @@ function checkTargets(results: Map<ScenarioId, ScenarioResult>): TargetCheck[] {
       met: rate >= 2000,
     });
   }
+  const pipelineCheck = (
+    pipelined: ScenarioResult | undefined,
+    serial: ScenarioResult | undefined,
+    scenario: number,
+    goal: number,
+  ) => {
+    if (!pipelined) return;
+    const rate = num(pipelined, 'rowsPerSecond') ?? 0;
+    const before = serial ? num(serial, 'rowsPerSecond') : null;
+    checks.push({
+      target: `Pipelined push (issue 23.1): ≥ ${goal.toLocaleString('en-US')} rows/s in scenario ${scenario}`,
+      scenario,
+      measured:
+        `${rate} rows/s` + (before ? `; serial loop ${before} rows/s (${(rate / before).toFixed(2)}×)` : ''),
+      met: rate >= goal,
+    });
+  };
+  pipelineCheck(overhead, results.get('overheadSerial'), 2, 4000);
+  pipelineCheck(results.get('latency'), results.get('latencySerial'), 3, 2500);
   const seed = results.get('seed');
   const latency = results.get('latency');
   if (seed && overhead) {
@@ -322,7 +352,7 @@ async function main(): Promise<void> {
     .description('ArcoreSyncBridge benchmarks (issue 10): embedded Postgres + the SharePoint emulator')
     .option(
       '--scenarios <list>',
-      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–12`,
+      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–14`,
       scenarioList,
       DEFAULT_SCENARIOS,
     )
@@ -344,6 +374,11 @@ async function main(): Promise<void> {
     .option('--seed-rows <n>', 'scenario 9 rows without latency', positiveInteger)
     .option('--seed-latency-rows <n>', 'scenario 9 rows with latency', positiveInteger)
     .option('--webhook-edits <n>', 'scenario 7 SharePoint edits, one after another', positiveInteger)
+    .option(
+      '--push-503-rate <r>',
+      'scenarios 2, 3, 13, 14: share of batched writes the emulator applies and answers 503 (default 0; the emulator alone: 0.02)',
+      rate,
+    )
     .option(
       '--concurrency <n>',
       'Graph requests in flight (GRAPH_MAX_CONCURRENCY, app default 4)',
@@ -375,6 +410,7 @@ async function main(): Promise<void> {
     seedRows?: number;
     seedLatencyRows?: number;
     webhookEdits?: number;
+    push503Rate?: number;
     concurrency?: number;
     lsnIdleRows?: number[];
     lsnThroughputRows?: number;
@@ -396,6 +432,7 @@ async function main(): Promise<void> {
     seedRows: o.seedRows ?? base.seedRows,
     seedLatencyRows: o.seedLatencyRows ?? base.seedLatencyRows,
     webhookEdits: o.webhookEdits ?? base.webhookEdits,
+    pushAmbiguous503Rate: o.push503Rate ?? base.pushAmbiguous503Rate,
     concurrency: o.concurrency ?? base.concurrency,
     lsnIdleRows: o.lsnIdleRows ?? base.lsnIdleRows,
     lsnThroughputRows: o.lsnThroughputRows ?? o.rows ?? base.lsnThroughputRows,

@@ -24,6 +24,7 @@ export const workerRequestSchema = z.object({
     seedRows: positive,
     seedLatencyRows: positive,
     webhookEdits: positive,
+    pushAmbiguous503Rate: z.number().min(0).max(1),
     concurrency: positive,
     lsnIdleRows: z.array(positive).min(1),
     lsnThroughputRows: positive,

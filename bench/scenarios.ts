@@ -40,6 +40,8 @@ export const SCENARIO_IDS = [
   'lsnIdle',
   'lsnThroughput',
   'emulator',
+  'overheadSerial',
+  'latencySerial',
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -56,6 +58,8 @@ export const SCENARIO_NUMBERS: Record<ScenarioId, number> = {
   lsnIdle: 10,
   lsnThroughput: 11,
   emulator: 12,
+  overheadSerial: 13,
+  latencySerial: 14,
 };
 
 export interface BenchSizes {
@@ -80,6 +84,11 @@ export interface BenchSizes {
   seedLatencyRows: number;
   /** Scenario 7: SharePoint edits, one after another. */
   webhookEdits: number;
+  /**
+   * Scenarios 2, 3, 13, 14: share of batched writes the emulator applies and answers 503 (its default is 2 %).
+   * 0 by default: each costs a back-off of half a second or more, which measures the retry policy, not the engine.
+   */
+  pushAmbiguous503Rate: number;
   /** Graph requests in flight (GRAPH_MAX_CONCURRENCY). */
   concurrency: number;
   /** Scenario 10: table sizes at which an idle LSN push is measured. */
@@ -142,8 +151,16 @@ const unthrottled = (rows: number, latencyMs: number, label: string, sizes: Benc
   maxConcurrency: sizes.concurrency,
 });
 
+/** The push page loop a throughput scenario runs: pipelined (the engine's) or serial (before issue 23.1). */
+type PushLoop = 'pipelined' | 'serial';
+
 /** An initial push measured from outside: wall time, CPU of both processes, Graph and Postgres use. */
-async function measuredPush(env: BenchEnvironment, scenario: ScenarioId, rows: number) {
+async function measuredPush(
+  env: BenchEnvironment,
+  scenario: ScenarioId,
+  rows: number,
+  loop: PushLoop = 'pipelined',
+) {
   const emulatorBefore = await env.emulator.usage();
   const statsBefore = await env.emulator.stats();
   const postgres = measurePostgres();
@@ -152,7 +169,7 @@ async function measuredPush(env: BenchEnvironment, scenario: ScenarioId, rows: n
   const started = performance.now();
   const summary = requireSucceeded(
     scenario,
-    await runPush(env.ctx, DEFINITION, { trigger: 'cli' }),
+    await runPush({ ...env.ctx, pipelinedPush: loop === 'pipelined' }, DEFINITION, { trigger: 'cli' }),
     'the push',
   );
   const seconds = (performance.now() - started) / 1000;
@@ -184,6 +201,87 @@ type ScenarioBody = (
   adminUrl: string,
   sizes: BenchSizes,
 ) => Promise<Omit<ScenarioResult, 'id' | 'number' | 'wallSeconds'>>;
+
+async function overheadScenario(
+  adminUrl: string,
+  sizes: BenchSizes,
+  id: ScenarioId,
+  loop: PushLoop,
+): ReturnType<ScenarioBody> {
+  const env = await openEnvironment(adminUrl, {
+    ...unthrottled(sizes.overheadRows, 0, id, sizes),
+    batchAmbiguous503Rate: sizes.pushAmbiguous503Rate,
+  });
+  try {
+    const push = await measuredPush(env, id, sizes.overheadRows, loop);
+    const perThousand = (seconds: number) => round((seconds / sizes.overheadRows) * 1000, 3);
+    return {
+      title: `Engine overhead (initial push, no throttling, no latency, ${loop} page loop)`,
+      sizes: {
+        rows: sizes.overheadRows,
+        concurrency: sizes.concurrency,
+        ambiguous503Rate: sizes.pushAmbiguous503Rate,
+      },
+      figures: {
+        pushLoop: loop,
+        seconds: round(push.seconds, 1),
+        rowsPerSecond: round(sizes.overheadRows / push.seconds, 0),
+        engineCpuSecondsPer1000Rows: perThousand(push.engineCpuSeconds),
+        emulatorCpuSecondsPer1000Rows: perThousand(push.emulatorCpuSeconds),
+        postgresServerCpuSecondsPer1000Rows:
+          push.postgresServerCpuSeconds === null ? null : perThousand(push.postgresServerCpuSeconds),
+        cpuUtilisationOfBothCores: round(
+          (push.engineCpuSeconds + push.emulatorCpuSeconds + (push.postgresServerCpuSeconds ?? 0)) /
+            (push.seconds * availableParallelism()),
+          2,
+        ),
+        enginePeakRssMb: round(push.enginePeakRssMb, 0),
+        emulatorPeakRssMb: round(push.emulatorPeakRssMb, 0),
+        graphRequests: push.summary.graphRequests,
+        resourceUnitsPerRow: round(push.stats.resourceUnits / sizes.overheadRows, 3),
+        postgresQueries: push.postgres.queries,
+        postgresSeconds: round(push.postgres.milliseconds / 1000, 2),
+      },
+      notes: ["The engine, the emulator and Postgres share the machine's cores (cpuUtilisationOfBothCores)."],
+    };
+  } finally {
+    await env.close();
+  }
+}
+
+async function latencyScenario(
+  adminUrl: string,
+  sizes: BenchSizes,
+  id: ScenarioId,
+  loop: PushLoop,
+): ReturnType<ScenarioBody> {
+  const env = await openEnvironment(adminUrl, {
+    ...unthrottled(sizes.latencyRows, sizes.latencyMs, id, sizes),
+    batchAmbiguous503Rate: sizes.pushAmbiguous503Rate,
+  });
+  try {
+    const push = await measuredPush(env, id, sizes.latencyRows, loop);
+    return {
+      title: `Latency-bound (initial push, ${sizes.latencyMs} ms added to every emulator response, ${loop} page loop)`,
+      sizes: {
+        rows: sizes.latencyRows,
+        latencyMs: sizes.latencyMs,
+        concurrency: sizes.concurrency,
+        ambiguous503Rate: sizes.pushAmbiguous503Rate,
+      },
+      figures: {
+        pushLoop: loop,
+        seconds: round(push.seconds, 1),
+        rowsPerSecond: round(sizes.latencyRows / push.seconds, 0),
+        graphRequests: push.summary.graphRequests,
+        engineCpuSecondsPer1000Rows: round((push.engineCpuSeconds / sizes.latencyRows) * 1000, 3),
+      },
+      notes: [],
+    };
+  } finally {
+    await env.close();
+  }
+}
 
 const scenarios: Record<ScenarioId, ScenarioBody> = {
   async budget(adminUrl, sizes) {
@@ -223,64 +321,10 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
     }
   },
 
-  async overhead(adminUrl, sizes) {
-    const env = await openEnvironment(adminUrl, unthrottled(sizes.overheadRows, 0, 'overhead', sizes));
-    try {
-      const push = await measuredPush(env, 'overhead', sizes.overheadRows);
-      const perThousand = (seconds: number) => round((seconds / sizes.overheadRows) * 1000, 3);
-      return {
-        title: 'Engine overhead (initial push, no throttling, no latency)',
-        sizes: { rows: sizes.overheadRows, concurrency: sizes.concurrency },
-        figures: {
-          seconds: round(push.seconds, 1),
-          rowsPerSecond: round(sizes.overheadRows / push.seconds, 0),
-          engineCpuSecondsPer1000Rows: perThousand(push.engineCpuSeconds),
-          emulatorCpuSecondsPer1000Rows: perThousand(push.emulatorCpuSeconds),
-          postgresServerCpuSecondsPer1000Rows:
-            push.postgresServerCpuSeconds === null ? null : perThousand(push.postgresServerCpuSeconds),
-          cpuUtilisationOfBothCores: round(
-            (push.engineCpuSeconds + push.emulatorCpuSeconds + (push.postgresServerCpuSeconds ?? 0)) /
-              (push.seconds * availableParallelism()),
-            2,
-          ),
-          enginePeakRssMb: round(push.enginePeakRssMb, 0),
-          emulatorPeakRssMb: round(push.emulatorPeakRssMb, 0),
-          graphRequests: push.summary.graphRequests,
-          resourceUnitsPerRow: round(push.stats.resourceUnits / sizes.overheadRows, 3),
-          postgresQueries: push.postgres.queries,
-          postgresSeconds: round(push.postgres.milliseconds / 1000, 2),
-        },
-        notes: [
-          "The engine, the emulator and Postgres share the machine's cores (cpuUtilisationOfBothCores).",
-        ],
-      };
-    } finally {
-      await env.close();
-    }
-  },
-
-  async latency(adminUrl, sizes) {
-    const env = await openEnvironment(
-      adminUrl,
-      unthrottled(sizes.latencyRows, sizes.latencyMs, 'latency', sizes),
-    );
-    try {
-      const push = await measuredPush(env, 'latency', sizes.latencyRows);
-      return {
-        title: `Latency-bound (initial push, ${sizes.latencyMs} ms added to every emulator response)`,
-        sizes: { rows: sizes.latencyRows, latencyMs: sizes.latencyMs, concurrency: sizes.concurrency },
-        figures: {
-          seconds: round(push.seconds, 1),
-          rowsPerSecond: round(sizes.latencyRows / push.seconds, 0),
-          graphRequests: push.summary.graphRequests,
-          engineCpuSecondsPer1000Rows: round((push.engineCpuSeconds / sizes.latencyRows) * 1000, 3),
-        },
-        notes: [],
-      };
-    } finally {
-      await env.close();
-    }
-  },
+  overhead: (adminUrl, sizes) => overheadScenario(adminUrl, sizes, 'overhead', 'pipelined'),
+  overheadSerial: (adminUrl, sizes) => overheadScenario(adminUrl, sizes, 'overheadSerial', 'serial'),
+  latency: (adminUrl, sizes) => latencyScenario(adminUrl, sizes, 'latency', 'pipelined'),
+  latencySerial: (adminUrl, sizes) => latencyScenario(adminUrl, sizes, 'latencySerial', 'serial'),
 
   async incremental(adminUrl, sizes) {
     const rows = sizes.incrementalRows;

@@ -140,6 +140,11 @@ export interface EngineContext {
   ruPerMinute?: number;
   /** Replication slot safety of LSN definitions (SLOT_WAL_WARN_BYTES, SLOT_DROP_AFTER_DISABLED_HOURS). */
   slotPolicy?: SlotPolicy;
+  /**
+   * false: push pages one after another (read, write, commit, then read the next) instead of reading page N+1
+   * while page N is written. For benchmarks and tests that compare the two loops (issue 23.1).
+   */
+  pipelinedPush?: boolean;
   log: Logger;
   onProgress?: (event: ProgressEvent) => void;
   /** Called once per recorded run, right after its sync_runs row exists (logs you can follow). */

@@ -8,7 +8,9 @@ import {
   isLive,
   reconcileDeletes,
 } from '../../engine/push/deletes';
-import { pushRows } from '../../engine/push/rows';
+import { pushPrepared } from '../../engine/push/rows';
+import { preparePushPage, type PushPage } from '../../engine/push/prefetch';
+import { prefetchOne, serially } from '../../engine/pipeline';
 import { keyOf } from '../../engine/plan';
 import type { RunScope } from '../../engine/runner';
 import { describeRetirement, retireDeleteCapture } from '../../ops/deleteCapture';
@@ -51,31 +53,63 @@ async function startCapture(scope: RunScope, names: LsnNames, reason: string): P
   return cursor;
 }
 
-/**
- * Loads the table's rows in key order through the normal push path, then compares the ledger with the table
- * for deletes (continued by later runs when the time budget stops it); false when the time budget ran out.
- */
-async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress): Promise<boolean> {
+/** A page of the load, with the key after its last row (where the next page starts). */
+interface LoadPage extends PushPage {
+  after: unknown[];
+  last: boolean;
+}
+
+/** The table's rows in key order, each page canonicalised and looked up (ahead of its push when pipelined). */
+async function* keyPages(scope: RunScope, start: unknown[] | null): AsyncGenerator<LoadPage> {
   const { def, source } = scope;
-  const state = cursor.load;
-  if (!state) return cursor.deletesOwed ? continueOwedComparison(scope) : true;
-  scope.details.captureLoad = state.reason;
-  let after = state.after;
-  let loaded = 0;
+  let after = start;
+  let previous: PushPage | null = null;
   for (;;) {
     const started = Date.now();
     const rows = await source.readKeyPage(after, def.source.pageSize);
-    if (rows.length > 0) {
-      progress.read(rows.length, Date.now() - started);
-      await pushRows(scope, rows, null);
-      progress.pushed(rows.length);
-      loaded += rows.length;
-      after = keyOf(def, rows[rows.length - 1].values);
-      if (!scope.dryRun)
-        await writeLsnCursor(scope.ctx.meta, scope.definitionId, { ...cursor, load: { ...state, after } });
+    if (rows.length === 0) return;
+    after = keyOf(def, rows[rows.length - 1].values);
+    const page: LoadPage = {
+      ...(await preparePushPage(scope, rows, Date.now() - started, previous)),
+      after,
+      last: rows.length < def.source.pageSize,
+    };
+    yield page;
+    if (page.last) return;
+    previous = page;
+  }
+}
+
+/**
+ * Loads the table's rows in key order through the normal push path, then compares the ledger with the table
+ * for deletes (continued by later runs when the time budget stops it); false when the time budget ran out. Pipelined
+ * like the TIMESTAMP loop (issue 23.1): page N+1 is read and looked up while page N is written; page N's ledger
+ * rows and load position are committed before page N+1 is written.
+ */
+async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress): Promise<boolean> {
+  const state = cursor.load;
+  if (!state) return cursor.deletesOwed ? continueOwedComparison(scope) : true;
+  scope.details.captureLoad = state.reason;
+  scope.details.loadedRows = 0;
+  let loaded = 0;
+  const pages = keyPages(scope, state.after);
+  for await (const page of scope.ctx.pipelinedPush === false ? serially(pages) : prefetchOne(pages)) {
+    // Reported when the page's turn comes, not when it was read ahead: traces stay in page order.
+    progress.read(page.rows.length, page.readMs);
+    try {
+      await pushPrepared(scope, page.prepared, null, page.lookup);
+    } finally {
+      page.settled.set();
     }
+    progress.pushed(page.rows.length);
+    loaded += page.rows.length;
+    if (!scope.dryRun)
+      await writeLsnCursor(scope.ctx.meta, scope.definitionId, {
+        ...cursor,
+        load: { ...state, after: page.after },
+      });
     scope.details.loadedRows = loaded;
-    if (rows.length < def.source.pageSize) break;
+    if (page.last) break;
     if (scope.timeLeft() <= 0) {
       scope.stopIncomplete('time budget spent while loading the table');
       return false;
@@ -88,22 +122,54 @@ async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress):
   return compared;
 }
 
-/** Rows of the touched keys are pushed as they are now; keys no longer in the table are deletes. */
-async function applyKeys(
-  scope: RunScope,
-  unique: (string | null)[][],
-  progress: PageProgress,
-): Promise<void> {
-  const { def, source, ledger, plan, ctx } = scope;
+/** A chunk of touched keys with their rows as they are now, canonicalised and looked up. */
+interface KeyChunk extends PushPage {
+  keys: unknown[][];
+}
+
+async function* keyChunks(scope: RunScope, unique: (string | null)[][]): AsyncGenerator<KeyChunk> {
+  const { def, source } = scope;
+  let previous: PushPage | null = null;
   for (let i = 0; i < unique.length; i += def.source.pageSize) {
     const started = Date.now();
     const keys = await source.normalizeKeys(unique.slice(i, i + def.source.pageSize));
     const rows = await source.readByKeys(keys);
-    progress.read(keys.length, Date.now() - started);
-    if (rows.length > 0) await pushRows(scope, rows, null);
-    const present = new Set(rows.map((r) => identityOf(def.source.key, r.values, plan.keyKinds).hash));
+    const chunk: KeyChunk = { ...(await preparePushPage(scope, rows, Date.now() - started, previous)), keys };
+    yield chunk;
+    previous = chunk;
+  }
+}
+
+/**
+ * Rows of the touched keys are pushed as they are now; keys no longer in the table are deletes. Pipelined like
+ * the TIMESTAMP loop (issue 23.1): the next chunk's rows are read and looked up while this chunk is written (the
+ * chunks hold distinct keys; reading a row a little earlier is safe, because any later change is in WAL after
+ * the group this run confirms).
+ */
+async function applyKeys(
+  scope: RunScope,
+  textKeys: (string | null)[][],
+  progress: PageProgress,
+): Promise<void> {
+  const { def, ledger, plan, ctx } = scope;
+  const seen = new Set<string>();
+  const unique = textKeys.filter((k) => {
+    const id = JSON.stringify(k);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+  const chunks = keyChunks(scope, unique);
+  for await (const chunk of ctx.pipelinedPush === false ? serially(chunks) : prefetchOne(chunks)) {
+    progress.read(chunk.keys.length, chunk.readMs);
+    try {
+      if (chunk.rows.length > 0) await pushPrepared(scope, chunk.prepared, null, chunk.lookup);
+    } finally {
+      chunk.settled.set();
+    }
+    const present = new Set(chunk.prepared.hashes);
     const missing: string[] = [];
-    for (const k of keys) {
+    for (const k of chunk.keys) {
       const values: Record<string, unknown> = {};
       def.source.key.forEach((name, j) => (values[name] = k[j]));
       const hash = identityOf(def.source.key, values, plan.keyKinds).hash;
@@ -112,7 +178,7 @@ async function applyKeys(
     const entries = await ledger.byIdentities(ctx.meta, missing);
     const gone: LedgerEntry[] = [...entries.values()].filter(isLive);
     await applyPushDeletes(scope, gone);
-    progress.pushed(keys.length);
+    progress.pushed(chunk.keys.length);
   }
 }
 

@@ -14,6 +14,7 @@ import { keyOf, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { decidePair, type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
 import {
+  type PageCommit,
   type PushRow,
   newCommit,
   identityRecord,
@@ -91,32 +92,110 @@ async function waitsForRetry(scope: RunScope, hash: string, cursor: string | nul
   return rows[0].before;
 }
 
-/** Pushes a set of source rows: one ledger query, batched writes, one commit with the cursor (I5, I10). */
-export async function pushRows(
-  scope: RunScope,
-  rows: SourceRow[],
-  cursor: KeysetPosition | null,
-): Promise<void> {
-  const { def, plan, ledger, listId, ctx } = scope;
-  const commit = newCommit();
-  const prepared: PushRow[] = [];
+/** A row of a page read ahead of its push: identity and canonical values, or why it has none (I12, I13). */
+export type PreparedRow =
+  | { row: SourceRow; identity: Record<string, unknown>; keyError: string }
+  | { row: SourceRow; identity: Record<string, unknown>; hash: string; ready: PushRow | string };
+
+/**
+ * A page's rows canonicalised, with nothing of the run touched: no count, no ledger read. This is the part of a
+ * page that can run while the page before is still being written (issue 23.1).
+ */
+export interface PreparedPage {
+  rows: PreparedRow[];
+  /** Identities of the rows whose key is usable: what the ledger is asked about. */
+  hashes: string[];
+}
+
+export function preparePage(scope: RunScope, rows: SourceRow[]): PreparedPage {
+  const { def, plan } = scope;
+  const out: PreparedRow[] = [];
+  const hashes: string[] = [];
   for (const row of rows) {
     const identity = identityRecord(scope, row.values);
     let hash: string;
     try {
       hash = identityOf(def.source.key, row.values, plan.keyKinds).hash;
     } catch (err) {
+      out.push({ row, identity, keyError: (err as Error).message });
+      continue;
+    }
+    hashes.push(hash);
+    try {
+      const values = rowToCanonical(plan, row.values);
+      out.push({ row, identity, hash, ready: { row, key: keyOf(def, row.values), identity, hash, values } });
+    } catch (err) {
+      // A value with no canonical form (I12): this row is parked when its page is pushed.
+      out.push({ row, identity, hash, ready: `row ${JSON.stringify(identity)}: ${(err as Error).message}` });
+    }
+  }
+  return { rows: out, hashes };
+}
+
+/** What the metadata store knows of a page's rows: ledger entries, and rows held by an open MANUAL conflict. */
+export interface PageLookup {
+  entries: Map<string, LedgerEntry>;
+  parked: Set<string>;
+}
+
+export async function lookupPage(scope: RunScope, hashes: string[]): Promise<PageLookup> {
+  const [entries, parked] = await Promise.all([
+    scope.ledger.byIdentities(scope.ctx.meta, hashes),
+    openConflictIdentities(scope.ctx.meta, scope.definitionId, hashes),
+  ]);
+  return { entries, parked };
+}
+
+/** Pushes a set of source rows: one ledger query, batched writes, one commit with the cursor (I5, I10). */
+export async function pushRows(
+  scope: RunScope,
+  rows: SourceRow[],
+  cursor: KeysetPosition | null,
+): Promise<void> {
+  await pushPrepared(scope, preparePage(scope, rows), cursor);
+}
+
+/**
+ * Pushes a prepared page: counts its rows, decides each against the ledger, batches the writes and commits the
+ * page with its cursor (I5c). `lookup`, when the page was looked up ahead, must cover its rows as the ledger
+ * holds them now: the caller looks up again any row the page before it (still in flight then) also carried.
+ */
+export async function pushPrepared(
+  scope: RunScope,
+  page: PreparedPage,
+  cursor: KeysetPosition | null,
+  lookup?: PageLookup,
+): Promise<void> {
+  await commitPage(scope, await writePrepared(scope, page, lookup), cursor);
+}
+
+/**
+ * The writes of a prepared page (creates recorded as pending first, I6), and what its commit must record: the
+ * caller commits it (commitPage) with the page's cursor, in page order (I5c).
+ */
+export async function writePrepared(
+  scope: RunScope,
+  page: PreparedPage,
+  lookup?: PageLookup,
+): Promise<PageCommit> {
+  const { def, plan, ledger, listId, ctx } = scope;
+  const commit = newCommit();
+  const prepared: PushRow[] = [];
+  for (const p of page.rows) {
+    const { row } = p;
+    if ('keyError' in p) {
       scope.counts.processed++;
       scope.counts.failed++;
       const nullKey = def.source.key.some((k) => row.values[k] === null || row.values[k] === undefined);
       commit.park.push({
-        hash: nullKey ? NULL_KEY_ITEM : `unusable-key:${(err as Error).message}`,
+        hash: nullKey ? NULL_KEY_ITEM : `unusable-key:${p.keyError}`,
         identity: null,
         itemId: null,
-        error: nullKey ? nullKeyMessage(def.source.key, row.values) : (err as Error).message,
+        error: nullKey ? nullKeyMessage(def.source.key, row.values) : p.keyError,
       });
       continue;
     }
+    const { hash } = p;
     // An LSN run reads a row again when it changed again: a change that left the cursor alone must not be
     // taken for the version already considered.
     if (def.source.cursor.type === 'TIMESTAMP' && !firstLookThisRun(scope, hash, row.cursor)) continue;
@@ -125,20 +204,10 @@ export async function pushRows(
       scope.counts.skipped++;
       continue;
     }
-    try {
-      prepared.push({
-        row,
-        key: keyOf(def, row.values),
-        identity,
-        hash,
-        values: rowToCanonical(plan, row.values),
-      });
-    } catch (err) {
-      // A value with no canonical form (I12): this row is parked, the rest of the page goes on.
+    if (typeof p.ready === 'string') {
       scope.counts.failed++;
-      const error = `row ${JSON.stringify(identity)}: ${(err as Error).message}`;
-      commit.park.push({ hash, identity, itemId: null, error });
-    }
+      commit.park.push({ hash, identity: p.identity, itemId: null, error: p.ready });
+    } else prepared.push(p.ready);
   }
   // I13: two different rows with one key are parked, neither written; the same row read twice counts once.
   const { unique, duplicates } = splitDuplicateIdentities(prepared);
@@ -146,11 +215,12 @@ export async function pushRows(
     scope.counts.failed += d.rows.length;
     commit.park.push({ hash: d.hash, identity: d.identity, itemId: null, error: d.message });
   }
-  const hashes = unique.map((p) => p.hash);
-  const [entries, parked] = await Promise.all([
-    ledger.byIdentities(ctx.meta, hashes),
-    openConflictIdentities(ctx.meta, scope.definitionId, hashes),
-  ]);
+  const { entries, parked } =
+    lookup ??
+    (await lookupPage(
+      scope,
+      unique.map((p) => p.hash),
+    ));
   const ops: { listId: string; op: WriteOp }[] = [];
   const byRef = new Map<
     string,
@@ -333,7 +403,7 @@ export async function pushRows(
   if (movedIn.length) await finishMoves(scope, movedIn, commit);
   for (const [entryList, group] of groupByList(conflicts))
     await settleConflicts(forListId(scope, entryList), group, commit);
-  await commitPage(scope, commit, cursor);
+  return commit;
 }
 
 /**

@@ -1,0 +1,39 @@
+/**
+ * A push page read ahead (issue 23.1): canonicalised and looked up in the ledger while the page before it is still
+ * being written. The look-up is safe ahead of time for every row the page in flight does not carry, because a
+ * page's commit changes only its own rows' ledger entries and conflicts (I11: no other run of the definition
+ * writes them meanwhile). A row on both pages (updated between the two reads, so its cursor moved forward) may
+ * be about to get its item from the page in flight: the look-up then waits for that page to settle, or it would
+ * miss that create and create the item a second time (I6).
+ */
+import type { SourceRow } from '../../source/postgres/PostgresSource';
+import { Signal } from '../pipeline';
+import type { RunScope } from '../runner';
+import { lookupPage, preparePage, type PageLookup, type PreparedPage } from './rows';
+
+export interface PushPage {
+  rows: SourceRow[];
+  /** How long reading the rows took (ms), for the page's progress event. */
+  readMs: number;
+  prepared: PreparedPage;
+  lookup: PageLookup;
+  /** Set by the page loop once the page is committed or has failed: pages after it may look up its rows. */
+  settled: Signal;
+  /** Pages whose look-up waited for the page before to settle (a row on both): for the run's details. */
+  waitedForPrevious: boolean;
+}
+
+/** Canonicalises `rows` and looks them up, after `previous` settles if it carries any of the same rows. */
+export async function preparePushPage(
+  scope: RunScope,
+  rows: SourceRow[],
+  readMs: number,
+  previous: PushPage | null,
+): Promise<PushPage> {
+  const prepared = preparePage(scope, rows);
+  const inFlight = previous ? new Set(previous.prepared.hashes) : null;
+  const shared = inFlight ? prepared.hashes.some((h) => inFlight.has(h)) : false;
+  if (shared && previous) await previous.settled.done;
+  const lookup = await lookupPage(scope, prepared.hashes);
+  return { rows, readMs, prepared, lookup, settled: new Signal(), waitedForPrevious: shared };
+}

@@ -1,0 +1,161 @@
+/**
+ * The push of a TIMESTAMP definition: pages after the stored keyset cursor, minus the overlap window (I5a, I5b),
+ * each committed with its cursor only after its writes and ledger rows (I5c), then the delete reconciliation (I8).
+ * Pipelined (issue 23.1): page N+1 is read, canonicalised and looked up while page N is written (push/prefetch.ts
+ * says why the look-up is safe ahead of time), and page N's commit runs while page N+1 is written. Commits stay in
+ * page order, and page N+2 is not written before page N is committed: a crash leaves at most two pages of writes
+ * without their commit, whose creates are recorded as pending and adopted by the next run (I6).
+ */
+import { PageSizer } from '../../budget/pageSizer';
+import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor';
+import { leaveCapture, parseLsnCursor } from '../../capture/lsn';
+import { readCursor } from '../../store/cursors';
+import { notDueItemKeys } from '../../store/failures';
+import { prefetchOne, serially } from '../pipeline';
+import { keyOf } from '../plan';
+import type { RunScope } from '../runner';
+import { reconcileDeletes } from './deletes';
+import { preparePushPage, type PushPage } from './prefetch';
+import { commitPage, type PageCommit } from './page';
+import { holdBackParked, writePrepared } from './rows';
+
+/** A page of the TIMESTAMP loop: the keyset position after its last row, and whether to store it. */
+interface TimestampPage extends PushPage {
+  next: KeysetPosition;
+  /** The page is inside the overlap window, behind the stored cursor: the cursor is not moved back. */
+  behindCursor: boolean;
+  /** Fewer rows than asked: the last page. */
+  last: boolean;
+}
+
+export async function pushSinceCursor(scope: RunScope): Promise<void> {
+  const { ctx, def, source, definitionId } = scope;
+  const stored = await readCursor(ctx.meta, definitionId, 'SOURCE');
+  // Switched from LSN: the slot is dropped and the whole table compared with the ledger (nothing rewritten).
+  const switched = stored?.value && parseLsnCursor(stored.value) ? await leaveCapture(scope) : false;
+  const position = stored?.value && !switched ? keysetCursor.parse(def.name, stored.value) : null;
+  // Start the overlap window behind the cursor: late commits with older timestamps are read again (I5b).
+  let since: string | null = null;
+  if (position) {
+    const { rows } = await scope.sourcePool.query<{ since: string }>(
+      `SELECT ($1::timestamptz - make_interval(secs => $2))::text AS since`,
+      [position.ts, def.source.overlapSeconds],
+    );
+    since = rows[0].since;
+    // A parked row the overlap window reads again at a version already pushed waits for its retry (I5c).
+    holdBackParked(scope, await notDueItemKeys(ctx.meta, definitionId, 'PUSH'), position.ts);
+  }
+  const total = ctx.onProgress ? await source.countSince(since) : null;
+  const sizer = new PageSizer(def.source.pageSize, scope.timeLeft());
+  const pages = readPages(scope, since ? { since } : null, sizer, position);
+  let done = 0;
+  let pageStarted = Date.now();
+  // The commit of the page before, still running while this page is written (pipelined loop only).
+  let committing: Promise<void> | null = null;
+  const pipelined = ctx.pipelinedPush !== false;
+  try {
+    for await (const page of pipelined ? prefetchOne(pages) : serially(pages)) {
+      // Emitted when the page's turn comes, not when it was read: traces stay in page order.
+      ctx.onProgress?.({
+        runType: 'PUSH',
+        definition: def.name,
+        done,
+        total,
+        throttleWaitMs: 0,
+        trace: { kind: 'page', rows: page.rows.length, ms: page.readMs },
+      });
+      let commit: PageCommit;
+      try {
+        commit = await writePrepared(scope, page.prepared, page.lookup);
+        // Commits stay in page order: this page's cursor is written only after the page before is committed (I5c).
+        if (committing) await committing;
+      } catch (err) {
+        page.settled.set(); // a page read ahead may be waiting for this one
+        throw err;
+      }
+      const cursor = page.behindCursor ? null : page.next;
+      const rows = page.rows.length;
+      committing = commitPage(scope, commit, cursor)
+        .then(() => {
+          done += rows;
+          ctx.onProgress?.({
+            runType: 'PUSH',
+            definition: def.name,
+            done,
+            total,
+            throttleWaitMs: scope.target.stats().throttleWaitMs,
+          });
+        })
+        .finally(() => page.settled.set());
+      // Awaited before the next page's commit or at the end; this keeps Node from calling it unhandled meanwhile.
+      committing.catch(() => undefined);
+      if (!pipelined) await committing;
+      if (page.last) break;
+      sizer.record(rows, Date.now() - pageStarted);
+      pageStarted = Date.now();
+      // The run out of time stops once this page and its cursor are committed; the next one resumes (I16). The
+      // page read ahead is dropped unwritten and uncounted; the next run reads it again.
+      if (scope.timeLeft() <= 0) {
+        await committing;
+        committing = null;
+        scope.stopIncomplete('time budget spent');
+        // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
+        scope.details.rowsLeft = await source.countSince(page.next.ts);
+        return;
+      }
+    }
+    if (committing) await committing;
+    committing = null;
+  } finally {
+    // Failing: a commit still running finishes (or fails) before the run reports; its error is second to ours.
+    if (committing) await committing.catch(() => undefined);
+  }
+  // Switched from LSN: deletes made since the slot's last read are found by one full comparison now.
+  await reconcileDeletes(scope, { force: switched });
+}
+
+/**
+ * The loop's pages in keyset order. A page's size is the sizer's when it is read: read ahead, it lags one page
+ * behind the sizer's last record (at most one page too large after a slow one, I16).
+ */
+async function* readPages(
+  scope: RunScope,
+  start: { since: string } | null,
+  sizer: PageSizer,
+  stored: KeysetPosition | null,
+): AsyncGenerator<TimestampPage> {
+  const { def, source } = scope;
+  let from: { after: KeysetPosition } | { since: string } | null = start;
+  let previous: PushPage | null = null;
+  for (;;) {
+    const size = sizer.rows;
+    const started = Date.now();
+    const rows = await source.readPage(from, size);
+    if (rows.length === 0) return;
+    const readMs = Date.now() - started;
+    const lastRow = rows[rows.length - 1];
+    const next: KeysetPosition = { ts: lastRow.cursor as string, key: keyOf(def, lastRow.values) };
+    // Never move the stored cursor backwards when re-reading the overlap window.
+    const behindCursor = stored ? await isBefore(scope, next, stored) : false;
+    const page: TimestampPage = {
+      ...(await preparePushPage(scope, rows, readMs, previous)),
+      next,
+      behindCursor,
+      last: rows.length < size,
+    };
+    if (page.waitedForPrevious)
+      scope.details.pagesWaitingForPrevious = ((scope.details.pagesWaitingForPrevious as number) ?? 0) + 1;
+    yield page;
+    if (page.last) return;
+    previous = page;
+    from = { after: next };
+  }
+}
+
+async function isBefore(scope: RunScope, a: KeysetPosition, b: KeysetPosition): Promise<boolean> {
+  const { rows } = await scope.sourcePool.query<{ before: boolean }>(
+    'SELECT $1::timestamptz < $2::timestamptz AS before',
+    [a.ts, b.ts],
+  );
+  return rows[0].before;
+}
