@@ -21,6 +21,7 @@ import { flushWriteBacks } from './writeBacks';
  * Applies one page of delta entries (the last occurrence of an item wins) in one transaction together with
  * its ledger changes and the progress marker (I6). Echoes are skipped (I3); conflicts go to the policy (I7);
  * a row that Postgres refuses is parked with Postgres's message and the rest of the page is applied (I12).
+ * Answers the ids of the items it wrote back to SharePoint after the commit.
  */
 export async function applyEntries(
   scope: RunScope,
@@ -31,7 +32,7 @@ export async function applyEntries(
     fingerprint: TargetFingerprint;
   } | null,
   enumeration: string | null,
-): Promise<void> {
+): Promise<Set<string>> {
   const { ctx, def, plan, ledger, source, listId } = scope;
   const latest = new Map<string, DeltaEntry>();
   for (const e of feed) {
@@ -182,4 +183,5 @@ export async function applyEntries(
     }
   });
   await flushWriteBacks(scope, writeBacks);
+  return new Set(writeBacks.flatMap((w) => (w.op.kind === 'create' ? [] : [w.op.itemId])));
 }
