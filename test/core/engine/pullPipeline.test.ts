@@ -235,6 +235,31 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
     expect(quiet.created + quiet.updated + quiet.deleted).toBe(0);
   }, 120_000);
 
+  it('I16: a pull out of time stops after a committed page without reading one ahead; the next run continues', async () => {
+    const list = await synced('pp_budget', 300);
+    await spBatch(
+      list,
+      (await itemsOf(list)).map((item) => ({
+        method: 'PATCH' as const,
+        itemId: item.id,
+        body: { Title: `${item.fields.Title}!` },
+      })),
+    );
+    const edited = () => count("SELECT count(*) AS n FROM pp_budget WHERE name LIKE '%!'");
+    h.emulator.control.clearRequestLog();
+    const first = await runPull(h.ctx, 'pp_budget', { trigger: 'test', maxSeconds: 0.001 });
+    expect(first).toMatchObject({ status: 'SUCCEEDED', complete: false, failed: 0 });
+    expect(await edited()).toBe(PAGE);
+    // No read of a page the run had no time to apply (I10: no resource unit spent for nothing).
+    const deltaReads = h.emulator.control
+      .requestLog()
+      .filter((r) => r.method === 'GET' && r.path.endsWith('/items/delta')).length;
+    expect(deltaReads).toBe(1);
+    const rest = await runPull(h.ctx, 'pp_budget', { trigger: 'test' });
+    expect(rest).toMatchObject({ status: 'SUCCEEDED', complete: true, failed: 0, created: 0, deleted: 0 });
+    expect(await edited()).toBe(300);
+  }, 60_000);
+
   it('I6: a pull SIGKILLed with a page read ahead but not applied loses and duplicates nothing', async () => {
     const list = await synced('pp_kill', 600);
     await spBatch(
