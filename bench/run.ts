@@ -44,6 +44,8 @@ export const DEFAULT_SIZES: BenchSizes = {
   lsnThroughputRows: 10_000,
   emulatorItems: 200_000,
   emulatorRepeats: 3,
+  pullPipelineRows: 20_000,
+  pullPipelineRepeats: 3,
 };
 
 /** The issue's sizes; the budget is scaled up so that 50,000 rows still take a few minutes. */
@@ -66,6 +68,8 @@ export const ISSUE_SIZES: BenchSizes = {
   lsnThroughputRows: 50_000,
   emulatorItems: 1_000_000,
   emulatorRepeats: 3,
+  pullPipelineRows: 50_000,
+  pullPipelineRepeats: 3,
 };
 
 const DEFAULT_SCENARIOS: ScenarioId[] = [
@@ -127,7 +131,7 @@ function scenarioList(value: string): ScenarioId[] {
   return ids.map((id) => {
     const resolved = byNumber.get(id) ?? (SCENARIO_IDS as readonly string[]).find((s) => s === id);
     if (!resolved)
-      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–14)`);
+      throw new InvalidArgumentError(`unknown scenario "${id}"; known: ${SCENARIO_IDS.join(', ')} (or 1–15)`);
     return resolved as ScenarioId;
   });
 }
@@ -352,7 +356,7 @@ async function main(): Promise<void> {
     .description('ArcoreSyncBridge benchmarks (issue 10): embedded Postgres + the SharePoint emulator')
     .option(
       '--scenarios <list>',
-      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–14`,
+      `comma-separated: ${SCENARIO_IDS.join(',')} or numbers 1–15 (15 runs only when named)`,
       scenarioList,
       DEFAULT_SCENARIOS,
     )
@@ -392,6 +396,8 @@ async function main(): Promise<void> {
     .option('--lsn-throughput-rows <n>', 'scenario 11 rows', positiveInteger)
     .option('--emulator-items <n>', 'scenario 12 items loaded into the emulator', positiveInteger)
     .option('--emulator-repeats <n>', 'scenario 12 fresh emulator processes measured', positiveInteger)
+    .option('--pull-pipeline-rows <n>', 'scenario 15 items edited before each measured pull', positiveInteger)
+    .option('--pull-pipeline-repeats <n>', 'scenario 15 measured pulls per loop and latency', positiveInteger)
     .option('--out <file>', 'where to write the JSON results', 'bench/results/latest.json');
   program.parse();
   const o = program.opts<{
@@ -416,6 +422,8 @@ async function main(): Promise<void> {
     lsnThroughputRows?: number;
     emulatorItems?: number;
     emulatorRepeats?: number;
+    pullPipelineRows?: number;
+    pullPipelineRepeats?: number;
     out: string;
   }>();
   const base = o.full ? ISSUE_SIZES : DEFAULT_SIZES;
@@ -438,6 +446,8 @@ async function main(): Promise<void> {
     lsnThroughputRows: o.lsnThroughputRows ?? o.rows ?? base.lsnThroughputRows,
     emulatorItems: o.emulatorItems ?? base.emulatorItems,
     emulatorRepeats: o.emulatorRepeats ?? base.emulatorRepeats,
+    pullPipelineRows: o.pullPipelineRows ?? base.pullPipelineRows,
+    pullPipelineRepeats: o.pullPipelineRepeats ?? base.pullPipelineRepeats,
   };
   const machine = {
     cpus: availableParallelism(),

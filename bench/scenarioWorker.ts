@@ -30,6 +30,8 @@ export const workerRequestSchema = z.object({
     lsnThroughputRows: positive,
     emulatorItems: positive,
     emulatorRepeats: positive,
+    pullPipelineRows: positive,
+    pullPipelineRepeats: positive,
   }) satisfies z.ZodType<BenchSizes>,
 });
 export type WorkerRequest = z.infer<typeof workerRequestSchema>;

@@ -26,6 +26,7 @@ import {
   SYNTHETIC_IDLE_ABOVE,
 } from './idleSetup';
 import { lsnIdleScenario, lsnThroughputScenario } from './lsnScenarios';
+import { editItems, pullPipelineScenario } from './pullPipeline';
 
 export const SCENARIO_IDS = [
   'budget',
@@ -42,6 +43,7 @@ export const SCENARIO_IDS = [
   'emulator',
   'overheadSerial',
   'latencySerial',
+  'pullPipeline',
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -60,6 +62,7 @@ export const SCENARIO_NUMBERS: Record<ScenarioId, number> = {
   emulator: 12,
   overheadSerial: 13,
   latencySerial: 14,
+  pullPipeline: 15,
 };
 
 export interface BenchSizes {
@@ -98,6 +101,9 @@ export interface BenchSizes {
   /** Scenario 12: items loaded into the emulator, and in how many fresh emulator processes. */
   emulatorItems: number;
   emulatorRepeats: number;
+  /** Scenario 15: items edited in SharePoint before each measured pull, and measured pulls per loop and latency. */
+  pullPipelineRows: number;
+  pullPipelineRepeats: number;
 }
 
 export type Figure = number | string | boolean | null;
@@ -444,27 +450,7 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
       requireSucceeded('pull', await runPull(env.ctx, DEFINITION, { trigger: 'cli' }), 'the setup pull');
       const ids = (await env.emulator.itemIds(LIST)).slice(0, changes);
       const editedQuantity = 424_242;
-      const path = `/sites/${env.emulator.siteId}/lists/${LIST}/items`;
-      const batches: string[][] = [];
-      for (let i = 0; i < ids.length; i += 20) batches.push(ids.slice(i, i + 20));
-      let next = 0;
-      const editor = async (): Promise<void> => {
-        while (next < batches.length) {
-          const batch = batches[next++];
-          const answer = await env.emulator.asUser('POST', '/$batch', {
-            requests: batch.map((id, i) => ({
-              id: String(i + 1),
-              method: 'PATCH',
-              url: `${path}/${id}/fields`,
-              headers: { 'Content-Type': 'application/json' },
-              body: { Quantity: editedQuantity },
-            })),
-          });
-          if (answer.status !== 200)
-            throw new ScenarioFailedError('pull', `editing items answered ${answer.status}`);
-        }
-      };
-      await Promise.all(Array.from({ length: 8 }, editor));
+      await editItems(env, ids, editedQuantity);
       const statsBefore = await env.emulator.stats();
       const postgres = measurePostgres();
       const cpuBefore = processUsage().cpuSeconds;
@@ -622,6 +608,30 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
   },
 
   emulator: (_adminUrl, sizes) => emulatorScenario(sizes),
+
+  async pullPipeline(adminUrl, sizes) {
+    const rows = sizes.pullPipelineRows;
+    const env = await openEnvironment(adminUrl, unthrottled(rows, 0, 'pullpipeline', sizes));
+    try {
+      const latencies = [0, sizes.latencyMs];
+      return {
+        title: 'Pull throughput: delta page N+1 read while page N is applied, against one page at a time',
+        sizes: {
+          rows,
+          repeats: sizes.pullPipelineRepeats,
+          latencyMs: sizes.latencyMs,
+          concurrency: sizes.concurrency,
+        },
+        figures: await pullPipelineScenario(env, rows, latencies, sizes.pullPipelineRepeats),
+        notes: [
+          'Each measured pull applies `rows` SharePoint edits (Quantity) to Postgres; rows/s as min / median / max ' +
+            'over the repeats; the two loops alternate going first, in one process, on one table and list.',
+        ],
+      };
+    } finally {
+      await env.close();
+    }
+  },
 
   async seed(adminUrl, sizes) {
     const total = sizes.seedRows + sizes.seedLatencyRows;

@@ -1,0 +1,188 @@
+import { fromGraphFields, identityOf } from '../../canonical';
+import type { SourceRow } from '../../source/postgres/PostgresSource';
+import { closeCopyConflicts, openConflictIdentities } from '../../store/conflicts';
+import type { TargetFingerprint } from '../../store/cursors';
+import { park, resolveParked } from '../../store/failures';
+import type { LedgerEntry } from '../../store/ledger';
+import { movesDeletingOld } from '../../store/moves';
+import type { DeltaEntry } from '../../target/sharepoint';
+import { decideAligned } from '../alignment';
+import { rowToCanonical } from '../plan';
+import type { RunScope } from '../runner';
+import { claimsByHiddenKey, recordCopy } from './claims';
+import { writeTargetCursor, type Progress } from './cursor';
+import { insertItem } from './insert';
+import { inPageTx } from './pageTx';
+import { parkKey } from './parked';
+import { settle, type WriteBack } from './settle';
+import { flushWriteBacks } from './writeBacks';
+
+/**
+ * Applies one page of delta entries (the last occurrence of an item wins) in one transaction together with
+ * its ledger changes and the progress marker (I6). Echoes are skipped (I3); conflicts go to the policy (I7);
+ * a row that Postgres refuses is parked with Postgres's message and the rest of the page is applied (I12).
+ * Answers the ids of the items it wrote back to SharePoint after the commit.
+ */
+export async function applyEntries(
+  scope: RunScope,
+  feed: DeltaEntry[],
+  progress: {
+    cursorValue: string | null;
+    progress: Progress | null;
+    fingerprint: TargetFingerprint;
+  } | null,
+  enumeration: string | null,
+): Promise<Set<string>> {
+  const { ctx, def, plan, ledger, source, listId } = scope;
+  const latest = new Map<string, DeltaEntry>();
+  for (const e of feed) {
+    const id = e.kind === 'deleted' ? e.id : e.item.id;
+    latest.delete(id);
+    latest.set(id, e);
+  }
+  const entries = [...latest.values()];
+  const ids = [...latest.keys()];
+  const byItem = await ledger.byItemIds(ctx.meta, listId, ids);
+  const claims = await claimsByHiddenKey(scope, entries, byItem);
+  const known = [...byItem.values(), ...[...claims.copies.values()].map((c) => c.entry)];
+  const rows = await source.readByKeys(known.map((e) => def.source.key.map((k) => e.identity[k])));
+  const rowByHash = new Map<string, SourceRow>();
+  for (const r of rows) rowByHash.set(identityOf(def.source.key, r.values, plan.keyKinds).hash, r);
+  const [parked, moving] = await Promise.all([
+    openConflictIdentities(
+      ctx.meta,
+      scope.definitionId,
+      known.map((e) => e.identityHash),
+    ),
+    // A pair whose move in flight may have sent its old item's delete: that delete is the move's (the push
+    // settles it), not the row's. Before the move sent it, the delete is someone else's and is decided as usual.
+    // An edit of the old item is applied as usual: the push that settles the move writes it to the new item.
+    scope.route
+      ? movesDeletingOld(
+          ctx.meta,
+          scope.definitionId,
+          known.map((e) => e.identityHash),
+        )
+      : new Set<string>(),
+  ]);
+
+  const writeBacks: WriteBack[] = [];
+  await inPageTx(scope, async (client, meta) => {
+    const save: LedgerEntry[] = [];
+    const remove: string[] = [];
+    const resolved: string[] = [];
+    for (const e of entries) {
+      const itemId = e.kind === 'deleted' ? e.id : e.item.id;
+      scope.counts.processed++;
+      if (claims.moving.has(itemId)) {
+        scope.counts.skipped++;
+        resolved.push(itemId);
+        continue;
+      }
+      const copy = claims.copies.get(itemId);
+      if (copy && e.kind === 'upsert') {
+        await recordCopy(scope, meta, e.item, copy, rowByHash.get(copy.entry.identityHash) ?? null);
+        continue;
+      }
+      const entry = byItem.get(itemId);
+      if (
+        entry &&
+        (parked.has(entry.identityHash) ||
+          (e.kind === 'deleted' && (moving.has(entry.identityHash) || entry.state === 'PENDING_CREATE')))
+      ) {
+        scope.counts.skipped++;
+        continue;
+      }
+      if (entry?.state === 'ORPHANED') {
+        if (e.kind === 'deleted') remove.push(entry.identityHash);
+        scope.counts.skipped++;
+        continue;
+      }
+      // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
+      // only as failed: its savepoint undoes the rest.
+      const countedBefore = { ...scope.counts };
+      await client.query('SAVEPOINT item');
+      try {
+        if (!entry) {
+          if (e.kind === 'deleted') {
+            scope.counts.skipped++; // never synced: nothing to delete
+          } else {
+            save.push(await insertItem(scope, client, e.item));
+            scope.counts.created++;
+          }
+        } else {
+          const row = rowByHash.get(entry.identityHash) ?? null;
+          const pg = row ? rowToCanonical(plan, row.values, entry) : null;
+          const sp = e.kind === 'deleted' ? null : fromGraphFields(e.item.fields, plan.columns);
+          const spModifiedAt = e.kind === 'deleted' ? null : e.item.lastModifiedDateTime;
+          // Fields mapped since this pair last synced are aligned now that both sides are read (I14).
+          const decision = decideAligned(plan, def, {
+            base: entry.syncedValues,
+            postgres: pg,
+            sharepoint: sp,
+            postgresModifiedAt: row?.cursor ?? null,
+            sharepointModifiedAt: spModifiedAt,
+          });
+          await settle(
+            scope,
+            client,
+            meta,
+            {
+              entry,
+              row,
+              pg,
+              sp,
+              decision,
+              itemId,
+              eTag: e.kind === 'deleted' ? null : e.item.eTag,
+              spModifiedAt,
+            },
+            { save, remove, writeBacks },
+          );
+        }
+        resolved.push(itemId);
+        await client.query('RELEASE SAVEPOINT item');
+      } catch (err) {
+        await client.query('ROLLBACK TO SAVEPOINT item');
+        Object.assign(scope.counts, countedBefore);
+        scope.counts.failed++;
+        await park(meta, scope.definitionId, {
+          direction: 'PULL',
+          itemKey: parkKey(scope, itemId),
+          sourceIdentity: entry?.identity ?? null,
+          spItemId: itemId,
+          error: `item ${itemId}: ${(err as Error).message}`,
+        });
+      }
+    }
+    await ledger.save(meta, save);
+    await ledger.remove(meta, remove);
+    await resolveParked(
+      meta,
+      scope.definitionId,
+      'PULL',
+      resolved.map((id) => parkKey(scope, id)),
+    );
+    // An item that was a copy and is now adopted, deleted or without a paired key no longer conflicts.
+    const adopted = resolved.filter((id) => claims.adopted.has(id));
+    await closeCopyConflicts(meta, scope.definitionId, adopted, 'ADOPTED');
+    await closeCopyConflicts(
+      meta,
+      scope.definitionId,
+      resolved.filter((id) => !claims.adopted.has(id)),
+      'SETTLED',
+    );
+    if (enumeration) await ledger.markSeen(meta, listId, ids, enumeration);
+    if (progress) {
+      await writeTargetCursor(
+        scope,
+        meta,
+        progress.cursorValue,
+        progress.progress ? JSON.stringify(progress.progress) : null,
+        progress.fingerprint,
+      );
+    }
+  });
+  await flushWriteBacks(scope, writeBacks);
+  return new Set(writeBacks.flatMap((w) => (w.op.kind === 'create' ? [] : [w.op.itemId])));
+}

@@ -1,0 +1,130 @@
+import type { PoolClient } from 'pg';
+import { fromGraphFields } from '../../canonical';
+import type { SourceRow } from '../../source/postgres/PostgresSource';
+import { recordConflict } from '../../store/conflicts';
+import { park } from '../../store/failures';
+import type { LedgerEntry } from '../../store/ledger';
+import { movesInto } from '../../store/moves';
+import type { DeltaEntry, ListItem } from '../../target/sharepoint';
+import { differs, rowToCanonical } from '../plan';
+import type { RunScope } from '../runner';
+import { parkKey } from './parked';
+
+/** Items matched to ledger entries by the hidden key column instead of by item id. */
+export interface KeyClaims {
+  /** Adopted as their row's item: created by a push that crashed, or standing in for a paired item that is gone. */
+  adopted: Set<string>;
+  /** Carrying the key of a row paired with another live item (a copy, a flow, an import): not applied. */
+  copies: Map<string, { entry: LedgerEntry; pairedWith: string }>;
+  /** Routed: created by a move still in flight into this list; the push finishes or undoes it. */
+  moving: Set<string>;
+}
+
+const byNumericId = (a: string, b: string) => Number(a) - Number(b) || a.localeCompare(b);
+
+/**
+ * Items the ledger does not know by id may carry a row's identity hash in the hidden key column. Adoption by
+ * that key is for an item created by a push that crashed before its ledger commit (the entry is PENDING_CREATE,
+ * I6), or for one whose row's paired item no longer exists (read to confirm). Any other item carrying a key
+ * already paired with a live item is a copy: it neither overwrites the row nor becomes paired (I1, I7). Among
+ * several claimants of one key, the oldest item (lowest id) is adopted. Adopted items are entered in `byItem`.
+ */
+export async function claimsByHiddenKey(
+  scope: RunScope,
+  entries: DeltaEntry[],
+  byItem: Map<string, LedgerEntry>,
+): Promise<KeyClaims> {
+  const { ctx, def, ledger, target, siteId, listId } = scope;
+  const claimants = new Map<string, string[]>();
+  for (const e of entries) {
+    if (e.kind !== 'upsert' || byItem.has(e.item.id)) continue;
+    const key = e.item.fields[def.target.keyColumn];
+    if (typeof key === 'string' && key) claimants.set(key, [...(claimants.get(key) ?? []), e.item.id]);
+  }
+  const claims: KeyClaims = { adopted: new Set(), copies: new Map(), moving: new Set() };
+  if (claimants.size === 0) return claims;
+  const moving = scope.route
+    ? await movesInto(ctx.meta, scope.definitionId, listId, [...claimants.keys()])
+    : new Set<string>();
+  for (const [hash, entry] of await ledger.byIdentities(ctx.meta, [...claimants.keys()])) {
+    if (moving.has(hash)) {
+      for (const itemId of claimants.get(hash) as string[]) claims.moving.add(itemId);
+      continue;
+    }
+    let paired: string | null = null;
+    // Single list: an entry of another list (a replaced list being relinked) has no live item in this one.
+    // Routed: the entry's item may live in another routed list; it is paired while it exists there.
+    const pairedList = scope.route ? entry.listId : listId;
+    if (entry.state !== 'PENDING_CREATE' && entry.itemId && entry.listId === pairedList) {
+      const live = await target.getItem(siteId, pairedList, entry.itemId);
+      if (live) paired = entry.itemId;
+      else
+        ctx.log.info(
+          `${def.name}: item ${entry.itemId} of a synced row is gone; an item carrying its key takes its place`,
+        );
+    }
+    for (const itemId of (claimants.get(hash) as string[]).sort(byNumericId)) {
+      if (paired !== null) {
+        claims.copies.set(itemId, { entry, pairedWith: paired });
+        continue;
+      }
+      // The gone item's tombstone (if in this feed) must not delete the row the adopted item now stands for.
+      if (entry.itemId && entry.listId === listId) byItem.delete(entry.itemId);
+      // Routed: the item is paired in this list (an UNROUTED entry had none: it is now a synced pair).
+      byItem.set(itemId, {
+        ...entry,
+        itemId,
+        ...(scope.route ? { listId, state: entry.state === 'UNROUTED' ? 'SYNCED' : entry.state } : {}),
+      });
+      claims.adopted.add(itemId);
+      paired = itemId;
+    }
+  }
+  return claims;
+}
+
+/**
+ * An item carrying the key of a row paired with another live item: recorded as an OPEN COPY conflict naming
+ * both items, and parked, so later pulls look at it again (with back-off) until it is deleted, its key is
+ * cleared, or the paired item is gone and it is adopted in its place. The pair itself keeps syncing.
+ */
+export async function recordCopy(
+  scope: RunScope,
+  meta: PoolClient,
+  item: ListItem,
+  copy: { entry: LedgerEntry; pairedWith: string },
+  row: SourceRow | null,
+): Promise<void> {
+  const { def, plan } = scope;
+  const sp = fromGraphFields(item.fields, plan.columns);
+  const pg = row ? rowToCanonical(plan, row.values) : null;
+  const reason =
+    `item ${item.id} carries the hidden key (${def.target.keyColumn}) of the row paired with item ${copy.pairedWith}, ` +
+    `which still exists: a copy, a flow or an import. It was not applied and is not paired. Delete item ${item.id} ` +
+    `in SharePoint, or clear its ${def.target.keyColumn} to sync it as a new item`;
+  scope.counts.conflicts++;
+  await recordConflict(meta, scope.definitionId, {
+    runId: scope.runId,
+    identityHash: copy.entry.identityHash,
+    identity: copy.entry.identity,
+    itemId: item.id,
+    detectedBy: 'PULL',
+    policy: def.conflictPolicy,
+    base: copy.entry.syncedValues,
+    postgres: pg,
+    sharepoint: sp,
+    outcome: 'NOT_APPLIED',
+    resolvedValues: null,
+    status: 'OPEN',
+    reason,
+    fields: differs(pg, sp, plan.toPostgres),
+    kind: 'COPY',
+  });
+  await park(meta, scope.definitionId, {
+    direction: 'PULL',
+    itemKey: parkKey(scope, item.id),
+    sourceIdentity: copy.entry.identity,
+    spItemId: item.id,
+    error: reason,
+  });
+}

@@ -1,0 +1,57 @@
+import type { PoolClient } from 'pg';
+import { z } from 'zod';
+import {
+  readCursor,
+  readListCursor,
+  writeCursor,
+  writeListCursor,
+  type TargetFingerprint,
+} from '../../store/cursors';
+import type { RunScope } from '../runner';
+
+/**
+ * Progress of a delta feed being applied: the next page's link, and for a full enumeration the id that
+ * marks ledger entries seen in it (so a crash mid-enumeration resumes without forgetting what it saw).
+ */
+const progressSchema = z.object({ link: z.string().min(1), enumeration: z.string().nullable() });
+export type Progress = z.output<typeof progressSchema>;
+
+export function parseProgress(raw: string | null): Progress | null {
+  if (!raw) return null;
+  try {
+    const parsed = progressSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a stored link, built for `fingerprint`, reads this list with every field the plan selects. */
+export function linkCarriesPlan(
+  fingerprint: TargetFingerprint | null,
+  listId: string,
+  select: string[],
+): boolean {
+  if (!fingerprint || fingerprint.listId !== listId) return false;
+  const carried = new Set(fingerprint.select);
+  return select.every((f) => carried.has(f));
+}
+
+/** The TARGET cursor of the scope's list: the definition's one, or the routed list's. */
+export function readTargetCursor(scope: RunScope) {
+  return scope.route
+    ? readListCursor(scope.ctx.meta, scope.definitionId, scope.listId)
+    : readCursor(scope.ctx.meta, scope.definitionId, 'TARGET');
+}
+
+export function writeTargetCursor(
+  scope: RunScope,
+  db: PoolClient | RunScope['ctx']['meta'],
+  value: string | null,
+  progress: string | null,
+  fingerprint: TargetFingerprint | null,
+): Promise<void> {
+  return scope.route
+    ? writeListCursor(db, scope.definitionId, scope.listId, value, progress, fingerprint)
+    : writeCursor(db, scope.definitionId, 'TARGET', value, progress, fingerprint);
+}

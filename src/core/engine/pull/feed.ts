@@ -1,0 +1,120 @@
+import type { TargetFingerprint } from '../../store/cursors';
+import { ResyncRequiredError } from '../../target/sharepoint';
+import type { RunScope } from '../runner';
+import { applyEntries } from './applyPage';
+import { linkCarriesPlan, parseProgress, readTargetCursor, writeTargetCursor } from './cursor';
+import { reconcileUnseen } from './deletes';
+import { PagesAhead } from './pages';
+import { dueRetries } from './parked';
+
+/**
+ * Pulls one list: parked items first, then the delta feed from the page in progress, or the stored delta link, or
+ * a first enumeration; an expired link (410) re-enumerates and reconciles. Each page commits with the link to
+ * the next; the new delta link is stored only once the whole feed is applied. With `pipeline`, the next page is
+ * read while the current one is applied (pages.ts says why that commits nothing early).
+ */
+export async function pullList(scope: RunScope, pipeline: boolean): Promise<void> {
+  const { ctx, def, target, listId, plan } = scope;
+  const retry = await dueRetries(scope);
+  if (retry.length) {
+    await applyEntries(scope, retry, null, null);
+    scope.details.retried = ((scope.details.retried as number) ?? 0) + retry.length;
+  }
+
+  const stored = await readTargetCursor(scope);
+  // A link (or a page in progress) that does not select every mapped field would read a newly mapped field
+  // as empty: read the list once with the new selection instead, aligning the new fields (I14).
+  const linkCarries = linkCarriesPlan(stored?.fingerprint ?? null, listId, plan.select);
+  if (stored && (stored.value || stored.progress) && !linkCarries) {
+    ctx.log.info(
+      `${def.name}: the stored delta link does not select every mapped field; reading the list once to align them`,
+    );
+    scope.details.realigned = true;
+  }
+  let fingerprint: TargetFingerprint =
+    linkCarries && stored?.fingerprint ? stored.fingerprint : { listId, select: [...plan.select].sort() };
+  let progress = linkCarries ? parseProgress(stored?.progress ?? null) : null;
+  let deltaLink = linkCarries ? (stored?.value ?? null) : null;
+  let link: string | undefined = progress?.link ?? deltaLink ?? undefined;
+  let enumeration: string | null = progress ? progress.enumeration : deltaLink ? null : scope.runId;
+  let resyncs = 0;
+  let finalLink: string | null = null;
+  let pages = 0;
+  const ahead = new PagesAhead(scope, pipeline);
+  // How long the last page took to apply: a page is read ahead only when the run expects to have time for it.
+  let applyMs = 0;
+  try {
+    for (;;) {
+      try {
+        let next = link;
+        for (;;) {
+          const { page, ms } = await ahead.take(next);
+          pages++;
+          ctx.onProgress?.({
+            runType: 'PULL',
+            definition: def.name,
+            done: scope.counts.processed,
+            total: null,
+            throttleWaitMs: 0,
+            trace: { kind: 'page', rows: page.entries.length, ms },
+          });
+          for (const e of page.errors)
+            ctx.log.warn(`${def.name}: delta feed reported ${e.code}: ${e.message}`);
+          if (page.nextLink && scope.timeLeft() > applyMs) ahead.readAhead(page.nextLink);
+          const applying = Date.now();
+          let wroteBack: Set<string>;
+          if (page.deltaLink) {
+            wroteBack = await applyEntries(scope, page.entries, null, enumeration);
+            finalLink = page.deltaLink;
+          } else {
+            // This page commits the address of the next one, never anything read ahead (I5c).
+            progress = { link: page.nextLink as string, enumeration };
+            wroteBack = await applyEntries(
+              scope,
+              page.entries,
+              { cursorValue: deltaLink, progress, fingerprint },
+              enumeration,
+            );
+          }
+          applyMs = Date.now() - applying;
+          ctx.onProgress?.({
+            runType: 'PULL',
+            definition: def.name,
+            done: scope.counts.processed,
+            total: null,
+            throttleWaitMs: target.stats().throttleWaitMs,
+          });
+          if (!page.nextLink) break;
+          // The page and the link to the next one are committed: out of time, stop here (I16).
+          if (scope.timeLeft() <= 0) {
+            scope.stopIncomplete('time budget spent');
+            return;
+          }
+          await ahead.forgetIfShows(page.nextLink, wroteBack);
+          next = page.nextLink;
+        }
+        break;
+      } catch (err) {
+        if (!(err instanceof ResyncRequiredError) || resyncs >= 2) throw err;
+        resyncs++;
+        ctx.log.warn(
+          `${def.name}: delta link expired (${err.code}); re-enumerating the list and reconciling`,
+        );
+        link = err.freshLink;
+        deltaLink = null;
+        enumeration = scope.runId;
+        progress = { link, enumeration };
+        fingerprint = { listId, select: [...plan.select].sort() };
+        if (!scope.dryRun)
+          await writeTargetCursor(scope, ctx.meta, null, JSON.stringify(progress), fingerprint);
+      }
+    }
+  } finally {
+    await ahead.close();
+  }
+  if (enumeration) await reconcileUnseen(scope, enumeration);
+  scope.assertLockHeld();
+  if (finalLink && !scope.dryRun) await writeTargetCursor(scope, ctx.meta, finalLink, null, fingerprint);
+  scope.details.pages = ((scope.details.pages as number) ?? 0) + pages;
+  scope.details.resyncs = ((scope.details.resyncs as number) ?? 0) + resyncs;
+}

@@ -1,0 +1,37 @@
+import { forList, skipUnusableList } from '../routing';
+import { withRun, type RunOptions } from '../runner';
+import type { EngineContext, RunSummary } from '../types';
+import { pullList } from './feed';
+
+/** Options of a pull run. */
+export interface PullOptions extends RunOptions {
+  /**
+   * Read the delta feed's next page while the current one is applied to Postgres (default true). false keeps
+   * the one-page-at-a-time loop, for comparison in benchmarks and tests.
+   */
+  pipeline?: boolean;
+}
+
+/**
+ * Pull: SharePoint → Postgres for one definition, through the list's delta feed. Parked items are retried
+ * first; the feed resumes from the page in progress, or the stored delta link, or enumerates the list; an
+ * expired link (410) re-enumerates and reconciles. The new delta link is stored only once the feed is applied.
+ */
+export async function runPull(
+  ctx: EngineContext,
+  definitionName: string,
+  opts: PullOptions,
+): Promise<RunSummary> {
+  return withRun(ctx, definitionName, 'PULL', opts, async (scope) => {
+    if (!scope.def.pull.enabled) {
+      scope.details.pullDisabled = true;
+      return;
+    }
+    // Routed: each list in turn, each with its own delta link; a list out of time leaves the rest to the next run.
+    for (const list of scope.lists) {
+      if (skipUnusableList(scope, list)) continue;
+      await pullList(forList(scope, list), opts.pipeline ?? true);
+      if (!scope.route || scope.timeLeft() <= 0) break;
+    }
+  });
+}

@@ -1,0 +1,36 @@
+import type { PoolClient } from 'pg';
+import { markRunWrites, unmarkForRelease } from '../../capture/lsn/origin';
+import type { RunScope } from '../runner';
+
+/**
+ * Runs `fn` with a transaction on the source and one on the metadata database (the same one when they are).
+ * A dry run rolls both back: the page is applied as the real run would apply it, and nothing is kept.
+ */
+export async function inPageTx<T>(
+  scope: RunScope,
+  fn: (source: PoolClient, meta: PoolClient) => Promise<T>,
+): Promise<T> {
+  const meta = await scope.ctx.meta.connect();
+  const source = scope.sameDatabase ? meta : await scope.sourcePool.connect();
+  const end = scope.dryRun ? 'ROLLBACK' : 'COMMIT';
+  let marked = false;
+  try {
+    // Capture (LSN) recognises these writes by their origin and does not push them back (I3).
+    marked = await markRunWrites(scope, source);
+    await meta.query('BEGIN');
+    if (source !== meta) await source.query('BEGIN');
+    const out = await fn(source, meta);
+    scope.assertLockHeld();
+    if (source !== meta) await source.query(end);
+    await meta.query(end);
+    return out;
+  } catch (err) {
+    if (source !== meta) await source.query('ROLLBACK').catch(() => undefined);
+    await meta.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    const stuck = await unmarkForRelease(source, marked);
+    if (source !== meta) source.release(stuck);
+    meta.release(source === meta ? stuck : undefined);
+  }
+}

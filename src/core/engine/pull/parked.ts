@@ -1,0 +1,30 @@
+import { dueFailures } from '../../store/failures';
+import type { DeltaEntry } from '../../target/sharepoint';
+import type { RunScope } from '../runner';
+
+/**
+ * The key a pulled item is parked under: its id, qualified by its list for a routed definition (item ids are
+ * only unique within a list).
+ */
+export function parkKey(scope: RunScope, itemId: string): string {
+  return scope.route ? `${scope.listId}/${itemId}` : itemId;
+}
+
+/**
+ * The parked pull failures of the scope's list that are due for a retry, read again from SharePoint: the item as
+ * it is now, or its tombstone when it is gone.
+ */
+export async function dueRetries(scope: RunScope): Promise<DeltaEntry[]> {
+  const { ctx, target, siteId, listId, definitionId, plan } = scope;
+  const prefix = scope.route ? `${listId}/` : '';
+  const due = (await dueFailures(ctx.meta, definitionId, 'PULL')).filter(
+    (f) => f.itemKey.startsWith(prefix) && (scope.route || !f.itemKey.includes('/')),
+  );
+  const retry: DeltaEntry[] = [];
+  for (const f of due) {
+    const itemId = f.itemKey.slice(prefix.length);
+    const item = await target.getItem(siteId, listId, itemId, plan.select);
+    retry.push(item ? { kind: 'upsert', item } : { kind: 'deleted', id: itemId });
+  }
+  return retry;
+}

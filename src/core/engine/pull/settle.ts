@@ -1,0 +1,169 @@
+import type { PoolClient } from 'pg';
+import { contentHash, type CanonicalRecord, type CanonicalValue } from '../../canonical';
+import type { SourceRow } from '../../source/postgres/PostgresSource';
+import { recordConflict } from '../../store/conflicts';
+import type { LedgerEntry } from '../../store/ledger';
+import type { WriteOp } from '../../target/sharepoint';
+import { keyOf, pick } from '../plan';
+import { applyToPostgres, graphFields } from '../push/writes';
+import type { PairDecision } from '../reconcile';
+import type { RunScope } from '../runner';
+import { sourcePairs } from '../transform';
+
+export interface WriteBack {
+  op: WriteOp;
+  entry: LedgerEntry;
+  synced: CanonicalRecord;
+  /** The item's outcome already counted when its Postgres side settled, or null: the write-back is its outcome. */
+  counted: Outcome | null;
+}
+
+/** The counters one pulled item can land in: every processed item lands in exactly one. */
+export type Outcome = 'created' | 'updated' | 'deleted' | 'skipped' | 'conflicts' | 'failed';
+
+export interface Pair {
+  entry: LedgerEntry;
+  row: SourceRow | null;
+  pg: CanonicalRecord | null;
+  sp: CanonicalRecord | null;
+  decision: PairDecision;
+  itemId: string;
+  eTag: string | null;
+  spModifiedAt: string | null;
+}
+
+export async function settle(
+  scope: RunScope,
+  client: PoolClient,
+  meta: PoolClient,
+  p: Pair,
+  out: { save: LedgerEntry[]; remove: string[]; writeBacks: WriteBack[] },
+): Promise<void> {
+  const { def } = scope;
+  const { decision, entry } = p;
+  // One outcome per item: a conflict counts as such whichever way it was settled; otherwise what Postgres
+  // received; otherwise the write-back to SharePoint (counted once it is sent, in flushWriteBacks).
+  let counted: Outcome | null = null;
+  if (decision.conflict) {
+    scope.counts.conflicts++;
+    counted = 'conflicts';
+    await recordConflict(meta, scope.definitionId, {
+      runId: scope.runId,
+      identityHash: entry.identityHash,
+      identity: entry.identity,
+      itemId: p.itemId,
+      detectedBy: 'PULL',
+      policy: def.conflictPolicy,
+      base: entry.syncedValues,
+      postgres: p.pg,
+      sharepoint: p.sp,
+      outcome: decision.outcome,
+      resolvedValues: decision.outcome === 'PARKED' ? null : decision.synced,
+      status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
+      reason: decision.reason,
+      fields: decision.conflictFields,
+    });
+  }
+  if (decision.outcome === 'PARKED') return;
+  if (decision.postgres.kind === 'none' && decision.sharepoint.kind === 'none') {
+    if (decision.synced === null) out.remove.push(entry.identityHash);
+    else if (newlyAligned(entry.syncedValues, decision.synced))
+      out.save.push({
+        ...entry,
+        eTag: p.eTag ?? entry.eTag,
+        spModifiedAt: p.spModifiedAt,
+        syncedValues: decision.synced,
+        contentHash: contentHash(decision.synced),
+      });
+    else if (p.eTag && p.eTag !== entry.eTag)
+      out.save.push({ ...entry, eTag: p.eTag, spModifiedAt: p.spModifiedAt });
+    scope.counts.skipped++; // an echo of our own write, or a change to fields we do not sync (I3)
+    return;
+  }
+  let written: Record<string, CanonicalValue> = {};
+  if (decision.postgres.kind !== 'none') {
+    const key = p.row ? keyOf(def, p.row.values) : def.source.key.map((k) => entry.identity[k]);
+    written = await applyToPostgres(scope, client, key, entry.identity, decision);
+    if (counted === null) {
+      counted =
+        decision.postgres.kind === 'delete'
+          ? 'deleted'
+          : decision.postgres.kind === 'recreate'
+            ? 'created'
+            : 'updated';
+      scope.counts[counted]++;
+    }
+  }
+  const sa = decision.sharepoint;
+  if (sa.kind === 'none' || decision.synced === null) {
+    if (decision.synced === null) out.remove.push(entry.identityHash);
+    else
+      out.save.push({
+        ...entry,
+        itemId: p.itemId,
+        eTag: p.eTag,
+        syncedValues: decision.synced,
+        contentHash: contentHash(decision.synced),
+        provenance: 'PULL',
+        spModifiedAt: p.spModifiedAt,
+        state: 'SYNCED',
+        sourceValues: sourcePairs(
+          scope.plan.fields,
+          decision.synced,
+          p.row && p.pg ? { values: p.row.values, canonical: p.pg } : null,
+          written,
+        ),
+      });
+    if (counted === null) scope.counts.skipped++;
+    return;
+  }
+  // SharePoint must change too (a conflict Postgres won, or push-only fields): written after the page
+  // commits; the ledger moves only when that write succeeds, so a failed write is retried by the next push.
+  if (sa.kind === 'write' && p.eTag) {
+    if (decision.keyEdits.length > 0) {
+      // Should the write-back fail, the ledger must say what SharePoint holds now, so the next push restores it.
+      const held = { ...decision.synced, ...pick(p.sp, Object.keys(sa.values)) };
+      out.save.push({
+        ...entry,
+        itemId: p.itemId,
+        eTag: p.eTag,
+        syncedValues: held,
+        contentHash: contentHash(held),
+        provenance: 'PULL',
+        spModifiedAt: p.spModifiedAt,
+        state: 'SYNCED',
+      });
+    }
+    out.writeBacks.push({
+      op: {
+        kind: 'update',
+        ref: entry.identityHash,
+        itemId: p.itemId,
+        eTag: p.eTag,
+        fields: graphFields(scope, sa.values),
+      },
+      entry: { ...entry, itemId: p.itemId },
+      synced: decision.synced,
+      counted,
+    });
+  } else if (sa.kind === 'recreate') {
+    // The item was deleted in SharePoint but Postgres won: forget the pair; the next push creates a new item.
+    out.remove.push(entry.identityHash);
+    if (counted === null) scope.counts.skipped++;
+  } else if (sa.kind === 'delete') {
+    out.writeBacks.push({
+      op: { kind: 'delete', ref: entry.identityHash, itemId: p.itemId, eTag: p.eTag ?? undefined },
+      entry,
+      synced: decision.synced,
+      counted,
+    });
+  } else if (counted === null) {
+    scope.counts.skipped++; // a write without the item's eTag: nothing is sent; the next push writes it
+  }
+}
+
+/** The decision's synced values carry a field the ledger entry did not: it was aligned (I14). */
+function newlyAligned(before: CanonicalRecord | null, after: CanonicalRecord): boolean {
+  if (before === null) return true;
+  return Object.keys(after).some((f) => !Object.prototype.hasOwnProperty.call(before, f));
+}

@@ -1,0 +1,52 @@
+import { contentHash } from '../../canonical';
+import { park } from '../../store/failures';
+import type { LedgerEntry } from '../../store/ledger';
+import type { RunScope } from '../runner';
+import { parkKey } from './parked';
+import type { WriteBack } from './settle';
+
+export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promise<void> {
+  if (writeBacks.length === 0) return;
+  scope.assertLockHeld();
+  const outcomes = await scope.target.writeItems(
+    scope.siteId,
+    scope.listId,
+    writeBacks.map((w) => w.op),
+  );
+  const byRef = new Map(writeBacks.map((w) => [w.op.ref, w]));
+  const save: LedgerEntry[] = [];
+  const remove: string[] = [];
+  for (const o of outcomes) {
+    const w = byRef.get(o.ref);
+    if (!w) continue;
+    if (o.status === 'updated') {
+      if (w.counted === null) scope.counts.updated++;
+      save.push({
+        ...w.entry,
+        eTag: o.eTag,
+        syncedValues: w.synced,
+        contentHash: contentHash(w.synced),
+        provenance: 'PUSH',
+        state: 'SYNCED',
+      });
+    } else if (o.status === 'deleted' || o.status === 'not_found') {
+      if (w.counted === null) scope.counts.deleted++;
+      remove.push(o.ref);
+    } else {
+      // The item's outcome becomes the failure: parked, so the next pull decides (and writes back) again.
+      if (w.counted !== null) scope.counts[w.counted]--;
+      scope.counts.failed++;
+      const error = `write-back to item ${w.entry.itemId} did not apply (${o.status}${'message' in o ? `: ${o.message}` : ''})`;
+      scope.ctx.log.warn(`${scope.def.name}: ${error}; the next pull retries it`);
+      await park(scope.ctx.meta, scope.definitionId, {
+        direction: 'PULL',
+        itemKey: w.entry.itemId ? parkKey(scope, w.entry.itemId) : o.ref,
+        sourceIdentity: w.entry.identity,
+        spItemId: w.entry.itemId,
+        error,
+      });
+    }
+  }
+  await scope.ledger.save(scope.ctx.meta, save);
+  await scope.ledger.remove(scope.ctx.meta, remove);
+}
