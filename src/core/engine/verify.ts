@@ -10,9 +10,9 @@ import { readSourceColumns } from '../definition/validateLive';
 import { PostgresSource, type SourceRow } from '../source/postgres/PostgresSource';
 import { getDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
-import { buildFieldPlan, keyOf, rowToCanonical } from './plan';
+import { keyOf, rowToCanonical } from './plan';
 import { isRouted, targetLists } from '../routing';
-import { routerOf, type ScopeList } from './routing';
+import { listProblems, planLists, routerOf, type ScopeList } from './routing';
 import { resolveSharePoint, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
 import { pipelineColumns } from './transform';
@@ -33,8 +33,10 @@ export interface VerifyDifference {
 /** What `verify NAME` prints: both sides of a definition compared row by row and field by field. */
 export interface VerifyReport {
   definition: string;
-  /** True when every row and item are paired and every compared field is equal. */
+  /** True when every row and item are paired, every compared field is equal and every list fits the mapping. */
   agree: boolean;
+  /** Routed lists that do not fit the mapping (a column missing or of another type): runs leave them out. */
+  listProblems?: { list: string; problem: string }[];
   rows: number;
   items: number;
   paired: number;
@@ -115,12 +117,12 @@ export async function verifyDefinition(
         spColumns: await target.getColumns(siteId, resolved.listId),
       });
     }
-    const spColumns = lists[0].spColumns;
     const itemKey = (listId: string, itemId: string) => (routed ? `${listId}/${itemId}` : itemId);
     const sourcePool = ctx.sourcePool(def.source.connection);
     const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
     if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
-    const plan = buildFieldPlan(def, pgColumns, spColumns);
+    // Routed: each list is checked on its own columns; one that does not fit is reported, the others compared.
+    const plan = planLists(def, pgColumns, lists, !routed);
     const softColumn = def.deletes.pull === 'SOFT' ? def.deletes.pullSoftColumn : undefined;
     const wanted = new Set([
       ...def.source.key,
@@ -149,12 +151,12 @@ export async function verifyDefinition(
     // A list query costs the same resource units whatever its size (graph.md): pages as big as the
     // definition reads rows in, up to Graph's 5000.
     const top = Math.min(def.source.pageSize, 5000);
-    for (const { listId } of lists) {
+    for (const { listId, plan: listPlan } of lists) {
       for await (const page of target.listItems(siteId, listId, { select: plan.select, top })) {
         for (const item of page) {
           try {
             items.set(itemKey(listId, item.id), {
-              values: fromGraphFields(item.fields, plan.columns),
+              values: fromGraphFields(item.fields, (listPlan ?? plan).columns),
               unreadable: null,
               paired: false,
             });
@@ -169,9 +171,11 @@ export async function verifyDefinition(
       }
     }
 
+    const problems = listProblems(lists);
     const report: VerifyReport = {
       definition: def.name,
       agree: false,
+      ...(problems.length ? { listProblems: problems } : {}),
       rows: await source.count(),
       items: items.size,
       paired: 0,
@@ -291,7 +295,8 @@ export async function verifyDefinition(
     }
 
     report.unpaired = report.rowsWithoutItem + report.itemsWithoutRow;
-    report.agree = report.differences === 0 && report.unpaired === 0 && report.misrouted === 0;
+    report.agree =
+      report.differences === 0 && report.unpaired === 0 && report.misrouted === 0 && problems.length === 0;
     const stats = target.stats();
     report.graphRequests = stats.requests;
     report.resourceUnits = stats.resourceUnits;
@@ -307,6 +312,7 @@ export async function verifyDefinition(
 export function describeDifferences(report: VerifyReport): string[] {
   const lines: string[] = [];
   const { sample } = report;
+  for (const p of report.listProblems ?? []) lines.push(`list "${p.list}": ${p.problem}`);
   for (const d of sample.differences) {
     lines.push(
       `row ${JSON.stringify(d.key)} / item ${d.itemId} ${d.field}: Postgres ${JSON.stringify(d.postgres)} ≠ ` +

@@ -8,6 +8,7 @@ import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { provisionList } from '../../../src/core/engine/provision';
 import { runPull } from '../../../src/core/engine/pull';
 import { relinkDefinition } from '../../../src/core/engine/relink';
+import { describeDifferences, verifyDefinition } from '../../../src/core/engine/verify';
 import { runPush } from '../../../src/core/engine/push';
 import type { RunSummary } from '../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
@@ -414,6 +415,11 @@ describe('routing gaps (issue #21 closing note)', () => {
         /list "East": cannot map Postgres column region \(text\) to SharePoint column Region/,
       );
       expect(errors[0]).toMatch(/change the column in SharePoint/);
+      // verify compares the lists that fit and names the one that does not.
+      const report = await verifyDefinition(h.ctx, 'split');
+      expect(report).toMatchObject({ agree: false, differences: 0, paired: 3 });
+      expect(report.listProblems?.map((p) => p.list)).toEqual(['East']);
+      expect(describeDifferences(report)[0]).toMatch(/^list "East": .*SharePoint column Region/);
     });
   });
 });
