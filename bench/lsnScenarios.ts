@@ -82,6 +82,15 @@ async function timedPush(
   return { summary, seconds: (performance.now() - started) / 1000, postgres: postgres(5) };
 }
 
+/** WAL between the bench slot's restart position and the current position: what every peek decodes. */
+async function slotRestartLag(env: BenchEnvironment): Promise<string> {
+  const { rows } = await env.pool.query<{ lag: string | null }>(
+    `SELECT (pg_current_wal_insert_lsn() - restart_lsn)::text AS lag FROM pg_replication_slots
+      WHERE database = current_database() AND slot_type = 'logical'`,
+  );
+  return rows.map((r) => r.lag ?? 'null').join(', ');
+}
+
 /** One `SELECT 1` round trip: what any single query costs on this machine right now (load included). */
 export async function roundTripMs(env: BenchEnvironment): Promise<number> {
   const started = performance.now();
@@ -107,6 +116,13 @@ export async function lsnIdleAt(
   if (load.summary.created !== rows)
     throw new LsnScenarioError(`the load created ${load.summary.created} of ${rows} items`, load.summary);
   await push(env, LSN_DEFINITION, 'a settling push');
+  // A slot's restart position moves only past a running-transactions record, which the server writes every
+  // 15 s while there is WAL activity: until then every peek decodes the load's WAL again. On a deployment the
+  // probes are a minute apart, so measure that steady state: wait for the record, then let a run confirm it.
+  const restartBefore = await slotRestartLag(env);
+  await new Promise((resolve) => setTimeout(resolve, 16_000));
+  await push(env, LSN_DEFINITION, 'a push after the running-transactions record');
+  const restartAfter = await slotRestartLag(env);
   // Before the idle probe (a full run, as every idle push was) and after it, alternating, in this run.
   const idle: TimedPush[] = [];
   const full: TimedPush[] = [];
@@ -126,6 +142,7 @@ export async function lsnIdleAt(
   const fullMs = full.map((p) => p.postgres.milliseconds);
   const fullMiddle = full.find((p) => p.postgres.milliseconds === median(fullMs)) ?? full[0];
   return {
+    [`rows${rows}SlotRestartLagBytes`]: `${restartBefore} after the load, ${restartAfter} after 16 s and a run`,
     [`rows${rows}RoundTripFloorMs`]: round(median(floor), 2),
     [`rows${rows}IdleProbed`]: idle.filter((p) => p.summary.idle === true).length,
     [`rows${rows}IdlePostgresMsRuns`]: ms.map((v) => round(v, 2)).join(', '),
