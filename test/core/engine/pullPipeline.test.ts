@@ -166,8 +166,8 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
         ops.push({ method: 'POST', body: { fields: { Title: `new ${n}`, Budget: n } } });
       await spBatch(list, ops);
     };
-    const one = await synced('pp_one', 450);
-    const piped = await synced('pp_piped', 450);
+    const one = await synced('pp_one', 410);
+    const piped = await synced('pp_piped', 410);
     await edit('pp_one', one);
     await edit('pp_piped', piped);
 
@@ -201,7 +201,7 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
   }, 120_000);
 
   it('I5c: a failed read of page N+1 after page N is applied leaves the cursor at page N+1; the rerun loses nothing', async () => {
-    const list = await synced('pp_fail', 450, false);
+    const list = await synced('pp_fail', 410, false);
     await spBatch(
       list,
       (await itemsOf(list)).map((item) => ({
@@ -229,14 +229,14 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
 
     const rerun = await runPull(h.ctx, 'pp_fail', { trigger: 'test' });
     expect(rerun).toMatchObject({ status: 'SUCCEEDED', failed: 0, deleted: 0, created: 0 });
-    expect(await edited()).toBe(450);
-    expect(await count('SELECT count(*) AS n FROM pp_fail')).toBe(450);
+    expect(await edited()).toBe(410);
+    expect(await count('SELECT count(*) AS n FROM pp_fail')).toBe(410);
     const quiet = await runPush(h.ctx, 'pp_fail', { trigger: 'test' });
     expect(quiet.created + quiet.updated + quiet.deleted).toBe(0);
   }, 120_000);
 
   it('I16: a pull out of time stops after a committed page without reading one ahead; the next run continues', async () => {
-    const list = await synced('pp_budget', 300);
+    const list = await synced('pp_budget', 250);
     await spBatch(
       list,
       (await itemsOf(list)).map((item) => ({
@@ -257,11 +257,11 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
     expect(deltaReads).toBe(1);
     const rest = await runPull(h.ctx, 'pp_budget', { trigger: 'test' });
     expect(rest).toMatchObject({ status: 'SUCCEEDED', complete: true, failed: 0, created: 0, deleted: 0 });
-    expect(await edited()).toBe(300);
+    expect(await edited()).toBe(250);
   }, 60_000);
 
   it('I6: a pull SIGKILLed with a page read ahead but not applied loses and duplicates nothing', async () => {
-    const list = await synced('pp_kill', 600);
+    const list = await synced('pp_kill', 450);
     await spBatch(
       list,
       (await itemsOf(list)).map((item) => ({
@@ -309,7 +309,7 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
     h.emulator.control.setLatency(0);
     if (!atKill) throw new Error(`the pull was not caught mid-pipeline (exit ${code}): ${stderr}`);
     expect(atKill.reads).toBeGreaterThan(atKill.applied);
-    expect(await edited()).toBeLessThan(600);
+    expect(await edited()).toBeLessThan(450);
 
     // The killed child's session may hold the definition's lock (I11) until Postgres notices it is gone.
     const rerun = await eventually("a rerun not skipped for the killed run's lock", async () => {
@@ -317,9 +317,9 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
       return summary.status !== 'SKIPPED' && summary;
     });
     expect(rerun).toMatchObject({ status: 'SUCCEEDED', failed: 0, created: 0, deleted: 0 });
-    expect(await edited()).toBe(600);
-    expect(await count('SELECT count(*) AS n FROM pp_kill WHERE budget = 7')).toBe(600);
-    expect(await count('SELECT count(*) AS n FROM pp_kill')).toBe(600);
+    expect(await edited()).toBe(450);
+    expect(await count('SELECT count(*) AS n FROM pp_kill WHERE budget = 7')).toBe(450);
+    expect(await count('SELECT count(*) AS n FROM pp_kill')).toBe(450);
     const quiet = await runPush(h.ctx, 'pp_kill', { trigger: 'test' });
     expect(quiet.created + quiet.updated + quiet.deleted).toBe(0);
   }, 120_000);
