@@ -67,6 +67,8 @@ export async function exchange(
     method: wire.method,
     headers: wire.headers,
     body: wire.body,
+    // fetch followed redirects (up to 20); Graph's item endpoints do not redirect, but keep doing the same.
+    maxRedirections: 20,
     signal: AbortSignal.timeout(timeoutMs),
   });
   const headers = headersOf(answer.headers);

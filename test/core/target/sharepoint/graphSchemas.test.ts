@@ -85,7 +85,7 @@ describe('hot-path Graph answer checks equal their schemas', () => {
   it('parseListItem ≡ listItemSchema.safeParse', () => {
     fc.assert(
       fc.property(listItem, (raw) => expectSameResult(parseListItem(raw), listItemSchema.safeParse(raw))),
-      { numRuns: 1000 },
+      { numRuns: 300 },
     );
   });
 
@@ -94,7 +94,7 @@ describe('hot-path Graph answer checks equal their schemas', () => {
       fc.property(fc.oneof(record(json), json), (raw) =>
         expectSameResult(parseFields(raw), fieldsSchema.safeParse(raw)),
       ),
-      { numRuns: 500 },
+      { numRuns: 200 },
     );
   });
 
@@ -103,7 +103,7 @@ describe('hot-path Graph answer checks equal their schemas', () => {
       fc.property(batchResponse, (raw) =>
         expectSameResult(parseBatchResponse(raw), batchResponseSchema.safeParse(raw)),
       ),
-      { numRuns: 1000 },
+      { numRuns: 300 },
     );
   });
 
