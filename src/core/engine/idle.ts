@@ -54,6 +54,7 @@ const CHECKS = [
   'creates in flight',
   'moves in flight',
   'parked rows due',
+  'delete comparison owed',
   'no cursor yet',
   'open TRUNCATE',
   'overlap window open',
@@ -181,6 +182,8 @@ function metaChecks(p: Prepared, params: Params): Partial<Record<Check, string>>
     'moves in flight': `EXISTS (SELECT 1 FROM arcore.sync_moves WHERE definition_id = ${id})`,
     'parked rows due': `EXISTS (SELECT 1 FROM arcore.sync_failures WHERE definition_id = ${id} AND direction = 'PUSH'
         AND status = 'PARKED' AND next_attempt_at <= now())`,
+    // A full comparison for deletes a run began and did not finish (I8): the next run continues it.
+    'delete comparison owed': `coalesce((SELECT c.deletes_full_position IS NOT NULL FROM cur c), false)`,
   };
   if (def.source.cursor.type === 'LSN') {
     checks['no cursor yet'] =
@@ -296,12 +299,18 @@ function columnsOf(checks: Partial<Record<Check, string>>): string {
     .join(',\n    ');
 }
 
+/**
+ * `last` is the last push proper: `resolve` records its run as a PUSH too, but it only writes one conflict's
+ * values, so it says nothing of whether the pushes finished (a resolve after an incomplete push hid the work
+ * that push left).
+ */
 const CURSOR_CTE = `cur AS MATERIALIZED (
-    SELECT c.cursor_type, c.value, c.deletes_checked_at FROM arcore.sync_cursors c
+    SELECT c.cursor_type, c.value, c.deletes_checked_at, c.deletes_full_position FROM arcore.sync_cursors c
      WHERE c.definition_id = $1::bigint AND c.scope = 'SOURCE'),
     last AS MATERIALIZED (
     SELECT r.status, r.details, r.started_at FROM arcore.sync_runs r
-     WHERE r.definition_id = $1::bigint AND r.run_type = 'PUSH' ORDER BY r.started_at DESC LIMIT 1)`;
+     WHERE r.definition_id = $1::bigint AND r.run_type = 'PUSH' AND r.trigger <> 'resolve'
+     ORDER BY r.started_at DESC LIMIT 1)`;
 
 const BACKLOG_SQL = `(SELECT count(*) FROM arcore.sync_failures WHERE definition_id = $1::bigint AND status = 'PARKED') AS parked,
     (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1::bigint AND status = 'OPEN') AS conflicts`;

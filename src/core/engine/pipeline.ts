@@ -54,12 +54,19 @@ export async function* serially<T>(source: AsyncIterator<T>): AsyncGenerator<T, 
 export class Signal {
   readonly done: Promise<void>;
   private fire!: () => void;
+  private isSet = false;
 
   constructor() {
     this.done = new Promise<void>((resolve) => (this.fire = resolve));
   }
 
+  /** Whether `set` was called. */
+  get fired(): boolean {
+    return this.isSet;
+  }
+
   set(): void {
+    this.isSet = true;
     this.fire();
   }
 }

@@ -4,7 +4,9 @@
  * page's commit changes only its own rows' ledger entries and conflicts (I11: no other run of the definition
  * writes them meanwhile). A row on both pages (updated between the two reads, so its cursor moved forward) may
  * be about to get its item from the page in flight: the look-up then waits for that page to settle, or it would
- * miss that create and create the item a second time (I6).
+ * miss that create and create the item a second time (I6). "In flight" is every page not yet settled: while
+ * page N is written, page N-1's commit may still be running, and a row of page N-1 changed since can be on
+ * page N+1 (test/review/pipelineInteractions.test.ts).
  */
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { Signal } from '../pipeline';
@@ -23,17 +25,31 @@ export interface PushPage {
   waitedForPrevious: boolean;
 }
 
-/** Canonicalises `rows` and looks them up, after `previous` settles if it carries any of the same rows. */
+/**
+ * Canonicalises `rows` and looks them up, after each page of `before` (the pages produced earlier that may not
+ * be settled yet) settles if it carries any of the same rows.
+ */
 export async function preparePushPage(
   scope: RunScope,
   rows: SourceRow[],
   readMs: number,
-  previous: PushPage | null,
+  before: PushPage | readonly PushPage[] | null,
 ): Promise<PushPage> {
   const prepared = preparePage(scope, rows);
-  const inFlight = previous ? new Set(previous.prepared.hashes) : null;
-  const shared = inFlight ? prepared.hashes.some((h) => inFlight.has(h)) : false;
-  if (shared && previous) await previous.settled.done;
+  const pages = before === null ? [] : 'prepared' in before ? [before] : before;
+  let shared = false;
+  for (const page of pages) {
+    if (page.settled.fired) continue;
+    const inFlight = new Set(page.prepared.hashes);
+    if (!prepared.hashes.some((h) => inFlight.has(h))) continue;
+    shared = true;
+    await page.settled.done;
+  }
   const lookup = await lookupPage(scope, prepared.hashes);
   return { rows, readMs, prepared, lookup, settled: new Signal(), waitedForPrevious: shared };
+}
+
+/** The pages of `pages` not settled yet, and `page`: what the page after `page` must not look up ahead of. */
+export function unsettledWith(pages: readonly PushPage[], page: PushPage): PushPage[] {
+  return [...pages.filter((p) => !p.settled.fired), page];
 }

@@ -15,7 +15,7 @@ import { prefetchOne, serially } from '../pipeline';
 import { keyOf } from '../plan';
 import type { RunScope } from '../runner';
 import { reconcileDeletes } from './deletes';
-import { preparePushPage, type PushPage } from './prefetch';
+import { preparePushPage, unsettledWith, type PushPage } from './prefetch';
 import { commitPage, type PageCommit } from './page';
 import { holdBackParked, writePrepared } from './rows';
 
@@ -126,7 +126,8 @@ async function* readPages(
 ): AsyncGenerator<TimestampPage> {
   const { def, source } = scope;
   let from: { after: KeysetPosition } | { since: string } | null = start;
-  let previous: PushPage | null = null;
+  // Pages produced before that may still be written or committing (page N-1's commit runs while page N is).
+  let unsettled: PushPage[] = [];
   for (;;) {
     const size = sizer.rows;
     const started = Date.now();
@@ -138,7 +139,7 @@ async function* readPages(
     // Never move the stored cursor backwards when re-reading the overlap window.
     const behindCursor = stored ? await isBefore(scope, next, stored) : false;
     const page: TimestampPage = {
-      ...(await preparePushPage(scope, rows, readMs, previous)),
+      ...(await preparePushPage(scope, rows, readMs, unsettled)),
       next,
       behindCursor,
       last: rows.length < size,
@@ -147,7 +148,7 @@ async function* readPages(
       scope.details.pagesWaitingForPrevious = ((scope.details.pagesWaitingForPrevious as number) ?? 0) + 1;
     yield page;
     if (page.last) return;
-    previous = page;
+    unsettled = unsettledWith(unsettled, page);
     from = { after: next };
   }
 }
