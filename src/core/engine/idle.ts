@@ -81,6 +81,8 @@ interface Prepared {
   /** TIMESTAMP: whether delete capture (tombstones) was installed when this was built. */
   tombstones: boolean;
   names: LsnNames | null;
+  /** LSN: IDLE_SLOT_LAG_BYTES, or the probing context's own bound (EngineContext.idleSlotLagBytes). */
+  slotLagBytes: number;
 }
 
 const prepared = new WeakMap<Pool, Map<string, Prepared>>();
@@ -128,6 +130,7 @@ async function prepare(ctx: EngineContext, name: string): Promise<Prepared | nul
     keyCasts,
     tombstones,
     names,
+    slotLagBytes: IDLE_SLOT_LAG_BYTES,
   };
   cache.set(name, entry);
   return entry;
@@ -280,7 +283,7 @@ function lsnSourceChecks(
     ctes,
     checks: {
       // A missing or lost slot, or a publication without the table: the run knows how to recover.
-      'slot behind': `coalesce((SELECT pos.x - slot.confirmed > ${IDLE_SLOT_LAG_BYTES} FROM pos, slot), true)`,
+      'slot behind': `coalesce((SELECT pos.x - slot.confirmed > ${p.slotLagBytes} FROM pos, slot), true)`,
       'slot changes': `(SELECT (${gate}) AND EXISTS (SELECT 1 FROM slot) AND (peek.changes > 0 OR peek.n >= ${PEEK_ROWS})
           FROM peek)`,
     },
@@ -443,6 +446,8 @@ export async function probeIdle(ctx: EngineContext, definitionName: string): Pro
   try {
     p = await prepare(ctx, definitionName);
     if (!p) return null;
+    // Per probe, not per cached entry: contexts sharing a metadata pool may bound it differently.
+    p.slotLagBytes = Math.floor(ctx.idleSlotLagBytes ?? IDLE_SLOT_LAG_BYTES);
     const verdict = p.sameDatabase ? await probeTogether(p) : await probeApart(ctx, p);
     // Built from an older definition or table shape: rebuild on the next probe.
     if (verdict.busy.includes('definition changed') || verdict.busy.includes('delete detection changed'))

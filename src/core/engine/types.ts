@@ -145,6 +145,12 @@ export interface EngineContext {
    * while page N is written. For benchmarks and tests that compare the two loops (issue 23.1).
    */
   pipelinedPush?: boolean;
+  /**
+   * LSN idle probe: WAL the slot may hold unconfirmed before the probe hands over to a run (default
+   * IDLE_SLOT_LAG_BYTES in engine/idle.ts). Tests on a cluster other test files write to raise it, so that other
+   * databases' WAL does not turn an idle probe into a run.
+   */
+  idleSlotLagBytes?: number;
   log: Logger;
   onProgress?: (event: ProgressEvent) => void;
   /** Called once per recorded run, right after its sync_runs row exists (logs you can follow). */

@@ -28,6 +28,9 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness();
+  // The cluster is shared with other test files whose WAL would otherwise pass the probe's 256 kB bound between
+  // a run and the probe after it; the bound itself is tested with its own context below.
+  h.ctx.idleSlotLagBytes = 1024 ** 3;
 });
 afterAll(async () => {
   await dropCaptureObjects(h.db.pool);
@@ -231,6 +234,8 @@ describe('idle probe, LSN', () => {
     await h.db.pool.query('CREATE TABLE idle_elsewhere (n int)');
     await h.db.pool.query('INSERT INTO idle_elsewhere SELECT g FROM generate_series(1, 100) g');
     await expectIdle(name);
+    // Past the bound, the probe hands over to a run, which confirms the WAL it found nothing in.
+    expect((await probeIdle({ ...h.ctx, idleSlotLagBytes: 1 }, name))?.busy).toEqual(['slot behind']);
     const before = await slotConfirmed();
     await runPush(h.ctx, name, { trigger: 'test' });
     expect(await slotConfirmed()).toBeGreaterThan(before);
