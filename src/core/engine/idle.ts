@@ -17,6 +17,7 @@ import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../source/postgres/t
 import { readInstallationId } from '../store/installation';
 import { LOCK_NAMESPACE, tryLockDefinition } from '../store/locks';
 import type { EngineContext, RunSummary, RunTrigger } from './types';
+import { emptyCounts } from './runner';
 
 /** Triggers whose push is probed first: the schedule's (timer, and its queue message) and the command line. */
 export const IDLE_PROBE_TRIGGERS: ReadonlySet<RunTrigger> = new Set<RunTrigger>(['timer', 'queue', 'cli']);
@@ -478,15 +479,7 @@ export function idleSummary(definition: string, started: number, verdict: IdleVe
     resourceUnits: 0,
     complete: true,
     resumeAfter: null,
-    processed: 0,
-    created: 0,
-    updated: 0,
-    deleted: 0,
-    moved: 0,
-    skipped: 0,
-    conflicts: 0,
-    failed: 0,
-    unrouted: 0,
+    ...emptyCounts(),
     parkedFailures: verdict.parkedFailures,
     openConflicts: verdict.openConflicts,
     error: null,
