@@ -6,7 +6,8 @@ const UNITS_PER_WRITE = 2;
 
 /**
  * Progress of a load that spans several runs (I16): the runs since the last one that finished its work,
- * when the latest of them stopped at its time budget.
+ * when the latest of them stopped at its time budget. A `resolve` run is recorded as a PUSH but settles one
+ * conflict, not the load: it neither ends nor continues one.
  */
 export interface LoadProgress {
   runType: 'PUSH' | 'PULL';
@@ -42,7 +43,7 @@ export async function unfinishedLoads(
        SELECT k.run_type,
               (SELECT max(r.started_at) FROM arcore.sync_runs r
                 WHERE r.definition_id = $1 AND ${runTypeOf('r')} = k.run_type AND r.status NOT IN ('SKIPPED', 'RUNNING')
-                  AND NOT (COALESCE(r.details, '{}'::jsonb) ? 'incomplete')) AS finished
+                  AND r.trigger <> 'resolve' AND NOT (COALESCE(r.details, '{}'::jsonb) ? 'incomplete')) AS finished
          FROM kinds k)
      SELECT s.run_type, count(r.*) AS runs, sum(r.processed) AS done,
             sum(extract(epoch FROM r.finished_at - r.started_at))::float8 AS seconds,
@@ -52,7 +53,7 @@ export async function unfinishedLoads(
               AS last_incomplete
        FROM since s
        JOIN arcore.sync_runs r ON r.definition_id = $1 AND ${runTypeOf('r')} = s.run_type
-        AND r.status NOT IN ('SKIPPED', 'RUNNING') AND r.finished_at IS NOT NULL
+        AND r.status NOT IN ('SKIPPED', 'RUNNING') AND r.finished_at IS NOT NULL AND r.trigger <> 'resolve'
         AND r.started_at > COALESCE(s.finished, '-infinity'::timestamptz)
       GROUP BY s.run_type`,
     [definitionId],
