@@ -155,10 +155,12 @@ describe('I16 a huge Retry-After is capped, shown, and never outlives the run', 
   });
 
   it('a block beyond the run time budget stops the run cleanly: complete false, resumeAfter set, what was done kept', async () => {
-    // The first page goes through (a page's end is an event without wait or trace); then a 429 asks for 120 s, beyond the run's 5 s budget.
-    let pages = 0;
+    // The first page's $batch goes through; then a 429 asks for 120 s, beyond the run's 5 s budget. The fault is
+    // set when that batch's answer is traced, before the next page is written: the page's end event comes after
+    // its commit, which the pipelined push runs while the next page is written (too late to catch its batch).
+    let batches = 0;
     const { ctx, close } = await contextWith({ GRAPH_MAX_RETRY_AFTER_SECONDS: '300' }, (e) => {
-      if (!e.wait && !e.trace && ++pages === 1)
+      if (e.trace?.kind === 'batch' && ++batches === 1)
         h.emulator.control.injectFault({
           method: 'POST',
           pathPattern: '\\$batch$',
