@@ -1,7 +1,7 @@
 /**
  * A push, pull or backfill in a child process, so that tests can SIGKILL it mid-run (I6).
  *
- * Tests call `spawnEngineChild` (and `killWhen`). Run as a script, this file is the child itself:
+ * Tests call `spawnEngineChild`, `killWhen` and, before a rerun, `lockReleased`. Run as a script, this file is the child itself:
  *   node --import tsx test/support/engineChild.ts push|pull <definition>
  *   node --import tsx test/support/engineChild.ts backfill <definition> <field,field…>
  * Settings come from the environment (DATABASE_URL, GRAPH_BASE_URL, GRAPH_TOKEN, GRAPH_CA_CERT_FILE).
@@ -15,6 +15,7 @@ import { createEngineContext } from '../../src/core/engine/context';
 import { runBackfill } from '../../src/core/engine/backfill';
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
+import { definitionLockHeldSql } from '../../src/core/store/locks';
 import type { Harness } from './engineHarness';
 import { eventually } from './eventually';
 
@@ -94,6 +95,19 @@ export async function killWhen(
   const code = await child.exited;
   if (!killed && code !== 0) throw new Error(`engine child failed (exit ${code}): ${child.stderr()}`);
   return killed;
+}
+
+/**
+ * Waits until no session holds the lock of `definition` (I11). A killed child's session, and its lock, outlive
+ * the kill by a moment (longer while the session waits on a lock): a rerun before then is SKIPPED, and a
+ * skipped rerun must not be read as one that found nothing left to do.
+ */
+export async function lockReleased(h: Harness, definition: string): Promise<void> {
+  const held = definitionLockHeldSql('(SELECT id FROM arcore.sync_definitions WHERE name = $1)');
+  await eventually(`the killed run's lock of ${definition} to be released`, async () => {
+    const { rows } = await h.db.pool.query<{ held: boolean }>(`SELECT ${held} AS held`, [definition]);
+    return !rows[0].held;
+  });
 }
 
 async function main(): Promise<void> {

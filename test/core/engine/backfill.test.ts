@@ -10,7 +10,7 @@ import { runPull } from '../../../src/core/engine/pull';
 import { installCursor } from '../../../src/core/ops/installCursor';
 import { runPush } from '../../../src/core/engine/push';
 import { KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
-import { killWhen, spawnEngineChild } from '../../support/engineChild';
+import { killWhen, lockReleased, spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -173,6 +173,7 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     );
     expect(stored.rows[0].status).toBe('RUNNING');
 
+    await lockReleased(h, 'bf_crash');
     const rerun = await backfill('bf_crash');
     expect(rerun).toMatchObject({ complete: true, resumed: true, failed: 0, conflicts: 0 });
     expect(rerun.examined).toBeLessThan(160);

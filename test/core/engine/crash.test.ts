@@ -1,6 +1,6 @@
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
-import { killWhen, spawnEngineChild } from '../../support/engineChild';
+import { killWhen, lockReleased, spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -39,6 +39,7 @@ describe('I6 crash safety (a real SIGKILL)', () => {
     expect(killed).toBe(true);
     const partial = (await h.items('Projects')).length;
     expect(partial).toBeLessThan(400);
+    await lockReleased(h, 'projects');
     const rerun = await runPush(h.ctx, 'projects', { trigger: 'test' });
     expect(rerun.failed).toBe(0);
     const items = await h.items('Projects');
@@ -70,6 +71,7 @@ describe('I6 crash safety (a real SIGKILL)', () => {
     h.emulator.control.setLatency(0);
     expect(killed).toBe(true);
     expect(await countEdited()).toBeLessThan(300);
+    await lockReleased(h, 'projects');
     const rerun = await runPull(h.ctx, 'projects', { trigger: 'test' });
     expect(rerun.failed).toBe(0);
     expect(await countEdited()).toBe(300);

@@ -3,10 +3,6 @@
  * tests hold it to the unpipelined loop and to I5c (a page's cursor commits only after its writes and ledger
  * rows) and I6 (a SIGKILL anywhere loses and duplicates nothing).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { keysetCursor } from '../../../src/core/cursor/timestampCursor';
 import { runPush } from '../../../src/core/engine/push';
@@ -14,15 +10,13 @@ import { preparePushPage } from '../../../src/core/engine/push/prefetch';
 import { pushPrepared } from '../../../src/core/engine/push/rows';
 import { withRun } from '../../../src/core/engine/runner';
 import type { EngineContext, ProgressEvent } from '../../../src/core/engine/types';
+import { killWhen, lockReleased, spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
   type Harness,
 } from '../../support/engineHarness';
-import { eventually } from '../../support/eventually';
-
-const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
 
 /** The definition's ledger rows, comparable across definitions (no ids or times: the trigger's clock differs). */
 async function ledgerOf(h: Harness, definition: string): Promise<unknown[]> {
@@ -336,20 +330,16 @@ describe('I5c pipelined push (issue 23.1)', () => {
     h.emulator.control.setLatency(40);
     // Rows already pushed change while the child runs: they move ahead of the cursor, onto later pages.
     let edits = 0;
-    const killed = await killMidRun(h, async () => {
+    const killed = await killWhen(spawnEngineChild(h, ['push', 'projects']), async () => {
       await h.db.pool.query("UPDATE projects SET name = name || '+' WHERE id = $1", [
         1 + ((edits++ * 37) % 400),
       ]);
       return (await h.items('Projects')).length >= 100;
-    });
-    h.emulator.control.setLatency(0);
+    }).finally(() => h.emulator.control.setLatency(0));
     expect(killed).toBe(true);
     expect((await h.items('Projects')).length).toBeLessThan(400);
-    // The killed child's session holds the definition's lock until Postgres notices it is gone (I11).
-    const rerun = await eventually('the lock of the killed run to be released', async () => {
-      const summary = await runPush(h.ctx, 'projects', { trigger: 'test' });
-      return summary.status === 'SKIPPED' ? undefined : summary;
-    });
+    await lockReleased(h, 'projects');
+    const rerun = await runPush(h.ctx, 'projects', { trigger: 'test' });
     expect(rerun.status).toBe('SUCCEEDED');
     const items = await h.items('Projects');
     expect(items).toHaveLength(400);
@@ -358,37 +348,3 @@ describe('I5c pipelined push (issue 23.1)', () => {
     expect((await runPush(h.ctx, 'projects', { trigger: 'test' })).created).toBe(0);
   }, 60000);
 });
-
-/** Starts a push of `projects` in a child process and SIGKILLs it once `killWhen` is true. */
-async function killMidRun(h: Harness, killWhen: () => Promise<boolean>): Promise<boolean> {
-  const dir = mkdtempSync(join(tmpdir(), 'arcore-pipeline-'));
-  const ca = join(dir, 'ca.pem');
-  writeFileSync(ca, h.emulator.caCert);
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'push', 'projects'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: h.db.url,
-      GRAPH_BASE_URL: h.emulator.baseUrl,
-      GRAPH_TOKEN: h.emulator.appToken,
-      GRAPH_CA_CERT_FILE: ca,
-      GRAPH_RU_PER_MINUTE: '10000000',
-      GRAPH_MAX_CONCURRENCY: '2',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let killed = false;
-  for (let i = 0; i < 600 && child.exitCode === null; i++) {
-    if (await killWhen()) {
-      child.kill('SIGKILL');
-      killed = true;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const code = await exited;
-  if (!killed && code !== 0) throw new Error(`child failed (${code}): ${stderr}`);
-  return killed;
-}

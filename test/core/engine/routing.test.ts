@@ -20,7 +20,7 @@ import { runBackfill } from '../../../src/core/engine/backfill';
 import { routeHash } from '../../../src/core/routing';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
 import { ensureSubscriptions, listStoredSubscriptions } from '../../../src/core/subscriptions';
-import { killWhen, spawnEngineChild } from '../../support/engineChild';
+import { killWhen, lockReleased, spawnEngineChild } from '../../support/engineChild';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
 
 const LISTS = ['Active', 'Archive', 'Europe'] as const;
@@ -273,8 +273,9 @@ describe('routing: one table, three lists (issue #21)', () => {
     expect((await itemsOf(11)).map((i) => i.list).sort()).toEqual(['Active', 'Archive']);
     expect(Number((await h.db.pool.query('SELECT count(*) AS n FROM arcore.sync_moves')).rows[0].n)).toBe(2);
     // A pull in the crash window neither adopts the new items as new rows nor deletes anything.
+    await lockReleased(h, 'tickets');
     const p = await pull();
-    expect(p).toMatchObject({ deleted: 0, created: 0 });
+    expect(p).toMatchObject({ status: 'SUCCEEDED', deleted: 0, created: 0 });
     expect((await h.db.pool.query('SELECT id FROM tickets WHERE id IN (10, 11)')).rowCount).toBe(2);
     // Then a SharePoint user edits row 11's old item, and the next push runs before any pull.
     const old11 = (await itemsOf(11)).find((i) => i.list === 'Active');
