@@ -10,6 +10,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../support/engineHarness';
 
@@ -109,12 +110,7 @@ describe('arcore-sync backfill', () => {
     // Batches of 2 rows, and a time budget spent after the first.
     await h.define(
       projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 2,
-        },
+        source: timestampSource('projects', 2),
       }),
     );
     const stopped = await runBackfill(h.ctx, 'projects', {

@@ -8,6 +8,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../support/engineHarness';
 
@@ -23,12 +24,7 @@ describe('pipelined push: a page looked up while the commit of the page two befo
     await h.define({
       ...projectsDefinition(
         {
-          source: {
-            table: 'twoback',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 2,
-          },
+          source: timestampSource('twoback', 2),
         },
         'TwoBack',
       ),

@@ -15,6 +15,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
@@ -36,12 +37,7 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
       projectsDefinition(
         {
           name,
-          source: {
-            table: name,
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 40,
-          },
+          source: timestampSource(name, 40),
           ...overrides,
         },
         name,

@@ -5,6 +5,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
@@ -15,12 +16,7 @@ describe('I6 crash safety (a real SIGKILL)', () => {
     await createProjectsTable(h.db);
     await h.define(
       projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 40,
-        },
+        source: timestampSource('projects', 40),
       }),
     );
   });

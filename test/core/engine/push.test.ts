@@ -3,6 +3,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
@@ -30,12 +31,7 @@ describe('push', () => {
     it('a: 2,500 rows sharing one updated_at with page size 1,000 are all pushed, once each', async () => {
       await h.define(
         projectsDefinition({
-          source: {
-            table: 'projects',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 1000,
-          },
+          source: timestampSource('projects', 1000),
         }),
       );
       await h.db.pool.query('ALTER TABLE projects DISABLE TRIGGER USER');

@@ -15,6 +15,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
@@ -149,12 +150,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
     await h.define({
       ...projectsDefinition(
         {
-          source: {
-            table: 'race',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 5,
-          },
+          source: timestampSource('race', 5),
         },
         'Race',
       ),
@@ -197,12 +193,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
     await h.define({
       ...projectsDefinition(
         {
-          source: {
-            table: 'failing',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 40,
-          },
+          source: timestampSource('failing', 40),
         },
         'Failing',
       ),
@@ -240,12 +231,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
     await h.define({
       ...projectsDefinition(
         {
-          source: {
-            table: 'uncommitted',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 40,
-          },
+          source: timestampSource('uncommitted', 40),
         },
         'Uncommitted',
       ),
@@ -283,12 +269,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
     await h.define({
       ...projectsDefinition(
         {
-          source: {
-            table: 'timed',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 20,
-          },
+          source: timestampSource('timed', 20),
         },
         'Timed',
       ),
@@ -316,12 +297,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
     await createProjectsTable(h.db, 'projects');
     await h.define(
       projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 40,
-        },
+        source: timestampSource('projects', 40),
       }),
     );
     await h.db.pool.query(
