@@ -74,11 +74,7 @@ describe('ops API: backfill', () => {
     }
   });
   it('the status route shows an unfinished backfill, as the console reads it, until it is continued to the end', async () => {
-    await h.define(
-      projectsDefinition({
-        source: timestampSource('projects', 2),
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 2) }));
     const stopped = await runBackfill(h.ctx, 'projects', {
       fields: ['Title'],
       direction: 'pull',

@@ -14,11 +14,7 @@ describe('I6 crash safety (a real SIGKILL)', () => {
   beforeEach(async () => {
     h = await startHarness();
     await createProjectsTable(h.db);
-    await h.define(
-      projectsDefinition({
-        source: timestampSource('projects', 40),
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 40) }));
   });
   afterEach(async () => h.close());
 

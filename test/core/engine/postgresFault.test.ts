@@ -94,11 +94,7 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
   beforeEach(async () => {
     h = await startHarness({}, pg.adminUrl);
     await createProjectsTable(h.db);
-    await h.define(
-      projectsDefinition({
-        source: timestampSource('projects', 40),
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 40) }));
   });
 
   afterEach(async () => {

@@ -148,12 +148,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
   it('a row updated between the reads of page N and N+1 is looked up only after page N settles: one item', async () => {
     await createProjectsTable(h.db, 'race');
     await h.define({
-      ...projectsDefinition(
-        {
-          source: timestampSource('race', 5),
-        },
-        'Race',
-      ),
+      ...projectsDefinition({ source: timestampSource('race', 5) }, 'Race'),
       name: 'race',
     });
     await h.db.pool.query("INSERT INTO race (id, name) SELECT g, 'r' || g FROM generate_series(1, 10) g");
@@ -191,12 +186,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
   it('a Graph failure on page N while page N+1 is read ahead leaves the cursor after page N-1; a rerun completes', async () => {
     await createProjectsTable(h.db, 'failing');
     await h.define({
-      ...projectsDefinition(
-        {
-          source: timestampSource('failing', 40),
-        },
-        'Failing',
-      ),
+      ...projectsDefinition({ source: timestampSource('failing', 40) }, 'Failing'),
       name: 'failing',
     });
     await h.db.pool.query("INSERT INTO failing (id, name) SELECT g, 'f' || g FROM generate_series(1, 200) g");
@@ -229,12 +219,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
   it('a failing commit of page N while page N+1 is written fails the run with its own error; the cursor stays after page N-1', async () => {
     await createProjectsTable(h.db, 'uncommitted');
     await h.define({
-      ...projectsDefinition(
-        {
-          source: timestampSource('uncommitted', 40),
-        },
-        'Uncommitted',
-      ),
+      ...projectsDefinition({ source: timestampSource('uncommitted', 40) }, 'Uncommitted'),
       name: 'uncommitted',
     });
     await h.db.pool.query(
@@ -267,12 +252,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
   it('I16: a run out of time stops after a committed page; the page read ahead is neither written nor counted', async () => {
     await createProjectsTable(h.db, 'timed');
     await h.define({
-      ...projectsDefinition(
-        {
-          source: timestampSource('timed', 20),
-        },
-        'Timed',
-      ),
+      ...projectsDefinition({ source: timestampSource('timed', 20) }, 'Timed'),
       name: 'timed',
     });
     await h.db.pool.query("INSERT INTO timed (id, name) SELECT g, 't' || g FROM generate_series(1, 200) g");
@@ -295,11 +275,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
 
   it('I6: a push SIGKILLed mid-pipeline while rows keep changing loses and duplicates nothing', async () => {
     await createProjectsTable(h.db, 'projects');
-    await h.define(
-      projectsDefinition({
-        source: timestampSource('projects', 40),
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 40) }));
     await h.db.pool.query(
       "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 400) g",
     );
