@@ -10,6 +10,7 @@
  */
 import { runPull } from '../src/core/engine/pull';
 import { runPush } from '../src/core/engine/push';
+import type { Pool } from 'pg';
 import type { RunSummary } from '../src/core/engine/types';
 import { cursorTriggerName } from '../src/core/source/postgres/PostgresSource';
 import { deleteCaptureStatements } from '../src/core/source/postgres/tombstones';
@@ -126,6 +127,21 @@ export async function countsMilliseconds(env: BenchEnvironment): Promise<number>
   return performance.now() - started;
 }
 
+/** Sets the SOURCE cursor at the table's newest row, as a push that read every row would leave it. */
+async function sourceCursorAtNewestRow(pool: Pool): Promise<void> {
+  const { rows: last } = await pool.query<{ ts: string; id: number; definition_id: string }>(
+    `SELECT t.updated_at::text AS ts, t.id, d.id AS definition_id FROM ${TABLE} t, arcore.sync_definitions d
+      WHERE d.name = $1 ORDER BY t.updated_at DESC, t.id DESC LIMIT 1`,
+    [DEFINITION],
+  );
+  await writeCursor(
+    pool,
+    last[0].definition_id,
+    'SOURCE',
+    keysetCursor.serialize({ ts: last[0].ts, key: [last[0].id] }),
+  );
+}
+
 /**
  * Moves every row's cursor a day back (the cursor trigger off, so nothing else moves) and the SOURCE cursor with
  * them: the overlap window behind the cursor (I5b) is then long closed, as on any table quiet for more than
@@ -138,17 +154,7 @@ export async function closeOverlapWindow(env: BenchEnvironment): Promise<void> {
   await pool.query(`UPDATE ${TABLE} SET updated_at = updated_at - interval '1 day'`);
   await pool.query(`ALTER TABLE ${TABLE} ENABLE TRIGGER ${touch}`);
   await pool.query(`VACUUM ANALYZE ${TABLE}`);
-  const { rows: last } = await pool.query<{ ts: string; id: number; definition_id: string }>(
-    `SELECT t.updated_at::text AS ts, t.id, d.id AS definition_id FROM ${TABLE} t, arcore.sync_definitions d
-      WHERE d.name = $1 ORDER BY t.updated_at DESC, t.id DESC LIMIT 1`,
-    [DEFINITION],
-  );
-  await writeCursor(
-    pool,
-    last[0].definition_id,
-    'SOURCE',
-    keysetCursor.serialize({ ts: last[0].ts, key: [last[0].id] }),
-  );
+  await sourceCursorAtNewestRow(pool);
   // A run after the move: the probe trusts a window only a run has read since it closed.
   quiet(
     await runPush(env.ctx, DEFINITION, { trigger: 'cli', full: true }),
@@ -196,17 +202,7 @@ export async function fillSyncedTable(env: BenchEnvironment, rows: number): Prom
   await pool.query(`ALTER TABLE ${TABLE} ENABLE TRIGGER ${touch}`);
   await pool.query(`VACUUM ANALYZE ${TABLE}`);
   await pool.query('VACUUM ANALYZE arcore.sync_ledger');
-  const { rows: last } = await pool.query<{ ts: string; id: number; definition_id: string }>(
-    `SELECT t.updated_at::text AS ts, t.id, d.id AS definition_id FROM ${TABLE} t, arcore.sync_definitions d
-      WHERE d.name = $1 ORDER BY t.updated_at DESC, t.id DESC LIMIT 1`,
-    [DEFINITION],
-  );
-  await writeCursor(
-    pool,
-    last[0].definition_id,
-    'SOURCE',
-    keysetCursor.serialize({ ts: last[0].ts, key: [last[0].id] }),
-  );
+  await sourceCursorAtNewestRow(pool);
   // One settling cycle; the pull's delta token was taken on the empty list, so it sees nothing new.
   quiet(await runPush(env.ctx, DEFINITION, { trigger: 'cli' }), 'the settling push');
   quiet(await runPull(env.ctx, DEFINITION, { trigger: 'cli' }), 'the settling pull');

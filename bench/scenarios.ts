@@ -208,51 +208,66 @@ type ScenarioBody = (
   sizes: BenchSizes,
 ) => Promise<Omit<ScenarioResult, 'id' | 'number' | 'wallSeconds'>>;
 
+/**
+ * The initial push of scenarios 2, 3, 13 and 14, measured in an environment of its own: unthrottled, `latencyMs`
+ * added to every emulator response, the emulator's ambiguous 503s at --push-503-rate.
+ */
+async function measuredPushOnItsOwn(
+  adminUrl: string,
+  sizes: BenchSizes,
+  id: ScenarioId,
+  loop: PushLoop,
+  rows: number,
+  latencyMs: number,
+): ReturnType<typeof measuredPush> {
+  const env = await openEnvironment(adminUrl, {
+    ...unthrottled(rows, latencyMs, id, sizes),
+    batchAmbiguous503Rate: sizes.pushAmbiguous503Rate,
+  });
+  try {
+    return await measuredPush(env, id, rows, loop);
+  } finally {
+    await env.close();
+  }
+}
+
 async function overheadScenario(
   adminUrl: string,
   sizes: BenchSizes,
   id: ScenarioId,
   loop: PushLoop,
 ): ReturnType<ScenarioBody> {
-  const env = await openEnvironment(adminUrl, {
-    ...unthrottled(sizes.overheadRows, 0, id, sizes),
-    batchAmbiguous503Rate: sizes.pushAmbiguous503Rate,
-  });
-  try {
-    const push = await measuredPush(env, id, sizes.overheadRows, loop);
-    const perThousand = (seconds: number) => round((seconds / sizes.overheadRows) * 1000, 3);
-    return {
-      title: `Engine overhead (initial push, no throttling, no latency, ${loop} page loop)`,
-      sizes: {
-        rows: sizes.overheadRows,
-        concurrency: sizes.concurrency,
-        ambiguous503Rate: sizes.pushAmbiguous503Rate,
-      },
-      figures: {
-        pushLoop: loop,
-        seconds: round(push.seconds, 1),
-        rowsPerSecond: round(sizes.overheadRows / push.seconds, 0),
-        engineCpuSecondsPer1000Rows: perThousand(push.engineCpuSeconds),
-        emulatorCpuSecondsPer1000Rows: perThousand(push.emulatorCpuSeconds),
-        postgresServerCpuSecondsPer1000Rows:
-          push.postgresServerCpuSeconds === null ? null : perThousand(push.postgresServerCpuSeconds),
-        cpuUtilisationOfBothCores: round(
-          (push.engineCpuSeconds + push.emulatorCpuSeconds + (push.postgresServerCpuSeconds ?? 0)) /
-            (push.seconds * availableParallelism()),
-          2,
-        ),
-        enginePeakRssMb: round(push.enginePeakRssMb, 0),
-        emulatorPeakRssMb: round(push.emulatorPeakRssMb, 0),
-        graphRequests: push.summary.graphRequests,
-        resourceUnitsPerRow: round(push.stats.resourceUnits / sizes.overheadRows, 3),
-        postgresQueries: push.postgres.queries,
-        postgresSeconds: round(push.postgres.milliseconds / 1000, 2),
-      },
-      notes: ["The engine, the emulator and Postgres share the machine's cores (cpuUtilisationOfBothCores)."],
-    };
-  } finally {
-    await env.close();
-  }
+  const push = await measuredPushOnItsOwn(adminUrl, sizes, id, loop, sizes.overheadRows, 0);
+  const perThousand = (seconds: number) => round((seconds / sizes.overheadRows) * 1000, 3);
+  return {
+    title: `Engine overhead (initial push, no throttling, no latency, ${loop} page loop)`,
+    sizes: {
+      rows: sizes.overheadRows,
+      concurrency: sizes.concurrency,
+      ambiguous503Rate: sizes.pushAmbiguous503Rate,
+    },
+    figures: {
+      pushLoop: loop,
+      seconds: round(push.seconds, 1),
+      rowsPerSecond: round(sizes.overheadRows / push.seconds, 0),
+      engineCpuSecondsPer1000Rows: perThousand(push.engineCpuSeconds),
+      emulatorCpuSecondsPer1000Rows: perThousand(push.emulatorCpuSeconds),
+      postgresServerCpuSecondsPer1000Rows:
+        push.postgresServerCpuSeconds === null ? null : perThousand(push.postgresServerCpuSeconds),
+      cpuUtilisationOfBothCores: round(
+        (push.engineCpuSeconds + push.emulatorCpuSeconds + (push.postgresServerCpuSeconds ?? 0)) /
+          (push.seconds * availableParallelism()),
+        2,
+      ),
+      enginePeakRssMb: round(push.enginePeakRssMb, 0),
+      emulatorPeakRssMb: round(push.emulatorPeakRssMb, 0),
+      graphRequests: push.summary.graphRequests,
+      resourceUnitsPerRow: round(push.stats.resourceUnits / sizes.overheadRows, 3),
+      postgresQueries: push.postgres.queries,
+      postgresSeconds: round(push.postgres.milliseconds / 1000, 2),
+    },
+    notes: ["The engine, the emulator and Postgres share the machine's cores (cpuUtilisationOfBothCores)."],
+  };
 }
 
 async function latencyScenario(
@@ -261,32 +276,24 @@ async function latencyScenario(
   id: ScenarioId,
   loop: PushLoop,
 ): ReturnType<ScenarioBody> {
-  const env = await openEnvironment(adminUrl, {
-    ...unthrottled(sizes.latencyRows, sizes.latencyMs, id, sizes),
-    batchAmbiguous503Rate: sizes.pushAmbiguous503Rate,
-  });
-  try {
-    const push = await measuredPush(env, id, sizes.latencyRows, loop);
-    return {
-      title: `Latency-bound (initial push, ${sizes.latencyMs} ms added to every emulator response, ${loop} page loop)`,
-      sizes: {
-        rows: sizes.latencyRows,
-        latencyMs: sizes.latencyMs,
-        concurrency: sizes.concurrency,
-        ambiguous503Rate: sizes.pushAmbiguous503Rate,
-      },
-      figures: {
-        pushLoop: loop,
-        seconds: round(push.seconds, 1),
-        rowsPerSecond: round(sizes.latencyRows / push.seconds, 0),
-        graphRequests: push.summary.graphRequests,
-        engineCpuSecondsPer1000Rows: round((push.engineCpuSeconds / sizes.latencyRows) * 1000, 3),
-      },
-      notes: [],
-    };
-  } finally {
-    await env.close();
-  }
+  const push = await measuredPushOnItsOwn(adminUrl, sizes, id, loop, sizes.latencyRows, sizes.latencyMs);
+  return {
+    title: `Latency-bound (initial push, ${sizes.latencyMs} ms added to every emulator response, ${loop} page loop)`,
+    sizes: {
+      rows: sizes.latencyRows,
+      latencyMs: sizes.latencyMs,
+      concurrency: sizes.concurrency,
+      ambiguous503Rate: sizes.pushAmbiguous503Rate,
+    },
+    figures: {
+      pushLoop: loop,
+      seconds: round(push.seconds, 1),
+      rowsPerSecond: round(sizes.latencyRows / push.seconds, 0),
+      graphRequests: push.summary.graphRequests,
+      engineCpuSecondsPer1000Rows: round((push.engineCpuSeconds / sizes.latencyRows) * 1000, 3),
+    },
+    notes: [],
+  };
 }
 
 const scenarios: Record<ScenarioId, ScenarioBody> = {

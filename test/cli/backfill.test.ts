@@ -10,6 +10,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../support/engineHarness';
 
@@ -107,16 +108,7 @@ describe('arcore-sync backfill', () => {
   });
   it('status shows an unfinished backfill: fields, strategy, direction, progress, start, and how to continue or start over', async () => {
     // Batches of 2 rows, and a time budget spent after the first.
-    await h.define(
-      projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 2,
-        },
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 2) }));
     const stopped = await runBackfill(h.ctx, 'projects', {
       fields: ['Title', 'budget'],
       strategy: 'full_resync',

@@ -17,6 +17,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../support/engineHarness';
 import { invocation, queued } from './support/invocation';
@@ -86,12 +87,7 @@ describe('I16 runs that fit an invocation, through the Functions handlers', () =
         projectsDefinition(
           {
             name,
-            source: {
-              table: name,
-              key: ['id'],
-              cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-              pageSize: 10,
-            },
+            source: timestampSource(name, 10),
           },
           name === 'load' ? 'Load' : 'Busy',
         ),

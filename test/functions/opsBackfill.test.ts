@@ -1,6 +1,6 @@
 import { tryLockDefinition } from '../../src/core/store/locks';
 import { runBackfill } from '../../src/core/engine/backfill';
-import { projectsDefinition, type Harness } from '../support/engineHarness';
+import { projectsDefinition, timestampSource, type Harness } from '../support/engineHarness';
 import { ops, startOpsHarness } from './support/opsHarness';
 
 /** POST ops/definitions/{name}/backfill (issue #22), against Postgres and the emulator. */
@@ -74,16 +74,7 @@ describe('ops API: backfill', () => {
     }
   });
   it('the status route shows an unfinished backfill, as the console reads it, until it is continued to the end', async () => {
-    await h.define(
-      projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 2,
-        },
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 2) }));
     const stopped = await runBackfill(h.ctx, 'projects', {
       fields: ['Title'],
       direction: 'pull',

@@ -8,6 +8,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../support/engineHarness';
 
@@ -21,17 +22,7 @@ describe('pipelined push: a page looked up while the commit of the page two befo
   it('a row created on page 1 and read again on page 3 gets one item', async () => {
     await createProjectsTable(h.db, 'twoback');
     await h.define({
-      ...projectsDefinition(
-        {
-          source: {
-            table: 'twoback',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 2,
-          },
-        },
-        'TwoBack',
-      ),
+      ...projectsDefinition({ source: timestampSource('twoback', 2) }, 'TwoBack'),
       name: 'twoback',
     });
     await h.db.pool.query("INSERT INTO twoback (id, name) SELECT g, 'r' || g FROM generate_series(1, 5) g");

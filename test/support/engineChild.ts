@@ -1,7 +1,7 @@
 /**
  * A push, pull or backfill in a child process, so that tests can SIGKILL it mid-run (I6).
  *
- * Tests call `spawnEngineChild` (and `killWhen`). Run as a script, this file is the child itself:
+ * Tests call `spawnEngineChild`, `killWhen` and, before a rerun, `lockReleased`. Run as a script, this file is the child itself:
  *   node --import tsx test/support/engineChild.ts push|pull <definition>
  *   node --import tsx test/support/engineChild.ts backfill <definition> <field,field…>
  * Settings come from the environment (DATABASE_URL, GRAPH_BASE_URL, GRAPH_TOKEN, GRAPH_CA_CERT_FILE).
@@ -15,6 +15,8 @@ import { createEngineContext } from '../../src/core/engine/context';
 import { runBackfill } from '../../src/core/engine/backfill';
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
+import type { RunSummary } from '../../src/core/engine/types';
+import { definitionLockHeldSql } from '../../src/core/store/locks';
 import type { Harness } from './engineHarness';
 import { eventually } from './eventually';
 
@@ -24,11 +26,15 @@ export interface EngineChild {
   /** The exit code (null when killed by a signal), once the child has exited. */
   exited: Promise<number | null>;
   stderr(): string;
+  /** The run's summary, the child's last line, once it has exited; rejects when it failed or printed none. */
+  summary(): Promise<RunSummary>;
 }
 
 export interface EngineChildOptions {
   /** GRAPH_MAX_CONCURRENCY for the child (default 2: a kill then lands between batches); null: the app's default. */
   maxConcurrency?: number | null;
+  /** Further settings for the child (GRAPH_RU_PER_MINUTE, RUN_MAX_SECONDS…), over the defaults. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -40,7 +46,7 @@ export function spawnEngineChild(
   args: [kind: 'push' | 'pull', definition: string] | [kind: 'backfill', definition: string, fields: string],
   options: EngineChildOptions = {},
 ): EngineChild {
-  const { maxConcurrency = 2 } = options;
+  const { maxConcurrency = 2, env = {} } = options;
   const ca = join(mkdtempSync(join(tmpdir(), 'arcore-engine-child-')), 'ca.pem');
   writeFileSync(ca, h.emulator.caCert);
   const child = spawn(process.execPath, ['--import', 'tsx', __filename, ...args], {
@@ -52,15 +58,24 @@ export function spawnEngineChild(
       GRAPH_CA_CERT_FILE: ca,
       GRAPH_RU_PER_MINUTE: '10000000',
       ...(maxConcurrency === null ? {} : { GRAPH_MAX_CONCURRENCY: String(maxConcurrency) }),
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  let stdout = '';
   child.stderr?.on('data', (d) => (stderr += String(d)));
-  // Progress lines are not read, but drained: a full pipe would block the child's writes.
-  child.stdout?.resume();
+  // Read as it comes (progress lines, then the summary): a full pipe would block the child's writes.
+  child.stdout?.on('data', (d) => (stdout += String(d)));
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { process: child, exited, stderr: () => stderr };
+  const summary = async (): Promise<RunSummary> => {
+    const code = await exited;
+    const last = stdout.trim().split('\n').pop() ?? '';
+    if (code !== 0 || !last.startsWith('{'))
+      throw new Error(`engine child ${args.join(' ')} exited ${code}: ${stderr}`);
+    return JSON.parse(last) as RunSummary;
+  };
+  return { process: child, exited, stderr: () => stderr, summary };
 }
 
 /**
@@ -94,6 +109,19 @@ export async function killWhen(
   const code = await child.exited;
   if (!killed && code !== 0) throw new Error(`engine child failed (exit ${code}): ${child.stderr()}`);
   return killed;
+}
+
+/**
+ * Waits until no session holds the lock of `definition` (I11). A killed child's session, and its lock, outlive
+ * the kill by a moment (longer while the session waits on a lock): a rerun before then is SKIPPED, and a
+ * skipped rerun must not be read as one that found nothing left to do.
+ */
+export async function lockReleased(h: Harness, definition: string): Promise<void> {
+  const held = definitionLockHeldSql('(SELECT id FROM arcore.sync_definitions WHERE name = $1)');
+  await eventually(`the killed run's lock of ${definition} to be released`, async () => {
+    const { rows } = await h.db.pool.query<{ held: boolean }>(`SELECT ${held} AS held`, [definition]);
+    return !rows[0].held;
+  });
 }
 
 async function main(): Promise<void> {

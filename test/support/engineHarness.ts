@@ -105,13 +105,26 @@ export async function createProjectsTable(db: TestDatabase, table = 'projects'):
   await installCursorTrigger(db.pool, 'public', table, 'updated_at');
 }
 
+/**
+ * The source of a table like createProjectsTable's: keyed by id, read in updated_at order, `pageSize` rows a page
+ * (the definition's default when omitted).
+ */
+export function timestampSource(table = 'projects', pageSize?: number): SyncDefinitionInput['source'] {
+  return {
+    table,
+    key: ['id'],
+    cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+    ...(pageSize === undefined ? {} : { pageSize }),
+  };
+}
+
 export function projectsDefinition(
   overrides: Partial<SyncDefinitionInput> = {},
   list = 'Projects',
 ): SyncDefinitionInput {
   return {
     name: 'projects',
-    source: { table: 'projects', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+    source: timestampSource(),
     target: { site: SITE, list },
     fields: [
       { source: 'name', target: 'Title' },

@@ -1,71 +1,37 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { budgetShape } from '../../../src/core/budget/shape';
 import { runPush } from '../../../src/core/engine/push';
 import type { RunSummary } from '../../../src/core/engine/types';
+import { spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
-const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
 /** Small enough that three processes each pacing to the whole budget would overrun it within the test. */
 const BUDGET = 300;
 const RUN_SECONDS = 15;
 
 /** One push or pull in its own process (its own pools, its own Graph client), as a worker instance is. */
-function runInChild(h: Harness, ca: string, direction: 'push' | 'pull', name: string): Promise<RunSummary> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, direction, name], {
-    env: {
-      ...process.env,
-      DATABASE_URL: h.db.url,
-      GRAPH_BASE_URL: h.emulator.baseUrl,
-      GRAPH_TOKEN: h.emulator.appToken,
-      GRAPH_CA_CERT_FILE: ca,
-      GRAPH_RU_PER_MINUTE: String(BUDGET),
-      GRAPH_MAX_CONCURRENCY: '2',
-      RUN_MAX_SECONDS: String(RUN_SECONDS),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += String(d)));
-  child.stderr.on('data', (d) => (stderr += String(d)));
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{'))
-        reject(new Error(`${direction} ${name} exited ${code}: ${stderr}`));
-      else resolve(JSON.parse(last) as RunSummary);
-    }),
-  );
+function runInChild(h: Harness, direction: 'push' | 'pull', name: string): Promise<RunSummary> {
+  return spawnEngineChild(h, [direction, name], {
+    env: { GRAPH_RU_PER_MINUTE: String(BUDGET), RUN_MAX_SECONDS: String(RUN_SECONDS) },
+  }).summary();
 }
 
 describe('I16 one budget for the app, across processes', () => {
   let h: Harness;
-  let ca: string;
   beforeAll(async () => {
     h = await startHarness();
-    const dir = mkdtempSync(join(tmpdir(), 'arcore-budget-'));
-    ca = join(dir, 'ca.pem');
-    writeFileSync(ca, h.emulator.caCert);
     for (const n of ['a', 'b', 'c', 'd']) {
       await createProjectsTable(h.db, `projects_${n}`);
       await h.define(
         projectsDefinition(
           {
             name: `projects-${n}`,
-            source: {
-              table: `projects_${n}`,
-              key: ['id'],
-              cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-              pageSize: 5,
-            },
+            source: timestampSource(`projects_${n}`, 5),
           },
           `Projects ${n.toUpperCase()}`,
         ),
@@ -95,10 +61,10 @@ describe('I16 one budget for the app, across processes', () => {
     const before = h.emulator.control.stats();
     const started = Date.now();
     const [a, b, c, pull] = await Promise.all([
-      runInChild(h, ca, 'push', 'projects-a'),
-      runInChild(h, ca, 'push', 'projects-b'),
-      runInChild(h, ca, 'push', 'projects-c'),
-      runInChild(h, ca, 'pull', 'projects-d'),
+      runInChild(h, 'push', 'projects-a'),
+      runInChild(h, 'push', 'projects-b'),
+      runInChild(h, 'push', 'projects-c'),
+      runInChild(h, 'pull', 'projects-d'),
     ]);
     const elapsedMs = Date.now() - started;
     const after = h.emulator.control.stats();

@@ -10,6 +10,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
@@ -92,16 +93,7 @@ describe('I16 a huge Retry-After is capped, shown, and never outlives the run', 
   beforeEach(async () => {
     h = await startHarness();
     await createProjectsTable(h.db);
-    await h.define(
-      projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 20,
-        },
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 20) }));
     await h.db.pool.query("INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 40) g");
   });
   afterEach(async () => h.close());

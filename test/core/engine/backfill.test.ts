@@ -10,11 +10,12 @@ import { runPull } from '../../../src/core/engine/pull';
 import { installCursor } from '../../../src/core/ops/installCursor';
 import { runPush } from '../../../src/core/engine/push';
 import { KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
-import { killWhen, spawnEngineChild } from '../../support/engineChild';
+import { killWhen, lockReleased, spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
@@ -36,12 +37,7 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
       projectsDefinition(
         {
           name,
-          source: {
-            table: name,
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 40,
-          },
+          source: timestampSource(name, 40),
           ...overrides,
         },
         name,
@@ -173,6 +169,7 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     );
     expect(stored.rows[0].status).toBe('RUNNING');
 
+    await lockReleased(h, 'bf_crash');
     const rerun = await backfill('bf_crash');
     expect(rerun).toMatchObject({ complete: true, resumed: true, failed: 0, conflicts: 0 });
     expect(rerun.examined).toBeLessThan(160);

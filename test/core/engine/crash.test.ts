@@ -1,10 +1,11 @@
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
-import { killWhen, spawnEngineChild } from '../../support/engineChild';
+import { killWhen, lockReleased, spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
@@ -13,16 +14,7 @@ describe('I6 crash safety (a real SIGKILL)', () => {
   beforeEach(async () => {
     h = await startHarness();
     await createProjectsTable(h.db);
-    await h.define(
-      projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 40,
-        },
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 40) }));
   });
   afterEach(async () => h.close());
 
@@ -39,6 +31,7 @@ describe('I6 crash safety (a real SIGKILL)', () => {
     expect(killed).toBe(true);
     const partial = (await h.items('Projects')).length;
     expect(partial).toBeLessThan(400);
+    await lockReleased(h, 'projects');
     const rerun = await runPush(h.ctx, 'projects', { trigger: 'test' });
     expect(rerun.failed).toBe(0);
     const items = await h.items('Projects');
@@ -70,6 +63,7 @@ describe('I6 crash safety (a real SIGKILL)', () => {
     h.emulator.control.setLatency(0);
     expect(killed).toBe(true);
     expect(await countEdited()).toBeLessThan(300);
+    await lockReleased(h, 'projects');
     const rerun = await runPull(h.ctx, 'projects', { trigger: 'test' });
     expect(rerun.failed).toBe(0);
     expect(await countEdited()).toBe(300);

@@ -30,6 +30,17 @@ describe('I16 the forced delete comparison keeps the time budget and is never fo
   const push = (name: string, maxSeconds?: number) => runPush(h.ctx, name, { trigger: 'test', maxSeconds });
   const titles = async (list: string) => (await h.items(list)).map((i) => String(i.fields.Title)).sort();
 
+  /** The ids of the definition's ledger rows in the order the comparison visits them (by identity hash). */
+  async function idsInComparisonOrder(name: string): Promise<number[]> {
+    const { rows } = await h.db.pool.query<{ id: number }>(
+      `SELECT (l.source_identity->>'id')::int AS id FROM arcore.sync_ledger l
+         JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = $1 ORDER BY l.source_identity_hash`,
+      [name],
+    );
+    return rows.map((r) => r.id);
+  }
+
   function definition(name: string, source: Partial<SyncDefinitionInput['source']>): SyncDefinitionInput {
     return projectsDefinition(
       {
@@ -59,13 +70,9 @@ describe('I16 the forced delete comparison keeps the time budget and is never fo
     expect(await push('wide')).toMatchObject({ status: 'SUCCEEDED', created: rows });
 
     // The comparison visits the ledger in identity-hash order: delete rows of its first chunk and of its second.
-    const { rows: ordered } = await h.db.pool.query<{ id: number }>(
-      `SELECT (l.source_identity->>'id')::int AS id FROM arcore.sync_ledger l
-         JOIN arcore.sync_definitions d ON d.id = l.definition_id
-        WHERE d.name = 'wide' ORDER BY l.source_identity_hash`,
-    );
-    const firstChunk = [ordered[0].id, ordered[500].id, ordered[DELETE_CHUNK_ROWS - 1].id];
-    const secondChunk = [ordered[DELETE_CHUNK_ROWS].id, ordered[rows - 1].id];
+    const ordered = await idsInComparisonOrder('wide');
+    const firstChunk = [ordered[0], ordered[500], ordered[DELETE_CHUNK_ROWS - 1]];
+    const secondChunk = [ordered[DELETE_CHUNK_ROWS], ordered[rows - 1]];
     await h.db.pool.query('DELETE FROM wide WHERE id = ANY($1)', [[...firstChunk, ...secondChunk]]);
     // Installing delete capture asks for one full comparison (a tombstone without key).
     await installCursorFor(parseDefinition(input), h.db.pool);
@@ -119,13 +126,9 @@ describe('I16 the forced delete comparison keeps the time budget and is never fo
     const timestamp = definition('loaded', {});
     await h.define(timestamp);
     expect(await push('loaded')).toMatchObject({ status: 'SUCCEEDED', created: rows });
-    const { rows: ordered } = await h.db.pool.query<{ id: number }>(
-      `SELECT (l.source_identity->>'id')::int AS id FROM arcore.sync_ledger l
-         JOIN arcore.sync_definitions d ON d.id = l.definition_id
-        WHERE d.name = 'loaded' ORDER BY l.source_identity_hash`,
-    );
-    const first = ordered[10].id;
-    const second = ordered[DELETE_CHUNK_ROWS + 10].id;
+    const ordered = await idsInComparisonOrder('loaded');
+    const first = ordered[10];
+    const second = ordered[DELETE_CHUNK_ROWS + 10];
     // Deleted before the switch and never pushed: only the load's comparison can find them.
     await h.db.pool.query('DELETE FROM loaded WHERE id = ANY($1)', [[first, second]]);
     await h.define({ ...timestamp, source: { ...timestamp.source, cursor: { type: 'LSN' } } });

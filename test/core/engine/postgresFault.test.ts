@@ -11,6 +11,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 import { startOwnPostgres, type OwnPostgres } from '../../support/ownPostgres';
@@ -93,16 +94,7 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
   beforeEach(async () => {
     h = await startHarness({}, pg.adminUrl);
     await createProjectsTable(h.db);
-    await h.define(
-      projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 40,
-        },
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 40) }));
   });
 
   afterEach(async () => {
@@ -251,12 +243,7 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
     await h.define(
       projectsDefinition({
         schedule: '* * * * * *',
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 40,
-        },
+        source: timestampSource('projects', 40),
       }),
     );
     let host: LocalHost | undefined;

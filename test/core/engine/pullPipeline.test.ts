@@ -3,21 +3,16 @@
  * pipelined pull to the one-page-at-a-time loop (same rows, ledger and delta link) and to I5c/I6: a failed read
  * ahead, or a SIGKILL with a page read but not applied, never commits a cursor beyond what was applied.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
+import { killWhen, lockReleased, spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
   type Harness,
 } from '../../support/engineHarness';
-import { eventually } from '../../support/eventually';
 
-const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
 /** The emulator's delta page size: every test feed spans several pages. */
 const PAGE = 200;
 
@@ -93,6 +88,27 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
 
   const count = async (sql: string, params: unknown[] = []) =>
     Number((await h.db.pool.query<{ n: string }>(sql, params)).rows[0].n);
+
+  /**
+   * A SharePoint user appends `!` to the Title of every item of `list` (and sets `fields`); returns a count of
+   * the rows of table `name` that have the edit, for following the pull.
+   */
+  async function editEveryTitle(name: string, list: string, fields: Record<string, unknown> = {}) {
+    await spBatch(
+      list,
+      (await itemsOf(list)).map((item) => ({
+        method: 'PATCH' as const,
+        itemId: item.id,
+        body: { Title: `${item.fields.Title}!`, ...fields },
+      })),
+    );
+    return () => count(`SELECT count(*) AS n FROM ${name} WHERE name LIKE '%!'`);
+  }
+
+  /** Delta reads in the emulator's request log. */
+  const deltaReads = () =>
+    h.emulator.control.requestLog().filter((r) => r.method === 'GET' && r.path.endsWith('/items/delta'))
+      .length;
 
   async function targetCursor(name: string) {
     const { rows } = await h.db.pool.query<{ value: string | null; progress: string | null }>(
@@ -202,15 +218,7 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
 
   it('I5c: a failed read of page N+1 after page N is applied leaves the cursor at page N+1; the rerun loses nothing', async () => {
     const list = await synced('pp_fail', 410, false);
-    await spBatch(
-      list,
-      (await itemsOf(list)).map((item) => ({
-        method: 'PATCH' as const,
-        itemId: item.id,
-        body: { Title: `${item.fields.Title}!` },
-      })),
-    );
-    const edited = () => count("SELECT count(*) AS n FROM pp_fail WHERE name LIKE '%!'");
+    const edited = await editEveryTitle('pp_fail', list);
     // The first delta read passes; the second (page 2, read ahead while page 1 is applied) is refused.
     h.emulator.control.injectFault({ method: 'GET', pathPattern: 'items/delta$', count: 1, latencyMs: 1 });
     h.emulator.control.injectFault({ method: 'GET', pathPattern: 'items/delta$', count: 1, status: 400 });
@@ -237,24 +245,13 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
 
   it('I16: a pull out of time stops after a committed page without reading one ahead; the next run continues', async () => {
     const list = await synced('pp_budget', 250);
-    await spBatch(
-      list,
-      (await itemsOf(list)).map((item) => ({
-        method: 'PATCH' as const,
-        itemId: item.id,
-        body: { Title: `${item.fields.Title}!` },
-      })),
-    );
-    const edited = () => count("SELECT count(*) AS n FROM pp_budget WHERE name LIKE '%!'");
+    const edited = await editEveryTitle('pp_budget', list);
     h.emulator.control.clearRequestLog();
     const first = await runPull(h.ctx, 'pp_budget', { trigger: 'test', maxSeconds: 0.001 });
     expect(first).toMatchObject({ status: 'SUCCEEDED', complete: false, failed: 0 });
     expect(await edited()).toBe(PAGE);
     // No read of a page the run had no time to apply (I10: no resource unit spent for nothing).
-    const deltaReads = h.emulator.control
-      .requestLog()
-      .filter((r) => r.method === 'GET' && r.path.endsWith('/items/delta')).length;
-    expect(deltaReads).toBe(1);
+    expect(deltaReads()).toBe(1);
     const rest = await runPull(h.ctx, 'pp_budget', { trigger: 'test' });
     expect(rest).toMatchObject({ status: 'SUCCEEDED', complete: true, failed: 0, created: 0, deleted: 0 });
     expect(await edited()).toBe(250);
@@ -262,60 +259,28 @@ describe('pull pipeline (issue #23.1): page N+1 read while page N is applied', (
 
   it('I6: a pull SIGKILLed with a page read ahead but not applied loses and duplicates nothing', async () => {
     const list = await synced('pp_kill', 450);
-    await spBatch(
-      list,
-      (await itemsOf(list)).map((item) => ({
-        method: 'PATCH' as const,
-        itemId: item.id,
-        body: { Title: `${item.fields.Title}!`, Budget: 7 },
-      })),
-    );
-    const edited = () => count("SELECT count(*) AS n FROM pp_kill WHERE name LIKE '%!'");
-    const deltaReads = () =>
-      h.emulator.control.requestLog().filter((r) => r.method === 'GET' && r.path.endsWith('/items/delta'))
-        .length;
+    const edited = await editEveryTitle('pp_kill', list, { Budget: 7 });
     h.emulator.control.clearRequestLog();
     h.emulator.control.setLatency(40);
-    const dir = mkdtempSync(join(tmpdir(), 'arcore-pullpipe-'));
-    const ca = join(dir, 'ca.pem');
-    writeFileSync(ca, h.emulator.caCert);
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'pull', 'pp_kill'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: h.db.url,
-        GRAPH_BASE_URL: h.emulator.baseUrl,
-        GRAPH_TOKEN: h.emulator.appToken,
-        GRAPH_CA_CERT_FILE: ca,
-        GRAPH_RU_PER_MINUTE: '10000000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     // Killed once a page is applied and the next one has been read but not yet applied.
-    let atKill: { reads: number; applied: number } | null = null;
-    for (let i = 0; i < 1200 && child.exitCode === null; i++) {
-      const reads = deltaReads();
-      const applied = Math.ceil((await edited()) / PAGE);
-      if (applied > 0 && applied < 3 && reads > applied) {
-        child.kill('SIGKILL');
-        atKill = { reads, applied };
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const code = await exited;
-    h.emulator.control.setLatency(0);
-    if (!atKill) throw new Error(`the pull was not caught mid-pipeline (exit ${code}): ${stderr}`);
+    const atKill = { reads: 0, applied: 0 };
+    const killed = await killWhen(
+      spawnEngineChild(h, ['pull', 'pp_kill'], { maxConcurrency: null }),
+      async () => {
+        const reads = deltaReads();
+        const applied = Math.ceil((await edited()) / PAGE);
+        if (!(applied > 0 && applied < 3 && reads > applied)) return false;
+        Object.assign(atKill, { reads, applied });
+        return true;
+      },
+      'a page applied and the next one read ahead',
+    ).finally(() => h.emulator.control.setLatency(0));
+    expect(killed).toBe(true);
     expect(atKill.reads).toBeGreaterThan(atKill.applied);
     expect(await edited()).toBeLessThan(450);
 
-    // The killed child's session may hold the definition's lock (I11) until Postgres notices it is gone.
-    const rerun = await eventually("a rerun not skipped for the killed run's lock", async () => {
-      const summary = await runPull(h.ctx, 'pp_kill', { trigger: 'test' });
-      return summary.status !== 'SKIPPED' && summary;
-    });
+    await lockReleased(h, 'pp_kill');
+    const rerun = await runPull(h.ctx, 'pp_kill', { trigger: 'test' });
     expect(rerun).toMatchObject({ status: 'SUCCEEDED', failed: 0, created: 0, deleted: 0 });
     expect(await edited()).toBe(450);
     expect(await count('SELECT count(*) AS n FROM pp_kill WHERE budget = 7')).toBe(450);

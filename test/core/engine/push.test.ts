@@ -3,6 +3,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
@@ -28,16 +29,7 @@ describe('push', () => {
 
   describe('I5 cursor safety', () => {
     it('a: 2,500 rows sharing one updated_at with page size 1,000 are all pushed, once each', async () => {
-      await h.define(
-        projectsDefinition({
-          source: {
-            table: 'projects',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 1000,
-          },
-        }),
-      );
+      await h.define(projectsDefinition({ source: timestampSource('projects', 1000) }));
       await h.db.pool.query('ALTER TABLE projects DISABLE TRIGGER USER');
       await h.db.pool.query(
         `INSERT INTO projects (id, name, updated_at) SELECT g, 'p' || g, '2026-01-01T00:00:00Z' FROM generate_series(1, 2500) g`,

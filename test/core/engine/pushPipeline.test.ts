@@ -3,10 +3,6 @@
  * tests hold it to the unpipelined loop and to I5c (a page's cursor commits only after its writes and ledger
  * rows) and I6 (a SIGKILL anywhere loses and duplicates nothing).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { keysetCursor } from '../../../src/core/cursor/timestampCursor';
 import { runPush } from '../../../src/core/engine/push';
@@ -14,15 +10,14 @@ import { preparePushPage } from '../../../src/core/engine/push/prefetch';
 import { pushPrepared } from '../../../src/core/engine/push/rows';
 import { withRun } from '../../../src/core/engine/runner';
 import type { EngineContext, ProgressEvent } from '../../../src/core/engine/types';
+import { killWhen, lockReleased, spawnEngineChild } from '../../support/engineChild';
 import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
-import { eventually } from '../../support/eventually';
-
-const CHILD = join(__dirname, '..', '..', 'support', 'engineChild.ts');
 
 /** The definition's ledger rows, comparable across definitions (no ids or times: the trigger's clock differs). */
 async function ledgerOf(h: Harness, definition: string): Promise<unknown[]> {
@@ -153,17 +148,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
   it('a row updated between the reads of page N and N+1 is looked up only after page N settles: one item', async () => {
     await createProjectsTable(h.db, 'race');
     await h.define({
-      ...projectsDefinition(
-        {
-          source: {
-            table: 'race',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 5,
-          },
-        },
-        'Race',
-      ),
+      ...projectsDefinition({ source: timestampSource('race', 5) }, 'Race'),
       name: 'race',
     });
     await h.db.pool.query("INSERT INTO race (id, name) SELECT g, 'r' || g FROM generate_series(1, 10) g");
@@ -201,17 +186,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
   it('a Graph failure on page N while page N+1 is read ahead leaves the cursor after page N-1; a rerun completes', async () => {
     await createProjectsTable(h.db, 'failing');
     await h.define({
-      ...projectsDefinition(
-        {
-          source: {
-            table: 'failing',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 40,
-          },
-        },
-        'Failing',
-      ),
+      ...projectsDefinition({ source: timestampSource('failing', 40) }, 'Failing'),
       name: 'failing',
     });
     await h.db.pool.query("INSERT INTO failing (id, name) SELECT g, 'f' || g FROM generate_series(1, 200) g");
@@ -244,17 +219,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
   it('a failing commit of page N while page N+1 is written fails the run with its own error; the cursor stays after page N-1', async () => {
     await createProjectsTable(h.db, 'uncommitted');
     await h.define({
-      ...projectsDefinition(
-        {
-          source: {
-            table: 'uncommitted',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 40,
-          },
-        },
-        'Uncommitted',
-      ),
+      ...projectsDefinition({ source: timestampSource('uncommitted', 40) }, 'Uncommitted'),
       name: 'uncommitted',
     });
     await h.db.pool.query(
@@ -287,17 +252,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
   it('I16: a run out of time stops after a committed page; the page read ahead is neither written nor counted', async () => {
     await createProjectsTable(h.db, 'timed');
     await h.define({
-      ...projectsDefinition(
-        {
-          source: {
-            table: 'timed',
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 20,
-          },
-        },
-        'Timed',
-      ),
+      ...projectsDefinition({ source: timestampSource('timed', 20) }, 'Timed'),
       name: 'timed',
     });
     await h.db.pool.query("INSERT INTO timed (id, name) SELECT g, 't' || g FROM generate_series(1, 200) g");
@@ -320,36 +275,23 @@ describe('I5c pipelined push (issue 23.1)', () => {
 
   it('I6: a push SIGKILLed mid-pipeline while rows keep changing loses and duplicates nothing', async () => {
     await createProjectsTable(h.db, 'projects');
-    await h.define(
-      projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 40,
-        },
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 40) }));
     await h.db.pool.query(
       "INSERT INTO projects (id, name) SELECT g, 'p' || g FROM generate_series(1, 400) g",
     );
     h.emulator.control.setLatency(40);
     // Rows already pushed change while the child runs: they move ahead of the cursor, onto later pages.
     let edits = 0;
-    const killed = await killMidRun(h, async () => {
+    const killed = await killWhen(spawnEngineChild(h, ['push', 'projects']), async () => {
       await h.db.pool.query("UPDATE projects SET name = name || '+' WHERE id = $1", [
         1 + ((edits++ * 37) % 400),
       ]);
       return (await h.items('Projects')).length >= 100;
-    });
-    h.emulator.control.setLatency(0);
+    }).finally(() => h.emulator.control.setLatency(0));
     expect(killed).toBe(true);
     expect((await h.items('Projects')).length).toBeLessThan(400);
-    // The killed child's session holds the definition's lock until Postgres notices it is gone (I11).
-    const rerun = await eventually('the lock of the killed run to be released', async () => {
-      const summary = await runPush(h.ctx, 'projects', { trigger: 'test' });
-      return summary.status === 'SKIPPED' ? undefined : summary;
-    });
+    await lockReleased(h, 'projects');
+    const rerun = await runPush(h.ctx, 'projects', { trigger: 'test' });
     expect(rerun.status).toBe('SUCCEEDED');
     const items = await h.items('Projects');
     expect(items).toHaveLength(400);
@@ -358,37 +300,3 @@ describe('I5c pipelined push (issue 23.1)', () => {
     expect((await runPush(h.ctx, 'projects', { trigger: 'test' })).created).toBe(0);
   }, 60000);
 });
-
-/** Starts a push of `projects` in a child process and SIGKILLs it once `killWhen` is true. */
-async function killMidRun(h: Harness, killWhen: () => Promise<boolean>): Promise<boolean> {
-  const dir = mkdtempSync(join(tmpdir(), 'arcore-pipeline-'));
-  const ca = join(dir, 'ca.pem');
-  writeFileSync(ca, h.emulator.caCert);
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'push', 'projects'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: h.db.url,
-      GRAPH_BASE_URL: h.emulator.baseUrl,
-      GRAPH_TOKEN: h.emulator.appToken,
-      GRAPH_CA_CERT_FILE: ca,
-      GRAPH_RU_PER_MINUTE: '10000000',
-      GRAPH_MAX_CONCURRENCY: '2',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let killed = false;
-  for (let i = 0; i < 600 && child.exitCode === null; i++) {
-    if (await killWhen()) {
-      child.kill('SIGKILL');
-      killed = true;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const code = await exited;
-  if (!killed && code !== 0) throw new Error(`child failed (${code}): ${stderr}`);
-  return killed;
-}

@@ -10,9 +10,7 @@ import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { previewPush } from '../../../src/core/engine/dryRun';
 import { provisionList } from '../../../src/core/engine/provision';
 import { relinkDefinition } from '../../../src/core/engine/relink';
-import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
-import type { RunSummary } from '../../../src/core/engine/types';
 import { verifyDefinition } from '../../../src/core/engine/verify';
 import { definitionStatus } from '../../../src/core/ops/status';
 import { installCursorTrigger, KEEP_CURSOR_SETTING } from '../../../src/core/source/postgres/PostgresSource';
@@ -20,8 +18,9 @@ import { runBackfill } from '../../../src/core/engine/backfill';
 import { routeHash } from '../../../src/core/routing';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
 import { ensureSubscriptions, listStoredSubscriptions } from '../../../src/core/subscriptions';
-import { killWhen, spawnEngineChild } from '../../support/engineChild';
+import { killWhen, lockReleased, spawnEngineChild } from '../../support/engineChild';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { checkedRun, itemsWithKey, spEdit } from '../../support/routed';
 
 const LISTS = ['Active', 'Archive', 'Europe'] as const;
 
@@ -44,40 +43,17 @@ const ROUTES = [
   { when: "region == 'EU'", list: 'Europe' },
 ];
 
-/** processed is the sum of the outcomes, moves and unrouted rows included. */
-function expectBalanced(s: RunSummary): void {
-  expect(s.processed).toBe(
-    s.created + s.updated + s.deleted + s.moved + s.skipped + s.conflicts + s.failed + s.unrouted,
-  );
-}
-
 describe('routing: one table, three lists (issue #21)', () => {
   let h: Harness;
-  const push = async () => {
-    const s = await runPush(h.ctx, 'tickets', { trigger: 'test' });
-    expect(s.error).toBeNull();
-    expectBalanced(s);
-    return s;
-  };
-  const pull = async () => {
-    const s = await runPull(h.ctx, 'tickets', { trigger: 'test' });
-    expect(s.error).toBeNull();
-    expectBalanced(s);
-    return s;
-  };
+  const push = () => checkedRun(h, 'push', 'tickets');
+  const pull = () => checkedRun(h, 'pull', 'tickets');
   /** Where each row's item is: list → ids of the rows (by hidden key → ledger identity). */
   const itemsOf = async (id: number) => {
     const { rows } = await h.db.pool.query<{ h: string }>(
       `SELECT source_identity_hash AS h FROM arcore.sync_ledger WHERE source_identity->>'id' = $1`,
       [String(id)],
     );
-    const hash = rows[0]?.h;
-    const out: { list: string; fields: Record<string, unknown>; id: string }[] = [];
-    for (const list of LISTS)
-      for (const item of await h.items(list))
-        if (hash !== undefined && item.fields.ArcoreKey === hash)
-          out.push({ list, fields: item.fields, id: item.id });
-    return out;
+    return itemsWithKey(h, LISTS, rows[0]?.h);
   };
   const insert = (id: number, status: string | null, region: string, title = `t${id}`) =>
     h.db.pool.query('INSERT INTO tickets (id, title, status, region) VALUES ($1, $2, $3, $4)', [
@@ -86,10 +62,6 @@ describe('routing: one table, three lists (issue #21)', () => {
       status,
       region,
     ]);
-  const spEdit = async (list: string, itemId: string, fields: Record<string, unknown>) => {
-    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${list}/items/${itemId}/fields`, fields);
-    expect(res.status).toBe(200);
-  };
 
   beforeAll(async () => {
     h = await startHarness();
@@ -146,7 +118,7 @@ describe('routing: one table, three lists (issue #21)', () => {
 
   it('a SharePoint edit of a routed column is pulled into Postgres, and the next push moves the item', async () => {
     const [item] = await itemsOf(2);
-    await spEdit('Archive', item.id, { Status: 'ACTIVE', Title: 'reopened in sp' });
+    await spEdit(h, 'Archive', item.id, { Status: 'ACTIVE', Title: 'reopened in sp' });
     const p = await pull();
     expect(p.updated).toBe(1);
     const { rows } = await h.db.pool.query('SELECT title, status FROM tickets WHERE id = 2');
@@ -163,7 +135,7 @@ describe('routing: one table, three lists (issue #21)', () => {
     await insert(5, 'ACTIVE', 'US', 'five');
     await push();
     const [item] = await itemsOf(5);
-    await spEdit('Active', item.id, { Title: 'edited in sp' });
+    await spEdit(h, 'Active', item.id, { Title: 'edited in sp' });
     await h.db.pool.query("UPDATE tickets SET status = 'ARCHIVED' WHERE id = 5");
     const first = await push();
     expect(first).toMatchObject({ moved: 0 });
@@ -206,7 +178,7 @@ describe('routing: one table, three lists (issue #21)', () => {
     expect((await h.items('Archive')).some((i) => i.fields.Title === 'moved by pg')).toBe(false);
     // Both sides edit the same field of a row in Active: a conflict, settled by SOURCE_WINS.
     const [active] = await itemsOf(2);
-    await spEdit('Active', active.id, { Title: 'sp side' });
+    await spEdit(h, 'Active', active.id, { Title: 'sp side' });
     await h.db.pool.query("UPDATE tickets SET title = 'pg side' WHERE id = 2");
     expect(await pull()).toMatchObject({ conflicts: 1 });
     await push();
@@ -273,12 +245,13 @@ describe('routing: one table, three lists (issue #21)', () => {
     expect((await itemsOf(11)).map((i) => i.list).sort()).toEqual(['Active', 'Archive']);
     expect(Number((await h.db.pool.query('SELECT count(*) AS n FROM arcore.sync_moves')).rows[0].n)).toBe(2);
     // A pull in the crash window neither adopts the new items as new rows nor deletes anything.
+    await lockReleased(h, 'tickets');
     const p = await pull();
-    expect(p).toMatchObject({ deleted: 0, created: 0 });
+    expect(p).toMatchObject({ status: 'SUCCEEDED', deleted: 0, created: 0 });
     expect((await h.db.pool.query('SELECT id FROM tickets WHERE id IN (10, 11)')).rowCount).toBe(2);
     // Then a SharePoint user edits row 11's old item, and the next push runs before any pull.
     const old11 = (await itemsOf(11)).find((i) => i.list === 'Active');
-    await spEdit('Active', old11?.id as string, { Region: 'APAC' });
+    await spEdit(h, 'Active', old11?.id as string, { Region: 'APAC' });
     const s = await push();
     // Row 10's move is finished; row 11's is undone (its old item changed): the edit waits for the pull.
     expect(s.moved).toBe(1);

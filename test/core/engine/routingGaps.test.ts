@@ -10,10 +10,10 @@ import { runPull } from '../../../src/core/engine/pull';
 import { relinkDefinition } from '../../../src/core/engine/relink';
 import { describeDifferences, verifyDefinition } from '../../../src/core/engine/verify';
 import { runPush } from '../../../src/core/engine/push';
-import type { RunSummary } from '../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { checkedRun, expectBalanced, itemsWithKey, spEdit } from '../../support/routed';
 
 const LISTS = ['Open', 'Closed'] as const;
 
@@ -37,23 +37,10 @@ function casesDefinition(
 
 const ROUTES = [{ when: "status == 'OPEN'", list: 'Open' }, { list: 'Closed' }];
 
-/** processed is the sum of the outcomes, moves and unrouted rows included. */
-function expectBalanced(s: RunSummary): void {
-  expect(s.processed).toBe(
-    s.created + s.updated + s.deleted + s.moved + s.skipped + s.conflicts + s.failed + s.unrouted,
-  );
-}
-
 describe('routing gaps (issue #21 closing note)', () => {
   let h: Harness;
-  const run = async (kind: 'push' | 'pull', name = 'cases') => {
-    const s = await (kind === 'push' ? runPush : runPull)(h.ctx, name, { trigger: 'test' });
-    expect(s.error).toBeNull();
-    expectBalanced(s);
-    return s;
-  };
-  const push = () => run('push');
-  const pull = () => run('pull');
+  const push = () => checkedRun(h, 'push', 'cases');
+  const pull = () => checkedRun(h, 'pull', 'cases');
   const hashOf = async (id: number) => {
     const { rows } = await h.db.pool.query<{ h: string }>(
       `SELECT source_identity_hash AS h FROM arcore.sync_ledger
@@ -64,21 +51,9 @@ describe('routing gaps (issue #21 closing note)', () => {
     return rows[0]?.h;
   };
   /** Where a row's items are (by the hidden key), in every list. */
-  const itemsOf = async (id: number, hash?: string) => {
-    const key = hash ?? (await hashOf(id));
-    const out: { list: string; fields: Record<string, unknown>; id: string }[] = [];
-    for (const list of LISTS)
-      for (const item of await h.items(list))
-        if (key !== undefined && item.fields.ArcoreKey === key)
-          out.push({ list, fields: item.fields, id: item.id });
-    return out;
-  };
+  const itemsOf = async (id: number, hash?: string) => itemsWithKey(h, LISTS, hash ?? (await hashOf(id)));
   const insert = (id: number, status: string, title = `c${id}`) =>
     h.db.pool.query('INSERT INTO cases (id, title, status) VALUES ($1, $2, $3)', [id, title, status]);
-  const spEdit = async (list: string, itemId: string, fields: Record<string, unknown>) => {
-    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${list}/items/${itemId}/fields`, fields);
-    expect(res.status).toBe(200);
-  };
   const spDelete = async (list: string, itemId: string) => {
     expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${list}/items/${itemId}`)).status).toBe(204);
   };
@@ -127,7 +102,7 @@ describe('routing gaps (issue #21 closing note)', () => {
     await insert(1, 'OPEN');
     expect(await push()).toMatchObject({ created: 1 });
     const [item] = await itemsOf(1);
-    await spEdit('Open', item.id, { Notes: 'owned by sharepoint' });
+    await spEdit(h, 'Open', item.id, { Notes: 'owned by sharepoint' });
     expect(await pull()).toMatchObject({ updated: 1 });
     // Postgres writes the pull-only column anyway, and closes the case: the row moves.
     await h.db.pool.query("UPDATE cases SET notes = 'local pg value', status = 'CLOSED' WHERE id = 1");
@@ -146,7 +121,7 @@ describe('routing gaps (issue #21 closing note)', () => {
     await insert(2, 'OPEN');
     expect(await push()).toMatchObject({ created: 1 });
     const [item] = await itemsOf(2);
-    await spEdit('Open', item.id, { Notes: 'typed before the mapping' });
+    await spEdit(h, 'Open', item.id, { Notes: 'typed before the mapping' });
     // A pull while Notes is not mapped: the ledger takes the item's new eTag (nothing mapped changed).
     expect(await pull()).toMatchObject({ updated: 0, conflicts: 0 });
     // Notes is mapped (PULL_ONLY) again; Postgres moves the row before any pull has read the field.
@@ -376,7 +351,7 @@ describe('routing gaps (issue #21 closing note)', () => {
       expect(errors[0]).toMatch(/arcore-sync provision split/);
       // The pull reads North (a SharePoint edit there arrives) and leaves South out, saying so.
       const [n1] = await h.items('North');
-      await spEdit('North', n1.id, { Title: 'n1 edited in sp' });
+      await spEdit(h, 'North', n1.id, { Title: 'n1 edited in sp' });
       const p = await runPull(h.ctx, 'split', { trigger: 'test' });
       expectBalanced(p);
       expect(p).toMatchObject({ status: 'PARTIAL', updated: 1, failed: 1 });

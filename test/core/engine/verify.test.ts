@@ -6,6 +6,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../../support/engineHarness';
 
@@ -133,16 +134,7 @@ describe('verify', () => {
   });
 
   it('reads both sides page by page (keyset pages in Postgres, nextLink pages in SharePoint)', async () => {
-    await h.define(
-      projectsDefinition({
-        source: {
-          table: 'projects',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          pageSize: 2,
-        },
-      }),
-    );
+    await h.define(projectsDefinition({ source: timestampSource('projects', 2) }));
     await h.db.pool.query("INSERT INTO projects (id, name) SELECT i, 'n' || i FROM generate_series(1, 7) i");
     await runPush(h.ctx, 'projects', { trigger: 'test' });
     await h.db.pool.query("UPDATE projects SET name = 'late' WHERE id = 6");

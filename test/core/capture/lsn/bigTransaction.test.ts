@@ -1,7 +1,3 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadSettings } from '../../../../src/config/settings';
 import { lsnNames, readLsnCursor } from '../../../../src/core/capture/lsn';
 import { createEngineContext } from '../../../../src/core/engine/context';
@@ -10,10 +6,9 @@ import type { ProgressEvent } from '../../../../src/core/engine/types';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
 import { dropCaptureObjects } from '../../../support/capture';
+import { killWhen, lockReleased, spawnEngineChild } from '../../../support/engineChild';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
-import { eventually } from '../../../support/eventually';
 
-const CHILD = join(__dirname, '..', '..', '..', 'support', 'engineChild.ts');
 const NAME = 'bigtxn';
 const ROWS = 400;
 const PAGE = 10;
@@ -128,51 +123,19 @@ describe('LSN capture of one transaction of 400 rows, pages of 10', () => {
   it('a SIGKILL inside the transaction: the rerun skips the pages the killed run applied and writes nothing twice', async () => {
     const before = await confirmedLsn();
     await h.db.pool.query(`UPDATE ${NAME} SET name = name || '!'`);
-    const dir = mkdtempSync(join(tmpdir(), 'arcore-bigtxn-'));
-    const ca = join(dir, 'ca.pem');
-    writeFileSync(ca, h.emulator.caCert);
     h.emulator.control.setLatency(10);
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'push', NAME], {
-      env: {
-        ...process.env,
-        DATABASE_URL: h.db.url,
-        GRAPH_BASE_URL: h.emulator.baseUrl,
-        GRAPH_TOKEN: h.emulator.appToken,
-        GRAPH_CA_CERT_FILE: ca,
-        GRAPH_RU_PER_MINUTE: '10000000',
-        GRAPH_MAX_CONCURRENCY: '2',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    try {
-      await eventually(
-        'the killed run to have applied a few pages',
-        async () => {
-          if (child.exitCode !== null) throw new Error(`child ended first (${child.exitCode}): ${stderr}`);
-          return ((await readLsnCursor(h.db.pool, definitionId))?.within?.changes ?? 0) >= 5 * PAGE;
-        },
-        30000,
-        20,
-      );
-    } finally {
-      child.kill('SIGKILL');
-      await exited;
-      h.emulator.control.setLatency(0);
-    }
+    const killed = await killWhen(
+      spawnEngineChild(h, ['push', NAME]),
+      async () => ((await readLsnCursor(h.db.pool, definitionId))?.within?.changes ?? 0) >= 5 * PAGE,
+      'the killed run to have applied a few pages',
+    ).finally(() => h.emulator.control.setLatency(0));
+    expect(killed).toBe(true);
     expect(await confirmedLsn()).toBe(before);
     const applied = (await readLsnCursor(h.db.pool, definitionId))?.within?.changes ?? 0;
     expect(applied).toBeGreaterThanOrEqual(5 * PAGE);
     expect(applied).toBeLessThan(ROWS);
 
-    await eventually('the killed run to release its lock', async () => {
-      const { rows } = await h.db.pool.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-      );
-      return rows[0].n === 0;
-    });
+    await lockReleased(h, NAME);
     const log = h.emulator.control.requestLog().length;
     const rerun = await runPush(h.ctx, NAME, { trigger: 'test' });
     expect(rerun).toMatchObject({ status: 'SUCCEEDED', complete: true, failed: 0 });

@@ -4,9 +4,8 @@ import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
 import { dropCaptureObjects } from '../../../support/capture';
-import { killWhen, spawnEngineChild } from '../../../support/engineChild';
+import { killWhen, lockReleased, spawnEngineChild } from '../../../support/engineChild';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
-import { eventually } from '../../../support/eventually';
 
 const NAME = 'crashy';
 const ROWS = 60;
@@ -70,12 +69,7 @@ async function lockTable(table: string): Promise<{ release(): Promise<void> }> {
 /** After the kill, a normal push finishes the work: the list equals the table, and a further push is idle. */
 async function rerunConverges(): Promise<void> {
   // A killed child's session blocked on a lock lives until the lock is granted and it finds its client gone.
-  await eventually('the killed run to release its lock', async () => {
-    const { rows } = await h.db.pool.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    );
-    return rows[0].n === 0;
-  });
+  await lockReleased(h, NAME);
   const rerun = await runPush(h.ctx, NAME, { trigger: 'test' });
   expect(rerun).toMatchObject({ status: 'SUCCEEDED', failed: 0, complete: true });
   const items = await titles();
