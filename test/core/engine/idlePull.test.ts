@@ -65,6 +65,8 @@ async function expectIdle(name: string, table: string, lists: number): Promise<v
     status: 'SUCCEEDED',
     runId: null,
     graphRequests: lists,
+    // One resource unit per delta request with a token, drawn from the shared budget as any run's would be.
+    resourceUnits: lists,
   });
   expect(h.emulator.control.requestLog().length - from).toBe(lists);
   expect(deltaRequests(from)).toHaveLength(lists);
