@@ -5,6 +5,10 @@ import type { RunSummary } from '../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { getDefinition } from '../../../src/core/store/definitions';
 import { park } from '../../../src/core/store/failures';
+import { disabledTelemetry } from '../../../src/core/telemetry';
+import { pullWorker } from '../../../src/functions/pullWorker';
+import { installRuntime } from '../../../src/functions/runtime';
+import { invocation } from '../../functions/support/invocation';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -173,6 +177,28 @@ describe('pull idle probe, one list', () => {
     await expectRun('projects', { updated: 1 });
     expect((await h.db.pool.query('SELECT done FROM projects WHERE id = 2')).rows[0].done).toBe(true);
     await expectIdle('projects', 'projects', 1);
+  });
+});
+
+describe('pull idle probe in the pull worker', () => {
+  it('a safety pull of a quiet list is idle and the worker says so', async () => {
+    const { id } = await getDefinition(h.db.pool, 'projects');
+    const uninstall = installRuntime({ ctx: h.ctx, telemetry: disabledTelemetry, webhookUrls: {} });
+    try {
+      const { context, logs } = invocation('pullWorker');
+      const summary = await pullWorker(
+        { definition: 'projects', definitionId: id, trigger: 'safety' },
+        context,
+      );
+      expect(summary).toMatchObject({ idle: true, runId: null, graphRequests: 1 });
+      expect(logs.map((l) => l.text)).toContainEqual(
+        expect.stringMatching(
+          /^pullWorker: projects idle, nothing to pull \(no run recorded, 1 delta request\(s\), \d+ ms\)$/,
+        ),
+      );
+    } finally {
+      uninstall();
+    }
   });
 });
 
