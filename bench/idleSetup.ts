@@ -34,6 +34,10 @@ export interface IdleCycle {
   postgresMs: number;
   pushPostgresMs: number;
   pushPostgresQueries: number;
+  /** The pull alone: its idle probe (I18) or, with `full`, the whole run. */
+  pullPostgresMs: number;
+  pullPostgresQueries: number;
+  pullProbedIdle: boolean;
   /** A `SELECT 1` round trip measured just before: the floor any one query costs under the current load. */
   roundTripMs: number;
   /** The idle probe found nothing to do (no run recorded). */
@@ -62,8 +66,8 @@ function quiet(summary: RunSummary, what: string): RunSummary {
 }
 
 /**
- * IDLE_REPEATS idle push + pull cycles, each measured on its own. The push is a scheduled one (trigger queue):
- * the idle probe answers it (docs/design.md, I18), unless `full` runs it as before the probe existed.
+ * IDLE_REPEATS idle push + pull cycles, each measured on its own. Both are scheduled (trigger queue): the idle
+ * probes answer them (docs/design.md, I18), unless `full` runs both as before the probes existed.
  */
 export async function idleCycles(
   env: BenchEnvironment,
@@ -84,7 +88,10 @@ export async function idleCycles(
       `an idle push (${mode})`,
     );
     const pushPostgres = postgres();
-    const pull = quiet(await runPull(env.ctx, DEFINITION, { trigger: 'cli' }), `an idle pull (${mode})`);
+    const pull = quiet(
+      await runPull(env.ctx, DEFINITION, { trigger: 'queue', full }),
+      `an idle pull (${mode})`,
+    );
     const wallMs = performance.now() - started;
     const pg = postgres(process.env.BENCH_ALL_STATEMENTS ? 100 : 6);
     const stats = statsDelta(statsBefore, await env.emulator.stats());
@@ -93,6 +100,9 @@ export async function idleCycles(
       postgresMs: Number(pg.milliseconds.toFixed(1)),
       pushPostgresMs: Number(pushPostgres.milliseconds.toFixed(2)),
       pushPostgresQueries: pushPostgres.queries,
+      pullPostgresMs: Number((pg.milliseconds - pushPostgres.milliseconds).toFixed(2)),
+      pullPostgresQueries: pg.queries - pushPostgres.queries,
+      pullProbedIdle: pull.idle === true,
       roundTripMs: Number(roundTripMs.toFixed(2)),
       probedIdle: push.idle === true,
       postgresQueries: pg.queries,

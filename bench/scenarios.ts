@@ -404,7 +404,7 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
       const sweep = await idleCycles(env, 'sweep');
       requireSucceeded('idle', await installDeleteCapture(env), 'the push after installing delete capture');
       await closeOverlapWindow(env);
-      // Before and after the idle probe, in this run: the same push in full (as before), then probed.
+      // Before and after the idle probes, in this run: the same push and pull in full (as before), then probed.
       const fullPushes = await idleCycles(env, 'tombstones', true);
       const tombstones = await idleCycles(env, 'tombstones');
       const last = tombstones.cycles[tombstones.cycles.length - 1];
@@ -424,6 +424,16 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
           fullPushPostgresMs: median(fullPushes.cycles.map((c) => c.pushPostgresMs)),
           fullPushPostgresMsRuns: fullPushes.cycles.map((c) => c.pushPostgresMs).join(', '),
           fullPushPostgresQueries: fullPushes.cycles[fullPushes.cycles.length - 1].pushPostgresQueries,
+          pullProbedIdle: tombstones.cycles.filter((c) => c.pullProbedIdle).length,
+          pullPostgresMs: median(tombstones.cycles.map((c) => c.pullPostgresMs)),
+          pullPostgresMsRuns: tombstones.cycles.map((c) => c.pullPostgresMs).join(', '),
+          pullPostgresQueries: last.pullPostgresQueries,
+          fullPullPostgresMs: median(fullPushes.cycles.map((c) => c.pullPostgresMs)),
+          fullPullPostgresMsRuns: fullPushes.cycles.map((c) => c.pullPostgresMs).join(', '),
+          fullPullPostgresQueries: fullPushes.cycles[fullPushes.cycles.length - 1].pullPostgresQueries,
+          fullCyclePostgresMs: median(fullPushes.cycles.map((c) => c.postgresMs)),
+          fullCyclePostgresMsRuns: fullPushes.cycles.map((c) => c.postgresMs).join(', '),
+          fullCyclePostgresQueries: fullPushes.cycles[fullPushes.cycles.length - 1].postgresQueries,
           sweepPostgresMs: median(sweep.cycles.map((c) => c.postgresMs)),
           sweepPostgresMsRuns: sweep.cycles.map((c) => c.postgresMs).join(', '),
           sweepPostgresQueries: sweep.cycles[sweep.cycles.length - 1].postgresQueries,
@@ -440,6 +450,8 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
             'delete-capture trigger (tombstones); sweepPostgresMs: the same without it (the bounded sweep).',
           'pushPostgresMs: the push alone, answered by the idle probe (probedIdle: how many of the repeats it ' +
             'found idle); fullPushPostgresMs: the same push run in full (--full), as before the probe, in this run.',
+          'pullPostgresMs: the pull alone, answered by its idle probe (pullProbedIdle repeats); fullPullPostgresMs and ' +
+            'fullCyclePostgresMs: the pull and the whole cycle run in full (--full), as before the probes, in this run.',
           'previousCountsMs: the two count(*) queries the previous engine ran on every push (table and ledger), ' +
             'timed in this run; the rest of its idle cycle was the same queries as now.',
         ],

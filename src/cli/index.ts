@@ -124,6 +124,10 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .option('--json', 'print the run summary as one JSON object')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .option('--max-seconds <n>', maxSecondsHelp)
+    .option(
+      '--full',
+      'run the pull even when the idle probe finds the delta feed empty (it then records a run)',
+    )
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runPullCommand(rt, name, opts)));
 
   program
@@ -136,7 +140,10 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .option('--json', 'print one JSON object: the summed counts, plus "pull" and "push" run summaries')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .option('--max-seconds <n>', maxSecondsHelp)
-    .option('--full', 'run the push even when the idle probe finds nothing changed (it then records a run)')
+    .option(
+      '--full',
+      'run the pull and the push even when the idle probes find nothing changed (each then records a run)',
+    )
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runSyncCommand(rt, name, opts)));
 
   program

@@ -79,6 +79,13 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
   if (summary.status === 'SKIPPED') {
     return `${verb} ${summary.definition}: SKIPPED (another run of this definition holds the lock; nothing was done)`;
   }
+  if (summary.idle && summary.runType === 'PULL') {
+    const requests = `${summary.graphRequests} delta request${summary.graphRequests === 1 ? '' : 's'}`;
+    return (
+      `${verb} ${summary.definition}: idle, nothing to pull (checked in ${summary.durationMs} ms with ` +
+      `${requests}; no run recorded; --full runs it anyway)`
+    );
+  }
   if (summary.idle) {
     return (
       `${verb} ${summary.definition}: idle, nothing to push (checked in ${summary.durationMs} ms; no run ` +

@@ -59,6 +59,13 @@ export async function pullWorker(message: unknown, context: InvocationContext): 
       }
       return summary;
     }
+    if (summary.idle) {
+      context.log(
+        `pullWorker: ${definition} idle, nothing to pull (no run recorded, ${summary.graphRequests} delta ` +
+          `request(s), ${summary.durationMs} ms)`,
+      );
+      return summary;
+    }
     const line = `pullWorker: ${definition} ${summary.status} (run ${summary.runId ?? '-'}, ${summary.processed} processed, ${summary.durationMs} ms)`;
     if (summary.status === 'FAILED') context.error(`${line}: ${summary.error ?? ''}`);
     else context.log(line);

@@ -219,6 +219,20 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     expect(summary.runIds).toHaveLength(2);
   });
 
+  it('a pull with nothing new in SharePoint is idle; pull --full runs anyway', async () => {
+    // The sync's push wrote an item: the first pull reads that echo, the next finds the feed empty.
+    expect(jsonOf(await runCli(['pull', 'projects', '--json'], env))).toMatchObject({ status: 'SUCCEEDED' });
+    const idle = await runCli(['pull', 'projects'], env);
+    expect(idle.code).toBe(0);
+    expect(idle.stdout).toMatch(
+      /^pull projects: idle, nothing to pull \(checked in \d+ ms with 1 delta request; no run recorded; --full runs it anyway\)$/m,
+    );
+    const full = jsonOf(await runCli(['pull', 'projects', '--full', '--json'], env));
+    expect(full).toMatchObject({ runType: 'PULL', status: 'SUCCEEDED' });
+    expect(full.runId).not.toBeNull();
+    expect(full.idle).toBeUndefined();
+  });
+
   it('a run that parks a failure exits 0 and says so; failures lists, retries and discards it', async () => {
     emulator.control.injectFault({
       method: 'PATCH',

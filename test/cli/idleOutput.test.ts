@@ -1,6 +1,7 @@
 import { formatRunSummary } from '../../src/cli/output';
 import { runOptions } from '../../src/cli/commands/runs';
 import { idleSummary } from '../../src/core/engine/idle';
+import { idlePullSummary } from '../../src/core/engine/idlePull';
 
 describe('an idle push on the command line', () => {
   it('says it was idle, recorded no run and sent no Graph request', () => {
@@ -19,5 +20,30 @@ describe('an idle push on the command line', () => {
   it('--full asks the engine for a full run', () => {
     expect(runOptions({ full: true })).toEqual({ trigger: 'cli', full: true });
     expect(runOptions({ maxSeconds: '5' })).toEqual({ trigger: 'cli', maxSeconds: 5 });
+  });
+});
+
+describe('an idle pull on the command line', () => {
+  it('says it was idle, recorded no run and counts its delta requests', () => {
+    const summary = idlePullSummary('tickets', Date.now(), {
+      idle: true,
+      busy: [],
+      parkedFailures: 1,
+      openConflicts: 0,
+      graphRequests: 2,
+      resourceUnits: 2,
+    });
+    expect(summary).toMatchObject({
+      idle: true,
+      runId: null,
+      runType: 'PULL',
+      status: 'SUCCEEDED',
+      graphRequests: 2,
+      resourceUnits: 2,
+      parkedFailures: 1,
+    });
+    expect(formatRunSummary(summary)).toMatch(
+      /^pull tickets: idle, nothing to pull \(checked in \d+ ms with 2 delta requests; no run recorded; --full runs it anyway\)$/,
+    );
   });
 });

@@ -13,7 +13,7 @@ export interface RunCommandOptions {
   dryRun?: boolean;
   /** `--max-seconds N`: the run's time budget (default RUN_MAX_SECONDS). */
   maxSeconds?: string;
-  /** `--full` (push, sync): run the push even when the idle probe finds nothing to do. */
+  /** `--full` (push, pull, sync): run even when the idle probe finds nothing to do. */
   full?: boolean;
 }
 

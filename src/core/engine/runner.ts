@@ -151,7 +151,7 @@ export interface RunOptions {
   maxSeconds?: number;
   /** `--dry-run`: read as the run would, write nothing (dryRun.ts). */
   dryRun?: DryRun;
-  /** Push: run in full even when the idle probe would find nothing to do (idle.ts). */
+  /** Push and pull: run in full even when the idle probe would find nothing to do (idle.ts, idlePull.ts). */
   full?: boolean;
 }
 

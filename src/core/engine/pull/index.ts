@@ -1,3 +1,4 @@
+import { IDLE_PULL_TRIGGERS, idlePullSummary, probePullIdle } from '../idlePull';
 import { forList, skipUnusableList } from '../routing';
 import { withRun, type RunOptions } from '../runner';
 import type { EngineContext, RunSummary } from '../types';
@@ -22,6 +23,13 @@ export async function runPull(
   definitionName: string,
   opts: PullOptions,
 ): Promise<RunSummary> {
+  // A scheduled pull of a quiet list costs one query and one delta request per list (I18). When the feed has
+  // something, the run reads it again from the same stored link: one extra request, only when there is work.
+  if (!opts.dryRun && !opts.full && IDLE_PULL_TRIGGERS.has(opts.trigger)) {
+    const started = Date.now();
+    const verdict = await probePullIdle(ctx, definitionName);
+    if (verdict?.idle) return idlePullSummary(definitionName, started, verdict);
+  }
   return withRun(ctx, definitionName, 'PULL', opts, async (scope) => {
     if (!scope.def.pull.enabled) {
       scope.details.pullDisabled = true;
