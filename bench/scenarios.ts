@@ -96,6 +96,11 @@ export interface BenchSizes {
   concurrency: number;
   /** Scenario 10: table sizes at which an idle LSN push is measured. */
   lsnIdleRows: number[];
+  /**
+   * Scenario 10: seed the ledger, slot and cursor by SQL (bench/lsnScenarios.ts) at every size instead of only
+   * above SYNTHETIC_IDLE_ABOVE rows, so that two sizes are set up the same way.
+   */
+  lsnIdleSeedAll: boolean;
   /** Scenario 11: rows pushed by a TIMESTAMP and an LSN definition (10 % then changed). */
   lsnThroughputRows: number;
   /** Scenario 12: items loaded into the emulator, and in how many fresh emulator processes. */
@@ -675,6 +680,7 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
     const figures = await lsnIdleScenario(
       (rows) => openEnvironment(adminUrl, unthrottled(rows, 0, 'lsnidle', sizes)),
       sizes.lsnIdleRows,
+      sizes.lsnIdleSeedAll,
     );
     return {
       title: 'Idle LSN push (change data capture, nothing changed): Postgres time at each table size',
