@@ -13,7 +13,7 @@ import { changeRows, DEFINITION, LIST, openEnvironment, touchRows, type BenchEnv
 import { itemWrites, statsDelta } from './emulatorClient';
 import { measureEmulatorMemory, type EmulatorMemoryRun } from './emulatorMemory';
 import { measurePostgres } from './pgTiming';
-import { postgresServerCpuSeconds, processUsage } from './processes';
+import { postgresServerCpuSeconds, postmasterPid, processUsage } from './processes';
 import { createSeedLedger, seedPush } from './seedPush';
 import {
   countsMilliseconds,
@@ -172,11 +172,12 @@ async function measuredPush(
   rows: number,
   loop: PushLoop = 'pipelined',
 ) {
+  const postmaster = await postmasterPid(env.pool);
   const emulatorBefore = await env.emulator.usage();
   const statsBefore = await env.emulator.stats();
   const postgres = measurePostgres();
   const cpuBefore = processUsage().cpuSeconds;
-  const postgresCpuBefore = postgresServerCpuSeconds();
+  const postgresCpuBefore = postgresServerCpuSeconds(postmaster);
   const started = performance.now();
   const summary = requireSucceeded(
     scenario,
@@ -185,7 +186,7 @@ async function measuredPush(
   );
   const seconds = (performance.now() - started) / 1000;
   const engine = processUsage();
-  const postgresCpuAfter = postgresServerCpuSeconds();
+  const postgresCpuAfter = postgresServerCpuSeconds(postmaster);
   const emulatorAfter = await env.emulator.usage();
   const stats = statsDelta(statsBefore, await env.emulator.stats());
   if (summary.created !== rows)
