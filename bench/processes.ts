@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import type { Pool } from 'pg';
 
 /** Forks `bench/<name>` next to this file, with an IPC channel; `.ts` sources run through tsx. */
 export function forkBenchProcess(name: string, args: string[] = []): ChildProcess {
@@ -35,32 +36,47 @@ export function processUsage(): ProcessUsage {
   };
 }
 
+/** Fields after the command of /proc/<pid>/stat, or null when the process is gone (or there is no /proc). */
+function statFields(pid: string | number): string[] | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /**
- * CPU seconds used so far by every process named `postgres` on this machine (Linux /proc), or null where
- * /proc is not available. With embedded Postgres that is the benchmark's own server.
+ * The pid of the Postgres server `pool` talks to (the parent of its backend), or null when it is not a process
+ * of this machine that /proc shows.
  */
-export function postgresServerCpuSeconds(): number | null {
-  let ticks = 0;
+export async function postmasterPid(pool: Pool): Promise<number | null> {
+  const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const fields = statFields(rows[0].pid);
+  return fields ? Number(fields[1]) : null;
+}
+
+/**
+ * CPU seconds used so far by one Postgres server: the postmaster and its live children, each with its reaped
+ * children (the postmaster's cutime holds backends that have exited). Only that server's processes: other
+ * servers on the machine (a test suite's, another benchmark's) start and stop, and summing every process named
+ * `postgres` gave swings and negative figures. Null without a pid or /proc.
+ */
+export function postgresServerCpuSeconds(postmaster: number | null): number | null {
+  if (postmaster === null) return null;
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
     return null;
   }
+  let ticks = 0;
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // the process ended while we looked
-    }
-    const open = stat.indexOf('(');
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(open + 1, close) !== 'postgres') continue;
-    const fields = stat.slice(close + 2).split(' ');
-    // After the command, stat(5) fields 14–17: utime, stime, and the same for reaped children (the
-    // postmaster's cutime holds backends that have exited).
+    const fields = statFields(entry); // null: the process ended while we looked
+    if (!fields || (Number(entry) !== postmaster && Number(fields[1]) !== postmaster)) continue;
+    // stat(5) fields 14–17: utime, stime, and the same for reaped children.
     ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
   }
   return ticks / CLOCK_TICKS_PER_SECOND;

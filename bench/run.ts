@@ -22,6 +22,7 @@ import {
   type ScenarioResult,
 } from './scenarios';
 import type { WorkerRequest } from './scenarioWorker';
+import { SYNTHETIC_IDLE_ABOVE } from './idleSetup';
 
 /** Sized so that the default run takes about six minutes on a 2-core machine. */
 export const DEFAULT_SIZES: BenchSizes = {
@@ -41,6 +42,7 @@ export const DEFAULT_SIZES: BenchSizes = {
   pushAmbiguous503Rate: 0,
   concurrency: 4,
   lsnIdleRows: [10_000],
+  lsnIdleSeedAll: false,
   lsnThroughputRows: 10_000,
   emulatorItems: 200_000,
   emulatorRepeats: 3,
@@ -65,6 +67,7 @@ export const ISSUE_SIZES: BenchSizes = {
   pushAmbiguous503Rate: 0,
   concurrency: 4,
   lsnIdleRows: [10_000, 1_000_000],
+  lsnIdleSeedAll: false,
   lsnThroughputRows: 50_000,
   emulatorItems: 1_000_000,
   emulatorRepeats: 3,
@@ -393,6 +396,10 @@ async function main(): Promise<void> {
       'scenario 10 table sizes, comma-separated (e.g. 10000,1000000)',
       sizeList,
     )
+    .option(
+      '--lsn-idle-seed',
+      `scenario 10: seed the table's ledger, slot and cursor by SQL at every size (default: above ${SYNTHETIC_IDLE_ABOVE.toLocaleString('en-US')} rows)`,
+    )
     .option('--lsn-throughput-rows <n>', 'scenario 11 rows', positiveInteger)
     .option('--emulator-items <n>', 'scenario 12 items loaded into the emulator', positiveInteger)
     .option('--emulator-repeats <n>', 'scenario 12 fresh emulator processes measured', positiveInteger)
@@ -419,6 +426,7 @@ async function main(): Promise<void> {
     push503Rate?: number;
     concurrency?: number;
     lsnIdleRows?: number[];
+    lsnIdleSeed?: boolean;
     lsnThroughputRows?: number;
     emulatorItems?: number;
     emulatorRepeats?: number;
@@ -443,6 +451,7 @@ async function main(): Promise<void> {
     pushAmbiguous503Rate: o.push503Rate ?? base.pushAmbiguous503Rate,
     concurrency: o.concurrency ?? base.concurrency,
     lsnIdleRows: o.lsnIdleRows ?? base.lsnIdleRows,
+    lsnIdleSeedAll: o.lsnIdleSeed ?? base.lsnIdleSeedAll,
     lsnThroughputRows: o.lsnThroughputRows ?? o.rows ?? base.lsnThroughputRows,
     emulatorItems: o.emulatorItems ?? base.emulatorItems,
     emulatorRepeats: o.emulatorRepeats ?? base.emulatorRepeats,

@@ -27,6 +27,7 @@ export const workerRequestSchema = z.object({
     pushAmbiguous503Rate: z.number().min(0).max(1),
     concurrency: positive,
     lsnIdleRows: z.array(positive).min(1),
+    lsnIdleSeedAll: z.boolean(),
     lsnThroughputRows: positive,
     emulatorItems: positive,
     emulatorRepeats: positive,

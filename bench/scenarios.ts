@@ -13,7 +13,7 @@ import { changeRows, DEFINITION, LIST, openEnvironment, touchRows, type BenchEnv
 import { itemWrites, statsDelta } from './emulatorClient';
 import { measureEmulatorMemory, type EmulatorMemoryRun } from './emulatorMemory';
 import { measurePostgres } from './pgTiming';
-import { postgresServerCpuSeconds, processUsage } from './processes';
+import { postgresServerCpuSeconds, postmasterPid, processUsage } from './processes';
 import { createSeedLedger, seedPush } from './seedPush';
 import {
   countsMilliseconds,
@@ -96,6 +96,11 @@ export interface BenchSizes {
   concurrency: number;
   /** Scenario 10: table sizes at which an idle LSN push is measured. */
   lsnIdleRows: number[];
+  /**
+   * Scenario 10: seed the ledger, slot and cursor by SQL (bench/lsnScenarios.ts) at every size instead of only
+   * above SYNTHETIC_IDLE_ABOVE rows, so that two sizes are set up the same way.
+   */
+  lsnIdleSeedAll: boolean;
   /** Scenario 11: rows pushed by a TIMESTAMP and an LSN definition (10 % then changed). */
   lsnThroughputRows: number;
   /** Scenario 12: items loaded into the emulator, and in how many fresh emulator processes. */
@@ -167,11 +172,12 @@ async function measuredPush(
   rows: number,
   loop: PushLoop = 'pipelined',
 ) {
+  const postmaster = await postmasterPid(env.pool);
   const emulatorBefore = await env.emulator.usage();
   const statsBefore = await env.emulator.stats();
   const postgres = measurePostgres();
   const cpuBefore = processUsage().cpuSeconds;
-  const postgresCpuBefore = postgresServerCpuSeconds();
+  const postgresCpuBefore = postgresServerCpuSeconds(postmaster);
   const started = performance.now();
   const summary = requireSucceeded(
     scenario,
@@ -180,7 +186,7 @@ async function measuredPush(
   );
   const seconds = (performance.now() - started) / 1000;
   const engine = processUsage();
-  const postgresCpuAfter = postgresServerCpuSeconds();
+  const postgresCpuAfter = postgresServerCpuSeconds(postmaster);
   const emulatorAfter = await env.emulator.usage();
   const stats = statsDelta(statsBefore, await env.emulator.stats());
   if (summary.created !== rows)
@@ -694,6 +700,7 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
     const figures = await lsnIdleScenario(
       (rows) => openEnvironment(adminUrl, unthrottled(rows, 0, 'lsnidle', sizes)),
       sizes.lsnIdleRows,
+      sizes.lsnIdleSeedAll,
     );
     return {
       title: 'Idle LSN push (change data capture, nothing changed): Postgres time at each table size',
