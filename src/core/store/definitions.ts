@@ -43,7 +43,10 @@ export class ListAlreadySyncedError extends Error {
 
 /**
  * Names of the other definitions whose ledger or live subscription points at the list: one index probe
- * per definition (the ledger's unique index leads with definition_id, sp_list_id).
+ * per definition (the ledger's unique index leads with definition_id, sp_list_id). The probe is a scalar
+ * subquery ordered by the index's third column: as an EXISTS, the planner (which cannot tell one definition's
+ * rows from another's when the outer id is a parameter) scanned the whole ledger for a definition with no
+ * entries, 300–600 ms at 1,000,000 rows on every full run (docs/performance.md).
  */
 export async function otherDefinitionsOfList(
   pool: Pool,
@@ -53,7 +56,8 @@ export async function otherDefinitionsOfList(
   const { rows } = await pool.query<{ name: string }>(
     `SELECT d.name FROM arcore.sync_definitions d
       WHERE d.id <> $2
-        AND (EXISTS (SELECT 1 FROM arcore.sync_ledger l WHERE l.definition_id = d.id AND l.sp_list_id = $1)
+        AND ((SELECT true FROM arcore.sync_ledger l WHERE l.definition_id = d.id AND l.sp_list_id = $1
+               ORDER BY l.sp_item_id LIMIT 1)
           OR EXISTS (SELECT 1 FROM arcore.graph_subscriptions s
                       WHERE s.definition_id = d.id AND s.list_id = $1 AND s.state <> 'REMOVED'))
       ORDER BY d.name`,
