@@ -88,24 +88,39 @@ interface Prepared {
 
 const prepared = new WeakMap<Pool, Map<string, Prepared>>();
 
+/** A stored definition as a probe builds on it: `version` is its `updated_at`, checked by every probe. */
+export interface ProbedDefinition {
+  id: string;
+  version: string;
+  def: SyncDefinition;
+}
+
+/** Reads a stored definition for a probe (push or pull); null when there is none by that name. */
+export async function readProbedDefinition(meta: Pool, name: string): Promise<ProbedDefinition | null> {
+  const { rows } = await meta.query<{ id: string; version: string; document: unknown }>(
+    'SELECT id::text AS id, updated_at::text AS version, document FROM arcore.sync_definitions WHERE name = $1',
+    [name],
+  );
+  if (!rows[0]) return null;
+  const { id, version, document } = rows[0];
+  return { id, version, def: parseDefinition(document, `stored definition "${name}"`) };
+}
+
 async function prepare(ctx: EngineContext, name: string): Promise<Prepared | null> {
   let cache = prepared.get(ctx.meta);
   if (!cache) prepared.set(ctx.meta, (cache = new Map()));
   const hit = cache.get(name);
   if (hit) return hit;
-  const { rows } = await ctx.meta.query<{ id: string; version: string; document: unknown }>(
-    'SELECT id::text AS id, updated_at::text AS version, document FROM arcore.sync_definitions WHERE name = $1',
-    [name],
-  );
-  if (!rows[0]) return null;
-  const def = parseDefinition(rows[0].document, `stored definition "${name}"`);
+  const stored = await readProbedDefinition(ctx.meta, name);
+  if (!stored) return null;
+  const { def } = stored;
   const sourcePool = ctx.sourcePool(def.source.connection);
   let cursorType: string | null = null;
   const keyCasts: string[] = [];
   let tombstones = false;
   let names: LsnNames | null = null;
   if (def.source.cursor.type === 'LSN') {
-    names = lsnNames(await readInstallationId(ctx.meta), rows[0].id, def.name);
+    names = lsnNames(await readInstallationId(ctx.meta), stored.id, def.name);
   } else {
     const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
     const column = table?.columns.find((c) => c.name === def.source.cursor.column);
@@ -122,9 +137,7 @@ async function prepare(ctx: EngineContext, name: string): Promise<Prepared | nul
     tombstones = installed[0].installed;
   }
   const entry: Prepared = {
-    id: rows[0].id,
-    version: rows[0].version,
-    def,
+    ...stored,
     sourcePool,
     sameDatabase: sourcePool === ctx.meta,
     cursorType,

@@ -8,11 +8,14 @@
  */
 import type { Pool } from 'pg';
 import { RunTimeBudgetError } from '../budget/errors';
-import { parseDefinition } from '../definition/parse';
-import type { SyncDefinition } from '../definition/schema';
 import { isRouted, targetLists } from '../routing/lists';
 import { ResyncRequiredError } from '../target/sharepoint';
-import { IDLE_FULL_RUN_AFTER_SECONDS, idleSummary } from './idle';
+import {
+  IDLE_FULL_RUN_AFTER_SECONDS,
+  idleSummary,
+  readProbedDefinition,
+  type ProbedDefinition,
+} from './idle';
 import type { EngineContext, RunSummary, RunTrigger } from './types';
 
 /**
@@ -55,30 +58,15 @@ export interface PullIdleVerdict {
   resourceUnits: number;
 }
 
-interface Prepared {
-  id: string;
-  version: string;
-  def: SyncDefinition;
-}
+const prepared = new WeakMap<Pool, Map<string, ProbedDefinition>>();
 
-const prepared = new WeakMap<Pool, Map<string, Prepared>>();
-
-async function prepare(ctx: EngineContext, name: string): Promise<Prepared | null> {
+async function prepare(ctx: EngineContext, name: string): Promise<ProbedDefinition | null> {
   let cache = prepared.get(ctx.meta);
   if (!cache) prepared.set(ctx.meta, (cache = new Map()));
   const hit = cache.get(name);
   if (hit) return hit;
-  const { rows } = await ctx.meta.query<{ id: string; version: string; document: unknown }>(
-    'SELECT id::text AS id, updated_at::text AS version, document FROM arcore.sync_definitions WHERE name = $1',
-    [name],
-  );
-  if (!rows[0]) return null;
-  const entry: Prepared = {
-    id: rows[0].id,
-    version: rows[0].version,
-    def: parseDefinition(rows[0].document, `stored definition "${name}"`),
-  };
-  cache.set(name, entry);
+  const entry = await readProbedDefinition(ctx.meta, name);
+  if (entry) cache.set(name, entry);
   return entry;
 }
 
@@ -145,7 +133,7 @@ export async function probePullIdle(
   ctx: EngineContext,
   definitionName: string,
 ): Promise<PullIdleVerdict | null> {
-  let p: Prepared | null = null;
+  let p: ProbedDefinition | null = null;
   try {
     p = await prepare(ctx, definitionName);
     if (!p) return null;
