@@ -69,20 +69,23 @@ export async function createBenchTable(pool: Pool, rows: number): Promise<void> 
   await pool.query(`VACUUM ANALYZE ${TABLE}`);
 }
 
+/**
+ * Inserts bench rows `$1..$2` (ints); `$3` is the row count their `updated_at` values spread over a year by.
+ * Shared with idleSetup.ts, which writes the ledger of each chunk beside it.
+ */
+export const INSERT_ROWS_SQL = `INSERT INTO ${TABLE} (id, title, amount, quantity, ratio, due, happened_at, done, ref, tags, meta, updated_at)
+  SELECT g, 'Item ' || g, round((g * 1.37)::numeric % 100000, 2), g % 1000, ((g % 997) / 997.0)::float8,
+         date '2024-01-01' + (g % 700), timestamptz '2024-01-01T00:00:00Z' + g * interval '17 seconds',
+         g % 3 = 0, md5(g::text)::uuid, ARRAY[(ARRAY['red','green','blue','amber'])[g % 4 + 1]],
+         jsonb_build_object('n', g, 'kind', 'k' || (g % 10)),
+         now() - interval '366 days' + g * (interval '365 days' / $3::int)
+    FROM generate_series($1::int, $2::int) g`;
+
 async function insertRows(pool: Pool, first: number, last: number): Promise<void> {
   const chunk = 100_000;
   for (let from = first; from <= last; from += chunk) {
     const to = Math.min(last, from + chunk - 1);
-    await pool.query(
-      `INSERT INTO ${TABLE} (id, title, amount, quantity, ratio, due, happened_at, done, ref, tags, meta, updated_at)
-       SELECT g, 'Item ' || g, round((g * 1.37)::numeric % 100000, 2), g % 1000, ((g % 997) / 997.0)::float8,
-              date '2024-01-01' + (g % 700), timestamptz '2024-01-01T00:00:00Z' + g * interval '17 seconds',
-              g % 3 = 0, md5(g::text)::uuid, ARRAY[(ARRAY['red','green','blue','amber'])[g % 4 + 1]],
-              jsonb_build_object('n', g, 'kind', 'k' || (g % 10)),
-              now() - interval '366 days' + g * (interval '365 days' / $3::int)
-       FROM generate_series($1::int, $2::int) g`,
-      [from, to, last],
-    );
+    await pool.query(INSERT_ROWS_SQL, [from, to, last]);
   }
 }
 

@@ -16,7 +16,7 @@ import { cursorTriggerName } from '../src/core/source/postgres/PostgresSource';
 import { deleteCaptureStatements } from '../src/core/source/postgres/tombstones';
 import { keysetCursor } from '../src/core/cursor/timestampCursor';
 import { writeCursor } from '../src/core/store/cursors';
-import { DEFINITION, TABLE, type BenchEnvironment } from './dataset';
+import { DEFINITION, INSERT_ROWS_SQL, TABLE, type BenchEnvironment } from './dataset';
 import { itemWrites, statsDelta } from './emulatorClient';
 import { measurePostgres } from './pgTiming';
 
@@ -186,16 +186,7 @@ export async function fillSyncedTable(env: BenchEnvironment, rows: number): Prom
   const chunk = 100_000;
   for (let from = 1; from <= rows; from += chunk) {
     const to = Math.min(rows, from + chunk - 1);
-    await pool.query(
-      `INSERT INTO ${TABLE} (id, title, amount, quantity, ratio, due, happened_at, done, ref, tags, meta, updated_at)
-       SELECT g, 'Item ' || g, round((g * 1.37)::numeric % 100000, 2), g % 1000, ((g % 997) / 997.0)::float8,
-              date '2024-01-01' + (g % 700), timestamptz '2024-01-01T00:00:00Z' + g * interval '17 seconds',
-              g % 3 = 0, md5(g::text)::uuid, ARRAY[(ARRAY['red','green','blue','amber'])[g % 4 + 1]],
-              jsonb_build_object('n', g, 'kind', 'k' || (g % 10)),
-              now() - interval '366 days' + g * (interval '365 days' / $3::int)
-         FROM generate_series($1::int, $2::int) g`,
-      [from, to, rows],
-    );
+    await pool.query(INSERT_ROWS_SQL, [from, to, rows]);
     await pool.query(
       `INSERT INTO arcore.sync_ledger (definition_id, source_identity_hash, source_identity, source_key_strategy,
          source_connection, sp_list_id, sp_item_id, sp_etag, synced_values, content_hash, provenance, state)
