@@ -224,6 +224,13 @@ async function upkeep(
     }
   };
 
+  /** Deletes one subscription, recording why (a failure is recorded by `attempt` and does not stop upkeep). */
+  const removeRecorded = (definition: string, subscriptionId: string, reason: string): Promise<void> =>
+    attempt(definition, 'delete', subscriptionId, async () => {
+      await removeSubscription(ctx.meta, target, subscriptionId);
+      actions.push({ definition, action: 'deleted', subscriptionId, reason });
+    });
+
   /** Keeps one live subscription among `mine` (a definition's, or a routed list's): create, renew, replace. */
   const maintain = async (
     def: StoredDefinition,
@@ -234,15 +241,7 @@ async function upkeep(
     const [keep, ...extras] = mine.filter((s) => s.expiration.getTime() > now.getTime());
     for (const sub of [...extras, ...mine.filter((s) => s.expiration.getTime() <= now.getTime())]) {
       const expired = sub.expiration.getTime() <= now.getTime();
-      await attempt(name, 'delete', sub.subscriptionId, async () => {
-        await removeSubscription(ctx.meta, target, sub.subscriptionId);
-        actions.push({
-          definition: name,
-          action: 'deleted',
-          subscriptionId: sub.subscriptionId,
-          reason: expired ? 'expired' : 'duplicate',
-        });
-      });
+      await removeRecorded(name, sub.subscriptionId, expired ? 'expired' : 'duplicate');
     }
 
     const create = async (action: 'created' | 'recreated', reason?: string) =>
@@ -329,15 +328,11 @@ async function upkeep(
 
     if (!wantsSubscription(def)) {
       for (const sub of mine) {
-        await attempt(name, 'delete', sub.subscriptionId, async () => {
-          await removeSubscription(ctx.meta, target, sub.subscriptionId);
-          actions.push({
-            definition: name,
-            action: 'deleted',
-            subscriptionId: sub.subscriptionId,
-            reason: def.definition.enabled ? 'pull is disabled' : 'definition is disabled',
-          });
-        });
+        await removeRecorded(
+          name,
+          sub.subscriptionId,
+          def.definition.enabled ? 'pull is disabled' : 'definition is disabled',
+        );
       }
       continue;
     }
@@ -359,15 +354,7 @@ async function upkeep(
         list.name,
       );
     for (const sub of mine.filter((s) => !lists.some((l) => l.listId === s.listId))) {
-      await attempt(name, 'delete', sub.subscriptionId, async () => {
-        await removeSubscription(ctx.meta, target, sub.subscriptionId);
-        actions.push({
-          definition: name,
-          action: 'deleted',
-          subscriptionId: sub.subscriptionId,
-          reason: 'its list is no longer routed',
-        });
-      });
+      await removeRecorded(name, sub.subscriptionId, 'its list is no longer routed');
     }
   }
 
