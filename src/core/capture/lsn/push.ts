@@ -8,7 +8,9 @@ import {
   isLive,
   reconcileDeletes,
 } from '../../engine/push/deletes';
-import { pushPrepared } from '../../engine/push/rows';
+import { pushPrepared, writePrepared } from '../../engine/push/rows';
+import { commitPage } from '../../engine/push/page';
+import { PageWindow } from '../../engine/push/pageWindow';
 import { preparePushPage, type PushPage } from '../../engine/push/prefetch';
 import { prefetchOne, serially } from '../../engine/pipeline';
 import { keyOf } from '../../engine/plan';
@@ -83,8 +85,9 @@ async function* keyPages(scope: RunScope, start: unknown[] | null): AsyncGenerat
 /**
  * Loads the table's rows in key order through the normal push path, then compares the ledger with the table
  * for deletes (continued by later runs when the time budget stops it); false when the time budget ran out. Pipelined
- * like the TIMESTAMP loop (issue 23.1): page N+1 is read and looked up while page N is written; page N's ledger
- * rows and load position are committed before page N+1 is written.
+ * like the TIMESTAMP loop (issue 23.1): page N+1 is read and looked up while page N is written, and its writes
+ * start while page N's last batches are out; load positions are stored in page order, each after its page's ledger
+ * rows, with at most two pages written and not committed.
  */
 async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress): Promise<boolean> {
   const state = cursor.load;
@@ -93,27 +96,40 @@ async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress):
   scope.details.loadedRows = 0;
   let loaded = 0;
   const pages = keyPages(scope, state.after);
-  for await (const page of scope.ctx.pipelinedPush === false ? serially(pages) : prefetchOne(pages)) {
-    // Reported when the page's turn comes, not when it was read ahead: traces stay in page order.
-    progress.read(page.rows.length, page.readMs);
-    try {
-      await pushPrepared(scope, page.prepared, null, page.lookup);
-    } finally {
-      page.settled.set();
-    }
-    progress.pushed(page.rows.length);
-    loaded += page.rows.length;
-    if (!scope.dryRun)
-      await writeLsnCursor(scope.ctx.meta, scope.definitionId, {
-        ...cursor,
-        load: { ...state, after: page.after },
+  const pipelined = scope.ctx.pipelinedPush !== false;
+  // The same write window as the TIMESTAMP loop (push/pageWindow.ts): a page's load position is stored only after
+  // its ledger rows and those of every page before it.
+  const window = new PageWindow(pipelined ? 2 : 1);
+  try {
+    for await (const page of pipelined ? prefetchOne(pages) : serially(pages)) {
+      await window.room();
+      if (window.pages > 0 && scope.timeLeft() <= 0) {
+        await window.drain();
+        scope.stopIncomplete('time budget spent while loading the table');
+        return false;
+      }
+      // Reported when the page's turn comes, not when it was read ahead: traces stay in page order.
+      progress.read(page.rows.length, page.readMs);
+      window.start({
+        write: () => writePrepared(scope, page.prepared, page.lookup),
+        commit: async (commit, withCursor) => {
+          await commitPage(scope, commit, null);
+          progress.pushed(page.rows.length);
+          loaded += page.rows.length;
+          scope.details.loadedRows = loaded;
+          if (withCursor && !scope.dryRun)
+            await writeLsnCursor(scope.ctx.meta, scope.definitionId, {
+              ...cursor,
+              load: { ...state, after: page.after },
+            });
+        },
+        settled: () => page.settled.set(),
       });
-    scope.details.loadedRows = loaded;
-    if (page.last) break;
-    if (scope.timeLeft() <= 0) {
-      scope.stopIncomplete('time budget spent while loading the table');
-      return false;
+      if (page.last) break;
     }
+    await window.drain();
+  } finally {
+    await window.drain().catch(() => undefined);
   }
   // Rows deleted before the load (while the slot was lost, or before a switch from TIMESTAMP). Owed before the
   // load is marked done, so a comparison the time budget stops is continued by the next run.

@@ -2,9 +2,10 @@
  * The push of a TIMESTAMP definition: pages after the stored keyset cursor, minus the overlap window (I5a, I5b),
  * each committed with its cursor only after its writes and ledger rows (I5c), then the delete reconciliation (I8).
  * Pipelined (issue 23.1): page N+1 is read, canonicalised and looked up while page N is written (push/prefetch.ts
- * says why the look-up is safe ahead of time), and page N's commit runs while page N+1 is written. Commits stay in
- * page order, and page N+2 is not written before page N is committed: a crash leaves at most two pages of writes
- * without their commit, whose creates are recorded as pending and adopted by the next run (I6).
+ * says why the look-up is safe ahead of time); page N+1's writes start while page N's last batches are out, and
+ * page N's commit runs while page N+1 is written (push/pageWindow.ts). Commits stay in page order, and page N+2 is
+ * not written before page N is committed: a crash leaves at most two pages of writes without their commit, whose
+ * creates are recorded as pending and adopted by the next run (I6).
  */
 import { PageSizer } from '../../budget/pageSizer';
 import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor';
@@ -16,7 +17,8 @@ import { keyOf } from '../plan';
 import type { RunScope } from '../runner';
 import { reconcileDeletes } from './deletes';
 import { preparePushPage, unsettledWith, type PushPage } from './prefetch';
-import { commitPage, type PageCommit } from './page';
+import { commitPage } from './page';
+import { PageWindow } from './pageWindow';
 import { holdBackParked, writePrepared } from './rows';
 
 /** A page of the TIMESTAMP loop: the keyset position after its last row, and whether to store it. */
@@ -48,13 +50,25 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
   const total = ctx.onProgress ? await source.countSince(since) : null;
   const sizer = new PageSizer(def.source.pageSize, scope.timeLeft());
   const pages = readPages(scope, since ? { since } : null, sizer, position);
-  let done = 0;
-  let pageStarted = Date.now();
-  // The commit of the page before, still running while this page is written (pipelined loop only).
-  let committing: Promise<void> | null = null;
   const pipelined = ctx.pipelinedPush !== false;
+  // Pipelined: two pages written and not committed at most (I5c); serial: each page committed before the next.
+  const window = new PageWindow(pipelined ? 2 : 1);
+  let done = 0;
+  let lastCommitAt = Date.now();
+  // Where the next run starts when the time budget stops this one: after the last page started.
+  let resumeAt: KeysetPosition | null = null;
   try {
     for await (const page of pipelined ? prefetchOne(pages) : serially(pages)) {
+      await window.room();
+      // The run out of time stops once the pages started are committed; the next one resumes (I16). The page
+      // read ahead is dropped unwritten and uncounted; the next run reads it again.
+      if (resumeAt && scope.timeLeft() <= 0) {
+        await window.drain();
+        scope.stopIncomplete('time budget spent');
+        // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
+        scope.details.rowsLeft = await source.countSince(resumeAt.ts);
+        return;
+      }
       // Emitted when the page's turn comes, not when it was read: traces stay in page order.
       ctx.onProgress?.({
         runType: 'PUSH',
@@ -64,20 +78,16 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
         throttleWaitMs: 0,
         trace: { kind: 'page', rows: page.rows.length, ms: page.readMs },
       });
-      let commit: PageCommit;
-      try {
-        commit = await writePrepared(scope, page.prepared, page.lookup);
-        // Commits stay in page order: this page's cursor is written only after the page before is committed (I5c).
-        if (committing) await committing;
-      } catch (err) {
-        page.settled.set(); // a page read ahead may be waiting for this one
-        throw err;
-      }
-      const cursor = page.behindCursor ? null : page.next;
       const rows = page.rows.length;
-      committing = commitPage(scope, commit, cursor)
-        .then(() => {
+      const cursor = page.behindCursor ? null : page.next;
+      window.start({
+        write: () => writePrepared(scope, page.prepared, page.lookup),
+        commit: async (commit, withCursor) => {
+          await commitPage(scope, commit, withCursor ? cursor : null);
           done += rows;
+          // The page's share of the run's time: from the commit before it to its own (pages overlap).
+          sizer.record(rows, Date.now() - lastCommitAt);
+          lastCommitAt = Date.now();
           ctx.onProgress?.({
             runType: 'PUSH',
             definition: def.name,
@@ -85,30 +95,17 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
             total,
             throttleWaitMs: scope.target.stats().throttleWaitMs,
           });
-        })
-        .finally(() => page.settled.set());
-      // Awaited before the next page's commit or at the end; this keeps Node from calling it unhandled meanwhile.
-      committing.catch(() => undefined);
-      if (!pipelined) await committing;
+        },
+        settled: () => page.settled.set(),
+      });
+      resumeAt = page.next;
       if (page.last) break;
-      sizer.record(rows, Date.now() - pageStarted);
-      pageStarted = Date.now();
-      // The run out of time stops once this page and its cursor are committed; the next one resumes (I16). The
-      // page read ahead is dropped unwritten and uncounted; the next run reads it again.
-      if (scope.timeLeft() <= 0) {
-        await committing;
-        committing = null;
-        scope.stopIncomplete('time budget spent');
-        // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
-        scope.details.rowsLeft = await source.countSince(page.next.ts);
-        return;
-      }
     }
-    if (committing) await committing;
-    committing = null;
+    await window.drain();
   } finally {
-    // Failing: a commit still running finishes (or fails) before the run reports; its error is second to ours.
-    if (committing) await committing.catch(() => undefined);
+    // Failing: pages still writing or committing finish (or fail) before the run reports; their errors are
+    // second to ours. No write outlives the run.
+    await window.drain().catch(() => undefined);
   }
   // Switched from LSN: deletes made since the slot's last read are found by one full comparison now.
   await reconcileDeletes(scope, { force: switched });
