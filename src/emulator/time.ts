@@ -12,7 +12,10 @@ export function toGraphDateTime(ms: number): string {
   // Most timestamps rendered together share a second: formatting is a measurable cost under load.
   if (second !== lastSecond) {
     lastSecond = second;
-    lastText = new Date(second * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    // Whole seconds: toISOString always ends in `.000Z` here; dropping it is cheaper than a regex (dates in item
+    // fields rarely share a second, so this runs for most of them).
+    const iso = new Date(second * 1000).toISOString();
+    lastText = `${iso.slice(0, -5)}Z`;
   }
   return lastText;
 }

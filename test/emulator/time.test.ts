@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   assertTimeZone,
   localDateAt,
@@ -10,6 +11,15 @@ import {
 describe('SharePoint date handling', () => {
   it('prints instants in whole seconds UTC with Z', () => {
     expect(toGraphDateTime(Date.UTC(2016, 7, 30, 8, 26, 0, 999))).toBe('2016-08-30T08:26:00Z');
+  });
+
+  it('prints any instant as the ISO text of its whole second without milliseconds', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (ms) => {
+        const second = Math.floor(ms / 1000) * 1000;
+        expect(toGraphDateTime(ms)).toBe(new Date(second).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+      }),
+    );
   });
 
   it('knows fixed offsets and IANA zones, including daylight saving time', () => {
