@@ -317,11 +317,11 @@ function BackfillForm({ name, fields, busy, onRun }) {
 
 /** Routed lists the last run skipped because they do not fit the mapping (status `listProblems`), with the fix. */
 function ListProblems({ problems }) {
+  const { runId, seenAt } = problems[0];
+  const which = problems.length === 1 ? 'One routed list is' : `${problems.length} routed lists are`;
   return html`<div class="attention" id="list-problems">
     <p>
-      ${problems.length === 1 ? 'One routed list is' : `${problems.length} routed lists are`} skipped (run
-      ${problems[0].runId}, ${new Date(problems[0].seenAt).toLocaleString()}): rows routed there wait, parked;
-      the other lists sync.
+      ${`${which} skipped (run ${runId}, ${new Date(seenAt).toLocaleString()}): rows routed there wait, parked; the other lists sync.`}
     </p>
     <ul>
       ${problems.map(
@@ -553,10 +553,7 @@ function DefinitionPage({ name }) {
                 </tr>
                 <tr>
                   <th scope="row">Last idle check</th>
-                  <td>
-                    push ${s.idleCheckedAt ? ago(s.idleCheckedAt) : 'never'} · pull
-                    ${s.pullIdleCheckedAt ? ago(s.pullIdleCheckedAt) : 'never'}
-                  </td>
+                  <td>${`push ${ago(s.idleCheckedAt)} · pull ${ago(s.pullIdleCheckedAt)}`}</td>
                 </tr>
                 <tr>
                   <th scope="row">Subscription</th>
