@@ -104,7 +104,7 @@ class HeldLock implements DefinitionLock {
   /** The session was used for statements of the run's (a cursor may be left open). */
   private used = false;
 
-  query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+  async query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
     this.assertHeld();
     this.used = true;
     return this.client.query<R>(text, values);
