@@ -1,12 +1,15 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { parseDefinition } from '../../src/core/definition/parse';
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
 import { startLocalHost, type LocalHost } from '../../src/serve';
+import { upsertDefinitions } from '../../src/core/store/definitions';
 import {
   createProjectsTable,
   projectsDefinition,
+  SITE,
   startHarness,
   type Harness,
 } from '../support/engineHarness';
@@ -232,5 +235,55 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
     );
     expect(await page.locator('tr[data-run]').count()).toBe(rows[0].n);
     await shot('runs');
+  });
+
+  it('a routed list the run skipped is shown with why and the next step; idle checks beside the cursors', async () => {
+    // North is provisioned; South was created by hand without the Region column.
+    await h.db.pool.query(`CREATE TABLE splits (
+      id integer PRIMARY KEY, title text, region text, updated_at timestamptz NOT NULL DEFAULT now())`);
+    const split = (routes: { when?: string; list: string }[]) => ({
+      name: 'split',
+      source: {
+        table: 'splits',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP' as const, column: 'updated_at' },
+      },
+      target: { site: SITE, routes },
+      fields: [
+        { source: 'title', target: 'Title' },
+        { source: 'region', target: 'Region' },
+      ],
+      schedule: '0 0 0 1 1 *',
+    });
+    await h.define(split([{ list: 'North' }]));
+    const south = await h.asUser('POST', `/sites/${h.siteId}/lists`, {
+      displayName: 'South',
+      columns: [{ name: 'ArcoreKey', text: {} }],
+      list: { template: 'genericList' },
+    });
+    expect(south.status).toBe(201);
+    await upsertDefinitions(h.db.pool, [
+      parseDefinition(split([{ when: "region == 'S'", list: 'South' }, { list: 'North' }])),
+    ]);
+    await h.db.pool.query("INSERT INTO splits (id, title, region) VALUES (1, 'n1', 'N'), (2, 's2', 'S')");
+    expect(await runPush(h.ctx, 'split', { trigger: 'test' })).toMatchObject({ status: 'PARTIAL' });
+
+    await open('#/');
+    const row = page.locator('tr[data-definition="split"]');
+    await row.waitFor();
+    await expect(row.locator('td').nth(6).textContent()).resolves.toMatch(/list skipped: South/);
+    await open('#/definitions/split');
+    const problem = page.locator('#list-problems li[data-list="South"]');
+    await problem.waitFor();
+    await expect(page.locator('#list-problems p').textContent()).resolves.toMatch(
+      /One routed list is skipped \(run \d+, .*\): rows routed there wait, parked; the other lists sync\./,
+    );
+    const text = (await problem.textContent()) ?? '';
+    expect(text).toMatch(/has no column with internal name "Region"/);
+    expect(text).toMatch(/Next step: add the missing column with "arcore-sync provision split"/);
+    await expect(
+      page.locator('th', { hasText: 'Last idle check' }).locator('xpath=..').textContent(),
+    ).resolves.toMatch(/push never · pull never/);
+    await shot('list-problems');
   });
 });

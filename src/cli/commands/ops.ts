@@ -15,7 +15,7 @@ import {
   type DefinitionStatus,
   type RunRecord,
 } from '../../core/ops';
-import type { UnfinishedBackfill } from '../../core/ops/records';
+import type { ListProblem, UnfinishedBackfill } from '../../core/ops/records';
 import { formatBytes, type SlotStatus } from '../../core/ops/slotHealth';
 import { CliUsageError } from '../failures';
 import { budgetLines, budgetView, loadLines } from './budgetStatus';
@@ -60,13 +60,29 @@ function statusBlock(s: DefinitionStatus): string {
       ? [`  last idle check: ${s.idleCheckedAt} (nothing to push since the last push; no run recorded)`]
       : []),
     `  last pull: ${runLine(s.lastPull)}`,
+    ...(s.pullIdleCheckedAt && (!s.lastPull || s.pullIdleCheckedAt > s.lastPull.startedAt)
+      ? [
+          `  last idle check (pull): ${s.pullIdleCheckedAt} (nothing to pull since the last pull; no run recorded)`,
+        ]
+      : []),
     `  subscription: ${s.subscription ? `${s.subscription.id} ${s.subscription.state}, expires ${s.subscription.expiration}` : 'none'}`,
     ...(s.slot ? [slotLine(s.slot)] : []),
     ...(s.deletesComparisonOwed
       ? ['  deletes: a full comparison of the ledger with the table is under way; the next push continues it']
       : []),
     ...(s.backfill ? backfillLines(s.backfill) : []),
+    ...listProblemLines(s.listProblems),
   ].join('\n');
+}
+
+function listProblemLines(problems: ListProblem[]): string[] {
+  if (problems.length === 0) return [];
+  const { runId, seenAt } = problems[0];
+  const lists = problems.length === 1 ? '1 routed list' : `${problems.length} routed lists`;
+  return [
+    `  list problems: ${lists} skipped by run ${runId} at ${seenAt} (its rows wait, parked; the other lists sync):`,
+    ...problems.map((p) => `    list "${p.list}": ${p.problem}`),
+  ];
 }
 
 function backfillLines(b: UnfinishedBackfill): string[] {

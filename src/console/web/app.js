@@ -166,6 +166,9 @@ function Overview() {
                 [
                   d.pendingPull ? 'a pull is pending' : null,
                   d.backfill ? `backfill unfinished (${d.backfill.done}/${d.backfill.total} rows)` : null,
+                  d.listProblems?.length
+                    ? `list skipped: ${d.listProblems.map((p) => p.list).join(', ')} (see the definition)`
+                    : null,
                 ]
                   .filter(Boolean)
                   .join('; ') || '–'
@@ -312,6 +315,26 @@ function BackfillForm({ name, fields, busy, onRun }) {
   </details>`;
 }
 
+/** Routed lists the last run skipped because they do not fit the mapping (status `listProblems`), with the fix. */
+function ListProblems({ problems }) {
+  const { runId, seenAt } = problems[0];
+  const which = problems.length === 1 ? 'One routed list is' : `${problems.length} routed lists are`;
+  return html`<div class="attention" id="list-problems">
+    <p>
+      ${`${which} skipped (run ${runId}, ${new Date(seenAt).toLocaleString()}): rows routed there wait, parked; the other lists sync.`}
+    </p>
+    <ul>
+      ${problems.map(
+        (p) =>
+          html`<li data-list=${p.list}>
+            <strong>${p.list}</strong>: ${p.problem.replace(/\s*Next step: .*$/s, '')}
+            ${p.nextStep ? html`<br />Next step: ${p.nextStep}` : null}
+          </li>`,
+      )}
+    </ul>
+  </div>`;
+}
+
 /** A backfill a time budget, crash or failure left unfinished (status `backfill`): continue it or start over. */
 function UnfinishedBackfill({ name, backfill: b, busy, onRun }) {
   const spec = { fields: b.fields, strategy: b.strategy, direction: b.direction };
@@ -453,6 +476,11 @@ function DefinitionPage({ name }) {
       </div>
     </dialog>
     ${
+      status.data?.listProblems?.length
+        ? html`<${ListProblems} problems=${status.data.listProblems} />`
+        : null
+    }
+    ${
       status.data?.backfill
         ? html`<${UnfinishedBackfill}
             name=${name}
@@ -522,6 +550,10 @@ function DefinitionPage({ name }) {
                   <td>
                     ${s.cursors.target ? `${s.cursors.target.linkPresent ? 'delta link held' : 'enumeration in progress'} · moved ${ago(s.cursors.target.updatedAt)}` : 'not set: the next pull enumerates the list'}
                   </td>
+                </tr>
+                <tr>
+                  <th scope="row">Last idle check</th>
+                  <td>${`push ${ago(s.idleCheckedAt)} · pull ${ago(s.pullIdleCheckedAt)}`}</td>
                 </tr>
                 <tr>
                   <th scope="row">Subscription</th>

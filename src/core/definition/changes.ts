@@ -114,8 +114,9 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
       path: routedAfter ? 'target.routes' : 'target.list',
       change: `${routingLabel(before)} → ${routingLabel(after)}`,
       effect:
-        'the next push moves every synced row whose list changes: it creates the item in its new list and deletes ' +
-        'it from the old one (a create and a delete each); rows matching no route are no longer synced (unrouted)',
+        'the next push reads every row again (continued by the runs after it when its time budget stops it) and ' +
+        'moves every synced row whose list changes: it creates the item in its new list and deletes it from the ' +
+        'old one (a create and a delete each); rows matching no route are no longer synced (unrouted)',
       realign: [],
     });
   }

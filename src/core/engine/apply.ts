@@ -7,6 +7,7 @@ import { bindListId, upsertDefinition } from '../store/definitions';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import type { CanonicalValue } from '../canonical';
 import { countRewrites, type LedgerPairValues } from '../transform/rewrites';
+import { rereadForRoutes } from './routesReread';
 
 export interface AppliedDefinition {
   name: string;
@@ -57,9 +58,12 @@ export class DefinitionChangeRefusedError extends Error {
 
 /** A field is realigned while a run of the definition may still write its old synced values. */
 export class DefinitionBusyForApplyError extends Error {
-  constructor(readonly definition: string) {
+  constructor(
+    readonly definition: string,
+    why = 'this change makes fields align afresh',
+  ) {
     super(
-      `definition "${definition}": a run is in progress and this change makes fields align afresh; nothing was ` +
+      `definition "${definition}": a run is in progress and ${why}; nothing was ` +
         'saved. Apply again when the run has ended (npx arcore-sync status shows running runs).',
     );
     this.name = 'DefinitionBusyForApplyError';
@@ -75,6 +79,8 @@ interface Planned {
   changes: DefinitionChange[];
   /** The list changed on a definition that never synced: forget the list it bound (I15). */
   unbindList: boolean;
+  /** Routes changed on a definition that has synced: the next push reads every row again (routesReread.ts). */
+  rerouted?: boolean;
 }
 
 async function hasSynced(client: PoolClient, id: string): Promise<boolean> {
@@ -188,20 +194,28 @@ export async function applyDefinitions(
         for (const c of reidentifying)
           refused.push({ definition: def.name, path: c.path, message: `${c.change}: ${c.effect}` });
       }
-      if (changes.some((c) => c.realign.length > 0)) {
+      const rerouted = changes.some((c) => c.kind === 'routes-changed') && (await hasSynced(client, id));
+      // A realigned field, or a re-read for new routes: a run in progress would write its old state back.
+      if (changes.some((c) => c.realign.length > 0) || rerouted) {
         const lock = await tryLockDefinition(meta, id);
-        if (!lock) throw new DefinitionBusyForApplyError(def.name);
+        if (!lock)
+          throw new DefinitionBusyForApplyError(
+            def.name,
+            rerouted
+              ? 'this change makes the next push read every row again for its route'
+              : 'this change makes fields align afresh',
+          );
         locks.push(lock);
       }
-      const rerouted = changes.some((c) => c.kind === 'routes-changed');
       const moves =
-        rerouted && options.previewRouteMoves && (await hasSynced(client, id))
+        rerouted && options.previewRouteMoves
           ? await options.previewRouteMoves(before, def, { id, listId })
           : undefined;
       planned.push({
         def,
         before,
         id,
+        rerouted,
         ...(moves ? { moves } : {}),
         changes,
         unbindList: !synced && reidentifying.some((c) => c.path === 'target.list'),
@@ -229,6 +243,7 @@ export async function applyDefinitions(
         );
       }
       await assessPipelineChanges(client, p.id, p.before, p.def, p.changes);
+      if (p.rerouted) await rereadForRoutes(client, p.id);
       if (p.unbindList) await bindListId(client, p.id, null);
     }
     await client.query('COMMIT');

@@ -2,7 +2,8 @@
  * The pull's idle probe (docs/design.md, I18): before a scheduled pull takes its lock, records a run and resolves
  * its lists, one metadata statement asks whether anything but the delta feed could give the run work and reads
  * each list's stored delta link; then one delta request per list, from that link. A feed at its end with no entry
- * is an idle pull: no run row, nothing written. The stored link stays: it still marks the same point of the
+ * is an idle pull: no run row, nothing written but the time of the check (at most every IDLE_MARK_SECONDS, as
+ * the push's probe, for `status`). The stored link stays: it still marks the same point of the
  * feed, so the next run re-reads from there (and finds whatever came since). Any doubt (an error, a 429 that
  * outlasts the probe's wait, a changed definition, a page in progress, an entry) runs the pull as usual.
  */
@@ -12,6 +13,7 @@ import { isRouted, targetLists } from '../routing/lists';
 import { ResyncRequiredError } from '../target/sharepoint';
 import {
   IDLE_FULL_RUN_AFTER_SECONDS,
+  IDLE_MARK_SECONDS,
   idleSummary,
   readProbedDefinition,
   type ProbedDefinition,
@@ -85,7 +87,8 @@ interface LinkRow {
  * a newly mapped field needs the list read once with it (I14), which only a run does.
  */
 const STATEMENT = `WITH
-  d AS MATERIALIZED (SELECT updated_at, enabled, list_id FROM arcore.sync_definitions WHERE id = $1::bigint),
+  d AS MATERIALIZED (SELECT updated_at, enabled, list_id, pull_idle_checked_at FROM arcore.sync_definitions
+                      WHERE id = $1::bigint),
   last AS MATERIALIZED (
     SELECT r.status, r.details, r.started_at FROM arcore.sync_runs r
      WHERE r.definition_id = $1::bigint AND r.run_type IN ('PULL', 'INGRESS')
@@ -112,12 +115,24 @@ const STATEMENT = `WITH
          FROM d LEFT JOIN arcore.sync_cursors c ON c.definition_id = $1::bigint AND c.scope = 'TARGET')
     END AS links,
     (SELECT count(*) FROM arcore.sync_failures WHERE definition_id = $1::bigint AND status = 'PARKED') AS parked,
-    (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1::bigint AND status = 'OPEN') AS conflicts`;
+    (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1::bigint AND status = 'OPEN') AS conflicts,
+    coalesce((SELECT d.pull_idle_checked_at > now() - make_interval(secs => $6::int) FROM d), false) AS marked`;
+
+/**
+ * Records the idle check for `status`, as the push's probe does (idle.ts, IDLE_MARK_SECONDS): only when the last
+ * mark is older than that, so most idle pulls write nothing; SKIP LOCKED, so it never waits on `apply`.
+ */
+const MARK_STATEMENT = `UPDATE arcore.sync_definitions SET pull_idle_checked_at = now()
+  WHERE ctid = (SELECT ctid FROM arcore.sync_definitions WHERE id = $1::bigint
+                  AND (pull_idle_checked_at IS NULL OR pull_idle_checked_at <= now() - make_interval(secs => $2::int))
+                  FOR UPDATE SKIP LOCKED)`;
 
 type Row = Record<Check, boolean | undefined> & {
   links: LinkRow[] | null;
   parked: string;
   conflicts: string;
+  /** The idle check was recorded within IDLE_MARK_SECONDS: an idle answer writes nothing. */
+  marked: boolean;
 };
 
 /** A link the feed can continue from: bound to the list it reads, with no page in progress. */
@@ -139,9 +154,9 @@ export async function probePullIdle(
     if (!p) return null;
     const lists = targetLists(p.def);
     const { rows } = await ctx.meta.query<Row>({
-      name: 'arcore_idle_pull_1',
+      name: 'arcore_idle_pull_2',
       text: STATEMENT,
-      values: [p.id, p.version, IDLE_FULL_RUN_AFTER_SECONDS, isRouted(p.def), lists],
+      values: [p.id, p.version, IDLE_FULL_RUN_AFTER_SECONDS, isRouted(p.def), lists, IDLE_MARK_SECONDS],
     });
     const row = rows[0];
     const busy = new Set<Check>(CHECKS.filter((c) => row[c] === true));
@@ -161,6 +176,12 @@ export async function probePullIdle(
       busy.add('delta entries');
     verdict.busy = CHECKS.filter((c) => busy.has(c));
     verdict.idle = verdict.busy.length === 0;
+    if (verdict.idle && !row.marked)
+      await ctx.meta.query({
+        name: 'arcore_idle_pull_mark',
+        text: MARK_STATEMENT,
+        values: [p.id, IDLE_MARK_SECONDS],
+      });
     return verdict;
   } catch (err) {
     prepared.get(ctx.meta)?.delete(definitionName);

@@ -16,6 +16,7 @@ import {
 } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
+import type { CursorSession } from '../capture/lsn/peek';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
 import { checkListIdentity } from './listIdentity';
@@ -135,6 +136,11 @@ export interface RunScope {
   dryRun?: DryRun | null;
   /** Throws LockLostError once the definition's lock is gone (I11): call before every write step. */
   assertLockHeld(): void;
+  /**
+   * The lock's own connection when it is on the source's database (sameDatabase, not a dry run): the slot peek's
+   * cursor lives there instead of on a connection more than PG_POOL_MAX.
+   */
+  lockSession: CursorSession | null;
   /**
    * Milliseconds left of the run's time budget (I16). Page loops stop when it is spent, after committing
    * the page, and call `stopIncomplete`.
@@ -316,6 +322,7 @@ async function openScope(
     counts: emptyCounts(),
     details: { warnings: plan.warnings, ...(problems.length ? { listProblems: problems } : {}) },
     assertLockHeld: () => lock?.assertHeld(),
+    lockSession: lock && sourcePool === ctx.meta ? lock : null,
     timeLeft: () => clock.deadline - Date.now(),
     stopIncomplete(reason: string) {
       clock.stopped ??= reason;

@@ -59,6 +59,17 @@ export interface DefinitionStatus {
    * instance's check; null when none has. Later than `lastPush.startedAt` means the table was quiet since.
    */
   idleCheckedAt: string | null;
+  /**
+   * When a due pull last found nothing to do (its idle probe: every list's delta feed empty) and so recorded no
+   * run; null when none has. Later than `lastPull.startedAt` means SharePoint was quiet since.
+   */
+  pullIdleCheckedAt: string | null;
+  /**
+   * Routed definitions: the lists the last run that planned them left out because they do not fit the mapping
+   * (a mapped column or the hidden key missing, or a column of another type); empty when every list fits. Rows
+   * routed to such a list wait (parked) and the list is not pulled until the next step is done.
+   */
+  listProblems: ListProblem[];
   subscription: { id: string; expiration: string; state: string } | null;
   /** LSN definitions: the replication slot on the source server; null for TIMESTAMP ones (or when not read). */
   slot: SlotStatus | null;
@@ -71,6 +82,18 @@ export interface DefinitionStatus {
   backfill: UnfinishedBackfill | null;
   /** False when something needs an operator before it hurts: a replication slot holding back too much WAL, invalidated, missing or unreadable. */
   healthy: boolean;
+}
+
+/** A routed list the last planning run skipped: why, what to do, and which run found it. */
+export interface ListProblem {
+  list: string;
+  /** The whole reason as the run logged it (it ends with the next step). */
+  problem: string;
+  /** The next step alone (provision the missing column, or change the column's type in SharePoint). */
+  nextStep: string | null;
+  /** The run that found it, and when that run started: a later run re-checks every list. */
+  runId: string;
+  seenAt: string;
 }
 
 /** An unfinished backfill (arcore.sync_backfills, status RUNNING): what it re-syncs, how far it got, how to go on. */

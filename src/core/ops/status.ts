@@ -9,7 +9,7 @@ import {
   type BackfillDirection,
   type BackfillStrategy,
 } from '../store/backfills';
-import type { DefinitionStatus, UnfinishedBackfill } from './records';
+import type { DefinitionStatus, ListProblem, UnfinishedBackfill } from './records';
 import { slotStatuses, type SlotStatus, type SourcePoolOf } from './slotHealth';
 import { RUN_COLUMNS, runTypeOf, toRunRecord, type RunRow } from './runs';
 
@@ -28,6 +28,7 @@ interface StatusRow {
   deletes_owed: boolean | null;
   source_updated_at: Date | null;
   idle_checked_at: Date | null;
+  pull_idle_checked_at: Date | null;
   target_present: boolean | null;
   target_updated_at: Date | null;
   last_push: RunRow | null;
@@ -41,6 +42,32 @@ interface StatusRow {
   subscription_expiration: Date | null;
   subscription_state: string | null;
   backfill: BackfillJson | null;
+  planned: PlannedJson | null;
+}
+
+/** The last run that planned the definition's lists (its details carry `warnings`), as json_build_object gives it. */
+interface PlannedJson {
+  runId: string;
+  startedAt: string;
+  problems: { list: string; problem: string }[] | null;
+}
+
+/** The next step a list problem ends with (src/core/engine/routing.ts, listProblem). */
+function nextStepOf(problem: string): string | null {
+  const at = problem.lastIndexOf('Next step: ');
+  return at < 0 ? null : problem.slice(at + 'Next step: '.length);
+}
+
+function listProblemsOf(planned: PlannedJson | null): ListProblem[] {
+  if (!planned?.problems) return [];
+  const seenAt = new Date(planned.startedAt).toISOString();
+  return planned.problems.map((p) => ({
+    list: p.list,
+    problem: p.problem,
+    nextStep: nextStepOf(p.problem),
+    runId: planned.runId,
+    seenAt,
+  }));
 }
 
 /** An unfinished sync_backfills row as row_to_json gives it (timestamps as text). */
@@ -113,6 +140,7 @@ export async function definitionStatus(
        COALESCE((def.document -> 'pull' ->> 'enabled')::boolean, true) AS pull_enabled,
        def.conflict_policy, def.schedule, def.source_schema, def.source_table, def.target_site, def.target_list,
        src.value AS source_value, src.updated_at AS source_updated_at, src.idle_checked_at,
+       def.pull_idle_checked_at,
        src.deletes_full_position IS NOT NULL AS deletes_owed,
        (tgt.value IS NOT NULL AND tgt.value <> '') AS target_present, tgt.updated_at AS target_updated_at,
        ${lastRun('PUSH')} AS last_push,
@@ -128,7 +156,12 @@ export async function definitionStatus(
        EXISTS (SELECT 1 FROM arcore.pending_pulls p WHERE p.definition_id = def.id) AS pending_pull,
        sub.subscription_id, sub.expiration AS subscription_expiration, sub.state AS subscription_state,
        (SELECT row_to_json(b) FROM arcore.sync_backfills b WHERE b.definition_id = def.id AND b.status = 'RUNNING')
-         AS backfill
+         AS backfill,
+       -- Every run that opened its scope planned each list (details.warnings); the newest says which lists it
+       -- skipped (details.listProblems). A run that failed before planning says nothing either way.
+       (SELECT json_build_object('runId', r.id::text, 'startedAt', r.started_at, 'problems', r.details -> 'listProblems')
+          FROM arcore.sync_runs r WHERE r.definition_id = def.id AND r.details ? 'warnings'
+          ORDER BY r.started_at DESC, r.id DESC LIMIT 1) AS planned
      FROM arcore.sync_definitions def
      LEFT JOIN arcore.sync_cursors src ON src.definition_id = def.id AND src.scope = 'SOURCE'
      LEFT JOIN arcore.sync_cursors tgt ON tgt.definition_id = def.id AND tgt.scope = 'TARGET'
@@ -172,6 +205,8 @@ export async function definitionStatus(
       openConflicts: Number(row.open_conflicts),
       pendingPull: row.pending_pull,
       idleCheckedAt: row.idle_checked_at?.toISOString() ?? null,
+      pullIdleCheckedAt: row.pull_idle_checked_at?.toISOString() ?? null,
+      listProblems: listProblemsOf(row.planned),
       subscription: row.subscription_id
         ? {
             id: row.subscription_id,

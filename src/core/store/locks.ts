@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { describeEndpoint } from '../db/errors';
 
 /**
@@ -36,6 +36,12 @@ export interface DefinitionLock {
   readonly lost: LockLostError | null;
   /** Throws LockLostError once the lock is lost. A field read: cheap enough to call before every write. */
   assertHeld(): void;
+  /**
+   * Runs a statement on the lock's own connection, which the run holds for its whole life anyway: a server-side
+   * cursor that must live across statements (the slot peek's, capture/lsn/peek.ts) uses it instead of one more
+   * connection. A cursor left open is closed when the lock is released.
+   */
+  query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
   release(): Promise<void>;
 }
 
@@ -95,6 +101,15 @@ class HeldLock implements DefinitionLock {
     if (this.controller.signal.aborted) throw this.controller.signal.reason as LockLostError;
   }
 
+  /** The session was used for statements of the run's (a cursor may be left open). */
+  private used = false;
+
+  async query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    this.assertHeld();
+    this.used = true;
+    return this.client.query<R>(text, values);
+  }
+
   private markLost(cause: unknown): void {
     if (this.releasing || this.controller.signal.aborted) return;
     const { host, port, database } = this.client;
@@ -114,6 +129,8 @@ class HeldLock implements DefinitionLock {
       return;
     }
     try {
+      // A held cursor outlives transactions: back in the pool it would keep its result and its name.
+      if (this.used) await this.client.query('CLOSE ALL');
       await this.client.query('SELECT pg_advisory_unlock($1, $2::int)', [
         LOCK_NAMESPACE,
         Number(this.definitionId),

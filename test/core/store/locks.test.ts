@@ -80,4 +80,22 @@ describe('I11 one runner per definition: the advisory lock', () => {
       await pool.end();
     }
   });
+
+  it("runs statements on the lock's own session, and closes a cursor left open there when released", async () => {
+    const single = createPool({ connectionString: db.url, auth: 'password', max: 1 });
+    try {
+      const lock = (await tryLockDefinition(single, '43'))!;
+      const pid = (await lock.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      expect(pid).toBe(await holderPid('43'));
+      await lock.query('DECLARE left_open NO SCROLL CURSOR WITH HOLD FOR SELECT 1');
+      await lock.release();
+      // The pool's one connection, back from the lock: no cursor kept its result or its name.
+      const { rows } = await single.query<{ pid: number; n: string }>(
+        'SELECT pg_backend_pid() AS pid, (SELECT count(*) FROM pg_cursors) AS n',
+      );
+      expect(rows[0]).toEqual({ pid, n: '0' });
+    } finally {
+      await single.end();
+    }
+  });
 });

@@ -5,7 +5,7 @@
  * in a tuplestore (spilled to a temporary file past work_mem); the client reads it through a holdable cursor a
  * chunk at a time, so the worker holds one chunk whatever the transaction's size (docs/design.md, I17).
  */
-import { Client, type Pool } from 'pg';
+import { Client, type Pool, type QueryResult, type QueryResultRow } from 'pg';
 import { quoteIdent } from '../../source/postgres/PostgresSource';
 import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../../source/postgres/tombstones';
 import type { LsnNames } from './names';
@@ -34,6 +34,14 @@ export interface SlotPeek {
   next(): Promise<SlotChange[]>;
   /** Frees the server-side cursor (always call it, also after an error). */
   close(): Promise<void>;
+}
+
+/**
+ * A connection a cursor can live on across statements: the run's lock connection (store/locks.ts), which the run
+ * holds for its whole life anyway.
+ */
+export interface CursorSession {
+  query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
 }
 
 /**
@@ -70,6 +78,7 @@ export async function openPeek(
   limit: number,
   chunk: number,
   upto: string | null = null,
+  session: CursorSession | null = null,
 ): Promise<SlotPeek> {
   const plainRows = PLAIN_CHUNKS * chunk;
   let rows: {
@@ -137,15 +146,84 @@ export async function openPeek(
       close: () => Promise.resolve(),
     };
   }
-  return openCursor(pool, names, head, limit, chunk);
+  return session
+    ? openCursorOn(session, names, head, limit, chunk)
+    : openCursor(pool, names, head, limit, chunk);
+}
+
+const declareSql = `DECLARE ${CURSOR} NO SCROLL CURSOR WITH HOLD FOR ${changesSql('$4::pg_lsn')}`;
+
+/**
+ * The cursor on the run's lock connection (source and metadata in one database): no connection beyond the
+ * pool's PG_POOL_MAX, and none taken from the pool while the run needs it for its page reads and writes. The
+ * lock's session is idle otherwise; close() closes the cursor and the session stays with the lock (a lost
+ * connection is a lost lock, which stops the run anyway).
+ */
+async function openCursorOn(
+  session: CursorSession,
+  names: LsnNames,
+  head: PeekHead,
+  limit: number,
+  chunk: number,
+): Promise<SlotPeek> {
+  try {
+    // The same bound as the first read: the cursor returns the same transactions, whatever committed since.
+    await session.query(declareSql, [names.slot, limit, names.publication, head.walLsn]);
+  } catch (err) {
+    throw asLoss(names.slot, err);
+  }
+  let open = true;
+  const close = async () => {
+    if (!open) return;
+    open = false;
+    // Frees what the server kept for the cursor; a failure leaves it to CLOSE ALL at the lock's release.
+    await session.query(`CLOSE ${CURSOR}`).catch(() => undefined);
+  };
+  return {
+    head,
+    async next() {
+      if (!open) return [];
+      try {
+        const { rows } = await session.query<{ lsn: string; data: Buffer }>(
+          `FETCH FORWARD ${Math.max(1, Math.floor(chunk))} FROM ${CURSOR}`,
+        );
+        return rows;
+      } catch (err) {
+        await close();
+        throw asLoss(names.slot, err);
+      }
+    },
+    close,
+  };
+}
+
+/**
+ * Connections opened for a cursor outside a pool (source in another database than the lock, or a dry run
+ * without a lock), at most one at a time per pool: a process's connections to a source stay within
+ * PG_POOL_MAX + 1. A second big peek waits for the first to close, which needs nothing of the waiter.
+ */
+const ownConnections = new WeakMap<Pool, Promise<void>>();
+
+async function takeOwnConnectionTurn(pool: Pool): Promise<() => void> {
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const before = ownConnections.get(pool) ?? Promise.resolve();
+  const chained = before.then(() => mine);
+  ownConnections.set(pool, chained);
+  await before;
+  return () => {
+    done();
+    if (ownConnections.get(pool) === chained) ownConnections.delete(pool);
+  };
 }
 
 /**
  * The same peek through `DECLARE … WITH HOLD`: the declaring statement commits at once (the result is kept
  * by the server, no transaction stays open while the run writes to SharePoint, so vacuum is not held back),
- * then FETCH reads it a chunk at a time on the connection the cursor lives on. That connection is opened for
- * the cursor, outside the pool: held from the pool for the whole peek, it would leave a run with
- * PG_POOL_MAX 2 (its lock holds one) no connection for its page reads and writes.
+ * then FETCH reads it a chunk at a time on the connection the cursor lives on. Without the lock's connection on
+ * the source's database, that connection is opened for the cursor, outside the pool: taken from the source's
+ * pool for the whole peek, two runs of one process peeking at once with PG_POOL_MAX 2 would hold both
+ * connections and wait for ever for their page reads. At most one such connection per pool at a time.
  */
 async function openCursor(
   pool: Pool,
@@ -156,20 +234,20 @@ async function openCursor(
 ): Promise<SlotPeek> {
   // The pool's own client class (it closes sockets the way the pool relies on), a Client subclass.
   const ClientClass = (pool.options.Client as typeof Client | undefined) ?? Client;
+  const release = await takeOwnConnectionTurn(pool);
   const client = new ClientClass(pool.options);
   let failure: Error | null = null;
   // Without a listener a dropped connection would crash the worker; the next FETCH reports it instead.
   client.on('error', (err: Error) => (failure = err));
-  const end = () => client.end().catch(() => undefined);
+  const end = () =>
+    client
+      .end()
+      .catch(() => undefined)
+      .finally(release);
   try {
     await client.connect();
     // The same bound as the first read: the cursor returns the same transactions, whatever committed since.
-    await client.query(`DECLARE ${CURSOR} NO SCROLL CURSOR WITH HOLD FOR ${changesSql('$4::pg_lsn')}`, [
-      names.slot,
-      limit,
-      names.publication,
-      head.walLsn,
-    ]);
+    await client.query(declareSql, [names.slot, limit, names.publication, head.walLsn]);
   } catch (err) {
     await end();
     throw asLoss(names.slot, err);

@@ -377,6 +377,7 @@ async function peekAndApply(
     def.source.pageSize,
     def.source.pageSize,
     upto,
+    scope.lockSession,
   );
   try {
     if (peek.head.deleteCapture && !retireChecked.has(scope)) {

@@ -13,6 +13,7 @@ import * as m015 from './015_idle_path';
 import * as m016 from './016_idle_checks';
 import * as m018 from './018_move_phase';
 import * as m019 from './019_owed_delete_comparison';
+import * as m020 from './020_pull_idle_checks';
 
 export interface Migration {
   version: number;
@@ -37,4 +38,5 @@ export const migrations: Migration[] = [
   { version: 16, ...m016 },
   { version: 18, ...m018 },
   { version: 19, ...m019 },
+  { version: 20, ...m020 },
 ];

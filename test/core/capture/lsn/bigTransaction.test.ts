@@ -149,13 +149,16 @@ describe('LSN capture of one transaction of 400 rows, pages of 10', () => {
     expect(items.filter((t) => /^r\d+\+!$/.test(t))).toHaveLength(ROWS);
     expect(await runPush(h.ctx, NAME, { trigger: 'test' })).toMatchObject({ processed: 0, updated: 0 });
   }, 60000);
-  it('reads a big peek with a connection of its own: a run with PG_POOL_MAX 2 (its lock holds one) is not starved', async () => {
+  it('reads a big peek on its lock connection: a run with PG_POOL_MAX 2 (its lock holds one) is not starved and opens no third connection', async () => {
     await h.db.pool.query(
       `INSERT INTO ${NAME} SELECT g, 'pool' || g || '~' FROM generate_series(10001, 10100) g`,
     );
+    const app = `arcore_cap_${definitionId}_${process.pid}`;
+    const url = new URL(h.db.url);
+    url.searchParams.set('application_name', app);
     const { ctx, close } = await createEngineContext(
       loadSettings({
-        DATABASE_URL: h.db.url,
+        DATABASE_URL: url.toString(),
         GRAPH_BASE_URL: h.emulator.baseUrl,
         GRAPH_TOKEN: h.emulator.appToken,
         GRAPH_RU_PER_MINUTE: '10000000',
@@ -163,6 +166,19 @@ describe('LSN capture of one transaction of 400 rows, pages of 10', () => {
       }),
       { caCert: h.emulator.caCert },
     );
+    // The run's connections, counted by the server each time a page of the peek is pushed (the cursor is open
+    // then: the transaction's 100 changes are fetched 10 at a time).
+    const counts: Promise<number>[] = [];
+    ctx.onProgress = (e) => {
+      if (e.trace?.kind !== 'page') return;
+      counts.push(
+        h.db.pool
+          .query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [
+            app,
+          ])
+          .then((r) => Number(r.rows[0].n)),
+      );
+    };
     try {
       // 100 changes in one transaction: past the four pages a single query reads, so the cursor is used.
       expect(await runPush(ctx, NAME, { trigger: 'test' })).toMatchObject({
@@ -170,9 +186,18 @@ describe('LSN capture of one transaction of 400 rows, pages of 10', () => {
         complete: true,
         created: 100,
       });
+      // A second big transaction: the cursor's name is free again on the lock's connection.
+      await h.db.pool.query(`UPDATE ${NAME} SET name = name || '!' WHERE id BETWEEN 10001 AND 10100`);
+      expect(await runPush(ctx, NAME, { trigger: 'test' })).toMatchObject({
+        status: 'SUCCEEDED',
+        updated: 100,
+      });
     } finally {
       await close();
     }
-    expect((await titles()).filter((t) => t.endsWith('~'))).toHaveLength(100);
+    const seen = await Promise.all(counts);
+    expect(seen.length).toBeGreaterThanOrEqual(10);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(2);
+    expect((await titles()).filter((t) => t.endsWith('~!'))).toHaveLength(100);
   }, 30000);
 });
