@@ -161,6 +161,10 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
     await firstField.waitFor();
     const mapping = await firstField.locator('td').allTextContents();
     expect(mapping.slice(0, 4)).toEqual(['name', 'text', 'Title', 'BIDIRECTIONAL']);
+    // The summary line keeps its spaces (htm drops whitespace that holds a line break).
+    await expect(
+      page.locator('#definition-title + * + p, #definition-title ~ p').first().textContent(),
+    ).resolves.toMatch(/ Projects · policy MANUAL · schedule 0 0 0 1 1 \*/);
     // Runs the page itself started (type, trigger, status). The push's own write may bring a webhook pull that
     // starts after it, so the push need not be the newest row.
     const pushesFromPage = async () => {

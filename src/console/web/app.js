@@ -407,8 +407,8 @@ function DefinitionPage({ name }) {
     ${
       s
         ? html`<p>
-            <span class=${`badge ${healthOf(s)}`}>${healthOf(s)}</span> ${s.table} → ${s.list} · policy
-            ${s.conflictPolicy} · schedule <code>${s.schedule}</code>
+            <span class=${`badge ${healthOf(s)}`}>${healthOf(s)}</span> ${s.table} → ${s.list}
+            ${` · policy ${s.conflictPolicy} · schedule `}<code>${s.schedule}</code>
           </p>`
         : null
     }
