@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { SpColumnInfo } from '../../canonical';
+import pLimit from 'p-limit';
 import { BatchWriter, MAX_BATCH_SIZE } from './batchWriter';
 import { toSpColumnInfo } from './columns';
 import { GraphOutcomeUnknownError, GraphResponseShapeError, ResyncRequiredError } from './errors';
@@ -97,14 +98,15 @@ function odataLiteral(value: string | number): string {
  */
 export class SharePointTarget {
   private readonly transport: GraphTransport;
-  private readonly maxConcurrency: number;
+  /** Batches of writes in flight, across every writeItems call of the run (BatchWriter). */
+  private readonly writeSlots: pLimit.Limit;
   private readonly sites = new Map<string, Promise<{ id: string; webUrl: string }>>();
   private readonly lists = new Map<string, Promise<{ id: string; displayName: string }>>();
   private readonly columns = new Map<string, Promise<SpColumnInfo[]>>();
 
   constructor(options: GraphClientOptions) {
     this.transport = new GraphTransport(options);
-    this.maxConcurrency = Math.max(1, options.maxConcurrency ?? 4);
+    this.writeSlots = pLimit(Math.max(1, options.maxConcurrency ?? 4));
   }
 
   /** A site by `host:/server-relative-path`, by composite id `host,guid,guid`, or by host (root site). */
@@ -207,7 +209,7 @@ export class SharePointTarget {
       findItemsByField: (field: string, value: string) => this.findItemsByField(siteId, listId, field, value),
       getItem: (itemId: string) => this.getItem(siteId, listId, itemId),
     };
-    return new BatchWriter(this.transport, siteId, listId, reconciler, this.maxConcurrency).write(ops);
+    return new BatchWriter(this.transport, siteId, listId, reconciler, this.writeSlots).write(ops);
   }
 
   /**

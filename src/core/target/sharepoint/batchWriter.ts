@@ -1,4 +1,4 @@
-import pLimit from 'p-limit';
+import type pLimit from 'p-limit';
 import {
   GraphAuthError,
   GraphOutcomeUnknownError,
@@ -147,7 +147,11 @@ export class BatchWriter {
     private readonly siteId: string,
     private readonly listId: string,
     private readonly reconciler: WriteReconciler,
-    private readonly maxConcurrency: number,
+    /**
+     * The run's slots for batches in flight, shared by every `write` of the target (SharePointTarget): a page's
+     * batches queue before those of the page written after it, so pages finish in the order they started.
+     */
+    private readonly slots: pLimit.Limit,
   ) {}
 
   async write(ops: readonly WriteOp[]): Promise<WriteOutcome[]> {
@@ -160,8 +164,7 @@ export class BatchWriter {
           .map((op, offset) => ({ index: start + offset, op, uncertain: false })),
       );
     }
-    const limit = pLimit(Math.max(1, this.maxConcurrency));
-    await Promise.all(chunks.map((chunk) => limit(() => this.writeChunk(chunk, outcomes))));
+    await Promise.all(chunks.map((chunk) => this.slots(() => this.writeChunk(chunk, outcomes))));
     return outcomes;
   }
 

@@ -146,6 +146,33 @@ describe('I10 throttle discipline: batched writes', () => {
     expect(keysOf(listId)).toHaveLength(21);
   });
 
+  it('the batches of two writes in flight at once leave in the order the writes began (one queue per run)', async () => {
+    // No ambiguous 503s here: a re-sent item would add a batch out of order.
+    const own = await startHarness({ throttling: { enabled: false }, batchAmbiguous503Rate: 0 });
+    try {
+      const listId = await own.newList();
+      const target = own.target({ maxConcurrency: 2, resourceUnitsPerMinute: 100_000 });
+      const before = own.emulator.control.requestLog().length;
+      // A page of 100 writes, and the next page's 40 begun while the first's batches are out.
+      const first = target.writeItems(own.siteId, listId, creates(100, 'p1-'));
+      const second = target.writeItems(own.siteId, listId, creates(40, 'p2-'));
+      const [a, b] = await Promise.all([first, second]);
+      expect([...a, ...b].every((o) => o.status === 'created')).toBe(true);
+      const pageOfBatch = own.emulator.control
+        .requestLog()
+        .slice(before)
+        .filter((entry) => entry.path === '/$batch' && !entry.batch)
+        .map((entry) => {
+          const body = entry.body as { requests: { body: { fields: { Key: string } } }[] };
+          return body.requests[0].body.fields.Key.slice(0, 3);
+        });
+      // Each write alone would have taken two slots, interleaving the pages' batches.
+      expect(pageOfBatch).toEqual(['p1-', 'p1-', 'p1-', 'p1-', 'p1-', 'p2-', 'p2-']);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('throttled items inside a batch are re-sent alone after Retry-After and written exactly once', async () => {
     const listId = await h.newList();
     const target = h.target();
