@@ -108,6 +108,8 @@ export interface BenchEnvironment {
   pool: Pool;
   ctx: EngineContext;
   emulator: EmulatorProcess;
+  /** Batches the engine keeps in flight (GRAPH_MAX_CONCURRENCY). */
+  maxConcurrency: number;
   close(): Promise<void>;
 }
 
@@ -154,6 +156,7 @@ export async function openEnvironment(
     pool: ctx.meta,
     ctx,
     emulator,
+    maxConcurrency: options.maxConcurrency,
     async close() {
       await close();
       await emulator.stop();

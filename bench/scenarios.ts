@@ -26,6 +26,7 @@ import {
   SYNTHETIC_IDLE_ABOVE,
 } from './idleSetup';
 import { lsnIdleScenario, lsnThroughputScenario } from './lsnScenarios';
+import { WriteFlowRecorder } from './writeFlow';
 import { editItems, pullPipelineScenario } from './pullPipeline';
 
 export const SCENARIO_IDS = [
@@ -178,10 +179,15 @@ async function measuredPush(
   const postgres = measurePostgres();
   const cpuBefore = processUsage().cpuSeconds;
   const postgresCpuBefore = postgresServerCpuSeconds(postmaster);
+  const flow = new WriteFlowRecorder();
   const started = performance.now();
   const summary = requireSucceeded(
     scenario,
-    await runPush({ ...env.ctx, pipelinedPush: loop === 'pipelined' }, DEFINITION, { trigger: 'cli' }),
+    await runPush(
+      { ...env.ctx, pipelinedPush: loop === 'pipelined', onProgress: flow.onProgress },
+      DEFINITION,
+      { trigger: 'cli' },
+    ),
     'the push',
   );
   const seconds = (performance.now() - started) / 1000;
@@ -206,6 +212,7 @@ async function measuredPush(
     emulatorPeakRssMb: emulatorAfter.maxRssMb,
     postgresServerCpuSeconds:
       postgresCpuBefore === null || postgresCpuAfter === null ? null : postgresCpuAfter - postgresCpuBefore,
+    writeFlow: flow.summary(env.maxConcurrency),
   };
 }
 
@@ -271,8 +278,12 @@ async function overheadScenario(
       resourceUnitsPerRow: round(push.stats.resourceUnits / sizes.overheadRows, 3),
       postgresQueries: push.postgres.queries,
       postgresSeconds: round(push.postgres.milliseconds / 1000, 2),
+      ...push.writeFlow,
     },
-    notes: ["The engine, the emulator and Postgres share the machine's cores (cpuUtilisationOfBothCores)."],
+    notes: [
+      "The engine, the emulator and Postgres share the machine's cores (cpuUtilisationOfBothCores).",
+      'secondsWithNoWriteInFlight: time the page loop left Graph idle (bench/writeFlow.ts).',
+    ],
   };
 }
 
@@ -297,6 +308,7 @@ async function latencyScenario(
       rowsPerSecond: round(sizes.latencyRows / push.seconds, 0),
       graphRequests: push.summary.graphRequests,
       engineCpuSecondsPer1000Rows: round((push.engineCpuSeconds / sizes.latencyRows) * 1000, 3),
+      ...push.writeFlow,
     },
     notes: [],
   };
