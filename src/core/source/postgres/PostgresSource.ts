@@ -78,7 +78,8 @@ export class SourceWriteError extends Error {
 export class PostgresSource {
   readonly qualified: string;
   private readonly byName: Map<string, SourceColumn>;
-  private readonly selectList: string;
+  /** The select list every read returns (the row's columns, its cursor text and, if kept, its version). */
+  readonly selectList: string;
 
   constructor(
     readonly pool: Pool,
@@ -112,7 +113,7 @@ export class PostgresSource {
     return [this.cursorColumn(), ...this.shape.key].map(quoteIdent).join(', ');
   }
 
-  private toRows(rows: QueryResultRow[]): SourceRow[] {
+  toRows(rows: QueryResultRow[]): SourceRow[] {
     return rows.map((r) => {
       const { __arcore_cursor: cursor, __arcore_version: version, ...values } = r;
       const row: SourceRow = { values, cursor: (cursor as string | null) ?? null };
