@@ -8,15 +8,7 @@
  * recreate or anything unusual take the one-item path from the start.
  */
 import type { PoolClient } from 'pg';
-import {
-  deleteByKeys,
-  encodeValues,
-  insertMany,
-  rowsPerStatement,
-  setFlagByKeys,
-  updateByKeys,
-  type EncodedValues,
-} from '../../source/postgres/batchWrites';
+import { encodeValues, rowsPerStatement, type EncodedValues } from '../../source/postgres/batchWrites';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem } from '../../target/sharepoint';
@@ -181,22 +173,20 @@ export class PageWrites {
     const { source } = this.scope;
     const keys = items.map((d) => d.key as unknown[]);
     if (g.op === 'insert')
-      return insertMany(
-        source,
+      return source.insertRows(
         this.client,
         items.map((d) => d.values as EncodedValues),
       );
     const matched =
       g.op === 'update'
-        ? await updateByKeys(
-            source,
+        ? await source.updateRows(
             this.client,
             keys,
             items.map((d) => d.values as EncodedValues),
           )
         : g.op === 'delete'
-          ? await deleteByKeys(source, this.client, keys)
-          : await setFlagByKeys(source, this.client, keys, g.flag as string);
+          ? await source.deleteRows(this.client, keys)
+          : await source.setFlags(this.client, keys, g.flag as string);
     // A row gone (or a key matching several rows) is found by the one-item path, which names it (I13).
     if (matched.some((n) => n !== 1)) throw new Error('a key did not match exactly one row');
     return items.map(() => null);

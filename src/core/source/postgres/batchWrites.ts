@@ -8,7 +8,8 @@
  */
 import type { PoolClient } from 'pg';
 import { pgCastFor, pgTypeParsers, toPgParam, type CanonicalValue, type FieldKind } from '../../canonical';
-import { castTypeOf, quoteIdent, type PostgresSource, type SourceRow } from './PostgresSource';
+import type { PostgresSource, SourceRow } from './PostgresSource';
+import { castTypeOf, quoteIdent } from './sql';
 
 export type ColumnValues = Record<string, { kind: FieldKind; value: CanonicalValue }>;
 
