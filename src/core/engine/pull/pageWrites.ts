@@ -71,14 +71,15 @@ export class PageWrites {
   async offerPair(p: Pair, alone: () => Promise<void>): Promise<boolean> {
     const { scope } = this;
     const { decision } = p;
-    // A conflict is recorded in the metadata database before the write: one item, one savepoint.
-    if (decision.conflict || decision.outcome === 'PARKED') return false;
+    // A conflict is recorded in the metadata database before the write, and a recreate is rare: one item, one
+    // savepoint.
+    if (decision.conflict || decision.outcome === 'PARKED' || decision.postgres.kind === 'recreate')
+      return false;
     const action = decision.postgres;
     const policy = scope.def.deletes.pull;
     const softColumn = scope.def.deletes.pullSoftColumn;
     const writes =
       action.kind === 'write' ||
-      action.kind === 'recreate' ||
       (action.kind === 'delete' && (policy === 'PROPAGATE' || (policy === 'SOFT' && !!softColumn)));
     if (!writes) return this.settleNow(p);
     const written = {};
@@ -96,7 +97,7 @@ export class PageWrites {
       });
       return true;
     }
-    if (action.kind !== 'write') return false;
+    if (action.kind !== 'write') return false; // narrows the type: only writes are left
     let values: EncodedValues;
     try {
       const columns = postgresValues(scope, action.values, written);
