@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { CanonicalValue, FieldKind } from '../canonical';
 import { PostgresSource, type SourceRow } from '../source/postgres/PostgresSource';
+import type { EncodedValues } from '../source/postgres/batchWrites';
 import { LedgerStore, type LedgerEntry } from '../store/ledger';
 import type { SharePointTarget, WriteOp, WriteOutcome } from '../target/sharepoint';
 import { runPull } from './pull';
@@ -250,6 +251,44 @@ class RecordingSource extends PostgresSource {
       });
     }
     return row;
+  }
+
+  // A page's batched writes (engine/pull/pageWrites.ts): recorded when every row matched, as the page keeps them.
+  override async updateRows(client: PoolClient, keys: unknown[][], rows: EncodedValues[]): Promise<number[]> {
+    const matched = await super.updateRows(client, keys, rows);
+    if (matched.every((n) => n === 1))
+      keys.forEach((key, i) => this.recordKeyed('update', key, rows[i].columns));
+    return matched;
+  }
+
+  override async insertRows(client: PoolClient, rows: EncodedValues[]): Promise<SourceRow[]> {
+    const inserted = await super.insertRows(client, rows);
+    inserted.forEach((row, i) =>
+      this.dry.record({
+        kind: 'create',
+        side: 'postgres',
+        key: this.keyRecord(this.shape.key.map((k) => row.values[k])),
+        itemId: null,
+        fields: rows[i].columns,
+      }),
+    );
+    return inserted;
+  }
+
+  override async deleteRows(client: PoolClient, keys: unknown[][]): Promise<number[]> {
+    const matched = await super.deleteRows(client, keys);
+    if (matched.every((n) => n === 1)) keys.forEach((key) => this.recordKeyed('delete', key, []));
+    return matched;
+  }
+
+  override async setFlags(client: PoolClient, keys: unknown[][], column: string): Promise<number[]> {
+    const matched = await super.setFlags(client, keys, column);
+    if (matched.every((n) => n === 1)) keys.forEach((key) => this.recordKeyed('update', key, [column]));
+    return matched;
+  }
+
+  private recordKeyed(kind: 'update' | 'delete', key: unknown[], fields: string[]): void {
+    this.dry.record({ kind, side: 'postgres', key: this.keyRecord(key), itemId: null, fields });
   }
 
   override async deleteRow(client: PoolClient, key: unknown[]): Promise<void> {

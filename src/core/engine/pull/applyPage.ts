@@ -1,4 +1,4 @@
-import { fromGraphFields, identityOf } from '../../canonical';
+import { identityOf } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { closeCopyConflicts, openConflictIdentities } from '../../store/conflicts';
 import type { TargetFingerprint } from '../../store/cursors';
@@ -6,15 +6,14 @@ import { park, resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import { movesDeletingOld } from '../../store/moves';
 import type { DeltaEntry } from '../../target/sharepoint';
-import { decideAligned } from '../alignment';
-import { rowToCanonical } from '../plan';
 import type { RunScope } from '../runner';
 import { claimsByHiddenKey, recordCopy } from './claims';
 import { writeTargetCursor, type Progress } from './cursor';
 import { insertItem } from './insert';
 import { inPageTx } from './pageTx';
 import { parkKey } from './parked';
-import { settle, type WriteBack } from './settle';
+import { PageWrites, type PageOut } from './pageWrites';
+import { decidePair, settle, type Pair, type WriteBack } from './settle';
 import { flushWriteBacks } from './writeBacks';
 
 /**
@@ -68,9 +67,40 @@ export async function applyEntries(
 
   const writeBacks: WriteBack[] = [];
   await inPageTx(scope, async (client, meta) => {
-    const save: LedgerEntry[] = [];
-    const remove: string[] = [];
-    const resolved: string[] = [];
+    const out: PageOut = { save: [], remove: [], writeBacks, resolved: [] };
+    const { save, remove, resolved } = out;
+    const writes = new PageWrites(scope, client, meta, out);
+    /** The one-item path: the item in its own savepoint, parked with Postgres's message when refused (I12). */
+    const alone = async (e: DeltaEntry, itemId: string, entry: LedgerEntry | undefined): Promise<void> => {
+      // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
+      // only as failed: its savepoint undoes the rest.
+      const countedBefore = { ...scope.counts };
+      await client.query('SAVEPOINT item');
+      try {
+        if (!entry) {
+          if (e.kind === 'upsert') {
+            save.push(await insertItem(scope, client, e.item));
+            scope.counts.created++;
+          }
+        } else {
+          const pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
+          await settle(scope, client, meta, pair, out);
+        }
+        resolved.push(itemId);
+        await client.query('RELEASE SAVEPOINT item');
+      } catch (err) {
+        await client.query('ROLLBACK TO SAVEPOINT item');
+        Object.assign(scope.counts, countedBefore);
+        scope.counts.failed++;
+        await park(meta, scope.definitionId, {
+          direction: 'PULL',
+          itemKey: parkKey(scope, itemId),
+          sourceIdentity: entry?.identity ?? null,
+          spItemId: itemId,
+          error: `item ${itemId}: ${(err as Error).message}`,
+        });
+      }
+    };
     for (const e of entries) {
       const itemId = e.kind === 'deleted' ? e.id : e.item.id;
       scope.counts.processed++;
@@ -98,63 +128,27 @@ export async function applyEntries(
         scope.counts.skipped++;
         continue;
       }
-      // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
-      // only as failed: its savepoint undoes the rest.
-      const countedBefore = { ...scope.counts };
-      await client.query('SAVEPOINT item');
-      try {
-        if (!entry) {
-          if (e.kind === 'deleted') {
-            scope.counts.skipped++; // never synced: nothing to delete
-          } else {
-            save.push(await insertItem(scope, client, e.item));
-            scope.counts.created++;
-          }
-        } else {
-          const row = rowByHash.get(entry.identityHash) ?? null;
-          const pg = row ? rowToCanonical(plan, row.values, entry) : null;
-          const sp = e.kind === 'deleted' ? null : fromGraphFields(e.item.fields, plan.columns);
-          const spModifiedAt = e.kind === 'deleted' ? null : e.item.lastModifiedDateTime;
-          // Fields mapped since this pair last synced are aligned now that both sides are read (I14).
-          const decision = decideAligned(plan, def, {
-            base: entry.syncedValues,
-            postgres: pg,
-            sharepoint: sp,
-            postgresModifiedAt: row?.cursor ?? null,
-            sharepointModifiedAt: spModifiedAt,
-          });
-          await settle(
-            scope,
-            client,
-            meta,
-            {
-              entry,
-              row,
-              pg,
-              sp,
-              decision,
-              itemId,
-              eTag: e.kind === 'deleted' ? null : e.item.eTag,
-              spModifiedAt,
-            },
-            { save, remove, writeBacks },
-          );
-        }
+      if (!entry && e.kind === 'deleted') {
+        scope.counts.skipped++; // never synced: nothing to delete
         resolved.push(itemId);
-        await client.query('RELEASE SAVEPOINT item');
-      } catch (err) {
-        await client.query('ROLLBACK TO SAVEPOINT item');
-        Object.assign(scope.counts, countedBefore);
-        scope.counts.failed++;
-        await park(meta, scope.definitionId, {
-          direction: 'PULL',
-          itemKey: parkKey(scope, itemId),
-          sourceIdentity: entry?.identity ?? null,
-          spItemId: itemId,
-          error: `item ${itemId}: ${(err as Error).message}`,
-        });
+        continue;
       }
+      const one = (): Promise<void> => alone(e, itemId, entry);
+      // Decided now, written with the page's other writes (pageWrites.ts); anything unusual goes alone.
+      let deferred: boolean;
+      if (!entry) deferred = e.kind === 'upsert' && writes.offerInsert(e.item, one);
+      else {
+        let pair: Pair | null = null;
+        try {
+          pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
+        } catch {
+          pair = null; // the one-item path meets the same error and parks the item with it
+        }
+        deferred = pair !== null && (await writes.offerPair(pair, one));
+      }
+      if (!deferred) await one();
     }
+    await writes.flush();
     await ledger.save(meta, save);
     await ledger.remove(meta, remove);
     await resolveParked(

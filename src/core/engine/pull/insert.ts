@@ -8,6 +8,7 @@ import {
   type CanonicalValue,
   type FieldKind,
 } from '../../canonical';
+import type { SourceRow } from '../../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem } from '../../target/sharepoint';
 import { pick, rowToCanonical } from '../plan';
@@ -29,12 +30,14 @@ function insertValues(
 }
 
 /**
- * A new SharePoint item becomes a row (inserted in the page's transaction) and a synced ledger entry; an item
- * whose key cannot be derived from what SharePoint sends is refused with an error naming the key columns (I12).
+ * The row a new SharePoint item becomes: its column values, or an error naming the key columns when its key
+ * cannot be derived from what SharePoint sends (I12).
  */
-export async function insertItem(scope: RunScope, client: PoolClient, item: ListItem): Promise<LedgerEntry> {
-  const { def, plan, source, listId } = scope;
-  const itemId = item.id;
+export function newRowValues(
+  scope: RunScope,
+  item: ListItem,
+): { sp: CanonicalRecord; values: Record<string, { kind: FieldKind; value: CanonicalValue }> } {
+  const { def, plan, source } = scope;
   const sp = fromGraphFields(item.fields, plan.columns);
   const values = insertValues(scope, sp);
   const underivable = def.source.key.filter((k) => !(k in values) && !source.column(k).hasDefault);
@@ -44,7 +47,26 @@ export async function insertItem(scope: RunScope, client: PoolClient, item: List
         'SharePoint (PULL_ONLY or BIDIRECTIONAL) and have no database default',
     );
   }
-  const row = await source.insertRow(client, values);
+  return { sp, values };
+}
+
+/**
+ * A new SharePoint item becomes a row (inserted in the page's transaction) and a synced ledger entry; an item
+ * whose key cannot be derived from what SharePoint sends is refused with an error naming the key columns (I12).
+ */
+export async function insertItem(scope: RunScope, client: PoolClient, item: ListItem): Promise<LedgerEntry> {
+  const { sp, values } = newRowValues(scope, item);
+  return insertedEntry(scope, item, sp, await scope.source.insertRow(client, values));
+}
+
+/** The synced ledger entry of a new item once its row is inserted (`row` as the INSERT returned it). */
+export function insertedEntry(
+  scope: RunScope,
+  item: ListItem,
+  sp: CanonicalRecord,
+  row: SourceRow,
+): LedgerEntry {
+  const { def, plan, listId } = scope;
   const { hash } = identityOf(def.source.key, row.values, plan.keyKinds);
   const identity: Record<string, unknown> = {};
   for (const k of def.source.key) identity[k] = row.values[k];
@@ -63,7 +85,7 @@ export async function insertItem(scope: RunScope, client: PoolClient, item: List
     identityHash: hash,
     identity,
     listId,
-    itemId,
+    itemId: item.id,
     eTag: item.eTag,
     syncedValues: synced,
     contentHash: contentHash(synced),

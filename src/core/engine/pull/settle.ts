@@ -1,10 +1,11 @@
 import type { PoolClient } from 'pg';
-import { contentHash, type CanonicalRecord, type CanonicalValue } from '../../canonical';
+import { contentHash, fromGraphFields, type CanonicalRecord, type CanonicalValue } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { recordConflict } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
-import type { WriteOp } from '../../target/sharepoint';
-import { keyOf, pick } from '../plan';
+import type { DeltaEntry, WriteOp } from '../../target/sharepoint';
+import { decideAligned } from '../alignment';
+import { keyOf, pick, rowToCanonical } from '../plan';
 import { applyToPostgres, graphFields } from '../push/writes';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
@@ -32,12 +33,48 @@ export interface Pair {
   spModifiedAt: string | null;
 }
 
+/**
+ * A synced pair's decision for one delta entry, from the rows read up front (pure: the page decides every
+ * pair before it writes).
+ */
+export function decidePair(scope: RunScope, e: DeltaEntry, entry: LedgerEntry, row: SourceRow | null): Pair {
+  const { plan, def } = scope;
+  const itemId = e.kind === 'deleted' ? e.id : e.item.id;
+  const pg = row ? rowToCanonical(plan, row.values, entry) : null;
+  const sp = e.kind === 'deleted' ? null : fromGraphFields(e.item.fields, plan.columns);
+  const spModifiedAt = e.kind === 'deleted' ? null : e.item.lastModifiedDateTime;
+  // Fields mapped since this pair last synced are aligned now that both sides are read (I14).
+  const decision = decideAligned(plan, def, {
+    base: entry.syncedValues,
+    postgres: pg,
+    sharepoint: sp,
+    postgresModifiedAt: row?.cursor ?? null,
+    sharepointModifiedAt: spModifiedAt,
+  });
+  return {
+    entry,
+    row,
+    pg,
+    sp,
+    decision,
+    itemId,
+    eTag: e.kind === 'deleted' ? null : e.item.eTag,
+    spModifiedAt,
+  };
+}
+
 export async function settle(
   scope: RunScope,
   client: PoolClient,
   meta: PoolClient,
   p: Pair,
   out: { save: LedgerEntry[]; remove: string[]; writeBacks: WriteBack[] },
+  /**
+   * Writes the decision's Postgres side and answers the pipelines' written values; a page's batched write
+   * passes what its statement already wrote (pullBatch.ts).
+   */
+  writePostgres: (key: unknown[]) => Promise<Record<string, CanonicalValue>> = (key) =>
+    applyToPostgres(scope, client, key, p.entry.identity, p.decision),
 ): Promise<void> {
   const { def } = scope;
   const { decision, entry } = p;
@@ -82,8 +119,8 @@ export async function settle(
   }
   let written: Record<string, CanonicalValue> = {};
   if (decision.postgres.kind !== 'none') {
-    const key = p.row ? keyOf(def, p.row.values) : def.source.key.map((k) => entry.identity[k]);
-    written = await applyToPostgres(scope, client, key, entry.identity, decision);
+    const key = pairKey(def, p);
+    written = await writePostgres(key);
     if (counted === null) {
       counted =
         decision.postgres.kind === 'delete'
@@ -166,4 +203,9 @@ export async function settle(
 function newlyAligned(before: CanonicalRecord | null, after: CanonicalRecord): boolean {
   if (before === null) return true;
   return Object.keys(after).some((f) => !Object.prototype.hasOwnProperty.call(before, f));
+}
+
+/** The key a pair's Postgres write goes to: the row's as read, else the ledger's identity. */
+export function pairKey(def: RunScope['def'], p: Pick<Pair, 'row' | 'entry'>): unknown[] {
+  return p.row ? keyOf(def, p.row.values) : def.source.key.map((k) => p.entry.identity[k]);
 }

@@ -24,6 +24,29 @@ export function graphFields(scope: RunScope, values: CanonicalRecord): Record<st
 }
 
 /**
+ * The source columns a decision's values write (pullable, non-key fields; pipelines run here) and, into
+ * `written`, the Postgres value of each field with a pipeline. Pure: the pull plans a page's writes with it.
+ */
+export function postgresValues(
+  scope: RunScope,
+  decided: CanonicalRecord,
+  written: Record<string, CanonicalValue>,
+): Record<string, { kind: FieldKind; value: CanonicalValue }> {
+  const values: Record<string, { kind: FieldKind; value: CanonicalValue }> = {};
+  for (const [target, value] of Object.entries(decided)) {
+    const f = scope.plan.byTarget.get(target);
+    if (f && f.pullable && !scope.def.source.key.includes(f.source)) {
+      if (f.transforms) {
+        const pulled = pulledValue(f, value);
+        values[f.source] = { kind: f.sourceKind, value: pulled };
+        written[target] = pulled;
+      } else values[f.source] = { kind: f.kind, value };
+    }
+  }
+  return values;
+}
+
+/**
  * Writes Postgres-side actions of a decision (conflict outcomes taken from SharePoint). Returns, for fields
  * with pipelines, the Postgres value written (the pull pipeline's output), for the ledger's pairs.
  */
@@ -44,17 +67,7 @@ export async function applyToPostgres(
       await scope.source.setFlag(client, key, scope.def.deletes.pullSoftColumn);
     return written;
   }
-  const values: Record<string, { kind: FieldKind; value: CanonicalValue }> = {};
-  for (const [target, value] of Object.entries(action.values)) {
-    const f = scope.plan.byTarget.get(target);
-    if (f && f.pullable && !scope.def.source.key.includes(f.source)) {
-      if (f.transforms) {
-        const pulled = pulledValue(f, value);
-        values[f.source] = { kind: f.sourceKind, value: pulled };
-        written[target] = pulled;
-      } else values[f.source] = { kind: f.kind, value };
-    }
-  }
+  const values = postgresValues(scope, action.values, written);
   if (action.kind === 'write') {
     await scope.source.updateRow(client, key, values);
     return written;

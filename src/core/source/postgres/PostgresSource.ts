@@ -1,28 +1,19 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import {
-  enumTypeName,
-  pgCastFor,
-  pgTypeParsers,
-  toPgParam,
-  type CanonicalValue,
-  type FieldKind,
-} from '../../canonical';
+import { pgCastFor, pgTypeParsers, toPgParam } from '../../canonical';
 import type { KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceColumn } from './catalog';
+import {
+  deleteByKeys,
+  insertMany,
+  setFlagByKeys,
+  updateByKeys,
+  type ColumnValues,
+  type EncodedValues,
+} from './batchWrites';
 import { KeyMatchError } from './keys';
+import { castTypeOf, quoteIdent } from './sql';
 
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** A type name usable in a cast, for key columns (any scalar type, enums included). */
-export function castTypeOf(col: SourceColumn): string {
-  if (col.dataType === 'ARRAY') throw new Error(`key column "${col.name}" is an array: keys must be scalar`);
-  if (col.enum) return enumTypeName(col.enum);
-  if (col.dataType === 'USER-DEFINED') return quoteIdent(col.udtName);
-  if (col.dataType === 'ARRAY') throw new Error(`key column "${col.name}" is an array: keys must be scalar`);
-  return col.dataType;
-}
+export { castTypeOf, quoteIdent } from './sql';
 
 /**
  * An enum reads as text (an enum array as text[]): node-pg has no parser for an enum array's type and would
@@ -78,7 +69,8 @@ export class SourceWriteError extends Error {
 export class PostgresSource {
   readonly qualified: string;
   private readonly byName: Map<string, SourceColumn>;
-  private readonly selectList: string;
+  /** The select list every read returns (the row's columns, its cursor text and, if kept, its version). */
+  readonly selectList: string;
 
   constructor(
     readonly pool: Pool,
@@ -112,7 +104,7 @@ export class PostgresSource {
     return [this.cursorColumn(), ...this.shape.key].map(quoteIdent).join(', ');
   }
 
-  private toRows(rows: QueryResultRow[]): SourceRow[] {
+  toRows(rows: QueryResultRow[]): SourceRow[] {
     return rows.map((r) => {
       const { __arcore_cursor: cursor, __arcore_version: version, ...values } = r;
       const row: SourceRow = { values, cursor: (cursor as string | null) ?? null };
@@ -233,10 +225,7 @@ export class PostgresSource {
     return this.toRows(rows);
   }
 
-  private assignments(
-    values: Record<string, { kind: FieldKind; value: CanonicalValue }>,
-    offset: number,
-  ): { sql: string[]; params: unknown[] } {
+  private assignments(values: ColumnValues, offset: number): { sql: string[]; params: unknown[] } {
     const sql: string[] = [];
     const params: unknown[] = [];
     for (const [column, { kind, value }] of Object.entries(values)) {
@@ -264,11 +253,7 @@ export class PostgresSource {
    * UPDATE by key; returns the row as it now is. Touching other than exactly one row throws KeyMatchError
    * (I13): the caller runs every write in a transaction (or savepoint) and rolls it back.
    */
-  async updateRow(
-    client: PoolClient,
-    key: unknown[],
-    values: Record<string, { kind: FieldKind; value: CanonicalValue }>,
-  ): Promise<SourceRow> {
+  async updateRow(client: PoolClient, key: unknown[], values: ColumnValues): Promise<SourceRow> {
     const { sql, params } = this.assignments(values, key.length);
     const { rows } =
       sql.length === 0
@@ -303,10 +288,7 @@ export class PostgresSource {
   }
 
   /** INSERT; columns left out take their defaults (database-generated keys included). */
-  async insertRow(
-    client: PoolClient,
-    values: Record<string, { kind: FieldKind; value: CanonicalValue }>,
-  ): Promise<SourceRow> {
+  async insertRow(client: PoolClient, values: ColumnValues): Promise<SourceRow> {
     const columns: string[] = [];
     const exprs: string[] = [];
     const params: unknown[] = [];
@@ -328,6 +310,29 @@ export class PostgresSource {
   async deleteRow(client: PoolClient, key: unknown[]): Promise<void> {
     const { rowCount } = await client.query(`DELETE FROM ${this.qualified} WHERE ${this.keyWhere(0)}`, key);
     if (rowCount !== 1) throw new KeyMatchError(this.qualified, 'delete', this.keyRecord(key), rowCount ?? 0);
+  }
+
+  /**
+   * Many rows' UPDATE by key in one statement, every row writing the same columns (batchWrites.ts): answers,
+   * per row, how many table rows its key matched; the caller rolls back unless each matched exactly one.
+   */
+  updateRows(client: PoolClient, keys: unknown[][], rows: EncodedValues[]): Promise<number[]> {
+    return updateByKeys(this, client, keys, rows);
+  }
+
+  /** Many rows' INSERT in one statement (the same columns, at least one): the inserted rows in input order. */
+  insertRows(client: PoolClient, rows: EncodedValues[]): Promise<SourceRow[]> {
+    return insertMany(this, client, rows);
+  }
+
+  /** Many rows' DELETE by key in one statement: per row, how many table rows its key matched. */
+  deleteRows(client: PoolClient, keys: unknown[][]): Promise<number[]> {
+    return deleteByKeys(this, client, keys);
+  }
+
+  /** Many rows' soft-delete flag set by key in one statement: per row, how many table rows its key matched. */
+  setFlags(client: PoolClient, keys: unknown[][], column: string): Promise<number[]> {
+    return setFlagByKeys(this, client, keys, column);
   }
 
   /** Sets a soft-delete flag by key; other than exactly one row throws KeyMatchError, like deleteRow. */

@@ -1,0 +1,218 @@
+/**
+ * A delta page's Postgres writes in a few statements instead of a savepoint and a statement per item: the page's
+ * items are decided first (pure, from the rows read up front), their writes grouped by kind and column set,
+ * and each group written in one statement per chunk (source/postgres/batchWrites.ts) under one savepoint. A
+ * statement Postgres refuses (a constraint, a type, a trigger raising), a key that matched other than exactly one
+ * row, or an outcome that cannot be recorded rolls its chunk back, and each of the chunk's items then takes the
+ * one-item path: its own savepoint, parked with Postgres's message when refused (I12). Items with a conflict, a
+ * recreate or anything unusual take the one-item path from the start.
+ */
+import type { PoolClient } from 'pg';
+import { encodeValues, rowsPerStatement, type EncodedValues } from '../../source/postgres/batchWrites';
+import type { SourceRow } from '../../source/postgres/PostgresSource';
+import type { LedgerEntry } from '../../store/ledger';
+import type { ListItem } from '../../target/sharepoint';
+import { postgresValues } from '../push/writes';
+import type { RunScope } from '../runner';
+import { insertedEntry, newRowValues } from './insert';
+import { pairKey, settle, type Pair, type WriteBack } from './settle';
+
+/** What a page's items produce, committed with the page. */
+export interface PageOut {
+  save: LedgerEntry[];
+  remove: string[];
+  writeBacks: WriteBack[];
+  /** Items settled this page: their parked failures are resolved. */
+  resolved: string[];
+}
+
+/** Undoes what items recorded in `out` and the counts since this call. */
+export function checkpoint(scope: RunScope, out: PageOut): () => void {
+  const counts = { ...scope.counts };
+  const lengths = [out.save.length, out.remove.length, out.writeBacks.length, out.resolved.length];
+  return () => {
+    Object.assign(scope.counts, counts);
+    out.save.length = lengths[0];
+    out.remove.length = lengths[1];
+    out.writeBacks.length = lengths[2];
+    out.resolved.length = lengths[3];
+  };
+}
+
+interface Deferred {
+  key: unknown[] | null;
+  values: EncodedValues | null;
+  /** Records the item's outcome once its write landed (`row`: the inserted row); may throw. */
+  finish: (row: SourceRow | null) => Promise<void>;
+  /** The one-item path. */
+  alone: () => Promise<void>;
+}
+
+interface Group {
+  op: 'update' | 'insert' | 'delete' | 'flag';
+  flag: string | null;
+  items: Deferred[];
+}
+
+export class PageWrites {
+  private readonly groups = new Map<string, Group>();
+
+  constructor(
+    private readonly scope: RunScope,
+    private readonly client: PoolClient,
+    private readonly meta: PoolClient,
+    private readonly out: PageOut,
+  ) {}
+
+  /**
+   * Takes a synced pair's outcome: settled now when Postgres needs no write, or its write deferred to flush.
+   * Answers false when the item must take the one-item path (`alone`) instead.
+   */
+  async offerPair(p: Pair, alone: () => Promise<void>): Promise<boolean> {
+    const { scope } = this;
+    const { decision } = p;
+    // A conflict is recorded in the metadata database before the write, and a recreate is rare: one item, one
+    // savepoint.
+    if (decision.conflict || decision.outcome === 'PARKED' || decision.postgres.kind === 'recreate')
+      return false;
+    const action = decision.postgres;
+    const policy = scope.def.deletes.pull;
+    const softColumn = scope.def.deletes.pullSoftColumn;
+    const writes =
+      action.kind === 'write' ||
+      (action.kind === 'delete' && (policy === 'PROPAGATE' || (policy === 'SOFT' && !!softColumn)));
+    if (!writes) return this.settleNow(p);
+    const written = {};
+    const finish = async (): Promise<void> => {
+      await settle(scope, this.client, this.meta, p, this.out, () => Promise.resolve(written));
+      this.out.resolved.push(p.itemId);
+    };
+    if (action.kind === 'delete') {
+      const flag = policy === 'SOFT' ? (softColumn as string) : null;
+      this.add(flag ? `flag:${flag}` : 'delete', flag ? 'flag' : 'delete', flag, {
+        key: pairKey(scope.def, p),
+        values: null,
+        finish,
+        alone,
+      });
+      return true;
+    }
+    if (action.kind !== 'write') return false; // narrows the type: only writes are left
+    let values: EncodedValues;
+    try {
+      const columns = postgresValues(scope, action.values, written);
+      // Nothing to write still checks that the row exists (updateRow reads it): rare, one item.
+      if (Object.keys(columns).length === 0) return false;
+      values = encodeValues(scope.source, columns);
+    } catch {
+      return false; // the one-item path meets the same error and parks the item with it
+    }
+    this.add(`update:${values.signature}`, 'update', null, {
+      key: pairKey(scope.def, p),
+      values,
+      finish,
+      alone,
+    });
+    return true;
+  }
+
+  /** Takes a new item's insert; false when it must take the one-item path (its key cannot be derived, …). */
+  offerInsert(item: ListItem, alone: () => Promise<void>): boolean {
+    const { scope } = this;
+    let values: EncodedValues;
+    let sp: Pair['sp'];
+    try {
+      const planned = newRowValues(scope, item);
+      // A row of defaults only is INSERT … DEFAULT VALUES, one row a statement.
+      if (Object.keys(planned.values).length === 0) return false;
+      sp = planned.sp;
+      values = encodeValues(scope.source, planned.values);
+    } catch {
+      return false;
+    }
+    const finish = (row: SourceRow | null): Promise<void> => {
+      this.out.save.push(insertedEntry(scope, item, sp as NonNullable<Pair['sp']>, row as SourceRow));
+      scope.counts.created++;
+      this.out.resolved.push(item.id);
+      return Promise.resolve();
+    };
+    this.add(`insert:${values.signature}`, 'insert', null, { key: null, values, finish, alone });
+    return true;
+  }
+
+  /** Writes every deferred group, chunk by chunk; a refused chunk's items each take the one-item path. */
+  async flush(): Promise<void> {
+    const groups = [...this.groups.values()];
+    this.groups.clear();
+    for (const g of groups) {
+      const first = g.items[0];
+      const per = rowsPerStatement((first.key?.length ?? 0) + (first.values?.params.length ?? 0));
+      for (let i = 0; i < g.items.length; i += per) await this.writeChunk(g, g.items.slice(i, i + per));
+    }
+  }
+
+  private add(id: string, op: Group['op'], flag: string | null, d: Deferred): void {
+    let g = this.groups.get(id);
+    if (!g) this.groups.set(id, (g = { op, flag, items: [] }));
+    g.items.push(d);
+  }
+
+  /** An item whose Postgres side needs no write: settled now; false (nothing kept) when that throws. */
+  private async settleNow(p: Pair): Promise<boolean> {
+    const undo = checkpoint(this.scope, this.out);
+    try {
+      await settle(this.scope, this.client, this.meta, p, this.out);
+      this.out.resolved.push(p.itemId);
+      return true;
+    } catch {
+      undo();
+      return false;
+    }
+  }
+
+  private async statement(g: Group, items: Deferred[]): Promise<(SourceRow | null)[]> {
+    const { source } = this.scope;
+    const keys = items.map((d) => d.key as unknown[]);
+    if (g.op === 'insert')
+      return source.insertRows(
+        this.client,
+        items.map((d) => d.values as EncodedValues),
+      );
+    const matched =
+      g.op === 'update'
+        ? await source.updateRows(
+            this.client,
+            keys,
+            items.map((d) => d.values as EncodedValues),
+          )
+        : g.op === 'delete'
+          ? await source.deleteRows(this.client, keys)
+          : await source.setFlags(this.client, keys, g.flag as string);
+    // A row gone (or a key matching several rows) is found by the one-item path, which names it (I13).
+    if (matched.some((n) => n !== 1)) throw new Error('a key did not match exactly one row');
+    return items.map(() => null);
+  }
+
+  private async writeChunk(g: Group, items: Deferred[]): Promise<void> {
+    await this.client.query('SAVEPOINT page_writes');
+    let landed = true;
+    try {
+      const rows = await this.statement(g, items);
+      const undo = checkpoint(this.scope, this.out);
+      try {
+        for (let i = 0; i < items.length; i++) await items[i].finish(rows[i]);
+      } catch (err) {
+        undo();
+        throw err;
+      }
+    } catch {
+      landed = false;
+    }
+    if (landed) {
+      await this.client.query('RELEASE SAVEPOINT page_writes');
+      return;
+    }
+    await this.client.query('ROLLBACK TO SAVEPOINT page_writes; RELEASE SAVEPOINT page_writes');
+    for (const d of items) await d.alone();
+  }
+}
