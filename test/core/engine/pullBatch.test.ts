@@ -142,6 +142,55 @@ describe('batched pull writes (issue 23 item 3)', () => {
     expect(await t.pull()).toMatchObject({ updated: 0, created: 0, failed: 0 });
   });
 
+  it('new items that carry their key are inserted in one statement, each row paired with its own item', async () => {
+    await h.db.pool.query(`CREATE TABLE pb_coded (code text PRIMARY KEY, name text,
+        updated_at timestamptz NOT NULL DEFAULT now());
+      CREATE TRIGGER count_statement AFTER INSERT OR UPDATE OR DELETE ON pb_coded
+        FOR EACH STATEMENT EXECUTE FUNCTION count_statement();`);
+    await installCursorTrigger(h.db.pool, 'public', 'pb_coded', 'updated_at');
+    await h.define({
+      name: 'pb_coded',
+      source: { table: 'pb_coded', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'pb_coded' },
+      fields: [
+        { source: 'code', target: 'Code' },
+        { source: 'name', target: 'Title' },
+      ],
+    });
+    await h.db.pool.query("INSERT INTO pb_coded (code, name) VALUES ('A0', 'zero')");
+    await runPush(h.ctx, 'pb_coded', { trigger: 'test' });
+    await runPull(h.ctx, 'pb_coded', { trigger: 'test' });
+    await h.db.pool.query("DELETE FROM statements WHERE tbl = 'pb_coded'");
+    const base = `/sites/${h.siteId}/lists/pb_coded/items`;
+    // Keys in an order unlike the items' order, so a row paired by position alone would show.
+    for (const [code, name] of [
+      ['Z9', 'nine'],
+      ['B2', 'two'],
+      ['M5', 'five'],
+      ['C3', 'three'],
+    ])
+      expect((await h.asUser('POST', base, { fields: { Code: code, Title: name } })).status).toBe(201);
+    const run = await runPull(h.ctx, 'pb_coded', { trigger: 'test' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', created: 4, failed: 0 });
+    const { rows: statements } = await h.db.pool.query<{ op: string; n: number }>(
+      "SELECT op, n FROM statements WHERE tbl = 'pb_coded'",
+    );
+    expect(statements).toEqual([{ op: 'INSERT', n: 1 }]);
+    // Each ledger entry pairs an item with the row of that item's key.
+    const { rows: pairs } = await h.db.pool.query<{ code: string; item: string }>(
+      `SELECT l.source_identity->>'code' AS code, l.sp_item_id AS item FROM arcore.sync_ledger l
+         JOIN arcore.sync_definitions d ON d.id = l.definition_id WHERE d.name = 'pb_coded' ORDER BY 1`,
+    );
+    const items = await h.items('pb_coded');
+    expect(pairs.map((p) => [p.code, items.find((i) => i.id === p.item)?.fields.Code])).toEqual([
+      ['A0', 'A0'],
+      ['B2', 'B2'],
+      ['C3', 'C3'],
+      ['M5', 'M5'],
+      ['Z9', 'Z9'],
+    ]);
+  });
+
   it('one row Postgres refuses is parked with its message; every other change of the page lands', async () => {
     const t = await synced('pb_bad', 8);
     for (const i of [1, 2, 3, 5, 6]) await t.edit(`p${i}`, { Title: `p${i} edited`, Cost: 100 + i });

@@ -8,6 +8,7 @@
  * recreate or anything unusual take the one-item path from the start.
  */
 import type { PoolClient } from 'pg';
+import { canonicalEquals, toCanonical } from '../../canonical';
 import { encodeValues, rowsPerStatement, type EncodedValues } from '../../source/postgres/batchWrites';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../../store/ledger';
@@ -121,16 +122,30 @@ export class PageWrites {
     const { scope } = this;
     let values: EncodedValues;
     let sp: Pair['sp'];
+    let plannedValues: ReturnType<typeof newRowValues>['values'];
     try {
       const planned = newRowValues(scope, item);
       // A row of defaults only is INSERT … DEFAULT VALUES, one row a statement.
       if (Object.keys(planned.values).length === 0) return false;
       sp = planned.sp;
+      plannedValues = planned.values;
       values = encodeValues(scope.source, planned.values);
     } catch {
       return false;
     }
+    // The key columns the insert supplies: the row that comes back for this item must carry them (below).
+    const suppliedKey = scope.def.source.key.flatMap((column) => {
+      const planned = values.columns.includes(column) ? plannedValues[column] : undefined;
+      return planned ? [{ column, ...planned }] : [];
+    });
     const finish = (row: SourceRow | null): Promise<void> => {
+      // Rows are paired with items by RETURNING order (batchWrites.ts insertMany), which Postgres follows but does
+      // not promise: where the insert supplies the key, a row that is not this item's rolls the chunk back, and
+      // each item is then inserted alone (no item is ever paired with another item's row).
+      for (const k of suppliedKey) {
+        if (!canonicalEquals(toCanonical(k.kind, (row as SourceRow).values[k.column]), k.value))
+          throw new Error(`the inserted rows came back in another order (column ${k.column})`);
+      }
       this.out.save.push(insertedEntry(scope, item, sp as NonNullable<Pair['sp']>, row as SourceRow));
       scope.counts.created++;
       this.out.resolved.push(item.id);
