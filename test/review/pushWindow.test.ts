@@ -43,7 +43,7 @@ async function createChainedView(h: Harness, name: string): Promise<void> {
   });
 }
 
-describe('push write window: a page the loop takes and never writes', () => {
+describe('push write window (review)', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
@@ -87,5 +87,50 @@ describe('push write window: a page the loop takes and never writes', () => {
       );
     }
     expect(await h.items('L_failchain')).toEqual([]);
+  });
+
+  it("a page that fails after the loop read past it is the run's error, not the read that failed later", async () => {
+    await h.db.pool.query(`
+      CREATE TABLE lateread_rows (id integer PRIMARY KEY, name text, updated_at timestamptz NOT NULL);
+      INSERT INTO lateread_rows (id, name, updated_at)
+        SELECT g, 'r' || g, '2026-01-01'::timestamptz + make_interval(secs => g) FROM generate_series(1, 6) g;
+      CREATE FUNCTION review_readable(id integer, name text) RETURNS text LANGUAGE plpgsql AS $$
+      BEGIN
+        -- Readable until page 1's writes begin (whatever rows a read evaluates this for).
+        IF id = 5 AND EXISTS (SELECT 1 FROM arcore.sync_ledger WHERE state = 'PENDING_CREATE') THEN
+          RAISE EXCEPTION 'review: row 5 cannot be read';
+        END IF;
+        RETURN name;
+      END $$;
+      CREATE VIEW lateread AS SELECT id, review_readable(id, name) AS name, updated_at FROM lateread_rows;
+      CREATE FUNCTION arcore.fail_page_one_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.state = 'SYNCED' AND NEW.source_identity->>'id' = '1' THEN
+          RAISE EXCEPTION 'review: page 1 cannot commit';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER fail_page_one_commit BEFORE INSERT OR UPDATE ON arcore.sync_ledger
+        FOR EACH ROW EXECUTE FUNCTION arcore.fail_page_one_commit();`);
+    await h.define({
+      name: 'lateread',
+      source: timestampSource('lateread', 2),
+      target: { site: 'contoso.sharepoint.com:/sites/demo', list: 'L_lateread' },
+      fields: [{ source: 'name', target: 'Title' }],
+    });
+    // Page 1's commit comes after its writes are answered; the loop starts page 2 meanwhile and reads on, and
+    // the read of row 5 fails first in time. Page 1 comes first in page order: its failure is the run's error.
+    // (The loop before the window had this gap for a commit only; with the window, a page's writes too.)
+    h.emulator.control.setLatency(300);
+    try {
+      const summary = await settles('late read', runPush(h.ctx, 'lateread', { trigger: 'test' }));
+      expect(summary.status).toBe('FAILED');
+      expect(summary.error).toContain('page 1 cannot commit');
+    } finally {
+      h.emulator.control.setLatency(0);
+      await h.db.pool.query(
+        'DROP TRIGGER fail_page_one_commit ON arcore.sync_ledger; DROP FUNCTION arcore.fail_page_one_commit()',
+      );
+    }
   });
 });
