@@ -135,8 +135,10 @@ async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress):
       if (page.last) break;
     }
     await window.drain();
-  } finally {
-    await window.drain().catch(() => undefined);
+  } catch (err) {
+    // As in the TIMESTAMP loop: pages started finish first, and the first failure in page order is the run's.
+    await window.drain();
+    throw err;
   }
   // Rows deleted before the load (while the slot was lost, or before a switch from TIMESTAMP). Owed before the
   // load is marked done, so a comparison the time budget stops is continued by the next run.

@@ -110,10 +110,12 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
       if (page.last) break;
     }
     await window.drain();
-  } finally {
-    // Failing: pages still writing or committing finish (or fail) before the run reports; their errors are
-    // second to ours. No write outlives the run.
-    await window.drain().catch(() => undefined);
+  } catch (err) {
+    // Failing: pages still writing or committing finish (or fail) before the run reports, so no write outlives
+    // the run. A page started before the failure (a read ahead, a page's turn) comes first in page order: its
+    // own failure is the run's error, as `room` and `drain` report it.
+    await window.drain();
+    throw err;
   }
   // Switched from LSN: deletes made since the slot's last read are found by one full comparison now.
   await reconcileDeletes(scope, { force: switched });
