@@ -133,4 +133,42 @@ describe('push write window (review)', () => {
       );
     }
   });
+
+  it('a page whose writes failed while the page before was still out stops the loop before the next page', async () => {
+    await h.db.pool.query(`
+      CREATE TABLE failsecond (id integer PRIMARY KEY, name text, updated_at timestamptz NOT NULL);
+      INSERT INTO failsecond (id, name, updated_at)
+        SELECT g, 'r' || g, '2026-01-01'::timestamptz + make_interval(secs => g) FROM generate_series(1, 6) g;
+      CREATE FUNCTION arcore.fail_page_two() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.state = 'PENDING_CREATE' AND NEW.source_identity->>'id' = '3' THEN
+          RAISE EXCEPTION 'review: page 2 cannot record its creates';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER fail_page_two BEFORE INSERT OR UPDATE ON arcore.sync_ledger
+        FOR EACH ROW EXECUTE FUNCTION arcore.fail_page_two();`);
+    await h.define({
+      name: 'failsecond',
+      source: timestampSource('failsecond', 2),
+      target: { site: 'contoso.sharepoint.com:/sites/demo', list: 'L_failsecond' },
+      fields: [{ source: 'name', target: 'Title' }],
+    });
+    // Page 1's writes are out (slow answers) when page 2's fail at once: page 3's turn comes after page 1's
+    // commit, with page 2's failure known, so page 3 is never written.
+    h.emulator.control.setLatency(300);
+    try {
+      const summary = await settles('second page failed', runPush(h.ctx, 'failsecond', { trigger: 'test' }));
+      expect(summary.status).toBe('FAILED');
+      expect(summary.error).toContain('page 2 cannot record its creates');
+      expect(summary.created).toBe(2);
+    } finally {
+      h.emulator.control.setLatency(0);
+      await h.db.pool.query(
+        'DROP TRIGGER fail_page_two ON arcore.sync_ledger; DROP FUNCTION arcore.fail_page_two()',
+      );
+    }
+    const items = await h.items('L_failsecond');
+    expect(items.map((i) => String(i.fields.Title)).sort()).toEqual(['r1', 'r2']);
+  });
 });
