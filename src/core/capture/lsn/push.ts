@@ -102,34 +102,43 @@ async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress):
   const window = new PageWindow(pipelined ? 2 : 1);
   try {
     for await (const page of pipelined ? prefetchOne(pages) : serially(pages)) {
-      await window.room();
-      if (window.pages > 0 && scope.timeLeft() <= 0) {
-        await window.drain();
-        scope.stopIncomplete('time budget spent while loading the table');
-        return false;
+      // As in the TIMESTAMP loop: a page taken and not written is settled, for the page read ahead after it.
+      let started = false;
+      try {
+        await window.room();
+        if (window.pages > 0 && scope.timeLeft() <= 0) {
+          await window.drain();
+          scope.stopIncomplete('time budget spent while loading the table');
+          return false;
+        }
+        // Reported when the page's turn comes, not when it was read ahead: traces stay in page order.
+        progress.read(page.rows.length, page.readMs);
+        window.start({
+          write: () => writePrepared(scope, page.prepared, page.lookup),
+          commit: async (commit, withCursor) => {
+            await commitPage(scope, commit, null);
+            progress.pushed(page.rows.length);
+            loaded += page.rows.length;
+            scope.details.loadedRows = loaded;
+            if (withCursor && !scope.dryRun)
+              await writeLsnCursor(scope.ctx.meta, scope.definitionId, {
+                ...cursor,
+                load: { ...state, after: page.after },
+              });
+          },
+          settled: () => page.settled.set(),
+        });
+        started = true;
+      } finally {
+        if (!started) page.settled.set();
       }
-      // Reported when the page's turn comes, not when it was read ahead: traces stay in page order.
-      progress.read(page.rows.length, page.readMs);
-      window.start({
-        write: () => writePrepared(scope, page.prepared, page.lookup),
-        commit: async (commit, withCursor) => {
-          await commitPage(scope, commit, null);
-          progress.pushed(page.rows.length);
-          loaded += page.rows.length;
-          scope.details.loadedRows = loaded;
-          if (withCursor && !scope.dryRun)
-            await writeLsnCursor(scope.ctx.meta, scope.definitionId, {
-              ...cursor,
-              load: { ...state, after: page.after },
-            });
-        },
-        settled: () => page.settled.set(),
-      });
       if (page.last) break;
     }
     await window.drain();
-  } finally {
-    await window.drain().catch(() => undefined);
+  } catch (err) {
+    // As in the TIMESTAMP loop: pages started finish first, and the first failure in page order is the run's.
+    await window.drain();
+    throw err;
   }
   // Rows deleted before the load (while the slot was lost, or before a switch from TIMESTAMP). Owed before the
   // load is marked done, so a comparison the time budget stops is continued by the next run.

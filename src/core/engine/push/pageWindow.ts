@@ -26,6 +26,11 @@ export class PageWindow {
   /** The commit of the last page started (each page's commit waits for it). */
   private last: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | null = null;
+  /**
+   * Some page's writes failed. Its failure is recorded once the pages before it are committed (page order), but
+   * no page starts after it meanwhile: the loop stops at the first failure it could know of.
+   */
+  private writesFailed = false;
   private started = 0;
 
   constructor(private readonly depth: number) {
@@ -39,10 +44,10 @@ export class PageWindow {
 
   /**
    * Waits until another page may start (fewer than `depth` pages written and not committed). Throws the first
-   * failure in page order.
+   * failure in page order; once some page's writes failed, it waits for every page started to find it.
    */
   async room(): Promise<void> {
-    while (this.open.length >= this.depth) {
+    while (this.open.length >= this.depth || (this.writesFailed && this.open.length > 0)) {
       await this.open[0].catch(() => undefined);
       this.open.shift();
     }
@@ -53,8 +58,10 @@ export class PageWindow {
   start<C>(page: WindowPage<C>): void {
     this.started++;
     const writing = page.write();
-    // Held until the commit chain reaches it; this keeps Node from reporting it unhandled meanwhile.
-    writing.catch(() => undefined);
+    // Held until the commit chain reaches it (this also keeps Node from reporting it unhandled meanwhile).
+    writing.catch(() => {
+      this.writesFailed = true;
+    });
     const before = this.last;
     const committed = (async () => {
       try {

@@ -59,53 +59,63 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
   let resumeAt: KeysetPosition | null = null;
   try {
     for await (const page of pipelined ? prefetchOne(pages) : serially(pages)) {
-      await window.room();
-      // The run out of time stops once the pages started are committed; the next one resumes (I16). The page
-      // read ahead is dropped unwritten and uncounted; the next run reads it again.
-      if (resumeAt && scope.timeLeft() <= 0) {
-        await window.drain();
-        scope.stopIncomplete('time budget spent');
-        // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
-        scope.details.rowsLeft = await source.countSince(resumeAt.ts);
-        return;
+      // A page the loop takes and does not write (the run stops first) is settled all the same: the page read
+      // ahead after it may be waiting for it (a row on both), and leaving the loop waits for that page.
+      let started = false;
+      try {
+        await window.room();
+        // The run out of time stops once the pages started are committed; the next one resumes (I16). The page
+        // read ahead is dropped unwritten and uncounted; the next run reads it again.
+        if (resumeAt && scope.timeLeft() <= 0) {
+          await window.drain();
+          scope.stopIncomplete('time budget spent');
+          // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
+          scope.details.rowsLeft = await source.countSince(resumeAt.ts);
+          return;
+        }
+        // Emitted when the page's turn comes, not when it was read: traces stay in page order.
+        ctx.onProgress?.({
+          runType: 'PUSH',
+          definition: def.name,
+          done,
+          total,
+          throttleWaitMs: 0,
+          trace: { kind: 'page', rows: page.rows.length, ms: page.readMs },
+        });
+        const rows = page.rows.length;
+        const cursor = page.behindCursor ? null : page.next;
+        window.start({
+          write: () => writePrepared(scope, page.prepared, page.lookup),
+          commit: async (commit, withCursor) => {
+            await commitPage(scope, commit, withCursor ? cursor : null);
+            done += rows;
+            // The page's share of the run's time: from the commit before it to its own (pages overlap).
+            sizer.record(rows, Date.now() - lastCommitAt);
+            lastCommitAt = Date.now();
+            ctx.onProgress?.({
+              runType: 'PUSH',
+              definition: def.name,
+              done,
+              total,
+              throttleWaitMs: scope.target.stats().throttleWaitMs,
+            });
+          },
+          settled: () => page.settled.set(),
+        });
+        started = true;
+      } finally {
+        if (!started) page.settled.set();
       }
-      // Emitted when the page's turn comes, not when it was read: traces stay in page order.
-      ctx.onProgress?.({
-        runType: 'PUSH',
-        definition: def.name,
-        done,
-        total,
-        throttleWaitMs: 0,
-        trace: { kind: 'page', rows: page.rows.length, ms: page.readMs },
-      });
-      const rows = page.rows.length;
-      const cursor = page.behindCursor ? null : page.next;
-      window.start({
-        write: () => writePrepared(scope, page.prepared, page.lookup),
-        commit: async (commit, withCursor) => {
-          await commitPage(scope, commit, withCursor ? cursor : null);
-          done += rows;
-          // The page's share of the run's time: from the commit before it to its own (pages overlap).
-          sizer.record(rows, Date.now() - lastCommitAt);
-          lastCommitAt = Date.now();
-          ctx.onProgress?.({
-            runType: 'PUSH',
-            definition: def.name,
-            done,
-            total,
-            throttleWaitMs: scope.target.stats().throttleWaitMs,
-          });
-        },
-        settled: () => page.settled.set(),
-      });
       resumeAt = page.next;
       if (page.last) break;
     }
     await window.drain();
-  } finally {
-    // Failing: pages still writing or committing finish (or fail) before the run reports; their errors are
-    // second to ours. No write outlives the run.
-    await window.drain().catch(() => undefined);
+  } catch (err) {
+    // Failing: pages still writing or committing finish (or fail) before the run reports, so no write outlives
+    // the run. A page started before the failure (a read ahead, a page's turn) comes first in page order: its
+    // own failure is the run's error, as `room` and `drain` report it.
+    await window.drain();
+    throw err;
   }
   // Switched from LSN: deletes made since the slot's last read are found by one full comparison now.
   await reconcileDeletes(scope, { force: switched });
