@@ -302,6 +302,12 @@ function checkTargets(results: Map<ScenarioId, ScenarioResult>): TargetCheck[] {
       measured: `${peak} MB at ${memory.sizes.rows} rows${smaller}`,
       met: peak < 300,
     });
+    checks.push({
+      target: 'Peak RSS < 200 MB per worker at 1,000,000 rows (issue 23 item 3)',
+      scenario: 8,
+      measured: `${peak} MB at ${memory.sizes.rows} rows, node flags "${memory.figures.engineNodeFlags ?? ''}"`,
+      met: memory.sizes.rows >= 1_000_000 ? peak < 200 : null,
+    });
   }
   const emulator = results.get('emulator');
   if (emulator) {

@@ -12,6 +12,12 @@ import { importWithoutTestModeWarnings } from '../src/cli/quietImport';
 import { changeRows, DEFINITION, LIST, openEnvironment, touchRows, type BenchEnvironment } from './dataset';
 import { itemWrites, statsDelta } from './emulatorClient';
 import { measureEmulatorMemory, type EmulatorMemoryRun } from './emulatorMemory';
+import {
+  medianRssBetween,
+  rssSlopeMbPer100kRows,
+  startMemorySeries,
+  type MemorySample,
+} from './memorySeries';
 import { measurePostgres } from './pgTiming';
 import { postgresServerCpuSeconds, postmasterPid, processUsage } from './processes';
 import { createSeedLedger, seedPush } from './seedPush';
@@ -120,6 +126,8 @@ export interface ScenarioResult {
   /** What was run: sizes and settings. */
   sizes: Record<string, number>;
   figures: Record<string, Figure>;
+  /** Time series behind some figures (scenario 8: the engine's memory every 5 s of the push). */
+  series?: { engineMemory: MemorySample[] };
   notes: string[];
   wallSeconds: number;
 }
@@ -133,6 +141,9 @@ function liveHeapMb(): number {
 }
 
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
+
+/** Scenario 8 samples the engine's memory this often: ~200 samples over a 1,000,000-row push. */
+const MEMORY_SERIES_INTERVAL_MS = 5_000;
 
 class ScenarioFailedError extends Error {
   constructor(
@@ -595,7 +606,8 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
   },
 
   async memory(adminUrl, sizes) {
-    const env = await openEnvironment(adminUrl, unthrottled(sizes.memoryRows, 0, 'memory', sizes));
+    const rows = sizes.memoryRows;
+    const env = await openEnvironment(adminUrl, unthrottled(rows, 0, 'memory', sizes));
     try {
       let sampledPeakMb = 0;
       const sampler = setInterval(() => {
@@ -603,29 +615,45 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
       }, 200);
       const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024;
       const heapBeforeMb = liveHeapMb();
+      const series = await startMemorySeries(env.emulator, MEMORY_SERIES_INTERVAL_MS);
       try {
-        const push = await measuredPush(env, 'memory', sizes.memoryRows);
+        const push = await measuredPush(env, 'memory', rows);
+        const engineMemory = await series.stop();
         const heapAfterMb = liveHeapMb();
+        const quarter = (from: number, to: number) => {
+          const median = medianRssBetween(engineMemory, rows, from, to);
+          return median === null ? null : round(median, 0);
+        };
+        const slope = rssSlopeMbPer100kRows(engineMemory, rows);
         return {
           title: 'Memory at scale (initial push, no throttling)',
-          sizes: { rows: sizes.memoryRows, concurrency: sizes.concurrency },
+          sizes: { rows, concurrency: sizes.concurrency },
           figures: {
             seconds: round(push.seconds, 1),
-            rowsPerSecond: round(sizes.memoryRows / push.seconds, 0),
+            rowsPerSecond: round(rows / push.seconds, 0),
             enginePeakRssMb: round(push.enginePeakRssMb, 0),
             engineRssBeforePushMb: round(rssBeforeMb, 0),
             engineSampledPeakRssMb: round(sampledPeakMb, 0),
+            engineRssMedianFirstQuarterMb: quarter(0, 0.25),
+            engineRssMedianLastQuarterMb: quarter(0.75, 1.01),
+            engineRssSlopeMbPer100kRows: slope === null ? null : round(slope, 2),
             engineLiveHeapBeforePushMb: round(heapBeforeMb, 1),
             engineLiveHeapAfterPushMb: round(heapAfterMb, 1),
             engineHeapLimitMb: round(getHeapStatistics().heap_size_limit / 1024 / 1024, 0),
+            engineNodeFlags: process.execArgv.join(' '),
             emulatorPeakRssMb: round(push.emulatorPeakRssMb, 0),
           },
+          series: { engineMemory },
           notes: [
             'enginePeakRssMb is the process maximum (getrusage), setup included; the emulator runs apart.',
+            `series.engineMemory: the engine's RSS and heap in use every ${MEMORY_SERIES_INTERVAL_MS / 1000} s ` +
+              'beside the rows pushed so far; engineRssSlopeMbPer100kRows fits RSS over rows pushed past the ' +
+              'first 10 % (near 0: nothing kept grows with the rows).',
           ],
         };
       } finally {
         clearInterval(sampler);
+        await series.stop().catch(() => undefined);
       }
     } finally {
       await env.close();
