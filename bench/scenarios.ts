@@ -86,8 +86,9 @@ export interface BenchSizes {
   idleRows: number;
   /** Scenario 6: items changed in SharePoint (the table has as many rows). */
   pullChanges: number;
-  /** Scenario 8: rows of the initial push. */
+  /** Scenario 8: rows of the initial push, and the definition's `source.pageSize` (rows read per page). */
   memoryRows: number;
+  memoryPageSize: number;
   /** Scenario 9: rows the seed's algorithm pushes with no latency, and with `latencyMs`. */
   seedRows: number;
   seedLatencyRows: number;
@@ -607,7 +608,10 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
 
   async memory(adminUrl, sizes) {
     const rows = sizes.memoryRows;
-    const env = await openEnvironment(adminUrl, unthrottled(rows, 0, 'memory', sizes));
+    const env = await openEnvironment(adminUrl, {
+      ...unthrottled(rows, 0, 'memory', sizes),
+      pageSize: sizes.memoryPageSize,
+    });
     try {
       let sampledPeakMb = 0;
       const sampler = setInterval(() => {
@@ -627,7 +631,7 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
         const slope = rssSlopeMbPer100kRows(engineMemory, rows);
         return {
           title: 'Memory at scale (initial push, no throttling)',
-          sizes: { rows, concurrency: sizes.concurrency },
+          sizes: { rows, pageSize: sizes.memoryPageSize, concurrency: sizes.concurrency },
           figures: {
             seconds: round(push.seconds, 1),
             rowsPerSecond: round(rows / push.seconds, 0),
