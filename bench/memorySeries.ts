@@ -13,6 +13,10 @@ export interface MemorySample {
   rssMb: number;
   /** V8 heap in use, garbage included (no collection is forced: that would change what is measured). */
   heapUsedMb: number;
+  /** V8 heap reserved: RSS minus this minus code is native memory (buffers, sockets, malloc). */
+  heapTotalMb: number;
+  /** Memory of C++ objects bound to JS objects, Buffers included. */
+  externalMb: number;
 }
 
 export interface MemorySeries {
@@ -45,12 +49,14 @@ export async function startMemorySeries(
       failure ??= err;
       return;
     }
-    const { rss, heapUsed } = process.memoryUsage();
+    const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
     samples.push({
       seconds: Math.round((performance.now() - started) / 100) / 10,
       rowsPushed: itemWrites(stats) - writesBefore,
       rssMb: mb(rss),
       heapUsedMb: mb(heapUsed),
+      heapTotalMb: mb(heapTotal),
+      externalMb: mb(external),
     });
   };
   // One sample at a time: a slow answer from a busy emulator delays the next sample instead of stacking them.
