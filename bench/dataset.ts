@@ -35,10 +35,16 @@ export const MAPPED_COLUMNS: [string, string][] = [
   ['meta', 'Meta'],
 ];
 
-export function benchDefinition(): SyncDefinitionInput {
+/** The bench's definition; `pageSize` is `source.pageSize` (the schema's default when absent). */
+export function benchDefinition(pageSize?: number): SyncDefinitionInput {
   return {
     name: DEFINITION,
-    source: { table: TABLE, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+    source: {
+      table: TABLE,
+      key: ['id'],
+      cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+      ...(pageSize === undefined ? {} : { pageSize }),
+    },
     target: { site: SITE, list: LIST },
     fields: MAPPED_COLUMNS.map(([source, target]) => ({ source, target })),
   };
@@ -123,6 +129,8 @@ export interface EnvironmentOptions {
   maxConcurrency: number;
   /** Share of batched writes the emulator applies and answers 503 (its default, 2 %, when absent). */
   batchAmbiguous503Rate?: number;
+  /** The definition's `source.pageSize` (the schema's default when absent). */
+  pageSize?: number;
 }
 
 /** A scenario's own database (migrated, table filled, definition saved, list provisioned) and emulator. */
@@ -150,7 +158,7 @@ export async function openEnvironment(
   });
   await migrate(ctx.meta);
   await createBenchTable(ctx.meta, options.rows);
-  await upsertDefinitions(ctx.meta, [parseDefinition(benchDefinition())]);
+  await upsertDefinitions(ctx.meta, [parseDefinition(benchDefinition(options.pageSize))]);
   await provisionList(ctx, DEFINITION);
   return {
     pool: ctx.meta,

@@ -21,6 +21,7 @@ export const workerRequestSchema = z.object({
     idleRows: positive,
     pullChanges: positive,
     memoryRows: positive,
+    memoryPageSize: positive,
     seedRows: positive,
     seedLatencyRows: positive,
     webhookEdits: positive,

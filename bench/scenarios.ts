@@ -12,6 +12,12 @@ import { importWithoutTestModeWarnings } from '../src/cli/quietImport';
 import { changeRows, DEFINITION, LIST, openEnvironment, touchRows, type BenchEnvironment } from './dataset';
 import { itemWrites, statsDelta } from './emulatorClient';
 import { measureEmulatorMemory, type EmulatorMemoryRun } from './emulatorMemory';
+import {
+  medianRssBetween,
+  rssSlopeMbPer100kRows,
+  startMemorySeries,
+  type MemorySample,
+} from './memorySeries';
 import { measurePostgres } from './pgTiming';
 import { postgresServerCpuSeconds, postmasterPid, processUsage } from './processes';
 import { createSeedLedger, seedPush } from './seedPush';
@@ -81,8 +87,9 @@ export interface BenchSizes {
   idleRows: number;
   /** Scenario 6: items changed in SharePoint (the table has as many rows). */
   pullChanges: number;
-  /** Scenario 8: rows of the initial push. */
+  /** Scenario 8: rows of the initial push, and the definition's `source.pageSize` (rows read per page). */
   memoryRows: number;
+  memoryPageSize: number;
   /** Scenario 9: rows the seed's algorithm pushes with no latency, and with `latencyMs`. */
   seedRows: number;
   seedLatencyRows: number;
@@ -121,6 +128,8 @@ export interface ScenarioResult {
   /** What was run: sizes and settings. */
   sizes: Record<string, number>;
   figures: Record<string, Figure>;
+  /** Time series behind some figures (scenario 8: the engine's memory every 5 s of the push). */
+  series?: { engineMemory: MemorySample[] };
   notes: string[];
   wallSeconds: number;
 }
@@ -134,6 +143,9 @@ function liveHeapMb(): number {
 }
 
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
+
+/** Scenario 8 samples the engine's memory this often: ~200 samples over a 1,000,000-row push. */
+const MEMORY_SERIES_INTERVAL_MS = 5_000;
 
 class ScenarioFailedError extends Error {
   constructor(
@@ -166,12 +178,17 @@ const unthrottled = (rows: number, latencyMs: number, label: string, sizes: Benc
 /** The push page loop a throughput scenario runs: pipelined (the engine's) or serial (before issue 23.1). */
 type PushLoop = 'pipelined' | 'serial';
 
-/** An initial push measured from outside: wall time, CPU of both processes, Graph and Postgres use. */
+/**
+ * An initial push measured from outside: wall time, CPU of both processes, Graph and Postgres use. With
+ * `untilComplete`, a push its time budget stopped (RUN_MAX_SECONDS, I16) is followed by the next run, as the
+ * next timer tick would, until every row is pushed; `runs` says how many it took and the summary is the last's.
+ */
 async function measuredPush(
   env: BenchEnvironment,
   scenario: ScenarioId,
   rows: number,
   loop: PushLoop = 'pipelined',
+  untilComplete = false,
 ) {
   const postmaster = await postmasterPid(env.pool);
   const emulatorBefore = await env.emulator.usage();
@@ -181,28 +198,39 @@ async function measuredPush(
   const postgresCpuBefore = postgresServerCpuSeconds(postmaster);
   const flow = new WriteFlowRecorder();
   const started = performance.now();
-  const summary = requireSucceeded(
-    scenario,
-    await runPush(
-      { ...env.ctx, pipelinedPush: loop === 'pipelined', onProgress: flow.onProgress },
-      DEFINITION,
-      { trigger: 'cli' },
-    ),
-    'the push',
-  );
+  const push = async () =>
+    requireSucceeded(
+      scenario,
+      await runPush(
+        { ...env.ctx, pipelinedPush: loop === 'pipelined', onProgress: flow.onProgress },
+        DEFINITION,
+        { trigger: 'cli' },
+      ),
+      'the push',
+    );
+  let summary = await push();
+  let created = summary.created;
+  let runs = 1;
+  while (untilComplete && !summary.complete) {
+    summary = await push();
+    created += summary.created;
+    runs++;
+  }
   const seconds = (performance.now() - started) / 1000;
   const engine = processUsage();
   const postgresCpuAfter = postgresServerCpuSeconds(postmaster);
   const emulatorAfter = await env.emulator.usage();
   const stats = statsDelta(statsBefore, await env.emulator.stats());
-  if (summary.created !== rows)
+  if (created !== rows)
     throw new ScenarioFailedError(
       scenario,
-      `expected ${rows} items created, the push created ${summary.created}`,
+      `expected ${rows} items created, the push created ${created}` +
+        (summary.complete ? '' : ' (stopped by its time budget, RUN_MAX_SECONDS)'),
       summary,
     );
   return {
     summary,
+    runs,
     seconds,
     stats,
     postgres: postgres(),
@@ -607,7 +635,11 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
   },
 
   async memory(adminUrl, sizes) {
-    const env = await openEnvironment(adminUrl, unthrottled(sizes.memoryRows, 0, 'memory', sizes));
+    const rows = sizes.memoryRows;
+    const env = await openEnvironment(adminUrl, {
+      ...unthrottled(rows, 0, 'memory', sizes),
+      pageSize: sizes.memoryPageSize,
+    });
     try {
       let sampledPeakMb = 0;
       const sampler = setInterval(() => {
@@ -615,29 +647,47 @@ const scenarios: Record<ScenarioId, ScenarioBody> = {
       }, 200);
       const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024;
       const heapBeforeMb = liveHeapMb();
+      const series = await startMemorySeries(env.emulator, MEMORY_SERIES_INTERVAL_MS);
       try {
-        const push = await measuredPush(env, 'memory', sizes.memoryRows);
+        // A worker runs one push per invocation: past RUN_MAX_SECONDS, the next run in the same process resumes.
+        const push = await measuredPush(env, 'memory', rows, 'pipelined', true);
+        const engineMemory = await series.stop();
         const heapAfterMb = liveHeapMb();
+        const quarter = (from: number, to: number) => {
+          const median = medianRssBetween(engineMemory, rows, from, to);
+          return median === null ? null : round(median, 0);
+        };
+        const slope = rssSlopeMbPer100kRows(engineMemory, rows);
         return {
           title: 'Memory at scale (initial push, no throttling)',
-          sizes: { rows: sizes.memoryRows, concurrency: sizes.concurrency },
+          sizes: { rows, pageSize: sizes.memoryPageSize, concurrency: sizes.concurrency },
           figures: {
             seconds: round(push.seconds, 1),
-            rowsPerSecond: round(sizes.memoryRows / push.seconds, 0),
+            rowsPerSecond: round(rows / push.seconds, 0),
+            pushRuns: push.runs,
             enginePeakRssMb: round(push.enginePeakRssMb, 0),
             engineRssBeforePushMb: round(rssBeforeMb, 0),
             engineSampledPeakRssMb: round(sampledPeakMb, 0),
+            engineRssMedianFirstQuarterMb: quarter(0, 0.25),
+            engineRssMedianLastQuarterMb: quarter(0.75, 1.01),
+            engineRssSlopeMbPer100kRows: slope === null ? null : round(slope, 2),
             engineLiveHeapBeforePushMb: round(heapBeforeMb, 1),
             engineLiveHeapAfterPushMb: round(heapAfterMb, 1),
             engineHeapLimitMb: round(getHeapStatistics().heap_size_limit / 1024 / 1024, 0),
+            engineNodeFlags: process.execArgv.join(' '),
             emulatorPeakRssMb: round(push.emulatorPeakRssMb, 0),
           },
+          series: { engineMemory },
           notes: [
             'enginePeakRssMb is the process maximum (getrusage), setup included; the emulator runs apart.',
+            `series.engineMemory: the engine's RSS and heap in use every ${MEMORY_SERIES_INTERVAL_MS / 1000} s ` +
+              'beside the rows pushed so far; engineRssSlopeMbPer100kRows fits RSS over rows pushed past the ' +
+              'first 10 % (near 0: nothing kept grows with the rows).',
           ],
         };
       } finally {
         clearInterval(sampler);
+        await series.stop().catch(() => undefined);
       }
     } finally {
       await env.close();

@@ -3,7 +3,7 @@ import { dueFailures, resolveParked } from '../store/failures';
 import { settleNullKeys } from './identity';
 import { withRun, type RunOptions } from './runner';
 import type { EngineContext, RunSummary } from './types';
-import { pushRows, settlePendingCreates } from './push/rows';
+import { pushRetried, settlePendingCreates } from './push/rows';
 import { runLsnCapture } from '../capture/lsn';
 import { pushSinceCursor } from './push/timestamp';
 import { settlePendingMoves } from './push/moves';
@@ -41,7 +41,7 @@ export async function runPush(
       const vanished = due.filter((f) => f.sourceIdentity && !found.has(f.itemKey)).map((f) => f.itemKey);
       if (!scope.dryRun) await resolveParked(ctx.meta, definitionId, 'PUSH', vanished);
       for (let i = 0; i < rows.length; i += def.source.pageSize)
-        await pushRows(scope, rows.slice(i, i + def.source.pageSize), null);
+        await pushRetried(scope, rows.slice(i, i + def.source.pageSize), null);
       scope.details.retried = rows.length;
     }
 

@@ -1,6 +1,9 @@
 import { runPush } from '../../../src/core/engine/push';
+import { rememberedVersions } from '../../../src/core/engine/push/rows';
+import { pushSinceCursor } from '../../../src/core/engine/push/timestamp';
+import { withRun } from '../../../src/core/engine/runner';
 import type { RunSummary } from '../../../src/core/engine/types';
-import { projectsDefinition, startHarness, type Harness } from '../../support/engineHarness';
+import { projectsDefinition, startHarness, timestampSource, type Harness } from '../../support/engineHarness';
 
 /** Every row a run considers is counted once, under exactly one outcome. */
 function expectCountsAddUp(s: RunSummary): void {
@@ -54,5 +57,29 @@ describe('push counters: processed = created + updated + deleted + skipped + con
 
     expect(run).toMatchObject({ created: 1, deleted: 1, conflicts: 1, failed: 8 });
     expectCountsAddUp(run);
+  });
+
+  it('the page loop remembers no row version: what a run holds does not grow with the rows it pushes', async () => {
+    await h.db.pool.query(
+      'CREATE TABLE many (id int PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now())',
+    );
+    await h.define({
+      ...projectsDefinition(
+        { source: timestampSource('many', 20), fields: [{ source: 'name', target: 'Title' }] },
+        'Many',
+      ),
+      name: 'many',
+    });
+    await h.db.pool.query("INSERT INTO many (id, name) SELECT g, 'row ' || g FROM generate_series(1, 120) g");
+
+    let remembered: number | null = null;
+    const run = await withRun(h.ctx, 'many', 'PUSH', { trigger: 'test' }, async (scope) => {
+      await pushSinceCursor(scope);
+      remembered = rememberedVersions(scope);
+    });
+
+    expect(run).toMatchObject({ status: 'SUCCEEDED', processed: 120, created: 120 });
+    expect(remembered).toBe(0);
+    expect((await h.items('Many')).length).toBe(120);
   });
 });

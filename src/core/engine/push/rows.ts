@@ -55,19 +55,31 @@ async function pushPlan(
   });
 }
 
-/** Per run: each row's cursor value when the run first considered it. */
-const consideredRows = new WeakMap<RunScope, Map<string, string | null>>();
+/**
+ * Per run: the row versions (identity hash → cursor value) its retry step considered. Only those: the page loop
+ * reads in keyset order and never meets one version twice, so remembering its rows too would hold an entry per
+ * row of the table until the run ends (~150 bytes each: 150 MB in a first push of 1,000,000 rows).
+ */
+const retriedVersions = new WeakMap<RunScope, Map<string, string | null>>();
+
+/** How many row versions the run remembers having considered (its retried rows). */
+export function rememberedVersions(scope: RunScope): number {
+  return retriedVersions.get(scope)?.size ?? 0;
+}
 
 /**
  * A retried parked row is read again by the page loop when it lies in the overlap window: the same version
  * is considered (and counted) once per run. A version changed since (a new cursor value) is pushed again.
  */
-function firstLookThisRun(scope: RunScope, hash: string, cursor: string | null): boolean {
-  let seen = consideredRows.get(scope);
-  if (!seen) consideredRows.set(scope, (seen = new Map()));
-  if (seen.has(hash) && seen.get(hash) === cursor) return false;
-  seen.set(hash, cursor);
-  return true;
+function consideredBefore(scope: RunScope, hash: string, cursor: string | null): boolean {
+  const seen = retriedVersions.get(scope);
+  return seen !== undefined && seen.has(hash) && seen.get(hash) === cursor;
+}
+
+function rememberRetried(scope: RunScope, page: PreparedPage): void {
+  let seen = retriedVersions.get(scope);
+  if (!seen) retriedVersions.set(scope, (seen = new Map()));
+  for (const p of page.rows) if ('hash' in p) seen.set(p.hash, p.row.cursor);
 }
 
 /** Per run: rows parked before it, not yet due, and the stored cursor the run started from. */
@@ -146,13 +158,19 @@ export async function lookupPage(scope: RunScope, hashes: string[]): Promise<Pag
   return { entries, parked };
 }
 
-/** Pushes a set of source rows: one ledger query, batched writes, one commit with the cursor (I5, I10). */
-export async function pushRows(
+/**
+ * Pushes rows the run retries (parked rows due, creates and moves a crashed run left in flight): one ledger query,
+ * batched writes, one commit with the cursor (I5, I10). Their versions are remembered for the rest of the run,
+ * so that the overlap window does not consider them again.
+ */
+export async function pushRetried(
   scope: RunScope,
   rows: SourceRow[],
   cursor: KeysetPosition | null,
 ): Promise<void> {
-  await pushPrepared(scope, preparePage(scope, rows), cursor);
+  const page = preparePage(scope, rows);
+  await pushPrepared(scope, page, cursor);
+  rememberRetried(scope, page);
 }
 
 /**
@@ -181,6 +199,8 @@ export async function writePrepared(
   const { def, plan, ledger, listId, ctx } = scope;
   const commit = newCommit();
   const prepared: PushRow[] = [];
+  // Versions met on this page: a row read twice within one set of retried rows counts once.
+  const onThisPage = new Map<string, string | null>();
   for (const p of page.rows) {
     const { row } = p;
     if ('keyError' in p) {
@@ -198,7 +218,11 @@ export async function writePrepared(
     const { hash } = p;
     // An LSN run reads a row again when it changed again: a change that left the cursor alone must not be
     // taken for the version already considered.
-    if (def.source.cursor.type === 'TIMESTAMP' && !firstLookThisRun(scope, hash, row.cursor)) continue;
+    if (def.source.cursor.type === 'TIMESTAMP') {
+      const seen = onThisPage.has(hash) && onThisPage.get(hash) === row.cursor;
+      if (seen || consideredBefore(scope, hash, row.cursor)) continue;
+      onThisPage.set(hash, row.cursor);
+    }
     scope.counts.processed++;
     if (await waitsForRetry(scope, hash, row.cursor)) {
       scope.counts.skipped++;
