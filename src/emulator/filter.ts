@@ -150,6 +150,17 @@ export function parseFilter(source: string): FilterExpression {
   return new FilterParser(tokenize(source), source).parse();
 }
 
+/**
+ * The text a filter asks a column to equal, when an equality index answers it exactly: `fields/X eq 'text'`
+ * (text compares case-insensitively, below) and not a date, which compares by instant. Otherwise undefined.
+ */
+export function indexableEquality(expression: FilterExpression): { field: string; text: string } | undefined {
+  if (expression.kind !== 'compare' || expression.op !== 'eq' || typeof expression.value !== 'string')
+    return undefined;
+  if (ISO_DATE.test(expression.value)) return undefined;
+  return { field: expression.field, text: expression.value.toLowerCase() };
+}
+
 export function referencedFields(expression: FilterExpression): string[] {
   switch (expression.kind) {
     case 'and':

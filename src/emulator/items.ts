@@ -12,7 +12,7 @@ import {
   type GraphResponse,
 } from './context';
 import { badRequest, GraphError, notFound } from './errors';
-import { evaluateFilter, parseFilter, referencedFields } from './filter';
+import { evaluateFilter, indexableEquality, parseFilter, referencedFields } from './filter';
 import { newGuid } from './ids';
 import { listWebUrl, resolveList } from './lists';
 import {
@@ -291,8 +291,14 @@ export function listItems(
 
   const filterText = queryOption(req.query, 'filter');
   let matches: (item: StoredItem) => boolean = () => true;
+  // Items to consider, in id order: every item after the skip token, or those an equality index names.
+  let candidates: Iterable<StoredItem> = list.itemsAfter(afterId);
   if (filterText) {
     const expression = parseFilter(filterText);
+    const equality = indexableEquality(expression);
+    const indexed = equality && filterColumn(list, equality.field);
+    if (equality && indexed?.indexed && indexed.type.kind === 'text' && indexed.name === equality.field)
+      candidates = itemsByIds(list, list.idsWithText(indexed.name, equality.text), afterId);
     const honourNonIndexed = (req.headers.prefer ?? '').includes(NON_INDEXED_PREFER);
     for (const name of referencedFields(expression)) {
       const column = filterColumn(list, name);
@@ -321,7 +327,7 @@ export function listItems(
   const page: Record<string, unknown>[] = [];
   let lastId = afterId;
   let more = false;
-  for (const item of list.itemsAfter(afterId)) {
+  for (const item of candidates) {
     if (!matches(item)) continue;
     if (page.length === top) {
       more = true;
@@ -335,4 +341,13 @@ export function listItems(
     ...(more ? { '@odata.nextLink': withQuery(ctx, req, { $skiptoken: encodeSkipToken(lastId) }) } : {}),
     value: page,
   });
+}
+
+/** The live items of `ids` (ascending) after `afterId`. */
+function* itemsByIds(list: ListState, ids: number[], afterId: number): Generator<StoredItem> {
+  for (const id of ids) {
+    if (id <= afterId) continue;
+    const item = list.item(id);
+    if (item) yield item;
+  }
 }

@@ -5,7 +5,7 @@
 import { ChangeLog } from './changeLog';
 import { genericListColumns, type ColumnDefinition } from './columns';
 import { guidFromName, newGuid } from './ids';
-import { ItemStore, type ItemRecord, type StoredItem } from './itemStore';
+import { ItemStore, type ItemRecord, type StoredItem, type StoredValue } from './itemStore';
 import { truncateToSecond } from './time';
 
 export type { ItemRecord, ItemVersion, StoredItem, StoredValue } from './itemStore';
@@ -21,6 +21,8 @@ export class ListState {
   readonly columnsByName = new Map<string, ColumnDefinition>();
   /** Items by id; ids are never reused, deleted ids stay empty. */
   private readonly store = new ItemStore();
+  /** Per column: lower-cased text value → ids (idsWithText). */
+  private readonly textIndexes = new Map<string, Map<string, Set<number>>>();
   readonly tombstones = new Map<number, number>();
   readonly changeLog = new ChangeLog();
   nextItemId = 1;
@@ -66,7 +68,31 @@ export class ListState {
   addColumn(column: ColumnDefinition): void {
     this.columns.push(column);
     this.columnsByName.set(column.name, column);
+    this.textIndexes.delete(column.name);
     this.schemaVersion++;
+  }
+
+  /**
+   * Ids (ascending) of the items whose text value of `column` equals `lowerCaseText` ignoring case: what an
+   * indexed column gives SharePoint, so a lookup by the hidden key does not read every item of a large list. The
+   * index is built on first use and kept up to date by insert, replace and remove.
+   */
+  idsWithText(column: string, lowerCaseText: string): number[] {
+    let index = this.textIndexes.get(column);
+    if (!index) {
+      index = new Map();
+      for (const item of this.itemsAfter(0)) indexText(index, item.value(column), item.id, 1);
+      this.textIndexes.set(column, index);
+    }
+    return [...(index.get(lowerCaseText) ?? [])].sort((a, b) => a - b);
+  }
+
+  private unindex(id: number): void {
+    for (const [column, index] of this.textIndexes) indexText(index, this.store.valueOf(id, column), id, -1);
+  }
+
+  private reindex(record: ItemRecord): void {
+    for (const [column, index] of this.textIndexes) indexText(index, record.values[column], record.id, 1);
   }
 
   item(id: number): StoredItem | undefined {
@@ -96,6 +122,7 @@ export class ListState {
     if (this.store.has(record.id))
       throw new ListStateError(`item ${record.id} already exists in list '${this.displayName}'`);
     const item = this.store.put(record);
+    this.reindex(record);
     this.liveCount++;
     return item;
   }
@@ -104,10 +131,14 @@ export class ListState {
   replace(record: ItemRecord): StoredItem {
     if (!this.store.has(record.id))
       throw new ListStateError(`item ${record.id} does not exist in list '${this.displayName}'`);
-    return this.store.put(record);
+    this.unindex(record.id);
+    const item = this.store.put(record);
+    this.reindex(record);
+    return item;
   }
 
   remove(itemId: number, seq: number): void {
+    this.unindex(itemId);
     this.store.delete(itemId);
     this.liveCount--;
     this.tombstones.set(itemId, seq);
@@ -226,5 +257,24 @@ export class EmulatorState {
       if (list) return { site, list };
     }
     return undefined;
+  }
+}
+
+/** Adds (`delta` 1) or removes (-1) an item's text value in an equality index; other values are not indexed. */
+function indexText(
+  index: Map<string, Set<number>>,
+  value: StoredValue | undefined,
+  id: number,
+  delta: 1 | -1,
+): void {
+  if (typeof value !== 'string') return;
+  const key = value.toLowerCase();
+  let ids = index.get(key);
+  if (delta === 1) {
+    if (!ids) index.set(key, (ids = new Set()));
+    ids.add(id);
+  } else if (ids) {
+    ids.delete(id);
+    if (ids.size === 0) index.delete(key);
   }
 }
