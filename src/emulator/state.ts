@@ -21,8 +21,8 @@ export class ListState {
   readonly columnsByName = new Map<string, ColumnDefinition>();
   /** Items by id; ids are never reused, deleted ids stay empty. */
   private readonly store = new ItemStore();
-  /** Per column: lower-cased text value → ids (idsWithText). */
-  private readonly textIndexes = new Map<string, Map<string, Set<number>>>();
+  /** Per column: lower-cased text value → its item's id, or ids when several share it (idsWithText). */
+  private readonly textIndexes = new Map<string, Map<string, TextIndexEntry>>();
   readonly tombstones = new Map<number, number>();
   readonly changeLog = new ChangeLog();
   nextItemId = 1;
@@ -84,7 +84,9 @@ export class ListState {
       for (const item of this.itemsAfter(0)) indexText(index, item.value(column), item.id, 1);
       this.textIndexes.set(column, index);
     }
-    return [...(index.get(lowerCaseText) ?? [])].sort((a, b) => a - b);
+    const entry = index.get(lowerCaseText);
+    if (entry === undefined) return [];
+    return typeof entry === 'number' ? [entry] : [...entry].sort((a, b) => a - b);
   }
 
   private unindex(id: number): void {
@@ -260,21 +262,32 @@ export class EmulatorState {
   }
 }
 
+/** One id for a value held by one item (most keys), several otherwise: a Set per value would double the index. */
+type TextIndexEntry = number | number[];
+
 /** Adds (`delta` 1) or removes (-1) an item's text value in an equality index; other values are not indexed. */
 function indexText(
-  index: Map<string, Set<number>>,
+  index: Map<string, TextIndexEntry>,
   value: StoredValue | undefined,
   id: number,
   delta: 1 | -1,
 ): void {
   if (typeof value !== 'string') return;
   const key = value.toLowerCase();
-  let ids = index.get(key);
+  const entry = index.get(key);
   if (delta === 1) {
-    if (!ids) index.set(key, (ids = new Set()));
-    ids.add(id);
-  } else if (ids) {
-    ids.delete(id);
-    if (ids.size === 0) index.delete(key);
+    if (entry === undefined) index.set(key, id);
+    else if (typeof entry === 'number') {
+      if (entry !== id) index.set(key, [entry, id]);
+    } else if (!entry.includes(id)) entry.push(id);
+    return;
   }
+  if (entry === undefined) return;
+  if (typeof entry === 'number') {
+    if (entry === id) index.delete(key);
+    return;
+  }
+  const rest = entry.filter((other) => other !== id);
+  if (rest.length === 0) index.delete(key);
+  else index.set(key, rest.length === 1 ? rest[0] : rest);
 }
