@@ -56,11 +56,15 @@ async function pushPlan(
 }
 
 /**
- * Per run: the row versions (identity hash → cursor value) its retry step considered. Only those: the page loop
+ * Per run: the row versions (identity hash and cursor value) its retry step considered. Only those: the page loop
  * reads in keyset order and never meets one version twice, so remembering its rows too would hold an entry per
- * row of the table until the run ends (~150 bytes each: 150 MB in a first push of 1,000,000 rows).
+ * row of the table until the run ends (~150 bytes each: 150 MB in a first push of 1,000,000 rows). Every version
+ * is kept, not the last per hash: two rows with one key (a view, I13) are two versions of one hash, and both were
+ * parked by the retry step.
  */
-const retriedVersions = new WeakMap<RunScope, Map<string, string | null>>();
+const retriedVersions = new WeakMap<RunScope, Set<string>>();
+
+const versionOf = (hash: string, cursor: string | null): string => `${hash}\u0000${cursor ?? ''}`;
 
 /** How many row versions the run remembers having considered (its retried rows). */
 export function rememberedVersions(scope: RunScope): number {
@@ -72,14 +76,13 @@ export function rememberedVersions(scope: RunScope): number {
  * is considered (and counted) once per run. A version changed since (a new cursor value) is pushed again.
  */
 function consideredBefore(scope: RunScope, hash: string, cursor: string | null): boolean {
-  const seen = retriedVersions.get(scope);
-  return seen !== undefined && seen.has(hash) && seen.get(hash) === cursor;
+  return retriedVersions.get(scope)?.has(versionOf(hash, cursor)) ?? false;
 }
 
 function rememberRetried(scope: RunScope, page: PreparedPage): void {
   let seen = retriedVersions.get(scope);
-  if (!seen) retriedVersions.set(scope, (seen = new Map()));
-  for (const p of page.rows) if ('hash' in p) seen.set(p.hash, p.row.cursor);
+  if (!seen) retriedVersions.set(scope, (seen = new Set()));
+  for (const p of page.rows) if ('hash' in p) seen.add(versionOf(p.hash, p.row.cursor));
 }
 
 /** Per run: rows parked before it, not yet due, and the stored cursor the run started from. */
