@@ -8,7 +8,7 @@ import type { SyncDefinitionInput } from '../../src/core/definition/schema';
 import { provisionList } from '../../src/core/engine/provision';
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
-import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
+import { createSplitsTable, createUnfitSouth } from '../support/routed';
 import { upsertDefinitions } from '../../src/core/store/definitions';
 import { disabledTelemetry } from '../../src/core/telemetry';
 import { installRuntime } from '../../src/functions/runtime';
@@ -69,17 +69,10 @@ describe('status: list problems and the pull idle check', () => {
       GRAPH_RU_PER_MINUTE: '10000000',
     };
     uninstall = installRuntime({ ctx: h.ctx, telemetry: disabledTelemetry, webhookUrls: {} });
-    await h.db.pool.query(`CREATE TABLE splits (
-      id integer PRIMARY KEY, title text, region text, updated_at timestamptz NOT NULL DEFAULT now())`);
-    await installCursorTrigger(h.db.pool, 'public', 'splits', 'updated_at');
+    await createSplitsTable(h);
     // North is provisioned; South was created by hand, without the Region column.
     await h.define(splitDefinition([{ list: 'North' }]));
-    const south = await h.asUser('POST', `/sites/${h.siteId}/lists`, {
-      displayName: 'South',
-      columns: [{ name: 'ArcoreKey', text: {} }],
-      list: { template: 'genericList' },
-    });
-    expect(south.status).toBe(201);
+    await createUnfitSouth(h);
     await upsertDefinitions(h.db.pool, [
       parseDefinition(splitDefinition([{ when: "region == 'S'", list: 'South' }, { list: 'North' }])),
     ]);

@@ -14,6 +14,7 @@ import {
   type Harness,
 } from '../support/engineHarness';
 import { eventually } from '../support/eventually';
+import { createUnfitSouth } from '../support/routed';
 
 /**
  * The web console in a real headless Chromium (Debian's package, driven by playwright-core) against the local
@@ -260,12 +261,7 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
       schedule: '0 0 0 1 1 *',
     });
     await h.define(split([{ list: 'North' }]));
-    const south = await h.asUser('POST', `/sites/${h.siteId}/lists`, {
-      displayName: 'South',
-      columns: [{ name: 'ArcoreKey', text: {} }],
-      list: { template: 'genericList' },
-    });
-    expect(south.status).toBe(201);
+    await createUnfitSouth(h);
     await upsertDefinitions(h.db.pool, [
       parseDefinition(split([{ when: "region == 'S'", list: 'South' }, { list: 'North' }])),
     ]);

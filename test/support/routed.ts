@@ -2,6 +2,7 @@
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
 import type { RunSummary } from '../../src/core/engine/types';
+import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
 import type { Harness } from './engineHarness';
 
 /** processed is the sum of the outcomes, moves and unrouted rows included. */
@@ -48,4 +49,21 @@ export async function spEdit(
 ): Promise<void> {
   const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${list}/items/${itemId}/fields`, fields);
   expect(res.status).toBe(200);
+}
+
+/** The `splits` table (id, title, region) of the tests of a routed list that does not fit the mapping. */
+export async function createSplitsTable(h: Harness): Promise<void> {
+  await h.db.pool.query(`CREATE TABLE splits (
+    id integer PRIMARY KEY, title text, region text, updated_at timestamptz NOT NULL DEFAULT now())`);
+  await installCursorTrigger(h.db.pool, 'public', 'splits', 'updated_at');
+}
+
+/** List South made by hand in SharePoint without the Region column: the run skips it (listProblems). */
+export async function createUnfitSouth(h: Harness): Promise<void> {
+  const south = await h.asUser('POST', `/sites/${h.siteId}/lists`, {
+    displayName: 'South',
+    columns: [{ name: 'ArcoreKey', text: {} }],
+    list: { template: 'genericList' },
+  });
+  expect(south.status).toBe(201);
 }

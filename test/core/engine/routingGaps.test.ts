@@ -13,7 +13,14 @@ import { runPush } from '../../../src/core/engine/push';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
-import { checkedRun, expectBalanced, itemsWithKey, spEdit } from '../../support/routed';
+import {
+  checkedRun,
+  createSplitsTable,
+  createUnfitSouth,
+  expectBalanced,
+  itemsWithKey,
+  spEdit,
+} from '../../support/routed';
 
 const LISTS = ['Open', 'Closed'] as const;
 
@@ -324,17 +331,10 @@ describe('routing gaps (issue #21 closing note)', () => {
       ).rows.map((r) => r.last_error);
 
     beforeAll(async () => {
-      await h.db.pool.query(`CREATE TABLE splits (
-        id integer PRIMARY KEY, title text, region text, updated_at timestamptz NOT NULL DEFAULT now())`);
-      await installCursorTrigger(h.db.pool, 'public', 'splits', 'updated_at');
+      await createSplitsTable(h);
       // North is provisioned; South was created by hand, without the Region column.
       await h.define(splitDefinition([{ list: 'North' }]));
-      const south = await h.asUser('POST', `/sites/${h.siteId}/lists`, {
-        displayName: 'South',
-        columns: [{ name: 'ArcoreKey', text: {} }],
-        list: { template: 'genericList' },
-      });
-      expect(south.status).toBe(201);
+      await createUnfitSouth(h);
       await upsertDefinitions(h.db.pool, [parseDefinition(splitDefinition(SPLIT_ROUTES))]);
     });
 
