@@ -191,6 +191,37 @@ describe('batched pull writes (issue 23 item 3)', () => {
     ]);
   });
 
+  it('a key freed by a delete on the page is taken by a new item on the same page', async () => {
+    await h.db.pool.query(`CREATE TABLE pb_reuse (code text PRIMARY KEY, name text,
+        updated_at timestamptz NOT NULL DEFAULT now())`);
+    await installCursorTrigger(h.db.pool, 'public', 'pb_reuse', 'updated_at');
+    await h.define({
+      name: 'pb_reuse',
+      source: { table: 'pb_reuse', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'pb_reuse' },
+      fields: [
+        { source: 'code', target: 'Code' },
+        { source: 'name', target: 'Title' },
+      ],
+    });
+    await h.db.pool.query("INSERT INTO pb_reuse (code, name) VALUES ('A0', 'old')");
+    await runPush(h.ctx, 'pb_reuse', { trigger: 'test' });
+    await runPull(h.ctx, 'pb_reuse', { trigger: 'test' });
+    const base = `/sites/${h.siteId}/lists/pb_reuse/items`;
+    const old = (await h.items('pb_reuse'))[0].id;
+    // In feed order: a new item, the delete of A0's item, then a new item that takes the key A0.
+    expect((await h.asUser('POST', base, { fields: { Code: 'N1', Title: 'other' } })).status).toBe(201);
+    expect((await h.asUser('DELETE', `${base}/${old}`)).status).toBe(204);
+    expect((await h.asUser('POST', base, { fields: { Code: 'A0', Title: 'new' } })).status).toBe(201);
+    const run = await runPull(h.ctx, 'pb_reuse', { trigger: 'test' });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', created: 2, deleted: 1, failed: 0 });
+    const { rows } = await h.db.pool.query('SELECT code, name FROM pb_reuse ORDER BY code');
+    expect(rows).toEqual([
+      { code: 'A0', name: 'new' },
+      { code: 'N1', name: 'other' },
+    ]);
+  });
+
   it('one row Postgres refuses is parked with its message; every other change of the page lands', async () => {
     const t = await synced('pb_bad', 8);
     for (const i of [1, 2, 3, 5, 6]) await t.edit(`p${i}`, { Title: `p${i} edited`, Cost: 100 + i });

@@ -49,6 +49,9 @@ interface Deferred {
   alone: () => Promise<void>;
 }
 
+/** The order flush writes the kinds in. */
+const OP_ORDER: Record<Group['op'], number> = { delete: 0, flag: 1, update: 2, insert: 3 };
+
 interface Group {
   op: 'update' | 'insert' | 'delete' | 'flag';
   flag: string | null;
@@ -157,7 +160,9 @@ export class PageWrites {
 
   /** Writes every deferred group, chunk by chunk; a refused chunk's items each take the one-item path. */
   async flush(): Promise<void> {
-    const groups = [...this.groups.values()];
+    // Deletes first, inserts last: a key or unique value a deleted (or updated) row frees on this page is free
+    // when a new item takes it, as it was when each item was written in feed order.
+    const groups = [...this.groups.values()].sort((a, b) => OP_ORDER[a.op] - OP_ORDER[b.op]);
     this.groups.clear();
     for (const g of groups) {
       const first = g.items[0];

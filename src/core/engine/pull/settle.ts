@@ -71,7 +71,7 @@ export async function settle(
   out: { save: LedgerEntry[]; remove: string[]; writeBacks: WriteBack[] },
   /**
    * Writes the decision's Postgres side and answers the pipelines' written values; a page's batched write
-   * passes what its statement already wrote (pullBatch.ts).
+   * passes what its statement already wrote (pageWrites.ts).
    */
   writePostgres: (key: unknown[]) => Promise<Record<string, CanonicalValue>> = (key) =>
     applyToPostgres(scope, client, key, p.entry.identity, p.decision),
