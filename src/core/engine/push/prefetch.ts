@@ -35,7 +35,7 @@ export async function preparePushPage(
   readMs: number,
   before: PushPage | readonly PushPage[] | null,
 ): Promise<PushPage> {
-  const prepared = preparePage(scope, rows);
+  const prepared = await preparePage(scope, rows);
   const pages = before === null ? [] : 'prepared' in before ? [before] : before;
   let shared = false;
   for (const page of pages) {

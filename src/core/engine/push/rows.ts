@@ -25,6 +25,7 @@ import {
 } from './page';
 import { graphFields } from './writes';
 import { settleConflicts } from './conflicts';
+import { Slices } from '../slices';
 
 /**
  * The plan to push a pair with: fields mapped since the pair last synced are left to the pull's alignment
@@ -122,11 +123,14 @@ export interface PreparedPage {
   hashes: string[];
 }
 
-export function preparePage(scope: RunScope, rows: SourceRow[]): PreparedPage {
+export async function preparePage(scope: RunScope, rows: SourceRow[]): Promise<PreparedPage> {
   const { def, plan } = scope;
   const out: PreparedRow[] = [];
   const hashes: string[] = [];
+  // Read ahead while the page before is written: in slices, so that page's answers are not kept waiting.
+  const slices = new Slices();
   for (const row of rows) {
+    await slices.next();
     const identity = identityRecord(scope, row.values);
     let hash: string;
     try {
@@ -171,7 +175,7 @@ export async function pushRetried(
   rows: SourceRow[],
   cursor: KeysetPosition | null,
 ): Promise<void> {
-  const page = preparePage(scope, rows);
+  const page = await preparePage(scope, rows);
   await pushPrepared(scope, page, cursor);
   rememberRetried(scope, page);
 }
@@ -255,7 +259,9 @@ export async function writePrepared(
   >();
   const pendingCreates: LedgerEntry[] = [];
   const moves = new Map<string, Move>();
+  const slices = new Slices();
   for (const r of unique) {
+    await slices.next();
     if (parked.has(r.hash)) {
       scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
       continue;
@@ -354,6 +360,7 @@ export async function writePrepared(
   const conflicts: { r: PushRow; entry: LedgerEntry }[] = [];
   const movedIn: { m: Move; o: WriteOutcome & { status: 'created' } }[] = [];
   for (const o of outcomes.values()) {
+    await slices.next();
     const m = moves.get(o.ref);
     if (m) {
       if (o.status === 'created') movedIn.push({ m, o });
