@@ -14,6 +14,8 @@ export interface GraphRequest {
   headers: Record<string, string>;
   /** Parsed JSON body; undefined when the request had none. */
   body: unknown;
+  /** The body's JSON text as it arrived (outer requests only): the request log keeps it as it is. */
+  bodyText?: string;
   identity: Identity;
   inBatch: boolean;
   requestId: string;

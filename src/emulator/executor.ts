@@ -122,6 +122,7 @@ export class GraphExecutor {
         ...(dropped ? { dropped } : {}),
       },
       routeKey,
+      req.bodyText,
     );
   }
 }

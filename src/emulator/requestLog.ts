@@ -18,11 +18,18 @@ export class RequestRecorder {
   notificationsSent = 0;
   notificationsFailed = 0;
 
-  record(entry: RequestLogEntry, routeKey: string): void {
+  /**
+   * `bodyText`, when given, is the JSON text `entry.body` was parsed from: kept as it is instead of serialised
+   * again (a `$batch` body is its inner requests' bodies, which are logged on their own too).
+   */
+  record(entry: RequestLogEntry, routeKey: string, bodyText?: string): void {
     const key = `${routeKey} ${entry.status}`;
     this.requestCounts.set(key, (this.requestCounts.get(key) ?? 0) + 1);
     if (entry.status === 429) this.throttled429++;
-    const text = JSON.stringify(entry);
+    const text =
+      bodyText === undefined || entry.body === undefined
+        ? JSON.stringify(entry)
+        : `${JSON.stringify({ ...entry, body: undefined }).slice(0, -1)},"body":${bodyText}}`;
     this.entries.push(text);
     this.chars += text.length;
     if (this.entries.length > REQUEST_LOG_LIMIT || this.chars > REQUEST_LOG_CHAR_LIMIT) this.trim();

@@ -42,10 +42,11 @@ function lowerCaseHeaders(req: IncomingMessage): Record<string, string> {
 }
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  // The text goes out as it is: a Buffer of it would copy every answer (a batch's is tens of KB) once more.
+  const payload = body === undefined ? undefined : JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
-    ...(payload ? { 'Content-Length': String(payload.length) } : { 'Content-Length': '0' }),
+    'Content-Length': payload === undefined ? '0' : String(Buffer.byteLength(payload)),
   });
   res.end(payload);
 }
@@ -162,9 +163,11 @@ export class EmulatorHttpsServer {
     const path = url.pathname.slice('/v1.0'.length) || '/';
 
     let body: unknown;
+    let bodyText: string | undefined;
     if (raw.length) {
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        bodyText = raw.toString('utf8');
+        body = JSON.parse(bodyText);
       } catch {
         fail(
           400,
@@ -202,6 +205,7 @@ export class EmulatorHttpsServer {
       query: url.searchParams,
       headers,
       body,
+      bodyText,
       identity,
       inBatch: false,
       requestId,

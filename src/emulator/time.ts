@@ -6,17 +6,33 @@ import { EmulatorSetupError } from './errors';
 
 let lastSecond = NaN;
 let lastText = '';
+let lastDay = NaN;
+/** `YYYY-MM-DDT` of lastDay. */
+let dayText = '';
+const TWO_DIGITS = Array.from({ length: 60 }, (_, n) => String(n).padStart(2, '0'));
+const SECONDS_PER_DAY = 86_400;
 
 export function toGraphDateTime(ms: number): string {
   const second = Math.floor(ms / 1000);
   // Most timestamps rendered together share a second: formatting is a measurable cost under load.
-  if (second !== lastSecond) {
-    lastSecond = second;
-    // Whole seconds: toISOString always ends in `.000Z` here; dropping it is cheaper than a regex (dates in item
-    // fields rarely share a second, so this runs for most of them).
+  if (second === lastSecond) return lastText;
+  lastSecond = second;
+  // Item dates rarely share a second but often a day: the date is formatted once a day, the time by table.
+  const day = Math.floor(second / SECONDS_PER_DAY);
+  if (day !== lastDay) {
+    const iso = new Date(day * SECONDS_PER_DAY * 1000).toISOString();
+    // Years outside 0000–9999 print with a sign and six digits: those keep the full formatting below.
+    dayText = iso.length === 24 ? iso.slice(0, 11) : '';
+    lastDay = day;
+  }
+  if (dayText === '') {
     const iso = new Date(second * 1000).toISOString();
     lastText = `${iso.slice(0, -5)}Z`;
+    return lastText;
   }
+  const inDay = second - day * SECONDS_PER_DAY;
+  const minutes = Math.floor(inDay / 60);
+  lastText = `${dayText}${TWO_DIGITS[Math.floor(minutes / 60)]}:${TWO_DIGITS[minutes % 60]}:${TWO_DIGITS[inDay % 60]}Z`;
   return lastText;
 }
 

@@ -48,6 +48,15 @@ describe('$batch', () => {
         .map((e) => e.status)
         .sort(),
     ).toEqual([201, 201, 400, 404]);
+    // The outer entry keeps the body as sent (its text, not serialised again), beside its inner entries.
+    const outer = t.emulator.control
+      .requestLog()
+      .filter((e) => e.path === '/$batch' && !e.batch)
+      .at(-1);
+    expect(outer).toMatchObject({ method: 'POST', status: 200, identity: expect.any(String) });
+    const sent = outer!.body as { requests: { id: string; body?: unknown }[] };
+    expect(sent.requests.map((r) => r.id)).toEqual(['a', 'b', 'c', 'd']);
+    expect(sent.requests[3].body).toEqual({ fields: { Nope: 1 } });
   });
 
   it('rejects more than 20 requests, duplicate ids and bodies without Content-Type with 400', async () => {

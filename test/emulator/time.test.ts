@@ -22,6 +22,20 @@ describe('SharePoint date handling', () => {
     );
   });
 
+  it('prints instants of one week (where the date is reused) as their ISO text too', () => {
+    const start = Date.UTC(2026, 11, 1);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 7 * 86_400_000 }), { minLength: 1 }), (offsets) => {
+        for (const offset of offsets) {
+          const second = Math.floor((start + offset) / 1000) * 1000;
+          expect(toGraphDateTime(start + offset)).toBe(
+            new Date(second).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          );
+        }
+      }),
+    );
+  });
+
   it('knows fixed offsets and IANA zones, including daylight saving time', () => {
     expect(offsetMinutesAt('UTC', 0)).toBe(0);
     expect(offsetMinutesAt('+01:00', 0)).toBe(60);
