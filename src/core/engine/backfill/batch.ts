@@ -24,7 +24,7 @@ import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { unalignedFields } from '../alignment';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
-import { describeFailure, responseFields } from '../push/page';
+import { createdSynced, describeFailure, responseFields } from '../push/page';
 import { applyToPostgres, graphFields } from '../push/writes';
 import { sourcePairs } from '../transform';
 import { forListId } from '../routing';
@@ -360,9 +360,7 @@ async function recreate(
       fail(job, commit, m.entry, describeFailure(o));
       continue;
     }
-    const returned = responseFields(o);
-    const pulledBack = returned ? fromGraphFields(returned, plan.columns) : null;
-    const synced = { ...pick(pulledBack ?? m.pg, plan.toPostgres), ...pick(m.pg, plan.toSharePoint) };
+    const synced = createdSynced(plan, m.pg, responseFields(o));
     commit.outcomes.set(o.ref, 'created');
     commit.save.push({
       ...m.entry,

@@ -21,6 +21,7 @@ import {
   syncedEntry,
   commitPage,
   describeFailure,
+  createdSynced,
   responseFields,
 } from './page';
 import { graphFields } from './writes';
@@ -383,10 +384,7 @@ export async function writePrepared(
     switch (o.status) {
       case 'created': {
         scope.counts.created++;
-        const pushed = pick(r.values, plan.toSharePoint);
-        const returned = responseFields(o);
-        const pulledBack = returned ? fromGraphFields(returned, plan.columns) : null;
-        const synced: CanonicalRecord = { ...pick(pulledBack ?? r.values, plan.toPostgres), ...pushed };
+        const synced = createdSynced(plan, r.values, responseFields(o));
         commit.save.push({
           ...syncedEntry(
             scope,
