@@ -226,6 +226,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
       CREATE TRIGGER mark_name BEFORE INSERT ON pp_rewritten FOR EACH ROW EXECUTE FUNCTION mark_name();`);
     for (const fields of newItems) await t.create(fields);
 
+    sent.length = 0;
     expect(await runPull(watched, 'pp_rewritten', { trigger: 'test' })).toMatchObject({
       status: 'SUCCEEDED',
       created: newItems.length,
@@ -235,6 +236,30 @@ describe('batched pull inserts are paired by content; a refused statement is spl
     // The batched INSERT came back with other names than supplied: rolled back, each item inserted alone.
     expect(await t.landed()).toEqual({ INSERT: newItems.length });
     expectEachItemOnItsOwnRow(await t.links(), (title) => `${title} (checked)`);
+    // Halves would meet the trigger again: one batched attempt only.
+    expect(sent.filter((q) => q.startsWith('WITH "__arcore_v"')).length).toBe(1);
+  });
+
+  it('a table with a DO ALSO rule (no INSERT inside WITH there) takes its new items one by one, not by halves', async () => {
+    const t = await synced(
+      'pp_ruled',
+      'id serial PRIMARY KEY, name text NOT NULL, cost numeric(12,2), meta json, tags text[]',
+    );
+    await h.db.pool.query(`CREATE TABLE pp_ruled_log (name text);
+      CREATE RULE log_insert AS ON INSERT TO pp_ruled DO ALSO INSERT INTO pp_ruled_log VALUES (NEW.name);`);
+    for (const fields of newItems) await t.create(fields);
+
+    sent.length = 0;
+    expect(await runPull(watched, 'pp_ruled', { trigger: 'test' })).toMatchObject({
+      status: 'SUCCEEDED',
+      created: newItems.length,
+      failed: 0,
+    });
+
+    expectEachItemOnItsOwnRow(await t.links());
+    // Postgres refuses the statement's form, not a row: one batched attempt, then each item alone.
+    expect(sent.filter((q) => q.startsWith('WITH "__arcore_v"')).length).toBe(1);
+    expect(sent.filter((q) => q.startsWith('INSERT INTO "public"."pp_ruled"')).length).toBe(newItems.length);
   });
 
   it('one refused row among 64 updates costs O(log n) statements; a refused insert among new items too; the rest lands', async () => {
@@ -287,7 +312,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
     expect(parked.map((p) => p.item)).toContain(bad.id);
     // The updates: halves of 64, 32, …, 2 (one refused, one landing at each level), then the last two items alone:
     // 13 UPDATE statements sent, 6 landed; one savepoint per item sent 65.
-    expect(sent.filter((q) => q.startsWith('UPDATE "public"."pp_bisect"'))).toHaveLength(
+    expect(sent.filter((q) => q.startsWith('UPDATE "public"."pp_bisect"')).length).toBe(
       2 * Math.log2(64) + 1,
     );
     expect((await t.landed()).UPDATE).toBe(Math.log2(64));
