@@ -169,7 +169,8 @@ const textAlias = (i: number): string => `__arcore_t${i}`;
  * each proven to be its input row's.
  *
  * Postgres returns an INSERT … SELECT … ORDER BY's rows in that order, but does not document it: its INSERT page
- * says only that RETURNING is computed "over the row(s) inserted". SQLAlchemy 2.0's "insertmanyvalues" meets the
+ * says only that RETURNING is computed "over the row(s) inserted", and its developers call the order safe to
+ * assume rather than promised (stackoverflow.com/questions/5439293). SQLAlchemy 2.0's "insertmanyvalues" meets the
  * same gap: with `sort_by_parameter_order` it uses this INSERT … SELECT … ORDER BY form on PostgreSQL and sorts
  * what comes back by the generated integer key, and where nothing returned can be sorted on (a uuid default) it
  * needs a client-side "sentinel" column or falls back to one INSERT per row ("Correlating RETURNING rows to
