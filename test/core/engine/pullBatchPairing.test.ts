@@ -262,6 +262,31 @@ describe('batched pull inserts are paired by content; a refused statement is spl
     expect(sent.filter((q) => q.startsWith('INSERT INTO "public"."pp_ruled"')).length).toBe(newItems.length);
   });
 
+  it('every new item refused alike (a NOT NULL column the definition does not fill) costs about one savepoint per item, not twice that', async () => {
+    const t = await synced(
+      'pp_refused',
+      'id serial PRIMARY KEY, name text, cost numeric(12,2), meta json, tags text[], code text NOT NULL',
+    );
+    for (let i = 0; i < 16; i++) await t.create({ Title: `n${i}` });
+
+    sent.length = 0;
+    expect(await runPull(watched, 'pp_refused', { trigger: 'test' })).toMatchObject({
+      status: 'PARTIAL',
+      created: 0,
+      failed: 16,
+    });
+
+    const { rows: parked } = await h.db.pool.query<{ last_error: string }>(
+      `SELECT f.last_error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+        WHERE d.name = 'pp_refused' AND f.status = 'PARKED' AND f.direction = 'PULL'`,
+    );
+    expect(parked).toHaveLength(16);
+    for (const p of parked) expect(p.last_error).toMatch(/null value in column "code"/);
+    // Halves until 2·log2(16) statements failed beyond the first (all halves would send 15), then each item alone.
+    expect(sent.filter((q) => q.startsWith('WITH "__arcore_v"')).length).toBe(2 * Math.log2(16) + 1);
+    expect(sent.filter((q) => q.startsWith('INSERT INTO "public"."pp_refused"')).length).toBe(16);
+  });
+
   it('one refused row among 64 updates costs O(log n) statements; a refused insert among new items too; the rest lands', async () => {
     const t = await synced(
       'pp_bisect',

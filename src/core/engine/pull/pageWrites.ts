@@ -209,21 +209,29 @@ export class PageWrites {
    * Writes a chunk under one savepoint. When the chunk fails, its halves are written the same way, so one bad
    * row among n costs about 2·log2(n) statements, and a lone item takes the one-item path (parked with Postgres's
    * message when refused, I12). Halves keep the items' order, so a value the first of two items takes stays
-   * theirs as in feed order. Where splitting cannot help (the inserted rows' values differ from what was supplied,
-   * as a trigger rewriting them makes them do; a statement form Postgres does not support on this table), every
-   * item takes the one-item path at once.
+   * theirs as in feed order. A chunk gets 2·log2(n) failed statements in all (one or two bad rows found by halves):
+   * beyond that its bad rows are many (every item refused alike, as a definition missing a NOT NULL column makes
+   * them), and a failed part's items take the one-item path at once, so such a page costs about what one savepoint
+   * per item cost. Where splitting cannot help (the inserted rows' values differ from what was supplied, as a
+   * trigger rewriting them makes them do; a statement form Postgres does not support on this table), every item
+   * takes the one-item path at once.
    */
-  private async writeChunk(g: Group, items: Deferred[]): Promise<void> {
+  private async writeChunk(
+    g: Group,
+    items: Deferred[],
+    budget = { failures: 2 * Math.ceil(Math.log2(items.length)) },
+  ): Promise<void> {
     const failure = await this.tryChunk(g, items);
     if (failure === null) return;
-    if (items.length === 1 || !splitHelps(failure)) {
+    budget.failures--;
+    if (items.length === 1 || budget.failures < 0 || !splitHelps(failure)) {
       for (const d of items) await d.alone();
       return;
     }
     const half = Math.ceil(items.length / 2);
     for (const part of [items.slice(0, half), items.slice(half)]) {
       if (part.length === 1) await part[0].alone();
-      else await this.writeChunk(g, part);
+      else await this.writeChunk(g, part, budget);
     }
   }
 
