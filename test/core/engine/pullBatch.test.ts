@@ -9,7 +9,8 @@ import { eventually } from '../../support/eventually';
 
 /**
  * The pull writes a delta page in one statement per kind and column set (engine/pull/pageWrites.ts); a refused
- * statement falls back to one savepoint per item, so one bad row is parked and the rest of the page lands (I12).
+ * statement is split down to its bad rows, which take one savepoint each, so one bad row is parked and the rest of
+ * the page lands (I12; the split's cost is in pullBatchPairing.test.ts).
  * Statement counts come from a statement-level trigger on the table: Postgres itself says how many UPDATE,
  * INSERT and DELETE statements the pull ran.
  */

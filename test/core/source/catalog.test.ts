@@ -27,6 +27,7 @@ describe('source catalog: domains and enums', () => {
       isNullable: true,
       numericScale: null,
       hasDefault: false,
+      sqlType: 'character varying(20)',
     });
     expect(await column('stamp')).toMatchObject({ dataType: 'timestamp with time zone', isNullable: false });
   });
@@ -40,8 +41,11 @@ describe('source catalog: domains and enums', () => {
     const { rows } = await db.pool.query(
       `SELECT column_name AS name, data_type AS "dataType", udt_name AS "udtName",
               is_nullable = 'YES' AS "isNullable", numeric_scale AS "numericScale",
-              column_default IS NOT NULL AS "hasDefault"
-         FROM information_schema.columns WHERE table_name = 'builtin' ORDER BY ordinal_position`,
+              column_default IS NOT NULL AS "hasDefault",
+              format_type(a.atttypid, a.atttypmod) AS "sqlType"
+         FROM information_schema.columns c
+         JOIN pg_attribute a ON a.attrelid = 'builtin'::regclass AND a.attname = c.column_name
+        WHERE table_name = 'builtin' ORDER BY ordinal_position`,
     );
     expect(info!.columns).toEqual(rows);
   });
@@ -54,6 +58,7 @@ describe('source catalog: domains and enums', () => {
       isNullable: false,
       numericScale: 2,
       hasDefault: true,
+      sqlType: 'price',
     });
     expect(await column('costs')).toMatchObject({ dataType: 'ARRAY', udtName: '_numeric' });
   });

@@ -3,13 +3,18 @@
  * items are decided first (pure, from the rows read up front), their writes grouped by kind and column set,
  * and each group written in one statement per chunk (source/postgres/batchWrites.ts) under one savepoint. A
  * statement Postgres refuses (a constraint, a type, a trigger raising), a key that matched other than exactly one
- * row, or an outcome that cannot be recorded rolls its chunk back, and each of the chunk's items then takes the
- * one-item path: its own savepoint, parked with Postgres's message when refused (I12). Items with a conflict, a
- * recreate or anything unusual take the one-item path from the start.
+ * row, or an outcome that cannot be recorded rolls its chunk back, and the chunk is written again in halves,
+ * down to single items, which take the one-item path: their own savepoint, parked with Postgres's message when
+ * refused (I12). Inserted rows whose values differ from what was supplied send the chunk's items to the one-item
+ * path at once. Items with a conflict, a recreate or anything unusual take the one-item path from the start.
  */
 import type { PoolClient } from 'pg';
-import { canonicalEquals, toCanonical } from '../../canonical';
-import { encodeValues, rowsPerStatement, type EncodedValues } from '../../source/postgres/batchWrites';
+import {
+  encodeValues,
+  InsertPairingError,
+  rowsPerStatement,
+  type EncodedValues,
+} from '../../source/postgres/batchWrites';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem } from '../../target/sharepoint';
@@ -125,30 +130,17 @@ export class PageWrites {
     const { scope } = this;
     let values: EncodedValues;
     let sp: Pair['sp'];
-    let plannedValues: ReturnType<typeof newRowValues>['values'];
     try {
       const planned = newRowValues(scope, item);
       // A row of defaults only is INSERT … DEFAULT VALUES, one row a statement.
       if (Object.keys(planned.values).length === 0) return false;
       sp = planned.sp;
-      plannedValues = planned.values;
       values = encodeValues(scope.source, planned.values);
     } catch {
       return false;
     }
-    // The key columns the insert supplies: the row that comes back for this item must carry them (below).
-    const suppliedKey = scope.def.source.key.flatMap((column) => {
-      const planned = values.columns.includes(column) ? plannedValues[column] : undefined;
-      return planned ? [{ column, ...planned }] : [];
-    });
     const finish = (row: SourceRow | null): Promise<void> => {
-      // Rows are paired with items by RETURNING order (batchWrites.ts insertMany), which Postgres follows but does
-      // not promise: where the insert supplies the key, a row that is not this item's rolls the chunk back, and
-      // each item is then inserted alone (no item is ever paired with another item's row).
-      for (const k of suppliedKey) {
-        if (!canonicalEquals(toCanonical(k.kind, (row as SourceRow).values[k.column]), k.value))
-          throw new Error(`the inserted rows came back in another order (column ${k.column})`);
-      }
+      // `row` is proven to be this item's: it holds the values this item supplied (insertMany).
       this.out.save.push(insertedEntry(scope, item, sp as NonNullable<Pair['sp']>, row as SourceRow));
       scope.counts.created++;
       this.out.resolved.push(item.id);
@@ -158,7 +150,7 @@ export class PageWrites {
     return true;
   }
 
-  /** Writes every deferred group, chunk by chunk; a refused chunk's items each take the one-item path. */
+  /** Writes every deferred group, chunk by chunk; a refused chunk is split until its bad rows are alone. */
   async flush(): Promise<void> {
     // Deletes first, inserts last: a key or unique value a deleted (or updated) row frees on this page is free
     // when a new item takes it, as it was when each item was written in feed order.
@@ -213,9 +205,40 @@ export class PageWrites {
     return items.map(() => null);
   }
 
-  private async writeChunk(g: Group, items: Deferred[]): Promise<void> {
+  /**
+   * Writes a chunk under one savepoint. When the chunk fails, its halves are written the same way, so one bad
+   * row among n costs about 2·log2(n) statements, and a lone item takes the one-item path (parked with Postgres's
+   * message when refused, I12). Halves keep the items' order, so a value the first of two items takes stays
+   * theirs as in feed order. A chunk gets 2·log2(n) failed statements in all (one or two bad rows found by halves):
+   * beyond that its bad rows are many (every item refused alike, as a definition missing a NOT NULL column makes
+   * them), and a failed part's items take the one-item path at once, so such a page costs about what one savepoint
+   * per item cost. Where splitting cannot help (the inserted rows' values differ from what was supplied, as a
+   * trigger rewriting them makes them do; a statement form Postgres does not support on this table), every item
+   * takes the one-item path at once.
+   */
+  private async writeChunk(
+    g: Group,
+    items: Deferred[],
+    budget = { failures: 2 * Math.ceil(Math.log2(items.length)) },
+  ): Promise<void> {
+    const failure = await this.tryChunk(g, items);
+    if (failure === null) return;
+    budget.failures--;
+    if (items.length === 1 || budget.failures < 0 || !splitHelps(failure)) {
+      for (const d of items) await d.alone();
+      return;
+    }
+    const half = Math.ceil(items.length / 2);
+    for (const part of [items.slice(0, half), items.slice(half)]) {
+      if (part.length === 1) await part[0].alone();
+      else await this.writeChunk(g, part, budget);
+    }
+  }
+
+  /** The chunk's statement and outcomes under a savepoint: null when they landed, else why it rolled back. */
+  private async tryChunk(g: Group, items: Deferred[]): Promise<unknown> {
     await this.client.query('SAVEPOINT page_writes');
-    let landed = true;
+    let failure: unknown = null;
     try {
       const rows = await this.statement(g, items);
       const undo = checkpoint(this.scope, this.out);
@@ -225,14 +248,23 @@ export class PageWrites {
         undo();
         throw err;
       }
-    } catch {
-      landed = false;
+    } catch (err) {
+      failure = err;
     }
-    if (landed) {
+    if (failure === null) {
       await this.client.query('RELEASE SAVEPOINT page_writes');
-      return;
+      return null;
     }
     await this.client.query('ROLLBACK TO SAVEPOINT page_writes; RELEASE SAVEPOINT page_writes');
-    for (const d of items) await d.alone();
+    return failure;
   }
+}
+
+/** Postgres's "feature not supported" (a rule on the table, …): the statement's form, not a row, is refused. */
+const FEATURE_NOT_SUPPORTED = '0A000';
+
+/** Whether writing a failed chunk's halves apart can isolate the cause (a row) rather than meet it again. */
+function splitHelps(failure: unknown): boolean {
+  if (failure instanceof InsertPairingError) return false;
+  return (failure as { code?: unknown } | null)?.code !== FEATURE_NOT_SUPPORTED;
 }

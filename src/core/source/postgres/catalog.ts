@@ -13,6 +13,11 @@ export interface SourceColumn {
   numericScale: number | null;
   /** The database fills it when an INSERT leaves it out (a default, serial or identity column). */
   hasDefault?: boolean;
+  /**
+   * The column's declared type as a cast target, modifiers included ('numeric(12,2)', a domain's name): a value
+   * cast to it reads back as the column stores it (batched inserts compare what came back with it).
+   */
+  sqlType?: string;
   /** Set when the column (or, for an array, its element) is an enum. */
   enum?: PgEnumInfo;
 }
@@ -62,6 +67,7 @@ SELECT a.attname AS name,
        CASE WHEN r.typid IN (20, 21, 23) THEN 0
             WHEN r.typid = 1700 AND r.typmod >= 0 THEN (r.typmod - 4) & 65535 END AS numeric_scale,
        r.dflt AS has_default,
+       format_type(a.atttypid, a.atttypmod) AS sql_type,
        CASE WHEN coalesce(et.typtype, t.typtype) = 'e' THEN en.nspname::text END AS enum_schema,
        CASE WHEN coalesce(et.typtype, t.typtype) = 'e' THEN coalesce(et.typname, t.typname)::text END AS enum_name,
        CASE WHEN coalesce(et.typtype, t.typtype) = 'e' THEN ARRAY(
@@ -150,6 +156,7 @@ async function readColumns(pool: Pool, oid: number): Promise<SourceColumn[]> {
     is_nullable: boolean;
     numeric_scale: number | null;
     has_default: boolean;
+    sql_type: string;
     enum_schema: string | null;
     enum_name: string | null;
     enum_labels: string[] | null;
@@ -161,6 +168,7 @@ async function readColumns(pool: Pool, oid: number): Promise<SourceColumn[]> {
     isNullable: r.is_nullable,
     numericScale: r.numeric_scale,
     hasDefault: r.has_default,
+    sqlType: r.sql_type,
     ...(r.enum_schema !== null && r.enum_name !== null && r.enum_labels !== null
       ? { enum: { schema: r.enum_schema, name: r.enum_name, labels: r.enum_labels } }
       : {}),
