@@ -7,6 +7,7 @@
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
+import { resolveConflict, ResolutionValueError } from '../../../src/core/engine/resolve';
 import { installCursorTrigger, PostgresSource } from '../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
 
@@ -25,7 +26,11 @@ describe('I13: a view key held by two rows on different pages', () => {
   /** A table `name`_rows under a view `name` keyed by code, its definition (page size 1) and list. */
   async function viewOf(
     name: string,
-    opts: { trigger?: boolean; cursor?: SyncDefinitionInput['source']['cursor'] } = {},
+    opts: {
+      trigger?: boolean;
+      cursor?: SyncDefinitionInput['source']['cursor'];
+      conflictPolicy?: SyncDefinitionInput['conflictPolicy'];
+    } = {},
   ): Promise<void> {
     await h.db.pool.query(`CREATE TABLE ${name}_rows (id serial PRIMARY KEY, code text, name text,
       updated_at timestamptz NOT NULL DEFAULT now());
@@ -41,6 +46,7 @@ describe('I13: a view key held by two rows on different pages', () => {
       },
       target: { site: SITE, list: name },
       fields: [{ source: 'name', target: 'Title' }],
+      ...(opts.conflictPolicy ? { conflictPolicy: opts.conflictPolicy } : {}),
     });
   }
   const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
@@ -208,6 +214,34 @@ describe('I13: a view key held by two rows on different pages', () => {
     );
     expect(after).toEqual(['a edited', 'b edited']);
     expect(await parked('coded_pull', 'PULL')).toEqual([]);
+  });
+
+  it('a conflict whose key a second row took since is not resolved: neither side changes', async () => {
+    await viewOf('coded_resolve', { conflictPolicy: 'MANUAL' });
+    await h.db.pool.query("INSERT INTO coded_resolve_rows (code, name) VALUES ('A', 'a1')");
+    expect(await push('coded_resolve')).toMatchObject({ created: 1 });
+    const [item] = await h.items('coded_resolve');
+    await h.db.pool.query("UPDATE coded_resolve_rows SET name = 'pg' WHERE code = 'A'");
+    const base = `/sites/${h.siteId}/lists/coded_resolve/items/${item.id}/fields`;
+    expect((await h.asUser('PATCH', base, { Title: 'sp' })).status).toBe(200);
+    expect(await runPull(h.ctx, 'coded_resolve', { trigger: 'test' })).toMatchObject({ conflicts: 1 });
+    const { rows } = await h.db.pool.query(
+      `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = 'coded_resolve' AND c.status = 'OPEN'`,
+    );
+    await h.db.pool.query("INSERT INTO coded_resolve_rows (code, name) VALUES ('A', 'a2')");
+
+    const err = await resolveConflict(h.ctx, rows[0].id as string, { take: 'postgres' }, 'test').catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ResolutionValueError);
+    expect((err as Error).message).toBe(
+      `Conflict ${rows[0].id}: 2 rows of "public"."coded_resolve" share the key code="A": nothing was written; ` +
+        'resolve again once the key identifies one row (make it unique, or fix the duplicated rows)',
+    );
+    expect(await titles('coded_resolve')).toEqual(['sp']);
+    const names = (await h.db.pool.query('SELECT name FROM coded_resolve_rows ORDER BY id')).rows;
+    expect(names.map((r) => r.name)).toEqual(['pg', 'a2']);
   });
 
   it('an LSN definition on a view is refused by its run, saying so: a view cannot be published', async () => {
