@@ -85,7 +85,8 @@ export function firstSharedPark(scope: RunScope, hash: string): boolean {
   return true;
 }
 
-function sharedKeyMessage(rows: number, identity: Record<string, unknown>): string {
+/** The park message of a key several rows hold (I13): the key, how many rows, what to do. */
+export function sharedKeyMessage(rows: number, identity: Record<string, unknown>): string {
   return (
     `${rows} different rows share the key ${describeKey(identity)}: none of them is synced until the key ` +
     'identifies one row (make it unique, or fix the duplicated rows)'

@@ -5,6 +5,7 @@
  * Page size 1 puts every row on a page of its own (the retry's chunks too).
  */
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import { runBackfill } from '../../../src/core/engine/backfill';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { resolveConflict, ResolutionValueError } from '../../../src/core/engine/resolve';
@@ -242,6 +243,19 @@ describe('I13: a view key held by two rows on different pages', () => {
     expect(await titles('coded_resolve')).toEqual(['sp']);
     const names = (await h.db.pool.query('SELECT name FROM coded_resolve_rows ORDER BY id')).rows;
     expect(names.map((r) => r.name)).toEqual(['pg', 'a2']);
+  });
+
+  it('a backfill writes neither row of a key the view holds twice to its item, and reports it', async () => {
+    await viewOf('coded_backfill');
+    await h.db.pool.query("INSERT INTO coded_backfill_rows (code, name) VALUES ('A', 'a1'), ('B', 'b')");
+    expect(await push('coded_backfill')).toMatchObject({ created: 2 });
+    await h.db.pool.query("INSERT INTO coded_backfill_rows (code, name) VALUES ('A', 'a2')");
+    await h.db.pool.query("UPDATE coded_backfill_rows SET name = 'b2' WHERE code = 'B'");
+
+    const summary = await runBackfill(h.ctx, 'coded_backfill', { fields: ['Title'], trigger: 'test' });
+    expect(summary).toMatchObject({ updated: 1, failed: 1 });
+    expect(summary.failures).toEqual([{ key: { code: 'A' }, error: SHARED_A }]);
+    expect(await titles('coded_backfill')).toEqual(['a1', 'b2']);
   });
 
   it('an LSN definition on a view is refused by its run, saying so: a view cannot be published', async () => {
