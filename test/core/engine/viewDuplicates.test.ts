@@ -31,6 +31,7 @@ describe('I13: a view key held by two rows on different pages', () => {
       trigger?: boolean;
       cursor?: SyncDefinitionInput['source']['cursor'];
       conflictPolicy?: SyncDefinitionInput['conflictPolicy'];
+      fields?: SyncDefinitionInput['fields'];
     } = {},
   ): Promise<void> {
     await h.db.pool.query(`CREATE TABLE ${name}_rows (id serial PRIMARY KEY, code text, name text,
@@ -46,7 +47,7 @@ describe('I13: a view key held by two rows on different pages', () => {
         pageSize: 1,
       },
       target: { site: SITE, list: name },
-      fields: [{ source: 'name', target: 'Title' }],
+      fields: opts.fields ?? [{ source: 'name', target: 'Title' }],
       ...(opts.conflictPolicy ? { conflictPolicy: opts.conflictPolicy } : {}),
     });
   }
@@ -215,6 +216,48 @@ describe('I13: a view key held by two rows on different pages', () => {
     );
     expect(after).toEqual(['a edited', 'b edited']);
     expect(await parked('coded_pull', 'PULL')).toEqual([]);
+  });
+
+  it('a new SharePoint item with a key a row of the view holds is not inserted: parked until its key is free', async () => {
+    await viewOf('coded_insert', {
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code' },
+      ],
+    });
+    await h.db.pool.query("INSERT INTO coded_insert_rows (code, name) VALUES ('A', 'a1')");
+    expect(await push('coded_insert')).toMatchObject({ created: 1 });
+    await runPull(h.ctx, 'coded_insert', { trigger: 'test' });
+    const base = `/sites/${h.siteId}/lists/coded_insert/items`;
+    const taken = await h.asUser('POST', base, { fields: { Title: 'sp-a', Code: 'A' } });
+    expect((await h.asUser('POST', base, { fields: { Title: 'sp-c', Code: 'C' } })).status).toBe(201);
+    const takenId = (taken.body as { id: string }).id;
+
+    expect(await runPull(h.ctx, 'coded_insert', { trigger: 'test' })).toMatchObject({
+      created: 1,
+      failed: 1,
+    });
+    const rows = async () =>
+      (await h.db.pool.query('SELECT code, name FROM coded_insert_rows ORDER BY id')).rows.map(
+        (r) => `${r.code}:${r.name}`,
+      );
+    expect(await rows()).toEqual(['A:a1', 'C:sp-c']);
+    expect(await parked('coded_insert', 'PULL')).toEqual([
+      `item ${takenId}: insert into "public"."coded_insert" of key code="A" would make 2 rows hold that key: ` +
+        'rolled back, nothing was written (give the new item another key, or remove the row that holds it)',
+    ]);
+    // Key A still belongs to its item: a change of its row reaches it.
+    await h.db.pool.query("UPDATE coded_insert_rows SET name = 'a1 changed' WHERE code = 'A'");
+    expect(await push('coded_insert')).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+    expect(await titles('coded_insert')).toEqual(['a1 changed', 'sp-a', 'sp-c']);
+
+    expect((await h.asUser('PATCH', `${base}/${takenId}/fields`, { Code: 'D' })).status).toBe(200);
+    expect(await runPull(h.ctx, 'coded_insert', { trigger: 'test' })).toMatchObject({
+      created: 1,
+      failed: 0,
+    });
+    expect(await rows()).toEqual(['A:a1 changed', 'C:sp-c', 'D:sp-a']);
+    expect(await parked('coded_insert', 'PULL')).toEqual([]);
   });
 
   it('a conflict whose key a second row took since is not resolved: neither side changes', async () => {

@@ -89,7 +89,14 @@ export async function applyEntries(
       try {
         if (!entry) {
           if (e.kind === 'upsert') {
-            save.push(await insertItem(scope, client, e.item));
+            const inserted = await insertItem(scope, client, e.item);
+            // Nothing in a view refuses a key another row holds: ask it, inside the item's savepoint (I13).
+            if (scope.keyUnenforced) {
+              const key = def.source.key.map((k) => inserted.identity[k]);
+              const [held] = await source.keysHeldTwice([key], client);
+              if (held) throw new KeyMatchError(source.qualified, 'insert', inserted.identity, held.rows);
+            }
+            save.push(inserted);
             scope.counts.created++;
           }
         } else {
@@ -149,7 +156,8 @@ export async function applyEntries(
       const one = (): Promise<void> => alone(e, itemId, entry);
       // Decided now, written with the page's other writes (pageWrites.ts); anything unusual goes alone.
       let deferred: boolean;
-      if (!entry) deferred = e.kind === 'upsert' && writes.offerInsert(e.item, one);
+      // A view's inserts go one by one: each is checked for a key another row holds (I13).
+      if (!entry) deferred = e.kind === 'upsert' && !scope.keyUnenforced && writes.offerInsert(e.item, one);
       else if (heldTwice(e, entry) !== undefined) deferred = false;
       else {
         let pair: Pair | null = null;

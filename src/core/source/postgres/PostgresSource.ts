@@ -228,15 +228,18 @@ export class PostgresSource {
   /**
    * Of these keys, those more than one row of the whole relation holds, with how many: one query, bounded by
    * the keys given (a view has no index to prove its key unique, I13). Key values come back parsed as every
-   * read parses them, so their identity hash is the one the rows read carry.
+   * read parses them, so their identity hash is the one the rows read carry. `client`: inside its transaction.
    */
-  async keysHeldTwice(keys: unknown[][]): Promise<{ key: Record<string, unknown>; rows: number }[]> {
+  async keysHeldTwice(
+    keys: unknown[][],
+    client?: PoolClient,
+  ): Promise<{ key: Record<string, unknown>; rows: number }[]> {
     if (keys.length === 0) return [];
     const { from, params } = this.keyUnnest(keys);
     const join = this.shape.key.map((k) => `t.${quoteIdent(k)} = k.${quoteIdent(k)}`).join(' AND ');
     const grouped = this.shape.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
     const select = this.shape.key.map((k) => `t.${selectOf(this.column(k))}`).join(', ');
-    const { rows } = await this.pool.query({
+    const { rows } = await (client ?? this.pool).query({
       text: `SELECT ${select}, count(*)::int AS "__arcore_rows" FROM ${this.qualified} t JOIN ${from} ON ${join}
               GROUP BY ${grouped} HAVING count(*) > 1`,
       values: params,
