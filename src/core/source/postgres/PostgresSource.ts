@@ -228,7 +228,8 @@ export class PostgresSource {
   /**
    * Of these keys, those more than one row of the whole relation holds, with how many: one query, bounded by
    * the keys given (a view has no index to prove its key unique, I13). Key values come back parsed as every
-   * read parses them, so their identity hash is the one the rows read carry. `client`: inside its transaction.
+   * read parses them, so their identity hash is the one the rows read carry. Each key is given once (a key given
+   * twice would count its rows twice). `client`: inside its transaction.
    */
   async keysHeldTwice(
     keys: unknown[][],
