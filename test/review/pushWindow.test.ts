@@ -58,9 +58,16 @@ describe('push write window (review)', () => {
       'time budget',
       runPush(h.ctx, 'budgetchain', { trigger: 'test', maxSeconds: 0.001 }),
     );
-    expect(summary).toMatchObject({ status: 'SUCCEEDED', complete: false, created: 2, processed: 2 });
+    // Key 2 is held by two rows of the view (a2 here, b2 on page 2): a2 is parked, not written (I13).
+    expect(summary).toMatchObject({
+      status: 'PARTIAL',
+      complete: false,
+      created: 1,
+      failed: 1,
+      processed: 2,
+    });
     const items = await h.items('L_budgetchain');
-    expect(items.map((i) => String(i.fields.Title)).sort()).toEqual(['a1', 'a2']);
+    expect(items.map((i) => String(i.fields.Title)).sort()).toEqual(['a1']);
   });
 
   it('the run whose page failed ends though the page read ahead shares a row with the page it drops', async () => {

@@ -1,4 +1,4 @@
-import { stableStringify } from '../canonical';
+import { identityOf, stableStringify } from '../canonical';
 import { describeKey } from '../source/postgres/keys';
 import { quoteIdent, type SourceRow } from '../source/postgres/PostgresSource';
 import { resolveParked, type ParkedFailure } from '../store/failures';
@@ -63,12 +63,76 @@ export function splitDuplicateIdentities<
       hash,
       identity: group[0].identity,
       rows: group,
-      message:
-        `${group.length} different rows share the key ${describeKey(group[0].identity)}: none of them is ` +
-        'synced until the key identifies one row (make it unique, or fix the duplicated rows)',
+      message: sharedKeyMessage(group.length, group[0].identity),
     });
   }
   return { unique, duplicates };
+}
+
+/** Per run: the keys it parked as held by several rows (I13). */
+const parkedShared = new WeakMap<RunScope, Set<string>>();
+
+/**
+ * Whether this run has yet to park `hash` as a key several rows hold. Its rows may be met on several pages (and
+ * by the retry): each is failed, but the key is parked once per run, so that its retry backs off per run, not
+ * per page.
+ */
+export function firstSharedPark(scope: RunScope, hash: string): boolean {
+  let parked = parkedShared.get(scope);
+  if (!parked) parkedShared.set(scope, (parked = new Set()));
+  if (parked.has(hash)) return false;
+  parked.add(hash);
+  return true;
+}
+
+/** The park message of a key several rows hold (I13): the key, how many rows, what to do. */
+export function sharedKeyMessage(rows: number, identity: Record<string, unknown>): string {
+  return (
+    `${rows} different rows share the key ${describeKey(identity)}: none of them is synced until the key ` +
+    'identifies one row (make it unique, or fix the duplicated rows)'
+  );
+}
+
+/**
+ * Splits a page's rows, each key once (after splitDuplicateIdentities), by whether the whole relation holds
+ * their key more than once (I13). Only where nothing enforces the key (a view): a row of another page, or one
+ * added after the key was synced, shares it unseen by the page. One query per page; a table pays none.
+ */
+export async function splitSharedKeys<
+  T extends { hash: string; key: unknown[]; identity: Record<string, unknown> },
+>(
+  scope: RunScope,
+  rows: T[],
+  duplicates: DuplicateIdentity<unknown>[],
+): Promise<{ unique: T[]; shared: DuplicateIdentity<T>[] }> {
+  if (!scope.keyUnenforced || (rows.length === 0 && duplicates.length === 0))
+    return { unique: rows, shared: [] };
+  const keys = [
+    ...rows.map((r) => r.key),
+    ...duplicates.map((d) => scope.def.source.key.map((k) => d.identity[k])),
+  ];
+  const held = new Map<string, number>();
+  for (const { key, rows: count } of await scope.source.keysHeldTwice(keys))
+    held.set(identityOf(scope.def.source.key, key, scope.plan.keyKinds).hash, count);
+  // Rows met on the page, but more of them in the relation: the message says how many hold the key.
+  for (const d of duplicates) {
+    const count = held.get(d.hash) ?? 0;
+    if (count > d.rows.length) d.message = sharedKeyMessage(count, d.identity);
+  }
+  const unique: T[] = [];
+  const shared: DuplicateIdentity<T>[] = [];
+  for (const r of rows) {
+    const count = held.get(r.hash);
+    if (count === undefined) unique.push(r);
+    else
+      shared.push({
+        hash: r.hash,
+        identity: r.identity,
+        rows: [r],
+        message: sharedKeyMessage(count, r.identity),
+      });
+  }
+  return { unique, shared };
 }
 
 /**

@@ -3,6 +3,7 @@ import { contentHash, fromGraphFields, toCanonical, type CanonicalRecord } from 
 import { DefinitionBusyError } from '../ops/errors';
 import { getConflict, markResolved, type StoredConflict } from '../store/conflicts';
 import { getDefinitionById } from '../store/definitions';
+import { describeKey } from '../source/postgres/keys';
 import type { ListItem, WriteOutcome } from '../target/sharepoint';
 import { applyToPostgres, graphFields } from './push/writes';
 import { differs, pick, rowToCanonical } from './plan';
@@ -256,7 +257,15 @@ async function resolveInRun(
 ): Promise<void> {
   const { def, source, ledger } = runScope;
   const key = def.source.key.map((k) => conflict.identity[k]);
-  const [row] = await source.readByKeys([key]);
+  const rows = await source.readByKeys([key]);
+  // A view's key held by several rows (I13): either side's values would settle the item for one of them.
+  if (rows.length > 1)
+    throw new ResolutionValueError(
+      conflict.id,
+      `${rows.length} rows of ${source.qualified} share the key ${describeKey(conflict.identity)}: nothing ` +
+        'was written; resolve again once the key identifies one row (make it unique, or fix the duplicated rows)',
+    );
+  const [row] = rows;
   // Routed: the item lives in the list the ledger names; one that is gone is re-created where the row routes.
   let scope = runScope;
   if (runScope.route) {

@@ -3,7 +3,7 @@ import { RunTimeBudgetError } from '../budget/errors';
 import type { SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
 import { readSourceTable } from '../source/postgres/catalog';
-import { assertKeyIdentifies } from '../source/postgres/keys';
+import { assertKeyIdentifies, isUnindexable } from '../source/postgres/keys';
 import { errorKindOf, hintFor } from '../errors/classify';
 import type { ErrorKind } from '../errors/kind';
 import { PostgresSource } from '../source/postgres/PostgresSource';
@@ -125,6 +125,11 @@ export interface RunScope {
   plan: FieldPlan;
   source: PostgresSource;
   sourcePool: Pool;
+  /**
+   * True when nothing in the source can enforce the key (a view, a foreign table): each push page then asks the
+   * relation whether its keys are held by other rows (I13). False for a table, whose unique index was checked.
+   */
+  keyUnenforced: boolean;
   /** True when the source table lives in the metadata database: page writes then share one transaction. */
   sameDatabase: boolean;
   ledger: LedgerStore;
@@ -313,6 +318,7 @@ async function openScope(
     plan,
     source,
     sourcePool,
+    keyUnenforced: isUnindexable(table),
     sameDatabase: sourcePool === ctx.meta,
     ledger: new LedgerStore(
       stored.id,

@@ -79,8 +79,8 @@ export async function assertReplicaIdentity(
   table: string,
   key: string[],
 ): Promise<void> {
-  const { rows } = await pool.query<{ ident: string; columns: string[] | null }>(
-    `SELECT c.relreplident::text AS ident,
+  const { rows } = await pool.query<{ kind: string; ident: string; columns: string[] | null }>(
+    `SELECT c.relkind::text AS kind, c.relreplident::text AS ident,
             (SELECT array_agg(a.attname::text)
                FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
               WHERE i.indrelid = c.oid
@@ -92,6 +92,13 @@ export async function assertReplicaIdentity(
   );
   const row = rows[0];
   if (!row) return; // the run's catalog read reports a missing table
+  // A view (or anything else without a heap) cannot be published: say so, as validate does, before its identity.
+  if (row.kind !== 'r' && row.kind !== 'p')
+    throw new ReplicaIdentityError(
+      definition,
+      `"${schema}.${table}" is not a table: source.cursor.type "LSN" captures changes of tables only. Use ` +
+        'source.cursor.type "TIMESTAMP" with a cursor column for a view, or point the definition at the table',
+    );
   if (row.ident === 'f') return;
   const columns = row.columns ?? [];
   if (row.ident !== 'n' && key.every((k) => columns.includes(k))) return;

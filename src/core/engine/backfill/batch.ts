@@ -23,6 +23,7 @@ import { openConflictIdentities, recordConflict } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { unalignedFields } from '../alignment';
+import { sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { createdSynced, describeFailure, responseFields } from '../push/page';
 import { applyToPostgres, graphFields } from '../push/writes';
@@ -504,7 +505,13 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
   });
   const rows = await source.readByKeys(candidates.map((e) => keyOfEntry(job, e)));
   const rowByHash = new Map<string, SourceRow>();
-  for (const r of rows) rowByHash.set(identityOf(def.source.key, r.values, plan.keyKinds).hash, r);
+  // A view's key may be held by several rows (I13): such a pair is failed, neither row's values written.
+  const heldBy = new Map<string, number>();
+  for (const r of rows) {
+    const hash = identityOf(def.source.key, r.values, plan.keyKinds).hash;
+    if (rowByHash.has(hash)) heldBy.set(hash, (heldBy.get(hash) ?? 1) + 1);
+    rowByHash.set(hash, r);
+  }
   const parked = await openConflictIdentities(
     ctx.meta,
     scope.definitionId,
@@ -514,6 +521,11 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
   const prepared: { entry: LedgerEntry; row: SourceRow; pg: CanonicalRecord }[] = [];
   const gone: LedgerEntry[] = [];
   for (const entry of candidates) {
+    const held = heldBy.get(entry.identityHash);
+    if (held !== undefined) {
+      fail(job, commit, entry, sharedKeyMessage(held, entry.identity));
+      continue;
+    }
     const row = rowByHash.get(entry.identityHash);
     if (restoring && !row && !parked.has(entry.identityHash)) {
       gone.push(entry);

@@ -1,4 +1,5 @@
 import { identityOf } from '../../canonical';
+import { KeyMatchError } from '../../source/postgres/keys';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { closeCopyConflicts, openConflictIdentities } from '../../store/conflicts';
 import type { TargetFingerprint } from '../../store/cursors';
@@ -46,7 +47,16 @@ export async function applyEntries(
   const known = [...byItem.values(), ...[...claims.copies.values()].map((c) => c.entry)];
   const rows = await source.readByKeys(known.map((e) => def.source.key.map((k) => e.identity[k])));
   const rowByHash = new Map<string, SourceRow>();
-  for (const r of rows) rowByHash.set(identityOf(def.source.key, r.values, plan.keyKinds).hash, r);
+  // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
+  const heldBy = new Map<string, number>();
+  for (const r of rows) {
+    const hash = identityOf(def.source.key, r.values, plan.keyKinds).hash;
+    if (rowByHash.has(hash)) heldBy.set(hash, (heldBy.get(hash) ?? 1) + 1);
+    rowByHash.set(hash, r);
+  }
+  // A delete Postgres is not to follow (IGNORE) writes nothing by key: it is decided as any other.
+  const heldTwice = (e: DeltaEntry, entry: LedgerEntry): number | undefined =>
+    e.kind === 'deleted' && def.deletes.pull === 'IGNORE' ? undefined : heldBy.get(entry.identityHash);
   const [parked, moving] = await Promise.all([
     openConflictIdentities(
       ctx.meta,
@@ -79,10 +89,20 @@ export async function applyEntries(
       try {
         if (!entry) {
           if (e.kind === 'upsert') {
-            save.push(await insertItem(scope, client, e.item));
+            const inserted = await insertItem(scope, client, e.item);
+            // Nothing in a view refuses a key another row holds: ask it, inside the item's savepoint (I13).
+            if (scope.keyUnenforced) {
+              const key = def.source.key.map((k) => inserted.identity[k]);
+              const [held] = await source.keysHeldTwice([key], client);
+              if (held) throw new KeyMatchError(source.qualified, 'insert', inserted.identity, held.rows);
+            }
+            save.push(inserted);
             scope.counts.created++;
           }
         } else {
+          const held = heldTwice(e, entry);
+          if (held !== undefined)
+            throw new KeyMatchError(source.qualified, operationOf(scope, e), entry.identity, held);
           const pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
           await settle(scope, client, meta, pair, out);
         }
@@ -136,7 +156,9 @@ export async function applyEntries(
       const one = (): Promise<void> => alone(e, itemId, entry);
       // Decided now, written with the page's other writes (pageWrites.ts); anything unusual goes alone.
       let deferred: boolean;
-      if (!entry) deferred = e.kind === 'upsert' && writes.offerInsert(e.item, one);
+      // A view's inserts go one by one: each is checked for a key another row holds (I13).
+      if (!entry) deferred = e.kind === 'upsert' && !scope.keyUnenforced && writes.offerInsert(e.item, one);
+      else if (heldTwice(e, entry) !== undefined) deferred = false;
       else {
         let pair: Pair | null = null;
         try {
@@ -179,4 +201,10 @@ export async function applyEntries(
   });
   await flushWriteBacks(scope, writeBacks);
   return new Set(writeBacks.flatMap((w) => (w.op.kind === 'create' ? [] : [w.op.itemId])));
+}
+
+/** The write a pulled entry would make by key: what a KeyMatchError names. */
+function operationOf(scope: RunScope, e: DeltaEntry): KeyMatchError['operation'] {
+  if (e.kind === 'upsert') return 'update';
+  return scope.def.deletes.pull === 'SOFT' ? 'soft delete' : 'delete';
 }

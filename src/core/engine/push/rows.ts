@@ -9,7 +9,13 @@ import type { WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { forListId } from '../routing';
 import { finishMoves, moveFields, moveUnsettled, recordMoveIntents, writeByList, type Move } from './moves';
 import { pushPlanFor, unalignedFields } from '../alignment';
-import { NULL_KEY_ITEM, nullKeyMessage, splitDuplicateIdentities } from '../identity';
+import {
+  firstSharedPark,
+  NULL_KEY_ITEM,
+  nullKeyMessage,
+  splitDuplicateIdentities,
+  splitSharedKeys,
+} from '../identity';
 import { keyOf, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { decidePair, type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
@@ -242,10 +248,13 @@ export async function writePrepared(
     } else prepared.push(p.ready);
   }
   // I13: two different rows with one key are parked, neither written; the same row read twice counts once.
-  const { unique, duplicates } = splitDuplicateIdentities(prepared);
-  for (const d of duplicates) {
+  // A view's rows are checked against the whole view too: the other row may be on another page.
+  const split = splitDuplicateIdentities(prepared);
+  const { unique, shared } = await splitSharedKeys(scope, split.unique, split.duplicates);
+  for (const d of [...split.duplicates, ...shared]) {
     scope.counts.failed += d.rows.length;
-    commit.park.push({ hash: d.hash, identity: d.identity, itemId: null, error: d.message });
+    if (firstSharedPark(scope, d.hash))
+      commit.park.push({ hash: d.hash, identity: d.identity, itemId: null, error: d.message });
   }
   const { entries, parked } =
     lookup ??

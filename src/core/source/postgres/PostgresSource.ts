@@ -225,6 +225,33 @@ export class PostgresSource {
     return this.toRows(rows);
   }
 
+  /**
+   * Of these keys, those more than one row of the whole relation holds, with how many: one query, bounded by
+   * the keys given (a view has no index to prove its key unique, I13). Key values come back parsed as every
+   * read parses them, so their identity hash is the one the rows read carry. Each key is given once (a key given
+   * twice would count its rows twice). `client`: inside its transaction.
+   */
+  async keysHeldTwice(
+    keys: unknown[][],
+    client?: PoolClient,
+  ): Promise<{ key: Record<string, unknown>; rows: number }[]> {
+    if (keys.length === 0) return [];
+    const { from, params } = this.keyUnnest(keys);
+    const join = this.shape.key.map((k) => `t.${quoteIdent(k)} = k.${quoteIdent(k)}`).join(' AND ');
+    const grouped = this.shape.key.map((k) => `t.${quoteIdent(k)}`).join(', ');
+    const select = this.shape.key.map((k) => `t.${selectOf(this.column(k))}`).join(', ');
+    const { rows } = await (client ?? this.pool).query({
+      text: `SELECT ${select}, count(*)::int AS "__arcore_rows" FROM ${this.qualified} t JOIN ${from} ON ${join}
+              GROUP BY ${grouped} HAVING count(*) > 1`,
+      values: params,
+      types: pgTypeParsers,
+    });
+    return rows.map((r: QueryResultRow) => {
+      const { __arcore_rows: held, ...key } = r;
+      return { key, rows: held as number };
+    });
+  }
+
   private assignments(values: ColumnValues, offset: number): { sql: string[]; params: unknown[] } {
     const sql: string[] = [];
     const params: unknown[] = [];

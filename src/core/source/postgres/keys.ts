@@ -52,21 +52,27 @@ export class KeyNotUniqueError extends Error {
   }
 }
 
-/** A write by key that matched other than exactly one row: rolled back by the caller's transaction (I13). */
+/**
+ * A write by key that matched other than exactly one row, or an insert into a view of a key another row holds:
+ * rolled back by the caller's transaction (I13).
+ */
 export class KeyMatchError extends Error {
   override readonly name = 'KeyMatchError';
 
   constructor(
     readonly table: string,
-    readonly operation: 'update' | 'delete' | 'soft delete',
+    readonly operation: 'update' | 'delete' | 'soft delete' | 'insert',
     readonly key: Record<string, unknown>,
     readonly matched: number,
   ) {
     super(
-      `${operation} of ${table} by key ${describeKey(key)} matched ${matched} rows instead of exactly one: ` +
-        (matched === 0
-          ? 'the row is gone or its key changed; nothing was written'
-          : 'the key does not identify one row; rolled back, nothing was written'),
+      operation === 'insert'
+        ? `insert into ${table} of key ${describeKey(key)} would make ${matched} rows hold that key: rolled back, ` +
+            'nothing was written (give the new item another key, or remove the row that holds it)'
+        : `${operation} of ${table} by key ${describeKey(key)} matched ${matched} rows instead of exactly one: ` +
+            (matched === 0
+              ? 'the row is gone or its key changed; nothing was written'
+              : 'the key does not identify one row; rolled back, nothing was written'),
     );
   }
 }
