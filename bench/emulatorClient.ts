@@ -32,6 +32,7 @@ const statsSchema = z.object({
   throttled429: z.number(),
   notificationsSent: z.number(),
   notificationsFailed: z.number(),
+  batchWorkMs: z.array(z.number()),
 });
 const usageSchema = z.object({ cpuSeconds: z.number(), maxRssMb: z.number() });
 const memorySchema = z.object({
@@ -75,6 +76,7 @@ export function statsDelta(
     throttled429: after.throttled429 - before.throttled429,
     notificationsSent: after.notificationsSent - before.notificationsSent,
     notificationsFailed: after.notificationsFailed - before.notificationsFailed,
+    batchWorkMs: after.batchWorkMs.map((count, i) => count - (before.batchWorkMs[i] ?? 0)),
   };
 }
 

@@ -32,7 +32,7 @@ import {
   SYNTHETIC_IDLE_ABOVE,
 } from './idleSetup';
 import { lsnIdleScenario, lsnThroughputScenario } from './lsnScenarios';
-import { WriteFlowRecorder } from './writeFlow';
+import { emulatorBatchWork, WriteFlowRecorder } from './writeFlow';
 import { editItems, pullPipelineScenario } from './pullPipeline';
 
 export const SCENARIO_IDS = [
@@ -240,7 +240,7 @@ async function measuredPush(
     emulatorPeakRssMb: emulatorAfter.maxRssMb,
     postgresServerCpuSeconds:
       postgresCpuBefore === null || postgresCpuAfter === null ? null : postgresCpuAfter - postgresCpuBefore,
-    writeFlow: flow.summary(env.maxConcurrency),
+    writeFlow: { ...flow.summary(env.maxConcurrency), ...emulatorBatchWork(stats.batchWorkMs) },
   };
 }
 

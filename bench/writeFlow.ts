@@ -49,3 +49,24 @@ export class WriteFlowRecorder {
     };
   }
 }
+
+/**
+ * Median and 90th percentile of the emulator's own time per `$batch` (after the injected latency) from the
+ * difference of two stats snapshots' `batchWorkMs` (half-millisecond buckets; a bucket's upper edge is reported):
+ * with the injected latency, what the engine's round trip is made of.
+ */
+export function emulatorBatchWork(
+  histogram: readonly number[],
+): { emulatorBatchMsP50: number; emulatorBatchMsP90: number } | null {
+  const total = histogram.reduce((sum, count) => sum + count, 0);
+  if (total === 0) return null;
+  const at = (q: number): number => {
+    let seen = 0;
+    for (let i = 0; i < histogram.length; i++) {
+      seen += histogram[i];
+      if (seen >= total * q) return (i + 1) / 2;
+    }
+    return histogram.length / 2;
+  };
+  return { emulatorBatchMsP50: at(0.5), emulatorBatchMsP90: at(0.9) };
+}

@@ -9,6 +9,9 @@ export const REQUEST_LOG_LIMIT = 200_000;
  */
 export const REQUEST_LOG_CHAR_LIMIT = 16_000_000;
 
+/** Half-millisecond buckets of EmulatorStats.batchWorkMs (the last one holds everything from 100 ms on). */
+export const BATCH_WORK_BUCKETS = 201;
+
 export class RequestRecorder {
   /** Each entry as its JSON text: a third of the memory of the parsed objects, parsed again when read. */
   private entries: string[] = [];
@@ -17,6 +20,12 @@ export class RequestRecorder {
   throttled429 = 0;
   notificationsSent = 0;
   notificationsFailed = 0;
+  private batchWork = new Array<number>(BATCH_WORK_BUCKETS).fill(0);
+
+  /** One outer `$batch` took the emulator `ms` after its injected latency (EmulatorStats.batchWorkMs). */
+  noteBatchWork(ms: number): void {
+    this.batchWork[Math.min(BATCH_WORK_BUCKETS - 1, Math.max(0, Math.floor(ms * 2)))]++;
+  }
 
   /**
    * `bodyText`, when given, is the JSON text `entry.body` was parsed from: kept as it is instead of serialised
@@ -63,6 +72,7 @@ export class RequestRecorder {
       throttled429: this.throttled429,
       notificationsSent: this.notificationsSent,
       notificationsFailed: this.notificationsFailed,
+      batchWorkMs: [...this.batchWork],
     };
   }
 
@@ -73,5 +83,6 @@ export class RequestRecorder {
     this.throttled429 = 0;
     this.notificationsSent = 0;
     this.notificationsFailed = 0;
+    this.batchWork = new Array<number>(BATCH_WORK_BUCKETS).fill(0);
   }
 }

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { IdentityRegistry } from './auth';
 import { JSON_CONTENT_TYPE, type GraphResponse, type RuntimeSettings } from './context';
 import { handleControlHttp } from './control';
@@ -155,6 +156,7 @@ export class EmulatorHttpsServer {
       );
 
     if (this.deps.settings.latencyMs > 0) await sleep(this.deps.settings.latencyMs);
+    const workStart = performance.now();
     if (url.pathname !== '/v1.0' && !url.pathname.startsWith('/v1.0/')) {
       const version = url.pathname.split('/')[1] ?? '';
       fail(400, 'BadRequest', `Invalid version: ${version}. The emulator serves v1.0 only.`);
@@ -217,5 +219,6 @@ export class EmulatorHttpsServer {
       return;
     }
     send(res, response.status, { ...baseHeaders, ...response.headers }, response.body);
+    if (path === '/$batch') this.deps.recorder.noteBatchWork(performance.now() - workStart);
   }
 }

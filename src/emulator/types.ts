@@ -66,6 +66,13 @@ export interface EmulatorStats {
   throttled429: number;
   notificationsSent: number;
   notificationsFailed: number;
+  /**
+   * Outer `$batch` requests by the emulator's own time on each, after the injected latency: reading it, running its
+   * requests, answering, and waiting for the emulator's one thread while it served others. Entry i counts batches
+   * of [i/2, (i+1)/2) ms, the last entry every longer one. Counts only grow (until reset), so two snapshots' difference
+   * describes the batches between them.
+   */
+  batchWorkMs: number[];
 }
 
 export interface RequestLogEntry {

@@ -59,6 +59,17 @@ describe('$batch', () => {
     expect(sent.requests[3].body).toEqual({ fields: { Nope: 1 } });
   });
 
+  it("counts each outer batch once in the stats' batchWorkMs, by the emulator's own time on it", async () => {
+    const before = t.emulator.control.stats().batchWorkMs;
+    await batch([{ id: 'a', method: 'GET', url: itemsPath }]);
+    await batch([{ id: 'a', method: 'GET', url: itemsPath }]);
+    const after = t.emulator.control.stats().batchWorkMs;
+    expect(after).toHaveLength(before.length);
+    const added = after.map((count, i) => count - before[i]);
+    expect(added.reduce((sum, n) => sum + n, 0)).toBe(2);
+    expect(added.every((n) => n >= 0)).toBe(true);
+  });
+
   it('rejects more than 20 requests, duplicate ids and bodies without Content-Type with 400', async () => {
     const many = Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: 'GET', url: itemsPath }));
     const tooMany = await t.graph<ErrorShape>('POST', '/$batch', { body: { requests: many } });
