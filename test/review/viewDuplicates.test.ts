@@ -5,6 +5,7 @@
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
 import {
+  SITE,
   createProjectsTable,
   projectsDefinition,
   startHarness,
@@ -46,5 +47,39 @@ describe('I13 views across pages (review)', () => {
     });
     const { rows } = await h.db.pool.query(`SELECT name FROM ${name} WHERE id = 1`);
     expect(rows).toEqual([{ name: 'edited' }]);
+  });
+
+  it('a view with a composite key of an enum and a bigint: the key two rows hold on different pages is parked', async () => {
+    await h.db.pool.query(`CREATE TYPE region_r AS ENUM ('north', 'south');
+      CREATE TABLE coded_pair_rows (id serial PRIMARY KEY, region region_r, n bigint, name text,
+        updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+      CREATE VIEW coded_pair AS SELECT region, n, name, updated_at FROM coded_pair_rows;
+      INSERT INTO coded_pair_rows (region, n, name) VALUES ('north', 1, 'a'), ('south', 1, 'b'),
+        ('north', 2, 'c'), ('north', 1, 'd'), ('south', NULL, 'e')`);
+    await h.define({
+      name: 'coded_pair',
+      source: {
+        table: 'coded_pair',
+        key: ['region', 'n'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        pageSize: 1,
+      },
+      target: { site: SITE, list: 'coded_pair' },
+      fields: [{ source: 'name', target: 'Title' }],
+    });
+    expect(await runPush(h.ctx, 'coded_pair', { trigger: 'test' })).toMatchObject({
+      status: 'PARTIAL',
+      created: 2,
+      failed: 3,
+    });
+    expect((await h.items('coded_pair')).map((i) => i.fields.Title).sort()).toEqual(['b', 'c']);
+    const { rows } = await h.db.pool.query<{ last_error: string }>(
+      `SELECT f.last_error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+        WHERE d.name = 'coded_pair' AND f.status = 'PARKED' ORDER BY f.last_error`,
+    );
+    expect(rows.map((r) => r.last_error)).toEqual([
+      expect.stringMatching(/^2 different rows share the key region="north", n="1": none of them is synced/),
+      expect.stringMatching(/^key column n is NULL on a row/),
+    ]);
   });
 });
