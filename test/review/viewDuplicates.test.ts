@@ -15,7 +15,8 @@ import {
 describe('I13 views across pages (review)', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    // Feed order as changed: a page's new item comes before the edit made after it.
+    h = await startHarness({ deltaOrder: 'stable' });
   });
   afterAll(async () => h.close());
 
@@ -80,6 +81,45 @@ describe('I13 views across pages (review)', () => {
     expect(rows.map((r) => r.last_error)).toEqual([
       expect.stringMatching(/^2 different rows share the key region="north", n="1": none of them is synced/),
       expect.stringMatching(/^key column n is NULL on a row/),
+    ]);
+  });
+
+  it('a view: a pulled item re-creating its deleted row does not give a key a new item of the page took a second row', async () => {
+    await h.db.pool.query(`CREATE TABLE coded_recreate_rows (id serial PRIMARY KEY, code text, name text,
+        updated_at timestamptz NOT NULL DEFAULT now());
+      CREATE VIEW coded_recreate AS SELECT code, name, updated_at FROM coded_recreate_rows;
+      INSERT INTO coded_recreate_rows (code, name) VALUES ('A', 'a1')`);
+    await h.define({
+      name: 'coded_recreate',
+      source: { table: 'coded_recreate', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'coded_recreate' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code' },
+      ],
+      conflictPolicy: 'DESTINATION_WINS',
+    });
+    expect(await runPush(h.ctx, 'coded_recreate', { trigger: 'test' })).toMatchObject({ created: 1 });
+    await runPull(h.ctx, 'coded_recreate', { trigger: 'test' });
+    const [a1] = await h.items('coded_recreate');
+    await h.db.pool.query("DELETE FROM coded_recreate_rows WHERE code = 'A'");
+    const base = `/sites/${h.siteId}/lists/coded_recreate/items`;
+    // A new item takes key A, then the paired item (whose row is gone) is edited: SharePoint wins the delete.
+    expect((await h.asUser('POST', base, { fields: { Title: 'sp-a', Code: 'A' } })).status).toBe(201);
+    expect((await h.asUser('PATCH', `${base}/${a1.id}/fields`, { Title: 'a edited' })).status).toBe(200);
+
+    const summary = await runPull(h.ctx, 'coded_recreate', { trigger: 'test' });
+    const { rows } = await h.db.pool.query("SELECT name FROM coded_recreate_rows WHERE code = 'A'");
+    // Without the check both were inserted, and the page's ledger save of key A twice failed every pull after.
+    expect(summary).toMatchObject({ status: 'PARTIAL', created: 1, failed: 1 });
+    expect(rows).toEqual([{ name: 'sp-a' }]);
+    const parked = await h.db.pool.query<{ last_error: string }>(
+      `SELECT f.last_error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+        WHERE d.name = 'coded_recreate' AND f.status = 'PARKED'`,
+    );
+    expect(parked.rows.map((r) => r.last_error)).toEqual([
+      `item ${a1.id}: insert into "public"."coded_recreate" of key code="A" would make 2 rows hold that key: ` +
+        'rolled back, nothing was written (give the new item another key, or remove the row that holds it)',
     ]);
   });
 });
