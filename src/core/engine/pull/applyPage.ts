@@ -45,7 +45,9 @@ export async function applyEntries(
   const byItem = await ledger.byItemIds(ctx.meta, listId, ids);
   const claims = await claimsByHiddenKey(scope, entries, byItem);
   const known = [...byItem.values(), ...[...claims.copies.values()].map((c) => c.entry)];
-  const rows = await source.readByKeys(known.map((e) => def.source.key.map((k) => e.identity[k])));
+  // Each key once: a copy carries its pair's key, and a key read twice would be taken for two rows holding it.
+  const keys = new Map(known.map((e) => [e.identityHash, def.source.key.map((k) => e.identity[k])]));
+  const rows = await source.readByKeys([...keys.values()]);
   const rowByHash = new Map<string, SourceRow>();
   // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
   const heldBy = new Map<string, number>();

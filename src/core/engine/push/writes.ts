@@ -7,6 +7,7 @@ import {
   type CanonicalValue,
   type FieldKind,
 } from '../../canonical';
+import { KeyMatchError } from '../../source/postgres/keys';
 import { pick } from '../plan';
 import { pulledValue } from '../transform';
 import { type PairDecision } from '../reconcile';
@@ -79,6 +80,14 @@ export async function applyToPostgres(
         value: toCanonical(scope.plan.keyKinds[k] ?? 'text', identity[k]),
       };
   }
-  await scope.source.insertRow(client, values);
+  const row = await scope.source.insertRow(client, values);
+  // Re-creating a row of a view: nothing refuses a key another row took meanwhile (a new item of the same pull
+  // page): ask it, inside the caller's transaction (I13).
+  if (scope.keyUnenforced) {
+    const inserted = scope.def.source.key.map((k) => row.values[k]);
+    const [held] = await scope.source.keysHeldTwice([inserted], client);
+    if (held)
+      throw new KeyMatchError(scope.source.qualified, 'insert', scope.source.keyRecord(inserted), held.rows);
+  }
   return written;
 }
