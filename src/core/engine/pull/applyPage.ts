@@ -10,7 +10,7 @@ import type { DeltaEntry } from '../../target/sharepoint';
 import type { RunScope } from '../runner';
 import { claimsByHiddenKey, recordCopy } from './claims';
 import { writeTargetCursor, type Progress } from './cursor';
-import { insertItem } from './insert';
+import { assertKeysFree, insertItem } from './insert';
 import { inPageTx } from './pageTx';
 import { parkKey } from './parked';
 import { PageWrites, type PageOut } from './pageWrites';
@@ -91,13 +91,14 @@ export async function applyEntries(
       try {
         if (!entry) {
           if (e.kind === 'upsert') {
-            const inserted = await insertItem(scope, client, e.item);
+            const { entry: inserted, row } = await insertItem(scope, client, e.item);
             // Nothing in a view refuses a key another row holds: ask it, inside the item's savepoint (I13).
             if (scope.keyUnenforced) {
               const key = def.source.key.map((k) => inserted.identity[k]);
               const [held] = await source.keysHeldTwice([key], client);
               if (held) throw new KeyMatchError(source.qualified, 'insert', inserted.identity, held.rows);
             }
+            await assertKeysFree(scope, meta, [{ row, itemId }], remove);
             save.push(inserted);
             scope.counts.created++;
           }

@@ -9,6 +9,7 @@ import {
   type FieldKind,
 } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
+import { describeKey } from '../../source/postgres/keys';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem } from '../../target/sharepoint';
 import { pick, rowToCanonical } from '../plan';
@@ -54,9 +55,14 @@ export function newRowValues(
  * A new SharePoint item becomes a row (inserted in the page's transaction) and a synced ledger entry; an item
  * whose key cannot be derived from what SharePoint sends is refused with an error naming the key columns (I12).
  */
-export async function insertItem(scope: RunScope, client: PoolClient, item: ListItem): Promise<LedgerEntry> {
+export async function insertItem(
+  scope: RunScope,
+  client: PoolClient,
+  item: ListItem,
+): Promise<{ entry: LedgerEntry; row: SourceRow }> {
   const { sp, values } = newRowValues(scope, item);
-  return insertedEntry(scope, item, sp, await scope.source.insertRow(client, values));
+  const row = await scope.source.insertRow(client, values);
+  return { entry: insertedEntry(scope, item, sp, row), row };
 }
 
 /** The synced ledger entry of a new item once its row is inserted (`row` as the INSERT returned it). */
@@ -95,4 +101,58 @@ export function insertedEntry(
     spModifiedAt: item.lastModifiedDateTime,
     sourceValues: sourcePairs(plan.fields, synced, null, inserted),
   };
+}
+
+/** A new item's key is already another item's pair in the ledger (I13): its row is not inserted. */
+export class KeyHeldError extends Error {
+  override readonly name = 'KeyHeldError';
+
+  constructor(identity: Record<string, unknown>, holder: LedgerEntry) {
+    const why =
+      holder.state === 'PENDING_CREATE'
+        ? 'a create the push has not settled yet'
+        : holder.state === 'ORPHANED'
+          ? `item ${holder.itemId}, kept in SharePoint when its row was deleted in Postgres`
+          : `item ${holder.itemId}, whose row is no longer in Postgres under this key (deleted, or its key ` +
+            'changed) and whose delete the push has not sent yet';
+    super(
+      `the key ${describeKey(identity)} is paired with ${why} (list ${holder.listId}): this item's row is not ` +
+        'inserted while that pair holds the key, or that item would be left in SharePoint unpaired. Next step: ' +
+        'the next push settles that pair (deletes the item when deletes propagate); or delete that item in ' +
+        "SharePoint, or give this item another key. This item is retried by the next pulls",
+    );
+  }
+}
+
+/**
+ * Throws KeyHeldError when the key of a row just inserted for a new item is already held in the ledger by another
+ * item's pair: an item whose row was deleted in Postgres before the push sent its delete, an item kept when its
+ * row was deleted (ORPHANED), or a create not settled (PENDING_CREATE). Saving the new item's entry would replace
+ * that pair and leave its item in SharePoint, never deleted nor reported, beside the new one with the same key.
+ * An UNROUTED entry has no item, and `freed` lists the entries this page removes (an item deleted earlier on the
+ * page): a new item may take their keys. The caller's savepoint undoes the insert.
+ */
+export async function assertKeysFree(
+  scope: RunScope,
+  meta: PoolClient,
+  inserted: { row: SourceRow; itemId: string }[],
+  freed: readonly string[],
+): Promise<void> {
+  const { def, plan, listId } = scope;
+  const freedHashes = new Set(freed);
+  const keys = inserted.map(({ row, itemId }) => ({
+    hash: identityOf(def.source.key, row.values, plan.keyKinds).hash,
+    identity: Object.fromEntries(def.source.key.map((k) => [k, row.values[k]])),
+    itemId,
+  }));
+  const holders = await scope.ledger.byIdentities(
+    meta,
+    keys.map((k) => k.hash),
+  );
+  for (const k of keys) {
+    const holder = holders.get(k.hash);
+    if (!holder || holder.state === 'UNROUTED' || freedHashes.has(k.hash)) continue;
+    if (holder.listId === listId && holder.itemId === k.itemId) continue;
+    throw new KeyHeldError(k.identity, holder);
+  }
 }

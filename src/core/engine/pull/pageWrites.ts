@@ -20,7 +20,7 @@ import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem } from '../../target/sharepoint';
 import { postgresValues } from '../push/writes';
 import type { RunScope } from '../runner';
-import { insertedEntry, newRowValues } from './insert';
+import { assertKeysFree, insertedEntry, newRowValues } from './insert';
 import { pairKey, settle, type Pair, type WriteBack } from './settle';
 
 /** What a page's items produce, committed with the page. */
@@ -47,6 +47,8 @@ export function checkpoint(scope: RunScope, out: PageOut): () => void {
 
 interface Deferred {
   key: unknown[] | null;
+  /** The new item an insert is for. */
+  itemId?: string;
   values: EncodedValues | null;
   /** Records the item's outcome once its write landed (`row`: the inserted row); may throw. */
   finish: (row: SourceRow | null) => Promise<void>;
@@ -146,7 +148,7 @@ export class PageWrites {
       this.out.resolved.push(item.id);
       return Promise.resolve();
     };
-    this.add(`insert:${values.signature}`, 'insert', null, { key: null, values, finish, alone });
+    this.add(`insert:${values.signature}`, 'insert', null, { key: null, itemId: item.id, values, finish, alone });
     return true;
   }
 
@@ -185,11 +187,20 @@ export class PageWrites {
   private async statement(g: Group, items: Deferred[]): Promise<(SourceRow | null)[]> {
     const { source } = this.scope;
     const keys = items.map((d) => d.key as unknown[]);
-    if (g.op === 'insert')
-      return source.insertRows(
+    if (g.op === 'insert') {
+      const rows = await source.insertRows(
         this.client,
         items.map((d) => d.values as EncodedValues),
       );
+      // A key another item's pair holds is refused: the chunk is split until that item goes alone and is parked.
+      await assertKeysFree(
+        this.scope,
+        this.meta,
+        rows.map((row, i) => ({ row, itemId: items[i].itemId as string })),
+        this.out.remove,
+      );
+      return rows;
+    }
     const matched =
       g.op === 'update'
         ? await source.updateRows(
