@@ -82,6 +82,7 @@ export async function applyEntries(
     const out: PageOut = { save: [], remove: [], writeBacks, resolved: [] };
     const { save, remove, resolved } = out;
     const writes = new PageWrites(scope, client, meta, out);
+    const lateInserts: (() => Promise<void>)[] = [];
     /** The one-item path: the item in its own savepoint, parked with Postgres's message when refused (I12). */
     const alone = async (e: DeltaEntry, itemId: string, entry: LedgerEntry | undefined): Promise<void> => {
       // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
@@ -158,10 +159,16 @@ export async function applyEntries(
       }
       const one = (): Promise<void> => alone(e, itemId, entry);
       // Decided now, written with the page's other writes (pageWrites.ts); anything unusual goes alone.
+      if (!entry) {
+        // A view's inserts go one by one: each is checked for a key another row holds (I13). Those and any other
+        // insert that goes alone wait for the page's batched writes, as the batched inserts do: a key a deleted
+        // row frees on this page is then free, not held twice.
+        if (e.kind === 'upsert' && (scope.keyUnenforced || !writes.offerInsert(e.item, one)))
+          lateInserts.push(one);
+        continue;
+      }
       let deferred: boolean;
-      // A view's inserts go one by one: each is checked for a key another row holds (I13).
-      if (!entry) deferred = e.kind === 'upsert' && !scope.keyUnenforced && writes.offerInsert(e.item, one);
-      else if (heldTwice(e, entry) !== undefined) deferred = false;
+      if (heldTwice(e, entry) !== undefined) deferred = false;
       else {
         let pair: Pair | null = null;
         try {
@@ -174,6 +181,7 @@ export async function applyEntries(
       if (!deferred) await one();
     }
     await writes.flush();
+    for (const insert of lateInserts) await insert();
     await ledger.save(meta, save);
     await ledger.remove(meta, remove);
     await resolveParked(

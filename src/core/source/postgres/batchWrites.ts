@@ -176,8 +176,8 @@ const textAlias = (i: number): string => `__arcore_t${i}`;
  * needs a client-side "sentinel" column or falls back to one INSERT per row ("Correlating RETURNING rows to
  * parameter sets", docs.sqlalchemy.org/en/20/core/connections.html). A synced table has no sentinel column, so
  * the statement proves the pairing by content instead, in SQL and in the same round trip: the i-th returned row's
- * supplied columns must equal, as text, the i-th input row's values cast to the column's declared type (text, so
- * json and other types without an equality operator compare too). Rows with equal supplied values are
+ * supplied columns must equal, as text (byte for byte, whatever the column's collation), the i-th input row's values
+ * cast to the column's declared type (text, so json and other types without an equality operator compare too). Rows with equal supplied values are
  * interchangeable to the caller (an item's ledger entry records its row's key and the values it supplied), so
  * equal content is exactly what makes a pairing right, whatever order Postgres chose. Any other answer (a row
  * that differs, a count other than the input's) throws InsertPairingError, for the caller to roll back.
@@ -193,7 +193,9 @@ export async function insertMany(
   const same = columns.map((c, i) => {
     const declared = source.column(c).sqlType;
     const cast = declared ? `::${declared}` : '';
-    return `r.${quoteIdent(textAlias(i))} IS NOT DISTINCT FROM (v.${valueAlias(i)}${cast})::text`;
+    // Byte for byte: under the column's collation a nondeterministic one (case-insensitive) calls 'Twin' and
+    // 'tWIN' equal, and two such items could be paired with each other's rows.
+    return `r.${quoteIdent(textAlias(i))} COLLATE "C" IS NOT DISTINCT FROM (v.${valueAlias(i)}${cast})::text`;
   });
   const { rows: out } = await client.query({
     text:
