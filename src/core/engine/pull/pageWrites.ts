@@ -271,11 +271,16 @@ export class PageWrites {
   }
 }
 
-/** Postgres's "feature not supported" (a rule on the table, …): the statement's form, not a row, is refused. */
-const FEATURE_NOT_SUPPORTED = '0A000';
+/**
+ * Failures that halves would meet again rather than isolate: Postgres's "feature not supported" (a rule on the
+ * table: the statement's form, not a row, is refused), and "lock not available" (lock_timeout: a row another session
+ * holds; each half that holds it waits out the timeout again, while one item at a time waits once for it).
+ */
+const NO_SPLIT_CODES = new Set(['0A000', '55P03']);
 
 /** Whether writing a failed chunk's halves apart can isolate the cause (a row) rather than meet it again. */
 function splitHelps(failure: unknown): boolean {
   if (failure instanceof InsertPairingError) return false;
-  return (failure as { code?: unknown } | null)?.code !== FEATURE_NOT_SUPPORTED;
+  const code = (failure as { code?: unknown } | null)?.code;
+  return typeof code !== 'string' || !NO_SPLIT_CODES.has(code);
 }

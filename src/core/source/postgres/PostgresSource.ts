@@ -330,6 +330,13 @@ export class PostgresSource {
         ? `INSERT INTO ${this.qualified} DEFAULT VALUES RETURNING ${this.selectList}`
         : `INSERT INTO ${this.qualified} (${columns.join(', ')}) VALUES (${exprs.join(', ')}) RETURNING ${this.selectList}`;
     const { rows } = await client.query({ text, values: params, types: pgTypeParsers });
+    // A BEFORE INSERT trigger that returns NULL (or a DO INSTEAD rule) skips the row without an error.
+    if (rows.length !== 1)
+      throw new Error(
+        `insert into ${this.qualified} returned ${rows.length} rows instead of one: a BEFORE INSERT trigger that ` +
+          'returns NULL, or a rule, kept the row out (nothing was written); let the trigger keep the rows the pull ' +
+          'inserts, or leave this table out of the pull (pull.enabled false)',
+      );
     return this.toRows(rows)[0];
   }
 
