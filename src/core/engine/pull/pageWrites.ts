@@ -148,7 +148,13 @@ export class PageWrites {
       this.out.resolved.push(item.id);
       return Promise.resolve();
     };
-    this.add(`insert:${values.signature}`, 'insert', null, { key: null, itemId: item.id, values, finish, alone });
+    this.add(`insert:${values.signature}`, 'insert', null, {
+      key: null,
+      itemId: item.id,
+      values,
+      finish,
+      alone,
+    });
     return true;
   }
 
