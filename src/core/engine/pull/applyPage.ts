@@ -1,3 +1,4 @@
+import type { PoolClient } from 'pg';
 import { identityOf } from '../../canonical';
 import { KeyMatchError } from '../../source/postgres/keys';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
@@ -80,145 +81,142 @@ export async function applyEntries(
 
   const writeBacks: WriteBack[] = [];
   // New items whose rows this page inserted: recorded (committed) before the source commits, when it is another
-  // database, so a crash between its commit and the metadata's does not insert them twice (pullIntents.ts).
+  // database, so that a crash between its commit and the metadata's does not insert them twice (intents.ts).
   const newPairs: LedgerEntry[] = [];
-  await inPageTx(
-    scope,
-    async (client, meta) => {
-      const out: PageOut = { save: [], remove: [], writeBacks, resolved: [], inserted: newPairs };
-      const { save, remove, resolved } = out;
-      const writes = new PageWrites(scope, client, meta, out);
-      const lateInserts: (() => Promise<void>)[] = [];
-      /** The one-item path: the item in its own savepoint, parked with Postgres's message when refused (I12). */
-      const alone = async (e: DeltaEntry, itemId: string, entry: LedgerEntry | undefined): Promise<void> => {
-        // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
-        // only as failed: its savepoint undoes the rest.
-        const countedBefore = { ...scope.counts };
-        await client.query('SAVEPOINT item');
-        try {
-          if (!entry) {
-            if (e.kind === 'upsert') {
-              const { entry: inserted, row } = await insertItem(scope, client, e.item);
-              // Nothing in a view refuses a key another row holds: ask it, inside the item's savepoint (I13).
-              if (scope.keyUnenforced) {
-                const key = def.source.key.map((k) => inserted.identity[k]);
-                const [held] = await source.keysHeldTwice([key], client);
-                if (held) throw new KeyMatchError(source.qualified, 'insert', inserted.identity, held.rows);
-              }
-              await assertKeysFree(scope, meta, [{ row, itemId }], remove);
-              save.push(inserted);
-              out.inserted.push(inserted);
-              scope.counts.created++;
-            }
-          } else {
-            const held = heldTwice(e, entry);
-            if (held !== undefined)
-              throw new KeyMatchError(source.qualified, operationOf(scope, e), entry.identity, held);
-            const pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
-            await settle(scope, client, meta, pair, out);
-          }
-          resolved.push(itemId);
-          await client.query('RELEASE SAVEPOINT item');
-        } catch (err) {
-          await client.query('ROLLBACK TO SAVEPOINT item');
-          Object.assign(scope.counts, countedBefore);
-          scope.counts.failed++;
-          await park(meta, scope.definitionId, {
-            direction: 'PULL',
-            itemKey: parkKey(scope, itemId),
-            sourceIdentity: entry?.identity ?? null,
-            spItemId: itemId,
-            error: `item ${itemId}: ${(err as Error).message}`,
-          });
-        }
-      };
-      for (const e of entries) {
-        const itemId = e.kind === 'deleted' ? e.id : e.item.id;
-        scope.counts.processed++;
-        if (claims.moving.has(itemId)) {
-          scope.counts.skipped++;
-          resolved.push(itemId);
-          continue;
-        }
-        const copy = claims.copies.get(itemId);
-        if (copy && e.kind === 'upsert') {
-          await recordCopy(scope, meta, e.item, copy, rowByHash.get(copy.entry.identityHash) ?? null);
-          continue;
-        }
-        const entry = byItem.get(itemId);
-        if (
-          entry &&
-          (parked.has(entry.identityHash) ||
-            (e.kind === 'deleted' && (moving.has(entry.identityHash) || entry.state === 'PENDING_CREATE')))
-        ) {
-          scope.counts.skipped++;
-          continue;
-        }
-        if (entry?.state === 'ORPHANED') {
-          if (e.kind === 'deleted') remove.push(entry.identityHash);
-          scope.counts.skipped++;
-          continue;
-        }
-        if (!entry && e.kind === 'deleted') {
-          scope.counts.skipped++; // never synced: nothing to delete
-          resolved.push(itemId);
-          continue;
-        }
-        const one = (): Promise<void> => alone(e, itemId, entry);
-        // Decided now, written with the page's other writes (pageWrites.ts); anything unusual goes alone.
+  const recordIntents = (meta: PoolClient) => recordInsertIntents(scope, meta, newPairs);
+  await inPageTx(scope, recordIntents, async (client, meta) => {
+    const out: PageOut = { save: [], remove: [], writeBacks, resolved: [], inserted: newPairs };
+    const { save, remove, resolved } = out;
+    const writes = new PageWrites(scope, client, meta, out);
+    const lateInserts: (() => Promise<void>)[] = [];
+    /** The one-item path: the item in its own savepoint, parked with Postgres's message when refused (I12). */
+    const alone = async (e: DeltaEntry, itemId: string, entry: LedgerEntry | undefined): Promise<void> => {
+      // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
+      // only as failed: its savepoint undoes the rest.
+      const countedBefore = { ...scope.counts };
+      await client.query('SAVEPOINT item');
+      try {
         if (!entry) {
-          // A view's inserts go one by one: each is checked for a key another row holds (I13). Those and any other
-          // insert that goes alone wait for the page's batched writes, as the batched inserts do: a key a deleted
-          // row frees on this page is then free, not held twice.
-          if (e.kind === 'upsert' && (scope.keyUnenforced || !writes.offerInsert(e.item, one)))
-            lateInserts.push(one);
-          continue;
-        }
-        let deferred: boolean;
-        if (heldTwice(e, entry) !== undefined) deferred = false;
-        else {
-          let pair: Pair | null = null;
-          try {
-            pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
-          } catch {
-            pair = null; // the one-item path meets the same error and parks the item with it
+          if (e.kind === 'upsert') {
+            const { entry: inserted, row } = await insertItem(scope, client, e.item);
+            // Nothing in a view refuses a key another row holds: ask it, inside the item's savepoint (I13).
+            if (scope.keyUnenforced) {
+              const key = def.source.key.map((k) => inserted.identity[k]);
+              const [held] = await source.keysHeldTwice([key], client);
+              if (held) throw new KeyMatchError(source.qualified, 'insert', inserted.identity, held.rows);
+            }
+            await assertKeysFree(scope, meta, [{ row, itemId }], remove);
+            save.push(inserted);
+            out.inserted.push(inserted);
+            scope.counts.created++;
           }
-          deferred = pair !== null && (await writes.offerPair(pair, one));
+        } else {
+          const held = heldTwice(e, entry);
+          if (held !== undefined)
+            throw new KeyMatchError(source.qualified, operationOf(scope, e), entry.identity, held);
+          const pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
+          await settle(scope, client, meta, pair, out);
         }
-        if (!deferred) await one();
+        resolved.push(itemId);
+        await client.query('RELEASE SAVEPOINT item');
+      } catch (err) {
+        await client.query('ROLLBACK TO SAVEPOINT item');
+        Object.assign(scope.counts, countedBefore);
+        scope.counts.failed++;
+        await park(meta, scope.definitionId, {
+          direction: 'PULL',
+          itemKey: parkKey(scope, itemId),
+          sourceIdentity: entry?.identity ?? null,
+          spItemId: itemId,
+          error: `item ${itemId}: ${(err as Error).message}`,
+        });
       }
-      await writes.flush();
-      for (const insert of lateInserts) await insert();
-      await ledger.save(meta, save);
-      await ledger.remove(meta, remove);
-      await resolveParked(
-        meta,
-        scope.definitionId,
-        'PULL',
-        resolved.map((id) => parkKey(scope, id)),
-      );
-      // An item that was a copy and is now adopted, deleted or without a paired key no longer conflicts.
-      const adopted = resolved.filter((id) => claims.adopted.has(id));
-      await closeCopyConflicts(meta, scope.definitionId, adopted, 'ADOPTED');
-      await closeCopyConflicts(
-        meta,
-        scope.definitionId,
-        resolved.filter((id) => !claims.adopted.has(id)),
-        'SETTLED',
-      );
-      if (enumeration) await ledger.markSeen(meta, listId, ids, enumeration);
-      if (progress) {
-        await writeTargetCursor(
-          scope,
-          meta,
-          progress.cursorValue,
-          progress.progress ? JSON.stringify(progress.progress) : null,
-          progress.fingerprint,
-        );
+    };
+    for (const e of entries) {
+      const itemId = e.kind === 'deleted' ? e.id : e.item.id;
+      scope.counts.processed++;
+      if (claims.moving.has(itemId)) {
+        scope.counts.skipped++;
+        resolved.push(itemId);
+        continue;
       }
-    },
-    (meta) => recordInsertIntents(scope, meta, newPairs),
-  );
+      const copy = claims.copies.get(itemId);
+      if (copy && e.kind === 'upsert') {
+        await recordCopy(scope, meta, e.item, copy, rowByHash.get(copy.entry.identityHash) ?? null);
+        continue;
+      }
+      const entry = byItem.get(itemId);
+      if (
+        entry &&
+        (parked.has(entry.identityHash) ||
+          (e.kind === 'deleted' && (moving.has(entry.identityHash) || entry.state === 'PENDING_CREATE')))
+      ) {
+        scope.counts.skipped++;
+        continue;
+      }
+      if (entry?.state === 'ORPHANED') {
+        if (e.kind === 'deleted') remove.push(entry.identityHash);
+        scope.counts.skipped++;
+        continue;
+      }
+      if (!entry && e.kind === 'deleted') {
+        scope.counts.skipped++; // never synced: nothing to delete
+        resolved.push(itemId);
+        continue;
+      }
+      const one = (): Promise<void> => alone(e, itemId, entry);
+      // Decided now, written with the page's other writes (pageWrites.ts); anything unusual goes alone.
+      if (!entry) {
+        // A view's inserts go one by one: each is checked for a key another row holds (I13). Those and any other
+        // insert that goes alone wait for the page's batched writes, as the batched inserts do: a key a deleted
+        // row frees on this page is then free, not held twice.
+        if (e.kind === 'upsert' && (scope.keyUnenforced || !writes.offerInsert(e.item, one)))
+          lateInserts.push(one);
+        continue;
+      }
+      let deferred: boolean;
+      if (heldTwice(e, entry) !== undefined) deferred = false;
+      else {
+        let pair: Pair | null = null;
+        try {
+          pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
+        } catch {
+          pair = null; // the one-item path meets the same error and parks the item with it
+        }
+        deferred = pair !== null && (await writes.offerPair(pair, one));
+      }
+      if (!deferred) await one();
+    }
+    await writes.flush();
+    for (const insert of lateInserts) await insert();
+    await ledger.save(meta, save);
+    await ledger.remove(meta, remove);
+    await resolveParked(
+      meta,
+      scope.definitionId,
+      'PULL',
+      resolved.map((id) => parkKey(scope, id)),
+    );
+    // An item that was a copy and is now adopted, deleted or without a paired key no longer conflicts.
+    const adopted = resolved.filter((id) => claims.adopted.has(id));
+    await closeCopyConflicts(meta, scope.definitionId, adopted, 'ADOPTED');
+    await closeCopyConflicts(
+      meta,
+      scope.definitionId,
+      resolved.filter((id) => !claims.adopted.has(id)),
+      'SETTLED',
+    );
+    if (enumeration) await ledger.markSeen(meta, listId, ids, enumeration);
+    if (progress) {
+      await writeTargetCursor(
+        scope,
+        meta,
+        progress.cursorValue,
+        progress.progress ? JSON.stringify(progress.progress) : null,
+        progress.fingerprint,
+      );
+    }
+  });
   await flushWriteBacks(scope, writeBacks);
   return new Set(writeBacks.flatMap((w) => (w.op.kind === 'create' ? [] : [w.op.itemId])));
 }

@@ -10,8 +10,8 @@ import type { RunScope } from '../runner';
  */
 export async function inPageTx<T>(
   scope: RunScope,
+  beforeSourceCommit: ((meta: PoolClient) => Promise<void>) | null,
   fn: (source: PoolClient, meta: PoolClient) => Promise<T>,
-  beforeSourceCommit?: (meta: PoolClient) => Promise<void>,
 ): Promise<T> {
   const meta = await scope.ctx.meta.connect();
   const source = scope.sameDatabase ? meta : await scope.sourcePool.connect();
