@@ -119,7 +119,7 @@ export class KeyHeldError extends Error {
       `the key ${describeKey(identity)} is paired with ${why} (list ${holder.listId}): this item's row is not ` +
         'inserted while that pair holds the key, or that item would be left in SharePoint unpaired. Next step: ' +
         'the next push settles that pair (deletes the item when deletes propagate); or delete that item in ' +
-        "SharePoint, or give this item another key. This item is retried by the next pulls",
+        'SharePoint, or give this item another key. This item is retried by the next pulls',
     );
   }
 }

@@ -49,7 +49,9 @@ describe('a new item taking a key another pair holds', () => {
       "SELECT last_error AS error FROM arcore.sync_failures WHERE status = 'PARKED' AND direction = 'PULL'",
     );
     expect(failures).toHaveLength(1);
-    expect(failures[0].error).toContain(`key code="A" is paired with item ${old.id}, whose row is no longer in Postgres`);
+    expect(failures[0].error).toContain(
+      `key code="A" is paired with item ${old.id}, whose row is no longer in Postgres`,
+    );
 
     const pushed = await runPush(h.ctx, 'codes', { trigger: 'test' });
     expect(pushed.deleted).toBe(1);
