@@ -38,10 +38,12 @@ export async function recordInsertIntents(
  * nothing; an item whose row the source holds (exactly one row with its key) gets the ledger entry its page would
  * have saved, so the page, read again, finds a pair and writes nothing; an item without a row (the source never
  * committed) is read again as new; a key several rows hold (a view) is left to the pull, which parks the item
- * (I13). Answers how many items were paired. A dry run pairs them in its in-memory ledger and deletes nothing.
+ * (I13). Answers how many items were paired. A dry run settles nothing (its ledger keeps no pair for later reads,
+ * dryRun.ts): it shows these items as new, to be inserted, though the real run will pair them.
  */
 export async function settleInsertIntents(scope: RunScope): Promise<number> {
   const { ctx, def, plan, definitionId, ledger, source } = scope;
+  if (scope.dryRun) return 0;
   const intents = await pullIntents(ctx.meta, definitionId);
   if (intents.length === 0) return 0;
   const identities = new Map(intents.map((i) => [i.identityHash, i.identity]));
@@ -76,10 +78,6 @@ export async function settleInsertIntents(scope: RunScope): Promise<number> {
   }
 
   scope.assertLockHeld();
-  if (scope.dryRun) {
-    await ledger.save(ctx.meta, pair);
-    return pair.length;
-  }
   const client = await ctx.meta.connect();
   try {
     await client.query('BEGIN');

@@ -2,6 +2,7 @@ import { loadSettings } from '../../../../src/config/settings';
 import { parseDefinition } from '../../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
 import { createEngineContext } from '../../../../src/core/engine/context';
+import { previewPull } from '../../../../src/core/engine/dryRun';
 import { provisionList } from '../../../../src/core/engine/provision';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
@@ -112,14 +113,21 @@ describe('pull inserts with the source in another database', () => {
   it('a serial key: the metadata COMMIT fails after the source committed; the rerun inserts nothing again', async () => {
     await serialTable('tickets');
     await addItems('tickets', [{ Title: 'a' }, { Title: 'b' }, { Title: 'c' }]);
+    // A dry run records no intent: its page's writes are rolled back.
+    expect(await previewPull(ctx, 'tickets', { trigger: 'test' })).toMatchObject({ created: 3, failed: 0 });
+    expect(await leftOver('tickets')).toEqual({ intents: 0, parked: 0 });
     await failMeta(true);
     const failed = await pull('tickets');
     expect(failed.status).toBe('FAILED');
     expect(failed.error).toContain('commit refused (test)');
     expect(await rows('SELECT name FROM tickets ORDER BY name')).toHaveLength(3);
     expect(await leftOver('tickets')).toEqual({ intents: 3, parked: 0 });
-
+    // Nor does it settle one: the real run does.
     await failMeta(false);
+    await previewPull(ctx, 'tickets', { trigger: 'test' });
+    expect(await leftOver('tickets')).toEqual({ intents: 3, parked: 0 });
+    expect(await rows('SELECT name FROM tickets ORDER BY name')).toHaveLength(3);
+
     const rerun = await pull('tickets');
     expect(rerun).toMatchObject({ status: 'SUCCEEDED', created: 3, failed: 0 });
     expect(await rows('SELECT name FROM tickets ORDER BY name')).toEqual([
