@@ -14,22 +14,28 @@ export interface PullInsertIntent {
   identityHash: string;
   /** The ledger entry the page would have saved for the item. */
   entry: LedgerEntry;
+  /** The page's source transaction (txid_current, as text): committed or not, its status tells. */
+  sourceXid: string;
 }
 
 /** Records intents (autocommit when `db` is a pool): a record left by an earlier attempt is replaced. */
 export async function recordPullIntents(
   db: Db,
   definitionId: string,
+  sourceXid: string,
   entries: readonly LedgerEntry[],
 ): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `INSERT INTO arcore.pull_insert_intents (definition_id, list_id, item_id, identity, identity_hash, entry)
-     SELECT $1, x.entry->>'listId', x.entry->>'itemId', x.entry->'identity', x.entry->>'identityHash', x.entry
+    `INSERT INTO arcore.pull_insert_intents (definition_id, list_id, item_id, identity, identity_hash, entry,
+       source_xid)
+     SELECT $1, x.entry->>'listId', x.entry->>'itemId', x.entry->'identity', x.entry->>'identityHash', x.entry,
+       $3::bigint
        FROM jsonb_array_elements($2::jsonb) AS x(entry)
      ON CONFLICT (definition_id, list_id, item_id) DO UPDATE SET identity = EXCLUDED.identity,
-       identity_hash = EXCLUDED.identity_hash, entry = EXCLUDED.entry, recorded_at = now()`,
-    [definitionId, JSON.stringify(entries)],
+       identity_hash = EXCLUDED.identity_hash, entry = EXCLUDED.entry, source_xid = EXCLUDED.source_xid,
+       recorded_at = now()`,
+    [definitionId, JSON.stringify(entries), sourceXid],
   );
 }
 
@@ -55,8 +61,10 @@ export async function pullIntents(db: Db, definitionId: string): Promise<PullIns
     identity: Record<string, unknown>;
     identity_hash: string;
     entry: LedgerEntry;
+    source_xid: string;
   }>(
-    `SELECT list_id, item_id, identity, identity_hash, entry FROM arcore.pull_insert_intents
+    `SELECT list_id, item_id, identity, identity_hash, entry, source_xid::text AS source_xid
+       FROM arcore.pull_insert_intents
       WHERE definition_id = $1 ORDER BY recorded_at, list_id, item_id`,
     [definitionId],
   );
@@ -66,5 +74,6 @@ export async function pullIntents(db: Db, definitionId: string): Promise<PullIns
     identity: r.identity,
     identityHash: r.identity_hash,
     entry: r.entry,
+    sourceXid: r.source_xid,
   }));
 }

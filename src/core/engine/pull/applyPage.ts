@@ -83,7 +83,8 @@ export async function applyEntries(
   // New items whose rows this page inserted: recorded (committed) before the source commits, when it is another
   // database, so that a crash between its commit and the metadata's does not insert them twice (intents.ts).
   const newPairs: LedgerEntry[] = [];
-  const recordIntents = (meta: PoolClient) => recordInsertIntents(scope, meta, newPairs);
+  const recordIntents = (client: PoolClient, meta: PoolClient) =>
+    recordInsertIntents(scope, client, meta, newPairs);
   await inPageTx(scope, recordIntents, async (client, meta) => {
     const out: PageOut = { save: [], remove: [], writeBacks, resolved: [], inserted: newPairs };
     const { save, remove, resolved } = out;

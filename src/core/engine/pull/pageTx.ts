@@ -10,7 +10,7 @@ import type { RunScope } from '../runner';
  */
 export async function inPageTx<T>(
   scope: RunScope,
-  beforeSourceCommit: ((meta: PoolClient) => Promise<void>) | null,
+  beforeSourceCommit: ((source: PoolClient, meta: PoolClient) => Promise<void>) | null,
   fn: (source: PoolClient, meta: PoolClient) => Promise<T>,
 ): Promise<T> {
   const meta = await scope.ctx.meta.connect();
@@ -24,7 +24,7 @@ export async function inPageTx<T>(
     if (source !== meta) await source.query('BEGIN');
     const out = await fn(source, meta);
     scope.assertLockHeld();
-    if (source !== meta && !scope.dryRun) await beforeSourceCommit?.(meta);
+    if (source !== meta && !scope.dryRun) await beforeSourceCommit?.(source, meta);
     if (source !== meta) await source.query(end);
     await meta.query(end);
     return out;

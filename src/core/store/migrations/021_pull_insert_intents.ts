@@ -5,7 +5,8 @@
  * deletes these records, so they vanish exactly when the ledger entries commit. One left behind names a row the
  * source may have committed without its ledger entry: the next pull or push pairs it (or finds it never
  * committed) before reading anything, so the item is not inserted a second time. `entry` is the ledger entry the
- * page would have saved.
+ * page would have saved; `source_xid` the source transaction's id (txid_current), whose status tells whether the
+ * row committed.
  */
 export const name = 'pull_insert_intents';
 
@@ -17,6 +18,7 @@ CREATE TABLE arcore.pull_insert_intents (
   identity      jsonb NOT NULL,
   identity_hash text NOT NULL,
   entry         jsonb NOT NULL,
+  source_xid    bigint NOT NULL,
   recorded_at   timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (definition_id, list_id, item_id)
 );
