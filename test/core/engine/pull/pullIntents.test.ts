@@ -211,6 +211,34 @@ describe('pull inserts with the source in another database', () => {
     await expectPairedOnce('stubs', 'stubs');
   });
 
+  it('a row deleted in Postgres after the stopped pull committed it is not inserted again', async () => {
+    await serialTable('tasks');
+    await addItems('tasks', [{ Title: 'keep' }, { Title: 'drop' }]);
+    await failMeta(true);
+    expect((await pull('tasks')).status).toBe('FAILED');
+    await failMeta(false);
+    await src.pool.query("DELETE FROM tasks WHERE name = 'drop'");
+    // Its source transaction committed: the item is paired with its row (gone since), not read again as new.
+    expect(await pull('tasks')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect(await rows('SELECT name FROM tasks')).toEqual([{ name: 'keep' }]);
+    expect(await leftOver('tasks')).toEqual({ intents: 0, parked: 0 });
+    expect(await pull('tasks')).toMatchObject({ created: 0, failed: 0 });
+    expect(await rows('SELECT name FROM tasks')).toEqual([{ name: 'keep' }]);
+  });
+
+  it('a source transaction the server no longer knows: one row with the key tells it committed', async () => {
+    await serialTable('legacy');
+    await addItems('legacy', [{ Title: 'm' }, { Title: 'n' }]);
+    await failMeta(true);
+    expect((await pull('legacy')).status).toBe('FAILED');
+    await failMeta(false);
+    // An id ahead of the server's counter is one txid_status refuses, as after a restore of an older backup.
+    await h.db.pool.query('UPDATE arcore.pull_insert_intents SET source_xid = 900000000000');
+    expect(await pull('legacy')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect(await rows('SELECT name FROM legacy ORDER BY name')).toEqual([{ name: 'm' }, { name: 'n' }]);
+    await expectPairedOnce('legacy', 'legacy');
+  });
+
   it('the source COMMIT fails after the intents were recorded: the rerun inserts each item once', async () => {
     await serialTable('notes');
     await src.pool
@@ -225,6 +253,23 @@ describe('pull inserts with the source in another database', () => {
     expect(await leftOver('notes')).toEqual({ intents: 2, parked: 0 });
 
     await failSource(false);
+    // Had that transaction still been open (its client gone, the server not yet aware), its rows might commit yet:
+    // the run stops, every intent kept, until it ends.
+    const open = await src.pool.connect();
+    try {
+      await open.query('BEGIN');
+      const { rows: xid } = await open.query<{ x: string }>('SELECT txid_current()::text AS x');
+      await h.db.pool.query('UPDATE arcore.pull_insert_intents SET source_xid = $1::bigint', [xid[0].x]);
+      const stopped = await pull('notes');
+      expect(stopped.status).toBe('FAILED');
+      expect(stopped.error).toContain(
+        `the source transaction (xid ${xid[0].x}) of a pull that stopped is still open`,
+      );
+      expect(await leftOver('notes')).toEqual({ intents: 2, parked: 0 });
+      await open.query('ROLLBACK');
+    } finally {
+      open.release();
+    }
     expect(await pull('notes')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
     expect(await rows('SELECT name FROM notes ORDER BY name')).toEqual([{ name: 'one' }, { name: 'two' }]);
     await expectPairedOnce('notes', 'notes');
