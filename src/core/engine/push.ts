@@ -7,6 +7,7 @@ import { pushRetried, settlePendingCreates } from './push/rows';
 import { runLsnCapture } from '../capture/lsn';
 import { pushSinceCursor } from './push/timestamp';
 import { settlePendingMoves } from './push/moves';
+import { settleInsertIntents } from './pull/intents';
 import { IDLE_PROBE_TRIGGERS, idleSummary, probeIdle } from './idle';
 
 /**
@@ -27,6 +28,9 @@ export async function runPush(
   }
   return withRun(ctx, definitionName, 'PUSH', opts, async (scope) => {
     const { def, source, definitionId } = scope;
+    // Rows a stopped pull inserted without recording them are paired first, or they would be pushed as new (I6).
+    const settled = await settleInsertIntents(scope);
+    if (settled) scope.details.settledInserts = settled;
     const retryKeys = [...(await settlePendingCreates(scope)), ...(await settlePendingMoves(scope))];
     const due = await dueFailures(ctx.meta, definitionId, 'PUSH');
     await settleNullKeys(scope, due);

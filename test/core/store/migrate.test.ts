@@ -31,6 +31,7 @@ describe('metadata store migrations', () => {
       'graph_throttle',
       'installation',
       'pending_pulls',
+      'pull_insert_intents',
       'schema_migrations',
       'sync_backfills',
       'sync_conflicts',

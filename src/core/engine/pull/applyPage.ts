@@ -1,3 +1,4 @@
+import type { PoolClient } from 'pg';
 import { identityOf } from '../../canonical';
 import { KeyMatchError } from '../../source/postgres/keys';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
@@ -11,6 +12,7 @@ import type { RunScope } from '../runner';
 import { claimsByHiddenKey, recordCopy } from './claims';
 import { writeTargetCursor, type Progress } from './cursor';
 import { assertKeysFree, insertItem } from './insert';
+import { recordInsertIntents } from './intents';
 import { inPageTx } from './pageTx';
 import { parkKey } from './parked';
 import { PageWrites, type PageOut } from './pageWrites';
@@ -78,8 +80,13 @@ export async function applyEntries(
   ]);
 
   const writeBacks: WriteBack[] = [];
-  await inPageTx(scope, async (client, meta) => {
-    const out: PageOut = { save: [], remove: [], writeBacks, resolved: [] };
+  // New items whose rows this page inserted: recorded (committed) before the source commits, when it is another
+  // database, so that a crash between its commit and the metadata's does not insert them twice (intents.ts).
+  const newPairs: LedgerEntry[] = [];
+  const recordIntents = (client: PoolClient, meta: PoolClient) =>
+    recordInsertIntents(scope, client, meta, newPairs);
+  await inPageTx(scope, recordIntents, async (client, meta) => {
+    const out: PageOut = { save: [], remove: [], writeBacks, resolved: [], inserted: newPairs };
     const { save, remove, resolved } = out;
     const writes = new PageWrites(scope, client, meta, out);
     const lateInserts: (() => Promise<void>)[] = [];
@@ -101,6 +108,7 @@ export async function applyEntries(
             }
             await assertKeysFree(scope, meta, [{ row, itemId }], remove);
             save.push(inserted);
+            out.inserted.push(inserted);
             scope.counts.created++;
           }
         } else {

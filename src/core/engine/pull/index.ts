@@ -3,6 +3,7 @@ import { forList, skipUnusableList } from '../routing';
 import { withRun, type RunOptions } from '../runner';
 import type { EngineContext, RunSummary } from '../types';
 import { pullList } from './feed';
+import { settleInsertIntents } from './intents';
 
 /** Options of a pull run. */
 export interface PullOptions extends RunOptions {
@@ -31,6 +32,13 @@ export async function runPull(
     if (verdict?.idle) return idlePullSummary(definitionName, started, verdict);
   }
   return withRun(ctx, definitionName, 'PULL', opts, async (scope) => {
+    // New items a stopped pull inserted without recording them are paired before any page is read again (I6).
+    const settled = await settleInsertIntents(scope);
+    if (settled) {
+      scope.counts.processed += settled;
+      scope.counts.created += settled;
+      scope.details.settledInserts = settled;
+    }
     if (!scope.def.pull.enabled) {
       scope.details.pullDisabled = true;
       return;

@@ -5,9 +5,12 @@ import type { RunScope } from '../runner';
 /**
  * Runs `fn` with a transaction on the source and one on the metadata database (the same one when they are).
  * A dry run rolls both back: the page is applied as the real run would apply it, and nothing is kept.
+ * When they are two databases, the source commits first, then the metadata; `beforeSourceCommit` runs after `fn`
+ * and before the source commits (not in a dry run): what it commits on its own is durable before any row is.
  */
 export async function inPageTx<T>(
   scope: RunScope,
+  beforeSourceCommit: ((source: PoolClient, meta: PoolClient) => Promise<void>) | null,
   fn: (source: PoolClient, meta: PoolClient) => Promise<T>,
 ): Promise<T> {
   const meta = await scope.ctx.meta.connect();
@@ -21,6 +24,7 @@ export async function inPageTx<T>(
     if (source !== meta) await source.query('BEGIN');
     const out = await fn(source, meta);
     scope.assertLockHeld();
+    if (source !== meta && !scope.dryRun) await beforeSourceCommit?.(source, meta);
     if (source !== meta) await source.query(end);
     await meta.query(end);
     return out;

@@ -30,18 +30,27 @@ export interface PageOut {
   writeBacks: WriteBack[];
   /** Items settled this page: their parked failures are resolved. */
   resolved: string[];
+  /** The entries of `save` that pair a new item with the row this page inserted for it (pageTx.ts, intents). */
+  inserted: LedgerEntry[];
 }
 
 /** Undoes what items recorded in `out` and the counts since this call. */
 export function checkpoint(scope: RunScope, out: PageOut): () => void {
   const counts = { ...scope.counts };
-  const lengths = [out.save.length, out.remove.length, out.writeBacks.length, out.resolved.length];
+  const lengths = [
+    out.save.length,
+    out.remove.length,
+    out.writeBacks.length,
+    out.resolved.length,
+    out.inserted.length,
+  ];
   return () => {
     Object.assign(scope.counts, counts);
     out.save.length = lengths[0];
     out.remove.length = lengths[1];
     out.writeBacks.length = lengths[2];
     out.resolved.length = lengths[3];
+    out.inserted.length = lengths[4];
   };
 }
 
@@ -143,7 +152,9 @@ export class PageWrites {
     }
     const finish = (row: SourceRow | null): Promise<void> => {
       // `row` is proven to be this item's: it holds the values this item supplied (insertMany).
-      this.out.save.push(insertedEntry(scope, item, sp as NonNullable<Pair['sp']>, row as SourceRow));
+      const entry = insertedEntry(scope, item, sp as NonNullable<Pair['sp']>, row as SourceRow);
+      this.out.save.push(entry);
+      this.out.inserted.push(entry);
       scope.counts.created++;
       this.out.resolved.push(item.id);
       return Promise.resolve();

@@ -14,6 +14,7 @@ import * as m016 from './016_idle_checks';
 import * as m018 from './018_move_phase';
 import * as m019 from './019_owed_delete_comparison';
 import * as m020 from './020_pull_idle_checks';
+import * as m021 from './021_pull_insert_intents';
 
 export interface Migration {
   version: number;
@@ -39,4 +40,5 @@ export const migrations: Migration[] = [
   { version: 18, ...m018 },
   { version: 19, ...m019 },
   { version: 20, ...m020 },
+  { version: 21, ...m021 },
 ];

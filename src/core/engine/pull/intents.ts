@@ -1,0 +1,165 @@
+/**
+ * Pull insert intents (I6, migration 021). When the source table lives in another database than the metadata
+ * store, a pull page commits its rows first and its ledger entries second. A crash between the two commits would
+ * leave a new item's row without its ledger entry, and the page (its delta position not committed either) would
+ * be read again and the item inserted a second time. So the page records each new item it inserted, committed
+ * before the source commits, and deletes the record in its metadata transaction. A record left behind is settled
+ * before a run reads anything (the pull's pages, the push's rows): the item is paired with its row when the source
+ * transaction committed, or read again as new when it did not. The record names that transaction (txid_current),
+ * so a row deleted in Postgres since then is not taken for one never committed (its delete is then followed as
+ * any other), and a row with the same key that someone else inserted is not taken for the item's.
+ */
+import { identityOf } from '../../canonical';
+import { resolveParked } from '../../store/failures';
+import type { LedgerEntry } from '../../store/ledger';
+import { deletePullIntents, pullIntents, recordPullIntents } from '../../store/pullIntents';
+import type { PullInsertIntent } from '../../store/pullIntents';
+import type { RunScope } from '../runner';
+import type { PoolClient } from 'pg';
+
+/**
+ * Run between a page's work and its source COMMIT (inPageTx): records the new items' pairs with the source
+ * transaction's id on a connection of its own (committed now, before any of their rows), then deletes them in the
+ * page's metadata transaction `meta`, so they vanish exactly when the ledger entries commit.
+ */
+export async function recordInsertIntents(
+  scope: RunScope,
+  source: PoolClient,
+  meta: PoolClient,
+  entries: readonly LedgerEntry[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  const { rows } = await source.query<{ xid: string }>('SELECT txid_current()::text AS xid');
+  await recordPullIntents(scope.ctx.meta, scope.definitionId, rows[0].xid, entries);
+  await deletePullIntents(
+    meta,
+    scope.definitionId,
+    entries.map((e) => ({ listId: e.listId, itemId: e.itemId as string })),
+  );
+}
+
+/** A stopped pull's source transaction is still open: whether its rows commit is not known yet. */
+export class SourceTransactionOpenError extends Error {
+  override readonly name = 'SourceTransactionOpenError';
+
+  constructor(
+    readonly definition: string,
+    readonly xid: string,
+    items: number,
+  ) {
+    super(
+      `${definition}: the source transaction (xid ${xid}) of a pull that stopped is still open, with the rows of ` +
+        `${items} new item(s) it inserted; whether they commit is not known yet, so this run stops rather than ` +
+        'insert them again. Next step: run again once the server has ended that session (it does when it notices ' +
+        'the client is gone; idle_in_transaction_session_timeout bounds the wait), or end it with pg_terminate_backend',
+    );
+  }
+}
+
+type XactStatus = 'committed' | 'aborted' | 'in progress' | null;
+
+/** Invalid parameter value: txid_status of an id the server cannot tell (from after a restore of an older backup). */
+const INVALID_PARAMETER_VALUE = '22023';
+
+/** Each source transaction's status; null where the server no longer knows it (too old). */
+async function xactStatuses(scope: RunScope, xids: string[]): Promise<Map<string, XactStatus>> {
+  try {
+    const { rows } = await scope.sourcePool.query<{ xid: string; status: XactStatus }>(
+      'SELECT x AS xid, txid_status(x::bigint) AS status FROM unnest($1::text[]) AS x',
+      [xids],
+    );
+    return new Map(rows.map((r) => [r.xid, r.status]));
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== INVALID_PARAMETER_VALUE) throw err;
+    scope.ctx.log.warn(`${scope.def.name}: ${(err as Error).message}; the rows tell instead`);
+    return new Map();
+  }
+}
+
+/**
+ * How many rows hold each of these intents' keys: what tells whether a source transaction whose status the server
+ * no longer knows committed (exactly one row).
+ */
+async function rowsHolding(scope: RunScope, intents: PullInsertIntent[]): Promise<Map<string, number>> {
+  const { def, plan, source } = scope;
+  const identities = new Map(intents.map((i) => [i.identityHash, i.identity]));
+  const keys = [...identities.values()].map((identity) => def.source.key.map((k) => identity[k]));
+  const holding = new Map<string, number>();
+  for (const r of await source.readByKeys(keys)) {
+    const hash = identityOf(def.source.key, r.values, plan.keyKinds).hash;
+    holding.set(hash, (holding.get(hash) ?? 0) + 1);
+  }
+  return holding;
+}
+
+/**
+ * Settles the intents a stopped pull left (every list of the definition): an item the ledger already pairs needs
+ * nothing; an item whose source transaction committed gets the ledger entry its page would have saved, so the
+ * page, read again, finds a pair (and writes nothing, or follows what changed in Postgres since); an item whose
+ * source transaction rolled back is read again as new. When the server no longer knows the transaction, exactly
+ * one row with the item's key means it committed. A transaction still open stops the run
+ * (SourceTransactionOpenError), every intent kept. Answers how many items were paired. A dry run settles nothing
+ * (its ledger keeps no pair for later reads, dryRun.ts): it shows these items as new, though the real run pairs
+ * them.
+ */
+export async function settleInsertIntents(scope: RunScope): Promise<number> {
+  const { ctx, def, definitionId, ledger } = scope;
+  if (scope.dryRun) return 0;
+  const intents = await pullIntents(ctx.meta, definitionId);
+  if (intents.length === 0) return 0;
+  const status = await xactStatuses(scope, [...new Set(intents.map((i) => i.sourceXid))]);
+  const open = intents.filter((i) => status.get(i.sourceXid) === 'in progress');
+  if (open.length) throw new SourceTransactionOpenError(def.name, open[0].sourceXid, open.length);
+  const unknown = intents.filter((i) => (status.get(i.sourceXid) ?? null) === null);
+  const holding = unknown.length ? await rowsHolding(scope, unknown) : new Map<string, number>();
+  const holders = await ledger.byIdentities(ctx.meta, [...new Set(intents.map((i) => i.identityHash))]);
+  const pairedItems = new Set<string>();
+  for (const listId of new Set(intents.map((i) => i.listId))) {
+    const itemIds = intents.filter((i) => i.listId === listId).map((i) => i.itemId);
+    for (const id of (await ledger.byItemIds(ctx.meta, listId, itemIds)).keys())
+      pairedItems.add(`${listId}/${id}`);
+  }
+
+  const pair: LedgerEntry[] = [];
+  for (const intent of intents) {
+    if (pairedItems.has(`${intent.listId}/${intent.itemId}`)) continue;
+    const committed =
+      status.get(intent.sourceXid) ?? (holding.get(intent.identityHash) === 1 ? 'committed' : null);
+    if (committed !== 'committed') continue;
+    const holder = holders.get(intent.identityHash);
+    if (holder && holder.state !== 'UNROUTED') {
+      // Another item's pair holds the key: never replaced (I13); the pull decides this item as a new one.
+      ctx.log.warn(
+        `${def.name}: item ${intent.itemId} (list ${intent.listId}) was inserted by a pull that stopped before ` +
+          `recording it, and its key is now paired with item ${holder.itemId ?? '(none)'}: it is decided again as new`,
+      );
+      continue;
+    }
+    pair.push(intent.entry);
+  }
+
+  scope.assertLockHeld();
+  const client = await ctx.meta.connect();
+  try {
+    await client.query('BEGIN');
+    await ledger.save(client, pair);
+    await deletePullIntents(client, definitionId, intents);
+    await resolveParked(
+      client,
+      definitionId,
+      'PULL',
+      pair.map((e) => (scope.route ? `${e.listId}/${e.itemId as string}` : (e.itemId as string))),
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+  if (pair.length)
+    ctx.log.info(
+      `${def.name}: paired ${pair.length} item(s) a stopped pull inserted before it could record them`,
+    );
+  return pair.length;
+}

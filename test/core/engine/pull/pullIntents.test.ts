@@ -1,0 +1,277 @@
+import { loadSettings } from '../../../../src/config/settings';
+import { parseDefinition } from '../../../../src/core/definition/parse';
+import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
+import { createEngineContext } from '../../../../src/core/engine/context';
+import { previewPull } from '../../../../src/core/engine/dryRun';
+import { provisionList } from '../../../../src/core/engine/provision';
+import { runPull } from '../../../../src/core/engine/pull';
+import { runPush } from '../../../../src/core/engine/push';
+import type { EngineContext } from '../../../../src/core/engine/types';
+import { upsertDefinitions } from '../../../../src/core/store/definitions';
+import { freshDatabase, type TestDatabase } from '../../../support/db';
+import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
+
+/**
+ * I6 with the source table in another database than the metadata store (docs/design.md): a pull page commits its
+ * rows first and its ledger entries second. Whatever fails between the two commits, the rerun leaves one row per
+ * new item, paired once. The metadata's COMMIT (or the source's) is made to fail by a deferred constraint trigger
+ * that raises while a flag says so.
+ */
+describe('pull inserts with the source in another database', () => {
+  let h: Harness;
+  let src: TestDatabase;
+  let ctx: EngineContext;
+  let closeCtx: () => Promise<void>;
+
+  beforeAll(async () => {
+    h = await startHarness({ deltaOrder: 'stable' });
+    src = await freshDatabase();
+    const settings = loadSettings({
+      DATABASE_URL: h.db.url,
+      GRAPH_BASE_URL: h.emulator.baseUrl,
+      GRAPH_TOKEN: h.emulator.appToken,
+      GRAPH_RU_PER_MINUTE: '10000000',
+      GRAPH_MAX_CONCURRENCY: '8',
+    });
+    ({ ctx, close: closeCtx } = await createEngineContext(settings, {
+      caCert: h.emulator.caCert,
+      env: { ARCORE_CONNECTION_SRC: src.url },
+    }));
+    const flagged = `CREATE TABLE fault (fail boolean NOT NULL); INSERT INTO fault VALUES (false);
+      CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF (SELECT fail FROM fault) THEN RAISE EXCEPTION 'commit refused (test)'; END IF;
+        RETURN NULL;
+      END $$`;
+    await h.db.pool.query(`${flagged};
+      CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON arcore.sync_ledger DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION refuse_commit()`);
+    await src.pool.query(flagged);
+  });
+  afterAll(async () => {
+    await closeCtx();
+    await src.drop();
+    await h.close();
+  });
+
+  const define = async (input: SyncDefinitionInput) => {
+    const def = parseDefinition(input);
+    await upsertDefinitions(h.db.pool, [def]);
+    await provisionList(ctx, def.name);
+  };
+  const addItems = async (list: string, items: Record<string, unknown>[]) => {
+    for (const fields of items)
+      expect((await h.asUser('POST', `/sites/${h.siteId}/lists/${list}/items`, { fields })).status).toBe(201);
+  };
+  const failMeta = (fail: boolean) => h.db.pool.query('UPDATE fault SET fail = $1', [fail]);
+  const failSource = (fail: boolean) => src.pool.query('UPDATE fault SET fail = $1', [fail]);
+  const pull = (name: string) => runPull(ctx, name, { trigger: 'test' });
+  const rows = async (sql: string) => (await src.pool.query(sql)).rows;
+  /** Each item's ledger entries (item id → how many entries pair it), and the states. */
+  const ledger = async (name: string) =>
+    (
+      await h.db.pool.query<{ item: string; n: number; states: string[] }>(
+        `SELECT l.sp_item_id AS item, count(*)::int AS n, array_agg(l.state) AS states FROM arcore.sync_ledger l
+          JOIN arcore.sync_definitions d ON d.id = l.definition_id WHERE d.name = $1 GROUP BY 1 ORDER BY 1`,
+        [name],
+      )
+    ).rows;
+  const leftOver = async (name: string) => {
+    const { rows: r } = await h.db.pool.query<{ intents: number; parked: number }>(
+      `SELECT (SELECT count(*)::int FROM arcore.pull_insert_intents i WHERE i.definition_id = d.id) AS intents,
+              (SELECT count(*)::int FROM arcore.sync_failures f WHERE f.definition_id = d.id AND f.status = 'PARKED')
+                AS parked
+         FROM arcore.sync_definitions d WHERE d.name = $1`,
+      [name],
+    );
+    return r[0];
+  };
+  const expectPairedOnce = async (name: string, list: string) => {
+    const items = await h.items(list);
+    expect(await ledger(name)).toEqual(
+      items.map((i) => ({ item: i.id, n: 1, states: ['SYNCED'] })).sort((a, b) => (a.item < b.item ? -1 : 1)),
+    );
+    expect(await leftOver(name)).toEqual({ intents: 0, parked: 0 });
+  };
+
+  const serialTable = async (table: string) => {
+    await src.pool.query(`CREATE TABLE ${table} (id serial PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now())`);
+    await define({
+      name: table,
+      source: {
+        table,
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        connection: 'SRC',
+      },
+      target: { site: SITE, list: table },
+      fields: [{ source: 'name', target: 'Title' }],
+    });
+  };
+
+  it('a serial key: the metadata COMMIT fails after the source committed; the rerun inserts nothing again', async () => {
+    await serialTable('tickets');
+    await addItems('tickets', [{ Title: 'a' }, { Title: 'b' }, { Title: 'c' }]);
+    // A dry run records no intent: its page's writes are rolled back.
+    expect(await previewPull(ctx, 'tickets', { trigger: 'test' })).toMatchObject({ created: 3, failed: 0 });
+    expect(await leftOver('tickets')).toEqual({ intents: 0, parked: 0 });
+    await failMeta(true);
+    const failed = await pull('tickets');
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toContain('commit refused (test)');
+    expect(await rows('SELECT name FROM tickets ORDER BY name')).toHaveLength(3);
+    expect(await leftOver('tickets')).toEqual({ intents: 3, parked: 0 });
+    // Nor does it settle one: the real run does.
+    await failMeta(false);
+    await previewPull(ctx, 'tickets', { trigger: 'test' });
+    expect(await leftOver('tickets')).toEqual({ intents: 3, parked: 0 });
+    expect(await rows('SELECT name FROM tickets ORDER BY name')).toHaveLength(3);
+
+    const rerun = await pull('tickets');
+    expect(rerun).toMatchObject({ status: 'SUCCEEDED', created: 3, failed: 0 });
+    expect(await rows('SELECT name FROM tickets ORDER BY name')).toEqual([
+      { name: 'a' },
+      { name: 'b' },
+      { name: 'c' },
+    ]);
+    await expectPairedOnce('tickets', 'tickets');
+    // The pairs are settled: the next pull finds nothing new.
+    expect(await pull('tickets')).toMatchObject({ created: 0, updated: 0, failed: 0 });
+  });
+
+  it('a supplied key: the rerun pairs the items with their rows instead of parking them on a unique violation', async () => {
+    await src.pool.query(`CREATE TABLE codes (code text PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now())`);
+    await define({
+      name: 'codes',
+      source: {
+        table: 'codes',
+        key: ['code'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        connection: 'SRC',
+      },
+      target: { site: SITE, list: 'codes' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code' },
+      ],
+    });
+    await addItems('codes', [
+      { Title: 'first', Code: 'A' },
+      { Title: 'second', Code: 'B' },
+    ]);
+    await failMeta(true);
+    expect((await pull('codes')).status).toBe('FAILED');
+    await failMeta(false);
+    expect(await pull('codes')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect(await rows('SELECT code, name FROM codes ORDER BY code')).toEqual([
+      { code: 'A', name: 'first' },
+      { code: 'B', name: 'second' },
+    ]);
+    await expectPairedOnce('codes', 'codes');
+  });
+
+  it('a push before the rerun pairs the rows a stopped pull inserted instead of creating their items again', async () => {
+    await serialTable('orders');
+    await addItems('orders', [{ Title: 'x' }, { Title: 'y' }]);
+    await failMeta(true);
+    expect((await pull('orders')).status).toBe('FAILED');
+    await failMeta(false);
+    const pushed = await runPush(ctx, 'orders', { trigger: 'test' });
+    expect(pushed).toMatchObject({ status: 'SUCCEEDED', created: 0, failed: 0 });
+    expect((await h.items('orders')).map((i) => i.fields.Title).sort()).toEqual(['x', 'y']);
+    await expectPairedOnce('orders', 'orders');
+    expect(await pull('orders')).toMatchObject({ status: 'SUCCEEDED', created: 0, failed: 0 });
+    expect(await rows('SELECT name FROM orders ORDER BY name')).toEqual([{ name: 'x' }, { name: 'y' }]);
+    await expectPairedOnce('orders', 'orders');
+  });
+
+  it('an item inserted on its own (a row of defaults only) is paired by the rerun too', async () => {
+    await src.pool.query(`CREATE TABLE stubs (id serial PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now())`);
+    await define({
+      name: 'stubs',
+      source: {
+        table: 'stubs',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        connection: 'SRC',
+      },
+      target: { site: SITE, list: 'stubs' },
+      fields: [{ source: 'name', target: 'Title', direction: 'PUSH_ONLY' }],
+    });
+    await addItems('stubs', [{ Title: 'p' }, { Title: 'q' }]);
+    await failMeta(true);
+    expect((await pull('stubs')).status).toBe('FAILED');
+    expect(await leftOver('stubs')).toEqual({ intents: 2, parked: 0 });
+    await failMeta(false);
+    expect(await pull('stubs')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect(await rows('SELECT id FROM stubs')).toHaveLength(2);
+    await expectPairedOnce('stubs', 'stubs');
+  });
+
+  it('a row deleted in Postgres after the stopped pull committed it is not inserted again', async () => {
+    await serialTable('tasks');
+    await addItems('tasks', [{ Title: 'keep' }, { Title: 'drop' }]);
+    await failMeta(true);
+    expect((await pull('tasks')).status).toBe('FAILED');
+    await failMeta(false);
+    await src.pool.query("DELETE FROM tasks WHERE name = 'drop'");
+    // Its source transaction committed: the item is paired with its row (gone since), not read again as new.
+    expect(await pull('tasks')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect(await rows('SELECT name FROM tasks')).toEqual([{ name: 'keep' }]);
+    expect(await leftOver('tasks')).toEqual({ intents: 0, parked: 0 });
+    expect(await pull('tasks')).toMatchObject({ created: 0, failed: 0 });
+    expect(await rows('SELECT name FROM tasks')).toEqual([{ name: 'keep' }]);
+  });
+
+  it('a source transaction the server no longer knows: one row with the key tells it committed', async () => {
+    await serialTable('legacy');
+    await addItems('legacy', [{ Title: 'm' }, { Title: 'n' }]);
+    await failMeta(true);
+    expect((await pull('legacy')).status).toBe('FAILED');
+    await failMeta(false);
+    // An id ahead of the server's counter is one txid_status refuses, as after a restore of an older backup.
+    await h.db.pool.query('UPDATE arcore.pull_insert_intents SET source_xid = 900000000000');
+    expect(await pull('legacy')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect(await rows('SELECT name FROM legacy ORDER BY name')).toEqual([{ name: 'm' }, { name: 'n' }]);
+    await expectPairedOnce('legacy', 'legacy');
+  });
+
+  it('the source COMMIT fails after the intents were recorded: the rerun inserts each item once', async () => {
+    await serialTable('notes');
+    await src.pool
+      .query(`CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON notes DEFERRABLE INITIALLY DEFERRED
+      FOR EACH ROW EXECUTE FUNCTION refuse_commit()`);
+    await addItems('notes', [{ Title: 'one' }, { Title: 'two' }]);
+    await failSource(true);
+    const failed = await pull('notes');
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toContain('commit refused (test)');
+    expect(await rows('SELECT * FROM notes')).toEqual([]);
+    expect(await leftOver('notes')).toEqual({ intents: 2, parked: 0 });
+
+    await failSource(false);
+    // Had that transaction still been open (its client gone, the server not yet aware), its rows might commit yet:
+    // the run stops, every intent kept, until it ends.
+    const open = await src.pool.connect();
+    try {
+      await open.query('BEGIN');
+      const { rows: xid } = await open.query<{ x: string }>('SELECT txid_current()::text AS x');
+      await h.db.pool.query('UPDATE arcore.pull_insert_intents SET source_xid = $1::bigint', [xid[0].x]);
+      const stopped = await pull('notes');
+      expect(stopped.status).toBe('FAILED');
+      expect(stopped.error).toContain(
+        `the source transaction (xid ${xid[0].x}) of a pull that stopped is still open`,
+      );
+      expect(await leftOver('notes')).toEqual({ intents: 2, parked: 0 });
+      await open.query('ROLLBACK');
+    } finally {
+      open.release();
+    }
+    expect(await pull('notes')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect(await rows('SELECT name FROM notes ORDER BY name')).toEqual([{ name: 'one' }, { name: 'two' }]);
+    await expectPairedOnce('notes', 'notes');
+  });
+});
