@@ -132,6 +132,15 @@ export async function settle(
     }
   }
   const sa = decision.sharepoint;
+  if (sa.kind === 'delete') {
+    // The row is gone and the item is to follow: deleting it (or flagging it, or keeping it as ORPHANED) is the
+    // push's, as the definition's deletes say (I8), and the pair stays for it to find. Dropping the pair here
+    // left the item in SharePoint unpaired: never deleted, and pulled back as a new row by its next edit.
+    if (p.eTag && p.eTag !== entry.eTag)
+      out.save.push({ ...entry, eTag: p.eTag, spModifiedAt: p.spModifiedAt });
+    if (counted === null) scope.counts.skipped++;
+    return;
+  }
   if (sa.kind === 'none' || decision.synced === null) {
     if (decision.synced === null) out.remove.push(entry.identityHash);
     else
@@ -187,13 +196,6 @@ export async function settle(
     // The item was deleted in SharePoint but Postgres won: forget the pair; the next push creates a new item.
     out.remove.push(entry.identityHash);
     if (counted === null) scope.counts.skipped++;
-  } else if (sa.kind === 'delete') {
-    out.writeBacks.push({
-      op: { kind: 'delete', ref: entry.identityHash, itemId: p.itemId, eTag: p.eTag ?? undefined },
-      entry,
-      synced: decision.synced,
-      counted,
-    });
   } else if (counted === null) {
     scope.counts.skipped++; // a write without the item's eTag: nothing is sent; the next push writes it
   }
