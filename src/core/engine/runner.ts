@@ -416,6 +416,8 @@ export async function withRun(
     runDeadline: Number.isFinite(clock.deadline) ? clock.deadline : undefined,
     // A backfill is bulk work: it paces as a push does (budget class bulk once past its priority share).
     runKind: runType === 'PULL' ? 'pull' : 'push',
+    // A batch queued behind those in flight does not leave once the lock is known lost (I11).
+    beforeWrite: () => lock?.assertHeld(),
     onWait: (notice) => {
       const wait: RunWait = {
         reason: notice.reason,

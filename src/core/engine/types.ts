@@ -116,6 +116,8 @@ export interface RunGraphOptions {
   runKind?: 'push' | 'pull' | 'other';
   onWait?: (notice: WaitNotice) => void;
   onTrace?: (notice: TraceNotice) => void;
+  /** Throws when the run may no longer write (its lock is lost): checked before each `$batch` leaves (I11). */
+  beforeWrite?: () => void;
 }
 
 /** When a replication slot is a danger to its server, and when the app drops one nobody reads. */

@@ -155,8 +155,11 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
       /^Lost the lock of definition \d+ with its connection to Postgres/,
     );
     expect(outcome.summary?.error).toContain(databaseOf(h));
-    // At most the page whose requests were already on their way: nothing new was sent after the loss.
-    expect((await h.items('Projects')).length - itemsAtLoss).toBeLessThanOrEqual(40);
+    // At most the batches already on their way when the loss was noticed (the harness's 8 slots of 20 items):
+    // none leaves after it (the target checks the lock before each batch, SharePointTarget.test.ts), and the
+    // push's 400 rows are far from all written.
+    expect((await h.items('Projects')).length - itemsAtLoss).toBeLessThanOrEqual(8 * 20);
+    expect((await h.items('Projects')).length).toBeLessThan(400);
 
     const rerun = await runPush(h.ctx, 'projects', { trigger: 'test' });
     expect(rerun).toMatchObject({ status: 'SUCCEEDED', failed: 0 });

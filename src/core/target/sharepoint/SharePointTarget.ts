@@ -104,9 +104,13 @@ export class SharePointTarget {
   private readonly lists = new Map<string, Promise<{ id: string; displayName: string }>>();
   private readonly columns = new Map<string, Promise<SpColumnInfo[]>>();
 
+  /** The run's check before each batch of writes leaves (GraphClientOptions.beforeWrite). */
+  private readonly beforeWrite: () => void;
+
   constructor(options: GraphClientOptions) {
     this.transport = new GraphTransport(options);
     this.writeSlots = pLimit(Math.max(1, options.maxConcurrency ?? 4));
+    this.beforeWrite = options.beforeWrite ?? (() => undefined);
   }
 
   /** A site by `host:/server-relative-path`, by composite id `host,guid,guid`, or by host (root site). */
@@ -209,7 +213,14 @@ export class SharePointTarget {
       findItemsByField: (field: string, value: string) => this.findItemsByField(siteId, listId, field, value),
       getItem: (itemId: string) => this.getItem(siteId, listId, itemId),
     };
-    return new BatchWriter(this.transport, siteId, listId, reconciler, this.writeSlots).write(ops);
+    return new BatchWriter(
+      this.transport,
+      siteId,
+      listId,
+      reconciler,
+      this.writeSlots,
+      this.beforeWrite,
+    ).write(ops);
   }
 
   /**

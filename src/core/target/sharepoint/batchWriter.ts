@@ -152,6 +152,8 @@ export class BatchWriter {
      * batches queue before those of the page written after it, so pages finish in the order they started.
      */
     private readonly slots: pLimit.Limit,
+    /** Throws when the run may no longer write (its lock is lost): checked before each batch leaves (I11). */
+    private readonly beforeWrite: () => void = () => undefined,
   ) {}
 
   async write(ops: readonly WriteOp[]): Promise<WriteOutcome[]> {
@@ -183,6 +185,8 @@ export class BatchWriter {
       let responses: Map<string, BatchResponseItem> | undefined;
       let unknownReason: string | undefined;
       const roundTrip = { ms: 0 };
+      // Outside the try: a run that may no longer write stops here, and its pending creates stay pending (I6).
+      this.beforeWrite();
       try {
         responses = await this.sendBatch(pending, roundTrip);
         this.traceBatch(pending, responses, roundTrip.ms);

@@ -89,6 +89,11 @@ export interface GraphClientOptions {
   onWait?: (notice: WaitNotice) => void;
   /** Called after every `$batch` and every wait, however short (`-v`, progress inside a page). */
   onTrace?: (notice: TraceNotice) => void;
+  /**
+   * Called right before each `$batch` of writes leaves (retries too); throws to stop it. A run passes its lock's
+   * check: once the lock is known lost, no batch queued behind those in flight is sent (I11).
+   */
+  beforeWrite?: () => void;
 }
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';

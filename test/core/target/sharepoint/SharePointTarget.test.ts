@@ -173,6 +173,29 @@ describe('I10 throttle discipline: batched writes', () => {
     }
   });
 
+  it('I11 no batch leaves once the run may no longer write (beforeWrite throws): the write fails with that error', async () => {
+    // No ambiguous 503s here: a re-sent item would be one more batch asking to leave.
+    const own = await startHarness({ throttling: { enabled: false }, batchAmbiguous503Rate: 0 });
+    try {
+      const listId = await own.newList();
+      let allowed = 2;
+      const lockLost = new Error('the lock is lost');
+      const target = own.target({
+        maxConcurrency: 1,
+        beforeWrite: () => {
+          if (allowed-- <= 0) throw lockLost;
+        },
+      });
+      const before = own.outerBatchCount();
+      await expect(target.writeItems(own.siteId, listId, creates(100, 'l'))).rejects.toBe(lockLost);
+      // Two batches were allowed out; the three queued behind them never left.
+      expect(own.outerBatchCount() - before).toBe(2);
+      expect(own.emulator.control.listItems(own.siteId, listId)).toHaveLength(40);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('throttled items inside a batch are re-sent alone after Retry-After and written exactly once', async () => {
     const listId = await h.newList();
     const target = h.target();
