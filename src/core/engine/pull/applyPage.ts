@@ -190,8 +190,10 @@ export async function applyEntries(
     }
     await writes.flush();
     for (const insert of lateInserts) await insert();
-    await ledger.save(meta, save);
+    // Removes first: a new item may take the key of a pair this page removes (its item deleted), and its pair,
+    // saved under that key, must stay.
     await ledger.remove(meta, remove);
+    await ledger.save(meta, save);
     await resolveParked(
       meta,
       scope.definitionId,

@@ -94,4 +94,40 @@ describe('a new item taking a key another pair holds', () => {
     for (const entry of before) expect(after).toContainEqual(entry);
     expect(after).toHaveLength(5);
   });
+  it('a new item taking the key of a pair whose item the same page deletes keeps its own pair (no duplicate by the push)', async () => {
+    await h.db.pool.query(`CREATE TABLE freed (code text PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO freed (code, name) VALUES ('A', 'old a')`);
+    await h.define({
+      name: 'freed',
+      source: { table: 'freed', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'freed' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code' },
+      ],
+      deletes: { push: 'PROPAGATE', pull: 'PROPAGATE' },
+    });
+    await runPush(h.ctx, 'freed', { trigger: 'test' });
+    await runPull(h.ctx, 'freed', { trigger: 'test' });
+    const [old] = await h.items('freed');
+    const base = `/sites/${h.siteId}/lists/freed/items`;
+    // One delta page: the item of key A deleted, a new item taking key A.
+    expect((await h.asUser('DELETE', `${base}/${old.id}`)).status).toBe(204);
+    expect((await h.asUser('POST', base, { fields: { Title: 'new a', Code: 'A' } })).status).toBe(201);
+
+    expect(await runPull(h.ctx, 'freed', { trigger: 'test' })).toMatchObject({
+      deleted: 1,
+      created: 1,
+      failed: 0,
+    });
+    const [fresh] = await h.items('freed');
+    expect((await h.db.pool.query('SELECT code, name FROM freed')).rows).toEqual([
+      { code: 'A', name: 'new a' },
+    ]);
+    // The page removed the deleted item's pair after saving the new one under the same key: the new pair was lost.
+    expect(await ledgerItems('freed')).toEqual([{ sp_item_id: fresh.id, state: 'SYNCED' }]);
+    await h.db.pool.query("UPDATE freed SET name = 'new a, edited'");
+    expect(await runPush(h.ctx, 'freed', { trigger: 'test' })).toMatchObject({ created: 0, updated: 1 });
+    expect((await h.items('freed')).map((i) => i.fields.Title)).toEqual(['new a, edited']);
+  });
 });
