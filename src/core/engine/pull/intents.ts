@@ -10,6 +10,7 @@
  * any other), and a row with the same key that someone else inserted is not taken for the item's.
  */
 import { identityOf } from '../../canonical';
+import { describeKey } from '../../source/postgres/keys';
 import { resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import { deletePullIntents, pullIntents, recordPullIntents } from '../../store/pullIntents';
@@ -128,12 +129,22 @@ export async function settleInsertIntents(scope: RunScope): Promise<number> {
     if (committed !== 'committed') continue;
     const holder = holders.get(intent.identityHash);
     if (holder && holder.state !== 'UNROUTED') {
-      // Another item's pair holds the key: never replaced (I13); the pull decides this item as a new one.
-      ctx.log.warn(
-        `${def.name}: item ${intent.itemId} (list ${intent.listId}) was inserted by a pull that stopped before ` +
-          `recording it, and its key is now paired with item ${holder.itemId ?? '(none)'}: it is decided again as new`,
+      // Told by the rows only, the one row may be that pair's: never replaced (I13); the item is decided as new.
+      if (status.get(intent.sourceXid) !== 'committed') {
+        ctx.log.warn(
+          `${def.name}: item ${intent.itemId} (list ${intent.listId}) was inserted by a pull that stopped before ` +
+            `recording it, and its key is now paired with item ${holder.itemId ?? '(none)'}: it is decided again as new`,
+        );
+        continue;
+      }
+      // The committed page inserted this key, so its row was gone, and the page let the new item take the key only
+      // because it removed that pair (its item deleted in SharePoint: assertKeysFree): its lost ledger commit would
+      // have replaced it. Kept, that pair took the new row for its own, parked the new item and the push then
+      // created a second item for the row.
+      ctx.log.info(
+        `${def.name}: item ${intent.itemId} (list ${intent.listId}) takes the key ${describeKey(intent.identity)} ` +
+          `from item ${holder.itemId ?? '(none)'}, whose pair the stopped pull removed`,
       );
-      continue;
     }
     pair.push(intent.entry);
   }

@@ -274,4 +274,40 @@ describe('pull inserts with the source in another database', () => {
     expect(await rows('SELECT name FROM notes ORDER BY name')).toEqual([{ name: 'one' }, { name: 'two' }]);
     await expectPairedOnce('notes', 'notes');
   });
+  it('a new item taking the key of a pair its page removed (its item deleted) is paired by the rerun, not duplicated', async () => {
+    await src.pool.query(`CREATE TABLE reused (code text PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO reused (code, name) VALUES ('A', 'old a')`);
+    await define({
+      name: 'reused',
+      source: {
+        table: 'reused',
+        key: ['code'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        connection: 'SRC',
+      },
+      target: { site: SITE, list: 'reused' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code' },
+      ],
+      deletes: { push: 'PROPAGATE', pull: 'PROPAGATE' },
+    });
+    expect(await runPush(ctx, 'reused', { trigger: 'test' })).toMatchObject({ created: 1 });
+    await pull('reused');
+    const [old] = await h.items('reused');
+    const base = `/sites/${h.siteId}/lists/reused/items`;
+    // One page: the item of key A deleted (its row deleted), a new item taking key A (inserted).
+    expect((await h.asUser('DELETE', `${base}/${old.id}`)).status).toBe(204);
+    await addItems('reused', [{ Title: 'new a', Code: 'A' }]);
+    await failMeta(true);
+    expect((await pull('reused')).status).toBe('FAILED');
+    await failMeta(false);
+    expect(await rows('SELECT code, name FROM reused')).toEqual([{ code: 'A', name: 'new a' }]);
+
+    expect(await pull('reused')).toMatchObject({ status: 'SUCCEEDED', failed: 0 });
+    expect(await rows('SELECT code, name FROM reused')).toEqual([{ code: 'A', name: 'new a' }]);
+    await expectPairedOnce('reused', 'reused');
+    expect(await runPush(ctx, 'reused', { trigger: 'test' })).toMatchObject({ created: 0, failed: 0 });
+    expect((await h.items('reused')).map((i) => i.fields.Title)).toEqual(['new a']);
+  });
 });
