@@ -115,11 +115,15 @@ export class KeyHeldError extends Error {
           ? `item ${holder.itemId}, kept in SharePoint when its row was deleted in Postgres`
           : `item ${holder.itemId}, whose row is no longer in Postgres under this key (deleted, or its key ` +
             'changed) and whose delete the push has not sent yet';
+    const next =
+      holder.state === 'ORPHANED'
+        ? 'delete that item in SharePoint (it is no longer synced), or give this item another key'
+        : 'the next push settles that pair (deletes the item when deletes propagate); or delete that item in ' +
+          'SharePoint, or give this item another key';
     super(
       `the key ${describeKey(identity)} is paired with ${why} (list ${holder.listId}): this item's row is not ` +
-        'inserted while that pair holds the key, or that item would be left in SharePoint unpaired. Next step: ' +
-        'the next push settles that pair (deletes the item when deletes propagate); or delete that item in ' +
-        'SharePoint, or give this item another key. This item is retried by the next pulls',
+        `inserted while that pair holds the key, or that item would be left in SharePoint unpaired. Next step: ` +
+        `${next}. This item is retried by the next pulls`,
     );
   }
 }

@@ -105,7 +105,8 @@ async function rowsHolding(scope: RunScope, intents: PullInsertIntent[]): Promis
  */
 export async function settleInsertIntents(scope: RunScope): Promise<number> {
   const { ctx, def, definitionId, ledger } = scope;
-  if (scope.dryRun) return 0;
+  // Intents exist only where the source has its own database (inPageTx): one database pays no query.
+  if (scope.dryRun || scope.sameDatabase) return 0;
   const intents = await pullIntents(ctx.meta, definitionId);
   if (intents.length === 0) return 0;
   const status = await xactStatuses(scope, [...new Set(intents.map((i) => i.sourceXid))]);

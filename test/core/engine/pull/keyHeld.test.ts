@@ -130,4 +130,37 @@ describe('a new item taking a key another pair holds', () => {
     expect(await runPush(h.ctx, 'freed', { trigger: 'test' })).toMatchObject({ created: 0, updated: 1 });
     expect((await h.items('freed')).map((i) => i.fields.Title)).toEqual(['new a, edited']);
   });
+  it('an item kept as ORPHANED (deletes IGNORE) holds its key: the new item is parked, told to delete the old one', async () => {
+    await h.db.pool.query(`CREATE TABLE kept (code text PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO kept (code, name) VALUES ('K', 'archived')`);
+    await h.define({
+      name: 'kept',
+      source: { table: 'kept', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'kept' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code' },
+      ],
+      deletes: { push: 'IGNORE', pull: 'PROPAGATE' },
+    });
+    await runPush(h.ctx, 'kept', { trigger: 'test' });
+    await runPull(h.ctx, 'kept', { trigger: 'test' });
+    await h.db.pool.query("DELETE FROM kept WHERE code = 'K'");
+    await runPush(h.ctx, 'kept', { trigger: 'test' });
+    const [old] = await h.items('kept');
+    expect(await ledgerItems('kept')).toEqual([{ sp_item_id: old.id, state: 'ORPHANED' }]);
+    const base = `/sites/${h.siteId}/lists/kept/items`;
+    expect((await h.asUser('POST', base, { fields: { Title: 'new', Code: 'K' } })).status).toBe(201);
+    expect(await runPull(h.ctx, 'kept', { trigger: 'test' })).toMatchObject({ created: 0, failed: 1 });
+    const { rows } = await h.db.pool.query<{ error: string }>(
+      `SELECT f.last_error AS error FROM arcore.sync_failures f JOIN arcore.sync_definitions d
+        ON d.id = f.definition_id WHERE d.name = 'kept' AND f.status = 'PARKED'`,
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].error).toContain(
+      `item ${old.id}, kept in SharePoint when its row was deleted in Postgres`,
+    );
+    expect(rows[0].error).toContain('Next step: delete that item in SharePoint (it is no longer synced)');
+    expect((await h.db.pool.query('SELECT * FROM kept')).rows).toEqual([]);
+  });
 });
