@@ -7,12 +7,13 @@
  * pg's Client that can reverse the batched INSERT's ORDER BY: Postgres then returns the rows in the opposite of
  * input order, the hazard the INSERT's content check exists for.
  */
-import { Client, Pool, type QueryConfig } from 'pg';
+import { Pool } from 'pg';
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
 import type { EngineContext } from '../../src/core/engine/types';
 import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../support/engineHarness';
+import { watchedClient } from '../support/watchedClient';
 
 describe('batched pull writes (review)', () => {
   let h: Harness;
@@ -21,25 +22,11 @@ describe('batched pull writes (review)', () => {
   let reverseInsertOrder = false;
   let reversed = 0;
 
-  const textOf = (arg: unknown): string | null =>
-    typeof arg === 'string' ? arg : ((arg as QueryConfig | null)?.text ?? null);
-  class WatchedClient extends Client {}
-  const query = Client.prototype.query as (...args: unknown[]) => unknown;
-  (WatchedClient.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (
-    this: Client,
-    ...args: unknown[]
-  ) {
-    const text = textOf(args[0]);
-    if (text !== null && reverseInsertOrder && text.includes(' ORDER BY "__arcore_o" RETURNING ')) {
-      const desc = text.replace(
-        ' ORDER BY "__arcore_o" RETURNING ',
-        ' ORDER BY "__arcore_o" DESC RETURNING ',
-      );
-      args[0] = typeof args[0] === 'string' ? desc : { ...(args[0] as QueryConfig), text: desc };
-      reversed++;
-    }
-    return query.apply(this, args);
-  };
+  const WatchedClient = watchedClient((text) => {
+    if (!reverseInsertOrder || !text.includes(' ORDER BY "__arcore_o" RETURNING ')) return;
+    reversed++;
+    return text.replace(' ORDER BY "__arcore_o" RETURNING ', ' ORDER BY "__arcore_o" DESC RETURNING ');
+  });
 
   beforeAll(async () => {
     h = await startHarness();

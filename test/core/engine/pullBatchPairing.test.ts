@@ -1,9 +1,10 @@
-import { Client, Pool, type QueryConfig } from 'pg';
+import { Pool } from 'pg';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import type { EngineContext } from '../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { watchedClient } from '../../support/watchedClient';
 
 /**
  * Batched pull writes (engine/pull/pageWrites.ts, source/postgres/batchWrites.ts): a multi-row INSERT pairs each
@@ -25,24 +26,14 @@ describe('batched pull inserts are paired by content; a refused statement is spl
   let reverseInsertOrder = false;
   let reversed = 0;
 
-  const textOf = (arg: unknown): string | null =>
-    typeof arg === 'string' ? arg : ((arg as QueryConfig | null)?.text ?? null);
-
-  class WatchedClient extends Client {}
-  const query = Client.prototype.query as (...args: unknown[]) => unknown;
-  (WatchedClient.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (
-    this: Client,
-    ...args: unknown[]
-  ) {
-    let text = textOf(args[0]);
-    if (text !== null && reverseInsertOrder && text.includes(' ORDER BY "__arcore_o" RETURNING ')) {
-      text = text.replace(' ORDER BY "__arcore_o" RETURNING ', ' ORDER BY "__arcore_o" DESC RETURNING ');
-      args[0] = typeof args[0] === 'string' ? text : { ...(args[0] as QueryConfig), text };
-      reversed++;
-    }
-    if (text !== null) sent.push(text);
-    return query.apply(this, args);
-  };
+  const WatchedClient = watchedClient((text) => {
+    sent.push(text);
+    if (!reverseInsertOrder || !text.includes(' ORDER BY "__arcore_o" RETURNING ')) return;
+    reversed++;
+    const desc = text.replace(' ORDER BY "__arcore_o" RETURNING ', ' ORDER BY "__arcore_o" DESC RETURNING ');
+    sent[sent.length - 1] = desc;
+    return desc;
+  });
 
   beforeAll(async () => {
     h = await startHarness();

@@ -1,7 +1,8 @@
-import { Client, Pool, type QueryConfig } from 'pg';
+import { Client, Pool } from 'pg';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
+import { watchedClient } from '../../../support/watchedClient';
 
 /**
  * What Postgres refuses in a pull page's writes (docs/design.md, I12): a row a trigger keeps out is parked with a
@@ -68,16 +69,9 @@ describe('pull writes Postgres refuses', () => {
 
     // The engine's connections give up on a lock after 100 ms; the batched UPDATEs they send are counted.
     const batched: string[] = [];
-    class WatchedClient extends Client {}
-    const query = Client.prototype.query as (...args: unknown[]) => unknown;
-    (WatchedClient.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (
-      this: Client,
-      ...args: unknown[]
-    ) {
-      const text = typeof args[0] === 'string' ? args[0] : (args[0] as QueryConfig | null)?.text;
-      if (text?.startsWith('UPDATE "public"."locked" AS t SET')) batched.push(text);
-      return query.apply(this, args);
-    };
+    const WatchedClient = watchedClient((text) => {
+      if (text.startsWith('UPDATE "public"."locked" AS t SET')) batched.push(text);
+    });
     const pool = new Pool({
       connectionString: h.db.url,
       Client: WatchedClient,
