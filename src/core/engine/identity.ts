@@ -147,3 +147,21 @@ export async function settleNullKeys(scope: RunScope, due: ParkedFailure[]): Pro
   );
   if (rowCount === 0) await resolveParked(scope.ctx.meta, scope.definitionId, 'PUSH', [NULL_KEY_ITEM]);
 }
+
+/**
+ * Rows read by key, by their identity hash, and how many rows each identity has: more than one only where nothing
+ * enforces the key (a view, I13), and then no row of it stands for the pair.
+ */
+export function rowsByIdentity(
+  scope: RunScope,
+  rows: readonly SourceRow[],
+): { rowByHash: Map<string, SourceRow>; heldBy: Map<string, number> } {
+  const rowByHash = new Map<string, SourceRow>();
+  const heldBy = new Map<string, number>();
+  for (const r of rows) {
+    const hash = identityOf(scope.def.source.key, r.values, scope.plan.keyKinds).hash;
+    heldBy.set(hash, (heldBy.get(hash) ?? 0) + 1);
+    rowByHash.set(hash, r);
+  }
+  return { rowByHash, heldBy };
+}

@@ -5,13 +5,7 @@
  * ledger rows, conflicts and the backfill's position commit together in one metadata transaction.
  */
 import type { PoolClient } from 'pg';
-import {
-  contentHash,
-  fromGraphFields,
-  identityOf,
-  type CanonicalRecord,
-  type CanonicalValue,
-} from '../../canonical';
+import { contentHash, fromGraphFields, type CanonicalRecord, type CanonicalValue } from '../../canonical';
 import { KEEP_CURSOR_SETTING, type SourceRow } from '../../source/postgres/PostgresSource';
 import {
   advanceBackfill,
@@ -23,7 +17,7 @@ import { openConflictIdentities, recordConflict } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { unalignedFields } from '../alignment';
-import { sharedKeyMessage } from '../identity';
+import { rowsByIdentity, sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { createdSynced, describeFailure, responseFields } from '../push/page';
 import { applyToPostgres, graphFields } from '../push/writes';
@@ -504,14 +498,8 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
     return false;
   });
   const rows = await source.readByKeys(candidates.map((e) => keyOfEntry(job, e)));
-  const rowByHash = new Map<string, SourceRow>();
   // A view's key may be held by several rows (I13): such a pair is failed, neither row's values written.
-  const heldBy = new Map<string, number>();
-  for (const r of rows) {
-    const hash = identityOf(def.source.key, r.values, plan.keyKinds).hash;
-    if (rowByHash.has(hash)) heldBy.set(hash, (heldBy.get(hash) ?? 1) + 1);
-    rowByHash.set(hash, r);
-  }
+  const { rowByHash, heldBy } = rowsByIdentity(job.scope, rows);
   const parked = await openConflictIdentities(
     ctx.meta,
     scope.definitionId,
@@ -521,8 +509,8 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
   const prepared: { entry: LedgerEntry; row: SourceRow; pg: CanonicalRecord }[] = [];
   const gone: LedgerEntry[] = [];
   for (const entry of candidates) {
-    const held = heldBy.get(entry.identityHash);
-    if (held !== undefined) {
+    const held = heldBy.get(entry.identityHash) ?? 0;
+    if (held > 1) {
       fail(job, commit, entry, sharedKeyMessage(held, entry.identity));
       continue;
     }

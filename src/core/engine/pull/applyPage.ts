@@ -1,13 +1,12 @@
 import type { PoolClient } from 'pg';
-import { identityOf } from '../../canonical';
 import { KeyMatchError } from '../../source/postgres/keys';
-import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { closeCopyConflicts, openConflictIdentities } from '../../store/conflicts';
 import type { TargetFingerprint } from '../../store/cursors';
 import { park, resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import { movesDeletingOld } from '../../store/moves';
 import type { DeltaEntry } from '../../target/sharepoint';
+import { rowsByIdentity } from '../identity';
 import type { RunScope } from '../runner';
 import { claimsByHiddenKey, recordCopy } from './claims';
 import { writeTargetCursor, type Progress } from './cursor';
@@ -35,7 +34,7 @@ export async function applyEntries(
   } | null,
   enumeration: string | null,
 ): Promise<Set<string>> {
-  const { ctx, def, plan, ledger, source, listId } = scope;
+  const { ctx, def, ledger, source, listId } = scope;
   const latest = new Map<string, DeltaEntry>();
   for (const e of feed) {
     const id = e.kind === 'deleted' ? e.id : e.item.id;
@@ -50,17 +49,13 @@ export async function applyEntries(
   // Each key once: a copy carries its pair's key, and a key read twice would be taken for two rows holding it.
   const keys = new Map(known.map((e) => [e.identityHash, def.source.key.map((k) => e.identity[k])]));
   const rows = await source.readByKeys([...keys.values()]);
-  const rowByHash = new Map<string, SourceRow>();
   // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
-  const heldBy = new Map<string, number>();
-  for (const r of rows) {
-    const hash = identityOf(def.source.key, r.values, plan.keyKinds).hash;
-    if (rowByHash.has(hash)) heldBy.set(hash, (heldBy.get(hash) ?? 1) + 1);
-    rowByHash.set(hash, r);
-  }
+  const { rowByHash, heldBy } = rowsByIdentity(scope, rows);
   // A delete Postgres is not to follow (IGNORE) writes nothing by key: it is decided as any other.
-  const heldTwice = (e: DeltaEntry, entry: LedgerEntry): number | undefined =>
-    e.kind === 'deleted' && def.deletes.pull === 'IGNORE' ? undefined : heldBy.get(entry.identityHash);
+  const heldTwice = (e: DeltaEntry, entry: LedgerEntry): number | undefined => {
+    const held = heldBy.get(entry.identityHash) ?? 0;
+    return held > 1 && !(e.kind === 'deleted' && def.deletes.pull === 'IGNORE') ? held : undefined;
+  };
   const [parked, moving] = await Promise.all([
     openConflictIdentities(
       ctx.meta,
@@ -221,7 +216,7 @@ export async function applyEntries(
     }
   });
   await flushWriteBacks(scope, writeBacks);
-  return new Set(writeBacks.flatMap((w) => (w.op.kind === 'create' ? [] : [w.op.itemId])));
+  return new Set(writeBacks.map((w) => w.op.itemId));
 }
 
 /** The write a pulled entry would make by key: what a KeyMatchError names. */

@@ -9,13 +9,15 @@
  * so a row deleted in Postgres since then is not taken for one never committed (its delete is then followed as
  * any other), and a row with the same key that someone else inserted is not taken for the item's.
  */
-import { identityOf } from '../../canonical';
+import { inTransaction } from '../../db/transaction';
 import { describeKey } from '../../source/postgres/keys';
 import { resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import { deletePullIntents, pullIntents, recordPullIntents } from '../../store/pullIntents';
 import type { PullInsertIntent } from '../../store/pullIntents';
+import { rowsByIdentity } from '../identity';
 import type { RunScope } from '../runner';
+import { parkKey } from './parked';
 import type { PoolClient } from 'pg';
 
 /**
@@ -82,15 +84,9 @@ async function xactStatuses(scope: RunScope, xids: string[]): Promise<Map<string
  * no longer knows committed (exactly one row).
  */
 async function rowsHolding(scope: RunScope, intents: PullInsertIntent[]): Promise<Map<string, number>> {
-  const { def, plan, source } = scope;
   const identities = new Map(intents.map((i) => [i.identityHash, i.identity]));
-  const keys = [...identities.values()].map((identity) => def.source.key.map((k) => identity[k]));
-  const holding = new Map<string, number>();
-  for (const r of await source.readByKeys(keys)) {
-    const hash = identityOf(def.source.key, r.values, plan.keyKinds).hash;
-    holding.set(hash, (holding.get(hash) ?? 0) + 1);
-  }
-  return holding;
+  const keys = [...identities.values()].map((identity) => scope.def.source.key.map((k) => identity[k]));
+  return rowsByIdentity(scope, await scope.source.readByKeys(keys)).heldBy;
 }
 
 /**
@@ -150,25 +146,17 @@ export async function settleInsertIntents(scope: RunScope): Promise<number> {
     pair.push(intent.entry);
   }
 
-  scope.assertLockHeld();
-  const client = await ctx.meta.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(ctx.meta, async (client) => {
     await ledger.save(client, pair);
     await deletePullIntents(client, definitionId, intents);
     await resolveParked(
       client,
       definitionId,
       'PULL',
-      pair.map((e) => (scope.route ? `${e.listId}/${e.itemId as string}` : (e.itemId as string))),
+      pair.map((e) => parkKey(scope, e.itemId as string, e.listId)),
     );
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    scope.assertLockHeld();
+  });
   if (pair.length)
     ctx.log.info(
       `${def.name}: paired ${pair.length} item(s) a stopped pull inserted before it could record them`,

@@ -6,8 +6,8 @@ import type { RunScope } from '../runner';
  * The key a pulled item is parked under: its id, qualified by its list for a routed definition (item ids are
  * only unique within a list).
  */
-export function parkKey(scope: RunScope, itemId: string): string {
-  return scope.route ? `${scope.listId}/${itemId}` : itemId;
+export function parkKey(scope: RunScope, itemId: string, listId = scope.listId): string {
+  return scope.route ? `${listId}/${itemId}` : itemId;
 }
 
 /**

@@ -12,7 +12,8 @@ import type { RunScope } from '../runner';
 import { sourcePairs } from '../transform';
 
 export interface WriteBack {
-  op: WriteOp;
+  /** Only updates: an item to delete is the push's (I8), an item to re-create too. */
+  op: Extract<WriteOp, { kind: 'update' }>;
   entry: LedgerEntry;
   synced: CanonicalRecord;
   /** The item's outcome already counted when its Postgres side settled, or null: the write-back is its outcome. */

@@ -29,7 +29,8 @@ export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]):
         provenance: 'PUSH',
         state: 'SYNCED',
       });
-    } else if (o.status === 'deleted' || o.status === 'not_found') {
+    } else if (o.status === 'not_found') {
+      // The item is gone (deleted in SharePoint since the page was read): its pair goes with it.
       if (w.counted === null) scope.counts.deleted++;
       remove.push(o.ref);
     } else {
