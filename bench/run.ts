@@ -246,6 +246,16 @@ function checkTargets(results: Map<ScenarioId, ScenarioResult>): TargetCheck[] {
   };
   pipelineCheck(overhead, results.get('overheadSerial'), 2, 4000);
   pipelineCheck(results.get('latency'), results.get('latencySerial'), 3, 2500);
+  for (const pushed of [overhead, results.get('latency')]) {
+    const cpu = pushed ? num(pushed, 'engineCpuSecondsPer1000Rows') : null;
+    if (!pushed || cpu === null) continue;
+    checks.push({
+      target: 'Engine CPU per 1,000 rows pushed ≤ 0.15 s (issue 23.3)',
+      scenario: pushed.number,
+      measured: `${cpu} s`,
+      met: cpu <= 0.15,
+    });
+  }
   const seed = results.get('seed');
   const latency = results.get('latency');
   if (seed && overhead) {

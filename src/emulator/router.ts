@@ -234,12 +234,14 @@ const COMPILED_OTHER_ROUTES = compile(OTHER_ROUTES, '');
 /** Matches decoded segments against a compiled template; literal 'delta()' counts as 'delta'. */
 function matchTemplate(compiled: CompiledRoute, rest: string[]): Params | undefined {
   if (compiled.parts.length !== rest.length) return undefined;
-  const params: Params = {};
+  // Literals first: most templates tried for a request do not match, and need no parameters built.
   for (let i = 0; i < rest.length; i++) {
     const literal = compiled.parts[i];
-    if (literal === null) params[compiled.names[i]] = rest[i];
-    else if (literal !== rest[i] && !(literal === 'delta' && rest[i] === 'delta()')) return undefined;
+    if (literal !== null && literal !== rest[i] && !(literal === 'delta' && rest[i] === 'delta()'))
+      return undefined;
   }
+  const params: Params = {};
+  for (let i = 0; i < rest.length; i++) if (compiled.parts[i] === null) params[compiled.names[i]] = rest[i];
   return params;
 }
 

@@ -6,33 +6,42 @@ import { EmulatorSetupError } from './errors';
 
 let lastSecond = NaN;
 let lastText = '';
-let lastDay = NaN;
-/** `YYYY-MM-DDT` of lastDay. */
-let dayText = '';
+/** `YYYY-MM-DDT` by day number since the epoch, for days of years 0000–9999 ('' for others). */
+const dayTexts = new Map<number, string>();
+/** Days kept in dayTexts: a list's date columns span a few thousand days; past this, the cache starts again. */
+const DAY_TEXTS_KEPT = 20_000;
 const TWO_DIGITS = Array.from({ length: 60 }, (_, n) => String(n).padStart(2, '0'));
 const SECONDS_PER_DAY = 86_400;
+
+function dayText(day: number): string {
+  let text = dayTexts.get(day);
+  if (text === undefined) {
+    const iso = new Date(day * SECONDS_PER_DAY * 1000).toISOString();
+    // Years outside 0000–9999 print with a sign and six digits: those keep the full formatting.
+    text = iso.length === 24 ? iso.slice(0, 11) : '';
+    if (dayTexts.size >= DAY_TEXTS_KEPT) dayTexts.clear();
+    dayTexts.set(day, text);
+  }
+  return text;
+}
 
 export function toGraphDateTime(ms: number): string {
   const second = Math.floor(ms / 1000);
   // Most timestamps rendered together share a second: formatting is a measurable cost under load.
   if (second === lastSecond) return lastText;
   lastSecond = second;
-  // Item dates rarely share a second but often a day: the date is formatted once a day, the time by table.
+  // Item dates rarely share a second but come back to the same days: each day is formatted once, the time by
+  // table (an item's date column is formatted several times between its write and its answer).
   const day = Math.floor(second / SECONDS_PER_DAY);
-  if (day !== lastDay) {
-    const iso = new Date(day * SECONDS_PER_DAY * 1000).toISOString();
-    // Years outside 0000–9999 print with a sign and six digits: those keep the full formatting below.
-    dayText = iso.length === 24 ? iso.slice(0, 11) : '';
-    lastDay = day;
-  }
-  if (dayText === '') {
+  const date = dayText(day);
+  if (date === '') {
     const iso = new Date(second * 1000).toISOString();
     lastText = `${iso.slice(0, -5)}Z`;
     return lastText;
   }
   const inDay = second - day * SECONDS_PER_DAY;
   const minutes = Math.floor(inDay / 60);
-  lastText = `${dayText}${TWO_DIGITS[Math.floor(minutes / 60)]}:${TWO_DIGITS[minutes % 60]}:${TWO_DIGITS[inDay % 60]}Z`;
+  lastText = `${date}${TWO_DIGITS[Math.floor(minutes / 60)]}:${TWO_DIGITS[minutes % 60]}:${TWO_DIGITS[inDay % 60]}Z`;
   return lastText;
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { IdentityKeyError, previewValue } from './errors';
 import { exactDecimalOfNumber, normalizeDecimalText } from './numbers';
 import { formatInstantExact, instantOfDate, parseCalendarDate, parseInstant, type Fail } from './temporal';
@@ -78,8 +78,9 @@ export function contentHash(values: CanonicalRecord): string {
   return sha256Hex(writeMembers(values, true));
 }
 
+/** One-shot `crypto.hash` (Node 20.12+): about twice as fast as a Hash object for texts of this size (issue 23.3). */
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /**

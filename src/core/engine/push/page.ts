@@ -2,7 +2,7 @@
 import type { PoolClient } from 'pg';
 import { markRunWrites, unmarkForRelease } from '../../capture/lsn/origin';
 import { contentHash, fromGraphFields, type CanonicalRecord, type MappedColumn } from '../../canonical';
-import { pick, type FieldPlan } from '../plan';
+import { type FieldPlan } from '../plan';
 import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { writeCursor } from '../../store/cursors';
@@ -164,5 +164,10 @@ export function createdSynced(
 ): CanonicalRecord {
   const columns = pullOnlyColumns(plan);
   const pulledBack = returned && columns.size > 0 ? fromGraphFields(returned, columns) : null;
-  return { ...pick(pulledBack ?? values, plan.toPostgres), ...pick(values, plan.toSharePoint) };
+  // pick(pulledBack ?? values, toPostgres) overlaid with pick(values, toSharePoint), built as one object.
+  const read = pulledBack ?? values;
+  const synced: CanonicalRecord = {};
+  for (const f of plan.toPostgres) synced[f] = read[f] ?? null;
+  for (const f of plan.toSharePoint) synced[f] = values[f] ?? null;
+  return synced;
 }

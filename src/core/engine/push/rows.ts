@@ -16,7 +16,7 @@ import {
   splitDuplicateIdentities,
   splitSharedKeys,
 } from '../identity';
-import { keyOf, pick, rowToCanonical, type FieldPlan } from '../plan';
+import { keyOf, rowToCanonical, type FieldPlan } from '../plan';
 import { decidePair, type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
 import {
@@ -30,7 +30,7 @@ import {
   createdSynced,
   responseFields,
 } from './page';
-import { graphFields } from './writes';
+import { createFields, graphFields } from './writes';
 import { settleConflicts } from './conflicts';
 import { Slices } from '../slices';
 
@@ -314,10 +314,7 @@ export async function writePrepared(
       continue;
     }
     if (!entry || entry.state === 'PENDING_CREATE' || !entry.itemId) {
-      const fields = {
-        ...graphFields(scope, pick(r.values, plan.toSharePoint)),
-        [def.target.keyColumn]: r.hash,
-      };
+      const fields = createFields(scope, r.values, r.hash);
       ops.push({
         listId: rowList,
         op: { kind: 'create', ref: r.hash, fields, adoptBy: { field: def.target.keyColumn, value: r.hash } },

@@ -25,6 +25,21 @@ export function graphFields(scope: RunScope, values: CanonicalRecord): Record<st
 }
 
 /**
+ * The `fields` body creating a row's item: every field push may write (`toSharePoint`, I9), and the row's hidden
+ * key, by which a create of unknown outcome is found again (I6). graphFields and a spread did the same with three
+ * more copies of every row's values.
+ */
+export function createFields(
+  scope: RunScope,
+  values: CanonicalRecord,
+  hash: string,
+): Record<string, unknown> {
+  const fields = toGraphFields(pick(values, scope.plan.toSharePoint), scope.plan.columns);
+  fields[scope.def.target.keyColumn] = hash;
+  return fields;
+}
+
+/**
  * The source columns a decision's values write (pullable, non-key fields; pipelines run here) and, into
  * `written`, the Postgres value of each field with a pipeline. Pure: the pull plans a page's writes with it.
  */

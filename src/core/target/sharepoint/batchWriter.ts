@@ -70,25 +70,24 @@ function batchRequestFor(siteId: string, listId: string, pending: PendingWrite) 
 
 /**
  * `Headers.get` over an inner response's header record, without building a `Headers` per item: values
- * of the name in any case, in order, joined by ", " (as `Headers` combines them); null when absent.
+ * of the name in any case, in order, joined by ", " (as `Headers` combines them); null when absent. The
+ * names are lowercased once, on the first read (a batch's answers are read several times each).
  */
 export function headerReader(headers: Record<string, string>): Pick<Headers, 'get'> {
+  let byName: Map<string, string> | undefined;
   return {
     get(name: string): string | null {
-      const wanted = name.toLowerCase();
-      let value: string | null = null;
-      for (const key of Object.keys(headers)) {
-        if (key.toLowerCase() === wanted) value = value === null ? headers[key] : `${value}, ${headers[key]}`;
+      if (byName === undefined) {
+        byName = new Map();
+        for (const key of Object.keys(headers)) {
+          const lower = key.toLowerCase();
+          const before = byName.get(lower);
+          byName.set(lower, before === undefined ? headers[key] : `${before}, ${headers[key]}`);
+        }
       }
-      return value;
+      return byName.get(name.toLowerCase()) ?? null;
     },
   };
-}
-
-function headerOf(headers: Record<string, string> | undefined, name: string): string | undefined {
-  if (!headers) return undefined;
-  const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
-  return key === undefined ? undefined : headers[key];
 }
 
 /** Values as Graph reads them back, comparable with the values we wrote (lookup ids read as strings). */
@@ -224,9 +223,10 @@ export class BatchWriter {
       } else {
         for (const write of pending) {
           const response = responses.get(String(write.index));
+          const headers = response?.headers ? headerReader(response.headers) : undefined;
           // Each inner request is charged on its own, so RateLimit-* headers come inside the batch.
-          if (response?.headers) this.transport.noteRateLimitHeaders(headerReader(response.headers));
-          const retryAfter = parseRetryAfterMs(headerOf(response?.headers, 'retry-after'));
+          if (headers) this.transport.noteRateLimitHeaders(headers);
+          const retryAfter = parseRetryAfterMs(headers?.get('retry-after') ?? undefined);
           if (response === undefined) {
             unknown.push(write);
             unknownReason ??= `the batch response had no answer for request ${write.index}`;
