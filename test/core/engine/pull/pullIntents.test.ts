@@ -20,12 +20,16 @@ import { SITE, startHarness, type Harness } from '../../../support/engineHarness
 describe('pull inserts with the source in another database', () => {
   let h: Harness;
   let src: TestDatabase;
+  /** Another source database on the same server (one transaction id space): a connection re-pointed there. */
+  let src2: TestDatabase;
+  const warnings: string[] = [];
   let ctx: EngineContext;
   let closeCtx: () => Promise<void>;
 
   beforeAll(async () => {
     h = await startHarness({ deltaOrder: 'stable' });
     src = await freshDatabase();
+    src2 = await freshDatabase();
     const settings = loadSettings({
       DATABASE_URL: h.db.url,
       GRAPH_BASE_URL: h.emulator.baseUrl,
@@ -35,7 +39,8 @@ describe('pull inserts with the source in another database', () => {
     });
     ({ ctx, close: closeCtx } = await createEngineContext(settings, {
       caCert: h.emulator.caCert,
-      env: { ARCORE_CONNECTION_SRC: src.url },
+      env: { ARCORE_CONNECTION_SRC: src.url, ARCORE_CONNECTION_SRC2: src2.url },
+      log: { info() {}, warn: (m) => warnings.push(m), error() {} },
     }));
     const flagged = `CREATE TABLE fault (fail boolean NOT NULL); INSERT INTO fault VALUES (false);
       CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -51,6 +56,7 @@ describe('pull inserts with the source in another database', () => {
   afterAll(async () => {
     await closeCtx();
     await src.drop();
+    await src2.drop();
     await h.close();
   });
 
@@ -213,13 +219,18 @@ describe('pull inserts with the source in another database', () => {
 
   it('a row deleted in Postgres after the stopped pull committed it is not inserted again', async () => {
     await serialTable('tasks');
-    await addItems('tasks', [{ Title: 'keep' }, { Title: 'drop' }]);
+    await addItems('tasks', [{ Title: 'keep' }, { Title: 'drop' }, { Title: 'gone' }]);
     await failMeta(true);
     expect((await pull('tasks')).status).toBe('FAILED');
     await failMeta(false);
-    await src.pool.query("DELETE FROM tasks WHERE name = 'drop'");
+    await src.pool.query("DELETE FROM tasks WHERE name IN ('drop', 'gone')");
+    // Recorded before migration 022 (no source database): its status is trusted as it was.
+    await h.db.pool.query(
+      `UPDATE arcore.pull_insert_intents SET source_system_id = NULL, source_database_oid = NULL,
+         source_database_name = NULL WHERE entry->'syncedValues'->>'Title' = 'gone'`,
+    );
     // Its source transaction committed: the item is paired with its row (gone since), not read again as new.
-    expect(await pull('tasks')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect(await pull('tasks')).toMatchObject({ status: 'SUCCEEDED', created: 3, failed: 0 });
     expect(await rows('SELECT name FROM tasks')).toEqual([{ name: 'keep' }]);
     expect(await leftOver('tasks')).toEqual({ intents: 0, parked: 0 });
     expect(await pull('tasks')).toMatchObject({ created: 0, failed: 0 });
@@ -309,5 +320,88 @@ describe('pull inserts with the source in another database', () => {
     await expectPairedOnce('reused', 'reused');
     expect(await runPush(ctx, 'reused', { trigger: 'test' })).toMatchObject({ created: 0, failed: 0 });
     expect((await h.items('reused')).map((i) => i.fields.Title)).toEqual(['new a']);
+  });
+
+  describe('the definition re-pointed at another source database while intents are left', () => {
+    const repoint = async (input: SyncDefinitionInput) => {
+      await upsertDefinitions(h.db.pool, [
+        parseDefinition({ ...input, source: { ...input.source, connection: 'SRC2' } }),
+      ]);
+    };
+    const codesInput = (name: string): SyncDefinitionInput => ({
+      name,
+      source: {
+        table: name,
+        key: ['code'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        connection: 'SRC',
+      },
+      target: { site: SITE, list: name },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code' },
+      ],
+    });
+    const codesTable = (name: string) =>
+      `CREATE TABLE ${name} (code text PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now())`;
+
+    it('committed on the old database: the items are inserted in the new one, not paired with rows it never had', async () => {
+      await src.pool.query(codesTable('moved'));
+      await src2.pool.query(codesTable('moved'));
+      await define(codesInput('moved'));
+      await addItems('moved', [
+        { Title: 'first', Code: 'A' },
+        { Title: 'second', Code: 'B' },
+      ]);
+      await failMeta(true);
+      expect((await pull('moved')).status).toBe('FAILED');
+      await failMeta(false);
+      expect(await rows('SELECT code FROM moved ORDER BY code')).toEqual([{ code: 'A' }, { code: 'B' }]);
+      expect(await leftOver('moved')).toEqual({ intents: 2, parked: 0 });
+
+      // Same server: txid_status would answer "committed", true of the transaction but not of this database.
+      await repoint(codesInput('moved'));
+      warnings.length = 0;
+      expect(await pull('moved')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+      expect((await src2.pool.query('SELECT code, name FROM moved ORDER BY code')).rows).toEqual([
+        { code: 'A', name: 'first' },
+        { code: 'B', name: 'second' },
+      ]);
+      await expectPairedOnce('moved', 'moved');
+      expect(warnings.join('\n')).toMatch(
+        /moved: 2 new item\(s\) of a pull that stopped were recorded on database "t_\w+" \(oid \d+\) on server \d+, not on the source of connection "SRC2" now .*: 0 paired with the one row holding their key, 2 read again as new/,
+      );
+    });
+
+    it('rolled back on the old database, the rows there in the new one: paired by the rows, not inserted again', async () => {
+      await src.pool.query(`${codesTable('swapped')};
+        CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON swapped DEFERRABLE INITIALLY DEFERRED
+          FOR EACH ROW EXECUTE FUNCTION refuse_commit()`);
+      await define(codesInput('swapped'));
+      await addItems('swapped', [
+        { Title: 'first', Code: 'A' },
+        { Title: 'second', Code: 'B' },
+      ]);
+      await failSource(true);
+      expect((await pull('swapped')).status).toBe('FAILED');
+      await failSource(false);
+      expect(await rows('SELECT code FROM swapped')).toEqual([]);
+      expect(await leftOver('swapped')).toEqual({ intents: 2, parked: 0 });
+
+      // The server the rows committed on (a copy that kept them) is the source now; the old id reads "aborted".
+      await src2.pool.query(`${codesTable('swapped')};
+        INSERT INTO swapped (code, name) VALUES ('A', 'first'), ('B', 'second')`);
+      await repoint(codesInput('swapped'));
+      warnings.length = 0;
+      expect(await pull('swapped')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+      expect((await src2.pool.query('SELECT code, name FROM swapped ORDER BY code')).rows).toEqual([
+        { code: 'A', name: 'first' },
+        { code: 'B', name: 'second' },
+      ]);
+      await expectPairedOnce('swapped', 'swapped');
+      expect(warnings.join('\n')).toContain(
+        '2 paired with the one row holding their key, 0 read again as new',
+      );
+    });
   });
 });
