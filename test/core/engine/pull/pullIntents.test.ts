@@ -3,9 +3,12 @@ import { parseDefinition } from '../../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
 import { createEngineContext } from '../../../../src/core/engine/context';
 import { previewPull } from '../../../../src/core/engine/dryRun';
+import { SourceTransactionOpenError } from '../../../../src/core/engine/pull/intents';
 import { provisionList } from '../../../../src/core/engine/provision';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
+import { relinkDefinition } from '../../../../src/core/engine/relink';
+import { resolveConflict } from '../../../../src/core/engine/resolve';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { upsertDefinitions } from '../../../../src/core/store/definitions';
 import { freshDatabase, type TestDatabase } from '../../../support/db';
@@ -114,6 +117,51 @@ describe('pull inserts with the source in another database', () => {
       target: { site: SITE, list: table },
       fields: [{ source: 'name', target: 'Title' }],
     });
+  };
+
+  const codesInput = (name: string): SyncDefinitionInput => ({
+    name,
+    source: {
+      table: name,
+      key: ['code'],
+      cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+      connection: 'SRC',
+    },
+    target: { site: SITE, list: name },
+    fields: [
+      { source: 'name', target: 'Title' },
+      { source: 'code', target: 'Code' },
+    ],
+  });
+  const codesTable = (name: string) =>
+    `CREATE TABLE ${name} (code text PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now())`;
+  const definitionId = `(SELECT id FROM arcore.sync_definitions WHERE name = $1)`;
+  /**
+   * Runs `check` while the definition's intents name a source transaction still open, then gives them back their
+   * own (committed) transaction id.
+   */
+  const whileOpen = async (name: string, check: () => Promise<void>) => {
+    const { rows: recorded } = await h.db.pool.query<{ xid: string }>(
+      `SELECT DISTINCT source_xid::text AS xid FROM arcore.pull_insert_intents WHERE definition_id = ${definitionId}`,
+      [name],
+    );
+    expect(recorded).toHaveLength(1);
+    const setXid = (xid: string) =>
+      h.db.pool.query(
+        `UPDATE arcore.pull_insert_intents SET source_xid = $2::bigint WHERE definition_id = ${definitionId}`,
+        [name, xid],
+      );
+    const open = await src.pool.connect();
+    try {
+      await open.query('BEGIN');
+      const { rows: xid } = await open.query<{ x: string }>('SELECT txid_current()::text AS x');
+      await setXid(xid[0].x);
+      await check();
+    } finally {
+      await open.query('ROLLBACK');
+      open.release();
+    }
+    await setXid(recorded[0].xid);
   };
 
   it('a serial key: the metadata COMMIT fails after the source committed; the rerun inserts nothing again', async () => {
@@ -328,22 +376,6 @@ describe('pull inserts with the source in another database', () => {
         parseDefinition({ ...input, source: { ...input.source, connection: 'SRC2' } }),
       ]);
     };
-    const codesInput = (name: string): SyncDefinitionInput => ({
-      name,
-      source: {
-        table: name,
-        key: ['code'],
-        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-        connection: 'SRC',
-      },
-      target: { site: SITE, list: name },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'code', target: 'Code' },
-      ],
-    });
-    const codesTable = (name: string) =>
-      `CREATE TABLE ${name} (code text PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now())`;
 
     it('committed on the old database: the items are inserted in the new one, not paired with rows it never had', async () => {
       await src.pool.query(codesTable('moved'));
@@ -402,6 +434,101 @@ describe('pull inserts with the source in another database', () => {
       expect(warnings.join('\n')).toContain(
         '2 paired with the one row holding their key, 0 read again as new',
       );
+    });
+  });
+
+  describe('relink and resolve settle the intents first', () => {
+    it('relink: the rows a stopped pull committed get their items again in the new list; an open source transaction stops it', async () => {
+      await src.pool.query(codesTable('relisted'));
+      await define(codesInput('relisted'));
+      await addItems('relisted', [
+        { Title: 'first', Code: 'A' },
+        { Title: 'second', Code: 'B' },
+      ]);
+      await failMeta(true);
+      expect((await pull('relisted')).status).toBe('FAILED');
+      await failMeta(false);
+      expect(await leftOver('relisted')).toEqual({ intents: 2, parked: 0 });
+      const { rows: bound } = await h.db.pool.query<{ list_id: string }>(
+        'SELECT list_id FROM arcore.sync_definitions WHERE name = $1',
+        ['relisted'],
+      );
+      // The list is deleted and created again, empty: every run refuses until relink.
+      expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${bound[0].list_id}`)).status).toBe(204);
+      await provisionList(ctx, 'relisted');
+
+      await whileOpen('relisted', async () => {
+        await expect(relinkDefinition(ctx, 'relisted')).rejects.toThrow(SourceTransactionOpenError);
+        expect(await leftOver('relisted')).toEqual({ intents: 2, parked: 0 });
+        const { rows: still } = await h.db.pool.query<{ list_id: string }>(
+          'SELECT list_id FROM arcore.sync_definitions WHERE name = $1',
+          ['relisted'],
+        );
+        expect(still).toEqual(bound);
+      });
+
+      expect(await relinkDefinition(ctx, 'relisted')).toMatchObject({
+        settledInserts: 2,
+        adopted: 0,
+        toRecreate: 2,
+      });
+      expect(await leftOver('relisted')).toEqual({ intents: 0, parked: 0 });
+      expect(await runPush(ctx, 'relisted', { trigger: 'test' })).toMatchObject({
+        status: 'SUCCEEDED',
+        created: 2,
+        failed: 0,
+      });
+      expect((await h.items('relisted')).map((i) => i.fields.Title).sort()).toEqual(['first', 'second']);
+      await expectPairedOnce('relisted', 'relisted');
+      expect(await rows('SELECT code, name FROM relisted ORDER BY code')).toEqual([
+        { code: 'A', name: 'first' },
+        { code: 'B', name: 'second' },
+      ]);
+    });
+
+    it('resolve: pairs the new items of a stopped pull before it writes; an open source transaction stops it, the conflict left open', async () => {
+      await src.pool.query(`${codesTable('disputed')}; INSERT INTO disputed (code, name) VALUES ('A', 'T0')`);
+      await define({ ...codesInput('disputed'), conflictPolicy: 'MANUAL' });
+      expect(await runPush(ctx, 'disputed', { trigger: 'test' })).toMatchObject({ created: 1 });
+      await pull('disputed');
+      const [item] = await h.items('disputed');
+      await src.pool.query("UPDATE disputed SET name = 'pg' WHERE code = 'A'");
+      const base = `/sites/${h.siteId}/lists/disputed/items/${item.id}/fields`;
+      expect((await h.asUser('PATCH', base, { Title: 'sp' })).status).toBe(200);
+      expect(await pull('disputed')).toMatchObject({ conflicts: 1 });
+      const { rows: open } = await h.db.pool.query<{ id: string }>(
+        `SELECT id FROM arcore.sync_conflicts WHERE definition_id = ${definitionId} AND status = 'OPEN'`,
+        ['disputed'],
+      );
+      expect(open).toHaveLength(1);
+      const conflictStatus = async () =>
+        (await h.db.pool.query('SELECT status FROM arcore.sync_conflicts WHERE id = $1', [open[0].id]))
+          .rows[0].status as string;
+
+      await addItems('disputed', [{ Title: 'new', Code: 'B' }]);
+      await failMeta(true);
+      expect((await pull('disputed')).status).toBe('FAILED');
+      await failMeta(false);
+      expect(await leftOver('disputed')).toEqual({ intents: 1, parked: 0 });
+
+      await whileOpen('disputed', async () => {
+        await expect(resolveConflict(ctx, open[0].id, { take: 'postgres' }, 'test')).rejects.toThrow(
+          SourceTransactionOpenError,
+        );
+        expect(await conflictStatus()).toBe('OPEN');
+        expect(await leftOver('disputed')).toEqual({ intents: 1, parked: 0 });
+      });
+
+      expect(await resolveConflict(ctx, open[0].id, { take: 'postgres' }, 'test')).toEqual({
+        conflictId: open[0].id,
+        status: 'RESOLVED',
+      });
+      await expectPairedOnce('disputed', 'disputed');
+      expect(await rows('SELECT code, name FROM disputed ORDER BY code')).toEqual([
+        { code: 'A', name: 'pg' },
+        { code: 'B', name: 'new' },
+      ]);
+      expect((await h.items('disputed')).map((i) => i.fields.Title).sort()).toEqual(['new', 'pg']);
     });
   });
 });
