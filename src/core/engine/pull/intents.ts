@@ -36,6 +36,7 @@ import type { PoolClient } from 'pg';
 export type IntentScope = Pick<
   RunScope,
   | 'ctx'
+  | 'stored'
   | 'def'
   | 'definitionId'
   | 'ledger'
@@ -130,8 +131,9 @@ async function rowsHolding(scope: IntentScope, intents: PullInsertIntent[]): Pro
  */
 export async function settleInsertIntents(scope: IntentScope): Promise<number> {
   const { ctx, def, definitionId, ledger } = scope;
-  // Intents exist only where the source has its own database (inPageTx): one database pays no query.
-  if (scope.dryRun || scope.sameDatabase) return 0;
+  // Pages record intents only where the source has its own database (inPageTx): one database pays no query, but
+  // settles those left from before its connection was re-pointed there (read with the definition).
+  if (scope.dryRun || (scope.sameDatabase && !scope.stored.pullIntentsLeft)) return 0;
   const intents = await pullIntents(ctx.meta, definitionId);
   if (intents.length === 0) return 0;
   // An id taken on another server or database than the source's now may name another transaction there: the

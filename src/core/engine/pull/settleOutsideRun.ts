@@ -23,7 +23,6 @@ export async function settleIntentsOutsideRun(
 ): Promise<number> {
   const def = stored.definition;
   const sourcePool = ctx.sourcePool(def.source.connection);
-  if (sourcePool === ctx.meta) return 0;
   if ((await pullIntents(ctx.meta, stored.id)).length === 0) return 0;
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
@@ -37,6 +36,7 @@ export async function settleIntentsOutsideRun(
   });
   return settleInsertIntents({
     ctx,
+    stored,
     def,
     definitionId: stored.id,
     ledger: new LedgerStore(
@@ -45,7 +45,7 @@ export async function settleIntentsOutsideRun(
       def.source.connection,
     ),
     dryRun: null,
-    sameDatabase: false,
+    sameDatabase: sourcePool === ctx.meta,
     sourcePool,
     source,
     plan: { keyKinds: keyKindsOf(def, byName) },

@@ -42,7 +42,12 @@ describe('pull inserts with the source in another database', () => {
     });
     ({ ctx, close: closeCtx } = await createEngineContext(settings, {
       caCert: h.emulator.caCert,
-      env: { ARCORE_CONNECTION_SRC: src.url, ARCORE_CONNECTION_SRC2: src2.url },
+      // META: the metadata database under another connection name, so a pool apart from the metadata store's.
+      env: {
+        ARCORE_CONNECTION_SRC: src.url,
+        ARCORE_CONNECTION_SRC2: src2.url,
+        ARCORE_CONNECTION_META: h.db.url,
+      },
       log: { info() {}, warn: (m) => warnings.push(m), error() {} },
     }));
     const flagged = `CREATE TABLE fault (fail boolean NOT NULL); INSERT INTO fault VALUES (false);
@@ -435,6 +440,39 @@ describe('pull inserts with the source in another database', () => {
         '2 paired with the one row holding their key, 0 read again as new',
       );
     });
+  });
+
+  it('re-pointed at the metadata database itself (connection "default"): the intents are still settled, nothing inserted twice', async () => {
+    const input: SyncDefinitionInput = {
+      name: 'aliased',
+      source: {
+        table: 'aliased',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        connection: 'META',
+      },
+      target: { site: SITE, list: 'aliased' },
+      fields: [{ source: 'name', target: 'Title' }],
+    };
+    await h.db.pool.query(`CREATE TABLE aliased (id serial PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now())`);
+    await define(input);
+    await addItems('aliased', [{ Title: 'x' }, { Title: 'y' }]);
+    await failMeta(true);
+    expect((await pull('aliased')).status).toBe('FAILED');
+    await failMeta(false);
+    expect(await leftOver('aliased')).toEqual({ intents: 2, parked: 0 });
+
+    // The same database, now shared with the metadata store: pages record no intent, but those left are settled.
+    await upsertDefinitions(h.db.pool, [
+      parseDefinition({ ...input, source: { ...input.source, connection: 'default' } }),
+    ]);
+    expect(await pull('aliased')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect((await h.db.pool.query('SELECT name FROM aliased ORDER BY name')).rows).toEqual([
+      { name: 'x' },
+      { name: 'y' },
+    ]);
+    await expectPairedOnce('aliased', 'aliased');
   });
 
   describe('relink and resolve settle the intents first', () => {
