@@ -196,7 +196,13 @@ export async function settleInsertIntents(scope: IntentScope): Promise<number> {
     );
     scope.assertLockHeld();
   });
-  if (elsewhere.size) warnElsewhere(scope, [...elsewhere], current, new Set(pair));
+  if (elsewhere.size)
+    warnElsewhere(
+      scope,
+      [...elsewhere].filter((i) => !pairedItems.has(`${i.listId}/${i.itemId}`)),
+      current,
+      new Set(pair),
+    );
   if (pair.length)
     ctx.log.info(
       `${def.name}: paired ${pair.length} item(s) a stopped pull inserted before it could record them`,
@@ -204,7 +210,10 @@ export async function settleInsertIntents(scope: IntentScope): Promise<number> {
   return pair.length;
 }
 
-/** Says what became of the intents recorded on another server or database than the source's now. */
+/**
+ * Says what became of the intents recorded on another server or database than the source's now (those whose item
+ * the ledger already paired left out: nothing was decided for them).
+ */
 function warnElsewhere(
   scope: IntentScope,
   intents: PullInsertIntent[],
@@ -212,6 +221,7 @@ function warnElsewhere(
   paired: ReadonlySet<LedgerEntry>,
 ): void {
   const { def } = scope;
+  if (intents.length === 0) return;
   const taken = intents.filter((i) => paired.has(i.entry)).length;
   const where = [...new Set(intents.map((i) => describeDatabase(i.sourceDatabase as SourceDatabase)))];
   scope.ctx.log.warn(
