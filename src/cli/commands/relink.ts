@@ -15,6 +15,8 @@ export async function runRelinkCommand(
   }
   const was = result.previousListId === null ? 'no list bound before' : `was list ${result.previousListId}`;
   rt.io.out(`${name}: now synced with list ${result.listId} (${was}); ${result.itemsRead} items read`);
+  if (result.settledInserts > 0)
+    rt.io.out(`  paired first (new items a stopped pull had inserted): ${result.settledInserts}`);
   rt.io.out(`  adopted by hidden key: ${result.adopted}`);
   rt.io.out(`  to re-create on the next push: ${result.toRecreate}`);
   if (result.forgotten > 0) rt.io.out(`  forgotten (row deleted, no item left): ${result.forgotten}`);

@@ -2,6 +2,7 @@ import { identityOf, stableStringify } from '../canonical';
 import { describeKey } from '../source/postgres/keys';
 import { quoteIdent, type SourceRow } from '../source/postgres/PostgresSource';
 import { resolveParked, type ParkedFailure } from '../store/failures';
+import type { FieldPlan } from './plan';
 import type { RunScope } from './runner';
 
 /** The parked-failure key of rows whose key holds NULL: one record per definition, kept while such rows exist. */
@@ -153,7 +154,7 @@ export async function settleNullKeys(scope: RunScope, due: ParkedFailure[]): Pro
  * enforces the key (a view, I13), and then no row of it stands for the pair.
  */
 export function rowsByIdentity(
-  scope: RunScope,
+  scope: Pick<RunScope, 'def'> & { plan: Pick<FieldPlan, 'keyKinds'> },
   rows: readonly SourceRow[],
 ): { rowByHash: Map<string, SourceRow>; heldBy: Map<string, number> } {
   const rowByHash = new Map<string, SourceRow>();

@@ -83,6 +83,24 @@ export class MappingError extends Error {
   }
 }
 
+/** The kinds of the key columns (FieldPlan.keyKinds): how a key is rendered into its identity hash. */
+export function keyKindsOf(
+  def: SyncDefinition,
+  pgByName: ReadonlyMap<string, SourceColumn>,
+): Record<string, FieldKind> {
+  const keyKinds: Record<string, FieldKind> = {};
+  for (const k of def.source.key) {
+    const col = pgByName.get(k);
+    if (!col) throw new MappingError(def.name, `source.key: column "${k}" does not exist`);
+    try {
+      keyKinds[k] = fieldKindFor(col, undefined);
+    } catch {
+      // A key of a type we do not sync as a field is still a key: rendered by its JS type.
+    }
+  }
+  return keyKinds;
+}
+
 export function buildFieldPlan(
   def: SyncDefinition,
   pgColumns: SourceColumn[],
@@ -162,16 +180,7 @@ export function buildFieldPlan(
       oneWay,
     };
   });
-  const keyKinds: Record<string, FieldKind> = {};
-  for (const k of def.source.key) {
-    const col = pgByName.get(k);
-    if (!col) throw new MappingError(def.name, `source.key: column "${k}" does not exist`);
-    try {
-      keyKinds[k] = fieldKindFor(col, undefined);
-    } catch {
-      // A key of a type we do not sync as a field is still a key: rendered by its JS type.
-    }
-  }
+  const keyKinds = keyKindsOf(def, pgByName);
   const select = new Set<string>();
   for (const f of fields)
     select.add(f.kind === 'lookupId' || f.kind === 'multiLookupId' ? `${f.target}LookupId` : f.target);

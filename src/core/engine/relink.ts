@@ -9,6 +9,7 @@ import type { EngineContext } from './types';
 import { isRouted, targetListLabel, targetLists } from '../routing/lists';
 import { unbindRoutedLists } from './routing';
 import { inTransaction } from '../db/transaction';
+import { settleIntentsOutsideRun } from './pull/settleOutsideRun';
 
 export interface RelinkResult {
   definition: string;
@@ -27,6 +28,8 @@ export interface RelinkResult {
   duplicateKeys: number;
   /** Parked pull failures that named items of the old list: discarded. */
   pullFailuresDiscarded: number;
+  /** New items a pull that stopped had inserted without recording them, paired first (I6, pull/intents.ts). */
+  settledInserts: number;
   /** Routed definitions: every routed list as it resolves now (`listId` is the first of them). */
   lists?: { name: string; listId: string }[];
 }
@@ -39,7 +42,8 @@ const BATCH = 1000;
  * gone lose their ledger entry and the push cursor starts over, so the next push creates their items again
  * (adopting any that carries their key by then, I6) and skips every other row; the pull starts a fresh
  * enumeration, so every adopted item is compared with its row against the values last synced, under the
- * definition's conflict policy. Nothing is written to either side here.
+ * definition's conflict policy. Nothing is written to either side here. A stopped pull's insert intents are
+ * settled first, as a run does; a source transaction of one still open stops the relink before anything changes.
  */
 export async function relinkDefinition(ctx: EngineContext, name: string): Promise<RelinkResult> {
   const stored = await getDefinition(ctx.meta, name);
@@ -48,6 +52,9 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
   if (!lock) throw new DefinitionBusyError(name, 'relinking it');
   const target = ctx.target();
   try {
+    // The ledger read below must hold the pairs whose rows a stopped pull committed, or relink would forget their
+    // items' rows and the next push would create their items a second time.
+    const settledInserts = await settleIntentsOutsideRun(ctx, stored, lock);
     forgetResolution(ctx, def);
     const routed = isRouted(def);
     // Routed: every routed list is read; an item is known by its list and id.
@@ -103,6 +110,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       forgotten: 0,
       duplicateKeys,
       pullFailuresDiscarded: 0,
+      settledInserts,
       ...(routed ? { lists } : {}),
     };
     await inTransaction(ctx.meta, async (client) => {

@@ -9,6 +9,7 @@ import { applyToPostgres, graphFields } from './push/writes';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
 import { markRunWrites, unmarkForRelease } from '../capture/lsn/origin';
+import { settleInsertIntents } from './pull/intents';
 import { forListId } from './routing';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext } from './types';
@@ -212,7 +213,7 @@ async function writeSharePoint(
  * changed alone: the Postgres change is made in an open transaction, SharePoint is written (If-Match), and the
  * transaction commits only when SharePoint took the write (it rolls back otherwise). An item that is gone is
  * re-created (with the hidden key column) when Postgres's values are taken. Then the resolution and the new
- * synced values are recorded.
+ * synced values are recorded. A stopped pull's insert intents are settled first, as in every run.
  */
 export async function resolveConflict(
   ctx: EngineContext,
@@ -256,6 +257,9 @@ async function resolveInRun(
   resolvedBy: string,
 ): Promise<void> {
   const { def, source, ledger } = runScope;
+  // As every run does first (I6): the ledger holds the pairs whose rows a stopped pull committed before anything
+  // is read; a source transaction of one still open stops here, nothing written.
+  await settleInsertIntents(runScope);
   const key = def.source.key.map((k) => conflict.identity[k]);
   const rows = await source.readByKeys([key]);
   // A view's key held by several rows (I13): either side's values would settle the item for one of them.

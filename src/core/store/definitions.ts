@@ -11,6 +11,11 @@ export interface StoredDefinition {
   updatedAt: Date;
   /** The list the ledger was built on, bound by the first run (I15); null until then. */
   listId: string | null;
+  /**
+   * Pull insert intents are left (engine/pull/intents.ts), read with the definition: a run whose source shares the
+   * metadata database (whose pages record none) settles those left from before its connection was re-pointed.
+   */
+  pullIntentsLeft: boolean;
 }
 
 export class UnknownDefinitionError extends Error {
@@ -168,6 +173,7 @@ interface DefinitionRow {
   updated_at: Date;
   name: string;
   list_id: string | null;
+  intents_left: boolean;
 }
 
 function fromRow(row: DefinitionRow): StoredDefinition {
@@ -176,10 +182,13 @@ function fromRow(row: DefinitionRow): StoredDefinition {
     definition: parseDefinition(row.document, `stored definition "${row.name}"`),
     updatedAt: row.updated_at,
     listId: row.list_id,
+    pullIntentsLeft: row.intents_left,
   };
 }
 
-const SELECT_DEFINITION = 'SELECT id, name, document, updated_at, list_id FROM arcore.sync_definitions';
+const SELECT_DEFINITION = `SELECT d.id, d.name, d.document, d.updated_at, d.list_id,
+    EXISTS (SELECT 1 FROM arcore.pull_insert_intents i WHERE i.definition_id = d.id) AS intents_left
+  FROM arcore.sync_definitions d`;
 
 /** Records the list a definition's ledger is built on (I15); null forgets it (the target was changed). */
 export async function bindListId(db: Pool | PoolClient, id: string, listId: string | null): Promise<void> {

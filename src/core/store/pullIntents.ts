@@ -4,6 +4,16 @@ import type { LedgerEntry } from './ledger';
 type Db = Pool | PoolClient;
 
 /**
+ * The source server and database a transaction id was taken on (migration 022): its status is asked only there.
+ * `systemId` is null where the role may not read pg_control_system().
+ */
+export interface SourceDatabase {
+  systemId: string | null;
+  databaseOid: string;
+  databaseName: string;
+}
+
+/**
  * A new SharePoint item whose row a pull page inserted in a source database apart from the metadata store
  * (migration 021): recorded and committed before the source commits, deleted with the page's ledger entries.
  */
@@ -16,6 +26,8 @@ export interface PullInsertIntent {
   entry: LedgerEntry;
   /** The page's source transaction (txid_current, as text): committed or not, its status tells. */
   sourceXid: string;
+  /** Where that transaction was taken; null for intents recorded before migration 022. */
+  sourceDatabase: SourceDatabase | null;
 }
 
 /** Records intents (autocommit when `db` is a pool): a record left by an earlier attempt is replaced. */
@@ -23,19 +35,28 @@ export async function recordPullIntents(
   db: Db,
   definitionId: string,
   sourceXid: string,
+  source: SourceDatabase,
   entries: readonly LedgerEntry[],
 ): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
     `INSERT INTO arcore.pull_insert_intents (definition_id, list_id, item_id, identity, identity_hash, entry,
-       source_xid)
+       source_xid, source_system_id, source_database_oid, source_database_name)
      SELECT $1, x.entry->>'listId', x.entry->>'itemId', x.entry->'identity', x.entry->>'identityHash', x.entry,
-       $3::bigint
+       $3::bigint, $4, $5::bigint, $6
        FROM jsonb_array_elements($2::jsonb) AS x(entry)
      ON CONFLICT (definition_id, list_id, item_id) DO UPDATE SET identity = EXCLUDED.identity,
        identity_hash = EXCLUDED.identity_hash, entry = EXCLUDED.entry, source_xid = EXCLUDED.source_xid,
-       recorded_at = now()`,
-    [definitionId, JSON.stringify(entries), sourceXid],
+       source_system_id = EXCLUDED.source_system_id, source_database_oid = EXCLUDED.source_database_oid,
+       source_database_name = EXCLUDED.source_database_name, recorded_at = now()`,
+    [
+      definitionId,
+      JSON.stringify(entries),
+      sourceXid,
+      source.systemId,
+      source.databaseOid,
+      source.databaseName,
+    ],
   );
 }
 
@@ -62,8 +83,13 @@ export async function pullIntents(db: Db, definitionId: string): Promise<PullIns
     identity_hash: string;
     entry: LedgerEntry;
     source_xid: string;
+    system_id: string | null;
+    database_oid: string | null;
+    database_name: string | null;
   }>(
-    `SELECT list_id, item_id, identity, identity_hash, entry, source_xid::text AS source_xid
+    `SELECT list_id, item_id, identity, identity_hash, entry, source_xid::text AS source_xid,
+            source_system_id AS system_id, source_database_oid::text AS database_oid,
+            source_database_name AS database_name
        FROM arcore.pull_insert_intents
       WHERE definition_id = $1 ORDER BY recorded_at, list_id, item_id`,
     [definitionId],
@@ -75,5 +101,9 @@ export async function pullIntents(db: Db, definitionId: string): Promise<PullIns
     identityHash: r.identity_hash,
     entry: r.entry,
     sourceXid: r.source_xid,
+    sourceDatabase:
+      r.database_oid === null || r.database_name === null
+        ? null
+        : { systemId: r.system_id, databaseOid: r.database_oid, databaseName: r.database_name },
   }));
 }

@@ -7,18 +7,47 @@
  * before a run reads anything (the pull's pages, the push's rows): the item is paired with its row when the source
  * transaction committed, or read again as new when it did not. The record names that transaction (txid_current),
  * so a row deleted in Postgres since then is not taken for one never committed (its delete is then followed as
- * any other), and a row with the same key that someone else inserted is not taken for the item's.
+ * any other), and a row with the same key that someone else inserted is not taken for the item's. The record also
+ * names the server and database the id was taken on (migration 022): where the definition's source is another one
+ * now, that id may name another transaction, so the rows tell instead, as for an id the server no longer knows.
  */
 import { inTransaction } from '../../db/transaction';
+import {
+  describeDatabase,
+  otherDatabase,
+  sourceDatabase,
+  transactionAndDatabase,
+} from '../../source/postgres/database';
 import { describeKey } from '../../source/postgres/keys';
 import { resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import { deletePullIntents, pullIntents, recordPullIntents } from '../../store/pullIntents';
-import type { PullInsertIntent } from '../../store/pullIntents';
+import type { PullInsertIntent, SourceDatabase } from '../../store/pullIntents';
+import type { FieldPlan } from '../plan';
 import { rowsByIdentity } from '../identity';
 import type { RunScope } from '../runner';
 import { parkKey } from './parked';
 import type { PoolClient } from 'pg';
+
+/**
+ * What settling intents works with: a run's scope, or the one relink builds for itself (settleOutsideRun.ts).
+ * `route` only decides the parked-failure key (parkKey).
+ */
+export type IntentScope = Pick<
+  RunScope,
+  | 'ctx'
+  | 'stored'
+  | 'def'
+  | 'definitionId'
+  | 'ledger'
+  | 'dryRun'
+  | 'sameDatabase'
+  | 'sourcePool'
+  | 'source'
+  | 'route'
+  | 'listId'
+  | 'assertLockHeld'
+> & { plan: Pick<FieldPlan, 'keyKinds'> };
 
 /**
  * Run between a page's work and its source COMMIT (inPageTx): records the new items' pairs with the source
@@ -32,8 +61,8 @@ export async function recordInsertIntents(
   entries: readonly LedgerEntry[],
 ): Promise<void> {
   if (entries.length === 0) return;
-  const { rows } = await source.query<{ xid: string }>('SELECT txid_current()::text AS xid');
-  await recordPullIntents(scope.ctx.meta, scope.definitionId, rows[0].xid, entries);
+  const { xid, database } = await transactionAndDatabase(scope.sourcePool, source);
+  await recordPullIntents(scope.ctx.meta, scope.definitionId, xid, database, entries);
   await deletePullIntents(
     meta,
     scope.definitionId,
@@ -65,7 +94,8 @@ type XactStatus = 'committed' | 'aborted' | 'in progress' | null;
 const INVALID_PARAMETER_VALUE = '22023';
 
 /** Each source transaction's status; null where the server no longer knows it (too old). */
-async function xactStatuses(scope: RunScope, xids: string[]): Promise<Map<string, XactStatus>> {
+async function xactStatuses(scope: IntentScope, xids: string[]): Promise<Map<string, XactStatus>> {
+  if (xids.length === 0) return new Map();
   try {
     const { rows } = await scope.sourcePool.query<{ xid: string; status: XactStatus }>(
       'SELECT x AS xid, txid_status(x::bigint) AS status FROM unnest($1::text[]) AS x',
@@ -83,7 +113,7 @@ async function xactStatuses(scope: RunScope, xids: string[]): Promise<Map<string
  * How many rows hold each of these intents' keys: what tells whether a source transaction whose status the server
  * no longer knows committed (exactly one row).
  */
-async function rowsHolding(scope: RunScope, intents: PullInsertIntent[]): Promise<Map<string, number>> {
+async function rowsHolding(scope: IntentScope, intents: PullInsertIntent[]): Promise<Map<string, number>> {
   const identities = new Map(intents.map((i) => [i.identityHash, i.identity]));
   const keys = [...identities.values()].map((identity) => scope.def.source.key.map((k) => identity[k]));
   return rowsByIdentity(scope, await scope.source.readByKeys(keys)).heldBy;
@@ -99,16 +129,26 @@ async function rowsHolding(scope: RunScope, intents: PullInsertIntent[]): Promis
  * (its ledger keeps no pair for later reads, dryRun.ts): it shows these items as new, though the real run pairs
  * them.
  */
-export async function settleInsertIntents(scope: RunScope): Promise<number> {
+export async function settleInsertIntents(scope: IntentScope): Promise<number> {
   const { ctx, def, definitionId, ledger } = scope;
-  // Intents exist only where the source has its own database (inPageTx): one database pays no query.
-  if (scope.dryRun || scope.sameDatabase) return 0;
+  // Pages record intents only where the source has its own database (inPageTx): one database pays no query, but
+  // settles those left from before its connection was re-pointed there (read with the definition).
+  if (scope.dryRun || (scope.sameDatabase && !scope.stored.pullIntentsLeft)) return 0;
   const intents = await pullIntents(ctx.meta, definitionId);
   if (intents.length === 0) return 0;
-  const status = await xactStatuses(scope, [...new Set(intents.map((i) => i.sourceXid))]);
-  const open = intents.filter((i) => status.get(i.sourceXid) === 'in progress');
+  // An id taken on another server or database than the source's now may name another transaction there: the
+  // rows tell instead of its status (a wrong "committed" pairs an item with a row never inserted here, a wrong
+  // "aborted" inserts it a second time).
+  const current = await sourceDatabase(scope.sourcePool);
+  const elsewhere = new Set(intents.filter((i) => otherDatabase(i.sourceDatabase, current)));
+  const asked = await xactStatuses(scope, [
+    ...new Set(intents.filter((i) => !elsewhere.has(i)).map((i) => i.sourceXid)),
+  ]);
+  const statusOf = (i: PullInsertIntent): XactStatus =>
+    elsewhere.has(i) ? null : (asked.get(i.sourceXid) ?? null);
+  const open = intents.filter((i) => statusOf(i) === 'in progress');
   if (open.length) throw new SourceTransactionOpenError(def.name, open[0].sourceXid, open.length);
-  const unknown = intents.filter((i) => (status.get(i.sourceXid) ?? null) === null);
+  const unknown = intents.filter((i) => statusOf(i) === null);
   const holding = unknown.length ? await rowsHolding(scope, unknown) : new Map<string, number>();
   const holders = await ledger.byIdentities(ctx.meta, [...new Set(intents.map((i) => i.identityHash))]);
   const pairedItems = new Set<string>();
@@ -121,13 +161,12 @@ export async function settleInsertIntents(scope: RunScope): Promise<number> {
   const pair: LedgerEntry[] = [];
   for (const intent of intents) {
     if (pairedItems.has(`${intent.listId}/${intent.itemId}`)) continue;
-    const committed =
-      status.get(intent.sourceXid) ?? (holding.get(intent.identityHash) === 1 ? 'committed' : null);
+    const committed = statusOf(intent) ?? (holding.get(intent.identityHash) === 1 ? 'committed' : null);
     if (committed !== 'committed') continue;
     const holder = holders.get(intent.identityHash);
     if (holder && holder.state !== 'UNROUTED') {
       // Told by the rows only, the one row may be that pair's: never replaced (I13); the item is decided as new.
-      if (status.get(intent.sourceXid) !== 'committed') {
+      if (statusOf(intent) !== 'committed') {
         ctx.log.warn(
           `${def.name}: item ${intent.itemId} (list ${intent.listId}) was inserted by a pull that stopped before ` +
             `recording it, and its key is now paired with item ${holder.itemId ?? '(none)'}: it is decided again as new`,
@@ -157,9 +196,38 @@ export async function settleInsertIntents(scope: RunScope): Promise<number> {
     );
     scope.assertLockHeld();
   });
+  if (elsewhere.size)
+    warnElsewhere(
+      scope,
+      [...elsewhere].filter((i) => !pairedItems.has(`${i.listId}/${i.itemId}`)),
+      current,
+      new Set(pair),
+    );
   if (pair.length)
     ctx.log.info(
       `${def.name}: paired ${pair.length} item(s) a stopped pull inserted before it could record them`,
     );
   return pair.length;
+}
+
+/**
+ * Says what became of the intents recorded on another server or database than the source's now (those whose item
+ * the ledger already paired left out: nothing was decided for them).
+ */
+function warnElsewhere(
+  scope: IntentScope,
+  intents: PullInsertIntent[],
+  current: SourceDatabase,
+  paired: ReadonlySet<LedgerEntry>,
+): void {
+  const { def } = scope;
+  if (intents.length === 0) return;
+  const taken = intents.filter((i) => paired.has(i.entry)).length;
+  const where = [...new Set(intents.map((i) => describeDatabase(i.sourceDatabase as SourceDatabase)))];
+  scope.ctx.log.warn(
+    `${def.name}: ${intents.length} new item(s) of a pull that stopped were recorded on ${where.join(', ')}, ` +
+      `not on the source of connection "${def.source.connection}" now (${describeDatabase(current)}): their ` +
+      'source transaction cannot be asked there, so the rows told instead: ' +
+      `${taken} paired with the one row holding their key, ${intents.length - taken} read again as new`,
+  );
 }

@@ -6,7 +6,11 @@ import type { RunScope } from '../runner';
  * The key a pulled item is parked under: its id, qualified by its list for a routed definition (item ids are
  * only unique within a list).
  */
-export function parkKey(scope: RunScope, itemId: string, listId = scope.listId): string {
+export function parkKey(
+  scope: Pick<RunScope, 'route' | 'listId'>,
+  itemId: string,
+  listId = scope.listId,
+): string {
   return scope.route ? `${listId}/${itemId}` : itemId;
 }
 

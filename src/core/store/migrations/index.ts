@@ -15,6 +15,7 @@ import * as m018 from './018_move_phase';
 import * as m019 from './019_owed_delete_comparison';
 import * as m020 from './020_pull_idle_checks';
 import * as m021 from './021_pull_insert_intents';
+import * as m022 from './022_pull_intent_source';
 
 export interface Migration {
   version: number;
@@ -41,4 +42,5 @@ export const migrations: Migration[] = [
   { version: 19, ...m019 },
   { version: 20, ...m020 },
   { version: 21, ...m021 },
+  { version: 22, ...m022 },
 ];

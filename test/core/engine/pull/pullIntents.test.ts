@@ -3,9 +3,12 @@ import { parseDefinition } from '../../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
 import { createEngineContext } from '../../../../src/core/engine/context';
 import { previewPull } from '../../../../src/core/engine/dryRun';
+import { SourceTransactionOpenError } from '../../../../src/core/engine/pull/intents';
 import { provisionList } from '../../../../src/core/engine/provision';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
+import { relinkDefinition } from '../../../../src/core/engine/relink';
+import { resolveConflict } from '../../../../src/core/engine/resolve';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { upsertDefinitions } from '../../../../src/core/store/definitions';
 import { freshDatabase, type TestDatabase } from '../../../support/db';
@@ -20,12 +23,16 @@ import { SITE, startHarness, type Harness } from '../../../support/engineHarness
 describe('pull inserts with the source in another database', () => {
   let h: Harness;
   let src: TestDatabase;
+  /** Another source database on the same server (one transaction id space): a connection re-pointed there. */
+  let src2: TestDatabase;
+  const warnings: string[] = [];
   let ctx: EngineContext;
   let closeCtx: () => Promise<void>;
 
   beforeAll(async () => {
     h = await startHarness({ deltaOrder: 'stable' });
     src = await freshDatabase();
+    src2 = await freshDatabase();
     const settings = loadSettings({
       DATABASE_URL: h.db.url,
       GRAPH_BASE_URL: h.emulator.baseUrl,
@@ -35,7 +42,13 @@ describe('pull inserts with the source in another database', () => {
     });
     ({ ctx, close: closeCtx } = await createEngineContext(settings, {
       caCert: h.emulator.caCert,
-      env: { ARCORE_CONNECTION_SRC: src.url },
+      // META: the metadata database under another connection name, so a pool apart from the metadata store's.
+      env: {
+        ARCORE_CONNECTION_SRC: src.url,
+        ARCORE_CONNECTION_SRC2: src2.url,
+        ARCORE_CONNECTION_META: h.db.url,
+      },
+      log: { info() {}, warn: (m) => warnings.push(m), error() {} },
     }));
     const flagged = `CREATE TABLE fault (fail boolean NOT NULL); INSERT INTO fault VALUES (false);
       CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -51,6 +64,7 @@ describe('pull inserts with the source in another database', () => {
   afterAll(async () => {
     await closeCtx();
     await src.drop();
+    await src2.drop();
     await h.close();
   });
 
@@ -108,6 +122,51 @@ describe('pull inserts with the source in another database', () => {
       target: { site: SITE, list: table },
       fields: [{ source: 'name', target: 'Title' }],
     });
+  };
+
+  const codesInput = (name: string): SyncDefinitionInput => ({
+    name,
+    source: {
+      table: name,
+      key: ['code'],
+      cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+      connection: 'SRC',
+    },
+    target: { site: SITE, list: name },
+    fields: [
+      { source: 'name', target: 'Title' },
+      { source: 'code', target: 'Code' },
+    ],
+  });
+  const codesTable = (name: string) =>
+    `CREATE TABLE ${name} (code text PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now())`;
+  const definitionId = `(SELECT id FROM arcore.sync_definitions WHERE name = $1)`;
+  /**
+   * Runs `check` while the definition's intents name a source transaction still open, then gives them back their
+   * own (committed) transaction id.
+   */
+  const whileOpen = async (name: string, check: () => Promise<void>) => {
+    const { rows: recorded } = await h.db.pool.query<{ xid: string }>(
+      `SELECT DISTINCT source_xid::text AS xid FROM arcore.pull_insert_intents WHERE definition_id = ${definitionId}`,
+      [name],
+    );
+    expect(recorded).toHaveLength(1);
+    const setXid = (xid: string) =>
+      h.db.pool.query(
+        `UPDATE arcore.pull_insert_intents SET source_xid = $2::bigint WHERE definition_id = ${definitionId}`,
+        [name, xid],
+      );
+    const open = await src.pool.connect();
+    try {
+      await open.query('BEGIN');
+      const { rows: xid } = await open.query<{ x: string }>('SELECT txid_current()::text AS x');
+      await setXid(xid[0].x);
+      await check();
+    } finally {
+      await open.query('ROLLBACK');
+      open.release();
+    }
+    await setXid(recorded[0].xid);
   };
 
   it('a serial key: the metadata COMMIT fails after the source committed; the rerun inserts nothing again', async () => {
@@ -213,13 +272,18 @@ describe('pull inserts with the source in another database', () => {
 
   it('a row deleted in Postgres after the stopped pull committed it is not inserted again', async () => {
     await serialTable('tasks');
-    await addItems('tasks', [{ Title: 'keep' }, { Title: 'drop' }]);
+    await addItems('tasks', [{ Title: 'keep' }, { Title: 'drop' }, { Title: 'gone' }]);
     await failMeta(true);
     expect((await pull('tasks')).status).toBe('FAILED');
     await failMeta(false);
-    await src.pool.query("DELETE FROM tasks WHERE name = 'drop'");
+    await src.pool.query("DELETE FROM tasks WHERE name IN ('drop', 'gone')");
+    // Recorded before migration 022 (no source database): its status is trusted as it was.
+    await h.db.pool.query(
+      `UPDATE arcore.pull_insert_intents SET source_system_id = NULL, source_database_oid = NULL,
+         source_database_name = NULL WHERE entry->'syncedValues'->>'Title' = 'gone'`,
+    );
     // Its source transaction committed: the item is paired with its row (gone since), not read again as new.
-    expect(await pull('tasks')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect(await pull('tasks')).toMatchObject({ status: 'SUCCEEDED', created: 3, failed: 0 });
     expect(await rows('SELECT name FROM tasks')).toEqual([{ name: 'keep' }]);
     expect(await leftOver('tasks')).toEqual({ intents: 0, parked: 0 });
     expect(await pull('tasks')).toMatchObject({ created: 0, failed: 0 });
@@ -309,5 +373,200 @@ describe('pull inserts with the source in another database', () => {
     await expectPairedOnce('reused', 'reused');
     expect(await runPush(ctx, 'reused', { trigger: 'test' })).toMatchObject({ created: 0, failed: 0 });
     expect((await h.items('reused')).map((i) => i.fields.Title)).toEqual(['new a']);
+  });
+
+  describe('the definition re-pointed at another source database while intents are left', () => {
+    const repoint = async (input: SyncDefinitionInput) => {
+      await upsertDefinitions(h.db.pool, [
+        parseDefinition({ ...input, source: { ...input.source, connection: 'SRC2' } }),
+      ]);
+    };
+
+    it('committed on the old database: the items are inserted in the new one, not paired with rows it never had', async () => {
+      await src.pool.query(codesTable('moved'));
+      await src2.pool.query(codesTable('moved'));
+      await define(codesInput('moved'));
+      await addItems('moved', [
+        { Title: 'first', Code: 'A' },
+        { Title: 'second', Code: 'B' },
+      ]);
+      await failMeta(true);
+      expect((await pull('moved')).status).toBe('FAILED');
+      await failMeta(false);
+      expect(await rows('SELECT code FROM moved ORDER BY code')).toEqual([{ code: 'A' }, { code: 'B' }]);
+      expect(await leftOver('moved')).toEqual({ intents: 2, parked: 0 });
+
+      // Same server: txid_status would answer "committed", true of the transaction but not of this database.
+      await repoint(codesInput('moved'));
+      warnings.length = 0;
+      expect(await pull('moved')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+      expect((await src2.pool.query('SELECT code, name FROM moved ORDER BY code')).rows).toEqual([
+        { code: 'A', name: 'first' },
+        { code: 'B', name: 'second' },
+      ]);
+      await expectPairedOnce('moved', 'moved');
+      expect(warnings.join('\n')).toMatch(
+        /moved: 2 new item\(s\) of a pull that stopped were recorded on database "t_\w+" \(oid \d+\) on server \d+, not on the source of connection "SRC2" now .*: 0 paired with the one row holding their key, 2 read again as new/,
+      );
+    });
+
+    it('rolled back on the old database, the rows there in the new one: paired by the rows, not inserted again', async () => {
+      await src.pool.query(`${codesTable('swapped')};
+        CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON swapped DEFERRABLE INITIALLY DEFERRED
+          FOR EACH ROW EXECUTE FUNCTION refuse_commit()`);
+      await define(codesInput('swapped'));
+      await addItems('swapped', [
+        { Title: 'first', Code: 'A' },
+        { Title: 'second', Code: 'B' },
+      ]);
+      await failSource(true);
+      expect((await pull('swapped')).status).toBe('FAILED');
+      await failSource(false);
+      expect(await rows('SELECT code FROM swapped')).toEqual([]);
+      expect(await leftOver('swapped')).toEqual({ intents: 2, parked: 0 });
+
+      // The server the rows committed on (a copy that kept them) is the source now; the old id reads "aborted".
+      await src2.pool.query(`${codesTable('swapped')};
+        INSERT INTO swapped (code, name) VALUES ('A', 'first'), ('B', 'second')`);
+      await repoint(codesInput('swapped'));
+      warnings.length = 0;
+      expect(await pull('swapped')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+      expect((await src2.pool.query('SELECT code, name FROM swapped ORDER BY code')).rows).toEqual([
+        { code: 'A', name: 'first' },
+        { code: 'B', name: 'second' },
+      ]);
+      await expectPairedOnce('swapped', 'swapped');
+      expect(warnings.join('\n')).toContain(
+        '2 paired with the one row holding their key, 0 read again as new',
+      );
+    });
+  });
+
+  it('re-pointed at the metadata database itself (connection "default"): the intents are still settled, nothing inserted twice', async () => {
+    const input: SyncDefinitionInput = {
+      name: 'aliased',
+      source: {
+        table: 'aliased',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        connection: 'META',
+      },
+      target: { site: SITE, list: 'aliased' },
+      fields: [{ source: 'name', target: 'Title' }],
+    };
+    await h.db.pool.query(`CREATE TABLE aliased (id serial PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now())`);
+    await define(input);
+    await addItems('aliased', [{ Title: 'x' }, { Title: 'y' }]);
+    await failMeta(true);
+    expect((await pull('aliased')).status).toBe('FAILED');
+    await failMeta(false);
+    expect(await leftOver('aliased')).toEqual({ intents: 2, parked: 0 });
+
+    // The same database, now shared with the metadata store: pages record no intent, but those left are settled.
+    await upsertDefinitions(h.db.pool, [
+      parseDefinition({ ...input, source: { ...input.source, connection: 'default' } }),
+    ]);
+    expect(await pull('aliased')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect((await h.db.pool.query('SELECT name FROM aliased ORDER BY name')).rows).toEqual([
+      { name: 'x' },
+      { name: 'y' },
+    ]);
+    await expectPairedOnce('aliased', 'aliased');
+  });
+
+  describe('relink and resolve settle the intents first', () => {
+    it('relink: the rows a stopped pull committed get their items again in the new list; an open source transaction stops it', async () => {
+      await src.pool.query(codesTable('relisted'));
+      await define(codesInput('relisted'));
+      await addItems('relisted', [
+        { Title: 'first', Code: 'A' },
+        { Title: 'second', Code: 'B' },
+      ]);
+      await failMeta(true);
+      expect((await pull('relisted')).status).toBe('FAILED');
+      await failMeta(false);
+      expect(await leftOver('relisted')).toEqual({ intents: 2, parked: 0 });
+      const { rows: bound } = await h.db.pool.query<{ list_id: string }>(
+        'SELECT list_id FROM arcore.sync_definitions WHERE name = $1',
+        ['relisted'],
+      );
+      // The list is deleted and created again, empty: every run refuses until relink.
+      expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${bound[0].list_id}`)).status).toBe(204);
+      await provisionList(ctx, 'relisted');
+
+      await whileOpen('relisted', async () => {
+        await expect(relinkDefinition(ctx, 'relisted')).rejects.toThrow(SourceTransactionOpenError);
+        expect(await leftOver('relisted')).toEqual({ intents: 2, parked: 0 });
+        const { rows: still } = await h.db.pool.query<{ list_id: string }>(
+          'SELECT list_id FROM arcore.sync_definitions WHERE name = $1',
+          ['relisted'],
+        );
+        expect(still).toEqual(bound);
+      });
+
+      expect(await relinkDefinition(ctx, 'relisted')).toMatchObject({
+        settledInserts: 2,
+        adopted: 0,
+        toRecreate: 2,
+      });
+      expect(await leftOver('relisted')).toEqual({ intents: 0, parked: 0 });
+      expect(await runPush(ctx, 'relisted', { trigger: 'test' })).toMatchObject({
+        status: 'SUCCEEDED',
+        created: 2,
+        failed: 0,
+      });
+      expect((await h.items('relisted')).map((i) => i.fields.Title).sort()).toEqual(['first', 'second']);
+      await expectPairedOnce('relisted', 'relisted');
+      expect(await rows('SELECT code, name FROM relisted ORDER BY code')).toEqual([
+        { code: 'A', name: 'first' },
+        { code: 'B', name: 'second' },
+      ]);
+    });
+
+    it('resolve: pairs the new items of a stopped pull before it writes; an open source transaction stops it, the conflict left open', async () => {
+      await src.pool.query(`${codesTable('disputed')}; INSERT INTO disputed (code, name) VALUES ('A', 'T0')`);
+      await define({ ...codesInput('disputed'), conflictPolicy: 'MANUAL' });
+      expect(await runPush(ctx, 'disputed', { trigger: 'test' })).toMatchObject({ created: 1 });
+      await pull('disputed');
+      const [item] = await h.items('disputed');
+      await src.pool.query("UPDATE disputed SET name = 'pg' WHERE code = 'A'");
+      const base = `/sites/${h.siteId}/lists/disputed/items/${item.id}/fields`;
+      expect((await h.asUser('PATCH', base, { Title: 'sp' })).status).toBe(200);
+      expect(await pull('disputed')).toMatchObject({ conflicts: 1 });
+      const { rows: open } = await h.db.pool.query<{ id: string }>(
+        `SELECT id FROM arcore.sync_conflicts WHERE definition_id = ${definitionId} AND status = 'OPEN'`,
+        ['disputed'],
+      );
+      expect(open).toHaveLength(1);
+      const conflictStatus = async () =>
+        (await h.db.pool.query('SELECT status FROM arcore.sync_conflicts WHERE id = $1', [open[0].id]))
+          .rows[0].status as string;
+
+      await addItems('disputed', [{ Title: 'new', Code: 'B' }]);
+      await failMeta(true);
+      expect((await pull('disputed')).status).toBe('FAILED');
+      await failMeta(false);
+      expect(await leftOver('disputed')).toEqual({ intents: 1, parked: 0 });
+
+      await whileOpen('disputed', async () => {
+        await expect(resolveConflict(ctx, open[0].id, { take: 'postgres' }, 'test')).rejects.toThrow(
+          SourceTransactionOpenError,
+        );
+        expect(await conflictStatus()).toBe('OPEN');
+        expect(await leftOver('disputed')).toEqual({ intents: 1, parked: 0 });
+      });
+
+      expect(await resolveConflict(ctx, open[0].id, { take: 'postgres' }, 'test')).toEqual({
+        conflictId: open[0].id,
+        status: 'RESOLVED',
+      });
+      await expectPairedOnce('disputed', 'disputed');
+      expect(await rows('SELECT code, name FROM disputed ORDER BY code')).toEqual([
+        { code: 'A', name: 'pg' },
+        { code: 'B', name: 'new' },
+      ]);
+      expect((await h.items('disputed')).map((i) => i.fields.Title).sort()).toEqual(['new', 'pg']);
+    });
   });
 });

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { createPool } from '../../../src/core/db/pool';
+import {
+  otherDatabase,
+  sourceDatabase,
+  transactionAndDatabase,
+} from '../../../src/core/source/postgres/database';
+import { freshDatabase, type TestDatabase } from '../../support/db';
+
+/**
+ * What a pull insert intent records of the source it was taken on (migration 022, engine/pull/intents.ts): the
+ * server's system identifier where the role may read it, the database's oid and name; and when a recorded one is
+ * taken for another source than the current one.
+ */
+describe('the source server and database of an intent', () => {
+  let db: TestDatabase;
+  const role = `r_${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    // Function privileges live in each database's pg_proc: revoked here only, as a provider might everywhere.
+    await db.pool.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw';
+      REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC`);
+  });
+  afterAll(async () => {
+    await db.drop();
+    const admin = createPool({
+      connectionString: process.env.ARCORE_TEST_ADMIN_URL as string,
+      auth: 'password',
+      max: 1,
+    });
+    await admin.query(`DROP ROLE IF EXISTS ${role}`);
+    await admin.end();
+  });
+
+  it('a role that may not call pg_control_system() records the database alone, without failing the query it shares', async () => {
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = 'pw';
+    const pool = createPool({ connectionString: u.toString(), auth: 'password', max: 1 });
+    try {
+      const admin = await sourceDatabase(db.pool);
+      expect(admin.systemId).toMatch(/^\d+$/);
+      const plain = await sourceDatabase(pool);
+      expect(plain).toEqual({ ...admin, systemId: null });
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const taken = await transactionAndDatabase(pool, client);
+        expect(taken.xid).toMatch(/^\d+$/);
+        expect(taken.database).toEqual(plain);
+        await client.query('ROLLBACK');
+      } finally {
+        client.release();
+      }
+      // Read by a role that may, the same database is not taken for another one.
+      expect(otherDatabase(plain, admin)).toBe(false);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('another server, or another database of one server, is another source; a record from before 022 is not', () => {
+    const here = { systemId: '7000000000000000001', databaseOid: '16384', databaseName: 'app' };
+    expect(otherDatabase(null, here)).toBe(false);
+    expect(otherDatabase({ ...here }, here)).toBe(false);
+    // Database oids repeat across servers: the system identifier tells them apart.
+    expect(otherDatabase({ ...here, systemId: '7000000000000000002' }, here)).toBe(true);
+    expect(otherDatabase({ ...here, databaseOid: '16385' }, here)).toBe(true);
+    expect(otherDatabase({ ...here, databaseName: 'app_copy' }, here)).toBe(true);
+    expect(otherDatabase({ ...here, systemId: null, databaseOid: '16385' }, here)).toBe(true);
+  });
+});
