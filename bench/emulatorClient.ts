@@ -33,6 +33,8 @@ const statsSchema = z.object({
   notificationsSent: z.number(),
   notificationsFailed: z.number(),
   batchWorkMs: z.array(z.number()),
+  batchInEmulatorMs: z.array(z.number()),
+  batchLatencyLateMs: z.array(z.number()),
 });
 const usageSchema = z.object({ cpuSeconds: z.number(), maxRssMb: z.number() });
 const memorySchema = z.object({
@@ -60,6 +62,9 @@ export function itemWrites(stats: EmulatorStatsSnapshot): number {
   return writes;
 }
 
+const bucketDelta = (before: number[], after: number[]): number[] =>
+  after.map((count, i) => count - (before[i] ?? 0));
+
 /** Difference of two stats snapshots (after − before). */
 export function statsDelta(
   before: EmulatorStatsSnapshot,
@@ -76,7 +81,9 @@ export function statsDelta(
     throttled429: after.throttled429 - before.throttled429,
     notificationsSent: after.notificationsSent - before.notificationsSent,
     notificationsFailed: after.notificationsFailed - before.notificationsFailed,
-    batchWorkMs: after.batchWorkMs.map((count, i) => count - (before.batchWorkMs[i] ?? 0)),
+    batchWorkMs: bucketDelta(before.batchWorkMs, after.batchWorkMs),
+    batchInEmulatorMs: bucketDelta(before.batchInEmulatorMs, after.batchInEmulatorMs),
+    batchLatencyLateMs: bucketDelta(before.batchLatencyLateMs, after.batchLatencyLateMs),
   };
 }
 

@@ -32,7 +32,8 @@ import {
   SYNTHETIC_IDLE_ABOVE,
 } from './idleSetup';
 import { lsnIdleScenario, lsnThroughputScenario } from './lsnScenarios';
-import { emulatorBatchWork, WriteFlowRecorder } from './writeFlow';
+import { WireTimingRecorder } from './wireTiming';
+import { emulatorBatchTimes, WriteFlowRecorder } from './writeFlow';
 import { editItems, pullPipelineScenario } from './pullPipeline';
 
 export const SCENARIO_IDS = [
@@ -197,6 +198,7 @@ async function measuredPush(
   const cpuBefore = processUsage().cpuSeconds;
   const postgresCpuBefore = postgresServerCpuSeconds(postmaster);
   const flow = new WriteFlowRecorder();
+  const wire = new WireTimingRecorder();
   const started = performance.now();
   const push = async () =>
     requireSucceeded(
@@ -217,6 +219,7 @@ async function measuredPush(
     runs++;
   }
   const seconds = (performance.now() - started) / 1000;
+  const wireTiming = wire.stop();
   const engine = processUsage();
   const postgresCpuAfter = postgresServerCpuSeconds(postmaster);
   const emulatorAfter = await env.emulator.usage();
@@ -240,7 +243,7 @@ async function measuredPush(
     emulatorPeakRssMb: emulatorAfter.maxRssMb,
     postgresServerCpuSeconds:
       postgresCpuBefore === null || postgresCpuAfter === null ? null : postgresCpuAfter - postgresCpuBefore,
-    writeFlow: { ...flow.summary(env.maxConcurrency), ...emulatorBatchWork(stats.batchWorkMs) },
+    writeFlow: { ...flow.summary(env.maxConcurrency), ...wireTiming, ...emulatorBatchTimes(stats) },
   };
 }
 

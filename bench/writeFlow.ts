@@ -50,14 +50,8 @@ export class WriteFlowRecorder {
   }
 }
 
-/**
- * Median and 90th percentile of the emulator's own time per `$batch` (after the injected latency) from the
- * difference of two stats snapshots' `batchWorkMs` (half-millisecond buckets; a bucket's upper edge is reported):
- * with the injected latency, what the engine's round trip is made of.
- */
-export function emulatorBatchWork(
-  histogram: readonly number[],
-): { emulatorBatchMsP50: number; emulatorBatchMsP90: number } | null {
+/** The median and 90th percentile of a histogram of half-millisecond buckets (a bucket's upper edge). */
+function bucketQuantiles(histogram: readonly number[]): { p50: number; p90: number } | null {
   const total = histogram.reduce((sum, count) => sum + count, 0);
   if (total === 0) return null;
   const at = (q: number): number => {
@@ -68,5 +62,29 @@ export function emulatorBatchWork(
     }
     return histogram.length / 2;
   };
-  return { emulatorBatchMsP50: at(0.5), emulatorBatchMsP90: at(0.9) };
+  return { p50: at(0.5), p90: at(0.9) };
+}
+
+/**
+ * The emulator's times per outer `$batch`, from the difference of two stats snapshots (half-millisecond buckets):
+ * its work after the injected latency (`emulatorBatchMs`), its whole time from the request's arrival to the answer
+ * (`emulatorInMs`) and how late the latency's timer fired (`emulatorLatencyLateMs`). With the injected latency and
+ * the engine's side (wireTiming.ts), what a round trip is made of.
+ */
+export function emulatorBatchTimes(stats: {
+  batchWorkMs: readonly number[];
+  batchInEmulatorMs: readonly number[];
+  batchLatencyLateMs: readonly number[];
+}): Record<string, number> {
+  const out: Record<string, number> = {};
+  const put = (name: string, histogram: readonly number[]) => {
+    const q = bucketQuantiles(histogram);
+    if (q === null) return;
+    out[`${name}P50`] = q.p50;
+    out[`${name}P90`] = q.p90;
+  };
+  put('emulatorBatchMs', stats.batchWorkMs);
+  put('emulatorInMs', stats.batchInEmulatorMs);
+  put('emulatorLatencyLateMs', stats.batchLatencyLateMs);
+  return out;
 }

@@ -9,7 +9,7 @@ export const REQUEST_LOG_LIMIT = 200_000;
  */
 export const REQUEST_LOG_CHAR_LIMIT = 16_000_000;
 
-/** Half-millisecond buckets of EmulatorStats.batchWorkMs (the last one holds everything from 100 ms on). */
+/** Half-millisecond buckets of EmulatorStats' batch times (the last one holds everything from 100 ms on). */
 export const BATCH_WORK_BUCKETS = 201;
 
 export class RequestRecorder {
@@ -20,11 +20,18 @@ export class RequestRecorder {
   throttled429 = 0;
   notificationsSent = 0;
   notificationsFailed = 0;
-  private batchWork = new Array<number>(BATCH_WORK_BUCKETS).fill(0);
+  private batchWork = emptyBuckets();
+  private batchInEmulator = emptyBuckets();
+  private batchLatencyLate = emptyBuckets();
 
-  /** One outer `$batch` took the emulator `ms` after its injected latency (EmulatorStats.batchWorkMs). */
-  noteBatchWork(ms: number): void {
-    this.batchWork[Math.min(BATCH_WORK_BUCKETS - 1, Math.max(0, Math.floor(ms * 2)))]++;
+  /**
+   * One outer `$batch`'s times (EmulatorStats): `workMs` after its injected latency, `inEmulatorMs` from its arrival
+   * to its answer, `latencyLateMs` how late the latency's timer fired (undefined without injected latency).
+   */
+  noteBatch(times: { workMs: number; inEmulatorMs: number; latencyLateMs?: number }): void {
+    this.batchWork[bucketOf(times.workMs)]++;
+    this.batchInEmulator[bucketOf(times.inEmulatorMs)]++;
+    if (times.latencyLateMs !== undefined) this.batchLatencyLate[bucketOf(times.latencyLateMs)]++;
   }
 
   /**
@@ -73,6 +80,8 @@ export class RequestRecorder {
       notificationsSent: this.notificationsSent,
       notificationsFailed: this.notificationsFailed,
       batchWorkMs: [...this.batchWork],
+      batchInEmulatorMs: [...this.batchInEmulator],
+      batchLatencyLateMs: [...this.batchLatencyLate],
     };
   }
 
@@ -83,6 +92,16 @@ export class RequestRecorder {
     this.throttled429 = 0;
     this.notificationsSent = 0;
     this.notificationsFailed = 0;
-    this.batchWork = new Array<number>(BATCH_WORK_BUCKETS).fill(0);
+    this.batchWork = emptyBuckets();
+    this.batchInEmulator = emptyBuckets();
+    this.batchLatencyLate = emptyBuckets();
   }
+}
+
+function emptyBuckets(): number[] {
+  return new Array<number>(BATCH_WORK_BUCKETS).fill(0);
+}
+
+function bucketOf(ms: number): number {
+  return Math.min(BATCH_WORK_BUCKETS - 1, Math.max(0, Math.floor(ms * 2)));
 }

@@ -110,6 +110,7 @@ export class EmulatorHttpsServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = performance.now();
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = await readBody(req);
@@ -155,7 +156,9 @@ export class EmulatorHttpsServer {
         graphErrorBody(code, message, requestId, clientRequestId),
       );
 
-    if (this.deps.settings.latencyMs > 0) await sleep(this.deps.settings.latencyMs);
+    const { latencyMs } = this.deps.settings;
+    const sleepStart = performance.now();
+    if (latencyMs > 0) await sleep(latencyMs);
     const workStart = performance.now();
     if (url.pathname !== '/v1.0' && !url.pathname.startsWith('/v1.0/')) {
       const version = url.pathname.split('/')[1] ?? '';
@@ -219,6 +222,13 @@ export class EmulatorHttpsServer {
       return;
     }
     send(res, response.status, { ...baseHeaders, ...response.headers }, response.body);
-    if (path === '/$batch') this.deps.recorder.noteBatchWork(performance.now() - workStart);
+    if (path === '/$batch') {
+      const answered = performance.now();
+      this.deps.recorder.noteBatch({
+        workMs: answered - workStart,
+        inEmulatorMs: answered - arrived,
+        ...(latencyMs > 0 ? { latencyLateMs: workStart - sleepStart - latencyMs } : {}),
+      });
+    }
   }
 }

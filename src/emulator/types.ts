@@ -73,6 +73,17 @@ export interface EmulatorStats {
    * describes the batches between them.
    */
   batchWorkMs: number[];
+  /**
+   * The same outer `$batch` requests by their whole time in the emulator: from their headers' arrival to their
+   * answer handed to the socket (reading the body, the injected latency and how late its timer fired, the work).
+   * Same buckets as batchWorkMs.
+   */
+  batchInEmulatorMs: number[];
+  /**
+   * How late the injected latency's timer fired for each outer `$batch` (the emulator's one thread was busy when
+   * it was due, or the timer's millisecond granularity). Same buckets as batchWorkMs; empty counts without latency.
+   */
+  batchLatencyLateMs: number[];
 }
 
 export interface RequestLogEntry {

@@ -70,6 +70,26 @@ describe('$batch', () => {
     expect(added.every((n) => n >= 0)).toBe(true);
   });
 
+  it('times each outer batch from its arrival, and how late the injected latency fired only when there is one', async () => {
+    const sum = (counts: number[], before: number[]) => counts.reduce((s, n, i) => s + n - before[i], 0);
+    const before = t.emulator.control.stats();
+    await batch([{ id: 'a', method: 'GET', url: itemsPath }]);
+    const plain = t.emulator.control.stats();
+    expect(sum(plain.batchInEmulatorMs, before.batchInEmulatorMs)).toBe(1);
+    expect(sum(plain.batchLatencyLateMs, before.batchLatencyLateMs)).toBe(0);
+    t.emulator.control.setLatency(30);
+    try {
+      await batch([{ id: 'a', method: 'GET', url: itemsPath }]);
+    } finally {
+      t.emulator.control.setLatency(0);
+    }
+    const delayed = t.emulator.control.stats();
+    expect(sum(delayed.batchLatencyLateMs, plain.batchLatencyLateMs)).toBe(1);
+    // Its whole time in the emulator holds the 30 ms of latency: no bucket below 30 ms gained a count.
+    const gained = delayed.batchInEmulatorMs.map((n, i) => n - plain.batchInEmulatorMs[i]);
+    expect(gained.findIndex((n) => n > 0)).toBeGreaterThanOrEqual(60);
+  });
+
   it('rejects more than 20 requests, duplicate ids and bodies without Content-Type with 400', async () => {
     const many = Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: 'GET', url: itemsPath }));
     const tooMany = await t.graph<ErrorShape>('POST', '/$batch', { body: { requests: many } });
