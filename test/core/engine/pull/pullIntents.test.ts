@@ -432,6 +432,33 @@ describe('pull inserts with the source in another database', () => {
       await expectPairedOnce('hijack', 'hijack');
     });
 
+    it('relink settles by the rows as a run does: the key held in the new database by a row with other values is not paired', async () => {
+      await src.pool.query(codesTable('renamed'));
+      await src2.pool.query(
+        `${codesTable('renamed')}; INSERT INTO renamed (code, name) VALUES ('A', 'app row')`,
+      );
+      await define(codesInput('renamed'));
+      await addItems('renamed', [{ Title: 'first', Code: 'A' }]);
+      await failMeta(true);
+      expect((await pull('renamed')).status).toBe('FAILED');
+      await failMeta(false);
+      expect(await leftOver('renamed')).toEqual({ intents: 1, parked: 0 });
+      await repoint(codesInput('renamed'));
+      const { rows: bound } = await h.db.pool.query<{ list_id: string }>(
+        'SELECT list_id FROM arcore.sync_definitions WHERE name = $1',
+        ['renamed'],
+      );
+      expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${bound[0].list_id}`)).status).toBe(204);
+      await provisionList(ctx, 'renamed');
+      warnings.length = 0;
+      expect(await relinkDefinition(ctx, 'renamed')).toMatchObject({ settledInserts: 0 });
+      expect(warnings.join('\n')).toContain(
+        '0 paired with the one row holding their key, 1 read again as new',
+      );
+      expect(await leftOver('renamed')).toEqual({ intents: 0, parked: 0 });
+      expect(await ledger('renamed')).toEqual([]);
+    });
+
     it('committed on the old database: the items are inserted in the new one, not paired with rows it never had', async () => {
       await src.pool.query(codesTable('moved'));
       await src2.pool.query(codesTable('moved'));
