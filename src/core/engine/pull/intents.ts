@@ -109,8 +109,8 @@ export class SourceTransactionOpenError extends Error {
   ) {
     super(
       `${definition}: the source transaction (xid ${xid}) of a pull that stopped is still open, with the rows of ` +
-        `${items} new item(s) it inserted; whether they commit is not known yet, so nothing is done with this ` +
-        "definition's pairs rather than insert them again or pair them with rows that may never commit",
+        `${items} new item(s) it inserted; whether they commit is not known yet, so this stops here, nothing ` +
+        'written, rather than insert them again or pair the items with rows that may never commit',
     );
   }
 }
@@ -177,8 +177,9 @@ function holdsInserted(recorded: Record<string, string>, row: SourceRow | undefi
  * Settles the intents a stopped pull left (every list of the definition): an item the ledger already pairs needs
  * nothing; an item whose source transaction committed gets the ledger entry its page would have saved, so the
  * page, read again, finds a pair (and writes nothing, or follows what changed in Postgres since); an item whose
- * source transaction rolled back is read again as new. When the server no longer knows the transaction, exactly
- * one row with the item's key means it committed. A transaction still open stops the run
+ * source transaction rolled back is read again as new. When the server no longer knows the transaction, or the
+ * intent was taken on another database, exactly one row with the item's key means it committed; for one taken
+ * elsewhere, that row must also hold the values the page inserted, where the intent recorded them. A transaction still open stops the run
  * (SourceTransactionOpenError), every intent kept. Answers how many items were paired. A dry run settles nothing
  * (its ledger keeps no pair for later reads, dryRun.ts): it shows these items as new, though the real run pairs
  * them.

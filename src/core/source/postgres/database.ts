@@ -74,7 +74,8 @@ export async function sourceDatabase(pool: Pool): Promise<SourceDatabase> {
 /**
  * Whether a transaction id taken on `recorded` may mean another transaction on `current`: another server (told by
  * the system identifiers where both are known), or another database (another oid or name). Null (recorded before
- * migration 022) is taken as the current source, as it was before.
+ * migration 022) is taken as the current source, as it was before (except where the source is the metadata
+ * database now: intents.ts).
  */
 export function otherDatabase(recorded: SourceDatabase | null, current: SourceDatabase): boolean {
   if (recorded === null) return false;
