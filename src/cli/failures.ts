@@ -36,6 +36,7 @@ export function exitCodeOf(kind: ErrorKind): ExitCode {
     case 'authentication':
     case 'permission':
     case 'throttled':
+    case 'busy':
     case 'internal':
       return ExitCode.RUNTIME;
   }

@@ -425,7 +425,7 @@ function match(pattern: string[], segments: string[]): Record<string, string> | 
   return params;
 }
 
-function statusOf(err: unknown): { status: number; body: Record<string, unknown> } | null {
+export function opsErrorStatus(err: unknown): { status: number; body: Record<string, unknown> } | null {
   if (err instanceof BadRequestError)
     return { status: 400, body: { error: err.message, problems: err.problems } };
   if (err instanceof ResolutionValueError || err instanceof CursorSetupError)
@@ -462,6 +462,7 @@ const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
   authentication: 502,
   permission: 502,
   throttled: 503,
+  busy: 409,
 };
 
 /**
@@ -533,7 +534,7 @@ async function handleOps(
       principal,
     });
   } catch (err) {
-    const mapped = statusOf(err);
+    const mapped = opsErrorStatus(err);
     if (mapped) return jsonResponse(mapped.status, mapped.body);
     context.error(`opsApi: ${request.method} /ops/${segments.join('/')}: ${messageOf(err)}`);
     runtime.telemetry.trackException(err, { operation: 'opsApi', definition: chosen.params.name });

@@ -104,6 +104,7 @@ const DEFAULT_HINTS: Record<ErrorKind, string> = {
   permission: 'grant the permission named above to the identity the sync runs as, then run again',
   not_found: 'check the name in the definition (or the command line); a missing list is created by provision',
   throttled: 'the tenant is throttling this app: run again later, or lower GRAPH_RU_PER_MINUTE',
+  busy: 'something the command waits for has not ended yet: run again later',
   invalid_definition: 'fix the definition, check it with "arcore-sync validate FILE" and save it with apply',
   invalid_input: 'see "arcore-sync --help" for usage and settings',
   data: 'fix the value named above in Postgres or SharePoint; the run goes on with the other rows',

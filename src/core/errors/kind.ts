@@ -15,6 +15,8 @@ export const ERROR_KINDS = [
   'not_found',
   /** The server asked us to slow down and the wait would exceed what the run may spend. */
   'throttled',
+  /** Something must end first (a source transaction still open): nothing is wrong, run again later. */
+  'busy',
   /** A definition is invalid or does not fit its table or list. */
   'invalid_definition',
   /** Bad command-line input or settings. */

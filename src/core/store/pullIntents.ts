@@ -28,6 +28,17 @@ export interface PullInsertIntent {
   sourceXid: string;
   /** Where that transaction was taken; null for intents recorded before migration 022. */
   sourceDatabase: SourceDatabase | null;
+  /**
+   * The row the page inserted, as its INSERT … RETURNING read it: column → that value's JSON text. Null for intents
+   * recorded before these were kept.
+   */
+  insertedValues: Record<string, string> | null;
+}
+
+/** A new item's ledger entry with the row its page inserted (column → JSON text of the value as read). */
+export interface InsertedPair {
+  entry: LedgerEntry;
+  values: Record<string, string>;
 }
 
 /** Records intents (autocommit when `db` is a pool): a record left by an earlier attempt is replaced. */
@@ -36,22 +47,23 @@ export async function recordPullIntents(
   definitionId: string,
   sourceXid: string,
   source: SourceDatabase,
-  entries: readonly LedgerEntry[],
+  inserted: readonly InsertedPair[],
 ): Promise<void> {
-  if (entries.length === 0) return;
+  if (inserted.length === 0) return;
   await db.query(
     `INSERT INTO arcore.pull_insert_intents (definition_id, list_id, item_id, identity, identity_hash, entry,
-       source_xid, source_system_id, source_database_oid, source_database_name)
-     SELECT $1, x.entry->>'listId', x.entry->>'itemId', x.entry->'identity', x.entry->>'identityHash', x.entry,
-       $3::bigint, $4, $5::bigint, $6
-       FROM jsonb_array_elements($2::jsonb) AS x(entry)
+       source_xid, source_system_id, source_database_oid, source_database_name, inserted_values)
+     SELECT $1, x.p->'entry'->>'listId', x.p->'entry'->>'itemId', x.p->'entry'->'identity',
+       x.p->'entry'->>'identityHash', x.p->'entry', $3::bigint, $4, $5::bigint, $6, x.p->'values'
+       FROM jsonb_array_elements($2::jsonb) AS x(p)
      ON CONFLICT (definition_id, list_id, item_id) DO UPDATE SET identity = EXCLUDED.identity,
        identity_hash = EXCLUDED.identity_hash, entry = EXCLUDED.entry, source_xid = EXCLUDED.source_xid,
        source_system_id = EXCLUDED.source_system_id, source_database_oid = EXCLUDED.source_database_oid,
-       source_database_name = EXCLUDED.source_database_name, recorded_at = now()`,
+       source_database_name = EXCLUDED.source_database_name, inserted_values = EXCLUDED.inserted_values,
+       recorded_at = now()`,
     [
       definitionId,
-      JSON.stringify(entries),
+      JSON.stringify(inserted),
       sourceXid,
       source.systemId,
       source.databaseOid,
@@ -86,10 +98,11 @@ export async function pullIntents(db: Db, definitionId: string): Promise<PullIns
     system_id: string | null;
     database_oid: string | null;
     database_name: string | null;
+    inserted_values: Record<string, string> | null;
   }>(
     `SELECT list_id, item_id, identity, identity_hash, entry, source_xid::text AS source_xid,
             source_system_id AS system_id, source_database_oid::text AS database_oid,
-            source_database_name AS database_name
+            source_database_name AS database_name, inserted_values
        FROM arcore.pull_insert_intents
       WHERE definition_id = $1 ORDER BY recorded_at, list_id, item_id`,
     [definitionId],
@@ -105,5 +118,6 @@ export async function pullIntents(db: Db, definitionId: string): Promise<PullIns
       r.database_oid === null || r.database_name === null
         ? null
         : { systemId: r.system_id, databaseOid: r.database_oid, databaseName: r.database_name },
+    insertedValues: r.inserted_values,
   }));
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createPool } from '../../../src/core/db/pool';
 import {
+  executable,
   otherDatabase,
   sourceDatabase,
   transactionAndDatabase,
@@ -69,5 +70,35 @@ describe('the source server and database of an intent', () => {
     expect(otherDatabase({ ...here, databaseOid: '16385' }, here)).toBe(true);
     expect(otherDatabase({ ...here, databaseName: 'app_copy' }, here)).toBe(true);
     expect(otherDatabase({ ...here, systemId: null, databaseOid: '16385' }, here)).toBe(true);
+  });
+
+  it('a page holding the only connection of its pool records where its transaction was taken', async () => {
+    const u = new URL(db.url);
+    u.searchParams.set('connect_timeout', '2');
+    const pool = createPool({ connectionString: u.toString(), auth: 'password', max: 1 });
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const taken = await transactionAndDatabase(pool, client);
+      expect(taken.xid).toMatch(/^\d+$/);
+      expect(taken.database.systemId).toMatch(/^\d+$/);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+      await pool.end();
+    }
+  });
+
+  it('a function the server does not have is not executable, and asking does not fail the transaction', async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      expect(await executable(client, 'pg_catalog.no_such_function()')).toBe(false);
+      expect(await executable(client, 'pg_catalog.pg_control_system()')).toBe(true);
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { closeCopyConflicts, openConflictIdentities } from '../../store/conflict
 import type { TargetFingerprint } from '../../store/cursors';
 import { park, resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
+import type { InsertedPair } from '../../store/pullIntents';
 import { movesDeletingOld } from '../../store/moves';
 import type { DeltaEntry } from '../../target/sharepoint';
 import { rowsByIdentity } from '../identity';
@@ -11,7 +12,7 @@ import type { RunScope } from '../runner';
 import { claimsByHiddenKey, recordCopy } from './claims';
 import { writeTargetCursor, type Progress } from './cursor';
 import { assertKeysFree, insertItem } from './insert';
-import { recordInsertIntents } from './intents';
+import { insertedPair, recordInsertIntents } from './intents';
 import { inPageTx } from './pageTx';
 import { parkKey } from './parked';
 import { PageWrites, type PageOut } from './pageWrites';
@@ -77,7 +78,7 @@ export async function applyEntries(
   const writeBacks: WriteBack[] = [];
   // New items whose rows this page inserted: recorded (committed) before the source commits, when it is another
   // database, so that a crash between its commit and the metadata's does not insert them twice (intents.ts).
-  const newPairs: LedgerEntry[] = [];
+  const newPairs: InsertedPair[] = [];
   const recordIntents = (client: PoolClient, meta: PoolClient) =>
     recordInsertIntents(scope, client, meta, newPairs);
   await inPageTx(scope, recordIntents, async (client, meta) => {
@@ -103,7 +104,7 @@ export async function applyEntries(
             }
             await assertKeysFree(scope, meta, [{ row, itemId }], remove);
             save.push(inserted);
-            out.inserted.push(inserted);
+            out.inserted.push(insertedPair(inserted, row));
             scope.counts.created++;
           }
         } else {

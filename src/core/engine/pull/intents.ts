@@ -10,19 +10,24 @@
  * any other), and a row with the same key that someone else inserted is not taken for the item's. The record also
  * names the server and database the id was taken on (migration 022): where the definition's source is another one
  * now, that id may name another transaction, so the rows tell instead, as for an id the server no longer knows.
+ * There the one row holding the key must also hold the values the page inserted (recorded with the intent): a
+ * generated key (serial) names, in another database, a row of its own with the same id.
  */
 import { inTransaction } from '../../db/transaction';
+import type { ErrorKind } from '../../errors/kind';
 import {
   describeDatabase,
   otherDatabase,
   sourceDatabase,
   transactionAndDatabase,
 } from '../../source/postgres/database';
+import { readSourceTable } from '../../source/postgres/catalog';
 import { describeKey } from '../../source/postgres/keys';
+import { PostgresSource, type SourceRow } from '../../source/postgres/PostgresSource';
 import { resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import { deletePullIntents, pullIntents, recordPullIntents } from '../../store/pullIntents';
-import type { PullInsertIntent, SourceDatabase } from '../../store/pullIntents';
+import type { InsertedPair, PullInsertIntent, SourceDatabase } from '../../store/pullIntents';
 import type { FieldPlan } from '../plan';
 import { rowsByIdentity } from '../identity';
 import type { RunScope } from '../runner';
@@ -50,29 +55,52 @@ export type IntentScope = Pick<
 > & { plan: Pick<FieldPlan, 'keyKinds'> };
 
 /**
+ * A row's values as an intent records them and the settle compares them: each column's value, as read with
+ * pgTypeParsers, in its JSON text (kept as text, so that jsonb storage does not reorder a json column's keys).
+ */
+function valuesJson(values: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [column, value] of Object.entries(values)) out[column] = JSON.stringify(value) ?? 'null';
+  return out;
+}
+
+/** A new item's ledger entry with the row its page inserted (`row` as the INSERT … RETURNING read it). */
+export function insertedPair(entry: LedgerEntry, row: SourceRow): InsertedPair {
+  return { entry, values: valuesJson(row.values) };
+}
+
+/**
  * Run between a page's work and its source COMMIT (inPageTx): records the new items' pairs with the source
- * transaction's id on a connection of its own (committed now, before any of their rows), then deletes them in the
- * page's metadata transaction `meta`, so they vanish exactly when the ledger entries commit.
+ * transaction's id and the rows inserted on a connection of its own (committed now, before any of their rows),
+ * then deletes them in the page's metadata transaction `meta`, so they vanish exactly when the ledger entries
+ * commit.
  */
 export async function recordInsertIntents(
   scope: RunScope,
   source: PoolClient,
   meta: PoolClient,
-  entries: readonly LedgerEntry[],
+  inserted: readonly InsertedPair[],
 ): Promise<void> {
-  if (entries.length === 0) return;
+  if (inserted.length === 0) return;
   const { xid, database } = await transactionAndDatabase(scope.sourcePool, source);
-  await recordPullIntents(scope.ctx.meta, scope.definitionId, xid, database, entries);
+  await recordPullIntents(scope.ctx.meta, scope.definitionId, xid, database, inserted);
   await deletePullIntents(
     meta,
     scope.definitionId,
-    entries.map((e) => ({ listId: e.listId, itemId: e.itemId as string })),
+    inserted.map(({ entry }) => ({ listId: entry.listId, itemId: entry.itemId as string })),
   );
 }
 
-/** A stopped pull's source transaction is still open: whether its rows commit is not known yet. */
+/**
+ * A stopped pull's source transaction is still open: whether its rows commit is not known yet, so nothing that
+ * reads or writes the definition's pairs (a pull or push, relink, resolve) may go on until it ends.
+ */
 export class SourceTransactionOpenError extends Error {
   override readonly name = 'SourceTransactionOpenError';
+  readonly errorKind: ErrorKind = 'busy';
+  readonly hint =
+    'run the command again once the server has ended that session (it does when it notices the client is gone; ' +
+    'idle_in_transaction_session_timeout bounds the wait), or end it with pg_terminate_backend';
 
   constructor(
     readonly definition: string,
@@ -81,9 +109,8 @@ export class SourceTransactionOpenError extends Error {
   ) {
     super(
       `${definition}: the source transaction (xid ${xid}) of a pull that stopped is still open, with the rows of ` +
-        `${items} new item(s) it inserted; whether they commit is not known yet, so this run stops rather than ` +
-        'insert them again. Next step: run again once the server has ended that session (it does when it notices ' +
-        'the client is gone; idle_in_transaction_session_timeout bounds the wait), or end it with pg_terminate_backend',
+        `${items} new item(s) it inserted; whether they commit is not known yet, so this stops here, nothing ` +
+        'written, rather than insert them again or pair the items with rows that may never commit',
     );
   }
 }
@@ -110,21 +137,49 @@ async function xactStatuses(scope: IntentScope, xids: string[]): Promise<Map<str
 }
 
 /**
- * How many rows hold each of these intents' keys: what tells whether a source transaction whose status the server
- * no longer knows committed (exactly one row).
+ * The rows holding these intents' keys, by identity hash, and how many hold each: what tells whether a source
+ * transaction that cannot be asked committed. Read with the columns the intents recorded of their rows (the
+ * table's catalog, not the run's plan: relink settles without one), so those values can be compared.
  */
-async function rowsHolding(scope: IntentScope, intents: PullInsertIntent[]): Promise<Map<string, number>> {
+async function rowsHolding(
+  scope: IntentScope,
+  intents: PullInsertIntent[],
+): Promise<{ rowByHash: Map<string, SourceRow>; heldBy: Map<string, number> }> {
+  const { def } = scope;
   const identities = new Map(intents.map((i) => [i.identityHash, i.identity]));
-  const keys = [...identities.values()].map((identity) => scope.def.source.key.map((k) => identity[k]));
-  return rowsByIdentity(scope, await scope.source.readByKeys(keys)).heldBy;
+  const keys = [...identities.values()].map((identity) => def.source.key.map((k) => identity[k]));
+  const recorded = new Set(intents.flatMap((i) => Object.keys(i.insertedValues ?? {})));
+  let reader = scope.source;
+  const table = recorded.size
+    ? await readSourceTable(scope.sourcePool, def.source.schema, def.source.table)
+    : null;
+  // Without its table, the run's reader meets the missing table and says so.
+  if (table)
+    reader = new PostgresSource(scope.sourcePool, {
+      schema: def.source.schema,
+      table: def.source.table,
+      key: def.source.key,
+      cursorColumn: null,
+      columns: table.columns.filter((c) => recorded.has(c.name) || def.source.key.includes(c.name)),
+    });
+  return rowsByIdentity(scope, await reader.readByKeys(keys));
+}
+
+/** Whether `row` holds every value the intent recorded of the row its page inserted (a column gone differs). */
+function holdsInserted(recorded: Record<string, string>, row: SourceRow | undefined): boolean {
+  if (!row) return false;
+  return Object.entries(recorded).every(
+    ([column, json]) => column in row.values && valuesJson({ v: row.values[column] }).v === json,
+  );
 }
 
 /**
  * Settles the intents a stopped pull left (every list of the definition): an item the ledger already pairs needs
  * nothing; an item whose source transaction committed gets the ledger entry its page would have saved, so the
  * page, read again, finds a pair (and writes nothing, or follows what changed in Postgres since); an item whose
- * source transaction rolled back is read again as new. When the server no longer knows the transaction, exactly
- * one row with the item's key means it committed. A transaction still open stops the run
+ * source transaction rolled back is read again as new. When the server no longer knows the transaction, or the
+ * intent was taken on another database, exactly one row with the item's key means it committed; for one taken
+ * elsewhere, that row must also hold the values the page inserted, where the intent recorded them. A transaction still open stops the run
  * (SourceTransactionOpenError), every intent kept. Answers how many items were paired. A dry run settles nothing
  * (its ledger keeps no pair for later reads, dryRun.ts): it shows these items as new, though the real run pairs
  * them.
@@ -140,7 +195,13 @@ export async function settleInsertIntents(scope: IntentScope): Promise<number> {
   // rows tell instead of its status (a wrong "committed" pairs an item with a row never inserted here, a wrong
   // "aborted" inserts it a second time).
   const current = await sourceDatabase(scope.sourcePool);
-  const elsewhere = new Set(intents.filter((i) => otherDatabase(i.sourceDatabase, current)));
+  // Pages record no intent where the source is the metadata database: one recorded before migration 022 (no
+  // database) was taken on the source's own database, and this server would answer for another transaction.
+  const elsewhere = new Set(
+    intents.filter((i) =>
+      i.sourceDatabase === null ? scope.sameDatabase : otherDatabase(i.sourceDatabase, current),
+    ),
+  );
   const asked = await xactStatuses(scope, [
     ...new Set(intents.filter((i) => !elsewhere.has(i)).map((i) => i.sourceXid)),
   ]);
@@ -149,7 +210,14 @@ export async function settleInsertIntents(scope: IntentScope): Promise<number> {
   const open = intents.filter((i) => statusOf(i) === 'in progress');
   if (open.length) throw new SourceTransactionOpenError(def.name, open[0].sourceXid, open.length);
   const unknown = intents.filter((i) => statusOf(i) === null);
-  const holding = unknown.length ? await rowsHolding(scope, unknown) : new Map<string, number>();
+  const holding = unknown.length ? await rowsHolding(scope, unknown) : null;
+  // Told by the rows: exactly one row holds the key, and for an intent taken elsewhere that recorded its row, that
+  // row holds what the page inserted (else it is another row with the same key, and the item is read as new).
+  const toldByRows = (i: PullInsertIntent): boolean => {
+    if (holding?.heldBy.get(i.identityHash) !== 1) return false;
+    if (!elsewhere.has(i) || i.insertedValues === null) return true;
+    return holdsInserted(i.insertedValues, holding.rowByHash.get(i.identityHash));
+  };
   const holders = await ledger.byIdentities(ctx.meta, [...new Set(intents.map((i) => i.identityHash))]);
   const pairedItems = new Set<string>();
   for (const listId of new Set(intents.map((i) => i.listId))) {
@@ -161,7 +229,7 @@ export async function settleInsertIntents(scope: IntentScope): Promise<number> {
   const pair: LedgerEntry[] = [];
   for (const intent of intents) {
     if (pairedItems.has(`${intent.listId}/${intent.itemId}`)) continue;
-    const committed = statusOf(intent) ?? (holding.get(intent.identityHash) === 1 ? 'committed' : null);
+    const committed = statusOf(intent) ?? (toldByRows(intent) ? 'committed' : null);
     if (committed !== 'committed') continue;
     const holder = holders.get(intent.identityHash);
     if (holder && holder.state !== 'UNROUTED') {
@@ -223,11 +291,20 @@ function warnElsewhere(
   const { def } = scope;
   if (intents.length === 0) return;
   const taken = intents.filter((i) => paired.has(i.entry)).length;
-  const where = [...new Set(intents.map((i) => describeDatabase(i.sourceDatabase as SourceDatabase)))];
+  const where = [
+    ...new Set(
+      intents.map((i) =>
+        i.sourceDatabase === null
+          ? 'a database not recorded (before migration 022)'
+          : describeDatabase(i.sourceDatabase),
+      ),
+    ),
+  ];
   scope.ctx.log.warn(
     `${def.name}: ${intents.length} new item(s) of a pull that stopped were recorded on ${where.join(', ')}, ` +
       `not on the source of connection "${def.source.connection}" now (${describeDatabase(current)}): their ` +
       'source transaction cannot be asked there, so the rows told instead: ' +
-      `${taken} paired with the one row holding their key, ${intents.length - taken} read again as new`,
+      `${taken} paired with the one row holding their key, ${intents.length - taken} read again as new ` +
+      '(where the row the page inserted was recorded, only a row holding its values is paired)',
   );
 }

@@ -17,10 +17,12 @@ import {
 } from '../../source/postgres/batchWrites';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../../store/ledger';
+import type { InsertedPair } from '../../store/pullIntents';
 import type { ListItem } from '../../target/sharepoint';
 import { postgresValues } from '../push/writes';
 import type { RunScope } from '../runner';
 import { assertKeysFree, insertedEntry, newRowValues } from './insert';
+import { insertedPair } from './intents';
 import { pairKey, settle, type Pair, type WriteBack } from './settle';
 
 /** What a page's items produce, committed with the page. */
@@ -30,8 +32,11 @@ export interface PageOut {
   writeBacks: WriteBack[];
   /** Items settled this page: their parked failures are resolved. */
   resolved: string[];
-  /** The entries of `save` that pair a new item with the row this page inserted for it (pageTx.ts, intents). */
-  inserted: LedgerEntry[];
+  /**
+   * The entries of `save` that pair a new item with the row this page inserted for it, with that row's values
+   * (pageTx.ts, intents).
+   */
+  inserted: InsertedPair[];
 }
 
 /** Undoes what items recorded in `out` and the counts since this call. */
@@ -154,7 +159,7 @@ export class PageWrites {
       // `row` is proven to be this item's: it holds the values this item supplied (insertMany).
       const entry = insertedEntry(scope, item, sp as NonNullable<Pair['sp']>, row as SourceRow);
       this.out.save.push(entry);
-      this.out.inserted.push(entry);
+      this.out.inserted.push(insertedPair(entry, row as SourceRow));
       scope.counts.created++;
       this.out.resolved.push(item.id);
       return Promise.resolve();

@@ -22,8 +22,9 @@ export async function settleIntentsOutsideRun(
   lock: DefinitionLock,
 ): Promise<number> {
   const def = stored.definition;
-  const sourcePool = ctx.sourcePool(def.source.connection);
+  // Asked first: a process without the source's connection setting relinks a definition with no intents left.
   if ((await pullIntents(ctx.meta, stored.id)).length === 0) return 0;
+  const sourcePool = ctx.sourcePool(def.source.connection);
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
   const byName = new Map(table.columns.map((c) => [c.name, c]));

@@ -1,3 +1,4 @@
+import { describeFailure } from '../../../../src/cli/failures';
 import { loadSettings } from '../../../../src/config/settings';
 import { parseDefinition } from '../../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
@@ -11,6 +12,7 @@ import { relinkDefinition } from '../../../../src/core/engine/relink';
 import { resolveConflict } from '../../../../src/core/engine/resolve';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { upsertDefinitions } from '../../../../src/core/store/definitions';
+import { opsErrorStatus } from '../../../../src/functions/opsApi';
 import { freshDatabase, type TestDatabase } from '../../../support/db';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 
@@ -381,6 +383,81 @@ describe('pull inserts with the source in another database', () => {
         parseDefinition({ ...input, source: { ...input.source, connection: 'SRC2' } }),
       ]);
     };
+    /** The values each intent recorded of the row its page inserted (each column's JSON as the page read it). */
+    const insertedValues = async (name: string) =>
+      (
+        await h.db.pool.query<{ v: Record<string, string> }>(
+          `SELECT inserted_values AS v FROM arcore.pull_insert_intents WHERE definition_id = ${definitionId}`,
+          [name],
+        )
+      ).rows.map((r) => Object.fromEntries(Object.entries(r.v).map(([k, json]) => [k, JSON.parse(json)])));
+
+    it('a serial key: the new database gave the same id to a row of its own; the item is not paired with it', async () => {
+      const table = `CREATE TABLE hijack (id serial PRIMARY KEY, name text,
+        updated_at timestamptz NOT NULL DEFAULT now())`;
+      await src.pool.query(table);
+      await src2.pool.query(table);
+      const input: SyncDefinitionInput = {
+        name: 'hijack',
+        source: {
+          table: 'hijack',
+          key: ['id'],
+          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+          connection: 'SRC',
+        },
+        target: { site: SITE, list: 'hijack' },
+        fields: [{ source: 'name', target: 'Title' }],
+      };
+      await define(input);
+      await addItems('hijack', [{ Title: 'first' }]);
+      await failMeta(true);
+      expect((await pull('hijack')).status).toBe('FAILED');
+      await failMeta(false);
+      expect(await rows('SELECT id, name FROM hijack')).toEqual([{ id: 1, name: 'first' }]);
+      expect(await leftOver('hijack')).toEqual({ intents: 1, parked: 0 });
+      // The new database (a copy made before the stopped pull) got a row of its own: its sequence hands out 1 again.
+      await src2.pool.query("INSERT INTO hijack (name) VALUES ('app row')");
+      await repoint(input);
+      warnings.length = 0;
+      expect(await pull('hijack')).toMatchObject({ status: 'SUCCEEDED', created: 1, failed: 0 });
+      expect(warnings.join('\n')).toContain(
+        '0 paired with the one row holding their key, 1 read again as new',
+      );
+      expect(await runPush(ctx, 'hijack', { trigger: 'test' })).toMatchObject({ created: 1, failed: 0 });
+      expect((await src2.pool.query('SELECT name FROM hijack ORDER BY name')).rows).toEqual([
+        { name: 'app row' },
+        { name: 'first' },
+      ]);
+      expect((await h.items('hijack')).map((i) => i.fields.Title).sort()).toEqual(['app row', 'first']);
+      await expectPairedOnce('hijack', 'hijack');
+    });
+
+    it('relink settles by the rows as a run does: the key held in the new database by a row with other values is not paired', async () => {
+      await src.pool.query(codesTable('renamed'));
+      await src2.pool.query(
+        `${codesTable('renamed')}; INSERT INTO renamed (code, name) VALUES ('A', 'app row')`,
+      );
+      await define(codesInput('renamed'));
+      await addItems('renamed', [{ Title: 'first', Code: 'A' }]);
+      await failMeta(true);
+      expect((await pull('renamed')).status).toBe('FAILED');
+      await failMeta(false);
+      expect(await leftOver('renamed')).toEqual({ intents: 1, parked: 0 });
+      await repoint(codesInput('renamed'));
+      const { rows: bound } = await h.db.pool.query<{ list_id: string }>(
+        'SELECT list_id FROM arcore.sync_definitions WHERE name = $1',
+        ['renamed'],
+      );
+      expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${bound[0].list_id}`)).status).toBe(204);
+      await provisionList(ctx, 'renamed');
+      warnings.length = 0;
+      expect(await relinkDefinition(ctx, 'renamed')).toMatchObject({ settledInserts: 0 });
+      expect(warnings.join('\n')).toContain(
+        '0 paired with the one row holding their key, 1 read again as new',
+      );
+      expect(await leftOver('renamed')).toEqual({ intents: 0, parked: 0 });
+      expect(await ledger('renamed')).toEqual([]);
+    });
 
     it('committed on the old database: the items are inserted in the new one, not paired with rows it never had', async () => {
       await src.pool.query(codesTable('moved'));
@@ -426,8 +503,12 @@ describe('pull inserts with the source in another database', () => {
       expect(await leftOver('swapped')).toEqual({ intents: 2, parked: 0 });
 
       // The server the rows committed on (a copy that kept them) is the source now; the old id reads "aborted".
-      await src2.pool.query(`${codesTable('swapped')};
-        INSERT INTO swapped (code, name) VALUES ('A', 'first'), ('B', 'second')`);
+      await src2.pool.query(codesTable('swapped'));
+      await src2.pool.query(
+        'INSERT INTO swapped (code, name, updated_at) SELECT * FROM jsonb_to_recordset($1::jsonb) AS ' +
+          'x(code text, name text, updated_at timestamptz)',
+        [JSON.stringify(await insertedValues('swapped'))],
+      );
       await repoint(codesInput('swapped'));
       warnings.length = 0;
       expect(await pull('swapped')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
@@ -567,6 +648,83 @@ describe('pull inserts with the source in another database', () => {
         { code: 'B', name: 'new' },
       ]);
       expect((await h.items('disputed')).map((i) => i.fields.Title).sort()).toEqual(['new', 'pg']);
+    });
+  });
+
+  it('re-pointed at the metadata database ("default") with intents recorded before migration 022: the rows decide', async () => {
+    const input: SyncDefinitionInput = {
+      name: 'unplaced',
+      source: {
+        table: 'unplaced',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        connection: 'SRC',
+      },
+      target: { site: SITE, list: 'unplaced' },
+      fields: [{ source: 'name', target: 'Title' }],
+    };
+    const table = `CREATE TABLE unplaced (id serial PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now())`;
+    await src.pool.query(table);
+    await define(input);
+    await addItems('unplaced', [{ Title: 'x' }, { Title: 'y' }]);
+    await failMeta(true);
+    expect((await pull('unplaced')).status).toBe('FAILED');
+    await failMeta(false);
+    expect(await leftOver('unplaced')).toEqual({ intents: 2, parked: 0 });
+    // As a pull of a version before migration 022 left them.
+    await h.db.pool.query(
+      `UPDATE arcore.pull_insert_intents SET source_system_id = NULL, source_database_oid = NULL,
+         source_database_name = NULL, inserted_values = NULL WHERE definition_id = ${definitionId}`,
+      ['unplaced'],
+    );
+    // The table moved to the metadata database without the stopped pull's rows: their transaction id, asked there,
+    // would read "committed" (one id space per server) though the rows are not in this database.
+    await h.db.pool.query(table);
+    await upsertDefinitions(h.db.pool, [
+      parseDefinition({ ...input, source: { ...input.source, connection: 'default' } }),
+    ]);
+    expect(await pull('unplaced')).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    expect((await h.db.pool.query('SELECT name FROM unplaced ORDER BY name')).rows).toEqual([
+      { name: 'x' },
+      { name: 'y' },
+    ]);
+    await expectPairedOnce('unplaced', 'unplaced');
+    expect(await runPush(ctx, 'unplaced', { trigger: 'test' })).toMatchObject({ deleted: 0, failed: 0 });
+    expect((await h.items('unplaced')).map((i) => i.fields.Title).sort()).toEqual(['x', 'y']);
+  });
+
+  it('relink with no intents left, in a process without the source connection setting', async () => {
+    await src.pool.query(codesTable('nosetting'));
+    await define(codesInput('nosetting'));
+    const settings = loadSettings({
+      DATABASE_URL: h.db.url,
+      GRAPH_BASE_URL: h.emulator.baseUrl,
+      GRAPH_TOKEN: h.emulator.appToken,
+      GRAPH_RU_PER_MINUTE: '10000000',
+    });
+    const other = await createEngineContext(settings, { caCert: h.emulator.caCert, env: {} });
+    try {
+      expect(await leftOver('nosetting')).toEqual({ intents: 0, parked: 0 });
+      await expect(relinkDefinition(other.ctx, 'nosetting')).resolves.toMatchObject({ settledInserts: 0 });
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('a source transaction still open', () => {
+  const open = new SourceTransactionOpenError('projects', '1234', 2);
+
+  it('is a "busy" failure: exit 3 and 409, with a next step that fits a run, relink and resolve', () => {
+    const failure = describeFailure(open);
+    expect(failure).toMatchObject({ exitCode: 3, kind: 'busy' });
+    expect(failure.hint).toMatch(/pg_terminate_backend/);
+    expect(failure.hint).not.toMatch(/unexpected/);
+    expect(open.message).not.toMatch(/this run/);
+    expect(opsErrorStatus(open)).toEqual({
+      status: 409,
+      body: { error: open.message, kind: 'busy', hint: failure.hint },
     });
   });
 });
