@@ -31,6 +31,7 @@ import type { InsertedPair, PullInsertIntent, SourceDatabase } from '../../store
 import type { FieldPlan } from '../plan';
 import { rowsByIdentity } from '../identity';
 import type { RunScope } from '../runner';
+import { holdsInserted, valuesJson } from './insertedValues';
 import { parkKey } from './parked';
 import type { PoolClient } from 'pg';
 
@@ -58,11 +59,6 @@ export type IntentScope = Pick<
  * A row's values as an intent records them and the settle compares them: each column's value, as read with
  * pgTypeParsers, in its JSON text (kept as text, so that jsonb storage does not reorder a json column's keys).
  */
-function valuesJson(values: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [column, value] of Object.entries(values)) out[column] = JSON.stringify(value) ?? 'null';
-  return out;
-}
 
 /** A new item's ledger entry with the row its page inserted (`row` as the INSERT … RETURNING read it). */
 export function insertedPair(entry: LedgerEntry, row: SourceRow): InsertedPair {
@@ -144,7 +140,11 @@ async function xactStatuses(scope: IntentScope, xids: string[]): Promise<Map<str
 async function rowsHolding(
   scope: IntentScope,
   intents: PullInsertIntent[],
-): Promise<{ rowByHash: Map<string, SourceRow>; heldBy: Map<string, number> }> {
+): Promise<{
+  rowByHash: Map<string, SourceRow>;
+  heldBy: Map<string, number>;
+  udtNames: Map<string, string>;
+}> {
   const { def } = scope;
   const identities = new Map(intents.map((i) => [i.identityHash, i.identity]));
   const keys = [...identities.values()].map((identity) => def.source.key.map((k) => identity[k]));
@@ -162,15 +162,8 @@ async function rowsHolding(
       cursorColumn: null,
       columns: table.columns.filter((c) => recorded.has(c.name) || def.source.key.includes(c.name)),
     });
-  return rowsByIdentity(scope, await reader.readByKeys(keys));
-}
-
-/** Whether `row` holds every value the intent recorded of the row its page inserted (a column gone differs). */
-function holdsInserted(recorded: Record<string, string>, row: SourceRow | undefined): boolean {
-  if (!row) return false;
-  return Object.entries(recorded).every(
-    ([column, json]) => column in row.values && valuesJson({ v: row.values[column] }).v === json,
-  );
+  const udtNames = new Map((table?.columns ?? []).map((c) => [c.name, c.udtName]));
+  return { ...rowsByIdentity(scope, await reader.readByKeys(keys)), udtNames };
 }
 
 /**
@@ -216,7 +209,7 @@ export async function settleInsertIntents(scope: IntentScope): Promise<number> {
   const toldByRows = (i: PullInsertIntent): boolean => {
     if (holding?.heldBy.get(i.identityHash) !== 1) return false;
     if (!elsewhere.has(i) || i.insertedValues === null) return true;
-    return holdsInserted(i.insertedValues, holding.rowByHash.get(i.identityHash));
+    return holdsInserted(i.insertedValues, holding.rowByHash.get(i.identityHash), holding.udtNames);
   };
   const holders = await ledger.byIdentities(ctx.meta, [...new Set(intents.map((i) => i.identityHash))]);
   const pairedItems = new Set<string>();

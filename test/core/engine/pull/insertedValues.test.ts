@@ -1,0 +1,61 @@
+import { pgTypeParsers } from '../../../../src/core/canonical/pgTypes';
+import { holdsInserted, valuesJson } from '../../../../src/core/engine/pull/insertedValues';
+import { freshDatabase, type TestDatabase } from '../../../support/db';
+
+/**
+ * An intent taken on another database pairs its item only with a row that still holds what the stopped page
+ * inserted (engine/pull/intents.ts). A copy of the source on a server whose TimeZone differs prints the same
+ * timestamptz differently: that must not make the row look like another one.
+ */
+describe('the values a stopped pull page inserted, compared with a row read later', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    await db.pool.query(
+      `CREATE TABLE t (id int PRIMARY KEY, name text, at timestamptz, ats timestamptz[], n numeric)`,
+    );
+    await db.pool.query(`INSERT INTO t VALUES (1, 'first', '2026-12-06 17:00:00.123456+00',
+      ARRAY['2026-12-06 10:00:00+00'::timestamptz, NULL], 12.50)`);
+  });
+  afterAll(() => db.drop());
+
+  const readIn = async (timeZone: string) => {
+    const client = await db.pool.connect();
+    try {
+      await client.query(`SET TimeZone = '${timeZone}'`);
+      const { rows } = await client.query<Record<string, unknown>>({
+        text: 'SELECT id, name, at, ats, n FROM t WHERE id = 1',
+        types: pgTypeParsers,
+      });
+      return { values: rows[0] };
+    } finally {
+      client.release();
+    }
+  };
+  const udt = new Map([
+    ['at', 'timestamptz'],
+    ['ats', '_timestamptz'],
+    ['n', 'numeric'],
+  ]);
+
+  it('a timestamptz printed in another session time zone is the same instant', async () => {
+    const paris = await readIn('Europe/Paris');
+    const utc = await readIn('UTC');
+    expect(paris.values.at).not.toBe(utc.values.at); // the texts differ…
+    expect(holdsInserted(valuesJson(paris.values), utc, udt)).toBe(true); // …the instants do not
+    expect(holdsInserted(valuesJson(utc.values), paris, udt)).toBe(true);
+  });
+
+  it('another instant, another text or a column gone is another row', async () => {
+    const utc = await readIn('UTC');
+    const recorded = valuesJson(utc.values);
+    const oneMicrosecondLater = { values: { ...utc.values, at: '2026-12-06 17:00:00.123457+00' } };
+    expect(holdsInserted(recorded, oneMicrosecondLater, udt)).toBe(false);
+    expect(holdsInserted(recorded, { values: { ...utc.values, name: 'app row' } }, udt)).toBe(false);
+    expect(holdsInserted(recorded, { values: { ...utc.values, n: '12.5' } }, udt)).toBe(false);
+    const { n: _n, ...withoutN } = utc.values;
+    expect(holdsInserted(recorded, { values: withoutN }, udt)).toBe(false);
+    expect(holdsInserted(recorded, undefined, udt)).toBe(false);
+  });
+});
