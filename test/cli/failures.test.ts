@@ -32,7 +32,9 @@ describe('failure classification (exit codes and messages)', () => {
     expect(describeFailure(new CursorSetupError('p', '"public.v" is a view')).exitCode).toBe(
       ExitCode.INVALID,
     );
-    expect(describeFailure(new DefinitionBusyError('p', 'removing it')).exitCode).toBe(ExitCode.RUNTIME);
+    const busy = describeFailure(new DefinitionBusyError('p', 'removing it'));
+    expect(busy).toMatchObject({ exitCode: ExitCode.RUNTIME, kind: 'busy' });
+    expect(busy.hint).toContain('wait for the run to finish');
   });
 
   it('a real refused Postgres connection is exit 3 naming host, port and database', async () => {

@@ -25,6 +25,9 @@ export class UnknownFailureError extends Error {
 /** A run of the definition holds its lock (I11); the operation would race with it. Try again later. */
 export class DefinitionBusyError extends Error {
   override readonly name = 'DefinitionBusyError';
+  readonly errorKind: ErrorKind = 'busy';
+  readonly hint =
+    'wait for the run to finish (`arcore-sync status NAME` shows it), then run the command again';
 
   constructor(
     readonly definition: string,
