@@ -2,7 +2,8 @@
  * Where a `$batch` round trip goes (issue 23.1), measured on the engine's side of the wire. undici publishes each
  * request's steps on diagnostics channels; for every outer `POST …/$batch` of a push this records:
  * - how long the request waited in the engine before its headers were written (the engine's thread busy, or no
- *   free connection): `engineSendDelayMs`;
+ *   free connection: the first request on a new connection waits for its TCP and TLS handshakes):
+ *   `engineSendDelayMs`;
  * - from its body sent to the answer's headers read: the wire, the emulator's whole time on it (its own
  *   `batchInEmulatorMs`, reported beside) and the engine's thread noticing the answer: `wireMs`;
  * and, over the same time, the engine's event-loop delay (perf_hooks: a timer every LOOP_SAMPLE_MS, a coarse one so

@@ -23,7 +23,6 @@ import type { ErrorKind } from '../core/errors/kind';
 import {
   definitionIdByName,
   definitionStatus,
-  DefinitionBusyError,
   discardFailures,
   getConflict,
   CursorSetupError,
@@ -441,9 +440,7 @@ export function opsErrorStatus(err: unknown): { status: number; body: Record<str
   }
   if (err instanceof BackfillInProgressError)
     return { status: 409, body: { error: err.message, kind: err.errorKind, hint: err.hint } };
-  if (err instanceof ConflictAlreadyResolvedError || err instanceof DefinitionBusyError) {
-    return { status: 409, body: { error: err.message } };
-  }
+  if (err instanceof ConflictAlreadyResolvedError) return { status: 409, body: { error: err.message } };
   // Everything else by its kind (src/core/errors), with the kind and the next step in the body.
   const kind = errorKindOf(err);
   const status = STATUS_BY_KIND[kind];

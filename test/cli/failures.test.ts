@@ -5,6 +5,7 @@ import { createPool } from '../../src/core/db/pool';
 import { GraphRequestError } from '../../src/core/target/sharepoint/errors';
 import { describeFailure, ExitCode, redact, RunFailedError, SidesDifferError } from '../../src/cli/failures';
 import { CursorSetupError, DefinitionBusyError } from '../../src/core/ops/errors';
+import { opsErrorStatus } from '../../src/functions/opsApi';
 import { closedPort } from './cliHarness';
 
 describe('failure classification (exit codes and messages)', () => {
@@ -35,6 +36,11 @@ describe('failure classification (exit codes and messages)', () => {
     const busy = describeFailure(new DefinitionBusyError('p', 'removing it'));
     expect(busy).toMatchObject({ exitCode: ExitCode.RUNTIME, kind: 'busy' });
     expect(busy.hint).toContain('wait for the run to finish');
+    // The ops API answers the same kind and next step, with 409.
+    expect(opsErrorStatus(new DefinitionBusyError('p', 'removing it'))).toEqual({
+      status: 409,
+      body: { error: busy.message, kind: 'busy', hint: busy.hint },
+    });
   });
 
   it('a real refused Postgres connection is exit 3 naming host, port and database', async () => {

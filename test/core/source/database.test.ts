@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createPool } from '../../../src/core/db/pool';
 import {
-  executable,
   otherDatabase,
   sourceDatabase,
+  systemIdentifier,
   transactionAndDatabase,
 } from '../../../src/core/source/postgres/database';
 import { freshDatabase, type TestDatabase } from '../../support/db';
@@ -47,9 +47,11 @@ describe('the source server and database of an intent', () => {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const taken = await transactionAndDatabase(pool, client);
+        const taken = await transactionAndDatabase(client, await systemIdentifier(client, true));
         expect(taken.xid).toMatch(/^\d+$/);
         expect(taken.database).toEqual(plain);
+        // The refusal was met in a savepoint: the page's transaction goes on.
+        expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
         await client.query('ROLLBACK');
       } finally {
         client.release();
@@ -79,7 +81,7 @@ describe('the source server and database of an intent', () => {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      const taken = await transactionAndDatabase(pool, client);
+      const taken = await transactionAndDatabase(client, await systemIdentifier(client, true));
       expect(taken.xid).toMatch(/^\d+$/);
       expect(taken.database.systemId).toMatch(/^\d+$/);
       await client.query('ROLLBACK');
@@ -89,16 +91,30 @@ describe('the source server and database of an intent', () => {
     }
   });
 
-  it('a function the server does not have is not executable, and asking does not fail the transaction', async () => {
-    const client = await db.pool.connect();
+  it('a privilege revoked while the process runs is met on the next read, and costs the transaction nothing', async () => {
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = 'pw';
+    const pool = createPool({ connectionString: u.toString(), auth: 'password', max: 1 });
+    const client = await pool.connect();
+    let released = false;
     try {
+      await db.pool.query(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO ${role}`);
       await client.query('BEGIN');
-      expect(await executable(client, 'pg_catalog.no_such_function()')).toBe(false);
-      expect(await executable(client, 'pg_catalog.pg_control_system()')).toBe(true);
-      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-      await client.query('ROLLBACK');
-    } finally {
+      expect(await systemIdentifier(client, true)).toMatch(/^\d+$/);
+      await client.query('COMMIT');
+      await db.pool.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM ${role}`);
+      // The next page's transaction, on the same connection.
+      await client.query('BEGIN');
+      expect(await systemIdentifier(client, true)).toBeNull();
+      expect((await transactionAndDatabase(client, null)).xid).toMatch(/^\d+$/);
+      await client.query('COMMIT');
       client.release();
+      released = true;
+      expect(await systemIdentifier(pool)).toBeNull();
+    } finally {
+      if (!released) client.release();
+      await pool.end();
     }
   });
 });

@@ -19,6 +19,7 @@ import {
   describeDatabase,
   otherDatabase,
   sourceDatabase,
+  systemIdentifier,
   transactionAndDatabase,
 } from '../../source/postgres/database';
 import { readSourceTable } from '../../source/postgres/catalog';
@@ -78,13 +79,27 @@ export async function recordInsertIntents(
   inserted: readonly InsertedPair[],
 ): Promise<void> {
   if (inserted.length === 0) return;
-  const { xid, database } = await transactionAndDatabase(scope.sourcePool, source);
+  const { xid, database } = await transactionAndDatabase(source, await runSystemId(scope, source));
   await recordPullIntents(scope.ctx.meta, scope.definitionId, xid, database, inserted);
   await deletePullIntents(
     meta,
     scope.definitionId,
     inserted.map(({ entry }) => ({ listId: entry.listId, itemId: entry.itemId as string })),
   );
+}
+
+/** Each run's source system identifier, read on the first page that records intents (in its savepoint). */
+const systemIds = new WeakMap<RunScope, Promise<string | null>>();
+
+function runSystemId(scope: RunScope, source: PoolClient): Promise<string | null> {
+  let read = systemIds.get(scope);
+  if (!read) {
+    read = systemIdentifier(source, true);
+    // A failed read (the connection, not a refusal) is read again by the next page rather than remembered.
+    read.catch(() => systemIds.delete(scope));
+    systemIds.set(scope, read);
+  }
+  return read;
 }
 
 /**
@@ -116,19 +131,26 @@ type XactStatus = 'committed' | 'aborted' | 'in progress' | null;
 /** Invalid parameter value: txid_status of an id the server cannot tell (from after a restore of an older backup). */
 const INVALID_PARAMETER_VALUE = '22023';
 
-/** Each source transaction's status; null where the server no longer knows it (too old). */
-async function xactStatuses(scope: IntentScope, xids: string[]): Promise<Map<string, XactStatus>> {
-  if (xids.length === 0) return new Map();
+/**
+ * Each source transaction's status; null where the server no longer knows it (too old). `refused`: the server
+ * cannot tell these ids at all (they are ahead of it: an older backup restored since), so the rows tell, and a row
+ * holding the key may be another one (a restored sequence hands out the same ids again).
+ */
+async function xactStatuses(
+  scope: IntentScope,
+  xids: string[],
+): Promise<{ statuses: Map<string, XactStatus>; refused: boolean }> {
+  if (xids.length === 0) return { statuses: new Map(), refused: false };
   try {
     const { rows } = await scope.sourcePool.query<{ xid: string; status: XactStatus }>(
       'SELECT x AS xid, txid_status(x::bigint) AS status FROM unnest($1::text[]) AS x',
       [xids],
     );
-    return new Map(rows.map((r) => [r.xid, r.status]));
+    return { statuses: new Map(rows.map((r) => [r.xid, r.status])), refused: false };
   } catch (err) {
     if ((err as { code?: unknown }).code !== INVALID_PARAMETER_VALUE) throw err;
     scope.ctx.log.warn(`${scope.def.name}: ${(err as Error).message}; the rows tell instead`);
-    return new Map();
+    return { statuses: new Map(), refused: true };
   }
 }
 
@@ -198,17 +220,19 @@ export async function settleInsertIntents(scope: IntentScope): Promise<number> {
   const asked = await xactStatuses(scope, [
     ...new Set(intents.filter((i) => !elsewhere.has(i)).map((i) => i.sourceXid)),
   ]);
+  // Ids the server refused (an older backup restored since) say as little as ids taken elsewhere.
+  const unaskable = (i: PullInsertIntent): boolean => elsewhere.has(i) || asked.refused;
   const statusOf = (i: PullInsertIntent): XactStatus =>
-    elsewhere.has(i) ? null : (asked.get(i.sourceXid) ?? null);
+    elsewhere.has(i) ? null : (asked.statuses.get(i.sourceXid) ?? null);
   const open = intents.filter((i) => statusOf(i) === 'in progress');
   if (open.length) throw new SourceTransactionOpenError(def.name, open[0].sourceXid, open.length);
   const unknown = intents.filter((i) => statusOf(i) === null);
   const holding = unknown.length ? await rowsHolding(scope, unknown) : null;
-  // Told by the rows: exactly one row holds the key, and for an intent taken elsewhere that recorded its row, that
-  // row holds what the page inserted (else it is another row with the same key, and the item is read as new).
+  // Told by the rows: exactly one row holds the key, and for an intent taken elsewhere (or refused) that recorded its
+  // row, that row holds what the page inserted (else it is another row with the same key: the item is read as new).
   const toldByRows = (i: PullInsertIntent): boolean => {
     if (holding?.heldBy.get(i.identityHash) !== 1) return false;
-    if (!elsewhere.has(i) || i.insertedValues === null) return true;
+    if (!unaskable(i) || i.insertedValues === null) return true;
     return holdsInserted(i.insertedValues, holding.rowByHash.get(i.identityHash), holding.udtNames);
   };
   const holders = await ledger.byIdentities(ctx.meta, [...new Set(intents.map((i) => i.identityHash))]);

@@ -2,73 +2,75 @@ import type { Pool, PoolClient } from 'pg';
 import type { SourceDatabase } from '../../store/pullIntents';
 
 /**
- * Whether a function exists and the session's role may call it: NULL from to_regprocedure (no such function, as
- * on a Postgres-compatible service without it) reads false, so asking never raises, even inside a transaction
- * that must go on.
+ * What a refused read of the system identifier raises: no privilege (a provider revoked pg_control_system() from
+ * PUBLIC), no such function or not supported (a Postgres-compatible service). The identifier is then not known.
  */
-export async function executable(client: Pool | PoolClient, signature: string): Promise<boolean> {
-  const { rows } = await client.query<{ ok: boolean }>(
-    "SELECT coalesce(pg_catalog.has_function_privilege(pg_catalog.to_regprocedure($1), 'EXECUTE'), false) AS ok",
-    [signature],
-  );
-  return rows[0].ok;
+const REFUSED = new Set(['42501', '42883', '0A000']);
+
+const SYSTEM_ID = 'SELECT (SELECT system_identifier FROM pg_catalog.pg_control_system())::text AS system_id';
+
+function refused(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && REFUSED.has(code);
 }
 
 /**
- * Whether each pool's role may call pg_control_system(): PUBLIC may by default (checked as a non-superuser on
- * Postgres 18), but a provider may revoke it, and a call refused would fail the whole statement. Asked once per
- * pool, on the connection at hand: a page asks on the client holding its open transaction, where a second
- * connection of the pool may not be free (a pool of one waits for ever on itself).
+ * The system identifier of the server `db` is on (set by initdb: what tells two servers apart, since database oids
+ * repeat across servers, the first one created being 16384 on each); null where the role may not read it. On a
+ * client inside a transaction that must go on, it is read in a savepoint, so that a refusal costs the transaction
+ * nothing. Asked each time: a privilege revoked while the process runs is met, never remembered wrong.
  */
-const systemIdReadable = new WeakMap<Pool, Promise<boolean>>();
-
-function mayReadSystemId(pool: Pool, client: Pool | PoolClient): Promise<boolean> {
-  let readable = systemIdReadable.get(pool);
-  if (!readable) {
-    readable = executable(client, 'pg_catalog.pg_control_system()');
-    // A failed check is asked again next time rather than remembered.
-    readable.catch(() => systemIdReadable.delete(pool));
-    systemIdReadable.set(pool, readable);
+export async function systemIdentifier(db: Pool | PoolClient, inTransaction = false): Promise<string | null> {
+  if (!inTransaction) {
+    try {
+      return (await db.query<{ system_id: string }>(SYSTEM_ID)).rows[0].system_id;
+    } catch (err) {
+      if (refused(err)) return null;
+      throw err;
+    }
   }
-  return readable;
+  await db.query('SAVEPOINT arcore_system_id');
+  try {
+    const { rows } = await db.query<{ system_id: string }>(SYSTEM_ID);
+    await db.query('RELEASE SAVEPOINT arcore_system_id');
+    return rows[0].system_id;
+  } catch (err) {
+    if (!refused(err)) throw err;
+    await db.query('ROLLBACK TO SAVEPOINT arcore_system_id');
+    await db.query('RELEASE SAVEPOINT arcore_system_id');
+    return null;
+  }
 }
+
+/** The oid and name of the database a session is on: they tell the databases of one server apart. */
+const DATABASE = `d.oid::text AS database_oid, d.datname AS database_name
+  FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()`;
+
+type Row = { database_oid: string; database_name: string };
 
 /**
- * The select list naming the server and database a session is on (SourceDatabase): the system identifier, set by
- * initdb, is what tells two servers apart (database oids repeat across servers: the first one created is 16384 on
- * each); the oid and name tell the databases of one server apart, which share one transaction id space.
+ * The current transaction's id (txid_current) on `client`, with the database it belongs to and `systemId`, the
+ * server's identifier as the caller read it on this connection (systemIdentifier, once per run). One statement that
+ * cannot be refused: it runs inside the page's transaction.
  */
-async function selectList(pool: Pool, client: Pool | PoolClient): Promise<string> {
-  const systemId = (await mayReadSystemId(pool, client))
-    ? '(SELECT system_identifier FROM pg_catalog.pg_control_system())::text'
-    : 'NULL::text';
-  return `${systemId} AS system_id, d.oid::text AS database_oid, d.datname AS database_name
-    FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()`;
-}
-
-type Row = { system_id: string | null; database_oid: string; database_name: string };
-
-const fromRow = (r: Row): SourceDatabase => ({
-  systemId: r.system_id,
-  databaseOid: r.database_oid,
-  databaseName: r.database_name,
-});
-
-/** The current transaction's id (txid_current) on `client`, with the server and database it belongs to. */
 export async function transactionAndDatabase(
-  pool: Pool,
   client: PoolClient,
+  systemId: string | null,
 ): Promise<{ xid: string; database: SourceDatabase }> {
   const { rows } = await client.query<Row & { xid: string }>(
-    `SELECT pg_catalog.txid_current()::text AS xid, ${await selectList(pool, client)}`,
+    `SELECT pg_catalog.txid_current()::text AS xid, ${DATABASE}`,
   );
-  return { xid: rows[0].xid, database: fromRow(rows[0]) };
+  return {
+    xid: rows[0].xid,
+    database: { systemId, databaseOid: rows[0].database_oid, databaseName: rows[0].database_name },
+  };
 }
 
 /** The server and database the pool's sessions are on. */
 export async function sourceDatabase(pool: Pool): Promise<SourceDatabase> {
-  const { rows } = await pool.query<Row>(`SELECT ${await selectList(pool, pool)}`);
-  return fromRow(rows[0]);
+  const systemId = await systemIdentifier(pool);
+  const { rows } = await pool.query<Row>(`SELECT ${DATABASE}`);
+  return { systemId, databaseOid: rows[0].database_oid, databaseName: rows[0].database_name };
 }
 
 /**

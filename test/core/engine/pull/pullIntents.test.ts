@@ -305,6 +305,31 @@ describe('pull inserts with the source in another database', () => {
     await expectPairedOnce('legacy', 'legacy');
   });
 
+  it('restored from an older backup: a row of its own that took the serial id again is not paired with the item', async () => {
+    await serialTable('restored');
+    await addItems('restored', [{ Title: 'first' }]);
+    await failMeta(true);
+    expect((await pull('restored')).status).toBe('FAILED');
+    await failMeta(false);
+    // The source restored from a backup older than the stopped page: its row is gone, its sequence hands out 1
+    // again (an app's row takes it), and the id the intent names is ahead of the server (txid_status refuses it).
+    await src.pool.query('DELETE FROM restored; ALTER SEQUENCE restored_id_seq RESTART WITH 1');
+    await src.pool.query("INSERT INTO restored (name) VALUES ('app row')");
+    await h.db.pool.query('UPDATE arcore.pull_insert_intents SET source_xid = 900000000000');
+    expect(await pull('restored')).toMatchObject({ status: 'SUCCEEDED', failed: 0 });
+    expect(await runPush(ctx, 'restored', { trigger: 'test' })).toMatchObject({
+      status: 'SUCCEEDED',
+      failed: 0,
+    });
+    // The item was not taken for the app's row: each has its own row and its own item.
+    expect((await rows('SELECT name FROM restored ORDER BY name')).map((r) => r.name)).toEqual([
+      'app row',
+      'first',
+    ]);
+    expect((await h.items('restored')).map((i) => i.fields.Title).sort()).toEqual(['app row', 'first']);
+    await expectPairedOnce('restored', 'restored');
+  });
+
   it('the source COMMIT fails after the intents were recorded: the rerun inserts each item once', async () => {
     await serialTable('notes');
     await src.pool
