@@ -1,6 +1,6 @@
 /**
  * Emulator write throughput: item creates through $batch (20 per request) from 8 concurrent
- * keep-alive HTTPS connections, throttling off. The emulator runs in this process; the load comes
+ * keep-alive HTTPS connections, throttling and the ambiguous 503s off. The emulator runs in this process; the load comes
  * from a child process, as the sync engine would, so client-side JSON work does not share the
  * emulator's thread. Prints writes/second.
  *
@@ -89,7 +89,12 @@ function runClientProcess(job: ClientJob): Promise<ClientResult> {
 async function main(): Promise<void> {
   const totalWrites = Number(process.argv[2] ?? 40_000);
   const concurrency = Number(process.argv[3] ?? 8);
-  const emulator = await startEmulator({ throttling: { enabled: false }, notificationDelayMs: 0 });
+  // No ambiguous 503s either (answered after the write was applied): every create must answer 201 here.
+  const emulator = await startEmulator({
+    throttling: { enabled: false },
+    notificationDelayMs: 0,
+    batchAmbiguous503Rate: 0,
+  });
   const dispatcher = new Agent({ connect: { ca: emulator.caCert } });
   try {
     const siteId = emulator.control.getSiteId('contoso.sharepoint.com:/sites/demo');
