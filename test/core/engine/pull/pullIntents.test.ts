@@ -110,20 +110,22 @@ describe('pull inserts with the source in another database', () => {
     expect(await leftOver(name)).toEqual({ intents: 0, parked: 0 });
   };
 
+  /** A table keyed by a serial id, its name synced to Title, and its definition on `connection`. */
+  const serialDdl = (table: string) => `CREATE TABLE ${table} (id serial PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now())`;
+  const serialInput = (
+    table: string,
+    connection = 'SRC',
+    field: SyncDefinitionInput['fields'][number] = { source: 'name', target: 'Title' },
+  ): SyncDefinitionInput => ({
+    name: table,
+    source: { table, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' }, connection },
+    target: { site: SITE, list: table },
+    fields: [field],
+  });
   const serialTable = async (table: string) => {
-    await src.pool.query(`CREATE TABLE ${table} (id serial PRIMARY KEY, name text,
-      updated_at timestamptz NOT NULL DEFAULT now())`);
-    await define({
-      name: table,
-      source: {
-        table,
-        key: ['id'],
-        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-        connection: 'SRC',
-      },
-      target: { site: SITE, list: table },
-      fields: [{ source: 'name', target: 'Title' }],
-    });
+    await src.pool.query(serialDdl(table));
+    await define(serialInput(table));
   };
 
   const codesInput = (name: string): SyncDefinitionInput => ({
@@ -249,19 +251,8 @@ describe('pull inserts with the source in another database', () => {
   });
 
   it('an item inserted on its own (a row of defaults only) is paired by the rerun too', async () => {
-    await src.pool.query(`CREATE TABLE stubs (id serial PRIMARY KEY, name text,
-      updated_at timestamptz NOT NULL DEFAULT now())`);
-    await define({
-      name: 'stubs',
-      source: {
-        table: 'stubs',
-        key: ['id'],
-        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-        connection: 'SRC',
-      },
-      target: { site: SITE, list: 'stubs' },
-      fields: [{ source: 'name', target: 'Title', direction: 'PUSH_ONLY' }],
-    });
+    await src.pool.query(serialDdl('stubs'));
+    await define(serialInput('stubs', 'SRC', { source: 'name', target: 'Title', direction: 'PUSH_ONLY' }));
     await addItems('stubs', [{ Title: 'p' }, { Title: 'q' }]);
     await failMeta(true);
     expect((await pull('stubs')).status).toBe('FAILED');
@@ -418,21 +409,9 @@ describe('pull inserts with the source in another database', () => {
       ).rows.map((r) => Object.fromEntries(Object.entries(r.v).map(([k, json]) => [k, JSON.parse(json)])));
 
     it('a serial key: the new database gave the same id to a row of its own; the item is not paired with it', async () => {
-      const table = `CREATE TABLE hijack (id serial PRIMARY KEY, name text,
-        updated_at timestamptz NOT NULL DEFAULT now())`;
-      await src.pool.query(table);
-      await src2.pool.query(table);
-      const input: SyncDefinitionInput = {
-        name: 'hijack',
-        source: {
-          table: 'hijack',
-          key: ['id'],
-          cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-          connection: 'SRC',
-        },
-        target: { site: SITE, list: 'hijack' },
-        fields: [{ source: 'name', target: 'Title' }],
-      };
+      await src.pool.query(serialDdl('hijack'));
+      await src2.pool.query(serialDdl('hijack'));
+      const input = serialInput('hijack');
       await define(input);
       await addItems('hijack', [{ Title: 'first' }]);
       await failMeta(true);
@@ -549,19 +528,8 @@ describe('pull inserts with the source in another database', () => {
   });
 
   it('re-pointed at the metadata database itself (connection "default"): the intents are still settled, nothing inserted twice', async () => {
-    const input: SyncDefinitionInput = {
-      name: 'aliased',
-      source: {
-        table: 'aliased',
-        key: ['id'],
-        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-        connection: 'META',
-      },
-      target: { site: SITE, list: 'aliased' },
-      fields: [{ source: 'name', target: 'Title' }],
-    };
-    await h.db.pool.query(`CREATE TABLE aliased (id serial PRIMARY KEY, name text,
-      updated_at timestamptz NOT NULL DEFAULT now())`);
+    const input = serialInput('aliased', 'META');
+    await h.db.pool.query(serialDdl('aliased'));
     await define(input);
     await addItems('aliased', [{ Title: 'x' }, { Title: 'y' }]);
     await failMeta(true);
@@ -677,21 +645,8 @@ describe('pull inserts with the source in another database', () => {
   });
 
   it('re-pointed at the metadata database ("default") with intents recorded before migration 022: the rows decide', async () => {
-    const input: SyncDefinitionInput = {
-      name: 'unplaced',
-      source: {
-        table: 'unplaced',
-        key: ['id'],
-        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-        connection: 'SRC',
-      },
-      target: { site: SITE, list: 'unplaced' },
-      fields: [{ source: 'name', target: 'Title' }],
-    };
-    const table = `CREATE TABLE unplaced (id serial PRIMARY KEY, name text,
-      updated_at timestamptz NOT NULL DEFAULT now())`;
-    await src.pool.query(table);
-    await define(input);
+    const input = serialInput('unplaced');
+    await serialTable('unplaced');
     await addItems('unplaced', [{ Title: 'x' }, { Title: 'y' }]);
     await failMeta(true);
     expect((await pull('unplaced')).status).toBe('FAILED');
@@ -705,7 +660,7 @@ describe('pull inserts with the source in another database', () => {
     );
     // The table moved to the metadata database without the stopped pull's rows: their transaction id, asked there,
     // would read "committed" (one id space per server) though the rows are not in this database.
-    await h.db.pool.query(table);
+    await h.db.pool.query(serialDdl('unplaced'));
     await upsertDefinitions(h.db.pool, [
       parseDefinition({ ...input, source: { ...input.source, connection: 'default' } }),
     ]);
