@@ -26,8 +26,7 @@ export class UnknownFailureError extends Error {
 export class DefinitionBusyError extends Error {
   override readonly name = 'DefinitionBusyError';
   readonly errorKind: ErrorKind = 'busy';
-  readonly hint =
-    'wait for the run to finish (`arcore-sync status NAME` shows it), then run the command again';
+  readonly hint = "wait for the run to finish (the definition's status shows it), then try again";
 
   constructor(
     readonly definition: string,

@@ -4,6 +4,7 @@ import {
   otherDatabase,
   sourceDatabase,
   systemIdentifier,
+  systemIdentifierInTransaction,
   transactionAndDatabase,
 } from '../../../src/core/source/postgres/database';
 import { freshDatabase, type TestDatabase } from '../../support/db';
@@ -47,7 +48,7 @@ describe('the source server and database of an intent', () => {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const taken = await transactionAndDatabase(client, await systemIdentifier(client, true));
+        const taken = await transactionAndDatabase(client, await systemIdentifierInTransaction(client));
         expect(taken.xid).toMatch(/^\d+$/);
         expect(taken.database).toEqual(plain);
         // The refusal was met in a savepoint: the page's transaction goes on.
@@ -81,7 +82,7 @@ describe('the source server and database of an intent', () => {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      const taken = await transactionAndDatabase(client, await systemIdentifier(client, true));
+      const taken = await transactionAndDatabase(client, await systemIdentifierInTransaction(client));
       expect(taken.xid).toMatch(/^\d+$/);
       expect(taken.database.systemId).toMatch(/^\d+$/);
       await client.query('ROLLBACK');
@@ -101,12 +102,12 @@ describe('the source server and database of an intent', () => {
     try {
       await db.pool.query(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO ${role}`);
       await client.query('BEGIN');
-      expect(await systemIdentifier(client, true)).toMatch(/^\d+$/);
+      expect(await systemIdentifierInTransaction(client)).toMatch(/^\d+$/);
       await client.query('COMMIT');
       await db.pool.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM ${role}`);
       // The next page's transaction, on the same connection.
       await client.query('BEGIN');
-      expect(await systemIdentifier(client, true)).toBeNull();
+      expect(await systemIdentifierInTransaction(client)).toBeNull();
       expect((await transactionAndDatabase(client, null)).xid).toMatch(/^\d+$/);
       await client.query('COMMIT');
       client.release();

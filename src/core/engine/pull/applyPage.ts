@@ -95,7 +95,7 @@ export async function applyEntries(
       try {
         if (!entry) {
           if (e.kind === 'upsert') {
-            const { entry: inserted, row } = await insertItem(scope, client, e.item);
+            const { entry: inserted, row, supplied } = await insertItem(scope, client, e.item);
             // Nothing in a view refuses a key another row holds: ask it, inside the item's savepoint (I13).
             if (scope.keyUnenforced) {
               const key = def.source.key.map((k) => inserted.identity[k]);
@@ -104,7 +104,7 @@ export async function applyEntries(
             }
             await assertKeysFree(scope, meta, [{ row, itemId }], remove);
             save.push(inserted);
-            out.inserted.push(insertedPair(inserted, row));
+            out.inserted.push(insertedPair(inserted, row, supplied));
             scope.counts.created++;
           }
         } else {

@@ -59,10 +59,10 @@ export async function insertItem(
   scope: RunScope,
   client: PoolClient,
   item: ListItem,
-): Promise<{ entry: LedgerEntry; row: SourceRow }> {
+): Promise<{ entry: LedgerEntry; row: SourceRow; supplied: string[] }> {
   const { sp, values } = newRowValues(scope, item);
   const row = await scope.source.insertRow(client, values);
-  return { entry: insertedEntry(scope, item, sp, row), row };
+  return { entry: insertedEntry(scope, item, sp, row), row, supplied: Object.keys(values) };
 }
 
 /** The synced ledger entry of a new item once its row is inserted (`row` as the INSERT returned it). */

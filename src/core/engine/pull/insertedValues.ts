@@ -2,18 +2,39 @@
  * The values a pull page inserted, as an intent records them (migration 022), and whether a row read later still
  * holds them. Values are read with pgTypeParsers, which keep timestamps, numerics and json as Postgres printed
  * them: `timestamp with time zone` prints in the session's TimeZone, which another server (a copy the definition
- * was re-pointed to) may set differently, so those compare as instants, to the microsecond; a few types print by
- * settings with no exact way back and are left out; everything else compares as the text Postgres printed (dates
- * in ISO style, as the whole engine reads them).
+ * was re-pointed to) may set differently, so those compare as instants, to the microsecond; floats compare at the
+ * digits every extra_float_digits prints; intervals and money print by settings with no exact way back and are
+ * left out; everything else compares as the text Postgres printed (dates in ISO style, as the whole engine reads
+ * them).
  */
 import { formatInstantExact, parseInstant } from '../../canonical/temporal';
 
 /**
  * Types whose printed text (or node-pg's reading of it) follows session settings another server may set otherwise,
- * with no exact way back: extra_float_digits (float4, float8), IntervalStyle (interval), lc_monetary (money). Their
- * columns are not compared: the other columns tell a copy of the row from another row with the same key.
+ * with no exact way back: IntervalStyle (interval), lc_monetary (money). Their columns are not compared: the other
+ * columns tell a copy of the row from another row with the same key.
  */
-const PRINTED_BY_SETTINGS: ReadonlySet<string> = new Set(['float4', 'float8', 'interval', 'money']);
+const PRINTED_BY_SETTINGS: ReadonlySet<string> = new Set(['interval', 'money']);
+
+/**
+ * Floats print by extra_float_digits: 0 (the default before Postgres 12) drops the last digits of a double. Compared
+ * at the digits every setting from 0 up prints exactly: 15 significant for float8, 6 for float4.
+ */
+const FLOAT_DIGITS: ReadonlyMap<string, number> = new Map([
+  ['float8', 15],
+  ['float4', 6],
+]);
+
+function sameFloats(recorded: unknown, current: unknown, digits: number): boolean {
+  if (Array.isArray(recorded) && Array.isArray(current))
+    return (
+      recorded.length === current.length &&
+      recorded.every((value, i) => sameFloats(value, current[i], digits))
+    );
+  if (typeof recorded === 'number' && typeof current === 'number')
+    return recorded.toPrecision(digits) === current.toPrecision(digits);
+  return JSON.stringify(recorded) === JSON.stringify(current ?? null);
+}
 
 /** Each column's value as its own JSON text (so jsonb storage cannot reorder a json column's keys). */
 export function valuesJson(values: Record<string, unknown>): Record<string, string> {
@@ -48,7 +69,8 @@ function sameInstants(recorded: unknown, current: unknown): boolean {
 
 /**
  * Whether `row` holds every value recorded (a column missing from the row differs). `udtNames` by column:
- * `timestamptz` and `_timestamptz` columns compare as instants; columns of PRINTED_BY_SETTINGS types are left out.
+ * `timestamptz` and `_timestamptz` columns compare as instants, floats at FLOAT_DIGITS; columns of
+ * PRINTED_BY_SETTINGS types are left out.
  */
 export function holdsInserted(
   recorded: Record<string, string>,
@@ -60,7 +82,10 @@ export function holdsInserted(
     if (!(column in row.values)) return false;
     const current = row.values[column];
     const udt = udtNames.get(column);
-    if (udt !== undefined && PRINTED_BY_SETTINGS.has(udt.replace(/^_/, ''))) return true;
+    const base = udt?.replace(/^_/, '');
+    if (base !== undefined && PRINTED_BY_SETTINGS.has(base)) return true;
+    const digits = base === undefined ? undefined : FLOAT_DIGITS.get(base);
+    if (digits !== undefined) return sameFloats(JSON.parse(json), current, digits);
     if (udt === 'timestamptz' || udt === '_timestamptz')
       return sameInstants(JSON.parse(json), current ?? null);
     return valuesJson({ v: current }).v === json;

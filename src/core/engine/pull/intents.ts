@@ -19,7 +19,7 @@ import {
   describeDatabase,
   otherDatabase,
   sourceDatabase,
-  systemIdentifier,
+  systemIdentifierInTransaction,
   transactionAndDatabase,
 } from '../../source/postgres/database';
 import { readSourceTable } from '../../source/postgres/catalog';
@@ -57,13 +57,15 @@ export type IntentScope = Pick<
 > & { plan: Pick<FieldPlan, 'keyKinds'> };
 
 /**
- * A row's values as an intent records them and the settle compares them: each column's value, as read with
- * pgTypeParsers, in its JSON text (kept as text, so that jsonb storage does not reorder a json column's keys).
+ * A new item's ledger entry with what its page inserted: of the row as the INSERT … RETURNING read it, the columns
+ * the item supplied (`supplied`). Those tell the page's row from another row that took the same key, and are the
+ * least likely to change after the insert: a cursor column a trigger bumps, a column a default, a trigger or the
+ * application fills or edits later would make the page's own row look like another one.
  */
-
-/** A new item's ledger entry with the row its page inserted (`row` as the INSERT … RETURNING read it). */
-export function insertedPair(entry: LedgerEntry, row: SourceRow): InsertedPair {
-  return { entry, values: valuesJson(row.values) };
+export function insertedPair(entry: LedgerEntry, row: SourceRow, supplied: readonly string[]): InsertedPair {
+  const values: Record<string, unknown> = {};
+  for (const column of supplied) if (column in row.values) values[column] = row.values[column];
+  return { entry, values: valuesJson(values) };
 }
 
 /**
@@ -88,13 +90,16 @@ export async function recordInsertIntents(
   );
 }
 
-/** Each run's source system identifier, read on the first page that records intents (in its savepoint). */
+/**
+ * The source's system identifier, read on the first page of a run that records intents (in its savepoint), and
+ * kept for the run's later pages (a routed run has one scope per list, so once per list).
+ */
 const systemIds = new WeakMap<RunScope, Promise<string | null>>();
 
 function runSystemId(scope: RunScope, source: PoolClient): Promise<string | null> {
   let read = systemIds.get(scope);
   if (!read) {
-    read = systemIdentifier(source, true);
+    read = systemIdentifierInTransaction(source);
     // A failed read (the connection, not a refusal) is read again by the next page rather than remembered.
     read.catch(() => systemIds.delete(scope));
     systemIds.set(scope, read);

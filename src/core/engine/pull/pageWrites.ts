@@ -146,10 +146,12 @@ export class PageWrites {
     const { scope } = this;
     let values: EncodedValues;
     let sp: Pair['sp'];
+    let supplied: string[];
     try {
       const planned = newRowValues(scope, item);
+      supplied = Object.keys(planned.values);
       // A row of defaults only is INSERT … DEFAULT VALUES, one row a statement.
-      if (Object.keys(planned.values).length === 0) return false;
+      if (supplied.length === 0) return false;
       sp = planned.sp;
       values = encodeValues(scope.source, planned.values);
     } catch {
@@ -159,7 +161,7 @@ export class PageWrites {
       // `row` is proven to be this item's: it holds the values this item supplied (insertMany).
       const entry = insertedEntry(scope, item, sp as NonNullable<Pair['sp']>, row as SourceRow);
       this.out.save.push(entry);
-      this.out.inserted.push(insertedPair(entry, row as SourceRow));
+      this.out.inserted.push(insertedPair(entry, row as SourceRow, supplied));
       scope.counts.created++;
       this.out.resolved.push(item.id);
       return Promise.resolve();

@@ -15,29 +15,33 @@ function refused(err: unknown): boolean {
 }
 
 /**
- * The system identifier of the server `db` is on (set by initdb: what tells two servers apart, since database oids
- * repeat across servers, the first one created being 16384 on each); null where the role may not read it. On a
- * client inside a transaction that must go on, it is read in a savepoint, so that a refusal costs the transaction
- * nothing. Asked each time: a privilege revoked while the process runs is met, never remembered wrong.
+ * The system identifier of the server the pool's sessions are on (set by initdb: what tells two servers apart,
+ * since database oids repeat across servers, the first one created being 16384 on each); null where the role may
+ * not read it. Asked each time: a privilege revoked while the process runs is met, never remembered wrong.
  */
-export async function systemIdentifier(db: Pool | PoolClient, inTransaction = false): Promise<string | null> {
-  if (!inTransaction) {
-    try {
-      return (await db.query<{ system_id: string }>(SYSTEM_ID)).rows[0].system_id;
-    } catch (err) {
-      if (refused(err)) return null;
-      throw err;
-    }
-  }
-  await db.query('SAVEPOINT arcore_system_id');
+export async function systemIdentifier(pool: Pool): Promise<string | null> {
   try {
-    const { rows } = await db.query<{ system_id: string }>(SYSTEM_ID);
-    await db.query('RELEASE SAVEPOINT arcore_system_id');
+    return (await pool.query<{ system_id: string }>(SYSTEM_ID)).rows[0].system_id;
+  } catch (err) {
+    if (refused(err)) return null;
+    throw err;
+  }
+}
+
+/**
+ * systemIdentifier on a client inside a transaction that must go on (a pull page's, before its commit): read in a
+ * savepoint, so that a refusal costs the transaction nothing.
+ */
+export async function systemIdentifierInTransaction(client: PoolClient): Promise<string | null> {
+  await client.query('SAVEPOINT arcore_system_id');
+  try {
+    const { rows } = await client.query<{ system_id: string }>(SYSTEM_ID);
+    await client.query('RELEASE SAVEPOINT arcore_system_id');
     return rows[0].system_id;
   } catch (err) {
     if (!refused(err)) throw err;
-    await db.query('ROLLBACK TO SAVEPOINT arcore_system_id');
-    await db.query('RELEASE SAVEPOINT arcore_system_id');
+    await client.query('ROLLBACK TO SAVEPOINT arcore_system_id');
+    await client.query('RELEASE SAVEPOINT arcore_system_id');
     return null;
   }
 }

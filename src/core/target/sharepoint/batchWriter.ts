@@ -90,16 +90,6 @@ export function headerReader(headers: Record<string, string>): Pick<Headers, 'ge
   };
 }
 
-/**
- * The first value of a header (in any case): Retry-After is one value, and joining two ("5, 10") would read as
- * an HTTP date, not as seconds.
- */
-function firstHeader(headers: Record<string, string> | undefined, name: string): string | undefined {
-  if (!headers) return undefined;
-  const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name);
-  return key === undefined ? undefined : headers[key];
-}
-
 /** Values as Graph reads them back, comparable with the values we wrote (lookup ids read as strings). */
 function comparable(value: unknown): unknown {
   if (value === undefined || value === null || value === '') return null;
@@ -236,7 +226,7 @@ export class BatchWriter {
           const headers = response?.headers ? headerReader(response.headers) : undefined;
           // Each inner request is charged on its own, so RateLimit-* headers come inside the batch.
           if (headers) this.transport.noteRateLimitHeaders(headers);
-          const retryAfter = parseRetryAfterMs(firstHeader(response?.headers, 'retry-after'));
+          const retryAfter = parseRetryAfterMs(headers?.get('retry-after'));
           if (response === undefined) {
             unknown.push(write);
             unknownReason ??= `the batch response had no answer for request ${write.index}`;

@@ -280,6 +280,10 @@ export function appThrottleState(
 /** `Retry-After` in milliseconds: delta seconds or an HTTP date (graph.md "Throttling"). */
 export function parseRetryAfterMs(value: string | null | undefined, now = Date.now()): number | undefined {
   if (value === null || value === undefined || value.trim() === '') return undefined;
+  // The header sent twice reads joined ("5, 10", as Headers combines them): the first value, as seconds. An
+  // HTTP date has a comma too ("Wed, 21 Oct …"), but not after digits.
+  const repeated = /^\s*(\d+(?:\.\d+)?)\s*,/.exec(value);
+  if (repeated) return Number(repeated[1]) * 1000;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(value);

@@ -99,6 +99,8 @@ describe('I10 throttle discipline: resource-unit pacing', () => {
     const now = Date.parse('2025-01-01T00:00:00Z');
     expect(parseRetryAfterMs('7', now)).toBe(7000);
     expect(parseRetryAfterMs('Wed, 01 Jan 2025 00:00:30 GMT', now)).toBe(30_000);
+    // Sent twice, read joined as Headers joins them: the first value (Date.parse read "5, 10" as 2001-05-10).
+    expect(parseRetryAfterMs('5, 10', now)).toBe(5000);
     expect(parseRetryAfterMs('soon', now)).toBeUndefined();
     expect(parseRetryAfterMs(null, now)).toBeUndefined();
   });
