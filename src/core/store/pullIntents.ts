@@ -4,11 +4,13 @@ import type { LedgerEntry } from './ledger';
 type Db = Pool | PoolClient;
 
 /**
- * The source server and database a transaction id was taken on (migration 022): its status is asked only there.
- * `systemId` is null where the role may not read pg_control_system().
+ * The source server, its timeline and the database a transaction id was taken on (migrations 022 and 023): its
+ * status is asked only there. `systemId` and `timeline` are null where the role may not read pg_control_system()
+ * and pg_control_checkpoint(), and `timeline` for intents recorded before migration 023.
  */
 export interface SourceDatabase {
   systemId: string | null;
+  timeline: string | null;
   databaseOid: string;
   databaseName: string;
 }
@@ -52,15 +54,15 @@ export async function recordPullIntents(
   if (inserted.length === 0) return;
   await db.query(
     `INSERT INTO arcore.pull_insert_intents (definition_id, list_id, item_id, identity, identity_hash, entry,
-       source_xid, source_system_id, source_database_oid, source_database_name, inserted_values)
+       source_xid, source_system_id, source_database_oid, source_database_name, inserted_values, source_timeline)
      SELECT $1, x.p->'entry'->>'listId', x.p->'entry'->>'itemId', x.p->'entry'->'identity',
-       x.p->'entry'->>'identityHash', x.p->'entry', $3::bigint, $4, $5::bigint, $6, x.p->'values'
+       x.p->'entry'->>'identityHash', x.p->'entry', $3::bigint, $4, $5::bigint, $6, x.p->'values', $7::bigint
        FROM jsonb_array_elements($2::jsonb) AS x(p)
      ON CONFLICT (definition_id, list_id, item_id) DO UPDATE SET identity = EXCLUDED.identity,
        identity_hash = EXCLUDED.identity_hash, entry = EXCLUDED.entry, source_xid = EXCLUDED.source_xid,
        source_system_id = EXCLUDED.source_system_id, source_database_oid = EXCLUDED.source_database_oid,
        source_database_name = EXCLUDED.source_database_name, inserted_values = EXCLUDED.inserted_values,
-       recorded_at = now()`,
+       source_timeline = EXCLUDED.source_timeline, recorded_at = now()`,
     [
       definitionId,
       JSON.stringify(inserted),
@@ -68,6 +70,7 @@ export async function recordPullIntents(
       source.systemId,
       source.databaseOid,
       source.databaseName,
+      source.timeline,
     ],
   );
 }
@@ -96,12 +99,13 @@ export async function pullIntents(db: Db, definitionId: string): Promise<PullIns
     entry: LedgerEntry;
     source_xid: string;
     system_id: string | null;
+    timeline: string | null;
     database_oid: string | null;
     database_name: string | null;
     inserted_values: Record<string, string> | null;
   }>(
     `SELECT list_id, item_id, identity, identity_hash, entry, source_xid::text AS source_xid,
-            source_system_id AS system_id, source_database_oid::text AS database_oid,
+            source_system_id AS system_id, source_timeline::text AS timeline, source_database_oid::text AS database_oid,
             source_database_name AS database_name, inserted_values
        FROM arcore.pull_insert_intents
       WHERE definition_id = $1 ORDER BY recorded_at, list_id, item_id`,
@@ -117,7 +121,12 @@ export async function pullIntents(db: Db, definitionId: string): Promise<PullIns
     sourceDatabase:
       r.database_oid === null || r.database_name === null
         ? null
-        : { systemId: r.system_id, databaseOid: r.database_oid, databaseName: r.database_name },
+        : {
+            systemId: r.system_id,
+            timeline: r.timeline,
+            databaseOid: r.database_oid,
+            databaseName: r.database_name,
+          },
     insertedValues: r.inserted_values,
   }));
 }

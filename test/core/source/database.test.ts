@@ -3,8 +3,8 @@ import { createPool } from '../../../src/core/db/pool';
 import {
   otherDatabase,
   sourceDatabase,
-  systemIdentifier,
-  systemIdentifierInTransaction,
+  serverIdentity,
+  serverIdentityInTransaction,
   transactionAndDatabase,
 } from '../../../src/core/source/postgres/database';
 import { freshDatabase, type TestDatabase } from '../../support/db';
@@ -43,12 +43,13 @@ describe('the source server and database of an intent', () => {
     try {
       const admin = await sourceDatabase(db.pool);
       expect(admin.systemId).toMatch(/^\d+$/);
+      expect(admin.timeline).toMatch(/^\d+$/);
       const plain = await sourceDatabase(pool);
-      expect(plain).toEqual({ ...admin, systemId: null });
+      expect(plain).toEqual({ ...admin, systemId: null, timeline: null });
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const taken = await transactionAndDatabase(client, await systemIdentifierInTransaction(client));
+        const taken = await transactionAndDatabase(client, await serverIdentityInTransaction(client));
         expect(taken.xid).toMatch(/^\d+$/);
         expect(taken.database).toEqual(plain);
         // The refusal was met in a savepoint: the page's transaction goes on.
@@ -65,7 +66,12 @@ describe('the source server and database of an intent', () => {
   });
 
   it('another server, or another database of one server, is another source; a record from before 022 is not', () => {
-    const here = { systemId: '7000000000000000001', databaseOid: '16384', databaseName: 'app' };
+    const here = {
+      systemId: '7000000000000000001',
+      timeline: '1',
+      databaseOid: '16384',
+      databaseName: 'app',
+    };
     expect(otherDatabase(null, here)).toBe(false);
     expect(otherDatabase({ ...here }, here)).toBe(false);
     // Database oids repeat across servers: the system identifier tells them apart.
@@ -73,6 +79,11 @@ describe('the source server and database of an intent', () => {
     expect(otherDatabase({ ...here, databaseOid: '16385' }, here)).toBe(true);
     expect(otherDatabase({ ...here, databaseName: 'app_copy' }, here)).toBe(true);
     expect(otherDatabase({ ...here, systemId: null, databaseOid: '16385' }, here)).toBe(true);
+    // A promotion or a point-in-time restore since: another timeline of the same server's history.
+    expect(otherDatabase({ ...here, timeline: '2' }, here)).toBe(true);
+    // Unknown on either side (not readable, or recorded before migration 023): not taken for another one.
+    expect(otherDatabase({ ...here, timeline: null }, here)).toBe(false);
+    expect(otherDatabase(here, { ...here, timeline: null })).toBe(false);
   });
 
   it('a page holding the only connection of its pool records where its transaction was taken', async () => {
@@ -82,9 +93,10 @@ describe('the source server and database of an intent', () => {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      const taken = await transactionAndDatabase(client, await systemIdentifierInTransaction(client));
+      const taken = await transactionAndDatabase(client, await serverIdentityInTransaction(client));
       expect(taken.xid).toMatch(/^\d+$/);
       expect(taken.database.systemId).toMatch(/^\d+$/);
+      expect(taken.database.timeline).toMatch(/^\d+$/);
       await client.query('ROLLBACK');
     } finally {
       client.release();
@@ -102,17 +114,18 @@ describe('the source server and database of an intent', () => {
     try {
       await db.pool.query(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO ${role}`);
       await client.query('BEGIN');
-      expect(await systemIdentifierInTransaction(client)).toMatch(/^\d+$/);
+      expect((await serverIdentityInTransaction(client)).systemId).toMatch(/^\d+$/);
       await client.query('COMMIT');
       await db.pool.query(`REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM ${role}`);
       // The next page's transaction, on the same connection.
       await client.query('BEGIN');
-      expect(await systemIdentifierInTransaction(client)).toBeNull();
-      expect((await transactionAndDatabase(client, null)).xid).toMatch(/^\d+$/);
+      expect(await serverIdentityInTransaction(client)).toEqual({ systemId: null, timeline: null });
+      const unknown = { systemId: null, timeline: null };
+      expect((await transactionAndDatabase(client, unknown)).xid).toMatch(/^\d+$/);
       await client.query('COMMIT');
       client.release();
       released = true;
-      expect(await systemIdentifier(pool)).toBeNull();
+      expect(await serverIdentity(pool)).toEqual({ systemId: null, timeline: null });
     } finally {
       if (!released) client.release();
       await pool.end();

@@ -19,7 +19,8 @@ import {
   describeDatabase,
   otherDatabase,
   sourceDatabase,
-  systemIdentifierInTransaction,
+  serverIdentityInTransaction,
+  type ServerIdentity,
   transactionAndDatabase,
 } from '../../source/postgres/database';
 import { readSourceTable } from '../../source/postgres/catalog';
@@ -81,7 +82,7 @@ export async function recordInsertIntents(
   inserted: readonly InsertedPair[],
 ): Promise<void> {
   if (inserted.length === 0) return;
-  const { xid, database } = await transactionAndDatabase(source, await runSystemId(scope, source));
+  const { xid, database } = await transactionAndDatabase(source, await runServer(scope, source));
   await recordPullIntents(scope.ctx.meta, scope.definitionId, xid, database, inserted);
   await deletePullIntents(
     meta,
@@ -91,18 +92,18 @@ export async function recordInsertIntents(
 }
 
 /**
- * The source's system identifier, read on the first page of a run that records intents (in its savepoint), and
- * kept for the run's later pages (a routed run has one scope per list, so once per list).
+ * The source server's identity, read on the first page of a run that records intents (in its savepoint), and kept
+ * for the run's later pages (a routed run has one scope per list, so once per list).
  */
-const systemIds = new WeakMap<RunScope, Promise<string | null>>();
+const servers = new WeakMap<RunScope, Promise<ServerIdentity>>();
 
-function runSystemId(scope: RunScope, source: PoolClient): Promise<string | null> {
-  let read = systemIds.get(scope);
+function runServer(scope: RunScope, source: PoolClient): Promise<ServerIdentity> {
+  let read = servers.get(scope);
   if (!read) {
-    read = systemIdentifierInTransaction(source);
+    read = serverIdentityInTransaction(source);
     // A failed read (the connection, not a refusal) is read again by the next page rather than remembered.
-    read.catch(() => systemIds.delete(scope));
-    systemIds.set(scope, read);
+    read.catch(() => servers.delete(scope));
+    servers.set(scope, read);
   }
   return read;
 }

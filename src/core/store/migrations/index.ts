@@ -16,6 +16,7 @@ import * as m019 from './019_owed_delete_comparison';
 import * as m020 from './020_pull_idle_checks';
 import * as m021 from './021_pull_insert_intents';
 import * as m022 from './022_pull_intent_source';
+import * as m023 from './023_pull_intent_timeline';
 
 export interface Migration {
   version: number;
@@ -43,4 +44,5 @@ export const migrations: Migration[] = [
   { version: 20, ...m020 },
   { version: 21, ...m021 },
   { version: 22, ...m022 },
+  { version: 23, ...m023 },
 ];

@@ -321,6 +321,35 @@ describe('pull inserts with the source in another database', () => {
     await expectPairedOnce('restored', 'restored');
   });
 
+  it('another timeline since (a lossy failover, a restore to a point in time): the rows decide, not txid_status', async () => {
+    await serialTable('promoted');
+    await addItems('promoted', [{ Title: 'first' }]);
+    await failMeta(true);
+    expect((await pull('promoted')).status).toBe('FAILED');
+    await failMeta(false);
+    // The promoted server lost the page's row and handed its serial id to an app's row; the id the intent names,
+    // a committed transaction on this server's counter, says nothing about the row. Its timeline tells.
+    await src.pool.query('DELETE FROM promoted; ALTER SEQUENCE promoted_id_seq RESTART WITH 1');
+    await src.pool.query("INSERT INTO promoted (name) VALUES ('app row')");
+    const { rows: recorded } = await h.db.pool.query<{ timeline: string }>(
+      'UPDATE arcore.pull_insert_intents SET source_timeline = source_timeline + 1 RETURNING source_timeline::text AS timeline',
+    );
+    expect(recorded).toHaveLength(1);
+    warnings.length = 0;
+    expect(await pull('promoted')).toMatchObject({ status: 'SUCCEEDED', failed: 0 });
+    expect(await runPush(ctx, 'promoted', { trigger: 'test' })).toMatchObject({
+      status: 'SUCCEEDED',
+      failed: 0,
+    });
+    expect((await rows('SELECT name FROM promoted ORDER BY name')).map((r) => r.name)).toEqual([
+      'app row',
+      'first',
+    ]);
+    expect((await h.items('promoted')).map((i) => i.fields.Title).sort()).toEqual(['app row', 'first']);
+    await expectPairedOnce('promoted', 'promoted');
+    expect(warnings.join('\n')).toContain(`timeline ${recorded[0].timeline}`);
+  });
+
   it('the source COMMIT fails after the intents were recorded: the rerun inserts each item once', async () => {
     await serialTable('notes');
     await src.pool
@@ -487,7 +516,7 @@ describe('pull inserts with the source in another database', () => {
       ]);
       await expectPairedOnce('moved', 'moved');
       expect(warnings.join('\n')).toMatch(
-        /moved: 2 new item\(s\) of a pull that stopped were recorded on database "t_\w+" \(oid \d+\) on server \d+, not on the source of connection "SRC2" now .*: 0 paired with the one row holding their key, 2 read again as new/,
+        /moved: 2 new item\(s\) of a pull that stopped were recorded on database "t_\w+" \(oid \d+\) on server \d+, timeline \d+, not on the source of connection "SRC2" now .*: 0 paired with the one row holding their key, 2 read again as new/,
       );
     });
 
