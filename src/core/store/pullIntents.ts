@@ -5,8 +5,8 @@ type Db = Pool | PoolClient;
 
 /**
  * The source server, its timeline and the database a transaction id was taken on (migrations 022 and 023): its
- * status is asked only there. `systemId` and `timeline` are null where the role may not read pg_control_system()
- * and pg_control_checkpoint(), and `timeline` for intents recorded before migration 023.
+ * status is asked only there. `systemId` and `timeline` are each null where the role may not read them
+ * (pg_control_system(), pg_walfile_name()), and `timeline` for intents recorded before migration 023.
  */
 export interface SourceDatabase {
   systemId: string | null;

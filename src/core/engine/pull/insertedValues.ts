@@ -17,8 +17,9 @@ import { formatInstantExact, parseInstant } from '../../canonical/temporal';
 const PRINTED_BY_SETTINGS: ReadonlySet<string> = new Set(['interval', 'money']);
 
 /**
- * Floats print by extra_float_digits: 0 (the default before Postgres 12) drops the last digits of a double. Compared
- * at the digits every setting from 0 up prints exactly: 15 significant for float8, 6 for float4.
+ * Floats print by extra_float_digits: 0 (the default before Postgres 12) prints 15 significant digits of a double
+ * (6 of a float4), rounding halves to even. Two values are taken for one when they differ by at most one unit in
+ * that last digit. (Settings below 0 print fewer digits and are not covered.)
  */
 const FLOAT_DIGITS: ReadonlyMap<string, number> = new Map([
   ['float8', 15],
@@ -31,8 +32,12 @@ function sameFloats(recorded: unknown, current: unknown, digits: number): boolea
       recorded.length === current.length &&
       recorded.every((value, i) => sameFloats(value, current[i], digits))
     );
-  if (typeof recorded === 'number' && typeof current === 'number')
-    return recorded.toPrecision(digits) === current.toPrecision(digits);
+  if (typeof recorded === 'number' && typeof current === 'number') {
+    if (recorded === current) return true;
+    const magnitude = Math.max(Math.abs(recorded), Math.abs(current));
+    const unit = 10 ** (Math.floor(Math.log10(magnitude)) - (digits - 1));
+    return Math.abs(recorded - current) <= unit;
+  }
   return JSON.stringify(recorded) === JSON.stringify(current ?? null);
 }
 

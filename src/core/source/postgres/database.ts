@@ -4,63 +4,73 @@ import type { SourceDatabase } from '../../store/pullIntents';
 /**
  * Which server, and which of its histories, a session is on: the system identifier (set by initdb: what tells two
  * servers apart, since database oids repeat across servers, the first one created being 16384 on each) and the
- * timeline of the latest checkpoint (a promotion or a point-in-time restore starts a new one, and ids handed out
- * on the old one after the branch point never happened on the new). Both null where the role may not read them.
+ * timeline WAL is written on now (a promotion or a point-in-time restore starts a new one, and ids handed out on the
+ * old one after the branch point never happened on the new). Each null where the role may not read it.
  */
 export interface ServerIdentity {
   systemId: string | null;
   timeline: string | null;
 }
 
-const UNKNOWN: ServerIdentity = { systemId: null, timeline: null };
+/**
+ * What a refused read raises: no privilege (a provider revoked pg_control_system() or pg_walfile_name() from
+ * PUBLIC), no such function or not supported (a Postgres-compatible service), recovery in progress (no WAL is
+ * written: a standby). The value is then not known.
+ */
+const REFUSED = new Set(['42501', '42883', '0A000', '55000']);
+
+const SYSTEM_ID = 'SELECT (SELECT system_identifier FROM pg_catalog.pg_control_system())::text AS value';
 
 /**
- * What a refused read of the server's identity raises: no privilege (a provider revoked pg_control_system() or
- * pg_control_checkpoint() from PUBLIC), no such function or not supported (a Postgres-compatible service).
+ * The timeline of the WAL being written, from the current WAL file's name (its first 8 hex digits): right from a
+ * promotion on. pg_control_checkpoint()'s timeline changes only at the next checkpoint, minutes later.
  */
-const REFUSED = new Set(['42501', '42883', '0A000']);
-
-const SERVER = `SELECT (SELECT system_identifier FROM pg_catalog.pg_control_system())::text AS system_id,
-  (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint())::text AS timeline`;
-
-type ServerRow = { system_id: string; timeline: string };
+const TIMELINE = `SELECT ('x' || substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))
+  ::bit(32)::bigint::text AS value`;
 
 function refused(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && REFUSED.has(code);
 }
 
-const identityOf = (r: ServerRow): ServerIdentity => ({ systemId: r.system_id, timeline: r.timeline });
-
-/**
- * The identity of the server the pool's sessions are on. Asked each time: a privilege revoked while the process
- * runs is met, never remembered wrong.
- */
-export async function serverIdentity(pool: Pool): Promise<ServerIdentity> {
+async function readOnPool(pool: Pool, sql: string): Promise<string | null> {
   try {
-    return identityOf((await pool.query<ServerRow>(SERVER)).rows[0]);
+    return (await pool.query<{ value: string }>(sql)).rows[0].value;
   } catch (err) {
-    if (refused(err)) return UNKNOWN;
+    if (refused(err)) return null;
     throw err;
   }
 }
 
-/**
- * serverIdentity on a client inside a transaction that must go on (a pull page's, before its commit): read in a
- * savepoint, so that a refusal costs the transaction nothing.
- */
-export async function serverIdentityInTransaction(client: PoolClient): Promise<ServerIdentity> {
+/** Inside a transaction that must go on: in a savepoint, so that a refusal costs it nothing. */
+async function readInSavepoint(client: PoolClient, sql: string): Promise<string | null> {
   await client.query('SAVEPOINT arcore_server_identity');
   try {
-    const { rows } = await client.query<ServerRow>(SERVER);
+    const { rows } = await client.query<{ value: string }>(sql);
     await client.query('RELEASE SAVEPOINT arcore_server_identity');
-    return identityOf(rows[0]);
+    return rows[0].value;
   } catch (err) {
     if (!refused(err)) throw err;
     await client.query('ROLLBACK TO SAVEPOINT arcore_server_identity');
     await client.query('RELEASE SAVEPOINT arcore_server_identity');
-    return UNKNOWN;
+    return null;
   }
+}
+
+/**
+ * The identity of the server the pool's sessions are on, each part read on its own (one refused leaves the other
+ * known). Asked each time: a privilege revoked while the process runs is met, never remembered wrong.
+ */
+export async function serverIdentity(pool: Pool): Promise<ServerIdentity> {
+  return { systemId: await readOnPool(pool, SYSTEM_ID), timeline: await readOnPool(pool, TIMELINE) };
+}
+
+/** serverIdentity on a client inside a transaction that must go on (a pull page's, before its commit). */
+export async function serverIdentityInTransaction(client: PoolClient): Promise<ServerIdentity> {
+  return {
+    systemId: await readInSavepoint(client, SYSTEM_ID),
+    timeline: await readInSavepoint(client, TIMELINE),
+  };
 }
 
 /** The oid and name of the database a session is on: they tell the databases of one server apart. */

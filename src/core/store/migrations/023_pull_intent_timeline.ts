@@ -1,6 +1,6 @@
 /**
- * Pull insert intents (migrations 021, 022) also record the timeline their transaction id was taken on
- * (pg_control_checkpoint().timeline_id): a promoted standby after a failover that lost transactions, or a backup
+ * Pull insert intents (migrations 021, 022) also record the timeline their transaction id was taken on (the
+ * timeline of the WAL being written, from the current WAL file's name): a promoted standby after a failover that lost transactions, or a backup
  * restored to a point in time, keeps the server's system identifier but starts a new timeline, on which the ids
  * the old one handed out after the branch point name other transactions, or none. An intent recorded on another
  * timeline than the source's now is settled by the rows, as one taken on another server. NULL where the role may

@@ -61,6 +61,13 @@ describe('the values a stopped pull page inserted, compared with a row read late
     );
   });
 
+  it('a float8 tie rounded to even at 15 digits is the same float; two units off is another', () => {
+    const recorded = valuesJson({ f: 123456789012344.5 });
+    expect(holdsInserted(recorded, { values: { f: 123456789012344 } }, udt)).toBe(true);
+    expect(holdsInserted(recorded, { values: { f: 123456789012346.5 } }, udt)).toBe(false);
+    expect(holdsInserted(valuesJson({ f: [1.5, null] }), { values: { f: [1.5, null] } }, udt)).toBe(true);
+  });
+
   it('another instant, another text or a column gone is another row', async () => {
     const utc = await readIn('UTC');
     const recorded = valuesJson(utc.values);
