@@ -24,6 +24,11 @@ export interface PeekHead {
    * reads flushed WAL only; with asynchronous commits the insert position can be ahead of it.)
    */
   flushed: boolean;
+  /**
+   * How far the server had flushed WAL before the peek began: a peek bounded by it (upto) decodes all of its WAL.
+   * On a busy server other sessions keep the insert position ahead of it at every look.
+   */
+  flushLsn: string;
   /** The TIMESTAMP-era delete-capture trigger or its tombstone table is still on the table. */
   deleteCapture: boolean;
 }
@@ -87,6 +92,7 @@ export async function openPeek(
     published: boolean | null;
     dc: boolean | null;
     flushed: boolean | null;
+    flush: string | null;
   }[];
   try {
     ({ rows } = await pool.query(
@@ -98,10 +104,10 @@ export async function openPeek(
                          WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published,
                 (to_regclass($6) IS NOT NULL OR EXISTS (
                    SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($7) AND tgname = $8)) AS dc,
-                pos.f >= pos.x AS flushed
+                pos.f >= pos.x AS flushed, pos.f::text AS flush
            FROM pos
          UNION ALL
-         SELECT c.lsn, c.data, NULL, NULL, NULL FROM pos, LATERAL (${changesSql('pos.x')}) c
+         SELECT c.lsn, c.data, NULL, NULL, NULL, NULL FROM pos, LATERAL (${changesSql('pos.x')}) c
        ) p LIMIT $9`,
       [
         names.slot,
@@ -130,6 +136,7 @@ export async function openPeek(
     walLsn: headRow.lsn as string,
     deleteCapture: headRow.dc === true,
     flushed: headRow.flushed === true,
+    flushLsn: headRow.flush as string,
   };
   const plain = rows
     .filter((r) => r.data !== null)

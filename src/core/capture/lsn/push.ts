@@ -431,6 +431,11 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
           // the same WAL once it has, so that the run can still confirm it.
           await new Promise((resolve) => setTimeout(resolve, WAL_FLUSH_WAIT_MS));
           ({ head, outcome } = await peekAndApply(scope, names, position, progress, head.walLsn));
+          // On a busy server other sessions' WAL keeps the insert position ahead of the flushed one at every look:
+          // a last look bounded by what was flushed, so the slot still moves past the WAL decoded (and does not
+          // hold it for ever). A transaction committing after that position is returned by the next peek.
+          if (outcome.kind === 'idle' && !head.flushed)
+            ({ head, outcome } = await peekAndApply(scope, names, position, progress, head.flushLsn));
         }
         if (outcome.kind === 'idle') {
           // Nothing of the table committed before walLsn (the peek stopped there): confirm it, or the slot would
