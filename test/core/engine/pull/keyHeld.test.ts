@@ -22,20 +22,34 @@ describe('a new item taking a key another pair holds', () => {
       )
     ).rows;
 
-  it('waits, parked, until the push deleted the item whose row was deleted; then it is inserted and paired', async () => {
-    await h.db.pool.query(`CREATE TABLE codes (code text PRIMARY KEY, name text,
-      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO codes (code, name) VALUES ('A', 'first')`);
+  /**
+   * A table keyed by a code (name → Title, code → Code) holding one row, its definition, and one push and pull so
+   * that the row and its item are paired.
+   */
+  const pairedCodes = async (
+    table: string,
+    code: string,
+    name: string,
+    deletes?: { push: 'PROPAGATE' | 'IGNORE'; pull: 'PROPAGATE' },
+  ) => {
+    await h.db.pool.query(`CREATE TABLE ${table} (code text PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO ${table} (code, name) VALUES ($$${code}$$, $$${name}$$)`);
     await h.define({
-      name: 'codes',
-      source: { table: 'codes', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: 'codes' },
+      name: table,
+      source: { table, key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: table },
       fields: [
         { source: 'name', target: 'Title' },
         { source: 'code', target: 'Code' },
       ],
+      ...(deletes ? { deletes } : {}),
     });
-    await runPush(h.ctx, 'codes', { trigger: 'test' });
-    await runPull(h.ctx, 'codes', { trigger: 'test' });
+    await runPush(h.ctx, table, { trigger: 'test' });
+    await runPull(h.ctx, table, { trigger: 'test' });
+  };
+
+  it('waits, parked, until the push deleted the item whose row was deleted; then it is inserted and paired', async () => {
+    await pairedCodes('codes', 'A', 'first');
     const [old] = await h.items('codes');
     await h.db.pool.query("DELETE FROM codes WHERE code = 'A'");
     const base = `/sites/${h.siteId}/lists/codes/items`;
@@ -95,20 +109,7 @@ describe('a new item taking a key another pair holds', () => {
     expect(after).toHaveLength(5);
   });
   it('a new item taking the key of a pair whose item the same page deletes keeps its own pair (no duplicate by the push)', async () => {
-    await h.db.pool.query(`CREATE TABLE freed (code text PRIMARY KEY, name text,
-      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO freed (code, name) VALUES ('A', 'old a')`);
-    await h.define({
-      name: 'freed',
-      source: { table: 'freed', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: 'freed' },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'code', target: 'Code' },
-      ],
-      deletes: { push: 'PROPAGATE', pull: 'PROPAGATE' },
-    });
-    await runPush(h.ctx, 'freed', { trigger: 'test' });
-    await runPull(h.ctx, 'freed', { trigger: 'test' });
+    await pairedCodes('freed', 'A', 'old a', { push: 'PROPAGATE', pull: 'PROPAGATE' });
     const [old] = await h.items('freed');
     const base = `/sites/${h.siteId}/lists/freed/items`;
     // One delta page: the item of key A deleted, a new item taking key A.
@@ -131,20 +132,7 @@ describe('a new item taking a key another pair holds', () => {
     expect((await h.items('freed')).map((i) => i.fields.Title)).toEqual(['new a, edited']);
   });
   it('an item kept as ORPHANED (deletes IGNORE) holds its key: the new item is parked, told to delete the old one', async () => {
-    await h.db.pool.query(`CREATE TABLE kept (code text PRIMARY KEY, name text,
-      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO kept (code, name) VALUES ('K', 'archived')`);
-    await h.define({
-      name: 'kept',
-      source: { table: 'kept', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: 'kept' },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'code', target: 'Code' },
-      ],
-      deletes: { push: 'IGNORE', pull: 'PROPAGATE' },
-    });
-    await runPush(h.ctx, 'kept', { trigger: 'test' });
-    await runPull(h.ctx, 'kept', { trigger: 'test' });
+    await pairedCodes('kept', 'K', 'archived', { push: 'IGNORE', pull: 'PROPAGATE' });
     await h.db.pool.query("DELETE FROM kept WHERE code = 'K'");
     await runPush(h.ctx, 'kept', { trigger: 'test' });
     const [old] = await h.items('kept');
