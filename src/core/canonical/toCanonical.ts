@@ -218,11 +218,40 @@ function canonicalJson(value: unknown, side: Side, fail: Fail): string | null {
   if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
     fail(`nested more than ${MAX_JSON_DEPTH} levels deep (the limit for json values); refused`);
   }
+  let text: string;
   try {
-    return stableStringify(parsed);
+    text = stableStringify(parsed);
   } catch (error) {
     return fail(`not representable as JSON (${error instanceof Error ? error.message : String(error)})`);
   }
+  rememberCanonicalJson(text);
+  return text;
+}
+
+/*
+ * Json texts this process produced as canonical, so that toGraphFields' check of a value it is about to write
+ * (plainlyCanonical) need not parse and render it again: a push canonicalises a row's json, then checks it a
+ * moment later (issue 23.3). Canonical json text is canonical of itself (rendering is idempotent), so a text
+ * found here is canonical whoever asks. Bounded by characters held; long texts are not kept.
+ */
+const REMEMBERED_JSON_CHARS = 4_000_000;
+const LONGEST_REMEMBERED_JSON = 65_536;
+const rememberedJson = new Set<string>();
+let rememberedJsonChars = 0;
+
+function rememberCanonicalJson(text: string): void {
+  if (text.length > LONGEST_REMEMBERED_JSON || rememberedJson.has(text)) return;
+  if (rememberedJsonChars + text.length > REMEMBERED_JSON_CHARS) {
+    rememberedJson.clear();
+    rememberedJsonChars = 0;
+  }
+  rememberedJson.add(text);
+  rememberedJsonChars += text.length;
+}
+
+/** True when `text` is a json text canonicalJson produced lately (so canonical); false says nothing. */
+export function isRememberedCanonicalJson(text: string): boolean {
+  return rememberedJson.has(text);
 }
 
 function canonicalChoices(value: unknown, fail: Fail): string[] | null {

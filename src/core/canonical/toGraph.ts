@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CanonicalValueError, MalformedGraphFieldsError, UnmappedFieldError } from './errors';
 import { canonicalEquals } from './equality';
 import { SHAREPOINT_MAX_YEAR, SHAREPOINT_MIN_YEAR } from './temporal';
-import { fromGraphValue, toCanonical } from './toCanonical';
+import { fromGraphValue, isRememberedCanonicalJson, toCanonical } from './toCanonical';
 import type { CanonicalRecord, CanonicalValue, FieldKind, MappedColumn, SpColumnInfo } from './types';
 
 /** Fields SharePoint maintains itself: never written, whatever a mapping says (I9). */
@@ -67,6 +67,11 @@ function isStorableDay(year: string, month: string, day: string): boolean {
   return new Date(Date.UTC(y, m - 1, d)).getUTCDate() === d;
 }
 
+/** A choice SharePoint can store in a multi-choice field: a non-empty string without its delimiter `;#`. */
+function isStorableChoice(choice: unknown): boolean {
+  return typeof choice === 'string' && choice !== '' && !choice.includes(';#');
+}
+
 /**
  * Whether a value is plainly in canonical form, decided without canonicalising it again: `toGraphFields`
  * checks every value of every row it writes, and the full check (parse, re-render, compare) was a visible
@@ -100,6 +105,10 @@ export function plainlyCanonical(kind: FieldKind, value: CanonicalValue): boolea
     }
     case 'uuid':
       return typeof value === 'string' && CANONICAL_UUID.test(value);
+    case 'multiChoice':
+      return Array.isArray(value) && value.length > 0 && value.every(isStorableChoice);
+    case 'json':
+      return typeof value === 'string' && isRememberedCanonicalJson(value);
     default:
       return false;
   }

@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { SlotPolicy } from '../engine/types';
 import { readInstallationId } from '../store/installation';
 import { readSlotFigures, replicationBaseName, type SlotFigures } from './replicationObjects';
+import { groupBy } from '../groupBy';
 
 /** The settings' defaults (src/config/settings.ts), for callers without an engine context. */
 export const DEFAULT_SLOT_POLICY: SlotPolicy = { warnBytes: 1024 ** 3, dropAfterDisabledHours: 72 };
@@ -172,10 +173,7 @@ export async function slotStatuses(
   const result = new Map<string, SlotStatus>();
   if (defs.length === 0) return result;
   const installation = await readInstallationId(meta);
-  const byConnection = new Map<string, LsnDefinitionRow[]>();
-  for (const def of defs)
-    byConnection.set(def.connection, [...(byConnection.get(def.connection) ?? []), def]);
-  for (const [connection, group] of byConnection) {
+  for (const [connection, group] of groupBy(defs, (def) => def.connection)) {
     const bases = group.map((d) => replicationBaseName(installation, d.id));
     try {
       const figures = await readSlotFigures(await sourcePool(connection), bases);

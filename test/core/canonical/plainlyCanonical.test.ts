@@ -76,4 +76,21 @@ describe('plainlyCanonical (the shortcut of toGraphFields’ canonical-form chec
     expect(plainlyCanonical('uuid', '0F8FAD5B-D9CB-469F-A165-70867728950E')).toBe(false);
     expect(plainlyCanonical('text', '')).toBe(false);
   });
+
+  it('takes the shortcut for choices SharePoint can store, and not for others', () => {
+    expect(plainlyCanonical('multiChoice', ['a', 'b c'])).toBe(true);
+    expect(plainlyCanonical('multiChoice', [])).toBe(false);
+    expect(plainlyCanonical('multiChoice', ['a', ''])).toBe(false);
+    expect(plainlyCanonical('multiChoice', ['a;#b'])).toBe(false);
+    expect(plainlyCanonical('multiChoice', [1] as unknown as CanonicalValue)).toBe(false);
+  });
+
+  it('takes the shortcut for json text the canonical form produced, and only for that text', () => {
+    const produced = toCanonical('json', '{ "b": [1, 2], "a": {"y": null, "x": "é"} }') as string;
+    expect(produced).toBe('{"a":{"x":"é","y":null},"b":[1,2]}');
+    expect(plainlyCanonical('json', produced)).toBe(true);
+    // Equal data in another text is not canonical: the full check decides (and refuses it).
+    expect(plainlyCanonical('json', '{"b":[1,2],"a":{"x":"é","y":null}}')).toBe(false);
+    expect(fullCheckAccepts('json', '{"b":[1,2],"a":{"x":"é","y":null}}')).toBe(false);
+  });
 });

@@ -39,7 +39,10 @@ export async function claimsByHiddenKey(
   for (const e of entries) {
     if (e.kind !== 'upsert' || byItem.has(e.item.id)) continue;
     const key = e.item.fields[def.target.keyColumn];
-    if (typeof key === 'string' && key) claimants.set(key, [...(claimants.get(key) ?? []), e.item.id]);
+    if (typeof key !== 'string' || !key) continue;
+    const claiming = claimants.get(key);
+    if (claiming) claiming.push(e.item.id);
+    else claimants.set(key, [e.item.id]);
   }
   const claims: KeyClaims = { adopted: new Set(), copies: new Map(), moving: new Set() };
   if (claimants.size === 0) return claims;

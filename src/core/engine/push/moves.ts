@@ -26,6 +26,7 @@ import { type PageCommit, type PushRow, describeFailure, responseFields } from '
 import { graphFields } from './writes';
 import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
+import { groupBy } from '../../groupBy';
 
 /** A row whose item must move from the ledger's list to `toListId`. */
 export interface Move {
@@ -131,12 +132,6 @@ export async function recordMoveIntents(scope: RunScope, moves: Move[]): Promise
   );
 }
 
-function byList<T>(items: T[], listOf: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const t of items) out.set(listOf(t), [...(out.get(listOf(t)) ?? []), t]);
-  return out;
-}
-
 /** Sends ops grouped by list; outcomes come back by ref (a write to a list with a problem fails unsent). */
 export async function writeByList(
   scope: RunScope,
@@ -152,7 +147,7 @@ export async function writeByList(
     if (problem) out.set(o.op.ref, { ref: o.op.ref, status: 'failed', message: problem });
     else sendable.push(o);
   }
-  for (const [listId, group] of byList(sendable, (o) => o.listId)) {
+  for (const [listId, group] of groupBy(sendable, (o) => o.listId)) {
     const outcomes = await scope.target.writeItems(
       scope.siteId,
       listId,

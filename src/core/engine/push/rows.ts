@@ -33,6 +33,7 @@ import {
 import { createFields, graphFields } from './writes';
 import { settleConflicts } from './conflicts';
 import { Slices } from '../slices';
+import { groupBy } from '../../groupBy';
 
 /**
  * The plan to push a pair with: fields mapped since the pair last synced are left to the pull's alignment
@@ -439,7 +440,7 @@ export async function writePrepared(
     }
   }
   if (movedIn.length) await finishMoves(scope, movedIn, commit);
-  for (const [entryList, group] of groupByList(conflicts))
+  for (const [entryList, group] of groupBy(conflicts, (c) => c.entry.listId))
     await settleConflicts(forListId(scope, entryList), group, commit);
   return commit;
 }
@@ -463,14 +464,6 @@ function unroutedEntry(r: PushRow): LedgerEntry {
     lastSourceTs: r.row.cursor,
     spModifiedAt: null,
   };
-}
-
-function groupByList(
-  conflicts: { r: PushRow; entry: LedgerEntry }[],
-): Map<string, { r: PushRow; entry: LedgerEntry }[]> {
-  const out = new Map<string, { r: PushRow; entry: LedgerEntry }[]>();
-  for (const c of conflicts) out.set(c.entry.listId, [...(out.get(c.entry.listId) ?? []), c]);
-  return out;
 }
 
 export async function settlePendingCreates(scope: RunScope): Promise<unknown[][]> {
