@@ -134,6 +134,8 @@ var appSettings = union(
     GRAPH_MAX_RETRY_AFTER_SECONDS: '300'
     // 5 minutes under host.json's functionTimeout (30 min): an unfinished run is continued (I16).
     RUN_MAX_SECONDS: '1500'
+    // A create a stopped run may have sent is waited for this long before the item is created again (I6).
+    PENDING_CREATE_SETTLE_SECONDS: '300'
     // Replication slots of LSN definitions: status warns above 1 GiB of retained WAL, and the push timer drops
     // the slot of a definition disabled for 3 days (docs/deploy.md, "Replication slots").
     SLOT_WAL_WARN_BYTES: '1073741824'

@@ -27,6 +27,21 @@ const positiveInt = (fallback: number) =>
       return n;
     });
 
+const nonNegativeInt = (fallback: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number of 0 or more, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const httpsUrl = z
   .string()
   .trim()
@@ -87,6 +102,13 @@ export const settingsSchema = z
      * leaves 5 minutes under Flex Consumption's 30-minute functionTimeout.
      */
     RUN_MAX_SECONDS: positiveInt(1500),
+    /**
+     * How long after a push first misses the item of a create an earlier run left pending (killed, or stopped by
+     * its lost lock) it waits before creating the item again: SharePoint may still be applying the create sent
+     * before the stop, and creating it again then would make two items of one row. No Microsoft page bounds how
+     * long SharePoint takes to apply a request it received; 300 s is three times our own request timeout.
+     */
+    PENDING_CREATE_SETTLE_SECONDS: nonNegativeInt(300),
     /**
      * Connections of each process's metadata pool (and of each other source connection's pool). One run
      * uses up to 3 at once (its lock, a page transaction, a budget reservation). Instances × this must

@@ -25,6 +25,17 @@ describe('settings', () => {
     expect(message).toMatch(/GRAPH_CLIENT_SECRET is required when GRAPH_AUTH=clientSecret/);
   });
 
+  it('waits PENDING_CREATE_SETTLE_SECONDS (300 by default, 0 allowed) before creating a pending create again', () => {
+    const base = { DATABASE_URL: 'postgres://u:p@h/db' };
+    expect(loadSettings(base).PENDING_CREATE_SETTLE_SECONDS).toBe(300);
+    expect(loadSettings({ ...base, PENDING_CREATE_SETTLE_SECONDS: '0' }).PENDING_CREATE_SETTLE_SECONDS).toBe(
+      0,
+    );
+    expect(() => loadSettings({ ...base, PENDING_CREATE_SETTLE_SECONDS: '-1' })).toThrow(
+      /PENDING_CREATE_SETTLE_SECONDS must be a whole number of 0 or more, got "-1"/,
+    );
+  });
+
   it('rejects a DATABASE_URL that is not a postgres URL', () => {
     expect(() => loadSettings({ DATABASE_URL: 'mysql://x' })).toThrow(
       /DATABASE_URL must start with postgres:\/\//,

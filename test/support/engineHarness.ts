@@ -50,6 +50,9 @@ export async function startHarness(
     // Emulator throttling is off here: let the client go as fast as it can.
     GRAPH_RU_PER_MINUTE: '10000000',
     GRAPH_MAX_CONCURRENCY: '8',
+    // Crash tests rerun at once and expect a pending create's missing item to be created again; the wait for a
+    // create still landing has tests of its own (pendingCreates.test.ts).
+    PENDING_CREATE_SETTLE_SECONDS: '0',
   });
   const { ctx, close } = await createEngineContext(settings, { caCert: emulator.caCert });
   const dispatcher = new Agent({ connect: { ca: emulator.caCert } });

@@ -64,6 +64,7 @@ export async function createEngineContext(
     },
     target: (run) => new SharePointTarget({ ...graphOptions, ...run }),
     runMaxSeconds: settings.RUN_MAX_SECONDS,
+    pendingCreateSettleSeconds: settings.PENDING_CREATE_SETTLE_SECONDS,
     ruPerMinute: settings.GRAPH_RU_PER_MINUTE,
     slotPolicy: {
       warnBytes: settings.SLOT_WAL_WARN_BYTES,

@@ -185,6 +185,9 @@ class DryRunLedgerStore extends LedgerStore {
     for (const h of hashes) this.dry.removed.add(h);
   }
 
+  /** A dry run's look for a pending create's item starts no wait: the real run's first look does. */
+  override async markPendingChecked(): Promise<void> {}
+
   override async markSeen(_db: Db, _listId: string, itemIds: string[]): Promise<void> {
     for (const id of itemIds) this.dry.seen.add(id);
   }

@@ -138,6 +138,12 @@ export interface EngineContext {
   target(run?: RunGraphOptions): SharePointTarget;
   /** Default time budget of a push or pull run in seconds (RUN_MAX_SECONDS); none when unset. */
   runMaxSeconds?: number;
+  /**
+   * Seconds a push waits, after it first misses the item of a create an earlier run left pending, before it
+   * creates the item again (PENDING_CREATE_SETTLE_SECONDS; default PENDING_CREATE_SETTLE_SECONDS in
+   * push/pendingCreates.ts).
+   */
+  pendingCreateSettleSeconds?: number;
   /** The resource-unit budget per minute the app paces itself to (GRAPH_RU_PER_MINUTE). */
   ruPerMinute?: number;
   /** Replication slot safety of LSN definitions (SLOT_WAL_WARN_BYTES, SLOT_DROP_AFTER_DISABLED_HOURS). */

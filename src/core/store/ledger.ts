@@ -30,6 +30,12 @@ export interface LedgerEntry {
   sourceValues?: SourcePairs | null;
 }
 
+/** A PENDING_CREATE entry, and how long ago a later run first missed its item (null: not looked for yet). */
+export interface PendingCreate {
+  entry: LedgerEntry;
+  checkedSecondsAgo: number | null;
+}
+
 interface LedgerRow {
   source_identity_hash: string;
   source_identity: Record<string, unknown>;
@@ -135,7 +141,7 @@ export class LedgerStore {
          sp_etag = EXCLUDED.sp_etag, synced_values = EXCLUDED.synced_values, content_hash = EXCLUDED.content_hash,
          provenance = EXCLUDED.provenance, state = EXCLUDED.state, last_source_ts = EXCLUDED.last_source_ts,
          sp_modified_at = EXCLUDED.sp_modified_at, synced_source_values = EXCLUDED.synced_source_values,
-         last_sync_ts = now()`,
+         last_sync_ts = now(), pending_checked_at = NULL`,
       [this.definitionId, this.keyStrategy, this.connection, JSON.stringify(payload)],
     );
   }
@@ -149,12 +155,28 @@ export class LedgerStore {
   }
 
   /** Entries whose create was in flight when a run stopped. */
-  async pendingCreates(db: Db): Promise<LedgerEntry[]> {
-    const { rows } = await db.query<LedgerRow>(
-      `SELECT ${COLUMNS} FROM arcore.sync_ledger WHERE definition_id = $1 AND state = 'PENDING_CREATE'`,
+  /**
+   * Entries left PENDING_CREATE, each with how long ago a run first looked for its item and did not find it
+   * (null: not looked for since it was saved), by the database's clock.
+   */
+  async pendingCreates(db: Db): Promise<PendingCreate[]> {
+    const { rows } = await db.query<LedgerRow & { checked_seconds_ago: number | null }>(
+      `SELECT ${COLUMNS}, extract(epoch FROM now() - pending_checked_at)::float8 AS checked_seconds_ago
+         FROM arcore.sync_ledger WHERE definition_id = $1 AND state = 'PENDING_CREATE'`,
       [this.definitionId],
     );
-    return rows.map(fromRow);
+    return rows.map((r) => ({ entry: fromRow(r), checkedSecondsAgo: r.checked_seconds_ago }));
+  }
+
+  /** Records that a run looked for these pending creates' items and found none (only the first look counts). */
+  async markPendingChecked(db: Db, hashes: string[]): Promise<void> {
+    if (hashes.length === 0) return;
+    await db.query(
+      `UPDATE arcore.sync_ledger SET pending_checked_at = now()
+        WHERE definition_id = $1 AND source_identity_hash = ANY($2) AND state = 'PENDING_CREATE'
+          AND pending_checked_at IS NULL`,
+      [this.definitionId, hashes],
+    );
   }
 
   /** Entries in identity-hash order after `afterHash`, for reconciliation in bounded batches. */

@@ -1,5 +1,5 @@
 /** Pushing a set of source rows: decide against the ledger, batch the writes, commit with the cursor (I5, I6, I10). */
-import { contentHash, fromGraphFields, identityOf, type CanonicalRecord } from '../../canonical';
+import { identityOf, type CanonicalRecord } from '../../canonical';
 import { type KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { openConflictIdentities } from '../../store/conflicts';
@@ -34,6 +34,7 @@ import { createFields, graphFields } from './writes';
 import { settleConflicts } from './conflicts';
 import { Slices } from '../slices';
 import { groupBy } from '../../groupBy';
+import { awaitsSettle } from './pendingCreates';
 
 /**
  * The plan to push a pair with: fields mapped since the pair last synced are left to the pull's alignment
@@ -314,6 +315,10 @@ export async function writePrepared(
       });
       continue;
     }
+    if (entry?.state === 'PENDING_CREATE' && awaitsSettle(scope, r.hash)) {
+      scope.counts.skipped++; // an earlier run's create may still land: a later run settles it (pendingCreates.ts)
+      continue;
+    }
     if (!entry || entry.state === 'PENDING_CREATE' || !entry.itemId) {
       const fields = createFields(scope, r.values, r.hash);
       ops.push({
@@ -445,10 +450,6 @@ export async function writePrepared(
   return commit;
 }
 
-/**
- * A rerun after a crash: entries left PENDING_CREATE may or may not have an item. Look for it by the hidden
- * key column; adopt it when found (I6), forget the intent otherwise. Their rows are then pushed again.
- */
 /** The ledger entry of a row no route matches: it counts as a row of the table, with no list and no item. */
 function unroutedEntry(r: PushRow): LedgerEntry {
   return {
@@ -464,43 +465,4 @@ function unroutedEntry(r: PushRow): LedgerEntry {
     lastSourceTs: r.row.cursor,
     spModifiedAt: null,
   };
-}
-
-export async function settlePendingCreates(scope: RunScope): Promise<unknown[][]> {
-  const pending = await scope.ledger.pendingCreates(scope.ctx.meta);
-  const keys: unknown[][] = [];
-  const adopted: LedgerEntry[] = [];
-  const forget: string[] = [];
-  for (const entry of pending) {
-    const found = await scope.target.findItemsByField(
-      scope.siteId,
-      entry.listId,
-      scope.def.target.keyColumn,
-      entry.identityHash,
-    );
-    keys.push(scope.def.source.key.map((k) => entry.identity[k]));
-    if (found.length === 0) {
-      forget.push(entry.identityHash);
-      continue;
-    }
-    const item = found[0];
-    const values = fromGraphFields(item.fields, scope.plan.columns);
-    adopted.push({
-      ...entry,
-      itemId: item.id,
-      eTag: item.eTag,
-      syncedValues: values,
-      contentHash: contentHash(values),
-      state: 'SYNCED',
-    });
-    for (const extra of found.slice(1)) {
-      scope.ctx.log.warn(
-        `${scope.def.name}: a second item ${extra.id} carries the key of item ${item.id}; left in place`,
-      );
-    }
-  }
-  await scope.ledger.save(scope.ctx.meta, adopted);
-  await scope.ledger.remove(scope.ctx.meta, forget);
-  scope.details.adoptedAfterCrash = adopted.length;
-  return keys;
 }

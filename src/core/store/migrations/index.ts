@@ -17,6 +17,7 @@ import * as m020 from './020_pull_idle_checks';
 import * as m021 from './021_pull_insert_intents';
 import * as m022 from './022_pull_intent_source';
 import * as m023 from './023_pull_intent_timeline';
+import * as m025 from './025_pending_create_checked';
 
 export interface Migration {
   version: number;
@@ -45,4 +46,5 @@ export const migrations: Migration[] = [
   { version: 21, ...m021 },
   { version: 22, ...m022 },
   { version: 23, ...m023 },
+  { version: 25, ...m025 },
 ];

@@ -1,0 +1,104 @@
+/**
+ * Creates an earlier run left pending (I6). A run records a create as PENDING_CREATE before sending it, so that
+ * whatever stops it (a kill, a lost lock) the next run knows an item may exist. That run looks for the item by
+ * the hidden key column and adopts it when found.
+ *
+ * Not finding it proves nothing at first: the stopped run may have sent the create a moment before it stopped,
+ * and SharePoint may apply it seconds later. Creating the item again then would make two items of one row. So the
+ * first miss is only recorded (`pending_checked_at`); the row waits, neither created nor forgotten, and only a
+ * run at least PENDING_CREATE_SETTLE_SECONDS after that first miss concludes that the create never landed,
+ * forgets the entry and pushes the row again. The miss is timed from a run that holds the lock, which it took
+ * after the stopped run's last send, so every create sent before the stop had that long to land.
+ *
+ * A waiting row is skipped by the pages that read it (the cursor may pass it): its entry stays PENDING_CREATE, so
+ * a later run's settle retries it by key, and the idle probe's "creates in flight" check keeps such runs coming.
+ * Runs inside the wait do not ask SharePoint again.
+ */
+import { contentHash, fromGraphFields } from '../../canonical';
+import type { LedgerEntry } from '../../store/ledger';
+import type { RunScope } from '../runner';
+
+/** PENDING_CREATE_SETTLE_SECONDS' default: three times the Graph client's own request timeout (100 s). */
+export const PENDING_CREATE_SETTLE_SECONDS = 300;
+
+/** Per run: rows whose pending create may still land, skipped by this run's pages. */
+const waiting = new WeakMap<RunScope, Set<string>>();
+
+/** True when the row's create, left pending by an earlier run, may still land: this run must not create it. */
+export function awaitsSettle(scope: RunScope, identityHash: string): boolean {
+  return waiting.get(scope)?.has(identityHash) ?? false;
+}
+
+/**
+ * Settles what earlier runs left PENDING_CREATE: adopts the items found, forgets the entries whose wait is over
+ * and whose item is still missing, and holds back the rest. Returns the keys of the rows to push again (adopted
+ * and forgotten); the held-back rows are not among them.
+ */
+export async function settlePendingCreates(scope: RunScope): Promise<unknown[][]> {
+  const settleSeconds = scope.ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
+  const pending = await scope.ledger.pendingCreates(scope.ctx.meta);
+  const keys: unknown[][] = [];
+  const adopted: LedgerEntry[] = [];
+  const forget: string[] = [];
+  const firstMissed: string[] = [];
+  const held = new Set<string>();
+  for (const { entry, checkedSecondsAgo } of pending) {
+    // Inside the wait after a first miss: SharePoint is not asked again until the wait is over.
+    if (checkedSecondsAgo !== null && checkedSecondsAgo < settleSeconds) {
+      held.add(entry.identityHash);
+      continue;
+    }
+    const found = await scope.target.findItemsByField(
+      scope.siteId,
+      entry.listId,
+      scope.def.target.keyColumn,
+      entry.identityHash,
+    );
+    if (found.length > 0) {
+      adopted.push(adoptedEntry(scope, entry, found));
+    } else if (checkedSecondsAgo === null && settleSeconds > 0) {
+      firstMissed.push(entry.identityHash);
+      held.add(entry.identityHash);
+      continue;
+    } else {
+      forget.push(entry.identityHash);
+    }
+    keys.push(scope.def.source.key.map((k) => entry.identity[k]));
+  }
+  await scope.ledger.save(scope.ctx.meta, adopted);
+  await scope.ledger.remove(scope.ctx.meta, forget);
+  await scope.ledger.markPendingChecked(scope.ctx.meta, firstMissed);
+  scope.details.adoptedAfterCrash = adopted.length;
+  if (held.size > 0) {
+    waiting.set(scope, held);
+    scope.details.createsAwaitingSettle = held.size;
+    scope.ctx.log.info(
+      `${scope.def.name}: ${held.size} row(s) whose create an earlier, stopped run may have sent are not created ` +
+        `again yet: SharePoint may still apply that create. A push at least ${settleSeconds} s after their item was ` +
+        'first missed adopts the item or creates it (PENDING_CREATE_SETTLE_SECONDS)',
+    );
+  }
+  return keys;
+}
+
+function adoptedEntry(
+  scope: RunScope,
+  entry: LedgerEntry,
+  found: { id: string; eTag: string; fields: Record<string, unknown> }[],
+): LedgerEntry {
+  const [item, ...extras] = found;
+  const values = fromGraphFields(item.fields, scope.plan.columns);
+  for (const extra of extras) {
+    scope.ctx.log.warn(
+      `${scope.def.name}: a second item ${extra.id} carries the key of item ${item.id}; left in place`,
+    );
+  }
+  return {
+    ...entry,
+    itemId: item.id,
+    eTag: item.eTag,
+    syncedValues: values,
+    contentHash: contentHash(values),
+    state: 'SYNCED',
+  };
+}

@@ -1,0 +1,151 @@
+import { identityOf } from '../../../../src/core/canonical';
+import { runPush } from '../../../../src/core/engine/push';
+import { PENDING_CREATE_SETTLE_SECONDS } from '../../../../src/core/engine/push/pendingCreates';
+import type { EngineContext } from '../../../../src/core/engine/types';
+import { LedgerStore } from '../../../../src/core/store/ledger';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../../support/engineHarness';
+
+/**
+ * I6, docs/design.md "Creates a stopped run left pending": a create a killed run (or one that lost its lock)
+ * sent may land after the next run started. Not finding its item at once must not make that run create the item
+ * again, or the row gets two items.
+ */
+describe('I6 pending creates: a create still landing is waited for, never duplicated', () => {
+  let h: Harness;
+  let ctx: EngineContext;
+  let n = 0;
+  beforeAll(async () => {
+    h = await startHarness();
+    ctx = { ...h.ctx, pendingCreateSettleSeconds: PENDING_CREATE_SETTLE_SECONDS };
+  });
+  afterAll(async () => h.close());
+
+  const detailsOf = async (runId: string | null) =>
+    (await h.db.pool.query('SELECT details FROM arcore.sync_runs WHERE id = $1', [runId])).rows[0]?.details;
+
+  /** A synced table of two rows, then row 3 inserted with the PENDING_CREATE entry a stopped run leaves. */
+  async function stoppedWithCreatePending() {
+    n++;
+    const name = `pc${n}`;
+    await createProjectsTable(h.db, name);
+    await h.define(
+      projectsDefinition(
+        { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
+        name,
+      ),
+    );
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (1, 'one'), (2, 'two')`);
+    expect((await runPush(ctx, name, { trigger: 'test' })).created).toBe(2);
+    const { rows } = await h.db.pool.query<{ definition_id: string; sp_list_id: string }>(
+      `SELECT l.definition_id, l.sp_list_id FROM arcore.sync_ledger l
+         JOIN arcore.sync_definitions d ON d.id = l.definition_id WHERE d.name = $1 LIMIT 1`,
+      [name],
+    );
+    const { definition_id: definitionId, sp_list_id: listId } = rows[0];
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (3, 'three')`);
+    const hash = identityOf(['id'], { id: 3 }, { id: 'integer' }).hash;
+    await new LedgerStore(definitionId, 'PRIMARY_KEY', 'default').save(h.db.pool, [
+      {
+        identityHash: hash,
+        identity: { id: 3 },
+        listId,
+        itemId: null,
+        eTag: null,
+        syncedValues: null,
+        contentHash: null,
+        provenance: 'PUSH',
+        state: 'PENDING_CREATE',
+        lastSourceTs: null,
+        spModifiedAt: null,
+      },
+    ]);
+    const push = (c: EngineContext = ctx) => runPush(c, name, { trigger: 'test' });
+    /** The create the stopped run sent, landing now. */
+    const lands = async () => {
+      const res = await h.asUser('POST', `/sites/${h.siteId}/lists/${name}/items`, {
+        fields: { Title: 'three', ArcoreKey: hash },
+      });
+      expect(res.status).toBe(201);
+      return (res.body as { id: string }).id;
+    };
+    const entry = async () =>
+      (
+        await h.db.pool.query<{ state: string; sp_item_id: string | null; checked: boolean }>(
+          `SELECT state, sp_item_id, pending_checked_at IS NOT NULL AS checked FROM arcore.sync_ledger
+            WHERE definition_id = $1 AND source_identity_hash = $2`,
+          [definitionId, hash],
+        )
+      ).rows[0];
+    /** The wait runs out: the first miss is moved back past it. */
+    const waitOver = () =>
+      h.db.pool.query(
+        `UPDATE arcore.sync_ledger SET pending_checked_at = now() - make_interval(secs => $3)
+          WHERE definition_id = $1 AND source_identity_hash = $2`,
+        [definitionId, hash, PENDING_CREATE_SETTLE_SECONDS + 1],
+      );
+    const threes = async () => (await h.items(name)).filter((i) => i.fields.Title === 'three');
+    return { name, push, lands, entry, waitOver, threes };
+  }
+
+  it('a create landing after the next run missed its item is adopted: one item for the row', async () => {
+    const s = await stoppedWithCreatePending();
+    const first = await s.push();
+    expect(first).toMatchObject({ created: 0, failed: 0 });
+    expect(await detailsOf(first.runId)).toMatchObject({ createsAwaitingSettle: 1 });
+    expect(await s.threes()).toHaveLength(0);
+    expect(await s.entry()).toMatchObject({ state: 'PENDING_CREATE', checked: true });
+
+    const landed = await s.lands();
+    // Inside the wait a run neither asks SharePoint again nor creates the item.
+    expect(await s.push()).toMatchObject({ created: 0, failed: 0 });
+    expect(await s.entry()).toMatchObject({ state: 'PENDING_CREATE', sp_item_id: null });
+
+    await s.waitOver();
+    const settled = await s.push();
+    expect(settled).toMatchObject({ created: 0, failed: 0 });
+    expect(await detailsOf(settled.runId)).toMatchObject({ adoptedAfterCrash: 1 });
+    expect((await s.threes()).map((i) => i.id)).toEqual([landed]);
+    expect(await s.entry()).toMatchObject({ state: 'SYNCED', sp_item_id: landed });
+    expect(await s.push()).toMatchObject({ created: 0, updated: 0 });
+  });
+
+  it('a create that never landed is made once the wait is over, once', async () => {
+    const s = await stoppedWithCreatePending();
+    expect(await s.push()).toMatchObject({ created: 0 });
+    expect(await s.threes()).toHaveLength(0);
+    await s.waitOver();
+    expect(await s.push()).toMatchObject({ created: 1, failed: 0 });
+    const items = await s.threes();
+    expect(items).toHaveLength(1);
+    expect(await s.entry()).toMatchObject({ state: 'SYNCED', sp_item_id: items[0].id });
+    expect(await s.push()).toMatchObject({ created: 0 });
+  });
+
+  it('a row changed during the wait is pushed with its latest values when it settles', async () => {
+    const s = await stoppedWithCreatePending();
+    await s.push();
+    await h.db.pool.query(`UPDATE ${s.name} SET name = 'three, edited' WHERE id = 3`);
+    const landed = await s.lands();
+    // The changed row is read after the cursor, and still waits: no second item.
+    expect(await s.push()).toMatchObject({ created: 0 });
+    expect(await s.threes()).toHaveLength(1);
+    await s.waitOver();
+    const settled = await s.push();
+    expect(settled).toMatchObject({ created: 0, updated: 1, failed: 0 });
+    const items = await h.items(s.name);
+    expect(
+      items.filter((i) => String(i.fields.Title).startsWith('three')).map((i) => [i.id, i.fields.Title]),
+    ).toEqual([[landed, 'three, edited']]);
+  });
+
+  it('with PENDING_CREATE_SETTLE_SECONDS=0 a missing item is created by the next run at once', async () => {
+    const s = await stoppedWithCreatePending();
+    expect(await s.push({ ...ctx, pendingCreateSettleSeconds: 0 })).toMatchObject({ created: 1 });
+    expect(await s.threes()).toHaveLength(1);
+  });
+});
