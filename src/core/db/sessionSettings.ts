@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { ErrorKind } from '../errors/kind';
 import { describeEndpoint, type PostgresEndpoint } from './errors';
 
@@ -48,6 +49,9 @@ export interface SessionSettings {
  */
 export class SessionSettingsError extends Error {
   readonly errorKind: ErrorKind = 'invalid_input';
+  readonly hint =
+    "set DateStyle to 'ISO, MDY' for the database or role (ALTER DATABASE … SET DateStyle = 'ISO, MDY'), " +
+    'check it with "arcore-sync validate FILE", then run again';
 
   constructor(
     readonly endpoint: PostgresEndpoint,
@@ -107,4 +111,16 @@ export function sessionSettingsProblems(settings: SessionSettings): string[] {
     );
   }
   return problems;
+}
+
+/**
+ * The settings a query on `pool` runs under, as the server answers (behind a transaction pooler: those of
+ * whichever server connection serves it, which is what the engine's own queries get).
+ */
+export async function readSessionSettings(pool: Pool): Promise<SessionSettings> {
+  const { rows } = await pool.query<SessionSettings>(
+    `SELECT current_setting('DateStyle') AS "DateStyle", current_setting('IntervalStyle') AS "IntervalStyle",
+            current_setting('extra_float_digits') AS extra_float_digits`,
+  );
+  return rows[0];
 }

@@ -4,6 +4,9 @@ import { createEngineContext } from '../../../src/core/engine/context';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import type { EngineContext } from '../../../src/core/engine/types';
+import { parseDefinition } from '../../../src/core/definition/parse';
+import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import { validateAgainstDatabase } from '../../../src/core/definition/validateLive';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
 
 /**
@@ -11,6 +14,18 @@ import { SITE, startHarness, type Harness } from '../../support/engineHarness';
  * the engine's connections pin DateStyle, IntervalStyle and extra_float_digits, so every value reaches
  * SharePoint exactly, an edit comes back exactly, and a second push finds nothing to write.
  */
+const STYLED: SyncDefinitionInput = {
+  name: 'styled',
+  source: {
+    table: 'styled',
+    key: ['id'],
+    cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+    overlapSeconds: 0,
+  },
+  target: { site: SITE, list: 'Styled' },
+  fields: ['day', 'at', 'local_at', 'ratio'].map((c) => ({ source: c, target: c })),
+};
+
 describe('session settings pinned on every engine connection', () => {
   let h: Harness;
   let ctx: EngineContext;
@@ -21,17 +36,7 @@ describe('session settings pinned on every engine connection', () => {
     await h.db.pool.query(`CREATE TABLE styled (
       id integer PRIMARY KEY, day date, at timestamptz, local_at timestamp, ratio double precision,
       updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
-    await h.define({
-      name: 'styled',
-      source: {
-        table: 'styled',
-        key: ['id'],
-        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-        overlapSeconds: 0,
-      },
-      target: { site: SITE, list: 'Styled' },
-      fields: ['day', 'at', 'local_at', 'ratio'].map((c) => ({ source: c, target: c })),
-    });
+    await h.define(STYLED);
     const database = new URL(h.db.url).pathname.slice(1);
     await h.db.pool.query(`ALTER DATABASE "${database}" SET DateStyle = 'SQL, DMY'`);
     await h.db.pool.query(`ALTER DATABASE "${database}" SET IntervalStyle = 'sql_standard'`);
@@ -91,5 +96,15 @@ describe('session settings pinned on every engine connection', () => {
     expect(rows[0].exact).toBe(true);
 
     expect(await runPush(ctx, 'styled', { trigger: 'test' })).toMatchObject({ created: 0, updated: 0 });
+  });
+
+  it('validate reports the session settings the engine works under, and no problem with them', async () => {
+    const report = await validateAgainstDatabase(parseDefinition(STYLED), ctx.meta);
+    expect(report.session).toEqual({
+      DateStyle: 'ISO, MDY',
+      IntervalStyle: 'postgres',
+      extra_float_digits: '3',
+    });
+    expect(report.errors).toEqual([]);
   });
 });
