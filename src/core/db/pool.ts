@@ -4,7 +4,12 @@ import { EventEmitter } from 'node:events';
 import type { ConnectionOptions } from 'node:tls';
 import type { Settings } from '../../config/settings';
 import { parseConnectionString, type ParsedConnectionString } from './connectionString';
-import { dateStyleProblem, PIN_SESSION_SETTINGS_SQL, SessionSettingsError } from './sessionSettings';
+import {
+  dateStyleProblem,
+  isIsoDateStyle,
+  PIN_SESSION_SETTINGS_SQL,
+  SessionSettingsError,
+} from './sessionSettings';
 import {
   cachedTokenPassword,
   defaultTokenProvider,
@@ -98,12 +103,16 @@ type QueryCallback = (err: Error | null, result?: unknown) => void;
 class SocketClosingClient extends Client {
   /** DateStyle as Postgres last reported it (ParameterStatus, at connect and after every change). */
   private reportedDateStyle: string | undefined;
+  /** Whether it prints ISO, decided when it is reported rather than on every query. */
+  private dateStyleIsIso = true;
 
   constructor(config?: string | ClientConfig) {
     super(config);
     this.on('error', () => undefined);
     this.connection.on('parameterStatus', (message: { parameterName: string; parameterValue: string }) => {
-      if (message.parameterName === 'DateStyle') this.reportedDateStyle = message.parameterValue;
+      if (message.parameterName !== 'DateStyle') return;
+      this.reportedDateStyle = message.parameterValue;
+      this.dateStyleIsIso = isIsoDateStyle(message.parameterValue);
     });
   }
 
@@ -122,9 +131,8 @@ class SocketClosingClient extends Client {
    * Read from what Postgres reported, so the check costs no query.
    */
   sessionProblem(): SessionSettingsError | undefined {
-    return this.reportedDateStyle === undefined
-      ? undefined
-      : dateStyleProblem(this.endpoint, this.reportedDateStyle);
+    if (this.dateStyleIsIso || this.reportedDateStyle === undefined) return undefined;
+    return dateStyleProblem(this.endpoint, this.reportedDateStyle);
   }
 
   /** Pins DateStyle, IntervalStyle and extra_float_digits (sessionSettings.ts explains why by SET). */
