@@ -25,11 +25,12 @@ import { describeEndpoint, type PostgresEndpoint } from './errors';
  * ships with pgbouncer.ignore_startup_parameters empty
  * (https://learn.microsoft.com/en-us/azure/postgresql/flexible-server/server-parameters-table-pgbouncer), so
  * `options` would make the engine unable to connect through it at all. A SET is accepted everywhere.
- * Under transaction pooling a SET lands on one server connection; PgBouncer keeps DateStyle and
- * IntervalStyle per client (Postgres reports both in ParameterStatus, and IntervalStyle is
- * track_extra_parameters' default from 1.20) and sets them again on whichever server connection serves the
- * client next. extra_float_digits is not reported, so PgBouncer cannot carry it: there the server's value
- * holds (1 unless configured, which is exact on PG12+), and `arcore-sync validate` reports it.
+ * Under transaction pooling a SET lands on one server connection; PgBouncer keeps DateStyle per client
+ * (always tracked) and IntervalStyle (track_extra_parameters' default since that setting exists,
+ * https://github.com/pgbouncer/pgbouncer/pull/867; older versions do not, and the engine reads no interval)
+ * and sets them again on whichever server connection serves the client next. extra_float_digits is not
+ * reported in ParameterStatus, so PgBouncer cannot carry it: there the server's value holds (1 unless
+ * configured, which is exact on PG12+), and `arcore-sync validate` reports it.
  */
 export const PIN_SESSION_SETTINGS_SQL =
   "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3";
