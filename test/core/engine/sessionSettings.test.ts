@@ -4,6 +4,7 @@ import { createEngineContext } from '../../../src/core/engine/context';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import type { EngineContext } from '../../../src/core/engine/types';
+import { SessionSettingsError } from '../../../src/core/db/sessionSettings';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { validateAgainstDatabase } from '../../../src/core/definition/validateLive';
@@ -106,5 +107,26 @@ describe('session settings pinned on every engine connection', () => {
       extra_float_digits: '3',
     });
     expect(report.errors).toEqual([]);
+  });
+
+  // Last: it leaves the context's connections printing SQL-style dates.
+  it('a run on sessions that print dates in another style (a pooler that lost the SET) fails naming DateStyle, parking nothing', async () => {
+    await h.db.pool.query("INSERT INTO styled (id, day, ratio) VALUES (2, '2026-01-02', 2.5)");
+    const held = await Promise.all(Array.from({ length: 10 }, () => ctx.meta.connect()));
+    for (const client of held) await client.query("SET DateStyle = 'SQL, DMY'");
+    for (const client of held) client.release();
+
+    const failure: unknown = await runPush(ctx, 'styled', { trigger: 'test' }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(SessionSettingsError);
+    expect(failure).toMatchObject({ setting: 'DateStyle', value: 'SQL, DMY', errorKind: 'invalid_input' });
+    expect(String(failure)).toMatch(/prints dates in 'SQL, DMY' style.*DateStyle 'ISO, MDY'/);
+    const { rows } = await h.db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM arcore.sync_failures',
+    );
+    expect(rows[0].n).toBe(0);
+    expect(await h.items('Styled')).toHaveLength(1);
   });
 });
