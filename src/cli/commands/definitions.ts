@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import { parseDefinitionsText } from '../../core/definition/parse';
 import type { SyncDefinition } from '../../core/definition/schema';
 import { validateAgainstDatabase, type LiveProblem } from '../../core/definition/validateLive';
+import type { SessionSettings } from '../../core/db/sessionSettings';
 import { describeDeleteDetection, type DeleteDetectionReport } from '../../core/definition/deleteDetection';
 import { applyDefinitions } from '../../core/engine/apply';
 import { describeRouteMoves } from '../../core/routing/moves';
@@ -21,6 +22,8 @@ export interface DefinitionReport {
   warnings: LiveProblem[];
   /** How push finds rows deleted in Postgres; null when the table does not exist. */
   deleteDetection: DeleteDetectionReport | null;
+  /** The source session's DateStyle, IntervalStyle and extra_float_digits. */
+  session: SessionSettings;
 }
 
 export interface ValidationReport {
@@ -91,7 +94,13 @@ export async function validateFile(
     const pool = await rt.sourcePool(def.source.connection);
     const live = await validateAgainstDatabase(def, pool, others, publications.get(def.name));
     const deleteDetection = await describeDeleteDetection(def, pool);
-    definitions.push({ name: def.name, errors: live.errors, warnings: live.warnings, deleteDetection });
+    definitions.push({
+      name: def.name,
+      errors: live.errors,
+      warnings: live.warnings,
+      deleteDetection,
+      session: live.session,
+    });
   }
   return {
     defs,
@@ -112,6 +121,10 @@ function printReport(rt: CliRuntime, report: ValidationReport): void {
     for (const e of d.errors) rt.io.out(`    error   ${e.path}: ${e.message}`);
     for (const w of d.warnings) rt.io.out(`    warning ${w.path}: ${w.message}`);
     if (d.deleteDetection) rt.io.out(`    deletes ${d.deleteDetection.message}`);
+    rt.io.out(
+      `    session DateStyle '${d.session.DateStyle}', IntervalStyle '${d.session.IntervalStyle}', ` +
+        `extra_float_digits ${d.session.extra_float_digits}`,
+    );
   }
 }
 

@@ -5,6 +5,12 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Settings } from '../../config/settings';
 import { parseConnectionString, type ParsedConnectionString } from './connectionString';
 import {
+  dateStyleProblem,
+  isIsoDateStyle,
+  PIN_SESSION_SETTINGS_SQL,
+  SessionSettingsError,
+} from './sessionSettings';
+import {
   cachedTokenPassword,
   defaultTokenProvider,
   tokenProviderFromCredential,
@@ -95,26 +101,72 @@ type QueryCallback = (err: Error | null, result?: unknown) => void;
  *   database, instead of pg's bare "Connection terminated unexpectedly".
  */
 class SocketClosingClient extends Client {
+  /** DateStyle as Postgres last reported it (ParameterStatus, at connect and after every change). */
+  private reportedDateStyle: string | undefined;
+  /** Whether it prints ISO, decided when it is reported rather than on every query. */
+  private dateStyleIsIso = true;
+
   constructor(config?: string | ClientConfig) {
     super(config);
     this.on('error', () => undefined);
+    this.connection.on('parameterStatus', (message: { parameterName: string; parameterValue: string }) => {
+      if (message.parameterName !== 'DateStyle') return;
+      this.reportedDateStyle = message.parameterValue;
+      this.dateStyleIsIso = isIsoDateStyle(message.parameterValue);
+    });
+  }
+
+  private get endpoint(): PostgresEndpoint {
+    return { host: this.host, port: this.port, database: this.database ?? '', user: this.user };
   }
 
   /** The loss as a typed error naming host:port/database; any other error unchanged. */
   translate(error: unknown): unknown {
     if (error instanceof DatabaseUnreachableError || !isConnectionLoss(error)) return error;
-    return new DatabaseConnectionLostError(
-      { host: this.host, port: this.port, database: this.database ?? '', user: this.user },
-      error,
-    );
+    return new DatabaseConnectionLostError(this.endpoint, error);
   }
+
+  /**
+   * Why a query must not run: the session prints dates in a style other than ISO (sessionSettings.ts).
+   * Read from what Postgres reported, so the check costs no query.
+   */
+  sessionProblem(): SessionSettingsError | undefined {
+    if (this.dateStyleIsIso || this.reportedDateStyle === undefined) return undefined;
+    return dateStyleProblem(this.endpoint, this.reportedDateStyle);
+  }
+
+  /** Pins DateStyle, IntervalStyle and extra_float_digits (sessionSettings.ts explains why by SET). */
+  private async pinSessionSettings(): Promise<void> {
+    try {
+      await (Client.prototype.query as (sql: string) => Promise<unknown>).call(
+        this,
+        PIN_SESSION_SETTINGS_SQL,
+      );
+    } catch (error) {
+      if (isConnectionLoss(error)) throw error;
+      throw new SessionSettingsError(
+        this.endpoint,
+        'DateStyle',
+        this.reportedDateStyle ?? 'unknown',
+        `could not set the session's DateStyle, IntervalStyle and extra_float_digits ` +
+          `(${PIN_SESSION_SETTINGS_SQL}): ${messageOf(error)}`,
+      );
+    }
+  }
+
   override connect(): Promise<Client>;
   override connect(callback: ClientConnectCallback): void;
   override connect(callback?: ClientConnectCallback): Promise<Client> | void {
-    const connected = super.connect().catch((error: unknown) => {
-      this.end().catch(() => undefined);
-      throw error;
-    });
+    const connected = super
+      .connect()
+      .then(async (client) => {
+        await this.pinSessionSettings();
+        return client;
+      })
+      .catch((error: unknown) => {
+        this.end().catch(() => undefined);
+        throw error;
+      });
     if (!callback) return connected;
     connected.then(
       (client) => (callback as (err: null, client: Client) => void)(null, client),
@@ -151,7 +203,14 @@ function translatingQuery<T>(original: UntypedQuery, translate: (self: T, error:
 // (the benchmarks' Postgres timing, bench/pgTiming.ts) sees these clients' queries too.
 SocketClosingClient.prototype.query = translatingQuery<SocketClosingClient>(
   function (this: unknown, ...args: unknown[]) {
-    return (Client.prototype.query as UntypedQuery).apply(this, args);
+    const problem = (this as SocketClosingClient).sessionProblem();
+    // Submittables (cursors, streams) report through their own events; the engine sends none.
+    const submittable = typeof (args[0] as { submit?: unknown } | null)?.submit === 'function';
+    if (!problem || submittable) return (Client.prototype.query as UntypedQuery).apply(this, args);
+    const callback = args.find((arg, i) => i > 0 && typeof arg === 'function') as QueryCallback | undefined;
+    if (!callback) return Promise.reject(problem);
+    process.nextTick(callback, problem);
+    return undefined;
   },
   (client, error) => client.translate(error),
 ) as unknown as Client['query'];
@@ -208,8 +267,9 @@ class EndpointAwarePool extends Pool {
     });
   }
 
-  private wrap(error: unknown): DatabaseUnreachableError {
-    return error instanceof DatabaseUnreachableError
+  /** A session whose settings could not be pinned is reachable: its error says what to configure. */
+  private wrap(error: unknown): DatabaseUnreachableError | SessionSettingsError {
+    return error instanceof DatabaseUnreachableError || error instanceof SessionSettingsError
       ? error
       : new DatabaseUnreachableError(this.endpoint, error, this.secrets);
   }

@@ -13,6 +13,7 @@ import type { SyncDefinition } from './schema';
 import { checkRoutesAgainstTable } from './validateRoutes';
 import { isRouted, targetLists } from '../routing/lists';
 import { checkLsnReadiness } from './validateLsn';
+import { readSessionSettings, sessionSettingsProblems, type SessionSettings } from '../db/sessionSettings';
 
 /** SharePoint columns push never writes, whatever a mapping says (I9): one list, kept in the canonical module. */
 export const SYSTEM_FIELD_NAMES: ReadonlySet<string> = SHAREPOINT_SYSTEM_FIELDS;
@@ -26,6 +27,8 @@ export interface LiveProblem {
 export interface LiveValidationReport {
   errors: LiveProblem[];
   warnings: LiveProblem[];
+  /** The source session's date, interval and float output settings (every engine connection pins them). */
+  session: SessionSettings;
 }
 
 export type { SourceColumn } from '../source/postgres/catalog';
@@ -157,6 +160,11 @@ export async function validateAgainstDatabase(
   const { schema, table } = def.source;
   const qualified = `${schema}.${table}`;
 
+  const session = await readSessionSettings(sourcePool);
+  for (const problem of sessionSettingsProblems(session)) {
+    err('source.connection', `the source database session's ${problem}`);
+  }
+
   const info = await readSourceTable(sourcePool, schema, table);
   const columns = info?.columns ?? null;
   if (!info || !columns) {
@@ -272,5 +280,5 @@ export async function validateAgainstDatabase(
       );
     }
   }
-  return { errors, warnings };
+  return { errors, warnings, session };
 }
