@@ -127,17 +127,13 @@ export function installRuntime(runtime: FunctionsRuntime): () => void {
 export function engineContextFor(runtime: FunctionsRuntime, context: InvocationContext): EngineContext {
   const log: Logger = invocationLogger(context);
   const { ctx } = runtime;
+  // Every setting of the process's context (a field listed one by one here was once left out, and its app
+  // setting had no effect), with this invocation's log.
   return {
-    meta: ctx.meta,
+    ...ctx,
     sourcePool: (connection) => ctx.sourcePool(connection),
     target: (run) => ctx.target(run),
-    runMaxSeconds: ctx.runMaxSeconds,
-    ruPerMinute: ctx.ruPerMinute,
-    slotPolicy: ctx.slotPolicy,
     log,
-    onProgress: ctx.onProgress,
-    onRunStarted: ctx.onRunStarted,
-    onRunFinished: ctx.onRunFinished,
   };
 }
 

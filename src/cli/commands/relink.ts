@@ -19,6 +19,10 @@ export async function runRelinkCommand(
     rt.io.out(`  paired first (new items a stopped pull had inserted): ${result.settledInserts}`);
   rt.io.out(`  adopted by hidden key: ${result.adopted}`);
   rt.io.out(`  to re-create on the next push: ${result.toRecreate}`);
+  if (result.pendingCreates > 0)
+    rt.io.out(
+      `  creates a stopped run sent, still awaited (adopted or made again by a later push): ${result.pendingCreates}`,
+    );
   if (result.forgotten > 0) rt.io.out(`  forgotten (row deleted, no item left): ${result.forgotten}`);
   if (result.duplicateKeys > 0)
     rt.io.out(`  items carrying a key another item carries too (not adopted): ${result.duplicateKeys}`);

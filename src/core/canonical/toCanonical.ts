@@ -224,7 +224,8 @@ function canonicalJson(value: unknown, side: Side, fail: Fail): string | null {
   } catch (error) {
     return fail(`not representable as JSON (${error instanceof Error ? error.message : String(error)})`);
   }
-  rememberCanonicalJson(text);
+  // 'null' (a value whose JSON form is null) is not the canonical form of the text 'null' (that is null).
+  if (text !== 'null') rememberCanonicalJson(text);
   return text;
 }
 
@@ -235,13 +236,18 @@ function canonicalJson(value: unknown, side: Side, fail: Fail): string | null {
  * found here is canonical whoever asks. Bounded by characters held; long texts are not kept.
  */
 const REMEMBERED_JSON_CHARS = 4_000_000;
+/** Many tiny texts cost more in the set than in characters: the count is bounded too. */
+const REMEMBERED_JSON_TEXTS = 20_000;
 const LONGEST_REMEMBERED_JSON = 65_536;
 const rememberedJson = new Set<string>();
 let rememberedJsonChars = 0;
 
 function rememberCanonicalJson(text: string): void {
   if (text.length > LONGEST_REMEMBERED_JSON || rememberedJson.has(text)) return;
-  if (rememberedJsonChars + text.length > REMEMBERED_JSON_CHARS) {
+  if (
+    rememberedJsonChars + text.length > REMEMBERED_JSON_CHARS ||
+    rememberedJson.size >= REMEMBERED_JSON_TEXTS
+  ) {
     rememberedJson.clear();
     rememberedJsonChars = 0;
   }

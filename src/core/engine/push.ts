@@ -8,6 +8,7 @@ import { settlePendingCreates } from './push/pendingCreates';
 import { runLsnCapture } from '../capture/lsn';
 import { pushSinceCursor } from './push/timestamp';
 import { settlePendingMoves } from './push/moves';
+import { applyPushDeletes } from './push/deletes';
 import { settleInsertIntents } from './pull/intents';
 import { IDLE_PROBE_TRIGGERS, idleSummary, probeIdle } from './idle';
 
@@ -32,7 +33,8 @@ export async function runPush(
     // Rows a stopped pull inserted without recording them are paired first, or they would be pushed as new (I6).
     const settled = await settleInsertIntents(scope);
     if (settled) scope.details.settledInserts = settled;
-    const retryKeys = [...(await settlePendingCreates(scope)), ...(await settlePendingMoves(scope))];
+    const creates = await settlePendingCreates(scope);
+    const retryKeys = [...creates.keys, ...(await settlePendingMoves(scope))];
     const due = await dueFailures(ctx.meta, definitionId, 'PUSH');
     await settleNullKeys(scope, due);
     retryKeys.push(
@@ -41,10 +43,19 @@ export async function runPush(
         .map((f) => def.source.key.map((k) => (f.sourceIdentity as Record<string, unknown>)[k])),
     );
     if (retryKeys.length) {
-      const rows = await source.readByKeys(retryKeys);
+      // A row settled above is also parked (its retry kept): each key is read once.
+      const keys = [...new Map(retryKeys.map((k) => [JSON.stringify(k), k])).values()];
+      const rows = await source.readByKeys(keys);
       const found = new Set(rows.map((r) => identityOf(def.source.key, r.values, scope.plan.keyKinds).hash));
       const vanished = due.filter((f) => f.sourceIdentity && !found.has(f.itemKey)).map((f) => f.itemKey);
       if (!scope.dryRun) await resolveParked(ctx.meta, definitionId, 'PUSH', vanished);
+      // An item adopted for a row deleted meanwhile goes as any deleted row's item: with LSN capture, that
+      // delete may have been read, and passed over, while the create waited (push/pendingCreates.ts). After the
+      // parks are resolved: a delete that fails parks the row again.
+      await applyPushDeletes(
+        scope,
+        creates.adopted.filter((e) => !found.has(e.identityHash)),
+      );
       for (let i = 0; i < rows.length; i += def.source.pageSize)
         await pushRetried(scope, rows.slice(i, i + def.source.pageSize), null);
       scope.details.retried = rows.length;

@@ -22,6 +22,11 @@ export interface RelinkResult {
   adopted: number;
   /** Rows whose item is not in the current list: the next push creates it again. */
   toRecreate: number;
+  /**
+   * Rows whose create a stopped run sent into a list still linked, with no item there yet: left PENDING_CREATE,
+   * since that create may still land; the push adopts its item, or creates it after PENDING_CREATE_SETTLE_SECONDS.
+   */
+  pendingCreates: number;
   /** Entries of deleted rows (kept by a SOFT or IGNORE delete policy) with no item left: forgotten. */
   forgotten: number;
   /** Items carrying a key that another item of the list carries too: the first (lowest id) was adopted. */
@@ -107,6 +112,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       itemsRead,
       adopted: 0,
       toRecreate: 0,
+      pendingCreates: 0,
       forgotten: 0,
       duplicateKeys,
       pullFailuresDiscarded: 0,
@@ -149,6 +155,10 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
           } else if (e.state === 'ORPHANED') {
             result.forgotten++;
             remove.push(e.identityHash);
+          } else if (e.state === 'PENDING_CREATE' && lists.some((l) => l.listId === e.listId)) {
+            // The stopped run's create may still land in this list: forgetting the entry would let the next push
+            // create a second item. The push's settle waits for it (push/pendingCreates.ts).
+            result.pendingCreates++;
           } else {
             // Forgotten here, created again by the next push, which re-reads the table from the start.
             result.toRecreate++;
@@ -169,7 +179,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       );
       // Rows whose item is gone have no ledger entry now: the next push reads every row (writing only those
       // and real differences) so that they are created again.
-      if (result.toRecreate > 0) await writeCursor(client, stored.id, 'SOURCE', null);
+      if (result.toRecreate + result.pendingCreates > 0) await writeCursor(client, stored.id, 'SOURCE', null);
       const discarded = await client.query(
         `UPDATE arcore.sync_failures SET status = 'DISCARDED', resolved_at = now()
           WHERE definition_id = $1 AND direction = 'PULL' AND status = 'PARKED'`,

@@ -92,5 +92,8 @@ describe('plainlyCanonical (the shortcut of toGraphFields’ canonical-form chec
     // Equal data in another text is not canonical: the full check decides (and refuses it).
     expect(plainlyCanonical('json', '{"b":[1,2],"a":{"x":"é","y":null}}')).toBe(false);
     expect(fullCheckAccepts('json', '{"b":[1,2],"a":{"x":"é","y":null}}')).toBe(false);
+    // A value whose JSON form is null renders as 'null', which is not the canonical form of the text 'null'.
+    expect(toCanonical('json', new Date(Number.NaN) as unknown as CanonicalValue)).toBe('null');
+    expect(plainlyCanonical('json', 'null')).toBe(false);
   });
 });

@@ -484,7 +484,6 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
 
   const candidates = entries.filter((e) => {
     const live = e.listId === listId && e.state === 'SYNCED' && e.itemId !== null;
-    const inFlight = e.listId === listId && e.state === 'PENDING_CREATE';
     // Under IGNORE the item of a deleted row is kept (ORPHANED): a full resync pulling brings its row back.
     const kept =
       restoring &&
@@ -492,8 +491,9 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
       e.listId === listId &&
       e.state === 'ORPHANED' &&
       !!e.itemId;
-    if (live || (inFlight && recreating) || kept) return true;
-    // Another list's entry (relink's business), an ORPHANED item, or a create the push settles (I6).
+    if (live || kept) return true;
+    // Another list's entry (relink's business), an ORPHANED item, or a create the push settles (I6): a stopped
+    // run's create may still land, and only the push waits for it (push/pendingCreates.ts).
     commit.outcomes.set(e.identityHash, 'skipped');
     return false;
   });

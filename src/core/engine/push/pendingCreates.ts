@@ -13,8 +13,15 @@
  * A waiting row is skipped by the pages that read it (the cursor may pass it): its entry stays PENDING_CREATE, so
  * a later run's settle retries it by key, and the idle probe's "creates in flight" check keeps such runs coming.
  * Runs inside the wait do not ask SharePoint again.
+ *
+ * Once settled, the entry no longer marks the row, so the row is parked (retried by key) in the same transaction
+ * that adopts or forgets it: a run stopped before it pushes the row again leaves the retry behind, never nothing.
+ * An item adopted for a row deleted meanwhile is deleted by the push (push.ts): with LSN capture the delete may
+ * have been read, and passed over, while the create waited.
  */
 import { contentHash, fromGraphFields } from '../../canonical';
+import { inTransaction } from '../../db/transaction';
+import { park } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { RunScope } from '../runner';
 
@@ -29,12 +36,17 @@ export function awaitsSettle(scope: RunScope, identityHash: string): boolean {
   return waiting.get(scope)?.has(identityHash) ?? false;
 }
 
+/** What the settle did: the keys of the rows to push again (adopted and forgotten), and the entries adopted. */
+export interface SettledCreates {
+  keys: unknown[][];
+  adopted: LedgerEntry[];
+}
+
 /**
  * Settles what earlier runs left PENDING_CREATE: adopts the items found, forgets the entries whose wait is over
- * and whose item is still missing, and holds back the rest. Returns the keys of the rows to push again (adopted
- * and forgotten); the held-back rows are not among them.
+ * and whose item is still missing, and holds back the rest (not among the keys returned).
  */
-export async function settlePendingCreates(scope: RunScope): Promise<unknown[][]> {
+export async function settlePendingCreates(scope: RunScope): Promise<SettledCreates> {
   const settleSeconds = scope.ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
   const pending = await scope.ledger.pendingCreates(scope.ctx.meta);
   const keys: unknown[][] = [];
@@ -65,9 +77,7 @@ export async function settlePendingCreates(scope: RunScope): Promise<unknown[][]
     }
     keys.push(scope.def.source.key.map((k) => entry.identity[k]));
   }
-  await scope.ledger.save(scope.ctx.meta, adopted);
-  await scope.ledger.remove(scope.ctx.meta, forget);
-  await scope.ledger.markPendingChecked(scope.ctx.meta, firstMissed);
+  await recordSettle(scope, adopted, forget, firstMissed, settleSeconds);
   scope.details.adoptedAfterCrash = adopted.length;
   if (held.size > 0) {
     waiting.set(scope, held);
@@ -78,7 +88,54 @@ export async function settlePendingCreates(scope: RunScope): Promise<unknown[][]
         'first missed adopts the item or creates it (PENDING_CREATE_SETTLE_SECONDS)',
     );
   }
-  return keys;
+  return { keys, adopted };
+}
+
+/** The settle's ledger changes and the parks that keep its rows' retries, in one transaction. */
+async function recordSettle(
+  scope: RunScope,
+  adopted: LedgerEntry[],
+  forget: string[],
+  firstMissed: string[],
+  settleSeconds: number,
+): Promise<void> {
+  const { ctx, ledger } = scope;
+  if (scope.dryRun) {
+    // Its ledger keeps the changes in memory; a dry run parks nothing (dryRun.ts).
+    await ledger.save(ctx.meta, adopted);
+    await ledger.remove(ctx.meta, forget);
+    return;
+  }
+  const forgotten = new Set(forget);
+  const pending = await ledger.byIdentities(ctx.meta, forget);
+  await inTransaction(ctx.meta, async (client) => {
+    await ledger.save(client, adopted);
+    await ledger.remove(client, forget);
+    await ledger.markPendingChecked(client, firstMissed);
+    for (const e of adopted) {
+      await park(client, scope.definitionId, {
+        direction: 'PUSH',
+        itemKey: e.identityHash,
+        sourceIdentity: e.identity,
+        spItemId: e.itemId,
+        error:
+          `item ${e.itemId}, which a stopped run created, was adopted for this row; ` +
+          'the row is pushed again so that SharePoint gets its current values',
+      });
+    }
+    for (const hash of forgotten) {
+      await park(client, scope.definitionId, {
+        direction: 'PUSH',
+        itemKey: hash,
+        sourceIdentity: pending.get(hash)?.identity ?? null,
+        spItemId: null,
+        error:
+          `the create a stopped run sent for this row never landed (no item carries its key ${settleSeconds} s ` +
+          'after it was first missed); the row is created again',
+      });
+    }
+    scope.assertLockHeld();
+  });
 }
 
 function adoptedEntry(

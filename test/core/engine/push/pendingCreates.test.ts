@@ -1,11 +1,17 @@
 import { identityOf } from '../../../../src/core/canonical';
+import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
+import { runBackfill } from '../../../../src/core/engine/backfill';
 import { runPush } from '../../../../src/core/engine/push';
+import { relinkDefinition } from '../../../../src/core/engine/relink';
+import { PostgresSource } from '../../../../src/core/source/postgres/PostgresSource';
 import { PENDING_CREATE_SETTLE_SECONDS } from '../../../../src/core/engine/push/pendingCreates';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { LedgerStore } from '../../../../src/core/store/ledger';
+import { dropCaptureObjects } from '../../../support/capture';
 import {
   createProjectsTable,
   projectsDefinition,
+  SITE,
   startHarness,
   type Harness,
 } from '../../../support/engineHarness';
@@ -23,22 +29,57 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
     h = await startHarness();
     ctx = { ...h.ctx, pendingCreateSettleSeconds: PENDING_CREATE_SETTLE_SECONDS };
   });
-  afterAll(async () => h.close());
+  afterAll(async () => {
+    await dropCaptureObjects(h.db.pool);
+    await h.close();
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  function lsnDefinition(name: string): SyncDefinitionInput {
+    return {
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'LSN' }, pageSize: 50 },
+      target: { site: SITE, list: name },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'budget', target: 'Budget' },
+      ],
+    };
+  }
+
+  /** The source read of the rows to push again fails once (an injected fault: the source lost at that moment). */
+  const readByKeysFailsOnce = () =>
+    jest
+      .spyOn(PostgresSource.prototype, 'readByKeys')
+      .mockRejectedValueOnce(new Error('connection to the source lost (injected)'));
 
   const detailsOf = async (runId: string | null) =>
     (await h.db.pool.query('SELECT details FROM arcore.sync_runs WHERE id = $1', [runId])).rows[0]?.details;
 
   /** A synced table of two rows, then row 3 inserted with the PENDING_CREATE entry a stopped run leaves. */
-  async function stoppedWithCreatePending() {
+  async function stoppedWithCreatePending(kind: 'TIMESTAMP' | 'LSN' = 'TIMESTAMP', overlapSeconds = 300) {
     n++;
     const name = `pc${n}`;
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
-        name,
-      ),
-    );
+    if (kind === 'LSN') {
+      await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+      await h.define(lsnDefinition(name));
+    } else {
+      await createProjectsTable(h.db, name);
+      await h.define(
+        projectsDefinition(
+          {
+            name,
+            source: {
+              table: name,
+              key: ['id'],
+              cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+              overlapSeconds,
+            },
+          },
+          name,
+        ),
+      );
+    }
     await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (1, 'one'), (2, 'two')`);
     expect((await runPush(ctx, name, { trigger: 'test' })).created).toBe(2);
     const { rows } = await h.db.pool.query<{ definition_id: string; sp_list_id: string }>(
@@ -89,7 +130,8 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
         [definitionId, hash, PENDING_CREATE_SETTLE_SECONDS + 1],
       );
     const threes = async () => (await h.items(name)).filter((i) => i.fields.Title === 'three');
-    return { name, push, lands, entry, waitOver, threes };
+    const keyed = async () => (await h.items(name)).filter((i) => i.fields.ArcoreKey === hash);
+    return { name, push, lands, entry, waitOver, threes, keyed };
   }
 
   it('a create landing after the next run missed its item is adopted: one item for the row', async () => {
@@ -147,5 +189,69 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
     const s = await stoppedWithCreatePending();
     expect(await s.push({ ...ctx, pendingCreateSettleSeconds: 0 })).toMatchObject({ created: 1 });
     expect(await s.threes()).toHaveLength(1);
+  });
+
+  it('a run that fails after settling, before pushing the row, leaves its retry: the row still gets its item (LSN)', async () => {
+    const s = await stoppedWithCreatePending('LSN');
+    expect(await s.push()).toMatchObject({ created: 0 });
+    await s.waitOver();
+    readByKeysFailsOnce();
+    expect((await s.push()).status).toBe('FAILED');
+    jest.restoreAllMocks();
+    await s.push();
+    expect(await s.keyed()).toHaveLength(1);
+    expect(await s.push()).toMatchObject({ created: 0, updated: 0, parkedFailures: 0 });
+  });
+
+  it('a run that fails after adopting, before pushing the row, leaves its retry: the edit reaches SharePoint', async () => {
+    const s = await stoppedWithCreatePending('TIMESTAMP', 0);
+    expect(await s.push()).toMatchObject({ created: 0 });
+    await h.db.pool.query(`UPDATE ${s.name} SET name = 'three, edited' WHERE id = 3`);
+    await h.db.pool.query('SELECT pg_sleep(0.05)');
+    // A busy table: a later row moves the cursor past row 3's edit, which is read inside the wait and skipped.
+    await h.db.pool.query(`INSERT INTO ${s.name} (id, name) VALUES (4, 'four')`);
+    await s.lands();
+    expect(await s.push()).toMatchObject({ created: 1 });
+    await s.waitOver();
+    readByKeysFailsOnce();
+    expect((await s.push()).status).toBe('FAILED');
+    jest.restoreAllMocks();
+    expect(await s.entry()).toMatchObject({ state: 'SYNCED' });
+    await s.push();
+    expect((await s.keyed()).map((i) => i.fields.Title)).toEqual(['three, edited']);
+  });
+
+  it('LSN: a row deleted during the wait has the item that landed for it deleted once it is adopted', async () => {
+    const s = await stoppedWithCreatePending('LSN');
+    expect(await s.push()).toMatchObject({ created: 0 });
+    await h.db.pool.query(`DELETE FROM ${s.name} WHERE id = 3`);
+    await s.push(); // reads the delete inside the wait: the row has no item yet
+    await s.lands();
+    await s.waitOver();
+    const settled = await s.push();
+    expect(settled).toMatchObject({ deleted: 1, failed: 0 });
+    expect(await s.keyed()).toHaveLength(0);
+    expect(await s.entry()).toBeUndefined();
+  });
+
+  it('a full resync during the wait leaves the pending create to the push: one item', async () => {
+    const s = await stoppedWithCreatePending();
+    expect(await s.push()).toMatchObject({ created: 0 });
+    await runBackfill(ctx, s.name, { fields: ['Title'], strategy: 'full_resync', trigger: 'test' });
+    await s.lands();
+    expect(await s.keyed()).toHaveLength(1);
+    expect(await s.entry()).toMatchObject({ state: 'PENDING_CREATE' });
+  });
+
+  it('relink during the wait keeps the pending create: the next push does not make a second item', async () => {
+    const s = await stoppedWithCreatePending();
+    expect(await s.push()).toMatchObject({ created: 0 });
+    expect(await relinkDefinition(ctx, s.name)).toMatchObject({ pendingCreates: 1, toRecreate: 0 });
+    await s.push();
+    const landed = await s.lands();
+    await s.waitOver();
+    await s.push();
+    expect((await s.keyed()).map((i) => i.id)).toEqual([landed]);
+    expect(await s.entry()).toMatchObject({ state: 'SYNCED', sp_item_id: landed });
   });
 });
