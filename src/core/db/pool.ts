@@ -4,12 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { ConnectionOptions } from 'node:tls';
 import type { Settings } from '../../config/settings';
 import { parseConnectionString, type ParsedConnectionString } from './connectionString';
-import {
-  dateStyleProblem,
-  isIsoDateStyle,
-  PIN_SESSION_SETTINGS_SQL,
-  SessionSettingsError,
-} from './sessionSettings';
+import { PIN_SESSION_SETTINGS_SQL, SessionSettingsError } from './sessionSettings';
 import {
   cachedTokenPassword,
   defaultTokenProvider,
@@ -101,19 +96,9 @@ type QueryCallback = (err: Error | null, result?: unknown) => void;
  *   database, instead of pg's bare "Connection terminated unexpectedly".
  */
 class SocketClosingClient extends Client {
-  /** DateStyle as Postgres last reported it (ParameterStatus, at connect and after every change). */
-  private reportedDateStyle: string | undefined;
-  /** Whether it prints ISO, decided when it is reported rather than on every query. */
-  private dateStyleIsIso = true;
-
   constructor(config?: string | ClientConfig) {
     super(config);
     this.on('error', () => undefined);
-    this.connection.on('parameterStatus', (message: { parameterName: string; parameterValue: string }) => {
-      if (message.parameterName !== 'DateStyle') return;
-      this.reportedDateStyle = message.parameterValue;
-      this.dateStyleIsIso = isIsoDateStyle(message.parameterValue);
-    });
   }
 
   private get endpoint(): PostgresEndpoint {
@@ -124,15 +109,6 @@ class SocketClosingClient extends Client {
   translate(error: unknown): unknown {
     if (error instanceof DatabaseUnreachableError || !isConnectionLoss(error)) return error;
     return new DatabaseConnectionLostError(this.endpoint, error);
-  }
-
-  /**
-   * Why a query must not run: the session prints dates in a style other than ISO (sessionSettings.ts).
-   * Read from what Postgres reported, so the check costs no query.
-   */
-  sessionProblem(): SessionSettingsError | undefined {
-    if (this.dateStyleIsIso || this.reportedDateStyle === undefined) return undefined;
-    return dateStyleProblem(this.endpoint, this.reportedDateStyle);
   }
 
   /** Pins DateStyle, IntervalStyle and extra_float_digits (sessionSettings.ts explains why by SET). */
@@ -147,7 +123,7 @@ class SocketClosingClient extends Client {
       throw new SessionSettingsError(
         this.endpoint,
         'DateStyle',
-        this.reportedDateStyle ?? 'unknown',
+        'unknown',
         `could not set the session's DateStyle, IntervalStyle and extra_float_digits ` +
           `(${PIN_SESSION_SETTINGS_SQL}): ${messageOf(error)}`,
       );
@@ -203,14 +179,7 @@ function translatingQuery<T>(original: UntypedQuery, translate: (self: T, error:
 // (the benchmarks' Postgres timing, bench/pgTiming.ts) sees these clients' queries too.
 SocketClosingClient.prototype.query = translatingQuery<SocketClosingClient>(
   function (this: unknown, ...args: unknown[]) {
-    const problem = (this as SocketClosingClient).sessionProblem();
-    // Submittables (cursors, streams) report through their own events; the engine sends none.
-    const submittable = typeof (args[0] as { submit?: unknown } | null)?.submit === 'function';
-    if (!problem || submittable) return (Client.prototype.query as UntypedQuery).apply(this, args);
-    const callback = args.find((arg, i) => i > 0 && typeof arg === 'function') as QueryCallback | undefined;
-    if (!callback) return Promise.reject(problem);
-    process.nextTick(callback, problem);
-    return undefined;
+    return (Client.prototype.query as UntypedQuery).apply(this, args);
   },
   (client, error) => client.translate(error),
 ) as unknown as Client['query'];

@@ -43,16 +43,16 @@ export interface SessionSettings {
 }
 
 /**
- * The session prints dates, intervals or floats in a style the engine cannot read exactly. Raised before a
- * query runs on a session whose DateStyle Postgres reported as not ISO (a pooler that did not keep the
- * pinned DateStyle, or a SET DateStyle through the engine's own connection), instead of every row with a
- * date being parked as "not a date".
+ * A new connection's settings could not be pinned (the SET was refused): the engine would read dates or floats
+ * in whatever style the session prints, so it does not use the connection. Queries are not checked afterwards:
+ * a statement that changes DateStyle for its own transaction (a user's trigger) is the session's business, and a
+ * pooler that drops the SET sends the client no word of it; `arcore-sync validate` reports what a query gets.
  */
 export class SessionSettingsError extends Error {
   readonly errorKind: ErrorKind = 'invalid_input';
   readonly hint =
-    "set DateStyle to 'ISO, MDY' for the database or role (ALTER DATABASE … SET DateStyle = 'ISO, MDY'), " +
-    'check it with "arcore-sync validate FILE", then run again';
+    "let the engine's role run SET DateStyle, IntervalStyle and extra_float_digits (a server or pooler refused " +
+    'them), check the source with "arcore-sync validate FILE", then run again';
 
   constructor(
     readonly endpoint: PostgresEndpoint,
@@ -74,33 +74,15 @@ const DATESTYLE_FIX =
   "run ALTER DATABASE … SET DateStyle = 'ISO, MDY' (or ALTER ROLE), or, behind a connection pooler, make it " +
   'keep each client’s DateStyle (PgBouncer does unless configured otherwise)';
 
-/** The error for a session that prints dates in `dateStyle`, or undefined when it prints ISO. */
-export function dateStyleProblem(
-  endpoint: PostgresEndpoint,
-  dateStyle: string,
-): SessionSettingsError | undefined {
-  if (isIsoDateStyle(dateStyle)) return undefined;
-  return new SessionSettingsError(
-    endpoint,
-    'DateStyle',
-    dateStyle,
-    `the session prints dates in '${dateStyle}' style; ArcoreSyncBridge reads dates as ISO text and needs ` +
-      `DateStyle 'ISO, MDY': ${DATESTYLE_FIX}`,
-  );
-}
-
-/** What is wrong with a session's settings for the engine, one sentence each; empty when all fit. */
+/**
+ * What is wrong with a session's settings for the engine, one sentence each; empty when all fit. IntervalStyle is
+ * pinned but not checked: the engine maps no interval column, so another style changes nothing it reads.
+ */
 export function sessionSettingsProblems(settings: SessionSettings): string[] {
   const problems: string[] = [];
   if (!isIsoDateStyle(settings.DateStyle)) {
     problems.push(
       `DateStyle is '${settings.DateStyle}': dates would be read in the wrong style; ${DATESTYLE_FIX}`,
-    );
-  }
-  if (settings.IntervalStyle.trim().toLowerCase() !== 'postgres') {
-    problems.push(
-      `IntervalStyle is '${settings.IntervalStyle}', the engine needs 'postgres': ` +
-        "run ALTER DATABASE … SET IntervalStyle = 'postgres' (or ALTER ROLE)",
     );
   }
   const digits = Number(settings.extra_float_digits);

@@ -4,7 +4,6 @@ import { createEngineContext } from '../../../src/core/engine/context';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import type { EngineContext } from '../../../src/core/engine/types';
-import { SessionSettingsError } from '../../../src/core/db/sessionSettings';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { validateAgainstDatabase } from '../../../src/core/definition/validateLive';
@@ -109,24 +108,28 @@ describe('session settings pinned on every engine connection', () => {
     expect(report.errors).toEqual([]);
   });
 
-  // Last: it leaves the context's connections printing SQL-style dates.
-  it('a run on sessions that print dates in another style (a pooler that lost the SET) fails naming DateStyle, parking nothing', async () => {
-    await h.db.pool.query("INSERT INTO styled (id, day, ratio) VALUES (2, '2026-01-02', 2.5)");
-    const held = await Promise.all(Array.from({ length: 10 }, () => ctx.meta.connect()));
-    for (const client of held) await client.query("SET DateStyle = 'SQL, DMY'");
-    for (const client of held) client.release();
-
-    const failure: unknown = await runPush(ctx, 'styled', { trigger: 'test' }).then(
-      () => null,
-      (error: unknown) => error,
+  it('a source trigger that sets DateStyle for its own transaction does not stop a pull, and later queries print ISO', async () => {
+    await h.db.pool.query(`CREATE FUNCTION styled_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM set_config('DateStyle', 'SQL, DMY', true); RETURN NEW; END $$`);
+    await h.db.pool.query(
+      'CREATE TRIGGER styled_audit BEFORE UPDATE ON styled FOR EACH ROW EXECUTE FUNCTION styled_audit()',
     );
-    expect(failure).toBeInstanceOf(SessionSettingsError);
-    expect(failure).toMatchObject({ setting: 'DateStyle', value: 'SQL, DMY', errorKind: 'invalid_input' });
-    expect(String(failure)).toMatch(/prints dates in 'SQL, DMY' style.*DateStyle 'ISO, MDY'/);
-    const { rows } = await h.db.pool.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM arcore.sync_failures',
+    const [item] = await h.items('Styled');
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/Styled/items/${item.id}/fields`, {
+      ratio: 2.5,
+    });
+    expect(res.status).toBe(200);
+    expect(await runPull(ctx, 'styled', { trigger: 'test' })).toMatchObject({
+      status: 'SUCCEEDED',
+      updated: 1,
+    });
+    const { rows } = await h.db.pool.query<{ ratio: number }>('SELECT ratio FROM styled WHERE id = 1');
+    expect(rows[0].ratio).toBe(2.5);
+    const styles = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        ctx.meta.query<{ d: string }>("SELECT current_setting('DateStyle') AS d").then((r) => r.rows[0].d),
+      ),
     );
-    expect(rows[0].n).toBe(0);
-    expect(await h.items('Styled')).toHaveLength(1);
+    expect(styles).toEqual(['ISO, MDY', 'ISO, MDY', 'ISO, MDY']);
   });
 });
