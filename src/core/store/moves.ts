@@ -17,13 +17,18 @@ export interface PendingMove {
    * delete. Before it, an old item found missing was deleted by someone else.
    */
   deleteSent: boolean;
+  /**
+   * How long ago a run first looked for the move's new item and did not find it (migration 025); null: not
+   * looked for since the move was recorded.
+   */
+  checkedSecondsAgo: number | null;
 }
 
 export async function recordMoves(
   db: Db,
   definitionId: string,
   runId: string,
-  moves: Omit<PendingMove, 'deleteSent'>[],
+  moves: Omit<PendingMove, 'deleteSent' | 'checkedSecondsAgo'>[],
 ): Promise<void> {
   if (moves.length === 0) return;
   await db.query(
@@ -31,7 +36,7 @@ export async function recordMoves(
      SELECT $1, x.h, x.f, x.i, x.t, $2 FROM jsonb_to_recordset($3::jsonb) AS x(h text, f text, i text, t text)
      ON CONFLICT (definition_id, source_identity_hash) DO UPDATE SET from_list_id = EXCLUDED.from_list_id,
        from_item_id = EXCLUDED.from_item_id, to_list_id = EXCLUDED.to_list_id, run_id = EXCLUDED.run_id,
-       created_at = now(),
+       created_at = now(), checked_at = NULL,
        -- The same old item: a delete an earlier attempt may have sent still may have landed.
        delete_sent = arcore.sync_moves.delete_sent AND arcore.sync_moves.from_list_id = EXCLUDED.from_list_id
          AND arcore.sync_moves.from_item_id = EXCLUDED.from_item_id`,
@@ -52,9 +57,11 @@ export async function pendingMoves(db: Db, definitionId: string): Promise<Pendin
     from_item_id: string;
     to_list_id: string;
     delete_sent: boolean;
+    checked_seconds_ago: number | null;
   }>(
-    `SELECT source_identity_hash, from_list_id, from_item_id, to_list_id, delete_sent FROM arcore.sync_moves
-      WHERE definition_id = $1 ORDER BY created_at, source_identity_hash`,
+    `SELECT source_identity_hash, from_list_id, from_item_id, to_list_id, delete_sent,
+            extract(epoch FROM now() - checked_at)::float8 AS checked_seconds_ago
+       FROM arcore.sync_moves WHERE definition_id = $1 ORDER BY created_at, source_identity_hash`,
     [definitionId],
   );
   return rows.map((r) => ({
@@ -63,7 +70,18 @@ export async function pendingMoves(db: Db, definitionId: string): Promise<Pendin
     fromItemId: r.from_item_id,
     toListId: r.to_list_id,
     deleteSent: r.delete_sent,
+    checkedSecondsAgo: r.checked_seconds_ago,
   }));
+}
+
+/** Records that a run looked for these moves' new items and found none (only the first look counts). */
+export async function markMovesChecked(db: Db, definitionId: string, hashes: string[]): Promise<void> {
+  if (hashes.length === 0) return;
+  await db.query(
+    `UPDATE arcore.sync_moves SET checked_at = now()
+      WHERE definition_id = $1 AND source_identity_hash = ANY($2) AND checked_at IS NULL`,
+    [definitionId, hashes],
+  );
 }
 
 /** Moves in flight into `toListId` among these identities (the pull leaves their new items to the push). */

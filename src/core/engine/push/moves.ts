@@ -15,7 +15,14 @@ import {
   toGraphFields,
   type CanonicalRecord,
 } from '../../canonical';
-import { clearMoves, markDeleteSent, pendingMoves, recordMoves, type PendingMove } from '../../store/moves';
+import {
+  clearMoves,
+  markDeleteSent,
+  markMovesChecked,
+  pendingMoves,
+  recordMoves,
+  type PendingMove,
+} from '../../store/moves';
 import { park } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
@@ -27,6 +34,7 @@ import { graphFields } from './writes';
 import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
+import { PENDING_CREATE_SETTLE_SECONDS } from './pendingCreates';
 
 /** A row whose item must move from the ledger's list to `toListId`. */
 export interface Move {
@@ -320,14 +328,26 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
   const unsettled = new Set<string>();
   unsettledMoves.set(scope, unsettled);
   const save: LedgerEntry[] = [];
+  // Rows pushed again once their move is cleared: parked with the clearing, so a stopped run leaves the retry.
+  const retried = new Map<string, Record<string, unknown>>();
+  const firstMissed: string[] = [];
+  const settleSeconds = ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
   let finished = 0;
   let undone = 0;
   for (const m of pending) {
     const entry = entries.get(m.identityHash);
+    const onOld = entry?.listId === m.fromListId && entry.itemId === m.fromItemId;
+    // The move's create may still land (a stopped run sent it): as for a pending create, a first miss starts a
+    // wait, inside which SharePoint is not asked again and the row is not moved again (push/pendingCreates.ts).
+    // Once the old item's delete may have been sent, the create had landed: there is nothing to wait for.
+    const mayStillLand = onOld && !m.deleteSent;
+    if (mayStillLand && m.checkedSecondsAgo !== null && m.checkedSecondsAgo < settleSeconds) {
+      unsettled.add(m.identityHash);
+      continue;
+    }
     const found = (
       await target.findItemsByField(siteId, m.toListId, def.target.keyColumn, m.identityHash)
     ).sort((a, b) => Number(a.id) - Number(b.id));
-    const onOld = entry?.listId === m.fromListId && entry.itemId === m.fromItemId;
     // The ledger already names an item (the move committed, or the row was re-paired): every other copy goes.
     const keep: ListItem | null = onOld
       ? (found[0] ?? null)
@@ -342,7 +362,15 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       settled.push(m.identityHash);
       continue;
     }
-    if (entry) keys.push(def.source.key.map((k) => entry.identity[k]));
+    if (mayStillLand && !keep && entry && m.checkedSecondsAgo === null && settleSeconds > 0) {
+      firstMissed.push(m.identityHash);
+      unsettled.add(m.identityHash);
+      continue;
+    }
+    if (entry) {
+      keys.push(def.source.key.map((k) => entry.identity[k]));
+      retried.set(m.identityHash, entry.identity);
+    }
     if (!onOld || !keep || !entry) {
       settled.push(m.identityHash);
       continue;
@@ -397,9 +425,22 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
     await inTransaction(ctx.meta, async (client) => {
       await ledger.save(client, save);
       await clearMoves(client, scope.definitionId, settled);
+      await markMovesChecked(client, scope.definitionId, firstMissed);
+      for (const hash of settled) {
+        const identity = retried.get(hash);
+        if (!identity) continue;
+        await park(client, scope.definitionId, {
+          direction: 'PUSH',
+          itemKey: hash,
+          sourceIdentity: identity,
+          error:
+            'a stopped run left this row moving between lists; the move is settled and the row is pushed again',
+        });
+      }
       scope.assertLockHeld();
     });
   }
+  if (unsettled.size > 0) scope.details.movesUnsettled = unsettled.size;
   scope.counts.processed += finished;
   scope.counts.moved += finished;
   scope.details.movesFinishedAfterCrash = finished;
