@@ -118,6 +118,13 @@ export async function settleConflicts(
     }
   }
   scope.assertLockHeld();
+  // I6: a re-create is recorded as pending before it leaves, as every create is: a stop after it is sent leaves
+  // the next run an entry to settle, instead of a pair naming the gone item (whose update would re-create again).
+  const recreates = ops.flatMap((op) => {
+    const p = op.kind === 'create' ? pending.get(op.ref) : undefined;
+    return p ? [{ ...p.entry, itemId: null, eTag: null, state: 'PENDING_CREATE' as const, listId }] : [];
+  });
+  await scope.ledger.save(scope.ctx.meta, recreates);
   const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
   for (const o of outcomes) {
     const p = pending.get(o.ref);
@@ -133,6 +140,9 @@ export async function settleConflicts(
       commit.resolved.push(o.ref);
     } else {
       scope.counts.failed++;
+      // A refused re-create left nothing: its pending entry goes. Any other failure may have made the item: the
+      // entry stays PENDING_CREATE for the next run's settle.
+      if (p.decision.sharepoint.kind === 'recreate' && o.status === 'rejected') commit.remove.push(o.ref);
       commit.park.push({
         hash: o.ref,
         identity: p.r.identity,

@@ -435,7 +435,11 @@ export async function writePrepared(
         break;
       default:
         scope.counts.failed++;
-        if (!entry || entry.state === 'PENDING_CREATE') commit.remove.push(r.hash);
+        // A refused create left nothing. Any other failed create (its outcome unknown after the retries, an
+        // answer that could not be read) may have made the item: its entry stays PENDING_CREATE, and the next
+        // run's settle adopts the item or, after its wait, creates it (I6, pendingCreates.ts).
+        if ((!entry || entry.state === 'PENDING_CREATE') && o.status === 'rejected')
+          commit.remove.push(r.hash);
         commit.park.push({
           hash: r.hash,
           identity: r.identity,

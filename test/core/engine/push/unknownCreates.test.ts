@@ -1,0 +1,93 @@
+import { loadSettings } from '../../../../src/config/settings';
+import { createEngineContext } from '../../../../src/core/engine/context';
+import { runPush } from '../../../../src/core/engine/push';
+import type { EngineContext } from '../../../../src/core/engine/types';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../../support/engineHarness';
+
+/**
+ * I6: a create whose outcome stays unknown (the batch was applied, its connection dropped, and the item could not
+ * be looked up) may have made the item. Its entry stays PENDING_CREATE, so the next run adopts the item instead of
+ * creating a second one (docs/design.md, "Creates a stopped run left pending").
+ */
+describe('I6 a create whose outcome stays unknown', () => {
+  let h: Harness;
+  let ctx: EngineContext;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    h = await startHarness({ batchAmbiguous503Rate: 0 });
+    const settings = loadSettings({
+      DATABASE_URL: h.db.url,
+      GRAPH_BASE_URL: h.emulator.baseUrl,
+      GRAPH_TOKEN: h.emulator.appToken,
+      GRAPH_RU_PER_MINUTE: '10000000',
+    });
+    // Few and short retries: the look-up after the dropped batch fails fast.
+    ({ ctx, close } = await createEngineContext(settings, {
+      caCert: h.emulator.caCert,
+      graph: { maxTransientRetries: 1, retryBaseDelayMs: 1, retryMaxDelayMs: 5 },
+    }));
+    await createProjectsTable(h.db);
+    await h.define(projectsDefinition());
+  });
+  afterAll(async () => {
+    await close();
+    await h.close();
+  });
+
+  it('keeps its entry pending, and the next run adopts the item the create made: one item', async () => {
+    await h.db.pool.query("INSERT INTO projects (id, name) VALUES (1, 'one')");
+    // The batch runs, then its connection drops; every look-up by the hidden key then fails.
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '/\\$batch$', count: 1, drop: 'after' });
+    h.emulator.control.injectFault({ method: 'GET', pathPattern: '/items$', count: 50, status: 500 });
+    const first = await runPush(ctx, 'projects', { trigger: 'test' });
+    expect(first).toMatchObject({ created: 0, failed: 1 });
+    h.emulator.control.clearFaults();
+    expect(await h.items('Projects')).toHaveLength(1);
+    const { rows } = await h.db.pool.query<{ state: string }>('SELECT state FROM arcore.sync_ledger');
+    expect(rows.map((r) => r.state)).toEqual(['PENDING_CREATE']);
+
+    const second = await runPush(ctx, 'projects', { trigger: 'test' });
+    expect(second).toMatchObject({ created: 0, failed: 0, parkedFailures: 0 });
+    const items = await h.items('Projects');
+    expect(items).toHaveLength(1);
+    const after = await h.db.pool.query<{ state: string; sp_item_id: string }>(
+      'SELECT state, sp_item_id FROM arcore.sync_ledger',
+    );
+    expect(after.rows).toEqual([{ state: 'SYNCED', sp_item_id: items[0].id }]);
+  });
+
+  it('a re-create (the item deleted in SharePoint, the row edited) is recorded pending before it leaves', async () => {
+    await h.db.pool.query("INSERT INTO projects (id, name) VALUES (2, 'two')");
+    expect(await runPush(ctx, 'projects', { trigger: 'test' })).toMatchObject({ created: 1, failed: 0 });
+    const hash = (
+      await h.db.pool.query<{ h: string; item: string }>(
+        "SELECT source_identity_hash AS h, sp_item_id AS item FROM arcore.sync_ledger WHERE source_identity->>'id' = '2'",
+      )
+    ).rows[0];
+    const gone = await h.asUser('DELETE', `/sites/${h.siteId}/lists/Projects/items/${hash.item}`);
+    expect(gone.status).toBe(204);
+    await h.db.pool.query("UPDATE projects SET name = 'two, edited' WHERE id = 2");
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '/\\$batch$', count: 2, drop: 'after' });
+    h.emulator.control.injectFault({ method: 'GET', pathPattern: '/items$', count: 50, status: 500 });
+    const first = await runPush(ctx, 'projects', { trigger: 'test' });
+    h.emulator.control.clearFaults();
+    expect(first.failed).toBe(1);
+    const state = async () =>
+      (
+        await h.db.pool.query<{ state: string; sp_item_id: string | null }>(
+          'SELECT state, sp_item_id FROM arcore.sync_ledger WHERE source_identity_hash = $1',
+          [hash.h],
+        )
+      ).rows[0];
+    expect(await state()).toMatchObject({ state: 'PENDING_CREATE' });
+    await runPush(ctx, 'projects', { trigger: 'test' });
+    const twos = (await h.items('Projects')).filter((i) => i.fields.ArcoreKey === hash.h);
+    expect(twos.map((i) => i.fields.Title)).toEqual(['two, edited']);
+    expect(await state()).toEqual({ state: 'SYNCED', sp_item_id: twos[0].id });
+  });
+});
