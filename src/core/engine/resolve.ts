@@ -5,6 +5,7 @@ import { getConflict, markResolved, type StoredConflict } from '../store/conflic
 import { getDefinitionById } from '../store/definitions';
 import { describeKey } from '../source/postgres/keys';
 import type { ListItem, WriteOutcome } from '../target/sharepoint';
+import type { LedgerEntry } from '../store/ledger';
 import { applyToPostgres, graphFields } from './push/writes';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
@@ -180,6 +181,27 @@ async function writePostgres(
   }
 }
 
+/** The ledger entry of the create `resolve` is about to send: pending until its answer is committed (I6). */
+function pendingCreateOf(
+  conflict: StoredConflict,
+  listId: string,
+  before: LedgerEntry | undefined,
+): LedgerEntry {
+  return {
+    identityHash: conflict.identityHash,
+    identity: conflict.identity,
+    listId,
+    itemId: null,
+    eTag: null,
+    syncedValues: null,
+    contentHash: null,
+    provenance: 'PUSH',
+    state: 'PENDING_CREATE',
+    lastSourceTs: before?.lastSourceTs ?? null,
+    spModifiedAt: null,
+  };
+}
+
 /** Writes SharePoint (an If-Match update, or a create carrying the hidden key when the item is gone). */
 async function writeSharePoint(
   scope: RunScope,
@@ -282,7 +304,14 @@ async function resolveInRun(
   }
   const { ctx, plan, target, siteId, listId } = scope;
   const conflictId = conflict.id;
-  const item = conflict.itemId ? await target.getItem(siteId, listId, conflict.itemId, plan.select) : null;
+  // The item the conflict names, or, when it is gone, one carrying the row's hidden key: the item an earlier
+  // resolve (or a stopped run) created for it, which is written instead of creating a second (I6).
+  const item: ListItem | null =
+    (conflict.itemId ? await target.getItem(siteId, listId, conflict.itemId, plan.select) : null) ??
+    (
+      await target.findItemsByField(siteId, listId, def.target.keyColumn, conflict.identityHash, plan.select)
+    ).sort((a, b) => Number(a.id) - Number(b.id))[0] ??
+    null;
   if (!row) throw new ConflictTargetGoneError(conflictId, 'Postgres row');
   if (!item && 'take' in choice && choice.take === 'sharepoint')
     throw new ConflictTargetGoneError(conflictId, 'SharePoint item');
@@ -310,15 +339,24 @@ async function resolveInRun(
 
   const client = await scope.sourcePool.connect();
   let marked = false;
-  let eTag = item?.eTag ?? null;
-  let itemId = item?.id ?? null;
-  let spModifiedAt = item?.lastModifiedDateTime ?? null;
+  let eTag: string | null = item?.eTag ?? null;
+  let itemId: string | null = item?.id ?? null;
+  let spModifiedAt: string | null = item?.lastModifiedDateTime ?? null;
   try {
     marked = await markRunWrites(scope, client); // capture (LSN) does not read the resolution back (I3)
     await client.query('BEGIN');
     if (Object.keys(pgChanges).length) await writePostgres(scope, client, conflict, pgChanges, synced);
     if (!item || Object.keys(spChanges).length) {
+      // I6: a create is recorded as pending before it leaves; a refusal puts the entry back as it was.
+      const before = item
+        ? undefined
+        : (await ledger.byIdentities(ctx.meta, [conflict.identityHash])).get(conflict.identityHash);
+      if (!item) await ledger.save(ctx.meta, [pendingCreateOf(conflict, listId, before)]);
       const o = await writeSharePoint(scope, conflict, item, spChanges);
+      if (!item && o.status === 'rejected') {
+        if (before) await ledger.save(ctx.meta, [before]);
+        else await ledger.remove(ctx.meta, [conflict.identityHash]);
+      }
       if (o.status === 'rejected' && o.httpStatus >= 400 && o.httpStatus < 500 && o.httpStatus !== 429) {
         throw new ResolutionValueError(
           conflictId,

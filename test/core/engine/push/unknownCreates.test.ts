@@ -1,6 +1,8 @@
 import { loadSettings } from '../../../../src/config/settings';
 import { createEngineContext } from '../../../../src/core/engine/context';
+import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
+import { resolveConflict } from '../../../../src/core/engine/resolve';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import {
   createProjectsTable,
@@ -89,5 +91,59 @@ describe('I6 a create whose outcome stays unknown', () => {
     const twos = (await h.items('Projects')).filter((i) => i.fields.ArcoreKey === hash.h);
     expect(twos.map((i) => i.fields.Title)).toEqual(['two, edited']);
     expect(await state()).toEqual({ state: 'SYNCED', sp_item_id: twos[0].id });
+  });
+
+  it('resolve of a conflict whose item is gone writes the item an earlier re-create made, not a second', async () => {
+    await createProjectsTable(h.db, 'manual');
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'manual',
+          source: { table: 'manual', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'MANUAL',
+        },
+        'Manual',
+      ),
+    );
+    await h.db.pool.query("INSERT INTO manual (id, name) VALUES (1, 'T0')");
+    await runPush(ctx, 'manual', { trigger: 'test' });
+    await runPull(ctx, 'manual', { trigger: 'test' });
+    const [item] = await h.items('Manual');
+    await h.db.pool.query("UPDATE manual SET name = 'pg' WHERE id = 1");
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/Manual/items/${item.id}/fields`, { Title: 'sp' });
+    expect((await runPull(ctx, 'manual', { trigger: 'test' })).conflicts).toBe(1);
+    const conflictId = (
+      await h.db.pool.query<{ id: string }>("SELECT id FROM arcore.sync_conflicts WHERE status = 'OPEN'")
+    ).rows[0].id;
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/Manual/items/${item.id}`)).status).toBe(204);
+
+    // An earlier resolve's re-create landed, its answer lost: an item carries the row's key.
+    const hash = (
+      await h.db.pool.query<{ h: string }>(
+        'SELECT source_identity_hash AS h FROM arcore.sync_conflicts WHERE id = $1',
+        [conflictId],
+      )
+    ).rows[0].h;
+    const landed = await h.asUser('POST', `/sites/${h.siteId}/lists/Manual/items`, {
+      fields: { Title: 'pg', ArcoreKey: hash },
+    });
+    expect(landed.status).toBe(201);
+
+    await resolveConflict(ctx, conflictId, { take: 'postgres' }, 'test');
+    const items = await h.items('Manual');
+    console.log(
+      JSON.stringify(
+        items.map((i) => [i.id, i.fields.Title, i.fields.ArcoreKey]),
+        null,
+        0,
+      ),
+      hash,
+    );
+    expect(items.map((i) => i.fields.Title)).toEqual(['pg']);
+    const { rows } = await h.db.pool.query<{ state: string; sp_item_id: string }>(
+      `SELECT l.state, l.sp_item_id FROM arcore.sync_ledger l JOIN arcore.sync_definitions d
+         ON d.id = l.definition_id WHERE d.name = 'manual'`,
+    );
+    expect(rows).toEqual([{ state: 'SYNCED', sp_item_id: items[0].id }]);
   });
 });
