@@ -55,6 +55,12 @@ function statusBlock(s: DefinitionStatus): string {
     `  pull cursor: ${target ? `${target.linkPresent ? 'delta link held' : 'no delta link'} (moved ${target.updatedAt})` : 'none yet (next pull enumerates the list)'}`,
     `  ledger: ${s.ledgerSize} synced pairs${s.unroutedRows > 0 ? ` (${s.unroutedRows} rows no route matches: not synced)` : ''}; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
       `pull pending: ${s.pendingPull ? 'yes' : 'no'}`,
+    ...(s.pendingCreates > 0
+      ? [
+          `  creates a stopped run may have sent: ${s.pendingCreates} (their rows wait; a push adopts each item, or ` +
+            'creates it once PENDING_CREATE_SETTLE_SECONDS have passed)',
+        ]
+      : []),
     `  last push: ${runLine(s.lastPush)}`,
     ...(s.idleCheckedAt && (!s.lastPush || s.idleCheckedAt > s.lastPush.startedAt)
       ? [`  last idle check: ${s.idleCheckedAt} (nothing to push since the last push; no run recorded)`]

@@ -8,7 +8,7 @@ import { settlePendingCreates } from './push/pendingCreates';
 import { runLsnCapture } from '../capture/lsn';
 import { pushSinceCursor } from './push/timestamp';
 import { settlePendingMoves } from './push/moves';
-import { applyPushDeletes } from './push/deletes';
+import { applyPushDeletes, isLive } from './push/deletes';
 import { settleInsertIntents } from './pull/intents';
 import { IDLE_PROBE_TRIGGERS, idleSummary, probeIdle } from './idle';
 
@@ -49,13 +49,17 @@ export async function runPush(
       const found = new Set(rows.map((r) => identityOf(def.source.key, r.values, scope.plan.keyKinds).hash));
       const vanished = due.filter((f) => f.sourceIdentity && !found.has(f.itemKey)).map((f) => f.itemKey);
       if (!scope.dryRun) await resolveParked(ctx.meta, definitionId, 'PUSH', vanished);
-      // An item adopted for a row deleted meanwhile goes as any deleted row's item: with LSN capture, that
-      // delete may have been read, and passed over, while the create waited (push/pendingCreates.ts). After the
-      // parks are resolved: a delete that fails parks the row again.
-      await applyPushDeletes(
-        scope,
-        creates.adopted.filter((e) => !found.has(e.identityHash)),
-      );
+      // LSN: a row's delete is read from the slot once. A delete that failed (its row parked) or one read while
+      // the row's create waited (the item adopted since, push/pendingCreates.ts) would never be sent again, so a
+      // retried row found gone whose pair is live has its item deleted here; a delete that fails parks it again.
+      // TIMESTAMP definitions find such rows by their tombstones or the sweep.
+      if (def.source.cursor.type === 'LSN') {
+        const adoptedGone = creates.adopted
+          .filter((e) => !found.has(e.identityHash))
+          .map((e) => e.identityHash);
+        const gone = await scope.ledger.byIdentities(ctx.meta, [...new Set([...vanished, ...adoptedGone])]);
+        await applyPushDeletes(scope, [...gone.values()].filter(isLive));
+      }
       for (let i = 0; i < rows.length; i += def.source.pageSize)
         await pushRetried(scope, rows.slice(i, i + def.source.pageSize), null);
       scope.details.retried = rows.length;

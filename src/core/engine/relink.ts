@@ -23,8 +23,9 @@ export interface RelinkResult {
   /** Rows whose item is not in the current list: the next push creates it again. */
   toRecreate: number;
   /**
-   * Rows whose create a stopped run sent into a list still linked, with no item there yet: left PENDING_CREATE,
-   * since that create may still land; the push adopts its item, or creates it after PENDING_CREATE_SETTLE_SECONDS.
+   * Rows whose create a stopped run sent into a list still linked: left PENDING_CREATE, found or not, for the
+   * push's settle, which adopts the item (and pushes the row again) or, if it never lands, creates it after
+   * PENDING_CREATE_SETTLE_SECONDS.
    */
   pendingCreates: number;
   /** Entries of deleted rows (kept by a SOFT or IGNORE delete policy) with no item left: forgotten. */
@@ -134,6 +135,14 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         const remove: string[] = [];
         for (const e of batch) {
           if (e.state === 'UNROUTED') continue; // never synced: no item to look for
+          if (e.state === 'PENDING_CREATE' && lists.some((l) => l.listId === e.listId)) {
+            // A stopped run's create into a list still linked, landed or not: the push's settle adopts its item
+            // and pushes the row again, or waits for it (push/pendingCreates.ts). Adopted here, the fresh pull
+            // would weigh the item's older values against the row as if SharePoint had changed them; forgotten,
+            // the next push could create a second item.
+            result.pendingCreates++;
+            continue;
+          }
           const item = itemFor(e);
           if (item) {
             const m = moving.get(e.identityHash);
@@ -155,10 +164,6 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
           } else if (e.state === 'ORPHANED') {
             result.forgotten++;
             remove.push(e.identityHash);
-          } else if (e.state === 'PENDING_CREATE' && lists.some((l) => l.listId === e.listId)) {
-            // The stopped run's create may still land in this list: forgetting the entry would let the next push
-            // create a second item. The push's settle waits for it (push/pendingCreates.ts).
-            result.pendingCreates++;
           } else {
             // Forgotten here, created again by the next push, which re-reads the table from the start.
             result.toRecreate++;
@@ -179,7 +184,8 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       );
       // Rows whose item is gone have no ledger entry now: the next push reads every row (writing only those
       // and real differences) so that they are created again.
-      if (result.toRecreate + result.pendingCreates > 0) await writeCursor(client, stored.id, 'SOURCE', null);
+      // Kept pending creates need no re-read: the push's settle parks their rows, which are pushed again by key.
+      if (result.toRecreate > 0) await writeCursor(client, stored.id, 'SOURCE', null);
       const discarded = await client.query(
         `UPDATE arcore.sync_failures SET status = 'DISCARDED', resolved_at = now()
           WHERE definition_id = $1 AND direction = 'PULL' AND status = 'PARKED'`,

@@ -356,6 +356,9 @@ async function resolveInRun(
       if (!item && o.status === 'rejected') {
         if (before) await ledger.save(ctx.meta, [before]);
         else await ledger.remove(ctx.meta, [conflict.identityHash]);
+      } else if (!item && o.status !== 'created') {
+        // Its outcome unknown, the create may still land: its wait starts now (push/pendingCreates.ts).
+        await ledger.markPendingChecked(ctx.meta, [conflict.identityHash]);
       }
       if (o.status === 'rejected' && o.httpStatus >= 400 && o.httpStatus < 500 && o.httpStatus !== 429) {
         throw new ResolutionValueError(

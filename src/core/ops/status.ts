@@ -35,6 +35,7 @@ interface StatusRow {
   last_pull: RunRow | null;
   ledger_size: string;
   unrouted_rows: string;
+  pending_creates: string;
   parked_failures: string;
   open_conflicts: string;
   pending_pull: boolean;
@@ -149,6 +150,8 @@ export async function definitionStatus(
          AS ledger_size,
        (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'UNROUTED')
          AS unrouted_rows,
+       (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'PENDING_CREATE')
+         AS pending_creates,
        (SELECT count(*) FROM arcore.sync_failures f WHERE f.definition_id = def.id AND f.status = 'PARKED')
          AS parked_failures,
        (SELECT count(*) FROM arcore.sync_conflicts c WHERE c.definition_id = def.id AND c.status = 'OPEN')
@@ -201,6 +204,7 @@ export async function definitionStatus(
       lastPull: lastPull ? toRunRecord(lastPull) : null,
       ledgerSize: Number(row.ledger_size),
       unroutedRows: Number(row.unrouted_rows),
+      pendingCreates: Number(row.pending_creates),
       parkedFailures: Number(row.parked_failures),
       openConflicts: Number(row.open_conflicts),
       pendingPull: row.pending_pull,

@@ -111,3 +111,28 @@ export async function reapAbandonedRuns(meta: Pool, definitionId?: string): Prom
   );
   return rows.map((r) => r.id);
 }
+
+/**
+ * Whether a push or backfill of the definition, since the last push before `currentRunId` (that one included),
+ * never finished: RUNNING (its process may still be sending, its lock lost) or ABANDONED (killed). Such a run may
+ * have sent creates that are still to land; a run that finished awaited every request it sent. Earlier runs' creates
+ * were settled, or started their wait, at that last push's start (push/pendingCreates.ts).
+ */
+export async function sendersUnfinished(
+  db: Pool,
+  definitionId: string,
+  currentRunId: string | null,
+): Promise<boolean> {
+  const { rows } = await db.query<{ unfinished: boolean }>(
+    `WITH last_push AS (
+       SELECT max(started_at) AS at FROM arcore.sync_runs
+        WHERE definition_id = $1 AND id <> $2 AND run_type = 'PUSH' AND status <> 'SKIPPED')
+     SELECT EXISTS (
+       SELECT 1 FROM arcore.sync_runs r, last_push
+        WHERE r.definition_id = $1 AND r.id <> $2 AND r.run_type IN ('PUSH', 'BACKFILL')
+          AND r.status IN ('RUNNING', 'ABANDONED') AND (last_push.at IS NULL OR r.started_at >= last_push.at)
+     ) AS unfinished`,
+    [definitionId, currentRunId ?? '0'],
+  );
+  return rows[0].unfinished;
+}

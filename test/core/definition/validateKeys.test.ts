@@ -134,7 +134,7 @@ describe('validate: enums, domains and types provision cannot create', () => {
         { source: 'cost', target: 'Cost' },
       ],
     );
-    expect(await validateAgainstDatabase(def, db.pool)).toEqual({ errors: [], warnings: [] });
+    expect(await validateAgainstDatabase(def, db.pool)).toMatchObject({ errors: [], warnings: [] });
   });
 
   it('warns that provision cannot create a column for a type it does not map', async () => {

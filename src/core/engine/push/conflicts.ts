@@ -142,7 +142,10 @@ export async function settleConflicts(
       scope.counts.failed++;
       // A refused re-create left nothing: its pending entry goes. Any other failure may have made the item: the
       // entry stays PENDING_CREATE for the next run's settle.
-      if (p.decision.sharepoint.kind === 'recreate' && o.status === 'rejected') commit.remove.push(o.ref);
+      if (p.decision.sharepoint.kind === 'recreate') {
+        if (o.status === 'rejected') commit.remove.push(o.ref);
+        else commit.unknown.push(o.ref);
+      }
       commit.park.push({
         hash: o.ref,
         identity: p.r.identity,

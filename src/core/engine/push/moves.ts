@@ -23,6 +23,7 @@ import {
   recordMoves,
   type PendingMove,
 } from '../../store/moves';
+import { sendersUnfinished } from '../../store/runs';
 import { park } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
@@ -307,6 +308,13 @@ export function moveUnsettled(scope: RunScope, hash: string): boolean {
   return unsettledMoves.get(scope)?.has(hash) ?? false;
 }
 
+/** A move of this run whose create's outcome stays unknown: the rest of the run leaves the row alone. */
+export function holdMove(scope: RunScope, hash: string): void {
+  let held = unsettledMoves.get(scope);
+  if (!held) unsettledMoves.set(scope, (held = new Set()));
+  held.add(hash);
+}
+
 /**
  * A rerun after a crash: moves left in flight. The new item is looked up by the hidden key column in the list
  * the row was moving to. Found: the old item is deleted (If-Match) and the ledger points at the new item; when
@@ -325,13 +333,16 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
   );
   const keys: unknown[][] = [];
   const settled: string[] = [];
-  const unsettled = new Set<string>();
+  const unsettled = unsettledMoves.get(scope) ?? new Set<string>();
   unsettledMoves.set(scope, unsettled);
   const save: LedgerEntry[] = [];
   // Rows pushed again once their move is cleared: parked with the clearing, so a stopped run leaves the retry.
   const retried = new Map<string, Record<string, unknown>>();
   const firstMissed: string[] = [];
   const settleSeconds = ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
+  // As for pending creates: only a run that never finished can have left a move's create still to land.
+  const sendersMayStillLand =
+    settleSeconds > 0 && (await sendersUnfinished(ctx.meta, scope.definitionId, scope.runId));
   let finished = 0;
   let undone = 0;
   for (const m of pending) {
@@ -339,8 +350,9 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
     const onOld = entry?.listId === m.fromListId && entry.itemId === m.fromItemId;
     // The move's create may still land (a stopped run sent it): as for a pending create, a first miss starts a
     // wait, inside which SharePoint is not asked again and the row is not moved again (push/pendingCreates.ts).
-    // Once the old item's delete may have been sent, the create had landed: there is nothing to wait for.
-    const mayStillLand = onOld && !m.deleteSent;
+    // Once the old item's delete may have been sent, the create had landed: there is nothing to wait for. A row
+    // deleted meanwhile (its entry gone with the old item) waits too: an item landing late would be left behind.
+    const mayStillLand = !m.deleteSent && (onOld || !entry);
     if (mayStillLand && m.checkedSecondsAgo !== null && m.checkedSecondsAgo < settleSeconds) {
       unsettled.add(m.identityHash);
       continue;
@@ -362,7 +374,7 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       settled.push(m.identityHash);
       continue;
     }
-    if (mayStillLand && !keep && entry && m.checkedSecondsAgo === null && settleSeconds > 0) {
+    if (mayStillLand && !keep && m.checkedSecondsAgo === null && sendersMayStillLand) {
       firstMissed.push(m.identityHash);
       unsettled.add(m.identityHash);
       continue;

@@ -7,7 +7,7 @@ import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor'
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { writeCursor } from '../../store/cursors';
 import { park, resolveParked } from '../../store/failures';
-import { clearMoves } from '../../store/moves';
+import { clearMoves, markMovesChecked } from '../../store/moves';
 import type { LedgerEntry } from '../../store/ledger';
 import type { WriteOutcome } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
@@ -31,9 +31,23 @@ export interface PageCommit {
   resolved: string[];
   /** Moves settled (finished or undone): cleared from arcore.sync_moves with the ledger change. */
   moved: string[];
+  /**
+   * Creates (and moves' creates) whose outcome stays unknown: kept pending, their wait starting now, since their
+   * request may still land (push/pendingCreates.ts).
+   */
+  unknown: string[];
+  movesUnknown: string[];
 }
 
-export const newCommit = (): PageCommit => ({ save: [], remove: [], park: [], resolved: [], moved: [] });
+export const newCommit = (): PageCommit => ({
+  save: [],
+  remove: [],
+  park: [],
+  resolved: [],
+  moved: [],
+  unknown: [],
+  movesUnknown: [],
+});
 
 export function identityRecord(scope: RunScope, values: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -98,6 +112,8 @@ export async function commitPage(
   await inTransaction(scope.ctx.meta, async (client) => {
     await scope.ledger.save(client, commit.save);
     await scope.ledger.remove(client, commit.remove);
+    await scope.ledger.markPendingChecked(client, commit.unknown);
+    await markMovesChecked(client, scope.definitionId, commit.movesUnknown);
     for (const p of commit.park) {
       await park(client, scope.definitionId, {
         direction: 'PUSH',

@@ -22,6 +22,7 @@
 import { contentHash, fromGraphFields } from '../../canonical';
 import { inTransaction } from '../../db/transaction';
 import { park } from '../../store/failures';
+import { sendersUnfinished } from '../../store/runs';
 import type { LedgerEntry } from '../../store/ledger';
 import type { RunScope } from '../runner';
 
@@ -34,6 +35,17 @@ const waiting = new WeakMap<RunScope, Set<string>>();
 /** True when the row's create, left pending by an earlier run, may still land: this run must not create it. */
 export function awaitsSettle(scope: RunScope, identityHash: string): boolean {
   return waiting.get(scope)?.has(identityHash) ?? false;
+}
+
+/**
+ * A create of this run whose outcome stays unknown (its entry stays PENDING_CREATE): it may still land, so the
+ * rest of the run leaves the row alone (a later change read in the same run would create it again); the next
+ * run's settle decides.
+ */
+export function awaitSettle(scope: RunScope, identityHash: string): void {
+  let held = waiting.get(scope);
+  if (!held) waiting.set(scope, (held = new Set()));
+  held.add(identityHash);
 }
 
 /** What the settle did: the keys of the rows to push again (adopted and forgotten), and the entries adopted. */
@@ -49,6 +61,11 @@ export interface SettledCreates {
 export async function settlePendingCreates(scope: RunScope): Promise<SettledCreates> {
   const settleSeconds = scope.ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
   const pending = await scope.ledger.pendingCreates(scope.ctx.meta);
+  if (pending.length === 0) return { keys: [], adopted: [] };
+  // Only a run that never finished can have left a create still to land: a finished one awaited its requests.
+  // (A create whose outcome stayed unknown was marked by its own run, so its wait is already running.)
+  const mayStillLand =
+    settleSeconds > 0 && (await sendersUnfinished(scope.ctx.meta, scope.definitionId, scope.runId));
   const keys: unknown[][] = [];
   const adopted: LedgerEntry[] = [];
   const forget: string[] = [];
@@ -68,7 +85,7 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
     );
     if (found.length > 0) {
       adopted.push(adoptedEntry(scope, entry, found));
-    } else if (checkedSecondsAgo === null && settleSeconds > 0) {
+    } else if (checkedSecondsAgo === null && mayStillLand) {
       firstMissed.push(entry.identityHash);
       held.add(entry.identityHash);
       continue;
@@ -80,7 +97,7 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
   await recordSettle(scope, adopted, forget, firstMissed, settleSeconds);
   scope.details.adoptedAfterCrash = adopted.length;
   if (held.size > 0) {
-    waiting.set(scope, held);
+    for (const hash of held) awaitSettle(scope, hash);
     scope.details.createsAwaitingSettle = held.size;
     scope.ctx.log.info(
       `${scope.def.name}: ${held.size} row(s) whose create an earlier, stopped run may have sent are not created ` +

@@ -7,7 +7,15 @@ import { readCursor, readListCursor } from '../../store/cursors';
 import type { LedgerEntry } from '../../store/ledger';
 import type { WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { forListId } from '../routing';
-import { finishMoves, moveFields, moveUnsettled, recordMoveIntents, writeByList, type Move } from './moves';
+import {
+  finishMoves,
+  holdMove,
+  moveFields,
+  moveUnsettled,
+  recordMoveIntents,
+  writeByList,
+  type Move,
+} from './moves';
 import { pushPlanFor, unalignedFields } from '../alignment';
 import {
   firstSharedPark,
@@ -34,7 +42,7 @@ import { createFields, graphFields } from './writes';
 import { settleConflicts } from './conflicts';
 import { Slices } from '../slices';
 import { groupBy } from '../../groupBy';
-import { awaitsSettle } from './pendingCreates';
+import { awaitSettle, awaitsSettle } from './pendingCreates';
 
 /**
  * The plan to push a pair with: fields mapped since the pair last synced are left to the pull's alignment
@@ -378,9 +386,15 @@ export async function writePrepared(
     if (m) {
       if (o.status === 'created') movedIn.push({ m, o });
       else {
-        // Nothing was created: the move is forgotten and the row retried (the old item is untouched).
+        // Refused, nothing was created: the move is forgotten and the row retried (the old item is untouched).
+        // Any other failure may have created the new item: the move stays recorded for the next run's settle,
+        // and the rest of this run leaves the row alone.
         scope.counts.failed++;
-        commit.moved.push(o.ref);
+        if (o.status === 'rejected') commit.moved.push(o.ref);
+        else {
+          holdMove(scope, o.ref);
+          commit.movesUnknown.push(o.ref);
+        }
         commit.park.push({
           hash: o.ref,
           identity: m.r.identity,
@@ -438,8 +452,13 @@ export async function writePrepared(
         // A refused create left nothing. Any other failed create (its outcome unknown after the retries, an
         // answer that could not be read) may have made the item: its entry stays PENDING_CREATE, and the next
         // run's settle adopts the item or, after its wait, creates it (I6, pendingCreates.ts).
-        if ((!entry || entry.state === 'PENDING_CREATE') && o.status === 'rejected')
-          commit.remove.push(r.hash);
+        if (!entry || entry.state === 'PENDING_CREATE') {
+          if (o.status === 'rejected') commit.remove.push(r.hash);
+          else {
+            awaitSettle(scope, r.hash);
+            commit.unknown.push(r.hash);
+          }
+        }
         commit.park.push({
           hash: r.hash,
           identity: r.identity,

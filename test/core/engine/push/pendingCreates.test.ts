@@ -1,6 +1,7 @@
 import { identityOf } from '../../../../src/core/canonical';
 import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
 import { runBackfill } from '../../../../src/core/engine/backfill';
+import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { relinkDefinition } from '../../../../src/core/engine/relink';
 import { PostgresSource } from '../../../../src/core/source/postgres/PostgresSource';
@@ -53,11 +54,22 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
       .spyOn(PostgresSource.prototype, 'readByKeys')
       .mockRejectedValueOnce(new Error('connection to the source lost (injected)'));
 
+  const abandonLastPush = (definitionId: string) =>
+    h.db.pool.query(
+      `UPDATE arcore.sync_runs SET status = 'ABANDONED' WHERE id = (
+         SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
+      [definitionId],
+    );
+
   const detailsOf = async (runId: string | null) =>
     (await h.db.pool.query('SELECT details FROM arcore.sync_runs WHERE id = $1', [runId])).rows[0]?.details;
 
   /** A synced table of two rows, then row 3 inserted with the PENDING_CREATE entry a stopped run leaves. */
-  async function stoppedWithCreatePending(kind: 'TIMESTAMP' | 'LSN' = 'TIMESTAMP', overlapSeconds = 300) {
+  async function stoppedWithCreatePending(
+    kind: 'TIMESTAMP' | 'LSN' = 'TIMESTAMP',
+    overlapSeconds = 300,
+    conflictPolicy: 'SOURCE_WINS' | 'LAST_WRITER_WINS' = 'SOURCE_WINS',
+  ) {
     n++;
     const name = `pc${n}`;
     if (kind === 'LSN') {
@@ -69,6 +81,7 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
         projectsDefinition(
           {
             name,
+            conflictPolicy,
             source: {
               table: name,
               key: ['id'],
@@ -105,6 +118,8 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
         spModifiedAt: null,
       },
     ]);
+    // The run that left it was killed: its row is ABANDONED, as the next run's start records a dead run's.
+    await abandonLastPush(definitionId);
     const push = (c: EngineContext = ctx) => runPush(c, name, { trigger: 'test' });
     /** The create the stopped run sent, landing now. */
     const lands = async () => {
@@ -253,5 +268,56 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
     await s.push();
     expect((await s.keyed()).map((i) => i.id)).toEqual([landed]);
     expect(await s.entry()).toMatchObject({ state: 'SYNCED', sp_item_id: landed });
+  });
+
+  it('a create left pending by a run that finished is settled at once: that run awaited every request it sent', async () => {
+    const s = await stoppedWithCreatePending();
+    await h.db.pool.query(`UPDATE arcore.sync_runs SET status = 'SUCCEEDED' WHERE status = 'ABANDONED'`);
+    expect(await s.push()).toMatchObject({ created: 1, failed: 0 });
+    expect(await s.threes()).toHaveLength(1);
+    expect(await s.entry()).toMatchObject({ state: 'SYNCED' });
+  });
+
+  /**
+   * Last writer wins, and the stopped run's create (sent before the row was edited) lands after the edit: the item
+   * looks newer than the row, but its values are the row's older ones.
+   */
+  async function editedThenLandedLate() {
+    const s = await stoppedWithCreatePending('TIMESTAMP', 0, 'LAST_WRITER_WINS');
+    await runPull(ctx, s.name, { trigger: 'test' });
+    expect(await s.push()).toMatchObject({ created: 0 }); // first miss
+    await h.db.pool.query(`UPDATE ${s.name} SET name = 'three, edited' WHERE id = 3`);
+    await h.db.pool.query('SELECT pg_sleep(0.05)');
+    await h.db.pool.query(`INSERT INTO ${s.name} (id, name) VALUES (4, 'four')`);
+    await s.push(); // the edit is read inside the wait and skipped; the cursor passes it
+    await h.db.pool.query('SELECT pg_sleep(1.1)'); // SharePoint's times have whole seconds
+    await s.lands();
+    const state = async () => ({
+      row: (await h.db.pool.query(`SELECT name FROM ${s.name} WHERE id = 3`)).rows[0]?.name as string,
+      items: (await s.keyed()).map((i) => i.fields.Title),
+    });
+    return { ...s, state };
+  }
+
+  it('a pull meeting the late item leaves it to the push: the edit made during the wait is kept (last writer wins)', async () => {
+    const s = await editedThenLandedLate();
+    await runPull(ctx, s.name, { trigger: 'test' });
+    expect(await s.entry()).toMatchObject({ state: 'PENDING_CREATE' });
+    await s.waitOver();
+    await s.push();
+    await runPull(ctx, s.name, { trigger: 'test' });
+    await s.push();
+    expect(await s.state()).toEqual({ row: 'three, edited', items: ['three, edited'] });
+  });
+
+  it('relink during the wait leaves a landed item to the push: the edit made meanwhile is kept (last writer wins)', async () => {
+    const s = await editedThenLandedLate();
+    expect(await relinkDefinition(ctx, s.name)).toMatchObject({ pendingCreates: 1 });
+    await s.push();
+    await runPull(ctx, s.name, { trigger: 'test' });
+    await s.waitOver();
+    await s.push();
+    await runPull(ctx, s.name, { trigger: 'test' });
+    expect(await s.state()).toEqual({ row: 'three, edited', items: ['three, edited'] });
   });
 });

@@ -1,4 +1,5 @@
 import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
+import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { PENDING_CREATE_SETTLE_SECONDS } from '../../../../src/core/engine/push/pendingCreates';
 import type { EngineContext } from '../../../../src/core/engine/types';
@@ -76,8 +77,16 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     // Where the row's items are: 'Open' and 'Closed' for its two lists.
     const where = async () =>
       (await itemsWithKey(h, [open, closed], hash)).map((i) => (i.list === open ? 'Open' : 'Closed'));
+    // The run that recorded the move was killed: its row is ABANDONED.
+    await h.db.pool.query(
+      `UPDATE arcore.sync_runs SET status = 'ABANDONED' WHERE id = (
+         SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
+      [definitionId],
+    );
     const push = () => runPush(ctx, table, { trigger: 'test' });
-    return { push, lands, waitOver, where };
+    const pull = () => runPull(ctx, table, { trigger: 'test' });
+    const tableRows = async () => (await h.db.pool.query(`SELECT id FROM ${table}`)).rows;
+    return { table, push, pull, lands, waitOver, where, rows: tableRows };
   }
 
   it('the next run does not move the row again while the create may land; once it landed, the move finishes', async () => {
@@ -101,5 +110,21 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     expect(await s.where()).toEqual(['Closed']);
     await s.push();
     expect(await s.where()).toEqual(['Closed']);
+  });
+
+  it('a row deleted while its move waits leaves no item behind when the create lands late, and is not pulled back', async () => {
+    const s = await stoppedMidMove();
+    await s.push(); // first miss: the move waits
+    await h.db.pool.query(`DELETE FROM ${s.table} WHERE id = 1`);
+    await s.push(); // the delete takes the old item, inside the wait
+    await s.push();
+    await s.lands(); // the stopped run's create lands now, inside the wait
+    await s.pull(); // the pull leaves an item of a move in flight to the push
+    expect(await s.rows()).toEqual([]);
+    await s.waitOver();
+    await s.push();
+    await s.pull();
+    expect(await s.where()).toEqual([]);
+    expect(await s.rows()).toEqual([]);
   });
 });

@@ -4,9 +4,11 @@ import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { resolveConflict } from '../../../../src/core/engine/resolve';
 import type { EngineContext } from '../../../../src/core/engine/types';
+import { dropCaptureObjects } from '../../../support/capture';
 import {
   createProjectsTable,
   projectsDefinition,
+  SITE,
   startHarness,
   type Harness,
 } from '../../../support/engineHarness';
@@ -38,8 +40,31 @@ describe('I6 a create whose outcome stays unknown', () => {
   });
   afterAll(async () => {
     await close();
+    await dropCaptureObjects(h.db.pool);
     await h.close();
   });
+
+  /** An LSN definition of its own table, with rows 1 and 2 synced. */
+  async function lsnSynced(name: string, pageSize = 50) {
+    await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+    await h.define({
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'LSN' }, pageSize },
+      target: { site: SITE, list: name },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'budget', target: 'Budget' },
+      ],
+    });
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (1, 'one'), (2, 'two')`);
+    expect(await runPush(ctx, name, { trigger: 'test' })).toMatchObject({ created: 2 });
+  }
+
+  /** Every pending create's wait is over (its first miss moved back past PENDING_CREATE_SETTLE_SECONDS). */
+  const waitOver = () =>
+    h.db.pool.query(
+      `UPDATE arcore.sync_ledger SET pending_checked_at = now() - interval '1 day' WHERE state = 'PENDING_CREATE'`,
+    );
 
   it('keeps its entry pending, and the next run adopts the item the create made: one item', async () => {
     await h.db.pool.query("INSERT INTO projects (id, name) VALUES (1, 'one')");
@@ -53,6 +78,8 @@ describe('I6 a create whose outcome stays unknown', () => {
     const { rows } = await h.db.pool.query<{ state: string }>('SELECT state FROM arcore.sync_ledger');
     expect(rows.map((r) => r.state)).toEqual(['PENDING_CREATE']);
 
+    // Its wait started when its outcome stayed unknown; once it is over, the next run looks again.
+    await waitOver();
     const second = await runPush(ctx, 'projects', { trigger: 'test' });
     expect(second).toMatchObject({ created: 0, failed: 0, parkedFailures: 0 });
     const items = await h.items('Projects');
@@ -87,6 +114,7 @@ describe('I6 a create whose outcome stays unknown', () => {
         )
       ).rows[0];
     expect(await state()).toMatchObject({ state: 'PENDING_CREATE' });
+    await waitOver();
     await runPush(ctx, 'projects', { trigger: 'test' });
     const twos = (await h.items('Projects')).filter((i) => i.fields.ArcoreKey === hash.h);
     expect(twos.map((i) => i.fields.Title)).toEqual(['two, edited']);
@@ -145,5 +173,35 @@ describe('I6 a create whose outcome stays unknown', () => {
          ON d.id = l.definition_id WHERE d.name = 'manual'`,
     );
     expect(rows).toEqual([{ state: 'SYNCED', sp_item_id: items[0].id }]);
+  });
+
+  it('LSN: a delete that failed once is sent again by the next run (the slot reads it only once)', async () => {
+    await lsnSynced('lsndel');
+    await h.db.pool.query('DELETE FROM lsndel WHERE id = 2');
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '/\\$batch$', count: 50, status: 500 });
+    const first = await runPush(ctx, 'lsndel', { trigger: 'test' });
+    h.emulator.control.clearFaults();
+    expect(first).toMatchObject({ deleted: 0, failed: 1 });
+    expect(await h.items('lsndel')).toHaveLength(2);
+    expect(await runPush(ctx, 'lsndel', { trigger: 'test' })).toMatchObject({ deleted: 1, failed: 0 });
+    expect((await h.items('lsndel')).map((i) => i.fields.Title)).toEqual(['one']);
+  });
+
+  it('LSN: a row met again in the run whose create of it stayed unknown is not created a second time', async () => {
+    await lsnSynced('lsnagain', 1);
+    await h.db.pool.query("INSERT INTO lsnagain (id, name) VALUES (5, 'five')");
+    await h.db.pool.query("INSERT INTO lsnagain (id, name) VALUES (6, 'six')");
+    await h.db.pool.query("UPDATE lsnagain SET name = 'five, edited' WHERE id = 5");
+    // Row 5's create is applied, its answer lost, and it cannot be looked up: its outcome stays unknown.
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '/\\$batch$', count: 1, drop: 'after' });
+    h.emulator.control.injectFault({ method: 'GET', pathPattern: '/items$', count: 4, status: 500 });
+    await runPush(ctx, 'lsnagain', { trigger: 'test' });
+    h.emulator.control.clearFaults();
+    const fives = async () =>
+      (await h.items('lsnagain')).filter((i) => String(i.fields.Title).startsWith('five'));
+    expect(await fives()).toHaveLength(1);
+    await waitOver();
+    await runPush(ctx, 'lsnagain', { trigger: 'test' });
+    expect((await fives()).map((i) => i.fields.Title)).toEqual(['five, edited']);
   });
 });
