@@ -57,8 +57,8 @@ function statusBlock(s: DefinitionStatus): string {
       `pull pending: ${s.pendingPull ? 'yes' : 'no'}`,
     ...(s.pendingCreates > 0
       ? [
-          `  creates a stopped run may have sent: ${s.pendingCreates} (their rows wait; a push adopts each item, or ` +
-            'creates it once PENDING_CREATE_SETTLE_SECONDS have passed)',
+          `  creates not yet confirmed: ${s.pendingCreates} (in flight, or sent by a run that stopped; a push adopts ` +
+            'each item, or creates it once PENDING_CREATE_SETTLE_SECONDS have passed)',
         ]
       : []),
     `  last push: ${runLine(s.lastPush)}`,

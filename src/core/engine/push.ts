@@ -48,18 +48,28 @@ export async function runPush(
       const rows = await source.readByKeys(keys);
       const found = new Set(rows.map((r) => identityOf(def.source.key, r.values, scope.plan.keyKinds).hash));
       const vanished = due.filter((f) => f.sourceIdentity && !found.has(f.itemKey)).map((f) => f.itemKey);
-      if (!scope.dryRun) await resolveParked(ctx.meta, definitionId, 'PUSH', vanished);
       // LSN: a row's delete is read from the slot once. A delete that failed (its row parked) or one read while
       // the row's create waited (the item adopted since, push/pendingCreates.ts) would never be sent again, so a
       // retried row found gone whose pair is live has its item deleted here; a delete that fails parks it again.
-      // TIMESTAMP definitions find such rows by their tombstones or the sweep.
+      // Its park stays until then: a stop before the delete leaves it for the next run. TIMESTAMP definitions find
+      // such rows by their tombstones or the sweep.
+      let live = new Set<string>();
       if (def.source.cursor.type === 'LSN') {
         const adoptedGone = creates.adopted
           .filter((e) => !found.has(e.identityHash))
           .map((e) => e.identityHash);
         const gone = await scope.ledger.byIdentities(ctx.meta, [...new Set([...vanished, ...adoptedGone])]);
-        await applyPushDeletes(scope, [...gone.values()].filter(isLive));
+        const pairs = [...gone.values()].filter(isLive);
+        live = new Set(pairs.map((e) => e.identityHash));
+        await applyPushDeletes(scope, pairs);
       }
+      if (!scope.dryRun)
+        await resolveParked(
+          ctx.meta,
+          definitionId,
+          'PUSH',
+          vanished.filter((h) => !live.has(h)),
+        );
       for (let i = 0; i < rows.length; i += def.source.pageSize)
         await pushRetried(scope, rows.slice(i, i + def.source.pageSize), null);
       scope.details.retried = rows.length;

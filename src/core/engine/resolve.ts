@@ -186,6 +186,7 @@ function pendingCreateOf(
   conflict: StoredConflict,
   listId: string,
   before: LedgerEntry | undefined,
+  sent: CanonicalRecord,
 ): LedgerEntry {
   return {
     identityHash: conflict.identityHash,
@@ -193,7 +194,7 @@ function pendingCreateOf(
     listId,
     itemId: null,
     eTag: null,
-    syncedValues: null,
+    syncedValues: sent,
     contentHash: null,
     provenance: 'PUSH',
     state: 'PENDING_CREATE',
@@ -351,7 +352,7 @@ async function resolveInRun(
       const before = item
         ? undefined
         : (await ledger.byIdentities(ctx.meta, [conflict.identityHash])).get(conflict.identityHash);
-      if (!item) await ledger.save(ctx.meta, [pendingCreateOf(conflict, listId, before)]);
+      if (!item) await ledger.save(ctx.meta, [pendingCreateOf(conflict, listId, before, synced)]);
       const o = await writeSharePoint(scope, conflict, item, spChanges);
       if (!item && o.status === 'rejected') {
         if (before) await ledger.save(ctx.meta, [before]);

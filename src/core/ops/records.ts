@@ -52,8 +52,9 @@ export interface DefinitionStatus {
   /** Routed definitions: rows no route matches (not synced, not counted in ledgerSize). */
   unroutedRows: number;
   /**
-   * Creates a stopped run (killed, or stopped by its lost lock) may have sent: their rows wait until a push adopts
-   * the item or, PENDING_CREATE_SETTLE_SECONDS after it first missed it, creates it (docs/design.md, I6).
+   * Creates not yet confirmed (PENDING_CREATE entries): in flight in a running push, or sent by a run that stopped;
+   * their rows wait until a push adopts the item or, PENDING_CREATE_SETTLE_SECONDS after it first missed it,
+   * creates it (docs/design.md, I6).
    */
   pendingCreates: number;
   parkedFailures: number;

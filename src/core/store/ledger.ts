@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { CanonicalRecord, CanonicalValue } from '../canonical';
+import { mayStillLandSql } from './runs';
 
 /** UNROUTED: a routed definition's row that no route matches and that was never synced (no list, no item). */
 export type LedgerState = 'SYNCED' | 'PENDING_CREATE' | 'ORPHANED' | 'UNROUTED';
@@ -34,6 +35,8 @@ export interface LedgerEntry {
 export interface PendingCreate {
   entry: LedgerEntry;
   checkedSecondsAgo: number | null;
+  /** Its create may still land: the run that recorded it never finished, or is unknown (store/runs.ts). */
+  mayStillLand: boolean;
 }
 
 interface LedgerRow {
@@ -160,12 +163,19 @@ export class LedgerStore {
    * (null: not looked for since it was saved), by the database's clock.
    */
   async pendingCreates(db: Db): Promise<PendingCreate[]> {
-    const { rows } = await db.query<LedgerRow & { checked_seconds_ago: number | null }>(
-      `SELECT ${COLUMNS}, extract(epoch FROM now() - pending_checked_at)::float8 AS checked_seconds_ago
-         FROM arcore.sync_ledger WHERE definition_id = $1 AND state = 'PENDING_CREATE'`,
+    const { rows } = await db.query<
+      LedgerRow & { checked_seconds_ago: number | null; may_still_land: boolean }
+    >(
+      `SELECT ${COLUMNS}, extract(epoch FROM now() - pending_checked_at)::float8 AS checked_seconds_ago,
+              ${mayStillLandSql('l.definition_id', 'l.last_sync_ts')} AS may_still_land
+         FROM arcore.sync_ledger l WHERE l.definition_id = $1 AND l.state = 'PENDING_CREATE'`,
       [this.definitionId],
     );
-    return rows.map((r) => ({ entry: fromRow(r), checkedSecondsAgo: r.checked_seconds_ago }));
+    return rows.map((r) => ({
+      entry: fromRow(r),
+      checkedSecondsAgo: r.checked_seconds_ago,
+      mayStillLand: r.may_still_land,
+    }));
   }
 
   /** Records that a run looked for these pending creates' items and found none (only the first look counts). */
@@ -220,6 +230,18 @@ export class LedgerStore {
     await db.query(
       'UPDATE arcore.sync_ledger SET seen_run = $4 WHERE definition_id = $1 AND sp_list_id = $2 AND sp_item_id = ANY($3)',
       [this.definitionId, listId, itemIds, runId],
+    );
+  }
+
+  /**
+   * Marks entries seen by identity: pairs a page adopted (an item carrying a pending create's key), whose item id
+   * the ledger records only once the page's write-back to SharePoint succeeded, after `markSeen` ran.
+   */
+  async markSeenIdentities(db: Db, hashes: string[], runId: string): Promise<void> {
+    if (hashes.length === 0) return;
+    await db.query(
+      'UPDATE arcore.sync_ledger SET seen_run = $3 WHERE definition_id = $1 AND source_identity_hash = ANY($2)',
+      [this.definitionId, hashes, runId],
     );
   }
 

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { mayStillLandSql } from './runs';
 
 type Db = Pool | PoolClient;
 
@@ -22,13 +23,15 @@ export interface PendingMove {
    * looked for since the move was recorded.
    */
   checkedSecondsAgo: number | null;
+  /** Its create may still land: the run that recorded it never finished, or is unknown (store/runs.ts). */
+  mayStillLand: boolean;
 }
 
 export async function recordMoves(
   db: Db,
   definitionId: string,
   runId: string,
-  moves: Omit<PendingMove, 'deleteSent' | 'checkedSecondsAgo'>[],
+  moves: Omit<PendingMove, 'deleteSent' | 'checkedSecondsAgo' | 'mayStillLand'>[],
 ): Promise<void> {
   if (moves.length === 0) return;
   await db.query(
@@ -58,10 +61,12 @@ export async function pendingMoves(db: Db, definitionId: string): Promise<Pendin
     to_list_id: string;
     delete_sent: boolean;
     checked_seconds_ago: number | null;
+    may_still_land: boolean;
   }>(
     `SELECT source_identity_hash, from_list_id, from_item_id, to_list_id, delete_sent,
-            extract(epoch FROM now() - checked_at)::float8 AS checked_seconds_ago
-       FROM arcore.sync_moves WHERE definition_id = $1 ORDER BY created_at, source_identity_hash`,
+            extract(epoch FROM now() - checked_at)::float8 AS checked_seconds_ago,
+            ${mayStillLandSql('m.definition_id', 'm.created_at')} AS may_still_land
+       FROM arcore.sync_moves m WHERE m.definition_id = $1 ORDER BY m.created_at, m.source_identity_hash`,
     [definitionId],
   );
   return rows.map((r) => ({
@@ -71,6 +76,7 @@ export async function pendingMoves(db: Db, definitionId: string): Promise<Pendin
     toListId: r.to_list_id,
     deleteSent: r.delete_sent,
     checkedSecondsAgo: r.checked_seconds_ago,
+    mayStillLand: r.may_still_land,
   }));
 }
 

@@ -113,26 +113,15 @@ export async function reapAbandonedRuns(meta: Pool, definitionId?: string): Prom
 }
 
 /**
- * Whether a push or backfill of the definition, since the last push before `currentRunId` (that one included),
- * never finished: RUNNING (its process may still be sending, its lock lost) or ABANDONED (killed). Such a run may
- * have sent creates that are still to land; a run that finished awaited every request it sent. Earlier runs' creates
- * were settled, or started their wait, at that last push's start (push/pendingCreates.ts).
+ * SQL true when a create (or move) recorded at `recordedAtSql` by definition `definitionIdSql` may still land:
+ * the run that recorded it never finished (RUNNING: its process may still be sending, its lock lost; ABANDONED:
+ * killed), or no run is known to have been running then (who sent it is unknown). A run that finished awaited
+ * every request it sent before recording its end. Only pushes and backfills send creates; `resolve` runs as a push.
  */
-export async function sendersUnfinished(
-  db: Pool,
-  definitionId: string,
-  currentRunId: string | null,
-): Promise<boolean> {
-  const { rows } = await db.query<{ unfinished: boolean }>(
-    `WITH last_push AS (
-       SELECT max(started_at) AS at FROM arcore.sync_runs
-        WHERE definition_id = $1 AND id <> $2 AND run_type = 'PUSH' AND status <> 'SKIPPED')
-     SELECT EXISTS (
-       SELECT 1 FROM arcore.sync_runs r, last_push
-        WHERE r.definition_id = $1 AND r.id <> $2 AND r.run_type IN ('PUSH', 'BACKFILL')
-          AND r.status IN ('RUNNING', 'ABANDONED') AND (last_push.at IS NULL OR r.started_at >= last_push.at)
-     ) AS unfinished`,
-    [definitionId, currentRunId ?? '0'],
-  );
-  return rows[0].unfinished;
+export function mayStillLandSql(definitionIdSql: string, recordedAtSql: string): string {
+  const covering = `r.definition_id = ${definitionIdSql} AND r.run_type IN ('PUSH', 'BACKFILL')
+      AND r.started_at <= ${recordedAtSql} AND (r.finished_at IS NULL OR r.finished_at >= ${recordedAtSql})`;
+  return `(EXISTS (SELECT 1 FROM arcore.sync_runs r WHERE ${covering} AND r.status IN ('RUNNING', 'ABANDONED'))
+    OR NOT EXISTS (SELECT 1 FROM arcore.sync_runs r WHERE ${covering}
+      AND r.status IN ('SUCCEEDED', 'PARTIAL', 'FAILED')))`;
 }

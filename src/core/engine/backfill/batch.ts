@@ -339,7 +339,15 @@ async function recreate(
   scope.assertLockHeld();
   await scope.ledger.save(
     ctx.meta,
-    creates.map(({ m }) => ({ ...m.entry, itemId: null, eTag: null, state: 'PENDING_CREATE' as const })),
+    // The values sent are the base an adoption of the item compares both sides with.
+    creates.map(({ m }) => ({
+      ...m.entry,
+      itemId: null,
+      eTag: null,
+      syncedValues: createdSynced(plan, m.pg, null),
+      contentHash: null,
+      state: 'PENDING_CREATE' as const,
+    })),
   );
   const outcomes: WriteOutcome[] = await target.writeItems(
     siteId,
@@ -352,6 +360,10 @@ async function recreate(
     if (!m) continue;
     if (o.status !== 'created') {
       // The entry stays PENDING_CREATE: the next push looks for the item by its key and adopts or re-creates it.
+      // A create whose outcome stays unknown may still land: its wait starts now (push/pendingCreates.ts), since
+      // this run, finishing, would otherwise let the next push create the item again at once.
+      if (!(o.status === 'rejected' || (o.status === 'failed' && o.notSent)))
+        await scope.ledger.markPendingChecked(ctx.meta, [o.ref]);
       fail(job, commit, m.entry, describeFailure(o));
       continue;
     }

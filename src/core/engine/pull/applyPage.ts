@@ -205,7 +205,13 @@ export async function applyEntries(
       resolved.filter((id) => !claims.adopted.has(id)),
       'SETTLED',
     );
-    if (enumeration) await ledger.markSeen(meta, listId, ids, enumeration);
+    if (enumeration) {
+      await ledger.markSeen(meta, listId, ids, enumeration);
+      // An adopted pair whose write-back is still to come has no item id in the ledger yet: unmarked, the
+      // enumeration's end would take its item for deleted and delete the row.
+      const adoptedPairs = [...claims.adopted].flatMap((id) => byItem.get(id)?.identityHash ?? []);
+      await ledger.markSeenIdentities(meta, adoptedPairs, enumeration);
+    }
     if (progress) {
       await writeTargetCursor(
         scope,

@@ -50,10 +50,9 @@ export async function claimsByHiddenKey(
     ? await movesInto(ctx.meta, scope.definitionId, listId, [...claimants.keys()])
     : new Set<string>();
   for (const [hash, entry] of await ledger.byIdentities(ctx.meta, [...claimants.keys()])) {
-    // A create a stopped push left pending is the push's to settle (push/pendingCreates.ts): it adopts the item
-    // and pushes the row again. Adopted here, with no synced values, both sides would look changed, and a row
-    // edited while its create waited could lose that edit to the item's older values.
-    if (moving.has(hash) || entry.state === 'PENDING_CREATE') {
+    // A pending create's entry carries the values its create sent: adopted here, they are the base the pull
+    // weighs both sides against, so an edit made to the row or to the item while the create waited is kept.
+    if (moving.has(hash)) {
       for (const itemId of claimants.get(hash) as string[]) claims.moving.add(itemId);
       continue;
     }
@@ -61,7 +60,7 @@ export async function claimsByHiddenKey(
     // Single list: an entry of another list (a replaced list being relinked) has no live item in this one.
     // Routed: the entry's item may live in another routed list; it is paired while it exists there.
     const pairedList = scope.route ? entry.listId : listId;
-    if (entry.itemId && entry.listId === pairedList) {
+    if (entry.state !== 'PENDING_CREATE' && entry.itemId && entry.listId === pairedList) {
       const live = await target.getItem(siteId, pairedList, entry.itemId);
       if (live) paired = entry.itemId;
       else

@@ -10,6 +10,7 @@ import { type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
 import { type PushRow, type PageCommit, syncedEntry, inSourceTx, describeFailure, parkEntry } from './page';
 import { graphFields, applyToPostgres } from './writes';
+import { awaitSettle } from './pendingCreates';
 
 /**
  * One outcome per row (processed = created + updated + deleted + skipped + conflicts + failed): a row whose
@@ -122,7 +123,19 @@ export async function settleConflicts(
   // the next run an entry to settle, instead of a pair naming the gone item (whose update would re-create again).
   const recreates = ops.flatMap((op) => {
     const p = op.kind === 'create' ? pending.get(op.ref) : undefined;
-    return p ? [{ ...p.entry, itemId: null, eTag: null, state: 'PENDING_CREATE' as const, listId }] : [];
+    return p
+      ? [
+          {
+            ...p.entry,
+            itemId: null,
+            eTag: null,
+            syncedValues: p.decision.synced,
+            contentHash: null,
+            state: 'PENDING_CREATE' as const,
+            listId,
+          },
+        ]
+      : [];
   });
   await scope.ledger.save(scope.ctx.meta, recreates);
   const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
@@ -143,8 +156,12 @@ export async function settleConflicts(
       // A refused re-create left nothing: its pending entry goes. Any other failure may have made the item: the
       // entry stays PENDING_CREATE for the next run's settle.
       if (p.decision.sharepoint.kind === 'recreate') {
-        if (o.status === 'rejected') commit.remove.push(o.ref);
-        else commit.unknown.push(o.ref);
+        if (o.status === 'rejected' || (o.status === 'failed' && o.notSent)) commit.remove.push(o.ref);
+        else {
+          // It may still land: the rest of the run leaves the row alone, and its wait starts at the commit.
+          awaitSettle(scope, o.ref);
+          commit.unknown.push(o.ref);
+        }
       }
       commit.park.push({
         hash: o.ref,

@@ -23,7 +23,6 @@ import {
   recordMoves,
   type PendingMove,
 } from '../../store/moves';
-import { sendersUnfinished } from '../../store/runs';
 import { park } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
@@ -153,7 +152,7 @@ export async function writeByList(
   const sendable: typeof ops = [];
   for (const o of ops) {
     const problem = writeProblem(scope, o.listId, o.op.kind);
-    if (problem) out.set(o.op.ref, { ref: o.op.ref, status: 'failed', message: problem });
+    if (problem) out.set(o.op.ref, { ref: o.op.ref, status: 'failed', message: problem, notSent: true });
     else sendable.push(o);
   }
   for (const [listId, group] of groupBy(sendable, (o) => o.listId)) {
@@ -340,9 +339,7 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
   const retried = new Map<string, Record<string, unknown>>();
   const firstMissed: string[] = [];
   const settleSeconds = ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
-  // As for pending creates: only a run that never finished can have left a move's create still to land.
-  const sendersMayStillLand =
-    settleSeconds > 0 && (await sendersUnfinished(ctx.meta, scope.definitionId, scope.runId));
+
   let finished = 0;
   let undone = 0;
   for (const m of pending) {
@@ -374,7 +371,8 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       settled.push(m.identityHash);
       continue;
     }
-    if (mayStillLand && !keep && m.checkedSecondsAgo === null && sendersMayStillLand) {
+    // As for pending creates, only a run that never finished can have left the create still to land.
+    if (mayStillLand && !keep && m.checkedSecondsAgo === null && m.mayStillLand && settleSeconds > 0) {
       firstMissed.push(m.identityHash);
       unsettled.add(m.identityHash);
       continue;

@@ -19,10 +19,9 @@
  * An item adopted for a row deleted meanwhile is deleted by the push (push.ts): with LSN capture the delete may
  * have been read, and passed over, while the create waited.
  */
-import { contentHash, fromGraphFields } from '../../canonical';
+import { canonicalEquals, contentHash, fromGraphFields } from '../../canonical';
 import { inTransaction } from '../../db/transaction';
 import { park } from '../../store/failures';
-import { sendersUnfinished } from '../../store/runs';
 import type { LedgerEntry } from '../../store/ledger';
 import type { RunScope } from '../runner';
 
@@ -62,16 +61,14 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
   const settleSeconds = scope.ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
   const pending = await scope.ledger.pendingCreates(scope.ctx.meta);
   if (pending.length === 0) return { keys: [], adopted: [] };
-  // Only a run that never finished can have left a create still to land: a finished one awaited its requests.
-  // (A create whose outcome stayed unknown was marked by its own run, so its wait is already running.)
-  const mayStillLand =
-    settleSeconds > 0 && (await sendersUnfinished(scope.ctx.meta, scope.definitionId, scope.runId));
   const keys: unknown[][] = [];
   const adopted: LedgerEntry[] = [];
   const forget: string[] = [];
   const firstMissed: string[] = [];
   const held = new Set<string>();
-  for (const { entry, checkedSecondsAgo } of pending) {
+  // Only a run that never finished can have left a create still to land (a finished one awaited its requests),
+  // and a create whose outcome stayed unknown was marked by its own run, so its wait is already running.
+  for (const { entry, checkedSecondsAgo, mayStillLand } of pending) {
     // Inside the wait after a first miss: SharePoint is not asked again until the wait is over.
     if (checkedSecondsAgo !== null && checkedSecondsAgo < settleSeconds) {
       held.add(entry.identityHash);
@@ -85,7 +82,7 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
     );
     if (found.length > 0) {
       adopted.push(adoptedEntry(scope, entry, found));
-    } else if (checkedSecondsAgo === null && mayStillLand) {
+    } else if (checkedSecondsAgo === null && mayStillLand && settleSeconds > 0) {
       firstMissed.push(entry.identityHash);
       held.add(entry.identityHash);
       continue;
@@ -155,13 +152,25 @@ async function recordSettle(
   });
 }
 
+/**
+ * The eTag an adopted item's pair holds when the item changed since its create (an edit made while the create
+ * waited): no item carries it, so the push's If-Match write meets a 412 and weighs both sides against the values
+ * the create sent (push/conflicts.ts), and the pull, seeing another eTag, does the same.
+ */
+export const UNCONFIRMED_ETAG = '"arcore:unconfirmed"';
+
 function adoptedEntry(
   scope: RunScope,
   entry: LedgerEntry,
   found: { id: string; eTag: string; fields: Record<string, unknown> }[],
 ): LedgerEntry {
   const [item, ...extras] = found;
-  const values = fromGraphFields(item.fields, scope.plan.columns);
+  const current = fromGraphFields(item.fields, scope.plan.columns);
+  // The values the create sent (entries recorded before they carried them: the item's own).
+  const sent = entry.syncedValues;
+  const values = sent ?? current;
+  const unchanged =
+    sent === null || Object.keys(sent).every((k) => canonicalEquals(current[k] ?? null, sent[k] ?? null));
   for (const extra of extras) {
     scope.ctx.log.warn(
       `${scope.def.name}: a second item ${extra.id} carries the key of item ${item.id}; left in place`,
@@ -170,7 +179,7 @@ function adoptedEntry(
   return {
     ...entry,
     itemId: item.id,
-    eTag: item.eTag,
+    eTag: unchanged ? item.eTag : UNCONFIRMED_ETAG,
     syncedValues: values,
     contentHash: contentHash(values),
     state: 'SYNCED',

@@ -306,7 +306,17 @@ export async function writePrepared(
     }
     const rowList = routed?.listId ?? listId;
     if (moveUnsettled(scope, r.hash)) {
-      scope.counts.skipped++; // its earlier move is not finished: the next run settles it first
+      // Its earlier move is not finished: a later run settles it first. The cursor may pass the row meanwhile, so
+      // it is parked: pushed again by key once the move is settled (its entry may be gone: a row deleted and
+      // inserted again while the move waited).
+      scope.counts.skipped++;
+      commit.park.push({
+        hash: r.hash,
+        identity: r.identity,
+        itemId: entry?.itemId ?? null,
+        error:
+          'its move to another list is not settled yet (a create a stopped run sent may still land); pushed again once it is',
+      });
       continue;
     }
     if (entry?.state === 'SYNCED' && entry.itemId && entry.listId !== rowList && scope.route) {
@@ -340,7 +350,8 @@ export async function writePrepared(
         listId: rowList,
         itemId: null,
         eTag: null,
-        syncedValues: null,
+        // What the create sends: the base an adoption of its item weighs both sides against.
+        syncedValues: createdSynced(plan, r.values, null),
         contentHash: null,
         provenance: 'PUSH',
         state: 'PENDING_CREATE',
@@ -390,7 +401,7 @@ export async function writePrepared(
         // Any other failure may have created the new item: the move stays recorded for the next run's settle,
         // and the rest of this run leaves the row alone.
         scope.counts.failed++;
-        if (o.status === 'rejected') commit.moved.push(o.ref);
+        if (o.status === 'rejected' || (o.status === 'failed' && o.notSent)) commit.moved.push(o.ref);
         else {
           holdMove(scope, o.ref);
           commit.movesUnknown.push(o.ref);
@@ -453,7 +464,7 @@ export async function writePrepared(
         // answer that could not be read) may have made the item: its entry stays PENDING_CREATE, and the next
         // run's settle adopts the item or, after its wait, creates it (I6, pendingCreates.ts).
         if (!entry || entry.state === 'PENDING_CREATE') {
-          if (o.status === 'rejected') commit.remove.push(r.hash);
+          if (o.status === 'rejected' || (o.status === 'failed' && o.notSent)) commit.remove.push(r.hash);
           else {
             awaitSettle(scope, r.hash);
             commit.unknown.push(r.hash);

@@ -255,7 +255,15 @@ export class BatchWriter {
         // Blocks every request of the app (here and through the gate) until the largest Retry-After.
         const honouredMs = await this.transport.noteThrottled(throttleWaitMs, throttled.length);
         if (throttledMs + honouredMs > this.transport.maxThrottleWaitMs) {
-          failAll(throttled, `throttled for more than ${this.transport.maxThrottleWaitMs} ms`);
+          // A 429 was not applied (https://learn.microsoft.com/en-us/graph/throttling): known not applied unless an
+          // earlier attempt's outcome was unknown (`uncertain`).
+          for (const write of throttled)
+            settle(write, {
+              ref: write.op.ref,
+              status: 'failed',
+              message: `throttled for more than ${this.transport.maxThrottleWaitMs} ms`,
+              ...(write.uncertain ? {} : { notSent: true as const }),
+            });
         } else {
           throttledMs += honouredMs;
           next.push(...throttled);

@@ -33,8 +33,11 @@ export type WriteOutcome =
   | { ref: string; status: 'not_found' }
   /** Graph refused the write (400 and other 4xx), with its code and message. */
   | { ref: string; status: 'rejected'; httpStatus: number; code: string; message: string }
-  /** Transient retries exhausted, throttled too long, or an outcome that could not be settled. */
-  | { ref: string; status: 'failed'; message: string };
+  /**
+   * Transient retries exhausted, throttled too long, or an outcome that could not be settled. `notSent`: known not
+   * applied (never sent, or answered 429 only), so no create of it can still land.
+   */
+  | { ref: string; status: 'failed'; message: string; notSent?: true };
 
 export interface ListItem {
   id: string;

@@ -56,7 +56,7 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
 
   const abandonLastPush = (definitionId: string) =>
     h.db.pool.query(
-      `UPDATE arcore.sync_runs SET status = 'ABANDONED' WHERE id = (
+      `UPDATE arcore.sync_runs SET status = 'ABANDONED', finished_at = now() WHERE id = (
          SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
       [definitionId],
     );
@@ -68,7 +68,7 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
   async function stoppedWithCreatePending(
     kind: 'TIMESTAMP' | 'LSN' = 'TIMESTAMP',
     overlapSeconds = 300,
-    conflictPolicy: 'SOURCE_WINS' | 'LAST_WRITER_WINS' = 'SOURCE_WINS',
+    conflictPolicy: 'SOURCE_WINS' | 'LAST_WRITER_WINS' | 'DESTINATION_WINS' = 'SOURCE_WINS',
   ) {
     n++;
     const name = `pc${n}`;
@@ -110,7 +110,11 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
         listId,
         itemId: null,
         eTag: null,
-        syncedValues: null,
+        // What its create sent, as the engine records it.
+        syncedValues:
+          kind === 'LSN'
+            ? { Title: 'three', Budget: null }
+            : { Title: 'three', Budget: null, Due: null, Done: null, Tags: null },
         contentHash: null,
         provenance: 'PUSH',
         state: 'PENDING_CREATE',
@@ -272,6 +276,7 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
 
   it('a create left pending by a run that finished is settled at once: that run awaited every request it sent', async () => {
     const s = await stoppedWithCreatePending();
+    // The run that recorded it finished (it ran until after the entry was saved, and recorded its end).
     await h.db.pool.query(`UPDATE arcore.sync_runs SET status = 'SUCCEEDED' WHERE status = 'ABANDONED'`);
     expect(await s.push()).toMatchObject({ created: 1, failed: 0 });
     expect(await s.threes()).toHaveLength(1);
@@ -299,10 +304,10 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
     return { ...s, state };
   }
 
-  it('a pull meeting the late item leaves it to the push: the edit made during the wait is kept (last writer wins)', async () => {
+  it('a pull meeting the late item weighs it against what its create sent: the edit made during the wait is kept (last writer wins)', async () => {
     const s = await editedThenLandedLate();
     await runPull(ctx, s.name, { trigger: 'test' });
-    expect(await s.entry()).toMatchObject({ state: 'PENDING_CREATE' });
+    expect(await s.entry()).toMatchObject({ state: 'SYNCED' });
     await s.waitOver();
     await s.push();
     await runPull(ctx, s.name, { trigger: 'test' });
@@ -310,14 +315,69 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
     expect(await s.state()).toEqual({ row: 'three, edited', items: ['three, edited'] });
   });
 
-  it('relink during the wait leaves a landed item to the push: the edit made meanwhile is kept (last writer wins)', async () => {
+  it('relink during the wait keeps the pending create; the edit made meanwhile is kept (last writer wins)', async () => {
     const s = await editedThenLandedLate();
     expect(await relinkDefinition(ctx, s.name)).toMatchObject({ pendingCreates: 1 });
     await s.push();
-    await runPull(ctx, s.name, { trigger: 'test' });
+    await runPull(ctx, s.name, { trigger: 'test' }); // enumerates the list afresh: adopts the item, writes back
     await s.waitOver();
     await s.push();
     await runPull(ctx, s.name, { trigger: 'test' });
     expect(await s.state()).toEqual({ row: 'three, edited', items: ['three, edited'] });
+  });
+
+  it('a push recorded in between that settled nothing (a resolve) does not end the wait of the stopped run', async () => {
+    const s = await stoppedWithCreatePending();
+    const { rows } = await h.db.pool.query<{ d: string }>(
+      'SELECT definition_id AS d FROM arcore.sync_runs WHERE status = $1 ORDER BY id DESC LIMIT 1',
+      ['ABANDONED'],
+    );
+    await h.db.pool.query(
+      `INSERT INTO arcore.sync_runs (definition_id, run_type, trigger, status, finished_at)
+       VALUES ($1, 'PUSH', 'resolve', 'SUCCEEDED', now())`,
+      [rows[0].d],
+    );
+    await s.push();
+    await s.lands();
+    expect(await s.keyed()).toHaveLength(1);
+  });
+
+  it('an edit made in SharePoint to the item that landed during the wait is kept (destination wins)', async () => {
+    const s = await stoppedWithCreatePending('TIMESTAMP', 300, 'DESTINATION_WINS');
+    await s.push(); // first miss
+    const landed = await s.lands();
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${s.name}/items/${landed}/fields`, {
+      Title: 'three, edited in SharePoint',
+    });
+    expect(edit.status).toBe(200);
+    await runPull(ctx, s.name, { trigger: 'test' });
+    await s.waitOver();
+    await s.push();
+    await runPull(ctx, s.name, { trigger: 'test' });
+    await s.push();
+    const row = (await h.db.pool.query(`SELECT name FROM ${s.name} WHERE id = 3`)).rows[0]?.name;
+    expect({ row, items: (await s.keyed()).map((i) => i.fields.Title) }).toEqual({
+      row: 'three, edited in SharePoint',
+      items: ['three, edited in SharePoint'],
+    });
+  });
+
+  it('the same edit is kept when the push adopts the item before any pull met it', async () => {
+    const s = await stoppedWithCreatePending('TIMESTAMP', 300, 'DESTINATION_WINS');
+    await s.push(); // first miss
+    const landed = await s.lands();
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${s.name}/items/${landed}/fields`, {
+      Title: 'three, edited in SharePoint',
+    });
+    expect(edit.status).toBe(200);
+    await s.waitOver();
+    await s.push(); // adopts the item: it changed since its create, so the pair's eTag is left unconfirmed
+    await runPull(ctx, s.name, { trigger: 'test' });
+    await s.push();
+    const row = (await h.db.pool.query(`SELECT name FROM ${s.name} WHERE id = 3`)).rows[0]?.name;
+    expect({ row, items: (await s.keyed()).map((i) => i.fields.Title) }).toEqual({
+      row: 'three, edited in SharePoint',
+      items: ['three, edited in SharePoint'],
+    });
   });
 });

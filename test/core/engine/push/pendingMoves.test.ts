@@ -29,7 +29,7 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     const [open, closed] = [`Open${n}`, `Closed${n}`];
     const definition: SyncDefinitionInput = {
       name: table,
-      source: { table, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      source: { table, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' }, overlapSeconds: 0 },
       target: { site: SITE, routes: [{ when: "status == 'OPEN'", list: open }, { list: closed }] },
       fields: [
         { source: 'title', target: 'Title' },
@@ -79,7 +79,7 @@ describe('I6 moves in flight: a move whose create lands late', () => {
       (await itemsWithKey(h, [open, closed], hash)).map((i) => (i.list === open ? 'Open' : 'Closed'));
     // The run that recorded the move was killed: its row is ABANDONED.
     await h.db.pool.query(
-      `UPDATE arcore.sync_runs SET status = 'ABANDONED' WHERE id = (
+      `UPDATE arcore.sync_runs SET status = 'ABANDONED', finished_at = now() WHERE id = (
          SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
       [definitionId],
     );
@@ -126,5 +126,21 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     await s.pull();
     expect(await s.where()).toEqual([]);
     expect(await s.rows()).toEqual([]);
+  });
+
+  it('a row deleted and inserted again while its move waits gets its item once the wait is over', async () => {
+    const s = await stoppedMidMove();
+    await s.push(); // first miss: the move waits
+    await h.db.pool.query(`DELETE FROM ${s.table} WHERE id = 1`);
+    await s.push(); // the delete takes the old item, inside the wait; the entry goes
+    await h.db.pool.query(`INSERT INTO ${s.table} (id, title, status) VALUES (1, 'again', 'CLOSED')`);
+    await h.db.pool.query('SELECT pg_sleep(0.05)');
+    await h.db.pool.query(`INSERT INTO ${s.table} (id, title, status) VALUES (2, 'other', 'OPEN')`);
+    await s.push(); // row 1 waits for its move (parked) while the cursor passes it
+    await s.lands(); // the stopped run's create lands, inside the wait
+    await s.waitOver();
+    await s.push(); // the late item goes (no pair names it), and the parked row is pushed again
+    await s.push();
+    expect(await s.where()).toEqual(['Closed']);
   });
 });

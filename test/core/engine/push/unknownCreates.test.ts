@@ -1,5 +1,6 @@
 import { loadSettings } from '../../../../src/config/settings';
 import { createEngineContext } from '../../../../src/core/engine/context';
+import { runBackfill } from '../../../../src/core/engine/backfill';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { resolveConflict } from '../../../../src/core/engine/resolve';
@@ -203,5 +204,38 @@ describe('I6 a create whose outcome stays unknown', () => {
     await waitOver();
     await runPush(ctx, 'lsnagain', { trigger: 'test' });
     expect((await fives()).map((i) => i.fields.Title)).toEqual(['five, edited']);
+  });
+
+  it("a full resync's re-create whose outcome stays unknown is waited for by the next push: one item", async () => {
+    await createProjectsTable(h.db, 'resync');
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'resync',
+          source: { table: 'resync', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        },
+        'Resync',
+      ),
+    );
+    await h.db.pool.query("INSERT INTO resync (id, name) VALUES (1, 'one')");
+    expect(await runPush(ctx, 'resync', { trigger: 'test' })).toMatchObject({ created: 1 });
+    const [item] = await h.items('Resync');
+    const key = item.fields.ArcoreKey as string;
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/Resync/items/${item.id}`)).status).toBe(204);
+    // Every $batch of the resync answers 503: its re-create's outcome stays unknown after the retries.
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '/\\$batch$', count: 20, status: 503 });
+    await runBackfill(ctx, 'resync', { fields: ['Title'], strategy: 'full_resync', trigger: 'test' });
+    h.emulator.control.clearFaults();
+    await runPush(ctx, 'resync', { trigger: 'test' }); // inside the wait: nothing is created
+    expect(await h.items('Resync')).toHaveLength(0);
+    // The resync's last create lands now.
+    const landed = await h.asUser('POST', `/sites/${h.siteId}/lists/Resync/items`, {
+      fields: { Title: 'one', ArcoreKey: key },
+    });
+    expect(landed.status).toBe(201);
+    await waitOver();
+    await runPush(ctx, 'resync', { trigger: 'test' });
+    const items = await h.items('Resync');
+    expect(items.map((i) => i.fields.ArcoreKey)).toEqual([key]);
   });
 });
