@@ -12,7 +12,8 @@ const optionalText = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
-const positiveInt = (fallback: number) =>
+/** A whole number setting of at least `min`, `fallback` when unset; `expected` names the range in the error. */
+const wholeNumber = (min: number, expected: string) => (fallback: number) =>
   z
     .string()
     .trim()
@@ -20,27 +21,15 @@ const positiveInt = (fallback: number) =>
     .transform((v, ctx) => {
       if (v === undefined || v === '') return fallback;
       const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) {
-        ctx.addIssue({ code: 'custom', message: `must be a positive integer, got "${v}"` });
+      if (!Number.isInteger(n) || n < min) {
+        ctx.addIssue({ code: 'custom', message: `must be ${expected}, got "${v}"` });
         return z.NEVER;
       }
       return n;
     });
 
-const nonNegativeInt = (fallback: number) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return fallback;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number of 0 or more, got "${v}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
+const positiveInt = wholeNumber(1, 'a positive integer');
+const nonNegativeInt = wholeNumber(0, 'a whole number of 0 or more');
 
 const httpsUrl = z
   .string()

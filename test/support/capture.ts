@@ -1,4 +1,23 @@
 import type { Pool } from 'pg';
+import type { SyncDefinitionInput } from '../../src/core/definition/schema';
+import { SITE } from './engineHarness';
+
+/** An LSN definition of table `name` (id key; name → Title, budget → Budget) syncing to the list `name`. */
+export function lsnDefinition(
+  name: string,
+  overrides: Partial<SyncDefinitionInput> = {},
+): SyncDefinitionInput {
+  return {
+    name,
+    source: { table: name, key: ['id'], cursor: { type: 'LSN' }, pageSize: 50 },
+    target: { site: SITE, list: name },
+    fields: [
+      { source: 'name', target: 'Title' },
+      { source: 'budget', target: 'Budget' },
+    ],
+    ...overrides,
+  };
+}
 
 /**
  * Replication slots and origins are cluster-wide and outlive a test database (a database with a slot cannot

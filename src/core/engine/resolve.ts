@@ -5,8 +5,8 @@ import { getConflict, markResolved, type StoredConflict } from '../store/conflic
 import { getDefinitionById } from '../store/definitions';
 import { describeKey } from '../source/postgres/keys';
 import type { ListItem, WriteOutcome } from '../target/sharepoint';
-import type { LedgerEntry } from '../store/ledger';
 import { applyToPostgres, graphFields } from './push/writes';
+import { pendingCreateEntry } from './push/pendingCreates';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
 import { markRunWrites, unmarkForRelease } from '../capture/lsn/origin';
@@ -181,28 +181,6 @@ async function writePostgres(
   }
 }
 
-/** The ledger entry of the create `resolve` is about to send: pending until its answer is committed (I6). */
-function pendingCreateOf(
-  conflict: StoredConflict,
-  listId: string,
-  before: LedgerEntry | undefined,
-  sent: CanonicalRecord,
-): LedgerEntry {
-  return {
-    identityHash: conflict.identityHash,
-    identity: conflict.identity,
-    listId,
-    itemId: null,
-    eTag: null,
-    syncedValues: sent,
-    contentHash: null,
-    provenance: 'PUSH',
-    state: 'PENDING_CREATE',
-    lastSourceTs: before?.lastSourceTs ?? null,
-    spModifiedAt: null,
-  };
-}
-
 /** Writes SharePoint (an If-Match update, or a create carrying the hidden key when the item is gone). */
 async function writeSharePoint(
   scope: RunScope,
@@ -352,7 +330,16 @@ async function resolveInRun(
       const before = item
         ? undefined
         : (await ledger.byIdentities(ctx.meta, [conflict.identityHash])).get(conflict.identityHash);
-      if (!item) await ledger.save(ctx.meta, [pendingCreateOf(conflict, listId, before, synced)]);
+      if (!item)
+        await ledger.save(ctx.meta, [
+          pendingCreateEntry({
+            identityHash: conflict.identityHash,
+            identity: conflict.identity,
+            listId,
+            sent: synced,
+            lastSourceTs: before?.lastSourceTs ?? null,
+          }),
+        ]);
       const o = await writeSharePoint(scope, conflict, item, spChanges);
       if (!item && o.status === 'rejected') {
         if (before) await ledger.save(ctx.meta, [before]);

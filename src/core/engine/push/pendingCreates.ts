@@ -19,11 +19,37 @@
  * An item adopted for a row deleted meanwhile is deleted by the push (push.ts): with LSN capture the delete may
  * have been read, and passed over, while the create waited.
  */
-import { canonicalEquals, contentHash, fromGraphFields } from '../../canonical';
+import { canonicalEquals, contentHash, fromGraphFields, type CanonicalRecord } from '../../canonical';
 import { inTransaction } from '../../db/transaction';
 import { park } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { RunScope } from '../runner';
+
+/**
+ * The ledger entry recorded (and committed) before a create leaves (I6). `sent`: the values the create sends, the
+ * base an adoption of its item weighs both sides against.
+ */
+export function pendingCreateEntry(e: {
+  identityHash: string;
+  identity: Record<string, unknown>;
+  listId: string;
+  sent: CanonicalRecord;
+  lastSourceTs: string | null;
+}): LedgerEntry {
+  return {
+    identityHash: e.identityHash,
+    identity: e.identity,
+    listId: e.listId,
+    itemId: null,
+    eTag: null,
+    syncedValues: e.sent,
+    contentHash: null,
+    provenance: 'PUSH',
+    state: 'PENDING_CREATE',
+    lastSourceTs: e.lastSourceTs,
+    spModifiedAt: null,
+  };
+}
 
 /** PENDING_CREATE_SETTLE_SECONDS' default: three times the Graph client's own request timeout (100 s). */
 export const PENDING_CREATE_SETTLE_SECONDS = 300;

@@ -42,7 +42,7 @@ import { createFields, graphFields } from './writes';
 import { settleConflicts } from './conflicts';
 import { Slices } from '../slices';
 import { groupBy } from '../../groupBy';
-import { awaitSettle, awaitsSettle } from './pendingCreates';
+import { awaitSettle, awaitsSettle, pendingCreateEntry } from './pendingCreates';
 
 /**
  * The plan to push a pair with: fields mapped since the pair last synced are left to the pull's alignment
@@ -344,20 +344,15 @@ export async function writePrepared(
         op: { kind: 'create', ref: r.hash, fields, adoptBy: { field: def.target.keyColumn, value: r.hash } },
       });
       byRef.set(r.hash, { r, entry, decision: null, listId: rowList });
-      pendingCreates.push({
-        identityHash: r.hash,
-        identity: r.identity,
-        listId: rowList,
-        itemId: null,
-        eTag: null,
-        // What the create sends: the base an adoption of its item weighs both sides against.
-        syncedValues: createdSynced(plan, r.values, null),
-        contentHash: null,
-        provenance: 'PUSH',
-        state: 'PENDING_CREATE',
-        lastSourceTs: r.row.cursor,
-        spModifiedAt: null,
-      });
+      pendingCreates.push(
+        pendingCreateEntry({
+          identityHash: r.hash,
+          identity: r.identity,
+          listId: rowList,
+          sent: createdSynced(plan, r.values, null),
+          lastSourceTs: r.row.cursor,
+        }),
+      );
       continue;
     }
     // Without reading SharePoint (I10), assume it still holds the synced values; If-Match proves it.

@@ -1,5 +1,4 @@
 import { decideTruncate, lsnNames, openTruncates } from '../../../../src/core/capture/lsn';
-import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
 import { previewPush } from '../../../../src/core/engine/dryRun';
 import { runPull } from '../../../../src/core/engine/pull';
 import { verifyDefinition } from '../../../../src/core/engine/verify';
@@ -10,11 +9,10 @@ import { readInstallationId } from '../../../../src/core/store/installation';
 import {
   createProjectsTable,
   projectsDefinition,
-  SITE,
   startHarness,
   type Harness,
 } from '../../../support/engineHarness';
-import { dropCaptureObjects } from '../../../support/capture';
+import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
 
 /**
  * Change data capture (source.cursor.type LSN, I17) on the shared Postgres 18 (wal_level=logical) and the
@@ -33,19 +31,6 @@ afterAll(async () => {
 /** A table without any timestamp column. */
 async function createPlainTable(table: string): Promise<void> {
   await h.db.pool.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
-}
-
-function lsnDefinition(name: string, overrides: Partial<SyncDefinitionInput> = {}): SyncDefinitionInput {
-  return {
-    name,
-    source: { table: name, key: ['id'], cursor: { type: 'LSN' }, pageSize: 50 },
-    target: { site: SITE, list: name },
-    fields: [
-      { source: 'name', target: 'Title' },
-      { source: 'budget', target: 'Budget' },
-    ],
-    ...overrides,
-  };
 }
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });

@@ -1,18 +1,19 @@
 import { identityOf } from '../../../../src/core/canonical';
-import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
 import { runBackfill } from '../../../../src/core/engine/backfill';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { relinkDefinition } from '../../../../src/core/engine/relink';
 import { PostgresSource } from '../../../../src/core/source/postgres/PostgresSource';
-import { PENDING_CREATE_SETTLE_SECONDS } from '../../../../src/core/engine/push/pendingCreates';
+import {
+  PENDING_CREATE_SETTLE_SECONDS,
+  pendingCreateEntry,
+} from '../../../../src/core/engine/push/pendingCreates';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { LedgerStore } from '../../../../src/core/store/ledger';
-import { dropCaptureObjects } from '../../../support/capture';
+import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
 import {
   createProjectsTable,
   projectsDefinition,
-  SITE,
   startHarness,
   type Harness,
 } from '../../../support/engineHarness';
@@ -36,18 +37,6 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
   });
   afterEach(() => jest.restoreAllMocks());
 
-  function lsnDefinition(name: string): SyncDefinitionInput {
-    return {
-      name,
-      source: { table: name, key: ['id'], cursor: { type: 'LSN' }, pageSize: 50 },
-      target: { site: SITE, list: name },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'budget', target: 'Budget' },
-      ],
-    };
-  }
-
   /** The source read of the rows to push again fails once (an injected fault: the source lost at that moment). */
   const readByKeysFailsOnce = () =>
     jest
@@ -60,6 +49,14 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
          SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
       [definitionId],
     );
+
+  /** A SharePoint user's edit of the item that landed. */
+  const editInSharePoint = async (list: string, itemId: string) => {
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${list}/items/${itemId}/fields`, {
+      Title: 'three, edited in SharePoint',
+    });
+    expect(res.status).toBe(200);
+  };
 
   const detailsOf = async (runId: string | null) =>
     (await h.db.pool.query('SELECT details FROM arcore.sync_runs WHERE id = $1', [runId])).rows[0]?.details;
@@ -103,24 +100,18 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
     const { definition_id: definitionId, sp_list_id: listId } = rows[0];
     await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (3, 'three')`);
     const hash = identityOf(['id'], { id: 3 }, { id: 'integer' }).hash;
+    // The entry the engine records before it sends the create, with the values the create sent.
     await new LedgerStore(definitionId, 'PRIMARY_KEY', 'default').save(h.db.pool, [
-      {
+      pendingCreateEntry({
         identityHash: hash,
         identity: { id: 3 },
         listId,
-        itemId: null,
-        eTag: null,
-        // What its create sent, as the engine records it.
-        syncedValues:
+        sent:
           kind === 'LSN'
             ? { Title: 'three', Budget: null }
             : { Title: 'three', Budget: null, Due: null, Done: null, Tags: null },
-        contentHash: null,
-        provenance: 'PUSH',
-        state: 'PENDING_CREATE',
         lastSourceTs: null,
-        spModifiedAt: null,
-      },
+      }),
     ]);
     // The run that left it was killed: its row is ABANDONED, as the next run's start records a dead run's.
     await abandonLastPush(definitionId);
@@ -346,10 +337,7 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
     const s = await stoppedWithCreatePending('TIMESTAMP', 300, 'DESTINATION_WINS');
     await s.push(); // first miss
     const landed = await s.lands();
-    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${s.name}/items/${landed}/fields`, {
-      Title: 'three, edited in SharePoint',
-    });
-    expect(edit.status).toBe(200);
+    await editInSharePoint(s.name, landed);
     await runPull(ctx, s.name, { trigger: 'test' });
     await s.waitOver();
     await s.push();
@@ -366,10 +354,7 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
     const s = await stoppedWithCreatePending('TIMESTAMP', 300, 'DESTINATION_WINS');
     await s.push(); // first miss
     const landed = await s.lands();
-    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${s.name}/items/${landed}/fields`, {
-      Title: 'three, edited in SharePoint',
-    });
-    expect(edit.status).toBe(200);
+    await editInSharePoint(s.name, landed);
     await s.waitOver();
     await s.push(); // adopts the item: it changed since its create, so the pair's eTag is left unconfirmed
     await runPull(ctx, s.name, { trigger: 'test' });

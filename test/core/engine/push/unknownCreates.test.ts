@@ -5,11 +5,10 @@ import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { resolveConflict } from '../../../../src/core/engine/resolve';
 import type { EngineContext } from '../../../../src/core/engine/types';
-import { dropCaptureObjects } from '../../../support/capture';
+import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
 import {
   createProjectsTable,
   projectsDefinition,
-  SITE,
   startHarness,
   type Harness,
 } from '../../../support/engineHarness';
@@ -48,15 +47,9 @@ describe('I6 a create whose outcome stays unknown', () => {
   /** An LSN definition of its own table, with rows 1 and 2 synced. */
   async function lsnSynced(name: string, pageSize = 50) {
     await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
-    await h.define({
-      name,
-      source: { table: name, key: ['id'], cursor: { type: 'LSN' }, pageSize },
-      target: { site: SITE, list: name },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'budget', target: 'Budget' },
-      ],
-    });
+    await h.define(
+      lsnDefinition(name, { source: { table: name, key: ['id'], cursor: { type: 'LSN' }, pageSize } }),
+    );
     await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (1, 'one'), (2, 'two')`);
     expect(await runPush(ctx, name, { trigger: 'test' })).toMatchObject({ created: 2 });
   }
