@@ -344,7 +344,7 @@ async function resolveInRun(
       if (!item && o.status === 'rejected') {
         if (before) await ledger.save(ctx.meta, [before]);
         else await ledger.remove(ctx.meta, [conflict.identityHash]);
-      } else if (!item && o.status !== 'created') {
+      } else if (!item && o.status !== 'created' && !(o.status === 'failed' && o.notSent)) {
         // Its outcome unknown, the create may still land: its wait starts now (push/pendingCreates.ts).
         await ledger.markPendingChecked(ctx.meta, [conflict.identityHash]);
       }

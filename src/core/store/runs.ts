@@ -113,15 +113,16 @@ export async function reapAbandonedRuns(meta: Pool, definitionId?: string): Prom
 }
 
 /**
- * SQL true when a create (or move) recorded at `recordedAtSql` by definition `definitionIdSql` may still land:
- * the run that recorded it never finished (RUNNING: its process may still be sending, its lock lost; ABANDONED:
- * killed), or no run is known to have been running then (who sent it is unknown). A run that finished awaited
- * every request it sent before recording its end. Only pushes and backfills send creates; `resolve` runs as a push.
+ * SQL true when a create (or move) recorded at `recordedAtSql` by definition `definitionIdSql` may still land: the
+ * push or backfill that recorded it (the last one started by then; runs of a definition hold one lock, so one at a
+ * time) never finished (RUNNING: its process may still be sending, its lock lost; ABANDONED: killed), or had
+ * finished before it (who recorded it is unknown), or there is none. A run that finished awaited every request it
+ * sent before recording its end. `resolve` runs as a push. One index probe: (definition_id, started_at DESC).
  */
 export function mayStillLandSql(definitionIdSql: string, recordedAtSql: string): string {
-  const covering = `r.definition_id = ${definitionIdSql} AND r.run_type IN ('PUSH', 'BACKFILL')
-      AND r.started_at <= ${recordedAtSql} AND (r.finished_at IS NULL OR r.finished_at >= ${recordedAtSql})`;
-  return `(EXISTS (SELECT 1 FROM arcore.sync_runs r WHERE ${covering} AND r.status IN ('RUNNING', 'ABANDONED'))
-    OR NOT EXISTS (SELECT 1 FROM arcore.sync_runs r WHERE ${covering}
-      AND r.status IN ('SUCCEEDED', 'PARTIAL', 'FAILED')))`;
+  return `COALESCE((SELECT r.status IN ('RUNNING', 'ABANDONED') OR r.finished_at < ${recordedAtSql}
+      FROM arcore.sync_runs r
+     WHERE r.definition_id = ${definitionIdSql} AND r.run_type IN ('PUSH', 'BACKFILL')
+       AND r.started_at <= ${recordedAtSql}
+     ORDER BY r.started_at DESC LIMIT 1), true)`;
 }

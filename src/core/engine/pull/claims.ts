@@ -75,11 +75,14 @@ export async function claimsByHiddenKey(
       }
       // The gone item's tombstone (if in this feed) must not delete the row the adopted item now stands for.
       if (entry.itemId && entry.listId === listId) byItem.delete(entry.itemId);
-      // Routed: the item is paired in this list (an UNROUTED entry had none: it is now a synced pair).
+      // Routed: the item is paired in this list (an UNROUTED entry had none: it is now a synced pair). A pending
+      // create's item makes its pair synced too, with the values the create sent as its base.
+      const pairs = entry.state === 'UNROUTED' || entry.state === 'PENDING_CREATE';
       byItem.set(itemId, {
         ...entry,
         itemId,
-        ...(scope.route ? { listId, state: entry.state === 'UNROUTED' ? 'SYNCED' : entry.state } : {}),
+        ...(entry.state === 'PENDING_CREATE' ? { state: 'SYNCED' as const } : {}),
+        ...(scope.route ? { listId, state: pairs ? 'SYNCED' : entry.state } : {}),
       });
       claims.adopted.add(itemId);
       paired = itemId;

@@ -191,12 +191,17 @@ function adoptedEntry(
   found: { id: string; eTag: string; fields: Record<string, unknown> }[],
 ): LedgerEntry {
   const [item, ...extras] = found;
-  const current = fromGraphFields(item.fields, scope.plan.columns);
-  // The values the create sent (entries recorded before they carried them: the item's own).
+  const { plan } = scope;
+  const current = fromGraphFields(item.fields, plan.columns);
+  // The values the create sent (entries recorded before they carried them: the item's own). A field flowing only
+  // SharePoint → Postgres was not sent: the item's value (a default, a computed column) is the synced one.
   const sent = entry.syncedValues;
-  const values = sent ?? current;
+  const pushed = new Set(plan.toSharePoint);
+  const values: CanonicalRecord = sent
+    ? Object.fromEntries(Object.keys(sent).map((k) => [k, pushed.has(k) ? sent[k] : (current[k] ?? null)]))
+    : current;
   const unchanged =
-    sent === null || Object.keys(sent).every((k) => canonicalEquals(current[k] ?? null, sent[k] ?? null));
+    sent === null || plan.toSharePoint.every((k) => canonicalEquals(current[k] ?? null, sent[k] ?? null));
   for (const extra of extras) {
     scope.ctx.log.warn(
       `${scope.def.name}: a second item ${extra.id} carries the key of item ${item.id}; left in place`,

@@ -365,4 +365,27 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
       items: ['three, edited in SharePoint'],
     });
   });
+
+  it('a pull adopting the late item, nothing edited, leaves the pair synced', async () => {
+    const s = await stoppedWithCreatePending();
+    await runPull(ctx, s.name, { trigger: 'test' });
+    expect(await s.push()).toMatchObject({ created: 0 }); // first miss
+    const landed = await s.lands();
+    await runPull(ctx, s.name, { trigger: 'test' });
+    expect(await s.entry()).toMatchObject({ state: 'SYNCED', sp_item_id: landed });
+  });
+
+  it('the adopted item deleted in SharePoint deletes the row, and is not created again', async () => {
+    const s = await stoppedWithCreatePending();
+    await runPull(ctx, s.name, { trigger: 'test' });
+    expect(await s.push()).toMatchObject({ created: 0 }); // first miss
+    const landed = await s.lands();
+    await runPull(ctx, s.name, { trigger: 'test' }); // adopts the item
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${s.name}/items/${landed}`)).status).toBe(204);
+    await runPull(ctx, s.name, { trigger: 'test' }); // its tombstone
+    await s.waitOver();
+    await s.push();
+    expect(await s.keyed()).toHaveLength(0);
+    expect((await h.db.pool.query(`SELECT 1 FROM ${s.name} WHERE id = 3`)).rows).toHaveLength(0);
+  });
 });
