@@ -6,7 +6,8 @@ import { getDefinitionById } from '../store/definitions';
 import { describeKey } from '../source/postgres/keys';
 import type { ListItem, WriteOutcome } from '../target/sharepoint';
 import { applyToPostgres, graphFields } from './push/writes';
-import { pendingCreateEntry } from './push/pendingCreates';
+import { PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
+import type { ErrorKind } from '../errors/kind';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
 import { markRunWrites, unmarkForRelease } from '../capture/lsn/origin';
@@ -181,6 +182,49 @@ async function writePostgres(
   }
 }
 
+/**
+ * The conflict's item is gone and a create of it sent earlier (a stopped run's, or an earlier resolve whose answer
+ * was lost) may still land: creating it now could give the row a second item. Nothing was written.
+ */
+export class PendingCreateLandingError extends Error {
+  override readonly name = 'PendingCreateLandingError';
+  readonly errorKind: ErrorKind = 'busy';
+  readonly hint: string;
+
+  constructor(
+    readonly conflictId: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `Conflict ${conflictId}: its item is gone, and a create of it sent earlier may still land; nothing was ` +
+        `written: resolve again in ${retryAfterSeconds} s`,
+    );
+    this.hint = `resolve again in ${retryAfterSeconds} s (PENDING_CREATE_SETTLE_SECONDS), or after a push adopts the item`;
+  }
+}
+
+/** As a push's settle would (push/pendingCreates.ts): a pending create still in its wait is not created again. */
+async function refuseWhileCreateMayLand(
+  scope: RunScope,
+  conflictId: string,
+  identityHash: string,
+): Promise<void> {
+  const { ctx, ledger } = scope;
+  const settleSeconds = ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
+  if (settleSeconds <= 0) return;
+  const pending = (await ledger.pendingCreates(ctx.meta)).find((p) => p.entry.identityHash === identityHash);
+  if (!pending) return;
+  let waited = pending.checkedSecondsAgo;
+  if (waited === null) {
+    if (!pending.mayStillLand) return;
+    // The look-up just made is this create's first miss: its wait starts now.
+    await ledger.markPendingChecked(ctx.meta, [identityHash]);
+    waited = 0;
+  }
+  if (waited < settleSeconds)
+    throw new PendingCreateLandingError(conflictId, Math.ceil(settleSeconds - waited));
+}
+
 /** Writes SharePoint (an If-Match update, or a create carrying the hidden key when the item is gone). */
 async function writeSharePoint(
   scope: RunScope,
@@ -294,6 +338,7 @@ async function resolveInRun(
   if (!row) throw new ConflictTargetGoneError(conflictId, 'Postgres row');
   if (!item && 'take' in choice && choice.take === 'sharepoint')
     throw new ConflictTargetGoneError(conflictId, 'SharePoint item');
+  if (!item) await refuseWhileCreateMayLand(scope, conflictId, conflict.identityHash);
 
   const pg = rowToCanonical(plan, row.values);
   const sp = item ? fromGraphFields(item.fields, plan.columns) : null;

@@ -47,6 +47,9 @@ export class PipelineError extends Error {
 /** Steps that trim or collapse white space. */
 const WHITESPACE = new Set(['TRIM', 'COLLAPSE']);
 
+/** Projection steps that can turn a value into null (white space only, or empty, becomes null). */
+const NULLING = new Set(['TRIM', 'COLLAPSE', 'EMPTY_TO_NULL']);
+
 /**
  * Each projection step is a fixed point of its own output, but a chain of them is not always one: PAD then TRIM
  * pads a value the next run trims and pads again ("*****" becomes "******"), and a TRUNCATE after white space
@@ -60,6 +63,8 @@ function chainIsProjection(steps: Step[]): boolean {
     if (step.name !== 'NULL_TO' || step.literal === undefined) continue;
     const value: PipelineValue = step.meets === 'number' ? Number(step.literal) : step.literal;
     if (steps.slice(0, i).reduce<PipelineValue>((v, s) => s.apply(v, {}), value) !== value) return false;
+    // A null made after it ("NULL_TO('-') | COLLAPSE" on " ") becomes the literal on the next run.
+    if (steps.slice(i + 1).some((s) => NULLING.has(s.name))) return false;
   }
   if (names.includes('PAD') && names.some((n) => n === 'TRUNCATE' || WHITESPACE.has(n))) return false;
   const lastTruncate = names.lastIndexOf('TRUNCATE');

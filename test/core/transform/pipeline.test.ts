@@ -358,6 +358,12 @@ describe('transform pipelines: properties', () => {
     expect(parsePipeline('TRUNCATE(5) | UPPER').reversibility).toBe('lossy');
     expect(parsePipeline('UPPER | TRIM | TRUNCATE(5) | TRIM').reversibility).toBe('projection');
     expect(parsePipeline('TRIM | UPPER').reversibility).toBe('projection');
+    // Found by the property above (seed -177710672): " " becomes null after NULL_TO, then '-' on the next run.
+    const nullToThenCollapse = parsePipeline("NULL_TO('-') | COLLAPSE");
+    expect(runPipeline(nullToThenCollapse, runPipeline(nullToThenCollapse, ' '))).toBe('-');
+    expect(nullToThenCollapse.reversibility).toBe('lossy');
+    expect(parsePipeline("NULL_TO('-') | EMPTY_TO_NULL").reversibility).toBe('lossy');
+    expect(parsePipeline("COLLAPSE | NULL_TO('-')").reversibility).toBe('projection');
   });
 
   it('a value the pipeline cannot produce is refused by the inverse, never written', () => {

@@ -42,6 +42,7 @@ import { createFields, graphFields } from './writes';
 import { settleConflicts } from './conflicts';
 import { Slices } from '../slices';
 import { groupBy } from '../../groupBy';
+import { markMovesChecked } from '../../store/moves';
 import { awaitSettle, awaitsSettle, pendingCreateEntry } from './pendingCreates';
 
 /**
@@ -473,10 +474,21 @@ export async function writePrepared(
         });
     }
   }
+  // Their waits start now, not at the page's commit: a page that fails before its commit would lose them, and its
+  // run, finishing, would let the next one create those items again at once.
+  await markUnknownOutcomes(scope, commit);
   if (movedIn.length) await finishMoves(scope, movedIn, commit);
   for (const [entryList, group] of groupBy(conflicts, (c) => c.entry.listId))
     await settleConflicts(forListId(scope, entryList), group, commit);
+  await markUnknownOutcomes(scope, commit);
   return commit;
+}
+
+/** Creates and moves' creates of unknown outcome: their waits start (only the first mark counts). */
+async function markUnknownOutcomes(scope: RunScope, commit: PageCommit): Promise<void> {
+  if (scope.dryRun) return;
+  await scope.ledger.markPendingChecked(scope.ctx.meta, commit.unknown);
+  await markMovesChecked(scope.ctx.meta, scope.definitionId, commit.movesUnknown);
 }
 
 /** The ledger entry of a row no route matches: it counts as a row of the table, with no list and no item. */

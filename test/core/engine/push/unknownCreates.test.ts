@@ -3,7 +3,9 @@ import { createEngineContext } from '../../../../src/core/engine/context';
 import { runBackfill } from '../../../../src/core/engine/backfill';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
-import { resolveConflict } from '../../../../src/core/engine/resolve';
+import { pendingCreateEntry } from '../../../../src/core/engine/push/pendingCreates';
+import { PendingCreateLandingError, resolveConflict } from '../../../../src/core/engine/resolve';
+import { LedgerStore } from '../../../../src/core/store/ledger';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
 import {
@@ -115,58 +117,87 @@ describe('I6 a create whose outcome stays unknown', () => {
     expect(await state()).toEqual({ state: 'SYNCED', sp_item_id: twos[0].id });
   });
 
-  it('resolve of a conflict whose item is gone writes the item an earlier re-create made, not a second', async () => {
-    await createProjectsTable(h.db, 'manual');
+  /** A MANUAL definition with one open conflict whose item was then deleted in SharePoint. */
+  async function conflictWithItemGone(name: string, list: string) {
+    await createProjectsTable(h.db, name);
     await h.define(
       projectsDefinition(
         {
-          name: 'manual',
-          source: { table: 'manual', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
           conflictPolicy: 'MANUAL',
         },
-        'Manual',
+        list,
       ),
     );
-    await h.db.pool.query("INSERT INTO manual (id, name) VALUES (1, 'T0')");
-    await runPush(ctx, 'manual', { trigger: 'test' });
-    await runPull(ctx, 'manual', { trigger: 'test' });
-    const [item] = await h.items('Manual');
-    await h.db.pool.query("UPDATE manual SET name = 'pg' WHERE id = 1");
-    await h.asUser('PATCH', `/sites/${h.siteId}/lists/Manual/items/${item.id}/fields`, { Title: 'sp' });
-    expect((await runPull(ctx, 'manual', { trigger: 'test' })).conflicts).toBe(1);
-    const conflictId = (
-      await h.db.pool.query<{ id: string }>("SELECT id FROM arcore.sync_conflicts WHERE status = 'OPEN'")
-    ).rows[0].id;
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/Manual/items/${item.id}`)).status).toBe(204);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (1, 'T0')`);
+    await runPush(ctx, name, { trigger: 'test' });
+    await runPull(ctx, name, { trigger: 'test' });
+    const [item] = await h.items(list);
+    await h.db.pool.query(`UPDATE ${name} SET name = 'pg' WHERE id = 1`);
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/${list}/items/${item.id}/fields`, { Title: 'sp' });
+    expect((await runPull(ctx, name, { trigger: 'test' })).conflicts).toBe(1);
+    const { rows } = await h.db.pool.query<{ id: string; h: string; d: string }>(
+      `SELECT c.id, c.source_identity_hash AS h, c.definition_id AS d FROM arcore.sync_conflicts c
+         JOIN arcore.sync_definitions d ON d.id = c.definition_id WHERE d.name = $1 AND c.status = 'OPEN'`,
+      [name],
+    );
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${list}/items/${item.id}`)).status).toBe(204);
+    const pairs = async () =>
+      (
+        await h.db.pool.query<{ state: string; sp_item_id: string | null }>(
+          'SELECT state, sp_item_id FROM arcore.sync_ledger WHERE definition_id = $1',
+          [rows[0].d],
+        )
+      ).rows;
+    return { conflictId: rows[0].id, hash: rows[0].h, definitionId: rows[0].d, pairs };
+  }
 
+  it('resolve of a conflict whose item is gone writes the item an earlier re-create made, not a second', async () => {
+    const c = await conflictWithItemGone('manual', 'Manual');
     // An earlier resolve's re-create landed, its answer lost: an item carries the row's key.
-    const hash = (
-      await h.db.pool.query<{ h: string }>(
-        'SELECT source_identity_hash AS h FROM arcore.sync_conflicts WHERE id = $1',
-        [conflictId],
-      )
-    ).rows[0].h;
     const landed = await h.asUser('POST', `/sites/${h.siteId}/lists/Manual/items`, {
-      fields: { Title: 'pg', ArcoreKey: hash },
+      fields: { Title: 'pg', ArcoreKey: c.hash },
     });
     expect(landed.status).toBe(201);
-
-    await resolveConflict(ctx, conflictId, { take: 'postgres' }, 'test');
+    await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 'test');
     const items = await h.items('Manual');
-    console.log(
-      JSON.stringify(
-        items.map((i) => [i.id, i.fields.Title, i.fields.ArcoreKey]),
-        null,
-        0,
-      ),
-      hash,
-    );
     expect(items.map((i) => i.fields.Title)).toEqual(['pg']);
-    const { rows } = await h.db.pool.query<{ state: string; sp_item_id: string }>(
-      `SELECT l.state, l.sp_item_id FROM arcore.sync_ledger l JOIN arcore.sync_definitions d
-         ON d.id = l.definition_id WHERE d.name = 'manual'`,
+    expect(await c.pairs()).toEqual([{ state: 'SYNCED', sp_item_id: items[0].id }]);
+  });
+
+  it('resolve while an earlier re-create may still land is refused, and writes once the wait is over', async () => {
+    const c = await conflictWithItemGone('manual2', 'Manual2');
+    // An earlier resolve's re-create stayed unknown: its entry is pending, its wait running.
+    const { rows } = await h.db.pool.query<{ list: string }>(
+      'SELECT sp_list_id AS list FROM arcore.sync_ledger WHERE definition_id = $1',
+      [c.definitionId],
     );
-    expect(rows).toEqual([{ state: 'SYNCED', sp_item_id: items[0].id }]);
+    await new LedgerStore(c.definitionId, 'PRIMARY_KEY', 'default').save(h.db.pool, [
+      pendingCreateEntry({
+        identityHash: c.hash,
+        identity: { id: 1 },
+        listId: rows[0].list,
+        sent: {},
+        lastSourceTs: null,
+      }),
+    ]);
+    await h.db.pool.query(
+      'UPDATE arcore.sync_ledger SET pending_checked_at = now() WHERE definition_id = $1',
+      [c.definitionId],
+    );
+    const refused = await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 'test').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(PendingCreateLandingError);
+    expect(refused).toMatchObject({ errorKind: 'busy' });
+    expect(await h.items('Manual2')).toHaveLength(0);
+    await waitOver();
+    await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 'test');
+    const items = await h.items('Manual2');
+    expect(items.map((i) => i.fields.Title)).toEqual(['pg']);
+    expect(await c.pairs()).toEqual([{ state: 'SYNCED', sp_item_id: items[0].id }]);
   });
 
   it('LSN: a delete that failed once is sent again by the next run (the slot reads it only once)', async () => {
