@@ -199,7 +199,9 @@ export class PendingCreateLandingError extends Error {
       `Conflict ${conflictId}: its item is gone, and a create of it sent earlier may still land; nothing was ` +
         `written: resolve again in ${retryAfterSeconds} s`,
     );
-    this.hint = `resolve again in ${retryAfterSeconds} s (PENDING_CREATE_SETTLE_SECONDS), or after a push adopts the item`;
+    this.hint =
+      `resolve again in ${retryAfterSeconds} s (PENDING_CREATE_SETTLE_SECONDS); once the earlier create has ` +
+      "landed, resolve finds its item by the row's key and writes it";
   }
 }
 

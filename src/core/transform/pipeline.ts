@@ -78,8 +78,9 @@ function chainIsProjection(steps: Step[]): boolean {
 
 function classOf(steps: Step[]): StepClass {
   if (steps.some((s) => s.stepClass === 'lossy')) return 'lossy';
-  if (steps.some((s) => s.stepClass === 'bijection')) return 'bijection';
-  return chainIsProjection(steps) ? 'projection' : 'lossy';
+  // The projection steps among bijections must hold together too ("NULL_TO('-') | COLLAPSE | PREFIX('x')").
+  if (!chainIsProjection(steps)) return 'lossy';
+  return steps.some((s) => s.stepClass === 'bijection') ? 'bijection' : 'projection';
 }
 
 function parsedSteps(spec: TransformSpec): ParsedStep[] {

@@ -219,6 +219,8 @@ function mapStep(p: ParsedStep): Step {
   }
   // A value that is also another entry's key would be read back as that key: not reversible.
   for (const [k, v] of forward) if (forward.has(v) && v !== k) distinct = false;
+  // A value mapped to nothing (A=>'') becomes null, which reads back as null, not as the value.
+  for (const v of forward.values()) if (v === '') distinct = false;
   return text(
     p,
     'MAP',

@@ -364,6 +364,13 @@ describe('transform pipelines: properties', () => {
     expect(nullToThenCollapse.reversibility).toBe('lossy');
     expect(parsePipeline("NULL_TO('-') | EMPTY_TO_NULL").reversibility).toBe('lossy');
     expect(parsePipeline("COLLAPSE | NULL_TO('-')").reversibility).toBe('projection');
+    // The projection steps among bijections must hold together too.
+    expect(parsePipeline("NULL_TO('-') | COLLAPSE | PREFIX('x')").reversibility).toBe('lossy');
+    expect(parsePipeline("PAD(6, '*', left) | TRIM | PREFIX('x')").reversibility).toBe('lossy');
+    expect(parsePipeline("TRIM | PREFIX('x')").reversibility).toBe('bijection');
+    // A value mapped to nothing reads back as null, not as itself.
+    expect(parsePipeline("MAP(A=>'', B=>Beta)").reversibility).toBe('lossy');
+    expect(parsePipeline('MAP(A=>Alpha, B=>Beta)').reversibility).toBe('bijection');
   });
 
   it('a value the pipeline cannot produce is refused by the inverse, never written', () => {

@@ -158,7 +158,7 @@ export async function settleConflicts(
       if (p.decision.sharepoint.kind === 'recreate') {
         if (o.status === 'rejected' || (o.status === 'failed' && o.notSent)) commit.remove.push(o.ref);
         else {
-          // It may still land: the rest of the run leaves the row alone, and its wait starts at the commit.
+          // It may still land: the rest of the run leaves the row alone, and its wait starts now (rows.ts).
           awaitSettle(scope, o.ref);
           commit.unknown.push(o.ref);
         }

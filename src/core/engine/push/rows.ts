@@ -478,9 +478,10 @@ export async function writePrepared(
   // run, finishing, would let the next one create those items again at once.
   await markUnknownOutcomes(scope, commit);
   if (movedIn.length) await finishMoves(scope, movedIn, commit);
-  for (const [entryList, group] of groupBy(conflicts, (c) => c.entry.listId))
+  for (const [entryList, group] of groupBy(conflicts, (c) => c.entry.listId)) {
     await settleConflicts(forListId(scope, entryList), group, commit);
-  await markUnknownOutcomes(scope, commit);
+    await markUnknownOutcomes(scope, commit); // before another list's settling can fail
+  }
   return commit;
 }
 
