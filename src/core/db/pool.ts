@@ -120,13 +120,7 @@ class SocketClosingClient extends Client {
       );
     } catch (error) {
       if (isConnectionLoss(error)) throw error;
-      throw new SessionSettingsError(
-        this.endpoint,
-        'DateStyle',
-        'unknown',
-        `could not set the session's DateStyle, IntervalStyle and extra_float_digits ` +
-          `(${PIN_SESSION_SETTINGS_SQL}): ${messageOf(error)}`,
-      );
+      throw new SessionSettingsError(this.endpoint, messageOf(error));
     }
   }
 

@@ -56,11 +56,12 @@ export class SessionSettingsError extends Error {
 
   constructor(
     readonly endpoint: PostgresEndpoint,
-    readonly setting: keyof SessionSettings,
-    readonly value: string,
-    detail: string,
+    reason: string,
   ) {
-    super(`Postgres at ${describeEndpoint(endpoint)}: ${detail}`);
+    super(
+      `Postgres at ${describeEndpoint(endpoint)}: could not set the session's DateStyle, IntervalStyle and ` +
+        `extra_float_digits (${PIN_SESSION_SETTINGS_SQL}): ${reason}`,
+    );
     this.name = 'SessionSettingsError';
   }
 }

@@ -136,10 +136,10 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         for (const e of batch) {
           if (e.state === 'UNROUTED') continue; // never synced: no item to look for
           if (e.state === 'PENDING_CREATE' && lists.some((l) => l.listId === e.listId)) {
-            // A stopped run's create into a list still linked, landed or not: the push's settle adopts its item
-            // and pushes the row again, or waits for it (push/pendingCreates.ts). Adopted here, the fresh pull
-            // would weigh the item's older values against the row as if SharePoint had changed them; forgotten,
-            // the next push could create a second item.
+            // A stopped run's create into a list still linked, landed or not: left to the fresh pull (which
+            // adopts a landed item with the values its create sent as the base) and the push's settle (which
+            // adopts it, or waits for it: push/pendingCreates.ts). Forgotten, the next push could create a
+            // second item.
             result.pendingCreates++;
             continue;
           }

@@ -4,9 +4,9 @@ import { DefinitionBusyError } from '../ops/errors';
 import { getConflict, markResolved, type StoredConflict } from '../store/conflicts';
 import { getDefinitionById } from '../store/definitions';
 import { describeKey } from '../source/postgres/keys';
-import type { ListItem, WriteOutcome } from '../target/sharepoint';
+import { appliedNothing, type ListItem, type WriteOutcome } from '../target/sharepoint';
 import { applyToPostgres, graphFields } from './push/writes';
-import { PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
+import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
 import type { ErrorKind } from '../errors/kind';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
@@ -213,18 +213,16 @@ async function refuseWhileCreateMayLand(
 ): Promise<void> {
   const { ctx, ledger } = scope;
   const settleSeconds = ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
-  if (settleSeconds <= 0) return;
   const pending = (await ledger.pendingCreates(ctx.meta)).find((p) => p.entry.identityHash === identityHash);
   if (!pending) return;
-  let waited = pending.checkedSecondsAgo;
-  if (waited === null) {
-    if (!pending.mayStillLand) return;
-    // The look-up just made is this create's first miss: its wait starts now.
-    await ledger.markPendingChecked(ctx.meta, [identityHash]);
-    waited = 0;
-  }
-  if (waited < settleSeconds)
-    throw new PendingCreateLandingError(conflictId, Math.ceil(settleSeconds - waited));
+  const next = afterMiss(pending, settleSeconds);
+  if (next.kind === 'over') return;
+  // The look-up just made is this create's first miss: its wait starts now.
+  if (next.kind === 'first') await ledger.markPendingChecked(ctx.meta, [identityHash]);
+  throw new PendingCreateLandingError(
+    conflictId,
+    Math.ceil(next.kind === 'wait' ? next.left : settleSeconds),
+  );
 }
 
 /** Writes SharePoint (an If-Match update, or a create carrying the hidden key when the item is gone). */
@@ -388,12 +386,14 @@ async function resolveInRun(
           }),
         ]);
       const o = await writeSharePoint(scope, conflict, item, spChanges);
-      if (!item && o.status === 'rejected') {
-        if (before) await ledger.save(ctx.meta, [before]);
-        else await ledger.remove(ctx.meta, [conflict.identityHash]);
-      } else if (!item && o.status !== 'created' && !(o.status === 'failed' && o.notSent)) {
-        // Its outcome unknown, the create may still land: its wait starts now (push/pendingCreates.ts).
-        await ledger.markPendingChecked(ctx.meta, [conflict.identityHash]);
+      if (!item && o.status !== 'created') {
+        if (appliedNothing(o)) {
+          if (before) await ledger.save(ctx.meta, [before]);
+          else await ledger.remove(ctx.meta, [conflict.identityHash]);
+        } else {
+          // Its outcome unknown, the create may still land: its wait starts now (push/pendingCreates.ts).
+          await ledger.markPendingChecked(ctx.meta, [conflict.identityHash]);
+        }
       }
       if (o.status === 'rejected' && o.httpStatus >= 400 && o.httpStatus < 500 && o.httpStatus !== 429) {
         throw new ResolutionValueError(

@@ -15,7 +15,7 @@ import {
 } from '../../store/backfills';
 import { openConflictIdentities, recordConflict } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
-import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
+import { appliedNothing, type ListItem, type WriteOp, type WriteOutcome } from '../../target/sharepoint';
 import { unalignedFields } from '../alignment';
 import { rowsByIdentity, sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
@@ -362,8 +362,7 @@ async function recreate(
       // The entry stays PENDING_CREATE: the next push looks for the item by its key and adopts or re-creates it.
       // A create whose outcome stays unknown may still land: its wait starts now (push/pendingCreates.ts), since
       // this run, finishing, would otherwise let the next push create the item again at once.
-      if (!(o.status === 'rejected' || (o.status === 'failed' && o.notSent)))
-        await scope.ledger.markPendingChecked(ctx.meta, [o.ref]);
+      if (!appliedNothing(o)) await scope.ledger.markPendingChecked(ctx.meta, [o.ref]);
       fail(job, commit, m.entry, describeFailure(o));
       continue;
     }

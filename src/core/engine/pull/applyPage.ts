@@ -145,8 +145,7 @@ export async function applyEntries(
       const entry = byItem.get(itemId);
       if (
         entry &&
-        (parked.has(entry.identityHash) ||
-          (e.kind === 'deleted' && (moving.has(entry.identityHash) || entry.state === 'PENDING_CREATE')))
+        (parked.has(entry.identityHash) || (e.kind === 'deleted' && moving.has(entry.identityHash)))
       ) {
         scope.counts.skipped++;
         continue;

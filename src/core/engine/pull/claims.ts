@@ -50,8 +50,6 @@ export async function claimsByHiddenKey(
     ? await movesInto(ctx.meta, scope.definitionId, listId, [...claimants.keys()])
     : new Set<string>();
   for (const [hash, entry] of await ledger.byIdentities(ctx.meta, [...claimants.keys()])) {
-    // A pending create's entry carries the values its create sent: adopted here, they are the base the pull
-    // weighs both sides against, so an edit made to the row or to the item while the create waited is kept.
     if (moving.has(hash)) {
       for (const itemId of claimants.get(hash) as string[]) claims.moving.add(itemId);
       continue;
@@ -75,15 +73,12 @@ export async function claimsByHiddenKey(
       }
       // The gone item's tombstone (if in this feed) must not delete the row the adopted item now stands for.
       if (entry.itemId && entry.listId === listId) byItem.delete(entry.itemId);
-      // Routed: the item is paired in this list (an UNROUTED entry had none: it is now a synced pair). A pending
-      // create's item makes its pair synced too, with the values the create sent as its base.
-      const pairs = entry.state === 'UNROUTED' || entry.state === 'PENDING_CREATE';
-      byItem.set(itemId, {
-        ...entry,
-        itemId,
-        ...(entry.state === 'PENDING_CREATE' ? { state: 'SYNCED' as const } : {}),
-        ...(scope.route ? { listId, state: pairs ? 'SYNCED' : entry.state } : {}),
-      });
+      // The item is paired now: an UNROUTED entry (routed: the row had no list) or a PENDING_CREATE one (a
+      // stopped push's create landed) becomes a synced pair. A pending entry's synced values are what its create
+      // sent: the base the pull weighs both sides against, so an edit made to either while it waited is kept.
+      const state = entry.state === 'UNROUTED' || entry.state === 'PENDING_CREATE' ? 'SYNCED' : entry.state;
+      // Routed: the item is paired in this list.
+      byItem.set(itemId, { ...entry, itemId, state, ...(scope.route ? { listId } : {}) });
       claims.adopted.add(itemId);
       paired = itemId;
     }

@@ -4,7 +4,7 @@ import { KeyMatchError } from '../../source/postgres/keys';
 import { StepValueError } from '../../transform/steps';
 import { recordConflict } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
-import type { ListItem, WriteOp } from '../../target/sharepoint';
+import { appliedNothing, type ListItem, type WriteOp } from '../../target/sharepoint';
 import { decideAligned } from '../alignment';
 import { type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
@@ -156,7 +156,7 @@ export async function settleConflicts(
       // A refused re-create left nothing: its pending entry goes. Any other failure may have made the item: the
       // entry stays PENDING_CREATE for the next run's settle.
       if (p.decision.sharepoint.kind === 'recreate') {
-        if (o.status === 'rejected' || (o.status === 'failed' && o.notSent)) commit.remove.push(o.ref);
+        if (appliedNothing(o)) commit.remove.push(o.ref);
         else {
           // It may still land: the rest of the run leaves the row alone, and its wait starts now (rows.ts).
           awaitSettle(scope, o.ref);

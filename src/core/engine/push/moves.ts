@@ -34,7 +34,7 @@ import { graphFields } from './writes';
 import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
-import { PENDING_CREATE_SETTLE_SECONDS } from './pendingCreates';
+import { afterMiss, PENDING_CREATE_SETTLE_SECONDS } from './pendingCreates';
 
 /** A row whose item must move from the ledger's list to `toListId`. */
 export interface Move {
@@ -349,8 +349,9 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
     // wait, inside which SharePoint is not asked again and the row is not moved again (push/pendingCreates.ts).
     // Once the old item's delete may have been sent, the create had landed: there is nothing to wait for. A row
     // deleted meanwhile (its entry gone with the old item) waits too: an item landing late would be left behind.
-    const mayStillLand = !m.deleteSent && (onOld || !entry);
-    if (mayStillLand && m.checkedSecondsAgo !== null && m.checkedSecondsAgo < settleSeconds) {
+    const createInFlight = !m.deleteSent && (onOld || !entry);
+    const next = afterMiss(m, settleSeconds);
+    if (createInFlight && next.kind === 'wait') {
       unsettled.add(m.identityHash);
       continue;
     }
@@ -372,7 +373,7 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       continue;
     }
     // As for pending creates, only a run that never finished can have left the create still to land.
-    if (mayStillLand && !keep && m.checkedSecondsAgo === null && m.mayStillLand && settleSeconds > 0) {
+    if (createInFlight && !keep && next.kind === 'first') {
       firstMissed.push(m.identityHash);
       unsettled.add(m.identityHash);
       continue;

@@ -7,7 +7,7 @@ import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor'
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { writeCursor } from '../../store/cursors';
 import { park, resolveParked } from '../../store/failures';
-import { clearMoves, markMovesChecked } from '../../store/moves';
+import { clearMoves } from '../../store/moves';
 import type { LedgerEntry } from '../../store/ledger';
 import type { WriteOutcome } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
@@ -32,8 +32,8 @@ export interface PageCommit {
   /** Moves settled (finished or undone): cleared from arcore.sync_moves with the ledger change. */
   moved: string[];
   /**
-   * Creates (and moves' creates) whose outcome stays unknown: kept pending, their wait starting now, since their
-   * request may still land (push/pendingCreates.ts).
+   * Creates (and moves' creates) whose outcome stays unknown: kept pending, since their request may still land.
+   * writePrepared starts their wait as soon as it knows them, not at the commit (push/pendingCreates.ts).
    */
   unknown: string[];
   movesUnknown: string[];
@@ -112,8 +112,6 @@ export async function commitPage(
   await inTransaction(scope.ctx.meta, async (client) => {
     await scope.ledger.save(client, commit.save);
     await scope.ledger.remove(client, commit.remove);
-    await scope.ledger.markPendingChecked(client, commit.unknown);
-    await markMovesChecked(client, scope.definitionId, commit.movesUnknown);
     for (const p of commit.park) {
       await park(client, scope.definitionId, {
         direction: 'PUSH',

@@ -8,7 +8,9 @@
  * first miss is only recorded (`pending_checked_at`); the row waits, neither created nor forgotten, and only a
  * run at least PENDING_CREATE_SETTLE_SECONDS after that first miss concludes that the create never landed,
  * forgets the entry and pushes the row again. The miss is timed from a run that holds the lock, which it took
- * after the stopped run's last send, so every create sent before the stop had that long to land.
+ * after the stopped run's last send, so every create sent before the stop had that long to land. Only a run that
+ * never finished can leave a create still to land (store/runs.ts, mayStillLandSql): entries a finished run left
+ * are settled at once, and a create whose outcome stayed unknown started its own wait when its run learned it.
  *
  * A waiting row is skipped by the pages that read it (the cursor may pass it): its entry stays PENDING_CREATE, so
  * a later run's settle retries it by key, and the idle probe's "creates in flight" check keeps such runs coming.
@@ -22,7 +24,7 @@
 import { canonicalEquals, contentHash, fromGraphFields, type CanonicalRecord } from '../../canonical';
 import { inTransaction } from '../../db/transaction';
 import { park } from '../../store/failures';
-import type { LedgerEntry } from '../../store/ledger';
+import type { LedgerEntry, PendingCreate } from '../../store/ledger';
 import type { RunScope } from '../runner';
 
 /**
@@ -73,6 +75,26 @@ export function awaitSettle(scope: RunScope, identityHash: string): void {
   held.add(identityHash);
 }
 
+/**
+ * Where a pending create stands once its item is missed: its wait runs (`left` seconds; SharePoint need not be asked),
+ * this miss starts it (`first`), or it is over (`over`: the create never landed). The rule the push's settle and
+ * `resolve` share.
+ */
+export type AfterMiss = { kind: 'wait'; left: number } | { kind: 'first' } | { kind: 'over' };
+
+export function afterMiss(
+  p: Pick<PendingCreate, 'checkedSecondsAgo' | 'mayStillLand'>,
+  settleSeconds: number,
+): AfterMiss {
+  if (settleSeconds <= 0) return { kind: 'over' };
+  if (p.checkedSecondsAgo !== null)
+    return p.checkedSecondsAgo < settleSeconds
+      ? { kind: 'wait', left: settleSeconds - p.checkedSecondsAgo }
+      : { kind: 'over' };
+  // Only a run that never finished can have left a create still to land (a finished one awaited its requests).
+  return p.mayStillLand ? { kind: 'first' } : { kind: 'over' };
+}
+
 /** What the settle did: the keys of the rows to push again (adopted and forgotten), and the entries adopted. */
 export interface SettledCreates {
   keys: unknown[][];
@@ -89,14 +111,14 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
   if (pending.length === 0) return { keys: [], adopted: [] };
   const keys: unknown[][] = [];
   const adopted: LedgerEntry[] = [];
-  const forget: string[] = [];
+  const forget: LedgerEntry[] = [];
   const firstMissed: string[] = [];
   const held = new Set<string>();
-  // Only a run that never finished can have left a create still to land (a finished one awaited its requests),
-  // and a create whose outcome stayed unknown was marked by its own run, so its wait is already running.
-  for (const { entry, checkedSecondsAgo, mayStillLand } of pending) {
-    // Inside the wait after a first miss: SharePoint is not asked again until the wait is over.
-    if (checkedSecondsAgo !== null && checkedSecondsAgo < settleSeconds) {
+  for (const p of pending) {
+    const { entry } = p;
+    const next = afterMiss(p, settleSeconds);
+    // Inside the wait after a first miss (or an unknown outcome): SharePoint is not asked again until it is over.
+    if (next.kind === 'wait') {
       held.add(entry.identityHash);
       continue;
     }
@@ -108,12 +130,12 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
     );
     if (found.length > 0) {
       adopted.push(adoptedEntry(scope, entry, found));
-    } else if (checkedSecondsAgo === null && mayStillLand && settleSeconds > 0) {
+    } else if (next.kind === 'first') {
       firstMissed.push(entry.identityHash);
       held.add(entry.identityHash);
       continue;
     } else {
-      forget.push(entry.identityHash);
+      forget.push(entry);
     }
     keys.push(scope.def.source.key.map((k) => entry.identity[k]));
   }
@@ -135,22 +157,21 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
 async function recordSettle(
   scope: RunScope,
   adopted: LedgerEntry[],
-  forget: string[],
+  forget: LedgerEntry[],
   firstMissed: string[],
   settleSeconds: number,
 ): Promise<void> {
   const { ctx, ledger } = scope;
+  const forgotten = forget.map((e) => e.identityHash);
   if (scope.dryRun) {
     // Its ledger keeps the changes in memory; a dry run parks nothing (dryRun.ts).
     await ledger.save(ctx.meta, adopted);
-    await ledger.remove(ctx.meta, forget);
+    await ledger.remove(ctx.meta, forgotten);
     return;
   }
-  const forgotten = new Set(forget);
-  const pending = await ledger.byIdentities(ctx.meta, forget);
   await inTransaction(ctx.meta, async (client) => {
     await ledger.save(client, adopted);
-    await ledger.remove(client, forget);
+    await ledger.remove(client, forgotten);
     await ledger.markPendingChecked(client, firstMissed);
     for (const e of adopted) {
       await park(client, scope.definitionId, {
@@ -163,11 +184,11 @@ async function recordSettle(
           'the row is pushed again so that SharePoint gets its current values',
       });
     }
-    for (const hash of forgotten) {
+    for (const e of forget) {
       await park(client, scope.definitionId, {
         direction: 'PUSH',
-        itemKey: hash,
-        sourceIdentity: pending.get(hash)?.identity ?? null,
+        itemKey: e.identityHash,
+        sourceIdentity: e.identity,
         spItemId: null,
         error:
           `the create a stopped run sent for this row never landed (no item carries its key ${settleSeconds} s ` +

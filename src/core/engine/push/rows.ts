@@ -5,7 +5,7 @@ import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { openConflictIdentities } from '../../store/conflicts';
 import { readCursor, readListCursor } from '../../store/cursors';
 import type { LedgerEntry } from '../../store/ledger';
-import type { WriteOp, WriteOutcome } from '../../target/sharepoint';
+import { appliedNothing, type WriteOp, type WriteOutcome } from '../../target/sharepoint';
 import { forListId } from '../routing';
 import {
   finishMoves,
@@ -397,7 +397,7 @@ export async function writePrepared(
         // Any other failure may have created the new item: the move stays recorded for the next run's settle,
         // and the rest of this run leaves the row alone.
         scope.counts.failed++;
-        if (o.status === 'rejected' || (o.status === 'failed' && o.notSent)) commit.moved.push(o.ref);
+        if (appliedNothing(o)) commit.moved.push(o.ref);
         else {
           holdMove(scope, o.ref);
           commit.movesUnknown.push(o.ref);
@@ -460,7 +460,7 @@ export async function writePrepared(
         // answer that could not be read) may have made the item: its entry stays PENDING_CREATE, and the next
         // run's settle adopts the item or, after its wait, creates it (I6, pendingCreates.ts).
         if (!entry || entry.state === 'PENDING_CREATE') {
-          if (o.status === 'rejected' || (o.status === 'failed' && o.notSent)) commit.remove.push(r.hash);
+          if (appliedNothing(o)) commit.remove.push(r.hash);
           else {
             awaitSettle(scope, r.hash);
             commit.unknown.push(r.hash);

@@ -33,3 +33,4 @@ export type {
   WriteOp,
   WriteOutcome,
 } from './types';
+export { appliedNothing } from './types';

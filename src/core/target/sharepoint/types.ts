@@ -39,6 +39,14 @@ export type WriteOutcome =
    */
   | { ref: string; status: 'failed'; message: string; notSent?: true };
 
+/**
+ * Whether a write that did not succeed is known to have changed nothing: refused (4xx), or never sent / answered
+ * 429 only. Any other failure may have been applied, and a create of it may still land (I6).
+ */
+export function appliedNothing(o: WriteOutcome): boolean {
+  return o.status === 'rejected' || (o.status === 'failed' && o.notSent === true);
+}
+
 export interface ListItem {
   id: string;
   eTag: string;
