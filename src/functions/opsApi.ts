@@ -424,7 +424,28 @@ function match(pattern: string[], segments: string[]): Record<string, string> | 
   return params;
 }
 
-export function opsErrorStatus(err: unknown): { status: number; body: Record<string, unknown> } | null {
+export interface OpsErrorResponse {
+  status: number;
+  body: Record<string, unknown>;
+  /** `Retry-After` (seconds, RFC 9110 §10.2.3) when the error says how long to wait. */
+  headers?: Record<string, string>;
+}
+
+export function opsErrorStatus(err: unknown): OpsErrorResponse | null {
+  const mapped = statusOf(err);
+  const seconds = retryAfterSecondsOf(err);
+  if (mapped && seconds !== null) return { ...mapped, headers: { 'Retry-After': String(seconds) } };
+  return mapped;
+}
+
+/** The seconds an error asks the caller to wait before trying again (busy errors that know it). */
+function retryAfterSecondsOf(err: unknown): number | null {
+  if (typeof err !== 'object' || err === null || !('retryAfterSeconds' in err)) return null;
+  const seconds = (err as { retryAfterSeconds: unknown }).retryAfterSeconds;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds) : null;
+}
+
+function statusOf(err: unknown): OpsErrorResponse | null {
   if (err instanceof BadRequestError)
     return { status: 400, body: { error: err.message, problems: err.problems } };
   if (err instanceof ResolutionValueError || err instanceof CursorSetupError)
@@ -532,7 +553,7 @@ async function handleOps(
     });
   } catch (err) {
     const mapped = opsErrorStatus(err);
-    if (mapped) return jsonResponse(mapped.status, mapped.body);
+    if (mapped) return jsonResponse(mapped.status, mapped.body, mapped.headers);
     context.error(`opsApi: ${request.method} /ops/${segments.join('/')}: ${messageOf(err)}`);
     runtime.telemetry.trackException(err, { operation: 'opsApi', definition: chosen.params.name });
     return errorResponse(500, messageOf(err));

@@ -7,6 +7,8 @@ import { describeKey } from '../source/postgres/keys';
 import { appliedNothing, type ListItem, type WriteOutcome } from '../target/sharepoint';
 import { applyToPostgres, graphFields } from './push/writes';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
+import { settlePendingMoves } from './push/moves';
+import { pendingMoves } from '../store/moves';
 import type { ErrorKind } from '../errors/kind';
 import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
@@ -225,6 +227,51 @@ async function refuseWhileCreateMayLand(
   );
 }
 
+/**
+ * The conflict's row is moving between lists (routing) and the move could not be settled: its create may still
+ * land, or finishing it failed. Nothing was written.
+ */
+export class MoveInFlightError extends Error {
+  override readonly name = 'MoveInFlightError';
+  readonly errorKind: ErrorKind = 'busy';
+  readonly hint: string;
+
+  constructor(
+    readonly conflictId: string,
+    readonly retryAfterSeconds: number,
+    createMayLand: boolean,
+  ) {
+    super(
+      `Conflict ${conflictId}: its item is moving to another list and ` +
+        (createMayLand
+          ? "the move's create, sent by a stopped run, may still land"
+          : 'the move could not be finished yet') +
+        `; nothing was written: resolve again in ${retryAfterSeconds} s`,
+    );
+    this.hint = createMayLand
+      ? `resolve again in ${retryAfterSeconds} s (PENDING_CREATE_SETTLE_SECONDS): by then the move is finished or ` +
+        'known never to have landed'
+      : `resolve again in ${retryAfterSeconds} s; the run's log says why the move was not finished`;
+  }
+}
+
+/** Seconds after which a resolve refused for a move that failed to finish (not a wait) is worth trying again. */
+const MOVE_RETRY_SECONDS = 30;
+
+/** Settles the moves in flight when one is the conflict's row's; refuses while the row's own stays unsettled. */
+async function settleMoveFirst(scope: RunScope, conflict: StoredConflict): Promise<void> {
+  const { ctx } = scope;
+  const mine = async () =>
+    (await pendingMoves(ctx.meta, scope.definitionId)).find((m) => m.identityHash === conflict.identityHash);
+  if (!(await mine())) return;
+  await settlePendingMoves(scope);
+  const left = await mine();
+  if (!left) return;
+  const next = afterMiss(left, ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS);
+  const waiting = !left.deleteSent && next.kind === 'wait';
+  throw new MoveInFlightError(conflict.id, waiting ? Math.ceil(next.left) : MOVE_RETRY_SECONDS, waiting);
+}
+
 /** Writes SharePoint (an If-Match update, or a create carrying the hidden key when the item is gone). */
 async function writeSharePoint(
   scope: RunScope,
@@ -315,30 +362,50 @@ async function resolveInRun(
         'was written; resolve again once the key identifies one row (make it unique, or fix the duplicated rows)',
     );
   const [row] = rows;
-  // Routed: the item lives in the list the ledger names; one that is gone is re-created where the row routes.
-  let scope = runScope;
+  // Routed: a move of the row's item between lists left in flight is settled first, as a push would: writing the
+  // old item (or re-creating it) while the move's create may still land would give the row two items (I6).
+  if (runScope.route) await settleMoveFirst(runScope, conflict);
+  // The item lives in the list the ledger names: a synced pair's, or the list a pending create was sent to (its
+  // item may have landed there since). One that is gone is re-created where the row routes now.
+  let searched = runScope;
+  let createIn = runScope;
+  // The conflict's item id names an item of the list it was recorded in: in another list the id is another item.
+  let namedItemId = conflict.itemId;
   if (runScope.route) {
     const entry = (await ledger.byIdentities(runScope.ctx.meta, [conflict.identityHash])).get(
       conflict.identityHash,
     );
+    if (entry?.itemId !== conflict.itemId) namedItemId = null;
     const routed = row ? runScope.route(rowToCanonical(runScope.plan, row.values), row.values) : null;
-    const listId = entry?.itemId ? entry.listId : (routed?.listId ?? entry?.listId);
-    if (listId) scope = forListId(runScope, listId);
+    const entryList = entry?.itemId || entry?.state === 'PENDING_CREATE' ? entry.listId : null;
+    const searchList = entryList ?? routed?.listId ?? entry?.listId;
+    if (searchList) searched = forListId(runScope, searchList);
+    const createList = routed?.listId ?? searchList;
+    if (createList) createIn = forListId(runScope, createList);
   }
-  const { ctx, plan, target, siteId, listId } = scope;
   const conflictId = conflict.id;
   // The item the conflict names, or, when it is gone, one carrying the row's hidden key: the item an earlier
   // resolve (or a stopped run) created for it, which is written instead of creating a second (I6).
   const item: ListItem | null =
-    (conflict.itemId ? await target.getItem(siteId, listId, conflict.itemId, plan.select) : null) ??
+    (namedItemId
+      ? await searched.target.getItem(searched.siteId, searched.listId, namedItemId, searched.plan.select)
+      : null) ??
     (
-      await target.findItemsByField(siteId, listId, def.target.keyColumn, conflict.identityHash, plan.select)
+      await searched.target.findItemsByField(
+        searched.siteId,
+        searched.listId,
+        def.target.keyColumn,
+        conflict.identityHash,
+        searched.plan.select,
+      )
     ).sort((a, b) => Number(a.id) - Number(b.id))[0] ??
     null;
   if (!row) throw new ConflictTargetGoneError(conflictId, 'Postgres row');
   if (!item && 'take' in choice && choice.take === 'sharepoint')
     throw new ConflictTargetGoneError(conflictId, 'SharePoint item');
-  if (!item) await refuseWhileCreateMayLand(scope, conflictId, conflict.identityHash);
+  if (!item) await refuseWhileCreateMayLand(searched, conflictId, conflict.identityHash);
+  const scope = item ? searched : createIn;
+  const { ctx, plan, listId } = scope;
 
   const pg = rowToCanonical(plan, row.values);
   const sp = item ? fromGraphFields(item.fields, plan.columns) : null;

@@ -48,6 +48,7 @@ export interface DefinitionStatus {
   cursors: CursorStatus;
   lastPush: RunRecord | null;
   lastPull: RunRecord | null;
+  /** Ledger entries naming an item: synced pairs (and ORPHANED items); not UNROUTED rows, not PENDING_CREATE. */
   ledgerSize: number;
   /** Routed definitions: rows no route matches (not synced, not counted in ledgerSize). */
   unroutedRows: number;

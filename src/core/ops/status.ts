@@ -146,8 +146,8 @@ export async function definitionStatus(
        (tgt.value IS NOT NULL AND tgt.value <> '') AS target_present, tgt.updated_at AS target_updated_at,
        ${lastRun('PUSH')} AS last_push,
        ${lastRun('PULL')} AS last_pull,
-       (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state <> 'UNROUTED')
-         AS ledger_size,
+       (SELECT count(*) FROM arcore.sync_ledger l
+         WHERE l.definition_id = def.id AND l.state NOT IN ('UNROUTED', 'PENDING_CREATE')) AS ledger_size,
        (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'UNROUTED')
          AS unrouted_rows,
        (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'PENDING_CREATE')

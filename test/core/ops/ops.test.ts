@@ -71,6 +71,12 @@ beforeAll(async () => {
       [ordersId, hash, String(i + 1)],
     );
   }
+  // A create not yet confirmed is not a synced pair: counted in pendingCreates, not in ledgerSize.
+  await db.pool.query(
+    `INSERT INTO arcore.sync_ledger (definition_id, source_identity_hash, source_identity, source_key_strategy,
+       source_connection, sp_list_id, state) VALUES ($1, 'h4', '{}', 'PRIMARY_KEY', 'default', 'list', 'PENDING_CREATE')`,
+    [ordersId],
+  );
   await addRun(ordersId, 'PUSH', 'SUCCEEDED', 300);
   await addRun(ordersId, 'PUSH', 'FAILED', 100);
   await addRun(ordersId, 'INGRESS', 'SUCCEEDED', 50); // a pull recorded before migration 008
@@ -99,6 +105,7 @@ describe('definitionStatus', () => {
       conflictPolicy: 'MANUAL',
       schedule: '0 0 * * * *',
       ledgerSize: 3,
+      pendingCreates: 1,
       parkedFailures: 2,
       openConflicts: 1,
       pendingPull: true,

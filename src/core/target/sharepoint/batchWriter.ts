@@ -198,13 +198,7 @@ export class BatchWriter {
             settle(
               write,
               error.status >= 400 && error.status < 500 && error.status !== 429
-                ? {
-                    ref: write.op.ref,
-                    status: 'rejected',
-                    httpStatus: error.status,
-                    code: error.code,
-                    message: error.message,
-                  }
+                ? refused(write, error.status, error.code, error.message)
                 : { ref: write.op.ref, status: 'failed', message: error.message },
             );
           }
@@ -379,15 +373,9 @@ export class BatchWriter {
     if (status === 403) {
       const request = batchRequestFor(this.siteId, this.listId, write);
       const needed = permissionNeededFor(request.method, request.url);
-      return {
-        ref,
-        status: 'rejected',
-        httpStatus: status,
-        code,
-        message: `permission denied (${code}: ${message}): the app needs ${needed}`,
-      };
+      return refused(write, status, code, `permission denied (${code}: ${message}): the app needs ${needed}`);
     }
-    return { ref, status: 'rejected', httpStatus: status, code, message };
+    return refused(write, status, code, message);
   }
 
   /**
@@ -451,6 +439,25 @@ export class BatchWriter {
     );
     return resend;
   }
+}
+
+/**
+ * SharePoint refused a write (4xx): nothing of this attempt was applied. A create re-sent after an attempt whose
+ * outcome stayed unknown is the exception: that first attempt may still have made the item (SharePoint may apply
+ * it after the look-up that did not find it), so the create's outcome stays unknown (no `notSent`), its entry
+ * stays PENDING_CREATE and the next run's settle looks for the item by key before creating it again (I6).
+ */
+function refused(write: PendingWrite, httpStatus: number, code: string, message: string): WriteOutcome {
+  const ref = write.op.ref;
+  if (write.uncertain && write.op.kind === 'create')
+    return {
+      ref,
+      status: 'failed',
+      message:
+        `re-sent after an attempt whose outcome is unknown, and refused (${httpStatus} ${code}: ${message}); ` +
+        'the first attempt may still have made the item',
+    };
+  return { ref, status: 'rejected', httpStatus, code, message };
 }
 
 function stringField(fields: Record<string, unknown> | undefined, key: string): string | undefined {

@@ -352,6 +352,21 @@ describe('I6 crash safety: faults are retried without duplicates', () => {
     expect(keysOf(listId)).toEqual(['only-once']);
   });
 
+  it('a create re-sent after an unknown outcome and then refused stays unknown: the first attempt may land', async () => {
+    const target = h.target();
+    const listId = await h.newList();
+    // The first attempt's outcome is unknown (503), the look-up finds nothing, the re-sent create is refused.
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '^/\\$batch$', count: 1, status: 503 });
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '^/\\$batch$', count: 1, status: 400 });
+    const [outcome] = await target.writeItems(h.siteId, listId, creates(1, 'again'));
+    expect(outcome).toMatchObject({ status: 'failed', message: expect.stringContaining('400') });
+    expect(outcome.status === 'failed' && outcome.notSent).toBeFalsy();
+    // Refused at its first attempt, a create is known not applied.
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '^/\\$batch$', count: 1, status: 400 });
+    const [first] = await target.writeItems(h.siteId, listId, creates(1, 'once'));
+    expect(first).toMatchObject({ status: 'rejected', httpStatus: 400 });
+  });
+
   it('reads are retried through 503s and dropped connections', async () => {
     const target = h.target();
     const listId = await h.newList();
