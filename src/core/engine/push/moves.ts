@@ -169,13 +169,15 @@ export async function writeByList(
 /**
  * The second half of moves whose item was created in its new list: delete the old item (If-Match), then point
  * the ledger at the new one (in the page commit, which also clears the move). An old item SharePoint changed
- * since the last sync undoes the move (see the module comment).
+ * (or deleted) since the last sync undoes the move (see the module comment); those rows are returned, for the
+ * caller to decide SharePoint's change as it decides an update's 412 (push/conflicts.ts), and then
+ * `retryDecidedMoves`.
  */
 export async function finishMoves(
   scope: RunScope,
   created: { m: Move; o: WriteOutcome & { status: 'created' } }[],
   commit: PageCommit,
-): Promise<void> {
+): Promise<{ r: PushRow; entry: LedgerEntry }[]> {
   const deletes = created.map(({ m }) => ({
     listId: m.entry.listId,
     op: {
@@ -247,7 +249,7 @@ export async function finishMoves(
       refused.filter((h) => !sentBefore.has(h)),
       false,
     );
-  await undoMoves(
+  return undoMoves(
     scope,
     undo.map(({ m, o }) => ({ m, newItemId: o.itemId, newETag: o.eTag })),
     commit,
@@ -255,14 +257,17 @@ export async function finishMoves(
 }
 
 /**
- * Deletes the items a move created, leaving the ledger on the old item that SharePoint changed: the next pull
- * decides that change (I7) and the next push moves the item with it.
+ * Deletes the items a move created, leaving the ledger on the old item that SharePoint changed; returns the rows
+ * undone, whose change the caller decides now (I7), as the push decides any 412: waiting for a pull instead
+ * left the item in a list the row no longer routes to, for ever in a definition that does not pull (or whose
+ * pull finds no mapped field changed: a save that changed nothing mapped gives a new eTag too).
  */
 async function undoMoves(
   scope: RunScope,
   undo: { m: Move; newItemId: string; newETag: string }[],
   commit: PageCommit,
-): Promise<void> {
+): Promise<{ r: PushRow; entry: LedgerEntry }[]> {
+  const undone: { r: PushRow; entry: LedgerEntry }[] = [];
   const outcomes = await writeByList(
     scope,
     undo.map(({ m, newItemId, newETag }) => ({
@@ -273,13 +278,13 @@ async function undoMoves(
   for (const { m } of undo) {
     const o = outcomes.get(m.r.hash);
     if (o && (o.status === 'deleted' || o.status === 'not_found')) {
-      scope.counts.skipped++;
       scope.details.movesDeferred = ((scope.details.movesDeferred as number) ?? 0) + 1;
       scope.ctx.log.info(
         `${scope.def.name}: item ${m.entry.itemId} changed or was deleted in SharePoint since the last sync; ` +
-          'its move waits for the next pull to decide that change',
+          'that change is decided first (conflict policy), and the row moves on the next push',
       );
       commit.moved.push(m.r.hash);
+      undone.push({ r: m.r, entry: m.entry });
     } else {
       scope.counts.failed++;
       commit.park.push({
@@ -289,6 +294,36 @@ async function undoMoves(
         error: `undoing a move: ${o ? describeFailure(o) : 'no answer'}`,
       });
     }
+  }
+  return undone;
+}
+
+/**
+ * Rows whose undone move had SharePoint's change decided in this page (settleConflicts): those left synced on
+ * their old item are parked instead of resolved, so that the next push reads them by key and moves them (with the
+ * eTag the decision read). A row the policy parked (MANUAL), deleted or left failed keeps what the decision said.
+ */
+export function retryDecidedMoves(scope: RunScope, decided: { r: PushRow }[], commit: PageCommit): void {
+  const hashes = new Set(decided.map((d) => d.r.hash));
+  if (hashes.size === 0) return;
+  const synced = new Set(
+    commit.save
+      .filter((e) => hashes.has(e.identityHash) && e.state === 'SYNCED' && e.itemId !== null)
+      .map((e) => e.identityHash),
+  );
+  const parkedNow = new Set(commit.park.map((p) => p.hash));
+  commit.resolved = commit.resolved.filter((h) => !synced.has(h) || parkedNow.has(h));
+  for (const { r } of decided) {
+    if (!synced.has(r.hash) || parkedNow.has(r.hash)) continue;
+    const entry = commit.save.find((e) => e.identityHash === r.hash);
+    commit.park.push({
+      hash: r.hash,
+      identity: r.identity,
+      itemId: entry?.itemId ?? null,
+      error:
+        'its item changed in SharePoint while it was moving to another list; that change was decided, and the ' +
+        'row moves on the next push',
+    });
   }
 }
 

@@ -13,6 +13,7 @@ import {
   moveFields,
   moveUnsettled,
   recordMoveIntents,
+  retryDecidedMoves,
   writeByList,
   type Move,
 } from './moves';
@@ -477,11 +478,14 @@ export async function writePrepared(
   // Their waits start now, not at the page's commit: a page that fails before its commit would lose them, and its
   // run, finishing, would let the next one create those items again at once.
   await markUnknownOutcomes(scope, commit);
-  if (movedIn.length) await finishMoves(scope, movedIn, commit);
+  // A move whose old item SharePoint changed meanwhile is undone, and that change decided as any 412 is.
+  const movesMet = movedIn.length ? await finishMoves(scope, movedIn, commit) : [];
+  conflicts.push(...movesMet);
   for (const [entryList, group] of groupBy(conflicts, (c) => c.entry.listId)) {
     await settleConflicts(forListId(scope, entryList), group, commit);
     await markUnknownOutcomes(scope, commit); // before another list's settling can fail
   }
+  retryDecidedMoves(scope, movesMet, commit);
   return commit;
 }
 
