@@ -1,8 +1,9 @@
 /**
  * Moves (routing, issue #21): a row whose route changed gets its item created in the new list (with the hidden
  * key column), then deleted from the old one. Crash-safe (I6): the move is recorded in `arcore.sync_moves` and
- * committed before the create is sent; the transaction that points the ledger at the new item removes it. A
- * rerun (settlePendingMoves) finds the new item by the hidden key: it finishes the move, or undoes it.
+ * committed before the create is sent, with the values the create sends; the transaction that points the ledger at
+ * the new item removes it. A rerun (settlePendingMoves) finds the new item by the hidden key: it finishes the move,
+ * weighing the item against those values (an edit made to it meanwhile is kept), or undoes it.
  *
  * Nothing is lost (I7): the old item is deleted with If-Match on the ledger's eTag. When SharePoint changed (or
  * deleted) it since the last sync, the move is undone (the new item deleted, the ledger left on the old item), so the next
@@ -333,11 +334,11 @@ export function holdMove(scope: RunScope, hash: string): void {
 
 /**
  * A rerun after a crash: moves left in flight. The new item is looked up by the hidden key column in the list
- * the row was moving to. Found: the old item is deleted (If-Match) and the ledger points at the new item; when
- * SharePoint changed the old item meanwhile, or deleted it before the crashed run could have (the move had not
- * sent its delete), the new item is deleted instead and the ledger stays on the old item, for the pull to
- * decide. Not found: the create never landed, and the move is forgotten. Either way the row is pushed again
- * (its keys are returned).
+ * the row was moving to. Found: the old item is deleted (If-Match) and the ledger points at the new item, with
+ * what the move sent as its base (finishedMove); when SharePoint changed the old item meanwhile, or deleted it
+ * before the crashed run could have (the move had not sent its delete), the new item is deleted instead and the
+ * ledger stays on the old item, for the pull to decide. Not found: the create never landed, and the move is
+ * forgotten. Either way the row is pushed again (its keys are returned).
  */
 export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> {
   const { ctx, def, ledger, target, siteId } = scope;
