@@ -18,6 +18,9 @@ export interface ParkedFailure {
  * The retry queue (I5c). A row or item whose write failed is parked here in the same transaction that moves
  * the cursor past it; every later run retries due entries first. Retries are immediate for the first three
  * attempts, then back off (capped at 15 minutes) so a permanently bad row does not cost every run.
+ *
+ * `waiting`: the row was not tried, only held back until something an earlier run left settles (a move in
+ * flight): parked again, it keeps its attempts and its next retry, and only its message and time change.
  */
 export async function park(
   db: Db,
@@ -28,17 +31,21 @@ export async function park(
     sourceIdentity?: Record<string, unknown> | null;
     spItemId?: string | null;
     error: string;
+    waiting?: boolean;
   },
 ): Promise<void> {
   await db.query(
     `INSERT INTO arcore.sync_failures (definition_id, direction, item_key, source_identity, sp_item_id, last_error)
      VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (definition_id, direction, item_key) WHERE status = 'PARKED' DO UPDATE SET
-       attempts = arcore.sync_failures.attempts + 1, last_error = EXCLUDED.last_error, last_failed_at = now(),
+       attempts = arcore.sync_failures.attempts + CASE WHEN $7 THEN 0 ELSE 1 END,
+       last_error = EXCLUDED.last_error, last_failed_at = now(),
        source_identity = COALESCE(EXCLUDED.source_identity, arcore.sync_failures.source_identity),
        sp_item_id = COALESCE(EXCLUDED.sp_item_id, arcore.sync_failures.sp_item_id),
-       next_attempt_at = now() + CASE WHEN arcore.sync_failures.attempts < 3 THEN interval '0'
-         ELSE least(interval '15 minutes', interval '30 seconds' * power(2, arcore.sync_failures.attempts - 3)) END`,
+       next_attempt_at = CASE WHEN $7 THEN arcore.sync_failures.next_attempt_at
+         ELSE now() + CASE WHEN arcore.sync_failures.attempts < 3 THEN interval '0'
+           ELSE least(interval '15 minutes', interval '30 seconds' * power(2, arcore.sync_failures.attempts - 3)) END
+         END`,
     [
       definitionId,
       f.direction,
@@ -46,6 +53,7 @@ export async function park(
       f.sourceIdentity ? JSON.stringify(f.sourceIdentity) : null,
       f.spItemId ?? null,
       f.error,
+      f.waiting ?? false,
     ],
   );
 }

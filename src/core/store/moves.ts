@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import type { CanonicalRecord } from '../canonical';
 import { mayStillLandSql } from './runs';
 
 type Db = Pool | PoolClient;
@@ -25,21 +26,30 @@ export interface PendingMove {
   checkedSecondsAgo: number | null;
   /** Its create may still land: the run that recorded it never finished, or is unknown (store/runs.ts). */
   mayStillLand: boolean;
+  /**
+   * What the move's create sent, of the fields the moved pair syncs (migration 026): the base a rerun finishing
+   * the move weighs the new item against. Null: recorded before it.
+   */
+  sentValues: CanonicalRecord | null;
 }
 
 export async function recordMoves(
   db: Db,
   definitionId: string,
   runId: string,
-  moves: Omit<PendingMove, 'deleteSent' | 'checkedSecondsAgo' | 'mayStillLand'>[],
+  moves: (Omit<PendingMove, 'deleteSent' | 'checkedSecondsAgo' | 'mayStillLand' | 'sentValues'> & {
+    sentValues: CanonicalRecord;
+  })[],
 ): Promise<void> {
   if (moves.length === 0) return;
   await db.query(
-    `INSERT INTO arcore.sync_moves (definition_id, source_identity_hash, from_list_id, from_item_id, to_list_id, run_id)
-     SELECT $1, x.h, x.f, x.i, x.t, $2 FROM jsonb_to_recordset($3::jsonb) AS x(h text, f text, i text, t text)
+    `INSERT INTO arcore.sync_moves (definition_id, source_identity_hash, from_list_id, from_item_id, to_list_id, run_id,
+       sent_values)
+     SELECT $1, x.h, x.f, x.i, x.t, $2, x.v
+       FROM jsonb_to_recordset($3::jsonb) AS x(h text, f text, i text, t text, v jsonb)
      ON CONFLICT (definition_id, source_identity_hash) DO UPDATE SET from_list_id = EXCLUDED.from_list_id,
        from_item_id = EXCLUDED.from_item_id, to_list_id = EXCLUDED.to_list_id, run_id = EXCLUDED.run_id,
-       created_at = now(), checked_at = NULL,
+       created_at = now(), checked_at = NULL, sent_values = EXCLUDED.sent_values,
        -- The same old item: a delete an earlier attempt may have sent still may have landed.
        delete_sent = arcore.sync_moves.delete_sent AND arcore.sync_moves.from_list_id = EXCLUDED.from_list_id
          AND arcore.sync_moves.from_item_id = EXCLUDED.from_item_id`,
@@ -47,7 +57,13 @@ export async function recordMoves(
       definitionId,
       runId === '0' ? null : runId,
       JSON.stringify(
-        moves.map((m) => ({ h: m.identityHash, f: m.fromListId, i: m.fromItemId, t: m.toListId })),
+        moves.map((m) => ({
+          h: m.identityHash,
+          f: m.fromListId,
+          i: m.fromItemId,
+          t: m.toListId,
+          v: m.sentValues,
+        })),
       ),
     ],
   );
@@ -62,8 +78,9 @@ export async function pendingMoves(db: Db, definitionId: string): Promise<Pendin
     delete_sent: boolean;
     checked_seconds_ago: number | null;
     may_still_land: boolean;
+    sent_values: CanonicalRecord | null;
   }>(
-    `SELECT source_identity_hash, from_list_id, from_item_id, to_list_id, delete_sent,
+    `SELECT source_identity_hash, from_list_id, from_item_id, to_list_id, delete_sent, sent_values,
             extract(epoch FROM now() - checked_at)::float8 AS checked_seconds_ago,
             ${mayStillLandSql('m.definition_id', 'm.created_at')} AS may_still_land
        FROM arcore.sync_moves m WHERE m.definition_id = $1 ORDER BY m.created_at, m.source_identity_hash`,
@@ -77,6 +94,7 @@ export async function pendingMoves(db: Db, definitionId: string): Promise<Pendin
     deleteSent: r.delete_sent,
     checkedSecondsAgo: r.checked_seconds_ago,
     mayStillLand: r.may_still_land,
+    sentValues: r.sent_values,
   }));
 }
 

@@ -1,14 +1,17 @@
 /**
  * Moves (routing, issue #21): a row whose route changed gets its item created in the new list (with the hidden
  * key column), then deleted from the old one. Crash-safe (I6): the move is recorded in `arcore.sync_moves` and
- * committed before the create is sent; the transaction that points the ledger at the new item removes it. A
- * rerun (settlePendingMoves) finds the new item by the hidden key: it finishes the move, or undoes it.
+ * committed before the create is sent, with the values the create sends; the transaction that points the ledger at
+ * the new item removes it. A rerun (settlePendingMoves) finds the new item by the hidden key: it finishes the move,
+ * weighing the item against those values (an edit made to it meanwhile is kept), or undoes it.
  *
  * Nothing is lost (I7): the old item is deleted with If-Match on the ledger's eTag. When SharePoint changed (or
  * deleted) it since the last sync, the move is undone (the new item deleted, the ledger left on the old item), so the next
  * pull brings that edit to the conflict decision like any other, and the push after it moves the item.
  */
+import type { PoolClient } from 'pg';
 import {
+  canonicalEquals,
   contentHash,
   fromGraphFields,
   isWritableSharePointField,
@@ -30,17 +33,19 @@ import { pushPlanFor, unalignedFields } from '../alignment';
 import { pick } from '../plan';
 import type { RunScope } from '../runner';
 import { type PageCommit, type PushRow, describeFailure, responseFields } from './page';
-import { graphFields } from './writes';
 import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
-import { afterMiss, PENDING_CREATE_SETTLE_SECONDS } from './pendingCreates';
+import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, UNCONFIRMED_ETAG } from './pendingCreates';
 
-/** A row whose item must move from the ledger's list to `toListId`. */
+/** A row whose item must move from the ledger's list to `toListId`, and what its new item is created with. */
 export interface Move {
   r: PushRow;
   entry: LedgerEntry;
   toListId: string;
+  carry: MoveCarry;
+  /** The new item's values (canonical): its create's Graph fields are built from them (moveFields). */
+  sent: CanonicalRecord;
 }
 
 /**
@@ -80,15 +85,16 @@ export function moveCarry(scope: RunScope, r: PushRow, entry: LedgerEntry): Move
 }
 
 /**
- * What the new item carries (see MoveCarry). A field the ledger never synced is read from the old item (one
- * read, only for such a move); an old item already gone leaves it out (the delete then finds it gone and the
- * move is undone).
+ * The move of a row's item to `toListId`, with what the new item carries (see MoveCarry). A field the ledger
+ * never synced is read from the old item (one read, only for such a move); an old item already gone leaves it
+ * out (the delete then finds it gone and the move is undone).
  */
-export async function moveFields(
+export async function planMove(
   scope: RunScope,
   r: PushRow,
   entry: LedgerEntry,
-): Promise<Record<string, unknown>> {
+  toListId: string,
+): Promise<Move> {
   const { plan } = scope;
   const carry = moveCarry(scope, r, entry);
   let owned = pick(
@@ -99,11 +105,22 @@ export async function moveFields(
     const item = await scope.target.getItem(scope.siteId, entry.listId, entry.itemId, plan.select);
     if (item) owned = { ...owned, ...pick(fromGraphFields(item.fields, plan.columns), carry.unaligned) };
   }
-  return {
-    ...toGraphFields(owned, plan.columns),
-    ...graphFields(scope, pick(r.values, carry.fromPostgres)),
-    [scope.def.target.keyColumn]: r.hash,
-  };
+  return { r, entry, toListId, carry, sent: { ...owned, ...pick(r.values, carry.fromPostgres) } };
+}
+
+/** The Graph `fields` body creating a move's new item: its values and the row's hidden key. */
+export function moveFields(scope: RunScope, m: Move): Record<string, unknown> {
+  return { ...toGraphFields(m.sent, scope.plan.columns), [scope.def.target.keyColumn]: m.r.hash };
+}
+
+/**
+ * What a move records as sent (sync_moves.sent_values): its values without the fields the ledger never synced
+ * and Postgres did not write, which stay out of the synced values (the pull still aligns those, I14).
+ */
+function sentSynced(m: Move): CanonicalRecord {
+  const out = { ...m.sent };
+  for (const t of m.carry.unaligned) delete out[t];
+  return out;
 }
 
 /**
@@ -112,7 +129,7 @@ export async function moveFields(
  */
 function movedSynced(scope: RunScope, m: Move, created: WriteOutcome): CanonicalRecord {
   const { plan } = scope;
-  const carry = moveCarry(scope, m.r, m.entry);
+  const { carry } = m;
   const returned = responseFields(created);
   const pulledBack = returned ? fromGraphFields(returned, plan.columns) : null;
   const synced: CanonicalRecord = {
@@ -136,6 +153,7 @@ export async function recordMoveIntents(scope: RunScope, moves: Move[]): Promise
       fromListId: m.entry.listId,
       fromItemId: m.entry.itemId as string,
       toListId: m.toListId,
+      sentValues: sentSynced(m),
     })),
   );
 }
@@ -351,14 +369,14 @@ export function holdMove(scope: RunScope, hash: string): void {
 
 /**
  * A rerun after a crash: moves left in flight. The new item is looked up by the hidden key column in the list
- * the row was moving to. Found: the old item is deleted (If-Match) and the ledger points at the new item; when
- * SharePoint changed the old item meanwhile, or deleted it before the crashed run could have (the move had not
- * sent its delete), the new item is deleted instead and the ledger stays on the old item, for the pull to
- * decide. Not found: the create never landed, and the move is forgotten. Either way the row is pushed again
- * (its keys are returned).
+ * the row was moving to. Found: the old item is deleted (If-Match) and the ledger points at the new item, with
+ * what the move sent as its base (finishedMove); when SharePoint changed the old item meanwhile, or deleted it
+ * before the crashed run could have (the move had not sent its delete), the new item is deleted instead and the
+ * ledger stays on the old item, for the pull to decide. Not found: the create never landed, and the move is
+ * forgotten. Either way the row is pushed again (its keys are returned).
  */
 export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> {
-  const { ctx, def, ledger, target, siteId, plan } = scope;
+  const { ctx, def, ledger, target, siteId } = scope;
   const pending = await pendingMoves(ctx.meta, scope.definitionId);
   if (pending.length === 0) return [];
   const entries = await ledger.byIdentities(
@@ -373,6 +391,8 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
   // Rows pushed again once their move is cleared: parked with the clearing, so a stopped run leaves the retry.
   const retried = new Map<string, Record<string, unknown>>();
   const firstMissed: string[] = [];
+  // Moves finished onto a new item edited while they waited: its pull reads it again (see finishedMove).
+  const edited: { m: PendingMove; entry: LedgerEntry; itemId: string }[] = [];
   const settleSeconds = ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
 
   let finished = 0;
@@ -430,24 +450,9 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
     // A missing old item is the crashed run's own delete only when that run may have sent it; before, someone
     // else deleted it, and the move is undone so that the pull decides that delete (I8) as for any pair.
     if (d.status === 'deleted' || (d.status === 'not_found' && m.deleteSent)) {
-      // Fields the ledger never synced stay out of the synced values: the pull still aligns them (I14).
-      const values = pick(
-        fromGraphFields(keep.fields, plan.columns),
-        entry.syncedValues
-          ? plan.fields.map((f) => f.target).filter((t) => t in (entry.syncedValues as CanonicalRecord))
-          : plan.fields.map((f) => f.target),
-      );
-      save.push({
-        ...entry,
-        listId: m.toListId,
-        itemId: keep.id,
-        eTag: keep.eTag,
-        syncedValues: values,
-        contentHash: contentHash(values),
-        provenance: 'PUSH',
-        state: 'SYNCED',
-        spModifiedAt: keep.lastModifiedDateTime,
-      });
+      const finishedEntry = finishedMove(scope, m, entry, keep);
+      save.push(finishedEntry);
+      if (finishedEntry.eTag === UNCONFIRMED_ETAG) edited.push({ m, entry, itemId: keep.id });
       settled.push(m.identityHash);
       finished++;
     } else if (d.status === 'precondition_failed' || d.status === 'not_found') {
@@ -483,6 +488,7 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
             'a stopped run left this row moving between lists; the move is settled and the row is pushed again',
         });
       }
+      for (const e of edited) await parkEditedMove(client, scope, e);
       scope.assertLockHeld();
     });
   }
@@ -492,6 +498,64 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
   scope.details.movesFinishedAfterCrash = finished;
   scope.details.movesUndoneAfterCrash = undone;
   return keys;
+}
+
+/**
+ * The pair of a move a rerun finishes, as a pending create's adoption (push/pendingCreates.ts, adoptedEntry): its
+ * synced values are what the move sent, and the item's own for the fields the move did not write (SharePoint
+ * computes those). An edit made to the new item while the move waited is then a change since the sync: its eTag
+ * is left unconfirmed, so the push's If-Match write meets a 412 and the policy decides, and the pull weighs the
+ * item against the values sent. Fields the ledger never synced stay out unless the move wrote them: the pull
+ * still aligns them (I14). A move recorded before migration 026 (nothing recorded as sent) takes the item's
+ * values and eTag.
+ */
+function finishedMove(scope: RunScope, m: PendingMove, entry: LedgerEntry, keep: ListItem): LedgerEntry {
+  const { plan } = scope;
+  const current = fromGraphFields(keep.fields, plan.columns);
+  const sent = m.sentValues;
+  const before = entry.syncedValues;
+  const wrote = (t: string) => sent !== null && Object.prototype.hasOwnProperty.call(sent, t);
+  const targets = plan.fields
+    .map((f) => f.target)
+    .filter((t) => wrote(t) || before === null || Object.prototype.hasOwnProperty.call(before, t));
+  const values: CanonicalRecord = Object.fromEntries(
+    targets.map((t) => [t, wrote(t) ? (sent as CanonicalRecord)[t] : (current[t] ?? null)]),
+  );
+  const unchanged = targets
+    .filter(wrote)
+    .every((t) => canonicalEquals(current[t] ?? null, (sent as CanonicalRecord)[t] ?? null));
+  return {
+    ...entry,
+    listId: m.toListId,
+    itemId: keep.id,
+    eTag: unchanged ? keep.eTag : UNCONFIRMED_ETAG,
+    syncedValues: values,
+    contentHash: contentHash(values),
+    provenance: 'PUSH',
+    state: 'SYNCED',
+    spModifiedAt: keep.lastModifiedDateTime,
+  };
+}
+
+/**
+ * A new item edited while its move waited is parked for its list's pull: a pull during the wait left it to the
+ * push (pull/claims.ts) and its delta has read past that edit, which would otherwise reach Postgres only with the
+ * item's next change.
+ */
+async function parkEditedMove(
+  db: PoolClient,
+  scope: RunScope,
+  e: { m: PendingMove; entry: LedgerEntry; itemId: string },
+): Promise<void> {
+  await park(db, scope.definitionId, {
+    direction: 'PULL',
+    itemKey: `${e.m.toListId}/${e.itemId}`,
+    sourceIdentity: e.entry.identity,
+    spItemId: e.itemId,
+    error:
+      `item ${e.itemId}, into which a stopped run moved this row, was edited in SharePoint while the move waited; ` +
+      'the pull reads it again to weigh that edit against the values the move sent',
+  });
 }
 
 /** Deletes items a move left behind (duplicates by the hidden key); true when all are gone. */

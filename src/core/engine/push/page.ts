@@ -27,7 +27,14 @@ export interface PushRow {
 export interface PageCommit {
   save: LedgerEntry[];
   remove: string[];
-  park: { hash: string; identity: Record<string, unknown> | null; itemId: string | null; error: string }[];
+  /** `waiting`: held back, not tried (store/failures.ts park): not counted as a failed attempt. */
+  park: {
+    hash: string;
+    identity: Record<string, unknown> | null;
+    itemId: string | null;
+    error: string;
+    waiting?: boolean;
+  }[];
   resolved: string[];
   /** Moves settled (finished or undone): cleared from arcore.sync_moves with the ledger change. */
   moved: string[];
@@ -119,6 +126,7 @@ export async function commitPage(
         sourceIdentity: p.identity,
         spItemId: p.itemId,
         error: p.error,
+        waiting: p.waiting,
       });
     }
     await resolveParked(client, scope.definitionId, 'PUSH', commit.resolved);

@@ -12,6 +12,7 @@ import {
   holdMove,
   moveFields,
   moveUnsettled,
+  planMove,
   recordMoveIntents,
   retryDecidedMoves,
   writeByList,
@@ -310,7 +311,7 @@ export async function writePrepared(
     if (moveUnsettled(scope, r.hash)) {
       // Its earlier move is not finished: a later run settles it first. The cursor may pass the row meanwhile, so
       // it is parked: pushed again by key once the move is settled (its entry may be gone: a row deleted and
-      // inserted again while the move waited).
+      // inserted again while the move waited). Each run of the wait parks it again, not as a failed attempt.
       scope.counts.skipped++;
       commit.park.push({
         hash: r.hash,
@@ -318,18 +319,19 @@ export async function writePrepared(
         itemId: entry?.itemId ?? null,
         error:
           'its move to another list is not settled yet (a create a stopped run sent may still land); pushed again once it is',
+        waiting: true,
       });
       continue;
     }
     if (entry?.state === 'SYNCED' && entry.itemId && entry.listId !== rowList && scope.route) {
-      const move: Move = { r, entry, toListId: rowList };
+      const move = await planMove(scope, r, entry, rowList);
       moves.set(r.hash, move);
       ops.push({
         listId: rowList,
         op: {
           kind: 'create',
           ref: r.hash,
-          fields: await moveFields(scope, r, entry),
+          fields: moveFields(scope, move),
           adoptBy: { field: def.target.keyColumn, value: r.hash },
         },
       });

@@ -18,6 +18,7 @@ import * as m021 from './021_pull_insert_intents';
 import * as m022 from './022_pull_intent_source';
 import * as m023 from './023_pull_intent_timeline';
 import * as m025 from './025_pending_create_checked';
+import * as m026 from './026_move_sent_values';
 
 export interface Migration {
   version: number;
@@ -47,4 +48,5 @@ export const migrations: Migration[] = [
   { version: 22, ...m022 },
   { version: 23, ...m023 },
   { version: 25, ...m025 },
+  { version: 26, ...m026 },
 ];

@@ -5,7 +5,7 @@ import { PENDING_CREATE_SETTLE_SECONDS } from '../../../../src/core/engine/push/
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
-import { itemsWithKey } from '../../../support/routed';
+import { itemsWithKey, spEdit } from '../../../support/routed';
 
 /**
  * I6, docs/design.md "Creates a stopped run left pending": the create of a move (a routed row changing lists) that
@@ -22,8 +22,8 @@ describe('I6 moves in flight: a move whose create lands late', () => {
   });
   afterAll(async () => h.close());
 
-  /** A case synced into Open, then closed, with the move a stopped run recorded (its create sent, not landed). */
-  async function stoppedMidMove() {
+  /** A case synced into Open: its table, lists, identity hash and item. */
+  async function syncedCase() {
     n++;
     const table = `cases${n}`;
     const [open, closed] = [`Open${n}`, `Closed${n}`];
@@ -34,10 +34,11 @@ describe('I6 moves in flight: a move whose create lands late', () => {
       fields: [
         { source: 'title', target: 'Title' },
         { source: 'status', target: 'Status' },
+        { source: 'notes', target: 'Notes', direction: 'PULL_ONLY' },
       ],
     };
     await h.db.pool.query(`CREATE TABLE ${table} (
-      id integer PRIMARY KEY, title text, status text, updated_at timestamptz NOT NULL DEFAULT now())`);
+      id integer PRIMARY KEY, title text, status text, notes text, updated_at timestamptz NOT NULL DEFAULT now())`);
     await installCursorTrigger(h.db.pool, 'public', table, 'updated_at');
     await h.define(definition);
     await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (1, 'c${n}', 'OPEN')`);
@@ -55,6 +56,39 @@ describe('I6 moves in flight: a move whose create lands late', () => {
           [definitionId, name],
         )
       ).rows[0]?.list_id;
+    // Where the row's items are: 'Open' and 'Closed' for its two lists.
+    const where = async () =>
+      (await itemsWithKey(h, [open, closed], hash)).map((i) => (i.list === open ? 'Open' : 'Closed'));
+    // The last push was killed: its run is ABANDONED.
+    const killed = () =>
+      h.db.pool.query(
+        `UPDATE arcore.sync_runs SET status = 'ABANDONED', finished_at = now() WHERE id = (
+           SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
+        [definitionId],
+      );
+    const push = () => runPush(ctx, table, { trigger: 'test' });
+    const pull = () => runPull(ctx, table, { trigger: 'test' });
+    const tableRows = async () => (await h.db.pool.query(`SELECT id FROM ${table}`)).rows;
+    return {
+      table,
+      open,
+      closed,
+      hash,
+      definitionId,
+      openItem,
+      listId,
+      where,
+      killed,
+      push,
+      pull,
+      rows: tableRows,
+    };
+  }
+
+  /** A case synced into Open, then closed, with the move a stopped run recorded (its create sent, not landed). */
+  async function stoppedMidMove() {
+    const c = await syncedCase();
+    const { table, open, closed, hash, definitionId, openItem, listId } = c;
     await h.db.pool.query(`UPDATE ${table} SET status = 'CLOSED' WHERE id = 1`);
     await h.db.pool.query(
       `INSERT INTO arcore.sync_moves (definition_id, source_identity_hash, from_list_id, from_item_id, to_list_id)
@@ -63,7 +97,7 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     );
     const lands = async () => {
       const res = await h.asUser('POST', `/sites/${h.siteId}/lists/${closed}/items`, {
-        fields: { Title: `c${n}`, Status: 'CLOSED', ArcoreKey: hash },
+        fields: { Title: table.replace('cases', 'c'), Status: 'CLOSED', ArcoreKey: hash },
       });
       expect(res.status).toBe(201);
       return (res.body as { id: string }).id;
@@ -74,19 +108,55 @@ describe('I6 moves in flight: a move whose create lands late', () => {
           WHERE definition_id = $1 AND source_identity_hash = $2`,
         [definitionId, hash, PENDING_CREATE_SETTLE_SECONDS + 1],
       );
-    // Where the row's items are: 'Open' and 'Closed' for its two lists.
-    const where = async () =>
-      (await itemsWithKey(h, [open, closed], hash)).map((i) => (i.list === open ? 'Open' : 'Closed'));
-    // The run that recorded the move was killed: its row is ABANDONED.
-    await h.db.pool.query(
-      `UPDATE arcore.sync_runs SET status = 'ABANDONED', finished_at = now() WHERE id = (
-         SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
-      [definitionId],
-    );
-    const push = () => runPush(ctx, table, { trigger: 'test' });
-    const pull = () => runPull(ctx, table, { trigger: 'test' });
-    const tableRows = async () => (await h.db.pool.query(`SELECT id FROM ${table}`)).rows;
-    return { table, push, pull, lands, waitOver, where, rows: tableRows };
+    await c.killed();
+    return { ...c, lands, waitOver };
+  }
+
+  /**
+   * A case synced into Open, then closed, and a push stopped between its move's create and the old item's
+   * delete: the move was recorded by the push itself (with what its create sent), the new item landed in Closed,
+   * the old one is still in Open (its delete refused, then the run killed).
+   */
+  async function createLanded() {
+    const c = await syncedCase();
+    await h.db.pool.query(`UPDATE ${c.table} SET status = 'CLOSED' WHERE id = 1`);
+    h.emulator.control.injectFault({
+      method: 'DELETE',
+      pathPattern: `/lists/${await c.listId(c.open)}/items/`,
+      status: 403,
+      count: 1,
+    });
+    try {
+      expect(await c.push()).toMatchObject({ moved: 0, failed: 1 });
+    } finally {
+      h.emulator.control.clearFaults();
+    }
+    await c.killed();
+    expect((await c.where()).sort()).toEqual(['Closed', 'Open']);
+    const [moved] = (await itemsWithKey(h, [c.closed], c.hash)).map((i) => i.id);
+    const item = async () => (await h.items(c.closed)).find((i) => i.id === moved);
+    const row = async () =>
+      (
+        await h.db.pool.query<{ title: string; notes: string | null }>(
+          `SELECT title, notes FROM ${c.table} WHERE id = 1`,
+        )
+      ).rows[0];
+    const ledgerETag = async () =>
+      (
+        await h.db.pool.query<{ e: string }>(
+          'SELECT sp_etag AS e FROM arcore.sync_ledger WHERE definition_id = $1 AND source_identity_hash = $2',
+          [c.definitionId, c.hash],
+        )
+      ).rows[0]?.e;
+    const conflicts = async () =>
+      (
+        await h.db.pool.query<{ sharepoint: Record<string, unknown>; postgres: Record<string, unknown> }>(
+          `SELECT sharepoint_values AS sharepoint, postgres_values AS postgres FROM arcore.sync_conflicts
+            WHERE definition_id = $1 ORDER BY id`,
+          [c.definitionId],
+        )
+      ).rows;
+    return { ...c, moved, item, row, ledgerETag, conflicts };
   }
 
   it('the next run does not move the row again while the create may land; once it landed, the move finishes', async () => {
@@ -142,5 +212,66 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     await s.push(); // the late item goes (no pair names it), and the parked row is pushed again
     await s.push();
     expect(await s.where()).toEqual(['Closed']);
+  });
+
+  it('an edit made to the moved-in item while the move waited reaches Postgres; the finished move does not overwrite it', async () => {
+    const s = await createLanded();
+    await spEdit(h, s.closed, s.moved, { Title: 'edited in sp', Notes: 'noted in sp' });
+    await s.pull(); // the pull leaves an item of a move in flight to the push (its change is read past)
+    expect(await s.push()).toMatchObject({ moved: 1, updated: 0, conflicts: 0 });
+    expect(await s.where()).toEqual(['Closed']);
+    expect((await s.item())?.fields.Title).toBe('edited in sp');
+    await s.pull();
+    // The pull-only field too: the move sent it (carried from the old item), so its edit is a change.
+    expect(await s.row()).toEqual({ title: 'edited in sp', notes: 'noted in sp' });
+    expect(await s.conflicts()).toEqual([]);
+    expect(await s.push()).toMatchObject({ updated: 0, conflicts: 0 });
+    expect((await s.item())?.fields.Title).toBe('edited in sp');
+  });
+
+  it('an edit made to the moved-in item while the move waited, and to the row, is a conflict the policy decides', async () => {
+    const s = await createLanded();
+    await spEdit(h, s.closed, s.moved, { Title: 'edited in sp' });
+    await h.db.pool.query(`UPDATE ${s.table} SET title = 'edited in pg' WHERE id = 1`);
+    expect(await s.push()).toMatchObject({ moved: 1, conflicts: 1 });
+    // SOURCE_WINS: Postgres's title stands, and the conflict keeps what SharePoint held.
+    expect(await s.conflicts()).toEqual([
+      expect.objectContaining({
+        sharepoint: expect.objectContaining({ Title: 'edited in sp' }),
+        postgres: expect.objectContaining({ Title: 'edited in pg' }),
+      }),
+    ]);
+    expect((await s.item())?.fields.Title).toBe('edited in pg');
+  });
+
+  it('an unedited moved-in item finishes its move with its own eTag: no write, no conflict', async () => {
+    const s = await createLanded();
+    expect(await s.push()).toMatchObject({ moved: 1, updated: 0, conflicts: 0 });
+    expect(await s.ledgerETag()).toBe((await s.item())?.eTag);
+    expect(await s.pull()).toMatchObject({ updated: 0, conflicts: 0 });
+    expect(await s.push()).toMatchObject({ updated: 0, conflicts: 0 });
+    expect(await s.conflicts()).toEqual([]);
+  });
+
+  it('a row waiting for its move is parked once: runs inside the wait do not count as failed attempts', async () => {
+    const s = await stoppedMidMove();
+    const parked = async () =>
+      (
+        await h.db.pool.query<{ attempts: number; due: boolean }>(
+          `SELECT attempts, next_attempt_at <= now() AS due FROM arcore.sync_failures
+            WHERE definition_id = $1 AND item_key = $2 AND status = 'PARKED'`,
+          [s.definitionId, s.hash],
+        )
+      ).rows;
+    await s.push(); // first miss: the move waits, the row read by the cursor is parked
+    expect(await parked()).toEqual([{ attempts: 1, due: true }]);
+    await s.push(); // inside the wait: the retried row waits again
+    await s.push();
+    expect(await parked()).toEqual([{ attempts: 1, due: true }]);
+    await s.lands();
+    await s.waitOver();
+    await s.push();
+    expect(await s.where()).toEqual(['Closed']);
+    expect(await parked()).toEqual([]);
   });
 });
