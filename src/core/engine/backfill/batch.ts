@@ -362,7 +362,10 @@ async function recreate(
       // The entry stays PENDING_CREATE: the next push looks for the item by its key and adopts or re-creates it.
       // A create whose outcome stays unknown may still land: its wait starts now (push/pendingCreates.ts), since
       // this run, finishing, would otherwise let the next push create the item again at once.
-      if (!appliedNothing(o)) await scope.ledger.markPendingChecked(ctx.meta, [o.ref]);
+      if (!appliedNothing(o)) {
+        scope.assertLockHeld(); // a run that lost its lock leaves the entry to the one holding it (I11)
+        await scope.ledger.markPendingChecked(ctx.meta, [o.ref]);
+      }
       fail(job, commit, m.entry, describeFailure(o));
       continue;
     }

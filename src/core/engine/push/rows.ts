@@ -494,6 +494,8 @@ export async function writePrepared(
 /** Creates and moves' creates of unknown outcome: their waits start (only the first mark counts). */
 async function markUnknownOutcomes(scope: RunScope, commit: PageCommit): Promise<void> {
   if (scope.dryRun) return;
+  // A run that lost its lock leaves the marks to the run that holds it (I11): it settles these entries itself.
+  scope.assertLockHeld();
   await scope.ledger.markPendingChecked(scope.ctx.meta, commit.unknown);
   await markMovesChecked(scope.ctx.meta, scope.definitionId, commit.movesUnknown);
 }
