@@ -105,7 +105,12 @@ export async function settle(
   if (decision.outcome === 'PARKED') return;
   if (decision.postgres.kind === 'none' && decision.sharepoint.kind === 'none') {
     if (decision.synced === null) out.remove.push(entry.identityHash);
-    else if (newlyAligned(entry.syncedValues, decision.synced))
+    else if (
+      newlyAligned(entry.syncedValues, decision.synced) ||
+      // Both sides made the same change: what they agree on now is the base of the next decision (I7), or a
+      // later edit of either side would meet the old value as a change of the other.
+      contentHash(entry.syncedValues ?? {}) !== contentHash(decision.synced)
+    )
       out.save.push({
         ...entry,
         eTag: p.eTag ?? entry.eTag,
