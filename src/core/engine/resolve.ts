@@ -14,7 +14,7 @@ import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
 import { markRunWrites, unmarkForRelease } from '../capture/lsn/origin';
 import { settleInsertIntents } from './pull/intents';
-import { forListId } from './routing';
+import { forListId, writeProblem } from './routing';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext } from './types';
 
@@ -60,6 +60,22 @@ export class ConflictTargetGoneError extends Error {
           : '; re-insert it in Postgres, then resolve again'),
     );
     this.name = 'ConflictTargetGoneError';
+  }
+}
+
+/** The item is gone and no list it could be re-created in fits the mapping (a routed list missing a column). */
+export class ResolutionListError extends Error {
+  override readonly name = 'ResolutionListError';
+  readonly errorKind: ErrorKind = 'invalid_definition';
+  readonly hint = 'run `arcore-sync provision` for the list (or fix the list by hand), then resolve again';
+
+  constructor(
+    readonly conflictId: string,
+    readonly problem: string,
+  ) {
+    super(
+      `Conflict ${conflictId}: its item is gone and cannot be re-created: ${problem}; nothing was written`,
+    );
   }
 }
 
@@ -244,7 +260,7 @@ export class MoveInFlightError extends Error {
     super(
       `Conflict ${conflictId}: its item is moving to another list and ` +
         (createMayLand
-          ? "the move's create, sent by a stopped run, may still land"
+          ? "the move's create, sent earlier with no answer known, may still land"
           : 'the move could not be finished yet') +
         `; nothing was written: resolve again in ${retryAfterSeconds} s`,
     );
@@ -362,6 +378,7 @@ async function resolveInRun(
         'was written; resolve again once the key identifies one row (make it unique, or fix the duplicated rows)',
     );
   const [row] = rows;
+  if (!row) throw new ConflictTargetGoneError(conflict.id, 'Postgres row');
   // Routed: a move of the row's item between lists left in flight is settled first, as a push would: writing the
   // old item (or re-creating it) while the move's create may still land would give the row two items (I6).
   if (runScope.route) await settleMoveFirst(runScope, conflict);
@@ -371,17 +388,23 @@ async function resolveInRun(
   let createIn = runScope;
   // The conflict's item id names an item of the list it was recorded in: in another list the id is another item.
   let namedItemId = conflict.itemId;
+  let refuseUnfitList: string | undefined;
   if (runScope.route) {
     const entry = (await ledger.byIdentities(runScope.ctx.meta, [conflict.identityHash])).get(
       conflict.identityHash,
     );
     if (entry?.itemId !== conflict.itemId) namedItemId = null;
-    const routed = row ? runScope.route(rowToCanonical(runScope.plan, row.values), row.values) : null;
+    const routed = runScope.route(rowToCanonical(runScope.plan, row.values), row.values);
     const entryList = entry?.itemId || entry?.state === 'PENDING_CREATE' ? entry.listId : null;
     const searchList = entryList ?? routed?.listId ?? entry?.listId;
     if (searchList) searched = forListId(runScope, searchList);
-    const createList = routed?.listId ?? searchList;
+    // A list that does not fit the mapping (planLists: a missing column, say) gets no create, as in a push: the
+    // item is re-created where it was, and the push's move then parks the row naming that list's problem.
+    const fits = (id: string | undefined) => id !== undefined && !writeProblem(runScope, id, 'create');
+    const createList = fits(routed?.listId) ? routed?.listId : searchList;
     if (createList) createIn = forListId(runScope, createList);
+    const problem = createList ? writeProblem(runScope, createList, 'create') : undefined;
+    if (problem) refuseUnfitList = problem;
   }
   const conflictId = conflict.id;
   // The item the conflict names, or, when it is gone, one carrying the row's hidden key: the item an earlier
@@ -400,10 +423,10 @@ async function resolveInRun(
       )
     ).sort((a, b) => Number(a.id) - Number(b.id))[0] ??
     null;
-  if (!row) throw new ConflictTargetGoneError(conflictId, 'Postgres row');
   if (!item && 'take' in choice && choice.take === 'sharepoint')
     throw new ConflictTargetGoneError(conflictId, 'SharePoint item');
   if (!item) await refuseWhileCreateMayLand(searched, conflictId, conflict.identityHash);
+  if (!item && refuseUnfitList) throw new ResolutionListError(conflictId, refuseUnfitList);
   const scope = item ? searched : createIn;
   const { ctx, plan, listId } = scope;
 
@@ -458,8 +481,13 @@ async function resolveInRun(
           if (before) await ledger.save(ctx.meta, [before]);
           else await ledger.remove(ctx.meta, [conflict.identityHash]);
         } else {
-          // Its outcome unknown, the create may still land: its wait starts now (push/pendingCreates.ts).
+          // Its outcome unknown, the create may still land: its wait starts now (push/pendingCreates.ts), and the
+          // caller is told when to resolve again (Postgres is left as it was).
           await ledger.markPendingChecked(ctx.meta, [conflict.identityHash]);
+          throw new PendingCreateLandingError(
+            conflictId,
+            Math.ceil(ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS),
+          );
         }
       }
       if (o.status === 'rejected' && o.httpStatus >= 400 && o.httpStatus < 500 && o.httpStatus !== 429) {

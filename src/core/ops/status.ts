@@ -222,7 +222,12 @@ export async function definitionStatus(
       healthy: slot?.healthy ?? true,
       deletesComparisonOwed: row.deletes_owed === true,
       backfill: row.backfill
-        ? unfinishedBackfill(row.name, row.backfill, Number(row.ledger_size) + Number(row.unrouted_rows))
+        ? unfinishedBackfill(
+            row.name,
+            row.backfill,
+            // Every ledger row the backfill examines, pending creates included.
+            Number(row.ledger_size) + Number(row.unrouted_rows) + Number(row.pending_creates),
+          )
         : null,
     };
   });

@@ -1,0 +1,39 @@
+import { definitionStatus } from '../../../src/core/ops';
+import type { TestDatabase } from '../../support/db';
+import { defineStored, metaDatabase } from '../../functions/support/metaFixtures';
+
+/**
+ * records.ts: UnfinishedBackfill.total is "the definition's ledger rows now: what the whole backfill examines".
+ * A backfill examines every ledger row (LedgerStore.batchAfter has no state filter), PENDING_CREATE ones too, and
+ * its own progress total is count(*) of the ledger (backfill/run.ts ledgerRows). status.ts computes the total
+ * as ledger_size + unrouted_rows, and ledger_size no longer counts PENDING_CREATE (68fa7e1).
+ */
+describe('status: an unfinished backfill counts every ledger row it examines', () => {
+  let db: TestDatabase;
+  afterAll(() => db.drop());
+
+  it('total includes pending creates', async () => {
+    db = await metaDatabase();
+    const id = await defineStored(db.pool, 'orders');
+    for (const [i, hash] of ['h1', 'h2'].entries())
+      await db.pool.query(
+        `INSERT INTO arcore.sync_ledger (definition_id, source_identity_hash, source_identity, source_key_strategy,
+           source_connection, sp_list_id, sp_item_id) VALUES ($1, $2, '{}', 'PRIMARY_KEY', 'default', 'list', $3)`,
+        [id, hash, String(i + 1)],
+      );
+    await db.pool.query(
+      `INSERT INTO arcore.sync_ledger (definition_id, source_identity_hash, source_identity, source_key_strategy,
+         source_connection, sp_list_id, state) VALUES ($1, 'h3', '{}', 'PRIMARY_KEY', 'default', 'list', 'PENDING_CREATE')`,
+      [id],
+    );
+    // A backfill stopped after examining all three rows (the pending one included).
+    await db.pool.query(
+      `INSERT INTO arcore.sync_backfills (definition_id, fields, strategy, direction, position, status, examined, runs)
+       VALUES ($1, '{Title}', 'update_only', 'push', 'h3', 'RUNNING', 3, 1)`,
+      [id],
+    );
+    const [orders] = await definitionStatus(db.pool, 'orders');
+    expect(orders.ledgerSize).toBe(2);
+    expect(orders.backfill).toMatchObject({ done: 3, total: 3 });
+  });
+});
