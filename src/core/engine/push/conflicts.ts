@@ -26,6 +26,18 @@ export function countSettled(
 }
 
 /**
+ * A refusal of one row's values (I12): a key matching other than one row (I13), a value outside an enum, a
+ * SharePoint value a transform step cannot undo, or Postgres's own refusal of the value (SQLSTATE classes 22 and
+ * 23: too long, out of range, a CHECK, NOT NULL, a foreign key, a unique key). The row is parked; the run goes on.
+ */
+export function isRowRefusal(err: unknown): boolean {
+  if (err instanceof KeyMatchError || err instanceof CanonicalValueError || err instanceof StepValueError)
+    return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
+}
+
+/**
  * Settles rows whose write met a concurrent SharePoint change (412) or a missing item: read the item,
  * decide under the policy (I7), record the conflict, then write both sides as decided.
  */
@@ -79,14 +91,17 @@ export async function settleConflicts(
       } catch (err) {
         // A row-level refusal (I13 key matching other than one row, a value outside an enum, a SharePoint value a
         // transform step cannot undo) parks this row.
-        if (!(
-          err instanceof KeyMatchError ||
-          err instanceof CanonicalValueError ||
-          err instanceof StepValueError
-        ))
-          throw err;
+        if (!isRowRefusal(err)) throw err;
         scope.counts.failed++;
-        commit.park.push({ hash: r.hash, identity: r.identity, itemId: entry.itemId, error: err.message });
+        commit.park.push({
+          hash: r.hash,
+          identity: r.identity,
+          itemId: entry.itemId,
+          error:
+            typeof (err as { code?: unknown }).code === 'string'
+              ? `Postgres refuses the values decided for this row (${decision.reason}): ${(err as Error).message}`
+              : (err as Error).message,
+        });
         continue;
       }
     }
