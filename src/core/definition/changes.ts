@@ -220,7 +220,11 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
       kind: 'setting-changed',
       path,
       change: `${path}: ${JSON.stringify(was)} → ${JSON.stringify(now)}`,
-      effect: 'applies from the next run',
+      effect:
+        path === 'conflictPolicy' && was === 'MANUAL'
+          ? 'applies from the next run to new conflicts; rows whose conflict is already OPEN stay parked until ' +
+            '`arcore-sync resolve` settles them (`arcore-sync conflicts NAME` lists them)'
+          : 'applies from the next run',
       realign: [],
     });
   }
