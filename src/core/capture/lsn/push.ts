@@ -272,7 +272,6 @@ async function applyPeek(
     schema: def.source.schema,
     table: def.source.table,
     key: def.source.key,
-    mapped: scope.source.shape.columns.map((c) => c.name),
   });
   const page = new KeyPage();
   let keyless = false;
