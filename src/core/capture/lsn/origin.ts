@@ -6,10 +6,10 @@ import { readInstallationId } from '../../store/installation';
 import { lsnNames } from './names';
 
 /**
- * The pull's (and a push conflict's) writes into an LSN definition's table are marked with the definition's
- * replication origin, so capture recognises them as its own and does not send them back (I3). The ledger's
- * comparison of every captured row with what was last synced stays the second line: it also catches our own
- * writes when the origin cannot be set.
+ * The pull's (and a push conflict's, and resolve's) writes into an LSN definition's table are marked with the
+ * definition's replication origin, so a run can say how many of the keys it read back were its own. Capture does
+ * not skip them: the ledger's comparison of every captured row with what was last synced recognises the echo
+ * (I3), while Postgres's own changes in those transactions (a cascade, a trigger) are still pushed.
  */
 export class OriginPrivilegeError extends Error {
   readonly errorKind: ErrorKind = 'permission';

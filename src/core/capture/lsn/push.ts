@@ -279,6 +279,7 @@ async function applyPeek(
   /** The end of the last transaction read up to its commit: every change before it is in `page` or applied. */
   let lastEnd: string | null = null;
   let txn: { commitLsn: string; own: boolean; changes: number; skip: number } | null = null;
+  let ownKeys = 0;
   let messages = 0;
   let skipped = 0;
   const flush = async () => {
@@ -287,7 +288,7 @@ async function applyPeek(
     keyless = false;
     if (scope.dryRun) return;
     const lsn = lastEnd ?? position.confirmed;
-    const within = txn && !txn.own ? { txn: txn.commitLsn, changes: txn.changes } : null;
+    const within = txn ? { txn: txn.commitLsn, changes: txn.changes } : null;
     if (lsn === position.confirmed && JSON.stringify(within) === JSON.stringify(position.within)) return;
     if (lsn === position.confirmed) {
       scope.assertLockHeld();
@@ -310,15 +311,16 @@ async function applyPeek(
       } else if (!txn) {
         continue;
       } else if (e.kind === 'origin') {
-        // Our own pull's write (I3): nothing to push.
+        // Our own write (a pull page, a push's conflict writes, a resolve): still read back and compared with the
+        // ledger like any change (I3), because Postgres changes more in those transactions than we wrote (an ON
+        // DELETE CASCADE, a trigger rewriting a value); the comparison skips what only echoes the ledger.
         txn.own ||= e.name === names.origin;
       } else if (e.kind === 'change') {
         txn.changes++;
-        if (txn.own) {
-          scope.details.ownWritesSkipped = ((scope.details.ownWritesSkipped as number) ?? 0) + e.keys.length;
-        } else if (txn.changes <= txn.skip) {
+        if (txn.changes <= txn.skip) {
           skipped++; // applied by an earlier run that stopped inside this transaction
         } else {
+          if (txn.own) ownKeys += e.keys.length;
           page.add(e.keys);
           keyless ||= e.keylessDelete;
           if (page.size >= def.source.pageSize) {
@@ -337,6 +339,8 @@ async function applyPeek(
     }
   }
   if (skipped > 0) scope.details.changesResumed = skipped;
+  if (ownKeys > 0)
+    scope.details.ownWritesRead = ((scope.details.ownWritesRead as number | undefined) ?? 0) + ownKeys;
   if (messages === 0) return { kind: 'idle' };
   await flush();
   return { kind: 'applied', position };
