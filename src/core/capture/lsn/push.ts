@@ -372,6 +372,26 @@ const retireChecked = new WeakSet<RunScope>();
 /** How long a second look waits for the server to flush WAL it had only written (the WAL writer's default cycle). */
 const WAL_FLUSH_WAIT_MS = 250;
 
+/**
+ * Every move of the slot by the push records the new position first (confirm, startCapture records the position
+ * the slot was created at before anything reads it), so the recorded position is never behind the slot's (a crash
+ * between startCapture's create and its record is taken for a move, and the full re-read is what it owed). A slot
+ * ahead of it was moved by someone else (dropped and created again under the same name, or advanced): the changes
+ * in between are not in it, and reading on from it would lose them without a word. It is handled as a lost slot.
+ */
+function assertSlotNotAhead(names: LsnNames, head: PeekHead, position: Position): void {
+  if (head.slotConfirmed === null || parseLsn(head.slotConfirmed) <= parseLsn(position.confirmed)) return;
+  throw new SlotLostError(
+    names.slot,
+    'moved ahead',
+    new Error(
+      `its confirmed position ${head.slotConfirmed} is past ${position.confirmed}, the position this definition ` +
+        'last recorded: it was dropped and created again, or advanced, outside the push, and does not hold the ' +
+        'changes in between',
+    ),
+  );
+}
+
 /** One peek (stopping at `upto`, or at the current insert position), applied. */
 async function peekAndApply(
   scope: RunScope,
@@ -392,6 +412,7 @@ async function peekAndApply(
     scope.lockSession,
   );
   try {
+    assertSlotNotAhead(names, peek.head, position);
     if (peek.head.deleteCapture && !retireChecked.has(scope)) {
       retireChecked.add(scope);
       await retireTimestampDeletes(scope);
