@@ -1,6 +1,7 @@
 import { lsnNames } from '../../../../src/core/capture/lsn';
 import { parseLsn } from '../../../../src/core/capture/lsn/pgoutput';
 import { probeIdle } from '../../../../src/core/engine/idle';
+import { DEFAULT_SLOT_POLICY, slotStatuses } from '../../../../src/core/ops/slotHealth';
 import { runPush } from '../../../../src/core/engine/push';
 import type { RunSummary } from '../../../../src/core/engine/types';
 import { getDefinition } from '../../../../src/core/store/definitions';
@@ -58,8 +59,16 @@ describe('I5, I17 (docs/design.md, the recorded position is never behind the slo
     // An operator frees the WAL by re-creating the slot (same name, same plugin)
     await h.db.pool.query('SELECT pg_drop_replication_slot($1)', [slot]);
     await h.db.pool.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
-    // The new slot holds no change, but the idle probe does not take it for idle
+    // The new slot holds no change, but the idle probe does not take it for idle, and status says why
     expect((await probeIdle(h.ctx, 'again'))?.busy).toEqual(['slot moved']);
+    const statuses = await slotStatuses(h.db.pool, () => h.db.pool, DEFAULT_SLOT_POLICY, 'again');
+    expect([...statuses.values()]).toMatchObject([
+      {
+        exists: true,
+        healthy: false,
+        message: expect.stringMatching(/is past .*, the one its push recorded/),
+      },
+    ]);
 
     const run = await push('again');
     expect(run.status).toBe('SUCCEEDED');
@@ -98,6 +107,8 @@ describe('I5, I17 (docs/design.md, the recorded position is never behind the slo
       await restartedBecause(after),
     ]).toEqual([null, null, null]);
     expect((await probeIdle(h.ctx, 'ahead'))?.busy).not.toContain('slot moved');
+    const statuses = await slotStatuses(h.db.pool, () => h.db.pool, DEFAULT_SLOT_POLICY, 'ahead');
+    expect([...statuses.values()]).toMatchObject([{ exists: true, healthy: true }]);
     expect(await titles('ahead')).toEqual(['C', 'a']);
   });
 });
