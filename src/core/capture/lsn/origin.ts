@@ -22,8 +22,8 @@ export class OriginPrivilegeError extends Error {
     super(
       `cannot mark writes with replication origin "${origin}" (${(cause as Error).message}). Grant it: ` +
         `GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), pg_replication_origin_session_setup(text), ` +
-        `pg_replication_origin_session_reset() TO ${role}; (or make the role a superuser). Until then the ` +
-        'push still recognises its own writes by the ledger, at the cost of reading them back',
+        `pg_replication_origin_session_reset() TO ${role}; (or make the role a superuser). Until then nothing ` +
+        'is lost: the push recognises its own writes by the ledger either way, it only cannot count them',
       { cause },
     );
     this.name = 'OriginPrivilegeError';
