@@ -42,7 +42,6 @@ const fold: FoldOptions = {
   schema: 'public',
   table: TABLE,
   key: ['id'],
-  mapped: ['id', 'name'],
 };
 const MB = 1024 * 1024;
 

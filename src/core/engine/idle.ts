@@ -65,6 +65,7 @@ const CHECKS = [
   'delete detection changed',
   'run in progress',
   'slot behind',
+  'slot moved',
   'slot changes',
 ] as const;
 type Check = (typeof CHECKS)[number];
@@ -278,6 +279,7 @@ function lsnSourceChecks(
   p: Prepared,
   params: Params,
   gate: string,
+  recorded: string,
 ): { ctes: string; checks: Partial<Record<Check, string>> } {
   const names = p.names as LsnNames;
   const slot = params.add(names.slot);
@@ -298,6 +300,8 @@ function lsnSourceChecks(
     checks: {
       // A missing or lost slot, or a publication without the table: the run knows how to recover.
       'slot behind': `coalesce((SELECT pos.x - slot.confirmed > ${p.slotLagBytes} FROM pos, slot), true)`,
+      // Past the position the push recorded: moved by someone else, whose gap only a run's full re-read closes.
+      'slot moved': `coalesce((SELECT slot.confirmed > ${recorded} FROM slot), false)`,
       'slot changes': `(SELECT (${gate}) AND EXISTS (SELECT 1 FROM slot) AND (peek.changes > 0 OR peek.n >= ${PEEK_ROWS})
           FROM peek)`,
     },
@@ -328,6 +332,9 @@ const CURSOR_CTE = `cur AS MATERIALIZED (
     SELECT r.status, r.details, r.started_at FROM arcore.sync_runs r
      WHERE r.definition_id = $1::bigint AND r.run_type = 'PUSH' AND r.trigger <> 'resolve'
      ORDER BY r.started_at DESC LIMIT 1)`;
+
+/** LSN: the slot position the push last recorded (the cursor copy); null without one. */
+const RECORDED_LSN_SQL = `(SELECT (c.value::jsonb->>'lsn')::pg_lsn FROM cur c WHERE c.cursor_type = 'LSN')`;
 
 const BACKLOG_SQL = `(SELECT count(*) FROM arcore.sync_failures WHERE definition_id = $1::bigint AND status = 'PARKED') AS parked,
     (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1::bigint AND status = 'OPEN') AS conflicts`;
@@ -376,7 +383,7 @@ async function probeTogether(p: Prepared): Promise<IdleVerdict> {
   if (p.def.source.cursor.type === 'LSN') {
     const lock = `pg_try_advisory_xact_lock(${LOCK_NAMESPACE}, ($1::bigint)::int)`;
     ctes += `,\n    m AS MATERIALIZED (SELECT ${anyOf(meta)} AS busy, ${lock} AS locked)`;
-    const lsn = lsnSourceChecks(p, params, '(SELECT m.locked AND NOT m.busy FROM m)');
+    const lsn = lsnSourceChecks(p, params, '(SELECT m.locked AND NOT m.busy FROM m)', RECORDED_LSN_SQL);
     ctes += `,\n    ${lsn.ctes}`;
     source = { 'run in progress': '(SELECT NOT m.locked FROM m)', ...lsn.checks };
   } else {
@@ -408,7 +415,7 @@ async function probeApart(ctx: EngineContext, p: Prepared): Promise<IdleVerdict>
   const meta = metaChecks(p, metaParams);
   const lsn = p.def.source.cursor.type === 'LSN';
   const extra = lsn
-    ? ''
+    ? `, ${RECORDED_LSN_SQL}::text AS recorded_lsn`
     : `, (SELECT c.value FROM cur c WHERE c.cursor_type = 'TIMESTAMP') AS position,
          ${sharedSql(p, metaParams)} AS shared, ${sweepDueSql(p, metaParams)} AS sweep_due`;
   const { rows: metaRows } = await ctx.meta.query<Row>(
@@ -424,7 +431,7 @@ async function probeApart(ctx: EngineContext, p: Prepared): Promise<IdleVerdict>
   try {
     if (lsn) {
       if (!lock) return { ...verdict, idle: false, busy: ['run in progress'] };
-      const checks = lsnSourceChecks(p, params, 'true');
+      const checks = lsnSourceChecks(p, params, 'true', `${params.add(metaRow.recorded_lsn)}::pg_lsn`);
       ctes = `WITH ${checks.ctes} `;
       source = checks.checks;
     } else {

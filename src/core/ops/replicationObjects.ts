@@ -26,6 +26,8 @@ export interface SlotFigures {
   lagBytes: number | null;
   /** PostgreSQL 17+: why the slot was invalidated (wal_removed, idle_timeout, …). */
   invalidationReason: string | null;
+  /** confirmed_flush_lsn: what the slot's reader confirmed (compared with the push's recorded position). */
+  confirmedLsn: string | null;
 }
 
 // to_jsonb keeps the query valid on servers without invalidation_reason (before PostgreSQL 17).
@@ -33,7 +35,7 @@ const SLOTS_SQL = `
 SELECT b.base, s.slot_name::text AS slot, s.active, s.wal_status,
        pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::text AS retained,
        pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::text AS lag,
-       to_jsonb(s) ->> 'invalidation_reason' AS invalidation_reason
+       to_jsonb(s) ->> 'invalidation_reason' AS invalidation_reason, s.confirmed_flush_lsn::text AS confirmed
   FROM unnest($1::text[]) AS b(base)
   JOIN pg_replication_slots s ON ${belongsTo('s.slot_name', 'b.base')}
  ORDER BY b.base, s.slot_name`;
@@ -57,6 +59,7 @@ export async function readSlotFigures(
     retained: string | null;
     lag: string | null;
     invalidation_reason: string | null;
+    confirmed: string | null;
   }>(SLOTS_SQL, [bases]);
   return new Map(
     rows.map((r) => [
@@ -68,6 +71,7 @@ export async function readSlotFigures(
         retainedWalBytes: bytes(r.retained),
         lagBytes: bytes(r.lag),
         invalidationReason: r.invalidation_reason,
+        confirmedLsn: r.confirmed,
       },
     ]),
   );

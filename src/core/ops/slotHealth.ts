@@ -3,6 +3,8 @@ import type { SlotPolicy } from '../engine/types';
 import { readInstallationId } from '../store/installation';
 import { readSlotFigures, replicationBaseName, type SlotFigures } from './replicationObjects';
 import { groupBy } from '../groupBy';
+import { parseLsnCursor } from '../capture/lsn/cursor';
+import { parseLsn } from '../capture/lsn/pgoutput';
 
 /** The settings' defaults (src/config/settings.ts), for callers without an engine context. */
 export const DEFAULT_SLOT_POLICY: SlotPolicy = { warnBytes: 1024 ** 3, dropAfterDisabledHours: 72 };
@@ -40,6 +42,8 @@ export interface LsnDefinitionRow {
   slotDroppedAt: Date | null;
   /** A push cursor is held: the slot was created and read before. */
   hasCursor: boolean;
+  /** The slot position the push last recorded (its LSN cursor); null without one. */
+  recordedLsn: string | null;
 }
 
 /** LSN definitions (all, or the one named), with what slot safety needs to know about them. */
@@ -52,10 +56,13 @@ export async function lsnDefinitionRows(meta: Pool, name?: string): Promise<LsnD
     disabled_at: Date | null;
     slot_dropped_at: Date | null;
     has_cursor: boolean;
+    recorded: string | null;
   }>(
     `SELECT d.id::text AS id, d.name, d.enabled, d.source_connection, d.disabled_at, d.slot_dropped_at,
             EXISTS (SELECT 1 FROM arcore.sync_cursors c WHERE c.definition_id = d.id AND c.scope = 'SOURCE')
-              AS has_cursor
+              AS has_cursor,
+            (SELECT c.value FROM arcore.sync_cursors c
+              WHERE c.definition_id = d.id AND c.scope = 'SOURCE' AND c.cursor_type = 'LSN') AS recorded
        FROM arcore.sync_definitions d
       WHERE d.cursor_type = 'LSN' AND ($1::text IS NULL OR d.name = $1)
       ORDER BY d.name`,
@@ -69,6 +76,7 @@ export async function lsnDefinitionRows(meta: Pool, name?: string): Promise<LsnD
     disabledAt: r.disabled_at,
     slotDroppedAt: r.slot_dropped_at,
     hasCursor: r.has_cursor,
+    recordedLsn: parseLsnCursor(r.recorded)?.lsn ?? null,
   }));
 }
 
@@ -132,6 +140,20 @@ export function slotStatusOf(
       message:
         `the slot was invalidated${figures.invalidationReason ? ` (${figures.invalidationReason})` : ''} and its ` +
         `changes are gone: ${RECOVERY}`,
+    };
+  // The push records a position before it moves the slot there: a slot past it was moved by someone else.
+  if (
+    def.recordedLsn !== null &&
+    figures.confirmedLsn !== null &&
+    parseLsn(figures.confirmedLsn) > parseLsn(def.recordedLsn)
+  )
+    return {
+      ...base,
+      healthy: false,
+      message:
+        `the slot's confirmed position ${figures.confirmedLsn} is past ${def.recordedLsn}, the one its push ` +
+        'recorded: it was dropped and created again, or advanced, outside the push, and lacks the changes in ' +
+        `between: ${RECOVERY}`,
     };
   const retained = figures.retainedWalBytes ?? 0;
   if (retained > policy.warnBytes)

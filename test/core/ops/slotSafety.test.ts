@@ -225,6 +225,7 @@ describe('status reports each LSN definition’s replication slot', () => {
       disabledAt: null,
       slotDroppedAt: null,
       hasCursor: true,
+      recordedLsn: '0/3000000',
     };
     const lost = slotStatusOf(
       row,
@@ -235,6 +236,7 @@ describe('status reports each LSN definition’s replication slot', () => {
         retainedWalBytes: null,
         lagBytes: null,
         invalidationReason: 'wal_removed',
+        confirmedLsn: '0/4000000',
       },
       LARGE,
     );

@@ -20,7 +20,11 @@ export interface CapturedTransaction {
   keylessDelete: boolean;
 }
 
-export class MappedColumnDroppedError extends Error {
+/**
+ * A change in the slot whose table, when it was made, lacked a key column the definition now uses: its rows cannot
+ * be named, so the push stops before the slot moves past it (nothing is lost) and says how to go on.
+ */
+export class CapturedKeyMissingError extends Error {
   readonly errorKind: ErrorKind = 'invalid_definition';
 
   constructor(
@@ -29,12 +33,12 @@ export class MappedColumnDroppedError extends Error {
     readonly columns: string[],
   ) {
     super(
-      `Definition "${definition}": column${columns.length > 1 ? 's' : ''} ${columns.map((c) => `"${c}"`).join(', ')} ` +
-        `of ${table} ${columns.length > 1 ? 'were' : 'was'} dropped but the definition maps ${columns.length > 1 ? 'them' : 'it'}. ` +
-        'Pushes stop here (nothing after the change is lost: the slot keeps it); remove the mapping from the ' +
-        'definition and apply it, or add the column back',
+      `Definition "${definition}": changes waiting in the replication slot were made when ${table} had no ` +
+        `key column${columns.length > 1 ? 's' : ''} ${columns.map((c) => `"${c}"`).join(', ')} (source.key), so ` +
+        'their rows cannot be named. Pushes stop here (nothing after them is lost: the slot keeps them); re-read ' +
+        `the table and compare it with the ledger instead: arcore-sync reset-cursor ${definition} --scope source`,
     );
-    this.name = 'MappedColumnDroppedError';
+    this.name = 'CapturedKeyMissingError';
   }
 }
 
@@ -43,8 +47,6 @@ export interface FoldOptions {
   schema: string;
   table: string;
   key: string[];
-  /** Columns the definition reads: a Relation message without one of them fails the definition. */
-  mapped: string[];
 }
 
 function keyOf(
@@ -96,10 +98,14 @@ export class ChangeFolder {
         return { kind: 'origin', name: m.name };
       case 'relation': {
         if (m.schema !== opts.schema || m.name !== opts.table) return null;
+        // A Relation message gives the table's shape when the change was made, not now: a change made before a
+        // column was added lacks it although the table has it today. Rows are re-read by key, so only the key
+        // (which the replica identity carries for deletes, assertReplicaIdentity) is needed from the message; a
+        // mapped column really dropped is the run's catalog read's to report (engine/plan.ts).
         const present = new Set(m.columns.map((c) => c.name));
-        const dropped = opts.mapped.filter((c) => !present.has(c));
-        if (dropped.length > 0)
-          throw new MappedColumnDroppedError(opts.definition, `${opts.schema}.${opts.table}`, dropped);
+        const missing = opts.key.filter((c) => !present.has(c));
+        if (missing.length > 0)
+          throw new CapturedKeyMissingError(opts.definition, `${opts.schema}.${opts.table}`, missing);
         this.relations.set(m.relationId, m.columns);
         return null;
       }

@@ -4,8 +4,9 @@ import { z } from 'zod';
 /**
  * The SOURCE cursor of an LSN definition (sync_cursors, cursor_type LSN): the slot position the ledger is
  * known to be consistent with, and, while the table's current rows are being loaded (a new definition, a
- * switch from TIMESTAMP, a lost slot), the last key loaded. The slot itself holds the authoritative position;
- * this copy serves `status` and tells a run which phase it resumes.
+ * switch from TIMESTAMP, a lost slot), the last key loaded. The slot holds where decoding resumes; this copy,
+ * written before every move of the slot by the push, is never behind it, so a slot ahead of it was moved by
+ * someone else (push.ts, assertSlotNotAhead). It also serves `status` and tells a run which phase it resumes.
  */
 export interface LsnCursor {
   lsn: string;

@@ -6,10 +6,10 @@ import { readInstallationId } from '../../store/installation';
 import { lsnNames } from './names';
 
 /**
- * The pull's (and a push conflict's) writes into an LSN definition's table are marked with the definition's
- * replication origin, so capture recognises them as its own and does not send them back (I3). The ledger's
- * comparison of every captured row with what was last synced stays the second line: it also catches our own
- * writes when the origin cannot be set.
+ * The pull's (and a push conflict's, and resolve's) writes into an LSN definition's table are marked with the
+ * definition's replication origin, so a run can say how many of the keys it read back were its own. Capture does
+ * not skip them: the ledger's comparison of every captured row with what was last synced recognises the echo
+ * (I3), while Postgres's own changes in those transactions (a cascade, a trigger) are still pushed.
  */
 export class OriginPrivilegeError extends Error {
   readonly errorKind: ErrorKind = 'permission';
@@ -22,8 +22,8 @@ export class OriginPrivilegeError extends Error {
     super(
       `cannot mark writes with replication origin "${origin}" (${(cause as Error).message}). Grant it: ` +
         `GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), pg_replication_origin_session_setup(text), ` +
-        `pg_replication_origin_session_reset() TO ${role}; (or make the role a superuser). Until then the ` +
-        'push still recognises its own writes by the ledger, at the cost of reading them back',
+        `pg_replication_origin_session_reset() TO ${role}; (or make the role a superuser). Until then nothing ` +
+        'is lost: the push recognises its own writes by the ledger either way, it only cannot count them',
       { cause },
     );
     this.name = 'OriginPrivilegeError';

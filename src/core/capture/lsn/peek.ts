@@ -31,6 +31,11 @@ export interface PeekHead {
   flushLsn: string;
   /** The TIMESTAMP-era delete-capture trigger or its tombstone table is still on the table. */
   deleteCapture: boolean;
+  /**
+   * The slot's confirmed position (confirmed_flush_lsn) as the peek began: the push records a position before it
+   * moves the slot there, so a slot ahead of the recorded one was moved by someone else (push.ts).
+   */
+  slotConfirmed: string | null;
 }
 
 export interface SlotPeek {
@@ -93,6 +98,7 @@ export async function openPeek(
     dc: boolean | null;
     flushed: boolean | null;
     flush: string | null;
+    confirmed: string | null;
   }[];
   try {
     ({ rows } = await pool.query(
@@ -104,10 +110,11 @@ export async function openPeek(
                          WHERE pubname = $3 AND schemaname = $4 AND tablename = $5) AS published,
                 (to_regclass($6) IS NOT NULL OR EXISTS (
                    SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($7) AND tgname = $8)) AS dc,
-                pos.f >= pos.x AS flushed, pos.f::text AS flush
+                pos.f >= pos.x AS flushed, pos.f::text AS flush,
+                (SELECT s.confirmed_flush_lsn::text FROM pg_replication_slots s WHERE s.slot_name = $1) AS confirmed
            FROM pos
          UNION ALL
-         SELECT c.lsn, c.data, NULL, NULL, NULL, NULL FROM pos, LATERAL (${changesSql('pos.x')}) c
+         SELECT c.lsn, c.data, NULL, NULL, NULL, NULL, NULL FROM pos, LATERAL (${changesSql('pos.x')}) c
        ) p LIMIT $9`,
       [
         names.slot,
@@ -137,6 +144,7 @@ export async function openPeek(
     deleteCapture: headRow.dc === true,
     flushed: headRow.flushed === true,
     flushLsn: headRow.flush as string,
+    slotConfirmed: headRow.confirmed,
   };
   const plain = rows
     .filter((r) => r.data !== null)

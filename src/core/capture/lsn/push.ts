@@ -272,7 +272,6 @@ async function applyPeek(
     schema: def.source.schema,
     table: def.source.table,
     key: def.source.key,
-    mapped: scope.source.shape.columns.map((c) => c.name),
   });
   const page = new KeyPage();
   let keyless = false;
@@ -280,6 +279,7 @@ async function applyPeek(
   /** The end of the last transaction read up to its commit: every change before it is in `page` or applied. */
   let lastEnd: string | null = null;
   let txn: { commitLsn: string; own: boolean; changes: number; skip: number } | null = null;
+  let ownKeys = 0;
   let messages = 0;
   let skipped = 0;
   const flush = async () => {
@@ -288,7 +288,7 @@ async function applyPeek(
     keyless = false;
     if (scope.dryRun) return;
     const lsn = lastEnd ?? position.confirmed;
-    const within = txn && !txn.own ? { txn: txn.commitLsn, changes: txn.changes } : null;
+    const within = txn ? { txn: txn.commitLsn, changes: txn.changes } : null;
     if (lsn === position.confirmed && JSON.stringify(within) === JSON.stringify(position.within)) return;
     if (lsn === position.confirmed) {
       scope.assertLockHeld();
@@ -311,15 +311,16 @@ async function applyPeek(
       } else if (!txn) {
         continue;
       } else if (e.kind === 'origin') {
-        // Our own pull's write (I3): nothing to push.
+        // Our own write (a pull page, a push's conflict writes, a resolve): still read back and compared with the
+        // ledger like any change (I3), because Postgres changes more in those transactions than we wrote (an ON
+        // DELETE CASCADE, a trigger rewriting a value); the comparison skips what only echoes the ledger.
         txn.own ||= e.name === names.origin;
       } else if (e.kind === 'change') {
         txn.changes++;
-        if (txn.own) {
-          scope.details.ownWritesSkipped = ((scope.details.ownWritesSkipped as number) ?? 0) + e.keys.length;
-        } else if (txn.changes <= txn.skip) {
+        if (txn.changes <= txn.skip) {
           skipped++; // applied by an earlier run that stopped inside this transaction
         } else {
+          if (txn.own) ownKeys += e.keys.length;
           page.add(e.keys);
           keyless ||= e.keylessDelete;
           if (page.size >= def.source.pageSize) {
@@ -338,6 +339,8 @@ async function applyPeek(
     }
   }
   if (skipped > 0) scope.details.changesResumed = skipped;
+  if (ownKeys > 0)
+    scope.details.ownWritesRead = ((scope.details.ownWritesRead as number | undefined) ?? 0) + ownKeys;
   if (messages === 0) return { kind: 'idle' };
   await flush();
   return { kind: 'applied', position };
@@ -369,6 +372,26 @@ const retireChecked = new WeakSet<RunScope>();
 /** How long a second look waits for the server to flush WAL it had only written (the WAL writer's default cycle). */
 const WAL_FLUSH_WAIT_MS = 250;
 
+/**
+ * Every move of the slot by the push records the new position first (confirm, startCapture records the position
+ * the slot was created at before anything reads it), so the recorded position is never behind the slot's (a crash
+ * between startCapture's create and its record is taken for a move, and the full re-read is what it owed). A slot
+ * ahead of it was moved by someone else (dropped and created again under the same name, or advanced): the changes
+ * in between are not in it, and reading on from it would lose them without a word. It is handled as a lost slot.
+ */
+function assertSlotNotAhead(names: LsnNames, head: PeekHead, position: Position): void {
+  if (head.slotConfirmed === null || parseLsn(head.slotConfirmed) <= parseLsn(position.confirmed)) return;
+  throw new SlotLostError(
+    names.slot,
+    'moved ahead',
+    new Error(
+      `its confirmed position ${head.slotConfirmed} is past ${position.confirmed}, the position this definition ` +
+        'last recorded: it was dropped and created again, or advanced, outside the push, and does not hold the ' +
+        'changes in between',
+    ),
+  );
+}
+
 /** One peek (stopping at `upto`, or at the current insert position), applied. */
 async function peekAndApply(
   scope: RunScope,
@@ -389,6 +412,7 @@ async function peekAndApply(
     scope.lockSession,
   );
   try {
+    assertSlotNotAhead(names, peek.head, position);
     if (peek.head.deleteCapture && !retireChecked.has(scope)) {
       retireChecked.add(scope);
       await retireTimestampDeletes(scope);

@@ -15,8 +15,13 @@ export interface SlotChange {
   data: Buffer;
 }
 
-/** Why the slot cannot be read from where it stands: the definition falls back to a full re-read. */
-export type SlotLossReason = 'missing' | 'invalidated' | 'publication missing' | 'other database';
+/**
+ * Why the slot cannot be read from where it stands: the definition falls back to a full re-read. `moved ahead`:
+ * its confirmed position is past the one the push last recorded (dropped and created again under the same name,
+ * or advanced, outside the push), so the changes in between are not in it.
+ */
+export type SlotLossReason =
+  'missing' | 'invalidated' | 'publication missing' | 'other database' | 'moved ahead';
 
 export class SlotLostError extends Error {
   constructor(

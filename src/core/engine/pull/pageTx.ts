@@ -18,7 +18,7 @@ export async function inPageTx<T>(
   const end = scope.dryRun ? 'ROLLBACK' : 'COMMIT';
   let marked = false;
   try {
-    // Capture (LSN) recognises these writes by their origin and does not push them back (I3).
+    // Marked as this definition's writes (LSN); capture still compares them with the ledger, which skips echoes (I3).
     marked = await markRunWrites(scope, source);
     await meta.query('BEGIN');
     if (source !== meta) await source.query('BEGIN');

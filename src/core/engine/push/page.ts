@@ -97,7 +97,7 @@ export async function inSourceTx<T>(scope: RunScope, fn: (client: PoolClient) =>
   const client = await scope.sourcePool.connect();
   let marked = false;
   try {
-    marked = await markRunWrites(scope, client); // not captured back (I3)
+    marked = await markRunWrites(scope, client); // read back by capture; the ledger skips the echo (I3)
     await client.query('BEGIN');
     const out = await fn(client);
     await client.query(scope.dryRun ? 'ROLLBACK' : 'COMMIT');
