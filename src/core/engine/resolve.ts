@@ -457,7 +457,7 @@ async function resolveInRun(
   let itemId: string | null = item?.id ?? null;
   let spModifiedAt: string | null = item?.lastModifiedDateTime ?? null;
   try {
-    marked = await markRunWrites(scope, client); // capture (LSN) does not read the resolution back (I3)
+    marked = await markRunWrites(scope, client); // marks the resolution as ours; LSN capture reads it back and the ledger comparison skips it (I3)
     await client.query('BEGIN');
     if (Object.keys(pgChanges).length) await writePostgres(scope, client, conflict, pgChanges, synced);
     if (!item || Object.keys(spChanges).length) {
