@@ -273,7 +273,7 @@ async function settlePairs(
         job,
         commit,
         p.entry,
-        `the current pullTransform cannot read SharePoint's value: ${(err as Error).message}`,
+        `the field's current pull pipeline cannot read SharePoint's value: ${(err as Error).message}`,
       );
       continue;
     }
