@@ -130,4 +130,52 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
     expect(again).toMatchObject({ status: 'SUCCEEDED', updated: 0 });
     await quiet(name);
   });
+
+  it('each direction is stamped apart: after a pullTransform change a push backfill rewrites nothing', async () => {
+    const name = 'tfb3';
+    await h.db.pool.query(
+      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
+    const def = (pullTransform: string): SyncDefinitionInput => ({
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code', transform: "PREFIX('X-')", pullTransform },
+      ],
+    });
+    await h.define(def('TRIM'));
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'c1')`);
+    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
+    const [item] = await h.items(name);
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
+      Code: '  X-k9 ',
+    });
+    expect(res.status).toBe(200);
+    expect(await runPull(h.ctx, name, { trigger: 'test' })).toMatchObject({ updated: 1, conflicts: 0 });
+    const code = async () => (await h.db.pool.query(`SELECT code FROM ${name}`)).rows[0].code as string;
+    expect(await code()).toBe('X-k9');
+
+    await applyDefinitions(h.db.pool, [parseDefinition(def('TRIM | UPPER'))]);
+    const eTag = (await h.items(name))[0].eTag;
+    // The push pipeline did not change: the value pull wrote is not pushed back as "X-X-k9".
+    const push = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'push', trigger: 'test' });
+    expect(push).toMatchObject({ status: 'SUCCEEDED', updated: 0, conflicts: 0 });
+    expect((await h.items(name))[0]).toMatchObject({
+      eTag,
+      fields: expect.objectContaining({ Code: '  X-k9 ' }),
+    });
+    const pull = await runBackfill(h.ctx, name, {
+      fields: ['Code'],
+      direction: 'pull',
+      restart: true,
+      trigger: 'test',
+    });
+    expect(pull).toMatchObject({ status: 'SUCCEEDED', updated: 1, conflicts: 0 });
+    expect(await code()).toBe('X-K9');
+    expect((await h.items(name))[0].eTag).toBe(eTag);
+    await quiet(name);
+  });
 });
