@@ -12,8 +12,9 @@ import {
   type CanonicalValue,
   type FieldKind,
 } from '../canonical';
+import { createHash } from 'node:crypto';
 import type { FieldMapping } from '../definition/schema';
-import type { SourcePairs } from '../store/ledger';
+import type { SourcePair, SourcePairs } from '../store/ledger';
 import { oneWayDirection } from '../transform/check';
 import {
   invertPipeline,
@@ -31,6 +32,32 @@ export interface FieldTransforms {
   pull: Pipeline | null;
   /** The direction a pipeline that cannot be undone leaves the field in (docs/cli.md, reversibility). */
   oneWay: 'PUSH_ONLY' | 'PULL_ONLY' | null;
+  /** What each direction runs, as the ledger's pairs record it (I14). */
+  stamps: PipelineStamps;
+}
+
+/**
+ * Short fingerprints of the pipeline each direction runs: push runs `transform`, or `pullTransform` undone; pull
+ * runs `pullTransform`, or `transform` undone. A pair stamped otherwise was made under a pipeline since changed.
+ */
+export interface PipelineStamps {
+  push: string;
+  pull: string;
+}
+
+export type PipelineDirection = keyof PipelineStamps;
+
+function stampOf(own: Pipeline | null, undone: Pipeline | null): string {
+  const text = own
+    ? `run:${own.legacy ? 'array:' : ''}${own.text}`
+    : undone
+      ? `undo:${undone.legacy ? 'array:' : ''}${undone.text}`
+      : 'none';
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+export function pipelineStamps(push: Pipeline | null, pull: Pipeline | null): PipelineStamps {
+  return { push: stampOf(push, pull), pull: stampOf(pull, push) };
 }
 
 /** A field's pipelines, or null when it has none. The definition was validated: specs parse. */
@@ -40,7 +67,7 @@ export function fieldTransforms(
   if (f.transform === undefined && f.pullTransform === undefined) return null;
   const push = f.transform === undefined ? null : parsePipeline(f.transform);
   const pull = f.pullTransform === undefined ? null : parsePipeline(f.pullTransform);
-  return { push, pull, oneWay: oneWayDirection(push, pull) };
+  return { push, pull, oneWay: oneWayDirection(push, pull), stamps: pipelineStamps(push, pull) };
 }
 
 /**
@@ -97,10 +124,33 @@ function validPair(
   pairs: SourcePairs | null | undefined,
   synced: CanonicalRecord | null,
   target: string,
-): { sp: CanonicalValue; pg: unknown } | null {
+): SourcePair | null {
   const pair = pairs?.[target];
   if (!pair || !synced || !(target in synced)) return null;
   return canonicalEquals(pair.sp, synced[target]) ? pair : null;
+}
+
+/**
+ * Whether the field's pair stands for the row as it is (Postgres unchanged since the last sync) but was made under
+ * a `direction` pipeline the definition has changed since (I14). The next push and pull still read the field
+ * through it (a changed pipeline rewrites nothing by itself); a backfill re-derives it through the current one.
+ * A pair with no stamp predates the stamps and counts as made under the current pipeline.
+ */
+export function madeUnderOldPipeline(
+  f: TransformedField,
+  values: Record<string, unknown>,
+  ledger: { syncedValues: CanonicalRecord | null; sourceValues?: SourcePairs | null },
+  direction: PipelineDirection,
+): boolean {
+  if (!f.transforms) return false;
+  const pair = validPair(ledger.sourceValues, ledger.syncedValues, f.target);
+  const stamp = pair?.[direction];
+  if (!pair || stamp === undefined || stamp === f.transforms.stamps[direction]) return false;
+  try {
+    return stableStringify(pair.pg) === stableStringify(sourceInput(f, values));
+  } catch {
+    return false; // a row value with no canonical form: the pair does not stand for it
+  }
 }
 
 /**
@@ -144,6 +194,28 @@ export function pulledValue(f: TransformedField, value: CanonicalValue): Canonic
   return toCanonical(f.sourceKind, toPostgresValue(f.transforms, value as PipelineValue));
 }
 
+/**
+ * A new pair, stamped with the pipelines it was made under: a pair that repeats the previous one (the field did
+ * not change on either side) keeps its stamps, since its values still come from the pipelines that made them; a
+ * new one, or a stamp the caller dropped (a backfill that re-derived the field), takes the current pipelines.
+ */
+function stamped(
+  f: TransformedField,
+  pair: { sp: CanonicalValue; pg: unknown },
+  previous: SourcePair | undefined,
+): SourcePair {
+  const now = (f.transforms as FieldTransforms).stamps;
+  const same =
+    previous !== undefined &&
+    canonicalEquals(previous.sp, pair.sp) &&
+    stableStringify(previous.pg) === stableStringify(pair.pg);
+  return {
+    ...pair,
+    push: (same ? previous.push : undefined) ?? now.push,
+    pull: (same ? previous.pull : undefined) ?? now.pull,
+  };
+}
+
 function pushesBackTo(f: TransformedField, written: CanonicalValue, sp: CanonicalValue): boolean {
   try {
     const t = f.transforms as FieldTransforms;
@@ -156,13 +228,15 @@ function pushesBackTo(f: TransformedField, written: CanonicalValue, sp: Canonica
 /**
  * The ledger's pairs for transformed fields after a sync: a field Postgres was written for pairs the synced
  * value with what was written; a field whose row value maps to the synced value pairs it with the row's input.
- * A field neither covers gets no pair (the next read compares through the pipelines).
+ * A field neither covers gets no pair (the next read compares through the pipelines). `previous` (the entry's
+ * pairs before this sync) carries the stamps of pairs that did not change.
  */
 export function sourcePairs(
   fields: readonly TransformedField[],
   synced: CanonicalRecord | null,
   row: { values: Record<string, unknown>; canonical: CanonicalRecord } | null,
   written: Record<string, CanonicalValue> = {},
+  previous: SourcePairs | null = null,
 ): SourcePairs | null {
   if (!synced) return null;
   const out: SourcePairs = {};
@@ -173,10 +247,10 @@ export function sourcePairs(
       // Pull wrote the push pipeline undone: paired only when pushing it back gives SharePoint's value, so
       // that a value SharePoint holds un-normalised (` abc ` under TRIM) is normalised by the next push.
       if (f.transforms.pull || pushesBackTo(f, written[f.target], sp))
-        out[f.target] = { sp, pg: written[f.target] };
+        out[f.target] = stamped(f, { sp, pg: written[f.target] }, previous?.[f.target]);
     } else if (row && canonicalEquals(row.canonical[f.target], sp)) {
       try {
-        out[f.target] = { sp, pg: sourceInput(f, row.values) };
+        out[f.target] = stamped(f, { sp, pg: sourceInput(f, row.values) }, previous?.[f.target]);
       } catch {
         // A row value with no canonical form has no pair.
       }

@@ -8,9 +8,17 @@ export type Provenance = 'PUSH' | 'PULL';
 
 /**
  * For a field with a transform pipeline, what each side held when it last synced (migration 013): `sp` the
- * SharePoint value (as in syncedValues), `pg` the Postgres input the pipeline read.
+ * SharePoint value (as in syncedValues), `pg` the Postgres input the pipeline read. `push` and `pull` stamp the
+ * pipeline each direction ran when the pair was made (engine/transform.ts pipelineStamps, I14): a backfill
+ * re-derives a pair made under a pipeline since changed. Absent on pairs saved before the stamps existed.
  */
-export type SourcePairs = Record<string, { sp: CanonicalValue; pg: unknown }>;
+export interface SourcePair {
+  sp: CanonicalValue;
+  pg: unknown;
+  push?: string;
+  pull?: string;
+}
+export type SourcePairs = Record<string, SourcePair>;
 type Db = Pool | PoolClient;
 
 /** One synced pair: a source row (by identity) and its SharePoint item (I1). */

@@ -5,7 +5,14 @@
  * ledger rows, conflicts and the backfill's position commit together in one metadata transaction.
  */
 import type { PoolClient } from 'pg';
-import { contentHash, fromGraphFields, type CanonicalRecord, type CanonicalValue } from '../../canonical';
+import {
+  canonicalEquals,
+  contentHash,
+  fromGraphFields,
+  toCanonical,
+  type CanonicalRecord,
+  type CanonicalValue,
+} from '../../canonical';
 import { KEEP_CURSOR_SETTING, type SourceRow } from '../../source/postgres/PostgresSource';
 import {
   advanceBackfill,
@@ -14,14 +21,14 @@ import {
   type BackfillSpec,
 } from '../../store/backfills';
 import { openConflictIdentities, recordConflict } from '../../store/conflicts';
-import type { LedgerEntry } from '../../store/ledger';
+import type { LedgerEntry, SourcePairs } from '../../store/ledger';
 import { appliedNothing, type ListItem, type WriteOp, type WriteOutcome } from '../../target/sharepoint';
 import { unalignedFields } from '../alignment';
 import { rowsByIdentity, sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { createdSynced, describeFailure, responseFields } from '../push/page';
 import { applyToPostgres, graphFields } from '../push/writes';
-import { sourcePairs } from '../transform';
+import { madeUnderOldPipeline, pulledValue, sourcePairs } from '../transform';
 import { forListId } from '../routing';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
@@ -62,6 +69,16 @@ interface Pair {
   written?: Record<string, CanonicalValue>;
   /** Found by the hidden key column in place of a missing item (I6). */
   adopted: boolean;
+  /** Chosen fields read through the current pipeline instead of a pair made under an older one (I14). */
+  rederive: string[];
+}
+
+/** A ledger row with its Postgres row, read for the backfill. */
+interface Prepared {
+  entry: LedgerEntry;
+  row: SourceRow;
+  pg: CanonicalRecord;
+  rederive: string[];
 }
 
 interface BatchCommit {
@@ -101,6 +118,62 @@ function onlyChosenFieldsMoved(job: BackfillJob, p: Pair): boolean {
   return differs(p.entry.syncedValues, p.sp, others).length === 0;
 }
 
+/**
+ * The chosen fields whose ledger pair was made under a pipeline of the backfill's direction that has changed
+ * since, while Postgres still holds the input it paired (I14). The next push and pull keep reading them through
+ * the pair (a changed pipeline rewrites nothing by itself, docs/cli.md), but a backfill is the operator's request
+ * to sync these fields through the current pipeline: it re-derives them. A pair made under the current pipeline
+ * stands (a value pull wrote that the push pipeline would not give back is not rewritten, I3).
+ */
+function rederivedFields(job: BackfillJob, entry: LedgerEntry, row: SourceRow): string[] {
+  const { direction } = job.spec;
+  // The direction the pipeline leaves a one-way field in never writes the other way: nothing to re-derive.
+  const never = direction === 'push' ? 'PULL_ONLY' : 'PUSH_ONLY';
+  return job.plan.fields
+    .filter(
+      (f) =>
+        f.transforms !== null &&
+        f.transforms.oneWay !== never &&
+        madeUnderOldPipeline(f, row.values, entry, direction),
+    )
+    .map((f) => f.target);
+}
+
+/** `pairs` without `fields`' pairs (read through the pipelines), or without their `stamp` (made anew). */
+function withoutPairs(
+  pairs: SourcePairs | null | undefined,
+  fields: string[],
+  stamp?: 'push' | 'pull',
+): SourcePairs | null {
+  if (!pairs || fields.length === 0) return pairs ?? null;
+  const out: SourcePairs = { ...pairs };
+  for (const t of fields) {
+    const pair = out[t];
+    if (!pair) continue;
+    if (stamp === undefined) {
+      delete out[t];
+      continue;
+    }
+    const { [stamp]: _dropped, ...rest } = pair;
+    out[t] = rest;
+  }
+  return out;
+}
+
+/**
+ * Pulling: the re-derived fields whose Postgres value is not what the current pull pipeline makes of SharePoint's
+ * value. Postgres kept the paired input, so it is rewritten from SharePoint (decideBackfill's `rebuild`).
+ */
+function pullRebuild(job: BackfillJob, p: Pair): string[] {
+  if (job.spec.direction !== 'pull') return [];
+  return p.rederive.filter((t) => {
+    const f = job.scope.plan.byTarget.get(t);
+    if (!f) return false;
+    const held = toCanonical(f.sourceKind, p.row.values[f.source]);
+    return !canonicalEquals(pulledValue(f, p.sp[t] ?? null), held);
+  });
+}
+
 function savedEntry(job: BackfillJob, p: Pair, synced: CanonicalRecord, eTag: string | null): LedgerEntry {
   return {
     ...p.entry,
@@ -114,6 +187,8 @@ function savedEntry(job: BackfillJob, p: Pair, synced: CanonicalRecord, eTag: st
       synced,
       { values: p.row.values, canonical: p.pg },
       p.written ?? {},
+      // A re-derived field's pair is now made under the current pipeline of the backfill's direction.
+      withoutPairs(p.entry.sourceValues, p.rederive, job.spec.direction),
     ),
   };
 }
@@ -190,13 +265,31 @@ async function settlePairs(
   const decided = new Map<string, { pair: Pair; decision: PairDecision; synced: CanonicalRecord }>();
   const conflicts: BatchCommit['conflicts'] = [];
   for (const p of pairs) {
-    const decision = decideBackfill(job.plan, scope.def, spec.direction, {
-      base: p.entry.syncedValues,
-      postgres: p.pg,
-      sharepoint: p.sp,
-      postgresModifiedAt: p.row.cursor,
-      sharepointModifiedAt: p.item?.lastModifiedDateTime ?? p.entry.spModifiedAt,
-    });
+    let rebuild: string[];
+    try {
+      rebuild = pullRebuild(job, p);
+    } catch (err) {
+      fail(
+        job,
+        commit,
+        p.entry,
+        `the field's current pull pipeline cannot read SharePoint's value: ${(err as Error).message}`,
+      );
+      continue;
+    }
+    const decision = decideBackfill(
+      job.plan,
+      scope.def,
+      spec.direction,
+      {
+        base: p.entry.syncedValues,
+        postgres: p.pg,
+        sharepoint: p.sp,
+        postgresModifiedAt: p.row.cursor,
+        sharepointModifiedAt: p.item?.lastModifiedDateTime ?? p.entry.spModifiedAt,
+      },
+      rebuild,
+    );
     if (decision.conflict) conflicts.push({ pair: p, decision });
     if (decision.outcome === 'PARKED') {
       commit.outcomes.set(p.entry.identityHash, 'conflicts');
@@ -292,11 +385,7 @@ async function refreshed(job: BackfillJob, pairs: Pair[], commit: BatchCommit): 
  * full_resync (push): items missing from the list are adopted by the hidden key column when an item carries
  * the row's identity (I6), otherwise created again from the row; the intent to create is committed first.
  */
-async function recreate(
-  job: BackfillJob,
-  missing: { entry: LedgerEntry; row: SourceRow; pg: CanonicalRecord }[],
-  commit: BatchCommit,
-): Promise<Pair[]> {
+async function recreate(job: BackfillJob, missing: Prepared[], commit: BatchCommit): Promise<Pair[]> {
   const { scope } = job;
   const { def, target, siteId, listId, plan, ctx } = scope;
   const adopted: Pair[] = [];
@@ -319,6 +408,7 @@ async function recreate(
         item,
         sp,
         adopted: true,
+        rederive: m.rederive,
       });
       continue;
     }
@@ -520,7 +610,7 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
     candidates.map((e) => e.identityHash),
   );
 
-  const prepared: { entry: LedgerEntry; row: SourceRow; pg: CanonicalRecord }[] = [];
+  const prepared: Prepared[] = [];
   const gone: LedgerEntry[] = [];
   for (const entry of candidates) {
     const held = heldBy.get(entry.identityHash) ?? 0;
@@ -539,8 +629,14 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
       continue;
     }
     try {
-      // With its ledger entry, a transformed field Postgres has not changed keeps its synced value (I3).
-      prepared.push({ entry, row, pg: rowToCanonical(plan, row.values, entry) });
+      // With its ledger entry, a transformed field Postgres has not changed keeps its synced value (I3); one a
+      // push re-derives is read through the current pipeline.
+      const rederive = rederivedFields(job, entry, row);
+      const through =
+        spec.direction === 'push'
+          ? { syncedValues: entry.syncedValues, sourceValues: withoutPairs(entry.sourceValues, rederive) }
+          : entry;
+      prepared.push({ entry, row, pg: rowToCanonical(plan, row.values, through), rederive });
     } catch (err) {
       fail(job, commit, entry, (err as Error).message);
     }

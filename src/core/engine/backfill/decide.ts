@@ -20,6 +20,13 @@ import type { PairDecision, PairState } from '../reconcile';
  */
 const EDITED_ELSEWHERE: CanonicalValue = '\u0000arcore:edited-on-the-other-side-since-the-last-sync';
 
+/**
+ * Stands in, on the side a backfill writes and in the base, for a value the side holds as a pipeline since
+ * changed made it (`rebuild`): unchanged since the last sync, yet not what the current pipeline gives, so the
+ * decision writes the backfill's side over it. Like EDITED_ELSEWHERE, it never reaches the ledger or a write.
+ */
+const HELD_UNDER_OLD_PIPELINE: CanonicalValue = '\u0000arcore:held-as-a-changed-pipeline-made-it';
+
 const has = (r: CanonicalRecord, f: string) => Object.prototype.hasOwnProperty.call(r, f);
 
 /** The plan with only `fields` (SharePoint internal names) in it. */
@@ -34,13 +41,16 @@ export function planOnly(plan: FieldPlan, fields: string[]): FieldPlan {
 /**
  * Decides one pair for a backfill of `plan`'s fields (a plan restricted with `planOnly`). `state.base` is the
  * ledger's synced values; the side the backfill reads from (Postgres for push) and the other side are as read,
- * or, for a push that does not read SharePoint, the synced values (If-Match proves them on write).
+ * or, for a push that does not read SharePoint, the synced values (If-Match proves them on write). `rebuild`
+ * names synced fields the other side holds unchanged but as a pipeline since changed made them (I14): they are
+ * written from the backfill's side.
  */
 export function decideBackfill(
   plan: FieldPlan,
   def: SyncDefinition,
   direction: BackfillDirection,
   state: PairState,
+  rebuild: readonly string[] = [],
 ): PairDecision {
   const { base } = state;
   const from = direction === 'push' ? state.postgres : state.sharepoint;
@@ -58,7 +68,21 @@ export function decideBackfill(
       biased[t] = EDITED_ELSEWHERE;
     }
   }
-  return decideAligned(plan, def, biased ? { ...state, base: biased } : state);
+  let decided: PairState = biased ? { ...state, base: biased } : state;
+  const held = rebuild.filter((t) => has(base, t));
+  if (held.length > 0) {
+    const heldBase: CanonicalRecord = { ...decided.base };
+    const heldTo: CanonicalRecord = { ...to };
+    for (const t of held) {
+      heldBase[t] = HELD_UNDER_OLD_PIPELINE;
+      heldTo[t] = HELD_UNDER_OLD_PIPELINE;
+    }
+    decided =
+      direction === 'push'
+        ? { ...decided, base: heldBase, sharepoint: heldTo }
+        : { ...decided, base: heldBase, postgres: heldTo };
+  }
+  return decideAligned(plan, def, decided);
 }
 
 /**
@@ -72,7 +96,8 @@ export function mergeSynced(
 ): CanonicalRecord {
   const out: CanonicalRecord = { ...(base ?? {}) };
   for (const f of fields) {
-    if (!has(decided, f) || decided[f] === EDITED_ELSEWHERE) continue;
+    if (!has(decided, f) || decided[f] === EDITED_ELSEWHERE || decided[f] === HELD_UNDER_OLD_PIPELINE)
+      continue;
     out[f] = decided[f];
   }
   return out;

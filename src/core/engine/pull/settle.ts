@@ -164,6 +164,7 @@ export async function settle(
           decision.synced,
           p.row && p.pg ? { values: p.row.values, canonical: p.pg } : null,
           written,
+          entry.sourceValues,
         ),
       });
     if (counted === null) scope.counts.skipped++;

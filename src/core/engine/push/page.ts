@@ -8,7 +8,7 @@ import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { writeCursor } from '../../store/cursors';
 import { park, resolveParked } from '../../store/failures';
 import { clearMoves } from '../../store/moves';
-import type { LedgerEntry } from '../../store/ledger';
+import type { LedgerEntry, SourcePairs } from '../../store/ledger';
 import type { WriteOutcome } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
 import { sourcePairs } from '../transform';
@@ -21,6 +21,8 @@ export interface PushRow {
   identity: Record<string, unknown>;
   hash: string;
   values: CanonicalRecord;
+  /** The ledger's pairs `values` were read through: a pair that does not change keeps its stamps (I14). */
+  pairs?: SourcePairs | null;
 }
 
 /** Pending metadata changes of a page, committed together with the cursor (I5c). */
@@ -64,7 +66,13 @@ export function identityRecord(scope: RunScope, values: Record<string, unknown>)
 
 export function syncedEntry(
   scope: RunScope,
-  r: { hash: string; identity: Record<string, unknown>; row?: SourceRow; values?: CanonicalRecord },
+  r: {
+    hash: string;
+    identity: Record<string, unknown>;
+    row?: SourceRow;
+    values?: CanonicalRecord;
+    pairs?: SourcePairs | null;
+  },
   itemId: string,
   eTag: string,
   synced: CanonicalRecord,
@@ -88,6 +96,8 @@ export function syncedEntry(
       scope.plan.fields,
       synced,
       r.row && r.values ? { values: r.row.values, canonical: r.values } : null,
+      {},
+      r.pairs ?? null,
     ),
   };
 }

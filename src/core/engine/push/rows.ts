@@ -294,6 +294,7 @@ export async function writePrepared(
     if (entry?.sourceValues && plan.fields.some((f) => f.transforms)) {
       try {
         r.values = rowToCanonical(plan, r.row.values, entry);
+        r.pairs = entry.sourceValues;
       } catch {
         // Unreachable in practice (the same values mapped above); the values read through the pipelines stand.
       }
