@@ -14,6 +14,7 @@ import { writeTargetCursor, type Progress } from './cursor';
 import { assertKeysFree, insertItem } from './insert';
 import { insertedPair, recordInsertIntents } from './intents';
 import { inPageTx } from './pageTx';
+import { readPageRows } from './pageRows';
 import { parkKey } from './parked';
 import { PageWrites, type PageOut } from './pageWrites';
 import { decidePair, settle, type Pair, type WriteBack } from './settle';
@@ -49,14 +50,6 @@ export async function applyEntries(
   const known = [...byItem.values(), ...[...claims.copies.values()].map((c) => c.entry)];
   // Each key once: a copy carries its pair's key, and a key read twice would be taken for two rows holding it.
   const keys = new Map(known.map((e) => [e.identityHash, def.source.key.map((k) => e.identity[k])]));
-  const rows = await source.readByKeys([...keys.values()]);
-  // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
-  const { rowByHash, heldBy } = rowsByIdentity(scope, rows);
-  // A delete Postgres is not to follow (IGNORE) writes nothing by key: it is decided as any other.
-  const heldTwice = (e: DeltaEntry, entry: LedgerEntry): number | undefined => {
-    const held = heldBy.get(entry.identityHash) ?? 0;
-    return held > 1 && !(e.kind === 'deleted' && def.deletes.pull === 'IGNORE') ? held : undefined;
-  };
   const [parked, moving] = await Promise.all([
     openConflictIdentities(
       ctx.meta,
@@ -82,6 +75,15 @@ export async function applyEntries(
   const recordIntents = (client: PoolClient, meta: PoolClient) =>
     recordInsertIntents(scope, client, meta, newPairs);
   await inPageTx(scope, recordIntents, async (client, meta) => {
+    // Read (and locked) inside the page's transaction: the items are decided on the rows as they are written.
+    const { rows } = await readPageRows(scope, client, [...keys.values()]);
+    // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
+    const { rowByHash, heldBy } = rowsByIdentity(scope, rows);
+    // A delete Postgres is not to follow (IGNORE) writes nothing by key: it is decided as any other.
+    const heldTwice = (e: DeltaEntry, entry: LedgerEntry): number | undefined => {
+      const held = heldBy.get(entry.identityHash) ?? 0;
+      return held > 1 && !(e.kind === 'deleted' && def.deletes.pull === 'IGNORE') ? held : undefined;
+    };
     const out: PageOut = { save: [], remove: [], writeBacks, resolved: [], inserted: newPairs };
     const { save, remove, resolved } = out;
     const writes = new PageWrites(scope, client, meta, out);

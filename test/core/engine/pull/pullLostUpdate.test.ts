@@ -1,0 +1,141 @@
+import type { PoolClient } from 'pg';
+import { runPull } from '../../../../src/core/engine/pull';
+import { runPush } from '../../../../src/core/engine/push';
+import type { RunSummary } from '../../../../src/core/engine/types';
+import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
+import { eventually } from '../../../support/eventually';
+
+/**
+ * The pull decides a page's items on the rows as they are when it writes them (docs/design.md, the pull's page;
+ * I7, I8): it reads them locked inside the page's transaction. Reading them before (unlocked) and writing by key
+ * overwrote, or deleted, a row an application edited in between, with no conflict recorded and a ledger saying
+ * both sides agreed: the Postgres edit was lost for good (found by review). The timing is deterministic: an
+ * application transaction holds the row's lock until the pull waits on it, then commits its edit.
+ */
+describe('I7/I8 (docs/design.md, the pull page): a Postgres edit committed while a pull applies its page is never lost', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ deltaOrder: 'stable' });
+  });
+  afterAll(async () => {
+    await dropCaptureObjects(h.db.pool);
+    await h.close();
+  });
+
+  const setUp = async (name: string, source = name): Promise<string> => {
+    await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text,
+        updated_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO ${name} (id, name) VALUES (1, 'A')`);
+    if (source !== name) await h.db.pool.query(`CREATE VIEW ${source} AS SELECT * FROM ${name}`);
+    await h.define({
+      name,
+      source: { table: source, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      fields: [{ source: 'name', target: 'Title' }],
+      conflictPolicy: 'SOURCE_WINS',
+      deletes: { push: 'PROPAGATE', pull: 'PROPAGATE' },
+    });
+    expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 1 });
+    await runPull(h.ctx, name, { trigger: 'test' });
+    return (await h.items(name))[0].id;
+  };
+
+  /** Runs a pull while an application transaction edits row 1, committing it once the pull waits on its lock. */
+  const pullRacingEdit = async (table: string, definition = table): Promise<RunSummary> => {
+    const app: PoolClient = await h.db.pool.connect();
+    try {
+      await app.query('BEGIN');
+      await app.query(`UPDATE ${table} SET name = 'PG' WHERE id = 1`);
+      const pulling = runPull(h.ctx, definition, { trigger: 'test' });
+      await eventually("the pull waiting on the row's lock", async () => {
+        const { rows } = await h.db.pool.query(
+          `SELECT 1 FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`,
+          [`%${table}%`],
+        );
+        return rows.length > 0;
+      });
+      await app.query('COMMIT');
+      return await pulling;
+    } finally {
+      await app.query('ROLLBACK').catch(() => undefined);
+      app.release();
+    }
+  };
+
+  const conflictsOf = async (name: string): Promise<number> =>
+    (
+      await h.db.pool.query(
+        `SELECT c.outcome FROM arcore.sync_conflicts c
+           JOIN arcore.sync_definitions d ON d.id = c.definition_id WHERE d.name = $1`,
+        [name],
+      )
+    ).rows.length;
+
+  it('an SP edit of the same field does not silently overwrite it (SOURCE_WINS keeps Postgres)', async () => {
+    const name = 'race_edit';
+    const itemId = await setUp(name);
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
+      Title: 'SP',
+    });
+    expect(res.status).toBe(200);
+    const summary = await pullRacingEdit(name);
+    const pgName = (await h.db.pool.query(`SELECT name FROM ${name} WHERE id = 1`)).rows[0].name;
+    const sp = (await h.items(name))[0].fields.Title;
+    expect({ pgName, sp, counted: summary.conflicts, recorded: await conflictsOf(name) }).toEqual({
+      pgName: 'PG',
+      sp: 'PG',
+      counted: 1,
+      recorded: 1,
+    });
+  });
+
+  it('an SP delete does not delete the row an application just edited (delete vs edit is a conflict)', async () => {
+    const name = 'race_delete';
+    const itemId = await setUp(name);
+    const res = await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemId}`);
+    expect(res.status).toBe(204);
+    const summary = await pullRacingEdit(name);
+    const rows = (await h.db.pool.query(`SELECT name FROM ${name}`)).rows;
+    expect({ rows, counted: summary.conflicts, recorded: await conflictsOf(name) }).toEqual({
+      rows: [{ name: 'PG' }],
+      counted: 1,
+      recorded: 1,
+    });
+  });
+
+  it("a view's rows are locked through it: the edit of the table under it is kept too (I13)", async () => {
+    const name = 'race_view';
+    const itemId = await setUp(name, 'race_view_v');
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, { Title: 'SP' });
+    const summary = await pullRacingEdit(name);
+    const pgName = (await h.db.pool.query(`SELECT name FROM ${name} WHERE id = 1`)).rows[0].name;
+    expect({ pgName, counted: summary.conflicts, recorded: await conflictsOf(name) }).toEqual({
+      pgName: 'PG',
+      counted: 1,
+      recorded: 1,
+    });
+  });
+
+  it('under an LSN cursor the same race keeps the edit on both sides and records the conflict', async () => {
+    await h.db.pool.query(`CREATE TABLE race (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+    await h.db.pool.query(`INSERT INTO race VALUES (1, 'a', 1)`);
+    await h.define(lsnDefinition('race')); // conflictPolicy SOURCE_WINS (default)
+    expect(await runPush(h.ctx, 'race', { trigger: 'test' })).toMatchObject({ created: 1 });
+    await runPull(h.ctx, 'race', { trigger: 'test' });
+    const [item] = await h.items('race');
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/race/items/${item.id}/fields`, { Title: 'from sp' });
+
+    await pullRacingEdit('race');
+    await runPush(h.ctx, 'race', { trigger: 'test' });
+
+    const { rows } = await h.db.pool.query('SELECT name FROM race WHERE id = 1');
+    const [after] = await h.items('race');
+    expect({ pg: rows[0].name, sp: after.fields.Title, conflicts: await conflictsOf('race') }).toEqual({
+      pg: 'PG',
+      sp: 'PG',
+      conflicts: 1,
+    });
+  });
+});
