@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { KeyMatchError } from '../../source/postgres/keys';
 import { closeCopyConflicts, openConflictIdentities } from '../../store/conflicts';
 import type { TargetFingerprint } from '../../store/cursors';
-import { park, resolveParked } from '../../store/failures';
+import { park, parkWaiting, resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { InsertedPair } from '../../store/pullIntents';
 import { movesDeletingOld } from '../../store/moves';
@@ -191,11 +191,26 @@ export async function applyEntries(
     // saved under that key, must stay.
     await ledger.remove(meta, remove);
     await ledger.save(meta, save);
+    // A write-back is sent only after the page commits, and this commit moves the feed past its item: until
+    // SharePoint confirms it, the item stays parked, so that a run stopping in between (a crash, a 401, a lost
+    // lock, the time budget) leaves a retry that decides it again and sends it (I5c, I6; flushWriteBacks).
+    const pending = new Map(writeBacks.map((w) => [parkKey(scope, w.op.itemId), w]));
     await resolveParked(
       meta,
       scope.definitionId,
       'PULL',
-      resolved.map((id) => parkKey(scope, id)),
+      resolved.map((id) => parkKey(scope, id)).filter((key) => !pending.has(key)),
+    );
+    await parkWaiting(
+      meta,
+      scope.definitionId,
+      'PULL',
+      [...pending].map(([itemKey, w]) => ({
+        itemKey,
+        sourceIdentity: w.entry.identity,
+        spItemId: w.op.itemId,
+        error: `write-back to item ${w.op.itemId} not confirmed: the run stopped before SharePoint answered it`,
+      })),
     );
     // An item that was a copy and is now adopted, deleted or without a paired key no longer conflicts.
     const adopted = resolved.filter((id) => claims.adopted.has(id));
