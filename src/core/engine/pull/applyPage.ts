@@ -76,7 +76,7 @@ export async function applyEntries(
     recordInsertIntents(scope, client, meta, newPairs);
   await inPageTx(scope, recordIntents, async (client, meta) => {
     // Read (and locked) inside the page's transaction: the items are decided on the rows as they are written.
-    const { rows } = await readPageRows(scope, client, [...keys.values()]);
+    const { rows, held: busy } = await readPageRows(scope, client, [...keys.values()]);
     // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
     const { rowByHash, heldBy } = rowsByIdentity(scope, rows);
     // A delete Postgres is not to follow (IGNORE) writes nothing by key: it is decided as any other.
@@ -110,6 +110,9 @@ export async function applyEntries(
             scope.counts.created++;
           }
         } else {
+          // A row another session held while the page waited to lock it: decided by the next pull, on the row then.
+          const holder = busy.get(entry.identityHash);
+          if (holder !== undefined) throw new Error(holder);
           const held = heldTwice(e, entry);
           if (held !== undefined)
             throw new KeyMatchError(source.qualified, operationOf(scope, e), entry.identity, held);
@@ -173,7 +176,7 @@ export async function applyEntries(
         continue;
       }
       let deferred: boolean;
-      if (heldTwice(e, entry) !== undefined) deferred = false;
+      if (heldTwice(e, entry) !== undefined || busy.has(entry.identityHash)) deferred = false;
       else {
         let pair: Pair | null = null;
         try {

@@ -1,6 +1,8 @@
 import type { PoolClient } from 'pg';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
+import { readPageRows, type PageRows } from '../../../../src/core/engine/pull/pageRows';
+import { withRun } from '../../../../src/core/engine/runner';
 import type { RunSummary } from '../../../../src/core/engine/types';
 import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
@@ -116,6 +118,78 @@ describe('I7/I8 (docs/design.md, the pull page): a Postgres edit committed while
       counted: 1,
       recorded: 1,
     });
+  });
+
+  it('a view Postgres cannot lock through does not fail the page: its rows are read unlocked (I12, I13)', async () => {
+    const name = 'race_distinct';
+    await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text,
+        updated_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO ${name} (id, name) VALUES (1, 'A');
+      CREATE VIEW ${name}_v AS SELECT DISTINCT id, name, updated_at FROM ${name};
+      CREATE FUNCTION ${name}_write() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE ${name} SET name = NEW.name, updated_at = now() WHERE id = OLD.id;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER ${name}_write INSTEAD OF UPDATE ON ${name}_v FOR EACH ROW EXECUTE FUNCTION ${name}_write()`);
+    await h.define({
+      name,
+      source: { table: `${name}_v`, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      fields: [{ source: 'name', target: 'Title' }],
+    });
+    // The case at hand: Postgres refuses to lock through this view.
+    await expect(h.db.pool.query(`SELECT 1 FROM ${name}_v FOR UPDATE`)).rejects.toMatchObject({
+      code: '0A000',
+    });
+    await runPush(h.ctx, name, { trigger: 'test' });
+    await runPull(h.ctx, name, { trigger: 'test' });
+    const [item] = await h.items(name);
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, { Title: 'SP' });
+    const summary = await runPull(h.ctx, name, { trigger: 'test' });
+    const pgName = (await h.db.pool.query(`SELECT name FROM ${name} WHERE id = 1`)).rows[0].name;
+    expect({ pgName, status: summary.status, updated: summary.updated }).toEqual({
+      pgName: 'SP',
+      status: 'SUCCEEDED',
+      updated: 1,
+    });
+  });
+
+  it('a row held past lock_timeout is left to the next pull; the page locks the others without waiting', async () => {
+    const name = 'race_held';
+    await setUp(name);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (2, 'B')`);
+    const app = await h.db.pool.connect();
+    try {
+      await app.query('BEGIN');
+      await app.query(`UPDATE ${name} SET name = 'PG' WHERE id = 1`);
+      const seen: { read?: PageRows; free?: unknown[] } = {};
+      await withRun(h.ctx, name, 'PULL', { trigger: 'test' }, async (scope) => {
+        const client = await h.db.pool.connect();
+        try {
+          await client.query("BEGIN; SET LOCAL lock_timeout = '100ms'");
+          seen.read = await readPageRows(scope, client, [[1], [2], [3]]);
+          // Row 2 is locked by the page's transaction: another session cannot take it without waiting.
+          const other = await h.db.pool.query(
+            `SELECT id FROM ${name} WHERE id IN (1, 2) FOR UPDATE SKIP LOCKED`,
+          );
+          seen.free = other.rows;
+        } finally {
+          await client.query('ROLLBACK');
+          client.release();
+        }
+      });
+      expect({
+        rows: seen.read?.rows.map((r) => r.values.name).sort(),
+        held: [...(seen.read?.held.values() ?? [])].map((m) =>
+          /held by another session .*lock timeout/.test(m),
+        ),
+        free: seen.free,
+      }).toEqual({ rows: ['A', 'B'], held: [true], free: [] });
+    } finally {
+      await app.query('ROLLBACK');
+      app.release();
+    }
   });
 
   it('under an LSN cursor the same race keeps the edit on both sides and records the conflict', async () => {
