@@ -1,4 +1,6 @@
 import type { PoolClient } from 'pg';
+import { loadSettings } from '../../../../src/config/settings';
+import { createEngineContext } from '../../../../src/core/engine/context';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { readPageRows, type PageRows } from '../../../../src/core/engine/pull/pageRows';
@@ -190,6 +192,60 @@ describe('I7/I8 (docs/design.md, the pull page): a Postgres edit committed while
       await app.query('ROLLBACK');
       app.release();
     }
+  });
+
+  it('an item whose row stays held past lock_timeout is parked for the next pull; the rest of the page lands (I12)', async () => {
+    const name = 'race_timeout';
+    await setUp(name);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (2, 'B')`);
+    await runPush(h.ctx, name, { trigger: 'test' });
+    for (const item of await h.items(name))
+      await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
+        Title: `SP ${item.fields.Title as string}`,
+      });
+    // The engine connecting with a lock_timeout (a connection string's options, as a user may set them).
+    const url = new URL(h.db.url);
+    url.searchParams.set('options', '-c lock_timeout=200ms');
+    const impatient = await createEngineContext(
+      loadSettings({
+        DATABASE_URL: url.toString(),
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_RU_PER_MINUTE: '10000000',
+      }),
+      { caCert: h.emulator.caCert },
+    );
+    const app = await h.db.pool.connect();
+    let first: RunSummary;
+    try {
+      await app.query('BEGIN');
+      await app.query(`UPDATE ${name} SET name = 'PG' WHERE id = 1`);
+      first = await runPull(impatient.ctx, name, { trigger: 'test' });
+      await app.query('COMMIT');
+    } finally {
+      await app.query('ROLLBACK').catch(() => undefined);
+      app.release();
+      await impatient.close();
+    }
+    const parked = await h.db.pool.query(
+      `SELECT f.last_error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+        WHERE d.name = $1 AND f.status = 'PARKED'`,
+      [name],
+    );
+    expect({ first, parked: parked.rows.map((r) => r.last_error) }).toMatchObject({
+      first: { status: 'PARTIAL', updated: 1, failed: 1 },
+      parked: [
+        expect.stringMatching(/held by another session .*lock timeout.*the next pull decides it again/),
+      ],
+    });
+
+    // The next pull decides the item on the row as it is now: both sides edited, SOURCE_WINS keeps Postgres's.
+    expect(await runPull(h.ctx, name, { trigger: 'test' })).toMatchObject({
+      conflicts: 1,
+      parkedFailures: 0,
+    });
+    const rows = (await h.db.pool.query(`SELECT name FROM ${name} ORDER BY id`)).rows.map((r) => r.name);
+    expect(rows).toEqual(['PG', 'SP B']);
   });
 
   it('under an LSN cursor the same race keeps the edit on both sides and records the conflict', async () => {
