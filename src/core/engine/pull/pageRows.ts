@@ -17,6 +17,9 @@ export interface PageRows {
 /** Postgres's "feature not supported": a relation the lock cannot reach through (a view's DISTINCT, GROUP BY, …). */
 const NOT_LOCKABLE = '0A000';
 
+/** Per run's source: why the relation cannot be locked, once known (its shape does not change within a run). */
+const notLockable = new WeakMap<RunScope['source'], string>();
+
 /**
  * Reads the rows of a page's keys inside its transaction, locked until it commits (I7, I8): an edit another session
  * commits after this read waits for the page, and one committed before it is what the page decides against, so
@@ -35,10 +38,12 @@ export async function readPageRows(
   const held = new Map<string, string>();
   if (keys.length === 0) return { rows: [], held };
   const { source } = scope;
+  if (notLockable.has(source)) return { rows: await source.readByKeys(keys, client), held };
   const waited = await underSavepoint(client, () => source.readByKeys(keys, client, true));
   if (waited.ok) return { rows: waited.value, held };
   const why = (waited.error as Error).message;
-  if ((waited.error as { code?: unknown }).code !== NOT_LOCKABLE) {
+  if ((waited.error as { code?: unknown }).code === NOT_LOCKABLE) notLockable.set(source, why);
+  else {
     const free = await underSavepoint(client, () => source.readByKeys(keys, client, 'skip'));
     if (free.ok) {
       const hashOf = (r: SourceRow): string =>
