@@ -8,13 +8,14 @@ import type { InsertedPair } from '../../store/pullIntents';
 import { movesDeletingOld } from '../../store/moves';
 import type { DeltaEntry } from '../../target/sharepoint';
 import { rowsByIdentity } from '../identity';
+import { applyToPostgres } from '../push/writes';
 import type { RunScope } from '../runner';
 import { claimsByHiddenKey, recordCopy } from './claims';
 import { writeTargetCursor, type Progress } from './cursor';
 import { assertKeysFree, insertItem } from './insert';
 import { insertedPair, recordInsertIntents } from './intents';
 import { inPageTx } from './pageTx';
-import { readPageRows } from './pageRows';
+import { assertUnchanged, readPageRows } from './pageRows';
 import { parkKey } from './parked';
 import { PageWrites, type PageOut } from './pageWrites';
 import { decidePair, settle, type Pair, type WriteBack } from './settle';
@@ -76,7 +77,7 @@ export async function applyEntries(
     recordInsertIntents(scope, client, meta, newPairs);
   await inPageTx(scope, recordIntents, async (client, meta) => {
     // Read (and locked) inside the page's transaction: the items are decided on the rows as they are written.
-    const { rows, held: busy } = await readPageRows(scope, client, [...keys.values()]);
+    const { rows, held: busy, locked } = await readPageRows(scope, client, [...keys.values()]);
     // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
     const { rowByHash, heldBy } = rowsByIdentity(scope, rows);
     // A delete Postgres is not to follow (IGNORE) writes nothing by key: it is decided as any other.
@@ -117,7 +118,14 @@ export async function applyEntries(
           if (held !== undefined)
             throw new KeyMatchError(source.qualified, operationOf(scope, e), entry.identity, held);
           const pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
-          await settle(scope, client, meta, pair, out);
+          // Rows read without a lock are written only where they are still as read (pageRows.ts).
+          const write = locked
+            ? undefined
+            : async (key: unknown[]) => {
+                await assertUnchanged(scope, client, key, pair.row);
+                return applyToPostgres(scope, client, key, entry.identity, pair.decision);
+              };
+          await settle(scope, client, meta, pair, out, write);
         }
         resolved.push(itemId);
         await client.query('RELEASE SAVEPOINT item');
@@ -176,7 +184,7 @@ export async function applyEntries(
         continue;
       }
       let deferred: boolean;
-      if (heldTwice(e, entry) !== undefined || busy.has(entry.identityHash)) deferred = false;
+      if (!locked || heldTwice(e, entry) !== undefined || busy.has(entry.identityHash)) deferred = false;
       else {
         let pair: Pair | null = null;
         try {

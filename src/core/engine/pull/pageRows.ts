@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { identityOf } from '../../canonical';
+import { identityOf, stableStringify } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import type { RunScope } from '../runner';
 
@@ -12,6 +12,11 @@ export interface PageRows {
    * the next pull decides them again (I5c, I12).
    */
   held: Map<string, string>;
+  /**
+   * False when the relation refused the lock: the page then writes each item alone, only where its row is still
+   * as read (`assertUnchanged`).
+   */
+  locked: boolean;
 }
 
 /** Postgres's "feature not supported": a relation the lock cannot reach through (a view's DISTINCT, GROUP BY, …). */
@@ -27,8 +32,8 @@ const notLockable = new WeakMap<RunScope['source'], string>();
  *
  * Never fails the page (I12): when the lock waited in vain (`lock_timeout`, a deadlock), the rows no other session
  * holds are locked without waiting and the others are left to the next pull (`held`). A view Postgres cannot lock
- * through is only writable through its own INSTEAD OF triggers or rules, which no statement of ours makes atomic
- * with a read: its rows are read without a lock, in the page's transaction, just before its writes.
+ * through (`0A000`: DISTINCT, GROUP BY, an outer join; writable only through its own triggers or rules) is read
+ * without a lock, and each of its items is then written alone, only where its row is still as read.
  */
 export async function readPageRows(
   scope: RunScope,
@@ -36,11 +41,11 @@ export async function readPageRows(
   keys: unknown[][],
 ): Promise<PageRows> {
   const held = new Map<string, string>();
-  if (keys.length === 0) return { rows: [], held };
+  if (keys.length === 0) return { rows: [], held, locked: true };
   const { source } = scope;
-  if (notLockable.has(source)) return { rows: await source.readByKeys(keys, client), held };
+  if (notLockable.has(source)) return { rows: await source.readByKeys(keys, client), held, locked: false };
   const waited = await underSavepoint(client, () => source.readByKeys(keys, client, true));
-  if (waited.ok) return { rows: waited.value, held };
+  if (waited.ok) return { rows: waited.value, held, locked: true };
   const why = (waited.error as Error).message;
   if ((waited.error as { code?: unknown }).code === NOT_LOCKABLE) notLockable.set(source, why);
   else {
@@ -55,14 +60,54 @@ export async function readPageRows(
         if (!locked.has(hash))
           held.set(hash, `its row is held by another session (${why}): the next pull decides it again`);
       }
-      return { rows, held };
+      return { rows, held, locked: true };
     }
   }
   scope.ctx.log.warn(
     `${scope.def.name}: the rows of a pulled page could not be locked (${why}); they are read without a lock ` +
-      "in the page's transaction, just before its writes",
+      "in the page's transaction and each is written only where it is still as read",
   );
-  return { rows: await source.readByKeys(keys, client), held };
+  return { rows: await source.readByKeys(keys, client), held, locked: false };
+}
+
+/** A row changed (or came, or went) since the unlocked read the item was decided on. */
+export class RowChangedError extends Error {
+  constructor(readonly key: Record<string, unknown>) {
+    super(
+      `the row with key ${JSON.stringify(key)} changed since the pull read it (the relation cannot be locked): ` +
+        'nothing was written; the next pull decides it again on the row as it is then',
+    );
+    this.name = 'RowChangedError';
+  }
+}
+
+/**
+ * Before an unlocked page writes an item's row: throws RowChangedError unless the row is still as read (`read`;
+ * null: there was none). Inside the item's savepoint, just before its write: a relation that cannot be locked is
+ * written through its own triggers or rules, which no single statement makes atomic with a read either.
+ */
+export async function assertUnchanged(
+  scope: RunScope,
+  client: PoolClient,
+  key: unknown[],
+  read: SourceRow | null,
+): Promise<void> {
+  const now = await scope.source.readByKeys([key], client);
+  const same =
+    read === null
+      ? now.length === 0
+      : // A row whose values cannot be compared is written as before the lock, by key: parked, it never would be.
+        now.length === 1 && (printOf(read) === null || printOf(now[0]) === printOf(read));
+  if (!same) throw new RowChangedError(scope.source.keyRecord(key));
+}
+
+/** What a row holds, as the engine reads it (values and cursor, canonical order); null when it cannot say. */
+function printOf(row: SourceRow): string | null {
+  try {
+    return stableStringify({ values: row.values, cursor: row.cursor, version: row.version ?? null });
+  } catch {
+    return null;
+  }
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };

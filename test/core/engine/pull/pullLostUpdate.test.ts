@@ -122,11 +122,11 @@ describe('I7/I8 (docs/design.md, the pull page): a Postgres edit committed while
     });
   });
 
-  it('a view Postgres cannot lock through does not fail the page: its rows are read unlocked (I12, I13)', async () => {
+  it('a view Postgres cannot lock through does not fail the page, and a row changed since its read is not written (I12, I13)', async () => {
     const name = 'race_distinct';
     await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text,
         updated_at timestamptz NOT NULL DEFAULT now());
-      INSERT INTO ${name} (id, name) VALUES (1, 'A');
+      INSERT INTO ${name} (id, name) VALUES (1, 'A'), (2, 'B');
       CREATE VIEW ${name}_v AS SELECT DISTINCT id, name, updated_at FROM ${name};
       CREATE FUNCTION ${name}_write() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
@@ -146,15 +146,55 @@ describe('I7/I8 (docs/design.md, the pull page): a Postgres edit committed while
     });
     await runPush(h.ctx, name, { trigger: 'test' });
     await runPull(h.ctx, name, { trigger: 'test' });
-    const [item] = await h.items(name);
-    await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, { Title: 'SP' });
-    const summary = await runPull(h.ctx, name, { trigger: 'test' });
-    const pgName = (await h.db.pool.query(`SELECT name FROM ${name} WHERE id = 1`)).rows[0].name;
-    expect({ pgName, status: summary.status, updated: summary.updated }).toEqual({
-      pgName: 'SP',
-      status: 'SUCCEEDED',
-      updated: 1,
+    const byTitle = new Map((await h.items(name)).map((i) => [i.fields.Title as string, i.id]));
+    // Edited in this order, the items come in this order (deltaOrder 'stable').
+    for (const title of ['A', 'B'])
+      await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${byTitle.get(title)}/fields`, {
+        Title: `SP ${title}`,
+      });
+
+    // Another session holds row 1 (without changing it): the pull, having read both rows, waits to write row 1;
+    // meanwhile an application edits row 2, which the page read before that edit.
+    const holder = await h.db.pool.connect();
+    let summary: RunSummary;
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM ${name} WHERE id = 1 FOR UPDATE`);
+      const pulling = runPull(h.ctx, name, { trigger: 'test' });
+      await eventually('the pull waiting to write row 1', async () => {
+        const { rows } = await h.db.pool.query(
+          `SELECT 1 FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`,
+          [`%${name}%`],
+        );
+        return rows.length > 0;
+      });
+      await h.db.pool.query(`UPDATE ${name} SET name = 'PG', updated_at = now() WHERE id = 2`);
+      await holder.query('COMMIT');
+      summary = await pulling;
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+    }
+    const names = async (): Promise<string[]> =>
+      (await h.db.pool.query(`SELECT name FROM ${name} ORDER BY id`)).rows.map((r) => r.name);
+    const parked = await h.db.pool.query(
+      `SELECT f.last_error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+        WHERE d.name = $1 AND f.status = 'PARKED'`,
+      [name],
+    );
+    expect({ summary, names: await names(), parked: parked.rows.map((r) => r.last_error) }).toMatchObject({
+      summary: { status: 'PARTIAL', updated: 1, failed: 1 },
+      names: ['SP A', 'PG'],
+      parked: [expect.stringMatching(/changed since the pull read it .*the next pull decides it again/)],
     });
+
+    // The next pull decides row 2 as it is now: both sides edited, SOURCE_WINS keeps Postgres's.
+    expect(await runPull(h.ctx, name, { trigger: 'test' })).toMatchObject({
+      conflicts: 1,
+      parkedFailures: 0,
+    });
+    expect(await names()).toEqual(['SP A', 'PG']);
   });
 
   it('a row held past lock_timeout is left to the next pull; the page locks the others without waiting', async () => {
