@@ -58,6 +58,65 @@ export async function park(
   );
 }
 
+/**
+ * Parks many items of one direction in one statement, each as `waiting` (park): an item already parked keeps its
+ * attempts and its next retry; a new one is due at once, with no attempt counted. What a write that is to follow
+ * a commit (a pull's write-back) leaves behind should the run stop before that write is confirmed; `settleWaiting`
+ * takes it back once it is.
+ */
+export async function parkWaiting(
+  db: Db,
+  definitionId: string,
+  direction: FailureDirection,
+  items: {
+    itemKey: string;
+    sourceIdentity: Record<string, unknown> | null;
+    spItemId: string | null;
+    error: string;
+  }[],
+): Promise<void> {
+  if (items.length === 0) return;
+  await db.query(
+    `INSERT INTO arcore.sync_failures (definition_id, direction, item_key, source_identity, sp_item_id, last_error,
+       attempts)
+     SELECT $1, $2, i.item_key, i.source_identity::jsonb, i.sp_item_id, i.last_error, 0
+       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS i(item_key, source_identity, sp_item_id, last_error)
+     ON CONFLICT (definition_id, direction, item_key) WHERE status = 'PARKED' DO UPDATE SET
+       last_error = EXCLUDED.last_error, last_failed_at = now(),
+       source_identity = COALESCE(EXCLUDED.source_identity, arcore.sync_failures.source_identity),
+       sp_item_id = COALESCE(EXCLUDED.sp_item_id, arcore.sync_failures.sp_item_id)`,
+    [
+      definitionId,
+      direction,
+      items.map((i) => i.itemKey),
+      items.map((i) => (i.sourceIdentity ? JSON.stringify(i.sourceIdentity) : null)),
+      items.map((i) => i.spItemId),
+      items.map((i) => i.error),
+    ],
+  );
+}
+
+/**
+ * The items' writes that `parkWaiting` waited for are confirmed: an entry that never failed (no attempt) is
+ * removed, leaving no failure on record; one that had failed before is resolved, as `resolveParked` resolves it.
+ */
+export async function settleWaiting(
+  db: Db,
+  definitionId: string,
+  direction: FailureDirection,
+  itemKeys: string[],
+): Promise<void> {
+  if (itemKeys.length === 0) return;
+  await db.query(
+    `WITH waited AS (
+       DELETE FROM arcore.sync_failures
+        WHERE definition_id = $1 AND direction = $2 AND item_key = ANY($3) AND status = 'PARKED' AND attempts = 0)
+     UPDATE arcore.sync_failures SET status = 'RESOLVED', resolved_at = now()
+      WHERE definition_id = $1 AND direction = $2 AND item_key = ANY($3) AND status = 'PARKED' AND attempts > 0`,
+    [definitionId, direction, itemKeys],
+  );
+}
+
 export async function resolveParked(
   db: Db,
   definitionId: string,

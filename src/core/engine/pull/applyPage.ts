@@ -2,18 +2,20 @@ import type { PoolClient } from 'pg';
 import { KeyMatchError } from '../../source/postgres/keys';
 import { closeCopyConflicts, openConflictIdentities } from '../../store/conflicts';
 import type { TargetFingerprint } from '../../store/cursors';
-import { park, resolveParked } from '../../store/failures';
+import { park, parkWaiting, resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { InsertedPair } from '../../store/pullIntents';
 import { movesDeletingOld } from '../../store/moves';
 import type { DeltaEntry } from '../../target/sharepoint';
 import { rowsByIdentity } from '../identity';
+import { applyToPostgres } from '../push/writes';
 import type { RunScope } from '../runner';
 import { claimsByHiddenKey, recordCopy } from './claims';
 import { writeTargetCursor, type Progress } from './cursor';
 import { assertKeysFree, insertItem } from './insert';
 import { insertedPair, recordInsertIntents } from './intents';
 import { inPageTx } from './pageTx';
+import { assertUnchanged, readPageRows } from './pageRows';
 import { parkKey } from './parked';
 import { PageWrites, type PageOut } from './pageWrites';
 import { decidePair, settle, type Pair, type WriteBack } from './settle';
@@ -49,14 +51,6 @@ export async function applyEntries(
   const known = [...byItem.values(), ...[...claims.copies.values()].map((c) => c.entry)];
   // Each key once: a copy carries its pair's key, and a key read twice would be taken for two rows holding it.
   const keys = new Map(known.map((e) => [e.identityHash, def.source.key.map((k) => e.identity[k])]));
-  const rows = await source.readByKeys([...keys.values()]);
-  // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
-  const { rowByHash, heldBy } = rowsByIdentity(scope, rows);
-  // A delete Postgres is not to follow (IGNORE) writes nothing by key: it is decided as any other.
-  const heldTwice = (e: DeltaEntry, entry: LedgerEntry): number | undefined => {
-    const held = heldBy.get(entry.identityHash) ?? 0;
-    return held > 1 && !(e.kind === 'deleted' && def.deletes.pull === 'IGNORE') ? held : undefined;
-  };
   const [parked, moving] = await Promise.all([
     openConflictIdentities(
       ctx.meta,
@@ -82,6 +76,15 @@ export async function applyEntries(
   const recordIntents = (client: PoolClient, meta: PoolClient) =>
     recordInsertIntents(scope, client, meta, newPairs);
   await inPageTx(scope, recordIntents, async (client, meta) => {
+    // Read (and locked) inside the page's transaction: the items are decided on the rows as they are written.
+    const { rows, held: busy, locked } = await readPageRows(scope, client, [...keys.values()]);
+    // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
+    const { rowByHash, heldBy } = rowsByIdentity(scope, rows);
+    // A delete Postgres is not to follow (IGNORE) writes nothing by key: it is decided as any other.
+    const heldTwice = (e: DeltaEntry, entry: LedgerEntry): number | undefined => {
+      const held = heldBy.get(entry.identityHash) ?? 0;
+      return held > 1 && !(e.kind === 'deleted' && def.deletes.pull === 'IGNORE') ? held : undefined;
+    };
     const out: PageOut = { save: [], remove: [], writeBacks, resolved: [], inserted: newPairs };
     const { save, remove, resolved } = out;
     const writes = new PageWrites(scope, client, meta, out);
@@ -108,11 +111,21 @@ export async function applyEntries(
             scope.counts.created++;
           }
         } else {
+          // A row another session held while the page waited to lock it: decided by the next pull, on the row then.
+          const holder = busy.get(entry.identityHash);
+          if (holder !== undefined) throw new Error(holder);
           const held = heldTwice(e, entry);
           if (held !== undefined)
             throw new KeyMatchError(source.qualified, operationOf(scope, e), entry.identity, held);
           const pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
-          await settle(scope, client, meta, pair, out);
+          // Rows read without a lock are written only where they are still as read (pageRows.ts).
+          const write = locked
+            ? undefined
+            : async (key: unknown[]) => {
+                await assertUnchanged(scope, client, key, pair.row);
+                return applyToPostgres(scope, client, key, entry.identity, pair.decision);
+              };
+          await settle(scope, client, meta, pair, out, write);
         }
         resolved.push(itemId);
         await client.query('RELEASE SAVEPOINT item');
@@ -171,7 +184,7 @@ export async function applyEntries(
         continue;
       }
       let deferred: boolean;
-      if (heldTwice(e, entry) !== undefined) deferred = false;
+      if (!locked || heldTwice(e, entry) !== undefined || busy.has(entry.identityHash)) deferred = false;
       else {
         let pair: Pair | null = null;
         try {
@@ -189,11 +202,26 @@ export async function applyEntries(
     // saved under that key, must stay.
     await ledger.remove(meta, remove);
     await ledger.save(meta, save);
+    // A write-back is sent only after the page commits, and this commit moves the feed past its item: until
+    // SharePoint confirms it, the item stays parked, so that a run stopping in between (a crash, a 401, a lost
+    // lock, the time budget) leaves a retry that decides it again and sends it (I5c, I6; flushWriteBacks).
+    const pending = new Map(writeBacks.map((w) => [parkKey(scope, w.op.itemId), w]));
     await resolveParked(
       meta,
       scope.definitionId,
       'PULL',
-      resolved.map((id) => parkKey(scope, id)),
+      resolved.map((id) => parkKey(scope, id)).filter((key) => !pending.has(key)),
+    );
+    await parkWaiting(
+      meta,
+      scope.definitionId,
+      'PULL',
+      [...pending].map(([itemKey, w]) => ({
+        itemKey,
+        sourceIdentity: w.entry.identity,
+        spItemId: w.op.itemId,
+        error: `write-back to item ${w.op.itemId} not confirmed: the run stopped before SharePoint answered it`,
+      })),
     );
     // An item that was a copy and is now adopted, deleted or without a paired key no longer conflicts.
     const adopted = resolved.filter((id) => claims.adopted.has(id));

@@ -1,12 +1,13 @@
 /**
  * A delta page's Postgres writes in a few statements instead of a savepoint and a statement per item: the page's
- * items are decided first (pure, from the rows read up front), their writes grouped by kind and column set,
- * and each group written in one statement per chunk (source/postgres/batchWrites.ts) under one savepoint. A
- * statement Postgres refuses (a constraint, a type, a trigger raising), a key that matched other than exactly one
- * row, or an outcome that cannot be recorded rolls its chunk back, and the chunk is written again in halves,
- * down to single items, which take the one-item path: their own savepoint, parked with Postgres's message when
- * refused (I12). Inserted rows whose values differ from what was supplied send the chunk's items to the one-item
- * path at once. Items with a conflict, a recreate or anything unusual take the one-item path from the start.
+ * items are decided first (pure, from the rows the page read locked: pageRows.ts), their writes grouped by kind and
+ * column set, and each group written in one statement per chunk (source/postgres/batchWrites.ts) under one
+ * savepoint. A statement Postgres refuses (a constraint, a type, a trigger raising), a key that matched other than
+ * exactly one row, or an outcome that cannot be recorded rolls its chunk back, and the chunk is written again in
+ * halves, down to single items, which take the one-item path: their own savepoint, parked with Postgres's message
+ * when refused (I12). Inserted rows whose values differ from what was supplied send the chunk's items to the
+ * one-item path at once. Items with a conflict, a recreate or anything unusual take the one-item path from the
+ * start.
  */
 import type { PoolClient } from 'pg';
 import {

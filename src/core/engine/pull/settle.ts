@@ -35,7 +35,7 @@ export interface Pair {
 }
 
 /**
- * A synced pair's decision for one delta entry, from the rows read up front (pure: the page decides every
+ * A synced pair's decision for one delta entry, from the rows the page read locked (pure: the page decides every
  * pair before it writes).
  */
 export function decidePair(scope: RunScope, e: DeltaEntry, entry: LedgerEntry, row: SourceRow | null): Pair {

@@ -1,10 +1,15 @@
 import { contentHash } from '../../canonical';
-import { park } from '../../store/failures';
+import { park, settleWaiting } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { RunScope } from '../runner';
 import { parkKey } from './parked';
 import type { WriteBack } from './settle';
 
+/**
+ * Sends a committed page's write-backs. Each item was parked with the page (applyPage.ts), so a run that stops
+ * before this answers leaves a retry; an answer settles it: confirmed (or the item gone) takes the item's park
+ * back, any other outcome counts as a failed attempt of it.
+ */
 export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promise<void> {
   if (writeBacks.length === 0) return;
   scope.assertLockHeld();
@@ -16,9 +21,11 @@ export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]):
   const byRef = new Map(writeBacks.map((w) => [w.op.ref, w]));
   const save: LedgerEntry[] = [];
   const remove: string[] = [];
+  const confirmed: string[] = [];
   for (const o of outcomes) {
     const w = byRef.get(o.ref);
     if (!w) continue;
+    if (o.status === 'updated' || o.status === 'not_found') confirmed.push(parkKey(scope, w.op.itemId));
     if (o.status === 'updated') {
       if (w.counted === null) scope.counts.updated++;
       save.push({
@@ -50,4 +57,6 @@ export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]):
   }
   await scope.ledger.save(scope.ctx.meta, save);
   await scope.ledger.remove(scope.ctx.meta, remove);
+  // A dry run parked nothing (its page rolled back): an item parked before it stays as it is.
+  if (!scope.dryRun) await settleWaiting(scope.ctx.meta, scope.definitionId, 'PULL', confirmed);
 }

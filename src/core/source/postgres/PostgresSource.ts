@@ -211,14 +211,27 @@ export class PostgresSource {
     return { from: `unnest(${arrays}) AS k(${names})`, params };
   }
 
-  /** The rows with these keys (key values in definition order), one query. */
-  async readByKeys(keys: unknown[][], client?: PoolClient): Promise<SourceRow[]> {
+  /**
+   * The rows with these keys (key values in definition order), one query. `lock`: inside `client`'s transaction,
+   * each row locked (FOR UPDATE, in key order) until it ends and read as it is once locked, so that no other
+   * session can change it between this read and a write decided from it (a view locks its table's rows; one that
+   * cannot be locked throws `0A000`); `'skip'`: only the rows no other session holds, without waiting.
+   */
+  async readByKeys(
+    keys: unknown[][],
+    client?: PoolClient,
+    lock: boolean | 'skip' = false,
+  ): Promise<SourceRow[]> {
     if (keys.length === 0) return [];
     const { from, params } = this.keyUnnest(keys);
     const join = this.shape.key.map((k) => `t.${quoteIdent(k)} = k.${quoteIdent(k)}`).join(' AND ');
     const select = this.selectList.replace(/(^|, )"/g, '$1t."');
+    const locking = lock
+      ? ` ORDER BY ${this.shape.key.map((k) => `t.${quoteIdent(k)}`).join(', ')} FOR UPDATE OF t` +
+        (lock === 'skip' ? ' SKIP LOCKED' : '')
+      : '';
     const { rows } = await (client ?? this.pool).query({
-      text: `SELECT ${select} FROM ${this.qualified} t JOIN ${from} ON ${join}`,
+      text: `SELECT ${select} FROM ${this.qualified} t JOIN ${from} ON ${join}${locking}`,
       values: params,
       types: pgTypeParsers,
     });
