@@ -168,6 +168,35 @@ describe('I15 (docs/design.md): a list replaced while this process holds a cache
     expect(rows).toEqual([{ id: 1, name: 'one' }]);
   });
 
+  it('a list deleted and not re-created: the push fails naming provision and relink, and keeps every pair', async () => {
+    await createProjectsTable(h.db, 'projects4');
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'projects4',
+          source: { table: 'projects4', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        },
+        'Projects4',
+      ),
+    );
+    await h.db.pool.query("INSERT INTO projects4 (id, name) VALUES (1, 'one')");
+    expect((await runPush(h.ctx, 'projects4', { trigger: 'test' })).created).toBe(1);
+    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects4`);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${(body as { id: string }).id}`)).status).toBe(
+      204,
+    );
+    await h.db.pool.query("UPDATE projects4 SET name = 'one edited' WHERE id = 1");
+    const push = await runPush(h.ctx, 'projects4', { trigger: 'test' });
+    expect(push).toMatchObject({ status: 'FAILED', errorKind: 'not_found', conflicts: 0, deleted: 0 });
+    expect(push.error).toMatch(/is gone/);
+    expect(push.errorHint).toMatch(/provision projects4.*relink projects4/);
+    const { rows } = await h.db.pool.query(
+      `SELECT count(*)::int AS n FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'projects4' AND l.state = 'SYNCED'`,
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
   /** Deletes the list and provisions it again from another process (whose resolution cache is its own). */
   async function replaceList(list: string, definition: string, restoreItems: boolean): Promise<void> {
     const kept = (await h.items(list)).map((i) => i.fields as { ArcoreKey: string; Title: string });

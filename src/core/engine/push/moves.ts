@@ -37,7 +37,7 @@ import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, UNCONFIRMED_ETAG } from './pendingCreates';
-import { confirmListStands, confirmListsOfNotFound } from '../listGone';
+import { confirmListStands, confirmListsOfNotFound, rethrowUnlessListGone } from '../listGone';
 
 /** A row whose item must move from the ledger's list to `toListId`, and what its new item is created with. */
 export interface Move {
@@ -414,7 +414,9 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       continue;
     }
     const found = (
-      await target.findItemsByField(siteId, m.toListId, def.target.keyColumn, m.identityHash)
+      await target
+        .findItemsByField(siteId, m.toListId, def.target.keyColumn, m.identityHash)
+        .catch((err: unknown) => rethrowUnlessListGone(scope, m.toListId, err))
     ).sort((a, b) => Number(a.id) - Number(b.id));
     // The ledger already names an item (the move committed, or the row was re-paired): every other copy goes.
     const keep: ListItem | null = onOld
