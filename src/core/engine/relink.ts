@@ -66,7 +66,8 @@ const BATCH = 1000;
  * gone lose their ledger entry and the push cursor starts over, so the next push creates their items again
  * (adopting any that carries their key by then, I6) and skips every other row; the pull starts a fresh
  * enumeration, so every adopted item is compared with its row against the values last synced, under the
- * definition's conflict policy. Nothing is written to either side here. A stopped pull's insert intents are
+ * definition's conflict policy; an adopted item that does not hold those values keeps no eTag a push could take for
+ * proof of them (adoptedEntry). Nothing is written to either side here. A stopped pull's insert intents are
  * settled first, as a run does; a source transaction of one still open stops the relink before anything changes.
  */
 export async function relinkDefinition(ctx: EngineContext, name: string): Promise<RelinkResult> {
