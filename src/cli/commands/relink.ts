@@ -18,6 +18,10 @@ export async function runRelinkCommand(
   if (result.settledInserts > 0)
     rt.io.out(`  paired first (new items a stopped pull had inserted): ${result.settledInserts}`);
   rt.io.out(`  adopted by hidden key: ${result.adopted}`);
+  if (result.adoptedChanged > 0)
+    rt.io.out(
+      `  of which differ from the values last synced (decided by the next push or pull): ${result.adoptedChanged}`,
+    );
   rt.io.out(`  to re-create on the next push: ${result.toRecreate}`);
   if (result.pendingCreates > 0)
     rt.io.out(

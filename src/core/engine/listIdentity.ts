@@ -10,6 +10,7 @@ import { targetListLabel } from '../routing/lists';
  */
 export class ListReplacedError extends Error {
   readonly errorKind = 'invalid_definition' as const;
+  readonly hint: string;
   constructor(
     readonly definition: string,
     readonly list: string,
@@ -23,6 +24,7 @@ export class ListReplacedError extends Error {
         '(rows whose item is gone are created again by the next push).',
     );
     this.name = 'ListReplacedError';
+    this.hint = `run "npx arcore-sync relink ${definition}", then run again (the definition itself is fine)`;
   }
 }
 

@@ -1,13 +1,25 @@
+import type { Pool } from 'pg';
+import { SettingsError } from '../../config/settings';
+import type { SyncDefinition } from '../definition/schema';
 import { DefinitionBusyError } from '../ops/errors';
 import { clearListCursors, writeCursor } from '../store/cursors';
 import { clearMoves, pendingMoves } from '../store/moves';
 import { bindListId, getDefinition } from '../store/definitions';
 import { LedgerStore, type LedgerEntry } from '../store/ledger';
 import { tryLockDefinition } from '../store/locks';
-import { forgetResolution, KeyColumnMissingError, resolveSharePoint } from './runner';
+import {
+  forgetResolution,
+  KeyColumnMissingError,
+  resolveSharePoint,
+  SourceTableNotFoundError,
+} from './runner';
 import type { EngineContext } from './types';
 import { isRouted, targetListLabel, targetLists } from '../routing/lists';
-import { unbindRoutedLists } from './routing';
+import { planLists, unbindRoutedLists, type ScopeList } from './routing';
+import { contentHash, fromGraphFields, type CanonicalRecord } from '../canonical';
+import { readSourceTable } from '../source/postgres/catalog';
+import { differs, pick, type FieldPlan } from './plan';
+import { UNCONFIRMED_ETAG } from './push/pendingCreates';
 import { inTransaction } from '../db/transaction';
 import { settleIntentsOutsideRun } from './pull/settleOutsideRun';
 
@@ -20,6 +32,12 @@ export interface RelinkResult {
   itemsRead: number;
   /** Ledger entries matched to an item of the current list by the hidden key column. */
   adopted: number;
+  /**
+   * Adopted items whose mapped values differ from the values last synced (edited in the new list, or restored
+   * from an older export), or every adopted item when they could not be compared (comparisonPlan): the next push
+   * or pull decides them (see adoptedEntry).
+   */
+  adoptedChanged: number;
   /** Rows whose item is not in the current list: the next push creates it again. */
   toRecreate: number;
   /**
@@ -48,7 +66,8 @@ const BATCH = 1000;
  * gone lose their ledger entry and the push cursor starts over, so the next push creates their items again
  * (adopting any that carries their key by then, I6) and skips every other row; the pull starts a fresh
  * enumeration, so every adopted item is compared with its row against the values last synced, under the
- * definition's conflict policy. Nothing is written to either side here. A stopped pull's insert intents are
+ * definition's conflict policy; an adopted item that does not hold those values keeps no eTag a push could take for
+ * proof of them (adoptedEntry). Nothing is written to either side here. A stopped pull's insert intents are
  * settled first, as a run does; a source transaction of one still open stops the relink before anything changes.
  */
 export async function relinkDefinition(ctx: EngineContext, name: string): Promise<RelinkResult> {
@@ -64,7 +83,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     forgetResolution(ctx, def);
     const routed = isRouted(def);
     // Routed: every routed list is read; an item is known by its list and id.
-    const lists: { name: string; listId: string }[] = [];
+    const scopeLists: ScopeList[] = [];
     let siteId = '';
     for (const listName of targetLists(def)) {
       const resolved = await resolveSharePoint(target, def, listName);
@@ -72,15 +91,26 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       const columns = await target.getColumns(siteId, resolved.listId);
       if (!columns.some((c) => c.name === def.target.keyColumn))
         throw new KeyColumnMissingError(name, routed ? listName : targetListLabel(def), def.target.keyColumn);
-      lists.push({ name: listName, listId: resolved.listId });
+      scopeLists.push({ name: listName, listId: resolved.listId, spColumns: columns });
     }
+    const lists = scopeLists.map((l) => ({ name: l.name, listId: l.listId }));
     const listId = lists[0].listId;
+    // The mapped values of each item, to weigh against the values last synced (an adopted item is not assumed to
+    // hold them: adoptedEntry).
+    const plan = await comparisonPlan(ctx, def, scopeLists);
+    if (!plan)
+      ctx.log.warn(
+        `${name}: source.connection "${def.source.connection}" is not configured in this process: the adopted ` +
+          'items are not compared with the values last synced, and the next push or pull reads each one it meets',
+      );
 
-    const itemsByKey = new Map<string, { listId: string; id: string; eTag: string }[]>();
+    const itemsByKey = new Map<string, FoundItem[]>();
     let itemsRead = 0;
     let duplicateKeys = 0;
-    for (const list of lists) {
-      for await (const page of target.deltaPages(siteId, list.listId, { select: [def.target.keyColumn] })) {
+    for (const list of scopeLists) {
+      const listPlan = list.plan ?? plan;
+      const select = listPlan ? listPlan.select : [def.target.keyColumn];
+      for await (const page of target.deltaPages(siteId, list.listId, { select })) {
         for (const e of page.entries) {
           if (e.kind !== 'upsert') continue;
           itemsRead++;
@@ -88,7 +118,15 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
           if (typeof key !== 'string' || key === '') continue;
           const seen = itemsByKey.get(key) ?? [];
           if (seen.length > 0) duplicateKeys++;
-          seen.push({ listId: list.listId, id: e.item.id, eTag: e.item.eTag });
+          seen.push({
+            listId: list.listId,
+            id: e.item.id,
+            eTag: e.item.eTag,
+            values:
+              plan && listPlan
+                ? pick(fromGraphFields(e.item.fields, listPlan.columns), mappedTargets(plan))
+                : null,
+          });
           itemsByKey.set(key, seen);
         }
       }
@@ -112,6 +150,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       listId,
       itemsRead,
       adopted: 0,
+      adoptedChanged: 0,
       toRecreate: 0,
       pendingCreates: 0,
       forgotten: 0,
@@ -126,6 +165,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       // leave that new item behind, and the push would create the row's item in its list a second time.
       const moving = new Map((await pendingMoves(client, stored.id)).map((m) => [m.identityHash, m]));
       const keepMoves = new Set<string>();
+      let rewrite = false;
       let after = '';
       for (;;) {
         const batch = await ledger.batchAfter(client, after, BATCH);
@@ -154,13 +194,10 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
             )
               keepMoves.add(e.identityHash);
             result.adopted++;
-            save.push({
-              ...e,
-              listId: item.listId,
-              itemId: item.id,
-              eTag: item.eTag,
-              state: e.state === 'ORPHANED' ? 'ORPHANED' : 'SYNCED',
-            });
+            const adopted = adoptedEntry(plan, def.pull.enabled, e, item);
+            if (adopted.changed) result.adoptedChanged++;
+            if (adopted.rewrite) rewrite = true;
+            save.push(adopted.entry);
           } else if (e.state === 'ORPHANED') {
             result.forgotten++;
             remove.push(e.identityHash);
@@ -185,7 +222,8 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       // Rows whose item is gone have no ledger entry now: the next push reads every row (writing only those
       // and real differences) so that they are created again.
       // Kept pending creates need no re-read: the push's settle parks their rows, which are pushed again by key.
-      if (result.toRecreate > 0) await writeCursor(client, stored.id, 'SOURCE', null);
+      // Adopted items a push-only definition must bring back to the row's values need that re-read too.
+      if (result.toRecreate > 0 || rewrite) await writeCursor(client, stored.id, 'SOURCE', null);
       const discarded = await client.query(
         `UPDATE arcore.sync_failures SET status = 'DISCARDED', resolved_at = now()
           WHERE definition_id = $1 AND direction = 'PULL' AND status = 'PARKED'`,
@@ -202,7 +240,8 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       } else await bindListId(client, stored.id, listId);
     });
     ctx.log.info(
-      `${name}: relinked to list ${listId}: ${result.adopted} adopted, ${result.toRecreate} to re-create, ` +
+      `${name}: relinked to list ${listId}: ${result.adopted} adopted (${result.adoptedChanged} differing from ` +
+        `the values last synced), ${result.toRecreate} to re-create, ` +
         `${result.forgotten} forgotten`,
     );
     return result;
@@ -210,4 +249,77 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     await target.close();
     await lock.release();
   }
+}
+
+/** An item of the current list carrying a row's hidden key, with its mapped values. */
+interface FoundItem {
+  listId: string;
+  id: string;
+  eTag: string;
+  /** Null when the values could not be compared (comparisonPlan). */
+  values: CanonicalRecord | null;
+}
+
+/**
+ * The plan adopted items are compared with, or null when the source connection is not configured in this process
+ * (a host without its setting) and the definition pulls: every adopted item is then taken as unconfirmed. One that
+ * does not pull needs the comparison (its push is the items' only writer), so the missing setting stops it.
+ */
+async function comparisonPlan(
+  ctx: EngineContext,
+  def: SyncDefinition,
+  lists: ScopeList[],
+): Promise<FieldPlan | null> {
+  let pool: Pool;
+  try {
+    pool = ctx.sourcePool(def.source.connection);
+  } catch (err) {
+    if (err instanceof SettingsError && def.pull.enabled) return null;
+    throw err;
+  }
+  const table = await readSourceTable(pool, def.source.schema, def.source.table);
+  if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
+  return planLists(def, table.columns, lists, !isRouted(def));
+}
+
+/** Every field the mapping syncs, in either direction. */
+function mappedTargets(plan: FieldPlan): string[] {
+  return [...new Set([...plan.toSharePoint, ...plan.toPostgres])];
+}
+
+/**
+ * The pair of an adopted item (I15, I7). The ledger's synced values are the old list's; the item may not hold them
+ * (edited in the new list, restored from an older export). Only an item that does keeps its eTag as proof: an
+ * If-Match with it would otherwise "prove" unchanged an item that differs, and a push would overwrite it with no
+ * conflict. One that differs gets UNCONFIRMED_ETAG (as an adopted pending create does): the push's write meets a
+ * 412 and decides under the policy against the synced values, and the pull sees another eTag and does the same.
+ * A definition that does not pull has no such decision to make (Postgres is the only writer): its pair records what
+ * the item holds, with the item's eTag, and `rewrite` asks for the push's re-read, which brings the item back to
+ * the row's values. Fields mapped after the pair last synced are left to alignment as before.
+ */
+function adoptedEntry(
+  plan: FieldPlan | null,
+  pulls: boolean,
+  e: LedgerEntry,
+  item: FoundItem,
+): { entry: LedgerEntry; changed: boolean; rewrite: boolean } {
+  const state = e.state === 'ORPHANED' ? 'ORPHANED' : 'SYNCED';
+  const base = { ...e, listId: item.listId, itemId: item.id, state } as const;
+  const synced = e.syncedValues;
+  if (synced === null || !plan || !item.values)
+    return { entry: { ...base, eTag: UNCONFIRMED_ETAG }, changed: true, rewrite: false };
+  const changedFields = differs(
+    synced,
+    item.values,
+    mappedTargets(plan).filter((f) => f in synced),
+  );
+  if (changedFields.length === 0)
+    return { entry: { ...base, eTag: item.eTag }, changed: false, rewrite: false };
+  if (pulls) return { entry: { ...base, eTag: UNCONFIRMED_ETAG }, changed: true, rewrite: false };
+  const held: CanonicalRecord = { ...synced, ...pick(item.values, changedFields) };
+  return {
+    entry: { ...base, eTag: item.eTag, syncedValues: held, contentHash: contentHash(held) },
+    changed: true,
+    rewrite: e.state !== 'ORPHANED',
+  };
 }

@@ -33,6 +33,7 @@ import { forListId } from '../routing';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
 import { decideBackfill, mergeSynced } from './decide';
+import { confirmListStands, confirmListsOfNotFound } from '../listGone';
 import { inTransaction } from '../../db/transaction';
 
 /** What every batch of one backfill run shares. */
@@ -108,6 +109,8 @@ async function readItems(job: BackfillJob, itemIds: string[]): Promise<Map<strin
     const items = await Promise.all(chunk.map((id) => target.getItem(siteId, listId, id, plan.select)));
     chunk.forEach((id, j) => out.set(id, items[j]));
   }
+  // I15: an item not found is decided as gone only once its list is known to stand.
+  if ([...out.values()].includes(null)) await confirmListStands(job.scope, listId);
   return out;
 }
 
@@ -329,6 +332,7 @@ async function settlePairs(
   }
   scope.assertLockHeld();
   const outcomes = await scope.target.writeItems(scope.siteId, scope.listId, sent);
+  await confirmListsOfNotFound(scope, scope.listId, outcomes);
   const again: Pair[] = [];
   for (const o of outcomes) {
     const d = decided.get(o.ref);
@@ -444,6 +448,7 @@ async function recreate(job: BackfillJob, missing: Prepared[], commit: BatchComm
     listId,
     creates.map((c) => c.op),
   );
+  await confirmListsOfNotFound(scope, listId, outcomes);
   const byRef = new Map(creates.map((c) => [c.op.ref, c.m]));
   for (const o of outcomes) {
     const m = byRef.get(o.ref);

@@ -9,6 +9,7 @@ import type { DeltaEntry, ListItem } from '../../target/sharepoint';
 import { differs, rowToCanonical } from '../plan';
 import type { RunScope } from '../runner';
 import { parkKey } from './parked';
+import { confirmListStands } from '../listGone';
 
 /** Items matched to ledger entries by the hidden key column instead of by item id. */
 export interface KeyClaims {
@@ -61,10 +62,13 @@ export async function claimsByHiddenKey(
     if (entry.state !== 'PENDING_CREATE' && entry.itemId && entry.listId === pairedList) {
       const live = await target.getItem(siteId, pairedList, entry.itemId);
       if (live) paired = entry.itemId;
-      else
+      else {
+        // I15: a list gone (replaced) is not its item gone.
+        await confirmListStands(scope, pairedList);
         ctx.log.info(
           `${def.name}: item ${entry.itemId} of a synced row is gone; an item carrying its key takes its place`,
         );
+      }
     }
     for (const itemId of (claimants.get(hash) as string[]).sort(byNumericId)) {
       if (paired !== null) {

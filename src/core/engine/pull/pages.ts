@@ -1,5 +1,6 @@
 import type { DeltaPage } from '../../target/sharepoint';
 import type { RunScope } from '../runner';
+import { rethrowUnlessListGone } from '../listGone';
 
 /** One delta page and how long reading it took (without any wait for the page before it). */
 export interface PageRead {
@@ -15,7 +16,8 @@ async function readPage(scope: RunScope, link: string | undefined): Promise<Page
     select: scope.plan.select,
   });
   try {
-    const first = await feed.next();
+    // I15: the feed of a list gone answers 404; the run then says so (relink), not "check the name".
+    const first = await feed.next().catch((err: unknown) => rethrowUnlessListGone(scope, scope.listId, err));
     // deltaPages yields at least one page or throws: an empty feed would be a broken target.
     if (first.done) throw new Error(`the delta feed of list ${scope.listId} ended without a page`);
     return { page: first.value, ms: Date.now() - asked };

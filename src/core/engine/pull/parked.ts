@@ -1,6 +1,7 @@
 import { dueFailures } from '../../store/failures';
 import type { DeltaEntry } from '../../target/sharepoint';
 import type { RunScope } from '../runner';
+import { confirmListStands } from '../listGone';
 
 /**
  * The key a pulled item is parked under: its id, qualified by its list for a routed definition (item ids are
@@ -28,6 +29,8 @@ export async function dueRetries(scope: RunScope): Promise<DeltaEntry[]> {
   for (const f of due) {
     const itemId = f.itemKey.slice(prefix.length);
     const item = await target.getItem(siteId, listId, itemId, plan.select);
+    // I15: a tombstone deletes the row; a list gone is not its items deleted.
+    if (!item) await confirmListStands(scope, listId);
     retry.push(item ? { kind: 'upsert', item } : { kind: 'deleted', id: itemId });
   }
   return retry;

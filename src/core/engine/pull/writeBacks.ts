@@ -2,6 +2,7 @@ import { contentHash } from '../../canonical';
 import { park, settleWaiting } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { RunScope } from '../runner';
+import { confirmListsOfNotFound } from '../listGone';
 import { parkKey } from './parked';
 import type { WriteBack } from './settle';
 
@@ -18,6 +19,7 @@ export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]):
     scope.listId,
     writeBacks.map((w) => w.op),
   );
+  await confirmListsOfNotFound(scope, scope.listId, outcomes);
   const byRef = new Map(writeBacks.map((w) => [w.op.ref, w]));
   const save: LedgerEntry[] = [];
   const remove: string[] = [];

@@ -11,6 +11,7 @@ import { type RunScope } from '../runner';
 import { type PushRow, type PageCommit, syncedEntry, inSourceTx, describeFailure, parkEntry } from './page';
 import { graphFields, applyToPostgres } from './writes';
 import { awaitSettle } from './pendingCreates';
+import { confirmListStands, confirmListsOfNotFound } from '../listGone';
 
 /**
  * One outcome per row (processed = created + updated + deleted + skipped + conflicts + failed): a row whose
@@ -54,6 +55,8 @@ export async function settleConflicts(
   >();
   for (const { r, entry } of items) {
     const item = entry.itemId ? await target.getItem(siteId, listId, entry.itemId) : null;
+    // I15: an item not found decides a delete below only once its list is known to stand.
+    if (entry.itemId && !item) await confirmListStands(scope, listId);
     const sp = item ? fromGraphFields(item.fields, plan.columns) : null;
     const decision = decideAligned(plan, def, {
       base: entry.syncedValues,
@@ -154,6 +157,7 @@ export async function settleConflicts(
   });
   await scope.ledger.save(scope.ctx.meta, recreates);
   const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
+  await confirmListsOfNotFound(scope, listId, outcomes);
   for (const o of outcomes) {
     const p = pending.get(o.ref);
     if (!p) continue;
@@ -200,6 +204,7 @@ export async function settleDeleteConflict(
   const { target, siteId, listId, plan, def } = scope;
   const item = await target.getItem(siteId, listId, e.itemId as string);
   if (!item) {
+    await confirmListStands(scope, listId);
     scope.counts.deleted++; // gone on both sides
     commit.remove.push(e.identityHash);
     return;
@@ -237,6 +242,7 @@ export async function settleDeleteConflict(
     const [o] = await target.writeItems(siteId, listId, [
       { kind: 'delete', ref: e.identityHash, itemId: item.id, eTag: item.eTag },
     ]);
+    await confirmListsOfNotFound(scope, listId, [o]);
     if (o.status === 'deleted' || o.status === 'not_found') {
       scope.counts.conflicts++;
       commit.remove.push(e.identityHash);

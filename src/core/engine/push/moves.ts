@@ -37,6 +37,7 @@ import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, UNCONFIRMED_ETAG } from './pendingCreates';
+import { confirmListStands, confirmListsOfNotFound, rethrowUnlessListGone } from '../listGone';
 
 /** A row whose item must move from the ledger's list to `toListId`, and what its new item is created with. */
 export interface Move {
@@ -179,6 +180,8 @@ export async function writeByList(
       listId,
       group.map((g) => g.op),
     );
+    // I15: a 404 from a list gone (replaced inside the resolution cache's window) is no item deleted.
+    await confirmListsOfNotFound(scope, listId, outcomes);
     for (const o of outcomes) out.set(o.ref, o);
   }
   return out;
@@ -411,7 +414,9 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       continue;
     }
     const found = (
-      await target.findItemsByField(siteId, m.toListId, def.target.keyColumn, m.identityHash)
+      await target
+        .findItemsByField(siteId, m.toListId, def.target.keyColumn, m.identityHash)
+        .catch((err: unknown) => rethrowUnlessListGone(scope, m.toListId, err))
     ).sort((a, b) => Number(a.id) - Number(b.id));
     // The ledger already names an item (the move committed, or the row was re-paired): every other copy goes.
     const keep: ListItem | null = onOld
@@ -566,15 +571,17 @@ async function deleteItems(scope: RunScope, listId: string, items: ListItem[]): 
     listId,
     items.map((i) => ({ kind: 'delete' as const, ref: i.id, itemId: i.id })),
   );
+  await confirmListsOfNotFound(scope, listId, outcomes);
   return outcomes.every((o) => o.status === 'deleted' || o.status === 'not_found');
 }
 
 /** Whether the old item of a move whose new item is gone is gone too (one read). */
 async function bothItemsGone(scope: RunScope, m: PendingMove): Promise<boolean> {
-  return (
-    (await scope.target.getItem(scope.siteId, m.fromListId, m.fromItemId, [scope.def.target.keyColumn])) ===
-    null
-  );
+  const old = await scope.target.getItem(scope.siteId, m.fromListId, m.fromItemId, [
+    scope.def.target.keyColumn,
+  ]);
+  if (old === null) await confirmListStands(scope, m.fromListId);
+  return old === null;
 }
 
 /** Hands a row whose items are both gone to the pull, as an item to read again (its parked retry queue). */

@@ -26,6 +26,7 @@ import { inTransaction } from '../../db/transaction';
 import { park } from '../../store/failures';
 import type { LedgerEntry, PendingCreate } from '../../store/ledger';
 import type { RunScope } from '../runner';
+import { rethrowUnlessListGone } from '../listGone';
 
 /**
  * The ledger entry recorded (and committed) before a create leaves (I6). `sent`: the values the create sends, the
@@ -122,12 +123,10 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
       held.add(entry.identityHash);
       continue;
     }
-    const found = await scope.target.findItemsByField(
-      scope.siteId,
-      entry.listId,
-      scope.def.target.keyColumn,
-      entry.identityHash,
-    );
+    // I15: the search of a list gone answers 404: the run says so (relink) rather than "check the name".
+    const found = await scope.target
+      .findItemsByField(scope.siteId, entry.listId, scope.def.target.keyColumn, entry.identityHash)
+      .catch((err: unknown) => rethrowUnlessListGone(scope, entry.listId, err));
     if (found.length > 0) {
       adopted.push(adoptedEntry(scope, entry, found));
     } else if (next.kind === 'first') {

@@ -136,6 +136,19 @@ export class SharePointTarget {
   }
 
   /**
+   * A list by GUID or display name, read afresh (resolveList keeps its first answer for the instance): whether a
+   * list still stands, and what its name resolves to now, after an item of it was not found (engine/listGone.ts).
+   */
+  async readList(siteId: string, ref: string): Promise<{ id: string; displayName: string }> {
+    const list = await this.transport.request(
+      'GET',
+      `/sites/${siteId}/lists/${encodeURIComponent(ref)}`,
+      listSchema,
+    );
+    return { id: list.id, displayName: list.displayName };
+  }
+
+  /**
    * Columns the caller already read (the engine's resolution cache), so that reads which need them
    * (default selections) cost no request.
    */

@@ -1,0 +1,95 @@
+/**
+ * I15 where a run meets "not found". A run resolves its lists through a per-process cache (runner.ts), so a list
+ * deleted and re-created (by a user, or another instance's provision) inside that window is met only as 404s: of
+ * items written, read, deleted, or of the pull's delta feed. Read as items deleted in SharePoint, they would delete
+ * rows, record false conflicts and create second items. So before a "not found" decides anything, the run asks
+ * once per list whether the list itself still stands (one GET, only on that path); when it does not, the run
+ * drops its cached resolution and fails with the error its start would give, having written nothing from them.
+ */
+import { errorKindOf } from '../errors/classify';
+import type { ErrorKind } from '../errors/kind';
+import { isRouted, targetListLabel } from '../routing/lists';
+import type { SharePointTarget, WriteOutcome } from '../target/sharepoint';
+import { ListReplacedError } from './listIdentity';
+import { forgetResolution, type RunScope } from './runner';
+
+/** A list the run's ledger points at is gone, and no list of its name stands in its place (I15). */
+export class ListGoneError extends Error {
+  readonly errorKind: ErrorKind = 'not_found';
+  readonly hint: string;
+
+  constructor(
+    readonly definition: string,
+    readonly list: string,
+    readonly listId: string,
+  ) {
+    super(
+      `Definition "${definition}": list ${listId} ("${list}"), which this definition synced with, is gone (deleted, ` +
+        'or replaced). Nothing was written from the items it no longer has.',
+    );
+    this.name = 'ListGoneError';
+    this.hint =
+      `create the list again with "arcore-sync provision ${definition}" (or restore it), then run ` +
+      `"npx arcore-sync relink ${definition}": relink adopts the current list's items by their hidden key column ` +
+      'and the next push creates the rest';
+  }
+}
+
+/** Per run (its target instance): lists confirmed to stand since the run began. */
+const standing = new WeakMap<SharePointTarget, Set<string>>();
+
+/**
+ * Confirms that list `listId` still stands before an item of it not found is taken for a deleted item. Throws
+ * ListReplacedError (its name now resolves to another list) or ListGoneError (nothing of its name stands) after
+ * dropping the process's cached resolution.
+ */
+export async function confirmListStands(scope: RunScope, listId: string): Promise<void> {
+  const { target, siteId, def } = scope;
+  let seen = standing.get(target);
+  if (!seen) standing.set(target, (seen = new Set()));
+  if (seen.has(listId)) return;
+  if ((await readListId(target, siteId, listId)) !== null) {
+    seen.add(listId);
+    return;
+  }
+  forgetResolution(scope.ctx, def);
+  const list = scope.lists.find((l) => l.listId === listId);
+  const label = list && isRouted(def) ? list.name : targetListLabel(def);
+  // A former routed list (no longer in the routes) has no name left to resolve.
+  const now = list ? await readListId(target, siteId, list.name) : null;
+  if (now === listId) {
+    // It answered by name after all (a passing 404): it stands, and the items are what was not found.
+    seen.add(listId);
+    return;
+  }
+  throw now === null
+    ? new ListGoneError(def.name, label, listId)
+    : new ListReplacedError(def.name, label, listId, now);
+}
+
+/** Confirms each list whose write met a not_found outcome (see confirmListStands). */
+export async function confirmListsOfNotFound(
+  scope: RunScope,
+  listId: string,
+  outcomes: Iterable<WriteOutcome>,
+): Promise<void> {
+  for (const o of outcomes) {
+    if (o.status === 'not_found') return confirmListStands(scope, listId);
+  }
+}
+
+/** Rethrows `err` unless it says the list is gone (then the I15 error): for a 404 of a list-wide request. */
+export async function rethrowUnlessListGone(scope: RunScope, listId: string, err: unknown): Promise<never> {
+  if (errorKindOf(err) === 'not_found') await confirmListStands(scope, listId);
+  throw err;
+}
+
+/** The id of the list `ref` (GUID or name) names now, or null when none answers (404). */
+async function readListId(target: SharePointTarget, siteId: string, ref: string): Promise<string | null> {
+  try {
+    return (await target.readList(siteId, ref)).id;
+  } catch (err) {
+    if (errorKindOf(err) === 'not_found') return null;
+    throw err;
+  }
+}

@@ -1,0 +1,229 @@
+import { loadSettings } from '../../../src/config/settings';
+import { parseDefinition } from '../../../src/core/definition/parse';
+import { createEngineContext } from '../../../src/core/engine/context';
+import { provisionList } from '../../../src/core/engine/provision';
+import { runPull } from '../../../src/core/engine/pull';
+import { runPush } from '../../../src/core/engine/push';
+import { relinkDefinition } from '../../../src/core/engine/relink';
+import { forgetResolution } from '../../../src/core/engine/runner';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../support/engineHarness';
+
+/**
+ * I15: a run resolves the list through a per-process cache (runner.ts resolveCached, 10 minutes), so a list deleted
+ * and re-created by someone else (a user in SharePoint, another instance's provision) inside that window is only
+ * met as 404s. Those must never be read as items deleted in SharePoint: the run confirms the list, and refuses
+ * (relink) having written nothing from them (found by review).
+ */
+describe('I15 (docs/design.md): a list replaced while this process holds a cached resolution is never taken for item deletes', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    await createProjectsTable(h.db);
+  });
+  afterAll(async () => h.close());
+
+  it('the push refuses (relink), records no conflict, and after relink every row has exactly one item', async () => {
+    await h.define(projectsDefinition());
+    await h.db.pool.query("INSERT INTO projects (id, name) VALUES (1, 'one'), (2, 'two'), (3, 'three')");
+    expect((await runPush(h.ctx, 'projects', { trigger: 'test' })).created).toBe(3);
+    await runPull(h.ctx, 'projects', { trigger: 'test' });
+
+    // Someone deletes the list and restores it from an export (items keep their hidden key), from another
+    // process: this process's cached resolution is not dropped.
+    const kept = (await h.items('Projects')).map((i) => i.fields as { ArcoreKey: string; Title: string });
+    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects`);
+    const oldListId = (body as { id: string }).id;
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${oldListId}`)).status).toBe(204);
+    const other = await createEngineContext(
+      loadSettings({
+        DATABASE_URL: h.db.url,
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_RU_PER_MINUTE: '10000000',
+      }),
+      { caCert: h.emulator.caCert },
+    );
+    try {
+      await provisionList(other.ctx, 'projects');
+    } finally {
+      await other.close();
+    }
+    for (const { ArcoreKey, Title } of kept) {
+      const res = await h.asUser('POST', `/sites/${h.siteId}/lists/Projects/items`, {
+        fields: { ArcoreKey, Title },
+      });
+      expect(res.status).toBe(201);
+    }
+
+    // A Postgres edit meets the push of the long-lived worker.
+    await h.db.pool.query("UPDATE projects SET name = 'one edited' WHERE id = 1");
+    const push = await runPush(h.ctx, 'projects', { trigger: 'test' });
+    const conflicts = await h.db.pool.query('SELECT outcome, reason FROM arcore.sync_conflicts');
+
+    // The cache expires (or the worker restarts): the replaced list is noticed; the operator relinks.
+    forgetResolution(h.ctx, parseDefinition(projectsDefinition()));
+    const refused = await runPush(h.ctx, 'projects', { trigger: 'test' });
+    const relinked = await relinkDefinition(h.ctx, 'projects');
+    for (let i = 0; i < 2; i++) {
+      await runPush(h.ctx, 'projects', { trigger: 'test' });
+      await runPull(h.ctx, 'projects', { trigger: 'test' });
+    }
+    const items = await h.items('Projects');
+    const keys = items.map((i) => i.fields.ArcoreKey as string);
+
+    expect(refused.error).toMatch(/relink projects/);
+    // I1/I6: one item per row. Fails: row 1 has two items (the restored "one" and a new "one edited").
+    expect(keys.length).toBe(new Set(keys).size);
+    expect(items).toHaveLength(3);
+    expect(relinked.adopted).toBe(3);
+    // I15: the stale push should have refused, not taken the old list's 404 for a SharePoint delete.
+    expect(conflicts.rows).toEqual([]);
+    expect(push.status).toBe('FAILED');
+    expect(push.error).toMatch(/relink projects/);
+  });
+
+  it('DESTINATION_WINS: a Postgres edit meeting the replaced list is not taken for a SharePoint delete (row kept)', async () => {
+    await createProjectsTable(h.db, 'projects2');
+    const def = projectsDefinition(
+      {
+        name: 'projects2',
+        source: { table: 'projects2', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        conflictPolicy: 'DESTINATION_WINS',
+      },
+      'Projects2',
+    );
+    await h.define(def);
+    await h.db.pool.query("INSERT INTO projects2 (id, name) VALUES (1, 'one'), (2, 'two')");
+    expect((await runPush(h.ctx, 'projects2', { trigger: 'test' })).created).toBe(2);
+    await runPull(h.ctx, 'projects2', { trigger: 'test' });
+
+    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects2`);
+    const oldListId = (body as { id: string }).id;
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${oldListId}`)).status).toBe(204);
+    const other = await createEngineContext(
+      loadSettings({
+        DATABASE_URL: h.db.url,
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_RU_PER_MINUTE: '10000000',
+      }),
+      { caCert: h.emulator.caCert },
+    );
+    try {
+      await provisionList(other.ctx, 'projects2');
+    } finally {
+      await other.close();
+    }
+
+    await h.db.pool.query("UPDATE projects2 SET name = 'one edited' WHERE id = 1");
+    const push = await runPush(h.ctx, 'projects2', { trigger: 'test' });
+    const { rows } = await h.db.pool.query('SELECT id, name FROM projects2 ORDER BY id');
+    // The user's edit (and the row) must survive: the list was replaced, nobody deleted the item.
+    expect(rows).toEqual([
+      { id: 1, name: 'one edited' },
+      { id: 2, name: 'two' },
+    ]);
+    expect(push.status).toBe('FAILED');
+  });
+
+  it('a delete and a pull meeting the replaced list refuse (relink) and change nothing; the delete reaches the list after relink', async () => {
+    await createProjectsTable(h.db, 'projects3');
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'projects3',
+          source: { table: 'projects3', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        },
+        'Projects3',
+      ),
+    );
+    await h.db.pool.query("INSERT INTO projects3 (id, name) VALUES (1, 'one'), (2, 'two')");
+    expect((await runPush(h.ctx, 'projects3', { trigger: 'test' })).created).toBe(2);
+    await runPull(h.ctx, 'projects3', { trigger: 'test' });
+
+    // Replaced (restored from an export) while this process holds the resolution; then row 2 is deleted.
+    await replaceList('Projects3', 'projects3', true);
+    await h.db.pool.query('DELETE FROM projects3 WHERE id = 2');
+    const push = await runPush(h.ctx, 'projects3', { trigger: 'test' });
+    expect(push).toMatchObject({ status: 'FAILED', deleted: 0, errorHint: expect.stringMatching(/relink/) });
+    expect(push.error).toMatch(/relink projects3/);
+    // The delete's 404 was not taken for the item gone: relink still finds the row's pair, and the push deletes
+    // the restored item.
+    expect(await relinkDefinition(h.ctx, 'projects3')).toMatchObject({ adopted: 2, toRecreate: 0 });
+    expect(await runPush(h.ctx, 'projects3', { trigger: 'test' })).toMatchObject({ deleted: 1, failed: 0 });
+    expect((await h.items('Projects3')).map((i) => i.fields.Title)).toEqual(['one']);
+
+    // A pull in the window: the old list's delta answers 404; the run says relink, not "check the name".
+    expect((await runPull(h.ctx, 'projects3', { trigger: 'test' })).status).toBe('SUCCEEDED');
+    await replaceList('Projects3', 'projects3', false);
+    const pull = await runPull(h.ctx, 'projects3', { trigger: 'test' });
+    expect(pull).toMatchObject({ status: 'FAILED', errorHint: expect.stringMatching(/relink projects3/) });
+    expect(pull.error).toMatch(/relink projects3/);
+    const { rows } = await h.db.pool.query('SELECT id, name FROM projects3 ORDER BY id');
+    expect(rows).toEqual([{ id: 1, name: 'one' }]);
+  });
+
+  it('a list deleted and not re-created: the push fails naming provision and relink, and keeps every pair', async () => {
+    await createProjectsTable(h.db, 'projects4');
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'projects4',
+          source: { table: 'projects4', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        },
+        'Projects4',
+      ),
+    );
+    await h.db.pool.query("INSERT INTO projects4 (id, name) VALUES (1, 'one')");
+    expect((await runPush(h.ctx, 'projects4', { trigger: 'test' })).created).toBe(1);
+    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects4`);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${(body as { id: string }).id}`)).status).toBe(
+      204,
+    );
+    await h.db.pool.query("UPDATE projects4 SET name = 'one edited' WHERE id = 1");
+    const push = await runPush(h.ctx, 'projects4', { trigger: 'test' });
+    expect(push).toMatchObject({ status: 'FAILED', errorKind: 'not_found', conflicts: 0, deleted: 0 });
+    expect(push.error).toMatch(/is gone/);
+    expect(push.errorHint).toMatch(/provision projects4.*relink projects4/);
+    const { rows } = await h.db.pool.query(
+      `SELECT count(*)::int AS n FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'projects4' AND l.state = 'SYNCED'`,
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  /** Deletes the list and provisions it again from another process (whose resolution cache is its own). */
+  async function replaceList(list: string, definition: string, restoreItems: boolean): Promise<void> {
+    const kept = (await h.items(list)).map((i) => i.fields as { ArcoreKey: string; Title: string });
+    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/${list}`);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${(body as { id: string }).id}`)).status).toBe(
+      204,
+    );
+    const other = await createEngineContext(
+      loadSettings({
+        DATABASE_URL: h.db.url,
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_RU_PER_MINUTE: '10000000',
+      }),
+      { caCert: h.emulator.caCert },
+    );
+    try {
+      await provisionList(other.ctx, definition);
+    } finally {
+      await other.close();
+    }
+    if (!restoreItems) return;
+    for (const { ArcoreKey, Title } of kept) {
+      const res = await h.asUser('POST', `/sites/${h.siteId}/lists/${list}/items`, {
+        fields: { ArcoreKey, Title },
+      });
+      expect(res.status).toBe(201);
+    }
+  }
+});
