@@ -342,6 +342,13 @@ export async function writePrepared(
       scope.counts.skipped++; // an earlier run's create may still land: a later run settles it (pendingCreates.ts)
       continue;
     }
+    if ((!entry || !entry.itemId) && pullSoftDeleted(scope, r)) {
+      // Its item was deleted in SharePoint and the pull kept the row, flagged (deletes.pull SOFT, I8): creating
+      // it again would undo that delete. Cleared, the flag brings the row back as a new item.
+      scope.counts.skipped++;
+      commit.resolved.push(r.hash);
+      continue;
+    }
     if (!entry || entry.state === 'PENDING_CREATE' || !entry.itemId) {
       const fields = createFields(scope, r.values, r.hash);
       ops.push({
@@ -516,4 +523,10 @@ function unroutedEntry(r: PushRow): LedgerEntry {
     lastSourceTs: r.row.cursor,
     spModifiedAt: null,
   };
+}
+
+/** The row carries the pull's soft-delete flag (deletes.pull SOFT): its item was deleted in SharePoint. */
+function pullSoftDeleted(scope: RunScope, r: PushRow): boolean {
+  const { deletes } = scope.def;
+  return deletes.pull === 'SOFT' && !!deletes.pullSoftColumn && r.row.values[deletes.pullSoftColumn] === true;
 }
