@@ -40,7 +40,7 @@ import {
   createdSynced,
   responseFields,
 } from './page';
-import { createFields, graphFields } from './writes';
+import { createFields, graphFields, revivedFields } from './writes';
 import { settleConflicts } from './conflicts';
 import { Slices } from '../slices';
 import { groupBy } from '../../groupBy';
@@ -365,11 +365,18 @@ export async function writePrepared(
       postgres: r.values,
       sharepoint: entry.syncedValues,
     });
-    if (decision.sharepoint.kind !== 'write') {
+    // A row back for an ORPHANED entry (deleted under SOFT or IGNORE, inserted again) revives its pair: the pull
+    // skips an ORPHANED item's changes, and under SOFT its item still says it is deleted (I8).
+    const revived = revivedFields(scope, entry);
+    if (decision.sharepoint.kind !== 'write' && Object.keys(revived).length === 0) {
       scope.counts.skipped++; // unchanged, or an echo of a pull (I3)
+      if (entry.state === 'ORPHANED')
+        commit.save.push({ ...entry, state: 'SYNCED', lastSourceTs: r.row.cursor });
       commit.resolved.push(r.hash);
       continue;
     }
+    const changed =
+      decision.sharepoint.kind === 'write' ? graphFields(scope, decision.sharepoint.values) : {};
     ops.push({
       listId: entry.listId,
       op: {
@@ -377,7 +384,7 @@ export async function writePrepared(
         ref: r.hash,
         itemId: entry.itemId,
         eTag: entry.eTag ?? undefined,
-        fields: graphFields(scope, decision.sharepoint.values),
+        fields: { ...changed, ...revived },
       },
     });
     byRef.set(r.hash, { r, entry, decision, listId: entry.listId });

@@ -89,4 +89,53 @@ describe('I12 a Postgres refusal while the push settles a 412 (docs/design.md, I
       expect.stringMatching(/Postgres refuses the values decided for this row .*value too long/),
     ]);
   });
+
+  it('a row deleted in Postgres whose edited item DESTINATION_WINS brings back, refused by Postgres, is parked', async () => {
+    const name = 'rv_refuse_del';
+    await createProjectsTable(h.db, name);
+    // A column the definition does not map, which the application always fills (NOT NULL, no default).
+    await h.db.pool.query(`ALTER TABLE ${name} ADD COLUMN owner text NOT NULL DEFAULT 'app'`);
+    await h.db.pool.query(`ALTER TABLE ${name} ALTER COLUMN owner DROP DEFAULT`);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'DESTINATION_WINS',
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, budget, owner) VALUES (1, 'one', 10, 'ann'), (2, 'two', 20, 'bob')`,
+    );
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+    const item1 = (await h.items(name)).find((i) => i.fields.Title === 'one')!;
+    expect(
+      (await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item1.id}/fields`, { Budget: 15 }))
+        .status,
+    ).toBe(200);
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    const runs = [await push(), await push(), await push()];
+    const conflicts = Number(
+      (
+        await h.db.pool.query(
+          `SELECT count(*) AS n FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+            WHERE d.name = $1`,
+          [name],
+        )
+      ).rows[0].n,
+    );
+    // Expected (I12): the row that cannot be brought back is parked; runs go on; the conflict is recorded once.
+    expect({ statuses: runs.map((r) => r.status), error: runs[2].error, conflicts }).toEqual({
+      statuses: [
+        'PARTIAL',
+        expect.stringMatching(/SUCCEEDED|PARTIAL/),
+        expect.stringMatching(/SUCCEEDED|PARTIAL/),
+      ],
+      error: null,
+      conflicts: 1,
+    });
+  });
 });
