@@ -10,11 +10,10 @@ import {
 } from '../../../support/engineHarness';
 
 /**
- * Review: a Postgres delete found by its tombstone whose If-Match delete meets a 412 is settled by
- * settleDeleteConflict (push/conflicts.ts). When that settle's own delete fails (the item changed again, a refusal),
- * it parks the entry, but applyGone (push/deletes.ts) does not count it among the deletes "kept", so the tombstone
- * is dropped; the next push's retry finds the row gone and, for TIMESTAMP, resolves the park (push.ts "vanished"):
- * nothing is left that would ever delete the item (I8, I5c).
+ * A Postgres delete found by its tombstone whose If-Match delete meets a 412 is settled by settleDeleteConflict
+ * (push/conflicts.ts). When that settle's own delete fails too, the entry is parked and its tombstone kept; the next
+ * push's retry of the parked row finds it gone and deletes its item (push.ts): the delete stays owed until it
+ * applies (I8, I5c). Found by review.
  */
 describe('I8 a delete found by its tombstone whose retry after a 412 fails stays owed (docs/design.md, I8, I5c)', () => {
   let h: Harness;
@@ -53,8 +52,7 @@ describe('I8 a delete found by its tombstone whose retry after a 412 fails stays
       (await h.db.pool.query(`SELECT count(*) AS n FROM arcore.sync_failures WHERE status = 'PARKED'`))
         .rows[0].n,
     );
-    // Expected: the row is gone, so a later push deletes its item; at the least the delete stays owed (a tombstone
-    // or a parked entry). Received: the item stays, with nothing left that would ever delete it.
+    // The row is gone, so a later push deletes its item; nothing stays owed after that.
     expect({ titles, deletedLater: second.deleted + third.deleted, tombstones, parked }).toEqual({
       titles: ['two'],
       deletedLater: 1,

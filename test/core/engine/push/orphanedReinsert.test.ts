@@ -8,12 +8,10 @@ import {
 } from '../../../support/engineHarness';
 
 /**
- * Review: under deletes.push SOFT or IGNORE a row deleted in Postgres leaves its item, and the ledger entry becomes
- * ORPHANED (push/deletes.ts applyGone). When a row with the same key is inserted again, the push pairs it with the
- * old item (rows.ts writePrepared treats ORPHANED as a pair), but:
- * - SOFT: the item keeps its soft-delete flag (true) while its row lives again;
- * - either policy, same values as before: nothing is written, the entry stays ORPHANED, and the pull skips every
- *   edit of that item (pull/applyPage.ts: ORPHANED is skipped), so a SharePoint edit never reaches Postgres.
+ * Under deletes.push SOFT or IGNORE a row deleted in Postgres leaves its item, and the ledger entry becomes ORPHANED
+ * (push/deletes.ts). A row inserted again with the same key revives the pair (push/rows.ts): the push clears the
+ * soft-delete flag (SOFT) and the entry is SYNCED again even when its values are unchanged, so the pull follows the
+ * item again, its edits and its delete (I8, I3). Found by review.
  */
 describe('I8 a row inserted again after a SOFT or IGNORE push delete revives its pair (docs/design.md, I8, I3)', () => {
   let h: Harness;
@@ -64,7 +62,7 @@ describe('I8 a row inserted again after a SOFT or IGNORE push delete revives its
     expect(item?.fields.ArcoreDeleted).not.toBe(true);
   });
 
-  it('IGNORE: a row inserted again with its old values stays ORPHANED and SharePoint edits are never pulled', async () => {
+  it('IGNORE: a row inserted again with its old values is paired again and SharePoint edits are pulled', async () => {
     const name = 'rv_ignore';
     const { push, pull } = await setUp(name, { push: 'IGNORE' });
     await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
@@ -92,7 +90,7 @@ describe('I8 a row inserted again after a SOFT or IGNORE push delete revives its
     expect({ state, budget: row.budget }).toEqual({ state: 'SYNCED', budget: '99.00' });
   });
 
-  it('IGNORE: an item deleted in SharePoint after its row came back leaves a live row with no item and no pair', async () => {
+  it('IGNORE: an item deleted in SharePoint after its row came back follows the pull delete policy', async () => {
     const name = 'rv_ignore_del';
     // overlapSeconds 0 stands for "the SharePoint delete comes more than overlapSeconds (300) after the row".
     const { push, pull } = await setUp(name, { push: 'IGNORE' }, 0);
@@ -119,10 +117,9 @@ describe('I8 a row inserted again after a SOFT or IGNORE push delete revives its
         )
       ).rows[0].n,
     );
-    // Either the pull's delete policy (PROPAGATE) removed the row, or the row's item is there again.
-    // Received: the row lives, its item is gone, and only row 2 has a pair: row 1 is never pushed again.
-    expect({ rowLives: row !== undefined, inSharePoint, pairs }).not.toEqual({
-      rowLives: true,
+    // The pull's delete policy (PROPAGATE) removes the row, as for any pair.
+    expect({ rowLives: row !== undefined, inSharePoint, pairs }).toEqual({
+      rowLives: false,
       inSharePoint: false,
       pairs: 1,
     });

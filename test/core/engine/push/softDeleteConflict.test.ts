@@ -8,11 +8,10 @@ import {
 } from '../../../support/engineHarness';
 
 /**
- * Review: under deletes.push SOFT the push flags the item of a deleted row with an If-Match update
- * (push/deletes.ts applyGone). When that update meets a 412 (the item changed in SharePoint since the last sync),
- * settleDeleteConflict (push/conflicts.ts) decides with decideAligned, whose "deleted" outcome is a SharePoint
- * *delete*, and sends a hard DELETE: the SOFT policy is ignored and the item (with the SharePoint edit) is gone
- * (I8: the definition's delete policies apply).
+ * Under deletes.push SOFT the push flags the item of a deleted row with an If-Match update (push/deletes.ts). When
+ * that update meets a 412 (the item changed in SharePoint since the last sync), the settle (push/conflicts.ts
+ * settleDeleteConflict) still applies the push delete policy: the item is flagged, never hard-deleted (I8). An
+ * eTag moved by an unmapped column is no conflict. Found by review.
  */
 describe('I8 a SOFT or IGNORE push delete meeting an edited item keeps it (docs/design.md, I8)', () => {
   let h: Harness;
@@ -49,11 +48,19 @@ describe('I8 a SOFT or IGNORE push delete meeting an edited item keeps it (docs/
     const run = await push();
 
     const after = (await h.items(name)).find((i) => i.id === item.id);
-    // SOFT never deletes an item: it is kept, flagged.
-    expect({ status: run.status, kept: after !== undefined, flag: after?.fields.ArcoreDeleted }).toEqual({
+    // SOFT never deletes an item: it is kept, flagged, with its SharePoint edit; the conflict is recorded.
+    expect({
+      status: run.status,
+      conflicts: run.conflicts,
+      kept: after !== undefined,
+      flag: after?.fields.ArcoreDeleted,
+      budget: after?.fields.Budget,
+    }).toEqual({
       status: 'SUCCEEDED',
+      conflicts: 1,
       kept: true,
       flag: true,
+      budget: 15,
     });
   });
 
@@ -83,10 +90,29 @@ describe('I8 a SOFT or IGNORE push delete meeting an edited item keeps it (docs/
     await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
     const run = await push();
     const after = (await h.items(name)).find((i) => i.id === item.id);
-    expect({ status: run.status, conflicts: run.conflicts, kept: after !== undefined }).toEqual({
+    const recorded = Number(
+      (
+        await h.db.pool.query(
+          `SELECT count(*) AS n FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+            WHERE d.name = $1`,
+          [name],
+        )
+      ).rows[0].n,
+    );
+    expect({
+      status: run.status,
+      conflicts: run.conflicts,
+      deleted: run.deleted,
+      recorded,
+      kept: after !== undefined,
+      flag: after?.fields.ArcoreDeleted,
+    }).toEqual({
       status: 'SUCCEEDED',
       conflicts: 0,
+      deleted: 1,
+      recorded: 0,
       kept: true,
+      flag: true,
     });
   });
 });

@@ -10,10 +10,10 @@ import {
 } from '../../../support/engineHarness';
 
 /**
- * Review (I16): the page loop and the full delete comparison stop at the run's time budget, but consumeTombstones
- * (push/deletes.ts) reads and applies every tombstone, chunk after chunk, whatever the time left: a mass delete
- * (a purge of N rows) is written in one run, paced by the resource-unit budget (~625 writes/min on a small
- * tenant), far past RUN_MAX_SECONDS, holding the definition's lock (pulls SKIPPED) until the host kills it.
+ * I16: the page loop, the full delete comparison and the tombstones all stop at the run's time budget
+ * (push/deletes.ts consumeTombstones): a mass delete (a purge of N rows) is applied a chunk of tombstones at a time,
+ * the run says it is incomplete and the next push applies the rest, instead of one run writing them all far past
+ * RUN_MAX_SECONDS while holding the definition's lock. Found by review.
  */
 describe('I16 tombstones are consumed within the run time budget (docs/design.md, I8, I16)', () => {
   let h: Harness;
