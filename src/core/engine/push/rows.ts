@@ -366,26 +366,26 @@ export async function writePrepared(
       sharepoint: entry.syncedValues,
     });
     // A row back for an ORPHANED entry (deleted under SOFT or IGNORE, inserted again) revives its pair: the pull
-    // skips an ORPHANED item's changes, and under SOFT its item still says it is deleted (I8).
-    const revived = revivedFields(scope, entry);
-    if (decision.sharepoint.kind !== 'write' && Object.keys(revived).length === 0) {
+    // skipped the item's changes meanwhile, and under SOFT it still says it is deleted (I8). Its values are written
+    // even if unchanged, with If-Match: an item edited while orphaned meets a 412 and is settled as any pair.
+    const orphaned = entry.state === 'ORPHANED';
+    const fields = {
+      ...(decision.sharepoint.kind === 'write'
+        ? graphFields(scope, decision.sharepoint.values)
+        : orphaned
+          ? graphFields(scope, r.values)
+          : {}),
+      ...revivedFields(scope, entry),
+    };
+    if (Object.keys(fields).length === 0) {
       scope.counts.skipped++; // unchanged, or an echo of a pull (I3)
-      if (entry.state === 'ORPHANED')
-        commit.save.push({ ...entry, state: 'SYNCED', lastSourceTs: r.row.cursor });
+      if (orphaned) commit.save.push({ ...entry, state: 'SYNCED', lastSourceTs: r.row.cursor });
       commit.resolved.push(r.hash);
       continue;
     }
-    const changed =
-      decision.sharepoint.kind === 'write' ? graphFields(scope, decision.sharepoint.values) : {};
     ops.push({
       listId: entry.listId,
-      op: {
-        kind: 'update',
-        ref: r.hash,
-        itemId: entry.itemId,
-        eTag: entry.eTag ?? undefined,
-        fields: { ...changed, ...revived },
-      },
+      op: { kind: 'update', ref: r.hash, itemId: entry.itemId, eTag: entry.eTag ?? undefined, fields },
     });
     byRef.set(r.hash, { r, entry, decision, listId: entry.listId });
   }

@@ -62,6 +62,37 @@ describe('I8 a row inserted again after a SOFT or IGNORE push delete revives its
     expect(item?.fields.ArcoreDeleted).not.toBe(true);
   });
 
+  it('SOFT: an item edited while orphaned keeps its edit and loses its flag when its row comes back', async () => {
+    const name = 'rv_soft_edit';
+    const { push } = await setUp(name, { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' });
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', deleted: 1 });
+    const item = (await h.items(name)).find((i) => i.fields.Title === 'one')!;
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
+      Budget: 15,
+    });
+    expect(res.status).toBe(200);
+    // Restored as it was: the revival's If-Match write meets the edit (412) and is settled as any pair.
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    const back = await push();
+    const after = (await h.items(name)).find((i) => i.id === item.id);
+    const row = (await h.db.pool.query(`SELECT budget FROM ${name} WHERE id = 1`)).rows[0];
+    const state = (
+      await h.db.pool.query(
+        `SELECT l.state FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+          WHERE d.name = $1 AND l.sp_item_id = $2`,
+        [name, item.id],
+      )
+    ).rows[0]?.state;
+    expect({
+      status: back.status,
+      flag: after?.fields.ArcoreDeleted,
+      spBudget: after?.fields.Budget,
+      pgBudget: row.budget,
+      state,
+    }).toEqual({ status: 'SUCCEEDED', flag: false, spBudget: 15, pgBudget: '15.00', state: 'SYNCED' });
+  });
+
   it('IGNORE: a row inserted again with its old values is paired again and SharePoint edits are pulled', async () => {
     const name = 'rv_ignore';
     const { push, pull } = await setUp(name, { push: 'IGNORE' });
