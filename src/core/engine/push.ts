@@ -48,21 +48,18 @@ export async function runPush(
       const rows = await source.readByKeys(keys);
       const found = new Set(rows.map((r) => identityOf(def.source.key, r.values, scope.plan.keyKinds).hash));
       const vanished = due.filter((f) => f.sourceIdentity && !found.has(f.itemKey)).map((f) => f.itemKey);
-      // LSN: a row's delete is read from the slot once. A delete that failed (its row parked) or one read while
-      // the row's create waited (the item adopted since, push/pendingCreates.ts) would never be sent again, so a
-      // retried row found gone whose pair is live has its item deleted here; a delete that fails parks it again.
-      // Its park stays until then: a stop before the delete leaves it for the next run. TIMESTAMP definitions find
-      // such rows by their tombstones or the sweep.
-      let live = new Set<string>();
-      if (def.source.cursor.type === 'LSN') {
-        const adoptedGone = creates.adopted
-          .filter((e) => !found.has(e.identityHash))
-          .map((e) => e.identityHash);
-        const gone = await scope.ledger.byIdentities(ctx.meta, [...new Set([...vanished, ...adoptedGone])]);
-        const pairs = [...gone.values()].filter(isLive);
-        live = new Set(pairs.map((e) => e.identityHash));
-        await applyPushDeletes(scope, pairs);
-      }
+      // A retried row found gone whose pair is live has its item deleted here (the push delete policy, I8); a
+      // delete that fails parks it again, and its park stays until then: a stop before the delete leaves it for the
+      // next run. LSN reads a row's delete from the slot once, and a tombstone or the sweep need not find the row
+      // again, so a delete that failed (its row parked) or one read while the row's create waited (the item adopted
+      // since, push/pendingCreates.ts) would otherwise never be sent again.
+      const adoptedGone = creates.adopted
+        .filter((e) => !found.has(e.identityHash))
+        .map((e) => e.identityHash);
+      const gone = await scope.ledger.byIdentities(ctx.meta, [...new Set([...vanished, ...adoptedGone])]);
+      const pairs = [...gone.values()].filter(isLive);
+      const live = new Set(pairs.map((e) => e.identityHash));
+      await applyPushDeletes(scope, pairs);
       if (!scope.dryRun)
         await resolveParked(
           ctx.meta,

@@ -9,7 +9,7 @@ import { decideAligned } from '../alignment';
 import { type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
 import { type PushRow, type PageCommit, syncedEntry, inSourceTx, describeFailure, parkEntry } from './page';
-import { graphFields, applyToPostgres } from './writes';
+import { graphFields, applyToPostgres, revivedFields } from './writes';
 import { awaitSettle } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound } from '../listGone';
 
@@ -109,13 +109,16 @@ export async function settleConflicts(
       }
     }
     const sa = decision.sharepoint;
-    if (sa.kind === 'write' && item) {
+    // The item of an ORPHANED entry whose row is back loses its soft-delete flag, whatever else is written (I8).
+    const revived = revivedFields(scope, entry);
+    const reviving = Object.keys(revived).length > 0 && !!item && !!decision.synced;
+    if ((sa.kind === 'write' || (sa.kind === 'none' && reviving)) && item) {
       ops.push({
         kind: 'update',
         ref: r.hash,
         itemId: item.id,
         eTag: item.eTag,
-        fields: graphFields(scope, sa.values),
+        fields: { ...(sa.kind === 'write' ? graphFields(scope, sa.values) : {}), ...revived },
       });
     } else if (sa.kind === 'recreate') {
       ops.push({
@@ -129,7 +132,7 @@ export async function settleConflicts(
     }
     pending.set(r.hash, { r, entry, decision, item });
     if (!ops.some((op) => op.ref === r.hash)) countSettled(scope, decision, 'skipped');
-    if (sa.kind === 'none') {
+    if (sa.kind === 'none' && !reviving) {
       if (decision.synced && item)
         commit.save.push(syncedEntry(scope, r, item.id, item.eTag, decision.synced, r.row.cursor, 'PULL'));
       else if (!decision.synced) commit.remove.push(r.hash);
@@ -195,19 +198,25 @@ export async function settleConflicts(
   }
 }
 
-/** The row was deleted in Postgres while its item changed in SharePoint: a conflict (I8, I7). */
+/**
+ * The row was deleted in Postgres while its item's eTag moved in SharePoint (a 412): a conflict when the item's
+ * mapped values changed too (I8, I7). A decision to follow the delete applies the definition's push delete policy
+ * (SOFT flags the item, IGNORE keeps it: neither deletes it); a decision to bring the row back that Postgres refuses
+ * (I12) is held as an open conflict naming the refusal, recorded once. Returns whether the delete is still owed
+ * (not applied: parked for a retry, or held by an open conflict), so that its tombstone stays.
+ */
 export async function settleDeleteConflict(
   scope: RunScope,
   e: LedgerEntry,
   commit: PageCommit,
-): Promise<void> {
+): Promise<boolean> {
   const { target, siteId, listId, plan, def } = scope;
   const item = await target.getItem(siteId, listId, e.itemId as string);
   if (!item) {
     await confirmListStands(scope, listId);
     scope.counts.deleted++; // gone on both sides
     commit.remove.push(e.identityHash);
-    return;
+    return false;
   }
   const sp = fromGraphFields(item.fields, plan.columns);
   const decision = decideAligned(plan, def, {
@@ -216,45 +225,49 @@ export async function settleDeleteConflict(
     sharepoint: sp,
     sharepointModifiedAt: item.lastModifiedDateTime,
   });
-  await recordConflict(scope.ctx.meta, scope.definitionId, {
-    runId: scope.runId,
-    identityHash: e.identityHash,
-    identity: e.identity,
-    itemId: e.itemId,
-    detectedBy: 'PUSH',
-    policy: def.conflictPolicy,
-    base: e.syncedValues,
-    postgres: null,
-    sharepoint: sp,
-    outcome: decision.outcome,
-    resolvedValues: decision.synced,
-    status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
-    reason: `deleted in Postgres, edited in SharePoint: ${decision.reason}`,
-    fields: decision.conflictFields,
-  });
-  // One outcome for the row: the conflict, whichever way the policy settled it, unless its write failed.
+  const record = (status: 'OPEN' | 'RESOLVED', outcome: string, reason: string): Promise<string> =>
+    recordConflict(scope.ctx.meta, scope.definitionId, {
+      runId: scope.runId,
+      identityHash: e.identityHash,
+      identity: e.identity,
+      itemId: e.itemId,
+      detectedBy: 'PUSH',
+      policy: def.conflictPolicy,
+      base: e.syncedValues,
+      postgres: null,
+      sharepoint: sp,
+      outcome,
+      resolvedValues: status === 'OPEN' ? null : decision.synced,
+      status,
+      reason: `deleted in Postgres, edited in SharePoint: ${reason}`,
+      fields: decision.conflictFields,
+    });
+  // An eTag moved by a change of no mapped field is no conflict: the delete policy applies as it would have.
   if (decision.outcome === 'PARKED') {
+    await record('OPEN', decision.outcome, decision.reason);
     scope.counts.conflicts++;
-    return;
+    return true;
   }
   if (decision.sharepoint.kind === 'delete') {
-    scope.assertLockHeld();
-    const [o] = await target.writeItems(siteId, listId, [
-      { kind: 'delete', ref: e.identityHash, itemId: item.id, eTag: item.eTag },
-    ]);
-    await confirmListsOfNotFound(scope, listId, [o]);
-    if (o.status === 'deleted' || o.status === 'not_found') {
-      scope.counts.conflicts++;
-      commit.remove.push(e.identityHash);
-    } else {
-      parkEntry(scope, commit, e, o);
-    }
-    return;
+    if (decision.conflict) await record('RESOLVED', decision.outcome, decision.reason);
+    return applyDeletePolicy(scope, e, item, decision, commit);
   }
-  scope.counts.conflicts++;
   if (decision.postgres.kind === 'recreate' && decision.synced) {
     const key = def.source.key.map((k) => e.identity[k]);
-    await inSourceTx(scope, (client) => applyToPostgres(scope, client, key, e.identity, decision));
+    try {
+      await inSourceTx(scope, (client) => applyToPostgres(scope, client, key, e.identity, decision));
+    } catch (err) {
+      if (!isRowRefusal(err)) throw err;
+      // The policy's decision cannot be applied: the pair is held as an open conflict (one record, updated if seen
+      // again), so neither side changes and the delete is not tried again until someone resolves it.
+      const refusal = `Postgres refuses to bring the row back (${decision.reason}): ${(err as Error).message}`;
+      await record('OPEN', 'PARKED', refusal);
+      scope.counts.failed++;
+      commit.park.push({ hash: e.identityHash, identity: e.identity, itemId: e.itemId, error: refusal });
+      return true;
+    }
+    if (decision.conflict) await record('RESOLVED', decision.outcome, decision.reason);
+    countSettled(scope, decision, 'created');
     commit.save.push({
       ...e,
       eTag: item.eTag,
@@ -262,5 +275,48 @@ export async function settleDeleteConflict(
       contentHash: contentHash(decision.synced),
       provenance: 'PULL',
     });
+    return false;
   }
+  if (decision.conflict) await record('RESOLVED', decision.outcome, decision.reason);
+  countSettled(scope, decision, 'skipped');
+  return false;
+}
+
+/**
+ * The push delete policy (I8) for an item read just now: PROPAGATE deletes it, SOFT flags it (both If-Match on the
+ * eTag read), IGNORE keeps it. The entry of a kept item becomes ORPHANED. Returns whether the delete is still owed.
+ */
+async function applyDeletePolicy(
+  scope: RunScope,
+  e: LedgerEntry,
+  item: ListItem,
+  decision: PairDecision,
+  commit: PageCommit,
+): Promise<boolean> {
+  const { target, siteId, listId, def } = scope;
+  const soft = def.deletes.push === 'SOFT' ? def.deletes.pushSoftColumn : undefined;
+  if (def.deletes.push !== 'PROPAGATE' && !soft) {
+    countSettled(scope, decision, 'skipped'); // IGNORE: the item stays
+    commit.save.push({ ...e, eTag: item.eTag, state: 'ORPHANED' });
+    return false;
+  }
+  scope.assertLockHeld();
+  const op: WriteOp = soft
+    ? { kind: 'update', ref: e.identityHash, itemId: item.id, eTag: item.eTag, fields: { [soft]: true } }
+    : { kind: 'delete', ref: e.identityHash, itemId: item.id, eTag: item.eTag };
+  const [o] = await target.writeItems(siteId, listId, [op]);
+  // A 404 from a list that is gone is no delete (I15): the run stops before anything is decided from it.
+  await confirmListsOfNotFound(scope, listId, [o]);
+  if (o.status === 'deleted' || o.status === 'not_found') {
+    countSettled(scope, decision, 'deleted');
+    commit.remove.push(e.identityHash);
+    return false;
+  }
+  if (o.status === 'updated') {
+    countSettled(scope, decision, 'deleted');
+    commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
+    return false;
+  }
+  parkEntry(scope, commit, e, o);
+  return true;
 }

@@ -50,7 +50,9 @@ export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean 
   const state = await deleteState(scope);
   if (state.owedFrom !== null) return continueFullComparison(scope, state.owedFrom);
   if (detection === 'tombstones') {
-    if (await consumeTombstones(scope)) return continueFullComparison(scope, '');
+    const consumed = await consumeTombstones(scope);
+    if (consumed.stopped) return false;
+    if (consumed.owed) return continueFullComparison(scope, '');
   } else if (state.sweepDue) await sweepSlice(scope);
   return true;
 }
@@ -74,15 +76,16 @@ async function tableShared(scope: RunScope): Promise<boolean> {
  * only then are its tombstones dropped, except those whose delete did not apply (parked, or held by an open
  * MANUAL conflict), which stay for the next push. A crash between the two steps re-reads tombstones whose
  * ledger entries are already gone: they are dropped without a write. A tombstone without key (TRUNCATE, or
- * install-cursor's request) owes a full comparison, which `reconcileDeletes` then runs: returns whether one did.
+ * install-cursor's request) owes a full comparison, which `reconcileDeletes` then runs: returns whether one is
+ * owed, and whether the run's time budget (I16) stopped it between chunks.
  */
-async function consumeTombstones(scope: RunScope): Promise<boolean> {
+async function consumeTombstones(scope: RunScope): Promise<{ owed: boolean; stopped: boolean }> {
   const { ledger, ctx, source } = scope;
   let after = '0';
   let owed = false;
   for (;;) {
     const tombstones = await readTombstones(source, after, CHUNK);
-    if (tombstones.length === 0) return owed;
+    if (tombstones.length === 0) return { owed, stopped: false };
     after = tombstones[tombstones.length - 1].id;
     let kept = new Set<string>();
     const keyed = tombstones.filter((t): t is Tombstone & { key: unknown[] } => t.key !== null);
@@ -114,7 +117,13 @@ async function consumeTombstones(scope: RunScope): Promise<boolean> {
       })
       .map((t) => t.id);
     if (!scope.dryRun) await deleteTombstones(source, consumed);
-    if (tombstones.length < CHUNK) return owed;
+    if (tombstones.length < CHUNK) return { owed, stopped: false };
+    // I16: a mass delete goes out a chunk at a time within each run's budget; the tombstones left wait for the next.
+    if (scope.timeLeft() <= 0) {
+      scope.details.deletesTombstones = 'time budget spent: the next push applies the deletes left';
+      scope.stopIncomplete('time budget spent applying deletes found by their tombstones');
+      return { owed, stopped: true };
+    }
   }
 }
 
@@ -293,6 +302,8 @@ async function applyGone(scope: RunScope, gone: LedgerEntry[]): Promise<Set<stri
     if (parked.has(e.identityHash)) {
       scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
       kept.add(e.identityHash);
+      // A retry parked for this delete is settled by the conflict's resolution, not retried meanwhile.
+      commit.resolved.push(e.identityHash);
       continue;
     }
     byRef.set(e.identityHash, e);
@@ -315,19 +326,24 @@ async function applyGone(scope: RunScope, gone: LedgerEntry[]): Promise<Set<stri
     } else {
       scope.counts.skipped++; // IGNORE: the item stays
       commit.save.push({ ...e, state: 'ORPHANED' });
+      commit.resolved.push(e.identityHash);
     }
   }
   const outcomes = await writeByList(scope, ops);
   for (const o of outcomes.values()) {
     const e = byRef.get(o.ref) as LedgerEntry;
+    // A delete that applied settles any retry parked for it (push.ts retries a parked row found gone).
     if (o.status === 'deleted' || o.status === 'not_found') {
       scope.counts.deleted++;
       commit.remove.push(o.ref);
+      commit.resolved.push(o.ref);
     } else if (o.status === 'updated') {
       scope.counts.deleted++;
       commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
+      commit.resolved.push(o.ref);
     } else if (o.status === 'precondition_failed') {
-      await settleDeleteConflict(forListId(scope, e.listId), e, commit);
+      if (await settleDeleteConflict(forListId(scope, e.listId), e, commit)) kept.add(e.identityHash);
+      else commit.resolved.push(o.ref);
     } else {
       parkEntry(scope, commit, e, o);
       kept.add(e.identityHash);

@@ -40,7 +40,7 @@ import {
   createdSynced,
   responseFields,
 } from './page';
-import { createFields, graphFields } from './writes';
+import { createFields, graphFields, revivedFields } from './writes';
 import { settleConflicts } from './conflicts';
 import { Slices } from '../slices';
 import { groupBy } from '../../groupBy';
@@ -373,20 +373,27 @@ export async function writePrepared(
       postgres: r.values,
       sharepoint: entry.syncedValues,
     });
-    if (decision.sharepoint.kind !== 'write') {
+    // A row back for an ORPHANED entry (deleted under SOFT or IGNORE, inserted again) revives its pair: the pull
+    // skipped the item's changes meanwhile, and under SOFT it still says it is deleted (I8). Its values are written
+    // even if unchanged, with If-Match: an item edited while orphaned meets a 412 and is settled as any pair.
+    const orphaned = entry.state === 'ORPHANED';
+    const fields = {
+      ...(decision.sharepoint.kind === 'write'
+        ? graphFields(scope, decision.sharepoint.values)
+        : orphaned
+          ? graphFields(scope, r.values)
+          : {}),
+      ...revivedFields(scope, entry),
+    };
+    if (Object.keys(fields).length === 0) {
       scope.counts.skipped++; // unchanged, or an echo of a pull (I3)
+      if (orphaned) commit.save.push({ ...entry, state: 'SYNCED', lastSourceTs: r.row.cursor });
       commit.resolved.push(r.hash);
       continue;
     }
     ops.push({
       listId: entry.listId,
-      op: {
-        kind: 'update',
-        ref: r.hash,
-        itemId: entry.itemId,
-        eTag: entry.eTag ?? undefined,
-        fields: graphFields(scope, decision.sharepoint.values),
-      },
+      op: { kind: 'update', ref: r.hash, itemId: entry.itemId, eTag: entry.eTag ?? undefined, fields },
     });
     byRef.set(r.hash, { r, entry, decision, listId: entry.listId });
   }

@@ -25,6 +25,15 @@ export function graphFields(scope: RunScope, values: CanonicalRecord): Record<st
 }
 
 /**
+ * What a write to the item of an ORPHANED entry adds, its row being back (I8): under SOFT, the soft-delete flag
+ * cleared. Other entries, and IGNORE: nothing.
+ */
+export function revivedFields(scope: RunScope, entry: { state: string }): Record<string, unknown> {
+  const { push, pushSoftColumn } = scope.def.deletes;
+  return entry.state === 'ORPHANED' && push === 'SOFT' && pushSoftColumn ? { [pushSoftColumn]: false } : {};
+}
+
+/**
  * The `fields` body creating a row's item: every field push may write (`toSharePoint`, I9), and the row's hidden
  * key, by which a create of unknown outcome is found again (I6). graphFields and a spread did the same with three
  * more copies of every row's values.

@@ -8,11 +8,10 @@ import {
 } from '../../../support/engineHarness';
 
 /**
- * Review: a push whose If-Match write meets a 412 settles the pair (push/conflicts.ts settleConflicts). When the
- * decision writes SharePoint's value into Postgres and Postgres refuses it (a varchar(10) column, a CHECK, a NOT
- * NULL), the error is not one of the three settleConflicts parks, so the page's writes reject, the page is never
- * committed and every later push fails on the same page: later changes of the table never reach SharePoint
- * (I12, I5c, "never loop").
+ * A push whose If-Match write meets a 412 settles the pair (push/conflicts.ts). When the decision writes SharePoint's
+ * values into Postgres (an update, or a deleted row brought back) and Postgres refuses them (a varchar(10) column, a
+ * CHECK, a NOT NULL), that row is parked naming the refusal; the page commits and later changes keep flowing
+ * (I12, I5c, "never loop"). Found by review.
  */
 describe('I12 a Postgres refusal while the push settles a 412 (docs/design.md, I12)', () => {
   let h: Harness;
@@ -88,5 +87,64 @@ describe('I12 a Postgres refusal while the push settles a 412 (docs/design.md, I
     expect(parked.rows.map((r) => r.e)).toEqual([
       expect.stringMatching(/Postgres refuses the values decided for this row .*value too long/),
     ]);
+  });
+
+  it('a row deleted in Postgres whose edited item DESTINATION_WINS brings back, refused by Postgres, is held as one open conflict', async () => {
+    const name = 'rv_refuse_del';
+    await createProjectsTable(h.db, name);
+    // A column the definition does not map, which the application always fills (NOT NULL, no default).
+    await h.db.pool.query(`ALTER TABLE ${name} ADD COLUMN owner text NOT NULL DEFAULT 'app'`);
+    await h.db.pool.query(`ALTER TABLE ${name} ALTER COLUMN owner DROP DEFAULT`);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'DESTINATION_WINS',
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, budget, owner) VALUES (1, 'one', 10, 'ann'), (2, 'two', 20, 'bob')`,
+    );
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+    const item1 = (await h.items(name)).find((i) => i.fields.Title === 'one')!;
+    expect(
+      (await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item1.id}/fields`, { Budget: 15 }))
+        .status,
+    ).toBe(200);
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    const runs = [await push(), await push(), await push()];
+    const conflicts = await h.db.pool.query<{ status: string; reason: string }>(
+      `SELECT c.status, c.reason FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1`,
+      [name],
+    );
+    // I12: the row that cannot be brought back is held as one open conflict naming the refusal; runs go on; the
+    // item (with its SharePoint edit) stays.
+    expect({
+      statuses: runs.map((r) => r.status),
+      error: runs[2].error,
+      conflicts: conflicts.rows,
+      kept: (await h.items(name)).some((i) => i.id === item1.id),
+    }).toEqual({
+      statuses: [
+        'PARTIAL',
+        expect.stringMatching(/SUCCEEDED|PARTIAL/),
+        expect.stringMatching(/SUCCEEDED|PARTIAL/),
+      ],
+      error: null,
+      conflicts: [
+        {
+          status: 'OPEN',
+          reason: expect.stringMatching(
+            /Postgres refuses to bring the row back .*null value in column "owner"/,
+          ),
+        },
+      ],
+      kept: true,
+    });
   });
 });
