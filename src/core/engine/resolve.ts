@@ -1,11 +1,12 @@
 import type { PoolClient } from 'pg';
-import { contentHash, fromGraphFields, toCanonical, type CanonicalRecord } from '../canonical';
+import { fromGraphFields, toCanonical, type CanonicalRecord } from '../canonical';
 import { DefinitionBusyError } from '../ops/errors';
 import { getConflict, markResolved, type StoredConflict } from '../store/conflicts';
 import { getDefinitionById } from '../store/definitions';
 import { describeKey } from '../source/postgres/keys';
 import { appliedNothing, type ListItem, type WriteOutcome } from '../target/sharepoint';
 import { applyToPostgres, graphFields } from './push/writes';
+import { syncedEntry } from './push/page';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
 import { settlePendingMoves } from './push/moves';
 import { pendingMoves } from '../store/moves';
@@ -389,10 +390,11 @@ async function resolveInRun(
   // The conflict's item id names an item of the list it was recorded in: in another list the id is another item.
   let namedItemId = conflict.itemId;
   let refuseUnfitList: string | undefined;
+  // The pair's entry: its list and item, and the pairs a transformed field is read through (I3).
+  const entry = (await ledger.byIdentities(runScope.ctx.meta, [conflict.identityHash])).get(
+    conflict.identityHash,
+  );
   if (runScope.route) {
-    const entry = (await ledger.byIdentities(runScope.ctx.meta, [conflict.identityHash])).get(
-      conflict.identityHash,
-    );
     if (entry?.itemId !== conflict.itemId) namedItemId = null;
     const routed = runScope.route(rowToCanonical(runScope.plan, row.values), row.values);
     const entryList = entry?.itemId || entry?.state === 'PENDING_CREATE' ? entry.listId : null;
@@ -430,7 +432,9 @@ async function resolveInRun(
   const scope = item ? searched : createIn;
   const { ctx, plan, listId } = scope;
 
-  const pg = rowToCanonical(plan, row.values);
+  // Through the entry's pairs, as a push reads it: a transformed field Postgres has not changed keeps its synced
+  // value (a value pull wrote that the push pipeline would not give back is not a change to write, I3).
+  const pg = rowToCanonical(plan, row.values, entry);
   const sp = item ? fromGraphFields(item.fields, plan.columns) : null;
   const chosen = chosenValues(scope, conflictId, choice, pg, sp);
   const synced: CanonicalRecord = {
@@ -512,19 +516,22 @@ async function resolveInRun(
     client.release(await unmarkForRelease(client, marked));
   }
   await ledger.save(ctx.meta, [
-    {
-      identityHash: conflict.identityHash,
-      identity: conflict.identity,
-      listId,
-      itemId,
-      eTag,
-      syncedValues: synced,
-      contentHash: contentHash(synced),
-      provenance: 'PUSH',
-      state: 'SYNCED',
-      lastSourceTs: row.cursor,
+    syncedEntry(
+      scope,
+      {
+        hash: conflict.identityHash,
+        identity: conflict.identity,
+        row,
+        values: pg,
+        pairs: entry?.sourceValues ?? null,
+      },
+      itemId as string,
+      eTag as string,
+      synced,
+      row.cursor,
+      'PUSH',
       spModifiedAt,
-    },
+    ),
   ]);
   await markResolved(
     ctx.meta,
