@@ -195,15 +195,30 @@ export async function slotStatuses(
   const result = new Map<string, SlotStatus>();
   if (defs.length === 0) return result;
   const installation = await readInstallationId(meta);
+  const read = new Map<string, SlotFigures | undefined>();
+  const failed = new Map<string, string>();
   for (const [connection, group] of groupBy(defs, (def) => def.connection)) {
     const bases = group.map((d) => replicationBaseName(installation, d.id));
     try {
       const figures = await readSlotFigures(await sourcePool(connection), bases);
-      group.forEach((d, i) => result.set(d.id, slotStatusOf(d, figures.get(bases[i]), policy)));
+      group.forEach((d, i) => read.set(d.id, figures.get(bases[i])));
     } catch (err) {
       const message = `source connection "${connection}": ${(err as Error).message}`;
-      for (const d of group) result.set(d.id, slotStatusOf(d, undefined, policy, message));
+      for (const d of group) failed.set(d.id, message);
     }
+  }
+  // The recorded positions are read again after the slots: a push records its position before it moves its slot,
+  // so read in this order the record is never behind the slot unless someone else moved it ('moved ahead').
+  const fresh = new Map((await lsnDefinitionRows(meta, name)).map((d) => [d.id, d]));
+  for (const d of defs) {
+    const now = fresh.get(d.id) ?? d;
+    const message = failed.get(d.id);
+    result.set(
+      d.id,
+      message === undefined
+        ? slotStatusOf(now, read.get(d.id), policy)
+        : slotStatusOf(now, undefined, policy, message),
+    );
   }
   return result;
 }
