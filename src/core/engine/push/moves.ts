@@ -219,7 +219,7 @@ export async function finishMoves(
         true,
       );
   const outcomes = await writeByList(scope, deletes);
-  const undo: { m: Move; o: WriteOutcome & { status: 'created' } }[] = [];
+  const undo: { m: Move; o: WriteOutcome & { status: 'created' }; oldGone: boolean }[] = [];
   const refused: string[] = [];
   for (const c of created) {
     const { m, o } = c;
@@ -249,7 +249,7 @@ export async function finishMoves(
       });
     } else if (d?.status === 'precondition_failed' || d?.status === 'not_found') {
       // Changed or deleted in SharePoint since the last sync: the pull decides that (I7, I8) before any move.
-      undo.push(c);
+      undo.push({ ...c, oldGone: d.status === 'not_found' });
     } else {
       // The old item may still be there: the move stays recorded and the next run finishes it. A refusal
       // (SharePoint answered, nothing deleted) makes a later missing old item someone else's delete again.
@@ -272,7 +272,7 @@ export async function finishMoves(
     );
   return undoMoves(
     scope,
-    undo.map(({ m, o }) => ({ m, newItemId: o.itemId, newETag: o.eTag })),
+    undo.map(({ m, o, oldGone }) => ({ m, newItemId: o.itemId, newETag: o.eTag, oldGone })),
     commit,
   );
 }
@@ -285,7 +285,7 @@ export async function finishMoves(
  */
 async function undoMoves(
   scope: RunScope,
-  undo: { m: Move; newItemId: string; newETag: string }[],
+  undo: { m: Move; newItemId: string; newETag: string; oldGone: boolean }[],
   commit: PageCommit,
 ): Promise<{ r: PushRow; entry: LedgerEntry }[]> {
   const undone: { r: PushRow; entry: LedgerEntry }[] = [];
@@ -296,7 +296,7 @@ async function undoMoves(
       op: { kind: 'delete' as const, ref: m.r.hash, itemId: newItemId, eTag: newETag },
     })),
   );
-  for (const { m } of undo) {
+  for (const { m, oldGone } of undo) {
     const o = outcomes.get(m.r.hash);
     if (o && (o.status === 'deleted' || o.status === 'not_found')) {
       scope.details.movesDeferred = ((scope.details.movesDeferred as number) ?? 0) + 1;
@@ -305,7 +305,12 @@ async function undoMoves(
           'that change is decided first (conflict policy), and the row moves on the next push',
       );
       commit.moved.push(m.r.hash);
-      undone.push({ r: m.r, entry: m.entry });
+      // An old item deleted in SharePoint is decided with no item, in the list the row routes to: a re-create the
+      // policy decides is made there, not in the list the row is leaving (which would be moved again).
+      undone.push({
+        r: m.r,
+        entry: oldGone ? { ...m.entry, listId: m.toListId, itemId: null, eTag: null } : m.entry,
+      });
     } else {
       scope.counts.failed++;
       commit.park.push({
