@@ -180,6 +180,16 @@ export function madeUnderOldPipeline(
   } catch {
     return false; // a row value with no canonical form: the pair does not stand for it
   }
+  return stampedOlder(t, f, pair, direction);
+}
+
+/** Whether `pair`'s value on the side `direction` writes was made by an older `direction` pipeline. */
+function stampedOlder(
+  t: FieldTransforms,
+  f: TransformedField,
+  pair: SourcePair,
+  direction: PipelineDirection,
+): boolean {
   if (pair.push === undefined && pair.pull === undefined)
     return direction === 'push' && unstampedUnderOldPush(t, f, pair);
   const stamp = pair[direction];
@@ -217,8 +227,7 @@ export function agreedUnderCurrentPipelines(
         sp &&
         f.target in sp &&
         t.oneWay !== 'PULL_ONLY' &&
-        pair.push !== undefined &&
-        pair.push !== t.stamps.push &&
+        stampedOlder(t, f, pair, 'push') &&
         !canonicalEquals(sp[f.target], synced[f.target])
       ) {
         const own = toCanonical(f.sourceKind, values[f.source]) as PipelineValue;
@@ -227,8 +236,7 @@ export function agreedUnderCurrentPipelines(
       } else if (
         !samePg &&
         t.oneWay !== 'PUSH_ONLY' &&
-        pair.pull !== undefined &&
-        pair.pull !== t.stamps.pull &&
+        stampedOlder(t, f, pair, 'pull') &&
         canonicalEquals(pulledValue(f, synced[f.target] ?? null), toCanonical(f.sourceKind, values[f.source]))
       )
         healed = { sp: synced[f.target] ?? null, pg: input, by: 'pull' };

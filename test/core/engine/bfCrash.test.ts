@@ -110,4 +110,34 @@ describe('I6 docs/cli.md (backfill): a transform backfill stopped before its led
       pg: 'c1',
     });
   });
+  it('pull backfill: a push of the row after the interruption does not send the value back to SharePoint', async () => {
+    const name = 'rvc3';
+    const { def } = await setup(name, (t) => ({ source: 'code', target: 'Code', pullTransform: t }), '');
+    await h.define(def('TRIM'));
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'C1')`);
+    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
+    await runPull(h.ctx, name, { trigger: 'test' });
+    await applyDefinitions(h.db.pool, [parseDefinition(def('TRIM | LOWER'))]);
+
+    await failCommits();
+    await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'pull', trigger: 'test' }).catch(
+      (err: Error) => err,
+    );
+    await healCommits();
+    expect(await pgCode(name)).toBe('c1');
+
+    // Another column of the row changes: the push reads the row and meets Code as the backfill left it.
+    await h.db.pool.query(`UPDATE ${name} SET name = 'a2' WHERE id = 1`);
+    const push = await runPush(h.ctx, name, { trigger: 'test' });
+    const pull = await runPull(h.ctx, name, { trigger: 'test' });
+    const [item] = await h.items(name);
+    expect({
+      pushed: push.updated,
+      conflicts: push.conflicts + pull.conflicts,
+      pulled: pull.updated,
+      sp: item.fields.Code,
+      title: item.fields.Title,
+      pg: await pgCode(name),
+    }).toEqual({ pushed: 1, conflicts: 0, pulled: 0, sp: 'C1', title: 'a2', pg: 'c1' });
+  });
 });

@@ -111,4 +111,34 @@ describe('I14 docs/cli.md (backfill): a backfill rewrites only values a pipeline
     const pg = (await h.db.pool.query(`SELECT code FROM ${name}`)).rows[0].code as string;
     expect({ updated: pull.updated, pg }).toEqual({ updated: 0, pg: 'c1' });
   });
+  it('push backfill after a transform change re-derives a value pull wrote through transform undone', async () => {
+    const name = 'rvs4';
+    const def = await table(name, 'double precision');
+    await h.define(def({ transform: 'SCALE(100)' }));
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 5)`);
+    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
+    const [item] = await h.items(name);
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
+      Code: 700,
+    });
+    expect(res.status).toBe(200);
+    expect(await runPull(h.ctx, name, { trigger: 'test' })).toMatchObject({ updated: 1 });
+    expect((await h.db.pool.query(`SELECT code FROM ${name}`)).rows[0].code).toBe(7);
+
+    // Pull wrote 7 as SCALE(100) undone: that one pipeline relates both sides, so the push backfill re-renders it.
+    await applyDefinitions(h.db.pool, [parseDefinition(def({ transform: 'SCALE(1000)' }))]);
+    const push = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'push', trigger: 'test' });
+    const pull = await runBackfill(h.ctx, name, {
+      fields: ['Code'],
+      direction: 'pull',
+      restart: true,
+      trigger: 'test',
+    });
+    expect({
+      pushUpdated: push.updated,
+      pullUpdated: pull.updated,
+      sp: (await h.items(name))[0].fields.Code,
+      pg: (await h.db.pool.query(`SELECT code FROM ${name}`)).rows[0].code,
+    }).toEqual({ pushUpdated: 1, pullUpdated: 0, sp: 7000, pg: 7 });
+  });
 });
