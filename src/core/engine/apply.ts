@@ -9,7 +9,6 @@ import type { CanonicalValue } from '../canonical';
 import type { SourcePair } from '../store/ledger';
 import { countRewrites } from '../transform/rewrites';
 import { rereadForRoutes } from './routesReread';
-import { fieldTransforms, producedStamps } from './transform';
 
 export interface AppliedDefinition {
   name: string;
@@ -100,8 +99,8 @@ async function hasSynced(client: PoolClient, id: string): Promise<boolean> {
  * keeps its synced value; the new pipeline writes a field when its Postgres value changes, or by a backfill.
  * A recorded pair already carries the stamps of the direction that made it (transform.ts producedStamps), which
  * is how the backfill tells the pairs to re-derive from the ones made under the current pipeline, and is left as
- * it is. A pair recorded now holds the Postgres input the old pull pipeline makes of the synced value: it is
- * stamped as that pipeline's (a backfill re-derives it only while Postgres still holds that input).
+ * it is. A pair recorded now (the Postgres input the old pipeline implies) gets no stamp: which direction made
+ * its values is not known, so it is judged as a pair saved before the stamps (transform.ts madeUnderOldPipeline).
  */
 async function assessPipelineChanges(
   client: PoolClient,
@@ -129,15 +128,13 @@ async function assessPipelineChanges(
       [id, field],
     );
     const direction = c.path.endsWith('.pullTransform') ? 'pullTransform' : 'transform';
-    const made = fieldTransforms(old);
     const seeded: { h: string; p: SourcePair }[] = [];
     const rewrites = countRewrites(
       direction,
       old,
       now,
       rows.map((r) => ({ synced: r.has ? r.synced : undefined, pair: r.pair })),
-      (index, pair) =>
-        seeded.push({ h: rows[index].hash, p: { ...pair, ...(made ? producedStamps(made, 'pull') : {}) } }),
+      (index, pair) => seeded.push({ h: rows[index].hash, p: pair }),
     );
     c.rewrites = rewrites;
     if (rewrites.evaluated > 0) {

@@ -2,6 +2,7 @@ import { applyDefinitions } from '../../../src/core/engine/apply';
 import { runBackfill } from '../../../src/core/engine/backfill';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
+import { verifyDefinition } from '../../../src/core/engine/verify';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
@@ -68,6 +69,8 @@ describe('I6 docs/cli.md (backfill): a transform backfill stopped before its led
     await healCommits();
     expect(failed).not.toBe('SUCCEEDED');
     expect(await spCode(name)).toBe('P-C1'); // the write went out; the ledger did not learn it
+    // The sides agree under the current pipeline: verify finds no difference.
+    expect((await verifyDefinition(h.ctx, name)).differences).toBe(0);
 
     // The next scheduled pull, before anyone resumes the backfill.
     const pull = await runPull(h.ctx, name, { trigger: 'test' });
@@ -95,6 +98,7 @@ describe('I6 docs/cli.md (backfill): a transform backfill stopped before its led
     await healCommits();
     expect(failed).not.toBe('SUCCEEDED');
     expect(await pgCode(name)).toBe('c1'); // the Postgres write committed; the ledger did not learn it
+    expect((await verifyDefinition(h.ctx, name)).differences).toBe(0);
 
     const resumed = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'pull', trigger: 'test' });
     // Uninterrupted (transformBackfill.test.ts): Postgres 'c1', SharePoint 'C1', no conflict.
