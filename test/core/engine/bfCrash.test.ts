@@ -144,4 +144,33 @@ describe('I6 docs/cli.md (backfill): a transform backfill stopped before its led
       pg: await pgCode(name),
     }).toEqual({ pushed: 1, conflicts: 0, pulled: 0, sp: 'C1', title: 'a2', pg: 'c1' });
   });
+  it('push backfill: resumed after the interruption, it ends with no conflict and nothing left to sync', async () => {
+    const name = 'rvc4';
+    const { def } = await setup(name, (t) => ({ source: 'code', target: 'Code', transform: t }), '');
+    await h.define(def('UPPER'));
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'c1')`);
+    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
+    await runPull(h.ctx, name, { trigger: 'test' });
+    await applyDefinitions(h.db.pool, [parseDefinition(def("UPPER | PREFIX('P-')"))]);
+
+    await failCommits();
+    await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'push', trigger: 'test' }).catch(
+      (err: Error) => err,
+    );
+    await healCommits();
+    expect(await spCode(name)).toBe('P-C1');
+
+    const resumed = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'push', trigger: 'test' });
+    const after = [
+      await runPull(h.ctx, name, { trigger: 'test' }),
+      await runPush(h.ctx, name, { trigger: 'test' }),
+    ].map((s) => s.created + s.updated + s.deleted + s.conflicts);
+    expect({
+      status: resumed.status,
+      conflicts: resumed.conflicts,
+      after,
+      sp: await spCode(name),
+      pg: await pgCode(name),
+    }).toEqual({ status: 'SUCCEEDED', conflicts: 0, after: [0, 0], sp: 'P-C1', pg: 'c1' });
+  });
 });
