@@ -144,15 +144,32 @@ export function producedStamps(t: FieldTransforms, producer: PipelineDirection):
 }
 
 /**
- * A pair saved before the stamps existed (no stamp at all): on a field with `transform` alone, every pair's
- * SharePoint value is what the push pipeline of its day made of its Postgres input (pull pairs only a value that
- * pushes back to it, sourcePairs), so a current push pipeline that gives another value has changed since. For a
- * `pullTransform`, or CONCAT's other columns, the pair cannot tell it: it counts as made under the current one.
+ * A pair saved before the stamps existed (no stamp at all), judged by its values. On a field with `transform`
+ * alone, every pair's SharePoint value is what the push pipeline of its day made of its Postgres input (pull
+ * pairs only a value that pushes back to it, sourcePairs): a current push pipeline that gives another value has
+ * changed since. On a field with `pullTransform` alone, every pair holds either what the pull pipeline of its day
+ * made of SharePoint's value (pulled) or what it undone made of Postgres's (pushed): when the current one gives
+ * neither, it has changed since. Both pipelines, CONCAT's other columns, or a pipeline that cannot be undone:
+ * the pair cannot tell, and counts as made under the current one.
  */
-function unstampedUnderOldPush(t: FieldTransforms, f: TransformedField, pair: SourcePair): boolean {
-  if (!t.push || t.pull || t.push.columns.length > 0) return false;
+function unstampedUnderOld(
+  t: FieldTransforms,
+  f: TransformedField,
+  pair: SourcePair,
+  direction: PipelineDirection,
+): boolean {
   try {
-    return !canonicalEquals(toCanonical(f.kind, runPipeline(t.push, pair.pg as PipelineValue, {})), pair.sp);
+    if (direction === 'push') {
+      if (!t.push || t.pull || t.push.columns.length > 0) return false;
+      return !canonicalEquals(
+        toCanonical(f.kind, runPipeline(t.push, pair.pg as PipelineValue, {})),
+        pair.sp,
+      );
+    }
+    if (!t.pull || t.push) return false;
+    const pushed = toCanonical(f.kind, invertPipeline(t.pull, pair.pg as PipelineValue, false));
+    const pulled = toCanonical(f.sourceKind, runPipeline(t.pull, pair.sp as PipelineValue));
+    return !canonicalEquals(pushed, pair.sp) && stableStringify(pulled) !== stableStringify(pair.pg);
   } catch {
     return false;
   }
@@ -190,8 +207,7 @@ function stampedOlder(
   pair: SourcePair,
   direction: PipelineDirection,
 ): boolean {
-  if (pair.push === undefined && pair.pull === undefined)
-    return direction === 'push' && unstampedUnderOldPush(t, f, pair);
+  if (pair.push === undefined && pair.pull === undefined) return unstampedUnderOld(t, f, pair, direction);
   const stamp = pair[direction];
   return stamp !== undefined && stamp !== t.stamps[direction];
 }

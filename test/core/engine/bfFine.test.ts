@@ -74,4 +74,48 @@ describe('I14 docs/cli.md (backfill): A→B→A, A→B→C, and pairs saved befo
     const b = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'push', trigger: 'test' });
     expect({ updated: b.updated, codes: await codes(name) }).toEqual({ updated: 2, codes: ['P-C1', 'P-C2'] });
   });
+  it('pairs without stamps on a field with pullTransform alone: a pull backfill re-derives only after a change', async () => {
+    const name = 'rvf4';
+    await h.db.pool.query(
+      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code double precision, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
+    const def = (pullTransform: string): SyncDefinitionInput => ({
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code', pullTransform },
+      ],
+    });
+    await h.define(def('SCALE(0.01)'));
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 5)`);
+    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
+    await runPull(h.ctx, name, { trigger: 'test' });
+    expect((await h.items(name))[0].fields.Code).toBe(500);
+    const unstamp = () =>
+      h.db.pool.query(
+        `UPDATE arcore.sync_ledger SET synced_source_values = jsonb_set(synced_source_values, '{Code}',
+           (synced_source_values->'Code') - 'push' - 'pull')`,
+      );
+    const pg = async () => (await h.db.pool.query(`SELECT code FROM ${name}`)).rows[0].code as number;
+    await unstamp();
+    const same = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'pull', trigger: 'test' });
+    expect({ updated: same.updated, pg: await pg() }).toEqual({ updated: 0, pg: 5 });
+
+    await apply(def('SCALE(0.001)'));
+    await unstamp();
+    const b = await runBackfill(h.ctx, name, {
+      fields: ['Code'],
+      direction: 'pull',
+      restart: true,
+      trigger: 'test',
+    });
+    expect({ updated: b.updated, pg: await pg(), sp: (await h.items(name))[0].fields.Code }).toEqual({
+      updated: 1,
+      pg: 0.5,
+      sp: 500,
+    });
+  });
 });
