@@ -5,11 +5,10 @@ import type { SyncDefinition } from '../definition/schema';
 import type { RouteMovesReport } from '../routing';
 import { bindListId, upsertDefinition } from '../store/definitions';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
-import { canonicalEquals, type CanonicalValue } from '../canonical';
+import type { CanonicalValue } from '../canonical';
 import type { SourcePair } from '../store/ledger';
 import { countRewrites } from '../transform/rewrites';
 import { rereadForRoutes } from './routesReread';
-import { fieldTransforms, pipelineStamps } from './transform';
 
 export interface AppliedDefinition {
   name: string;
@@ -98,8 +97,10 @@ async function hasSynced(client: PoolClient, id: string): Promise<boolean> {
  * items the new pipeline would give another value (judged from the ledger). Every pair whose Postgres input the
  * ledger can tell keeps (or now gets) a recorded pair, so a row read again unchanged (the overlap window, I5b)
  * keeps its synced value; the new pipeline writes a field when its Postgres value changes, or by a backfill.
- * Each such pair is stamped with the old pipelines (unless a stamp says already what made it), which is how the
- * backfill tells the pairs to re-derive from the ones made under the current pipeline.
+ * A recorded pair already carries the stamps of the direction that made it (transform.ts producedStamps), which
+ * is how the backfill tells the pairs to re-derive from the ones made under the current pipeline, and is left as
+ * it is. A pair recorded now (the Postgres input the old pipeline implies) gets no stamp: which direction made
+ * its values is not known, so it is judged as a pair saved before the stamps (transform.ts madeUnderOldPipeline).
  */
 async function assessPipelineChanges(
   client: PoolClient,
@@ -127,23 +128,14 @@ async function assessPipelineChanges(
       [id, field],
     );
     const direction = c.path.endsWith('.pullTransform') ? 'pullTransform' : 'transform';
-    const made = fieldTransforms(old)?.stamps ?? pipelineStamps(null, null);
     const seeded: { h: string; p: SourcePair }[] = [];
     const rewrites = countRewrites(
       direction,
       old,
       now,
       rows.map((r) => ({ synced: r.has ? r.synced : undefined, pair: r.pair })),
-      (index, pair) => seeded.push({ h: rows[index].hash, p: { ...pair, ...made } }),
+      (index, pair) => seeded.push({ h: rows[index].hash, p: pair }),
     );
-    for (const r of rows) {
-      const valid = r.has && r.pair !== null && canonicalEquals(r.pair.sp, r.synced);
-      if (valid && r.pair && (r.pair.push === undefined || r.pair.pull === undefined))
-        seeded.push({
-          h: r.hash,
-          p: { ...r.pair, push: r.pair.push ?? made.push, pull: r.pair.pull ?? made.pull },
-        });
-    }
     c.rewrites = rewrites;
     if (rewrites.evaluated > 0) {
       const side = direction === 'transform' ? 'SharePoint items' : 'Postgres rows';

@@ -6,6 +6,7 @@
  */
 import {
   canonicalEquals,
+  contentHash,
   stableStringify,
   toCanonical,
   type CanonicalRecord,
@@ -131,10 +132,55 @@ function validPair(
 }
 
 /**
- * Whether the field's pair stands for the row as it is (Postgres unchanged since the last sync) but was made under
- * a `direction` pipeline the definition has changed since (I14). The next push and pull still read the field
- * through it (a changed pipeline rewrites nothing by itself); a backfill re-derives it through the current one.
- * A pair with no stamp predates the stamps and counts as made under the current pipeline.
+ * The stamps of a pair `producer` made: the producing direction's pipeline; and, when that direction ran the
+ * other one's pipeline undone (a field with only `pullTransform` pushed, or only `transform` pulled), the other
+ * direction's too, since that one pipeline then relates both sides (I14). A value a direction did not write (one a
+ * user typed on the side it reads) carries no stamp of it, so a backfill of that direction never rewrites it.
+ */
+export function producedStamps(t: FieldTransforms, producer: PipelineDirection): Partial<PipelineStamps> {
+  const ranOtherUndone = producer === 'push' ? t.push === null : t.pull === null;
+  if (!ranOtherUndone) return { [producer]: t.stamps[producer] };
+  return { push: t.stamps.push, pull: t.stamps.pull };
+}
+
+/**
+ * A pair saved before the stamps existed (no stamp at all), judged by its values. On a field with `transform`
+ * alone, every pair's SharePoint value is what the push pipeline of its day made of its Postgres input (pull
+ * pairs only a value that pushes back to it, sourcePairs): a current push pipeline that gives another value has
+ * changed since. On a field with `pullTransform` alone, every pair holds either what the pull pipeline of its day
+ * made of SharePoint's value (pulled) or what it undone made of Postgres's (pushed): when the current one gives
+ * neither, it has changed since. Both pipelines, CONCAT's other columns, or a pipeline that cannot be undone:
+ * the pair cannot tell, and counts as made under the current one.
+ */
+function unstampedUnderOld(
+  t: FieldTransforms,
+  f: TransformedField,
+  pair: SourcePair,
+  direction: PipelineDirection,
+): boolean {
+  try {
+    if (direction === 'push') {
+      if (!t.push || t.pull || t.push.columns.length > 0) return false;
+      return !canonicalEquals(
+        toCanonical(f.kind, runPipeline(t.push, pair.pg as PipelineValue, {})),
+        pair.sp,
+      );
+    }
+    if (!t.pull || t.push) return false;
+    const pushed = toCanonical(f.kind, invertPipeline(t.pull, pair.pg as PipelineValue, false));
+    const pulled = toCanonical(f.sourceKind, runPipeline(t.pull, pair.sp as PipelineValue));
+    return !canonicalEquals(pushed, pair.sp) && stableStringify(pulled) !== stableStringify(pair.pg);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the field's pair stands for the row as it is (Postgres unchanged since the last sync) and its value on
+ * the side `direction` writes was made by a `direction` pipeline the definition has changed since (I14). The next
+ * push and pull still read the field through it (a changed pipeline rewrites nothing by itself); a backfill
+ * re-derives it through the current one. A pair the other direction made (a value a user typed where
+ * `direction` reads) carries no `direction` stamp and is left.
  */
 export function madeUnderOldPipeline(
   f: TransformedField,
@@ -142,15 +188,83 @@ export function madeUnderOldPipeline(
   ledger: { syncedValues: CanonicalRecord | null; sourceValues?: SourcePairs | null },
   direction: PipelineDirection,
 ): boolean {
-  if (!f.transforms) return false;
+  const t = f.transforms;
+  if (!t) return false;
   const pair = validPair(ledger.sourceValues, ledger.syncedValues, f.target);
-  const stamp = pair?.[direction];
-  if (!pair || stamp === undefined || stamp === f.transforms.stamps[direction]) return false;
+  if (!pair) return false;
   try {
-    return stableStringify(pair.pg) === stableStringify(sourceInput(f, values));
+    if (stableStringify(pair.pg) !== stableStringify(sourceInput(f, values))) return false;
   } catch {
     return false; // a row value with no canonical form: the pair does not stand for it
   }
+  return stampedOlder(t, f, pair, direction);
+}
+
+/** Whether `pair`'s value on the side `direction` writes was made by an older `direction` pipeline. */
+function stampedOlder(
+  t: FieldTransforms,
+  f: TransformedField,
+  pair: SourcePair,
+  direction: PipelineDirection,
+): boolean {
+  if (pair.push === undefined && pair.pull === undefined) return unstampedUnderOld(t, f, pair, direction);
+  const stamp = pair[direction];
+  return stamp !== undefined && stamp !== t.stamps[direction];
+}
+
+/**
+ * The ledger's view of a pair as an interrupted backfill would have left it (I6): a backfill writes one side
+ * through the current pipeline, then commits the ledger; stopped in between, the side it wrote looks edited to
+ * the next run. A field whose pair was made under an older pipeline while the sides now agree under the current
+ * one — SharePoint holds what the current push pipeline makes of the paired Postgres input, or Postgres holds what
+ * the current pull pipeline makes of the synced SharePoint value — is in sync: it is re-paired with the current
+ * stamps, and no run writes it. `sp` is SharePoint as read, or null when not read (only the Postgres case).
+ * Returns null when no field needs it.
+ */
+export function agreedUnderCurrentPipelines(
+  fields: readonly TransformedField[],
+  ledger: { syncedValues: CanonicalRecord | null; sourceValues?: SourcePairs | null },
+  values: Record<string, unknown>,
+  sp: CanonicalRecord | null,
+): { syncedValues: CanonicalRecord; sourceValues: SourcePairs } | null {
+  const synced = ledger.syncedValues;
+  if (!synced) return null;
+  let out: { syncedValues: CanonicalRecord; sourceValues: SourcePairs } | null = null;
+  for (const f of fields) {
+    const t = f.transforms;
+    const pair = t ? validPair(ledger.sourceValues, synced, f.target) : null;
+    if (!t || !pair) continue;
+    let healed: { sp: CanonicalValue; pg: unknown; by: PipelineDirection } | null = null;
+    try {
+      const input = sourceInput(f, values);
+      const samePg = stableStringify(pair.pg) === stableStringify(input);
+      if (
+        samePg &&
+        sp &&
+        f.target in sp &&
+        t.oneWay !== 'PULL_ONLY' &&
+        stampedOlder(t, f, pair, 'push') &&
+        !canonicalEquals(sp[f.target], synced[f.target])
+      ) {
+        const own = toCanonical(f.sourceKind, values[f.source]) as PipelineValue;
+        const now = toCanonical(f.kind, toSharePointValue(t, own, values));
+        if (canonicalEquals(now, sp[f.target])) healed = { sp: now, pg: input, by: 'push' };
+      } else if (
+        !samePg &&
+        t.oneWay !== 'PUSH_ONLY' &&
+        stampedOlder(t, f, pair, 'pull') &&
+        canonicalEquals(pulledValue(f, synced[f.target] ?? null), toCanonical(f.sourceKind, values[f.source]))
+      )
+        healed = { sp: synced[f.target] ?? null, pg: input, by: 'pull' };
+    } catch {
+      healed = null; // a value with no canonical form, or one the pipeline cannot read: nothing agreed
+    }
+    if (!healed) continue;
+    out ??= { syncedValues: { ...synced }, sourceValues: { ...(ledger.sourceValues ?? {}) } };
+    out.syncedValues[f.target] = healed.sp;
+    out.sourceValues[f.target] = { sp: healed.sp, pg: healed.pg, ...producedStamps(t, healed.by) };
+  }
+  return out;
 }
 
 /**
@@ -195,25 +309,25 @@ export function pulledValue(f: TransformedField, value: CanonicalValue): Canonic
 }
 
 /**
- * A new pair, stamped with the pipelines it was made under: a pair that repeats the previous one (the field did
- * not change on either side) keeps its stamps, since its values still come from the pipelines that made them; a
- * new one, or a stamp the caller dropped (a backfill that re-derived the field), takes the current pipelines.
+ * A new pair, stamped with the pipelines that made it: a pair that repeats the previous one (the field did not
+ * change on either side) keeps its stamps (none, for one saved before the stamps), since its values still come
+ * from what made them; a new one takes the stamps of `producer`, the direction that wrote it (producedStamps).
  */
 function stamped(
   f: TransformedField,
   pair: { sp: CanonicalValue; pg: unknown },
   previous: SourcePair | undefined,
+  producer: PipelineDirection,
 ): SourcePair {
-  const now = (f.transforms as FieldTransforms).stamps;
   const same =
     previous !== undefined &&
     canonicalEquals(previous.sp, pair.sp) &&
     stableStringify(previous.pg) === stableStringify(pair.pg);
-  return {
-    ...pair,
-    push: (same ? previous.push : undefined) ?? now.push,
-    pull: (same ? previous.pull : undefined) ?? now.pull,
-  };
+  if (same) {
+    const { push, pull } = previous;
+    return { ...pair, ...(push === undefined ? {} : { push }), ...(pull === undefined ? {} : { pull }) };
+  }
+  return { ...pair, ...producedStamps(f.transforms as FieldTransforms, producer) };
 }
 
 function pushesBackTo(f: TransformedField, written: CanonicalValue, sp: CanonicalValue): boolean {
@@ -229,14 +343,16 @@ function pushesBackTo(f: TransformedField, written: CanonicalValue, sp: Canonica
  * The ledger's pairs for transformed fields after a sync: a field Postgres was written for pairs the synced
  * value with what was written; a field whose row value maps to the synced value pairs it with the row's input.
  * A field neither covers gets no pair (the next read compares through the pipelines). `previous` (the entry's
- * pairs before this sync) carries the stamps of pairs that did not change.
+ * pairs before this sync) carries the stamps of pairs that did not change; a new pair is stamped as made by the
+ * direction that wrote it: `pull` where Postgres was written, otherwise `producer` (the run's direction).
  */
 export function sourcePairs(
   fields: readonly TransformedField[],
   synced: CanonicalRecord | null,
   row: { values: Record<string, unknown>; canonical: CanonicalRecord } | null,
-  written: Record<string, CanonicalValue> = {},
-  previous: SourcePairs | null = null,
+  written: Record<string, CanonicalValue>,
+  previous: SourcePairs | null,
+  producer: PipelineDirection,
 ): SourcePairs | null {
   if (!synced) return null;
   const out: SourcePairs = {};
@@ -247,10 +363,10 @@ export function sourcePairs(
       // Pull wrote the push pipeline undone: paired only when pushing it back gives SharePoint's value, so
       // that a value SharePoint holds un-normalised (` abc ` under TRIM) is normalised by the next push.
       if (f.transforms.pull || pushesBackTo(f, written[f.target], sp))
-        out[f.target] = stamped(f, { sp, pg: written[f.target] }, previous?.[f.target]);
+        out[f.target] = stamped(f, { sp, pg: written[f.target] }, previous?.[f.target], 'pull');
     } else if (row && canonicalEquals(row.canonical[f.target], sp)) {
       try {
-        out[f.target] = stamped(f, { sp, pg: sourceInput(f, row.values) }, previous?.[f.target]);
+        out[f.target] = stamped(f, { sp, pg: sourceInput(f, row.values) }, previous?.[f.target], producer);
       } catch {
         // A row value with no canonical form has no pair.
       }
@@ -267,4 +383,18 @@ export function pipelineColumns(fields: readonly Pick<FieldMapping, 'transform'>
 /** Runs a pipeline on a value outside the engine (kept for callers of the array form). */
 export function applyTransforms(spec: TransformSpec, value: unknown): unknown {
   return runPipeline(parsePipeline(spec), value as PipelineValue);
+}
+
+/** `entry` with the pairs its sides agree on under the current pipelines (agreedUnderCurrentPipelines). */
+export function agreedEntry<
+  E extends { syncedValues: CanonicalRecord | null; sourceValues?: SourcePairs | null },
+>(
+  fields: readonly TransformedField[],
+  entry: E,
+  values: Record<string, unknown>,
+  sp: CanonicalRecord | null,
+): E {
+  const agreed = agreedUnderCurrentPipelines(fields, entry, values, sp);
+  if (!agreed) return entry;
+  return { ...entry, ...agreed, contentHash: contentHash(agreed.syncedValues) };
 }

@@ -15,7 +15,7 @@ import { isRouted, targetLists } from '../routing';
 import { listProblems, planLists, routerOf, type ScopeList } from './routing';
 import { resolveSharePoint, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
-import { pipelineColumns } from './transform';
+import { agreedEntry, pipelineColumns } from './transform';
 
 /** One field whose value differs between a row and its paired item. */
 export interface VerifyDifference {
@@ -243,7 +243,12 @@ export async function verifyDefinition(
         let pg: CanonicalRecord | null = null;
         let pgError: string | null = null;
         try {
-          pg = rowToCanonical(plan, row.values, entry);
+          // Sides that agree under the current pipelines (a backfill stopped before its ledger commit) agree (I6).
+          pg = rowToCanonical(
+            plan,
+            row.values,
+            agreedEntry(plan.fields, entry, row.values, item.values ?? null),
+          );
         } catch (err) {
           pgError = (err as Error).message;
         }

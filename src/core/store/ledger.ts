@@ -8,9 +8,10 @@ export type Provenance = 'PUSH' | 'PULL';
 
 /**
  * For a field with a transform pipeline, what each side held when it last synced (migration 013): `sp` the
- * SharePoint value (as in syncedValues), `pg` the Postgres input the pipeline read. `push` and `pull` stamp the
- * pipeline each direction ran when the pair was made (engine/transform.ts pipelineStamps, I14): a backfill
- * re-derives a pair made under a pipeline since changed. Absent on pairs saved before the stamps existed.
+ * SharePoint value (as in syncedValues), `pg` the Postgres input the pipeline read. `push` stamps the push
+ * pipeline that wrote `sp`, `pull` the pull pipeline that wrote `pg` (engine/transform.ts producedStamps, I14): a
+ * backfill of a direction re-derives a value an older pipeline of that direction wrote. A value that direction
+ * did not write has no stamp of it; both are absent on pairs saved before the stamps existed.
  */
 export interface SourcePair {
   sp: CanonicalValue;

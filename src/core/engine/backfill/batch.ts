@@ -28,7 +28,7 @@ import { rowsByIdentity, sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { createdSynced, describeFailure, responseFields } from '../push/page';
 import { applyToPostgres, graphFields } from '../push/writes';
-import { madeUnderOldPipeline, pulledValue, sourcePairs } from '../transform';
+import { agreedEntry, madeUnderOldPipeline, pulledValue, sourcePairs } from '../transform';
 import { forListId } from '../routing';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
@@ -72,6 +72,8 @@ interface Pair {
   adopted: boolean;
   /** Chosen fields read through the current pipeline instead of a pair made under an older one (I14). */
   rederive: string[];
+  /** The entry's pairs were re-paired where the sides agree under the current pipelines: it is saved (I6). */
+  healed: boolean;
 }
 
 /** A ledger row with its Postgres row, read for the backfill. */
@@ -80,6 +82,7 @@ interface Prepared {
   row: SourceRow;
   pg: CanonicalRecord;
   rederive: string[];
+  healed: boolean;
 }
 
 interface BatchCommit {
@@ -142,24 +145,11 @@ function rederivedFields(job: BackfillJob, entry: LedgerEntry, row: SourceRow): 
     .map((f) => f.target);
 }
 
-/** `pairs` without `fields`' pairs (read through the pipelines), or without their `stamp` (made anew). */
-function withoutPairs(
-  pairs: SourcePairs | null | undefined,
-  fields: string[],
-  stamp?: 'push' | 'pull',
-): SourcePairs | null {
+/** `pairs` without `fields`' pairs: read through the current pipelines, and paired anew when saved. */
+function withoutPairs(pairs: SourcePairs | null | undefined, fields: string[]): SourcePairs | null {
   if (!pairs || fields.length === 0) return pairs ?? null;
   const out: SourcePairs = { ...pairs };
-  for (const t of fields) {
-    const pair = out[t];
-    if (!pair) continue;
-    if (stamp === undefined) {
-      delete out[t];
-      continue;
-    }
-    const { [stamp]: _dropped, ...rest } = pair;
-    out[t] = rest;
-  }
+  for (const t of fields) delete out[t];
   return out;
 }
 
@@ -177,6 +167,30 @@ function pullRebuild(job: BackfillJob, p: Pair): string[] {
   });
 }
 
+/**
+ * A ledger row made ready to decide: where its sides agree under the current pipelines (a backfill stopped
+ * before its ledger commit wrote one side, I6) it is re-paired; with its entry, a transformed field Postgres has
+ * not changed keeps its synced value (I3), and one a push re-derives is read through the current pipeline.
+ * `sp` is the item as read, or null before it is.
+ */
+function prepare(
+  job: BackfillJob,
+  read: LedgerEntry,
+  row: SourceRow,
+  sp: CanonicalRecord | null,
+  healedBefore: boolean,
+): Prepared {
+  const { plan } = job.scope;
+  const entry = agreedEntry(plan.fields, read, row.values, sp);
+  const rederive = rederivedFields(job, entry, row);
+  const through =
+    job.spec.direction === 'push'
+      ? { syncedValues: entry.syncedValues, sourceValues: withoutPairs(entry.sourceValues, rederive) }
+      : entry;
+  const pg = rowToCanonical(plan, row.values, through);
+  return { entry, row, pg, rederive, healed: healedBefore || entry !== read };
+}
+
 function savedEntry(job: BackfillJob, p: Pair, synced: CanonicalRecord, eTag: string | null): LedgerEntry {
   return {
     ...p.entry,
@@ -190,8 +204,9 @@ function savedEntry(job: BackfillJob, p: Pair, synced: CanonicalRecord, eTag: st
       synced,
       { values: p.row.values, canonical: p.pg },
       p.written ?? {},
-      // A re-derived field's pair is now made under the current pipeline of the backfill's direction.
-      withoutPairs(p.entry.sourceValues, p.rederive, job.spec.direction),
+      // A re-derived field's pair is now made by the backfill's direction under its current pipeline.
+      withoutPairs(p.entry.sourceValues, p.rederive),
+      job.spec.direction,
     ),
   };
 }
@@ -319,7 +334,7 @@ async function settlePairs(
     commit.outcomes.set(hash, d.decision.conflict ? 'conflicts' : wrotePostgres ? 'updated' : 'equal');
     // Nothing (more) to send: the ledger learns the agreed values (an aligned field, a stale synced value).
     const changed = differs(d.pair.entry.syncedValues, d.synced, spec.fields).length > 0;
-    if (changed || wrotePostgres || d.pair.adopted) {
+    if (changed || wrotePostgres || d.pair.adopted || d.pair.healed) {
       const eTag = d.pair.adopted || onlyChosenFieldsMoved(job, d.pair) ? (d.pair.item?.eTag ?? null) : null;
       commit.save.push(savedEntry(job, d.pair, d.synced, eTag));
     }
@@ -380,7 +395,12 @@ async function refreshed(job: BackfillJob, pairs: Pair[], commit: BatchCommit): 
       commit.outcomes.set(p.entry.identityHash, 'skipped');
       continue;
     }
-    out.push({ ...p, item, sp: fromGraphFields(item.fields, job.scope.plan.columns) });
+    const sp = fromGraphFields(item.fields, job.scope.plan.columns);
+    try {
+      out.push({ ...p, ...prepare(job, p.entry, p.row, sp, p.healed), item, sp });
+    } catch (err) {
+      fail(job, commit, p.entry, (err as Error).message);
+    }
   }
   return out;
 }
@@ -413,6 +433,7 @@ async function recreate(job: BackfillJob, missing: Prepared[], commit: BatchComm
         sp,
         adopted: true,
         rederive: m.rederive,
+        healed: m.healed,
       });
       continue;
     }
@@ -547,7 +568,7 @@ async function restoreRows(job: BackfillJob, gone: LedgerEntry[], commit: BatchC
           provenance: 'PULL',
           state: 'SYNCED',
           spModifiedAt: item.lastModifiedDateTime,
-          sourceValues: sourcePairs(plan.fields, synced, null, written),
+          sourceValues: sourcePairs(plan.fields, synced, null, written, null, 'pull'),
         });
       } catch (err) {
         await client.query('ROLLBACK TO SAVEPOINT backfill_row');
@@ -634,14 +655,7 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
       continue;
     }
     try {
-      // With its ledger entry, a transformed field Postgres has not changed keeps its synced value (I3); one a
-      // push re-derives is read through the current pipeline.
-      const rederive = rederivedFields(job, entry, row);
-      const through =
-        spec.direction === 'push'
-          ? { syncedValues: entry.syncedValues, sourceValues: withoutPairs(entry.sourceValues, rederive) }
-          : entry;
-      prepared.push({ entry, row, pg: rowToCanonical(plan, row.values, through), rederive });
+      prepared.push(prepare(job, entry, row, null, false));
     } catch (err) {
       fail(job, commit, entry, (err as Error).message);
     }
@@ -667,7 +681,14 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
       continue;
     }
     const sp = item ? fromGraphFields(item.fields, plan.columns) : (p.entry.syncedValues ?? {});
-    pairs.push({ ...p, item, sp, adopted: false });
+    let ready: Prepared;
+    try {
+      ready = item ? prepare(job, p.entry, p.row, sp, p.healed) : p;
+    } catch (err) {
+      fail(job, commit, p.entry, (err as Error).message);
+      continue;
+    }
+    pairs.push({ ...ready, item, sp, adopted: false });
   }
   if (missing.length > 0) pairs.push(...(await recreate(job, missing, commit)));
   if (gone.length > 0) await restoreRows(job, gone, commit);

@@ -99,7 +99,7 @@ export function insertedEntry(
     state: 'SYNCED',
     lastSourceTs: row.cursor,
     spModifiedAt: item.lastModifiedDateTime,
-    sourceValues: sourcePairs(plan.fields, synced, null, inserted),
+    sourceValues: sourcePairs(plan.fields, synced, null, inserted, null, 'pull'),
   };
 }
 

@@ -9,7 +9,7 @@ import { keyOf, pick, rowToCanonical } from '../plan';
 import { applyToPostgres, graphFields } from '../push/writes';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
-import { sourcePairs } from '../transform';
+import { agreedEntry, sourcePairs } from '../transform';
 
 export interface WriteBack {
   /** Only updates: an item to delete is the push's (I8), an item to re-create too. */
@@ -38,11 +38,13 @@ export interface Pair {
  * A synced pair's decision for one delta entry, from the rows the page read locked (pure: the page decides every
  * pair before it writes).
  */
-export function decidePair(scope: RunScope, e: DeltaEntry, entry: LedgerEntry, row: SourceRow | null): Pair {
+export function decidePair(scope: RunScope, e: DeltaEntry, read: LedgerEntry, row: SourceRow | null): Pair {
   const { plan, def } = scope;
   const itemId = e.kind === 'deleted' ? e.id : e.item.id;
-  const pg = row ? rowToCanonical(plan, row.values, entry) : null;
   const sp = e.kind === 'deleted' ? null : fromGraphFields(e.item.fields, plan.columns);
+  // Sides that agree under the current pipelines (a backfill stopped before its ledger commit) are in sync (I6).
+  const entry = row ? agreedEntry(plan.fields, read, row.values, sp) : read;
+  const pg = row ? rowToCanonical(plan, row.values, entry) : null;
   const spModifiedAt = e.kind === 'deleted' ? null : e.item.lastModifiedDateTime;
   // Fields mapped since this pair last synced are aligned now that both sides are read (I14).
   const decision = decideAligned(plan, def, {
@@ -164,7 +166,8 @@ export async function settle(
           decision.synced,
           p.row && p.pg ? { values: p.row.values, canonical: p.pg } : null,
           written,
-          entry.sourceValues,
+          entry.sourceValues ?? null,
+          'pull',
         ),
       });
     if (counted === null) scope.counts.skipped++;

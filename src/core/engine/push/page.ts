@@ -98,6 +98,7 @@ export function syncedEntry(
       r.row && r.values ? { values: r.row.values, canonical: r.values } : null,
       {},
       r.pairs ?? null,
+      provenance === 'PULL' ? 'pull' : 'push',
     ),
   };
 }

@@ -27,6 +27,7 @@ import {
   splitSharedKeys,
 } from '../identity';
 import { keyOf, rowToCanonical, type FieldPlan } from '../plan';
+import { agreedEntry } from '../transform';
 import { decidePair, type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
 import {
@@ -293,8 +294,10 @@ export async function writePrepared(
     // With its ledger entry, a transformed field Postgres has not changed keeps its synced value (I3).
     if (entry?.sourceValues && plan.fields.some((f) => f.transforms)) {
       try {
-        r.values = rowToCanonical(plan, r.row.values, entry);
-        r.pairs = entry.sourceValues;
+        // A Postgres value a stopped pull backfill wrote, as the current pull pipeline gives it, is in sync (I6).
+        const through = agreedEntry(plan.fields, entry, r.row.values, null);
+        r.values = rowToCanonical(plan, r.row.values, through);
+        r.pairs = through.sourceValues;
       } catch {
         // Unreachable in practice (the same values mapped above); the values read through the pipelines stand.
       }
