@@ -471,8 +471,26 @@ export async function writePrepared(
         });
         commit.resolved.push(r.hash);
         break;
-      case 'precondition_failed':
       case 'not_found':
+        if (entry?.state === 'ORPHANED') {
+          // The orphaned item was deleted in SharePoint while its row was gone: the row that came back is a new
+          // row, not one whose item SharePoint deleted (which would delete it from Postgres, I8). Its entry goes
+          // and it is parked: the next push creates its item (the list stands: writeByList confirmed it, I15).
+          scope.counts.failed++;
+          commit.remove.push(r.hash);
+          commit.park.push({
+            hash: r.hash,
+            identity: r.identity,
+            itemId: null,
+            error:
+              `its row came back, but item ${entry.itemId} (kept when the row was deleted) was deleted in ` +
+              'SharePoint meanwhile: the next push creates a new item',
+          });
+          break;
+        }
+        if (entry) conflicts.push({ r, entry });
+        break;
+      case 'precondition_failed':
         if (entry) conflicts.push({ r, entry });
         break;
       default:
