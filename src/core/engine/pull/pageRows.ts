@@ -44,7 +44,9 @@ export async function readPageRows(
   if (keys.length === 0) return { rows: [], held, locked: true };
   const { source } = scope;
   if (notLockable.has(source)) return { rows: await source.readByKeys(keys, client), held, locked: false };
-  const waited = await underSavepoint(client, () => source.readByKeys(keys, client, true));
+  const waited = await underSavepoint(client, () =>
+    withBoundedLockWait(client, () => source.readByKeys(keys, client, true)),
+  );
   if (waited.ok) return { rows: waited.value, held, locked: true };
   const why = (waited.error as Error).message;
   if ((waited.error as { code?: unknown }).code === NOT_LOCKABLE) notLockable.set(source, why);
@@ -108,6 +110,30 @@ function printOf(row: SourceRow): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * How long a page waits for a row another session holds before it locks the free rows and leaves the held ones to
+ * the next pull (I12, I16): without it, a session left idle in its transaction would hold the page, and the run with
+ * the definition's lock, for ever (Postgres's default lock_timeout is 0: no limit). A shorter lock_timeout the
+ * database or role sets stands.
+ */
+export const PAGE_ROW_LOCK_WAIT = '5s';
+
+/** Runs the locking read with lock_timeout at most PAGE_ROW_LOCK_WAIT, then puts the session's value back. */
+async function withBoundedLockWait<T>(client: PoolClient, fn: () => Promise<T>): Promise<T> {
+  const { rows } = await client.query<{ prev: string; ms: string }>(
+    `SELECT current_setting('lock_timeout') AS prev,
+            (extract(epoch FROM current_setting('lock_timeout')::interval) * 1000)::bigint::text AS ms`,
+  );
+  const { prev, ms } = rows[0];
+  const bounded = ms === '0' || Number(ms) > 5000;
+  if (!bounded) return fn();
+  await client.query("SELECT set_config('lock_timeout', $1, true)", [PAGE_ROW_LOCK_WAIT]);
+  const value = await fn();
+  // Only reached when the read succeeded: a failure rolls the savepoint back, and the setting with it.
+  await client.query("SELECT set_config('lock_timeout', $1, true)", [prev]);
+  return value;
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };

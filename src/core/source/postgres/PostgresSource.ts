@@ -227,7 +227,7 @@ export class PostgresSource {
     const join = this.shape.key.map((k) => `t.${quoteIdent(k)} = k.${quoteIdent(k)}`).join(' AND ');
     const select = this.selectList.replace(/(^|, )"/g, '$1t."');
     const locking = lock
-      ? ` ORDER BY ${this.shape.key.map((k) => `t.${quoteIdent(k)}`).join(', ')} FOR UPDATE OF t` +
+      ? ` ORDER BY ${this.shape.key.map((k) => `t.${quoteIdent(k)}`).join(', ')} FOR NO KEY UPDATE OF t` +
         (lock === 'skip' ? ' SKIP LOCKED' : '')
       : '';
     const { rows } = await (client ?? this.pool).query({
