@@ -252,6 +252,8 @@ export function agreedUnderCurrentPipelines(
       } else if (
         !samePg &&
         t.oneWay !== 'PUSH_ONLY' &&
+        // SharePoint changed too: both sides changed the field since the last sync, a conflict (I7), not this.
+        (sp === null || canonicalEquals(sp[f.target] ?? null, synced[f.target] ?? null)) &&
         stampedOlder(t, f, pair, 'pull') &&
         canonicalEquals(pulledValue(f, synced[f.target] ?? null), toCanonical(f.sourceKind, values[f.source]))
       )

@@ -6,6 +6,8 @@ import { recordConflict } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
 import { appliedNothing, type ListItem, type WriteOp } from '../../target/sharepoint';
 import { decideAligned } from '../alignment';
+import { rowToCanonical } from '../plan';
+import { agreedEntry } from '../transform';
 import { type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
 import { type PushRow, type PageCommit, syncedEntry, inSourceTx, describeFailure, parkEntry } from './page';
@@ -53,11 +55,22 @@ export async function settleConflicts(
     string,
     { r: PushRow; entry: LedgerEntry; decision: PairDecision; item: ListItem | null }
   >();
-  for (const { r, entry } of items) {
-    const item = entry.itemId ? await target.getItem(siteId, listId, entry.itemId) : null;
+  for (const { r: read, entry: stored } of items) {
+    const item = stored.itemId ? await target.getItem(siteId, listId, stored.itemId) : null;
     // I15: an item not found decides a delete below only once its list is known to stand.
-    if (entry.itemId && !item) await confirmListStands(scope, listId);
+    if (stored.itemId && !item) await confirmListStands(scope, listId);
     const sp = item ? fromGraphFields(item.fields, plan.columns) : null;
+    // Sides a stopped backfill left agreeing under the current pipelines are in sync (I6, I14): that is the base,
+    // and the row is read through it, as the pull does; otherwise SharePoint's value would look like an edit.
+    const entry = sp ? agreedEntry(plan.fields, stored, read.row.values, sp) : stored;
+    const r: PushRow =
+      entry === stored
+        ? read
+        : {
+            ...read,
+            values: rowToCanonical(plan, read.row.values, entry),
+            pairs: entry.sourceValues ?? null,
+          };
     const decision = decideAligned(plan, def, {
       base: entry.syncedValues,
       postgres: r.values,
