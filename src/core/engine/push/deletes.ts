@@ -345,8 +345,9 @@ async function applyGone(scope: RunScope, gone: LedgerEntry[]): Promise<Set<stri
       if (await settleDeleteConflict(forListId(scope, e.listId), e, commit)) kept.add(e.identityHash);
       else commit.resolved.push(o.ref);
     } else {
+      // Parked, the delete is retried by the park's own schedule (push.ts deletes the item of a retried row found
+      // gone), with its back-off: keeping the tombstone too would send it again on every push and twice in one.
       parkEntry(scope, commit, e, o);
-      kept.add(e.identityHash);
     }
   }
   await commitPage(scope, commit, null);

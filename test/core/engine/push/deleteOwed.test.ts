@@ -1,0 +1,60 @@
+import { parseDefinition } from '../../../../src/core/definition/parse';
+import { runPush } from '../../../../src/core/engine/push';
+import { installCursorFor } from '../../../../src/core/ops';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../../support/engineHarness';
+
+/**
+ * Review: a push delete found by its tombstone that SharePoint refuses for good (403: the app may not delete the
+ * item) is parked, and its tombstone kept. The retry queue backs off (store/failures.ts: "so a permanently bad row
+ * does not cost every run"), but the kept tombstone is re-applied by consumeTombstones on every push, ignoring the
+ * back-off, and in the same run as the retry of the parked row (push.ts), so one gone row is processed twice.
+ */
+describe('I8/I10 a delete SharePoint refuses for good (docs/design.md, I8)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('is not sent again on every push, and is counted once per run', async () => {
+    const name = 'rv_del403';
+    await createProjectsTable(h.db, name);
+    const input = projectsDefinition(
+      { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
+      name,
+    );
+    await h.define(input);
+    await installCursorFor(parseDefinition(input), h.db.pool);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    h.emulator.control.injectFault({ method: 'DELETE', count: 1000, status: 403 });
+    const runs = [];
+    const deletesPerRun: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      h.emulator.control.clearRequestLog();
+      runs.push(await push());
+      deletesPerRun.push(h.emulator.control.requestLog().filter((r) => r.method === 'DELETE').length);
+    }
+    const attempts = (
+      await h.db.pool.query(
+        `SELECT attempts, next_attempt_at > now() AS backing_off FROM arcore.sync_failures`,
+      )
+    ).rows;
+    expect({
+      // one gone row whose delete fails: at most one failure per run
+      maxFailed: Math.max(...runs.map((r) => r.failed)),
+      // once the retry backs off (attempts > 3), the last runs send no DELETE for it
+      lastRunsDeletes: deletesPerRun[5] + deletesPerRun[6],
+    }).toEqual({ maxFailed: 1, lastRunsDeletes: 0 });
+    // The delete stays owed: parked, backing off.
+    expect(attempts).toEqual([expect.objectContaining({ backing_off: true })]);
+  });
+});
