@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { fromGraphFields, toCanonical, type CanonicalRecord } from '../canonical';
+import { fromGraphFields, toCanonical, type CanonicalRecord, type CanonicalValue } from '../canonical';
 import { DefinitionBusyError } from '../ops/errors';
 import { getConflict, markResolved, type StoredConflict } from '../store/conflicts';
 import { getDefinitionById } from '../store/definitions';
@@ -7,6 +7,7 @@ import { describeKey } from '../source/postgres/keys';
 import { appliedNothing, type ListItem, type WriteOutcome } from '../target/sharepoint';
 import { applyToPostgres, graphFields } from './push/writes';
 import { syncedEntry } from './push/page';
+import { sourcePairs } from './transform';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
 import { settlePendingMoves } from './push/moves';
 import { pendingMoves } from '../store/moves';
@@ -161,7 +162,7 @@ async function writePostgres(
   conflict: StoredConflict,
   changes: CanonicalRecord,
   synced: CanonicalRecord,
-): Promise<void> {
+): Promise<Record<string, CanonicalValue>> {
   const key = scope.def.source.key.map((k) => conflict.identity[k]);
   const decision = (values: CanonicalRecord): PairDecision => ({
     outcome: 'TAKE_POSTGRES',
@@ -175,9 +176,9 @@ async function writePostgres(
   });
   await client.query('SAVEPOINT resolution');
   try {
-    await applyToPostgres(scope, client, key, conflict.identity, decision(changes));
+    const written = await applyToPostgres(scope, client, key, conflict.identity, decision(changes));
     await client.query('RELEASE SAVEPOINT resolution');
-    return;
+    return written;
   } catch (err) {
     await client.query('ROLLBACK TO SAVEPOINT resolution');
     for (const field of Object.keys(changes)) {
@@ -456,6 +457,8 @@ async function resolveInRun(
   checkSharePointValues(scope, conflictId, spChanges);
 
   const client = await scope.sourcePool.connect();
+  // What Postgres was given for the transformed fields it takes from SharePoint: their pairs (I3), as the pull's.
+  let written: Record<string, CanonicalValue> = {};
   let marked = false;
   let eTag: string | null = item?.eTag ?? null;
   let itemId: string | null = item?.id ?? null;
@@ -463,7 +466,8 @@ async function resolveInRun(
   try {
     marked = await markRunWrites(scope, client); // marks the resolution as ours; LSN capture reads it back and the ledger comparison skips it (I3)
     await client.query('BEGIN');
-    if (Object.keys(pgChanges).length) await writePostgres(scope, client, conflict, pgChanges, synced);
+    if (Object.keys(pgChanges).length)
+      written = await writePostgres(scope, client, conflict, pgChanges, synced);
     if (!item || Object.keys(spChanges).length) {
       // I6: a create is recorded as pending before it leaves; a refusal puts the entry back as it was.
       const before = item
@@ -515,23 +519,34 @@ async function resolveInRun(
   } finally {
     client.release(await unmarkForRelease(client, marked));
   }
+  const saved = syncedEntry(
+    scope,
+    {
+      hash: conflict.identityHash,
+      identity: conflict.identity,
+      row,
+      values: pg,
+      pairs: entry?.sourceValues ?? null,
+    },
+    itemId as string,
+    eTag as string,
+    synced,
+    row.cursor,
+    'PUSH',
+    spModifiedAt,
+  );
   await ledger.save(ctx.meta, [
-    syncedEntry(
-      scope,
-      {
-        hash: conflict.identityHash,
-        identity: conflict.identity,
-        row,
-        values: pg,
-        pairs: entry?.sourceValues ?? null,
-      },
-      itemId as string,
-      eTag as string,
-      synced,
-      row.cursor,
-      'PUSH',
-      spModifiedAt,
-    ),
+    {
+      ...saved,
+      sourceValues: sourcePairs(
+        plan.fields,
+        synced,
+        { values: row.values, canonical: pg },
+        written,
+        entry?.sourceValues ?? null,
+        'push',
+      ),
+    },
   ]);
   await markResolved(
     ctx.meta,

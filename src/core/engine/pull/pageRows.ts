@@ -41,12 +41,12 @@ export async function readPageRows(
   keys: unknown[][],
 ): Promise<PageRows> {
   const held = new Map<string, string>();
+  await boundLockWaits(client);
   if (keys.length === 0) return { rows: [], held, locked: true };
   const { source } = scope;
   if (notLockable.has(source)) return { rows: await source.readByKeys(keys, client), held, locked: false };
-  const waited = await underSavepoint(client, () =>
-    withBoundedLockWait(client, () => source.readByKeys(keys, client, true)),
-  );
+  const waited = await underSavepoint(client, () => source.readByKeys(keys, client, true));
+
   if (waited.ok) return { rows: waited.value, held, locked: true };
   const why = (waited.error as Error).message;
   if ((waited.error as { code?: unknown }).code === NOT_LOCKABLE) notLockable.set(source, why);
@@ -113,27 +113,22 @@ function printOf(row: SourceRow): string | null {
 }
 
 /**
- * How long a page waits for a row another session holds before it locks the free rows and leaves the held ones to
- * the next pull (I12, I16): without it, a session left idle in its transaction would hold the page, and the run with
- * the definition's lock, for ever (Postgres's default lock_timeout is 0: no limit). A shorter lock_timeout the
- * database or role sets stands.
+ * How long any statement of a page's transaction waits for a lock another session holds (I12, I16): the locking
+ * read then leaves held rows to the next pull, and a write (a delete, an update of a unique column, both stronger
+ * than the read's lock) sends its items to the one-item path, which parks the one held. Without it, a session left
+ * idle in its transaction would hold the page, and the run with the definition's lock, for ever (Postgres's
+ * default lock_timeout is 0: no limit). A shorter lock_timeout the database or role sets stands.
  */
-export const PAGE_ROW_LOCK_WAIT = '5s';
+export const PAGE_LOCK_WAIT_MS = 5000;
 
-/** Runs the locking read with lock_timeout at most PAGE_ROW_LOCK_WAIT, then puts the session's value back. */
-async function withBoundedLockWait<T>(client: PoolClient, fn: () => Promise<T>): Promise<T> {
-  const { rows } = await client.query<{ prev: string; ms: string }>(
-    `SELECT current_setting('lock_timeout') AS prev,
-            (extract(epoch FROM current_setting('lock_timeout')::interval) * 1000)::bigint::text AS ms`,
+/** Sets lock_timeout for the rest of the page's transaction (SET LOCAL: it ends with the transaction). */
+async function boundLockWaits(client: PoolClient): Promise<void> {
+  await client.query(
+    `SELECT set_config('lock_timeout', $1, true)
+      WHERE current_setting('lock_timeout')::interval = interval '0'
+         OR current_setting('lock_timeout')::interval > make_interval(secs => $2::float8 / 1000)`,
+    [`${PAGE_LOCK_WAIT_MS}ms`, PAGE_LOCK_WAIT_MS],
   );
-  const { prev, ms } = rows[0];
-  const bounded = ms === '0' || Number(ms) > 5000;
-  if (!bounded) return fn();
-  await client.query("SELECT set_config('lock_timeout', $1, true)", [PAGE_ROW_LOCK_WAIT]);
-  const value = await fn();
-  // Only reached when the read succeeded: a failure rolls the savepoint back, and the setting with it.
-  await client.query("SELECT set_config('lock_timeout', $1, true)", [prev]);
-  return value;
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };

@@ -63,14 +63,12 @@ export async function settleConflicts(
     // Sides a stopped backfill left agreeing under the current pipelines are in sync (I6, I14): that is the base,
     // and the row is read through it, as the pull does; otherwise SharePoint's value would look like an edit.
     const entry = sp ? agreedEntry(plan.fields, stored, read.row.values, sp) : stored;
-    const r: PushRow =
-      entry === stored
-        ? read
-        : {
-            ...read,
-            values: rowToCanonical(plan, read.row.values, entry),
-            pairs: entry.sourceValues ?? null,
-          };
+    // The row is read again through that entry even when nothing agreed: the page read it with SharePoint unknown,
+    // which let a Postgres edit pass for the current pipeline's output of an unchanged value (I7).
+    const reread = entry !== stored || (!!stored.sourceValues && plan.fields.some((f) => f.transforms));
+    const r: PushRow = reread
+      ? { ...read, values: rowToCanonical(plan, read.row.values, entry), pairs: entry.sourceValues ?? null }
+      : read;
     const decision = decideAligned(plan, def, {
       base: entry.syncedValues,
       postgres: r.values,
@@ -330,6 +328,7 @@ async function applyDeletePolicy(
     commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
     return false;
   }
+  // Parked, the delete is retried by the park's own schedule (push.ts); its tombstone is not kept (deletes.ts).
   parkEntry(scope, commit, e, o);
-  return true;
+  return false;
 }

@@ -343,7 +343,8 @@ async function applyGone(scope: RunScope, gone: LedgerEntry[]): Promise<Set<stri
       commit.resolved.push(o.ref);
     } else if (o.status === 'precondition_failed') {
       if (await settleDeleteConflict(forListId(scope, e.listId), e, commit)) kept.add(e.identityHash);
-      else commit.resolved.push(o.ref);
+      // Parked by the settle (its delete failed): the park carries the retry, so it is not resolved here.
+      else if (!commit.park.some((p) => p.hash === o.ref)) commit.resolved.push(o.ref);
     } else {
       // Parked, the delete is retried by the park's own schedule (push.ts deletes the item of a retried row found
       // gone), with its back-off: keeping the tombstone too would send it again on every push and twice in one.

@@ -329,8 +329,13 @@ async function undoMoves(
  * their old item are parked instead of resolved, so that the next push reads them by key and moves them (with the
  * eTag the decision read). A row the policy parked (MANUAL), deleted or left failed keeps what the decision said.
  */
-export function retryDecidedMoves(scope: RunScope, decided: { r: PushRow }[], commit: PageCommit): void {
-  const hashes = new Set(decided.map((d) => d.r.hash));
+export function retryDecidedMoves(
+  scope: RunScope,
+  decided: { r: PushRow; entry: LedgerEntry }[],
+  commit: PageCommit,
+): void {
+  // An old item deleted in SharePoint was decided in the list the row routes to (undoMoves): nothing to move.
+  const hashes = new Set(decided.filter((d) => d.entry.itemId !== null).map((d) => d.r.hash));
   if (hashes.size === 0) return;
   const synced = new Set(
     commit.save
@@ -340,7 +345,7 @@ export function retryDecidedMoves(scope: RunScope, decided: { r: PushRow }[], co
   const parkedNow = new Set(commit.park.map((p) => p.hash));
   commit.resolved = commit.resolved.filter((h) => !synced.has(h) || parkedNow.has(h));
   for (const { r } of decided) {
-    if (!synced.has(r.hash) || parkedNow.has(r.hash)) continue;
+    if (!hashes.has(r.hash) || !synced.has(r.hash) || parkedNow.has(r.hash)) continue;
     const entry = commit.save.find((e) => e.identityHash === r.hash);
     commit.park.push({
       hash: r.hash,

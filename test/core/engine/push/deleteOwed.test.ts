@@ -1,6 +1,7 @@
 import { parseDefinition } from '../../../../src/core/definition/parse';
 import { runPush } from '../../../../src/core/engine/push';
 import { installCursorFor } from '../../../../src/core/ops';
+import { tombstoneTableName } from '../../../../src/core/source/postgres/tombstones';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -56,5 +57,68 @@ describe('I8/I10 a delete SharePoint refuses for good (docs/design.md, I8)', () 
     }).toEqual({ maxFailed: 1, lastRunsDeletes: 0 });
     // The delete stays owed: parked, backing off.
     expect(attempts).toEqual([expect.objectContaining({ backing_off: true })]);
+  });
+  it('a refused delete that met a 412 first is not kept as a tombstone, and is sent once per run', async () => {
+    const name = 'rv_del412';
+    await createProjectsTable(h.db, name);
+    const input = projectsDefinition(
+      { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
+      name,
+    );
+    await h.define(input);
+    await installCursorFor(parseDefinition(input), h.db.pool);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+    // A SharePoint touch that changes no mapped value moves the item's eTag (no conflict).
+    const item = (await h.items(name)).find((i) => i.fields.Title === 'one')!;
+    const touch = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
+      Title: 'one',
+    });
+    expect(touch.status).toBe(200);
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+
+    // Run 1: stale If-Match -> 412; the delete with the eTag just read is refused (403).
+    h.emulator.control.injectFault({ method: 'DELETE', count: 1, status: 412 });
+    h.emulator.control.injectFault({ method: 'DELETE', count: 1, status: 403 });
+    const first = await push();
+    h.emulator.control.clearFaults();
+    const tomb = async () =>
+      Number((await h.db.pool.query(`SELECT count(*) AS n FROM "${tombstoneTableName(name)}"`)).rows[0].n);
+    const parks = async () =>
+      Number(
+        (
+          await h.db.pool
+            .query(`SELECT count(*) AS n FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+            WHERE f.status = 'PARKED' AND d.name = '${name}'`)
+        ).rows[0].n,
+      );
+    const ledgerETag = (
+      await h.db.pool.query(`SELECT sp_etag FROM arcore.sync_ledger WHERE sp_item_id = $1`, [item.id])
+    ).rows[0]?.sp_etag;
+    const itemETag = (await h.items(name)).find((i) => i.id === item.id)!.eTag;
+    const afterFirst = { failed: first.failed, parks: await parks(), tombstones: await tomb() };
+
+    // Run 2 as SharePoint answers it: each resend with the ledger's (stale) eTag meets 412, the fresh one 403.
+    h.emulator.control.clearRequestLog();
+    for (let i = 0; i < 4; i++)
+      h.emulator.control.injectFault({ method: 'DELETE', count: 1, status: i % 2 === 0 ? 412 : 403 });
+    const second = await push();
+    h.emulator.control.clearFaults();
+    const deletes2 = h.emulator.control.requestLog().filter((r) => r.method === 'DELETE').length;
+
+    expect({
+      afterFirst,
+      secondFailed: second.failed,
+      deletes2,
+      staleLedgerETag: ledgerETag !== itemETag,
+    }).toEqual({
+      // docs/design.md I8: parked, its tombstone is not kept (only a MANUAL conflict keeps one)
+      afterFirst: { failed: 1, parks: 1, tombstones: 0 },
+      // one owed delete: one failure and one If-Match round (412 + resend) per run at most
+      secondFailed: 1,
+      deletes2: 2,
+      staleLedgerETag: true,
+    });
   });
 });
