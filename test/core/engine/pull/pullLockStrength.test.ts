@@ -41,7 +41,7 @@ describe('I7/I16 the pull page lock (docs/design.md, the pull page): as strong a
 
   const pullWhile = async (name: string, app: PoolClient): Promise<string> => {
     const pulling = runPull(h.ctx, name, { trigger: 'test' });
-    const watch = lockWaitSeen('FOR UPDATE');
+    const watch = lockWaitSeen('NO KEY UPDATE');
     try {
       return await Promise.race([pulling.then(() => 'finished'), watch.seen]);
     } finally {
@@ -125,4 +125,69 @@ describe('I7/I16 the pull page lock (docs/design.md, the pull page): as strong a
       { id: 2, name: 'B sp' },
     ]);
   });
+  /** Resolves once some session of this database has waited on a lock for longer than the page's 5 s bound + 2 s. */
+  const waitsPastBound = (): { seen: Promise<string>; stop: () => void } => {
+    let stopped = false;
+    const seen = (async (): Promise<string> => {
+      for (;;) {
+        if (stopped) return new Promise<never>(() => undefined);
+        const { rows } = await h.db.pool.query<{ query: string }>(
+          `SELECT query FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND now() - query_start > interval '7 s'`,
+        );
+        if (rows.length > 0) return `waiting on a lock past the bound: ${rows[0].query.slice(0, 80)}`;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    return { seen, stop: () => (stopped = true) };
+  };
+
+  const pullWhileBounded = async (name: string, app: PoolClient): Promise<string> => {
+    const pulling = runPull(h.ctx, name, { trigger: 'test' });
+    const watch = waitsPastBound();
+    try {
+      return await Promise.race([pulling.then(() => 'finished'), watch.seen]);
+    } finally {
+      watch.stop();
+      await app.query('ROLLBACK').catch(() => undefined);
+      await pulling.catch(() => undefined);
+    }
+  };
+
+  const setupWithChild = async (name: string, uniqueCode: boolean): Promise<void> => {
+    await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text,
+        code text ${uniqueCode ? 'UNIQUE' : ''}, updated_at timestamptz NOT NULL DEFAULT now());
+      CREATE TABLE ${name}_child (id integer PRIMARY KEY, parent_id integer NOT NULL REFERENCES ${name}(id));
+      INSERT INTO ${name} (id, name, code) VALUES (1, 'A', 'c1')`);
+    await h.define({
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code' },
+      ],
+    });
+    expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 1 });
+    await runPull(h.ctx, name, { trigger: 'test' });
+  };
+
+  it('an item deleted in SharePoint while an application inserts a child row of its row: the delete waits 5 s at most, then its item waits for the next pull', async () => {
+    const name = 'fk_del';
+    await setupWithChild(name, false);
+    const [item] = await h.items(name);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${item.id}`)).status).toBe(204);
+    const app = await h.db.pool.connect();
+    try {
+      expect((await h.db.pool.query('SHOW lock_timeout')).rows[0].lock_timeout).toBe('0');
+      await app.query('BEGIN');
+      await app.query(`INSERT INTO ${name}_child VALUES (1, 1)`);
+      // Designed: the page waits at most PAGE_ROW_LOCK_WAIT (5 s) for a held row, then parks its item.
+      expect(await pullWhileBounded(name, app)).toBe('finished');
+    } finally {
+      await app.query('ROLLBACK').catch(() => undefined);
+      app.release();
+    }
+  }, 30000);
 });
