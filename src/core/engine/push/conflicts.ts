@@ -209,25 +209,28 @@ export async function settleConflicts(
   }
 }
 
+/** What became of a delete that met a 412 (settleDeleteConflict). */
+export type DeleteSettled = 'held' | 'parked' | 'settled';
+
 /**
  * The row was deleted in Postgres while its item's eTag moved in SharePoint (a 412): a conflict when the item's
  * mapped values changed too (I8, I7). A decision to follow the delete applies the definition's push delete policy
  * (SOFT flags the item, IGNORE keeps it: neither deletes it); a decision to bring the row back that Postgres refuses
- * (I12) is held as an open conflict naming the refusal, recorded once. Returns whether the delete is still owed
- * (not applied: parked for a retry, or held by an open conflict), so that its tombstone stays.
+ * (I12) is held as an open conflict naming the refusal, recorded once. Returns what became of the delete: `held` by
+ * an open conflict (its tombstone stays), `parked` for a retry (the park carries it), or `settled`.
  */
 export async function settleDeleteConflict(
   scope: RunScope,
   e: LedgerEntry,
   commit: PageCommit,
-): Promise<boolean> {
+): Promise<DeleteSettled> {
   const { target, siteId, listId, plan, def } = scope;
   const item = await target.getItem(siteId, listId, e.itemId as string);
   if (!item) {
     await confirmListStands(scope, listId);
     scope.counts.deleted++; // gone on both sides
     commit.remove.push(e.identityHash);
-    return false;
+    return 'settled';
   }
   const sp = fromGraphFields(item.fields, plan.columns);
   const decision = decideAligned(plan, def, {
@@ -257,7 +260,7 @@ export async function settleDeleteConflict(
   if (decision.outcome === 'PARKED') {
     await record('OPEN', decision.outcome, decision.reason);
     scope.counts.conflicts++;
-    return true;
+    return 'held';
   }
   if (decision.sharepoint.kind === 'delete') {
     if (decision.conflict) await record('RESOLVED', decision.outcome, decision.reason);
@@ -275,7 +278,7 @@ export async function settleDeleteConflict(
       await record('OPEN', 'PARKED', refusal);
       scope.counts.failed++;
       commit.park.push({ hash: e.identityHash, identity: e.identity, itemId: e.itemId, error: refusal });
-      return true;
+      return 'held';
     }
     if (decision.conflict) await record('RESOLVED', decision.outcome, decision.reason);
     countSettled(scope, decision, 'created');
@@ -286,16 +289,16 @@ export async function settleDeleteConflict(
       contentHash: contentHash(decision.synced),
       provenance: 'PULL',
     });
-    return false;
+    return 'settled';
   }
   if (decision.conflict) await record('RESOLVED', decision.outcome, decision.reason);
   countSettled(scope, decision, 'skipped');
-  return false;
+  return 'settled';
 }
 
 /**
  * The push delete policy (I8) for an item read just now: PROPAGATE deletes it, SOFT flags it (both If-Match on the
- * eTag read), IGNORE keeps it. The entry of a kept item becomes ORPHANED. Returns whether the delete is still owed.
+ * eTag read), IGNORE keeps it. The entry of a kept item becomes ORPHANED; a write that fails parks the row.
  */
 async function applyDeletePolicy(
   scope: RunScope,
@@ -303,13 +306,13 @@ async function applyDeletePolicy(
   item: ListItem,
   decision: PairDecision,
   commit: PageCommit,
-): Promise<boolean> {
+): Promise<DeleteSettled> {
   const { target, siteId, listId, def } = scope;
   const soft = def.deletes.push === 'SOFT' ? def.deletes.pushSoftColumn : undefined;
   if (def.deletes.push !== 'PROPAGATE' && !soft) {
     countSettled(scope, decision, 'skipped'); // IGNORE: the item stays
     commit.save.push({ ...e, eTag: item.eTag, state: 'ORPHANED' });
-    return false;
+    return 'settled';
   }
   scope.assertLockHeld();
   const op: WriteOp = soft
@@ -321,14 +324,14 @@ async function applyDeletePolicy(
   if (o.status === 'deleted' || o.status === 'not_found') {
     countSettled(scope, decision, 'deleted');
     commit.remove.push(e.identityHash);
-    return false;
+    return 'settled';
   }
   if (o.status === 'updated') {
     countSettled(scope, decision, 'deleted');
     commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
-    return false;
+    return 'settled';
   }
   // Parked, the delete is retried by the park's own schedule (push.ts); its tombstone is not kept (deletes.ts).
   parkEntry(scope, commit, e, o);
-  return false;
+  return 'parked';
 }

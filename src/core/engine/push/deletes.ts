@@ -342,9 +342,10 @@ async function applyGone(scope: RunScope, gone: LedgerEntry[]): Promise<Set<stri
       commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
       commit.resolved.push(o.ref);
     } else if (o.status === 'precondition_failed') {
-      if (await settleDeleteConflict(forListId(scope, e.listId), e, commit)) kept.add(e.identityHash);
-      // Parked by the settle (its delete failed): the park carries the retry, so it is not resolved here.
-      else if (!commit.park.some((p) => p.hash === o.ref)) commit.resolved.push(o.ref);
+      const settled = await settleDeleteConflict(forListId(scope, e.listId), e, commit);
+      if (settled === 'held') kept.add(e.identityHash);
+      // Parked (its delete failed), the park carries the retry: it is not resolved here.
+      else if (settled === 'settled') commit.resolved.push(o.ref);
     } else {
       // Parked, the delete is retried by the park's own schedule (push.ts deletes the item of a retried row found
       // gone), with its back-off: keeping the tombstone too would send it again on every push and twice in one.

@@ -475,8 +475,9 @@ export async function writePrepared(
         if (entry?.state === 'ORPHANED') {
           // The orphaned item was deleted in SharePoint while its row was gone: the row that came back is a new
           // row, not one whose item SharePoint deleted (which would delete it from Postgres, I8). Its entry goes
-          // and it is parked: the next push creates its item (the list stands: writeByList confirmed it, I15).
-          scope.counts.failed++;
+          // and it is parked: the next push creates its item (the list stands: writeByList confirmed it, I15). Not a
+          // failure: nothing went wrong, the create is only left to the next run.
+          scope.counts.skipped++;
           commit.remove.push(r.hash);
           commit.park.push({
             hash: r.hash,
@@ -485,6 +486,7 @@ export async function writePrepared(
             error:
               `its row came back, but item ${entry.itemId} (kept when the row was deleted) was deleted in ` +
               'SharePoint meanwhile: the next push creates a new item',
+            waiting: true,
           });
           break;
         }
