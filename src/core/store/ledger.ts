@@ -118,11 +118,64 @@ export class LedgerStore {
 
   /**
    * Inserts or replaces entries, SAVE_ROWS_PER_STATEMENT to a statement. A PENDING_CREATE entry is written (and
-   * committed) before its create is sent, so a rerun after a crash knows an item may exist (I6).
+   * committed) before its create is sent, so a rerun after a crash knows an item may exist (I6). `confirms`: members
+   * of `entries` that complete this run's pending creates with the values those were saved with (confirmCreates).
    */
-  async save(db: Db, entries: LedgerEntry[]): Promise<void> {
+  async save(db: Db, entries: LedgerEntry[], confirms?: ReadonlySet<LedgerEntry>): Promise<void> {
+    let rest = entries;
+    if (confirms && confirms.size > 0) {
+      const confirming = entries.filter((e) => confirms.has(e));
+      rest = entries.filter((e) => !confirms.has(e));
+      // An entry found not pending (not expected: the run holds the definition's lock) is saved whole, before the
+      // rest: a later entry of the same row in this save must still come last.
+      const unconfirmed = await this.confirmCreates(db, confirming);
+      await this.saveAll(db, unconfirmed);
+    }
+    await this.saveAll(db, rest);
+  }
+
+  private async saveAll(db: Db, entries: LedgerEntry[]): Promise<void> {
     for (let start = 0; start < entries.length; start += SAVE_ROWS_PER_STATEMENT)
       await this.saveChunk(db, entries.slice(start, start + SAVE_ROWS_PER_STATEMENT));
+  }
+
+  /**
+   * Turns this run's PENDING_CREATE entries into the SYNCED entries of the items their creates made, without sending
+   * the synced values again: each `entries` member must carry the values its pending entry was saved with (what the
+   * create sent, I6). Only the item's identity and version travel, about a third of a whole entry (issue 23.3).
+   * Returns the entries whose pending entry (same list, same source version) was not there: the caller saves those.
+   */
+  private async confirmCreates(db: Db, entries: LedgerEntry[]): Promise<LedgerEntry[]> {
+    const missed: LedgerEntry[] = [];
+    for (let start = 0; start < entries.length; start += SAVE_ROWS_PER_STATEMENT) {
+      const chunk = entries.slice(start, start + SAVE_ROWS_PER_STATEMENT);
+      const payload = chunk.map((e) => ({
+        h: e.identityHash,
+        l: e.listId,
+        item: e.itemId,
+        etag: e.eTag,
+        c: e.contentHash,
+        ts: e.lastSourceTs,
+        m: e.spModifiedAt,
+        sv: e.sourceValues ?? null,
+      }));
+      const { rows } = await db.query<{ h: string }>(
+        `UPDATE arcore.sync_ledger AS l
+            SET sp_item_id = x.item, sp_etag = x.etag, content_hash = x.c, provenance = 'PUSH', state = 'SYNCED',
+                sp_modified_at = x.m::timestamptz, synced_source_values = x.sv, last_sync_ts = now(),
+                pending_checked_at = NULL
+           FROM jsonb_to_recordset($2::jsonb) AS x(h text, l text, item text, etag text, c text, ts text, m text,
+                sv jsonb)
+          WHERE l.definition_id = $1 AND l.source_identity_hash = x.h AND l.state = 'PENDING_CREATE'
+            AND l.sp_list_id = x.l AND l.last_source_ts IS NOT DISTINCT FROM x.ts::timestamptz
+        RETURNING l.source_identity_hash AS h`,
+        [this.definitionId, JSON.stringify(payload)],
+      );
+      if (rows.length === chunk.length) continue;
+      const done = new Set(rows.map((r) => r.h));
+      for (const e of chunk) if (!done.has(e.identityHash)) missed.push(e);
+    }
+    return missed;
   }
 
   private async saveChunk(db: Db, entries: LedgerEntry[]): Promise<void> {

@@ -64,3 +64,42 @@ describe('the ledger saves a page in statements of a bounded size (docs/design.m
     expect(saved.size).toBe(0);
   });
 });
+
+describe('a created item confirms its pending entry without sending its values again (I6, issue 23.3)', () => {
+  const pending = (n: number, title: string): LedgerEntry => ({
+    ...entry(n, title),
+    itemId: null,
+    eTag: null,
+    contentHash: null,
+    state: 'PENDING_CREATE',
+  });
+
+  it('completes pending entries and saves whole those it cannot confirm, in order with the rest', async () => {
+    // 20,001: pending as sent; 20,002: pending of another source version; 20,003: no entry at all.
+    await ledger.save(db.pool, [pending(20_001, 'sent'), { ...pending(20_002, 'sent'), lastSourceTs: null }]);
+    // The confirmation carries no values: 20,001 keeps those its pending entry recorded ('not sent' proves it).
+    const created = [entry(20_001, 'not sent'), entry(20_002, 'newer'), entry(20_003, 'new')];
+    // A later entry of the same row in the same save (a conflict settled after the create) comes last.
+    const later = { ...entry(20_003, 'decided later'), eTag: '"e-later"' };
+    await inTransaction(db.pool, (client) => ledger.save(client, [...created, later], new Set(created)));
+    const saved = await ledger.byIdentities(db.pool, ['h20001', 'h20002', 'h20003']);
+    expect(saved.get('h20001')).toMatchObject({
+      state: 'SYNCED',
+      itemId: '20001',
+      eTag: '"e20001"',
+      contentHash: 'c20001',
+      syncedValues: { Title: 'sent' },
+    });
+    // Not the pending entry of this version: saved whole, with the values it carries.
+    expect(saved.get('h20002')).toMatchObject({
+      state: 'SYNCED',
+      itemId: '20002',
+      syncedValues: { Title: 'newer' },
+    });
+    expect(saved.get('h20003')).toMatchObject({
+      state: 'SYNCED',
+      eTag: '"e-later"',
+      syncedValues: { Title: 'decided later' },
+    });
+  });
+});

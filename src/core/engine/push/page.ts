@@ -46,6 +46,8 @@ export interface PageCommit {
    */
   unknown: string[];
   movesUnknown: string[];
+  /** Members of `save` completing this page's pending creates with the values those were saved with (I6). */
+  confirms: Set<LedgerEntry>;
 }
 
 export const newCommit = (): PageCommit => ({
@@ -56,6 +58,7 @@ export const newCommit = (): PageCommit => ({
   moved: [],
   unknown: [],
   movesUnknown: [],
+  confirms: new Set(),
 });
 
 export function identityRecord(scope: RunScope, values: Record<string, unknown>): Record<string, unknown> {
@@ -128,7 +131,7 @@ export async function commitPage(
 ): Promise<void> {
   if (scope.dryRun) return; // a dry run moves no cursor and parks nothing
   await inTransaction(scope.ctx.meta, async (client) => {
-    await scope.ledger.save(client, commit.save);
+    await scope.ledger.save(client, commit.save, commit.confirms);
     await scope.ledger.remove(client, commit.remove);
     for (const p of commit.park) {
       await park(client, scope.definitionId, {
@@ -182,6 +185,11 @@ function pullOnlyColumns(plan: FieldPlan): Map<string, MappedColumn> {
     pullOnly.set(plan, columns);
   }
   return columns;
+}
+
+/** True when createdSynced gives what the pending entry recorded (createdSynced(plan, values, null)): nothing read back. */
+export function createdAsSent(plan: FieldPlan, returned: Record<string, unknown> | null): boolean {
+  return returned === null || pullOnlyColumns(plan).size === 0;
 }
 
 /**

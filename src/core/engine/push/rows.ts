@@ -39,6 +39,7 @@ import {
   commitPage,
   describeFailure,
   createdSynced,
+  createdAsSent,
   responseFields,
 } from './page';
 import { createFields, graphFields, revivedFields } from './writes';
@@ -438,8 +439,9 @@ export async function writePrepared(
     switch (o.status) {
       case 'created': {
         scope.counts.created++;
-        const synced = createdSynced(plan, r.values, responseFields(o));
-        commit.save.push({
+        const returned = responseFields(o);
+        const synced = createdSynced(plan, r.values, returned);
+        const saved: LedgerEntry = {
           ...syncedEntry(
             scope,
             r,
@@ -451,7 +453,9 @@ export async function writePrepared(
             o.lastModifiedDateTime ?? null,
           ),
           listId: x.listId,
-        });
+        };
+        commit.save.push(saved);
+        if (createdAsSent(plan, returned)) commit.confirms.add(saved);
         commit.resolved.push(r.hash);
         break;
       }
