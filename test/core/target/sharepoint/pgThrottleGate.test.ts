@@ -1,13 +1,13 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { migrate } from '../../../../src/core/store/migrate';
 import { PgThrottleGate } from '../../../../src/core/target/sharepoint/pgThrottleGate';
 import { freshDatabase, type TestDatabase } from '../../../support/db';
 import { startHarness } from './emulatorSupport';
+import { eventually } from '../../../support/eventually';
 
-const run = promisify(execFile);
 const ROOT = join(__dirname, '../../../..');
 
 describe('I10 throttle discipline: the shared throttle gate', () => {
@@ -63,6 +63,30 @@ describe('I10 throttle discipline: the shared throttle gate', () => {
     const h = await startHarness();
     try {
       const appKey = `gate-${randomUUID()}`;
+      // The second worker loads first (a process through tsx may take seconds on a loaded machine) and sends its
+      // request only when told, so that it starts while the block holds.
+      const worker = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(__dirname, 'fixtures', 'gateWorker.ts')],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            GATE_DATABASE_URL: db.url,
+            GATE_BASE_URL: h.emulator.baseUrl,
+            GATE_TOKEN: h.emulator.appToken,
+            GATE_CA_CERT: h.emulator.caCert,
+            GATE_APP_KEY: appKey,
+            GATE_SITE_ID: h.siteId,
+          },
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      );
+      let stdout = '';
+      worker.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const exited = once(worker, 'exit');
+      await eventually('the second worker is loaded', () => stdout.startsWith('ready\n'), 45_000);
+
       const first = h.target({ appKey, throttleGate: new PgThrottleGate(db.pool) });
       h.emulator.control.injectFault({
         method: 'GET',
@@ -79,28 +103,19 @@ describe('I10 throttle discipline: the shared throttle gate', () => {
       }
       expect(blockedUntil).not.toBeNull();
 
-      const { stdout } = await run(
-        process.execPath,
-        ['--import', 'tsx', join(__dirname, 'fixtures', 'gateWorker.ts')],
-        {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            GATE_DATABASE_URL: db.url,
-            GATE_BASE_URL: h.emulator.baseUrl,
-            GATE_TOKEN: h.emulator.appToken,
-            GATE_CA_CERT: h.emulator.caCert,
-            GATE_APP_KEY: appKey,
-            GATE_SITE_ID: h.siteId,
-          },
-        },
-      );
+      worker.stdin.end('go\n');
+      const [code] = await exited;
+      expect(code).toBe(0);
+      stdout = stdout.slice('ready\n'.length);
       const second = JSON.parse(stdout) as {
+        startedAt: number;
         finishedAt: number;
         stats: { throttled429: number; throttleWaitMs: number };
       };
       expect(second.finishedAt).toBeGreaterThanOrEqual(blockedUntil ?? Infinity);
-      expect(second.stats.throttleWaitMs).toBeGreaterThan(500);
+      // It started inside the block and waited it out, without a 429 of its own.
+      expect(second.startedAt).toBeLessThan(blockedUntil ?? -Infinity);
+      expect(second.stats.throttleWaitMs).toBeGreaterThan(0);
       expect(second.stats.throttled429).toBe(0);
       expect((await firstRead).id).toBe(h.siteId);
       expect(h.emulator.control.requestLog().filter((e) => e.status === 429)).toHaveLength(1);
