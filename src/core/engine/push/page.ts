@@ -1,7 +1,13 @@
 /** A push page's bookkeeping: the rows it carries, the metadata it commits with the cursor (I5c), parked entries. */
 import type { PoolClient } from 'pg';
 import { markRunWrites, unmarkForRelease } from '../../capture/lsn/origin';
-import { contentHash, fromGraphFields, type CanonicalRecord, type MappedColumn } from '../../canonical';
+import {
+  canonicalEquals,
+  contentHash,
+  fromGraphFields,
+  type CanonicalRecord,
+  type MappedColumn,
+} from '../../canonical';
 import { type FieldPlan } from '../plan';
 import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
@@ -13,6 +19,7 @@ import type { WriteOutcome } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
 import { sourcePairs } from '../transform';
 import { inTransaction } from '../../db/transaction';
+import { UNCONFIRMED_ETAG } from './pendingCreates';
 
 /** A source row ready to push: its identity and canonical values. */
 export interface PushRow {
@@ -211,4 +218,23 @@ export function createdSynced(
   for (const f of plan.toPostgres) synced[f] = read[f] ?? null;
   for (const f of plan.toSharePoint) synced[f] = values[f] ?? null;
   return synced;
+}
+
+/**
+ * The eTag a written pair records. An outcome settled by reading the item back (a create adopted after its answer was
+ * lost, an update whose answer was lost or carried no eTag) carries the item as read, which may hold another's edit
+ * made after our write. When a mapped field of it differs from what the pair records, the pair gets UNCONFIRMED_ETAG:
+ * the next push's If-Match write meets a 412 and the pull sees another eTag, so that edit is weighed under the policy
+ * (I7) instead of being taken for ours.
+ */
+export function writtenETag(plan: FieldPlan, o: WriteOutcome, synced: CanonicalRecord): string {
+  if (o.status !== 'created' && o.status !== 'updated') throw new Error(`no eTag in a ${o.status} outcome`);
+  const readBack = o.status === 'created' ? o.adopted : o.readBack === true;
+  if (!readBack) return o.eTag;
+  if (!o.fields) return UNCONFIRMED_ETAG;
+  const item = fromGraphFields(o.fields, plan.columns);
+  const asRecorded = Object.keys(synced).every((f) =>
+    plan.columns.has(f) ? canonicalEquals(item[f] ?? null, synced[f] ?? null) : true,
+  );
+  return asRecorded ? o.eTag : UNCONFIRMED_ETAG;
 }

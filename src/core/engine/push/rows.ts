@@ -40,6 +40,7 @@ import {
   describeFailure,
   createdSynced,
   createdAsSent,
+  writtenETag,
   responseFields,
 } from './page';
 import { createFields, graphFields, revivedFields } from './writes';
@@ -446,7 +447,7 @@ export async function writePrepared(
             scope,
             r,
             o.itemId,
-            o.eTag,
+            writtenETag(plan, o, synced),
             synced,
             r.row.cursor,
             'PUSH',
@@ -459,15 +460,16 @@ export async function writePrepared(
         commit.resolved.push(r.hash);
         break;
       }
-      case 'updated':
+      case 'updated': {
         scope.counts.updated++;
+        const synced = decision?.synced ?? r.values;
         commit.save.push({
           ...syncedEntry(
             scope,
             r,
             entry?.itemId as string,
-            o.eTag,
-            decision?.synced ?? r.values,
+            writtenETag(plan, o, synced),
+            synced,
             r.row.cursor,
             'PUSH',
           ),
@@ -475,6 +477,7 @@ export async function writePrepared(
         });
         commit.resolved.push(r.hash);
         break;
+      }
       case 'not_found':
         if (entry?.state === 'ORPHANED') {
           // The orphaned item was deleted in SharePoint while its row was gone: the row that came back is a new

@@ -355,7 +355,7 @@ export class BatchWriter {
             return { ref, status: 'updated', eTag, fields: fields.data };
           const item = await this.reconciler.getItem(op.itemId);
           return item
-            ? { ref, status: 'updated', eTag: item.eTag, fields: item.fields }
+            ? { ref, status: 'updated', eTag: item.eTag, fields: item.fields, readBack: true }
             : { ref, status: 'not_found' };
         }
         case 'delete':
@@ -422,7 +422,13 @@ export class BatchWriter {
               return;
             }
             if (fieldsAlreadyApplied(op.fields, item.fields)) {
-              settle(write, { ref: op.ref, status: 'updated', eTag: item.eTag, fields: item.fields });
+              settle(write, {
+                ref: op.ref,
+                status: 'updated',
+                eTag: item.eTag,
+                fields: item.fields,
+                readBack: true,
+              });
               return;
             }
           }

@@ -26,7 +26,17 @@ export type WriteOutcome =
       /** The item's fields as SharePoint stored them, when the answer carried them. */
       fields?: Record<string, unknown>;
     }
-  | { ref: string; status: 'updated'; eTag: string; fields?: Record<string, unknown> }
+  | {
+      ref: string;
+      status: 'updated';
+      eTag: string;
+      fields?: Record<string, unknown>;
+      /**
+       * Settled by reading the item after the write (its answer was lost or carried no eTag): `eTag` and `fields` are
+       * the item as read, which may include another's edit made since the write (as an `adopted` create's may).
+       */
+      readBack?: true;
+    }
   | { ref: string; status: 'deleted' }
   /** 412, or 409 resourceModified: the item changed since the eTag we hold (I7). */
   | { ref: string; status: 'precondition_failed' }
