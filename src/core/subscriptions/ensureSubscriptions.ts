@@ -19,7 +19,7 @@ import { isRouted, singleListOf, targetLists } from '../routing/lists';
  * A routed definition's lists with their ids: the ids its runs bound (arcore.sync_definition_lists, no Graph
  * request), resolved only for a list no run has bound yet.
  */
-async function routedListIds(
+export async function routedListIds(
   meta: Pool,
   target: SharePointTarget,
   def: StoredDefinition,
