@@ -9,6 +9,7 @@ import type { CanonicalValue } from '../canonical';
 import type { SourcePair } from '../store/ledger';
 import { countRewrites } from '../transform/rewrites';
 import { rereadForRoutes } from './routesReread';
+import { parseLsnCursor } from '../capture/lsn';
 
 export interface AppliedDefinition {
   name: string;
@@ -82,6 +83,39 @@ interface Planned {
   unbindList: boolean;
   /** Routes changed on a definition that has synced: the next push reads every row again (routesReread.ts). */
   rerouted?: boolean;
+  /** The source table or the cursor column changed under a keyset cursor: the next push reads every row again. */
+  resourced?: boolean;
+}
+
+const SOURCE_REREAD_EFFECT =
+  'the next push reads every row of the source again from the start (rows unchanged since the last sync write ' +
+  'nothing): the stored cursor is a position in the old table or column';
+
+/**
+ * A keyset cursor is a position in one table's cursor column (I5a): another table (or column) read from it skips
+ * every row whose cursor value is older, however it differs from what was last synced. Only a TIMESTAMP cursor
+ * is such a position; an LSN cursor's capture checks its table itself.
+ */
+function changesCursorColumn(
+  before: SyncDefinition,
+  after: SyncDefinition,
+  changes: DefinitionChange[],
+): boolean {
+  if (after.source.cursor.type !== 'TIMESTAMP') return false;
+  return (
+    changes.some((c) => c.kind === 'source-changed') ||
+    (before.source.cursor.type === 'TIMESTAMP' && before.source.cursor.column !== after.source.cursor.column)
+  );
+}
+
+/** The definition's SOURCE cursor holds a keyset position (not an LSN capture, not empty). */
+async function hasKeysetCursor(client: PoolClient, id: string): Promise<boolean> {
+  const { rows } = await client.query<{ value: string | null }>(
+    `SELECT value FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE'`,
+    [id],
+  );
+  const value = rows[0]?.value ?? null;
+  return value !== null && parseLsnCursor(value) === null;
 }
 
 async function hasSynced(client: PoolClient, id: string): Promise<boolean> {
@@ -200,18 +234,25 @@ export async function applyDefinitions(
           refused.push({ definition: def.name, path: c.path, message: `${c.change}: ${c.effect}` });
       }
       const rerouted = changes.some((c) => c.kind === 'routes-changed') && (await hasSynced(client, id));
-      // A realigned field, or a re-read for new routes: a run in progress would write its old state back.
-      if (changes.some((c) => c.realign.length > 0) || rerouted) {
+      const resourced = changesCursorColumn(before, def, changes) && (await hasKeysetCursor(client, id));
+      // A realigned field, or a re-read for new routes or a new source: a run in progress would write its old
+      // state back (a page's commit would store the old table's cursor again).
+      if (changes.some((c) => c.realign.length > 0) || rerouted || resourced) {
         const lock = await tryLockDefinition(meta, id);
         if (!lock)
           throw new DefinitionBusyForApplyError(
             def.name,
             rerouted
               ? 'this change makes the next push read every row again for its route'
-              : 'this change makes fields align afresh',
+              : resourced
+                ? 'this change makes the next push read every row of the new source again'
+                : 'this change makes fields align afresh',
           );
         locks.push(lock);
       }
+      if (resourced)
+        for (const c of changes)
+          if (c.kind === 'source-changed' || c.path === 'source.cursor') c.effect = SOURCE_REREAD_EFFECT;
       const moves =
         rerouted && options.previewRouteMoves
           ? await options.previewRouteMoves(before, def, { id, listId })
@@ -221,6 +262,7 @@ export async function applyDefinitions(
         before,
         id,
         rerouted,
+        resourced,
         ...(moves ? { moves } : {}),
         changes,
         unbindList: !synced && reidentifying.some((c) => c.path === 'target.list'),
@@ -248,7 +290,7 @@ export async function applyDefinitions(
         );
       }
       await assessPipelineChanges(client, p.id, p.before, p.def, p.changes);
-      if (p.rerouted) await rereadForRoutes(client, p.id);
+      if (p.rerouted || p.resourced) await rereadForRoutes(client, p.id);
       if (p.unbindList) await bindListId(client, p.id, null);
     }
     await client.query('COMMIT');

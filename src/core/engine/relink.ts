@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { SettingsError } from '../../config/settings';
 import type { SyncDefinition } from '../definition/schema';
 import { DefinitionBusyError } from '../ops/errors';
@@ -230,6 +230,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         [stored.id],
       );
       result.pullFailuresDiscarded = discarded.rowCount ?? 0;
+      await repointOpenConflicts(client, stored.id);
       if (routed) {
         await unbindRoutedLists(client, stored.id);
         await client.query(
@@ -322,4 +323,26 @@ function adoptedEntry(
     changed: true,
     rewrite: e.state !== 'ORPHANED',
   };
+}
+
+/**
+ * Open conflicts name their item by the old list's id, which in the current list is another item, or none (I15).
+ * A row's conflict (CHANGE) follows its pair: the item adopted for it, or none when it is to be re-created (resolve
+ * then finds the row's item by its hidden key). A COPY conflict named an item of the old list: closed, as its parked
+ * pull failure was discarded; the fresh pull of the current list records any copy still there again.
+ */
+async function repointOpenConflicts(client: PoolClient, definitionId: string): Promise<void> {
+  await client.query(
+    `UPDATE arcore.sync_conflicts c SET sp_item_id = (
+        SELECT l.sp_item_id FROM arcore.sync_ledger l
+         WHERE l.definition_id = c.definition_id AND l.source_identity_hash = c.source_identity_hash)
+      WHERE c.definition_id = $1 AND c.status = 'OPEN' AND c.kind = 'CHANGE'`,
+    [definitionId],
+  );
+  await client.query(
+    `UPDATE arcore.sync_conflicts SET status = 'RESOLVED', outcome = 'LIST_RELINKED', resolved_at = now(),
+            resolved_by = 'relink'
+      WHERE definition_id = $1 AND status = 'OPEN' AND kind = 'COPY'`,
+    [definitionId],
+  );
 }

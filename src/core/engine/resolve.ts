@@ -388,15 +388,16 @@ async function resolveInRun(
   // item may have landed there since). One that is gone is re-created where the row routes now.
   let searched = runScope;
   let createIn = runScope;
-  // The conflict's item id names an item of the list it was recorded in: in another list the id is another item.
-  let namedItemId = conflict.itemId;
   let refuseUnfitList: string | undefined;
   // The pair's entry: its list and item, and the pairs a transformed field is read through (I3).
   const entry = (await ledger.byIdentities(runScope.ctx.meta, [conflict.identityHash])).get(
     conflict.identityHash,
   );
+  // The conflict's item id names an item of the list it was recorded in: in another list (a route's move, a
+  // replaced list after relink) the id is another row's item (I15). Only the id the pair still names is taken;
+  // otherwise the row's own item is found by its hidden key.
+  const namedItemId = entry?.itemId === conflict.itemId ? conflict.itemId : null;
   if (runScope.route) {
-    if (entry?.itemId !== conflict.itemId) namedItemId = null;
     const routed = runScope.route(rowToCanonical(runScope.plan, row.values), row.values);
     const entryList = entry?.itemId || entry?.state === 'PENDING_CREATE' ? entry.listId : null;
     const searchList = entryList ?? routed?.listId ?? entry?.listId;

@@ -365,7 +365,7 @@ export async function withRun(
 ): Promise<RunSummary> {
   const options: RunOptions = typeof runOptions === 'string' ? { trigger: runOptions } : runOptions;
   const { trigger, dryRun = null } = options;
-  const stored = await getDefinition(ctx.meta, definitionName);
+  let stored = await getDefinition(ctx.meta, definitionName);
   const started = Date.now();
   const maxSeconds = options.maxSeconds ?? ctx.runMaxSeconds;
   const clock: RunClock = {
@@ -400,6 +400,15 @@ export async function withRun(
   let runId: string = DRY_RUN_ID;
   if (lock) {
     try {
+      // Read again under the lock: an `apply` that held it until just now (a new source, new routes, realigned
+      // fields) has reset what the run reads from; the definition read before it would undo that (I14).
+      const current = await getDefinition(ctx.meta, definitionName);
+      if (current.id !== stored.id) {
+        // Removed and created again meanwhile: this lock is the old definition's.
+        await lock.release();
+        return withRun(ctx, definitionName, runType, runOptions, work);
+      }
+      stored = current;
       // Holding the lock, no live run of this definition exists: a RUNNING row is a dead process's (I6).
       await markAbandonedRuns(ctx.meta, stored.id);
       runId = await startRun(ctx.meta, stored.id, runType, trigger);

@@ -19,7 +19,7 @@ import { isRouted, singleListOf, targetLists } from '../routing/lists';
  * A routed definition's lists with their ids: the ids its runs bound (arcore.sync_definition_lists, no Graph
  * request), resolved only for a list no run has bound yet.
  */
-async function routedListIds(
+export async function routedListIds(
   meta: Pool,
   target: SharePointTarget,
   def: StoredDefinition,
@@ -270,8 +270,12 @@ async function upkeep(
       await replace(keep, 'notification URL changed');
       return;
     }
-    // A routed list's subscriptions are matched to it by list id already.
-    if (listName === undefined && def.updatedAt.getTime() > keep.createdAt.getTime()) {
+    // A routed list's subscriptions are matched to it by list id already. A single list is checked again when the
+    // definition changed, or when it is bound to another list than the subscription's: `relink` binds the list
+    // that replaced a deleted one without changing the definition (I15), and the old list's subscription went
+    // with it. Subscribed to the list the name resolves to, so a list not yet relinked is not replaced again.
+    const relinked = def.listId !== null && def.listId !== keep.listId;
+    if (listName === undefined && (relinked || def.updatedAt.getTime() > keep.createdAt.getTime())) {
       let listMoved = false;
       await attempt(name, 'resolve', keep.subscriptionId, async () => {
         const site = await target.resolveSite(def.definition.target.site);

@@ -3,7 +3,13 @@ import { getDefinitionById } from '../store/definitions';
 import { GraphRequestError, type SharePointTarget } from '../target/sharepoint';
 import type { PullRequest } from './acceptNotifications';
 import { clientStateMatches } from './clientState';
-import { createSubscriptionFor, renewSubscription, type SubscriptionUrls } from './ensureSubscriptions';
+import { isRouted } from '../routing/lists';
+import {
+  createSubscriptionFor,
+  renewSubscription,
+  routedListIds,
+  type SubscriptionUrls,
+} from './ensureSubscriptions';
 import { NotificationBodyError, SubscriptionUpkeepError } from './errors';
 import { requestPull } from './pendingPulls';
 import {
@@ -123,7 +129,9 @@ async function handleOne(
       });
       return;
     }
-    if (await hasLiveSubscription(ctx.meta, def.id, subscriptionId)) {
+    // A routed definition has one subscription per routed list: only one to this list serves it.
+    const routed = isRouted(def.definition);
+    if (await hasLiveSubscription(ctx.meta, def.id, subscriptionId, routed ? stored.listId : undefined)) {
       result.handled.push({ subscriptionId, event, action: 'superseded' });
       return;
     }
@@ -139,7 +147,18 @@ async function handleOne(
       return;
     }
     try {
-      const created = await createSubscriptionFor(ctx.meta, graph(), def, options.urls, now);
+      let listName: string | undefined;
+      if (routed) {
+        listName = (await routedListIds(ctx.meta, graph(), def)).find(
+          (l) => l.listId === stored.listId,
+        )?.name;
+        if (listName === undefined) {
+          // Its list is no longer routed: nothing to recreate (upkeep keeps one per routed list).
+          result.handled.push({ subscriptionId, event, action: 'superseded' });
+          return;
+        }
+      }
+      const created = await createSubscriptionFor(ctx.meta, graph(), def, options.urls, now, listName);
       result.handled.push({
         subscriptionId,
         event,

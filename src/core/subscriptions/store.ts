@@ -137,11 +137,14 @@ export async function hasLiveSubscription(
   meta: Pool,
   definitionId: string,
   except?: string,
+  /** A routed definition's list: another routed list's subscription does not serve this one. */
+  listId?: string,
 ): Promise<boolean> {
   const { rowCount } = await meta.query(
     `SELECT 1 FROM arcore.graph_subscriptions
-     WHERE definition_id = $1 AND state <> 'REMOVED' AND subscription_id IS DISTINCT FROM $2 LIMIT 1`,
-    [definitionId, except ?? null],
+     WHERE definition_id = $1 AND state <> 'REMOVED' AND subscription_id IS DISTINCT FROM $2
+       AND ($3::text IS NULL OR list_id = $3) LIMIT 1`,
+    [definitionId, except ?? null, listId ?? null],
   );
   return (rowCount ?? 0) > 0;
 }

@@ -1,5 +1,7 @@
 import { provisionList } from '../../../src/core/engine/provision';
 import { runPull } from '../../../src/core/engine/pull';
+import { getConflict } from '../../../src/core/store/conflicts';
+import { resolveConflict } from '../../../src/core/engine/resolve';
 import { runPush } from '../../../src/core/engine/push';
 import { relinkDefinition } from '../../../src/core/engine/relink';
 import {
@@ -15,14 +17,14 @@ import {
  * push's If-Match would "prove" it unchanged and a push running before the pull would overwrite it with no
  * conflict (found by review).
  */
-describe('I15/I7 (docs/design.md, relink): an adopted item that differs from the synced values is not proved unchanged', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-    await createProjectsTable(h.db);
-  });
-  afterAll(async () => h.close());
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+  await createProjectsTable(h.db);
+});
+afterAll(async () => h.close());
 
+describe('I15/I7 (docs/design.md, relink): an adopted item that differs from the synced values is not proved unchanged', () => {
   it('an item edited in the new list and a Postgres edit of the same field are a conflict (DESTINATION_WINS keeps SharePoint)', async () => {
     await h.define(projectsDefinition({ conflictPolicy: 'DESTINATION_WINS' }));
     await h.db.pool.query("INSERT INTO projects (id, name) VALUES (1, 'one'), (2, 'two')");
@@ -111,5 +113,86 @@ describe('I15/I7 (docs/design.md, relink): an adopted item that differs from the
     const titles = (await h.items('Projects2')).map((i) => i.fields.Title).sort();
     // Postgres is the only writer here: the list must end up holding what Postgres holds.
     expect(titles).toEqual(['one v2', 'two']);
+  });
+});
+
+/**
+ * I15, I7 (docs/design.md, relink; found by review r6): a MANUAL conflict left OPEN while the list is replaced
+ * (deleted, restored from an export) and relinked. It named its item by the old list's id, which in the restored
+ * list is another row's item: resolving it must write the row's own item, never that one.
+ */
+describe('I15/I7 (docs/design.md, relink): an open conflict across a relink', () => {
+  it('relink re-points it to the row’s item; resolving writes that item, even from a stale id', async () => {
+    await createProjectsTable(h.db, 'projects3');
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'projects3',
+          source: { table: 'projects3', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          fields: [{ source: 'name', target: 'Title' }],
+          conflictPolicy: 'MANUAL',
+        },
+        'Projects3',
+      ),
+    );
+    await h.db.pool.query("INSERT INTO projects3 (id, name) VALUES (1, 'a'), (2, 'b')");
+    expect((await runPush(h.ctx, 'projects3', { trigger: 'test' })).created).toBe(2);
+    const before = await h.items('Projects3');
+    const keyOf = (title: string) => before.find((i) => i.fields.Title === title)!.fields.ArcoreKey as string;
+    const keyA = keyOf('a');
+    const keyB = keyOf('b');
+    const itemB = before.find((i) => i.fields.Title === 'b')!;
+
+    // Both sides edit row 2: the push meets a 412 and parks a MANUAL conflict naming item B's id.
+    const edited = await h.asUser('PATCH', `/sites/${h.siteId}/lists/Projects3/items/${itemB.id}/fields`, {
+      Title: 'b-sp',
+    });
+    expect(edited.status).toBe(200);
+    await h.db.pool.query("UPDATE projects3 SET name = 'b-pg' WHERE id = 2");
+    expect((await runPush(h.ctx, 'projects3', { trigger: 'test' })).conflicts).toBe(1);
+    const { rows } = await h.db.pool.query<{ id: string }>(
+      "SELECT c.id::text AS id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id WHERE c.status = 'OPEN' AND d.name = 'projects3'",
+    );
+    expect(rows).toHaveLength(1);
+    const open = (await getConflict(h.db.pool, rows[0].id))!;
+    expect(open.itemId).toBe(itemB.id);
+
+    // The list is deleted and restored from an export: item B first, then item A (new ids, swapped).
+    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects3`);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${(body as { id: string }).id}`)).status).toBe(
+      204,
+    );
+    await provisionList(h.ctx, 'projects3');
+    for (const [key, title] of [
+      [keyB, 'b-sp'],
+      [keyA, 'a'],
+    ]) {
+      const res = await h.asUser('POST', `/sites/${h.siteId}/lists/Projects3/items`, {
+        fields: { ArcoreKey: key, Title: title },
+      });
+      expect(res.status).toBe(201);
+    }
+    const restored = await h.items('Projects3');
+    const restoredA = restored.find((i) => i.fields.ArcoreKey === keyA)!;
+    const restoredB = restored.find((i) => i.fields.ArcoreKey === keyB)!;
+    expect(restoredA.id).toBe(itemB.id); // the old id of B now names A's item
+    await relinkDefinition(h.ctx, 'projects3');
+    expect((await getConflict(h.db.pool, open.id))!.itemId).toBe(restoredB.id);
+
+    // A conflict still naming the old id (recorded by a worker that relinked before this check existed): resolve
+    // trusts only the id the pair names and finds the row's item by its hidden key.
+    await h.db.pool.query('UPDATE arcore.sync_conflicts SET sp_item_id = $2 WHERE id = $1', [
+      open.id,
+      itemB.id,
+    ]);
+    const resolved = await resolveConflict(h.ctx, open.id, { take: 'postgres' }, 'test').catch(
+      (err: Error) => err.message,
+    );
+    const byKey = new Map((await h.items('Projects3')).map((i) => [i.fields.ArcoreKey, i.fields.Title]));
+    expect({ A: byKey.get(keyA), B: byKey.get(keyB), resolved }).toEqual({
+      A: 'a',
+      B: 'b-pg',
+      resolved: { conflictId: open.id, status: 'RESOLVED' },
+    });
   });
 });

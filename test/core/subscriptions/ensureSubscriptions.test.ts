@@ -10,7 +10,16 @@ import {
   RENEW_WHEN_REMAINING_MINUTES,
   SUBSCRIPTION_LIFETIME_MINUTES,
 } from '../../../src/core/subscriptions';
-import { projectsDefinition, startHarness, type Harness } from '../../support/engineHarness';
+import { provisionList } from '../../../src/core/engine/provision';
+import { runPush } from '../../../src/core/engine/push';
+import { relinkDefinition } from '../../../src/core/engine/relink';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  timestampSource,
+  type Harness,
+} from '../../support/engineHarness';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -194,5 +203,44 @@ describe('subscription upkeep against the emulator', () => {
     ]);
     expect(await live()).toEqual([]);
     expect(await graphSubscriptions()).toEqual([]);
+  });
+
+  // I15 (docs/design.md; found by review r6): relink binds the list that replaced a deleted one without changing
+  // the definition; the old list's subscription went with its list, so no edit of the current list asked for a pull.
+  it('after relink, subscribes to the list the definition now syncs with, and keeps it', async () => {
+    await createProjectsTable(h.db, 'projects2');
+    await h.define(
+      projectsDefinition(
+        {
+          name: 'projects2',
+          source: timestampSource('projects2'),
+          fields: [{ source: 'name', target: 'Title' }],
+        },
+        'Projects2',
+      ),
+    );
+    await h.db.pool.query("INSERT INTO projects2 (id, name) VALUES (1, 'a')");
+    await runPush(h.ctx, 'projects2', { trigger: 'test' });
+    expect((await ensureSubscriptions(h.ctx, urls)).actions.map((a) => a.action)).toEqual(['created']);
+
+    // The list is deleted and re-created with the same name, its item restored from an export.
+    const [item] = await h.items('Projects2');
+    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects2`);
+    const oldListId = (body as { id: string }).id;
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${oldListId}`)).status).toBe(204);
+    await provisionList(h.ctx, 'projects2');
+    const restored = await h.asUser('POST', `/sites/${h.siteId}/lists/Projects2/items`, {
+      fields: { ArcoreKey: item.fields.ArcoreKey, Title: 'a' },
+    });
+    expect(restored.status).toBe(201);
+    const relinked = await relinkDefinition(h.ctx, 'projects2');
+    expect(relinked.listId).not.toBe(oldListId);
+
+    expect((await ensureSubscriptions(h.ctx, urls)).actions).toEqual([
+      expect.objectContaining({ action: 'recreated', reason: 'target list changed' }),
+    ]);
+    expect((await live()).map((s) => s.listId)).toEqual([relinked.listId]);
+    // The next upkeep keeps it: no replacement loop.
+    expect((await ensureSubscriptions(h.ctx, urls)).actions.map((a) => a.action)).toEqual(['kept']);
   });
 });

@@ -8,7 +8,8 @@ import {
   handleLifecycle,
   listStoredSubscriptions,
 } from '../../../src/core/subscriptions';
-import { projectsDefinition, startHarness, type Harness } from '../../support/engineHarness';
+import { projectsDefinition, SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { createSplitsTable } from '../../support/routed';
 
 /** Answers Graph's validation handshake and keeps the lifecycle bodies it is sent (they carry the clientState). */
 async function receiver(): Promise<{
@@ -179,5 +180,36 @@ describe('subscriptionRemoved lifecycle notifications (at-least-once delivery)',
     expect(result.ignored).toEqual([expect.objectContaining({ subscriptionId: current.subscriptionId })]);
     expect((await live()).map((s) => s.subscriptionId)).toEqual([replacement.subscriptionId]);
     expect((await graphSubscriptions()).map((s) => s.id)).toEqual([replacement.subscriptionId]);
+  });
+
+  // Found by review r6 (suspected): another routed list's subscription was taken as serving the removed one.
+  it('a routed list’s removed subscription is recreated for that list, though the other lists have theirs', async () => {
+    await createSplitsTable(h);
+    await h.define({
+      name: 'splits',
+      source: { table: 'splits', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, routes: [{ when: "region == 'N'", list: 'North' }, { list: 'South' }] },
+      fields: [
+        { source: 'title', target: 'Title' },
+        { source: 'region', target: 'Region' },
+      ],
+    });
+    const [def] = (await listDefinitions(h.db.pool)).filter((d) => d.definition.name === 'splits');
+    const mine = async () => (await live()).filter((s) => s.definitionId === def.id);
+    expect((await ensureSubscriptions(h.ctx, urls)).errors).toEqual([]);
+    const before = await mine();
+    expect(before).toHaveLength(2);
+    const [removed, other] = before;
+    const body = await removedBody(removed.subscriptionId);
+    await deleteAtGraph(removed.subscriptionId);
+
+    const result = await handleLifecycle(h.ctx, body, { urls });
+
+    expect(result.handled).toEqual([
+      expect.objectContaining({ subscriptionId: removed.subscriptionId, action: 'recreated' }),
+    ]);
+    const after = await mine();
+    expect(after.map((s) => s.listId).sort()).toEqual([removed.listId, other.listId].sort());
+    expect(after.map((s) => s.subscriptionId)).not.toContain(removed.subscriptionId);
   });
 });

@@ -20,6 +20,7 @@ import { preparePushPage, unsettledWith, type PushPage } from './prefetch';
 import { commitPage } from './page';
 import { PageWindow } from './pageWindow';
 import { holdBackParked, writePrepared } from './rows';
+import { clearResumePosition, resumePositionFor, saveResumePosition } from './resumePosition';
 
 /** A page of the TIMESTAMP loop: the keyset position after its last row, and whether to store it. */
 interface TimestampPage extends PushPage {
@@ -35,21 +36,28 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
   const stored = await readCursor(ctx.meta, definitionId, 'SOURCE');
   // Switched from LSN: the slot is dropped and the whole table compared with the ledger (nothing rewritten).
   const switched = stored?.value && parseLsnCursor(stored.value) ? await leaveCapture(scope) : false;
-  const position = stored?.value && !switched ? keysetCursor.parse(def.name, stored.value) : null;
+  const cursorValue = stored?.value && !switched ? stored.value : null;
+  const position = cursorValue ? keysetCursor.parse(def.name, cursorValue) : null;
   // Start the overlap window behind the cursor: late commits with older timestamps are read again (I5b).
   let since: string | null = null;
+  let start: { after: KeysetPosition } | { since: string } | null = null;
+  // Where a run stopped before it got past the cursor it started with (push/resumePosition.ts).
+  const reached = cursorValue ? resumePositionFor(stored?.progress ?? null, cursorValue) : null;
   if (position) {
     const { rows } = await scope.sourcePool.query<{ since: string }>(
       `SELECT ($1::timestamptz - make_interval(secs => $2))::text AS since`,
       [position.ts, def.source.overlapSeconds],
     );
     since = rows[0].since;
+    // Its continuation goes on from there instead of reading the same window again (I16).
+    if (reached && !(await isBefore(scope, reached.ts, since))) start = { after: reached };
     // A parked row the overlap window reads again at a version already pushed waits for its retry (I5c).
     holdBackParked(scope, await notDueItemKeys(ctx.meta, definitionId, 'PUSH'), position.ts);
   }
   const total = ctx.onProgress ? await source.countSince(since) : null;
   const sizer = new PageSizer(def.source.pageSize, scope.timeLeft());
-  const pages = readPages(scope, since ? { since } : null, sizer, position);
+  start ??= since ? { since } : null;
+  const pages = readPages(scope, start, sizer, position);
   const pipelined = ctx.pipelinedPush !== false;
   // Pipelined: two pages written and not committed at most (I5c); serial: each page committed before the next.
   const window = new PageWindow(pipelined ? 2 : 1);
@@ -57,6 +65,8 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
   let lastCommitAt = Date.now();
   // Where the next run starts when the time budget stops this one: after the last page started.
   let resumeAt: KeysetPosition | null = null;
+  // The cursor value the last page committed (the cursor the run started with until one does).
+  let committedCursor = cursorValue;
   try {
     for await (const page of pipelined ? prefetchOne(pages) : serially(pages)) {
       // A page the loop takes and does not write (the run stops first) is settled all the same: the page read
@@ -68,6 +78,15 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
         // read ahead is dropped unwritten and uncounted; the next run reads it again.
         if (resumeAt && scope.timeLeft() <= 0) {
           await window.drain();
+          // Not past the cursor it started with (the window, or rows of the cursor's timestamp): its continuation
+          // goes on after the pages started, all committed now (drain). One past it has moved the cursor on.
+          if (
+            position &&
+            committedCursor &&
+            !scope.dryRun &&
+            !(await isBefore(scope, position.ts, resumeAt.ts))
+          )
+            await saveResumePosition(ctx.meta, definitionId, committedCursor, resumeAt);
           scope.stopIncomplete('time budget spent');
           // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
           scope.details.rowsLeft = await source.countSince(resumeAt.ts);
@@ -88,6 +107,7 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
           write: () => writePrepared(scope, page.prepared, page.lookup),
           commit: async (commit, withCursor) => {
             await commitPage(scope, commit, withCursor ? cursor : null);
+            if (withCursor && cursor) committedCursor = keysetCursor.serialize(cursor);
             done += rows;
             // The page's share of the run's time: from the commit before it to its own (pages overlap).
             sizer.record(rows, Date.now() - lastCommitAt);
@@ -110,6 +130,9 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
       if (page.last) break;
     }
     await window.drain();
+    // Ended: the next run reads the whole window again, for late commits behind where this one went on.
+    if (reached && committedCursor && !scope.dryRun)
+      await clearResumePosition(ctx.meta, definitionId, committedCursor);
   } catch (err) {
     // Failing: pages still writing or committing finish (or fail) before the run reports, so no write outlives
     // the run. A page started before the failure (a read ahead, a page's turn) comes first in page order: its
@@ -127,7 +150,7 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
  */
 async function* readPages(
   scope: RunScope,
-  start: { since: string } | null,
+  start: { after: KeysetPosition } | { since: string } | null,
   sizer: PageSizer,
   stored: KeysetPosition | null,
 ): AsyncGenerator<TimestampPage> {
@@ -144,7 +167,7 @@ async function* readPages(
     const lastRow = rows[rows.length - 1];
     const next: KeysetPosition = { ts: lastRow.cursor as string, key: keyOf(def, lastRow.values) };
     // Never move the stored cursor backwards when re-reading the overlap window.
-    const behindCursor = stored ? await isBefore(scope, next, stored) : false;
+    const behindCursor = stored ? await isBefore(scope, next.ts, stored.ts) : false;
     const page: TimestampPage = {
       ...(await preparePushPage(scope, rows, readMs, unsettled)),
       next,
@@ -160,10 +183,11 @@ async function* readPages(
   }
 }
 
-async function isBefore(scope: RunScope, a: KeysetPosition, b: KeysetPosition): Promise<boolean> {
+/** Timestamps compared by Postgres (text as Postgres renders it, microseconds included). */
+async function isBefore(scope: RunScope, a: string, b: string): Promise<boolean> {
   const { rows } = await scope.sourcePool.query<{ before: boolean }>(
     'SELECT $1::timestamptz < $2::timestamptz AS before',
-    [a.ts, b.ts],
+    [a, b],
   );
   return rows[0].before;
 }
