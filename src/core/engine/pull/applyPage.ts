@@ -156,16 +156,23 @@ export async function applyEntries(
         continue;
       }
       const entry = byItem.get(itemId);
-      if (
-        entry &&
-        (parked.has(entry.identityHash) || (e.kind === 'deleted' && moving.has(entry.identityHash)))
-      ) {
+      if (entry && e.kind === 'deleted' && moving.has(entry.identityHash)) {
         scope.counts.skipped++;
         continue;
       }
+      // An open conflict holds the item: its resolution reads both sides as they are then and writes them, so a
+      // parked retry of the item has nothing left to do and is settled, not left due for ever (I5c).
+      if (entry && parked.has(entry.identityHash)) {
+        scope.counts.skipped++;
+        resolved.push(itemId);
+        continue;
+      }
+      // The push keeps no row for an ORPHANED pair: the item has nothing to be applied to, and a parked retry of
+      // it is settled (I5c); its tombstone drops the pair.
       if (entry?.state === 'ORPHANED') {
         if (e.kind === 'deleted') remove.push(entry.identityHash);
         scope.counts.skipped++;
+        resolved.push(itemId);
         continue;
       }
       if (!entry && e.kind === 'deleted') {
