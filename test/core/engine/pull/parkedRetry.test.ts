@@ -24,7 +24,11 @@ describe('I5c a parked pull item whose pair has nothing left to apply', () => {
       )
     ).rows;
 
-  async function parkedItem(name: string, policy: string, deletesPush: string) {
+  async function parkedItem(
+    name: string,
+    policy: 'SOURCE_WINS' | 'MANUAL',
+    deletesPush: 'PROPAGATE' | 'IGNORE',
+  ) {
     await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text,
       budget numeric(12,2) CHECK (budget >= 0), updated_at timestamptz NOT NULL DEFAULT now());
       INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
@@ -86,5 +90,60 @@ describe('I5c a parked pull item whose pair has nothing left to apply', () => {
     expect(item.fields.Budget).toBe(30);
     expect((await runPush(h.ctx, 'held', { trigger: 'test' })).updated).toBe(0);
     expect((await runPull(h.ctx, 'held', { trigger: 'test' })).updated).toBe(0);
+  });
+
+  /**
+   * docs/design.md I8: a full enumeration stopped between pages resumes with its marker; the next run's retry of a
+   * parked new item (refused on a page already read, inserted now) marks it seen by that enumeration, so the
+   * enumeration's end, which the item's page does not show again, does not take it for deleted.
+   */
+  it('a parked new item the retry inserts while an enumeration is resumed keeps its row', async () => {
+    await h.db.pool.query(`CREATE TABLE en (id serial PRIMARY KEY, name text,
+      budget numeric(12,2) CONSTRAINT en_budget CHECK (budget >= 0), updated_at timestamptz NOT NULL DEFAULT now())`);
+    await h.define({
+      name: 'en',
+      source: { table: 'en', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'en' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'budget', target: 'Budget' },
+      ],
+    });
+    // An item made in SharePoint with a value Postgres refuses; then 200 rows pushed: the list's first enumeration
+    // takes two pages (200 items a page), the item on the first.
+    const base = `/sites/${h.siteId}/lists/en/items`;
+    const made = await h.asUser('POST', base, { fields: { Title: 'from SharePoint', Budget: -5 } });
+    expect(made.status).toBe(201);
+    const itemId = String((made.body as { id: string }).id);
+    await h.db.pool.query(
+      "INSERT INTO en (name, budget) SELECT 'row ' || g, 1 FROM generate_series(1, 200) g",
+    );
+    expect(await runPush(h.ctx, 'en', { trigger: 'test' })).toMatchObject({ created: 200 });
+
+    // The first pull runs out of time after its first page: the item refused and parked.
+    const first = await runPull(h.ctx, 'en', { trigger: 'test', maxSeconds: 0.001 });
+    expect(first).toMatchObject({ complete: false, failed: 1 });
+
+    // The constraint is relaxed; the next pull retries the item (inserted) and finishes the enumeration.
+    await h.db.pool.query('ALTER TABLE en DROP CONSTRAINT en_budget');
+    const second = await runPull(h.ctx, 'en', { trigger: 'test' });
+    expect(second).toMatchObject({ complete: true, failed: 0 });
+    const { rows } = await h.db.pool.query("SELECT name, budget FROM en WHERE name = 'from SharePoint'");
+    const { rows: pair } = await h.db.pool.query(
+      `SELECT 1 FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'en' AND l.sp_item_id = $1`,
+      [itemId],
+    );
+    expect({
+      second: { created: second.created, deleted: second.deleted },
+      rows,
+      paired: pair.length,
+      items: (await h.items('en')).length,
+    }).toEqual({
+      second: { created: 1, deleted: 0 },
+      rows: [{ name: 'from SharePoint', budget: '-5.00' }],
+      paired: 1,
+      items: 201,
+    });
   });
 });
