@@ -227,5 +227,75 @@ describe('pull', () => {
       );
       expect(rows[0].last_error).toMatch(/key column\(s\) code are not mapped from SharePoint/);
     });
+
+    /**
+     * docs/design.md I12: a key the relation's own catalog shows no default for may still be made by Postgres (a
+     * view's table default, an INSTEAD OF or BEFORE INSERT trigger): the INSERT decides, and only a key it did not
+     * make parks the item, naming the key and how to make it.
+     */
+    const pullNewItem = async (name: string) => {
+      await h.define({
+        name,
+        source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        target: { site: 'contoso.sharepoint.com:/sites/demo', list: name },
+        fields: [{ source: 'name', target: 'Title' }],
+      });
+      await runPush(h.ctx, name, { trigger: 'test' });
+      await runPull(h.ctx, name, { trigger: 'test' });
+      const made = await h.asUser('POST', `/sites/${h.siteId}/lists/${name}/items`, {
+        fields: { Title: 'new' },
+      });
+      expect(made.status).toBe(201);
+      const pulled = await runPull(h.ctx, name, { trigger: 'test' });
+      return { created: pulled.created, failed: pulled.failed };
+    };
+    const names = async (table: string) =>
+      (await h.db.pool.query(`SELECT name FROM ${table} ORDER BY id`)).rows.map((r) => r.name);
+
+    it('a simple view over a table with a serial key: the table makes the key', async () => {
+      await h.db.pool.query(`CREATE TABLE sv_rows (id serial PRIMARY KEY, name text,
+        updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO sv_rows (name) VALUES ('old');
+        CREATE VIEW sv AS SELECT id, name, updated_at FROM sv_rows`);
+      expect(await pullNewItem('sv')).toEqual({ created: 1, failed: 0 });
+      expect(await names('sv_rows')).toEqual(['old', 'new']);
+      expect((await runPush(h.ctx, 'sv', { trigger: 'test' })).created).toBe(0);
+    });
+
+    it('a view written through INSTEAD OF triggers, and a table whose BEFORE INSERT trigger makes the key', async () => {
+      await h.db.pool.query(`CREATE TABLE tv_rows (id serial PRIMARY KEY, name text,
+        hidden boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now());
+        INSERT INTO tv_rows (name) VALUES ('old');
+        CREATE VIEW tv AS SELECT id, name, updated_at FROM tv_rows WHERE NOT hidden;
+        CREATE FUNCTION tv_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO tv_rows (name) VALUES (NEW.name) RETURNING id, updated_at INTO NEW.id, NEW.updated_at;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER tv_insert INSTEAD OF INSERT ON tv FOR EACH ROW EXECUTE FUNCTION tv_insert();
+        CREATE TABLE trg (id integer PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now());
+        CREATE SEQUENCE trg_ids;
+        CREATE FUNCTION trg_key() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.id := coalesce(NEW.id, nextval('trg_ids')); RETURN NEW; END $$;
+        CREATE TRIGGER trg_key BEFORE INSERT ON trg FOR EACH ROW EXECUTE FUNCTION trg_key()`);
+      expect(await pullNewItem('tv')).toEqual({ created: 1, failed: 0 });
+      expect(await names('tv_rows')).toEqual(['old', 'new']);
+      expect(await pullNewItem('trg')).toEqual({ created: 1, failed: 0 });
+      expect(await names('trg')).toEqual(['new']);
+    });
+
+    it('a view whose table makes no key: parked, naming the key and ALTER VIEW … SET DEFAULT', async () => {
+      await h.db.pool.query(`CREATE TABLE nv_rows (id integer PRIMARY KEY, name text,
+        updated_at timestamptz NOT NULL DEFAULT now());
+        CREATE VIEW nv AS SELECT id, name, updated_at FROM nv_rows`);
+      expect(await pullNewItem('nv')).toEqual({ created: 0, failed: 1 });
+      const { rows } = await h.db.pool.query(
+        `SELECT f.last_error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+          WHERE d.name = 'nv' AND f.status = 'PARKED'`,
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0].last_error).toMatch(/key column\(s\) id are not mapped from SharePoint/);
+      expect(rows[0].last_error).toMatch(/ALTER VIEW "public"\."nv" ALTER COLUMN … SET DEFAULT/);
+      expect(await names('nv_rows')).toEqual([]);
+    });
   });
 });

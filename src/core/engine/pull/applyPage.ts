@@ -17,7 +17,7 @@ import { insertedPair, recordInsertIntents } from './intents';
 import { inPageTx } from './pageTx';
 import { assertUnchanged, readPageRows } from './pageRows';
 import { parkKey } from './parked';
-import { PageWrites, type PageOut } from './pageWrites';
+import { checkpoint, PageWrites, type PageOut } from './pageWrites';
 import { decidePair, settle, type Pair, type WriteBack } from './settle';
 import { flushWriteBacks } from './writeBacks';
 
@@ -92,9 +92,12 @@ export async function applyEntries(
     /** The one-item path: the item in its own savepoint, parked with Postgres's message when refused (I12). */
     const alone = async (e: DeltaEntry, itemId: string, entry: LedgerEntry | undefined): Promise<void> => {
       // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
-      // only as failed: its savepoint undoes the rest.
-      const countedBefore = { ...scope.counts };
-      await client.query('SAVEPOINT item');
+      // only as failed: its savepoints undo the rest, and what it added to the page's lists is taken back.
+      const undo = checkpoint(scope, out);
+      // The item's metadata writes (a conflict recorded) are undone with its rows: with the source in another
+      // database, a savepoint on the source alone kept a conflict on record for a write that never happened (I7).
+      const both = meta === client ? [client] : [client, meta];
+      for (const db of both) await db.query('SAVEPOINT item');
       try {
         if (!entry) {
           if (e.kind === 'upsert') {
@@ -128,10 +131,10 @@ export async function applyEntries(
           await settle(scope, client, meta, pair, out, write);
         }
         resolved.push(itemId);
-        await client.query('RELEASE SAVEPOINT item');
+        for (const db of both) await db.query('RELEASE SAVEPOINT item');
       } catch (err) {
-        await client.query('ROLLBACK TO SAVEPOINT item');
-        Object.assign(scope.counts, countedBefore);
+        for (const db of both) await db.query('ROLLBACK TO SAVEPOINT item');
+        undo();
         scope.counts.failed++;
         await park(meta, scope.definitionId, {
           direction: 'PULL',
@@ -156,16 +159,23 @@ export async function applyEntries(
         continue;
       }
       const entry = byItem.get(itemId);
-      if (
-        entry &&
-        (parked.has(entry.identityHash) || (e.kind === 'deleted' && moving.has(entry.identityHash)))
-      ) {
+      if (entry && e.kind === 'deleted' && moving.has(entry.identityHash)) {
         scope.counts.skipped++;
         continue;
       }
+      // An open conflict holds the item: its resolution reads both sides as they are then and writes them, so a
+      // parked retry of the item has nothing left to do and is settled, not left due for ever (I5c).
+      if (entry && parked.has(entry.identityHash)) {
+        scope.counts.skipped++;
+        resolved.push(itemId);
+        continue;
+      }
+      // The push keeps no row for an ORPHANED pair: the item has nothing to be applied to, and a parked retry of
+      // it is settled (I5c); its tombstone drops the pair.
       if (entry?.state === 'ORPHANED') {
         if (e.kind === 'deleted') remove.push(entry.identityHash);
         scope.counts.skipped++;
+        resolved.push(itemId);
         continue;
       }
       if (!entry && e.kind === 'deleted') {

@@ -15,12 +15,6 @@ import { dueRetries } from './parked';
  */
 export async function pullList(scope: RunScope, pipeline: boolean): Promise<void> {
   const { ctx, def, target, listId, plan } = scope;
-  const retry = await dueRetries(scope);
-  if (retry.length) {
-    await applyEntries(scope, retry, null, null);
-    scope.details.retried = ((scope.details.retried as number) ?? 0) + retry.length;
-  }
-
   const stored = await readTargetCursor(scope);
   // A link (or a page in progress) that does not select every mapped field would read a newly mapped field
   // as empty: read the list once with the new selection instead, aligning the new fields (I14).
@@ -37,6 +31,13 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
   let deltaLink = linkCarries ? (stored?.value ?? null) : null;
   let link: string | undefined = progress?.link ?? deltaLink ?? undefined;
   let enumeration: string | null = progress ? progress.enumeration : deltaLink ? null : scope.runId;
+  // Parked items first. They are marked seen by the enumeration this run starts or resumes: an item its earlier
+  // pages showed (parked then, inserted now) is not shown again, and unmarked its end would take it for deleted.
+  const retry = await dueRetries(scope);
+  if (retry.length) {
+    await applyEntries(scope, retry, null, enumeration);
+    scope.details.retried = ((scope.details.retried as number) ?? 0) + retry.length;
+  }
   let resyncs = 0;
   let finalLink: string | null = null;
   let pages = 0;

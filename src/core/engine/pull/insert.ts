@@ -31,38 +31,50 @@ function insertValues(
 }
 
 /**
- * The row a new SharePoint item becomes: its column values, or an error naming the key columns when its key
- * cannot be derived from what SharePoint sends (I12).
+ * The row a new SharePoint item becomes: its column values, and the key columns neither SharePoint supplies nor the
+ * relation's own catalog gives a default (`unmade`): Postgres may still make them (a view's table default, an
+ * INSTEAD OF or BEFORE INSERT trigger), which only the INSERT itself tells (insertItem).
  */
 export function newRowValues(
   scope: RunScope,
   item: ListItem,
-): { sp: CanonicalRecord; values: Record<string, { kind: FieldKind; value: CanonicalValue }> } {
+): {
+  sp: CanonicalRecord;
+  values: Record<string, { kind: FieldKind; value: CanonicalValue }>;
+  unmade: string[];
+} {
   const { def, plan, source } = scope;
   const sp = fromGraphFields(item.fields, plan.columns);
   const values = insertValues(scope, sp);
-  const underivable = def.source.key.filter((k) => !(k in values) && !source.column(k).hasDefault);
-  if (underivable.length) {
-    throw new Error(
-      `cannot insert a row for this new item: key column(s) ${underivable.join(', ')} are not mapped from ` +
-        'SharePoint (PULL_ONLY or BIDIRECTIONAL) and have no database default',
-    );
-  }
-  return { sp, values };
+  const unmade = def.source.key.filter((k) => !(k in values) && !source.column(k).hasDefault);
+  return { sp, values, unmade };
 }
 
 /**
  * A new SharePoint item becomes a row (inserted in the page's transaction) and a synced ledger entry; an item
- * whose key cannot be derived from what SharePoint sends is refused with an error naming the key columns (I12).
+ * whose key Postgres did not make either is refused with an error naming the key columns and how to make them
+ * (I12).
  */
 export async function insertItem(
   scope: RunScope,
   client: PoolClient,
   item: ListItem,
 ): Promise<{ entry: LedgerEntry; row: SourceRow; supplied: string[] }> {
-  const { sp, values } = newRowValues(scope, item);
-  const row = await scope.source.insertRow(client, values);
-  return { entry: insertedEntry(scope, item, sp, row), row, supplied: Object.keys(values) };
+  const { sp, values, unmade } = newRowValues(scope, item);
+  try {
+    const row = await scope.source.insertRow(client, values);
+    return { entry: insertedEntry(scope, item, sp, row), row, supplied: Object.keys(values) };
+  } catch (err) {
+    if (unmade.length === 0) throw err;
+    throw new Error(
+      `cannot insert a row for this new item: key column(s) ${unmade.join(', ')} are not mapped from ` +
+        'SharePoint (PULL_ONLY or BIDIRECTIONAL) and Postgres did not make them ' +
+        `(${(err as Error).message}). Next step: map the key from a SharePoint column, or let Postgres make it: ` +
+        `a default (for a view: ALTER VIEW ${scope.source.qualified} ALTER COLUMN … SET DEFAULT …), an identity ` +
+        'column, or a trigger that sets it. The item is retried by the next pulls',
+      { cause: err },
+    );
+  }
 }
 
 /** The synced ledger entry of a new item once its row is inserted (`row` as the INSERT returned it). */

@@ -151,8 +151,9 @@ export class PageWrites {
     try {
       const planned = newRowValues(scope, item);
       supplied = Object.keys(planned.values);
-      // A row of defaults only is INSERT … DEFAULT VALUES, one row a statement.
-      if (supplied.length === 0) return false;
+      // A row of defaults only is INSERT … DEFAULT VALUES, one row a statement; a key the catalog shows nothing
+      // making is left to Postgres one row at a time, with a message naming it when Postgres does not make it.
+      if (supplied.length === 0 || planned.unmade.length > 0) return false;
       sp = planned.sp;
       values = encodeValues(scope.source, planned.values);
     } catch {

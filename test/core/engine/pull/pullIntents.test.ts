@@ -727,6 +727,72 @@ describe('pull inserts with the source in another database', () => {
       await other.close();
     }
   });
+  /**
+   * docs/design.md I7 (every conflict recorded with its resolution) and I12: the one-item path records a conflict in
+   * the metadata database and writes the winner into the source; when Postgres refuses it, the item's savepoint
+   * undoes both, so no conflict stays on record as settled for a write that never happened.
+   */
+  it('I7 a conflict whose winner Postgres refuses is not recorded; once accepted it is recorded once', async () => {
+    await src.pool.query(`CREATE TABLE refused (id integer PRIMARY KEY, name text,
+      budget numeric(12,2) CONSTRAINT refused_budget CHECK (budget >= 0),
+      updated_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO refused (id, name, budget) VALUES (1, 'one', 10)`);
+    await define({
+      name: 'refused',
+      source: {
+        table: 'refused',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        connection: 'SRC',
+      },
+      target: { site: SITE, list: 'refused' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'budget', target: 'Budget' },
+      ],
+      conflictPolicy: 'DESTINATION_WINS',
+    });
+    await runPush(ctx, 'refused', { trigger: 'test' });
+    await pull('refused');
+    const [item] = await h.items('refused');
+
+    // Budget edited on both sides; SharePoint wins, and Postgres refuses its value.
+    await src.pool.query('UPDATE refused SET budget = 20, updated_at = now()');
+    const fields = `/sites/${h.siteId}/lists/refused/items/${item.id}/fields`;
+    expect((await h.asUser('PATCH', fields, { Budget: -5 })).status).toBe(200);
+    expect(await pull('refused')).toMatchObject({ failed: 1, conflicts: 0 });
+    expect(await pull('refused')).toMatchObject({ failed: 1, conflicts: 0 });
+    const conflicts = async () =>
+      (
+        await h.db.pool.query(
+          `SELECT c.status, c.outcome FROM arcore.sync_conflicts c
+            JOIN arcore.sync_definitions d ON d.id = c.definition_id WHERE d.name = 'refused' ORDER BY c.id`,
+        )
+      ).rows;
+    expect({
+      budget: (await rows('SELECT budget FROM refused'))[0].budget,
+      conflicts: await conflicts(),
+    }).toEqual({
+      budget: '20.00',
+      conflicts: [],
+    });
+
+    // Accepted once the constraint is relaxed: the retry applies it and records the conflict once.
+    await src.pool.query('ALTER TABLE refused DROP CONSTRAINT refused_budget');
+    await h.db.pool.query(
+      `UPDATE arcore.sync_failures SET next_attempt_at = now()
+        WHERE definition_id = (SELECT id FROM arcore.sync_definitions WHERE name = 'refused')`,
+    );
+    expect(await pull('refused')).toMatchObject({ failed: 0, conflicts: 1 });
+    expect({
+      budget: (await rows('SELECT budget FROM refused'))[0].budget,
+      conflicts: await conflicts(),
+    }).toEqual({
+      budget: '-5.00',
+      conflicts: [{ status: 'RESOLVED', outcome: 'TAKE_SHAREPOINT' }],
+    });
+    expect(await leftOver('refused')).toEqual({ intents: 0, parked: 0 });
+  });
 });
 
 describe('a source transaction still open', () => {
