@@ -49,7 +49,7 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
       method: 'GET',
       pathPattern: `/items/${itemId}$`,
       count: 1,
-      latencyMs: 1500,
+      latencyMs: 1000,
     });
     const running = push();
     await eventually('the PATCH applied and its answer dropped', () =>
@@ -77,5 +77,50 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
       spBudget: (await h.items(name))[0].fields.Budget,
       pgBudget: rows[0].budget,
     }).toEqual({ conflicts: 1, recorded: 1, spBudget: 15, pgBudget: '15.00' });
+  });
+
+  it('a SharePoint edit of an item adopted after a lost create answer is still a conflict for the next push', async () => {
+    const name = 'r5cre';
+    await createProjectsTable(h.db, name);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'DESTINATION_WINS',
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    // The create is applied but its answer is lost; the look-up by hidden key that settles it is slow, and
+    // meanwhile a user changes the new item's budget.
+    h.emulator.control.clearRequestLog();
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '/items$', count: 1, drop: 'after' });
+    h.emulator.control.injectFault({ method: 'GET', pathPattern: '/items$', count: 1, latencyMs: 1000 });
+    const running = push();
+    const [created] = await eventually('the create applied and its answer dropped', async () => {
+      const items = await h.items(name);
+      return items.length > 0 &&
+        h.emulator.control.requestLog().some((e) => e.method === 'POST' && e.dropped === 'after')
+        ? items
+        : undefined;
+    });
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${created.id}/fields`, {
+      Budget: 15,
+    });
+    expect(edit.status).toBe(200);
+    expect(await running).toMatchObject({ created: 1, failed: 0 });
+    expect(await h.items(name)).toHaveLength(1);
+
+    await h.db.pool.query(`UPDATE ${name} SET budget = 20 WHERE id = 1`);
+    const next = await push();
+    const { rows } = await h.db.pool.query(`SELECT budget FROM ${name} WHERE id = 1`);
+    expect({
+      conflicts: next.conflicts,
+      spBudget: (await h.items(name))[0].fields.Budget,
+      pgBudget: rows[0].budget,
+    }).toEqual({ conflicts: 1, spBudget: 15, pgBudget: '15.00' });
   });
 });
