@@ -44,7 +44,8 @@ describe('I7/I8 LAST_WRITER_WINS: a delete made after the SharePoint edit wins',
       Budget: 15,
     });
     expect(edit.status).toBe(200);
-    const modified = (await h.items(name))[0].lastModifiedDateTime;
+    const [edited] = h.emulator.control.listItems(h.siteId, name);
+    const modified = edited.lastModifiedDateTime;
     await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
     const { rows: deleted } = await h.db.pool.query<{ later: boolean }>(
       `SELECT max(deleted_at) >= $1::timestamptz AS later FROM arcore_${name}_deleted`,
