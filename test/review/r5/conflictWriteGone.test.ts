@@ -53,9 +53,9 @@ describe('I7/I8 an item deleted while a 412 is settled', () => {
     expect(edit.status).toBe(200);
     // The settle's own write (the second PATCH) is slow; the item is deleted in SharePoint meanwhile.
     h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 0 });
-    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 1000 });
-    const running = push();
+    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 1500 });
     h.emulator.control.clearRequestLog();
+    const running = push();
     // The settle read the item (its update met the 412 before): its own write follows.
     await eventually('the settle read the item', () =>
       h.emulator.control
