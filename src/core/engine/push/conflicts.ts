@@ -223,6 +223,7 @@ export async function settleDeleteConflict(
   scope: RunScope,
   e: LedgerEntry,
   commit: PageCommit,
+  deletedAt: string | null = null,
 ): Promise<DeleteSettled> {
   const { target, siteId, listId, plan, def } = scope;
   const item = await target.getItem(siteId, listId, e.itemId as string);
@@ -237,6 +238,8 @@ export async function settleDeleteConflict(
     base: e.syncedValues,
     postgres: null,
     sharepoint: sp,
+    // The delete's time when its tombstone says (LAST_WRITER_WINS, I7); a sweep-found delete has none and loses.
+    postgresModifiedAt: deletedAt,
     sharepointModifiedAt: item.lastModifiedDateTime,
   });
   const record = (status: 'OPEN' | 'RESOLVED', outcome: string, reason: string): Promise<string> =>

@@ -113,6 +113,8 @@ export async function deleteDetectionOf(pool: Pool, schema: string, table: strin
 export interface Tombstone {
   id: string;
   key: unknown[] | null;
+  /** When the row was deleted (ISO, UTC): the Postgres side's modification time for LAST_WRITER_WINS (I7). */
+  deletedAt: string;
 }
 
 /** Tombstones after `afterId` in id order, their keys cast back to the key columns' types. */
@@ -125,7 +127,9 @@ export async function readTombstones(
   const tombstones = `${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))}`;
   const keys = key.map((k, i) => `(t.key[${i + 1}])::${castTypeOf(source.column(k))} AS "k${i}"`);
   const { rows } = await source.pool.query<Record<string, unknown>>({
-    text: `SELECT t.id::text AS id, t.key IS NULL AS sweep, ${keys.join(', ')} FROM ${tombstones} t
+    text: `SELECT t.id::text AS id, t.key IS NULL AS sweep,
+                  to_char(t.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at,
+                  ${keys.join(', ')} FROM ${tombstones} t
             WHERE t.id > $1::bigint ORDER BY t.id LIMIT $2`,
     values: [afterId, limit],
     types: pgTypeParsers,
@@ -133,6 +137,7 @@ export async function readTombstones(
   return rows.map((r) => ({
     id: r.id as string,
     key: r.sweep ? null : key.map((_, i) => r[`k${i}`]),
+    deletedAt: r.deleted_at as string,
   }));
 }
 

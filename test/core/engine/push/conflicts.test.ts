@@ -1,0 +1,96 @@
+import { runPush } from '../../../../src/core/engine/push';
+import { installCursorFor } from '../../../../src/core/ops';
+import { parseDefinition } from '../../../../src/core/definition/parse';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../../support/engineHarness';
+
+/**
+ * A push whose write meets a 412 (or a 404) settles the pair (push/conflicts.ts) under the definition's policy
+ * (docs/design.md I7, I8). Found by review (r5).
+ */
+describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', () => {
+  let h: Harness;
+  let n = 0;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  /**
+   * LAST_WRITER_WINS, delete capture: the item is edited in SharePoint and the row deleted in Postgres; the delete's
+   * time is its tombstone's (deleted_at), compared with the item's lastModifiedDateTime.
+   */
+  async function deleteAgainstEdit(deleteFirst: boolean) {
+    n++;
+    const name = `pcl${n}`;
+    await createProjectsTable(h.db, name);
+    const input = projectsDefinition(
+      {
+        name,
+        source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        conflictPolicy: 'LAST_WRITER_WINS',
+      },
+      name,
+    );
+    await h.define(input);
+    await installCursorFor(parseDefinition(input), h.db.pool);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    const item = (await h.items(name))[0];
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
+      Budget: 15,
+    });
+    expect(edit.status).toBe(200);
+    const [edited] = h.emulator.control.listItems(h.siteId, name);
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    // The delete made an hour before the edit (SharePoint times are whole seconds: a second apart is not enough).
+    if (deleteFirst)
+      await h.db.pool.query(
+        `UPDATE arcore_${name}_deleted SET deleted_at = $1::timestamptz - interval '1 hour' WHERE key IS NOT NULL`,
+        [edited.lastModifiedDateTime],
+      );
+    const { rows: deleted } = await h.db.pool.query<{ later: boolean }>(
+      `SELECT max(deleted_at) >= $1::timestamptz AS later FROM arcore_${name}_deleted WHERE key IS NOT NULL`,
+      [edited.lastModifiedDateTime],
+    );
+    expect(deleted[0].later).toBe(!deleteFirst);
+    const run = await push();
+    const { rows } = await h.db.pool.query(`SELECT id, budget FROM ${name}`);
+    const { rows: recorded } = await h.db.pool.query<{ reason: string }>(
+      `SELECT c.reason FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1`,
+      [name],
+    );
+    return { run, rows, reason: recorded[0]?.reason, items: await h.items(name) };
+  }
+
+  it('LAST_WRITER_WINS: a delete made after the SharePoint edit wins (the item goes)', async () => {
+    const r = await deleteAgainstEdit(false);
+    expect({
+      conflicts: r.run.conflicts,
+      reason: r.reason,
+      rows: r.rows.length,
+      items: r.items.length,
+    }).toEqual({
+      conflicts: 1,
+      reason: expect.stringContaining('Postgres was modified last'),
+      rows: 0,
+      items: 0,
+    });
+  });
+
+  it('LAST_WRITER_WINS: an edit made after the delete wins (the row comes back)', async () => {
+    const r = await deleteAgainstEdit(true);
+    expect({ conflicts: r.run.conflicts, reason: r.reason, rows: r.rows, items: r.items.length }).toEqual({
+      conflicts: 1,
+      reason: expect.stringContaining('SharePoint was modified last'),
+      rows: [{ id: 1, budget: '15.00' }],
+      items: 1,
+    });
+  });
+});
