@@ -1,3 +1,4 @@
+import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { installCursorFor } from '../../../../src/core/ops';
 import { parseDefinition } from '../../../../src/core/definition/parse';
@@ -7,6 +8,7 @@ import {
   startHarness,
   type Harness,
 } from '../../../support/engineHarness';
+import { eventually } from '../../../support/eventually';
 
 /**
  * A push whose write meets a 412 (or a 404) settles the pair (push/conflicts.ts) under the definition's policy
@@ -92,5 +94,71 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
       rows: [{ id: 1, budget: '15.00' }],
       items: 1,
     });
+  });
+
+  /**
+   * The settle reads the item, decides, then writes it (If-Match); an item deleted in SharePoint between that read
+   * and that write answers 404. That is no delete of ours that applied (the row is still there, edited): it is a
+   * delete against an edit, decided by the policy in the same run (I8), never a row left without its pair.
+   */
+  it('an item deleted while a 412 is settled is a delete-against-edit conflict, not a delete that applied', async () => {
+    const name = 'pcwg';
+    await createProjectsTable(h.db, name);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'DESTINATION_WINS',
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    await pull();
+    const itemId = (await h.items(name))[0].id;
+
+    // Postgres renames the row; in SharePoint someone saves the item unchanged (a new eTag): the push's update meets
+    // a 412, and the settle finds only Postgres changed, so it writes SharePoint alone.
+    await h.db.pool.query(`UPDATE ${name} SET name = 'renamed' WHERE id = 1`);
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
+      Title: 'one',
+    });
+    expect(edit.status).toBe(200);
+    // The settle's own write (the second PATCH) is slow; the item is deleted in SharePoint meanwhile.
+    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 0 });
+    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 1500 });
+    h.emulator.control.clearRequestLog();
+    const running = push();
+    await eventually('the settle read the item', () =>
+      h.emulator.control
+        .requestLog()
+        .some((e) => e.method === 'GET' && e.identity === 'app' && e.path.endsWith(`/items/${itemId}`)),
+    );
+    const del = await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemId}`);
+    expect(del.status).toBe(204);
+    const run = await running;
+
+    const { rows } = await h.db.pool.query(`SELECT id FROM ${name}`);
+    const { rows: conflicts } = await h.db.pool.query(
+      `SELECT c.outcome FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1`,
+      [name],
+    );
+    // Deleted in SharePoint, edited in Postgres: a conflict (I8), which DESTINATION_WINS decides for the delete.
+    expect({
+      deleted: run.deleted,
+      conflictsCounted: run.conflicts,
+      conflicts: conflicts.map((c) => c.outcome),
+      rows: rows.length,
+      items: (await h.items(name)).length,
+    }).toEqual({ deleted: 0, conflictsCounted: 1, conflicts: ['TAKE_SHAREPOINT'], rows: 0, items: 0 });
+    // I4: nothing left to do, nothing comes back.
+    const again = [await pull(), await push()];
+    expect(again.map((s) => s.created + s.updated + s.deleted + s.conflicts)).toEqual([0, 0]);
+    expect((await h.items(name)).length).toBe(0);
   });
 });
