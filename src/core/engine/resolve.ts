@@ -467,6 +467,9 @@ async function resolveInRun(
     ? pick(synced, differs(synced, sp, plan.toSharePoint))
     : pick(synced, plan.toSharePoint);
   const pgChanges = pick(synced, differs(synced, pg, plan.toPostgres));
+  // The row is back for an ORPHANED pair (a revive that met a conflict): its item loses the soft-delete flag, even
+  // when the chosen values are the item's; the pair is saved SYNCED, so no later push would clear it (I8).
+  const revived = item && entry ? revivedFields(scope, entry) : {};
   checkSharePointValues(scope, conflictId, spChanges);
 
   const client = await scope.sourcePool.connect();
@@ -481,7 +484,7 @@ async function resolveInRun(
     await client.query('BEGIN');
     if (Object.keys(pgChanges).length)
       written = await writePostgres(scope, client, conflict, pgChanges, synced);
-    if (!item || Object.keys(spChanges).length) {
+    if (!item || Object.keys(spChanges).length || Object.keys(revived).length) {
       // I6: a create is recorded as pending before it leaves; a refusal puts the entry back as it was.
       const before = item
         ? undefined
@@ -496,7 +499,7 @@ async function resolveInRun(
             lastSourceTs: before?.lastSourceTs ?? null,
           }),
         ]);
-      const o = await writeSharePoint(scope, conflict, item, spChanges);
+      const o = await writeSharePoint(scope, conflict, item, spChanges, revived);
       if (!item && o.status !== 'created') {
         if (appliedNothing(o)) {
           if (before) await ledger.save(ctx.meta, [before]);

@@ -236,6 +236,65 @@ describe('I7 resolve: never half-applied', () => {
     expect(await gone.status()).toBe('RESOLVED');
   });
 
+  /**
+   * docs/design.md I8: under deletes.push SOFT a deleted row's item is flagged and its pair ORPHANED; the row back,
+   * the push clears the flag. When SharePoint edited the item meanwhile, that revive meets a 412 and MANUAL holds
+   * it: the resolution, whatever side it takes, clears the flag too (the pair it saves is SYNCED again).
+   */
+  async function revivedConflict() {
+    n++;
+    const name = `rsv${n}`;
+    await createProjectsTable(h.db, name);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'MANUAL',
+          deletes: { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' } as never,
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    const itemId = (await h.items(name))[0].id;
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    await push();
+    expect((await h.items(name))[0].fields.ArcoreDeleted).toBe(true);
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
+      Title: 'sp',
+    });
+    expect(edit.status).toBe(200);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'pg', 10)`);
+    expect(await push()).toMatchObject({ conflicts: 1 });
+    const { rows } = await h.db.pool.query<{ id: string }>(
+      `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1 AND c.status = 'OPEN'`,
+      [name],
+    );
+    expect(rows).toHaveLength(1);
+    return { name, conflictId: rows[0].id, push, pull };
+  }
+
+  it.each([['sharepoint' as const], ['postgres' as const]])(
+    'I8 take %s on a revived SOFT-deleted pair: the row is back, so the item is no longer flagged deleted',
+    async (take) => {
+      const c = await revivedConflict();
+      await resolveConflict(h.ctx, c.conflictId, { take }, 'test');
+      const [item] = await h.items(c.name);
+      expect({ title: item.fields.Title, flagged: item.fields.ArcoreDeleted }).toEqual({
+        title: take === 'sharepoint' ? 'sp' : 'pg',
+        flagged: false,
+      });
+      // I4: the pair is in sync: a push and a pull write nothing.
+      const again = [await c.push(), await c.pull()];
+      expect(again.map((s) => s.created + s.updated + s.deleted + s.conflicts)).toEqual([0, 0]);
+    },
+  );
+
   it('the CLI exits 2 naming the field', async () => {
     const p = await parked();
     const dir = mkdtempSync(join(tmpdir(), 'arcore-resolve-'));
