@@ -172,3 +172,31 @@ export async function presentKeys(source: PostgresSource, keys: unknown[][]): Pr
   });
   return rows.map((r) => key.map((_, i) => r[`k${i}`]));
 }
+
+/**
+ * When the rows with these keys (definition order) were last deleted, by their tombstones (ISO, UTC), by the keys'
+ * positions in `keys`: the Postgres side's time of a delete that meets an edit (LAST_WRITER_WINS, I7). Empty
+ * without delete capture. One query; tombstones are few (each push consumes them).
+ */
+export async function deletedTimes(source: PostgresSource, keys: unknown[][]): Promise<Map<number, string>> {
+  const times = new Map<number, string>();
+  if (keys.length === 0) return times;
+  const { schema, table, key } = source.shape;
+  const tombstones = `${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))}`;
+  const { rows: exists } = await source.pool.query<{ t: string | null }>(
+    'SELECT to_regclass($1)::text AS t',
+    [tombstones],
+  );
+  if (!exists[0].t) return times;
+  const arrays = key.map((k, i) => `$${i + 2}::${castTypeOf(source.column(k))}[]`).join(', ');
+  const names = key.map((_, i) => `k${i}`);
+  const { rows } = await source.pool.query<{ i: number; deleted_at: string }>({
+    text: `SELECT k.i, to_char(max(t.deleted_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at
+             FROM unnest($1::int[], ${arrays}) AS k(i, ${names.join(', ')})
+             JOIN ${tombstones} t ON t.key = ARRAY[${names.map((n) => `k.${n}::text`).join(', ')}]
+            GROUP BY k.i`,
+    values: [keys.map((_, i) => i), ...key.map((_, c) => keys.map((k) => k[c]))],
+  });
+  for (const r of rows) times.set(Number(r.i), r.deleted_at);
+  return times;
+}

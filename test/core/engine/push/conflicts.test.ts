@@ -26,7 +26,7 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
    * LAST_WRITER_WINS, delete capture: the item is edited in SharePoint and the row deleted in Postgres; the delete's
    * time is its tombstone's (deleted_at), compared with the item's lastModifiedDateTime.
    */
-  async function deleteAgainstEdit(deleteFirst: boolean) {
+  async function deleteAgainstEdit(deleteFirst: boolean, pullFirst = false) {
     n++;
     const name = `pcl${n}`;
     await createProjectsTable(h.db, name);
@@ -61,7 +61,9 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
       [edited.lastModifiedDateTime],
     );
     expect(deleted[0].later).toBe(!deleteFirst);
-    const run = await push();
+    // The pull meets the edit first when it runs first: it decides by the same times (the tombstone is still there).
+    const run = pullFirst ? await runPull(h.ctx, name, { trigger: 'test' }) : await push();
+    if (pullFirst) await push();
     const { rows } = await h.db.pool.query(`SELECT id, budget FROM ${name}`);
     const { rows: recorded } = await h.db.pool.query<{ reason: string }>(
       `SELECT c.reason FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
@@ -73,6 +75,21 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
 
   it('LAST_WRITER_WINS: a delete made after the SharePoint edit wins (the item goes)', async () => {
     const r = await deleteAgainstEdit(false);
+    expect({
+      conflicts: r.run.conflicts,
+      reason: r.reason,
+      rows: r.rows.length,
+      items: r.items.length,
+    }).toEqual({
+      conflicts: 1,
+      reason: expect.stringContaining('Postgres was modified last'),
+      rows: 0,
+      items: 0,
+    });
+  });
+
+  it('LAST_WRITER_WINS: the pull meeting the edit first decides alike; the push then deletes the item', async () => {
+    const r = await deleteAgainstEdit(false, true);
     expect({
       conflicts: r.run.conflicts,
       reason: r.reason,
