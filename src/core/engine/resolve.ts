@@ -5,7 +5,10 @@ import { getConflict, markResolved, type StoredConflict } from '../store/conflic
 import { getDefinitionById } from '../store/definitions';
 import { describeKey } from '../source/postgres/keys';
 import { appliedNothing, type ListItem, type WriteOutcome } from '../target/sharepoint';
-import { applyToPostgres, graphFields } from './push/writes';
+import { applyToPostgres, graphFields, revivedFields } from './push/writes';
+import type { SourceRow } from '../source/postgres/PostgresSource';
+import type { LedgerEntry } from '../store/ledger';
+import { confirmListStands } from './listGone';
 import { syncedEntry } from './push/page';
 import { sourcePairs } from './transform';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
@@ -162,6 +165,7 @@ async function writePostgres(
   conflict: StoredConflict,
   changes: CanonicalRecord,
   synced: CanonicalRecord,
+  kind: 'write' | 'recreate' = 'write',
 ): Promise<Record<string, CanonicalValue>> {
   const key = scope.def.source.key.map((k) => conflict.identity[k]);
   const decision = (values: CanonicalRecord): PairDecision => ({
@@ -170,7 +174,7 @@ async function writePostgres(
     conflictFields: [],
     keyEdits: [],
     sharepoint: { kind: 'none' },
-    postgres: { kind: 'write', values },
+    postgres: { kind, values },
     synced,
     reason: 'manual resolution',
   });
@@ -181,6 +185,12 @@ async function writePostgres(
     return written;
   } catch (err) {
     await client.query('ROLLBACK TO SAVEPOINT resolution');
+    // An insert of one field alone would fail on the others' constraints: the refusal is named as it came.
+    if (kind === 'recreate')
+      throw new ResolutionValueError(
+        conflict.id,
+        `Postgres refuses to insert the row again: ${(err as Error).message}`,
+      );
     for (const field of Object.keys(changes)) {
       await client.query('SAVEPOINT field');
       try {
@@ -296,6 +306,7 @@ async function writeSharePoint(
   conflict: StoredConflict,
   item: ListItem | null,
   changes: CanonicalRecord,
+  revived: Record<string, unknown> = {},
 ): Promise<WriteOutcome> {
   const { def, target, siteId, listId } = scope;
   const [outcome] = await target.writeItems(siteId, listId, [
@@ -305,7 +316,7 @@ async function writeSharePoint(
           ref: conflict.identityHash,
           itemId: item.id,
           eTag: item.eTag,
-          fields: graphFields(scope, changes),
+          fields: { ...graphFields(scope, changes), ...revived },
         }
       : {
           kind: 'create',
@@ -380,7 +391,9 @@ async function resolveInRun(
         'was written; resolve again once the key identifies one row (make it unique, or fix the duplicated rows)',
     );
   const [row] = rows;
-  if (!row) throw new ConflictTargetGoneError(conflict.id, 'Postgres row');
+  // Deleted in Postgres (a delete against an edit, or a row deleted while its conflict was open): the choice says
+  // whether the delete stands or the row comes back (I8).
+  if (!row) return resolveRowGone(runScope, conflict, choice, resolvedBy);
   // Routed: a move of the row's item between lists left in flight is settled first, as a push would: writing the
   // old item (or re-creating it) while the move's create may still land would give the row two items (I6).
   if (runScope.route) await settleMoveFirst(runScope, conflict);
@@ -455,6 +468,9 @@ async function resolveInRun(
     ? pick(synced, differs(synced, sp, plan.toSharePoint))
     : pick(synced, plan.toSharePoint);
   const pgChanges = pick(synced, differs(synced, pg, plan.toPostgres));
+  // The row is back for an ORPHANED pair (a revive that met a conflict): its item loses the soft-delete flag, even
+  // when the chosen values are the item's; the pair is saved SYNCED, so no later push would clear it (I8).
+  const revived = item && entry ? revivedFields(scope, entry) : {};
   checkSharePointValues(scope, conflictId, spChanges);
 
   const client = await scope.sourcePool.connect();
@@ -469,7 +485,7 @@ async function resolveInRun(
     await client.query('BEGIN');
     if (Object.keys(pgChanges).length)
       written = await writePostgres(scope, client, conflict, pgChanges, synced);
-    if (!item || Object.keys(spChanges).length) {
+    if (!item || Object.keys(spChanges).length || Object.keys(revived).length) {
       // I6: a create is recorded as pending before it leaves; a refusal puts the entry back as it was.
       const before = item
         ? undefined
@@ -484,7 +500,7 @@ async function resolveInRun(
             lastSourceTs: before?.lastSourceTs ?? null,
           }),
         ]);
-      const o = await writeSharePoint(scope, conflict, item, spChanges);
+      const o = await writeSharePoint(scope, conflict, item, spChanges, revived);
       if (!item && o.status !== 'created') {
         if (appliedNothing(o)) {
           if (before) await ledger.save(ctx.meta, [before]);
@@ -552,6 +568,155 @@ async function resolveInRun(
   await markResolved(
     ctx.meta,
     conflictId,
+    'take' in choice ? `TAKE_${choice.take.toUpperCase()}` : 'VALUES',
+    synced,
+    resolvedBy,
+  );
+}
+
+/**
+ * Resolves a conflict whose Postgres row is gone (I8): a delete that met an edit of the item, or a row deleted while
+ * its conflict was open. Taking Postgres confirms the delete; taking SharePoint (or `--values`) brings the row back.
+ */
+async function resolveRowGone(
+  runScope: RunScope,
+  conflict: StoredConflict,
+  choice: ResolutionChoice,
+  resolvedBy: string,
+): Promise<void> {
+  const { ctx, ledger } = runScope;
+  if (runScope.route) await settleMoveFirst(runScope, conflict);
+  const entry = (await ledger.byIdentities(ctx.meta, [conflict.identityHash])).get(conflict.identityHash);
+  // The row gone routes nowhere: the item lives in the list the entry names (the conflict's item id names an item
+  // of the list it was recorded in).
+  const scope = runScope.route && entry ? forListId(runScope, entry.listId) : runScope;
+  const itemId = entry?.itemId ?? (runScope.route ? null : conflict.itemId);
+  const item = itemId
+    ? await scope.target.getItem(scope.siteId, scope.listId, itemId, scope.plan.select)
+    : null;
+  // I15: an item not found is gone only once its list is known to stand.
+  if (itemId && !item) await confirmListStands(scope, scope.listId);
+  if ('take' in choice && choice.take === 'postgres')
+    return confirmDelete(scope, conflict, entry, item, resolvedBy);
+  if (!item)
+    throw new ResolutionValueError(
+      conflict.id,
+      'both the Postgres row and the SharePoint item are gone, so there is nothing to take values from: resolve ' +
+        'with --take postgres to close the conflict (the pair leaves the ledger)',
+    );
+  await bringRowBack(scope, conflict, choice, entry, item, resolvedBy);
+}
+
+/**
+ * The delete stands: the item gets the definition's push delete policy, If-Match on the eTag read now (PROPAGATE
+ * deletes it, SOFT flags it, IGNORE keeps it). The pair leaves the ledger, or stays ORPHANED while its item does,
+ * so the next push consumes the delete's tombstone without writing again.
+ */
+async function confirmDelete(
+  scope: RunScope,
+  conflict: StoredConflict,
+  entry: LedgerEntry | undefined,
+  item: ListItem | null,
+  resolvedBy: string,
+): Promise<void> {
+  const { ctx, ledger, def, target, siteId, listId } = scope;
+  const soft = def.deletes.push === 'SOFT' ? def.deletes.pushSoftColumn : undefined;
+  let eTag = item?.eTag ?? null;
+  if (item && (def.deletes.push === 'PROPAGATE' || soft)) {
+    scope.assertLockHeld();
+    const ref = conflict.identityHash;
+    const [o] = await target.writeItems(siteId, listId, [
+      soft
+        ? { kind: 'update', ref, itemId: item.id, eTag: item.eTag, fields: { [soft]: true } }
+        : { kind: 'delete', ref, itemId: item.id, eTag: item.eTag },
+    ]);
+    if (o.status === 'not_found') await confirmListStands(scope, listId);
+    if (o.status === 'updated') eTag = o.eTag;
+    else if (o.status === 'deleted' || o.status === 'not_found') eTag = null;
+    else throw new ResolutionWriteError(conflict.id, o);
+    scope.counts.deleted++;
+  }
+  if (eTag && entry) await ledger.save(ctx.meta, [{ ...entry, eTag, state: 'ORPHANED' }]);
+  else if (entry) await ledger.remove(ctx.meta, [conflict.identityHash]);
+  await markResolved(ctx.meta, conflict.id, 'TAKE_POSTGRES', null, resolvedBy);
+}
+
+/**
+ * The row comes back: it is inserted with the chosen values in an open transaction, the item is written (If-Match)
+ * only where `--values` differ from it (or to clear a soft-delete flag), and the transaction commits only when
+ * SharePoint took the write, as in every resolution.
+ */
+async function bringRowBack(
+  scope: RunScope,
+  conflict: StoredConflict,
+  choice: ResolutionChoice,
+  entry: LedgerEntry | undefined,
+  item: ListItem,
+  resolvedBy: string,
+): Promise<void> {
+  const { ctx, ledger, plan, def, source } = scope;
+  const sp = fromGraphFields(item.fields, plan.columns);
+  const chosen = chosenValues(scope, conflict.id, choice, sp, sp);
+  const synced = pick(chosen, [...new Set([...plan.toSharePoint, ...plan.toPostgres])]);
+  const spChanges = pick(synced, differs(synced, sp, plan.toSharePoint));
+  const revived = entry ? revivedFields(scope, entry) : {};
+  checkSharePointValues(scope, conflict.id, spChanges);
+  const key = def.source.key.map((k) => conflict.identity[k]);
+  const client = await scope.sourcePool.connect();
+  let written: Record<string, CanonicalValue> = {};
+  let marked = false;
+  let eTag = item.eTag;
+  let row: SourceRow | undefined;
+  try {
+    marked = await markRunWrites(scope, client); // ours (I3), as in resolveInRun
+    await client.query('BEGIN');
+    written = await writePostgres(scope, client, conflict, synced, synced, 'recreate');
+    [row] = await source.readByKeys([key], client);
+    if (Object.keys(spChanges).length || Object.keys(revived).length) {
+      const o = await writeSharePoint(scope, conflict, item, spChanges, revived);
+      if (o.status === 'rejected' && o.httpStatus >= 400 && o.httpStatus < 500 && o.httpStatus !== 429)
+        throw new ResolutionValueError(
+          conflict.id,
+          `SharePoint refused the values (${o.httpStatus} ${o.code}): ${o.message}`,
+        );
+      if (o.status !== 'updated') throw new ResolutionWriteError(conflict.id, o);
+      eTag = o.eTag;
+      scope.counts.updated++;
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release(await unmarkForRelease(client, marked));
+  }
+  const pg = row ? rowToCanonical(plan, row.values, entry) : synced;
+  const saved = syncedEntry(
+    scope,
+    { hash: conflict.identityHash, identity: conflict.identity, row, values: pg, pairs: entry?.sourceValues },
+    item.id,
+    eTag,
+    synced,
+    row?.cursor ?? null,
+    'PUSH',
+    item.lastModifiedDateTime ?? null,
+  );
+  await ledger.save(ctx.meta, [
+    {
+      ...saved,
+      sourceValues: sourcePairs(
+        plan.fields,
+        synced,
+        row ? { values: row.values, canonical: pg } : null,
+        written,
+        entry?.sourceValues ?? null,
+        'push',
+      ),
+    },
+  ]);
+  await markResolved(
+    ctx.meta,
+    conflict.id,
     'take' in choice ? `TAKE_${choice.take.toUpperCase()}` : 'VALUES',
     synced,
     resolvedBy,

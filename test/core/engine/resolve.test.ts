@@ -157,6 +157,144 @@ describe('I7 resolve: never half-applied', () => {
     expect(await p.row()).toEqual({ name: 'pg', budget: '10.00' });
   });
 
+  /**
+   * docs/design.md I8: a delete that meets an edit under MANUAL is held as an open conflict (Postgres side null);
+   * resolve settles it whatever side it takes (a row gone is no reason to refuse).
+   */
+  async function heldDelete() {
+    n++;
+    const name = `rsd${n}`;
+    await createProjectsTable(h.db, name);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'MANUAL',
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    const itemId = (await h.items(name))[0].id;
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
+      Budget: 15,
+    });
+    expect(res.status).toBe(200);
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    expect(await push()).toMatchObject({ conflicts: 1 });
+    const { rows } = await h.db.pool.query<{ id: string }>(
+      `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1 AND c.status = 'OPEN'`,
+      [name],
+    );
+    expect(rows).toHaveLength(1);
+    const status = async () =>
+      (await h.db.pool.query('SELECT status FROM arcore.sync_conflicts WHERE id = $1', [rows[0].id])).rows[0]
+        .status as string;
+    /** I4: a push and a pull after the resolution write nothing. */
+    const quiet = async () =>
+      expect(
+        [await push(), await pull()].map((s) => s.created + s.updated + s.deleted + s.conflicts),
+      ).toEqual([0, 0]);
+    return { name, conflictId: rows[0].id, status, quiet };
+  }
+
+  it('I8 a held delete: take postgres confirms it (the item goes, the conflict is resolved)', async () => {
+    const c = await heldDelete();
+    await resolveConflict(h.ctx, c.conflictId, { take: 'postgres' }, 'test');
+    expect(await c.status()).toBe('RESOLVED');
+    expect(await h.items(c.name)).toEqual([]);
+    await c.quiet();
+    expect((await h.db.pool.query(`SELECT id FROM ${c.name}`)).rows).toEqual([]);
+  });
+
+  it('I8 a held delete: take sharepoint brings the row back with the item values', async () => {
+    const c = await heldDelete();
+    await resolveConflict(h.ctx, c.conflictId, { take: 'sharepoint' }, 'test');
+    expect(await c.status()).toBe('RESOLVED');
+    const row = async () => (await h.db.pool.query(`SELECT name, budget FROM ${c.name} WHERE id = 1`)).rows;
+    expect(await row()).toEqual([{ name: 'one', budget: '15.00' }]);
+    await c.quiet();
+    expect((await h.items(c.name)).map((i) => i.fields.Budget)).toEqual([15]);
+  });
+
+  it('I8 a row deleted while its conflict is open: --values brings it back, take postgres deletes', async () => {
+    const back = await parked();
+    await h.db.pool.query(`DELETE FROM ${back.name} WHERE id = 1`);
+    await resolveConflict(h.ctx, back.conflictId, { values: { Budget: 20 } }, 'test');
+    // The item's values, with the ones given: both sides hold them.
+    expect(await back.row()).toEqual({ name: 'sp', budget: '20.00' });
+    expect((await back.items())[0].fields).toMatchObject({ Title: 'sp', Budget: 20 });
+    const gone = await parked();
+    await h.db.pool.query(`DELETE FROM ${gone.name} WHERE id = 1`);
+    await resolveConflict(h.ctx, gone.conflictId, { take: 'postgres' }, 'test');
+    expect(await gone.items()).toEqual([]);
+    expect(await gone.status()).toBe('RESOLVED');
+  });
+
+  /**
+   * docs/design.md I8: under deletes.push SOFT a deleted row's item is flagged and its pair ORPHANED; the row back,
+   * the push clears the flag. When SharePoint edited the item meanwhile, that revive meets a 412 and MANUAL holds
+   * it: the resolution, whatever side it takes, clears the flag too (the pair it saves is SYNCED again).
+   */
+  async function revivedConflict() {
+    n++;
+    const name = `rsv${n}`;
+    await createProjectsTable(h.db, name);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'MANUAL',
+          deletes: { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' } as never,
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    const itemId = (await h.items(name))[0].id;
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    await push();
+    expect((await h.items(name))[0].fields.ArcoreDeleted).toBe(true);
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
+      Title: 'sp',
+    });
+    expect(edit.status).toBe(200);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'pg', 10)`);
+    expect(await push()).toMatchObject({ conflicts: 1 });
+    const { rows } = await h.db.pool.query<{ id: string }>(
+      `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1 AND c.status = 'OPEN'`,
+      [name],
+    );
+    expect(rows).toHaveLength(1);
+    return { name, conflictId: rows[0].id, push, pull };
+  }
+
+  it.each([['sharepoint' as const], ['postgres' as const]])(
+    'I8 take %s on a revived SOFT-deleted pair: the row is back, so the item is no longer flagged deleted',
+    async (take) => {
+      const c = await revivedConflict();
+      await resolveConflict(h.ctx, c.conflictId, { take }, 'test');
+      const [item] = await h.items(c.name);
+      expect({ title: item.fields.Title, flagged: item.fields.ArcoreDeleted }).toEqual({
+        title: take === 'sharepoint' ? 'sp' : 'pg',
+        flagged: false,
+      });
+      // I4: the pair is in sync: a push and a pull write nothing.
+      const again = [await c.push(), await c.pull()];
+      expect(again.map((s) => s.created + s.updated + s.deleted + s.conflicts)).toEqual([0, 0]);
+    },
+  );
+
   it('the CLI exits 2 naming the field', async () => {
     const p = await parked();
     const dir = mkdtempSync(join(tmpdir(), 'arcore-resolve-'));

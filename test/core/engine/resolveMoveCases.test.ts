@@ -2,11 +2,7 @@ import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { PENDING_CREATE_SETTLE_SECONDS } from '../../../src/core/engine/push/pendingCreates';
-import {
-  ConflictTargetGoneError,
-  MoveInFlightError,
-  resolveConflict,
-} from '../../../src/core/engine/resolve';
+import { MoveInFlightError, resolveConflict } from '../../../src/core/engine/resolve';
 import type { EngineContext } from '../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
@@ -198,13 +194,15 @@ describe('I6 resolve of a routed row with a move in flight (docs/design.md, "Cre
       { id: 2, title: 'other' },
     ]);
   });
-  it('a row deleted in Postgres: says so, not "resolve again in N s"', async () => {
+  it('a row deleted in Postgres: take postgres waits the move out, then confirms the delete (I8)', async () => {
     const c = await movingWithConflict();
     await h.db.pool.query(`DELETE FROM ${c.table} WHERE id = 1`);
-    const refused = await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 't').then(
-      () => null,
-      (e: unknown) => e,
+    // The move's create may still land: confirming the delete now could leave that item behind.
+    await expect(resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 't')).rejects.toBeInstanceOf(
+      MoveInFlightError,
     );
-    expect(refused).toBeInstanceOf(ConflictTargetGoneError);
+    await c.waitOver();
+    await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 't');
+    expect(await c.where()).toEqual([]);
   });
 });

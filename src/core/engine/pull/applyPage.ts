@@ -19,6 +19,7 @@ import { assertUnchanged, readPageRows } from './pageRows';
 import { parkKey } from './parked';
 import { checkpoint, PageWrites, type PageOut } from './pageWrites';
 import { decidePair, settle, type Pair, type WriteBack } from './settle';
+import { pairDeleteTimes } from './deleteTimes';
 import { flushWriteBacks } from './writeBacks';
 
 /**
@@ -80,6 +81,10 @@ export async function applyEntries(
     const { rows, held: busy, locked } = await readPageRows(scope, client, [...keys.values()]);
     // A view's key may be held by several rows (I13): such an item is decided against none of them and parked.
     const { rowByHash, heldBy } = rowsByIdentity(scope, rows);
+    const deletedAt = await pairDeleteTimes(
+      scope,
+      [...byItem.values()].filter((e) => !rowByHash.has(e.identityHash)),
+    );
     // A delete Postgres is not to follow (IGNORE) writes nothing by key: it is decided as any other.
     const heldTwice = (e: DeltaEntry, entry: LedgerEntry): number | undefined => {
       const held = heldBy.get(entry.identityHash) ?? 0;
@@ -120,7 +125,13 @@ export async function applyEntries(
           const held = heldTwice(e, entry);
           if (held !== undefined)
             throw new KeyMatchError(source.qualified, operationOf(scope, e), entry.identity, held);
-          const pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
+          const pair = decidePair(
+            scope,
+            e,
+            entry,
+            rowByHash.get(entry.identityHash) ?? null,
+            deletedAt.get(entry.identityHash) ?? null,
+          );
           // Rows read without a lock are written only where they are still as read (pageRows.ts).
           const write = locked
             ? undefined
@@ -198,7 +209,13 @@ export async function applyEntries(
       else {
         let pair: Pair | null = null;
         try {
-          pair = decidePair(scope, e, entry, rowByHash.get(entry.identityHash) ?? null);
+          pair = decidePair(
+            scope,
+            e,
+            entry,
+            rowByHash.get(entry.identityHash) ?? null,
+            deletedAt.get(entry.identityHash) ?? null,
+          );
         } catch {
           pair = null; // the one-item path meets the same error and parks the item with it
         }

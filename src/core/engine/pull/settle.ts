@@ -38,7 +38,14 @@ export interface Pair {
  * A synced pair's decision for one delta entry, from the rows the page read locked (pure: the page decides every
  * pair before it writes).
  */
-export function decidePair(scope: RunScope, e: DeltaEntry, read: LedgerEntry, row: SourceRow | null): Pair {
+export function decidePair(
+  scope: RunScope,
+  e: DeltaEntry,
+  read: LedgerEntry,
+  row: SourceRow | null,
+  /** When the row was deleted, if it is gone and its tombstone says (pull/deleteTimes.ts). */
+  deletedAt: string | null = null,
+): Pair {
   const { plan, def } = scope;
   const itemId = e.kind === 'deleted' ? e.id : e.item.id;
   const sp = e.kind === 'deleted' ? null : fromGraphFields(e.item.fields, plan.columns);
@@ -51,7 +58,7 @@ export function decidePair(scope: RunScope, e: DeltaEntry, read: LedgerEntry, ro
     base: entry.syncedValues,
     postgres: pg,
     sharepoint: sp,
-    postgresModifiedAt: row?.cursor ?? null,
+    postgresModifiedAt: row ? row.cursor : deletedAt,
     sharepointModifiedAt: spModifiedAt,
   });
   return {

@@ -48,6 +48,7 @@ export async function settleConflicts(
   scope: RunScope,
   items: { r: PushRow; entry: LedgerEntry }[],
   commit: PageCommit,
+  again = false,
 ): Promise<void> {
   const { plan, def, target, siteId, listId } = scope;
   const ops: WriteOp[] = [];
@@ -172,15 +173,21 @@ export async function settleConflicts(
   await scope.ledger.save(scope.ctx.meta, recreates);
   const outcomes = ops.length ? await target.writeItems(siteId, listId, ops) : [];
   await confirmListsOfNotFound(scope, listId, outcomes);
+  const updates = new Set(ops.filter((op) => op.kind === 'update').map((op) => op.ref));
+  // Items deleted in SharePoint between the read above and the write: no delete of ours applied, the row is still
+  // there (and may carry an edit): a delete against it, decided again under the policy (I8), once.
+  const deletedMeanwhile: { r: PushRow; entry: LedgerEntry }[] = [];
   for (const o of outcomes) {
     const p = pending.get(o.ref);
     if (!p) continue;
-    if ((o.status === 'created' || o.status === 'updated') && p.decision.synced) {
+    if (o.status === 'not_found' && updates.has(o.ref) && !again) {
+      deletedMeanwhile.push({ r: p.r, entry: p.entry });
+    } else if ((o.status === 'created' || o.status === 'updated') && p.decision.synced) {
       const itemId = o.status === 'created' ? o.itemId : (p.item?.id as string);
       countSettled(scope, p.decision, o.status);
       commit.save.push(syncedEntry(scope, p.r, itemId, o.eTag, p.decision.synced, p.r.row.cursor, 'PUSH'));
       commit.resolved.push(o.ref);
-    } else if (o.status === 'deleted' || o.status === 'not_found') {
+    } else if (o.status === 'deleted' || (o.status === 'not_found' && !updates.has(o.ref))) {
       countSettled(scope, p.decision, 'deleted');
       commit.remove.push(o.ref);
       commit.resolved.push(o.ref);
@@ -207,6 +214,8 @@ export async function settleConflicts(
       });
     }
   }
+  // The item read again is gone: the decision is the delete-against-edit one (sharepoint null), no update is sent.
+  if (deletedMeanwhile.length) await settleConflicts(scope, deletedMeanwhile, commit, true);
 }
 
 /** What became of a delete that met a 412 (settleDeleteConflict). */
@@ -223,6 +232,7 @@ export async function settleDeleteConflict(
   scope: RunScope,
   e: LedgerEntry,
   commit: PageCommit,
+  deletedAt: string | null = null,
 ): Promise<DeleteSettled> {
   const { target, siteId, listId, plan, def } = scope;
   const item = await target.getItem(siteId, listId, e.itemId as string);
@@ -237,6 +247,8 @@ export async function settleDeleteConflict(
     base: e.syncedValues,
     postgres: null,
     sharepoint: sp,
+    // The delete's time when its tombstone says (LAST_WRITER_WINS, I7); a sweep-found delete has none and loses.
+    postgresModifiedAt: deletedAt,
     sharepointModifiedAt: item.lastModifiedDateTime,
   });
   const record = (status: 'OPEN' | 'RESOLVED', outcome: string, reason: string): Promise<string> =>

@@ -95,17 +95,21 @@ async function consumeTombstones(scope: RunScope): Promise<{ owed: boolean; stop
       owed = true;
     }
     const hashes = new Map<string, string>();
+    // When each row was deleted (its latest tombstone's time): a delete meeting an edit is decided by it (I7).
+    const deletedAt = new Map<string, string>();
     for (const t of keyed) {
       // A key with NULL in it was never synced (I13): nothing to delete, the tombstone is simply consumed.
       if (t.key.some((v) => v === null || v === undefined)) continue;
-      hashes.set(t.id, keyHash(scope, t.key));
+      const hash = keyHash(scope, t.key);
+      hashes.set(t.id, hash);
+      deletedAt.set(hash, t.deletedAt);
     }
     const entries = await ledger.byIdentities(ctx.meta, [...new Set(hashes.values())]);
     if (entries.size > 0) {
       const candidates = [...entries.values()];
       const pending = candidates.filter((e) => e.state === 'PENDING_CREATE').map((e) => e.identityHash);
       const gone = await absentFromTable(scope, candidates.filter(isLive));
-      kept = await applyGone(scope, gone);
+      kept = await applyGone(scope, gone, deletedAt);
       // A create in flight is settled by the next push's first step; its tombstone waits for it.
       for (const h of pending) kept.add(h);
     }
@@ -281,7 +285,12 @@ export async function applyPushDeletes(scope: RunScope, gone: LedgerEntry[]): Pr
   await applyGone(scope, gone);
 }
 
-async function applyGone(scope: RunScope, gone: LedgerEntry[]): Promise<Set<string>> {
+/** `deletedAt`: when rows were deleted, by identity hash, where a tombstone says (a sweep cannot know). */
+async function applyGone(
+  scope: RunScope,
+  gone: LedgerEntry[],
+  deletedAt: ReadonlyMap<string, string> = new Map(),
+): Promise<Set<string>> {
   const kept = new Set<string>();
   if (gone.length === 0) return kept;
   const { ctx, def } = scope;
@@ -342,7 +351,12 @@ async function applyGone(scope: RunScope, gone: LedgerEntry[]): Promise<Set<stri
       commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
       commit.resolved.push(o.ref);
     } else if (o.status === 'precondition_failed') {
-      const settled = await settleDeleteConflict(forListId(scope, e.listId), e, commit);
+      const settled = await settleDeleteConflict(
+        forListId(scope, e.listId),
+        e,
+        commit,
+        deletedAt.get(e.identityHash) ?? null,
+      );
       if (settled === 'held') kept.add(e.identityHash);
       // Parked (its delete failed), the park carries the retry: it is not resolved here.
       else if (settled === 'settled') commit.resolved.push(o.ref);

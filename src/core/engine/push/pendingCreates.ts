@@ -210,7 +210,9 @@ function adoptedEntry(
   entry: LedgerEntry,
   found: { id: string; eTag: string; fields: Record<string, unknown> }[],
 ): LedgerEntry {
-  const [item, ...extras] = found;
+  // The lowest id, as every other adoption picks (batchWriter's reconcile, relink, resolve): with two items carrying
+  // the key, each path pairs the same one (I6).
+  const [item, ...extras] = [...found].sort((a, b) => Number(a.id) - Number(b.id));
   const { plan } = scope;
   const current = fromGraphFields(item.fields, plan.columns);
   // The values the create sent (entries recorded before they carried them: the item's own). A field flowing only

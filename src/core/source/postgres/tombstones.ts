@@ -113,6 +113,8 @@ export async function deleteDetectionOf(pool: Pool, schema: string, table: strin
 export interface Tombstone {
   id: string;
   key: unknown[] | null;
+  /** When the row was deleted (ISO, UTC): the Postgres side's modification time for LAST_WRITER_WINS (I7). */
+  deletedAt: string;
 }
 
 /** Tombstones after `afterId` in id order, their keys cast back to the key columns' types. */
@@ -125,7 +127,9 @@ export async function readTombstones(
   const tombstones = `${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))}`;
   const keys = key.map((k, i) => `(t.key[${i + 1}])::${castTypeOf(source.column(k))} AS "k${i}"`);
   const { rows } = await source.pool.query<Record<string, unknown>>({
-    text: `SELECT t.id::text AS id, t.key IS NULL AS sweep, ${keys.join(', ')} FROM ${tombstones} t
+    text: `SELECT t.id::text AS id, t.key IS NULL AS sweep,
+                  to_char(t.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at,
+                  ${keys.join(', ')} FROM ${tombstones} t
             WHERE t.id > $1::bigint ORDER BY t.id LIMIT $2`,
     values: [afterId, limit],
     types: pgTypeParsers,
@@ -133,6 +137,7 @@ export async function readTombstones(
   return rows.map((r) => ({
     id: r.id as string,
     key: r.sweep ? null : key.map((_, i) => r[`k${i}`]),
+    deletedAt: r.deleted_at as string,
   }));
 }
 
@@ -166,4 +171,32 @@ export async function presentKeys(source: PostgresSource, keys: unknown[][]): Pr
     types: pgTypeParsers,
   });
   return rows.map((r) => key.map((_, i) => r[`k${i}`]));
+}
+
+/**
+ * When the rows with these keys (definition order) were last deleted, by their tombstones (ISO, UTC), by the keys'
+ * positions in `keys`: the Postgres side's time of a delete that meets an edit (LAST_WRITER_WINS, I7). Empty
+ * without delete capture. One query; tombstones are few (each push consumes them).
+ */
+export async function deletedTimes(source: PostgresSource, keys: unknown[][]): Promise<Map<number, string>> {
+  const times = new Map<number, string>();
+  if (keys.length === 0) return times;
+  const { schema, table, key } = source.shape;
+  const tombstones = `${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))}`;
+  const { rows: exists } = await source.pool.query<{ t: string | null }>(
+    'SELECT to_regclass($1)::text AS t',
+    [tombstones],
+  );
+  if (!exists[0].t) return times;
+  const arrays = key.map((k, i) => `$${i + 2}::${castTypeOf(source.column(k))}[]`).join(', ');
+  const names = key.map((_, i) => `k${i}`);
+  const { rows } = await source.pool.query<{ i: number; deleted_at: string }>({
+    text: `SELECT k.i, to_char(max(t.deleted_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at
+             FROM unnest($1::int[], ${arrays}) AS k(i, ${names.join(', ')})
+             JOIN ${tombstones} t ON t.key = ARRAY[${names.map((n) => `k.${n}::text`).join(', ')}]
+            GROUP BY k.i`,
+    values: [keys.map((_, i) => i), ...key.map((_, c) => keys.map((k) => k[c]))],
+  });
+  for (const r of rows) times.set(Number(r.i), r.deleted_at);
+  return times;
 }

@@ -1,0 +1,318 @@
+import { runPull } from '../../../../src/core/engine/pull';
+import { runPush } from '../../../../src/core/engine/push';
+import { installCursorFor } from '../../../../src/core/ops';
+import { parseDefinition } from '../../../../src/core/definition/parse';
+import {
+  createProjectsTable,
+  projectsDefinition,
+  startHarness,
+  type Harness,
+} from '../../../support/engineHarness';
+import { eventually } from '../../../support/eventually';
+
+/**
+ * A push whose write meets a 412 (or a 404) settles the pair (push/conflicts.ts) under the definition's policy
+ * (docs/design.md I7, I8). Found by review (r5).
+ */
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h.close());
+
+/**
+ * A push whose If-Match write meets a 412 settles the pair (push/conflicts.ts). When the decision writes SharePoint's
+ * values into Postgres (an update, or a deleted row brought back) and Postgres refuses them (a varchar(10) column, a
+ * CHECK, a NOT NULL), that row is parked naming the refusal; the page commits and later changes keep flowing
+ * (I12, I5c, "never loop"). Found by review.
+ */
+describe('I12 a Postgres refusal while the push settles a 412 (docs/design.md, I12)', () => {
+  it('parks the row and keeps pushing the rest of the table', async () => {
+    const name = 'rv_refuse';
+    await createProjectsTable(h.db, name);
+    await h.db.pool.query(`ALTER TABLE ${name} ALTER COLUMN name TYPE varchar(10)`);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: {
+            table: name,
+            key: ['id'],
+            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+            pageSize: 1,
+          },
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20), (3, 'three', 30)`,
+    );
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 3 });
+    await pull();
+
+    // Ordinary two-way editing: a SharePoint user renames item 1 (SharePoint takes 255 characters), while
+    // Postgres changes row 1's budget. Different fields: not even a conflict (I7, FIELD detection).
+    const item1 = (await h.items(name)).find((i) => i.fields.Title === 'one')!;
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item1.id}/fields`, {
+      Title: 'a much longer title',
+    });
+    expect(res.status).toBe(200);
+    await h.db.pool.query(`UPDATE ${name} SET budget = 11 WHERE id = 1`);
+    const first = await push();
+
+    // Later, unrelated rows change in Postgres, one after the other.
+    await h.db.pool.query(`UPDATE ${name} SET budget = 21 WHERE id = 2`);
+    await h.db.pool.query(`UPDATE ${name} SET budget = 31 WHERE id = 3`);
+    const second = await push();
+    // A pull in between changes nothing: it parks item 1 (Postgres refuses the title) and leaves the pair as is.
+    const pulled = await pull();
+    const third = await push();
+    const budgets = Object.fromEntries((await h.items(name)).map((i) => [i.id, i.fields.Budget]));
+
+    // Expected (I12): row 1 is parked with Postgres's message, the rest of the table keeps flowing.
+    expect({
+      first: first.status,
+      second: second.status,
+      third: third.status,
+      error: third.error,
+      pull: pulled.status,
+      budgets,
+    }).toEqual({
+      first: 'PARTIAL',
+      second: expect.stringMatching(/SUCCEEDED|PARTIAL/),
+      third: expect.stringMatching(/SUCCEEDED|PARTIAL/),
+      error: null,
+      pull: 'PARTIAL',
+      budgets: { [item1.id]: 10, '2': 21, '3': 31 },
+    });
+    const parked = await h.db.pool.query<{ e: string }>(
+      "SELECT last_error AS e FROM arcore.sync_failures WHERE direction = 'PUSH' AND status = 'PARKED'",
+    );
+    expect(parked.rows.map((r) => r.e)).toEqual([
+      expect.stringMatching(/Postgres refuses the values decided for this row .*value too long/),
+    ]);
+  });
+
+  it('a row deleted in Postgres whose edited item DESTINATION_WINS brings back, refused by Postgres, is held as one open conflict', async () => {
+    const name = 'rv_refuse_del';
+    await createProjectsTable(h.db, name);
+    // A column the definition does not map, which the application always fills (NOT NULL, no default).
+    await h.db.pool.query(`ALTER TABLE ${name} ADD COLUMN owner text NOT NULL DEFAULT 'app'`);
+    await h.db.pool.query(`ALTER TABLE ${name} ALTER COLUMN owner DROP DEFAULT`);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'DESTINATION_WINS',
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, budget, owner) VALUES (1, 'one', 10, 'ann'), (2, 'two', 20, 'bob')`,
+    );
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+    const item1 = (await h.items(name)).find((i) => i.fields.Title === 'one')!;
+    expect(
+      (await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item1.id}/fields`, { Budget: 15 }))
+        .status,
+    ).toBe(200);
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    const runs = [await push(), await push(), await push()];
+    const conflicts = await h.db.pool.query<{ status: string; reason: string }>(
+      `SELECT c.status, c.reason FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1`,
+      [name],
+    );
+    // I12: the row that cannot be brought back is held as one open conflict naming the refusal; runs go on; the
+    // item (with its SharePoint edit) stays.
+    expect({
+      statuses: runs.map((r) => r.status),
+      error: runs[2].error,
+      conflicts: conflicts.rows,
+      kept: (await h.items(name)).some((i) => i.id === item1.id),
+    }).toEqual({
+      statuses: [
+        'PARTIAL',
+        expect.stringMatching(/SUCCEEDED|PARTIAL/),
+        expect.stringMatching(/SUCCEEDED|PARTIAL/),
+      ],
+      error: null,
+      conflicts: [
+        {
+          status: 'OPEN',
+          reason: expect.stringMatching(
+            /Postgres refuses to bring the row back .*null value in column "owner"/,
+          ),
+        },
+      ],
+      kept: true,
+    });
+  });
+});
+
+describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', () => {
+  let n = 0;
+
+  /**
+   * LAST_WRITER_WINS, delete capture: the item is edited in SharePoint and the row deleted in Postgres; the delete's
+   * time is its tombstone's (deleted_at), compared with the item's lastModifiedDateTime.
+   */
+  async function deleteAgainstEdit(deleteFirst: boolean, pullFirst = false) {
+    n++;
+    const name = `pcl${n}`;
+    await createProjectsTable(h.db, name);
+    const input = projectsDefinition(
+      {
+        name,
+        source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        conflictPolicy: 'LAST_WRITER_WINS',
+      },
+      name,
+    );
+    await h.define(input);
+    await installCursorFor(parseDefinition(input), h.db.pool);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    const item = (await h.items(name))[0];
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
+      Budget: 15,
+    });
+    expect(edit.status).toBe(200);
+    const [edited] = h.emulator.control.listItems(h.siteId, name);
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    // The delete made an hour before the edit (SharePoint times are whole seconds: a second apart is not enough).
+    if (deleteFirst)
+      await h.db.pool.query(
+        `UPDATE arcore_${name}_deleted SET deleted_at = $1::timestamptz - interval '1 hour' WHERE key IS NOT NULL`,
+        [edited.lastModifiedDateTime],
+      );
+    const { rows: deleted } = await h.db.pool.query<{ later: boolean }>(
+      `SELECT max(deleted_at) >= $1::timestamptz AS later FROM arcore_${name}_deleted WHERE key IS NOT NULL`,
+      [edited.lastModifiedDateTime],
+    );
+    expect(deleted[0].later).toBe(!deleteFirst);
+    // The pull meets the edit first when it runs first: it decides by the same times (the tombstone is still there).
+    const run = pullFirst ? await runPull(h.ctx, name, { trigger: 'test' }) : await push();
+    if (pullFirst) await push();
+    const { rows } = await h.db.pool.query(`SELECT id, budget FROM ${name}`);
+    const { rows: recorded } = await h.db.pool.query<{ reason: string }>(
+      `SELECT c.reason FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1`,
+      [name],
+    );
+    return { run, rows, reason: recorded[0]?.reason, items: await h.items(name) };
+  }
+
+  it('LAST_WRITER_WINS: a delete made after the SharePoint edit wins (the item goes)', async () => {
+    const r = await deleteAgainstEdit(false);
+    expect({
+      conflicts: r.run.conflicts,
+      reason: r.reason,
+      rows: r.rows.length,
+      items: r.items.length,
+    }).toEqual({
+      conflicts: 1,
+      reason: expect.stringContaining('Postgres was modified last'),
+      rows: 0,
+      items: 0,
+    });
+  });
+
+  it('LAST_WRITER_WINS: the pull meeting the edit first decides alike; the push then deletes the item', async () => {
+    const r = await deleteAgainstEdit(false, true);
+    expect({
+      conflicts: r.run.conflicts,
+      reason: r.reason,
+      rows: r.rows.length,
+      items: r.items.length,
+    }).toEqual({
+      conflicts: 1,
+      reason: expect.stringContaining('Postgres was modified last'),
+      rows: 0,
+      items: 0,
+    });
+  });
+
+  it('LAST_WRITER_WINS: an edit made after the delete wins (the row comes back)', async () => {
+    const r = await deleteAgainstEdit(true);
+    expect({ conflicts: r.run.conflicts, reason: r.reason, rows: r.rows, items: r.items.length }).toEqual({
+      conflicts: 1,
+      reason: expect.stringContaining('SharePoint was modified last'),
+      rows: [{ id: 1, budget: '15.00' }],
+      items: 1,
+    });
+  });
+
+  /**
+   * The settle reads the item, decides, then writes it (If-Match); an item deleted in SharePoint between that read
+   * and that write answers 404. That is no delete of ours that applied (the row is still there, edited): it is a
+   * delete against an edit, decided by the policy in the same run (I8), never a row left without its pair.
+   */
+  it('an item deleted while a 412 is settled is a delete-against-edit conflict, not a delete that applied', async () => {
+    const name = 'pcwg';
+    await createProjectsTable(h.db, name);
+    await h.define(
+      projectsDefinition(
+        {
+          name,
+          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+          conflictPolicy: 'DESTINATION_WINS',
+        },
+        name,
+      ),
+    );
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    const push = () => runPush(h.ctx, name, { trigger: 'test' });
+    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    await pull();
+    const itemId = (await h.items(name))[0].id;
+
+    // Postgres renames the row; in SharePoint someone saves the item unchanged (a new eTag): the push's update meets
+    // a 412, and the settle finds only Postgres changed, so it writes SharePoint alone.
+    await h.db.pool.query(`UPDATE ${name} SET name = 'renamed' WHERE id = 1`);
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
+      Title: 'one',
+    });
+    expect(edit.status).toBe(200);
+    // The settle's own write (the second PATCH) is slow; the item is deleted in SharePoint meanwhile.
+    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 0 });
+    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 1500 });
+    h.emulator.control.clearRequestLog();
+    const running = push();
+    await eventually('the settle read the item', () =>
+      h.emulator.control
+        .requestLog()
+        .some((e) => e.method === 'GET' && e.identity === 'app' && e.path.endsWith(`/items/${itemId}`)),
+    );
+    const del = await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemId}`);
+    expect(del.status).toBe(204);
+    const run = await running;
+
+    const { rows } = await h.db.pool.query(`SELECT id FROM ${name}`);
+    const { rows: conflicts } = await h.db.pool.query(
+      `SELECT c.outcome FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1`,
+      [name],
+    );
+    // Deleted in SharePoint, edited in Postgres: a conflict (I8), which DESTINATION_WINS decides for the delete.
+    expect({
+      deleted: run.deleted,
+      conflictsCounted: run.conflicts,
+      conflicts: conflicts.map((c) => c.outcome),
+      rows: rows.length,
+      items: (await h.items(name)).length,
+    }).toEqual({ deleted: 0, conflictsCounted: 1, conflicts: ['TAKE_SHAREPOINT'], rows: 0, items: 0 });
+    // I4: nothing left to do, nothing comes back.
+    const again = [await pull(), await push()];
+    expect(again.map((s) => s.created + s.updated + s.deleted + s.conflicts)).toEqual([0, 0]);
+    expect((await h.items(name)).length).toBe(0);
+  });
+});
