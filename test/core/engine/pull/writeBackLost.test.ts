@@ -1,6 +1,7 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
+import { eventually } from '../../../support/eventually';
 
 /**
  * A pull's write-back to SharePoint is sent after its page commits, and that commit moves the feed past the item
@@ -10,13 +11,13 @@ import { SITE, startHarness, type Harness } from '../../../support/engineHarness
  * pull's page; I5c, I6). For a key field edited in SharePoint, Postgres's row does not change, so no push re-reads
  * it once it is older than the overlap window (0 here, to stand for a row older than the default 300 s).
  */
-describe("I5c/I6 (docs/design.md, the pull page): a pull's write-back is sent even when the run stops after its page committed", () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ deltaOrder: 'stable', batchAmbiguous503Rate: 0 });
-  });
-  afterAll(async () => h.close());
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ deltaOrder: 'stable', batchAmbiguous503Rate: 0 });
+});
+afterAll(async () => h.close());
 
+describe("I5c/I6 (docs/design.md, the pull page): a pull's write-back is sent even when the run stops after its page committed", () => {
   const setUp = async (name: string): Promise<string> => {
     await h.db.pool.query(`CREATE TABLE ${name} (code text PRIMARY KEY, name text,
         updated_at timestamptz NOT NULL DEFAULT now());
@@ -101,5 +102,89 @@ describe("I5c/I6 (docs/design.md, the pull page): a pull's write-back is sent ev
     });
     const fields = (await h.items(name)).find((i) => i.id === itemId)!.fields;
     expect({ code: fields.Code, failures: await failures(name) }).toEqual({ code: 'A1', failures: [] });
+  });
+});
+
+/**
+ * A pull page writes SharePoint's edit of one field into Postgres and sends Postgres's edit of another back after
+ * it commits (writeBacks.ts). Found by review (r1): SharePoint may change under that write-back.
+ */
+describe('I7/I8 (docs/design.md, the pull page): a SharePoint change racing a pull write-back', () => {
+  /** The definition's conflicts and its failure records still parked. */
+  const outcome = async (name: string) => ({
+    conflicts: (
+      await h.db.pool.query(
+        `SELECT c.outcome FROM arcore.sync_conflicts c
+           JOIN arcore.sync_definitions d ON d.id = c.definition_id WHERE d.name = $1 ORDER BY c.id`,
+        [name],
+      )
+    ).rows,
+    parked: (
+      await h.db.pool.query(
+        `SELECT f.last_error FROM arcore.sync_failures f
+           JOIN arcore.sync_definitions d ON d.id = f.definition_id WHERE d.name = $1 AND f.status = 'PARKED'`,
+        [name],
+      )
+    ).rows,
+  });
+
+  /** Waits until the pull's page committed and its write-back is on its way (held by the injected latency). */
+  const writeBackWaiting = () =>
+    eventually('the page committed, its write-back waiting', async () => {
+      const { rows } = await h.db.pool.query(
+        "SELECT 1 FROM arcore.sync_failures WHERE status = 'PARKED' AND last_error LIKE 'write-back%not confirmed%'",
+      );
+      return rows.length > 0;
+    });
+
+  it('an item deleted before the write-back lands: the policy decides the delete (no item re-created)', async () => {
+    // The write-back met a 404 and dropped the pair; the tombstone then met no pair and the push created the item
+    // again under a new id, whatever the policy.
+    await h.db.pool.query(`CREATE TABLE wb404 (id integer PRIMARY KEY, name text, budget numeric(12,2),
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO wb404 (id, name, budget) VALUES (1, 'one', 10)`);
+    await h.define({
+      name: 'wb404',
+      source: { table: 'wb404', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'wb404' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'budget', target: 'Budget' },
+      ],
+      conflictPolicy: 'DESTINATION_WINS',
+    });
+    await runPush(h.ctx, 'wb404', { trigger: 'test' });
+    await runPull(h.ctx, 'wb404', { trigger: 'test' });
+    const [item] = await h.items('wb404');
+    const base = `/sites/${h.siteId}/lists/wb404/items`;
+
+    // Two different fields edited on the two sides: the pull takes Title and writes Budget back.
+    await h.db.pool.query('UPDATE wb404 SET budget = 20, updated_at = now() WHERE id = 1');
+    expect((await h.asUser('PATCH', `${base}/${item.id}/fields`, { Title: 'one, edited' })).status).toBe(200);
+
+    // The write-back is slow to arrive; the user deletes the item meanwhile (after the page was read and committed).
+    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 1500 });
+    const pulling = runPull(h.ctx, 'wb404', { trigger: 'test' });
+    await writeBackWaiting();
+    expect((await h.asUser('DELETE', `${base}/${item.id}`)).status).toBe(204);
+    expect(await pulling).toMatchObject({ failed: 1 });
+    h.emulator.control.clearFaults();
+    expect((await outcome('wb404')).parked).toEqual([
+      {
+        last_error: `write-back to item ${item.id} did not apply: the item was deleted in SharePoint meanwhile`,
+      },
+    ]);
+
+    // The next runs see the delete against the row's edit: SharePoint's delete wins (DESTINATION_WINS).
+    await runPull(h.ctx, 'wb404', { trigger: 'test' });
+    await runPush(h.ctx, 'wb404', { trigger: 'test' });
+    await runPull(h.ctx, 'wb404', { trigger: 'test' });
+    const rows = (await h.db.pool.query('SELECT id FROM wb404')).rows;
+    const items = (await h.items('wb404')).map((i) => ({ id: i.id, title: i.fields.Title }));
+    expect({ rows, items, ...(await outcome('wb404')) }).toEqual({
+      rows: [],
+      items: [],
+      conflicts: [{ outcome: 'TAKE_SHAREPOINT' }],
+      parked: [],
+    });
   });
 });
