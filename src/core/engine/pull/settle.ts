@@ -173,23 +173,27 @@ export async function settle(
     if (counted === null) scope.counts.skipped++;
     return;
   }
-  // SharePoint must change too (a conflict Postgres won, or push-only fields): written after the page
-  // commits; the ledger moves only when that write succeeds, so a failed write is retried by the next push.
+  // SharePoint must change too (a conflict Postgres won, push-only fields, an edit of another field): written
+  // after the page commits, and the ledger takes the written values only when SharePoint confirms the write.
   if (sa.kind === 'write' && p.eTag) {
-    if (decision.keyEdits.length > 0) {
-      // Should the write-back fail, the ledger must say what SharePoint holds now, so the next push restores it.
-      const held = { ...decision.synced, ...pick(p.sp, Object.keys(sa.values)) };
-      out.save.push({
-        ...entry,
-        itemId: p.itemId,
-        eTag: p.eTag,
-        syncedValues: held,
-        contentHash: contentHash(held),
-        provenance: 'PULL',
-        spModifiedAt: p.spModifiedAt,
-        state: 'SYNCED',
-      });
-    }
+    // Until then it holds what both sides hold now: what Postgres took from SharePoint, and SharePoint's values
+    // (its eTag) for the fields still to be written. Should the write-back fail (a 412: the item edited again
+    // meanwhile; a run stopped before it was sent), the next run then weighs the item's new edit against the value
+    // the pull itself wrote to Postgres, not against the old base, where the pull's own write looked like an edit
+    // of Postgres: a false conflict, and the user's second edit lost under SOURCE_WINS (I7). The next push restores
+    // what is to be written with If-Match on that eTag.
+    const held = { ...decision.synced, ...pick(p.sp, Object.keys(sa.values)) };
+    const heldEntry: LedgerEntry = {
+      ...entry,
+      itemId: p.itemId,
+      eTag: p.eTag,
+      syncedValues: held,
+      contentHash: contentHash(held),
+      provenance: 'PULL',
+      spModifiedAt: p.spModifiedAt,
+      state: 'SYNCED',
+    };
+    out.save.push(heldEntry);
     out.writeBacks.push({
       op: {
         kind: 'update',
@@ -198,7 +202,7 @@ export async function settle(
         eTag: p.eTag,
         fields: graphFields(scope, sa.values),
       },
-      entry: { ...entry, itemId: p.itemId },
+      entry: heldEntry,
       synced: decision.synced,
       counted,
     });

@@ -187,4 +187,51 @@ describe('I7/I8 (docs/design.md, the pull page): a SharePoint change racing a pu
       parked: [],
     });
   });
+
+  it("a field edited again in SharePoint while the write-back is in flight keeps the user's second edit", async () => {
+    // The page left the old base until SharePoint confirmed: the write-back met a 412, and the next run took the
+    // pull's own write to Postgres for an edit there, a false conflict SOURCE_WINS gave to the first edit.
+    await h.db.pool.query(`CREATE TABLE wb412 (id integer PRIMARY KEY, name text, budget numeric(12,2),
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO wb412 (id, name, budget) VALUES (1, 'v0', 10)`);
+    await h.define({
+      name: 'wb412',
+      source: { table: 'wb412', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'wb412' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'budget', target: 'Budget' },
+      ],
+    });
+    await runPush(h.ctx, 'wb412', { trigger: 'test' });
+    await runPull(h.ctx, 'wb412', { trigger: 'test' });
+    const [item] = await h.items('wb412');
+    const fields = `/sites/${h.siteId}/lists/wb412/items/${item.id}/fields`;
+
+    // Different fields edited on the two sides: the pull takes Title and writes Budget back.
+    await h.db.pool.query('UPDATE wb412 SET budget = 20 WHERE id = 1');
+    expect((await h.asUser('PATCH', fields, { Title: 'v1' })).status).toBe(200);
+
+    // The write-back's $batch is slow; the user fixes a typo in the Title meanwhile.
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '\\$batch', count: 1, latencyMs: 1500 });
+    const pulling = runPull(h.ctx, 'wb412', { trigger: 'test' });
+    await writeBackWaiting();
+    expect((await h.asUser('PATCH', fields, { Title: 'v2' })).status).toBe(200);
+    expect(await pulling).toMatchObject({ failed: 1 }); // the write-back's 412
+    h.emulator.control.clearFaults();
+
+    // The push alone (no pull first) writes the Budget with If-Match on the eTag the page read: a 412 again,
+    // decided as a change of different fields, nothing lost.
+    await runPush(h.ctx, 'wb412', { trigger: 'test' });
+    await runPull(h.ctx, 'wb412', { trigger: 'test' });
+    await runPush(h.ctx, 'wb412', { trigger: 'test' });
+    const row = (await h.db.pool.query('SELECT name, budget FROM wb412')).rows[0];
+    const [now] = await h.items('wb412');
+    expect({ row, title: now.fields.Title, budget: now.fields.Budget, ...(await outcome('wb412')) }).toEqual({
+      row: { name: 'v2', budget: '20.00' },
+      title: 'v2',
+      budget: 20,
+      conflicts: [],
+      parked: [],
+    });
+  });
 });
