@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { contentHash, fromGraphFields, type CanonicalRecord, type CanonicalValue } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { recordConflict } from '../../store/conflicts';
-import type { LedgerEntry } from '../../store/ledger';
+import type { LedgerEntry, SourcePairs } from '../../store/ledger';
 import type { DeltaEntry, WriteOp } from '../../target/sharepoint';
 import { decideAligned } from '../alignment';
 import { keyOf, pick, rowToCanonical } from '../plan';
@@ -183,6 +183,12 @@ export async function settle(
     // of Postgres: a false conflict, and the user's second edit lost under SOURCE_WINS (I7). The next push restores
     // what is to be written with If-Match on that eTag.
     const held = { ...decision.synced, ...pick(p.sp, Object.keys(sa.values)) };
+    // A field with pipelines is in sync through its pair (I3): the pairs of what this item settles, the fields
+    // Postgres took included, go with both entries. Saved with the old pairs, a pulled value read back through the
+    // push pipeline looked changed, and the next push overwrote what the user typed in SharePoint.
+    const rowRead = p.row && p.pg ? { values: p.row.values, canonical: p.pg } : null;
+    const previous = entry.sourceValues ?? null;
+    const heldPairs = sourcePairs(scope.plan.fields, held, rowRead, written, previous, 'pull');
     const heldEntry: LedgerEntry = {
       ...entry,
       itemId: p.itemId,
@@ -192,6 +198,7 @@ export async function settle(
       provenance: 'PULL',
       spModifiedAt: p.spModifiedAt,
       state: 'SYNCED',
+      sourceValues: heldPairs,
     };
     out.save.push(heldEntry);
     out.writeBacks.push({
@@ -202,7 +209,14 @@ export async function settle(
         eTag: p.eTag,
         fields: graphFields(scope, sa.values),
       },
-      entry: heldEntry,
+      entry: {
+        ...heldEntry,
+        sourceValues: writtenBackPairs(
+          heldPairs,
+          sourcePairs(scope.plan.fields, decision.synced, rowRead, written, previous, 'push'),
+          Object.keys(sa.values),
+        ),
+      },
       synced: decision.synced,
       counted,
     });
@@ -213,6 +227,23 @@ export async function settle(
   } else if (counted === null) {
     scope.counts.skipped++; // a write without the item's eTag: nothing is sent; the next push writes it
   }
+}
+
+/**
+ * The pairs once a write-back is confirmed: the held entry's, with the fields written back paired as the push
+ * pipeline made their SharePoint values (the push's stamp), or unpaired where their row value has no pair.
+ */
+function writtenBackPairs(
+  held: SourcePairs | null,
+  pushed: SourcePairs | null,
+  fields: string[],
+): SourcePairs | null {
+  const out: SourcePairs = { ...(held ?? {}) };
+  for (const f of fields) {
+    if (pushed && f in pushed) out[f] = pushed[f];
+    else delete out[f];
+  }
+  return Object.keys(out).length > 0 ? out : null;
 }
 
 /** The decision's synced values carry a field the ledger entry did not: it was aligned (I14). */

@@ -235,3 +235,60 @@ describe('I7/I8 (docs/design.md, the pull page): a SharePoint change racing a pu
     });
   });
 });
+
+/**
+ * A field with pipelines is recognised as in sync through the ledger's pairs (transform.ts). Found by review (r1):
+ * the pairs of a field the pull wrote beside a write-back were not saved, and the next push, reading the pulled
+ * value through the push pipeline, overwrote what the user typed in SharePoint.
+ */
+describe('I3 (docs/design.md): a transformed field pulled beside a write-back', () => {
+  it("keeps the user's value and does not echo, also for a transformed field written back", async () => {
+    await h.db.pool.query(`CREATE TABLE tfwb (id integer PRIMARY KEY, code text, amount double precision,
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO tfwb VALUES (1, 'c1', 1)`);
+    await h.define({
+      name: 'tfwb',
+      source: { table: 'tfwb', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'tfwb' },
+      fields: [
+        // The pull pipeline is not the push pipeline's inverse: only the ledger's pairs keep this from looping.
+        { source: 'code', target: 'Code', transform: "PREFIX('X-')", pullTransform: 'TRIM' },
+        { source: 'amount', target: 'Amount' },
+      ],
+    });
+    await runPush(h.ctx, 'tfwb', { trigger: 'test' });
+    await runPull(h.ctx, 'tfwb', { trigger: 'test' });
+    const [item] = await h.items('tfwb');
+    const fields = `/sites/${h.siteId}/lists/tfwb/items/${item.id}/fields`;
+    const state = async () => {
+      const [now] = await h.items('tfwb');
+      const row = (await h.db.pool.query('SELECT code, amount FROM tfwb')).rows[0];
+      return { code: now.fields.Code, amount: now.fields.Amount, row };
+    };
+
+    // SharePoint edits Code, Postgres edits Amount: the pull writes code and sends Amount back.
+    await h.db.pool.query('UPDATE tfwb SET amount = 2, updated_at = now()');
+    expect((await h.asUser('PATCH', fields, { Code: '  X-k9 ' })).status).toBe(200);
+    expect(await runPull(h.ctx, 'tfwb', { trigger: 'test' })).toMatchObject({ failed: 0, conflicts: 0 });
+    const push = await runPush(h.ctx, 'tfwb', { trigger: 'test' });
+    expect({ pushed: push.updated, ...(await state()) }).toEqual({
+      pushed: 0,
+      code: '  X-k9 ',
+      amount: 2,
+      row: { code: 'X-k9', amount: 2 },
+    });
+
+    // The other way round: the transformed field is the one written back, beside a pulled Amount.
+    await h.db.pool.query("UPDATE tfwb SET code = 'z', updated_at = now()");
+    expect((await h.asUser('PATCH', fields, { Amount: 3 })).status).toBe(200);
+    expect(await runPull(h.ctx, 'tfwb', { trigger: 'test' })).toMatchObject({ failed: 0, conflicts: 0 });
+    const again = await runPush(h.ctx, 'tfwb', { trigger: 'test' });
+    const pulled = await runPull(h.ctx, 'tfwb', { trigger: 'test' });
+    expect({ pushed: again.updated, pulled: pulled.updated, ...(await state()) }).toEqual({
+      pushed: 0,
+      pulled: 0,
+      code: 'X-z',
+      amount: 3,
+      row: { code: 'z', amount: 3 },
+    });
+  });
+});
