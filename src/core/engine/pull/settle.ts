@@ -80,7 +80,19 @@ export async function settle(
     applyToPostgres(scope, client, key, p.entry.identity, p.decision),
 ): Promise<void> {
   const { def } = scope;
-  const { decision, entry } = p;
+  const { decision } = p;
+  if (p.entry.state === 'ITEM_DELETED' && p.sp === null && p.row !== null) {
+    // Its delete was kept out of Postgres already (deletes.pull IGNORE): a tombstone read again (a retry, a
+    // re-enumeration) decides nothing, and the row's edits since are no conflict with it.
+    scope.counts.skipped++;
+    return;
+  }
+  // The item of a row kept when it was deleted is back (restored from the recycle bin, or adopted by the hidden
+  // key): the pair is synced again, decided against the values it last synced (I8).
+  const revived = p.entry.state === 'ITEM_DELETED';
+  const entry: LedgerEntry = revived ? { ...p.entry, state: 'SYNCED' } : p.entry;
+  // deletes.pull IGNORE: the item's delete is not followed, and the row is held apart from the push (below).
+  const ignoredDelete = decision.postgres.kind === 'delete' && def.deletes.pull === 'IGNORE';
   // One outcome per item: a conflict counts as such whichever way it was settled; otherwise what Postgres
   // received; otherwise the write-back to SharePoint (counted once it is sent, in flushWriteBacks).
   let counted: Outcome | null = null;
@@ -108,6 +120,7 @@ export async function settle(
   if (decision.postgres.kind === 'none' && decision.sharepoint.kind === 'none') {
     if (decision.synced === null) out.remove.push(entry.identityHash);
     else if (
+      revived ||
       newlyAligned(entry.syncedValues, decision.synced) ||
       // Both sides made the same change: what they agree on now is the base of the next decision (I7), or a
       // later edit of either side would meet the old value as a change of the other.
@@ -129,7 +142,7 @@ export async function settle(
   if (decision.postgres.kind !== 'none') {
     const key = pairKey(def, p);
     written = await writePostgres(key);
-    if (counted === null) {
+    if (counted === null && !ignoredDelete) {
       counted =
         decision.postgres.kind === 'delete'
           ? 'deleted'
@@ -144,13 +157,18 @@ export async function settle(
     // The row is gone and the item is to follow: deleting it (or flagging it, or keeping it as ORPHANED) is the
     // push's, as the definition's deletes say (I8), and the pair stays for it to find. Dropping the pair here
     // left the item in SharePoint unpaired: never deleted, and pulled back as a new row by its next edit.
-    if (p.eTag && p.eTag !== entry.eTag)
-      out.save.push({ ...entry, eTag: p.eTag, spModifiedAt: p.spModifiedAt });
+    if (revived || (p.eTag && p.eTag !== entry.eTag))
+      out.save.push({ ...entry, eTag: p.eTag ?? entry.eTag, spModifiedAt: p.spModifiedAt });
     if (counted === null) scope.counts.skipped++;
     return;
   }
   if (sa.kind === 'none' || decision.synced === null) {
-    if (decision.synced === null) out.remove.push(entry.identityHash);
+    // Kept under IGNORE, the row keeps an entry that holds it: without one it looked new, and its next edit made
+    // the push create the item again, undoing the delete the policy was to leave alone (I8). The entry keeps the
+    // values last synced, the base should the item come back.
+    if (decision.synced === null && ignoredDelete)
+      out.save.push({ ...entry, state: 'ITEM_DELETED', spModifiedAt: p.spModifiedAt });
+    else if (decision.synced === null) out.remove.push(entry.identityHash);
     else
       out.save.push({
         ...entry,
