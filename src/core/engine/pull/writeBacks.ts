@@ -32,6 +32,8 @@ export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]):
       save.push({
         ...w.entry,
         eTag: o.eTag,
+        // The item's modification time after the write, when the answer carried it.
+        spModifiedAt: typeof o.fields?.Modified === 'string' ? o.fields.Modified : w.entry.spModifiedAt,
         syncedValues: w.synced,
         contentHash: contentHash(w.synced),
         provenance: 'PUSH',

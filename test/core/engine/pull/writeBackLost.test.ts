@@ -1,5 +1,6 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
+import { parkWaiting } from '../../../../src/core/store/failures';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 import { eventually } from '../../../support/eventually';
 
@@ -91,6 +92,37 @@ describe("I5c/I6 (docs/design.md, the pull page): a pull's write-back is sent ev
     expect(await pull()).toMatchObject({ status: 'SUCCEEDED', parkedFailures: 0 });
     const fields = (await h.items(name)).find((i) => i.id === itemId)!.fields;
     expect({ code: fields.Code, failures: await failures(name) }).toEqual({ code: 'A1', failures: [] });
+  });
+
+  it('a write-back SharePoint applied before the run stopped leaves no failure on record once the retry finds it', async () => {
+    // Found by review (r1, S5): the retry's own success marked the page's waiting park RESOLVED, a failure that
+    // never happened in the history.
+    const name = 'wbl_applied';
+    const itemId = await setUp(name);
+    expect(await runPull(h.ctx, name, { trigger: 'test' })).toMatchObject({ parkedFailures: 0 });
+    // The confirmation records the item's modification time after the write.
+    const [item] = (await h.items(name)).filter((i) => i.id === itemId);
+    const { rows } = await h.db.pool.query(
+      `SELECT l.sp_modified_at = $2::timestamptz AS current, l.synced_values->>'Code' AS code
+         FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = $1 AND l.sp_item_id = $3`,
+      [name, item.fields.Modified, itemId],
+    );
+    expect(rows).toEqual([{ current: true, code: 'A1' }]);
+    // What a run stopped after SharePoint applied the write-back, before it answered, leaves behind.
+    const { rows: defs } = await h.db.pool.query('SELECT id FROM arcore.sync_definitions WHERE name = $1', [
+      name,
+    ]);
+    await parkWaiting(h.db.pool, defs[0].id, 'PULL', [
+      {
+        itemKey: itemId,
+        sourceIdentity: { code: 'A1' },
+        spItemId: itemId,
+        error: 'write-back not confirmed',
+      },
+    ]);
+    expect(await runPull(h.ctx, name, { trigger: 'test' })).toMatchObject({ failed: 0, parkedFailures: 0 });
+    expect(await failures(name)).toEqual([]);
   });
 
   it('a write-back confirmed at once leaves no failure on record', async () => {
