@@ -34,7 +34,7 @@ export async function runVerifyCommand(rt: CliRuntime, name: string, opts: JsonO
     );
     const kept = [
       report.orphanedItems > 0 ? `${report.orphanedItems} item(s) kept by the push delete policy` : null,
-      report.softDeletedRows > 0 ? `${report.softDeletedRows} row(s) flagged deleted by the pull` : null,
+      report.softDeletedRows > 0 ? `${report.softDeletedRows} row(s) kept by the pull delete policy` : null,
     ].filter((s): s is string => s !== null);
     if (kept.length > 0) rt.io.out(`not counted as unpaired: ${kept.join(', ')}`);
     if (report.agree) rt.io.out(`${name}: both sides agree (fields compared: ${report.fields.join(', ')})`);

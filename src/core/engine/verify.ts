@@ -49,7 +49,10 @@ export interface VerifyReport {
   itemsWithoutRow: number;
   /** Items whose row is gone and that the push delete policy (SOFT, IGNORE) keeps on purpose. */
   orphanedItems: number;
-  /** Rows flagged deleted by the pull delete policy SOFT (their item is gone on purpose). */
+  /**
+   * Rows the pull delete policy keeps when their item is deleted: flagged (SOFT) or held apart (IGNORE); their
+   * item is gone on purpose.
+   */
   softDeletedRows: number;
   /** Routed definitions: rows no route matches (not synced on purpose). */
   unroutedRows: number;
@@ -230,6 +233,10 @@ export async function verifyDefinition(
         const entry = hash === undefined ? undefined : entries.get(hash);
         if (entry?.state === 'UNROUTED') {
           report.unroutedRows++;
+          continue;
+        }
+        if (entry?.state === 'ITEM_DELETED') {
+          report.softDeletedRows++; // its item deleted in SharePoint, the row kept on purpose (deletes.pull IGNORE)
           continue;
         }
         const item = entry?.itemId ? items.get(itemKey(entry.listId, entry.itemId)) : undefined;

@@ -96,11 +96,23 @@ export async function parkWaiting(
   );
 }
 
-/**
- * The items' writes that `parkWaiting` waited for are confirmed: an entry that never failed (no attempt) is
- * removed, leaving no failure on record; one that had failed before is resolved, as `resolveParked` resolves it.
- */
+/** The items' writes that `parkWaiting` waited for are confirmed: settled as `resolveParked` settles them. */
 export async function settleWaiting(
+  db: Db,
+  definitionId: string,
+  direction: FailureDirection,
+  itemKeys: string[],
+): Promise<void> {
+  await resolveParked(db, definitionId, direction, itemKeys);
+}
+
+/**
+ * The items succeeded: a parked entry that had failed is resolved (its history kept); one that never failed (no
+ * attempt: only held until a write that was to follow a commit was confirmed, `parkWaiting`) is removed, leaving
+ * no failure on record. A retry that finds such a write applied already (a run stopped after SharePoint took it)
+ * is such a success, not the end of a failure that never happened.
+ */
+export async function resolveParked(
   db: Db,
   definitionId: string,
   direction: FailureDirection,
@@ -113,20 +125,6 @@ export async function settleWaiting(
         WHERE definition_id = $1 AND direction = $2 AND item_key = ANY($3) AND status = 'PARKED' AND attempts = 0)
      UPDATE arcore.sync_failures SET status = 'RESOLVED', resolved_at = now()
       WHERE definition_id = $1 AND direction = $2 AND item_key = ANY($3) AND status = 'PARKED' AND attempts > 0`,
-    [definitionId, direction, itemKeys],
-  );
-}
-
-export async function resolveParked(
-  db: Db,
-  definitionId: string,
-  direction: FailureDirection,
-  itemKeys: string[],
-): Promise<void> {
-  if (itemKeys.length === 0) return;
-  await db.query(
-    `UPDATE arcore.sync_failures SET status = 'RESOLVED', resolved_at = now()
-      WHERE definition_id = $1 AND direction = $2 AND item_key = ANY($3) AND status = 'PARKED'`,
     [definitionId, direction, itemKeys],
   );
 }

@@ -2,8 +2,11 @@ import type { Pool, PoolClient } from 'pg';
 import type { CanonicalRecord, CanonicalValue } from '../canonical';
 import { mayStillLandSql } from './runs';
 
-/** UNROUTED: a routed definition's row that no route matches and that was never synced (no list, no item). */
-export type LedgerState = 'SYNCED' | 'PENDING_CREATE' | 'ORPHANED' | 'UNROUTED';
+/**
+ * UNROUTED: a routed definition's row that no route matches and that was never synced (no list, no item).
+ * ITEM_DELETED: the item was deleted in SharePoint and deletes.pull IGNORE kept the row (migration 027).
+ */
+export type LedgerState = 'SYNCED' | 'PENDING_CREATE' | 'ORPHANED' | 'UNROUTED' | 'ITEM_DELETED';
 export type Provenance = 'PUSH' | 'PULL';
 
 /**
@@ -271,7 +274,7 @@ export class LedgerStore {
     limit: number,
   ): Promise<{ identityHash: string; identity: Record<string, unknown>; live: boolean }[]> {
     const { rows } = await db.query<{ h: string; i: Record<string, unknown>; live: boolean }>(
-      `SELECT source_identity_hash AS h, source_identity AS i, ((state = 'SYNCED' AND sp_item_id IS NOT NULL) OR state = 'UNROUTED') AS live
+      `SELECT source_identity_hash AS h, source_identity AS i, ((state = 'SYNCED' AND sp_item_id IS NOT NULL) OR state IN ('UNROUTED', 'ITEM_DELETED')) AS live
          FROM arcore.sync_ledger WHERE definition_id = $1 AND source_identity_hash > $2
         ORDER BY source_identity_hash LIMIT $3`,
       [this.definitionId, afterHash, limit],

@@ -621,7 +621,10 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
       e.listId === listId &&
       e.state === 'ORPHANED' &&
       !!e.itemId;
-    if (live || kept) return true;
+    // Under pull IGNORE the row of an item deleted in SharePoint is kept (ITEM_DELETED): a full resync pushing is
+    // asked to bring its item back.
+    const held = recreating && e.listId === listId && e.state === 'ITEM_DELETED';
+    if (live || kept || held) return true;
     // Another list's entry (relink's business), an ORPHANED item, or a create the push settles (I6): a stopped
     // run's create may still land, and only the push waits for it (push/pendingCreates.ts).
     commit.outcomes.set(e.identityHash, 'skipped');

@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { contentHash, fromGraphFields, type CanonicalRecord, type CanonicalValue } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { recordConflict } from '../../store/conflicts';
-import type { LedgerEntry } from '../../store/ledger';
+import type { LedgerEntry, SourcePairs } from '../../store/ledger';
 import type { DeltaEntry, WriteOp } from '../../target/sharepoint';
 import { decideAligned } from '../alignment';
 import { keyOf, pick, rowToCanonical } from '../plan';
@@ -87,7 +87,19 @@ export async function settle(
     applyToPostgres(scope, client, key, p.entry.identity, p.decision),
 ): Promise<void> {
   const { def } = scope;
-  const { decision, entry } = p;
+  const { decision } = p;
+  if (p.entry.state === 'ITEM_DELETED' && p.sp === null && p.row !== null) {
+    // Its delete was kept out of Postgres already (deletes.pull IGNORE): a tombstone read again (a retry, a
+    // re-enumeration) decides nothing, and the row's edits since are no conflict with it.
+    scope.counts.skipped++;
+    return;
+  }
+  // The item of a row kept when it was deleted is back (restored from the recycle bin, or adopted by the hidden
+  // key): the pair is synced again, decided against the values it last synced (I8).
+  const revived = p.entry.state === 'ITEM_DELETED';
+  const entry: LedgerEntry = revived ? { ...p.entry, state: 'SYNCED' } : p.entry;
+  // deletes.pull IGNORE: the item's delete is not followed, and the row is held apart from the push (below).
+  const ignoredDelete = decision.postgres.kind === 'delete' && def.deletes.pull === 'IGNORE';
   // One outcome per item: a conflict counts as such whichever way it was settled; otherwise what Postgres
   // received; otherwise the write-back to SharePoint (counted once it is sent, in flushWriteBacks).
   let counted: Outcome | null = null;
@@ -115,6 +127,7 @@ export async function settle(
   if (decision.postgres.kind === 'none' && decision.sharepoint.kind === 'none') {
     if (decision.synced === null) out.remove.push(entry.identityHash);
     else if (
+      revived ||
       newlyAligned(entry.syncedValues, decision.synced) ||
       // Both sides made the same change: what they agree on now is the base of the next decision (I7), or a
       // later edit of either side would meet the old value as a change of the other.
@@ -136,7 +149,7 @@ export async function settle(
   if (decision.postgres.kind !== 'none') {
     const key = pairKey(def, p);
     written = await writePostgres(key);
-    if (counted === null) {
+    if (counted === null && !ignoredDelete) {
       counted =
         decision.postgres.kind === 'delete'
           ? 'deleted'
@@ -151,13 +164,18 @@ export async function settle(
     // The row is gone and the item is to follow: deleting it (or flagging it, or keeping it as ORPHANED) is the
     // push's, as the definition's deletes say (I8), and the pair stays for it to find. Dropping the pair here
     // left the item in SharePoint unpaired: never deleted, and pulled back as a new row by its next edit.
-    if (p.eTag && p.eTag !== entry.eTag)
-      out.save.push({ ...entry, eTag: p.eTag, spModifiedAt: p.spModifiedAt });
+    if (revived || (p.eTag && p.eTag !== entry.eTag))
+      out.save.push({ ...entry, eTag: p.eTag ?? entry.eTag, spModifiedAt: p.spModifiedAt });
     if (counted === null) scope.counts.skipped++;
     return;
   }
   if (sa.kind === 'none' || decision.synced === null) {
-    if (decision.synced === null) out.remove.push(entry.identityHash);
+    // Kept under IGNORE, the row keeps an entry that holds it: without one it looked new, and its next edit made
+    // the push create the item again, undoing the delete the policy was to leave alone (I8). The entry keeps the
+    // values last synced, the base should the item come back.
+    if (decision.synced === null && ignoredDelete)
+      out.save.push({ ...entry, state: 'ITEM_DELETED', spModifiedAt: p.spModifiedAt });
+    else if (decision.synced === null) out.remove.push(entry.identityHash);
     else
       out.save.push({
         ...entry,
@@ -180,23 +198,34 @@ export async function settle(
     if (counted === null) scope.counts.skipped++;
     return;
   }
-  // SharePoint must change too (a conflict Postgres won, or push-only fields): written after the page
-  // commits; the ledger moves only when that write succeeds, so a failed write is retried by the next push.
+  // SharePoint must change too (a conflict Postgres won, push-only fields, an edit of another field): written
+  // after the page commits, and the ledger takes the written values only when SharePoint confirms the write.
   if (sa.kind === 'write' && p.eTag) {
-    if (decision.keyEdits.length > 0) {
-      // Should the write-back fail, the ledger must say what SharePoint holds now, so the next push restores it.
-      const held = { ...decision.synced, ...pick(p.sp, Object.keys(sa.values)) };
-      out.save.push({
-        ...entry,
-        itemId: p.itemId,
-        eTag: p.eTag,
-        syncedValues: held,
-        contentHash: contentHash(held),
-        provenance: 'PULL',
-        spModifiedAt: p.spModifiedAt,
-        state: 'SYNCED',
-      });
-    }
+    // Until then it holds what both sides hold now: what Postgres took from SharePoint, and SharePoint's values
+    // (its eTag) for the fields still to be written. Should the write-back fail (a 412: the item edited again
+    // meanwhile; a run stopped before it was sent), the next run then weighs the item's new edit against the value
+    // the pull itself wrote to Postgres, not against the old base, where the pull's own write looked like an edit
+    // of Postgres: a false conflict, and the user's second edit lost under SOURCE_WINS (I7). The next push restores
+    // what is to be written with If-Match on that eTag.
+    const held = { ...decision.synced, ...pick(p.sp, Object.keys(sa.values)) };
+    // A field with pipelines is in sync through its pair (I3): the pairs of what this item settles, the fields
+    // Postgres took included, go with both entries. Saved with the old pairs, a pulled value read back through the
+    // push pipeline looked changed, and the next push overwrote what the user typed in SharePoint.
+    const rowRead = p.row && p.pg ? { values: p.row.values, canonical: p.pg } : null;
+    const previous = entry.sourceValues ?? null;
+    const heldPairs = sourcePairs(scope.plan.fields, held, rowRead, written, previous, 'pull');
+    const heldEntry: LedgerEntry = {
+      ...entry,
+      itemId: p.itemId,
+      eTag: p.eTag,
+      syncedValues: held,
+      contentHash: contentHash(held),
+      provenance: 'PULL',
+      spModifiedAt: p.spModifiedAt,
+      state: 'SYNCED',
+      sourceValues: heldPairs,
+    };
+    out.save.push(heldEntry);
     out.writeBacks.push({
       op: {
         kind: 'update',
@@ -205,7 +234,14 @@ export async function settle(
         eTag: p.eTag,
         fields: graphFields(scope, sa.values),
       },
-      entry: { ...entry, itemId: p.itemId },
+      entry: {
+        ...heldEntry,
+        sourceValues: writtenBackPairs(
+          heldPairs,
+          sourcePairs(scope.plan.fields, decision.synced, rowRead, written, previous, 'push'),
+          Object.keys(sa.values),
+        ),
+      },
       synced: decision.synced,
       counted,
     });
@@ -216,6 +252,23 @@ export async function settle(
   } else if (counted === null) {
     scope.counts.skipped++; // a write without the item's eTag: nothing is sent; the next push writes it
   }
+}
+
+/**
+ * The pairs once a write-back is confirmed: the held entry's, with the fields written back paired as the push
+ * pipeline made their SharePoint values (the push's stamp), or unpaired where their row value has no pair.
+ */
+function writtenBackPairs(
+  held: SourcePairs | null,
+  pushed: SourcePairs | null,
+  fields: string[],
+): SourcePairs | null {
+  const out: SourcePairs = { ...(held ?? {}) };
+  for (const f of fields) {
+    if (pushed && f in pushed) out[f] = pushed[f];
+    else delete out[f];
+  }
+  return Object.keys(out).length > 0 ? out : null;
 }
 
 /** The decision's synced values carry a field the ledger entry did not: it was aligned (I14). */

@@ -8,8 +8,8 @@ import type { WriteBack } from './settle';
 
 /**
  * Sends a committed page's write-backs. Each item was parked with the page (applyPage.ts), so a run that stops
- * before this answers leaves a retry; an answer settles it: confirmed (or the item gone) takes the item's park
- * back, any other outcome counts as a failed attempt of it.
+ * before this answers leaves a retry; an answer settles it: confirmed takes the item's park back, any other outcome
+ * (the item gone included) counts as a failed attempt of it.
  */
 export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promise<void> {
   if (writeBacks.length === 0) return;
@@ -22,32 +22,37 @@ export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]):
   await confirmListsOfNotFound(scope, scope.listId, outcomes);
   const byRef = new Map(writeBacks.map((w) => [w.op.ref, w]));
   const save: LedgerEntry[] = [];
-  const remove: string[] = [];
   const confirmed: string[] = [];
   for (const o of outcomes) {
     const w = byRef.get(o.ref);
     if (!w) continue;
-    if (o.status === 'updated' || o.status === 'not_found') confirmed.push(parkKey(scope, w.op.itemId));
     if (o.status === 'updated') {
+      confirmed.push(parkKey(scope, w.op.itemId));
       if (w.counted === null) scope.counts.updated++;
       save.push({
         ...w.entry,
         eTag: o.eTag,
+        // The item's modification time after the write, when the answer carried it.
+        spModifiedAt: typeof o.fields?.Modified === 'string' ? o.fields.Modified : w.entry.spModifiedAt,
         syncedValues: w.synced,
         contentHash: contentHash(w.synced),
         provenance: 'PUSH',
         state: 'SYNCED',
       });
-    } else if (o.status === 'not_found') {
-      // The item is gone (deleted in SharePoint since the page was read): its pair goes with it.
-      if (w.counted === null) scope.counts.deleted++;
-      remove.push(o.ref);
     } else {
-      // The item's outcome becomes the failure: parked, so the next pull decides (and writes back) again.
+      // The item's outcome becomes the failure: parked, so the next pull decides (and writes back) again. An item
+      // deleted in SharePoint since the page was read (404) keeps its pair too: the retry reads its tombstone and
+      // the policy decides the delete against the row's edit (I7, I8). Dropping the pair here left the row
+      // unpaired: the tombstone then met no pair, and the next push created the item again under a new id.
       if (w.counted !== null) scope.counts[w.counted]--;
       scope.counts.failed++;
-      const error = `write-back to item ${w.entry.itemId} did not apply (${o.status}${'message' in o ? `: ${o.message}` : ''})`;
-      scope.ctx.log.warn(`${scope.def.name}: ${error}; the next pull retries it`);
+      const error =
+        o.status === 'not_found'
+          ? `write-back to item ${w.entry.itemId} did not apply: the item was deleted in SharePoint meanwhile`
+          : `write-back to item ${w.entry.itemId} did not apply (${o.status}${'message' in o ? `: ${o.message}` : ''})`;
+      scope.ctx.log.warn(
+        `${scope.def.name}: ${error}; the next pull ${o.status === 'not_found' ? "decides that delete under the definition's policies" : 'retries it'}`,
+      );
       await park(scope.ctx.meta, scope.definitionId, {
         direction: 'PULL',
         itemKey: w.entry.itemId ? parkKey(scope, w.entry.itemId) : o.ref,
@@ -58,7 +63,6 @@ export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]):
     }
   }
   await scope.ledger.save(scope.ctx.meta, save);
-  await scope.ledger.remove(scope.ctx.meta, remove);
   // A dry run parked nothing (its page rolled back): an item parked before it stays as it is.
   if (!scope.dryRun) await settleWaiting(scope.ctx.meta, scope.definitionId, 'PULL', confirmed);
 }

@@ -273,9 +273,12 @@ async function sweepChunk(scope: RunScope, after: string): Promise<string | null
  * Applies the delete policy to entries whose rows are gone, commits the ledger, and returns the identity hashes
  * whose delete did not apply (parked for a retry, or held by an open MANUAL conflict).
  */
-/** A paired entry, or a routed row never synced (UNROUTED: gone, it only leaves the ledger). */
+/**
+ * A paired entry, a routed row never synced (UNROUTED), or a row kept when its item was deleted in SharePoint
+ * (ITEM_DELETED, deletes.pull IGNORE): gone, the last two only leave the ledger.
+ */
 export const isLive = (e: LedgerEntry): boolean =>
-  (e.state === 'SYNCED' && !!e.itemId) || e.state === 'UNROUTED';
+  (e.state === 'SYNCED' && !!e.itemId) || e.state === 'UNROUTED' || e.state === 'ITEM_DELETED';
 
 /**
  * Items whose rows are gone from Postgres (found here, or by change data capture): the push delete policy (I8),
@@ -303,8 +306,9 @@ async function applyGone(
   const ops: { listId: string; op: WriteOp }[] = [];
   const byRef = new Map<string, LedgerEntry>();
   for (const e of gone) {
-    if (e.state === 'UNROUTED') {
-      commit.remove.push(e.identityHash); // never synced: nothing to delete in SharePoint
+    if (e.state === 'UNROUTED' || e.state === 'ITEM_DELETED') {
+      commit.remove.push(e.identityHash); // no item to delete in SharePoint (never synced, or deleted there)
+      commit.resolved.push(e.identityHash);
       continue;
     }
     scope.counts.processed++;

@@ -347,6 +347,14 @@ export async function writePrepared(
       scope.counts.skipped++; // an earlier run's create may still land: a later run settles it (pendingCreates.ts)
       continue;
     }
+    if (entry?.state === 'ITEM_DELETED') {
+      // Its item was deleted in SharePoint and the pull kept the row (deletes.pull IGNORE, I8): creating it again
+      // would undo that delete. The item restored from the recycle bin, a full resync pushing, or the row deleted
+      // and inserted again brings it back.
+      scope.counts.skipped++;
+      commit.resolved.push(r.hash);
+      continue;
+    }
     if ((!entry || !entry.itemId) && pullSoftDeleted(scope, r)) {
       // Its item was deleted in SharePoint and the pull kept the row, flagged (deletes.pull SOFT, I8): creating
       // it again would undo that delete. Cleared, the flag brings the row back as a new item.
