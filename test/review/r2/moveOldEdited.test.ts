@@ -21,7 +21,12 @@ describe('review r2: an edit of the old item while a move waits reaches the new 
   it('keeps the pull-only value a user typed into the old item after the create landed', async () => {
     const definition: SyncDefinitionInput = {
       name: 'cases',
-      source: { table: 'cases', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' }, overlapSeconds: 0 },
+      source: {
+        table: 'cases',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        overlapSeconds: 0,
+      },
       target: { site: SITE, routes: [{ when: "status == 'OPEN'", list: 'Open' }, { list: 'Closed' }] },
       fields: [
         { source: 'title', target: 'Title' },
@@ -44,7 +49,12 @@ describe('review r2: an edit of the old item while a move waits reaches the new 
 
     // The move's create lands; its delete of the old item is refused; the run is then killed.
     await h.db.pool.query(`UPDATE cases SET status = 'CLOSED' WHERE id = 1`);
-    h.emulator.control.injectFault({ method: 'DELETE', pathPattern: `/lists/${openId}/items/`, status: 403, count: 1 });
+    h.emulator.control.injectFault({
+      method: 'DELETE',
+      pathPattern: `/lists/${openId}/items/`,
+      status: 403,
+      count: 1,
+    });
     try {
       expect(await push()).toMatchObject({ moved: 0, failed: 1 });
     } finally {
@@ -55,12 +65,17 @@ describe('review r2: an edit of the old item while a move waits reaches the new 
          SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
       [definitionId],
     );
-    expect((await itemsWithKey(h, ['Open', 'Closed'], hash)).map((i) => i.list).sort()).toEqual(['Closed', 'Open']);
+    expect((await itemsWithKey(h, ['Open', 'Closed'], hash)).map((i) => i.list).sort()).toEqual([
+      'Closed',
+      'Open',
+    ]);
 
     // A SharePoint user fills in the pull-only Notes of the item they still see in Open; the pull takes it.
     await spEdit(h, 'Open', oldItem, { Notes: 'typed on the old item' });
     await pull();
-    expect((await h.db.pool.query('SELECT notes FROM cases WHERE id = 1')).rows[0].notes).toBe('typed on the old item');
+    expect((await h.db.pool.query('SELECT notes FROM cases WHERE id = 1')).rows[0].notes).toBe(
+      'typed on the old item',
+    );
 
     // The push settles the move; the row's item is now in Closed.
     await push();
@@ -70,6 +85,8 @@ describe('review r2: an edit of the old item while a move waits reaches the new 
     expect(items.map((i) => i.list)).toEqual(['Closed']);
     // SharePoint owns Notes: the user's value must still be on the row's (moved) item.
     expect(items[0].fields.Notes).toBe('typed on the old item');
-    expect((await h.db.pool.query('SELECT notes FROM cases WHERE id = 1')).rows[0].notes).toBe('typed on the old item');
+    expect((await h.db.pool.query('SELECT notes FROM cases WHERE id = 1')).rows[0].notes).toBe(
+      'typed on the old item',
+    );
   });
 });
