@@ -457,6 +457,21 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       continue;
     }
     scope.assertLockHeld();
+    const stale = staleCarry(scope, m, entry);
+    if (stale.length > 0) {
+      // A pull applied an edit of the old item since the create left: the new item lacks it, and no push writes
+      // those fields. The move is undone and made again from the pair as it is now.
+      ctx.log.info(
+        `${def.name}: item ${m.fromItemId} was edited in SharePoint (${stale.join(', ')}) while its move waited; ` +
+          'the move is made again with that edit',
+      );
+      if (await deleteItems(scope, m.toListId, [keep])) {
+        settled.push(m.identityHash);
+        undone++;
+      }
+      unsettled.add(m.identityHash);
+      continue;
+    }
     if (!m.deleteSent && !scope.dryRun)
       await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], true);
     const [d] = await target.writeItems(siteId, m.fromListId, [
@@ -550,6 +565,28 @@ function finishedMove(scope: RunScope, m: PendingMove, entry: LedgerEntry, keep:
     state: 'SYNCED',
     spModifiedAt: keep.lastModifiedDateTime,
   };
+}
+
+/**
+ * Targets the push never writes (pull-only) whose synced value changed since the move's create left: a pull applied
+ * an edit of the old item meanwhile ("an edit of the old item is applied as usual", pull/applyPage.ts). Finishing the
+ * move would delete the only item holding it, and record the new item's older value as synced (lost edit). Fields
+ * the push writes need nothing: Postgres holds the pulled value, and the push after the move writes it. A move
+ * recorded before migration 026 (nothing recorded as sent) has nothing to compare.
+ */
+function staleCarry(scope: RunScope, m: PendingMove, entry: LedgerEntry): string[] {
+  const sent = m.sentValues;
+  if (sent === null) return [];
+  const pushed = new Set(scope.plan.toSharePoint);
+  const synced = entry.syncedValues ?? {};
+  return scope.plan.fields
+    .map((f) => f.target)
+    .filter(
+      (t) =>
+        !pushed.has(t) &&
+        Object.prototype.hasOwnProperty.call(sent, t) &&
+        !canonicalEquals(sent[t] ?? null, synced[t] ?? null),
+    );
 }
 
 /**

@@ -253,6 +253,36 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     expect(await s.conflicts()).toEqual([]);
   });
 
+  // docs/design.md, moves in flight: an edit of the old item a pull applied is one the new item lacks. Finishing
+  // the move deleted the old item and lost the pull-only value from SharePoint.
+  it('an edit of the old item a pull applied while the move waited reaches the moved item (the move is made again)', async () => {
+    const s = await createLanded();
+    const edit = { Title: 'retitled on the old item', Notes: 'typed on the old item' };
+    await spEdit(h, s.open, s.openItem, edit);
+    await s.pull();
+    expect(await s.row()).toEqual({ title: edit.Title, notes: edit.Notes });
+    await s.push(); // the new item lacks the pull-only edit: the move is undone
+    await s.push(); // and made again, with the edit
+    await s.pull();
+    const items = await itemsWithKey(h, [s.open, s.closed], s.hash);
+    expect(items.map((i) => [i.list, i.fields.Title, i.fields.Notes])).toEqual([
+      [s.closed, edit.Title, edit.Notes],
+    ]);
+    expect(await s.row()).toEqual({ title: edit.Title, notes: edit.Notes });
+    expect(await s.conflicts()).toEqual([]);
+    expect(await s.push()).toMatchObject({ moved: 0, updated: 0, created: 0 });
+  });
+
+  it('an edit of a field the push writes, made on the old item and pulled while the move waited, needs no second move', async () => {
+    const s = await createLanded();
+    await spEdit(h, s.open, s.openItem, { Title: 'retitled on the old item' });
+    await s.pull();
+    expect(await s.push()).toMatchObject({ moved: 1, created: 0 });
+    expect((await s.item())?.fields.Title).toBe('retitled on the old item');
+    expect(await s.where()).toEqual(['Closed']);
+    expect(await s.conflicts()).toEqual([]);
+  });
+
   it('a row waiting for its move is parked once: runs inside the wait do not count as failed attempts', async () => {
     const s = await stoppedMidMove();
     const parked = async () =>
