@@ -37,7 +37,7 @@ import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, UNCONFIRMED_ETAG } from './pendingCreates';
-import { confirmListStands, confirmListsOfNotFound, rethrowUnlessListGone } from '../listGone';
+import { confirmListStands, confirmListsOfNotFound, noItemsIfRetiredGone } from '../listGone';
 
 /** A row whose item must move from the ledger's list to `toListId`, and what its new item is created with. */
 export interface Move {
@@ -180,9 +180,17 @@ export async function writeByList(
       listId,
       group.map((g) => g.op),
     );
-    // I15: a 404 from a list gone (replaced inside the resolution cache's window) is no item deleted.
-    await confirmListsOfNotFound(scope, listId, outcomes);
-    for (const o of outcomes) out.set(o.ref, o);
+    // I15: a 404 from a list gone (replaced inside the resolution cache's window) is no item deleted. From a
+    // retired list that is gone, a delete is done: the item went with its list.
+    const standing = await confirmListsOfNotFound(scope, listId, outcomes);
+    const deletes = new Set(group.filter((g) => g.op.kind === 'delete').map((g) => g.op.ref));
+    for (const o of outcomes)
+      out.set(
+        o.ref,
+        standing === 'retired-gone' && o.status === 'not_found' && deletes.has(o.ref)
+          ? { ref: o.ref, status: 'deleted' }
+          : o,
+      );
   }
   return out;
 }
@@ -444,7 +452,7 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
     const found = (
       await target
         .findItemsByField(siteId, m.toListId, def.target.keyColumn, m.identityHash)
-        .catch((err: unknown) => rethrowUnlessListGone(scope, m.toListId, err))
+        .catch((err: unknown) => noItemsIfRetiredGone(scope, m.toListId, err))
     ).sort((a, b) => Number(a.id) - Number(b.id));
     // The ledger already names an item (the move committed, or the row was re-paired): every other copy goes,
     // unless a user edited it (then the move is held: deleting it would lose the edit).
@@ -587,7 +595,8 @@ async function settleLanded(
   // else deleted it.
   if (d.status === 'deleted' || (d.status === 'not_found' && m.deleteSent)) return { kind: 'finish' };
   if (d.status === 'not_found') {
-    await confirmListStands(scope, m.fromListId);
+    // Gone with a retired list: the delete the move wanted.
+    if ((await confirmListStands(scope, m.fromListId)) === 'retired-gone') return { kind: 'finish' };
     return edited ? { kind: 'finish' } : { kind: 'undo' };
   }
   if (d.status === 'precondition_failed') {
