@@ -468,6 +468,8 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
         extras.filter((i) => !editedExtras.includes(i)),
       );
       if (editedExtras.length > 0) {
+        // Read by key this run: its park carries the reason (push/rows.ts).
+        if (entry) keys.push(def.source.key.map((k) => entry.identity[k]));
         hold(scope, m, editedCopiesReason(scope, m, keep, editedExtras));
         continue;
       }

@@ -332,6 +332,13 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     await s.push();
     expect((await s.where()).sort()).toEqual(['Closed', 'Closed', 'Open']);
     const copy = (res.body as { id: string }).id;
+    const { rows } = await h.db.pool.query<{ e: string }>(
+      `SELECT last_error AS e FROM arcore.sync_failures WHERE definition_id = $1 AND item_key = $2`,
+      [s.definitionId, s.hash],
+    );
+    expect(rows.map((r) => r.e)).toEqual([
+      expect.stringContaining(`extra copies of this row's item (${copy}`),
+    ]);
     expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${s.closed}/items/${copy}`)).status).toBe(204);
     await s.push();
     expect(await s.where()).toEqual(['Closed']);
