@@ -35,32 +35,49 @@ export class ListGoneError extends Error {
   }
 }
 
-/** Per run (its target instance): lists confirmed to stand since the run began. */
-const standing = new WeakMap<SharePointTarget, Set<string>>();
+/**
+ * What a run learnt of a list whose item was not found: it stands (the item is what is missing), or it is a list
+ * the definition no longer syncs with (a former route) and is gone, its items with it.
+ */
+export type ListStanding = 'stands' | 'retired-gone';
+
+/** Per run (its target instance): lists confirmed to stand, and retired lists found gone, since the run began. */
+const standing = new WeakMap<SharePointTarget, Map<string, ListStanding>>();
 
 /**
  * Confirms that list `listId` still stands before an item of it not found is taken for a deleted item. Throws
  * ListReplacedError (its name now resolves to another list) or ListGoneError (nothing of its name stands) after
- * dropping the process's cached resolution.
+ * dropping the process's cached resolution. A list the definition no longer routes to (retired by a routes change,
+ * or the routes left for one list) that is gone answers 'retired-gone': nothing is ever written to it again and no
+ * list stands in for it, so its items are gone, which is what the moves and deletes of its rows want (I15 is about
+ * the lists a run syncs with).
  */
-export async function confirmListStands(scope: RunScope, listId: string): Promise<void> {
+export async function confirmListStands(scope: RunScope, listId: string): Promise<ListStanding> {
   const { target, siteId, def } = scope;
   let seen = standing.get(target);
-  if (!seen) standing.set(target, (seen = new Set()));
-  if (seen.has(listId)) return;
+  if (!seen) standing.set(target, (seen = new Map()));
+  const known = seen.get(listId);
+  if (known) return known;
   if ((await readListId(target, siteId, listId)) !== null) {
-    seen.add(listId);
-    return;
+    seen.set(listId, 'stands');
+    return 'stands';
+  }
+  const list = scope.lists.find((l) => l.listId === listId);
+  if (!list) {
+    scope.ctx.log.info(
+      `${def.name}: list ${listId}, which this definition no longer routes to, is gone; its items are taken as ` +
+        'deleted with it',
+    );
+    seen.set(listId, 'retired-gone');
+    return 'retired-gone';
   }
   forgetResolution(scope.ctx, def);
-  const list = scope.lists.find((l) => l.listId === listId);
-  const label = list && isRouted(def) ? list.name : targetListLabel(def);
-  // A former routed list (no longer in the routes) has no name left to resolve.
-  const now = list ? await readListId(target, siteId, list.name) : null;
+  const label = isRouted(def) ? list.name : targetListLabel(def);
+  const now = await readListId(target, siteId, list.name);
   if (now === listId) {
     // It answered by name after all (a passing 404): it stands, and the items are what was not found.
-    seen.add(listId);
-    return;
+    seen.set(listId, 'stands');
+    return 'stands';
   }
   throw now === null
     ? new ListGoneError(def.name, label, listId)
@@ -72,10 +89,21 @@ export async function confirmListsOfNotFound(
   scope: RunScope,
   listId: string,
   outcomes: Iterable<WriteOutcome>,
-): Promise<void> {
+): Promise<ListStanding> {
   for (const o of outcomes) {
     if (o.status === 'not_found') return confirmListStands(scope, listId);
   }
+  return 'stands';
+}
+
+/**
+ * For a 404 of a list-wide read (items by a field): no items when the list is a retired one that is gone (see
+ * confirmListStands); otherwise as rethrowUnlessListGone.
+ */
+export async function noItemsIfRetiredGone(scope: RunScope, listId: string, err: unknown): Promise<[]> {
+  if (errorKindOf(err) === 'not_found' && (await confirmListStands(scope, listId)) === 'retired-gone')
+    return [];
+  return rethrowUnlessListGone(scope, listId, err);
 }
 
 /** Rethrows `err` unless it says the list is gone (then the I15 error): for a 404 of a list-wide request. */

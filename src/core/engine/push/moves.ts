@@ -37,7 +37,7 @@ import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, UNCONFIRMED_ETAG } from './pendingCreates';
-import { confirmListStands, confirmListsOfNotFound, rethrowUnlessListGone } from '../listGone';
+import { confirmListStands, confirmListsOfNotFound, noItemsIfRetiredGone } from '../listGone';
 
 /** A row whose item must move from the ledger's list to `toListId`, and what its new item is created with. */
 export interface Move {
@@ -180,9 +180,17 @@ export async function writeByList(
       listId,
       group.map((g) => g.op),
     );
-    // I15: a 404 from a list gone (replaced inside the resolution cache's window) is no item deleted.
-    await confirmListsOfNotFound(scope, listId, outcomes);
-    for (const o of outcomes) out.set(o.ref, o);
+    // I15: a 404 from a list gone (replaced inside the resolution cache's window) is no item deleted. From a
+    // retired list that is gone, a delete is done: the item went with its list.
+    const standing = await confirmListsOfNotFound(scope, listId, outcomes);
+    const deletes = new Set(group.filter((g) => g.op.kind === 'delete').map((g) => g.op.ref));
+    for (const o of outcomes)
+      out.set(
+        o.ref,
+        standing === 'retired-gone' && o.status === 'not_found' && deletes.has(o.ref)
+          ? { ref: o.ref, status: 'deleted' }
+          : o,
+      );
   }
   return out;
 }
@@ -373,6 +381,24 @@ export function moveUnsettled(scope: RunScope, hash: string): boolean {
   return unsettledMoves.get(scope)?.has(hash) ?? false;
 }
 
+/** Per run: why a move is held until a user acts (both of the row's items hold an edit); the row's park says it. */
+const heldMoves = new WeakMap<RunScope, Map<string, string>>();
+
+/** Why the row's move is held until a user acts, if it is (the row's park carries it, with the next step). */
+export function heldMoveReason(scope: RunScope, hash: string): string | undefined {
+  return heldMoves.get(scope)?.get(hash);
+}
+
+/** Holds a move whose items both hold a user's edit: neither is deleted, and the row waits for the user. */
+function hold(scope: RunScope, m: PendingMove, reason: string): void {
+  holdMove(scope, m.identityHash);
+  let held = heldMoves.get(scope);
+  if (!held) heldMoves.set(scope, (held = new Map()));
+  held.set(m.identityHash, reason);
+  scope.details.movesHeld = held.size;
+  scope.ctx.log.warn(`${scope.def.name}: ${reason}`);
+}
+
 /** A move of this run whose create's outcome stays unknown: the rest of the run leaves the row alone. */
 export function holdMove(scope: RunScope, hash: string): void {
   let held = unsettledMoves.get(scope);
@@ -426,14 +452,33 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
     const found = (
       await target
         .findItemsByField(siteId, m.toListId, def.target.keyColumn, m.identityHash)
-        .catch((err: unknown) => rethrowUnlessListGone(scope, m.toListId, err))
+        .catch((err: unknown) => noItemsIfRetiredGone(scope, m.toListId, err))
     ).sort((a, b) => Number(a.id) - Number(b.id));
-    // The ledger already names an item (the move committed, or the row was re-paired): every other copy goes.
+    // The ledger already names an item (the move committed, or the row was re-paired): every other copy goes,
+    // unless a user edited it (then the move is held: deleting it would lose the edit).
     const keep: ListItem | null = onOld
       ? (found[0] ?? null)
       : (found.find((i) => entry?.listId === m.toListId && i.id === entry.itemId) ?? null);
     const extras = found.filter((i) => i !== keep);
-    if (extras.length) await deleteItems(scope, m.toListId, extras);
+    if (extras.length) {
+      const editedExtras = extras.filter((i) => newItemEdited(scope, m, i));
+      const gone = await deleteItems(
+        scope,
+        m.toListId,
+        extras.filter((i) => !editedExtras.includes(i)),
+      );
+      if (editedExtras.length > 0) {
+        // Read by key this run: its park carries the reason (push/rows.ts).
+        if (entry) keys.push(def.source.key.map((k) => entry.identity[k]));
+        hold(scope, m, editedCopiesReason(scope, m, keep, editedExtras));
+        continue;
+      }
+      if (!gone) {
+        // A copy changed between the read and its delete (If-Match): the next run looks at it again.
+        unsettled.add(m.identityHash);
+        continue;
+      }
+    }
     if (onOld && !keep && entry && m.deleteSent && (await bothItemsGone(scope, m))) {
       // The crashed run deleted the old item, and someone deleted the new one since: the row's item is gone from
       // SharePoint. The pull decides that delete (I8): it re-reads the old item the ledger still names. The row
@@ -457,20 +502,15 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       continue;
     }
     scope.assertLockHeld();
-    if (!m.deleteSent && !scope.dryRun)
-      await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], true);
-    const [d] = await target.writeItems(siteId, m.fromListId, [
-      { kind: 'delete', ref: m.identityHash, itemId: m.fromItemId, eTag: entry.eTag ?? undefined },
-    ]);
-    // A missing old item is the crashed run's own delete only when that run may have sent it; before, someone
-    // else deleted it, and the move is undone so that the pull decides that delete (I8) as for any pair.
-    if (d.status === 'deleted' || (d.status === 'not_found' && m.deleteSent)) {
+    const verdict = await settleLanded(scope, m, entry, keep);
+    if (verdict.kind === 'finish') {
       const finishedEntry = finishedMove(scope, m, entry, keep);
       save.push(finishedEntry);
       if (finishedEntry.eTag === UNCONFIRMED_ETAG) edited.push({ m, entry, itemId: keep.id });
       settled.push(m.identityHash);
       finished++;
-    } else if (d.status === 'precondition_failed' || d.status === 'not_found') {
+    } else if (verdict.kind === 'undo') {
+      // The new item is deleted only as it was read (If-Match): an edit since holds it for the next run.
       if (await deleteItems(scope, m.toListId, [keep])) {
         settled.push(m.identityHash);
         undone++;
@@ -478,12 +518,9 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       // Either way the row waits this run: the pull decides the old item's change first (a move now would
       // meet the same answer), or the new item still has to go.
       unsettled.add(m.identityHash);
+    } else if (verdict.kind === 'hold') {
+      hold(scope, m, verdict.reason);
     } else {
-      if (d.status === 'rejected' && !m.deleteSent && !scope.dryRun)
-        await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], false);
-      ctx.log.warn(
-        `${def.name}: finishing the move of item ${m.fromItemId} failed (${describeFailure(d)}); the next run tries again`,
-      );
       unsettled.add(m.identityHash);
     }
   }
@@ -515,6 +552,139 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
   return keys;
 }
 
+type Landed = { kind: 'finish' } | { kind: 'undo' } | { kind: 'wait' } | { kind: 'hold'; reason: string };
+
+/**
+ * What to do with a move whose new item (`keep`) landed while the ledger still names the old item. Nothing a user
+ * typed into either item is lost (I7):
+ * - the old item holds no edit the new one lacks: it is deleted (If-Match) and the move finishes (finishedMove
+ *   weighs an edit of the new item against what the move sent);
+ * - it holds one (a pull-only value a pull took since, or a change no pull has read yet): the new item is deleted
+ *   and the move made again, unless the new item was edited too: then both stay, held for the user;
+ * - someone deleted the old item: an edited new item is the one the user kept (the move finishes); an unedited one
+ *   goes, and the pull decides that delete (I8);
+ * - the old item changed only in its eTag (a save that changed no synced value): deleted with its current eTag.
+ */
+async function settleLanded(
+  scope: RunScope,
+  m: PendingMove,
+  entry: LedgerEntry,
+  keep: ListItem,
+): Promise<Landed> {
+  const { ctx, def, target, siteId } = scope;
+  const edited = newItemEdited(scope, m, keep);
+  const stale = staleCarry(scope, m, entry);
+  if (stale.length > 0) {
+    // A pull applied an edit of the old item since the create left: the new item lacks it, and no push writes
+    // those fields (a delete of the old item would lose it).
+    if (!edited) {
+      ctx.log.info(
+        `${def.name}: item ${m.fromItemId} was edited in SharePoint (${stale.join(', ')}) while its move waited; ` +
+          'the move is made again with that edit',
+      );
+      return { kind: 'undo' };
+    }
+    return (await readOld(scope, m)) === null
+      ? { kind: 'finish' }
+      : { kind: 'hold', reason: bothEditedReason(scope, m, keep) };
+  }
+  if (!m.deleteSent && !scope.dryRun)
+    await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], true);
+  const [d] = await target.writeItems(siteId, m.fromListId, [
+    { kind: 'delete', ref: m.identityHash, itemId: m.fromItemId, eTag: entry.eTag ?? undefined },
+  ]);
+  // A missing old item is the crashed run's own delete only when that run may have sent it; before, someone
+  // else deleted it.
+  if (d.status === 'deleted' || (d.status === 'not_found' && m.deleteSent)) return { kind: 'finish' };
+  if (d.status === 'not_found') {
+    // Gone with a retired list: the delete the move wanted.
+    if ((await confirmListStands(scope, m.fromListId)) === 'retired-gone') return { kind: 'finish' };
+    return edited ? { kind: 'finish' } : { kind: 'undo' };
+  }
+  if (d.status === 'precondition_failed') {
+    const old = await readOld(scope, m);
+    if (old === null) return edited ? { kind: 'finish' } : { kind: 'undo' };
+    if (!oldItemChanged(scope, entry, old)) {
+      const [again] = await target.writeItems(siteId, m.fromListId, [
+        { kind: 'delete', ref: m.identityHash, itemId: m.fromItemId, eTag: old.eTag },
+      ]);
+      if (again.status === 'deleted' || again.status === 'not_found') return { kind: 'finish' };
+      ctx.log.warn(
+        `${def.name}: finishing the move of item ${m.fromItemId} failed (${describeFailure(again)}); the next run tries again`,
+      );
+      return { kind: 'wait' };
+    }
+    // The pull decides the old item's change first, then the row moves; an edited new item stays meanwhile.
+    return edited ? { kind: 'hold', reason: bothEditedReason(scope, m, keep) } : { kind: 'undo' };
+  }
+  if (d.status === 'rejected' && !m.deleteSent && !scope.dryRun)
+    await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], false);
+  ctx.log.warn(
+    `${def.name}: finishing the move of item ${m.fromItemId} failed (${describeFailure(d)}); the next run tries again`,
+  );
+  return { kind: 'wait' };
+}
+
+/** Whether a user edited an item a move created: a value differs from what the move sent (unknown before 026). */
+function newItemEdited(scope: RunScope, m: PendingMove, item: ListItem): boolean {
+  const sent = m.sentValues;
+  if (sent === null) return false;
+  const current = fromGraphFields(item.fields, scope.plan.columns);
+  return scope.plan.fields.some(
+    (f) =>
+      Object.prototype.hasOwnProperty.call(sent, f.target) &&
+      !canonicalEquals(current[f.target] ?? null, sent[f.target] ?? null),
+  );
+}
+
+/** Whether the old item holds a value the pull would take that differs from the pair's synced values. */
+function oldItemChanged(scope: RunScope, entry: LedgerEntry, old: ListItem): boolean {
+  const synced = entry.syncedValues;
+  if (synced === null) return true;
+  const current = fromGraphFields(old.fields, scope.plan.columns);
+  return scope.plan.fields.some(
+    (f) =>
+      f.pullable &&
+      Object.prototype.hasOwnProperty.call(synced, f.target) &&
+      !canonicalEquals(current[f.target] ?? null, synced[f.target] ?? null),
+  );
+}
+
+/** The old item of a move as it is now, or null when it is gone (its list confirmed to stand, I15). */
+async function readOld(scope: RunScope, m: PendingMove): Promise<ListItem | null> {
+  const old = await scope.target.getItem(scope.siteId, m.fromListId, m.fromItemId, scope.plan.select);
+  if (old === null) await confirmListStands(scope, m.fromListId);
+  return old;
+}
+
+function listName(scope: RunScope, listId: string): string {
+  return scope.lists.find((l) => l.listId === listId)?.name ?? listId;
+}
+
+function bothEditedReason(scope: RunScope, m: PendingMove, keep: ListItem): string {
+  return (
+    `item ${m.fromItemId} in list "${listName(scope, m.fromListId)}" and item ${keep.id} in list ` +
+    `"${listName(scope, m.toListId)}", to which this row was moving, were both edited in SharePoint while the move ` +
+    'waited; neither is deleted. Delete the item whose edits you do not want (copy any you keep into the other ' +
+    'first): the next push settles the move'
+  );
+}
+
+function editedCopiesReason(
+  scope: RunScope,
+  m: PendingMove,
+  keep: ListItem | null,
+  copies: ListItem[],
+): string {
+  const ids = copies.map((i) => i.id).join(', ');
+  return (
+    `list "${listName(scope, m.toListId)}" holds extra copies of this row's item (${ids}: a move's create that ` +
+    'landed twice) edited in SharePoint since; they are not deleted. Copy any edit you keep into ' +
+    (keep ? `item ${keep.id}` : 'the row') +
+    ', then delete them: the next push settles the move'
+  );
+}
+
 /**
  * The pair of a move a rerun finishes, as a pending create's adoption (push/pendingCreates.ts, adoptedEntry): its
  * synced values are what the move sent, and the item's own for the fields the move did not write (SharePoint
@@ -536,9 +706,7 @@ function finishedMove(scope: RunScope, m: PendingMove, entry: LedgerEntry, keep:
   const values: CanonicalRecord = Object.fromEntries(
     targets.map((t) => [t, wrote(t) ? (sent as CanonicalRecord)[t] : (current[t] ?? null)]),
   );
-  const unchanged = targets
-    .filter(wrote)
-    .every((t) => canonicalEquals(current[t] ?? null, (sent as CanonicalRecord)[t] ?? null));
+  const unchanged = !newItemEdited(scope, m, keep);
   return {
     ...entry,
     listId: m.toListId,
@@ -550,6 +718,28 @@ function finishedMove(scope: RunScope, m: PendingMove, entry: LedgerEntry, keep:
     state: 'SYNCED',
     spModifiedAt: keep.lastModifiedDateTime,
   };
+}
+
+/**
+ * Targets the push never writes (pull-only) whose synced value changed since the move's create left: a pull applied
+ * an edit of the old item meanwhile ("an edit of the old item is applied as usual", pull/applyPage.ts). Finishing the
+ * move would delete the only item holding it, and record the new item's older value as synced (lost edit). Fields
+ * the push writes need nothing: Postgres holds the pulled value, and the push after the move writes it. A move
+ * recorded before migration 026 (nothing recorded as sent) has nothing to compare.
+ */
+function staleCarry(scope: RunScope, m: PendingMove, entry: LedgerEntry): string[] {
+  const sent = m.sentValues;
+  if (sent === null) return [];
+  const pushed = new Set(scope.plan.toSharePoint);
+  const synced = entry.syncedValues ?? {};
+  return scope.plan.fields
+    .map((f) => f.target)
+    .filter(
+      (t) =>
+        !pushed.has(t) &&
+        Object.prototype.hasOwnProperty.call(sent, t) &&
+        !canonicalEquals(sent[t] ?? null, synced[t] ?? null),
+    );
 }
 
 /**
@@ -573,13 +763,17 @@ async function parkEditedMove(
   });
 }
 
-/** Deletes items a move left behind (duplicates by the hidden key); true when all are gone. */
+/**
+ * Deletes items a move left behind (duplicates by the hidden key, or the new item of a move undone), each only as
+ * it was read (If-Match): one edited since stays. True when all are gone.
+ */
 async function deleteItems(scope: RunScope, listId: string, items: ListItem[]): Promise<boolean> {
+  if (items.length === 0) return true;
   scope.assertLockHeld();
   const outcomes = await scope.target.writeItems(
     scope.siteId,
     listId,
-    items.map((i) => ({ kind: 'delete' as const, ref: i.id, itemId: i.id })),
+    items.map((i) => ({ kind: 'delete' as const, ref: i.id, itemId: i.id, eTag: i.eTag })),
   );
   await confirmListsOfNotFound(scope, listId, outcomes);
   return outcomes.every((o) => o.status === 'deleted' || o.status === 'not_found');

@@ -9,6 +9,7 @@ import { appliedNothing, type WriteOp, type WriteOutcome } from '../../target/sh
 import { forListId } from '../routing';
 import {
   finishMoves,
+  heldMoveReason,
   holdMove,
   moveFields,
   moveUnsettled,
@@ -324,6 +325,7 @@ export async function writePrepared(
         identity: r.identity,
         itemId: entry?.itemId ?? null,
         error:
+          heldMoveReason(scope, r.hash) ??
           'its move to another list is not settled yet (a create a stopped run sent may still land); pushed again once it is',
         waiting: true,
       });

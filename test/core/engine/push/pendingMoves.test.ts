@@ -253,6 +253,97 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     expect(await s.conflicts()).toEqual([]);
   });
 
+  // docs/design.md, moves in flight: an edit of the old item a pull applied is one the new item lacks. Finishing
+  // the move deleted the old item and lost the pull-only value from SharePoint.
+  it('an edit of the old item a pull applied while the move waited reaches the moved item (the move is made again)', async () => {
+    const s = await createLanded();
+    const edit = { Title: 'retitled on the old item', Notes: 'typed on the old item' };
+    await spEdit(h, s.open, s.openItem, edit);
+    await s.pull();
+    expect(await s.row()).toEqual({ title: edit.Title, notes: edit.Notes });
+    await s.push(); // the new item lacks the pull-only edit: the move is undone
+    await s.push(); // and made again, with the edit
+    await s.pull();
+    const items = await itemsWithKey(h, [s.open, s.closed], s.hash);
+    expect(items.map((i) => [i.list, i.fields.Title, i.fields.Notes])).toEqual([
+      [s.closed, edit.Title, edit.Notes],
+    ]);
+    expect(await s.row()).toEqual({ title: edit.Title, notes: edit.Notes });
+    expect(await s.conflicts()).toEqual([]);
+    expect(await s.push()).toMatchObject({ moved: 0, updated: 0, created: 0 });
+  });
+
+  it('an edit of a field the push writes, made on the old item and pulled while the move waited, needs no second move', async () => {
+    const s = await createLanded();
+    await spEdit(h, s.open, s.openItem, { Title: 'retitled on the old item' });
+    await s.pull();
+    expect(await s.push()).toMatchObject({ moved: 1, created: 0 });
+    expect((await s.item())?.fields.Title).toBe('retitled on the old item');
+    expect(await s.where()).toEqual(['Closed']);
+    expect(await s.conflicts()).toEqual([]);
+  });
+
+  // docs/design.md, moves in flight: the undo of a waiting move deleted the new item without looking at it.
+  it('an edit of the new item survives an old item saved with no synced change: the move finishes onto it', async () => {
+    const s = await createLanded();
+    await spEdit(h, s.closed, s.moved, { Title: 'typed in the new item' });
+    await s.pull(); // leaves the new item to the push (a move in flight): its delta reads past the edit
+    await spEdit(h, s.open, s.openItem, { Title: s.table.replace('cases', 'c') }); // a new eTag only
+    await s.push(); // the old item's delete meets a 412; it holds nothing new: deleted with its current eTag
+    await s.pull();
+    await s.push();
+    const items = await itemsWithKey(h, [s.open, s.closed], s.hash);
+    expect(items.map((i) => [i.list, i.fields.Title])).toEqual([[s.closed, 'typed in the new item']]);
+    expect((await s.row()).title).toBe('typed in the new item');
+  });
+
+  it('both items edited while the move waited: neither is deleted, the row says what to do; the item kept wins', async () => {
+    const s = await createLanded();
+    const parked = async () =>
+      (
+        await h.db.pool.query<{ e: string }>(
+          `SELECT last_error AS e FROM arcore.sync_failures
+            WHERE definition_id = $1 AND item_key = $2 AND status = 'PARKED'`,
+          [s.definitionId, s.hash],
+        )
+      ).rows.map((r) => r.e);
+    await spEdit(h, s.closed, s.moved, { Title: 'typed in the new item' });
+    await spEdit(h, s.open, s.openItem, { Title: 'typed in the old item' });
+    await s.push();
+    expect((await s.where()).sort()).toEqual(['Closed', 'Open']);
+    expect(await parked()).toEqual([expect.stringContaining('were both edited in SharePoint')]);
+    // The user keeps the new item: deleting the old one lets the next push finish the move onto it.
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${s.open}/items/${s.openItem}`)).status).toBe(
+      204,
+    );
+    await s.push();
+    await s.pull();
+    expect(await s.where()).toEqual(['Closed']);
+    expect((await s.item())?.fields.Title).toBe('typed in the new item');
+    expect((await s.row()).title).toBe('typed in the new item');
+  });
+
+  it('an edited extra copy of the moved item is not deleted: the move waits for the user', async () => {
+    const s = await createLanded();
+    const res = await h.asUser('POST', `/sites/${h.siteId}/lists/${s.closed}/items`, {
+      fields: { Title: 'typed in a late copy', Status: 'CLOSED', ArcoreKey: s.hash },
+    });
+    expect(res.status).toBe(201);
+    await s.push();
+    expect((await s.where()).sort()).toEqual(['Closed', 'Closed', 'Open']);
+    const copy = (res.body as { id: string }).id;
+    const { rows } = await h.db.pool.query<{ e: string }>(
+      `SELECT last_error AS e FROM arcore.sync_failures WHERE definition_id = $1 AND item_key = $2`,
+      [s.definitionId, s.hash],
+    );
+    expect(rows.map((r) => r.e)).toEqual([
+      expect.stringContaining(`extra copies of this row's item (${copy}`),
+    ]);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${s.closed}/items/${copy}`)).status).toBe(204);
+    await s.push();
+    expect(await s.where()).toEqual(['Closed']);
+  });
+
   it('a row waiting for its move is parked once: runs inside the wait do not count as failed attempts', async () => {
     const s = await stoppedMidMove();
     const parked = async () =>
