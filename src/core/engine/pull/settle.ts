@@ -139,6 +139,16 @@ export async function settle(
         spModifiedAt: p.spModifiedAt,
         syncedValues: decision.synced,
         contentHash: contentHash(decision.synced),
+        // The pairs of the values agreed on: the old pairs no longer match them, and a later pipeline change would
+        // take Postgres's value for an edit (I14).
+        sourceValues: sourcePairs(
+          scope.plan.fields,
+          decision.synced,
+          p.row && p.pg ? { values: p.row.values, canonical: p.pg } : null,
+          {},
+          entry.sourceValues ?? null,
+          'pull',
+        ),
       });
     else if (p.eTag && p.eTag !== entry.eTag)
       out.save.push({ ...entry, eTag: p.eTag, spModifiedAt: p.spModifiedAt });
