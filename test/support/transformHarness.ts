@@ -16,15 +16,21 @@ export type CodeField = Omit<SyncDefinitionInput['fields'][number], 'source' | '
 /** The table's definition under a pipeline. */
 export type CodeDefinition = (pipeline: string) => SyncDefinitionInput;
 
+/** How a test's table differs from the usual one: Code's column type (text), the conflict policy (the default). */
+export interface CodeTableOptions {
+  codeType?: string;
+  conflictPolicy?: SyncDefinitionInput['conflictPolicy'];
+}
+
 /**
- * Table `name` (id, name, code of `codeType`, updated_at kept by the cursor trigger) and its definition: list `name`,
- * Title from name, Code from code with the pipelines `code(pipeline)` gives.
+ * Table `name` (id, name, code, updated_at kept by the cursor trigger) and its definition: list `name`, Title from
+ * name, Code from code with the pipelines `code(pipeline)` gives.
  */
 export async function createCodeTable(
   h: Harness,
   name: string,
   code: (pipeline: string) => CodeField,
-  codeType = 'text',
+  { codeType = 'text', conflictPolicy }: CodeTableOptions = {},
 ): Promise<CodeDefinition> {
   await h.db.pool.query(
     `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code ${codeType}, updated_at timestamptz NOT NULL DEFAULT now())`,
@@ -34,6 +40,7 @@ export async function createCodeTable(
     name,
     source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
     target: { site: SITE, list: name },
+    ...(conflictPolicy === undefined ? {} : { conflictPolicy }),
     fields: [
       { source: 'name', target: 'Title' },
       { source: 'code', target: 'Code', ...code(pipeline) },
@@ -62,9 +69,9 @@ export async function syncedCodeTable(
   code: (pipeline: string) => CodeField,
   first: string,
   codes: readonly (string | number)[],
-  codeType = 'text',
+  options: CodeTableOptions = {},
 ): Promise<CodeDefinition> {
-  const def = await createCodeTable(h, name, code, codeType);
+  const def = await createCodeTable(h, name, code, options);
   await h.define(def(first));
   await insertCodes(h, name, codes);
   expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(codes.length);
@@ -124,4 +131,32 @@ export async function interruptedBackfill(
   } finally {
     await h.db.pool.query(`DROP TRIGGER review_fail ON arcore.sync_backfills`);
   }
+}
+
+/** The id of the OPEN conflict of definition `name`. */
+export async function openConflictOf(h: Harness, name: string): Promise<string> {
+  const { rows } = await h.db.pool.query<{ id: string }>(
+    `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+      WHERE d.name = $1 AND c.status = 'OPEN'`,
+    [name],
+  );
+  return rows[0].id;
+}
+
+/**
+ * A MANUAL definition whose Code is pushed through PREFIX('X-') and pulled through TRIM, so a value pull writes is
+ * not what the push would send; row 1 ('a', 'c1') created by a push, not pulled yet. Its item.
+ */
+export async function createdPrefixedCode(h: Harness, name: string): Promise<{ id: string }> {
+  const def = await createCodeTable(
+    h,
+    name,
+    (pullTransform) => ({ transform: "PREFIX('X-')", pullTransform }),
+    { conflictPolicy: 'MANUAL' },
+  );
+  await h.define(def('TRIM'));
+  await insertCodes(h, name, ['c1']);
+  expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
+  const [item] = await h.items(name);
+  return item;
 }

@@ -59,14 +59,9 @@ describe('I14 docs/cli.md (backfill): A→B→A, A→B→C, and pairs saved befo
   });
   it('pairs without stamps on a field with pullTransform alone: a pull backfill re-derives only after a change', async () => {
     const name = 'rvf4';
-    const def = await syncedCodeTable(
-      h,
-      name,
-      (pullTransform) => ({ pullTransform }),
-      'SCALE(0.01)',
-      [5],
-      'double precision',
-    );
+    const def = await syncedCodeTable(h, name, (pullTransform) => ({ pullTransform }), 'SCALE(0.01)', [5], {
+      codeType: 'double precision',
+    });
     expect(await spCode(h, name)).toBe(500);
     const pg = () => pgCode(h, name);
     await unstamp();
