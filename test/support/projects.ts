@@ -9,6 +9,8 @@ import { installCursorFor } from '../../src/core/ops';
 import { createProjectsTable, projectsDefinition, timestampSource, type Harness } from './engineHarness';
 
 export interface ProjectsOptions {
+  /** The list (default: the table's name). */
+  list?: string;
   /** Merged into projectsDefinition's definition (deletes policy, fields). */
   definition?: Partial<SyncDefinitionInput>;
   /** Merged into its source (overlapSeconds, pageSize). */
@@ -17,12 +19,12 @@ export interface ProjectsOptions {
   tombstones?: boolean;
 }
 
-/** Table and list `name`: createProjectsTable's table, projectsDefinition's mapping, defined. */
+/** Table `name` on list `name` (or `list`): createProjectsTable's table, projectsDefinition's mapping, defined. */
 export async function defineProjects(h: Harness, name: string, options: ProjectsOptions = {}): Promise<void> {
   await createProjectsTable(h.db, name);
   const input = projectsDefinition(
     { name, source: { ...timestampSource(name), ...options.source }, ...options.definition },
-    name,
+    options.list ?? name,
   );
   await h.define(input);
   if (options.tombstones) await installCursorFor(parseDefinition(input), h.db.pool);
