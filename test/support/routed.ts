@@ -1,6 +1,7 @@
 /** What the routing tests (one table, several lists) set up, check after every run and look up between runs. */
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
+import type { SyncDefinitionInput } from '../../src/core/definition/schema';
 import type { EngineContext, RunSummary } from '../../src/core/engine/types';
 import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
 import { SITE, type Harness } from './engineHarness';
@@ -103,13 +104,14 @@ export async function definitionListId(
 
 /**
  * Table `table` (id, title, status) routed to list `open` while status is 'OPEN', else to `closed`, Title and Status
- * mapped, conflicts left to a person (MANUAL): the resolve tests' routed definition, defined.
+ * mapped, with `options` (conflict policy, pull) on top: the move and resolve tests' routed definition, defined.
  */
 export async function defineRoutedTitles(
   h: Harness,
   table: string,
   open: string,
   closed: string,
+  options: Partial<SyncDefinitionInput> = {},
 ): Promise<void> {
   await h.db.pool.query(`CREATE TABLE ${table} (
     id integer PRIMARY KEY, title text, status text, updated_at timestamptz NOT NULL DEFAULT now())`);
@@ -118,11 +120,11 @@ export async function defineRoutedTitles(
     name: table,
     source: { table, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' }, overlapSeconds: 0 },
     target: { site: SITE, routes: [{ when: "status == 'OPEN'", list: open }, { list: closed }] },
-    conflictPolicy: 'MANUAL',
     fields: [
       { source: 'title', target: 'Title' },
       { source: 'status', target: 'Status' },
     ],
+    ...options,
   });
 }
 
@@ -187,7 +189,7 @@ export async function openConflictId(h: Harness, definitionId: string): Promise<
   return rows[0].id;
 }
 
-/** Row 1 ('t0', OPEN) of defineRoutedTitles's table created in `open` by a push, then pulled: its pair. */
+/** Row 1 ('t0', OPEN) of defineRoutedTitles's table under MANUAL, created in `open` by a push, then pulled: its pair. */
 export async function syncedInOpen(
   h: Harness,
   ctx: EngineContext,
@@ -195,7 +197,7 @@ export async function syncedInOpen(
   open: string,
   closed: string,
 ): Promise<LedgerPair> {
-  await defineRoutedTitles(h, table, open, closed);
+  await defineRoutedTitles(h, table, open, closed, { conflictPolicy: 'MANUAL' });
   await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (1, 't0', 'OPEN')`);
   expect(await runPush(ctx, table, { trigger: 'test' })).toMatchObject({ created: 1 });
   await runPull(ctx, table, { trigger: 'test' });

@@ -92,7 +92,7 @@ describe('I6 resolve of a routed row with a move in flight (docs/design.md, "Cre
     n++;
     const table = `fcases${n}`;
     const [open, closed] = [`FOpen${n}`, `FClosed${n}`];
-    await defineRoutedTitles(h, table, open, closed);
+    await defineRoutedTitles(h, table, open, closed, { conflictPolicy: 'MANUAL' });
     // Row 2 lives in Closed first: its item takes id 1 there, the id row 1's item has in Open.
     await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (2, 'other', 'CLOSED')`);
     await runPush(ctx, table, { trigger: 'test' });
