@@ -7,38 +7,24 @@ import { pullQueueOutput } from '../../src/functions/queues';
 import { installRuntime } from '../../src/functions/runtime';
 import type { TestDatabase } from '../support/db';
 import { invocation, postJson, queued } from './support/invocation';
-import {
-  defineStored,
-  metaDatabase,
-  metaOnlyContext,
-  notification,
-  storeSubscription,
-} from './support/metaFixtures';
+import { metaOnlyContext, notification, ordersFixture } from './support/metaFixtures';
 
 const URL = 'http://127.0.0.1:7071/api/graph/notifications?code=key';
 
 let db: TestDatabase;
 let ctx: EngineContext;
-let closeCtx: () => Promise<void>;
+let closeFixture: () => Promise<void>;
 let uninstall: () => void;
 let ordersId: string;
 
 beforeAll(async () => {
-  db = await metaDatabase();
-  ordersId = await defineStored(db.pool, 'orders');
-  await storeSubscription(db.pool, {
-    subscriptionId: 'sub-orders',
-    definitionId: ordersId,
-    clientState: 'right',
-  });
-  ({ ctx, close: closeCtx } = await metaOnlyContext(db));
+  ({ db, ctx, ordersId, close: closeFixture } = await ordersFixture());
   uninstall = installRuntime({ ctx, telemetry: disabledTelemetry, webhookUrls: {} });
 });
 
 afterAll(async () => {
   uninstall();
-  await closeCtx();
-  await db.drop();
+  await closeFixture();
 });
 
 beforeEach(() => db.pool.query('DELETE FROM arcore.pending_pulls'));

@@ -2,13 +2,7 @@ import { request as httpRequest } from 'node:http';
 import type { EngineContext, Logger } from '../../src/core/engine/types';
 import { startLocalHost, type LocalHost } from '../../src/serve';
 import type { TestDatabase } from '../support/db';
-import {
-  defineStored,
-  metaDatabase,
-  metaOnlyContext,
-  notification,
-  storeSubscription,
-} from '../functions/support/metaFixtures';
+import { notification, ordersFixture } from '../functions/support/metaFixtures';
 
 /*
  * The local ops API (`arcore-sync serve`) against what a web page in the developer's browser can send:
@@ -50,23 +44,15 @@ function send(
 
 let db: TestDatabase;
 let ctx: EngineContext;
-let closeCtx: () => Promise<void>;
+let closeFixture: () => Promise<void>;
 let ordersId: string;
 
 beforeAll(async () => {
-  db = await metaDatabase();
-  ordersId = await defineStored(db.pool, 'orders');
-  await storeSubscription(db.pool, {
-    subscriptionId: 'sub-orders',
-    definitionId: ordersId,
-    clientState: 'right',
-  });
-  ({ ctx, close: closeCtx } = await metaOnlyContext(db));
+  ({ db, ctx, ordersId, close: closeFixture } = await ordersFixture());
 });
 
 afterAll(async () => {
-  await closeCtx();
-  await db.drop();
+  await closeFixture();
 });
 
 async function parkFailure(): Promise<void> {

@@ -32,6 +32,34 @@ type Expected = Pick<ConflictDecision, 'outcome' | 'values' | 'writePostgres' | 
 const pgEdit = { ...BASE, Title: 'pg' };
 const spEdit = { ...BASE, Amount: 2 };
 const spTitle = { ...BASE, Title: 'sp' };
+/** pgEdit decided over the other side: written to SharePoint. */
+const pgEditWins: Expected = {
+  outcome: 'TAKE_POSTGRES',
+  values: pgEdit,
+  writePostgres: false,
+  writeSharePoint: true,
+};
+/** spEdit decided over the other side: written to Postgres. */
+const spEditWins: Expected = {
+  outcome: 'TAKE_SHAREPOINT',
+  values: spEdit,
+  writePostgres: true,
+  writeSharePoint: false,
+};
+
+/** pgEdit against spEdit under LAST_WRITER_WINS, each side modified at the time given. */
+function lastWriter(
+  postgresModifiedAt: string | null,
+  sharepointModifiedAt: string | null,
+): Partial<ConflictInput> {
+  return {
+    policy: 'LAST_WRITER_WINS',
+    postgres: pgEdit,
+    sharepoint: spEdit,
+    postgresModifiedAt,
+    sharepointModifiedAt,
+  };
+}
 
 describe('I7 conflicts: resolveConflict decisions (ROW detection, and deletes under either)', () => {
   it.each<[string, Partial<ConflictInput>, Expected]>([
@@ -73,82 +101,44 @@ describe('I7 conflicts: resolveConflict decisions (ROW detection, and deletes un
     [
       'SOURCE_WINS on edits to different fields',
       { policy: 'SOURCE_WINS', postgres: pgEdit, sharepoint: spEdit },
-      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+      pgEditWins,
     ],
     [
       'DESTINATION_WINS on edits to different fields',
       { policy: 'DESTINATION_WINS', postgres: pgEdit, sharepoint: spEdit },
-      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
+      spEditWins,
     ],
     [
       'SOURCE_WINS: Postgres edit against a SharePoint delete recreates the item',
       { policy: 'SOURCE_WINS', postgres: pgEdit, sharepoint: null },
-      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+      pgEditWins,
     ],
     [
       'DESTINATION_WINS: SharePoint delete against a Postgres edit deletes the row',
       { policy: 'DESTINATION_WINS', postgres: pgEdit, sharepoint: null },
       { outcome: 'TAKE_SHAREPOINT', values: null, writePostgres: true, writeSharePoint: false },
     ],
-    [
-      'LAST_WRITER_WINS: SharePoint later',
-      {
-        policy: 'LAST_WRITER_WINS',
-        postgres: pgEdit,
-        sharepoint: spEdit,
-        postgresModifiedAt: EARLY,
-        sharepointModifiedAt: LATE,
-      },
-      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
-    ],
+    ['LAST_WRITER_WINS: SharePoint later', lastWriter(EARLY, LATE), spEditWins],
     [
       'LAST_WRITER_WINS: Postgres later, compared as instants across offsets',
-      {
-        policy: 'LAST_WRITER_WINS',
-        postgres: pgEdit,
-        sharepoint: spEdit,
-        postgresModifiedAt: '2024-05-01 12:00:00.000001+02',
-        sharepointModifiedAt: EARLY,
-      },
-      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+      lastWriter('2024-05-01 12:00:00.000001+02', EARLY),
+      pgEditWins,
     ],
     [
       'LAST_WRITER_WINS: microseconds decide',
-      {
-        policy: 'LAST_WRITER_WINS',
-        postgres: pgEdit,
-        sharepoint: spEdit,
-        postgresModifiedAt: '2024-05-01 10:00:00.000001',
-        sharepointModifiedAt: '2024-05-01T10:00:00.000002Z',
-      },
-      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
+      lastWriter('2024-05-01 10:00:00.000001', '2024-05-01T10:00:00.000002Z'),
+      spEditWins,
     ],
     [
       'LAST_WRITER_WINS: exact tie goes to the source',
-      {
-        policy: 'LAST_WRITER_WINS',
-        postgres: pgEdit,
-        sharepoint: spEdit,
-        postgresModifiedAt: EARLY,
-        sharepointModifiedAt: '2024-05-01 12:00:00+02',
-      },
-      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+      lastWriter(EARLY, '2024-05-01 12:00:00+02'),
+      pgEditWins,
     ],
-    [
-      'LAST_WRITER_WINS: a missing timestamp loses',
-      {
-        policy: 'LAST_WRITER_WINS',
-        postgres: pgEdit,
-        sharepoint: spEdit,
-        postgresModifiedAt: null,
-        sharepointModifiedAt: EARLY,
-      },
-      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
-    ],
+    ['LAST_WRITER_WINS: a missing timestamp loses', lastWriter(null, EARLY), spEditWins],
     [
       'LAST_WRITER_WINS: both missing goes to the source',
       { policy: 'LAST_WRITER_WINS', postgres: pgEdit, sharepoint: spEdit },
-      { outcome: 'TAKE_POSTGRES', values: pgEdit, writePostgres: false, writeSharePoint: true },
+      pgEditWins,
     ],
     [
       'MERGE: disjoint edits both survive',
@@ -215,7 +205,7 @@ describe('I7 conflicts: resolveConflict decisions (ROW detection, and deletes un
     [
       'MERGE: a delete against an edit, tie-breaker DESTINATION_WINS restores the row',
       { policy: 'MERGE', tieBreaker: 'DESTINATION_WINS', postgres: null, sharepoint: spEdit },
-      { outcome: 'TAKE_SHAREPOINT', values: spEdit, writePostgres: true, writeSharePoint: false },
+      spEditWins,
     ],
     [
       'MERGE: never synced, both sides hold values',
@@ -288,50 +278,38 @@ describe('I7 conflicts: resolveConflict decisions (ROW detection, and deletes un
 describe('I7 conflicts: FIELD detection (the default) decides only fields changed on both sides', () => {
   const both = { ...BASE, Title: 'pg', Amount: 5 };
   const theirs = { ...BASE, Title: 'sp', Tags: ['b'] };
+  /** A decision that writes both sides: each gets the fields the other changed. */
+  const writesBoth = (
+    outcome: ConflictDecision['outcome'],
+    values: CanonicalRecord,
+    fields: string[],
+  ): Expected & { fields: string[] } => ({
+    outcome,
+    values,
+    writePostgres: true,
+    writeSharePoint: true,
+    fields,
+  });
   it.each<[string, Partial<ConflictInput>, Expected & { fields: string[] }]>([
     [
       'edits to different fields are both kept under SOURCE_WINS, without a conflict',
       { policy: 'SOURCE_WINS', postgres: pgEdit, sharepoint: spEdit },
-      {
-        outcome: 'NO_CONFLICT',
-        values: { Title: 'pg', Amount: 2, Tags: ['a'] },
-        writePostgres: true,
-        writeSharePoint: true,
-        fields: [],
-      },
+      writesBoth('NO_CONFLICT', { Title: 'pg', Amount: 2, Tags: ['a'] }, []),
     ],
     [
       'edits to different fields are both kept under MANUAL: nothing is parked',
       { policy: 'MANUAL', postgres: pgEdit, sharepoint: spEdit },
-      {
-        outcome: 'NO_CONFLICT',
-        values: { Title: 'pg', Amount: 2, Tags: ['a'] },
-        writePostgres: true,
-        writeSharePoint: true,
-        fields: [],
-      },
+      writesBoth('NO_CONFLICT', { Title: 'pg', Amount: 2, Tags: ['a'] }, []),
     ],
     [
       'SOURCE_WINS decides only the field edited on both sides',
       { policy: 'SOURCE_WINS', postgres: both, sharepoint: theirs },
-      {
-        outcome: 'TAKE_POSTGRES',
-        values: { Title: 'pg', Amount: 5, Tags: ['b'] },
-        writePostgres: true,
-        writeSharePoint: true,
-        fields: ['Title'],
-      },
+      writesBoth('TAKE_POSTGRES', { Title: 'pg', Amount: 5, Tags: ['b'] }, ['Title']),
     ],
     [
       'DESTINATION_WINS decides only the field edited on both sides',
       { policy: 'DESTINATION_WINS', postgres: both, sharepoint: theirs },
-      {
-        outcome: 'TAKE_SHAREPOINT',
-        values: { Title: 'sp', Amount: 5, Tags: ['b'] },
-        writePostgres: true,
-        writeSharePoint: true,
-        fields: ['Title'],
-      },
+      writesBoth('TAKE_SHAREPOINT', { Title: 'sp', Amount: 5, Tags: ['b'] }, ['Title']),
     ],
     [
       'LAST_WRITER_WINS decides only the field edited on both sides',
@@ -342,24 +320,12 @@ describe('I7 conflicts: FIELD detection (the default) decides only fields change
         postgresModifiedAt: EARLY,
         sharepointModifiedAt: LATE,
       },
-      {
-        outcome: 'TAKE_SHAREPOINT',
-        values: { Title: 'sp', Amount: 5, Tags: ['b'] },
-        writePostgres: true,
-        writeSharePoint: true,
-        fields: ['Title'],
-      },
+      writesBoth('TAKE_SHAREPOINT', { Title: 'sp', Amount: 5, Tags: ['b'] }, ['Title']),
     ],
     [
       'MERGE decides alike: the tie-breaker for the field edited on both sides',
       { policy: 'MERGE', tieBreaker: 'DESTINATION_WINS', postgres: both, sharepoint: theirs },
-      {
-        outcome: 'MERGED',
-        values: { Title: 'sp', Amount: 5, Tags: ['b'] },
-        writePostgres: true,
-        writeSharePoint: true,
-        fields: ['Title'],
-      },
+      writesBoth('MERGED', { Title: 'sp', Amount: 5, Tags: ['b'] }, ['Title']),
     ],
     [
       'MANUAL parks a field edited on both sides',
@@ -466,6 +432,31 @@ function changed(base: CanonicalRecord | null, side: CanonicalRecord, field: str
   return JSON.stringify(base?.[field] ?? null) !== JSON.stringify(side[field] ?? null);
 }
 
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+/** The scenario's two sides, when neither is deleted: fast-check discards the other scenarios. */
+function bothSides(s: Scenario): { postgres: CanonicalRecord; sharepoint: CanonicalRecord } {
+  fc.pre(s.postgres !== null && s.sharepoint !== null);
+  return { postgres: s.postgres as CanonicalRecord, sharepoint: s.sharepoint as CanonicalRecord };
+}
+
+/**
+ * Which sides changed `field` since the base; a field changed on one side only must have that side's value in the
+ * decided `values`.
+ */
+function expectOneSidedKept(
+  s: Scenario,
+  sides: { postgres: CanonicalRecord; sharepoint: CanonicalRecord },
+  values: CanonicalRecord,
+  field: string,
+): { byPostgres: boolean; bySharePoint: boolean } {
+  const byPostgres = changed(s.base, sides.postgres, field);
+  const bySharePoint = changed(s.base, sides.sharepoint, field);
+  if (byPostgres && !bySharePoint) expect(values[field]).toEqual(sides.postgres[field]);
+  if (bySharePoint && !byPostgres) expect(values[field]).toEqual(sides.sharepoint[field]);
+  return { byPostgres, bySharePoint };
+}
+
 describe('I7 conflicts: properties', () => {
   it('never loses a change when only one side changed (every policy but MANUAL, which has nothing to park)', () => {
     fc.assert(
@@ -484,17 +475,12 @@ describe('I7 conflicts: properties', () => {
   it('MERGE never loses a field changed on one side only', () => {
     fc.assert(
       fc.property(scenario, (s) => {
-        fc.pre(s.postgres !== null && s.sharepoint !== null);
-        const postgres = s.postgres as CanonicalRecord;
-        const sharepoint = s.sharepoint as CanonicalRecord;
+        const sides = bothSides(s);
         const decision = resolveConflict({ ...s, policy: 'MERGE', fields: FIELDS });
         expect(decision.values).not.toBeNull();
         const values = decision.values as CanonicalRecord;
         for (const field of FIELDS) {
-          const byPostgres = changed(s.base, postgres, field);
-          const bySharePoint = changed(s.base, sharepoint, field);
-          if (byPostgres && !bySharePoint) expect(values[field]).toEqual(postgres[field]);
-          if (bySharePoint && !byPostgres) expect(values[field]).toEqual(sharepoint[field]);
+          const { byPostgres, bySharePoint } = expectOneSidedKept(s, sides, values, field);
           if (!byPostgres && !bySharePoint) expect(values[field]).toEqual(s.base?.[field] ?? null);
         }
       }),
@@ -505,9 +491,7 @@ describe('I7 conflicts: properties', () => {
   it('FIELD: under every policy, a field changed on one side only takes that side (unless the row is parked or deleted)', () => {
     fc.assert(
       fc.property(scenario, (s) => {
-        fc.pre(s.postgres !== null && s.sharepoint !== null);
-        const postgres = s.postgres as CanonicalRecord;
-        const sharepoint = s.sharepoint as CanonicalRecord;
+        const sides = bothSides(s);
         const decision = resolveConflict({ ...s, detection: 'FIELD', fields: FIELDS });
         if (decision.outcome === 'PARKED') {
           expect(decision.fields.length).toBeGreaterThan(0);
@@ -515,11 +499,8 @@ describe('I7 conflicts: properties', () => {
         }
         const values = decision.values as CanonicalRecord;
         for (const field of FIELDS) {
-          const byPostgres = changed(s.base, postgres, field);
-          const bySharePoint = changed(s.base, sharepoint, field);
-          if (byPostgres && !bySharePoint) expect(values[field]).toEqual(postgres[field]);
-          if (bySharePoint && !byPostgres) expect(values[field]).toEqual(sharepoint[field]);
-          const contested = byPostgres && bySharePoint && changed(postgres, sharepoint, field);
+          const { byPostgres, bySharePoint } = expectOneSidedKept(s, sides, values, field);
+          const contested = byPostgres && bySharePoint && changed(sides.postgres, sides.sharepoint, field);
           expect(decision.fields.includes(field)).toBe(contested);
         }
       }),

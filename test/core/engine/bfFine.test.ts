@@ -1,11 +1,8 @@
-import { applyDefinitions } from '../../../src/core/engine/apply';
 import { runBackfill } from '../../../src/core/engine/backfill';
-import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
-import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
-import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
-import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { startHarness, type Harness } from '../../support/engineHarness';
+import { applyPipeline, pgCode, spCode, spCodes, syncedCodeTable } from '../../support/transformHarness';
 
 describe('I14 docs/cli.md (backfill): A→B→A, A→B→C, and pairs saved before the stamps', () => {
   let h: Harness;
@@ -14,28 +11,17 @@ describe('I14 docs/cli.md (backfill): A→B→A, A→B→C, and pairs saved befo
   });
   afterAll(async () => h.close());
 
-  async function table(name: string) {
-    await h.db.pool.query(
-      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, updated_at timestamptz NOT NULL DEFAULT now())`,
+  /** Rows 1 and 2 synced under transform UPPER ('c1', 'c2' pushed as 'C1', 'C2'). */
+  const table = (name: string) =>
+    syncedCodeTable(h, name, (transform) => ({ transform }), 'UPPER', ['c1', 'c2']);
+  const codes = (name: string) => spCodes(h, name);
+  const apply = (d: SyncDefinitionInput) => applyPipeline(h, d);
+  /** As an apply before the upgrade left them: every pair's Code without push/pull stamps. */
+  const unstamp = () =>
+    h.db.pool.query(
+      `UPDATE arcore.sync_ledger SET synced_source_values = jsonb_set(synced_source_values, '{Code}',
+         (synced_source_values->'Code') - 'push' - 'pull')`,
     );
-    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
-    const def = (t: string): SyncDefinitionInput => ({
-      name,
-      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: name },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'code', target: 'Code', transform: t },
-      ],
-    });
-    await h.define(def('UPPER'));
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'c1'), (2, 'b', 'c2')`);
-    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(2);
-    await runPull(h.ctx, name, { trigger: 'test' });
-    return def;
-  }
-  const codes = async (name: string) => (await h.items(name)).map((i) => i.fields.Code).sort();
-  const apply = (d: SyncDefinitionInput) => applyDefinitions(h.db.pool, [parseDefinition(d)]);
 
   it('A→B→A with a row pushed under B: only that row is rewritten', async () => {
     const name = 'rvf1';
@@ -67,39 +53,17 @@ describe('I14 docs/cli.md (backfill): A→B→A, A→B→C, and pairs saved befo
     const def = await table(name);
     await apply(def("UPPER | PREFIX('P-')"));
     // As an apply before the upgrade left them: pairs without push/pull stamps.
-    await h.db.pool.query(
-      `UPDATE arcore.sync_ledger SET synced_source_values = jsonb_set(synced_source_values, '{Code}',
-         (synced_source_values->'Code') - 'push' - 'pull')`,
-    );
+    await unstamp();
     const b = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'push', trigger: 'test' });
     expect({ updated: b.updated, codes: await codes(name) }).toEqual({ updated: 2, codes: ['P-C1', 'P-C2'] });
   });
   it('pairs without stamps on a field with pullTransform alone: a pull backfill re-derives only after a change', async () => {
     const name = 'rvf4';
-    await h.db.pool.query(
-      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code double precision, updated_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
-    const def = (pullTransform: string): SyncDefinitionInput => ({
-      name,
-      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: name },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'code', target: 'Code', pullTransform },
-      ],
+    const def = await syncedCodeTable(h, name, (pullTransform) => ({ pullTransform }), 'SCALE(0.01)', [5], {
+      codeType: 'double precision',
     });
-    await h.define(def('SCALE(0.01)'));
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 5)`);
-    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
-    await runPull(h.ctx, name, { trigger: 'test' });
-    expect((await h.items(name))[0].fields.Code).toBe(500);
-    const unstamp = () =>
-      h.db.pool.query(
-        `UPDATE arcore.sync_ledger SET synced_source_values = jsonb_set(synced_source_values, '{Code}',
-           (synced_source_values->'Code') - 'push' - 'pull')`,
-      );
-    const pg = async () => (await h.db.pool.query(`SELECT code FROM ${name}`)).rows[0].code as number;
+    expect(await spCode(h, name)).toBe(500);
+    const pg = () => pgCode(h, name);
     await unstamp();
     const same = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'pull', trigger: 'test' });
     expect({ updated: same.updated, pg: await pg() }).toEqual({ updated: 0, pg: 5 });
@@ -112,7 +76,7 @@ describe('I14 docs/cli.md (backfill): A→B→A, A→B→C, and pairs saved befo
       restart: true,
       trigger: 'test',
     });
-    expect({ updated: b.updated, pg: await pg(), sp: (await h.items(name))[0].fields.Code }).toEqual({
+    expect({ updated: b.updated, pg: await pg(), sp: await spCode(h, name) }).toEqual({
       updated: 1,
       pg: 0.5,
       sp: 500,

@@ -16,6 +16,7 @@ import {
   startHarness,
   type Harness,
 } from '../../support/engineHarness';
+import { defineProjects } from '../../support/projects';
 import { itemsWithKey } from '../../support/routed';
 
 /**
@@ -40,30 +41,7 @@ describe('I15 (docs/design.md): a list replaced while this process holds a cache
 
     // Someone deletes the list and restores it from an export (items keep their hidden key), from another
     // process: this process's cached resolution is not dropped.
-    const kept = (await h.items('Projects')).map((i) => i.fields as { ArcoreKey: string; Title: string });
-    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects`);
-    const oldListId = (body as { id: string }).id;
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${oldListId}`)).status).toBe(204);
-    const other = await createEngineContext(
-      loadSettings({
-        DATABASE_URL: h.db.url,
-        GRAPH_BASE_URL: h.emulator.baseUrl,
-        GRAPH_TOKEN: h.emulator.appToken,
-        GRAPH_RU_PER_MINUTE: '10000000',
-      }),
-      { caCert: h.emulator.caCert },
-    );
-    try {
-      await provisionList(other.ctx, 'projects');
-    } finally {
-      await other.close();
-    }
-    for (const { ArcoreKey, Title } of kept) {
-      const res = await h.asUser('POST', `/sites/${h.siteId}/lists/Projects/items`, {
-        fields: { ArcoreKey, Title },
-      });
-      expect(res.status).toBe(201);
-    }
+    await replaceList('Projects', 'projects', true);
 
     // A Postgres edit meets the push of the long-lived worker.
     await h.db.pool.query("UPDATE projects SET name = 'one edited' WHERE id = 1");
@@ -93,37 +71,8 @@ describe('I15 (docs/design.md): a list replaced while this process holds a cache
   });
 
   it('DESTINATION_WINS: a Postgres edit meeting the replaced list is not taken for a SharePoint delete (row kept)', async () => {
-    await createProjectsTable(h.db, 'projects2');
-    const def = projectsDefinition(
-      {
-        name: 'projects2',
-        source: { table: 'projects2', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-        conflictPolicy: 'DESTINATION_WINS',
-      },
-      'Projects2',
-    );
-    await h.define(def);
-    await h.db.pool.query("INSERT INTO projects2 (id, name) VALUES (1, 'one'), (2, 'two')");
-    expect((await runPush(h.ctx, 'projects2', { trigger: 'test' })).created).toBe(2);
-    await runPull(h.ctx, 'projects2', { trigger: 'test' });
-
-    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects2`);
-    const oldListId = (body as { id: string }).id;
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${oldListId}`)).status).toBe(204);
-    const other = await createEngineContext(
-      loadSettings({
-        DATABASE_URL: h.db.url,
-        GRAPH_BASE_URL: h.emulator.baseUrl,
-        GRAPH_TOKEN: h.emulator.appToken,
-        GRAPH_RU_PER_MINUTE: '10000000',
-      }),
-      { caCert: h.emulator.caCert },
-    );
-    try {
-      await provisionList(other.ctx, 'projects2');
-    } finally {
-      await other.close();
-    }
+    await syncedProjects('projects2', 'Projects2', ['one', 'two'], { conflictPolicy: 'DESTINATION_WINS' });
+    await replaceList('Projects2', 'projects2', false);
 
     await h.db.pool.query("UPDATE projects2 SET name = 'one edited' WHERE id = 1");
     const push = await runPush(h.ctx, 'projects2', { trigger: 'test' });
@@ -137,19 +86,7 @@ describe('I15 (docs/design.md): a list replaced while this process holds a cache
   });
 
   it('a delete and a pull meeting the replaced list refuse (relink) and change nothing; the delete reaches the list after relink', async () => {
-    await createProjectsTable(h.db, 'projects3');
-    await h.define(
-      projectsDefinition(
-        {
-          name: 'projects3',
-          source: { table: 'projects3', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-        },
-        'Projects3',
-      ),
-    );
-    await h.db.pool.query("INSERT INTO projects3 (id, name) VALUES (1, 'one'), (2, 'two')");
-    expect((await runPush(h.ctx, 'projects3', { trigger: 'test' })).created).toBe(2);
-    await runPull(h.ctx, 'projects3', { trigger: 'test' });
+    await syncedProjects('projects3', 'Projects3', ['one', 'two']);
 
     // Replaced (restored from an export) while this process holds the resolution; then row 2 is deleted.
     await replaceList('Projects3', 'projects3', true);
@@ -174,22 +111,10 @@ describe('I15 (docs/design.md): a list replaced while this process holds a cache
   });
 
   it('a list deleted and not re-created: the push fails naming provision and relink, and keeps every pair', async () => {
-    await createProjectsTable(h.db, 'projects4');
-    await h.define(
-      projectsDefinition(
-        {
-          name: 'projects4',
-          source: { table: 'projects4', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-        },
-        'Projects4',
-      ),
-    );
+    await defineProjects(h, 'projects4', { list: 'Projects4' });
     await h.db.pool.query("INSERT INTO projects4 (id, name) VALUES (1, 'one')");
     expect((await runPush(h.ctx, 'projects4', { trigger: 'test' })).created).toBe(1);
-    const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/Projects4`);
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${(body as { id: string }).id}`)).status).toBe(
-      204,
-    );
+    await deleteList('Projects4');
     await h.db.pool.query("UPDATE projects4 SET name = 'one edited' WHERE id = 1");
     const push = await runPush(h.ctx, 'projects4', { trigger: 'test' });
     expect(push).toMatchObject({ status: 'FAILED', errorKind: 'not_found', conflicts: 0, deleted: 0 });
@@ -202,13 +127,35 @@ describe('I15 (docs/design.md): a list replaced while this process holds a cache
     expect(rows[0].n).toBe(1);
   });
 
-  /** Deletes the list and provisions it again from another process (whose resolution cache is its own). */
-  async function replaceList(list: string, definition: string, restoreItems: boolean): Promise<void> {
-    const kept = (await h.items(list)).map((i) => i.fields as { ArcoreKey: string; Title: string });
+  /** Table `table` on `list` (projectsDefinition with `definition`), rows `names` (ids 1, 2, …) pushed and pulled. */
+  async function syncedProjects(
+    table: string,
+    list: string,
+    names: string[],
+    definition: Partial<SyncDefinitionInput> = {},
+  ): Promise<void> {
+    await defineProjects(h, table, { list, definition });
+    const values = names.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ');
+    await h.db.pool.query(
+      `INSERT INTO ${table} (id, name) VALUES ${values}`,
+      names.flatMap((n, i) => [i + 1, n]),
+    );
+    expect((await runPush(h.ctx, table, { trigger: 'test' })).created).toBe(names.length);
+    await runPull(h.ctx, table, { trigger: 'test' });
+  }
+
+  /** A SharePoint user deletes the list. */
+  async function deleteList(list: string): Promise<void> {
     const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/${list}`);
     expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${(body as { id: string }).id}`)).status).toBe(
       204,
     );
+  }
+
+  /** Deletes the list and provisions it again from another process (whose resolution cache is its own). */
+  async function replaceList(list: string, definition: string, restoreItems: boolean): Promise<void> {
+    const kept = (await h.items(list)).map((i) => i.fields as { ArcoreKey: string; Title: string });
+    await deleteList(list);
     const other = await createEngineContext(
       loadSettings({
         DATABASE_URL: h.db.url,

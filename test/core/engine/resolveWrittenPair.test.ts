@@ -1,8 +1,9 @@
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { resolveConflict } from '../../../src/core/engine/resolve';
-import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
-import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { startHarness, type Harness } from '../../support/engineHarness';
+import { spEdit } from '../../support/routed';
+import { createdPrefixedCode, openConflictOf } from '../../support/transformHarness';
 
 /**
  * Review of fd26ab8: resolve now stores pairs through syncedEntry, but with `written` = {} and the row values read
@@ -19,39 +20,12 @@ describe('I3 resolve take sharepoint on a transformed field (docs/design.md, I7:
 
   it('leaves SharePoint as taken: the next push writes nothing', async () => {
     const name = 'rvw1';
-    await h.db.pool.query(
-      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, updated_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
-    await h.define({
-      name,
-      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: name },
-      conflictPolicy: 'MANUAL',
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'code', target: 'Code', transform: "PREFIX('X-')", pullTransform: 'TRIM' },
-      ],
-    });
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'c1')`);
-    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
-    const [item] = await h.items(name);
+    const item = await createdPrefixedCode(h, name);
     // A conflict on Code.
     await h.db.pool.query(`UPDATE ${name} SET code = 'p1' WHERE id = 1`);
-    expect(
-      (
-        await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
-          Code: '  X-k9 ',
-        })
-      ).status,
-    ).toBe(200);
+    await spEdit(h, name, item.id, { Code: '  X-k9 ' });
     expect((await runPull(h.ctx, name, { trigger: 'test' })).conflicts).toBe(1);
-    const { rows } = await h.db.pool.query<{ id: string }>(
-      `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
-        WHERE d.name = $1 AND c.status = 'OPEN'`,
-      [name],
-    );
-    await resolveConflict(h.ctx, rows[0].id, { take: 'sharepoint' }, 'review');
+    await resolveConflict(h.ctx, await openConflictOf(h, name), { take: 'sharepoint' }, 'review');
     const pgCode = (await h.db.pool.query(`SELECT code FROM ${name}`)).rows[0].code;
     const push = await runPush(h.ctx, name, { trigger: 'test' });
     const after = (await h.items(name))[0].fields;

@@ -1,11 +1,17 @@
-import { applyDefinitions } from '../../../src/core/engine/apply';
 import { runBackfill } from '../../../src/core/engine/backfill';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
-import { parseDefinition } from '../../../src/core/definition/parse';
-import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
-import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
-import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { startHarness, type Harness } from '../../support/engineHarness';
+import { spEdit } from '../../support/routed';
+import {
+  applyPipeline,
+  createCodeTable,
+  insertCodes,
+  pgCode,
+  pgCodes,
+  spCodes,
+  syncedCodeTable,
+} from '../../support/transformHarness';
 
 /**
  * docs/cli.md: a changed `transform` or `pullTransform` rewrites nothing by itself; synced items (or rows) get the
@@ -36,27 +42,11 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
 
   it('a push backfill of a field whose transform changed writes the new pipeline value', async () => {
     const name = 'tfb1';
-    await h.db.pool.query(
-      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, updated_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
-    const def = (codeTransform: string): SyncDefinitionInput => ({
-      name,
-      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: name },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'code', target: 'Code', transform: codeTransform },
-      ],
-    });
-    await h.define(def('UPPER'));
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'c1'), (2, 'b', 'c2')`);
-    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(2);
-    await runPull(h.ctx, name, { trigger: 'test' });
-    const codes = async () => (await h.items(name)).map((i) => i.fields.Code).sort();
+    const def = await syncedCodeTable(h, name, (transform) => ({ transform }), 'UPPER', ['c1', 'c2']);
+    const codes = () => spCodes(h, name);
     expect(await codes()).toEqual(['C1', 'C2']);
 
-    const applied = await applyDefinitions(h.db.pool, [parseDefinition(def("UPPER | PREFIX('P-')"))]);
+    const applied = await applyPipeline(h, def("UPPER | PREFIX('P-')"));
     const change = applied.definitions[0].changes.find((c) => c.kind === 'transform-changed');
     expect(change?.rewrites).toMatchObject({ evaluated: 2, wouldRewrite: 2 });
     expect(change?.effect).toContain('or by a backfill');
@@ -85,30 +75,13 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
 
   it('a pull backfill of a field whose pullTransform changed writes the new pipeline value into Postgres', async () => {
     const name = 'tfb2';
-    await h.db.pool.query(
-      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, updated_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
-    const def = (pullTransform: string): SyncDefinitionInput => ({
-      name,
-      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: name },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'code', target: 'Code', pullTransform },
-      ],
-    });
-    await h.define(def('TRIM'));
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'C1'), (2, 'b', 'C2')`);
-    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(2);
-    await runPull(h.ctx, name, { trigger: 'test' });
+    const def = await syncedCodeTable(h, name, (pullTransform) => ({ pullTransform }), 'TRIM', ['C1', 'C2']);
 
-    const applied = await applyDefinitions(h.db.pool, [parseDefinition(def('TRIM | LOWER'))]);
+    const applied = await applyPipeline(h, def('TRIM | LOWER'));
     const change = applied.definitions[0].changes.find((c) => c.kind === 'transform-changed');
     expect(change?.rewrites).toMatchObject({ evaluated: 2, wouldRewrite: 2 });
     await quiet(name); // nothing rewritten by the change itself
-    const codes = async () =>
-      (await h.db.pool.query(`SELECT code FROM ${name} ORDER BY id`)).rows.map((r) => r.code as string);
+    const codes = () => pgCodes(h, name);
     expect(await codes()).toEqual(['C1', 'C2']);
 
     const b = await runBackfill(h.ctx, name, {
@@ -119,7 +92,7 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
     });
     expect(b).toMatchObject({ status: 'SUCCEEDED', updated: 2, conflicts: 0, failed: 0 });
     expect(await codes()).toEqual(['c1', 'c2']);
-    expect((await h.items(name)).map((i) => i.fields.Code).sort()).toEqual(['C1', 'C2']);
+    expect(await spCodes(h, name)).toEqual(['C1', 'C2']);
     // Done once: a second backfill finds the pairs made under the current pipeline, and nothing loops.
     const again = await runBackfill(h.ctx, name, {
       fields: ['Code'],
@@ -133,32 +106,20 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
 
   it('each direction is stamped apart: after a pullTransform change a push backfill rewrites nothing', async () => {
     const name = 'tfb3';
-    await h.db.pool.query(
-      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, updated_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
-    const def = (pullTransform: string): SyncDefinitionInput => ({
-      name,
-      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: name },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'code', target: 'Code', transform: "PREFIX('X-')", pullTransform },
-      ],
-    });
+    const def = await createCodeTable(h, name, (pullTransform) => ({
+      transform: "PREFIX('X-')",
+      pullTransform,
+    }));
     await h.define(def('TRIM'));
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'c1')`);
+    await insertCodes(h, name, ['c1']);
     expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
     const [item] = await h.items(name);
-    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
-      Code: '  X-k9 ',
-    });
-    expect(res.status).toBe(200);
+    await spEdit(h, name, item.id, { Code: '  X-k9 ' });
     expect(await runPull(h.ctx, name, { trigger: 'test' })).toMatchObject({ updated: 1, conflicts: 0 });
-    const code = async () => (await h.db.pool.query(`SELECT code FROM ${name}`)).rows[0].code as string;
+    const code = () => pgCode(h, name);
     expect(await code()).toBe('X-k9');
 
-    await applyDefinitions(h.db.pool, [parseDefinition(def('TRIM | UPPER'))]);
+    await applyPipeline(h, def('TRIM | UPPER'));
     const eTag = (await h.items(name))[0].eTag;
     // The push pipeline did not change: the value pull wrote is not pushed back as "X-X-k9".
     const push = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'push', trigger: 'test' });

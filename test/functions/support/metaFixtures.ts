@@ -98,3 +98,34 @@ export async function metaOnlyContext(
   });
   return createEngineContext(settings, { graph: { maxTransientRetries: 0 } });
 }
+
+/** What the HTTP entry point tests stand on: definition `orders` and its subscription `sub-orders`. */
+export interface OrdersFixture {
+  db: TestDatabase;
+  /** metaOnlyContext's: Graph unreachable. */
+  ctx: EngineContext;
+  ordersId: string;
+  /** Closes the context and drops the database. */
+  close(): Promise<void>;
+}
+
+/** A metaDatabase with definition `orders`, its subscription `sub-orders` (clientState 'right'), and a context. */
+export async function ordersFixture(): Promise<OrdersFixture> {
+  const db = await metaDatabase();
+  const ordersId = await defineStored(db.pool, 'orders');
+  await storeSubscription(db.pool, {
+    subscriptionId: 'sub-orders',
+    definitionId: ordersId,
+    clientState: 'right',
+  });
+  const { ctx, close } = await metaOnlyContext(db);
+  return {
+    db,
+    ctx,
+    ordersId,
+    async close() {
+      await close();
+      await db.drop();
+    },
+  };
+}

@@ -1,13 +1,7 @@
-import { parseDefinition } from '../../../../src/core/definition/parse';
 import { runPush } from '../../../../src/core/engine/push';
-import { installCursorFor } from '../../../../src/core/ops';
 import { tombstoneTableName } from '../../../../src/core/source/postgres/tombstones';
-import {
-  createProjectsTable,
-  projectsDefinition,
-  startHarness,
-  type Harness,
-} from '../../../support/engineHarness';
+import { startHarness, type Harness } from '../../../support/engineHarness';
+import { pushedTwoProjects } from '../../../support/projects';
 
 /**
  * Review: a push delete found by its tombstone that SharePoint refuses for good (403: the app may not delete the
@@ -24,16 +18,8 @@ describe('I8/I10 a delete SharePoint refuses for good (docs/design.md, I8)', () 
 
   it('is not sent again on every push, and is counted once per run', async () => {
     const name = 'rv_del403';
-    await createProjectsTable(h.db, name);
-    const input = projectsDefinition(
-      { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
-      name,
-    );
-    await h.define(input);
-    await installCursorFor(parseDefinition(input), h.db.pool);
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+    await pushedTwoProjects(h, name, { tombstones: true });
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
-    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
 
     await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
     h.emulator.control.injectFault({ method: 'DELETE', count: 1000, status: 403 });
@@ -60,16 +46,8 @@ describe('I8/I10 a delete SharePoint refuses for good (docs/design.md, I8)', () 
   });
   it('a refused delete that met a 412 first is not kept as a tombstone, and is sent once per run', async () => {
     const name = 'rv_del412';
-    await createProjectsTable(h.db, name);
-    const input = projectsDefinition(
-      { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
-      name,
-    );
-    await h.define(input);
-    await installCursorFor(parseDefinition(input), h.db.pool);
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+    await pushedTwoProjects(h, name, { tombstones: true });
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
-    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
     // A SharePoint touch that changes no mapped value moves the item's eTag (no conflict).
     const item = (await h.items(name)).find((i) => i.fields.Title === 'one')!;
     const touch = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {

@@ -1,14 +1,8 @@
-import { parseDefinition } from '../../../../src/core/definition/parse';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
-import { installCursorFor } from '../../../../src/core/ops';
 import { tombstoneTableName } from '../../../../src/core/source/postgres/tombstones';
-import {
-  createProjectsTable,
-  projectsDefinition,
-  startHarness,
-  type Harness,
-} from '../../../support/engineHarness';
+import { startHarness, type Harness } from '../../../support/engineHarness';
+import { defineProjects, pushedTwoProjects } from '../../../support/projects';
 
 /** The push delete policy (docs/design.md, I8): one harness for the file's cases. Found by review. */
 describe('I8 push deletes (docs/design.md, I8)', () => {
@@ -27,20 +21,10 @@ describe('I8 push deletes (docs/design.md, I8)', () => {
   describe('I8 a SOFT or IGNORE push delete meeting an edited item keeps it (docs/design.md, I8)', () => {
     it('keeps the item and flags it, whatever changed in SharePoint', async () => {
       const name = 'rv_softc';
-      await createProjectsTable(h.db, name);
-      await h.define(
-        projectsDefinition(
-          {
-            name,
-            source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-            deletes: { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' } as never,
-          },
-          name,
-        ),
-      );
-      await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+      await pushedTwoProjects(h, name, {
+        definition: { deletes: { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' } as never },
+      });
       const push = () => runPush(h.ctx, name, { trigger: 'test' });
-      expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
       await runPull(h.ctx, name, { trigger: 'test' });
 
       // Someone works on the item in SharePoint (here: a mapped field), and the row is deleted in Postgres.
@@ -71,18 +55,12 @@ describe('I8 push deletes (docs/design.md, I8)', () => {
 
     it('keeps the item when only its eTag moved (an edit of a column the definition does not map)', async () => {
       const name = 'rv_softu';
-      await createProjectsTable(h.db, name);
-      await h.define(
-        projectsDefinition(
-          {
-            name,
-            source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-            fields: [{ source: 'name', target: 'Title' }],
-            deletes: { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' } as never,
-          },
-          name,
-        ),
-      );
+      await defineProjects(h, name, {
+        definition: {
+          fields: [{ source: 'name', target: 'Title' }],
+          deletes: { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' } as never,
+        },
+      });
       await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
       const push = () => runPush(h.ctx, name, { trigger: 'test' });
       expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
@@ -131,16 +109,8 @@ describe('I8 push deletes (docs/design.md, I8)', () => {
   describe('I8 a delete found by its tombstone whose retry after a 412 fails stays owed (docs/design.md, I8, I5c)', () => {
     it('is retried until the item is deleted', async () => {
       const name = 'rv_delc';
-      await createProjectsTable(h.db, name);
-      const input = projectsDefinition(
-        { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
-        name,
-      );
-      await h.define(input);
-      await installCursorFor(parseDefinition(input), h.db.pool);
-      await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+      await pushedTwoProjects(h, name, { tombstones: true });
       const push = () => runPush(h.ctx, name, { trigger: 'test' });
-      expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
 
       await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
       // The item keeps changing in SharePoint while the push deletes it: the If-Match delete and the settle's
@@ -177,26 +147,12 @@ describe('I8 push deletes (docs/design.md, I8)', () => {
    */
   describe('I8 a row inserted again after a SOFT or IGNORE push delete revives its pair (docs/design.md, I8, I3)', () => {
     async function setUp(name: string, deletes: Record<string, unknown>, overlapSeconds?: number) {
-      await createProjectsTable(h.db, name);
-      await h.define(
-        projectsDefinition(
-          {
-            name,
-            source: {
-              table: name,
-              key: ['id'],
-              cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-              ...(overlapSeconds === undefined ? {} : { overlapSeconds }),
-            },
-            deletes: deletes as never,
-          },
-          name,
-        ),
-      );
-      await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+      await pushedTwoProjects(h, name, {
+        definition: { deletes: deletes as never },
+        source: overlapSeconds === undefined ? {} : { overlapSeconds },
+      });
       const push = () => runPush(h.ctx, name, { trigger: 'test' });
       const pull = () => runPull(h.ctx, name, { trigger: 'test' });
-      expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
       await pull();
       return { push, pull };
     }
@@ -324,13 +280,7 @@ describe('I8 push deletes (docs/design.md, I8)', () => {
   describe('I16 tombstones are consumed within the run time budget (docs/design.md, I8, I16)', () => {
     it('a run whose budget is spent applies one chunk of tombstones, says it is incomplete, and the next the rest', async () => {
       const name = 'rv_tbud';
-      await createProjectsTable(h.db, name);
-      const input = projectsDefinition(
-        { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
-        name,
-      );
-      await h.define(input);
-      await installCursorFor(parseDefinition(input), h.db.pool);
+      await defineProjects(h, name, { tombstones: true });
       await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 1), (2, 'two', 2)`);
       const push = (maxSeconds?: number) =>
         runPush(h.ctx, name, { trigger: 'test', ...(maxSeconds === undefined ? {} : { maxSeconds }) });

@@ -1,8 +1,6 @@
-import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
 import { runPush } from '../../../../src/core/engine/push';
-import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
-import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
-import { expectBalanced, itemsWithKey } from '../../../support/routed';
+import { startHarness, type Harness } from '../../../support/engineHarness';
+import { defineRoutedTitles, expectBalanced, itemsWithKey, ledgerPair } from '../../../support/routed';
 
 let h: Harness;
 beforeAll(async () => {
@@ -10,42 +8,34 @@ beforeAll(async () => {
 });
 afterAll(async () => h.close());
 
+/**
+ * Row 1 ('t', OPEN) of a routed definition that does not pull, created in `open` by a push; then a SharePoint user
+ * deletes its item and the row's status changes in Postgres (it now routes to `closed`). Its identity hash.
+ */
+async function deletedItemRoutedAway(table: string, open: string, closed: string): Promise<string> {
+  await defineRoutedTitles(h, table, open, closed, { pull: { enabled: false } });
+  await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (1, 't', 'OPEN')`);
+  expect(await runPush(h.ctx, table, { trigger: 'test' })).toMatchObject({ created: 1 });
+  const pair = await ledgerPair(h, table);
+  const deleted = await h.asUser('DELETE', `/sites/${h.siteId}/lists/${open}/items/${pair.itemId}`);
+  expect(deleted.status).toBe(204);
+  await h.db.pool.query(`UPDATE ${table} SET status = 'CLOSED' WHERE id = 1`);
+  return pair.hash;
+}
+
 describe('I8/I10 a move meeting an old item deleted in SharePoint (docs/design.md, moves)', () => {
   it('re-creates the item where the row routes, not in the old list it then has to move out of', async () => {
     const table = 'md1';
     const [open, closed] = ['MdOpen', 'MdClosed'];
-    const definition: SyncDefinitionInput = {
-      name: table,
-      source: { table, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' }, overlapSeconds: 0 },
-      target: { site: SITE, routes: [{ when: "status == 'OPEN'", list: open }, { list: closed }] },
-      fields: [
-        { source: 'title', target: 'Title' },
-        { source: 'status', target: 'Status' },
-      ],
-      pull: { enabled: false },
-    };
-    await h.db.pool.query(`CREATE TABLE ${table} (
-      id integer PRIMARY KEY, title text, status text, updated_at timestamptz NOT NULL DEFAULT now())`);
-    await installCursorTrigger(h.db.pool, 'public', table, 'updated_at');
-    await h.define(definition);
-    await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (1, 't', 'OPEN')`);
-    expect(await runPush(h.ctx, table, { trigger: 'test' })).toMatchObject({ created: 1 });
-    const { rows } = await h.db.pool.query<{ h: string; item: string }>(
-      `SELECT source_identity_hash AS h, sp_item_id AS item FROM arcore.sync_ledger`,
-    );
-    // A SharePoint user deletes the item; the row's status changes in Postgres (it now routes to Closed).
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${open}/items/${rows[0].item}`)).status).toBe(
-      204,
-    );
-    await h.db.pool.query(`UPDATE ${table} SET status = 'CLOSED' WHERE id = 1`);
+    const hash = await deletedItemRoutedAway(table, open, closed);
 
     const first = await runPush(h.ctx, table, { trigger: 'test' });
     expect(first.error).toBeNull();
     expectBalanced(first);
-    const afterFirst = (await itemsWithKey(h, [open, closed], rows[0].h)).map((i) => i.list);
+    const afterFirst = (await itemsWithKey(h, [open, closed], hash)).map((i) => i.list);
     const second = await runPush(h.ctx, table, { trigger: 'test' });
     expectBalanced(second);
-    const afterSecond = (await itemsWithKey(h, [open, closed], rows[0].h)).map((i) => i.list);
+    const afterSecond = (await itemsWithKey(h, [open, closed], hash)).map((i) => i.list);
     // End state: one item, in Closed.
     expect(afterSecond).toEqual([closed]);
     // Re-created at once where the row routes (a conflict the policy decided: SharePoint deleted, Postgres
@@ -59,29 +49,7 @@ describe('I8/I10 a move meeting an old item deleted in SharePoint (docs/design.m
   it('leaves no parked failure behind', async () => {
     const table = 'mdp1';
     const [open, closed] = ['MdpOpen', 'MdpClosed'];
-    const definition: SyncDefinitionInput = {
-      name: table,
-      source: { table, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' }, overlapSeconds: 0 },
-      target: { site: SITE, routes: [{ when: "status == 'OPEN'", list: open }, { list: closed }] },
-      fields: [
-        { source: 'title', target: 'Title' },
-        { source: 'status', target: 'Status' },
-      ],
-      pull: { enabled: false },
-    };
-    await h.db.pool.query(`CREATE TABLE ${table} (
-    id integer PRIMARY KEY, title text, status text, updated_at timestamptz NOT NULL DEFAULT now())`);
-    await installCursorTrigger(h.db.pool, 'public', table, 'updated_at');
-    await h.define(definition);
-    await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (1, 't', 'OPEN')`);
-    expect(await runPush(h.ctx, table, { trigger: 'test' })).toMatchObject({ created: 1 });
-    const { rows } = await h.db.pool.query<{ item: string }>(
-      `SELECT l.sp_item_id AS item FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id WHERE d.name = '${table}'`,
-    );
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${open}/items/${rows[0].item}`)).status).toBe(
-      204,
-    );
-    await h.db.pool.query(`UPDATE ${table} SET status = 'CLOSED' WHERE id = 1`);
+    await deletedItemRoutedAway(table, open, closed);
 
     h.emulator.control.clearRequestLog();
     const first = await runPush(h.ctx, table, { trigger: 'test' });

@@ -1,11 +1,7 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
-import {
-  createProjectsTable,
-  projectsDefinition,
-  startHarness,
-  type Harness,
-} from '../../../support/engineHarness';
+import { startHarness, type Harness } from '../../../support/engineHarness';
+import { pushedTwoProjects } from '../../../support/projects';
 
 /**
  * Review: under deletes.push IGNORE a row deleted in Postgres leaves its item and an ORPHANED entry. The item is then
@@ -22,22 +18,14 @@ describe('I8 a row inserted again for an ORPHANED entry whose item was deleted m
 
   it.each([['IGNORE'], ['SOFT']])('%s: keeps the row and gives it an item', async (policy) => {
     const name = `rv_orph_${policy.toLowerCase()}`;
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          deletes: (policy === 'SOFT'
-            ? { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' }
-            : { push: 'IGNORE' }) as never,
-        },
-        name,
-      ),
-    );
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+    await pushedTwoProjects(h, name, {
+      definition: {
+        deletes: (policy === 'SOFT'
+          ? { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' }
+          : { push: 'IGNORE' }) as never,
+      },
+    });
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
-    expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 2 });
     await runPull(h.ctx, name, { trigger: 'test' });
     await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
     await push();

@@ -5,7 +5,7 @@ import { PENDING_CREATE_SETTLE_SECONDS } from '../../../../src/core/engine/push/
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
-import { itemsWithKey, spEdit } from '../../../support/routed';
+import { definitionListId, itemsWithKey, ledgerPair, spEdit, whereRouted } from '../../../support/routed';
 
 /**
  * I6, docs/design.md "Creates a stopped run left pending": the create of a move (a routed row changing lists) that
@@ -43,22 +43,10 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     await h.define(definition);
     await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (1, 'c${n}', 'OPEN')`);
     expect(await runPush(ctx, table, { trigger: 'test' })).toMatchObject({ created: 1 });
-    const { rows } = await h.db.pool.query<{ h: string; d: string; item: string }>(
-      `SELECT l.source_identity_hash AS h, l.definition_id AS d, l.sp_item_id AS item FROM arcore.sync_ledger l
-         JOIN arcore.sync_definitions d ON d.id = l.definition_id WHERE d.name = $1`,
-      [table],
-    );
-    const { h: hash, d: definitionId, item: openItem } = rows[0];
-    const listId = async (name: string) =>
-      (
-        await h.db.pool.query<{ list_id: string }>(
-          'SELECT list_id FROM arcore.sync_definition_lists WHERE definition_id = $1 AND list_name = $2',
-          [definitionId, name],
-        )
-      ).rows[0]?.list_id;
+    const { hash, definitionId, itemId: openItem } = await ledgerPair(h, table);
+    const listId = (name: string) => definitionListId(h, definitionId, name);
     // Where the row's items are: 'Open' and 'Closed' for its two lists.
-    const where = async () =>
-      (await itemsWithKey(h, [open, closed], hash)).map((i) => (i.list === open ? 'Open' : 'Closed'));
+    const where = async () => (await whereRouted(h, open, closed, hash)).map((i) => i.list);
     // The last push was killed: its run is ABANDONED.
     const killed = () =>
       h.db.pool.query(
