@@ -178,4 +178,51 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
     expect((await h.items(name))[0].eTag).toBe(eTag);
     await quiet(name);
   });
+
+  it('docs/design.md I3/I14: a transform removed from a field rewrites nothing; a SharePoint edit after it is pulled, not a conflict', async () => {
+    // The entry's pair keeps saying Postgres held 'abc' when SharePoint took 'ABC': without it, Postgres would
+    // look edited and the SharePoint edit become a conflict Postgres wins (review r3, finding 1).
+    const name = 'tfb4';
+    await h.db.pool.query(
+      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
+    const def = (code: Record<string, string>): SyncDefinitionInput => ({
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code', ...code },
+      ],
+    });
+    await h.define(def({ transform: 'UPPER' }));
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'abc'), (2, 'b', 'def')`);
+    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(2);
+    await runPull(h.ctx, name, { trigger: 'test' });
+    const codes = async () => (await h.items(name)).map((i) => i.fields.Code).sort();
+    expect(await codes()).toEqual(['ABC', 'DEF']);
+
+    await applyDefinitions(h.db.pool, [parseDefinition(def({}))]);
+    // Postgres still holds 'abc', SharePoint 'ABC': push and pull read the field through its pair, write nothing.
+    await quiet(name);
+    expect(await codes()).toEqual(['ABC', 'DEF']);
+
+    const item = (await h.items(name)).find((i) => i.fields.Title === 'a');
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item?.id}/fields`, {
+      Code: 'xyz',
+    });
+    expect(res.status).toBe(200);
+    const pull = await runPull(h.ctx, name, { trigger: 'test' });
+    const pgCodes = async () =>
+      (await h.db.pool.query(`SELECT code FROM ${name} ORDER BY id`)).rows.map((r) => r.code as string);
+    expect({ conflicts: pull.conflicts, updated: pull.updated }).toEqual({ conflicts: 0, updated: 1 });
+    expect(await pgCodes()).toEqual(['xyz', 'def']);
+
+    // A backfill gives the other item the value it has without the pipeline (the one an old pipeline made).
+    const b = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'push', trigger: 'test' });
+    expect(b).toMatchObject({ status: 'SUCCEEDED', updated: 1, conflicts: 0, failed: 0 });
+    expect(await codes()).toEqual(['def', 'xyz']);
+    await quiet(name);
+  });
 });

@@ -28,7 +28,7 @@ import { rowsByIdentity, sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { createdSynced, describeFailure, responseFields } from '../push/page';
 import { applyToPostgres, graphFields } from '../push/writes';
-import { agreedEntry, madeUnderOldPipeline, pulledValue, sourcePairs } from '../transform';
+import { agreedEntry, madeUnderOldPipeline, pipelinesOf, pulledValue, sourcePairs } from '../transform';
 import { forListId } from '../routing';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
@@ -136,12 +136,11 @@ function rederivedFields(job: BackfillJob, entry: LedgerEntry, row: SourceRow): 
   // The direction the pipeline leaves a one-way field in never writes the other way: nothing to re-derive.
   const never = direction === 'push' ? 'PULL_ONLY' : 'PUSH_ONLY';
   return job.plan.fields
-    .filter(
-      (f) =>
-        f.transforms !== null &&
-        f.transforms.oneWay !== never &&
-        madeUnderOldPipeline(f, row.values, entry, direction),
-    )
+    .filter((f) => {
+      // A field whose pipeline was removed is re-derived as it is now: its value unchanged (pipelinesOf).
+      const t = pipelinesOf(f, entry.sourceValues);
+      return t !== null && t.oneWay !== never && madeUnderOldPipeline(f, row.values, entry, direction);
+    })
     .map((f) => f.target);
 }
 
