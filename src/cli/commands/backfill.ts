@@ -27,6 +27,7 @@ export function formatBackfillSummary(s: BackfillSummary): string {
     `${what}: ${s.status} in ${(s.durationMs / 1000).toFixed(1)}s` +
       (s.runId === null ? '' : ` (run ${s.runId})`) +
       (s.resumed ? ', continuing an earlier run' : ''),
+    ...(s.restarted ? [`  started again: ${s.restarted}`] : []),
     `  ${COUNT_LINE.map((k) => `${k} ${s[k]}`).join('  ')}`,
   ];
   if (s.resumed)

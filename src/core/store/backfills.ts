@@ -47,6 +47,11 @@ export interface StoredBackfill extends BackfillSpec {
   runs: number;
   startedAt: string;
   finishedAt: string | null;
+  /**
+   * Per chosen field, the stamp of the pipeline the backfill's direction ran when it started (migration 027);
+   * null for a backfill started before it.
+   */
+  pipelines: Record<string, string> | null;
 }
 
 /** A row of arcore.sync_backfills: the spec, and one column per count. */
@@ -56,6 +61,7 @@ interface BackfillRow extends BackfillSpec, BackfillCounts {
   runs: number;
   started_at: Date;
   finished_at: Date | null;
+  pipelines: Record<string, string> | null;
 }
 
 export async function readBackfill(db: Db, definitionId: string): Promise<StoredBackfill | null> {
@@ -83,19 +89,28 @@ export async function readBackfill(db: Db, definitionId: string): Promise<Stored
     runs: r.runs,
     startedAt: r.started_at.toISOString(),
     finishedAt: r.finished_at?.toISOString() ?? null,
+    pipelines: r.pipelines,
   };
 }
 
-/** Starts a backfill afresh (from the first ledger row), replacing whatever the definition had stored. */
-export async function startBackfill(db: Db, definitionId: string, spec: BackfillSpec): Promise<void> {
+/**
+ * Starts a backfill afresh (from the first ledger row), replacing whatever the definition had stored.
+ * `pipelines`: per chosen field, the stamp of the pipeline the backfill's direction runs now.
+ */
+export async function startBackfill(
+  db: Db,
+  definitionId: string,
+  spec: BackfillSpec,
+  pipelines: Record<string, string>,
+): Promise<void> {
   await db.query(
-    `INSERT INTO arcore.sync_backfills (definition_id, fields, strategy, direction, position, status, runs)
-     VALUES ($1, $2, $3, $4, '', 'RUNNING', 1)
+    `INSERT INTO arcore.sync_backfills (definition_id, fields, strategy, direction, position, status, runs, pipelines)
+     VALUES ($1, $2, $3, $4, '', 'RUNNING', 1, $5)
      ON CONFLICT (definition_id) DO UPDATE SET fields = EXCLUDED.fields, strategy = EXCLUDED.strategy,
        direction = EXCLUDED.direction, position = '', status = 'RUNNING', examined = 0, updated = 0, equal = 0,
        skipped = 0, created = 0, conflicts = 0, failed = 0, runs = 1, started_at = now(), updated_at = now(),
-       finished_at = NULL`,
-    [definitionId, spec.fields, spec.strategy, spec.direction],
+       finished_at = NULL, pipelines = EXCLUDED.pipelines`,
+    [definitionId, spec.fields, spec.strategy, spec.direction, JSON.stringify(pipelines)],
   );
 }
 

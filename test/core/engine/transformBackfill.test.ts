@@ -225,4 +225,47 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
     expect(await codes()).toEqual(['def', 'xyz']);
     await quiet(name);
   });
+
+  it("docs/cli.md backfill: a backfill run again after its field's pipeline changed starts over, leaving no row under the older one", async () => {
+    // Continuing from its position would report complete with the rows done first under the older pipeline,
+    // which no push or pull rewrites by itself (I14; review r3, finding 2).
+    const name = 'tfb5';
+    await h.db.pool.query(
+      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
+    const def = (transform: string): SyncDefinitionInput => ({
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' }, pageSize: 2 },
+      target: { site: SITE, list: name },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code', transform },
+      ],
+    });
+    await h.define(def('UPPER'));
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, code) SELECT g, 'n' || g, 'c' || g FROM generate_series(1, 4) g`,
+    );
+    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(4);
+    await runPull(h.ctx, name, { trigger: 'test' });
+
+    await applyDefinitions(h.db.pool, [parseDefinition(def("UPPER | PREFIX('A-')"))]);
+    const first = await runBackfill(h.ctx, name, {
+      fields: ['Code'],
+      direction: 'push',
+      trigger: 'test',
+      maxSeconds: 0.001,
+    });
+    expect(first).toMatchObject({ complete: false, examined: 2, updated: 2, restarted: null });
+
+    await applyDefinitions(h.db.pool, [parseDefinition(def("UPPER | PREFIX('B-')"))]);
+    const second = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'push', trigger: 'test' });
+    expect(second).toMatchObject({ complete: true, resumed: false, examined: 4, updated: 4 });
+    expect(second.restarted).toContain('the pipeline of Code changed since this backfill started');
+
+    const codes = (await h.items(name)).map((i) => i.fields.Code as string).sort();
+    expect(codes).toEqual(['B-C1', 'B-C2', 'B-C3', 'B-C4']);
+    await quiet(name);
+  });
 });

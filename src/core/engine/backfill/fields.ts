@@ -3,6 +3,7 @@ import type { SyncDefinition } from '../../definition/schema';
 import type { ErrorKind } from '../../errors/kind';
 import type { BackfillDirection, BackfillSpec, StoredBackfill } from '../../store/backfills';
 import type { FieldPlan } from '../plan';
+import { NO_PIPELINES } from '../transform';
 
 /** A backfill asked for a field the definition does not map, or for none. */
 export class UnknownBackfillFieldError extends Error {
@@ -137,4 +138,26 @@ export function sameSpec(a: BackfillSpec, b: BackfillSpec): boolean {
     fa.length === fb.length &&
     fa.every((f, i) => f === fb[i])
   );
+}
+
+/** Per chosen field, the stamp of the pipeline the backfill's direction runs (none: NO_PIPELINES's). */
+export function backfillPipelines(plan: FieldPlan, spec: BackfillSpec): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const target of spec.fields) {
+    const f = plan.byTarget.get(target);
+    if (f) out[target] = (f.transforms ?? NO_PIPELINES).stamps[spec.direction];
+  }
+  return out;
+}
+
+/**
+ * The chosen fields whose pipeline (in the backfill's direction) is not the one the stored backfill started
+ * under: the rows it did so far were written under another, so running it again starts over (I14). A backfill
+ * stored before the pipelines were recorded counts as started under none.
+ */
+export function changedPipelines(
+  stored: Record<string, string> | null,
+  now: Record<string, string>,
+): string[] {
+  return Object.keys(now).filter((f) => (stored?.[f] ?? NO_PIPELINES.stamps.push) !== now[f]);
 }

@@ -16,7 +16,14 @@ import { withRun, type RunScope } from '../runner';
 import type { EngineContext, RunSummary, RunTrigger } from '../types';
 import { backfillBatch, type BackfillJob, type MissingRow } from './batch';
 import { planOnly } from './decide';
-import { assertFlowsInPlan, BackfillInProgressError, resolveBackfillFields, sameSpec } from './fields';
+import {
+  assertFlowsInPlan,
+  BackfillInProgressError,
+  backfillPipelines,
+  changedPipelines,
+  resolveBackfillFields,
+  sameSpec,
+} from './fields';
 
 export interface BackfillOptions {
   /** SharePoint field names or source columns of the definition. */
@@ -48,6 +55,11 @@ export interface BackfillSummary extends BackfillCounts {
   direction: BackfillDirection;
   /** This run continued a backfill an earlier run had started. */
   resumed: boolean;
+  /**
+   * Why this run started the unfinished backfill again from the first ledger row instead of continuing it (a
+   * chosen field's pipeline changed since it started); null when it did not.
+   */
+  restarted: string | null;
   /** Ledger rows of the definition when the run started: what the whole backfill examines. */
   total: number;
   /** Counts summed over every run of this backfill, this one included. */
@@ -122,6 +134,7 @@ export async function runBackfill(
   const counts = emptyBackfillCounts();
   let earlier = emptyBackfillCounts();
   let resumed = false;
+  let restarted: string | null = null;
   let total = 0;
   let job: BackfillJob | null = null;
   const summary = await withRun(
@@ -134,14 +147,24 @@ export async function runBackfill(
       let position = '';
       if (!scope.dryRun) {
         const current = await readBackfill(ctx.meta, scope.definitionId);
-        if (current?.status === 'RUNNING' && !opts.restart) {
+        const pipelines = backfillPipelines(scope.plan, spec);
+        const changed = current ? changedPipelines(current.pipelines, pipelines) : [];
+        if (current?.status === 'RUNNING' && !opts.restart && changed.length === 0) {
           if (!sameSpec(current, spec)) throw new BackfillInProgressError(definitionName, current);
           position = current.position;
           earlier = current.counts;
           resumed = true;
           await resumeBackfill(ctx.meta, scope.definitionId);
         } else {
-          await startBackfill(ctx.meta, scope.definitionId, spec);
+          if (current?.status === 'RUNNING' && !opts.restart) {
+            if (!sameSpec(current, spec)) throw new BackfillInProgressError(definitionName, current);
+            // The rows done so far were written under the older pipeline: continuing would leave them so (I14).
+            restarted =
+              `the pipeline of ${changed.join(', ')} changed since this backfill started ` +
+              `(${current.counts.examined} ledger rows examined then): it started again from the first row`;
+            ctx.log.info(`${definitionName}: backfill: ${restarted}`);
+          }
+          await startBackfill(ctx.meta, scope.definitionId, spec, pipelines);
         }
       }
       total = await ledgerRows(scope);
@@ -154,7 +177,12 @@ export async function runBackfill(
         missingRows: [],
       };
       job = current;
-      scope.details.backfill = { ...spec, resumed, from: position || null };
+      scope.details.backfill = {
+        ...spec,
+        resumed,
+        from: position || null,
+        ...(restarted ? { restarted } : {}),
+      };
       const batchSize = Math.min(scope.def.source.pageSize, MAX_BATCH);
       for (;;) {
         const entries = await scope.ledger.batchAfter(ctx.meta, position, batchSize);
@@ -198,6 +226,7 @@ export async function runBackfill(
     dryRun: Boolean(dry),
     ...spec,
     resumed,
+    restarted,
     total,
     ...counts,
     overall: addCounts(earlier, counts),

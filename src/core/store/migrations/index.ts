@@ -19,6 +19,7 @@ import * as m022 from './022_pull_intent_source';
 import * as m023 from './023_pull_intent_timeline';
 import * as m025 from './025_pending_create_checked';
 import * as m026 from './026_move_sent_values';
+import * as m027 from './027_backfill_pipelines';
 
 export interface Migration {
   version: number;
@@ -49,4 +50,5 @@ export const migrations: Migration[] = [
   { version: 23, ...m023 },
   { version: 25, ...m025 },
   { version: 26, ...m026 },
+  { version: 27, ...m027 },
 ];
