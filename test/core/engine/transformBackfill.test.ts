@@ -268,4 +268,53 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
     expect(codes).toEqual(['B-C1', 'B-C2', 'B-C3', 'B-C4']);
     await quiet(name);
   });
+
+  it('docs/cli.md backfill: full_resync pulling re-creates a row with its one-way field; the next push clears no item value', async () => {
+    // A field whose push pipeline cannot be undone is taken as it is, as for a row inserted for a new item; a field
+    // declared PUSH_ONLY is not written into Postgres (I9) and is left to alignment (I14), so the empty Postgres
+    // value does not clear the item (review r3, finding 3).
+    const name = 'tfb6';
+    await h.db.pool.query(
+      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, note text, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
+    await h.define({
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      deletes: { push: 'IGNORE' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code', transform: 'REGEX(s/-//g)' },
+        { source: 'note', target: 'Note', direction: 'PUSH_ONLY' },
+      ],
+    });
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, code, note) VALUES (1, 'a', 'x-1', 'n1'), (2, 'b', 'y-2', 'n2')`,
+    );
+    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(2);
+    await runPull(h.ctx, name, { trigger: 'test' });
+
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ deleted: 0, failed: 0 });
+    const restored = await runBackfill(h.ctx, name, {
+      fields: ['Title'],
+      strategy: 'full_resync',
+      direction: 'pull',
+      trigger: 'test',
+    });
+    expect(restored).toMatchObject({ status: 'SUCCEEDED', created: 1, failed: 0 });
+    await runPush(h.ctx, name, { trigger: 'test' });
+    await runPull(h.ctx, name, { trigger: 'test' });
+    await quiet(name);
+
+    const pg = (await h.db.pool.query(`SELECT name, code, note FROM ${name} WHERE id = 1`))
+      .rows[0] as unknown;
+    const item = (await h.items(name)).find((i) => i.fields.Title === 'a');
+    expect({ pg, code: item?.fields.Code, note: item?.fields.Note }).toEqual({
+      pg: { name: 'a', code: 'x1', note: null },
+      code: 'x1',
+      note: 'n1',
+    });
+  });
 });

@@ -528,7 +528,11 @@ async function restoreRows(job: BackfillJob, gone: LedgerEntry[], commit: BatchC
     job,
     gone.map((e) => e.itemId as string),
   );
-  const targets = plan.fields.map((f) => f.target);
+  // The fields the row is re-created with, as a row inserted for a new item takes them (pull/insert.ts): a one-way
+  // field's value too, kept as it is rather than lost. A field the row is not given (declared PUSH_ONLY) is left
+  // out of the synced values: aligned by the next run (I14), so that Postgres's empty value never clears the item.
+  const targets = plan.fields.filter((f) => f.pulledOnInsert || f.key).map((f) => f.target);
+  const inserted = plan.fields.filter((f) => f.pulledOnInsert && !f.key).map((f) => f.target);
   await inKeepCursorTx(job, async (client) => {
     for (const entry of gone) {
       const item = items.get(entry.itemId as string) ?? null;
@@ -544,7 +548,7 @@ async function restoreRows(job: BackfillJob, gone: LedgerEntry[], commit: BatchC
         conflictFields: [],
         keyEdits: [],
         sharepoint: { kind: 'none' },
-        postgres: { kind: 'recreate', values: pick(sp, plan.toPostgres) },
+        postgres: { kind: 'recreate', values: pick(sp, inserted) },
         synced,
         reason: 'full_resync (pull): row re-created from its item',
       };
