@@ -52,6 +52,8 @@ export interface StoredBackfill extends BackfillSpec {
    * null for a backfill started before it.
    */
   pipelines: Record<string, string> | null;
+  /** Identity hashes of rows passed while they had an open conflict: re-examined once it is resolved. */
+  waiting: string[];
 }
 
 /** A row of arcore.sync_backfills: the spec, and one column per count. */
@@ -62,6 +64,7 @@ interface BackfillRow extends BackfillSpec, BackfillCounts {
   started_at: Date;
   finished_at: Date | null;
   pipelines: Record<string, string> | null;
+  waiting: string[];
 }
 
 export async function readBackfill(db: Db, definitionId: string): Promise<StoredBackfill | null> {
@@ -90,6 +93,7 @@ export async function readBackfill(db: Db, definitionId: string): Promise<Stored
     startedAt: r.started_at.toISOString(),
     finishedAt: r.finished_at?.toISOString() ?? null,
     pipelines: r.pipelines,
+    waiting: r.waiting,
   };
 }
 
@@ -109,7 +113,7 @@ export async function startBackfill(
      ON CONFLICT (definition_id) DO UPDATE SET fields = EXCLUDED.fields, strategy = EXCLUDED.strategy,
        direction = EXCLUDED.direction, position = '', status = 'RUNNING', examined = 0, updated = 0, equal = 0,
        skipped = 0, created = 0, conflicts = 0, failed = 0, runs = 1, started_at = now(), updated_at = now(),
-       finished_at = NULL, pipelines = EXCLUDED.pipelines`,
+       finished_at = NULL, pipelines = EXCLUDED.pipelines, waiting = '{}'`,
     [definitionId, spec.fields, spec.strategy, spec.direction, JSON.stringify(pipelines)],
   );
 }
@@ -122,17 +126,22 @@ export async function resumeBackfill(db: Db, definitionId: string): Promise<void
   );
 }
 
-/** Moves the position past a processed batch and adds its counts (in the batch's metadata transaction). */
+/**
+ * Moves the position past a processed batch and adds its counts (in the batch's metadata transaction). Of the
+ * rows the batch `examined`, those in `waiting` (passed for an open conflict) are the ones left waiting.
+ */
 export async function advanceBackfill(
   db: Db,
   definitionId: string,
   position: string,
   add: BackfillCounts,
+  rows: { examined: string[]; waiting: string[] },
 ): Promise<void> {
   await db.query(
     `UPDATE arcore.sync_backfills SET position = $2, examined = examined + $3, updated = updated + $4,
        equal = equal + $5, skipped = skipped + $6, created = created + $7, conflicts = conflicts + $8,
-       failed = failed + $9, updated_at = now()
+       failed = failed + $9, updated_at = now(),
+       waiting = ARRAY(SELECT w FROM unnest(waiting) w WHERE w <> ALL ($10::text[]) UNION SELECT unnest($11::text[]))
      WHERE definition_id = $1`,
     [
       definitionId,
@@ -144,6 +153,8 @@ export async function advanceBackfill(
       add.created,
       add.conflicts,
       add.failed,
+      rows.examined,
+      rows.waiting,
     ],
   );
 }

@@ -89,6 +89,8 @@ interface BatchCommit {
   save: LedgerEntry[];
   conflicts: { pair: Pair; decision: PairDecision }[];
   outcomes: Map<string, Outcome>;
+  /** Rows left alone for an open conflict (MANUAL): the backfill waits for them (store/backfills.ts waiting). */
+  waiting: string[];
 }
 
 const READ_CONCURRENCY = 8;
@@ -310,6 +312,7 @@ async function settlePairs(
     if (decision.conflict) conflicts.push({ pair: p, decision });
     if (decision.outcome === 'PARKED') {
       commit.outcomes.set(p.entry.identityHash, 'conflicts');
+      commit.waiting.push(p.entry.identityHash);
       continue;
     }
     const synced = mergeSynced(p.entry.syncedValues, decision.synced ?? {}, spec.fields);
@@ -581,9 +584,16 @@ async function restoreRows(job: BackfillJob, gone: LedgerEntry[], commit: BatchC
   });
 }
 
-/** Backfills one batch of ledger rows and commits it with the position after it; returns its counts. */
-export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): Promise<BackfillCounts> {
-  const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map() };
+/**
+ * Backfills one batch of ledger rows and commits it with the position after it (or `position`: rows re-examined
+ * behind it); returns its counts and the rows left waiting for an open conflict.
+ */
+export async function backfillBatch(
+  job: BackfillJob,
+  entries: LedgerEntry[],
+  position?: string,
+): Promise<BackfillCounts & { waiting: string[] }> {
+  const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map(), waiting: [] };
   if (job.scope.lists.length > 1) {
     // Routed: each list's rows are read and written in their own list (an entry of no routed list is skipped).
     for (const list of job.scope.lists) {
@@ -603,8 +613,8 @@ export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): P
   const counts = emptyBackfillCounts();
   counts.examined = entries.length;
   for (const e of entries) counts[commit.outcomes.get(e.identityHash) ?? 'skipped']++;
-  await commitBatch(job, commit, entries[entries.length - 1].identityHash, counts);
-  return counts;
+  await commitBatch(job, commit, position ?? entries[entries.length - 1].identityHash, counts, entries);
+  return { ...counts, waiting: commit.waiting };
 }
 
 /** The rows of one list: decided and written; outcomes, ledger rows and conflicts go into `commit`. */
@@ -652,9 +662,14 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
       gone.push(entry);
       continue;
     }
-    if (parked.has(entry.identityHash) || !row || entry.state === 'ORPHANED') {
-      // MANUAL: neither side changes until the conflict is resolved; a deleted row is the push's (I8).
+    if (parked.has(entry.identityHash)) {
+      // MANUAL: neither side changes until the conflict is resolved; the backfill re-examines it after.
       commit.outcomes.set(entry.identityHash, 'skipped');
+      commit.waiting.push(entry.identityHash);
+      continue;
+    }
+    if (!row || entry.state === 'ORPHANED') {
+      commit.outcomes.set(entry.identityHash, 'skipped'); // a deleted row is the push's (I8)
       continue;
     }
     try {
@@ -709,6 +724,7 @@ async function commitBatch(
   commit: BatchCommit,
   position: string,
   counts: BackfillCounts,
+  entries: LedgerEntry[],
 ): Promise<void> {
   const { scope, spec } = job;
   if (scope.dryRun) {
@@ -738,7 +754,10 @@ async function commitBatch(
         fields: decision.conflictFields,
       });
     }
-    await advanceBackfill(client, scope.definitionId, position, counts);
+    await advanceBackfill(client, scope.definitionId, position, counts, {
+      examined: entries.map((e) => e.identityHash),
+      waiting: commit.waiting,
+    });
     scope.assertLockHeld();
   });
 }

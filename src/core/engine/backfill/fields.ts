@@ -56,7 +56,10 @@ export class BackfillInProgressError extends Error {
     const u = unfinished;
     super(
       `Definition "${definition}" has an unfinished backfill of ${u.fields.join(', ')} (${u.strategy}, ` +
-        `${u.direction}; ${u.counts.examined} ledger rows examined so far)`,
+        `${u.direction}; ${u.counts.examined} ledger rows examined so far` +
+        (u.waiting.length > 0
+          ? `; ${u.waiting.length} row(s) wait for their conflicts to be resolved)`
+          : ')'),
     );
     this.hint =
       `finish it with "arcore-sync backfill ${definition} --fields ${u.fields.join(',')} --strategy ${u.strategy} ` +
