@@ -3,6 +3,7 @@ import { runBackfill } from '../../../src/core/engine/backfill';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { resolveConflict } from '../../../src/core/engine/resolve';
+import { definitionStatus } from '../../../src/core/ops/status';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
@@ -372,6 +373,8 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
       { id: 3 },
     ]);
     expect(first.waitingRows[0].next).toContain(`arcore-sync conflicts ${name}`);
+    const [status] = await definitionStatus(h.db.pool, name);
+    expect(status.backfill).toMatchObject({ waiting: 2, done: 3 });
 
     await resolveConflict(h.ctx, await conflictOf(1), { take: 'postgres' }, 'test');
     const second = await backfill();
