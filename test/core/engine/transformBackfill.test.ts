@@ -393,4 +393,40 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
       ['c-sp', 'P-ABC'],
     ]);
   });
+
+  it('I8 a pull re-creating a row deleted in Postgres (its item edited, SharePoint winning) keeps its one-way field', async () => {
+    // The same loss as a full_resync restore, by the pull: the row came back without the value, the next push
+    // cleared it in SharePoint.
+    const name = 'tfb8';
+    await h.db.pool.query(
+      `CREATE TABLE ${name} (id int PRIMARY KEY, name text, code text, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
+    await h.define({
+      name,
+      source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      conflictPolicy: 'DESTINATION_WINS',
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code', transform: 'REGEX(s/-//g)' },
+      ],
+    });
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', 'x-1')`);
+    expect((await runPush(h.ctx, name, { trigger: 'test' })).created).toBe(1);
+    await runPull(h.ctx, name, { trigger: 'test' });
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
+    const [item] = await h.items(name);
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${item.id}/fields`, {
+      Title: 'a2',
+    });
+    expect(res.status).toBe(200);
+    expect(await runPull(h.ctx, name, { trigger: 'test' })).toMatchObject({ conflicts: 1, failed: 0 });
+    await quiet(name);
+    const pg = (await h.db.pool.query(`SELECT name, code FROM ${name}`)).rows as unknown;
+    expect({ pg, sp: (await h.items(name))[0].fields.Code }).toEqual({
+      pg: [{ name: 'a2', code: 'x1' }],
+      sp: 'x1',
+    });
+  });
 });
