@@ -129,6 +129,7 @@ describe('arcore-sync backfill', () => {
       runs: 1,
       startedAt: expect.any(String),
       lastProgressAt: expect.any(String),
+      waiting: 0,
       resume: command,
       restart: `${command} --restart`,
     });

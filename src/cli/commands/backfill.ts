@@ -27,6 +27,7 @@ export function formatBackfillSummary(s: BackfillSummary): string {
     `${what}: ${s.status} in ${(s.durationMs / 1000).toFixed(1)}s` +
       (s.runId === null ? '' : ` (run ${s.runId})`) +
       (s.resumed ? ', continuing an earlier run' : ''),
+    ...(s.restarted ? [`  started again: ${s.restarted}`] : []),
     `  ${COUNT_LINE.map((k) => `${k} ${s[k]}`).join('  ')}`,
   ];
   if (s.resumed)
@@ -38,6 +39,8 @@ export function formatBackfillSummary(s: BackfillSummary): string {
       `${(s.throttleWaitMs / 1000).toFixed(1)}s waiting on throttling`,
   );
   for (const f of s.failures) lines.push(`  failed: row ${JSON.stringify(f.key)}: ${f.error}`);
+  for (const w of s.waitingRows)
+    lines.push(`  waiting: row ${JSON.stringify(w.key)} (item ${w.itemId}): ${w.next}`);
   for (const m of s.missingRows)
     lines.push(`  not re-created: row ${JSON.stringify(m.key)} (item ${m.itemId}): ${m.next}`);
   if (s.cursorMoved > 0)

@@ -96,6 +96,9 @@ function backfillLines(b: UnfinishedBackfill): string[] {
   return [
     `  backfill unfinished: ${b.fields.join(', ')} (${b.strategy}, ${b.direction}), ${b.done}/${b.total} rows` +
       `${percent}, ${b.runs} run(s) since ${b.startedAt}, last progress ${b.lastProgressAt}`,
+    ...(b.waiting > 0
+      ? [`    waiting: ${b.waiting} row(s) with an open conflict: resolve them, then continue`]
+      : []),
     `    continue: ${b.resume}`,
     `    start over: ${b.restart}`,
   ];

@@ -162,13 +162,15 @@ async function assessPipelineChanges(
       [id, field],
     );
     const direction = c.path.endsWith('.pullTransform') ? 'pullTransform' : 'transform';
-    const seeded: { h: string; p: SourcePair }[] = [];
+    // With what was read, so that a pair a run committed since (apply does not hold the run's lock) is kept.
+    const seeded: { h: string; p: SourcePair; s: CanonicalValue; o: SourcePair | null }[] = [];
     const rewrites = countRewrites(
       direction,
       old,
       now,
       rows.map((r) => ({ synced: r.has ? r.synced : undefined, pair: r.pair })),
-      (index, pair) => seeded.push({ h: rows[index].hash, p: pair }),
+      (index, pair) =>
+        seeded.push({ h: rows[index].hash, p: pair, s: rows[index].synced, o: rows[index].pair }),
     );
     c.rewrites = rewrites;
     if (rewrites.evaluated > 0) {
@@ -181,8 +183,10 @@ async function assessPipelineChanges(
       await client.query(
         `UPDATE arcore.sync_ledger l
             SET synced_source_values = coalesce(l.synced_source_values, '{}'::jsonb) || jsonb_build_object($2::text, x.p)
-           FROM jsonb_to_recordset($3::jsonb) AS x(h text, p jsonb)
-          WHERE l.definition_id = $1 AND l.source_identity_hash = x.h`,
+           FROM jsonb_to_recordset($3::jsonb) AS x(h text, p jsonb, s jsonb, o jsonb)
+          WHERE l.definition_id = $1 AND l.source_identity_hash = x.h
+            AND coalesce(l.synced_values -> $2, 'null') = coalesce(x.s, 'null')
+            AND coalesce(l.synced_source_values -> $2, 'null') = coalesce(x.o, 'null')`,
         [id, field, JSON.stringify(seeded)],
       );
     }

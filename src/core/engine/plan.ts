@@ -18,7 +18,7 @@ import { targetListLabel } from '../routing/lists';
 import type { SourcePairs } from '../store/ledger';
 import { pipelineTypeOf, typeCheck } from '../transform/pipeline';
 import type { PipelineType } from '../transform/steps';
-import { fieldTransforms, transformedToCanonical, type FieldTransforms } from './transform';
+import { fieldTransforms, transformedToCanonical, withPipelines, type FieldTransforms } from './transform';
 
 /** One mapped field, resolved against both sides' live columns. */
 export interface PlannedField {
@@ -213,8 +213,10 @@ export function rowToCanonical(
   const out: CanonicalRecord = {};
   for (const f of plan.fields) {
     try {
-      out[f.target] = f.transforms
-        ? transformedToCanonical(f, values, ledger)
+      // A field whose pipeline was removed is read through its entry's pair too (transform.ts pipelinesOf).
+      const through = ledger ? withPipelines(f, ledger.sourceValues) : f.transforms ? f : null;
+      out[f.target] = through
+        ? transformedToCanonical(through, values, ledger)
         : toCanonical(f.kind, values[f.source]);
     } catch (err) {
       throw err instanceof CanonicalValueError ? err.inField(f.source) : err;

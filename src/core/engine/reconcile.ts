@@ -221,7 +221,15 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
     conflictFields,
     keyEdits: keyConflict ? keyEdits : [],
     sharepoint: sideAction(s.sharepoint, spTarget, toSharePoint),
-    postgres: sideAction(s.postgres, pgTarget, toPostgres),
+    // A row re-created from its item takes a field one-way by its pipeline too, as a row inserted for a new item
+    // does (PlannedField.pulledOnInsert): left empty, the next push would clear the item's value.
+    postgres:
+      s.postgres === null
+        ? sideAction(null, { ...pgTarget, ...pick(synced, plan.oneWayFields) }, [
+            ...toPostgres,
+            ...plan.oneWayFields,
+          ])
+        : sideAction(s.postgres, pgTarget, toPostgres),
     synced,
     reason,
   };

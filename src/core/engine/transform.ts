@@ -61,6 +61,38 @@ export function pipelineStamps(push: Pipeline | null, pull: Pipeline | null): Pi
   return { push: stampOf(push, pull), pull: stampOf(pull, push) };
 }
 
+/** A field with no pipeline: each side holds what the other does. */
+export const NO_PIPELINES: FieldTransforms = Object.freeze({
+  push: null,
+  pull: null,
+  oneWay: null,
+  stamps: pipelineStamps(null, null),
+});
+
+/**
+ * The pipelines an entry's field is read through: its own; or, for a field with none whose entry still holds a
+ * pair (its transform or pullTransform was removed since, I14), none as a pipeline of its own, so that the pair
+ * keeps saying what each side held (the sides differ until a sync or backfill writes one of them) and a backfill
+ * re-derives it.
+ */
+export function pipelinesOf(
+  f: TransformedField,
+  pairs: SourcePairs | null | undefined,
+): FieldTransforms | null {
+  if (f.transforms) return f.transforms;
+  return pairs?.[f.target] ? NO_PIPELINES : null;
+}
+
+/** `f` with the pipelines its entry reads it through (pipelinesOf), or null when it has none. */
+export function withPipelines<F extends TransformedField>(
+  f: F,
+  pairs: SourcePairs | null | undefined,
+): F | null {
+  const t = pipelinesOf(f, pairs);
+  if (!t) return null;
+  return t === f.transforms ? f : { ...f, transforms: t };
+}
+
 /** A field's pipelines, or null when it has none. The definition was validated: specs parse. */
 export function fieldTransforms(
   f: Pick<FieldMapping, 'transform' | 'pullTransform'>,
@@ -158,6 +190,8 @@ function unstampedUnderOld(
   pair: SourcePair,
   direction: PipelineDirection,
 ): boolean {
+  // A pair on a field with no pipeline now was made under one it had: whatever it made differs from its input.
+  if (t === NO_PIPELINES) return stableStringify(pair.pg) !== stableStringify(pair.sp);
   try {
     if (direction === 'push') {
       if (!t.push || t.pull || t.push.columns.length > 0) return false;
@@ -188,7 +222,7 @@ export function madeUnderOldPipeline(
   ledger: { syncedValues: CanonicalRecord | null; sourceValues?: SourcePairs | null },
   direction: PipelineDirection,
 ): boolean {
-  const t = f.transforms;
+  const t = pipelinesOf(f, ledger.sourceValues);
   if (!t) return false;
   const pair = validPair(ledger.sourceValues, ledger.syncedValues, f.target);
   if (!pair) return false;
@@ -231,7 +265,7 @@ export function agreedUnderCurrentPipelines(
   if (!synced) return null;
   let out: { syncedValues: CanonicalRecord; sourceValues: SourcePairs } | null = null;
   for (const f of fields) {
-    const t = f.transforms;
+    const t = pipelinesOf(f, ledger.sourceValues);
     const pair = t ? validPair(ledger.sourceValues, synced, f.target) : null;
     if (!t || !pair) continue;
     let healed: { sp: CanonicalValue; pg: unknown; by: PipelineDirection } | null = null;
@@ -358,8 +392,10 @@ export function sourcePairs(
 ): SourcePairs | null {
   if (!synced) return null;
   const out: SourcePairs = {};
-  for (const f of fields) {
-    if (!f.transforms || !(f.target in synced)) continue;
+  for (const field of fields) {
+    // A field whose pipeline was removed keeps its pair while the sides still differ (pipelinesOf).
+    const f = withPipelines(field, previous);
+    if (!f?.transforms || !(f.target in synced)) continue;
     const sp = synced[f.target] ?? null;
     if (f.target in written) {
       // Pull wrote the push pipeline undone: paired only when pushing it back gives SharePoint's value, so
@@ -368,7 +404,10 @@ export function sourcePairs(
         out[f.target] = stamped(f, { sp, pg: written[f.target] }, previous?.[f.target], 'pull');
     } else if (row && canonicalEquals(row.canonical[f.target], sp)) {
       try {
-        out[f.target] = stamped(f, { sp, pg: sourceInput(f, row.values) }, previous?.[f.target], producer);
+        const pg = sourceInput(f, row.values);
+        // Without a pipeline, a Postgres value equal to SharePoint's needs no pair.
+        if (!field.transforms && stableStringify(pg) === stableStringify(sp)) continue;
+        out[f.target] = stamped(f, { sp, pg }, previous?.[f.target], producer);
       } catch {
         // A row value with no canonical form has no pair.
       }

@@ -117,6 +117,8 @@ export interface UnfinishedBackfill {
   startedAt: string;
   /** When its last batch was committed. */
   lastProgressAt: string;
+  /** Rows it passed while they had an open conflict (MANUAL): `resume` backfills them once resolved. */
+  waiting: number;
   /** The command that continues it where it stopped. */
   resume: string;
   /** The command that starts it over from the first row (`--restart` also replaces it with another backfill). */

@@ -79,6 +79,8 @@ interface BackfillJson extends BackfillCounts {
   runs: number;
   started_at: string;
   updated_at: string;
+  /** Migration 027; absent before it. */
+  waiting?: string[];
 }
 
 function unfinishedBackfill(name: string, b: BackfillJson, total: number): UnfinishedBackfill {
@@ -95,6 +97,7 @@ function unfinishedBackfill(name: string, b: BackfillJson, total: number): Unfin
     runs: b.runs,
     startedAt: new Date(b.started_at).toISOString(),
     lastProgressAt: new Date(b.updated_at).toISOString(),
+    waiting: b.waiting?.length ?? 0,
     resume: command,
     restart: `${command} --restart`,
   };

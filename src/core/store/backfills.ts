@@ -47,6 +47,13 @@ export interface StoredBackfill extends BackfillSpec {
   runs: number;
   startedAt: string;
   finishedAt: string | null;
+  /**
+   * Per chosen field, the stamp of the pipeline the backfill's direction ran when it started (migration 028);
+   * null for a backfill started before it.
+   */
+  pipelines: Record<string, string> | null;
+  /** Identity hashes of rows passed while they had an open conflict: re-examined once it is resolved. */
+  waiting: string[];
 }
 
 /** A row of arcore.sync_backfills: the spec, and one column per count. */
@@ -56,6 +63,8 @@ interface BackfillRow extends BackfillSpec, BackfillCounts {
   runs: number;
   started_at: Date;
   finished_at: Date | null;
+  pipelines: Record<string, string> | null;
+  waiting: string[];
 }
 
 export async function readBackfill(db: Db, definitionId: string): Promise<StoredBackfill | null> {
@@ -83,19 +92,29 @@ export async function readBackfill(db: Db, definitionId: string): Promise<Stored
     runs: r.runs,
     startedAt: r.started_at.toISOString(),
     finishedAt: r.finished_at?.toISOString() ?? null,
+    pipelines: r.pipelines,
+    waiting: r.waiting,
   };
 }
 
-/** Starts a backfill afresh (from the first ledger row), replacing whatever the definition had stored. */
-export async function startBackfill(db: Db, definitionId: string, spec: BackfillSpec): Promise<void> {
+/**
+ * Starts a backfill afresh (from the first ledger row), replacing whatever the definition had stored.
+ * `pipelines`: per chosen field, the stamp of the pipeline the backfill's direction runs now.
+ */
+export async function startBackfill(
+  db: Db,
+  definitionId: string,
+  spec: BackfillSpec,
+  pipelines: Record<string, string>,
+): Promise<void> {
   await db.query(
-    `INSERT INTO arcore.sync_backfills (definition_id, fields, strategy, direction, position, status, runs)
-     VALUES ($1, $2, $3, $4, '', 'RUNNING', 1)
+    `INSERT INTO arcore.sync_backfills (definition_id, fields, strategy, direction, position, status, runs, pipelines)
+     VALUES ($1, $2, $3, $4, '', 'RUNNING', 1, $5)
      ON CONFLICT (definition_id) DO UPDATE SET fields = EXCLUDED.fields, strategy = EXCLUDED.strategy,
        direction = EXCLUDED.direction, position = '', status = 'RUNNING', examined = 0, updated = 0, equal = 0,
        skipped = 0, created = 0, conflicts = 0, failed = 0, runs = 1, started_at = now(), updated_at = now(),
-       finished_at = NULL`,
-    [definitionId, spec.fields, spec.strategy, spec.direction],
+       finished_at = NULL, pipelines = EXCLUDED.pipelines, waiting = '{}'`,
+    [definitionId, spec.fields, spec.strategy, spec.direction, JSON.stringify(pipelines)],
   );
 }
 
@@ -107,17 +126,22 @@ export async function resumeBackfill(db: Db, definitionId: string): Promise<void
   );
 }
 
-/** Moves the position past a processed batch and adds its counts (in the batch's metadata transaction). */
+/**
+ * Moves the position past a processed batch and adds its counts (in the batch's metadata transaction). Of the
+ * rows the batch `examined`, those in `waiting` (passed for an open conflict) are the ones left waiting.
+ */
 export async function advanceBackfill(
   db: Db,
   definitionId: string,
   position: string,
   add: BackfillCounts,
+  rows: { examined: string[]; waiting: string[] },
 ): Promise<void> {
   await db.query(
     `UPDATE arcore.sync_backfills SET position = $2, examined = examined + $3, updated = updated + $4,
        equal = equal + $5, skipped = skipped + $6, created = created + $7, conflicts = conflicts + $8,
-       failed = failed + $9, updated_at = now()
+       failed = failed + $9, updated_at = now(),
+       waiting = ARRAY(SELECT w FROM unnest(waiting) w WHERE w <> ALL ($10::text[]) UNION SELECT unnest($11::text[]))
      WHERE definition_id = $1`,
     [
       definitionId,
@@ -129,6 +153,8 @@ export async function advanceBackfill(
       add.created,
       add.conflicts,
       add.failed,
+      rows.examined,
+      rows.waiting,
     ],
   );
 }

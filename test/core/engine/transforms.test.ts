@@ -8,6 +8,7 @@ import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { validateAgainstDatabase } from '../../../src/core/definition/validateLive';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { eventually } from '../../support/eventually';
 
 /**
  * Transform pipelines end to end, against Postgres and the emulator (I3, I4, I7, I14): values are transformed on
@@ -264,5 +265,45 @@ describe('I3 I4 transform pipelines in both directions', () => {
     expect(after['PRJ-BETA TWO']).toMatchObject({ Code: 'X-c2' });
     expect(after['PRJ-alpha']).toEqual(before['PRJ-alpha']);
     await t.quiet();
+  });
+
+  it('I14 apply: a pair a run commits while apply records the pairs of a pipeline change is kept', async () => {
+    // apply records a pair for entries without one (the input the old pipeline implies) without holding the
+    // definition's run lock: a run's page committing a fresh pair in between must not be overwritten by it.
+    const t = await table();
+    const entry = `definition_id = (SELECT id FROM arcore.sync_definitions WHERE name = '${t.name}')
+      AND source_identity->>'id' = '1'`;
+    await h.db.pool.query(
+      `UPDATE arcore.sync_ledger SET synced_source_values = synced_source_values - 'Title' WHERE ${entry}`,
+    );
+    const run = await h.db.pool.connect();
+    try {
+      await run.query('BEGIN');
+      await run.query(`SELECT 1 FROM arcore.sync_ledger WHERE ${entry} FOR UPDATE`);
+      const changed = fields().map((f) =>
+        f.target === 'Title' ? { ...f, transform: "TRIM | UPPER | PREFIX('PRJ-')" } : f,
+      );
+      const applying = applyDefinitions(h.db.pool, [parseDefinition(t.definition(changed))]);
+      await eventually('apply waiting on the ledger row', async () => {
+        const { rows } = await h.db.pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%synced_source_values =%'`,
+        );
+        return rows.length > 0;
+      });
+      // The run's page commits the field's new synced value and its pair.
+      await run.query(
+        `UPDATE arcore.sync_ledger SET synced_values = synced_values || '{"Title": "PRJ-fresh"}',
+           synced_source_values = synced_source_values || '{"Title": {"sp": "PRJ-fresh", "pg": "fresh"}}'
+         WHERE ${entry}`,
+      );
+      await run.query('COMMIT');
+      await applying;
+    } finally {
+      run.release();
+    }
+    const { rows } = await h.db.pool.query(
+      `SELECT synced_source_values -> 'Title' AS pair FROM arcore.sync_ledger WHERE ${entry}`,
+    );
+    expect(rows[0].pair).toEqual({ sp: 'PRJ-fresh', pg: 'fresh' });
   });
 });

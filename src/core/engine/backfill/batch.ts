@@ -28,7 +28,7 @@ import { rowsByIdentity, sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { createdSynced, describeFailure, responseFields } from '../push/page';
 import { applyToPostgres, graphFields } from '../push/writes';
-import { agreedEntry, madeUnderOldPipeline, pulledValue, sourcePairs } from '../transform';
+import { agreedEntry, madeUnderOldPipeline, pipelinesOf, pulledValue, sourcePairs } from '../transform';
 import { forListId } from '../routing';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
@@ -89,6 +89,8 @@ interface BatchCommit {
   save: LedgerEntry[];
   conflicts: { pair: Pair; decision: PairDecision }[];
   outcomes: Map<string, Outcome>;
+  /** Rows left alone for an open conflict (MANUAL): the backfill waits for them (store/backfills.ts waiting). */
+  waiting: string[];
 }
 
 const READ_CONCURRENCY = 8;
@@ -136,12 +138,11 @@ function rederivedFields(job: BackfillJob, entry: LedgerEntry, row: SourceRow): 
   // The direction the pipeline leaves a one-way field in never writes the other way: nothing to re-derive.
   const never = direction === 'push' ? 'PULL_ONLY' : 'PUSH_ONLY';
   return job.plan.fields
-    .filter(
-      (f) =>
-        f.transforms !== null &&
-        f.transforms.oneWay !== never &&
-        madeUnderOldPipeline(f, row.values, entry, direction),
-    )
+    .filter((f) => {
+      // A field whose pipeline was removed is re-derived as it is now: its value unchanged (pipelinesOf).
+      const t = pipelinesOf(f, entry.sourceValues);
+      return t !== null && t.oneWay !== never && madeUnderOldPipeline(f, row.values, entry, direction);
+    })
     .map((f) => f.target);
 }
 
@@ -311,6 +312,7 @@ async function settlePairs(
     if (decision.conflict) conflicts.push({ pair: p, decision });
     if (decision.outcome === 'PARKED') {
       commit.outcomes.set(p.entry.identityHash, 'conflicts');
+      commit.waiting.push(p.entry.identityHash);
       continue;
     }
     const synced = mergeSynced(p.entry.syncedValues, decision.synced ?? {}, spec.fields);
@@ -529,7 +531,11 @@ async function restoreRows(job: BackfillJob, gone: LedgerEntry[], commit: BatchC
     job,
     gone.map((e) => e.itemId as string),
   );
-  const targets = plan.fields.map((f) => f.target);
+  // The fields the row is re-created with, as a row inserted for a new item takes them (pull/insert.ts): a one-way
+  // field's value too, kept as it is rather than lost. A field the row is not given (declared PUSH_ONLY) is left
+  // out of the synced values: aligned by the next run (I14), so that Postgres's empty value never clears the item.
+  const targets = plan.fields.filter((f) => f.pulledOnInsert || f.key).map((f) => f.target);
+  const inserted = plan.fields.filter((f) => f.pulledOnInsert && !f.key).map((f) => f.target);
   await inKeepCursorTx(job, async (client) => {
     for (const entry of gone) {
       const item = items.get(entry.itemId as string) ?? null;
@@ -545,7 +551,7 @@ async function restoreRows(job: BackfillJob, gone: LedgerEntry[], commit: BatchC
         conflictFields: [],
         keyEdits: [],
         sharepoint: { kind: 'none' },
-        postgres: { kind: 'recreate', values: pick(sp, plan.toPostgres) },
+        postgres: { kind: 'recreate', values: pick(sp, inserted) },
         synced,
         reason: 'full_resync (pull): row re-created from its item',
       };
@@ -578,9 +584,16 @@ async function restoreRows(job: BackfillJob, gone: LedgerEntry[], commit: BatchC
   });
 }
 
-/** Backfills one batch of ledger rows and commits it with the position after it; returns its counts. */
-export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): Promise<BackfillCounts> {
-  const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map() };
+/**
+ * Backfills one batch of ledger rows and commits it with the position after it (or `position`: rows re-examined
+ * behind it); returns its counts and the rows left waiting for an open conflict.
+ */
+export async function backfillBatch(
+  job: BackfillJob,
+  entries: LedgerEntry[],
+  position?: string,
+): Promise<BackfillCounts & { waiting: string[] }> {
+  const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map(), waiting: [] };
   if (job.scope.lists.length > 1) {
     // Routed: each list's rows are read and written in their own list (an entry of no routed list is skipped).
     for (const list of job.scope.lists) {
@@ -600,8 +613,8 @@ export async function backfillBatch(job: BackfillJob, entries: LedgerEntry[]): P
   const counts = emptyBackfillCounts();
   counts.examined = entries.length;
   for (const e of entries) counts[commit.outcomes.get(e.identityHash) ?? 'skipped']++;
-  await commitBatch(job, commit, entries[entries.length - 1].identityHash, counts);
-  return counts;
+  await commitBatch(job, commit, position ?? entries[entries.length - 1].identityHash, counts, entries);
+  return { ...counts, waiting: commit.waiting };
 }
 
 /** The rows of one list: decided and written; outcomes, ledger rows and conflicts go into `commit`. */
@@ -652,9 +665,14 @@ async function backfillList(job: BackfillJob, entries: LedgerEntry[], commit: Ba
       gone.push(entry);
       continue;
     }
-    if (parked.has(entry.identityHash) || !row || entry.state === 'ORPHANED') {
-      // MANUAL: neither side changes until the conflict is resolved; a deleted row is the push's (I8).
+    if (parked.has(entry.identityHash)) {
+      // MANUAL: neither side changes until the conflict is resolved; the backfill re-examines it after.
       commit.outcomes.set(entry.identityHash, 'skipped');
+      commit.waiting.push(entry.identityHash);
+      continue;
+    }
+    if (!row || entry.state === 'ORPHANED') {
+      commit.outcomes.set(entry.identityHash, 'skipped'); // a deleted row is the push's (I8)
       continue;
     }
     try {
@@ -709,6 +727,7 @@ async function commitBatch(
   commit: BatchCommit,
   position: string,
   counts: BackfillCounts,
+  entries: LedgerEntry[],
 ): Promise<void> {
   const { scope, spec } = job;
   if (scope.dryRun) {
@@ -738,7 +757,10 @@ async function commitBatch(
         fields: decision.conflictFields,
       });
     }
-    await advanceBackfill(client, scope.definitionId, position, counts);
+    await advanceBackfill(client, scope.definitionId, position, counts, {
+      examined: entries.map((e) => e.identityHash),
+      waiting: commit.waiting,
+    });
     scope.assertLockHeld();
   });
 }

@@ -3,6 +3,7 @@ import type { SyncDefinition } from '../../definition/schema';
 import type { ErrorKind } from '../../errors/kind';
 import type { BackfillDirection, BackfillSpec, StoredBackfill } from '../../store/backfills';
 import type { FieldPlan } from '../plan';
+import { NO_PIPELINES } from '../transform';
 
 /** A backfill asked for a field the definition does not map, or for none. */
 export class UnknownBackfillFieldError extends Error {
@@ -55,7 +56,10 @@ export class BackfillInProgressError extends Error {
     const u = unfinished;
     super(
       `Definition "${definition}" has an unfinished backfill of ${u.fields.join(', ')} (${u.strategy}, ` +
-        `${u.direction}; ${u.counts.examined} ledger rows examined so far)`,
+        `${u.direction}; ${u.counts.examined} ledger rows examined so far` +
+        (u.waiting.length > 0
+          ? `; ${u.waiting.length} row(s) wait for their conflicts to be resolved)`
+          : ')'),
     );
     this.hint =
       `finish it with "arcore-sync backfill ${definition} --fields ${u.fields.join(',')} --strategy ${u.strategy} ` +
@@ -69,9 +73,27 @@ function validNames(def: SyncDefinition): string[] {
 }
 
 /**
+ * The fields a name asks for: the field with that target (internal name); else every field mapping that source
+ * column (a column may feed several targets: each is backfilled); an exact match wins over a case-insensitive
+ * one, which must name one target or one column.
+ */
+function fieldsNamed(def: SyncDefinition, name: string): SyncDefinition['fields'] {
+  const byTarget = def.fields.filter((f) => f.target === name);
+  if (byTarget.length > 0) return byTarget;
+  const bySource = def.fields.filter((f) => f.source === name);
+  if (bySource.length > 0) return bySource;
+  const lower = name.toLowerCase();
+  const looseTargets = def.fields.filter((f) => f.target.toLowerCase() === lower);
+  const looseSources = def.fields.filter((f) => f.source.toLowerCase() === lower);
+  if (looseTargets.length === 1 && looseSources.every((f) => f === looseTargets[0])) return looseTargets;
+  if (looseTargets.length === 0 && new Set(looseSources.map((f) => f.source)).size === 1) return looseSources;
+  return [];
+}
+
+/**
  * The SharePoint internal names of the fields asked for, in definition order and without repeats. Each name
- * may be a field's target (internal name) or its source column; an exact match wins over a case-insensitive
- * one. Fields that do not flow in the direction asked are refused here, before anything runs.
+ * may be a field's target (internal name) or its source column (fieldsNamed). Fields that do not flow in the
+ * direction asked are refused here, before anything runs.
  */
 export function resolveBackfillFields(
   def: SyncDefinition,
@@ -82,25 +104,22 @@ export function resolveBackfillFields(
   if (wanted.length === 0) throw new UnknownBackfillFieldError(def.name, null, validNames(def));
   const chosen = new Set<string>();
   for (const name of wanted) {
-    const exact = def.fields.find((f) => f.target === name || f.source === name);
-    const lower = name.toLowerCase();
-    const loose = def.fields.filter(
-      (f) => f.target.toLowerCase() === lower || f.source.toLowerCase() === lower,
-    );
-    const field = exact ?? (loose.length === 1 ? loose[0] : undefined);
-    if (!field) throw new UnknownBackfillFieldError(def.name, name, validNames(def));
-    if (direction === 'push' && field.direction === 'PULL_ONLY')
-      throw new BackfillDirectionError(def.name, field.target, direction, 'it is PULL_ONLY');
-    if (direction === 'pull' && field.direction === 'PUSH_ONLY')
-      throw new BackfillDirectionError(def.name, field.target, direction, 'it is PUSH_ONLY');
-    if (direction === 'pull' && def.source.key.includes(field.source))
-      throw new BackfillDirectionError(
-        def.name,
-        field.target,
-        direction,
-        `it maps key column "${field.source}", which flows from Postgres only`,
-      );
-    chosen.add(field.target);
+    const named = fieldsNamed(def, name);
+    if (named.length === 0) throw new UnknownBackfillFieldError(def.name, name, validNames(def));
+    for (const field of named) {
+      if (direction === 'push' && field.direction === 'PULL_ONLY')
+        throw new BackfillDirectionError(def.name, field.target, direction, 'it is PULL_ONLY');
+      if (direction === 'pull' && field.direction === 'PUSH_ONLY')
+        throw new BackfillDirectionError(def.name, field.target, direction, 'it is PUSH_ONLY');
+      if (direction === 'pull' && def.source.key.includes(field.source))
+        throw new BackfillDirectionError(
+          def.name,
+          field.target,
+          direction,
+          `it maps key column "${field.source}", which flows from Postgres only`,
+        );
+      chosen.add(field.target);
+    }
   }
   return def.fields.filter((f) => chosen.has(f.target)).map((f) => f.target);
 }
@@ -137,4 +156,26 @@ export function sameSpec(a: BackfillSpec, b: BackfillSpec): boolean {
     fa.length === fb.length &&
     fa.every((f, i) => f === fb[i])
   );
+}
+
+/** Per chosen field, the stamp of the pipeline the backfill's direction runs (none: NO_PIPELINES's). */
+export function backfillPipelines(plan: FieldPlan, spec: BackfillSpec): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const target of spec.fields) {
+    const f = plan.byTarget.get(target);
+    if (f) out[target] = (f.transforms ?? NO_PIPELINES).stamps[spec.direction];
+  }
+  return out;
+}
+
+/**
+ * The chosen fields whose pipeline (in the backfill's direction) is not the one the stored backfill started
+ * under: the rows it did so far were written under another, so running it again starts over (I14). A backfill
+ * stored before the pipelines were recorded counts as started under none.
+ */
+export function changedPipelines(
+  stored: Record<string, string> | null,
+  now: Record<string, string>,
+): string[] {
+  return Object.keys(now).filter((f) => (stored?.[f] ?? NO_PIPELINES.stamps.push) !== now[f]);
 }

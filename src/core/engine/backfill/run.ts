@@ -1,5 +1,6 @@
 import { getDefinition } from '../../store/definitions';
 import {
+  advanceBackfill,
   BACKFILL_COUNT_KEYS,
   completeBackfill,
   emptyBackfillCounts,
@@ -13,10 +14,18 @@ import {
 } from '../../store/backfills';
 import { DryRun, type PlannedChange } from '../dryRun';
 import { withRun, type RunScope } from '../runner';
+import type { LedgerEntry } from '../../store/ledger';
 import type { EngineContext, RunSummary, RunTrigger } from '../types';
 import { backfillBatch, type BackfillJob, type MissingRow } from './batch';
 import { planOnly } from './decide';
-import { assertFlowsInPlan, BackfillInProgressError, resolveBackfillFields, sameSpec } from './fields';
+import {
+  assertFlowsInPlan,
+  BackfillInProgressError,
+  backfillPipelines,
+  changedPipelines,
+  resolveBackfillFields,
+  sameSpec,
+} from './fields';
 
 export interface BackfillOptions {
   /** SharePoint field names or source columns of the definition. */
@@ -48,6 +57,11 @@ export interface BackfillSummary extends BackfillCounts {
   direction: BackfillDirection;
   /** This run continued a backfill an earlier run had started. */
   resumed: boolean;
+  /**
+   * Why this run started the unfinished backfill again from the first ledger row instead of continuing it (a
+   * chosen field's pipeline changed since it started); null when it did not.
+   */
+  restarted: string | null;
   /** Ledger rows of the definition when the run started: what the whole backfill examines. */
   total: number;
   /** Counts summed over every run of this backfill, this one included. */
@@ -61,6 +75,11 @@ export interface BackfillSummary extends BackfillCounts {
    * each with what happens next.
    */
   missingRows: MissingRow[];
+  /**
+   * The first rows the backfill passed while they had an open conflict (MANUAL), each with what to do: the
+   * backfill stays unfinished (complete: false) until a run after their resolution re-examines them.
+   */
+  waitingRows: MissingRow[];
   startedAt: string;
   durationMs: number;
   graphRequests: number;
@@ -79,6 +98,7 @@ export interface BackfillSummary extends BackfillCounts {
 }
 
 const MAX_BATCH = 200;
+const MAX_WAITING_SHOWN = 20;
 
 function addCounts(a: BackfillCounts, b: BackfillCounts): BackfillCounts {
   const out = emptyBackfillCounts();
@@ -122,8 +142,10 @@ export async function runBackfill(
   const counts = emptyBackfillCounts();
   let earlier = emptyBackfillCounts();
   let resumed = false;
+  let restarted: string | null = null;
   let total = 0;
   let job: BackfillJob | null = null;
+  let waitingRows: MissingRow[] = [];
   const summary = await withRun(
     ctx,
     definitionName,
@@ -134,14 +156,24 @@ export async function runBackfill(
       let position = '';
       if (!scope.dryRun) {
         const current = await readBackfill(ctx.meta, scope.definitionId);
-        if (current?.status === 'RUNNING' && !opts.restart) {
+        const pipelines = backfillPipelines(scope.plan, spec);
+        const changed = current ? changedPipelines(current.pipelines, pipelines) : [];
+        if (current?.status === 'RUNNING' && !opts.restart && changed.length === 0) {
           if (!sameSpec(current, spec)) throw new BackfillInProgressError(definitionName, current);
           position = current.position;
           earlier = current.counts;
           resumed = true;
           await resumeBackfill(ctx.meta, scope.definitionId);
         } else {
-          await startBackfill(ctx.meta, scope.definitionId, spec);
+          if (current?.status === 'RUNNING' && !opts.restart) {
+            if (!sameSpec(current, spec)) throw new BackfillInProgressError(definitionName, current);
+            // The rows done so far were written under the older pipeline: continuing would leave them so (I14).
+            restarted =
+              `the pipeline of ${changed.join(', ')} changed since this backfill started ` +
+              `(${current.counts.examined} ledger rows examined then): it started again from the first row`;
+            ctx.log.info(`${definitionName}: backfill: ${restarted}`);
+          }
+          await startBackfill(ctx.meta, scope.definitionId, spec, pipelines);
         }
       }
       total = await ledgerRows(scope);
@@ -154,13 +186,20 @@ export async function runBackfill(
         missingRows: [],
       };
       job = current;
-      scope.details.backfill = { ...spec, resumed, from: position || null };
+      scope.details.backfill = {
+        ...spec,
+        resumed,
+        from: position || null,
+        ...(restarted ? { restarted } : {}),
+      };
       const batchSize = Math.min(scope.def.source.pageSize, MAX_BATCH);
+      const passedNow = new Set<string>();
       for (;;) {
         const entries = await scope.ledger.batchAfter(ctx.meta, position, batchSize);
         if (entries.length === 0) break;
         const done = await backfillBatch(current, entries);
         for (const k of BACKFILL_COUNT_KEYS) counts[k] += done[k];
+        for (const h of done.waiting) passedNow.add(h);
         position = entries[entries.length - 1].identityHash;
         mirrorCounts(scope, counts);
         ctx.onProgress?.({
@@ -178,7 +217,19 @@ export async function runBackfill(
           return;
         }
       }
-      if (!scope.dryRun) await completeBackfill(ctx.meta, scope.definitionId);
+      if (!scope.dryRun) {
+        const left = await reexamineWaiting(current, position, batchSize, passedNow, counts);
+        mirrorCounts(scope, counts);
+        if (left.length === 0) await completeBackfill(ctx.meta, scope.definitionId);
+        else {
+          waitingRows = await describeWaiting(scope, left, definitionName);
+          // Done but for rows MANUAL parks: unfinished, so that they are backfilled once resolved (I7, I14).
+          scope.stopIncomplete(
+            `${left.length} row(s) have an open conflict: resolve them (arcore-sync conflicts ${definitionName}), ` +
+              'then run the same backfill again',
+          );
+        }
+      }
       if (current.cursorMoved > 0) {
         ctx.log.warn(
           `${definitionName}: the trigger on ${scope.def.source.table} moved the cursor column of ` +
@@ -198,12 +249,14 @@ export async function runBackfill(
     dryRun: Boolean(dry),
     ...spec,
     resumed,
+    restarted,
     total,
     ...counts,
     overall: addCounts(earlier, counts),
     cursorMoved: finished?.cursorMoved ?? 0,
     failures: finished?.failures ?? [],
     missingRows: finished?.missingRows ?? [],
+    waitingRows,
     startedAt: summary.startedAt,
     durationMs: summary.durationMs,
     graphRequests: summary.graphRequests,
@@ -217,6 +270,54 @@ export async function runBackfill(
     ...(summary.errorKind ? { errorKind: summary.errorKind, errorHint: summary.errorHint } : {}),
     ...(dry ? { planned: dry.planned, sample: dry.sample } : {}),
   };
+}
+
+/**
+ * Rows an earlier pass left for an open conflict, re-examined once the pass is done (those this run passed are
+ * still open: not again). Returns the identity hashes still waiting.
+ */
+async function reexamineWaiting(
+  job: BackfillJob,
+  position: string,
+  batchSize: number,
+  passedNow: ReadonlySet<string>,
+  counts: BackfillCounts,
+): Promise<string[]> {
+  const { scope } = job;
+  const { meta } = scope.ctx;
+  const waiting = (await readBackfill(meta, scope.definitionId))?.waiting ?? [];
+  const due = waiting.filter((h) => !passedNow.has(h));
+  if (due.length === 0) return waiting;
+  const found = await scope.ledger.byIdentities(meta, due);
+  const gone = due.filter((h) => !found.has(h));
+  // A pair forgotten meanwhile (its conflict resolved by a delete): nothing left to backfill.
+  if (gone.length > 0) {
+    scope.assertLockHeld();
+    await advanceBackfill(meta, scope.definitionId, position, emptyBackfillCounts(), {
+      examined: gone,
+      waiting: [],
+    });
+  }
+  const entries = [...found.values()].sort((a, b) => (a.identityHash < b.identityHash ? -1 : 1));
+  for (let i = 0; i < entries.length; i += batchSize) {
+    if (scope.timeLeft() <= 0) {
+      scope.stopIncomplete('time budget spent');
+      break;
+    }
+    const done = await backfillBatch(job, entries.slice(i, i + batchSize), position);
+    for (const k of BACKFILL_COUNT_KEYS) counts[k] += done[k];
+  }
+  return (await readBackfill(meta, scope.definitionId))?.waiting ?? [];
+}
+
+/** The first waiting rows, for the summary. */
+async function describeWaiting(scope: RunScope, hashes: string[], name: string): Promise<MissingRow[]> {
+  const entries = await scope.ledger.byIdentities(scope.ctx.meta, hashes.slice(0, MAX_WAITING_SHOWN));
+  return [...entries.values()].map((e: LedgerEntry) => ({
+    key: e.identity,
+    itemId: e.itemId ?? '',
+    next: `it has an open conflict: resolve it (arcore-sync conflicts ${name}), then run the same backfill again`,
+  }));
 }
 
 /** The run record's counts (sync_runs): processed = examined; skipped = equal + skipped. */

@@ -66,7 +66,7 @@ export async function settleConflicts(
     const entry = sp ? agreedEntry(plan.fields, stored, read.row.values, sp) : stored;
     // The row is read again through that entry even when nothing agreed: the page read it with SharePoint unknown,
     // which let a Postgres edit pass for the current pipeline's output of an unchanged value (I7).
-    const reread = entry !== stored || (!!stored.sourceValues && plan.fields.some((f) => f.transforms));
+    const reread = entry !== stored || !!stored.sourceValues;
     const r: PushRow = reread
       ? { ...read, values: rowToCanonical(plan, read.row.values, entry), pairs: entry.sourceValues ?? null }
       : read;

@@ -294,8 +294,9 @@ export async function writePrepared(
       continue;
     }
     const entry = entries.get(r.hash);
-    // With its ledger entry, a transformed field Postgres has not changed keeps its synced value (I3).
-    if (entry?.sourceValues && plan.fields.some((f) => f.transforms)) {
+    // With its ledger entry, a transformed field Postgres has not changed keeps its synced value (I3); so does one
+    // whose transform was removed since (its pair stays, transform.ts pipelinesOf).
+    if (entry?.sourceValues) {
       try {
         // A Postgres value a stopped pull backfill wrote, as the current pull pipeline gives it, is in sync (I6).
         const through = agreedEntry(plan.fields, entry, r.row.values, null);

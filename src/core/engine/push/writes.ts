@@ -51,16 +51,19 @@ export function createFields(
 /**
  * The source columns a decision's values write (pullable, non-key fields; pipelines run here) and, into
  * `written`, the Postgres value of each field with a pipeline. Pure: the pull plans a page's writes with it.
+ * `insert`: the values make a row (re-created), which also takes the fields a row inserted for a new item takes
+ * (PlannedField.pulledOnInsert) when they are given.
  */
 export function postgresValues(
   scope: RunScope,
   decided: CanonicalRecord,
   written: Record<string, CanonicalValue>,
+  insert = false,
 ): Record<string, { kind: FieldKind; value: CanonicalValue }> {
   const values: Record<string, { kind: FieldKind; value: CanonicalValue }> = {};
   for (const [target, value] of Object.entries(decided)) {
     const f = scope.plan.byTarget.get(target);
-    if (f && f.pullable && !scope.def.source.key.includes(f.source)) {
+    if (f && (insert ? f.pulledOnInsert : f.pullable) && !scope.def.source.key.includes(f.source)) {
       if (f.transforms) {
         const pulled = pulledValue(f, value);
         values[f.source] = { kind: f.sourceKind, value: pulled };
@@ -92,7 +95,7 @@ export async function applyToPostgres(
       await scope.source.setFlag(client, key, scope.def.deletes.pullSoftColumn);
     return written;
   }
-  const values = postgresValues(scope, action.values, written);
+  const values = postgresValues(scope, action.values, written, action.kind === 'recreate');
   if (action.kind === 'write') {
     await scope.source.updateRow(client, key, values);
     return written;

@@ -20,6 +20,7 @@ import * as m023 from './023_pull_intent_timeline';
 import * as m025 from './025_pending_create_checked';
 import * as m026 from './026_move_sent_values';
 import * as m027 from './027_item_deleted_state';
+import * as m028 from './028_backfill_pipelines';
 
 export interface Migration {
   version: number;
@@ -51,4 +52,5 @@ export const migrations: Migration[] = [
   { version: 25, ...m025 },
   { version: 26, ...m026 },
   { version: 27, ...m027 },
+  { version: 28, ...m028 },
 ];
