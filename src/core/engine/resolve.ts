@@ -9,7 +9,7 @@ import { applyToPostgres, graphFields, revivedFields } from './push/writes';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../store/ledger';
 import { confirmListStands } from './listGone';
-import { syncedEntry } from './push/page';
+import { syncedEntry, writtenETag } from './push/page';
 import { sourcePairs } from './transform';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
 import { settlePendingMoves } from './push/moves';
@@ -522,7 +522,7 @@ async function resolveInRun(
         );
       }
       if (o.status !== 'updated' && o.status !== 'created') throw new ResolutionWriteError(conflictId, o);
-      eTag = o.eTag;
+      eTag = writtenETag(scope.plan, o, synced);
       if (o.status === 'created') {
         itemId = o.itemId;
         spModifiedAt = o.lastModifiedDateTime ?? null;
@@ -631,7 +631,7 @@ async function confirmDelete(
         : { kind: 'delete', ref, itemId: item.id, eTag: item.eTag },
     ]);
     if (o.status === 'not_found') await confirmListStands(scope, listId);
-    if (o.status === 'updated') eTag = o.eTag;
+    if (o.status === 'updated') eTag = writtenETag(scope.plan, o, entry?.syncedValues ?? {});
     else if (o.status === 'deleted' || o.status === 'not_found') eTag = null;
     else throw new ResolutionWriteError(conflict.id, o);
     scope.counts.deleted++;
@@ -680,7 +680,7 @@ async function bringRowBack(
           `SharePoint refused the values (${o.httpStatus} ${o.code}): ${o.message}`,
         );
       if (o.status !== 'updated') throw new ResolutionWriteError(conflict.id, o);
-      eTag = o.eTag;
+      eTag = writtenETag(scope.plan, o, synced);
       scope.counts.updated++;
     }
     await client.query('COMMIT');

@@ -1,3 +1,4 @@
+import { writtenETag } from '../push/page';
 import { contentHash } from '../../canonical';
 import { park, settleWaiting } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
@@ -31,7 +32,8 @@ export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]):
       if (w.counted === null) scope.counts.updated++;
       save.push({
         ...w.entry,
-        eTag: o.eTag,
+        // Read back (its answer lost), the item may already hold another edit: not taken for ours (writtenETag).
+        eTag: writtenETag(scope.plan, o, w.synced),
         // The item's modification time after the write, when the answer carried it.
         spModifiedAt: typeof o.fields?.Modified === 'string' ? o.fields.Modified : w.entry.spModifiedAt,
         syncedValues: w.synced,

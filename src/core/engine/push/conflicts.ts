@@ -10,7 +10,15 @@ import { rowToCanonical } from '../plan';
 import { agreedEntry } from '../transform';
 import { type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
-import { type PushRow, type PageCommit, syncedEntry, inSourceTx, describeFailure, parkEntry } from './page';
+import {
+  type PushRow,
+  type PageCommit,
+  syncedEntry,
+  inSourceTx,
+  describeFailure,
+  parkEntry,
+  writtenETag,
+} from './page';
 import { graphFields, applyToPostgres, revivedFields } from './writes';
 import { awaitSettle } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound } from '../listGone';
@@ -185,7 +193,17 @@ export async function settleConflicts(
     } else if ((o.status === 'created' || o.status === 'updated') && p.decision.synced) {
       const itemId = o.status === 'created' ? o.itemId : (p.item?.id as string);
       countSettled(scope, p.decision, o.status);
-      commit.save.push(syncedEntry(scope, p.r, itemId, o.eTag, p.decision.synced, p.r.row.cursor, 'PUSH'));
+      commit.save.push(
+        syncedEntry(
+          scope,
+          p.r,
+          itemId,
+          writtenETag(scope.plan, o, p.decision.synced),
+          p.decision.synced,
+          p.r.row.cursor,
+          'PUSH',
+        ),
+      );
       commit.resolved.push(o.ref);
     } else if (o.status === 'deleted' || (o.status === 'not_found' && !updates.has(o.ref))) {
       countSettled(scope, p.decision, 'deleted');
@@ -340,7 +358,7 @@ async function applyDeletePolicy(
   }
   if (o.status === 'updated') {
     countSettled(scope, decision, 'deleted');
-    commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
+    commit.save.push({ ...e, eTag: writtenETag(scope.plan, o, e.syncedValues ?? {}), state: 'ORPHANED' });
     return 'settled';
   }
   // Parked, the delete is retried by the park's own schedule (push.ts); its tombstone is not kept (deletes.ts).

@@ -19,7 +19,7 @@ import {
 } from '../../source/postgres/tombstones';
 import type { WriteOp } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
-import { newCommit, commitPage, parkEntry } from './page';
+import { newCommit, commitPage, parkEntry, writtenETag } from './page';
 import { settleDeleteConflict } from './conflicts';
 import { writeByList } from './moves';
 import { forListId } from '../routing';
@@ -352,7 +352,7 @@ async function applyGone(
       commit.resolved.push(o.ref);
     } else if (o.status === 'updated') {
       scope.counts.deleted++;
-      commit.save.push({ ...e, eTag: o.eTag, state: 'ORPHANED' });
+      commit.save.push({ ...e, eTag: writtenETag(scope.plan, o, e.syncedValues ?? {}), state: 'ORPHANED' });
       commit.resolved.push(o.ref);
     } else if (o.status === 'precondition_failed') {
       const settled = await settleDeleteConflict(

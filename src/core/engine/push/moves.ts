@@ -32,7 +32,7 @@ import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { pushPlanFor, unalignedFields } from '../alignment';
 import { pick } from '../plan';
 import type { RunScope } from '../runner';
-import { type PageCommit, type PushRow, describeFailure, responseFields } from './page';
+import { type PageCommit, type PushRow, describeFailure, responseFields, writtenETag } from './page';
 import { writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
@@ -239,7 +239,7 @@ export async function finishMoves(
         ...m.entry,
         listId: m.toListId,
         itemId: o.itemId,
-        eTag: o.eTag,
+        eTag: writtenETag(scope.plan, o, synced),
         syncedValues: synced,
         contentHash: contentHash(synced),
         provenance: 'PUSH',
