@@ -1,0 +1,101 @@
+import { Client } from 'pg';
+import { lsnNames } from '../../../src/core/capture/lsn';
+import { runPush } from '../../../src/core/engine/push';
+import { getDefinition } from '../../../src/core/store/definitions';
+import { readInstallationId } from '../../../src/core/store/installation';
+import { dropCaptureObjects, lsnDefinition } from '../../support/capture';
+import { eventually } from '../../support/eventually';
+import { startHarness, type Harness } from '../../support/engineHarness';
+import { startOwnPostgres, type OwnPostgres } from '../../support/ownPostgres';
+
+/**
+ * I5/I17: a transaction's commit record is in (flushed) WAL before the transaction is visible to other sessions:
+ * with synchronous replication (Azure Flexible Server zone-redundant HA, any synchronous_standby_names) the
+ * committing backend waits for the standby between the two. The LSN push decodes the commit from the slot, then
+ * reads the touched rows by key; read before the commit is visible, an inserted row is "not there" and an update
+ * reads the old version, and the slot is then advanced past the transaction: the change is never pushed.
+ * A server of its own: synchronous_standby_names is server-wide.
+ */
+let pg: OwnPostgres;
+let h: Harness;
+
+beforeAll(async () => {
+  pg = await startOwnPostgres();
+  const admin = new Client({ connectionString: pg.adminUrl });
+  await admin.connect();
+  await admin.query(`ALTER SYSTEM SET wal_level = 'logical'`);
+  // Every session but the application's below commits without waiting for the (absent) standby.
+  await admin.query(`ALTER SYSTEM SET synchronous_commit = 'local'`);
+  await admin.query(`ALTER SYSTEM SET synchronous_standby_names = 'standby1'`);
+  await admin.end();
+  await pg.halt('fast'); // wal_level takes a restart
+  await pg.resume();
+  h = await startHarness({}, pg.adminUrl);
+}, 60000);
+
+afterAll(async () => {
+  await dropCaptureObjects(h.db.pool);
+  await h.close();
+  await pg.stop();
+});
+
+const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
+
+/** Row changes (not BEGIN/COMMIT) the definition's slot still holds. */
+async function slotChanges(name: string): Promise<number> {
+  const stored = await getDefinition(h.db.pool, name);
+  const { slot, publication } = lsnNames(await readInstallationId(h.db.pool), stored.id, name);
+  const { rows } = await h.db.pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1',
+       'publication_names', $2) WHERE get_byte(data, 0) IN (73, 85, 68)`,
+    [slot, publication],
+  );
+  return Number(rows[0].n);
+}
+
+it('a row committed while the push reads the slot is pushed, not skipped because it was not visible yet', async () => {
+  await h.db.pool.query(`CREATE TABLE syncrep (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+  await h.db.pool.query(`INSERT INTO syncrep VALUES (1, 'a', 1)`);
+  await h.define(lsnDefinition('syncrep'));
+  expect(await push('syncrep')).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+
+  // The application commits with synchronous replication: its commit record is flushed, and it waits for the
+  // standby's acknowledgement before the row becomes visible.
+  const app = new Client({ connectionString: h.db.url });
+  await app.connect();
+  app.on('error', () => undefined);
+  await app.query(`SET synchronous_commit = 'on'`);
+  const { rows } = await app.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const pid = rows[0].pid;
+  const committing = app
+    .query(`INSERT INTO syncrep VALUES (2, 'b', 2)`)
+    .then(() => 'committed')
+    .catch((err: Error) => err.message);
+  await eventually('the insert waiting for the standby', async () => {
+    const { rows: waiting } = await h.db.pool.query(
+      `SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'SyncRep'`,
+      [pid],
+    );
+    return waiting.length === 1;
+  });
+
+  // A push meanwhile (the commit is in WAL and decodable, the row not yet visible to other sessions).
+  expect(await slotChanges('syncrep')).toBe(1);
+  expect((await h.db.pool.query('SELECT 1 FROM syncrep WHERE id = 2')).rows).toHaveLength(0);
+  const during = await push('syncrep');
+  expect(during.status).toBe('SUCCEEDED');
+
+  // The standby answers (here: the wait is cancelled, which makes the commit visible at once).
+  await h.db.pool.query('SELECT pg_cancel_backend($1)', [pid]);
+  await committing;
+  await app.end();
+  const { rows: visible } = await h.db.pool.query('SELECT name FROM syncrep WHERE id = 2');
+  expect(visible).toEqual([{ name: 'b' }]);
+
+  // The push advanced the slot past the insert it could not see.
+  expect(await slotChanges('syncrep')).toBe(0);
+  const after = await push('syncrep');
+  // The committed row reaches SharePoint, by the push during the wait or the one after it.
+  expect(during.created + after.created).toBe(1);
+  expect((await h.items('syncrep')).map((i) => String(i.fields.Title)).sort()).toEqual(['a', 'b']);
+}, 60000);
