@@ -20,7 +20,7 @@ afterAll(async () => {
   await h.close();
 });
 
-const ROWS = 24;
+const ROWS = 10;
 
 it('conflicts settled on two pages written at once do not fail the run on the replication origin', async () => {
   await h.db.pool.query(`CREATE TABLE twopages (id integer PRIMARY KEY, name text, budget numeric(12,2))`);

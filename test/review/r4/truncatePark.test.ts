@@ -7,12 +7,12 @@ import { dropCaptureObjects, lsnDefinition } from '../../support/capture';
 import { startHarness, type Harness } from '../../support/engineHarness';
 
 /**
- * I17/I18: a TRUNCATE parked under deletes.truncate PARK is recorded in arcore.capture_truncates and applied only
- * when a push meets it in the slot again. When the slot is replaced instead (reset-cursor, which re-reads the
- * table and compares it with the ledger; or a slot lost or dropped while the parked TRUNCATE held it back; a switch
- * to TIMESTAMP and back), the new slot starts after the TRUNCATE: the record stays open for ever (a
- * `truncate-decide` is recorded but never applied), so the idle probe answers "open TRUNCATE" on every scheduled
- * push: a full run each minute, for ever.
+ * deletes.truncate PARK (I8, I17, I18): "records it and stops the pushes at it until truncate-decide decides
+ * PROPAGATE or IGNORE". The record (arcore.capture_truncates) is applied only when a push meets the TRUNCATE in the
+ * slot again. A parked TRUNCATE holds every later change in the slot, so its WAL grows, and docs/deploy.md tells the
+ * operator "to free WAL, prefer arcore-sync reset-cursor NAME --scope source"; a slot lost, dropped or invalidated
+ * meanwhile, a routes change (load again) and a switch to TIMESTAMP take the same path: a new slot that starts after
+ * the TRUNCATE, a load, and a full comparison of the ledger with the table.
  */
 let h: Harness;
 beforeAll(async () => {
@@ -25,6 +25,30 @@ afterAll(async () => {
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
 
+// The full comparison deletes every item of the truncated table under deletes.push: the TRUNCATE is propagated
+// with no decision, exactly what PARK is for.
+it('a full re-read while a TRUNCATE is parked does not delete the items the TRUNCATE would', async () => {
+  await h.db.pool.query(`CREATE TABLE heldtrunc (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+  await h.db.pool.query(`INSERT INTO heldtrunc VALUES (1, 'a', 1), (2, 'b', 2)`);
+  await h.define(lsnDefinition('heldtrunc')); // deletes.truncate defaults to PARK
+  expect(await push('heldtrunc')).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+
+  await h.db.pool.query('TRUNCATE heldtrunc'); // a mistake, say: PARK is there to stop it reaching SharePoint
+  expect(await push('heldtrunc')).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+  const stored = await getDefinition(h.db.pool, 'heldtrunc');
+  expect(await openTruncates(h.db.pool, stored.id)).toMatchObject([{ decision: null }]);
+
+  // The slot holds WAL behind the parked TRUNCATE: the operator frees it as docs/deploy.md advises.
+  await resetCursor(h.db.pool, 'heldtrunc', 'source');
+  const reread = await push('heldtrunc');
+
+  // Nobody decided the TRUNCATE: the items stay until truncate-decide says PROPAGATE.
+  expect(reread.deleted).toBe(0);
+  expect((await h.items('heldtrunc')).map((i) => String(i.fields.Title)).sort()).toEqual(['a', 'b']);
+});
+
+// The new slot never meets the TRUNCATE again: its record stays open for ever (a truncate-decide is recorded but
+// never applied), so the idle probe answers "open TRUNCATE" on every scheduled push: a full run each minute.
 it('a parked TRUNCATE whose slot was replaced does not keep the definition busy for ever', async () => {
   await h.db.pool.query(`CREATE TABLE parked (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
   await h.db.pool.query(`INSERT INTO parked VALUES (1, 'a', 1), (2, 'b', 2)`);
