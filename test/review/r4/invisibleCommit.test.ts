@@ -53,49 +53,74 @@ async function slotChanges(name: string): Promise<number> {
   return Number(rows[0].n);
 }
 
-it('a row committed while the push reads the slot is pushed, not skipped because it was not visible yet', async () => {
-  await h.db.pool.query(`CREATE TABLE syncrep (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
-  await h.db.pool.query(`INSERT INTO syncrep VALUES (1, 'a', 1)`);
-  await h.define(lsnDefinition('syncrep'));
-  expect(await push('syncrep')).toMatchObject({ status: 'SUCCEEDED', created: 1 });
-
-  // The application commits with synchronous replication: its commit record is flushed, and it waits for the
-  // standby's acknowledgement before the row becomes visible.
+/**
+ * Runs `sql` on a session of the application that commits with synchronous replication, and returns once its commit
+ * record is flushed and it waits for the (absent) standby, its change not yet visible to other sessions. `release`
+ * plays the standby's answer: the wait is cancelled, which makes the commit visible at once.
+ */
+async function commitWaitingForStandby(sql: string): Promise<{ release: () => Promise<void> }> {
   const app = new Client({ connectionString: h.db.url });
   await app.connect();
   app.on('error', () => undefined);
   await app.query(`SET synchronous_commit = 'on'`);
   const { rows } = await app.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const pid = rows[0].pid;
-  const committing = app
-    .query(`INSERT INTO syncrep VALUES (2, 'b', 2)`)
-    .then(() => 'committed')
-    .catch((err: Error) => err.message);
-  await eventually('the insert waiting for the standby', async () => {
+  const committing = app.query(sql).then(
+    () => 'committed',
+    (err: Error) => err.message,
+  );
+  await eventually('the commit waiting for the standby', async () => {
     const { rows: waiting } = await h.db.pool.query(
       `SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'SyncRep'`,
       [pid],
     );
     return waiting.length === 1;
   });
+  return {
+    async release() {
+      await h.db.pool.query('SELECT pg_cancel_backend($1)', [pid]);
+      await committing;
+      await app.end();
+    },
+  };
+}
 
+const titles = async (list: string) => (await h.items(list)).map((i) => String(i.fields.Title)).sort();
+
+it('a row committed while the push reads the slot is pushed, not skipped because it was not visible yet', async () => {
+  await h.db.pool.query(`CREATE TABLE syncrep (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+  await h.db.pool.query(`INSERT INTO syncrep VALUES (1, 'a', 1)`);
+  await h.define(lsnDefinition('syncrep'));
+  expect(await push('syncrep')).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+
+  const standby = await commitWaitingForStandby(`INSERT INTO syncrep VALUES (2, 'b', 2)`);
   // A push meanwhile (the commit is in WAL and decodable, the row not yet visible to other sessions).
   expect(await slotChanges('syncrep')).toBe(1);
   expect((await h.db.pool.query('SELECT 1 FROM syncrep WHERE id = 2')).rows).toHaveLength(0);
   const during = await push('syncrep');
   expect(during.status).toBe('SUCCEEDED');
-
-  // The standby answers (here: the wait is cancelled, which makes the commit visible at once).
-  await h.db.pool.query('SELECT pg_cancel_backend($1)', [pid]);
-  await committing;
-  await app.end();
-  const { rows: visible } = await h.db.pool.query('SELECT name FROM syncrep WHERE id = 2');
-  expect(visible).toEqual([{ name: 'b' }]);
+  await standby.release();
+  expect((await h.db.pool.query('SELECT name FROM syncrep WHERE id = 2')).rows).toEqual([{ name: 'b' }]);
 
   // The push advanced the slot past the insert it could not see.
   expect(await slotChanges('syncrep')).toBe(0);
   const after = await push('syncrep');
   // The committed row reaches SharePoint, by the push during the wait or the one after it.
   expect(during.created + after.created).toBe(1);
-  expect((await h.items('syncrep')).map((i) => String(i.fields.Title)).sort()).toEqual(['a', 'b']);
+  expect(await titles('syncrep')).toEqual(['a', 'b']);
+}, 60000);
+
+it('a delete committed while the push reads the slot deletes the item (the row, still visible, is no echo)', async () => {
+  await h.db.pool.query(`CREATE TABLE syncdel (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+  await h.db.pool.query(`INSERT INTO syncdel VALUES (1, 'a', 1), (2, 'b', 2)`);
+  await h.define(lsnDefinition('syncdel'));
+  expect(await push('syncdel')).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+
+  const standby = await commitWaitingForStandby('DELETE FROM syncdel WHERE id = 2');
+  const during = await push('syncdel');
+  await standby.release();
+  expect((await h.db.pool.query('SELECT 1 FROM syncdel WHERE id = 2')).rows).toHaveLength(0);
+  const after = await push('syncdel');
+  expect(during.deleted + after.deleted).toBe(1);
+  expect(await titles('syncdel')).toEqual(['a']);
 }, 60000);
