@@ -67,7 +67,8 @@ function keyOf(
 
 /** What one slot message means to a push, in the order the slot returns them. */
 export type FoldEvent =
-  | { kind: 'begin'; commitLsn: string }
+  /** `xid`: the transaction's id, to wait until it is visible before its rows are read (visibility.ts). */
+  | { kind: 'begin'; commitLsn: string; xid: number }
   | { kind: 'origin'; name: string }
   /**
    * A row change (insert, update or delete) of any published table; keys only for the definition's table.
@@ -93,7 +94,7 @@ export class ChangeFolder {
     const m = decodePgoutput(change.data);
     switch (m.tag) {
       case 'begin':
-        return { kind: 'begin', commitLsn: m.finalLsn };
+        return { kind: 'begin', commitLsn: m.finalLsn, xid: m.xid };
       case 'origin':
         return { kind: 'origin', name: m.name };
       case 'relation': {

@@ -31,6 +31,7 @@ import {
 import { openPeek, type PeekHead, type SlotPeek } from './peek';
 import { PageProgress } from './progress';
 import { applyTruncate } from './truncates';
+import { awaitVisible, VISIBILITY_WAIT_MS } from './visibility';
 
 /** The names of the definition's slot, publication and origin. */
 export async function namesFor(scope: Pick<RunScope, 'ctx' | 'definitionId' | 'def'>): Promise<LsnNames> {
@@ -248,8 +249,11 @@ class KeyPage {
 type PeekOutcome =
   | { kind: 'idle' }
   | { kind: 'applied'; position: Position }
-  /** `budget`: the time budget ran out (an incomplete run); otherwise a parked TRUNCATE stopped it. */
-  | { kind: 'stopped'; position: Position; budget: boolean };
+  /**
+   * `budget`: the time budget ran out (an incomplete run); `invisible`: a decoded transaction was still not
+   * visible (its reason); otherwise a parked TRUNCATE stopped it.
+   */
+  | { kind: 'stopped'; position: Position; budget: boolean; invisible?: string };
 
 /**
  * Applies a peek's messages in slot order, a page of keys at a time (I5c): the keys' rows and deletes are
@@ -278,18 +282,34 @@ async function applyPeek(
   let position = start;
   /** The end of the last transaction read up to its commit: every change before it is in `page` or applied. */
   let lastEnd: string | null = null;
-  let txn: { commitLsn: string; own: boolean; changes: number; skip: number } | null = null;
+  let txn: { commitLsn: string; xid: number; own: boolean; changes: number; skip: number } | null = null;
+  /** Transactions with changes in `page` (or a keyless delete): their rows are read only once they are visible. */
+  const pending = new Map<number, string>();
   let ownKeys = 0;
   let messages = 0;
   let skipped = 0;
-  const flush = async () => {
+  /** Applies the page and saves the position; a reason instead when a transaction in it is not visible yet. */
+  const flush = async (): Promise<string | null> => {
+    if (pending.size > 0) {
+      const waitMs = scope.ctx.lsnVisibilityWaitMs ?? VISIBILITY_WAIT_MS;
+      const invisible = await awaitVisible(scope.sourcePool, pending.keys(), waitMs);
+      if (invisible.length > 0) {
+        // Nothing of the page is applied and the position stays where it was: the next run reads it all again.
+        return (
+          `transaction ${invisible[0]} (commit ${pending.get(invisible[0])}) is in the replication slot but not ` +
+          `visible yet after ${waitMs} ms (its commit waits, e.g. for a synchronous standby): the slot stays ` +
+          'before it and the next run reads it again'
+        );
+      }
+      pending.clear();
+    }
     if (page.size > 0) await applyKeys(scope, page.take(), progress);
     if (keyless) await reconcileDeletes(scope, { force: true });
     keyless = false;
-    if (scope.dryRun) return;
+    if (scope.dryRun) return null;
     const lsn = lastEnd ?? position.confirmed;
     const within = txn ? { txn: txn.commitLsn, changes: txn.changes } : null;
-    if (lsn === position.confirmed && JSON.stringify(within) === JSON.stringify(position.within)) return;
+    if (lsn === position.confirmed && JSON.stringify(within) === JSON.stringify(position.within)) return null;
     if (lsn === position.confirmed) {
       scope.assertLockHeld();
       await writeLsnCursor(scope.ctx.meta, scope.definitionId, { lsn, load: null, within });
@@ -297,6 +317,7 @@ async function applyPeek(
       await confirm(scope, names, lsn, within);
     }
     position = { confirmed: lsn, within };
+    return null;
   };
   for (;;) {
     const chunk = await peek.next();
@@ -307,7 +328,7 @@ async function applyPeek(
       if (!e) continue;
       if (e.kind === 'begin') {
         const resumed = position.within?.txn === e.commitLsn ? position.within.changes : 0;
-        txn = { commitLsn: e.commitLsn, own: false, changes: 0, skip: resumed };
+        txn = { commitLsn: e.commitLsn, xid: e.xid, own: false, changes: 0, skip: resumed };
       } else if (!txn) {
         continue;
       } else if (e.kind === 'origin') {
@@ -323,14 +344,18 @@ async function applyPeek(
           if (txn.own) ownKeys += e.keys.length;
           page.add(e.keys);
           keyless ||= e.keylessDelete;
+          if (e.keys.length > 0 || e.keylessDelete) pending.set(txn.xid, txn.commitLsn);
           if (page.size >= def.source.pageSize) {
-            await flush();
+            const invisible = await flush();
+            if (invisible) return { kind: 'stopped', position, budget: false, invisible };
             // The page is committed and the position saved: a run out of time stops here (I16).
             if (!scope.dryRun && scope.timeLeft() <= 0) return { kind: 'stopped', position, budget: true };
           }
         }
       } else if (e.kind === 'truncate') {
-        await flush();
+        pending.set(txn.xid, txn.commitLsn);
+        const invisible = await flush();
+        if (invisible) return { kind: 'stopped', position, budget: false, invisible };
         if (!(await applyTruncate(scope, txn))) return { kind: 'stopped', position, budget: false };
       } else {
         lastEnd = e.endLsn;
@@ -342,7 +367,8 @@ async function applyPeek(
   if (ownKeys > 0)
     scope.details.ownWritesRead = ((scope.details.ownWritesRead as number | undefined) ?? 0) + ownKeys;
   if (messages === 0) return { kind: 'idle' };
-  await flush();
+  const invisible = await flush();
+  if (invisible) return { kind: 'stopped', position, budget: false, invisible };
   return { kind: 'applied', position };
 }
 
@@ -472,6 +498,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
         position = outcome.position;
         if (outcome.kind === 'stopped') {
           if (outcome.budget) scope.stopIncomplete('time budget spent inside a transaction');
+          if (outcome.invisible) scope.stopIncomplete(outcome.invisible);
           return;
         }
         if (scope.dryRun) return; // nothing is confirmed, so the next peek would return the same changes
