@@ -2,12 +2,7 @@
 import { identityOf } from '../../canonical';
 import type { LedgerEntry } from '../../store/ledger';
 import { readInstallationId } from '../../store/installation';
-import {
-  applyPushDeletes,
-  continueOwedComparison,
-  isLive,
-  reconcileDeletes,
-} from '../../engine/push/deletes';
+import { applyPushDeletes, isLive, reconcileDeletes } from '../../engine/push/deletes';
 import { pushPrepared, writePrepared } from '../../engine/push/rows';
 import { commitPage } from '../../engine/push/page';
 import { PageWindow } from '../../engine/push/pageWindow';
@@ -30,7 +25,7 @@ import {
 } from './slot';
 import { openPeek, type PeekHead, type SlotPeek } from './peek';
 import { PageProgress } from './progress';
-import { applyTruncate } from './truncates';
+import { applyTruncate, compareUnlessTruncateHeld } from './truncates';
 import { awaitVisible, VISIBILITY_WAIT_MS } from './visibility';
 
 /** The names of the definition's slot, publication and origin. */
@@ -92,7 +87,7 @@ async function* keyPages(scope: RunScope, start: unknown[] | null): AsyncGenerat
  */
 async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress): Promise<boolean> {
   const state = cursor.load;
-  if (!state) return cursor.deletesOwed ? continueOwedComparison(scope) : true;
+  if (!state) return cursor.deletesOwed ? compareUnlessTruncateHeld(scope, false) : true;
   scope.details.captureLoad = state.reason;
   scope.details.loadedRows = 0;
   let loaded = 0;
@@ -143,7 +138,7 @@ async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress):
   }
   // Rows deleted before the load (while the slot was lost, or before a switch from TIMESTAMP). Owed before the
   // load is marked done, so a comparison the time budget stops is continued by the next run.
-  const compared = await reconcileDeletes(scope, { force: true });
+  const compared = await compareUnlessTruncateHeld(scope, true);
   if (!scope.dryRun) await writeLsnCursor(scope.ctx.meta, scope.definitionId, { ...cursor, load: null });
   return compared;
 }

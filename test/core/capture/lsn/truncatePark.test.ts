@@ -1,13 +1,13 @@
-import { decideTruncate, openTruncates } from '../../../src/core/capture/lsn';
-import { probeIdle } from '../../../src/core/engine/idle';
-import { runPush } from '../../../src/core/engine/push';
-import { resetCursor } from '../../../src/core/ops/cursors';
-import { getDefinition } from '../../../src/core/store/definitions';
-import { dropCaptureObjects, lsnDefinition } from '../../support/capture';
-import { startHarness, type Harness } from '../../support/engineHarness';
+import { decideTruncate, openTruncates } from '../../../../src/core/capture/lsn';
+import { probeIdle } from '../../../../src/core/engine/idle';
+import { runPush } from '../../../../src/core/engine/push';
+import { resetCursor } from '../../../../src/core/ops/cursors';
+import { getDefinition } from '../../../../src/core/store/definitions';
+import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
- * deletes.truncate PARK (I8, I17, I18): "records it and stops the pushes at it until truncate-decide decides
+ * deletes.truncate PARK (docs/design.md I8, I17, I18): "records it and stops the pushes at it until truncate-decide decides
  * PROPAGATE or IGNORE". The record (arcore.capture_truncates) is applied only when a push meets the TRUNCATE in the
  * slot again. A parked TRUNCATE holds every later change in the slot, so its WAL grows, and docs/deploy.md tells the
  * operator "to free WAL, prefer arcore-sync reset-cursor NAME --scope source"; a slot lost, dropped or invalidated
@@ -42,9 +42,20 @@ it('a full re-read while a TRUNCATE is parked does not delete the items the TRUN
   await resetCursor(h.db.pool, 'heldtrunc', 'source');
   const reread = await push('heldtrunc');
 
-  // Nobody decided the TRUNCATE: the items stay until truncate-decide says PROPAGATE.
+  // Nobody decided the TRUNCATE: the items stay until truncate-decide says PROPAGATE, and the run says so.
   expect(reread.deleted).toBe(0);
   expect((await h.items('heldtrunc')).map((i) => String(i.fields.Title)).sort()).toEqual(['a', 'b']);
+  const { rows } = await h.db.pool.query<{ message: string }>(
+    `SELECT details->'truncateParked'->>'message' AS message FROM arcore.sync_runs WHERE id = $1`,
+    [reread.runId],
+  );
+  expect(rows[0].message).toMatch(/comparison .* is held .*truncate-decide heldtrunc --propagate/);
+  // Held, the comparison makes no scheduled push a run; once decided, the next push deletes the items.
+  expect((await probeIdle(h.ctx, 'heldtrunc'))?.busy).not.toContain('delete comparison owed');
+  await decideTruncate(h.db.pool, stored.id, 'heldtrunc', 'PROPAGATE', 'test');
+  expect(await push('heldtrunc')).toMatchObject({ status: 'SUCCEEDED', deleted: 2 });
+  expect(await h.items('heldtrunc')).toEqual([]);
+  expect(await openTruncates(h.db.pool, stored.id)).toEqual([]);
 });
 
 // The new slot never meets the TRUNCATE again: its record stays open for ever (a truncate-decide is recorded but
@@ -65,9 +76,8 @@ it('a parked TRUNCATE whose slot was replaced does not keep the definition busy 
   // reset-cursor NAME --scope source"; a parked TRUNCATE holds every later change, so its slot grows).
   await resetCursor(h.db.pool, 'parked', 'source');
   await push('parked');
-  // Whatever the re-read did with the parked TRUNCATE, an operator deciding it (when it still waits) settles it.
-  if ((await openTruncates(h.db.pool, stored.id)).some((t) => t.decision === null))
-    await decideTruncate(h.db.pool, stored.id, 'parked', 'PROPAGATE', 'test');
+  // The re-read held the parked TRUNCATE's deletes; the operator decides it.
+  await decideTruncate(h.db.pool, stored.id, 'parked', 'PROPAGATE', 'test');
   await push('parked');
   expect((await h.items('parked')).map((i) => String(i.fields.Title))).toEqual(['after']);
   expect(await push('parked')).toMatchObject({ status: 'SUCCEEDED', processed: 0 });
