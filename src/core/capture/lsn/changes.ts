@@ -85,6 +85,8 @@ export type FoldEvent =
  */
 export class ChangeFolder {
   private readonly relations = new Map<number, RelationColumn[]>();
+  /** Relations whose replica identity (when the change was made) did not carry every key column. */
+  private readonly keyless = new Set<number>();
 
   constructor(private readonly opts: FoldOptions) {}
 
@@ -108,6 +110,12 @@ export class ChangeFolder {
         if (missing.length > 0)
           throw new CapturedKeyMissingError(opts.definition, `${opts.schema}.${opts.table}`, missing);
         this.relations.set(m.relationId, m.columns);
+        // The identity when the change was made (a DBA may have set it back to DEFAULT since capture started):
+        // without the key in it, an UPDATE of the key carries no old key and looks like one that kept it.
+        const carried =
+          m.replicaIdentity === 'f' || opts.key.every((k) => m.columns.some((c) => c.name === k && c.isKey));
+        if (carried) this.keyless.delete(m.relationId);
+        else this.keyless.add(m.relationId);
         return null;
       }
       case 'insert': {
@@ -125,6 +133,9 @@ export class ChangeFolder {
           const old = keyOf(m.oldTuple, columns, opts.key);
           if (old) event.keys.push(old);
           else event.keylessDelete = true;
+        } else if (this.keyless.has(m.relationId)) {
+          // The old key is unknown (it may have changed): the ledger is compared with the table for it.
+          event.keylessDelete = true;
         }
         return event;
       }

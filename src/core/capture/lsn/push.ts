@@ -464,6 +464,15 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
     return;
   }
   if (!cursor) cursor = await startCapture(scope, names, 'no capture yet: loading the table');
+  else
+    await assertReplicaIdentity(
+      scope.sourcePool,
+      def.name,
+      def.source.schema,
+      def.source.table,
+      def.source.key,
+      true,
+    );
   const progress = new PageProgress(scope);
   let position: Position = { confirmed: cursor.lsn, within: cursor.within ?? null };
   for (let restarted = false; ;) {
