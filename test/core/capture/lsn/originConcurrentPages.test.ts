@@ -1,10 +1,10 @@
-import { runPush } from '../../../src/core/engine/push';
-import { resetCursor } from '../../../src/core/ops/cursors';
-import { dropCaptureObjects, lsnDefinition } from '../../support/capture';
-import { startHarness, type Harness } from '../../support/engineHarness';
+import { runPush } from '../../../../src/core/engine/push';
+import { resetCursor } from '../../../../src/core/ops/cursors';
+import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
- * I17 own writes: a push's conflict writes into Postgres mark their session with the definition's replication
+ * docs/design.md I17 own writes: a push's conflict writes into Postgres mark their session with the definition's replication
  * origin (pg_replication_origin_session_setup). An origin is active in ONE session at a time. The LSN load (a new
  * definition, a switch from TIMESTAMP, reset-cursor, a lost slot) writes two pages at once (PageWindow depth 2), so
  * two pages meeting 412s settle their conflicts at the same time, each in inSourceTx on its own connection: the
