@@ -49,20 +49,32 @@ export interface FoldOptions {
   key: string[];
 }
 
+/**
+ * The key of a tuple (as text, in definition key order); `null` in it when a key column is NULL (a row that is
+ * never synced, I13); undefined when the tuple does not carry every key column.
+ */
 function keyOf(
   tuple: TupleValue[] | null,
   columns: RelationColumn[],
   key: string[],
-): (string | null)[] | null {
-  if (!tuple) return null;
+): (string | null)[] | undefined {
+  if (!tuple) return undefined;
   const out: (string | null)[] = [];
   for (const k of key) {
     const i = columns.findIndex((c) => c.name === k);
     const v = i < 0 ? undefined : tuple[i];
-    if (!v || v.kind !== 'text') return null;
-    out.push(v.text);
+    if (v?.kind === 'null') out.push(null);
+    else if (v?.kind === 'text') out.push(v.text);
+    else return undefined;
   }
   return out;
+}
+
+const complete = (key: (string | null)[]): key is string[] => key.every((v) => v !== null);
+
+/** The values of a key with NULL in it, by column (what the null-key record names). */
+function nullKeyValues(key: (string | null)[], columns: string[]): Record<string, string | null> {
+  return Object.fromEntries(columns.map((c, i) => [c, key[i]]));
 }
 
 /** What one slot message means to a push, in the order the slot returns them. */
@@ -74,7 +86,13 @@ export type FoldEvent =
    * A row change (insert, update or delete) of any published table; keys only for the definition's table.
    * Every row change counts, so a transaction's changes are numbered the same on each read of it.
    */
-  | { kind: 'change'; keys: (string | null)[][]; keylessDelete: boolean }
+  | {
+      kind: 'change';
+      keys: (string | null)[][];
+      keylessDelete: boolean;
+      /** A row inserted or updated with NULL in a key column (never synced, parked as `null-key`, I13). */
+      nullKey?: Record<string, string | null>;
+    }
   | { kind: 'truncate' }
   | { kind: 'commit'; endLsn: string };
 
@@ -121,6 +139,8 @@ export class ChangeFolder {
       case 'insert': {
         const columns = this.relations.get(m.relationId);
         const key = columns && keyOf(m.newTuple, columns, opts.key);
+        if (key && !complete(key))
+          return { kind: 'change', keys: [], keylessDelete: false, nullKey: nullKeyValues(key, opts.key) };
         return { kind: 'change', keys: key ? [key] : [], keylessDelete: false };
       }
       case 'update': {
@@ -128,11 +148,14 @@ export class ChangeFolder {
         const event: FoldEvent = { kind: 'change', keys: [], keylessDelete: false };
         if (!columns) return event;
         const key = keyOf(m.newTuple, columns, opts.key);
-        if (key) event.keys.push(key);
+        if (key && complete(key)) event.keys.push(key);
+        else if (key) event.nullKey = nullKeyValues(key, opts.key);
         if (m.oldTuple) {
           const old = keyOf(m.oldTuple, columns, opts.key);
-          if (old) event.keys.push(old);
-          else event.keylessDelete = true;
+          // An old key with NULL in it was never synced: nothing to delete.
+          if (old) {
+            if (complete(old)) event.keys.push(old);
+          } else event.keylessDelete = true;
         } else if (this.keyless.has(m.relationId)) {
           // The old key is unknown (it may have changed): the ledger is compared with the table for it.
           event.keylessDelete = true;
@@ -143,7 +166,8 @@ export class ChangeFolder {
         const columns = this.relations.get(m.relationId);
         if (!columns) return { kind: 'change', keys: [], keylessDelete: false };
         const key = keyOf(m.oldTuple, columns, opts.key);
-        return { kind: 'change', keys: key ? [key] : [], keylessDelete: !key };
+        // A row deleted with NULL in its key was never synced (I13): nothing to delete.
+        return { kind: 'change', keys: key && complete(key) ? [key] : [], keylessDelete: !key };
       }
       case 'truncate':
         return m.relationIds.some((id) => this.relations.has(id)) ? { kind: 'truncate' } : null;

@@ -1,10 +1,11 @@
 /** The push of an LSN definition: the table's changes from its replication slot (docs/design.md, I17). */
-import { identityOf } from '../../canonical';
+import { IdentityKeyError, identityOf } from '../../canonical';
 import type { LedgerEntry } from '../../store/ledger';
 import { readInstallationId } from '../../store/installation';
 import { applyPushDeletes, isLive, reconcileDeletes } from '../../engine/push/deletes';
 import { pushPrepared, writePrepared } from '../../engine/push/rows';
-import { commitPage } from '../../engine/push/page';
+import { commitPage, newCommit } from '../../engine/push/page';
+import { NULL_KEY_ITEM, nullKeyMessage } from '../../engine/identity';
 import { PageWindow } from '../../engine/push/pageWindow';
 import { preparePushPage, type PushPage } from '../../engine/push/prefetch';
 import { prefetchOne, serially } from '../../engine/pipeline';
@@ -193,7 +194,15 @@ async function applyKeys(
     for (const k of chunk.keys) {
       const values: Record<string, unknown> = {};
       def.source.key.forEach((name, j) => (values[name] = k[j]));
-      const hash = identityOf(def.source.key, values, plan.keyKinds).hash;
+      let hash: string;
+      try {
+        hash = identityOf(def.source.key, values, plan.keyKinds).hash;
+      } catch (err) {
+        // A key the engine cannot use (an infinite date, say): never synced, so no item to delete; a row still
+        // there was parked with its reason by the page (preparePushPage), as the load parks it.
+        if (err instanceof IdentityKeyError) continue;
+        throw err;
+      }
       if (!present.has(hash)) missing.push(hash);
     }
     const entries = await ledger.byIdentities(ctx.meta, missing);
@@ -274,6 +283,8 @@ async function applyPeek(
   });
   const page = new KeyPage();
   let keyless = false;
+  /** A row with NULL in a key column met since the last flush: parked once as `null-key` (I13), as the load does. */
+  let nullKey: Record<string, string | null> | null = null;
   let position = start;
   /** The end of the last transaction read up to its commit: every change before it is in `page` or applied. */
   let lastEnd: string | null = null;
@@ -299,6 +310,19 @@ async function applyPeek(
       pending.clear();
     }
     if (page.size > 0) await applyKeys(scope, page.take(), progress);
+    if (nullKey) {
+      scope.counts.processed++;
+      scope.counts.failed++;
+      const commit = newCommit();
+      commit.park.push({
+        hash: NULL_KEY_ITEM,
+        identity: null,
+        itemId: null,
+        error: nullKeyMessage(def.source.key, nullKey),
+      });
+      await commitPage(scope, commit, null);
+      nullKey = null;
+    }
     if (keyless) await reconcileDeletes(scope, { force: true });
     keyless = false;
     if (scope.dryRun) return null;
@@ -339,7 +363,8 @@ async function applyPeek(
           if (txn.own) ownKeys += e.keys.length;
           page.add(e.keys);
           keyless ||= e.keylessDelete;
-          if (e.keys.length > 0 || e.keylessDelete) pending.set(txn.xid, txn.commitLsn);
+          nullKey = e.nullKey ?? nullKey;
+          if (e.keys.length > 0 || e.keylessDelete || e.nullKey) pending.set(txn.xid, txn.commitLsn);
           if (page.size >= def.source.pageSize) {
             const invisible = await flush();
             if (invisible) return { kind: 'stopped', position, budget: false, invisible };
