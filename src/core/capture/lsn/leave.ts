@@ -9,18 +9,18 @@ import { settleTruncatesBeforeLeaving } from './truncates';
  * A definition switched from LSN back to TIMESTAMP: its slot would keep WAL for nobody, so it is dropped with
  * the publication and origin, and the run reads the whole table (compared with the ledger, nothing unchanged
  * is rewritten). The comparison for deletes is owed (stored) before the LSN cursor is cleared, so a run stopped
- * before it completes does not forget it, and the switch is made once. Returns 'keep' when an ignored TRUNCATE is
- * open (the comparison would delete the items of the truncated rows: it is not made); a dry run drops nothing.
+ * before it completes does not forget it, and the switch is made once. A TRUNCATE still parked refuses the switch (settleTruncatesBeforeLeaving). Returns true; a dry
+ * run drops nothing.
  */
-export async function leaveCapture(scope: RunScope): Promise<'compare' | 'keep'> {
+export async function leaveCapture(scope: RunScope): Promise<boolean> {
   const names = await namesFor(scope);
   scope.details.captureStopped = `source.cursor.type is TIMESTAMP: slot "${names.slot}" dropped; full compare`;
-  const { compare, applied } = await settleTruncatesBeforeLeaving(scope);
-  if (scope.dryRun) return compare ? 'compare' : 'keep';
+  const applied = await settleTruncatesBeforeLeaving(scope);
+  if (scope.dryRun) return true;
   const dropped = await dropSlot(scope.sourcePool, names.slot);
   await dropPublication(scope.sourcePool, names.publication);
   await dropOrigin(scope.sourcePool, names.origin);
-  if (compare) await oweFullComparison(scope);
+  await oweFullComparison(scope);
   await scope.ctx.meta.query(
     `UPDATE arcore.sync_cursors SET value = NULL, cursor_type = 'TIMESTAMP', updated_at = now()
       WHERE definition_id = $1 AND scope = 'SOURCE' AND cursor_type = 'LSN'`,
@@ -31,5 +31,5 @@ export async function leaveCapture(scope: RunScope): Promise<'compare' | 'keep'>
     `${scope.def.name}: switched to TIMESTAMP; ${dropped ? `replication slot "${names.slot}" dropped; ` : ''}` +
       'the table is read in full and compared with the ledger',
   );
-  return compare ? 'compare' : 'keep';
+  return true;
 }

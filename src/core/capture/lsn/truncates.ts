@@ -214,33 +214,29 @@ export async function compareUnlessTruncateHeld(scope: RunScope, force: boolean)
 
 /**
  * A switch to TIMESTAMP while a TRUNCATE is open: the slot that holds it is dropped and the TIMESTAMP push compares
- * the whole table, which would delete the items of the truncated rows. Undecided: the switch is refused (nothing is
- * dropped) naming truncate-decide. Decided: `compare` says whether the comparison may delete (false under IGNORE: the
- * items of the truncated rows are kept), and `applied` marks them applied once the switch is recorded.
+ * the whole table, which deletes the items of the truncated rows under deletes.push (as TIMESTAMP's delete detection
+ * always does, so IGNORE cannot keep them past the switch). Undecided: the switch is refused (nothing is dropped)
+ * naming truncate-decide. Decided: returns what marks them applied once the switch is recorded (a crash before it
+ * switches again and finds them still open).
  */
-export async function settleTruncatesBeforeLeaving(
-  scope: RunScope,
-): Promise<{ compare: boolean; applied: () => Promise<void> }> {
+export async function settleTruncatesBeforeLeaving(scope: RunScope): Promise<() => Promise<void>> {
   const { def, ctx } = scope;
   const open = await openTruncates(ctx.meta, scope.definitionId);
   const waiting = open.find((t) => t.decision === null);
   if (waiting)
     throw new TruncateDecisionError(
       `Definition "${def.name}": its TRUNCATE of ${def.source.schema}.${def.source.table} (at ${waiting.lsn}) is ` +
-        'parked under deletes.truncate PARK; the switch to TIMESTAMP would compare the whole table and delete the ' +
+        'parked under deletes.truncate PARK; the switch to TIMESTAMP compares the whole table and would delete the ' +
         `items of the truncated rows. Decide it first: arcore-sync truncate-decide ${def.name} --propagate or ` +
-        '--ignore; the next push then switches',
+        '--ignore (a TIMESTAMP definition deletes items whose rows are gone under deletes.push either way); the ' +
+        'next push then switches',
       'invalid_definition',
     );
-  return {
-    compare: open.length === 0 || !open.every((t) => t.decision === 'IGNORE'),
-    // Marked applied once the switch is recorded: a crash before it switches again and finds them still open.
-    async applied() {
-      if (open.length === 0 || scope.dryRun) return;
-      await ctx.meta.query(
-        'UPDATE arcore.capture_truncates SET applied_at = now() WHERE id = ANY($1::bigint[])',
-        [open.map((t) => t.id)],
-      );
-    },
+  return async () => {
+    if (open.length === 0 || scope.dryRun) return;
+    await ctx.meta.query(
+      'UPDATE arcore.capture_truncates SET applied_at = now() WHERE id = ANY($1::bigint[])',
+      [open.map((t) => t.id)],
+    );
   };
 }

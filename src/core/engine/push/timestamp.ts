@@ -118,7 +118,7 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
     throw err;
   }
   // Switched from LSN: deletes made since the slot's last read are found by one full comparison now.
-  await reconcileDeletes(scope, { force: switched === 'compare' });
+  await reconcileDeletes(scope, { force: switched });
 }
 
 /**

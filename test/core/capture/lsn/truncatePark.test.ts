@@ -86,3 +86,28 @@ it('a parked TRUNCATE whose slot was replaced does not keep the definition busy 
   expect(await openTruncates(h.db.pool, stored.id)).toHaveLength(0);
   expect((await probeIdle(h.ctx, 'parked'))?.busy).toEqual([]);
 });
+
+// A switch to TIMESTAMP drops the slot and compares the whole table: the same bypass. It waits for the decision.
+it('a switch to TIMESTAMP while a TRUNCATE is parked waits for truncate-decide', async () => {
+  await h.db.pool.query(`CREATE TABLE leaving (id integer PRIMARY KEY, name text, budget numeric(12,2),
+    updated_at timestamptz NOT NULL DEFAULT now())`);
+  await h.db.pool.query(`INSERT INTO leaving (id, name, budget) VALUES (1, 'a', 1), (2, 'b', 2)`);
+  await h.define(lsnDefinition('leaving'));
+  expect(await push('leaving')).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+  await h.db.pool.query('TRUNCATE leaving');
+  expect(await push('leaving')).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+
+  await h.define(
+    lsnDefinition('leaving', {
+      source: { table: 'leaving', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+    }),
+  );
+  const refused = await push('leaving');
+  expect(refused.status).toBe('FAILED');
+  expect(refused.error).toContain('truncate-decide leaving --propagate or --ignore');
+  const stored = await getDefinition(h.db.pool, 'leaving');
+  expect(await h.items('leaving')).toHaveLength(2);
+  await decideTruncate(h.db.pool, stored.id, 'leaving', 'PROPAGATE', 'test');
+  expect(await push('leaving')).toMatchObject({ status: 'SUCCEEDED', deleted: 2 });
+  expect(await openTruncates(h.db.pool, stored.id)).toEqual([]);
+});
