@@ -9,8 +9,8 @@ import { settleTruncatesBeforeLeaving } from './truncates';
  * A definition switched from LSN back to TIMESTAMP: its slot would keep WAL for nobody, so it is dropped with
  * the publication and origin, and the run reads the whole table (compared with the ledger, nothing unchanged
  * is rewritten). The comparison for deletes is owed (stored) before the LSN cursor is cleared, so a run stopped
- * before it completes does not forget it, and the switch is made once. A TRUNCATE still parked refuses the switch (settleTruncatesBeforeLeaving). Returns true; a dry
- * run drops nothing.
+ * before it completes does not forget it, and the switch is made once. A TRUNCATE still parked refuses the switch
+ * (settleTruncatesBeforeLeaving). Returns true; a dry run drops nothing.
  */
 export async function leaveCapture(scope: RunScope): Promise<boolean> {
   const names = await namesFor(scope);
