@@ -248,6 +248,16 @@ class KeyPage {
     this.keys.clear();
     return out;
   }
+  /** The first `n` keys met (the rest stay). */
+  takeFirst(n: number): (string | null)[][] {
+    const out: (string | null)[][] = [];
+    for (const [id, k] of this.keys) {
+      if (out.length >= n) break;
+      out.push(k);
+      this.keys.delete(id);
+    }
+    return out;
+  }
 }
 
 type PeekOutcome =
@@ -291,6 +301,17 @@ async function applyPeek(
   let txn: { commitLsn: string; xid: number; own: boolean; changes: number; skip: number } | null = null;
   /** Transactions with changes in `page` (or a keyless delete): their rows are read only once they are visible. */
   const pending = new Map<number, string>();
+  /**
+   * Where each transaction of `pending` starts, in commit order: keys in `page` before it, the end of the
+   * transaction before it, and whether a keyless delete or a NULL key came before it.
+   */
+  const starts: {
+    xid: number;
+    keys: number;
+    endBefore: string | null;
+    keylessBefore: boolean;
+    nullKeyBefore: boolean;
+  }[] = [];
   let ownKeys = 0;
   let messages = 0;
   let skipped = 0;
@@ -300,14 +321,22 @@ async function applyPeek(
       const waitMs = scope.ctx.lsnVisibilityWaitMs ?? VISIBILITY_WAIT_MS;
       const invisible = await awaitVisible(scope.sourcePool, pending.keys(), waitMs);
       if (invisible.length > 0) {
-        // Nothing of the page is applied and the position stays where it was: the next run reads it all again.
-        return (
-          `transaction ${invisible[0]} (commit ${pending.get(invisible[0])}) is in the replication slot but not ` +
-          `visible yet after ${waitMs} ms (its commit waits, e.g. for a synchronous standby): the slot stays ` +
-          'before it and the next run reads it again'
-        );
+        const cut = starts.find((t) => invisible.includes(t.xid)) ?? starts[0];
+        const reason =
+          `transaction ${cut.xid} (commit ${pending.get(cut.xid)}) is in the replication slot but not visible ` +
+          `yet after ${waitMs} ms (its commit waits, e.g. for a synchronous standby): the slot stays before it ` +
+          'and the next run reads it again';
+        // The transactions before it are applied and the slot moves to its start; it and what follows it are not
+        // applied (the next run reads them again). Only at a transaction's start with nothing but keys before it:
+        // otherwise nothing of the page is applied and the position stays where it was.
+        if (cut.endBefore === null || cut.keylessBefore || cut.nullKeyBefore || scope.dryRun) return reason;
+        await applyKeys(scope, page.takeFirst(cut.keys), progress);
+        if (cut.endBefore !== position.confirmed) await confirm(scope, names, cut.endBefore, null);
+        position = { confirmed: cut.endBefore, within: null };
+        return reason;
       }
       pending.clear();
+      starts.length = 0;
     }
     if (page.size > 0) await applyKeys(scope, page.take(), progress);
     if (nullKey) {
@@ -361,10 +390,19 @@ async function applyPeek(
           skipped++; // applied by an earlier run that stopped inside this transaction
         } else {
           if (txn.own) ownKeys += e.keys.length;
+          if ((e.keys.length > 0 || e.keylessDelete || e.nullKey) && !pending.has(txn.xid)) {
+            pending.set(txn.xid, txn.commitLsn);
+            starts.push({
+              xid: txn.xid,
+              keys: page.size,
+              endBefore: txn.skip > 0 ? null : lastEnd,
+              keylessBefore: keyless,
+              nullKeyBefore: nullKey !== null,
+            });
+          }
           page.add(e.keys);
           keyless ||= e.keylessDelete;
           nullKey = e.nullKey ?? nullKey;
-          if (e.keys.length > 0 || e.keylessDelete || e.nullKey) pending.set(txn.xid, txn.commitLsn);
           if (page.size >= def.source.pageSize) {
             const invisible = await flush();
             if (invisible) return { kind: 'stopped', position, budget: false, invisible };
@@ -373,7 +411,16 @@ async function applyPeek(
           }
         }
       } else if (e.kind === 'truncate') {
-        pending.set(txn.xid, txn.commitLsn);
+        if (!pending.has(txn.xid)) {
+          pending.set(txn.xid, txn.commitLsn);
+          starts.push({
+            xid: txn.xid,
+            keys: page.size,
+            endBefore: txn.skip > 0 ? null : lastEnd,
+            keylessBefore: keyless,
+            nullKeyBefore: nullKey !== null,
+          });
+        }
         const invisible = await flush();
         if (invisible) return { kind: 'stopped', position, budget: false, invisible };
         if (!(await applyTruncate(scope, txn))) return { kind: 'stopped', position, budget: false };
