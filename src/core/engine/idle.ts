@@ -207,8 +207,14 @@ function metaChecks(p: Prepared, params: Params): Partial<Record<Check, string>>
     checks['no cursor yet'] =
       `NOT coalesce((SELECT c.cursor_type = 'LSN' AND c.value::jsonb->'load' = 'null'::jsonb
         FROM cur c), false)`;
+    // A decision waiting to be applied. An undecided TRUNCATE waits for the operator, not for a run: a run would
+    // only stop at it again, or hold the full comparison it blocks (capture/lsn/truncates.ts).
     checks['open TRUNCATE'] = `EXISTS (SELECT 1 FROM arcore.capture_truncates
-        WHERE definition_id = ${id} AND applied_at IS NULL)`;
+        WHERE definition_id = ${id} AND applied_at IS NULL AND decision IS NOT NULL)`;
+    checks['delete comparison owed'] =
+      `coalesce((SELECT c.deletes_full_position IS NOT NULL FROM cur c), false)
+        AND NOT EXISTS (SELECT 1 FROM arcore.capture_truncates
+          WHERE definition_id = ${id} AND applied_at IS NULL AND decision IS NULL)`;
   } else {
     checks['no cursor yet'] =
       `NOT coalesce((SELECT c.cursor_type = 'TIMESTAMP' AND c.value::jsonb ? 'ts' FROM cur c), false)`;

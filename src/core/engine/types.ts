@@ -159,6 +159,11 @@ export interface EngineContext {
    * databases' WAL does not turn an idle probe into a run.
    */
   idleSlotLagBytes?: number;
+  /**
+   * LSN push: how long it waits for a decoded transaction to become visible (its commit may wait for a synchronous
+   * standby) before it stops in front of it (default VISIBILITY_WAIT_MS in capture/lsn/visibility.ts).
+   */
+  lsnVisibilityWaitMs?: number;
   log: Logger;
   onProgress?: (event: ProgressEvent) => void;
   /** Called once per recorded run, right after its sync_runs row exists (logs you can follow). */

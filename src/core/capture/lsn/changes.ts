@@ -49,31 +49,50 @@ export interface FoldOptions {
   key: string[];
 }
 
+/**
+ * The key of a tuple (as text, in definition key order); `null` in it when a key column is NULL (a row that is
+ * never synced, I13); undefined when the tuple does not carry every key column.
+ */
 function keyOf(
   tuple: TupleValue[] | null,
   columns: RelationColumn[],
   key: string[],
-): (string | null)[] | null {
-  if (!tuple) return null;
+): (string | null)[] | undefined {
+  if (!tuple) return undefined;
   const out: (string | null)[] = [];
   for (const k of key) {
     const i = columns.findIndex((c) => c.name === k);
     const v = i < 0 ? undefined : tuple[i];
-    if (!v || v.kind !== 'text') return null;
-    out.push(v.text);
+    if (v?.kind === 'null') out.push(null);
+    else if (v?.kind === 'text') out.push(v.text);
+    else return undefined;
   }
   return out;
 }
 
+const complete = (key: (string | null)[]): key is string[] => key.every((v) => v !== null);
+
+/** The values of a key with NULL in it, by column (what the null-key record names). */
+function nullKeyValues(key: (string | null)[], columns: string[]): Record<string, string | null> {
+  return Object.fromEntries(columns.map((c, i) => [c, key[i]]));
+}
+
 /** What one slot message means to a push, in the order the slot returns them. */
 export type FoldEvent =
-  | { kind: 'begin'; commitLsn: string }
+  /** `xid`: the transaction's id, to wait until it is visible before its rows are read (visibility.ts). */
+  | { kind: 'begin'; commitLsn: string; xid: number }
   | { kind: 'origin'; name: string }
   /**
    * A row change (insert, update or delete) of any published table; keys only for the definition's table.
    * Every row change counts, so a transaction's changes are numbered the same on each read of it.
    */
-  | { kind: 'change'; keys: (string | null)[][]; keylessDelete: boolean }
+  | {
+      kind: 'change';
+      keys: (string | null)[][];
+      keylessDelete: boolean;
+      /** A row inserted or updated with NULL in a key column (never synced, parked as `null-key`, I13). */
+      nullKey?: Record<string, string | null>;
+    }
   | { kind: 'truncate' }
   | { kind: 'commit'; endLsn: string };
 
@@ -84,6 +103,8 @@ export type FoldEvent =
  */
 export class ChangeFolder {
   private readonly relations = new Map<number, RelationColumn[]>();
+  /** Relations whose replica identity (when the change was made) did not carry every key column. */
+  private readonly keyless = new Set<number>();
 
   constructor(private readonly opts: FoldOptions) {}
 
@@ -93,7 +114,7 @@ export class ChangeFolder {
     const m = decodePgoutput(change.data);
     switch (m.tag) {
       case 'begin':
-        return { kind: 'begin', commitLsn: m.finalLsn };
+        return { kind: 'begin', commitLsn: m.finalLsn, xid: m.xid };
       case 'origin':
         return { kind: 'origin', name: m.name };
       case 'relation': {
@@ -107,11 +128,19 @@ export class ChangeFolder {
         if (missing.length > 0)
           throw new CapturedKeyMissingError(opts.definition, `${opts.schema}.${opts.table}`, missing);
         this.relations.set(m.relationId, m.columns);
+        // The identity when the change was made (a DBA may have set it back to DEFAULT since capture started):
+        // without the key in it, an UPDATE of the key carries no old key and looks like one that kept it.
+        const carried =
+          m.replicaIdentity === 'f' || opts.key.every((k) => m.columns.some((c) => c.name === k && c.isKey));
+        if (carried) this.keyless.delete(m.relationId);
+        else this.keyless.add(m.relationId);
         return null;
       }
       case 'insert': {
         const columns = this.relations.get(m.relationId);
         const key = columns && keyOf(m.newTuple, columns, opts.key);
+        if (key && !complete(key))
+          return { kind: 'change', keys: [], keylessDelete: false, nullKey: nullKeyValues(key, opts.key) };
         return { kind: 'change', keys: key ? [key] : [], keylessDelete: false };
       }
       case 'update': {
@@ -119,11 +148,17 @@ export class ChangeFolder {
         const event: FoldEvent = { kind: 'change', keys: [], keylessDelete: false };
         if (!columns) return event;
         const key = keyOf(m.newTuple, columns, opts.key);
-        if (key) event.keys.push(key);
+        if (key && complete(key)) event.keys.push(key);
+        else if (key) event.nullKey = nullKeyValues(key, opts.key);
         if (m.oldTuple) {
           const old = keyOf(m.oldTuple, columns, opts.key);
-          if (old) event.keys.push(old);
-          else event.keylessDelete = true;
+          // An old key with NULL in it was never synced: nothing to delete.
+          if (old) {
+            if (complete(old)) event.keys.push(old);
+          } else event.keylessDelete = true;
+        } else if (this.keyless.has(m.relationId)) {
+          // The old key is unknown (it may have changed): the ledger is compared with the table for it.
+          event.keylessDelete = true;
         }
         return event;
       }
@@ -131,7 +166,8 @@ export class ChangeFolder {
         const columns = this.relations.get(m.relationId);
         if (!columns) return { kind: 'change', keys: [], keylessDelete: false };
         const key = keyOf(m.oldTuple, columns, opts.key);
-        return { kind: 'change', keys: key ? [key] : [], keylessDelete: !key };
+        // A row deleted with NULL in its key was never synced (I13): nothing to delete.
+        return { kind: 'change', keys: key && complete(key) ? [key] : [], keylessDelete: !key };
       }
       case 'truncate':
         return m.relationIds.some((id) => this.relations.has(id)) ? { kind: 'truncate' } : null;

@@ -64,10 +64,16 @@ export async function unmarkOwnWrites(client: PoolClient): Promise<void> {
  */
 export async function unmarkForRelease(client: PoolClient, marked: boolean): Promise<Error | undefined> {
   if (!marked) return undefined;
-  return unmarkOwnWrites(client).then(
-    () => undefined,
-    (e: Error) => e,
-  );
+  try {
+    return await unmarkOwnWrites(client).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+  } finally {
+    const release = turnHeldBy.get(client);
+    turnHeldBy.delete(client);
+    release?.();
+  }
 }
 
 /** Drops the origin (when a definition stops capturing); a missing one is fine. */
@@ -85,8 +91,31 @@ export async function dropOrigin(db: Pool | PoolClient, origin: string): Promise
 const originOf = new WeakMap<RunScope, Promise<string>>();
 
 /**
+ * An origin is active in one session at a time ("replication origin with ID n is already active for PID m"), and
+ * a run writes to its source on several connections at once (two load pages settling conflicts in the write
+ * window, a pull page beside a push's conflict writes): each run's marked sessions take turns. The end of the
+ * chain of turns per run, and the release of the turn a marked client holds (unmarkForRelease).
+ */
+const lastTurn = new WeakMap<RunScope, Promise<void>>();
+const turnHeldBy = new WeakMap<PoolClient, () => void>();
+
+/** Waits for the run's origin to be free; returns the function that frees it again. */
+async function takeTurn(scope: RunScope): Promise<() => void> {
+  const before = lastTurn.get(scope) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  lastTurn.set(
+    scope,
+    before.then(() => mine),
+  );
+  await before;
+  return release;
+}
+
+/**
  * Marks `client`'s following transactions as this definition's own writes when it captures changes (LSN);
- * true when marked (then call unmarkOwnWrites before releasing the client). Without the privilege the run
+ * true when marked (then call unmarkForRelease before releasing the client: it also lets the run's next session
+ * take the origin; marked sessions of one run take turns). Without the privilege the run
  * goes on and says so once: the ledger still recognises the writes when capture reads them back.
  */
 export async function markRunWrites(scope: RunScope, client: PoolClient): Promise<boolean> {
@@ -98,10 +127,14 @@ export async function markRunWrites(scope: RunScope, client: PoolClient): Promis
     );
     originOf.set(scope, origin);
   }
+  const name = await origin;
+  const release = await takeTurn(scope);
   try {
-    await markOwnWrites(client, await origin);
+    await markOwnWrites(client, name);
+    turnHeldBy.set(client, release);
     return true;
   } catch (err) {
+    release();
     if (!(err instanceof OriginPrivilegeError)) throw err;
     if (scope.details.originWarning === undefined) {
       scope.details.originWarning = err.message;

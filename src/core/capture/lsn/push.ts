@@ -1,15 +1,11 @@
 /** The push of an LSN definition: the table's changes from its replication slot (docs/design.md, I17). */
-import { identityOf } from '../../canonical';
+import { IdentityKeyError, identityOf } from '../../canonical';
 import type { LedgerEntry } from '../../store/ledger';
 import { readInstallationId } from '../../store/installation';
-import {
-  applyPushDeletes,
-  continueOwedComparison,
-  isLive,
-  reconcileDeletes,
-} from '../../engine/push/deletes';
+import { applyPushDeletes, isLive, reconcileDeletes } from '../../engine/push/deletes';
 import { pushPrepared, writePrepared } from '../../engine/push/rows';
-import { commitPage } from '../../engine/push/page';
+import { commitPage, newCommit } from '../../engine/push/page';
+import { NULL_KEY_ITEM, nullKeyMessage } from '../../engine/identity';
 import { PageWindow } from '../../engine/push/pageWindow';
 import { preparePushPage, type PushPage } from '../../engine/push/prefetch';
 import { prefetchOne, serially } from '../../engine/pipeline';
@@ -30,7 +26,8 @@ import {
 } from './slot';
 import { openPeek, type PeekHead, type SlotPeek } from './peek';
 import { PageProgress } from './progress';
-import { applyTruncate } from './truncates';
+import { applyTruncate, compareUnlessTruncateHeld } from './truncates';
+import { awaitVisible, VISIBILITY_WAIT_MS } from './visibility';
 
 /** The names of the definition's slot, publication and origin. */
 export async function namesFor(scope: Pick<RunScope, 'ctx' | 'definitionId' | 'def'>): Promise<LsnNames> {
@@ -91,7 +88,7 @@ async function* keyPages(scope: RunScope, start: unknown[] | null): AsyncGenerat
  */
 async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress): Promise<boolean> {
   const state = cursor.load;
-  if (!state) return cursor.deletesOwed ? continueOwedComparison(scope) : true;
+  if (!state) return cursor.deletesOwed ? compareUnlessTruncateHeld(scope, false) : true;
   scope.details.captureLoad = state.reason;
   scope.details.loadedRows = 0;
   let loaded = 0;
@@ -142,7 +139,7 @@ async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress):
   }
   // Rows deleted before the load (while the slot was lost, or before a switch from TIMESTAMP). Owed before the
   // load is marked done, so a comparison the time budget stops is continued by the next run.
-  const compared = await reconcileDeletes(scope, { force: true });
+  const compared = await compareUnlessTruncateHeld(scope, true);
   if (!scope.dryRun) await writeLsnCursor(scope.ctx.meta, scope.definitionId, { ...cursor, load: null });
   return compared;
 }
@@ -197,7 +194,15 @@ async function applyKeys(
     for (const k of chunk.keys) {
       const values: Record<string, unknown> = {};
       def.source.key.forEach((name, j) => (values[name] = k[j]));
-      const hash = identityOf(def.source.key, values, plan.keyKinds).hash;
+      let hash: string;
+      try {
+        hash = identityOf(def.source.key, values, plan.keyKinds).hash;
+      } catch (err) {
+        // A key the engine cannot use (an infinite date, say): never synced, so no item to delete; a row still
+        // there was parked with its reason by the page (preparePushPage), as the load parks it.
+        if (err instanceof IdentityKeyError) continue;
+        throw err;
+      }
       if (!present.has(hash)) missing.push(hash);
     }
     const entries = await ledger.byIdentities(ctx.meta, missing);
@@ -243,13 +248,26 @@ class KeyPage {
     this.keys.clear();
     return out;
   }
+  /** The first `n` keys met (the rest stay). */
+  takeFirst(n: number): (string | null)[][] {
+    const out: (string | null)[][] = [];
+    for (const [id, k] of this.keys) {
+      if (out.length >= n) break;
+      out.push(k);
+      this.keys.delete(id);
+    }
+    return out;
+  }
 }
 
 type PeekOutcome =
   | { kind: 'idle' }
   | { kind: 'applied'; position: Position }
-  /** `budget`: the time budget ran out (an incomplete run); otherwise a parked TRUNCATE stopped it. */
-  | { kind: 'stopped'; position: Position; budget: boolean };
+  /**
+   * `budget`: the time budget ran out (an incomplete run); `invisible`: a decoded transaction was still not
+   * visible (its reason); otherwise a parked TRUNCATE stopped it.
+   */
+  | { kind: 'stopped'; position: Position; budget: boolean; invisible?: string };
 
 /**
  * Applies a peek's messages in slot order, a page of keys at a time (I5c): the keys' rows and deletes are
@@ -275,21 +293,71 @@ async function applyPeek(
   });
   const page = new KeyPage();
   let keyless = false;
+  /** A row with NULL in a key column met since the last flush: parked once as `null-key` (I13), as the load does. */
+  let nullKey: Record<string, string | null> | null = null;
   let position = start;
   /** The end of the last transaction read up to its commit: every change before it is in `page` or applied. */
   let lastEnd: string | null = null;
-  let txn: { commitLsn: string; own: boolean; changes: number; skip: number } | null = null;
+  let txn: { commitLsn: string; xid: number; own: boolean; changes: number; skip: number } | null = null;
+  /** Transactions with changes in `page` (or a keyless delete): their rows are read only once they are visible. */
+  const pending = new Map<number, string>();
+  /**
+   * Where each transaction of `pending` starts, in commit order: keys in `page` before it, the end of the
+   * transaction before it, and whether a keyless delete or a NULL key came before it.
+   */
+  const starts: {
+    xid: number;
+    keys: number;
+    endBefore: string | null;
+    keylessBefore: boolean;
+    nullKeyBefore: boolean;
+  }[] = [];
   let ownKeys = 0;
   let messages = 0;
   let skipped = 0;
-  const flush = async () => {
+  /** Applies the page and saves the position; a reason instead when a transaction in it is not visible yet. */
+  const flush = async (): Promise<string | null> => {
+    if (pending.size > 0) {
+      const waitMs = scope.ctx.lsnVisibilityWaitMs ?? VISIBILITY_WAIT_MS;
+      const invisible = await awaitVisible(scope.sourcePool, pending.keys(), waitMs);
+      if (invisible.length > 0) {
+        const cut = starts.find((t) => invisible.includes(t.xid)) ?? starts[0];
+        const reason =
+          `transaction ${cut.xid} (commit ${pending.get(cut.xid)}) is in the replication slot but not visible ` +
+          `yet after ${waitMs} ms (its commit waits, e.g. for a synchronous standby): the slot stays before it ` +
+          'and the next run reads it again';
+        // The transactions before it are applied and the slot moves to its start; it and what follows it are not
+        // applied (the next run reads them again). Only at a transaction's start with nothing but keys before it:
+        // otherwise nothing of the page is applied and the position stays where it was.
+        if (cut.endBefore === null || cut.keylessBefore || cut.nullKeyBefore || scope.dryRun) return reason;
+        await applyKeys(scope, page.takeFirst(cut.keys), progress);
+        if (cut.endBefore !== position.confirmed) await confirm(scope, names, cut.endBefore, null);
+        position = { confirmed: cut.endBefore, within: null };
+        return reason;
+      }
+      pending.clear();
+      starts.length = 0;
+    }
     if (page.size > 0) await applyKeys(scope, page.take(), progress);
+    if (nullKey) {
+      scope.counts.processed++;
+      scope.counts.failed++;
+      const commit = newCommit();
+      commit.park.push({
+        hash: NULL_KEY_ITEM,
+        identity: null,
+        itemId: null,
+        error: nullKeyMessage(def.source.key, nullKey),
+      });
+      await commitPage(scope, commit, null);
+      nullKey = null;
+    }
     if (keyless) await reconcileDeletes(scope, { force: true });
     keyless = false;
-    if (scope.dryRun) return;
+    if (scope.dryRun) return null;
     const lsn = lastEnd ?? position.confirmed;
     const within = txn ? { txn: txn.commitLsn, changes: txn.changes } : null;
-    if (lsn === position.confirmed && JSON.stringify(within) === JSON.stringify(position.within)) return;
+    if (lsn === position.confirmed && JSON.stringify(within) === JSON.stringify(position.within)) return null;
     if (lsn === position.confirmed) {
       scope.assertLockHeld();
       await writeLsnCursor(scope.ctx.meta, scope.definitionId, { lsn, load: null, within });
@@ -297,6 +365,7 @@ async function applyPeek(
       await confirm(scope, names, lsn, within);
     }
     position = { confirmed: lsn, within };
+    return null;
   };
   for (;;) {
     const chunk = await peek.next();
@@ -307,7 +376,7 @@ async function applyPeek(
       if (!e) continue;
       if (e.kind === 'begin') {
         const resumed = position.within?.txn === e.commitLsn ? position.within.changes : 0;
-        txn = { commitLsn: e.commitLsn, own: false, changes: 0, skip: resumed };
+        txn = { commitLsn: e.commitLsn, xid: e.xid, own: false, changes: 0, skip: resumed };
       } else if (!txn) {
         continue;
       } else if (e.kind === 'origin') {
@@ -321,16 +390,39 @@ async function applyPeek(
           skipped++; // applied by an earlier run that stopped inside this transaction
         } else {
           if (txn.own) ownKeys += e.keys.length;
+          if ((e.keys.length > 0 || e.keylessDelete || e.nullKey) && !pending.has(txn.xid)) {
+            pending.set(txn.xid, txn.commitLsn);
+            starts.push({
+              xid: txn.xid,
+              keys: page.size,
+              endBefore: txn.skip > 0 ? null : lastEnd,
+              keylessBefore: keyless,
+              nullKeyBefore: nullKey !== null,
+            });
+          }
           page.add(e.keys);
           keyless ||= e.keylessDelete;
+          nullKey = e.nullKey ?? nullKey;
           if (page.size >= def.source.pageSize) {
-            await flush();
+            const invisible = await flush();
+            if (invisible) return { kind: 'stopped', position, budget: false, invisible };
             // The page is committed and the position saved: a run out of time stops here (I16).
             if (!scope.dryRun && scope.timeLeft() <= 0) return { kind: 'stopped', position, budget: true };
           }
         }
       } else if (e.kind === 'truncate') {
-        await flush();
+        if (!pending.has(txn.xid)) {
+          pending.set(txn.xid, txn.commitLsn);
+          starts.push({
+            xid: txn.xid,
+            keys: page.size,
+            endBefore: txn.skip > 0 ? null : lastEnd,
+            keylessBefore: keyless,
+            nullKeyBefore: nullKey !== null,
+          });
+        }
+        const invisible = await flush();
+        if (invisible) return { kind: 'stopped', position, budget: false, invisible };
         if (!(await applyTruncate(scope, txn))) return { kind: 'stopped', position, budget: false };
       } else {
         lastEnd = e.endLsn;
@@ -342,7 +434,8 @@ async function applyPeek(
   if (ownKeys > 0)
     scope.details.ownWritesRead = ((scope.details.ownWritesRead as number | undefined) ?? 0) + ownKeys;
   if (messages === 0) return { kind: 'idle' };
-  await flush();
+  const invisible = await flush();
+  if (invisible) return { kind: 'stopped', position, budget: false, invisible };
   return { kind: 'applied', position };
 }
 
@@ -443,6 +536,15 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
     return;
   }
   if (!cursor) cursor = await startCapture(scope, names, 'no capture yet: loading the table');
+  else
+    await assertReplicaIdentity(
+      scope.sourcePool,
+      def.name,
+      def.source.schema,
+      def.source.table,
+      def.source.key,
+      true,
+    );
   const progress = new PageProgress(scope);
   let position: Position = { confirmed: cursor.lsn, within: cursor.within ?? null };
   for (let restarted = false; ;) {
@@ -472,6 +574,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
         position = outcome.position;
         if (outcome.kind === 'stopped') {
           if (outcome.budget) scope.stopIncomplete('time budget spent inside a transaction');
+          if (outcome.invisible) scope.stopIncomplete(outcome.invisible);
           return;
         }
         if (scope.dryRun) return; // nothing is confirmed, so the next peek would return the same changes

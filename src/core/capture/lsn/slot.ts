@@ -76,6 +76,9 @@ async function currentRole(pool: Pool): Promise<string> {
 /**
  * A delete reaches capture with the replica identity's columns only, and a table with none cannot even be
  * deleted from once it is published: refuse before publishing a table whose identity does not carry the key.
+ * A partitioned table's changes are decoded with each partition's own identity (ALTER TABLE … REPLICA IDENTITY on
+ * the partitioned table does not reach its partitions), so every partition is checked and named. Checked on
+ * every push, not only when capture starts (`capturing`): a DBA may set the identity back to DEFAULT later.
  */
 export async function assertReplicaIdentity(
   pool: Pool,
@@ -83,16 +86,29 @@ export async function assertReplicaIdentity(
   schema: string,
   table: string,
   key: string[],
+  capturing = false,
 ): Promise<void> {
-  const { rows } = await pool.query<{ kind: string; ident: string; columns: string[] | null }>(
-    `SELECT c.relkind::text AS kind, c.relreplident::text AS ident,
+  const { rows } = await pool.query<{
+    nsp: string;
+    rel: string;
+    kind: string;
+    ident: string;
+    columns: string[] | null;
+  }>(
+    `WITH root AS (SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = $1 AND c.relname = $2),
+          rels AS (SELECT r.oid, 0 AS level FROM root r
+                   UNION ALL
+                   SELECT t.relid, 1 FROM root r, pg_partition_tree(r.oid) t
+                    WHERE r.relkind = 'p' AND t.isleaf AND t.relid <> r.oid)
+     SELECT n.nspname::text AS nsp, c.relname::text AS rel, c.relkind::text AS kind, c.relreplident::text AS ident,
             (SELECT array_agg(a.attname::text)
                FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
               WHERE i.indrelid = c.oid
                 AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))
             ) AS columns
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2`,
+       FROM rels JOIN pg_class c ON c.oid = rels.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+      ORDER BY rels.level, nsp, rel`,
     [schema, table],
   );
   const row = rows[0];
@@ -104,15 +120,24 @@ export async function assertReplicaIdentity(
       `"${schema}.${table}" is not a table: source.cursor.type "LSN" captures changes of tables only. Use ` +
         'source.cursor.type "TIMESTAMP" with a cursor column for a view, or point the definition at the table',
     );
-  if (row.ident === 'f') return;
-  const columns = row.columns ?? [];
-  if (row.ident !== 'n' && key.every((k) => columns.includes(k))) return;
-  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  const carries = (r: (typeof rows)[number]) =>
+    r.ident === 'f' || (r.ident !== 'n' && key.every((k) => (r.columns ?? []).includes(k)));
+  const lacking = row.kind === 'p' ? rows.slice(1).filter((r) => !carries(r)) : carries(row) ? [] : [row];
+  if (row.kind === 'p' && !carries(row)) lacking.unshift(row);
+  if (lacking.length === 0) return;
+  const statements = lacking
+    .map((r) => `ALTER TABLE ${quoteIdent(r.nsp)}.${quoteIdent(r.rel)} REPLICA IDENTITY FULL;`)
+    .join(' ');
+  const what = lacking.map((r) => `${r.nsp}.${r.rel}`).join(', ');
   throw new ReplicaIdentityError(
     definition,
-    `the replica identity of ${schema}.${table} does not contain the key (${key.join(', ')}), so deletes ` +
-      `cannot be captured. Run: ALTER TABLE ${qualified} REPLICA IDENTITY FULL; (or REPLICA IDENTITY USING ` +
-      'INDEX on a unique index of the key columns)',
+    `the replica identity of ${what} does not contain the key (${key.join(', ')}), so deletes and key ` +
+      `changes cannot be captured. Run: ${statements} (or REPLICA IDENTITY USING INDEX on a unique index of the ` +
+      'key columns; a partitioned table needs it on every partition)' +
+      (capturing
+        ? `. Changes made meanwhile are in the slot without their old key: then re-read the table once: ` +
+          `arcore-sync reset-cursor ${definition} --scope source`
+        : ''),
   );
 }
 

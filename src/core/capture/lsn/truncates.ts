@@ -8,7 +8,14 @@
 import type { Pool, PoolClient } from 'pg';
 import type { TruncatePolicy } from '../../definition/schema';
 import type { ErrorKind } from '../../errors/kind';
-import { applyPushDeletes, isLive } from '../../engine/push/deletes';
+import {
+  applyPushDeletes,
+  continueOwedComparison,
+  forgetOwedComparison,
+  isLive,
+  oweFullComparison,
+  reconcileDeletes,
+} from '../../engine/push/deletes';
 import type { RunScope } from '../../engine/runner';
 import type { CapturedTransaction } from './changes';
 
@@ -154,4 +161,82 @@ export async function applyTruncate(
   scope.details.truncate = { lsn: truncate.lsn, decision: truncate.decision };
   ctx.log.info(`${def.name}: TRUNCATE at ${truncate.lsn} applied: ${truncate.decision}`);
   return true;
+}
+
+/**
+ * A full comparison of the ledger with the table (a load after reset-cursor, a lost, dropped or invalidated slot,
+ * routes changed, a switch to TIMESTAMP) while a TRUNCATE is open: the new slot starts after it and never meets it
+ * again, and the comparison would find every truncated row gone and delete its item, a decision PARK leaves to the
+ * operator. Undecided: the comparison stays owed and its deletes are held (the run says so and names
+ * truncate-decide). IGNORE: the comparison is forgotten (the items of the truncated rows are kept, as IGNORE says)
+ * and the TRUNCATE applied. PROPAGATE: the comparison deletes the rows gone under deletes.push, then the TRUNCATE
+ * is applied. `force`: a comparison newly owed (else one already owed, if any, continues). False when the time
+ * budget stopped the comparison.
+ */
+export async function compareUnlessTruncateHeld(scope: RunScope, force: boolean): Promise<boolean> {
+  const { def, ctx } = scope;
+  const open = await openTruncates(ctx.meta, scope.definitionId);
+  const waiting = open.find((t) => t.decision === null);
+  if (waiting) {
+    if (force) await oweFullComparison(scope);
+    const message =
+      `TRUNCATE of ${def.source.schema}.${def.source.table} (at ${waiting.lsn}) is parked under deletes.truncate ` +
+      'PARK: the full comparison of the ledger with the table, which would delete the items of the truncated ' +
+      `rows, is held until an operator decides: arcore-sync truncate-decide ${def.name} --propagate (delete ` +
+      'the items of rows gone under deletes.push) or --ignore (keep them)';
+    ctx.log.warn(`${def.name}: ${message}`);
+    scope.details.truncateParked = {
+      id: waiting.id,
+      lsn: waiting.lsn,
+      detectedAt: waiting.detectedAt,
+      message,
+    };
+    return true;
+  }
+  let compared = true;
+  if (open.length > 0 && open.every((t) => t.decision === 'IGNORE')) {
+    if (!scope.dryRun) await forgetOwedComparison(scope);
+  } else {
+    compared = force ? await reconcileDeletes(scope, { force: true }) : await continueOwedComparison(scope);
+  }
+  if (!compared || open.length === 0 || scope.dryRun) return compared;
+  scope.assertLockHeld();
+  await ctx.meta.query(
+    'UPDATE arcore.capture_truncates SET applied_at = now() WHERE id = ANY($1::bigint[])',
+    [open.map((t) => t.id)],
+  );
+  for (const t of open) {
+    scope.details.truncate = { lsn: t.lsn, decision: t.decision };
+    ctx.log.info(`${def.name}: TRUNCATE at ${t.lsn} applied by the full comparison: ${t.decision}`);
+  }
+  return true;
+}
+
+/**
+ * A switch to TIMESTAMP while a TRUNCATE is open: the slot that holds it is dropped and the TIMESTAMP push compares
+ * the whole table, which deletes the items of the truncated rows under deletes.push (as TIMESTAMP's delete detection
+ * always does, so IGNORE cannot keep them past the switch). Undecided: the switch is refused (nothing is dropped)
+ * naming truncate-decide. Decided: returns what marks them applied once the switch is recorded (a crash before it
+ * switches again and finds them still open).
+ */
+export async function settleTruncatesBeforeLeaving(scope: RunScope): Promise<() => Promise<void>> {
+  const { def, ctx } = scope;
+  const open = await openTruncates(ctx.meta, scope.definitionId);
+  const waiting = open.find((t) => t.decision === null);
+  if (waiting)
+    throw new TruncateDecisionError(
+      `Definition "${def.name}": its TRUNCATE of ${def.source.schema}.${def.source.table} (at ${waiting.lsn}) is ` +
+        'parked under deletes.truncate PARK; the switch to TIMESTAMP compares the whole table and would delete the ' +
+        `items of the truncated rows. Decide it first: arcore-sync truncate-decide ${def.name} --propagate or ` +
+        '--ignore (a TIMESTAMP definition deletes items whose rows are gone under deletes.push either way); the ' +
+        'next push then switches',
+      'invalid_definition',
+    );
+  return async () => {
+    if (open.length === 0 || scope.dryRun) return;
+    await ctx.meta.query(
+      'UPDATE arcore.capture_truncates SET applied_at = now() WHERE id = ANY($1::bigint[])',
+      [open.map((t) => t.id)],
+    );
+  };
 }

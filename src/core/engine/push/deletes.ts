@@ -206,6 +206,11 @@ export async function oweFullComparison(scope: RunScope): Promise<void> {
   await storeOwedPosition(scope, '');
 }
 
+/** Forgets an owed comparison (an ignored TRUNCATE: what it would find gone is kept on purpose). */
+export async function forgetOwedComparison(scope: RunScope): Promise<void> {
+  await storeOwedPosition(scope, null);
+}
+
 /** Null: the comparison reached the ledger's end and is no longer owed. */
 async function storeOwedPosition(scope: RunScope, position: string | null): Promise<void> {
   if (scope.dryRun) {
