@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { fromGraphFields } from '../../canonical';
+import { fromGraphFields, identityOf } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { recordConflict } from '../../store/conflicts';
 import { park } from '../../store/failures';
@@ -10,6 +10,7 @@ import { differs, rowToCanonical } from '../plan';
 import type { RunScope } from '../runner';
 import { parkKey } from './parked';
 import { confirmListStands } from '../listGone';
+import { newRowValues } from './insert';
 
 /** Items matched to ledger entries by the hidden key column instead of by item id. */
 export interface KeyClaims {
@@ -134,4 +135,41 @@ export async function recordCopy(
     spItemId: item.id,
     error: reason,
   });
+}
+
+/**
+ * deletes.pull IGNORE: a new item whose key, mapped from SharePoint, is that of a row kept when its item was deleted
+ * (ITEM_DELETED) is that row's item now (a user added it again by hand): it takes the kept pair, which the page
+ * revives and decides against the values last synced (I8), as an item carrying the row's hidden key would be.
+ * Inserting a row for it instead met the kept row's key and was refused by every pull. Entered in `byItem`.
+ */
+export async function claimsOfKeptRows(
+  scope: RunScope,
+  entries: DeltaEntry[],
+  byItem: Map<string, LedgerEntry>,
+  claims: KeyClaims,
+): Promise<void> {
+  const { def, plan, ledger, ctx, listId } = scope;
+  if (def.deletes.pull !== 'IGNORE') return;
+  const byHash = new Map<string, string>();
+  for (const e of entries) {
+    if (e.kind !== 'upsert' || byItem.has(e.item.id) || claims.copies.has(e.item.id)) continue;
+    if (claims.moving.has(e.item.id)) continue;
+    const { values } = newRowValues(scope, e.item);
+    if (!def.source.key.every((k) => k in values && values[k].value !== null)) continue;
+    try {
+      const key = Object.fromEntries(def.source.key.map((k) => [k, values[k].value]));
+      const { hash } = identityOf(def.source.key, key, plan.keyKinds);
+      if (!byHash.has(hash)) byHash.set(hash, e.item.id);
+    } catch {
+      // A key with no identity: its insert is refused as any such item's is.
+    }
+  }
+  if (byHash.size === 0) return;
+  for (const [hash, entry] of await ledger.byIdentities(ctx.meta, [...byHash.keys()])) {
+    if (entry.state !== 'ITEM_DELETED') continue;
+    const itemId = byHash.get(hash) as string;
+    byItem.set(itemId, { ...entry, itemId, ...(scope.route ? { listId } : {}) });
+    claims.adopted.add(itemId);
+  }
 }

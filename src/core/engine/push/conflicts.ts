@@ -155,6 +155,10 @@ export async function settleConflicts(
     if (sa.kind === 'none' && !reviving) {
       if (decision.synced && item)
         commit.save.push(syncedEntry(scope, r, item.id, item.eTag, decision.synced, r.row.cursor, 'PULL'));
+      else if (!decision.synced && decision.postgres.kind === 'delete' && def.deletes.pull === 'IGNORE')
+        // SharePoint's delete won and deletes.pull IGNORE keeps the row: its entry holds it (ITEM_DELETED), as the
+        // pull's does, or the row looked new and its next edit created the item again (I8).
+        commit.save.push({ ...entry, state: 'ITEM_DELETED' });
       else if (!decision.synced) commit.remove.push(r.hash);
       commit.resolved.push(r.hash);
     }

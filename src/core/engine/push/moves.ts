@@ -584,9 +584,12 @@ async function settleLanded(
       );
       return { kind: 'undo' };
     }
-    return (await readOld(scope, m)) === null
-      ? { kind: 'finish' }
-      : { kind: 'hold', reason: bothEditedReason(scope, m, keep) };
+    if ((await readOld(scope, m)) === null) return { kind: 'finish' };
+    // Held: the user is asked to delete the item whose edits they do not want. A delete of the old item is then the
+    // move's (the pull leaves its tombstone to the push, as for a delete the move sent), not the row's.
+    if (!m.deleteSent && !scope.dryRun)
+      await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], true);
+    return { kind: 'hold', reason: bothEditedReason(scope, m, keep) };
   }
   if (!m.deleteSent && !scope.dryRun)
     await markDeleteSent(ctx.meta, scope.definitionId, [m.identityHash], true);

@@ -1,0 +1,92 @@
+import { runPull } from '../../../../src/core/engine/pull';
+import { runPush } from '../../../../src/core/engine/push';
+import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
+import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
+import { definitionListId, itemsWithKey, ledgerPair, spEdit } from '../../../support/routed';
+
+/**
+ * Moves in flight (docs/design.md): a move whose create landed, held because both items were edited while it
+ * waited (the old item's pull-only field, pulled; the new item's title). The row's park tells the user to delete
+ * the item whose edits they do not want. The user keeps the new item and deletes the old one; the list's webhook
+ * makes a pull run before the next push (the ordinary order). The pull must not take that delete for a delete of
+ * the row, and the next push must finish the move onto the item the user kept.
+ */
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h.close());
+
+it('deleting the old item of a held move, as its park says, keeps the row and finishes the move', async () => {
+  await h.db.pool.query(`CREATE TABLE hm (
+    id integer PRIMARY KEY, title text, status text, notes text, updated_at timestamptz NOT NULL DEFAULT now())`);
+  await installCursorTrigger(h.db.pool, 'public', 'hm', 'updated_at');
+  await h.define({
+    name: 'hm',
+    source: {
+      table: 'hm',
+      key: ['id'],
+      cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+      overlapSeconds: 0,
+    },
+    target: { site: SITE, routes: [{ when: "status == 'OPEN'", list: 'HmOpen' }, { list: 'HmClosed' }] },
+    fields: [
+      { source: 'title', target: 'Title' },
+      { source: 'status', target: 'Status' },
+      { source: 'notes', target: 'Notes', direction: 'PULL_ONLY' },
+    ],
+  });
+  const push = () => runPush(h.ctx, 'hm', { trigger: 'test' });
+  const pull = () => runPull(h.ctx, 'hm', { trigger: 'test' });
+  await h.db.pool.query("INSERT INTO hm (id, title, status) VALUES (1, 't', 'OPEN')");
+  expect(await push()).toMatchObject({ created: 1 });
+  await pull();
+  const { hash, definitionId, itemId: oldItem } = await ledgerPair(h, 'hm');
+
+  // Closed: the move's create lands, the old item's delete is refused, and the run is killed.
+  await h.db.pool.query("UPDATE hm SET status = 'CLOSED' WHERE id = 1");
+  h.emulator.control.injectFault({
+    method: 'DELETE',
+    pathPattern: `/lists/${await definitionListId(h, definitionId, 'HmOpen')}/items/`,
+    status: 403,
+    count: 1,
+  });
+  try {
+    expect(await push()).toMatchObject({ moved: 0, failed: 1 });
+  } finally {
+    h.emulator.control.clearFaults();
+  }
+  await h.db.pool.query(
+    `UPDATE arcore.sync_runs SET status = 'ABANDONED', finished_at = now() WHERE id = (
+       SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
+    [definitionId],
+  );
+  const [newItem] = (await itemsWithKey(h, ['HmClosed'], hash)).map((i) => i.id);
+
+  // Both items edited while the move waits: the old one's notes (pulled), the new one's title.
+  await spEdit(h, 'HmOpen', oldItem, { Notes: 'typed on the old item' });
+  await pull();
+  await spEdit(h, 'HmClosed', newItem, { Title: 'typed in the new item' });
+  await push();
+  const parked = await h.db.pool.query<{ e: string }>(
+    "SELECT last_error AS e FROM arcore.sync_failures WHERE item_key = $1 AND status = 'PARKED'",
+    [hash],
+  );
+  expect(parked.rows.map((r) => r.e)).toEqual([expect.stringContaining('were both edited in SharePoint')]);
+
+  // The user keeps the new item: deletes the old one. The webhook's pull runs first, then the push.
+  expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/HmOpen/items/${oldItem}`)).status).toBe(204);
+  await pull();
+  await push();
+  await pull();
+
+  expect({
+    rows: (await h.db.pool.query('SELECT id, title, status FROM hm')).rows,
+    items: (await itemsWithKey(h, ['HmOpen', 'HmClosed'], hash)).map((i) => [i.list, i.id, i.fields.Title]),
+    moves: Number((await h.db.pool.query('SELECT count(*) AS n FROM arcore.sync_moves')).rows[0].n),
+  }).toEqual({
+    rows: [{ id: 1, title: 'typed in the new item', status: 'CLOSED' }],
+    items: [['HmClosed', newItem, 'typed in the new item']],
+    moves: 0,
+  });
+});
