@@ -205,9 +205,15 @@ class DryRunLedgerStore extends LedgerStore {
   }
 
   /** The real query relies on committed "seen" marks; here they live in memory, so scan the ledger. */
-  override async unseen(db: Db, listId: string, _runId: string, limit: number): Promise<LedgerEntry[]> {
+  override async unseen(
+    db: Db,
+    listId: string,
+    _runId: string,
+    limit: number,
+    afterHash = '',
+  ): Promise<LedgerEntry[]> {
     const out: LedgerEntry[] = [];
-    let after = '';
+    let after = afterHash;
     for (;;) {
       const batch = await super.batchAfter(db, after, 1000);
       if (batch.length === 0) return out;

@@ -314,16 +314,18 @@ export class LedgerStore {
    * Entries a full enumeration did not see: their items are gone from SharePoint. Only entries last saved before the
    * enumeration began (its run's start): one a push saved between the runs of a resumed enumeration may point at an
    * item made after the pages already read, which a resumed feed need not show (I8; a delete missed so is met by
-   * the next write to the item, or the next full enumeration).
+   * the next write to the item, or the next full enumeration). In identity order after `afterHash`: the caller
+   * pages through them whatever becomes of each (one an open conflict holds stays as it is).
    */
-  async unseen(db: Db, listId: string, runId: string, limit: number): Promise<LedgerEntry[]> {
+  async unseen(db: Db, listId: string, runId: string, limit: number, afterHash = ''): Promise<LedgerEntry[]> {
     const { rows } = await db.query<LedgerRow>(
       `SELECT ${COLUMNS} FROM arcore.sync_ledger
         WHERE definition_id = $1 AND sp_list_id = $2 AND sp_item_id IS NOT NULL AND state = 'SYNCED'
           AND seen_run IS DISTINCT FROM $3
           AND last_sync_ts < COALESCE((SELECT started_at FROM arcore.sync_runs WHERE id = $3), 'infinity')
-        LIMIT $4`,
-      [this.definitionId, listId, runId, limit],
+          AND source_identity_hash > $5
+        ORDER BY source_identity_hash LIMIT $4`,
+      [this.definitionId, listId, runId, limit, afterHash],
     );
     return rows.map(fromRow);
   }
