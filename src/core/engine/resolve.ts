@@ -5,10 +5,12 @@ import { getConflict, markResolved, type StoredConflict } from '../store/conflic
 import { getDefinitionById } from '../store/definitions';
 import { describeKey } from '../source/postgres/keys';
 import { appliedNothing, type ListItem, type WriteOutcome } from '../target/sharepoint';
-import { applyToPostgres, graphFields, revivedFields } from './push/writes';
+import { applyToPostgres, graphFields, revivedFields, type Rekeyed } from './push/writes';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../store/ledger';
 import { confirmListStands } from './listGone';
+import { inTransaction } from '../db/transaction';
+import { assertKeysFree } from './pull/insert';
 import { syncedEntry } from './push/page';
 import { sourcePairs } from './transform';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
@@ -166,6 +168,7 @@ async function writePostgres(
   changes: CanonicalRecord,
   synced: CanonicalRecord,
   kind: 'write' | 'recreate' = 'write',
+  rekeyed?: Rekeyed,
 ): Promise<Record<string, CanonicalValue>> {
   const key = scope.def.source.key.map((k) => conflict.identity[k]);
   const decision = (values: CanonicalRecord): PairDecision => ({
@@ -180,7 +183,7 @@ async function writePostgres(
   });
   await client.query('SAVEPOINT resolution');
   try {
-    const written = await applyToPostgres(scope, client, key, conflict.identity, decision(changes));
+    const written = await applyToPostgres(scope, client, key, conflict.identity, decision(changes), rekeyed);
     await client.query('RELEASE SAVEPOINT resolution');
     return written;
   } catch (err) {
@@ -667,11 +670,15 @@ async function bringRowBack(
   let marked = false;
   let eTag = item.eTag;
   let row: SourceRow | undefined;
+  const rekeyed: Rekeyed = { to: null };
+  const hash = conflict.identityHash;
   try {
     marked = await markRunWrites(scope, client); // ours (I3), as in resolveInRun
     await client.query('BEGIN');
-    written = await writePostgres(scope, client, conflict, synced, synced, 'recreate');
-    [row] = await source.readByKeys([key], client);
+    written = await writePostgres(scope, client, conflict, synced, synced, 'recreate', rekeyed);
+    // Re-created through a view whose trigger made the key: the pair follows the row to its new key (I1).
+    if (rekeyed.to) await assertKeysFree(scope, ctx.meta, [{ row: rekeyed.to.row, itemId: item.id }], [hash]);
+    [row] = rekeyed.to ? [rekeyed.to.row] : await source.readByKeys([key], client);
     if (Object.keys(spChanges).length || Object.keys(revived).length) {
       const o = await writeSharePoint(scope, conflict, item, spChanges, revived);
       if (o.status === 'rejected' && o.httpStatus >= 400 && o.httpStatus < 500 && o.httpStatus !== 429)
@@ -693,7 +700,13 @@ async function bringRowBack(
   const pg = row ? rowToCanonical(plan, row.values, entry) : synced;
   const saved = syncedEntry(
     scope,
-    { hash: conflict.identityHash, identity: conflict.identity, row, values: pg, pairs: entry?.sourceValues },
+    {
+      hash: rekeyed.to?.hash ?? hash,
+      identity: rekeyed.to?.identity ?? conflict.identity,
+      row,
+      values: pg,
+      pairs: entry?.sourceValues,
+    },
     item.id,
     eTag,
     synced,
@@ -701,19 +714,20 @@ async function bringRowBack(
     'PUSH',
     item.lastModifiedDateTime ?? null,
   );
-  await ledger.save(ctx.meta, [
-    {
-      ...saved,
-      sourceValues: sourcePairs(
-        plan.fields,
-        synced,
-        row ? { values: row.values, canonical: pg } : null,
-        written,
-        entry?.sourceValues ?? null,
-        'push',
-      ),
-    },
-  ]);
+  const pairs = sourcePairs(
+    plan.fields,
+    synced,
+    row ? { values: row.values, canonical: pg } : null,
+    written,
+    entry?.sourceValues ?? null,
+    'push',
+  );
+  // Moved to a new key, the pair leaves its old one in the same commit: a stop between left the item paired twice
+  // (the old pair rowless, its item then deleted as the row's delete) or not at all (a second item).
+  await inTransaction(ctx.meta, async (meta) => {
+    if (rekeyed.to) await ledger.remove(meta, [hash]);
+    await ledger.save(meta, [{ ...saved, sourceValues: pairs }]);
+  });
   await markResolved(
     ctx.meta,
     conflict.id,
