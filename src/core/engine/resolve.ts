@@ -594,20 +594,39 @@ async function resolveRowGone(
   // of the list it was recorded in).
   const scope = runScope.route && entry ? forListId(runScope, entry.listId) : runScope;
   const itemId = entry?.itemId ?? (runScope.route ? null : conflict.itemId);
-  const item = itemId
+  const named = itemId
     ? await scope.target.getItem(scope.siteId, scope.listId, itemId, scope.plan.select)
     : null;
   // I15: an item not found is gone only once its list is known to stand.
-  if (itemId && !item) await confirmListStands(scope, scope.listId);
+  if (itemId && !named) await confirmListStands(scope, scope.listId);
+  // Else the item carrying the row's hidden key: one an earlier resolve (or a stopped run) created for the pair, whose
+  // answer was lost (the entry PENDING_CREATE, no item id). Looked for by the old item id alone, it was left in
+  // SharePoint unpaired: never deleted with the row, or the row not brought back from it (I6).
+  const item =
+    named ??
+    (
+      await scope.target.findItemsByField(
+        scope.siteId,
+        scope.listId,
+        scope.def.target.keyColumn,
+        conflict.identityHash,
+        scope.plan.select,
+      )
+    ).sort((a, b) => Number(a.id) - Number(b.id))[0] ??
+    null;
+  // None found while such a create may still land: nothing is decided until it has, or its wait is over.
+  if (!item && entry?.state === 'PENDING_CREATE')
+    await refuseWhileCreateMayLand(scope, conflict.id, conflict.identityHash);
+  const paired = entry && item && !entry.itemId ? { ...entry, itemId: item.id } : entry;
   if ('take' in choice && choice.take === 'postgres')
-    return confirmDelete(scope, conflict, entry, item, resolvedBy);
+    return confirmDelete(scope, conflict, paired, item, resolvedBy);
   if (!item)
     throw new ResolutionValueError(
       conflict.id,
       'both the Postgres row and the SharePoint item are gone, so there is nothing to take values from: resolve ' +
         'with --take postgres to close the conflict (the pair leaves the ledger)',
     );
-  await bringRowBack(scope, conflict, choice, entry, item, resolvedBy);
+  await bringRowBack(scope, conflict, choice, paired, item, resolvedBy);
 }
 
 /**
