@@ -5,10 +5,12 @@ import { getConflict, markResolved, type StoredConflict } from '../store/conflic
 import { getDefinitionById } from '../store/definitions';
 import { describeKey } from '../source/postgres/keys';
 import { appliedNothing, type ListItem, type WriteOutcome } from '../target/sharepoint';
-import { applyToPostgres, graphFields, revivedFields } from './push/writes';
+import { applyToPostgres, graphFields, revivedFields, type Rekeyed } from './push/writes';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../store/ledger';
 import { confirmListStands } from './listGone';
+import { inTransaction } from '../db/transaction';
+import { assertKeysFree } from './pull/insert';
 import { syncedEntry, writtenETag } from './push/page';
 import { sourcePairs } from './transform';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
@@ -166,6 +168,7 @@ async function writePostgres(
   changes: CanonicalRecord,
   synced: CanonicalRecord,
   kind: 'write' | 'recreate' = 'write',
+  rekeyed?: Rekeyed,
 ): Promise<Record<string, CanonicalValue>> {
   const key = scope.def.source.key.map((k) => conflict.identity[k]);
   const decision = (values: CanonicalRecord): PairDecision => ({
@@ -180,7 +183,7 @@ async function writePostgres(
   });
   await client.query('SAVEPOINT resolution');
   try {
-    const written = await applyToPostgres(scope, client, key, conflict.identity, decision(changes));
+    const written = await applyToPostgres(scope, client, key, conflict.identity, decision(changes), rekeyed);
     await client.query('RELEASE SAVEPOINT resolution');
     return written;
   } catch (err) {
@@ -591,20 +594,39 @@ async function resolveRowGone(
   // of the list it was recorded in).
   const scope = runScope.route && entry ? forListId(runScope, entry.listId) : runScope;
   const itemId = entry?.itemId ?? (runScope.route ? null : conflict.itemId);
-  const item = itemId
+  const named = itemId
     ? await scope.target.getItem(scope.siteId, scope.listId, itemId, scope.plan.select)
     : null;
   // I15: an item not found is gone only once its list is known to stand.
-  if (itemId && !item) await confirmListStands(scope, scope.listId);
+  if (itemId && !named) await confirmListStands(scope, scope.listId);
+  // Else the item carrying the row's hidden key: one an earlier resolve (or a stopped run) created for the pair, whose
+  // answer was lost (the entry PENDING_CREATE, no item id). Looked for by the old item id alone, it was left in
+  // SharePoint unpaired: never deleted with the row, or the row not brought back from it (I6).
+  const item =
+    named ??
+    (
+      await scope.target.findItemsByField(
+        scope.siteId,
+        scope.listId,
+        scope.def.target.keyColumn,
+        conflict.identityHash,
+        scope.plan.select,
+      )
+    ).sort((a, b) => Number(a.id) - Number(b.id))[0] ??
+    null;
+  // None found while such a create may still land: nothing is decided until it has, or its wait is over.
+  if (!item && entry?.state === 'PENDING_CREATE')
+    await refuseWhileCreateMayLand(scope, conflict.id, conflict.identityHash);
+  const paired = entry && item && !entry.itemId ? { ...entry, itemId: item.id } : entry;
   if ('take' in choice && choice.take === 'postgres')
-    return confirmDelete(scope, conflict, entry, item, resolvedBy);
+    return confirmDelete(scope, conflict, paired, item, resolvedBy);
   if (!item)
     throw new ResolutionValueError(
       conflict.id,
       'both the Postgres row and the SharePoint item are gone, so there is nothing to take values from: resolve ' +
         'with --take postgres to close the conflict (the pair leaves the ledger)',
     );
-  await bringRowBack(scope, conflict, choice, entry, item, resolvedBy);
+  await bringRowBack(scope, conflict, choice, paired, item, resolvedBy);
 }
 
 /**
@@ -667,11 +689,15 @@ async function bringRowBack(
   let marked = false;
   let eTag = item.eTag;
   let row: SourceRow | undefined;
+  const rekeyed: Rekeyed = { to: null };
+  const hash = conflict.identityHash;
   try {
     marked = await markRunWrites(scope, client); // ours (I3), as in resolveInRun
     await client.query('BEGIN');
-    written = await writePostgres(scope, client, conflict, synced, synced, 'recreate');
-    [row] = await source.readByKeys([key], client);
+    written = await writePostgres(scope, client, conflict, synced, synced, 'recreate', rekeyed);
+    // Re-created through a view whose trigger made the key: the pair follows the row to its new key (I1).
+    if (rekeyed.to) await assertKeysFree(scope, ctx.meta, [{ row: rekeyed.to.row, itemId: item.id }], [hash]);
+    [row] = rekeyed.to ? [rekeyed.to.row] : await source.readByKeys([key], client);
     if (Object.keys(spChanges).length || Object.keys(revived).length) {
       const o = await writeSharePoint(scope, conflict, item, spChanges, revived);
       if (o.status === 'rejected' && o.httpStatus >= 400 && o.httpStatus < 500 && o.httpStatus !== 429)
@@ -693,7 +719,13 @@ async function bringRowBack(
   const pg = row ? rowToCanonical(plan, row.values, entry) : synced;
   const saved = syncedEntry(
     scope,
-    { hash: conflict.identityHash, identity: conflict.identity, row, values: pg, pairs: entry?.sourceValues },
+    {
+      hash: rekeyed.to?.hash ?? hash,
+      identity: rekeyed.to?.identity ?? conflict.identity,
+      row,
+      values: pg,
+      pairs: entry?.sourceValues,
+    },
     item.id,
     eTag,
     synced,
@@ -701,19 +733,20 @@ async function bringRowBack(
     'PUSH',
     item.lastModifiedDateTime ?? null,
   );
-  await ledger.save(ctx.meta, [
-    {
-      ...saved,
-      sourceValues: sourcePairs(
-        plan.fields,
-        synced,
-        row ? { values: row.values, canonical: pg } : null,
-        written,
-        entry?.sourceValues ?? null,
-        'push',
-      ),
-    },
-  ]);
+  const pairs = sourcePairs(
+    plan.fields,
+    synced,
+    row ? { values: row.values, canonical: pg } : null,
+    written,
+    entry?.sourceValues ?? null,
+    'push',
+  );
+  // Moved to a new key, the pair leaves its old one in the same commit: a stop between left the item paired twice
+  // (the old pair rowless, its item then deleted as the row's delete) or not at all (a second item).
+  await inTransaction(ctx.meta, async (meta) => {
+    if (rekeyed.to) await ledger.remove(meta, [hash]);
+    await ledger.save(meta, [{ ...saved, sourceValues: pairs }]);
+  });
   await markResolved(
     ctx.meta,
     conflict.id,

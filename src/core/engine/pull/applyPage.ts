@@ -8,7 +8,7 @@ import type { InsertedPair } from '../../store/pullIntents';
 import { movesDeletingOld } from '../../store/moves';
 import type { DeltaEntry } from '../../target/sharepoint';
 import { rowsByIdentity } from '../identity';
-import { applyToPostgres } from '../push/writes';
+import { applyToPostgres, type Rekeyed } from '../push/writes';
 import type { RunScope } from '../runner';
 import { claimsByHiddenKey, claimsOfKeptRows, recordCopy } from './claims';
 import { writeTargetCursor, type Progress } from './cursor';
@@ -136,9 +136,9 @@ export async function applyEntries(
           // Rows read without a lock are written only where they are still as read (pageRows.ts).
           const write = locked
             ? undefined
-            : async (key: unknown[]) => {
+            : async (key: unknown[], rekeyed: Rekeyed) => {
                 await assertUnchanged(scope, client, key, pair.row);
-                return applyToPostgres(scope, client, key, entry.identity, pair.decision);
+                return applyToPostgres(scope, client, key, entry.identity, pair.decision, rekeyed);
               };
           await settle(scope, client, meta, pair, out, write);
         }

@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import {
   contentHash,
   fromGraphFields,
@@ -150,7 +150,7 @@ export class KeyHeldError extends Error {
  */
 export async function assertKeysFree(
   scope: RunScope,
-  meta: PoolClient,
+  meta: PoolClient | Pool,
   inserted: { row: SourceRow; itemId: string }[],
   freed: readonly string[],
 ): Promise<void> {

@@ -6,7 +6,8 @@ import type { LedgerEntry, SourcePairs } from '../../store/ledger';
 import type { DeltaEntry, WriteOp } from '../../target/sharepoint';
 import { decideAligned } from '../alignment';
 import { keyOf, pick, rowToCanonical } from '../plan';
-import { applyToPostgres, graphFields } from '../push/writes';
+import { applyToPostgres, graphFields, type Rekeyed } from '../push/writes';
+import { assertKeysFree } from './insert';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
 import { agreedEntry, sourcePairs } from '../transform';
@@ -81,10 +82,12 @@ export async function settle(
   out: { save: LedgerEntry[]; remove: string[]; writeBacks: WriteBack[] },
   /**
    * Writes the decision's Postgres side and answers the pipelines' written values; a page's batched write
-   * passes what its statement already wrote (pageWrites.ts).
+   * passes what its statement already wrote (pageWrites.ts). A re-created row's new key is set in `rekeyed`.
    */
-  writePostgres: (key: unknown[]) => Promise<Record<string, CanonicalValue>> = (key) =>
-    applyToPostgres(scope, client, key, p.entry.identity, p.decision),
+  writePostgres: (key: unknown[], rekeyed: Rekeyed) => Promise<Record<string, CanonicalValue>> = (
+    key,
+    rekeyed,
+  ) => applyToPostgres(scope, client, key, p.entry.identity, p.decision, rekeyed),
 ): Promise<void> {
   const { def } = scope;
   const { decision } = p;
@@ -97,7 +100,7 @@ export async function settle(
   // The item of a row kept when it was deleted is back (restored from the recycle bin, or adopted by the hidden
   // key): the pair is synced again, decided against the values it last synced (I8).
   const revived = p.entry.state === 'ITEM_DELETED';
-  const entry: LedgerEntry = revived ? { ...p.entry, state: 'SYNCED' } : p.entry;
+  let entry: LedgerEntry = revived ? { ...p.entry, state: 'SYNCED' } : p.entry;
   // deletes.pull IGNORE: the item's delete is not followed, and the row is held apart from the push (below).
   const ignoredDelete = decision.postgres.kind === 'delete' && def.deletes.pull === 'IGNORE';
   // One outcome per item: a conflict counts as such whichever way it was settled; otherwise what Postgres
@@ -158,7 +161,16 @@ export async function settle(
   let written: Record<string, CanonicalValue> = {};
   if (decision.postgres.kind !== 'none') {
     const key = pairKey(def, p);
-    written = await writePostgres(key);
+    const rekeyed: Rekeyed = { to: null };
+    written = await writePostgres(key, rekeyed);
+    if (rekeyed.to) {
+      // Re-created through a view whose trigger made the key: the pair moves to the row's new key (I1). Left under
+      // the old one, the next push met the row unpaired (a second item) and the pair rowless (its item deleted or
+      // kept as the definition's deletes say). A key another pair holds is refused, as for a new item's row.
+      await assertKeysFree(scope, meta, [{ row: rekeyed.to.row, itemId: p.itemId }], [entry.identityHash]);
+      out.remove.push(entry.identityHash);
+      entry = { ...entry, identity: rekeyed.to.identity, identityHash: rekeyed.to.hash };
+    }
     if (counted === null && !ignoredDelete) {
       counted =
         decision.postgres.kind === 'delete'

@@ -19,7 +19,7 @@ import {
   parkEntry,
   writtenETag,
 } from './page';
-import { graphFields, applyToPostgres, revivedFields } from './writes';
+import { graphFields, applyToPostgres, revivedFields, RecreatedKeyError } from './writes';
 import { awaitSettle } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound } from '../listGone';
 
@@ -37,12 +37,17 @@ export function countSettled(
 }
 
 /**
- * A refusal of one row's values (I12): a key matching other than one row (I13), a value outside an enum, a
+ * A refusal of one row's values (I12): a key matching other than one row (I13), a re-created row given another key, a value outside an enum, a
  * SharePoint value a transform step cannot undo, or Postgres's own refusal of the value (SQLSTATE classes 22 and
  * 23: too long, out of range, a CHECK, NOT NULL, a foreign key, a unique key). The row is parked; the run goes on.
  */
 export function isRowRefusal(err: unknown): boolean {
-  if (err instanceof KeyMatchError || err instanceof CanonicalValueError || err instanceof StepValueError)
+  if (
+    err instanceof KeyMatchError ||
+    err instanceof CanonicalValueError ||
+    err instanceof StepValueError ||
+    err instanceof RecreatedKeyError
+  )
     return true;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);

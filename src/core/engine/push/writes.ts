@@ -1,13 +1,15 @@
 /** Writing a pair's decided values: the Graph body push may send (I9), and the Postgres side of a decision. */
 import type { PoolClient } from 'pg';
 import {
+  identityOf,
   toCanonical,
   toGraphFields,
   type CanonicalRecord,
   type CanonicalValue,
   type FieldKind,
 } from '../../canonical';
-import { KeyMatchError } from '../../source/postgres/keys';
+import { describeKey, KeyMatchError } from '../../source/postgres/keys';
+import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { pick } from '../plan';
 import { pulledValue } from '../transform';
 import { type PairDecision } from '../reconcile';
@@ -75,8 +77,38 @@ export function postgresValues(
 }
 
 /**
+ * Where a re-created row went when Postgres gave it a key other than the one asked for (a view's INSTEAD OF trigger
+ * or a column default making the key): its identity, as the ledger keys it (I1), and the row as inserted.
+ */
+export interface Rekeyed {
+  to: { identity: Record<string, unknown>; hash: string; row: SourceRow } | null;
+}
+
+/**
+ * A re-created row got another key than its pair's, and the caller cannot move the pair to it: the row is refused
+ * (I12), so the pair is never left under a key no row holds, where the next push created a second item for the row.
+ */
+export class RecreatedKeyError extends Error {
+  constructor(
+    readonly table: string,
+    readonly asked: Record<string, unknown>,
+    readonly got: Record<string, unknown>,
+  ) {
+    super(
+      `re-creating the row of ${table} with key ${describeKey(asked)}, Postgres gave it key ${describeKey(got)} ` +
+        `(a trigger or a default makes the key): the row was not re-created and its pair is held. Resolve its ` +
+        `conflict (resolve --take sharepoint re-creates the row and pairs it under the key it gets, --take postgres ` +
+        `keeps it deleted), or let the INSERT keep the key it is given`,
+    );
+    this.name = 'RecreatedKeyError';
+  }
+}
+
+/**
  * Writes Postgres-side actions of a decision (conflict outcomes taken from SharePoint). Returns, for fields
  * with pipelines, the Postgres value written (the pull pipeline's output), for the ledger's pairs.
+ * `rekeyed`: a re-created row may take the key Postgres gives it, which is set there, for the caller to move the
+ * pair to (design.md I1); without it such a row is refused (RecreatedKeyError).
  */
 export async function applyToPostgres(
   scope: RunScope,
@@ -84,6 +116,7 @@ export async function applyToPostgres(
   key: unknown[],
   identity: Record<string, unknown>,
   decision: PairDecision,
+  rekeyed?: Rekeyed,
 ): Promise<Record<string, CanonicalValue>> {
   const written: Record<string, CanonicalValue> = {};
   const action = decision.postgres;
@@ -108,10 +141,25 @@ export async function applyToPostgres(
       };
   }
   const row = await scope.source.insertRow(client, values);
+  const keyColumns = scope.def.source.key;
+  const inserted = keyColumns.map((k) => row.values[k]);
+  // A view's INSTEAD OF trigger (or a default) may make the key whatever the INSERT asked: the row is where the
+  // INSERT returned it, and its pair must follow it there (I1), or be refused.
+  const asked = identityOf(
+    keyColumns,
+    Object.fromEntries(keyColumns.map((k, i) => [k, key[i]])),
+    scope.plan.keyKinds,
+  );
+  const got = identityOf(keyColumns, row.values, scope.plan.keyKinds);
+  if (got.hash !== asked.hash) {
+    const gotIdentity = scope.source.keyRecord(inserted);
+    if (!rekeyed)
+      throw new RecreatedKeyError(scope.source.qualified, scope.source.keyRecord(key), gotIdentity);
+    rekeyed.to = { identity: gotIdentity, hash: got.hash, row };
+  }
   // Re-creating a row of a view: nothing refuses a key another row took meanwhile (a new item of the same pull
   // page): ask it, inside the caller's transaction (I13).
   if (scope.keyUnenforced) {
-    const inserted = scope.def.source.key.map((k) => row.values[k]);
     const [held] = await scope.source.keysHeldTwice([inserted], client);
     if (held)
       throw new KeyMatchError(scope.source.qualified, 'insert', scope.source.keyRecord(inserted), held.rows);

@@ -200,6 +200,75 @@ describe('I6 a create whose outcome stays unknown', () => {
     expect(await c.pairs()).toEqual([{ state: 'SYNCED', sp_item_id: items[0].id }]);
   });
 
+  /** An earlier resolve's re-create stayed unknown: the conflict's entry is pending, its wait running. */
+  async function pendingReCreate(c: { hash: string; definitionId: string }) {
+    const { rows } = await h.db.pool.query<{ list: string }>(
+      'SELECT sp_list_id AS list FROM arcore.sync_ledger WHERE definition_id = $1',
+      [c.definitionId],
+    );
+    await new LedgerStore(c.definitionId, 'PRIMARY_KEY', 'default').save(h.db.pool, [
+      pendingCreateEntry({
+        identityHash: c.hash,
+        identity: { id: 1 },
+        listId: rows[0].list,
+        sent: {},
+        lastSourceTs: null,
+      }),
+    ]);
+    await h.db.pool.query(
+      'UPDATE arcore.sync_ledger SET pending_checked_at = now() WHERE definition_id = $1',
+      [c.definitionId],
+    );
+  }
+
+  // The row gone too (design.md I6, I8): resolve looks for the item by the row's hidden key, not only by the
+  // conflict's old item id, and waits for a create that may still land. Before, --take postgres dropped the pair and
+  // left the landed item unpaired; --take sharepoint failed with "both ... gone".
+  it('resolve of a row-gone conflict finds the item an earlier re-create made by its key', async () => {
+    const c = await conflictWithItemGone('gone1', 'Gone1');
+    const landed = await h.asUser('POST', `/sites/${h.siteId}/lists/Gone1/items`, {
+      fields: { Title: 'pg', ArcoreKey: c.hash },
+    });
+    expect(landed.status).toBe(201);
+    await pendingReCreate(c);
+    await h.db.pool.query('DELETE FROM gone1 WHERE id = 1');
+    await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 'test');
+    // The delete stands: the landed item follows it (deletes.push PROPAGATE), and the pair leaves the ledger.
+    expect(await h.items('Gone1')).toHaveLength(0);
+    expect(await c.pairs()).toEqual([]);
+
+    // --take sharepoint brings the row back from that item, paired with it.
+    const d = await conflictWithItemGone('gone2', 'Gone2');
+    await h.asUser('POST', `/sites/${h.siteId}/lists/Gone2/items`, {
+      fields: { Title: 'sp2', ArcoreKey: d.hash },
+    });
+    await pendingReCreate(d);
+    await h.db.pool.query('DELETE FROM gone2 WHERE id = 1');
+    await resolveConflict(ctx, d.conflictId, { take: 'sharepoint' }, 'test');
+    const items = await h.items('Gone2');
+    expect(items.map((i) => i.fields.Title)).toEqual(['sp2']);
+    expect(await c.pairs()).toEqual([]);
+    expect(await d.pairs()).toEqual([{ state: 'SYNCED', sp_item_id: items[0].id }]);
+    expect((await h.db.pool.query('SELECT id, name FROM gone2')).rows).toEqual([{ id: 1, name: 'sp2' }]);
+  });
+
+  it('resolve of a row-gone conflict while an earlier re-create may still land is refused', async () => {
+    const c = await conflictWithItemGone('gone3', 'Gone3');
+    await pendingReCreate(c);
+    await h.db.pool.query('DELETE FROM gone3 WHERE id = 1');
+    const refused = await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 'test').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(PendingCreateLandingError);
+    expect(await c.pairs()).toEqual([{ state: 'PENDING_CREATE', sp_item_id: null }]);
+    // Once its wait is over, nothing landed: the delete stands and the pair leaves the ledger.
+    await waitOver();
+    await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 'test');
+    expect(await c.pairs()).toEqual([]);
+    expect(await h.items('Gone3')).toHaveLength(0);
+  });
+
   it('LSN: a delete that failed once is sent again by the next run (the slot reads it only once)', async () => {
     await lsnSynced('lsndel');
     await h.db.pool.query('DELETE FROM lsndel WHERE id = 2');
