@@ -304,8 +304,16 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
       source: { value: expect.any(String) },
       target: { linkPresent: true },
     });
-    const human = await runCli(['status', 'projects'], env);
-    expect(human.stdout).toContain('ledger: 20 synced pairs; parked failures: 0; open conflicts: 0');
+    // A row kept by deletes.pull IGNORE after its item was deleted in SharePoint is no synced pair (I8).
+    const kept = `UPDATE arcore.sync_ledger SET state = $1 WHERE ctid =
+      (SELECT l.ctid FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'projects' ORDER BY l.source_identity_hash LIMIT 1)`;
+    await db.pool.query(kept, ['ITEM_DELETED']);
+    const human = await runCli(['status', 'projects'], env).finally(() => db.pool.query(kept, ['SYNCED']));
+    expect(human.stdout).toContain('ledger: 19 synced pairs; parked failures: 0; open conflicts: 0');
+    expect(human.stdout).toContain(
+      'rows whose item was deleted in SharePoint: 1 (kept by deletes.pull IGNORE, not synced; "backfill projects',
+    );
 
     const runs = jsonOf(await runCli(['runs', 'projects', '--limit', '2', '--json'], env));
     expect(runs.runs).toHaveLength(2);

@@ -6,6 +6,7 @@ import { GraphRequestError } from '../../src/core/target/sharepoint/errors';
 import { describeFailure, ExitCode, redact, RunFailedError, SidesDifferError } from '../../src/cli/failures';
 import { CursorSetupError, DefinitionBusyError } from '../../src/core/ops/errors';
 import { opsErrorStatus } from '../../src/functions/opsApi';
+import { ResolutionWriteError } from '../../src/core/engine/resolve';
 import { closedPort } from './cliHarness';
 
 describe('failure classification (exit codes and messages)', () => {
@@ -128,5 +129,27 @@ describe('failure classification (exit codes and messages)', () => {
     expect(describeFailure(new RunFailedError('p', 'PUSH', 'something else')).exitCode).toBe(
       ExitCode.RUNTIME,
     );
+  });
+
+  /**
+   * A resolution's If-Match write meeting a 412 (the item edited between resolve's read and its write) was
+   * classified `unreachable` whatever SharePoint answered: "check that the server is up" and a 502 (review r9).
+   */
+  it('a resolve SharePoint did not apply is classified by its answer: an item edited meanwhile is busy', () => {
+    const edited = new ResolutionWriteError('7', { ref: 'r', status: 'precondition_failed' });
+    const failure = describeFailure(edited);
+    expect(failure).toMatchObject({ exitCode: ExitCode.RUNTIME, kind: 'busy' });
+    expect(failure.message).toMatch(/the item changed while resolving/);
+    expect(failure.hint).toBe(
+      'the item was edited or deleted meanwhile: look at it again ("npx arcore-sync conflicts show 7"), then resolve again',
+    );
+    const statusOfOps = (o: ConstructorParameters<typeof ResolutionWriteError>[1]) =>
+      opsErrorStatus(new ResolutionWriteError('7', o))?.status;
+    expect([
+      statusOfOps({ ref: 'r', status: 'precondition_failed' }),
+      statusOfOps({ ref: 'r', status: 'failed', message: 'throttled for more than 60000 ms', notSent: true }),
+      statusOfOps({ ref: 'r', status: 'failed', message: 'socket hang up' }),
+      statusOfOps({ ref: 'r', status: 'rejected', httpStatus: 400, code: 'invalidRequest', message: 'bad' }),
+    ]).toEqual([409, 503, 502, 400]);
   });
 });

@@ -55,6 +55,12 @@ function statusBlock(s: DefinitionStatus): string {
     `  pull cursor: ${target ? `${target.linkPresent ? 'delta link held' : 'no delta link'} (moved ${target.updatedAt})` : 'none yet (next pull enumerates the list)'}`,
     `  ledger: ${s.ledgerSize} synced pairs${s.unroutedRows > 0 ? ` (${s.unroutedRows} rows no route matches: not synced)` : ''}; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
       `pull pending: ${s.pendingPull ? 'yes' : 'no'}`,
+    ...(s.itemDeletedRows > 0
+      ? [
+          `  rows whose item was deleted in SharePoint: ${s.itemDeletedRows} (kept by deletes.pull IGNORE, not ` +
+            `synced; "backfill ${s.name} --fields … --strategy full_resync" brings their items back)`,
+        ]
+      : []),
     ...(s.pendingCreates > 0
       ? [
           `  creates not yet confirmed: ${s.pendingCreates} (in flight, or sent by a run that stopped; a push adopts ` +

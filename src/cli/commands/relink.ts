@@ -23,6 +23,11 @@ export async function runRelinkCommand(
       `  of which differ from the values last synced (decided by the next push or pull): ${result.adoptedChanged}`,
     );
   rt.io.out(`  to re-create on the next push: ${result.toRecreate}`);
+  if (result.itemDeletedKept > 0)
+    rt.io.out(
+      `  kept without an item (deleted in SharePoint, kept by deletes.pull IGNORE; not re-created, ` +
+        `backfill --strategy full_resync brings them back): ${result.itemDeletedKept}`,
+    );
   if (result.pendingCreates > 0)
     rt.io.out(
       `  creates a stopped run sent, still awaited (adopted or made again by a later push): ${result.pendingCreates}`,

@@ -165,6 +165,9 @@ function Overview() {
               ${
                 [
                   d.pendingPull ? 'a pull is pending' : null,
+                  d.itemDeletedRows > 0
+                    ? `${d.itemDeletedRows} rows whose item was deleted in SharePoint (kept by deletes.pull IGNORE; backfill --strategy full_resync brings them back)`
+                    : null,
                   d.backfill ? `backfill unfinished (${d.backfill.done}/${d.backfill.total} rows)` : null,
                   d.listProblems?.length
                     ? `list skipped: ${d.listProblems.map((p) => p.list).join(', ')} (see the definition)`
@@ -565,6 +568,17 @@ function DefinitionPage({ name }) {
                   <th scope="row">Synced pairs</th>
                   <td>${s.ledgerSize}</td>
                 </tr>
+                ${
+                  s.itemDeletedRows > 0
+                    ? html`<tr>
+                        <th scope="row">Item deleted in SharePoint</th>
+                        <td>
+                          ${s.itemDeletedRows} rows kept by deletes.pull IGNORE, not synced: backfill
+                          --strategy full_resync brings their items back
+                        </td>
+                      </tr>`
+                    : null
+                }
               </tbody>
             </table>`
         : null

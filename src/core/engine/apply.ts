@@ -58,8 +58,13 @@ export class DefinitionChangeRefusedError extends Error {
   }
 }
 
-/** A field is realigned while a run of the definition may still write its old synced values. */
+/**
+ * A field is realigned (or the source table or routes change) while a run of the definition may still write its old
+ * synced values: busy, not a fault (I16): applying again once the run has ended succeeds.
+ */
 export class DefinitionBusyForApplyError extends Error {
+  readonly errorKind = 'busy' as const;
+  readonly hint = 'apply again once the run has ended ("npx arcore-sync status" shows running runs)';
   constructor(
     readonly definition: string,
     why = 'this change makes fields align afresh',

@@ -41,6 +41,11 @@ export interface RelinkResult {
   /** Rows whose item is not in the current list: the next push creates it again. */
   toRecreate: number;
   /**
+   * Rows whose item was deleted in SharePoint and kept by deletes.pull IGNORE (ITEM_DELETED), with no item in the
+   * current list: kept, never created again by the push (I8); `backfill --strategy full_resync` brings them back.
+   */
+  itemDeletedKept: number;
+  /**
    * Rows whose create a stopped run sent into a list still linked: left PENDING_CREATE, found or not, for the
    * push's settle, which adopts the item (and pushes the row again) or, if it never lands, creates it after
    * PENDING_CREATE_SETTLE_SECONDS.
@@ -64,7 +69,8 @@ const BATCH = 1000;
  * Re-points a definition at the list its name resolves to now, after the list was deleted and re-created or
  * replaced (I15). Items of the current list are matched to rows by the hidden key column; rows whose item is
  * gone lose their ledger entry and the push cursor starts over, so the next push creates their items again
- * (adopting any that carries their key by then, I6) and skips every other row; the pull starts a fresh
+ * (adopting any that carries their key by then, I6) and skips every other row, except a row whose item the user
+ * deleted under deletes.pull IGNORE (ITEM_DELETED), which keeps its entry and stays without an item (I8); the pull starts a fresh
  * enumeration, so every adopted item is compared with its row against the values last synced, under the
  * definition's conflict policy; an adopted item that does not hold those values keeps no eTag a push could take for
  * proof of them (adoptedEntry). Nothing is written to either side here. A stopped pull's insert intents are
@@ -152,6 +158,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       adopted: 0,
       adoptedChanged: 0,
       toRecreate: 0,
+      itemDeletedKept: 0,
       pendingCreates: 0,
       forgotten: 0,
       duplicateKeys,
@@ -165,6 +172,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       // leave that new item behind, and the push would create the row's item in its list a second time.
       const moving = new Map((await pendingMoves(client, stored.id)).map((m) => [m.identityHash, m]));
       const keepMoves = new Set<string>();
+      const replacedBy = await replacedLists(client, stored.id, stored.listId, lists);
       let rewrite = false;
       let after = '';
       for (;;) {
@@ -201,6 +209,14 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
           } else if (e.state === 'ORPHANED') {
             result.forgotten++;
             remove.push(e.identityHash);
+          } else if (e.state === 'ITEM_DELETED') {
+            // The user deleted its item and deletes.pull IGNORE kept the row (I8): forgotten, the push would create
+            // the item again. Kept on its list as it resolves now; an old list's item id names nothing there (or
+            // another item), so it is dropped: an item carrying the row's key is adopted by the pull, and
+            // `backfill --strategy full_resync` creates one on request (migration 029).
+            result.itemDeletedKept++;
+            const moved = replacedBy.get(e.listId);
+            if (moved !== undefined) save.push({ ...e, listId: moved, itemId: null, eTag: null });
           } else {
             // Forgotten here, created again by the next push, which re-reads the table from the start.
             result.toRecreate++;
@@ -243,6 +259,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     ctx.log.info(
       `${name}: relinked to list ${listId}: ${result.adopted} adopted (${result.adoptedChanged} differing from ` +
         `the values last synced), ${result.toRecreate} to re-create, ` +
+        `${result.itemDeletedKept} kept without their item (deleted in SharePoint, deletes.pull IGNORE), ` +
         `${result.forgotten} forgotten`,
     );
     return result;
@@ -250,6 +267,32 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     await target.close();
     await lock.release();
   }
+}
+
+/**
+ * Each replaced list's id → the id its name resolves to now (a single list: the bound one → the current one).
+ * Lists still linked are not in it.
+ */
+async function replacedLists(
+  client: PoolClient,
+  definitionId: string,
+  boundListId: string | null,
+  lists: { name: string; listId: string }[],
+): Promise<Map<string, string>> {
+  const current = new Set(lists.map((l) => l.listId));
+  const byName = new Map(lists.map((l) => [l.name, l.listId]));
+  const { rows } = await client.query<{ list_name: string; list_id: string }>(
+    'SELECT list_name, list_id FROM arcore.sync_definition_lists WHERE definition_id = $1',
+    [definitionId],
+  );
+  const bound =
+    rows.length > 0
+      ? rows.map((r) => [r.list_id, byName.get(r.list_name)] as const)
+      : [[boundListId, lists[0].listId] as const];
+  const replaced = new Map<string, string>();
+  for (const [was, now] of bound)
+    if (was !== null && now !== undefined && !current.has(was)) replaced.set(was, now);
+  return replaced;
 }
 
 /** An item of the current list carrying a row's hidden key, with its mapped values. */

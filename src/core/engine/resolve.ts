@@ -88,6 +88,9 @@ export class ResolutionListError extends Error {
 
 /** SharePoint did not take the resolution for a reason that is not about the values (throttling, a 5xx, a race). */
 export class ResolutionWriteError extends Error {
+  /** By what SharePoint answered: the CLI's exit code, the ops API's status and the next step follow it. */
+  readonly errorKind: ErrorKind;
+  readonly hint: string;
   constructor(
     readonly conflictId: string,
     readonly outcome: WriteOutcome,
@@ -97,7 +100,40 @@ export class ResolutionWriteError extends Error {
         'changed in Postgres and the conflict is still open: run resolve again',
     );
     this.name = 'ResolutionWriteError';
+    const failure = resolutionFailure(conflictId, outcome);
+    this.errorKind = failure.kind;
+    this.hint = failure.hint;
   }
+}
+
+/**
+ * What a resolution's write that SharePoint did not apply asks of the operator. An item edited or deleted between
+ * resolve's read and its If-Match write is no network fault: the choice was made on values that are gone, so the
+ * conflict is to be looked at again before resolving.
+ */
+function resolutionFailure(conflictId: string, o: WriteOutcome): { kind: ErrorKind; hint: string } {
+  const again = `look at it again ("npx arcore-sync conflicts show ${conflictId}"), then resolve again`;
+  const status = o.status === 'rejected' ? o.httpStatus : null;
+  if (o.status === 'precondition_failed' || o.status === 'not_found' || status === 404 || status === 409)
+    return { kind: 'busy', hint: `the item was edited or deleted meanwhile: ${again}` };
+  if (status === 429 || (o.status === 'failed' && /^throttled/.test(o.message)))
+    return { kind: 'throttled', hint: 'the tenant is throttling this app: resolve again later' };
+  if (status === 401)
+    return { kind: 'authentication', hint: 'check the Graph credentials, then resolve again' };
+  if (status === 403)
+    return {
+      kind: 'permission',
+      hint: 'grant the sync identity write access to the list, then resolve again',
+    };
+  if (status !== null)
+    return {
+      kind: 'data',
+      hint: 'SharePoint refused the values named above: resolve again with --values it accepts, or fix the list column',
+    };
+  return {
+    kind: 'unreachable',
+    hint: `check that SharePoint is reachable from here; the write may have landed: ${again}`,
+  };
 }
 
 function describeOutcome(o: WriteOutcome): string {

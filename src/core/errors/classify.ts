@@ -45,7 +45,6 @@ const KIND_BY_NAME: Record<string, ErrorKind> = {
   KeyNotUniqueError: 'invalid_definition',
   KeyMatchError: 'data',
   CursorSetupError: 'invalid_definition',
-  ResolutionWriteError: 'unreachable',
 };
 
 function declaredKind(e: unknown): ErrorKind | undefined {

@@ -48,8 +48,16 @@ export interface DefinitionStatus {
   cursors: CursorStatus;
   lastPush: RunRecord | null;
   lastPull: RunRecord | null;
-  /** Ledger entries naming an item: synced pairs (and ORPHANED items); not UNROUTED rows, not PENDING_CREATE. */
+  /**
+   * Ledger entries naming an item: synced pairs (and ORPHANED items); not UNROUTED rows, not PENDING_CREATE, not
+   * ITEM_DELETED.
+   */
   ledgerSize: number;
+  /**
+   * Rows whose item was deleted in SharePoint, kept by deletes.pull IGNORE (ITEM_DELETED, docs/design.md I8): not
+   * synced, and never re-created by the push; `backfill --strategy full_resync` brings their items back.
+   */
+  itemDeletedRows: number;
   /** Routed definitions: rows no route matches (not synced, not counted in ledgerSize). */
   unroutedRows: number;
   /**

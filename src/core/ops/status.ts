@@ -35,6 +35,7 @@ interface StatusRow {
   last_pull: RunRow | null;
   ledger_size: string;
   unrouted_rows: string;
+  item_deleted_rows: string;
   pending_creates: string;
   parked_failures: string;
   open_conflicts: string;
@@ -150,9 +151,12 @@ export async function definitionStatus(
        ${lastRun('PUSH')} AS last_push,
        ${lastRun('PULL')} AS last_pull,
        (SELECT count(*) FROM arcore.sync_ledger l
-         WHERE l.definition_id = def.id AND l.state NOT IN ('UNROUTED', 'PENDING_CREATE')) AS ledger_size,
+         WHERE l.definition_id = def.id AND l.state NOT IN ('UNROUTED', 'PENDING_CREATE', 'ITEM_DELETED'))
+         AS ledger_size,
        (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'UNROUTED')
          AS unrouted_rows,
+       (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'ITEM_DELETED')
+         AS item_deleted_rows,
        (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'PENDING_CREATE')
          AS pending_creates,
        (SELECT count(*) FROM arcore.sync_failures f WHERE f.definition_id = def.id AND f.status = 'PARKED')
@@ -207,6 +211,7 @@ export async function definitionStatus(
       lastPull: lastPull ? toRunRecord(lastPull) : null,
       ledgerSize: Number(row.ledger_size),
       unroutedRows: Number(row.unrouted_rows),
+      itemDeletedRows: Number(row.item_deleted_rows),
       pendingCreates: Number(row.pending_creates),
       parkedFailures: Number(row.parked_failures),
       openConflicts: Number(row.open_conflicts),
@@ -228,8 +233,11 @@ export async function definitionStatus(
         ? unfinishedBackfill(
             row.name,
             row.backfill,
-            // Every ledger row the backfill examines, pending creates included.
-            Number(row.ledger_size) + Number(row.unrouted_rows) + Number(row.pending_creates),
+            // Every ledger row the backfill examines, pending creates and rows without their item included.
+            Number(row.ledger_size) +
+              Number(row.unrouted_rows) +
+              Number(row.pending_creates) +
+              Number(row.item_deleted_rows),
           )
         : null,
     };

@@ -20,7 +20,8 @@ export interface ParkedFailure {
  * attempts, then back off (capped at 15 minutes) so a permanently bad row does not cost every run.
  *
  * `waiting`: the row was not tried, only held back until something an earlier run left settles (a move in
- * flight): parked again, it keeps its attempts and its next retry, and only its message and time change.
+ * flight): parked new, it counts no attempt (so its success leaves no failure on record, resolveParked); parked
+ * again, it keeps its attempts and its next retry, and only its message and time change.
  */
 export async function park(
   db: Db,
@@ -35,8 +36,9 @@ export async function park(
   },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO arcore.sync_failures (definition_id, direction, item_key, source_identity, sp_item_id, last_error)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO arcore.sync_failures (definition_id, direction, item_key, source_identity, sp_item_id, last_error,
+       attempts)
+     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 0 ELSE 1 END)
      ON CONFLICT (definition_id, direction, item_key) WHERE status = 'PARKED' DO UPDATE SET
        attempts = arcore.sync_failures.attempts + CASE WHEN $7 THEN 0 ELSE 1 END,
        last_error = EXCLUDED.last_error, last_failed_at = now(),

@@ -6,6 +6,8 @@
  */
 import { parseDefinition } from '../../../src/core/definition/parse';
 import { applyDefinitions, DefinitionBusyForApplyError } from '../../../src/core/engine/apply';
+import { errorKindOf, hintFor } from '../../../src/core/errors/classify';
+import { exitCodeOf } from '../../../src/cli/failures';
 import { provisionList } from '../../../src/core/engine/provision';
 import { runPush } from '../../../src/core/engine/push';
 import { tryLockDefinition } from '../../../src/core/store/locks';
@@ -71,11 +73,20 @@ describe('I5/I14 (docs/design.md) a changed source table or cursor column', () =
       "SELECT id::text AS id FROM arcore.sync_definitions WHERE name = 'projects'",
     );
     const lock = await tryLockDefinition(h.db.pool, rows[0].id);
+    let busy: unknown;
     try {
-      await expect(applyDefinitions(h.db.pool, [after])).rejects.toThrow(DefinitionBusyForApplyError);
+      busy = await applyDefinitions(h.db.pool, [after]).catch((err: unknown) => err);
     } finally {
       await lock?.release();
     }
+    expect(busy).toBeInstanceOf(DefinitionBusyForApplyError);
+    // I16 (docs/design.md): being busy is never a failure: exit 3 (the ops API 409) with a busy next step, not
+    // `internal` with "this is unexpected" (found by review r9).
+    expect({ kind: errorKindOf(busy), exit: exitCodeOf(errorKindOf(busy)) }).toEqual({
+      kind: 'busy',
+      exit: 3,
+    });
+    expect(hintFor(busy)).toMatch(/apply again once the run has ended/);
     const applied = await applyDefinitions(h.db.pool, [after]);
     const changed = applied.definitions[0].changes.find((c) => c.path === 'source.cursor');
     expect(changed?.effect).toMatch(/reads every row of the source again/);

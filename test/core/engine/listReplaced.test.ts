@@ -6,6 +6,7 @@ import { provisionList } from '../../../src/core/engine/provision';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { relinkDefinition } from '../../../src/core/engine/relink';
+import { runBackfill } from '../../../src/core/engine/backfill/run';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { forgetResolution } from '../../../src/core/engine/runner';
@@ -68,6 +69,51 @@ describe('I15 (docs/design.md): a list replaced while this process holds a cache
     expect(conflicts.rows).toEqual([]);
     expect(push.status).toBe('FAILED');
     expect(push.error).toMatch(/relink projects/);
+  });
+
+  /**
+   * I8 (docs/design.md): under deletes.pull IGNORE an item the user deleted leaves its row with an ITEM_DELETED
+   * entry, which only a full resync or the item coming back undoes. Relink treated it as a pair whose item is gone
+   * and the next push created the item again (found by review r9).
+   */
+  it('I8 relink keeps a row whose item the user deleted under deletes.pull IGNORE without an item; full_resync brings it back', async () => {
+    await h.db.pool.query(`CREATE TABLE rlig (id integer PRIMARY KEY, name text,
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO rlig (id, name) VALUES (1, 'one'), (2, 'two')`);
+    await h.define({
+      name: 'rlig',
+      source: { table: 'rlig', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'rlig' },
+      fields: [{ source: 'name', target: 'Title' }],
+      deletes: { push: 'PROPAGATE', pull: 'IGNORE' },
+    });
+    await runPush(h.ctx, 'rlig', { trigger: 'test' });
+    await runPull(h.ctx, 'rlig', { trigger: 'test' });
+    const one = (await h.items('rlig')).find((i) => i.fields.Title === 'one');
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/rlig/items/${one?.id}`)).status).toBe(204);
+    await runPull(h.ctx, 'rlig', { trigger: 'test' });
+
+    // The list is replaced by a copy of what it holds (item "two" only), then relinked; row "one" is edited.
+    await replaceList('rlig', 'rlig', true);
+    const relinked = await relinkDefinition(h.ctx, 'rlig');
+    expect(relinked).toMatchObject({ adopted: 1, toRecreate: 0, itemDeletedKept: 1 });
+    await h.db.pool.query("UPDATE rlig SET name = 'one edited', updated_at = now() WHERE id = 1");
+    await runPush(h.ctx, 'rlig', { trigger: 'test' });
+    await runPull(h.ctx, 'rlig', { trigger: 'test' });
+    // The user's SharePoint delete still stands, and the row is kept apart on the new list, naming no old item.
+    expect((await h.items('rlig')).map((i) => i.fields.Title)).toEqual(['two']);
+    const { rows } = await h.db.pool.query<{ state: string; item: string | null; list: string }>(
+      `SELECT l.state, l.sp_item_id AS item, l.sp_list_id = d.list_id AS list
+         FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'rlig' ORDER BY l.state`,
+    );
+    expect(rows.map((r) => [r.state, r.item === null, r.list])).toEqual([
+      ['ITEM_DELETED', true, true],
+      ['SYNCED', false, true],
+    ]);
+
+    // What brings it back is asked for: a full resync pushing creates it in the new list.
+    await runBackfill(h.ctx, 'rlig', { fields: ['Title'], strategy: 'full_resync', trigger: 'test' });
+    expect((await h.items('rlig')).map((i) => i.fields.Title).sort()).toEqual(['one edited', 'two']);
   });
 
   it('DESTINATION_WINS: a Postgres edit meeting the replaced list is not taken for a SharePoint delete (row kept)', async () => {

@@ -537,7 +537,9 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
           itemKey: hash,
           sourceIdentity: identity,
           error:
-            'a stopped run left this row moving between lists; the move is settled and the row is pushed again',
+            "this row's move between lists was left unfinished; it is settled now and the row is pushed again",
+          // Not a failed attempt: the row is pushed again by key, and its success leaves no failure on record.
+          waiting: true,
         });
       }
       for (const e of edited) await parkEditedMove(client, scope, e);

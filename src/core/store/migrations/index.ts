@@ -21,6 +21,7 @@ import * as m025 from './025_pending_create_checked';
 import * as m026 from './026_move_sent_values';
 import * as m027 from './027_item_deleted_state';
 import * as m028 from './028_backfill_pipelines';
+import * as m029 from './029_item_deleted_unpaired';
 
 export interface Migration {
   version: number;
@@ -53,4 +54,5 @@ export const migrations: Migration[] = [
   { version: 26, ...m026 },
   { version: 27, ...m027 },
   { version: 28, ...m028 },
+  { version: 29, ...m029 },
 ];
