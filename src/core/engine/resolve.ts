@@ -9,6 +9,7 @@ import { applyToPostgres, graphFields, revivedFields } from './push/writes';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../store/ledger';
 import { confirmListStands } from './listGone';
+import { confirmItemDelete } from './resolveItemGone';
 import { syncedEntry, writtenETag } from './push/page';
 import { sourcePairs } from './transform';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
@@ -49,22 +50,6 @@ export class ResolutionValueError extends Error {
   ) {
     super(`Conflict ${conflictId}: ${message}`);
     this.name = 'ResolutionValueError';
-  }
-}
-
-/** The row or the item of a parked conflict is gone and the chosen side cannot bring it back. */
-export class ConflictTargetGoneError extends Error {
-  constructor(
-    readonly conflictId: string,
-    readonly side: 'Postgres row' | 'SharePoint item',
-  ) {
-    super(
-      `Conflict ${conflictId}: the ${side} no longer exists` +
-        (side === 'SharePoint item'
-          ? '; resolve with --take postgres (or --values) to re-create the item'
-          : '; re-insert it in Postgres, then resolve again'),
-    );
-    this.name = 'ConflictTargetGoneError';
   }
 }
 
@@ -333,7 +318,8 @@ async function writeSharePoint(
  * against both sides' constraints, and writes them under the definition's lock so that neither side can be left
  * changed alone: the Postgres change is made in an open transaction, SharePoint is written (If-Match), and the
  * transaction commits only when SharePoint took the write (it rolls back otherwise). An item that is gone is
- * re-created (with the hidden key column) when Postgres's values are taken. Then the resolution and the new
+ * re-created (with the hidden key column) when Postgres's values are taken; when SharePoint's are, its delete stands
+ * (resolveItemGone.ts). Then the resolution and the new
  * synced values are recorded. A stopped pull's insert intents are settled first, as in every run.
  */
 export async function resolveConflict(
@@ -440,9 +426,12 @@ async function resolveInRun(
       )
     ).sort((a, b) => Number(a.id) - Number(b.id))[0] ??
     null;
-  if (!item && 'take' in choice && choice.take === 'sharepoint')
-    throw new ConflictTargetGoneError(conflictId, 'SharePoint item');
   if (!item) await refuseWhileCreateMayLand(searched, conflictId, conflict.identityHash);
+  // Deleted in SharePoint, and SharePoint taken: the delete stands (I8), under deletes.pull.
+  if (!item && 'take' in choice && choice.take === 'sharepoint') {
+    await confirmItemDelete(searched, conflict, entry, resolvedBy);
+    return;
+  }
   if (!item && refuseUnfitList) throw new ResolutionListError(conflictId, refuseUnfitList);
   const scope = item ? searched : createIn;
   const { ctx, plan, listId } = scope;

@@ -3,11 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
-import {
-  ConflictTargetGoneError,
-  resolveConflict,
-  ResolutionValueError,
-} from '../../../src/core/engine/resolve';
+import { resolveConflict, ResolutionValueError } from '../../../src/core/engine/resolve';
 import { runCli } from '../../cli/cliHarness';
 import {
   createProjectsTable,
@@ -135,9 +131,6 @@ describe('I7 resolve: never half-applied', () => {
     expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${p.name}/items/${p.itemId}`)).status).toBe(
       204,
     );
-    await expect(resolveConflict(h.ctx, p.conflictId, { take: 'sharepoint' }, 'test')).rejects.toThrow(
-      ConflictTargetGoneError,
-    );
     await resolveConflict(h.ctx, p.conflictId, { take: 'postgres' }, 'test');
     const items = await p.items();
     expect(items).toHaveLength(1);
@@ -156,6 +149,75 @@ describe('I7 resolve: never half-applied', () => {
     expect(again.map((s) => s.created + s.updated + s.deleted)).toEqual([0, 0]);
     expect(await p.row()).toEqual({ name: 'pg', budget: '10.00' });
   });
+
+  /**
+   * docs/design.md I8: an item deleted in SharePoint against a row edited in Postgres, held by MANUAL: `--take
+   * sharepoint` lets the delete stand, the row getting deletes.pull as the pull would have applied it (PROPAGATE
+   * deletes it, SOFT flags it, IGNORE keeps it and no push creates the item again). Review r9: it was refused,
+   * naming only the ways that re-create the item.
+   */
+  it.each([['PROPAGATE' as const], ['SOFT' as const], ['IGNORE' as const]])(
+    'I8 an item deleted against a row edit: take sharepoint lets the delete stand (deletes.pull %s)',
+    async (pull) => {
+      n++;
+      const name = `rsi${n}`;
+      await createProjectsTable(h.db, name);
+      await h.db.pool.query(`ALTER TABLE ${name} ADD COLUMN gone boolean NOT NULL DEFAULT false`);
+      await h.define(
+        projectsDefinition(
+          {
+            name,
+            source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+            conflictPolicy: 'MANUAL',
+            deletes: { pull, ...(pull === 'SOFT' ? { pullSoftColumn: 'gone' } : {}) } as never,
+          },
+          name,
+        ),
+      );
+      await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+      const push = () => runPush(h.ctx, name, { trigger: 'test' });
+      const pull_ = () => runPull(h.ctx, name, { trigger: 'test' });
+      await push();
+      await pull_();
+      const [item] = await h.items(name);
+      await h.db.pool.query(`UPDATE ${name} SET name = 'pg' WHERE id = 1`);
+      expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${item.id}`)).status).toBe(
+        204,
+      );
+      expect((await pull_()).conflicts).toBe(1);
+      const { rows } = await h.db.pool.query<{ id: string }>(
+        `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+          WHERE d.name = $1 AND c.status = 'OPEN'`,
+        [name],
+      );
+      expect(rows).toHaveLength(1);
+
+      await resolveConflict(h.ctx, rows[0].id, { take: 'sharepoint' }, 'test');
+      const pgRows = async () =>
+        (await h.db.pool.query(`SELECT name, gone FROM ${name} WHERE id = 1`)).rows as unknown[];
+      expect(await pgRows()).toEqual(pull === 'PROPAGATE' ? [] : [{ name: 'pg', gone: pull === 'SOFT' }]);
+      expect(
+        (
+          await h.db.pool.query('SELECT status, outcome FROM arcore.sync_conflicts WHERE id = $1', [
+            rows[0].id,
+          ])
+        ).rows,
+      ).toEqual([{ status: 'RESOLVED', outcome: 'TAKE_SHAREPOINT' }]);
+      // Kept under IGNORE, the row's pair stays ITEM_DELETED: what holds it from being created again.
+      const ledger = await h.db.pool.query(
+        `SELECT l.state FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+          WHERE d.name = $1`,
+        [name],
+      );
+      expect(ledger.rows).toEqual(pull === 'IGNORE' ? [{ state: 'ITEM_DELETED' }] : []);
+      // I4: a push and a pull write nothing; the row kept is not pushed as a new item, even once edited again.
+      await h.db.pool.query(`UPDATE ${name} SET budget = 11 WHERE id = 1`);
+      expect(
+        [await push(), await pull_()].map((s) => s.created + s.updated + s.deleted + s.conflicts),
+      ).toEqual([0, 0]);
+      expect(await h.items(name)).toEqual([]);
+    },
+  );
 
   /**
    * docs/design.md I8: a delete that meets an edit under MANUAL is held as an open conflict (Postgres side null);
