@@ -321,11 +321,7 @@ export async function runResolveCommand(
     printJson(rt.io, { ...result, choice, resolvedBy: opts.by });
     return;
   }
-  const what =
-    'take' in choice
-      ? `the ${choice.take === 'postgres' ? 'Postgres' : 'SharePoint'} values`
-      : 'the given values';
-  rt.io.out(`conflict ${result.conflictId} ${result.status}: ${what} are now on both sides`);
+  rt.io.out(`conflict ${result.conflictId} ${result.status}: ${result.summary}`);
 }
 
 export async function runFailuresCommand(

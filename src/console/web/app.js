@@ -616,9 +616,9 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
   const [message, setMessage] = useState(null);
   const resolve = async (body) => {
     try {
-      await api(`conflicts/${enc(c.conflictId)}/resolve`, { method: 'POST', body });
-      setMessage({ kind: 'info', text: 'Resolved.' });
-      onResolved();
+      const answer = await api(`conflicts/${enc(c.conflictId)}/resolve`, { method: 'POST', body });
+      // Said on the page: this card leaves the inbox once resolved.
+      onResolved(`Conflict ${c.conflictId} resolved: ${answer?.summary ?? 'done'}.`);
     } catch (err) {
       setMessage({ kind: 'error', text: `Not resolved: ${err.message}` });
     }
@@ -722,9 +722,11 @@ function ConflictsPage() {
     const ids = [...selected];
     let done = 0;
     const failed = [];
+    const summaries = [];
     for (const id of ids) {
       try {
-        await api(`conflicts/${enc(id)}/resolve`, { method: 'POST', body: { take } });
+        const answer = await api(`conflicts/${enc(id)}/resolve`, { method: 'POST', body: { take } });
+        if (answer?.summary) summaries.push(`${id}: ${answer.summary}`);
         done++;
       } catch (err) {
         failed.push(`${id}: ${err.message}`);
@@ -733,7 +735,7 @@ function ConflictsPage() {
     setSelected(new Set());
     setMessage({
       kind: failed.length ? 'error' : 'info',
-      text: `${done} of ${ids.length} resolved by taking ${take}${failed.length ? `; not resolved: ${failed.join('; ')}` : ''}`,
+      text: `${done} of ${ids.length} resolved by taking ${take}${summaries.length ? ` (${summaries.join('; ')})` : ''}${failed.length ? `; not resolved: ${failed.join('; ')}` : ''}`,
     });
     reload();
   };
@@ -758,7 +760,10 @@ function ConflictsPage() {
           key=${c.conflictId}
           c=${c}
           selected=${selected.has(c.conflictId)}
-          onResolved=${reload}
+          onResolved=${(text) => {
+            setMessage({ kind: 'info', text });
+            reload();
+          }}
           onSelect=${(on) => {
             const next = new Set(selected);
             if (on) next.add(c.conflictId);

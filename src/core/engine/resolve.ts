@@ -10,6 +10,7 @@ import type { SourceRow } from '../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../store/ledger';
 import { confirmListStands } from './listGone';
 import { confirmItemDelete } from './resolveItemGone';
+import { describeResolution, type Resolution, type ResolveResult } from './resolveEffect';
 import { syncedEntry, writtenETag } from './push/page';
 import { sourcePairs } from './transform';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
@@ -327,7 +328,7 @@ export async function resolveConflict(
   conflictId: string,
   choice: ResolutionChoice,
   resolvedBy: string,
-): Promise<{ conflictId: string; status: 'RESOLVED' }> {
+): Promise<ResolveResult> {
   const conflict = await getConflict(ctx.meta, conflictId);
   if (!conflict) throw new ConflictNotFoundError(conflictId);
   if (conflict.status !== 'OPEN') throw new ConflictAlreadyResolvedError(conflictId);
@@ -342,9 +343,10 @@ export async function resolveConflict(
   const stored = await getDefinitionById(ctx.meta, conflict.definitionId);
   if (!stored) throw new ConflictNotFoundError(conflictId);
   let failure: Error | null = null;
+  let done: Resolution | null = null;
   const summary = await withRun(ctx, stored.definition.name, 'PUSH', 'resolve', async (scope) => {
     try {
-      await resolveInRun(scope, conflict, choice, resolvedBy);
+      done = await resolveInRun(scope, conflict, choice, resolvedBy);
     } catch (err) {
       // Typed errors reach the caller as themselves (exit codes, HTTP statuses), not as a failed run's text.
       failure = err as Error;
@@ -354,7 +356,14 @@ export async function resolveConflict(
   if (summary.status === 'SKIPPED')
     throw new DefinitionBusyError(stored.definition.name, 'resolving a conflict');
   if (summary.error) throw new Error(summary.error);
-  return { conflictId, status: 'RESOLVED' };
+  const resolution = done as Resolution | null;
+  if (!resolution) throw new Error(`Conflict ${conflictId}: the resolve run ended without resolving it`);
+  return {
+    conflictId,
+    status: 'RESOLVED',
+    ...resolution,
+    summary: describeResolution(resolution, 'take' in choice ? choice.take : 'values'),
+  };
 }
 
 async function resolveInRun(
@@ -362,7 +371,7 @@ async function resolveInRun(
   conflict: StoredConflict,
   choice: ResolutionChoice,
   resolvedBy: string,
-): Promise<void> {
+): Promise<Resolution> {
   const { def, source, ledger } = runScope;
   // As every run does first (I6): the ledger holds the pairs whose rows a stopped pull committed before anything
   // is read; a source transaction of one still open stops here, nothing written.
@@ -428,10 +437,11 @@ async function resolveInRun(
     null;
   if (!item) await refuseWhileCreateMayLand(searched, conflictId, conflict.identityHash);
   // Deleted in SharePoint, and SharePoint taken: the delete stands (I8), under deletes.pull.
-  if (!item && 'take' in choice && choice.take === 'sharepoint') {
-    await confirmItemDelete(searched, conflict, entry, resolvedBy);
-    return;
-  }
+  if (!item && 'take' in choice && choice.take === 'sharepoint')
+    return {
+      effect: await confirmItemDelete(searched, conflict, entry, resolvedBy),
+      itemId: namedItemId ?? conflict.itemId,
+    };
   if (!item && refuseUnfitList) throw new ResolutionListError(conflictId, refuseUnfitList);
   const scope = item ? searched : createIn;
   const { ctx, plan, listId } = scope;
@@ -561,6 +571,7 @@ async function resolveInRun(
     synced,
     resolvedBy,
   );
+  return { effect: item ? 'values-written' : 'item-recreated', itemId };
 }
 
 /**
@@ -572,7 +583,7 @@ async function resolveRowGone(
   conflict: StoredConflict,
   choice: ResolutionChoice,
   resolvedBy: string,
-): Promise<void> {
+): Promise<Resolution> {
   const { ctx, ledger } = runScope;
   if (runScope.route) await settleMoveFirst(runScope, conflict);
   const entry = (await ledger.byIdentities(ctx.meta, [conflict.identityHash])).get(conflict.identityHash);
@@ -594,6 +605,7 @@ async function resolveRowGone(
         'with --take postgres to close the conflict (the pair leaves the ledger)',
     );
   await bringRowBack(scope, conflict, choice, entry, item, resolvedBy);
+  return { effect: 'row-restored', itemId: item.id };
 }
 
 /**
@@ -607,7 +619,7 @@ async function confirmDelete(
   entry: LedgerEntry | undefined,
   item: ListItem | null,
   resolvedBy: string,
-): Promise<void> {
+): Promise<Resolution> {
   const { ctx, ledger, def, target, siteId, listId } = scope;
   const soft = def.deletes.push === 'SOFT' ? def.deletes.pushSoftColumn : undefined;
   let eTag = item?.eTag ?? null;
@@ -628,6 +640,9 @@ async function confirmDelete(
   if (eTag && entry) await ledger.save(ctx.meta, [{ ...entry, eTag, state: 'ORPHANED' }]);
   else if (entry) await ledger.remove(ctx.meta, [conflict.identityHash]);
   await markResolved(ctx.meta, conflict.id, 'TAKE_POSTGRES', null, resolvedBy);
+  if (!item) return { effect: 'pair-removed', itemId: null };
+  const effect = def.deletes.push === 'PROPAGATE' ? 'item-deleted' : soft ? 'item-flagged' : 'item-kept';
+  return { effect, itemId: item.id };
 }
 
 /**
