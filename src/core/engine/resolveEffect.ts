@@ -45,9 +45,9 @@ export function describeResolution(r: Resolution, taken: 'postgres' | 'sharepoin
     case 'values-written':
       return `${what} are now on both sides`;
     case 'item-recreated':
-      return `the item was gone: ${what} are now in Postgres and in ${item}, created again in SharePoint`;
+      return `the item was gone: ${item} was created again in SharePoint with ${what}, which Postgres holds too`;
     case 'row-restored':
-      return `the row was gone: it is inserted again in Postgres with ${what}, which ${item} holds too`;
+      return `the row was gone: it was inserted again in Postgres with ${what}, which ${item} holds too`;
     case 'item-deleted':
       return `the Postgres delete stands: ${item} deleted in SharePoint (deletes.push PROPAGATE)`;
     case 'item-flagged':
