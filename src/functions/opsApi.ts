@@ -4,7 +4,6 @@ import { z } from 'zod';
 import {
   ConflictAlreadyResolvedError,
   ConflictNotFoundError,
-  ConflictTargetGoneError,
   resolveConflict,
   ResolutionValueError,
 } from '../core/engine/resolve';
@@ -450,7 +449,6 @@ function statusOf(err: unknown): OpsErrorResponse | null {
     return { status: 400, body: { error: err.message, problems: err.problems } };
   if (err instanceof ResolutionValueError || err instanceof CursorSetupError)
     return { status: 400, body: { error: err.message } };
-  if (err instanceof ConflictTargetGoneError) return { status: 409, body: { error: err.message } };
   if (
     err instanceof UnknownDefinitionError ||
     err instanceof UnknownConflictError ||

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { runCli as runCliInProcess } from '../../src/cli/index';
 import type { TestDatabase } from '../support/db';
 import { defineStored, metaDatabase } from '../functions/support/metaFixtures';
 import { runCli, type CliEnv } from './cliHarness';
@@ -55,6 +57,52 @@ describe('arcore-sync conflicts show', () => {
     expect(listed.code).toBe(0);
     const row = listed.stdout.split('\n').find((l) => l.startsWith(conflictId));
     expect(row).toMatch(/\sTitle,Budget\s/);
+  });
+
+  /**
+   * Review r9: a delete against an edit showed the deleted side as "-" (as a NULL) under "both sides changed", and
+   * suggested either --take alike. It says which side deleted, and what each --take does under the delete policy.
+   */
+  it('a delete against an edit says which side deleted and what each --take does', async () => {
+    const definitionId = await defineStored(db.pool, 'orders_del', { deletes: { push: 'IGNORE' } as never });
+    const insert = async (pg: string | null, sp: string | null) =>
+      (
+        await db.pool.query<{ id: string }>(
+          `INSERT INTO arcore.sync_conflicts (definition_id, source_identity_hash, source_identity, sp_item_id,
+             detected_by, policy, outcome, status, fields, base_values, postgres_values, sharepoint_values, reason)
+           VALUES ($1, $4, '{"id":8}', '13', 'PULL', 'MANUAL', 'PARKED', 'OPEN', '{Title}', '{"Title":"base"}',
+             $2, $3, 'both sides changed: parked for manual resolution')
+           RETURNING id::text AS id`,
+          [definitionId, pg, sp, pg ? 'h2' : 'h3'],
+        )
+      ).rows[0].id;
+    const show = async (id: string) => {
+      let out = '';
+      const code = await runCliInProcess(['conflicts', 'show', id], {
+        io: { out: (t: string) => (out += `${t}\n`), err: (t: string) => (out += `${t}\n`) },
+        env,
+        cwd: tmpdir(),
+        interactive: false,
+        progressStream: process.stderr,
+      });
+      expect(code).toBe(0);
+      return out;
+    };
+    const itemGone = await show(await insert('{"Title":"pg"}', null));
+    expect(itemGone).toContain('item 13 was deleted in SharePoint; the row was edited in Postgres');
+    expect(itemGone).toMatch(/^Title\s+base\s+pg\s+\(deleted\)$/m);
+    expect(itemGone).toContain(
+      '--take sharepoint: the delete stands: the row is deleted in Postgres (deletes.pull PROPAGATE)',
+    );
+    expect(itemGone).toContain(
+      "--take postgres (or --values JSON): the item is created again with the row's values",
+    );
+    const rowGone = await show(await insert(null, '{"Title":"sp"}'));
+    expect(rowGone).toContain('the row was deleted in Postgres; item 13 was edited in SharePoint');
+    expect(rowGone).toMatch(/^Title\s+base\s+\(deleted\)\s+sp$/m);
+    expect(rowGone).toContain(
+      '--take postgres: the delete stands: item 13 stays in SharePoint with its values (deletes.push IGNORE)',
+    );
   });
 
   it('an id that is not a number is exit 2; an unknown id fails naming it', async () => {

@@ -133,6 +133,10 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
     await shot('conflicts');
     await card.getByRole('button', { name: 'Take SharePoint' }).click();
     await page.locator('tr[data-resolved]').first().waitFor();
+    // What the resolution did, said on the page once the card has left the inbox (review r9).
+    await expect(page.getByRole('status').first().textContent()).resolves.toMatch(
+      /^\s*Conflict \d+ resolved: the SharePoint values are now on both sides\.\s*$/,
+    );
     const { rows } = await h.db.pool.query('SELECT status, resolved_by FROM arcore.sync_conflicts');
     expect(rows).toEqual([{ status: 'RESOLVED', resolved_by: expect.any(String) }]);
     const name = await h.db.pool.query('SELECT name FROM projects WHERE id = 1');

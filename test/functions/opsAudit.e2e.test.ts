@@ -103,6 +103,14 @@ it('records the validated principal as the resolver; a forged name header resolv
     'x-ms-client-principal-name': 'boss@contoso.test',
   });
   expect(operator.status).toBe(200);
+  // The answer says what the resolution did (docs/functions.md).
+  expect(JSON.parse(operator.body)).toMatchObject({
+    conflictId,
+    status: 'RESOLVED',
+    effect: 'values-written',
+    itemId: item.id,
+    summary: 'the SharePoint values are now on both sides',
+  });
   const resolved = await h.db.pool.query(
     'SELECT status, resolved_by FROM arcore.sync_conflicts WHERE id = $1',
     [conflictId],

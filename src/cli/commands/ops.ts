@@ -11,6 +11,7 @@ import {
   listRuns,
   resetCursor,
   retryFailures,
+  type ConflictRecord,
   type CursorResetScope,
   type DefinitionStatus,
   type RunRecord,
@@ -257,6 +258,42 @@ function cell(value: unknown): string {
   return clip(typeof value === 'string' ? value : JSON.stringify(value), 60) ?? '-';
 }
 
+/** What a delete standing does to the other side, under the definition's policy (docs/cli.md resolve). */
+const STANDING_DELETE = {
+  POSTGRES: {
+    PROPAGATE: (item: string) => `${item} is deleted in SharePoint (deletes.push PROPAGATE)`,
+    SOFT: (item: string) => `${item} is flagged deleted in SharePoint (deletes.push SOFT)`,
+    IGNORE: (item: string) => `${item} stays in SharePoint with its values (deletes.push IGNORE)`,
+  },
+  SHAREPOINT: {
+    PROPAGATE: () => 'the row is deleted in Postgres (deletes.pull PROPAGATE)',
+    SOFT: () => 'the row is flagged deleted in Postgres (deletes.pull SOFT)',
+    IGNORE: () => 'the row stays in Postgres and is not pushed again (deletes.pull IGNORE)',
+  },
+} as const;
+
+/** A delete against an edit: which side deleted, and what each `--take` does (the one side deletes, the other re-creates). */
+function deleteLines(c: ConflictRecord): { said: string; choices: string[] } | null {
+  if (!c.deleted) return null;
+  const item = c.spItemId ? `item ${c.spItemId}` : 'the item';
+  const rowGone = c.deleted === 'POSTGRES';
+  const policy = (rowGone ? c.deletes.push : c.deletes.pull) as keyof typeof STANDING_DELETE.POSTGRES;
+  const standing =
+    STANDING_DELETE[c.deleted][policy]?.(item) ?? `${rowGone ? 'deletes.push' : 'deletes.pull'} ${policy}`;
+  const resolve = `arcore-sync resolve ${c.conflictId}`;
+  return {
+    said: rowGone
+      ? `  the row was deleted in Postgres; ${item} was edited in SharePoint`
+      : `  ${item} was deleted in SharePoint; the row was edited in Postgres`,
+    choices: [
+      `  ${resolve} --take ${rowGone ? 'postgres' : 'sharepoint'}: the delete stands: ${standing}`,
+      rowGone
+        ? `  ${resolve} --take sharepoint (or --values JSON): the row is inserted again with the item's values`
+        : `  ${resolve} --take postgres (or --values JSON): the item is created again with the row's values`,
+    ],
+  };
+}
+
 /** `conflicts show ID`: one conflict, with base / Postgres / SharePoint values of the fields that differ. */
 export async function runConflictShowCommand(rt: CliRuntime, id: string, opts: JsonOption): Promise<void> {
   if (!/^[1-9][0-9]{0,18}$/.test(id)) {
@@ -270,23 +307,37 @@ export async function runConflictShowCommand(rt: CliRuntime, id: string, opts: J
     return;
   }
   const fields = differingFields(c);
+  const deleted = deleteLines(c);
+  // A deleted side has no values: "(deleted)", not the "-" of a NULL value.
+  const side = (gone: boolean, value: unknown) => (gone ? '(deleted)' : cell(value));
   rt.io.out(
     [
       `conflict ${c.conflictId} of ${c.definition}: ${c.status} (${c.kind}, detected by ${c.detectedBy}, ` +
         `policy ${c.policy}, outcome ${c.outcome}, ${c.createdAt})`,
       `  row ${JSON.stringify(c.sourceIdentity)}, item ${c.spItemId ?? '-'}`,
+      // Records from before the reason named the delete (it now does, conflict/resolve.ts) still say it.
+      ...(deleted && !c.reason?.startsWith('deleted in') ? [deleted.said] : []),
       ...(c.reason ? [`  ${c.reason}`] : []),
       '',
       fields.length === 0
         ? 'no field differs'
         : formatTable(
             ['FIELD', 'BASE', 'POSTGRES', 'SHAREPOINT'],
-            fields.map((f) => [f.field, cell(f.base), cell(f.postgres), cell(f.sharepoint)]),
+            fields.map((f) => [
+              f.field,
+              cell(f.base),
+              side(c.deleted === 'POSTGRES', f.postgres),
+              side(c.deleted === 'SHAREPOINT', f.sharepoint),
+            ]),
           ),
     ].join('\n'),
   );
   if (c.status === 'OPEN') {
-    rt.io.out(`resolve it with: arcore-sync resolve ${c.conflictId} --take postgres (or --take sharepoint)`);
+    rt.io.out(
+      deleted
+        ? ['resolve it with one of:', ...deleted.choices].join('\n')
+        : `resolve it with: arcore-sync resolve ${c.conflictId} --take postgres (or --take sharepoint)`,
+    );
   }
 }
 
@@ -327,11 +378,7 @@ export async function runResolveCommand(
     printJson(rt.io, { ...result, choice, resolvedBy: opts.by });
     return;
   }
-  const what =
-    'take' in choice
-      ? `the ${choice.take === 'postgres' ? 'Postgres' : 'SharePoint'} values`
-      : 'the given values';
-  rt.io.out(`conflict ${result.conflictId} ${result.status}: ${what} are now on both sides`);
+  rt.io.out(`conflict ${result.conflictId} ${result.status}: ${result.summary}`);
 }
 
 export async function runFailuresCommand(

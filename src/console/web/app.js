@@ -623,16 +623,45 @@ function parseEdited(text) {
   }
 }
 
+/** A delete against an edit (`c.deleted`): which side deleted, and what each button does (docs/cli.md resolve). */
+function deleteHelp(c) {
+  if (!c.deleted) return null;
+  const item = c.spItemId ? `item ${c.spItemId}` : 'the item';
+  if (c.deleted === 'POSTGRES') {
+    const standing = {
+      PROPAGATE: `${item} is deleted in SharePoint`,
+      SOFT: `${item} is flagged deleted in SharePoint`,
+      IGNORE: `${item} stays in SharePoint with its values`,
+    }[c.deletes?.push];
+    return {
+      said: `Row deleted in Postgres, ${item} edited in SharePoint.`,
+      postgres: `Take Postgres: the delete stands (${standing ? `${standing}, ` : ''}deletes.push ${c.deletes?.push}).`,
+      sharepoint: "Take SharePoint: the row is inserted again with the item's values.",
+    };
+  }
+  const standing = {
+    PROPAGATE: 'the row is deleted in Postgres',
+    SOFT: 'the row is flagged deleted in Postgres',
+    IGNORE: 'the row stays in Postgres and is not pushed again',
+  }[c.deletes?.pull];
+  return {
+    said: `Item deleted in SharePoint (${item}), row edited in Postgres.`,
+    postgres: "Take Postgres: the item is created again with the row's values.",
+    sharepoint: `Take SharePoint: the delete stands (${standing ? `${standing}, ` : ''}deletes.pull ${c.deletes?.pull}).`,
+  };
+}
+
 function ConflictCard({ c, selected, onSelect, onResolved }) {
+  const deleted = deleteHelp(c);
   const fields = differingFields(c);
   const [editing, setEditing] = useState(false);
   const [values, setValues] = useState({});
   const [message, setMessage] = useState(null);
   const resolve = async (body) => {
     try {
-      await api(`conflicts/${enc(c.conflictId)}/resolve`, { method: 'POST', body });
-      setMessage({ kind: 'info', text: 'Resolved.' });
-      onResolved();
+      const answer = await api(`conflicts/${enc(c.conflictId)}/resolve`, { method: 'POST', body });
+      // Said on the page: this card leaves the inbox once resolved.
+      onResolved(`Conflict ${c.conflictId} resolved: ${answer?.summary ?? 'done'}.`);
     } catch (err) {
       setMessage({ kind: 'error', text: `Not resolved: ${err.message}` });
     }
@@ -657,6 +686,13 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
       ${c.reason ?? ''} · detected by ${c.detectedBy === 'PULL' ? 'pull' : 'push'} ${ago(c.createdAt)} ·
       policy ${c.policy}
     </p>
+    ${
+      deleted
+        ? html`<p class="deleted">
+            <strong>${deleted.said}</strong> ${deleted.postgres} ${deleted.sharepoint}
+          </p>`
+        : null
+    }
     <table class="diff">
       <thead>
         <tr>
@@ -673,8 +709,8 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
             html`<tr>
               <td>${f}</td>
               <td>${show(c.baseValues?.[f])}</td>
-              <td>${show(c.postgresValues?.[f])}</td>
-              <td>${show(c.sharepointValues?.[f])}</td>
+              <td>${c.deleted === 'POSTGRES' ? '(deleted)' : show(c.postgresValues?.[f])}</td>
+              <td>${c.deleted === 'SHAREPOINT' ? '(deleted)' : show(c.sharepointValues?.[f])}</td>
               ${
                 editing
                   ? html`<td>
@@ -736,9 +772,11 @@ function ConflictsPage() {
     const ids = [...selected];
     let done = 0;
     const failed = [];
+    const summaries = [];
     for (const id of ids) {
       try {
-        await api(`conflicts/${enc(id)}/resolve`, { method: 'POST', body: { take } });
+        const answer = await api(`conflicts/${enc(id)}/resolve`, { method: 'POST', body: { take } });
+        if (answer?.summary) summaries.push(`${id}: ${answer.summary}`);
         done++;
       } catch (err) {
         failed.push(`${id}: ${err.message}`);
@@ -747,7 +785,7 @@ function ConflictsPage() {
     setSelected(new Set());
     setMessage({
       kind: failed.length ? 'error' : 'info',
-      text: `${done} of ${ids.length} resolved by taking ${take}${failed.length ? `; not resolved: ${failed.join('; ')}` : ''}`,
+      text: `${done} of ${ids.length} resolved by taking ${take}${summaries.length ? ` (${summaries.join('; ')})` : ''}${failed.length ? `; not resolved: ${failed.join('; ')}` : ''}`,
     });
     reload();
   };
@@ -772,7 +810,10 @@ function ConflictsPage() {
           key=${c.conflictId}
           c=${c}
           selected=${selected.has(c.conflictId)}
-          onResolved=${reload}
+          onResolved=${(text) => {
+            setMessage({ kind: 'info', text });
+            reload();
+          }}
           onSelect=${(on) => {
             const next = new Set(selected);
             if (on) next.add(c.conflictId);

@@ -273,6 +273,13 @@ export function resolveConflict(input: ConflictInput): ConflictDecision {
         )
       : changedFields(base, survivor as CanonicalRecord, fields);
 
+  // A delete against an edit says which side deleted: the operator's choice then deletes or re-creates.
+  const changed =
+    postgres === null
+      ? 'deleted in Postgres, edited in SharePoint'
+      : sharepoint === null
+        ? 'deleted in SharePoint, edited in Postgres'
+        : 'both sides changed';
   switch (input.policy) {
     case 'MANUAL':
       return {
@@ -280,14 +287,14 @@ export function resolveConflict(input: ConflictInput): ConflictDecision {
         values: null,
         writePostgres: false,
         writeSharePoint: false,
-        reason: 'both sides changed: parked for manual resolution',
+        reason: `${changed}: parked for manual resolution`,
         fields: conflicting,
       };
     case 'SOURCE_WINS':
     case 'DESTINATION_WINS':
     case 'LAST_WRITER_WINS': {
       const { winner, why } = winnerBy(input.policy, input);
-      return take(winner, postgres, sharepoint, fields, `both sides changed: ${why}`, conflicting);
+      return take(winner, postgres, sharepoint, fields, `${changed}: ${why}`, conflicting);
     }
     case 'MERGE': {
       if (postgres === null || sharepoint === null) {

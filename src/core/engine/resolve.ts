@@ -11,6 +11,8 @@ import type { LedgerEntry } from '../store/ledger';
 import { confirmListStands } from './listGone';
 import { inTransaction } from '../db/transaction';
 import { assertKeysFree } from './pull/insert';
+import { confirmItemDelete } from './resolveItemGone';
+import { describeResolution, type Resolution, type ResolveResult } from './resolveEffect';
 import { syncedEntry, writtenETag } from './push/page';
 import { sourcePairs } from './transform';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
@@ -51,22 +53,6 @@ export class ResolutionValueError extends Error {
   ) {
     super(`Conflict ${conflictId}: ${message}`);
     this.name = 'ResolutionValueError';
-  }
-}
-
-/** The row or the item of a parked conflict is gone and the chosen side cannot bring it back. */
-export class ConflictTargetGoneError extends Error {
-  constructor(
-    readonly conflictId: string,
-    readonly side: 'Postgres row' | 'SharePoint item',
-  ) {
-    super(
-      `Conflict ${conflictId}: the ${side} no longer exists` +
-        (side === 'SharePoint item'
-          ? '; resolve with --take postgres (or --values) to re-create the item'
-          : '; re-insert it in Postgres, then resolve again'),
-    );
-    this.name = 'ConflictTargetGoneError';
   }
 }
 
@@ -372,7 +358,8 @@ async function writeSharePoint(
  * against both sides' constraints, and writes them under the definition's lock so that neither side can be left
  * changed alone: the Postgres change is made in an open transaction, SharePoint is written (If-Match), and the
  * transaction commits only when SharePoint took the write (it rolls back otherwise). An item that is gone is
- * re-created (with the hidden key column) when Postgres's values are taken. Then the resolution and the new
+ * re-created (with the hidden key column) when Postgres's values are taken; when SharePoint's are, its delete stands
+ * (resolveItemGone.ts). Then the resolution and the new
  * synced values are recorded. A stopped pull's insert intents are settled first, as in every run.
  */
 export async function resolveConflict(
@@ -380,7 +367,7 @@ export async function resolveConflict(
   conflictId: string,
   choice: ResolutionChoice,
   resolvedBy: string,
-): Promise<{ conflictId: string; status: 'RESOLVED' }> {
+): Promise<ResolveResult> {
   const conflict = await getConflict(ctx.meta, conflictId);
   if (!conflict) throw new ConflictNotFoundError(conflictId);
   if (conflict.status !== 'OPEN') throw new ConflictAlreadyResolvedError(conflictId);
@@ -395,9 +382,10 @@ export async function resolveConflict(
   const stored = await getDefinitionById(ctx.meta, conflict.definitionId);
   if (!stored) throw new ConflictNotFoundError(conflictId);
   let failure: Error | null = null;
+  let done: Resolution | null = null;
   const summary = await withRun(ctx, stored.definition.name, 'PUSH', 'resolve', async (scope) => {
     try {
-      await resolveInRun(scope, conflict, choice, resolvedBy);
+      done = await resolveInRun(scope, conflict, choice, resolvedBy);
     } catch (err) {
       // Typed errors reach the caller as themselves (exit codes, HTTP statuses), not as a failed run's text.
       failure = err as Error;
@@ -407,7 +395,14 @@ export async function resolveConflict(
   if (summary.status === 'SKIPPED')
     throw new DefinitionBusyError(stored.definition.name, 'resolving a conflict');
   if (summary.error) throw new Error(summary.error);
-  return { conflictId, status: 'RESOLVED' };
+  const resolution = done as Resolution | null;
+  if (!resolution) throw new Error(`Conflict ${conflictId}: the resolve run ended without resolving it`);
+  return {
+    conflictId,
+    status: 'RESOLVED',
+    ...resolution,
+    summary: describeResolution(resolution, 'take' in choice ? choice.take : 'values'),
+  };
 }
 
 async function resolveInRun(
@@ -415,7 +410,7 @@ async function resolveInRun(
   conflict: StoredConflict,
   choice: ResolutionChoice,
   resolvedBy: string,
-): Promise<void> {
+): Promise<Resolution> {
   const { def, source, ledger } = runScope;
   // As every run does first (I6): the ledger holds the pairs whose rows a stopped pull committed before anything
   // is read; a source transaction of one still open stops here, nothing written.
@@ -479,9 +474,13 @@ async function resolveInRun(
       )
     ).sort((a, b) => Number(a.id) - Number(b.id))[0] ??
     null;
-  if (!item && 'take' in choice && choice.take === 'sharepoint')
-    throw new ConflictTargetGoneError(conflictId, 'SharePoint item');
   if (!item) await refuseWhileCreateMayLand(searched, conflictId, conflict.identityHash);
+  // Deleted in SharePoint, and SharePoint taken: the delete stands (I8), under deletes.pull.
+  if (!item && 'take' in choice && choice.take === 'sharepoint')
+    return {
+      effect: await confirmItemDelete(searched, conflict, entry, resolvedBy),
+      itemId: namedItemId ?? conflict.itemId,
+    };
   if (!item && refuseUnfitList) throw new ResolutionListError(conflictId, refuseUnfitList);
   const scope = item ? searched : createIn;
   const { ctx, plan, listId } = scope;
@@ -611,6 +610,7 @@ async function resolveInRun(
     synced,
     resolvedBy,
   );
+  return { effect: item ? 'values-written' : 'item-recreated', itemId };
 }
 
 /**
@@ -622,7 +622,7 @@ async function resolveRowGone(
   conflict: StoredConflict,
   choice: ResolutionChoice,
   resolvedBy: string,
-): Promise<void> {
+): Promise<Resolution> {
   const { ctx, ledger } = runScope;
   if (runScope.route) await settleMoveFirst(runScope, conflict);
   const entry = (await ledger.byIdentities(ctx.meta, [conflict.identityHash])).get(conflict.identityHash);
@@ -663,6 +663,7 @@ async function resolveRowGone(
         'with --take postgres to close the conflict (the pair leaves the ledger)',
     );
   await bringRowBack(scope, conflict, choice, paired, item, resolvedBy);
+  return { effect: 'row-restored', itemId: item.id };
 }
 
 /**
@@ -676,7 +677,7 @@ async function confirmDelete(
   entry: LedgerEntry | undefined,
   item: ListItem | null,
   resolvedBy: string,
-): Promise<void> {
+): Promise<Resolution> {
   const { ctx, ledger, def, target, siteId, listId } = scope;
   const soft = def.deletes.push === 'SOFT' ? def.deletes.pushSoftColumn : undefined;
   let eTag = item?.eTag ?? null;
@@ -697,6 +698,9 @@ async function confirmDelete(
   if (eTag && entry) await ledger.save(ctx.meta, [{ ...entry, eTag, state: 'ORPHANED' }]);
   else if (entry) await ledger.remove(ctx.meta, [conflict.identityHash]);
   await markResolved(ctx.meta, conflict.id, 'TAKE_POSTGRES', null, resolvedBy);
+  if (!item) return { effect: 'pair-removed', itemId: null };
+  const effect = def.deletes.push === 'PROPAGATE' ? 'item-deleted' : soft ? 'item-flagged' : 'item-kept';
+  return { effect, itemId: item.id };
 }
 
 /**

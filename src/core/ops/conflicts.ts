@@ -23,11 +23,14 @@ interface ConflictRow {
   created_at: Date;
   resolved_at: Date | null;
   resolved_by: string | null;
+  push_delete_policy: string;
+  pull_delete_policy: string;
 }
 
 const CONFLICT_COLUMNS = `c.id::text AS id, d.name AS definition, c.run_id::text AS run_id, c.source_identity,
   c.sp_item_id, c.detected_by, c.kind, c.fields, c.policy, c.base_values, c.postgres_values, c.sharepoint_values, c.outcome,
-  c.resolved_values, c.status, c.reason, c.created_at, c.resolved_at, c.resolved_by`;
+  c.resolved_values, c.status, c.reason, c.created_at, c.resolved_at, c.resolved_by, d.push_delete_policy,
+  d.pull_delete_policy`;
 
 function toConflictRecord(row: ConflictRow): ConflictRecord {
   return {
@@ -50,6 +53,16 @@ function toConflictRecord(row: ConflictRow): ConflictRecord {
     createdAt: row.created_at.toISOString(),
     resolvedAt: row.resolved_at ? row.resolved_at.toISOString() : null,
     resolvedBy: row.resolved_by,
+    // A side with no values was deleted (a delete against an edit, I8); a copy has both.
+    deleted:
+      row.kind !== 'CHANGE'
+        ? null
+        : row.postgres_values === null
+          ? 'POSTGRES'
+          : row.sharepoint_values === null
+            ? 'SHAREPOINT'
+            : null,
+    deletes: { push: row.push_delete_policy, pull: row.pull_delete_policy },
   };
 }
 

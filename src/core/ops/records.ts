@@ -157,6 +157,13 @@ export interface ConflictRecord {
   createdAt: string;
   resolvedAt: string | null;
   resolvedBy: string | null;
+  /**
+   * A delete against an edit: the side that deleted the row or item (its values are null); null otherwise. Its
+   * `resolve --take` lets the delete stand; the other side's re-creates (docs/cli.md).
+   */
+  deleted: 'POSTGRES' | 'SHAREPOINT' | null;
+  /** The definition's delete policies now: what a delete standing does to the other side. */
+  deletes: { push: string; pull: string };
 }
 
 export type FailureStatus = 'PARKED' | 'RESOLVED' | 'DISCARDED';

@@ -238,6 +238,16 @@ describe('I7 conflicts: resolveConflict decisions (ROW detection, and deletes un
     expect(decision.reason.length).toBeGreaterThan(0);
   });
 
+  /** Review r9: a parked delete against an edit said only "both sides changed", hiding that a side was deleted. */
+  it.each([
+    [null, spEdit, 'MANUAL', 'deleted in Postgres, edited in SharePoint: parked for manual resolution'],
+    [pgEdit, null, 'MANUAL', 'deleted in SharePoint, edited in Postgres: parked for manual resolution'],
+    [pgEdit, spEdit, 'MANUAL', 'both sides changed: parked for manual resolution'],
+    [pgEdit, null, 'SOURCE_WINS', /^deleted in SharePoint, edited in Postgres: /],
+  ] as const)('the reason says which side deleted (%#)', (postgres, sharepoint, policy, reason) => {
+    expect(resolveConflict(input({ policy, postgres, sharepoint })).reason).toMatch(reason);
+  });
+
   it('considers only the bidirectional fields and returns exactly those', () => {
     const decision = resolveConflict(
       input({

@@ -192,7 +192,11 @@ describe('I15/I7 (docs/design.md, relink): an open conflict across a relink', ()
     expect({ A: byKey.get(keyA), B: byKey.get(keyB), resolved }).toEqual({
       A: 'a',
       B: 'b-pg',
-      resolved: { conflictId: open.id, status: 'RESOLVED' },
+      resolved: expect.objectContaining({
+        conflictId: open.id,
+        status: 'RESOLVED',
+        effect: 'values-written',
+      }),
     });
   });
 });

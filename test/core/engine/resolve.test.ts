@@ -3,11 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
-import {
-  ConflictTargetGoneError,
-  resolveConflict,
-  ResolutionValueError,
-} from '../../../src/core/engine/resolve';
+import { resolveConflict, ResolutionValueError } from '../../../src/core/engine/resolve';
+import { runCli as runCliInProcess } from '../../../src/cli/index';
+import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { runCli } from '../../cli/cliHarness';
 import {
   createProjectsTable,
@@ -30,7 +28,7 @@ describe('I7 resolve: never half-applied', () => {
   afterAll(async () => h.close());
 
   /** A MANUAL definition with one open conflict on Title ("pg" in Postgres, "sp" in SharePoint). */
-  async function parked() {
+  async function parked(overrides: Partial<SyncDefinitionInput> = {}) {
     n++;
     const name = `rs${n}`;
     await createProjectsTable(h.db, name);
@@ -40,6 +38,7 @@ describe('I7 resolve: never half-applied', () => {
           name,
           source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
           conflictPolicy: 'MANUAL',
+          ...overrides,
         },
         name,
       ),
@@ -135,12 +134,10 @@ describe('I7 resolve: never half-applied', () => {
     expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${p.name}/items/${p.itemId}`)).status).toBe(
       204,
     );
-    await expect(resolveConflict(h.ctx, p.conflictId, { take: 'sharepoint' }, 'test')).rejects.toThrow(
-      ConflictTargetGoneError,
-    );
-    await resolveConflict(h.ctx, p.conflictId, { take: 'postgres' }, 'test');
+    const result = await resolveConflict(h.ctx, p.conflictId, { take: 'postgres' }, 'test');
     const items = await p.items();
     expect(items).toHaveLength(1);
+    expect(result).toMatchObject({ effect: 'item-recreated', itemId: items[0].id });
     expect(items[0].fields).toMatchObject({ Title: 'pg', Budget: 10 });
     expect(items[0].fields.ArcoreKey).toEqual(expect.stringMatching(/^[0-9a-f]{64}$/));
     const { rows } = await h.db.pool.query(
@@ -156,6 +153,81 @@ describe('I7 resolve: never half-applied', () => {
     expect(again.map((s) => s.created + s.updated + s.deleted)).toEqual([0, 0]);
     expect(await p.row()).toEqual({ name: 'pg', budget: '10.00' });
   });
+
+  /**
+   * docs/design.md I8: an item deleted in SharePoint against a row edited in Postgres, held by MANUAL: `--take
+   * sharepoint` lets the delete stand, the row getting deletes.pull as the pull would have applied it (PROPAGATE
+   * deletes it, SOFT flags it, IGNORE keeps it and no push creates the item again). Review r9: it was refused,
+   * naming only the ways that re-create the item.
+   */
+  it.each([['PROPAGATE' as const], ['SOFT' as const], ['IGNORE' as const]])(
+    'I8 an item deleted against a row edit: take sharepoint lets the delete stand (deletes.pull %s)',
+    async (pull) => {
+      n++;
+      const name = `rsi${n}`;
+      await createProjectsTable(h.db, name);
+      await h.db.pool.query(`ALTER TABLE ${name} ADD COLUMN gone boolean NOT NULL DEFAULT false`);
+      await h.define(
+        projectsDefinition(
+          {
+            name,
+            source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+            conflictPolicy: 'MANUAL',
+            deletes: { pull, ...(pull === 'SOFT' ? { pullSoftColumn: 'gone' } : {}) } as never,
+          },
+          name,
+        ),
+      );
+      await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+      const push = () => runPush(h.ctx, name, { trigger: 'test' });
+      const pull_ = () => runPull(h.ctx, name, { trigger: 'test' });
+      await push();
+      await pull_();
+      const [item] = await h.items(name);
+      await h.db.pool.query(`UPDATE ${name} SET name = 'pg' WHERE id = 1`);
+      expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${item.id}`)).status).toBe(
+        204,
+      );
+      expect((await pull_()).conflicts).toBe(1);
+      const { rows } = await h.db.pool.query<{ id: string }>(
+        `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+          WHERE d.name = $1 AND c.status = 'OPEN'`,
+        [name],
+      );
+      expect(rows).toHaveLength(1);
+
+      const result = await resolveConflict(h.ctx, rows[0].id, { take: 'sharepoint' }, 'test');
+      expect(result).toMatchObject({
+        conflictId: rows[0].id,
+        status: 'RESOLVED',
+        effect: { PROPAGATE: 'row-deleted', SOFT: 'row-flagged', IGNORE: 'row-kept' }[pull],
+        itemId: item.id,
+      });
+      const pgRows = async () =>
+        (await h.db.pool.query(`SELECT name, gone FROM ${name} WHERE id = 1`)).rows as unknown[];
+      expect(await pgRows()).toEqual(pull === 'PROPAGATE' ? [] : [{ name: 'pg', gone: pull === 'SOFT' }]);
+      expect(
+        (
+          await h.db.pool.query('SELECT status, outcome FROM arcore.sync_conflicts WHERE id = $1', [
+            rows[0].id,
+          ])
+        ).rows,
+      ).toEqual([{ status: 'RESOLVED', outcome: 'TAKE_SHAREPOINT' }]);
+      // Kept under IGNORE, the row's pair stays ITEM_DELETED: what holds it from being created again.
+      const ledger = await h.db.pool.query(
+        `SELECT l.state FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+          WHERE d.name = $1`,
+        [name],
+      );
+      expect(ledger.rows).toEqual(pull === 'IGNORE' ? [{ state: 'ITEM_DELETED' }] : []);
+      // I4: a push and a pull write nothing; the row kept is not pushed as a new item, even once edited again.
+      await h.db.pool.query(`UPDATE ${name} SET budget = 11 WHERE id = 1`);
+      expect(
+        [await push(), await pull_()].map((s) => s.created + s.updated + s.deleted + s.conflicts),
+      ).toEqual([0, 0]);
+      expect(await h.items(name)).toEqual([]);
+    },
+  );
 
   /**
    * docs/design.md I8: a delete that meets an edit under MANUAL is held as an open conflict (Postgres side null);
@@ -205,7 +277,9 @@ describe('I7 resolve: never half-applied', () => {
 
   it('I8 a held delete: take postgres confirms it (the item goes, the conflict is resolved)', async () => {
     const c = await heldDelete();
-    await resolveConflict(h.ctx, c.conflictId, { take: 'postgres' }, 'test');
+    const result = await resolveConflict(h.ctx, c.conflictId, { take: 'postgres' }, 'test');
+    expect(result).toMatchObject({ effect: 'item-deleted' });
+    expect(result.summary).toMatch(/^the Postgres delete stands: item \d+ deleted in SharePoint/);
     expect(await c.status()).toBe('RESOLVED');
     expect(await h.items(c.name)).toEqual([]);
     await c.quiet();
@@ -214,7 +288,8 @@ describe('I7 resolve: never half-applied', () => {
 
   it('I8 a held delete: take sharepoint brings the row back with the item values', async () => {
     const c = await heldDelete();
-    await resolveConflict(h.ctx, c.conflictId, { take: 'sharepoint' }, 'test');
+    const result = await resolveConflict(h.ctx, c.conflictId, { take: 'sharepoint' }, 'test');
+    expect(result).toMatchObject({ effect: 'row-restored' });
     expect(await c.status()).toBe('RESOLVED');
     const row = async () => (await h.db.pool.query(`SELECT name, budget FROM ${c.name} WHERE id = 1`)).rows;
     expect(await row()).toEqual([{ name: 'one', budget: '15.00' }]);
@@ -283,8 +358,9 @@ describe('I7 resolve: never half-applied', () => {
     'I8 take %s on a revived SOFT-deleted pair: the row is back, so the item is no longer flagged deleted',
     async (take) => {
       const c = await revivedConflict();
-      await resolveConflict(h.ctx, c.conflictId, { take }, 'test');
+      const result = await resolveConflict(h.ctx, c.conflictId, { take }, 'test');
       const [item] = await h.items(c.name);
+      expect(result).toMatchObject({ effect: 'values-written', itemId: item.id });
       expect({ title: item.fields.Title, flagged: item.fields.ArcoreDeleted }).toEqual({
         title: take === 'sharepoint' ? 'sp' : 'pg',
         flagged: false,
@@ -294,6 +370,42 @@ describe('I7 resolve: never half-applied', () => {
       expect(again.map((s) => s.created + s.updated + s.deleted + s.conflicts)).toEqual([0, 0]);
     },
   );
+
+  /**
+   * Review r9: the CLI said "the Postgres values are now on both sides" for every resolution, also when the row was
+   * gone and the delete stood (under deletes.push IGNORE the item stays, with SharePoint's values). The line (and
+   * `--json`: `effect`, `itemId`, `summary`) says what happened to each side.
+   */
+  it('the CLI says what a resolution did: a Postgres delete standing under deletes.push IGNORE keeps the item', async () => {
+    const p = await parked({ deletes: { push: 'IGNORE' } as never });
+    await h.db.pool.query(`DELETE FROM ${p.name} WHERE id = 1`);
+    const dir = mkdtempSync(join(tmpdir(), 'arcore-resolve-'));
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, h.emulator.caCert);
+    let out = '';
+    let err = '';
+    const code = await runCliInProcess(['resolve', p.conflictId, '--take', 'postgres', '--by', 'r9'], {
+      io: { out: (s: string) => (out += `${s}\n`), err: (s: string) => (err += `${s}\n`) },
+      env: {
+        DATABASE_URL: h.db.url,
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_CA_CERT_FILE: caFile,
+        GRAPH_RU_PER_MINUTE: '1000000',
+      },
+      cwd: dir,
+      interactive: false,
+      progressStream: process.stderr,
+    });
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    // The row stays deleted, the item stays in SharePoint with its values (push IGNORE).
+    expect((await h.db.pool.query(`SELECT 1 FROM ${p.name}`)).rows).toEqual([]);
+    expect((await p.items()).map((i) => i.fields.Title)).toEqual(['sp']);
+    expect(out).toBe(
+      `conflict ${p.conflictId} RESOLVED: the Postgres delete stands: item ${p.itemId} kept in SharePoint with its ` +
+        'values (deletes.push IGNORE)\n',
+    );
+  });
 
   it('the CLI exits 2 naming the field', async () => {
     const p = await parked();

@@ -9,6 +9,7 @@ import {
   type FieldKind,
 } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
+import { readSourceTable } from '../../source/postgres/catalog';
 import { describeKey } from '../../source/postgres/keys';
 import type { LedgerEntry } from '../../store/ledger';
 import type { ListItem } from '../../target/sharepoint';
@@ -65,16 +66,39 @@ export async function insertItem(
     const row = await scope.source.insertRow(client, values);
     return { entry: insertedEntry(scope, item, sp, row), row, supplied: Object.keys(values) };
   } catch (err) {
-    if (unmade.length === 0) throw err;
+    // Only a key left NULL is about the key: any other refusal (a CHECK, another column's NOT NULL, a trigger's
+    // error) is Postgres's own words, naming what it refused.
+    const missing = nullKeyColumn(err, unmade);
+    if (!missing) throw err;
+    const isView = await sourceIsView(scope);
     throw new Error(
       `cannot insert a row for this new item: key column(s) ${unmade.join(', ')} are not mapped from ` +
         'SharePoint (PULL_ONLY or BIDIRECTIONAL) and Postgres did not make them ' +
         `(${(err as Error).message}). Next step: map the key from a SharePoint column, or let Postgres make it: ` +
-        `a default (for a view: ALTER VIEW ${scope.source.qualified} ALTER COLUMN … SET DEFAULT …), an identity ` +
-        'column, or a trigger that sets it. The item is retried by the next pulls',
+        (isView
+          ? `a default (ALTER VIEW ${scope.source.qualified} ALTER COLUMN "${missing}" SET DEFAULT …), or an ` +
+            'INSTEAD OF trigger that sets it'
+          : 'a default, an identity column, or a trigger that sets it') +
+        '. The item is retried by the next pulls',
       { cause: err },
     );
   }
+}
+
+/** The unmade key column a NOT NULL violation (23502) names, or null when the error is another. */
+function nullKeyColumn(err: unknown, unmade: readonly string[]): string | null {
+  if (unmade.length === 0 || typeof err !== 'object' || err === null) return null;
+  const { code, column } = err as { code?: unknown; column?: unknown };
+  // Through a view the violation names the underlying table's column: a key the view renames is reported as
+  // Postgres said it, rather than guessing which column it is.
+  return code === '23502' && typeof column === 'string' && unmade.includes(column) ? column : null;
+}
+
+async function sourceIsView(scope: RunScope): Promise<boolean> {
+  if (!scope.keyUnenforced) return false; // a table (or partitioned table): its unique index was checked
+  const { schema, table } = scope.def.source;
+  const info = await readSourceTable(scope.sourcePool, schema, table).catch(() => null);
+  return info?.relkind === 'v';
 }
 
 /** The synced ledger entry of a new item once its row is inserted (`row` as the INSERT returned it). */

@@ -292,7 +292,10 @@ export async function settleDeleteConflict(
       outcome,
       resolvedValues: status === 'OPEN' ? null : decision.synced,
       status,
-      reason: `deleted in Postgres, edited in SharePoint: ${reason}`,
+      // The policy's reason names the delete already (conflict/resolve.ts), except for a refusal's.
+      reason: reason.startsWith('deleted in Postgres')
+        ? reason
+        : `deleted in Postgres, edited in SharePoint: ${reason}`,
       fields: decision.conflictFields,
     });
   // An eTag moved by a change of no mapped field is no conflict: the delete policy applies as it would have.
