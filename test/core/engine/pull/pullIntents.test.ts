@@ -670,6 +670,9 @@ describe('pull inserts with the source in another database', () => {
       expect(await resolveConflict(ctx, open[0].id, { take: 'postgres' }, 'test')).toEqual({
         conflictId: open[0].id,
         status: 'RESOLVED',
+        effect: 'values-written',
+        itemId: '1',
+        summary: 'the Postgres values are now on both sides',
       });
       await expectPairedOnce('disputed', 'disputed');
       expect(await rows('SELECT code, name FROM disputed ORDER BY code')).toEqual([

@@ -21,8 +21,8 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
   });
   afterAll(async () => h.close());
 
-  it('a SharePoint edit made while the lost answer was checked is still a conflict for the next push', async () => {
-    const name = 'r5upd';
+  /** A DESTINATION_WINS projects table `name` with row 1 ('one', budget 10), not pushed yet. */
+  async function defineOneRow(name: string): Promise<void> {
     await createProjectsTable(h.db, name);
     await h.define(
       projectsDefinition(
@@ -35,6 +35,26 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
       ),
     );
     await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+  }
+
+  /** The next PATCH of an item's fields is applied and its answer lost. */
+  function dropPatchAnswer(): void {
+    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, drop: 'after' });
+  }
+
+  /** The next read of item `itemId` answers `ms` late: the window for a user's edit. */
+  function slowRead(itemId: string, ms: number): void {
+    h.emulator.control.injectFault({
+      method: 'GET',
+      pathPattern: `/items/${itemId}$`,
+      count: 1,
+      latencyMs: ms,
+    });
+  }
+
+  it('a SharePoint edit made while the lost answer was checked is still a conflict for the next push', async () => {
+    const name = 'r5upd';
+    await defineOneRow(name);
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
     expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
     const itemId = (await h.items(name))[0].id;
@@ -43,13 +63,8 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
     // is slow: meanwhile a user changes the budget in SharePoint.
     await h.db.pool.query(`UPDATE ${name} SET name = 'renamed' WHERE id = 1`);
     h.emulator.control.clearRequestLog();
-    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, drop: 'after' });
-    h.emulator.control.injectFault({
-      method: 'GET',
-      pathPattern: `/items/${itemId}$`,
-      count: 1,
-      latencyMs: 1000,
-    });
+    dropPatchAnswer();
+    slowRead(itemId, 1000);
     const running = push();
     await eventually('the PATCH applied and its answer dropped', () =>
       h.emulator.control.requestLog().some((e) => e.method === 'PATCH' && e.dropped === 'after'),
@@ -80,18 +95,7 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
 
   it('a SharePoint edit of an item adopted after a lost create answer is still a conflict for the next push', async () => {
     const name = 'r5cre';
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'DESTINATION_WINS',
-        },
-        name,
-      ),
-    );
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    await defineOneRow(name);
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
     // The create is applied but its answer is lost; the look-up by hidden key that settles it is slow, and
     // meanwhile a user changes the new item's budget.
@@ -125,18 +129,7 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
 
   it('a pull write-back settled by reading the item back does not take a SharePoint edit made meanwhile for ours', async () => {
     const name = 'r7wb';
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'DESTINATION_WINS',
-        },
-        name,
-      ),
-    );
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    await defineOneRow(name);
     expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 1 });
     await runPull(h.ctx, name, { trigger: 'test' });
     const itemId = (await h.items(name))[0].id;
@@ -150,13 +143,8 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
     });
     expect(first.status).toBe(200);
     h.emulator.control.clearRequestLog();
-    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, drop: 'after' });
-    h.emulator.control.injectFault({
-      method: 'GET',
-      pathPattern: `/items/${itemId}$`,
-      count: 1,
-      latencyMs: 1000,
-    });
+    dropPatchAnswer();
+    slowRead(itemId, 1000);
     const running = runPull(h.ctx, name, { trigger: 'test' });
     await eventually('the write-back applied and its answer dropped', () =>
       h.emulator.control.requestLog().some((e) => e.method === 'PATCH' && e.dropped === 'after'),
@@ -182,18 +170,7 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
 
   it('a write after a 412, settled by reading the item back, does not take a SharePoint edit made meanwhile for ours', async () => {
     const name = 'r7set';
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'DESTINATION_WINS',
-        },
-        name,
-      ),
-    );
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
+    await defineOneRow(name);
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
     expect(await push()).toMatchObject({ created: 1 });
     await runPull(h.ctx, name, { trigger: 'test' });
@@ -210,23 +187,13 @@ describe('I6/I7 an update settled by reading the item back does not take a user 
     await h.db.pool.query(`UPDATE ${name} SET budget = 12 WHERE id = 1`);
     h.emulator.control.clearRequestLog();
     // The settle's read of the item is slow enough to arm the next faults once the 412 is seen.
-    h.emulator.control.injectFault({
-      method: 'GET',
-      pathPattern: `/items/${itemId}$`,
-      count: 1,
-      latencyMs: 700,
-    });
+    slowRead(itemId, 700);
     const running = push();
     await eventually('the If-Match write met a 412', () =>
       h.emulator.control.requestLog().some((e) => e.method === 'PATCH' && e.status === 412),
     );
-    h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, drop: 'after' });
-    h.emulator.control.injectFault({
-      method: 'GET',
-      pathPattern: `/items/${itemId}$`,
-      count: 1,
-      latencyMs: 1000,
-    });
+    dropPatchAnswer();
+    slowRead(itemId, 1000);
     await eventually('the settled write applied and its answer dropped', () =>
       h.emulator.control.requestLog().some((e) => e.method === 'PATCH' && e.dropped === 'after'),
     );
