@@ -312,6 +312,18 @@ async function applyPeek(
     keylessBefore: boolean;
     nullKeyBefore: boolean;
   }[] = [];
+  /** Records where a transaction's first change of this page stands, once per transaction. */
+  const noteStart = (t: { xid: number; commitLsn: string; skip: number }): void => {
+    if (pending.has(t.xid)) return;
+    pending.set(t.xid, t.commitLsn);
+    starts.push({
+      xid: t.xid,
+      keys: page.size,
+      endBefore: t.skip > 0 ? null : lastEnd,
+      keylessBefore: keyless,
+      nullKeyBefore: nullKey !== null,
+    });
+  };
   let ownKeys = 0;
   let messages = 0;
   let skipped = 0;
@@ -390,16 +402,7 @@ async function applyPeek(
           skipped++; // applied by an earlier run that stopped inside this transaction
         } else {
           if (txn.own) ownKeys += e.keys.length;
-          if ((e.keys.length > 0 || e.keylessDelete || e.nullKey) && !pending.has(txn.xid)) {
-            pending.set(txn.xid, txn.commitLsn);
-            starts.push({
-              xid: txn.xid,
-              keys: page.size,
-              endBefore: txn.skip > 0 ? null : lastEnd,
-              keylessBefore: keyless,
-              nullKeyBefore: nullKey !== null,
-            });
-          }
+          if (e.keys.length > 0 || e.keylessDelete || e.nullKey) noteStart(txn);
           page.add(e.keys);
           keyless ||= e.keylessDelete;
           nullKey = e.nullKey ?? nullKey;
@@ -411,16 +414,7 @@ async function applyPeek(
           }
         }
       } else if (e.kind === 'truncate') {
-        if (!pending.has(txn.xid)) {
-          pending.set(txn.xid, txn.commitLsn);
-          starts.push({
-            xid: txn.xid,
-            keys: page.size,
-            endBefore: txn.skip > 0 ? null : lastEnd,
-            keylessBefore: keyless,
-            nullKeyBefore: nullKey !== null,
-          });
-        }
+        noteStart(txn);
         const invisible = await flush();
         if (invisible) return { kind: 'stopped', position, budget: false, invisible };
         if (!(await applyTruncate(scope, txn))) return { kind: 'stopped', position, budget: false };
