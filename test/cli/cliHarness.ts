@@ -3,12 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { nodeArgsFor } from '../support/childNode';
 
-/** The repository root and the CLI's TypeScript entry, run through tsx (no build needed). */
+/** The repository root and the CLI's TypeScript entry (run as test/support/childNode.ts says: no build needed). */
 export const REPO_ROOT = resolve(__dirname, '../..');
 const CLI_ENTRY = join(REPO_ROOT, 'src/cli/index.ts');
-const TSX_LOADER = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
 export interface CliResult {
   code: number | null;
@@ -25,7 +24,7 @@ function childEnv(env: CliEnv): NodeJS.ProcessEnv {
 
 /** Starts `arcore-sync <args>` as a child process. */
 export function spawnCli(args: string[], env: CliEnv, cwd: string = tmpdir()): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
+  return spawn(process.execPath, [...nodeArgsFor(CLI_ENTRY), ...args], {
     cwd,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],

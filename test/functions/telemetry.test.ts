@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { nodeArgsFor } from '../support/childNode';
 import { gunzipSync } from 'node:zlib';
 import selfsigned from 'selfsigned';
 import {
@@ -113,9 +114,7 @@ describe('telemetry', () => {
         execFile(
           process.execPath,
           [
-            '--import',
-            'tsx',
-            child,
+            ...nodeArgsFor(child),
             connection,
             `http://${plainAddress}/v1.0/graph-call`,
             String(process.env.ARCORE_TEST_ADMIN_URL),

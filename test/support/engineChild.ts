@@ -18,6 +18,7 @@ import { runPush } from '../../src/core/engine/push';
 import type { RunSummary } from '../../src/core/engine/types';
 import { definitionLockHeldSql } from '../../src/core/store/locks';
 import type { Harness } from './engineHarness';
+import { nodeArgsFor } from './childNode';
 import { eventually } from './eventually';
 
 /** A running engine child: its process, how it exited, and what it wrote to stderr so far. */
@@ -49,7 +50,7 @@ export function spawnEngineChild(
   const { maxConcurrency = 2, env = {} } = options;
   const ca = join(mkdtempSync(join(tmpdir(), 'arcore-engine-child-')), 'ca.pem');
   writeFileSync(ca, h.emulator.caCert);
-  const child = spawn(process.execPath, ['--import', 'tsx', __filename, ...args], {
+  const child = spawn(process.execPath, [...nodeArgsFor(__filename), ...args], {
     env: {
       ...process.env,
       DATABASE_URL: h.db.url,

@@ -1,8 +1,11 @@
 // Starts a real Postgres for the whole test run unless DATABASE_URL points at one already.
 // Plain CommonJS (jest loads this file outside its sandbox); the shared TypeScript helper is loaded through tsx.
 const { require: tsxRequire } = require('tsx/cjs/api');
+const { buildForChildren } = require('./testBuild');
 
 module.exports = async function globalSetup() {
+  // Child processes (the CLI, engine children, workers) run a transpiled copy: test/support/childNode.ts.
+  process.env.ARCORE_TEST_BUILD = await buildForChildren();
   if (process.env.DATABASE_URL) {
     process.env.ARCORE_TEST_ADMIN_URL = process.env.DATABASE_URL;
     return;

@@ -7,6 +7,7 @@ import { PgThrottleGate } from '../../../../src/core/target/sharepoint/pgThrottl
 import { freshDatabase, type TestDatabase } from '../../../support/db';
 import { startHarness } from './emulatorSupport';
 import { eventually } from '../../../support/eventually';
+import { nodeArgsFor } from '../../../support/childNode';
 
 const ROOT = join(__dirname, '../../../..');
 
@@ -65,23 +66,19 @@ describe('I10 throttle discipline: the shared throttle gate', () => {
       const appKey = `gate-${randomUUID()}`;
       // The second worker loads first (a process through tsx may take seconds on a loaded machine) and sends its
       // request only when told, so that it starts while the block holds.
-      const worker = spawn(
-        process.execPath,
-        ['--import', 'tsx', join(__dirname, 'fixtures', 'gateWorker.ts')],
-        {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            GATE_DATABASE_URL: db.url,
-            GATE_BASE_URL: h.emulator.baseUrl,
-            GATE_TOKEN: h.emulator.appToken,
-            GATE_CA_CERT: h.emulator.caCert,
-            GATE_APP_KEY: appKey,
-            GATE_SITE_ID: h.siteId,
-          },
-          stdio: ['pipe', 'pipe', 'inherit'],
+      const worker = spawn(process.execPath, nodeArgsFor(join(__dirname, 'fixtures', 'gateWorker.ts')), {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          GATE_DATABASE_URL: db.url,
+          GATE_BASE_URL: h.emulator.baseUrl,
+          GATE_TOKEN: h.emulator.appToken,
+          GATE_CA_CERT: h.emulator.caCert,
+          GATE_APP_KEY: appKey,
+          GATE_SITE_ID: h.siteId,
         },
-      );
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
       let stdout = '';
       worker.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
       const exited = once(worker, 'exit');
