@@ -222,7 +222,10 @@ describe('I16 a huge Retry-After is capped, shown, and never outlives the run', 
     await h.db.pool.query('UPDATE arcore.graph_throttle SET blocked_until = now()');
     const { ctx: next, close: closeNext } = await contextWith({});
     try {
-      expect(await runPush(next, 'projects', { trigger: 'test' })).toMatchObject({ status: 'SUCCEEDED', failed: 0 });
+      expect(await runPush(next, 'projects', { trigger: 'test' })).toMatchObject({
+        status: 'SUCCEEDED',
+        failed: 0,
+      });
     } finally {
       await closeNext();
     }
