@@ -2,8 +2,10 @@ import type { Pool } from 'pg';
 import {
   describeReplicaIdentity,
   identityColumns,
+  readPartitionIdentities,
   readReplicaIdentity,
   replicaIdentityFix,
+  type PartitionIdentity,
   type ReplicaIdentityInfo,
 } from '../source/postgres/replicaIdentity';
 import { readReplicationAccess, type ReplicationAccess } from '../source/postgres/replicationAccess';
@@ -28,15 +30,17 @@ export const WAL_LEVEL_FIX =
 
 /**
  * What an LSN definition needs from its table and server before its first run, each problem with the statement
- * that fixes it: a replica identity holding the key (a captured delete names its row by it), wal_level logical,
- * a role with REPLICATION (slots) that may create and own the definition's publication. Pure: the live half
- * is checkLsnReadiness.
+ * that fixes it: a replica identity holding the key (a captured delete names its row by it), on the table and on
+ * each of its partitions (`partitions`, as the push checks them: assertReplicaIdentity), wal_level logical, a role
+ * with REPLICATION (slots) that may create and own the definition's publication. Pure: the live half is
+ * checkLsnReadiness.
  */
 export function lsnReadinessProblems(
   def: SyncDefinition,
   identity: ReplicaIdentityInfo,
   access: ReplicationAccess,
   publication: string | undefined,
+  partitions: PartitionIdentity[] = [],
 ): LsnProblem[] {
   const problems: LsnProblem[] = [];
   const { schema, table, key } = def.source;
@@ -51,6 +55,24 @@ export function lsnReadinessProblems(
         `the replica identity of ${qualified} is ${describeReplicaIdentity(identity)}: it does not contain key ` +
         `[${key.join(', ')}], so a captured delete or key change cannot name its row. Run: ${fix}` +
         (none ? ' (until then, UPDATE and DELETE on the table fail once it is published)' : ''),
+    });
+  }
+  const lacking = partitions
+    .map((p) => ({ ...p, fix: replicaIdentityFix(p.identity, p.schema, p.table, key) }))
+    .filter((p): p is PartitionIdentity & { fix: string } => p.fix !== null);
+  if (lacking.length > 0) {
+    const none = lacking.some((p) => identityColumns(p.identity).length === 0);
+    problems.push({
+      path: 'source.key',
+      message:
+        `partitions of ${qualified} have a replica identity that does not contain key [${key.join(', ')}], so a ` +
+        'captured delete or key change in them cannot name its row (each partition has its own; ALTER TABLE … ' +
+        `REPLICA IDENTITY on ${qualified} does not reach them): ` +
+        lacking
+          .map((p) => `${quote(p.schema)}.${quote(p.table)} is ${describeReplicaIdentity(p.identity)}`)
+          .join(', ') +
+        `. Run: ${lacking.map((p) => p.fix).join(' ')}` +
+        (none ? ' (until then, UPDATE and DELETE on them fail once the table is published)' : ''),
     });
   }
   if (access.walLevel !== 'logical') {
@@ -109,10 +131,11 @@ export async function checkLsnReadiness(
   publication?: string,
 ): Promise<LsnProblem[]> {
   const { schema, table } = def.source;
-  const [identity, access] = await Promise.all([
+  const [identity, access, partitions] = await Promise.all([
     readReplicaIdentity(pool, schema, table),
     readReplicationAccess(pool, schema, table, publication ?? ''),
+    readPartitionIdentities(pool, schema, table),
   ]);
   if (!identity || !access) return [];
-  return lsnReadinessProblems(def, identity, access, publication);
+  return lsnReadinessProblems(def, identity, access, publication, partitions);
 }

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { CanonicalRecord } from '../canonical';
+import { inTransaction } from '../db/transaction';
 
 type Db = Pool | PoolClient;
 
@@ -69,6 +70,26 @@ export async function recordConflict(db: Db, definitionId: string, c: ConflictRe
     ],
   );
   return rows[0].id;
+}
+
+/**
+ * Replaces the record `id` of a decision that did not hold (the push's write for it met an item deleted meanwhile)
+ * with the decision made instead, or removes it when that one is no conflict. One transaction: a stop leaves the
+ * one record or the other, never both, never neither.
+ */
+export async function supersedeConflict(
+  pool: Pool,
+  definitionId: string,
+  id: string,
+  c: ConflictRecord | null,
+): Promise<string | null> {
+  return inTransaction(pool, async (client) => {
+    await client.query('DELETE FROM arcore.sync_conflicts WHERE id = $1 AND definition_id = $2', [
+      id,
+      definitionId,
+    ]);
+    return c ? recordConflict(client, definitionId, c) : null;
+  });
 }
 
 /**

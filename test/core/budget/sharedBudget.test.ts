@@ -187,4 +187,55 @@ describe('I16 a huge Retry-After is capped, shown, and never outlives the run', 
     expect(items).toHaveLength(40);
     expect(new Set(items.map((i) => i.fields.Title)).size).toBe(40);
   });
+
+  it('a block met while checking writes whose answer was lost stops the run busy: nothing failed, nothing parked, no edit lost', async () => {
+    const { ctx: first, close: closeFirst } = await contextWith({});
+    try {
+      expect(await runPush(first, 'projects', { trigger: 'test' })).toMatchObject({ created: 40, failed: 0 });
+    } finally {
+      await closeFirst();
+    }
+    await h.db.pool.query("UPDATE projects SET name = 'edited', updated_at = now() WHERE id = 1");
+    await h.db.pool.query("INSERT INTO projects (id, name) VALUES (41, 'new')");
+    // The batch with the update and the create is applied and its answer lost; the reads that check them
+    // (the item by id, the create by its hidden key) meet a 429 asking for 120 s, beyond the run's 5 s budget.
+    h.emulator.control.injectFault({ method: 'POST', pathPattern: '\\$batch$', count: 1, drop: 'after' });
+    h.emulator.control.injectFault({
+      method: 'GET',
+      pathPattern: '/items',
+      count: 2,
+      status: 429,
+      retryAfterSeconds: 120,
+    });
+    const { ctx, close } = await contextWith({ GRAPH_MAX_RETRY_AFTER_SECONDS: '300' });
+    try {
+      const summary = await runPush(ctx, 'projects', { trigger: 'test', maxSeconds: 5 });
+      expect(summary).toMatchObject({ status: 'SUCCEEDED', complete: false, failed: 0, error: null });
+      expect(Date.parse(summary.resumeAfter ?? '')).toBeGreaterThan(Date.now() + 60_000);
+    } finally {
+      await close();
+      h.emulator.control.clearFaults();
+    }
+    const parked = await h.db.pool.query('SELECT last_error FROM arcore.sync_failures');
+    expect(parked.rows).toEqual([]);
+    // Once the block is over, the next run settles both: the edit stands, and row 41 has one item.
+    await h.db.pool.query('UPDATE arcore.graph_throttle SET blocked_until = now()');
+    const { ctx: next, close: closeNext } = await contextWith({});
+    try {
+      expect(await runPush(next, 'projects', { trigger: 'test' })).toMatchObject({
+        status: 'SUCCEEDED',
+        failed: 0,
+      });
+    } finally {
+      await closeNext();
+    }
+    const items = await h.items('Projects');
+    expect(items).toHaveLength(41);
+    expect(items.filter((i) => i.fields.Title === 'edited')).toHaveLength(1);
+    expect(items.filter((i) => i.fields.Title === 'new')).toHaveLength(1);
+    const { rows } = await h.db.pool.query<{ state: string; n: number }>(
+      'SELECT state, count(*)::int AS n FROM arcore.sync_ledger GROUP BY state',
+    );
+    expect(rows).toEqual([{ state: 'SYNCED', n: 41 }]);
+  });
 });

@@ -345,10 +345,16 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
     const second = await backfill();
     expect(second).toMatchObject({ complete: false, resumed: true, examined: 2, updated: 1, skipped: 1 });
     expect(second.waitingRows.map((w) => w.key)).toEqual([{ id: 3 }]);
+    // Each row counts once in the backfill's progress: a row examined again has its outcome replaced, not added.
+    expect(second.overall).toMatchObject({ examined: 3, updated: 2, skipped: 1 });
+    const [again] = await definitionStatus(h.db.pool, name);
+    expect(again.backfill).toMatchObject({ waiting: 1, done: 3, total: 3 });
 
     await resolveConflict(h.ctx, await conflictOf(3), { take: 'sharepoint' }, 'test');
     const third = await backfill();
     expect(third).toMatchObject({ complete: true, examined: 1, updated: 1, waitingRows: [] });
+    expect(third.overall).toMatchObject({ examined: 3, updated: 3, skipped: 0, equal: 0, failed: 0 });
+    expect(third.total).toBe(3);
     await quiet(name);
 
     const sp = (await h.items(name)).map((i) => [i.fields.Title, i.fields.Code]).sort();

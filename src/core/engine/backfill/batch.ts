@@ -585,14 +585,24 @@ async function restoreRows(job: BackfillJob, gone: LedgerEntry[], commit: BatchC
 }
 
 /**
- * Backfills one batch of ledger rows and commits it with the position after it (or `position`: rows re-examined
- * behind it); returns its counts and the rows left waiting for an open conflict.
+ * What a batch adds to its backfill's stored counts, each ledger row counted once so that progress never passes the
+ * ledger's size: `again` rows examined again (left waiting for an open conflict, they were counted examined and
+ * skipped then) have that outcome replaced by the new one, not added to it.
+ */
+export function countedOnce(counts: BackfillCounts, again: number): BackfillCounts {
+  return { ...counts, examined: counts.examined - again, skipped: counts.skipped - again };
+}
+
+/**
+ * Backfills one batch of ledger rows and commits it with the position after it (or `position`: rows left waiting
+ * re-examined behind it); returns this run's counts of it, what it `added` to the backfill's counts (countedOnce),
+ * and the rows left waiting for an open conflict.
  */
 export async function backfillBatch(
   job: BackfillJob,
   entries: LedgerEntry[],
   position?: string,
-): Promise<BackfillCounts & { waiting: string[] }> {
+): Promise<BackfillCounts & { added: BackfillCounts; waiting: string[] }> {
   const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map(), waiting: [] };
   if (job.scope.lists.length > 1) {
     // Routed: each list's rows are read and written in their own list (an entry of no routed list is skipped).
@@ -613,8 +623,9 @@ export async function backfillBatch(
   const counts = emptyBackfillCounts();
   counts.examined = entries.length;
   for (const e of entries) counts[commit.outcomes.get(e.identityHash) ?? 'skipped']++;
-  await commitBatch(job, commit, position ?? entries[entries.length - 1].identityHash, counts, entries);
-  return { ...counts, waiting: commit.waiting };
+  const added = countedOnce(counts, position === undefined ? 0 : entries.length);
+  await commitBatch(job, commit, position ?? entries[entries.length - 1].identityHash, added, entries);
+  return { ...counts, added, waiting: commit.waiting };
 }
 
 /** The rows of one list: decided and written; outcomes, ledger rows and conflicts go into `commit`. */

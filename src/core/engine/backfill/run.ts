@@ -62,9 +62,12 @@ export interface BackfillSummary extends BackfillCounts {
    * chosen field's pipeline changed since it started); null when it did not.
    */
   restarted: string | null;
-  /** Ledger rows of the definition when the run started: what the whole backfill examines. */
+  /**
+   * Ledger rows of the definition when the run started, or `overall.examined` when more (rows created past the
+   * position meanwhile): what the whole backfill examines.
+   */
   total: number;
-  /** Counts summed over every run of this backfill, this one included. */
+  /** Counts summed over every run of this backfill, this one included, each ledger row once (countedOnce). */
   overall: BackfillCounts;
   /** Rows whose cursor column a trigger moved although the backfill asked it not to (re-run install-cursor). */
   cursorMoved: number;
@@ -140,6 +143,8 @@ export async function runBackfill(
 
   const dry = opts.dryRun ? new DryRun(opts.sampleSize) : undefined;
   const counts = emptyBackfillCounts();
+  // What this run added to the backfill's counts: `counts` less the rows it examined again (countedOnce).
+  const added = emptyBackfillCounts();
   let earlier = emptyBackfillCounts();
   let resumed = false;
   let restarted: string | null = null;
@@ -198,14 +203,17 @@ export async function runBackfill(
         const entries = await scope.ledger.batchAfter(ctx.meta, position, batchSize);
         if (entries.length === 0) break;
         const done = await backfillBatch(current, entries);
-        for (const k of BACKFILL_COUNT_KEYS) counts[k] += done[k];
+        for (const k of BACKFILL_COUNT_KEYS) {
+          counts[k] += done[k];
+          added[k] += done.added[k];
+        }
         for (const h of done.waiting) passedNow.add(h);
         position = entries[entries.length - 1].identityHash;
         mirrorCounts(scope, counts);
         ctx.onProgress?.({
           runType: 'BACKFILL',
           definition: definitionName,
-          done: earlier.examined + counts.examined,
+          done: earlier.examined + added.examined,
           total,
           throttleWaitMs: scope.target.stats().throttleWaitMs,
         });
@@ -218,7 +226,7 @@ export async function runBackfill(
         }
       }
       if (!scope.dryRun) {
-        const left = await reexamineWaiting(current, position, batchSize, passedNow, counts);
+        const left = await reexamineWaiting(current, position, batchSize, passedNow, counts, added);
         mirrorCounts(scope, counts);
         if (left.length === 0) await completeBackfill(ctx.meta, scope.definitionId);
         else {
@@ -250,9 +258,10 @@ export async function runBackfill(
     ...spec,
     resumed,
     restarted,
-    total,
+    // Rows created past the position while the backfill ran are examined too: the total grows by them.
+    total: Math.max(total, earlier.examined + added.examined),
     ...counts,
-    overall: addCounts(earlier, counts),
+    overall: addCounts(earlier, added),
     cursorMoved: finished?.cursorMoved ?? 0,
     failures: finished?.failures ?? [],
     missingRows: finished?.missingRows ?? [],
@@ -274,7 +283,8 @@ export async function runBackfill(
 
 /**
  * Rows an earlier pass left for an open conflict, re-examined once the pass is done (those this run passed are
- * still open: not again). Returns the identity hashes still waiting.
+ * still open: not again): in this run's `counts`, and in what it `added` to the backfill's as outcomes replaced.
+ * Returns the identity hashes still waiting.
  */
 async function reexamineWaiting(
   job: BackfillJob,
@@ -282,6 +292,7 @@ async function reexamineWaiting(
   batchSize: number,
   passedNow: ReadonlySet<string>,
   counts: BackfillCounts,
+  added: BackfillCounts,
 ): Promise<string[]> {
   const { scope } = job;
   const { meta } = scope.ctx;
@@ -305,7 +316,10 @@ async function reexamineWaiting(
       break;
     }
     const done = await backfillBatch(job, entries.slice(i, i + batchSize), position);
-    for (const k of BACKFILL_COUNT_KEYS) counts[k] += done[k];
+    for (const k of BACKFILL_COUNT_KEYS) {
+      counts[k] += done[k];
+      added[k] += done.added[k];
+    }
   }
   return (await readBackfill(meta, scope.definitionId))?.waiting ?? [];
 }

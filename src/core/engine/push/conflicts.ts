@@ -1,8 +1,8 @@
 /** Rows whose write met a concurrent SharePoint change (412) or a deleted row met an edited item (I7, I8). */
-import { CanonicalValueError, contentHash, fromGraphFields } from '../../canonical';
+import { CanonicalValueError, contentHash, fromGraphFields, identityOf } from '../../canonical';
 import { KeyMatchError } from '../../source/postgres/keys';
 import { StepValueError } from '../../transform/steps';
-import { recordConflict } from '../../store/conflicts';
+import { recordConflict, supersedeConflict, type ConflictRecord } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
 import { appliedNothing, type ListItem, type WriteOp } from '../../target/sharepoint';
 import { decideAligned } from '../alignment';
@@ -53,13 +53,21 @@ export function isRowRefusal(err: unknown): boolean {
   return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
 }
 
+/** A row to settle; `recorded`: the conflict record of a first decision whose write met the item deleted since. */
+interface Unsettled {
+  r: PushRow;
+  entry: LedgerEntry;
+  recorded?: string;
+}
+
 /**
  * Settles rows whose write met a concurrent SharePoint change (412) or a missing item: read the item,
- * decide under the policy (I7), record the conflict, then write both sides as decided.
+ * decide under the policy (I7), record the conflict, then write both sides as decided. `again`: the second pass
+ * for items deleted between that read and that write, with the rows read again (settleDeletedMeanwhile).
  */
 export async function settleConflicts(
   scope: RunScope,
-  items: { r: PushRow; entry: LedgerEntry }[],
+  items: Unsettled[],
   commit: PageCommit,
   again = false,
 ): Promise<void> {
@@ -67,9 +75,9 @@ export async function settleConflicts(
   const ops: WriteOp[] = [];
   const pending = new Map<
     string,
-    { r: PushRow; entry: LedgerEntry; decision: PairDecision; item: ListItem | null }
+    { r: PushRow; entry: LedgerEntry; decision: PairDecision; item: ListItem | null; recorded?: string }
   >();
-  for (const { r: read, entry: stored } of items) {
+  for (const { r: read, entry: stored, recorded: before } of items) {
     const item = stored.itemId ? await target.getItem(siteId, listId, stored.itemId) : null;
     // I15: an item not found decides a delete below only once its list is known to stand.
     if (stored.itemId && !item) await confirmListStands(scope, listId);
@@ -78,11 +86,31 @@ export async function settleConflicts(
     // and the row is read through it, as the pull does; otherwise SharePoint's value would look like an edit.
     const entry = sp ? agreedEntry(plan.fields, stored, read.row.values, sp) : stored;
     // The row is read again through that entry even when nothing agreed: the page read it with SharePoint unknown,
-    // which let a Postgres edit pass for the current pipeline's output of an unchanged value (I7).
-    const reread = entry !== stored || !!stored.sourceValues;
-    const r: PushRow = reread
-      ? { ...read, values: rowToCanonical(plan, read.row.values, entry), pairs: entry.sourceValues ?? null }
-      : read;
+    // which let a Postgres edit pass for the current pipeline's output of an unchanged value (I7). A second pass's
+    // row was read from the table just now.
+    const reread = again || entry !== stored || !!stored.sourceValues;
+    let r: PushRow = read;
+    if (reread) {
+      try {
+        r = {
+          ...read,
+          values: rowToCanonical(plan, read.row.values, entry),
+          pairs: entry.sourceValues ?? null,
+        };
+      } catch (err) {
+        // A value of the row read again with no canonical form (I12): the row is parked, as the page would park it.
+        if (!isRowRefusal(err)) throw err;
+        if (before) await supersedeConflict(scope.ctx.meta, scope.definitionId, before, null);
+        scope.counts.failed++;
+        commit.park.push({
+          hash: read.hash,
+          identity: read.identity,
+          itemId: stored.itemId,
+          error: (err as Error).message,
+        });
+        continue;
+      }
+    }
     const decision = decideAligned(plan, def, {
       base: entry.syncedValues,
       postgres: r.values,
@@ -90,24 +118,29 @@ export async function settleConflicts(
       postgresModifiedAt: r.row.cursor,
       sharepointModifiedAt: item?.lastModifiedDateTime ?? null,
     });
-    if (decision.conflict) {
-      await recordConflict(scope.ctx.meta, scope.definitionId, {
-        runId: scope.runId,
-        identityHash: r.hash,
-        identity: r.identity,
-        itemId: entry.itemId,
-        detectedBy: 'PUSH',
-        policy: def.conflictPolicy,
-        base: entry.syncedValues,
-        postgres: r.values,
-        sharepoint: sp,
-        outcome: decision.outcome,
-        resolvedValues: decision.outcome === 'PARKED' ? null : decision.synced,
-        status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
-        reason: decision.reason,
-        fields: decision.conflictFields,
-      });
-    }
+    let recorded: string | undefined;
+    const conflict: ConflictRecord | null = decision.conflict
+      ? {
+          runId: scope.runId,
+          identityHash: r.hash,
+          identity: r.identity,
+          itemId: entry.itemId,
+          detectedBy: 'PUSH',
+          policy: def.conflictPolicy,
+          base: entry.syncedValues,
+          postgres: r.values,
+          sharepoint: sp,
+          outcome: decision.outcome,
+          resolvedValues: decision.outcome === 'PARKED' ? null : decision.synced,
+          status: decision.outcome === 'PARKED' ? 'OPEN' : 'RESOLVED',
+          reason: decision.reason,
+          fields: decision.conflictFields,
+        }
+      : null;
+    // The first decision's record gives way to this one (or goes, when this is no conflict): its write never landed.
+    if (before)
+      recorded = (await supersedeConflict(scope.ctx.meta, scope.definitionId, before, conflict)) ?? undefined;
+    else if (conflict) recorded = await recordConflict(scope.ctx.meta, scope.definitionId, conflict);
     if (decision.outcome === 'PARKED') {
       countSettled(scope, decision, 'conflicts');
       commit.resolved.push(r.hash);
@@ -155,7 +188,7 @@ export async function settleConflicts(
     } else if (sa.kind === 'delete' && item) {
       ops.push({ kind: 'delete', ref: r.hash, itemId: item.id, eTag: item.eTag });
     }
-    pending.set(r.hash, { r, entry, decision, item });
+    pending.set(r.hash, { r, entry, decision, item, recorded });
     if (!ops.some((op) => op.ref === r.hash)) countSettled(scope, decision, 'skipped');
     if (sa.kind === 'none' && !reviving) {
       if (decision.synced && item)
@@ -193,12 +226,12 @@ export async function settleConflicts(
   const updates = new Set(ops.filter((op) => op.kind === 'update').map((op) => op.ref));
   // Items deleted in SharePoint between the read above and the write: no delete of ours applied, the row is still
   // there (and may carry an edit): a delete against it, decided again under the policy (I8), once.
-  const deletedMeanwhile: { r: PushRow; entry: LedgerEntry }[] = [];
+  const deletedMeanwhile: Unsettled[] = [];
   for (const o of outcomes) {
     const p = pending.get(o.ref);
     if (!p) continue;
     if (o.status === 'not_found' && updates.has(o.ref) && !again) {
-      deletedMeanwhile.push({ r: p.r, entry: p.entry });
+      deletedMeanwhile.push({ r: p.r, entry: p.entry, recorded: p.recorded });
     } else if ((o.status === 'created' || o.status === 'updated') && p.decision.synced) {
       const itemId = o.status === 'created' ? o.itemId : (p.item?.id as string);
       countSettled(scope, p.decision, o.status);
@@ -241,8 +274,36 @@ export async function settleConflicts(
       });
     }
   }
-  // The item read again is gone: the decision is the delete-against-edit one (sharepoint null), no update is sent.
-  if (deletedMeanwhile.length) await settleConflicts(scope, deletedMeanwhile, commit, true);
+  if (deletedMeanwhile.length) await settleDeletedMeanwhile(scope, deletedMeanwhile, commit);
+}
+
+/**
+ * The second pass for items deleted between the settle's read and its write: decided again with the item gone
+ * (sharepoint null: a delete against an edit, I8) and with each row as it is now, not as the page read it: the
+ * first decision may have written SharePoint's values into it, and it may have been edited since. A row deleted
+ * meanwhile too is gone on both sides. The first decision's conflict record gives way to the second's.
+ */
+async function settleDeletedMeanwhile(scope: RunScope, rows: Unsettled[], commit: PageCommit): Promise<void> {
+  const { def, plan } = scope;
+  const now = new Map(
+    (await scope.source.readByKeys(rows.map((u) => u.r.key))).map((row) => [
+      identityOf(def.source.key, row.values, plan.keyKinds).hash,
+      row,
+    ]),
+  );
+  const present: Unsettled[] = [];
+  for (const u of rows) {
+    const row = now.get(u.r.hash);
+    if (row) {
+      present.push({ ...u, r: { ...u.r, row } });
+      continue;
+    }
+    if (u.recorded) await supersedeConflict(scope.ctx.meta, scope.definitionId, u.recorded, null);
+    scope.counts.deleted++;
+    commit.remove.push(u.r.hash);
+    commit.resolved.push(u.r.hash);
+  }
+  if (present.length) await settleConflicts(scope, present, commit, true);
 }
 
 /** What became of a delete that met a 412 (settleDeleteConflict). */

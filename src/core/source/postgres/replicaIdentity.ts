@@ -34,8 +34,9 @@ const INDEX_COLUMNS = `ARRAY(
     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
    WHERE k.ord <= i.indnkeyatts ORDER BY k.ord)`;
 
-const REPLICA_IDENTITY_SQL = `
-SELECT c.relreplident::text AS setting,
+/** The replica identity of each relation `c` the `relations` clause yields (with `n`, its namespace). */
+const replicaIdentitySql = (relations: string) => `
+SELECT n.nspname::text AS nsp, c.relname::text AS rel, c.relreplident::text AS setting,
        (SELECT json_build_object('name', ic.relname, 'columns', ${INDEX_COLUMNS})
           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
          WHERE i.indrelid = c.oid AND i.indisprimary) AS primary_key,
@@ -51,8 +52,36 @@ SELECT c.relreplident::text AS setting,
                       SELECT 1 FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                        WHERE k.ord <= i.indnkeyatts AND NOT a.attnotnull)), '[]'::json) AS candidates
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`;
+  FROM ${relations}`;
+
+const REPLICA_IDENTITY_SQL = replicaIdentitySql(`pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`);
+
+/** The leaf partitions (plain tables) under a partitioned table, at any depth, in name order. */
+const PARTITION_IDENTITIES_SQL =
+  replicaIdentitySql(`pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
+ CROSS JOIN LATERAL pg_partition_tree(r.oid) t
+ JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE rn.nspname = $1 AND r.relname = $2 AND r.relkind = 'p' AND t.isleaf AND c.relkind = 'r'
+ ORDER BY n.nspname, c.relname`);
+
+interface IdentityRow {
+  nsp: string;
+  rel: string;
+  setting: keyof typeof SETTINGS;
+  primary_key: unknown;
+  identity_index: unknown;
+  candidates: unknown;
+}
+
+function toReplicaIdentity(row: IdentityRow): ReplicaIdentityInfo {
+  return {
+    setting: SETTINGS[row.setting],
+    primaryKey: namedIndexSchema.nullable().parse(row.primary_key),
+    identityIndex: namedIndexSchema.nullable().parse(row.identity_index),
+    candidates: z.array(namedIndexSchema).parse(row.candidates),
+  };
+}
 
 /** The table's replica identity; null when there is no such table (views and others have none). */
 export async function readReplicaIdentity(
@@ -60,20 +89,29 @@ export async function readReplicaIdentity(
   schema: string,
   table: string,
 ): Promise<ReplicaIdentityInfo | null> {
-  const { rows } = await pool.query<{
-    setting: keyof typeof SETTINGS;
-    primary_key: unknown;
-    identity_index: unknown;
-    candidates: unknown;
-  }>(REPLICA_IDENTITY_SQL, [schema, table]);
-  if (rows.length === 0) return null;
-  const row = rows[0];
-  return {
-    setting: SETTINGS[row.setting],
-    primaryKey: namedIndexSchema.nullable().parse(row.primary_key),
-    identityIndex: namedIndexSchema.nullable().parse(row.identity_index),
-    candidates: z.array(namedIndexSchema).parse(row.candidates),
-  };
+  const { rows } = await pool.query<IdentityRow>(REPLICA_IDENTITY_SQL, [schema, table]);
+  return rows.length === 0 ? null : toReplicaIdentity(rows[0]);
+}
+
+/** A partition's own replica identity. */
+export interface PartitionIdentity {
+  schema: string;
+  table: string;
+  identity: ReplicaIdentityInfo;
+}
+
+/**
+ * The replica identity of each leaf partition of a partitioned table ([] for any other table). Each partition has
+ * its own: ALTER TABLE … REPLICA IDENTITY on the partitioned table does not reach them, and a change is decoded
+ * with the identity of the partition that holds the row.
+ */
+export async function readPartitionIdentities(
+  pool: Pool,
+  schema: string,
+  table: string,
+): Promise<PartitionIdentity[]> {
+  const { rows } = await pool.query<IdentityRow>(PARTITION_IDENTITIES_SQL, [schema, table]);
+  return rows.map((row) => ({ schema: row.nsp, table: row.rel, identity: toReplicaIdentity(row) }));
 }
 
 /** The columns the WAL carries for a deleted row: 'ALL' under FULL, [] when none. */

@@ -1,4 +1,5 @@
 import type pLimit from 'p-limit';
+import { RunTimeBudgetError } from '../../budget/errors';
 import {
   GraphAuthError,
   GraphOutcomeUnknownError,
@@ -165,7 +166,13 @@ export class BatchWriter {
           .map((op, offset) => ({ index: start + offset, op, uncertain: false })),
       );
     }
-    await Promise.all(chunks.map((chunk) => this.slots(() => this.writeChunk(chunk, outcomes))));
+    // Every chunk ends before a failure is passed on: a run that stops on it (busy, I16) must have no batch still
+    // in flight when it lets go of its lock (I11).
+    const ended = await Promise.allSettled(
+      chunks.map((chunk) => this.slots(() => this.writeChunk(chunk, outcomes))),
+    );
+    const failure = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
+    if (failure) throw failure.reason;
     return outcomes;
   }
 
@@ -434,7 +441,10 @@ export class BatchWriter {
           }
           resend.push({ ...write, uncertain: true });
         } catch (error) {
-          if (error instanceof GraphAuthError) throw error;
+          // A 429 block beyond the run's time budget makes the run busy, not the write failed (I16): the run stops
+          // before its page commits, nothing is parked, and the next run finds the write's row again (a create by
+          // its pending entry, an update by its If-Match).
+          if (error instanceof GraphAuthError || error instanceof RunTimeBudgetError) throw error;
           settle(write, {
             ref: op.ref,
             status: 'failed',

@@ -251,19 +251,23 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
   });
 
   /**
-   * The settle reads the item, decides, then writes it (If-Match); an item deleted in SharePoint between that read
-   * and that write answers 404. That is no delete of ours that applied (the row is still there, edited): it is a
-   * delete against an edit, decided by the policy in the same run (I8), never a row left without its pair.
+   * A pair synced under `policy`, then edited on both sides (`postgres` as SQL SET, `sharepoint` as fields): the push's
+   * update meets a 412 and its settle reads the item; the settle's own write (the second PATCH) is slow, and the item
+   * is deleted in SharePoint meanwhile. Returns the push and what is left.
    */
-  it('an item deleted while a 412 is settled is a delete-against-edit conflict, not a delete that applied', async () => {
-    const name = 'pcwg';
+  async function settleMeetsDelete(
+    name: string,
+    policy: 'DESTINATION_WINS' | 'SOURCE_WINS',
+    postgres: string,
+    sharepoint: Record<string, unknown>,
+  ) {
     await createProjectsTable(h.db, name);
     await h.define(
       projectsDefinition(
         {
           name,
           source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'DESTINATION_WINS',
+          conflictPolicy: policy,
         },
         name,
       ),
@@ -274,15 +278,13 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
     expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
     await pull();
     const itemId = (await h.items(name))[0].id;
-
-    // Postgres renames the row; in SharePoint someone saves the item unchanged (a new eTag): the push's update meets
-    // a 412, and the settle finds only Postgres changed, so it writes SharePoint alone.
-    await h.db.pool.query(`UPDATE ${name} SET name = 'renamed' WHERE id = 1`);
-    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
-      Title: 'one',
-    });
+    await h.db.pool.query(`UPDATE ${name} SET ${postgres} WHERE id = 1`);
+    const edit = await h.asUser(
+      'PATCH',
+      `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`,
+      sharepoint,
+    );
     expect(edit.status).toBe(200);
-    // The settle's own write (the second PATCH) is slow; the item is deleted in SharePoint meanwhile.
     h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 0 });
     h.emulator.control.injectFault({ method: 'PATCH', pathPattern: '/fields$', count: 1, latencyMs: 1500 });
     h.emulator.control.clearRequestLog();
@@ -295,24 +297,60 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
     const del = await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemId}`);
     expect(del.status).toBe(204);
     const run = await running;
-
-    const { rows } = await h.db.pool.query(`SELECT id FROM ${name}`);
-    const { rows: conflicts } = await h.db.pool.query(
-      `SELECT c.outcome FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
-        WHERE d.name = $1`,
+    const { rows } = await h.db.pool.query<{ id: number; name: string; budget: string }>(
+      `SELECT id, name, budget FROM ${name}`,
+    );
+    const { rows: conflicts } = await h.db.pool.query<{
+      outcome: string;
+      status: string;
+      sharepoint: unknown;
+    }>(
+      `SELECT c.outcome, c.status, c.sharepoint_values AS sharepoint FROM arcore.sync_conflicts c
+         JOIN arcore.sync_definitions d ON d.id = c.definition_id WHERE d.name = $1 ORDER BY c.id`,
       [name],
     );
+    return { run, rows, conflicts, items: await h.items(name), push, pull };
+  }
+
+  /**
+   * The settle reads the item, decides, then writes it (If-Match); an item deleted in SharePoint between that read
+   * and that write answers 404. That is no delete of ours that applied (the row is still there, edited): it is a
+   * delete against an edit, decided by the policy in the same run (I8), never a row left without its pair.
+   */
+  it('an item deleted while a 412 is settled is a delete-against-edit conflict, not a delete that applied', async () => {
+    // Postgres renames the row; in SharePoint someone saves the item unchanged (a new eTag): the push's update meets
+    // a 412, and the settle finds only Postgres changed, so it writes SharePoint alone.
+    const r = await settleMeetsDelete('pcwg', 'DESTINATION_WINS', "name = 'renamed'", { Title: 'one' });
     // Deleted in SharePoint, edited in Postgres: a conflict (I8), which DESTINATION_WINS decides for the delete.
     expect({
-      deleted: run.deleted,
-      conflictsCounted: run.conflicts,
-      conflicts: conflicts.map((c) => c.outcome),
-      rows: rows.length,
-      items: (await h.items(name)).length,
+      deleted: r.run.deleted,
+      conflictsCounted: r.run.conflicts,
+      conflicts: r.conflicts.map((c) => c.outcome),
+      rows: r.rows.length,
+      items: r.items.length,
     }).toEqual({ deleted: 0, conflictsCounted: 1, conflicts: ['TAKE_SHAREPOINT'], rows: 0, items: 0 });
     // I4: nothing left to do, nothing comes back.
-    const again = [await pull(), await push()];
+    const again = [await r.pull(), await r.push()];
     expect(again.map((s) => s.created + s.updated + s.deleted + s.conflicts)).toEqual([0, 0]);
-    expect((await h.items(name)).length).toBe(0);
+    expect(await h.items('pcwg')).toEqual([]);
+  });
+
+  /**
+   * The first decision took SharePoint's budget into the row and was to write the title to the item; the item is
+   * gone before that write. The second decision is made with the row as it is now (budget 20, taken from SharePoint),
+   * not as the page read it (budget 10), and it is the only record: the first, which the 404 undid, is not left
+   * saying it was resolved.
+   */
+  it('decides the item deleted meanwhile with the row as it is now, and records that decision alone', async () => {
+    const r = await settleMeetsDelete('pcwn', 'SOURCE_WINS', "name = 'pg'", { Title: 'sp', Budget: 20 });
+    expect(r.rows).toEqual([{ id: 1, name: 'pg', budget: '20.00' }]);
+    expect(r.items.map((i) => ({ Title: i.fields.Title, Budget: i.fields.Budget }))).toEqual([
+      { Title: 'pg', Budget: 20 },
+    ]);
+    expect(r.conflicts).toEqual([{ outcome: 'TAKE_POSTGRES', status: 'RESOLVED', sharepoint: null }]);
+    expect(r.run).toMatchObject({ conflicts: 1, failed: 0 });
+    // I4: nothing left to do.
+    const again = [await r.pull(), await r.push()];
+    expect(again.map((s) => s.created + s.updated + s.deleted + s.conflicts)).toEqual([0, 0]);
   });
 });
