@@ -489,11 +489,25 @@ export async function runCli(argv: string[], deps: CliDeps = processDeps()): Pro
 
 /** Entry point of bin/arcore-sync.js. */
 export function main(): void {
+  ignoreClosedPipes();
   void runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
     // Keep-alive sockets must not hold the process open once the command is done.
     setTimeout(() => process.exit(code), 200).unref();
   });
+}
+
+/**
+ * Output piped to a reader that stopped reading (`arcore-sync status | head`) is dropped instead of crashing the
+ * command with EPIPE: a run goes on to its end and the exit code still says how it went.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+      throw err;
+    });
+  }
 }
 
 if (require.main === module) main();
