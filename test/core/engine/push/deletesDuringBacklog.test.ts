@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../../../src/cli/index';
 import { tombstoneTableName } from '../../../../src/core/source/postgres/tombstones';
+import { parseDefinition } from '../../../../src/core/definition/parse';
+import { installCursorFor } from '../../../../src/core/ops';
 import { killWhen, lockReleased, spawnEngineChild } from '../../../support/engineChild';
+import { defineRoutedTitles, ledgerPair, whereRouted } from '../../../support/routed';
 import { startHarness, type Harness } from '../../../support/engineHarness';
 import { pushedTwoProjects } from '../../../support/projects';
 
@@ -129,6 +132,53 @@ describe('I8/I16 (docs/design.md) deletes while a backlog is pushed in time-slic
     await expectOneItemPerRow(name);
     // Row 1's item is the one it had, updated by the backlog.
     expect((await itemOf('one again'))?.id).toBe(one?.id);
+  });
+
+  it('routed: a deleted row loses the item its pair has; one inserted again under another route keeps its item, moved by the backlog', async () => {
+    const name = 'bl_routed';
+    const [open, closed] = ['BlOpen', 'BlClosed'];
+    await defineRoutedTitles(h, name, open, closed, {
+      source: {
+        table: name,
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        overlapSeconds: 0,
+        pageSize: 5,
+      },
+    });
+    const { rows } = await h.db.pool.query('SELECT document FROM arcore.sync_definitions WHERE name = $1', [
+      name,
+    ]);
+    await installCursorFor(parseDefinition(rows[0].document), h.db.pool);
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, title, status) VALUES (1, 'a', 'OPEN'), (2, 'b', 'OPEN')`,
+    );
+    expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 2, complete: true });
+    const [one, two] = [(await ledgerPair(h, name, 1)).hash, (await ledgerPair(h, name, 2)).hash];
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, title, status) SELECT g, 'row ' || g, 'OPEN' FROM generate_series(10, 49) g`,
+    );
+    // Row 2 routed to the other list (its move lies in the backlog), then deleted; row 1 deleted and inserted again
+    // under the other route.
+    await h.db.pool.query(`UPDATE ${name} SET status = 'CLOSED' WHERE id = 2`);
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id IN (1, 2)`);
+    await h.db.pool.query(`INSERT INTO ${name} (id, title, status) VALUES (1, 'a2', 'CLOSED')`);
+
+    const first = await slicedPush(name);
+    expect({
+      deleted: first.deleted,
+      one: await whereRouted(h, open, closed, one),
+      two: await whereRouted(h, open, closed, two),
+    }).toEqual({ deleted: 1, one: [{ list: 'Open', title: 'a' }], two: [] });
+
+    expect((await pushUntilComplete(name)).at(-1)?.complete).toBe(true);
+    expect({
+      one: await whereRouted(h, open, closed, one),
+      two: await whereRouted(h, open, closed, two),
+      open: (await h.items(open)).length,
+      closed: (await h.items(closed)).length,
+      ledger: await ledgerSize(name),
+    }).toEqual({ one: [{ list: 'Closed', title: 'a2' }], two: [], open: 40, closed: 1, ledger: 41 });
   });
 
   it('deletes beyond the share wait for the next run, and status says so', async () => {
