@@ -94,9 +94,8 @@ export interface DefinitionStatus {
    */
   deletesComparisonOwed: boolean;
   /**
-   * Rows deleted in Postgres whose items the last push had no time left to delete (their tombstones): a push
-   * working through a backlog gives deletes a share of its time, and the next push goes on with them. 0 when
-   * none wait.
+   * Deletes recorded in Postgres (tombstones) the last push had no time left to apply: a push working through a
+   * backlog gives deletes a share of its time, and the next push goes on with them. 0 when none wait.
    */
   deletesWaiting: number;
   /** A backfill started and not finished (stopped by its time budget, a crash or a failure); null when none. */

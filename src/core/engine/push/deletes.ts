@@ -34,7 +34,7 @@ const CHUNK = DELETE_CHUNK_ROWS;
 export const DELETE_SHARE = 0.2;
 
 /**
- * The time a delete step may take: the run's (`share` absent: the push's last step, whose stop with work left
+ * The time a delete step may take: the run's (no share: the push's last step, whose stop with work left
  * marks the run incomplete), or a share of it in milliseconds, taken before the pages, whose stop leaves the rest
  * to the push's last step or to the next push.
  */
@@ -125,7 +125,7 @@ async function tableShared(scope: RunScope): Promise<boolean> {
  * MANUAL conflict), which stay for the next push. A crash between the two steps re-reads tombstones whose
  * ledger entries are already gone: they are dropped without a write. A tombstone without key (TRUNCATE, or
  * install-cursor's request) owes a full comparison, which `reconcileDeletes` then runs: returns whether one is
- * owed, and whether the run's time budget (I16) stopped it between chunks.
+ * owed, and whether its time (the run's budget, I16, or the share before the pages) stopped it between chunks.
  */
 async function consumeTombstones(
   scope: RunScope,

@@ -201,7 +201,7 @@ describe('I8/I16 (docs/design.md) deletes while a backlog is pushed in time-slic
       deleted: first.deleted,
       waiting: (await details(first.runId)).deletesWaiting,
       status: status.deletesWaiting,
-      line: (await statusText(name)).includes('deletes waiting: 1 row(s) deleted in Postgres'),
+      line: (await statusText(name)).includes('deletes waiting: 1 delete(s) recorded in Postgres'),
     }).toEqual({ complete: false, deleted: 1000, waiting: 1, status: 1, line: true });
 
     const second = await slicedPush(name);
