@@ -9,13 +9,12 @@ import { definitionStatus } from '../../../../src/core/ops/status';
 import { tmpdir } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../../../src/cli/index';
-import { tombstoneTableName } from '../../../../src/core/source/postgres/tombstones';
 import { parseDefinition } from '../../../../src/core/definition/parse';
 import { installCursorFor } from '../../../../src/core/ops';
 import { killWhen, lockReleased, spawnEngineChild } from '../../../support/engineChild';
 import { defineRoutedTitles, ledgerPair, whereRouted } from '../../../support/routed';
 import { startHarness, type Harness } from '../../../support/engineHarness';
-import { pushedTwoProjects } from '../../../support/projects';
+import { ledgerCount, pushedTwoProjects, tombstoneCount } from '../../../support/projects';
 
 let h: Harness;
 beforeAll(async () => {
@@ -60,19 +59,8 @@ async function statusText(name: string): Promise<string> {
   return out;
 }
 
-const tombstones = async (name: string) =>
-  Number((await h.db.pool.query(`SELECT count(*) AS n FROM ${tombstoneTableName(name)}`)).rows[0].n);
-
-const ledgerSize = async (name: string) =>
-  Number(
-    (
-      await h.db.pool.query(
-        `SELECT count(*) AS n FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
-          WHERE d.name = $1`,
-        [name],
-      )
-    ).rows[0].n,
-  );
+const tombstones = (name: string) => tombstoneCount(h, name);
+const ledgerSize = (name: string) => ledgerCount(h, name);
 
 /** Each row of the table has exactly one item, whose Title is the row's name, and no other item is left. */
 async function expectOneItemPerRow(name: string): Promise<void> {
