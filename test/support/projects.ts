@@ -6,6 +6,7 @@ import { parseDefinition } from '../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../src/core/definition/schema';
 import { runPush } from '../../src/core/engine/push';
 import { installCursorFor } from '../../src/core/ops';
+import { tombstoneTableName } from '../../src/core/source/postgres/tombstones';
 import { createProjectsTable, projectsDefinition, timestampSource, type Harness } from './engineHarness';
 
 export interface ProjectsOptions {
@@ -39,4 +40,19 @@ export async function pushedTwoProjects(
   await defineProjects(h, name, options);
   await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
   expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+}
+
+/** How many tombstones (recorded deletes not yet consumed) table `table` has. */
+export async function tombstoneCount(h: Harness, table: string): Promise<number> {
+  return Number((await h.db.pool.query(`SELECT count(*) AS n FROM ${tombstoneTableName(table)}`)).rows[0].n);
+}
+
+/** How many ledger rows definition `name` has, whatever their state. */
+export async function ledgerCount(h: Harness, name: string): Promise<number> {
+  const { rows } = await h.db.pool.query(
+    `SELECT count(*) AS n FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+      WHERE d.name = $1`,
+    [name],
+  );
+  return Number(rows[0].n);
 }

@@ -83,6 +83,12 @@ function statusBlock(s: DefinitionStatus): string {
     ...(s.deletesComparisonOwed
       ? ['  deletes: a full comparison of the ledger with the table is under way; the next push continues it']
       : []),
+    ...(s.deletesWaiting > 0
+      ? [
+          `  deletes waiting: ${s.deletesWaiting} delete(s) recorded in Postgres not yet applied to SharePoint (the ` +
+            'last push ran out of time for them); the next push applies them first',
+        ]
+      : []),
     ...(s.backfill ? backfillLines(s.backfill) : []),
     ...listProblemLines(s.listProblems),
   ].join('\n');

@@ -93,6 +93,11 @@ export interface DefinitionStatus {
    * TRUNCATE): stopped by a time budget or a crash, the next push continues it.
    */
   deletesComparisonOwed: boolean;
+  /**
+   * Deletes recorded in Postgres (tombstones) the last push had no time left to apply: a push working through a
+   * backlog gives deletes a share of its time, and the next push goes on with them. 0 when none wait.
+   */
+  deletesWaiting: number;
   /** A backfill started and not finished (stopped by its time budget, a crash or a failure); null when none. */
   backfill: UnfinishedBackfill | null;
   /** False when something needs an operator before it hurts: a replication slot holding back too much WAL, invalidated, missing or unreadable. */

@@ -26,6 +26,7 @@ interface StatusRow {
   target_list: string;
   source_value: string | null;
   deletes_owed: boolean | null;
+  deletes_waiting: string | null;
   source_updated_at: Date | null;
   idle_checked_at: Date | null;
   pull_idle_checked_at: Date | null;
@@ -147,6 +148,10 @@ export async function definitionStatus(
        src.value AS source_value, src.updated_at AS source_updated_at, src.idle_checked_at,
        def.pull_idle_checked_at,
        src.deletes_full_position IS NOT NULL AS deletes_owed,
+       -- Deleted rows the last push left for the next (its time, or its share of it for deletes, spent).
+       (SELECT r.details ->> 'deletesWaiting' FROM arcore.sync_runs r
+         WHERE r.definition_id = def.id AND ${runTypeOf('r')} = 'PUSH' AND r.status <> 'SKIPPED'
+         ORDER BY r.started_at DESC, r.id DESC LIMIT 1) AS deletes_waiting,
        (tgt.value IS NOT NULL AND tgt.value <> '') AS target_present, tgt.updated_at AS target_updated_at,
        ${lastRun('PUSH')} AS last_push,
        ${lastRun('PULL')} AS last_pull,
@@ -229,6 +234,7 @@ export async function definitionStatus(
       slot,
       healthy: slot?.healthy ?? true,
       deletesComparisonOwed: row.deletes_owed === true,
+      deletesWaiting: row.deletes_waiting === null ? 0 : Number(row.deletes_waiting),
       backfill: row.backfill
         ? unfinishedBackfill(
             row.name,

@@ -10,6 +10,7 @@ import {
   startHarness,
   type Harness,
 } from '../../support/engineHarness';
+import { ledgerCount, tombstoneCount } from '../../support/projects';
 
 /** Delete detection for TIMESTAMP definitions (I8): tombstones from the capture trigger, or the chunked sweep. */
 describe('I8 deletes found without comparing the whole table', () => {
@@ -38,18 +39,8 @@ describe('I8 deletes found without comparing the whole table', () => {
 
   const push = (name: string) => runPush(h.ctx, name, { trigger: 'cli' });
   const titles = async (list: string) => (await h.items(list)).map((i) => i.fields.Title).sort();
-  const tombstones = async (table: string) =>
-    Number((await h.db.pool.query(`SELECT count(*) AS n FROM ${tombstoneTableName(table)}`)).rows[0].n);
-  const ledgerRows = async (name: string) =>
-    Number(
-      (
-        await h.db.pool.query(
-          `SELECT count(*) AS n FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
-            WHERE d.name = $1`,
-          [name],
-        )
-      ).rows[0].n,
-    );
+  const tombstones = (table: string) => tombstoneCount(h, table);
+  const ledgerRows = (name: string) => ledgerCount(h, name);
 
   it('a delete reaches SharePoint from its tombstone, which is then dropped; delete and re-insert of a key keeps its item', async () => {
     await setUp('capt', true);

@@ -11,6 +11,7 @@ import {
   DELETE_CHUNK_ROWS,
   SWEEP_SLICE_MS,
   clearTombstones,
+  countTombstones,
   deleteDetectionOf,
   deleteTombstones,
   presentKeys,
@@ -27,12 +28,53 @@ import { forListId } from '../routing';
 const CHUNK = DELETE_CHUNK_ROWS;
 
 /**
+ * The share of a TIMESTAMP push's time its deletes may take before its pages (push/timestamp.ts): a backlog longer
+ * than one run (a first load, a catch-up) would otherwise keep every delete waiting until it is all read (I8, I16).
+ */
+export const DELETE_SHARE = 0.2;
+
+/**
+ * The time a delete step may take: the run's (no share: the push's last step, whose stop with work left
+ * marks the run incomplete), or a share of it in milliseconds, taken before the pages, whose stop leaves the rest
+ * to the push's last step or to the next push.
+ */
+interface DeleteTime {
+  timeLeft(): number;
+  last: boolean;
+}
+
+function deleteTime(scope: RunScope, shareMs: number | undefined): DeleteTime {
+  if (shareMs === undefined) return { timeLeft: () => scope.timeLeft(), last: true };
+  const end = Date.now() + shareMs;
+  return { timeLeft: () => Math.min(scope.timeLeft(), end - Date.now()), last: false };
+}
+
+/**
  * Finds and applies push deletes. `force` (a switch from LSN, a load, a delete without key) owes a comparison of
  * the whole ledger with the table, whatever the detection and the check interval. An owed comparison is stored
  * before it starts and continues across runs within each run's time budget (I16) until it reaches the ledger's
- * end. Returns false when the time budget stopped it (the run is then marked incomplete).
+ * end. `shareMs`: the step before a TIMESTAMP push's pages, bounded to that much of the run's time (at least one
+ * chunk); its stop leaves the rest to the push's last step. Returns false when its time stopped it with deletes
+ * left (the last step marks the run incomplete). What it applied and what waits is in the run's details
+ * (`deletesApplied`, `deletesWaiting`: tombstones left when time stopped it).
  */
-export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean } = {}): Promise<boolean> {
+export async function reconcileDeletes(
+  scope: RunScope,
+  opts: { force?: boolean; shareMs?: number } = {},
+): Promise<boolean> {
+  const deletedBefore = scope.counts.deleted;
+  const done = await reconcileWithin(scope, opts, deleteTime(scope, opts.shareMs));
+  const applied = scope.counts.deleted - deletedBefore;
+  if (applied > 0)
+    scope.details.deletesApplied = ((scope.details.deletesApplied as number | undefined) ?? 0) + applied;
+  return done;
+}
+
+async function reconcileWithin(
+  scope: RunScope,
+  opts: { force?: boolean },
+  time: DeleteTime,
+): Promise<boolean> {
   const { def } = scope;
   let detection = await deleteDetectionOf(scope.sourcePool, def.source.schema, def.source.table);
   if (detection === 'tombstones' && (await tableShared(scope))) {
@@ -45,17 +87,23 @@ export async function reconcileDeletes(scope: RunScope, opts: { force?: boolean 
   scope.details.deleteDetection = detection;
   if (opts.force) {
     await oweFullComparison(scope);
-    return continueFullComparison(scope, '');
+    return continueFullComparison(scope, '', time);
   }
   const state = await deleteState(scope);
-  if (state.owedFrom !== null) return continueFullComparison(scope, state.owedFrom);
+  if (state.owedFrom !== null) return continueFullComparison(scope, state.owedFrom, time);
   if (detection === 'tombstones') {
-    const consumed = await consumeTombstones(scope);
+    const consumed = await consumeTombstones(scope, time);
     if (consumed.stopped) return false;
-    if (consumed.owed) return continueFullComparison(scope, '');
-  } else if (state.sweepDue) await sweepSlice(scope);
+    if (consumed.owed) return continueFullComparison(scope, '', time);
+  } else if (state.sweepDue && !swept.has(scope)) await sweepSlice(scope);
   return true;
 }
+
+/**
+ * Runs whose fallback sweep already took its slice: the push's last step does not sweep again (with
+ * `checkIntervalSeconds` 0 it would be due again).
+ */
+const swept = new WeakSet<RunScope>();
 
 /** Whether another definition of this metadata store reads the same source table (same connection). */
 async function tableShared(scope: RunScope): Promise<boolean> {
@@ -77,16 +125,41 @@ async function tableShared(scope: RunScope): Promise<boolean> {
  * MANUAL conflict), which stay for the next push. A crash between the two steps re-reads tombstones whose
  * ledger entries are already gone: they are dropped without a write. A tombstone without key (TRUNCATE, or
  * install-cursor's request) owes a full comparison, which `reconcileDeletes` then runs: returns whether one is
- * owed, and whether the run's time budget (I16) stopped it between chunks.
+ * owed, and whether its time (the run's budget, I16, or the share before the pages) stopped it between chunks.
  */
-async function consumeTombstones(scope: RunScope): Promise<{ owed: boolean; stopped: boolean }> {
+async function consumeTombstones(
+  scope: RunScope,
+  time: DeleteTime,
+): Promise<{ owed: boolean; stopped: boolean }> {
   const { ledger, ctx, source } = scope;
-  let after = '0';
+  let after = tombstonesRead.get(scope) ?? '0';
   let owed = false;
+  const finished = () => {
+    delete scope.details.deletesWaiting;
+    delete scope.details.deletesTombstones;
+    return { owed, stopped: false };
+  };
   for (;;) {
+    // I16: a mass delete goes out a chunk at a time within each run's budget (or the share of it before the
+    // pages); the tombstones left wait for the push's last step or the next push.
+    if (tombstoneChunkRan.has(scope) && time.timeLeft() <= 0) {
+      const waiting = await countTombstones(source, after);
+      if (waiting === 0) return finished();
+      scope.details.deletesWaiting = waiting;
+      if (time.last) {
+        scope.details.deletesTombstones = `time budget spent: ${waiting} deletes wait; the next push applies them`;
+        scope.stopIncomplete('time budget spent applying deletes found by their tombstones');
+      } else
+        scope.details.deletesTombstones =
+          `the share of time for deletes before the pages spent: ${waiting} deletes wait; ` +
+          'the push goes on with them after its pages, or the next push does';
+      return { owed, stopped: true };
+    }
+    tombstoneChunkRan.add(scope);
     const tombstones = await readTombstones(source, after, CHUNK);
-    if (tombstones.length === 0) return { owed, stopped: false };
+    if (tombstones.length === 0) return finished();
     after = tombstones[tombstones.length - 1].id;
+    tombstonesRead.set(scope, after);
     let kept = new Set<string>();
     const keyed = tombstones.filter((t): t is Tombstone & { key: unknown[] } => t.key !== null);
     // Stored before the tombstone is dropped: the comparison it asks for is owed until it completes.
@@ -121,15 +194,25 @@ async function consumeTombstones(scope: RunScope): Promise<{ owed: boolean; stop
       })
       .map((t) => t.id);
     if (!scope.dryRun) await deleteTombstones(source, consumed);
-    if (tombstones.length < CHUNK) return { owed, stopped: false };
-    // I16: a mass delete goes out a chunk at a time within each run's budget; the tombstones left wait for the next.
-    if (scope.timeLeft() <= 0) {
-      scope.details.deletesTombstones = 'time budget spent: the next push applies the deletes left';
-      scope.stopIncomplete('time budget spent applying deletes found by their tombstones');
-      return { owed, stopped: true };
-    }
+    if (tombstones.length < CHUNK) return finished();
   }
 }
+
+/**
+ * Where a run's reading of tombstones got to: its last step goes on from there. Those before were applied, or
+ * kept for what the run does not change (an open MANUAL conflict, a create in flight), or, in a dry run, not
+ * dropped; read again they would be counted twice. One committed late with a lower id waits for the next push,
+ * which reads from the first.
+ */
+const tombstonesRead = new WeakMap<RunScope, string>();
+
+/**
+ * Runs that read a chunk of tombstones, and runs that compared a chunk of the ledger: each run does at least one of
+ * each it needs, so deletes always move on, and further chunks only while its time (or its share) lasts, also
+ * across its steps before and after the pages.
+ */
+const tombstoneChunkRan = new WeakSet<RunScope>();
+const comparisonChunkRan = new WeakSet<RunScope>();
 
 function keyHash(scope: RunScope, key: unknown[]): string {
   const values: Record<string, unknown> = {};
@@ -179,6 +262,7 @@ async function sweepSlice(scope: RunScope): Promise<void> {
     `SELECT deletes_position AS position FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE'`,
     [definitionId],
   );
+  swept.add(scope);
   const started = Date.now();
   let position = rows[0]?.position ?? '';
   for (;;) {
@@ -231,7 +315,7 @@ async function storeOwedPosition(scope: RunScope, position: string | null): Prom
  */
 export async function continueOwedComparison(scope: RunScope): Promise<boolean> {
   const { owedFrom } = await deleteState(scope);
-  return owedFrom === null ? true : continueFullComparison(scope, owedFrom);
+  return owedFrom === null ? true : continueFullComparison(scope, owedFrom, deleteTime(scope, undefined));
 }
 
 /**
@@ -239,18 +323,25 @@ export async function continueOwedComparison(scope: RunScope): Promise<boolean> 
  * then its position, so a crash or a spent time budget (I16) resumes after the last chunk committed. At least
  * one chunk per run, so a comparison always moves on. True once none is owed.
  */
-async function continueFullComparison(scope: RunScope, from: string): Promise<boolean> {
+async function continueFullComparison(scope: RunScope, from: string, time: DeleteTime): Promise<boolean> {
   let position: string | null = from;
   while (position !== null) {
-    position = await sweepChunk(scope, position);
-    await storeOwedPosition(scope, position);
-    if (position !== null && scope.timeLeft() <= 0) {
-      scope.details.deletesComparison =
-        'time budget spent: the next push continues the full delete comparison';
-      scope.stopIncomplete('time budget spent comparing the ledger with the table for deletes');
+    if (comparisonChunkRan.has(scope) && time.timeLeft() <= 0) {
+      if (time.last) {
+        scope.details.deletesComparison =
+          'time budget spent: the next push continues the full delete comparison';
+        scope.stopIncomplete('time budget spent comparing the ledger with the table for deletes');
+      } else
+        scope.details.deletesComparison =
+          'the share of time for deletes before the pages spent: the push continues the full delete ' +
+          'comparison after its pages, or the next push does';
       return false;
     }
+    comparisonChunkRan.add(scope);
+    position = await sweepChunk(scope, position);
+    await storeOwedPosition(scope, position);
   }
+  delete scope.details.deletesComparison;
   return true;
 }
 

@@ -1,6 +1,7 @@
 /**
- * The push of a TIMESTAMP definition: pages after the stored keyset cursor, minus the overlap window (I5a, I5b),
- * each committed with its cursor only after its writes and ledger rows (I5c), then the delete reconciliation (I8).
+ * The push of a TIMESTAMP definition: deletes within a share of the run's time (I8, I16), then pages after the
+ * stored keyset cursor, minus the overlap window (I5a, I5b), each committed with its cursor only after its writes
+ * and ledger rows (I5c), then the delete reconciliation again with the time left (I8).
  * Pipelined (issue 23.1): page N+1 is read, canonicalised and looked up while page N is written (push/prefetch.ts
  * says why the look-up is safe ahead of time); page N+1's writes start while page N's last batches are out, and
  * page N's commit runs while page N+1 is written (push/pageWindow.ts). Commits stay in page order, and page N+2 is
@@ -15,7 +16,7 @@ import { notDueItemKeys } from '../../store/failures';
 import { prefetchOne, serially } from '../pipeline';
 import { keyOf } from '../plan';
 import type { RunScope } from '../runner';
-import { reconcileDeletes } from './deletes';
+import { DELETE_SHARE, reconcileDeletes } from './deletes';
 import { preparePushPage, unsettledWith, type PushPage } from './prefetch';
 import { commitPage } from './page';
 import { PageWindow } from './pageWindow';
@@ -54,6 +55,10 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
     // A parked row the overlap window reads again at a version already pushed waits for its retry (I5c).
     holdBackParked(scope, await notDueItemKeys(ctx.meta, definitionId, 'PUSH'), position.ts);
   }
+  // Deletes first, within a share of the run's time: a backlog of pages longer than one run (a first load, a
+  // catch-up) would otherwise keep them waiting until it is all read (I8, I16). No page is in flight yet, and each
+  // delete is decided by the table as it is now, so a row deleted and inserted again keeps its item.
+  await reconcileDeletes(scope, { shareMs: scope.timeLeft() * DELETE_SHARE });
   const total = ctx.onProgress ? await source.countSince(since) : null;
   const sizer = new PageSizer(def.source.pageSize, scope.timeLeft());
   start ??= since ? { since } : null;
@@ -140,7 +145,8 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
     await window.drain();
     throw err;
   }
-  // Switched from LSN: deletes made since the slot's last read are found by one full comparison now.
+  // The rest with the time left: deletes the share before the pages left, and those made while the pages were
+  // written. Switched from LSN: deletes made since the slot's last read are found by one full comparison now.
   await reconcileDeletes(scope, { force: switched });
 }
 

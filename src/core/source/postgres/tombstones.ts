@@ -141,6 +141,16 @@ export async function readTombstones(
   }));
 }
 
+/** How many tombstones after `afterId` wait (a push stopped before reading them). */
+export async function countTombstones(source: PostgresSource, afterId: string): Promise<number> {
+  const { schema, table } = source.shape;
+  const { rows } = await source.pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM ${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))} WHERE id > $1::bigint`,
+    [afterId],
+  );
+  return Number(rows[0].n);
+}
+
 /** Drops consumed tombstones by id (never by range: a lower id may commit after a higher one was read). */
 export async function deleteTombstones(source: PostgresSource, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
