@@ -86,6 +86,18 @@ const ago = (iso) => {
   if (s < 172800) return `${Math.round(s / 3600)} h ago`;
   return `${Math.round(s / 86400)} days ago`;
 };
+/** `1.5 GiB`: a byte count as the CLI prints it (src/core/ops/slotHealth.ts formatBytes). */
+const bytes = (n) => {
+  if (n === null || n === undefined) return 'unknown';
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+};
 const seconds = (ms) => (ms === null || ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`);
 const show = (v) => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
 // The ops API says PULL; INGRESS is the name runs had before migration 008.
@@ -95,7 +107,10 @@ const runTypeName = (t) => (t === 'INGRESS' ? 'PULL' : t);
 export function healthOf(d) {
   if (!d.enabled) return 'paused';
   if (d.lastPush?.status === 'FAILED' || d.lastPull?.status === 'FAILED') return 'failing';
+  // An invalidated slot has lost its changes: the next push must re-read the table (status `slot.message`).
+  if (d.healthy === false && d.slot?.walStatus === 'lost') return 'failing';
   if (
+    d.healthy === false ||
     d.openConflicts > 0 ||
     d.parkedFailures > 0 ||
     d.lastPush?.status === 'PARTIAL' ||
@@ -104,6 +119,26 @@ export function healthOf(d) {
     return 'attention';
   return 'ok';
 }
+
+/** The replication slot of an LSN definition in one sentence (status `slot`); null when there is nothing to say. */
+function slotNote(slot) {
+  if (!slot) return null;
+  if (!slot.healthy) return `replication slot unhealthy: ${slot.message ?? 'see the definition'}`;
+  return slot.message ? `replication slot: ${slot.message}` : null;
+}
+
+/** Rows no route matches (status `unroutedRows`), in the CLI's words, with the next step (docs/cli.md, Routing). */
+const unroutedNote = (n) =>
+  `${n} rows no route matches: not synced (add a route whose "when" matches them, or a last route without ` +
+  '"when" as the default; the next push syncs them)';
+
+/** Creates not yet confirmed (status `pendingCreates`), in the CLI's words. */
+const pendingCreatesNote = (n) =>
+  `${n} creates not yet confirmed (in flight, or sent by a run that stopped; a push adopts each item, or ` +
+  'creates it once PENDING_CREATE_SETTLE_SECONDS have passed)';
+
+const DELETES_OWED =
+  'deletes: a full comparison of the ledger with the table is under way; the next push continues it';
 
 function Chart({ title, series, data, height = 180 }) {
   const ref = useRef(null);
@@ -172,6 +207,10 @@ function Overview() {
                   d.listProblems?.length
                     ? `list skipped: ${d.listProblems.map((p) => p.list).join(', ')} (see the definition)`
                     : null,
+                  slotNote(d.slot),
+                  d.unroutedRows > 0 ? unroutedNote(d.unroutedRows) : null,
+                  d.pendingCreates > 0 ? pendingCreatesNote(d.pendingCreates) : null,
+                  d.deletesComparisonOwed ? DELETES_OWED : null,
                 ]
                   .filter(Boolean)
                   .join('; ') || '–'
@@ -362,6 +401,20 @@ function UnfinishedBackfill({ name, backfill: b, busy, onRun }) {
       </button>
     </div>
   </div>`;
+}
+
+/** The replication slot of an LSN definition: the server's figures and what status says of it (the CLI's line). */
+function SlotRow({ slot }) {
+  const figures = slot.exists
+    ? `${slot.slot} ${slot.active ? 'active' : 'idle'}, wal_status ${slot.walStatus ?? 'unknown'}, retained WAL ` +
+      `${bytes(slot.retainedWalBytes)} (warning above ${bytes(slot.warnBytes)}), lag ${bytes(slot.lagBytes)}`
+    : 'none on the source server';
+  return html`<tr id="replication-slot">
+    <th scope="row">Replication slot</th>
+    <td>
+      ${slot.healthy ? '' : html`<strong class="status-FAILED">unhealthy: </strong>`}${figures}${slot.message ? `; ${slot.message}` : ''}
+    </td>
+  </tr>`;
 }
 
 function DefinitionPage({ name }) {
@@ -579,6 +632,31 @@ function DefinitionPage({ name }) {
                       </tr>`
                     : null
                 }
+                ${
+                  s.unroutedRows > 0
+                    ? html`<tr id="unrouted-rows">
+                        <th scope="row">No route matches</th>
+                        <td>${unroutedNote(s.unroutedRows)}</td>
+                      </tr>`
+                    : null
+                }
+                ${
+                  s.pendingCreates > 0
+                    ? html`<tr>
+                        <th scope="row">Creates not yet confirmed</th>
+                        <td>${pendingCreatesNote(s.pendingCreates)}</td>
+                      </tr>`
+                    : null
+                }
+                ${
+                  s.deletesComparisonOwed
+                    ? html`<tr>
+                        <th scope="row">Deletes</th>
+                        <td>${DELETES_OWED}</td>
+                      </tr>`
+                    : null
+                }
+                ${s.slot ? html`<${SlotRow} slot=${s.slot} />` : null}
               </tbody>
             </table>`
         : null
@@ -615,13 +693,35 @@ export function differingFields(c) {
   );
 }
 
-function parseEdited(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+/** A field's value as the "Resolve to" input first shows it: text as it is, nothing as empty, others as JSON. */
+function editableText(value) {
+  if (value === null || value === undefined) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
+
+/**
+ * The value to send for what the operator typed into a field's input. The ops API reads every value by the field's
+ * kind (src/core/canonical/toCanonical.ts): text, choice, uuid, dates and JSON columns take the text as typed, and
+ * numbers, integers, booleans and lookup ids accept their text ('1004', 'true'), so the text is sent as typed:
+ * `1004` typed into a text column stays the text "1004". Only list-valued fields (multiple choices or lookups,
+ * whose values are arrays) are read as a JSON array. Empty means no value.
+ */
+export function editedValue(text, listValued) {
+  if (text === '') return null;
+  if (!listValued) return text;
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`type a JSON array such as ["a", "b"] or [1, 2], not ${text}`);
+  }
+  if (!Array.isArray(parsed)) throw new Error(`type a JSON array such as ["a", "b"] or [1, 2], not ${text}`);
+  return parsed;
+}
+
+/** A field holds several values (multiChoice, multiLookupId) when any side's value of it is an array. */
+const listValued = (c, f) =>
+  [c.baseValues?.[f], c.postgresValues?.[f], c.sharepointValues?.[f]].some((v) => Array.isArray(v));
 
 /** A delete against an edit (`c.deleted`): which side deleted, and what each button does (docs/cli.md resolve). */
 function deleteHelp(c) {
@@ -665,6 +765,18 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
     } catch (err) {
       setMessage({ kind: 'error', text: `Not resolved: ${err.message}` });
     }
+  };
+  const saveEdited = () => {
+    const chosen = {};
+    for (const f of fields) {
+      try {
+        chosen[f] = editedValue(values[f] ?? editableText(c.postgresValues?.[f]), listValued(c, f));
+      } catch (err) {
+        setMessage({ kind: 'error', text: `Not resolved: "${f}": ${err.message}` });
+        return;
+      }
+    }
+    resolve({ values: chosen });
   };
   const key = JSON.stringify(c.sourceIdentity);
   return html`<article
@@ -718,7 +830,7 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
                       <input
                         type="text"
                         id=${`edit-${c.conflictId}-${f}`}
-                        value=${values[f] ?? show(c.postgresValues?.[f]).replace('∅', '')}
+                        value=${values[f] ?? editableText(c.postgresValues?.[f])}
                         onInput=${(e) => setValues({ ...values, [f]: e.target.value })}
                       />
                     </td>`
@@ -733,11 +845,7 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
       <button onClick=${() => resolve({ take: 'sharepoint' })}>Take SharePoint</button>
       ${
         editing
-          ? html`<button
-                onClick=${() => resolve({ values: Object.fromEntries(fields.map((f) => [f, parseEdited(values[f] ?? show(c.postgresValues?.[f]).replace('∅', ''))])) })}
-              >
-                Save these values
-              </button>
+          ? html`<button onClick=${saveEdited}>Save these values</button>
               <button class="secondary" onClick=${() => setEditing(false)}>Cancel</button>`
           : html`<button class="secondary" onClick=${() => setEditing(true)}>Edit values…</button>`
       }
