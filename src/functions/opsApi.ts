@@ -509,7 +509,7 @@ async function handleOps(
   }
   if (!auth.ok) {
     context.warn(`opsApi: ${request.method} refused (${auth.status}): ${auth.error}`);
-    return errorResponse(auth.status, auth.error);
+    return errorResponse(auth.status, auth.error, auth.signIn ? { signIn: auth.signIn } : undefined);
   }
   const { principal } = auth;
   let segments: string[];

@@ -18,7 +18,28 @@ class ApiError extends Error {
   }
 }
 
-/** One call to the ops API. Writes are JSON; an optional function key (Azure's fallback to Entra) is sent. */
+const SIGN_IN_STORAGE = 'arcore-sign-in-at';
+const SIGN_IN_RETRY_MS = 60_000;
+
+/**
+ * Not signed in (Azure, OPS_AUTH=entra: the ops API answers 401 naming `signIn`, App Service Authentication's
+ * /.auth/login/aad): the browser goes there and comes back to this page. Once a minute at most, so that a
+ * sign-in the ops API still refuses shows its error instead of sending the browser round in circles.
+ */
+function signIn(answer) {
+  const url = new URL(answer.signIn, location.href);
+  if (url.origin !== location.origin) return; // the platform's own endpoint, never elsewhere
+  const last = Number(sessionStorage.getItem(SIGN_IN_STORAGE) ?? 0);
+  if (Date.now() - last < SIGN_IN_RETRY_MS) return;
+  sessionStorage.setItem(SIGN_IN_STORAGE, String(Date.now()));
+  url.searchParams.set('post_login_redirect_uri', `${location.pathname}${location.hash}`);
+  location.assign(url.toString());
+}
+
+/**
+ * One call to the ops API. Writes are JSON. With Entra sign-in the session cookie authenticates it; with
+ * OPS_AUTH=key the master key the operator entered is sent.
+ */
 async function api(path, { method = 'GET', body } = {}) {
   const headers = { Accept: 'application/json' };
   const key = sessionStorage.getItem(KEY_STORAGE);
@@ -37,6 +58,7 @@ async function api(path, { method = 'GET', body } = {}) {
   } catch {
     data = { error: text };
   }
+  if (res.status === 401 && typeof data?.signIn === 'string') signIn(data);
   if (!res.ok) {
     const problems = Array.isArray(data?.problems) ? `: ${data.problems.join('; ')}` : '';
     const hint = typeof data?.hint === 'string' && data.hint ? ` (next step: ${data.hint})` : '';
@@ -1095,7 +1117,7 @@ function routeOf(hash) {
 function KeyField() {
   const [key, setKey] = useState(sessionStorage.getItem(KEY_STORAGE) ?? '');
   return html`<div class="key">
-    <label for="ops-key">Function key (only without Entra sign-in)</label>
+    <label for="ops-key">Master key (only with OPS_AUTH=key)</label>
     <input
       id="ops-key"
       type="password"
