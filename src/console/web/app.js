@@ -439,6 +439,79 @@ function SlotRow({ slot }) {
   </tr>`;
 }
 
+const FOLLOW_MS = 1000;
+
+/**
+ * Push, pull and sync from the console are enqueued (`{"wait": false}`, 202) rather than run inside the request:
+ * in Azure the front end ends an HTTP request after 230 s whatever the run still does, so a waiting button would
+ * report a 504 for a run that carries on. The runs this enqueued are then followed in the definition's runs
+ * (newer than the newest run seen when enqueueing, trigger `ops`; a SKIPPED one found the definition busy and is
+ * sent again by the worker) and said in `setMessage` until each has finished. Returns `start(label, types)`.
+ */
+function useEnqueuedRuns(name, runs, setMessage, setBusy) {
+  const [following, setFollowing] = useState(null);
+  useEffect(() => {
+    if (!following) return undefined;
+    const timer = setInterval(runs.reload, FOLLOW_MS);
+    return () => clearInterval(timer);
+  }, [following]);
+  useEffect(() => {
+    if (!following || !runs.data) return;
+    const started = following.types.map(
+      (type) =>
+        runs.data.runs
+          .filter(
+            (r) =>
+              Number(r.runId) > following.after &&
+              r.trigger === 'ops' &&
+              r.status !== 'SKIPPED' &&
+              runTypeName(r.runType) === type,
+          )
+          .sort((a, b) => Number(a.runId) - Number(b.runId))[0],
+    );
+    const finished = started.every((r) => r && r.status !== 'RUNNING');
+    const said = started.map((r, i) =>
+      r ? `${following.types[i]} run ${r.runId} ${r.status}` : `${following.types[i]} waiting in the queue`,
+    );
+    if (!finished) {
+      setMessage({ kind: 'info', text: `${following.label}: ${said.join(', ')}…` });
+      return;
+    }
+    const failed = started.some((r) => r.status === 'FAILED');
+    const statuses =
+      started.length === 1
+        ? started[0].status
+        : started.map((r, i) => `${following.types[i]} ${r.status}`).join(', ');
+    setMessage({
+      kind: failed ? 'error' : 'info',
+      text: `${following.label}: done (${statuses}); run ${started.map((r) => r.runId).join(' and ')} below`,
+    });
+    setFollowing(null);
+  }, [runs.data, following]);
+  return async (label, types) => {
+    if (!runs.data) {
+      setMessage({ kind: 'error', text: `${label}: the runs are not loaded yet; try again in a moment` });
+      return;
+    }
+    setBusy(true);
+    const after = Math.max(0, ...runs.data.runs.map((r) => Number(r.runId)));
+    try {
+      for (const type of types)
+        await api(`definitions/${enc(name)}/${type.toLowerCase()}`, {
+          method: 'POST',
+          body: { wait: false },
+        });
+      setMessage({ kind: 'info', text: `${label}: enqueued; it runs in the background, followed below` });
+      setFollowing({ label, types, after });
+      runs.reload();
+    } catch (err) {
+      setMessage({ kind: 'error', text: `${label} failed: ${err.message}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+}
+
 function DefinitionPage({ name }) {
   const status = useResource(() => api(`definitions/${enc(name)}`), [name], REFRESH_MS);
   const detail = useResource(() => api(`definitions/${enc(name)}/definition`), [name]);
@@ -448,6 +521,7 @@ function DefinitionPage({ name }) {
   const [result, setResult] = useState(null);
   const [scope, setScope] = useState('all');
   const dialog = useRef(null);
+  const start = useEnqueuedRuns(name, runs, setMessage, setBusy);
 
   const act = async (label, calls) => {
     setBusy(true);
@@ -491,28 +565,9 @@ function DefinitionPage({ name }) {
         : null
     }
     <div class="actions" role="group" aria-label="Run actions">
-      <button
-        disabled=${busy}
-        onClick=${() => act('Push', [[`definitions/${enc(name)}/push`, { wait: true }]])}
-      >
-        Push now
-      </button>
-      <button
-        disabled=${busy}
-        onClick=${() => act('Pull', [[`definitions/${enc(name)}/pull`, { wait: true }]])}
-      >
-        Pull now
-      </button>
-      <button
-        disabled=${busy}
-        onClick=${() =>
-          act('Sync', [
-            [`definitions/${enc(name)}/pull`, { wait: true }],
-            [`definitions/${enc(name)}/push`, { wait: true }],
-          ])}
-      >
-        Sync now
-      </button>
+      <button disabled=${busy} onClick=${() => start('Push', ['PUSH'])}>Push now</button>
+      <button disabled=${busy} onClick=${() => start('Pull', ['PULL'])}>Pull now</button>
+      <button disabled=${busy} onClick=${() => start('Sync', ['PULL', 'PUSH'])}>Sync now</button>
       <button
         class="secondary"
         disabled=${busy}
