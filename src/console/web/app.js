@@ -533,7 +533,11 @@ function DefinitionPage({ name }) {
       const last = answers[answers.length - 1];
       setResult(answers.length === 1 ? last : answers);
       const summary = last && typeof last === 'object' && 'status' in last ? ` (${last.status})` : '';
-      setMessage({ kind: 'info', text: `${label}: done${summary}` });
+      // In Azure work done inside a request stops at the ops API's inline budget (under the 230 s HTTP limit).
+      const unfinished = [last, last?.pull, last?.push].some((a) => a && a.complete === false)
+        ? '; stopped at its time budget with work left: run it again to go on (a backfill continues where it stopped)'
+        : '';
+      setMessage({ kind: 'info', text: `${label}: done${summary}${unfinished}` });
     } catch (err) {
       setMessage({ kind: 'error', text: `${label} failed: ${err.message}` });
     } finally {
