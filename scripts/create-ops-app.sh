@@ -4,6 +4,8 @@
 # extension is not used (ENTRA_IN_BICEP != true). It defines the app roles Ops.Read (GET) and Ops.Write
 # (GET and POST), requires an assignment for every caller, makes the deployer an operator, and stores the
 # client id with `azd env set OPS_AUTH_CLIENT_ID`. Idempotent (looked up by its unique display name).
+# The console's sign-in redirect URI (https://<app>/.auth/login/aad/callback) needs the app's host name, so the
+# postprovision hook adds it (scripts/register-console-sign-in.sh).
 #
 # Creating an app registration needs the right to register applications (default for members unless the
 # tenant disabled it, or Application Developer). Without it: warn and continue; the template then leaves

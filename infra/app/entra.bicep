@@ -13,6 +13,9 @@ param createOpsApp bool
 param opsAppUniqueName string
 param opsAppDisplayName string
 
+@description('https://<function app host>/.auth/login/aad/callback: where Microsoft Entra answers an operator signing in to the console.')
+param opsAppSignInRedirectUri string
+
 @description('Grant graphPermission to appPrincipalId (the managed identity; clientSecret mode leaves it to the hook).')
 param assignGraphPermission bool
 
@@ -46,6 +49,19 @@ resource opsApp 'Microsoft.Graph/applications@v1.0' = if (createOpsApp) {
   api: {
     // v2 tokens: the audience is the client id, which Easy Auth accepts (functionapp.bicep).
     requestedAccessTokenVersion: 2
+  }
+  // Console sign-in through App Service Authentication: Entra answers at the app's /.auth/login/aad/callback,
+  // which must be a web redirect URI (AADSTS50011 otherwise). Without a client secret Easy Auth signs in with
+  // the implicit flow and gets an ID token, so the registration must issue them
+  // (https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad).
+  web: {
+    redirectUris: [
+      opsAppSignInRedirectUri
+    ]
+    implicitGrantSettings: {
+      enableIdTokenIssuance: true
+      enableAccessTokenIssuance: false
+    }
   }
   appRoles: [
     {

@@ -176,11 +176,17 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
 }
 
 // App Service Authentication in front of the app (https://learn.microsoft.com/azure/templates/microsoft.web/sites/config-authsettingsv2):
-// every request needs a valid Microsoft Entra token for the ops app registration, except Graph's two
-// endpoints, which Graph calls without a token and which authenticate by clientState. Easy Auth strips
-// any client-sent x-ms-client-principal* header and injects the validated one
-// (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities); the app
-// reads it only because OPS_AUTH is 'entra', which this same template sets.
+// it validates a Microsoft Entra token for the ops app registration (a script's bearer token, or the session
+// cookie of an operator who signed in at /.auth/login/aad, whose answer comes back to /.auth/login/aad/callback,
+// a redirect URI of the registration: entra.bicep, scripts/register-console-sign-in.sh), strips any client-sent
+// x-ms-client-principal* header and injects the validated one
+// (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities). The app reads it
+// only because OPS_AUTH is 'entra', which this same template sets.
+// Unauthenticated requests are let through to the code ("Allow anonymous requests": the app decides,
+// https://learn.microsoft.com/azure/app-service/overview-authentication-authorization): Graph's two endpoints
+// authenticate by clientState, the ops API answers 401 with a JSON body naming where to sign in (403 without the
+// role), and the console page sends a browser to the sign-in. Easy Auth's own Return401 would answer every path
+// alike with a bare 401, and RedirectToLoginPage would answer scripts with a sign-in page.
 resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (opsAuth == 'entra') {
   parent: site
   name: 'authsettingsV2'
@@ -189,12 +195,8 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (opsAuth == '
       enabled: true
     }
     globalValidation: {
-      requireAuthentication: true
-      unauthenticatedClientAction: 'Return401'
-      excludedPaths: [
-        '/api/graph/notifications'
-        '/api/graph/lifecycle'
-      ]
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
     }
     httpSettings: {
       requireHttps: true

@@ -57,6 +57,28 @@ function slotReading(ctx: EngineContext): SlotReading {
   return { sourcePool: (c) => ctx.sourcePool(c), policy: ctx.slotPolicy ?? DEFAULT_SLOT_POLICY };
 }
 
+/**
+ * In Azure the front end ends an HTTP request after 230 s whatever the function still does ("230 seconds is the
+ * maximum amount of time that an HTTP triggered function can take to respond",
+ * https://learn.microsoft.com/azure/azure-functions/functions-scale#timeout): the caller gets 502/504 while the
+ * run carries on. Work the deployed ops API does inside the request (a backfill, a dry run) therefore stops at
+ * this budget and answers; a backfill continues where it stopped when posted again. Push and pull need not wait:
+ * `{"wait": false}` enqueues them (the console always does).
+ */
+export const AZURE_INLINE_RUN_SECONDS = 200;
+
+export interface OpsApiOptions {
+  /** Longest a run inside a request may take (seconds); none: the context's RUN_MAX_SECONDS alone. */
+  inlineRunSeconds?: number;
+}
+
+/** The time budget of a run done inside the request: the inline limit, never more than RUN_MAX_SECONDS. */
+function inlineBudget(ctx: EngineContext, options: OpsApiOptions): number | undefined {
+  const limit = options.inlineRunSeconds;
+  if (limit === undefined) return undefined;
+  return ctx.runMaxSeconds === undefined ? limit : Math.min(limit, ctx.runMaxSeconds);
+}
+
 /** Request bodies of the ops API are small; anything bigger is a mistake. */
 const MAX_OPS_BODY_BYTES = 256 * 1024;
 const ID = /^[1-9][0-9]{0,18}$/;
@@ -160,6 +182,8 @@ interface RouteInput {
   context: InvocationContext;
   runtime: FunctionsRuntime;
   principal: OpsPrincipal;
+  /** The time budget of work done inside this request (backfill, dry run). */
+  inlineSeconds: number | undefined;
 }
 
 interface Route {
@@ -280,9 +304,13 @@ const routes: Route[] = [
     // a backfill of other fields is unfinished (`restart: true` starts over). A rerun continues where it stopped.
     method: 'POST',
     pattern: ['definitions', ':name', 'backfill'],
-    handle: async ({ ctx, params, request }) => {
+    handle: async ({ ctx, params, request, inlineSeconds }) => {
       const input = await body(request, backfillBodySchema, undefined);
-      const summary = await runBackfill(ctx, params.name, { ...input, trigger: 'ops' });
+      const summary = await runBackfill(ctx, params.name, {
+        ...input,
+        trigger: 'ops',
+        maxSeconds: inlineSeconds,
+      });
       if (summary.status === 'SKIPPED') {
         return jsonResponse(409, {
           error: 'another run of this definition holds its lock; try again shortly',
@@ -312,12 +340,20 @@ const routes: Route[] = [
     // Reads both sides as the run would, writes nothing, records no run and takes no lock.
     method: 'POST',
     pattern: ['definitions', ':name', 'dry-run'],
-    handle: async ({ ctx, params, request }) => {
+    handle: async ({ ctx, params, request, inlineSeconds }) => {
       const { run } = await body(request, dryRunBodySchema, undefined);
-      if (run === 'push') return jsonResponse(200, await previewPush(ctx, params.name, { trigger: 'ops' }));
-      const pull = await previewPull(ctx, params.name, { trigger: 'ops' });
-      if (run === 'pull') return jsonResponse(200, pull);
-      const push = pull.status === 'FAILED' ? null : await previewPush(ctx, params.name, { trigger: 'ops' });
+      const opts = { trigger: 'ops' as const, maxSeconds: inlineSeconds };
+      if (run === 'push') return jsonResponse(200, await previewPush(ctx, params.name, opts));
+      if (run === 'pull') return jsonResponse(200, await previewPull(ctx, params.name, opts));
+      // One budget for both previews of a sync, so that together they answer within it.
+      const started = Date.now();
+      const pull = await previewPull(ctx, params.name, opts);
+      const left =
+        inlineSeconds === undefined
+          ? undefined
+          : Math.max(1, inlineSeconds - Math.ceil((Date.now() - started) / 1000));
+      const push =
+        pull.status === 'FAILED' ? null : await previewPush(ctx, params.name, { ...opts, maxSeconds: left });
       return jsonResponse(200, { dryRun: true, definition: params.name, pull, push });
     },
   },
@@ -491,14 +527,16 @@ const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
  */
 export function createOpsApi(
   authenticate: OpsAuthenticator,
+  options: OpsApiOptions = {},
 ): (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
-  return (request, context) => handleOps(request, context, authenticate);
+  return (request, context) => handleOps(request, context, authenticate, options);
 }
 
 async function handleOps(
   request: HttpRequest,
   context: InvocationContext,
   authenticate: OpsAuthenticator,
+  options: OpsApiOptions,
 ): Promise<HttpResponseInit> {
   let auth;
   try {
@@ -509,7 +547,7 @@ async function handleOps(
   }
   if (!auth.ok) {
     context.warn(`opsApi: ${request.method} refused (${auth.status}): ${auth.error}`);
-    return errorResponse(auth.status, auth.error);
+    return errorResponse(auth.status, auth.error, auth.signIn ? { signIn: auth.signIn } : undefined);
   }
   const { principal } = auth;
   let segments: string[];
@@ -541,13 +579,15 @@ async function handleOps(
     return errorResponse(503, `the service is not ready: ${messageOf(err)}`);
   }
   try {
+    const ctx = engineContextFor(runtime, context);
     return await chosen.route.handle({
       params: chosen.params,
       request,
-      ctx: engineContextFor(runtime, context),
+      ctx,
       context,
       runtime,
       principal,
+      inlineSeconds: inlineBudget(ctx, options),
     });
   } catch (err) {
     const mapped = opsErrorStatus(err);
@@ -562,7 +602,9 @@ async function handleOps(
  * The deployed ops API. The mode is read per request so that a misconfigured OPS_AUTH is answered (500
  * naming the setting) rather than failing the whole app at indexing.
  */
-export const opsApi = createOpsApi((request) => hostAuthenticator(opsAuthMode())(request));
+export const opsApi = createOpsApi((request) => hostAuthenticator(opsAuthMode())(request), {
+  inlineRunSeconds: AZURE_INLINE_RUN_SECONDS,
+});
 
 function registrationAuthLevel(): 'anonymous' | 'admin' {
   try {

@@ -7,7 +7,8 @@ import { opsAuthSchema } from '../config/settings';
  *
  * Two modes, chosen by the `OPS_AUTH` app setting (docs/security.md):
  * - `entra`: App Service Authentication (Easy Auth, `authsettingsV2` in infra/app/functionapp.bicep)
- *   validates the caller's Microsoft Entra token in front of the app and passes the claims in the
+ *   validates the caller's Microsoft Entra token (a script's bearer token, or the session cookie a browser got
+ *   by signing in at /.auth/login/aad) in front of the app and passes the claims in the
  *   `x-ms-client-principal` header. App Service strips that header from incoming requests, so it can only
  *   have come from the platform ("External requests aren't allowed to set these headers",
  *   https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities). The setting
@@ -49,7 +50,26 @@ export type OpsPrincipal =
   | { kind: 'local'; name: string };
 
 export type OpsAuthResult =
-  { ok: true; principal: OpsPrincipal } | { ok: false; status: 401 | 403; error: string };
+  | { ok: true; principal: OpsPrincipal }
+  | {
+      ok: false;
+      status: 401 | 403;
+      error: string;
+      /** Where a browser signs in (entra mode, 401): the console sends the operator there. */
+      signIn?: string;
+    };
+
+/**
+ * App Service Authentication's sign-in endpoint for Microsoft Entra, coming back to the console afterwards
+ * (https://learn.microsoft.com/azure/app-service/configure-authentication-customize-sign-in-out). The session
+ * cookie it sets then authenticates the console's same-origin calls to the ops API.
+ */
+export const ENTRA_SIGN_IN_PATH = '/.auth/login/aad';
+export const CONSOLE_PATH = '/api/console/';
+
+export function entraSignInUrl(returnTo = CONSOLE_PATH): string {
+  return `${ENTRA_SIGN_IN_PATH}?post_login_redirect_uri=${encodeURIComponent(returnTo)}`;
+}
 
 export type OpsAuthenticator = (request: HttpRequest) => OpsAuthResult;
 
@@ -106,7 +126,10 @@ export function hostAuthenticator(mode: OpsAuthMode): OpsAuthenticator {
       return {
         ok: false,
         status: 401,
-        error: 'sign in with Microsoft Entra: send a bearer token for the ops API app registration',
+        error:
+          'not signed in: a browser signs in with Microsoft Entra at signIn (the console goes there itself); ' +
+          'a script sends a bearer token for the ops API app registration (Authorization: Bearer …)',
+        signIn: entraSignInUrl(),
       };
     }
     if (!roleAllows(principal.roles, request.method)) {
@@ -123,8 +146,9 @@ export function hostAuthenticator(mode: OpsAuthMode): OpsAuthenticator {
 
 /** The Functions host authorization level the ops API is registered with in `mode`. */
 export function opsAuthLevel(mode: OpsAuthMode): 'anonymous' | 'admin' {
-  // In entra mode Easy Auth answers unauthenticated callers 401 before the host; the handler then checks
-  // the role. A function key would add nothing but a shared secret.
+  // In entra mode Easy Auth validates the caller's token or session and the handler refuses a request without
+  // the validated principal (401, naming where to sign in) or without the role (403). A function key would add
+  // nothing but a shared secret.
   return mode === 'entra' ? 'anonymous' : 'admin';
 }
 

@@ -1,5 +1,6 @@
 import { HttpRequest, HttpResponse } from '@azure/functions';
 import type { EngineContext } from '../../src/core/engine/types';
+import { MAX_VALIDATION_TOKEN_LENGTH } from '../../src/core/subscriptions';
 import { disabledTelemetry } from '../../src/core/telemetry';
 import { graphLifecycle } from '../../src/functions/graphLifecycle';
 import { graphWebhook } from '../../src/functions/graphWebhook';
@@ -60,6 +61,18 @@ describe('graph webhook: validation handshake', () => {
       'abc',
     );
     expect((await call(new HttpRequest({ method: 'GET', url: URL }))).status).toBe(405);
+  });
+
+  it('echoes a token of up to 8,192 characters (our bound; Graph documents none) and refuses a longer one', async () => {
+    const at = (length: number) =>
+      call(new HttpRequest({ method: 'POST', url: `${URL}&validationToken=${'v'.repeat(length)}` }));
+    const longest = await at(MAX_VALIDATION_TOKEN_LENGTH);
+    expect({ status: longest.status, length: longest.text.length }).toEqual({ status: 200, length: 8192 });
+    const longer = await at(MAX_VALIDATION_TOKEN_LENGTH + 1);
+    expect({ status: longer.status, error: JSON.parse(longer.text).error }).toEqual({
+      status: 400,
+      error: 'validationToken longer than 8192 characters',
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 import { HttpRequest, HttpResponse, type HttpHandler } from '@azure/functions';
 import type { EngineContext } from '../../src/core/engine/types';
 import { disabledTelemetry } from '../../src/core/telemetry';
+import { consoleFiles } from '../../src/functions/console';
 import { graphLifecycle } from '../../src/functions/graphLifecycle';
 import { graphWebhook } from '../../src/functions/graphWebhook';
 import { opsApi } from '../../src/functions/opsApi';
@@ -182,8 +183,14 @@ describe('opsApi with OPS_AUTH=entra (App Service Authentication in front)', () 
     else process.env.OPS_AUTH = saved;
   });
 
-  it('unauthenticated: 401 for reads and writes, and nothing changes', async () => {
-    expect((await call(opsApi, opsRequest('GET', 'definitions', {}), 'opsApi')).status).toBe(401);
+  it('unauthenticated: 401 for reads and writes, naming where a browser signs in, and nothing changes', async () => {
+    const read = await call(opsApi, opsRequest('GET', 'definitions', {}), 'opsApi');
+    expect(read.status).toBe(401);
+    // Easy Auth lets the request through (AllowAnonymous): the body says what to do, for a script and the console.
+    expect(JSON.parse(read.text)).toEqual({
+      error: expect.stringMatching(/^not signed in: .*bearer token for the ops API app registration/),
+      signIn: '/.auth/login/aad?post_login_redirect_uri=%2Fapi%2Fconsole%2F',
+    });
     const write = await call(
       opsApi,
       opsRequest('POST', 'definitions/orders/reset-cursor', {}, { scope: 'all' }),
@@ -274,6 +281,53 @@ describe('opsApi with OPS_AUTH=entra (App Service Authentication in front)', () 
     );
     expect(result.status).toBe(400);
     expect(JSON.parse(result.text).error).toContain('resolvedBy');
+  });
+});
+
+describe('console page with OPS_AUTH=entra: a browser not signed in is sent to sign in', () => {
+  const saved = process.env.OPS_AUTH;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.OPS_AUTH;
+    else process.env.OPS_AUTH = saved;
+  });
+  const page = (path: string, headers: Record<string, string> = {}) =>
+    call(
+      consoleFiles,
+      new HttpRequest({
+        method: 'GET',
+        url: `https://app.example/api/console/${path}`,
+        params: { path },
+        headers,
+      }),
+      'console',
+    );
+
+  it('redirects the page to Entra sign-in, coming back to the console; serves it once signed in', async () => {
+    process.env.OPS_AUTH = 'entra';
+    const answer = new HttpResponse(
+      await consoleFiles(
+        new HttpRequest({ method: 'GET', url: 'https://app.example/api/console/', params: { path: '' } }),
+      ),
+    );
+    expect({ status: answer.status, location: answer.headers.get('location') }).toEqual({
+      status: 302,
+      location: '/.auth/login/aad?post_login_redirect_uri=%2Fapi%2Fconsole%2F',
+    });
+    expect((await page('index.html')).status).toBe(302);
+    const signedIn = await page('', { 'x-ms-client-principal': reader });
+    expect({ status: signedIn.status, page: signedIn.text.includes('app.js') }).toEqual({
+      status: 200,
+      page: true,
+    });
+    // The page's script and styles are public code: no sign-in needed to load them.
+    expect((await page('app.js')).status).toBe(200);
+  });
+
+  it('a malformed principal header is no sign-in; with OPS_AUTH=key the page is served as it is', async () => {
+    process.env.OPS_AUTH = 'entra';
+    expect((await page('', { 'x-ms-client-principal': 'not base64 json' })).status).toBe(302);
+    process.env.OPS_AUTH = 'key';
+    expect((await page('')).status).toBe(200);
   });
 });
 

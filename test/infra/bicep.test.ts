@@ -247,15 +247,15 @@ describe('infra: the Function App gets every setting the app reads', () => {
     expect(script).toMatch(/keys delete .*--key-name "\$LEGACY_KEY_NAME"/);
   });
 
-  test('App Service Authentication guards everything but the Graph endpoints, and OPS_AUTH says so', () => {
+  test('App Service Authentication validates Entra callers and leaves the answer to unauthenticated ones to the code, and OPS_AUTH says so', () => {
     const auth = resources(source(FUNCTION_APP)).find((r) => /name:\s*'authsettingsV2'/.test(r.body));
     expect(auth?.type).toBe('Microsoft.Web/sites/config');
-    expect(auth?.body).toMatch(/requireAuthentication:\s*true/);
-    expect(auth?.body).toMatch(/unauthenticatedClientAction:\s*'Return401'/);
-    const excluded = [
-      ...(/excludedPaths:\s*\[([^\]]*)\]/.exec(auth?.body ?? '')?.[1] ?? '').matchAll(/'([^']+)'/g),
-    ].map((m) => m[1]);
-    expect(excluded).toEqual(['/api/graph/notifications', '/api/graph/lifecycle']);
+    // Let through (review r12, finding 9): Graph's endpoints check clientState, the ops API answers 401 with a
+    // JSON body naming where to sign in, and the console page sends a browser to sign in. Return401 would give
+    // the console's browser a bare 401 and never a sign-in.
+    expect(auth?.body).toMatch(/requireAuthentication:\s*false/);
+    expect(auth?.body).toMatch(/unauthenticatedClientAction:\s*'AllowAnonymous'/);
+    expect(auth?.body).not.toMatch(/excludedPaths/);
     expect(auth?.body).toMatch(/clientId:\s*opsAuthClientId/);
     expect(auth?.body).toMatch(/allowedAudiences:/);
     // Easy Auth and OPS_AUTH come from the same parameter: the code reads the principal header only then.
@@ -265,6 +265,34 @@ describe('infra: the Function App gets every setting the app reads', () => {
     // Without an app registration the effective mode is the master key, never "no authentication".
     expect(source(MAIN)).toMatch(
       /^var opsAuthEffective = opsAuthMode == 'entra' && !empty\(opsClientId\) \? 'entra' : 'key'$/m,
+    );
+  });
+
+  test("a browser can sign in to the console: the app's /.auth/login/aad/callback is a redirect URI of the ops app registration, with ID tokens", () => {
+    // Made in the template (ENTRA_IN_BICEP=true) ...
+    const entra = source(join(INFRA, 'app/entra.bicep'));
+    const opsApp = resources(entra).find((r) => r.type === 'Microsoft.Graph/applications');
+    expect(opsApp?.body).toMatch(/web:\s*\{\s*redirectUris:\s*\[\s*opsAppSignInRedirectUri\s*\]/);
+    expect(opsApp?.body).toMatch(/implicitGrantSettings:\s*\{\s*enableIdTokenIssuance:\s*true/);
+    expect(source(MAIN)).toMatch(
+      /opsAppSignInRedirectUri:\s*'https:\/\/\$\{functionAppHostName\}\/\.auth\/login\/aad\/callback'/,
+    );
+    expect(source(MAIN)).toMatch(/^var functionAppHostName = '\$\{functionAppName\}\.azurewebsites\.net'$/m);
+    // ... or by the postprovision hook, for registrations the scripts made or OPS_AUTH_CLIENT_ID names.
+    const script = readFileSync(join(SCRIPTS, 'register-console-sign-in.sh'), 'utf8');
+    expect(script).toMatch(/callback="\$\{SERVICE_API_URI%\/\}\/\.auth\/login\/aad\/callback"/);
+    expect(script).toMatch(
+      /az ad app update --id "\$OPS_AUTH_CLIENT_ID" --web-redirect-uris "\$\{uris\[@\]\}"/,
+    );
+    expect(script).toMatch(/--enable-id-token-issuance true/);
+    expect(readFileSync(join(SCRIPTS, 'postprovision.sh'), 'utf8')).toContain(
+      '"$here/register-console-sign-in.sh"',
+    );
+    // The console itself: the page redirects an unsigned browser, the page's script follows the ops API's signIn.
+    const consoleFunction = readFileSync(join(ROOT, 'src/functions/console.ts'), 'utf8');
+    expect(consoleFunction).toMatch(/Location: entraSignInUrl\(\)/);
+    expect(readFileSync(join(ROOT, 'src/functions/opsAuth.ts'), 'utf8')).toMatch(
+      /ENTRA_SIGN_IN_PATH = '\/\.auth\/login\/aad'/,
     );
   });
 

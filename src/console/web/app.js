@@ -18,7 +18,28 @@ class ApiError extends Error {
   }
 }
 
-/** One call to the ops API. Writes are JSON; an optional function key (Azure's fallback to Entra) is sent. */
+const SIGN_IN_STORAGE = 'arcore-sign-in-at';
+const SIGN_IN_RETRY_MS = 60_000;
+
+/**
+ * Not signed in (Azure, OPS_AUTH=entra: the ops API answers 401 naming `signIn`, App Service Authentication's
+ * /.auth/login/aad): the browser goes there and comes back to this page. Once a minute at most, so that a
+ * sign-in the ops API still refuses shows its error instead of sending the browser round in circles.
+ */
+function signIn(answer) {
+  const url = new URL(answer.signIn, location.href);
+  if (url.origin !== location.origin) return; // the platform's own endpoint, never elsewhere
+  const last = Number(sessionStorage.getItem(SIGN_IN_STORAGE) ?? 0);
+  if (Date.now() - last < SIGN_IN_RETRY_MS) return;
+  sessionStorage.setItem(SIGN_IN_STORAGE, String(Date.now()));
+  url.searchParams.set('post_login_redirect_uri', `${location.pathname}${location.hash}`);
+  location.assign(url.toString());
+}
+
+/**
+ * One call to the ops API. Writes are JSON. With Entra sign-in the session cookie authenticates it; with
+ * OPS_AUTH=key the master key the operator entered is sent.
+ */
 async function api(path, { method = 'GET', body } = {}) {
   const headers = { Accept: 'application/json' };
   const key = sessionStorage.getItem(KEY_STORAGE);
@@ -37,6 +58,7 @@ async function api(path, { method = 'GET', body } = {}) {
   } catch {
     data = { error: text };
   }
+  if (res.status === 401 && typeof data?.signIn === 'string') signIn(data);
   if (!res.ok) {
     const problems = Array.isArray(data?.problems) ? `: ${data.problems.join('; ')}` : '';
     const hint = typeof data?.hint === 'string' && data.hint ? ` (next step: ${data.hint})` : '';
@@ -86,6 +108,18 @@ const ago = (iso) => {
   if (s < 172800) return `${Math.round(s / 3600)} h ago`;
   return `${Math.round(s / 86400)} days ago`;
 };
+/** `1.5 GiB`: a byte count as the CLI prints it (src/core/ops/slotHealth.ts formatBytes). */
+const bytes = (n) => {
+  if (n === null || n === undefined) return 'unknown';
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+};
 const seconds = (ms) => (ms === null || ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`);
 const show = (v) => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
 // The ops API says PULL; INGRESS is the name runs had before migration 008.
@@ -95,7 +129,10 @@ const runTypeName = (t) => (t === 'INGRESS' ? 'PULL' : t);
 export function healthOf(d) {
   if (!d.enabled) return 'paused';
   if (d.lastPush?.status === 'FAILED' || d.lastPull?.status === 'FAILED') return 'failing';
+  // An invalidated slot has lost its changes: the next push must re-read the table (status `slot.message`).
+  if (d.healthy === false && d.slot?.walStatus === 'lost') return 'failing';
   if (
+    d.healthy === false ||
     d.openConflicts > 0 ||
     d.parkedFailures > 0 ||
     d.lastPush?.status === 'PARTIAL' ||
@@ -104,6 +141,26 @@ export function healthOf(d) {
     return 'attention';
   return 'ok';
 }
+
+/** The replication slot of an LSN definition in one sentence (status `slot`); null when there is nothing to say. */
+function slotNote(slot) {
+  if (!slot) return null;
+  if (!slot.healthy) return `replication slot unhealthy: ${slot.message ?? 'see the definition'}`;
+  return slot.message ? `replication slot: ${slot.message}` : null;
+}
+
+/** Rows no route matches (status `unroutedRows`), in the CLI's words, with the next step (docs/cli.md, Routing). */
+const unroutedNote = (n) =>
+  `${n} rows no route matches: not synced (add a route whose "when" matches them, or a last route without ` +
+  '"when" as the default; the next push syncs them)';
+
+/** Creates not yet confirmed (status `pendingCreates`), in the CLI's words. */
+const pendingCreatesNote = (n) =>
+  `${n} creates not yet confirmed (in flight, or sent by a run that stopped; a push adopts each item, or ` +
+  'creates it once PENDING_CREATE_SETTLE_SECONDS have passed)';
+
+const DELETES_OWED =
+  'deletes: a full comparison of the ledger with the table is under way; the next push continues it';
 
 function Chart({ title, series, data, height = 180 }) {
   const ref = useRef(null);
@@ -172,6 +229,10 @@ function Overview() {
                   d.listProblems?.length
                     ? `list skipped: ${d.listProblems.map((p) => p.list).join(', ')} (see the definition)`
                     : null,
+                  slotNote(d.slot),
+                  d.unroutedRows > 0 ? unroutedNote(d.unroutedRows) : null,
+                  d.pendingCreates > 0 ? pendingCreatesNote(d.pendingCreates) : null,
+                  d.deletesComparisonOwed ? DELETES_OWED : null,
                 ]
                   .filter(Boolean)
                   .join('; ') || '–'
@@ -364,6 +425,93 @@ function UnfinishedBackfill({ name, backfill: b, busy, onRun }) {
   </div>`;
 }
 
+/** The replication slot of an LSN definition: the server's figures and what status says of it (the CLI's line). */
+function SlotRow({ slot }) {
+  const figures = slot.exists
+    ? `${slot.slot} ${slot.active ? 'active' : 'idle'}, wal_status ${slot.walStatus ?? 'unknown'}, retained WAL ` +
+      `${bytes(slot.retainedWalBytes)} (warning above ${bytes(slot.warnBytes)}), lag ${bytes(slot.lagBytes)}`
+    : 'none on the source server';
+  return html`<tr id="replication-slot">
+    <th scope="row">Replication slot</th>
+    <td>
+      ${slot.healthy ? '' : html`<strong class="status-FAILED">unhealthy: </strong>`}${figures}${slot.message ? `; ${slot.message}` : ''}
+    </td>
+  </tr>`;
+}
+
+const FOLLOW_MS = 1000;
+
+/**
+ * Push, pull and sync from the console are enqueued (`{"wait": false}`, 202) rather than run inside the request:
+ * in Azure the front end ends an HTTP request after 230 s whatever the run still does, so a waiting button would
+ * report a 504 for a run that carries on. The runs this enqueued are then followed in the definition's runs
+ * (newer than the newest run seen when enqueueing, trigger `ops`; a SKIPPED one found the definition busy and is
+ * sent again by the worker) and said in `setMessage` until each has finished. Returns `start(label, types)`.
+ */
+function useEnqueuedRuns(name, runs, setMessage, setBusy) {
+  const [following, setFollowing] = useState(null);
+  useEffect(() => {
+    if (!following) return undefined;
+    const timer = setInterval(runs.reload, FOLLOW_MS);
+    return () => clearInterval(timer);
+  }, [following]);
+  useEffect(() => {
+    if (!following || !runs.data) return;
+    const started = following.types.map(
+      (type) =>
+        runs.data.runs
+          .filter(
+            (r) =>
+              Number(r.runId) > following.after &&
+              r.trigger === 'ops' &&
+              r.status !== 'SKIPPED' &&
+              runTypeName(r.runType) === type,
+          )
+          .sort((a, b) => Number(a.runId) - Number(b.runId))[0],
+    );
+    const finished = started.every((r) => r && r.status !== 'RUNNING');
+    const said = started.map((r, i) =>
+      r ? `${following.types[i]} run ${r.runId} ${r.status}` : `${following.types[i]} waiting in the queue`,
+    );
+    if (!finished) {
+      setMessage({ kind: 'info', text: `${following.label}: ${said.join(', ')}…` });
+      return;
+    }
+    const failed = started.some((r) => r.status === 'FAILED');
+    const statuses =
+      started.length === 1
+        ? started[0].status
+        : started.map((r, i) => `${following.types[i]} ${r.status}`).join(', ');
+    setMessage({
+      kind: failed ? 'error' : 'info',
+      text: `${following.label}: done (${statuses}); run ${started.map((r) => r.runId).join(' and ')} below`,
+    });
+    setFollowing(null);
+  }, [runs.data, following]);
+  return async (label, types) => {
+    if (!runs.data) {
+      setMessage({ kind: 'error', text: `${label}: the runs are not loaded yet; try again in a moment` });
+      return;
+    }
+    setBusy(true);
+    const after = Math.max(0, ...runs.data.runs.map((r) => Number(r.runId)));
+    try {
+      for (const type of types)
+        await api(`definitions/${enc(name)}/${type.toLowerCase()}`, {
+          method: 'POST',
+          body: { wait: false },
+        });
+      setMessage({ kind: 'info', text: `${label}: enqueued; it runs in the background, followed below` });
+      setFollowing({ label, types, after });
+      runs.reload();
+    } catch (err) {
+      setMessage({ kind: 'error', text: `${label} failed: ${err.message}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+}
+
 function DefinitionPage({ name }) {
   const status = useResource(() => api(`definitions/${enc(name)}`), [name], REFRESH_MS);
   const detail = useResource(() => api(`definitions/${enc(name)}/definition`), [name]);
@@ -373,6 +521,7 @@ function DefinitionPage({ name }) {
   const [result, setResult] = useState(null);
   const [scope, setScope] = useState('all');
   const dialog = useRef(null);
+  const start = useEnqueuedRuns(name, runs, setMessage, setBusy);
 
   const act = async (label, calls) => {
     setBusy(true);
@@ -384,7 +533,11 @@ function DefinitionPage({ name }) {
       const last = answers[answers.length - 1];
       setResult(answers.length === 1 ? last : answers);
       const summary = last && typeof last === 'object' && 'status' in last ? ` (${last.status})` : '';
-      setMessage({ kind: 'info', text: `${label}: done${summary}` });
+      // In Azure work done inside a request stops at the ops API's inline budget (under the 230 s HTTP limit).
+      const unfinished = [last, last?.pull, last?.push].some((a) => a && a.complete === false)
+        ? '; stopped at its time budget with work left: run it again to go on (a backfill continues where it stopped)'
+        : '';
+      setMessage({ kind: 'info', text: `${label}: done${summary}${unfinished}` });
     } catch (err) {
       setMessage({ kind: 'error', text: `${label} failed: ${err.message}` });
     } finally {
@@ -416,28 +569,9 @@ function DefinitionPage({ name }) {
         : null
     }
     <div class="actions" role="group" aria-label="Run actions">
-      <button
-        disabled=${busy}
-        onClick=${() => act('Push', [[`definitions/${enc(name)}/push`, { wait: true }]])}
-      >
-        Push now
-      </button>
-      <button
-        disabled=${busy}
-        onClick=${() => act('Pull', [[`definitions/${enc(name)}/pull`, { wait: true }]])}
-      >
-        Pull now
-      </button>
-      <button
-        disabled=${busy}
-        onClick=${() =>
-          act('Sync', [
-            [`definitions/${enc(name)}/pull`, { wait: true }],
-            [`definitions/${enc(name)}/push`, { wait: true }],
-          ])}
-      >
-        Sync now
-      </button>
+      <button disabled=${busy} onClick=${() => start('Push', ['PUSH'])}>Push now</button>
+      <button disabled=${busy} onClick=${() => start('Pull', ['PULL'])}>Pull now</button>
+      <button disabled=${busy} onClick=${() => start('Sync', ['PULL', 'PUSH'])}>Sync now</button>
       <button
         class="secondary"
         disabled=${busy}
@@ -579,6 +713,31 @@ function DefinitionPage({ name }) {
                       </tr>`
                     : null
                 }
+                ${
+                  s.unroutedRows > 0
+                    ? html`<tr id="unrouted-rows">
+                        <th scope="row">No route matches</th>
+                        <td>${unroutedNote(s.unroutedRows)}</td>
+                      </tr>`
+                    : null
+                }
+                ${
+                  s.pendingCreates > 0
+                    ? html`<tr>
+                        <th scope="row">Creates not yet confirmed</th>
+                        <td>${pendingCreatesNote(s.pendingCreates)}</td>
+                      </tr>`
+                    : null
+                }
+                ${
+                  s.deletesComparisonOwed
+                    ? html`<tr>
+                        <th scope="row">Deletes</th>
+                        <td>${DELETES_OWED}</td>
+                      </tr>`
+                    : null
+                }
+                ${s.slot ? html`<${SlotRow} slot=${s.slot} />` : null}
               </tbody>
             </table>`
         : null
@@ -615,13 +774,35 @@ export function differingFields(c) {
   );
 }
 
-function parseEdited(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+/** A field's value as the "Resolve to" input first shows it: text as it is, nothing as empty, others as JSON. */
+function editableText(value) {
+  if (value === null || value === undefined) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
+
+/**
+ * The value to send for what the operator typed into a field's input. The ops API reads every value by the field's
+ * kind (src/core/canonical/toCanonical.ts): text, choice, uuid, dates and JSON columns take the text as typed, and
+ * numbers, integers, booleans and lookup ids accept their text ('1004', 'true'), so the text is sent as typed:
+ * `1004` typed into a text column stays the text "1004". Only list-valued fields (multiple choices or lookups,
+ * whose values are arrays) are read as a JSON array. Empty means no value.
+ */
+export function editedValue(text, listValued) {
+  if (text === '') return null;
+  if (!listValued) return text;
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`type a JSON array such as ["a", "b"] or [1, 2], not ${text}`);
+  }
+  if (!Array.isArray(parsed)) throw new Error(`type a JSON array such as ["a", "b"] or [1, 2], not ${text}`);
+  return parsed;
+}
+
+/** A field holds several values (multiChoice, multiLookupId) when any side's value of it is an array. */
+const listValued = (c, f) =>
+  [c.baseValues?.[f], c.postgresValues?.[f], c.sharepointValues?.[f]].some((v) => Array.isArray(v));
 
 /** A delete against an edit (`c.deleted`): which side deleted, and what each button does (docs/cli.md resolve). */
 function deleteHelp(c) {
@@ -665,6 +846,18 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
     } catch (err) {
       setMessage({ kind: 'error', text: `Not resolved: ${err.message}` });
     }
+  };
+  const saveEdited = () => {
+    const chosen = {};
+    for (const f of fields) {
+      try {
+        chosen[f] = editedValue(values[f] ?? editableText(c.postgresValues?.[f]), listValued(c, f));
+      } catch (err) {
+        setMessage({ kind: 'error', text: `Not resolved: "${f}": ${err.message}` });
+        return;
+      }
+    }
+    resolve({ values: chosen });
   };
   const key = JSON.stringify(c.sourceIdentity);
   return html`<article
@@ -718,7 +911,7 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
                       <input
                         type="text"
                         id=${`edit-${c.conflictId}-${f}`}
-                        value=${values[f] ?? show(c.postgresValues?.[f]).replace('∅', '')}
+                        value=${values[f] ?? editableText(c.postgresValues?.[f])}
                         onInput=${(e) => setValues({ ...values, [f]: e.target.value })}
                       />
                     </td>`
@@ -733,11 +926,7 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
       <button onClick=${() => resolve({ take: 'sharepoint' })}>Take SharePoint</button>
       ${
         editing
-          ? html`<button
-                onClick=${() => resolve({ values: Object.fromEntries(fields.map((f) => [f, parseEdited(values[f] ?? show(c.postgresValues?.[f]).replace('∅', ''))])) })}
-              >
-                Save these values
-              </button>
+          ? html`<button onClick=${saveEdited}>Save these values</button>
               <button class="secondary" onClick=${() => setEditing(false)}>Cancel</button>`
           : html`<button class="secondary" onClick=${() => setEditing(true)}>Edit values…</button>`
       }
@@ -987,7 +1176,7 @@ function routeOf(hash) {
 function KeyField() {
   const [key, setKey] = useState(sessionStorage.getItem(KEY_STORAGE) ?? '');
   return html`<div class="key">
-    <label for="ops-key">Function key (only without Entra sign-in)</label>
+    <label for="ops-key">Master key (only with OPS_AUTH=key)</label>
     <input
       id="ops-key"
       type="password"

@@ -332,18 +332,24 @@ function dryRunSummary(summary: RunSummary, dry: DryRun): DryRunSummary {
 export async function previewPush(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger; sampleSize?: number },
+  opts: { trigger: RunTrigger; sampleSize?: number; maxSeconds?: number },
 ): Promise<DryRunSummary> {
   const dry = new DryRun(opts.sampleSize);
-  return dryRunSummary(await runPush(ctx, definitionName, { trigger: opts.trigger, dryRun: dry }), dry);
+  return dryRunSummary(
+    await runPush(ctx, definitionName, { trigger: opts.trigger, dryRun: dry, maxSeconds: opts.maxSeconds }),
+    dry,
+  );
 }
 
 /** `pull NAME --dry-run`: the pull as it would run now, writing nothing anywhere (see previewPush). */
 export async function previewPull(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger; sampleSize?: number },
+  opts: { trigger: RunTrigger; sampleSize?: number; maxSeconds?: number },
 ): Promise<DryRunSummary> {
   const dry = new DryRun(opts.sampleSize);
-  return dryRunSummary(await runPull(ctx, definitionName, { trigger: opts.trigger, dryRun: dry }), dry);
+  return dryRunSummary(
+    await runPull(ctx, definitionName, { trigger: opts.trigger, dryRun: dry, maxSeconds: opts.maxSeconds }),
+    dry,
+  );
 }

@@ -1,4 +1,4 @@
-import { HttpRequest, HttpResponse } from '@azure/functions';
+import { HttpRequest, HttpResponse, type HttpHandler } from '@azure/functions';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { disabledTelemetry } from '../../../src/core/telemetry';
@@ -13,7 +13,17 @@ import {
 import { invocation } from './invocation';
 
 /** Calls the ops API function in process, with the request the Functions host builds for `api/ops/{*path}`. */
-export async function ops(
+export function ops(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  return callOps(opsApi, method, path, body);
+}
+
+/** The same with another ops API (`createOpsApi` with other options). */
+export async function callOps(
+  api: HttpHandler,
   method: string,
   path: string,
   body?: unknown,
@@ -25,7 +35,7 @@ export async function ops(
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : { string: JSON.stringify(body) },
   });
-  const response = new HttpResponse(await opsApi(request, invocation('opsApi').context));
+  const response = new HttpResponse(await api(request, invocation('opsApi').context));
   const text = await response.text();
   return { status: response.status, json: (text ? JSON.parse(text) : null) as Record<string, unknown> };
 }
