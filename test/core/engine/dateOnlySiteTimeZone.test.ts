@@ -5,6 +5,8 @@
  * emulator does too. Told the zone (`target.siteTimeZone`), the engine writes and reads the day in it; without it
  * (UTC), the day it pushes is shown a day late there, which is what the setting is for.
  */
+import { parseDefinition } from '../../../src/core/definition/parse';
+import { applyDefinitions } from '../../../src/core/engine/apply';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import {
@@ -90,5 +92,45 @@ describe('date-only columns on a New Zealand site without target.siteTimeZone', 
     await runPush(h.ctx, 'projects', { trigger: 'test' });
     const [item] = await h.items('Projects');
     expect(dayIn(ZONE, item.fields.Due as string)).toBe('2024-03-11');
+  });
+
+  it('pulls a picked day a day early', async () => {
+    const [item] = await h.items('Projects');
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/Projects/items/${item.id}/fields`, {
+      Title: 'launch',
+      Due: '2024-03-15',
+    });
+    expect(edit.status).toBe(200);
+    await runPull(h.ctx, 'projects', { trigger: 'test' });
+    const { rows } = await h.db.pool.query(
+      "SELECT to_char(due, 'YYYY-MM-DD') AS due FROM projects WHERE id = 1",
+    );
+    expect(rows[0].due).toBe('2024-03-14');
+  });
+
+  it('once told the zone, compares both sides afresh: a day the old zone moved is a conflict, not a silent change', async () => {
+    await h.db.pool.query("INSERT INTO projects (id, name, due) VALUES (2, 'review', '2024-07-10')");
+    await runPush(h.ctx, 'projects', { trigger: 'test' }); // shown as 11 July
+    const applied = await applyDefinitions(h.db.pool, [
+      parseDefinition(
+        projectsDefinition({
+          target: { site: SITE, list: 'Projects', siteTimeZone: ZONE },
+          conflictPolicy: 'MANUAL',
+        }),
+      ),
+    ]);
+    expect(applied.definitions[0].changes.map((c) => c.path)).toEqual(
+      expect.arrayContaining(['target.siteTimeZone']),
+    );
+    const pull = await runPull(h.ctx, 'projects', { trigger: 'test' });
+    // Row 1: Postgres 14 March, SharePoint 15 March (the user's pick). Row 2: Postgres 10 July, SharePoint 11 July.
+    expect(pull.conflicts).toBe(2);
+    const { rows } = await h.db.pool.query(
+      "SELECT id, to_char(due, 'YYYY-MM-DD') AS due FROM projects ORDER BY id",
+    );
+    expect(rows).toEqual([
+      { id: 1, due: '2024-03-14' },
+      { id: 2, due: '2024-07-10' },
+    ]);
   });
 });
