@@ -18,6 +18,8 @@ export interface ConformanceOptions {
   site: string;
   /** An HTTPS endpoint that answers Graph's validation handshake (the deployed webhook); optional. */
   notificationUrl?: string;
+  /** The zone the engine is told for date-only values (a definition's `target.siteTimeZone`); default UTC. */
+  siteTimeZone?: string;
   /** Names the scratch lists (tests); random otherwise. */
   scratchSuffix?: string;
 }

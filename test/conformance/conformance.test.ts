@@ -123,4 +123,12 @@ describe('arcore-sync conformance', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--site must be "host:\/server-relative-path"/);
   }, 60_000);
+
+  it('refuses a --site-time-zone it does not know with exit 2, naming where the zone is found', async () => {
+    const bad = await runCli(['conformance', '--site', SITE, '--site-time-zone', 'NZST'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(
+      /--site-time-zone must be an IANA time zone name \(the site's Regional settings/,
+    );
+  }, 60_000);
 });

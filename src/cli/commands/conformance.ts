@@ -1,5 +1,5 @@
 /**
- * `arcore-sync conformance --site host:/path [--json]`: runs the conformance probe against the configured
+ * `arcore-sync conformance --site host:/path [--json] [--site-time-zone ZONE]`: runs the conformance probe against the configured
  * Graph endpoint (GRAPH_BASE_URL, GRAPH_AUTH / GRAPH_TOKEN…, as every command) and prints one line per
  * check, or the report as JSON. Exit 0 when no check failed, 1 otherwise.
  */
@@ -11,6 +11,7 @@ export interface ConformanceCommandOptions {
   site: string;
   json?: boolean;
   notificationUrl?: string;
+  siteTimeZone?: string;
 }
 
 type Act = (
@@ -24,6 +25,12 @@ export async function runConformanceCommand(rt: CliRuntime, opts: ConformanceCom
     throw new CliUsageError(
       `--site must be "host:/server-relative-path" (e.g. contoso.sharepoint.com:/sites/ops), got "${opts.site}"`,
     );
+  const { isKnownTimeZone } = await import('../../core/canonical/siteTimeZone.js');
+  if (opts.siteTimeZone !== undefined && !isKnownTimeZone(opts.siteTimeZone))
+    throw new CliUsageError(
+      `--site-time-zone must be an IANA time zone name (the site's Regional settings, e.g. Pacific/Auckland) or ` +
+        `UTC, got "${opts.siteTimeZone}"`,
+    );
   // The probe needs no database: DATABASE_URL is required by the shared settings only.
   const { loadSettings } = await import('../../config/settings.js');
   const env = rt.env();
@@ -35,6 +42,7 @@ export async function runConformanceCommand(rt: CliRuntime, opts: ConformanceCom
     graph: graphOptionsFromSettings(settings),
     site: opts.site,
     ...(notificationUrl ? { notificationUrl } : {}),
+    ...(opts.siteTimeZone ? { siteTimeZone: opts.siteTimeZone } : {}),
   });
   if (opts.json) rt.io.out(JSON.stringify(report, null, 2));
   else {
@@ -68,6 +76,11 @@ export function conformanceCommand(program: Command, act: Act): Command {
     .option(
       '--notification-url <url>',
       'endpoint answering the subscription validation handshake (default WEBHOOK_NOTIFICATION_URL)',
+    )
+    .option(
+      '--site-time-zone <zone>',
+      "the site's regional time zone as the definitions give it (target.siteTimeZone, e.g. Pacific/Auckland; " +
+        'default UTC): roundTrip.dateOnly checks that date-only values keep their day in it',
     )
     .action(act(async (rt, opts) => runConformanceCommand(rt, opts)));
 }

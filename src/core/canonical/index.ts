@@ -26,6 +26,7 @@ export {
   type ProvisioningFacet,
 } from './fieldKind';
 export { fromGraphValue, toCanonical } from './toCanonical';
+export { DEFAULT_SITE_TIME_ZONE, isKnownTimeZone, offsetSecondsAt, siteNoonOf } from './siteTimeZone';
 export {
   fromGraphFields,
   graphFieldKey,

@@ -168,15 +168,6 @@ export function isBareDate(text: string): boolean {
   return DATE_PATTERN.test(text);
 }
 
-/**
- * The calendar day an instant is closest to, ties going to the later day: a date-only value SharePoint stored
- * as local midnight of a site whose UTC offset lies in (−12 h, +12 h] reads back within 12 hours of the UTC
- * midnight of the intended day, on either side.
- */
-export function nearestUtcDay(epochSeconds: number): number {
-  return Math.floor((epochSeconds + SECONDS_PER_DAY / 2) / SECONDS_PER_DAY) * SECONDS_PER_DAY;
-}
-
 /** Orders two instants; fractions compare digit by digit. */
 export function compareInstants(a: Instant, b: Instant): number {
   if (a.epochSeconds !== b.epochSeconds) return a.epochSeconds < b.epochSeconds ? -1 : 1;

@@ -2,12 +2,12 @@ import { z } from 'zod';
 import { CanonicalValueError } from './errors';
 import { stableStringify } from './hash';
 import { isDecimalText } from './numbers';
+import { DEFAULT_SITE_TIME_ZONE, nearestSiteDay } from './siteTimeZone';
 import {
   assertSharePointRange,
   formatUtcSeconds,
   instantOfDate,
   isBareDate,
-  nearestUtcDay,
   parseCalendarDate,
   parseInstant,
   type CalendarDate,
@@ -37,12 +37,11 @@ import type { CanonicalValue, FieldKind } from './types';
  * |               |                      | (a timestamp mapped to a date-only column keeps its date    |
  * |               |                      | part; a JS Date, which node-pg's default parser builds at   |
  * |               |                      | local midnight, gives its local date). From Graph: the      |
- * |               |                      | instant rounded to the nearest UTC midnight, ties to the    |
- * |               |                      | later day. SharePoint stores local midnight of the *site*   |
- * |               |                      | time zone, so a UTC+2 site reads 22:00Z the day before.     |
- * |               |                      | Assumes a site offset in (−12 h, +12 h]: sites at +12:45    |
- * |               |                      | to +14 (Chatham, Tonga, Kiribati, NZ summer time) would     |
- * |               |                      | read a day early. Years outside 1900–8900 rejected.         |
+ * |               |                      | instant rounded to the nearest midnight of the site's time  |
+ * |               |                      | zone (`target.siteTimeZone`, default UTC), ties to the      |
+ * |               |                      | later day: SharePoint stores local midnight of the site's   |
+ * |               |                      | zone, so an Auckland site reads 11:00Z the day before       |
+ * |               |                      | (siteTimeZone.ts). Years outside 1900–8900 rejected.        |
  * | uuid          | lowercase 8-4-4-4-12 | braces removed; '' → null (uuids live in a text column).    |
  * | json          | stable JSON text     | keys sorted at every depth, no whitespace. JSON null →      |
  * |               |                      | null (SharePoint has one empty). A string is JSON text      |
@@ -64,12 +63,24 @@ export function toCanonical(kind: FieldKind, value: unknown): CanonicalValue {
   return canonicalize(kind, value, 'postgres');
 }
 
-/** A value as Graph returns it inside an item's `fields` → its canonical form (I2). */
-export function fromGraphValue(kind: FieldKind, value: unknown): CanonicalValue {
-  return canonicalize(kind, value, 'graph');
+/**
+ * A value as Graph returns it inside an item's `fields` → its canonical form (I2). `siteTimeZone`: the zone a
+ * date-only value is read in (siteTimeZone.ts).
+ */
+export function fromGraphValue(
+  kind: FieldKind,
+  value: unknown,
+  siteTimeZone: string = DEFAULT_SITE_TIME_ZONE,
+): CanonicalValue {
+  return canonicalize(kind, value, 'graph', siteTimeZone);
 }
 
-function canonicalize(kind: FieldKind, value: unknown, side: Side): CanonicalValue {
+function canonicalize(
+  kind: FieldKind,
+  value: unknown,
+  side: Side,
+  siteTimeZone: string = DEFAULT_SITE_TIME_ZONE,
+): CanonicalValue {
   if (value === null || value === undefined) return null;
   const fail: Fail = (reason) => {
     throw new CanonicalValueError(kind, value, reason);
@@ -88,7 +99,9 @@ function canonicalize(kind: FieldKind, value: unknown, side: Side): CanonicalVal
     case 'dateTime':
       return canonicalDateTime(value, fail);
     case 'dateOnly':
-      return side === 'graph' ? dateOnlyFromGraph(value, fail) : dateOnlyFromPostgres(value, fail);
+      return side === 'graph'
+        ? dateOnlyFromGraph(value, siteTimeZone, fail)
+        : dateOnlyFromPostgres(value, fail);
     case 'uuid':
       return canonicalUuid(value, fail);
     case 'json':
@@ -162,12 +175,12 @@ function dateOnlyFromPostgres(value: unknown, fail: Fail): string {
   return date.text;
 }
 
-function dateOnlyFromGraph(value: unknown, fail: Fail): string {
+function dateOnlyFromGraph(value: unknown, siteTimeZone: string, fail: Fail): string {
   if (typeof value !== 'string') fail('expected an ISO date-time string');
   const text = value as string;
   const epochSeconds = isBareDate(text)
     ? parseCalendarDate(text, fail, false).epochSeconds
-    : nearestUtcDay(parseInstant(text, fail).epochSeconds);
+    : nearestSiteDay(parseInstant(text, fail).epochSeconds, siteTimeZone, fail);
   assertSharePointRange(epochSeconds, fail);
   return formatUtcSeconds(epochSeconds).slice(0, 10);
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CanonicalValueError, MalformedGraphFieldsError, UnmappedFieldError } from './errors';
 import { canonicalEquals } from './equality';
 import { SHAREPOINT_MAX_YEAR, SHAREPOINT_MIN_YEAR } from './temporal';
+import { DEFAULT_SITE_TIME_ZONE, siteNoonOf } from './siteTimeZone';
 import { fromGraphValue, isRememberedCanonicalJson, toCanonical } from './toCanonical';
 import type { CanonicalRecord, CanonicalValue, FieldKind, MappedColumn, SpColumnInfo } from './types';
 
@@ -165,9 +166,9 @@ export function toGraphFields(
     const key = graphFieldKey(field, kind);
     switch (kind) {
       case 'dateOnly':
-        // Noon UTC falls on the same calendar day in every site time zone from UTC−12 to UTC+11:59, so
-        // SharePoint, which keeps the date of the instant in the site's zone, stores the intended day.
-        body[key] = value === null ? null : `${value as string}T12:00:00Z`;
+        // Noon of the day in the site's zone: SharePoint keeps the date of the instant in that zone (siteTimeZone.ts).
+        body[key] =
+          value === null ? null : siteNoonOf(value as string, column.siteTimeZone ?? DEFAULT_SITE_TIME_ZONE);
         break;
       case 'multiChoice':
         body[`${key}@odata.type`] = 'Collection(Edm.String)';
@@ -220,11 +221,11 @@ export function fromGraphFields(
 ): CanonicalRecord {
   const record = isPlainRecord(fields) ? fields : parseFields(fields);
   const values: CanonicalRecord = {};
-  for (const [field, { kind }] of columns) {
+  for (const [field, { kind, siteTimeZone }] of columns) {
     const raw =
       kind === 'multiLookupId' ? readMultiLookup(record, field) : record[graphFieldKey(field, kind)];
     try {
-      values[field] = fromGraphValue(kind, raw);
+      values[field] = fromGraphValue(kind, raw, siteTimeZone);
     } catch (error) {
       if (error instanceof CanonicalValueError) throw error.inField(field);
       throw error;

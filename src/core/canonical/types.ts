@@ -89,6 +89,8 @@ export interface SpColumnInfo {
 export interface MappedColumn {
   kind: FieldKind;
   sp?: SpColumnInfo;
+  /** dateOnly: the site's time zone its values are written and read in (`target.siteTimeZone`; default UTC). */
+  siteTimeZone?: string;
 }
 
 /** Validates column metadata read from information_schema (outside data) before it decides a FieldKind. */

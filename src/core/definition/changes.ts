@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { FieldMapping, SyncDefinition } from './schema';
+import { DEFAULT_SITE_TIME_ZONE } from '../canonical/siteTimeZone';
 import { isRouted, targetListLabel } from '../routing/lists';
 
 /**
@@ -127,6 +128,24 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
       change: `hidden key column "${before.target.keyColumn}" → "${after.target.keyColumn}"`,
       effect: reidentifyingAdvice(after.name, 'the hidden key column'),
       realign: [],
+    });
+  }
+  const zoneBefore = before.target.siteTimeZone ?? DEFAULT_SITE_TIME_ZONE;
+  const zoneAfter = after.target.siteTimeZone ?? DEFAULT_SITE_TIME_ZONE;
+  if (zoneBefore !== zoneAfter) {
+    const mapped = after.fields.map((f) => f.target);
+    out.push({
+      kind: 'setting-changed',
+      path: 'target.siteTimeZone',
+      change: `site time zone "${zoneBefore}" → "${zoneAfter}"`,
+      effect:
+        'date-only values are written and read in the new zone from the next run. A day the old zone moved reads ' +
+        'differently now, so every synced pair is compared afresh: the next pull reads the list again, equal ' +
+        'values need nothing and a date whose day differs between the sides goes to the conflict policy; a ' +
+        'definition that does not pull rewrites its items on the next push. To settle a date field from the ' +
+        `side that is right at once: "npx arcore-sync backfill ${after.name} --fields FIELD --direction push" ` +
+        '(or --direction pull)',
+      realign: mapped,
     });
   }
   const { source: bs } = before;

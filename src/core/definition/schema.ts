@@ -5,6 +5,7 @@ import { columnsOf } from '../routing/ast';
 import { unknownColumnProblem } from '../routing/compile';
 import { parseCondition } from '../routing/parse';
 import { pipelineSyntaxProblem } from '../transform/check';
+import { DEFAULT_SITE_TIME_ZONE, isKnownTimeZone } from '../canonical/siteTimeZone';
 
 /**
  * The sync-definition schema: the single source of truth for every option a definition has.
@@ -215,6 +216,22 @@ export const targetSchema = z
         'Routing (instead of list): rows go to the list of the first route whose when condition is true; a ' +
           'final route without when is the default. A row matching no route is not synced (unrouted). ' +
           'Conditions: docs/cli.md, "Routing".',
+      ),
+    siteTimeZone: z
+      .string()
+      .refine(isKnownTimeZone, {
+        message:
+          "is not a time zone name: give the IANA name of the site's regional time zone (SharePoint: Site " +
+          'settings → Regional settings), e.g. "Pacific/Auckland" or "Europe/Paris", or "UTC"',
+      })
+      .optional()
+      .describe(
+        'The site\'s regional time zone as an IANA name (Site settings → Regional settings; "Pacific/Auckland" ' +
+          'for (UTC+12:00) Auckland, Wellington). SharePoint stores a date-only value as midnight of this zone; ' +
+          `the engine writes and reads date-only columns in it, daylight saving included. Absent: ` +
+          `${DEFAULT_SITE_TIME_ZONE}, which keeps the ` +
+          'day for sites from UTC−12 to UTC+11:59; a site at UTC+12 or later (New Zealand, Fiji, Tonga, Samoa, ' +
+          'Kiribati) needs its zone here. arcore-sync conformance --site-time-zone checks it.',
       ),
     keyColumn: z
       .string()

@@ -4,6 +4,7 @@ import { parseDefinition } from '../definition/parse';
 import type { SyncDefinition } from '../definition/schema';
 import type { RouteMovesReport } from '../routing';
 import { bindListId, upsertDefinition } from '../store/definitions';
+import { clearListCursors } from '../store/cursors';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import type { CanonicalValue } from '../canonical';
 import type { SourcePair } from '../store/ledger';
@@ -297,6 +298,14 @@ export async function applyDefinitions(
             WHERE definition_id = $1 AND synced_values ?| $2::text[]`,
           [p.id, realign],
         );
+      }
+      // A new site time zone reads every date-only value afresh: the pull enumerates the list again (its delta
+      // link would show only items changed since) and aligns each pair it reads (the realign above).
+      if (p.changes.some((c) => c.path === 'target.siteTimeZone')) {
+        await client.query("DELETE FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'TARGET'", [
+          p.id,
+        ]);
+        await clearListCursors(client, p.id);
       }
       await assessPipelineChanges(client, p.id, p.before, p.def, p.changes);
       if (p.rerouted || p.resourced) await rereadForRoutes(client, p.id);

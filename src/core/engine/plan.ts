@@ -2,6 +2,7 @@ import type { ErrorKind } from '../errors/kind';
 import {
   CanonicalValueError,
   canonicalEquals,
+  DEFAULT_SITE_TIME_ZONE,
   fieldKindFor,
   isWritableSharePointField,
   missingEnumChoices,
@@ -185,10 +186,16 @@ export function buildFieldPlan(
   for (const f of fields)
     select.add(f.kind === 'lookupId' || f.kind === 'multiLookupId' ? `${f.target}LookupId` : f.target);
   select.add(def.target.keyColumn);
+  const zone = def.target.siteTimeZone ?? DEFAULT_SITE_TIME_ZONE;
   return {
     fields,
     byTarget: new Map(fields.map((f) => [f.target, f])),
-    columns: new Map(fields.map((f) => [f.target, { kind: f.kind, sp: f.sp }])),
+    columns: new Map<string, MappedColumn>(
+      fields.map((f) => [
+        f.target,
+        f.kind === 'dateOnly' ? { kind: f.kind, sp: f.sp, siteTimeZone: zone } : { kind: f.kind, sp: f.sp },
+      ]),
+    ),
     shared: fields.filter((f) => f.pushable && f.pullable).map((f) => f.target),
     toSharePoint: fields.filter((f) => f.pushable).map((f) => f.target),
     toPostgres: fields.filter((f) => f.pullable).map((f) => f.target),

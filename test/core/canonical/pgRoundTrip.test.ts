@@ -24,7 +24,12 @@ import {
   pgText,
   pgTimestampText,
 } from './arbitraries';
-import { simulatedColumnFor, writeAndRead } from './sharePointSimulation';
+import {
+  SITE_TIME_ZONES_BEYOND_12_HOURS,
+  SITE_TIME_ZONES_WITHIN_12_HOURS,
+  simulatedColumnFor,
+  writeAndRead,
+} from './sharePointSimulation';
 
 /** One column of each supported type, and how fast-check generates a value to INSERT into it. */
 const COLUMNS: { name: string; sqlType: string; value: fc.Arbitrary<unknown> }[] = [
@@ -144,27 +149,36 @@ describe('I2 canonical form: Postgres → canonical → Postgres round trip on a
       pgColumns.map((column, index) => [column.name, { kind: kinds[index] }]),
     );
     const simulated = pgColumns.map((column, index) => simulatedColumnFor(column.name, kinds[index]));
+    /** The columns of an engine told the site's zone (target.siteTimeZone). */
+    const inZone = (siteTimeZone: string) =>
+      new Map<string, MappedColumn>(
+        [...graphColumns].map(([name, column]) => [name, { ...column, siteTimeZone }]),
+      );
 
     await fc.assert(
-      fc.asyncProperty(rowValues, fc.integer({ min: -11 * 60, max: 12 * 60 }), async (values, siteOffset) => {
-        const first = await pool.query<{ id: number }>(insert, values);
-        const canonical = await readCanonical(first.rows[0].id);
+      fc.asyncProperty(
+        rowValues,
+        fc.constantFrom(...SITE_TIME_ZONES_WITHIN_12_HOURS, ...SITE_TIME_ZONES_BEYOND_12_HOURS),
+        async (values, timeZone) => {
+          const first = await pool.query<{ id: number }>(insert, values);
+          const canonical = await readCanonical(first.rows[0].id);
 
-        const params = pgColumns.map((column, index) =>
-          toPgParam(kinds[index], canonical[column.name], column),
-        );
-        const second = await pool.query<{ id: number }>(insert, params);
-        expect(await readCanonical(second.rows[0].id)).toEqual(canonical);
+          const params = pgColumns.map((column, index) =>
+            toPgParam(kinds[index], canonical[column.name], column),
+          );
+          const second = await pool.query<{ id: number }>(insert, params);
+          expect(await readCanonical(second.rows[0].id)).toEqual(canonical);
 
-        const fromSharePoint = fromGraphFields(
-          writeAndRead(toGraphFields(canonical, graphColumns), simulated, {
-            utcOffsetMinutes: siteOffset,
-            multiLookupReadAs: 'ids',
-          }),
-          graphColumns,
-        );
-        expect(fromSharePoint).toEqual(canonical);
-      }),
+          const fromSharePoint = fromGraphFields(
+            writeAndRead(toGraphFields(canonical, inZone(timeZone)), simulated, {
+              timeZone,
+              multiLookupReadAs: 'ids',
+            }),
+            inZone(timeZone),
+          );
+          expect(fromSharePoint).toEqual(canonical);
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -25,8 +25,8 @@ export interface SimulatedColumn {
 }
 
 export interface SimulatedSite {
-  /** The site's regional-settings offset from UTC, in minutes (UTC+2 → 120). */
-  utcOffsetMinutes: number;
+  /** The site's regional time zone, an IANA name (Pacific/Auckland: UTC+12, UTC+13 in summer). */
+  timeZone: string;
   /** How a multi-value lookup is read: expanded `X: [{LookupId, LookupValue}]` or `XLookupId: [ids]`. */
   multiLookupReadAs: 'expanded' | 'ids';
 }
@@ -60,6 +60,49 @@ export class SimulatedGraphError extends Error {
   }
 }
 
+/** Site zones whose offset stays within (−12 h, +12 h) all year, daylight saving north and south included. */
+export const SITE_TIME_ZONES_WITHIN_12_HOURS = [
+  'Pacific/Pago_Pago',
+  'Pacific/Honolulu',
+  'America/Los_Angeles',
+  'America/St_Johns',
+  'America/Santiago', // its clocks skip midnight in September
+  'UTC',
+  'Europe/London',
+  'Europe/Berlin',
+  'Asia/Kolkata',
+  'Asia/Kathmandu',
+  'Australia/Adelaide',
+  'Australia/Lord_Howe',
+];
+
+/** Site zones at UTC−12 or from UTC+12 (New Zealand, Fiji, Chatham, Tonga, Samoa, Kiribati). */
+export const SITE_TIME_ZONES_BEYOND_12_HOURS = [
+  'Etc/GMT+12',
+  'Pacific/Auckland',
+  'Pacific/Fiji',
+  'Pacific/Chatham',
+  'Pacific/Tongatapu',
+  'Pacific/Apia',
+  'Pacific/Kiritimati',
+];
+
+/** The wall clock of `zone` at `millis`, as `YYYY-MM-DDTHH:MM:SSZ` read as if it were UTC. */
+function wallClockAsUtc(millis: number, zone: string): number {
+  const text = new Date(millis).toLocaleString('sv-SE', { timeZone: zone });
+  return Date.parse(`${text.replace(' ', 'T')}Z`);
+}
+
+/** Midnight of `day` (YYYY-MM-DD) in `zone`: the first instant whose wall clock shows that day. */
+function zoneMidnight(day: string, zone: string): number {
+  const naive = Date.parse(`${day}T00:00:00Z`);
+  let guess = naive;
+  for (let pass = 0; pass < 3; pass += 1) guess = naive - (wallClockAsUtc(guess, zone) - guess);
+  // A clock that skips midnight shows the day first at 01:00: step to the first whole hour on that day.
+  while (new Date(wallClockAsUtc(guess, zone)).toISOString().slice(0, 10) < day) guess += 3_600_000;
+  return guess;
+}
+
 type Stored = string | number | boolean | string[] | number[];
 
 const ISO_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z$/;
@@ -91,9 +134,10 @@ function storeOne(column: SimulatedColumn, value: unknown, site: SimulatedSite):
     }
     case 'dateOnly': {
       if (typeof value !== 'string' || !ISO_UTC.test(value)) return bad('expected an ISO UTC date-time');
-      // Stored as midnight of that date in the site's time zone; Graph returns that instant in UTC.
-      const utcMidnight = Date.parse(`${value.slice(0, 10)}T00:00:00Z`);
-      return wholeSecondsIso(utcMidnight - site.utcOffsetMinutes * 60_000);
+      // SharePoint keeps the day the instant falls on in the site's time zone, as midnight of that zone; Graph
+      // returns that instant in UTC.
+      const day = new Date(wallClockAsUtc(Date.parse(value), site.timeZone)).toISOString().slice(0, 10);
+      return wholeSecondsIso(zoneMidnight(day, site.timeZone));
     }
     case 'multiChoice':
       if (!Array.isArray(value) || !value.every((choice) => typeof choice === 'string')) {

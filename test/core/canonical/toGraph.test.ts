@@ -16,7 +16,13 @@ import {
   type SpColumnInfo,
 } from '../../../src/core/canonical';
 import { postgresValueOf } from './arbitraries';
-import { simulatedColumnFor, writeAndRead, type SimulatedSite } from './sharePointSimulation';
+import {
+  SITE_TIME_ZONES_BEYOND_12_HOURS,
+  SITE_TIME_ZONES_WITHIN_12_HOURS,
+  simulatedColumnFor,
+  writeAndRead,
+  type SimulatedSite,
+} from './sharePointSimulation';
 
 function spColumn(name: string, overrides: Partial<SpColumnInfo> = {}): SpColumnInfo {
   return {
@@ -31,47 +37,98 @@ function spColumn(name: string, overrides: Partial<SpColumnInfo> = {}): SpColumn
   };
 }
 
-/** What SharePoint gives back for a canonical value written through toGraphFields, read by fromGraphValue. */
-function graphRoundTrip(kind: FieldKind, canonical: CanonicalValue, site: SimulatedSite): CanonicalValue {
-  const columns = new Map<string, MappedColumn>([['Field', { kind }]]);
+/**
+ * What SharePoint gives back for a canonical value written through toGraphFields, read by fromGraphValue, by an
+ * engine set to `engineZone` (`target.siteTimeZone`; absent: UTC).
+ */
+function graphRoundTrip(
+  kind: FieldKind,
+  canonical: CanonicalValue,
+  site: SimulatedSite,
+  engineZone?: string,
+): CanonicalValue {
+  const column: MappedColumn = engineZone === undefined ? { kind } : { kind, siteTimeZone: engineZone };
+  const columns = new Map<string, MappedColumn>([['Field', column]]);
   const body = toGraphFields({ Field: canonical }, columns);
   const fields = writeAndRead(body, [simulatedColumnFor('Field', kind)], site);
   const viaRecord = fromGraphFields(fields, columns).Field;
   const rawKey = kind === 'lookupId' ? 'FieldLookupId' : kind === 'multiLookupId' ? undefined : 'Field';
   if (rawKey !== undefined)
-    expect(canonicalEquals(fromGraphValue(kind, fields[rawKey]), viaRecord)).toBe(true);
+    expect(canonicalEquals(fromGraphValue(kind, fields[rawKey], engineZone), viaRecord)).toBe(true);
   return viaRecord;
 }
 
-const site: fc.Arbitrary<SimulatedSite> = fc.record({
-  // (−12 h, +12 h]: the offsets for which date-only values read back within 12 hours of UTC midnight.
-  utcOffsetMinutes: fc.integer({ min: -11 * 4 - 3, max: 12 * 4 }).map((quarters) => quarters * 15),
-  multiLookupReadAs: fc.constantFrom('expanded' as const, 'ids' as const),
-});
+const anySiteZone = fc.constantFrom(...SITE_TIME_ZONES_WITHIN_12_HOURS, ...SITE_TIME_ZONES_BEYOND_12_HOURS);
+const readAs = fc.constantFrom('expanded' as const, 'ids' as const);
+/** The site, and the engine told its zone. */
+const site: fc.Arbitrary<SimulatedSite> = fc.record({ timeZone: anySiteZone, multiLookupReadAs: readAs });
+
+/** The calendar day SharePoint shows its users for a stored date-only instant: its day in the site's zone. */
+function dayShownIn(zone: string, iso: string): string {
+  return new Date(iso).toLocaleString('sv-SE', { timeZone: zone }).slice(0, 10);
+}
 
 describe('I2 canonical form: a value written to SharePoint reads back to the same canonical value', () => {
   it.each(FIELD_KINDS.map((kind) => [kind]))('%s', (kind) => {
     fc.assert(
       fc.property(postgresValueOf(kind), site, (value, where) => {
         const canonical = toCanonical(kind, value);
-        const readBack = graphRoundTrip(kind, canonical, where);
+        const readBack = graphRoundTrip(kind, canonical, where, where.timeZone);
         expect(readBack).toEqual(canonical);
       }),
       { numRuns: 300 },
     );
   });
 
-  it('date-only values survive sites east and west of UTC', () => {
-    for (const utcOffsetMinutes of [-11 * 60, -5 * 60, 0, 60, 5 * 60 + 30, 10 * 60, 12 * 60]) {
-      expect(graphRoundTrip('dateOnly', '2024-03-01', { utcOffsetMinutes, multiLookupReadAs: 'ids' })).toBe(
-        '2024-03-01',
-      );
-    }
+  it('date-only values keep their day in every site zone the engine is told, daylight saving included', () => {
+    fc.assert(
+      fc.property(postgresValueOf('dateOnly'), anySiteZone, (value, timeZone) => {
+        const day = toCanonical('dateOnly', value) as string | null;
+        if (day === null) return;
+        const body = toGraphFields(
+          { Due: day },
+          new Map([['Due', { kind: 'dateOnly' as const, siteTimeZone: timeZone }]]),
+        );
+        const stored = writeAndRead(body, [simulatedColumnFor('Due', 'dateOnly')], {
+          timeZone,
+          multiLookupReadAs: 'ids',
+        });
+        // What the site's users see, and what the engine reads back.
+        expect(dayShownIn(timeZone, stored.Due as string)).toBe(day);
+        expect(graphRoundTrip('dateOnly', day, { timeZone, multiLookupReadAs: 'ids' }, timeZone)).toBe(day);
+      }),
+      { numRuns: 500 },
+    );
   });
 
-  it('documented limitation: a site east of UTC+12 reads date-only values a day early', () => {
-    const nzSummer = { utcOffsetMinutes: 13 * 60, multiLookupReadAs: 'ids' as const };
-    expect(graphRoundTrip('dateOnly', '2024-03-01', nzSummer)).toBe('2024-02-29');
+  it('a day a user picks on a site at UTC+13 reads as that day (midnight of the site zone)', () => {
+    // 15 March 2024 in Auckland (daylight saving, UTC+13) is stored as 2024-03-14T11:00:00Z.
+    expect(fromGraphValue('dateOnly', '2024-03-14T11:00:00Z', 'Pacific/Auckland')).toBe('2024-03-15');
+    expect(fromGraphValue('dateOnly', '2024-07-14T12:00:00Z', 'Pacific/Auckland')).toBe('2024-07-15');
+    expect(fromGraphValue('dateOnly', '2024-03-14T10:00:00Z', 'Pacific/Kiritimati')).toBe('2024-03-15');
+  });
+
+  it('without a site zone (UTC) date-only values keep their day on sites from UTC−12 to UTC+11:59', () => {
+    fc.assert(
+      fc.property(
+        postgresValueOf('dateOnly'),
+        fc.constantFrom(...SITE_TIME_ZONES_WITHIN_12_HOURS),
+        (value, timeZone) => {
+          const day = toCanonical('dateOnly', value) as string;
+          expect(graphRoundTrip('dateOnly', day, { timeZone, multiLookupReadAs: 'ids' })).toBe(day);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('without a site zone, a site at UTC+13 shows the next day: target.siteTimeZone is what keeps it', () => {
+    const body = toGraphFields({ Due: '2024-03-10' }, new Map([['Due', { kind: 'dateOnly' as const }]]));
+    const stored = writeAndRead(body, [simulatedColumnFor('Due', 'dateOnly')], {
+      timeZone: 'Pacific/Auckland',
+      multiLookupReadAs: 'ids',
+    });
+    expect(dayShownIn('Pacific/Auckland', stored.Due as string)).toBe('2024-03-11');
   });
 });
 

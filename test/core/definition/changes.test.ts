@@ -32,3 +32,36 @@ describe('apply: what a settings change does', () => {
     );
   });
 });
+
+describe('apply: a changed site time zone', () => {
+  const input = (siteTimeZone?: string): SyncDefinitionInput => ({
+    name: 'projects',
+    source: { table: 'projects', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+    target: {
+      site: 'contoso.sharepoint.com:/sites/demo',
+      list: 'Projects',
+      ...(siteTimeZone === undefined ? {} : { siteTimeZone }),
+    },
+    fields: [
+      { source: 'name', target: 'Title' },
+      { source: 'due', target: 'Due' },
+    ],
+  });
+  const changes = (before?: string, after?: string) =>
+    describeDefinitionChanges(parseDefinition(input(before)), parseDefinition(input(after)));
+
+  it('compares every synced pair afresh (a day the old zone moved reads differently) and says how to settle it', () => {
+    const [change] = changes(undefined, 'Pacific/Auckland');
+    expect(change).toMatchObject({
+      kind: 'setting-changed',
+      path: 'target.siteTimeZone',
+      change: 'site time zone "UTC" → "Pacific/Auckland"',
+      realign: ['Title', 'Due'],
+    });
+    expect(change.effect).toContain('npx arcore-sync backfill projects --fields FIELD --direction push');
+  });
+
+  it('is no change when UTC is spelled out where it was left to the default', () => {
+    expect(changes(undefined, 'UTC')).toEqual([]);
+  });
+});

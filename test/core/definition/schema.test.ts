@@ -59,6 +59,19 @@ describe('sync-definition schema', () => {
     expect(def.mergeTieBreaker).toBe('SOURCE_WINS');
   });
 
+  it('takes the site time zone as an IANA name and refuses one it does not know, naming where to find it', () => {
+    const set = (zone: string) =>
+      withDefinition((d) => ((d.target as Record<string, unknown>).siteTimeZone = zone));
+    expect(parseDefinitionsFile(set('Pacific/Auckland')).definitions[0].target.siteTimeZone).toBe(
+      'Pacific/Auckland',
+    );
+    expect(problemsOf(set('UTC'))).toEqual([]);
+    expect(problemsOf(set('NZST'))).toEqual([
+      "definitions[0].target.siteTimeZone: is not a time zone name: give the IANA name of the site's regional " +
+        'time zone (SharePoint: Site settings → Regional settings), e.g. "Pacific/Auckland" or "Europe/Paris", or "UTC"',
+    ]);
+  });
+
   it.each([
     [
       'missing key',
