@@ -133,19 +133,20 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
   const zoneBefore = before.target.siteTimeZone ?? DEFAULT_SITE_TIME_ZONE;
   const zoneAfter = after.target.siteTimeZone ?? DEFAULT_SITE_TIME_ZONE;
   if (zoneBefore !== zoneAfter) {
-    const mapped = after.fields.map((f) => f.target);
     out.push({
       kind: 'setting-changed',
       path: 'target.siteTimeZone',
       change: `site time zone "${zoneBefore}" → "${zoneAfter}"`,
       effect:
         'date-only values are written and read in the new zone from the next run. A day the old zone moved reads ' +
-        'differently now, so every synced pair is compared afresh: the next pull reads the list again, equal ' +
-        'values need nothing and a date whose day differs between the sides goes to the conflict policy; a ' +
+        'differently now, so the date-only fields of every synced pair are compared afresh: the next pull reads ' +
+        'the list again, equal values need nothing and a date whose day differs between the sides goes to the ' +
+        'conflict policy (other fields keep their synced values, so their edits sync as usual); a ' +
         'definition that does not pull rewrites its items on the next push. To settle a date field from the ' +
         `side that is right at once: "npx arcore-sync backfill ${after.name} --fields FIELD --direction push" ` +
         '(or --direction pull)',
-      realign: mapped,
+      // Which fields are date-only is known from the list's columns: the next run realigns those (040).
+      realign: [],
     });
   }
   const { source: bs } = before;

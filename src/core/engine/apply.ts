@@ -299,9 +299,13 @@ export async function applyDefinitions(
           [p.id, realign],
         );
       }
-      // A new site time zone reads every date-only value afresh: the pull enumerates the list again (its delta
-      // link would show only items changed since) and aligns each pair it reads (the realign above).
+      // A new site time zone reads every date-only value afresh: the next run forgets the synced values of the
+      // date-only fields (it knows them from the list's columns, openScope), and the pull enumerates the list again
+      // (its delta link would show only items changed since) and aligns each pair it reads.
       if (p.changes.some((c) => c.path === 'target.siteTimeZone')) {
+        await client.query('UPDATE arcore.sync_definitions SET realign_date_only = true WHERE id = $1', [
+          p.id,
+        ]);
         await client.query("DELETE FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'TARGET'", [
           p.id,
         ]);

@@ -242,6 +242,26 @@ interface RunClock {
   stopped: string | null;
 }
 
+/**
+ * After `target.siteTimeZone` changed (apply set `realign_date_only`, 040): the synced values of the fields that are
+ * date-only in any of the definition's lists are forgotten, so each pair's date is compared afresh (I2), and the flag
+ * is cleared in the same statement (a crash leaves both or neither). Other fields keep their synced values.
+ */
+async function realignDateOnlyFields(meta: Pool, definitionId: string, lists: ScopeList[]): Promise<void> {
+  const fields = [
+    ...new Set(
+      lists.flatMap((l) => (l.plan?.fields ?? []).filter((f) => f.kind === 'dateOnly').map((f) => f.target)),
+    ),
+  ];
+  await meta.query(
+    `WITH flag AS (
+       UPDATE arcore.sync_definitions SET realign_date_only = false WHERE id = $1 AND realign_date_only RETURNING id)
+     UPDATE arcore.sync_ledger l SET synced_values = l.synced_values - $2::text[], content_hash = NULL
+       FROM flag WHERE l.definition_id = flag.id AND l.synced_values ?| $2::text[]`,
+    [definitionId, fields],
+  );
+}
+
 async function openScope(
   ctx: EngineContext,
   stored: StoredDefinition,
@@ -465,6 +485,7 @@ export async function withRun(
   const target = dryRun ? dryRun.wrapTarget(runTarget, stored.definition.target.keyColumn) : runTarget;
   try {
     scope = await openScope(ctx, stored, runId, target, lock, clock);
+    if (stored.realignDateOnly && !dryRun) await realignDateOnlyFields(ctx.meta, stored.id, scope.lists);
     if (dryRun) scope = dryRun.adopt(scope);
     await work(scope);
   } catch (err) {

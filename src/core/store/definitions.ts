@@ -16,6 +16,8 @@ export interface StoredDefinition {
    * metadata database (whose pages record none) settles those left from before its connection was re-pointed.
    */
   pullIntentsLeft: boolean;
+  /** `target.siteTimeZone` changed: the next run forgets the synced values of the date-only fields (040). */
+  realignDateOnly: boolean;
 }
 
 export class UnknownDefinitionError extends Error {
@@ -174,6 +176,7 @@ interface DefinitionRow {
   name: string;
   list_id: string | null;
   intents_left: boolean;
+  realign_date_only: boolean;
 }
 
 function fromRow(row: DefinitionRow): StoredDefinition {
@@ -183,10 +186,11 @@ function fromRow(row: DefinitionRow): StoredDefinition {
     updatedAt: row.updated_at,
     listId: row.list_id,
     pullIntentsLeft: row.intents_left,
+    realignDateOnly: row.realign_date_only,
   };
 }
 
-const SELECT_DEFINITION = `SELECT d.id, d.name, d.document, d.updated_at, d.list_id,
+const SELECT_DEFINITION = `SELECT d.id, d.name, d.document, d.updated_at, d.list_id, d.realign_date_only,
     EXISTS (SELECT 1 FROM arcore.pull_insert_intents i WHERE i.definition_id = d.id) AS intents_left
   FROM arcore.sync_definitions d`;
 

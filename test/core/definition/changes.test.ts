@@ -50,13 +50,14 @@ describe('apply: a changed site time zone', () => {
   const changes = (before?: string, after?: string) =>
     describeDefinitionChanges(parseDefinition(input(before)), parseDefinition(input(after)));
 
-  it('compares every synced pair afresh (a day the old zone moved reads differently) and says how to settle it', () => {
+  it('compares the date-only fields of every pair afresh (a day the old zone moved reads differently) and says how to settle it', () => {
     const [change] = changes(undefined, 'Pacific/Auckland');
     expect(change).toMatchObject({
       kind: 'setting-changed',
       path: 'target.siteTimeZone',
       change: 'site time zone "UTC" → "Pacific/Auckland"',
-      realign: ['Title', 'Due'],
+      // Not the mapped fields: the next run forgets the synced values of the date-only ones only (040).
+      realign: [],
     });
     expect(change.effect).toContain('npx arcore-sync backfill projects --fields FIELD --direction push');
   });

@@ -134,3 +134,49 @@ describe('date-only columns on a New Zealand site without target.siteTimeZone', 
     ]);
   });
 });
+
+describe('a site time zone change (review r13)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    await createProjectsTable(h.db);
+    await h.define(projectsDefinition());
+  });
+  afterAll(() => h.close());
+
+  it('keeps an unpulled SharePoint edit of a field that is not date-only: only the date-only fields are compared afresh', async () => {
+    await h.db.pool.query(
+      "INSERT INTO projects (id, name, budget, due) VALUES (1, 'launch', 10, '2024-03-10')",
+    );
+    expect(await runPush(h.ctx, 'projects', { trigger: 'test' })).toMatchObject({ created: 1 });
+    const [item] = await h.items('Projects');
+    // A user raises the budget in SharePoint; no pull has run yet.
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/Projects/items/${item.id}/fields`, {
+      Budget: 20,
+    });
+    expect(edit.status).toBe(200);
+    // The operator sets the site's zone (UTC's offset all year: no day moves). Under SOURCE_WINS, a Budget whose
+    // synced value was forgotten would be a conflict Postgres wins, and the edit would be written over.
+    const applied = await applyDefinitions(h.db.pool, [
+      parseDefinition(
+        projectsDefinition({ target: { site: SITE, list: 'Projects', siteTimeZone: 'Africa/Abidjan' } }),
+      ),
+    ]);
+    expect(applied.definitions[0].changes.map((c) => c.path)).toContain('target.siteTimeZone');
+
+    const pull = await runPull(h.ctx, 'projects', { trigger: 'test' });
+    await runPush(h.ctx, 'projects', { trigger: 'test' });
+    const { rows } = await h.db.pool.query('SELECT budget::text AS budget FROM projects WHERE id = 1');
+    const [after] = await h.items('Projects');
+    expect({ conflicts: pull.conflicts, postgres: rows[0].budget, sharepoint: after.fields.Budget }).toEqual({
+      conflicts: 0,
+      postgres: '20.00',
+      sharepoint: 20,
+    });
+    // The date-only field was compared afresh and found equal; the flag is spent.
+    const { rows: flags } = await h.db.pool.query(
+      "SELECT realign_date_only FROM arcore.sync_definitions WHERE name = 'projects'",
+    );
+    expect(flags).toEqual([{ realign_date_only: false }]);
+  });
+});
