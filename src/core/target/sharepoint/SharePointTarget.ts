@@ -3,7 +3,12 @@ import type { SpColumnInfo } from '../../canonical';
 import pLimit from 'p-limit';
 import { BatchWriter, MAX_BATCH_SIZE } from './batchWriter';
 import { toSpColumnInfo } from './columns';
-import { GraphOutcomeUnknownError, GraphResponseShapeError, ResyncRequiredError } from './errors';
+import {
+  FieldsMissingError,
+  GraphOutcomeUnknownError,
+  GraphResponseShapeError,
+  ResyncRequiredError,
+} from './errors';
 import {
   batchResponseSchema,
   collectionSchema,
@@ -19,7 +24,7 @@ import {
 } from './graphSchemas';
 import { GraphTransport, requestErrorOf, type GraphTransportStats } from './GraphTransport';
 import type { GraphClientOptions } from './options';
-import { toDeltaEntry, toListItem } from './listItems';
+import { hasFields, readListItems, toDeltaEntry } from './listItems';
 import { internalNameFor } from './internalNames';
 import { MAX_LOOKUPS_PER_QUERY, readSelection } from './readSelect';
 import type { CreateSubscriptionInput, DeltaPage, ListItem, WriteOp, WriteOutcome } from './types';
@@ -238,8 +243,10 @@ export class SharePointTarget {
 
   /**
    * The list's delta feed, page by page: the first enumeration without `deltaLink`, the changes since
-   * otherwise. The last page carries the new deltaLink. An expired link throws ResyncRequiredError with
-   * the fresh link Graph gave (or a new first-enumeration URL when it gave none).
+   * otherwise. The last page carries the new deltaLink. An expired link throws ResyncRequiredError whose fresh link
+   * is this feed's own first enumeration, never the Location Graph gave: that link's selection is unknown
+   * (ResyncRequiredError says why), and a restart that read items without their fields would null every mapped
+   * column. A page with an item that came without `fields` is refused whole (FieldsMissingError).
    */
   async *deltaPages(
     siteId: string,
@@ -256,20 +263,24 @@ export class SharePointTarget {
       if (response.status === 410) {
         const body = graphErrorBodySchema.safeParse(response.body);
         throw new ResyncRequiredError(
-          response.headers.get('location') ?? firstEnumeration,
+          firstEnumeration,
           body.success ? body.data.error.code : 'resyncRequired',
           url,
+          response.headers.get('location') ?? undefined,
         );
       }
       if (response.status !== 200) throw requestErrorOf(response);
       const page = deltaPageSchema.safeParse(response.body);
       if (!page.success) throw requestShapeError(url, page.error.message);
       const result: DeltaPage = { entries: [], errors: [] };
+      const fieldless: string[] = [];
       for (const raw of page.data.value) {
         const entry = toDeltaEntry(raw);
         if ('error' in entry) result.errors.push(entry.error);
+        else if ('fieldsMissing' in entry) fieldless.push(entry.fieldsMissing);
         else result.entries.push(entry);
       }
+      if (fieldless.length > 0) throw new FieldsMissingError('GET', url, fieldless);
       const nextLink = page.data['@odata.nextLink'];
       const deltaLink = page.data['@odata.deltaLink'];
       if (nextLink) result.nextLink = nextLink;
@@ -303,7 +314,7 @@ export class SharePointTarget {
     const selection = await this.collectionSelection(siteId, listId, opts.select);
     const url = `/sites/${siteId}/lists/${listId}/items?${itemQueryString({ ...opts, select: selection.query })}`;
     for await (const page of this.pages(url, listItemSchema)) {
-      const items = page.map(toListItem);
+      const items = readListItems(page, 'GET', this.transport.url(url));
       await this.completeFields(siteId, listId, items, selection.perItem);
       yield items;
     }
@@ -325,7 +336,8 @@ export class SharePointTarget {
     const url = `/sites/${siteId}/lists/${listId}/items?$expand=${fieldsExpansion(selection.query)}&$filter=${filter}`;
     const items: ListItem[] = [];
     const headers = { Prefer: 'HonorNonIndexedQueriesWarningMayFailRandomly' };
-    for await (const page of this.pages(url, listItemSchema, headers)) items.push(...page.map(toListItem));
+    for await (const page of this.pages(url, listItemSchema, headers))
+      items.push(...readListItems(page, 'GET', this.transport.url(url)));
     await this.completeFields(siteId, listId, items, selection.perItem);
     return items;
   }
@@ -345,7 +357,7 @@ export class SharePointTarget {
     if (response.status !== 200) throw requestErrorOf(response);
     const item = parseListItem(response.body);
     if (!item.success) throw requestShapeError(response.url, item.error.message);
-    return toListItem(item.data);
+    return readListItems([item.data], 'GET', response.url)[0];
   }
 
   /** A change-notification subscription for a list (lists accept only `changeType: "updated"`). */
@@ -449,7 +461,12 @@ export class SharePointTarget {
             body: response.body,
             headers: new Headers(response.headers ?? {}),
           });
-        const { '@odata.etag': _etag, ...extra } = read.data.fields ?? {};
+        // Without its fields object the lookups it was read for would stay absent, read as empty (I12).
+        if (!hasFields(read.data))
+          throw new FieldsMissingError('GET', this.transport.url(requests[Number(response.id)].url), [
+            item.id,
+          ]);
+        const { '@odata.etag': _etag, ...extra } = read.data.fields;
         Object.assign(item.fields, extra);
       }
     }
