@@ -12,8 +12,10 @@ import {
   type CanonicalValue,
   type FieldKind,
   type MappedColumn,
+  type SpColumnInfo,
 } from '../core/canonical';
 import {
+  GraphRequestError,
   ResyncRequiredError,
   type DeltaPage,
   type ListItem,
@@ -31,6 +33,8 @@ const describeOutcome = (o: WriteOutcome): string =>
     : o.status === 'failed'
       ? `failed: ${o.message}`
       : o.status;
+
+const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** One write through the engine's BatchWriter to the scratch list. */
 async function writeOne(ctx: ProbeContext, op: WriteOp): Promise<WriteOutcome> {
@@ -89,6 +93,20 @@ const ENGINE_FORMS: EngineForm[] = [
     source: `${DOCS}/resources/booleancolumn`,
   },
   {
+    role: 'lookup',
+    kind: 'lookupId',
+    value: (ctx) => Number(ctx.items.get('lookupTarget')),
+    clearedHarm: 'a lookup cleared in Postgres stays in SharePoint and comes back',
+    source: `${DOCS}/resources/fieldvalueset`,
+  },
+  {
+    role: 'person',
+    kind: 'lookupId',
+    value: (ctx) => ctx.userLookupId as number,
+    clearedHarm: 'a person cleared in Postgres stays in SharePoint and comes back',
+    source: `${DOCS}/resources/personorgroupcolumn`,
+  },
+  {
     role: 'multiChoice',
     kind: 'multiChoice',
     value: () => ['alpha', 'gamma'],
@@ -111,6 +129,8 @@ function engineRoundTrip(form: EngineForm): Check {
     async run(ctx) {
       const id = ctx.items.get('main');
       if (!id || !ctx.columns.has(form.role)) return skip('the item or the column could not be created');
+      if (!Number.isInteger(form.value(ctx)) && form.kind === 'lookupId')
+        return skip('no lookup target or user-list id to write');
       if (form.kind === 'multiLookupId' && !Number.isInteger(ctx.userLookupId))
         return skip('no user-list id to write');
       const columns = await mappedColumn(ctx, form.role, form.kind);
@@ -149,7 +169,72 @@ function engineRoundTrip(form: EngineForm): Check {
   };
 }
 
+/** How the engine must classify each scratch column from GET /columns (columns.ts): the facets it decides by. */
+const EXPECTED_COLUMNS: Record<string, Partial<SpColumnInfo>> = {
+  text: { type: 'text' },
+  note: { type: 'note' },
+  number: { type: 'number' },
+  currency: { type: 'currency' },
+  boolean: { type: 'boolean' },
+  dateTime: { type: 'dateTime', dateOnly: false },
+  dateOnly: { type: 'dateTime', dateOnly: true },
+  choice: { type: 'choice' },
+  multiChoice: { type: 'multiChoice' },
+  lookup: { type: 'lookup', allowMultiple: false },
+  person: { type: 'person', allowMultiple: false },
+  multiPerson: { type: 'person', allowMultiple: true },
+  key: { type: 'text', hidden: true, indexed: true },
+};
+
 const reads: Check[] = [
+  {
+    name: 'columns.engineClassification',
+    source: `${DOCS}/resources/columndefinition`,
+    async run(ctx) {
+      if (!ctx.columns.has('key')) return skip('the columns could not be created');
+      const { target, siteId, listId } = ctx.engineList();
+      const columns = await target.getColumns(siteId, listId);
+      const wrong: string[] = [];
+      let compared = 0;
+      for (const [role, expected] of Object.entries(EXPECTED_COLUMNS)) {
+        const name = ctx.columns.get(role);
+        if (name === undefined) continue;
+        compared++;
+        const read = columns.find((c) => c.name === name);
+        if (!read) {
+          wrong.push(`${name} is missing from GET /columns`);
+          continue;
+        }
+        for (const [facet, value] of Object.entries(expected) as [keyof SpColumnInfo, unknown][])
+          if (read[facet] !== value)
+            wrong.push(`${name}: ${facet} ${JSON.stringify(read[facet])}, expected ${JSON.stringify(value)}`);
+      }
+      return wrong.length === 0
+        ? pass(`GET /columns describes all ${compared} scratch columns as the engine classifies them`)
+        : fail(`the engine would classify columns wrongly (values mangled): ${wrong.join('; ')}`);
+    },
+  },
+  {
+    name: 'fields.unknownSelectRefused',
+    source: `${DOCS}/resources/fieldvalueset`,
+    async run(ctx) {
+      const id = ctx.items.get('main');
+      if (!id) return skip('no item');
+      const { target, siteId, listId } = ctx.engineList();
+      try {
+        const item = await target.getItem(siteId, listId, id, ['Title', 'ArcoreConformanceNoSuchColumn']);
+        return fail(
+          `selecting a column the list does not have answered ${item ? 'the item' : '404'} instead of an error: a ` +
+            'column deleted in SharePoint reads as empty until the engine resolves the list again (at most 10 ' +
+            'minutes), and a pull in that window writes NULL for it',
+        );
+      } catch (error) {
+        return error instanceof GraphRequestError && error.status === 400
+          ? pass('selecting a column the list does not have is refused with 400, never read as empty')
+          : fail(`selecting a column the list does not have failed otherwise: ${describeError(error)}`);
+      }
+    },
+  },
   {
     name: 'fields.hiddenKeyInFilter',
     source: `${DOCS}/listitem-list`,
@@ -243,8 +328,6 @@ async function drainEngine(pages: AsyncGenerator<DeltaPage>): Promise<Map<string
       last.set(e.kind === 'upsert' ? e.item.id : e.id, e.kind === 'upsert' ? e.item : null);
   return last;
 }
-
-const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 const delta: Check[] = [
   {

@@ -68,6 +68,10 @@ describe('arcore-sync conformance', () => {
       'engineRoundTrip.boolean',
       'engineRoundTrip.multiChoice',
       'engineRoundTrip.multiPerson',
+      'engineRoundTrip.lookup',
+      'engineRoundTrip.person',
+      'columns.engineClassification',
+      'fields.unknownSelectRefused',
       'batch.innerStatuses',
       'subscription.createAndRenew',
     ])
