@@ -287,12 +287,17 @@ export class SharePointTarget {
       if (deltaLink) result.deltaLink = deltaLink;
       if (!nextLink && !deltaLink)
         throw requestShapeError(url, 'a delta page with neither nextLink nor deltaLink');
-      await this.completeFields(
+      const gone = await this.completeFields(
         siteId,
         listId,
         result.entries.flatMap((entry) => (entry.kind === 'upsert' ? [entry.item] : [])),
         selection.perItem,
       );
+      // An item deleted between the page and its per-item read is deleted: its lookups were never read.
+      if (gone.size > 0)
+        result.entries = result.entries.map((entry) =>
+          entry.kind === 'upsert' && gone.has(entry.item.id) ? { kind: 'deleted', id: entry.item.id } : entry,
+        );
       yield result;
       url = nextLink;
     }
@@ -315,8 +320,8 @@ export class SharePointTarget {
     const url = `/sites/${siteId}/lists/${listId}/items?${itemQueryString({ ...opts, select: selection.query })}`;
     for await (const page of this.pages(url, listItemSchema)) {
       const items = readListItems(page, 'GET', this.transport.url(url));
-      await this.completeFields(siteId, listId, items, selection.perItem);
-      yield items;
+      const gone = await this.completeFields(siteId, listId, items, selection.perItem);
+      yield items.filter((item) => !gone.has(item.id));
     }
   }
 
@@ -338,8 +343,8 @@ export class SharePointTarget {
     const headers = { Prefer: 'HonorNonIndexedQueriesWarningMayFailRandomly' };
     for await (const page of this.pages(url, listItemSchema, headers))
       items.push(...readListItems(page, 'GET', this.transport.url(url)));
-    await this.completeFields(siteId, listId, items, selection.perItem);
-    return items;
+    const gone = await this.completeFields(siteId, listId, items, selection.perItem);
+    return items.filter((item) => !gone.has(item.id));
   }
 
   /**
@@ -426,16 +431,18 @@ export class SharePointTarget {
 
   /**
    * Reads `perItem` fields (lookups past the threshold) of each item, one single-item GET per item in
-   * `$batch` requests of 20, and merges them into the items' fields. An item deleted meanwhile keeps
-   * what it has: its tombstone follows in the feed.
+   * `$batch` requests of 20, and merges them into the items' fields. Returns the ids of items deleted meanwhile
+   * (404): their `perItem` fields were never read, so the caller must not read them as empty (I12). An item the
+   * batch left unanswered, or answered without fields, fails the read for the same reason.
    */
   private async completeFields(
     siteId: string,
     listId: string,
     items: ListItem[],
     perItem: string[],
-  ): Promise<void> {
-    if (perItem.length === 0 || items.length === 0) return;
+  ): Promise<Set<string>> {
+    const gone = new Set<string>();
+    if (perItem.length === 0 || items.length === 0) return gone;
     const expand = fieldsExpansion(perItem);
     for (let start = 0; start < items.length; start += MAX_BATCH_SIZE) {
       const chunk = items.slice(start, start + MAX_BATCH_SIZE);
@@ -449,9 +456,15 @@ export class SharePointTarget {
         resourceUnits: requests.length,
         safeToRetry: true,
       });
+      const answered = new Set<number>();
       for (const response of batch.responses) {
         const item = chunk[Number(response.id)];
-        if (item === undefined || response.status === 404) continue;
+        if (item === undefined) continue;
+        answered.add(Number(response.id));
+        if (response.status === 404) {
+          gone.add(item.id);
+          continue;
+        }
         const read = parseListItem(response.body);
         if (response.status !== 200 || !read.success)
           throw requestErrorOf({
@@ -469,7 +482,11 @@ export class SharePointTarget {
         const { '@odata.etag': _etag, ...extra } = read.data.fields;
         Object.assign(item.fields, extra);
       }
+      const unanswered = chunk.filter((_, index) => !answered.has(index)).map((item) => item.id);
+      if (unanswered.length > 0)
+        throw new FieldsMissingError('POST', this.transport.url('$batch'), unanswered);
     }
+    return gone;
   }
 
   private async *pages<T>(
