@@ -70,14 +70,11 @@ interface EngineForm {
   source: string;
 }
 
+/*
+ * Date-only values are left to `roundTrip.dateOnly`: the engine's date form depends on the site's time zone, which
+ * that check is told and these are not.
+ */
 const ENGINE_FORMS: EngineForm[] = [
-  {
-    role: 'dateOnly',
-    kind: 'dateOnly',
-    value: () => '2024-03-10',
-    clearedHarm: 'a cleared date comes back to Postgres',
-    source: `${DOCS}/resources/datetimecolumn`,
-  },
   {
     role: 'dateTime',
     kind: 'dateTime',

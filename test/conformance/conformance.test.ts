@@ -64,7 +64,6 @@ describe('arcore-sync conformance', () => {
       'fields.hiddenKeyInFilter',
       'etag.ifMatchUpdateAnswer',
       'etag.staleDeletePreconditionFailed',
-      'engineRoundTrip.dateOnly',
       'engineRoundTrip.boolean',
       'engineRoundTrip.multiChoice',
       'engineRoundTrip.multiPerson',
