@@ -5,6 +5,7 @@
 import { internalNameFor } from '../core/target/sharepoint';
 import { ScratchListConflictError, type Check, type ProbeContext } from './context';
 import { DATE_ONLY_SOURCE, dateOnlyRoundTrip } from './dateOnly';
+import { ENGINE_DELTA, ENGINE_ETAGS, ENGINE_READS, ENGINE_ROUND_TRIPS } from './engineChecks';
 import { fail, pass, skip, type CheckOutcome } from './types';
 
 const DOCS = 'https://learn.microsoft.com/en-us/graph/api';
@@ -541,25 +542,6 @@ const delta: Check[] = [
           );
     },
   },
-  {
-    name: 'delta.resync410',
-    source: `${DOCS}/listitem-delta`,
-    async run(ctx) {
-      if (!ctx.deltaLink) return skip('no deltaLink');
-      const url = new URL(ctx.deltaLink);
-      url.searchParams.set('token', 'arcore-conformance-invalid-token');
-      const res = await ctx.send('GET', url.toString());
-      if (res.status !== 410)
-        return fail(
-          `an invalid token answered ${res.status}, not 410 (the engine re-enumerates only on 410)`,
-        );
-      const location = res.headers.get('location');
-      const code = asObject(asObject(res.body).error).code;
-      return pass(
-        `410 ${String(code)}${location ? ' with a Location to restart from' : ' without Location (the engine restarts enumeration itself)'}`,
-      );
-    },
-  },
 ];
 
 const batch: Check[] = [
@@ -688,9 +670,13 @@ const throttling: Check = {
 export const CHECKS: Check[] = [
   ...setup,
   ...KINDS.map((kind) => ('check' in kind ? kind.check : roundTrip(kind))),
+  ...ENGINE_ROUND_TRIPS,
   ...reads,
+  ...ENGINE_READS,
   ...etags,
+  ...ENGINE_ETAGS,
   ...delta,
+  ...ENGINE_DELTA,
   ...batch,
   ...subscriptions,
   throttling,

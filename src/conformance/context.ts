@@ -2,11 +2,12 @@
  * What the conformance checks share: the options, the transport, the site, the scratch lists the probe
  * created (the only lists it ever writes to) and what earlier checks found.
  */
-import type {
-  GraphClientOptions,
-  GraphResponse,
-  GraphTransport,
-  HttpMethod,
+import {
+  SharePointTarget,
+  type GraphClientOptions,
+  type GraphResponse,
+  type GraphTransport,
+  type HttpMethod,
 } from '../core/target/sharepoint';
 import type { CheckOutcome } from './types';
 
@@ -50,6 +51,8 @@ export class ProbeContext {
   deltaLink: string | undefined;
   /** Lists created by this probe (only these are ever written to or deleted). */
   readonly created = new Set<string>();
+  /** The engine's own SharePoint client, for the checks that must send what the engine sends (engineChecks.ts). */
+  private engine: SharePointTarget | undefined;
 
   constructor(
     readonly transport: GraphTransport,
@@ -90,6 +93,22 @@ export class ProbeContext {
   listPath(): string {
     if (!this.siteId || !this.listId) throw new Error('the scratch list was not created');
     return `/sites/${this.siteId}/lists/${this.listId}`;
+  }
+
+  /**
+   * The engine's SharePointTarget and the scratch list it may write to: its writes bypass `send`, so the list is
+   * checked here to be one this probe created.
+   */
+  engineList(): { target: SharePointTarget; siteId: string; listId: string } {
+    if (!this.siteId || !this.listId || !this.created.has(this.listId))
+      throw new Error('the scratch list was not created');
+    this.engine ??= new SharePointTarget(this.options.graph);
+    return { target: this.engine, siteId: this.siteId, listId: this.listId };
+  }
+
+  /** Releases the engine client's connections. */
+  async closeEngine(): Promise<void> {
+    await this.engine?.close();
   }
 
   column(role: string): string {

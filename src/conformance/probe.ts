@@ -62,6 +62,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       source: 'https://learn.microsoft.com/en-us/graph/api/list-delete',
       ...outcome,
     });
+    await ctx.closeEngine();
     await transport.close();
   }
   const count = (status: CheckResult['status']) => checks.filter((c) => c.status === status).length;

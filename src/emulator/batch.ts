@@ -99,10 +99,13 @@ export async function runBatch(ctx: EmulatorContext, outer: GraphRequest): Promi
       `The number of batch requests (${requests.length}) exceeds the limit of ${MAX_BATCH_REQUESTS}.`,
       'BadRequest',
     );
+  // "id … Not case-sensitive. Must be unique in the batch, otherwise, the batch request fails with a 400 error"
+  // (https://learn.microsoft.com/en-us/graph/json-batching, "Creating a batch request").
   const ids = new Set<string>();
   for (const r of requests) {
-    if (ids.has(r.id)) throw badRequest(`Batch request id '${r.id}' is used more than once`, 'BadRequest');
-    ids.add(r.id);
+    const id = r.id.toLowerCase();
+    if (ids.has(id)) throw badRequest(`Batch request id '${r.id}' is used more than once`, 'BadRequest');
+    ids.add(id);
     const headerNames = Object.keys(r.headers ?? {}).map((h) => h.toLowerCase());
     if (r.body !== undefined && !headerNames.includes('content-type'))
       throw badRequest(`Batch request '${r.id}' has a body but no Content-Type header`, 'BadRequest');

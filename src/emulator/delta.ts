@@ -178,12 +178,12 @@ export function getDelta(
     const decoded = decodeToken(rawToken);
     if (!decoded || decoded.l !== list.id)
       resync(ctx, site, list, explicit, 'the token is not valid for this list');
-    // Options given on the call win over the ones the link remembers.
-    const options: DeltaOptions = {
-      x: explicit.x ?? decoded.x,
-      q: explicit.q ?? decoded.q,
-      t: explicit.t ?? decoded.t,
-    };
+    // The options the token encodes, never ones added to its link later: "If you use any query parameter (other
+    // than $deltatoken and $skiptoken), you must specify it in the initial delta request. Microsoft Graph
+    // automatically encodes any specified parameters into the token" (https://learn.microsoft.com/en-us/graph/
+    // delta-query-overview, "State tokens"). An engine that widened a stored link's selection would pass here only
+    // if Graph applied it, which it does not promise.
+    const options: DeltaOptions = { x: decoded.x, q: decoded.q, t: decoded.t };
     if (decoded.e !== ctx.state.deltaEpoch) resync(ctx, site, list, options, 'the token has expired');
     const maxAge = ctx.settings.deltaTokenMaxAgeMs;
     if (maxAge !== undefined && Date.now() - decoded.i > maxAge)

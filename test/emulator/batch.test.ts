@@ -90,7 +90,7 @@ describe('$batch', () => {
     expect(gained.findIndex((n) => n > 0)).toBeGreaterThanOrEqual(60);
   });
 
-  it('rejects more than 20 requests, duplicate ids and bodies without Content-Type with 400', async () => {
+  it('rejects more than 20 requests, duplicate ids (compared without case) and bodies without Content-Type with 400', async () => {
     const many = Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: 'GET', url: itemsPath }));
     const tooMany = await t.graph<ErrorShape>('POST', '/$batch', { body: { requests: many } });
     expect(tooMany.status).toBe(400);
@@ -104,6 +104,18 @@ describe('$batch', () => {
       },
     });
     expect(duplicate.status).toBe(400);
+    // "id … Not case-sensitive. Must be unique in the batch, otherwise, the batch request fails with a 400 error
+    // code." (https://learn.microsoft.com/en-us/graph/json-batching, "Creating a batch request")
+    const sameButCase = await t.graph<ErrorShape>('POST', '/$batch', {
+      body: {
+        requests: [
+          { id: 'a', method: 'GET', url: itemsPath },
+          { id: 'A', method: 'GET', url: itemsPath },
+        ],
+      },
+    });
+    expect(sameButCase.status).toBe(400);
+    expect(sameButCase.body.error.message).toMatch(/'A' is used more than once/);
     const before = t.emulator.control.listItems(t.siteId, listId).length;
     const noType = await t.graph<ErrorShape>('POST', '/$batch', {
       body: { requests: [{ id: '1', method: 'POST', url: itemsPath, body: { fields: { Title: 'x' } } }] },

@@ -109,10 +109,10 @@ describe('listItem delta', () => {
   it('I5 cursor safety: items changed while enumerating are delivered by the deltaLink', async () => {
     const listId = await newList('Moving', 4);
     const items = `/sites/${t.siteId}/lists/${listId}/items`;
-    const first = await t.graph<PageShape>('GET', `${items}/delta?$top=2`);
+    const first = await t.graph<PageShape>('GET', `${items}/delta?$top=2&$expand=fields`);
     await t.graph('PATCH', `${items}/1/fields`, { body: { Qty: 100 } });
     const rest = await drain(first.body['@odata.nextLink']!);
-    const after = await drain(`${rest.deltaLink}&$expand=fields`);
+    const after = await drain(rest.deltaLink);
     expect(after.items.map((i) => i.id)).toEqual(['1']);
     expect(after.items[0].fields!.Qty).toBe(100);
   });
@@ -131,6 +131,35 @@ describe('listItem delta', () => {
     const restarted = await drain(location);
     expect(restarted.items.map((i) => i.id)).toEqual(['1', '2', '3']);
     expect(restarted.items[0].fields).toEqual({ '@odata.etag': expect.any(String), Qty: 1 });
+  });
+
+  it('a token it cannot read answers 410 with a Location that restarts without the options the token carried', async () => {
+    // Options live in the token (delta-query-overview, "State tokens"): a service that cannot read it cannot know
+    // them. The engine therefore restarts from its own first enumeration (SharePointTarget.deltaPages).
+    const listId = await newList('Unreadable', 1);
+    const gone = await t.graph('GET', `/sites/${t.siteId}/lists/${listId}/items/delta?token=unreadable`);
+    expect(gone.status).toBe(410);
+    const restarted = await drain(gone.headers.get('location')!);
+    expect(restarted.items.map((i) => i.id)).toEqual(['1']);
+    expect(restarted.items[0].fields).toBeUndefined();
+  });
+
+  it('applies the options its token encodes, never ones added to the link later', async () => {
+    // "If you use any query parameter (other than $deltatoken and $skiptoken), you must specify it in the initial
+    // delta request. … You only need to specify any query parameters once upfront."
+    // (https://learn.microsoft.com/en-us/graph/delta-query-overview, "State tokens")
+    const listId = await newList('LateOptions', 1);
+    const items = `/sites/${t.siteId}/lists/${listId}/items`;
+    const { deltaLink } = await drain(`${items}/delta`);
+    await t.graph('PATCH', `${items}/1/fields`, { body: { Qty: 2 } });
+    const changes = await drain(`${deltaLink}&$expand=fields($select=Qty)`);
+    expect(changes.items.map((i) => i.id)).toEqual(['1']);
+    expect(changes.items[0].fields).toBeUndefined();
+    // …and one the first request gave stays applied on its later links.
+    const selected = await drain(`${items}/delta?$expand=fields($select=Qty)`);
+    await t.graph('PATCH', `${items}/1/fields`, { body: { Qty: 3 } });
+    const later = await drain(selected.deltaLink);
+    expect(later.items[0].fields).toEqual({ '@odata.etag': expect.any(String), Qty: 3 });
   });
 
   it('answers 410 for tokens that are garbage or belong to another list', async () => {

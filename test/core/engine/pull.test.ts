@@ -176,6 +176,37 @@ describe('pull', () => {
       expect((await push()).created + (await pull()).created).toBe(0);
     });
 
+    it('I14 a 410 for a token Graph cannot read restarts from its own enumeration: no column is emptied, later edits still arrive', async () => {
+      // Graph's restart Location for a token it "can't provide a list of changes for" keeps no known query options
+      // (listitem-delta "Response"; delta-query-overview "State tokens"): the emulator's selects no fields.
+      await h.define(projectsDefinition());
+      await h.db.pool.query(
+        "INSERT INTO projects (id, name, budget, done) VALUES (1, 'alpha', 10, true), (2, 'beta', 20, false)",
+      );
+      await push();
+      await pull();
+      const changed = await h.db.pool.query(
+        "UPDATE arcore.sync_cursors SET value = regexp_replace(value, 'token=[^&]*', 'token=unreadable') WHERE scope = 'TARGET' AND value IS NOT NULL",
+      );
+      expect(changed.rowCount).toBe(1);
+      expect(await pull()).toMatchObject({ conflicts: 0, failed: 0 });
+      const values = () =>
+        h.db.pool.query('SELECT id, name, budget::float AS budget, done FROM projects ORDER BY id');
+      expect((await values()).rows).toEqual([
+        { id: 1, name: 'alpha', budget: 10, done: true },
+        { id: 2, name: 'beta', budget: 20, done: false },
+      ]);
+      // The link stored after the resync selects the plan's fields too: a SharePoint edit arrives as written.
+      await spEdit((await item('alpha'))!.id, { Title: 'alpha edited in SharePoint' });
+      await pull();
+      expect((await values()).rows[0]).toEqual({
+        id: 1,
+        name: 'alpha edited in SharePoint',
+        budget: 10,
+        done: true,
+      });
+    });
+
     it("a value Postgres refuses parks that item with Postgres's message; the rest of the page is applied", async () => {
       await h.db.pool.query('ALTER TABLE projects ADD CONSTRAINT budget_small CHECK (budget < 100)');
       await seed('SOURCE_WINS');

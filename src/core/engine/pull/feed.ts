@@ -101,6 +101,8 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
         ctx.log.warn(
           `${def.name}: delta link expired (${err.code}); re-enumerating the list and reconciling`,
         );
+        // The engine's own first enumeration, which selects the plan's fields: the fingerprint below says so, and
+        // only this link makes that true (a 410's Location may select nothing; ResyncRequiredError says why).
         link = err.freshLink;
         deltaLink = null;
         enumeration = scope.runId;

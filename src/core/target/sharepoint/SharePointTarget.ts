@@ -3,7 +3,12 @@ import type { SpColumnInfo } from '../../canonical';
 import pLimit from 'p-limit';
 import { BatchWriter, MAX_BATCH_SIZE } from './batchWriter';
 import { toSpColumnInfo } from './columns';
-import { GraphOutcomeUnknownError, GraphResponseShapeError, ResyncRequiredError } from './errors';
+import {
+  FieldsMissingError,
+  GraphOutcomeUnknownError,
+  GraphResponseShapeError,
+  ResyncRequiredError,
+} from './errors';
 import {
   batchResponseSchema,
   collectionSchema,
@@ -19,7 +24,7 @@ import {
 } from './graphSchemas';
 import { GraphTransport, requestErrorOf, type GraphTransportStats } from './GraphTransport';
 import type { GraphClientOptions } from './options';
-import { toDeltaEntry, toListItem } from './listItems';
+import { hasFields, readListItems, toDeltaEntry } from './listItems';
 import { internalNameFor } from './internalNames';
 import { MAX_LOOKUPS_PER_QUERY, readSelection } from './readSelect';
 import type { CreateSubscriptionInput, DeltaPage, ListItem, WriteOp, WriteOutcome } from './types';
@@ -238,8 +243,10 @@ export class SharePointTarget {
 
   /**
    * The list's delta feed, page by page: the first enumeration without `deltaLink`, the changes since
-   * otherwise. The last page carries the new deltaLink. An expired link throws ResyncRequiredError with
-   * the fresh link Graph gave (or a new first-enumeration URL when it gave none).
+   * otherwise. The last page carries the new deltaLink. An expired link throws ResyncRequiredError whose fresh link
+   * is this feed's own first enumeration, never the Location Graph gave: that link's selection is unknown
+   * (ResyncRequiredError says why), and a restart that read items without their fields would null every mapped
+   * column. A page with an item that came without `fields` is refused whole (FieldsMissingError).
    */
   async *deltaPages(
     siteId: string,
@@ -256,32 +263,41 @@ export class SharePointTarget {
       if (response.status === 410) {
         const body = graphErrorBodySchema.safeParse(response.body);
         throw new ResyncRequiredError(
-          response.headers.get('location') ?? firstEnumeration,
+          firstEnumeration,
           body.success ? body.data.error.code : 'resyncRequired',
           url,
+          response.headers.get('location') ?? undefined,
         );
       }
       if (response.status !== 200) throw requestErrorOf(response);
       const page = deltaPageSchema.safeParse(response.body);
       if (!page.success) throw requestShapeError(url, page.error.message);
       const result: DeltaPage = { entries: [], errors: [] };
+      const fieldless: string[] = [];
       for (const raw of page.data.value) {
         const entry = toDeltaEntry(raw);
         if ('error' in entry) result.errors.push(entry.error);
+        else if ('fieldsMissing' in entry) fieldless.push(entry.fieldsMissing);
         else result.entries.push(entry);
       }
+      if (fieldless.length > 0) throw new FieldsMissingError('GET', url, fieldless);
       const nextLink = page.data['@odata.nextLink'];
       const deltaLink = page.data['@odata.deltaLink'];
       if (nextLink) result.nextLink = nextLink;
       if (deltaLink) result.deltaLink = deltaLink;
       if (!nextLink && !deltaLink)
         throw requestShapeError(url, 'a delta page with neither nextLink nor deltaLink');
-      await this.completeFields(
+      const gone = await this.completeFields(
         siteId,
         listId,
         result.entries.flatMap((entry) => (entry.kind === 'upsert' ? [entry.item] : [])),
         selection.perItem,
       );
+      // An item deleted between the page and its per-item read is deleted: its lookups were never read.
+      if (gone.size > 0)
+        result.entries = result.entries.map((entry) =>
+          entry.kind === 'upsert' && gone.has(entry.item.id) ? { kind: 'deleted', id: entry.item.id } : entry,
+        );
       yield result;
       url = nextLink;
     }
@@ -303,9 +319,9 @@ export class SharePointTarget {
     const selection = await this.collectionSelection(siteId, listId, opts.select);
     const url = `/sites/${siteId}/lists/${listId}/items?${itemQueryString({ ...opts, select: selection.query })}`;
     for await (const page of this.pages(url, listItemSchema)) {
-      const items = page.map(toListItem);
-      await this.completeFields(siteId, listId, items, selection.perItem);
-      yield items;
+      const items = readListItems(page, 'GET', this.transport.url(url));
+      const gone = await this.completeFields(siteId, listId, items, selection.perItem);
+      yield items.filter((item) => !gone.has(item.id));
     }
   }
 
@@ -325,9 +341,10 @@ export class SharePointTarget {
     const url = `/sites/${siteId}/lists/${listId}/items?$expand=${fieldsExpansion(selection.query)}&$filter=${filter}`;
     const items: ListItem[] = [];
     const headers = { Prefer: 'HonorNonIndexedQueriesWarningMayFailRandomly' };
-    for await (const page of this.pages(url, listItemSchema, headers)) items.push(...page.map(toListItem));
-    await this.completeFields(siteId, listId, items, selection.perItem);
-    return items;
+    for await (const page of this.pages(url, listItemSchema, headers))
+      items.push(...readListItems(page, 'GET', this.transport.url(url)));
+    const gone = await this.completeFields(siteId, listId, items, selection.perItem);
+    return items.filter((item) => !gone.has(item.id));
   }
 
   /**
@@ -345,7 +362,7 @@ export class SharePointTarget {
     if (response.status !== 200) throw requestErrorOf(response);
     const item = parseListItem(response.body);
     if (!item.success) throw requestShapeError(response.url, item.error.message);
-    return toListItem(item.data);
+    return readListItems([item.data], 'GET', response.url)[0];
   }
 
   /** A change-notification subscription for a list (lists accept only `changeType: "updated"`). */
@@ -414,16 +431,18 @@ export class SharePointTarget {
 
   /**
    * Reads `perItem` fields (lookups past the threshold) of each item, one single-item GET per item in
-   * `$batch` requests of 20, and merges them into the items' fields. An item deleted meanwhile keeps
-   * what it has: its tombstone follows in the feed.
+   * `$batch` requests of 20, and merges them into the items' fields. Returns the ids of items deleted meanwhile
+   * (404): their `perItem` fields were never read, so the caller must not read them as empty (I12). An item the
+   * batch left unanswered, or answered without fields, fails the read for the same reason.
    */
   private async completeFields(
     siteId: string,
     listId: string,
     items: ListItem[],
     perItem: string[],
-  ): Promise<void> {
-    if (perItem.length === 0 || items.length === 0) return;
+  ): Promise<Set<string>> {
+    const gone = new Set<string>();
+    if (perItem.length === 0 || items.length === 0) return gone;
     const expand = fieldsExpansion(perItem);
     for (let start = 0; start < items.length; start += MAX_BATCH_SIZE) {
       const chunk = items.slice(start, start + MAX_BATCH_SIZE);
@@ -437,9 +456,15 @@ export class SharePointTarget {
         resourceUnits: requests.length,
         safeToRetry: true,
       });
+      const answered = new Set<number>();
       for (const response of batch.responses) {
         const item = chunk[Number(response.id)];
-        if (item === undefined || response.status === 404) continue;
+        if (item === undefined) continue;
+        answered.add(Number(response.id));
+        if (response.status === 404) {
+          gone.add(item.id);
+          continue;
+        }
         const read = parseListItem(response.body);
         if (response.status !== 200 || !read.success)
           throw requestErrorOf({
@@ -449,10 +474,19 @@ export class SharePointTarget {
             body: response.body,
             headers: new Headers(response.headers ?? {}),
           });
-        const { '@odata.etag': _etag, ...extra } = read.data.fields ?? {};
+        // Without its fields object the lookups it was read for would stay absent, read as empty (I12).
+        if (!hasFields(read.data))
+          throw new FieldsMissingError('GET', this.transport.url(requests[Number(response.id)].url), [
+            item.id,
+          ]);
+        const { '@odata.etag': _etag, ...extra } = read.data.fields;
         Object.assign(item.fields, extra);
       }
+      const unanswered = chunk.filter((_, index) => !answered.has(index)).map((item) => item.id);
+      if (unanswered.length > 0)
+        throw new FieldsMissingError('POST', this.transport.url('$batch'), unanswered);
     }
+    return gone;
   }
 
   private async *pages<T>(

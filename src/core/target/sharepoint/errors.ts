@@ -124,7 +124,13 @@ export class GraphOutcomeUnknownError extends Error {
 
 /**
  * A delta link is no longer valid (410 Gone): the caller must re-enumerate from `freshLink` and
- * reconcile (sync-model I8, graph.md "Delta").
+ * reconcile (sync-model I8, graph.md "Delta"). `freshLink` is always the engine's own first-enumeration URL, which
+ * selects the fields the caller asked for; `location` is the restart link Graph offered, kept for the log only.
+ * Graph documents that Location as "a new nextLink to start a fresh delta enumeration" for a token the service
+ * "can't provide a list of changes for" (https://learn.microsoft.com/en-us/graph/api/listitem-delta, "Response"),
+ * and nothing about which query options it keeps: options are encoded in the token ("you must specify it in the
+ * initial delta request", https://learn.microsoft.com/en-us/graph/delta-query-overview, "State tokens"), so a
+ * service that cannot read the token cannot know the `$expand=fields(...)` it carried.
  */
 export class ResyncRequiredError extends Error {
   override readonly name = 'ResyncRequiredError';
@@ -133,8 +139,34 @@ export class ResyncRequiredError extends Error {
     readonly freshLink: string,
     readonly code: string,
     readonly expiredLink: string,
+    readonly location?: string,
   ) {
     super(`delta link expired (${code}): re-enumerate from ${redactUrl(freshLink)}`);
+  }
+}
+
+/**
+ * Graph answered items without the `fields` the request expanded. An item without `fields` is unreadable, never
+ * "every field empty" (inside a `fields` object Graph leaves out empty values, so there absence means null; the
+ * object missing says nothing about any value). Nothing of the answer is applied: reading such an item as empty
+ * would write NULL into every mapped column of its row (I12, I14).
+ */
+export class FieldsMissingError extends Error {
+  override readonly name = 'FieldsMissingError';
+  readonly errorKind: ErrorKind = 'internal';
+
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly itemIds: string[],
+  ) {
+    const shown =
+      itemIds.slice(0, 5).join(', ') + (itemIds.length > 5 ? ` and ${itemIds.length - 5} more` : '');
+    super(
+      `${method} ${redactUrl(url)}: Graph answered item(s) ${shown} without the fields the request selected; ` +
+        'an item without fields cannot be read, so nothing of this answer was applied (no column was emptied). ' +
+        'Run again; if it persists, run `arcore-sync conformance` against this site and report its output',
+    );
   }
 }
 

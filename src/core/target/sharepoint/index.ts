@@ -15,6 +15,7 @@ export { MAX_BATCH_SIZE } from './batchWriter';
 export { internalNameFor, MAX_INTERNAL_NAME_LENGTH } from './internalNames';
 export { MAX_LOOKUPS_PER_QUERY } from './readSelect';
 export {
+  FieldsMissingError,
   GraphAuthError,
   GraphOutcomeUnknownError,
   GraphPermissionError,

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   assertColumnsExist,
+  FieldsMissingError,
   GraphAuthError,
   GraphRequestError,
   ResyncRequiredError,
@@ -520,6 +521,48 @@ describe('delta', () => {
     const again = await collect(target.deltaPages(h.siteId, listId, { deltaLink: resync.freshLink }));
     expect(again.flatMap((p) => p.entries)).toHaveLength(3);
     expect(again.at(-1)?.deltaLink).toBeDefined();
+  });
+
+  it('a 410 for a token Graph cannot read restarts from its own enumeration with the selection; its Location is not followed', async () => {
+    const target = h.target();
+    const listId = await h.newList();
+    await target.writeItems(h.siteId, listId, creates(2, 'u'));
+    const link = await target.latestDeltaLink(h.siteId, listId, ['Title', 'Key']);
+    const unreadable = link.replace(/token=[^&]*/, 'token=unreadable');
+    const error: unknown = await collect(
+      target.deltaPages(h.siteId, listId, { deltaLink: unreadable, select: ['Title', 'Key'] }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResyncRequiredError);
+    const resync = error as ResyncRequiredError;
+    // Graph's Location for a token it cannot read keeps no known options: the emulator's selects no fields.
+    expect(resync.location).toBeDefined();
+    expect(resync.freshLink).not.toBe(resync.location);
+    expect(decodeURIComponent(resync.freshLink)).toContain('fields($select=Title,Key)');
+    const again = (
+      await collect(target.deltaPages(h.siteId, listId, { deltaLink: resync.freshLink }))
+    ).flatMap((p) => p.entries);
+    expect(again.map((e) => (e.kind === 'upsert' ? e.item.fields.Key : e.id)).sort()).toEqual(['u0', 'u1']);
+  });
+
+  it('I12 a delta page with an item that came without fields is refused whole, never read as empty values', async () => {
+    const target = h.target();
+    const listId = await h.newList();
+    await target.writeItems(h.siteId, listId, creates(1, 'f'));
+    const link = await target.latestDeltaLink(h.siteId, listId, ['Title', 'Key']);
+    const gone: unknown = await collect(
+      target.deltaPages(h.siteId, listId, { deltaLink: link.replace(/token=[^&]*/, 'token=unreadable') }),
+    ).catch((e: unknown) => e);
+    // Graph's own restart link, which the engine never follows, reads the item without its fields.
+    const location = (gone as ResyncRequiredError).location;
+    expect(location).toBeDefined();
+    const error: unknown = await collect(target.deltaPages(h.siteId, listId, { deltaLink: location })).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(FieldsMissingError);
+    expect((error as FieldsMissingError).itemIds).toHaveLength(1);
+    expect((error as Error).message).toMatch(
+      /without the fields the request selected.*no column was emptied/,
+    );
   });
 });
 

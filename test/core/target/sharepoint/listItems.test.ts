@@ -1,4 +1,5 @@
-import { toDeltaEntry, toListItem } from '../../../../src/core/target/sharepoint/listItems';
+import { FieldsMissingError } from '../../../../src/core/target/sharepoint';
+import { readListItems, toDeltaEntry, toListItem } from '../../../../src/core/target/sharepoint/listItems';
 
 describe('I12 bad input: delta entries', () => {
   it('reads an item, a deleted-facet tombstone and an @removed tombstone', () => {
@@ -39,5 +40,15 @@ describe('I12 bad input: delta entries', () => {
       lastModifiedDateTime: '2024-05-05T05:05:05Z',
       fields: { '@odata.etag': '"a,1"', Modified: '2024-05-05T05:05:05Z' },
     });
+  });
+
+  it('an item without its fields object is unreadable, never every field empty', () => {
+    expect(toDeltaEntry({ id: '8', eTag: '"e,1"' })).toEqual({ fieldsMissing: '8' });
+    // A fields object without a column is that column empty (Graph leaves out empty values): still an item.
+    expect(toDeltaEntry({ id: '9', fields: {} })).toMatchObject({ kind: 'upsert', item: { fields: {} } });
+    const read = () =>
+      readListItems([{ id: '1', fields: { Title: 'a' } }, { id: '2' }], 'GET', 'https://g/x');
+    expect(read).toThrow(FieldsMissingError);
+    expect(read).toThrow(/item\(s\) 2 without the fields/);
   });
 });

@@ -85,6 +85,28 @@ describe('reads select what a bare $expand=fields leaves out', () => {
     for await (const page of target.listItems(h.siteId, listId, { select })) listed.push(...page);
     expect(listed[0].fields.Who13LookupId).toBe(String(alice));
   });
+
+  it('I12 an item gone before its lookups past 12 are read is a tombstone, never an item with those lookups empty', async () => {
+    const target = h.target();
+    const people = Array.from({ length: 13 }, (_, i) => ({ name: `Gone${i}`, personOrGroup: {} }));
+    const listId = await h.newList(people);
+    const alice = h.emulator.control.userLookupId('alice');
+    const fields: Record<string, unknown> = { Key: 'g1' };
+    for (const p of people) fields[`${p.name}LookupId`] = alice;
+    const [c] = await target.writeItems(h.siteId, listId, [{ kind: 'create', ref: 'g', fields }]);
+    const { itemId } = created(c);
+    const select = ['Key', ...people.map((p) => `${p.name}LookupId`)];
+    // The single-item read of the 13th lookup finds the item deleted since the page was read.
+    const perItemRead = { method: 'GET', pathPattern: `/items/${itemId}$`, status: 404 };
+    h.emulator.control.injectFault({ ...perItemRead, count: 1 });
+    const entries = [];
+    for await (const page of target.deltaPages(h.siteId, listId, { select })) entries.push(...page.entries);
+    expect(entries).toEqual([{ kind: 'deleted', id: itemId }]);
+    h.emulator.control.injectFault({ ...perItemRead, count: 1 });
+    const listed = [];
+    for await (const page of target.listItems(h.siteId, listId, { select })) listed.push(...page);
+    expect(listed).toEqual([]);
+  });
 });
 
 describe('ambiguous 503 inside $batch', () => {

@@ -1,0 +1,419 @@
+/**
+ * Checks whose requests go through the engine's own code: SharePointTarget (its selections, `$batch` writes with
+ * If-Match, delta restart) and toGraphFields / fromGraphFields (the value forms it writes and how it reads them).
+ * A hand-built request can pass where the engine's form fails; these fail where the engine would. They write only
+ * to the probe's scratch list (ProbeContext.engineList).
+ */
+import {
+  canonicalEquals,
+  fromGraphFields,
+  graphFieldKey,
+  toGraphFields,
+  type CanonicalValue,
+  type FieldKind,
+  type MappedColumn,
+  type SpColumnInfo,
+} from '../core/canonical';
+import {
+  GraphRequestError,
+  ResyncRequiredError,
+  type DeltaPage,
+  type ListItem,
+  type WriteOp,
+  type WriteOutcome,
+} from '../core/target/sharepoint';
+import type { Check, ProbeContext } from './context';
+import { fail, pass, skip } from './types';
+
+const DOCS = 'https://learn.microsoft.com/en-us/graph/api';
+
+const describeOutcome = (o: WriteOutcome): string =>
+  o.status === 'rejected'
+    ? `rejected ${o.httpStatus} ${o.code}: ${o.message}`
+    : o.status === 'failed'
+      ? `failed: ${o.message}`
+      : o.status;
+
+const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** One write through the engine's BatchWriter to the scratch list. */
+async function writeOne(ctx: ProbeContext, op: WriteOp): Promise<WriteOutcome> {
+  const { target, siteId, listId } = ctx.engineList();
+  const [outcome] = await target.writeItems(siteId, listId, [op]);
+  return outcome;
+}
+
+async function readOne(ctx: ProbeContext, itemId: string, select: string[]): Promise<ListItem | null> {
+  const { target, siteId, listId } = ctx.engineList();
+  return target.getItem(siteId, listId, itemId, select);
+}
+
+/** The scratch column of `role` as the engine maps it: its kind, and the column as the engine reads it. */
+async function mappedColumn(
+  ctx: ProbeContext,
+  role: string,
+  kind: FieldKind,
+): Promise<Map<string, MappedColumn>> {
+  const { target, siteId, listId } = ctx.engineList();
+  const name = ctx.column(role);
+  const sp = (await target.getColumns(siteId, listId)).find((c) => c.name === name);
+  return new Map([[name, sp ? { kind, sp } : { kind }]]);
+}
+
+/** A value kind written in the engine's form, read back through the engine's reading, then cleared its way. */
+interface EngineForm {
+  role: string;
+  kind: FieldKind;
+  value(ctx: ProbeContext): CanonicalValue;
+  /** What goes wrong for a user when the cleared value does not read null. */
+  clearedHarm: string;
+  source: string;
+}
+
+/*
+ * Date-only values are left to `roundTrip.dateOnly`: the engine's date form depends on the site's time zone, which
+ * that check is told and these are not.
+ */
+const ENGINE_FORMS: EngineForm[] = [
+  {
+    role: 'dateTime',
+    kind: 'dateTime',
+    value: () => '2024-03-10T08:26:00Z',
+    clearedHarm: 'a cleared timestamp comes back to Postgres',
+    source: `${DOCS}/resources/datetimecolumn`,
+  },
+  {
+    role: 'boolean',
+    kind: 'boolean',
+    value: () => true,
+    clearedHarm: 'a NULL yes/no column in Postgres becomes false at the next pull of its row',
+    source: `${DOCS}/resources/booleancolumn`,
+  },
+  {
+    role: 'lookup',
+    kind: 'lookupId',
+    value: (ctx) => Number(ctx.items.get('lookupTarget')),
+    clearedHarm: 'a lookup cleared in Postgres stays in SharePoint and comes back',
+    source: `${DOCS}/resources/fieldvalueset`,
+  },
+  {
+    role: 'person',
+    kind: 'lookupId',
+    value: (ctx) => ctx.userLookupId as number,
+    clearedHarm: 'a person cleared in Postgres stays in SharePoint and comes back',
+    source: `${DOCS}/resources/personorgroupcolumn`,
+  },
+  {
+    role: 'multiChoice',
+    kind: 'multiChoice',
+    value: () => ['alpha', 'gamma'],
+    clearedHarm: 'choices cleared in Postgres stay in SharePoint and come back',
+    source: 'https://github.com/microsoftgraph/microsoft-graph-docs/issues/21021',
+  },
+  {
+    role: 'multiPerson',
+    kind: 'multiLookupId',
+    value: (ctx) => [ctx.userLookupId as number],
+    clearedHarm: 'people cleared in Postgres stay in SharePoint and come back',
+    source: `${DOCS}/resources/personorgroupcolumn`,
+  },
+];
+
+function engineRoundTrip(form: EngineForm): Check {
+  return {
+    name: `engineRoundTrip.${form.role}`,
+    source: form.source,
+    async run(ctx) {
+      const id = ctx.items.get('main');
+      if (!id || !ctx.columns.has(form.role)) return skip('the item or the column could not be created');
+      if (!Number.isInteger(form.value(ctx)) && form.kind === 'lookupId')
+        return skip('no lookup target or user-list id to write');
+      if (form.kind === 'multiLookupId' && !Number.isInteger(ctx.userLookupId))
+        return skip('no user-list id to write');
+      const columns = await mappedColumn(ctx, form.role, form.kind);
+      const field = ctx.column(form.role);
+      const select = [graphFieldKey(field, form.kind)];
+      const roundTrip = async (value: CanonicalValue) => {
+        const body = toGraphFields({ [field]: value }, columns);
+        const outcome = await writeOne(ctx, { kind: 'update', ref: 'probe', itemId: id, fields: body });
+        if (outcome.status !== 'updated')
+          return {
+            body,
+            problem: `the engine's update ${JSON.stringify(body)} was ${describeOutcome(outcome)}`,
+          };
+        const item = await readOne(ctx, id, select);
+        if (!item) return { body, problem: `item ${id} is gone` };
+        return { body, read: fromGraphFields(item.fields, columns)[field] };
+      };
+      const value = form.value(ctx);
+      const written = await roundTrip(value);
+      if ('problem' in written) return fail(written.problem ?? '');
+      if (!canonicalEquals(written.read, value))
+        return fail(
+          `the engine wrote ${JSON.stringify(written.body)} and reads back ${JSON.stringify(written.read)}, ` +
+            `not ${JSON.stringify(value)}: every pull would see a change, and Postgres would take the value read`,
+        );
+      const cleared = await roundTrip(null);
+      if ('problem' in cleared) return fail(cleared.problem ?? '');
+      return cleared.read === null
+        ? pass(
+            `the engine's ${JSON.stringify(written.body)} reads back as written; its clear ${JSON.stringify(cleared.body)} reads empty`,
+          )
+        : fail(
+            `the engine's clear ${JSON.stringify(cleared.body)} reads ${JSON.stringify(cleared.read)}, not empty: ${form.clearedHarm}`,
+          );
+    },
+  };
+}
+
+/** How the engine must classify each scratch column from GET /columns (columns.ts): the facets it decides by. */
+const EXPECTED_COLUMNS: Record<string, Partial<SpColumnInfo>> = {
+  text: { type: 'text' },
+  note: { type: 'note' },
+  number: { type: 'number' },
+  currency: { type: 'currency' },
+  boolean: { type: 'boolean' },
+  dateTime: { type: 'dateTime', dateOnly: false },
+  dateOnly: { type: 'dateTime', dateOnly: true },
+  choice: { type: 'choice' },
+  multiChoice: { type: 'multiChoice' },
+  lookup: { type: 'lookup', allowMultiple: false },
+  person: { type: 'person', allowMultiple: false },
+  multiPerson: { type: 'person', allowMultiple: true },
+  key: { type: 'text', hidden: true, indexed: true },
+};
+
+const reads: Check[] = [
+  {
+    name: 'columns.engineClassification',
+    source: `${DOCS}/resources/columndefinition`,
+    async run(ctx) {
+      if (!ctx.columns.has('key')) return skip('the columns could not be created');
+      const { target, siteId, listId } = ctx.engineList();
+      const columns = await target.getColumns(siteId, listId);
+      const wrong: string[] = [];
+      let compared = 0;
+      for (const [role, expected] of Object.entries(EXPECTED_COLUMNS)) {
+        const name = ctx.columns.get(role);
+        if (name === undefined) continue;
+        compared++;
+        const read = columns.find((c) => c.name === name);
+        if (!read) {
+          wrong.push(`${name} is missing from GET /columns`);
+          continue;
+        }
+        for (const [facet, value] of Object.entries(expected) as [keyof SpColumnInfo, unknown][])
+          if (read[facet] !== value)
+            wrong.push(`${name}: ${facet} ${JSON.stringify(read[facet])}, expected ${JSON.stringify(value)}`);
+      }
+      return wrong.length === 0
+        ? pass(`GET /columns describes all ${compared} scratch columns as the engine classifies them`)
+        : fail(`the engine would classify columns wrongly (values mangled): ${wrong.join('; ')}`);
+    },
+  },
+  {
+    name: 'fields.unknownSelectRefused',
+    source: `${DOCS}/resources/fieldvalueset`,
+    async run(ctx) {
+      const id = ctx.items.get('main');
+      if (!id) return skip('no item');
+      const { target, siteId, listId } = ctx.engineList();
+      try {
+        const item = await target.getItem(siteId, listId, id, ['Title', 'ArcoreConformanceNoSuchColumn']);
+        return fail(
+          `selecting a column the list does not have answered ${item ? 'the item' : '404'} instead of an error: a ` +
+            'column deleted in SharePoint reads as empty until the engine resolves the list again (at most 10 ' +
+            'minutes), and a pull in that window writes NULL for it',
+        );
+      } catch (error) {
+        return error instanceof GraphRequestError && error.status === 400
+          ? pass('selecting a column the list does not have is refused with 400, never read as empty')
+          : fail(`selecting a column the list does not have failed otherwise: ${describeError(error)}`);
+      }
+    },
+  },
+  {
+    name: 'fields.hiddenKeyInFilter',
+    source: `${DOCS}/listitem-list`,
+    async run(ctx) {
+      if (!ctx.items.has('main') || !ctx.columns.has('key')) return skip('no item with a hidden key column');
+      const { target, siteId, listId } = ctx.engineList();
+      const key = ctx.column('key');
+      const found = await target.findItemsByField(siteId, listId, key, 'conf-1', ['Title', key]);
+      if (found.length !== 1)
+        return fail(`the engine's $filter on ${key} found ${found.length} item(s), not 1`);
+      return found[0].fields[key] === 'conf-1'
+        ? pass(`the engine's $filter query finds the item and its answer carries the hidden ${key}`)
+        : fail(
+            `the engine's $filter query found the item, but its answer reads ${key} as ` +
+              `${JSON.stringify(found[0].fields[key])}: an in-flight create could not be adopted by its key (duplicates)`,
+          );
+    },
+  },
+];
+
+/** The engine's eTag round: create, update with the create's eTag, update with the update's, stale delete. */
+const etags: Check[] = [
+  {
+    name: 'etag.ifMatchUpdateAnswer',
+    source: `${DOCS}/listitem-update`,
+    async run(ctx) {
+      if (!ctx.columns.has('key')) return skip('no hidden key column');
+      const key = ctx.column('key');
+      const created = await writeOne(ctx, {
+        kind: 'create',
+        ref: 'probe',
+        fields: { Title: 'etag probe', [key]: 'conf-etag' },
+        adoptBy: { field: key, value: 'conf-etag' },
+      });
+      if (created.status !== 'created') return fail(`the engine's create was ${describeOutcome(created)}`);
+      ctx.items.set('etagProbe', created.itemId);
+      ctx.items.set('etagProbe:stale', created.eTag);
+      let eTag = created.eTag;
+      for (const step of ['the create', 'the update'] as const) {
+        const updated = await writeOne(ctx, {
+          kind: 'update',
+          ref: 'probe',
+          itemId: created.itemId,
+          eTag,
+          fields: { Title: `after ${step}` },
+        });
+        if (updated.status !== 'updated')
+          return fail(
+            `an update with If-Match ${eTag}, the eTag of ${step}'s answer, was ${describeOutcome(updated)}: ` +
+              'every update after it would be a spurious conflict',
+          );
+        eTag = updated.eTag;
+      }
+      ctx.items.set('etagProbe:current', eTag);
+      return pass("If-Match with the eTag of a create's answer, then of an update's answer, was accepted");
+    },
+  },
+  {
+    name: 'etag.staleDeletePreconditionFailed',
+    source: `${DOCS}/listitem-delete`,
+    async run(ctx) {
+      const id = ctx.items.get('etagProbe');
+      const stale = ctx.items.get('etagProbe:stale');
+      const current = ctx.items.get('etagProbe:current');
+      if (!id || !stale || !current)
+        return skip('no item with a stale eTag (etag.ifMatchUpdateAnswer failed)');
+      const refused = await writeOne(ctx, { kind: 'delete', ref: 'probe', itemId: id, eTag: stale });
+      const still = await readOne(ctx, id, ['Title']);
+      if (refused.status !== 'precondition_failed' || !still)
+        return fail(
+          `a delete with the stale If-Match ${stale} was ${describeOutcome(refused)} and the item ` +
+            `${still ? 'stands' : 'is gone'}: a push delete would remove an item a user just edited`,
+        );
+      const deleted = await writeOne(ctx, { kind: 'delete', ref: 'probe', itemId: id, eTag: current });
+      return deleted.status === 'deleted'
+        ? pass(
+            'a stale If-Match on DELETE (in $batch) answered 412 and deleted nothing; the current one deleted',
+          )
+        : fail(
+            `412 for the stale eTag, but the delete with the current ${current} was ${describeOutcome(deleted)}`,
+          );
+    },
+  },
+];
+
+async function drainEngine(pages: AsyncGenerator<DeltaPage>): Promise<Map<string, ListItem | null>> {
+  // The last occurrence of each item (Graph: "use the last occurrence"); null for a tombstone.
+  const last = new Map<string, ListItem | null>();
+  for await (const page of pages)
+    for (const e of page.entries)
+      last.set(e.kind === 'upsert' ? e.item.id : e.id, e.kind === 'upsert' ? e.item : null);
+  return last;
+}
+
+const delta: Check[] = [
+  {
+    name: 'delta.changePagesCarryFields',
+    source: `${DOCS}/listitem-delta`,
+    async run(ctx) {
+      const id = ctx.items.get('main');
+      if (!id || !ctx.columns.has('key')) return skip('no item with a hidden key column');
+      const { target, siteId, listId } = ctx.engineList();
+      const key = ctx.column('key');
+      const select = ['Title', key];
+      const link = await target.latestDeltaLink(siteId, listId, select);
+      const edit = await writeOne(ctx, {
+        kind: 'update',
+        ref: 'probe',
+        itemId: id,
+        fields: { Title: 'delta change' },
+      });
+      if (edit.status !== 'updated') return fail(`the engine's update was ${describeOutcome(edit)}`);
+      let changes: Map<string, ListItem | null>;
+      try {
+        changes = await drainEngine(target.deltaPages(siteId, listId, { deltaLink: link, select }));
+      } catch (error) {
+        return fail(`reading the changes after the deltaLink failed: ${describeError(error)}`);
+      }
+      const item = changes.get(id);
+      if (!item) return fail(`the edited item ${id} did not come in the changes after the deltaLink`);
+      return item.fields.Title === 'delta change' && item.fields[key] === 'conf-1'
+        ? pass(`a change page after the deltaLink carries the selected fields, the hidden ${key} among them`)
+        : fail(
+            `the change page read Title ${JSON.stringify(item.fields.Title)} and ${key} ` +
+              `${JSON.stringify(item.fields[key])}: SharePoint edits would read as empty values`,
+          );
+    },
+  },
+  {
+    name: 'delta.resync410',
+    source: `${DOCS}/listitem-delta`,
+    async run(ctx) {
+      if (!ctx.deltaLink || !ctx.columns.has('key')) return skip('no deltaLink');
+      const { target, siteId, listId } = ctx.engineList();
+      const key = ctx.column('key');
+      const select = ['Title', key];
+      const url = new URL(ctx.deltaLink);
+      url.searchParams.set('token', 'arcore-conformance-invalid-token');
+      let resync: ResyncRequiredError;
+      try {
+        await drainEngine(target.deltaPages(siteId, listId, { deltaLink: url.toString(), select }));
+        return fail(
+          'an invalid token was answered with changes, not 410 (the engine re-enumerates only on 410)',
+        );
+      } catch (error) {
+        if (!(error instanceof ResyncRequiredError))
+          return fail(`an invalid token failed otherwise than 410: ${describeError(error)}`);
+        resync = error;
+      }
+      // The engine restarts from its own first enumeration (ResyncRequiredError says why): it must read fields.
+      let restart: Map<string, ListItem | null>;
+      try {
+        restart = await drainEngine(
+          target.deltaPages(siteId, listId, { deltaLink: resync.freshLink, select }),
+        );
+      } catch (error) {
+        return fail(`the engine's restart after 410 failed: ${describeError(error)}`);
+      }
+      const main = restart.get(ctx.items.get('main') ?? '');
+      if (!main || main.fields[key] !== 'conf-1')
+        return fail(
+          `the engine's restart read the item ${main ? `with ${key} ${JSON.stringify(main.fields[key])}` : 'not at all'}`,
+        );
+      const location = resync.location ? await locationSelects(ctx, resync.location) : 'no Location';
+      return pass(
+        `410 ${resync.code}; the engine's restart reads ${restart.size} item(s) with their fields, the hidden ` +
+          `${key} among them. Graph's Location (${location}) is not followed by the engine`,
+      );
+    },
+  },
+];
+
+/** What Graph's own restart link reads, for the record (the engine never follows it). */
+async function locationSelects(ctx: ProbeContext, location: string): Promise<string> {
+  const res = await ctx.send('GET', location);
+  if (res.status !== 200) return `answers ${res.status}`;
+  const value = (res.body as { value?: { fields?: unknown }[] }).value ?? [];
+  const withFields = value.filter((item) => item.fields !== undefined).length;
+  return `reads ${withFields} of ${value.length} item(s) on its first page with fields`;
+}
+
+export const ENGINE_ROUND_TRIPS: Check[] = ENGINE_FORMS.map(engineRoundTrip);
+export const ENGINE_READS = reads;
+export const ENGINE_ETAGS = etags;
+export const ENGINE_DELTA = delta;
