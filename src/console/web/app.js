@@ -98,6 +98,7 @@ export function healthOf(d) {
   if (
     d.openConflicts > 0 ||
     d.parkedFailures > 0 ||
+    d.heldMoves > 0 ||
     d.lastPush?.status === 'PARTIAL' ||
     d.lastPull?.status === 'PARTIAL'
   )
@@ -165,8 +166,11 @@ function Overview() {
               ${
                 [
                   d.pendingPull ? 'a pull is pending' : null,
-                  d.itemDeletedRows > 0
-                    ? `${d.itemDeletedRows} rows whose item was deleted in SharePoint (kept by deletes.pull IGNORE; backfill --strategy full_resync brings them back)`
+                  d.heldMoves > 0
+                    ? `${d.heldMoves} moves held for you (both items edited; see the definition)`
+                    : null,
+                  d.itemDeletedAdvice
+                    ? `${d.itemDeletedRows} rows whose item was deleted in SharePoint, held (see the definition)`
                     : null,
                   d.backfill ? `backfill unfinished (${d.backfill.done}/${d.backfill.total} rows)` : null,
                   d.listProblems?.length
@@ -338,6 +342,36 @@ function ListProblems({ problems }) {
   </div>`;
 }
 
+/** Rows whose move between lists waits for the user (status `heldMoveAdvice`): each reason names both items. */
+function HeldMoves({ count, advice }) {
+  const more = count - advice.rows.length;
+  return html`<div class="attention" id="held-moves">
+    <p>
+      ${count === 1 ? 'One row' : `${count} rows`} moving between lists
+      ${count === 1 ? 'waits' : 'wait'} for you: both of its items were edited in SharePoint, and neither is
+      deleted. These are not failures; each push checks them again.
+    </p>
+    <ul>
+      ${advice.rows.map(
+        (h) =>
+          html`<li data-failure=${h.failureId}>
+            <strong>${show(h.sourceIdentity)}</strong>: ${h.reason}
+          </li>`,
+      )}
+    </ul>
+    ${more > 0 ? html`<p>…and ${more} more (see <a href="#/failures">Failures</a>).</p>` : null}
+    <p>Next step: ${advice.nextStep}</p>
+  </div>`;
+}
+
+/** Rows kept when their item was deleted in SharePoint (status `itemDeletedAdvice`): why, and what to do. */
+function ItemDeleted({ advice }) {
+  return html`<div class="attention" id="item-deleted">
+    <p>${advice.reason}.</p>
+    <p>Next step: ${advice.nextStep}</p>
+  </div>`;
+}
+
 /** A backfill a time budget, crash or failure left unfinished (status `backfill`): continue it or start over. */
 function UnfinishedBackfill({ name, backfill: b, busy, onRun }) {
   const spec = { fields: b.fields, strategy: b.strategy, direction: b.direction };
@@ -484,6 +518,12 @@ function DefinitionPage({ name }) {
         : null
     }
     ${
+      status.data?.heldMoveAdvice
+        ? html`<${HeldMoves} count=${status.data.heldMoves} advice=${status.data.heldMoveAdvice} />`
+        : null
+    }
+    ${status.data?.itemDeletedAdvice ? html`<${ItemDeleted} advice=${status.data.itemDeletedAdvice} />` : null}
+    ${
       status.data?.backfill
         ? html`<${UnfinishedBackfill}
             name=${name}
@@ -572,10 +612,15 @@ function DefinitionPage({ name }) {
                   s.itemDeletedRows > 0
                     ? html`<tr>
                         <th scope="row">Item deleted in SharePoint</th>
-                        <td>
-                          ${s.itemDeletedRows} rows kept by deletes.pull IGNORE, not synced: backfill
-                          --strategy full_resync brings their items back
-                        </td>
+                        <td>${s.itemDeletedRows} rows held, not synced (see above)</td>
+                      </tr>`
+                    : null
+                }
+                ${
+                  s.heldMoves > 0
+                    ? html`<tr>
+                        <th scope="row">Held moves</th>
+                        <td>${s.heldMoves} rows wait for you (see above)</td>
                       </tr>`
                     : null
                 }

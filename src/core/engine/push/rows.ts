@@ -321,14 +321,16 @@ export async function writePrepared(
       // it is parked: pushed again by key once the move is settled (its entry may be gone: a row deleted and
       // inserted again while the move waited). Each run of the wait parks it again, not as a failed attempt.
       scope.counts.skipped++;
+      const held = heldMoveReason(scope, r.hash);
       commit.park.push({
         hash: r.hash,
         identity: r.identity,
         itemId: entry?.itemId ?? null,
         error:
-          heldMoveReason(scope, r.hash) ??
+          held ??
           'its move to another list is not settled yet (a create a stopped run sent may still land); pushed again once it is',
         waiting: true,
+        heldMove: held !== undefined,
       });
       continue;
     }
