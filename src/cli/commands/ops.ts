@@ -46,7 +46,8 @@ function runLine(run: RunRecord | null): string {
   );
 }
 
-function statusBlock(s: DefinitionStatus): string {
+/** One definition as `status` prints it. */
+export function statusBlock(s: DefinitionStatus): string {
   const source = s.cursors.source;
   const target = s.cursors.target;
   return [

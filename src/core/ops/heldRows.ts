@@ -1,4 +1,5 @@
-import type { DeletePolicy } from '../definition/schema';
+import type { Pool, PoolClient } from 'pg';
+import type { DeletePolicy, SyncDefinition } from '../definition/schema';
 
 /**
  * What rows held apart from syncing tell an operator: why they are held, and the step that lets them go on. One
@@ -52,9 +53,40 @@ export function itemDeletedAdvice(
         'with no item)';
   return {
     reason:
-      `${rows} ${plural} whose item was deleted in SharePoint while deletes.pull was IGNORE are still kept: the new ` +
+      `${rows} ${plural} whose item was deleted in SharePoint while deletes.pull was IGNORE ${rows === 1 ? 'is' : 'are'} ` +
+      'still kept: the new ' +
       `policy (${deletesPull}) applies to deletes from now on, not to these rows, so that no row you chose to keep ` +
       'is deleted behind your back; they are not synced',
     nextStep: `${recreate}, or ${letGo}. "arcore-sync verify ${name}" counts them`,
   };
+}
+
+/** The fields a push backfill of `def` may name: those that flow to SharePoint. */
+export function pushFieldsOf(def: SyncDefinition): string[] {
+  return def.fields.filter((f) => f.direction !== 'PULL_ONLY').map((f) => f.target);
+}
+
+/** How many rows of the definition are held ITEM_DELETED (their item deleted in SharePoint, the row kept). */
+export async function countItemDeletedRows(db: Pool | PoolClient, definitionId: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    "SELECT count(*) AS n FROM arcore.sync_ledger WHERE definition_id = $1 AND state = 'ITEM_DELETED'",
+    [definitionId],
+  );
+  return Number(rows[0].n);
+}
+
+/**
+ * `validate` and `apply` of a definition whose `deletes.pull` is not IGNORE while rows kept under IGNORE remain: a
+ * warning naming them and the next step (null when there are none, or the policy is still IGNORE).
+ */
+export async function itemDeletedWarning(
+  db: Pool | PoolClient,
+  definitionId: string,
+  def: SyncDefinition,
+): Promise<{ definition: string; path: string; message: string } | null> {
+  if (def.deletes.pull === 'IGNORE') return null;
+  const rows = await countItemDeletedRows(db, definitionId);
+  if (rows === 0) return null;
+  const advice = itemDeletedAdvice(def.name, rows, def.deletes.pull, pushFieldsOf(def));
+  return { definition: def.name, path: 'deletes.pull', message: `${advice.reason}. Next step: ${advice.nextStep}` };
 }

@@ -1,3 +1,4 @@
+import { statusBlock } from '../../../../src/cli/commands/ops';
 import { formatRunSummary } from '../../../../src/cli/output';
 import { runPull } from '../../../../src/core/engine/pull';
 import { definitionStatus } from '../../../../src/core/ops/status';
@@ -93,6 +94,11 @@ it('deleting the old item of a held move, as its park says, keeps the row and fi
       nextStep: expect.stringContaining('then run "arcore-sync push hm"'),
     },
   });
+  const text = statusBlock(held);
+  expect(text).toContain('; parked failures: 0; held moves: 1; open conflicts: 0;');
+  expect(text).toMatch(/^ {2}held moves: 1 row moving between lists waits for you \(not failures/m);
+  expect(text).toMatch(/^ {4}row \{"id":1\} \(failure \d+, since \S+\): item \d+ in list "HmOpen" and item/m);
+  expect(text).toMatch(/^ {4}next step: in SharePoint, delete the item whose edits you do not want/m);
 
   // The user keeps the new item: deletes the old one. The webhook's pull runs first, then the push.
   expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/HmOpen/items/${oldItem}`)).status).toBe(204);
