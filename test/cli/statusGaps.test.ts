@@ -157,10 +157,13 @@ describe('status: list problems, the pull idle check, rows kept by deletes.pull 
     const [first] = await h.items('Kept');
     expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/Kept/items/${first.id}`)).status).toBe(204);
     await runPull(h.ctx, 'kept', { trigger: 'test' });
-    const recreate = '"arcore-sync backfill kept --fields Title --strategy full_resync" re-creates their items';
+    const recreate =
+      '"arcore-sync backfill kept --fields Title --strategy full_resync" re-creates their items';
     expect((await statusJson('kept')).itemDeletedAdvice).toEqual({
       deletesPull: 'IGNORE',
-      reason: expect.stringContaining('1 row whose item was deleted in SharePoint, kept by deletes.pull IGNORE'),
+      reason: expect.stringContaining(
+        '1 row whose item was deleted in SharePoint, kept by deletes.pull IGNORE',
+      ),
       nextStep: `${recreate}; or leave them`,
     });
 
@@ -187,7 +190,9 @@ describe('status: list problems, the pull idle check, rows kept by deletes.pull 
     ).applied.definitions[0].changes.find((c) => c.path === 'deletes');
     expect(change).toMatchObject({
       heldRows: 1,
-      effect: expect.stringMatching(/^applies from the next run to items deleted from then on; 1 row .*Next step: /),
+      effect: expect.stringMatching(
+        /^applies from the next run to items deleted from then on; 1 row .*Next step: /,
+      ),
     });
     const advice = { deletesPull: 'PROPAGATE', reason: expect.stringContaining(reason), nextStep };
     expect((await statusJson('kept')).itemDeletedAdvice).toEqual(advice);

@@ -100,7 +100,8 @@ function heldMoveLines(s: DefinitionStatus): string[] {
     `  held moves: ${s.heldMoves} row${s.heldMoves === 1 ? '' : 's'} moving between lists wait${s.heldMoves === 1 ? 's' : ''} ` +
       'for you (not failures: each push checks them again and settles each once you act):',
     ...rows.map(
-      (h) => `    row ${JSON.stringify(h.sourceIdentity)} (failure ${h.failureId}, since ${h.since}): ${h.reason}`,
+      (h) =>
+        `    row ${JSON.stringify(h.sourceIdentity)} (failure ${h.failureId}, since ${h.since}): ${h.reason}`,
     ),
     ...(more > 0 ? [`    … and ${more} more (arcore-sync failures ${s.name})`] : []),
     `    next step: ${nextStep}`,
@@ -444,7 +445,7 @@ export async function runFailuresCommand(
       ['ID', 'STATUS', 'DIRECTION', 'ITEM KEY', 'ITEM', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'],
       failures.map((f) => [
         f.failureId,
-        f.status,
+        f.status === 'PARKED' && f.heldMove ? 'PARKED (held move)' : f.status,
         f.direction,
         clip(f.itemKey, 30),
         f.spItemId,

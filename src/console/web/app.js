@@ -87,6 +87,8 @@ const ago = (iso) => {
   return `${Math.round(s / 86400)} days ago`;
 };
 const seconds = (ms) => (ms === null || ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`);
+/** `1 row`, `2 rows`. */
+const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const show = (v) => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
 // The ops API says PULL; INGRESS is the name runs had before migration 008.
 const runTypeName = (t) => (t === 'INGRESS' ? 'PULL' : t);
@@ -167,10 +169,10 @@ function Overview() {
                 [
                   d.pendingPull ? 'a pull is pending' : null,
                   d.heldMoves > 0
-                    ? `${d.heldMoves} moves held for you (both items edited; see the definition)`
+                    ? `${count(d.heldMoves, 'move')} held for you (both items edited; see the definition)`
                     : null,
                   d.itemDeletedAdvice
-                    ? `${d.itemDeletedRows} rows whose item was deleted in SharePoint, held (see the definition)`
+                    ? `${count(d.itemDeletedRows, 'row')} whose item was deleted in SharePoint, held (see the definition)`
                     : null,
                   d.backfill ? `backfill unfinished (${d.backfill.done}/${d.backfill.total} rows)` : null,
                   d.listProblems?.length
@@ -343,20 +345,18 @@ function ListProblems({ problems }) {
 }
 
 /** Rows whose move between lists waits for the user (status `heldMoveAdvice`): each reason names both items. */
-function HeldMoves({ count, advice }) {
-  const more = count - advice.rows.length;
+function HeldMoves({ total, advice }) {
+  const more = total - advice.rows.length;
   return html`<div class="attention" id="held-moves">
     <p>
-      ${count === 1 ? 'One row' : `${count} rows`} moving between lists
-      ${count === 1 ? 'waits' : 'wait'} for you: both of its items were edited in SharePoint, and neither is
-      deleted. These are not failures; each push checks them again.
+      ${total === 1 ? 'One row' : `${total} rows`} moving between lists ${total === 1 ? 'waits' : 'wait'} for
+      you: both items were edited in SharePoint, and neither is deleted. These are not failures; each push
+      checks them again.
     </p>
     <ul>
       ${advice.rows.map(
         (h) =>
-          html`<li data-failure=${h.failureId}>
-            <strong>${show(h.sourceIdentity)}</strong>: ${h.reason}
-          </li>`,
+          html`<li data-failure=${h.failureId}><strong>${show(h.sourceIdentity)}</strong>: ${h.reason}</li>`,
       )}
     </ul>
     ${more > 0 ? html`<p>…and ${more} more (see <a href="#/failures">Failures</a>).</p>` : null}
@@ -519,7 +519,7 @@ function DefinitionPage({ name }) {
     }
     ${
       status.data?.heldMoveAdvice
-        ? html`<${HeldMoves} count=${status.data.heldMoves} advice=${status.data.heldMoveAdvice} />`
+        ? html`<${HeldMoves} total=${status.data.heldMoves} advice=${status.data.heldMoveAdvice} />`
         : null
     }
     ${status.data?.itemDeletedAdvice ? html`<${ItemDeleted} advice=${status.data.itemDeletedAdvice} />` : null}
@@ -612,7 +612,7 @@ function DefinitionPage({ name }) {
                   s.itemDeletedRows > 0
                     ? html`<tr>
                         <th scope="row">Item deleted in SharePoint</th>
-                        <td>${s.itemDeletedRows} rows held, not synced (see above)</td>
+                        <td>${count(s.itemDeletedRows, 'row')} held, not synced (see above)</td>
                       </tr>`
                     : null
                 }
@@ -620,7 +620,7 @@ function DefinitionPage({ name }) {
                   s.heldMoves > 0
                     ? html`<tr>
                         <th scope="row">Held moves</th>
-                        <td>${s.heldMoves} rows wait for you (see above)</td>
+                        <td>${count(s.heldMoves, 'row')} waiting for you (see above)</td>
                       </tr>`
                     : null
                 }

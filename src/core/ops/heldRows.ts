@@ -88,5 +88,9 @@ export async function itemDeletedWarning(
   const rows = await countItemDeletedRows(db, definitionId);
   if (rows === 0) return null;
   const advice = itemDeletedAdvice(def.name, rows, def.deletes.pull, pushFieldsOf(def));
-  return { definition: def.name, path: 'deletes.pull', message: `${advice.reason}. Next step: ${advice.nextStep}` };
+  return {
+    definition: def.name,
+    path: 'deletes.pull',
+    message: `${advice.reason}. Next step: ${advice.nextStep}`,
+  };
 }

@@ -201,6 +201,8 @@ export interface FailureRecord {
   attempts: number;
   lastError: string;
   status: FailureStatus;
+  /** A held move (migration 031): the row waits for the user to delete one of two edited items, not for a retry. */
+  heldMove: boolean;
   firstFailedAt: string;
   lastFailedAt: string;
   nextAttemptAt: string;

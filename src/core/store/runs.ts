@@ -85,7 +85,11 @@ export async function backlogCounts(
             (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1 AND status = 'OPEN') AS c`,
     [definitionId],
   );
-  return { parkedFailures: Number(rows[0].f), openConflicts: Number(rows[0].c), heldMoves: Number(rows[0].m) };
+  return {
+    parkedFailures: Number(rows[0].f),
+    openConflicts: Number(rows[0].c),
+    heldMoves: Number(rows[0].m),
+  };
 }
 
 /** Recorded on a run marked ABANDONED. */

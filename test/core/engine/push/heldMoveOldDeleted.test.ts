@@ -1,6 +1,7 @@
 import { statusBlock } from '../../../../src/cli/commands/ops';
 import { formatRunSummary } from '../../../../src/cli/output';
 import { runPull } from '../../../../src/core/engine/pull';
+import { listFailures } from '../../../../src/core/ops/failures';
 import { definitionStatus } from '../../../../src/core/ops/status';
 import { runPush } from '../../../../src/core/engine/push';
 import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
@@ -87,13 +88,18 @@ it('deleting the old item of a held move, as its park says, keeps the row and fi
         {
           sourceIdentity: { id: 1 },
           reason: expect.stringMatching(
-            new RegExp(`item ${oldItem} in list "HmOpen" and item ${newItem} in list "HmClosed".*were both edited`),
+            new RegExp(
+              `item ${oldItem} in list "HmOpen" and item ${newItem} in list "HmClosed".*were both edited`,
+            ),
           ),
         },
       ],
       nextStep: expect.stringContaining('then run "arcore-sync push hm"'),
     },
   });
+  expect((await listFailures(h.ctx.meta, 'hm')).map((f) => [f.direction, f.heldMove])).toEqual([
+    ['PUSH', true],
+  ]);
   const text = statusBlock(held);
   expect(text).toContain('; parked failures: 0; held moves: 1; open conflicts: 0;');
   expect(text).toMatch(/^ {2}held moves: 1 row moving between lists waits for you \(not failures/m);
