@@ -157,8 +157,7 @@ describe('status: list problems, the pull idle check, rows kept by deletes.pull 
     const [first] = await h.items('Kept');
     expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/Kept/items/${first.id}`)).status).toBe(204);
     await runPull(h.ctx, 'kept', { trigger: 'test' });
-    const recreate =
-      '"arcore-sync backfill kept --fields Title --strategy full_resync" re-creates their items';
+    const recreate = '"arcore-sync backfill kept --fields Title --strategy full_resync" re-creates its item';
     expect((await statusJson('kept')).itemDeletedAdvice).toEqual({
       deletesPull: 'IGNORE',
       reason: expect.stringContaining(
@@ -175,7 +174,7 @@ describe('status: list problems, the pull idle check, rows kept by deletes.pull 
       '1 row whose item was deleted in SharePoint while deletes.pull was IGNORE is still kept: the new policy ' +
       '(PROPAGATE) applies to deletes from now on, not to these rows';
     const nextStep =
-      `${recreate}, or to let the PROPAGATE policy apply to them, delete those rows in Postgres yourself (their ` +
+      `${recreate}, or to let the PROPAGATE policy apply to them, delete those rows in Postgres yourself (the ` +
       'items are gone already: the push only forgets them). "arcore-sync verify kept" counts them';
     const validated = await cli(['validate', file]);
     expect(validated.code).toBe(0);

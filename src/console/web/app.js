@@ -347,11 +347,11 @@ function ListProblems({ problems }) {
 /** Rows whose move between lists waits for the user (status `heldMoveAdvice`): each reason names both items. */
 function HeldMoves({ total, advice }) {
   const more = total - advice.rows.length;
+  const which =
+    total === 1 ? 'One row moving between lists waits' : `${total} rows moving between lists wait`;
   return html`<div class="attention" id="held-moves">
     <p>
-      ${total === 1 ? 'One row' : `${total} rows`} moving between lists ${total === 1 ? 'waits' : 'wait'} for
-      you: both items were edited in SharePoint, and neither is deleted. These are not failures; each push
-      checks them again.
+      ${`${which} for you: both items were edited in SharePoint, and neither is deleted. These are not failures; each push checks them again.`}
     </p>
     <ul>
       ${advice.rows.map(

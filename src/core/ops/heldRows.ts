@@ -36,18 +36,19 @@ export function itemDeletedAdvice(
   pushFields: string[],
 ): { reason: string; nextStep: string } {
   const plural = rows === 1 ? 'row' : 'rows';
-  const recreate = `"${fullResyncCommand(name, pushFields)}" re-creates their items`;
+  const items = rows === 1 ? 'its item' : 'their items';
+  const recreate = `"${fullResyncCommand(name, pushFields)}" re-creates ${items}`;
   if (deletesPull === 'IGNORE') {
     return {
       reason:
         `${rows} ${plural} whose item was deleted in SharePoint, kept by deletes.pull IGNORE: not synced, and no ` +
-        'push re-creates their items',
+        `push re-creates ${items}`,
       nextStep: `${recreate}; or leave them`,
     };
   }
   const letGo =
     deletesPull === 'PROPAGATE'
-      ? 'to let the PROPAGATE policy apply to them, delete those rows in Postgres yourself (their items are gone ' +
+      ? 'to let the PROPAGATE policy apply to them, delete those rows in Postgres yourself (the items are gone ' +
         'already: the push only forgets them)'
       : 'to let the SOFT policy apply to them, set their flag column in Postgres yourself (they then stay held, ' +
         'with no item)';
