@@ -360,7 +360,7 @@ export async function writePrepared(
       commit.resolved.push(r.hash);
       // Routed to another list now: there is no item to move, so the entry follows the route with no item id (as
       // relink keeps such an entry): a full resync re-creates the item where the row routes, also when its old list
-      // is routed to no more; an old item restored there is still adopted by the pull through its hidden key.
+      // is routed to no more; an old item restored in a list the pull still reads is adopted by its hidden key.
       if (scope.route && entry.listId !== rowList)
         commit.save.push({ ...entry, listId: rowList, itemId: null, eTag: null });
       continue;
