@@ -117,11 +117,11 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
 
 /**
  * Names what needs a person: failures this run parked (its `failed`: new failures and retried ones that failed
- * again), older parked failures this run did not retry (they do not make it PARTIAL), open conflicts, and the
- * commands that deal with them; null when there are none.
+ * again), older parked failures this run did not retry (they do not make it PARTIAL), moves held for the user,
+ * open conflicts, and the commands that deal with them; null when there are none.
  */
 export function attentionNote(
-  summary: Pick<RunSummary, 'definition' | 'parkedFailures' | 'openConflicts'> & {
+  summary: Pick<RunSummary, 'definition' | 'parkedFailures' | 'openConflicts' | 'heldMoves'> & {
     status?: RunStatus;
     failed?: number;
   },
@@ -134,6 +134,13 @@ export function attentionNote(
   if (thisRun > 0) failures.push(`${plural(thisRun, 'failure')} parked this run`);
   if (older > 0) failures.push(`${plural(older, 'older parked failure')}`);
   if (failures.length > 0) parts.push(`${failures.join(', ')} (arcore-sync failures ${summary.definition})`);
+  if (summary.heldMoves > 0) {
+    parts.push(
+      `${plural(summary.heldMoves, 'move')} held for you: both items of a row moving between lists were edited in ` +
+        `SharePoint; delete the one whose edits you do not want, then push (arcore-sync status ${summary.definition} ` +
+        'names both items)',
+    );
+  }
   if (summary.openConflicts > 0) {
     parts.push(
       `${plural(summary.openConflicts, 'conflict')} open (arcore-sync conflicts ${summary.definition})`,
@@ -172,6 +179,7 @@ export interface SyncSummary {
   throttleWaitMs: number;
   parkedFailures: number;
   openConflicts: number;
+  heldMoves: number;
   /** Both runs finished their work (neither stopped at the time budget). */
   complete: boolean;
   pull: RunSummary;
@@ -209,6 +217,7 @@ export function combineSync(pull: RunSummary, push: RunSummary | null): SyncSumm
     throttleWaitMs: sum('throttleWaitMs'),
     parkedFailures: last.parkedFailures,
     openConflicts: last.openConflicts,
+    heldMoves: last.heldMoves,
     complete: push !== null && pull.complete && push.complete,
     pull,
     push,

@@ -311,8 +311,13 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     await db.pool.query(kept, ['ITEM_DELETED']);
     const human = await runCli(['status', 'projects'], env).finally(() => db.pool.query(kept, ['SYNCED']));
     expect(human.stdout).toContain('ledger: 19 synced pairs; parked failures: 0; open conflicts: 0');
+    // The definition's deletes.pull is PROPAGATE now: the row stays kept, and status says so with the next step.
     expect(human.stdout).toContain(
-      'rows whose item was deleted in SharePoint: 1 (kept by deletes.pull IGNORE, not synced; "backfill projects',
+      '  item deleted in SharePoint: 1 row whose item was deleted in SharePoint while deletes.pull was IGNORE is ' +
+        'still kept: the new policy (PROPAGATE) applies to deletes from now on',
+    );
+    expect(human.stdout).toContain(
+      '    next step: "arcore-sync backfill projects --fields Title,Budget --strategy full_resync" re-creates its item',
     );
 
     const runs = jsonOf(await runCli(['runs', 'projects', '--limit', '2', '--json'], env));

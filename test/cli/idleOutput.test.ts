@@ -10,6 +10,7 @@ describe('an idle push on the command line', () => {
       busy: [],
       parkedFailures: 0,
       openConflicts: 0,
+      heldMoves: 0,
     });
     expect(summary).toMatchObject({ idle: true, runId: null, status: 'SUCCEEDED', graphRequests: 0 });
     expect(formatRunSummary(summary)).toMatch(
@@ -30,6 +31,7 @@ describe('an idle pull on the command line', () => {
       busy: [],
       parkedFailures: 1,
       openConflicts: 0,
+      heldMoves: 0,
       graphRequests: 2,
       resourceUnits: 2,
     });

@@ -28,6 +28,7 @@ function summary(overrides: Partial<RunSummary>): RunSummary {
     unrouted: 0,
     parkedFailures: 2,
     openConflicts: 0,
+    heldMoves: 0,
     error: null,
     ...overrides,
   };

@@ -18,9 +18,10 @@ import { SITE, startHarness, type Harness } from '../support/engineHarness';
 /**
  * Known gaps of `status` (issue 23's closing note), through the CLI (text and --json) and the ops API status
  * routes the console reads, against Postgres and the emulator: a routed list the runs skip is shown with why
- * and the next step, and the pull's idle probe records its last check beside the push's.
+ * and the next step, the pull's idle probe records its last check beside the push's, and rows kept by deletes.pull
+ * IGNORE are named with the next step after the policy changes (validate and apply say so too).
  */
-describe('status: list problems and the pull idle check', () => {
+describe('status: list problems, the pull idle check, rows kept by deletes.pull IGNORE', () => {
   let h: Harness;
   let env: Record<string, string>;
   let uninstall: () => void;
@@ -135,6 +136,78 @@ describe('status: list problems and the pull idle check', () => {
     expect((await statusJson('split')).listProblems).toEqual([]);
     expect((await cli(['status', 'split'])).stdout).not.toContain('list problems');
     expect((await ops('GET', 'definitions/split')).json.listProblems).toEqual([]);
+  });
+
+  it('rows kept by deletes.pull IGNORE stay kept when the policy changes, and validate, apply and status say so', async () => {
+    await h.db.pool.query(`CREATE TABLE kept (id integer PRIMARY KEY, name text, note text,
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO kept (id, name) VALUES (1, 'one'), (2, 'two')`);
+    const kept = (pull: 'IGNORE' | 'PROPAGATE'): SyncDefinitionInput => ({
+      name: 'kept',
+      source: { table: 'kept', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'Kept' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'note', target: 'Note', direction: 'PULL_ONLY' },
+      ],
+      deletes: { push: 'PROPAGATE', pull },
+    });
+    await h.define(kept('IGNORE'));
+    expect(await runPush(h.ctx, 'kept', { trigger: 'test' })).toMatchObject({ created: 2 });
+    await runPull(h.ctx, 'kept', { trigger: 'test' });
+    const [first] = await h.items('Kept');
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/Kept/items/${first.id}`)).status).toBe(204);
+    await runPull(h.ctx, 'kept', { trigger: 'test' });
+    const recreate = '"arcore-sync backfill kept --fields Title --strategy full_resync" re-creates its item';
+    expect((await statusJson('kept')).itemDeletedAdvice).toEqual({
+      deletesPull: 'IGNORE',
+      reason: expect.stringContaining(
+        '1 row whose item was deleted in SharePoint, kept by deletes.pull IGNORE',
+      ),
+      nextStep: `${recreate}; or leave them`,
+    });
+
+    // The operator switches deletes.pull to PROPAGATE: nothing is deleted for the kept row, and every command says so.
+    const dir = mkdtempSync(join(tmpdir(), 'arcore-kept-'));
+    const file = join(dir, 'kept.json');
+    writeFileSync(file, JSON.stringify({ definitions: [kept('PROPAGATE')] }));
+    const reason =
+      '1 row whose item was deleted in SharePoint while deletes.pull was IGNORE is still kept: the new policy ' +
+      '(PROPAGATE) applies to deletes from now on, not to these rows';
+    const nextStep =
+      `${recreate}, or to let the PROPAGATE policy apply to them, delete those rows in Postgres yourself (the ` +
+      'items are gone already: the push only forgets them). "arcore-sync verify kept" counts them';
+    const validated = await cli(['validate', file]);
+    expect(validated.code).toBe(0);
+    expect(validated.stdout).toContain(`    warning deletes.pull: ${reason}`);
+    expect(validated.stdout).toContain(`Next step: ${nextStep}`);
+    const applied = await cli(['apply', file, '--json']);
+    expect(applied.code).toBe(0);
+    const change = (
+      JSON.parse(applied.stdout) as {
+        applied: { definitions: { changes: { path: string; effect: string; heldRows?: number }[] }[] };
+      }
+    ).applied.definitions[0].changes.find((c) => c.path === 'deletes');
+    expect(change).toMatchObject({
+      heldRows: 1,
+      effect: expect.stringMatching(
+        /^applies from the next run to items deleted from then on; 1 row .*Next step: /,
+      ),
+    });
+    const advice = { deletesPull: 'PROPAGATE', reason: expect.stringContaining(reason), nextStep };
+    expect((await statusJson('kept')).itemDeletedAdvice).toEqual(advice);
+    expect((await ops('GET', 'definitions/kept')).json.itemDeletedAdvice).toEqual(advice);
+    const text = (await cli(['status', 'kept'])).stdout;
+    expect(text).toContain(`  item deleted in SharePoint: ${reason}`);
+    expect(text).toContain(`    next step: ${nextStep}`);
+
+    // Runs under the new policy keep the row as it was, and the next step named does what it says.
+    await runPush(h.ctx, 'kept', { trigger: 'test' });
+    await runPull(h.ctx, 'kept', { trigger: 'test' });
+    expect((await h.db.pool.query('SELECT id FROM kept ORDER BY id')).rows).toEqual([{ id: 1 }, { id: 2 }]);
+    const resynced = await cli(['backfill', 'kept', '--fields', 'Title', '--strategy', 'full_resync']);
+    expect(resynced.code).toBe(0);
+    expect((await h.items('Kept')).map((i) => i.fields.Title).sort()).toEqual(['one', 'two']);
+    expect((await statusJson('kept')).itemDeletedAdvice).toBeNull();
   });
 
   it('an idle pull records its last idle check (routed: no TARGET cursor row), shown beside the push one', async () => {

@@ -5,6 +5,7 @@ import { parseDefinition } from '../../src/core/definition/parse';
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
 import { upsertDefinitions } from '../../src/core/store/definitions';
+import { park } from '../../src/core/store/failures';
 import { startConsole, type ConsoleSession } from '../support/console';
 import {
   createProjectsTable,
@@ -262,5 +263,56 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
       page.locator('th', { hasText: 'Last idle check' }).locator('xpath=..').textContent(),
     ).resolves.toMatch(/push never · pull never/);
     await shot('list-problems');
+  });
+
+  it('rows held for the user are shown with why and the next step: a held move, a row kept by deletes.pull IGNORE', async () => {
+    await h.db.pool.query(`CREATE TABLE kept (id integer PRIMARY KEY, title text,
+      updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO kept (id, title) VALUES (1, 'one'), (2, 'two')`);
+    await h.define({
+      name: 'kept',
+      source: { table: 'kept', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'Kept' },
+      fields: [{ source: 'title', target: 'Title' }],
+      deletes: { push: 'PROPAGATE', pull: 'IGNORE' },
+      schedule: '0 0 0 1 1 *',
+    });
+    await runPush(h.ctx, 'kept', { trigger: 'test' });
+    await runPull(h.ctx, 'kept', { trigger: 'test' });
+    const [first] = await h.items('Kept');
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/Kept/items/${first.id}`)).status).toBe(204);
+    await runPull(h.ctx, 'kept', { trigger: 'test' });
+    // The park a held move leaves (push/moves.ts; the engine's own case is test/core/engine/push/heldMoveOldDeleted).
+    const { rows } = await h.db.pool.query<{ id: string; h: string }>(
+      `SELECT d.id, l.source_identity_hash AS h FROM arcore.sync_ledger l
+         JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'kept' AND l.source_identity->>'id' = '2'`,
+    );
+    await park(h.db.pool, rows[0].id, {
+      direction: 'PUSH',
+      itemKey: rows[0].h,
+      sourceIdentity: { id: 2 },
+      error: 'item 2 in list "A" and item 7 in list "B", to which this row was moving, were both edited',
+      waiting: true,
+      heldMove: true,
+    });
+
+    await open('#/');
+    const row = page.locator('tr[data-definition="kept"]');
+    await row.waitFor();
+    await expect(row.locator('.badge').textContent()).resolves.toBe('attention');
+    await expect(row.locator('td').nth(6).textContent()).resolves.toMatch(
+      /1 move held for you \(both items edited; see the definition\); 1 row whose item was deleted in SharePoint, held/,
+    );
+    await open('#/definitions/kept');
+    const held = page.locator('#held-moves');
+    await held.waitFor();
+    const heldText = (await held.textContent()) ?? '';
+    expect(heldText).toMatch(/One row moving between lists waits for you/);
+    expect(heldText).toMatch(/\{"id":2\}: item 2 in list "A" and item 7 in list "B".*were both edited/);
+    expect(heldText).toMatch(/Next step: in SharePoint, delete the item whose edits you do not want/);
+    const kept = (await page.locator('#item-deleted').textContent()) ?? '';
+    expect(kept).toMatch(/1 row whose item was deleted in SharePoint, kept by deletes.pull IGNORE/);
+    expect(kept).toMatch(/Next step: "arcore-sync backfill kept --fields Title --strategy full_resync"/);
+    await shot('held-rows');
   });
 });

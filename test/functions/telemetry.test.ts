@@ -152,6 +152,7 @@ describe('telemetry', () => {
         resumeAfter: null,
         parkedFailures: 1,
         openConflicts: 2,
+        heldMoves: 0,
         processed: 10,
         created: 4,
         updated: 3,

@@ -25,6 +25,7 @@ const summary: RunSummary = {
   unrouted: 0,
   parkedFailures: 0,
   openConflicts: 0,
+  heldMoves: 0,
   error: null,
 };
 

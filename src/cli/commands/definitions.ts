@@ -7,6 +7,7 @@ import { validateAgainstDatabase, type LiveProblem } from '../../core/definition
 import type { SessionSettings } from '../../core/db/sessionSettings';
 import { describeDeleteDetection, type DeleteDetectionReport } from '../../core/definition/deleteDetection';
 import { applyDefinitions } from '../../core/engine/apply';
+import { itemDeletedWarning } from '../../core/ops/heldRows';
 import { describeRouteMoves } from '../../core/routing/moves';
 import { lsnNames } from '../../core/capture/lsn/names';
 import { listDefinitions, type StoredDefinition } from '../../core/store/definitions';
@@ -94,10 +95,12 @@ export async function validateFile(
     const pool = await rt.sourcePool(def.source.connection);
     const live = await validateAgainstDatabase(def, pool, others, publications.get(def.name));
     const deleteDetection = await describeDeleteDetection(def, pool);
+    const stored = storedRows.find((s) => s.definition.name === def.name);
+    const held = stored ? await itemDeletedWarning(meta, stored.id, def) : null;
     definitions.push({
       name: def.name,
       errors: live.errors,
-      warnings: live.warnings,
+      warnings: held ? [...live.warnings, held] : live.warnings,
       deleteDetection,
       session: live.session,
     });

@@ -46,7 +46,8 @@ function runLine(run: RunRecord | null): string {
   );
 }
 
-function statusBlock(s: DefinitionStatus): string {
+/** One definition as `status` prints it. */
+export function statusBlock(s: DefinitionStatus): string {
   const source = s.cursors.source;
   const target = s.cursors.target;
   return [
@@ -54,12 +55,14 @@ function statusBlock(s: DefinitionStatus): string {
       `schedule "${s.schedule}"${s.pullEnabled ? '' : ', pull disabled'}${s.healthy ? '' : ', UNHEALTHY'}`,
     `  push cursor: ${source ? `${source.value ?? '(start)'} (moved ${source.updatedAt})` : 'none yet (next push reads the whole table)'}`,
     `  pull cursor: ${target ? `${target.linkPresent ? 'delta link held' : 'no delta link'} (moved ${target.updatedAt})` : 'none yet (next pull enumerates the list)'}`,
-    `  ledger: ${s.ledgerSize} synced pairs${s.unroutedRows > 0 ? ` (${s.unroutedRows} rows no route matches: not synced)` : ''}; parked failures: ${s.parkedFailures}; open conflicts: ${s.openConflicts}; ` +
+    `  ledger: ${s.ledgerSize} synced pairs${s.unroutedRows > 0 ? ` (${s.unroutedRows} rows no route matches: not synced)` : ''}; parked failures: ${s.parkedFailures}; ` +
+      `${s.heldMoves > 0 ? `held moves: ${s.heldMoves}; ` : ''}open conflicts: ${s.openConflicts}; ` +
       `pull pending: ${s.pendingPull ? 'yes' : 'no'}`,
-    ...(s.itemDeletedRows > 0
+    ...heldMoveLines(s),
+    ...(s.itemDeletedAdvice
       ? [
-          `  rows whose item was deleted in SharePoint: ${s.itemDeletedRows} (kept by deletes.pull IGNORE, not ` +
-            `synced; "backfill ${s.name} --fields … --strategy full_resync" brings their items back)`,
+          `  item deleted in SharePoint: ${s.itemDeletedAdvice.reason}`,
+          `    next step: ${s.itemDeletedAdvice.nextStep}`,
         ]
       : []),
     ...(s.pendingCreates > 0
@@ -92,6 +95,23 @@ function statusBlock(s: DefinitionStatus): string {
     ...(s.backfill ? backfillLines(s.backfill) : []),
     ...listProblemLines(s.listProblems),
   ].join('\n');
+}
+
+/** Moves held for the user: each row's reason (it names both items), and what releases them. */
+function heldMoveLines(s: DefinitionStatus): string[] {
+  if (!s.heldMoveAdvice) return [];
+  const { rows, nextStep } = s.heldMoveAdvice;
+  const more = s.heldMoves - rows.length;
+  return [
+    `  held moves: ${s.heldMoves} row${s.heldMoves === 1 ? '' : 's'} moving between lists wait${s.heldMoves === 1 ? 's' : ''} ` +
+      'for you (not failures: each push checks them again and settles each once you act):',
+    ...rows.map(
+      (h) =>
+        `    row ${JSON.stringify(h.sourceIdentity)} (failure ${h.failureId}, since ${h.since}): ${h.reason}`,
+    ),
+    ...(more > 0 ? [`    … and ${more} more (arcore-sync failures ${s.name})`] : []),
+    `    next step: ${nextStep}`,
+  ];
 }
 
 function listProblemLines(problems: ListProblem[]): string[] {
@@ -431,7 +451,7 @@ export async function runFailuresCommand(
       ['ID', 'STATUS', 'DIRECTION', 'ITEM KEY', 'ITEM', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'],
       failures.map((f) => [
         f.failureId,
-        f.status,
+        f.status === 'PARKED' && f.heldMove ? 'PARKED (held move)' : f.status,
         f.direction,
         clip(f.itemKey, 30),
         f.spItemId,

@@ -121,6 +121,8 @@ const bytes = (n) => {
   return unit === 0 ? `${n} bytes` : `${value.toFixed(1)} ${units[unit]}`;
 };
 const seconds = (ms) => (ms === null || ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`);
+/** `1 row`, `2 rows`. */
+const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const show = (v) => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
 // The ops API says PULL; INGRESS is the name runs had before migration 008.
 const runTypeName = (t) => (t === 'INGRESS' ? 'PULL' : t);
@@ -135,6 +137,7 @@ export function healthOf(d) {
     d.healthy === false ||
     d.openConflicts > 0 ||
     d.parkedFailures > 0 ||
+    d.heldMoves > 0 ||
     d.lastPush?.status === 'PARTIAL' ||
     d.lastPull?.status === 'PARTIAL'
   )
@@ -222,8 +225,11 @@ function Overview() {
               ${
                 [
                   d.pendingPull ? 'a pull is pending' : null,
-                  d.itemDeletedRows > 0
-                    ? `${d.itemDeletedRows} rows whose item was deleted in SharePoint (kept by deletes.pull IGNORE; backfill --strategy full_resync brings them back)`
+                  d.heldMoves > 0
+                    ? `${count(d.heldMoves, 'move')} held for you (both items edited; see the definition)`
+                    : null,
+                  d.itemDeletedAdvice
+                    ? `${count(d.itemDeletedRows, 'row')} whose item was deleted in SharePoint, held (see the definition)`
                     : null,
                   d.backfill ? `backfill unfinished (${d.backfill.done}/${d.backfill.total} rows)` : null,
                   d.listProblems?.length
@@ -396,6 +402,34 @@ function ListProblems({ problems }) {
           </li>`,
       )}
     </ul>
+  </div>`;
+}
+
+/** Rows whose move between lists waits for the user (status `heldMoveAdvice`): each reason names both items. */
+function HeldMoves({ total, advice }) {
+  const more = total - advice.rows.length;
+  const which =
+    total === 1 ? 'One row moving between lists waits' : `${total} rows moving between lists wait`;
+  return html`<div class="attention" id="held-moves">
+    <p>
+      ${`${which} for you: both items were edited in SharePoint, and neither is deleted. These are not failures; each push checks them again.`}
+    </p>
+    <ul>
+      ${advice.rows.map(
+        (h) =>
+          html`<li data-failure=${h.failureId}><strong>${show(h.sourceIdentity)}</strong>: ${h.reason}</li>`,
+      )}
+    </ul>
+    ${more > 0 ? html`<p>…and ${more} more (see <a href="#/failures">Failures</a>).</p>` : null}
+    <p>Next step: ${advice.nextStep}</p>
+  </div>`;
+}
+
+/** Rows kept when their item was deleted in SharePoint (status `itemDeletedAdvice`): why, and what to do. */
+function ItemDeleted({ advice }) {
+  return html`<div class="attention" id="item-deleted">
+    <p>${advice.reason}.</p>
+    <p>Next step: ${advice.nextStep}</p>
   </div>`;
 }
 
@@ -618,6 +652,12 @@ function DefinitionPage({ name }) {
         : null
     }
     ${
+      status.data?.heldMoveAdvice
+        ? html`<${HeldMoves} total=${status.data.heldMoves} advice=${status.data.heldMoveAdvice} />`
+        : null
+    }
+    ${status.data?.itemDeletedAdvice ? html`<${ItemDeleted} advice=${status.data.itemDeletedAdvice} />` : null}
+    ${
       status.data?.backfill
         ? html`<${UnfinishedBackfill}
             name=${name}
@@ -706,10 +746,15 @@ function DefinitionPage({ name }) {
                   s.itemDeletedRows > 0
                     ? html`<tr>
                         <th scope="row">Item deleted in SharePoint</th>
-                        <td>
-                          ${s.itemDeletedRows} rows kept by deletes.pull IGNORE, not synced: backfill
-                          --strategy full_resync brings their items back
-                        </td>
+                        <td>${count(s.itemDeletedRows, 'row')} held, not synced (see above)</td>
+                      </tr>`
+                    : null
+                }
+                ${
+                  s.heldMoves > 0
+                    ? html`<tr>
+                        <th scope="row">Held moves</th>
+                        <td>${count(s.heldMoves, 'row')} waiting for you (see above)</td>
                       </tr>`
                     : null
                 }

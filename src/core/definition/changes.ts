@@ -32,6 +32,11 @@ export interface DefinitionChange {
   field?: string;
   /** transform-changed on a definition that has synced: what the new pipeline would rewrite (engine/apply.ts). */
   rewrites?: PipelineRewrites;
+  /**
+   * deletes.pull switched away from IGNORE: rows kept under IGNORE (ITEM_DELETED) that stay kept, not synced; the
+   * effect says what to do about them (engine/apply.ts).
+   */
+  heldRows?: number;
 }
 
 /** How many synced pairs a changed pipeline gives a different value, judged from the ledger. */

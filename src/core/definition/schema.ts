@@ -465,6 +465,7 @@ export const definitionsFileSchema = z
 
 export type SyncDefinition = z.output<typeof syncDefinitionSchema>;
 export type SyncDefinitionInput = z.input<typeof syncDefinitionSchema>;
+export type DeletePolicy = z.output<typeof deletePolicySchema>;
 export type TruncatePolicy = z.output<typeof truncatePolicySchema>;
 export type FieldMapping = z.output<typeof fieldMappingSchema>;
 export type Direction = z.output<typeof directionSchema>;

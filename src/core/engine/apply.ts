@@ -11,6 +11,7 @@ import type { SourcePair } from '../store/ledger';
 import { countRewrites } from '../transform/rewrites';
 import { rereadForRoutes } from './routesReread';
 import { parseLsnCursor } from '../capture/lsn';
+import { countItemDeletedRows, itemDeletedAdvice, pushFieldsOf } from '../ops/heldRows';
 
 export interface AppliedDefinition {
   name: string;
@@ -91,6 +92,27 @@ interface Planned {
   rerouted?: boolean;
   /** The source table or the cursor column changed under a keyset cursor: the next push reads every row again. */
   resourced?: boolean;
+}
+
+/**
+ * `deletes.pull` switched away from IGNORE: the rows it kept when their items were deleted (ITEM_DELETED) stay kept,
+ * since applying the new policy to them now would delete or flag rows the operator chose to keep. The change says
+ * how many, and the next step (ops/heldRows.ts); nothing is written for them.
+ */
+async function describeKeptRows(
+  client: PoolClient,
+  definitionId: string,
+  before: SyncDefinition,
+  after: SyncDefinition,
+  changes: DefinitionChange[],
+): Promise<void> {
+  const change = changes.find((c) => c.path === 'deletes');
+  if (!change || before.deletes.pull !== 'IGNORE' || after.deletes.pull === 'IGNORE') return;
+  const rows = await countItemDeletedRows(client, definitionId);
+  if (rows === 0) return;
+  const advice = itemDeletedAdvice(after.name, rows, after.deletes.pull, pushFieldsOf(after));
+  change.effect = `applies from the next run to items deleted from then on; ${advice.reason}. Next step: ${advice.nextStep}`;
+  change.heldRows = rows;
 }
 
 const SOURCE_REREAD_EFFECT =
@@ -263,6 +285,7 @@ export async function applyDefinitions(
       if (resourced)
         for (const c of changes)
           if (c.kind === 'source-changed' || c.path === 'source.cursor') c.effect = SOURCE_REREAD_EFFECT;
+      await describeKeptRows(client, id, before, def, changes);
       const moves =
         rerouted && options.previewRouteMoves
           ? await options.previewRouteMoves(before, def, { id, listId })

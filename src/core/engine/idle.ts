@@ -16,6 +16,7 @@ import { castTypeOf, quoteIdent } from '../source/postgres/PostgresSource';
 import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../source/postgres/tombstones';
 import { readInstallationId } from '../store/installation';
 import { LOCK_NAMESPACE, tryLockDefinition } from '../store/locks';
+import { PARKED_COUNTS_SQL } from '../store/runs';
 import type { EngineContext, RunSummary, RunTrigger } from './types';
 import { emptyCounts } from './runner';
 
@@ -46,6 +47,7 @@ export interface IdleVerdict {
   busy: string[];
   parkedFailures: number;
   openConflicts: number;
+  heldMoves: number;
 }
 
 /** Why a push would have work, by check name (true: work to do). Order is the order `busy` reports them in. */
@@ -342,7 +344,7 @@ const CURSOR_CTE = `cur AS MATERIALIZED (
 /** LSN: the slot position the push last recorded (the cursor copy); null without one. */
 const RECORDED_LSN_SQL = `(SELECT (c.value::jsonb->>'lsn')::pg_lsn FROM cur c WHERE c.cursor_type = 'LSN')`;
 
-const BACKLOG_SQL = `(SELECT count(*) FROM arcore.sync_failures WHERE definition_id = $1::bigint AND status = 'PARKED') AS parked,
+const BACKLOG_SQL = `${PARKED_COUNTS_SQL('$1::bigint')},
     (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1::bigint AND status = 'OPEN') AS conflicts`;
 
 /**
@@ -374,8 +376,9 @@ function verdictOf(row: Row, checks: string[]): IdleVerdict {
   return {
     idle: busy.length === 0,
     busy,
-    parkedFailures: Number(row.parked ?? 0),
+    parkedFailures: Number(row.f ?? 0),
     openConflicts: Number(row.conflicts ?? 0),
+    heldMoves: Number(row.m ?? 0),
   };
 }
 
@@ -456,6 +459,7 @@ async function probeApart(ctx: EngineContext, p: Prepared): Promise<IdleVerdict>
       ...verdictOf(rows[0], Object.keys(source)),
       parkedFailures: verdict.parkedFailures,
       openConflicts: verdict.openConflicts,
+      heldMoves: verdict.heldMoves,
     };
   } finally {
     await lock?.release();
@@ -508,6 +512,7 @@ export function idleSummary(definition: string, started: number, verdict: IdleVe
     ...emptyCounts(),
     parkedFailures: verdict.parkedFailures,
     openConflicts: verdict.openConflicts,
+    heldMoves: verdict.heldMoves,
     error: null,
   };
 }

@@ -10,6 +10,7 @@
 import type { Pool } from 'pg';
 import { RunTimeBudgetError } from '../budget/errors';
 import { isRouted, targetLists } from '../routing/lists';
+import { PARKED_COUNTS_SQL } from '../store/runs';
 import { ResyncRequiredError } from '../target/sharepoint';
 import {
   IDLE_FULL_RUN_AFTER_SECONDS,
@@ -55,6 +56,7 @@ export interface PullIdleVerdict {
   busy: Check[];
   parkedFailures: number;
   openConflicts: number;
+  heldMoves: number;
   /** Graph requests and resource units the probe spent (one delta request per list when it got that far). */
   graphRequests: number;
   resourceUnits: number;
@@ -114,7 +116,7 @@ const STATEMENT = `WITH
                 'progress', c.progress, 'linkListId', c.fingerprint->>'listId'))
          FROM d LEFT JOIN arcore.sync_cursors c ON c.definition_id = $1::bigint AND c.scope = 'TARGET')
     END AS links,
-    (SELECT count(*) FROM arcore.sync_failures WHERE definition_id = $1::bigint AND status = 'PARKED') AS parked,
+    ${PARKED_COUNTS_SQL('$1::bigint')},
     (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1::bigint AND status = 'OPEN') AS conflicts,
     coalesce((SELECT d.pull_idle_checked_at > now() - make_interval(secs => $6::int) FROM d), false) AS marked`;
 
@@ -129,7 +131,8 @@ const MARK_STATEMENT = `UPDATE arcore.sync_definitions SET pull_idle_checked_at 
 
 type Row = Record<Check, boolean | undefined> & {
   links: LinkRow[] | null;
-  parked: string;
+  f: string;
+  m: string;
   conflicts: string;
   /** The idle check was recorded within IDLE_MARK_SECONDS: an idle answer writes nothing. */
   marked: boolean;
@@ -166,8 +169,9 @@ export async function probePullIdle(
     const verdict: PullIdleVerdict = {
       idle: false,
       busy: [],
-      parkedFailures: Number(row.parked),
+      parkedFailures: Number(row.f),
       openConflicts: Number(row.conflicts),
+      heldMoves: Number(row.m),
       graphRequests: 0,
       resourceUnits: 0,
     };

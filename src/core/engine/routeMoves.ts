@@ -73,15 +73,18 @@ export async function previewRouteMoves(
     if (kind) keyKinds[k] = kind;
   }
 
-  const { rows: ledger } = await meta.query<{ h: string; list: string }>(
+  const { rows: ledger } = await meta.query<{ h: string; list: string; held: boolean }>(
     // UNROUTED entries (engine, migration 011) have no list: their rows are created, not moved, once routed.
-    "SELECT source_identity_hash AS h, sp_list_id AS list FROM arcore.sync_ledger WHERE definition_id = $1 AND state <> 'UNROUTED'",
+    // ITEM_DELETED ones (027) have no item: they are held, not moved (push/rows.ts).
+    `SELECT source_identity_hash AS h, sp_list_id AS list, state = 'ITEM_DELETED' AS held
+       FROM arcore.sync_ledger WHERE definition_id = $1 AND state <> 'UNROUTED'`,
     [definitionId],
   );
   const listOfRow = new Map(ledger.map((r) => [r.h, r.list]));
+  const heldRows = new Set(ledger.filter((r) => r.held).map((r) => r.h));
   const read = [...new Set([...key, ...columns.map((c) => c.source)])];
   const keyList = key.map(quoteIdent).join(', ');
-  const pairs: { from: string; to: string | null }[] = [];
+  const pairs: { from: string; to: string | null; itemDeleted: boolean }[] = [];
   let cursor: unknown[] | null = null;
   for (;;) {
     const page: { rows: Record<string, unknown>[] } = await sourcePool.query<Record<string, unknown>>(
@@ -92,7 +95,8 @@ export async function previewRouteMoves(
     );
     const { rows } = page;
     for (const row of rows) {
-      const listId = listOfRow.get(identityOf(key, row, keyKinds).hash);
+      const hash = identityOf(key, row, keyKinds).hash;
+      const listId = listOfRow.get(hash);
       if (listId === undefined) continue;
       const values: Record<string, CanonicalValue> = {};
       try {
@@ -110,6 +114,7 @@ export async function previewRouteMoves(
       pairs.push({
         from: listNames.get(listId) ?? listId,
         to: index === null ? null : compiled.lists[index],
+        itemDeleted: heldRows.has(hash),
       });
     }
     if (rows.length < PAGE) break;

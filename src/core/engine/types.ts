@@ -64,6 +64,11 @@ export interface RunSummary extends RunCounts {
   /** Parked failures and open conflicts of the definition after the run. */
   parkedFailures: number;
   openConflicts: number;
+  /**
+   * Routed definitions: rows whose move between lists waits for a user after the run (both of the row's items were
+   * edited in SharePoint; docs/design.md). Not parked failures: the row's park (`failures NAME`) names both items.
+   */
+  heldMoves: number;
   error: string | null;
   /** The kind of failure when the run FAILED (src/core/errors/kind.ts), and what to do about it. */
   errorKind?: ErrorKind;

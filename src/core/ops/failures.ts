@@ -18,11 +18,12 @@ interface FailureRow {
   last_failed_at: Date;
   next_attempt_at: Date;
   resolved_at: Date | null;
+  held_move: boolean;
 }
 
 const FAILURE_COLUMNS = `f.id::text AS id, d.name AS definition, f.direction, f.item_key, f.source_identity,
   f.sp_item_id, f.attempts, f.last_error, f.status, f.first_failed_at, f.last_failed_at, f.next_attempt_at,
-  f.resolved_at`;
+  f.resolved_at, f.held_move`;
 
 function toFailureRecord(row: FailureRow): FailureRecord {
   return {
@@ -35,6 +36,7 @@ function toFailureRecord(row: FailureRow): FailureRecord {
     attempts: row.attempts,
     lastError: row.last_error,
     status: row.status,
+    heldMove: row.held_move,
     firstFailedAt: row.first_failed_at.toISOString(),
     lastFailedAt: row.last_failed_at.toISOString(),
     nextAttemptAt: row.next_attempt_at.toISOString(),

@@ -1,3 +1,4 @@
+import type { DeletePolicy } from '../definition/schema';
 import type { BackfillCounts, BackfillDirection, BackfillStrategy } from '../store/backfills';
 import type { RecordedRunStatus } from '../engine/types';
 import type { SlotStatus } from './slotHealth';
@@ -58,6 +59,11 @@ export interface DefinitionStatus {
    * synced, and never re-created by the push; `backfill --strategy full_resync` brings their items back.
    */
   itemDeletedRows: number;
+  /**
+   * When there are ITEM_DELETED rows: why they are held under the policy the definition has now (`deletes.pull`
+   * switched away from IGNORE does not apply to them retroactively) and the next step; null when there are none.
+   */
+  itemDeletedAdvice: { deletesPull: DeletePolicy; reason: string; nextStep: string } | null;
   /** Routed definitions: rows no route matches (not synced, not counted in ledgerSize). */
   unroutedRows: number;
   /**
@@ -66,7 +72,15 @@ export interface DefinitionStatus {
    * creates it (docs/design.md, I6).
    */
   pendingCreates: number;
+  /** Parked failures: rows and items whose write failed and is retried (held moves not included). */
   parkedFailures: number;
+  /**
+   * Routed definitions: rows whose move between lists waits for the user (both of the row's items were edited in
+   * SharePoint while it waited; docs/design.md). Not failures: nothing is retried until the user deletes one item.
+   */
+  heldMoves: number;
+  /** With held moves: the first HELD_MOVES_LISTED of them (each reason names both items) and what releases them. */
+  heldMoveAdvice: { rows: HeldMoveRecord[]; nextStep: string } | null;
   openConflicts: number;
   pendingPull: boolean;
   /**
@@ -102,6 +116,15 @@ export interface DefinitionStatus {
   backfill: UnfinishedBackfill | null;
   /** False when something needs an operator before it hurts: a replication slot holding back too much WAL, invalidated, missing or unreadable. */
   healthy: boolean;
+}
+
+/** A row whose move waits for the user: its park in `failures NAME`, its key, and why (naming both items). */
+export interface HeldMoveRecord {
+  failureId: string;
+  sourceIdentity: Record<string, unknown> | null;
+  reason: string;
+  /** When the row was first parked. */
+  since: string;
 }
 
 /** A routed list the last planning run skipped: why, what to do, and which run found it. */
@@ -183,6 +206,8 @@ export interface FailureRecord {
   attempts: number;
   lastError: string;
   status: FailureStatus;
+  /** A held move (migration 031): the row waits for the user to delete one of two edited items, not for a retry. */
+  heldMove: boolean;
   firstFailedAt: string;
   lastFailedAt: string;
   nextAttemptAt: string;

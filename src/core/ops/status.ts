@@ -9,6 +9,8 @@ import {
   type BackfillDirection,
   type BackfillStrategy,
 } from '../store/backfills';
+import type { DeletePolicy } from '../definition/schema';
+import { heldMovesNextStep, itemDeletedAdvice } from './heldRows';
 import type { DefinitionStatus, ListProblem, UnfinishedBackfill } from './records';
 import { slotStatuses, type SlotStatus, type SourcePoolOf } from './slotHealth';
 import { RUN_COLUMNS, runTypeOf, toRunRecord, type RunRow } from './runs';
@@ -39,6 +41,10 @@ interface StatusRow {
   item_deleted_rows: string;
   pending_creates: string;
   parked_failures: string;
+  held_moves: string;
+  held_move_rows: HeldMoveJson[] | null;
+  deletes_pull: DeletePolicy | null;
+  push_fields: string | null;
   open_conflicts: string;
   pending_pull: boolean;
   subscription_id: string | null;
@@ -47,6 +53,17 @@ interface StatusRow {
   backfill: BackfillJson | null;
   planned: PlannedJson | null;
 }
+
+/** A parked row whose move waits for the user (migration 031), as json_build_object gives it. */
+interface HeldMoveJson {
+  failureId: string;
+  identity: Record<string, unknown> | null;
+  reason: string;
+  since: string;
+}
+
+/** How many held moves `status` lists with their reasons (all are counted; `failures NAME` lists every one). */
+export const HELD_MOVES_LISTED = 10;
 
 /** The last run that planned the definition's lists (its details carry `warnings`), as json_build_object gives it. */
 interface PlannedJson {
@@ -164,8 +181,18 @@ export async function definitionStatus(
          AS item_deleted_rows,
        (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'PENDING_CREATE')
          AS pending_creates,
-       (SELECT count(*) FROM arcore.sync_failures f WHERE f.definition_id = def.id AND f.status = 'PARKED')
-         AS parked_failures,
+       (SELECT count(*) FROM arcore.sync_failures f
+         WHERE f.definition_id = def.id AND f.status = 'PARKED' AND NOT f.held_move) AS parked_failures,
+       (SELECT count(*) FROM arcore.sync_failures f
+         WHERE f.definition_id = def.id AND f.status = 'PARKED' AND f.held_move) AS held_moves,
+       (SELECT json_agg(json_build_object('failureId', h.id::text, 'identity', h.source_identity,
+                 'reason', h.last_error, 'since', h.first_failed_at) ORDER BY h.id)
+          FROM (SELECT f.id, f.source_identity, f.last_error, f.first_failed_at FROM arcore.sync_failures f
+                 WHERE f.definition_id = def.id AND f.status = 'PARKED' AND f.held_move
+                 ORDER BY f.id LIMIT ${HELD_MOVES_LISTED}) h) AS held_move_rows,
+       COALESCE(def.document -> 'deletes' ->> 'pull', 'PROPAGATE') AS deletes_pull,
+       (SELECT string_agg(f ->> 'target', ',') FROM jsonb_array_elements(def.document -> 'fields') f
+         WHERE COALESCE(f ->> 'direction', 'BIDIRECTIONAL') <> 'PULL_ONLY') AS push_fields,
        (SELECT count(*) FROM arcore.sync_conflicts c WHERE c.definition_id = def.id AND c.status = 'OPEN')
          AS open_conflicts,
        EXISTS (SELECT 1 FROM arcore.pending_pulls p WHERE p.definition_id = def.id) AS pending_pull,
@@ -219,6 +246,31 @@ export async function definitionStatus(
       itemDeletedRows: Number(row.item_deleted_rows),
       pendingCreates: Number(row.pending_creates),
       parkedFailures: Number(row.parked_failures),
+      heldMoves: Number(row.held_moves),
+      heldMoveAdvice:
+        Number(row.held_moves) > 0
+          ? {
+              rows: (row.held_move_rows ?? []).map((h) => ({
+                failureId: h.failureId,
+                sourceIdentity: h.identity,
+                reason: h.reason,
+                since: new Date(h.since).toISOString(),
+              })),
+              nextStep: heldMovesNextStep(row.name),
+            }
+          : null,
+      itemDeletedAdvice:
+        Number(row.item_deleted_rows) > 0
+          ? {
+              deletesPull: row.deletes_pull ?? 'PROPAGATE',
+              ...itemDeletedAdvice(
+                row.name,
+                Number(row.item_deleted_rows),
+                row.deletes_pull ?? 'PROPAGATE',
+                row.push_fields ? row.push_fields.split(',') : [],
+              ),
+            }
+          : null,
       openConflicts: Number(row.open_conflicts),
       pendingPull: row.pending_pull,
       idleCheckedAt: row.idle_checked_at?.toISOString() ?? null,

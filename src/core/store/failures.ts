@@ -22,6 +22,9 @@ export interface ParkedFailure {
  * `waiting`: the row was not tried, only held back until something an earlier run left settles (a move in
  * flight): parked new, it counts no attempt (so its success leaves no failure on record, resolveParked); parked
  * again, it keeps its attempts and its next retry, and only its message and time change.
+ *
+ * `heldMove`: the row waits for a user (a move whose two items were both edited, push/moves.ts): counted as a held
+ * move, not as a parked failure (migration 031). Any other park of the row clears it.
  */
 export async function park(
   db: Db,
@@ -33,15 +36,16 @@ export async function park(
     spItemId?: string | null;
     error: string;
     waiting?: boolean;
+    heldMove?: boolean;
   },
 ): Promise<void> {
   await db.query(
     `INSERT INTO arcore.sync_failures (definition_id, direction, item_key, source_identity, sp_item_id, last_error,
-       attempts)
-     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 0 ELSE 1 END)
+       attempts, held_move)
+     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 0 ELSE 1 END, $8)
      ON CONFLICT (definition_id, direction, item_key) WHERE status = 'PARKED' DO UPDATE SET
        attempts = arcore.sync_failures.attempts + CASE WHEN $7 THEN 0 ELSE 1 END,
-       last_error = EXCLUDED.last_error, last_failed_at = now(),
+       last_error = EXCLUDED.last_error, last_failed_at = now(), held_move = EXCLUDED.held_move,
        source_identity = COALESCE(EXCLUDED.source_identity, arcore.sync_failures.source_identity),
        sp_item_id = COALESCE(EXCLUDED.sp_item_id, arcore.sync_failures.sp_item_id),
        next_attempt_at = CASE WHEN $7 THEN arcore.sync_failures.next_attempt_at
@@ -56,6 +60,7 @@ export async function park(
       f.spItemId ?? null,
       f.error,
       f.waiting ?? false,
+      f.heldMove ?? false,
     ],
   );
 }
@@ -84,7 +89,7 @@ export async function parkWaiting(
      SELECT $1, $2, i.item_key, i.source_identity::jsonb, i.sp_item_id, i.last_error, 0
        FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS i(item_key, source_identity, sp_item_id, last_error)
      ON CONFLICT (definition_id, direction, item_key) WHERE status = 'PARKED' DO UPDATE SET
-       last_error = EXCLUDED.last_error, last_failed_at = now(),
+       last_error = EXCLUDED.last_error, last_failed_at = now(), held_move = false,
        source_identity = COALESCE(EXCLUDED.source_identity, arcore.sync_failures.source_identity),
        sp_item_id = COALESCE(EXCLUDED.sp_item_id, arcore.sync_failures.sp_item_id)`,
     [

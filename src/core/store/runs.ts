@@ -66,16 +66,30 @@ export async function recordFailedRun(
   return rows[0].id;
 }
 
+/**
+ * Two select-list columns, `f` (parked failures) and `m` (held moves: parks of rows whose move waits for a user,
+ * migration 031), of the definition whose id is the SQL expression `definitionId`.
+ */
+export const PARKED_COUNTS_SQL = (definitionId: string): string =>
+  `(SELECT count(*) FROM arcore.sync_failures
+     WHERE definition_id = ${definitionId} AND status = 'PARKED' AND NOT held_move) AS f,
+   (SELECT count(*) FROM arcore.sync_failures
+     WHERE definition_id = ${definitionId} AND status = 'PARKED' AND held_move) AS m`;
+
 export async function backlogCounts(
   meta: Pool,
   definitionId: string,
-): Promise<{ parkedFailures: number; openConflicts: number }> {
-  const { rows } = await meta.query<{ f: string; c: string }>(
-    `SELECT (SELECT count(*) FROM arcore.sync_failures WHERE definition_id = $1 AND status = 'PARKED') AS f,
+): Promise<{ parkedFailures: number; openConflicts: number; heldMoves: number }> {
+  const { rows } = await meta.query<{ f: string; c: string; m: string }>(
+    `SELECT ${PARKED_COUNTS_SQL('$1')},
             (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1 AND status = 'OPEN') AS c`,
     [definitionId],
   );
-  return { parkedFailures: Number(rows[0].f), openConflicts: Number(rows[0].c) };
+  return {
+    parkedFailures: Number(rows[0].f),
+    openConflicts: Number(rows[0].c),
+    heldMoves: Number(rows[0].m),
+  };
 }
 
 /** Recorded on a run marked ABANDONED. */

@@ -100,6 +100,7 @@ export function runEventOf(summary: RunSummary): {
       resourceUnits: summary.resourceUnits,
       parkedFailures: summary.parkedFailures,
       openConflicts: summary.openConflicts,
+      heldMoves: summary.heldMoves,
     },
   };
 }

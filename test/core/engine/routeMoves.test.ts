@@ -7,14 +7,27 @@ import { runPush } from '../../../src/core/engine/push';
 import { ledgerListNames, previewRouteMoves } from '../../../src/core/engine/routeMoves';
 import { fnv1a32 } from '../../../src/core/routing';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
+import { runBackfill } from '../../../src/core/engine/backfill/run';
+import { describeRouteMoves } from '../../../src/core/routing/moves';
 import {
   createProjectsTable,
   projectsDefinition,
+  SITE,
   startHarness,
   type Harness,
 } from '../../support/engineHarness';
+import {
+  checkedRun,
+  defineRoutedTitles,
+  definitionListId,
+  ledgerPair,
+  whereRouted,
+} from '../../support/routed';
 
-/** Routing (#21): provision creates every routed list; apply counts the moves a routes change makes. */
+/**
+ * Routing (#21): provision creates every routed list; apply counts the moves a routes change makes, and names apart
+ * the rows held without an item (ITEM_DELETED), which do not move.
+ */
 describe('routed lists: provision and the moves apply reports', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -125,6 +138,7 @@ describe('routed lists: provision and the moves apply reports', () => {
       synced: 8,
       moving: 5,
       unrouted: 1,
+      itemDeleted: 0,
       moves: [
         { from: 'Projects', to: 'Archive', rows: 3 },
         { from: 'Projects', to: 'Other', rows: 2 },
@@ -144,6 +158,7 @@ describe('routed lists: provision and the moves apply reports', () => {
       synced: 8,
       moving: evenIds.length,
       unrouted: 0,
+      itemDeleted: 0,
       moves: evenIds.length > 0 ? [{ from: 'Projects', to: 'Even', rows: evenIds.length }] : [],
     });
 
@@ -167,5 +182,87 @@ describe('routed lists: provision and the moves apply reports', () => {
     );
     expect(printed.code).toBe(0);
     expect(await h.items('Projects')).toHaveLength(8);
+  });
+
+  it('a row kept by deletes.pull IGNORE is held, not moved: the preview says so, and full_resync re-creates its item where it routes now', async () => {
+    await defineRoutedTitles(h, 'kept', 'KeptOpen', 'KeptClosed', {
+      deletes: { push: 'PROPAGATE', pull: 'IGNORE' },
+    });
+    await h.db.pool.query(
+      "INSERT INTO kept (id, title, status) VALUES (1, 'one', 'OPEN'), (2, 'two', 'OPEN')",
+    );
+    expect(await checkedRun(h, 'push', 'kept')).toMatchObject({ created: 2 });
+    await checkedRun(h, 'pull', 'kept');
+    const one = await ledgerPair(h, 'kept', 1);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/KeptOpen/items/${one.itemId}`)).status).toBe(
+      204,
+    );
+    await checkedRun(h, 'pull', 'kept');
+
+    // OPEN rows now go to a new list; KeptOpen is no longer routed to. Row 2 moves; row 1 has no item to move.
+    const rerouted = parseDefinition({
+      name: 'kept',
+      source: {
+        table: 'kept',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        overlapSeconds: 0,
+      },
+      target: {
+        site: SITE,
+        routes: [{ when: "status == 'OPEN'", list: 'KeptArchive' }, { list: 'KeptClosed' }],
+      },
+      fields: [
+        { source: 'title', target: 'Title' },
+        { source: 'status', target: 'Status' },
+      ],
+      deletes: { push: 'PROPAGATE', pull: 'IGNORE' },
+    });
+    const applied = await applyDefinitions(h.db.pool, [rerouted], {
+      previewRouteMoves: async (before, after, stored) =>
+        previewRouteMoves(
+          h.db.pool,
+          h.db.pool,
+          stored.id,
+          after,
+          await ledgerListNames(h.ctx, stored.id, stored.listId, before, after),
+        ),
+    });
+    const moves = applied.definitions[0].moves!;
+    expect(moves).toEqual({
+      synced: 1,
+      moving: 1,
+      unrouted: 0,
+      itemDeleted: 1,
+      moves: [{ from: 'KeptOpen', to: 'KeptArchive', rows: 1 }],
+    });
+    expect(describeRouteMoves(moves)).toEqual([
+      '1 synced row would move (a create and a delete each) of 1 checked:',
+      '1 row "KeptOpen" → "KeptArchive"',
+      '1 row whose item was deleted in SharePoint (kept by deletes.pull IGNORE) is held, not moved: it has no ' +
+        'item; it follows its new route without one, and "backfill --strategy full_resync" re-creates its item there',
+    ]);
+
+    await provisionList(h.ctx, 'kept');
+    expect(await checkedRun(h, 'push', 'kept')).toMatchObject({ moved: 1, created: 0, deleted: 0 });
+    await checkedRun(h, 'pull', 'kept');
+    expect(await whereRouted(h, 'KeptArchive', 'KeptOpen', one.hash)).toEqual([]);
+    const held = await ledgerPair(h, 'kept', 1);
+    expect(held).toMatchObject({
+      itemId: null,
+      listId: await definitionListId(h, one.definitionId, 'KeptArchive'),
+    });
+
+    // The next step the preview names: the item comes back in the list the row routes to now.
+    const resync = await runBackfill(h.ctx, 'kept', {
+      fields: ['Title'],
+      strategy: 'full_resync',
+      trigger: 'test',
+    });
+    expect(resync.error).toBeNull();
+    expect(await whereRouted(h, 'KeptArchive', 'KeptOpen', one.hash)).toEqual([
+      { list: 'Open', title: 'one' },
+    ]);
+    expect(await checkedRun(h, 'push', 'kept')).toMatchObject({ created: 0, moved: 0 });
   });
 });

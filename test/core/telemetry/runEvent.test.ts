@@ -16,6 +16,7 @@ const failed: RunSummary = {
   resourceUnits: 1,
   parkedFailures: 0,
   openConflicts: 0,
+  heldMoves: 0,
   processed: 0,
   created: 0,
   updated: 0,

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     resumeAfter: null,
     parkedFailures: 1,
     openConflicts: 2,
+    heldMoves: 0,
     processed: 10,
     created: 4,
     updated: 3,

@@ -138,10 +138,11 @@ export async function recordCopy(
 }
 
 /**
- * deletes.pull IGNORE: a new item whose key, mapped from SharePoint, is that of a row kept when its item was deleted
- * (ITEM_DELETED) is that row's item now (a user added it again by hand): it takes the kept pair, which the page
+ * A new item whose key, mapped from SharePoint, is that of a row kept when its item was deleted under deletes.pull
+ * IGNORE (ITEM_DELETED) is that row's item now (a user added it again by hand): it takes the kept pair, which the page
  * revives and decides against the values last synced (I8), as an item carrying the row's hidden key would be.
- * Inserting a row for it instead met the kept row's key and was refused by every pull. Entered in `byItem`.
+ * Inserting a row for it instead met the kept row's key and was refused by every pull. Whatever the policy is now:
+ * rows kept before a switch away from IGNORE stay kept (docs/design.md I8). Entered in `byItem`.
  */
 export async function claimsOfKeptRows(
   scope: RunScope,
@@ -150,7 +151,6 @@ export async function claimsOfKeptRows(
   claims: KeyClaims,
 ): Promise<void> {
   const { def, plan, ledger, ctx, listId } = scope;
-  if (def.deletes.pull !== 'IGNORE') return;
   const byHash = new Map<string, string>();
   for (const e of entries) {
     if (e.kind !== 'upsert' || byItem.has(e.item.id) || claims.copies.has(e.item.id)) continue;

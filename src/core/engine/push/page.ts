@@ -36,13 +36,17 @@ export interface PushRow {
 export interface PageCommit {
   save: LedgerEntry[];
   remove: string[];
-  /** `waiting`: held back, not tried (store/failures.ts park): not counted as a failed attempt. */
+  /**
+   * `waiting`: held back, not tried (store/failures.ts park): not counted as a failed attempt. `heldMove`: its move
+   * waits for a user (push/moves.ts): counted as a held move, not a parked failure.
+   */
   park: {
     hash: string;
     identity: Record<string, unknown> | null;
     itemId: string | null;
     error: string;
     waiting?: boolean;
+    heldMove?: boolean;
   }[];
   resolved: string[];
   /** Moves settled (finished or undone): cleared from arcore.sync_moves with the ledger change. */
@@ -148,6 +152,7 @@ export async function commitPage(
         spItemId: p.itemId,
         error: p.error,
         waiting: p.waiting,
+        heldMove: p.heldMove,
       });
     }
     await resolveParked(client, scope.definitionId, 'PUSH', commit.resolved);

@@ -321,14 +321,16 @@ export async function writePrepared(
       // it is parked: pushed again by key once the move is settled (its entry may be gone: a row deleted and
       // inserted again while the move waited). Each run of the wait parks it again, not as a failed attempt.
       scope.counts.skipped++;
+      const held = heldMoveReason(scope, r.hash);
       commit.park.push({
         hash: r.hash,
         identity: r.identity,
         itemId: entry?.itemId ?? null,
         error:
-          heldMoveReason(scope, r.hash) ??
+          held ??
           'its move to another list is not settled yet (a create a stopped run sent may still land); pushed again once it is',
         waiting: true,
+        heldMove: held !== undefined,
       });
       continue;
     }
@@ -356,6 +358,11 @@ export async function writePrepared(
       // and inserted again brings it back.
       scope.counts.skipped++;
       commit.resolved.push(r.hash);
+      // Routed to another list now: there is no item to move, so the entry follows the route with no item id (as
+      // relink keeps such an entry): a full resync re-creates the item where the row routes, also when its old list
+      // is routed to no more; an old item restored in a list the pull still reads is adopted by its hidden key.
+      if (scope.route && entry.listId !== rowList)
+        commit.save.push({ ...entry, listId: rowList, itemId: null, eTag: null });
       continue;
     }
     if ((!entry || !entry.itemId) && pullSoftDeleted(scope, r)) {

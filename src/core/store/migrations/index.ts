@@ -22,6 +22,7 @@ import * as m026 from './026_move_sent_values';
 import * as m027 from './027_item_deleted_state';
 import * as m028 from './028_backfill_pipelines';
 import * as m029 from './029_item_deleted_unpaired';
+import * as m031 from './031_held_moves';
 import * as m040 from './040_date_zone_realign';
 
 export interface Migration {
@@ -56,5 +57,6 @@ export const migrations: Migration[] = [
   { version: 27, ...m027 },
   { version: 28, ...m028 },
   { version: 29, ...m029 },
+  { version: 31, ...m031 },
   { version: 40, ...m040 },
 ];

@@ -1,4 +1,8 @@
+import { statusBlock } from '../../../../src/cli/commands/ops';
+import { formatRunSummary } from '../../../../src/cli/output';
 import { runPull } from '../../../../src/core/engine/pull';
+import { listFailures } from '../../../../src/core/ops/failures';
+import { definitionStatus } from '../../../../src/core/ops/status';
 import { runPush } from '../../../../src/core/engine/push';
 import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
@@ -9,7 +13,8 @@ import { definitionListId, itemsWithKey, ledgerPair, spEdit } from '../../../sup
  * waited (the old item's pull-only field, pulled; the new item's title). The row's park tells the user to delete
  * the item whose edits they do not want. The user keeps the new item and deletes the old one; the list's webhook
  * makes a pull run before the next push (the ordinary order). The pull must not take that delete for a delete of
- * the row, and the next push must finish the move onto the item the user kept.
+ * the row, and the next push must finish the move onto the item the user kept. While held, the row counts as a
+ * held move (not a parked failure) in the run's summary and in `status`, with both items and the next step.
  */
 let h: Harness;
 beforeAll(async () => {
@@ -67,18 +72,50 @@ it('deleting the old item of a held move, as its park says, keeps the row and fi
   await spEdit(h, 'HmOpen', oldItem, { Notes: 'typed on the old item' });
   await pull();
   await spEdit(h, 'HmClosed', newItem, { Title: 'typed in the new item' });
-  await push();
-  const parked = await h.db.pool.query<{ e: string }>(
-    "SELECT last_error AS e FROM arcore.sync_failures WHERE item_key = $1 AND status = 'PARKED'",
-    [hash],
+  // Held for the user: counted as a held move, not a parked failure, in the run, `status` and its next step.
+  const holding = await push();
+  expect(holding).toMatchObject({ heldMoves: 1, parkedFailures: 0, failed: 0 });
+  expect(formatRunSummary(holding)).toContain(
+    'attention: 1 move held for you: both items of a row moving between lists were edited in SharePoint; ' +
+      'delete the one whose edits you do not want, then push (arcore-sync status hm names both items); the run succeeded',
   );
-  expect(parked.rows.map((r) => r.e)).toEqual([expect.stringContaining('were both edited in SharePoint')]);
+  const [held] = await definitionStatus(h.ctx.meta, 'hm');
+  expect(held).toMatchObject({
+    heldMoves: 1,
+    parkedFailures: 0,
+    heldMoveAdvice: {
+      rows: [
+        {
+          sourceIdentity: { id: 1 },
+          reason: expect.stringMatching(
+            new RegExp(
+              `item ${oldItem} in list "HmOpen" and item ${newItem} in list "HmClosed".*were both edited`,
+            ),
+          ),
+        },
+      ],
+      nextStep: expect.stringContaining('then run "arcore-sync push hm"'),
+    },
+  });
+  expect((await listFailures(h.ctx.meta, 'hm')).map((f) => [f.direction, f.heldMove])).toEqual([
+    ['PUSH', true],
+  ]);
+  const text = statusBlock(held);
+  expect(text).toContain('; parked failures: 0; held moves: 1; open conflicts: 0;');
+  expect(text).toMatch(/^ {2}held moves: 1 row moving between lists waits for you \(not failures/m);
+  expect(text).toMatch(/^ {4}row \{"id":1\} \(failure \d+, since \S+\): item \d+ in list "HmOpen" and item/m);
+  expect(text).toMatch(/^ {4}next step: in SharePoint, delete the item whose edits you do not want/m);
 
   // The user keeps the new item: deletes the old one. The webhook's pull runs first, then the push.
   expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/HmOpen/items/${oldItem}`)).status).toBe(204);
   await pull();
-  await push();
+  expect(await push()).toMatchObject({ moved: 1, heldMoves: 0 });
   await pull();
+  expect((await definitionStatus(h.ctx.meta, 'hm'))[0]).toMatchObject({
+    heldMoves: 0,
+    heldMoveAdvice: null,
+    parkedFailures: 0,
+  });
 
   expect({
     rows: (await h.db.pool.query('SELECT id, title, status FROM hm')).rows,
