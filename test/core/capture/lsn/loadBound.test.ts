@@ -1,4 +1,5 @@
 import { readLsnCursor } from '../../../../src/core/capture/lsn';
+import { writeLsnCursor } from '../../../../src/core/capture/lsn/cursor';
 import { runPush } from '../../../../src/core/engine/push';
 import { definitionStatus } from '../../../../src/core/ops';
 import { getDefinition } from '../../../../src/core/store/definitions';
@@ -95,5 +96,74 @@ describe('LSN load bound', () => {
     expect(titles).not.toContain('r2');
     expect(titles).not.toContain('r16');
     expect(new Set(titles).size).toBe(titles.length);
+  }, 120000);
+
+  it('a TRUNCATE during the load is still decided by deletes.truncate PARK: the end of the load deletes nothing', async () => {
+    await h.db.pool.query(`CREATE TABLE loadtrunc (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+    await h.db.pool.query(`INSERT INTO loadtrunc SELECT g, 'r' || g, g FROM generate_series(1, 6) g`);
+    await h.define(
+      lsnDefinition('loadtrunc', {
+        source: { table: 'loadtrunc', key: ['id'], cursor: { type: 'LSN' }, pageSize: 2 },
+      }),
+    );
+    expect(await shortRun('loadtrunc')).toMatchObject({ status: 'SUCCEEDED', complete: false, created: 2 });
+    await h.db.pool.query('TRUNCATE loadtrunc');
+    const next = await runPush(h.ctx, 'loadtrunc', { trigger: 'test' });
+    expect(next).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+    expect((await h.items('loadtrunc')).map((i) => String(i.fields.Title)).sort()).toEqual(['r1', 'r2']);
+    expect(await detailsOf(next.runId)).toHaveProperty('truncateParked');
+  }, 60000);
+
+  it('bounds composite text and uuid keys in the load order, an empty table and a load stored without a bound', async () => {
+    await h.db.pool.query(
+      `CREATE TABLE pairs (region text, id uuid, name text, budget numeric(12,2), PRIMARY KEY (region, id))`,
+    );
+    await h.db.pool.query(
+      `INSERT INTO pairs SELECT r, ('00000000-0000-0000-0000-00000000000' || g)::uuid, r || g, g
+         FROM unnest(ARRAY['a', 'b']) r, generate_series(1, 3) g`,
+    );
+    const pairs = { table: 'pairs', key: ['region', 'id'], cursor: { type: 'LSN' as const }, pageSize: 2 };
+    await h.define(lsnDefinition('pairs', { source: pairs }));
+    expect(await shortRun('pairs')).toMatchObject({ status: 'SUCCEEDED', complete: false, created: 2 });
+    expect((await cursorOf('pairs'))?.load).toMatchObject({
+      after: ['a', '00000000-0000-0000-0000-000000000002'],
+      upto: ['b', '00000000-0000-0000-0000-000000000003'],
+    });
+    // Above the bound in the load's order (same region, higher uuid; a later region), and below it.
+    await h.db.pool.query(
+      `INSERT INTO pairs VALUES ('b', '00000000-0000-0000-0000-000000000009', 'b9', 9),
+         ('c', '00000000-0000-0000-0000-000000000001', 'c1', 1), ('a', '00000000-0000-0000-0000-000000000005', 'a5', 5)`,
+    );
+    let run = await shortRun('pairs');
+    for (let i = 0; i < 10 && (await cursorOf('pairs'))?.load; i++) run = await shortRun('pairs');
+    expect((await cursorOf('pairs'))?.load ?? null).toBeNull();
+    while (!run.complete) run = await runPush(h.ctx, 'pairs', { trigger: 'test' });
+    await expectInSync('pairs');
+    expect(await h.items('pairs')).toHaveLength(9);
+
+    // An empty table: nothing to load (bound null); its rows come through the slot.
+    await h.db.pool.query(`CREATE TABLE empty (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+    await h.define(lsnDefinition('empty'));
+    expect(await shortRun('empty')).toMatchObject({ status: 'SUCCEEDED', created: 0 });
+    await h.db.pool.query(`INSERT INTO empty VALUES (1, 'one', 1)`);
+    expect(await runPush(h.ctx, 'empty', { trigger: 'test' })).toMatchObject({
+      status: 'SUCCEEDED',
+      created: 1,
+    });
+
+    // A load stored without a bound (an older version's cursor, a crash before the bound was stored): the next
+    // run reads the bound once, stores it, and keeps it.
+    const id = (await getDefinition(h.db.pool, 'empty')).id;
+    const cursor = await readLsnCursor(h.db.pool, id);
+    await writeLsnCursor(h.db.pool, id, { lsn: cursor!.lsn, load: { after: null, reason: 'older version' } });
+    await h.db.pool.query(`INSERT INTO empty SELECT g, 'r' || g, g FROM generate_series(2, 120) g`);
+    const resumed = await shortRun('empty');
+    expect(await detailsOf(resumed.runId)).toMatchObject({ loadBound: [120], captureLoad: 'older version' });
+    await h.db.pool.query(`INSERT INTO empty VALUES (500, 'r500', 500)`);
+    await shortRun('empty');
+    expect((await readLsnCursor(h.db.pool, id))?.load).toMatchObject({ upto: [120] });
+    let rest = await runPush(h.ctx, 'empty', { trigger: 'test' });
+    while (!rest.complete) rest = await runPush(h.ctx, 'empty', { trigger: 'test' });
+    await expectInSync('empty');
   }, 120000);
 });
