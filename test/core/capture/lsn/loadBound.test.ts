@@ -98,22 +98,6 @@ describe('LSN load bound', () => {
     expect(new Set(titles).size).toBe(titles.length);
   }, 120000);
 
-  it('a TRUNCATE during the load is still decided by deletes.truncate PARK: the end of the load deletes nothing', async () => {
-    await h.db.pool.query(`CREATE TABLE loadtrunc (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
-    await h.db.pool.query(`INSERT INTO loadtrunc SELECT g, 'r' || g, g FROM generate_series(1, 6) g`);
-    await h.define(
-      lsnDefinition('loadtrunc', {
-        source: { table: 'loadtrunc', key: ['id'], cursor: { type: 'LSN' }, pageSize: 2 },
-      }),
-    );
-    expect(await shortRun('loadtrunc')).toMatchObject({ status: 'SUCCEEDED', complete: false, created: 2 });
-    await h.db.pool.query('TRUNCATE loadtrunc');
-    const next = await runPush(h.ctx, 'loadtrunc', { trigger: 'test' });
-    expect(next).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
-    expect((await h.items('loadtrunc')).map((i) => String(i.fields.Title)).sort()).toEqual(['r1', 'r2']);
-    expect(await detailsOf(next.runId)).toHaveProperty('truncateParked');
-  }, 60000);
-
   it('bounds composite text and uuid keys in the load order, an empty table and a load stored without a bound', async () => {
     await h.db.pool.query(
       `CREATE TABLE pairs (region text, id uuid, name text, budget numeric(12,2), PRIMARY KEY (region, id))`,
