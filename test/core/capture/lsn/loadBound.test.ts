@@ -3,6 +3,7 @@ import { writeLsnCursor } from '../../../../src/core/capture/lsn/cursor';
 import { runPush } from '../../../../src/core/engine/push';
 import { definitionStatus } from '../../../../src/core/ops';
 import { getDefinition } from '../../../../src/core/store/definitions';
+import { runDetails } from '../../../support/projects';
 import { startHarness, type Harness } from '../../../support/engineHarness';
 import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
 
@@ -24,13 +25,7 @@ afterAll(async () => {
 /** A run with no time: it loads one page, then stops (incomplete). */
 const shortRun = (name: string) => runPush(h.ctx, name, { trigger: 'test', maxSeconds: 0.001 });
 
-async function detailsOf(runId: string | null): Promise<Record<string, unknown>> {
-  const { rows } = await h.db.pool.query<{ details: Record<string, unknown> }>(
-    'SELECT details FROM arcore.sync_runs WHERE id = $1',
-    [runId],
-  );
-  return rows[0].details;
-}
+const detailsOf = (runId: string | null) => runDetails(h, runId);
 
 async function cursorOf(name: string) {
   return readLsnCursor(h.db.pool, (await getDefinition(h.db.pool, name)).id);
