@@ -148,8 +148,8 @@ export class PostgresSource {
   /**
    * One page in key order after `after` (key values in definition order; null from the start) and not past `upto`
    * (the load's bound; undefined: none): the initial load of an LSN definition, which has no timestamp to order by.
-   * Keys are compared as rows, in the ORDER BY's order; a row whose comparison with the bound is unknown (a NULL in
-   * a key column) is not cut by it, as it is not by `after` on the first page.
+   * Keys are compared as rows, in the ORDER BY's order; on the first page a row whose comparison with the bound is
+   * unknown (a NULL in a key column) is not cut by it (later pages never see one: `after` cuts it).
    */
   async readKeyPage(after: unknown[] | null, limit: number, upto?: unknown[]): Promise<SourceRow[]> {
     const params: unknown[] = [];
@@ -161,7 +161,14 @@ export class PostgresSource {
     };
     const where: string[] = [];
     if (after) where.push(`(${cols}) > (${placeholders(after)})`);
-    if (upto) where.push(`((${cols}) <= (${placeholders(upto)})) IS NOT FALSE`);
+    // After a key, a plain row comparison: an index range, so the scan stops at the bound instead of running
+    // through every row inserted above it. On the first page (no `after`) NULL-key rows are kept, as before.
+    if (upto)
+      where.push(
+        after
+          ? `(${cols}) <= (${placeholders(upto)})`
+          : `((${cols}) <= (${placeholders(upto)})) IS NOT FALSE`,
+      );
     params.push(limit);
     const { rows } = await this.pool.query({
       text: `SELECT ${this.selectList} FROM ${this.qualified} WHERE ${where.join(' AND ') || 'true'} ORDER BY ${cols} LIMIT $${params.length}`,
