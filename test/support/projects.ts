@@ -56,3 +56,12 @@ export async function ledgerCount(h: Harness, name: string): Promise<number> {
   );
   return Number(rows[0].n);
 }
+
+/** The details run `runId` recorded (sync_runs.details). */
+export async function runDetails(h: Harness, runId: string | null): Promise<Record<string, unknown>> {
+  const { rows } = await h.db.pool.query<{ details: Record<string, unknown> }>(
+    'SELECT details FROM arcore.sync_runs WHERE id = $1',
+    [runId],
+  );
+  return rows[0].details;
+}

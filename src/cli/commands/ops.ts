@@ -83,6 +83,7 @@ export function statusBlock(s: DefinitionStatus): string {
       : []),
     `  subscription: ${s.subscription ? `${s.subscription.id} ${s.subscription.state}, expires ${s.subscription.expiration}` : 'none'}`,
     ...(s.slot ? [slotLine(s.slot)] : []),
+    ...(s.captureLoad ? [`  ${s.captureLoad.message}`] : []),
     ...(s.deletesComparisonOwed
       ? ['  deletes: a full comparison of the ledger with the table is under way; the next push continues it']
       : []),

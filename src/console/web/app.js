@@ -239,6 +239,7 @@ function Overview() {
                   d.unroutedRows > 0 ? unroutedNote(d.unroutedRows) : null,
                   d.pendingCreates > 0 ? pendingCreatesNote(d.pendingCreates) : null,
                   d.deletesComparisonOwed ? DELETES_OWED : null,
+                  d.captureLoad ? 'table load in progress (deletes captured in the slot wait)' : null,
                 ]
                   .filter(Boolean)
                   .join('; ') || '–'
@@ -779,6 +780,14 @@ function DefinitionPage({ name }) {
                     ? html`<tr>
                         <th scope="row">Deletes</th>
                         <td>${DELETES_OWED}</td>
+                      </tr>`
+                    : null
+                }
+                ${
+                  s.captureLoad
+                    ? html`<tr>
+                        <th scope="row">Table load</th>
+                        <td>${s.captureLoad.message}</td>
                       </tr>`
                     : null
                 }

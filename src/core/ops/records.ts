@@ -1,6 +1,7 @@
 import type { DeletePolicy } from '../definition/schema';
 import type { BackfillCounts, BackfillDirection, BackfillStrategy } from '../store/backfills';
 import type { RecordedRunStatus } from '../engine/types';
+import type { CaptureLoadStatus } from './captureLoad';
 import type { SlotStatus } from './slotHealth';
 
 /** The shapes the ops API and the CLI print: plain JSON, ids as strings, times as ISO strings. */
@@ -102,6 +103,11 @@ export interface DefinitionStatus {
   subscription: { id: string; expiration: string; state: string } | null;
   /** LSN definitions: the replication slot on the source server; null for TIMESTAMP ones (or when not read). */
   slot: SlotStatus | null;
+  /**
+   * LSN definitions: the table load in progress (its bound, how far it is), during which the slot's deletes
+   * wait; null when none.
+   */
+  captureLoad: CaptureLoadStatus | null;
   /**
    * A full comparison of the ledger with the table for deletes is under way (after a switch from LSN, a load, a
    * TRUNCATE): stopped by a time budget or a crash, the next push continues it.

@@ -1,3 +1,4 @@
+import { captureLoadOf } from './captureLoad';
 import type { Pool } from 'pg';
 import { UnknownDefinitionError } from '../store/definitions';
 import { reapAbandonedRuns } from '../store/runs';
@@ -284,6 +285,7 @@ export async function definitionStatus(
           }
         : null,
       slot,
+      captureLoad: captureLoadOf(row.source_value),
       healthy: slot?.healthy ?? true,
       deletesComparisonOwed: row.deletes_owed === true,
       deletesWaiting: row.deletes_waiting === null ? 0 : Number(row.deletes_waiting),

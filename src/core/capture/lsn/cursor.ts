@@ -11,7 +11,7 @@ import { z } from 'zod';
 export interface LsnCursor {
   lsn: string;
   /** Set while loading: the last key loaded (null: nothing yet). */
-  load: { after: unknown[] | null; reason: string } | null;
+  load: LsnLoad | null;
   /** As read: a full comparison of ledger and table for deletes is owed (read with the cursor, no extra query). */
   deletesOwed?: boolean;
   /**
@@ -22,11 +22,29 @@ export interface LsnCursor {
   within?: { txn: string; changes: number } | null;
 }
 
+/**
+ * A load in progress. `upto`: the highest key in the table when the load began (read after the slot was created),
+ * the last key the load reads; null: the table was empty; absent: not read yet (a cursor written before the load
+ * read it, or by an older version). Rows above it came after the slot and reach the ledger through it, so a table
+ * whose keys grow faster than the load writes still finishes loading (docs/design.md, I17).
+ */
+export interface LsnLoad {
+  after: unknown[] | null;
+  reason: string;
+  upto?: unknown[] | null;
+}
+
 const lsnCursorSchema = z.object({
   v: z.literal(1),
   mode: z.literal('LSN'),
   lsn: z.string().min(1),
-  load: z.object({ after: z.array(z.unknown()).nullable(), reason: z.string() }).nullable(),
+  load: z
+    .object({
+      after: z.array(z.unknown()).nullable(),
+      reason: z.string(),
+      upto: z.array(z.unknown()).nullable().optional(),
+    })
+    .nullable(),
   within: z
     .object({ txn: z.string().min(1), changes: z.number().int().min(0) })
     .nullable()

@@ -52,6 +52,34 @@ async function startCapture(scope: RunScope, names: LsnNames, reason: string): P
   return cursor;
 }
 
+/**
+ * The load's bound: the highest key in the table, read once the slot exists (startCapture creates the slot before
+ * the load; a load set by `apply` for changed routes, or stored by an older version, has a slot already), and
+ * stored with the load before its first page, so every continuation and a run after a crash reads up to the same
+ * key. Every row above it was inserted (or moved there by a key change) after the slot was created, so the slot
+ * holds it and applies it after the load: the load ends even while new keys keep coming faster than it writes.
+ * A stored bound of another shape than the key (the key's columns changed since) is read again.
+ */
+async function loadBound(
+  scope: RunScope,
+  cursor: LsnCursor,
+  state: NonNullable<LsnCursor['load']>,
+): Promise<NonNullable<LsnCursor['load']>> {
+  const arity = scope.def.source.key.length;
+  const fits = (k: unknown[] | null | undefined) => k === null || (Array.isArray(k) && k.length === arity);
+  if (state.upto !== undefined && fits(state.upto) && fits(state.after)) return state;
+  const bounded = {
+    ...state,
+    after: fits(state.after) ? state.after : null,
+    upto: await scope.source.lastKey(),
+  };
+  if (!scope.dryRun) {
+    scope.assertLockHeld();
+    await writeLsnCursor(scope.ctx.meta, scope.definitionId, { ...cursor, load: bounded });
+  }
+  return bounded;
+}
+
 /** A page of the load, with the key after its last row (where the next page starts). */
 interface LoadPage extends PushPage {
   after: unknown[];
@@ -59,13 +87,18 @@ interface LoadPage extends PushPage {
 }
 
 /** The table's rows in key order, each page canonicalised and looked up (ahead of its push when pipelined). */
-async function* keyPages(scope: RunScope, start: unknown[] | null): AsyncGenerator<LoadPage> {
+async function* keyPages(
+  scope: RunScope,
+  start: unknown[] | null,
+  upto: unknown[] | null,
+): AsyncGenerator<LoadPage> {
   const { def, source } = scope;
+  if (upto === null) return; // the table was empty when the load began: every row since is in the slot
   let after = start;
   let previous: PushPage | null = null;
   for (;;) {
     const started = Date.now();
-    const rows = await source.readKeyPage(after, def.source.pageSize);
+    const rows = await source.readKeyPage(after, def.source.pageSize, upto);
     if (rows.length === 0) return;
     after = keyOf(def, rows[rows.length - 1].values);
     const page: LoadPage = {
@@ -87,12 +120,15 @@ async function* keyPages(scope: RunScope, start: unknown[] | null): AsyncGenerat
  * rows, with at most two pages written and not committed.
  */
 async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress): Promise<boolean> {
-  const state = cursor.load;
-  if (!state) return cursor.deletesOwed ? compareUnlessTruncateHeld(scope, false) : true;
+  if (!cursor.load) return cursor.deletesOwed ? compareUnlessTruncateHeld(scope, false) : true;
+  const state = await loadBound(scope, cursor, cursor.load);
+  const upto = state.upto ?? null;
   scope.details.captureLoad = state.reason;
+  scope.details.loadBound = upto;
+  scope.details.loadAfter = state.after;
   scope.details.loadedRows = 0;
   let loaded = 0;
-  const pages = keyPages(scope, state.after);
+  const pages = keyPages(scope, state.after, upto);
   const pipelined = scope.ctx.pipelinedPush !== false;
   // The same write window as the TIMESTAMP loop (push/pageWindow.ts): a page's load position is stored only after
   // its ledger rows and those of every page before it.
@@ -117,6 +153,7 @@ async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress):
             progress.pushed(page.rows.length);
             loaded += page.rows.length;
             scope.details.loadedRows = loaded;
+            scope.details.loadAfter = page.after;
             if (withCursor && !scope.dryRun)
               await writeLsnCursor(scope.ctx.meta, scope.definitionId, {
                 ...cursor,

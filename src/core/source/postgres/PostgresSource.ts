@@ -146,27 +146,51 @@ export class PostgresSource {
   }
 
   /**
-   * One page in key order after `after` (key values in definition order; null from the start): the initial
-   * load of an LSN definition, which has no timestamp to order by.
+   * One page in key order after `after` (key values in definition order; null from the start) and not past `upto`
+   * (the load's bound; undefined: none): the initial load of an LSN definition, which has no timestamp to order by.
+   * Keys are compared as rows, in the ORDER BY's order; on the first page a row whose comparison with the bound is
+   * unknown (a NULL in a key column) is not cut by it (later pages never see one: `after` cuts it).
    */
-  async readKeyPage(after: unknown[] | null, limit: number): Promise<SourceRow[]> {
+  async readKeyPage(after: unknown[] | null, limit: number, upto?: unknown[]): Promise<SourceRow[]> {
     const params: unknown[] = [];
-    let where = 'true';
-    if (after) {
-      const cols = this.shape.key.map(quoteIdent).join(', ');
-      params.push(...after);
-      const placeholders = this.shape.key
-        .map((k, i) => `$${i + 1}::${castTypeOf(this.column(k))}`)
-        .join(', ');
-      where = `(${cols}) > (${placeholders})`;
-    }
+    const cols = this.shape.key.map(quoteIdent).join(', ');
+    const placeholders = (values: unknown[]): string => {
+      const from = params.length;
+      params.push(...values);
+      return this.shape.key.map((k, i) => `$${from + i + 1}::${castTypeOf(this.column(k))}`).join(', ');
+    };
+    const where: string[] = [];
+    if (after) where.push(`(${cols}) > (${placeholders(after)})`);
+    // After a key, a plain row comparison: an index range, so the scan stops at the bound instead of running
+    // through every row inserted above it. On the first page (no `after`) NULL-key rows are kept, as before.
+    if (upto)
+      where.push(
+        after
+          ? `(${cols}) <= (${placeholders(upto)})`
+          : `((${cols}) <= (${placeholders(upto)})) IS NOT FALSE`,
+      );
     params.push(limit);
     const { rows } = await this.pool.query({
-      text: `SELECT ${this.selectList} FROM ${this.qualified} WHERE ${where} ORDER BY ${this.shape.key.map(quoteIdent).join(', ')} LIMIT $${params.length}`,
+      text: `SELECT ${this.selectList} FROM ${this.qualified} WHERE ${where.join(' AND ') || 'true'} ORDER BY ${cols} LIMIT $${params.length}`,
       values: params,
       types: pgTypeParsers,
     });
     return this.toRows(rows);
+  }
+
+  /**
+   * The highest key in the table in readKeyPage's order, among rows with no NULL in a key column; null when there
+   * is none. The bound of an LSN load (one index seek on the key).
+   */
+  async lastKey(): Promise<unknown[] | null> {
+    const notNull = this.shape.key.map((k) => `${quoteIdent(k)} IS NOT NULL`).join(' AND ');
+    const order = this.shape.key.map((k) => `${quoteIdent(k)} DESC`).join(', ');
+    const { rows } = await this.pool.query({
+      text: `SELECT ${this.selectList} FROM ${this.qualified} WHERE ${notNull} ORDER BY ${order} LIMIT 1`,
+      types: pgTypeParsers,
+    });
+    const [row] = this.toRows(rows);
+    return row ? this.shape.key.map((k) => row.values[k]) : null;
   }
 
   /**

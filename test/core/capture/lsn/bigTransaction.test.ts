@@ -8,6 +8,7 @@ import { readInstallationId } from '../../../../src/core/store/installation';
 import { dropCaptureObjects } from '../../../support/capture';
 import { killWhen, lockReleased, spawnEngineChild } from '../../../support/engineChild';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
+import { runDetails } from '../../../support/projects';
 
 const NAME = 'bigtxn';
 const ROWS = 400;
@@ -62,14 +63,7 @@ function graphWrites(since: number): number {
     .filter((r) => r.method !== 'GET' && r.path !== '/$batch').length;
 }
 
-/** The details a run recorded (sync_runs.details). */
-async function detailsOf(runId: string | null): Promise<Record<string, unknown>> {
-  const { rows } = await h.db.pool.query<{ details: Record<string, unknown> }>(
-    'SELECT details FROM arcore.sync_runs WHERE id = $1',
-    [runId],
-  );
-  return rows[0].details;
-}
+const detailsOf = (runId: string | null) => runDetails(h, runId);
 
 describe('LSN capture of one transaction of 400 rows, pages of 10', () => {
   it('pushes it a page at a time with page progress events, like the TIMESTAMP loop', async () => {

@@ -1,0 +1,148 @@
+import { readLsnCursor } from '../../../../src/core/capture/lsn';
+import { writeLsnCursor } from '../../../../src/core/capture/lsn/cursor';
+import { runPush } from '../../../../src/core/engine/push';
+import { definitionStatus } from '../../../../src/core/ops';
+import { getDefinition } from '../../../../src/core/store/definitions';
+import { runDetails } from '../../../support/projects';
+import { startHarness, type Harness } from '../../../support/engineHarness';
+import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+
+/**
+ * The LSN load is bounded at the highest key the table held when it began (I17): a table whose keys keep growing
+ * faster than the load writes still finishes loading, the rows above the bound arrive through the slot, and the
+ * changes made during the load (in the load and in the slot) are all applied once it ends.
+ */
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await dropCaptureObjects(h.db.pool);
+  await h.close();
+});
+
+/** A run with no time: it loads one page, then stops (incomplete). */
+const shortRun = (name: string) => runPush(h.ctx, name, { trigger: 'test', maxSeconds: 0.001 });
+
+const detailsOf = (runId: string | null) => runDetails(h, runId);
+
+async function cursorOf(name: string) {
+  return readLsnCursor(h.db.pool, (await getDefinition(h.db.pool, name)).id);
+}
+
+/** The list's titles and the table's names agree (sorted). */
+async function expectInSync(table: string): Promise<void> {
+  const { rows } = await h.db.pool.query<{ name: string }>(`SELECT name FROM ${table} ORDER BY name`);
+  const items = (await h.items(table)).map((i) => String(i.fields.Title)).sort();
+  expect(items).toEqual(rows.map((r) => r.name).sort());
+}
+
+describe('LSN load bound', () => {
+  it('ends while rows with higher keys keep coming faster than it loads; they and every change during the load arrive through the slot', async () => {
+    await h.db.pool.query(`CREATE TABLE chase (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+    // Even keys 2..20: odd keys inserted later fall below the bound.
+    await h.db.pool.query(`INSERT INTO chase SELECT g, 'r' || g, g FROM generate_series(2, 20, 2) g`);
+    await h.define(
+      lsnDefinition('chase', {
+        source: { table: 'chase', key: ['id'], cursor: { type: 'LSN' }, pageSize: 2 },
+      }),
+    );
+
+    const first = await shortRun('chase');
+    expect(first).toMatchObject({ status: 'SUCCEEDED', complete: false, created: 2 });
+    expect((await cursorOf('chase'))?.load).toMatchObject({ after: [4], upto: [20] });
+    expect(await detailsOf(first.runId)).toMatchObject({ loadBound: [20], loadAfter: [4], loadedRows: 2 });
+    const [status] = await definitionStatus(h.db.pool, 'chase');
+    expect(status.captureLoad).toMatchObject({ upto: [20], after: [4] });
+    expect(status.captureLoad?.message).toMatch(/up to key \(20\).*loaded up to key \(4\).*deletes/);
+
+    // During the load: a row below the bound (after the slot), a row not loaded yet updated and another deleted,
+    // a loaded row deleted and another updated.
+    await h.db.pool.query(`INSERT INTO chase VALUES (7, 'r7', 7)`);
+    await h.db.pool.query(`UPDATE chase SET name = 'r18 changed' WHERE id = 18`);
+    await h.db.pool.query(`DELETE FROM chase WHERE id IN (16, 2)`);
+    await h.db.pool.query(`UPDATE chase SET name = 'r4 changed' WHERE id = 4`);
+
+    // Each short run loads one page of 2 rows while 4 rows with higher keys arrive: unbounded, the load would
+    // chase them for ever (and the slot would keep its WAL and deletes meanwhile).
+    let next = 100;
+    let runs = 1;
+    while ((await cursorOf('chase'))?.load && runs < 12) {
+      await h.db.pool.query(
+        `INSERT INTO chase SELECT g, 'r' || g, g FROM generate_series($1::int, $1::int + 3) g`,
+        [next],
+      );
+      next += 4;
+      expect(await shortRun('chase')).toMatchObject({ status: 'SUCCEEDED' });
+      runs++;
+    }
+    expect((await cursorOf('chase'))?.load ?? null).toBeNull();
+    expect(runs).toBeLessThan(12);
+    expect((await definitionStatus(h.db.pool, 'chase'))[0].captureLoad).toBeNull();
+
+    // The slot brings the rows above the bound and the changes made during the load.
+    let done = await runPush(h.ctx, 'chase', { trigger: 'test' });
+    while (!done.complete) done = await runPush(h.ctx, 'chase', { trigger: 'test' });
+    expect(done).toMatchObject({ status: 'SUCCEEDED', failed: 0 });
+    await expectInSync('chase');
+    const titles = (await h.items('chase')).map((i) => String(i.fields.Title));
+    expect(titles).toEqual(expect.arrayContaining(['r7', 'r18 changed', 'r4 changed', `r${next - 1}`]));
+    expect(titles).not.toContain('r2');
+    expect(titles).not.toContain('r16');
+    expect(new Set(titles).size).toBe(titles.length);
+  }, 120000);
+
+  it('bounds composite text and uuid keys in the load order, an empty table and a load stored without a bound', async () => {
+    await h.db.pool.query(
+      `CREATE TABLE pairs (region text, id uuid, name text, budget numeric(12,2), PRIMARY KEY (region, id))`,
+    );
+    await h.db.pool.query(
+      `INSERT INTO pairs SELECT r, ('00000000-0000-0000-0000-00000000000' || g)::uuid, r || g, g
+         FROM unnest(ARRAY['a', 'b']) r, generate_series(1, 3) g`,
+    );
+    const pairs = { table: 'pairs', key: ['region', 'id'], cursor: { type: 'LSN' as const }, pageSize: 2 };
+    await h.define(lsnDefinition('pairs', { source: pairs }));
+    expect(await shortRun('pairs')).toMatchObject({ status: 'SUCCEEDED', complete: false, created: 2 });
+    expect((await cursorOf('pairs'))?.load).toMatchObject({
+      after: ['a', '00000000-0000-0000-0000-000000000002'],
+      upto: ['b', '00000000-0000-0000-0000-000000000003'],
+    });
+    // Above the bound in the load's order (same region, higher uuid; a later region), and below it.
+    await h.db.pool.query(
+      `INSERT INTO pairs VALUES ('b', '00000000-0000-0000-0000-000000000009', 'b9', 9),
+         ('c', '00000000-0000-0000-0000-000000000001', 'c1', 1), ('a', '00000000-0000-0000-0000-000000000005', 'a5', 5)`,
+    );
+    let run = await shortRun('pairs');
+    for (let i = 0; i < 10 && (await cursorOf('pairs'))?.load; i++) run = await shortRun('pairs');
+    expect((await cursorOf('pairs'))?.load ?? null).toBeNull();
+    while (!run.complete) run = await runPush(h.ctx, 'pairs', { trigger: 'test' });
+    await expectInSync('pairs');
+    expect(await h.items('pairs')).toHaveLength(9);
+
+    // An empty table: nothing to load (bound null); its rows come through the slot.
+    await h.db.pool.query(`CREATE TABLE empty (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+    await h.define(lsnDefinition('empty'));
+    expect(await shortRun('empty')).toMatchObject({ status: 'SUCCEEDED', created: 0 });
+    await h.db.pool.query(`INSERT INTO empty VALUES (1, 'one', 1)`);
+    expect(await runPush(h.ctx, 'empty', { trigger: 'test' })).toMatchObject({
+      status: 'SUCCEEDED',
+      created: 1,
+    });
+
+    // A load stored without a bound (an older version's cursor, a crash before the bound was stored): the next
+    // run reads the bound once, stores it, and keeps it.
+    const id = (await getDefinition(h.db.pool, 'empty')).id;
+    const cursor = await readLsnCursor(h.db.pool, id);
+    await writeLsnCursor(h.db.pool, id, { lsn: cursor!.lsn, load: { after: null, reason: 'older version' } });
+    await h.db.pool.query(`INSERT INTO empty SELECT g, 'r' || g, g FROM generate_series(2, 120) g`);
+    const resumed = await shortRun('empty');
+    expect(await detailsOf(resumed.runId)).toMatchObject({ loadBound: [120], captureLoad: 'older version' });
+    await h.db.pool.query(`INSERT INTO empty VALUES (500, 'r500', 500)`);
+    await shortRun('empty');
+    expect((await readLsnCursor(h.db.pool, id))?.load).toMatchObject({ upto: [120] });
+    let rest = await runPush(h.ctx, 'empty', { trigger: 'test' });
+    while (!rest.complete) rest = await runPush(h.ctx, 'empty', { trigger: 'test' });
+    await expectInSync('empty');
+  }, 120000);
+});
