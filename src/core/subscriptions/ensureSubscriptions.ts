@@ -5,6 +5,7 @@ import type { SharePointTarget } from '../target/sharepoint';
 import { GraphRequestError } from '../target/sharepoint';
 import { generateClientState, hashClientState } from './clientState';
 import { SubscriptionUpkeepError } from './errors';
+import type { WantedPull } from './pendingPulls';
 import { storedNotificationUrl } from './notificationUrl';
 import {
   insertSubscription,
@@ -74,6 +75,12 @@ export interface EnsureSubscriptionsResult {
   ran: boolean;
   actions: SubscriptionAction[];
   errors: SubscriptionUpkeepError[];
+  /**
+   * Catch-up pulls wanted, not yet requested: a subscription was created where none was live (a new one, or
+   * one replacing a subscription that expired or that Graph no longer knows), so changes made meanwhile were
+   * never notified. The caller requests them (`requestPulls`) and sends the messages of those it armed.
+   */
+  pulls: WantedPull[];
 }
 
 function isGone(err: unknown): boolean {
@@ -189,7 +196,7 @@ export async function ensureSubscriptions(
   const target = ctx.target();
   try {
     const result = await withUpkeepLock(ctx.meta, () => upkeep(ctx, target, options));
-    return result ?? { ran: false, actions: [], errors: [] };
+    return result ?? { ran: false, actions: [], errors: [], pulls: [] };
   } finally {
     await target.close();
   }
@@ -208,6 +215,7 @@ async function upkeep(
   const wantedUrl = storedNotificationUrl(options.notificationUrl);
   const actions: SubscriptionAction[] = [];
   const errors: SubscriptionUpkeepError[] = [];
+  const pulls: WantedPull[] = [];
 
   const attempt = async (
     definition: string,
@@ -244,7 +252,8 @@ async function upkeep(
       await removeRecorded(name, sub.subscriptionId, expired ? 'expired' : 'duplicate');
     }
 
-    const create = async (action: 'created' | 'recreated', reason?: string) =>
+    /** `uncovered`: no live subscription served the list before this one, so a catch-up pull is wanted. */
+    const create = async (action: 'created' | 'recreated', uncovered: boolean, reason?: string) =>
       attempt(name, 'create', null, async () => {
         const created = await createSubscriptionFor(ctx.meta, target, def, urls, now, listName);
         actions.push({
@@ -254,16 +263,23 @@ async function upkeep(
           expiration: created.expiration.toISOString(),
           reason,
         });
+        if (uncovered)
+          pulls.push({
+            definitionId: def.id,
+            definition: name,
+            reason: `subscription ${action}${reason ? ` (${reason})` : ''}: changes made without one were not notified`,
+          });
       });
     const replace = async (old: StoredSubscription, reason: string) => {
-      await create('recreated', reason);
+      // The old subscription serves until the new one exists: nothing went unnoticed.
+      await create('recreated', false, reason);
       await attempt(name, 'delete', old.subscriptionId, () =>
         removeSubscription(ctx.meta, target, old.subscriptionId),
       );
     };
 
     if (!keep) {
-      await create('created');
+      await create('created', true);
       return;
     }
     if (keep.notificationUrl !== wantedUrl) {
@@ -291,7 +307,10 @@ async function upkeep(
       }
     }
     const remainingMinutes = (keep.expiration.getTime() - now.getTime()) / 60_000;
-    if (remainingMinutes >= RENEW_WHEN_REMAINING_MINUTES) {
+    // Left REAUTHORIZATION_REQUIRED by a lifecycle notification whose reauthorization and renewal both failed:
+    // renew now, whatever the expiry (a renewal reauthorizes, graph.md), until it succeeds.
+    const reauthorize = keep.state === 'REAUTHORIZATION_REQUIRED';
+    if (!reauthorize && remainingMinutes >= RENEW_WHEN_REMAINING_MINUTES) {
       actions.push({
         definition: name,
         action: 'kept',
@@ -307,11 +326,12 @@ async function upkeep(
         action: 'renewed',
         subscriptionId: keep.subscriptionId,
         expiration: expiration.toISOString(),
+        reason: reauthorize ? 'reauthorization was required' : undefined,
       });
     } catch (err) {
       if (isGone(err)) {
         await markState(ctx.meta, keep.subscriptionId, 'REMOVED');
-        await create('recreated', 'Graph no longer knows the subscription');
+        await create('recreated', true, 'Graph no longer knows the subscription');
       } else {
         const error = new SubscriptionUpkeepError(name, 'renew', keep.subscriptionId, { cause: err });
         errors.push(error);
@@ -368,7 +388,7 @@ async function upkeep(
      WHERE state = 'REMOVED' AND created_at < now() - make_interval(days => $1)`,
     [REMOVED_HISTORY_DAYS],
   );
-  return { ran: true, actions, errors };
+  return { ran: true, actions, errors, pulls };
 }
 
 /** Subscriptions Graph holds for our endpoint that no live row of ours knows about. */
