@@ -1,6 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
 import { listDefinitions } from '../../../src/core/store/definitions';
 import {
   createSubscriptionFor,
@@ -9,46 +6,14 @@ import {
   listStoredSubscriptions,
 } from '../../../src/core/subscriptions';
 import { projectsDefinition, SITE, startHarness, type Harness } from '../../support/engineHarness';
+import {
+  deleteAtGraph as deleteHeldAtGraph,
+  graphReceiver,
+  graphSubscriptions as heldAtGraph,
+  receiverUrls,
+  type GraphReceiver,
+} from '../../support/graphReceiver';
 import { createSplitsTable } from '../../support/routed';
-
-/** Answers Graph's validation handshake and keeps the lifecycle bodies it is sent (they carry the clientState). */
-async function receiver(): Promise<{
-  url: string;
-  bodies: unknown[];
-  next(): Promise<unknown>;
-  close(): Promise<void>;
-}> {
-  const bodies: unknown[] = [];
-  const waiting: ((body: unknown) => void)[] = [];
-  const server: Server = createServer((req, res) => {
-    const token = new URL(req.url ?? '/', 'http://x').searchParams.get('validationToken');
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (token !== null) {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(token);
-        return;
-      }
-      const body: unknown = JSON.parse(Buffer.concat(chunks).toString() || 'null');
-      const waiter = waiting.shift();
-      if (waiter) waiter(body);
-      else bodies.push(body);
-      res.writeHead(202);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bodies,
-    next: () =>
-      bodies.length > 0
-        ? Promise.resolve(bodies.shift())
-        : new Promise<unknown>((resolve) => waiting.push(resolve)),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 interface LifecycleBody {
   value: { subscriptionId: string; clientState: string; lifecycleEvent: string }[];
@@ -56,25 +21,13 @@ interface LifecycleBody {
 
 describe('subscriptionRemoved lifecycle notifications (at-least-once delivery)', () => {
   let h: Harness;
-  let endpoint: Awaited<ReturnType<typeof receiver>>;
-  let dispatcher: Agent;
+  let endpoint: GraphReceiver;
   let urls: { notificationUrl: string; lifecycleNotificationUrl: string };
 
   const live = async () => (await listStoredSubscriptions(h.db.pool)).filter((s) => s.state !== 'REMOVED');
-  const graphSubscriptions = async (): Promise<{ id: string }[]> => {
-    const res = await fetch(`${h.emulator.baseUrl}/subscriptions`, {
-      headers: { authorization: `Bearer ${h.emulator.appToken}` },
-      dispatcher,
-    });
-    return ((await res.json()) as { value: { id: string }[] }).value;
-  };
+  const graphSubscriptions = () => heldAtGraph(h);
   const deleteAtGraph = async (id: string) => {
-    const res = await fetch(`${h.emulator.baseUrl}/subscriptions/${id}`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${h.emulator.appToken}` },
-      dispatcher,
-    });
-    expect(res.status).toBe(204);
+    expect(await deleteHeldAtGraph(h, id)).toBe(204);
   };
 
   /**
@@ -92,19 +45,14 @@ describe('subscriptionRemoved lifecycle notifications (at-least-once delivery)',
     h = await startHarness({ notificationDelayMs: 0 });
     await h.db.pool.query('CREATE TABLE projects (id int PRIMARY KEY, name text, updated_at timestamptz)');
     await h.define(projectsDefinition({ fields: [{ source: 'name', target: 'Title' }] }));
-    endpoint = await receiver();
-    dispatcher = new Agent({ connect: { ca: h.emulator.caCert } });
-    urls = {
-      notificationUrl: `${endpoint.url}/api/graph/notifications?code=key-1`,
-      lifecycleNotificationUrl: `${endpoint.url}/api/graph/lifecycle?code=key-1`,
-    };
+    endpoint = await graphReceiver();
+    urls = receiverUrls(endpoint, '?code=key-1');
     const created = await ensureSubscriptions(h.ctx, urls);
     expect(created.errors).toEqual([]);
   });
 
   afterAll(async () => {
     await endpoint?.close();
-    await dispatcher?.close();
     await h?.close();
   });
 
