@@ -4,7 +4,7 @@ import { GraphRequestError, type SharePointTarget } from '../target/sharepoint';
 import { clientStateMatches } from './clientState';
 import { isRouted } from '../routing/lists';
 import {
-  createSubscriptionFor,
+  createUnlessServed,
   renewSubscription,
   routedListIds,
   type SubscriptionUrls,
@@ -162,7 +162,21 @@ async function handleOne(
           return;
         }
       }
-      const created = await createSubscriptionFor(ctx.meta, graph(), def, options.urls, now, listName);
+      // Under the creation lock upkeep takes too: upkeep may be recreating it from what it read before this.
+      const outcome = await createUnlessServed(
+        ctx.meta,
+        graph(),
+        def,
+        options.urls,
+        now,
+        listName === undefined ? undefined : { name: listName, listId: stored.listId },
+        subscriptionId,
+      );
+      if ('servedBy' in outcome) {
+        result.handled.push({ subscriptionId, event, action: 'superseded' });
+        return;
+      }
+      const { created } = outcome;
       result.handled.push({
         subscriptionId,
         event,

@@ -13,6 +13,7 @@ import {
   receiverUrls,
   type GraphReceiver,
 } from '../../support/graphReceiver';
+import { eventually } from '../../support/eventually';
 import { createSplitsTable } from '../../support/routed';
 
 interface LifecycleBody {
@@ -111,6 +112,42 @@ describe('subscriptionRemoved lifecycle notifications (at-least-once delivery)',
     ]);
     expect((await live()).map((s) => s.subscriptionId)).toEqual([newer.subscriptionId]);
     expect((await graphSubscriptions()).map((s) => s.id)).toEqual([newer.subscriptionId]);
+  });
+
+  // Suspected by review r12: each decided "none is live" from what it had read, and both created one.
+  it('upkeep meeting a removal being recreated keeps the recreated subscription instead of creating a second', async () => {
+    const [removed] = await live();
+    const body = await removedBody(removed.subscriptionId);
+    await deleteAtGraph(removed.subscriptionId);
+    // The lifecycle's creation is slow (Graph validates our endpoint first): upkeep starts meanwhile.
+    h.emulator.control.injectFault({
+      method: 'POST',
+      pathPattern: '^/subscriptions$',
+      count: 1,
+      latencyMs: 1500,
+    });
+    const lifecycle = handleLifecycle(h.ctx, body, { urls });
+    await eventually('the lifecycle to hold the creation lock', async () => {
+      const { rows } = await h.db.pool.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted`,
+        [0x4152_5343],
+      );
+      return rows.length > 0;
+    });
+    const upkeep = await ensureSubscriptions(h.ctx, urls);
+    const recreated = (await lifecycle).handled;
+
+    expect(recreated).toEqual([expect.objectContaining({ action: 'recreated' })]);
+    expect(upkeep.actions).toEqual([
+      expect.objectContaining({
+        action: 'kept',
+        subscriptionId: recreated[0].newSubscriptionId,
+        reason: 'created meanwhile (a lifecycle notification)',
+      }),
+    ]);
+    expect(upkeep.pulls).toEqual([]);
+    expect((await live()).map((s) => s.subscriptionId)).toEqual([recreated[0].newSubscriptionId]);
+    expect((await graphSubscriptions()).map((s) => s.id)).toEqual([recreated[0].newSubscriptionId]);
   });
 
   it('a late removal of a subscription that upkeep already replaced creates nothing', async () => {
