@@ -1,25 +1,37 @@
 import './bootstrap';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { handleLifecycle, NotificationBodyError, type LifecycleResult } from '../core/subscriptions';
+import {
+  handleLifecycle,
+  NotificationBodyError,
+  owePulls,
+  requestPulls,
+  type LifecycleResult,
+} from '../core/subscriptions';
 import { errorResponse, readJsonBody, validationEcho } from './http';
 import { pullQueueOutput, type PullMessage } from './queues';
-import { engineContextFor, getRuntime, messageOf } from './runtime';
+import { engineContextFor, getRuntimeWithin, messageOf, NOTIFICATION_RUNTIME_WAIT_MS } from './runtime';
 
 /**
- * Graph expects an answer within a few seconds; reauthorizing is one Graph call, usually far quicker.
- * Past this budget we answer 202 and let the work finish on its own (the subscription timer repairs
- * whatever it leaves undone).
+ * How long after the request arrived the work may run before we answer 202 without it. Graph counts answers
+ * slower than 10 s against the endpoint (runtime.ts, NOTIFICATION_RUNTIME_WAIT_MS); reauthorizing is one Graph
+ * call, far quicker, and recreating a subscription (Graph validates our endpoint before it answers) usually fits.
  */
-export const LIFECYCLE_ANSWER_BUDGET_MS = 2500;
+export const LIFECYCLE_ANSWER_BUDGET_MS = 7_000;
 
 /**
  * The subscriptions' lifecycleNotificationUrl: validation echo, then `reauthorizationRequired` →
  * reauthorize (or renew), `subscriptionRemoved` → recreate and pull, `missed` → pull.
+ *
+ * A pull the work asks for is armed and its message set on the output just before the answer. Work still
+ * running at the answer budget goes on after the 202, and its pulls are recorded owed (it can no longer send a
+ * message): the next notification of the definition, or the next timer tick, sends them. The subscription
+ * timer repairs whatever it leaves undone (the host may stop an instance once its invocation ended).
  */
 export async function graphLifecycle(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const arrived = Date.now();
   const echo = validationEcho(request);
   if (echo) return echo;
   if (request.method !== 'POST')
@@ -31,31 +43,42 @@ export async function graphLifecycle(
   }
   let runtime;
   try {
-    runtime = await getRuntime();
+    runtime = await getRuntimeWithin(NOTIFICATION_RUNTIME_WAIT_MS);
   } catch (err) {
     context.error(`graphLifecycle: runtime unavailable: ${messageOf(err)}`);
-    return errorResponse(500, 'the service is starting or misconfigured; retry later');
+    return errorResponse(503, 'the service is starting or misconfigured; retry later');
   }
+  const { meta } = runtime.ctx;
   const { notificationUrl, lifecycleNotificationUrl } = runtime.webhookUrls;
   const work = handleLifecycle(engineContextFor(runtime, context), body.value, {
     urls: notificationUrl ? { notificationUrl, lifecycleNotificationUrl } : undefined,
   });
   let timer: NodeJS.Timeout | undefined;
   const budget = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), LIFECYCLE_ANSWER_BUDGET_MS);
+    timer = setTimeout(() => resolve('late'), Math.max(0, arrived + LIFECYCLE_ANSWER_BUDGET_MS - Date.now()));
   });
   try {
     const outcome: LifecycleResult | 'late' = await Promise.race([work, budget]);
     if (outcome === 'late') {
       context.warn('graphLifecycle: still working after the answer budget; answering 202 now');
-      work.then(
-        (result) => context.log(`graphLifecycle: finished late: ${JSON.stringify(result.handled)}`),
-        (err: unknown) => context.error(`graphLifecycle: failed late: ${messageOf(err)}`),
-      );
+      work
+        .then(async (result) => {
+          await owePulls(meta, result.pulls);
+          const owed = [...new Set(result.pulls.map((p) => p.definition))];
+          context.log(
+            `graphLifecycle: finished late: ${JSON.stringify(result.handled)}` +
+              (owed.length
+                ? `; pull(s) of ${owed.join(', ')} owed, sent by the next notification or timer tick`
+                : ''),
+          );
+        })
+        .catch((err: unknown) => context.error(`graphLifecycle: failed late: ${messageOf(err)}`));
       return { status: 202 };
     }
+    // Armed here, with the message set just after: a failure arms none and answers 500, so Graph retries.
+    const armed = await requestPulls(meta, outcome.pulls);
     const enqueuedAt = new Date().toISOString();
-    const messages: PullMessage[] = outcome.enqueue.map((r) => ({
+    const messages: PullMessage[] = armed.map((r) => ({
       definition: r.definition,
       definitionId: r.definitionId,
       trigger: 'webhook',
@@ -73,6 +96,10 @@ export async function graphLifecycle(
       if (h.action === 'failed') context.warn(line);
       else context.log(line);
     }
+    if (messages.length > 0)
+      context.log(
+        `graphLifecycle: ${messages.length} pull(s) enqueued (${messages.map((m) => m.definition).join(', ')})`,
+      );
     return { status: 202 };
   } catch (err) {
     if (err instanceof NotificationBodyError) return errorResponse(400, err.message);

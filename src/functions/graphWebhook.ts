@@ -4,13 +4,15 @@ import { acceptNotifications, NotificationBodyError } from '../core/subscription
 import { formatEvent, notificationEvents, rejectedBodyEvent, type HostEvent } from './events';
 import { errorResponse, readJsonBody, validationEcho } from './http';
 import { pullQueueOutput, type PullMessage } from './queues';
-import { getRuntime, messageOf } from './runtime';
+import { getRuntimeWithin, messageOf, NOTIFICATION_RUNTIME_WAIT_MS } from './runtime';
 
 /**
  * The subscriptions' notificationUrl. Answers Graph's validation echo; otherwise authenticates the
  * notifications (clientState against the stored hash), records at most one pending pull per list and
  * enqueues a pull message only for a newly pending one: no Graph call inline, 202 well within 3 s.
- * Bad bodies get 400 and nothing is enqueued; only a failure to persist answers 5xx, so Graph retries.
+ * Bad bodies get 400 and nothing is enqueued; only a failure to persist answers 5xx, so Graph retries. The
+ * pending rows of one body are armed in one statement, so a failure arms none of them and the retry enqueues
+ * every pull it names.
  */
 export async function graphWebhook(
   request: HttpRequest,
@@ -27,10 +29,11 @@ export async function graphWebhook(
   }
   let runtime;
   try {
-    runtime = await getRuntime();
+    // Bounded: an answer within 10 s, even an error, is what makes Graph retry (runtime.ts).
+    runtime = await getRuntimeWithin(NOTIFICATION_RUNTIME_WAIT_MS);
   } catch (err) {
     context.error(`graphWebhook: runtime unavailable: ${messageOf(err)}`);
-    return errorResponse(500, 'the service is starting or misconfigured; retry later');
+    return errorResponse(503, 'the service is starting or misconfigured; retry later');
   }
   const emit = runtime.onEvent ?? ((event: HostEvent) => context.log(formatEvent(event, 'json')));
   try {

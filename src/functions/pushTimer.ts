@@ -4,7 +4,8 @@ import type { Pool } from 'pg';
 import { definitionsDueForPush, pushTickWindow, type TickWindow } from '../core/ops';
 import { maintainSlots } from '../core/ops/slotMaintenance';
 import { eventLevel, formatEvent, slotEvents, type HostEvent } from './events';
-import { pushQueueOutput, type PushMessage } from './queues';
+import { owedPullMessages } from './owedPulls';
+import { pullQueueOutput, pushQueueOutput, type PushMessage } from './queues';
 import { engineContextFor, getRuntime, type FunctionsRuntime } from './runtime';
 
 /**
@@ -29,7 +30,8 @@ export async function duePushMessages(meta: Pool, window: TickWindow): Promise<P
 /**
  * Push fan-out: on each tick of PUSH_SCHEDULE, enqueue one message per definition due by its own
  * schedule since the previous tick. Workers pick them up in parallel across instances; each push runs
- * under its definition's lock (I11).
+ * under its definition's lock (I11). The tick also sends the pulls owed with no message on its way
+ * (owedPulls.ts), so they wait at most one tick.
  */
 export async function pushTimer(timer: Timer, context: InvocationContext): Promise<void> {
   const runtime = await getRuntime();
@@ -42,6 +44,13 @@ export async function pushTimer(timer: Timer, context: InvocationContext): Promi
     `pushTimer: ${messages.length} push(es) due in (${window.from.toISOString()}, ${window.to.toISOString()}]` +
       (messages.length ? `: ${messages.map((m) => m.definition).join(', ')}` : ''),
   );
+  const owed = await owedPullMessages(ctx.meta);
+  if (owed.length > 0) {
+    context.extraOutputs.set(pullQueueOutput, owed);
+    context.log(
+      `pushTimer: ${owed.length} owed pull(s) enqueued: ${owed.map((m) => m.definition).join(', ')}`,
+    );
+  }
   await slotSafety(runtime, context);
 }
 
@@ -69,6 +78,6 @@ export async function slotSafety(runtime: FunctionsRuntime, context: InvocationC
 
 app.timer('pushTimer', {
   schedule: '%PUSH_SCHEDULE%',
-  extraOutputs: [pushQueueOutput],
+  extraOutputs: [pushQueueOutput, pullQueueOutput],
   handler: pushTimer,
 });

@@ -107,6 +107,32 @@ export async function getRuntime(): Promise<FunctionsRuntime> {
 }
 
 /**
+ * Graph counts an answer slower than 10 s against the endpoint (more than 10 % of them in 10 minutes delay its
+ * notifications, more than 15 % drop them) and retries a notification answered with an error within 10 s for up
+ * to 4 hours (https://learn.microsoft.com/graph/change-notifications-delivery-webhooks, "HTTP codes and retry
+ * logic", "Throttling"). The notification handlers therefore wait this long at most for a cold runtime (the
+ * migrations of a fresh instance), and answer 503 past it: Graph retries, and by then the instance is warm. The
+ * rest of the 10 s is left to the host's own start and the work itself.
+ */
+export const NOTIFICATION_RUNTIME_WAIT_MS = 6_000;
+
+/** `getRuntime`, or SchemaNotReadyError once `waitMs` passed (the runtime keeps starting for later calls). */
+export async function getRuntimeWithin(waitMs: number): Promise<FunctionsRuntime> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new SchemaNotReadyError(waitMs)), waitMs);
+  });
+  const ready = getRuntime();
+  // A start that fails after the wait gave up is retried by the next call; nobody else awaits this one.
+  ready.catch(() => undefined);
+  try {
+    return await Promise.race([ready, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Makes `runtime` the one every handler uses (the local host, tests). Returns the function that removes
  * it again. Only one runtime can be installed at a time.
  */

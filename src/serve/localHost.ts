@@ -15,7 +15,9 @@ import type { EngineContext, Logger } from '../core/engine/types';
 import {
   listStoredSubscriptions,
   MAX_NOTIFICATION_BODY_BYTES,
+  releasePulls,
   removeSubscription,
+  takeOwedPulls,
 } from '../core/subscriptions';
 import { disabledTelemetry } from '../core/telemetry';
 import {
@@ -29,6 +31,7 @@ import { graphLifecycle } from '../functions/graphLifecycle';
 import { graphWebhook } from '../functions/graphWebhook';
 import { createOpsApi } from '../functions/opsApi';
 import type { OpsPrincipal } from '../functions/opsAuth';
+import { owedPullMessages, pullMessagesFor } from '../functions/owedPulls';
 import { pullPoison } from '../functions/pullPoison';
 import { pullSafetyTimer } from '../functions/pullSafetyTimer';
 import { pullWorker } from '../functions/pullWorker';
@@ -336,6 +339,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         log.info(
           `[pushTimer] ${messages.length} push(es) due: ${messages.map((m) => m.definition).join(', ')}`,
         );
+      // As the deployed timer does: pulls owed with no message on its way.
+      const owed = await owedPullMessages(ctx.meta);
+      for (const m of owed) queue.enqueue('pull', m.definition, m);
+      if (owed.length)
+        log.info(
+          `[pushTimer] ${owed.length} owed pull(s) enqueued: ${owed.map((m) => m.definition).join(', ')}`,
+        );
       // As the deployed timer does: replication slot health and the drop of long-disabled definitions' slots.
       await slotSafety(runtime, invocation('pushTimer'));
     });
@@ -350,8 +360,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   let lastUpkeep: Date | null = null;
   const subscriptionTick = () =>
     tick('subscriptionTimer', async () => {
-      await subscriptionTimer(timerInfo(lastUpkeep), invocation('subscriptionTimer'));
+      const context = invocation('subscriptionTimer');
+      await subscriptionTimer(timerInfo(lastUpkeep), context);
       lastUpkeep = new Date();
+      // Catch-up pulls of lists that had no subscription, and owed pulls.
+      enqueueOutputs(context);
     });
 
   const intervals = [
@@ -359,6 +372,17 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     setInterval(safetyTick, options.safetyIntervalMs ?? HOUR_MS),
     setInterval(subscriptionTick, options.subscriptionIntervalMs ?? HOUR_MS),
   ];
+  // This queue is new: no message of an earlier host's in-memory queue exists any more (it was stopped or it
+  // crashed), so every pending pull is taken over and sent here. Another host running on the same metadata
+  // database at once makes this a duplicate pull, never a lost one.
+  tick('pull take-over', async () => {
+    const taken = pullMessagesFor(await takeOwedPulls(ctx.meta, { all: true }), 'webhook');
+    for (const m of taken) queue.enqueue('pull', m.definition, m);
+    if (taken.length)
+      log.info(
+        `local host: ${taken.length} pull(s) left pending by an earlier host enqueued: ${taken.map((m) => m.definition).join(', ')}`,
+      );
+  });
   subscriptionTick();
   log.info(`local host serving ${url}/api (webhook ${notificationUrl})`);
 
@@ -398,10 +422,20 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         for (const interval of intervals) clearInterval(interval);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await queue.stop();
+        const dropped = await queue.stop();
         server.closeAllConnections();
         await closed;
         uninstall();
+        // Their pending rows must not claim a message on its way: the pulls are owed again, sent by the next
+        // host (or by the next notification or timer of another one).
+        const pulls = dropped.flatMap((w) =>
+          w.kind === 'pull' && w.message.definitionId ? [w.message.definitionId] : [],
+        );
+        await releasePulls(ctx.meta, pulls).catch((err: unknown) =>
+          log.error(
+            `local host: could not release dropped pulls: ${err instanceof Error ? err.message : String(err)}`,
+          ),
+        );
         await removeOwnSubscriptions();
       })()),
   };

@@ -32,10 +32,13 @@ export interface LocalQueueOptions<M> {
 export class LocalQueue<M> {
   private readonly lanes = new Map<string, QueuedWork<M>[]>();
   private readonly running = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Delayed deliveries (visibility delays, redeliveries) and the work each one will queue. */
+  private readonly timers = new Map<NodeJS.Timeout, QueuedWork<M>>();
   private outstanding = 0;
   private waiters: (() => void)[] = [];
   private stopped = false;
+  /** Work enqueued or due after `stop()` began: never delivered. */
+  private readonly dropped: QueuedWork<M>[] = [];
   private readonly maxAttempts: number;
   private readonly retryDelayMs: number;
 
@@ -49,8 +52,11 @@ export class LocalQueue<M> {
    * which is how continuations and busy retries wait without holding a lane.
    */
   enqueue(kind: WorkKind, definition: string, message: M, delayMs = 0): void {
-    if (this.stopped) return;
     const work = { kind, definition, message, attempt: 1 };
+    if (this.stopped) {
+      this.dropped.push(work);
+      return;
+    }
     if (delayMs <= 0) this.push(work);
     else this.pushLater(work, delayMs);
   }
@@ -66,11 +72,16 @@ export class LocalQueue<M> {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Drops what has not started, cancels redeliveries, and waits for running items. */
-  async stop(): Promise<void> {
+  /**
+   * Drops what has not started, cancels redeliveries, and waits for running items. Returns the dropped items:
+   * nothing will ever deliver them (the caller releases what stood for them).
+   */
+  async stop(): Promise<QueuedWork<M>[]> {
     this.stopped = true;
-    for (const timer of this.timers) {
+    const dropped = this.dropped;
+    for (const [timer, work] of this.timers) {
       clearTimeout(timer);
+      dropped.push(work);
       this.settle();
     }
     this.timers.clear();
@@ -78,9 +89,11 @@ export class LocalQueue<M> {
       if (lane.length > 0)
         this.options.log.warn(`local queue: dropping ${lane.length} queued item(s) of ${definition}`);
       for (let i = 0; i < lane.length; i++) this.settle();
+      dropped.push(...lane);
       lane.length = 0;
     }
     await this.idle();
+    return dropped;
   }
 
   private push(work: QueuedWork<M>): void {
@@ -113,7 +126,15 @@ export class LocalQueue<M> {
       return;
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      if (work.attempt < this.maxAttempts && !this.stopped) {
+      if (work.attempt < this.maxAttempts) {
+        if (this.stopped) {
+          // It would be delivered again: stopping drops it, it is not a poison.
+          this.options.log.warn(
+            `local queue: ${work.kind} of ${work.definition} failed (attempt ${work.attempt}): ${reason}; dropped (stopping)`,
+          );
+          this.dropped.push({ ...work, attempt: work.attempt + 1 });
+          return;
+        }
         this.options.log.warn(
           `local queue: ${work.kind} of ${work.definition} failed (attempt ${work.attempt}): ${reason}; retrying`,
         );
@@ -145,7 +166,7 @@ export class LocalQueue<M> {
       if (!this.stopped) this.push(work);
       this.settle();
     }, delayMs);
-    this.timers.add(timer);
+    this.timers.set(timer, work);
   }
 
   private settle(): void {

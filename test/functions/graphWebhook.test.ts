@@ -8,7 +8,13 @@ import { pullQueueOutput } from '../../src/functions/queues';
 import { installRuntime } from '../../src/functions/runtime';
 import type { TestDatabase } from '../support/db';
 import { invocation, postJson, queued } from './support/invocation';
-import { metaOnlyContext, notification, ordersFixture } from './support/metaFixtures';
+import {
+  defineStored,
+  metaOnlyContext,
+  notification,
+  ordersFixture,
+  storeSubscription,
+} from './support/metaFixtures';
 
 const URL = 'http://127.0.0.1:7071/api/graph/notifications?code=key';
 
@@ -138,6 +144,40 @@ describe('I12 graph webhook: bad input never enqueues and never answers 5xx', ()
       restore();
       uninstall = installRuntime({ ctx, telemetry: disabledTelemetry, webhookUrls: {} });
     }
+  });
+});
+
+// Found by review r12: the rows armed before a failure stayed, and Graph's retry found them "pending".
+describe('I11 graph webhook: a body that fails part-way arms none of its pulls', () => {
+  it("Graph's retry of the same body enqueues a pull for every definition it names", async () => {
+    const invoicesId = await defineStored(db.pool, 'invoices');
+    await storeSubscription(db.pool, {
+      subscriptionId: 'sub-invoices',
+      definitionId: invoicesId,
+      clientState: 'right-too',
+    });
+    const body = { value: [notification('sub-orders', 'right'), notification('sub-invoices', 'right-too')] };
+    // The store fails while the second definition's row is written (a lost connection, a statement timeout...).
+    await db.pool.query(`CREATE FUNCTION fail_pull() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'injected: the store failed while recording a pull'; END $$`);
+    await db.pool.query(
+      `CREATE TRIGGER fail_invoices BEFORE INSERT ON arcore.pending_pulls FOR EACH ROW
+       WHEN (NEW.definition_id = ${Number(invoicesId)}) EXECUTE FUNCTION fail_pull()`,
+    );
+    try {
+      const failed = await call(postJson(URL, body));
+      expect(failed.status).toBe(500);
+      expect(failed.messages).toEqual([]);
+      expect((await db.pool.query('SELECT 1 FROM arcore.pending_pulls')).rows).toEqual([]);
+    } finally {
+      await db.pool.query('DROP TRIGGER fail_invoices ON arcore.pending_pulls');
+      await db.pool.query('DROP FUNCTION fail_pull()');
+    }
+
+    // The store is back; Graph delivers the same body again.
+    const retried = await call(postJson(URL, body));
+    expect(retried.status).toBe(202);
+    expect(retried.messages.map((m) => m.definition).sort()).toEqual(['invoices', 'orders']);
   });
 });
 

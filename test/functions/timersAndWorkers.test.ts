@@ -1,5 +1,6 @@
 import type { EngineContext } from '../../src/core/engine/types';
 import { listRuns } from '../../src/core/ops';
+import { owePulls } from '../../src/core/subscriptions';
 import { disabledTelemetry } from '../../src/core/telemetry';
 import { pullPoison } from '../../src/functions/pullPoison';
 import { pullSafetyTimer } from '../../src/functions/pullSafetyTimer';
@@ -46,6 +47,34 @@ describe('pushTimer fan-out', () => {
       expect.objectContaining({ definition: 'every-second', definitionId: everySecondId, trigger: 'timer' }),
     ]);
     expect(logs.map((l) => l.text).join('\n')).toMatch(/1 push\(es\) due/);
+  });
+
+  it('sends the pulls owed with no message on its way, once, for pull-enabled definitions only', async () => {
+    await db.pool.query('DELETE FROM arcore.pending_pulls');
+    await owePulls(
+      db.pool,
+      [everySecondId, newYearId].map((definitionId) => ({
+        definitionId,
+        definition: '',
+        reason: 'late lifecycle',
+      })),
+    );
+    const first = invocation('pushTimer');
+    await pushTimer(timer, first.context);
+    expect(queued(first.context, pullQueueOutput)).toEqual([
+      expect.objectContaining({ definition: 'every-second', definitionId: everySecondId }),
+    ]);
+    const { rows } = await db.pool.query(
+      'SELECT definition_id::text AS id, message_sent FROM arcore.pending_pulls ORDER BY definition_id',
+    );
+    expect(rows).toEqual([
+      { id: everySecondId, message_sent: true },
+      { id: newYearId, message_sent: false },
+    ]);
+    const second = invocation('pushTimer');
+    await pushTimer(timer, second.context);
+    expect(queued(second.context, pullQueueOutput)).toEqual([]);
+    await db.pool.query('DELETE FROM arcore.pending_pulls');
   });
 });
 

@@ -86,12 +86,48 @@ describe('I11 local queue: one item per definition at a time', () => {
       poison: async () => {},
     });
     for (let i = 0; i < 4; i++) queue.enqueue('push', 'a', i);
+    queue.enqueue('pull', 'b', 7, 60_000);
     await sleep(5);
-    await queue.stop();
+    const dropped = await queue.stop();
     expect(started).toEqual([0]);
     expect(finished).toBe(1);
+    // What will never be delivered is handed back, so the host can release what stood for it.
+    expect(dropped.map((w) => `${w.kind}:${w.definition}:${w.message}`).sort()).toEqual([
+      'pull:b:7',
+      'push:a:1',
+      'push:a:2',
+      'push:a:3',
+    ]);
     queue.enqueue('push', 'a', 9);
     await queue.idle();
     expect(started).toEqual([0]);
+  });
+
+  it('hands back, rather than poisons, a running item that fails or sends work on while stopping', async () => {
+    const poisoned: string[] = [];
+    let release: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (release = resolve));
+    const queue: LocalQueue<string> = new LocalQueue<string>({
+      log: silentLogger,
+      run: async (work) => {
+        await running;
+        if (work.message === 'fails') throw new Error('connection lost');
+        queue.enqueue('pull', work.definition, 'continuation');
+      },
+      poison: async (work) => {
+        poisoned.push(work.message);
+      },
+    });
+    queue.enqueue('pull', 'a', 'fails');
+    queue.enqueue('pull', 'b', 'continues');
+    await sleep(5);
+    const stopping = queue.stop();
+    release();
+    const dropped = await stopping;
+    expect(poisoned).toEqual([]);
+    expect(dropped.map((w) => `${w.definition}:${w.message}:${w.attempt}`).sort()).toEqual([
+      'a:fails:2',
+      'b:continuation:1',
+    ]);
   });
 });

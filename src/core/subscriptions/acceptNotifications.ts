@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { clientStateMatches } from './clientState';
 import { NotificationBodyError } from './errors';
-import { requestPull } from './pendingPulls';
+import { requestPulls, type PullRequest } from './pendingPulls';
 import { changeNotificationSchema, describeIssues, notificationBodySchema } from './schemas';
 
 export interface IgnoredNotification {
@@ -20,10 +20,7 @@ export interface RequestedNotification {
   definition: string;
 }
 
-export interface PullRequest {
-  definitionId: string;
-  definition: string;
-}
+export type { PullRequest };
 
 export interface AcceptResult {
   /** Entries whose subscription is known and whose clientState is that subscription's secret. */
@@ -111,9 +108,11 @@ export async function acceptNotifications(meta: Pool, body: unknown): Promise<Ac
     });
   }
 
-  const enqueue: PullRequest[] = [];
-  for (const request of wanted.values()) {
-    if (await requestPull(meta, request.definitionId, 'change notification')) enqueue.push(request);
-  }
+  // All definitions of the body in one statement: a failure arms none, so Graph's retry of the body (we answer
+  // 5xx) enqueues every pull it names.
+  const enqueue = await requestPulls(
+    meta,
+    [...wanted.values()].map((r) => ({ ...r, reason: 'change notification' })),
+  );
   return { accepted, ignored, requested, enqueue };
 }

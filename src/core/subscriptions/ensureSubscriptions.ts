@@ -5,10 +5,12 @@ import type { SharePointTarget } from '../target/sharepoint';
 import { GraphRequestError } from '../target/sharepoint';
 import { generateClientState, hashClientState } from './clientState';
 import { SubscriptionUpkeepError } from './errors';
+import type { WantedPull } from './pendingPulls';
 import { storedNotificationUrl } from './notificationUrl';
 import {
   insertSubscription,
   listStoredSubscriptions,
+  liveSubscriptionId,
   markRenewed,
   markState,
   type StoredSubscription,
@@ -74,6 +76,12 @@ export interface EnsureSubscriptionsResult {
   ran: boolean;
   actions: SubscriptionAction[];
   errors: SubscriptionUpkeepError[];
+  /**
+   * Catch-up pulls wanted, not yet requested: a subscription was created where none was live (a new one, or
+   * one replacing a subscription that expired or that Graph no longer knows), so changes made meanwhile were
+   * never notified. The caller requests them (`requestPulls`) and sends the messages of those it armed.
+   */
+  pulls: WantedPull[];
 }
 
 function isGone(err: unknown): boolean {
@@ -130,6 +138,55 @@ export async function createSubscriptionFor(
   };
   await insertSubscription(meta, row);
   return { ...row, state: 'ACTIVE', createdAt: now, renewedAt: null };
+}
+
+/** Key class of the per-list creation locks (the object key is a hash of the definition and list ids). */
+const CREATION_LOCK_CLASS = 0x4152_5343; // 'ARSC'
+
+/**
+ * Runs `work` under a lock per definition (and routed list) that every path creating a subscription takes: upkeep
+ * and lifecycle handling each decide "none is live" from what they read before, so without it both could create
+ * one at once. Blocking, on a connection of its own (a dead connection releases it).
+ */
+export async function withCreationLock<T>(
+  meta: Pool,
+  definitionId: string,
+  listId: string | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  const client = await meta.connect();
+  const key = `${definitionId}:${listId ?? ''}`;
+  try {
+    await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [CREATION_LOCK_CLASS, key]);
+    try {
+      return await work();
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [CREATION_LOCK_CLASS, key]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Creates a subscription for the definition (a routed definition: for its list `list`) unless, under the
+ * creation lock, one other than `replacing` is live already: then `servedBy` names it (whoever created it also
+ * asked for the catch-up pull).
+ */
+export async function createUnlessServed(
+  meta: Pool,
+  target: SharePointTarget,
+  def: StoredDefinition,
+  urls: SubscriptionUrls,
+  now: Date,
+  list?: { name: string; listId: string },
+  replacing?: string,
+): Promise<{ created: StoredSubscription } | { servedBy: string }> {
+  return withCreationLock(meta, def.id, list?.listId, async () => {
+    const servedBy = await liveSubscriptionId(meta, def.id, replacing, list?.listId);
+    if (servedBy !== null) return { servedBy };
+    return { created: await createSubscriptionFor(meta, target, def, urls, now, list?.name) };
+  });
 }
 
 /** Renews for another full lifetime; returns the new expiry. Throws GraphRequestError 404 when gone. */
@@ -189,7 +246,7 @@ export async function ensureSubscriptions(
   const target = ctx.target();
   try {
     const result = await withUpkeepLock(ctx.meta, () => upkeep(ctx, target, options));
-    return result ?? { ran: false, actions: [], errors: [] };
+    return result ?? { ran: false, actions: [], errors: [], pulls: [] };
   } finally {
     await target.close();
   }
@@ -208,6 +265,7 @@ async function upkeep(
   const wantedUrl = storedNotificationUrl(options.notificationUrl);
   const actions: SubscriptionAction[] = [];
   const errors: SubscriptionUpkeepError[] = [];
+  const pulls: WantedPull[] = [];
 
   const attempt = async (
     definition: string,
@@ -235,7 +293,8 @@ async function upkeep(
   const maintain = async (
     def: StoredDefinition,
     mine: StoredSubscription[],
-    listName?: string,
+    /** A routed definition's list. */
+    list?: { name: string; listId: string },
   ): Promise<void> => {
     const name = def.definition.name;
     const [keep, ...extras] = mine.filter((s) => s.expiration.getTime() > now.getTime());
@@ -244,9 +303,29 @@ async function upkeep(
       await removeRecorded(name, sub.subscriptionId, expired ? 'expired' : 'duplicate');
     }
 
-    const create = async (action: 'created' | 'recreated', reason?: string) =>
+    /**
+     * `uncovered`: no live subscription served the list before this one, so a catch-up pull is wanted. Nothing is
+     * created when a subscription other than `replacing` went live since the snapshot (a lifecycle notification
+     * recreated it meanwhile): that one is kept.
+     */
+    const create = async (
+      action: 'created' | 'recreated',
+      uncovered: boolean,
+      reason?: string,
+      replacing?: string,
+    ) =>
       attempt(name, 'create', null, async () => {
-        const created = await createSubscriptionFor(ctx.meta, target, def, urls, now, listName);
+        const outcome = await createUnlessServed(ctx.meta, target, def, urls, now, list, replacing);
+        if ('servedBy' in outcome) {
+          actions.push({
+            definition: name,
+            action: 'kept',
+            subscriptionId: outcome.servedBy,
+            reason: 'created meanwhile (a lifecycle notification)',
+          });
+          return;
+        }
+        const { created } = outcome;
         actions.push({
           definition: name,
           action,
@@ -254,16 +333,23 @@ async function upkeep(
           expiration: created.expiration.toISOString(),
           reason,
         });
+        if (uncovered)
+          pulls.push({
+            definitionId: def.id,
+            definition: name,
+            reason: `subscription ${action}${reason ? ` (${reason})` : ''}: changes made without one were not notified`,
+          });
       });
     const replace = async (old: StoredSubscription, reason: string) => {
-      await create('recreated', reason);
+      // The old subscription serves until the new one exists: nothing went unnoticed.
+      await create('recreated', false, reason, old.subscriptionId);
       await attempt(name, 'delete', old.subscriptionId, () =>
         removeSubscription(ctx.meta, target, old.subscriptionId),
       );
     };
 
     if (!keep) {
-      await create('created');
+      await create('created', true);
       return;
     }
     if (keep.notificationUrl !== wantedUrl) {
@@ -275,7 +361,7 @@ async function upkeep(
     // that replaced a deleted one without changing the definition (I15), and the old list's subscription went
     // with it. Subscribed to the list the name resolves to, so a list not yet relinked is not replaced again.
     const relinked = def.listId !== null && def.listId !== keep.listId;
-    if (listName === undefined && (relinked || def.updatedAt.getTime() > keep.createdAt.getTime())) {
+    if (list === undefined && (relinked || def.updatedAt.getTime() > keep.createdAt.getTime())) {
       let listMoved = false;
       await attempt(name, 'resolve', keep.subscriptionId, async () => {
         const site = await target.resolveSite(def.definition.target.site);
@@ -291,7 +377,10 @@ async function upkeep(
       }
     }
     const remainingMinutes = (keep.expiration.getTime() - now.getTime()) / 60_000;
-    if (remainingMinutes >= RENEW_WHEN_REMAINING_MINUTES) {
+    // Left REAUTHORIZATION_REQUIRED by a lifecycle notification whose reauthorization and renewal both failed:
+    // renew now, whatever the expiry (a renewal reauthorizes, graph.md), until it succeeds.
+    const reauthorize = keep.state === 'REAUTHORIZATION_REQUIRED';
+    if (!reauthorize && remainingMinutes >= RENEW_WHEN_REMAINING_MINUTES) {
       actions.push({
         definition: name,
         action: 'kept',
@@ -307,11 +396,12 @@ async function upkeep(
         action: 'renewed',
         subscriptionId: keep.subscriptionId,
         expiration: expiration.toISOString(),
+        reason: reauthorize ? 'reauthorization was required' : undefined,
       });
     } catch (err) {
       if (isGone(err)) {
         await markState(ctx.meta, keep.subscriptionId, 'REMOVED');
-        await create('recreated', 'Graph no longer knows the subscription');
+        await create('recreated', true, 'Graph no longer knows the subscription', keep.subscriptionId);
       } else {
         const error = new SubscriptionUpkeepError(name, 'renew', keep.subscriptionId, { cause: err });
         errors.push(error);
@@ -355,7 +445,7 @@ async function upkeep(
       await maintain(
         def,
         mine.filter((s) => s.listId === list.listId),
-        list.name,
+        list,
       );
     for (const sub of mine.filter((s) => !lists.some((l) => l.listId === s.listId))) {
       await removeRecorded(name, sub.subscriptionId, 'its list is no longer routed');
@@ -368,7 +458,7 @@ async function upkeep(
      WHERE state = 'REMOVED' AND created_at < now() - make_interval(days => $1)`,
     [REMOVED_HISTORY_DAYS],
   );
-  return { ran: true, actions, errors };
+  return { ran: true, actions, errors, pulls };
 }
 
 /** Subscriptions Graph holds for our endpoint that no live row of ours knows about. */

@@ -26,7 +26,17 @@ export {
   type LifecycleResult,
 } from './lifecycle';
 export { storedNotificationUrl } from './notificationUrl';
-export { claimPendingPull, markPullPending, requestPull, STALE_PENDING_PULL_SECONDS } from './pendingPulls';
+export {
+  claimPendingPull,
+  markPullPending,
+  owePulls,
+  releasePulls,
+  requestPull,
+  requestPulls,
+  STALE_PENDING_PULL_SECONDS,
+  takeOwedPulls,
+  type WantedPull,
+} from './pendingPulls';
 export {
   changeNotificationSchema,
   lifecycleNotificationSchema,

@@ -1,17 +1,16 @@
 import type { EngineContext } from '../engine/types';
 import { getDefinitionById } from '../store/definitions';
 import { GraphRequestError, type SharePointTarget } from '../target/sharepoint';
-import type { PullRequest } from './acceptNotifications';
 import { clientStateMatches } from './clientState';
 import { isRouted } from '../routing/lists';
 import {
-  createSubscriptionFor,
+  createUnlessServed,
   renewSubscription,
   routedListIds,
   type SubscriptionUrls,
 } from './ensureSubscriptions';
 import { NotificationBodyError, SubscriptionUpkeepError } from './errors';
-import { requestPull } from './pendingPulls';
+import type { WantedPull } from './pendingPulls';
 import {
   describeIssues,
   lifecycleNotificationSchema,
@@ -33,8 +32,12 @@ export interface LifecycleAction {
 export interface LifecycleResult {
   handled: LifecycleAction[];
   ignored: { index: number; reason: string; subscriptionId?: string }[];
-  /** Pulls the caller must enqueue (a `missed` event, or a subscription that was gone for a while). */
-  enqueue: PullRequest[];
+  /**
+   * Pulls wanted (a `missed` event, or a subscription that was gone for a while), not yet requested: the caller
+   * requests them (`requestPulls`) and sends the messages of those it armed, or, when it can no longer send a
+   * message, records them owed (`owePulls`). So no pending row ever stands for a message that was not sent.
+   */
+  pulls: WantedPull[];
 }
 
 export interface LifecycleOptions {
@@ -61,7 +64,7 @@ export async function handleLifecycle(
   const outer = notificationBodySchema.safeParse(body);
   if (!outer.success) throw new NotificationBodyError('lifecycle', describeIssues(outer.error));
   const now = options.now ?? new Date();
-  const result: LifecycleResult = { handled: [], ignored: [], enqueue: [] };
+  const result: LifecycleResult = { handled: [], ignored: [], pulls: [] };
   let target: SharePointTarget | undefined;
   const graph = () => (target ??= ctx.target());
 
@@ -108,10 +111,8 @@ async function handleOne(
     return;
   }
   const name = def.definition.name;
-  const queuePull = async (reason: string) => {
-    if (await requestPull(ctx.meta, def.id, reason)) {
-      result.enqueue.push({ definitionId: def.id, definition: name });
-    }
+  const queuePull = (reason: string) => {
+    result.pulls.push({ definitionId: def.id, definition: name, reason });
   };
   const fail = (action: SubscriptionUpkeepError['action'], cause: unknown) => {
     const error = new SubscriptionUpkeepError(name, action, subscriptionId, { cause });
@@ -127,6 +128,9 @@ async function handleOne(
         subscriptionId,
         reason: 'removal already handled (a repeated notification)',
       });
+      // Graph repeats a notification we answered with an error, perhaps after the recreation but before its pull
+      // was requested: ask again (it folds into a pull still pending).
+      queuePull(`subscription ${subscriptionId} was removed`);
       return;
     }
     // A routed definition has one subscription per routed list: only one to this list serves it.
@@ -143,7 +147,7 @@ async function handleOne(
         action: 'failed',
         error: 'no notification URL to recreate with',
       });
-      await queuePull(`subscription ${subscriptionId} was removed`);
+      queuePull(`subscription ${subscriptionId} was removed`);
       return;
     }
     try {
@@ -158,7 +162,21 @@ async function handleOne(
           return;
         }
       }
-      const created = await createSubscriptionFor(ctx.meta, graph(), def, options.urls, now, listName);
+      // Under the creation lock upkeep takes too: upkeep may be recreating it from what it read before this.
+      const outcome = await createUnlessServed(
+        ctx.meta,
+        graph(),
+        def,
+        options.urls,
+        now,
+        listName === undefined ? undefined : { name: listName, listId: stored.listId },
+        subscriptionId,
+      );
+      if ('servedBy' in outcome) {
+        result.handled.push({ subscriptionId, event, action: 'superseded' });
+        return;
+      }
+      const { created } = outcome;
       result.handled.push({
         subscriptionId,
         event,
@@ -168,16 +186,22 @@ async function handleOne(
     } catch (cause) {
       fail('create', cause);
     }
-    await queuePull(`subscription ${subscriptionId} was removed`);
+    queuePull(`subscription ${subscriptionId} was removed`);
   };
 
   if (event === 'missed') {
-    await queuePull('Graph reported missed notifications');
+    queuePull('Graph reported missed notifications');
     result.handled.push({ subscriptionId, event, action: 'pull-requested' });
     return;
   }
   if (event === 'subscriptionRemoved') {
     await recreate();
+    return;
+  }
+  if (stored.state === 'REMOVED') {
+    // A repeated or late delivery for a subscription already replaced: never bring its row back to life.
+    result.ignored.push({ index, subscriptionId, reason: 'subscription was removed' });
+    queuePull(`subscription ${subscriptionId} was removed`);
     return;
   }
   await markState(ctx.meta, subscriptionId, 'REAUTHORIZATION_REQUIRED');

@@ -132,21 +132,32 @@ export async function claimRemoval(meta: Pool, subscriptionId: string): Promise<
   return (rowCount ?? 0) > 0;
 }
 
-/** True when the definition has a subscription that is not REMOVED (other than `except`). */
-export async function hasLiveSubscription(
+/** The definition's subscription that is neither REMOVED nor expired (other than `except`), if any. */
+export async function liveSubscriptionId(
   meta: Pool,
   definitionId: string,
   except?: string,
   /** A routed definition's list: another routed list's subscription does not serve this one. */
   listId?: string,
-): Promise<boolean> {
-  const { rowCount } = await meta.query(
-    `SELECT 1 FROM arcore.graph_subscriptions
-     WHERE definition_id = $1 AND state <> 'REMOVED' AND subscription_id IS DISTINCT FROM $2
-       AND ($3::text IS NULL OR list_id = $3) LIMIT 1`,
+): Promise<string | null> {
+  const { rows } = await meta.query<{ subscription_id: string }>(
+    `SELECT subscription_id FROM arcore.graph_subscriptions
+     WHERE definition_id = $1 AND state <> 'REMOVED' AND expiration > now()
+       AND subscription_id IS DISTINCT FROM $2 AND ($3::text IS NULL OR list_id = $3)
+     ORDER BY expiration DESC LIMIT 1`,
     [definitionId, except ?? null, listId ?? null],
   );
-  return (rowCount ?? 0) > 0;
+  return rows[0]?.subscription_id ?? null;
+}
+
+/** True when the definition has a subscription that is neither REMOVED nor expired (other than `except`). */
+export async function hasLiveSubscription(
+  meta: Pool,
+  definitionId: string,
+  except?: string,
+  listId?: string,
+): Promise<boolean> {
+  return (await liveSubscriptionId(meta, definitionId, except, listId)) !== null;
 }
 
 export async function deleteStoredSubscription(meta: Pool, subscriptionId: string): Promise<void> {

@@ -1,6 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
 import {
@@ -20,74 +17,36 @@ import {
   timestampSource,
   type Harness,
 } from '../../support/engineHarness';
+import {
+  asGraphApp,
+  graphReceiver,
+  graphSubscriptions as heldAtGraph,
+  receiverUrls,
+  type GraphReceiver,
+} from '../../support/graphReceiver';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * A minimal receiver: answers Graph's validation handshake like the real endpoint must, and keeps the
- * bodies it is sent (lifecycle notifications carry the clientState this test cannot otherwise know).
- */
-async function receiver(): Promise<{ url: string; bodies: unknown[]; close(): Promise<void> }> {
-  const bodies: unknown[] = [];
-  const server: Server = createServer((req, res) => {
-    const token = new URL(req.url ?? '/', 'http://x').searchParams.get('validationToken');
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (token !== null) {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(token);
-        return;
-      }
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString() || 'null'));
-      res.writeHead(202);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bodies,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 describe('subscription upkeep against the emulator', () => {
   let h: Harness;
-  let endpoint: Awaited<ReturnType<typeof receiver>>;
-  let dispatcher: Agent;
+  let endpoint: GraphReceiver;
   let urls: { notificationUrl: string; lifecycleNotificationUrl: string };
 
   /** Graph as the app itself (the subscriptions' owner). */
-  async function asApp(method: string, path: string, body?: unknown) {
-    const res = await fetch(`${h.emulator.baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${h.emulator.appToken}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      dispatcher,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : null };
-  }
-  const graphSubscriptions = async () =>
-    ((await asApp('GET', '/subscriptions')).body?.value ?? []) as { id: string; notificationUrl: string }[];
+  const asApp = (method: string, path: string, body?: unknown) => asGraphApp(h, method, path, body);
+  const graphSubscriptions = () => heldAtGraph(h);
   const live = async () => (await listStoredSubscriptions(h.db.pool)).filter((s) => s.state !== 'REMOVED');
 
   beforeAll(async () => {
     h = await startHarness({ notificationDelayMs: 0 });
     await h.db.pool.query('CREATE TABLE projects (id int PRIMARY KEY, name text, updated_at timestamptz)');
     await h.define(projectsDefinition({ fields: [{ source: 'name', target: 'Title' }] }));
-    endpoint = await receiver();
-    dispatcher = new Agent({ connect: { ca: h.emulator.caCert } });
-    urls = {
-      notificationUrl: `${endpoint.url}/api/graph/notifications?code=key-1`,
-      lifecycleNotificationUrl: `${endpoint.url}/api/graph/lifecycle?code=key-1`,
-    };
+    endpoint = await graphReceiver();
+    urls = receiverUrls(endpoint, '?code=key-1');
   });
 
   afterAll(async () => {
     await endpoint?.close();
-    await dispatcher?.close();
     await h?.close();
   });
 
@@ -95,6 +54,8 @@ describe('subscription upkeep against the emulator', () => {
     const result = await ensureSubscriptions(h.ctx, urls);
     expect(result.errors).toEqual([]);
     expect(result.actions).toEqual([expect.objectContaining({ definition: 'projects', action: 'created' })]);
+    // Changes made before the list had a subscription were never notified: a catch-up pull is wanted.
+    expect(result.pulls).toEqual([expect.objectContaining({ definition: 'projects' })]);
     const [stored] = await live();
     const remote = await graphSubscriptions();
     expect(remote.map((s) => s.id)).toEqual([stored.subscriptionId]);
@@ -109,6 +70,7 @@ describe('subscription upkeep against the emulator', () => {
     h.emulator.control.clearRequestLog();
     const result = await ensureSubscriptions(h.ctx, urls);
     expect(result.actions.map((a) => a.action)).toEqual(['kept']);
+    expect(result.pulls).toEqual([]);
     expect(h.emulator.control.requestLog().filter((r) => r.method !== 'GET')).toEqual([]);
   });
 
@@ -122,6 +84,7 @@ describe('subscription upkeep against the emulator', () => {
     expect(result.actions).toEqual([
       expect.objectContaining({ action: 'renewed', subscriptionId: before.subscriptionId }),
     ]);
+    expect(result.pulls).toEqual([]);
     const [after] = await live();
     expect(after.renewedAt).not.toBeNull();
     expect(after.expiration.getTime() - Date.now()).toBeGreaterThan(
@@ -129,12 +92,21 @@ describe('subscription upkeep against the emulator', () => {
     );
   });
 
-  it('recreates a subscription Graph no longer knows (404 on renew)', async () => {
+  // The catch-up pull found missing by review r12: the lifecycle path asked for one, upkeep did not.
+  it('recreates a subscription Graph no longer knows (404 on renew), with a catch-up pull', async () => {
     const [gone] = await live();
     expect((await asApp('DELETE', `/subscriptions/${gone.subscriptionId}`)).status).toBe(204);
     await h.db.pool.query(`UPDATE arcore.graph_subscriptions SET expiration = now() + interval '1 hour'`);
     const result = await ensureSubscriptions(h.ctx, urls);
-    expect(result.actions).toEqual([expect.objectContaining({ action: 'recreated' })]);
+    expect(result.actions).toEqual([
+      expect.objectContaining({ action: 'recreated', reason: 'Graph no longer knows the subscription' }),
+    ]);
+    expect(result.pulls).toEqual([
+      expect.objectContaining({
+        definition: 'projects',
+        reason: expect.stringContaining('changes made without one were not notified'),
+      }),
+    ]);
     const [now] = await live();
     expect(now.subscriptionId).not.toBe(gone.subscriptionId);
     expect((await graphSubscriptions()).map((s) => s.id)).toEqual([now.subscriptionId]);
@@ -147,6 +119,8 @@ describe('subscription upkeep against the emulator', () => {
     expect(result.actions).toEqual([
       expect.objectContaining({ action: 'recreated', reason: 'notification URL changed' }),
     ]);
+    // The old subscription served until the new one existed: nothing went unnoticed.
+    expect(result.pulls).toEqual([]);
     const remote = await graphSubscriptions();
     expect(remote).toHaveLength(1);
     expect(remote[0].id).not.toBe(old.subscriptionId);
@@ -191,6 +165,61 @@ describe('subscription upkeep against the emulator', () => {
     expect(refused.ignored[0].reason).toMatch(/clientState/);
   });
 
+  // Found by review r12: upkeep looked only at the expiry and called such a subscription `kept` for weeks.
+  it('renews a subscription left REAUTHORIZATION_REQUIRED whatever its expiry, and reports a failure to', async () => {
+    const [sub] = await live();
+    endpoint.bodies.length = 0;
+    h.emulator.control.triggerLifecycle(sub.subscriptionId, 'reauthorizationRequired');
+    const body = await endpoint.next();
+    // Graph refuses both the reauthorization and the fallback renewal while the notification is handled.
+    h.emulator.control.injectFault({ pathPattern: '^/subscriptions/', count: 2, status: 400 });
+    const handled = await handleLifecycle(h.ctx, body, { urls });
+    h.emulator.control.clearFaults();
+    expect(handled.handled).toEqual([
+      expect.objectContaining({ subscriptionId: sub.subscriptionId, action: 'failed' }),
+    ]);
+    expect((await live())[0].state).toBe('REAUTHORIZATION_REQUIRED');
+
+    // The next upkeep still meets a refusal: an error, not `kept`.
+    h.emulator.control.injectFault({ pathPattern: '^/subscriptions/', count: 1, status: 400 });
+    const refused = await ensureSubscriptions(h.ctx, urls);
+    h.emulator.control.clearFaults();
+    expect(refused.actions.filter((a) => a.definition === 'projects')).toEqual([]);
+    expect(refused.errors.map((e) => e.message)).toEqual([expect.stringContaining(sub.subscriptionId)]);
+
+    // Graph is back: the next upkeep renews it (a renewal reauthorizes).
+    h.emulator.control.clearRequestLog();
+    const upkeep = await ensureSubscriptions(h.ctx, urls);
+    expect(upkeep.errors).toEqual([]);
+    expect(upkeep.actions).toEqual([
+      expect.objectContaining({
+        action: 'renewed',
+        subscriptionId: sub.subscriptionId,
+        reason: 'reauthorization was required',
+      }),
+    ]);
+    expect(
+      h.emulator.control
+        .requestLog()
+        .some((r) => r.method === 'PATCH' && r.path === `/subscriptions/${sub.subscriptionId}`),
+    ).toBe(true);
+    expect((await live())[0].state).toBe('ACTIVE');
+  });
+
+  it('replaces a subscription that expired unrenewed, with a catch-up pull', async () => {
+    const [sub] = await live();
+    await h.db.pool.query(
+      `UPDATE arcore.graph_subscriptions SET expiration = now() - interval '1 minute' WHERE subscription_id = $1`,
+      [sub.subscriptionId],
+    );
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.errors).toEqual([]);
+    expect(result.actions).toEqual([
+      expect.objectContaining({ action: 'deleted', subscriptionId: sub.subscriptionId, reason: 'expired' }),
+      expect.objectContaining({ action: 'created' }),
+    ]);
+    expect(result.pulls).toEqual([expect.objectContaining({ definition: 'projects' })]);
+  });
   it('deletes the subscription of a definition whose pull is switched off', async () => {
     await upsertDefinitions(h.db.pool, [
       parseDefinition(

@@ -1,6 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
 import { listDefinitions } from '../../../src/core/store/definitions';
 import {
   createSubscriptionFor,
@@ -9,46 +6,15 @@ import {
   listStoredSubscriptions,
 } from '../../../src/core/subscriptions';
 import { projectsDefinition, SITE, startHarness, type Harness } from '../../support/engineHarness';
+import {
+  deleteAtGraph as deleteHeldAtGraph,
+  graphReceiver,
+  graphSubscriptions as heldAtGraph,
+  receiverUrls,
+  type GraphReceiver,
+} from '../../support/graphReceiver';
+import { eventually } from '../../support/eventually';
 import { createSplitsTable } from '../../support/routed';
-
-/** Answers Graph's validation handshake and keeps the lifecycle bodies it is sent (they carry the clientState). */
-async function receiver(): Promise<{
-  url: string;
-  bodies: unknown[];
-  next(): Promise<unknown>;
-  close(): Promise<void>;
-}> {
-  const bodies: unknown[] = [];
-  const waiting: ((body: unknown) => void)[] = [];
-  const server: Server = createServer((req, res) => {
-    const token = new URL(req.url ?? '/', 'http://x').searchParams.get('validationToken');
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (token !== null) {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(token);
-        return;
-      }
-      const body: unknown = JSON.parse(Buffer.concat(chunks).toString() || 'null');
-      const waiter = waiting.shift();
-      if (waiter) waiter(body);
-      else bodies.push(body);
-      res.writeHead(202);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bodies,
-    next: () =>
-      bodies.length > 0
-        ? Promise.resolve(bodies.shift())
-        : new Promise<unknown>((resolve) => waiting.push(resolve)),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 interface LifecycleBody {
   value: { subscriptionId: string; clientState: string; lifecycleEvent: string }[];
@@ -56,25 +22,13 @@ interface LifecycleBody {
 
 describe('subscriptionRemoved lifecycle notifications (at-least-once delivery)', () => {
   let h: Harness;
-  let endpoint: Awaited<ReturnType<typeof receiver>>;
-  let dispatcher: Agent;
+  let endpoint: GraphReceiver;
   let urls: { notificationUrl: string; lifecycleNotificationUrl: string };
 
   const live = async () => (await listStoredSubscriptions(h.db.pool)).filter((s) => s.state !== 'REMOVED');
-  const graphSubscriptions = async (): Promise<{ id: string }[]> => {
-    const res = await fetch(`${h.emulator.baseUrl}/subscriptions`, {
-      headers: { authorization: `Bearer ${h.emulator.appToken}` },
-      dispatcher,
-    });
-    return ((await res.json()) as { value: { id: string }[] }).value;
-  };
+  const graphSubscriptions = () => heldAtGraph(h);
   const deleteAtGraph = async (id: string) => {
-    const res = await fetch(`${h.emulator.baseUrl}/subscriptions/${id}`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${h.emulator.appToken}` },
-      dispatcher,
-    });
-    expect(res.status).toBe(204);
+    expect(await deleteHeldAtGraph(h, id)).toBe(204);
   };
 
   /**
@@ -92,19 +46,14 @@ describe('subscriptionRemoved lifecycle notifications (at-least-once delivery)',
     h = await startHarness({ notificationDelayMs: 0 });
     await h.db.pool.query('CREATE TABLE projects (id int PRIMARY KEY, name text, updated_at timestamptz)');
     await h.define(projectsDefinition({ fields: [{ source: 'name', target: 'Title' }] }));
-    endpoint = await receiver();
-    dispatcher = new Agent({ connect: { ca: h.emulator.caCert } });
-    urls = {
-      notificationUrl: `${endpoint.url}/api/graph/notifications?code=key-1`,
-      lifecycleNotificationUrl: `${endpoint.url}/api/graph/lifecycle?code=key-1`,
-    };
+    endpoint = await graphReceiver();
+    urls = receiverUrls(endpoint, '?code=key-1');
     const created = await ensureSubscriptions(h.ctx, urls);
     expect(created.errors).toEqual([]);
   });
 
   afterAll(async () => {
     await endpoint?.close();
-    await dispatcher?.close();
     await h?.close();
   });
 
@@ -163,6 +112,42 @@ describe('subscriptionRemoved lifecycle notifications (at-least-once delivery)',
     ]);
     expect((await live()).map((s) => s.subscriptionId)).toEqual([newer.subscriptionId]);
     expect((await graphSubscriptions()).map((s) => s.id)).toEqual([newer.subscriptionId]);
+  });
+
+  // Suspected by review r12: each decided "none is live" from what it had read, and both created one.
+  it('upkeep meeting a removal being recreated keeps the recreated subscription instead of creating a second', async () => {
+    const [removed] = await live();
+    const body = await removedBody(removed.subscriptionId);
+    await deleteAtGraph(removed.subscriptionId);
+    // The lifecycle's creation is slow (Graph validates our endpoint first): upkeep starts meanwhile.
+    h.emulator.control.injectFault({
+      method: 'POST',
+      pathPattern: '^/subscriptions$',
+      count: 1,
+      latencyMs: 1500,
+    });
+    const lifecycle = handleLifecycle(h.ctx, body, { urls });
+    await eventually('the lifecycle to hold the creation lock', async () => {
+      const { rows } = await h.db.pool.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted`,
+        [0x4152_5343],
+      );
+      return rows.length > 0;
+    });
+    const upkeep = await ensureSubscriptions(h.ctx, urls);
+    const recreated = (await lifecycle).handled;
+
+    expect(recreated).toEqual([expect.objectContaining({ action: 'recreated' })]);
+    expect(upkeep.actions).toEqual([
+      expect.objectContaining({
+        action: 'kept',
+        subscriptionId: recreated[0].newSubscriptionId,
+        reason: 'created meanwhile (a lifecycle notification)',
+      }),
+    ]);
+    expect(upkeep.pulls).toEqual([]);
+    expect((await live()).map((s) => s.subscriptionId)).toEqual([recreated[0].newSubscriptionId]);
+    expect((await graphSubscriptions()).map((s) => s.id)).toEqual([recreated[0].newSubscriptionId]);
   });
 
   it('a late removal of a subscription that upkeep already replaced creates nothing', async () => {

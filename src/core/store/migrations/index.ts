@@ -23,6 +23,7 @@ import * as m027 from './027_item_deleted_state';
 import * as m028 from './028_backfill_pipelines';
 import * as m029 from './029_item_deleted_unpaired';
 import * as m031 from './031_held_moves';
+import * as m035 from './035_pull_message_sent';
 import * as m040 from './040_date_zone_realign';
 
 export interface Migration {
@@ -58,5 +59,6 @@ export const migrations: Migration[] = [
   { version: 28, ...m028 },
   { version: 29, ...m029 },
   { version: 31, ...m031 },
+  { version: 35, ...m035 },
   { version: 40, ...m040 },
 ];
