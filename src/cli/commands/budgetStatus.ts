@@ -25,6 +25,19 @@ export function budgetLines(budget: BudgetStatus[]): string[] {
       `used ${b.usedLastMinute} last minute, ${b.usedThisMinute} this minute`,
       `${b.waits} of ${b.reservations} reservations waited for the bucket`,
     ];
+    if (b.unitsPerDay !== null) {
+      const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+      parts.push(
+        `${fmt(b.unitsPerDay)} RU/24 h: used ${fmt(b.usedToday)} today (UTC), ${fmt(b.dayLeft ?? 0)} left in the day's bucket`,
+      );
+      if (b.heldByDailyBudget) {
+        const perMinute = b.unitsPerDay / (24 * 60);
+        parts.push(
+          `the daily budget holds loads back: they continue at about ${fmt(perMinute)} RU/min as it refills ` +
+            '(raise GRAPH_RU_PER_DAY only if the tenant has more licences)',
+        );
+      }
+    }
     if (b.blockedUntil) {
       parts.push(
         `throttled (429) until ${b.blockedUntil}` +

@@ -22,6 +22,7 @@ import * as m026 from './026_move_sent_values';
 import * as m027 from './027_item_deleted_state';
 import * as m028 from './028_backfill_pipelines';
 import * as m029 from './029_item_deleted_unpaired';
+import * as m037 from './037_daily_budget';
 
 export interface Migration {
   version: number;
@@ -55,4 +56,5 @@ export const migrations: Migration[] = [
   { version: 27, ...m027 },
   { version: 28, ...m028 },
   { version: 29, ...m029 },
+  { version: 37, ...m037 },
 ];
