@@ -102,7 +102,8 @@ export class ControlApi implements EmulatorControl {
     this.ctx.settings.throttlingEnabled = parsed.enabled;
     if (parsed.resourceUnitsPerMinute !== undefined)
       this.ctx.settings.resourceUnitsPerMinute = parsed.resourceUnitsPerMinute;
-    if (parsed.resourceUnitsPerDay !== undefined) this.ctx.settings.resourceUnitsPerDay = parsed.resourceUnitsPerDay;
+    if (parsed.resourceUnitsPerDay !== undefined)
+      this.ctx.settings.resourceUnitsPerDay = parsed.resourceUnitsPerDay;
     if (parsed.dayWindowSeconds !== undefined) this.ctx.settings.dayWindowMs = parsed.dayWindowSeconds * 1000;
   }
 

@@ -90,18 +90,18 @@ export function budgetShape(
   const capacity = Math.min(unitsPerMinute, Math.max(LARGEST_REQUEST_UNITS + reserve, unitsPerMinute / 25));
   const refillable = Math.max(unitsPerMinute - capacity, unitsPerMinute / 2);
   const ratePerMs = refillable / (WINDOW_MS + ARRIVAL_MARGIN_MS + LEASE_MS);
+  const day = dayShape(unitsPerDay);
+  // A chunk not spent within its lease is dropped: at most a quarter second of either level's refill, so what is
+  // dropped is soon refilled (the day's too: at the documented tiers a chunk is a few units either way).
   const chunk = Math.max(
     1,
-    Math.min(capacity - Math.min(reserve, capacity / 2), ratePerMs * CHUNK_REFILL_MS),
+    Math.min(
+      capacity - Math.min(reserve, capacity / 2),
+      ratePerMs * CHUNK_REFILL_MS,
+      day.ratePerMs * CHUNK_REFILL_MS,
+    ),
   );
-  return {
-    unitsPerMinute,
-    capacity,
-    reserve: Math.min(reserve, capacity / 2),
-    ratePerMs,
-    chunk,
-    day: dayShape(unitsPerDay),
-  };
+  return { unitsPerMinute, capacity, reserve: Math.min(reserve, capacity / 2), ratePerMs, chunk, day };
 }
 
 /** Bulk or priority: pulls are always priority; a push becomes bulk once it spent PRIORITY_UNITS. */

@@ -311,7 +311,10 @@ export class GraphTransport {
     const until = Date.now() + ms;
     const deadline = this.options.runDeadline;
     if (deadline !== undefined && until > deadline) {
-      throw new RunTimeBudgetError(until, `Graph failed transiently and the back-off of ${Math.ceil(ms / 1000)} s`);
+      throw new RunTimeBudgetError(
+        until,
+        `Graph failed transiently and the back-off of ${Math.ceil(ms / 1000)} s`,
+      );
     }
     await sleep(ms);
   }
@@ -475,7 +478,12 @@ export class GraphTransport {
           // SharePoint's throttling 503 is documented as a failed request, but a 503 is not documented as "not
           // applied" (graph/errors: "temporarily unavailable"): the caller settles the outcome by reading, and its
           // reads wait out the block first.
-          throw new GraphOutcomeUnknownError(policy.method, policy.url, 'server answered 503 (throttled)', 503);
+          throw new GraphOutcomeUnknownError(
+            policy.method,
+            policy.url,
+            'server answered 503 (throttled)',
+            503,
+          );
         }
         if (throttledMs + waitMs > this.maxThrottleWaitMs) return response;
         throttledMs += waitMs;

@@ -173,7 +173,11 @@ export class ResourceBudget implements Pacer {
         this.spent.shift();
       const minuteMs = Math.max(this.bucketWait(units), this.windowWait(units, now));
       const dayMs =
-        this.dayTokens >= units ? 0 : day.ratePerMs > 0 ? (units - this.dayTokens) / day.ratePerMs : DAY_WAIT_MS;
+        this.dayTokens >= units
+          ? 0
+          : day.ratePerMs > 0
+            ? (units - this.dayTokens) / day.ratePerMs
+            : DAY_WAIT_MS;
       const paceMs = Math.max(minuteMs, dayMs);
       if (holdMs <= 0 && paceMs <= 0) {
         this.tokens -= units;
@@ -330,7 +334,11 @@ const appStates = new Map<string, AppThrottleState>();
  * The process-wide throttle state of an app: workers in one process share its budget and 429 blocks.
  * With a budget store the budget is the shared one (I16); without, this process paces on its own.
  */
-export function appThrottleState(appKey: string, limits: BudgetLimits, store?: BudgetStore): AppThrottleState {
+export function appThrottleState(
+  appKey: string,
+  limits: BudgetLimits,
+  store?: BudgetStore,
+): AppThrottleState {
   const { unitsPerMinute, unitsPerDay } = limits;
   let state = appStates.get(appKey);
   if (!state) {
