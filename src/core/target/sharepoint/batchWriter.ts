@@ -152,7 +152,10 @@ export class BatchWriter {
      * batches queue before those of the page written after it, so pages finish in the order they started.
      */
     private readonly slots: pLimit.Limit,
-    /** Throws when the run may no longer write (its lock is lost): checked before each batch leaves (I11). */
+    /**
+     * Throws when the run may no longer write (its lock is lost): checked right before each attempt of a batch
+     * leaves, after the transport's waits (I11).
+     */
     private readonly beforeWrite: () => void = () => undefined,
   ) {}
 
@@ -191,12 +194,21 @@ export class BatchWriter {
       let responses: Map<string, BatchResponseItem> | undefined;
       let unknownReason: string | undefined;
       const roundTrip = { ms: 0 };
-      // Outside the try: a run that may no longer write stops here, and its pending creates stay pending (I6).
-      this.beforeWrite();
       try {
         responses = await this.sendBatch(pending, roundTrip);
         this.traceBatch(pending, responses, roundTrip.ms);
       } catch (error) {
+        // Stopped before it left: the run may no longer write (`beforeWrite`, checked by the transport right before
+        // each attempt leaves, after its waits) or a wait outlasts its time budget. Its pending creates stay pending
+        // (I6) and nothing is traced as sent.
+        if (
+          !(
+            error instanceof GraphRequestError ||
+            error instanceof GraphOutcomeUnknownError ||
+            error instanceof GraphResponseShapeError
+          )
+        )
+          throw error;
         this.traceBatch(pending, undefined, roundTrip.ms, error);
         if (error instanceof GraphOutcomeUnknownError || error instanceof GraphResponseShapeError) {
           unknownReason = error.message;
