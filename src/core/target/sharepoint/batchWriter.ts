@@ -201,13 +201,11 @@ export class BatchWriter {
         // Stopped before it left: the run may no longer write (`beforeWrite`, checked by the transport right before
         // each attempt leaves, after its waits) or a wait outlasts its time budget. Its pending creates stay pending
         // (I6) and nothing is traced as sent.
-        if (
-          !(
-            error instanceof GraphRequestError ||
-            error instanceof GraphOutcomeUnknownError ||
-            error instanceof GraphResponseShapeError
-          )
-        )
+        if (!(
+          error instanceof GraphRequestError ||
+          error instanceof GraphOutcomeUnknownError ||
+          error instanceof GraphResponseShapeError
+        ))
           throw error;
         this.traceBatch(pending, undefined, roundTrip.ms, error);
         if (error instanceof GraphOutcomeUnknownError || error instanceof GraphResponseShapeError) {
