@@ -12,8 +12,11 @@ export interface BudgetView {
 export async function budgetView(meta: Pool, definitionIds: string[]): Promise<BudgetView> {
   const budget = await readBudgetStatus(meta);
   const unitsPerMinute = budget.length > 0 ? Math.max(...budget.map((b) => b.unitsPerMinute)) : null;
+  const days = budget.flatMap((b) => (b.unitsPerDay === null ? [] : [b.unitsPerDay]));
+  const unitsPerDay = days.length > 0 ? Math.max(...days) : undefined;
   const loads = new Map<string, LoadProgress[]>();
-  for (const id of definitionIds) loads.set(id, await unfinishedLoads(meta, id, unitsPerMinute || null));
+  for (const id of definitionIds)
+    loads.set(id, await unfinishedLoads(meta, id, unitsPerMinute || null, unitsPerDay));
   return { budget, loads };
 }
 
