@@ -78,6 +78,11 @@ param graphAppClientId string = ''
 @maxValue(6250)
 param graphRuPerMinute int = 1250
 
+@description('SharePoint resource units per 24 hours the app paces itself under (the per-app limit is 1,200,000 to 6,000,000 by tenant size: 960 times the minute\'s in every tier). 0: 960 × graphRuPerMinute.')
+@minValue(0)
+@maxValue(6000000)
+param graphRuPerDay int = 0
+
 @minValue(1)
 @maxValue(32)
 param graphMaxConcurrency int = 4
@@ -270,6 +275,7 @@ module api 'app/functionapp.bicep' = {
     graphAppClientId: graphAppClientId
     graphClientSecretUri: '${keyVault.outputs.uri}secrets/${graphClientSecretName}'
     graphRuPerMinute: graphRuPerMinute
+    graphRuPerDay: graphRuPerDay == 0 ? graphRuPerMinute * 960 : graphRuPerDay
     graphMaxConcurrency: graphMaxConcurrency
     pushQueueName: pushQueueName
     pullQueueName: pullQueueName

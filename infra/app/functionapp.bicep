@@ -37,6 +37,7 @@ param graphAppClientId string
 param graphClientSecretUri string
 
 param graphRuPerMinute int
+param graphRuPerDay int
 param graphMaxConcurrency int
 param pushQueueName string
 param pullQueueName string
@@ -127,6 +128,7 @@ var appSettings = union(
     GRAPH_AUTH: graphAuthMode
     GRAPH_BASE_URL: 'https://graph.microsoft.com/v1.0'
     GRAPH_RU_PER_MINUTE: string(graphRuPerMinute)
+    GRAPH_RU_PER_DAY: string(graphRuPerDay)
     GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
     // (5 scaling function groups × maximumInstanceCount + 3 timers) × PG_POOL_MAX stays under the server's
     // connections (docs/deploy.md).

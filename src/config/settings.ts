@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultUnitsPerDay } from '../core/budget/shape';
 
 /**
  * Every environment setting the app reads, in one zod schema: the single place that documents them.
@@ -78,6 +79,11 @@ export const settingsSchema = z
     GRAPH_CA_CERT_FILE: optionalText,
     /** Resource units per minute this app may spend; the client paces itself under it. */
     GRAPH_RU_PER_MINUTE: positiveInt(1250),
+    /**
+     * Resource units per 24 hours this app may spend (SharePoint's second limit per app and tenant). Unset: 960 ×
+     * GRAPH_RU_PER_MINUTE, the documented daily limit of the tier whose minute limit that is (1,200,000 for 1,250).
+     */
+    GRAPH_RU_PER_DAY: positiveInt(0),
     /** Graph requests in flight at once per run. */
     GRAPH_MAX_CONCURRENCY: positiveInt(4),
     /**
@@ -128,6 +134,7 @@ export const settingsSchema = z
   .transform((s) => ({
     ...s,
     GRAPH_AUTH: s.GRAPH_AUTH ?? (s.GRAPH_TOKEN ? ('token' as const) : ('default' as const)),
+    GRAPH_RU_PER_DAY: s.GRAPH_RU_PER_DAY || defaultUnitsPerDay(s.GRAPH_RU_PER_MINUTE),
   }));
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -33,6 +33,10 @@ export interface GraphResponse {
 export interface RuntimeSettings {
   throttlingEnabled: boolean;
   resourceUnitsPerMinute: number;
+  /** The 24-hour budget; undefined = 960 × the minute's (the documented tiers). */
+  resourceUnitsPerDay?: number;
+  /** Length of the "day" window (24 h; tests shorten it). */
+  dayWindowMs?: number;
   latencyMs: number;
   /** Fixed delay before a notification POST; undefined = seeded random within notificationDelayRangeMs. */
   notificationDelayMs: number | undefined;

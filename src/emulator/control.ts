@@ -38,6 +38,8 @@ export interface ControlDependencies {
 const throttlingSchema = z.object({
   enabled: z.boolean(),
   resourceUnitsPerMinute: z.number().int().positive().optional(),
+  resourceUnitsPerDay: z.number().int().positive().optional(),
+  dayWindowSeconds: z.number().int().positive().optional(),
 });
 const msSchema = z.number().int().min(0);
 const tokenRequestSchema = z.object({
@@ -100,6 +102,9 @@ export class ControlApi implements EmulatorControl {
     this.ctx.settings.throttlingEnabled = parsed.enabled;
     if (parsed.resourceUnitsPerMinute !== undefined)
       this.ctx.settings.resourceUnitsPerMinute = parsed.resourceUnitsPerMinute;
+    if (parsed.resourceUnitsPerDay !== undefined)
+      this.ctx.settings.resourceUnitsPerDay = parsed.resourceUnitsPerDay;
+    if (parsed.dayWindowSeconds !== undefined) this.ctx.settings.dayWindowMs = parsed.dayWindowSeconds * 1000;
   }
 
   setLatency(ms: number): void {

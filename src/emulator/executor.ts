@@ -9,7 +9,7 @@ import type { FaultInjector } from './faults';
 import { checkAccess } from './permissions';
 import type { RequestRecorder } from './requestLog';
 import { matchRoute, type RouteMatch } from './router';
-import type { ResourceUnitBudget } from './throttling';
+import { resourceUnitsPerDayOf, type ResourceUnitBudget } from './throttling';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -84,7 +84,9 @@ export class GraphExecutor {
         new GraphError(
           429,
           'TooManyRequests',
-          `The request has been throttled: the application has used its ${this.ctx.settings.resourceUnitsPerMinute} resource units for this minute. Retry after ${charge.retryAfterSeconds} seconds.`,
+          charge.exhausted === 'day'
+            ? `The request has been throttled: the application has used its ${resourceUnitsPerDayOf(this.ctx.settings)} resource units for this day. Retry after ${charge.retryAfterSeconds} seconds.`
+            : `The request has been throttled: the application has used its ${this.ctx.settings.resourceUnitsPerMinute} resource units for this minute. Retry after ${charge.retryAfterSeconds} seconds.`,
           charge.headers,
         ),
       );

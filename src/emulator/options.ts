@@ -38,7 +38,12 @@ const optionsSchema = z.object({
   sites: z.array(hostPath).min(1).optional(),
   siteTimeZones: z.record(z.string(), z.string()).optional(),
   throttling: z
-    .object({ enabled: z.boolean(), resourceUnitsPerMinute: z.number().int().positive().optional() })
+    .object({
+      enabled: z.boolean(),
+      resourceUnitsPerMinute: z.number().int().positive().optional(),
+      resourceUnitsPerDay: z.number().int().positive().optional(),
+      dayWindowSeconds: z.number().int().positive().optional(),
+    })
     .optional(),
   notificationDelayMs: z.number().int().min(0).optional(),
   notificationDelayRangeMs: z
@@ -65,6 +70,8 @@ export interface ResolvedOptions {
   siteTimeZones: Record<string, string>;
   throttlingEnabled: boolean;
   resourceUnitsPerMinute: number;
+  resourceUnitsPerDay: number | undefined;
+  dayWindowMs: number | undefined;
   /** A fixed delay (a relaxation), or undefined for a seeded random one in notificationDelayRangeMs. */
   notificationDelayMs: number | undefined;
   notificationDelayRangeMs: [number, number];
@@ -84,6 +91,8 @@ export function initialSettings(o: ResolvedOptions): RuntimeSettings {
   return {
     throttlingEnabled: o.throttlingEnabled,
     resourceUnitsPerMinute: o.resourceUnitsPerMinute,
+    resourceUnitsPerDay: o.resourceUnitsPerDay,
+    dayWindowMs: o.dayWindowMs,
     latencyMs: o.latencyMs,
     notificationDelayMs: o.notificationDelayMs,
     notificationDelayRangeMs: o.notificationDelayRangeMs,
@@ -130,6 +139,9 @@ export function resolveOptions(input: EmulatorOptions | undefined): ResolvedOpti
     siteTimeZones,
     throttlingEnabled: o.throttling?.enabled ?? true,
     resourceUnitsPerMinute: o.throttling?.resourceUnitsPerMinute ?? DEFAULT_RU_PER_MINUTE,
+    resourceUnitsPerDay: o.throttling?.resourceUnitsPerDay,
+    dayWindowMs:
+      o.throttling?.dayWindowSeconds === undefined ? undefined : o.throttling.dayWindowSeconds * 1000,
     notificationDelayMs: o.notificationDelayMs,
     notificationDelayRangeMs: o.notificationDelayRangeMs ?? [...DEFAULT_NOTIFICATION_DELAY_RANGE_MS],
     notificationRetryWindowMs: o.notificationRetryWindowMs ?? FOUR_HOURS_MS,

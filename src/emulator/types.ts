@@ -11,8 +11,16 @@ export interface EmulatorOptions {
   sites?: string[];
   /** Time zone per site (`hostPath` → `UTC`, `+01:00` or an IANA name); date-only values are midnight there. */
   siteTimeZones?: Record<string, string>;
-  /** Resource-unit budget per identity per sliding minute. Default enabled, 1,250. */
-  throttling?: { enabled: boolean; resourceUnitsPerMinute?: number };
+  /**
+   * Resource-unit budget per identity per sliding minute (default enabled, 1,250) and per sliding 24 hours (default
+   * 960 × the minute's, the documented tiers); `dayWindowSeconds` shortens the "day" for tests.
+   */
+  throttling?: {
+    enabled: boolean;
+    resourceUnitsPerMinute?: number;
+    resourceUnitsPerDay?: number;
+    dayWindowSeconds?: number;
+  };
   /**
    * A fixed batching delay before a notification delivery (a relaxation; 0 allowed). Default: none, a
    * seeded random delay within `notificationDelayRangeMs`.
@@ -118,6 +126,10 @@ export interface EmulatorItemSnapshot {
 export interface ThrottlingSettings {
   enabled: boolean;
   resourceUnitsPerMinute?: number;
+  /** The 24-hour budget (default 960 × the minute's). */
+  resourceUnitsPerDay?: number;
+  /** Length of the "day" window in seconds (default 86,400): tests shorten it. */
+  dayWindowSeconds?: number;
 }
 
 export interface AppTokenRequest {

@@ -2,8 +2,9 @@ import type { RuntimeSettings } from '../../src/emulator/context';
 import { ResourceUnitBudget } from '../../src/emulator/throttling';
 import { startTestEmulator, type ErrorShape, type PageShape, type TestEmulator } from './support';
 
-function settings(limit: number, enabled = true): RuntimeSettings {
+function settings(limit: number, enabled = true, day: Partial<RuntimeSettings> = {}): RuntimeSettings {
   return {
+    ...day,
     throttlingEnabled: enabled,
     resourceUnitsPerMinute: limit,
     latencyMs: 0,
@@ -48,6 +49,55 @@ describe('I10 throttle discipline: the resource-unit budget', () => {
     shared.throttlingEnabled = false;
     expect(budget.charge('app', 2).allowed).toBe(true);
     expect(budget.charge('app', 0)).toEqual({ allowed: true, retryAfterSeconds: 0, headers: {} });
+  });
+});
+
+/**
+ * SharePoint's second window: each app in a tenant also has a budget per 24 hours, 960 minutes' worth of its minute
+ * budget in every tier (1,200,000 RU for 1,250 a minute), so an app that spends its minute budget every minute is
+ * refused after 16 hours
+ * (https://learn.microsoft.com/en-us/sharepoint/dev/general-development/how-to-avoid-getting-throttled-or-blocked-in-sharepoint-online).
+ */
+describe('I10 throttle discipline: the 24-hour resource-unit budget', () => {
+  const PER_MINUTE = 1_250;
+  const MINUTE = 60_000;
+
+  it('refuses an app that spends its minute budget every minute once it has spent the day: 1,200,000 RU at 1,250 a minute', () => {
+    const budget = new ResourceUnitBudget(settings(PER_MINUTE));
+    const start = Date.UTC(2026, 0, 1);
+    let spent = 0;
+    let refused: ReturnType<ResourceUnitBudget['charge']> | undefined;
+    // 625 writes of 2 RU a minute, spread evenly (one every 96 ms), for up to 24 hours.
+    for (let minute = 0; minute < 24 * 60 && refused === undefined; minute++) {
+      for (let i = 0; i < PER_MINUTE / 2; i++) {
+        const charge = budget.charge('app', 2, start + minute * MINUTE + i * 96);
+        if (!charge.allowed) {
+          refused = charge;
+          break;
+        }
+        spent += 2;
+      }
+    }
+    expect(spent).toBe(1_200_000);
+    expect(refused).toMatchObject({ allowed: false, exhausted: 'day' });
+    // The day's first spending leaves the window 24 hours after it was made: about 8 hours from the refusal.
+    expect(refused?.retryAfterSeconds).toBeGreaterThan(7 * 3600);
+    expect(refused?.retryAfterSeconds).toBeLessThanOrEqual(8 * 3600 + 120);
+  });
+
+  it('takes the daily budget and the length of its window from the settings (tests shorten the day)', () => {
+    const budget = new ResourceUnitBudget(
+      settings(1_000, true, { resourceUnitsPerDay: 10, dayWindowMs: 10_000 }),
+    );
+    const t0 = 5_000_000;
+    for (let i = 0; i < 5; i++) expect(budget.charge('app', 2, t0 + i).allowed).toBe(true);
+    const over = budget.charge('app', 2, t0 + 1_000);
+    expect(over).toMatchObject({ allowed: false, exhausted: 'day' });
+    expect(over.retryAfterSeconds).toBeGreaterThanOrEqual(9);
+    expect(over.retryAfterSeconds).toBeLessThanOrEqual(11);
+    // Another identity has its own day; the first one's day frees once its window has passed.
+    expect(budget.charge('other', 2, t0 + 1_000).allowed).toBe(true);
+    expect(budget.charge('app', 2, t0 + 12_000).allowed).toBe(true);
   });
 });
 
@@ -136,5 +186,28 @@ describe('throttling over HTTPS', () => {
     t.emulator.control.setThrottling({ enabled: true, resourceUnitsPerMinute: 1 });
     t.emulator.control.setThrottling({ enabled: false });
     for (let i = 0; i < 5; i++) expect((await t.graph('GET', items)).status).toBe(200);
+  });
+
+  it('refuses an identity past its daily budget with a Retry-After until its day frees (set over the control API)', async () => {
+    t.emulator.control.setThrottling({
+      enabled: true,
+      resourceUnitsPerMinute: 1_000,
+      resourceUnitsPerDay: 4,
+      dayWindowSeconds: 3_600,
+    });
+    try {
+      // A new length of day starts a new window: two queries of 2 RU fit, the third is over.
+      const token = t.emulator.userToken('alice');
+      expect((await t.graph('GET', items, { token })).status).toBe(200);
+      expect((await t.graph('GET', items, { token })).status).toBe(200);
+      const over = await t.graph<ErrorShape>('GET', items, { token });
+      expect(over.status).toBe(429);
+      expect(over.body.error.message).toMatch(/used its 4 resource units for this day/);
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(3_500);
+      // The minute's headers stay about the minute: a few of 1,000 used, far from 80 %.
+      expect(over.headers.get('ratelimit-limit')).toBeNull();
+    } finally {
+      t.emulator.control.setThrottling({ enabled: false, resourceUnitsPerDay: 1_000_000_000 });
+    }
   });
 });

@@ -200,6 +200,7 @@ describe('infra: the Function App gets every setting the app reads', () => {
       'GRAPH_AUTH',
       'GRAPH_BASE_URL',
       'GRAPH_RU_PER_MINUTE',
+      'GRAPH_RU_PER_DAY',
       'GRAPH_MAX_CONCURRENCY',
       'GRAPH_CLIENT_SECRET',
       'APPLICATIONINSIGHTS_CONNECTION_STRING',

@@ -12,8 +12,11 @@ export interface BudgetView {
 export async function budgetView(meta: Pool, definitionIds: string[]): Promise<BudgetView> {
   const budget = await readBudgetStatus(meta);
   const unitsPerMinute = budget.length > 0 ? Math.max(...budget.map((b) => b.unitsPerMinute)) : null;
+  const days = budget.flatMap((b) => (b.unitsPerDay === null ? [] : [b.unitsPerDay]));
+  const unitsPerDay = days.length > 0 ? Math.max(...days) : undefined;
   const loads = new Map<string, LoadProgress[]>();
-  for (const id of definitionIds) loads.set(id, await unfinishedLoads(meta, id, unitsPerMinute || null));
+  for (const id of definitionIds)
+    loads.set(id, await unfinishedLoads(meta, id, unitsPerMinute || null, unitsPerDay));
   return { budget, loads };
 }
 
@@ -25,6 +28,19 @@ export function budgetLines(budget: BudgetStatus[]): string[] {
       `used ${b.usedLastMinute} last minute, ${b.usedThisMinute} this minute`,
       `${b.waits} of ${b.reservations} reservations waited for the bucket`,
     ];
+    if (b.unitsPerDay !== null) {
+      const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+      parts.push(
+        `${fmt(b.unitsPerDay)} RU/24 h: used ${fmt(b.usedToday)} today (UTC), ${fmt(b.dayLeft ?? 0)} left in the day's bucket`,
+      );
+      if (b.heldByDailyBudget) {
+        const perMinute = b.unitsPerDay / (24 * 60);
+        parts.push(
+          `the daily budget holds loads back: they continue at about ${fmt(perMinute)} RU/min as it refills ` +
+            '(raise GRAPH_RU_PER_DAY only if the tenant has more licences)',
+        );
+      }
+    }
     if (b.blockedUntil) {
       parts.push(
         `throttled (429) until ${b.blockedUntil}` +

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { runTypeOf } from '../ops/runs';
+import { dayShape } from './shape';
 
 /** Resource units one written row costs (create or update, graph.md). */
 const UNITS_PER_WRITE = 2;
@@ -17,17 +18,30 @@ export interface LoadProgress {
   rowsLeft: number | null;
   /** Rows per minute over the time those runs ran. */
   ratePerMinute: number | null;
-  /** Minutes left at that rate, and at the app's whole budget (2 RU per written row). */
+  /**
+   * Minutes left at that rate, and at the app's whole budget (2 RU per written row): at the minute's budget while the
+   * day's bucket lasts, then at the day's (GRAPH_RU_PER_DAY / 1,440 a minute).
+   */
   etaMinutes: number | null;
   etaMinutesAtBudget: number | null;
   /** When the next run may continue, if a 429 block stopped the latest. */
   resumeAfter: string | null;
 }
 
+/** Minutes `units` take at the whole budget: the minute's pace for what the day's bucket holds, the day's after. */
+export function minutesAtBudget(units: number, unitsPerMinute: number, unitsPerDay?: number): number {
+  if (unitsPerDay === undefined) return units / unitsPerMinute;
+  const day = dayShape(unitsPerDay);
+  const dayPerMinute = day.ratePerMs * 60_000;
+  if (units <= day.capacity || dayPerMinute >= unitsPerMinute) return units / unitsPerMinute;
+  return day.capacity / unitsPerMinute + (units - day.capacity) / dayPerMinute;
+}
+
 export async function unfinishedLoads(
   meta: Pool,
   definitionId: string,
   unitsPerMinute: number | null,
+  unitsPerDay?: number,
 ): Promise<LoadProgress[]> {
   const { rows } = await meta.query<{
     run_type: 'PUSH' | 'PULL';
@@ -73,7 +87,9 @@ export async function unfinishedLoads(
         ratePerMinute,
         etaMinutes: rowsLeft !== null && ratePerMinute ? rowsLeft / ratePerMinute : null,
         etaMinutesAtBudget:
-          rowsLeft !== null && unitsPerMinute ? (rowsLeft * UNITS_PER_WRITE) / unitsPerMinute : null,
+          rowsLeft !== null && unitsPerMinute
+            ? minutesAtBudget(rowsLeft * UNITS_PER_WRITE, unitsPerMinute, unitsPerDay)
+            : null,
         resumeAfter: r.resume_after,
       };
     });

@@ -11,9 +11,22 @@
  * RESERVE units stay in the bucket; pulls and small pushes may take every token. So whenever a pull or a
  * small push arrives, a reserve is there at once, and while it keeps asking it is served first at each
  * refill; a large load alone still gets the whole rate.
+ *
+ * The day: SharePoint also limits each app per 24 hours, at 960 minutes' worth of its per-minute limit (1,200,000
+ * RU a day for 1,250 a minute, up to 6,000,000 for 6,250: the "Application throttling" table of
+ * https://learn.microsoft.com/en-us/sharepoint/dev/general-development/how-to-avoid-getting-throttled-or-blocked-in-sharepoint-online,
+ * graph.md "Throttling"). A minute budget spent every minute is 1,440 minutes' worth, 1.5 times the day's. So the
+ * bucket has a second level: capacity D/24 (an hour's share, so a short burst of work is not slowed) refilled at
+ * (D − capacity) / (24 h + margins), which keeps every sliding 24 hours at or under D. A reservation needs both
+ * levels. A long first load therefore runs at the minute's pace for about an hour, then at the day's (two thirds
+ * of the minute's), and never meets the daily limit; bulk work leaves a small reserve of the day for pulls too.
  */
 
 export const WINDOW_MS = 60_000;
+/** SharePoint's second window: 24 hours. */
+export const DAY_MS = 24 * 60 * 60 * 1000;
+/** The documented daily limit of every licence tier is 960 times its per-minute limit (see above). */
+export const DAY_PER_MINUTE_RATIO = 960;
 /** The server stamps a request when it arrives, a little after we were granted it (the grant is taken
  * inside the request's concurrency slot, right before sending). */
 export const ARRIVAL_MARGIN_MS = 250;
@@ -38,18 +51,57 @@ export interface BudgetShape {
   ratePerMs: number;
   /** Units a process asks for at once, when available (the rest is its local fast path). */
   chunk: number;
+  /** The 24-hour level: the same fields for the daily budget. */
+  day: DayShape;
 }
 
-export function budgetShape(unitsPerMinute: number): BudgetShape {
+export interface DayShape {
+  unitsPerDay: number;
+  capacity: number;
+  reserve: number;
+  ratePerMs: number;
+}
+
+/** GRAPH_RU_PER_DAY when unset: the documented daily limit of the tier whose minute limit is `unitsPerMinute`. */
+export function defaultUnitsPerDay(unitsPerMinute: number): number {
+  return unitsPerMinute * DAY_PER_MINUTE_RATIO;
+}
+
+export function dayShape(unitsPerDay: number): DayShape {
+  const capacity = Math.min(unitsPerDay, Math.max(unitsPerDay / 24, LARGEST_REQUEST_UNITS + 10));
+  const reserve = Math.min(Math.max(10, Math.round(capacity / 100)), capacity / 2);
+  const ratePerMs = Math.max(0, unitsPerDay - capacity) / (DAY_MS + ARRIVAL_MARGIN_MS + LEASE_MS);
+  return { unitsPerDay, capacity, reserve, ratePerMs };
+}
+
+/** The most the bucket can grant over any span of `spanMs`: both levels full at its start, then their refill. */
+export function mostGrantedIn(shape: BudgetShape, spanMs: number): number {
+  return Math.min(
+    shape.capacity + shape.ratePerMs * spanMs,
+    shape.day.capacity + shape.day.ratePerMs * spanMs,
+  );
+}
+
+export function budgetShape(
+  unitsPerMinute: number,
+  unitsPerDay: number = defaultUnitsPerDay(unitsPerMinute),
+): BudgetShape {
   const reserve = Math.max(10, Math.round(unitsPerMinute / 125));
   const capacity = Math.min(unitsPerMinute, Math.max(LARGEST_REQUEST_UNITS + reserve, unitsPerMinute / 25));
   const refillable = Math.max(unitsPerMinute - capacity, unitsPerMinute / 2);
   const ratePerMs = refillable / (WINDOW_MS + ARRIVAL_MARGIN_MS + LEASE_MS);
+  const day = dayShape(unitsPerDay);
+  // A chunk not spent within its lease is dropped: at most a quarter second of either level's refill, so what is
+  // dropped is soon refilled (the day's too: at the documented tiers a chunk is a few units either way).
   const chunk = Math.max(
     1,
-    Math.min(capacity - Math.min(reserve, capacity / 2), ratePerMs * CHUNK_REFILL_MS),
+    Math.min(
+      capacity - Math.min(reserve, capacity / 2),
+      ratePerMs * CHUNK_REFILL_MS,
+      day.ratePerMs * CHUNK_REFILL_MS,
+    ),
   );
-  return { unitsPerMinute, capacity, reserve: Math.min(reserve, capacity / 2), ratePerMs, chunk };
+  return { unitsPerMinute, capacity, reserve: Math.min(reserve, capacity / 2), ratePerMs, chunk, day };
 }
 
 /** Bulk or priority: pulls are always priority; a push becomes bulk once it spent PRIORITY_UNITS. */

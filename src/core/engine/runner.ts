@@ -364,9 +364,14 @@ function waitLine(definition: string, runType: RunType, wait: RunWait): string {
   const seconds = Math.ceil(wait.ms / 1000);
   if (wait.reason === 'pacing')
     return `${definition}: ${what} waited ${seconds} s for its share of the resource-unit budget`;
+  if (wait.reason === 'dailyBudget')
+    return (
+      `${definition}: ${what} waited ${seconds} s for the app's daily resource-unit budget (GRAPH_RU_PER_DAY) ` +
+      'to refill'
+    );
   const asked =
     wait.askedMs !== undefined ? ` (Graph asked for ${Math.round(wait.askedMs / 1000)} s; capped)` : '';
-  return `${definition}: ${what} waiting ${seconds} s until ${wait.until}: Graph throttled this app (429)${asked}`;
+  return `${definition}: ${what} waiting ${seconds} s until ${wait.until}: Graph throttled this app (429/503)${asked}`;
 }
 
 /**

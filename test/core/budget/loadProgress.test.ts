@@ -1,5 +1,5 @@
 import { parseDefinition } from '../../../src/core/definition/parse';
-import { unfinishedLoads } from '../../../src/core/budget/loadProgress';
+import { minutesAtBudget, unfinishedLoads } from '../../../src/core/budget/loadProgress';
 import { getDefinition, upsertDefinitions } from '../../../src/core/store/definitions';
 import { migrate } from '../../../src/core/store/migrate';
 import { freshDatabase, type TestDatabase } from '../../support/db';
@@ -32,5 +32,14 @@ describe('unfinished loads (I16)', () => {
     // A push that finishes the load does end it.
     await run('timer', 50, {}, 500);
     expect(await unfinishedLoads(db.pool, id, 1250)).toEqual([]);
+  });
+
+  it("a load longer than the day's bucket is estimated at the day's pace past it", () => {
+    // 10,000 rows (20,000 RU) fit in the day's bucket of 50,000 at 1,250 a minute: 16 minutes.
+    expect(minutesAtBudget(20_000, 1_250, 1_200_000)).toBe(16);
+    // 600,000 rows (1.2 M RU): 40 minutes for the bucket, then 1,150,000 RU at about 798 a minute.
+    const minutes = minutesAtBudget(1_200_000, 1_250, 1_200_000);
+    expect(minutes / 60).toBeGreaterThan(24);
+    expect(minutes / 60).toBeLessThan(25);
   });
 });

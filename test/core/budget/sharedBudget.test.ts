@@ -2,7 +2,9 @@ import { PgBudgetStore, readBudgetStatus } from '../../../src/core/budget/pgBudg
 import { budgetShape, type BudgetClass } from '../../../src/core/budget/shape';
 import { loadSettings } from '../../../src/config/settings';
 import { createEngineContext } from '../../../src/core/engine/context';
+import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
+import { eventually } from '../../support/eventually';
 import type { ProgressEvent } from '../../../src/core/engine/types';
 import { migrate } from '../../../src/core/store/migrate';
 import { freshDatabase, type TestDatabase } from '../../support/db';
@@ -237,5 +239,189 @@ describe('I16 a huge Retry-After is capped, shown, and never outlives the run', 
       'SELECT state, count(*)::int AS n FROM arcore.sync_ledger GROUP BY state',
     );
     expect(rows).toEqual([{ state: 'SYNCED', n: 41 }]);
+  });
+
+  /**
+   * SharePoint's other throttling answer: for an application's requests it "returns HTTP status code 429 ("Too many
+   * requests") or 503 ("Server Too Busy") ... In both cases, a Retry-After header is included"
+   * (https://learn.microsoft.com/en-us/sharepoint/dev/general-development/how-to-avoid-getting-throttled-or-blocked-in-sharepoint-online).
+   */
+  describe('a 503 with Retry-After is throttling: shared, capped, within the run time budget', () => {
+    /** The run announced the capped wait (2 s of the 40 asked), and no wait it made was longer. */
+    const expectCappedWaits = (events: ProgressEvent[]) => {
+      const waits = events.flatMap((e) => (e.wait?.reason === 'throttled' ? [e.wait] : []));
+      expect(waits).toContainEqual(expect.objectContaining({ ms: 2_000, askedMs: 40_000 }));
+      expect(Math.max(...waits.map((w) => w.ms))).toBeLessThanOrEqual(2_000);
+    };
+
+    it('an outer $batch 503 Retry-After 60 beyond the budget: the block is shared and nothing is sent until the run stops busy', async () => {
+      await h.db.pool.query('DELETE FROM projects WHERE id > 10');
+      const { ctx, close } = await contextWith({});
+      try {
+        h.emulator.control.injectFault({
+          method: 'POST',
+          pathPattern: '\\$batch$',
+          count: 1,
+          status: 503,
+          retryAfterSeconds: 60,
+        });
+        h.emulator.control.clearRequestLog();
+        const summary = await runPush(ctx, 'projects', { trigger: 'test', maxSeconds: 10 });
+        expect(summary).toMatchObject({ status: 'SUCCEEDED', complete: false, created: 0, failed: 0 });
+        expect(Date.parse(summary.resumeAfter ?? '')).toBeGreaterThan(Date.now() + 30_000);
+        // Nothing after the 503: no look-ups of the creates (they wait for the block, and the block outlasts the
+        // run), no second $batch.
+        const log = h.emulator.control.requestLog();
+        const at = log.findIndex((e) => e.path === '/$batch' && e.status === 503);
+        expect(at).toBeGreaterThanOrEqual(0);
+        expect(log.slice(at + 1).map((e) => `${e.method} ${e.path}`)).toEqual([]);
+        const { rows } = await h.db.pool.query<{ reason: string }>(
+          'SELECT reason FROM arcore.graph_throttle',
+        );
+        expect(rows).toEqual([{ reason: '503 Retry-After 60 s' }]);
+      } finally {
+        await close();
+      }
+      // Once the block is over, the next run looks the creates up (the 503 is not documented as "not applied") and
+      // makes one item per row.
+      await h.db.pool.query('UPDATE arcore.graph_throttle SET blocked_until = now()');
+      const { ctx: next, close: closeNext } = await contextWith({ PENDING_CREATE_SETTLE_SECONDS: '0' });
+      try {
+        expect(await runPush(next, 'projects', { trigger: 'test' })).toMatchObject({
+          complete: true,
+          failed: 0,
+        });
+      } finally {
+        await closeNext();
+      }
+      expect(await h.items('Projects')).toHaveLength(10);
+    });
+
+    it('an inner 503 Retry-After 40 is honoured up to GRAPH_MAX_RETRY_AFTER_SECONDS (2), shared, and the write settled after it', async () => {
+      const events: ProgressEvent[] = [];
+      const { ctx, close } = await contextWith({ GRAPH_MAX_RETRY_AFTER_SECONDS: '2' }, (e) => events.push(e));
+      try {
+        h.emulator.control.injectFault({
+          method: 'POST',
+          pathPattern: '/items$',
+          count: 1,
+          status: 503,
+          retryAfterSeconds: 40,
+        });
+        const summary = await runPush(ctx, 'projects', { trigger: 'test', maxSeconds: 30 });
+        expect(summary).toMatchObject({ status: 'SUCCEEDED', complete: true, created: 40, failed: 0 });
+        expectCappedWaits(events);
+        // A wide margin over the 2 s cap, far under the 40 s asked: the whole run would take 40 s more uncapped.
+        expect(summary.durationMs).toBeLessThan(20_000);
+        const { rows } = await h.db.pool.query<{ reason: string }>(
+          'SELECT reason FROM arcore.graph_throttle',
+        );
+        expect(rows).toEqual([{ reason: '503 Retry-After 40 s, capped to 2 s' }]);
+      } finally {
+        await close();
+      }
+      expect(await h.items('Projects')).toHaveLength(40);
+    });
+
+    it('a delta read answered 503 Retry-After 40 is retried after the capped block, which every worker shares', async () => {
+      const events: ProgressEvent[] = [];
+      const { ctx, close } = await contextWith({ GRAPH_MAX_RETRY_AFTER_SECONDS: '2' }, (e) => events.push(e));
+      try {
+        h.emulator.control.injectFault({
+          method: 'GET',
+          pathPattern: '/items/delta$',
+          count: 1,
+          status: 503,
+          retryAfterSeconds: 40,
+        });
+        h.emulator.control.clearRequestLog();
+        const summary = await runPull(ctx, 'projects', { trigger: 'test', maxSeconds: 30 });
+        expect(summary).toMatchObject({ status: 'SUCCEEDED', complete: true, error: null });
+        expectCappedWaits(events);
+        // See above: 40 s uncapped against a margin of 18 s.
+        expect(summary.durationMs).toBeLessThan(20_000);
+        const deltas = h.emulator.control.requestLog().filter((e) => e.path.endsWith('/items/delta'));
+        expect(deltas.map((e) => e.status).slice(0, 2)).toEqual([503, 200]);
+        const { rows } = await h.db.pool.query<{ reason: string }>(
+          'SELECT reason FROM arcore.graph_throttle',
+        );
+        expect(rows).toEqual([{ reason: '503 Retry-After 40 s, capped to 2 s' }]);
+      } finally {
+        await close();
+      }
+    });
+
+    it('a delta read answered 503 Retry-After beyond the pull budget stops it busy without retrying', async () => {
+      const { ctx, close } = await contextWith({});
+      try {
+        h.emulator.control.injectFault({
+          method: 'GET',
+          pathPattern: '/items/delta$',
+          count: 1,
+          status: 503,
+          retryAfterSeconds: 120,
+        });
+        h.emulator.control.clearRequestLog();
+        const summary = await runPull(ctx, 'projects', { trigger: 'test', maxSeconds: 5 });
+        expect(summary).toMatchObject({ status: 'SUCCEEDED', complete: false, error: null });
+        expect(Date.parse(summary.resumeAfter ?? '')).toBeGreaterThan(Date.now() + 60_000);
+        const deltas = h.emulator.control.requestLog().filter((e) => e.path.endsWith('/items/delta'));
+        expect(deltas.map((e) => e.status)).toEqual([503]);
+      } finally {
+        await close();
+      }
+    });
+  });
+
+  it('I11 a $batch waiting out a 429 is not sent once the lock is known lost', async () => {
+    let lossLogged = -1;
+    let terminating: Promise<void> | null = null;
+    // Ends the session holding the definition's advisory lock, and notes how much the emulator had logged by then.
+    const terminateLockSession = async () => {
+      const { rows } = await h.db.pool.query<{ pid: number }>(
+        `SELECT l.pid FROM pg_locks l JOIN arcore.sync_definitions d ON l.objid = d.id::oid AND d.name = 'projects'
+          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
+      expect(rows).toHaveLength(1);
+      await h.db.pool.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+      await eventually('the lock session gone', async () => {
+        const { rows: left } = await h.db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [
+          rows[0].pid,
+        ]);
+        return left.length === 0;
+      });
+      lossLogged = h.emulator.control.requestLog().length;
+    };
+    // The client reports the 429 block before it sleeps: the lock's session is terminated then.
+    const { ctx, close } = await contextWith({}, (e) => {
+      if (e.wait?.reason === 'throttled' && !terminating) terminating = terminateLockSession();
+    });
+    try {
+      h.emulator.control.clearRequestLog();
+      h.emulator.control.injectFault({
+        method: 'POST',
+        pathPattern: '\\$batch$',
+        count: 1,
+        status: 429,
+        retryAfterSeconds: 5,
+      });
+      const summary = await runPush(ctx, 'projects', { trigger: 'test' });
+      await terminating;
+      expect(lossLogged).toBeGreaterThan(0);
+      expect(summary.error ?? '').toMatch(/^Lost the lock of definition/);
+      // Nothing leaves once the loss is known: the creates stay pending for the next run, which finds them by key.
+      const sentAfterLoss = h.emulator.control
+        .requestLog()
+        .slice(lossLogged)
+        .filter((e) => e.method === 'POST');
+      expect(sentAfterLoss).toEqual([]);
+      const { rows } = await h.db.pool.query<{ state: string }>(
+        'SELECT DISTINCT state FROM arcore.sync_ledger',
+      );
+      expect(rows).toEqual([{ state: 'PENDING_CREATE' }]);
+    } finally {
+      await close();
+    }
   });
 });

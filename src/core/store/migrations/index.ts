@@ -24,6 +24,7 @@ import * as m028 from './028_backfill_pipelines';
 import * as m029 from './029_item_deleted_unpaired';
 import * as m031 from './031_held_moves';
 import * as m035 from './035_pull_message_sent';
+import * as m037 from './037_daily_budget';
 import * as m040 from './040_date_zone_realign';
 
 export interface Migration {
@@ -60,5 +61,6 @@ export const migrations: Migration[] = [
   { version: 29, ...m029 },
   { version: 31, ...m031 },
   { version: 35, ...m035 },
+  { version: 37, ...m037 },
   { version: 40, ...m040 },
 ];

@@ -22,6 +22,7 @@ import { defaultAppKey, type GraphClientOptions, type ThrottleGate, type TraceNo
 import {
   appThrottleState,
   backoffMs,
+  budgetLimits,
   parseRetryAfterMs,
   resourceUnitsFor,
   sleep,
@@ -43,6 +44,19 @@ export interface GraphRequestInit {
   safeToRetry?: boolean;
   /** Told how long the last attempt took on the wire (pacing and back-off waits excluded). */
   onRoundTrip?: (ms: number) => void;
+  /**
+   * Called right before each attempt leaves, after every wait (a 429 block, pacing, a back-off) and inside the
+   * request's slot; throws to stop the request before it is sent. A batch of writes passes its run's lock check, so
+   * a request that waited out a 429 is not sent once the lock is known lost (I11).
+   */
+  beforeSend?: () => void;
+}
+
+/** An error thrown by `beforeSend`: the request was not sent, and the error is the caller's to handle. */
+class StoppedBeforeSending extends Error {
+  constructor(readonly reason: unknown) {
+    super('stopped before sending');
+  }
 }
 
 /** A zod schema, or a function with the same result (a hand-written check of a hot-path answer). */
@@ -65,7 +79,7 @@ export interface GraphTransportStats {
   requests: number;
   /** Resource units spent as the server counts them (throttled and retried requests still count). */
   resourceUnits: number;
-  /** 429 answers, outer and inside batches. */
+  /** Throttling answers, outer and inside batches: 429s, and 503s that carry Retry-After (SharePoint's other one). */
   throttled429: number;
   /** Time requests waited because of throttling: Retry-After, RateLimit headers, the shared gate. */
   throttleWaitMs: number;
@@ -163,7 +177,7 @@ export class GraphTransport {
     this.appKey = options.appKey ?? defaultAppKey(options);
     this.throttle = appThrottleState(
       this.appKey,
-      options.resourceUnitsPerMinute ?? 1250,
+      budgetLimits(options.resourceUnitsPerMinute ?? 1250, options.resourceUnitsPerDay),
       options.budgetStore,
     );
     this.gate = options.throttleGate;
@@ -214,7 +228,10 @@ export class GraphTransport {
     const wire: WireRequest = { method, url: graphWireUrl(url, this.origin, this.version), headers, body };
     let raw: WireAnswer;
     try {
-      raw = await this.attemptUntilSettled(wire, policy);
+      raw = await this.attemptUntilSettled(wire, policy, init.beforeSend);
+    } catch (error) {
+      if (error instanceof StoppedBeforeSending) throw error.reason;
+      throw error;
     } finally {
       init.onRoundTrip?.(policy.lastAttemptMs);
     }
@@ -252,12 +269,13 @@ export class GraphTransport {
   }
 
   /**
-   * Records a 429 (outer or inside a batch) and returns the wait honoured: every request of this app, in
-   * this process and, through the gate, in every other worker, waits until then. A Retry-After beyond GRAPH_MAX_RETRY_AFTER_SECONDS is
-   * honoured only up to that cap (one answer must not stall every worker for an hour); the wait, what the
-   * server asked for and the cap are reported.
+   * Records a throttling answer (a 429, or a 503 with Retry-After; outer or inside a batch) and returns the wait
+   * honoured: every request of this app, in this process and, through the gate, in every other worker, waits that
+   * long from now. A Retry-After beyond GRAPH_MAX_RETRY_AFTER_SECONDS is honoured only up to that cap (one answer
+   * must not stall every worker for an hour); the wait, what the server asked for and the cap are reported. The gate
+   * times the block by the metadata database's clock: instances whose clocks differ wait the same span.
    */
-  async noteThrottled(retryAfterMs: number, count = 1): Promise<number> {
+  async noteThrottled(retryAfterMs: number, count = 1, status: 429 | 503 = 429): Promise<number> {
     this.counters.throttled429 += count;
     const now = Date.now();
     const waitMs = Math.min(retryAfterMs, this.maxRetryAfterMs);
@@ -265,9 +283,9 @@ export class GraphTransport {
     if (until > this.throttle.blockedUntil) this.throttle.blockedUntil = until;
     const capped = retryAfterMs > waitMs;
     const reason = capped
-      ? `429 Retry-After ${Math.round(retryAfterMs / 1000)} s, capped to ${Math.round(waitMs / 1000)} s`
-      : `429 Retry-After ${Math.round(retryAfterMs / 1000)} s`;
-    await this.gate?.block(this.appKey, until, { askedUntil: now + retryAfterMs, reason });
+      ? `${status} Retry-After ${Math.round(retryAfterMs / 1000)} s, capped to ${Math.round(waitMs / 1000)} s`
+      : `${status} Retry-After ${Math.round(retryAfterMs / 1000)} s`;
+    await this.gate?.block(this.appKey, waitMs, { askedMs: retryAfterMs, reason });
     if (capped) {
       this.options.onWait?.({ reason: 'throttled', ms: waitMs, until, askedMs: retryAfterMs });
     }
@@ -279,10 +297,26 @@ export class GraphTransport {
     return this.options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   }
 
-  /** Waits before re-sending after a transient failure the caller handled itself (batch items). */
-  async transientBackoff(attempt: number, atLeastMs = 0): Promise<void> {
+  /**
+   * Waits before re-sending after a transient failure the caller handled itself (batch items). A back-off that would
+   * end after the run's deadline stops the run instead (RunTimeBudgetError), before anything else is sent.
+   */
+  async transientBackoff(attempt: number): Promise<void> {
     this.counters.transientRetries += 1;
-    await sleep(Math.max(atLeastMs, this.backoffDelay(attempt)));
+    await this.backoffWithin(this.backoffDelay(attempt));
+  }
+
+  /** Sleeps `ms` unless that ends after the run's deadline, which stops the run (I16). */
+  private async backoffWithin(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    const deadline = this.options.runDeadline;
+    if (deadline !== undefined && until > deadline) {
+      throw new RunTimeBudgetError(
+        until,
+        `Graph failed transiently and the back-off of ${Math.ceil(ms / 1000)} s`,
+      );
+    }
+    await sleep(ms);
   }
 
   get maxTransientRetries(): number {
@@ -316,21 +350,19 @@ export class GraphTransport {
       if (blockedMs <= 0) break;
       const deadline = this.options.runDeadline;
       if (deadline !== undefined && until > deadline) {
-        throw new RunTimeBudgetError(
-          until,
-          `Graph throttled this app (429) for ${Math.ceil(blockedMs / 1000)} s`,
-        );
+        throw new RunTimeBudgetError(until, `Graph throttled this app for ${Math.ceil(blockedMs / 1000)} s`);
       }
       if (blockedMs >= 1000) this.options.onWait?.({ reason: 'throttled', ms: blockedMs, until });
       this.recordThrottleWait(blockedMs);
       await sleep(blockedMs);
     }
     const budgetClass = budgetClassOf(this.options.runKind ?? 'other', this.counters.resourceUnits);
-    const waited = await this.throttle.budget.reserve(resourceUnits, budgetClass);
+    const waited = await this.throttle.budget.reserve(resourceUnits, budgetClass, this.options.runDeadline);
     this.counters.paceWaitMs += waited.paceMs;
     if (waited.paceMs > 0) this.options.onTrace?.({ kind: 'wait', reason: 'pacing', ms: waited.paceMs });
     if (waited.paceMs >= REPORTED_PACE_WAIT_MS) {
-      this.options.onWait?.({ reason: 'pacing', ms: waited.paceMs, until: Date.now() });
+      const reason = waited.dailyMs * 2 >= waited.paceMs ? 'dailyBudget' : 'pacing';
+      this.options.onWait?.({ reason, ms: waited.paceMs, until: Date.now() });
     }
     if (waited.serverHoldMs > 0) this.recordThrottleWait(waited.serverHoldMs);
   }
@@ -373,7 +405,11 @@ export class GraphTransport {
   }
 
   /** Sends one request until it has an answer to return: 429s waited out, transient failures retried. */
-  private async attemptUntilSettled(wire: WireRequest, policy: RequestPolicy): Promise<WireAnswer> {
+  private async attemptUntilSettled(
+    wire: WireRequest,
+    policy: RequestPolicy,
+    beforeSend?: () => void,
+  ): Promise<WireAnswer> {
     let transientAttempts = 0;
     let throttledMs = 0;
     for (;;) {
@@ -382,6 +418,11 @@ export class GraphTransport {
         // Budget is taken inside the slot, right before sending: what we count is what the server sees.
         response = await this.runLimited(async () => {
           await this.clearance(policy.resourceUnits);
+          try {
+            beforeSend?.();
+          } catch (error) {
+            throw new StoppedBeforeSending(error);
+          }
           // A fresh token for every attempt: a long wait may have outlived the last one.
           const attempt = await this.authorised(wire);
           const sentAt = Date.now();
@@ -393,7 +434,12 @@ export class GraphTransport {
         });
       } catch (error) {
         // Nothing was sent when the run's time budget stopped it, or auth failed: no attempt, no retry.
-        if (error instanceof GraphAuthError || error instanceof RunTimeBudgetError) throw error;
+        if (
+          error instanceof GraphAuthError ||
+          error instanceof RunTimeBudgetError ||
+          error instanceof StoppedBeforeSending
+        )
+          throw error;
         this.countAttempt(policy.resourceUnits);
         const reason = describeFailure(error);
         // An untrusted certificate fails the same way every time: say so at once instead of retrying.
@@ -418,13 +464,27 @@ export class GraphTransport {
         }
         transientAttempts += 1;
         this.countTransientRetry();
-        await sleep(this.backoffDelay(transientAttempts));
+        await this.backoffWithin(this.backoffDelay(transientAttempts));
         continue;
       }
       this.countAttempt(policy.resourceUnits);
       this.noteRateLimitHeaders(response.headers);
-      if (response.status === 429) {
-        const waitMs = await this.noteThrottled(throttleWaitOf(response.headers));
+      const throttling = throttlingOf(response.status, response.headers);
+      if (throttling !== undefined) {
+        // Shared with every worker and capped; the next attempt (or the caller's next request) waits in `clearance`,
+        // which stops the run when the block outlasts its deadline.
+        const waitMs = await this.noteThrottled(throttling.waitMs, 1, throttling.status);
+        if (throttling.status === 503 && !policy.safeToRetry) {
+          // SharePoint's throttling 503 is documented as a failed request, but a 503 is not documented as "not
+          // applied" (graph/errors: "temporarily unavailable"): the caller settles the outcome by reading, and its
+          // reads wait out the block first.
+          throw new GraphOutcomeUnknownError(
+            policy.method,
+            policy.url,
+            'server answered 503 (throttled)',
+            503,
+          );
+        }
         if (throttledMs + waitMs > this.maxThrottleWaitMs) return response;
         throttledMs += waitMs;
         continue;
@@ -441,8 +501,7 @@ export class GraphTransport {
         if (transientAttempts >= this.maxTransientRetries) return response;
         transientAttempts += 1;
         this.countTransientRetry();
-        const retryAfter = parseRetryAfterMs(response.headers.get('retry-after')) ?? 0;
-        await sleep(Math.max(retryAfter, this.backoffDelay(transientAttempts)));
+        await this.backoffWithin(this.backoffDelay(transientAttempts));
         continue;
       }
       return response;
@@ -462,8 +521,27 @@ export class GraphTransport {
   }
 }
 
+/**
+ * Whether an answer is SharePoint throttling the app, and for how long: every 429, and a 503 that carries Retry-After
+ * (or RateLimit-Reset). "Avoid getting throttled or blocked in SharePoint Online"
+ * (https://learn.microsoft.com/en-us/sharepoint/dev/general-development/how-to-avoid-getting-throttled-or-blocked-in-sharepoint-online):
+ * for an application's requests SharePoint "returns HTTP status code 429 ("Too many requests") or 503 ("Server Too
+ * Busy")", and "in both cases, a Retry-After header is included"; throttled requests count towards the limits, and
+ * an app that keeps exceeding them "keeps getting HTTP status code 503". A 503 without either header is an ordinary
+ * transient failure (back-off and retry).
+ */
+export function throttlingOf(
+  status: number,
+  headers: Pick<Headers, 'get'>,
+): { status: 429 | 503; waitMs: number } | undefined {
+  if (status === 429) return { status, waitMs: throttleWaitOf(headers) };
+  if (status !== 503) return undefined;
+  if (headers.get('retry-after') === null && headers.get('ratelimit-reset') === null) return undefined;
+  return { status, waitMs: throttleWaitOf(headers) };
+}
+
 /** How long a 429 asks us to wait: the larger of Retry-After and RateLimit-Reset (graph.md). */
-export function throttleWaitOf(headers: Headers): number {
+export function throttleWaitOf(headers: Pick<Headers, 'get'>): number {
   const retryAfter = parseRetryAfterMs(headers.get('retry-after'));
   const reset = parseRetryAfterMs(headers.get('ratelimit-reset'));
   if (retryAfter === undefined && reset === undefined) return DEFAULT_THROTTLE_WAIT_MS;

@@ -8,7 +8,7 @@ import {
   permissionNeededFor,
 } from './errors';
 import { parseBatchResponse, parseFields, parseListItem, type BatchResponseItem } from './graphSchemas';
-import { graphErrorOf, type GraphTransport } from './GraphTransport';
+import { graphErrorOf, throttlingOf, type GraphTransport } from './GraphTransport';
 import { parseRetryAfterMs } from './pacing';
 import type { ListItem, WriteOp, WriteOutcome } from './types';
 
@@ -152,7 +152,10 @@ export class BatchWriter {
      * batches queue before those of the page written after it, so pages finish in the order they started.
      */
     private readonly slots: pLimit.Limit,
-    /** Throws when the run may no longer write (its lock is lost): checked before each batch leaves (I11). */
+    /**
+     * Throws when the run may no longer write (its lock is lost): checked right before each attempt of a batch
+     * leaves, after the transport's waits (I11).
+     */
     private readonly beforeWrite: () => void = () => undefined,
   ) {}
 
@@ -191,12 +194,19 @@ export class BatchWriter {
       let responses: Map<string, BatchResponseItem> | undefined;
       let unknownReason: string | undefined;
       const roundTrip = { ms: 0 };
-      // Outside the try: a run that may no longer write stops here, and its pending creates stay pending (I6).
-      this.beforeWrite();
       try {
         responses = await this.sendBatch(pending, roundTrip);
         this.traceBatch(pending, responses, roundTrip.ms);
       } catch (error) {
+        // Stopped before it left: the run may no longer write (`beforeWrite`, checked by the transport right before
+        // each attempt leaves, after its waits) or a wait outlasts its time budget. Its pending creates stay pending
+        // (I6) and nothing is traced as sent.
+        if (!(
+          error instanceof GraphRequestError ||
+          error instanceof GraphOutcomeUnknownError ||
+          error instanceof GraphResponseShapeError
+        ))
+          throw error;
         this.traceBatch(pending, undefined, roundTrip.ms, error);
         if (error instanceof GraphOutcomeUnknownError || error instanceof GraphResponseShapeError) {
           unknownReason = error.message;
@@ -218,7 +228,9 @@ export class BatchWriter {
       const throttled: PendingWrite[] = [];
       const unknown: PendingWrite[] = [];
       let throttleWaitMs = 0;
+      // Inner 503s that carry Retry-After: SharePoint throttling the app (GraphTransport `throttlingOf`).
       let unavailableWaitMs = 0;
+      let throttled503 = 0;
       if (responses === undefined) {
         unknown.push(...pending);
       } else {
@@ -237,11 +249,15 @@ export class BatchWriter {
           } else if (response.status === 503) {
             // Nothing documents that a 503 means "not applied" (https://learn.microsoft.com/en-us/graph/errors:
             // "temporarily unavailable"), and SharePoint has answered 503 after applying a write: settle it
-            // like any unknown outcome (a create is looked up by its hidden key before it is sent again),
-            // after the Retry-After it may carry.
+            // like any unknown outcome (a create is looked up by its hidden key before it is sent again). With
+            // Retry-After it is also SharePoint throttling the app: the look-ups wait out the shared block first.
             unknown.push(write);
             unknownReason ??= `the batch answered 503 for request ${write.index}`;
-            unavailableWaitMs = Math.max(unavailableWaitMs, retryAfter ?? 0);
+            const throttling = headers ? throttlingOf(503, headers) : undefined;
+            if (throttling) {
+              throttled503 += 1;
+              unavailableWaitMs = Math.max(unavailableWaitMs, throttling.waitMs);
+            }
           } else if (response.status >= 500) {
             unknown.push(write);
             unknownReason ??= `the batch answered ${response.status} for request ${write.index}`;
@@ -270,12 +286,15 @@ export class BatchWriter {
           next.push(...throttled);
         }
       }
+      // Blocks every request of the app, capped, like a 429; the reads that settle these writes wait it out in the
+      // transport (or stop the run when it outlasts the run's deadline, before any read is sent).
+      if (throttled503 > 0) await this.transport.noteThrottled(unavailableWaitMs, throttled503, 503);
       if (unknown.length > 0) {
         if (transientAttempts >= this.transport.maxTransientRetries) {
           failAll(unknown, `${unknownReason ?? 'outcome unknown'} (after ${transientAttempts} retries)`);
         } else {
           transientAttempts += 1;
-          await this.transport.transientBackoff(transientAttempts, unavailableWaitMs);
+          await this.transport.transientBackoff(transientAttempts);
           next.push(...(await this.reconcile(unknown, settle)));
         }
       }
@@ -321,6 +340,8 @@ export class BatchWriter {
         resourceUnits: WRITE_UNITS * pending.length,
         safeToRetry: false,
         onRoundTrip: (ms) => (roundTrip.ms = ms),
+        // Checked again after the transport's waits (a 429 block, pacing), right before the batch leaves (I11).
+        beforeSend: this.beforeWrite,
       },
     );
     return new Map(parsed.responses.map((response) => [response.id, response]));

@@ -15,16 +15,26 @@ export type GraphAuth =
  * tenant until the Retry-After time. `PgThrottleGate` implements it over the metadata store.
  */
 export interface ThrottleGate {
-  /** Epoch milliseconds until which requests of this app must wait, or null when not blocked. */
+  /**
+   * Epoch milliseconds, by this process's clock, until which requests of this app must wait, or null when not
+   * blocked. The store times blocks by its own clock and answers with the time left, so instances whose clocks
+   * differ still wait the same span.
+   */
   blockedUntil(appKey: string): Promise<number | null>;
-  /** `askedUntil`: what the server asked for before the cap, kept for `status`. */
-  block(appKey: string, untilEpochMs: number, detail?: { askedUntil: number; reason: string }): Promise<void>;
+  /**
+   * Blocks the app for `waitMs` from now, by the store's clock. `askedMs`: what the server asked for before the
+   * cap, kept for `status`.
+   */
+  block(appKey: string, waitMs: number, detail?: { askedMs: number; reason: string }): Promise<void>;
 }
 
 /** A wait a run is about to make (or made), for progress lines, logs and telemetry (I16). */
 export interface WaitNotice {
-  /** `throttled`: a 429 back-off (ours or another worker's); `pacing`: our share of the budget. */
-  reason: 'throttled' | 'pacing';
+  /**
+   * `throttled`: a 429 (or 503 with Retry-After) back-off, ours or another worker's; `pacing`: our share of the
+   * minute's budget; `dailyBudget`: the app's daily budget, which refills at GRAPH_RU_PER_DAY / 24 h.
+   */
+  reason: 'throttled' | 'pacing' | 'dailyBudget';
   ms: number;
   /** Epoch ms when the wait ends. */
   until: number;
@@ -60,6 +70,8 @@ export interface GraphClientOptions {
   caCert?: string;
   /** Resource units per minute to pace to (default 1250). 0 disables pacing; 429s are honoured regardless. */
   resourceUnitsPerMinute?: number;
+  /** Resource units per 24 hours to pace to (default 960 × the minute's: the documented tier, budget/shape.ts). */
+  resourceUnitsPerDay?: number;
   /** Requests in flight at once (default 4). */
   maxConcurrency?: number;
   throttleGate?: ThrottleGate;
@@ -126,6 +138,7 @@ export function graphOptionsFromSettings(
     auth: authFromSettings(settings),
     caCert: settings.GRAPH_CA_CERT_FILE ? readCaCert(settings.GRAPH_CA_CERT_FILE) : undefined,
     resourceUnitsPerMinute: settings.GRAPH_RU_PER_MINUTE,
+    resourceUnitsPerDay: settings.GRAPH_RU_PER_DAY,
     maxConcurrency: settings.GRAPH_MAX_CONCURRENCY,
     maxRetryAfterMs: settings.GRAPH_MAX_RETRY_AFTER_SECONDS * 1000,
     ...extra,

@@ -1,13 +1,17 @@
 /**
- * Resource-unit pacing (sync-model I10, I16). SharePoint budgets resource units per app per minute; a client
+ * Resource-unit pacing (sync-model I10, I16). SharePoint budgets resource units per app per minute and per 24 hours
+ * (budget/shape.ts); a client
  * that bursts into the limit gets 429s and loses minutes. We pace ourselves below the budget instead: with a
  * budget store (the metadata database) every process of the app draws from one shared bucket; without one
  * (a transport used on its own) the process paces to the whole budget by itself.
  */
+import { RunTimeBudgetError } from '../../budget/errors';
 import type { BudgetStore } from '../../budget/pgBudgetStore';
-import { budgetShape, LEASE_MS, type BudgetClass } from '../../budget/shape';
+import { budgetShape, dayShape, defaultUnitsPerDay, LEASE_MS, type BudgetClass } from '../../budget/shape';
 
 const WINDOW_MS = 60_000;
+/** What a day-level wait is taken to be when the day's budget never refills (GRAPH_RU_PER_DAY under the burst). */
+const DAY_WAIT_MS = 24 * 60 * 60 * 1000;
 /** The server stamps a request when it arrives, a little after we do: keep our window a bit longer. */
 const WINDOW_MARGIN_MS = 1_000;
 
@@ -41,20 +45,51 @@ export interface WaitBreakdown {
   paceMs: number;
   /** Time spent waiting because the server said so (RateLimit-Remaining low). */
   serverHoldMs: number;
+  /** Part of `paceMs` spent waiting for the day's budget rather than the minute's. */
+  dailyMs: number;
+}
+
+/** The app's two budgets (GRAPH_RU_PER_MINUTE, GRAPH_RU_PER_DAY). */
+export interface BudgetLimits {
+  unitsPerMinute: number;
+  unitsPerDay: number;
+}
+
+/** The limits for a minute budget, and a daily one when set (the tier's documented one when not). */
+export function budgetLimits(unitsPerMinute: number, unitsPerDay?: number): BudgetLimits {
+  return { unitsPerMinute, unitsPerDay: unitsPerDay ?? defaultUnitsPerDay(unitsPerMinute) };
+}
+
+/**
+ * A wait for the day's budget that would end after the run's deadline stops the run before sending (I16), as a 429
+ * block does: at the day's refill rate one batch can take many minutes.
+ */
+function dailyStop(now: number, waitMs: number, unitsPerDay: number, deadline?: number): void {
+  if (deadline === undefined || now + waitMs <= deadline) return;
+  throw new RunTimeBudgetError(
+    now + waitMs,
+    `The app's daily resource-unit budget (GRAPH_RU_PER_DAY ${unitsPerDay}) is spent for now and refills at ` +
+      `about ${Math.round(unitsPerDay / 1440)} RU/min`,
+  );
 }
 
 /** Paces requests to a resource-unit budget; `reserve` resolves when `units` may be spent. */
 export interface Pacer {
   readonly limit: number;
-  setLimit(unitsPerMinute: number): void;
-  reserve(units: number, budgetClass?: BudgetClass): Promise<WaitBreakdown>;
+  readonly limits: BudgetLimits;
+  setLimits(limits: BudgetLimits): void;
+  /**
+   * Resolves when `units` may be spent. A wait for the day's budget that would end after `deadline` (epoch ms)
+   * throws RunTimeBudgetError instead.
+   */
+  reserve(units: number, budgetClass?: BudgetClass, deadline?: number): Promise<WaitBreakdown>;
   noteServerRemaining(limit: number, remaining: number, resetSeconds: number): void;
 }
 
 /**
- * A budget of resource units per minute, shared by every request of one app in this process.
+ * A budget of resource units per minute and per day, shared by every request of one app in this process.
  *
- * Two rules, both must allow a request: a token bucket refilled at `unitsPerMinute / 60` per second
+ * Three rules, all must allow a request: the day's token bucket (budget/shape.ts `dayShape`), and a token bucket refilled at `unitsPerMinute / 60` per second
  * (spreads the work evenly instead of spending the minute's budget in the first second) and a sliding
  * 60-second window that never holds more than `unitsPerMinute` (what the server counts). The window
  * alone would allow a full minute's budget as one burst; the bucket alone would allow the burst
@@ -66,13 +101,18 @@ export class ResourceBudget implements Pacer {
   private lastRefill: number;
   private queue: Promise<unknown> = Promise.resolve();
   private serverHoldUntil = 0;
+  private unitsPerDay: number;
+  private dayTokens: number;
 
   constructor(
     private unitsPerMinute: number,
     private readonly clock: () => number = Date.now,
     private readonly wait: Sleep = sleep,
+    unitsPerDay: number = defaultUnitsPerDay(unitsPerMinute),
   ) {
     this.tokens = this.burstCapacity();
+    this.unitsPerDay = unitsPerDay;
+    this.dayTokens = dayShape(unitsPerDay).capacity;
     this.lastRefill = clock();
   }
 
@@ -80,14 +120,20 @@ export class ResourceBudget implements Pacer {
     return this.unitsPerMinute;
   }
 
-  setLimit(unitsPerMinute: number): void {
-    this.unitsPerMinute = unitsPerMinute;
+  get limits(): BudgetLimits {
+    return { unitsPerMinute: this.unitsPerMinute, unitsPerDay: this.unitsPerDay };
+  }
+
+  setLimits(limits: BudgetLimits): void {
+    this.unitsPerMinute = limits.unitsPerMinute;
     this.tokens = Math.min(this.tokens, this.burstCapacity());
+    this.unitsPerDay = limits.unitsPerDay;
+    this.dayTokens = Math.min(this.dayTokens, dayShape(this.unitsPerDay).capacity);
   }
 
   /** Waits until `units` may be spent, records them, and reports how long it waited and why. */
-  reserve(units: number, _budgetClass?: BudgetClass): Promise<WaitBreakdown> {
-    const next = this.queue.then(() => this.reserveNow(units));
+  reserve(units: number, _budgetClass?: BudgetClass, deadline?: number): Promise<WaitBreakdown> {
+    const next = this.queue.then(() => this.reserveNow(units, deadline));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -108,8 +154,8 @@ export class ResourceBudget implements Pacer {
     return Math.min(this.unitsPerMinute, Math.max(this.unitsPerMinute / 12, LARGEST_REQUEST_UNITS));
   }
 
-  private async reserveNow(requested: number): Promise<WaitBreakdown> {
-    const waited: WaitBreakdown = { paceMs: 0, serverHoldMs: 0 };
+  private async reserveNow(requested: number, deadline?: number): Promise<WaitBreakdown> {
+    const waited: WaitBreakdown = { paceMs: 0, serverHoldMs: 0, dailyMs: 0 };
     for (;;) {
       const now = this.clock();
       const holdMs = this.serverHoldUntil - now;
@@ -120,13 +166,22 @@ export class ResourceBudget implements Pacer {
         continue;
       }
       // A request larger than the whole budget could never pass: account it as the whole budget.
-      const units = Math.min(requested, this.burstCapacity());
+      const day = dayShape(this.unitsPerDay);
+      const units = Math.min(requested, this.burstCapacity(), day.capacity);
       this.refill(now);
       while (this.spent.length > 0 && this.spent[0].at <= now - WINDOW_MS - WINDOW_MARGIN_MS)
         this.spent.shift();
-      const paceMs = Math.max(this.bucketWait(units), this.windowWait(units, now));
+      const minuteMs = Math.max(this.bucketWait(units), this.windowWait(units, now));
+      const dayMs =
+        this.dayTokens >= units
+          ? 0
+          : day.ratePerMs > 0
+            ? (units - this.dayTokens) / day.ratePerMs
+            : DAY_WAIT_MS;
+      const paceMs = Math.max(minuteMs, dayMs);
       if (holdMs <= 0 && paceMs <= 0) {
         this.tokens -= units;
+        this.dayTokens -= units;
         this.spent.push({ at: now, units });
         return waited;
       }
@@ -135,6 +190,10 @@ export class ResourceBudget implements Pacer {
         waited.serverHoldMs += holdMs;
       } else {
         const step = Math.ceil(paceMs);
+        if (dayMs > minuteMs) {
+          dailyStop(now, step, this.unitsPerDay, deadline);
+          waited.dailyMs += step;
+        }
         await this.wait(step);
         waited.paceMs += step;
       }
@@ -144,6 +203,8 @@ export class ResourceBudget implements Pacer {
   private refill(now: number): void {
     const perMs = this.unitsPerMinute / WINDOW_MS;
     this.tokens = Math.min(this.burstCapacity(), this.tokens + (now - this.lastRefill) * perMs);
+    const day = dayShape(this.unitsPerDay);
+    this.dayTokens = Math.min(day.capacity, this.dayTokens + (now - this.lastRefill) * day.ratePerMs);
     this.lastRefill = now;
   }
 
@@ -176,6 +237,7 @@ export class SharedResourceBudget implements Pacer {
   private leased = 0;
   private leaseEnds = 0;
   private serverHoldUntil = 0;
+  private unitsPerDay: number;
 
   constructor(
     readonly store: BudgetStore,
@@ -183,18 +245,26 @@ export class SharedResourceBudget implements Pacer {
     private unitsPerMinute: number,
     private readonly clock: () => number = Date.now,
     private readonly wait: Sleep = sleep,
-  ) {}
+    unitsPerDay: number = defaultUnitsPerDay(unitsPerMinute),
+  ) {
+    this.unitsPerDay = unitsPerDay;
+  }
 
   get limit(): number {
     return this.unitsPerMinute;
   }
 
-  setLimit(unitsPerMinute: number): void {
-    this.unitsPerMinute = unitsPerMinute;
+  get limits(): BudgetLimits {
+    return { unitsPerMinute: this.unitsPerMinute, unitsPerDay: this.unitsPerDay };
   }
 
-  reserve(units: number, budgetClass: BudgetClass = 'priority'): Promise<WaitBreakdown> {
-    const next = this.queue.then(() => this.reserveNow(units, budgetClass));
+  setLimits(limits: BudgetLimits): void {
+    this.unitsPerMinute = limits.unitsPerMinute;
+    this.unitsPerDay = limits.unitsPerDay;
+  }
+
+  reserve(units: number, budgetClass: BudgetClass = 'priority', deadline?: number): Promise<WaitBreakdown> {
+    const next = this.queue.then(() => this.reserveNow(units, budgetClass, deadline));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -206,8 +276,12 @@ export class SharedResourceBudget implements Pacer {
     }
   }
 
-  private async reserveNow(units: number, budgetClass: BudgetClass): Promise<WaitBreakdown> {
-    const waited: WaitBreakdown = { paceMs: 0, serverHoldMs: 0 };
+  private async reserveNow(
+    units: number,
+    budgetClass: BudgetClass,
+    deadline?: number,
+  ): Promise<WaitBreakdown> {
+    const waited: WaitBreakdown = { paceMs: 0, serverHoldMs: 0, dailyMs: 0 };
     for (;;) {
       const holdMs = this.serverHoldUntil - this.clock();
       if (holdMs > 0) {
@@ -216,8 +290,8 @@ export class SharedResourceBudget implements Pacer {
         continue;
       }
       if (this.unitsPerMinute <= 0 || units <= 0) return waited;
-      const shape = budgetShape(this.unitsPerMinute);
-      const needed = Math.min(units, shape.capacity);
+      const shape = budgetShape(this.unitsPerMinute, this.unitsPerDay);
+      const needed = Math.min(units, shape.capacity, shape.day.capacity);
       if (this.clock() >= this.leaseEnds) this.leased = 0;
       if (this.leased >= needed) {
         this.leased -= needed;
@@ -226,6 +300,7 @@ export class SharedResourceBudget implements Pacer {
       const answer = await this.store.reserve({
         appKey: this.appKey,
         unitsPerMinute: this.unitsPerMinute,
+        unitsPerDay: this.unitsPerDay,
         units: needed,
         chunk: Math.max(needed, shape.chunk),
         budgetClass,
@@ -236,6 +311,10 @@ export class SharedResourceBudget implements Pacer {
         return waited;
       }
       const step = Math.max(1, Math.ceil(answer.waitMs));
+      if (answer.limitedBy === 'day') {
+        dailyStop(this.clock(), step, this.unitsPerDay, deadline);
+        waited.dailyMs += step;
+      }
       await this.wait(step);
       waited.paceMs += step;
     }
@@ -257,22 +336,23 @@ const appStates = new Map<string, AppThrottleState>();
  */
 export function appThrottleState(
   appKey: string,
-  unitsPerMinute: number,
+  limits: BudgetLimits,
   store?: BudgetStore,
 ): AppThrottleState {
+  const { unitsPerMinute, unitsPerDay } = limits;
   let state = appStates.get(appKey);
   if (!state) {
     const budget = store
-      ? new SharedResourceBudget(store, appKey, unitsPerMinute)
-      : new ResourceBudget(unitsPerMinute);
+      ? new SharedResourceBudget(store, appKey, unitsPerMinute, Date.now, sleep, unitsPerDay)
+      : new ResourceBudget(unitsPerMinute, Date.now, sleep, unitsPerDay);
     state = { budget, blockedUntil: 0 };
     appStates.set(appKey, state);
     return state;
   }
   if (store && !(state.budget instanceof SharedResourceBudget && state.budget.store === store)) {
-    state.budget = new SharedResourceBudget(store, appKey, unitsPerMinute);
-  } else if (state.budget.limit !== unitsPerMinute) {
-    state.budget.setLimit(unitsPerMinute);
+    state.budget = new SharedResourceBudget(store, appKey, unitsPerMinute, Date.now, sleep, unitsPerDay);
+  } else if (state.budget.limit !== unitsPerMinute || state.budget.limits.unitsPerDay !== unitsPerDay) {
+    state.budget.setLimits(limits);
   }
   return state;
 }

@@ -26,6 +26,7 @@ describe('graphOptionsFromSettings', () => {
       auth: { kind: 'token', token: 'tok' },
       caCert: 'PEM TEXT',
       resourceUnitsPerMinute: 600,
+      resourceUnitsPerDay: 576_000,
       maxConcurrency: 2,
       maxRetryAfterMs: 300_000,
       maxTransientRetries: 1,

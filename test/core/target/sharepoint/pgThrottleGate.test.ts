@@ -22,38 +22,46 @@ describe('I10 throttle discipline: the shared throttle gate', () => {
     await db.drop();
   });
 
-  it('a block written by one worker is seen by another', async () => {
+  it('a block written by one worker is seen by another, timed by the database: the time left added to its own clock', async () => {
     const writer = new PgThrottleGate(db.pool, 0);
     const reader = new PgThrottleGate(db.pool, 0);
     expect(await reader.blockedUntil('app-a')).toBeNull();
-    const until = Date.now() + 30_000;
-    await writer.block('app-a', until);
-    expect(await reader.blockedUntil('app-a')).toBe(until);
+    const before = Date.now();
+    await writer.block('app-a', 30_000);
+    const until = await reader.blockedUntil('app-a');
+    // Between the write and the read only a few milliseconds pass: the block ends 30 s after the write, give or take.
+    expect(until).toBeGreaterThan(before + 25_000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 30_000);
     expect(await reader.blockedUntil('app-b')).toBeNull();
+    const { rows } = await db.pool.query<{ left_s: number }>(
+      `SELECT extract(epoch FROM blocked_until - clock_timestamp())::float8 AS left_s FROM arcore.graph_throttle
+        WHERE app_key = 'app-a'`,
+    );
+    expect(rows[0].left_s).toBeGreaterThan(25);
+    expect(rows[0].left_s).toBeLessThanOrEqual(30);
   });
 
   it('keeps the later of two blocks', async () => {
     const gate = new PgThrottleGate(db.pool, 0);
-    const later = Date.now() + 60_000;
-    await gate.block('app-c', later);
-    await gate.block('app-c', later - 50_000);
-    expect(await gate.blockedUntil('app-c')).toBe(later);
-    const { rows } = await db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM arcore.graph_throttle WHERE app_key = 'app-c'`,
+    await gate.block('app-c', 60_000, { askedMs: 60_000, reason: 'first' });
+    await gate.block('app-c', 10_000, { askedMs: 10_000, reason: 'second' });
+    expect(await gate.blockedUntil('app-c')).toBeGreaterThan(Date.now() + 50_000);
+    const { rows } = await db.pool.query<{ n: number; reason: string }>(
+      `SELECT count(*)::int AS n, min(reason) AS reason FROM arcore.graph_throttle WHERE app_key = 'app-c'`,
     );
-    expect(rows[0].n).toBe(1);
+    expect(rows[0]).toEqual({ n: 1, reason: 'first' });
   });
 
-  it('a block in the past is no block', async () => {
+  it('a block of no time is no block', async () => {
     const gate = new PgThrottleGate(db.pool, 0);
-    await gate.block('app-d', Date.now() - 1000);
+    await gate.block('app-d', 0);
     expect(await gate.blockedUntil('app-d')).toBeNull();
   });
 
   it('caches reads for a few seconds instead of querying per request', async () => {
     const cached = new PgThrottleGate(db.pool, 60_000);
     expect(await cached.blockedUntil('app-e')).toBeNull();
-    await new PgThrottleGate(db.pool, 0).block('app-e', Date.now() + 30_000);
+    await new PgThrottleGate(db.pool, 0).block('app-e', 30_000);
     // Still the cached answer: at most one query per cache period.
     expect(await cached.blockedUntil('app-e')).toBeNull();
     const fresh = new PgThrottleGate(db.pool, 60_000);
