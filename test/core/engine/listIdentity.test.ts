@@ -1,11 +1,10 @@
 /**
- * Review r10: runs of two definitions on one list (I15 "one list, one definition", I11 "one runner per
- * definition"). `apply` refuses two definitions naming one list (validateLive.ts sharedListNames), but only by name:
- * one naming the list by its title and one by its GUID (or the site by another spelling) pass, and "a run also
- * compares resolved list ids". That run guard (runner.ts openScope, otherDefinitionsOfList) looks for the other
- * definition's ledger rows; two definitions whose first runs overlap each find none, since neither has recorded a
- * create yet, and both write the one list. The SHARE lock on the ledger only widens that window deterministically (a
- * busy metadata database does the same): it blocks the runs' first ledger write, never their check, which reads.
+ * I15 "one list, one definition" (found by review r10). `apply` refuses two definitions naming one list
+ * (validateLive.ts sharedListNames), but only by name: one naming the list by its title and one by its GUID (or the
+ * site by another spelling) pass, and the run compares resolved list ids (listIdentity.ts claimLists). Two
+ * definitions whose first runs overlap have no ledger rows yet, so the claim must see the other's binding, and check
+ * and bind atomically. The SHARE lock on the ledger widens that window deterministically (a busy metadata database
+ * does the same): it blocks the runs' first ledger write, never their check or binding.
  */
 import type { PoolClient } from 'pg';
 import { parseDefinition } from '../../../src/core/definition/parse';
@@ -21,7 +20,7 @@ import {
   type Harness,
 } from '../../support/engineHarness';
 
-describe('r10 two definitions on one list', () => {
+describe('I15: two definitions on one list', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
@@ -53,27 +52,38 @@ describe('r10 two definitions on one list', () => {
       // Reads pass, the first ledger write of each run (its PENDING_CREATE record, before any create leaves) waits.
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE arcore.sync_ledger IN SHARE MODE');
-      const runs = Promise.all([
-        runPush(h.ctx, 'projects-a', { trigger: 'test' }),
-        runPush(h.ctx, 'projects-b', { trigger: 'test' }),
-      ]);
-      // Both runs are past their guard and wait to record their creates.
-      await eventually('both runs waiting on the ledger', async () => {
+      let ended = 0;
+      const runs = Promise.all(
+        ['projects-a', 'projects-b'].map((name) =>
+          runPush(h.ctx, name, { trigger: 'test' }).finally(() => ended++),
+        ),
+      );
+      // Each run is refused or past its guard, waiting to record its creates.
+      await eventually('both runs refused or waiting on the ledger', async () => {
         const { rows } = await h.db.pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_locks
             WHERE relation = 'arcore.sync_ledger'::regclass AND NOT granted`,
         );
-        return rows[0].n >= 2;
+        return rows[0].n + ended >= 2;
       });
       await blocker.query('COMMIT');
       summaries = await runs;
     } finally {
       blocker.release();
     }
-    // Expected: one definition syncs the list, the other is refused and writes nothing. Found: the list holds the
-    // items of both tables (10), and from now on both definitions are refused, each naming the other.
+    // One definition syncs the list, the other is refused, names both and writes nothing (before the fix: the list
+    // held the items of both tables, and from then on both definitions were refused, each naming the other).
     const tables = new Set((await h.items('Shared')).map((i) => String(i.fields.Title)[0]));
-    expect([...tables].sort()).toHaveLength(1);
+    expect([...tables]).toHaveLength(1);
     expect(summaries.map((s) => s.status).sort()).toEqual(['FAILED', 'SUCCEEDED']);
+    const [winner, loser] =
+      summaries[0].status === 'SUCCEEDED' ? ['projects-a', 'projects-b'] : ['projects-b', 'projects-a'];
+    expect([...tables][0]).toBe(winner.slice(-1));
+    const refused = summaries.find((s) => s.status === 'FAILED');
+    expect(refused?.error).toContain(`Definition "${loser}"`);
+    expect(refused?.error).toContain(`already synced by definition "${winner}"`);
+    // The winner keeps the list on its next runs; the loser stays refused.
+    expect(await runPush(h.ctx, winner, { trigger: 'test' })).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await runPush(h.ctx, loser, { trigger: 'test' })).toMatchObject({ status: 'FAILED' });
   }, 60_000);
 });
