@@ -1,6 +1,15 @@
-import type { Pool } from 'pg';
-import { bindListId, type StoredDefinition } from '../store/definitions';
+import type { Pool, PoolClient } from 'pg';
+import {
+  bindListId,
+  ListAlreadySyncedError,
+  otherDefinitionsOfList,
+  type StoredDefinition,
+} from '../store/definitions';
 import { targetListLabel } from '../routing/lists';
+import type { ScopeList } from './routing';
+
+/** The first key of a list's claim lock (the second is the list id's hash); the definitions' locks use 'ARCS'. */
+const LIST_CLAIM_NAMESPACE = 0x4152434c; // 'ARCL'
 
 /**
  * The definition's list was deleted and re-created, or replaced by another list of the same name: the ledger
@@ -32,7 +41,11 @@ export class ListReplacedError extends Error {
  * Checks that the list a run resolved is the list its ledger was built on, binding it on the first run. Costs
  * nothing once bound; one indexed query before that.
  */
-export async function checkListIdentity(meta: Pool, stored: StoredDefinition, listId: string): Promise<void> {
+export async function checkListIdentity(
+  meta: Pool | PoolClient,
+  stored: StoredDefinition,
+  listId: string,
+): Promise<void> {
   if (stored.listId === listId) return;
   const def = stored.definition;
   if (stored.listId !== null)
@@ -44,4 +57,50 @@ export async function checkListIdentity(meta: Pool, stored: StoredDefinition, li
   if (rows.length > 0)
     throw new ListReplacedError(def.name, targetListLabel(def), rows[0].sp_list_id, listId);
   await bindListId(meta, stored.id, listId);
+}
+
+/**
+ * I15 at a run's start: refuses a list another definition holds (otherDefinitionsOfList), then `bind`s the run's
+ * lists to this definition. Check and bind are one transaction under each list's claim lock (a transaction-scoped
+ * advisory lock keyed by the list id), so of two definitions whose first runs overlap on one list (named two ways,
+ * which `apply` cannot tell apart), the second to take the lock sees the first's binding and writes nothing. A
+ * definition already bound to its one list needs neither: a run binding the list after it sees that binding.
+ */
+export async function claimLists(
+  meta: Pool,
+  stored: StoredDefinition,
+  lists: ScopeList[],
+  bind: ((db: PoolClient) => Promise<void>) | null,
+): Promise<void> {
+  if (bind === null) {
+    await refuseShared(meta, stored, lists);
+    return;
+  }
+  const client = await meta.connect();
+  try {
+    await client.query('BEGIN');
+    // One lock at a time in id order, so that two runs claiming overlapping lists never wait on each other.
+    for (const id of [...new Set(lists.map((l) => l.listId))].sort())
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LIST_CLAIM_NAMESPACE, id]);
+    await bind(client);
+    await refuseShared(client, stored, lists);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+async function refuseShared(
+  db: Pool | PoolClient,
+  stored: StoredDefinition,
+  lists: ScopeList[],
+): Promise<void> {
+  for (const list of lists) {
+    const sharing = await otherDefinitionsOfList(db, list.listId, stored.id);
+    if (sharing.length > 0)
+      throw new ListAlreadySyncedError(stored.definition.name, list.name, list.listId, sharing);
+  }
 }

@@ -34,7 +34,14 @@ export async function runPush(
     const settled = await settleInsertIntents(scope);
     if (settled) scope.details.settledInserts = settled;
     const creates = await settlePendingCreates(scope);
-    const retryKeys = [...creates.keys, ...(await settlePendingMoves(scope))];
+    const moves = await settlePendingMoves(scope);
+    // I16: out of time among the look-ups, the run stops before its retries and pages (the rows of the creates
+    // and moves settled are parked, still due).
+    if (creates.deferred + moves.deferred > 0) {
+      scope.stopIncomplete('time budget spent settling creates and moves left in flight');
+      return;
+    }
+    const retryKeys = [...creates.keys, ...moves.keys];
     const due = await dueFailures(ctx.meta, definitionId, 'PUSH');
     await settleNullKeys(scope, due);
     retryKeys.push(
@@ -67,8 +74,16 @@ export async function runPush(
           'PUSH',
           vanished.filter((h) => !live.has(h)),
         );
-      for (let i = 0; i < rows.length; i += def.source.pageSize)
+      for (let i = 0; i < rows.length; i += def.source.pageSize) {
+        // I16: retries spend the run's budget as pages do. Out of time, the run stops before its pages; the rows
+        // not retried keep their parks, still due, for the continuation.
+        if (i > 0 && scope.timeLeft() <= 0) {
+          scope.details.retried = i;
+          scope.stopIncomplete('time budget spent retrying parked rows');
+          return;
+        }
         await pushRetried(scope, rows.slice(i, i + def.source.pageSize), null);
+      }
       scope.details.retried = rows.length;
     }
 

@@ -2,7 +2,7 @@
  * The lists of one run (issue #21): a single-list definition has one; a routed definition has one per routed
  * list, and each row belongs to the list of the first route its values match.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import {
   toCanonical,
   type CanonicalRecord,
@@ -83,7 +83,7 @@ export function forListId(scope: RunScope, listId: string): RunScope {
  * change is bound when a run first resolves it (the ledger holds no item of it yet).
  */
 export async function checkRoutedListIdentity(
-  meta: Pool,
+  meta: Pool | PoolClient,
   stored: StoredDefinition,
   lists: ScopeList[],
 ): Promise<void> {

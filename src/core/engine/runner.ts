@@ -7,19 +7,13 @@ import { assertKeyIdentifies, isUnindexable } from '../source/postgres/keys';
 import { errorKindOf, hintFor } from '../errors/classify';
 import type { ErrorKind } from '../errors/kind';
 import { PostgresSource } from '../source/postgres/PostgresSource';
-import {
-  bindListId,
-  getDefinition,
-  ListAlreadySyncedError,
-  otherDefinitionsOfList,
-  type StoredDefinition,
-} from '../store/definitions';
+import { bindListId, getDefinition, type StoredDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import type { CursorSession } from '../capture/lsn/peek';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
-import { checkListIdentity } from './listIdentity';
+import { checkListIdentity, claimLists } from './listIdentity';
 import {
   checkRoutedListIdentity,
   listProblems,
@@ -278,23 +272,32 @@ async function openScope(
     siteId = resolved.siteId;
     lists.push({ name, listId: resolved.listId, spColumns: resolved.spColumns });
   }
-  // I15: a single-list definition keeps its one binding; a routed one binds each list by name.
-  if (isRouted(def)) await checkRoutedListIdentity(ctx.meta, stored, lists);
   // A definition switched back from routes to one list may still have items in its former routed lists: every
   // row then routes to the one list, so the push moves them there.
   const routedBefore = !isRouted(def) && (await wasRouted(ctx.meta, stored.id));
-  if (routedBefore) await bindListId(ctx.meta, stored.id, lists[0].listId);
-  else if (!isRouted(def)) await checkListIdentity(ctx.meta, stored, lists[0].listId);
   for (const list of lists) {
     // Without the hidden key every row would be parked one by one, each costing Graph requests: refuse at once
     // (a routed list without it is left out of the run by planLists, the other lists sync).
     if (!isRouted(def) && !list.spColumns.some((c) => c.name === def.target.keyColumn)) {
       throw new KeyColumnMissingError(def.name, list.name, def.target.keyColumn);
     }
-    const sharing = await otherDefinitionsOfList(ctx.meta, list.listId, stored.id);
-    if (sharing.length > 0) throw new ListAlreadySyncedError(def.name, list.name, list.listId, sharing);
     target.primeColumns(siteId, list.listId, list.spColumns);
   }
+  // I15: a single-list definition keeps its one binding; a routed one binds each list by name. No other
+  // definition may hold any of them (checked and bound atomically across instances).
+  const bound = !isRouted(def) && !routedBefore && stored.listId === lists[0].listId;
+  await claimLists(
+    ctx.meta,
+    stored,
+    lists,
+    bound
+      ? null
+      : async (db) => {
+          if (isRouted(def)) await checkRoutedListIdentity(db, stored, lists);
+          else if (routedBefore) await bindListId(db, stored.id, lists[0].listId);
+          else await checkListIdentity(db, stored, lists[0].listId);
+        },
+  );
   const { listId, spColumns } = lists[0];
   const sourcePool = ctx.sourcePool(def.source.connection);
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);

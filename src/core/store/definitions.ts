@@ -32,6 +32,7 @@ export class UnknownDefinitionError extends Error {
 /** A run resolved its list to one that another definition already syncs (I15: one list, one definition). */
 export class ListAlreadySyncedError extends Error {
   readonly errorKind: ErrorKind = 'invalid_definition';
+  readonly hint: string;
 
   constructor(
     readonly definition: string,
@@ -39,31 +40,43 @@ export class ListAlreadySyncedError extends Error {
     readonly listId: string,
     readonly others: string[],
   ) {
+    const named = others.map((o) => `"${o}"`).join(', ');
     super(
-      `Definition "${definition}": list "${list}" (id ${listId}) is already synced by definition ` +
-        `${others.map((o) => `"${o}"`).join(', ')}; two definitions must not write one list. ` +
-        'Point one of them at another list (lists are matched case-insensitively and by id).',
+      `Definition "${definition}": list "${list}" (id ${listId}) is already synced by definition ${named}; ` +
+        `two definitions must not write one list, so "${definition}" wrote nothing. Point "${definition}" (or ` +
+        `${named}) at another list and apply again (lists are matched case-insensitively and by id); a definition ` +
+        `that was pointed elsewhere lets go of the list once relinked ("npx arcore-sync relink <name>") or removed.`,
     );
     this.name = 'ListAlreadySyncedError';
+    this.hint = `point "${definition}" or ${named} at another list, or relink the one that no longer syncs it`;
   }
 }
 
 /**
- * Names of the other definitions whose ledger or live subscription points at the list: one index probe
- * per definition (the ledger's unique index leads with definition_id, sp_list_id). The probe is a scalar
- * subquery ordered by the index's third column: as an EXISTS, the planner (which cannot tell one definition's
- * rows from another's when the outer id is a parameter) scanned the whole ledger for a definition with no
- * entries, 300–600 ms at 1,000,000 rows on every full run (docs/performance.md).
+ * Names of the other definitions that hold the list: by their ledger, a live subscription, or a binding their runs
+ * made (I15): a single-list definition's `list_id` (while it is not routed), or a routed one's binding of a list
+ * name its routes still name. A binding is made before a run's first write, so two first runs that overlap cannot
+ * both pass when each checks and binds under the list's claim lock (claimLists, engine/listIdentity.ts). Bindings
+ * a definition has let go of do not count: a list its routes dropped (until its items have moved, the ledger
+ * holds it), and a list it was relinked away from (relink rebinds).
+ * The ledger probe is a scalar subquery ordered by the index's third column: as an EXISTS, the planner (which cannot
+ * tell one definition's rows from another's when the outer id is a parameter) scanned the whole ledger for a
+ * definition with no entries, 300–600 ms at 1,000,000 rows on every full run (docs/performance.md).
  */
 export async function otherDefinitionsOfList(
-  pool: Pool,
+  db: Pool | PoolClient,
   listId: string,
   definitionId: string,
 ): Promise<string[]> {
-  const { rows } = await pool.query<{ name: string }>(
+  const { rows } = await db.query<{ name: string }>(
     `SELECT d.name FROM arcore.sync_definitions d
       WHERE d.id <> $2
-        AND ((SELECT true FROM arcore.sync_ledger l WHERE l.definition_id = d.id AND l.sp_list_id = $1
+        AND ((d.list_id = $1 AND d.document->'target'->'routes' IS NULL)
+          OR EXISTS (SELECT 1 FROM arcore.sync_definition_lists b
+                      WHERE b.definition_id = d.id AND b.list_id = $1
+                        AND EXISTS (SELECT 1 FROM jsonb_array_elements(d.document->'target'->'routes') r
+                                     WHERE lower(r->>'list') = lower(b.list_name)))
+          OR (SELECT true FROM arcore.sync_ledger l WHERE l.definition_id = d.id AND l.sp_list_id = $1
                ORDER BY l.sp_item_id LIMIT 1)
           OR EXISTS (SELECT 1 FROM arcore.graph_subscriptions s
                       WHERE s.definition_id = d.id AND s.list_id = $1 AND s.state <> 'REMOVED'))

@@ -34,9 +34,14 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
   // Parked items first. They are marked seen by the enumeration this run starts or resumes: an item its earlier
   // pages showed (parked then, inserted now) is not shown again, and unmarked its end would take it for deleted.
   const retry = await dueRetries(scope);
-  if (retry.length) {
-    await applyEntries(scope, retry, null, enumeration);
-    scope.details.retried = ((scope.details.retried as number) ?? 0) + retry.length;
+  if (retry.entries.length) {
+    await applyEntries(scope, retry.entries, null, enumeration);
+    scope.details.retried = ((scope.details.retried as number) ?? 0) + retry.entries.length;
+  }
+  // Out of time among the retries (I16): the feed waits for the next run, the parks not read stay due.
+  if (!retry.complete) {
+    scope.stopIncomplete('time budget spent retrying parked items');
+    return;
   }
   let resyncs = 0;
   let finalLink: string | null = null;

@@ -17,21 +17,23 @@ export function parkKey(
 
 /**
  * The parked pull failures of the scope's list that are due for a retry, read again from SharePoint: the item as
- * it is now, or its tombstone when it is gone.
+ * it is now, or its tombstone when it is gone. Reads stop once the run's time is spent (I16), after at least one:
+ * `complete` is false then, and the parks not read stay due for the next run.
  */
-export async function dueRetries(scope: RunScope): Promise<DeltaEntry[]> {
+export async function dueRetries(scope: RunScope): Promise<{ entries: DeltaEntry[]; complete: boolean }> {
   const { ctx, target, siteId, listId, definitionId, plan } = scope;
   const prefix = scope.route ? `${listId}/` : '';
   const due = (await dueFailures(ctx.meta, definitionId, 'PULL')).filter(
     (f) => f.itemKey.startsWith(prefix) && (scope.route || !f.itemKey.includes('/')),
   );
-  const retry: DeltaEntry[] = [];
+  const entries: DeltaEntry[] = [];
   for (const f of due) {
+    if (entries.length > 0 && scope.timeLeft() <= 0) return { entries, complete: false };
     const itemId = f.itemKey.slice(prefix.length);
     const item = await target.getItem(siteId, listId, itemId, plan.select);
     // I15: a tombstone deletes the row; a list gone is not its items deleted.
     if (!item) await confirmListStands(scope, listId);
-    retry.push(item ? { kind: 'upsert', item } : { kind: 'deleted', id: itemId });
+    entries.push(item ? { kind: 'upsert', item } : { kind: 'deleted', id: itemId });
   }
-  return retry;
+  return { entries, complete: true };
 }

@@ -28,7 +28,8 @@ import {
 } from '../../store/moves';
 import { park } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
-import type { ListItem, WriteOp, WriteOutcome } from '../../target/sharepoint';
+import { outcomesBeforeStop, type ListItem, type WriteOp, type WriteOutcome } from '../../target/sharepoint';
+import { RunTimeBudgetError } from '../../budget/errors';
 import { pushPlanFor, unalignedFields } from '../alignment';
 import { pick } from '../plan';
 import type { RunScope } from '../runner';
@@ -174,12 +175,33 @@ export async function writeByList(
     if (problem) out.set(o.op.ref, { ref: o.op.ref, status: 'failed', message: problem, notSent: true });
     else sendable.push(o);
   }
+  let stop: RunTimeBudgetError | null = null;
   for (const [listId, group] of groupBy(sendable, (o) => o.listId)) {
-    const outcomes = await scope.target.writeItems(
-      scope.siteId,
-      listId,
-      group.map((g) => g.op),
-    );
+    if (stop) {
+      // I16: the lists after a stop are not written; their writes are known not sent.
+      for (const g of group)
+        out.set(g.op.ref, {
+          ref: g.op.ref,
+          status: 'failed',
+          message: stop.message,
+          notSent: true,
+          stopped: true,
+        });
+      continue;
+    }
+    let outcomes: WriteOutcome[];
+    try {
+      outcomes = await scope.target.writeItems(
+        scope.siteId,
+        listId,
+        group.map((g) => g.op),
+      );
+    } catch (error) {
+      const done = outcomesBeforeStop(error);
+      if (!done) throw error;
+      stop = error as RunTimeBudgetError;
+      outcomes = done;
+    }
     // I15: a 404 from a list gone (replaced inside the resolution cache's window) is no item deleted. From a
     // retired list that is gone, a delete is done: the item went with its list.
     const standing = await confirmListsOfNotFound(scope, listId, outcomes);
@@ -192,7 +214,22 @@ export async function writeByList(
           : o,
       );
   }
+  if (stop) {
+    stoppedWrites.set(stop, out);
+    throw stop;
+  }
   return out;
+}
+
+/** What a `writeByList` stopped by the run's time budget did, by the error it threw. */
+const stoppedWrites = new WeakMap<RunTimeBudgetError, Map<string, WriteOutcome>>();
+
+/**
+ * I16: the outcomes by ref of a `writeByList` that threw `error` because the run's time budget stopped some of its
+ * batches (batchWriter.ts outcomesBeforeStop); undefined for any other failure, which keeps nothing.
+ */
+export function writesBeforeStop(error: unknown): Map<string, WriteOutcome> | undefined {
+  return error instanceof RunTimeBudgetError ? stoppedWrites.get(error) : undefined;
 }
 
 /**
@@ -414,10 +451,10 @@ export function holdMove(scope: RunScope, hash: string): void {
  * ledger stays on the old item, for the pull to decide. Not found: the create never landed, and the move is
  * forgotten. Either way the row is pushed again (its keys are returned).
  */
-export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> {
+export async function settlePendingMoves(scope: RunScope): Promise<{ keys: unknown[][]; deferred: number }> {
   const { ctx, def, ledger, target, siteId } = scope;
   const pending = await pendingMoves(ctx.meta, scope.definitionId);
-  if (pending.length === 0) return [];
+  if (pending.length === 0) return { keys: [], deferred: 0 };
   const entries = await ledger.byIdentities(
     ctx.meta,
     pending.map((m) => m.identityHash),
@@ -436,6 +473,8 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
 
   let finished = 0;
   let undone = 0;
+  let asked = 0;
+  let deferred = 0;
   for (const m of pending) {
     const entry = entries.get(m.identityHash);
     const onOld = entry?.listId === m.fromListId && entry.itemId === m.fromItemId;
@@ -449,6 +488,13 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
       unsettled.add(m.identityHash);
       continue;
     }
+    // I16: out of time after a look-up, the rest stay in flight (not moved again this run) for the next run.
+    if (asked > 0 && scope.timeLeft() <= 0) {
+      unsettled.add(m.identityHash);
+      deferred++;
+      continue;
+    }
+    asked++;
     const found = (
       await target
         .findItemsByField(siteId, m.toListId, def.target.keyColumn, m.identityHash)
@@ -551,7 +597,8 @@ export async function settlePendingMoves(scope: RunScope): Promise<unknown[][]> 
   scope.counts.moved += finished;
   scope.details.movesFinishedAfterCrash = finished;
   scope.details.movesUndoneAfterCrash = undone;
-  return keys;
+  if (deferred > 0) scope.details.movesLeftUnsettled = deferred;
+  return { keys, deferred };
 }
 
 type Landed = { kind: 'finish' } | { kind: 'undo' } | { kind: 'wait' } | { kind: 'hold'; reason: string };

@@ -59,6 +59,11 @@ export interface PageCommit {
   movesUnknown: string[];
   /** Members of `save` completing this page's pending creates with the values those were saved with (I6). */
   confirms: Set<LedgerEntry>;
+  /**
+   * The run's time budget stopped some of the page's writes (I16): the page commits what it knows without its
+   * cursor (the next run reads the page again), then commitPage throws this to stop the run incomplete.
+   */
+  stopped?: Error;
 }
 
 export const newCommit = (): PageCommit => ({
@@ -136,6 +141,15 @@ export async function inSourceTx<T>(scope: RunScope, fn: (client: PoolClient) =>
 }
 
 export async function commitPage(
+  scope: RunScope,
+  commit: PageCommit,
+  cursor: KeysetPosition | null,
+): Promise<void> {
+  await commitKnown(scope, commit, commit.stopped ? null : cursor);
+  if (commit.stopped) throw commit.stopped;
+}
+
+async function commitKnown(
   scope: RunScope,
   commit: PageCommit,
   cursor: KeysetPosition | null,

@@ -100,6 +100,8 @@ export function afterMiss(
 export interface SettledCreates {
   keys: unknown[][];
   adopted: LedgerEntry[];
+  /** Entries not looked up because the run's time was spent (I16): still pending, for the next run. */
+  deferred: number;
 }
 
 /**
@@ -109,12 +111,14 @@ export interface SettledCreates {
 export async function settlePendingCreates(scope: RunScope): Promise<SettledCreates> {
   const settleSeconds = scope.ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
   const pending = await scope.ledger.pendingCreates(scope.ctx.meta);
-  if (pending.length === 0) return { keys: [], adopted: [] };
+  if (pending.length === 0) return { keys: [], adopted: [], deferred: 0 };
   const keys: unknown[][] = [];
   const adopted: LedgerEntry[] = [];
   const forget: LedgerEntry[] = [];
   const firstMissed: string[] = [];
   const held = new Set<string>();
+  let asked = 0;
+  let deferred = 0;
   for (const p of pending) {
     const { entry } = p;
     const next = afterMiss(p, settleSeconds);
@@ -123,6 +127,13 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
       held.add(entry.identityHash);
       continue;
     }
+    // I16: out of time after a look-up, the rest stay pending (not written this run) for the next run.
+    if (asked > 0 && scope.timeLeft() <= 0) {
+      awaitSettle(scope, entry.identityHash);
+      deferred++;
+      continue;
+    }
+    asked++;
     // I15: the search of a list gone answers 404: the run says so (relink) rather than "check the name".
     const found = await scope.target
       .findItemsByField(scope.siteId, entry.listId, scope.def.target.keyColumn, entry.identityHash)
@@ -149,7 +160,8 @@ export async function settlePendingCreates(scope: RunScope): Promise<SettledCrea
         'first missed adopts the item or creates it (PENDING_CREATE_SETTLE_SECONDS)',
     );
   }
-  return { keys, adopted };
+  if (deferred > 0) scope.details.createsLeftUnsettled = deferred;
+  return { keys, adopted, deferred };
 }
 
 /** The settle's ledger changes and the parks that keep its rows' retries, in one transaction. */

@@ -18,6 +18,7 @@ import {
   retryDecidedMoves,
   writeByList,
   type Move,
+  writesBeforeStop,
 } from './moves';
 import { pushPlanFor, unalignedFields } from '../alignment';
 import {
@@ -425,11 +426,32 @@ export async function writePrepared(
   scope.assertLockHeld();
   await ledger.save(ctx.meta, pendingCreates);
   await recordMoveIntents(scope, [...moves.values()]);
-  const outcomes = await writeByList(scope, ops);
+  let outcomes: Map<string, WriteOutcome>;
+  try {
+    outcomes = await writeByList(scope, ops);
+  } catch (error) {
+    // I16: stopped by the time budget mid-page, the page keeps what its batches did (commitPage, without its cursor).
+    const done = writesBeforeStop(error);
+    if (!done) throw error;
+    outcomes = done;
+    commit.stopped = error as Error;
+  }
   const conflicts: { r: PushRow; entry: LedgerEntry }[] = [];
   const movedIn: { m: Move; o: WriteOutcome & { status: 'created' } }[] = [];
   for (const o of outcomes.values()) {
     await slices.next();
+    if (o.status === 'failed' && o.stopped) {
+      // Stopped by the time budget: not a failure of the row, which the next run reads again (the cursor stays
+      // before this page; a retried row keeps its park). Never sent: its pending create or move is forgotten (no
+      // look-up next run). Sent with its outcome unknown: its entry or move stays as recorded, for the next run's
+      // settle, as after a crash (I6).
+      if (appliedNothing(o)) {
+        const entry = byRef.get(o.ref)?.entry;
+        if (moves.has(o.ref)) commit.moved.push(o.ref);
+        else if (byRef.has(o.ref) && (!entry || entry.state === 'PENDING_CREATE')) commit.remove.push(o.ref);
+      }
+      continue;
+    }
     const m = moves.get(o.ref);
     if (m) {
       if (o.status === 'created') movedIn.push({ m, o });
@@ -543,6 +565,9 @@ export async function writePrepared(
   // Their waits start now, not at the page's commit: a page that fails before its commit would lose them, and its
   // run, finishing, would let the next one create those items again at once.
   await markUnknownOutcomes(scope, commit);
+  // Stopped: moves whose new item was created and rows that met a changed item are left to the next run (its
+  // settle finishes the moves; the page is read again), which has the time for their Graph requests.
+  if (commit.stopped) return commit;
   // A move whose old item SharePoint changed meanwhile is undone, and that change decided as any 412 is.
   const movesMet = movedIn.length ? await finishMoves(scope, movedIn, commit) : [];
   conflicts.push(...movesMet);

@@ -129,6 +129,46 @@ export function fieldsAlreadyApplied(
   );
 }
 
+/** What a `write` stopped by the run's time budget did, by the error it threw (see outcomesBeforeStop). */
+const stoppedWrites = new WeakMap<RunTimeBudgetError, WriteOutcome[]>();
+
+/**
+ * I16: the outcomes of a `write` that threw `error` because the run's time budget stopped some of its batches (a 429
+ * block or pacing beyond the deadline, met before they left), one per op: the batches that went through give theirs;
+ * a write of a stopped batch is `failed` and `stopped`, with `notSent` when it never left (or was answered 429
+ * only), without when an earlier attempt's fate was lost (its create may still land, I6).
+ * Undefined for any other failure, which keeps nothing (a lost lock, I11).
+ */
+export function outcomesBeforeStop(error: unknown): WriteOutcome[] | undefined {
+  return error instanceof RunTimeBudgetError ? stoppedWrites.get(error) : undefined;
+}
+
+/** Gives the writes of a chunk stopped by the time budget that have no outcome yet theirs (outcomesBeforeStop). */
+function stoppedAt(
+  chunk: PendingWrite[],
+  outcomes: WriteOutcome[],
+  mayBeApplied: Set<number>,
+  error: RunTimeBudgetError,
+): void {
+  for (const write of chunk) {
+    if (outcomes[write.index] !== undefined) continue;
+    outcomes[write.index] = mayBeApplied.has(write.index)
+      ? {
+          ref: write.op.ref,
+          status: 'failed',
+          message: `outcome unknown when the run stopped: ${error.message}`,
+          stopped: true,
+        }
+      : {
+          ref: write.op.ref,
+          status: 'failed',
+          message: `not sent: ${error.message}`,
+          notSent: true,
+          stopped: true,
+        };
+  }
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -170,16 +210,43 @@ export class BatchWriter {
       );
     }
     // Every chunk ends before a failure is passed on: a run that stops on it (busy, I16) must have no batch still
-    // in flight when it lets go of its lock (I11).
+    // in flight when it lets go of its lock (I11). Once one chunk is stopped by the run's time budget, the chunks
+    // queued behind it are not sent either.
+    let stop: RunTimeBudgetError | null = null;
+    const mayBeApplied = new Set<number>();
     const ended = await Promise.allSettled(
-      chunks.map((chunk) => this.slots(() => this.writeChunk(chunk, outcomes))),
+      chunks.map((chunk) =>
+        this.slots(async () => {
+          try {
+            if (stop) throw stop;
+            await this.writeChunk(chunk, outcomes, mayBeApplied);
+          } catch (error) {
+            if (error instanceof RunTimeBudgetError) {
+              stop ??= error;
+              stoppedAt(chunk, outcomes, mayBeApplied, error);
+            }
+            throw error;
+          }
+        }),
+      ),
     );
-    const failure = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
-    if (failure) throw failure.reason;
-    return outcomes;
+    const failures = ended.flatMap((e) => (e.status === 'rejected' ? [e.reason as unknown] : []));
+    if (failures.length === 0) return outcomes;
+    // I16: stopped by the time budget alone, what was done is known (outcomesBeforeStop); any other failure
+    // (a lost lock, I11) keeps nothing.
+    const other = failures.find((f) => !(f instanceof RunTimeBudgetError));
+    if (other !== undefined) throw other;
+    const budget = failures[0] as RunTimeBudgetError;
+    stoppedWrites.set(budget, outcomes);
+    throw budget;
   }
 
-  private async writeChunk(chunk: PendingWrite[], outcomes: WriteOutcome[]): Promise<void> {
+  /** `mayBeApplied`: indexes of writes sent with an unknown outcome, kept if the chunk is stopped (I6). */
+  private async writeChunk(
+    chunk: PendingWrite[],
+    outcomes: WriteOutcome[],
+    mayBeApplied: Set<number>,
+  ): Promise<void> {
     let pending = chunk;
     let transientAttempts = 0;
     let throttledMs = 0;
@@ -233,6 +300,7 @@ export class BatchWriter {
       let throttled503 = 0;
       if (responses === undefined) {
         unknown.push(...pending);
+        for (const write of pending) mayBeApplied.add(write.index);
       } else {
         for (const write of pending) {
           const response = responses.get(String(write.index));
@@ -242,6 +310,7 @@ export class BatchWriter {
           const retryAfter = parseRetryAfterMs(headers?.get('retry-after'));
           if (response === undefined) {
             unknown.push(write);
+            mayBeApplied.add(write.index);
             unknownReason ??= `the batch response had no answer for request ${write.index}`;
           } else if (response.status === 429) {
             throttled.push(write);
@@ -252,6 +321,7 @@ export class BatchWriter {
             // like any unknown outcome (a create is looked up by its hidden key before it is sent again). With
             // Retry-After it is also SharePoint throttling the app: the look-ups wait out the shared block first.
             unknown.push(write);
+            mayBeApplied.add(write.index);
             unknownReason ??= `the batch answered 503 for request ${write.index}`;
             const throttling = headers ? throttlingOf(503, headers) : undefined;
             if (throttling) {
@@ -260,6 +330,7 @@ export class BatchWriter {
             }
           } else if (response.status >= 500) {
             unknown.push(write);
+            mayBeApplied.add(write.index);
             unknownReason ??= `the batch answered ${response.status} for request ${write.index}`;
           } else {
             settle(write, await this.outcomeOf(write, response));

@@ -11,7 +11,7 @@ export {
 export { SharePointTarget, type ItemQuery } from './SharePointTarget';
 export { PgThrottleGate } from './pgThrottleGate';
 export { assertColumnsExist, toSpColumnInfo } from './columns';
-export { MAX_BATCH_SIZE } from './batchWriter';
+export { MAX_BATCH_SIZE, outcomesBeforeStop } from './batchWriter';
 export { internalNameFor, MAX_INTERNAL_NAME_LENGTH } from './internalNames';
 export { MAX_LOOKUPS_PER_QUERY } from './readSelect';
 export {

@@ -45,9 +45,11 @@ export type WriteOutcome =
   | { ref: string; status: 'rejected'; httpStatus: number; code: string; message: string }
   /**
    * Transient retries exhausted, throttled too long, or an outcome that could not be settled. `notSent`: known not
-   * applied (never sent, or answered 429 only), so no create of it can still land.
+   * applied (never sent, or answered 429 only), so no create of it can still land. `stopped`: its batch was stopped
+   * by the run's time budget (I16, batchWriter.ts outcomesBeforeStop): not a failure of the row, which the next run
+   * reads again.
    */
-  | { ref: string; status: 'failed'; message: string; notSent?: true };
+  | { ref: string; status: 'failed'; message: string; notSent?: true; stopped?: true };
 
 /**
  * Whether a write that did not succeed is known to have changed nothing: refused (4xx), or never sent / answered

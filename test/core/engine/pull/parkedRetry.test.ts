@@ -146,4 +146,27 @@ describe('I5c a parked pull item whose pair has nothing left to apply', () => {
       items: 201,
     });
   });
+
+  it('I16: retries stop once the run time is spent (after one read): the parks not read stay due for the next pull', async () => {
+    await parkedItem('late', 'SOURCE_WINS', 'PROPAGATE');
+    await h.db.pool.query("INSERT INTO late (id, name, budget) VALUES (2, 'two', 20)");
+    await runPush(h.ctx, 'late', { trigger: 'test' });
+    const two = (await h.items('late')).find((i) => i.fields.Title === 'two');
+    const fields = `/sites/${h.siteId}/lists/late/items/${two?.id}/fields`;
+    expect((await h.asUser('PATCH', fields, { Budget: -7 })).status).toBe(200);
+    // The first item's retry is refused again, the second item is parked.
+    expect(await runPull(h.ctx, 'late', { trigger: 'test' })).toMatchObject({ failed: 2 });
+    await h.db.pool.query('ALTER TABLE late DROP CONSTRAINT late_budget_check');
+    await h.db.pool.query(`UPDATE arcore.sync_failures SET next_attempt_at = now() WHERE direction = 'PULL'`);
+    expect(await dueParks()).toHaveLength(2);
+    // A budget spent before the retries start (found by review r10: every due park was read, however many).
+    const stopped = await runPull(h.ctx, 'late', { trigger: 'test', maxSeconds: 0.001 });
+    expect(stopped).toMatchObject({ status: 'SUCCEEDED', complete: false });
+    expect(await dueParks()).toHaveLength(1);
+    expect(await runPull(h.ctx, 'late', { trigger: 'test' })).toMatchObject({ complete: true, failed: 0 });
+    expect(await dueParks()).toEqual([]);
+    expect(
+      (await h.db.pool.query('SELECT budget FROM late ORDER BY id')).rows.map((r) => Number(r.budget)),
+    ).toEqual([-5, -7]);
+  });
 });
