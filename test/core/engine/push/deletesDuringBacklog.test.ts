@@ -242,6 +242,31 @@ describe('I8/I16 (docs/design.md) deletes while a backlog is pushed in time-slic
     expect((await definitionStatus(h.db.pool, name))[0].deletesWaiting).toBe(0);
   });
 
+  it('a TRUNCATE read before the pages: the comparison after them applies the deletes, and none are left waiting', async () => {
+    const name = 'bl_truncate';
+    await pushedTwoProjects(h, name, { tombstones: true, source: { pageSize: 50, overlapSeconds: 0 } });
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name) SELECT g, 'row ' || g FROM generate_series(10, 1109) g`,
+    );
+    expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 1100, complete: true });
+    // A TRUNCATE (a keyless tombstone, owing a full comparison), the rows loaded again, then 1,100 deleted: more
+    // tombstones than the step before the pages reads.
+    await h.db.pool.query(`CREATE TEMP TABLE bl_truncate_copy AS SELECT id, name, budget FROM ${name}`);
+    await h.db.pool.query(`TRUNCATE ${name}`);
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, budget) SELECT id, name, budget FROM bl_truncate_copy`,
+    );
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id >= 10`);
+
+    const sliced = await slicedPush(name);
+    expect({
+      deleted: sliced.deleted,
+      waiting: (await details(sliced.runId)).deletesWaiting,
+      status: (await definitionStatus(h.db.pool, name))[0].deletesWaiting,
+      items: (await h.items(name)).length,
+    }).toEqual({ deleted: 1100, waiting: undefined, status: 0, items: 2 });
+  });
+
   it('a run killed between the SharePoint delete and its ledger commit: the rerun finishes both (I6)', async () => {
     const name = 'bl_kill';
     await syncedWithBacklog(name);
