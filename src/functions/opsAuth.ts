@@ -1,6 +1,7 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import { opsAuthSchema } from '../config/settings';
+import { crossSiteRefusal, isWrite, jsonWriteRefusal } from './crossSite';
 
 /**
  * Who may call the ops API, and who the audit trail says did.
@@ -19,6 +20,7 @@ import { opsAuthSchema } from '../config/settings';
  *   (https://learn.microsoft.com/azure/azure-functions/function-keys-how-to). Identity headers are ignored.
  *
  * Roles (app roles of the ops app registration): `Ops.Read` may GET, `Ops.Write` may GET and POST.
+ * In entra mode a write must also come from the app's own origin and be JSON (`browserWriteRefusal`).
  */
 
 export const OPS_READ_ROLE = 'Ops.Read';
@@ -53,7 +55,7 @@ export type OpsAuthResult =
   | { ok: true; principal: OpsPrincipal }
   | {
       ok: false;
-      status: 401 | 403;
+      status: 401 | 403 | 415;
       error: string;
       /** Where a browser signs in (entra mode, 401): the console sends the operator there. */
       signIn?: string;
@@ -140,8 +142,38 @@ export function hostAuthenticator(mode: OpsAuthMode): OpsAuthenticator {
         error: `${principal.name} lacks the app role ${needed} for ${request.method}`,
       };
     }
+    const refusal = browserWriteRefusal(request);
+    if (refusal) return { ok: false, ...refusal };
     return { ok: true, principal: { kind: 'entra', ...principal } };
   };
+}
+
+/**
+ * In entra mode a browser that signed in at /.auth/login/aad attaches the session cookie to every request to
+ * the app, a page of another site's included, and Easy Auth turns it into the principal: a write is therefore
+ * refused unless it is same-origin and JSON (crossSite.ts, the local host's rules). The app's own origin is the
+ * request's host (App Service keeps the `Host` the browser sent; the scheme is not compared, as the app may
+ * see the request as http behind the front end's TLS). A request with an `Authorization` header (a script's
+ * bearer token) need not be JSON: a page can send that header cross-origin only after a CORS preflight the
+ * app never grants, so `curl -d` without a content type keeps working.
+ */
+function browserWriteRefusal(request: HttpRequest) {
+  if (!isWrite(request.method)) return null;
+  const ownHost = new URL(request.url).host.toLowerCase();
+  const crossSite = crossSiteRefusal(
+    request.headers.get('origin') ?? undefined,
+    request.headers.get('sec-fetch-site') ?? undefined,
+    (origin) => {
+      try {
+        return new URL(origin).host.toLowerCase() === ownHost;
+      } catch {
+        return false; // the opaque origin "null" of sandboxed frames and file: pages
+      }
+    },
+  );
+  if (crossSite) return crossSite;
+  if (request.headers.has('authorization')) return null;
+  return jsonWriteRefusal(request.method, request.headers.get('content-type') ?? undefined);
 }
 
 /** The Functions host authorization level the ops API is registered with in `mode`. */

@@ -1,14 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { crossSiteRefusal, jsonWriteRefusal } from '../functions/crossSite';
 
 /**
  * What keeps a web page in the developer's browser away from the local ops API (`arcore-sync serve`).
  * Core Tools and the local host check no function keys, so without these checks any site the developer
  * visits could POST to http://127.0.0.1:7071/api/ops/... :
  * - a `Host` that is not a loopback name is refused (DNS rebinding: evil.example resolving to 127.0.0.1);
- * - an `Origin` other than this server's own is refused (cross-site fetch or form posts);
- * - every write must be `Content-Type: application/json`, which a page can only send cross-origin after a
- *   CORS preflight this server never grants (a `text/plain` form post needs no preflight);
+ * - an `Origin` other than this server's own is refused (cross-site fetch or form posts), and every write must
+ *   be `Content-Type: application/json` (src/functions/crossSite.ts, shared with the deployed ops API);
  * - with a token configured (`serve --token`, ARCORE_SERVE_TOKEN), `Authorization: Bearer <token>`.
  * Webhook routes are not guarded: they are authenticated by clientState and may sit behind a tunnel.
  */
@@ -54,8 +54,6 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
 /** Checks one request to a guarded route of the local host listening on `port`. */
 export function guardLocalRequest(
   method: string,
@@ -70,18 +68,10 @@ export function guardLocalRequest(
       error: `Host "${host ?? ''}" is not this local server; use http://127.0.0.1:${options.port}`,
     };
   }
-  const origin = headers.origin;
-  if (origin !== undefined && !isSameOrigin(origin, options.port)) {
-    return { ok: false, status: 403, error: `cross-origin requests are refused (Origin "${origin}")` };
-  }
-  const fetchSite = headers['sec-fetch-site'];
-  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
-    return {
-      ok: false,
-      status: 403,
-      error: `cross-site requests are refused (Sec-Fetch-Site "${fetchSite}")`,
-    };
-  }
+  const crossSite = crossSiteRefusal(headers.origin, headers['sec-fetch-site'], (origin) =>
+    isSameOrigin(origin, options.port),
+  );
+  if (crossSite) return { ok: false, ...crossSite };
   if (options.token !== undefined && !tokenMatches(headers.authorization, options.token)) {
     return {
       ok: false,
@@ -89,15 +79,7 @@ export function guardLocalRequest(
       error: 'this local server requires Authorization: Bearer <token> (the token given to serve --token)',
     };
   }
-  if (WRITE_METHODS.has(method.toUpperCase())) {
-    const type = (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/json') {
-      return {
-        ok: false,
-        status: 415,
-        error: `writes need Content-Type: application/json (got "${headers['content-type'] ?? ''}")`,
-      };
-    }
-  }
+  const notJson = jsonWriteRefusal(method, headers['content-type']);
+  if (notJson) return { ok: false, ...notJson };
   return { ok: true };
 }

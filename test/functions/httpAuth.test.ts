@@ -268,6 +268,109 @@ describe('opsApi with OPS_AUTH=entra (App Service Authentication in front)', () 
     expect(await cursorCount()).toBe(0);
   });
 
+  /** A browser's post to the ops API as the signed-in operator (Easy Auth turned its session cookie into the principal). */
+  const browserPost = (path: string, headers: Record<string, string>, text = '{}') =>
+    call(
+      opsApi,
+      new HttpRequest({
+        method: 'POST',
+        url: `${OPS}/${path}`,
+        params: { path },
+        headers: { 'x-ms-client-principal': operator, ...headers },
+        body: { string: text },
+      }),
+      'opsApi',
+    );
+  const runCount = async () =>
+    Number((await db.pool.query('SELECT count(*) AS n FROM arcore.sync_runs')).rows[0].n);
+  // Every class of write: runs, cursors, failures, conflicts.
+  const writes = [
+    'definitions/orders/push',
+    'definitions/orders/reset-cursor',
+    'definitions/orders/failures/discard',
+    'conflicts/1/resolve',
+  ];
+
+  it('a cross-site post riding the operator session cookie is refused (403) on every write and changes nothing', async () => {
+    const runs = await runCount();
+    for (const path of writes) {
+      // Review r13: fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include'}) from another site.
+      const plain = await browserPost(
+        path,
+        {
+          'content-type': 'text/plain;charset=UTF-8',
+          origin: 'https://evil.example',
+          'sec-fetch-site': 'cross-site',
+        },
+        JSON.stringify({ scope: 'all' }),
+      );
+      expect({ path, status: plain.status, body: JSON.parse(plain.text) }).toEqual({
+        path,
+        status: 403,
+        body: { error: 'cross-origin requests are refused (Origin "https://evil.example")' },
+      });
+      // A browser that sends Sec-Fetch-Site but no Origin, and a JSON body (which it could send only after a
+      // preflight): still refused.
+      const fetchSite = await browserPost(path, {
+        'content-type': 'application/json',
+        'sec-fetch-site': 'same-site',
+      });
+      expect({ path, status: fetchSite.status, error: JSON.parse(fetchSite.text).error }).toEqual({
+        path,
+        status: 403,
+        error: 'cross-site requests are refused (Sec-Fetch-Site "same-site")',
+      });
+      // The opaque origin of a sandboxed frame is no origin of the app.
+      expect((await browserPost(path, { 'content-type': 'application/json', origin: 'null' })).status).toBe(
+        403,
+      );
+    }
+    expect({ cursors: await cursorCount(), runs: await runCount() }).toEqual({ cursors: 1, runs });
+  });
+
+  it("a write that is not JSON is refused (415) unless it carries a bearer token; the console's own posts pass", async () => {
+    const runs = await runCount();
+    for (const path of writes) {
+      // A browser that sends no Origin: only the content type tells a form post from the console's call.
+      const form = await browserPost(path, { 'content-type': 'application/x-www-form-urlencoded' }, 'a=1');
+      expect({ path, status: form.status, error: JSON.parse(form.text).error }).toEqual({
+        path,
+        status: 415,
+        error: 'writes need Content-Type: application/json (got "application/x-www-form-urlencoded")',
+      });
+      expect((await browserPost(path, {})).status).toBe(415);
+    }
+    expect({ cursors: await cursorCount(), runs: await runCount() }).toEqual({ cursors: 1, runs });
+    // The console: same origin (the scheme is not compared: the app may see http behind the front end), JSON.
+    const console = await browserPost(
+      'definitions/orders/reset-cursor',
+      {
+        'content-type': 'application/json',
+        origin: 'http://APP.example',
+        'sec-fetch-site': 'same-origin',
+      },
+      JSON.stringify({ scope: 'source' }),
+    );
+    expect(console.status).toBe(200);
+    expect(await cursorCount()).toBe(0);
+    // A script: no Origin, a bearer token (a page cannot send Authorization cross-origin without a preflight
+    // the app never grants), and curl -d's default content type.
+    await db.pool.query(
+      `INSERT INTO arcore.sync_cursors (definition_id, scope, cursor_type, value) VALUES ($1, 'SOURCE', 'TIMESTAMP', 'x')`,
+      [ordersId],
+    );
+    const script = await browserPost(
+      'definitions/orders/reset-cursor',
+      {
+        authorization: 'Bearer token-validated-by-easy-auth',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      JSON.stringify({ scope: 'all' }),
+    );
+    expect(script.status).toBe(200);
+    expect(await cursorCount()).toBe(0);
+  });
+
   it('the resolver is never taken from the body', async () => {
     const result = await call(
       opsApi,

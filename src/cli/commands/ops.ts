@@ -89,8 +89,8 @@ export function statusBlock(s: DefinitionStatus): string {
       : []),
     ...(s.deletesWaiting > 0
       ? [
-          `  deletes waiting: ${s.deletesWaiting} delete(s) recorded in Postgres not yet applied to SharePoint (the ` +
-            'last push ran out of time for them); the next push applies them first',
+          `  deletes not yet checked: ${s.deletesWaiting} row(s) deleted in Postgres whose tombstones the last ` +
+            'push ran out of time to read; the next push reads them first and deletes their SharePoint items',
         ]
       : []),
     ...(s.backfill ? backfillLines(s.backfill) : []),

@@ -114,8 +114,9 @@ export interface DefinitionStatus {
    */
   deletesComparisonOwed: boolean;
   /**
-   * Deletes recorded in Postgres (tombstones) the last push had no time left to apply: a push working through a
-   * backlog gives deletes a share of its time, and the next push goes on with them. 0 when none wait.
+   * Rows deleted in Postgres whose tombstones the last push had no time left to read: their distinct keys with no
+   * row in the table (a row never synced counts too). A push working through a backlog gives deletes a share of
+   * its time, and the next push goes on with them. 0 when none wait.
    */
   deletesWaiting: number;
   /** A backfill started and not finished (stopped by its time budget, a crash or a failure); null when none. */

@@ -11,7 +11,7 @@ import {
   DELETE_CHUNK_ROWS,
   SWEEP_SLICE_MS,
   clearTombstones,
-  countTombstones,
+  tombstonesLeft,
   deleteDetectionOf,
   deleteTombstones,
   presentKeys,
@@ -85,6 +85,10 @@ async function reconcileWithin(
     if (!scope.dryRun) await clearTombstones(scope.source);
   }
   scope.details.deleteDetection = detection;
+  // What an earlier step of this push left waiting is this step's to say again: a step that continues an owed
+  // full comparison instead applies every delete, and would otherwise leave the earlier count standing.
+  delete scope.details.deletesWaiting;
+  delete scope.details.deletesTombstones;
   if (opts.force) {
     await oweFullComparison(scope);
     return continueFullComparison(scope, '', time);
@@ -143,15 +147,19 @@ async function consumeTombstones(
     // I16: a mass delete goes out a chunk at a time within each run's budget (or the share of it before the
     // pages); the tombstones left wait for the push's last step or the next push.
     if (tombstoneChunkRan.has(scope) && time.timeLeft() <= 0) {
-      const waiting = await countTombstones(source, after);
-      if (waiting === 0) return finished();
+      const left = await tombstonesLeft(source, after);
+      if (left.tombstones === 0) return finished();
+      // Rows deleted in Postgres whose delete is not yet checked, not tombstones: a reloaded table leaves
+      // tombstones of keys that are back, which owe nothing.
+      const waiting = left.deletedKeys;
       scope.details.deletesWaiting = waiting;
+      const what = `${left.tombstones} tombstone(s) left to read (${waiting} row(s) deleted in Postgres, not yet checked against SharePoint)`;
       if (time.last) {
-        scope.details.deletesTombstones = `time budget spent: ${waiting} deletes wait; the next push applies them`;
+        scope.details.deletesTombstones = `time budget spent: ${what}; the next push reads them first`;
         scope.stopIncomplete('time budget spent applying deletes found by their tombstones');
       } else
         scope.details.deletesTombstones =
-          `the share of time for deletes before the pages spent: ${waiting} deletes wait; ` +
+          `the share of time for deletes before the pages spent: ${what}; ` +
           'the push goes on with them after its pages, or the next push does';
       return { owed, stopped: true };
     }

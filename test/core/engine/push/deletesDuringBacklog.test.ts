@@ -197,7 +197,7 @@ describe('I8/I16 (docs/design.md) deletes while a backlog is pushed in time-slic
       deleted: first.deleted,
       waiting: (await details(first.runId)).deletesWaiting,
       status: status.deletesWaiting,
-      line: (await statusText(name)).includes('deletes waiting: 1 delete(s) recorded in Postgres'),
+      line: (await statusText(name)).includes('deletes not yet checked: 1 row(s) deleted in Postgres'),
     }).toEqual({ complete: false, deleted: 1000, waiting: 1, status: 1, line: true });
 
     const second = await slicedPush(name);
@@ -208,6 +208,63 @@ describe('I8/I16 (docs/design.md) deletes while a backlog is pushed in time-slic
     }).toEqual({ deleted: 1, status: 0, tombstones: 0 });
     expect((await pushUntilComplete(name)).at(-1)?.complete).toBe(true);
     await expectOneItemPerRow(name);
+  });
+
+  it('a table reloaded with the same rows shows no deletes waiting after a time-sliced push (review r13)', async () => {
+    const name = 'bl_reload';
+    await pushedTwoProjects(h, name, { tombstones: true, source: { pageSize: 50, overlapSeconds: 0 } });
+    // More rows than one chunk of tombstones (DELETE_CHUNK_ROWS, 1000), all synced.
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name) SELECT g, 'row ' || g FROM generate_series(10, 1109) g`,
+    );
+    expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 1100, complete: true });
+    // The nightly reload: every row deleted and inserted again, unchanged; one key deleted twice, then for good.
+    await h.db.pool.query(`CREATE TEMP TABLE bl_reload_copy AS SELECT id, name, budget FROM ${name}`);
+    await h.db.pool.query(`DELETE FROM ${name}`);
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, budget) SELECT id, name, budget FROM bl_reload_copy`,
+    );
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1109`);
+
+    const sliced = await slicedPush(name);
+    const [status] = await definitionStatus(h.db.pool, name);
+    expect({
+      slicedDeleted: sliced.deleted,
+      waiting: (await details(sliced.runId)).deletesWaiting,
+      status: status.deletesWaiting,
+      tombstones: await tombstones(name),
+    }).toEqual({ slicedDeleted: 0, waiting: 1, status: 1, tombstones: 1103 - 1000 });
+    const next = await runPush(h.ctx, name, { trigger: 'test' });
+    expect({ deleted: next.deleted, items: (await h.items(name)).length }).toEqual({
+      deleted: 1,
+      items: 1101,
+    });
+    expect((await definitionStatus(h.db.pool, name))[0].deletesWaiting).toBe(0);
+  });
+
+  it('a TRUNCATE read before the pages: the comparison after them applies the deletes, and none are left waiting', async () => {
+    const name = 'bl_truncate';
+    await pushedTwoProjects(h, name, { tombstones: true, source: { pageSize: 50, overlapSeconds: 0 } });
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name) SELECT g, 'row ' || g FROM generate_series(10, 1109) g`,
+    );
+    expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 1100, complete: true });
+    // A TRUNCATE (a keyless tombstone, owing a full comparison), the rows loaded again, then 1,100 deleted: more
+    // tombstones than the step before the pages reads.
+    await h.db.pool.query(`CREATE TEMP TABLE bl_truncate_copy AS SELECT id, name, budget FROM ${name}`);
+    await h.db.pool.query(`TRUNCATE ${name}`);
+    await h.db.pool.query(
+      `INSERT INTO ${name} (id, name, budget) SELECT id, name, budget FROM bl_truncate_copy`,
+    );
+    await h.db.pool.query(`DELETE FROM ${name} WHERE id >= 10`);
+
+    const sliced = await slicedPush(name);
+    expect({
+      deleted: sliced.deleted,
+      waiting: (await details(sliced.runId)).deletesWaiting,
+      status: (await definitionStatus(h.db.pool, name))[0].deletesWaiting,
+      items: (await h.items(name)).length,
+    }).toEqual({ deleted: 1100, waiting: undefined, status: 0, items: 2 });
   });
 
   it('a run killed between the SharePoint delete and its ledger commit: the rerun finishes both (I6)', async () => {
