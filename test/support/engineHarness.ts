@@ -4,6 +4,7 @@ import { parseDefinition } from '../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../src/core/definition/schema';
 import { createEngineContext, type EngineContextOptions } from '../../src/core/engine/context';
 import { provisionList } from '../../src/core/engine/provision';
+import { PENDING_CREATE_SETTLE_SECONDS } from '../../src/core/engine/push/pendingCreates';
 import type { EngineContext } from '../../src/core/engine/types';
 import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
 import { upsertDefinitions } from '../../src/core/store/definitions';
@@ -102,6 +103,15 @@ export async function startHarness(
       await db.drop();
     },
   };
+}
+
+/**
+ * A harness and a context of it that waits for a create a stopped run sent as the app does
+ * (PENDING_CREATE_SETTLE_SECONDS; the harness's own context waits none): for the tests of creates still landing.
+ */
+export async function startSettlingHarness(): Promise<{ h: Harness; ctx: EngineContext }> {
+  const h = await startHarness();
+  return { h, ctx: { ...h.ctx, pendingCreateSettleSeconds: PENDING_CREATE_SETTLE_SECONDS } };
 }
 
 /** A projects table with an updated_at trigger, as users of the tool have it. */

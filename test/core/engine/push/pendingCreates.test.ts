@@ -14,7 +14,7 @@ import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
 import {
   createProjectsTable,
   projectsDefinition,
-  startHarness,
+  startSettlingHarness,
   type Harness,
 } from '../../../support/engineHarness';
 
@@ -27,10 +27,7 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
   let h: Harness;
   let ctx: EngineContext;
   let n = 0;
-  beforeAll(async () => {
-    h = await startHarness();
-    ctx = { ...h.ctx, pendingCreateSettleSeconds: PENDING_CREATE_SETTLE_SECONDS };
-  });
+  beforeAll(async () => ({ h, ctx } = await startSettlingHarness()));
   afterAll(async () => {
     await dropCaptureObjects(h.db.pool);
     await h.close();
