@@ -14,6 +14,7 @@ import { readInstallationId } from '../../../src/core/store/installation';
 import { lsnNames } from '../../../src/core/capture/lsn';
 import { parseLsn } from '../../../src/core/capture/lsn/pgoutput';
 import { dropCaptureObjects } from '../../support/capture';
+import { defineProjects } from '../../support/projects';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -317,24 +318,14 @@ describe('idle probe, source pool apart from the metadata pool', () => {
 describe('idle probe and `resolve` (recorded as a PUSH run)', () => {
   it('a full delete comparison a stopped push left owed is continued after a conflict is resolved', async () => {
     const name = 'owed';
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: {
-            table: name,
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            overlapSeconds: 0,
-          },
-          conflictPolicy: 'MANUAL',
-          // No delete capture: the sweep runs on the first push, then not again today.
-          deletes: { push: 'PROPAGATE', pull: 'PROPAGATE', truncate: 'PARK', checkIntervalSeconds: 86400 },
-        },
-        name,
-      ),
-    );
+    await defineProjects(h, name, {
+      source: { overlapSeconds: 0 },
+      definition: {
+        conflictPolicy: 'MANUAL',
+        // No delete capture: the sweep runs on the first push, then not again today.
+        deletes: { push: 'PROPAGATE', pull: 'PROPAGATE', truncate: 'PARK', checkIntervalSeconds: 86400 },
+      },
+    });
     await h.db.pool.query(
       `INSERT INTO ${name} (id, name) SELECT g, 'row ' || g FROM generate_series(1, 3) g`,
     );

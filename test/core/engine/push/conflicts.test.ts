@@ -1,14 +1,8 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
-import { installCursorFor } from '../../../../src/core/ops';
-import { parseDefinition } from '../../../../src/core/definition/parse';
-import {
-  createProjectsTable,
-  projectsDefinition,
-  startHarness,
-  type Harness,
-} from '../../../support/engineHarness';
+import { startHarness, type Harness } from '../../../support/engineHarness';
 import { eventually } from '../../../support/eventually';
+import { defineProjects } from '../../../support/projects';
 
 /**
  * A push whose write meets a 412 (or a 404) settles the pair (push/conflicts.ts) under the definition's policy
@@ -29,22 +23,7 @@ afterAll(async () => h.close());
 describe('I12 a Postgres refusal while the push settles a 412 (docs/design.md, I12)', () => {
   it('parks the row and keeps pushing the rest of the table', async () => {
     const name = 'rv_refuse';
-    await createProjectsTable(h.db, name);
-    await h.db.pool.query(`ALTER TABLE ${name} ALTER COLUMN name TYPE varchar(10)`);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: {
-            table: name,
-            key: ['id'],
-            cursor: { type: 'TIMESTAMP', column: 'updated_at' },
-            pageSize: 1,
-          },
-        },
-        name,
-      ),
-    );
+    await defineProjects(h, name, { alter: ['ALTER COLUMN name TYPE varchar(10)'], source: { pageSize: 1 } });
     await h.db.pool.query(
       `INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20), (3, 'three', 30)`,
     );
@@ -98,20 +77,11 @@ describe('I12 a Postgres refusal while the push settles a 412 (docs/design.md, I
 
   it('a row deleted in Postgres whose edited item DESTINATION_WINS brings back, refused by Postgres, is held as one open conflict', async () => {
     const name = 'rv_refuse_del';
-    await createProjectsTable(h.db, name);
     // A column the definition does not map, which the application always fills (NOT NULL, no default).
-    await h.db.pool.query(`ALTER TABLE ${name} ADD COLUMN owner text NOT NULL DEFAULT 'app'`);
-    await h.db.pool.query(`ALTER TABLE ${name} ALTER COLUMN owner DROP DEFAULT`);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'DESTINATION_WINS',
-        },
-        name,
-      ),
-    );
+    await defineProjects(h, name, {
+      alter: ["ADD COLUMN owner text NOT NULL DEFAULT 'app'", 'ALTER COLUMN owner DROP DEFAULT'],
+      definition: { conflictPolicy: 'DESTINATION_WINS' },
+    });
     await h.db.pool.query(
       `INSERT INTO ${name} (id, name, budget, owner) VALUES (1, 'one', 10, 'ann'), (2, 'two', 20, 'bob')`,
     );
@@ -166,17 +136,7 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
   async function deleteAgainstEdit(deleteFirst: boolean, pullFirst = false) {
     n++;
     const name = `pcl${n}`;
-    await createProjectsTable(h.db, name);
-    const input = projectsDefinition(
-      {
-        name,
-        source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-        conflictPolicy: 'LAST_WRITER_WINS',
-      },
-      name,
-    );
-    await h.define(input);
-    await installCursorFor(parseDefinition(input), h.db.pool);
+    await defineProjects(h, name, { definition: { conflictPolicy: 'LAST_WRITER_WINS' }, tombstones: true });
     await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
     expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
@@ -210,23 +170,11 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
     return { run, rows, reason: recorded[0]?.reason, items: await h.items(name) };
   }
 
-  it('LAST_WRITER_WINS: a delete made after the SharePoint edit wins (the item goes)', async () => {
-    const r = await deleteAgainstEdit(false);
-    expect({
-      conflicts: r.run.conflicts,
-      reason: r.reason,
-      rows: r.rows.length,
-      items: r.items.length,
-    }).toEqual({
-      conflicts: 1,
-      reason: expect.stringContaining('Postgres was modified last'),
-      rows: 0,
-      items: 0,
-    });
-  });
-
-  it('LAST_WRITER_WINS: the pull meeting the edit first decides alike; the push then deletes the item', async () => {
-    const r = await deleteAgainstEdit(false, true);
+  it.each([
+    ['a delete made after the SharePoint edit wins (the item goes)', false],
+    ['the pull meeting the edit first decides alike; the push then deletes the item', true],
+  ])('LAST_WRITER_WINS: %s', async (_, pullFirst) => {
+    const r = await deleteAgainstEdit(false, pullFirst);
     expect({
       conflicts: r.run.conflicts,
       reason: r.reason,
@@ -257,17 +205,7 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
    */
   it('an item deleted while a 412 is settled is a delete-against-edit conflict, not a delete that applied', async () => {
     const name = 'pcwg';
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'DESTINATION_WINS',
-        },
-        name,
-      ),
-    );
+    await defineProjects(h, name, { definition: { conflictPolicy: 'DESTINATION_WINS' } });
     await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
     const pull = () => runPull(h.ctx, name, { trigger: 'test' });
