@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
@@ -20,41 +18,11 @@ import {
   timestampSource,
   type Harness,
 } from '../../support/engineHarness';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * A minimal receiver: answers Graph's validation handshake like the real endpoint must, and keeps the
- * bodies it is sent (lifecycle notifications carry the clientState this test cannot otherwise know).
- */
-async function receiver(): Promise<{ url: string; bodies: unknown[]; close(): Promise<void> }> {
-  const bodies: unknown[] = [];
-  const server: Server = createServer((req, res) => {
-    const token = new URL(req.url ?? '/', 'http://x').searchParams.get('validationToken');
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (token !== null) {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(token);
-        return;
-      }
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString() || 'null'));
-      res.writeHead(202);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bodies,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { receiver, type Receiver } from '../../support/receiver';
 
 describe('subscription upkeep against the emulator', () => {
   let h: Harness;
-  let endpoint: Awaited<ReturnType<typeof receiver>>;
+  let endpoint: Receiver;
   let dispatcher: Agent;
   let urls: { notificationUrl: string; lifecycleNotificationUrl: string };
 
@@ -173,8 +141,7 @@ describe('subscription upkeep against the emulator', () => {
   it('reauthorizes on reauthorizationRequired, authenticated by the clientState Graph sends', async () => {
     const [sub] = await live();
     h.emulator.control.triggerLifecycle(sub.subscriptionId, 'reauthorizationRequired');
-    for (let i = 0; i < 100 && endpoint.bodies.length === 0; i++) await sleep(20);
-    const body = endpoint.bodies.pop();
+    const body = await endpoint.next();
     const result = await handleLifecycle(h.ctx, body, { urls });
     expect(result.ignored).toEqual([]);
     expect(result.handled).toEqual([

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { listDefinitions } from '../../../src/core/store/definitions';
 import {
@@ -9,46 +7,8 @@ import {
   listStoredSubscriptions,
 } from '../../../src/core/subscriptions';
 import { projectsDefinition, SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { receiver, type Receiver } from '../../support/receiver';
 import { createSplitsTable } from '../../support/routed';
-
-/** Answers Graph's validation handshake and keeps the lifecycle bodies it is sent (they carry the clientState). */
-async function receiver(): Promise<{
-  url: string;
-  bodies: unknown[];
-  next(): Promise<unknown>;
-  close(): Promise<void>;
-}> {
-  const bodies: unknown[] = [];
-  const waiting: ((body: unknown) => void)[] = [];
-  const server: Server = createServer((req, res) => {
-    const token = new URL(req.url ?? '/', 'http://x').searchParams.get('validationToken');
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (token !== null) {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(token);
-        return;
-      }
-      const body: unknown = JSON.parse(Buffer.concat(chunks).toString() || 'null');
-      const waiter = waiting.shift();
-      if (waiter) waiter(body);
-      else bodies.push(body);
-      res.writeHead(202);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bodies,
-    next: () =>
-      bodies.length > 0
-        ? Promise.resolve(bodies.shift())
-        : new Promise<unknown>((resolve) => waiting.push(resolve)),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 interface LifecycleBody {
   value: { subscriptionId: string; clientState: string; lifecycleEvent: string }[];
@@ -56,7 +16,7 @@ interface LifecycleBody {
 
 describe('subscriptionRemoved lifecycle notifications (at-least-once delivery)', () => {
   let h: Harness;
-  let endpoint: Awaited<ReturnType<typeof receiver>>;
+  let endpoint: Receiver;
   let dispatcher: Agent;
   let urls: { notificationUrl: string; lifecycleNotificationUrl: string };
 
