@@ -1,31 +1,22 @@
 import { HttpRequest, HttpResponse } from '@azure/functions';
-import type { EngineContext } from '../../src/core/engine/types';
-import { disabledTelemetry } from '../../src/core/telemetry';
 import { graphLifecycle } from '../../src/functions/graphLifecycle';
 import { graphWebhook } from '../../src/functions/graphWebhook';
 import { pullQueueOutput } from '../../src/functions/queues';
-import { installRuntime } from '../../src/functions/runtime';
 import type { TestDatabase } from '../support/db';
 import { invocation, postJson, queued } from './support/invocation';
-import { metaOnlyContext, notification, ordersFixture } from './support/metaFixtures';
+import { metaOnlyContext, notification, ordersRuntime, type OrdersRuntime } from './support/metaFixtures';
 
 const URL = 'http://127.0.0.1:7071/api/graph/notifications?code=key';
 
+let fixture: OrdersRuntime;
 let db: TestDatabase;
-let ctx: EngineContext;
-let closeFixture: () => Promise<void>;
-let uninstall: () => void;
 let ordersId: string;
 
 beforeAll(async () => {
-  ({ db, ctx, ordersId, close: closeFixture } = await ordersFixture());
-  uninstall = installRuntime({ ctx, telemetry: disabledTelemetry, webhookUrls: {} });
+  fixture = await ordersRuntime();
+  ({ db, ordersId } = fixture);
 });
-
-afterAll(async () => {
-  uninstall();
-  await closeFixture();
-});
+afterAll(() => fixture.close());
 
 beforeEach(() => db.pool.query('DELETE FROM arcore.pending_pulls'));
 
@@ -114,8 +105,7 @@ describe('I12 graph webhook: bad input never enqueues and never answers 5xx', ()
   it('answers 500 only when the notifications cannot be persisted, so Graph retries', async () => {
     const broken = await metaOnlyContext(db);
     await broken.ctx.meta.end();
-    uninstall();
-    const restore = installRuntime({ ctx: broken.ctx, telemetry: disabledTelemetry, webhookUrls: {} });
+    const restore = fixture.runtimeOver(broken.ctx);
     try {
       const result = await call(postJson(URL, { value: [notification('sub-orders', 'right')] }));
       expect(result.status).toBe(500);
@@ -123,7 +113,6 @@ describe('I12 graph webhook: bad input never enqueues and never answers 5xx', ()
       expect(result.logs.some((l) => l.level === 'error')).toBe(true);
     } finally {
       restore();
-      uninstall = installRuntime({ ctx, telemetry: disabledTelemetry, webhookUrls: {} });
     }
   });
 });

@@ -1,6 +1,4 @@
 import { HttpRequest, HttpResponse, type HttpHandler } from '@azure/functions';
-import type { EngineContext } from '../../src/core/engine/types';
-import { disabledTelemetry } from '../../src/core/telemetry';
 import { graphLifecycle } from '../../src/functions/graphLifecycle';
 import { graphWebhook } from '../../src/functions/graphWebhook';
 import { opsApi } from '../../src/functions/opsApi';
@@ -13,10 +11,9 @@ import {
   OPS_WRITE_ROLE,
 } from '../../src/functions/opsAuth';
 import { pullQueueOutput } from '../../src/functions/queues';
-import { installRuntime } from '../../src/functions/runtime';
 import type { TestDatabase } from '../support/db';
 import { invocation, postJson, queued } from './support/invocation';
-import { notification, ordersFixture } from './support/metaFixtures';
+import { notification, ordersRuntime } from './support/metaFixtures';
 
 /*
  * What an unauthenticated, a wrongly authenticated and a rightly authenticated caller get from every HTTP
@@ -30,20 +27,11 @@ const LIFECYCLE = 'https://app.example/api/graph/lifecycle';
 const OPS = 'https://app.example/api/ops';
 
 let db: TestDatabase;
-let ctx: EngineContext;
-let closeFixture: () => Promise<void>;
-let uninstall: () => void;
 let ordersId: string;
+let close: () => Promise<void>;
 
-beforeAll(async () => {
-  ({ db, ctx, ordersId, close: closeFixture } = await ordersFixture());
-  uninstall = installRuntime({ ctx, telemetry: disabledTelemetry, webhookUrls: {} });
-});
-
-afterAll(async () => {
-  uninstall();
-  await closeFixture();
-});
+beforeAll(async () => ({ db, ordersId, close } = await ordersRuntime()));
+afterAll(() => close());
 
 beforeEach(async () => {
   await db.pool.query('DELETE FROM arcore.pending_pulls');
