@@ -13,7 +13,7 @@ import { getDefinition } from '../../../src/core/store/definitions';
 import { readInstallationId } from '../../../src/core/store/installation';
 import { lsnNames } from '../../../src/core/capture/lsn';
 import { parseLsn } from '../../../src/core/capture/lsn/pgoutput';
-import { dropCaptureObjects } from '../../support/capture';
+import { closeCapturing } from '../../support/capture';
 import { defineProjects } from '../../support/projects';
 import {
   createProjectsTable,
@@ -35,10 +35,7 @@ beforeAll(async () => {
   // a run and the probe after it; the bound itself is tested with its own context below.
   h.ctx.idleSlotLagBytes = 1024 ** 3;
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'queue' });
 const titles = async (list: string) => (await h.items(list)).map((i) => String(i.fields.Title)).sort();

@@ -10,7 +10,7 @@ import {
 } from '../../../../src/core/engine/push/pendingCreates';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { LedgerStore } from '../../../../src/core/store/ledger';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -28,10 +28,7 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
   let ctx: EngineContext;
   let n = 0;
   beforeAll(async () => ({ h, ctx } = await startSettlingHarness()));
-  afterAll(async () => {
-    await dropCaptureObjects(h.db.pool);
-    await h.close();
-  });
+  afterAll(() => closeCapturing(h));
   afterEach(() => jest.restoreAllMocks());
 
   /** The source read of the rows to push again fails once (an injected fault: the source lost at that moment). */
