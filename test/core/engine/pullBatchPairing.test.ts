@@ -4,6 +4,12 @@ import { runPush } from '../../../src/core/engine/push';
 import type { EngineContext } from '../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import {
+  countStatementsOn,
+  installStatementCounts,
+  resetStatementCounts,
+  statementCounts,
+} from '../../support/statementCounts';
 import { watchedClient } from '../../support/watchedClient';
 
 /**
@@ -39,14 +45,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
     h = await startHarness();
     pool = new Pool({ connectionString: h.db.url, Client: WatchedClient, max: 4 });
     watched = { ...h.ctx, meta: pool, sourcePool: () => pool };
-    await h.db.pool.query(`CREATE TABLE statements (tbl text, op text, n int NOT NULL DEFAULT 0,
-        PRIMARY KEY (tbl, op));
-      CREATE FUNCTION count_statement() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO statements VALUES (TG_TABLE_NAME, TG_OP, 1)
-          ON CONFLICT (tbl, op) DO UPDATE SET n = statements.n + 1;
-        RETURN NULL;
-      END $$;`);
+    await installStatementCounts(h.db.pool);
   });
   afterAll(async () => {
     await pool?.end();
@@ -59,8 +58,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
    */
   const synced = async (name: string, columns: string, rows = 0) => {
     await h.db.pool.query(`CREATE TABLE ${name} (${columns}, updated_at timestamptz NOT NULL DEFAULT now());
-      CREATE TRIGGER count_statement AFTER INSERT OR UPDATE OR DELETE ON ${name}
-        FOR EACH STATEMENT EXECUTE FUNCTION count_statement();`);
+      ${countStatementsOn(name)}`);
     await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
     await h.define({
       name,
@@ -80,7 +78,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
       );
     expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: rows, failed: 0 });
     await runPull(h.ctx, name, { trigger: 'test' }); // the list's first delta (and the push's echoes)
-    await h.db.pool.query('DELETE FROM statements WHERE tbl = $1', [name]);
+    await resetStatementCounts(h.db.pool, name);
     const base = `/sites/${h.siteId}/lists/${name}/items`;
     return {
       create: async (fields: Record<string, unknown>) =>
@@ -88,14 +86,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
       edit: async (itemId: string, fields: Record<string, unknown>) =>
         expect((await h.asUser('PATCH', `${base}/${itemId}/fields`, fields)).status).toBe(200),
       /** Statements of each kind that landed on the table since setup. */
-      landed: async () =>
-        Object.fromEntries(
-          (
-            await h.db.pool.query<{ op: string; n: number }>('SELECT op, n FROM statements WHERE tbl = $1', [
-              name,
-            ])
-          ).rows.map((r) => [r.op, r.n]),
-        ),
+      landed: () => statementCounts(h.db.pool, name),
       /**
        * Per ledger entry: the item's fields and the row its entry names (by the row's key), with the row's
        * values as text.
