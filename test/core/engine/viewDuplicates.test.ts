@@ -10,13 +10,8 @@ import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { resolveConflict, ResolutionValueError } from '../../../src/core/engine/resolve';
 import { installCursorTrigger, PostgresSource } from '../../../src/core/source/postgres/PostgresSource';
-import {
-  SITE,
-  createProjectsTable,
-  projectsDefinition,
-  startHarness,
-  type Harness,
-} from '../../support/engineHarness';
+import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { defineProjects } from '../../support/projects';
 
 const SHARED_A =
   '2 different rows share the key code="A": none of them is synced until the key identifies one row ' +
@@ -339,13 +334,7 @@ describe('I13 views across pages, with the delta feed in the order of the change
 
   it('a table: an edit of a paired item pulled with a copy of it on one page is applied, not parked as a key two rows hold', async () => {
     const name = 'copyedit';
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
-        name,
-      ),
-    );
+    await defineProjects(h, name);
     await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'orig', 10)`);
     expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 1 });
     await runPull(h.ctx, name, { trigger: 'test' });
