@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { SyncDefinitionInput } from '../../src/core/definition/schema';
-import { SITE } from './engineHarness';
+import { SITE, type Harness } from './engineHarness';
 
 /** An LSN definition of table `name` (id key; name → Title, budget → Budget) syncing to the list `name`. */
 export function lsnDefinition(
@@ -39,4 +39,10 @@ export async function dropCaptureObjects(pool: Pool): Promise<void> {
       'SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE $1',
       [`arcore_${id.slice(0, 12)}_%`],
     );
+}
+
+/** Closes harness `h` after dropping the capture objects its LSN definitions made (dropCaptureObjects). */
+export async function closeCapturing(h: Harness): Promise<void> {
+  await dropCaptureObjects(h.db.pool);
+  await h.close();
 }

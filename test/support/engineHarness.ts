@@ -2,8 +2,9 @@ import { Agent } from 'undici';
 import { loadSettings } from '../../src/config/settings';
 import { parseDefinition } from '../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../src/core/definition/schema';
-import { createEngineContext } from '../../src/core/engine/context';
+import { createEngineContext, type EngineContextOptions } from '../../src/core/engine/context';
 import { provisionList } from '../../src/core/engine/provision';
+import { PENDING_CREATE_SETTLE_SECONDS } from '../../src/core/engine/push/pendingCreates';
 import type { EngineContext } from '../../src/core/engine/types';
 import { installCursorTrigger } from '../../src/core/source/postgres/PostgresSource';
 import { upsertDefinitions } from '../../src/core/store/definitions';
@@ -31,10 +32,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** `adminUrl`: the Postgres server to create the test database on (default: the run's shared server). */
+/**
+ * `adminUrl`: the Postgres server to create the test database on (default: the run's shared server). `graph`:
+ * Graph client options over the harness's own.
+ */
 export async function startHarness(
   emulatorOptions: EmulatorOptions = {},
   adminUrl?: string,
+  graph: EngineContextOptions['graph'] = {},
 ): Promise<Harness> {
   const db = await freshDatabase(adminUrl);
   await migrate(db.pool);
@@ -54,7 +59,13 @@ export async function startHarness(
     // create still landing has tests of its own (pendingCreates.test.ts).
     PENDING_CREATE_SETTLE_SECONDS: '0',
   });
-  const { ctx, close } = await createEngineContext(settings, { caCert: emulator.caCert });
+  const { ctx, close } = await createEngineContext(settings, {
+    caCert: emulator.caCert,
+    // A transient failure the emulator injects is retried after 20 ms, not 500 ms doubling: what a test proves is
+    // that the retry happens (the fault is spent by count, not by time); the back-off's steps have tests of their
+    // own (pacing.test.ts, SharePointTarget.test.ts).
+    graph: { retryBaseDelayMs: 20, ...graph },
+  });
   const dispatcher = new Agent({ connect: { ca: emulator.caCert } });
   const siteId = emulator.control.getSiteId(SITE);
   return {
@@ -92,6 +103,15 @@ export async function startHarness(
       await db.drop();
     },
   };
+}
+
+/**
+ * A harness and a context of it that waits for a create a stopped run sent as the app does
+ * (PENDING_CREATE_SETTLE_SECONDS; the harness's own context waits none): for the tests of creates still landing.
+ */
+export async function startSettlingHarness(): Promise<{ h: Harness; ctx: EngineContext }> {
+  const h = await startHarness();
+  return { h, ctx: { ...h.ctx, pendingCreateSettleSeconds: PENDING_CREATE_SETTLE_SECONDS } };
 }
 
 /** A projects table with an updated_at trigger, as users of the tool have it. */

@@ -38,8 +38,11 @@ function nextLine(
   });
 }
 
-export async function startOwnPostgres(): Promise<OwnPostgres> {
-  const child = spawn(process.execPath, nodeArgsFor(CHILD), { stdio: ['pipe', 'pipe', 'pipe'] });
+/** `settings`: server settings the server starts with (wal_level, synchronous_standby_names…). */
+export async function startOwnPostgres(settings: Record<string, string> = {}): Promise<OwnPostgres> {
+  const child = spawn(process.execPath, [...nodeArgsFor(CHILD), JSON.stringify(settings)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const lines = createInterface({ input: child.stdout });

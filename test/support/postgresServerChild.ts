@@ -3,14 +3,22 @@
  * module jest cannot load). Prints one JSON line {port, adminUrl, dataDir} once the server is up, then obeys
  * one command per stdin line, answering each with `ok <command>` or `error <message>`:
  * `halt immediate`, `halt fast`, `resume`, `stop`. Closing stdin stops the server and exits.
- * Usage: node --import tsx test/support/postgresServerChild.ts
+ * Usage: node --import tsx test/support/postgresServerChild.ts ['{"setting": "value", …}']
+ * (server settings given at start, as `-c setting=value`: no restart needed for one like wal_level).
  */
 import { createInterface } from 'node:readline';
 import { startEmbeddedPostgres } from '../../src/core/db/embeddedPostgres';
 
 async function main(): Promise<void> {
+  const settings = JSON.parse(process.argv[2] ?? '{}') as Record<string, string>;
   const pg = await startEmbeddedPostgres({
-    postgresFlags: ['-c', 'fsync=off', '-c', 'max_connections=100'],
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'max_connections=100',
+      ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
   });
   process.stdout.write(`${JSON.stringify({ port: pg.port, adminUrl: pg.adminUrl, dataDir: pg.dataDir })}\n`);
   let stopped = false;

@@ -18,11 +18,14 @@ export interface ProjectsOptions {
   source?: Partial<SyncDefinitionInput['source']>;
   /** Installs the cursor as the CLI does, with the trigger that keeps a tombstone of each deleted row. */
   tombstones?: boolean;
+  /** Changes to the table before it is defined, each run as `ALTER TABLE name <change>`, in order. */
+  alter?: string[];
 }
 
 /** Table `name` on list `name` (or `list`): createProjectsTable's table, projectsDefinition's mapping, defined. */
 export async function defineProjects(h: Harness, name: string, options: ProjectsOptions = {}): Promise<void> {
   await createProjectsTable(h.db, name);
+  for (const change of options.alter ?? []) await h.db.pool.query(`ALTER TABLE ${name} ${change}`);
   const input = projectsDefinition(
     { name, source: { ...timestampSource(name), ...options.source }, ...options.definition },
     options.list ?? name,

@@ -103,8 +103,9 @@ export async function definitionListId(
 }
 
 /**
- * Table `table` (id, title, status) routed to list `open` while status is 'OPEN', else to `closed`, Title and Status
- * mapped, with `options` (conflict policy, pull) on top: the move and resolve tests' routed definition, defined.
+ * Table `table` (id, title, status, notes) routed to list `open` while status is 'OPEN', else to `closed`, Title and
+ * Status mapped, with `options` (conflict policy, pull, fields) on top: the move and resolve tests' routed
+ * definition, defined.
  */
 export async function defineRoutedTitles(
   h: Harness,
@@ -114,7 +115,7 @@ export async function defineRoutedTitles(
   options: Partial<SyncDefinitionInput> = {},
 ): Promise<void> {
   await h.db.pool.query(`CREATE TABLE ${table} (
-    id integer PRIMARY KEY, title text, status text, updated_at timestamptz NOT NULL DEFAULT now())`);
+    id integer PRIMARY KEY, title text, status text, notes text, updated_at timestamptz NOT NULL DEFAULT now())`);
   await installCursorTrigger(h.db.pool, 'public', table, 'updated_at');
   await h.define({
     name: table,

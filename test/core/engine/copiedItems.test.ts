@@ -1,12 +1,8 @@
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { resolveConflict, ResolutionValueError } from '../../../src/core/engine/resolve';
-import {
-  createProjectsTable,
-  projectsDefinition,
-  startHarness,
-  type Harness,
-} from '../../support/engineHarness';
+import { startHarness, type Harness } from '../../support/engineHarness';
+import { defineProjects } from '../../support/projects';
 
 /**
  * I1/I6/I7: an item created in SharePoint with the hidden key of a row that is already paired with a live item
@@ -24,13 +20,7 @@ describe('I6 adoption by hidden key: copies of a paired item', () => {
   async function synced() {
     n++;
     const name = `cp${n}`;
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        { name, source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } } },
-        name,
-      ),
-    );
+    await defineProjects(h, name);
     await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'orig', 10)`);
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
     const pull = () => runPull(h.ctx, name, { trigger: 'test' });

@@ -5,7 +5,7 @@ import { resetCursor } from '../../../src/core/ops/cursors';
 import { definitionStatus } from '../../../src/core/ops/status';
 import { installCursorFor } from '../../../src/core/ops';
 import { DELETE_CHUNK_ROWS } from '../../../src/core/source/postgres/tombstones';
-import { dropCaptureObjects } from '../../support/capture';
+import { closeCapturing } from '../../support/capture';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -22,10 +22,7 @@ describe('I16 the forced delete comparison keeps the time budget and is never fo
   beforeAll(async () => {
     h = await startHarness();
   });
-  afterAll(async () => {
-    await dropCaptureObjects(h.db.pool);
-    await h.close();
-  });
+  afterAll(() => closeCapturing(h));
 
   const push = (name: string, maxSeconds?: number) => runPush(h.ctx, name, { trigger: 'test', maxSeconds });
   const titles = async (list: string) => (await h.items(list)).map((i) => String(i.fields.Title)).sort();

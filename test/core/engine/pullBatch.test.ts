@@ -5,6 +5,12 @@ import { runPush } from '../../../src/core/engine/push';
 import type { RunSummary } from '../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import {
+  countStatementsOn,
+  installStatementCounts,
+  resetStatementCounts,
+  statementCounts,
+} from '../../support/statementCounts';
 import { eventually } from '../../support/eventually';
 
 /**
@@ -18,14 +24,8 @@ describe('batched pull writes (issue 23 item 3)', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
-    await h.db.pool.query(`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
-      CREATE TABLE statements (tbl text, op text, n int NOT NULL DEFAULT 0, PRIMARY KEY (tbl, op));
-      CREATE FUNCTION count_statement() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO statements VALUES (TG_TABLE_NAME, TG_OP, 1)
-          ON CONFLICT (tbl, op) DO UPDATE SET n = statements.n + 1;
-        RETURN NULL;
-      END $$;`);
+    await h.db.pool.query(`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`);
+    await installStatementCounts(h.db.pool);
   });
   afterAll(async () => h?.close());
 
@@ -43,8 +43,7 @@ describe('batched pull writes (issue 23 item 3)', () => {
         updated_at timestamptz NOT NULL DEFAULT now());
       CREATE SEQUENCE ${name}_ids START 1000 OWNED BY ${name}.id;
       ALTER TABLE ${name} ALTER COLUMN id SET DEFAULT nextval('${name}_ids');
-      CREATE TRIGGER count_statement AFTER INSERT OR UPDATE OR DELETE ON ${name}
-        FOR EACH STATEMENT EXECUTE FUNCTION count_statement();`);
+      ${countStatementsOn(name)}`);
     await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
     await h.define({
       name,
@@ -66,7 +65,7 @@ describe('batched pull writes (issue 23 item 3)', () => {
     );
     expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: rows, failed: 0 });
     await runPull(h.ctx, name, { trigger: 'test' }); // the push's echoes
-    await h.db.pool.query('DELETE FROM statements WHERE tbl = $1', [name]);
+    await resetStatementCounts(h.db.pool, name);
     const items = await h.items(name);
     const itemOf = (title: string) => items.find((i) => i.fields.Title === title)!.id;
     const base = `/sites/${h.siteId}/lists/${name}/items`;
@@ -94,14 +93,7 @@ describe('batched pull writes (issue 23 item 3)', () => {
           tags: string[] | null;
           removed: boolean;
         }[],
-      statements: async () =>
-        Object.fromEntries(
-          (
-            await h.db.pool.query<{ op: string; n: number }>('SELECT op, n FROM statements WHERE tbl = $1', [
-              name,
-            ])
-          ).rows.map((r) => [r.op, r.n]),
-        ),
+      statements: () => statementCounts(h.db.pool, name),
     };
   };
 
@@ -161,7 +153,7 @@ describe('batched pull writes (issue 23 item 3)', () => {
     await h.db.pool.query("INSERT INTO pb_coded (code, name) VALUES ('A0', 'zero')");
     await runPush(h.ctx, 'pb_coded', { trigger: 'test' });
     await runPull(h.ctx, 'pb_coded', { trigger: 'test' });
-    await h.db.pool.query("DELETE FROM statements WHERE tbl = 'pb_coded'");
+    await resetStatementCounts(h.db.pool, 'pb_coded');
     const base = `/sites/${h.siteId}/lists/pb_coded/items`;
     // Keys in an order unlike the items' order, so a row paired by position alone would show.
     for (const [code, name] of [
@@ -173,10 +165,7 @@ describe('batched pull writes (issue 23 item 3)', () => {
       expect((await h.asUser('POST', base, { fields: { Code: code, Title: name } })).status).toBe(201);
     const run = await runPull(h.ctx, 'pb_coded', { trigger: 'test' });
     expect(run).toMatchObject({ status: 'SUCCEEDED', created: 4, failed: 0 });
-    const { rows: statements } = await h.db.pool.query<{ op: string; n: number }>(
-      "SELECT op, n FROM statements WHERE tbl = 'pb_coded'",
-    );
-    expect(statements).toEqual([{ op: 'INSERT', n: 1 }]);
+    expect(await statementCounts(h.db.pool, 'pb_coded')).toEqual({ INSERT: 1 });
     // Each ledger entry pairs an item with the row of that item's key.
     const { rows: pairs } = await h.db.pool.query<{ code: string; item: string }>(
       `SELECT l.source_identity->>'code' AS code, l.sp_item_id AS item FROM arcore.sync_ledger l

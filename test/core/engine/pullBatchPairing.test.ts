@@ -4,6 +4,12 @@ import { runPush } from '../../../src/core/engine/push';
 import type { EngineContext } from '../../../src/core/engine/types';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import {
+  countStatementsOn,
+  installStatementCounts,
+  resetStatementCounts,
+  statementCounts,
+} from '../../support/statementCounts';
 import { watchedClient } from '../../support/watchedClient';
 
 /**
@@ -39,14 +45,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
     h = await startHarness();
     pool = new Pool({ connectionString: h.db.url, Client: WatchedClient, max: 4 });
     watched = { ...h.ctx, meta: pool, sourcePool: () => pool };
-    await h.db.pool.query(`CREATE TABLE statements (tbl text, op text, n int NOT NULL DEFAULT 0,
-        PRIMARY KEY (tbl, op));
-      CREATE FUNCTION count_statement() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO statements VALUES (TG_TABLE_NAME, TG_OP, 1)
-          ON CONFLICT (tbl, op) DO UPDATE SET n = statements.n + 1;
-        RETURN NULL;
-      END $$;`);
+    await installStatementCounts(h.db.pool);
   });
   afterAll(async () => {
     await pool?.end();
@@ -59,8 +58,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
    */
   const synced = async (name: string, columns: string, rows = 0) => {
     await h.db.pool.query(`CREATE TABLE ${name} (${columns}, updated_at timestamptz NOT NULL DEFAULT now());
-      CREATE TRIGGER count_statement AFTER INSERT OR UPDATE OR DELETE ON ${name}
-        FOR EACH STATEMENT EXECUTE FUNCTION count_statement();`);
+      ${countStatementsOn(name)}`);
     await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
     await h.define({
       name,
@@ -80,7 +78,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
       );
     expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: rows, failed: 0 });
     await runPull(h.ctx, name, { trigger: 'test' }); // the list's first delta (and the push's echoes)
-    await h.db.pool.query('DELETE FROM statements WHERE tbl = $1', [name]);
+    await resetStatementCounts(h.db.pool, name);
     const base = `/sites/${h.siteId}/lists/${name}/items`;
     return {
       create: async (fields: Record<string, unknown>) =>
@@ -88,14 +86,7 @@ describe('batched pull inserts are paired by content; a refused statement is spl
       edit: async (itemId: string, fields: Record<string, unknown>) =>
         expect((await h.asUser('PATCH', `${base}/${itemId}/fields`, fields)).status).toBe(200),
       /** Statements of each kind that landed on the table since setup. */
-      landed: async () =>
-        Object.fromEntries(
-          (
-            await h.db.pool.query<{ op: string; n: number }>('SELECT op, n FROM statements WHERE tbl = $1', [
-              name,
-            ])
-          ).rows.map((r) => [r.op, r.n]),
-        ),
+      landed: () => statementCounts(h.db.pool, name),
       /**
        * Per ledger entry: the item's fields and the row its entry names (by the row's key), with the row's
        * values as text.
@@ -205,6 +196,91 @@ describe('batched pull inserts are paired by content; a refused statement is spl
     expectEachItemOnItsOwnRow(await t.links());
     // The reversed statement was rolled back: each item was then inserted alone.
     expect(await t.landed()).toEqual({ INSERT: newItems.length });
+  });
+
+  const parked = async (name: string): Promise<string[]> =>
+    (
+      await h.db.pool.query<{ last_error: string }>(
+        `SELECT f.last_error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+          WHERE d.name = $1 AND f.direction = 'PULL' AND f.status = 'PARKED'`,
+        [name],
+      )
+    ).rows.map((r) => r.last_error);
+
+  it('rows that come back in another order are not paired with an item whose value a case-insensitive collation calls equal', async () => {
+    await h.db.pool
+      .query(`CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+      CREATE TABLE rv_ci (id serial PRIMARY KEY, name text COLLATE ci NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now())`);
+    await installCursorTrigger(h.db.pool, 'public', 'rv_ci', 'updated_at');
+    await h.define({
+      name: 'rv_ci',
+      source: { table: 'rv_ci', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'rv_ci' },
+      fields: [{ source: 'name', target: 'Title' }],
+    });
+    await runPush(h.ctx, 'rv_ci', { trigger: 'test' });
+    await runPull(h.ctx, 'rv_ci', { trigger: 'test' });
+    const base = `/sites/${h.siteId}/lists/rv_ci/items`;
+    // Two new items whose titles differ only in case: the collation calls them equal, their bytes differ.
+    for (const title of ['Twin', 'tWIN'])
+      expect((await h.asUser('POST', base, { fields: { Title: title } })).status).toBe(201);
+
+    reverseInsertOrder = true;
+    reversed = 0;
+    let run;
+    try {
+      run = await runPull(watched, 'rv_ci', { trigger: 'test' });
+    } finally {
+      reverseInsertOrder = false;
+    }
+
+    expect(reversed).toBe(1);
+    expect(run).toMatchObject({ status: 'SUCCEEDED', created: 2, failed: 0 });
+    const { rows: links } = await h.db.pool.query<{ item: string; name: string }>(
+      `SELECT l.sp_item_id AS item, t.name FROM arcore.sync_ledger l
+         JOIN arcore.sync_definitions d ON d.id = l.definition_id
+         JOIN rv_ci t ON t.id = (l.source_identity->>'id')::int WHERE d.name = 'rv_ci'`,
+    );
+    const items = await h.items('rv_ci');
+    expect(links).toHaveLength(2);
+    for (const l of links) expect(l.name).toBe(items.find((i) => i.id === l.item)?.fields.Title);
+  });
+
+  it("a view's new item taking the key of an item deleted on the same page is inserted, not parked (I13 meets the write order)", async () => {
+    await h.db.pool.query(`CREATE TABLE vk_rows (id serial PRIMARY KEY, code text, name text,
+        updated_at timestamptz NOT NULL DEFAULT now());
+      CREATE VIEW vk AS SELECT code, name, updated_at FROM vk_rows`);
+    await installCursorTrigger(h.db.pool, 'public', 'vk_rows', 'updated_at');
+    await h.define({
+      name: 'vk',
+      source: { table: 'vk', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'vk' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'code', target: 'Code' },
+      ],
+    });
+    await h.db.pool.query("INSERT INTO vk_rows (code, name) VALUES ('A', 'old a'), ('B', 'b')");
+    expect(await runPush(h.ctx, 'vk', { trigger: 'test' })).toMatchObject({ created: 2, failed: 0 });
+    await runPull(h.ctx, 'vk', { trigger: 'test' });
+    const base = `/sites/${h.siteId}/lists/vk/items`;
+    const old = (await h.items('vk')).find((i) => i.fields.Title === 'old a');
+    // In SharePoint: the item of key A is deleted, then a new item takes key A (one delta page, in that order).
+    expect((await h.asUser('DELETE', `${base}/${old!.id}`)).status).toBe(204);
+    expect((await h.asUser('POST', base, { fields: { Title: 'new a', Code: 'A' } })).status).toBe(201);
+
+    expect(await runPull(h.ctx, 'vk', { trigger: 'test' })).toMatchObject({
+      status: 'SUCCEEDED',
+      deleted: 1,
+      created: 1,
+      failed: 0,
+    });
+    const { rows } = await h.db.pool.query<{ row: string }>(
+      "SELECT code || ':' || name AS row FROM vk_rows ORDER BY code",
+    );
+    expect(rows.map((r) => r.row)).toEqual(['A:new a', 'B:b']);
+    expect(await parked('vk')).toEqual([]);
   });
 
   it('a BEFORE INSERT trigger that rewrites a supplied value sends the chunk item by item, each item on its own row', async () => {

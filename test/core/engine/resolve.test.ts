@@ -6,13 +6,10 @@ import { runPush } from '../../../src/core/engine/push';
 import { resolveConflict, ResolutionValueError } from '../../../src/core/engine/resolve';
 import { runCli as runCliInProcess } from '../../../src/cli/index';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
+import type { RunSummary } from '../../../src/core/engine/types';
 import { runCli } from '../../cli/cliHarness';
-import {
-  createProjectsTable,
-  projectsDefinition,
-  startHarness,
-  type Harness,
-} from '../../support/engineHarness';
+import { startHarness, type Harness } from '../../support/engineHarness';
+import { defineProjects, type ProjectsOptions } from '../../support/projects';
 
 /**
  * Manual resolution (I7, I12): values are checked against both sides before anything is written; Postgres is
@@ -27,40 +24,57 @@ describe('I7 resolve: never half-applied', () => {
   });
   afterAll(async () => h.close());
 
-  /** A MANUAL definition with one open conflict on Title ("pg" in Postgres, "sp" in SharePoint). */
-  async function parked(overrides: Partial<SyncDefinitionInput> = {}) {
+  /**
+   * A MANUAL definition `prefix`N (defineProjects's, with `options.definition` on top) of a table holding row
+   * (1, `title`, 10).
+   */
+  async function manualTable(prefix: string, title: string, options: ProjectsOptions = {}) {
     n++;
-    const name = `rs${n}`;
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'MANUAL',
-          ...overrides,
-        },
-        name,
-      ),
-    );
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'T0', 10)`);
+    const name = `${prefix}${n}`;
+    await defineProjects(h, name, {
+      ...options,
+      definition: { conflictPolicy: 'MANUAL', ...options.definition },
+    });
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, $1, 10)`, [title]);
     const push = () => runPush(h.ctx, name, { trigger: 'test' });
     const pull = () => runPull(h.ctx, name, { trigger: 'test' });
-    await push();
-    await pull();
-    const itemId = (await h.items(name))[0].id;
-    await h.db.pool.query(`UPDATE ${name} SET name = 'pg' WHERE id = 1`);
-    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
-      Title: 'sp',
-    });
+    return { name, push, pull };
+  }
+
+  /** Item `itemId` of list `list` edited in SharePoint by a user. */
+  async function editInSharePoint(list: string, itemId: string, fields: Record<string, unknown>) {
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${list}/items/${itemId}/fields`, fields);
     expect(res.status).toBe(200);
-    expect((await pull()).conflicts).toBe(1);
-    const { rows } = await h.db.pool.query(
+  }
+
+  /** The one open conflict of definition `name` (fails when there is none or more than one). */
+  async function openConflict(name: string): Promise<string> {
+    const { rows } = await h.db.pool.query<{ id: string }>(
       `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
         WHERE d.name = $1 AND c.status = 'OPEN'`,
       [name],
     );
-    const conflictId = rows[0].id as string;
+    expect(rows).toHaveLength(1);
+    return rows[0].id;
+  }
+
+  /** A push and a pull of `t` change nothing (I4). */
+  async function expectQuiet(t: { push(): Promise<RunSummary>; pull(): Promise<RunSummary> }) {
+    expect(
+      [await t.push(), await t.pull()].map((s) => s.created + s.updated + s.deleted + s.conflicts),
+    ).toEqual([0, 0]);
+  }
+
+  /** A MANUAL definition with one open conflict on Title ("pg" in Postgres, "sp" in SharePoint). */
+  async function parked(overrides: Partial<SyncDefinitionInput> = {}) {
+    const { name, push, pull } = await manualTable('rs', 'T0', { definition: overrides });
+    await push();
+    await pull();
+    const itemId = (await h.items(name))[0].id;
+    await h.db.pool.query(`UPDATE ${name} SET name = 'pg' WHERE id = 1`);
+    await editInSharePoint(name, itemId, { Title: 'sp' });
+    expect((await pull()).conflicts).toBe(1);
+    const conflictId = await openConflict(name);
     const row = async () => (await h.db.pool.query(`SELECT name, budget FROM ${name} WHERE id = 1`)).rows[0];
     const items = () => h.items(name);
     const status = async () =>
@@ -163,24 +177,11 @@ describe('I7 resolve: never half-applied', () => {
   it.each([['PROPAGATE' as const], ['SOFT' as const], ['IGNORE' as const]])(
     'I8 an item deleted against a row edit: take sharepoint lets the delete stand (deletes.pull %s)',
     async (pull) => {
-      n++;
-      const name = `rsi${n}`;
-      await createProjectsTable(h.db, name);
-      await h.db.pool.query(`ALTER TABLE ${name} ADD COLUMN gone boolean NOT NULL DEFAULT false`);
-      await h.define(
-        projectsDefinition(
-          {
-            name,
-            source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-            conflictPolicy: 'MANUAL',
-            deletes: { pull, ...(pull === 'SOFT' ? { pullSoftColumn: 'gone' } : {}) } as never,
-          },
-          name,
-        ),
-      );
-      await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
-      const push = () => runPush(h.ctx, name, { trigger: 'test' });
-      const pull_ = () => runPull(h.ctx, name, { trigger: 'test' });
+      const t = await manualTable('rsi', 'one', {
+        definition: { deletes: { pull, ...(pull === 'SOFT' ? { pullSoftColumn: 'gone' } : {}) } as never },
+        alter: ['ADD COLUMN gone boolean NOT NULL DEFAULT false'],
+      });
+      const { name, push, pull: pull_ } = t;
       await push();
       await pull_();
       const [item] = await h.items(name);
@@ -189,16 +190,11 @@ describe('I7 resolve: never half-applied', () => {
         204,
       );
       expect((await pull_()).conflicts).toBe(1);
-      const { rows } = await h.db.pool.query<{ id: string }>(
-        `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
-          WHERE d.name = $1 AND c.status = 'OPEN'`,
-        [name],
-      );
-      expect(rows).toHaveLength(1);
+      const conflictId = await openConflict(name);
 
-      const result = await resolveConflict(h.ctx, rows[0].id, { take: 'sharepoint' }, 'test');
+      const result = await resolveConflict(h.ctx, conflictId, { take: 'sharepoint' }, 'test');
       expect(result).toMatchObject({
-        conflictId: rows[0].id,
+        conflictId,
         status: 'RESOLVED',
         effect: { PROPAGATE: 'row-deleted', SOFT: 'row-flagged', IGNORE: 'row-kept' }[pull],
         itemId: item.id,
@@ -209,7 +205,7 @@ describe('I7 resolve: never half-applied', () => {
       expect(
         (
           await h.db.pool.query('SELECT status, outcome FROM arcore.sync_conflicts WHERE id = $1', [
-            rows[0].id,
+            conflictId,
           ])
         ).rows,
       ).toEqual([{ status: 'RESOLVED', outcome: 'TAKE_SHAREPOINT' }]);
@@ -222,9 +218,7 @@ describe('I7 resolve: never half-applied', () => {
       expect(ledger.rows).toEqual(pull === 'IGNORE' ? [{ state: 'ITEM_DELETED' }] : []);
       // I4: a push and a pull write nothing; the row kept is not pushed as a new item, even once edited again.
       await h.db.pool.query(`UPDATE ${name} SET budget = 11 WHERE id = 1`);
-      expect(
-        [await push(), await pull_()].map((s) => s.created + s.updated + s.deleted + s.conflicts),
-      ).toEqual([0, 0]);
+      await expectQuiet(t);
       expect(await h.items(name)).toEqual([]);
     },
   );
@@ -234,45 +228,19 @@ describe('I7 resolve: never half-applied', () => {
    * resolve settles it whatever side it takes (a row gone is no reason to refuse).
    */
   async function heldDelete() {
-    n++;
-    const name = `rsd${n}`;
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'MANUAL',
-        },
-        name,
-      ),
-    );
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
-    const push = () => runPush(h.ctx, name, { trigger: 'test' });
-    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    const t = await manualTable('rsd', 'one');
+    const { name, push } = t;
     expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
-    const itemId = (await h.items(name))[0].id;
-    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
-      Budget: 15,
-    });
-    expect(res.status).toBe(200);
+    await editInSharePoint(name, (await h.items(name))[0].id, { Budget: 15 });
     await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
     expect(await push()).toMatchObject({ conflicts: 1 });
-    const { rows } = await h.db.pool.query<{ id: string }>(
-      `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
-        WHERE d.name = $1 AND c.status = 'OPEN'`,
-      [name],
-    );
-    expect(rows).toHaveLength(1);
+    const conflictId = await openConflict(name);
     const status = async () =>
-      (await h.db.pool.query('SELECT status FROM arcore.sync_conflicts WHERE id = $1', [rows[0].id])).rows[0]
+      (await h.db.pool.query('SELECT status FROM arcore.sync_conflicts WHERE id = $1', [conflictId])).rows[0]
         .status as string;
     /** I4: a push and a pull after the resolution write nothing. */
-    const quiet = async () =>
-      expect(
-        [await push(), await pull()].map((s) => s.created + s.updated + s.deleted + s.conflicts),
-      ).toEqual([0, 0]);
-    return { name, conflictId: rows[0].id, status, quiet };
+    const quiet = () => expectQuiet(t);
+    return { name, conflictId, status, quiet };
   }
 
   it('I8 a held delete: take postgres confirms it (the item goes, the conflict is resolved)', async () => {
@@ -317,41 +285,18 @@ describe('I7 resolve: never half-applied', () => {
    * it: the resolution, whatever side it takes, clears the flag too (the pair it saves is SYNCED again).
    */
   async function revivedConflict() {
-    n++;
-    const name = `rsv${n}`;
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'MANUAL',
-          deletes: { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' } as never,
-        },
-        name,
-      ),
-    );
-    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10)`);
-    const push = () => runPush(h.ctx, name, { trigger: 'test' });
-    const pull = () => runPull(h.ctx, name, { trigger: 'test' });
+    const { name, push, pull } = await manualTable('rsv', 'one', {
+      definition: { deletes: { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' } as never },
+    });
     expect(await push()).toMatchObject({ status: 'SUCCEEDED', created: 1 });
     const itemId = (await h.items(name))[0].id;
     await h.db.pool.query(`DELETE FROM ${name} WHERE id = 1`);
     await push();
     expect((await h.items(name))[0].fields.ArcoreDeleted).toBe(true);
-    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
-      Title: 'sp',
-    });
-    expect(edit.status).toBe(200);
+    await editInSharePoint(name, itemId, { Title: 'sp' });
     await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'pg', 10)`);
     expect(await push()).toMatchObject({ conflicts: 1 });
-    const { rows } = await h.db.pool.query<{ id: string }>(
-      `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
-        WHERE d.name = $1 AND c.status = 'OPEN'`,
-      [name],
-    );
-    expect(rows).toHaveLength(1);
-    return { name, conflictId: rows[0].id, push, pull };
+    return { name, conflictId: await openConflict(name), push, pull };
   }
 
   it.each([['sharepoint' as const], ['postgres' as const]])(
@@ -366,8 +311,7 @@ describe('I7 resolve: never half-applied', () => {
         flagged: false,
       });
       // I4: the pair is in sync: a push and a pull write nothing.
-      const again = [await c.push(), await c.pull()];
-      expect(again.map((s) => s.created + s.updated + s.deleted + s.conflicts)).toEqual([0, 0]);
+      await expectQuiet(c);
     },
   );
 

@@ -3,7 +3,7 @@ import { runPush } from '../../../src/core/engine/push';
 import { PENDING_CREATE_SETTLE_SECONDS } from '../../../src/core/engine/push/pendingCreates';
 import { MoveInFlightError, resolveConflict } from '../../../src/core/engine/resolve';
 import type { EngineContext } from '../../../src/core/engine/types';
-import { startHarness, type Harness } from '../../support/engineHarness';
+import { startSettlingHarness, type Harness } from '../../support/engineHarness';
 import {
   conflictOnPull,
   defineRoutedTitles,
@@ -20,10 +20,7 @@ describe('I6 resolve of a routed row with a move in flight (docs/design.md, "Cre
   let h: Harness;
   let ctx: EngineContext;
   let n = 0;
-  beforeAll(async () => {
-    h = await startHarness();
-    ctx = { ...h.ctx, pendingCreateSettleSeconds: PENDING_CREATE_SETTLE_SECONDS };
-  });
+  beforeAll(async () => ({ h, ctx } = await startSettlingHarness()));
   afterAll(async () => h.close());
 
   /** Synced into Open; a stopped push recorded the move to Closed; then a conflict on the old item (pull). */

@@ -7,7 +7,7 @@ import { MoveInFlightError, resolveConflict } from '../../../src/core/engine/res
 import type { EngineContext } from '../../../src/core/engine/types';
 import { LedgerStore } from '../../../src/core/store/ledger';
 import { opsErrorStatus } from '../../../src/functions/opsApi';
-import { startHarness, type Harness } from '../../support/engineHarness';
+import { startSettlingHarness, type Harness } from '../../support/engineHarness';
 import {
   conflictOnPull,
   definitionListId,
@@ -27,10 +27,7 @@ describe('I6 resolve of a routed row', () => {
   let h: Harness;
   let ctx: EngineContext;
   let n = 0;
-  beforeAll(async () => {
-    h = await startHarness();
-    ctx = { ...h.ctx, pendingCreateSettleSeconds: PENDING_CREATE_SETTLE_SECONDS };
-  });
+  beforeAll(async () => ({ h, ctx } = await startSettlingHarness()));
   afterAll(async () => h.close());
 
   /** A MANUAL routed definition whose row (synced into Open) has an open conflict, its item then deleted. */

@@ -4,7 +4,7 @@ import { applyDefinitions, DefinitionBusyForApplyError } from '../../../src/core
 import { runPush } from '../../../src/core/engine/push';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { tryLockDefinition } from '../../../src/core/store/locks';
-import { dropCaptureObjects } from '../../support/capture';
+import { closeCapturing } from '../../support/capture';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
 import { expectBalanced } from '../../support/routed';
 
@@ -18,10 +18,7 @@ describe('a routes change re-reads every row: all rows whose route changed move'
   beforeAll(async () => {
     h = await startHarness();
   });
-  afterAll(async () => {
-    await dropCaptureObjects(h.db.pool);
-    await h.close();
-  });
+  afterAll(() => closeCapturing(h));
 
   const OLD = (p: string) => [{ when: "status == 'OPEN'", list: `${p}Open` }, { list: `${p}Closed` }];
   // Every row's list changes: the open ones go to Closed, the others to Open.

@@ -1,7 +1,7 @@
 import { runPush } from '../../../src/core/engine/push';
 import { installCursor, removeDefinition } from '../../../src/core/ops';
 import { describeRetirement } from '../../../src/core/ops/deleteCapture';
-import { dropCaptureObjects } from '../../support/capture';
+import { closeCapturing } from '../../support/capture';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -19,10 +19,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
 

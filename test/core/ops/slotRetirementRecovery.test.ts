@@ -3,7 +3,7 @@ import { runPush } from '../../../src/core/engine/push';
 import { retireIdleSlots } from '../../../src/core/ops/slotMaintenance';
 import { upsertDefinitions } from '../../../src/core/store/definitions';
 import { parseDefinition } from '../../../src/core/definition/parse';
-import { dropCaptureObjects } from '../../support/capture';
+import { closeCapturing } from '../../support/capture';
 import { SITE, startHarness, type Harness } from '../../support/engineHarness';
 
 /*
@@ -17,10 +17,7 @@ beforeAll(async () => {
   await h.db.pool.query('CREATE TABLE paused (id integer PRIMARY KEY, name text)');
   await h.db.pool.query("INSERT INTO paused SELECT g, 'row ' || g FROM generate_series(1, 6) g");
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 function definition(enabled: boolean): SyncDefinitionInput {
   return {

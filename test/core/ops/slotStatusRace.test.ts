@@ -1,16 +1,13 @@
 import { runPush } from '../../../src/core/engine/push';
 import { DEFAULT_SLOT_POLICY, slotStatuses } from '../../../src/core/ops/slotHealth';
 import { startHarness, type Harness } from '../../support/engineHarness';
-import { dropCaptureObjects, lsnDefinition } from '../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../support/capture';
 
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
 

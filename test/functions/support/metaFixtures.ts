@@ -7,6 +7,8 @@ import type { EngineContext } from '../../../src/core/engine/types';
 import { getDefinition, upsertDefinitions } from '../../../src/core/store/definitions';
 import { migrate } from '../../../src/core/store/migrate';
 import { hashClientState } from '../../../src/core/subscriptions';
+import { disabledTelemetry } from '../../../src/core/telemetry';
+import { installRuntime } from '../../../src/functions/runtime';
 import { freshDatabase, type TestDatabase } from '../../support/db';
 
 /** A fresh database with the arcore schema. */
@@ -126,6 +128,34 @@ export async function ordersFixture(): Promise<OrdersFixture> {
     async close() {
       await close();
       await db.drop();
+    },
+  };
+}
+
+export interface OrdersRuntime extends OrdersFixture {
+  /** Installs the runtime over `ctx` in place of the fixture's, until the function returned puts it back. */
+  runtimeOver(ctx: EngineContext): () => void;
+}
+
+/** ordersFixture with the functions' runtime installed over its context (no telemetry, no webhook URLs). */
+export async function ordersRuntime(): Promise<OrdersRuntime> {
+  const fixture = await ordersFixture();
+  const install = (ctx: EngineContext) =>
+    installRuntime({ ctx, telemetry: disabledTelemetry, webhookUrls: {} });
+  let uninstall = install(fixture.ctx);
+  return {
+    ...fixture,
+    runtimeOver(ctx) {
+      uninstall();
+      const off = install(ctx);
+      return () => {
+        off();
+        uninstall = install(fixture.ctx);
+      };
+    },
+    async close() {
+      uninstall();
+      await fixture.close();
     },
   };
 }

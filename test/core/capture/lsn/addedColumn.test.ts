@@ -1,16 +1,13 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { startHarness, type Harness } from '../../../support/engineHarness';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 describe('I14, I17 (docs/design.md, Change data capture): a column added and mapped while older changes wait in the slot', () => {
   it('pushes the older change instead of failing as if the new column had been dropped', async () => {

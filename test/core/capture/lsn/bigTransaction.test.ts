@@ -5,7 +5,7 @@ import { runPush } from '../../../../src/core/engine/push';
 import type { ProgressEvent } from '../../../../src/core/engine/types';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
-import { dropCaptureObjects } from '../../../support/capture';
+import { closeCapturing } from '../../../support/capture';
 import { killWhen, lockReleased, spawnEngineChild } from '../../../support/engineChild';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 import { runDetails } from '../../../support/projects';
@@ -38,10 +38,7 @@ beforeAll(async () => {
   // The first push creates the slot and loads the (empty) table.
   expect(await runPush(h.ctx, NAME, { trigger: 'test' })).toMatchObject({ status: 'SUCCEEDED' });
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 async function confirmedLsn(): Promise<string> {
   const { rows } = await h.db.pool.query<{ lsn: string }>(

@@ -12,7 +12,7 @@ import {
   startHarness,
   type Harness,
 } from '../../../support/engineHarness';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 
 /**
  * Change data capture (source.cursor.type LSN, I17) on the shared Postgres 18 (wal_level=logical) and the
@@ -23,10 +23,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 /** A table without any timestamp column. */
 async function createPlainTable(table: string): Promise<void> {

@@ -3,7 +3,7 @@ import { lsnNames } from '../../../../src/core/capture/lsn';
 import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
-import { dropCaptureObjects } from '../../../support/capture';
+import { closeCapturing } from '../../../support/capture';
 import { killWhen, lockReleased, spawnEngineChild } from '../../../support/engineChild';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 
@@ -26,10 +26,7 @@ beforeAll(async () => {
   const stored = await getDefinition(h.db.pool, NAME);
   slot = lsnNames(await readInstallationId(h.db.pool), stored.id, NAME).slot;
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 /** Starts a push in a child process and SIGKILLs it once `condition` is true; true when it was killed. */
 function killMidPush(condition: () => Promise<boolean>): Promise<boolean> {

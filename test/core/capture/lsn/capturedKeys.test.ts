@@ -1,5 +1,5 @@
 import { runPush } from '../../../../src/core/engine/push';
-import { dropCaptureObjects } from '../../../support/capture';
+import { closeCapturing } from '../../../support/capture';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
@@ -10,10 +10,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
 

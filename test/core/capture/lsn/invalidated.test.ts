@@ -1,9 +1,8 @@
-import { Client } from 'pg';
 import { lsnNames } from '../../../../src/core/capture/lsn';
 import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
-import { dropCaptureObjects } from '../../../support/capture';
+import { closeCapturing } from '../../../support/capture';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 import { startOwnPostgres, type OwnPostgres } from '../../../support/ownPostgres';
 
@@ -16,21 +15,12 @@ let pg: OwnPostgres;
 let h: Harness;
 
 beforeAll(async () => {
-  pg = await startOwnPostgres();
-  const admin = new Client({ connectionString: pg.adminUrl });
-  await admin.connect();
-  await admin.query(`ALTER SYSTEM SET wal_level = 'logical'`);
-  await admin.query(`ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'`);
-  await admin.query(`ALTER SYSTEM SET wal_keep_size = 0`);
-  await admin.end();
-  await pg.halt('fast'); // wal_level takes a restart
-  await pg.resume();
+  pg = await startOwnPostgres({ wal_level: 'logical', max_slot_wal_keep_size: '1MB', wal_keep_size: '0' });
   h = await startHarness({}, pg.adminUrl);
 }, 60000);
 
 afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
+  await closeCapturing(h);
   await pg.stop();
 });
 

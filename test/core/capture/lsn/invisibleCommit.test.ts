@@ -3,7 +3,7 @@ import { lsnNames } from '../../../../src/core/capture/lsn';
 import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 import { eventually } from '../../../support/eventually';
 import { startHarness, type Harness } from '../../../support/engineHarness';
 import { startOwnPostgres, type OwnPostgres } from '../../../support/ownPostgres';
@@ -21,24 +21,19 @@ let pg: OwnPostgres;
 let h: Harness;
 
 beforeAll(async () => {
-  pg = await startOwnPostgres();
-  const admin = new Client({ connectionString: pg.adminUrl });
-  await admin.connect();
-  await admin.query(`ALTER SYSTEM SET wal_level = 'logical'`);
   // Every session but the application's below commits without waiting for the (absent) standby.
-  await admin.query(`ALTER SYSTEM SET synchronous_commit = 'local'`);
-  await admin.query(`ALTER SYSTEM SET synchronous_standby_names = 'standby1'`);
-  await admin.end();
-  await pg.halt('fast'); // wal_level takes a restart
-  await pg.resume();
+  pg = await startOwnPostgres({
+    wal_level: 'logical',
+    synchronous_commit: 'local',
+    synchronous_standby_names: 'standby1',
+  });
   h = await startHarness({}, pg.adminUrl);
   // The push stops in front of the waiting commit after this long (5 s by default): keeps the file fast.
   h.ctx.lsnVisibilityWaitMs = 300;
 }, 60000);
 
 afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
+  await closeCapturing(h);
   await pg.stop();
 });
 

@@ -1,6 +1,6 @@
 import { runPush } from '../../../../src/core/engine/push';
 import { resetCursor } from '../../../../src/core/ops/cursors';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 import { startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
@@ -15,10 +15,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 const ROWS = 10;
 

@@ -7,16 +7,13 @@ import type { RunSummary } from '../../../../src/core/engine/types';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
 import { startHarness, type Harness } from '../../../support/engineHarness';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
 const titles = async (list: string) => (await h.items(list)).map((i) => String(i.fields.Title)).sort();

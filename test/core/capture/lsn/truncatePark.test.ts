@@ -3,7 +3,7 @@ import { probeIdle } from '../../../../src/core/engine/idle';
 import { runPush } from '../../../../src/core/engine/push';
 import { resetCursor } from '../../../../src/core/ops/cursors';
 import { getDefinition } from '../../../../src/core/store/definitions';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 import { startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
@@ -18,10 +18,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
 

@@ -6,7 +6,7 @@ import { runPush } from '../../../../src/core/engine/push';
 import { readPageRows, type PageRows } from '../../../../src/core/engine/pull/pageRows';
 import { withRun } from '../../../../src/core/engine/runner';
 import type { RunSummary } from '../../../../src/core/engine/types';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 import { eventually } from '../../../support/eventually';
 
@@ -22,10 +22,7 @@ describe('I7/I8 (docs/design.md, the pull page): a Postgres edit committed while
   beforeAll(async () => {
     h = await startHarness({ deltaOrder: 'stable' });
   });
-  afterAll(async () => {
-    await dropCaptureObjects(h.db.pool);
-    await h.close();
-  });
+  afterAll(() => closeCapturing(h));
 
   const setUp = async (name: string, source = name): Promise<string> => {
     await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text,

@@ -10,11 +10,11 @@ import {
 } from '../../../../src/core/engine/push/pendingCreates';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { LedgerStore } from '../../../../src/core/store/ledger';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 import {
   createProjectsTable,
   projectsDefinition,
-  startHarness,
+  startSettlingHarness,
   type Harness,
 } from '../../../support/engineHarness';
 
@@ -27,14 +27,8 @@ describe('I6 pending creates: a create still landing is waited for, never duplic
   let h: Harness;
   let ctx: EngineContext;
   let n = 0;
-  beforeAll(async () => {
-    h = await startHarness();
-    ctx = { ...h.ctx, pendingCreateSettleSeconds: PENDING_CREATE_SETTLE_SECONDS };
-  });
-  afterAll(async () => {
-    await dropCaptureObjects(h.db.pool);
-    await h.close();
-  });
+  beforeAll(async () => ({ h, ctx } = await startSettlingHarness()));
+  afterAll(() => closeCapturing(h));
   afterEach(() => jest.restoreAllMocks());
 
   /** The source read of the rows to push again fails once (an injected fault: the source lost at that moment). */

@@ -1,11 +1,16 @@
-import type { SyncDefinitionInput } from '../../../../src/core/definition/schema';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { PENDING_CREATE_SETTLE_SECONDS } from '../../../../src/core/engine/push/pendingCreates';
 import type { EngineContext } from '../../../../src/core/engine/types';
-import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
-import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
-import { definitionListId, itemsWithKey, ledgerPair, spEdit, whereRouted } from '../../../support/routed';
+import { startSettlingHarness, type Harness } from '../../../support/engineHarness';
+import {
+  defineRoutedTitles,
+  definitionListId,
+  itemsWithKey,
+  ledgerPair,
+  spEdit,
+  whereRouted,
+} from '../../../support/routed';
 
 /**
  * I6, docs/design.md "Creates a stopped run left pending": the create of a move (a routed row changing lists) that
@@ -16,10 +21,7 @@ describe('I6 moves in flight: a move whose create lands late', () => {
   let h: Harness;
   let ctx: EngineContext;
   let n = 0;
-  beforeAll(async () => {
-    h = await startHarness();
-    ctx = { ...h.ctx, pendingCreateSettleSeconds: PENDING_CREATE_SETTLE_SECONDS };
-  });
+  beforeAll(async () => ({ h, ctx } = await startSettlingHarness()));
   afterAll(async () => h.close());
 
   /** A case synced into Open: its table, lists, identity hash and item. */
@@ -27,20 +29,13 @@ describe('I6 moves in flight: a move whose create lands late', () => {
     n++;
     const table = `cases${n}`;
     const [open, closed] = [`Open${n}`, `Closed${n}`];
-    const definition: SyncDefinitionInput = {
-      name: table,
-      source: { table, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' }, overlapSeconds: 0 },
-      target: { site: SITE, routes: [{ when: "status == 'OPEN'", list: open }, { list: closed }] },
+    await defineRoutedTitles(h, table, open, closed, {
       fields: [
         { source: 'title', target: 'Title' },
         { source: 'status', target: 'Status' },
         { source: 'notes', target: 'Notes', direction: 'PULL_ONLY' },
       ],
-    };
-    await h.db.pool.query(`CREATE TABLE ${table} (
-      id integer PRIMARY KEY, title text, status text, notes text, updated_at timestamptz NOT NULL DEFAULT now())`);
-    await installCursorTrigger(h.db.pool, 'public', table, 'updated_at');
-    await h.define(definition);
+    });
     await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (1, 'c${n}', 'OPEN')`);
     expect(await runPush(ctx, table, { trigger: 'test' })).toMatchObject({ created: 1 });
     const { hash, definitionId, itemId: openItem } = await ledgerPair(h, table);

@@ -1,17 +1,14 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { startHarness, type Harness } from '../../../support/engineHarness';
-import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition } from '../../../support/capture';
 import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
 
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 });
-afterAll(async () => {
-  await dropCaptureObjects(h.db.pool);
-  await h.close();
-});
+afterAll(() => closeCapturing(h));
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
 const pull = (name: string) => runPull(h.ctx, name, { trigger: 'test' });

@@ -8,6 +8,8 @@ import { PendingCreateLandingError, resolveConflict } from '../../../../src/core
 import { LedgerStore } from '../../../../src/core/store/ledger';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { defineProjects } from '../../../support/projects';
+import { landItem } from '../../../support/routed';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -119,17 +121,7 @@ describe('I6 a create whose outcome stays unknown', () => {
 
   /** A MANUAL definition with one open conflict whose item was then deleted in SharePoint. */
   async function conflictWithItemGone(name: string, list: string) {
-    await createProjectsTable(h.db, name);
-    await h.define(
-      projectsDefinition(
-        {
-          name,
-          source: { table: name, key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-          conflictPolicy: 'MANUAL',
-        },
-        list,
-      ),
-    );
+    await defineProjects(h, name, { list, definition: { conflictPolicy: 'MANUAL' } });
     await h.db.pool.query(`INSERT INTO ${name} (id, name) VALUES (1, 'T0')`);
     await runPush(ctx, name, { trigger: 'test' });
     await runPull(ctx, name, { trigger: 'test' });
@@ -156,10 +148,7 @@ describe('I6 a create whose outcome stays unknown', () => {
   it('resolve of a conflict whose item is gone writes the item an earlier re-create made, not a second', async () => {
     const c = await conflictWithItemGone('manual', 'Manual');
     // An earlier resolve's re-create landed, its answer lost: an item carries the row's key.
-    const landed = await h.asUser('POST', `/sites/${h.siteId}/lists/Manual/items`, {
-      fields: { Title: 'pg', ArcoreKey: c.hash },
-    });
-    expect(landed.status).toBe(201);
+    await landItem(h, 'Manual', c.hash, { Title: 'pg' });
     await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 'test');
     const items = await h.items('Manual');
     expect(items.map((i) => i.fields.Title)).toEqual(['pg']);
@@ -168,24 +157,7 @@ describe('I6 a create whose outcome stays unknown', () => {
 
   it('resolve while an earlier re-create may still land is refused, and writes once the wait is over', async () => {
     const c = await conflictWithItemGone('manual2', 'Manual2');
-    // An earlier resolve's re-create stayed unknown: its entry is pending, its wait running.
-    const { rows } = await h.db.pool.query<{ list: string }>(
-      'SELECT sp_list_id AS list FROM arcore.sync_ledger WHERE definition_id = $1',
-      [c.definitionId],
-    );
-    await new LedgerStore(c.definitionId, 'PRIMARY_KEY', 'default').save(h.db.pool, [
-      pendingCreateEntry({
-        identityHash: c.hash,
-        identity: { id: 1 },
-        listId: rows[0].list,
-        sent: {},
-        lastSourceTs: null,
-      }),
-    ]);
-    await h.db.pool.query(
-      'UPDATE arcore.sync_ledger SET pending_checked_at = now() WHERE definition_id = $1',
-      [c.definitionId],
-    );
+    await pendingReCreate(c);
     const refused = await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 'test').then(
       () => null,
       (e: unknown) => e,
@@ -226,10 +198,7 @@ describe('I6 a create whose outcome stays unknown', () => {
   // left the landed item unpaired; --take sharepoint failed with "both ... gone".
   it('resolve of a row-gone conflict finds the item an earlier re-create made by its key', async () => {
     const c = await conflictWithItemGone('gone1', 'Gone1');
-    const landed = await h.asUser('POST', `/sites/${h.siteId}/lists/Gone1/items`, {
-      fields: { Title: 'pg', ArcoreKey: c.hash },
-    });
-    expect(landed.status).toBe(201);
+    await landItem(h, 'Gone1', c.hash, { Title: 'pg' });
     await pendingReCreate(c);
     await h.db.pool.query('DELETE FROM gone1 WHERE id = 1');
     await resolveConflict(ctx, c.conflictId, { take: 'postgres' }, 'test');
@@ -322,10 +291,7 @@ describe('I6 a create whose outcome stays unknown', () => {
     await runPush(ctx, 'resync', { trigger: 'test' }); // inside the wait: nothing is created
     expect(await h.items('Resync')).toHaveLength(0);
     // The resync's last create lands now.
-    const landed = await h.asUser('POST', `/sites/${h.siteId}/lists/Resync/items`, {
-      fields: { Title: 'one', ArcoreKey: key },
-    });
-    expect(landed.status).toBe(201);
+    await landItem(h, 'Resync', key, { Title: 'one' });
     await waitOver();
     await runPush(ctx, 'resync', { trigger: 'test' });
     const items = await h.items('Resync');
