@@ -36,6 +36,11 @@ const definitionsFile = {
  * in the order a user meets them: migrate, validate, apply, provision, push, pull, sync, failures,
  * conflicts and resolve, status, runs, reset-cursor; then the long-running emulator and serve.
  */
+// A test here starts the command up to eight times, each a node process that loads the CLI and connects to
+// Postgres: well under 60 s on a quiet machine, but on two cores shared with other jobs (load 15+) a start can take
+// 8 s and two tests ran past 60 s. Nothing is timed; the limit only has to let eight starts finish.
+jest.setTimeout(180_000);
+
 describe('arcore-sync commands against Postgres and the emulator', () => {
   let db: TestDatabase;
   let emulator: RunningEmulator;
