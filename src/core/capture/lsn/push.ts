@@ -27,7 +27,11 @@ import {
 import { openPeek, type PeekHead, type SlotPeek } from './peek';
 import { PageProgress } from './progress';
 import { applyTruncate, compareUnlessTruncateHeld } from './truncates';
+import { recordPendingTruncates } from './pendingTruncates';
 import { awaitVisible, VISIBILITY_WAIT_MS } from './visibility';
+
+/** The position of a dry run's cursor when there is no slot to read (no capture yet, or the slot was lost). */
+const NO_SLOT = '0/0';
 
 /** The names of the definition's slot, publication and origin. */
 export async function namesFor(scope: Pick<RunScope, 'ctx' | 'definitionId' | 'def'>): Promise<LsnNames> {
@@ -175,7 +179,15 @@ async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress):
     throw err;
   }
   // Rows deleted before the load (while the slot was lost, or before a switch from TIMESTAMP). Owed before the
-  // load is marked done, so a comparison the time budget stops is continued by the next run.
+  // load is marked done, so a comparison the time budget stops is continued by the next run. A TRUNCATE still only
+  // in the slot is recorded first, so deletes.truncate decides it and not the comparison (pendingTruncates.ts).
+  // A dry run without a slot (the first run's preview, a lost slot's) has none to read.
+  const pending = cursor.lsn === NO_SLOT ? [] : await recordPendingTruncates(scope, await namesFor(scope));
+  if (scope.dryRun && pending.length > 0 && scope.def.deletes.truncate !== 'PROPAGATE') {
+    // Nothing recorded: the preview says the TRUNCATE decides, and shows no deletes the rule would not make.
+    scope.details.truncate = { lsn: pending[0], policy: scope.def.deletes.truncate, preview: true };
+    return true;
+  }
   const compared = await compareUnlessTruncateHeld(scope, true);
   if (!scope.dryRun) await writeLsnCursor(scope.ctx.meta, scope.definitionId, { ...cursor, load: null });
   return compared;
@@ -561,7 +573,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
     // No slot yet and a dry run creates none: preview the load the first run makes.
     await load(
       scope,
-      { lsn: '0/0', load: { after: null, reason: 'no capture yet: loading the table' } },
+      { lsn: NO_SLOT, load: { after: null, reason: 'no capture yet: loading the table' } },
       new PageProgress(scope),
     );
     return;
@@ -619,7 +631,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
       if (scope.dryRun) {
         // A dry run creates no slot: it previews the full re-read the next run makes.
         scope.details.captureRestarted = `replication slot ${err.reason}: the next run re-reads the table`;
-        await load(scope, { lsn: '0/0', load: { after: null, reason: err.message } }, progress);
+        await load(scope, { lsn: NO_SLOT, load: { after: null, reason: err.message } }, progress);
         return;
       }
       // The slot cannot give the changes since the last confirmed position: compare the whole table instead.
