@@ -1,5 +1,6 @@
 import { decideTruncate, openTruncates, readLsnCursor } from '../../../../src/core/capture/lsn';
 import { writeLsnCursor } from '../../../../src/core/capture/lsn/cursor';
+import { previewPush } from '../../../../src/core/engine/dryRun';
 import { runPush } from '../../../../src/core/engine/push';
 import { definitionStatus } from '../../../../src/core/ops';
 import { getDefinition } from '../../../../src/core/store/definitions';
@@ -173,6 +174,10 @@ describe('LSN load bound', () => {
 
   it('a TRUNCATE during the load is decided by deletes.truncate PARK, not by the comparison that ends the load', async () => {
     const id = await truncateDuringLoad('loadtrunc');
+    // The preview records nothing, and shows no deletes: the TRUNCATE decides them.
+    const preview = await previewPush(h.ctx, 'loadtrunc', { trigger: 'test' });
+    expect(preview).toMatchObject({ dryRun: true, deleted: 0 });
+    expect(await openTruncates(h.db.pool, id)).toEqual([]);
     const next = await fullRun('loadtrunc');
     expect(next).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
     expect(await titles('loadtrunc')).toEqual(['r1', 'r2']);
