@@ -10,7 +10,7 @@
 import type { RunScope } from '../../engine/runner';
 import { ChangeFolder } from './changes';
 import type { LsnNames } from './names';
-import { openPeek } from './peek';
+import { openRunPeek } from './peek';
 import { recordTruncate } from './truncates';
 
 /** pg_logical_slot_peek_binary_changes's upto_nchanges is an integer: the peek stops at its upto_lsn instead. */
@@ -24,16 +24,7 @@ const WHOLE_BACKLOG = 2147483647;
  */
 export async function recordPendingTruncates(scope: RunScope, names: LsnNames): Promise<string[]> {
   const { def } = scope;
-  const peek = await openPeek(
-    scope.sourcePool,
-    names,
-    def.source.schema,
-    def.source.table,
-    WHOLE_BACKLOG,
-    def.source.pageSize,
-    null,
-    scope.lockSession,
-  );
+  const peek = await openRunPeek(scope, names, WHOLE_BACKLOG, null);
   const found: string[] = [];
   try {
     const folder = new ChangeFolder({

@@ -24,7 +24,7 @@ import {
   ensurePublication,
   SlotLostError,
 } from './slot';
-import { openPeek, type PeekHead, type SlotPeek } from './peek';
+import { openRunPeek, type PeekHead, type SlotPeek } from './peek';
 import { PageProgress } from './progress';
 import { applyTruncate, compareUnlessTruncateHeld } from './truncates';
 import { recordPendingTruncates } from './pendingTruncates';
@@ -536,17 +536,7 @@ async function peekAndApply(
   progress: PageProgress,
   upto: string | null,
 ): Promise<{ head: PeekHead; outcome: PeekOutcome }> {
-  const { def } = scope;
-  const peek = await openPeek(
-    scope.sourcePool,
-    names,
-    def.source.schema,
-    def.source.table,
-    def.source.pageSize,
-    def.source.pageSize,
-    upto,
-    scope.lockSession,
-  );
+  const peek = await openRunPeek(scope, names, scope.def.source.pageSize, upto);
   try {
     assertSlotNotAhead(names, peek.head, position);
     if (peek.head.deleteCapture && !retireChecked.has(scope)) {
