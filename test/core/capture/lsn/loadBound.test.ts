@@ -240,4 +240,31 @@ describe('LSN load bound', () => {
     expect(await titles('loadtrunc_kill')).toEqual(['r1', 'r2']);
     expect(await openTruncates(h.db.pool, id)).toMatchObject([{ decision: null }]);
   }, 60000);
+
+  it('a TRUNCATE after the load, while its comparison is owed (stopped by the time budget), is still left to PARK', async () => {
+    await h.db.pool.query(
+      `CREATE TABLE loadtrunc_owed (id integer PRIMARY KEY, name text, budget numeric(12,2))`,
+    );
+    await h.db.pool.query(`INSERT INTO loadtrunc_owed SELECT g, 'r' || g, g FROM generate_series(1, 6) g`);
+    await h.define(
+      lsnDefinition('loadtrunc_owed', {
+        source: { table: 'loadtrunc_owed', key: ['id'], cursor: { type: 'LSN' }, pageSize: 2 },
+      }),
+    );
+    expect(await fullRun('loadtrunc_owed')).toMatchObject({ status: 'SUCCEEDED', created: 6 });
+    // The comparison's chunk is DELETE_CHUNK_ROWS ledger rows: the state a run stopped by its time budget leaves
+    // after a load of more rows than that, set directly (owed from its start).
+    const { id } = await getDefinition(h.db.pool, 'loadtrunc_owed');
+    await h.db.pool.query(
+      `UPDATE arcore.sync_cursors SET deletes_full_position = '' WHERE definition_id = $1 AND scope = 'SOURCE'`,
+      [id],
+    );
+    expect(await cursorOf('loadtrunc_owed')).toMatchObject({ load: null, deletesOwed: true });
+    await h.db.pool.query('TRUNCATE loadtrunc_owed');
+    const next = await fullRun('loadtrunc_owed');
+    expect(next).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+    expect(await detailsOf(next.runId)).toHaveProperty('truncateParked');
+    expect(await titles('loadtrunc_owed')).toHaveLength(6);
+    expect(await openTruncates(h.db.pool, id)).toMatchObject([{ decision: null }]);
+  }, 60000);
 });
