@@ -8,6 +8,7 @@
 import { Client, type Pool, type QueryResult, type QueryResultRow } from 'pg';
 import { quoteIdent } from '../../source/postgres/PostgresSource';
 import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../../source/postgres/tombstones';
+import type { RunScope } from '../../engine/runner';
 import type { LsnNames } from './names';
 import { lossReason, SlotLostError, type SlotChange } from './slot';
 
@@ -164,6 +165,30 @@ export async function openPeek(
   return session
     ? openCursorOn(session, names, head, limit, chunk)
     : openCursor(pool, names, head, limit, chunk);
+}
+
+/**
+ * A peek of the run's definition: its table, pages of `def.source.pageSize` messages, the cursor (for a big peek)
+ * on the run's lock connection when it can live there.
+ */
+export function openRunPeek(
+  scope: Pick<RunScope, 'sourcePool' | 'def' | 'lockSession'>,
+  names: LsnNames,
+  limit: number,
+  upto: string | null,
+): Promise<SlotPeek> {
+  const { def } = scope;
+  const page = def.source.pageSize;
+  return openPeek(
+    scope.sourcePool,
+    names,
+    def.source.schema,
+    def.source.table,
+    limit,
+    page,
+    upto,
+    scope.lockSession,
+  );
 }
 
 const declareSql = `DECLARE ${CURSOR} NO SCROLL CURSOR WITH HOLD FOR ${changesSql('$4::pg_lsn')}`;

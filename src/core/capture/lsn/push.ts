@@ -24,10 +24,14 @@ import {
   ensurePublication,
   SlotLostError,
 } from './slot';
-import { openPeek, type PeekHead, type SlotPeek } from './peek';
+import { openRunPeek, type PeekHead, type SlotPeek } from './peek';
 import { PageProgress } from './progress';
-import { applyTruncate, compareUnlessTruncateHeld } from './truncates';
+import { applyTruncate, compareUnlessTruncateHeld, openTruncates } from './truncates';
+import { recordPendingTruncates } from './pendingTruncates';
 import { awaitVisible, VISIBILITY_WAIT_MS } from './visibility';
+
+/** The position of a dry run's cursor when there is no slot to read (no capture yet, or the slot was lost). */
+const NO_SLOT = '0/0';
 
 /** The names of the definition's slot, publication and origin. */
 export async function namesFor(scope: Pick<RunScope, 'ctx' | 'definitionId' | 'def'>): Promise<LsnNames> {
@@ -113,6 +117,30 @@ async function* keyPages(
 }
 
 /**
+ * The full comparison of the ledger with the table (`force`: newly owed as a load ends; else one owed continues),
+ * after the TRUNCATEs of the table still only in the slot are recorded, so deletes.truncate decides them and not
+ * the comparison, which reads the table as it is now (pendingTruncates.ts). Also on each run that continues an owed
+ * comparison: a TRUNCATE made after a load whose comparison the time budget stopped is decided by its rule too. A
+ * dry run without a slot (the first run's preview, a lost slot's) has none to read; one that finds a TRUNCATE that
+ * PARK or IGNORE decides previews no deletes.
+ */
+async function compareAfterPendingTruncates(
+  scope: RunScope,
+  cursor: LsnCursor,
+  force: boolean,
+): Promise<boolean> {
+  // A TRUNCATE already parked holds the comparison anyway: no look at the slot (which grows behind it) for more.
+  const parked = (await openTruncates(scope.ctx.meta, scope.definitionId)).some((t) => t.decision === null);
+  const pending =
+    cursor.lsn === NO_SLOT || parked ? [] : await recordPendingTruncates(scope, await namesFor(scope));
+  if (scope.dryRun && pending.length > 0 && scope.def.deletes.truncate !== 'PROPAGATE') {
+    scope.details.truncate = { lsn: pending[0], policy: scope.def.deletes.truncate, preview: true };
+    return true;
+  }
+  return compareUnlessTruncateHeld(scope, force);
+}
+
+/**
  * Loads the table's rows in key order through the normal push path, then compares the ledger with the table
  * for deletes (continued by later runs when the time budget stops it); false when the time budget ran out. Pipelined
  * like the TIMESTAMP loop (issue 23.1): page N+1 is read and looked up while page N is written, and its writes
@@ -120,7 +148,7 @@ async function* keyPages(
  * rows, with at most two pages written and not committed.
  */
 async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress): Promise<boolean> {
-  if (!cursor.load) return cursor.deletesOwed ? compareUnlessTruncateHeld(scope, false) : true;
+  if (!cursor.load) return cursor.deletesOwed ? compareAfterPendingTruncates(scope, cursor, false) : true;
   const state = await loadBound(scope, cursor, cursor.load);
   const upto = state.upto ?? null;
   scope.details.captureLoad = state.reason;
@@ -176,7 +204,7 @@ async function load(scope: RunScope, cursor: LsnCursor, progress: PageProgress):
   }
   // Rows deleted before the load (while the slot was lost, or before a switch from TIMESTAMP). Owed before the
   // load is marked done, so a comparison the time budget stops is continued by the next run.
-  const compared = await compareUnlessTruncateHeld(scope, true);
+  const compared = await compareAfterPendingTruncates(scope, cursor, true);
   if (!scope.dryRun) await writeLsnCursor(scope.ctx.meta, scope.definitionId, { ...cursor, load: null });
   return compared;
 }
@@ -524,17 +552,7 @@ async function peekAndApply(
   progress: PageProgress,
   upto: string | null,
 ): Promise<{ head: PeekHead; outcome: PeekOutcome }> {
-  const { def } = scope;
-  const peek = await openPeek(
-    scope.sourcePool,
-    names,
-    def.source.schema,
-    def.source.table,
-    def.source.pageSize,
-    def.source.pageSize,
-    upto,
-    scope.lockSession,
-  );
+  const peek = await openRunPeek(scope, names, scope.def.source.pageSize, upto);
   try {
     assertSlotNotAhead(names, peek.head, position);
     if (peek.head.deleteCapture && !retireChecked.has(scope)) {
@@ -561,7 +579,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
     // No slot yet and a dry run creates none: preview the load the first run makes.
     await load(
       scope,
-      { lsn: '0/0', load: { after: null, reason: 'no capture yet: loading the table' } },
+      { lsn: NO_SLOT, load: { after: null, reason: 'no capture yet: loading the table' } },
       new PageProgress(scope),
     );
     return;
@@ -619,7 +637,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
       if (scope.dryRun) {
         // A dry run creates no slot: it previews the full re-read the next run makes.
         scope.details.captureRestarted = `replication slot ${err.reason}: the next run re-reads the table`;
-        await load(scope, { lsn: '0/0', load: { after: null, reason: err.message } }, progress);
+        await load(scope, { lsn: NO_SLOT, load: { after: null, reason: err.message } }, progress);
         return;
       }
       // The slot cannot give the changes since the last confirmed position: compare the whole table instead.

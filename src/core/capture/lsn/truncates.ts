@@ -104,7 +104,11 @@ export async function decideTruncate(
   return toRecord(rows[0]);
 }
 
-async function record(scope: RunScope, lsn: string): Promise<TruncateRecord> {
+/**
+ * Records the TRUNCATE committed at `lsn` (once: a second record of the same TRUNCATE returns the first), decided
+ * at once unless deletes.truncate is PARK.
+ */
+export async function recordTruncate(scope: RunScope, lsn: string): Promise<TruncateRecord> {
   const policy = scope.def.deletes.truncate;
   const { rows } = await scope.ctx.meta.query<Row>(
     `INSERT INTO arcore.capture_truncates (definition_id, lsn, run_id, decision, decided_at, decided_by)
@@ -138,7 +142,7 @@ export async function applyTruncate(
     scope.details.truncate = { lsn: txn.commitLsn, policy: def.deletes.truncate, preview: true };
     return def.deletes.truncate !== 'PARK';
   }
-  const truncate = await record(scope, txn.commitLsn);
+  const truncate = await recordTruncate(scope, txn.commitLsn);
   if (truncate.appliedAt) return true; // applied before a crash; the slot had not moved past it yet
   if (truncate.decision === null) {
     const message =

@@ -1,8 +1,10 @@
-import { readLsnCursor } from '../../../../src/core/capture/lsn';
+import { decideTruncate, openTruncates, readLsnCursor } from '../../../../src/core/capture/lsn';
 import { writeLsnCursor } from '../../../../src/core/capture/lsn/cursor';
+import { previewPush } from '../../../../src/core/engine/dryRun';
 import { runPush } from '../../../../src/core/engine/push';
 import { definitionStatus } from '../../../../src/core/ops';
 import { getDefinition } from '../../../../src/core/store/definitions';
+import { killWhen, lockReleased, spawnEngineChild } from '../../../support/engineChild';
 import { runDetails } from '../../../support/projects';
 import { startHarness, type Harness } from '../../../support/engineHarness';
 import { dropCaptureObjects, lsnDefinition } from '../../../support/capture';
@@ -145,4 +147,124 @@ describe('LSN load bound', () => {
     while (!rest.complete) rest = await runPush(h.ctx, 'empty', { trigger: 'test' });
     await expectInSync('empty');
   }, 120000);
+
+  /**
+   * Rows 1..6 loaded two at a time: after the first page the table is truncated and row 7 inserted (above the
+   * load's bound: it comes through the slot). The TRUNCATE is only in the slot when the load ends: the comparison
+   * that ends it would find r1 and r2 gone.
+   */
+  async function truncateDuringLoad(table: string, truncate?: 'IGNORE' | 'PROPAGATE'): Promise<string> {
+    await h.db.pool.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+    await h.db.pool.query(`INSERT INTO ${table} SELECT g, 'r' || g, g FROM generate_series(1, 6) g`);
+    await h.define(
+      lsnDefinition(table, {
+        source: { table, key: ['id'], cursor: { type: 'LSN' }, pageSize: 2 },
+        ...(truncate ? { deletes: { truncate } } : {}),
+      }),
+    );
+    expect(await shortRun(table)).toMatchObject({ status: 'SUCCEEDED', complete: false, created: 2 });
+    await h.db.pool.query(`TRUNCATE ${table}`);
+    await h.db.pool.query(`INSERT INTO ${table} VALUES (7, 'r7', 7)`);
+    return (await getDefinition(h.db.pool, table)).id;
+  }
+
+  const fullRun = (table: string) => runPush(h.ctx, table, { trigger: 'test' });
+
+  const titles = async (table: string) => (await h.items(table)).map((i) => String(i.fields.Title)).sort();
+
+  it('a TRUNCATE during the load is decided by deletes.truncate PARK, not by the comparison that ends the load', async () => {
+    const id = await truncateDuringLoad('loadtrunc');
+    // The preview records nothing, and shows no deletes: the TRUNCATE decides them.
+    const preview = await previewPush(h.ctx, 'loadtrunc', { trigger: 'test' });
+    expect(preview).toMatchObject({ dryRun: true, deleted: 0 });
+    expect(await openTruncates(h.db.pool, id)).toEqual([]);
+    const next = await fullRun('loadtrunc');
+    expect(next).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+    expect(await titles('loadtrunc')).toEqual(['r1', 'r2']);
+    expect(await detailsOf(next.runId)).toHaveProperty('truncateParked');
+    expect(await openTruncates(h.db.pool, id)).toMatchObject([{ decision: null }]);
+
+    // IGNORE keeps the items of the truncated rows; the slot then meets the TRUNCATE already applied and carries on.
+    await decideTruncate(h.db.pool, id, 'loadtrunc', 'IGNORE', 'test');
+    expect(await fullRun('loadtrunc')).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+    expect(await openTruncates(h.db.pool, id)).toEqual([]);
+    expect(await titles('loadtrunc')).toEqual(['r1', 'r2', 'r7']);
+    expect((await cursorOf('loadtrunc'))?.load).toBeNull();
+  }, 60000);
+
+  it.each([
+    ['IGNORE', 0, ['r1', 'r2', 'r7']],
+    ['PROPAGATE', 2, ['r7']],
+  ] as const)(
+    'a TRUNCATE during the load under deletes.truncate %s: %i items deleted, once',
+    async (truncate, deleted, left) => {
+      const table = `loadtrunc_${truncate.toLowerCase()}`;
+      const id = await truncateDuringLoad(table, truncate);
+      const next = await fullRun(table);
+      expect(next).toMatchObject({ status: 'SUCCEEDED', deleted });
+      expect(await detailsOf(next.runId)).toMatchObject({ truncate: { decision: truncate } });
+      expect(await titles(table)).toEqual(left);
+      expect(await openTruncates(h.db.pool, id)).toEqual([]);
+      // The slot met the TRUNCATE already applied: a later run deletes nothing more.
+      expect(await fullRun(table)).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+      expect(await titles(table)).toEqual(left);
+    },
+    60000,
+  );
+
+  it('a push killed after it recorded the TRUNCATE found at the end of the load, before the load was marked done, still leaves it to PARK', async () => {
+    const id = await truncateDuringLoad('loadtrunc_kill');
+    // The load finds no more rows below its bound and writes no position: the child waits at its first cursor
+    // write after the record (the held comparison's), and is killed there.
+    const client = await h.db.pool.connect();
+    let killed: boolean;
+    try {
+      await client.query('BEGIN');
+      await client.query('LOCK TABLE arcore.sync_cursors IN SHARE MODE');
+      killed = await killWhen(
+        spawnEngineChild(h, ['push', 'loadtrunc_kill']),
+        async () => (await openTruncates(h.db.pool, id)).length > 0,
+        'the TRUNCATE recorded',
+      );
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+    expect(killed).toBe(true);
+    expect((await cursorOf('loadtrunc_kill'))?.load).not.toBeNull();
+    await lockReleased(h, 'loadtrunc_kill');
+
+    const rerun = await fullRun('loadtrunc_kill');
+    expect(rerun).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+    expect(await detailsOf(rerun.runId)).toHaveProperty('truncateParked');
+    expect(await titles('loadtrunc_kill')).toEqual(['r1', 'r2']);
+    expect(await openTruncates(h.db.pool, id)).toMatchObject([{ decision: null }]);
+  }, 60000);
+
+  it('a TRUNCATE after the load, while its comparison is owed (stopped by the time budget), is still left to PARK', async () => {
+    await h.db.pool.query(
+      `CREATE TABLE loadtrunc_owed (id integer PRIMARY KEY, name text, budget numeric(12,2))`,
+    );
+    await h.db.pool.query(`INSERT INTO loadtrunc_owed SELECT g, 'r' || g, g FROM generate_series(1, 6) g`);
+    await h.define(
+      lsnDefinition('loadtrunc_owed', {
+        source: { table: 'loadtrunc_owed', key: ['id'], cursor: { type: 'LSN' }, pageSize: 2 },
+      }),
+    );
+    expect(await fullRun('loadtrunc_owed')).toMatchObject({ status: 'SUCCEEDED', created: 6 });
+    // The comparison's chunk is DELETE_CHUNK_ROWS ledger rows: the state a run stopped by its time budget leaves
+    // after a load of more rows than that, set directly (owed from its start).
+    const { id } = await getDefinition(h.db.pool, 'loadtrunc_owed');
+    await h.db.pool.query(
+      `UPDATE arcore.sync_cursors SET deletes_full_position = '' WHERE definition_id = $1 AND scope = 'SOURCE'`,
+      [id],
+    );
+    expect(await cursorOf('loadtrunc_owed')).toMatchObject({ load: null, deletesOwed: true });
+    await h.db.pool.query('TRUNCATE loadtrunc_owed');
+    const next = await fullRun('loadtrunc_owed');
+    expect(next).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+    expect(await detailsOf(next.runId)).toHaveProperty('truncateParked');
+    expect(await titles('loadtrunc_owed')).toHaveLength(6);
+    expect(await openTruncates(h.db.pool, id)).toMatchObject([{ decision: null }]);
+  }, 60000);
 });
