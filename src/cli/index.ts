@@ -490,10 +490,21 @@ export async function runCli(argv: string[], deps: CliDeps = processDeps()): Pro
 /** Entry point of bin/arcore-sync.js. */
 export function main(): void {
   ignoreClosedPipes();
-  void runCli(process.argv.slice(2)).then((code) => {
+  void runCli(process.argv.slice(2)).then(async (code) => {
     process.exitCode = code;
+    // Output still on its way to a pipe is written first: process.exit drops what is not.
+    await flushed(process.stdout);
+    await flushed(process.stderr);
     // Keep-alive sockets must not hold the process open once the command is done.
     setTimeout(() => process.exit(code), 200).unref();
+  });
+}
+
+/** Resolves once everything written to `stream` before it has been handed on (or the stream has failed). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve();
+    else stream.write('', () => resolve());
   });
 }
 
