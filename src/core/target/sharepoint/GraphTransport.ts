@@ -297,21 +297,15 @@ export class GraphTransport {
     return this.options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   }
 
-  /** Waits before re-sending after a transient failure the caller handled itself (batch items). */
+  /**
+   * Waits before re-sending after a transient failure the caller handled itself (batch items). The back-off is short
+   * and bounded (backoffDelay, at most maxTransientRetries times), so it may end a little after the run's deadline;
+   * it does not stop the run, since a chunk stopped here would lose the outcomes of its writes already applied. Long
+   * waits (429 or 503 with Retry-After) go through the shared block, whose clearance stops the run (I16).
+   */
   async transientBackoff(attempt: number): Promise<void> {
     this.counters.transientRetries += 1;
-    await this.backoffWithin(this.backoffDelay(attempt));
-  }
-
-  /**
-   * A transient failure's back-off: short and bounded (backoffDelay, at most maxTransientRetries times), so it may end
-   * a little after the run's deadline; the Functions timeout leaves room for it (RUN_MAX_SECONDS). It does not stop
-   * the run: a chunk stopped here would lose the outcomes of its writes already applied (a time-spent delete step
-   * reported nothing deleted while SharePoint had deleted hundreds). Long waits (429 or 503 with Retry-After) go
-   * through the shared block instead, whose clearance stops the run when they outlast its deadline (I16).
-   */
-  private async backoffWithin(ms: number): Promise<void> {
-    await sleep(ms);
+    await sleep(this.backoffDelay(attempt));
   }
 
   get maxTransientRetries(): number {
@@ -459,7 +453,7 @@ export class GraphTransport {
         }
         transientAttempts += 1;
         this.countTransientRetry();
-        await this.backoffWithin(this.backoffDelay(transientAttempts));
+        await sleep(this.backoffDelay(transientAttempts));
         continue;
       }
       this.countAttempt(policy.resourceUnits);
@@ -496,7 +490,7 @@ export class GraphTransport {
         if (transientAttempts >= this.maxTransientRetries) return response;
         transientAttempts += 1;
         this.countTransientRetry();
-        await this.backoffWithin(this.backoffDelay(transientAttempts));
+        await sleep(this.backoffDelay(transientAttempts));
         continue;
       }
       return response;
