@@ -54,6 +54,19 @@ async function contentOf(h: Harness, list: string): Promise<string[]> {
 
 /** The same context with the source pool's queries recorded (the real pool answers them). */
 function recordingSourceQueries(ctx: EngineContext, log: string[]): EngineContext {
+  return gatedSourceQueries(ctx, (sql) => {
+    log.push(sql);
+  });
+}
+
+/**
+ * The context with its source pools' queries seen first by `before` (the SQL text), which may hold a query back
+ * until what it returns resolves. The queries themselves go to Postgres unchanged.
+ */
+function gatedSourceQueries(
+  ctx: EngineContext,
+  before: (sql: string) => Promise<void> | void,
+): EngineContext {
   return {
     ...ctx,
     sourcePool(connection: string): Pool {
@@ -61,10 +74,10 @@ function recordingSourceQueries(ctx: EngineContext, log: string[]): EngineContex
       return new Proxy(pool, {
         get(target, property) {
           if (property === 'query') {
-            return (...args: unknown[]) => {
+            return async (...args: unknown[]) => {
               const first = args[0];
-              log.push(typeof first === 'string' ? first : String((first as { text?: string }).text));
-              return (target.query as (...a: unknown[]) => unknown).apply(target, args);
+              await before(typeof first === 'string' ? first : String((first as { text?: string }).text));
+              return (target.query as (...a: unknown[]) => Promise<unknown>).apply(target, args);
             };
           }
           const value: unknown = Reflect.get(target, property, target);
@@ -75,8 +88,10 @@ function recordingSourceQueries(ctx: EngineContext, log: string[]): EngineContex
   };
 }
 
-const pageReads = (log: string[], table: string) =>
-  log.filter((sql) => sql.includes(`"${table}"`) && /ORDER BY .* LIMIT \$\d+$/s.test(sql)).length;
+const isPageRead = (sql: string, table: string) =>
+  sql.includes(`"${table}"`) && /ORDER BY .* LIMIT \$\d+$/s.test(sql);
+
+const pageReads = (log: string[], table: string) => log.filter((sql) => isPageRead(sql, table)).length;
 
 describe('I5c pipelined push (issue 23.1)', () => {
   let h: Harness;
@@ -203,8 +218,9 @@ describe('I5c pipelined push (issue 23.1)', () => {
       created: 0,
     });
     await h.db.pool.query("INSERT INTO twoback (id, name) SELECT g, 'r' || g FROM generate_series(1, 5) g");
-    // Row 1 changes the moment page 1 records its pending create (before page 1's writes go out, so before page
-    // 3 is read): its cursor moves past every row and page 3 carries it again.
+    // Row 1 changes the moment page 1 records its pending create (before page 1's writes go out). Page 2 (the first
+    // read after a position) is read while page 1 is written (read ahead); it waits here for that change, which
+    // the pipeline does not order before it, so that page 3 is sure to carry row 1 again.
     await h.db.pool.query(`
       CREATE FUNCTION arcore.touch_row_one() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
@@ -215,6 +231,15 @@ describe('I5c pipelined push (issue 23.1)', () => {
       END $$;
       CREATE TRIGGER touch_row_one AFTER INSERT OR UPDATE ON arcore.sync_ledger
         FOR EACH ROW EXECUTE FUNCTION arcore.touch_row_one();`);
+    let reads = 0;
+    const rowOneChanged = async () => {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+        const { rows } = await h.db.pool.query<{ name: string }>('SELECT name FROM twoback WHERE id = 1');
+        if (rows[0].name === 'r1 (changed)') return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('page 1 recorded no pending create for row 1 within 30 s');
+    };
     // Page 1's commit waits (its cursor write) until page 2's writes are answered: page 3 is read and looked up
     // meanwhile, as it is whenever a commit is slower than the next page's read.
     const holder: PoolClient = await h.db.pool.connect();
@@ -224,7 +249,11 @@ describe('I5c pipelined push (issue 23.1)', () => {
     const release = () => (released ??= holder.query('COMMIT'));
     let batches = 0;
     const ctx = {
-      ...h.ctx,
+      ...gatedSourceQueries(h.ctx, (sql) =>
+        isPageRead(sql, 'twoback') && sql.includes('("updated_at", "id") > (') && ++reads === 1
+          ? rowOneChanged()
+          : undefined,
+      ),
       onProgress: (e: ProgressEvent) => {
         if (e.trace?.kind === 'batch' && ++batches === 2) void release();
       },
@@ -233,6 +262,7 @@ describe('I5c pipelined push (issue 23.1)', () => {
     try {
       const summary = await runPush(ctx, 'twoback', { trigger: 'test' });
       expect(summary.status).toBe('SUCCEEDED');
+      expect(reads).toBeGreaterThanOrEqual(1);
     } finally {
       h.emulator.control.setLatency(0);
       await release();
