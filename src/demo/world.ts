@@ -140,8 +140,16 @@ export async function settled(world: DemoWorld): Promise<Date> {
   const deadline = Date.now() + WEBHOOK_TIMEOUT_MS;
   let quietChecks = 0;
   while (quietChecks < 2) {
-    if (Date.now() > deadline) throw new DemoStepError('the local host did not become idle within 30s');
-    await world.host?.idle();
+    const idle = world.host?.idle() ?? Promise.resolve();
+    const left = deadline - Date.now();
+    const timedOut =
+      left <= 0 ||
+      (await Promise.race([
+        idle.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), left).unref()),
+      ]));
+    if (timedOut)
+      throw new DemoStepError(`the local host did not become idle within 30s: ${await busyWith(world)}`);
     const { rows } = await world.meta.query<{ busy: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM arcore.pending_pulls)
            OR EXISTS (SELECT 1 FROM arcore.sync_runs WHERE status = 'RUNNING') AS busy`,
@@ -150,6 +158,30 @@ export async function settled(world: DemoWorld): Promise<Date> {
     await sleep(NOTIFICATION_DELAY_MS + 100);
   }
   return new Date();
+}
+
+/** What keeps the local host busy: its queue, the pulls wanted and the runs in progress. */
+async function busyWith(world: DemoWorld): Promise<string> {
+  const parts: string[] = [];
+  const work = world.host?.pendingWork();
+  if (work) {
+    if (work.running.length > 0) parts.push(`running ${work.running.join(', ')}`);
+    if (work.queued.length > 0) parts.push(`queued ${work.queued.join(', ')}`);
+    if (work.delayed.length > 0) parts.push(`waiting ${work.delayed.join(', ')}`);
+    if (work.tracked > 0) parts.push(`${work.tracked} timer tick(s) in progress`);
+  }
+  const pulls = await world.meta.query<{ reason: string; message_sent: boolean; age: string }>(
+    `SELECT reason, message_sent, round(extract(epoch FROM now() - requested_at))::text AS age FROM arcore.pending_pulls`,
+  );
+  for (const p of pulls.rows)
+    parts.push(`a pull wanted ${p.age}s ago (${p.reason}; message ${p.message_sent ? 'sent' : 'owed'})`);
+  const runs = await world.meta.query<{ id: string; run_type: string; trigger: string; age: string }>(
+    `SELECT id::text, run_type, trigger, round(extract(epoch FROM now() - started_at))::text AS age
+       FROM arcore.sync_runs WHERE status = 'RUNNING'`,
+  );
+  for (const r of runs.rows)
+    parts.push(`${r.run_type.toLowerCase()} #${r.id} (${r.trigger}) running for ${r.age}s`);
+  return parts.length > 0 ? parts.join('; ') : 'nothing left by the time this was checked';
 }
 
 /**

@@ -1,2 +1,8 @@
 export { startLocalHost, type LocalHost, type LocalHostOptions } from './localHost';
-export { LocalQueue, type LocalQueueOptions, type QueuedWork, type WorkKind } from './localQueue';
+export {
+  LocalQueue,
+  type LocalQueueOptions,
+  type QueuedWork,
+  type QueueSnapshot,
+  type WorkKind,
+} from './localQueue';

@@ -42,7 +42,7 @@ import { pullQueueOutput, pushQueueOutput, type PullMessage, type PushMessage } 
 import { installRuntime, type FunctionsRuntime } from '../functions/runtime';
 import { subscriptionTimer } from '../functions/subscriptionTimer';
 import { guardLocalRequest } from './localGuard';
-import { LocalQueue, type QueuedWork } from './localQueue';
+import { LocalQueue, type QueuedWork, type QueueSnapshot } from './localQueue';
 
 export interface LocalHostOptions {
   ctx: EngineContext;
@@ -77,6 +77,8 @@ export interface LocalHost {
   stop(): Promise<void>;
   /** Resolves when no queued, running or retrying work (and no timer tick) remains. */
   idle(): Promise<void>;
+  /** The work that keeps the host from being idle now. */
+  pendingWork(): QueueSnapshot;
 }
 
 type QueueMessage = PushMessage | PullMessage;
@@ -417,6 +419,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     notificationUrl,
     lifecycleUrl,
     idle: () => queue.idle(),
+    pendingWork: () => queue.snapshot(),
     stop: () =>
       (stopped ??= (async () => {
         for (const interval of intervals) clearInterval(interval);

@@ -29,11 +29,23 @@ export interface LocalQueueOptions<M> {
  * step after the last attempt. `idle()` resolves when nothing is queued, running, waiting to be
  * redelivered, or announced through `track`.
  */
+/** What a queue holds at one moment (for messages that must say why it is not idle). */
+export interface QueueSnapshot {
+  /** Work waiting in a lane, in lane order: `kind definition (attempt n)`. */
+  queued: string[];
+  /** Definitions whose lane is delivering an item now. */
+  running: string[];
+  /** Work waiting for its visibility delay or redelivery, with the seconds left. */
+  delayed: string[];
+  /** Announced work (timer ticks) not settled yet, beyond the items above. */
+  tracked: number;
+}
+
 export class LocalQueue<M> {
   private readonly lanes = new Map<string, QueuedWork<M>[]>();
   private readonly running = new Set<string>();
   /** Delayed deliveries (visibility delays, redeliveries) and the work each one will queue. */
-  private readonly timers = new Map<NodeJS.Timeout, QueuedWork<M>>();
+  private readonly timers = new Map<NodeJS.Timeout, { work: QueuedWork<M>; dueAt: number }>();
   private outstanding = 0;
   private waiters: (() => void)[] = [];
   private stopped = false;
@@ -67,6 +79,21 @@ export class LocalQueue<M> {
     return work.finally(() => this.settle());
   }
 
+  snapshot(): QueueSnapshot {
+    const label = (w: QueuedWork<M>) => `${w.kind} ${w.definition} (attempt ${w.attempt})`;
+    const queued = [...this.lanes.values()].flat().map(label);
+    const delayed = [...this.timers.values()].map(
+      ({ work, dueAt }) => `${label(work)} in ${Math.max(0, (dueAt - Date.now()) / 1000).toFixed(1)}s`,
+    );
+    const running = [...this.running];
+    return {
+      queued,
+      running,
+      delayed,
+      tracked: this.outstanding - queued.length - running.length - delayed.length,
+    };
+  }
+
   idle(): Promise<void> {
     if (this.outstanding === 0) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -79,7 +106,7 @@ export class LocalQueue<M> {
   async stop(): Promise<QueuedWork<M>[]> {
     this.stopped = true;
     const dropped = this.dropped;
-    for (const [timer, work] of this.timers) {
+    for (const [timer, { work }] of this.timers) {
       clearTimeout(timer);
       dropped.push(work);
       this.settle();
@@ -166,7 +193,7 @@ export class LocalQueue<M> {
       if (!this.stopped) this.push(work);
       this.settle();
     }, delayMs);
-    this.timers.set(timer, work);
+    this.timers.set(timer, { work, dueAt: Date.now() + delayMs });
   }
 
   private settle(): void {

