@@ -7,6 +7,7 @@ import { Narrator, runLabel, runResult } from './narrator';
 import { DEMO_DEFINITION_NAME, STATUSES } from './sampleData';
 import {
   ROW,
+  DEMO_BUSY_RETRY_MS,
   DemoStepError,
   DemoWorld,
   whenFree,
@@ -61,7 +62,13 @@ export async function aliceEditsThroughWebhook(
   hostLog: Logger,
 ): Promise<void> {
   say.heading('Alice edits three items in SharePoint; a webhook brings them into Postgres');
-  world.host = await startLocalHost({ ctx: world.ctx, port: 0, log: hostLog, pushIntervalMs: 3_600_000 });
+  world.host = await startLocalHost({
+    ctx: world.ctx,
+    port: 0,
+    log: hostLog,
+    pushIntervalMs: 3_600_000,
+    busyRetryMs: DEMO_BUSY_RETRY_MS,
+  });
   await world.host.idle();
   const { rows: subs } = await world.meta.query<{ subscription_id: string }>(
     'SELECT subscription_id FROM arcore.graph_subscriptions WHERE state = $1',

@@ -29,7 +29,14 @@ import {
   demoDefinition,
   MIN_DEMO_ROWS,
 } from './sampleData';
-import { NOTIFICATION_DELAY_MS, DemoStepError, DemoWorld, whenFree, requireSucceeded } from './world';
+import {
+  DEMO_BUSY_RETRY_MS,
+  NOTIFICATION_DELAY_MS,
+  DemoStepError,
+  DemoWorld,
+  whenFree,
+  requireSucceeded,
+} from './world';
 import {
   seconds,
   indent,
@@ -301,7 +308,13 @@ async function serveUntilStopped(
   // The story ran without scheduled pushes (to keep its counts exact); from now on they run every minute.
   const port = Number(new URL(world.localHost.url).port);
   await world.localHost.stop();
-  world.host = await startLocalHost({ ctx: world.ctx, port, log: setup.log, pushIntervalMs: 60_000 });
+  world.host = await startLocalHost({
+    ctx: world.ctx,
+    port,
+    log: setup.log,
+    pushIntervalMs: 60_000,
+    busyRetryMs: DEMO_BUSY_RETRY_MS,
+  });
   await world.meta.query(
     `UPDATE arcore.sync_definitions SET schedule = '0 * * * * *', document = jsonb_set(document, '{schedule}', '"0 * * * * *"')
       WHERE name = $1`,

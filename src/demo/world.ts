@@ -20,6 +20,12 @@ export const ROW = {
   spDelete: 300,
 };
 export const WEBHOOK_TIMEOUT_MS = 30_000;
+/**
+ * How soon the local host tries a webhook pull again that found the definition locked by one of the story's own
+ * runs (they last a second or two). The host's default, 30 s as in Azure, made such a step wait 30 s, and under
+ * load outlast WEBHOOK_TIMEOUT_MS: the demo then failed on a host that was only waiting.
+ */
+export const DEMO_BUSY_RETRY_MS = 1_000;
 /** The emulator batches notifications this long before delivering them (Graph: seconds to minutes). */
 export const NOTIFICATION_DELAY_MS = 300;
 

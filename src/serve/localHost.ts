@@ -59,6 +59,11 @@ export interface LocalHostOptions {
   subscriptionIntervalMs?: number;
   /** Delay before a failed queue item is delivered again, times its attempt number (default 2 s). */
   retryDelayMs?: number;
+  /**
+   * Delay before a run that found its definition locked by another run is tried again (default 30 s, as in Azure:
+   * functions/queueWorkerFlow.ts). The demo, whose own runs hold the lock for a second or two, waits less.
+   */
+  busyRetryMs?: number;
   /** When set, the ops API requires `Authorization: Bearer <token>` (`serve --token`). */
   token?: string;
   /**
@@ -316,6 +321,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     telemetry: disabledTelemetry,
     webhookUrls: { notificationUrl, lifecycleNotificationUrl: lifecycleUrl },
     onEvent: emit,
+    ...(options.busyRetryMs === undefined ? {} : { queueDelays: { busyRetryMs: options.busyRetryMs } }),
   };
   try {
     uninstall = installRuntime(runtime);
