@@ -6,6 +6,8 @@
  * libfaketime here).
  */
 import { join } from 'node:path';
+import { loadSettings } from '../../../src/config/settings';
+import { createEngineContext } from '../../../src/core/engine/context';
 import { runPush } from '../../../src/core/engine/push';
 import { spawnEngineChild } from '../../support/engineChild';
 import {
@@ -54,8 +56,21 @@ describe('I16 the shared 429 block and instance clocks', () => {
     // A stops at once (the block outlasts its 5 s budget), as it should.
     expect(a).toMatchObject({ complete: false, created: 0 });
     const throttledAt = Date.now();
-    // Instance B, on time, pushes another definition of the same app within those 30 s.
-    const b = await runPush(h.ctx, 'projects-b', { trigger: 'test', maxSeconds: 5 });
+    // Instance B, on time, pushes another definition of the same app within those 30 s. It is a context of its own,
+    // as another instance is: the harness's context may have read the gate within its cache's 3 s before A's block
+    // (pgThrottleGate.ts), and would then go on for those seconds, as it is meant to.
+    const instanceB = await createEngineContext(
+      loadSettings({
+        DATABASE_URL: h.db.url,
+        GRAPH_BASE_URL: h.emulator.baseUrl,
+        GRAPH_TOKEN: h.emulator.appToken,
+        GRAPH_RU_PER_MINUTE: '10000000',
+      }),
+      { caCert: h.emulator.caCert },
+    );
+    const b = await runPush(instanceB.ctx, 'projects-b', { trigger: 'test', maxSeconds: 5 }).finally(() =>
+      instanceB.close(),
+    );
     // B honours the block: it stops before sending, as A did. (The bound on the elapsed time only checks that B
     // ran inside the 30 s asked for; it holds with 25 s to spare.)
     expect(Date.now() - throttledAt).toBeLessThan(30_000);
