@@ -8,6 +8,7 @@
  * not written before page N is committed: a crash leaves at most two pages of writes without their commit, whose
  * creates are recorded as pending and adopted by the next run (I6).
  */
+import { RunTimeBudgetError } from '../../budget/errors';
 import { PageSizer } from '../../budget/pageSizer';
 import { keysetCursor, type KeysetPosition } from '../../cursor/timestampCursor';
 import { leaveCapture, parseLsnCursor } from '../../capture/lsn';
@@ -142,8 +143,18 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
     // Failing: pages still writing or committing finish (or fail) before the run reports, so no write outlives
     // the run. A page started before the failure (a read ahead, a page's turn) comes first in page order: its
     // own failure is the run's error, as `room` and `drain` report it.
-    await window.drain();
-    throw err;
+    const drained = await window.drain().then(
+      () => null,
+      (error: unknown) => ({ error }),
+    );
+    const failure = drained ? drained.error : err;
+    // Stopped by a wait that would pass the run's deadline (a throttle block or the budget, I16): not a failure. As
+    // after a stop at a page boundary, `status` shows the rows left, from the cursor the next run starts at.
+    if (failure instanceof RunTimeBudgetError)
+      scope.details.rowsLeft = await source.countSince(
+        committedCursor ? keysetCursor.parse(def.name, committedCursor).ts : since,
+      );
+    throw failure;
   }
   // The rest with the time left: deletes the share before the pages left, and those made while the pages were
   // written. Switched from LSN: deletes made since the slot's last read are found by one full comparison now.

@@ -73,14 +73,28 @@ function dailyStop(now: number, waitMs: number, unitsPerDay: number, deadline?: 
   );
 }
 
+/**
+ * A wait for the minute's budget that would end after the run's deadline stops the run before sending (I16), as the
+ * day's does: a run under a busy shared budget would otherwise wait past the time it was given (its function's
+ * timeout may then end it mid-write), step after step.
+ */
+function minuteStop(now: number, waitMs: number, unitsPerMinute: number, deadline?: number): void {
+  if (deadline === undefined || now + waitMs <= deadline) return;
+  throw new RunTimeBudgetError(
+    now + waitMs,
+    `Pacing to the app's resource-unit budget (GRAPH_RU_PER_MINUTE ${unitsPerMinute}) needs a wait of ` +
+      `${Math.ceil(waitMs / 1000)} s`,
+  );
+}
+
 /** Paces requests to a resource-unit budget; `reserve` resolves when `units` may be spent. */
 export interface Pacer {
   readonly limit: number;
   readonly limits: BudgetLimits;
   setLimits(limits: BudgetLimits): void;
   /**
-   * Resolves when `units` may be spent. A wait for the day's budget that would end after `deadline` (epoch ms)
-   * throws RunTimeBudgetError instead.
+   * Resolves when `units` may be spent. A wait for the minute's or the day's budget that would end after `deadline`
+   * (epoch ms) throws RunTimeBudgetError instead.
    */
   reserve(units: number, budgetClass?: BudgetClass, deadline?: number): Promise<WaitBreakdown>;
   noteServerRemaining(limit: number, remaining: number, resetSeconds: number): void;
@@ -193,7 +207,7 @@ export class ResourceBudget implements Pacer {
         if (dayMs > minuteMs) {
           dailyStop(now, step, this.unitsPerDay, deadline);
           waited.dailyMs += step;
-        }
+        } else minuteStop(now, step, this.unitsPerMinute, deadline);
         await this.wait(step);
         waited.paceMs += step;
       }
@@ -314,7 +328,7 @@ export class SharedResourceBudget implements Pacer {
       if (answer.limitedBy === 'day') {
         dailyStop(this.clock(), step, this.unitsPerDay, deadline);
         waited.dailyMs += step;
-      }
+      } else minuteStop(this.clock(), step, this.unitsPerMinute, deadline);
       await this.wait(step);
       waited.paceMs += step;
     }

@@ -1,9 +1,12 @@
 import fc from 'fast-check';
+import { RunTimeBudgetError } from '../../../../src/core/budget/errors';
+import type { BudgetStore } from '../../../../src/core/budget/pgBudgetStore';
 import {
   backoffMs,
   parseRetryAfterMs,
   ResourceBudget,
   resourceUnitsFor,
+  SharedResourceBudget,
 } from '../../../../src/core/target/sharepoint/pacing';
 import type { WriteOp } from '../../../../src/core/target/sharepoint';
 import { startHarness } from './emulatorSupport';
@@ -82,6 +85,47 @@ describe('I10 throttle discipline: resource-unit pacing', () => {
     expect(waited.serverHoldMs).toBe(20_000);
     sim.budget.noteServerRemaining(1250, 600, 20);
     expect((await sim.budget.reserve(2)).serverHoldMs).toBe(0);
+  });
+
+  it("stops a run whose next request would wait for the minute's budget past its deadline (I16), and waits otherwise", async () => {
+    const sim = simulatedBudget(300);
+    // 40 RU of burst go at once; then 5 RU/s: the next 40 RU need 8 s.
+    await sim.budget.reserve(40, 'bulk', sim.now() + 5_000);
+    const stopped = sim.budget.reserve(40, 'bulk', sim.now() + 5_000);
+    await expect(stopped).rejects.toThrow(RunTimeBudgetError);
+    await expect(stopped).rejects.toThrow(/GRAPH_RU_PER_MINUTE 300\) needs a wait of 8 s/);
+    const before = sim.now();
+    await expect(stopped.catch((e: RunTimeBudgetError) => e.resumeAt - before)).resolves.toBe(8_000);
+    // Nothing was waited or spent for the stopped request: with a deadline far enough, the same wait is made.
+    expect(sim.now()).toBe(before);
+    const waited = await sim.budget.reserve(40, 'bulk', sim.now() + 10_000);
+    expect(waited.paceMs).toBe(8_000);
+    // No deadline (a run without a time budget): any wait.
+    expect((await sim.budget.reserve(40, 'bulk')).paceMs).toBe(8_000);
+  });
+
+  it("a process drawing on the shared bucket stops the same way when the bucket's answer is to wait past the deadline", async () => {
+    let now = 1_000_000;
+    // The bucket as other processes left it: empty, refilling in 6 s.
+    const store: BudgetStore = {
+      reserve: () => Promise.resolve({ granted: 0, waitMs: 6_000, limitedBy: 'minute' as const }),
+    };
+    const shared = new SharedResourceBudget(
+      store,
+      'app',
+      300,
+      () => now,
+      async (ms) => {
+        now += ms;
+      },
+    );
+    await expect(shared.reserve(40, 'bulk', now + 5_000)).rejects.toThrow(
+      /GRAPH_RU_PER_MINUTE 300\) needs a wait of 6 s/,
+    );
+    expect(now).toBe(1_000_000);
+    // With the deadline 8 s away it waits once (6 s), then a second 6 s wait would pass the deadline: it stops there.
+    await expect(shared.reserve(40, 'bulk', now + 8_000)).rejects.toThrow(RunTimeBudgetError);
+    expect(now).toBe(1_006_000);
   });
 
   it('prices requests as graph.md does', () => {
