@@ -10,6 +10,8 @@ module.exports = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   globalSetup: '<rootDir>/test/support/globalSetup.js',
   globalTeardown: '<rootDir>/test/support/globalTeardown.js',
+  // The long suites first, so that none of them runs on alone at the end (test/support/sequencer.js).
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -18,11 +18,11 @@ import {
   readTombstones,
   type Tombstone,
 } from '../../source/postgres/tombstones';
-import type { WriteOp } from '../../target/sharepoint';
+import type { WriteOp, WriteOutcome } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
 import { newCommit, commitPage, parkEntry, writtenETag } from './page';
 import { settleDeleteConflict } from './conflicts';
-import { writeByList } from './moves';
+import { writeByList, writesBeforeStop } from './moves';
 import { forListId } from '../routing';
 
 const CHUNK = DELETE_CHUNK_ROWS;
@@ -446,9 +446,26 @@ async function applyGone(
       commit.resolved.push(e.identityHash);
     }
   }
-  const outcomes = await writeByList(scope, ops);
+  let outcomes: Map<string, WriteOutcome>;
+  let stop: unknown = null;
+  try {
+    outcomes = await writeByList(scope, ops);
+  } catch (error) {
+    // I16: the run's time stopped some batches before they left. What the others did is recorded before the run
+    // stops: an item deleted and still in the ledger would be taken for one deleted in SharePoint once its row is
+    // inserted again (the update meets a 404), and that row could then be deleted from Postgres.
+    const done = writesBeforeStop(error);
+    if (!done) throw error;
+    stop = error;
+    outcomes = done;
+  }
   for (const o of outcomes.values()) {
     const e = byRef.get(o.ref) as LedgerEntry;
+    if (o.status === 'failed' && o.stopped) {
+      // Not sent, or its outcome unknown: the entry stays as it is and the next run deletes again (a 404 is done).
+      kept.add(o.ref);
+      continue;
+    }
     // A delete that applied settles any retry parked for it (push.ts retries a parked row found gone).
     if (o.status === 'deleted' || o.status === 'not_found') {
       scope.counts.deleted++;
@@ -475,5 +492,6 @@ async function applyGone(
     }
   }
   await commitPage(scope, commit, null);
+  if (stop) throw stop;
   return kept;
 }
