@@ -3,17 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { nodeArgsFor } from '../support/childNode';
+import { nodeArgsFor, outputOf, type ChildOutput } from '../support/childNode';
 
 /** The repository root and the CLI's TypeScript entry (run as test/support/childNode.ts says: no build needed). */
 export const REPO_ROOT = resolve(__dirname, '../..');
 const CLI_ENTRY = join(REPO_ROOT, 'src/cli/index.ts');
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ChildOutput;
 
 /** Settings only: the child gets these plus PATH and HOME, never the test process's own environment. */
 export type CliEnv = Record<string, string>;
@@ -33,15 +29,7 @@ export function spawnCli(args: string[], env: CliEnv, cwd: string = tmpdir()): C
 
 /** Runs `arcore-sync <args>` to completion. */
 export function runCli(args: string[], env: CliEnv, cwd?: string): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawnCli(args, env, cwd);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+  return outputOf(spawnCli(args, env, cwd));
 }
 
 /** Reads a child's stdout until a line matches, then resolves with that line (the child keeps running). */

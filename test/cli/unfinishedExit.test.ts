@@ -1,24 +1,13 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { nodeArgsFor } from '../support/childNode';
+import { nodeArgsFor, outputOf, type ChildOutput } from '../support/childNode';
 
 /** Runs the fixture command in `mode`; resolves with its exit code and output. */
-function run(mode: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [...nodeArgsFor(join(__dirname, 'fixtures/unfinishedCommand.ts')), mode],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(mode: string): Promise<ChildOutput> {
+  const fixture = join(__dirname, 'fixtures/unfinishedCommand.ts');
+  return outputOf(
+    spawn(process.execPath, [...nodeArgsFor(fixture), mode], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
 }
 
 /**

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeArgsFor } from '../support/childNode';
+import { nodeArgsFor, outputOf } from '../support/childNode';
 
 interface Seen {
   before: string | null;
@@ -12,25 +12,16 @@ interface Seen {
 }
 
 /** Runs test/demo/fixtures/postgresGone.ts; resolves with its exit code and what it printed. */
-function run(
+async function run(
   dir: string,
   mode: 'kill' | 'stop',
 ): Promise<{ code: number | null; seen: Seen | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const fixture = join(__dirname, 'fixtures/postgresGone.ts');
-    const child = spawn(process.execPath, [...nodeArgsFor(fixture), dir, mode], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout.split('\n').find((l) => l.startsWith('{'));
-      resolve({ code, seen: line ? (JSON.parse(line) as Seen) : null, stderr });
-    });
-  });
+  const fixture = join(__dirname, 'fixtures/postgresGone.ts');
+  const { code, stdout, stderr } = await outputOf(
+    spawn(process.execPath, [...nodeArgsFor(fixture), dir, mode], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  const line = stdout.split('\n').find((l) => l.startsWith('{'));
+  return { code, seen: line ? (JSON.parse(line) as Seen) : null, stderr };
 }
 
 /**

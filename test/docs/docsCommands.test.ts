@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startEmulator, type RunningEmulator } from '../../src/emulator';
 import { exitOf, REPO_ROOT, runCli, spawnCli, tempDir, waitForLine, type CliResult } from '../cli/cliHarness';
 import { freshDatabase, type TestDatabase } from '../support/db';
+import { outputOf } from '../support/childNode';
 import {
   deletesSchema,
   fieldMappingSchema,
@@ -38,19 +39,13 @@ function shellCommands(file: string): CommandLine[] {
 
 /** `node bin/arcore-sync.js`, the entry `npx arcore-sync` runs, in a fresh clone (no dist/: tsx). */
 function runBin(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/arcore-sync.js'), ...args], {
+  return outputOf(
+    spawn(process.execPath, [join(REPO_ROOT, 'bin/arcore-sync.js'), ...args], {
       cwd,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? cwd, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+    }),
+  );
 }
 
 const described = (r: CliResult) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,4 +19,23 @@ export function nodeArgsFor(tsFile: string): string[] {
     if (existsSync(compiled)) return [compiled];
   }
   return ['--import', TSX_LOADER, tsFile];
+}
+
+/** What a child process printed, and how it ended. */
+export interface ChildOutput {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Collects a child's output (spawned with stdout and stderr piped) until it has ended. */
+export function outputOf(child: ChildProcess): Promise<ChildOutput> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

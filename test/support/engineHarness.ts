@@ -29,6 +29,15 @@ export interface Harness {
   /** Current items of a list, straight from the emulator's state. */
   items(list: string): Promise<{ id: string; fields: Record<string, unknown>; eTag: string }[]>;
   define(def: SyncDefinitionInput): Promise<void>;
+  /**
+   * An engine context of its own over the same database and emulator, as another instance of the app has: its own
+   * pools, Graph client, resolution cache and throttle gate (whose reads this process's context may have cached).
+   * `env`: settings over the defaults (the harness's, without its fast retries); close it when done.
+   */
+  otherInstance(
+    env?: Record<string, string>,
+    onProgress?: EngineContextOptions['onProgress'],
+  ): Promise<{ ctx: EngineContext; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -95,6 +104,18 @@ export async function startHarness(
       const def = parseDefinition(input);
       await upsertDefinitions(db.pool, [def]);
       await provisionList(ctx, def.name);
+    },
+    otherInstance(env = {}, onProgress) {
+      return createEngineContext(
+        loadSettings({
+          DATABASE_URL: db.url,
+          GRAPH_BASE_URL: emulator.baseUrl,
+          GRAPH_TOKEN: emulator.appToken,
+          GRAPH_RU_PER_MINUTE: '10000000',
+          ...env,
+        }),
+        { caCert: emulator.caCert, onProgress },
+      );
     },
     async close() {
       await close();

@@ -1,4 +1,4 @@
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import { DatabaseTokenError } from './errors';
 
@@ -25,13 +25,29 @@ const accessTokenSchema = z.object({
   expiresOnTimestamp: z.number().finite(),
 });
 
-/** Turns any @azure/identity credential into a token provider for the Postgres scope. */
+/** The @azure/identity module, given to what builds a credential. */
+export type IdentityModule = typeof import('@azure/identity');
+
+/**
+ * A credential built on first use, @azure/identity loaded then: the identity stack is some 200 modules that a process
+ * signing in with a token or a password never needs (each CLI command and each cold start paid for loading them).
+ */
+export function lazyCredential(build: (identity: IdentityModule) => TokenCredential): () => TokenCredential {
+  let credential: TokenCredential | undefined;
+  // A plain require: loaded here, not at start, and still seen by the Function App's bundler (scripts/package-app.js),
+  // which defers a bundled module's evaluation to its first require.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return () => (credential ??= build(require('@azure/identity') as IdentityModule));
+}
+
+/** Turns an @azure/identity credential (or one built on first use) into a token provider for the Postgres scope. */
 export function tokenProviderFromCredential(
-  credential: TokenCredential,
+  credential: TokenCredential | (() => TokenCredential),
   scope: string = ENTRA_POSTGRES_SCOPE,
 ): EntraTokenProvider {
   return async () => {
-    const token = await credential.getToken(scope);
+    const source = typeof credential === 'function' ? credential() : credential;
+    const token = await source.getToken(scope);
     if (token === null) throw new Error('the credential returned no token');
     return token;
   };
@@ -43,13 +59,13 @@ export function tokenProviderFromCredential(
  * that creating a pool never touches the identity stack.
  */
 export function defaultTokenProvider(managedIdentityClientId?: string): EntraTokenProvider {
-  let credential: TokenCredential | undefined;
-  return async () => {
-    credential ??= managedIdentityClientId
-      ? new DefaultAzureCredential({ managedIdentityClientId })
-      : new DefaultAzureCredential();
-    return tokenProviderFromCredential(credential)();
-  };
+  return tokenProviderFromCredential(
+    lazyCredential((identity) =>
+      managedIdentityClientId
+        ? new identity.DefaultAzureCredential({ managedIdentityClientId })
+        : new identity.DefaultAzureCredential(),
+    ),
+  );
 }
 
 /**

@@ -1,4 +1,3 @@
-import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
 import { Client, Pool, type ClientConfig, type PoolClient, type PoolConfig } from 'pg';
 import { EventEmitter } from 'node:events';
 import type { ConnectionOptions } from 'node:tls';
@@ -8,6 +7,7 @@ import { PIN_SESSION_SETTINGS_SQL, SessionSettingsError } from './sessionSetting
 import {
   cachedTokenPassword,
   defaultTokenProvider,
+  lazyCredential,
   tokenProviderFromCredential,
   type EntraTokenProvider,
 } from './entraToken';
@@ -365,7 +365,9 @@ export function tokenProviderForSettings(settings: Settings): EntraTokenProvider
       const tenant = required(settings.AZURE_TENANT_ID, 'AZURE_TENANT_ID', 'clientSecret');
       const client = required(settings.AZURE_CLIENT_ID, 'AZURE_CLIENT_ID', 'clientSecret');
       const secret = required(settings.GRAPH_CLIENT_SECRET, 'GRAPH_CLIENT_SECRET', 'clientSecret');
-      return tokenProviderFromCredential(new ClientSecretCredential(tenant, client, secret));
+      return tokenProviderFromCredential(
+        lazyCredential((identity) => new identity.ClientSecretCredential(tenant, client, secret)),
+      );
     }
     case 'certificate': {
       const tenant = required(settings.AZURE_TENANT_ID, 'AZURE_TENANT_ID', 'certificate');
@@ -376,7 +378,9 @@ export function tokenProviderForSettings(settings: Settings): EntraTokenProvider
         'certificate',
       );
       return tokenProviderFromCredential(
-        new ClientCertificateCredential(tenant, client, { certificatePath }),
+        lazyCredential(
+          (identity) => new identity.ClientCertificateCredential(tenant, client, { certificatePath }),
+        ),
       );
     }
     case 'default':

@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import { ManagedIdentityCredential } from '@azure/identity';
 import type { RunSummary } from '../engine/types';
 import type { SlotStatus } from '../ops/slotHealth';
 import { collectFetchDependencies, type FetchDependency } from './fetchDependencies';
@@ -264,6 +263,9 @@ export function startTelemetry(
   const entraClientId = entraClientIdOf(authenticationString);
   if (entraClientId !== undefined) {
     // Application Insights with local authentication disabled accepts only Entra tokens.
+    // A plain require (lazyCredential, db/entraToken.ts): bundled, but loaded only with Entra-only ingestion.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ManagedIdentityCredential } = require('@azure/identity') as typeof import('@azure/identity');
     appInsights.defaultClient.config.aadTokenCredential = new ManagedIdentityCredential(
       entraClientId ? { clientId: entraClientId } : {},
     );

@@ -6,8 +6,6 @@
  * libfaketime here).
  */
 import { join } from 'node:path';
-import { loadSettings } from '../../../src/config/settings';
-import { createEngineContext } from '../../../src/core/engine/context';
 import { runPush } from '../../../src/core/engine/push';
 import { spawnEngineChild } from '../../support/engineChild';
 import {
@@ -59,15 +57,7 @@ describe('I16 the shared 429 block and instance clocks', () => {
     // Instance B, on time, pushes another definition of the same app within those 30 s. It is a context of its own,
     // as another instance is: the harness's context may have read the gate within its cache's 3 s before A's block
     // (pgThrottleGate.ts), and would then go on for those seconds, as it is meant to.
-    const instanceB = await createEngineContext(
-      loadSettings({
-        DATABASE_URL: h.db.url,
-        GRAPH_BASE_URL: h.emulator.baseUrl,
-        GRAPH_TOKEN: h.emulator.appToken,
-        GRAPH_RU_PER_MINUTE: '10000000',
-      }),
-      { caCert: h.emulator.caCert },
-    );
+    const instanceB = await h.otherInstance();
     const b = await runPush(instanceB.ctx, 'projects-b', { trigger: 'test', maxSeconds: 5 }).finally(() =>
       instanceB.close(),
     );

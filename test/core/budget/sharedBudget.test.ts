@@ -1,13 +1,12 @@
 import { PgBudgetStore, readBudgetStatus } from '../../../src/core/budget/pgBudgetStore';
 import { budgetShape, type BudgetClass } from '../../../src/core/budget/shape';
-import { loadSettings } from '../../../src/config/settings';
-import { createEngineContext } from '../../../src/core/engine/context';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { eventually } from '../../support/eventually';
 import type { ProgressEvent } from '../../../src/core/engine/types';
 import { migrate } from '../../../src/core/store/migrate';
 import { freshDatabase, type TestDatabase } from '../../support/db';
+import { throttleAfterFirstBatch } from '../../support/faults';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -100,17 +99,8 @@ describe('I16 a huge Retry-After is capped, shown, and never outlives the run', 
   });
   afterEach(async () => h.close());
 
-  const contextWith = async (env: Record<string, string>, onProgress?: (e: ProgressEvent) => void) =>
-    createEngineContext(
-      loadSettings({
-        DATABASE_URL: h.db.url,
-        GRAPH_BASE_URL: h.emulator.baseUrl,
-        GRAPH_TOKEN: h.emulator.appToken,
-        GRAPH_RU_PER_MINUTE: '10000000',
-        ...env,
-      }),
-      { caCert: h.emulator.caCert, onProgress },
-    );
+  const contextWith = (env: Record<string, string>, onProgress?: (e: ProgressEvent) => void) =>
+    h.otherInstance(env, onProgress);
 
   it('waits at most GRAPH_MAX_RETRY_AFTER_SECONDS after a 429 asking for an hour, reports the wait and its reason, and status shows it', async () => {
     const events: ProgressEvent[] = [];
@@ -149,20 +139,11 @@ describe('I16 a huge Retry-After is capped, shown, and never outlives the run', 
   });
 
   it('a block beyond the run time budget stops the run cleanly: complete false, resumeAfter set, what was done kept', async () => {
-    // The first page's $batch goes through; then a 429 asks for 120 s, beyond the run's 5 s budget. The fault is
-    // set when that batch's answer is traced, before the next page is written: the page's end event comes after
-    // its commit, which the pipelined push runs while the next page is written (too late to catch its batch).
-    let batches = 0;
-    const { ctx, close } = await contextWith({ GRAPH_MAX_RETRY_AFTER_SECONDS: '300' }, (e) => {
-      if (e.trace?.kind === 'batch' && ++batches === 1)
-        h.emulator.control.injectFault({
-          method: 'POST',
-          pathPattern: '\\$batch$',
-          count: 1,
-          status: 429,
-          retryAfterSeconds: 120,
-        });
-    });
+    // The first page's $batch goes through; then a 429 asks for 120 s, beyond the run's 5 s budget.
+    const { ctx, close } = await contextWith(
+      { GRAPH_MAX_RETRY_AFTER_SECONDS: '300' },
+      throttleAfterFirstBatch(h.emulator, 120),
+    );
     try {
       const started = Date.now();
       const summary = await runPush(ctx, 'projects', { trigger: 'test', maxSeconds: 5 });

@@ -1,7 +1,5 @@
-import { loadSettings } from '../../../src/config/settings';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import { applyDefinitions } from '../../../src/core/engine/apply';
-import { createEngineContext } from '../../../src/core/engine/context';
 import { provisionList } from '../../../src/core/engine/provision';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
@@ -202,15 +200,7 @@ describe('I15 (docs/design.md): a list replaced while this process holds a cache
   async function replaceList(list: string, definition: string, restoreItems: boolean): Promise<void> {
     const kept = (await h.items(list)).map((i) => i.fields as { ArcoreKey: string; Title: string });
     await deleteList(list);
-    const other = await createEngineContext(
-      loadSettings({
-        DATABASE_URL: h.db.url,
-        GRAPH_BASE_URL: h.emulator.baseUrl,
-        GRAPH_TOKEN: h.emulator.appToken,
-        GRAPH_RU_PER_MINUTE: '10000000',
-      }),
-      { caCert: h.emulator.caCert },
-    );
+    const other = await h.otherInstance();
     try {
       await provisionList(other.ctx, definition);
     } finally {

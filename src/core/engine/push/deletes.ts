@@ -18,11 +18,11 @@ import {
   readTombstones,
   type Tombstone,
 } from '../../source/postgres/tombstones';
-import type { WriteOp, WriteOutcome } from '../../target/sharepoint';
+import type { WriteOp } from '../../target/sharepoint';
 import { type RunScope } from '../runner';
 import { newCommit, commitPage, parkEntry, writtenETag } from './page';
 import { settleDeleteConflict } from './conflicts';
-import { writeByList, writesBeforeStop } from './moves';
+import { writeByListUntilStopped } from './moves';
 import { forListId } from '../routing';
 
 const CHUNK = DELETE_CHUNK_ROWS;
@@ -446,19 +446,10 @@ async function applyGone(
       commit.resolved.push(e.identityHash);
     }
   }
-  let outcomes: Map<string, WriteOutcome>;
-  let stop: unknown = null;
-  try {
-    outcomes = await writeByList(scope, ops);
-  } catch (error) {
-    // I16: the run's time stopped some batches before they left. What the others did is recorded before the run
-    // stops: an item deleted and still in the ledger would be taken for one deleted in SharePoint once its row is
-    // inserted again (the update meets a 404), and that row could then be deleted from Postgres.
-    const done = writesBeforeStop(error);
-    if (!done) throw error;
-    stop = error;
-    outcomes = done;
-  }
+  // I16: the run's time may stop some batches before they leave. What the others did is recorded before the run
+  // stops: an item deleted and left in the ledger would be taken for one still there once its row is inserted again,
+  // and that row would get no item.
+  const { outcomes, stop } = await writeByListUntilStopped(scope, ops);
   for (const o of outcomes.values()) {
     const e = byRef.get(o.ref) as LedgerEntry;
     if (o.status === 'failed' && o.stopped) {

@@ -221,6 +221,24 @@ export async function writeByList(
   return out;
 }
 
+/**
+ * `writeByList`, a stop by the run's time budget (I16) returned beside the outcomes of the batches that went through
+ * (the writes it stopped are `failed` and `stopped`), for the caller to record before the run stops. Any other
+ * failure throws and keeps nothing.
+ */
+export async function writeByListUntilStopped(
+  scope: RunScope,
+  ops: { listId: string; op: WriteOp }[],
+): Promise<{ outcomes: Map<string, WriteOutcome>; stop: RunTimeBudgetError | null }> {
+  try {
+    return { outcomes: await writeByList(scope, ops), stop: null };
+  } catch (error) {
+    const done = writesBeforeStop(error);
+    if (!done) throw error;
+    return { outcomes: done, stop: error as RunTimeBudgetError };
+  }
+}
+
 /** What a `writeByList` stopped by the run's time budget did, by the error it threw. */
 const stoppedWrites = new WeakMap<RunTimeBudgetError, Map<string, WriteOutcome>>();
 
@@ -228,7 +246,7 @@ const stoppedWrites = new WeakMap<RunTimeBudgetError, Map<string, WriteOutcome>>
  * I16: the outcomes by ref of a `writeByList` that threw `error` because the run's time budget stopped some of its
  * batches (batchWriter.ts outcomesBeforeStop); undefined for any other failure, which keeps nothing.
  */
-export function writesBeforeStop(error: unknown): Map<string, WriteOutcome> | undefined {
+function writesBeforeStop(error: unknown): Map<string, WriteOutcome> | undefined {
   return error instanceof RunTimeBudgetError ? stoppedWrites.get(error) : undefined;
 }
 

@@ -16,9 +16,8 @@ import {
   planMove,
   recordMoveIntents,
   retryDecidedMoves,
-  writeByList,
+  writeByListUntilStopped,
   type Move,
-  writesBeforeStop,
 } from './moves';
 import { pushPlanFor, unalignedFields } from '../alignment';
 import {
@@ -426,16 +425,9 @@ export async function writePrepared(
   scope.assertLockHeld();
   await ledger.save(ctx.meta, pendingCreates);
   await recordMoveIntents(scope, [...moves.values()]);
-  let outcomes: Map<string, WriteOutcome>;
-  try {
-    outcomes = await writeByList(scope, ops);
-  } catch (error) {
-    // I16: stopped by the time budget mid-page, the page keeps what its batches did (commitPage, without its cursor).
-    const done = writesBeforeStop(error);
-    if (!done) throw error;
-    outcomes = done;
-    commit.stopped = error as Error;
-  }
+  // I16: stopped by the time budget mid-page, the page keeps what its batches did (commitPage, without its cursor).
+  const { outcomes, stop } = await writeByListUntilStopped(scope, ops);
+  if (stop) commit.stopped = stop;
   const conflicts: { r: PushRow; entry: LedgerEntry }[] = [];
   const movedIn: { m: Move; o: WriteOutcome & { status: 'created' } }[] = [];
   for (const o of outcomes.values()) {

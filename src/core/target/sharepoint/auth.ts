@@ -1,21 +1,44 @@
-import { ClientCertificateCredential, ClientSecretCredential, DefaultAzureCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import type { AuthenticationProvider } from '@microsoft/microsoft-graph-client';
-import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
+import { lazyCredential } from '../../db/entraToken';
 import { GraphAuthError } from './errors';
 import { GRAPH_SCOPE, type GraphAuth } from './options';
 
-function credentialFor(auth: Exclude<GraphAuth, { kind: 'token' }>): TokenCredential {
-  switch (auth.kind) {
-    case 'default':
-      return new DefaultAzureCredential(
-        auth.managedIdentityClientId ? { managedIdentityClientId: auth.managedIdentityClientId } : {},
-      );
-    case 'clientSecret':
-      return new ClientSecretCredential(auth.tenantId, auth.clientId, auth.clientSecret);
-    case 'certificate':
-      return new ClientCertificateCredential(auth.tenantId, auth.clientId, auth.certificatePath);
-  }
+/** The credential of an Entra GraphAuth, @azure/identity loaded on first use (db/entraToken.ts lazyCredential). */
+function credentialFor(auth: Exclude<GraphAuth, { kind: 'token' }>): () => TokenCredential {
+  return lazyCredential((identity) => {
+    switch (auth.kind) {
+      case 'default':
+        return new identity.DefaultAzureCredential(
+          auth.managedIdentityClientId ? { managedIdentityClientId: auth.managedIdentityClientId } : {},
+        );
+      case 'clientSecret':
+        return new identity.ClientSecretCredential(auth.tenantId, auth.clientId, auth.clientSecret);
+      case 'certificate':
+        return new identity.ClientCertificateCredential(auth.tenantId, auth.clientId, auth.certificatePath);
+    }
+  });
+}
+
+type AzureTokenCredentials =
+  typeof import('@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js');
+
+/** The Graph SDK's provider over an Entra credential, both loaded on the first token asked for. */
+function entraProvider(auth: Exclude<GraphAuth, { kind: 'token' }>): AuthenticationProvider {
+  const credential = credentialFor(auth);
+  let provider: AuthenticationProvider | undefined;
+  return {
+    getAccessToken() {
+      if (!provider) {
+        // A plain require, as in lazyCredential: loaded now, and bundled into the Function App all the same.
+        const { TokenCredentialAuthenticationProvider } =
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          require('@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials') as AzureTokenCredentials;
+        provider = new TokenCredentialAuthenticationProvider(credential(), { scopes: [GRAPH_SCOPE] });
+      }
+      return provider.getAccessToken();
+    },
+  };
 }
 
 /**
@@ -24,9 +47,7 @@ function credentialFor(auth: Exclude<GraphAuth, { kind: 'token' }>): TokenCreden
  */
 export function authenticationProviderFor(auth: GraphAuth, baseUrl: string): AuthenticationProvider {
   const inner: AuthenticationProvider =
-    auth.kind === 'token'
-      ? { getAccessToken: async () => auth.token }
-      : new TokenCredentialAuthenticationProvider(credentialFor(auth), { scopes: [GRAPH_SCOPE] });
+    auth.kind === 'token' ? { getAccessToken: async () => auth.token } : entraProvider(auth);
   return {
     async getAccessToken() {
       try {

@@ -4,10 +4,9 @@
  * stops. They used to be forgotten with the rest: the ledger kept those items, and a row inserted again under the
  * same key was then taken for one whose item had been deleted in SharePoint.
  */
-import { loadSettings } from '../../../../src/config/settings';
-import { createEngineContext } from '../../../../src/core/engine/context';
 import { runPush } from '../../../../src/core/engine/push';
 import type { ProgressEvent } from '../../../../src/core/engine/types';
+import { throttleAfterFirstBatch } from '../../../support/faults';
 import { startHarness, type Harness } from '../../../support/engineHarness';
 import { defineProjects, ledgerCount, tombstoneCount } from '../../../support/projects';
 
@@ -22,16 +21,7 @@ afterAll(async () => h.close());
  * the second delete batch leaves only after the first is answered.
  */
 const instance = (onProgress?: (e: ProgressEvent) => void) =>
-  createEngineContext(
-    loadSettings({
-      DATABASE_URL: h.db.url,
-      GRAPH_BASE_URL: h.emulator.baseUrl,
-      GRAPH_TOKEN: h.emulator.appToken,
-      GRAPH_RU_PER_MINUTE: '10000000',
-      GRAPH_MAX_CONCURRENCY: '1',
-    }),
-    { caCert: h.emulator.caCert, onProgress },
-  );
+  h.otherInstance({ GRAPH_MAX_CONCURRENCY: '1' }, onProgress);
 
 const titles = async (list: string) => (await h.items(list)).map((i) => String(i.fields.Title)).sort();
 
@@ -46,17 +36,7 @@ it('a delete step stopped between its batches keeps what the first did; the row 
   await h.db.pool.query('DELETE FROM stopped');
   // The first delete batch (20 deletes) goes through; the second is answered 429 asking for 2 minutes, beyond the
   // run's 5 s: the run stops before sending anything more.
-  let batches = 0;
-  const first = await instance((e) => {
-    if (e.trace?.kind === 'batch' && ++batches === 1)
-      h.emulator.control.injectFault({
-        method: 'POST',
-        pathPattern: '\\$batch$',
-        count: 1,
-        status: 429,
-        retryAfterSeconds: 120,
-      });
-  });
+  const first = await instance(throttleAfterFirstBatch(h.emulator, 120));
   const stopped = await runPush(first.ctx, 'stopped', { trigger: 'test', maxSeconds: 5 }).finally(() =>
     first.close(),
   );
