@@ -15,15 +15,23 @@ function defaultAdminUrl(): string {
 }
 
 /**
- * A fresh, empty database of its own for one test file, on the run's Postgres server (or on the server of
- * `adminUrl`, for a test that runs a server of its own).
+ * A fresh database of its own for one test file, on the run's Postgres server (or on the server of `adminUrl`, for a
+ * test that runs a server of its own): empty, or with `migrated` a copy of the run's migrated template (globalSetup;
+ * on another server, empty all the same: the caller migrates it, which is a no-op on a copy).
  */
-export async function freshDatabase(adminUrl: string = defaultAdminUrl()): Promise<TestDatabase> {
+export async function freshDatabase(
+  adminUrl: string = defaultAdminUrl(),
+  options: { migrated?: boolean } = {},
+): Promise<TestDatabase> {
   const name = `t_${randomBytes(6).toString('hex')}`;
+  const template = process.env.ARCORE_TEST_TEMPLATE;
+  const copy = options.migrated && template && adminUrl === process.env.ARCORE_TEST_ADMIN_URL;
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.query(
+      copy ? `CREATE DATABASE "${name}" TEMPLATE "${template}"` : `CREATE DATABASE "${name}"`,
+    );
   } finally {
     await admin.end();
   }

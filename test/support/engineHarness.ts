@@ -50,7 +50,7 @@ export async function startHarness(
   adminUrl?: string,
   graph: EngineContextOptions['graph'] = {},
 ): Promise<Harness> {
-  const db = await freshDatabase(adminUrl);
+  const db = await freshDatabase(adminUrl, { migrated: true });
   await migrate(db.pool);
   const emulator = await startEmulator({
     throttling: { enabled: false },
