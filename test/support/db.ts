@@ -40,6 +40,9 @@ export async function freshDatabase(
   const url = u.toString();
   // The app's own pool: its end() resolves once every session is closed on the server.
   const pool = createPool({ connectionString: url, auth: 'password', max: 10 });
+  // A copy has the template's installation id, which names replication slots and origins, cluster-wide objects: each
+  // database gets its own, as a migration gives it (two test databases sharing one would share their slots).
+  if (copy) await pool.query("UPDATE arcore.installation SET id = replace(gen_random_uuid()::text, '-', '')");
   return {
     url,
     pool,
