@@ -453,8 +453,8 @@ async function applyGone(
   for (const o of outcomes.values()) {
     const e = byRef.get(o.ref) as LedgerEntry;
     if (o.status === 'failed' && o.stopped) {
-      // Not sent, or its outcome unknown: the entry stays as it is and the next run deletes again (a 404 is done).
-      kept.add(o.ref);
+      // Not sent, or its outcome unknown: neither parked nor removed. The entry stays as it is, the run stops below
+      // (its tombstones unconsumed), and the next run deletes again (a 404 is done).
       continue;
     }
     // A delete that applied settles any retry parked for it (push.ts retries a parked row found gone).
