@@ -79,9 +79,7 @@ export async function claimLists(
   const client = await meta.connect();
   try {
     await client.query('BEGIN');
-    // One lock at a time in id order, so that two runs claiming overlapping lists never wait on each other.
-    for (const id of [...new Set(lists.map((l) => l.listId))].sort())
-      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LIST_CLAIM_NAMESPACE, id]);
+    await lockListClaims(client, lists);
     await bind(client);
     await refuseShared(client, stored, lists);
     await client.query('COMMIT');
@@ -93,7 +91,18 @@ export async function claimLists(
   }
 }
 
-async function refuseShared(
+/**
+ * Takes each list's claim lock for the rest of `client`'s transaction, one at a time in id order, so that two
+ * transactions claiming overlapping lists never wait on each other. Whoever binds a list to a definition holds it
+ * from its check to its commit: a run's claim (claimLists) and relink (relink.ts).
+ */
+export async function lockListClaims(client: PoolClient, lists: { listId: string }[]): Promise<void> {
+  for (const id of [...new Set(lists.map((l) => l.listId))].sort())
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LIST_CLAIM_NAMESPACE, id]);
+}
+
+/** Fails with ListAlreadySyncedError when another definition holds one of `lists` (I15). */
+export async function refuseShared(
   db: Pool | PoolClient,
   stored: StoredDefinition,
   lists: ScopeList[],

@@ -22,6 +22,7 @@ import { differs, pick, type FieldPlan } from './plan';
 import { UNCONFIRMED_ETAG } from './push/pendingCreates';
 import { inTransaction } from '../db/transaction';
 import { settleIntentsOutsideRun } from './pull/settleOutsideRun';
+import { lockListClaims, refuseShared } from './listIdentity';
 
 export interface RelinkResult {
   definition: string;
@@ -101,6 +102,9 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     }
     const lists = scopeLists.map((l) => ({ name: l.name, listId: l.listId }));
     const listId = lists[0].listId;
+    // I15: a list another definition syncs is not taken over (its items would be adopted by their hidden keys, which
+    // name key values, not tables). Checked before reading the lists, and again where the binding is written.
+    await refuseShared(ctx.meta, stored, scopeLists);
     // The mapped values of each item, to weigh against the values last synced (an adopted item is not assumed to
     // hold them: adoptedEntry).
     const plan = await comparisonPlan(ctx, def, scopeLists);
@@ -167,6 +171,10 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       ...(routed ? { lists } : {}),
     };
     await inTransaction(ctx.meta, async (client) => {
+      // Check and bind under the lists' claim locks, as a run's claim does (claimLists): a definition whose run
+      // claims one of these lists meanwhile is seen, or sees this binding.
+      await lockListClaims(client, scopeLists);
+      await refuseShared(client, stored, scopeLists);
       // A move in flight whose row stays paired with its old item, into a list still routed, is left for the
       // next push to settle (it finds the new item by the hidden key and finishes the move); clearing it would
       // leave that new item behind, and the push would create the row's item in its list a second time.

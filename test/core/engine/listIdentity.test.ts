@@ -10,6 +10,8 @@ import type { PoolClient } from 'pg';
 import { parseDefinition } from '../../../src/core/definition/parse';
 import { validateAgainstDatabase } from '../../../src/core/definition/validateLive';
 import { runPush } from '../../../src/core/engine/push';
+import { relinkDefinition } from '../../../src/core/engine/relink';
+import { ListAlreadySyncedError } from '../../../src/core/store/definitions';
 import type { RunSummary } from '../../../src/core/engine/types';
 import { eventually } from '../../support/eventually';
 import {
@@ -85,5 +87,52 @@ describe('I15: two definitions on one list', () => {
     // The winner keeps the list on its next runs; the loser stays refused.
     expect(await runPush(h.ctx, winner, { trigger: 'test' })).toMatchObject({ status: 'SUCCEEDED' });
     expect(await runPush(h.ctx, loser, { trigger: 'test' })).toMatchObject({ status: 'FAILED' });
+  }, 60_000);
+});
+
+describe('I15: relink onto a list another definition syncs', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    for (const n of ['c', 'd']) {
+      await createProjectsTable(h.db, `projects_${n}`);
+      await h.db.pool.query(
+        `INSERT INTO projects_${n} (id, name) SELECT g, '${n}' || g FROM generate_series(1, 3) g`,
+      );
+      await h.define(
+        projectsDefinition({ name: `projects-${n}`, source: timestampSource(`projects_${n}`) }, `List${n}`),
+      );
+      expect(await runPush(h.ctx, `projects-${n}`, { trigger: 'test' })).toMatchObject({ created: 3 });
+    }
+  }, 60_000);
+  afterAll(async () => h.close());
+
+  it('is refused before anything changes: the other definition keeps its list and its items', async () => {
+    const listD = (await h.asUser('GET', `/sites/${h.siteId}/lists/Listd`)).body as { id: string };
+    const before = await h.db.pool.query(
+      `SELECT sp_list_id, sp_item_id FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'projects-c' ORDER BY 2`,
+    );
+    // C pointed at D's list by its GUID (apply cannot tell it from D's title), then relinked there, as after a list
+    // was replaced. Its rows have the same keys as D's (ids 1–3): relinked, C would adopt D's items as its own.
+    await h.define(
+      projectsDefinition({ name: 'projects-c', source: timestampSource('projects_c') }, listD.id),
+    );
+    await expect(relinkDefinition(h.ctx, 'projects-c')).rejects.toThrow(ListAlreadySyncedError);
+    await expect(relinkDefinition(h.ctx, 'projects-c')).rejects.toThrow(
+      /list "[^"]+" \(id [^)]+\) is already synced by definition "projects-d"/,
+    );
+    const after = await h.db.pool.query(
+      `SELECT sp_list_id, sp_item_id FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+        WHERE d.name = 'projects-c' ORDER BY 2`,
+    );
+    expect(after.rows).toEqual(before.rows);
+    // Before the fix the relink bound C to D's list (3 adopted), and from then on D's runs were refused, naming C.
+    await h.db.pool.query(`UPDATE projects_d SET name = 'd-edited' WHERE id = 1`);
+    expect(await runPush(h.ctx, 'projects-d', { trigger: 'test' })).toMatchObject({
+      status: 'SUCCEEDED',
+      updated: 1,
+    });
+    expect((await h.items('Listd')).map((i) => i.fields.Title).sort()).toEqual(['d-edited', 'd2', 'd3']);
   }, 60_000);
 });
