@@ -83,10 +83,28 @@ function writeMembers(record: Record<string, unknown>, skipNull: boolean): strin
     const written = writeStable(item, member);
     if (written === undefined) continue;
     out += first ? '' : ',';
-    out += `${JSON.stringify(member)}:${written}`;
+    out += quotedMember(member);
+    out += written;
     first = false;
   }
   return `${out}}`;
+}
+
+/*
+ * A member's `"key":`, rendered once per key: every row of a push hashes the same field names (issue 23.3). Bounded,
+ * since json values bring keys of their own; past the bound the cache starts over.
+ */
+const quotedMembers = new Map<string, string>();
+const QUOTED_MEMBERS_MAX = 4096;
+
+function quotedMember(member: string): string {
+  let quoted = quotedMembers.get(member);
+  if (quoted === undefined) {
+    if (quotedMembers.size >= QUOTED_MEMBERS_MAX) quotedMembers.clear();
+    quoted = `${JSON.stringify(member)}:`;
+    quotedMembers.set(member, quoted);
+  }
+  return quoted;
 }
 
 /**

@@ -4,9 +4,42 @@
 const DECIMAL_PATTERN = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 const MAX_EXPONENT_MAGNITUDE = 10_000;
 
+/**
+ * DECIMAL_PATTERN with at least one digit before the exponent, read by character: every numeric value a push reads
+ * passes here, and the pattern's match was a visible share of what a push allocates (issue 23.3).
+ */
 export function isDecimalText(text: string): boolean {
-  const match = DECIMAL_PATTERN.exec(text);
-  return match !== null && `${match[2]}${match[3] ?? ''}`.length > 0;
+  const n = text.length;
+  let i = 0;
+  if (i < n && (text.charCodeAt(i) === 43 /* + */ || text.charCodeAt(i) === 45) /* - */) i++;
+  let mantissaDigits = 0;
+  while (i < n && isDigitCode(text.charCodeAt(i))) {
+    i++;
+    mantissaDigits++;
+  }
+  if (i < n && text.charCodeAt(i) === 46 /* . */) {
+    i++;
+    while (i < n && isDigitCode(text.charCodeAt(i))) {
+      i++;
+      mantissaDigits++;
+    }
+  }
+  if (mantissaDigits === 0) return false;
+  if (i < n && (text.charCodeAt(i) === 101 /* e */ || text.charCodeAt(i) === 69) /* E */) {
+    i++;
+    if (i < n && (text.charCodeAt(i) === 43 || text.charCodeAt(i) === 45)) i++;
+    let exponentDigits = 0;
+    while (i < n && isDigitCode(text.charCodeAt(i))) {
+      i++;
+      exponentDigits++;
+    }
+    if (exponentDigits === 0) return false;
+  }
+  return i === n;
+}
+
+function isDigitCode(code: number): boolean {
+  return code >= 48 && code <= 57;
 }
 
 /**

@@ -43,6 +43,12 @@ function utcEpochSeconds(
 ): number {
   if (month < 1 || month > 12) fail(`month ${month} does not exist`);
   if (hour > 23 || minute > 59 || second > 59) fail('time of day out of range');
+  if (Number.isInteger(year) && year >= 0 && year <= 9999) {
+    // Four-digit years by day arithmetic: a Date per value showed in push profiles (issue 23.3). Same result.
+    if (!Number.isInteger(day) || day < 1 || day > daysInMonth(year, month))
+      fail(`${year}-${pad(month, 2)}-${pad(day, 2)} is not a calendar date`);
+    return daysFromCivil(year, month, day) * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second;
+  }
   // setUTCFullYear, unlike Date.UTC, does not map years 0–99 onto 1900–1999.
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
@@ -51,6 +57,116 @@ function utcEpochSeconds(
   }
   date.setUTCHours(hour, minute, second, 0);
   return Math.floor(date.getTime() / 1000);
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
+function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+/** Days in a month (1–12) of a proleptic Gregorian year. */
+export function daysInMonth(year: number, month: number): number {
+  if (month === 2) return isLeapYear(year) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** The digit at `index` (0–9), or -1. */
+function digitAt(text: string, index: number): number {
+  const code = text.charCodeAt(index) - 48;
+  return code >= 0 && code <= 9 ? code : -1;
+}
+
+/** The two-digit number at `index`, or -1. */
+export function twoDigitsAt(text: string, index: number): number {
+  const tens = digitAt(text, index);
+  const ones = digitAt(text, index + 1);
+  return tens < 0 || ones < 0 ? -1 : tens * 10 + ones;
+}
+
+/** The four-digit number at `index`, or -1. */
+export function fourDigitsAt(text: string, index: number): number {
+  const high = twoDigitsAt(text, index);
+  const low = twoDigitsAt(text, index + 2);
+  return high < 0 || low < 0 ? -1 : high * 100 + low;
+}
+
+/** True when `text` starts with `YYYY-MM-DD` (four-digit year), whatever follows. */
+function startsWithDate(text: string): boolean {
+  return (
+    text.length >= 10 &&
+    fourDigitsAt(text, 0) >= 0 &&
+    text.charCodeAt(4) === 45 /* - */ &&
+    twoDigitsAt(text, 5) >= 0 &&
+    text.charCodeAt(7) === 45 &&
+    twoDigitsAt(text, 8) >= 0
+  );
+}
+
+/**
+ * The common shapes of parseInstant's input read without a regular expression (issue 23.3): `YYYY-MM-DD`, then
+ * optionally `[T ]HH:MM:SS[.digits]` and `Z`, `z`, `±HH`, `±HH:MM` or `±HHMM`. Undefined for anything else, which
+ * the pattern reads; what this reads, the pattern reads alike (temporal.test.ts holds them to one result).
+ */
+function commonInstant(text: string, fail: Fail): Instant | undefined {
+  if (!startsWithDate(text)) return undefined;
+  const year = fourDigitsAt(text, 0);
+  const month = twoDigitsAt(text, 5);
+  const day = twoDigitsAt(text, 8);
+  const n = text.length;
+  let hour = 0;
+  let minute = 0;
+  let second = 0;
+  let fraction = '';
+  let i = 10;
+  if (i < n) {
+    const separator = text.charCodeAt(i);
+    if (separator !== 84 /* T */ && separator !== 32 /* space */) return undefined;
+    hour = twoDigitsAt(text, 11);
+    minute = twoDigitsAt(text, 14);
+    second = twoDigitsAt(text, 17);
+    if (hour < 0 || text.charCodeAt(13) !== 58 /* : */ || minute < 0) return undefined;
+    if (text.charCodeAt(16) !== 58 || second < 0) return undefined;
+    i = 19;
+    if (i < n && text.charCodeAt(i) === 46 /* . */) {
+      const start = i + 1;
+      let end = start;
+      let lastNonZero = start;
+      while (end < n && digitAt(text, end) >= 0) {
+        if (text.charCodeAt(end) !== 48) lastNonZero = end + 1;
+        end++;
+      }
+      if (end === start) return undefined;
+      fraction = lastNonZero > start ? text.slice(start, lastNonZero) : '';
+      i = end;
+    }
+  }
+  let offset = 0;
+  if (i < n) {
+    const sign = text.charCodeAt(i);
+    if ((sign === 90 /* Z */ || sign === 122) /* z */ && i + 1 === n) offset = 0;
+    else if (sign === 43 /* + */ || sign === 45 /* - */) {
+      const hours = twoDigitsAt(text, i + 1);
+      if (hours < 0) return undefined;
+      let minutes = 0;
+      if (i + 3 === n) minutes = 0;
+      else if (i + 6 === n && text.charCodeAt(i + 3) === 58) minutes = twoDigitsAt(text, i + 4);
+      else if (i + 5 === n) minutes = twoDigitsAt(text, i + 3);
+      else return undefined;
+      if (minutes < 0) return undefined;
+      offset = (sign === 45 ? -1 : 1) * (hours * 3600 + minutes * 60);
+    } else return undefined;
+  }
+  const local = utcEpochSeconds(year, month, day, hour, minute, second, fail);
+  return { epochSeconds: local - offset, fraction };
 }
 
 function offsetSeconds(offset: string | undefined): number {
@@ -72,6 +188,8 @@ function pad(value: number, width: number): string {
  * taken to hold UTC wall-clock time (the convention we document for users), never the process time zone.
  */
 export function parseInstant(text: string, fail: Fail): Instant {
+  const common = commonInstant(text, fail);
+  if (common !== undefined) return common;
   if (/ BC$/i.test(text)) fail('dates before the common era cannot be stored');
   if (/^[+-]?infinity$/i.test(text)) fail('infinite timestamps cannot be stored');
   const match = TIMESTAMP_PATTERN.exec(text);
@@ -154,6 +272,19 @@ export interface CalendarDate {
 
 /** The calendar date of a date-only string (optionally followed by a time of day, which is ignored). */
 export function parseCalendarDate(text: string, fail: Fail, allowTimeSuffix: boolean): CalendarDate {
+  if (text.length === 10 && startsWithDate(text)) {
+    // A bare four-digit-year date, read without the pattern (issue 23.3): its text is itself.
+    const epochSeconds = utcEpochSeconds(
+      fourDigitsAt(text, 0),
+      twoDigitsAt(text, 5),
+      twoDigitsAt(text, 8),
+      0,
+      0,
+      0,
+      fail,
+    );
+    return { text, epochSeconds };
+  }
   if (/ BC$/i.test(text)) fail('dates before the common era cannot be stored');
   if (/^[+-]?infinity$/i.test(text)) fail('infinite dates cannot be stored');
   const match = (allowTimeSuffix ? DATE_PREFIX_PATTERN : DATE_PATTERN).exec(text);

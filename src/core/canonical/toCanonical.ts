@@ -75,6 +75,17 @@ export function fromGraphValue(
   return canonicalize(kind, value, 'graph', siteTimeZone);
 }
 
+/** Why a helper refused a value; `canonicalize` turns it into the CanonicalValueError of the value it was given. */
+class Refusal extends Error {}
+
+/*
+ * One `fail` for every value: a closure per value (capturing kind and value for the error) was a visible share of
+ * what a push allocates, and a value is refused rarely (issue 23.3).
+ */
+const fail: Fail = (reason) => {
+  throw new Refusal(reason);
+};
+
 function canonicalize(
   kind: FieldKind,
   value: unknown,
@@ -82,9 +93,15 @@ function canonicalize(
   siteTimeZone: string = DEFAULT_SITE_TIME_ZONE,
 ): CanonicalValue {
   if (value === null || value === undefined) return null;
-  const fail: Fail = (reason) => {
-    throw new CanonicalValueError(kind, value, reason);
-  };
+  try {
+    return canonicalValue(kind, value, side, siteTimeZone);
+  } catch (error) {
+    if (error instanceof Refusal) throw new CanonicalValueError(kind, value, error.message);
+    throw error;
+  }
+}
+
+function canonicalValue(kind: FieldKind, value: unknown, side: Side, siteTimeZone: string): CanonicalValue {
   switch (kind) {
     case 'text':
     case 'note':
@@ -202,16 +219,26 @@ function canonicalUuid(value: unknown, fail: Fail): string | null {
  */
 export const MAX_JSON_DEPTH = 512;
 
-/** True when `value` nests arrays or objects more than `limit` levels; iterative, so any depth is safe. */
+/**
+ * True when `value` nests arrays or objects more than `limit` levels. Recursive, but never deeper than `limit` + 1
+ * calls, so any input is safe; without the work list of the iterative version, which allocated an entry per node
+ * of every json value a push reads (issue 23.3).
+ */
 function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const stack: { node: unknown; depth: number }[] = [{ node: value, depth: 0 }];
-  while (stack.length > 0) {
-    const { node, depth } = stack.pop() as { node: unknown; depth: number };
-    if (node === null || typeof node !== 'object') continue;
-    if (depth + 1 > limit) return true;
-    const children = Array.isArray(node) ? node : Object.values(node as Record<string, unknown>);
-    for (const child of children) stack.push({ node: child, depth: depth + 1 });
+  return deeperThan(value, 0, limit);
+}
+
+function deeperThan(node: unknown, depth: number, limit: number): boolean {
+  if (node === null || typeof node !== 'object') return false;
+  if (depth + 1 > limit) return true;
+  if (Array.isArray(node)) {
+    for (const child of node) if (deeperThan(child, depth + 1, limit)) return true;
+    return false;
   }
+  const record = node as Record<string, unknown>;
+  for (const key in record)
+    if (Object.prototype.hasOwnProperty.call(record, key) && deeperThan(record[key], depth + 1, limit))
+      return true;
   return false;
 }
 

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { CanonicalRecord } from '../canonical';
 import { inTransaction } from '../db/transaction';
+import { textArrayParam } from '../db/textArray';
 
 type Db = Pool | PoolClient;
 
@@ -121,7 +122,7 @@ export async function openConflictIdentities(
   const { rows } = await db.query<{ h: string }>(
     `SELECT source_identity_hash AS h FROM arcore.sync_conflicts
       WHERE definition_id = $1 AND status = 'OPEN' AND kind = 'CHANGE' AND source_identity_hash = ANY($2)`,
-    [definitionId, hashes],
+    [definitionId, textArrayParam(hashes)],
   );
   return new Set(rows.map((r) => r.h));
 }

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { textArrayParam } from '../db/textArray';
 
 type Db = Pool | PoolClient;
 export type FailureDirection = 'PUSH' | 'PULL';
@@ -132,7 +133,7 @@ export async function resolveParked(
         WHERE definition_id = $1 AND direction = $2 AND item_key = ANY($3) AND status = 'PARKED' AND attempts = 0)
      UPDATE arcore.sync_failures SET status = 'RESOLVED', resolved_at = now()
       WHERE definition_id = $1 AND direction = $2 AND item_key = ANY($3) AND status = 'PARKED' AND attempts > 0`,
-    [definitionId, direction, itemKeys],
+    [definitionId, direction, textArrayParam(itemKeys)],
   );
 }
 

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { CanonicalRecord, CanonicalValue } from '../canonical';
 import { mayStillLandSql } from './runs';
+import { textArrayParam } from '../db/textArray';
 
 /**
  * UNROUTED: a routed definition's row that no route matches and that was never synced (no list, no item).
@@ -105,7 +106,7 @@ export class LedgerStore {
     if (hashes.length === 0) return new Map();
     const { rows } = await db.query<LedgerRow>(
       `SELECT ${COLUMNS} FROM arcore.sync_ledger WHERE definition_id = $1 AND source_identity_hash = ANY($2)`,
-      [this.definitionId, hashes],
+      [this.definitionId, textArrayParam(hashes)],
     );
     return new Map(rows.map((r) => [r.source_identity_hash, fromRow(r)]));
   }
@@ -218,7 +219,7 @@ export class LedgerStore {
     if (hashes.length === 0) return;
     await db.query(
       'DELETE FROM arcore.sync_ledger WHERE definition_id = $1 AND source_identity_hash = ANY($2)',
-      [this.definitionId, hashes],
+      [this.definitionId, textArrayParam(hashes)],
     );
   }
 

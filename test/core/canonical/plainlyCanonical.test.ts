@@ -60,6 +60,16 @@ describe('plainlyCanonical (the shortcut of toGraphFields’ canonical-form chec
     );
   });
 
+  it('agrees with the full check both ways on date and date-time text of the canonical shape', () => {
+    fc.assert(
+      fc.property(dateText, dateTimeText, (date, dateTime) => {
+        expect(plainlyCanonical('dateOnly', date)).toBe(fullCheckAccepts('dateOnly', date));
+        expect(plainlyCanonical('dateTime', dateTime)).toBe(fullCheckAccepts('dateTime', dateTime));
+      }),
+      { numRuns: 4_000 },
+    );
+  });
+
   it('takes the shortcut for canonical values of the scalar kinds', () => {
     const cases: [FieldKind, unknown][] = [
       ['text', 'a'],

@@ -282,7 +282,14 @@ export async function writePrepared(
   const ops: { listId: string; op: WriteOp }[] = [];
   const byRef = new Map<
     string,
-    { r: PushRow; entry: LedgerEntry | undefined; decision: PairDecision | null; listId: string }
+    {
+      r: PushRow;
+      entry: LedgerEntry | undefined;
+      decision: PairDecision | null;
+      listId: string;
+      /** A create's values as its pending entry recorded them (I6). */
+      sent?: CanonicalRecord | null;
+    }
   >();
   const pendingCreates: LedgerEntry[] = [];
   const moves = new Map<string, Move>();
@@ -378,16 +385,15 @@ export async function writePrepared(
         listId: rowList,
         op: { kind: 'create', ref: r.hash, fields, adoptBy: { field: def.target.keyColumn, value: r.hash } },
       });
-      byRef.set(r.hash, { r, entry, decision: null, listId: rowList });
-      pendingCreates.push(
-        pendingCreateEntry({
-          identityHash: r.hash,
-          identity: r.identity,
-          listId: rowList,
-          sent: createdSynced(plan, r.values, null),
-          lastSourceTs: r.row.cursor,
-        }),
-      );
+      const pending = pendingCreateEntry({
+        identityHash: r.hash,
+        identity: r.identity,
+        listId: rowList,
+        sent: createdSynced(plan, r.values, null),
+        lastSourceTs: r.row.cursor,
+      });
+      byRef.set(r.hash, { r, entry, decision: null, listId: rowList, sent: pending.syncedValues });
+      pendingCreates.push(pending);
       continue;
     }
     // Without reading SharePoint (I10), assume it still holds the synced values; If-Match proves it.
@@ -473,20 +479,20 @@ export async function writePrepared(
       case 'created': {
         scope.counts.created++;
         const returned = responseFields(o);
-        const synced = createdSynced(plan, r.values, returned);
-        const saved: LedgerEntry = {
-          ...syncedEntry(
-            scope,
-            r,
-            o.itemId,
-            writtenETag(plan, o, synced),
-            synced,
-            r.row.cursor,
-            'PUSH',
-            o.lastModifiedDateTime ?? null,
-          ),
-          listId: x.listId,
-        };
+        // As sent: the values the pending entry recorded (createdSynced of the same values), not built again.
+        const asSent = createdAsSent(plan, returned) && x.sent !== undefined;
+        const synced = asSent ? (x.sent as CanonicalRecord) : createdSynced(plan, r.values, returned);
+        const saved = syncedEntry(
+          scope,
+          r,
+          o.itemId,
+          writtenETag(plan, o, synced),
+          synced,
+          r.row.cursor,
+          'PUSH',
+          o.lastModifiedDateTime ?? null,
+        );
+        saved.listId = x.listId;
         commit.save.push(saved);
         if (createdAsSent(plan, returned)) commit.confirms.add(saved);
         commit.resolved.push(r.hash);
