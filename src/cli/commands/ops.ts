@@ -432,6 +432,12 @@ export async function runFailuresCommand(
           ? `${name}: ${change.failureIds.length} failure(s) due now (${change.failureIds.join(', ')}); the next run retries them`
           : `${name}: ${change.failureIds.length} failure(s) discarded (${change.failureIds.join(', ')}); their changes are dropped`,
     );
+    const held = change.heldMovesKept;
+    if (held)
+      rt.io.out(
+        `${name}: ${held.failureIds.length} held move(s) kept (${held.failureIds.join(', ')}): they are not ` +
+          `failures and are not discarded; to release one: ${held.nextStep}`,
+      );
     return;
   }
   if (ids.length > 0) throw new CliUsageError('failure ids are only used with --retry or --discard');

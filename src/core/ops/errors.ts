@@ -22,6 +22,30 @@ export class UnknownFailureError extends Error {
   }
 }
 
+/**
+ * Ids passed to discard that name held moves: rows waiting for a user to delete one of two edited items, not
+ * failures. Discarding one would change nothing (the next push holds the row again while its move stands).
+ */
+export class HeldMoveNotDiscardedError extends Error {
+  override readonly name = 'HeldMoveNotDiscardedError';
+  readonly errorKind: ErrorKind = 'invalid_input';
+  readonly hint: string;
+
+  constructor(
+    readonly definition: string,
+    readonly failureIds: string[],
+    nextStep: string,
+  ) {
+    super(
+      `Definition "${definition}": ${failureIds.length === 1 ? 'id' : 'ids'} ${failureIds.join(', ')} ` +
+        `${failureIds.length === 1 ? 'is a held move' : 'are held moves'}, not failures: nothing was discarded ` +
+        '(the next push would hold the row again while its move stands). To release a held move: ' +
+        nextStep,
+    );
+    this.hint = nextStep;
+  }
+}
+
 /** A run of the definition holds its lock (I11); the operation would race with it. Try again later. */
 export class DefinitionBusyError extends Error {
   override readonly name = 'DefinitionBusyError';

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { definitionIdByName } from './definitionIds';
-import { UnknownFailureError } from './errors';
+import { HeldMoveNotDiscardedError, UnknownFailureError } from './errors';
+import { heldMovesNextStep } from './heldRows';
 import type { FailureRecord, FailureStatus } from './records';
 import { inTransaction } from '../db/transaction';
 
@@ -64,6 +65,11 @@ export interface FailureChange {
   definition: string;
   /** Ids of the failures changed, ascending. */
   failureIds: string[];
+  /**
+   * Discarding all: the held moves left as they are (ids, ascending), and what releases them. Held moves are not
+   * failures: discarded, the next push would hold each row again (push/moves.ts settlePendingMoves).
+   */
+  heldMovesKept?: { failureIds: string[]; nextStep: string };
 }
 
 const ID = /^[1-9][0-9]{0,18}$/;
@@ -77,6 +83,7 @@ async function changeParked(
   name: string,
   ids: string[] | undefined,
   assignment: string,
+  heldMoves: 'change' | 'keep',
 ): Promise<FailureChange> {
   const definitionId = await definitionIdByName(meta, name);
   const wanted = ids === undefined ? null : [...new Set(ids)];
@@ -85,26 +92,51 @@ async function changeParked(
     if (malformed.length > 0) throw new UnknownFailureError(name, malformed);
   }
   return inTransaction(meta, async (client) => {
-    const { rows } = await client.query<{ id: string }>(
+    const { rows } = await client.query<{ id: string; held_move: boolean }>(
       `UPDATE arcore.sync_failures SET ${assignment}
        WHERE definition_id = $1 AND status = 'PARKED' AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
-       RETURNING id::text AS id`,
-      [definitionId, wanted],
+         AND ($3 OR NOT held_move)
+       RETURNING id::text AS id, held_move`,
+      [definitionId, wanted, heldMoves === 'change'],
     );
     const changed = new Set(rows.map((r) => r.id));
+    const kept =
+      heldMoves === 'keep'
+        ? (
+            await client.query<{ id: string }>(
+              `SELECT id::text AS id FROM arcore.sync_failures
+                WHERE definition_id = $1 AND status = 'PARKED' AND held_move
+                  AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))`,
+              [definitionId, wanted],
+            )
+          ).rows.map((r) => r.id)
+        : [];
+    const byId = (a: string, b: string) => Number(a) - Number(b);
+    // Rolls back: a held move named changes nothing, not even the ids that were failures.
+    if (wanted && kept.length > 0)
+      throw new HeldMoveNotDiscardedError(name, kept.sort(byId), heldMovesNextStep(name));
     const strays = wanted ? wanted.filter((id) => !changed.has(id)) : [];
     // Rolls back: an unknown id changes nothing, not even the ids that were known.
     if (strays.length > 0) throw new UnknownFailureError(name, strays);
-    return { definition: name, failureIds: [...changed].sort((a, b) => Number(a) - Number(b)) };
+    return {
+      definition: name,
+      failureIds: [...changed].sort(byId),
+      ...(kept.length > 0
+        ? { heldMovesKept: { failureIds: kept.sort(byId), nextStep: heldMovesNextStep(name) } }
+        : {}),
+    };
   });
 }
 
 /** Makes parked failures due now: the next run of their direction retries them first (I5c). */
 export function retryFailures(meta: Pool, name: string, ids?: string[]): Promise<FailureChange> {
-  return changeParked(meta, name, ids, 'next_attempt_at = now()');
+  return changeParked(meta, name, ids, 'next_attempt_at = now()', 'change');
 }
 
-/** Gives up on parked failures: no run retries them again. The change they carried is dropped. */
+/**
+ * Gives up on parked failures: no run retries them again. The change they carried is dropped. Held moves are not
+ * failures and stay (`heldMovesKept`); naming one is refused (HeldMoveNotDiscardedError) and changes nothing.
+ */
 export function discardFailures(meta: Pool, name: string, ids?: string[]): Promise<FailureChange> {
-  return changeParked(meta, name, ids, "status = 'DISCARDED', resolved_at = now()");
+  return changeParked(meta, name, ids, "status = 'DISCARDED', resolved_at = now()", 'keep');
 }

@@ -1,7 +1,8 @@
 import { statusBlock } from '../../../../src/cli/commands/ops';
 import { formatRunSummary } from '../../../../src/cli/output';
 import { runPull } from '../../../../src/core/engine/pull';
-import { listFailures } from '../../../../src/core/ops/failures';
+import { discardFailures, listFailures } from '../../../../src/core/ops/failures';
+import { HeldMoveNotDiscardedError } from '../../../../src/core/ops/errors';
 import { definitionStatus } from '../../../../src/core/ops/status';
 import { runPush } from '../../../../src/core/engine/push';
 import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
@@ -105,6 +106,27 @@ it('deleting the old item of a held move, as its park says, keeps the row and fi
   expect(text).toMatch(/^ {2}held moves: 1 row moving between lists waits for you \(not failures/m);
   expect(text).toMatch(/^ {4}row \{"id":1\} \(failure \d+, since \S+\): item \d+ in list "HmOpen" and item/m);
   expect(text).toMatch(/^ {4}next step: in SharePoint, delete the item whose edits you do not want/m);
+
+  // A held move is not a failure: `failures --discard` keeps it, and naming it is refused with the step that releases
+  // it (before, it was discarded, and the next push held the row again as a new park).
+  const [heldFailure] = await listFailures(h.ctx.meta, 'hm');
+  await expect(discardFailures(h.ctx.meta, 'hm', [heldFailure.failureId])).rejects.toThrow(
+    HeldMoveNotDiscardedError,
+  );
+  await expect(discardFailures(h.ctx.meta, 'hm', [heldFailure.failureId])).rejects.toThrow(
+    `id ${heldFailure.failureId} is a held move, not failures: nothing was discarded`,
+  );
+  expect(await discardFailures(h.ctx.meta, 'hm')).toEqual({
+    definition: 'hm',
+    failureIds: [],
+    heldMovesKept: {
+      failureIds: [heldFailure.failureId],
+      nextStep: expect.stringContaining('then run "arcore-sync push hm"'),
+    },
+  });
+  expect((await listFailures(h.ctx.meta, 'hm')).map((f) => [f.failureId, f.status])).toEqual([
+    [heldFailure.failureId, 'PARKED'],
+  ]);
 
   // The user keeps the new item: deletes the old one. The webhook's pull runs first, then the push.
   expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/HmOpen/items/${oldItem}`)).status).toBe(204);
