@@ -186,6 +186,33 @@ export class ControlApi implements EmulatorControl {
     }));
   }
 
+  restoreItem(siteId: string, listIdOrName: string, itemId: string, user: string): void {
+    const site = this.ctx.state.findSite(siteId);
+    if (!site) throw new EmulatorSetupError(`No site '${siteId}'`, { siteId });
+    const list = site.findList(listIdOrName);
+    if (!list)
+      throw new EmulatorSetupError(`No list '${listIdOrName}' in site '${site.id}'`, {
+        siteId,
+        listIdOrName,
+      });
+    const identity = this.deps.identities.byNameOrUndefined(user);
+    if (!identity) throw new EmulatorSetupError(`No identity '${user}'`, { user });
+    const id = Number(itemId);
+    if (!list.recycleBin.has(id) || list.item(id))
+      throw new EmulatorSetupError(
+        `Item '${itemId}' of list '${list.displayName}' is not in the recycle bin`,
+        {
+          siteId,
+          listIdOrName,
+          itemId,
+        },
+      );
+    const seq = list.nextSeq();
+    list.restore(id, seq, identity.name);
+    list.logChange(seq, id);
+    this.ctx.events.itemsChanged(site, list);
+  }
+
   setSiteTimeZone(siteIdOrHostPath: string, timeZone: string): void {
     const site = this.ctx.state.findSite(siteIdOrHostPath);
     if (!site) throw new EmulatorSetupError(`No site '${siteIdOrHostPath}'`, { siteIdOrHostPath });
@@ -266,6 +293,15 @@ export function handleControlHttp(
       case 'POST /site-timezone': {
         const parsed = bodyOf(z.object({ site: z.string(), timeZone: z.string() }), body, 'site time zone');
         control.setSiteTimeZone(parsed.site, parsed.timeZone);
+        return done;
+      }
+      case 'POST /recycle-bin/restore': {
+        const parsed = bodyOf(
+          z.object({ siteId: z.string(), list: z.string(), itemId: z.string(), user: z.string() }),
+          body,
+          'recycle-bin restore',
+        );
+        control.restoreItem(parsed.siteId, parsed.list, parsed.itemId, parsed.user);
         return done;
       }
       case 'GET /user-lookup-id':

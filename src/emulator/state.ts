@@ -5,7 +5,7 @@
 import { ChangeLog } from './changeLog';
 import { genericListColumns, type ColumnDefinition } from './columns';
 import { guidFromName, newGuid } from './ids';
-import { ItemStore, type ItemRecord, type StoredItem, type StoredValue } from './itemStore';
+import { ItemStore, itemRecord, type ItemRecord, type StoredItem, type StoredValue } from './itemStore';
 import { truncateToSecond } from './time';
 
 export type { ItemRecord, ItemVersion, StoredItem, StoredValue } from './itemStore';
@@ -24,6 +24,12 @@ export class ListState {
   /** Per column: lower-cased text value → its item's id, or ids when several share it (idsWithText). */
   private readonly textIndexes = new Map<string, Map<string, TextIndexEntry>>();
   readonly tombstones = new Map<number, number>();
+  /**
+   * Deleted items as they were, by id, for a restore from the site's recycle bin (SharePoint keeps a deleted item
+   * there, and restoring it brings it back under its id with its values). Not persisted: a restarted emulator's
+   * recycle bin is empty.
+   */
+  readonly recycleBin = new Map<number, ItemRecord>();
   readonly changeLog = new ChangeLog();
   nextItemId = 1;
   liveCount = 0;
@@ -140,10 +146,35 @@ export class ListState {
   }
 
   remove(itemId: number, seq: number): void {
+    const item = this.store.view(itemId);
+    if (item) this.recycleBin.set(itemId, itemRecord(item));
     this.unindex(itemId);
     this.store.delete(itemId);
     this.liveCount--;
     this.tombstones.set(itemId, seq);
+  }
+
+  /**
+   * Brings a deleted item back from the recycle bin under its id, with the values it had, as a new version (a new
+   * eTag, modified now by `editor`), stamped with `seq`: the caller logs the change, so delta reports the item again.
+   */
+  restore(itemId: number, seq: number, editor: string): StoredItem {
+    const record = this.recycleBin.get(itemId);
+    if (!record)
+      throw new ListStateError(`item ${itemId} is not in the recycle bin of list '${this.displayName}'`);
+    if (this.store.has(itemId))
+      throw new ListStateError(`item ${itemId} already exists in list '${this.displayName}'`);
+    this.recycleBin.delete(itemId);
+    this.tombstones.delete(itemId);
+    const { previous: _previous, ...kept } = record;
+    const restored: ItemRecord = {
+      ...kept,
+      version: record.version + 1,
+      changeSeq: seq,
+      modifiedMs: Math.max(truncateToSecond(Date.now()), record.modifiedMs + 1000),
+      editor,
+    };
+    return this.insert(restored);
   }
 
   /** Live items in id order, starting after `afterId`. */

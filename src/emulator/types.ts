@@ -162,6 +162,11 @@ export interface EmulatorControl {
   /** Items of a list with their fields, for assertions (no resource units, not logged). */
   listItems(siteId: string, listIdOrName: string): EmulatorItemSnapshot[];
   setSiteTimeZone(siteIdOrHostPath: string, timeZone: string): void;
+  /**
+   * Restores a deleted item from the recycle bin, as a user does in SharePoint: back under its id, with the values it
+   * had, as a new version by `user`; delta and change notifications report it like any change.
+   */
+  restoreItem(siteId: string, listIdOrName: string, itemId: string, user: string): void;
   /** Row id of an identity (`app` or a user name) in the site's hidden user list: the value of person columns. */
   userLookupId(name: string): number;
 }
