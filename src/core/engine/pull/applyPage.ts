@@ -10,7 +10,7 @@ import type { DeltaEntry } from '../../target/sharepoint';
 import { rowsByIdentity } from '../identity';
 import { applyToPostgres, type Rekeyed } from '../push/writes';
 import type { RunScope } from '../runner';
-import { claimsByHiddenKey, claimsOfKeptRows, recordCopy } from './claims';
+import { claimsByHiddenKey, claimsOfFlaggedRows, claimsOfKeptRows, recordCopy } from './claims';
 import { writeTargetCursor, type Progress } from './cursor';
 import { assertKeysFree, insertItem } from './insert';
 import { insertedPair, recordInsertIntents } from './intents';
@@ -50,6 +50,7 @@ export async function applyEntries(
   const byItem = await ledger.byItemIds(ctx.meta, listId, ids);
   const claims = await claimsByHiddenKey(scope, entries, byItem);
   await claimsOfKeptRows(scope, entries, byItem, claims);
+  await claimsOfFlaggedRows(scope, entries, byItem, claims);
   const known = [...byItem.values(), ...[...claims.copies.values()].map((c) => c.entry)];
   // Each key once: a copy carries its pair's key, and a key read twice would be taken for two rows holding it.
   const keys = new Map(known.map((e) => [e.identityHash, def.source.key.map((k) => e.identity[k])]));

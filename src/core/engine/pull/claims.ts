@@ -173,3 +173,71 @@ export async function claimsOfKeptRows(
     claims.adopted.add(itemId);
   }
 }
+
+/**
+ * A new item carrying the hidden key of a row that deletes.pull SOFT flagged when the row's item was deleted in
+ * SharePoint is that item back (restored from the recycle bin under its id, or a copy of it added again): SOFT kept
+ * the row but not its pair, so no entry names the key. The flagged row takes the item as a pair revived with no base
+ * (ITEM_DELETED, synced values unknown): the page decides the two sides against each other under the conflict policy
+ * (equal values agree) and clears the row's flag (settle.ts). Before, the item was taken for a new one, parked
+ * because its row's key was there already (or not mapped from SharePoint), and clearing the flag made the push create
+ * a second item. Only items no entry claims are looked for, and only then are the flagged rows read. Entered in
+ * `byItem`.
+ */
+export async function claimsOfFlaggedRows(
+  scope: RunScope,
+  entries: DeltaEntry[],
+  byItem: Map<string, LedgerEntry>,
+  claims: KeyClaims,
+): Promise<void> {
+  const { def, plan, source, listId } = scope;
+  const column = def.deletes.pull === 'SOFT' ? def.deletes.pullSoftColumn : undefined;
+  if (!column) return;
+  const claimants = new Map<string, string[]>();
+  for (const e of entries) {
+    if (e.kind !== 'upsert' || byItem.has(e.item.id) || claims.copies.has(e.item.id)) continue;
+    if (claims.moving.has(e.item.id) || claims.adopted.has(e.item.id)) continue;
+    const key = e.item.fields[def.target.keyColumn];
+    if (typeof key !== 'string' || !key) continue;
+    const claiming = claimants.get(key);
+    if (claiming) claiming.push(e.item.id);
+    else claimants.set(key, [e.item.id]);
+  }
+  if (claimants.size === 0) return;
+  // A key some entry holds was decided by claimsByHiddenKey (adopted, a copy, or an item in flight): not a flagged row's.
+  const held = await scope.ledger.byIdentities(scope.ctx.meta, [...claimants.keys()]);
+  for (const hash of held.keys()) claimants.delete(hash);
+  if (claimants.size === 0) return;
+  for (const key of await source.flaggedKeys(column)) {
+    let hash: string;
+    const identity = Object.fromEntries(def.source.key.map((k, i) => [k, key[i]]));
+    try {
+      hash = identityOf(def.source.key, identity, plan.keyKinds).hash;
+    } catch {
+      continue; // a key with no identity was never synced
+    }
+    const claiming = claimants.get(hash);
+    if (!claiming) continue;
+    // Among several items carrying the key, the oldest (lowest id) takes the row; the others stay new items.
+    const [itemId] = [...claiming].sort(byNumericId);
+    byItem.set(itemId, {
+      identityHash: hash,
+      identity,
+      listId,
+      itemId,
+      eTag: null,
+      syncedValues: null,
+      contentHash: null,
+      provenance: 'PULL',
+      state: 'ITEM_DELETED',
+      lastSourceTs: null,
+      spModifiedAt: null,
+    });
+    claims.adopted.add(itemId);
+    claimants.delete(hash);
+    scope.ctx.log.info(
+      `${def.name}: item ${itemId} carries the key of a row flagged when its item was deleted ` +
+        `(deletes.pull SOFT): the row takes it again and its ${column} flag is cleared`,
+    );
+  }
+}

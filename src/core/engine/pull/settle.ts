@@ -127,6 +127,17 @@ export async function settle(
     });
   }
   if (decision.outcome === 'PARKED') return;
+  // A row deletes.pull SOFT flagged when the item was deleted, its item back (claims.ts claimsOfFlaggedRows): the
+  // flag goes with the delete it recorded.
+  const softColumn = def.deletes.pull === 'SOFT' ? def.deletes.pullSoftColumn : undefined;
+  const unflag = revived && !!softColumn && p.row?.values[softColumn] === true;
+  if (unflag) {
+    await scope.source.clearFlag(client, pairKey(def, p), softColumn as string);
+    if (counted === null) {
+      scope.counts.updated++;
+      counted = 'updated';
+    }
+  }
   if (decision.postgres.kind === 'none' && decision.sharepoint.kind === 'none') {
     if (decision.synced === null) out.remove.push(entry.identityHash);
     else if (
@@ -155,7 +166,7 @@ export async function settle(
       });
     else if (p.eTag && p.eTag !== entry.eTag)
       out.save.push({ ...entry, eTag: p.eTag, spModifiedAt: p.spModifiedAt });
-    scope.counts.skipped++; // an echo of our own write, or a change to fields we do not sync (I3)
+    if (!unflag) scope.counts.skipped++; // an echo of our own write, or a change to fields we do not sync (I3)
     return;
   }
   let written: Record<string, CanonicalValue> = {};

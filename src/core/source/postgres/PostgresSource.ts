@@ -406,6 +406,29 @@ export class PostgresSource {
     return setFlagByKeys(this, client, keys, column);
   }
 
+  /**
+   * Keys of the rows whose boolean `column` is true (rows deletes.pull SOFT flagged), read as every read parses them,
+   * so their identity hashes are the ones the ledger would hold. Reads every flagged row: callers ask only when an
+   * item needs it (a restored item, pull/claims.ts).
+   */
+  async flaggedKeys(column: string): Promise<unknown[][]> {
+    const { rows } = await this.pool.query({
+      text: `SELECT ${this.selectList} FROM ${this.qualified} WHERE ${quoteIdent(column)} IS TRUE`,
+      types: pgTypeParsers,
+    });
+    return this.toRows(rows).map((row) => this.shape.key.map((k) => row.values[k]));
+  }
+
+  /** Clears a soft-delete flag by key; other than exactly one row throws KeyMatchError, like setFlag. */
+  async clearFlag(client: PoolClient, key: unknown[], column: string): Promise<void> {
+    const { rowCount } = await client.query(
+      `UPDATE ${this.qualified} SET ${quoteIdent(column)} = false WHERE ${this.keyWhere(0)}`,
+      key,
+    );
+    if (rowCount !== 1)
+      throw new KeyMatchError(this.qualified, 'undo soft delete', this.keyRecord(key), rowCount ?? 0);
+  }
+
   /** Sets a soft-delete flag by key; other than exactly one row throws KeyMatchError, like deleteRow. */
   async setFlag(client: PoolClient, key: unknown[], column: string): Promise<void> {
     const { rowCount } = await client.query(

@@ -61,7 +61,7 @@ export class KeyMatchError extends Error {
 
   constructor(
     readonly table: string,
-    readonly operation: 'update' | 'delete' | 'soft delete' | 'insert',
+    readonly operation: 'update' | 'delete' | 'soft delete' | 'undo soft delete' | 'insert',
     readonly key: Record<string, unknown>,
     readonly matched: number,
   ) {

@@ -5,9 +5,10 @@ import { SITE, startHarness, type Harness } from '../../../support/engineHarness
 /**
  * I8 (docs/design.md): an item deleted in SharePoint and restored from the recycle bin comes back under its id, with
  * the values it had (the emulator's `restoreItem`, as a user does in SharePoint). Under deletes.pull IGNORE the row
- * was kept with its pair (ITEM_DELETED), which the restored item takes again. Under PROPAGATE the row is gone and the
- * item is new to the pull, as any item without a row. (Under SOFT the pull keeps the flagged row but not its pair: the
- * restored item meets no pair either, a gap docs/design.md names.)
+ * was kept with its pair (ITEM_DELETED), which the restored item takes again. Under SOFT the row was kept, flagged,
+ * without its pair: the restored item carries the row's hidden key, and the flagged row takes it again, unflagged
+ * (pull/claims.ts claimsOfFlaggedRows). Under PROPAGATE the row is gone and the item is new to the pull, as any item
+ * without a row.
  */
 let h: Harness;
 beforeAll(async () => {
@@ -15,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h.close());
 
-type Policy = 'PROPAGATE' | 'IGNORE';
+type Policy = 'PROPAGATE' | 'SOFT' | 'IGNORE';
 
 async function setUp(name: string, pull: Policy): Promise<string> {
   await h.db.pool
@@ -27,7 +28,7 @@ async function setUp(name: string, pull: Policy): Promise<string> {
     source: { table: name, key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
     target: { site: SITE, list: name },
     fields: [{ source: 'name', target: 'Title' }],
-    deletes: { push: 'PROPAGATE', pull },
+    deletes: { push: 'PROPAGATE', pull, ...(pull === 'SOFT' ? { pullSoftColumn: 'gone' } : {}) },
   });
   expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 2 });
   await runPull(h.ctx, name, { trigger: 'test' });
@@ -92,6 +93,54 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
     ).toBe(200);
     expect((await run(name)).pull).toMatchObject({ updated: 1 });
     expect((await rows(name))[0]).toMatchObject({ code: 'A', name: 'from SP' });
+  }, 60_000);
+
+  it('deletes.pull SOFT: the flagged row takes the restored item again, unflagged, and syncs on', async () => {
+    const name = 'bin_soft';
+    const itemA = await setUp(name, 'SOFT');
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemA}`)).status).toBe(204);
+    expect((await run(name)).pull).toMatchObject({ deleted: 1 });
+    expect((await rows(name))[0]).toMatchObject({ code: 'A', gone: true });
+    expect((await ledger(name)).map((e) => e.code)).toEqual(['B']);
+
+    h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
+    // Before the fix: the item was parked as a new item (its key not mapped from SharePoint), the row stayed flagged,
+    // and clearing the flag made the push create a second item.
+    const restored = await run(name);
+    expect(restored.pull).toMatchObject({ status: 'SUCCEEDED', updated: 1, failed: 0 });
+    expect(restored.push).toMatchObject({ status: 'SUCCEEDED', created: 0 });
+    const settled = await run(name);
+    expect(await rows(name)).toEqual([
+      { code: 'A', name: 'first', gone: false },
+      { code: 'B', name: 'second', gone: false },
+    ]);
+    expect((await h.items(name)).map((i) => i.fields.Title).sort()).toEqual(['first', 'second']);
+    expect(await ledger(name)).toEqual([
+      { code: 'A', item: itemA, state: 'SYNCED' },
+      { code: 'B', item: expect.any(String), state: 'SYNCED' },
+    ]);
+    expect(settled.pull).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0, deleted: 0 });
+    expect(settled.push).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0, deleted: 0 });
+    await h.db.pool.query(`UPDATE ${name} SET name = 'first, edited' WHERE code = 'A'`);
+    expect((await run(name)).push).toMatchObject({ updated: 1, created: 0 });
+    expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('first, edited');
+  }, 60_000);
+
+  it('deletes.pull SOFT: a row edited while flagged meets its restored item under the conflict policy', async () => {
+    const name = 'bin_soft_edited';
+    const itemA = await setUp(name, 'SOFT');
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemA}`)).status).toBe(204);
+    await run(name);
+    await h.db.pool.query(`UPDATE ${name} SET name = 'edited while flagged' WHERE code = 'A'`);
+    h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
+    const restored = await run(name);
+    // No base is known (SOFT dropped the pair): the differing field is a conflict, decided by the definition's policy
+    // (SOURCE_WINS, the default: Postgres's value is written to the item).
+    expect(restored.pull).toMatchObject({ conflicts: 1, failed: 0 });
+    await run(name);
+    expect((await rows(name))[0]).toEqual({ code: 'A', name: 'edited while flagged', gone: false });
+    expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('edited while flagged');
+    expect((await h.items(name)).length).toBe(2);
   }, 60_000);
 
   it('deletes.pull PROPAGATE: the row is gone, so the restored item is a new item to the pull; nothing is duplicated', async () => {
