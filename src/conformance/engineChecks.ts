@@ -317,12 +317,17 @@ const etags: Check[] = [
   },
 ];
 
-async function drainEngine(pages: AsyncGenerator<DeltaPage>): Promise<Map<string, ListItem | null>> {
+async function drainEngine(
+  pages: AsyncGenerator<DeltaPage>,
+  readAgain: Set<string> = new Set(),
+): Promise<Map<string, ListItem | null>> {
   // The last occurrence of each item (Graph: "use the last occurrence"); null for a tombstone.
   const last = new Map<string, ListItem | null>();
-  for await (const page of pages)
+  for await (const page of pages) {
     for (const e of page.entries)
       last.set(e.kind === 'upsert' ? e.item.id : e.id, e.kind === 'upsert' ? e.item : null);
+    for (const id of page.readAgain ?? []) readAgain.add(id);
+  }
   return last;
 }
 
@@ -345,13 +350,24 @@ const delta: Check[] = [
       });
       if (edit.status !== 'updated') return fail(`the engine's update was ${describeOutcome(edit)}`);
       let changes: Map<string, ListItem | null>;
+      const readAgain = new Set<string>();
       try {
-        changes = await drainEngine(target.deltaPages(siteId, listId, { deltaLink: link, select }));
+        changes = await drainEngine(
+          target.deltaPages(siteId, listId, { deltaLink: link, select }),
+          readAgain,
+        );
       } catch (error) {
         return fail(`reading the changes after the deltaLink failed: ${describeError(error)}`);
       }
       const item = changes.get(id);
       if (!item) return fail(`the edited item ${id} did not come in the changes after the deltaLink`);
+      // The engine reads an item that came without its fields again by id: correct, but one resource unit more per
+      // changed item on every pull. The assumption is that Graph's page carries them.
+      if (readAgain.has(id))
+        return fail(
+          `the change page carried item ${id} without its fields object; the engine read it again by id, so every ` +
+            'pull costs one resource unit more per changed item',
+        );
       return item.fields.Title === 'delta change' && item.fields[key] === 'conf-1'
         ? pass(`a change page after the deltaLink carries the selected fields, the hidden ${key} among them`)
         : fail(

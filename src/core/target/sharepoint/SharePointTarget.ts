@@ -24,7 +24,7 @@ import {
 } from './graphSchemas';
 import { GraphTransport, requestErrorOf, type GraphTransportStats } from './GraphTransport';
 import type { GraphClientOptions } from './options';
-import { hasFields, readListItems, toDeltaEntry } from './listItems';
+import { hasFields, readListItems, toDeltaEntry, toListItem } from './listItems';
 import { internalNameFor } from './internalNames';
 import { MAX_LOOKUPS_PER_QUERY, readSelection } from './readSelect';
 import type { CreateSubscriptionInput, DeltaPage, ListItem, WriteOp, WriteOutcome } from './types';
@@ -246,7 +246,9 @@ export class SharePointTarget {
    * otherwise. The last page carries the new deltaLink. An expired link throws ResyncRequiredError whose fresh link
    * is this feed's own first enumeration, never the Location Graph gave: that link's selection is unknown
    * (ResyncRequiredError says why), and a restart that read items without their fields would null every mapped
-   * column. A page with an item that came without `fields` is refused whole (FieldsMissingError).
+   * column. An item that came without `fields` is read again by id with the same selection (1 resource unit each),
+   * in its place in the page: a 404 then is its tombstone, and one still without fields refuses the page
+   * (FieldsMissingError), never read as empty.
    */
   async *deltaPages(
     siteId: string,
@@ -273,14 +275,25 @@ export class SharePointTarget {
       const page = deltaPageSchema.safeParse(response.body);
       if (!page.success) throw requestShapeError(url, page.error.message);
       const result: DeltaPage = { entries: [], errors: [] };
-      const fieldless: string[] = [];
+      // An entry without its fields object is read again by id, in its place in the page.
+      const fieldless = new Map<number, string>();
       for (const raw of page.data.value) {
         const entry = toDeltaEntry(raw);
         if ('error' in entry) result.errors.push(entry.error);
-        else if ('fieldsMissing' in entry) fieldless.push(entry.fieldsMissing);
-        else result.entries.push(entry);
+        else if ('fieldsMissing' in entry) {
+          fieldless.set(result.entries.length, entry.fieldsMissing);
+          result.entries.push({ kind: 'deleted', id: entry.fieldsMissing });
+        } else result.entries.push(entry);
       }
-      if (fieldless.length > 0) throw new FieldsMissingError('GET', url, fieldless);
+      if (fieldless.size > 0) {
+        result.readAgain = [...new Set(fieldless.values())];
+        const again = await this.readByIds(siteId, listId, result.readAgain, selection.query);
+        for (const [index, id] of fieldless) {
+          const read = again.get(id);
+          result.entries[index] =
+            read === 'gone' || read === undefined ? { kind: 'deleted', id } : { kind: 'upsert', item: read };
+        }
+      }
       const nextLink = page.data['@odata.nextLink'];
       const deltaLink = page.data['@odata.deltaLink'];
       if (nextLink) result.nextLink = nextLink;
@@ -443,13 +456,43 @@ export class SharePointTarget {
   ): Promise<Set<string>> {
     const gone = new Set<string>();
     if (perItem.length === 0 || items.length === 0) return gone;
-    const expand = fieldsExpansion(perItem);
-    for (let start = 0; start < items.length; start += MAX_BATCH_SIZE) {
-      const chunk = items.slice(start, start + MAX_BATCH_SIZE);
-      const requests = chunk.map((item, index) => ({
+    const read = await this.readByIds(
+      siteId,
+      listId,
+      items.map((item) => item.id),
+      perItem,
+    );
+    for (const item of items) {
+      const fresh = read.get(item.id);
+      if (fresh === 'gone') {
+        gone.add(item.id);
+        continue;
+      }
+      const { '@odata.etag': _etag, ...extra } = (fresh as ListItem).fields;
+      Object.assign(item.fields, extra);
+    }
+    return gone;
+  }
+
+  /**
+   * Items read one by one (single-item GETs with `$expand=fields($select=…)`, in `$batch` requests of 20): each as
+   * read, or 'gone' for a 404. Any other status fails the read; an item answered without its fields object, or
+   * left unanswered by the batch, fails it with FieldsMissingError (an unread item is never read as empty, I12).
+   */
+  private async readByIds(
+    siteId: string,
+    listId: string,
+    ids: string[],
+    select: string[] | undefined,
+  ): Promise<Map<string, ListItem | 'gone'>> {
+    const out = new Map<string, ListItem | 'gone'>();
+    const expand = fieldsExpansion(select);
+    for (let start = 0; start < ids.length; start += MAX_BATCH_SIZE) {
+      const chunk = ids.slice(start, start + MAX_BATCH_SIZE);
+      const requests = chunk.map((id, index) => ({
         id: String(index),
         method: 'GET',
-        url: `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(item.id)}?$expand=${expand}`,
+        url: `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(id)}?$expand=${expand}`,
       }));
       const batch = await this.transport.request('POST', '$batch', batchResponseSchema, {
         body: { requests },
@@ -458,11 +501,11 @@ export class SharePointTarget {
       });
       const answered = new Set<number>();
       for (const response of batch.responses) {
-        const item = chunk[Number(response.id)];
-        if (item === undefined) continue;
+        const id = chunk[Number(response.id)];
+        if (id === undefined) continue;
         answered.add(Number(response.id));
         if (response.status === 404) {
-          gone.add(item.id);
+          out.set(id, 'gone');
           continue;
         }
         const read = parseListItem(response.body);
@@ -474,19 +517,15 @@ export class SharePointTarget {
             body: response.body,
             headers: new Headers(response.headers ?? {}),
           });
-        // Without its fields object the lookups it was read for would stay absent, read as empty (I12).
         if (!hasFields(read.data))
-          throw new FieldsMissingError('GET', this.transport.url(requests[Number(response.id)].url), [
-            item.id,
-          ]);
-        const { '@odata.etag': _etag, ...extra } = read.data.fields;
-        Object.assign(item.fields, extra);
+          throw new FieldsMissingError('GET', this.transport.url(requests[Number(response.id)].url), [id]);
+        out.set(id, toListItem(read.data));
       }
-      const unanswered = chunk.filter((_, index) => !answered.has(index)).map((item) => item.id);
+      const unanswered = chunk.filter((_, index) => !answered.has(index));
       if (unanswered.length > 0)
         throw new FieldsMissingError('POST', this.transport.url('$batch'), unanswered);
     }
-    return gone;
+    return out;
   }
 
   private async *pages<T>(

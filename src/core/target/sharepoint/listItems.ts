@@ -40,8 +40,9 @@ export function readListItems(items: GraphListItem[], method: string, url: strin
 /**
  * One delta `value` entry: an upsert, a tombstone (`deleted` facet or `@removed`), or an error. An
  * `{error}` entry Graph put in the feed, or anything unreadable, is returned as an error (I12). An item without its
- * `fields` object is returned as `fieldsMissing`: the caller refuses the page (FieldsMissingError), because skipping
- * the entry would lose its change and reading it as empty would null every mapped column.
+ * `fields` object is returned as `fieldsMissing`: the caller reads it again by id (and refuses the page with
+ * FieldsMissingError if that answer has no fields either), because skipping the entry would lose its change and
+ * reading it as empty would null every mapped column.
  */
 export function toDeltaEntry(
   raw: unknown,

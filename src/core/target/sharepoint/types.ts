@@ -76,6 +76,8 @@ export interface DeltaPage {
   errors: { code: string; message: string }[];
   nextLink?: string;
   deltaLink?: string;
+  /** Items the page carried without their fields object, read again by id (SharePointTarget.deltaPages). */
+  readAgain?: string[];
 }
 
 export interface CreateSubscriptionInput {
