@@ -17,6 +17,9 @@ export class ListStateError extends Error {
   }
 }
 
+/** Deleted items a list's recycle bin holds (the emulator's bound; SharePoint's is by age and site quota). */
+const RECYCLE_BIN_ITEMS = 10_000;
+
 export class ListState {
   readonly columnsByName = new Map<string, ColumnDefinition>();
   /** Items by id; ids are never reused, deleted ids stay empty. */
@@ -147,7 +150,13 @@ export class ListState {
 
   remove(itemId: number, seq: number): void {
     const item = this.store.view(itemId);
-    if (item) this.recycleBin.set(itemId, itemRecord(item));
+    if (item) {
+      // Without its version history; the oldest deleted item leaves a full bin.
+      const { previous: _previous, ...kept } = itemRecord(item);
+      this.recycleBin.set(itemId, kept);
+      if (this.recycleBin.size > RECYCLE_BIN_ITEMS)
+        this.recycleBin.delete(this.recycleBin.keys().next().value as number);
+    }
     this.unindex(itemId);
     this.store.delete(itemId);
     this.liveCount--;
@@ -166,9 +175,8 @@ export class ListState {
       throw new ListStateError(`item ${itemId} already exists in list '${this.displayName}'`);
     this.recycleBin.delete(itemId);
     this.tombstones.delete(itemId);
-    const { previous: _previous, ...kept } = record;
     const restored: ItemRecord = {
-      ...kept,
+      ...record,
       version: record.version + 1,
       changeSeq: seq,
       modifiedMs: Math.max(truncateToSecond(Date.now()), record.modifiedMs + 1000),

@@ -93,8 +93,8 @@ export async function claimLists(
 
 /**
  * Takes each list's claim lock for the rest of `client`'s transaction, one at a time in id order, so that two
- * transactions claiming overlapping lists never wait on each other. Whoever binds a list to a definition holds it
- * from its check to its commit: a run's claim (claimLists) and relink (relink.ts).
+ * transactions claiming overlapping lists wait for each other in one order and never deadlock. Whoever binds a list
+ * to a definition holds it from its check to its commit: a run's claim (claimLists) and relink (relink.ts).
  */
 export async function lockListClaims(client: PoolClient, lists: { listId: string }[]): Promise<void> {
   for (const id of [...new Set(lists.map((l) => l.listId))].sort())

@@ -84,9 +84,6 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
   if (!lock) throw new DefinitionBusyError(name, 'relinking it');
   const target = ctx.target();
   try {
-    // The ledger read below must hold the pairs whose rows a stopped pull committed, or relink would forget their
-    // items' rows and the next push would create their items a second time.
-    const settledInserts = await settleIntentsOutsideRun(ctx, stored, lock);
     forgetResolution(ctx, def);
     const routed = isRouted(def);
     // Routed: every routed list is read; an item is known by its list and id.
@@ -105,6 +102,9 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     // I15: a list another definition syncs is not taken over (its items would be adopted by their hidden keys, which
     // name key values, not tables). Checked before reading the lists, and again where the binding is written.
     await refuseShared(ctx.meta, stored, scopeLists);
+    // The ledger read below must hold the pairs whose rows a stopped pull committed, or relink would forget their
+    // items' rows and the next push would create their items a second time.
+    const settledInserts = await settleIntentsOutsideRun(ctx, stored, lock);
     // The mapped values of each item, to weigh against the values last synced (an adopted item is not assumed to
     // hold them: adoptedEntry).
     const plan = await comparisonPlan(ctx, def, scopeLists);

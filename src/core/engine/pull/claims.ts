@@ -190,7 +190,7 @@ export async function claimsOfFlaggedRows(
   byItem: Map<string, LedgerEntry>,
   claims: KeyClaims,
 ): Promise<void> {
-  const { def, plan, source, listId } = scope;
+  const { def, listId } = scope;
   const column = def.deletes.pull === 'SOFT' ? def.deletes.pullSoftColumn : undefined;
   if (!column) return;
   const claimants = new Map<string, string[]>();
@@ -208,16 +208,10 @@ export async function claimsOfFlaggedRows(
   const held = await scope.ledger.byIdentities(scope.ctx.meta, [...claimants.keys()]);
   for (const hash of held.keys()) claimants.delete(hash);
   if (claimants.size === 0) return;
-  for (const key of await source.flaggedKeys(column)) {
-    let hash: string;
-    const identity = Object.fromEntries(def.source.key.map((k, i) => [k, key[i]]));
-    try {
-      hash = identityOf(def.source.key, identity, plan.keyKinds).hash;
-    } catch {
-      continue; // a key with no identity was never synced
-    }
-    const claiming = claimants.get(hash);
-    if (!claiming) continue;
+  const flagged = await flaggedRowsOf(scope, column);
+  for (const [hash, claiming] of claimants) {
+    const identity = flagged.get(hash);
+    if (!identity) continue;
     // Among several items carrying the key, the oldest (lowest id) takes the row; the others stay new items.
     const [itemId] = [...claiming].sort(byNumericId);
     byItem.set(itemId, {
@@ -234,10 +228,31 @@ export async function claimsOfFlaggedRows(
       spModifiedAt: null,
     });
     claims.adopted.add(itemId);
-    claimants.delete(hash);
+    // Taken: its flag is cleared with this page, and another item carrying the key later in the run is not its item.
+    flagged.delete(hash);
     scope.ctx.log.info(
       `${def.name}: item ${itemId} carries the key of a row flagged when its item was deleted ` +
         `(deletes.pull SOFT): the row takes it again and its ${column} flag is cleared`,
     );
   }
+}
+
+/** Per run: the identities of the rows flagged under deletes.pull SOFT, by identity hash, read on first need. */
+const flaggedRows = new WeakMap<RunScope, Map<string, Record<string, unknown>>>();
+
+async function flaggedRowsOf(scope: RunScope, column: string): Promise<Map<string, Record<string, unknown>>> {
+  let rows = flaggedRows.get(scope);
+  if (rows) return rows;
+  const { def, plan } = scope;
+  rows = new Map();
+  for (const key of await scope.source.flaggedKeys(column)) {
+    const identity = Object.fromEntries(def.source.key.map((k, i) => [k, key[i]]));
+    try {
+      rows.set(identityOf(def.source.key, identity, plan.keyKinds).hash, identity);
+    } catch {
+      // A key with no identity was never synced.
+    }
+  }
+  flaggedRows.set(scope, rows);
+  return rows;
 }

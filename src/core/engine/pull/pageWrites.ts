@@ -24,7 +24,7 @@ import { postgresValues } from '../push/writes';
 import type { RunScope } from '../runner';
 import { assertKeysFree, insertedEntry, newRowValues } from './insert';
 import { insertedPair } from './intents';
-import { pairKey, settle, type Pair, type WriteBack } from './settle';
+import { pairKey, settle, unflagsRow, type Pair, type WriteBack } from './settle';
 
 /** What a page's items produce, committed with the page. */
 export interface PageOut {
@@ -101,6 +101,8 @@ export class PageWrites {
     // savepoint.
     if (decision.conflict || decision.outcome === 'PARKED' || decision.postgres.kind === 'recreate')
       return false;
+    // Its flag is cleared by its own statement (settle.ts), which Postgres may refuse: under the item's savepoint.
+    if (unflagsRow(scope, p)) return false;
     const action = decision.postgres;
     const policy = scope.def.deletes.pull;
     const softColumn = scope.def.deletes.pullSoftColumn;

@@ -74,6 +74,16 @@ export function decidePair(
   };
 }
 
+/**
+ * True when settling `p` clears its row's soft-delete flag: a pair revived (its item back after a delete, I8) whose row
+ * deletes.pull SOFT flagged.
+ */
+export function unflagsRow(scope: RunScope, p: Pair): boolean {
+  const { deletes } = scope.def;
+  const column = deletes.pull === 'SOFT' ? deletes.pullSoftColumn : undefined;
+  return p.entry.state === 'ITEM_DELETED' && p.sp !== null && !!column && p.row?.values[column] === true;
+}
+
 export async function settle(
   scope: RunScope,
   client: PoolClient,
@@ -126,17 +136,21 @@ export async function settle(
       fields: decision.conflictFields,
     });
   }
-  if (decision.outcome === 'PARKED') return;
   // A row deletes.pull SOFT flagged when the item was deleted, its item back (claims.ts claimsOfFlaggedRows): the
-  // flag goes with the delete it recorded.
-  const softColumn = def.deletes.pull === 'SOFT' ? def.deletes.pullSoftColumn : undefined;
-  const unflag = revived && !!softColumn && p.row?.values[softColumn] === true;
+  // flag goes with the delete it recorded, whatever the values' decision (a MANUAL conflict waits for `resolve`).
+  const unflag = unflagsRow(scope, p);
   if (unflag) {
-    await scope.source.clearFlag(client, pairKey(def, p), softColumn as string);
+    await scope.source.clearFlag(client, pairKey(def, p), def.deletes.pullSoftColumn as string);
     if (counted === null) {
       scope.counts.updated++;
       counted = 'updated';
     }
+  }
+  if (decision.outcome === 'PARKED') {
+    // The revived pair waits for `resolve` as it was found: kept in the ledger (a pair claimsOfFlaggedRows made up
+    // is not there yet), so the next pull knows the item and `resolve` finds the pair.
+    if (revived) out.save.push(p.entry);
+    return;
   }
   if (decision.postgres.kind === 'none' && decision.sharepoint.kind === 'none') {
     if (decision.synced === null) out.remove.push(entry.identityHash);

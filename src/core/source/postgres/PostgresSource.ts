@@ -407,16 +407,17 @@ export class PostgresSource {
   }
 
   /**
-   * Keys of the rows whose boolean `column` is true (rows deletes.pull SOFT flagged), read as every read parses them,
-   * so their identity hashes are the ones the ledger would hold. Reads every flagged row: callers ask only when an
-   * item needs it (a restored item, pull/claims.ts).
+   * Keys of the rows whose boolean `column` is true (rows deletes.pull SOFT flagged), the key columns only, read as
+   * every read parses them, so their identity hashes are the ones the ledger would hold. Reads every flagged row:
+   * callers ask only when an item needs it, once per run (a restored item, pull/claims.ts).
    */
   async flaggedKeys(column: string): Promise<unknown[][]> {
+    const keys = this.shape.key.map((k) => selectOf(this.column(k))).join(', ');
     const { rows } = await this.pool.query({
-      text: `SELECT ${this.selectList} FROM ${this.qualified} WHERE ${quoteIdent(column)} IS TRUE`,
+      text: `SELECT ${keys} FROM ${this.qualified} WHERE ${quoteIdent(column)} IS TRUE`,
       types: pgTypeParsers,
     });
-    return this.toRows(rows).map((row) => this.shape.key.map((k) => row.values[k]));
+    return rows.map((row: QueryResultRow) => this.shape.key.map((k) => row[k]));
   }
 
   /** Clears a soft-delete flag by key; other than exactly one row throws KeyMatchError, like setFlag. */

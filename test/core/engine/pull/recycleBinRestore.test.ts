@@ -1,5 +1,6 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
+import { resolveConflict } from '../../../../src/core/engine/resolve';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
@@ -18,7 +19,11 @@ afterAll(async () => h.close());
 
 type Policy = 'PROPAGATE' | 'SOFT' | 'IGNORE';
 
-async function setUp(name: string, pull: Policy): Promise<string> {
+async function setUp(
+  name: string,
+  pull: Policy,
+  conflictPolicy: 'SOURCE_WINS' | 'MANUAL' = 'SOURCE_WINS',
+): Promise<string> {
   await h.db.pool
     .query(`CREATE TABLE ${name} (code text PRIMARY KEY, name text, gone boolean NOT NULL DEFAULT false,
       updated_at timestamptz NOT NULL DEFAULT now());
@@ -29,6 +34,7 @@ async function setUp(name: string, pull: Policy): Promise<string> {
     target: { site: SITE, list: name },
     fields: [{ source: 'name', target: 'Title' }],
     deletes: { push: 'PROPAGATE', pull, ...(pull === 'SOFT' ? { pullSoftColumn: 'gone' } : {}) },
+    conflictPolicy,
   });
   expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 2 });
   await runPull(h.ctx, name, { trigger: 'test' });
@@ -141,6 +147,67 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
     expect((await rows(name))[0]).toEqual({ code: 'A', name: 'edited while flagged', gone: false });
     expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('edited while flagged');
     expect((await h.items(name)).length).toBe(2);
+  }, 60_000);
+
+  it('deletes.pull SOFT under MANUAL: the row is unflagged at once, and the values wait for resolve', async () => {
+    const name = 'bin_soft_manual';
+    const itemA = await setUp(name, 'SOFT', 'MANUAL');
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemA}`)).status).toBe(204);
+    await run(name);
+    await h.db.pool.query(`UPDATE ${name} SET name = 'edited while flagged' WHERE code = 'A'`);
+    h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
+    expect((await run(name)).pull).toMatchObject({ conflicts: 1, failed: 0 });
+    // The item is back: the flag goes now; the pair is kept for resolve (found by the next pull too).
+    expect((await rows(name))[0]).toEqual({ code: 'A', name: 'edited while flagged', gone: false });
+    expect((await ledger(name))[0]).toEqual({ code: 'A', item: itemA, state: 'ITEM_DELETED' });
+    expect((await run(name)).pull).toMatchObject({ failed: 0, created: 0 });
+    const { rows: open } = await h.db.pool.query<{ id: string }>(
+      `SELECT c.id::text FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1 AND c.status = 'OPEN'`,
+      [name],
+    );
+    expect(open).toHaveLength(1);
+    await resolveConflict(h.ctx, open[0].id, { take: 'postgres' }, 'test');
+    expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('edited while flagged');
+    expect((await ledger(name))[0]).toEqual({ code: 'A', item: itemA, state: 'SYNCED' });
+    const settled = await run(name);
+    expect(settled.pull).toMatchObject({ created: 0, updated: 0, deleted: 0, failed: 0 });
+    expect(settled.push).toMatchObject({ created: 0, updated: 0, deleted: 0 });
+    expect((await rows(name))[0]).toEqual({ code: 'A', name: 'edited while flagged', gone: false });
+  }, 60_000);
+
+  it('deletes.pull SOFT: an unflag Postgres refuses parks the item; the rest of the page is applied', async () => {
+    const name = 'bin_soft_refused';
+    const itemA = await setUp(name, 'SOFT');
+    // A common soft-delete index: names unique among live rows.
+    await h.db.pool.query(`CREATE UNIQUE INDEX ${name}_live_name ON ${name} (name) WHERE NOT gone`);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemA}`)).status).toBe(204);
+    await run(name);
+    await h.db.pool.query(`INSERT INTO ${name} (code, name) VALUES ('C', 'first')`);
+    await run(name);
+    h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
+    const itemB = (await h.items(name)).find((i) => i.fields.Title === 'second')?.id as string;
+    expect(
+      (
+        await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemB}/fields`, {
+          Title: 'second, edited',
+        })
+      ).status,
+    ).toBe(200);
+    // Before the fix, the refused statement aborted the page: every pull failed on it (I12).
+    const first = await run(name);
+    expect(first.pull).toMatchObject({ status: 'PARTIAL', failed: 1, updated: 1 });
+    expect((await rows(name)).map((r) => [r.code, r.name, r.gone])).toEqual([
+      ['A', 'first', true],
+      ['B', 'second, edited', false],
+      ['C', 'first', false],
+    ]);
+    const { rows: parked } = await h.db.pool.query<{ item_key: string }>(
+      `SELECT f.item_key FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+        WHERE d.name = $1 AND f.status = 'PARKED' AND f.direction = 'PULL'`,
+      [name],
+    );
+    expect(parked).toEqual([{ item_key: itemA }]);
   }, 60_000);
 
   it('deletes.pull PROPAGATE: the row is gone, so the restored item is a new item to the pull; nothing is duplicated', async () => {

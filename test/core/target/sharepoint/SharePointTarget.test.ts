@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   assertColumnsExist,
-  FieldsMissingError,
   GraphAuthError,
   GraphRequestError,
   ResyncRequiredError,
