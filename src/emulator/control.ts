@@ -12,6 +12,7 @@ import type { Notifier } from './notifier';
 import { initialSettings, repeatShare, type ResolvedOptions } from './options';
 import type { RequestRecorder } from './requestLog';
 import type { ResourceUnitBudget } from './throttling';
+import type { ListState, SiteState } from './state';
 import { assertTimeZone, toGraphDateTime } from './time';
 import { APP_ROLES, SITE_ACCESS_LEVELS, type SiteAccess } from './permissions';
 import type {
@@ -167,7 +168,8 @@ export class ControlApi implements EmulatorControl {
     return site.id;
   }
 
-  listItems(siteId: string, listIdOrName: string): EmulatorItemSnapshot[] {
+  /** A site's list, by id or name, or the setup error naming what is missing. */
+  private siteList(siteId: string, listIdOrName: string): { site: SiteState; list: ListState } {
     const site = this.ctx.state.findSite(siteId);
     if (!site) throw new EmulatorSetupError(`No site '${siteId}'`, { siteId });
     const list = site.findList(listIdOrName);
@@ -176,6 +178,11 @@ export class ControlApi implements EmulatorControl {
         siteId,
         listIdOrName,
       });
+    return { site, list };
+  }
+
+  listItems(siteId: string, listIdOrName: string): EmulatorItemSnapshot[] {
+    const { site, list } = this.siteList(siteId, listIdOrName);
     const scope = valueScope(this.ctx, site, list);
     return [...list.itemsAfter(0)].map((item) => ({
       id: String(item.id),
@@ -187,14 +194,7 @@ export class ControlApi implements EmulatorControl {
   }
 
   restoreItem(siteId: string, listIdOrName: string, itemId: string, user: string): void {
-    const site = this.ctx.state.findSite(siteId);
-    if (!site) throw new EmulatorSetupError(`No site '${siteId}'`, { siteId });
-    const list = site.findList(listIdOrName);
-    if (!list)
-      throw new EmulatorSetupError(`No list '${listIdOrName}' in site '${site.id}'`, {
-        siteId,
-        listIdOrName,
-      });
+    const { site, list } = this.siteList(siteId, listIdOrName);
     const identity = this.deps.identities.byNameOrUndefined(user);
     if (!identity) throw new EmulatorSetupError(`No identity '${user}'`, { user });
     const id = Number(itemId);

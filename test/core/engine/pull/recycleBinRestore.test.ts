@@ -59,6 +59,31 @@ const ledger = async (name: string) =>
     )
   ).rows;
 
+/**
+ * Row A and its restored item paired again, as row B is: both rows live with their values, one item each, nothing
+ * written by a further cycle (`settled`), and an edit of row A reaching the restored item.
+ */
+async function expectPairedAndSyncing(
+  name: string,
+  itemA: string,
+  settled: Awaited<ReturnType<typeof run>>,
+): Promise<void> {
+  expect(await rows(name)).toEqual([
+    { code: 'A', name: 'first', gone: false },
+    { code: 'B', name: 'second', gone: false },
+  ]);
+  expect((await h.items(name)).map((i) => i.fields.Title).sort()).toEqual(['first', 'second']);
+  expect(await ledger(name)).toEqual([
+    { code: 'A', item: itemA, state: 'SYNCED' },
+    { code: 'B', item: expect.any(String), state: 'SYNCED' },
+  ]);
+  expect(settled.pull).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0, deleted: 0 });
+  expect(settled.push).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0, deleted: 0 });
+  await h.db.pool.query(`UPDATE ${name} SET name = 'first, edited' WHERE code = 'A'`);
+  expect((await run(name)).push).toMatchObject({ updated: 1, created: 0 });
+  expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('first, edited');
+}
+
 describe('an item deleted in SharePoint, then restored from the recycle bin', () => {
   it('deletes.pull IGNORE: the kept row and the restored item are paired again and sync on', async () => {
     const name = 'bin_ignore';
@@ -72,24 +97,8 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
 
     h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
     await run(name);
-    const settled = await run(name);
-    expect(await rows(name)).toEqual([
-      { code: 'A', name: 'first', gone: false },
-      { code: 'B', name: 'second', gone: false },
-    ]);
-    // One item per row, the restored one under its id.
-    expect((await h.items(name)).map((i) => i.fields.Title).sort()).toEqual(['first', 'second']);
-    expect(await ledger(name)).toEqual([
-      { code: 'A', item: itemA, state: 'SYNCED' },
-      { code: 'B', item: expect.any(String), state: 'SYNCED' },
-    ]);
-    // Settled: a further cycle writes nothing on either side.
-    expect(settled.pull).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0, deleted: 0 });
-    expect(settled.push).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0, deleted: 0 });
-    // And it syncs on, both ways.
-    await h.db.pool.query(`UPDATE ${name} SET name = 'first, edited' WHERE code = 'A'`);
-    expect((await run(name)).push).toMatchObject({ updated: 1, created: 0 });
-    expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('first, edited');
+    await expectPairedAndSyncing(name, itemA, await run(name));
+    // And SharePoint's edits reach the row.
     expect(
       (
         await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemA}/fields`, {
@@ -115,21 +124,7 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
     const restored = await run(name);
     expect(restored.pull).toMatchObject({ status: 'SUCCEEDED', updated: 1, failed: 0 });
     expect(restored.push).toMatchObject({ status: 'SUCCEEDED', created: 0 });
-    const settled = await run(name);
-    expect(await rows(name)).toEqual([
-      { code: 'A', name: 'first', gone: false },
-      { code: 'B', name: 'second', gone: false },
-    ]);
-    expect((await h.items(name)).map((i) => i.fields.Title).sort()).toEqual(['first', 'second']);
-    expect(await ledger(name)).toEqual([
-      { code: 'A', item: itemA, state: 'SYNCED' },
-      { code: 'B', item: expect.any(String), state: 'SYNCED' },
-    ]);
-    expect(settled.pull).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0, deleted: 0 });
-    expect(settled.push).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0, deleted: 0 });
-    await h.db.pool.query(`UPDATE ${name} SET name = 'first, edited' WHERE code = 'A'`);
-    expect((await run(name)).push).toMatchObject({ updated: 1, created: 0 });
-    expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('first, edited');
+    await expectPairedAndSyncing(name, itemA, await run(name));
   }, 60_000);
 
   it('deletes.pull SOFT: a row edited while flagged meets its restored item under the conflict policy', async () => {
