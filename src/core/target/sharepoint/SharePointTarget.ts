@@ -290,8 +290,9 @@ export class SharePointTarget {
         const again = await this.readByIds(siteId, listId, result.readAgain, selection.query);
         for (const [index, id] of fieldless) {
           const read = again.get(id);
-          result.entries[index] =
-            read === 'gone' || read === undefined ? { kind: 'deleted', id } : { kind: 'upsert', item: read };
+          // readByIds answers every id or throws; an id without an answer is never taken for a delete.
+          if (read === undefined) throw new FieldsMissingError('GET', url, [id]);
+          result.entries[index] = read === 'gone' ? { kind: 'deleted', id } : { kind: 'upsert', item: read };
         }
       }
       const nextLink = page.data['@odata.nextLink'];
