@@ -421,23 +421,27 @@ export class PostgresSource {
   }
 
   /** Clears a soft-delete flag by key; other than exactly one row throws KeyMatchError, like setFlag. */
-  async clearFlag(client: PoolClient, key: unknown[], column: string): Promise<void> {
-    const { rowCount } = await client.query(
-      `UPDATE ${this.qualified} SET ${quoteIdent(column)} = false WHERE ${this.keyWhere(0)}`,
-      key,
-    );
-    if (rowCount !== 1)
-      throw new KeyMatchError(this.qualified, 'undo soft delete', this.keyRecord(key), rowCount ?? 0);
+  clearFlag(client: PoolClient, key: unknown[], column: string): Promise<void> {
+    return this.writeFlag(client, key, column, false);
   }
 
   /** Sets a soft-delete flag by key; other than exactly one row throws KeyMatchError, like deleteRow. */
-  async setFlag(client: PoolClient, key: unknown[], column: string): Promise<void> {
+  setFlag(client: PoolClient, key: unknown[], column: string): Promise<void> {
+    return this.writeFlag(client, key, column, true);
+  }
+
+  private async writeFlag(client: PoolClient, key: unknown[], column: string, value: boolean): Promise<void> {
     const { rowCount } = await client.query(
-      `UPDATE ${this.qualified} SET ${quoteIdent(column)} = true WHERE ${this.keyWhere(0)}`,
+      `UPDATE ${this.qualified} SET ${quoteIdent(column)} = ${value} WHERE ${this.keyWhere(0)}`,
       key,
     );
     if (rowCount !== 1)
-      throw new KeyMatchError(this.qualified, 'soft delete', this.keyRecord(key), rowCount ?? 0);
+      throw new KeyMatchError(
+        this.qualified,
+        value ? 'soft delete' : 'undo soft delete',
+        this.keyRecord(key),
+        rowCount ?? 0,
+      );
   }
 }
 
