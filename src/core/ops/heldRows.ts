@@ -67,10 +67,20 @@ export function pushFieldsOf(def: SyncDefinition): string[] {
   return def.fields.filter((f) => f.direction !== 'PULL_ONLY').map((f) => f.target);
 }
 
+/**
+ * SQL: the ledger entry aliased `l` has no open conflict. An ITEM_DELETED entry with one is a pair revived (its item
+ * back from the recycle bin) whose values wait for `resolve`: an open conflict, not a row kept without its item.
+ */
+export function withoutOpenConflict(l: string): string {
+  return `NOT EXISTS (SELECT 1 FROM arcore.sync_conflicts c WHERE c.definition_id = ${l}.definition_id
+    AND c.status = 'OPEN' AND c.kind = 'CHANGE' AND c.source_identity_hash = ${l}.source_identity_hash)`;
+}
+
 /** How many rows of the definition are held ITEM_DELETED (their item deleted in SharePoint, the row kept). */
 export async function countItemDeletedRows(db: Pool | PoolClient, definitionId: string): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
-    "SELECT count(*) AS n FROM arcore.sync_ledger WHERE definition_id = $1 AND state = 'ITEM_DELETED'",
+    `SELECT count(*) AS n FROM arcore.sync_ledger l WHERE l.definition_id = $1 AND l.state = 'ITEM_DELETED'
+        AND ${withoutOpenConflict('l')}`,
     [definitionId],
   );
   return Number(rows[0].n);

@@ -11,7 +11,7 @@ import {
   type BackfillStrategy,
 } from '../store/backfills';
 import type { DeletePolicy } from '../definition/schema';
-import { heldMovesNextStep, itemDeletedAdvice } from './heldRows';
+import { heldMovesNextStep, itemDeletedAdvice, withoutOpenConflict } from './heldRows';
 import type { DefinitionStatus, ListProblem, UnfinishedBackfill } from './records';
 import { slotStatuses, type SlotStatus, type SourcePoolOf } from './slotHealth';
 import { RUN_COLUMNS, runTypeOf, toRunRecord, type RunRow } from './runs';
@@ -178,7 +178,8 @@ export async function definitionStatus(
          AS ledger_size,
        (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'UNROUTED')
          AS unrouted_rows,
-       (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'ITEM_DELETED')
+       (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'ITEM_DELETED'
+           AND ${withoutOpenConflict('l')})
          AS item_deleted_rows,
        (SELECT count(*) FROM arcore.sync_ledger l WHERE l.definition_id = def.id AND l.state = 'PENDING_CREATE')
          AS pending_creates,

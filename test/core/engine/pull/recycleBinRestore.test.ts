@@ -1,6 +1,7 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { resolveConflict } from '../../../../src/core/engine/resolve';
+import { definitionStatus } from '../../../../src/core/ops/status';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
@@ -162,6 +163,12 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
       [name],
     );
     expect(open).toHaveLength(1);
+    // `status` shows an open conflict, not a row kept without its item (the entry is ITEM_DELETED until resolve).
+    expect((await definitionStatus(h.ctx.meta, name))[0]).toMatchObject({
+      openConflicts: 1,
+      itemDeletedRows: 0,
+      itemDeletedAdvice: null,
+    });
     await resolveConflict(h.ctx, open[0].id, { take: 'postgres' }, 'test');
     expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('edited while flagged');
     expect((await ledger(name))[0]).toEqual({ code: 'A', item: itemA, state: 'SYNCED' });
