@@ -399,13 +399,20 @@ const delta: Check[] = [
       }
       // The engine restarts from its own first enumeration (ResyncRequiredError says why): it must read fields.
       let restart: Map<string, ListItem | null>;
+      const readAgain = new Set<string>();
       try {
         restart = await drainEngine(
           target.deltaPages(siteId, listId, { deltaLink: resync.freshLink, select }),
+          readAgain,
         );
       } catch (error) {
         return fail(`the engine's restart after 410 failed: ${describeError(error)}`);
       }
+      if (readAgain.size > 0)
+        return fail(
+          `the restart's pages carried ${readAgain.size} item(s) without their fields object; the engine read each ` +
+            'again by id, so a re-enumeration costs one resource unit more per item',
+        );
       const main = restart.get(ctx.items.get('main') ?? '');
       if (!main || main.fields[key] !== 'conf-1')
         return fail(

@@ -211,7 +211,11 @@ async function feedsAtTheirEnd(
   try {
     for (const l of links) {
       // Site and list only name the feed's first enumeration, never used with a link; [] needs no column read.
-      const feed = target.deltaPages('', l.listId as string, { deltaLink: l.link, select: [] });
+      const feed = target.deltaPages('', l.listId as string, {
+        deltaLink: l.link,
+        select: [],
+        readAgain: false,
+      });
       try {
         const first = await feed.next();
         if (first.done) return false;

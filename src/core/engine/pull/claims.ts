@@ -228,8 +228,6 @@ export async function claimsOfFlaggedRows(
       spModifiedAt: null,
     });
     claims.adopted.add(itemId);
-    // Taken: its flag is cleared with this page, and another item carrying the key later in the run is not its item.
-    flagged.delete(hash);
     scope.ctx.log.info(
       `${def.name}: item ${itemId} carries the key of a row flagged when its item was deleted ` +
         `(deletes.pull SOFT): the row takes it again and its ${column} flag is cleared`,
@@ -237,14 +235,13 @@ export async function claimsOfFlaggedRows(
   }
 }
 
-/** Per run: the identities of the rows flagged under deletes.pull SOFT, by identity hash, read on first need. */
-const flaggedRows = new WeakMap<RunScope, Map<string, Record<string, unknown>>>();
-
+/**
+ * The identities of the rows flagged under deletes.pull SOFT now, by identity hash: read for the page that needs them
+ * (rows this run flagged or unflagged on earlier pages are seen as they are now).
+ */
 async function flaggedRowsOf(scope: RunScope, column: string): Promise<Map<string, Record<string, unknown>>> {
-  let rows = flaggedRows.get(scope);
-  if (rows) return rows;
   const { def, plan } = scope;
-  rows = new Map();
+  const rows = new Map<string, Record<string, unknown>>();
   for (const key of await scope.source.flaggedKeys(column)) {
     const identity = Object.fromEntries(def.source.key.map((k, i) => [k, key[i]]));
     try {
@@ -253,6 +250,5 @@ async function flaggedRowsOf(scope: RunScope, column: string): Promise<Map<strin
       // A key with no identity was never synced.
     }
   }
-  flaggedRows.set(scope, rows);
   return rows;
 }

@@ -138,21 +138,25 @@ export async function settle(
   }
   // A row deletes.pull SOFT flagged when the item was deleted, its item back (claims.ts claimsOfFlaggedRows): the
   // flag goes with the delete it recorded, whatever the values' decision (a MANUAL conflict waits for `resolve`).
+  // Cleared after the decision's own write: a row read without a lock is checked unchanged before that write
+  // (assertUnchanged), which would take the flag for someone else's edit.
   const unflag = unflagsRow(scope, p);
-  if (unflag) {
-    await scope.source.clearFlag(client, pairKey(def, p), def.deletes.pullSoftColumn as string);
+  const clearFlag = async (key: unknown[]): Promise<void> => {
+    await scope.source.clearFlag(client, key, def.deletes.pullSoftColumn as string);
     if (counted === null) {
       scope.counts.updated++;
       counted = 'updated';
     }
-  }
+  };
   if (decision.outcome === 'PARKED') {
+    if (unflag) await clearFlag(pairKey(def, p));
     // The revived pair waits for `resolve` as it was found: kept in the ledger (a pair claimsOfFlaggedRows made up
     // is not there yet), so the next pull knows the item and `resolve` finds the pair.
     if (revived) out.save.push(p.entry);
     return;
   }
   if (decision.postgres.kind === 'none' && decision.sharepoint.kind === 'none') {
+    if (unflag) await clearFlag(pairKey(def, p));
     if (decision.synced === null) out.remove.push(entry.identityHash);
     else if (
       revived ||
@@ -184,11 +188,14 @@ export async function settle(
     return;
   }
   let written: Record<string, CanonicalValue> = {};
+  // The row's key when its flag is cleared: a view's trigger may give it a new one (`rekeyed`).
+  let unflagKey = pairKey(def, p);
   if (decision.postgres.kind !== 'none') {
     const key = pairKey(def, p);
     const rekeyed: Rekeyed = { to: null };
     written = await writePostgres(key, rekeyed);
     if (rekeyed.to) {
+      unflagKey = keyOf(def, rekeyed.to.row.values);
       // Re-created through a view whose trigger made the key: the pair moves to the row's new key (I1). Left under
       // the old one, the next push met the row unpaired (a second item) and the pair rowless (its item deleted or
       // kept as the definition's deletes say). A key another pair holds is refused, as for a new item's row.
@@ -206,6 +213,7 @@ export async function settle(
       scope.counts[counted]++;
     }
   }
+  if (unflag) await clearFlag(unflagKey);
   const sa = decision.sharepoint;
   if (sa.kind === 'delete') {
     // The row is gone and the item is to follow: deleting it (or flagging it, or keeping it as ORPHANED) is the

@@ -409,7 +409,7 @@ export class PostgresSource {
   /**
    * Keys of the rows whose boolean `column` is true (rows deletes.pull SOFT flagged), the key columns only, read as
    * every read parses them, so their identity hashes are the ones the ledger would hold. Reads every flagged row:
-   * callers ask only when an item needs it, once per run (a restored item, pull/claims.ts).
+   * callers ask only when a page has an item that needs it (a restored item, pull/claims.ts).
    */
   async flaggedKeys(column: string): Promise<unknown[][]> {
     const keys = this.shape.key.map((k) => selectOf(this.column(k))).join(', ');

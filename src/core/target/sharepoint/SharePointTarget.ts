@@ -253,7 +253,13 @@ export class SharePointTarget {
   async *deltaPages(
     siteId: string,
     listId: string,
-    opts: { deltaLink?: string; select?: string[]; top?: number } = {},
+    opts: {
+      deltaLink?: string;
+      select?: string[];
+      top?: number;
+      /** False: an item without its fields refuses the page instead of being read again (a probe that only looks). */
+      readAgain?: boolean;
+    } = {},
   ): AsyncGenerator<DeltaPage> {
     const selection = await this.collectionSelection(siteId, listId, opts.select);
     const firstEnumeration = this.transport.url(
@@ -285,9 +291,15 @@ export class SharePointTarget {
           result.entries.push({ kind: 'deleted', id: entry.fieldsMissing });
         } else result.entries.push(entry);
       }
+      if (fieldless.size > 0 && opts.readAgain === false)
+        throw new FieldsMissingError('GET', url, [...new Set(fieldless.values())]);
       if (fieldless.size > 0) {
         result.readAgain = [...new Set(fieldless.values())];
-        const again = await this.readByIds(siteId, listId, result.readAgain, selection.query);
+        // A single-item read has no 12-lookup threshold: it reads the lookups too (not read again below).
+        const again = await this.readByIds(siteId, listId, result.readAgain, [
+          ...selection.query,
+          ...selection.perItem,
+        ]);
         for (const [index, id] of fieldless) {
           const read = again.get(id);
           // readByIds answers every id or throws; an id without an answer is never taken for a delete.
@@ -301,10 +313,13 @@ export class SharePointTarget {
       if (deltaLink) result.deltaLink = deltaLink;
       if (!nextLink && !deltaLink)
         throw requestShapeError(url, 'a delta page with neither nextLink nor deltaLink');
+      const readAgain = new Set(result.readAgain);
       const gone = await this.completeFields(
         siteId,
         listId,
-        result.entries.flatMap((entry) => (entry.kind === 'upsert' ? [entry.item] : [])),
+        result.entries.flatMap((entry) =>
+          entry.kind === 'upsert' && !readAgain.has(entry.item.id) ? [entry.item] : [],
+        ),
         selection.perItem,
       );
       // An item deleted between the page and its per-item read is deleted: its lookups were never read.

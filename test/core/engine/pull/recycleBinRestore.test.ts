@@ -212,6 +212,49 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
     expect(parked).toEqual([{ item_key: itemA }]);
   }, 60_000);
 
+  it('deletes.pull SOFT through a view Postgres cannot lock: the restored item, edited, reaches the unflagged row', async () => {
+    // The row is read without a lock and checked unchanged before the pull writes it: the flag the pull clears must
+    // not be taken for someone else's edit (it is cleared after that write).
+    const name = 'bin_soft_view';
+    await h.db.pool
+      .query(`CREATE TABLE ${name} (code text PRIMARY KEY, name text, gone boolean NOT NULL DEFAULT false,
+        updated_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO ${name} (code, name) VALUES ('A', 'first'), ('B', 'second');
+      CREATE VIEW ${name}_v AS SELECT DISTINCT code, name, gone, updated_at FROM ${name};
+      CREATE FUNCTION ${name}_write() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE ${name} SET name = NEW.name, gone = NEW.gone, updated_at = now() WHERE code = OLD.code;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER ${name}_write INSTEAD OF UPDATE ON ${name}_v FOR EACH ROW EXECUTE FUNCTION ${name}_write()`);
+    await h.define({
+      name,
+      source: { table: `${name}_v`, key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: name },
+      fields: [{ source: 'name', target: 'Title' }],
+      deletes: { push: 'PROPAGATE', pull: 'SOFT', pullSoftColumn: 'gone' },
+      conflictPolicy: 'DESTINATION_WINS',
+    });
+    expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 2 });
+    await runPull(h.ctx, name, { trigger: 'test' });
+    const itemA = (await h.items(name)).find((i) => i.fields.Title === 'first')?.id as string;
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemA}`)).status).toBe(204);
+    await run(name);
+    h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
+    expect(
+      (
+        await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemA}/fields`, {
+          Title: 'restored, edited',
+        })
+      ).status,
+    ).toBe(200);
+    expect((await run(name)).pull).toMatchObject({ failed: 0 });
+    expect((await h.db.pool.query(`SELECT code, name, gone FROM ${name} ORDER BY code`)).rows).toEqual([
+      { code: 'A', name: 'restored, edited', gone: false },
+      { code: 'B', name: 'second', gone: false },
+    ]);
+  }, 60_000);
+
   it('deletes.pull PROPAGATE: the row is gone, so the restored item is a new item to the pull; nothing is duplicated', async () => {
     const name = 'bin_propagate';
     const itemA = await setUp(name, 'PROPAGATE');
