@@ -410,7 +410,8 @@ async function applyGone(
   const ops: { listId: string; op: WriteOp }[] = [];
   const byRef = new Map<string, LedgerEntry>();
   for (const e of gone) {
-    if (e.state === 'UNROUTED' || e.state === 'ITEM_DELETED') {
+    // An ITEM_DELETED pair with an open conflict is a revived one (its item back) waiting for `resolve`: held below.
+    if (e.state === 'UNROUTED' || (e.state === 'ITEM_DELETED' && !parked.has(e.identityHash))) {
       commit.remove.push(e.identityHash); // no item to delete in SharePoint (never synced, or deleted there)
       commit.resolved.push(e.identityHash);
       continue;

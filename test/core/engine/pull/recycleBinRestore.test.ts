@@ -178,6 +178,32 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
     expect((await rows(name))[0]).toEqual({ code: 'A', name: 'edited while flagged', gone: false });
   }, 60_000);
 
+  it('deletes.pull SOFT under MANUAL: the row deleted while its revived pair waits keeps the pair for resolve', async () => {
+    const name = 'bin_soft_manual_gone';
+    const itemA = await setUp(name, 'SOFT', 'MANUAL');
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemA}`)).status).toBe(204);
+    await run(name);
+    await h.db.pool.query(`UPDATE ${name} SET name = 'edited while flagged' WHERE code = 'A'`);
+    h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
+    expect((await run(name)).pull).toMatchObject({ conflicts: 1 });
+    await h.db.pool.query(`DELETE FROM ${name} WHERE code = 'A'`);
+    // Before the fix the push dropped the pair (an ITEM_DELETED entry has no item to delete, it took), leaving the
+    // restored item unpaired and the conflict open with nothing to resolve against.
+    expect((await run(name)).push).toMatchObject({ deleted: 0, failed: 0 });
+    expect((await ledger(name))[0]).toEqual({ code: 'A', item: itemA, state: 'ITEM_DELETED' });
+    const { rows: open } = await h.db.pool.query<{ id: string }>(
+      `SELECT c.id::text FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1 AND c.status = 'OPEN'`,
+      [name],
+    );
+    expect(open).toHaveLength(1);
+    // Postgres's side is the row's delete: the item goes too (deletes.push PROPAGATE).
+    await resolveConflict(h.ctx, open[0].id, { take: 'postgres' }, 'test');
+    await run(name);
+    expect((await h.items(name)).map((i) => i.fields.Title)).toEqual(['second']);
+    expect((await ledger(name)).map((e) => e.code)).toEqual(['B']);
+  }, 60_000);
+
   it('deletes.pull SOFT: an unflag Postgres refuses parks the item; the rest of the page is applied', async () => {
     const name = 'bin_soft_refused';
     const itemA = await setUp(name, 'SOFT');
