@@ -60,6 +60,16 @@ const ledger = async (name: string) =>
     )
   ).rows;
 
+/** Ids of the definition's open conflicts. */
+const openConflicts = async (name: string) =>
+  (
+    await h.db.pool.query<{ id: string }>(
+      `SELECT c.id::text FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1 AND c.status = 'OPEN'`,
+      [name],
+    )
+  ).rows;
+
 /**
  * Row A and its restored item paired again, as row B is: both rows live with their values, one item each, nothing
  * written by a further cycle (`settled`), and an edit of row A reaching the restored item.
@@ -157,11 +167,7 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
     expect((await rows(name))[0]).toEqual({ code: 'A', name: 'edited while flagged', gone: false });
     expect((await ledger(name))[0]).toEqual({ code: 'A', item: itemA, state: 'ITEM_DELETED' });
     expect((await run(name)).pull).toMatchObject({ failed: 0, created: 0 });
-    const { rows: open } = await h.db.pool.query<{ id: string }>(
-      `SELECT c.id::text FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
-        WHERE d.name = $1 AND c.status = 'OPEN'`,
-      [name],
-    );
+    const open = await openConflicts(name);
     expect(open).toHaveLength(1);
     // `status` shows an open conflict, not a row kept without its item (the entry is ITEM_DELETED until resolve).
     expect((await definitionStatus(h.ctx.meta, name))[0]).toMatchObject({
@@ -191,11 +197,7 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
     // restored item unpaired and the conflict open with nothing to resolve against.
     expect((await run(name)).push).toMatchObject({ deleted: 0, failed: 0 });
     expect((await ledger(name))[0]).toEqual({ code: 'A', item: itemA, state: 'ITEM_DELETED' });
-    const { rows: open } = await h.db.pool.query<{ id: string }>(
-      `SELECT c.id::text FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
-        WHERE d.name = $1 AND c.status = 'OPEN'`,
-      [name],
-    );
+    const open = await openConflicts(name);
     expect(open).toHaveLength(1);
     // Postgres's side is the row's delete: the item goes too (deletes.push PROPAGATE).
     await resolveConflict(h.ctx, open[0].id, { take: 'postgres' }, 'test');
