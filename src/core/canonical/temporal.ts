@@ -114,7 +114,7 @@ function startsWithDate(text: string): boolean {
 /**
  * The common shapes of parseInstant's input read without a regular expression (issue 23.3): `YYYY-MM-DD`, then
  * optionally `[T ]HH:MM:SS[.digits]` and `Z`, `z`, `±HH`, `±HH:MM` or `±HHMM`. Undefined for anything else, which
- * the pattern reads; what this reads, the pattern reads alike (temporal.test.ts holds them to one result).
+ * the pattern reads; what this reads, the pattern reads alike (temporalParse.test.ts holds them to one result).
  */
 function commonInstant(text: string, fail: Fail): Instant | undefined {
   if (!startsWithDate(text)) return undefined;

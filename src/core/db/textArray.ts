@@ -6,14 +6,7 @@
  */
 export function textArrayParam(values: readonly string[]): string {
   if (values.length === 0) return '{}';
-  let plain = true;
-  for (const value of values) {
-    if (NEEDS_ESCAPE.test(value)) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return `{"${values.join('","')}"}`;
+  if (!values.some((value) => NEEDS_ESCAPE.test(value))) return `{"${values.join('","')}"}`;
   return `{${values.map((value) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
 }
 

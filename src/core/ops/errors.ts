@@ -38,7 +38,7 @@ export class HeldMoveNotDiscardedError extends Error {
   ) {
     super(
       `Definition "${definition}": ${failureIds.length === 1 ? 'id' : 'ids'} ${failureIds.join(', ')} ` +
-        `${failureIds.length === 1 ? 'is a held move' : 'are held moves'}, not failures: nothing was discarded ` +
+        `${failureIds.length === 1 ? 'is a held move, not a failure' : 'are held moves, not failures'}: nothing was discarded ` +
         '(the next push would hold the row again while its move stands). To release a held move: ' +
         nextStep,
     );

@@ -92,11 +92,11 @@ async function changeParked(
     if (malformed.length > 0) throw new UnknownFailureError(name, malformed);
   }
   return inTransaction(meta, async (client) => {
-    const { rows } = await client.query<{ id: string; held_move: boolean }>(
+    const { rows } = await client.query<{ id: string }>(
       `UPDATE arcore.sync_failures SET ${assignment}
        WHERE definition_id = $1 AND status = 'PARKED' AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
          AND ($3 OR NOT held_move)
-       RETURNING id::text AS id, held_move`,
+       RETURNING id::text AS id`,
       [definitionId, wanted, heldMoves === 'change'],
     );
     const changed = new Set(rows.map((r) => r.id));

@@ -480,8 +480,8 @@ export async function writePrepared(
         scope.counts.created++;
         const returned = responseFields(o);
         // As sent: the values the pending entry recorded (createdSynced of the same values), not built again.
-        const asSent = createdAsSent(plan, returned) && x.sent !== undefined;
-        const synced = asSent ? (x.sent as CanonicalRecord) : createdSynced(plan, r.values, returned);
+        const asSent = createdAsSent(plan, returned);
+        const synced = asSent && x.sent ? x.sent : createdSynced(plan, r.values, returned);
         const saved = syncedEntry(
           scope,
           r,
@@ -494,7 +494,7 @@ export async function writePrepared(
         );
         saved.listId = x.listId;
         commit.save.push(saved);
-        if (createdAsSent(plan, returned)) commit.confirms.add(saved);
+        if (asSent) commit.confirms.add(saved);
         commit.resolved.push(r.hash);
         break;
       }

@@ -114,7 +114,7 @@ it('deleting the old item of a held move, as its park says, keeps the row and fi
     HeldMoveNotDiscardedError,
   );
   await expect(discardFailures(h.ctx.meta, 'hm', [heldFailure.failureId])).rejects.toThrow(
-    `id ${heldFailure.failureId} is a held move, not failures: nothing was discarded`,
+    `id ${heldFailure.failureId} is a held move, not a failure: nothing was discarded`,
   );
   expect(await discardFailures(h.ctx.meta, 'hm')).toEqual({
     definition: 'hm',
