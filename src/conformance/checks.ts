@@ -667,6 +667,41 @@ const throttling: Check = {
   },
 };
 
+/**
+ * I15: a list deleted (or replaced by another of its name) answers 404 by its id, and so do its items and its delta
+ * feed. The engine takes an item's 404 for a deleted item only once its list answers; were a deleted list still to
+ * answer, the 404s of its items would read as deletes. Runs last: it deletes the scratch list.
+ */
+const deletedList: Check = {
+  name: 'lists.deletedAnswers404',
+  source: `${DOCS}/list-delete`,
+  async run(ctx) {
+    const missing = needsList(ctx);
+    if (missing) return missing;
+    const path = ctx.listPath();
+    const created = await ctx.send('POST', `${path}/items`, { fields: { Title: 'deleted with its list' } });
+    const badCreate = statusIs(created.status, 201, 'POST item', created.body);
+    if (badCreate) return badCreate;
+    const itemId = String(asObject(created.body).id);
+    const deleted = await ctx.send('DELETE', path);
+    const badDelete = statusIs(deleted.status, 204, 'DELETE list', deleted.body);
+    if (badDelete) return badDelete;
+    const reads = [
+      ['the list by id', path],
+      ['its item by id', `${path}/items/${itemId}?$expand=fields`],
+      ['its delta feed', `${path}/items/delta`],
+    ] as const;
+    const answers: string[] = [];
+    for (const [what, url] of reads) answers.push(`${what} ${(await ctx.send('GET', url)).status}`);
+    return answers.every((a) => a.endsWith(' 404'))
+      ? pass(`after the list's DELETE: ${answers.join(', ')}`)
+      : fail(
+          `after the list's DELETE, expected 404 for each: ${answers.join(', ')}. A deleted list that still ` +
+            "answers would let its items' 404s read as deleted items",
+        );
+  },
+};
+
 export const CHECKS: Check[] = [
   ...setup,
   ...KINDS.map((kind) => ('check' in kind ? kind.check : roundTrip(kind))),
@@ -680,4 +715,5 @@ export const CHECKS: Check[] = [
   ...batch,
   ...subscriptions,
   throttling,
+  deletedList,
 ];

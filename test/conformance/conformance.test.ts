@@ -73,6 +73,7 @@ describe('arcore-sync conformance', () => {
       'fields.unknownSelectRefused',
       'batch.innerStatuses',
       'subscription.createAndRenew',
+      'lists.deletedAnswers404',
     ])
       expect(report.checks.find((c) => c.name === name)?.status).toBe('passed');
     const siteId = emulator.control.getSiteId(SITE);
@@ -92,6 +93,9 @@ describe('arcore-sync conformance', () => {
     );
     expect(resync?.detail).toMatch(
       /Location \(reads 0 of [1-9]\d* item\(s\) on its first page with fields\) is not followed/,
+    );
+    expect(report.checks.find((c) => c.name === 'lists.deletedAnswers404')?.detail).toBe(
+      "after the list's DELETE: the list by id 404, its item by id 404, its delta feed 404",
     );
   }, 120_000);
 

@@ -248,7 +248,7 @@ export class SharePointTarget {
    * (ResyncRequiredError says why), and a restart that read items without their fields would null every mapped
    * column. An item that came without `fields` is read again by id with the same selection (1 resource unit each),
    * in its place in the page: a 404 then is its tombstone, and one still without fields refuses the page
-   * (FieldsMissingError), never read as empty.
+   * (FieldsMissingError), never read as empty. A 404 counts only while the list itself answers (confirmListAnswers).
    */
   async *deltaPages(
     siteId: string,
@@ -541,7 +541,19 @@ export class SharePointTarget {
       if (unanswered.length > 0)
         throw new FieldsMissingError('POST', this.transport.url('$batch'), unanswered);
     }
+    if ([...out.values()].includes('gone')) await this.confirmListAnswers(siteId, listId);
     return out;
+  }
+
+  /**
+   * I15 at the target: an item read by id that answers 404 is gone only while its list still answers. A list
+   * deleted (or replaced) between a page and the reads by id answers every item 404; taken as tombstones, those
+   * would delete rows. So one GET of the list by id (1 resource unit, only when some item answered 404): a 404
+   * there fails the read with that not_found, which the engine confirms as ListGoneError or ListReplacedError.
+   */
+  private async confirmListAnswers(siteId: string, listId: string): Promise<void> {
+    const response = await this.transport.send('GET', `/sites/${siteId}/lists/${encodeURIComponent(listId)}`);
+    if (response.status !== 200) throw requestErrorOf(response);
   }
 
   private async *pages<T>(

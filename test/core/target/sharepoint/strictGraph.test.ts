@@ -8,6 +8,8 @@ import {
   type WriteOp,
   type WriteOutcome,
 } from '../../../../src/core/target/sharepoint';
+import { Agent } from 'undici';
+import { errorKindOf } from '../../../../src/core/errors/classify';
 import { SITE, startHarness, type EmulatorHarness } from './emulatorSupport';
 
 let h: EmulatorHarness;
@@ -106,6 +108,51 @@ describe('reads select what a bare $expand=fields leaves out', () => {
     const listed = [];
     for await (const page of target.listItems(h.siteId, listId, { select })) listed.push(...page);
     expect(listed).toEqual([]);
+  });
+
+  it('I15 a list deleted while its items are read by id fails the read as not_found, never as tombstones', async () => {
+    const target = h.target();
+    const people = Array.from({ length: 13 }, (_, i) => ({ name: `Away${i}`, personOrGroup: {} }));
+    const listId = await h.newList(people);
+    const alice = h.emulator.control.userLookupId('alice');
+    const fields: Record<string, unknown> = { Key: 'a1' };
+    for (const p of people) fields[`${p.name}LookupId`] = alice;
+    const [c] = await target.writeItems(h.siteId, listId, [{ kind: 'create', ref: 'a', fields }]);
+    const { itemId } = created(c);
+    const select = ['Key', ...people.map((p) => `${p.name}LookupId`)];
+    // The per-item read (inside $batch) waits 1.5 s before it is served: the list is deleted meanwhile.
+    h.emulator.control.injectFault({
+      method: 'GET',
+      pathPattern: `/items/${itemId}$`,
+      latencyMs: 1500,
+      count: 1,
+    });
+    const dispatcher = new Agent({ connect: { ca: h.emulator.caCert } });
+    const reading = (async () => {
+      const entries = [];
+      for await (const page of target.deltaPages(h.siteId, listId, { select })) entries.push(...page.entries);
+      return entries;
+    })().catch((e: unknown) => e);
+    const deltaRead = () =>
+      h.emulator.control
+        .requestLog()
+        .some((r) => r.path === `/sites/${h.siteId}/lists/${listId}/items/delta`);
+    while (!deltaRead()) await new Promise((resolve) => setTimeout(resolve, 20));
+    const deleted = await fetch(`${h.emulator.baseUrl}/sites/${h.siteId}/lists/${listId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${h.emulator.appToken}` },
+      dispatcher,
+    });
+    expect(deleted.status).toBe(204);
+    const outcome = await reading;
+    await dispatcher.close();
+    // Without the list's own read, the item's 404 would have come back as { kind: 'deleted' } (a row deleted).
+    expect(Array.isArray(outcome)).toBe(false);
+    expect(errorKindOf(outcome)).toBe('not_found');
+    const listRead = h.emulator.control
+      .requestLog()
+      .filter((r) => r.method === 'GET' && r.path.endsWith(`/lists/${listId}`));
+    expect(listRead.map((r) => r.status)).toEqual([404]);
   });
 });
 
