@@ -48,6 +48,8 @@ export interface RuntimeSettings {
   deltaRepeats: number;
   /** 'unspecified': entries of a page come in a seeded random order; 'stable': in id/change order. */
   deltaOrder: 'unspecified' | 'stable';
+  /** Change pages' items without their fields object (a tenant failing delta.changePagesCarryFields). */
+  deltaChangesWithoutFields: boolean;
   /** Share of item writes inside $batch that are applied and answered 503 all the same. */
   batchAmbiguous503Rate: number;
 }

@@ -203,7 +203,10 @@ export function getDelta(
   };
   const top = parseTop(token.t);
   const scope = valueScope(ctx, site, list);
-  const render = (item: StoredItem) => renderListItem(scope, item, renderOptions);
+  // A tenant whose change pages omit fields (conformance delta.changePagesCarryFields) answers them without it.
+  const bare = ctx.settings.deltaChangesWithoutFields && token.k === 'c' && rawToken !== 'latest';
+  const itemOptions = bare ? { ...renderOptions, fields: false } : renderOptions;
+  const render = (item: StoredItem) => renderListItem(scope, item, itemOptions);
 
   const entries: DeltaEntry[] = [];
   let more = false;

@@ -54,6 +54,7 @@ const optionsSchema = z.object({
   deltaTokenMaxAgeMs: z.union([z.number().int().positive(), z.literal('never')]).optional(),
   deltaRepeats: z.union([z.boolean(), z.number().min(0).max(1)]).optional(),
   deltaOrder: z.enum(['unspecified', 'stable']).optional(),
+  deltaChangesWithoutFields: z.boolean().optional(),
   batchAmbiguous503Rate: z.number().min(0).max(1).optional(),
   seed: z.number().int().optional(),
   latencyMs: z.number().int().min(0).optional(),
@@ -80,6 +81,7 @@ export interface ResolvedOptions {
   /** Share of items repeated (0 = off). */
   deltaRepeats: number;
   deltaOrder: 'unspecified' | 'stable';
+  deltaChangesWithoutFields: boolean;
   batchAmbiguous503Rate: number;
   seed: number;
   latencyMs: number;
@@ -100,6 +102,7 @@ export function initialSettings(o: ResolvedOptions): RuntimeSettings {
     deltaTokenMaxAgeMs: o.deltaTokenMaxAgeMs,
     deltaRepeats: o.deltaRepeats,
     deltaOrder: o.deltaOrder,
+    deltaChangesWithoutFields: o.deltaChangesWithoutFields,
     batchAmbiguous503Rate: o.batchAmbiguous503Rate,
   };
 }
@@ -149,6 +152,7 @@ export function resolveOptions(input: EmulatorOptions | undefined): ResolvedOpti
       o.deltaTokenMaxAgeMs === 'never' ? undefined : (o.deltaTokenMaxAgeMs ?? DEFAULT_DELTA_TOKEN_MAX_AGE_MS),
     deltaRepeats: repeatShare(o.deltaRepeats ?? true),
     deltaOrder: o.deltaOrder ?? 'unspecified',
+    deltaChangesWithoutFields: o.deltaChangesWithoutFields ?? false,
     batchAmbiguous503Rate: o.batchAmbiguous503Rate ?? DEFAULT_BATCH_AMBIGUOUS_503_RATE,
     seed: o.seed ?? DEFAULT_SEED,
     latencyMs: o.latencyMs ?? 0,

@@ -39,6 +39,12 @@ export interface EmulatorOptions {
   deltaRepeats?: boolean | number;
   /** Order of entries within a delta page. Default 'unspecified' (seeded shuffle); 'stable' relaxes it. */
   deltaOrder?: 'unspecified' | 'stable';
+  /**
+   * Items of change pages (after a deltaLink) come without their `fields` object, as a tenant failing the
+   * conformance check `delta.changePagesCarryFields` would answer. Default false: Graph's listitem-delta example
+   * expands fields on every page.
+   */
+  deltaChangesWithoutFields?: boolean;
   /** Share of item writes in a $batch applied yet answered 503. Default 0.02; 0 relaxes it. */
   batchAmbiguous503Rate?: number;
   /** Seed of every random choice (delta order and repeats, notification delays, ambiguous 503s). */

@@ -14,6 +14,7 @@ function settings(limit: number, enabled = true, day: Partial<RuntimeSettings> =
     deltaTokenMaxAgeMs: undefined,
     deltaRepeats: 0,
     deltaOrder: 'stable',
+    deltaChangesWithoutFields: false,
     batchAmbiguous503Rate: 0,
   };
 }
