@@ -281,6 +281,9 @@ describe('I6 Postgres stopped and restarted in the middle of a run', () => {
       const response = await fetch(`${host.url}/api/ops/definitions/projects`);
       expect(response.status).toBe(200);
       await expectConverged(h, 401);
+      // The host's timer starts a push every 200 ms: stopped first (it lets a run under way finish), so that no
+      // run can start between the look at the runs and the look for one left RUNNING.
+      await host.stop();
       const pushes = await runsOf(h, 'PUSH');
       expect(pushes.map((r) => r.status)).toContain('SUCCEEDED');
       expect(pushes.map((r) => r.status)).not.toContain('RUNNING');
