@@ -79,7 +79,7 @@ export async function startEmulator(options?: EmulatorOptions): Promise<RunningE
   const settings: RuntimeSettings = initialSettings(resolved);
   const random = new SeededRandom(resolved.seed);
   const recorder = new RequestRecorder();
-  const budget = new ResourceUnitBudget(settings);
+  const budget = new ResourceUnitBudget(settings, options?.clock);
   const faults = new FaultInjector();
   const notifier = new Notifier(state, settings, recorder, random);
   const saver = resolved.persist

@@ -94,9 +94,12 @@ export class ResourceUnitBudget {
   private readonly days = new Map<string, SlidingWindow>();
   resourceUnitsCharged = 0;
 
-  constructor(private readonly settings: RuntimeSettings) {}
+  constructor(
+    private readonly settings: RuntimeSettings,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
-  charge(identityName: string, cost: number, now = Date.now()): ChargeResult {
+  charge(identityName: string, cost: number, now = this.clock()): ChargeResult {
     if (cost === 0) return { allowed: true, retryAfterSeconds: 0, headers: {} };
     this.resourceUnitsCharged += cost;
     let window = this.windows.get(identityName);

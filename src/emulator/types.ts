@@ -49,6 +49,12 @@ export interface EmulatorOptions {
   batchAmbiguous503Rate?: number;
   /** Seed of every random choice (delta order and repeats, notification delays, ambiguous 503s). */
   seed?: number;
+  /**
+   * The clock the resource-unit budget reads (its sliding minute and day, Retry-After, RateLimit-Reset). Default
+   * the wall clock; a test sharing a simulated clock with the engine's pacing (GraphClientOptions.clock) runs
+   * minutes of budget in milliseconds.
+   */
+  clock?: () => number;
   /** Added to every /v1.0 response (benchmarks). */
   latencyMs?: number;
   /** Named users with tokens. Default `['alice', 'bob']`. */

@@ -7,7 +7,6 @@ const Sequencer = require('@jest/test-sequencer').default;
 
 const LONG_FIRST = [
   'core/engine/model.test.ts',
-  'core/target/sharepoint/pacing.test.ts',
   'core/engine/postgresFault.test.ts',
   'cli/commands.test.ts',
   'cli/lifecycle.test.ts',

@@ -179,6 +179,7 @@ export class GraphTransport {
       this.appKey,
       budgetLimits(options.resourceUnitsPerMinute ?? 1250, options.resourceUnitsPerDay),
       options.budgetStore,
+      options.clock,
     );
     this.gate = options.throttleGate;
     this.inFlight = pLimit(Math.max(1, options.maxConcurrency ?? 4));

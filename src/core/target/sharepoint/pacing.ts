@@ -8,6 +8,7 @@
 import { RunTimeBudgetError } from '../../budget/errors';
 import type { BudgetStore } from '../../budget/pgBudgetStore';
 import { budgetShape, dayShape, defaultUnitsPerDay, LEASE_MS, type BudgetClass } from '../../budget/shape';
+import type { PacingClock } from './options';
 
 const WINDOW_MS = 60_000;
 /** What a day-level wait is taken to be when the day's budget never refills (GRAPH_RU_PER_DAY under the burst). */
@@ -344,6 +345,8 @@ export interface AppThrottleState {
 
 const appStates = new Map<string, AppThrottleState>();
 
+const WALL_CLOCK: PacingClock = { now: Date.now, sleep };
+
 /**
  * The process-wide throttle state of an app: workers in one process share its budget and 429 blocks.
  * With a budget store the budget is the shared one (I16); without, this process paces on its own.
@@ -352,19 +355,20 @@ export function appThrottleState(
   appKey: string,
   limits: BudgetLimits,
   store?: BudgetStore,
+  clock: PacingClock = WALL_CLOCK,
 ): AppThrottleState {
   const { unitsPerMinute, unitsPerDay } = limits;
   let state = appStates.get(appKey);
   if (!state) {
     const budget = store
-      ? new SharedResourceBudget(store, appKey, unitsPerMinute, Date.now, sleep, unitsPerDay)
-      : new ResourceBudget(unitsPerMinute, Date.now, sleep, unitsPerDay);
+      ? new SharedResourceBudget(store, appKey, unitsPerMinute, clock.now, clock.sleep, unitsPerDay)
+      : new ResourceBudget(unitsPerMinute, clock.now, clock.sleep, unitsPerDay);
     state = { budget, blockedUntil: 0 };
     appStates.set(appKey, state);
     return state;
   }
   if (store && !(state.budget instanceof SharedResourceBudget && state.budget.store === store)) {
-    state.budget = new SharedResourceBudget(store, appKey, unitsPerMinute, Date.now, sleep, unitsPerDay);
+    state.budget = new SharedResourceBudget(store, appKey, unitsPerMinute, clock.now, clock.sleep, unitsPerDay);
   } else if (state.budget.limit !== unitsPerMinute || state.budget.limits.unitsPerDay !== unitsPerDay) {
     state.budget.setLimits(limits);
   }
