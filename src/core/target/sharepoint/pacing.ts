@@ -368,7 +368,14 @@ export function appThrottleState(
     return state;
   }
   if (store && !(state.budget instanceof SharedResourceBudget && state.budget.store === store)) {
-    state.budget = new SharedResourceBudget(store, appKey, unitsPerMinute, clock.now, clock.sleep, unitsPerDay);
+    state.budget = new SharedResourceBudget(
+      store,
+      appKey,
+      unitsPerMinute,
+      clock.now,
+      clock.sleep,
+      unitsPerDay,
+    );
   } else if (state.budget.limit !== unitsPerMinute || state.budget.limits.unitsPerDay !== unitsPerDay) {
     state.budget.setLimits(limits);
   }
