@@ -10,6 +10,7 @@ import { readSourceColumns } from '../definition/validateLive';
 import { PostgresSource, type SourceRow } from '../source/postgres/PostgresSource';
 import { getDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
+import { revivedPairs } from '../ops/heldRows';
 import { keyOf, rowToCanonical } from './plan';
 import { isRouted, targetLists } from '../routing';
 import { listProblems, planLists, routerOf, type ScopeList } from './routing';
@@ -227,6 +228,12 @@ export async function verifyDefinition(
         }
       }
       const entries = await ledger.byIdentities(ctx.meta, [...hashes.values()]);
+      // A pair revived from the recycle bin waits ITEM_DELETED for `resolve`: it is a pair, compared like one.
+      const revived = await revivedPairs(
+        ctx.meta,
+        stored.id,
+        [...entries.values()].filter((e) => e.state === 'ITEM_DELETED' && e.itemId).map((e) => e.identityHash),
+      );
       for (const row of rows) {
         const key = identityRecord(def.source.key, row.values);
         const hash = hashes.get(row);
@@ -235,12 +242,13 @@ export async function verifyDefinition(
           report.unroutedRows++;
           continue;
         }
-        if (entry?.state === 'ITEM_DELETED') {
+        const pair = entry?.state === 'SYNCED' || (hash !== undefined && revived.has(hash));
+        if (entry?.state === 'ITEM_DELETED' && !pair) {
           report.softDeletedRows++; // its item deleted in SharePoint, the row kept on purpose (deletes.pull IGNORE)
           continue;
         }
         const item = entry?.itemId ? items.get(itemKey(entry.listId, entry.itemId)) : undefined;
-        if (!entry || entry.state !== 'SYNCED' || !entry.itemId || !item || item.paired) {
+        if (!entry || !pair || !entry.itemId || !item || item.paired) {
           if (softColumn && row.values[softColumn] === true) report.softDeletedRows++;
           else rowWithoutItem(key);
           continue;

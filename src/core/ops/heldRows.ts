@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { DeletePolicy, SyncDefinition } from '../definition/schema';
+import { textArrayParam } from '../db/textArray';
 
 /**
  * What rows held apart from syncing tell an operator: why they are held, and the step that lets them go on. One
@@ -74,6 +75,25 @@ export function pushFieldsOf(def: SyncDefinition): string[] {
 export function withoutOpenConflict(l: string): string {
   return `NOT EXISTS (SELECT 1 FROM arcore.sync_conflicts c WHERE c.definition_id = ${l}.definition_id
     AND c.status = 'OPEN' AND c.kind = 'CHANGE' AND c.source_identity_hash = ${l}.source_identity_hash)`;
+}
+
+/**
+ * Of `hashes`, the identities whose ITEM_DELETED entry is a pair revived and waiting for `resolve` (an open CHANGE
+ * conflict, see withoutOpenConflict): a pair, with its item, not a row kept without one.
+ */
+export async function revivedPairs(
+  db: Pool | PoolClient,
+  definitionId: string,
+  hashes: string[],
+): Promise<Set<string>> {
+  if (hashes.length === 0) return new Set();
+  const { rows } = await db.query<{ h: string }>(
+    `SELECT l.source_identity_hash AS h FROM arcore.sync_ledger l
+      WHERE l.definition_id = $1 AND l.source_identity_hash = ANY($2::text[]) AND l.state = 'ITEM_DELETED'
+        AND l.sp_item_id IS NOT NULL AND NOT ${withoutOpenConflict('l')}`,
+    [definitionId, textArrayParam(hashes)],
+  );
+  return new Set(rows.map((r) => r.h));
 }
 
 /** How many rows of the definition are held ITEM_DELETED (their item deleted in SharePoint, the row kept). */

@@ -1,6 +1,7 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { resolveConflict } from '../../../../src/core/engine/resolve';
+import { verifyDefinition } from '../../../../src/core/engine/verify';
 import { definitionStatus } from '../../../../src/core/ops/status';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 
@@ -175,7 +176,21 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
       itemDeletedRows: 0,
       itemDeletedAdvice: null,
     });
+    // `verify` compares the revived pair as a pair: one difference, no row kept without its item, no item unpaired.
+    const waiting = await verifyDefinition(h.ctx, name);
+    expect(waiting).toMatchObject({
+      agree: false,
+      paired: 2,
+      differences: 1,
+      softDeletedRows: 0,
+      rowsWithoutItem: 0,
+      itemsWithoutRow: 0,
+    });
+    expect(waiting.sample.differences).toEqual([
+      expect.objectContaining({ itemId: itemA, postgres: 'edited while flagged', sharepoint: 'first' }),
+    ]);
     await resolveConflict(h.ctx, open[0].id, { take: 'postgres' }, 'test');
+    expect(await verifyDefinition(h.ctx, name)).toMatchObject({ agree: true, paired: 2, softDeletedRows: 0 });
     expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('edited while flagged');
     expect((await ledger(name))[0]).toEqual({ code: 'A', item: itemA, state: 'SYNCED' });
     const settled = await run(name);
