@@ -232,7 +232,9 @@ export async function verifyDefinition(
       const revived = await revivedPairs(
         ctx.meta,
         stored.id,
-        [...entries.values()].filter((e) => e.state === 'ITEM_DELETED' && e.itemId).map((e) => e.identityHash),
+        [...entries.values()]
+          .filter((e) => e.state === 'ITEM_DELETED' && e.itemId)
+          .map((e) => e.identityHash),
       );
       for (const row of rows) {
         const key = identityRecord(def.source.key, row.values);
