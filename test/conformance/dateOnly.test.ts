@@ -21,6 +21,9 @@ describe('conformance roundTrip.dateOnly on a site at UTC+12/+13', () => {
         baseUrl: t.emulator.baseUrl,
         auth: { kind: 'token', token: t.emulator.appToken },
         caCert: t.emulator.caCert,
+        // The emulator here does not throttle (startTestEmulator): the probe's own pacing at the default 1,250 RU a
+        // minute would only wait (conformance.test.ts runs it paced against a throttling emulator).
+        resourceUnitsPerMinute: 10_000_000,
       },
       site: DEMO_SITE,
       scratchSuffix: suffix,
