@@ -66,7 +66,6 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
           });
           for (const e of page.errors)
             ctx.log.warn(`${def.name}: delta feed reported ${e.code}: ${e.message}`);
-          if (page.readAgain?.length) noteReadAgain(scope, page.readAgain.length);
           if (page.nextLink && scope.timeLeft() > applyMs) ahead.readAhead(page.nextLink);
           const applying = Date.now();
           let wroteBack: Set<string>;
@@ -126,19 +125,4 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
   if (finalLink && !scope.dryRun) await writeTargetCursor(scope, ctx.meta, finalLink, null, fingerprint);
   scope.details.pages = ((scope.details.pages as number) ?? 0) + pages;
   scope.details.resyncs = ((scope.details.resyncs as number) ?? 0) + resyncs;
-}
-
-/**
- * Items the feed carried without their fields and the target read again by id (1 resource unit each, I12): counted
- * in the run's details (`itemsReadAgain`), and said once per run, since it means the tenant's delta pages do not do
- * what the engine assumes (conformance `delta.changePagesCarryFields`).
- */
-function noteReadAgain(scope: RunScope, count: number): void {
-  const before = (scope.details.itemsReadAgain as number | undefined) ?? 0;
-  scope.details.itemsReadAgain = before + count;
-  if (before === 0)
-    scope.ctx.log.warn(
-      `${scope.def.name}: the delta feed carried item(s) without their fields; each was read again by id (1 resource ` +
-        'unit each). Run "npx arcore-sync conformance" (check delta.changePagesCarryFields) to see why',
-    );
 }

@@ -20,6 +20,8 @@ async function readPage(scope: RunScope, link: string | undefined): Promise<Page
     const first = await feed.next().catch((err: unknown) => rethrowUnlessListGone(scope, scope.listId, err));
     // deltaPages yields at least one page or throws: an empty feed would be a broken target.
     if (first.done) throw new Error(`the delta feed of list ${scope.listId} ended without a page`);
+    // Counted as read (its reads by id are spent), whether or not the page is applied or read again later.
+    if (first.value.readAgain?.length) noteReadAgain(scope, first.value.readAgain.length);
     return { page: first.value, ms: Date.now() - asked };
   } finally {
     await feed.return(undefined);
@@ -85,4 +87,19 @@ export class PagesAhead {
     this.held = null;
     if (held) await held.read.catch(() => undefined);
   }
+}
+
+/**
+ * Items the feed carried without their fields and the target read again by id (1 resource unit each, I12): counted
+ * in the run's details (`itemsReadAgain`), and said once per run, since it means the tenant's delta pages do not do
+ * what the engine assumes (conformance `delta.changePagesCarryFields`).
+ */
+function noteReadAgain(scope: RunScope, count: number): void {
+  const before = (scope.details.itemsReadAgain as number | undefined) ?? 0;
+  scope.details.itemsReadAgain = before + count;
+  if (before === 0)
+    scope.ctx.log.warn(
+      `${scope.def.name}: the delta feed carried item(s) without their fields; each was read again by id (1 resource ` +
+        'unit each). Run "npx arcore-sync conformance" (check delta.changePagesCarryFields) to see why',
+    );
 }

@@ -175,6 +175,9 @@ export class GraphTransport {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     const base = new URL(this.baseUrl);
     this.appKey = options.appKey ?? defaultAppKey(options);
+    // A deadline is an instant of the wall clock; a simulated clock would pass it (or never reach it) at once.
+    if (options.clock && options.runDeadline !== undefined)
+      throw new Error('a run deadline cannot be kept on a simulated pacing clock: give one or the other');
     this.throttle = appThrottleState(
       this.appKey,
       budgetLimits(options.resourceUnitsPerMinute ?? 1250, options.resourceUnitsPerDay),

@@ -341,6 +341,8 @@ export interface AppThrottleState {
   budget: Pacer;
   /** Epoch ms until which a 429 holds every request of the app. */
   blockedUntil: number;
+  /** The clock the budget reads (the wall clock but in tests): one per app key. */
+  clock: PacingClock;
 }
 
 const appStates = new Map<string, AppThrottleState>();
@@ -358,12 +360,18 @@ export function appThrottleState(
   clock: PacingClock = WALL_CLOCK,
 ): AppThrottleState {
   const { unitsPerMinute, unitsPerDay } = limits;
+  // A simulated clock moves only in its own waits: the shared bucket refills on the database's clock, so waiting
+  // for it on a simulated one would spin on the store (and report waits never made).
+  if (clock !== WALL_CLOCK && store)
+    throw new Error('a simulated pacing clock cannot pace on the shared budget store: use one or the other');
   let state = appStates.get(appKey);
+  if (state && state.clock !== clock)
+    throw new Error(`app key ${appKey} already paces on another clock: give each clock its own app key`);
   if (!state) {
     const budget = store
       ? new SharedResourceBudget(store, appKey, unitsPerMinute, clock.now, clock.sleep, unitsPerDay)
       : new ResourceBudget(unitsPerMinute, clock.now, clock.sleep, unitsPerDay);
-    state = { budget, blockedUntil: 0 };
+    state = { budget, blockedUntil: 0, clock };
     appStates.set(appKey, state);
     return state;
   }

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { RunTimeBudgetError } from '../../../../src/core/budget/errors';
 import type { BudgetStore } from '../../../../src/core/budget/pgBudgetStore';
+import { GraphTransport } from '../../../../src/core/target/sharepoint/GraphTransport';
 import {
+  appThrottleState,
   backoffMs,
   parseRetryAfterMs,
   ResourceBudget,
@@ -126,6 +128,25 @@ describe('I10 throttle discipline: resource-unit pacing', () => {
     // With the deadline 8 s away it waits once (6 s), then a second 6 s wait would pass the deadline: it stops there.
     await expect(shared.reserve(40, 'bulk', now + 8_000)).rejects.toThrow(RunTimeBudgetError);
     expect(now).toBe(1_006_000);
+  });
+
+  it('a simulated clock paces alone: refused with the shared store, with a run deadline, or beside another for one app key', () => {
+    const clock = { now: () => 0, sleep: () => Promise.resolve() };
+    const store: BudgetStore = { reserve: () => Promise.resolve({ granted: 1, waitMs: 0 }) };
+    const limits = { unitsPerMinute: 100, unitsPerDay: 96_000 };
+    expect(() => appThrottleState('clock-store', limits, store, clock)).toThrow(/shared budget store/);
+    appThrottleState('clock-one', limits, undefined, clock);
+    expect(() => appThrottleState('clock-one', limits)).toThrow(/another clock/);
+    expect(appThrottleState('clock-one', limits, undefined, clock).clock).toBe(clock);
+    expect(
+      () =>
+        new GraphTransport({
+          baseUrl: 'https://graph.example/v1.0',
+          auth: { kind: 'token', token: 't' },
+          clock,
+          runDeadline: 1,
+        }),
+    ).toThrow(/run deadline/);
   });
 
   it('prices requests as graph.md does', () => {
