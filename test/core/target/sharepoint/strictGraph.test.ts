@@ -24,6 +24,23 @@ function created(outcome: WriteOutcome): { itemId: string; eTag: string } {
   return outcome;
 }
 
+/**
+ * A list of 13 person columns (one past the lookup threshold, so each item's 13th is read by id) holding one item:
+ * its id, and the selection that reads them all.
+ */
+async function itemPastThreshold(
+  target: SharePointTarget,
+  prefix: string,
+): Promise<{ listId: string; itemId: string; select: string[] }> {
+  const people = Array.from({ length: 13 }, (_, i) => ({ name: `${prefix}${i}`, personOrGroup: {} }));
+  const listId = await h.newList(people);
+  const alice = h.emulator.control.userLookupId('alice');
+  const fields: Record<string, unknown> = { Key: `${prefix}1` };
+  for (const p of people) fields[`${p.name}LookupId`] = alice;
+  const [c] = await target.writeItems(h.siteId, listId, [{ kind: 'create', ref: prefix, fields }]);
+  return { listId, itemId: created(c).itemId, select: ['Key', ...people.map((p) => `${p.name}LookupId`)] };
+}
+
 describe('permissions', () => {
   it('a 403 is a GraphPermissionError naming the permission the operation needs', async () => {
     const listId = await h.newList();
@@ -90,14 +107,7 @@ describe('reads select what a bare $expand=fields leaves out', () => {
 
   it('I12 an item gone before its lookups past 12 are read is a tombstone, never an item with those lookups empty', async () => {
     const target = h.target();
-    const people = Array.from({ length: 13 }, (_, i) => ({ name: `Gone${i}`, personOrGroup: {} }));
-    const listId = await h.newList(people);
-    const alice = h.emulator.control.userLookupId('alice');
-    const fields: Record<string, unknown> = { Key: 'g1' };
-    for (const p of people) fields[`${p.name}LookupId`] = alice;
-    const [c] = await target.writeItems(h.siteId, listId, [{ kind: 'create', ref: 'g', fields }]);
-    const { itemId } = created(c);
-    const select = ['Key', ...people.map((p) => `${p.name}LookupId`)];
+    const { listId, itemId, select } = await itemPastThreshold(target, 'Gone');
     // The single-item read of the 13th lookup finds the item deleted since the page was read.
     const perItemRead = { method: 'GET', pathPattern: `/items/${itemId}$`, status: 404 };
     h.emulator.control.injectFault({ ...perItemRead, count: 1 });
@@ -112,14 +122,7 @@ describe('reads select what a bare $expand=fields leaves out', () => {
 
   it('I15 a list deleted while its items are read by id fails the read as not_found, never as tombstones', async () => {
     const target = h.target();
-    const people = Array.from({ length: 13 }, (_, i) => ({ name: `Away${i}`, personOrGroup: {} }));
-    const listId = await h.newList(people);
-    const alice = h.emulator.control.userLookupId('alice');
-    const fields: Record<string, unknown> = { Key: 'a1' };
-    for (const p of people) fields[`${p.name}LookupId`] = alice;
-    const [c] = await target.writeItems(h.siteId, listId, [{ kind: 'create', ref: 'a', fields }]);
-    const { itemId } = created(c);
-    const select = ['Key', ...people.map((p) => `${p.name}LookupId`)];
+    const { listId, itemId, select } = await itemPastThreshold(target, 'Away');
     // The per-item read (inside $batch) waits 1.5 s before it is served: the list is deleted meanwhile.
     h.emulator.control.injectFault({
       method: 'GET',
