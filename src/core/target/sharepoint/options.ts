@@ -109,8 +109,8 @@ export interface GraphClientOptions {
   /**
    * The clock the pacing budget reads and waits on (GRAPH_RU_PER_MINUTE, GRAPH_RU_PER_DAY). Default the wall
    * clock; a test sharing a simulated clock with the emulator's budget (EmulatorOptions.clock) paces minutes in
-   * milliseconds. One clock per app key (another for the same key is refused), never with `budgetStore` (the
-   * shared bucket refills on the database's clock), and `runDeadline` is read on it: leave it unset with one.
+   * milliseconds. One clock per app key (another for the same key is refused); refused with `budgetStore` (the
+   * shared bucket refills on the database's clock) and with `runDeadline` (an instant of the wall clock).
    */
   clock?: PacingClock;
 }

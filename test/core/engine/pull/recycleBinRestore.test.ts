@@ -96,6 +96,20 @@ async function expectPairedAndSyncing(
   expect((await h.items(name)).find((i) => i.id === itemA)?.fields.Title).toBe('first, edited');
 }
 
+/**
+ * Under deletes.pull SOFT and MANUAL: item A deleted in SharePoint (its row flagged), the row edited while flagged,
+ * the item restored from the recycle bin, and a pull that meets the two as one conflict left for `resolve`.
+ */
+async function restoredAfterFlaggedEdit(name: string): Promise<string> {
+  const itemA = await setUp(name, 'SOFT', 'MANUAL');
+  expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemA}`)).status).toBe(204);
+  await run(name);
+  await h.db.pool.query(`UPDATE ${name} SET name = 'edited while flagged' WHERE code = 'A'`);
+  h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
+  expect((await run(name)).pull).toMatchObject({ conflicts: 1, failed: 0 });
+  return itemA;
+}
+
 describe('an item deleted in SharePoint, then restored from the recycle bin', () => {
   it('deletes.pull IGNORE: the kept row and the restored item are paired again and sync on', async () => {
     const name = 'bin_ignore';
@@ -158,12 +172,7 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
 
   it('deletes.pull SOFT under MANUAL: the row is unflagged at once, and the values wait for resolve', async () => {
     const name = 'bin_soft_manual';
-    const itemA = await setUp(name, 'SOFT', 'MANUAL');
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemA}`)).status).toBe(204);
-    await run(name);
-    await h.db.pool.query(`UPDATE ${name} SET name = 'edited while flagged' WHERE code = 'A'`);
-    h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
-    expect((await run(name)).pull).toMatchObject({ conflicts: 1, failed: 0 });
+    const itemA = await restoredAfterFlaggedEdit(name);
     // The item is back: the flag goes now; the pair is kept for resolve (found by the next pull too).
     expect((await rows(name))[0]).toEqual({ code: 'A', name: 'edited while flagged', gone: false });
     expect((await ledger(name))[0]).toEqual({ code: 'A', item: itemA, state: 'ITEM_DELETED' });
@@ -201,12 +210,7 @@ describe('an item deleted in SharePoint, then restored from the recycle bin', ()
 
   it('deletes.pull SOFT under MANUAL: the row deleted while its revived pair waits keeps the pair for resolve', async () => {
     const name = 'bin_soft_manual_gone';
-    const itemA = await setUp(name, 'SOFT', 'MANUAL');
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${itemA}`)).status).toBe(204);
-    await run(name);
-    await h.db.pool.query(`UPDATE ${name} SET name = 'edited while flagged' WHERE code = 'A'`);
-    h.emulator.control.restoreItem(h.siteId, name, itemA, 'alice');
-    expect((await run(name)).pull).toMatchObject({ conflicts: 1 });
+    const itemA = await restoredAfterFlaggedEdit(name);
     await h.db.pool.query(`DELETE FROM ${name} WHERE code = 'A'`);
     // Before the fix the push dropped the pair (an ITEM_DELETED entry has no item to delete, it took), leaving the
     // restored item unpaired and the conflict open with nothing to resolve against.
