@@ -71,17 +71,49 @@ export async function confirmListStands(scope: RunScope, listId: string): Promis
     seen.set(listId, 'retired-gone');
     return 'retired-gone';
   }
-  forgetResolution(scope.ctx, def);
-  const label = isRouted(def) ? list.name : targetListLabel(def);
-  const now = await readListId(target, siteId, list.name);
-  if (now === listId) {
-    // It answered by name after all (a passing 404): it stands, and the items are what was not found.
-    seen.set(listId, 'stands');
-    return 'stands';
-  }
+  await throwListGone(scope.ctx, target, siteId, def, list.name, listId);
+  // It answered by name after all (a passing 404): it stands, and the items are what was not found.
+  seen.set(listId, 'stands');
+  return 'stands';
+}
+
+/**
+ * Throws ListReplacedError or ListGoneError for list `listId` (named `listName` in the definition) after dropping
+ * the process's cached resolution; returns when the name still resolves to that list after all (a passing 404).
+ */
+async function throwListGone(
+  ctx: RunScope['ctx'],
+  target: SharePointTarget,
+  siteId: string,
+  def: RunScope['def'],
+  listName: string,
+  listId: string,
+): Promise<void> {
+  forgetResolution(ctx, def);
+  const label = isRouted(def) ? listName : targetListLabel(def);
+  const now = await readListId(target, siteId, listName);
+  if (now === listId) return;
   throw now === null
     ? new ListGoneError(def.name, label, listId)
     : new ListReplacedError(def.name, label, listId, now);
+}
+
+/**
+ * I15 for the commands that read a list outside a run (verify, relink): rethrows `err`, or, when it is a 404 and
+ * list `listId` no longer answers, the error a run would give (gone, or replaced, with the next step), so a list
+ * deleted while the command read it is named as such rather than as an item or page not found.
+ */
+export async function rethrowIfListGoneOutsideRun(
+  ctx: RunScope['ctx'],
+  target: SharePointTarget,
+  siteId: string,
+  def: RunScope['def'],
+  list: { name: string; listId: string },
+  err: unknown,
+): Promise<never> {
+  if (errorKindOf(err) === 'not_found' && (await readListId(target, siteId, list.listId)) === null)
+    await throwListGone(ctx, target, siteId, def, list.name, list.listId);
+  throw err;
 }
 
 /** Confirms each list whose write met a not_found outcome (see confirmListStands). */

@@ -23,6 +23,7 @@ import { UNCONFIRMED_ETAG } from './push/pendingCreates';
 import { inTransaction } from '../db/transaction';
 import { settleIntentsOutsideRun } from './pull/settleOutsideRun';
 import { lockListClaims, refuseShared } from './listIdentity';
+import { rethrowIfListGoneOutsideRun } from './listGone';
 
 export interface RelinkResult {
   definition: string;
@@ -120,25 +121,30 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     for (const list of scopeLists) {
       const listPlan = list.plan ?? plan;
       const select = listPlan ? listPlan.select : [def.target.keyColumn];
-      for await (const page of target.deltaPages(siteId, list.listId, { select })) {
-        for (const e of page.entries) {
-          if (e.kind !== 'upsert') continue;
-          itemsRead++;
-          const key = e.item.fields[def.target.keyColumn];
-          if (typeof key !== 'string' || key === '') continue;
-          const seen = itemsByKey.get(key) ?? [];
-          if (seen.length > 0) duplicateKeys++;
-          seen.push({
-            listId: list.listId,
-            id: e.item.id,
-            eTag: e.item.eTag,
-            values:
-              plan && listPlan
-                ? pick(fromGraphFields(e.item.fields, listPlan.columns), mappedTargets(plan))
-                : null,
-          });
-          itemsByKey.set(key, seen);
+      try {
+        for await (const page of target.deltaPages(siteId, list.listId, { select })) {
+          for (const e of page.entries) {
+            if (e.kind !== 'upsert') continue;
+            itemsRead++;
+            const key = e.item.fields[def.target.keyColumn];
+            if (typeof key !== 'string' || key === '') continue;
+            const seen = itemsByKey.get(key) ?? [];
+            if (seen.length > 0) duplicateKeys++;
+            seen.push({
+              listId: list.listId,
+              id: e.item.id,
+              eTag: e.item.eTag,
+              values:
+                plan && listPlan
+                  ? pick(fromGraphFields(e.item.fields, listPlan.columns), mappedTargets(plan))
+                  : null,
+            });
+            itemsByKey.set(key, seen);
+          }
         }
+      } catch (err) {
+        // A list deleted or replaced while relink reads it: named as such before anything is bound (I15).
+        await rethrowIfListGoneOutsideRun(ctx, target, siteId, def, list, err);
       }
     }
     // Among several items with one key: the one in the list the ledger names, else the oldest of the first list.

@@ -8,7 +8,7 @@ import { appliedNothing, type ListItem, type WriteOutcome } from '../target/shar
 import { applyToPostgres, graphFields, revivedFields, type Rekeyed } from './push/writes';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../store/ledger';
-import { confirmListStands } from './listGone';
+import { confirmListStands, rethrowUnlessListGone } from './listGone';
 import { inTransaction } from '../db/transaction';
 import { assertKeysFree } from './pull/insert';
 import { confirmItemDelete } from './resolveItemGone';
@@ -465,13 +465,15 @@ async function resolveInRun(
       ? await searched.target.getItem(searched.siteId, searched.listId, namedItemId, searched.plan.select)
       : null) ??
     (
-      await searched.target.findItemsByField(
-        searched.siteId,
-        searched.listId,
-        def.target.keyColumn,
-        conflict.identityHash,
-        searched.plan.select,
-      )
+      await searched.target
+        .findItemsByField(
+          searched.siteId,
+          searched.listId,
+          def.target.keyColumn,
+          conflict.identityHash,
+          searched.plan.select,
+        )
+        .catch((err: unknown) => rethrowUnlessListGone(searched, searched.listId, err))
     ).sort((a, b) => Number(a.id) - Number(b.id))[0] ??
     null;
   if (!item) await refuseWhileCreateMayLand(searched, conflictId, conflict.identityHash);
@@ -641,13 +643,15 @@ async function resolveRowGone(
   const item =
     named ??
     (
-      await scope.target.findItemsByField(
-        scope.siteId,
-        scope.listId,
-        scope.def.target.keyColumn,
-        conflict.identityHash,
-        scope.plan.select,
-      )
+      await scope.target
+        .findItemsByField(
+          scope.siteId,
+          scope.listId,
+          scope.def.target.keyColumn,
+          conflict.identityHash,
+          scope.plan.select,
+        )
+        .catch((err: unknown) => rethrowUnlessListGone(scope, scope.listId, err))
     ).sort((a, b) => Number(a.id) - Number(b.id))[0] ??
     null;
   // None found while such a create may still land: nothing is decided until it has, or its wait is over.

@@ -15,6 +15,7 @@ import { keyOf, rowToCanonical } from './plan';
 import { isRouted, targetLists } from '../routing';
 import { listProblems, planLists, routerOf, type ScopeList } from './routing';
 import { resolveSharePoint, SourceTableNotFoundError } from './runner';
+import { rethrowIfListGoneOutsideRun } from './listGone';
 import type { EngineContext } from './types';
 import { agreedEntry, pipelineColumns } from './transform';
 
@@ -155,23 +156,29 @@ export async function verifyDefinition(
     // A list query costs the same resource units whatever its size (graph.md): pages as big as the
     // definition reads rows in, up to Graph's 5000.
     const top = Math.min(def.source.pageSize, 5000);
-    for (const { listId, plan: listPlan } of lists) {
-      for await (const page of target.listItems(siteId, listId, { select: plan.select, top })) {
-        for (const item of page) {
-          try {
-            items.set(itemKey(listId, item.id), {
-              values: fromGraphFields(item.fields, (listPlan ?? plan).columns),
-              unreadable: null,
-              paired: false,
-            });
-          } catch (err) {
-            items.set(itemKey(listId, item.id), {
-              values: null,
-              unreadable: (err as Error).message,
-              paired: false,
-            });
+    for (const list of lists) {
+      const { listId, plan: listPlan } = list;
+      try {
+        for await (const page of target.listItems(siteId, listId, { select: plan.select, top })) {
+          for (const item of page) {
+            try {
+              items.set(itemKey(listId, item.id), {
+                values: fromGraphFields(item.fields, (listPlan ?? plan).columns),
+                unreadable: null,
+                paired: false,
+              });
+            } catch (err) {
+              items.set(itemKey(listId, item.id), {
+                values: null,
+                unreadable: (err as Error).message,
+                paired: false,
+              });
+            }
           }
         }
+      } catch (err) {
+        // A list deleted or replaced while its pages are read answers 404: named as such, with the next step (I15).
+        await rethrowIfListGoneOutsideRun(ctx, target, siteId, def, list, err);
       }
     }
 

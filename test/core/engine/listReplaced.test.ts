@@ -5,6 +5,8 @@ import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { relinkDefinition } from '../../../src/core/engine/relink';
 import { runBackfill } from '../../../src/core/engine/backfill/run';
+import { verifyDefinition } from '../../../src/core/engine/verify';
+import { ListGoneError } from '../../../src/core/engine/listGone';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { forgetResolution } from '../../../src/core/engine/runner';
@@ -170,6 +172,51 @@ describe('I15 (docs/design.md): a list replaced while this process holds a cache
     );
     expect(rows[0].n).toBe(1);
   });
+
+  /**
+   * I15 outside a run: verify and relink read a list they resolved a moment before. Deleted while they read it, it
+   * answered 404 on a page, which they reported as a bare "not found" of a page; now they name the list gone and
+   * the next step, as a run does.
+   */
+  it.each([
+    ['verify', '/items', (name: string) => verifyDefinition(h.ctx, name)],
+    ['relink', '/items/delta', (name: string) => relinkDefinition(h.ctx, name)],
+  ])(
+    'a list deleted while %s reads its items: the list is named gone, with provision and relink',
+    async (command, pagePath, run) => {
+      const table = `gone_${command}`;
+      const list = `Gone${command}`;
+      await syncedProjects(table, list, ['one', 'two']);
+      const { body } = await h.asUser('GET', `/sites/${h.siteId}/lists/${list}`);
+      const listId = (body as { id: string }).id;
+      // The command's first page waits 1.5 s before it is served; the list is deleted once the command has
+      // resolved it and read its columns, so the page answers 404.
+      h.emulator.control.injectFault({
+        method: 'GET',
+        pathPattern: `/lists/${listId}${pagePath}$`,
+        latencyMs: 1500,
+        count: 1,
+      });
+      const logged = h.emulator.control.requestLog().length;
+      const outcome = run(table).catch((e: unknown) => e);
+      const columnsRead = () =>
+        h.emulator.control
+          .requestLog()
+          .slice(logged)
+          .some((r) => r.path === `/sites/${h.siteId}/lists/${listId}/columns`);
+      while (!columnsRead()) await new Promise((resolve) => setTimeout(resolve, 20));
+      await deleteList(list);
+      const err = await outcome;
+      expect(err).toBeInstanceOf(ListGoneError);
+      expect((err as ListGoneError).message).toMatch(new RegExp(`${listId}.*is gone`));
+      expect((err as ListGoneError).hint).toMatch(new RegExp(`provision ${table}.*relink ${table}`));
+      // Nothing was bound: the definition still names the list it synced with.
+      const { rows } = await h.db.pool.query('SELECT list_id FROM arcore.sync_definitions WHERE name = $1', [
+        table,
+      ]);
+      expect(rows[0].list_id).toBe(listId);
+    },
+  );
 
   /** Table `table` on `list` (projectsDefinition with `definition`), rows `names` (ids 1, 2, …) pushed and pulled. */
   async function syncedProjects(

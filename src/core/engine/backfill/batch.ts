@@ -33,7 +33,7 @@ import { forListId } from '../routing';
 import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
 import { decideBackfill, mergeSynced } from './decide';
-import { confirmListStands, confirmListsOfNotFound } from '../listGone';
+import { confirmListStands, confirmListsOfNotFound, rethrowUnlessListGone } from '../listGone';
 import { inTransaction } from '../../db/transaction';
 
 /** What every batch of one backfill run shares. */
@@ -417,13 +417,10 @@ async function recreate(job: BackfillJob, missing: Prepared[], commit: BatchComm
   const adopted: Pair[] = [];
   const creates: { op: WriteOp; m: (typeof missing)[number] }[] = [];
   for (const m of missing) {
-    const found = await target.findItemsByField(
-      siteId,
-      listId,
-      def.target.keyColumn,
-      m.entry.identityHash,
-      plan.select,
-    );
+    const found = await target
+      .findItemsByField(siteId, listId, def.target.keyColumn, m.entry.identityHash, plan.select)
+      // I15: a 404 of the list query is the list gone, never "no such item" (which would create a second one).
+      .catch((err: unknown) => rethrowUnlessListGone(scope, listId, err));
     if (found.length > 0) {
       const item = found[0];
       const sp = fromGraphFields(item.fields, plan.columns);
