@@ -142,6 +142,8 @@ const listSchema = z.object({
   columns: z.array(columnSchema),
   items: z.array(itemSchema),
   tombstones: z.array(z.tuple([z.number().int(), z.number().int()])),
+  /** Deleted items a user can still restore, oldest first (absent in files written before it was kept). */
+  recycleBin: z.array(itemSchema).optional(),
 });
 
 const subscriptionSchema = z.object({
@@ -193,6 +195,7 @@ export function serializeState(state: EmulatorState, tokens: Record<string, stri
         columns: list.columns,
         items: [...list.itemsAfter(0)].map(itemRecord),
         tombstones: [...list.tombstones.entries()],
+        recycleBin: [...list.recycleBin.values()],
       })),
     })),
     subscriptions: [...state.subscriptions.values()],
@@ -225,6 +228,7 @@ function restoreList(siteId: string, data: PersistedState['sites'][number]['list
     list.tombstones.set(id, seq);
     changes.push([seq, id]);
   }
+  for (const item of data.recycleBin ?? []) list.recycleBin.set(item.id, item);
   changes.sort((a, b) => a[0] - b[0]);
   for (const [seq, id] of changes) list.changeLog.append(seq, id);
   return list;

@@ -19,7 +19,7 @@ describe('persistence', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  it('keeps lists, items, ids, tokens, subscriptions, delta positions and the certificate across a restart', async () => {
+  it('keeps lists, items, ids, tokens, subscriptions, delta positions, the recycle bin and the certificate across a restart', async () => {
     const receiver = await startReceiver();
     try {
       const first = await startTestEmulator({ stateDir: dir, persist: true });
@@ -64,6 +64,16 @@ describe('persistence', () => {
         // A repeated (stale) occurrence may precede the latest one: compare the distinct ids.
         expect([...new Set(changes.body.value.map((i) => i.id))].sort()).toEqual(['1', '4']);
         expect((await second.graph('GET', `/subscriptions/${subscription.body.id}`)).status).toBe(200);
+        // The deleted item is still in the recycle bin: a user restores it under its id, with its values.
+        const restored = await fetch(`${second.emulator.origin}/_emulator/recycle-bin/restore`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ siteId: second.siteId, list: listId, itemId: '3', user: 'alice' }),
+          dispatcher: second.dispatcher,
+        } as RequestInit);
+        expect(restored.status).toBe(204);
+        const back = await second.graph<ListItemShape>('GET', `${items}/3?$expand=fields`);
+        expect(back.body.fields).toMatchObject({ Title: 'q3', Qty: 3 });
       } finally {
         await second.stop();
       }
