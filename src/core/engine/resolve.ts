@@ -23,7 +23,7 @@ import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
 import { markRunWrites, unmarkForRelease } from '../capture/lsn/origin';
 import { settleInsertIntents } from './pull/intents';
-import { forListId, writeProblem } from './routing';
+import { forListId, parkMisrouted, writeProblem } from './routing';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext } from './types';
 
@@ -592,19 +592,24 @@ async function resolveInRun(
     'PUSH',
     spModifiedAt,
   );
-  await ledger.save(ctx.meta, [
-    {
-      ...saved,
-      sourceValues: sourcePairs(
-        plan.fields,
-        synced,
-        { values: row.values, canonical: pg },
-        written,
-        entry?.sourceValues ?? null,
-        'push',
-      ),
-    },
-  ]);
+  const resolvedPair = {
+    ...saved,
+    sourceValues: sourcePairs(
+      plan.fields,
+      synced,
+      { values: row.values, canonical: pg },
+      written,
+      entry?.sourceValues ?? null,
+      'push',
+    ),
+  };
+  await ledger.save(ctx.meta, [resolvedPair]);
+  // Routed: the pair is settled in the list its item lives in; a row that routes elsewhere (a move the conflict
+  // held, or values just taken) is moved by the next push, which would not read the row again otherwise.
+  if (runScope.route) {
+    const [now] = await runScope.source.readByKeys([key]);
+    if (now) await parkMisrouted(runScope, ctx.meta, listId, [{ entry: resolvedPair, row: now.values }]);
+  }
   await markResolved(
     ctx.meta,
     conflictId,

@@ -11,7 +11,8 @@ import {
   type SpColumnInfo,
 } from '../canonical';
 import { compileRoutes, routeColumnsOf } from '../routing';
-import { buildFieldPlan, MappingError, type FieldPlan, type PlannedField } from './plan';
+import { buildFieldPlan, MappingError, rowToCanonical, type FieldPlan, type PlannedField } from './plan';
+import { park } from '../store/failures';
 import type { SyncDefinition } from '../definition/schema';
 import type { SourceColumn } from '../definition/validateLive';
 import { errorKindOf } from '../errors/classify';
@@ -75,6 +76,52 @@ export function forList(scope: RunScope, list: ScopeList): RunScope {
 export function forListId(scope: RunScope, listId: string): RunScope {
   const list = scope.lists.find((l) => l.listId === listId);
   return forList(scope, list ?? { name: listId, listId, spColumns: scope.spColumns });
+}
+
+/**
+ * Rows paired in list `listId` by something other than the push reading the row (the pull adopting an item by its
+ * key, a resolve) whose route names another list now: parked as waiting PUSH retries, so the next push reads them by
+ * key and moves their items. Nothing else would: the row did not change, and the push's cursor may be past it.
+ * Returns how many were parked.
+ */
+export async function parkMisrouted(
+  scope: RunScope,
+  db: Pool | PoolClient,
+  listId: string,
+  pairs: {
+    entry: { identityHash: string; identity: Record<string, unknown>; itemId: string | null } & Parameters<
+      typeof rowToCanonical
+    >[2];
+    row: Record<string, unknown>;
+  }[],
+): Promise<number> {
+  if (!scope.route) return 0;
+  let parked = 0;
+  for (const { entry, row } of pairs) {
+    let routed: ScopeList | null;
+    try {
+      routed = scope.route(rowToCanonical(scope.plan, row, entry), row);
+    } catch {
+      continue; // a row whose values do not map: the push meets it with its own error
+    }
+    if (!routed || routed.listId === listId) continue;
+    await park(db, scope.definitionId, {
+      direction: 'PUSH',
+      itemKey: entry.identityHash,
+      sourceIdentity: entry.identity,
+      spItemId: entry.itemId,
+      error:
+        `its item was paired in list "${listNameOf(scope, listId)}" while the row routes to "${routed.name}": ` +
+        'the next push moves it',
+      waiting: true,
+    });
+    parked++;
+  }
+  return parked;
+}
+
+function listNameOf(scope: RunScope, listId: string): string {
+  return scope.lists.find((l) => l.listId === listId)?.name ?? listId;
 }
 
 /**

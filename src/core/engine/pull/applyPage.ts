@@ -11,6 +11,7 @@ import { rowsByIdentity } from '../identity';
 import { applyToPostgres, type Rekeyed } from '../push/writes';
 import type { RunScope } from '../runner';
 import { claimsByHiddenKey, claimsOfFlaggedRows, claimsOfKeptRows, recordCopy } from './claims';
+import { parkMisrouted } from '../routing';
 import { writeTargetCursor, type Progress } from './cursor';
 import { assertKeysFree, insertItem } from './insert';
 import { insertedPair, recordInsertIntents } from './intents';
@@ -231,6 +232,19 @@ export async function applyEntries(
     // saved under that key, must stay.
     await ledger.remove(meta, remove);
     await ledger.save(meta, save);
+    // Routed: an item adopted by its key here (restored from the recycle bin, a stopped push's create) whose row
+    // routes to another list now is moved by the next push, which would not read the unchanged row again.
+    if (scope.route && claims.adopted.size > 0)
+      await parkMisrouted(
+        scope,
+        meta,
+        listId,
+        resolved.flatMap((id) => {
+          const entry = claims.adopted.has(id) ? byItem.get(id) : undefined;
+          const row = entry && rowByHash.get(entry.identityHash);
+          return entry && row ? [{ entry, row: row.values }] : [];
+        }),
+      );
     // A write-back is sent only after the page commits, and this commit moves the feed past its item: until
     // SharePoint confirms it, the item stays parked, so that a run stopping in between (a crash, a 401, a lost
     // lock, the time budget) leaves a retry that decides it again and sends it (I5c, I6; flushWriteBacks).

@@ -341,7 +341,14 @@ export async function writePrepared(
       });
       continue;
     }
-    if (entry?.state === 'SYNCED' && entry.itemId && entry.listId !== rowList && scope.route) {
+    // A pair revived (ORPHANED: its row deleted under SOFT or IGNORE, then inserted again) that routes elsewhere now
+    // moves too: written in its old list, it stayed there, and the cursor passed the row.
+    if (
+      (entry?.state === 'SYNCED' || entry?.state === 'ORPHANED') &&
+      entry.itemId &&
+      entry.listId !== rowList &&
+      scope.route
+    ) {
       const move = await planMove(scope, r, entry, rowList);
       moves.set(r.hash, move);
       ops.push({
