@@ -385,7 +385,12 @@ export async function resolveConflict(
   let done: Resolution | null = null;
   const summary = await withRun(ctx, stored.definition.name, 'PUSH', 'resolve', async (scope) => {
     try {
-      done = await resolveInRun(scope, conflict, choice, resolvedBy);
+      // Read again under the definition's lock: another resolve of the same conflict (a second operator, a bulk
+      // action) that finished between the read above and the lock must not be decided over, nor its audit rewritten.
+      const current = await getConflict(ctx.meta, conflictId);
+      if (!current) throw new ConflictNotFoundError(conflictId);
+      if (current.status !== 'OPEN') throw new ConflictAlreadyResolvedError(conflictId);
+      done = await resolveInRun(scope, current, choice, resolvedBy);
     } catch (err) {
       // Typed errors reach the caller as themselves (exit codes, HTTP statuses), not as a failed run's text.
       failure = err as Error;

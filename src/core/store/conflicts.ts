@@ -164,6 +164,7 @@ export async function getConflict(db: Db, id: string): Promise<StoredConflict | 
   };
 }
 
+/** Records a conflict's resolution; one resolved already keeps the decision and the audit it has. */
 export async function markResolved(
   db: Db,
   id: string,
@@ -173,7 +174,7 @@ export async function markResolved(
 ): Promise<void> {
   await db.query(
     `UPDATE arcore.sync_conflicts SET status = 'RESOLVED', outcome = $2, resolved_values = $3, resolved_at = now(),
-       resolved_by = $4 WHERE id = $1`,
+       resolved_by = $4 WHERE id = $1 AND status = 'OPEN'`,
     [id, outcome, json(values), by],
   );
 }
