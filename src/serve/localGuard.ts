@@ -46,12 +46,23 @@ function isSameOrigin(origin: string, port: number): boolean {
   return url.protocol === 'http:' && LOOPBACK_NAMES.has(url.hostname) && originPort === String(port);
 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
-  if (!match) return false;
-  const given = Buffer.from(match[1]);
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+/**
+ * The token as `Authorization: Bearer <token>` (scripts), or as `x-functions-key` (the web console sends the key its
+ * field holds that way, as it does to a function app with OPS_AUTH=key).
+ */
+function tokenMatches(headers: IncomingHttpHeaders, token: string): boolean {
+  const bearer = /^Bearer\s+(.+)$/i.exec(headers.authorization?.trim() ?? '');
+  const key = headers['x-functions-key'];
+  return (
+    (bearer !== null && sameSecret(bearer[1], token)) ||
+    (typeof key === 'string' && sameSecret(key.trim(), token))
+  );
+}
+
+function sameSecret(given: string, token: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Checks one request to a guarded route of the local host listening on `port`. */
@@ -72,11 +83,13 @@ export function guardLocalRequest(
     isSameOrigin(origin, options.port),
   );
   if (crossSite) return { ok: false, ...crossSite };
-  if (options.token !== undefined && !tokenMatches(headers.authorization, options.token)) {
+  if (options.token !== undefined && !tokenMatches(headers, options.token)) {
     return {
       ok: false,
       status: 401,
-      error: 'this local server requires Authorization: Bearer <token> (the token given to serve --token)',
+      error:
+        'this local server requires the token given to serve --token: Authorization: Bearer <token> (in the web ' +
+        'console, type it into the key field)',
     };
   }
   const notJson = jsonWriteRefusal(method, headers['content-type']);

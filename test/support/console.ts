@@ -20,7 +20,8 @@ export interface ConsoleSession {
   close(): Promise<void>;
 }
 
-export async function startConsole(h: Harness): Promise<ConsoleSession> {
+/** `token`: the local host requires it, as `serve --token` does. */
+export async function startConsole(h: Harness, options: { token?: string } = {}): Promise<ConsoleSession> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
       `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium), as .ci/run does, ` +
@@ -30,6 +31,7 @@ export async function startConsole(h: Harness): Promise<ConsoleSession> {
   const host = await startLocalHost({
     ctx: h.ctx,
     port: 0,
+    token: options.token,
     pushIntervalMs: 3_600_000,
     safetyIntervalMs: 3_600_000,
     subscriptionIntervalMs: 3_600_000,

@@ -38,7 +38,7 @@ function signIn(answer) {
 
 /**
  * One call to the ops API. Writes are JSON. With Entra sign-in the session cookie authenticates it; with
- * OPS_AUTH=key the master key the operator entered is sent.
+ * OPS_AUTH=key the master key the operator entered is sent (and the local host takes its serve --token there too).
  */
 async function api(path, { method = 'GET', body } = {}) {
   const headers = { Accept: 'application/json' };
@@ -1230,7 +1230,7 @@ function routeOf(hash) {
 function KeyField() {
   const [key, setKey] = useState(sessionStorage.getItem(KEY_STORAGE) ?? '');
   return html`<div class="key">
-    <label for="ops-key">Master key (only with OPS_AUTH=key)</label>
+    <label for="ops-key">Key (the master key with OPS_AUTH=key, or the token of serve --token)</label>
     <input
       id="ops-key"
       type="password"
