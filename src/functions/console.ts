@@ -15,6 +15,11 @@ export async function consoleFiles(request: HttpRequest): Promise<HttpResponseIn
   if (request.method !== 'GET' && request.method !== 'HEAD')
     return { status: 405, headers: { Allow: 'GET, HEAD' }, body: 'the console is read with GET' };
   const path = request.params.path ?? '';
+  // `/api/console` reaches this route too (its catch-all matches nothing), but the page's files are relative:
+  // from there `app.js` would be `/api/app.js`, which nothing serves. The local host redirects the same way.
+  const url = new URL(request.url);
+  if (path === '' && !url.pathname.endsWith('/'))
+    return { status: 308, headers: { Location: `${url.pathname}/${url.search}` }, body: '' };
   if (isPage(path) && modeOrNull() === 'entra' && !signedIn(request)) {
     return {
       status: 302,

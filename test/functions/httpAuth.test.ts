@@ -426,6 +426,22 @@ describe('console page with OPS_AUTH=entra: a browser not signed in is sent to s
     expect((await page('app.js')).status).toBe(200);
   });
 
+  it('/api/console without its slash is sent to /api/console/, where the relative files of the page resolve', async () => {
+    for (const mode of ['entra', 'key']) {
+      process.env.OPS_AUTH = mode;
+      const answer = new HttpResponse(
+        await consoleFiles(
+          new HttpRequest({ method: 'GET', url: 'https://app.example/api/console?x=1', params: {} }),
+        ),
+      );
+      // Before: the page itself (200), whose app.js resolved to /api/app.js: "Loading the console…" for ever.
+      expect({ status: answer.status, location: answer.headers.get('location') }).toEqual({
+        status: 308,
+        location: '/api/console/?x=1',
+      });
+    }
+  });
+
   it('a malformed principal header is no sign-in; with OPS_AUTH=key the page is served as it is', async () => {
     process.env.OPS_AUTH = 'entra';
     expect((await page('', { 'x-ms-client-principal': 'not base64 json' })).status).toBe(302);
