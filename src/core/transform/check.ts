@@ -43,8 +43,7 @@ export interface PipelineProblem {
 }
 
 function lossyStep(p: Pipeline): string {
-  const s = p.steps.find((x) => x.stepClass === 'lossy');
-  return s ? `step ${s.position} ${s.name}` : 'a step';
+  return p.lossyBecause ?? 'a step';
 }
 
 /**

@@ -30,6 +30,8 @@ export interface Pipeline {
   columns: string[];
   /** lossy when any step is; else bijection when any step is; else projection. */
   reversibility: StepClass;
+  /** Lossy: what cannot be undone ("step 2 REGEX", or the steps that do not hold together), for messages. */
+  lossyBecause?: string;
 }
 
 /** A pipeline that cannot be used; `step` and `position` name the step at fault when there is one. */
@@ -76,11 +78,97 @@ function chainIsProjection(steps: Step[]): boolean {
   return (!trimmedBefore || trimmedAfter) && !caseAfter;
 }
 
-function classOf(steps: Step[]): StepClass {
-  if (steps.some((s) => s.stepClass === 'lossy')) return 'lossy';
+/**
+ * A bijection's inverse recognises its output by its markers (PREFIX's and SUFFIX's affix, MAP's values): a
+ * projection after it that changes them makes its output impossible to undo. "PREFIX('prj-') | UPPER" gives
+ * "PRJ-ABC", which carries no "prj-"; "MAP(a=>Alpha) | UPPER" gives "ALPHA", which reads back as itself. A TRUNCATE
+ * after a SUFFIX cuts the suffix off long values. Such chains are lossy (their field is one-way); a projection that
+ * leaves the markers alone ("PREFIX('PRJ-') | UPPER") keeps the chain a bijection.
+ */
+function markerChangedBy(steps: Step[]): { step: Step; by: Step } | null {
+  for (const [i, step] of steps.entries()) {
+    if (!step.markers) continue;
+    const after = steps.slice(i + 1).filter((s) => s.stepClass === 'projection');
+    const cut = after.find((s) => s.name === 'TRUNCATE');
+    if (step.name === 'SUFFIX' && cut) return { step, by: cut };
+    for (const marker of step.markers) {
+      let value: PipelineValue = marker;
+      for (const s of after) {
+        value = s.apply(value, {});
+        if (value !== marker) return { step, by: s };
+      }
+    }
+  }
+  return null;
+}
+
+const named = (s: Step) => `step ${s.position} ${s.name}`;
+
+function classOf(steps: Step[]): { reversibility: StepClass; lossyBecause?: string } {
+  const lossy = steps.find((s) => s.stepClass === 'lossy');
+  if (lossy) return { reversibility: 'lossy', lossyBecause: named(lossy) };
   // The projection steps among bijections must hold together too ("NULL_TO('-') | COLLAPSE | PREFIX('x')").
-  if (!chainIsProjection(steps)) return 'lossy';
-  return steps.some((s) => s.stepClass === 'bijection') ? 'bijection' : 'projection';
+  if (!chainIsProjection(steps))
+    return {
+      reversibility: 'lossy',
+      lossyBecause: `the steps ${steps.map((s) => s.name).join(', ')} together`,
+    };
+  const changed = markerChangedBy(steps);
+  if (changed)
+    return {
+      reversibility: 'lossy',
+      lossyBecause: `${named(changed.step)} followed by ${named(changed.by)}, which changes what ${changed.step.name} adds`,
+    };
+  const unreadable = sampleNotUndone(steps);
+  if (unreadable) return { reversibility: 'lossy', lossyBecause: unreadable };
+  return { reversibility: steps.some((s) => s.stepClass === 'bijection') ? 'bijection' : 'projection' };
+}
+
+/**
+ * The markers cover one step at a time; steps together can still cut what bijections add ("PREFIX('prj-') |
+ * PREFIX('prj-') | TRUNCATE(6)" gives "prj-pr"). A chain with a projection after a bijection is also run on sample
+ * values, and each output must read back to a value the chain turns into it again; the first that does not is
+ * named. (The property test in test/core/transform/pipeline.test.ts searches the chains further.)
+ */
+function sampleNotUndone(steps: Step[]): string | null {
+  const firstBijection = steps.findIndex((s) => s.stepClass === 'bijection');
+  if (firstBijection < 0 || !steps.slice(firstBijection + 1).some((s) => s.stepClass === 'projection'))
+    return null;
+  const run = (v: PipelineValue) => steps.reduce<PipelineValue>((out, s) => s.apply(out, {}), v);
+  const undo = (v: PipelineValue) =>
+    [...steps].reverse().reduce<PipelineValue>((out, s) => (s.invert ? s.invert(out) : out), v);
+  const markers = steps.flatMap((s) => s.markers ?? []);
+  const samples: PipelineValue[] = [
+    ' ',
+    'a',
+    'abc',
+    ' a  b ',
+    'Hello World',
+    'ß',
+    'x'.repeat(40),
+    ...markers.flatMap((m) => [m, `${m}a`, `a${m}`]),
+    0,
+    1.5,
+    -2.25,
+    123456.789,
+  ];
+  for (const sample of samples) {
+    let out: PipelineValue;
+    try {
+      out = run(sample);
+    } catch {
+      continue; // a value of another type than the chain takes
+    }
+    let readable: boolean;
+    try {
+      readable = sameValue(run(undo(out)), out);
+    } catch {
+      readable = false;
+    }
+    if (!readable)
+      return `the steps ${steps.map((s) => s.name).join(', ')} together (${JSON.stringify(sample)} gives ${JSON.stringify(out)}, which cannot be read back)`;
+  }
+  return null;
 }
 
 function parsedSteps(spec: TransformSpec): ParsedStep[] {
@@ -115,7 +203,7 @@ export function parsePipeline(spec: TransformSpec): Pipeline {
     steps,
     legacy,
     columns: [...new Set(steps.flatMap((s) => s.columns))],
-    reversibility: classOf(steps),
+    ...classOf(steps),
   };
 }
 
@@ -238,8 +326,10 @@ function sameValue(a: PipelineValue, b: PipelineValue): boolean {
  */
 export function invertPipeline(p: Pipeline, value: PipelineValue, strict = true): PipelineValue {
   if (p.reversibility === 'lossy') {
-    const step = p.steps.find((s) => s.stepClass === 'lossy') as Step;
-    throw new StepValueError(step.name, step.position, 'cannot be undone');
+    const step = p.steps.find((s) => s.stepClass === 'lossy');
+    if (step) throw new StepValueError(step.name, step.position, 'cannot be undone');
+    const last = p.steps[p.steps.length - 1];
+    throw new StepValueError(last.name, last.position, `cannot be undone: ${p.lossyBecause ?? 'lossy'}`);
   }
   let out = value;
   for (const step of [...p.steps].reverse()) if (step.invert) out = step.invert(out);

@@ -65,6 +65,11 @@ export interface Step {
   literal?: string;
   /** NULL_TO: the type of the values it meets, set by typeCheck. */
   meets?: PipelineType;
+  /**
+   * PREFIX, SUFFIX, MAP: the texts its inverse recognises its output by (the affix, the mapped values); a projection
+   * after it must leave them as they are, or its output can no longer be undone (pipeline.ts classOf).
+   */
+  markers?: string[];
 }
 
 const ALIASES: Record<string, string> = {
@@ -171,17 +176,20 @@ function affixStep(p: ParsedStep, name: 'PREFIX' | 'SUFFIX'): Step {
   const affix = arg.text;
   if (affix === '') throw new StepDefinitionError(name, p.position, 'needs a non-empty text');
   const has = (s: string) => (name === 'PREFIX' ? s.startsWith(affix) : s.endsWith(affix));
-  return text(
-    p,
-    name,
-    'bijection',
-    (s) => (name === 'PREFIX' ? affix + s : s + affix),
-    (s) => {
-      if (!has(s))
-        throw new StepValueError(name, p.position, `${JSON.stringify(s)} does not carry "${affix}"`);
-      return emptyIsNull(name === 'PREFIX' ? s.slice(affix.length) : s.slice(0, s.length - affix.length));
-    },
-  );
+  return {
+    ...text(
+      p,
+      name,
+      'bijection',
+      (s) => (name === 'PREFIX' ? affix + s : s + affix),
+      (s) => {
+        if (!has(s))
+          throw new StepValueError(name, p.position, `${JSON.stringify(s)} does not carry "${affix}"`);
+        return emptyIsNull(name === 'PREFIX' ? s.slice(affix.length) : s.slice(0, s.length - affix.length));
+      },
+    ),
+    markers: [affix],
+  };
 }
 
 function padStep(p: ParsedStep): Step {
@@ -221,13 +229,16 @@ function mapStep(p: ParsedStep): Step {
   for (const [k, v] of forward) if (forward.has(v) && v !== k) distinct = false;
   // A value mapped to nothing (A=>'') becomes null, which reads back as null, not as the value.
   for (const v of forward.values()) if (v === '') distinct = false;
-  return text(
-    p,
-    'MAP',
-    distinct ? 'bijection' : 'lossy',
-    (s) => emptyIsNull(forward.get(s) ?? s),
-    distinct ? (s) => emptyIsNull(backward.get(s) ?? s) : undefined,
-  );
+  return {
+    ...text(
+      p,
+      'MAP',
+      distinct ? 'bijection' : 'lossy',
+      (s) => emptyIsNull(forward.get(s) ?? s),
+      distinct ? (s) => emptyIsNull(backward.get(s) ?? s) : undefined,
+    ),
+    markers: [...forward.values()],
+  };
 }
 
 /** Canonical number arithmetic keeps 15 significant digits, so SCALE(0.1) and its inverse meet again. */

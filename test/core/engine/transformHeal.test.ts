@@ -73,4 +73,29 @@ describe('I3/I6/I7 sides a pipeline change left apart: in sync when they agree, 
     const push = await runPush(h.ctx, name, { trigger: 'test' });
     expect({ conflicts: push.conflicts, pg: await pgCode(h, name) }).toEqual({ conflicts: 1, pg: 'c1' });
   });
+
+  /**
+   * "MAP(a=>Alpha) | UPPER" was classed reversible though UPPER changes what MAP adds: a SharePoint user choosing
+   * "ALPHA" (what row a shows) on row b had "ALPHA" written into Postgres, and "PREFIX('prj-') | UPPER" parked every
+   * SharePoint edit of the item (found by review). Such a chain is lossy now: the field is push-only, as validate
+   * says, and the rest of the item is pulled.
+   */
+  it.each([
+    ['MAP(a=>Alpha) | UPPER', ['a', 'b'], 'ALPHA', 'b'],
+    ["PREFIX('prj-') | UPPER", ['abc', 'def'], 'PRJ-ABC', 'def'],
+  ])(
+    "%s: a SharePoint edit of Code is not taken into Postgres; the item's Title is",
+    async (pipeline, codes, edit, kept) => {
+      const name = pipeline.startsWith('MAP') ? 'rvmap' : 'rvprefix';
+      await syncedCodeTable(h, name, (transform) => ({ transform }), pipeline, codes);
+      const item = (await h.items(name)).find((i) => i.fields.Code !== edit);
+      await spEdit(h, name, item!.id, { Code: edit, Title: 'renamed' });
+      const pull = await runPull(h.ctx, name, { trigger: 'test' });
+      const { rows } = await h.db.pool.query(`SELECT name, code FROM ${name} WHERE id = 2`);
+      expect({ failed: pull.failed, row: rows[0] }).toEqual({
+        failed: 0,
+        row: { name: 'renamed', code: kept },
+      });
+    },
+  );
 });
