@@ -9,6 +9,7 @@ import { parseDefinition } from '../../../src/core/definition/parse';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
 import { spEdit } from '../../support/routed';
+import { SharePointTarget } from '../../../src/core/target/sharepoint/SharePointTarget';
 import {
   applyPipeline,
   createCodeTable,
@@ -107,6 +108,49 @@ describe('I14 docs/cli.md: a backfill applies a changed transform or pullTransfo
       trigger: 'test',
     });
     expect(again).toMatchObject({ status: 'SUCCEEDED', updated: 0 });
+    await quiet(name);
+  });
+
+  /**
+   * A row edited in Postgres (another column) between the backfill's read and its write is not written then. It was
+   * counted skipped and passed over, and the backfill said it was complete: the push does not rewrite the field (the
+   * pair says it is in sync) and no backfill was left to, so the row kept the old pipeline's value for good (found by
+   * review). It is decided again, on the row as it is then, before the backfill completes.
+   */
+  it('a row changed in Postgres while the backfill writes it is backfilled again before the backfill completes', async () => {
+    const name = 'tfbchg';
+    const def = await syncedCodeTable(h, name, (pullTransform) => ({ pullTransform }), 'TRIM', ['C1', 'C2']);
+    await applyPipeline(h, def('TRIM | LOWER'));
+    // A user renames row 1 in Postgres while the backfill reads the items, after it read the rows (the real read
+    // still goes to the emulator).
+    const read = SharePointTarget.prototype.getItem;
+    let edited = false;
+    const edit = jest.spyOn(SharePointTarget.prototype, 'getItem').mockImplementation(async function (
+      this: SharePointTarget,
+      ...args: Parameters<SharePointTarget['getItem']>
+    ) {
+      if (!edited) {
+        edited = true;
+        await h.db.pool.query(`UPDATE ${name} SET name = 'renamed' WHERE id = 1`);
+      }
+      return read.apply(this, args);
+    });
+    let b;
+    try {
+      b = await runBackfill(h.ctx, name, { fields: ['Code'], direction: 'pull', trigger: 'test' });
+    } finally {
+      edit.mockRestore();
+    }
+    expect(edited).toBe(true);
+    expect(b).toMatchObject({ status: 'SUCCEEDED', complete: true, updated: 2, failed: 0 });
+    const { rows } = await h.db.pool.query(`SELECT name, code FROM ${name} ORDER BY id`);
+    expect(rows).toEqual([
+      { name: 'renamed', code: 'c1' },
+      { name: 'b', code: 'c2' },
+    ]);
+    // The rename reaches SharePoint with the next push; then nothing is left to write either way.
+    await runPush(h.ctx, name, { trigger: 'test' });
+    expect((await h.items(name)).map((i) => i.fields.Title).sort()).toEqual(['b', 'renamed']);
     await quiet(name);
   });
 

@@ -91,6 +91,12 @@ interface BatchCommit {
   outcomes: Map<string, Outcome>;
   /** Rows left alone for an open conflict (MANUAL): the backfill waits for them (store/backfills.ts waiting). */
   waiting: string[];
+  /**
+   * Rows changed in Postgres between the batch's read and its write: not written now, and waiting too (stored with
+   * the others, so a stop keeps them), but examined again by this run once its pass is done. Neither their push (the
+   * pair still says the field is in sync) nor a later backfill (this one would be complete) would do them.
+   */
+  changed: string[];
 }
 
 const READ_CONCURRENCY = 8;
@@ -246,9 +252,11 @@ async function writePostgres(
       const key = keyOfEntry(job, pair.entry);
       const now = await scope.source.lockRow(client, key);
       if (now !== (pair.row.version ?? pair.row.cursor)) {
-        // Changed (or deleted) in Postgres since it was read: its own push or the next backfill decides it.
+        // Changed (or deleted) in Postgres since it was read: decided again on the row as it is now (run.ts).
         unwritten.add(pair.entry.identityHash);
         commit.outcomes.set(pair.entry.identityHash, 'skipped');
+        commit.waiting.push(pair.entry.identityHash);
+        commit.changed.push(pair.entry.identityHash);
         continue;
       }
       await client.query('SAVEPOINT backfill_row');
@@ -593,14 +601,14 @@ export function countedOnce(counts: BackfillCounts, again: number): BackfillCoun
 /**
  * Backfills one batch of ledger rows and commits it with the position after it (or `position`: rows left waiting
  * re-examined behind it); returns this run's counts of it, what it `added` to the backfill's counts (countedOnce),
- * and the rows left waiting for an open conflict.
+ * and the rows left waiting for an open conflict (not those changed in Postgres meanwhile, which wait too).
  */
 export async function backfillBatch(
   job: BackfillJob,
   entries: LedgerEntry[],
   position?: string,
 ): Promise<BackfillCounts & { added: BackfillCounts; waiting: string[] }> {
-  const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map(), waiting: [] };
+  const commit: BatchCommit = { save: [], conflicts: [], outcomes: new Map(), waiting: [], changed: [] };
   if (job.scope.lists.length > 1) {
     // Routed: each list's rows are read and written in their own list (an entry of no routed list is skipped).
     for (const list of job.scope.lists) {
@@ -622,7 +630,9 @@ export async function backfillBatch(
   for (const e of entries) counts[commit.outcomes.get(e.identityHash) ?? 'skipped']++;
   const added = countedOnce(counts, position === undefined ? 0 : entries.length);
   await commitBatch(job, commit, position ?? entries[entries.length - 1].identityHash, added, entries);
-  return { ...counts, added, waiting: commit.waiting };
+  // Rows changed meanwhile are not passed over by this run: it examines them again after its pass.
+  const changed = new Set(commit.changed);
+  return { ...counts, added, waiting: commit.waiting.filter((h) => !changed.has(h)) };
 }
 
 /** The rows of one list: decided and written; outcomes, ledger rows and conflicts go into `commit`. */

@@ -1,4 +1,5 @@
 import { getDefinition } from '../../store/definitions';
+import { openConflictIdentities } from '../../store/conflicts';
 import {
   advanceBackfill,
   BACKFILL_COUNT_KEYS,
@@ -231,10 +232,19 @@ export async function runBackfill(
         if (left.length === 0) await completeBackfill(ctx.meta, scope.definitionId);
         else {
           waitingRows = await describeWaiting(scope, left, definitionName);
-          // Done but for rows MANUAL parks: unfinished, so that they are backfilled once resolved (I7, I14).
+          // Done but for rows MANUAL parks (unfinished, so that they are backfilled once resolved, I7, I14), or rows
+          // changed in Postgres each time the backfill came to write them.
+          const held = await openConflictIdentities(ctx.meta, scope.definitionId, left);
+          const busy = left.length - held.size;
           scope.stopIncomplete(
-            `${left.length} row(s) have an open conflict: resolve them (arcore-sync conflicts ${definitionName}), ` +
-              'then run the same backfill again',
+            [
+              held.size > 0
+                ? `${held.size} row(s) have an open conflict: resolve them (arcore-sync conflicts ${definitionName})`
+                : '',
+              busy > 0 ? `${busy} row(s) changed in Postgres each time the backfill came to write them` : '',
+            ]
+              .filter(Boolean)
+              .join('; ') + ', then run the same backfill again',
           );
         }
       }
