@@ -11,6 +11,7 @@ import type { Pool, QueryConfig } from 'pg';
 import { parseDefinition } from '../definition/parse';
 import type { SyncDefinition } from '../definition/schema';
 import { lsnNames, type LsnNames } from '../capture/lsn/names';
+import { shapeSql } from '../capture/lsn/storage';
 import { readSourceTable } from '../source/postgres/catalog';
 import { castTypeOf, quoteIdent } from '../source/postgres/PostgresSource';
 import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../source/postgres/tombstones';
@@ -69,6 +70,7 @@ const CHECKS = [
   'slot behind',
   'slot moved',
   'slot changes',
+  'capture shape changed',
 ] as const;
 type Check = (typeof CHECKS)[number];
 
@@ -288,10 +290,12 @@ function lsnSourceChecks(
   params: Params,
   gate: string,
   recorded: string,
+  recordedShape: string,
 ): { ctes: string; checks: Partial<Record<Check, string>> } {
   const names = p.names as LsnNames;
   const slot = params.add(names.slot);
   const publication = params.add(names.publication);
+  const qualified = params.add(`${quoteIdent(p.def.source.schema)}.${quoteIdent(p.def.source.table)}`);
   const ctes = `pos AS MATERIALIZED (SELECT pg_current_wal_insert_lsn() AS x),
     slot AS MATERIALIZED (
       SELECT s.confirmed_flush_lsn AS confirmed FROM pg_replication_slots s
@@ -312,6 +316,8 @@ function lsnSourceChecks(
       'slot moved': `coalesce((SELECT slot.confirmed > ${recorded} FROM slot), false)`,
       'slot changes': `(SELECT (${gate}) AND EXISTS (SELECT 1 FROM slot) AND (peek.changes > 0 OR peek.n >= ${PEEK_ROWS})
           FROM peek)`,
+      // The table out of the publication and back, or its partitions changed: not in the slot (capture/lsn/storage.ts).
+      'capture shape changed': `coalesce(${recordedShape} <> ${shapeSql(publication, qualified)}, false)`,
     },
   };
 }
@@ -334,7 +340,8 @@ function columnsOf(checks: Partial<Record<Check, string>>): string {
  * that push left).
  */
 const CURSOR_CTE = `cur AS MATERIALIZED (
-    SELECT c.cursor_type, c.value, c.deletes_checked_at, c.deletes_full_position FROM arcore.sync_cursors c
+    SELECT c.cursor_type, c.value, c.deletes_checked_at, c.deletes_full_position, c.capture_shape
+      FROM arcore.sync_cursors c
      WHERE c.definition_id = $1::bigint AND c.scope = 'SOURCE'),
     last AS MATERIALIZED (
     SELECT r.status, r.details, r.started_at FROM arcore.sync_runs r
@@ -343,6 +350,9 @@ const CURSOR_CTE = `cur AS MATERIALIZED (
 
 /** LSN: the slot position the push last recorded (the cursor copy); null without one. */
 const RECORDED_LSN_SQL = `(SELECT (c.value::jsonb->>'lsn')::pg_lsn FROM cur c WHERE c.cursor_type = 'LSN')`;
+
+/** LSN: the capture shape recorded when capture started; null without one (then not compared). */
+const RECORDED_SHAPE_SQL = `(SELECT c.capture_shape FROM cur c WHERE c.cursor_type = 'LSN')`;
 
 const BACKLOG_SQL = `${PARKED_COUNTS_SQL('$1::bigint')},
     (SELECT count(*) FROM arcore.sync_conflicts WHERE definition_id = $1::bigint AND status = 'OPEN') AS conflicts`;
@@ -392,7 +402,13 @@ async function probeTogether(p: Prepared): Promise<IdleVerdict> {
   if (p.def.source.cursor.type === 'LSN') {
     const lock = `pg_try_advisory_xact_lock(${LOCK_NAMESPACE}, ($1::bigint)::int)`;
     ctes += `,\n    m AS MATERIALIZED (SELECT ${anyOf(meta)} AS busy, ${lock} AS locked)`;
-    const lsn = lsnSourceChecks(p, params, '(SELECT m.locked AND NOT m.busy FROM m)', RECORDED_LSN_SQL);
+    const lsn = lsnSourceChecks(
+      p,
+      params,
+      '(SELECT m.locked AND NOT m.busy FROM m)',
+      RECORDED_LSN_SQL,
+      RECORDED_SHAPE_SQL,
+    );
     ctes += `,\n    ${lsn.ctes}`;
     source = { 'run in progress': '(SELECT NOT m.locked FROM m)', ...lsn.checks };
   } else {
@@ -424,7 +440,7 @@ async function probeApart(ctx: EngineContext, p: Prepared): Promise<IdleVerdict>
   const meta = metaChecks(p, metaParams);
   const lsn = p.def.source.cursor.type === 'LSN';
   const extra = lsn
-    ? `, ${RECORDED_LSN_SQL}::text AS recorded_lsn`
+    ? `, ${RECORDED_LSN_SQL}::text AS recorded_lsn, ${RECORDED_SHAPE_SQL} AS recorded_shape`
     : `, (SELECT c.value FROM cur c WHERE c.cursor_type = 'TIMESTAMP') AS position,
          ${sharedSql(p, metaParams)} AS shared, ${sweepDueSql(p, metaParams)} AS sweep_due`;
   const { rows: metaRows } = await ctx.meta.query<Row>(
@@ -440,7 +456,13 @@ async function probeApart(ctx: EngineContext, p: Prepared): Promise<IdleVerdict>
   try {
     if (lsn) {
       if (!lock) return { ...verdict, idle: false, busy: ['run in progress'] };
-      const checks = lsnSourceChecks(p, params, 'true', `${params.add(metaRow.recorded_lsn)}::pg_lsn`);
+      const checks = lsnSourceChecks(
+        p,
+        params,
+        'true',
+        `${params.add(metaRow.recorded_lsn)}::pg_lsn`,
+        `${params.add(metaRow.recorded_shape)}::text`,
+      );
       ctes = `WITH ${checks.ctes} `;
       source = checks.checks;
     } else {

@@ -147,6 +147,12 @@ export interface RunScope {
   timeLeft(): number;
   /** Marks the run as stopped with work left (its summary says `complete: false`). */
   stopIncomplete(reason: string): void;
+  /**
+   * Set while an LSN definition's full comparison runs: called after a chunk found rows gone and before their items
+   * are deleted; throws when the table was truncated or rewritten since the slot was last looked at for TRUNCATEs
+   * (capture/lsn/push.ts), so a TRUNCATE is decided by deletes.truncate and not taken for deletes.
+   */
+  comparisonGuard?: () => Promise<void>;
 }
 
 /** Options of one push or pull run. */

@@ -20,6 +20,11 @@ export interface LsnCursor {
    * next run reads it again from its start and skips those changes instead of re-reading their rows.
    */
   within?: { txn: string; changes: number } | null;
+  /**
+   * As read: the capture shape recorded when capture started (storage.ts; sync_cursors.capture_shape, kept by
+   * writeLsnCursor); null when none was recorded yet.
+   */
+  shape?: string | null;
 }
 
 /**
@@ -67,13 +72,26 @@ export function parseLsnCursor(raw: string | null | undefined): LsnCursor | null
 }
 
 export async function readLsnCursor(db: Pool | PoolClient, definitionId: string): Promise<LsnCursor | null> {
-  const { rows } = await db.query<{ value: string | null; owed: boolean }>(
-    `SELECT value, deletes_full_position IS NOT NULL AS owed FROM arcore.sync_cursors
+  const { rows } = await db.query<{ value: string | null; owed: boolean; shape: string | null }>(
+    `SELECT value, deletes_full_position IS NOT NULL AS owed, capture_shape AS shape FROM arcore.sync_cursors
       WHERE definition_id = $1 AND scope = 'SOURCE' AND cursor_type = 'LSN'`,
     [definitionId],
   );
   const cursor = parseLsnCursor(rows[0]?.value);
-  return cursor && { ...cursor, deletesOwed: rows[0].owed };
+  return cursor && { ...cursor, deletesOwed: rows[0].owed, shape: rows[0].shape };
+}
+
+/** Records the capture shape the slot's changes are read against (storage.ts). */
+export async function writeCaptureShape(
+  db: Pool | PoolClient,
+  definitionId: string,
+  shape: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE arcore.sync_cursors SET capture_shape = $2
+      WHERE definition_id = $1 AND scope = 'SOURCE' AND cursor_type = 'LSN'`,
+    [definitionId, shape],
+  );
 }
 
 export async function writeLsnCursor(

@@ -11,6 +11,7 @@ import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../../source/postgre
 import type { RunScope } from '../../engine/runner';
 import type { LsnNames } from './names';
 import { lossReason, SlotLostError, type SlotChange } from './slot';
+import { shapeSql } from './storage';
 
 /** What the peek's first row says, read before its changes. */
 export interface PeekHead {
@@ -37,6 +38,8 @@ export interface PeekHead {
    * moves the slot there, so a slot ahead of the recorded one was moved by someone else (push.ts).
    */
   slotConfirmed: string | null;
+  /** The table's capture shape as the peek began (storage.ts): compared with the one recorded (push.ts). */
+  shape: string;
 }
 
 export interface SlotPeek {
@@ -100,6 +103,7 @@ export async function openPeek(
     flushed: boolean | null;
     flush: string | null;
     confirmed: string | null;
+    shape: string | null;
   }[];
   try {
     ({ rows } = await pool.query(
@@ -112,10 +116,11 @@ export async function openPeek(
                 (to_regclass($6) IS NOT NULL OR EXISTS (
                    SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($7) AND tgname = $8)) AS dc,
                 pos.f >= pos.x AS flushed, pos.f::text AS flush,
-                (SELECT s.confirmed_flush_lsn::text FROM pg_replication_slots s WHERE s.slot_name = $1) AS confirmed
+                (SELECT s.confirmed_flush_lsn::text FROM pg_replication_slots s WHERE s.slot_name = $1) AS confirmed,
+                ${shapeSql('$3', '$7')} AS shape
            FROM pos
          UNION ALL
-         SELECT c.lsn, c.data, NULL, NULL, NULL, NULL, NULL FROM pos, LATERAL (${changesSql('pos.x')}) c
+         SELECT c.lsn, c.data, NULL, NULL, NULL, NULL, NULL, NULL FROM pos, LATERAL (${changesSql('pos.x')}) c
        ) p LIMIT $9`,
       [
         names.slot,
@@ -146,6 +151,7 @@ export async function openPeek(
     flushed: headRow.flushed === true,
     flushLsn: headRow.flush as string,
     slotConfirmed: headRow.confirmed,
+    shape: headRow.shape as string,
   };
   const plain = rows
     .filter((r) => r.data !== null)

@@ -13,7 +13,7 @@ import { keyOf } from '../../engine/plan';
 import type { RunScope } from '../../engine/runner';
 import { describeRetirement, retireDeleteCapture } from '../../ops/deleteCapture';
 import { ChangeFolder } from './changes';
-import { readLsnCursor, writeLsnCursor, type LsnCursor } from './cursor';
+import { readLsnCursor, writeCaptureShape, writeLsnCursor, type LsnCursor } from './cursor';
 import { lsnNames, type LsnNames } from './names';
 import { parseLsn } from './pgoutput';
 import {
@@ -26,8 +26,9 @@ import {
 } from './slot';
 import { openRunPeek, type PeekHead, type SlotPeek } from './peek';
 import { PageProgress } from './progress';
-import { applyTruncate, compareUnlessTruncateHeld, openTruncates } from './truncates';
+import { applyTruncate, compareUnlessTruncateHeld, openTruncates, recordTruncate } from './truncates';
 import { recordPendingTruncates } from './pendingTruncates';
+import { readShape, readStorage, shapeChange } from './storage';
 import { awaitVisible, VISIBILITY_WAIT_MS } from './visibility';
 
 /** The position of a dry run's cursor when there is no slot to read (no capture yet, or the slot was lost). */
@@ -48,8 +49,11 @@ async function startCapture(scope: RunScope, names: LsnNames, reason: string): P
   await ensurePublication(sourcePool, def.name, names, def.source.schema, def.source.table);
   await dropSlot(sourcePool, names.slot);
   const lsn = await createSlot(sourcePool, def.name, names.slot);
-  const cursor: LsnCursor = { lsn, load: { after: null, reason } };
+  // Read once the slot exists: a partition attached or truncated after this is seen by the next run (storage.ts).
+  const shape = await readShape(sourcePool, names.publication, def.source.schema, def.source.table);
+  const cursor: LsnCursor = { lsn, load: { after: null, reason }, shape };
   await writeLsnCursor(scope.ctx.meta, scope.definitionId, cursor);
+  await writeCaptureShape(scope.ctx.meta, scope.definitionId, shape);
   scope.ctx.log.info(
     `${def.name}: replication slot "${names.slot}" created at ${lsn}; loading the table (${reason})`,
   );
@@ -129,15 +133,51 @@ async function compareAfterPendingTruncates(
   cursor: LsnCursor,
   force: boolean,
 ): Promise<boolean> {
-  // A TRUNCATE already parked holds the comparison anyway: no look at the slot (which grows behind it) for more.
-  const parked = (await openTruncates(scope.ctx.meta, scope.definitionId)).some((t) => t.decision === null);
-  const pending =
-    cursor.lsn === NO_SLOT || parked ? [] : await recordPendingTruncates(scope, await namesFor(scope));
-  if (scope.dryRun && pending.length > 0 && scope.def.deletes.truncate !== 'PROPAGATE') {
-    scope.details.truncate = { lsn: pending[0], policy: scope.def.deletes.truncate, preview: true };
-    return true;
+  const { def, sourcePool } = scope;
+  for (let look = 1; ; look++) {
+    // The table's storage before the slot is looked at: a TRUNCATE committed after the look (which the look cannot
+    // see) changes it, and the comparison stops before deleting what it took for deletes (storage.ts).
+    const storage = await readStorage(sourcePool, def.source.schema, def.source.table);
+    // A TRUNCATE already parked holds the comparison anyway: no look at the slot (which grows behind it) for more.
+    const parked = (await openTruncates(scope.ctx.meta, scope.definitionId)).some((t) => t.decision === null);
+    const pending =
+      cursor.lsn === NO_SLOT || parked ? [] : await recordPendingTruncates(scope, await namesFor(scope));
+    if (scope.dryRun && pending.length > 0 && def.deletes.truncate !== 'PROPAGATE') {
+      scope.details.truncate = { lsn: pending[0], policy: def.deletes.truncate, preview: true };
+      return true;
+    }
+    scope.comparisonGuard = async () => {
+      const now = await readStorage(sourcePool, def.source.schema, def.source.table);
+      if (now !== storage) throw new TableRewrittenError(def.source.schema, def.source.table, look);
+    };
+    try {
+      return await compareUnlessTruncateHeld(scope, force);
+    } catch (err) {
+      // Truncated (or rewritten: VACUUM FULL, CLUSTER) while compared: the slot is looked at again, so that its
+      // TRUNCATE is recorded and decided by its rule; the comparison, owed from its last chunk, continues after.
+      if (!(err instanceof TableRewrittenError) || look >= MAX_COMPARISON_LOOKS) throw err;
+      scope.ctx.log.info(
+        `${def.name}: ${err.message}; the replication slot is looked at again for a TRUNCATE`,
+      );
+      force = false;
+    } finally {
+      delete scope.comparisonGuard;
+    }
   }
-  return compareUnlessTruncateHeld(scope, force);
+}
+
+/** How many times one run looks at the slot again for a table rewritten under its comparison before it fails. */
+const MAX_COMPARISON_LOOKS = 3;
+
+/** The table got new storage (TRUNCATE, VACUUM FULL, CLUSTER, a partition attached or detached) during a comparison. */
+class TableRewrittenError extends Error {
+  constructor(schema: string, table: string, looks: number) {
+    super(
+      `${schema}.${table} was truncated or rewritten while the ledger was compared with it (${looks} time(s) in ` +
+        'this run): no item was deleted for rows it no longer shows',
+    );
+    this.name = 'TableRewrittenError';
+  }
 }
 
 /**
@@ -544,6 +584,57 @@ function assertSlotNotAhead(names: LsnNames, head: PeekHead, position: Position)
   );
 }
 
+/**
+ * What the slot cannot show (storage.ts): the table taken out of the publication and put back (the changes made
+ * meanwhile are not in the slot), or a partition attached, detached, dropped, truncated or rewritten. Either is
+ * handled as a lost slot: a new slot, the table read again in full, and the ledger compared with it. A partition
+ * change is first recorded as a TRUNCATE at the peek's position, so that deletes.truncate decides what the comparison
+ * would delete (PARK holds it for truncate-decide, IGNORE keeps the items), as for a TRUNCATE in the slot. A cursor
+ * without a recorded shape (written before it was kept) records the current one.
+ */
+async function assertShapeUnchanged(
+  scope: RunScope,
+  names: LsnNames,
+  head: PeekHead,
+  recorded: ShapeRef,
+): Promise<void> {
+  if (recorded.shape === head.shape) return;
+  if (recorded.shape === null || recorded.shape === undefined) {
+    if (!scope.dryRun) await writeCaptureShape(scope.ctx.meta, scope.definitionId, head.shape);
+    recorded.shape = head.shape;
+    return;
+  }
+  const { def } = scope;
+  const table = `${def.source.schema}.${def.source.table}`;
+  if (shapeChange(recorded.shape, head.shape) === 'publication')
+    throw new SlotLostError(
+      names.slot,
+      'publication changed',
+      new Error(
+        `publication "${names.publication}" holds ${table} under another membership than when capture started: the ` +
+          'table was taken out of it and put back, and the changes made meanwhile are not in the slot',
+      ),
+    );
+  if (!scope.dryRun) {
+    scope.assertLockHeld();
+    await recordTruncate(scope, head.walLsn);
+  }
+  throw new SlotLostError(
+    names.slot,
+    'partitions changed',
+    new Error(
+      `the partitions of ${table} changed (one attached, detached, dropped, truncated or rewritten), which the ` +
+        `slot does not show; what the comparison finds gone is decided as a TRUNCATE at ${head.walLsn} under ` +
+        `deletes.truncate ${def.deletes.truncate}`,
+    ),
+  );
+}
+
+/** The capture shape a run reads the slot against (updated when recorded for the first time). */
+interface ShapeRef {
+  shape?: string | null;
+}
+
 /** One peek (stopping at `upto`, or at the current insert position), applied. */
 async function peekAndApply(
   scope: RunScope,
@@ -551,10 +642,12 @@ async function peekAndApply(
   position: Position,
   progress: PageProgress,
   upto: string | null,
+  recorded: ShapeRef,
 ): Promise<{ head: PeekHead; outcome: PeekOutcome }> {
   const peek = await openRunPeek(scope, names, scope.def.source.pageSize, upto);
   try {
     assertSlotNotAhead(names, peek.head, position);
+    await assertShapeUnchanged(scope, names, peek.head, recorded);
     if (peek.head.deleteCapture && !retireChecked.has(scope)) {
       retireChecked.add(scope);
       await retireTimestampDeletes(scope);
@@ -600,17 +693,17 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
     try {
       if (!(await load(scope, cursor, progress))) return;
       for (;;) {
-        let { head, outcome } = await peekAndApply(scope, names, position, progress, null);
+        let { head, outcome } = await peekAndApply(scope, names, position, progress, null, cursor);
         if (outcome.kind === 'idle' && !head.flushed) {
           // The server had not flushed up to where the peek stopped (asynchronous commits): a second look at
           // the same WAL once it has, so that the run can still confirm it.
           await new Promise((resolve) => setTimeout(resolve, WAL_FLUSH_WAIT_MS));
-          ({ head, outcome } = await peekAndApply(scope, names, position, progress, head.walLsn));
+          ({ head, outcome } = await peekAndApply(scope, names, position, progress, head.walLsn, cursor));
           // On a busy server other sessions' WAL keeps the insert position ahead of the flushed one at every look:
           // a last look bounded by what was flushed, so the slot still moves past the WAL decoded (and does not
           // hold it for ever). A transaction committing after that position is returned by the next peek.
           if (outcome.kind === 'idle' && !head.flushed)
-            ({ head, outcome } = await peekAndApply(scope, names, position, progress, head.flushLsn));
+            ({ head, outcome } = await peekAndApply(scope, names, position, progress, head.flushLsn, cursor));
         }
         if (outcome.kind === 'idle') {
           // Nothing of the table committed before walLsn (the peek stopped there): confirm it, or the slot would

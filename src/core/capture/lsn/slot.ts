@@ -21,7 +21,13 @@ export interface SlotChange {
  * or advanced, outside the push), so the changes in between are not in it.
  */
 export type SlotLossReason =
-  'missing' | 'invalidated' | 'publication missing' | 'other database' | 'moved ahead';
+  | 'missing'
+  | 'invalidated'
+  | 'publication missing'
+  | 'other database'
+  | 'moved ahead'
+  | 'publication changed'
+  | 'partitions changed';
 
 export class SlotLostError extends Error {
   constructor(

@@ -362,6 +362,8 @@ async function sweepChunk(scope: RunScope, after: string): Promise<string | null
     batch.filter((e) => e.live),
   );
   if (gone.length > 0) {
+    // Change data capture: rows gone because of a TRUNCATE committed since the slot was looked at are not deletes.
+    await scope.comparisonGuard?.();
     // Full entries (synced values, eTag) only for the few rows found gone; re-checked live as they load.
     const entries = await scope.ledger.byIdentities(
       scope.ctx.meta,

@@ -26,6 +26,7 @@ import * as m031 from './031_held_moves';
 import * as m035 from './035_pull_message_sent';
 import * as m037 from './037_daily_budget';
 import * as m040 from './040_date_zone_realign';
+import * as m041 from './041_capture_shape';
 
 export interface Migration {
   version: number;
@@ -63,4 +64,5 @@ export const migrations: Migration[] = [
   { version: 35, ...m035 },
   { version: 37, ...m037 },
   { version: 40, ...m040 },
+  { version: 41, ...m041 },
 ];
