@@ -2,6 +2,7 @@ import type { Page } from 'playwright-core';
 import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
 import { startConsole, type ConsoleSession } from '../support/console';
+import { pushedTwoProjects } from '../support/projects';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -127,7 +128,7 @@ describe('web console: definition state and conflict values (headless Chromium, 
 
   it('conflicts: "Edit values…" then "Save these values" with a number-like text saves that text', async () => {
     await session.open('#/conflicts');
-    const card = page.locator('article.conflict').first();
+    const card = page.locator('article.conflict', { hasText: '1003' });
     await card.waitFor();
     await card.getByRole('button', { name: 'Edit values…' }).click();
     const input = card.locator('input[type="text"]').first();
@@ -144,5 +145,39 @@ describe('web console: definition state and conflict values (headless Chromium, 
       conflict: 'RESOLVED',
       title: '1004',
     });
+  });
+
+  /**
+   * A row deleted in Postgres against an item edited in SharePoint: "Edit values…" starts from the item's values
+   * (the side that still has them). It started from Postgres's, which a deleted row has none of, so every field the
+   * operator left alone was sent empty and the row came back with nulls, the item's values wiped (found by review).
+   */
+  it('conflicts: "Edit values…" on a row deleted in Postgres starts from the item’s values', async () => {
+    // A definition of its own, made after the host started: it has no subscription, so no notification starts a
+    // pull of it in the background while the test runs its own.
+    await pushedTwoProjects(h, 'gone', { definition: { conflictPolicy: 'MANUAL', schedule: '0 0 0 1 1 *' } });
+    await runPull(h.ctx, 'gone', { trigger: 'test' });
+    const item = (await h.items('gone')).find((i) => i.fields.Title === 'two');
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/gone/items/${item!.id}/fields`, {
+      Title: 'two in sp',
+    });
+    expect(edit.status).toBe(200);
+    await h.db.pool.query('DELETE FROM gone WHERE id = 2');
+    expect(await runPull(h.ctx, 'gone', { trigger: 'test' })).toMatchObject({ conflicts: 1 });
+
+    // From another page, so that the conflicts page is read again (the last test left the browser on it).
+    await session.open('#/');
+    await session.open('#/conflicts');
+    const card = page.locator('article.conflict', { hasText: '(deleted)' });
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Edit values…' }).click();
+    const inputs = card.locator('input[type="text"]');
+    const shown = await Promise.all((await inputs.all()).map((i) => i.inputValue()));
+    expect(shown).toEqual(expect.arrayContaining(['two in sp', '20']));
+    await inputs.first().press('End'); // nothing changed: the item's values are taken as they are
+    await card.getByRole('button', { name: 'Save these values' }).click();
+    await card.waitFor({ state: 'detached' });
+    const { rows } = await h.db.pool.query('SELECT name, budget FROM gone WHERE id = 2');
+    expect(rows).toEqual([{ name: 'two in sp', budget: '20.00' }]);
   });
 });

@@ -901,11 +901,14 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
       setMessage({ kind: 'error', text: `Not resolved: ${err.message}` });
     }
   };
+  // The inputs start from the side that still has values: a row deleted in Postgres has none, and starting from it
+  // sent every field the operator left alone as empty, wiping the item's values as the row came back.
+  const startValues = c.deleted === 'POSTGRES' ? c.sharepointValues : c.postgresValues;
   const saveEdited = () => {
     const chosen = {};
     for (const f of fields) {
       try {
-        chosen[f] = editedValue(values[f] ?? editableText(c.postgresValues?.[f]), listValued(c, f));
+        chosen[f] = editedValue(values[f] ?? editableText(startValues?.[f]), listValued(c, f));
       } catch (err) {
         setMessage({ kind: 'error', text: `Not resolved: "${f}": ${err.message}` });
         return;
@@ -965,7 +968,7 @@ function ConflictCard({ c, selected, onSelect, onResolved }) {
                       <input
                         type="text"
                         id=${`edit-${c.conflictId}-${f}`}
-                        value=${values[f] ?? editableText(c.postgresValues?.[f])}
+                        value=${values[f] ?? editableText(startValues?.[f])}
                         onInput=${(e) => setValues({ ...values, [f]: e.target.value })}
                       />
                     </td>`
