@@ -68,6 +68,9 @@ it('a TRUNCATE of one partition under PARK is held for truncate-decide, then app
   const stored = await getDefinition(h.db.pool, 'shp_park');
   expect(await openTruncates(h.db.pool, stored.id)).toMatchObject([{ decision: null }]);
   expect(await titles('shp_park')).toEqual(['e1', 'e2', 'u3']);
+  // Pushes meanwhile hold it, once.
+  expect(await push('shp_park')).toMatchObject({ status: 'SUCCEEDED', deleted: 0 });
+  expect(await openTruncates(h.db.pool, stored.id)).toHaveLength(1);
   await decideTruncate(h.db.pool, stored.id, 'shp_park', 'PROPAGATE', 'test');
   expect(await push('shp_park')).toMatchObject({ status: 'SUCCEEDED', deleted: 2 });
   expect(await titles('shp_park')).toEqual(['u3']);
