@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { SyncDefinitionInput } from '../../src/core/definition/schema';
+import type { RunSummary } from '../../src/core/engine/types';
 import { SITE, type Harness } from './engineHarness';
 
 /** An LSN definition of table `name` (id key; name → Title, budget → Budget) syncing to the list `name`. */
@@ -45,4 +46,13 @@ export async function dropCaptureObjects(pool: Pool): Promise<void> {
 export async function closeCapturing(h: Harness): Promise<void> {
   await dropCaptureObjects(h.db.pool);
   await h.close();
+}
+
+/** Why an LSN push read its table again in full (its run's `captureRestarted` detail), or null. */
+export async function restartedBecause(h: Harness, run: RunSummary): Promise<string | null> {
+  const { rows } = await h.db.pool.query<{ details: { captureRestarted?: string } }>(
+    'SELECT details FROM arcore.sync_runs WHERE id = $1',
+    [run.runId],
+  );
+  return rows[0].details.captureRestarted ?? null;
 }

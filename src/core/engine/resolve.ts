@@ -16,7 +16,7 @@ import { describeResolution, type Resolution, type ResolveResult } from './resol
 import { syncedEntry, writtenETag } from './push/page';
 import { sourcePairs } from './transform';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, pendingCreateEntry } from './push/pendingCreates';
-import { settlePendingMoves } from './push/moves';
+import { heldMoveReason, settlePendingMoves } from './push/moves';
 import { pendingMoves } from '../store/moves';
 import type { ErrorKind } from '../errors/kind';
 import { differs, pick, rowToCanonical } from './plan';
@@ -293,18 +293,24 @@ export class MoveInFlightError extends Error {
     readonly conflictId: string,
     readonly retryAfterSeconds: number,
     createMayLand: boolean,
+    /** Why the move is held for a user (both items edited): nothing settles it by waiting. */
+    held?: string,
   ) {
     super(
-      `Conflict ${conflictId}: its item is moving to another list and ` +
-        (createMayLand
-          ? "the move's create, sent earlier with no answer known, may still land"
-          : 'the move could not be finished yet') +
-        `; nothing was written: resolve again in ${retryAfterSeconds} s`,
+      held
+        ? `Conflict ${conflictId}: its item's move to another list is held until you act: ${held}; nothing was written`
+        : `Conflict ${conflictId}: its item is moving to another list and ` +
+            (createMayLand
+              ? "the move's create, sent earlier with no answer known, may still land"
+              : 'the move could not be finished yet') +
+            `; nothing was written: resolve again in ${retryAfterSeconds} s`,
     );
-    this.hint = createMayLand
-      ? `resolve again in ${retryAfterSeconds} s (PENDING_CREATE_SETTLE_SECONDS): by then the move is finished or ` +
-        'known never to have landed'
-      : `resolve again in ${retryAfterSeconds} s; the run's log says why the move was not finished`;
+    this.hint = held
+      ? 'deal with the items as the message says (arcore-sync failures NAME lists the held move), then resolve again'
+      : createMayLand
+        ? `resolve again in ${retryAfterSeconds} s (PENDING_CREATE_SETTLE_SECONDS): by then the move is finished or ` +
+          'known never to have landed'
+        : `resolve again in ${retryAfterSeconds} s; the run's log says why the move was not finished`;
   }
 }
 
@@ -322,7 +328,12 @@ async function settleMoveFirst(scope: RunScope, conflict: StoredConflict): Promi
   if (!left) return;
   const next = afterMiss(left, ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS);
   const waiting = !left.deleteSent && next.kind === 'wait';
-  throw new MoveInFlightError(conflict.id, waiting ? Math.ceil(next.left) : MOVE_RETRY_SECONDS, waiting);
+  throw new MoveInFlightError(
+    conflict.id,
+    waiting ? Math.ceil(next.left) : MOVE_RETRY_SECONDS,
+    waiting,
+    heldMoveReason(scope, conflict.identityHash),
+  );
 }
 
 /** Writes SharePoint (an If-Match update, or a create carrying the hidden key when the item is gone). */

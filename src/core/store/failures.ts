@@ -137,6 +137,24 @@ export async function resolveParked(
   );
 }
 
+/**
+ * Settles the held-move parks that name no row (a row deleted while its move was held, push/moves.ts): the move is
+ * settled. A park of the same key that carries a row (a row inserted again, waiting to be pushed) stays.
+ */
+export async function resolveRowlessHeldMoves(
+  db: Db,
+  definitionId: string,
+  itemKeys: string[],
+): Promise<void> {
+  if (itemKeys.length === 0) return;
+  await db.query(
+    `DELETE FROM arcore.sync_failures
+      WHERE definition_id = $1 AND direction = 'PUSH' AND item_key = ANY($2) AND status = 'PARKED'
+        AND held_move AND source_identity IS NULL`,
+    [definitionId, textArrayParam(itemKeys)],
+  );
+}
+
 /** Item keys parked in one direction whose back-off has not run out: the next retry is not due yet. */
 export async function notDueItemKeys(
   db: Db,

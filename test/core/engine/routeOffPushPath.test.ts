@@ -35,6 +35,18 @@ describe('a row paired outside the push’s read still ends in the list it route
     await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (2, 'later', 'OPEN')`);
   };
 
+  /**
+   * A MANUAL row synced in `open`, then its item's Title edited in SharePoint while Postgres closes the row (it routes
+   * to `closed`) and retitles it; a later row follows.
+   */
+  const editedOnBothSides = async (table: string, open: string, closed: string) => {
+    const pair = await syncedInOpen(h, h.ctx, table, open, closed);
+    await spEdit(h, open, pair.itemId, { Title: 'sp' });
+    await h.db.pool.query(`UPDATE ${table} SET status = 'CLOSED', title = 'pg' WHERE id = 1`);
+    await laterRow(table);
+    return pair;
+  };
+
   it.each([
     ['IGNORE', { push: 'IGNORE' }],
     ['SOFT', { push: 'SOFT', pushSoftColumn: 'ArcoreDeleted' }],
@@ -66,10 +78,7 @@ describe('a row paired outside the push’s read still ends in the list it route
 
   it('a conflict the push met while moving the row, resolved taking Postgres: the next push moves the item', async () => {
     const table = 'resolve_moving';
-    const pair = await syncedInOpen(h, h.ctx, table, 'RmOpen', 'RmClosed');
-    await spEdit(h, 'RmOpen', pair.itemId, { Title: 'sp' });
-    await h.db.pool.query(`UPDATE ${table} SET status = 'CLOSED', title = 'pg' WHERE id = 1`);
-    await laterRow(table);
+    const pair = await editedOnBothSides(table, 'RmOpen', 'RmClosed');
     expect((await runPush(h.ctx, table, { trigger: 'test' })).conflicts).toBe(1);
     await resolveConflict(h.ctx, await openConflictId(h, pair.definitionId), { take: 'postgres' }, 'test');
     const { rows: waiting } = await h.db.pool.query(
@@ -91,10 +100,7 @@ describe('a row paired outside the push’s read still ends in the list it route
 
   it('a conflict the pull found on a row whose route changed, resolved taking Postgres: the next push moves the item', async () => {
     const table = 'resolve_pulled';
-    const pair = await syncedInOpen(h, h.ctx, table, 'RpOpen', 'RpClosed');
-    await spEdit(h, 'RpOpen', pair.itemId, { Title: 'sp' });
-    await h.db.pool.query(`UPDATE ${table} SET status = 'CLOSED', title = 'pg' WHERE id = 1`);
-    await laterRow(table);
+    const pair = await editedOnBothSides(table, 'RpOpen', 'RpClosed');
     expect((await runPull(h.ctx, table, { trigger: 'test' })).conflicts).toBe(1);
     await push(table); // the conflict holds the row: the cursor passes it
     await resolveConflict(h.ctx, await openConflictId(h, pair.definitionId), { take: 'postgres' }, 'test');

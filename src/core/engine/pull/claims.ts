@@ -51,11 +51,11 @@ export async function claimsByHiddenKey(
   const moving = scope.route
     ? await movesInto(ctx.meta, scope.definitionId, listId, [...claimants.keys()])
     : new Set<string>();
+  // An item a move in flight created is the push's to settle, whether or not its row still has a pair: a row deleted
+  // while its move was held has none, and inserting a row for the item would bring the deleted row back.
+  for (const hash of moving) for (const itemId of claimants.get(hash) as string[]) claims.moving.add(itemId);
   for (const [hash, entry] of await ledger.byIdentities(ctx.meta, [...claimants.keys()])) {
-    if (moving.has(hash)) {
-      for (const itemId of claimants.get(hash) as string[]) claims.moving.add(itemId);
-      continue;
-    }
+    if (moving.has(hash)) continue;
     let paired: string | null = null;
     // Single list: an entry of another list (a replaced list being relinked) has no live item in this one.
     // Routed: the entry's item may live in another routed list; it is paired while it exists there.

@@ -26,7 +26,7 @@ import {
   recordMoves,
   type PendingMove,
 } from '../../store/moves';
-import { park } from '../../store/failures';
+import { park, resolveRowlessHeldMoves } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import { outcomesBeforeStop, type ListItem, type WriteOp, type WriteOutcome } from '../../target/sharepoint';
 import { RunTimeBudgetError } from '../../budget/errors';
@@ -487,6 +487,10 @@ export async function settlePendingMoves(scope: RunScope): Promise<{ keys: unkno
   const firstMissed: string[] = [];
   // Moves finished onto a new item edited while they waited: its pull reads it again (see finishedMove).
   const edited: { m: PendingMove; entry: LedgerEntry; itemId: string }[] = [];
+  // Moves held because their row was deleted while its new item holds an edit (no row carries their park), and
+  // moves of deleted rows settled now (their park, if any, goes).
+  const heldGone: { hash: string; itemId: string; reason: string }[] = [];
+  const settledGone: string[] = [];
   const settleSeconds = ctx.pendingCreateSettleSeconds ?? PENDING_CREATE_SETTLE_SECONDS;
 
   let finished = 0;
@@ -534,6 +538,14 @@ export async function settlePendingMoves(scope: RunScope): Promise<{ keys: unkno
       if (editedExtras.length > 0) {
         // Read by key this run: its park carries the reason (push/rows.ts).
         if (entry) keys.push(def.source.key.map((k) => entry.identity[k]));
+        else {
+          // The row was deleted (its pair with it) while the move waited: no row is read to carry the reason, so
+          // the move is parked here, a held move the user sees (status, failures) until the items are dealt with.
+          const reason = rowGoneReason(scope, m, editedExtras);
+          hold(scope, m, reason);
+          heldGone.push({ hash: m.identityHash, itemId: editedExtras[0].id, reason });
+          continue;
+        }
         hold(scope, m, editedCopiesReason(scope, m, keep, editedExtras));
         continue;
       }
@@ -563,6 +575,7 @@ export async function settlePendingMoves(scope: RunScope): Promise<{ keys: unkno
     }
     if (!onOld || !keep || !entry) {
       settled.push(m.identityHash);
+      if (!entry) settledGone.push(m.identityHash);
       continue;
     }
     scope.assertLockHeld();
@@ -607,6 +620,16 @@ export async function settlePendingMoves(scope: RunScope): Promise<{ keys: unkno
         });
       }
       for (const e of edited) await parkEditedMove(client, scope, e);
+      for (const g of heldGone)
+        await park(client, scope.definitionId, {
+          direction: 'PUSH',
+          itemKey: g.hash,
+          spItemId: g.itemId,
+          error: g.reason,
+          waiting: true,
+          heldMove: true,
+        });
+      await resolveRowlessHeldMoves(client, scope.definitionId, settledGone);
       scope.assertLockHeld();
     });
   }
@@ -737,6 +760,16 @@ function bothEditedReason(scope: RunScope, m: PendingMove, keep: ListItem): stri
     `"${listName(scope, m.toListId)}", to which this row was moving, were both edited in SharePoint while the move ` +
     'waited; neither is deleted. Delete the item whose edits you do not want (copy any you keep into the other ' +
     'first): the next push settles the move'
+  );
+}
+
+/** Why a move whose row was deleted meanwhile is held: its new item holds an edit that deleting it would lose. */
+function rowGoneReason(scope: RunScope, m: PendingMove, copies: ListItem[]): string {
+  const ids = copies.map((i) => i.id).join(', ');
+  return (
+    `this row was deleted in Postgres while its item moved to list "${listName(scope, m.toListId)}", and the ` +
+    `item there (${ids}) was edited in SharePoint since; it is not deleted and not taken for a new row. Copy any ` +
+    'edit you keep into a row of your own, then delete the item in SharePoint: the next push settles the move'
   );
 }
 

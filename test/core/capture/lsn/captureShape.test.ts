@@ -3,7 +3,7 @@ import { probeIdle } from '../../../../src/core/engine/idle';
 import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
-import { closeCapturing, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition, restartedBecause } from '../../../support/capture';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
@@ -22,15 +22,6 @@ afterAll(() => closeCapturing(h));
 
 const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
 const titles = async (list: string) => (await h.items(list)).map((i) => String(i.fields.Title)).sort();
-/** Why the run re-read the table (its details), or null. */
-const restarted = async (runId: string | null) =>
-  (
-    await h.db.pool.query<{ details: { captureRestarted?: string } }>(
-      'SELECT details FROM arcore.sync_runs WHERE id = $1',
-      [runId],
-    )
-  ).rows[0].details.captureRestarted ?? null;
-
 async function partitioned(name: string, truncate: 'PARK' | 'PROPAGATE' | 'IGNORE'): Promise<void> {
   await h.db.pool.query(`CREATE TABLE ${name} (id integer, region text, name text,
     PRIMARY KEY (id, region)) PARTITION BY LIST (region)`);
@@ -55,7 +46,7 @@ it('a TRUNCATE of one partition under PROPAGATE deletes its rows’ items', asyn
   expect((await probeIdle(h.ctx, 'shp_trunc'))?.busy).toContain('capture shape changed');
   const run = await push('shp_trunc');
   expect(run).toMatchObject({ status: 'SUCCEEDED', deleted: 2 });
-  expect(await restarted(run.runId)).toMatch(/partitions changed/);
+  expect(await restartedBecause(h, run)).toMatch(/partitions changed/);
   expect(await titles('shp_trunc')).toEqual(['u3']);
   expect(await push('shp_trunc')).toMatchObject({ deleted: 0, created: 0, updated: 0 });
   expect(await probeIdle(h.ctx, 'shp_trunc')).toMatchObject({ idle: true });
@@ -104,7 +95,7 @@ it('a table taken out of the publication and put back is read again: the changes
   await h.db.pool.query(`ALTER PUBLICATION "${publication}" ADD TABLE shp_pub`);
   const run = await push('shp_pub');
   expect(run).toMatchObject({ status: 'SUCCEEDED', updated: 1, deleted: 1 });
-  expect(await restarted(run.runId)).toMatch(/publication changed/);
+  expect(await restartedBecause(h, run)).toMatch(/publication changed/);
   expect(await titles('shp_pub')).toEqual(['a2']);
   // A plain table rewritten in place (VACUUM FULL gives it a new file) is no change of shape.
   await h.db.pool.query('VACUUM FULL shp_pub');

@@ -3,11 +3,10 @@ import { parseLsn } from '../../../../src/core/capture/lsn/pgoutput';
 import { probeIdle } from '../../../../src/core/engine/idle';
 import { DEFAULT_SLOT_POLICY, slotStatuses } from '../../../../src/core/ops/slotHealth';
 import { runPush } from '../../../../src/core/engine/push';
-import type { RunSummary } from '../../../../src/core/engine/types';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
 import { startHarness, type Harness } from '../../../support/engineHarness';
-import { closeCapturing, lsnDefinition } from '../../../support/capture';
+import { closeCapturing, lsnDefinition, restartedBecause } from '../../../support/capture';
 
 let h: Harness;
 beforeAll(async () => {
@@ -29,14 +28,6 @@ async function confirmedOf(slot: string): Promise<string> {
     [slot],
   );
   return rows[0].lsn;
-}
-
-async function restartedBecause(run: RunSummary): Promise<string | null> {
-  const { rows } = await h.db.pool.query<{ details: { captureRestarted?: string } }>(
-    'SELECT details FROM arcore.sync_runs WHERE id = $1',
-    [run.runId],
-  );
-  return rows[0].details.captureRestarted ?? null;
 }
 
 async function createTable(name: string): Promise<void> {
@@ -75,7 +66,7 @@ describe('I5, I17 (docs/design.md, the recorded position is never behind the slo
     // The edit and the delete were made before the new slot: a full re-read (as for a missing slot) or an error,
     // never a silent success that leaves SharePoint stale.
     expect(await titles('again')).toEqual(['A']);
-    expect(await restartedBecause(run)).toBe('replication slot moved ahead: full re-read and compare');
+    expect(await restartedBecause(h, run)).toBe('replication slot moved ahead: full re-read and compare');
   });
 
   it('advanced past unread changes: they are compared in full; the push’s own moves never look like that', async () => {
@@ -87,7 +78,7 @@ describe('I5, I17 (docs/design.md, the recorded position is never behind the slo
     const run = await push('ahead');
     expect(run).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
     expect(await titles('ahead')).toEqual(['B', 'a']);
-    expect(await restartedBecause(run)).toMatch(/^replication slot moved ahead/);
+    expect(await restartedBecause(h, run)).toMatch(/^replication slot moved ahead/);
 
     // The push's own moves record the position first: a change confirmed, then WAL of another table confirmed
     // by an idle run, and neither the next push nor the probe takes the slot for moved.
@@ -102,9 +93,9 @@ describe('I5, I17 (docs/design.md, the recorded position is never behind the slo
     expect(parseLsn(await confirmedOf(slot))).toBeGreaterThan(parseLsn(held)); // the idle run moved the slot
     const after = await push('ahead');
     expect([
-      await restartedBecause(changed),
-      await restartedBecause(idle),
-      await restartedBecause(after),
+      await restartedBecause(h, changed),
+      await restartedBecause(h, idle),
+      await restartedBecause(h, after),
     ]).toEqual([null, null, null]);
     expect((await probeIdle(h.ctx, 'ahead'))?.busy).not.toContain('slot moved');
     const statuses = await slotStatuses(h.db.pool, () => h.db.pool, DEFAULT_SLOT_POLICY, 'ahead');
