@@ -190,7 +190,7 @@ describe('status: list problems, the pull idle check, rows kept by deletes.pull 
     expect(change).toMatchObject({
       heldRows: 1,
       effect: expect.stringMatching(
-        /^applies from the next run to items deleted from then on; 1 row .*Next step: /,
+        /^applies from the next run to every SharePoint delete it reads \(one made before this change and not pulled yet too: run a pull before applying to have it kept under IGNORE\); 1 row .*Next step: /,
       ),
     });
     const advice = { deletesPull: 'PROPAGATE', reason: expect.stringContaining(reason), nextStep };

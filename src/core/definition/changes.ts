@@ -198,8 +198,7 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
         kind: 'direction-changed',
         path: `${path}.direction`,
         change: `${fieldLabel(f)}: ${old.f.direction} → ${f.direction}`,
-        effect:
-          'flows in the new direction from the next change on; nothing is written because of this change',
+        effect: directionEffect(old.f.direction, f.direction),
         realign: [],
       });
     }
@@ -249,9 +248,28 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
         path === 'conflictPolicy' && was === 'MANUAL'
           ? 'applies from the next run to new conflicts; rows whose conflict is already OPEN stay parked until ' +
             '`arcore-sync resolve` settles them (`arcore-sync conflicts NAME` lists them)'
-          : 'applies from the next run',
+          : path === 'deletes' && before.deletes.pull !== after.deletes.pull
+            ? `applies from the next run, to every SharePoint delete it reads, also one made before this change ` +
+              `that no pull has read yet (deletes.pull ${after.deletes.pull} then decides it; to have such deletes ` +
+              `decided under ${before.deletes.pull}, run a pull before applying)`
+            : 'applies from the next run',
       realign: [],
     });
   }
   return out;
+}
+
+/**
+ * What a direction change makes the next runs do (engine/apply.ts rereadsFor): a field that starts flowing to
+ * Postgres has the list read again, one that starts flowing to SharePoint the table, so that a change made while it
+ * did not flow is not left behind.
+ */
+function directionEffect(from: string, to: string): string {
+  const reads: string[] = [];
+  if (from === 'PUSH_ONLY' && to !== 'PUSH_ONLY') reads.push('the next pull reads the list again');
+  if (from === 'PULL_ONLY' && to !== 'PULL_ONLY') reads.push('the next push reads every row again');
+  return reads.length === 0
+    ? 'flows in the new direction from the next change on; nothing is written because of this change'
+    : `flows in the new direction: ${reads.join(' and ')}, so that a change made while it did not flow that way ` +
+        'is synced (nothing else is written because of this change)';
 }

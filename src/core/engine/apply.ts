@@ -111,7 +111,9 @@ async function describeKeptRows(
   const rows = await countItemDeletedRows(client, definitionId);
   if (rows === 0) return;
   const advice = itemDeletedAdvice(after.name, rows, after.deletes.pull, pushFieldsOf(after));
-  change.effect = `applies from the next run to items deleted from then on; ${advice.reason}. Next step: ${advice.nextStep}`;
+  change.effect =
+    `applies from the next run to every SharePoint delete it reads (one made before this change and not pulled yet ` +
+    `too: run a pull before applying to have it kept under IGNORE); ${advice.reason}. Next step: ${advice.nextStep}`;
   change.heldRows = rows;
 }
 
@@ -221,6 +223,34 @@ async function assessPipelineChanges(
   }
 }
 
+/** Why the push reads every row again after a field starts flowing to SharePoint once more. */
+export const FIELD_REREAD_REASON =
+  'a field flows to SharePoint again: every row is read again for the changes made while it did not';
+
+/**
+ * What a change of fields makes the next runs read again: the list (target) when a field's synced values are
+ * forgotten (added, mapped again, re-pointed) or a field starts flowing to Postgres; the table (source) when a field
+ * starts flowing to SharePoint. Only for a definition that has synced (`before`).
+ */
+function rereadsFor(
+  before: SyncDefinition | null,
+  after: SyncDefinition,
+  realign: string[],
+): { source: boolean; target: boolean } {
+  if (!before) return { source: false, target: false };
+  const pulls = (d: string) => d !== 'PUSH_ONLY';
+  const pushes = (d: string) => d !== 'PULL_ONLY';
+  let source = false;
+  let target = realign.length > 0;
+  for (const f of after.fields) {
+    const old = before.fields.find((o) => o.target === f.target && o.source === f.source);
+    if (!old || old.direction === f.direction) continue;
+    if (pulls(f.direction) && !pulls(old.direction)) target = true;
+    if (pushes(f.direction) && !pushes(old.direction)) source = true;
+  }
+  return { source, target };
+}
+
 /**
  * Saves definitions by name, in one transaction, after working out what each change means (I14): a change of
  * key, list or hidden key column on a definition that has synced is refused with what to do instead; a field
@@ -322,6 +352,20 @@ export async function applyDefinitions(
           [p.id, realign],
         );
       }
+      const reread = rereadsFor(p.before, p.def, realign);
+      // The pull aligns a field whose synced values were forgotten only on items it reads, and a field flowing to
+      // Postgres again takes only the SharePoint changes read from then on: the stored delta link may still cover
+      // the field (removed and mapped again, re-pointed to another column, or only its direction changed), so
+      // nothing would be read. The next pull reads the list again instead (test/core/engine/definitionChanges.test.ts).
+      if (reread.target) {
+        await client.query("DELETE FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'TARGET'", [
+          p.id,
+        ]);
+        await clearListCursors(client, p.id);
+      }
+      // A field flowing to SharePoint again: the Postgres changes made while it did not are in rows the cursor passed.
+      if (reread.source && !(p.rerouted || p.resourced))
+        await rereadForRoutes(client, p.id, FIELD_REREAD_REASON);
       // A new site time zone reads every date-only value afresh: the next run forgets the synced values of the
       // date-only fields (it knows them from the list's columns, openScope), and the pull enumerates the list again
       // (its delta link would show only items changed since) and aligns each pair it reads.

@@ -15,7 +15,11 @@ import { writeLsnCursor } from '../capture/lsn/cursor';
 export const ROUTES_REREAD_REASON = 'routes changed: every row is read again and moved to its new list';
 
 /** Under the definition's lock, in `apply`'s transaction. False when there is no cursor (the next push reads all). */
-export async function rereadForRoutes(client: PoolClient, definitionId: string): Promise<boolean> {
+export async function rereadForRoutes(
+  client: PoolClient,
+  definitionId: string,
+  reason = ROUTES_REREAD_REASON,
+): Promise<boolean> {
   const { rows } = await client.query<{ value: string | null }>(
     `SELECT value FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE' FOR UPDATE`,
     [definitionId],
@@ -25,7 +29,7 @@ export async function rereadForRoutes(client: PoolClient, definitionId: string):
   if (lsn) {
     await writeLsnCursor(client, definitionId, {
       ...lsn,
-      load: { after: null, reason: ROUTES_REREAD_REASON },
+      load: { after: null, reason },
     });
     return true;
   }

@@ -26,6 +26,16 @@ describe('apply: what a settings change does', () => {
     ).toMatch(/OPEN stay parked until `arcore-sync resolve`/);
   });
 
+  it('a deletes.pull change says a delete not pulled yet is decided by the new policy, and how to avoid it', () => {
+    expect(
+      effectOf(
+        { deletes: { pull: 'IGNORE' } as never },
+        { deletes: { pull: 'PROPAGATE' } as never },
+        'deletes',
+      ),
+    ).toMatch(/also one made before this change that no pull has read yet .*run a pull before applying/);
+  });
+
   it('other policy changes apply from the next run', () => {
     expect(effectOf({ conflictPolicy: 'SOURCE_WINS' }, { conflictPolicy: 'MANUAL' }, 'conflictPolicy')).toBe(
       'applies from the next run',
