@@ -388,7 +388,8 @@ function waitLine(definition: string, runType: RunType, wait: RunWait): string {
  * counts, Graph usage and errors. A run that finds the lock taken is SKIPPED, not queued. The run has a
  * time budget (I16): page loops stop when it is spent, and a 429 block that would outlast it stops the run
  * before sending; either way what was done is committed and the summary says `complete: false`. A dry run
- * takes no lock and records nothing (its summary has runId null); it works on wrapped adapters (dryRun.ts).
+ * records nothing (its summary has runId null) and takes no lock but an LSN definition's; it works on wrapped
+ * adapters (dryRun.ts).
  */
 export async function withRun(
   ctx: EngineContext,
@@ -407,9 +408,11 @@ export async function withRun(
     stopped: null,
   };
   const startedAt = new Date(started).toISOString();
-  // A dry run writes nothing, so it neither takes the lock nor records a run (dryRun.ts).
-  const lock = dryRun ? null : await tryLockDefinition(ctx.meta, stored.id);
-  if (!dryRun && !lock) {
+  // A dry run writes nothing, so it records no run (dryRun.ts) and takes no lock, except for an LSN definition: its
+  // replication slot serves one reader at a time, and a dry run's peek beside a run's made one of them fail.
+  const needsLock = !dryRun || stored.definition.source.cursor.type === 'LSN';
+  const lock = needsLock ? await tryLockDefinition(ctx.meta, stored.id) : null;
+  if (needsLock && !lock) {
     const backlog = await backlogCounts(ctx.meta, stored.id);
     ctx.log.info(`${definitionName}: another run holds the lock; ${runType} skipped`);
     return {
@@ -432,7 +435,7 @@ export async function withRun(
   }
   let scope: RunScope | null = null;
   let runId: string = DRY_RUN_ID;
-  if (lock) {
+  if (lock && !dryRun) {
     try {
       // Read again under the lock: an `apply` that held it until just now (a new source, new routes, realigned
       // fields) has reset what the run reads from; the definition read before it would undo that (I14).
@@ -535,7 +538,7 @@ export async function withRun(
   };
   try {
     await target.close();
-    if (lock) {
+    if (lock && !dryRun) {
       await finishRun(ctx.meta, runId, {
         ...counts,
         status,

@@ -6,6 +6,7 @@ import { parseLsn } from '../../../../src/core/capture/lsn/pgoutput';
 import { runPush } from '../../../../src/core/engine/push';
 import { getDefinition } from '../../../../src/core/store/definitions';
 import { readInstallationId } from '../../../../src/core/store/installation';
+import { tryLockDefinition } from '../../../../src/core/store/locks';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -97,6 +98,36 @@ describe('LSN capture', () => {
 
     // verify reads an LSN table in key order (it has no timestamp)
     expect(await verifyDefinition(h.ctx, 'kinds')).toMatchObject({ agree: true, rows: 3, paired: 3 });
+  });
+
+  /**
+   * A replication slot serves one reader at a time: a dry run's peek beside a run's made one of them fail ("slot is
+   * active"), the run after its writes. A dry run of an LSN definition takes the definition's lock, as a run does,
+   * and is SKIPPED while a run holds it (found by review).
+   */
+  it('a dry run waits its turn at the slot: SKIPPED while a run holds the definition, a preview once it is free', async () => {
+    await createPlainTable('dryturn');
+    await h.db.pool.query(`INSERT INTO dryturn VALUES (1, 'one', 1)`);
+    await h.define(lsnDefinition('dryturn'));
+    await push('dryturn');
+    await h.db.pool.query(`INSERT INTO dryturn VALUES (2, 'two', 2)`);
+    const stored = await getDefinition(h.db.pool, 'dryturn');
+    const running = await tryLockDefinition(h.db.pool, stored.id);
+    try {
+      expect(await previewPush(h.ctx, 'dryturn', { trigger: 'test' })).toMatchObject({ status: 'SKIPPED' });
+    } finally {
+      await running?.release();
+    }
+    expect(await previewPush(h.ctx, 'dryturn', { trigger: 'test' })).toMatchObject({
+      dryRun: true,
+      status: 'SUCCEEDED',
+      created: 1,
+    });
+    const { rows } = await h.db.pool.query(
+      "SELECT count(*)::int AS n FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH'",
+      [stored.id],
+    );
+    expect(rows[0].n).toBe(1); // the first push only: a dry run records no run
   });
 
   it('refuses to publish a table whose replica identity lacks the key, naming the ALTER TABLE to run', async () => {
