@@ -297,9 +297,11 @@ export async function applyDefinitions(
       }
       const rerouted = changes.some((c) => c.kind === 'routes-changed') && (await hasSynced(client, id));
       const resourced = changesCursorColumn(before, def, changes) && (await hasKeysetCursor(client, id));
-      // A realigned field, or a re-read for new routes or a new source: a run in progress would write its old
-      // state back (a page's commit would store the old table's cursor again).
-      if (changes.some((c) => c.realign.length > 0) || rerouted || resourced) {
+      // A realigned field, or a re-read for new routes, a new source or a field's new direction: a run in progress
+      // would write its old state back (a page's commit would store the old table's cursor, or a pull page the old
+      // delta link, again).
+      const reread = rereadsFor(before, def, [...new Set(changes.flatMap((c) => c.realign))]);
+      if (reread.source || reread.target || rerouted || resourced) {
         const lock = await tryLockDefinition(meta, id);
         if (!lock)
           throw new DefinitionBusyForApplyError(
@@ -308,7 +310,9 @@ export async function applyDefinitions(
               ? 'this change makes the next push read every row again for its route'
               : resourced
                 ? 'this change makes the next push read every row of the new source again'
-                : 'this change makes fields align afresh',
+                : changes.some((c) => c.realign.length > 0)
+                  ? 'this change makes fields align afresh'
+                  : 'this change makes the next runs read again what a field did not carry while its direction differed',
           );
         locks.push(lock);
       }

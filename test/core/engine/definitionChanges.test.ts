@@ -1,6 +1,6 @@
 import { parseDefinition } from '../../../src/core/definition/parse';
 import type { Direction, SyncDefinitionInput } from '../../../src/core/definition/schema';
-import { applyDefinitions } from '../../../src/core/engine/apply';
+import { applyDefinitions, DefinitionBusyForApplyError } from '../../../src/core/engine/apply';
 import { provisionList } from '../../../src/core/engine/provision';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
@@ -11,6 +11,21 @@ import {
   startHarness,
   type Harness,
 } from '../../support/engineHarness';
+
+/** Runs once, as the next pull page is applied (a wrapper over the real function): `apply` while a pull is running. */
+const duringPull: { once: (() => Promise<void>) | null } = { once: null };
+jest.mock('../../../src/core/engine/pull/applyPage', () => {
+  const actual = jest.requireActual('../../../src/core/engine/pull/applyPage');
+  return {
+    ...actual,
+    applyEntries: async (...args: unknown[]) => {
+      const once = duringPull.once;
+      duringPull.once = null;
+      if (once) await once();
+      return actual.applyEntries(...args);
+    },
+  };
+});
 
 /**
  * I14 (docs/design.md): ordinary field changes `apply` makes on a running sync. A field mapped again (removed, then
@@ -122,5 +137,29 @@ describe('I14 field changes on a running sync read again what they need', () => 
     await apply(definition('dc_pull', 'BIDIRECTIONAL'));
     await cycle('dc_pull');
     expect(await sides('dc_pull')).toEqual({ postgres: 'pg edit', sharepoint: 'pg edit' });
+  });
+
+  /**
+   * The re-read a direction change asks for is made under the definition's lock: applied while a pull ran, the pull
+   * wrote its delta link back over the dropped cursor and the edit never crossed (found by review). `apply` is
+   * refused as busy instead, and applied again once the run is over.
+   */
+  it('a direction change while a pull runs is refused as busy, and works once applied again', async () => {
+    await synced('dc_race');
+    await apply(definition('dc_race', 'PUSH_ONLY'));
+    await spColor('dc_race', 'sp edit');
+    await cycle('dc_race');
+    let during: unknown = null;
+    duringPull.once = async () => {
+      during = await applyDefinitions(h.db.pool, [
+        parseDefinition(definition('dc_race', 'BIDIRECTIONAL')),
+      ]).catch((e: unknown) => e);
+    };
+    await runPull(h.ctx, 'dc_race', { trigger: 'test' });
+    expect(during).toBeInstanceOf(DefinitionBusyForApplyError);
+    expect((during as Error).message).toMatch(/direction/);
+    await apply(definition('dc_race', 'BIDIRECTIONAL'));
+    await cycle('dc_race');
+    expect(await sides('dc_race')).toEqual({ postgres: 'sp edit', sharepoint: 'sp edit' });
   });
 });

@@ -154,12 +154,13 @@ async function compareAfterPendingTruncates(
       return await compareUnlessTruncateHeld(scope, force);
     } catch (err) {
       // Truncated (or rewritten: VACUUM FULL, CLUSTER) while compared: the slot is looked at again, so that its
-      // TRUNCATE is recorded and decided by its rule; the comparison, owed from its last chunk, continues after.
+      // TRUNCATE is recorded and decided by its rule, and the comparison starts again: rows the chunks before passed
+      // were there then and may be gone now (a TRUNCATE decided PROPAGATE must delete their items too).
       if (!(err instanceof TableRewrittenError) || look >= MAX_COMPARISON_LOOKS) throw err;
       scope.ctx.log.info(
         `${def.name}: ${err.message}; the replication slot is looked at again for a TRUNCATE`,
       );
-      force = false;
+      force = true;
     } finally {
       delete scope.comparisonGuard;
     }

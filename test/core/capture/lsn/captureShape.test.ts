@@ -17,6 +17,9 @@ import { SITE, startHarness, type Harness } from '../../../support/engineHarness
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
+  // The cluster is shared with the suite's other files, whose WAL keeps the slot "behind" by more than the default
+  // bound at any moment: these probes are about the shape, not the lag (test/core/engine/idle.test.ts covers it).
+  h.ctx.idleSlotLagBytes = 1024 ** 3;
 });
 afterAll(() => closeCapturing(h));
 
@@ -37,19 +40,19 @@ async function partitioned(name: string, truncate: 'PARK' | 'PROPAGATE' | 'IGNOR
   } as never);
   expect(await push(name)).toMatchObject({ status: 'SUCCEEDED', created: 3 });
   // Idle, as a scheduled probe sees it: nothing to do until the partitions change.
-  expect(await probeIdle(h.ctx, name)).toMatchObject({ idle: true });
+  expect((await probeIdle(h.ctx, name))?.busy).toEqual([]);
 }
 
 it('a TRUNCATE of one partition under PROPAGATE deletes its rows’ items', async () => {
   await partitioned('shp_trunc', 'PROPAGATE');
   await h.db.pool.query('TRUNCATE shp_trunc_eu');
-  expect((await probeIdle(h.ctx, 'shp_trunc'))?.busy).toContain('capture shape changed');
+  expect((await probeIdle(h.ctx, 'shp_trunc'))?.busy).toEqual(['capture shape changed']);
   const run = await push('shp_trunc');
   expect(run).toMatchObject({ status: 'SUCCEEDED', deleted: 2 });
   expect(await restartedBecause(h, run)).toMatch(/partitions changed/);
   expect(await titles('shp_trunc')).toEqual(['u3']);
   expect(await push('shp_trunc')).toMatchObject({ deleted: 0, created: 0, updated: 0 });
-  expect(await probeIdle(h.ctx, 'shp_trunc')).toMatchObject({ idle: true });
+  expect((await probeIdle(h.ctx, 'shp_trunc'))?.busy).toEqual([]);
 });
 
 it('a TRUNCATE of one partition under PARK is held for truncate-decide, then applied as decided', async () => {
@@ -99,6 +102,6 @@ it('a table taken out of the publication and put back is read again: the changes
   expect(await titles('shp_pub')).toEqual(['a2']);
   // A plain table rewritten in place (VACUUM FULL gives it a new file) is no change of shape.
   await h.db.pool.query('VACUUM FULL shp_pub');
-  expect(await probeIdle(h.ctx, 'shp_pub')).toMatchObject({ idle: true });
+  expect((await probeIdle(h.ctx, 'shp_pub'))?.busy).toEqual([]);
   expect(await push('shp_pub')).toMatchObject({ status: 'SUCCEEDED', updated: 0, created: 0, deleted: 0 });
 });

@@ -29,6 +29,32 @@ jest.mock('../../../../src/core/capture/lsn/pendingTruncates', () => {
   };
 });
 
+/** Comparison chunks of 2 ledger entries, so that a TRUNCATE can come between two of them. */
+jest.mock('../../../../src/core/source/postgres/tombstones', () => ({
+  ...jest.requireActual('../../../../src/core/source/postgres/tombstones'),
+  DELETE_CHUNK_ROWS: 2,
+}));
+
+/** Runs once, as a comparison chunk's storage check has read the storage (a wrapper over the real function). */
+const storageHook: { once: (() => Promise<void>) | null; reads: number } = { once: null, reads: 0 };
+jest.mock('../../../../src/core/capture/lsn/storage', () => {
+  const actual = jest.requireActual('../../../../src/core/capture/lsn/storage');
+  return {
+    ...actual,
+    readStorage: async (...args: unknown[]) => {
+      const storage = await actual.readStorage(...args);
+      storageHook.reads++;
+      // Read 1: before the look at the slot; read 2: the first chunk that found a row gone, which passes.
+      if (storageHook.once && storageHook.reads === 2) {
+        const once = storageHook.once;
+        storageHook.once = null;
+        await once();
+      }
+      return storage;
+    },
+  };
+});
+
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
@@ -58,4 +84,27 @@ it('a TRUNCATE committed while the load’s comparison runs is parked, not taken
   const stored = await getDefinition(h.db.pool, 'racetrunc');
   expect(await openTruncates(h.db.pool, stored.id)).toMatchObject([{ decision: null }]);
   expect((await h.items('racetrunc')).length).toBe(3);
+});
+
+/**
+ * The TRUNCATE comes between two chunks of the comparison (the first chunk passed its check). The comparison starts
+ * again once the slot was looked at: rows the chunks before passed were there then and are gone now, and under
+ * PROPAGATE their items go too. It continued from its last chunk and left them (found by review).
+ */
+it('a TRUNCATE between two chunks of the comparison, under PROPAGATE, deletes every truncated row’s item', async () => {
+  await h.db.pool.query(`CREATE TABLE midtrunc (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+  await h.db.pool.query(`INSERT INTO midtrunc SELECT g, 'n' || g, g FROM generate_series(1, 12) g`);
+  await h.define(lsnDefinition('midtrunc', { deletes: { truncate: 'PROPAGATE' } }));
+  expect(await push('midtrunc')).toMatchObject({ status: 'SUCCEEDED', created: 12 });
+  await resetCursor(h.db.pool, 'midtrunc', 'source');
+  // Rows deleted before the reload: the comparison finds some gone in its first chunks (each such chunk is checked).
+  await h.db.pool.query(`DELETE FROM midtrunc WHERE id % 2 = 0`);
+  storageHook.reads = 0;
+  storageHook.once = async () => {
+    await h.db.pool.query('TRUNCATE midtrunc');
+  };
+  expect(await push('midtrunc')).toMatchObject({ status: 'SUCCEEDED' });
+  expect(storageHook.once).toBeNull();
+  await push('midtrunc');
+  expect(await h.items('midtrunc')).toEqual([]);
 });
