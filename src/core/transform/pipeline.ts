@@ -81,16 +81,15 @@ function chainIsProjection(steps: Step[]): boolean {
 /**
  * A bijection's inverse recognises its output by its markers (PREFIX's and SUFFIX's affix, MAP's values): a
  * projection after it that changes them makes its output impossible to undo. "PREFIX('prj-') | UPPER" gives
- * "PRJ-ABC", which carries no "prj-"; "MAP(a=>Alpha) | UPPER" gives "ALPHA", which reads back as itself. A TRUNCATE
- * after a SUFFIX cuts the suffix off long values. Such chains are lossy (their field is one-way); a projection that
- * leaves the markers alone ("PREFIX('PRJ-') | UPPER") keeps the chain a bijection.
+ * "PRJ-ABC", which carries no "prj-"; "MAP(a=>Alpha) | UPPER" gives "ALPHA", which reads back as itself. Such
+ * chains are lossy (their field is one-way); a projection that leaves the markers alone ("PREFIX('PRJ-') | UPPER")
+ * keeps the chain a bijection. (A TRUNCATE that cuts a SUFFIX off values of ordinary length is found by the sample
+ * values below; one that cuts only very long values leaves those parked, as any value the chain cannot undo.)
  */
 function markerChangedBy(steps: Step[]): { step: Step; by: Step } | null {
   for (const [i, step] of steps.entries()) {
     if (!step.markers) continue;
     const after = steps.slice(i + 1).filter((s) => s.stepClass === 'projection');
-    const cut = after.find((s) => s.name === 'TRUNCATE');
-    if (step.name === 'SUFFIX' && cut) return { step, by: cut };
     for (const marker of step.markers) {
       let value: PipelineValue = marker;
       for (const s of after) {

@@ -396,6 +396,8 @@ describe('transform pipelines: properties', () => {
     expect(parsePipeline("PREFIX('PRJ-') | UPPER").reversibility).toBe('bijection');
     expect(parsePipeline('MAP(a=>ALPHA) | UPPER | TRIM').reversibility).toBe('bijection');
     expect(parsePipeline("PREFIX('PRJ-') | TRUNCATE(8)").reversibility).toBe('bijection');
+    // A TRUNCATE longer than ordinary values keeps a SUFFIX (a value it cuts is parked, as any the chain cannot undo).
+    expect(parsePipeline("SUFFIX(' kg') | TRUNCATE(255)").reversibility).toBe('bijection');
     expect(parsePipeline("UPPER | PREFIX('prj-')").reversibility).toBe('bijection');
     const checked = checkFieldPipelines(
       { source: 'code', target: 'Code', direction: 'BIDIRECTIONAL', transform: "PREFIX('prj-') | UPPER" },
