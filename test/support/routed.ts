@@ -220,3 +220,34 @@ export async function conflictOnPull(
   expect((await runPull(ctx, table, { trigger: 'test' })).conflicts).toBe(1);
   return openConflictId(h, pair.definitionId);
 }
+
+/**
+ * Row `hash`'s move from list `open` stops midway: its create lands, the old item's delete is refused once (403),
+ * and the run that sent it is taken for dead (ABANDONED), so its create is not waited for. Returns the new item's id.
+ */
+export async function moveStoppedAfterCreate(
+  h: Harness,
+  push: () => Promise<RunSummary>,
+  pair: { definitionId: string; hash: string },
+  open: string,
+  closed: string,
+): Promise<string> {
+  h.emulator.control.injectFault({
+    method: 'DELETE',
+    pathPattern: `/lists/${await definitionListId(h, pair.definitionId, open)}/items/`,
+    status: 403,
+    count: 1,
+  });
+  try {
+    expect(await push()).toMatchObject({ moved: 0, failed: 1 });
+  } finally {
+    h.emulator.control.clearFaults();
+  }
+  await h.db.pool.query(
+    `UPDATE arcore.sync_runs SET status = 'ABANDONED', finished_at = now() WHERE id = (
+       SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
+    [pair.definitionId],
+  );
+  const [newItem] = (await itemsWithKey(h, [closed], pair.hash)).map((i) => i.id);
+  return newItem;
+}

@@ -7,9 +7,9 @@ import { definitionStatus } from '../../../src/core/ops/status';
 import { startHarness, type Harness } from '../../support/engineHarness';
 import {
   defineRoutedTitles,
-  definitionListId,
   itemsWithKey,
   ledgerPair,
+  moveStoppedAfterCreate,
   openConflictId,
   spEdit,
 } from '../../support/routed';
@@ -43,24 +43,7 @@ describe('a held move whose row is deleted in Postgres', () => {
     await runPull(h.ctx, table, { trigger: 'test' });
     const pair = await ledgerPair(h, table);
     await h.db.pool.query(`UPDATE ${table} SET status = 'CLOSED' WHERE id = 1`);
-    h.emulator.control.injectFault({
-      method: 'DELETE',
-      pathPattern: `/lists/${await definitionListId(h, pair.definitionId, open)}/items/`,
-      status: 403,
-      count: 1,
-    });
-    try {
-      expect(await push()).toMatchObject({ moved: 0, failed: 1 });
-    } finally {
-      h.emulator.control.clearFaults();
-    }
-    // The run that sent the move is over: its create is not waited for.
-    await h.db.pool.query(
-      `UPDATE arcore.sync_runs SET status = 'ABANDONED', finished_at = now() WHERE id = (
-         SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
-      [pair.definitionId],
-    );
-    const [newItem] = (await itemsWithKey(h, [closed], pair.hash)).map((i) => i.id);
+    const newItem = await moveStoppedAfterCreate(h, push, pair, open, closed);
     await spEdit(h, open, pair.itemId, { Title: 'typed on the old item' });
     await spEdit(h, closed, newItem, { Title: 'typed in the new item' });
     expect(await push()).toMatchObject({ heldMoves: 1, failed: 0 });

@@ -7,7 +7,7 @@ import { definitionStatus } from '../../../../src/core/ops/status';
 import { runPush } from '../../../../src/core/engine/push';
 import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
-import { definitionListId, itemsWithKey, ledgerPair, spEdit } from '../../../support/routed';
+import { itemsWithKey, ledgerPair, moveStoppedAfterCreate, spEdit } from '../../../support/routed';
 
 /**
  * Moves in flight (docs/design.md): a move whose create landed, held because both items were edited while it
@@ -51,23 +51,7 @@ it('deleting the old item of a held move, as its park says, keeps the row and fi
 
   // Closed: the move's create lands, the old item's delete is refused, and the run is killed.
   await h.db.pool.query("UPDATE hm SET status = 'CLOSED' WHERE id = 1");
-  h.emulator.control.injectFault({
-    method: 'DELETE',
-    pathPattern: `/lists/${await definitionListId(h, definitionId, 'HmOpen')}/items/`,
-    status: 403,
-    count: 1,
-  });
-  try {
-    expect(await push()).toMatchObject({ moved: 0, failed: 1 });
-  } finally {
-    h.emulator.control.clearFaults();
-  }
-  await h.db.pool.query(
-    `UPDATE arcore.sync_runs SET status = 'ABANDONED', finished_at = now() WHERE id = (
-       SELECT max(id) FROM arcore.sync_runs WHERE definition_id = $1 AND run_type = 'PUSH')`,
-    [definitionId],
-  );
-  const [newItem] = (await itemsWithKey(h, ['HmClosed'], hash)).map((i) => i.id);
+  const newItem = await moveStoppedAfterCreate(h, push, { definitionId, hash }, 'HmOpen', 'HmClosed');
 
   // Both items edited while the move waits: the old one's notes (pulled), the new one's title.
   await spEdit(h, 'HmOpen', oldItem, { Notes: 'typed on the old item' });
