@@ -11,7 +11,7 @@ import type { Pool, QueryConfig } from 'pg';
 import { parseDefinition } from '../definition/parse';
 import type { SyncDefinition } from '../definition/schema';
 import { lsnNames, type LsnNames } from '../capture/lsn/names';
-import { shapeSql } from '../capture/lsn/storage';
+import { qualifiedName, shapeSql } from '../capture/lsn/storage';
 import { readSourceTable } from '../source/postgres/catalog';
 import { castTypeOf, quoteIdent } from '../source/postgres/PostgresSource';
 import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../source/postgres/tombstones';
@@ -295,7 +295,7 @@ function lsnSourceChecks(
   const names = p.names as LsnNames;
   const slot = params.add(names.slot);
   const publication = params.add(names.publication);
-  const qualified = params.add(`${quoteIdent(p.def.source.schema)}.${quoteIdent(p.def.source.table)}`);
+  const qualified = params.add(qualifiedName(p.def.source.schema, p.def.source.table));
   const ctes = `pos AS MATERIALIZED (SELECT pg_current_wal_insert_lsn() AS x),
     slot AS MATERIALIZED (
       SELECT s.confirmed_flush_lsn AS confirmed FROM pg_replication_slots s

@@ -12,7 +12,8 @@ import {
 } from '../canonical';
 import { compileRoutes, routeColumnsOf } from '../routing';
 import { buildFieldPlan, MappingError, rowToCanonical, type FieldPlan, type PlannedField } from './plan';
-import { park } from '../store/failures';
+import { parkWaiting } from '../store/failures';
+import type { LedgerEntry } from '../store/ledger';
 import type { SyncDefinition } from '../definition/schema';
 import type { SourceColumn } from '../definition/validateLive';
 import { errorKindOf } from '../errors/classify';
@@ -80,23 +81,18 @@ export function forListId(scope: RunScope, listId: string): RunScope {
 
 /**
  * Rows paired in list `listId` by something other than the push reading the row (the pull adopting an item by its
- * key, a resolve) whose route names another list now: parked as waiting PUSH retries, so the next push reads them by
- * key and moves their items. Nothing else would: the row did not change, and the push's cursor may be past it.
- * Returns how many were parked.
+ * key, a resolve) whose route names another list now: parked as waiting PUSH retries (one statement), so the next
+ * push reads them by key and moves their items. Nothing else would: the row did not change, and the push's cursor
+ * may be past it.
  */
 export async function parkMisrouted(
   scope: RunScope,
   db: Pool | PoolClient,
   listId: string,
-  pairs: {
-    entry: { identityHash: string; identity: Record<string, unknown>; itemId: string | null } & Parameters<
-      typeof rowToCanonical
-    >[2];
-    row: Record<string, unknown>;
-  }[],
-): Promise<number> {
-  if (!scope.route) return 0;
-  let parked = 0;
+  pairs: { entry: LedgerEntry; row: Record<string, unknown> }[],
+): Promise<void> {
+  if (!scope.route) return;
+  const misrouted: Parameters<typeof parkWaiting>[3] = [];
   for (const { entry, row } of pairs) {
     let routed: ScopeList | null;
     try {
@@ -105,22 +101,20 @@ export async function parkMisrouted(
       continue; // a row whose values do not map: the push meets it with its own error
     }
     if (!routed || routed.listId === listId) continue;
-    await park(db, scope.definitionId, {
-      direction: 'PUSH',
+    misrouted.push({
       itemKey: entry.identityHash,
       sourceIdentity: entry.identity,
       spItemId: entry.itemId,
       error:
-        `its item was paired in list "${listNameOf(scope, listId)}" while the row routes to "${routed.name}": ` +
+        `its item was paired in list "${listName(scope, listId)}" while the row routes to "${routed.name}": ` +
         'the next push moves it',
-      waiting: true,
     });
-    parked++;
   }
-  return parked;
+  await parkWaiting(db, scope.definitionId, 'PUSH', misrouted);
 }
 
-function listNameOf(scope: RunScope, listId: string): string {
+/** A list's name as the definition gives it (its id for a list the definition no longer names). */
+export function listName(scope: RunScope, listId: string): string {
   return scope.lists.find((l) => l.listId === listId)?.name ?? listId;
 }
 

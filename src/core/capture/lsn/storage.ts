@@ -14,28 +14,29 @@
 import type { Pool } from 'pg';
 import { quoteIdent } from '../../source/postgres/PostgresSource';
 
-/** SQL of the table's storage: its leaves' files in oid order ('' when the table is gone). */
+/** SQL of a partitioned table's leaves with their files, `<oid>:<file>,…` in oid order (null for any other table). */
+function leavesSql(qualified: string): string {
+  return `(SELECT string_agg(t.relid::oid::text || ':' || pg_relation_filenode(t.relid)::text, ',' ORDER BY t.relid::oid)
+     FROM pg_partition_tree(to_regclass(${qualified})) t
+    WHERE t.isleaf AND (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(${qualified})) = 'p')`;
+}
+
+/** SQL of the table's storage: its file, or its leaves' (leavesSql); '' when the table is gone. */
 export function storageSql(qualified: string): string {
   return `coalesce((SELECT pg_relation_filenode(c.oid)::text FROM pg_class c
-                     WHERE c.oid = to_regclass(${qualified}) AND c.relkind <> 'p'),
-                   (SELECT string_agg(t.relid::oid::text || ':' || pg_relation_filenode(t.relid)::text, ','
-                             ORDER BY t.relid::oid)
-                      FROM pg_partition_tree(to_regclass(${qualified})) t WHERE t.isleaf), '')`;
+                     WHERE c.oid = to_regclass(${qualified}) AND c.relkind <> 'p'), ${leavesSql(qualified)}, '')`;
 }
 
 /**
  * SQL of the capture shape: `pub:<oid of the membership row, or ->`, then for a partitioned table
- * `;parts:<leaf oid>:<file>,…`. A table that is not partitioned keeps its file out of it: its TRUNCATE is in the slot,
- * and VACUUM FULL would otherwise read as a change.
+ * `;parts:<leaves>` (leavesSql). A table that is not partitioned keeps its file out of it: its TRUNCATE is in the
+ * slot, and VACUUM FULL would otherwise read as a change.
  */
 export function shapeSql(publication: string, qualified: string): string {
   return `('pub:' || coalesce((SELECT pr.oid::text FROM pg_publication_rel pr
                   JOIN pg_publication pb ON pb.oid = pr.prpubid
                  WHERE pb.pubname = ${publication} AND pr.prrelid = to_regclass(${qualified})), '-')
-    || coalesce((SELECT ';parts:' || string_agg(t.relid::oid::text || ':' || pg_relation_filenode(t.relid)::text, ','
-                  ORDER BY t.relid::oid)
-                  FROM pg_partition_tree(to_regclass(${qualified})) t
-                 WHERE t.isleaf AND (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(${qualified})) = 'p'), ''))`;
+    || coalesce(';parts:' || ${leavesSql(qualified)}, ''))`;
 }
 
 export function qualifiedName(schema: string, table: string): string {

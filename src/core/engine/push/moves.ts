@@ -34,7 +34,7 @@ import { pushPlanFor, unalignedFields } from '../alignment';
 import { pick } from '../plan';
 import type { RunScope } from '../runner';
 import { type PageCommit, type PushRow, describeFailure, responseFields, writtenETag } from './page';
-import { writeProblem } from '../routing';
+import { listName, writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, UNCONFIRMED_ETAG } from './pendingCreates';
@@ -748,10 +748,6 @@ async function readOld(scope: RunScope, m: PendingMove): Promise<ListItem | null
   const old = await scope.target.getItem(scope.siteId, m.fromListId, m.fromItemId, scope.plan.select);
   if (old === null) await confirmListStands(scope, m.fromListId);
   return old;
-}
-
-function listName(scope: RunScope, listId: string): string {
-  return scope.lists.find((l) => l.listId === listId)?.name ?? listId;
 }
 
 function bothEditedReason(scope: RunScope, m: PendingMove, keep: ListItem): string {
