@@ -6,6 +6,7 @@ import { runPull } from '../../src/core/engine/pull';
 import { runPush } from '../../src/core/engine/push';
 import { upsertDefinitions } from '../../src/core/store/definitions';
 import { park } from '../../src/core/store/failures';
+import { tryLockDefinition } from '../../src/core/store/locks';
 import { startConsole, type ConsoleSession } from '../support/console';
 import {
   createProjectsTable,
@@ -314,5 +315,33 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
     expect(kept).toMatch(/1 row whose item was deleted in SharePoint, kept by deletes.pull IGNORE/);
     expect(kept).toMatch(/Next step: "arcore-sync backfill kept --fields Title --strategy full_resync"/);
     await shot('held-rows');
+  });
+
+  it('a pull asked for while the definition is busy is done when the next pull finishes, whatever started it', async () => {
+    // A pull asked for while another pull is pending (a webhook's) folds into that one (I11): no `ops` run follows,
+    // and the page used to say "pull waiting in the queue" for good. The definition is busy, so the console's own
+    // pull finds the lock taken and is sent again later; the webhook's pull runs first and serves the request.
+    const { rows } = await h.db.pool.query<{ id: string }>(
+      "SELECT id::text FROM arcore.sync_definitions WHERE name = 'projects'",
+    );
+    const lock = await tryLockDefinition(h.ctx.meta, rows[0].id);
+    expect(lock).not.toBeNull();
+    try {
+      await open('#/definitions/projects');
+      await page.getByRole('button', { name: 'Pull now' }).click();
+      await eventually('the console says the pull waits', async () =>
+        /Pull: PULL waiting in the queue/.test(
+          (await page.locator('.message').allTextContents()).join(' | '),
+        ),
+      );
+    } finally {
+      await lock!.release();
+    }
+    const pulled = await runPull(h.ctx, 'projects', { trigger: 'webhook' });
+    expect(pulled.runId).not.toBeNull();
+    await page
+      .locator('.message')
+      .filter({ hasText: `Pull: done (${pulled.status}); run ${pulled.runId} below` })
+      .waitFor({ timeout: 15_000 });
   });
 });

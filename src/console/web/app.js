@@ -479,9 +479,12 @@ const FOLLOW_MS = 1000;
 /**
  * Push, pull and sync from the console are enqueued (`{"wait": false}`, 202) rather than run inside the request:
  * in Azure the front end ends an HTTP request after 230 s whatever the run still does, so a waiting button would
- * report a 504 for a run that carries on. The runs this enqueued are then followed in the definition's runs
- * (newer than the newest run seen when enqueueing, trigger `ops`; a SKIPPED one found the definition busy and is
- * sent again by the worker) and said in `setMessage` until each has finished. Returns `start(label, types)`.
+ * report a 504 for a run that carries on. What was asked for is then followed in the definition's runs and said in
+ * `setMessage` until done: for each type, the first run of it newer than the newest run seen when enqueueing,
+ * whatever started it. A run started after the click serves the request, and it may not be the console's own: a
+ * pull asked for while another pull (a webhook's) is pending folds into that one (I11), so no `ops` run follows.
+ * A run that found the definition busy records nothing (it is sent again by the worker); a resolve's push of one
+ * row does not count. Returns `start(label, types)`.
  */
 function useEnqueuedRuns(name, runs, setMessage, setBusy) {
   const [following, setFollowing] = useState(null);
@@ -498,7 +501,7 @@ function useEnqueuedRuns(name, runs, setMessage, setBusy) {
           .filter(
             (r) =>
               Number(r.runId) > following.after &&
-              r.trigger === 'ops' &&
+              r.trigger !== 'resolve' &&
               r.status !== 'SKIPPED' &&
               runTypeName(r.runType) === type,
           )
