@@ -301,7 +301,9 @@ export async function applyDefinitions(
       // would write its old state back (a page's commit would store the old table's cursor, or a pull page the old
       // delta link, again).
       const reread = rereadsFor(before, def, [...new Set(changes.flatMap((c) => c.realign))]);
-      if (reread.source || reread.target || rerouted || resourced) {
+      // A new site time zone drops the TARGET cursors too (below): a running pull would store its delta link again.
+      const rezoned = changes.some((c) => c.path === 'target.siteTimeZone');
+      if (reread.source || reread.target || rerouted || resourced || rezoned) {
         const lock = await tryLockDefinition(meta, id);
         if (!lock)
           throw new DefinitionBusyForApplyError(
@@ -312,7 +314,9 @@ export async function applyDefinitions(
                 ? 'this change makes the next push read every row of the new source again'
                 : changes.some((c) => c.realign.length > 0)
                   ? 'this change makes fields align afresh'
-                  : 'this change makes the next runs read again what a field did not carry while its direction differed',
+                  : rezoned
+                    ? 'a new site time zone makes the next pull read the list again to align date-only fields afresh'
+                    : 'this change makes the next runs read again what a field did not carry while its direction differed',
           );
         locks.push(lock);
       }
