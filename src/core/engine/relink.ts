@@ -24,6 +24,7 @@ import { inTransaction } from '../db/transaction';
 import { settleIntentsOutsideRun } from './pull/settleOutsideRun';
 import { lockListClaims, refuseShared } from './listIdentity';
 import { rethrowIfListGoneOutsideRun } from './listGone';
+import { pairsForUnclaimedItems, type KeyedItem } from './unclaimedItems';
 
 export interface RelinkResult {
   definition: string;
@@ -55,6 +56,14 @@ export interface RelinkResult {
   pendingCreates: number;
   /** Entries of deleted rows (kept by a SOFT or IGNORE delete policy) with no item left: forgotten. */
   forgotten: number;
+  /**
+   * Items carrying the hidden key of a row the ledger holds no entry for (the definition removed and added back, or
+   * the list copied with its items), paired with that row: the next pull compares both sides field by field, values
+   * that differ going to the conflict policy (a definition that does not pull writes the row's values).
+   */
+  pairedByKey: number;
+  /** Items carrying a hidden key that neither the ledger nor any row of the table has: left as they are. */
+  unknownKeys: number;
   /** Items carrying a key that another item of the list carries too: the first (lowest id) was adopted. */
   duplicateKeys: number;
   /** Parked pull failures that named items of the old list: discarded. */
@@ -125,11 +134,15 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         for await (const page of target.deltaPages(siteId, list.listId, { select })) {
           for (const e of page.entries) {
             if (e.kind !== 'upsert') continue;
-            itemsRead++;
             const key = e.item.fields[def.target.keyColumn];
-            if (typeof key !== 'string' || key === '') continue;
-            const seen = itemsByKey.get(key) ?? [];
-            if (seen.length > 0) duplicateKeys++;
+            if (typeof key !== 'string' || key === '') {
+              itemsRead++;
+              continue;
+            }
+            // A delta feed may show an item more than once (changed while it is read): its last showing counts.
+            const before = itemsByKey.get(key) ?? [];
+            const seen = before.filter((i) => !(i.listId === list.listId && i.id === e.item.id));
+            if (seen.length === before.length) itemsRead++;
             seen.push({
               listId: list.listId,
               id: e.item.id,
@@ -147,6 +160,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         await rethrowIfListGoneOutsideRun(ctx, target, siteId, def, list, err);
       }
     }
+    for (const found of itemsByKey.values()) duplicateKeys += found.length - 1;
     // Among several items with one key: the one in the list the ledger names, else the oldest of the first list.
     const itemFor = (e: LedgerEntry) => {
       const found = itemsByKey.get(e.identityHash);
@@ -160,6 +174,27 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       def.source.key.length > 1 ? 'COMPOSITE_COLUMNS' : 'PRIMARY_KEY',
       def.source.connection,
     );
+    // Items whose key no entry holds: paired with the row of that key, if the table has it (I15).
+    const byKey = new Map<string, KeyedItem>();
+    for (const [key, found] of itemsByKey) {
+      const first = [...found].sort((a, b) => Number(a.id) - Number(b.id))[0];
+      byKey.set(key, {
+        listId: first.listId,
+        id: first.id,
+        eTag: first.eTag,
+        values: first.values && plan ? pick(first.values, mappedTargets(plan)) : null,
+      });
+    }
+    const pairedByKey = plan
+      ? await pairsForUnclaimedItems(
+          ctx.meta,
+          ctx.sourcePool(def.source.connection),
+          def,
+          plan,
+          ledger,
+          byKey,
+        )
+      : [];
     const result: RelinkResult = {
       definition: name,
       previousListId: stored.listId,
@@ -171,6 +206,8 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       itemDeletedKept: 0,
       pendingCreates: 0,
       forgotten: 0,
+      pairedByKey: pairedByKey.length,
+      unknownKeys: plan ? byKey.size : 0,
       duplicateKeys,
       pullFailuresDiscarded: 0,
       settledInserts,
@@ -240,6 +277,9 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         await ledger.remove(client, remove);
         await ledger.save(client, save);
       }
+      await ledger.save(client, pairedByKey);
+      // Not pulled, a pair adopted by key gets the row's values from the push, which reads every row again.
+      if (pairedByKey.length > 0 && !def.pull.enabled) rewrite = true;
       // The delta link and any page in progress belong to the old list: the next pull enumerates the new one.
       await writeCursor(client, stored.id, 'TARGET', null, null, null);
       await clearListCursors(client, stored.id);
@@ -272,7 +312,8 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     });
     ctx.log.info(
       `${name}: relinked to list ${listId}: ${result.adopted} adopted (${result.adoptedChanged} differing from ` +
-        `the values last synced), ${result.toRecreate} to re-create, ` +
+        `the values last synced), ${result.pairedByKey} paired with the row whose key they carry, ` +
+        `${result.toRecreate} to re-create, ` +
         `${result.itemDeletedKept} kept without their item (deleted in SharePoint, deletes.pull IGNORE), ` +
         `${result.forgotten} forgotten`,
     );

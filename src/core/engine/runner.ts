@@ -13,7 +13,8 @@ import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import type { CursorSession } from '../capture/lsn/peek';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
-import { checkListIdentity, claimLists } from './listIdentity';
+import { checkListIdentity, claimLists, refuseShared } from './listIdentity';
+import { listsToBind, refuseUnclaimedItems } from './unclaimedItems';
 import {
   checkRoutedListIdentity,
   listProblems,
@@ -292,6 +293,16 @@ async function openScope(
   // I15: a single-list definition keeps its one binding; a routed one binds each list by name. No other
   // definition may hold any of them (checked and bound atomically across instances).
   const bound = !isRouted(def) && !routedBefore && stored.listId === lists[0].listId;
+  // I15: a list bound for the first time may hold an earlier sync's items (the definition removed and added back):
+  // without their pairs every row would get a second item. Refused, naming relink (after a list another definition
+  // holds, which is refused as such).
+  if (!bound && !routedBefore) {
+    const binding = await listsToBind(ctx.meta, stored, lists, isRouted(def));
+    if (binding.length > 0) {
+      await refuseShared(ctx.meta, stored, binding);
+      await refuseUnclaimedItems(ctx.meta, target, stored, siteId, binding);
+    }
+  }
   await claimLists(
     ctx.meta,
     stored,

@@ -1,0 +1,185 @@
+import type { Pool } from 'pg';
+import { contentHash, identityOf, type CanonicalRecord } from '../canonical';
+import type { SyncDefinition } from '../definition/schema';
+import { readSourceTable } from '../source/postgres/catalog';
+import { PostgresSource } from '../source/postgres/PostgresSource';
+import type { StoredDefinition } from '../store/definitions';
+import type { LedgerEntry, LedgerStore } from '../store/ledger';
+import type { SharePointTarget } from '../target/sharepoint/SharePointTarget';
+import type { FieldPlan } from './plan';
+import { UNCONFIRMED_ETAG } from './push/pendingCreates';
+import type { ScopeList } from './routing';
+
+/**
+ * Items a definition finds in a list it has no pairs in yet, carrying the hidden key of an earlier sync of that list
+ * (docs/design.md I15): the definition was removed and added back (or renamed), or the list was copied with its
+ * items. Their rows have no ledger entry, so a push would create a second item for each of them and a pull would
+ * take them for new items. Runs refuse until `relink` pairs them with the rows whose keys they carry.
+ */
+export class ListHoldsSyncedItemsError extends Error {
+  readonly errorKind = 'invalid_definition' as const;
+  readonly hint: string;
+
+  constructor(
+    readonly definition: string,
+    readonly list: string,
+    readonly keyColumn: string,
+    readonly found: number,
+    readonly looked: number,
+  ) {
+    super(
+      `Definition "${definition}": list "${list}" already holds items carrying the hidden key column ` +
+        `"${keyColumn}" (${found} of the first ${looked} items), written by an earlier sync of this list (a ` +
+        'definition removed and added back or renamed, or the list copied with its items), and this definition has ' +
+        'no pairs in it yet: a push would create a second item for each of their rows and a pull would take them ' +
+        `for new items. Nothing was written. Run "npx arcore-sync relink ${definition}" to pair them with their rows.`,
+    );
+    this.name = 'ListHoldsSyncedItemsError';
+    this.hint =
+      `run "npx arcore-sync relink ${definition}" to pair those items with the rows whose keys they carry (values ` +
+      'that differ are then decided by the conflict policy), then run again; to sync into this list afresh ' +
+      `instead, delete those items or empty their "${keyColumn}" column`;
+  }
+}
+
+/**
+ * The lists a run is about to bind to the definition (its first run on them): a single list when none is bound yet
+ * (a bound list that differs is a replaced list, refused as such), a routed definition's lists not bound by name.
+ * Lists without the hidden key column are left to the checks that name that.
+ */
+export async function listsToBind(
+  meta: Pool,
+  stored: StoredDefinition,
+  lists: ScopeList[],
+  routed: boolean,
+): Promise<ScopeList[]> {
+  const keyed = (l: ScopeList) => l.spColumns.some((c) => c.name === stored.definition.target.keyColumn);
+  if (!routed) return stored.listId === null ? lists.slice(0, 1).filter(keyed) : [];
+  const { rows } = await meta.query<{ list_name: string }>(
+    'SELECT list_name FROM arcore.sync_definition_lists WHERE definition_id = $1',
+    [stored.id],
+  );
+  const bound = new Set(rows.map((r) => r.list_name));
+  return lists.filter((l) => !bound.has(l.name) && keyed(l));
+}
+
+/** Items looked at for a hidden key when a definition binds a list: one Graph request. */
+const LOOK_AT_ITEMS = 100;
+
+/**
+ * At a run's start, for each list the definition binds now (its first run on it): refuses when the definition has
+ * no ledger entry in the list and the list's first items carry hidden keys. An earlier sync's items all carry one
+ * (its pull writes the key back to every item it inserts), so the first page tells. Costs one indexed query and one
+ * Graph request per list, once: a bound list is not looked at again.
+ */
+export async function refuseUnclaimedItems(
+  meta: Pool,
+  target: SharePointTarget,
+  stored: StoredDefinition,
+  siteId: string,
+  lists: ScopeList[],
+): Promise<void> {
+  const def = stored.definition;
+  for (const list of lists) {
+    const { rows } = await meta.query(
+      'SELECT 1 FROM arcore.sync_ledger WHERE definition_id = $1 AND sp_list_id = $2 LIMIT 1',
+      [stored.id, list.listId],
+    );
+    if (rows.length > 0) continue;
+    let looked = 0;
+    let found = 0;
+    for await (const page of target.listItems(siteId, list.listId, {
+      select: [def.target.keyColumn],
+      top: LOOK_AT_ITEMS,
+    })) {
+      for (const item of page) {
+        looked++;
+        const key = item.fields[def.target.keyColumn];
+        if (typeof key === 'string' && key !== '') found++;
+      }
+      break;
+    }
+    if (found > 0)
+      throw new ListHoldsSyncedItemsError(def.name, list.name, def.target.keyColumn, found, looked);
+  }
+}
+
+/** An item of a list read by relink, carrying a hidden key. */
+export interface KeyedItem {
+  listId: string;
+  id: string;
+  eTag: string;
+  /** Its mapped values; null when they could not be read. */
+  values: CanonicalRecord | null;
+}
+
+/**
+ * Relink's pairs for items whose hidden key no ledger entry holds (I15): each such item whose key is the identity
+ * hash of a row of the table now is paired with that row. It has no values last synced, so nothing is assumed of
+ * either side: every field is aligned afresh (the pull compares the two sides and values that differ go to the
+ * conflict policy, its eTag proving nothing: UNCONFIRMED_ETAG); a definition that does not pull records what the
+ * item holds and writes the row's values over it. The table (`pool`) is read by key, a page at a time. `unclaimed`: hidden key → the item chosen for it;
+ * the keys paired are taken out of it, so what is left carries a key no row of the table has.
+ */
+export async function pairsForUnclaimedItems(
+  meta: Pool,
+  pool: Pool,
+  def: SyncDefinition,
+  plan: FieldPlan,
+  ledger: LedgerStore,
+  unclaimed: Map<string, KeyedItem>,
+): Promise<LedgerEntry[]> {
+  // Keys some entry holds (in whatever state) are the ledger's to decide.
+  const keys = [...unclaimed.keys()];
+  for (let i = 0; i < keys.length; i += 1000) {
+    const held = await ledger.byIdentities(meta, keys.slice(i, i + 1000));
+    for (const hash of held.keys()) unclaimed.delete(hash);
+  }
+  if (unclaimed.size === 0) return [];
+  const table = await readSourceTable(pool, def.source.schema, def.source.table);
+  if (!table) return [];
+  const source = new PostgresSource(pool, {
+    schema: def.source.schema,
+    table: def.source.table,
+    key: def.source.key,
+    cursorColumn: null,
+    rowVersion: false,
+    columns: table.columns.filter((c) => def.source.key.includes(c.name)),
+  });
+  const entries: LedgerEntry[] = [];
+  let after: unknown[] | null = null;
+  for (;;) {
+    const rows = await source.readKeyPage(after, def.source.pageSize);
+    if (rows.length === 0) break;
+    after = def.source.key.map((k) => rows[rows.length - 1].values[k]);
+    for (const row of rows) {
+      let hash: string;
+      try {
+        hash = identityOf(def.source.key, row.values, plan.keyKinds).hash;
+      } catch {
+        continue; // a key that identifies no row (NULL) is never synced
+      }
+      const item = unclaimed.get(hash);
+      if (!item) continue;
+      unclaimed.delete(hash);
+      // Postgres is the only writer of a definition that does not pull: the pair records what the item holds, and
+      // the push, reading every row again, brings the item to its row (as relink's adoptedEntry does).
+      const held = def.pull.enabled ? null : item.values;
+      entries.push({
+        identityHash: hash,
+        identity: Object.fromEntries(def.source.key.map((k) => [k, row.values[k]])),
+        listId: item.listId,
+        itemId: item.id,
+        eTag: held ? item.eTag : UNCONFIRMED_ETAG,
+        syncedValues: held,
+        contentHash: held ? contentHash(held) : null,
+        provenance: null,
+        state: 'SYNCED',
+        lastSourceTs: null,
+        spModifiedAt: null,
+      });
+    }
+    if (unclaimed.size === 0) break;
+  }
+  return entries;
+}
