@@ -19,3 +19,14 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
     client.release();
   }
 }
+
+/**
+ * Makes every deferrable constraint (a `DEFERRABLE INITIALLY DEFERRED` foreign key, as Django declares each one)
+ * check at the end of each statement for the rest of the transaction, as a non-deferrable one does. Run right
+ * after BEGIN by every transaction that writes synced values into the source under per-item savepoints: a value
+ * refused only at COMMIT comes after every savepoint, so it failed the whole page (or batch) instead of the one
+ * item, and every later run met the same page again (docs/design.md, I12).
+ */
+export async function checkConstraintsPerStatement(client: PoolClient): Promise<void> {
+  await client.query('SET CONSTRAINTS ALL IMMEDIATE');
+}

@@ -9,7 +9,7 @@ import { applyToPostgres, graphFields, revivedFields, type Rekeyed } from './pus
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../store/ledger';
 import { confirmListStands, rethrowUnlessListGone } from './listGone';
-import { inTransaction } from '../db/transaction';
+import { checkConstraintsPerStatement, inTransaction } from '../db/transaction';
 import { assertKeysFree } from './pull/insert';
 import { confirmItemDelete } from './resolveItemGone';
 import { describeResolution, type Resolution, type ResolveResult } from './resolveEffect';
@@ -539,6 +539,8 @@ async function resolveInRun(
   try {
     marked = await markRunWrites(scope, client); // marks the resolution as ours; LSN capture reads it back and the ledger comparison skips it (I3)
     await client.query('BEGIN');
+    // Refused values are named field by field (writePostgres) before SharePoint is written, never at COMMIT after it.
+    await checkConstraintsPerStatement(client);
     if (Object.keys(pgChanges).length)
       written = await writePostgres(scope, client, conflict, pgChanges, synced);
     if (!item || Object.keys(spChanges).length || Object.keys(revived).length) {
@@ -759,6 +761,7 @@ async function bringRowBack(
   try {
     marked = await markRunWrites(scope, client); // ours (I3), as in resolveInRun
     await client.query('BEGIN');
+    await checkConstraintsPerStatement(client); // refused before SharePoint is written, as in resolveInRun
     written = await writePostgres(scope, client, conflict, synced, synced, 'recreate', rekeyed);
     // Re-created through a view whose trigger made the key: the pair follows the row to its new key (I1).
     if (rekeyed.to) await assertKeysFree(scope, ctx.meta, [{ row: rekeyed.to.row, itemId: item.id }], [hash]);

@@ -34,7 +34,7 @@ import type { PairDecision } from '../reconcile';
 import type { RunScope } from '../runner';
 import { decideBackfill, mergeSynced } from './decide';
 import { confirmListStands, confirmListsOfNotFound, rethrowUnlessListGone } from '../listGone';
-import { inTransaction } from '../../db/transaction';
+import { checkConstraintsPerStatement, inTransaction } from '../../db/transaction';
 
 /** What every batch of one backfill run shares. */
 export interface BackfillJob {
@@ -223,6 +223,7 @@ async function inKeepCursorTx(job: BackfillJob, fn: (client: PoolClient) => Prom
   const client = await job.scope.sourcePool.connect();
   try {
     await client.query('BEGIN');
+    await checkConstraintsPerStatement(client); // a refusal fails its row's savepoint, not the batch's COMMIT
     await client.query('SELECT set_config($1, $2, true)', [KEEP_CURSOR_SETTING, 'on']);
     await fn(client);
     job.scope.assertLockHeld();

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { checkConstraintsPerStatement } from '../../db/transaction';
 import { markRunWrites, unmarkForRelease } from '../../capture/lsn/origin';
 import type { RunScope } from '../runner';
 
@@ -22,6 +23,8 @@ export async function inPageTx<T>(
     marked = await markRunWrites(scope, source);
     await meta.query('BEGIN');
     if (source !== meta) await source.query('BEGIN');
+    // A deferred constraint refusing one item's value then fails in the item's savepoint, not the page's COMMIT.
+    await checkConstraintsPerStatement(source);
     const out = await fn(source, meta);
     scope.assertLockHeld();
     if (source !== meta && !scope.dryRun) await beforeSourceCommit?.(source, meta);
