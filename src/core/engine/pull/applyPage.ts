@@ -17,7 +17,7 @@ import { assertKeysFree, insertItem } from './insert';
 import { insertedPair, recordInsertIntents } from './intents';
 import { inPageTx } from './pageTx';
 import { assertUnchanged, readPageRows } from './pageRows';
-import { parkKey } from './parked';
+import { parkKey, pullFailureMessage } from './parked';
 import { checkpoint, PageWrites, type PageOut } from './pageWrites';
 import { decidePair, settle, type Pair, type WriteBack } from './settle';
 import { pairDeleteTimes } from './deleteTimes';
@@ -155,7 +155,7 @@ export async function applyEntries(
           itemKey: parkKey(scope, itemId),
           sourceIdentity: entry?.identity ?? null,
           spItemId: itemId,
-          error: `item ${itemId}: ${(err as Error).message}`,
+          error: pullFailureMessage(scope, itemId, err),
         });
       }
     };

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { fromGraphFields, identityOf } from '../../canonical';
+import { CanonicalValueError, fromGraphFields, identityOf, type CanonicalRecord } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
 import { recordConflict } from '../../store/conflicts';
 import { park } from '../../store/failures';
@@ -104,12 +104,13 @@ export async function recordCopy(
   row: SourceRow | null,
 ): Promise<void> {
   const { def, plan } = scope;
-  const sp = fromGraphFields(item.fields, plan.columns);
+  const { values: sp, unreadable } = readableFields(item, plan.columns);
   const pg = row ? rowToCanonical(plan, row.values) : null;
   const reason =
     `item ${item.id} carries the hidden key (${def.target.keyColumn}) of the row paired with item ${copy.pairedWith}, ` +
     `which still exists: a copy, a flow or an import. It was not applied and is not paired. Delete item ${item.id} ` +
-    `in SharePoint, or clear its ${def.target.keyColumn} to sync it as a new item`;
+    `in SharePoint, or clear its ${def.target.keyColumn} to sync it as a new item` +
+    unreadable.map((err) => ` (its ${err.message}: change it too before it syncs)`).join('');
   scope.counts.conflicts++;
   await recordConflict(meta, scope.definitionId, {
     runId: scope.runId,
@@ -138,6 +139,32 @@ export async function recordCopy(
 }
 
 /**
+ * An item's canonical values, leaving out (and answering) each field whose value has no canonical form for its
+ * column: a copy is recorded as a copy whatever it holds, so one bad value does not fail the whole page (I12).
+ */
+function readableFields(
+  item: ListItem,
+  columns: RunScope['plan']['columns'],
+): { values: CanonicalRecord; unreadable: CanonicalValueError[] } {
+  try {
+    return { values: fromGraphFields(item.fields, columns), unreadable: [] };
+  } catch (err) {
+    if (!(err instanceof CanonicalValueError)) throw err;
+  }
+  const values: CanonicalRecord = {};
+  const unreadable: CanonicalValueError[] = [];
+  for (const [field, column] of columns) {
+    try {
+      Object.assign(values, fromGraphFields(item.fields, new Map([[field, column]])));
+    } catch (err) {
+      if (!(err instanceof CanonicalValueError)) throw err;
+      unreadable.push(err);
+    }
+  }
+  return { values, unreadable };
+}
+
+/**
  * A new item whose key, mapped from SharePoint, is that of a row kept when its item was deleted under deletes.pull
  * IGNORE (ITEM_DELETED) is that row's item now (a user added it again by hand): it takes the kept pair, which the page
  * revives and decides against the values last synced (I8), as an item carrying the row's hidden key would be.
@@ -155,14 +182,16 @@ export async function claimsOfKeptRows(
   for (const e of entries) {
     if (e.kind !== 'upsert' || byItem.has(e.item.id) || claims.copies.has(e.item.id)) continue;
     if (claims.moving.has(e.item.id)) continue;
-    const { values } = newRowValues(scope, e.item);
-    if (!def.source.key.every((k) => k in values && values[k].value !== null)) continue;
     try {
+      // A value with no canonical form for its column throws here: the item's own insert (its savepoint) parks it
+      // with that message, and the rest of the page goes on (I12).
+      const { values } = newRowValues(scope, e.item);
+      if (!def.source.key.every((k) => k in values && values[k].value !== null)) continue;
       const key = Object.fromEntries(def.source.key.map((k) => [k, values[k].value]));
       const { hash } = identityOf(def.source.key, key, plan.keyKinds);
       if (!byHash.has(hash)) byHash.set(hash, e.item.id);
     } catch {
-      // A key with no identity: its insert is refused as any such item's is.
+      // A value or key with no canonical form: its insert is refused as any such item's is.
     }
   }
   if (byHash.size === 0) return;

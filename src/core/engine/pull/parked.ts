@@ -1,3 +1,4 @@
+import { CanonicalValueError } from '../../canonical';
 import { dueFailures } from '../../store/failures';
 import type { DeltaEntry } from '../../target/sharepoint';
 import type { RunScope } from '../runner';
@@ -13,6 +14,22 @@ export function parkKey(
   listId = scope.listId,
 ): string {
   return scope.route ? `${listId}/${itemId}` : itemId;
+}
+
+/**
+ * What a parked pull item's record says: Postgres's words for a refusal. A SharePoint value with no canonical form
+ * for its column (2.5 for an integer column, I2) names the field and the value, and says what to do: nothing the
+ * engine does makes such a value fit, so the item stays parked until someone changes it (I12).
+ */
+export function pullFailureMessage(scope: Pick<RunScope, 'plan'>, itemId: string, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof CanonicalValueError) || err.field === undefined) return `item ${itemId}: ${message}`;
+  const column = scope.plan.fields.find((f) => f.target === err.field)?.source;
+  return (
+    `item ${itemId}: ${message}. Next step: change ${err.field} of item ${itemId} in SharePoint to a value ` +
+    `${column === undefined ? 'its column' : `Postgres column ${column}`} can hold (${err.kind}); ` +
+    'the item is retried by the next pulls'
+  );
 }
 
 /**
