@@ -91,6 +91,21 @@ function integerText(kind: FieldKind, value: number, udt: string, column: string
 }
 
 /**
+ * The parameter for a canonical null (I2: '' is null, [] is null): NULL, except in a NOT NULL column, which is
+ * given the empty value null stands for, '' in a text column and '{}' in an array column, so that a field cleared
+ * in SharePoint can reach a `text NOT NULL DEFAULT ''` column. Both read back as null, so the ledger, the next push
+ * and the next pull see no change. Any other NOT NULL column has no empty value: Postgres refuses the NULL and the
+ * row is parked with its message (I12).
+ */
+export function nullParam(pg: PgColumnInfo): unknown {
+  if (pg.isNullable) return null;
+  const udt = pg.udtName.toLowerCase();
+  if (udt.startsWith('_') || pg.dataType.toUpperCase() === 'ARRAY') return [];
+  if (udt === 'text' || udt === 'varchar') return '';
+  return null;
+}
+
+/**
  * The parameter to bind when writing a canonical value into a Postgres column (used with pgCastFor):
  * dates as 'YYYY-MM-DD'; timestamps as ISO text ('…Z' for timestamptz; for timestamp without time zone the
  * UTC wall-clock time, matching how toCanonical reads it); json as its text; arrays as JS arrays; integers
@@ -99,6 +114,7 @@ function integerText(kind: FieldKind, value: number, udt: string, column: string
  * keeps about 7 digits: the next read then canonicalises to the rounded value.
  */
 export function toPgParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnInfo): unknown {
+  if (value === null) return nullParam(pg);
   if (pg.enum) return enumParam(kind, value, pg, pg.enum);
   const udt = pg.udtName.toLowerCase();
   if (!WRITABLE_TYPES[kind].has(udt)) {
@@ -109,7 +125,6 @@ export function toPgParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnIn
       `a ${kind} value cannot be written here`,
     );
   }
-  if (value === null) return null;
   const wrongShape = (expected: string): never => {
     throw new CanonicalValueError(kind, value, `expected a canonical ${expected} for column ${pg.name}`);
   };
@@ -167,7 +182,6 @@ function enumParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnInfo, e: 
       `a ${kind} value cannot be written into enum${isArray ? ' array' : ''} ${e.schema}.${e.name}`,
     );
   }
-  if (value === null) return null;
   const values = isArray ? value : [value];
   if (!Array.isArray(values) || !values.every((v): v is string => typeof v === 'string')) {
     throw new CanonicalValueError(

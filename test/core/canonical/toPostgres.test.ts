@@ -58,6 +58,19 @@ describe('toPgParam', () => {
     expect(toPgParam('text', null, pgColumn('text'))).toBeNull();
   });
 
+  it("writes null into a NOT NULL text column as '' and into a NOT NULL array column as '{}' (I2), NULL elsewhere", () => {
+    const notNull = (udt: string): PgColumnInfo => ({ ...pgColumn(udt), isNullable: false });
+    expect(toPgParam('text', null, notNull('text'))).toBe('');
+    expect(toPgParam('note', null, notNull('varchar'))).toBe('');
+    expect(toPgParam('multiChoice', null, notNull('_text'))).toEqual([]);
+    expect(toPgParam('multiLookupId', null, notNull('_int4'))).toEqual([]);
+    // No empty value to stand for null: Postgres refuses the NULL, naming the column.
+    expect(toPgParam('number', null, notNull('int4'))).toBeNull();
+    expect(toPgParam('dateTime', null, notNull('timestamptz'))).toBeNull();
+    expect(toPgParam('text', null, pgColumn('text'))).toBeNull();
+    expect(toPgParam('multiChoice', null, pgColumn('_text'))).toBeNull();
+  });
+
   it('writes 2^63, the double SharePoint holds for the top bigint values, as the largest bigint', () => {
     expect(toPgParam('number', 2 ** 63, pgColumn('int8'))).toBe('9223372036854775807');
     expect(toPgParam('number', -(2 ** 63), pgColumn('int8'))).toBe('-9223372036854775808');

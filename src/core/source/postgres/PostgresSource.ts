@@ -1,5 +1,5 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import { pgCastFor, pgTypeParsers, toPgParam } from '../../canonical';
+import { pgCastFor, pgTypeParsers, toPgParam, type CanonicalValue, type FieldKind } from '../../canonical';
 import type { KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceColumn } from './catalog';
 import {
@@ -91,6 +91,15 @@ export class PostgresSource {
     const col = this.byName.get(name);
     if (!col) throw new Error(`column "${name}" is not part of ${this.qualified}`);
     return col;
+  }
+
+  /**
+   * The parameter writing a canonical value into `column` (toPgParam: a null in a NOT NULL text or array column is
+   * its empty value, I2). A key column's null stays NULL: an empty key is no key (I1), never a row keyed ''.
+   */
+  param(column: string, kind: FieldKind, value: CanonicalValue): unknown {
+    if (value === null && this.shape.key.includes(column)) return null;
+    return toPgParam(kind, value, this.column(column));
   }
 
   /** The cursor column of a TIMESTAMP read; an LSN definition without one never reads by timestamp. */
@@ -294,7 +303,7 @@ export class PostgresSource {
     const params: unknown[] = [];
     for (const [column, { kind, value }] of Object.entries(values)) {
       const col = this.column(column);
-      params.push(value === null ? null : toPgParam(kind, value, col));
+      params.push(this.param(column, kind, value));
       sql.push(`${quoteIdent(column)} = $${offset + params.length}${pgCastFor(col)}`);
     }
     return { sql, params };
@@ -358,7 +367,7 @@ export class PostgresSource {
     const params: unknown[] = [];
     for (const [column, { kind, value }] of Object.entries(values)) {
       const col = this.column(column);
-      params.push(value === null ? null : toPgParam(kind, value, col));
+      params.push(this.param(column, kind, value));
       columns.push(quoteIdent(column));
       exprs.push(`$${params.length}${pgCastFor(col)}`);
     }

@@ -8,7 +8,7 @@
  * isolated (I12).
  */
 import type { PoolClient } from 'pg';
-import { pgCastFor, pgTypeParsers, toPgParam, type CanonicalValue, type FieldKind } from '../../canonical';
+import { pgCastFor, pgTypeParsers, type CanonicalValue, type FieldKind } from '../../canonical';
 import type { PostgresSource, SourceRow } from './PostgresSource';
 import { castTypeOf, quoteIdent } from './sql';
 
@@ -26,7 +26,7 @@ export function encodeValues(source: PostgresSource, values: ColumnValues): Enco
   const columns = Object.keys(values).sort();
   const params = columns.map((c) => {
     const { kind, value } = values[c];
-    return value === null ? null : toPgParam(kind, value, source.column(c));
+    return source.param(c, kind, value);
   });
   return { columns, params, signature: JSON.stringify(columns) };
 }
