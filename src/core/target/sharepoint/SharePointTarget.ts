@@ -22,7 +22,13 @@ import {
   subscriptionSchema,
   type Subscription,
 } from './graphSchemas';
-import { GraphTransport, requestErrorOf, type GraphTransportStats } from './GraphTransport';
+import {
+  GraphTransport,
+  requestErrorOf,
+  throttlingOf,
+  type GraphResponse,
+  type GraphTransportStats,
+} from './GraphTransport';
 import type { GraphClientOptions } from './options';
 import { hasFields, readListItems, toDeltaEntry, toListItem } from './listItems';
 import { internalNameFor } from './internalNames';
@@ -492,8 +498,11 @@ export class SharePointTarget {
 
   /**
    * Items read one by one (single-item GETs with `$expand=fields($select=…)`, in `$batch` requests of 20): each as
-   * read, or 'gone' for a 404. Any other status fails the read; an item answered without its fields object, or
-   * left unanswered by the batch, fails it with FieldsMissingError (an unread item is never read as empty, I12).
+   * read, or 'gone' for a 404. SharePoint throttles each inner request on its own (graph.md): an inner 429, or a 503
+   * with Retry-After, blocks the app for the largest wait (shared with every worker, so the run stops at its
+   * deadline, I16) and only those reads are sent again; another inner 5xx is retried with back-off, as the transport
+   * retries a read (I10). Any other status fails the read; an item answered without its fields object, or left
+   * unanswered by the batch, fails it with FieldsMissingError (an unread item is never read as empty, I12).
    */
   private async readByIds(
     siteId: string,
@@ -502,47 +511,96 @@ export class SharePointTarget {
     select: string[] | undefined,
   ): Promise<Map<string, ListItem | 'gone'>> {
     const out = new Map<string, ListItem | 'gone'>();
+    for (let start = 0; start < ids.length; start += MAX_BATCH_SIZE)
+      await this.readChunkByIds(siteId, listId, ids.slice(start, start + MAX_BATCH_SIZE), select, out);
+    if ([...out.values()].includes('gone')) await this.confirmListAnswers(siteId, listId);
+    return out;
+  }
+
+  /** One `$batch` of readByIds, sent again for the reads throttled or failed transiently until each is answered. */
+  private async readChunkByIds(
+    siteId: string,
+    listId: string,
+    chunk: string[],
+    select: string[] | undefined,
+    out: Map<string, ListItem | 'gone'>,
+  ): Promise<void> {
     const expand = fieldsExpansion(select);
-    for (let start = 0; start < ids.length; start += MAX_BATCH_SIZE) {
-      const chunk = ids.slice(start, start + MAX_BATCH_SIZE);
-      const requests = chunk.map((id, index) => ({
-        id: String(index),
-        method: 'GET',
-        url: `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(id)}?$expand=${expand}`,
-      }));
+    const urlOf = (id: string) =>
+      `/sites/${siteId}/lists/${listId}/items/${encodeURIComponent(id)}?$expand=${expand}`;
+    let pending = chunk;
+    let throttledMs = 0;
+    let transientAttempts = 0;
+    while (pending.length > 0) {
+      const requests = pending.map((id, index) => ({ id: String(index), method: 'GET', url: urlOf(id) }));
       const batch = await this.transport.request('POST', '$batch', batchResponseSchema, {
         body: { requests },
         resourceUnits: requests.length,
         safeToRetry: true,
       });
       const answered = new Set<number>();
+      const throttled: string[] = [];
+      const transient: string[] = [];
+      let throttleWaitMs = 0;
+      let throttleStatus: 429 | 503 = 429;
+      let lastThrottled: GraphResponse | undefined;
+      let failure: GraphResponse | undefined;
       for (const response of batch.responses) {
-        const id = chunk[Number(response.id)];
+        const id = pending[Number(response.id)];
         if (id === undefined) continue;
         answered.add(Number(response.id));
+        const headers = new Headers(response.headers ?? {});
+        this.transport.noteRateLimitHeaders(headers);
+        const throttling = throttlingOf(response.status, headers);
+        const answer: GraphResponse = {
+          method: 'GET',
+          url: this.transport.url(urlOf(id)),
+          status: response.status,
+          body: response.body,
+          headers,
+        };
+        if (throttling) {
+          throttled.push(id);
+          lastThrottled = answer;
+          if (throttling.waitMs >= throttleWaitMs)
+            [throttleWaitMs, throttleStatus] = [throttling.waitMs, throttling.status];
+          continue;
+        }
+        if (response.status >= 500) {
+          transient.push(id);
+          failure ??= answer;
+          continue;
+        }
         if (response.status === 404) {
           out.set(id, 'gone');
           continue;
         }
         const read = parseListItem(response.body);
-        if (response.status !== 200 || !read.success)
-          throw requestErrorOf({
-            method: 'GET',
-            url: this.transport.url(requests[Number(response.id)].url),
-            status: response.status,
-            body: response.body,
-            headers: new Headers(response.headers ?? {}),
-          });
-        if (!hasFields(read.data))
-          throw new FieldsMissingError('GET', this.transport.url(requests[Number(response.id)].url), [id]);
+        if (response.status !== 200 || !read.success) throw requestErrorOf(answer);
+        if (!hasFields(read.data)) throw new FieldsMissingError('GET', this.transport.url(urlOf(id)), [id]);
         out.set(id, toListItem(read.data));
       }
-      const unanswered = chunk.filter((_, index) => !answered.has(index));
+      const unanswered = pending.filter((_, index) => !answered.has(index));
       if (unanswered.length > 0)
         throw new FieldsMissingError('POST', this.transport.url('$batch'), unanswered);
+      if (throttled.length > 0) {
+        // The next attempt waits out the block in the transport's clearance, which stops the run at its deadline.
+        const honouredMs = await this.transport.noteThrottled(
+          throttleWaitMs,
+          throttled.length,
+          throttleStatus,
+        );
+        throttledMs += honouredMs;
+        if (throttledMs > this.transport.maxThrottleWaitMs && lastThrottled)
+          throw requestErrorOf(lastThrottled);
+      }
+      if (transient.length > 0) {
+        if (transientAttempts >= this.transport.maxTransientRetries && failure) throw requestErrorOf(failure);
+        transientAttempts += 1;
+        await this.transport.transientBackoff(transientAttempts);
+      }
+      pending = [...throttled, ...transient];
     }
-    if ([...out.values()].includes('gone')) await this.confirmListAnswers(siteId, listId);
-    return out;
   }
 
   /**
