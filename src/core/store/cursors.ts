@@ -121,6 +121,18 @@ export async function writeListCursor(
   await writeRow(db, definitionId, listRow(listId), value, progress, fingerprint);
 }
 
+/**
+ * When each routed list's delta cursor was last written (a page applied, a feed finished, a link reset), by list id;
+ * a list never pulled has no entry.
+ */
+export async function listCursorTimes(db: Db, definitionId: string): Promise<Map<string, Date>> {
+  const { rows } = await db.query<{ list_id: string; updated_at: Date }>(
+    'SELECT list_id, updated_at FROM arcore.sync_list_cursors WHERE definition_id = $1',
+    [definitionId],
+  );
+  return new Map(rows.map((r) => [r.list_id, r.updated_at]));
+}
+
 /** Forgets every routed list's delta link of a definition (relink, reset-cursor). */
 export async function clearListCursors(db: Db, definitionId: string): Promise<number> {
   const { rowCount } = await db.query('DELETE FROM arcore.sync_list_cursors WHERE definition_id = $1', [

@@ -1,12 +1,14 @@
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
 import {
+  listCursorTimes,
   readCursor,
   readListCursor,
   writeCursor,
   writeListCursor,
   type TargetFingerprint,
 } from '../../store/cursors';
+import type { ScopeList } from '../routing';
 import type { RunScope } from '../runner';
 
 /**
@@ -54,4 +56,17 @@ export function writeTargetCursor(
   return scope.route
     ? writeListCursor(db, scope.definitionId, scope.listId, value, progress, fingerprint)
     : writeCursor(db, scope.definitionId, 'TARGET', value, progress, fingerprint);
+}
+
+/**
+ * A routed definition's lists in the order a pull reads them: those whose delta cursor was written least recently
+ * first (never pulled before all), route order among equals. A run its time budget stops between lists leaves the
+ * rest unwritten, so its continuation starts with them: in route order, a first list whose feed takes a whole budget
+ * would starve the lists after it (I16).
+ */
+export async function leastRecentlyPulledFirst(scope: RunScope): Promise<ScopeList[]> {
+  const times = await listCursorTimes(scope.ctx.meta, scope.definitionId);
+  const at = (list: ScopeList) => times.get(list.listId)?.getTime() ?? Number.NEGATIVE_INFINITY;
+  // Array.prototype.sort is stable: lists written at the same moment keep route order.
+  return [...scope.lists].sort((a, b) => at(a) - at(b));
 }

@@ -2,6 +2,7 @@ import { IDLE_PULL_TRIGGERS, idlePullSummary, probePullIdle } from '../idlePull'
 import { forList, skipUnusableList } from '../routing';
 import { withRun, type RunOptions } from '../runner';
 import type { EngineContext, RunSummary } from '../types';
+import { leastRecentlyPulledFirst } from './cursor';
 import { pullList } from './feed';
 import { settleInsertIntents } from './intents';
 
@@ -43,11 +44,21 @@ export async function runPull(
       scope.details.pullDisabled = true;
       return;
     }
-    // Routed: each list in turn, each with its own delta link; a list out of time leaves the rest to the next run.
-    for (const list of scope.lists) {
+    // Routed: each list in turn, each with its own delta link, those pulled least recently first; a run out of time
+    // leaves the rest to its continuation, which starts with them (I16).
+    const lists = scope.route ? await leastRecentlyPulledFirst(scope) : scope.lists;
+    for (const [index, list] of lists.entries()) {
       if (skipUnusableList(scope, list)) continue;
       await pullList(forList(scope, list), opts.pipeline ?? true);
-      if (!scope.route || scope.timeLeft() <= 0) break;
+      if (!scope.route) break;
+      const left = lists.slice(index + 1);
+      if (left.length > 0 && scope.timeLeft() <= 0) {
+        scope.stopIncomplete(
+          `time budget spent before pulling ${left.length === 1 ? 'list' : 'lists'} ` +
+            left.map((l) => `"${l.name}"`).join(', '),
+        );
+        break;
+      }
     }
   });
 }
