@@ -1,5 +1,6 @@
 /** What every handler gets: the request, the shared state and the runtime settings. */
 import type { Identity, IdentityRegistry } from './auth';
+import type { DeltaErrorInjector } from './deltaErrors';
 import type { HeaderMap } from './errors';
 import type { SeededRandom } from './random';
 import type { EmulatorState, ListState, SiteState } from './state';
@@ -76,6 +77,8 @@ export interface EmulatorContext {
   events: EmulatorEvents;
   /** The seeded source of every random choice the emulator makes. */
   random: SeededRandom;
+  /** Items whose delta entries a test asked to come as `{"error"}` entries (control `injectDeltaError`). */
+  deltaErrors: DeltaErrorInjector;
   /** Runs one Graph request through the full pipeline (faults, throttling, log): $batch uses it. */
   execute(request: GraphRequest): Promise<GraphResponse>;
 }

@@ -17,6 +17,7 @@ import { assertTimeZone, toGraphDateTime } from './time';
 import { APP_ROLES, SITE_ACCESS_LEVELS, type SiteAccess } from './permissions';
 import type {
   AppTokenRequest,
+  DeltaErrorSpec,
   EmulatorControl,
   EmulatorItemSnapshot,
   EmulatorStats,
@@ -74,6 +75,7 @@ export class ControlApi implements EmulatorControl {
     void this.deps.notifier.cancelAll();
     ctx.state.resetContents(options.siteTimeZones);
     this.deps.faults.clear();
+    ctx.deltaErrors.clear();
     this.deps.budget.reset();
     this.deps.recorder.reset();
     Object.assign(ctx.settings, initialSettings(options));
@@ -133,6 +135,14 @@ export class ControlApi implements EmulatorControl {
     this.ctx.settings.deltaRepeats = repeatShare(
       parse(z.union([z.boolean(), z.number().min(0).max(1)]), enabled, 'delta repeats'),
     );
+  }
+
+  injectDeltaError(spec: DeltaErrorSpec): void {
+    this.ctx.deltaErrors.add(this.ctx, spec);
+  }
+
+  clearDeltaErrors(): void {
+    this.ctx.deltaErrors.clear();
   }
 
   triggerLifecycle(subscriptionId: string, event: 'reauthorizationRequired'): void {
@@ -278,6 +288,12 @@ export function handleControlHttp(
             'delta repeats',
           ).enabled,
         );
+        return done;
+      case 'POST /delta/errors':
+        control.injectDeltaError(body as DeltaErrorSpec);
+        return done;
+      case 'DELETE /delta/errors':
+        control.clearDeltaErrors();
         return done;
       case 'GET /stats':
         return { status: 200, body: control.stats() };

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { jsonResponse, type EmulatorContext, type GraphRequest, type GraphResponse } from './context';
-import { GraphError } from './errors';
+import { GraphError, type GraphErrorBody } from './errors';
 import { plainItem } from './itemStore';
 import { renderListItem, valueScope } from './items';
 import { resolveList } from './lists';
@@ -260,11 +260,22 @@ export function getDelta(
   }
   const latest = [...repeated, ...entries];
   if (ctx.settings.deltaOrder === 'unspecified') ctx.random.shuffle(latest);
-  const value = latest.map((entry) => renderEntry(scope, entry, render));
+  // An item a test made unreadable comes as an {"error"} entry in each of its places (deltaErrors.ts), counted once
+  // per answer.
+  const unreadable = new Map<number, GraphErrorBody | undefined>();
+  const errorFor = (id: number) => {
+    if (!unreadable.has(id))
+      unreadable.set(id, ctx.deltaErrors.take(list, id, req.requestId, req.clientRequestId));
+    return unreadable.get(id);
+  };
+  const value = latest.map(
+    (entry) => errorFor(entry.item?.id ?? (entry.deletedId as number)) ?? renderEntry(scope, entry, render),
+  );
   if (ctx.settings.deltaRepeats > 0) {
     for (let index = latest.length - 1; index >= 0; index--) {
       const item = latest[index].item;
       if (!item?.previous || !ctx.random.chance(ctx.settings.deltaRepeats)) continue;
+      if (unreadable.get(item.id)) continue;
       const at = ctx.random.between(0, index);
       value.splice(at, 0, renderListItem(scope, previousState(item), renderOptions));
     }

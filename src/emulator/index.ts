@@ -10,6 +10,7 @@ import type { EmulatorContext, RuntimeSettings } from './context';
 import { ControlApi } from './control';
 import { EmulatorSetupError } from './errors';
 import { GraphExecutor } from './executor';
+import { DeltaErrorInjector } from './deltaErrors';
 import { FaultInjector } from './faults';
 import { guidFromName } from './ids';
 import { Notifier } from './notifier';
@@ -92,6 +93,7 @@ export async function startEmulator(options?: EmulatorOptions): Promise<RunningE
     settings,
     links: { origin: '', baseUrl: '', absolute: (path) => path },
     random,
+    deltaErrors: new DeltaErrorInjector(),
     events: {
       itemsChanged(site, list) {
         notifier.listChanged(site, list);

@@ -78,6 +78,21 @@ export interface FaultSpec {
   drop?: 'before' | 'after';
 }
 
+/** An `{"error"}` entry in place of one item in delta answers (control `injectDeltaError`, deltaErrors.ts). */
+export interface DeltaErrorSpec {
+  /** Site id or `host:/path`. */
+  siteId: string;
+  /** List id or display name. */
+  list: string;
+  /** The item whose entries (latest state, stale repeats, tombstone) come as the error entry. */
+  itemId: string;
+  /** Error code (default `InternalServerError`, as reported). */
+  code?: string;
+  message?: string;
+  /** How many delta answers showing the item carry the error; absent = until `clearDeltaErrors`. */
+  count?: number;
+}
+
 export interface EmulatorStats {
   /** Count by `"METHOD route status"`, e.g. `"POST /sites/{site}/lists/{list}/items 201"`. */
   requests: Record<string, number>;
@@ -165,6 +180,9 @@ export interface EmulatorControl {
   expireDeltaTokens(): void;
   /** Repeat items in delta feeds (earlier, possibly stale occurrences, the latest one last): on, off or a share. */
   setDeltaRepeats(enabled: boolean | number): void;
+  /** Delta answers that would show the item show a Graph `{"error": …}` entry in its place (deltaErrors.ts). */
+  injectDeltaError(spec: DeltaErrorSpec): void;
+  clearDeltaErrors(): void;
   triggerLifecycle(subscriptionId: string, event: 'reauthorizationRequired'): void;
   stats(): EmulatorStats;
   requestLog(): RequestLogEntry[];

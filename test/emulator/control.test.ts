@@ -97,6 +97,18 @@ describe('control API over HTTPS under /_emulator (no auth)', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect((await control('POST', '/delta/repeats', { enabled: true })).status).toBe(204);
     expect((await control('DELETE', '/faults')).status).toBe(204);
+    expect(
+      (await control('POST', '/delta/errors', { siteId: t.siteId, list: 'Remote', itemId: '1', count: 1 }))
+        .status,
+    ).toBe(204);
+    const errored = await t.graph<PageShape<unknown>>('GET', `${items}/delta?$top=5`);
+    expect(errored.body.value).toContainEqual({
+      error: expect.objectContaining({ code: 'InternalServerError' }),
+    });
+    expect(
+      (await control('POST', '/delta/errors', { siteId: t.siteId, list: 'Remote', itemId: 'x' })).status,
+    ).toBe(400);
+    expect((await control('DELETE', '/delta/errors')).status).toBe(204);
   });
 
   it('sets site time zones, reports user lookup ids and triggers lifecycle events', async () => {

@@ -192,6 +192,48 @@ describe('listItem delta', () => {
     expect(changes.items[0].fields!.Qty).toBe(19);
   });
 
+  it('injectDeltaError: answers that show the item carry a Graph {"error"} entry in its place, no id, for count answers', async () => {
+    const listId = await newList('Errors', 3);
+    const items = `/sites/${t.siteId}/lists/${listId}/items`;
+    t.emulator.control.injectDeltaError({ siteId: t.siteId, list: 'Errors', itemId: '2', count: 2 });
+    const first = await drain(`${items}/delta?$expand=fields`);
+    expect(first.items.map((i) => i.id)).toEqual(['1', undefined, '3']);
+    const entry = first.items[1] as unknown as ErrorShape;
+    expect(Object.keys(entry)).toEqual(['error']);
+    expect(entry.error).toMatchObject({ code: 'InternalServerError', message: expect.any(String) });
+    expect(Object.keys(entry.error.innerError).sort()).toEqual(['client-request-id', 'date', 'request-id']);
+    // A tombstone too; the second answer used the count up, so the third shows the item again.
+    await t.graph('DELETE', `${items}/2`);
+    const changes = await drain(first.deltaLink);
+    expect(changes.items).toEqual([expect.objectContaining({ error: expect.anything() })]);
+    expect((await drain(first.deltaLink)).items).toEqual([
+      expect.objectContaining({ id: '2', deleted: { state: 'deleted' } }),
+    ]);
+    // Without a count until cleared; another item is shown as it is.
+    t.emulator.control.injectDeltaError({
+      siteId: t.siteId,
+      list: listId,
+      itemId: '1',
+      code: 'generalException',
+      message: 'General exception while processing',
+    });
+    for (let i = 0; i < 3; i++)
+      expect((await drain(`${items}/delta`)).items).toEqual([
+        {
+          error: expect.objectContaining({
+            code: 'generalException',
+            message: 'General exception while processing',
+          }),
+        },
+        expect.objectContaining({ id: '3' }),
+      ]);
+    t.emulator.control.clearDeltaErrors();
+    expect((await drain(`${items}/delta`)).items.map((i) => i.id)).toEqual(['1', '3']);
+    expect(() =>
+      t.emulator.control.injectDeltaError({ siteId: t.siteId, list: 'Nope', itemId: '1' }),
+    ).toThrow(/No list 'Nope'/);
+  });
+
   it('works through the Graph SDK with absolute delta links', async () => {
     const listId = await newList('Sdk', 2);
     const client = t.sdk();
