@@ -12,10 +12,23 @@ import type { ScopeList } from '../routing';
 import type { RunScope } from '../runner';
 
 /**
- * Progress of a delta feed being applied: the next page's link, and for a full enumeration the id that
- * marks ledger entries seen in it (so a crash mid-enumeration resumes without forgetting what it saw).
+ * `{"error"}` entries a delta feed carried in place of items (I8, I12): how many, and for a change feed the link of
+ * the first page that carried one, where the feed is read again once it ends (null for an enumeration, which
+ * starts over instead).
  */
-const progressSchema = z.object({ link: z.string().min(1), enumeration: z.string().nullable() });
+const unreadSchema = z.object({ entries: z.number().int().positive(), from: z.string().min(1).nullable() });
+export type UnreadEntries = z.output<typeof unreadSchema>;
+
+/**
+ * Progress of a delta feed being applied: the next page's link, and for a full enumeration the id that
+ * marks ledger entries seen in it (so a crash mid-enumeration resumes without forgetting what it saw); `unread`
+ * once a page of the feed carried error entries, so a continuation still knows the feed is not whole.
+ */
+const progressSchema = z.object({
+  link: z.string().min(1),
+  enumeration: z.string().nullable(),
+  unread: unreadSchema.optional(),
+});
 export type Progress = z.output<typeof progressSchema>;
 
 export function parseProgress(raw: string | null): Progress | null {

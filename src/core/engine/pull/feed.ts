@@ -6,12 +6,14 @@ import { linkCarriesPlan, parseProgress, readTargetCursor, writeTargetCursor } f
 import { reconcileUnseen } from './deletes';
 import { PagesAhead } from './pages';
 import { dueRetries } from './parked';
+import { leaveUnread, noteUnreadEntries } from './unreadEntries';
 
 /**
  * Pulls one list: parked items first, then the delta feed from the page in progress, or the stored delta link, or
  * a first enumeration; an expired link (410) re-enumerates and reconciles. Each page commits with the link to
- * the next; the new delta link is stored only once the whole feed is applied. With `pipeline`, the next page is
- * read while the current one is applied (pages.ts says why that commits nothing early).
+ * the next; the new delta link is stored only once the whole feed is applied, and never past a page that carried
+ * `{"error"}` entries (unreadEntries.ts). With `pipeline`, the next page is read while the current one is applied
+ * (pages.ts says why that commits nothing early).
  */
 export async function pullList(scope: RunScope, pipeline: boolean): Promise<void> {
   const { ctx, def, target, listId, plan } = scope;
@@ -31,6 +33,9 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
   let deltaLink = linkCarries ? (stored?.value ?? null) : null;
   let link: string | undefined = progress?.link ?? deltaLink ?? undefined;
   let enumeration: string | null = progress ? progress.enumeration : deltaLink ? null : scope.runId;
+  // Error entries this feed carried so far, a run stopped in it included (the page in progress keeps them).
+  let unread = progress?.unread;
+  let unreadHere = 0;
   // Parked items first. They are marked seen by the enumeration this run starts or resumes: an item its earlier
   // pages showed (parked then, inserted now) is not shown again, and unmarked its end would take it for deleted.
   const retry = await dueRetries(scope);
@@ -64,8 +69,8 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
             throttleWaitMs: 0,
             trace: { kind: 'page', rows: page.entries.length, ms },
           });
-          for (const e of page.errors)
-            ctx.log.warn(`${def.name}: delta feed reported ${e.code}: ${e.message}`);
+          unread = noteUnreadEntries(scope, page, unread, next, enumeration);
+          unreadHere += page.errors.length;
           if (page.nextLink && scope.timeLeft() > applyMs) ahead.readAhead(page.nextLink);
           const applying = Date.now();
           let wroteBack: Set<string>;
@@ -74,7 +79,7 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
             finalLink = page.deltaLink;
           } else {
             // This page commits the address of the next one, never anything read ahead (I5c).
-            progress = { link: page.nextLink as string, enumeration };
+            progress = { link: page.nextLink as string, enumeration, ...(unread ? { unread } : {}) };
             wroteBack = await applyEntries(
               scope,
               page.entries,
@@ -111,6 +116,7 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
         link = err.freshLink;
         deltaLink = null;
         enumeration = scope.runId;
+        unread = undefined;
         progress = { link, enumeration };
         fingerprint = { listId, select: [...plan.select].sort() };
         if (!scope.dryRun)
@@ -120,9 +126,13 @@ export async function pullList(scope: RunScope, pipeline: boolean): Promise<void
   } finally {
     await ahead.close();
   }
-  if (enumeration) await reconcileUnseen(scope, enumeration);
-  scope.assertLockHeld();
-  if (finalLink && !scope.dryRun) await writeTargetCursor(scope, ctx.meta, finalLink, null, fingerprint);
+  // A feed that carried error entries is not whole: no unseen pair is taken for deleted, no link passes them.
+  if (unread) await leaveUnread(scope, unread, unreadHere, { deltaLink, enumeration, fingerprint });
+  else {
+    if (enumeration) await reconcileUnseen(scope, enumeration);
+    scope.assertLockHeld();
+    if (finalLink && !scope.dryRun) await writeTargetCursor(scope, ctx.meta, finalLink, null, fingerprint);
+  }
   scope.details.pages = ((scope.details.pages as number) ?? 0) + pages;
   scope.details.resyncs = ((scope.details.resyncs as number) ?? 0) + resyncs;
 }
