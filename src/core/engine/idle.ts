@@ -223,9 +223,12 @@ function metaChecks(p: Prepared, params: Params): Partial<Record<Check, string>>
     checks['no cursor yet'] =
       `NOT coalesce((SELECT c.cursor_type = 'TIMESTAMP' AND c.value::jsonb ? 'ts' FROM cur c), false)`;
     // A transaction stamped inside the window may commit up to overlapSeconds later (I5b): until a run has
-    // read the window after that, the run's re-read could still find a row, so the probe does not guess.
-    checks['overlap window open'] = `NOT coalesce((SELECT l.started_at > (c.value::jsonb->>'ts')::timestamptz
-          + make_interval(secs => ${params.add(def.source.overlapSeconds)}::int)
+    // read the window after that, the run's re-read could still find a row, so the probe does not guess. The
+    // window's end is reckoned in the cursor column's own type (push/cursorValues.ts); only then is a naive value
+    // read as an instant, in the session's TimeZone, to compare with the run's start.
+    checks['overlap window open'] =
+      `NOT coalesce((SELECT l.started_at > ((c.value::jsonb->>'ts')::${p.cursorType}
+          + make_interval(secs => ${params.add(def.source.overlapSeconds)}::int))::timestamptz
         FROM last l, cur c WHERE c.cursor_type = 'TIMESTAMP'), false)`;
   }
   return checks;

@@ -46,6 +46,7 @@ import {
 } from './page';
 import { createFields, graphFields, revivedFields } from './writes';
 import { settleConflicts } from './conflicts';
+import { isBefore } from './cursorValues';
 import { Slices } from '../slices';
 import { groupBy } from '../../groupBy';
 import { markMovesChecked } from '../../store/moves';
@@ -125,11 +126,7 @@ export function holdBackParked(scope: RunScope, hashes: Set<string>, before: str
 async function waitsForRetry(scope: RunScope, hash: string, cursor: string | null): Promise<boolean> {
   const held = heldBack.get(scope);
   if (!held?.hashes.has(hash) || cursor === null) return false;
-  const { rows } = await scope.sourcePool.query<{ before: boolean }>(
-    'SELECT $1::timestamptz <= $2::timestamptz AS before',
-    [cursor, held.before],
-  );
-  return rows[0].before;
+  return isBefore(scope, cursor, held.before, true);
 }
 
 /** A row of a page read ahead of its push: identity and canonical values, or why it has none (I12, I13). */

@@ -17,6 +17,7 @@ import { notDueItemKeys } from '../../store/failures';
 import { prefetchOne, serially } from '../pipeline';
 import { keyOf } from '../plan';
 import type { RunScope } from '../runner';
+import { isBefore, windowStart } from './cursorValues';
 import { DELETE_SHARE, reconcileDeletes } from './deletes';
 import { preparePushPage, unsettledWith, type PushPage } from './prefetch';
 import { commitPage } from './page';
@@ -46,11 +47,7 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
   // Where a run stopped before it got past the cursor it started with (push/resumePosition.ts).
   const reached = cursorValue ? resumePositionFor(stored?.progress ?? null, cursorValue) : null;
   if (position) {
-    const { rows } = await scope.sourcePool.query<{ since: string }>(
-      `SELECT ($1::timestamptz - make_interval(secs => $2))::text AS since`,
-      [position.ts, def.source.overlapSeconds],
-    );
-    since = rows[0].since;
+    since = await windowStart(scope, position.ts, def.source.overlapSeconds);
     // Its continuation goes on from there instead of reading the same window again (I16).
     if (reached && !(await isBefore(scope, reached.ts, since))) start = { after: reached };
     // A parked row the overlap window reads again at a version already pushed waits for its retry (I5c).
@@ -198,13 +195,4 @@ async function* readPages(
     unsettled = unsettledWith(unsettled, page);
     from = { after: next };
   }
-}
-
-/** Timestamps compared by Postgres (text as Postgres renders it, microseconds included). */
-async function isBefore(scope: RunScope, a: string, b: string): Promise<boolean> {
-  const { rows } = await scope.sourcePool.query<{ before: boolean }>(
-    'SELECT $1::timestamptz < $2::timestamptz AS before',
-    [a, b],
-  );
-  return rows[0].before;
 }
