@@ -62,6 +62,7 @@ const CHECKS = [
   'no cursor yet',
   'open TRUNCATE',
   'overlap window open',
+  'window re-read owed',
   'rows after the cursor',
   'deletes recorded',
   'delete sweep due',
@@ -230,6 +231,9 @@ function metaChecks(p: Prepared, params: Params): Partial<Record<Check, string>>
       `NOT coalesce((SELECT l.started_at > ((c.value::jsonb->>'ts')::${p.cursorType}
           + make_interval(secs => ${params.add(def.source.overlapSeconds)}::int))::timestamptz
         FROM last l, cur c WHERE c.cursor_type = 'TIMESTAMP'), false)`;
+    // A continuation ended with the window its stopped run began with still owed a re-read (push/resumePosition.ts).
+    checks['window re-read owed'] =
+      `coalesce((SELECT c.progress IS NOT NULL FROM cur c WHERE c.cursor_type = 'TIMESTAMP'), false)`;
   }
   return checks;
 }
@@ -343,7 +347,7 @@ function columnsOf(checks: Partial<Record<Check, string>>): string {
  * that push left).
  */
 const CURSOR_CTE = `cur AS MATERIALIZED (
-    SELECT c.cursor_type, c.value, c.deletes_checked_at, c.deletes_full_position, c.capture_shape
+    SELECT c.cursor_type, c.value, c.progress, c.deletes_checked_at, c.deletes_full_position, c.capture_shape
       FROM arcore.sync_cursors c
      WHERE c.definition_id = $1::bigint AND c.scope = 'SOURCE'),
     last AS MATERIALIZED (

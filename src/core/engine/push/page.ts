@@ -140,12 +140,17 @@ export async function inSourceTx<T>(scope: RunScope, fn: (client: PoolClient) =>
   }
 }
 
+/**
+ * `progress`: what the cursor keeps beside it (push/resumePosition.ts), written with it; a cursor commit without
+ * it clears what was kept.
+ */
 export async function commitPage(
   scope: RunScope,
   commit: PageCommit,
   cursor: KeysetPosition | null,
+  progress: string | null = null,
 ): Promise<void> {
-  await commitKnown(scope, commit, commit.stopped ? null : cursor);
+  await commitKnown(scope, commit, commit.stopped ? null : cursor, progress);
   if (commit.stopped) throw commit.stopped;
 }
 
@@ -153,6 +158,7 @@ async function commitKnown(
   scope: RunScope,
   commit: PageCommit,
   cursor: KeysetPosition | null,
+  progress: string | null,
 ): Promise<void> {
   if (scope.dryRun) return; // a dry run moves no cursor and parks nothing
   await inTransaction(scope.ctx.meta, async (client) => {
@@ -171,7 +177,8 @@ async function commitKnown(
     }
     await resolveParked(client, scope.definitionId, 'PUSH', commit.resolved);
     await clearMoves(client, scope.definitionId, commit.moved);
-    if (cursor) await writeCursor(client, scope.definitionId, 'SOURCE', keysetCursor.serialize(cursor));
+    if (cursor)
+      await writeCursor(client, scope.definitionId, 'SOURCE', keysetCursor.serialize(cursor), progress);
     scope.assertLockHeld();
   });
 }

@@ -23,7 +23,13 @@ import { preparePushPage, unsettledWith, type PushPage } from './prefetch';
 import { commitPage } from './page';
 import { PageWindow } from './pageWindow';
 import { holdBackParked, writePrepared } from './rows';
-import { clearResumePosition, resumePositionFor, saveResumePosition } from './resumePosition';
+import {
+  clearResumePosition,
+  keepOwedWindow,
+  keptFor,
+  owedWindow,
+  saveResumePosition,
+} from './resumePosition';
 
 /** A page of the TIMESTAMP loop: the keyset position after its last row, and whether to store it. */
 interface TimestampPage extends PushPage {
@@ -44,12 +50,20 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
   // Start the overlap window behind the cursor: late commits with older timestamps are read again (I5b).
   let since: string | null = null;
   let start: { after: KeysetPosition } | { since: string } | null = null;
-  // Where a run stopped before it got past the cursor it started with (push/resumePosition.ts).
-  const reached = cursorValue ? resumePositionFor(stored?.progress ?? null, cursorValue) : null;
+  // Where a run stopped before it got past the cursor it started with, and the window start still owed a re-read
+  // (push/resumePosition.ts).
+  const kept = cursorValue ? keptFor(stored?.progress ?? null, cursorValue) : null;
+  // A continuation's: the window start it passes on with every cursor it commits, until a run reads from it again.
+  let owed: string | null = null;
   if (position) {
     since = await windowStart(scope, position.ts, def.source.overlapSeconds);
+    // Late commits behind where a stopped run got to are read from the window it began with (review C).
+    if (kept?.from && (await isBefore(scope, kept.from, since))) since = kept.from;
     // Its continuation goes on from there instead of reading the same window again (I16).
-    if (reached && !(await isBefore(scope, reached.ts, since))) start = { after: reached };
+    if (kept?.resume && !(await isBefore(scope, kept.resume.ts, since))) {
+      start = { after: kept.resume };
+      owed = since;
+    }
     // A parked row the overlap window reads again at a version already pushed waits for its retry (I5c).
     holdBackParked(scope, await notDueItemKeys(ctx.meta, definitionId, 'PUSH'), position.ts);
   }
@@ -83,13 +97,15 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
           await window.drain();
           // Not past the cursor it started with (the window, or rows of the cursor's timestamp): its continuation
           // goes on after the pages started, all committed now (drain). One past it has moved the cursor on.
+          // The window start it began with goes with it: its reads there may have missed late commits.
           if (
             position &&
+            since &&
             committedCursor &&
             !scope.dryRun &&
             !(await isBefore(scope, position.ts, resumeAt.ts))
           )
-            await saveResumePosition(ctx.meta, definitionId, committedCursor, resumeAt);
+            await saveResumePosition(ctx.meta, definitionId, committedCursor, resumeAt, since);
           scope.stopIncomplete('time budget spent');
           // For `status`: rows at or after the cursor (the overlap re-reads a few; an estimate).
           scope.details.rowsLeft = await source.countSince(resumeAt.ts);
@@ -106,10 +122,12 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
         });
         const rows = page.rows.length;
         const cursor = page.behindCursor ? null : page.next;
+        // A continuation's cursor keeps the window still owed (one moved without it would drop it, review C).
+        const keep = cursor && owed ? owedWindow(keysetCursor.serialize(cursor), owed) : null;
         window.start({
           write: () => writePrepared(scope, page.prepared, page.lookup),
           commit: async (commit, withCursor) => {
-            await commitPage(scope, commit, withCursor ? cursor : null);
+            await commitPage(scope, commit, withCursor ? cursor : null, keep);
             if (withCursor && cursor) committedCursor = keysetCursor.serialize(cursor);
             done += rows;
             // The page's share of the run's time: from the commit before it to its own (pages overlap).
@@ -133,9 +151,12 @@ export async function pushSinceCursor(scope: RunScope): Promise<void> {
       if (page.last) break;
     }
     await window.drain();
-    // Ended: the next run reads the whole window again, for late commits behind where this one went on.
-    if (reached && committedCursor && !scope.dryRun)
-      await clearResumePosition(ctx.meta, definitionId, committedCursor);
+    // A continuation ended: the next run reads again from the window its stopped run began with, for late commits
+    // behind where this one went on. Another run ended, having read from there: nothing is owed any more.
+    if (kept && committedCursor && !scope.dryRun) {
+      if (owed) await keepOwedWindow(ctx.meta, definitionId, committedCursor, owed);
+      else await clearResumePosition(ctx.meta, definitionId, committedCursor);
+    }
   } catch (err) {
     // Failing: pages still writing or committing finish (or fail) before the run reports, so no write outlives
     // the run. A page started before the failure (a read ahead, a page's turn) comes first in page order: its
