@@ -17,6 +17,32 @@ import { freshDatabase, type TestDatabase } from '../../../support/db';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
+ * The page's source transaction checks deferrable constraints per statement (a refused value parks its item, I12),
+ * so a deferred constraint trigger would fire at the INSERT, not at COMMIT. This file needs a source COMMIT that
+ * fails: each page's transaction defers them again first (a wrapper over the real function), and the trigger below
+ * fires at COMMIT as a deferred constraint of any database would.
+ */
+jest.mock('../../../../src/core/engine/pull/pageTx', () => {
+  const actual = jest.requireActual('../../../../src/core/engine/pull/pageTx');
+  return {
+    ...actual,
+    inPageTx: (
+      scope: unknown,
+      before: unknown,
+      fn: (source: { query(sql: string): Promise<unknown> }, meta: unknown) => Promise<unknown>,
+    ) =>
+      actual.inPageTx(
+        scope,
+        before,
+        async (source: { query(sql: string): Promise<unknown> }, meta: unknown) => {
+          await source.query('SET CONSTRAINTS ALL DEFERRED');
+          return fn(source, meta);
+        },
+      ),
+  };
+});
+
+/**
  * I6 with the source table in another database than the metadata store (docs/design.md): a pull page commits its
  * rows first and its ledger entries second. Whatever fails between the two commits, the rerun leaves one row per
  * new item, paired once. The metadata's COMMIT (or the source's) is made to fail by a deferred constraint trigger

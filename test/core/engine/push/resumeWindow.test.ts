@@ -5,7 +5,8 @@
  * past the row. Its continuation (B) went on after that position, so it never read the row though it had
  * committed, moved the cursor to newer rows and dropped the kept position; the run after it re-read only the window
  * behind the new cursor. The row was never pushed and every run said SUCCEEDED. The window start of the cursor the
- * stopped run began with is now kept until a run has read from it again (push/resumePosition.ts).
+ * stopped run began with is now kept until a run has read from it again (push/resumePosition.ts). The stamps are
+ * set by hand (what each transaction stamped), so the case does not depend on the machine's speed.
  */
 import { probeIdle } from '../../../../src/core/engine/idle';
 import { runPush } from '../../../../src/core/engine/push';
@@ -33,60 +34,8 @@ const progress = async (name: string) =>
       [name],
     )
   ).rows[0].progress;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('I5b (docs/design.md) late commits behind where a time-sliced run stopped', () => {
-  it('a transaction committing within the overlap window, behind where a stopped run got to, is pushed', async () => {
-    const OVERLAP = 6;
-    await createProjectsTable(h.db);
-    await h.define(
-      projectsDefinition({
-        source: { ...timestampSource('projects', 1), overlapSeconds: OVERLAP },
-        fields: [{ source: 'name', target: 'Title' }],
-      }),
-    );
-    // A writer's transaction stamps its row (trigger: clock_timestamp()) and stays open a moment.
-    const late = await h.db.pool.connect();
-    try {
-      await late.query('BEGIN');
-      await late.query("INSERT INTO projects (id, name) VALUES (100, 'late')");
-      const stampedAt = Date.now();
-      await h.db.pool.query("INSERT INTO projects (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c')");
-      expect((await runPush(h.ctx, 'projects', { trigger: 'test' })).created).toBe(3);
-      // Run A: its budget ends after one page, inside the overlap window, past the invisible row.
-      const a = await runPush(h.ctx, 'projects', { trigger: 'test', maxSeconds: 0.001 });
-      expect(a.complete).toBe(false);
-      await late.query('COMMIT');
-      // The late row committed well within the overlap window (I5b's promise).
-      expect((Date.now() - stampedAt) / 1000).toBeLessThan(OVERLAP);
-      // Ordinary activity afterwards: a new row, stamped more than overlapSeconds after the late one.
-      await sleep((OVERLAP + 1) * 1000 - (Date.now() - stampedAt));
-      await h.db.pool.query("INSERT INTO projects (id, name) VALUES (4, 'd')");
-    } finally {
-      late.release();
-    }
-    const b = await runPush(h.ctx, 'projects', { trigger: 'test' }); // the continuation, ends
-    const keptAfterB = await progress('projects');
-    const probedAfterB = (await probeIdle(h.ctx, 'projects'))?.busy;
-    const c = await runPush(h.ctx, 'projects', { trigger: 'test' }); // the next full run
-    const d = await runPush(h.ctx, 'projects', { trigger: 'test' });
-    expect({ statuses: [b.status, c.status, d.status], titles: await titles() }).toEqual({
-      statuses: ['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED'],
-      titles: ['a', 'b', 'c', 'd', 'late'],
-    });
-    // B ended with the window its stopped run began with still owed (no position): the idle probe let C run. C read
-    // the owed window again and ended: nothing is kept beside the cursor any more.
-    expect({
-      keptAfterB: /^(?!.*"resume").*"from"/.test(String(keptAfterB)),
-      probedAfterB,
-      keptAfterD: await progress('projects'),
-    }).toEqual({
-      keptAfterB: true,
-      probedAfterB: expect.arrayContaining(['window re-read owed']),
-      keptAfterD: null,
-    });
-  }, 60_000);
-
   it('a continuation stopped after it moved the cursor on keeps the owed window with the new cursor', async () => {
     await createProjectsTable(h.db, 'tasks');
     await h.define(
@@ -122,6 +71,8 @@ describe('I5b (docs/design.md) late commits behind where a time-sliced run stopp
       expect((await runPush(h.ctx, 'tasks', { trigger: 'test', maxSeconds: 0.001 })).complete).toBe(false);
     const keptAfterD = await progress('tasks');
     expect(await titles('Tasks')).toEqual(['a', 'b', 'c', 'd']);
+    // Quiet table or not, the idle probe lets the next push run while a window re-read is owed.
+    expect((await probeIdle(h.ctx, 'tasks'))?.busy).toEqual(expect.arrayContaining(['window re-read owed']));
     // The next run reads from the window A began with, not from d's (500 s ago, 530 s after the late row).
     const next = await runPush(h.ctx, 'tasks', { trigger: 'test' });
     expect({ status: next.status, complete: next.complete, titles: await titles('Tasks') }).toEqual({
