@@ -14,6 +14,12 @@ import { checkRoutesAgainstTable } from './validateRoutes';
 import { isRouted, targetLists } from '../routing/lists';
 import { checkLsnReadiness } from './validateLsn';
 import { readSessionSettings, sessionSettingsProblems, type SessionSettings } from '../db/sessionSettings';
+import {
+  cursorTriggerLost,
+  cursorTriggerLostMessage,
+  cursorTriggerStampsUtc,
+  NAIVE_TIMESTAMP,
+} from '../source/postgres/cursorTrigger';
 
 /** SharePoint columns push never writes, whatever a mapping says (I9): one list, kept in the canonical module. */
 export const SYSTEM_FIELD_NAMES: ReadonlySet<string> = SHAREPOINT_SYSTEM_FIELDS;
@@ -126,6 +132,50 @@ async function hasLeadingIndex(pool: Pool, schema: string, table: string, column
     [schema, table, column],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/** True when the policy compares the row's cursor column with SharePoint's modification time (I7). */
+function usesLastWriter(def: SyncDefinition): boolean {
+  return (
+    def.conflictPolicy === 'LAST_WRITER_WINS' ||
+    (def.conflictPolicy === 'MERGE' && def.mergeTieBreaker === 'LAST_WRITER_WINS')
+  );
+}
+
+/**
+ * The cursor column as a clock: install-cursor's trigger must still be there and enabled (else updates stop
+ * moving the column and the push misses them), and a naive column compared by LAST_WRITER_WINS must hold UTC,
+ * which is how the engine reads it (docs/design.md, "Decisions worth knowing").
+ */
+async function checkCursorStamps(
+  def: SyncDefinition,
+  pool: Pool,
+  byName: Map<string, SourceColumn>,
+  warn: (path: string, message: string) => void,
+): Promise<void> {
+  const column = def.source.cursor.column;
+  const col = column === undefined ? undefined : byName.get(column);
+  if (column === undefined || !col || !TIMESTAMP_TYPES.has(col.dataType)) return;
+  const { schema, table } = def.source;
+  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  const timestampCursor = def.source.cursor.type === 'TIMESTAMP';
+  if (timestampCursor && (await cursorTriggerLost(pool, schema, table, column))) {
+    warn('source.cursor.column', cursorTriggerLostMessage(def.name, qualified, column));
+    return;
+  }
+  if (col.dataType !== NAIVE_TIMESTAMP || !usesLastWriter(def)) return;
+  if (await cursorTriggerStampsUtc(pool, schema, table, column)) return;
+  warn(
+    'source.cursor.column',
+    `cursor column "${column}" is timestamp without time zone and ${def.conflictPolicy === 'MERGE' ? 'mergeTieBreaker' : 'conflictPolicy'} ` +
+      "is LAST_WRITER_WINS: the engine reads its values as UTC and compares them with SharePoint's modification " +
+      'times, but no trigger of install-cursor stamps it in UTC, so values written in local time pick the wrong ' +
+      "side by the zone's offset. Next step: " +
+      (timestampCursor
+        ? `"arcore-sync install-cursor ${def.name}" (its trigger stamps UTC; replacing an older one makes the next ` +
+          'push read the table again), or make the column timestamptz'
+        : 'make the column timestamptz, or have whatever writes it write UTC'),
+  );
 }
 
 type ListedTarget = Pick<SyncDefinition, 'name' | 'target'>;
@@ -248,6 +298,7 @@ export async function validateAgainstDatabase(
         );
       }
     }
+    await checkCursorStamps(def, sourcePool, byName, warn);
     if (def.deletes.pull === 'SOFT' && def.deletes.pullSoftColumn) {
       const soft = byName.get(def.deletes.pullSoftColumn);
       if (!soft)

@@ -454,47 +454,10 @@ export class PostgresSource {
   }
 }
 
-/**
- * A transaction that sets this (`SET LOCAL arcore.keep_cursor = 'on'`) updates rows without moving their cursor
- * column: the trigger installCursorTrigger creates keeps the old value. Backfills write this way (issue #22).
- */
-export const KEEP_CURSOR_SETTING = 'arcore.keep_cursor';
-
-/** The statements of installCursorTrigger, for callers that print them instead of running them. */
-export function cursorTriggerStatements(schema: string, table: string, column: string): string[] {
-  const fn = quoteIdent(`arcore_touch_${table}_${column}`.slice(0, 63));
-  const trigger = quoteIdent(cursorTriggerName(column));
-  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
-  return [
-    // A backfill's writes (KEEP_CURSOR_SETTING set in their transaction) keep the row's cursor value.
-    `CREATE OR REPLACE FUNCTION ${quoteIdent(schema)}.${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF TG_OP = 'UPDATE' AND current_setting('${KEEP_CURSOR_SETTING}', true) = 'on' THEN
-        NEW.${quoteIdent(column)} := OLD.${quoteIdent(column)};
-      ELSE
-        NEW.${quoteIdent(column)} := clock_timestamp();
-      END IF;
-      RETURN NEW;
-    END $$`,
-    `DROP TRIGGER IF EXISTS ${trigger} ON ${qualified}`,
-    `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${qualified} FOR EACH ROW EXECUTE FUNCTION ${quoteIdent(schema)}.${fn}()`,
-  ];
-}
-
-/** The name of the trigger installCursorTrigger creates for `column`. */
-export function cursorTriggerName(column: string): string {
-  return `arcore_touch_${column}`.slice(0, 63);
-}
-
-/**
- * Installs a trigger keeping `column` current (now() on insert and update) for tables that lack one.
- * Idempotent: the function and trigger are replaced.
- */
-export async function installCursorTrigger(
-  pool: Pool | PoolClient,
-  schema: string,
-  table: string,
-  column: string,
-): Promise<void> {
-  for (const statement of cursorTriggerStatements(schema, table, column)) await pool.query(statement);
-}
+// The cursor trigger lives in cursorTrigger.ts; these names stay importable from here.
+export {
+  KEEP_CURSOR_SETTING,
+  cursorTriggerName,
+  cursorTriggerStatements,
+  installCursorTrigger,
+} from './cursorTrigger';
