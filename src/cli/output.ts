@@ -102,6 +102,7 @@ export function formatRunSummary(summary: RunSummary, options: { attention?: boo
   ];
   // A FAILED run's error is printed once, by the CLI's failure message (with its next step).
   if (summary.error && summary.status !== 'FAILED') lines.push(`  error: ${summary.error}`);
+  for (const warning of summary.warnings ?? []) lines.push(`  warning: ${warning}`);
   if (!summary.complete && summary.status !== 'FAILED') {
     lines.push(
       summary.resumeAfter

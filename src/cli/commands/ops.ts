@@ -95,6 +95,7 @@ export function statusBlock(s: DefinitionStatus): string {
       : []),
     ...(s.backfill ? backfillLines(s.backfill) : []),
     ...listProblemLines(s.listProblems),
+    ...s.sourceWarnings.map((w) => `  warning: ${w}`),
   ].join('\n');
 }
 

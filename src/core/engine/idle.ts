@@ -15,6 +15,7 @@ import { qualifiedName, shapeSql } from '../capture/lsn/storage';
 import { readSourceTable } from '../source/postgres/catalog';
 import { castTypeOf, quoteIdent } from '../source/postgres/PostgresSource';
 import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../source/postgres/tombstones';
+import { cursorTriggerLostSql } from '../source/postgres/cursorTrigger';
 import { readInstallationId } from '../store/installation';
 import { LOCK_NAMESPACE, tryLockDefinition } from '../store/locks';
 import { PARKED_COUNTS_SQL } from '../store/runs';
@@ -67,6 +68,7 @@ const CHECKS = [
   'deletes recorded',
   'delete sweep due',
   'delete detection changed',
+  'cursor trigger changed',
   'run in progress',
   'slot behind',
   'slot moved',
@@ -87,6 +89,8 @@ interface Prepared {
   keyCasts: string[];
   /** TIMESTAMP: whether delete capture (tombstones) was installed when this was built. */
   tombstones: boolean;
+  /** TIMESTAMP: whether install-cursor's trigger was gone or disabled when this was built (a run then warns). */
+  cursorTriggerLost: boolean;
   names: LsnNames | null;
   /** LSN: IDLE_SLOT_LAG_BYTES, or the probing context's own bound (EngineContext.idleSlotLagBytes). */
   slotLagBytes: number;
@@ -124,6 +128,7 @@ async function prepare(ctx: EngineContext, name: string): Promise<Prepared | nul
   let cursorType: string | null = null;
   const keyCasts: string[] = [];
   let tombstones = false;
+  let cursorTriggerLost = false;
   let names: LsnNames | null = null;
   if (def.source.cursor.type === 'LSN') {
     names = lsnNames(await readInstallationId(ctx.meta), stored.id, def.name);
@@ -137,10 +142,11 @@ async function prepare(ctx: EngineContext, name: string): Promise<Prepared | nul
       if (!keyColumn) return null;
       keyCasts.push(castTypeOf(keyColumn));
     }
-    const { rows: installed } = await sourcePool.query<{ installed: boolean }>(
-      `SELECT ${installedSql(def, (v) => literal(v))} AS installed`,
+    const { rows: installed } = await sourcePool.query<{ installed: boolean; lost: boolean }>(
+      `SELECT ${installedSql(def, (v) => literal(v))} AS installed, ${triggerLostSql(def, (v) => literal(v))} AS lost`,
     );
     tombstones = installed[0].installed;
+    cursorTriggerLost = installed[0].lost;
   }
   const entry: Prepared = {
     ...stored,
@@ -149,6 +155,7 @@ async function prepare(ctx: EngineContext, name: string): Promise<Prepared | nul
     cursorType,
     keyCasts,
     tombstones,
+    cursorTriggerLost,
     names,
     slotLagBytes: IDLE_SLOT_LAG_BYTES,
   };
@@ -177,6 +184,11 @@ function installedSql(def: SyncDefinition, param: (v: string) => string): string
   return `(to_regclass(${param(tombstoneTable(def))}) IS NOT NULL AND EXISTS (
       SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(${param(qualifiedTable(def))})
          AND tgname = ${param(DELETE_CAPTURE_TRIGGER)} AND tgenabled <> 'D'))`;
+}
+
+/** True when install-cursor's trigger function is there but no enabled trigger calls it (cursorTrigger.ts). */
+function triggerLostSql(def: SyncDefinition, param: (v: string) => string): string {
+  return cursorTriggerLostSql(def.source.schema, def.source.table, def.source.cursor.column as string, param);
 }
 
 /** Positional parameters for one statement. */
@@ -282,6 +294,8 @@ function timestampSourceChecks(
     'rows after the cursor': `(SELECT true FROM ${qualifiedTable(def)} WHERE (${columns}) > (${values})
         ORDER BY ${columns} LIMIT 1) IS NOT NULL`,
     'delete detection changed': `${installed} IS DISTINCT FROM ${p.tombstones}`,
+    // The trigger dropped or disabled (or put back): one run then says so (push/deletes.ts), in the same statement.
+    'cursor trigger changed': `${triggerLostSql(def, (v) => params.add(v))} IS DISTINCT FROM ${p.cursorTriggerLost}`,
     'deletes recorded': `(${installed} AND NOT ${shared} AND ${tombstones})`,
     'delete sweep due': `(NOT (${installed} AND NOT ${shared}) AND ${sweepDue})`,
   };
@@ -510,7 +524,11 @@ export async function probeIdle(ctx: EngineContext, definitionName: string): Pro
     p.slotLagBytes = Math.floor(ctx.idleSlotLagBytes ?? IDLE_SLOT_LAG_BYTES);
     const verdict = p.sameDatabase ? await probeTogether(p) : await probeApart(ctx, p);
     // Built from an older definition or table shape: rebuild on the next probe.
-    if (verdict.busy.includes('definition changed') || verdict.busy.includes('delete detection changed'))
+    if (
+      verdict.busy.includes('definition changed') ||
+      verdict.busy.includes('delete detection changed') ||
+      verdict.busy.includes('cursor trigger changed')
+    )
       forget(ctx, definitionName);
     return verdict;
   } catch (err) {

@@ -580,6 +580,9 @@ export async function withRun(
     ...counts,
     ...(await backlogCounts(ctx.meta, stored.id)),
     error,
+    ...(Array.isArray(scope?.details.sourceWarnings)
+      ? { warnings: scope.details.sourceWarnings as string[] }
+      : {}),
     ...failure,
   };
   if (!dryRun) ctx.onRunFinished?.(summary);

@@ -70,6 +70,11 @@ export interface RunSummary extends RunCounts {
    */
   heldMoves: number;
   error: string | null;
+  /**
+   * What needs a person although the run went on (install-cursor's trigger gone or disabled: updates are not seen),
+   * each naming its next step; absent when there is none.
+   */
+  warnings?: string[];
   /** The kind of failure when the run FAILED (src/core/errors/kind.ts), and what to do about it. */
   errorKind?: ErrorKind;
   errorHint?: string;

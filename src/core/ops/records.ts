@@ -100,6 +100,11 @@ export interface DefinitionStatus {
    * routed to such a list wait (parked) and the list is not pulled until the next step is done.
    */
   listProblems: ListProblem[];
+  /**
+   * What the last push that checked the table's triggers warned about (install-cursor's trigger gone or disabled:
+   * updates are not pushed), each naming its next step; empty when none.
+   */
+  sourceWarnings: string[];
   subscription: { id: string; expiration: string; state: string } | null;
   /** LSN definitions: the replication slot on the source server; null for TIMESTAMP ones (or when not read). */
   slot: SlotStatus | null;

@@ -53,6 +53,7 @@ interface StatusRow {
   subscription_state: string | null;
   backfill: BackfillJson | null;
   planned: PlannedJson | null;
+  source_warnings: string[] | null;
 }
 
 /** A parked row whose move waits for the user (migration 031), as json_build_object gives it. */
@@ -205,7 +206,11 @@ export async function definitionStatus(
        -- skipped (details.listProblems). A run that failed before planning says nothing either way.
        (SELECT json_build_object('runId', r.id::text, 'startedAt', r.started_at, 'problems', r.details -> 'listProblems')
           FROM arcore.sync_runs r WHERE r.definition_id = def.id AND r.details ? 'warnings'
-          ORDER BY r.started_at DESC, r.id DESC LIMIT 1) AS planned
+          ORDER BY r.started_at DESC, r.id DESC LIMIT 1) AS planned,
+       -- The last push that read the table's triggers (TIMESTAMP: every push that reached its deletes).
+       (SELECT r.details -> 'sourceWarnings' FROM arcore.sync_runs r
+          WHERE r.definition_id = def.id AND r.run_type = 'PUSH' AND r.details ? 'deleteDetection'
+          ORDER BY r.started_at DESC, r.id DESC LIMIT 1) AS source_warnings
      FROM arcore.sync_definitions def
      LEFT JOIN arcore.sync_cursors src ON src.definition_id = def.id AND src.scope = 'SOURCE'
      LEFT JOIN arcore.sync_cursors tgt ON tgt.definition_id = def.id AND tgt.scope = 'TARGET'
@@ -278,6 +283,7 @@ export async function definitionStatus(
       idleCheckedAt: row.idle_checked_at?.toISOString() ?? null,
       pullIdleCheckedAt: row.pull_idle_checked_at?.toISOString() ?? null,
       listProblems: listProblemsOf(row.planned),
+      sourceWarnings: row.source_warnings ?? [],
       subscription: row.subscription_id
         ? {
             id: row.subscription_id,

@@ -14,8 +14,10 @@ import {
   tombstonesLeft,
   deleteDetectionOf,
   deleteTombstones,
+  sourceTriggersOf,
   presentKeys,
   readTombstones,
+  type DeleteDetection,
   type Tombstone,
 } from '../../source/postgres/tombstones';
 import type { WriteOp } from '../../target/sharepoint';
@@ -24,6 +26,7 @@ import { newCommit, commitPage, parkEntry, writtenETag } from './page';
 import { settleDeleteConflict } from './conflicts';
 import { writeByListUntilStopped } from './moves';
 import { forListId } from '../routing';
+import { cursorTriggerLostMessage } from '../../source/postgres/cursorTrigger';
 
 const CHUNK = DELETE_CHUNK_ROWS;
 
@@ -76,7 +79,18 @@ async function reconcileWithin(
   time: DeleteTime,
 ): Promise<boolean> {
   const { def } = scope;
-  let detection = await deleteDetectionOf(scope.sourcePool, def.source.schema, def.source.table);
+  let detection: DeleteDetection;
+  if (def.source.cursor.type === 'TIMESTAMP') {
+    // The same query checks install-cursor's trigger: no statement of its own on a push (I18).
+    const triggers = await sourceTriggersOf(
+      scope.sourcePool,
+      def.source.schema,
+      def.source.table,
+      def.source.cursor.column,
+    );
+    detection = triggers.detection;
+    if (triggers.cursorTriggerLost) warnCursorTriggerLost(scope);
+  } else detection = await deleteDetectionOf(scope.sourcePool, def.source.schema, def.source.table);
   if (detection === 'tombstones' && (await tableShared(scope))) {
     // Tombstones are consumed once, by one reader: with two definitions on the table, one would take the
     // other's deletes. Both sweep instead; the tombstones, read by no one now, are dropped.
@@ -101,6 +115,23 @@ async function reconcileWithin(
     if (consumed.owed) return continueFullComparison(scope, '', time);
   } else if (state.sweepDue && !swept.has(scope)) await sweepSlice(scope);
   return true;
+}
+
+/**
+ * install-cursor's trigger is gone or disabled: updates no longer move the cursor column, so this push (and every
+ * one after) misses them. Said once per run, in its details (`sourceWarnings`, which `status` shows) and summary.
+ */
+function warnCursorTriggerLost(scope: RunScope): void {
+  const { def } = scope;
+  const message = cursorTriggerLostMessage(
+    def.name,
+    `${def.source.schema}.${def.source.table}`,
+    def.source.cursor.column as string,
+  );
+  const warnings = (scope.details.sourceWarnings as string[] | undefined) ?? [];
+  if (warnings.includes(message)) return;
+  scope.details.sourceWarnings = [...warnings, message];
+  scope.ctx.log.warn(`${def.name}: ${message}`, { runId: scope.runId, definition: def.name });
 }
 
 /**

@@ -8,6 +8,7 @@
 import type { Pool } from 'pg';
 import { pgTypeParsers } from '../../canonical';
 import { castTypeOf, quoteIdent, type PostgresSource } from './PostgresSource';
+import { cursorTriggerLostSql } from './cursorTrigger';
 
 /** The statement-level trigger recording deleted keys; its presence selects tombstone delete detection. */
 export const DELETE_CAPTURE_TRIGGER = 'arcore_capture_deletes';
@@ -107,6 +108,35 @@ export async function deleteDetectionOf(pool: Pool, schema: string, table: strin
     ],
   );
   return rows[0].installed ? 'tombstones' : 'sweep';
+}
+
+/**
+ * What a TIMESTAMP push checks of the table's triggers before its deletes, in one query: its delete detection
+ * (as deleteDetectionOf), and whether install-cursor's trigger on `cursorColumn` is gone or disabled (updates then
+ * no longer move the column and the push cannot see them; the run warns).
+ */
+export async function sourceTriggersOf(
+  pool: Pool,
+  schema: string,
+  table: string,
+  cursorColumn: string,
+): Promise<{ detection: DeleteDetection; cursorTriggerLost: boolean }> {
+  const values = [
+    `${quoteIdent(schema)}.${quoteIdent(table)}`,
+    DELETE_CAPTURE_TRIGGER,
+    `${quoteIdent(schema)}.${quoteIdent(tombstoneTableName(table))}`,
+  ];
+  const lost = cursorTriggerLostSql(schema, table, cursorColumn, (v) => {
+    values.push(v);
+    return `$${values.length}`;
+  });
+  const { rows } = await pool.query<{ installed: boolean; lost: boolean }>(
+    `SELECT to_regclass($3) IS NOT NULL AND EXISTS (
+              SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2 AND tgenabled <> 'D'
+            ) AS installed, ${lost} AS lost`,
+    values,
+  );
+  return { detection: rows[0].installed ? 'tombstones' : 'sweep', cursorTriggerLost: rows[0].lost };
 }
 
 /** One recorded delete: the row's key in definition order (parsed as a source read parses it), or a sweep request. */
