@@ -90,8 +90,8 @@ describe('failure classification (exit codes and messages)', () => {
   });
 
   it('each Graph status maps to one kind and one exit code', () => {
-    const graphError = (status: number, code = 'x') =>
-      new GraphRequestError({ method: 'GET', url: 'https://g/v1.0/sites/x', status, code, message: 'm' });
+    const graphError = (status: number, code = 'x', method = 'GET') =>
+      new GraphRequestError({ method, url: 'https://g/v1.0/sites/x', status, code, message: 'm' });
     const cases: [GraphRequestError, string, ExitCode][] = [
       [graphError(0, 'tlsFailure'), 'tls', ExitCode.RUNTIME],
       [graphError(401), 'authentication', ExitCode.RUNTIME],
@@ -99,7 +99,9 @@ describe('failure classification (exit codes and messages)', () => {
       [graphError(404), 'not_found', ExitCode.INVALID],
       [graphError(429), 'throttled', ExitCode.RUNTIME],
       [graphError(503), 'unreachable', ExitCode.RUNTIME],
-      [graphError(400), 'data', ExitCode.INVALID],
+      // A write refused for its values is a bad value; a read refused is not (the whole run failed).
+      [graphError(400, 'x', 'PATCH'), 'data', ExitCode.INVALID],
+      [graphError(400), 'internal', ExitCode.RUNTIME],
     ];
     for (const [error, kind, exitCode] of cases) {
       expect(describeFailure(error)).toMatchObject({ kind, exitCode });

@@ -62,12 +62,28 @@ export class GraphRequestError extends Error {
     if (this.status === 404) return 'not_found';
     if (this.status === 429) return 'throttled';
     if (this.status >= 500) return 'unreachable';
-    if (this.status === 400) return 'data';
+    // A column the definition maps is not in the list (deleted, renamed): the definition no longer fits it.
+    if (this.status === 400 && this.missingColumn !== null) return 'invalid_definition';
+    // A 400 on a read says nothing of a row's value (the whole read failed): only a write's 400 is a bad value.
+    if (this.status === 400) return this.method === 'GET' ? 'internal' : 'data';
     return 'internal';
   }
 
-  /** For a 403: the Graph application permission the request needs (graph.md "Permissions"). */
+  /** The column a 400 says does not exist (`Column 'Budget' does not exist. …`); null for any other answer. */
+  get missingColumn(): string | null {
+    if (this.status !== 400) return null;
+    return /Column '([^']+)' does not exist/i.exec(this.graphMessage)?.[1] ?? null;
+  }
+
+  /** For a 403: the Graph application permission the request needs (graph.md "Permissions"); for a missing column, the fix. */
   get hint(): string | undefined {
+    const column = this.missingColumn;
+    if (column !== null)
+      return (
+        `the list has no column "${column}", which the definition maps (deleted or renamed in SharePoint): restore ` +
+        `the column in the list ("arcore-sync provision NAME" re-creates missing columns), or remove the field from ` +
+        'the definition and save it with apply; then run again'
+      );
     if (this.status !== 403) return undefined;
     const needed =
       this.method === 'GET'
