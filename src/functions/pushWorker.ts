@@ -2,6 +2,7 @@ import './bootstrap';
 import { app, type InvocationContext } from '@azure/functions';
 import type { RunSummary } from '../core/engine/types';
 import { runPush } from '../core/engine/push';
+import { pushScheduledWithin } from '../core/ops/schedule';
 import { UnknownDefinitionError } from '../core/store/definitions';
 import { awaitNotBefore, busyRetryOf, continuationOf, queueDelaysOf } from './queueWorkerFlow';
 import {
@@ -14,15 +15,19 @@ import {
 } from './queues';
 import { engineContextFor, getRuntime, messageOf } from './runtime';
 
+/** A timer push that finds its definition busy is left to the definition's next scheduled push within this. */
+export const TIMER_PUSH_SOON_MS = 5 * 60_000;
+
 /**
  * Runs one definition's push, within the run's time budget (RUN_MAX_SECONDS, I16). A run that stopped
  * with work left sends a continuation message (delayed until a 429 block ends when that stopped it), so a
  * load of any size completes over many invocations. A push that found the definition busy is sent again
- * after a delay when a person or a continuation asked for it; a timer push is left to the next tick. An
- * exception (database unreachable, …) is rethrown so the host retries the message and, after its
- * attempts, moves it to the poison queue (pushPoison records that). A run that fails inside is already
- * recorded as FAILED; retrying it is the next tick's job.
+ * after a delay, unless it came from the timer and the definition's own schedule pushes again within
+ * TIMER_PUSH_SOON_MS. An exception (database unreachable, …) is rethrown so the host retries the message and,
+ * after its attempts, moves it to the poison queue (pushPoison records that). A run that fails inside is
+ * already recorded as FAILED; retrying it is the next tick's job.
  */
+
 export async function pushWorker(message: unknown, context: InvocationContext): Promise<RunSummary | null> {
   const parsed = parseQueueMessage(pushMessageSchema, message);
   if (!parsed.success) {
@@ -48,12 +53,19 @@ export async function pushWorker(message: unknown, context: InvocationContext): 
     if (summary.status === 'FAILED') context.error(`${line}: ${summary.error ?? ''}`);
     else context.log(line);
     if (summary.status === 'SKIPPED') {
-      const retry = trigger === 'timer' ? null : busyRetryOf(msg, delays);
+      // A timer push is left to the definition's next scheduled push only when that comes soon: with an hourly or
+      // daily schedule the changes would wait a whole period, so it is sent again like any other (one chain per
+      // skipped tick; a schedule of minutes would pile them up and needs none).
+      const tickSoon =
+        trigger === 'timer' && (await pushScheduledWithin(runtime.ctx.meta, definition, TIMER_PUSH_SOON_MS));
+      const retry = tickSoon ? null : busyRetryOf(msg, delays);
       if (retry) sendOn(retry);
       context.log(
         retry
           ? `pushWorker: ${definition} is busy; sent again for ${retry.notBefore ?? 'now'}`
-          : `pushWorker: ${definition} is busy; the next timer tick pushes what is left`,
+          : tickSoon
+            ? `pushWorker: ${definition} is busy; its next scheduled push (within ${TIMER_PUSH_SOON_MS / 60_000} minutes) pushes what is left`
+            : `pushWorker: ${definition} stayed busy through ${delays.maxBusyHops} retries; left to its next scheduled push`,
       );
     } else if (summary.status !== 'FAILED' && !summary.complete) {
       const next = continuationOf(msg, summary);

@@ -51,6 +51,24 @@ export async function definitionsDueForPush(meta: Pool, window: TickWindow): Pro
     .map((row) => ({ definitionId: row.id, definition: row.name }));
 }
 
+/**
+ * Whether the definition's own push schedule fires within `withinMs` from now (false for an unknown definition):
+ * a timer push that found the definition busy is left to that tick, or else sent again (functions/pushWorker.ts).
+ */
+export async function pushScheduledWithin(
+  meta: Pool,
+  definition: string,
+  withinMs: number,
+): Promise<boolean> {
+  const { rows } = await meta.query<{ schedule: string }>(
+    'SELECT schedule FROM arcore.sync_definitions WHERE name = $1',
+    [definition],
+  );
+  if (rows.length === 0) return false;
+  const from = new Date();
+  return scheduleFiresIn(rows[0].schedule, { from, to: new Date(from.getTime() + withinMs) });
+}
+
 /** Enabled definitions that pull SharePoint changes (and therefore keep a subscription). */
 export async function pullEnabledDefinitions(meta: Pool): Promise<ScheduledDefinition[]> {
   const { rows } = await meta.query<{ id: string; name: string }>(
