@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { EngineContext } from '../engine/types';
 import { listDefinitions, type StoredDefinition } from '../store/definitions';
-import type { SharePointTarget } from '../target/sharepoint';
+import type { SharePointTarget, Subscription } from '../target/sharepoint';
 import { GraphRequestError } from '../target/sharepoint';
 import { generateClientState, hashClientState } from './clientState';
 import { SubscriptionUpkeepError } from './errors';
@@ -410,6 +410,18 @@ async function upkeep(
     }
   };
 
+  // Graph's own list of the app's subscriptions, read first: a live row Graph no longer holds (deleted by an
+  // admin, or by another upkeep's orphan sweep while its row was being stored) is forgotten here, so the
+  // definition gets a new subscription and a catch-up pull now, not when its renewal meets a 404 weeks later.
+  const listedAt = Date.now();
+  let remote: Subscription[] | null = null;
+  try {
+    remote = await target.listSubscriptions();
+  } catch (cause) {
+    errors.push(new SubscriptionUpkeepError('(all)', 'resolve', null, { cause }));
+  }
+  if (remote) await forgetGoneAtGraph(ctx, remote, listedAt, actions);
+
   const definitions = await listDefinitions(ctx.meta);
   const stored = await listStoredSubscriptions(ctx.meta);
   const live = stored.filter((s) => s.state !== 'REMOVED');
@@ -452,7 +464,7 @@ async function upkeep(
     }
   }
 
-  await deleteOrphans(ctx, target, wantedUrl, actions, errors);
+  if (remote) await deleteOrphans(ctx, target, wantedUrl, remote, now, actions, errors);
   await ctx.meta.query(
     `DELETE FROM arcore.graph_subscriptions
      WHERE state = 'REMOVED' AND created_at < now() - make_interval(days => $1)`,
@@ -461,28 +473,67 @@ async function upkeep(
   return { ran: true, actions, errors, pulls };
 }
 
-/** Subscriptions Graph holds for our endpoint that no live row of ours knows about. */
+/**
+ * A row is stored only after Graph created its subscription: one created in the last minutes may not be stored
+ * yet (a lifecycle notification recreating it while upkeep runs), so the orphan sweep leaves it to a later upkeep.
+ */
+const ORPHAN_GRACE_MINUTES = 15;
+/** Rows stored this long before Graph's list was read must be in it (clocks of hosts and database may differ). */
+const LISTED_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Live rows Graph does not list, stored well before the list was read: Graph no longer holds them. Marked REMOVED,
+ * so the definition's upkeep below creates a new subscription and asks for a catch-up pull (changes made since
+ * were not notified).
+ */
+async function forgetGoneAtGraph(
+  ctx: EngineContext,
+  remote: Subscription[],
+  listedAt: number,
+  actions: SubscriptionAction[],
+): Promise<void> {
+  const held = new Set(remote.map((s) => s.id));
+  const definitions = new Map((await listDefinitions(ctx.meta)).map((d) => [d.id, d.definition.name]));
+  for (const row of await listStoredSubscriptions(ctx.meta)) {
+    if (row.state === 'REMOVED' || held.has(row.subscriptionId)) continue;
+    if (row.createdAt.getTime() > listedAt - LISTED_MARGIN_MS) continue;
+    await markState(ctx.meta, row.subscriptionId, 'REMOVED');
+    const definition = definitions.get(row.definitionId) ?? null;
+    ctx.log.warn(
+      `subscription ${row.subscriptionId}${definition ? ` of ${definition}` : ''} is stored as live but Graph no ` +
+        'longer holds it: forgotten; a new one is created and the list pulled',
+    );
+    actions.push({
+      definition,
+      action: 'deleted',
+      subscriptionId: row.subscriptionId,
+      reason: 'Graph no longer holds it',
+    });
+  }
+}
+
+/**
+ * Subscriptions Graph holds for our endpoint that no live row of ours knows about, created more than
+ * ORPHAN_GRACE_MINUTES ago (judged by their expiry: each is created for SUBSCRIPTION_LIFETIME_MINUTES).
+ */
 async function deleteOrphans(
   ctx: EngineContext,
   target: SharePointTarget,
   wantedUrl: string,
+  remote: Subscription[],
+  now: Date,
   actions: SubscriptionAction[],
   errors: SubscriptionUpkeepError[],
 ): Promise<void> {
-  let remote;
-  try {
-    remote = await target.listSubscriptions();
-  } catch (cause) {
-    errors.push(new SubscriptionUpkeepError('(all)', 'resolve', null, { cause }));
-    return;
-  }
   const known = new Set(
     (await listStoredSubscriptions(ctx.meta))
       .filter((s) => s.state !== 'REMOVED')
       .map((s) => s.subscriptionId),
   );
+  const recentAfter = now.getTime() + (SUBSCRIPTION_LIFETIME_MINUTES - ORPHAN_GRACE_MINUTES) * 60_000;
   for (const sub of remote) {
     if (known.has(sub.id) || storedNotificationUrl(sub.notificationUrl) !== wantedUrl) continue;
+    if (Date.parse(sub.expirationDateTime) > recentAfter) continue; // maybe being stored right now
     try {
       await target.deleteSubscription(sub.id);
       await markState(ctx.meta, sub.id, 'REMOVED');

@@ -144,6 +144,49 @@ describe('subscription upkeep against the emulator', () => {
     expect(await graphSubscriptions()).toHaveLength(1);
   });
 
+  /**
+   * A subscription is stored only after Graph created it: a lifecycle notification recreating one while upkeep ran
+   * had its new subscription deleted as an orphan before its row was stored, and the row then stayed live for weeks
+   * with no subscription behind it (found by review). The sweep leaves subscriptions created in the last minutes
+   * (judged by their expiry) to a later upkeep, and upkeep forgets a live row Graph no longer lists.
+   */
+  it('leaves a subscription created minutes ago for our endpoint to a later upkeep (it may be being stored)', async () => {
+    const fresh = await asApp('POST', '/subscriptions', {
+      changeType: 'updated',
+      notificationUrl: urls.notificationUrl,
+      resource: (await live())[0].resource,
+      expirationDateTime: new Date(Date.now() + 42_000 * 60_000).toISOString(),
+      clientState: 'being stored',
+    });
+    expect(fresh.status).toBe(201);
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.actions.filter((a) => a.subscriptionId === fresh.body?.id)).toEqual([]);
+    expect(await graphSubscriptions()).toHaveLength(2);
+    expect((await asApp('DELETE', `/subscriptions/${fresh.body?.id}`)).status).toBe(204);
+  });
+
+  it('forgets a stored subscription Graph no longer holds: a new one at once, and a catch-up pull', async () => {
+    const [gone] = await live();
+    await h.db.pool.query(
+      "UPDATE arcore.graph_subscriptions SET created_at = now() - interval '1 day' WHERE subscription_id = $1",
+      [gone.subscriptionId],
+    );
+    expect((await asApp('DELETE', `/subscriptions/${gone.subscriptionId}`)).status).toBe(204);
+    const result = await ensureSubscriptions(h.ctx, urls);
+    expect(result.errors).toEqual([]);
+    expect(result.actions).toEqual([
+      expect.objectContaining({
+        action: 'deleted',
+        subscriptionId: gone.subscriptionId,
+        reason: 'Graph no longer holds it',
+      }),
+      expect.objectContaining({ action: 'created' }),
+    ]);
+    expect(result.pulls).toEqual([expect.objectContaining({ definition: 'projects' })]);
+    const remote = await graphSubscriptions();
+    expect(remote.map((r) => r.id)).toEqual((await live()).map((s) => s.subscriptionId));
+  });
+
   it('reauthorizes on reauthorizationRequired, authenticated by the clientState Graph sends', async () => {
     const [sub] = await live();
     h.emulator.control.triggerLifecycle(sub.subscriptionId, 'reauthorizationRequired');
