@@ -15,7 +15,7 @@ import { verifyDefinition } from '../core/engine/verify';
 import { previewPull, previewPush } from '../core/engine/dryRun';
 import { budgetUsage } from '../core/ops/budget';
 import { definitionDetail } from '../core/ops/definitionDetail';
-import { listAllRuns } from '../core/ops/runs';
+import { listAllRuns, newestRunId } from '../core/ops/runs';
 import type { EngineContext, RunSummary } from '../core/engine/types';
 import { errorKindOf, hintFor } from '../core/errors/classify';
 import type { ErrorKind } from '../core/errors/kind';
@@ -270,7 +270,11 @@ const routes: Route[] = [
         enqueuedAt: new Date().toISOString(),
       };
       context.extraOutputs.set(pushQueueOutput, [message]);
-      return jsonResponse(202, { enqueued: 'push', definition: params.name });
+      return jsonResponse(202, {
+        enqueued: 'push',
+        definition: params.name,
+        afterRunId: await newestRunId(ctx.meta, definitionId),
+      });
     },
   },
   {
@@ -288,7 +292,11 @@ const routes: Route[] = [
         enqueuedAt: new Date().toISOString(),
       };
       context.extraOutputs.set(pullQueueOutput, [message]);
-      return jsonResponse(202, { enqueued: 'pull', definition: params.name });
+      return jsonResponse(202, {
+        enqueued: 'pull',
+        definition: params.name,
+        afterRunId: await newestRunId(ctx.meta, definitionId),
+      });
     },
   },
   {

@@ -328,12 +328,15 @@ describe('web console (headless Chromium, local host, emulator, real Postgres)',
     expect(lock).not.toBeNull();
     try {
       await open('#/definitions/projects');
+      await page.locator('tr[data-run]').first().waitFor(); // the page's runs are loaded
       await page.getByRole('button', { name: 'Pull now' }).click();
-      await eventually('the console says the pull waits', async () =>
-        /Pull: PULL waiting in the queue/.test(
-          (await page.locator('.message').allTextContents()).join(' | '),
-        ),
-      );
+      let said = '';
+      await eventually('the console says the pull waits', async () => {
+        said = (await page.locator('.message').allTextContents()).join(' | ');
+        return /Pull: PULL waiting in the queue/.test(said);
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}; the page said: ${said}`);
+      });
     } finally {
       await lock!.release();
     }

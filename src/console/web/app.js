@@ -527,18 +527,20 @@ function useEnqueuedRuns(name, runs, setMessage, setBusy) {
     setFollowing(null);
   }, [runs.data, following]);
   return async (label, types) => {
-    if (!runs.data) {
-      setMessage({ kind: 'error', text: `${label}: the runs are not loaded yet; try again in a moment` });
-      return;
-    }
     setBusy(true);
-    const after = Math.max(0, ...runs.data.runs.map((r) => Number(r.runId)));
+    // The newest run when the first was enqueued, as the ops API read it: the page's list may be seconds old, or
+    // not loaded yet.
+    let after = null;
     try {
-      for (const type of types)
-        await api(`definitions/${enc(name)}/${type.toLowerCase()}`, {
+      for (const type of types) {
+        const answer = await api(`definitions/${enc(name)}/${type.toLowerCase()}`, {
           method: 'POST',
           body: { wait: false },
         });
+        after ??= Number(
+          answer?.afterRunId ?? Math.max(0, ...(runs.data?.runs ?? []).map((r) => Number(r.runId))),
+        );
+      }
       setMessage({ kind: 'info', text: `${label}: enqueued; it runs in the background, followed below` });
       setFollowing({ label, types, after });
       runs.reload();

@@ -66,6 +66,18 @@ export function toRunRecord(row: RunRow): RunRecord {
 export const MAX_RUNS_LISTED = 1000;
 
 /** The most recent runs of a definition, newest first (at most MAX_RUNS_LISTED). */
+/**
+ * The id of the definition's newest run ('0' when none): an enqueued push or pull is served by the first run of
+ * its type after it (a run records its row as it starts, so one running already has a lower id).
+ */
+export async function newestRunId(meta: Pool, definitionId: string): Promise<string> {
+  const { rows } = await meta.query<{ id: string }>(
+    'SELECT coalesce(max(id), 0)::text AS id FROM arcore.sync_runs WHERE definition_id = $1',
+    [definitionId],
+  );
+  return rows[0].id;
+}
+
 export async function listRuns(meta: Pool, name: string, limit = 20): Promise<RunRecord[]> {
   const definitionId = await definitionIdByName(meta, name);
   await reapAbandonedRuns(meta, definitionId); // a dead run is shown ABANDONED, not RUNNING (I6)

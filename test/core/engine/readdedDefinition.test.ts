@@ -85,6 +85,12 @@ describe('a definition removed and added back on the same list', () => {
   it('relink pairs each item with its row; edits made meanwhile on either side cross, nothing is duplicated', async () => {
     // No values last synced: each field that differs is a conflict, decided by the policy (here the later edit).
     await syncedThenReadded({ conflictPolicy: 'LAST_WRITER_WINS' });
+    // SharePoint keeps Modified to the second: the edit below must fall in a later second than the rows' stamps.
+    const { rows: stamped } = await h.db.pool.query<{ at: Date }>(
+      'SELECT max(updated_at) AS at FROM projects',
+    );
+    const nextSecond = Math.floor(stamped[0].at.getTime() / 1000) * 1000 + 1000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextSecond + 50 - Date.now())));
     const [itemA, itemB] = (await h.items('Projects')).sort((x, y) => Number(x.id) - Number(y.id));
     await h.db.pool.query("UPDATE projects SET name = 'a edited in Postgres' WHERE id = 1");
     await spEdit(itemB.id, { Budget: 99 });
