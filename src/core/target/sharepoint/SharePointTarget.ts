@@ -236,6 +236,9 @@ export class SharePointTarget {
     const reconciler = {
       findItemsByField: (field: string, value: string) => this.findItemsByField(siteId, listId, field, value),
       getItem: (itemId: string) => this.getItem(siteId, listId, itemId),
+      // Read (from the run's primed cache, as a rule) only when an update's outcome must be settled by reading.
+      dateOnlyFields: async () =>
+        new Set((await this.getColumns(siteId, listId)).filter((c) => c.dateOnly).map((c) => c.name)),
     };
     return new BatchWriter(
       this.transport,

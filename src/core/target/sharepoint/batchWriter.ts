@@ -25,6 +25,8 @@ const DEFAULT_THROTTLE_WAIT_MS = 5_000;
 export interface WriteReconciler {
   findItemsByField(field: string, value: string): Promise<ListItem[]>;
   getItem(itemId: string): Promise<ListItem | null>;
+  /** The list's date-only columns (internal names): their values read back as another instant of the same day. */
+  dateOnlyFields?(): Promise<ReadonlySet<string>>;
 }
 
 interface PendingWrite {
@@ -119,13 +121,34 @@ function readBack(actual: Record<string, unknown>, key: string): unknown {
   return actual[key.slice(0, -'LookupId'.length)];
 }
 
-/** Whether an item already holds every value an update meant to write (annotations aside). */
+/**
+ * A date-only column holds a day: the engine writes noon of it in the site's time zone, SharePoint keeps midnight
+ * and reads that back (docs/design.md, "Date-only values and the site's time zone"). Two instants of one day are
+ * less than 14 hours apart (12, or 11 and 13 across a daylight-saving change); midnights of two days at least 23.
+ */
+const SAME_DAY_WITHIN_MS = 14 * 3_600_000;
+
+function sameDay(written: unknown, read: unknown): boolean {
+  const a = comparable(written);
+  const b = comparable(read);
+  if (typeof a !== 'string' || typeof b !== 'string') return sameValue(written, read);
+  const [at, bt] = [Date.parse(a), Date.parse(b)];
+  if (Number.isNaN(at) || Number.isNaN(bt)) return sameValue(written, read);
+  return Math.abs(at - bt) < SAME_DAY_WITHIN_MS;
+}
+
+/**
+ * Whether an item already holds every value an update meant to write (annotations aside). `dateOnly`: fields
+ * compared by their day (sameDay), since SharePoint reads a date-only value back as midnight, not the noon written.
+ */
 export function fieldsAlreadyApplied(
   intended: Record<string, unknown>,
   actual: Record<string, unknown>,
+  dateOnly: ReadonlySet<string> = new Set(),
 ): boolean {
   return Object.entries(intended).every(
-    ([key, value]) => key.includes('@odata.') || sameValue(value, readBack(actual, key)),
+    ([key, value]) =>
+      key.includes('@odata.') || (dateOnly.has(key) ? sameDay : sameValue)(value, readBack(actual, key)),
   );
 }
 
@@ -520,7 +543,7 @@ export class BatchWriter {
               settle(write, { ref: op.ref, status: 'not_found' });
               return;
             }
-            if (fieldsAlreadyApplied(op.fields, item.fields)) {
+            if (fieldsAlreadyApplied(op.fields, item.fields, await this.reconciler.dateOnlyFields?.())) {
               settle(write, {
                 ref: op.ref,
                 status: 'updated',
