@@ -174,7 +174,8 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       def.source.key.length > 1 ? 'COMPOSITE_COLUMNS' : 'PRIMARY_KEY',
       def.source.connection,
     );
-    // Items whose key no entry holds: paired with the row of that key, if the table has it (I15).
+    // Each item by its key, the first of several (lowest id); the ledger loop below takes out the keys it holds, and
+    // the items left are paired with the row of their key, if the table has it (I15).
     const byKey = new Map<string, KeyedItem>();
     for (const [key, found] of itemsByKey) {
       const first = [...found].sort((a, b) => Number(a.id) - Number(b.id))[0];
@@ -185,16 +186,6 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         values: first.values && plan ? pick(first.values, mappedTargets(plan)) : null,
       });
     }
-    const pairedByKey = plan
-      ? await pairsForUnclaimedItems(
-          ctx.meta,
-          ctx.sourcePool(def.source.connection),
-          def,
-          plan,
-          ledger,
-          byKey,
-        )
-      : [];
     const result: RelinkResult = {
       definition: name,
       previousListId: stored.listId,
@@ -206,8 +197,8 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
       itemDeletedKept: 0,
       pendingCreates: 0,
       forgotten: 0,
-      pairedByKey: pairedByKey.length,
-      unknownKeys: plan ? byKey.size : 0,
+      pairedByKey: 0,
+      unknownKeys: 0,
       duplicateKeys,
       pullFailuresDiscarded: 0,
       settledInserts,
@@ -233,6 +224,7 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         const save: LedgerEntry[] = [];
         const remove: string[] = [];
         for (const e of batch) {
+          byKey.delete(e.identityHash); // an entry holds this key: the ledger's to decide
           if (e.state === 'UNROUTED') continue; // never synced: no item to look for
           if (e.state === 'PENDING_CREATE' && lists.some((l) => l.listId === e.listId)) {
             // A stopped run's create into a list still linked, landed or not: left to the fresh pull (which
@@ -277,6 +269,12 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
         await ledger.remove(client, remove);
         await ledger.save(client, save);
       }
+      const pairedByKey =
+        plan && byKey.size > 0
+          ? await pairsForUnclaimedItems(ctx.sourcePool(def.source.connection), def, plan, byKey)
+          : [];
+      result.pairedByKey = pairedByKey.length;
+      result.unknownKeys = plan ? byKey.size : 0;
       await ledger.save(client, pairedByKey);
       // Not pulled, a pair adopted by key gets the row's values from the push, which reads every row again.
       if (pairedByKey.length > 0 && !def.pull.enabled) rewrite = true;

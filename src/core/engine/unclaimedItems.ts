@@ -4,7 +4,7 @@ import type { SyncDefinition } from '../definition/schema';
 import { readSourceTable } from '../source/postgres/catalog';
 import { PostgresSource } from '../source/postgres/PostgresSource';
 import type { StoredDefinition } from '../store/definitions';
-import type { LedgerEntry, LedgerStore } from '../store/ledger';
+import type { LedgerEntry } from '../store/ledger';
 import type { SharePointTarget } from '../target/sharepoint/SharePointTarget';
 import type { FieldPlan } from './plan';
 import { UNCONFIRMED_ETAG } from './push/pendingCreates';
@@ -118,24 +118,16 @@ export interface KeyedItem {
  * hash of a row of the table now is paired with that row. It has no values last synced, so nothing is assumed of
  * either side: every field is aligned afresh (the pull compares the two sides and values that differ go to the
  * conflict policy, its eTag proving nothing: UNCONFIRMED_ETAG); a definition that does not pull records what the
- * item holds and writes the row's values over it. The table (`pool`) is read by key, a page at a time. `unclaimed`: hidden key → the item chosen for it;
- * the keys paired are taken out of it, so what is left carries a key no row of the table has.
+ * item holds and writes the row's values over it. The table (`pool`) is read by key, a page at a time.
+ * `unclaimed`: hidden key → the item chosen for it, for keys no ledger entry holds; the keys paired are taken out of
+ * it, so what is left carries a key no row of the table has.
  */
 export async function pairsForUnclaimedItems(
-  meta: Pool,
   pool: Pool,
   def: SyncDefinition,
   plan: FieldPlan,
-  ledger: LedgerStore,
   unclaimed: Map<string, KeyedItem>,
 ): Promise<LedgerEntry[]> {
-  // Keys some entry holds (in whatever state) are the ledger's to decide.
-  const keys = [...unclaimed.keys()];
-  for (let i = 0; i < keys.length; i += 1000) {
-    const held = await ledger.byIdentities(meta, keys.slice(i, i + 1000));
-    for (const hash of held.keys()) unclaimed.delete(hash);
-  }
-  if (unclaimed.size === 0) return [];
   const table = await readSourceTable(pool, def.source.schema, def.source.table);
   if (!table) return [];
   const source = new PostgresSource(pool, {
