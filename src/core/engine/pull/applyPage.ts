@@ -97,6 +97,26 @@ export async function applyEntries(
     const { save, remove, resolved } = out;
     const writes = new PageWrites(scope, client, meta, out);
     const lateInserts: (() => Promise<void>)[] = [];
+    // Items refused for a reference or a unique value that another write of this page may make good (a row pointed
+    // at an item created on the same page, whose insert comes later): tried again once the page's other writes are
+    // in, in rounds while any lands, and parked only then (I12).
+    let retrying: {
+      retry: () => Promise<void>;
+      itemId: string;
+      entry: LedgerEntry | undefined;
+      err: unknown;
+    }[] = [];
+    let deferRefusals = true;
+    const refuse = async (itemId: string, entry: LedgerEntry | undefined, err: unknown): Promise<void> => {
+      scope.counts.failed++;
+      await park(meta, scope.definitionId, {
+        direction: 'PULL',
+        itemKey: parkKey(scope, itemId),
+        sourceIdentity: entry?.identity ?? null,
+        spItemId: itemId,
+        error: pullFailureMessage(scope, itemId, err),
+      });
+    };
     /** The one-item path: the item in its own savepoint, parked with Postgres's message when refused (I12). */
     const alone = async (e: DeltaEntry, itemId: string, entry: LedgerEntry | undefined): Promise<void> => {
       // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
@@ -149,14 +169,9 @@ export async function applyEntries(
       } catch (err) {
         for (const db of both) await db.query('ROLLBACK TO SAVEPOINT item');
         undo();
-        scope.counts.failed++;
-        await park(meta, scope.definitionId, {
-          direction: 'PULL',
-          itemKey: parkKey(scope, itemId),
-          sourceIdentity: entry?.identity ?? null,
-          spItemId: itemId,
-          error: pullFailureMessage(scope, itemId, err),
-        });
+        if (deferRefusals && refusalOfOrder(err))
+          retrying.push({ retry: () => alone(e, itemId, entry), itemId, entry, err });
+        else await refuse(itemId, entry, err);
       }
     };
     for (const e of entries) {
@@ -228,6 +243,15 @@ export async function applyEntries(
     }
     await writes.flush();
     for (const insert of lateInserts) await insert();
+    while (retrying.length > 0) {
+      const round = retrying;
+      retrying = [];
+      for (const r of round) await r.retry();
+      if (retrying.length < round.length) continue;
+      deferRefusals = false;
+      for (const r of retrying) await refuse(r.itemId, r.entry, r.err);
+      retrying = [];
+    }
     // Removes first: a new item may take the key of a pair this page removes (its item deleted), and its pair,
     // saved under that key, must stay.
     await ledger.remove(meta, remove);
@@ -294,6 +318,15 @@ export async function applyEntries(
   });
   await flushWriteBacks(scope, writeBacks);
   return new Set(writeBacks.map((w) => w.op.itemId));
+}
+
+/**
+ * A refusal another write of the same page may lift: a foreign key (the row referred to is inserted later, or the
+ * row referring is deleted later), a unique value or an exclusion another row gives up later in the page.
+ */
+function refusalOfOrder(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23503' || code === '23505' || code === '23P01';
 }
 
 /** The write a pulled entry would make by key: what a KeyMatchError names. */

@@ -79,6 +79,60 @@ describe('I12 a deferred constraint refusing one pulled value', () => {
     expect((await h.db.pool.query('SELECT cat FROM things WHERE id = 2')).rows).toEqual([{ cat: 2 }]);
   });
 
+  it('applies an item whose reference another item of the same page makes good, in either order, and a parent deleted before its child', async () => {
+    // One page: a new item (c), an existing row pointed at it (b), a new item pointing at one created after it
+    // (e → f), and an item deleted before the item that references it (a ← g). Each is refused where it stands
+    // in the page; once the page's other writes are in, each is good.
+    await h.db.pool.query(`CREATE TABLE staff (code text PRIMARY KEY, name text,
+        boss text REFERENCES staff(code) DEFERRABLE INITIALLY DEFERRED,
+        updated_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO staff (code, name, boss) VALUES ('a', 'Ann', NULL), ('b', 'Bob', NULL), ('g', 'Gus', 'a')`);
+    await h.define({
+      name: 'staff',
+      source: { table: 'staff', key: ['code'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'staff' },
+      fields: [
+        { source: 'code', target: 'Code' },
+        { source: 'name', target: 'Title' },
+        { source: 'boss', target: 'Boss' },
+      ],
+    });
+    expect(await runPush(h.ctx, 'staff', { trigger: 'test' })).toMatchObject({ created: 3 });
+    await runPull(h.ctx, 'staff', { trigger: 'test' });
+    const byCode = new Map((await h.items('staff')).map((i) => [String(i.fields.Code), i.id]));
+    const base = `/sites/${h.siteId}/lists/staff/items`;
+    const post = async (fields: object) =>
+      expect((await h.asUser('POST', base, { fields })).status).toBe(201);
+    const patch = async (code: string, fields: object) =>
+      expect((await h.asUser('PATCH', `${base}/${byCode.get(code)}/fields`, fields)).status).toBe(200);
+    await post({ Code: 'c', Title: 'Cat' });
+    await patch('b', { Boss: 'c' });
+    await post({ Code: 'e', Title: 'Eve', Boss: 'f' });
+    await post({ Code: 'f', Title: 'Fay' });
+    expect((await h.asUser('DELETE', `${base}/${byCode.get('a')}`)).status).toBe(204);
+    expect((await h.asUser('DELETE', `${base}/${byCode.get('g')}`)).status).toBe(204);
+
+    const pull = await runPull(h.ctx, 'staff', { trigger: 'test' });
+    const { rows } = await h.db.pool.query('SELECT code, name, boss FROM staff ORDER BY code');
+    const parked = await h.db.pool.query(
+      "SELECT last_error FROM arcore.sync_failures WHERE status = 'PARKED' AND direction = 'PULL'",
+    );
+    expect({
+      pull: [pull.status, pull.created, pull.updated, pull.deleted, pull.failed],
+      rows,
+      parked: parked.rows,
+    }).toEqual({
+      pull: ['SUCCEEDED', 3, 1, 2, 0],
+      rows: [
+        { code: 'b', name: 'Bob', boss: 'c' },
+        { code: 'c', name: 'Cat', boss: null },
+        { code: 'e', name: 'Eve', boss: 'f' },
+        { code: 'f', name: 'Fay', boss: null },
+      ],
+      parked: [],
+    });
+  });
+
   it('a pull-direction backfill fails only the refused row, as the pull does (same per-row savepoints)', async () => {
     await h.db.pool.query(`CREATE TABLE tools (id int PRIMARY KEY, name text,
         cat int REFERENCES cats(id) DEFERRABLE INITIALLY DEFERRED,
