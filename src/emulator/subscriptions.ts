@@ -106,14 +106,23 @@ export function removeExpiredSubscriptions(ctx: EmulatorContext): void {
   if (removed) ctx.events.stateChanged();
 }
 
-function render(ctx: EmulatorContext, subscription: Subscription): Record<string, unknown> {
+/**
+ * A subscription as Graph answers it. The list leaves clientState out: "the clientState property value is not
+ * returned for security purposes" (https://learn.microsoft.com/en-us/graph/api/subscription-list); create, get by id
+ * and renew show it.
+ */
+function render(
+  ctx: EmulatorContext,
+  subscription: Subscription,
+  withClientState = true,
+): Record<string, unknown> {
   const creator = ctx.identities.byNameOrUndefined(subscription.creator) ?? ctx.identities.app;
   return {
     id: subscription.id,
     resource: subscription.resource,
     applicationId: ctx.identities.app.id,
     changeType: subscription.changeType,
-    clientState: subscription.clientState ?? null,
+    clientState: withClientState ? (subscription.clientState ?? null) : null,
     notificationUrl: subscription.notificationUrl,
     notificationQueryOptions: null,
     lifecycleNotificationUrl: subscription.lifecycleNotificationUrl ?? null,
@@ -193,7 +202,7 @@ export function listSubscriptions(ctx: EmulatorContext, req: GraphRequest): Grap
   const own = [...ctx.state.subscriptions.values()].filter((s) => s.creator === req.identity.name);
   return jsonResponse(200, {
     '@odata.context': `${ctx.links.baseUrl}/$metadata#subscriptions`,
-    value: own.map((s) => render(ctx, s)),
+    value: own.map((s) => render(ctx, s, false)),
   });
 }
 

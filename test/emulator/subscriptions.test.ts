@@ -121,8 +121,12 @@ describe('subscriptions', () => {
     const id = created.body.id;
     const all = await t.graph<PageShape<EntityShape>>('GET', '/subscriptions');
     expect(all.body.value.map((s) => s.id)).toContain(id);
+    // "the clientState property value is not returned for security purposes" by the list
+    // (https://learn.microsoft.com/en-us/graph/api/subscription-list); a GET by id shows it.
+    expect(all.body.value.find((s) => s.id === id)?.clientState).toBeNull();
     const one = await t.graph<EntityShape>('GET', `/subscriptions/${id}`);
     expect(one.body.id).toBe(id);
+    expect(one.body.clientState).toBe('secret');
     const later = inMinutes(600);
     const renewed = await t.graph<EntityShape>('PATCH', `/subscriptions/${id}`, {
       body: { expirationDateTime: later },
