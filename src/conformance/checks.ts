@@ -6,6 +6,7 @@ import { internalNameFor } from '../core/target/sharepoint';
 import { ScratchListConflictError, type Check, type ProbeContext } from './context';
 import { DATE_ONLY_SOURCE, dateOnlyRoundTrip } from './dateOnly';
 import { ENGINE_DELTA, ENGINE_ETAGS, ENGINE_READS, ENGINE_ROUND_TRIPS } from './engineChecks';
+import { ENGINE_SUBSCRIPTIONS } from './subscriptionChecks';
 import { fail, pass, skip, type CheckOutcome } from './types';
 
 const DOCS = 'https://learn.microsoft.com/en-us/graph/api';
@@ -609,7 +610,7 @@ const subscriptions: Check[] = [
         clientState: 'arcore-conformance',
       });
       if (res.status === 201) {
-        ctx.subscriptionId = String(asObject(res.body).id);
+        ctx.subscriptionIds.add(String(asObject(res.body).id));
         return fail(
           'a subscription whose notificationUrl cannot answer the validation handshake was created',
         );
@@ -638,9 +639,10 @@ const subscriptions: Check[] = [
       });
       const bad = statusIs(res.status, 201, 'POST subscription (needs Sites.ReadWrite.All)', res.body);
       if (bad) return bad;
-      ctx.subscriptionId = String(asObject(res.body).id);
+      const id = String(asObject(res.body).id);
+      ctx.subscriptionIds.add(id);
       const renewTo = new Date(Date.now() + 2 * 3600_000).toISOString();
-      const renew = await ctx.send('PATCH', `/subscriptions/${encodeURIComponent(ctx.subscriptionId)}`, {
+      const renew = await ctx.send('PATCH', `/subscriptions/${encodeURIComponent(id)}`, {
         expirationDateTime: renewTo,
       });
       const badRenew = statusIs(renew.status, 200, 'PATCH subscription expirationDateTime', renew.body);
@@ -714,6 +716,7 @@ export const CHECKS: Check[] = [
   ...ENGINE_DELTA,
   ...batch,
   ...subscriptions,
+  ...ENGINE_SUBSCRIPTIONS,
   throttling,
   deletedList,
 ];

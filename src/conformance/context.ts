@@ -19,6 +19,8 @@ export interface ConformanceOptions {
   site: string;
   /** An HTTPS endpoint that answers Graph's validation handshake (the deployed webhook); optional. */
   notificationUrl?: string;
+  /** The deployment's lifecycle endpoint (WEBHOOK_LIFECYCLE_URL), which the engine's subscriptions carry; optional. */
+  lifecycleNotificationUrl?: string;
   /** The zone the engine is told for date-only values (a definition's `target.siteTimeZone`); default UTC. */
   siteTimeZone?: string;
   /** Names the scratch lists (tests); random otherwise. */
@@ -47,7 +49,8 @@ export class ProbeContext {
   readonly items = new Map<string, string>();
   /** The app's row id in the site's user list (person values). */
   userLookupId: number | undefined;
-  subscriptionId: string | undefined;
+  /** Subscriptions the probe created (on its scratch list), deleted at the end. */
+  readonly subscriptionIds = new Set<string>();
   deltaLink: string | undefined;
   /** Lists created by this probe (only these are ever written to or deleted). */
   readonly created = new Set<string>();

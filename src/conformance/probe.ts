@@ -18,13 +18,9 @@ function describe(error: unknown): string {
 
 async function cleanup(ctx: ProbeContext): Promise<CheckOutcome> {
   const problems: string[] = [];
-  if (ctx.subscriptionId) {
-    const res = await ctx.transport.send(
-      'DELETE',
-      `/subscriptions/${encodeURIComponent(ctx.subscriptionId)}`,
-    );
-    if (res.status !== 204 && res.status !== 404)
-      problems.push(`subscription ${ctx.subscriptionId}: ${res.status}`);
+  for (const id of ctx.subscriptionIds) {
+    const res = await ctx.transport.send('DELETE', `/subscriptions/${encodeURIComponent(id)}`);
+    if (res.status !== 204 && res.status !== 404) problems.push(`subscription ${id}: ${res.status}`);
   }
   for (const listId of ctx.created) {
     const res = await ctx.transport.send('DELETE', `/sites/${ctx.siteId}/lists/${listId}`);

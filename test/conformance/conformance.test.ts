@@ -39,7 +39,16 @@ describe('arcore-sync conformance', () => {
 
   it('passes every check against the emulator, names each source, and deletes its scratch lists', async () => {
     const result = await runCli(
-      ['conformance', '--site', SITE, '--json', '--notification-url', receiver.url],
+      [
+        'conformance',
+        '--site',
+        SITE,
+        '--json',
+        '--notification-url',
+        receiver.url,
+        '--lifecycle-url',
+        `${receiver.url}?lifecycle=1`,
+      ],
       env,
     );
     const report = jsonOf(result) as unknown as Report;
@@ -73,6 +82,9 @@ describe('arcore-sync conformance', () => {
       'fields.unknownSelectRefused',
       'batch.innerStatuses',
       'subscription.createAndRenew',
+      'subscription.engineForm',
+      'subscription.listedByApp',
+      'subscription.reauthorize',
       'lists.deletedAnswers404',
     ])
       expect(report.checks.find((c) => c.name === name)?.status).toBe('passed');
@@ -85,6 +97,15 @@ describe('arcore-sync conformance', () => {
       (l) => l.displayName,
     );
     expect(names.filter((n) => n.startsWith('arcore-conformance-'))).toEqual([]);
+    // The engine's subscription carried the lifecycle URL, which Graph validates too; none is left behind.
+    expect(report.checks.find((c) => c.name === 'subscription.engineForm')?.detail).toMatch(
+      /42000 minutes.*lifecycleNotificationUrl/,
+    );
+    const subscriptions = await fetch(`${emulator.baseUrl}/subscriptions`, {
+      headers: { authorization: `Bearer ${emulator.appToken}` },
+      dispatcher: new (await import('undici')).Agent({ connect: { ca: emulator.caCert } }),
+    } as RequestInit);
+    expect(((await subscriptions.json()) as { value: unknown[] }).value).toEqual([]);
     // Graph's restart Location for a token it cannot read keeps no known options (the emulator's selects no
     // fields): the check passes on the engine's own restart, which reads the fields, and records what Location reads.
     const resync = report.checks.find((c) => c.name === 'delta.resync410');
@@ -97,6 +118,26 @@ describe('arcore-sync conformance', () => {
     expect(report.checks.find((c) => c.name === 'lists.deletedAnswers404')?.detail).toBe(
       "after the list's DELETE: the list by id 404, its item by id 404, its delta feed 404",
     );
+  }, 120_000);
+
+  it("fails subscription.engineForm when the lifecycle URL does not answer Graph's handshake", async () => {
+    const report = await runConformance({
+      graph: {
+        baseUrl: emulator.baseUrl,
+        auth: { kind: 'token', token: emulator.appToken },
+        caCert: emulator.caCert,
+      },
+      site: SITE,
+      notificationUrl: receiver.url,
+      lifecycleNotificationUrl: 'http://127.0.0.1:9/lifecycle',
+    });
+    const engineForm = report.checks.find((c) => c.name === 'subscription.engineForm');
+    expect(engineForm?.status).toBe('failed');
+    expect(engineForm?.detail).toMatch(/lifecycleNotificationUrl http:\/\/127\.0\.0\.1:9\/lifecycle/);
+    expect(engineForm?.detail).toMatch(/400/);
+    expect(report.checks.find((c) => c.name === 'subscription.createAndRenew')?.status).toBe('passed');
+    for (const name of ['subscription.listedByApp', 'subscription.reauthorize'])
+      expect(report.checks.find((c) => c.name === name)?.status).toBe('skipped');
   }, 120_000);
 
   it('an app with Sites.ReadWrite.All only fails the list and column checks and exits 1', async () => {

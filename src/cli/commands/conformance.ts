@@ -1,5 +1,5 @@
 /**
- * `arcore-sync conformance --site host:/path [--json] [--site-time-zone ZONE]`: runs the conformance probe against the configured
+ * `arcore-sync conformance --site host:/path [--json] [--notification-url URL] [--lifecycle-url URL] [--site-time-zone ZONE]`: runs the conformance probe against the configured
  * Graph endpoint (GRAPH_BASE_URL, GRAPH_AUTH / GRAPH_TOKEN…, as every command) and prints one line per
  * check, or the report as JSON. Exit 0 when no check failed, 1 otherwise.
  */
@@ -11,6 +11,7 @@ export interface ConformanceCommandOptions {
   site: string;
   json?: boolean;
   notificationUrl?: string;
+  lifecycleUrl?: string;
   siteTimeZone?: string;
 }
 
@@ -38,10 +39,12 @@ export async function runConformanceCommand(rt: CliRuntime, opts: ConformanceCom
   const { graphOptionsFromSettings } = await import('../../core/target/sharepoint/index.js');
   const { runConformance } = await import('../../conformance/index.js');
   const notificationUrl = opts.notificationUrl ?? settings.WEBHOOK_NOTIFICATION_URL;
+  const lifecycleNotificationUrl = opts.lifecycleUrl ?? settings.WEBHOOK_LIFECYCLE_URL;
   const report = await runConformance({
     graph: graphOptionsFromSettings(settings),
     site: opts.site,
     ...(notificationUrl ? { notificationUrl } : {}),
+    ...(lifecycleNotificationUrl ? { lifecycleNotificationUrl } : {}),
     ...(opts.siteTimeZone ? { siteTimeZone: opts.siteTimeZone } : {}),
   });
   if (opts.json) rt.io.out(JSON.stringify(report, null, 2));
@@ -76,6 +79,11 @@ export function conformanceCommand(program: Command, act: Act): Command {
     .option(
       '--notification-url <url>',
       'endpoint answering the subscription validation handshake (default WEBHOOK_NOTIFICATION_URL)',
+    )
+    .option(
+      '--lifecycle-url <url>',
+      "the subscriptions' lifecycleNotificationUrl, which Graph validates as it does the notification URL " +
+        '(default WEBHOOK_LIFECYCLE_URL); subscription.engineForm creates a subscription with it',
     )
     .option(
       '--site-time-zone <zone>',
