@@ -5,7 +5,7 @@
 import { internalNameFor } from '../core/target/sharepoint';
 import { ScratchListConflictError, type Check, type ProbeContext } from './context';
 import { DATE_ONLY_SOURCE, dateOnlyRoundTrip } from './dateOnly';
-import { ENGINE_DELTA, ENGINE_ETAGS, ENGINE_READS, ENGINE_ROUND_TRIPS } from './engineChecks';
+import { ENGINE_DELTA, ENGINE_ETAGS, ENGINE_LISTS, ENGINE_READS, ENGINE_ROUND_TRIPS } from './engineChecks';
 import { ENGINE_SUBSCRIPTIONS } from './subscriptionChecks';
 import { fail, pass, skip, type CheckOutcome } from './types';
 
@@ -714,6 +714,7 @@ export const CHECKS: Check[] = [
   ...ENGINE_ETAGS,
   ...delta,
   ...ENGINE_DELTA,
+  ...ENGINE_LISTS,
   ...batch,
   ...subscriptions,
   ...ENGINE_SUBSCRIPTIONS,

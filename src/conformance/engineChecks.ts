@@ -166,6 +166,77 @@ function engineRoundTrip(form: EngineForm): Check {
   };
 }
 
+/** The kind the engine maps each scratch column to, for a create that carries every one of them. */
+const KIND_OF_ROLE: Record<string, FieldKind> = {
+  text: 'text',
+  note: 'note',
+  number: 'number',
+  currency: 'number',
+  boolean: 'boolean',
+  dateTime: 'dateTime',
+  dateOnly: 'dateOnly',
+  choice: 'choice',
+  multiChoice: 'multiChoice',
+  lookup: 'lookupId',
+  person: 'lookupId',
+  multiPerson: 'multiLookupId',
+};
+
+/**
+ * A push creates an item with every mapped column of its row (createFields): `null` for each empty scalar, `[]` with
+ * its `@odata.type` for each empty multi-valued one. Graph documents no rule for `null` in a create; a refusal is
+ * reported (https://github.com/microsoftgraph/msgraph-sdk-dotnet-core/issues/656). Leaving nulls out is no way round
+ * it: a column with a default value would then take the default, which the next pull would bring to Postgres.
+ */
+const emptyCreate: Check = {
+  name: 'engineCreate.emptyValues',
+  source: `${DOCS}/listitem-create`,
+  async run(ctx) {
+    if (!ctx.columns.has('key')) return skip('no hidden key column');
+    const { target, siteId, listId } = ctx.engineList();
+    const spColumns = await target.getColumns(siteId, listId);
+    const columns = new Map<string, MappedColumn>();
+    for (const [role, kind] of Object.entries(KIND_OF_ROLE)) {
+      const name = ctx.columns.get(role);
+      if (name === undefined) continue;
+      const sp = spColumns.find((c) => c.name === name);
+      columns.set(name, sp ? { kind, sp } : { kind });
+    }
+    const key = ctx.column('key');
+    const empty = Object.fromEntries([...columns.keys()].map((name) => [name, null]));
+    const fields = { ...toGraphFields(empty, columns), Title: 'empty values', [key]: 'conf-empty' };
+    const created = await writeOne(ctx, {
+      kind: 'create',
+      ref: 'probe',
+      fields,
+      adoptBy: { field: key, value: 'conf-empty' },
+    });
+    if (created.status !== 'created')
+      return fail(
+        `the engine's create of a row whose ${columns.size} mapped columns are all empty ${JSON.stringify(fields)} ` +
+          `was ${describeOutcome(created)}: every row with an empty column would be refused (parked) by push`,
+      );
+    const item = await readOne(ctx, created.itemId, [
+      ...[...columns].map(([name, column]) => graphFieldKey(name, column.kind)),
+      key,
+    ]);
+    if (!item) return fail(`item ${created.itemId} is gone after its create`);
+    const read = fromGraphFields(item.fields, columns);
+    const filled = Object.entries(read).filter(([, value]) => value !== null);
+    const deleted = await writeOne(ctx, { kind: 'delete', ref: 'probe', itemId: created.itemId });
+    if (filled.length > 0)
+      return fail(
+        `created, but ${filled.map(([name, value]) => `${name} reads ${JSON.stringify(value)}`).join(', ')}, not ` +
+          "empty: the next pull would write those values over the row's NULLs",
+      );
+    return deleted.status === 'deleted'
+      ? pass(
+          `the engine's create with ${columns.size} empty columns (null, [] with its annotation) reads back empty`,
+        )
+      : fail(`created and read back empty, but its delete was ${describeOutcome(deleted)}`);
+  },
+};
+
 /** How the engine must classify each scratch column from GET /columns (columns.ts): the facets it decides by. */
 const EXPECTED_COLUMNS: Record<string, Partial<SpColumnInfo>> = {
   text: { type: 'text' },
@@ -427,6 +498,70 @@ const delta: Check[] = [
   },
 ];
 
+/** Reads of whole lists as the engine makes them: by display name, and item pages (verify, unclaimed items). */
+const lists: Check[] = [
+  {
+    name: 'lists.resolveByTitle',
+    source: `${DOCS}/list-get`,
+    async run(ctx) {
+      if (!ctx.listId) return skip('the scratch list could not be created (see permission.manageLists)');
+      const { target, siteId, listId } = ctx.engineList();
+      const wrong: string[] = [];
+      for (const [title, id] of [
+        [ctx.listName, listId],
+        [`${ctx.listName}-lookup`, ctx.lookupListId],
+      ] as const) {
+        const read = await target.readList(siteId, title).catch((error: unknown) => describeError(error));
+        if (typeof read === 'string') wrong.push(`"${title}" failed: ${read}`);
+        else if (read.id !== id) wrong.push(`"${title}" resolved to ${read.id}, not ${id}`);
+      }
+      return wrong.length === 0
+        ? pass('GET /lists/{display name} resolves both scratch lists to the ids they were created with')
+        : fail(
+            `resolving a list by its display name (how definitions name lists): ${wrong.join('; ')}. Definitions ` +
+              'must then name their lists by id',
+          );
+    },
+  },
+  {
+    name: 'items.paging',
+    source: `${DOCS}/listitem-list`,
+    async run(ctx) {
+      if (!ctx.listId) return skip('the scratch list could not be created (see permission.manageLists)');
+      const { target, siteId, listId } = ctx.engineList();
+      const read = async (top: number) => {
+        const ids: string[] = [];
+        let pages = 0;
+        for await (const page of target.listItems(siteId, listId, { select: ['Title'], top })) {
+          pages++;
+          ids.push(...page.map((item) => item.id));
+        }
+        return { ids: ids.sort(), pages };
+      };
+      // verify reads pages of up to 5,000 items, Graph's reported maximum for $top.
+      let all: { ids: string[]; pages: number };
+      try {
+        all = await read(5000);
+      } catch (error) {
+        return fail(
+          `the engine's item query with $top=5000 (verify's page size) failed: ${describeError(error)}`,
+        );
+      }
+      if (all.ids.length < 2) return skip(`the scratch list holds ${all.ids.length} item(s); paging needs 2`);
+      const paged = await read(1);
+      return paged.pages >= all.ids.length && paged.ids.join() === all.ids.join()
+        ? pass(
+            `$top=5000 answers all ${all.ids.length} items; $top=1 pages through them by @odata.nextLink ` +
+              `(${paged.pages} pages)`,
+          )
+        : fail(
+            `$top=1 read ${paged.ids.length} item(s) in ${paged.pages} page(s), $top=5000 read ${all.ids.length}: ` +
+              'verify and the unclaimed-item count would miss items',
+          );
+    },
+  },
+];
+
 /** What Graph's own restart link reads, for the record (the engine never follows it). */
 async function locationSelects(ctx: ProbeContext, location: string): Promise<string> {
   const res = await ctx.send('GET', location);
@@ -436,7 +571,8 @@ async function locationSelects(ctx: ProbeContext, location: string): Promise<str
   return `reads ${withFields} of ${value.length} item(s) on its first page with fields`;
 }
 
-export const ENGINE_ROUND_TRIPS: Check[] = ENGINE_FORMS.map(engineRoundTrip);
+export const ENGINE_ROUND_TRIPS: Check[] = [...ENGINE_FORMS.map(engineRoundTrip), emptyCreate];
 export const ENGINE_READS = reads;
 export const ENGINE_ETAGS = etags;
 export const ENGINE_DELTA = delta;
+export const ENGINE_LISTS = lists;
