@@ -413,6 +413,7 @@ const delta: Check[] = [
       const key = ctx.column('key');
       const select = ['Title', key];
       const link = await target.latestDeltaLink(siteId, listId, select);
+      const before = await readOne(ctx, id, ['Title']);
       const edit = await writeOne(ctx, {
         kind: 'update',
         ref: 'probe',
@@ -432,6 +433,9 @@ const delta: Check[] = [
       }
       const item = changes.get(id);
       if (!item) return fail(`the edited item ${id} did not come in the changes after the deltaLink`);
+      // For delta.changePagesCarryModified: the item's lastModifiedDateTime before the edit and in the change page.
+      ctx.items.set('modified:before', before?.lastModifiedDateTime ?? '');
+      ctx.items.set('modified:change', item.lastModifiedDateTime);
       // The engine reads an item that came without its fields again by id: correct, but one resource unit more per
       // changed item on every pull. The assumption is that Graph's page carries them.
       if (readAgain.has(id))
@@ -445,6 +449,35 @@ const delta: Check[] = [
             `the change page read Title ${JSON.stringify(item.fields.Title)} and ${key} ` +
               `${JSON.stringify(item.fields[key])}: SharePoint edits would read as empty values`,
           );
+    },
+  },
+  {
+    name: 'delta.changePagesCarryModified',
+    source: `${DOCS}/listitem-delta`,
+    run(ctx) {
+      const before = ctx.items.get('modified:before');
+      const change = ctx.items.get('modified:change');
+      if (before === undefined || change === undefined)
+        return Promise.resolve(skip('no change page read (delta.changePagesCarryFields)'));
+      const [was, now] = [Date.parse(before), Date.parse(change)];
+      // LAST_WRITER_WINS compares it with the row's cursor; settle stores it with each pulled item (spModifiedAt).
+      return Promise.resolve(
+        Number.isNaN(now)
+          ? fail(
+              `the change page's item carries lastModifiedDateTime ${JSON.stringify(change)}, not an instant: ` +
+                'LAST_WRITER_WINS gives every conflict to Postgres when it is missing ("SharePoint has no ' +
+                'modification time", the SharePoint edit is overwritten), and refuses the comparison when it is malformed',
+            )
+          : !Number.isNaN(was) && now < was
+            ? fail(
+                `the change page's lastModifiedDateTime ${change} is earlier than the item's ${before} before the ` +
+                  'edit: LAST_WRITER_WINS would take a SharePoint edit for older than it is',
+              )
+            : pass(
+                `the change page carries lastModifiedDateTime ${change} (${before || 'none'} before the edit), ` +
+                  'as LAST_WRITER_WINS reads it',
+              ),
+      );
     },
   },
   {

@@ -70,6 +70,7 @@ describe('arcore-sync conformance', () => {
       'roundTrip.multiPerson',
       'delta.resync410',
       'delta.changePagesCarryFields',
+      'delta.changePagesCarryModified',
       'fields.hiddenKeyInFilter',
       'etag.ifMatchUpdateAnswer',
       'etag.staleDeletePreconditionFailed',
