@@ -16,6 +16,7 @@ import {
 } from '../core/canonical';
 import {
   GraphRequestError,
+  MAX_LOOKUPS_PER_QUERY,
   ResyncRequiredError,
   type DeltaPage,
   type ListItem,
@@ -301,6 +302,66 @@ const reads: Check[] = [
           ? pass('selecting a column the list does not have is refused with 400, never read as empty')
           : fail(`selecting a column the list does not have failed otherwise: ${describeError(error)}`);
       }
+    },
+  },
+  {
+    name: 'fields.lookupThreshold',
+    source: `${DOCS}/resources/fieldvalueset`,
+    async run(ctx) {
+      const id = ctx.items.get('main');
+      const target = ctx.items.get('lookupTarget');
+      if (!id || !target || !ctx.columns.has('lookup') || !ctx.columns.has('person') || !ctx.lookupListId)
+        return skip('no item, lookup target or lookup column');
+      // The scratch list's lookup and person columns, Author and Editor (which count), and as many more lookups as
+      // it takes to select one past the threshold: the last one is the lookup the engine reads item by item.
+      const selected = ['AuthorLookupId', 'EditorLookupId', `${ctx.column('lookup')}LookupId`];
+      selected.push(`${ctx.column('person')}LookupId`);
+      if (ctx.columns.has('multiPerson')) selected.push(`${ctx.column('multiPerson')}LookupId`);
+      for (let n = 1; selected.length <= MAX_LOOKUPS_PER_QUERY; n++) {
+        const name = `ConfLookupMore${n}`;
+        const res = await ctx.send('POST', `${ctx.listPath()}/columns`, {
+          name,
+          displayName: name,
+          lookup: { listId: ctx.lookupListId, columnName: 'Title' },
+        });
+        if (res.status !== 201) return fail(`POST lookup column ${name}: expected 201, got ${res.status}`);
+        selected.push(`${String((res.body as { name?: unknown }).name)}LookupId`);
+      }
+      const last = selected[selected.length - 1];
+      const write = await ctx.send(
+        'PATCH',
+        `${ctx.listPath()}/items/${id}/fields`,
+        { [last]: Number(target) },
+        { 'Content-Type': 'application/json' },
+      );
+      if (write.status !== 200) return fail(`PATCH ${last}: expected 200, got ${write.status}`);
+      // What Graph answers a query joining one lookup too many, for the record (the engine never sends one).
+      const over = await ctx.send(
+        'GET',
+        `${ctx.listPath()}/items?$expand=fields($select=${selected.join(',')})`,
+      );
+      const { target: sp, siteId, listId } = ctx.engineList();
+      let read: string | undefined;
+      try {
+        for await (const page of sp.listItems(siteId, listId, { select: ['Title', ...selected] }))
+          for (const item of page) if (item.id === id) read = String(item.fields[last]);
+      } catch (error) {
+        return fail(
+          `the engine's query of ${selected.length} lookups (${MAX_LOOKUPS_PER_QUERY} in the query, the rest item by ` +
+            `item in $batch) failed: ${describeError(error)}. Lists with that many mapped lookup or person columns ` +
+            'could not be pulled',
+        );
+      }
+      return read === target
+        ? pass(
+            `the engine's read of ${selected.length} lookups (Author and Editor among them) keeps ` +
+              `${MAX_LOOKUPS_PER_QUERY} in the query and reads ${last} item by item; a query joining all ` +
+              `${selected.length} answers ${over.status}`,
+          )
+        : fail(
+            `the engine's read of ${selected.length} lookups read ${last} as ${JSON.stringify(read)}, not ${target}: ` +
+              'lookups past the threshold would read empty',
+          );
     },
   },
   {

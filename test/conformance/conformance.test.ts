@@ -81,6 +81,7 @@ describe('arcore-sync conformance', () => {
       'engineRoundTrip.person',
       'columns.engineClassification',
       'fields.unknownSelectRefused',
+      'fields.lookupThreshold',
       'batch.innerStatuses',
       'subscription.createAndRenew',
       'subscription.engineForm',
@@ -101,6 +102,10 @@ describe('arcore-sync conformance', () => {
       (l) => l.displayName,
     );
     expect(names.filter((n) => n.startsWith('arcore-conformance-'))).toEqual([]);
+    // Thirteen lookups: twelve in the query, the last one read item by item; Graph's threshold answers a query of all 400.
+    expect(report.checks.find((c) => c.name === 'fields.lookupThreshold')?.detail).toMatch(
+      /read of 13 lookups .* reads ConfLookupMore\d+LookupId item by item; a query joining all 13 answers 400/,
+    );
     // The engine's subscription carried the lifecycle URL, which Graph validates too; none is left behind.
     expect(report.checks.find((c) => c.name === 'subscription.engineForm')?.detail).toMatch(
       /42000 minutes.*lifecycleNotificationUrl/,
