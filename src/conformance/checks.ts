@@ -210,8 +210,10 @@ const setup: Check[] = [
       if (bad) return bad;
       ctx.lookupListId = String(asObject(lookup.body).id);
       ctx.created.add(ctx.lookupListId);
+      // The body provision sends (SharePointTarget.createList): an empty columns array, columns added one by one.
       const main = await ctx.send('POST', `/sites/${ctx.siteId}/lists`, {
         displayName: ctx.listName,
+        columns: [],
         list: { template: 'genericList' },
       });
       const badMain = statusIs(main.status, 201, 'POST list (needs Sites.Manage.All)', main.body);
@@ -249,12 +251,14 @@ const setup: Check[] = [
         ctx.columns.set(kind.role, String(asObject(res.body).name));
         created.push(name);
       }
+      // The key column as provision creates it (engine/provision.ts): hidden, indexed, with a description.
       const key = await ctx.send('POST', `${ctx.listPath()}/columns`, {
         name: 'ConfKey',
         displayName: 'ConfKey',
         text: {},
         hidden: true,
         indexed: true,
+        description: 'ArcoreSyncBridge source identity (do not edit)',
       });
       const badKey = statusIs(key.status, 201, 'POST hidden indexed column', key.body);
       if (badKey) return badKey;
