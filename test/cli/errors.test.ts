@@ -148,6 +148,22 @@ describe('arcore-sync exit codes and messages for bad input (I12)', () => {
     expect(r.stderr).toContain('arcore-sync provision items');
   });
 
+  it('provision of a site that does not exist exits 2 naming target.site, as push does', async () => {
+    await upsertDefinitions(db.pool, [
+      parseDefinition({
+        name: 'nosite',
+        source: { table: 'items', key: ['id'], cursor: { column: 'updated_at' } },
+        target: { site: 'contoso.sharepoint.com:/sites/nope', list: 'NoSite' },
+        fields: [{ source: 'title', target: 'Title' }],
+      }),
+    ]);
+    const r = await runCli(['provision', 'nosite', '--json'], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Definition "nosite": site "contoso.sharepoint.com:/sites/nope" not found');
+    expect(r.stderr).toContain('next step: check target.site');
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { kind: 'not_found' }, exitCode: 2 });
+  });
+
   it('missing settings exit 2 and name the setting', async () => {
     const r = await runCli(['status'], {});
     expect(r.code).toBe(2);

@@ -16,9 +16,10 @@ import { MappingError, pipelineKinds } from './plan';
 import { fieldTransforms } from './transform';
 import { pushPipelineOutput } from '../transform/check';
 import type { PipelineType } from '../transform/steps';
-import { forgetResolution, SourceTableNotFoundError } from './runner';
+import { forgetResolution, ListNotFoundError, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
-import { isRouted, targetLists } from '../routing/lists';
+import { isRouted, targetListLabel, targetLists } from '../routing/lists';
+import { errorKindOf } from '../errors/classify';
 
 async function distinctArrayValues(
   ctx: EngineContext,
@@ -278,7 +279,13 @@ async function provisionWith(
   def: SyncDefinition,
   pgByName: Map<string, SourceColumn>,
 ): Promise<ProvisionResult> {
-  const site = await target.resolveSite(def.target.site);
+  let site: { id: string };
+  try {
+    site = await target.resolveSite(def.target.site);
+  } catch (err) {
+    if (errorKindOf(err) !== 'not_found') throw err;
+    throw new ListNotFoundError(def.name, def.target.site, targetListLabel(def), err, 'site');
+  }
   const names = targetLists(def);
   const routed = isRouted(def);
 
