@@ -164,6 +164,27 @@ describe('arcore-sync exit codes and messages for bad input (I12)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { kind: 'not_found' }, exitCode: 2 });
   });
 
+  it('provision of a list named by a GUID no list has is refused: no list is created under that GUID', async () => {
+    const guid = '11111111-2222-3333-4444-555555555555';
+    await upsertDefinitions(db.pool, [
+      parseDefinition({
+        name: 'byid',
+        source: { table: 'items', key: ['id'], cursor: { column: 'updated_at' } },
+        target: { site: 'contoso.sharepoint.com:/sites/demo', list: guid },
+        fields: [{ source: 'title', target: 'Title' }],
+      }),
+    ]);
+    const [provision, push] = [await runCli(['provision', 'byid'], env), await runCli(['push', 'byid'], env)];
+    for (const r of [provision, push]) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`list "${guid}" not found on site "contoso.sharepoint.com:/sites/demo"`);
+      expect(r.stderr).toContain('no list has this id');
+      expect(r.stderr).not.toContain('create the list with');
+    }
+    const site = emulator.control.getSiteId('contoso.sharepoint.com:/sites/demo');
+    expect(() => emulator.control.listItems(site, guid)).toThrow(`No list '${guid}'`);
+  });
+
   it('missing settings exit 2 and name the setting', async () => {
     const r = await runCli(['status'], {});
     expect(r.code).toBe(2);

@@ -18,7 +18,7 @@ import { pushPipelineOutput } from '../transform/check';
 import type { PipelineType } from '../transform/steps';
 import { forgetResolution, ListNotFoundError, SourceTableNotFoundError } from './runner';
 import type { EngineContext } from './types';
-import { isRouted, targetListLabel, targetLists } from '../routing/lists';
+import { isListId, isRouted, targetListLabel, targetLists } from '../routing/lists';
 import { errorKindOf } from '../errors/classify';
 
 async function distinctArrayValues(
@@ -298,6 +298,8 @@ async function provisionWith(
       listId = (await target.resolveList(site.id, name)).id;
     } catch (err) {
       if (!(err instanceof GraphRequestError) || err.status !== 404) throw err;
+      // A GUID names an existing list: creating one would make a new list titled with the GUID, and sync into it.
+      if (isListId(name)) throw new ListNotFoundError(def.name, def.target.site, name, err);
     }
     const existing = new Map(
       (listId ? await target.getColumns(site.id, listId) : [TEMPLATE_TITLE]).map((c) => [c.name, c]),

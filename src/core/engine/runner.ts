@@ -35,7 +35,7 @@ import {
   type RunType,
   type RunWait,
 } from './types';
-import { isRouted, singleListOf, targetListLabel, targetLists } from '../routing/lists';
+import { isListId, isRouted, singleListOf, targetListLabel, targetLists } from '../routing/lists';
 import { pipelineColumns } from './transform';
 
 /** Graph answered 404 for the definition's site or list (any other failure keeps its own error and kind). */
@@ -60,7 +60,10 @@ export class ListNotFoundError extends Error {
     this.hint =
       missing === 'site'
         ? 'check target.site: host name and server-relative path, e.g. contoso.sharepoint.com:/sites/ops'
-        : `check the display name or GUID in target.list, or create the list with "arcore-sync provision ${definition}"`;
+        : isListId(list)
+          ? 'no list has this id on the site: check the GUID in target.list (list settings show it), or give ' +
+            `the list's display name, which "arcore-sync provision ${definition}" creates when it is missing`
+          : `check the display name or GUID in target.list, or create the list with "arcore-sync provision ${definition}"`;
   }
 }
 

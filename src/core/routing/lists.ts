@@ -9,6 +9,14 @@ import { RoutedDefinitionError } from './errors';
 
 type TargetOf = Pick<SyncDefinition, 'name' | 'target'>;
 
+/** A list GUID (`target.list` or a route's `list` may name a list by id), with or without braces. */
+const LIST_ID = /^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i;
+
+/** The list reference is a GUID: it names an existing list by id, never the display name of a list to create. */
+export function isListId(ref: string): boolean {
+  return LIST_ID.test(ref.trim());
+}
+
 /** The definition routes rows by rules (`target.routes`) rather than naming one list. */
 export function isRouted(def: TargetOf): boolean {
   return def.target.routes !== undefined;
