@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { DatabaseTokenError, DatabaseUnreachableError } from '../core/db/errors';
+import { DatabaseTokenError, DatabaseUnreachableError, describeServer } from '../core/db/errors';
 import { causeChain, errorKindOf, hintFor } from '../core/errors/classify';
 import type { ErrorKind } from '../core/errors/kind';
 import {
@@ -186,6 +186,9 @@ function messageFor(error: unknown, kind: ErrorKind, graph: string): string {
   const unreachableDb = find(DatabaseUnreachableError);
   if (unreachableDb) {
     const cause = unreachableDb.cause === undefined ? unreachableDb.message : messageOf(unreachableDb.cause);
+    if (kind === 'not_found') {
+      return `Postgres at ${describeServer(unreachableDb)} has no database "${unreachableDb.database}": ${cause}`;
+    }
     const verb =
       kind === 'authentication' ? 'Postgres refused the credentials at' : 'cannot reach Postgres at';
     return `${verb} ${endpointOf(unreachableDb)}: ${cause}`;

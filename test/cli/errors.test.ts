@@ -203,6 +203,17 @@ describe('arcore-sync exit codes and messages for bad input (I12)', () => {
     expect(r.stderr).not.toContain('S3cretPassw0rd');
   });
 
+  it('a database that does not exist exits 2 naming it and the setting, not "check the server is up"', async () => {
+    const url = new URL(db.url);
+    url.pathname = '/no_such_db';
+    const r = await runCli(['status', '--json'], { ...env, DATABASE_URL: url.toString() });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { kind: 'not_found' }, exitCode: 2 });
+    expect(r.stderr).toContain(`has no database "no_such_db"`);
+    expect(r.stderr).toContain('DATABASE_URL');
+    expect(r.stderr).not.toContain('check that the server is up');
+  });
+
   it('an unreachable Graph exits 3 naming Microsoft Graph and the URL', async () => {
     const port = await closedPort();
     const graph = { ...env, GRAPH_BASE_URL: `https://127.0.0.1:${port}/v1.0` };

@@ -8,10 +8,15 @@ export interface PostgresEndpoint {
   user: string | undefined;
 }
 
+/** `host:port`, the server alone (an IPv6 host in brackets). */
+export function describeServer(endpoint: Pick<PostgresEndpoint, 'host' | 'port'>): string {
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+  return `${host}:${endpoint.port}`;
+}
+
 /** `host:port/database`, the form every database error names its target in. */
 export function describeEndpoint(endpoint: PostgresEndpoint): string {
-  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-  return `${host}:${endpoint.port}/${endpoint.database}`;
+  return `${describeServer(endpoint)}/${endpoint.database}`;
 }
 
 function messageOf(cause: unknown): string {
@@ -49,6 +54,9 @@ export class DatabaseTokenError extends Error {
   }
 }
 
+/** SQLSTATE invalid_catalog_name: the server has no database of the name connected to. */
+const NO_SUCH_DATABASE = '3D000';
+
 /**
  * A connection to Postgres could not be opened: network, TLS, authentication or token failure.
  * Carries the endpoint (host, port, database, user) and the original error as `cause`.
@@ -76,12 +84,26 @@ export class DatabaseUnreachableError extends Error {
     this.user = endpoint.user;
   }
 
-  /** Refused credentials and TLS failures are not network trouble: they need different fixes. */
+  /**
+   * Refused credentials, TLS failures and a database the server does not have are not network trouble: they need
+   * different fixes.
+   */
   get errorKind(): ErrorKind {
     const code = (this.cause as { code?: unknown } | undefined)?.code;
     if (code === '28P01' || code === '28000') return 'authentication';
+    if (code === NO_SUCH_DATABASE) return 'not_found';
     if (isTlsFailure(this.cause)) return 'tls';
     return 'unreachable';
+  }
+
+  /** The next step where it is not the kind's: the server answered, and has no database of that name. */
+  get hint(): string | undefined {
+    if ((this.cause as { code?: unknown } | undefined)?.code !== NO_SUCH_DATABASE) return undefined;
+    return (
+      `the server at ${describeServer(this)} has no database ` +
+      `"${this.database}": check the database name at the end of the connection string (DATABASE_URL, or ` +
+      "ARCORE_CONNECTION_<NAME> for a definition's source.connection), or create the database, then run again"
+    );
   }
 }
 
