@@ -13,6 +13,7 @@ import type { SyncDefinition } from './schema';
 import { checkRoutesAgainstTable } from './validateRoutes';
 import { isRouted, targetLists } from '../routing/lists';
 import { checkLsnReadiness } from './validateLsn';
+import { siteReferenceProblem } from './siteReference';
 import { readSessionSettings, sessionSettingsProblems, type SessionSettings } from '../db/sessionSettings';
 import {
   cursorTriggerLost,
@@ -310,6 +311,9 @@ export async function validateAgainstDatabase(
         err('deletes.pullSoftColumn', `column "${soft.name}" is ${soft.dataType}, not boolean`);
     }
   }
+
+  const siteProblem = siteReferenceProblem(def.target.site);
+  if (siteProblem) err('target.site', siteProblem);
 
   def.fields.forEach((f, i) => {
     if (SYSTEM_FIELD_NAMES.has(f.target) && f.direction !== 'PULL_ONLY') {

@@ -119,4 +119,37 @@ describe('definition check against the live database', () => {
         '"projects-lower" (as "projects")',
     });
   });
+
+  it.each([
+    [
+      'https://contoso.sharepoint.com/sites/ops/Lists/Projects/AllItems.aspx',
+      '"https://contoso.sharepoint.com/sites/ops/Lists/Projects/AllItems.aspx" is a web address, not a site ' +
+        'reference: write the site as host:/server-relative-path, here "contoso.sharepoint.com:/sites/ops"',
+    ],
+    [
+      'https://contoso.sharepoint.com/',
+      '"https://contoso.sharepoint.com/" is a web address, not a site reference: write the site as ' +
+        'host:/server-relative-path, here "contoso.sharepoint.com"',
+    ],
+    [
+      'contoso.sharepoint.com/sites/ops',
+      '"contoso.sharepoint.com/sites/ops" has no ":" between the host and the path: write the site as ' +
+        'host:/server-relative-path, here "contoso.sharepoint.com:/sites/ops"',
+    ],
+  ])('refuses target.site %s, naming the value to write', async (site, message) => {
+    const def = definition((d) => (d.target = { ...(d.target as object), site }));
+    const report = await validateAgainstDatabase(def, db.pool);
+    expect(report.errors).toContainEqual({ definition: 'projects', path: 'target.site', message });
+  });
+
+  it('accepts a site as host:/path, as a composite id and as a host alone', async () => {
+    for (const site of [
+      'contoso.sharepoint.com:/sites/ops',
+      'contoso.sharepoint.com,2c3c1a77-5d4e-4a6b-9d7e-0c4f1e2b3a4d,8b9c0d1e-2f3a-4b5c-6d7e-8f9a0b1c2d3e',
+      'contoso.sharepoint.com',
+    ]) {
+      const def = definition((d) => (d.target = { ...(d.target as object), site }));
+      expect((await validateAgainstDatabase(def, db.pool)).errors).toEqual([]);
+    }
+  });
 });
