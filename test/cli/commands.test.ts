@@ -251,6 +251,10 @@ describe('arcore-sync commands against Postgres and the emulator', () => {
     expect(push.stdout).toContain('failed 1');
     expect(push.stdout).toContain('attention: 1 failure parked this run (arcore-sync failures projects)');
 
+    // The table names the row by its key, as conflicts does, not by the hash of it alone.
+    const table = await runCli(['failures', 'projects'], env);
+    expect(table.stdout).toMatch(/^ID +STATUS +DIRECTION +ROW +ITEM +ATTEMPTS/);
+    expect(table.stdout).toContain('{"id":3}');
     const listed = jsonOf(await runCli(['failures', 'projects', '--json'], env));
     const failures = listed.failures as { failureId: string; direction: string; status: string }[];
     expect(failures).toHaveLength(1);

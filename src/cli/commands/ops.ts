@@ -27,6 +27,9 @@ interface JsonOption {
   json?: boolean;
 }
 
+/** What `failures` shows of an error: the refusal after its prefix (`SharePoint rejected the write (400 …): `). */
+const LAST_ERROR_WIDTH = 200;
+
 function clip(text: string | null, width: number): string | null {
   if (text === null) return null;
   const oneLine = text.replace(/\s+/g, ' ');
@@ -456,16 +459,18 @@ export async function runFailuresCommand(
   }
   rt.io.out(
     formatTable(
-      ['ID', 'STATUS', 'DIRECTION', 'ITEM KEY', 'ITEM', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'],
+      ['ID', 'STATUS', 'DIRECTION', 'ROW', 'ITEM', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'],
       failures.map((f) => [
         f.failureId,
         f.status === 'PARKED' && f.heldMove ? 'PARKED (held move)' : f.status,
         f.direction,
-        clip(f.itemKey, 30),
+        // The row's key, as conflicts shows it; a push entry's item key is only the hash of it.
+        f.sourceIdentity ? JSON.stringify(f.sourceIdentity) : clip(f.itemKey, 30),
         f.spItemId,
         f.attempts,
         f.status === 'PARKED' ? f.nextAttemptAt : null,
-        clip(f.lastError, 80),
+        // The last column: room for the refusal itself after SharePoint's or Postgres's prefix.
+        clip(f.lastError, LAST_ERROR_WIDTH),
       ]),
     ),
   );
