@@ -318,6 +318,36 @@ describe('pull', () => {
     const names = async (table: string) =>
       (await h.db.pool.query(`SELECT name FROM ${table} ORDER BY id`)).rows.map((r) => r.name);
 
+    it('a serial key mapped to a SharePoint column: an item created without it gets the key Postgres makes', async () => {
+      await h.db.pool.query(`CREATE TABLE shown (id serial PRIMARY KEY, name text,
+        updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO shown (name) VALUES ('old')`);
+      await h.define({
+        name: 'shown',
+        source: { table: 'shown', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+        target: { site: 'contoso.sharepoint.com:/sites/demo', list: 'shown' },
+        fields: [
+          { source: 'name', target: 'Title' },
+          { source: 'id', target: 'RowId' },
+        ],
+      });
+      await runPush(h.ctx, 'shown', { trigger: 'test' });
+      await runPull(h.ctx, 'shown', { trigger: 'test' });
+      const base = `/sites/${h.siteId}/lists/shown/items`;
+      expect((await h.asUser('POST', base, { fields: { Title: 'new' } })).status).toBe(201);
+      expect((await h.asUser('POST', base, { fields: { Title: 'typed', RowId: 70 } })).status).toBe(201);
+      expect(await runPull(h.ctx, 'shown', { trigger: 'test' })).toMatchObject({ created: 2, failed: 0 });
+      const { rows } = await h.db.pool.query('SELECT id, name FROM shown ORDER BY name');
+      expect(rows).toEqual([
+        { id: 2, name: 'new' },
+        { id: 1, name: 'old' },
+        { id: 70, name: 'typed' },
+      ]);
+      // The key Postgres made reaches the item it was made for.
+      await runPush(h.ctx, 'shown', { trigger: 'test' });
+      const items = await h.items('shown');
+      expect(items.find((i) => i.fields.Title === 'new')?.fields.RowId).toBe(2);
+    });
+
     it('a simple view over a table with a serial key: the table makes the key', async () => {
       await h.db.pool.query(`CREATE TABLE sv_rows (id serial PRIMARY KEY, name text,
         updated_at timestamptz NOT NULL DEFAULT now()); INSERT INTO sv_rows (name) VALUES ('old');

@@ -47,6 +47,9 @@ export function newRowValues(
   const { def, plan, source } = scope;
   const sp = fromGraphFields(item.fields, plan.columns);
   const values = insertValues(scope, sp);
+  // A key the item leaves empty is one SharePoint does not supply (a serial id shown in a column, left blank by
+  // whoever made the item): Postgres makes it, as for a key not mapped at all; an explicit NULL would refuse it.
+  for (const k of def.source.key) if (values[k]?.value === null) delete values[k];
   const unmade = def.source.key.filter((k) => !(k in values) && !source.column(k).hasDefault);
   return { sp, values, unmade };
 }
