@@ -67,18 +67,36 @@ export interface ProvisionResult extends ProvisionedList {
 
 /**
  * A column name SharePoint would not keep: its internal name (escaped, cut to 32 characters) differs,
- * so the mapping would name a column that does not exist. Checked before anything is created.
+ * so the mapping would name a column that does not exist. Checked before anything is created. A target that is
+ * the display name of a column the list has is named with that column's internal name, which the mapping needs.
  */
-function assertKeepableName(definition: string, name: string): void {
+function assertKeepableName(
+  definition: string,
+  list: string,
+  /** The field mapping the column; -1 for one no field maps (the soft-delete flag). */
+  field: number,
+  name: string,
+  existing: Iterable<SpColumnInfo>,
+): void {
   const internal = internalNameFor(name);
   if (internal === name) return;
+  const at = field >= 0 ? `fields[${field}].target: ` : '';
+  const shown = [...existing].find((c) => c.displayName.toLowerCase() === name.toLowerCase());
+  if (shown) {
+    throw new MappingError(
+      definition,
+      `${at}list "${list}" has a column displayed as "${shown.displayName}" whose internal ` +
+        `name is "${shown.name}": map that name (mappings name columns by internal name, not display name)`,
+    );
+  }
   const suggestion =
     name
       .replace(/[^A-Za-z0-9_]/g, '')
       .replace(/^[0-9]+/, '')
       .slice(0, 32) || 'Column';
-  throw new Error(
-    `Definition "${definition}": SharePoint would create column "${name}" with the internal name "${internal}" ` +
+  throw new MappingError(
+    definition,
+    `${at}SharePoint would create column "${name}" with the internal name "${internal}" ` +
       '(internal names escape characters other than letters, digits and _, and are cut to 32 characters), ' +
       `so the mapping could not find it. Use a target of at most 32 letters, digits or _ (e.g. "${suggestion}") and rerun.`,
   );
@@ -290,7 +308,12 @@ async function provisionWith(
   const routed = isRouted(def);
 
   // Every list is planned before the first write, so a refusal in any list creates nothing in all of them.
-  const plans: { name: string; listId: string | null; planned: PlannedColumn[] }[] = [];
+  const plans: {
+    name: string;
+    listId: string | null;
+    planned: PlannedColumn[];
+    existing: Map<string, SpColumnInfo>;
+  }[] = [];
   const problems: string[] = [];
   for (const name of names) {
     let listId: string | null = null;
@@ -307,7 +330,7 @@ async function provisionWith(
     const planned = await planColumns(ctx, def, pgByName, existing, (problem) =>
       problems.push(routed ? `list "${name}": ${problem}` : problem),
     );
-    plans.push({ name, listId, planned });
+    plans.push({ name, listId, planned, existing });
   }
   if (problems.length > 0) {
     throw new MappingError(
@@ -316,7 +339,12 @@ async function provisionWith(
     );
   }
   // Names SharePoint would escape or cut are refused before anything is created (internalNames.ts).
-  for (const plan of plans) for (const column of plan.planned) assertKeepableName(def.name, column.name);
+  for (const plan of plans) {
+    for (const column of plan.planned) {
+      const field = def.fields.findIndex((f) => f.target === column.name);
+      assertKeepableName(def.name, plan.name, field, column.name, plan.existing.values());
+    }
+  }
 
   const lists: ProvisionedList[] = [];
   for (const plan of plans) lists.push(await provisionOne(ctx, target, def, site.id, plan));

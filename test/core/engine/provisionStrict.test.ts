@@ -3,6 +3,7 @@
  * is created, multi-choice columns take the documented shape, and a missing permission is named.
  */
 import { randomUUID } from 'node:crypto';
+import { errorKindOf } from '../../../src/core/errors/classify';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -29,6 +30,30 @@ describe('provision against the strict emulator', () => {
     const columns = await h.asUser('GET', `/sites/${h.siteId}/lists/${encodeURIComponent(list)}/columns`);
     const names = (columns.body as { value?: { name: string }[] } | null)?.value?.map((c) => c.name) ?? [];
     expect(names.some((n) => n.startsWith('Budget'))).toBe(false);
+  });
+
+  it('a target naming an existing column by its display name is an invalid definition naming the internal name', async () => {
+    const list = `Shown ${randomUUID().slice(0, 8)}`;
+    const made = await h.asUser('POST', `/sites/${h.siteId}/lists`, {
+      displayName: list,
+      list: { template: 'genericList' },
+      columns: [{ name: 'Due_x0020_Date', displayName: 'Due Date', dateTime: { format: 'dateOnly' } }],
+    });
+    expect(made.status).toBe(201);
+    const refusal = await h
+      .define(projectsDefinition({ fields: [{ source: 'due', target: 'Due Date' }] }, list))
+      .then(() => null)
+      .catch((err: unknown) => err);
+    expect(errorKindOf(refusal)).toBe('invalid_definition');
+    expect((refusal as Error).message).toContain(
+      'fields[0].target: list "' +
+        list +
+        '" has a column displayed as "Due Date" whose internal name is ' +
+        '"Due_x0020_Date": map that name',
+    );
+    const columns = await h.asUser('GET', `/sites/${h.siteId}/lists/${encodeURIComponent(list)}/columns`);
+    const names = (columns.body as { value: { name: string }[] }).value.map((c) => c.name);
+    expect(names.filter((n) => n.startsWith('Due'))).toEqual(['Due_x0020_Date']);
   });
 
   it('provisions a text[] column as the documented multi-choice (displayAs checkBoxes) and the hidden key indexed', async () => {
