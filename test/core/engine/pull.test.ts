@@ -223,6 +223,10 @@ describe('pull', () => {
         "SELECT last_error FROM arcore.sync_failures WHERE direction = 'PULL'",
       );
       expect(rows[0].last_error).toMatch(/budget_small/);
+      // The record says what to do (a check constraint names no column: the item, not its field).
+      expect(rows[0].last_error).toMatch(
+        /Next step: change item \d+ in SharePoint to a value check constraint "budget_small" accepts/,
+      );
     });
   });
 

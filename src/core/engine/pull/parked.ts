@@ -1,4 +1,5 @@
 import { CanonicalValueError } from '../../canonical';
+import { causeChain } from '../../errors/classify';
 import { dueFailures } from '../../store/failures';
 import type { DeltaEntry } from '../../target/sharepoint';
 import type { RunScope } from '../runner';
@@ -23,13 +24,55 @@ export function parkKey(
  */
 export function pullFailureMessage(scope: Pick<RunScope, 'plan'>, itemId: string, err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  if (!(err instanceof CanonicalValueError) || err.field === undefined) return `item ${itemId}: ${message}`;
+  if (!(err instanceof CanonicalValueError) || err.field === undefined) {
+    const step = refusalStep(scope, itemId, err);
+    return step ? `item ${itemId}: ${message}. Next step: ${step}; ${RETRIED}` : `item ${itemId}: ${message}`;
+  }
   const column = scope.plan.fields.find((f) => f.target === err.field)?.source;
   return (
     `item ${itemId}: ${message}. Next step: change ${err.field} of item ${itemId} in SharePoint to a value ` +
     `${column === undefined ? 'its column' : `Postgres column ${column}`} can hold (${err.kind}); ` +
-    'the item is retried by the next pulls'
+    RETRIED
   );
+}
+
+const RETRIED = 'the item is retried by the next pulls';
+
+/**
+ * The next step for a row Postgres refused by one of its constraints (SQLSTATE class 23) or for a value its column
+ * cannot hold (22001, 22003), naming the field of the item to change; null for any other error, whose own words
+ * stand alone (a trigger's exception says what it wants).
+ */
+function refusalStep(scope: Pick<RunScope, 'plan'>, itemId: string, err: unknown): string | null {
+  const pgError = causeChain(err).find((e) =>
+    /^2[23][0-9A-Z]{3}$/.test(String((e as { code?: unknown }).code)),
+  );
+  if (!pgError) return null;
+  const { code, column, constraint } = pgError as { code: string; column?: string; constraint?: string };
+  const field = column === undefined ? undefined : scope.plan.fields.find((f) => f.source === column)?.target;
+  const change = field
+    ? `change ${field} of item ${itemId} in SharePoint`
+    : `change item ${itemId} in SharePoint`;
+  switch (code) {
+    case '23502':
+      if (column !== undefined && field === undefined)
+        return (
+          `Postgres column ${column} is NOT NULL and no field maps it from SharePoint: map it, or give it a default ` +
+          `(ALTER TABLE … ALTER COLUMN "${column}" SET DEFAULT …)`
+        );
+      return `${change}: give it a value (Postgres column ${column ?? 'it'} is NOT NULL)`;
+    case '23505':
+      return `${change}: another row already holds this value (unique constraint "${constraint ?? '?'}")`;
+    case '23503':
+      return `${change}, or add the row it refers to in Postgres (foreign key "${constraint ?? '?'}")`;
+    case '23514':
+      return `${change} to a value check constraint "${constraint ?? '?'}" accepts, or change the constraint`;
+    case '22001':
+    case '22003':
+      return `${change} to a value ${column === undefined ? 'its Postgres column' : `Postgres column ${column}`} can hold`;
+    default:
+      return null;
+  }
 }
 
 /**
