@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { fromGraphFields, toCanonical, type CanonicalRecord, type CanonicalValue } from '../canonical';
+import { resolveConflict as decideConflict } from '../conflict';
 import { DefinitionBusyError } from '../ops/errors';
 import { getConflict, markResolved, type StoredConflict } from '../store/conflicts';
 import { getDefinitionById } from '../store/definitions';
@@ -137,6 +138,33 @@ function describeOutcome(o: WriteOutcome): string {
 
 export type ResolutionChoice = { take: 'postgres' | 'sharepoint' } | { values: Record<string, unknown> };
 
+/**
+ * The side `take` names wins the conflict. Under FIELD detection (I7) the conflict is the fields changed on both
+ * sides since `base` (the values last synced): those take the chosen side's value, and a field only the other side
+ * changed keeps that edit, as the definition's own policies keep it. Taking one side's whole row there lost the
+ * other side's edits to fields no one disputed. Under ROW detection the chosen side's row is taken whole.
+ */
+function takenValues(
+  scope: RunScope,
+  take: 'postgres' | 'sharepoint',
+  base: CanonicalRecord | null,
+  pg: CanonicalRecord,
+  sp: CanonicalRecord,
+): CanonicalRecord {
+  const taken = take === 'postgres' ? pg : sp;
+  if (scope.def.conflictDetection !== 'FIELD') return taken;
+  const { shared } = scope.plan;
+  const { values } = decideConflict({
+    policy: take === 'postgres' ? 'SOURCE_WINS' : 'DESTINATION_WINS',
+    detection: 'FIELD',
+    fields: shared,
+    base: base ? pick(base, shared) : null,
+    postgres: pick(pg, shared),
+    sharepoint: pick(sp, shared),
+  });
+  return { ...taken, ...values };
+}
+
 /** The chosen values of the mapped fields, with `--values` checked field by field against the plan. */
 function chosenValues(
   scope: RunScope,
@@ -144,8 +172,13 @@ function chosenValues(
   choice: ResolutionChoice,
   pg: CanonicalRecord,
   sp: CanonicalRecord | null,
+  base: CanonicalRecord | null = null,
 ): CanonicalRecord {
-  if ('take' in choice) return choice.take === 'postgres' ? pg : (sp as CanonicalRecord);
+  if ('take' in choice) {
+    // No item (re-created from Postgres's values): there is nothing of SharePoint's to keep.
+    if (sp === null) return pg;
+    return takenValues(scope, choice.take, base, pg, sp);
+  }
   const chosen: CanonicalRecord = { ...pg };
   for (const [field, value] of Object.entries(choice.values)) {
     const f = scope.plan.byTarget.get(field);
@@ -507,7 +540,7 @@ async function resolveInRun(
   // value (a value pull wrote that the push pipeline would not give back is not a change to write, I3).
   const pg = rowToCanonical(plan, row.values, entry);
   const sp = item ? fromGraphFields(item.fields, plan.columns) : null;
-  const chosen = chosenValues(scope, conflictId, choice, pg, sp);
+  const chosen = chosenValues(scope, conflictId, choice, pg, sp, entry?.syncedValues ?? null);
   const synced: CanonicalRecord = {
     ...pick(chosen, plan.shared),
     ...pick(

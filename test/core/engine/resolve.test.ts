@@ -316,6 +316,39 @@ describe('I7 resolve: never half-applied', () => {
   );
 
   /**
+   * Review r21: under FIELD detection the conflict is the field changed on both sides, yet `--take` took the chosen
+   * side's whole row: the other side's edit of a field no one disputed was overwritten with no word. Each side's
+   * edits to other fields are kept, as the definition's policies keep them; under ROW the chosen row is taken whole.
+   */
+  it.each([
+    ['postgres' as const, 'FIELD' as const, { name: 'pg', budget: '30.00', done: true }],
+    ['sharepoint' as const, 'FIELD' as const, { name: 'sp', budget: '30.00', done: true }],
+    ['postgres' as const, 'ROW' as const, { name: 'pg', budget: '30.00', done: null }],
+    ['sharepoint' as const, 'ROW' as const, { name: 'sp', budget: '10.00', done: true }],
+  ])(
+    'take %s under %s detection: the edits each side made to other fields',
+    async (take, detection, after) => {
+      const { name, push, pull } = await manualTable('rf', 'T0', {
+        definition: { conflictDetection: detection },
+      });
+      await push();
+      await pull();
+      const itemId = (await h.items(name))[0].id;
+      await h.db.pool.query(`UPDATE ${name} SET name = 'pg', budget = 30 WHERE id = 1`);
+      await editInSharePoint(name, itemId, { Title: 'sp', Done: true });
+      expect((await pull()).conflicts).toBe(1);
+      await resolveConflict(h.ctx, await openConflict(name), { take }, 'test');
+      expect((await h.db.pool.query(`SELECT name, budget, done FROM ${name} WHERE id = 1`)).rows[0]).toEqual(
+        after,
+      );
+      const [item] = await h.items(name);
+      expect(item.fields).toMatchObject({ Title: after.name, Budget: Number(after.budget) });
+      expect(item.fields.Done ?? null).toBe(after.done);
+      await expectQuiet({ push, pull });
+    },
+  );
+
+  /**
    * Review r9: the CLI said "the Postgres values are now on both sides" for every resolution, also when the row was
    * gone and the delete stood (under deletes.push IGNORE the item stays, with SharePoint's values). The line (and
    * `--json`: `effect`, `itemId`, `summary`) says what happened to each side.
