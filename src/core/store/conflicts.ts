@@ -112,6 +112,29 @@ export async function closeCopyConflicts(
   return rowCount ?? 0;
 }
 
+/**
+ * One side's values, as a run read them now, of pairs held by an OPEN conflict (null: that side is gone). Every run
+ * skips a held pair, so the record kept the values of when the conflict was detected: `conflicts show` offered the
+ * operator a choice between values no longer there, while `resolve` takes each side as it is (a Postgres row
+ * deleted meanwhile was shown as a live row whose values `--take postgres` would keep, and it deleted the item).
+ */
+export async function refreshOpenConflicts(
+  db: Db,
+  definitionId: string,
+  side: 'postgres' | 'sharepoint',
+  now: { identityHash: string; values: CanonicalRecord | null }[],
+): Promise<void> {
+  if (now.length === 0) return;
+  const column = side === 'postgres' ? 'postgres_values' : 'sharepoint_values';
+  await db.query(
+    `UPDATE arcore.sync_conflicts c SET ${column} = NULLIF(x.v, 'null'::jsonb)
+       FROM jsonb_to_recordset($2::jsonb) AS x(h text, v jsonb)
+      WHERE c.definition_id = $1 AND c.status = 'OPEN' AND c.kind = 'CHANGE' AND c.source_identity_hash = x.h
+        AND c.${column} IS DISTINCT FROM NULLIF(x.v, 'null'::jsonb)`,
+    [definitionId, JSON.stringify(now.map((n) => ({ h: n.identityHash, v: n.values })))],
+  );
+}
+
 /** Identities with an OPEN (parked) conflict among these; a COPY conflict does not park its row. */
 export async function openConflictIdentities(
   db: Db,

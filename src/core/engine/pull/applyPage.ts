@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { KeyMatchError } from '../../source/postgres/keys';
-import { closeCopyConflicts, openConflictIdentities } from '../../store/conflicts';
+import { fromGraphFields, type CanonicalRecord } from '../../canonical';
+import { closeCopyConflicts, openConflictIdentities, refreshOpenConflicts } from '../../store/conflicts';
 import type { TargetFingerprint } from '../../store/cursors';
 import { park, parkWaiting, resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
@@ -117,6 +118,8 @@ export async function applyEntries(
         error: pullFailureMessage(scope, itemId, err),
       });
     };
+    // The items of pairs an open conflict holds, as read now: the conflict shows them (refreshOpenConflicts).
+    const heldNow: { identityHash: string; values: CanonicalRecord | null }[] = [];
     /** The one-item path: the item in its own savepoint, parked with Postgres's message when refused (I12). */
     const alone = async (e: DeltaEntry, itemId: string, entry: LedgerEntry | undefined): Promise<void> => {
       // An item that fails after an outcome was counted (a conflict recorded, then Postgres refused) counts
@@ -195,6 +198,8 @@ export async function applyEntries(
       // An open conflict holds the item: its resolution reads both sides as they are then and writes them, so a
       // parked retry of the item has nothing left to do and is settled, not left due for ever (I5c).
       if (entry && parked.has(entry.identityHash)) {
+        const values = e.kind === 'deleted' ? null : heldValues(scope, e.item.fields);
+        if (values !== undefined) heldNow.push({ identityHash: entry.identityHash, values });
         scope.counts.skipped++;
         resolved.push(itemId);
         continue;
@@ -252,6 +257,7 @@ export async function applyEntries(
       for (const r of retrying) await refuse(r.itemId, r.entry, r.err);
       retrying = [];
     }
+    await refreshOpenConflicts(meta, scope.definitionId, 'sharepoint', heldNow);
     // Removes first: a new item may take the key of a pair this page removes (its item deleted), and its pair,
     // saved under that key, must stay.
     await ledger.remove(meta, remove);
@@ -327,6 +333,18 @@ export async function applyEntries(
 function refusalOfOrder(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === '23503' || code === '23505' || code === '23P01';
+}
+
+/**
+ * An item's values as a conflict records them; undefined when they cannot be read (a value the mapping cannot
+ * convert): the record keeps what it showed, and `resolve` reads the item again anyway.
+ */
+function heldValues(scope: RunScope, fields: Record<string, unknown>): CanonicalRecord | undefined {
+  try {
+    return fromGraphFields(fields, scope.plan.columns);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The write a pulled entry would make by key: what a KeyMatchError names. */

@@ -5,7 +5,7 @@
  * continued across pushes.
  */
 import { identityOf } from '../../canonical';
-import { openConflictIdentities } from '../../store/conflicts';
+import { openConflictIdentities, refreshOpenConflicts } from '../../store/conflicts';
 import type { LedgerEntry } from '../../store/ledger';
 import {
   DELETE_CHUNK_ROWS,
@@ -442,6 +442,7 @@ async function applyGone(
   const commit = newCommit();
   const ops: { listId: string; op: WriteOp }[] = [];
   const byRef = new Map<string, LedgerEntry>();
+  const heldNow: { identityHash: string; values: null }[] = [];
   for (const e of gone) {
     // An ITEM_DELETED pair with an open conflict is a revived one (its item back) waiting for `resolve`: held below.
     if (e.state === 'UNROUTED' || (e.state === 'ITEM_DELETED' && !parked.has(e.identityHash))) {
@@ -453,6 +454,7 @@ async function applyGone(
     if (parked.has(e.identityHash)) {
       scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
       kept.add(e.identityHash);
+      heldNow.push({ identityHash: e.identityHash, values: null }); // the conflict shows the row gone
       // A retry parked for this delete is settled by the conflict's resolution, not retried meanwhile.
       commit.resolved.push(e.identityHash);
       continue;
@@ -480,6 +482,7 @@ async function applyGone(
       commit.resolved.push(e.identityHash);
     }
   }
+  await refreshOpenConflicts(ctx.meta, scope.definitionId, 'postgres', heldNow);
   // I16: the run's time may stop some batches before they leave. What the others did is recorded before the run
   // stops: an item deleted and left in the ledger would be taken for one still there once its row is inserted again,
   // and that row would get no item.

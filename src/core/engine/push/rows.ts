@@ -2,7 +2,7 @@
 import { identityOf, type CanonicalRecord } from '../../canonical';
 import { type KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
-import { openConflictIdentities } from '../../store/conflicts';
+import { openConflictIdentities, refreshOpenConflicts } from '../../store/conflicts';
 import { readCursor, readListCursor } from '../../store/cursors';
 import type { LedgerEntry } from '../../store/ledger';
 import { appliedNothing, type WriteOp, type WriteOutcome } from '../../target/sharepoint';
@@ -291,12 +291,9 @@ export async function writePrepared(
   const pendingCreates: LedgerEntry[] = [];
   const moves = new Map<string, Move>();
   const slices = new Slices();
+  const heldNow: { identityHash: string; values: CanonicalRecord }[] = [];
   for (const r of unique) {
     await slices.next();
-    if (parked.has(r.hash)) {
-      scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
-      continue;
-    }
     const entry = entries.get(r.hash);
     // With its ledger entry, a transformed field Postgres has not changed keeps its synced value (I3); so does one
     // whose transform was removed since (its pair stays, transform.ts pipelinesOf).
@@ -309,6 +306,11 @@ export async function writePrepared(
       } catch {
         // Unreachable in practice (the same values mapped above); the values read through the pipelines stand.
       }
+    }
+    if (parked.has(r.hash)) {
+      scope.counts.skipped++; // MANUAL: neither side changes until the conflict is resolved
+      heldNow.push({ identityHash: r.hash, values: r.values }); // what the conflict shows (refreshOpenConflicts)
+      continue;
     }
     // Routed: the row's list is its first matching route; no route and no default: not synced.
     const routed = scope.route ? scope.route(r.values, r.row.values) : null;
@@ -430,6 +432,7 @@ export async function writePrepared(
     });
     byRef.set(r.hash, { r, entry, decision, listId: entry.listId });
   }
+  await refreshOpenConflicts(ctx.meta, scope.definitionId, 'postgres', heldNow);
 
   // I6: the intent to create (or move) is durable before the request leaves.
   scope.assertLockHeld();
