@@ -165,7 +165,11 @@ function takenValues(
   return { ...taken, ...values };
 }
 
-/** The chosen values of the mapped fields, with `--values` checked field by field against the plan. */
+/**
+ * The chosen values of the mapped fields, with `--values` checked field by field against the plan. `--values` are
+ * given over Postgres's values: under FIELD detection, over those Postgres takes (takenValues), so a field only
+ * SharePoint changed keeps that edit there too.
+ */
 function chosenValues(
   scope: RunScope,
   conflictId: string,
@@ -179,7 +183,7 @@ function chosenValues(
     if (sp === null) return pg;
     return takenValues(scope, choice.take, base, pg, sp);
   }
-  const chosen: CanonicalRecord = { ...pg };
+  const chosen: CanonicalRecord = sp === null ? { ...pg } : takenValues(scope, 'postgres', base, pg, sp);
   for (const [field, value] of Object.entries(choice.values)) {
     const f = scope.plan.byTarget.get(field);
     if (!f)

@@ -348,6 +348,24 @@ describe('I7 resolve: never half-applied', () => {
     },
   );
 
+  it('--values under FIELD detection: the given fields over the fields each side alone changed', async () => {
+    const { name, push, pull } = await manualTable('rv', 'T0');
+    await push();
+    await pull();
+    const itemId = (await h.items(name))[0].id;
+    await h.db.pool.query(`UPDATE ${name} SET name = 'pg', budget = 30 WHERE id = 1`);
+    await editInSharePoint(name, itemId, { Title: 'sp', Done: true });
+    expect((await pull()).conflicts).toBe(1);
+    await resolveConflict(h.ctx, await openConflict(name), { values: { Title: 'agreed' } }, 'test');
+    expect((await h.db.pool.query(`SELECT name, budget, done FROM ${name} WHERE id = 1`)).rows[0]).toEqual({
+      name: 'agreed',
+      budget: '30.00',
+      done: true,
+    });
+    expect((await h.items(name))[0].fields).toMatchObject({ Title: 'agreed', Budget: 30, Done: true });
+    await expectQuiet({ push, pull });
+  });
+
   /**
    * Review r9: the CLI said "the Postgres values are now on both sides" for every resolution, also when the row was
    * gone and the delete stood (under deletes.push IGNORE the item stays, with SharePoint's values). The line (and
