@@ -74,13 +74,42 @@ export async function readPageRows(
 
 /** A row changed (or came, or went) since the unlocked read the item was decided on. */
 export class RowChangedError extends Error {
-  constructor(readonly key: Record<string, unknown>) {
+  constructor(
+    readonly key: Record<string, unknown>,
+    run: 'pull' | 'push' = 'pull',
+    why = 'the relation cannot be locked',
+  ) {
     super(
-      `the row with key ${JSON.stringify(key)} changed since the pull read it (the relation cannot be locked): ` +
-        'nothing was written; the next pull decides it again on the row as it is then',
+      `the row with key ${JSON.stringify(key)} changed since the ${run} read it (${why}): ` +
+        `nothing was written; the next ${run} decides it again on the row as it is then`,
     );
     this.name = 'RowChangedError';
   }
+}
+
+/**
+ * Before a push writes a decision it made on a row it read earlier (a 412 settled, push/conflicts.ts) into that row:
+ * locks it until `client`'s transaction ends (its lock wait bounded, as a page's) and throws RowChangedError unless
+ * it is still as read, so that an edit committed since is never overwritten. A row another session holds past the
+ * wait counts as changed; a relation that cannot be locked is compared as assertUnchanged compares it.
+ */
+export async function assertUnchangedLocked(
+  scope: RunScope,
+  client: PoolClient,
+  key: unknown[],
+  read: SourceRow,
+): Promise<void> {
+  await boundLockWaits(client);
+  const locked = await underSavepoint(client, () => scope.source.readByKeys([key], client, true));
+  if (!locked.ok && (locked.error as { code?: unknown }).code !== NOT_LOCKABLE)
+    throw new RowChangedError(
+      scope.source.keyRecord(key),
+      'push',
+      `another session holds it: ${(locked.error as Error).message}`,
+    );
+  const now = locked.ok ? locked.value : await scope.source.readByKeys([key], client);
+  const same = now.length === 1 && (printOf(read) === null || printOf(now[0]) === printOf(read));
+  if (!same) throw new RowChangedError(scope.source.keyRecord(key), 'push', 'an edit committed meanwhile');
 }
 
 /**

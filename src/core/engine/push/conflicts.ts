@@ -22,6 +22,7 @@ import {
 import { graphFields, applyToPostgres, revivedFields, RecreatedKeyError } from './writes';
 import { awaitSettle } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound } from '../listGone';
+import { assertUnchangedLocked, RowChangedError } from '../pull/pageRows';
 
 /**
  * One outcome per row (processed = created + updated + deleted + skipped + conflicts + failed): a row whose
@@ -148,8 +149,27 @@ export async function settleConflicts(
     }
     if (decision.postgres.kind !== 'none') {
       try {
-        await inSourceTx(scope, (client) => applyToPostgres(scope, client, r.key, r.identity, decision));
+        await inSourceTx(scope, async (client) => {
+          // Decided on the row the page read: an edit committed since (an application's, during this push's write
+          // and read of the item) would be overwritten, or its row deleted, with the ledger saying both sides agree.
+          await assertUnchangedLocked(scope, client, r.key, r.row);
+          return applyToPostgres(scope, client, r.key, r.identity, decision);
+        });
       } catch (err) {
+        if (err instanceof RowChangedError) {
+          // Nothing written on either side, and no conflict on record for a decision that did not hold: the row's
+          // next read (its cursor moved with the edit; the park retries it whatever the cursor) decides it again.
+          if (recorded) await supersedeConflict(scope.ctx.meta, scope.definitionId, recorded, null);
+          scope.counts.skipped++;
+          commit.park.push({
+            hash: r.hash,
+            identity: r.identity,
+            itemId: entry.itemId,
+            error: err.message,
+            waiting: true,
+          });
+          continue;
+        }
         // A row-level refusal (I13 key matching other than one row, a value outside an enum, a SharePoint value a
         // transform step cannot undo) parks this row.
         if (!isRowRefusal(err)) throw err;

@@ -1,7 +1,9 @@
+import type { PoolClient } from 'pg';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { installCursorFor } from '../../../../src/core/ops';
 import { parseDefinition } from '../../../../src/core/definition/parse';
+import type { RunSummary } from '../../../../src/core/engine/types';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -9,6 +11,7 @@ import {
   type Harness,
 } from '../../../support/engineHarness';
 import { eventually } from '../../../support/eventually';
+import { defineProjects } from '../../../support/projects';
 
 /**
  * A push whose write meets a 412 (or a 404) settles the pair (push/conflicts.ts) under the definition's policy
@@ -353,4 +356,76 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
     const again = [await r.pull(), await r.push()];
     expect(again.map((s) => s.created + s.updated + s.deleted + s.conflicts)).toEqual([0, 0]);
   });
+});
+
+/**
+ * A push whose write meets a SharePoint edit (412) settles it and writes SharePoint's fields to Postgres by key. It
+ * checked nothing: an application's edit committed between the page's read and that write (during the push's write
+ * and read of the item) was overwritten with SharePoint's value, no conflict recorded and the ledger saying both sides
+ * agreed (review r21). The row is now locked and compared first; changed, it is parked and decided again.
+ */
+describe('I7 a Postgres edit committed while a push settles a 412 is never overwritten (docs/design.md, I7)', () => {
+  /** A push while an application transaction edits row 1's budget, committed once the push waits on its lock. */
+  const pushRacingEdit = async (table: string): Promise<RunSummary> => {
+    const app: PoolClient = await h.db.pool.connect();
+    try {
+      await app.query('BEGIN');
+      await app.query(`UPDATE ${table} SET budget = 77 WHERE id = 1`);
+      const pushing = runPush(h.ctx, table, { trigger: 'test' });
+      await eventually("the push waiting on the row's lock", async () => {
+        const { rows } = await h.db.pool.query(
+          `SELECT 1 FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`,
+          [`%${table}%`],
+        );
+        return rows.length > 0;
+      });
+      await app.query('COMMIT');
+      return await pushing;
+    } finally {
+      await app.query('ROLLBACK').catch(() => undefined);
+      app.release();
+    }
+  };
+
+  it.each([['SOURCE_WINS'], ['LAST_WRITER_WINS']])(
+    '%s: the application edit of the field SharePoint also edited is kept (or a conflict says why not)',
+    async (policy) => {
+      const name = `rv_race_${policy.toLowerCase()}`;
+      await defineProjects(h, name, { definition: { conflictPolicy: policy as 'SOURCE_WINS' } });
+      await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'T0', 10)`);
+      await runPush(h.ctx, name, { trigger: 'test' });
+      await runPull(h.ctx, name, { trigger: 'test' });
+      const itemId = (await h.items(name))[0].id;
+      // SharePoint edits the budget; Postgres renames the row (the push has something to write: it meets a 412).
+      const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${itemId}/fields`, {
+        Budget: 55,
+      });
+      expect(res.status).toBe(200);
+      await h.db.pool.query(`UPDATE ${name} SET name = 'pg' WHERE id = 1`);
+      const summary = await pushRacingEdit(name);
+      expect(summary.status).toBe('SUCCEEDED');
+      for (let i = 0; i < 2; i++) {
+        await runPull(h.ctx, name, { trigger: 'test' });
+        await runPush(h.ctx, name, { trigger: 'test' });
+      }
+      const row = (await h.db.pool.query(`SELECT name, budget FROM ${name} WHERE id = 1`)).rows[0];
+      const item = (await h.items(name))[0].fields;
+      const conflicts = (
+        await h.db.pool.query(
+          `SELECT c.fields FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+            WHERE d.name = $1`,
+          [name],
+        )
+      ).rows;
+      // Postgres's later edit of Budget (77) is the last edit of that field: the policy keeps it, and a conflict
+      // on Budget is recorded (SharePoint's 55 lost to it).
+      expect({ row, title: item.Title, budget: item.Budget, conflicts }).toEqual({
+        row: { name: 'pg', budget: '77.00' },
+        title: 'pg',
+        budget: 77,
+        conflicts: [{ fields: ['Budget'] }],
+      });
+    },
+  );
 });
