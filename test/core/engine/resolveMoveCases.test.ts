@@ -56,17 +56,25 @@ describe('I6 resolve of a routed row with a move in flight (docs/design.md, "Cre
     expect(await c.where()).toEqual([{ list: 'Closed', title: 'pg' }]);
   });
 
-  it('take sharepoint after the move landed: the move is undone and the row takes the old item back', async () => {
+  // The conflict is Title (FIELD detection): SharePoint's title is taken, and Postgres's undisputed edit of Status
+  // stands (review r21: `--take` took the item's whole row, undoing it), so the next push moves the item once.
+  it('take sharepoint after the move landed: the move is undone, the row takes the old item`s title, then moves once', async () => {
     const c = await movingWithConflict();
     await c.land();
     await resolveConflict(ctx, c.conflictId, { take: 'sharepoint' }, 't');
     expect(await c.where()).toEqual([{ list: 'Open', title: 'sp' }]);
     expect((await h.db.pool.query(`SELECT title, status FROM ${c.table}`)).rows).toEqual([
-      { title: 'sp', status: 'OPEN' },
+      { title: 'sp', status: 'CLOSED' },
     ]);
     await runPush(ctx, c.table, { trigger: 'test' });
     await runPull(ctx, c.table, { trigger: 'test' });
-    expect(await c.where()).toEqual([{ list: 'Open', title: 'sp' }]);
+    expect(await c.where()).toEqual([{ list: 'Closed', title: 'sp' }]);
+    expect(await runPush(ctx, c.table, { trigger: 'test' })).toMatchObject({
+      created: 0,
+      updated: 0,
+      moved: 0,
+    });
+    expect(await c.where()).toEqual([{ list: 'Closed', title: 'sp' }]);
   });
 
   it('the create never landed: refused inside the wait, then resolved; one item where the row routes', async () => {
