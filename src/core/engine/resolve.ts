@@ -24,6 +24,7 @@ import { differs, pick, rowToCanonical } from './plan';
 import type { PairDecision } from './reconcile';
 import { markRunWrites, unmarkForRelease } from '../capture/lsn/origin';
 import { settleInsertIntents } from './pull/intents';
+import { assertUnchangedLocked, RowChangedError } from './pull/pageRows';
 import { forListId, parkMisrouted, writeProblem } from './routing';
 import { withRun, type RunScope } from './runner';
 import type { EngineContext } from './types';
@@ -351,6 +352,27 @@ export class MoveInFlightError extends Error {
   }
 }
 
+/**
+ * The conflict's row changed between resolve's read and its write (an application's edit, committed meanwhile): the
+ * choice was made on values that are gone, and writing it would overwrite an edit no one has seen. Nothing was written.
+ */
+export class ResolutionRowChangedError extends Error {
+  override readonly name = 'ResolutionRowChangedError';
+  readonly errorKind: ErrorKind = 'busy';
+  readonly hint: string;
+
+  constructor(
+    readonly conflictId: string,
+    readonly key: Record<string, unknown>,
+  ) {
+    super(
+      `Conflict ${conflictId}: its Postgres row (key ${JSON.stringify(key)}) changed while it was being resolved; ` +
+        'nothing was written and the conflict is still open',
+    );
+    this.hint = `look at it again ("npx arcore-sync conflicts show ${conflictId}" after a push), then resolve again`;
+  }
+}
+
 /** Seconds after which a resolve refused for a move that failed to finish (not a wait) is worth trying again. */
 const MOVE_RETRY_SECONDS = 30;
 
@@ -578,6 +600,11 @@ async function resolveInRun(
     await client.query('BEGIN');
     // Refused values are named field by field (writePostgres) before SharePoint is written, never at COMMIT after it.
     await checkConstraintsPerStatement(client);
+    // The row stays as read (locked) until SharePoint took the write and this commits: an edit committed since the
+    // read is not overwritten (assertUnchangedLocked).
+    await assertUnchangedLocked(scope, client, key, row).catch((err: unknown) => {
+      throw err instanceof RowChangedError ? new ResolutionRowChangedError(conflictId, err.key) : err;
+    });
     if (Object.keys(pgChanges).length)
       written = await writePostgres(scope, client, conflict, pgChanges, synced);
     if (!item || Object.keys(spChanges).length || Object.keys(revived).length) {

@@ -8,6 +8,7 @@ import { runCli as runCliInProcess } from '../../../src/cli/index';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import type { RunSummary } from '../../../src/core/engine/types';
 import { runCli } from '../../cli/cliHarness';
+import { eventually } from '../../support/eventually';
 import { startHarness, type Harness } from '../../support/engineHarness';
 import { defineProjects, type ProjectsOptions } from '../../support/projects';
 
@@ -364,6 +365,42 @@ describe('I7 resolve: never half-applied', () => {
     });
     expect((await h.items(name))[0].fields).toMatchObject({ Title: 'agreed', Budget: 30, Done: true });
     await expectQuiet({ push, pull });
+  });
+
+  /**
+   * Review r21: resolve read the row, then the item, then wrote the chosen values by key: an application's edit of the
+   * row committed in between (one the operator never saw) was overwritten. The row is locked and compared first;
+   * changed, nothing is written, the conflict stays open and the operator is told to look again.
+   */
+  it('an edit of the row committed while resolve runs is not overwritten: nothing written, the conflict open', async () => {
+    const p = await parked();
+    const app = await h.db.pool.connect();
+    try {
+      await app.query('BEGIN');
+      await app.query(`UPDATE ${p.name} SET name = 'app' WHERE id = 1`);
+      const resolving = resolveConflict(h.ctx, p.conflictId, { take: 'sharepoint' }, 'test').then(
+        () => null,
+        (e: unknown) => e as Error & { errorKind?: string },
+      );
+      await eventually("resolve waiting on the row's lock", async () => {
+        const { rows } = await h.db.pool.query(
+          `SELECT 1 FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`,
+          [`%${p.name}%`],
+        );
+        return rows.length > 0;
+      });
+      await app.query('COMMIT');
+      const err = await resolving;
+      expect(err?.errorKind).toBe('busy');
+      expect(err?.message).toMatch(/changed while it was being resolved; nothing was written/);
+    } finally {
+      await app.query('ROLLBACK').catch(() => undefined);
+      app.release();
+    }
+    expect(await p.row()).toEqual({ name: 'app', budget: '10.00' });
+    expect((await p.items()).map((i) => i.fields.Title)).toEqual(['sp']);
+    expect(await p.status()).toBe('OPEN');
   });
 
   /**
