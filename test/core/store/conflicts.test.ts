@@ -1,5 +1,6 @@
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
+import { previewPull, previewPush } from '../../../src/core/engine/dryRun';
 import { resolveConflict } from '../../../src/core/engine/resolve';
 import { getConflict } from '../../../src/core/ops';
 import { startHarness, type Harness } from '../../support/engineHarness';
@@ -87,5 +88,17 @@ describe('I7 an open conflict shows both sides as the runs last read them', () =
     await c.quiet();
     expect(await c.shown()).toMatchObject({ deleted: 'SHAREPOINT', sharepointValues: null });
     expect((await h.db.pool.query(`SELECT name FROM ${c.name}`)).rows).toEqual([{ name: 'pg' }]);
+  });
+
+  it('a dry run leaves the record as it was (it writes nothing anywhere)', async () => {
+    const c = await held();
+    await h.db.pool.query(`UPDATE ${c.name} SET name = 'pg 2' WHERE id = 1`);
+    await h.db.pool.query(`DELETE FROM ${c.name} WHERE id = 1`);
+    await c.spEdit({ Title: 'sp 2' });
+    await previewPush(h.ctx, c.name, { trigger: 'test' });
+    await previewPull(h.ctx, c.name, { trigger: 'test' });
+    const shown = await c.shown();
+    expect(shown.postgresValues).toMatchObject({ Title: 'pg' });
+    expect(shown.sharepointValues).toMatchObject({ Title: 'sp' });
   });
 });

@@ -482,7 +482,8 @@ async function applyGone(
       commit.resolved.push(e.identityHash);
     }
   }
-  await refreshOpenConflicts(ctx.meta, scope.definitionId, 'postgres', heldNow);
+  // A dry run writes nothing to the metadata store (dryRun.ts).
+  if (!scope.dryRun) await refreshOpenConflicts(ctx.meta, scope.definitionId, 'postgres', heldNow);
   // I16: the run's time may stop some batches before they leave. What the others did is recorded before the run
   // stops: an item deleted and left in the ledger would be taken for one still there once its row is inserted again,
   // and that row would get no item.

@@ -432,7 +432,8 @@ export async function writePrepared(
     });
     byRef.set(r.hash, { r, entry, decision, listId: entry.listId });
   }
-  await refreshOpenConflicts(ctx.meta, scope.definitionId, 'postgres', heldNow);
+  // A dry run writes nothing to the metadata store (dryRun.ts).
+  if (!scope.dryRun) await refreshOpenConflicts(ctx.meta, scope.definitionId, 'postgres', heldNow);
 
   // I6: the intent to create (or move) is durable before the request leaves.
   scope.assertLockHeld();
