@@ -8,7 +8,7 @@ import { runCli as runCliInProcess } from '../../../src/cli/index';
 import type { SyncDefinitionInput } from '../../../src/core/definition/schema';
 import type { RunSummary } from '../../../src/core/engine/types';
 import { runCli } from '../../cli/cliHarness';
-import { eventually } from '../../support/eventually';
+import { racingEdit } from '../../support/eventually';
 import { startHarness, type Harness } from '../../support/engineHarness';
 import { defineProjects, type ProjectsOptions } from '../../support/projects';
 
@@ -374,30 +374,15 @@ describe('I7 resolve: never half-applied', () => {
    */
   it('an edit of the row committed while resolve runs is not overwritten: nothing written, the conflict open', async () => {
     const p = await parked();
-    const app = await h.db.pool.connect();
-    try {
-      await app.query('BEGIN');
-      await app.query(`UPDATE ${p.name} SET name = 'app' WHERE id = 1`);
-      const resolving = resolveConflict(h.ctx, p.conflictId, { take: 'sharepoint' }, 'test').then(
-        () => null,
-        (e: unknown) => e as Error & { errorKind?: string },
-      );
-      await eventually("resolve waiting on the row's lock", async () => {
-        const { rows } = await h.db.pool.query(
-          `SELECT 1 FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`,
-          [`%${p.name}%`],
-        );
-        return rows.length > 0;
-      });
-      await app.query('COMMIT');
-      const err = await resolving;
-      expect(err?.errorKind).toBe('busy');
-      expect(err?.message).toMatch(/changed while it was being resolved; nothing was written/);
-    } finally {
-      await app.query('ROLLBACK').catch(() => undefined);
-      app.release();
-    }
+    const { error } = await racingEdit(
+      h.db.pool,
+      p.name,
+      `UPDATE ${p.name} SET name = 'app' WHERE id = 1`,
+      () => resolveConflict(h.ctx, p.conflictId, { take: 'sharepoint' }, 'test'),
+    );
+    const err = error as Error & { errorKind?: string };
+    expect(err?.errorKind).toBe('busy');
+    expect(err?.message).toMatch(/changed while it was being resolved; nothing was written/);
     expect(await p.row()).toEqual({ name: 'app', budget: '10.00' });
     expect((await p.items()).map((i) => i.fields.Title)).toEqual(['sp']);
     expect(await p.status()).toBe('OPEN');

@@ -1,16 +1,14 @@
-import type { PoolClient } from 'pg';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
 import { installCursorFor } from '../../../../src/core/ops';
 import { parseDefinition } from '../../../../src/core/definition/parse';
-import type { RunSummary } from '../../../../src/core/engine/types';
 import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
   type Harness,
 } from '../../../support/engineHarness';
-import { eventually } from '../../../support/eventually';
+import { eventually, racingEdit } from '../../../support/eventually';
 import { defineProjects } from '../../../support/projects';
 
 /**
@@ -365,29 +363,6 @@ describe('I7/I8 push conflicts settled after a 412 (docs/design.md, I7, I8)', ()
  * agreed (review r21). The row is now locked and compared first; changed, it is parked and decided again.
  */
 describe('I7 a Postgres edit committed while a push settles a 412 is never overwritten (docs/design.md, I7)', () => {
-  /** A push while an application transaction edits row 1's budget, committed once the push waits on its lock. */
-  const pushRacingEdit = async (table: string): Promise<RunSummary> => {
-    const app: PoolClient = await h.db.pool.connect();
-    try {
-      await app.query('BEGIN');
-      await app.query(`UPDATE ${table} SET budget = 77 WHERE id = 1`);
-      const pushing = runPush(h.ctx, table, { trigger: 'test' });
-      await eventually("the push waiting on the row's lock", async () => {
-        const { rows } = await h.db.pool.query(
-          `SELECT 1 FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE $1`,
-          [`%${table}%`],
-        );
-        return rows.length > 0;
-      });
-      await app.query('COMMIT');
-      return await pushing;
-    } finally {
-      await app.query('ROLLBACK').catch(() => undefined);
-      app.release();
-    }
-  };
-
   it.each([['SOURCE_WINS'], ['LAST_WRITER_WINS']])(
     '%s: the application edit of the field SharePoint also edited is kept (or a conflict says why not)',
     async (policy) => {
@@ -403,8 +378,14 @@ describe('I7 a Postgres edit committed while a push settles a 412 is never overw
       });
       expect(res.status).toBe(200);
       await h.db.pool.query(`UPDATE ${name} SET name = 'pg' WHERE id = 1`);
-      const summary = await pushRacingEdit(name);
-      expect(summary.status).toBe('SUCCEEDED');
+      // An application edits the budget too, committing once the push's settle waits on the row.
+      const { value: summary } = await racingEdit(
+        h.db.pool,
+        name,
+        `UPDATE ${name} SET budget = 77 WHERE id = 1`,
+        () => runPush(h.ctx, name, { trigger: 'test' }),
+      );
+      expect(summary?.status).toBe('SUCCEEDED');
       for (let i = 0; i < 2; i++) {
         await runPull(h.ctx, name, { trigger: 'test' });
         await runPush(h.ctx, name, { trigger: 'test' });
