@@ -43,7 +43,7 @@ export type ColumnType =
     }
   | {
       kind: 'number';
-      /** Digits after the point the value is rounded to; null = 'automatic' (stored as sent). */
+      /** Digits after the point the value is shown with (null = 'automatic'); values are stored as sent. */
       decimalPlaces: number | null;
       minimum: number | null;
       maximum: number | null;

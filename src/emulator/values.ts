@@ -42,13 +42,6 @@ function describeType(type: ColumnType): string {
   return type.kind === 'choice' && type.displayAs === 'checkBoxes' ? 'multi-choice' : type.kind;
 }
 
-/** Rounds to `digits` decimal places in decimal, not binary, arithmetic (1.005 → 1.01). */
-function roundDecimal(value: number, digits: number): number {
-  const rounded = Math.round(Number(`${value}e${digits}`));
-  const result = Number(`${rounded}e-${digits}`);
-  return Number.isFinite(result) ? result : value;
-}
-
 function storeDate(
   key: string,
   column: Extract<ColumnType, { kind: 'dateTime' }>,
@@ -134,7 +127,9 @@ function storeValue(
         throw badRequest(`Field '${key}': ${value} is below the column's minimum ${type.minimum}`);
       if (type.maximum !== null && value > type.maximum)
         throw badRequest(`Field '${key}': ${value} is above the column's maximum ${type.maximum}`);
-      return type.decimalPlaces === null ? value : roundDecimal(value, type.decimalPlaces);
+      // decimalPlaces (like displayAs) is how the value is shown, not stored: "decimalPlaces and displayAs apply to
+      // how numbers are rendered, not stored" (https://learn.microsoft.com/en-us/graph/api/resources/numbercolumn).
+      return value;
     }
     case 'boolean':
       if (typeof value !== 'boolean') throw wrongType(key, 'Edm.Boolean', value);
