@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { IdentityKeyError, previewValue } from './errors';
+import { JsonNumberText } from './jsonNumbers';
 import { exactDecimalOfNumber, normalizeDecimalText } from './numbers';
 import { formatInstantExact, instantOfDate, parseCalendarDate, parseInstant, type Fail } from './temporal';
 import type { CanonicalRecord, FieldKind } from './types';
@@ -39,6 +40,8 @@ function writeStable(value: unknown, key: string): string | undefined {
       break;
   }
   if (value === null) return 'null';
+  // A json number a double cannot hold (jsonNumbers.ts): its exact decimal text.
+  if (value instanceof JsonNumberText) return value.text;
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     return writeStable((value as { toJSON: (key: string) => unknown }).toJSON(key), key);
   }

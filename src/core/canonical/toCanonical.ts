@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CanonicalValueError } from './errors';
 import { stableStringify } from './hash';
+import { JsonNumberText, parseJsonExactNumbers } from './jsonNumbers';
 import { isDecimalText } from './numbers';
 import { DEFAULT_SITE_TIME_ZONE, nearestSiteDay } from './siteTimeZone';
 import {
@@ -43,7 +44,9 @@ import type { CanonicalValue, FieldKind } from './types';
  * |               |                      | zone, so an Auckland site reads 11:00Z the day before       |
  * |               |                      | (siteTimeZone.ts). Years outside 1900–8900 rejected.        |
  * | uuid          | lowercase 8-4-4-4-12 | braces removed; '' → null (uuids live in a text column).    |
- * | json          | stable JSON text     | keys sorted at every depth, no whitespace. JSON null →      |
+ * | json          | stable JSON text     | keys sorted at every depth, no whitespace; numbers exact    |
+ * |               |                      | (one a double cannot hold is kept as plain decimal text,    |
+ * |               |                      | jsonNumbers.ts). JSON null →                                |
  * |               |                      | null (SharePoint has one empty). A string is JSON text      |
  * |               |                      | (Graph notes; Postgres via pgTypeParsers); a string that    |
  * |               |                      | is not JSON, from Postgres, is a top-level JSON string as   |
@@ -229,7 +232,7 @@ function nestedDeeperThan(value: unknown, limit: number): boolean {
 }
 
 function deeperThan(node: unknown, depth: number, limit: number): boolean {
-  if (node === null || typeof node !== 'object') return false;
+  if (node === null || typeof node !== 'object' || node instanceof JsonNumberText) return false;
   if (depth + 1 > limit) return true;
   if (Array.isArray(node)) {
     for (const child of node) if (deeperThan(child, depth + 1, limit)) return true;
@@ -246,7 +249,7 @@ function canonicalJson(value: unknown, side: Side, fail: Fail): string | null {
   let parsed: unknown = value;
   if (typeof value === 'string') {
     try {
-      parsed = JSON.parse(value);
+      parsed = parseJsonExactNumbers(value);
     } catch {
       // node-pg's default json parser (without pgTypeParsers) hands over a top-level JSON string as a plain JS
       // string; text that is not JSON can only be that. A SharePoint note holding non-JSON is an error (I12).

@@ -19,6 +19,11 @@ describe('json values nested too deep (I2, I12)', () => {
     );
     // Far beyond any recursion limit: refused by the (iterative) depth check, never a stack overflow.
     expect(() => toCanonical('json', nestedArrays(200_000))).toThrow(/levels deep/);
+    // Also with a number a double cannot hold, which the exact reader (jsonNumbers.ts) reads: refused alike.
+    const deepExact = `${'['.repeat(3000)}12345678901234567891${']'.repeat(3000)}`;
+    expect(() => toCanonical('json', deepExact)).toThrow(/levels deep/);
+    const exactAtLimit = `${'['.repeat(MAX_JSON_DEPTH)}12345678901234567891${']'.repeat(MAX_JSON_DEPTH)}`;
+    expect(toCanonical('json', exactAtLimit)).toBe(exactAtLimit);
   });
 
   describe('push of a table with a 3,000-deep jsonb value', () => {

@@ -68,6 +68,23 @@ describe('I2 canonical form: rules', () => {
     ['json', 'plain string from the default json parser', '"plain string from the default json parser"'],
     ['json', 'null', null],
     ['json', '[]', '[]'],
+    // Numbers a double cannot hold stay exact (Postgres keeps them; SharePoint holds the text).
+    [
+      'json',
+      '{"order": 12345678901234567891, "rate": 0.12345678901234567891, "big": 1E+400}',
+      `{"big":1${'0'.repeat(400)},"order":12345678901234567891,"rate":0.12345678901234567891}`,
+    ],
+    [
+      'json',
+      '[1.50, 1e21, -0.0, 9007199254740993, "12345678901234567891"]',
+      '[1.5,1e+21,0,9007199254740993,"12345678901234567891"]',
+    ],
+    ['json', '{"__proto__": 123456789012345678901}', '{"__proto__":123456789012345678901}'],
+    [
+      'json',
+      'plain text 12345678901234567891 from the default parser',
+      '"plain text 12345678901234567891 from the default parser"',
+    ],
     ['multiChoice', ['b', 'a', 'b'], ['b', 'a', 'b']],
     ['multiChoice', [], null],
     ['lookupId', '13', 13],
@@ -102,6 +119,7 @@ describe('I2 canonical form: rules', () => {
     ],
     ['multiLookupId', ['11', '12'], [11, 12]],
     ['json', '{"b":[2,1],"a":true}', '{"a":true,"b":[2,1]}'],
+    ['json', '{"id":12345678901234567891}', '{"id":12345678901234567891}'],
     ['uuid', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'],
   ])('from Graph: %s %p → %p', (kind, value, expected) => {
     expect(fromGraphValue(kind, value)).toEqual(expected);
@@ -128,6 +146,7 @@ describe('I2 canonical form: rules', () => {
     rejects('dateOnly', '2023-02-29', /not a calendar date/);
     rejects('uuid', 'not-a-uuid', /not a uuid/);
     rejects('json', '{"unterminated": ', /not valid JSON/, fromGraphValue);
+    rejects('json', '{"unterminated": 12345678901234567891', /not valid JSON/, fromGraphValue);
     rejects('json', { when: Number.NaN }, /not representable/);
     rejects('multiChoice', ['ok', ''], /empty/);
     rejects('multiChoice', ['a;#b'], /;#/);

@@ -158,4 +158,38 @@ describe('I2 canonical form round-trips through the emulator', () => {
     expect([pulled.updated, again.updated]).toEqual([0, 0]);
     expect((await h.items('Prices'))[0].fields.Price).toBe(1.2345);
   });
+
+  it('json numbers a double cannot hold are pushed and pulled exactly, and a second round writes nothing', async () => {
+    await h.db.pool.query(`CREATE TABLE docs (id int PRIMARY KEY, name text, doc jsonb,
+      updated_at timestamptz NOT NULL DEFAULT now())`);
+    await installCursorTrigger(h.db.pool, 'public', 'docs', 'updated_at');
+    await h.define({
+      name: 'docs',
+      source: { table: 'docs', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'Docs' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'doc', target: 'Doc' },
+      ],
+    });
+    await h.db.pool.query(
+      `INSERT INTO docs (id, name, doc) VALUES (1, 'one', '{"order": 12345678901234567891, "rate": 0.12345678901234567891, "n": 1}')`,
+    );
+    expect(await runPush(h.ctx, 'docs', { trigger: 'test' })).toMatchObject({ created: 1, failed: 0 });
+    const [item] = await h.items('Docs');
+    expect(item.fields.Doc).toBe('{"n":1,"order":12345678901234567891,"rate":0.12345678901234567891}');
+    // A SharePoint user edits another member of the document: the pull keeps the numbers' digits.
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/Docs/items/${item.id}/fields`, {
+      Doc: '{"n":2,"order":12345678901234567891,"rate":0.12345678901234567891}',
+    });
+    expect(res.status).toBe(200);
+    expect(await runPull(h.ctx, 'docs', { trigger: 'test' })).toMatchObject({ updated: 1, failed: 0 });
+    const { rows } = await h.db.pool.query(
+      `SELECT doc->>'order' AS "order", doc->>'rate' AS rate, doc->>'n' AS n FROM docs WHERE id = 1`,
+    );
+    expect(rows[0]).toEqual({ order: '12345678901234567891', rate: '0.12345678901234567891', n: '2' });
+    const again = await runPush(h.ctx, 'docs', { trigger: 'test' });
+    const quiet = await runPull(h.ctx, 'docs', { trigger: 'test' });
+    expect([again.updated, quiet.updated]).toEqual([0, 0]);
+  });
 });
