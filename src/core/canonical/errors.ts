@@ -32,6 +32,8 @@ export class CanonicalValueError extends Error {
     readonly value: unknown,
     readonly reason: string,
     readonly field?: string,
+    /** Set when the value was refused for a Postgres column (`field` then names that column too). */
+    readonly pgColumn?: string,
   ) {
     const preview = previewValue(value);
     super(`${field === undefined ? '' : `field ${field}: `}invalid ${kind} value ${preview}: ${reason}`);
@@ -41,6 +43,11 @@ export class CanonicalValueError extends Error {
   /** The same error, now naming the field it was found in. */
   inField(field: string): CanonicalValueError {
     return new CanonicalValueError(this.kind, this.value, this.reason, field);
+  }
+
+  /** The same error, now naming the Postgres column that cannot hold the value. */
+  inPgColumn(column: string): CanonicalValueError {
+    return new CanonicalValueError(this.kind, this.value, this.reason, column, column);
   }
 }
 

@@ -1,5 +1,6 @@
 import { CanonicalValueError, UnsupportedMappingError } from './errors';
 import { describePgType } from './fieldKind';
+import { normalizeDecimalText } from './numbers';
 import type { CanonicalValue, FieldKind, PgColumnInfo, PgEnumInfo } from './types';
 
 /** SQL names for the casts of supported udt_names; arrays are '_' + element udt_name. */
@@ -90,6 +91,49 @@ function integerText(kind: FieldKind, value: number, udt: string, column: string
   return exact.toString();
 }
 
+/*
+ * What Postgres refuses with no column named ("value too long for type character varying(5)", "numeric field
+ * overflow") is checked here, so a parked row's message names the column and the value (I12).
+ */
+
+/**
+ * varchar(n): a text of more than n characters (code points, as Postgres counts them) is refused, unless the excess
+ * is spaces, which Postgres cuts off on assignment (the next read then holds the shorter text).
+ */
+function assertFitsLength(kind: FieldKind, value: CanonicalValue, text: string, pg: PgColumnInfo): void {
+  const max = pg.maxLength;
+  if (max === undefined || max === null || text.length <= max) return;
+  const characters = [...text];
+  if (characters.length <= max || characters.slice(max).every((c) => c === ' ')) return;
+  throw new CanonicalValueError(
+    kind,
+    value,
+    `${characters.length} characters, more than column ${pg.name} (varchar(${max})) holds`,
+  );
+}
+
+/**
+ * numeric(p, s): the value rounded to s decimals (halves away from zero, as Postgres rounds) must have fewer than
+ * 10^p units of 10^-s, i.e. at most p - s digits before the point.
+ */
+function assertFitsNumeric(kind: FieldKind, value: number, pg: PgColumnInfo): void {
+  const precision = pg.numericPrecision;
+  const scale = pg.numericScale;
+  if (precision === undefined || precision === null || scale === null || scale > precision) return;
+  const decimal = normalizeDecimalText(String(Math.abs(value)));
+  if (decimal === undefined) return;
+  const [whole, fraction = ''] = decimal.split('.');
+  const kept = `${whole}${fraction.slice(0, scale).padEnd(scale, '0')}`;
+  const units = BigInt(kept) + (fraction.charCodeAt(scale) >= 53 /* 5 */ ? 1n : 0n);
+  if (units < 10n ** BigInt(precision)) return;
+  throw new CanonicalValueError(
+    kind,
+    value,
+    `out of range for column ${pg.name} (numeric(${precision},${scale})): it holds at most ${precision - scale} ` +
+      `digit${precision - scale === 1 ? '' : 's'} before the point`,
+  );
+}
+
 /**
  * The parameter for a canonical null (I2: '' is null, [] is null): NULL, except in a NOT NULL column, which is
  * given the empty value null stands for, '' in a text column and '{}' in an array column, so that a field cleared
@@ -134,7 +178,9 @@ export function toPgParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnIn
     case 'choice':
     case 'uuid':
     case 'json':
-      return typeof value === 'string' ? value : wrongShape('string');
+      if (typeof value !== 'string') return wrongShape('string');
+      assertFitsLength(kind, value, value, pg);
+      return value;
     case 'boolean':
       return typeof value === 'boolean' ? value : wrongShape('boolean');
     case 'number':
@@ -142,7 +188,10 @@ export function toPgParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnIn
     case 'lookupId':
       if (typeof value !== 'number' || !Number.isFinite(value)) return wrongShape('finite number');
       if (udt in INTEGER_RANGES) return integerText(kind, value as number, udt, pg.name);
-      if (udt === 'numeric') return String(value);
+      if (udt === 'numeric') {
+        assertFitsNumeric(kind, value as number, pg);
+        return String(value);
+      }
       return value;
     case 'dateTime':
       if (typeof value !== 'string') return wrongShape('timestamp string');
@@ -150,9 +199,10 @@ export function toPgParam(kind: FieldKind, value: CanonicalValue, pg: PgColumnIn
     case 'dateOnly':
       return typeof value === 'string' ? value : wrongShape('YYYY-MM-DD string');
     case 'multiChoice':
-      return Array.isArray(value) && value.every((choice) => typeof choice === 'string')
-        ? [...value]
-        : wrongShape('string array');
+      if (!Array.isArray(value) || !value.every((choice) => typeof choice === 'string'))
+        return wrongShape('string array');
+      for (const choice of value as string[]) assertFitsLength(kind, value, choice, pg);
+      return [...value];
     case 'multiLookupId':
       if (!Array.isArray(value)) return wrongShape('array of item ids');
       return (value as unknown[]).map((id) =>

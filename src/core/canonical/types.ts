@@ -51,6 +51,10 @@ export interface PgColumnInfo {
   udtName: string;
   isNullable: boolean;
   numericScale: number | null;
+  /** varchar(n) (or varchar(n)[]): n, the most characters a value holds; absent or null without a limit. */
+  maxLength?: number | null;
+  /** numeric(p, s): p, the most digits a value holds; absent or null for an unconstrained numeric. */
+  numericPrecision?: number | null;
   /** The column's type, or its array element type, is this enum. */
   enum?: PgEnumInfo;
 }
@@ -100,6 +104,8 @@ export const pgColumnInfoSchema: z.ZodType<PgColumnInfo> = z.object({
   udtName: z.string().min(1),
   isNullable: z.boolean(),
   numericScale: z.number().int().nonnegative().nullable(),
+  maxLength: z.number().int().positive().nullable().optional(),
+  numericPrecision: z.number().int().positive().nullable().optional(),
   enum: z
     .object({ schema: z.string().min(1), name: z.string().min(1), labels: z.array(z.string()) })
     .optional(),

@@ -26,6 +26,7 @@ describe('source catalog: domains and enums', () => {
       udtName: 'varchar',
       isNullable: true,
       numericScale: null,
+      maxLength: 20,
       hasDefault: false,
       sqlType: 'character varying(20)',
     });
@@ -38,6 +39,19 @@ describe('source catalog: domains and enums', () => {
       g double precision, h boolean, i date, j timestamp, k timestamptz, l uuid, m json, n jsonb, o text[],
       p varchar(5)[], q char(3), r bytea, s int4[], t serial, u interval, v time, w "char", x name)`);
     const info = await readSourceTable(db.pool, 'public', 'builtin');
+    // The limits Postgres enforces without naming the column (varchar(n), also as an array's element; numeric(p, s)).
+    const limits = info!.columns.flatMap(({ name, maxLength, numericPrecision }) =>
+      maxLength !== undefined || numericPrecision !== undefined
+        ? [{ name, maxLength, numericPrecision }]
+        : [],
+    );
+    expect(limits).toEqual([
+      { name: 'e', maxLength: undefined, numericPrecision: 9 },
+      { name: 'p', maxLength: 5, numericPrecision: undefined },
+    ]);
+    const withoutLimits = info!.columns.map(
+      ({ maxLength: _max, numericPrecision: _precision, ...rest }) => rest,
+    );
     const { rows } = await db.pool.query(
       `SELECT column_name AS name, data_type AS "dataType", udt_name AS "udtName",
               is_nullable = 'YES' AS "isNullable", numeric_scale AS "numericScale",
@@ -47,7 +61,7 @@ describe('source catalog: domains and enums', () => {
          JOIN pg_attribute a ON a.attrelid = 'builtin'::regclass AND a.attname = c.column_name
         WHERE table_name = 'builtin' ORDER BY ordinal_position`,
     );
-    expect(info!.columns).toEqual(rows);
+    expect(withoutLimits).toEqual(rows);
   });
 
   it('resolves a domain over a domain to its base type, with NOT NULL and default of any level', async () => {
@@ -57,6 +71,7 @@ describe('source catalog: domains and enums', () => {
       udtName: 'numeric',
       isNullable: false,
       numericScale: 2,
+      numericPrecision: 12,
       hasDefault: true,
       sqlType: 'price',
     });

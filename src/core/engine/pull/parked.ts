@@ -19,19 +19,30 @@ export function parkKey(
 
 /**
  * What a parked pull item's record says: Postgres's words for a refusal. A SharePoint value with no canonical form
- * for its column (2.5 for an integer column, I2) names the field and the value, and says what to do: nothing the
- * engine does makes such a value fit, so the item stays parked until someone changes it (I12).
+ * for its column (2.5 for an integer column, I2), or one its Postgres column cannot hold (too long for a varchar(n),
+ * too large for a numeric(p, s), not a label of its enum), names the field and the value, and says what to do:
+ * nothing the engine does makes such a value fit, so the item stays parked until someone changes it (I12).
  */
-export function pullFailureMessage(scope: Pick<RunScope, 'plan'>, itemId: string, err: unknown): string {
+export function pullFailureMessage(
+  scope: Pick<RunScope, 'plan' | 'def'>,
+  itemId: string,
+  err: unknown,
+): string {
   const message = err instanceof Error ? err.message : String(err);
   if (!(err instanceof CanonicalValueError) || err.field === undefined) {
     const step = refusalStep(scope, itemId, err);
     return step ? `item ${itemId}: ${message}. Next step: ${step}; ${RETRIED}` : `item ${itemId}: ${message}`;
   }
-  const column = scope.plan.fields.find((f) => f.target === err.field)?.source;
+  // A SharePoint value with no canonical form names its SharePoint column; a value Postgres cannot hold (toPgParam,
+  // via PostgresSource.param) names its Postgres column.
+  const mapped =
+    err.pgColumn === undefined
+      ? scope.plan.fields.find((f) => f.target === err.field)
+      : scope.plan.fields.find((f) => f.source === err.pgColumn);
+  const spField = mapped?.target ?? err.field;
   return (
-    `item ${itemId}: ${message}. Next step: change ${err.field} of item ${itemId} in SharePoint to a value ` +
-    `${column === undefined ? 'its column' : `Postgres column ${column}`} can hold (${err.kind}); ` +
+    `item ${itemId}: ${message}. Next step: change ${spField} of item ${itemId} in SharePoint to a value ` +
+    `${mapped === undefined ? 'its column' : `Postgres column ${mapped.source}`} can hold (${err.kind}); ` +
     RETRIED
   );
 }

@@ -178,8 +178,10 @@ export async function settleConflicts(
           hash: r.hash,
           identity: r.identity,
           itemId: entry.itemId,
+          // Postgres's refusal, or one toPgParam makes for it naming the column (too long, out of range, not a label).
           error:
-            typeof (err as { code?: unknown }).code === 'string'
+            typeof (err as { code?: unknown }).code === 'string' ||
+            (err instanceof CanonicalValueError && err.pgColumn !== undefined)
               ? `Postgres refuses the values decided for this row (${decision.reason}): ${(err as Error).message}`
               : (err as Error).message,
         });

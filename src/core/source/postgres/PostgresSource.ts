@@ -1,5 +1,12 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import { pgCastFor, pgTypeParsers, toPgParam, type CanonicalValue, type FieldKind } from '../../canonical';
+import {
+  CanonicalValueError,
+  pgCastFor,
+  pgTypeParsers,
+  toPgParam,
+  type CanonicalValue,
+  type FieldKind,
+} from '../../canonical';
 import type { KeysetPosition } from '../../cursor/timestampCursor';
 import type { SourceColumn } from './catalog';
 import {
@@ -99,7 +106,12 @@ export class PostgresSource {
    */
   param(column: string, kind: FieldKind, value: CanonicalValue): unknown {
     if (value === null && this.shape.key.includes(column)) return null;
-    return toPgParam(kind, value, this.column(column));
+    try {
+      return toPgParam(kind, value, this.column(column));
+    } catch (err) {
+      // Named by its Postgres column, so that a parked item's message says which value to change (pull/parked.ts).
+      throw err instanceof CanonicalValueError && err.field === undefined ? err.inPgColumn(column) : err;
+    }
   }
 
   /** The cursor column of a TIMESTAMP read; an LSN definition without one never reads by timestamp. */

@@ -11,6 +11,10 @@ export interface SourceColumn {
   udtName: string;
   isNullable: boolean;
   numericScale: number | null;
+  /** varchar(n) or varchar(n)[]: n (PgColumnInfo.maxLength). */
+  maxLength?: number | null;
+  /** numeric(p, s): p (PgColumnInfo.numericPrecision). */
+  numericPrecision?: number | null;
   /** The database fills it when an INSERT leaves it out (a default, serial or identity column). */
   hasDefault?: boolean;
   /**
@@ -66,6 +70,8 @@ SELECT a.attname AS name,
        NOT r.notnull AS is_nullable,
        CASE WHEN r.typid IN (20, 21, 23) THEN 0
             WHEN r.typid = 1700 AND r.typmod >= 0 THEN (r.typmod - 4) & 65535 END AS numeric_scale,
+       CASE WHEN r.typid IN (1043, 1015) AND r.typmod >= 4 THEN r.typmod - 4 END AS max_length,
+       CASE WHEN r.typid = 1700 AND r.typmod >= 0 THEN ((r.typmod - 4) >> 16) & 65535 END AS numeric_precision,
        r.dflt AS has_default,
        format_type(a.atttypid, a.atttypmod) AS sql_type,
        CASE WHEN coalesce(et.typtype, t.typtype) = 'e' THEN en.nspname::text END AS enum_schema,
@@ -155,6 +161,8 @@ async function readColumns(pool: Pool, oid: number): Promise<SourceColumn[]> {
     udt_name: string;
     is_nullable: boolean;
     numeric_scale: number | null;
+    max_length: number | null;
+    numeric_precision: number | null;
     has_default: boolean;
     sql_type: string;
     enum_schema: string | null;
@@ -167,6 +175,8 @@ async function readColumns(pool: Pool, oid: number): Promise<SourceColumn[]> {
     udtName: r.udt_name,
     isNullable: r.is_nullable,
     numericScale: r.numeric_scale,
+    ...(r.max_length !== null ? { maxLength: r.max_length } : {}),
+    ...(r.numeric_precision !== null ? { numericPrecision: r.numeric_precision } : {}),
     hasDefault: r.has_default,
     sqlType: r.sql_type,
     ...(r.enum_schema !== null && r.enum_name !== null && r.enum_labels !== null

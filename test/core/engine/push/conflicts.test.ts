@@ -93,7 +93,9 @@ describe('I12 a Postgres refusal while the push settles a 412 (docs/design.md, I
       "SELECT last_error AS e FROM arcore.sync_failures WHERE direction = 'PUSH' AND status = 'PARKED'",
     );
     expect(parked.rows.map((r) => r.e)).toEqual([
-      expect.stringMatching(/Postgres refuses the values decided for this row .*value too long/),
+      expect.stringMatching(
+        /Postgres refuses the values decided for this row .*"a much longer title": 19 characters, more than column name \(varchar\(10\)\) holds/,
+      ),
     ]);
   });
 
