@@ -74,6 +74,17 @@ export function siteNoonOf(date: string, zone: string): string {
 }
 
 /**
+ * The calendar day (epoch seconds of its UTC midnight) `epochSeconds` falls on in `zone`: the day a date-and-time
+ * column shows for the instant. A date mapped to such a column is read so: the engine's noon, and any time a user
+ * picks on that day, are that day (the nearest midnight took noon, and every afternoon, for the next day).
+ */
+export function siteDayOf(epochSeconds: number, zone: string, fail: Fail): number {
+  const local = epochSeconds + offsetSecondsAt(zone, epochSeconds);
+  if (!Number.isFinite(local)) fail(`not an instant time zone ${zone} can place`);
+  return Math.floor(local / SECONDS_PER_DAY) * SECONDS_PER_DAY;
+}
+
+/**
  * The calendar day (epoch seconds of its UTC midnight) whose midnight in `zone` is nearest to `epochSeconds`, ties
  * to the later day: SharePoint's local midnight of a site in `zone` reads back as exactly that day.
  */

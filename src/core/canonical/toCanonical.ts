@@ -3,7 +3,7 @@ import { CanonicalValueError } from './errors';
 import { stableStringify } from './hash';
 import { JsonNumberText, parseJsonExactNumbers } from './jsonNumbers';
 import { isDecimalText } from './numbers';
-import { DEFAULT_SITE_TIME_ZONE, nearestSiteDay } from './siteTimeZone';
+import { DEFAULT_SITE_TIME_ZONE, nearestSiteDay, siteDayOf } from './siteTimeZone';
 import {
   assertSharePointRange,
   formatUtcSeconds,
@@ -42,7 +42,10 @@ import type { CanonicalValue, FieldKind } from './types';
  * |               |                      | zone (`target.siteTimeZone`, default UTC), ties to the      |
  * |               |                      | later day: SharePoint stores local midnight of the site's   |
  * |               |                      | zone, so an Auckland site reads 11:00Z the day before       |
- * |               |                      | (siteTimeZone.ts). Years outside 1900–8900 rejected.        |
+ * |               |                      | (siteTimeZone.ts). A date in a date-and-time column is read |
+ * |               |                      | as the day its instant falls on in that zone instead (the   |
+ * |               |                      | noon written, or any hour a user picks, is that day).       |
+ * |               |                      | Years outside 1900–8900 rejected.                           |
  * | uuid          | lowercase 8-4-4-4-12 | braces removed; '' → null (uuids live in a text column).    |
  * | json          | stable JSON text     | keys sorted at every depth, no whitespace; numbers exact    |
  * |               |                      | (one a double cannot hold is kept as plain decimal text,    |
@@ -67,15 +70,22 @@ export function toCanonical(kind: FieldKind, value: unknown): CanonicalValue {
 }
 
 /**
+ * How a dateOnly value read from Graph becomes a day: `midnight`, a date-only column's value (SharePoint's midnight
+ * of the site's zone: the nearest midnight); `instant`, a date-and-time column's (the day the instant falls on).
+ */
+export type GraphDayReading = 'midnight' | 'instant';
+
+/**
  * A value as Graph returns it inside an item's `fields` → its canonical form (I2). `siteTimeZone`: the zone a
- * date-only value is read in (siteTimeZone.ts).
+ * date-only value is read in (siteTimeZone.ts); `dayReading`: how (GraphDayReading).
  */
 export function fromGraphValue(
   kind: FieldKind,
   value: unknown,
   siteTimeZone: string = DEFAULT_SITE_TIME_ZONE,
+  dayReading: GraphDayReading = 'midnight',
 ): CanonicalValue {
-  return canonicalize(kind, value, 'graph', siteTimeZone);
+  return canonicalize(kind, value, 'graph', siteTimeZone, dayReading);
 }
 
 /** Why a helper refused a value; `canonicalize` turns it into the CanonicalValueError of the value it was given. */
@@ -94,17 +104,24 @@ function canonicalize(
   value: unknown,
   side: Side,
   siteTimeZone: string = DEFAULT_SITE_TIME_ZONE,
+  dayReading: GraphDayReading = 'midnight',
 ): CanonicalValue {
   if (value === null || value === undefined) return null;
   try {
-    return canonicalValue(kind, value, side, siteTimeZone);
+    return canonicalValue(kind, value, side, siteTimeZone, dayReading);
   } catch (error) {
     if (error instanceof Refusal) throw new CanonicalValueError(kind, value, error.message);
     throw error;
   }
 }
 
-function canonicalValue(kind: FieldKind, value: unknown, side: Side, siteTimeZone: string): CanonicalValue {
+function canonicalValue(
+  kind: FieldKind,
+  value: unknown,
+  side: Side,
+  siteTimeZone: string,
+  dayReading: GraphDayReading,
+): CanonicalValue {
   switch (kind) {
     case 'text':
     case 'note':
@@ -120,7 +137,7 @@ function canonicalValue(kind: FieldKind, value: unknown, side: Side, siteTimeZon
       return canonicalDateTime(value, fail);
     case 'dateOnly':
       return side === 'graph'
-        ? dateOnlyFromGraph(value, siteTimeZone, fail)
+        ? dateOnlyFromGraph(value, siteTimeZone, dayReading, fail)
         : dateOnlyFromPostgres(value, fail);
     case 'uuid':
       return canonicalUuid(value, fail);
@@ -195,12 +212,18 @@ function dateOnlyFromPostgres(value: unknown, fail: Fail): string {
   return date.text;
 }
 
-function dateOnlyFromGraph(value: unknown, siteTimeZone: string, fail: Fail): string {
+function dateOnlyFromGraph(
+  value: unknown,
+  siteTimeZone: string,
+  dayReading: GraphDayReading,
+  fail: Fail,
+): string {
   if (typeof value !== 'string') fail('expected an ISO date-time string');
   const text = value as string;
+  const dayOf = dayReading === 'instant' ? siteDayOf : nearestSiteDay;
   const epochSeconds = isBareDate(text)
     ? parseCalendarDate(text, fail, false).epochSeconds
-    : nearestSiteDay(parseInstant(text, fail).epochSeconds, siteTimeZone, fail);
+    : dayOf(parseInstant(text, fail).epochSeconds, siteTimeZone, fail);
   assertSharePointRange(epochSeconds, fail);
   return formatUtcSeconds(epochSeconds).slice(0, 10);
 }

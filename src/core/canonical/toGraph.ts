@@ -3,7 +3,7 @@ import { CanonicalValueError, MalformedGraphFieldsError, UnmappedFieldError } fr
 import { canonicalEquals } from './equality';
 import { daysInMonth, fourDigitsAt, SHAREPOINT_MAX_YEAR, SHAREPOINT_MIN_YEAR, twoDigitsAt } from './temporal';
 import { DEFAULT_SITE_TIME_ZONE, siteNoonOf } from './siteTimeZone';
-import { fromGraphValue, isRememberedCanonicalJson, toCanonical } from './toCanonical';
+import { fromGraphValue, isRememberedCanonicalJson, toCanonical, type GraphDayReading } from './toCanonical';
 import type { CanonicalRecord, CanonicalValue, FieldKind, MappedColumn, SpColumnInfo } from './types';
 
 /** Fields SharePoint maintains itself: never written, whatever a mapping says (I9). */
@@ -229,6 +229,14 @@ function readMultiLookup(fields: Record<string, unknown>, name: string): unknown
 }
 
 /**
+ * A date mapped to a date-and-time column (not date-only) is read as the day its instant falls on: SharePoint keeps
+ * the instant written (noon) or picked, not a midnight (toCanonical.ts GraphDayReading).
+ */
+function dayReadingOf(kind: FieldKind, sp: SpColumnInfo | undefined): GraphDayReading {
+  return kind === 'dateOnly' && sp?.type === 'dateTime' && sp.dateOnly !== true ? 'instant' : 'midnight';
+}
+
+/**
  * Canonical values of every column in `columns`, read from an item's Graph `fields`. A field absent from
  * `fields` is null: SharePoint omits empty values.
  */
@@ -238,11 +246,11 @@ export function fromGraphFields(
 ): CanonicalRecord {
   const record = isPlainRecord(fields) ? fields : parseFields(fields);
   const values: CanonicalRecord = {};
-  for (const [field, { kind, siteTimeZone }] of columns) {
+  for (const [field, { kind, siteTimeZone, sp }] of columns) {
     const raw =
       kind === 'multiLookupId' ? readMultiLookup(record, field) : record[graphFieldKey(field, kind)];
     try {
-      values[field] = fromGraphValue(kind, raw, siteTimeZone);
+      values[field] = fromGraphValue(kind, raw, siteTimeZone, dayReadingOf(kind, sp));
     } catch (error) {
       if (error instanceof CanonicalValueError) throw error.inField(field);
       throw error;

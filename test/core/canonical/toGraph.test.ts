@@ -260,6 +260,23 @@ describe('I2 canonical form: fromGraphFields', () => {
     });
   });
 
+  it('reads a date in a date-and-time column as the day its instant falls on, not the nearest midnight', () => {
+    const sp = spColumn('Day', { type: 'dateTime', dateOnly: false });
+    const utc = new Map<string, MappedColumn>([['Day', { kind: 'dateOnly', sp, siteTimeZone: 'UTC' }]]);
+    const auckland = new Map<string, MappedColumn>([
+      ['Day', { kind: 'dateOnly', sp, siteTimeZone: 'Pacific/Auckland' }],
+    ]);
+    // The noon the engine writes, and an evening a user picks, are that day (the nearest midnight was the next).
+    expect(fromGraphFields({ Day: '2024-03-10T12:00:00Z' }, utc)).toEqual({ Day: '2024-03-10' });
+    expect(fromGraphFields({ Day: '2024-03-10T23:59:59Z' }, utc)).toEqual({ Day: '2024-03-10' });
+    expect(fromGraphFields({ Day: '2024-03-10T00:00:00Z' }, utc)).toEqual({ Day: '2024-03-10' });
+    // 20:00 on the 11th in Auckland (UTC+13 in March) is 07:00Z on the 11th.
+    expect(fromGraphFields({ Day: '2024-03-11T07:00:00Z' }, auckland)).toEqual({ Day: '2024-03-11' });
+    expect(fromGraphFields(toGraphFields({ Day: '2024-03-11' }, auckland), auckland)).toEqual({
+      Day: '2024-03-11',
+    });
+  });
+
   it('names the field of an invalid value and rejects a non-object', () => {
     expect(() => fromGraphFields({ Amount: 'lots' }, columns)).toThrow(
       /field Amount: invalid number value "lots"/,

@@ -76,6 +76,46 @@ describe('date-only columns on a New Zealand site told its zone (target.siteTime
     );
     expect(rows[0].due).toBe('2024-03-31');
   });
+
+  it('a date mapped to a date-and-time column keeps its day: the noon pushed and an evening picked are that day', async () => {
+    await h.db.pool.query(`CREATE TABLE events (id int PRIMARY KEY, name text, day date,
+      updated_at timestamptz NOT NULL DEFAULT now())`);
+    const target = h.ctx.target();
+    try {
+      const list = await target.createList(h.siteId, 'Events', []);
+      await target.addColumn(h.siteId, list.id, { name: 'Day', dateTime: { format: 'dateTime' } });
+    } finally {
+      await target.close();
+    }
+    await h.define({
+      name: 'events',
+      source: { table: 'events', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'Events', siteTimeZone: ZONE },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'day', target: 'Day' },
+      ],
+    });
+    await h.db.pool.query("INSERT INTO events (id, name, day) VALUES (1, 'a', '2024-03-10')");
+    expect(await runPush(h.ctx, 'events', { trigger: 'test' })).toMatchObject({ created: 1, failed: 0 });
+    const [item] = await h.items('Events');
+    expect(dayIn(ZONE, item.fields.Day as string)).toBe('2024-03-10');
+    // Read back, SharePoint's noon was the nearest midnight's next day: the pull moved the row to the 11th.
+    const pulled = await runPull(h.ctx, 'events', { trigger: 'test' });
+    const pushed = await runPush(h.ctx, 'events', { trigger: 'test' });
+    const day = async () => (await h.db.pool.query('SELECT day::text FROM events')).rows[0].day;
+    expect({ day: await day(), writes: [pulled.updated, pushed.updated] }).toEqual({
+      day: '2024-03-10',
+      writes: [0, 0],
+    });
+    // A user picks 20:00 on the 11th, Auckland time (07:00Z): Postgres takes the 11th, the day the user sees.
+    const edit = await h.asUser('PATCH', `/sites/${h.siteId}/lists/Events/items/${item.id}/fields`, {
+      Day: '2024-03-11T07:00:00Z',
+    });
+    expect(edit.status).toBe(200);
+    await runPull(h.ctx, 'events', { trigger: 'test' });
+    expect(await day()).toBe('2024-03-11');
+  });
 });
 
 describe('date-only columns on a New Zealand site without target.siteTimeZone', () => {
