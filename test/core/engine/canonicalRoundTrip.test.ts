@@ -192,4 +192,45 @@ describe('I2 canonical form round-trips through the emulator', () => {
     const quiet = await runPull(h.ctx, 'docs', { trigger: 'test' });
     expect([again.updated, quiet.updated]).toEqual([0, 0]);
   });
+
+  it('I4: SharePoint edits Postgres stores otherwise (cut, rounded, renormalised) settle within one pull and push', async () => {
+    await h.db.pool.query(`CREATE TABLE vals (id int PRIMARY KEY, name varchar(5), r real, n numeric(12,2),
+      j jsonb, ts timestamp, d date, tz timestamptz, tags varchar(4)[], updated_at timestamptz NOT NULL DEFAULT now())`);
+    const cols = ['name', 'r', 'n', 'j', 'ts', 'd', 'tz', 'tags'];
+    await h.define({
+      name: 'vals',
+      source: { table: 'vals', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
+      target: { site: SITE, list: 'Vals' },
+      fields: cols.map((c) => ({ source: c, target: c === 'name' ? 'Title' : `c_${c}` })),
+    });
+    await h.db.pool.query(`INSERT INTO vals (id, name, r, n, j, ts, d, tz, tags) VALUES
+      (1, 'a', 0.1, 1.5, '{"a":1.0}', '2024-01-01 12:00:00.5', '2024-01-01', '2024-01-01 12:00:00.75+02', '{x,y}')`);
+    expect(await runPush(h.ctx, 'vals', { trigger: 'test' })).toMatchObject({ created: 1, failed: 0 });
+    const [item] = await h.items('Vals');
+    const res = await h.asUser('PATCH', `/sites/${h.siteId}/lists/Vals/items/${item.id}/fields`, {
+      Title: 'abc   ', // varchar(5) cuts the trailing spaces beyond 5
+      c_r: 0.123456789, // real keeps about 7 digits
+      c_n: 1.005, // numeric(12,2) rounds to 1.01
+      c_j: '{"b": 1.50, "a": 1e2}', // the same json as {"a":100,"b":1.5}: no write-back
+      c_ts: '2024-02-02T10:00:00Z',
+      c_tz: '2024-02-02T10:00:00Z',
+      c_d: '2024-02-02',
+      c_tags: ['ab  ', 'y'],
+      'c_tags@odata.type': 'Collection(Edm.String)',
+    });
+    expect(res.status).toBe(200);
+    const rounds: number[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const pull = await runPull(h.ctx, 'vals', { trigger: 'test' });
+      const push = await runPush(h.ctx, 'vals', { trigger: 'test' });
+      rounds.push([pull.updated + push.updated, pull.failed + push.failed]);
+    }
+    expect(rounds.slice(1)).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+    const { rows } = await h.db.pool.query('SELECT name, r, n::text AS n, j::text AS j FROM vals');
+    expect(rows).toEqual([{ name: 'abc  ', r: 0.12345679, n: '1.01', j: '{"a": 100, "b": 1.5}' }]);
+    expect((await h.items('Vals'))[0].fields).toMatchObject({ Title: 'abc  ', c_r: 0.12345679, c_n: 1.01 });
+  });
 });
