@@ -180,3 +180,42 @@ export function projectsDefinition(
     ...overrides,
   };
 }
+
+/**
+ * Table `table` (id, name text, `column` of `sqlType`, updated_at) on list `list` made by hand before the definition,
+ * its one column `spColumn` (a Graph columnDefinition body), defined as `table`: name → Title, `column` →
+ * `spColumn.name`; `target` is merged into the definition's target (siteTimeZone). For cases about an existing
+ * SharePoint column of a kind provision would not make.
+ */
+export async function defineOnHandMadeColumn(
+  h: Harness,
+  options: {
+    table: string;
+    list: string;
+    column: string;
+    sqlType: string;
+    spColumn: { name: string } & Record<string, unknown>;
+    target?: Partial<SyncDefinitionInput['target']>;
+  },
+): Promise<void> {
+  const { table, list, column, sqlType, spColumn } = options;
+  await h.db.pool.query(`CREATE TABLE ${table} (id int PRIMARY KEY, name text, ${column} ${sqlType},
+    updated_at timestamptz NOT NULL DEFAULT now())`);
+  await installCursorTrigger(h.db.pool, 'public', table, 'updated_at');
+  const target = h.ctx.target();
+  try {
+    const created = await target.createList(h.siteId, list, []);
+    await target.addColumn(h.siteId, created.id, spColumn);
+  } finally {
+    await target.close();
+  }
+  await h.define({
+    name: table,
+    source: timestampSource(table),
+    target: { site: SITE, list, ...options.target },
+    fields: [
+      { source: 'name', target: 'Title' },
+      { source: column, target: spColumn.name },
+    ],
+  });
+}

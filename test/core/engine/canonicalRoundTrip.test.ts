@@ -7,7 +7,7 @@ import { getDefinition } from '../../../src/core/store/definitions';
 import { readSourceColumns } from '../../../src/core/definition/validateLive';
 import { pgTypeParsers } from '../../../src/core/canonical';
 import { installCursorTrigger } from '../../../src/core/source/postgres/PostgresSource';
-import { SITE, startHarness, type Harness } from '../../support/engineHarness';
+import { defineOnHandMadeColumn, SITE, startHarness, type Harness } from '../../support/engineHarness';
 
 /**
  * I2: for values of every supported Postgres type, canonical(db value) equals canonical(value read back from
@@ -128,25 +128,13 @@ describe('I2 canonical form round-trips through the emulator', () => {
   }, 300000);
 
   it('a number column showing two decimals keeps every digit: a push, pull, push writes nothing back', async () => {
-    await h.db.pool.query(`CREATE TABLE prices (id int PRIMARY KEY, name text, price numeric(12,4),
-      updated_at timestamptz NOT NULL DEFAULT now())`);
-    await installCursorTrigger(h.db.pool, 'public', 'prices', 'updated_at');
-    const target = h.ctx.target();
-    try {
-      const list = await target.createList(h.siteId, 'Prices', []);
-      // decimalPlaces is how SharePoint shows the number, not how it stores it (Graph's numberColumn).
-      await target.addColumn(h.siteId, list.id, { name: 'Price', number: { decimalPlaces: 'two' } });
-    } finally {
-      await target.close();
-    }
-    await h.define({
-      name: 'prices',
-      source: { table: 'prices', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: 'Prices' },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'price', target: 'Price' },
-      ],
+    // decimalPlaces is how SharePoint shows the number, not how it stores it (Graph's numberColumn).
+    await defineOnHandMadeColumn(h, {
+      table: 'prices',
+      list: 'Prices',
+      column: 'price',
+      sqlType: 'numeric(12,4)',
+      spColumn: { name: 'Price', number: { decimalPlaces: 'two' } },
     });
     await h.db.pool.query("INSERT INTO prices (id, name, price) VALUES (1, 'one', 1.2345)");
     expect(await runPush(h.ctx, 'prices', { trigger: 'test' })).toMatchObject({ created: 1, failed: 0 });

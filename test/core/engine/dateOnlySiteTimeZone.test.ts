@@ -11,6 +11,7 @@ import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import {
   createProjectsTable,
+  defineOnHandMadeColumn,
   projectsDefinition,
   SITE,
   startHarness,
@@ -78,23 +79,13 @@ describe('date-only columns on a New Zealand site told its zone (target.siteTime
   });
 
   it('a date mapped to a date-and-time column keeps its day: the noon pushed and an evening picked are that day', async () => {
-    await h.db.pool.query(`CREATE TABLE events (id int PRIMARY KEY, name text, day date,
-      updated_at timestamptz NOT NULL DEFAULT now())`);
-    const target = h.ctx.target();
-    try {
-      const list = await target.createList(h.siteId, 'Events', []);
-      await target.addColumn(h.siteId, list.id, { name: 'Day', dateTime: { format: 'dateTime' } });
-    } finally {
-      await target.close();
-    }
-    await h.define({
-      name: 'events',
-      source: { table: 'events', key: ['id'], cursor: { type: 'TIMESTAMP', column: 'updated_at' } },
-      target: { site: SITE, list: 'Events', siteTimeZone: ZONE },
-      fields: [
-        { source: 'name', target: 'Title' },
-        { source: 'day', target: 'Day' },
-      ],
+    await defineOnHandMadeColumn(h, {
+      table: 'events',
+      list: 'Events',
+      column: 'day',
+      sqlType: 'date',
+      spColumn: { name: 'Day', dateTime: { format: 'dateTime' } },
+      target: { siteTimeZone: ZONE },
     });
     await h.db.pool.query("INSERT INTO events (id, name, day) VALUES (1, 'a', '2024-03-10')");
     expect(await runPush(h.ctx, 'events', { trigger: 'test' })).toMatchObject({ created: 1, failed: 0 });
