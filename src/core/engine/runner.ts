@@ -6,7 +6,7 @@ import { readSourceTable } from '../source/postgres/catalog';
 import { assertKeyIdentifies, isUnindexable } from '../source/postgres/keys';
 import { errorKindOf, hintFor } from '../errors/classify';
 import type { ErrorKind } from '../errors/kind';
-import { PostgresSource } from '../source/postgres/PostgresSource';
+import { PostgresSource, quoteIdent } from '../source/postgres/PostgresSource';
 import { bindListId, getDefinition, type StoredDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
@@ -14,6 +14,7 @@ import type { CursorSession } from '../capture/lsn/peek';
 import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/runs';
 import type { DryRun } from './dryRun';
 import { checkListIdentity, claimLists, refuseShared } from './listIdentity';
+import { checkKeyKinds } from './keyKinds';
 import { listsToBind, refuseUnclaimedItems } from './unclaimedItems';
 import {
   checkRoutedListIdentity,
@@ -324,6 +325,14 @@ async function openScope(
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
   // I13: the catalog read that finds the table also lists its unique indexes: the check costs no query.
   assertKeyIdentifies(def.name, table, def.source.schema, def.source.table, def.source.key);
+  // I1, I14: a key column retyped since the ledger was built (integer → text) would make every row look new.
+  await checkKeyKinds(
+    ctx.meta,
+    stored,
+    table.columns,
+    `${quoteIdent(def.source.schema)}.${quoteIdent(def.source.table)}`,
+    runId === DRY_RUN_ID,
+  );
   const pgColumns = table.columns;
   // Routed: each list is checked on its own columns; a list that does not fit waits, the others sync.
   const plan = planLists(def, pgColumns, lists, !isRouted(def));

@@ -18,7 +18,12 @@ export interface StoredDefinition {
   pullIntentsLeft: boolean;
   /** `target.siteTimeZone` changed: the next run forgets the synced values of the date-only fields (040). */
   realignDateOnly: boolean;
+  /** How each key column was rendered into the ledger's identity hashes (046, engine/keyKinds.ts); null until bound. */
+  keyKinds: RecordedKeyKinds | null;
 }
+
+/** Per key column: the identity rendering it had (engine/keyKinds.ts) and its Postgres type, for messages. */
+export type RecordedKeyKinds = Record<string, { rendering: string; type: string }>;
 
 export class UnknownDefinitionError extends Error {
   readonly errorKind: ErrorKind = 'not_found';
@@ -190,6 +195,7 @@ interface DefinitionRow {
   list_id: string | null;
   intents_left: boolean;
   realign_date_only: boolean;
+  key_kinds: RecordedKeyKinds | null;
 }
 
 function fromRow(row: DefinitionRow): StoredDefinition {
@@ -200,16 +206,29 @@ function fromRow(row: DefinitionRow): StoredDefinition {
     listId: row.list_id,
     pullIntentsLeft: row.intents_left,
     realignDateOnly: row.realign_date_only,
+    keyKinds: row.key_kinds,
   };
 }
 
-const SELECT_DEFINITION = `SELECT d.id, d.name, d.document, d.updated_at, d.list_id, d.realign_date_only,
+const SELECT_DEFINITION = `SELECT d.id, d.name, d.document, d.updated_at, d.list_id, d.realign_date_only, d.key_kinds,
     EXISTS (SELECT 1 FROM arcore.pull_insert_intents i WHERE i.definition_id = d.id) AS intents_left
   FROM arcore.sync_definitions d`;
 
 /** Records the list a definition's ledger is built on (I15); null forgets it (the target was changed). */
 export async function bindListId(db: Pool | PoolClient, id: string, listId: string | null): Promise<void> {
   await db.query('UPDATE arcore.sync_definitions SET list_id = $2 WHERE id = $1', [id, listId]);
+}
+
+/** Records how the key columns are rendered into identity hashes (046, engine/keyKinds.ts). */
+export async function bindKeyKinds(
+  db: Pool | PoolClient,
+  id: string,
+  kinds: RecordedKeyKinds,
+): Promise<void> {
+  await db.query('UPDATE arcore.sync_definitions SET key_kinds = $2 WHERE id = $1', [
+    id,
+    JSON.stringify(kinds),
+  ]);
 }
 
 export async function listDefinitions(pool: Pool): Promise<StoredDefinition[]> {

@@ -27,6 +27,7 @@ import * as m035 from './035_pull_message_sent';
 import * as m037 from './037_daily_budget';
 import * as m040 from './040_date_zone_realign';
 import * as m041 from './041_capture_shape';
+import * as m046 from './046_key_kinds';
 
 export interface Migration {
   version: number;
@@ -65,4 +66,5 @@ export const migrations: Migration[] = [
   { version: 37, ...m037 },
   { version: 40, ...m040 },
   { version: 41, ...m041 },
+  { version: 46, ...m046 },
 ];
