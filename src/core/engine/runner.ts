@@ -15,6 +15,7 @@ import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/
 import type { DryRun } from './dryRun';
 import { checkListIdentity, claimLists, refuseShared } from './listIdentity';
 import { checkKeyKinds } from './keyKinds';
+import { checkColumnTypes } from './columnTypes';
 import { listsToBind, refuseUnclaimedItems } from './unclaimedItems';
 import {
   checkRoutedListIdentity,
@@ -333,6 +334,13 @@ async function openScope(
     `${quoteIdent(def.source.schema)}.${quoteIdent(def.source.table)}`,
     runId === DRY_RUN_ID,
   );
+  // I5, I14: a column retyped (or an enum label renamed) changed stored values no cursor saw: read every row again.
+  const retyped = await checkColumnTypes(ctx.meta, stored, table.columns, runId === DRY_RUN_ID);
+  if (retyped.length > 0)
+    ctx.log.warn(
+      `${def.name}: the type of ${retyped.map((c) => `"${c}"`).join(', ')} changed in Postgres: the push reads every ` +
+        'row again for the values the change gave them',
+    );
   const pgColumns = table.columns;
   // Routed: each list is checked on its own columns; a list that does not fit waits, the others sync.
   const plan = planLists(def, pgColumns, lists, !isRouted(def));

@@ -20,10 +20,15 @@ export interface StoredDefinition {
   realignDateOnly: boolean;
   /** How each key column was rendered into the ledger's identity hashes (046, engine/keyKinds.ts); null until bound. */
   keyKinds: RecordedKeyKinds | null;
+  /** The types of the columns whose values flow to SharePoint (046, engine/columnTypes.ts); null until recorded. */
+  columnTypes: RecordedColumnTypes | null;
 }
 
 /** Per key column: the identity rendering it had (engine/keyKinds.ts) and its Postgres type, for messages. */
 export type RecordedKeyKinds = Record<string, { rendering: string; type: string }>;
+
+/** Per column: its Postgres type as a cast target, and an enum's labels. */
+export type RecordedColumnTypes = Record<string, { type: string; labels?: string[] }>;
 
 export class UnknownDefinitionError extends Error {
   readonly errorKind: ErrorKind = 'not_found';
@@ -196,6 +201,7 @@ interface DefinitionRow {
   intents_left: boolean;
   realign_date_only: boolean;
   key_kinds: RecordedKeyKinds | null;
+  column_types: RecordedColumnTypes | null;
 }
 
 function fromRow(row: DefinitionRow): StoredDefinition {
@@ -207,10 +213,12 @@ function fromRow(row: DefinitionRow): StoredDefinition {
     pullIntentsLeft: row.intents_left,
     realignDateOnly: row.realign_date_only,
     keyKinds: row.key_kinds,
+    columnTypes: row.column_types,
   };
 }
 
 const SELECT_DEFINITION = `SELECT d.id, d.name, d.document, d.updated_at, d.list_id, d.realign_date_only, d.key_kinds,
+    d.column_types,
     EXISTS (SELECT 1 FROM arcore.pull_insert_intents i WHERE i.definition_id = d.id) AS intents_left
   FROM arcore.sync_definitions d`;
 
@@ -228,6 +236,18 @@ export async function bindKeyKinds(
   await db.query('UPDATE arcore.sync_definitions SET key_kinds = $2 WHERE id = $1', [
     id,
     JSON.stringify(kinds),
+  ]);
+}
+
+/** Records the types of the columns whose values flow to SharePoint (046, engine/columnTypes.ts). */
+export async function bindColumnTypes(
+  db: Pool | PoolClient,
+  id: string,
+  types: RecordedColumnTypes,
+): Promise<void> {
+  await db.query('UPDATE arcore.sync_definitions SET column_types = $2 WHERE id = $1', [
+    id,
+    JSON.stringify(types),
   ]);
 }
 
