@@ -231,6 +231,15 @@ export async function validateAgainstDatabase(
       const col = byName.get(f.source);
       if (!col) err(`fields[${i}].source`, `mapped column "${f.source}" does not exist in "${qualified}"`);
       else {
+        // A run treats it as PUSH_ONLY (engine/plan.ts): say so before the first run.
+        if (col.updatable === false && f.direction !== 'PUSH_ONLY' && !def.source.key.includes(f.source))
+          warn(
+            `fields[${i}].direction`,
+            `"${f.source}" is a column Postgres cannot write (computed in the view, or generated): ` +
+              (f.direction === 'PULL_ONLY'
+                ? 'declared PULL_ONLY, it is never synced; map it PUSH_ONLY or remove it'
+                : 'it is synced as PUSH_ONLY, and an edit of it in SharePoint is a conflict Postgres wins; declare it PUSH_ONLY'),
+          );
         try {
           const checked = checkFieldPipelines(f, i, fieldKindFor(col, undefined), (c) => byName.has(c));
           for (const e of checked.errors) err(e.path, e.message);

@@ -48,6 +48,8 @@ export interface PlannedField {
   sourceKind: FieldKind;
   /** Push-only because its push pipeline cannot be undone: a SharePoint edit of it is a conflict Postgres wins. */
   oneWay: boolean;
+  /** Push-only because Postgres cannot write the column (SourceColumn.updatable): an edit is a conflict Postgres wins. */
+  computed: boolean;
 }
 
 export interface FieldPlan {
@@ -65,6 +67,8 @@ export interface FieldPlan {
   keyFields: string[];
   /** Push-only because their push pipeline cannot be undone: a SharePoint edit of one is a conflict Postgres wins. */
   oneWayFields: string[];
+  /** Push-only because Postgres cannot write their columns (a view's computed column, a generated column). */
+  computedFields: string[];
   keyKinds: Record<string, FieldKind>;
   /** Graph field names a delta or item read must select. */
   select: string[];
@@ -160,6 +164,19 @@ export function buildFieldPlan(
       );
     }
     let direction: Direction = key ? 'PUSH_ONLY' : writable ? f.direction : 'PULL_ONLY';
+    // A column Postgres cannot write (a view's computed column, a generated column): a SharePoint edit of it could
+    // never be applied and would hold back every field edited with it. It flows from Postgres only: an edit of it in
+    // SharePoint is a conflict Postgres wins, as for a key field; declared PULL_ONLY, it is not synced at all.
+    const computed = !key && pg.updatable === false;
+    if (computed && direction !== 'PUSH_ONLY')
+      warnings.push(
+        `fields[${i}]: "${f.source}" is a column Postgres cannot write (computed in the view, or generated)` +
+          (direction === 'PULL_ONLY'
+            ? ': declared PULL_ONLY, it is never synced; map it PUSH_ONLY or remove it'
+            : `, so "${f.target}" is treated as PUSH_ONLY (declared ${f.direction}): an edit of it in SharePoint is ` +
+              "recorded as a conflict and Postgres's value is written back; declare it PUSH_ONLY to silence this warning"),
+      );
+    if (computed && direction === 'BIDIRECTIONAL') direction = 'PUSH_ONLY';
     // A pipeline that cannot be undone leaves the field one way (validate warns about it).
     const oneWay = direction === 'BIDIRECTIONAL' && transforms?.oneWay === 'PUSH_ONLY';
     if (direction === 'BIDIRECTIONAL' && transforms?.oneWay) direction = transforms.oneWay;
@@ -171,9 +188,11 @@ export function buildFieldPlan(
       pg,
       sp,
       pushable: writable && direction !== 'PULL_ONLY',
-      pullable: direction !== 'PUSH_ONLY',
+      pullable: direction !== 'PUSH_ONLY' && !computed,
       key,
-      pulledOnInsert: direction !== 'PUSH_ONLY' || (key && f.direction !== 'PUSH_ONLY') || oneWay,
+      pulledOnInsert:
+        !computed && (direction !== 'PUSH_ONLY' || (key && f.direction !== 'PUSH_ONLY') || oneWay),
+      computed: computed && writable && direction !== 'PULL_ONLY',
       transform: f.transform,
       pullTransform: f.pullTransform,
       transforms,
@@ -201,6 +220,7 @@ export function buildFieldPlan(
     toPostgres: fields.filter((f) => f.pullable).map((f) => f.target),
     keyFields: fields.filter((f) => f.key).map((f) => f.target),
     oneWayFields: fields.filter((f) => f.oneWay).map((f) => f.target),
+    computedFields: fields.filter((f) => f.computed).map((f) => f.target),
     keyKinds,
     select: [...select],
     warnings,

@@ -39,7 +39,7 @@ export interface PairDecision {
 function keyFieldEdits(plan: FieldPlan, s: PairState): string[] {
   const { base, sharepoint } = s;
   if (base === null || sharepoint === null) return [];
-  return [...plan.keyFields, ...plan.oneWayFields].filter(
+  return [...plan.keyFields, ...plan.oneWayFields, ...plan.computedFields].filter(
     (f) => f in base && differs(base, sharepoint, [f]).length > 0,
   );
 }
@@ -166,7 +166,8 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
         .map((f) => `${f} (SharePoint ${show(s.sharepoint?.[f])}, Postgres ${show(s.postgres?.[f])})`)
         .join(', ');
     const keys = keyEdits.filter((f) => plan.keyFields.includes(f));
-    const oneWay = keyEdits.filter((f) => !plan.keyFields.includes(f));
+    const computed = keyEdits.filter((f) => plan.computedFields.includes(f));
+    const oneWay = keyEdits.filter((f) => !plan.keyFields.includes(f) && !computed.includes(f));
     const reasons: string[] = [];
     if (keys.length > 0)
       reasons.push(
@@ -178,6 +179,12 @@ export function decidePair(plan: FieldPlan, def: SyncDefinition, s: PairState): 
         `field${oneWay.length > 1 ? 's' : ''} ${describeEdits(oneWay)} edited in SharePoint: ` +
           `${oneWay.length > 1 ? 'their push transforms' : 'its push transform'} cannot be undone, so the field is ` +
           "push-only; Postgres's value is kept and written back",
+      );
+    if (computed.length > 0)
+      reasons.push(
+        `field${computed.length > 1 ? 's' : ''} ${describeEdits(computed)} edited in SharePoint: Postgres cannot ` +
+          `write ${computed.length > 1 ? 'their columns' : 'its column'} (computed in the view, or generated), so ` +
+          "the field is push-only; Postgres's value is kept and written back",
       );
     const keyReason = reasons.join('; ');
     reason = conflict ? `${reason}; ${keyReason}` : keyReason;

@@ -24,6 +24,12 @@ export interface SourceColumn {
   sqlType?: string;
   /** Set when the column (or, for an array, its element) is an enum. */
   enum?: PgEnumInfo;
+  /**
+   * False when Postgres cannot write the column while it can write others of the relation: a view's computed
+   * column (no INSTEAD OF trigger writes it) or a generated column. Absent means writable, or a relation Postgres
+   * cannot write at all (a view over a join without INSTEAD OF triggers).
+   */
+  updatable?: boolean;
 }
 
 /** An index that makes its columns identify at most one row: unique, not partial, no expressions, valid. */
@@ -74,6 +80,7 @@ SELECT a.attname AS name,
        CASE WHEN r.typid = 1700 AND r.typmod >= 0 THEN ((r.typmod - 4) >> 16) & 65535 END AS numeric_precision,
        r.dflt AS has_default,
        format_type(a.atttypid, a.atttypmod) AS sql_type,
+       a.attgenerated = '' AND pg_column_is_updatable($1::oid::regclass, a.attnum, true) AS updatable,
        CASE WHEN coalesce(et.typtype, t.typtype) = 'e' THEN en.nspname::text END AS enum_schema,
        CASE WHEN coalesce(et.typtype, t.typtype) = 'e' THEN coalesce(et.typname, t.typname)::text END AS enum_name,
        CASE WHEN coalesce(et.typtype, t.typtype) = 'e' THEN ARRAY(
@@ -165,10 +172,14 @@ async function readColumns(pool: Pool, oid: number): Promise<SourceColumn[]> {
     numeric_precision: number | null;
     has_default: boolean;
     sql_type: string;
+    updatable: boolean;
     enum_schema: string | null;
     enum_name: string | null;
     enum_labels: string[] | null;
   }>(COLUMNS_SQL, [oid]);
+  // A relation none of whose columns Postgres can write (a view over a join, without INSTEAD OF triggers) is not
+  // a matter of columns: its writes are refused in Postgres's own words, naming the trigger that would fix them.
+  const anyUpdatable = cols.rows.some((r) => r.updatable);
   return cols.rows.map((r) => ({
     name: r.name,
     dataType: r.data_type,
@@ -179,6 +190,7 @@ async function readColumns(pool: Pool, oid: number): Promise<SourceColumn[]> {
     ...(r.numeric_precision !== null ? { numericPrecision: r.numeric_precision } : {}),
     hasDefault: r.has_default,
     sqlType: r.sql_type,
+    ...(r.updatable || !anyUpdatable ? {} : { updatable: false }),
     ...(r.enum_schema !== null && r.enum_name !== null && r.enum_labels !== null
       ? { enum: { schema: r.enum_schema, name: r.enum_name, labels: r.enum_labels } }
       : {}),
