@@ -86,7 +86,7 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
   const addedEffect = pullEnabled
     ? 'the next pull reads the list once with it and aligns it: an empty side is filled from the other, ' +
       `different values go to the conflict policy (${after.conflictPolicy}); neither side is written for it before then`
-    : 'the next push writes it where Postgres has a value (this definition does not pull)';
+    : 'the next push reads every row again and writes it where Postgres has a value (this definition does not pull)';
   // A backfill of the field aligns it by the same rules (src/core/engine/backfill), at once and resumably.
   const alignNow = (f: SyncDefinition['fields'][number]) =>
     `${addedEffect}. To align it now: "npx arcore-sync backfill ${after.name} --fields ${f.target}"` +

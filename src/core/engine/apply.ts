@@ -227,10 +227,15 @@ async function assessPipelineChanges(
 export const FIELD_REREAD_REASON =
   'a field flows to SharePoint again: every row is read again for the changes made while it did not';
 
+/** Why the push reads every row again after a field is aligned afresh on a definition that does not pull. */
+export const FIELD_ALIGN_REREAD_REASON =
+  'a field is aligned afresh and this definition does not pull: every row is read again to write it';
+
 /**
  * What a change of fields makes the next runs read again: the list (target) when a field's synced values are
  * forgotten (added, mapped again, re-pointed) or a field starts flowing to Postgres; the table (source) when a field
- * starts flowing to SharePoint. Only for a definition that has synced (`before`).
+ * starts flowing to SharePoint, or its synced values are forgotten on a definition that does not pull. Only for a
+ * definition that has synced (`before`).
  */
 function rereadsFor(
   before: SyncDefinition | null,
@@ -240,7 +245,9 @@ function rereadsFor(
   if (!before) return { source: false, target: false };
   const pulls = (d: string) => d !== 'PUSH_ONLY';
   const pushes = (d: string) => d !== 'PULL_ONLY';
-  let source = false;
+  // A definition that does not pull has its push align a new field (alignment.ts), but only on the rows it reads:
+  // the rows its cursor passed before would never get the field. The push reads every row again instead.
+  let source = realign.length > 0 && !after.pull.enabled;
   let target = realign.length > 0;
   for (const f of after.fields) {
     const old = before.fields.find((o) => o.target === f.target && o.source === f.source);
@@ -371,9 +378,14 @@ export async function applyDefinitions(
         ]);
         await clearListCursors(client, p.id);
       }
-      // A field flowing to SharePoint again: the Postgres changes made while it did not are in rows the cursor passed.
+      // A field flowing to SharePoint again (the Postgres changes made while it did not are in rows the cursor
+      // passed), or a field to align on a definition that does not pull: its push aligns only the rows it reads.
       if (reread.source && !(p.rerouted || p.resourced))
-        await rereadForRoutes(client, p.id, FIELD_REREAD_REASON);
+        await rereadForRoutes(
+          client,
+          p.id,
+          realign.length > 0 && !p.def.pull.enabled ? FIELD_ALIGN_REREAD_REASON : FIELD_REREAD_REASON,
+        );
       // A new site time zone reads every date-only value afresh: the next run forgets the synced values of the
       // date-only fields (it knows them from the list's columns, openScope), and the pull enumerates the list again
       // (its delta link would show only items changed since) and aligns each pair it reads.

@@ -131,6 +131,26 @@ describe('I14 definitions evolve safely', () => {
     expect((await itemOf('b!')).fields.Color).toBe('only in SharePoint');
   });
 
+  it('a definition that does not pull writes a new field to the items of rows its cursor passed long ago', async () => {
+    // Found by review r24: its push aligned the field only on the rows it read, so an old row's item never got it.
+    await apply({ ...withoutColor(), pull: { enabled: false } });
+    // Row a last changed an hour ago, then b: the cursor is past a's overlap window.
+    await h.db.pool.query('ALTER TABLE projects DISABLE TRIGGER USER');
+    await h.db.pool.query(
+      "INSERT INTO projects (id, name, color, updated_at) VALUES (1, 'a', 'red', now() - interval '1 hour')",
+    );
+    await h.db.pool.query('ALTER TABLE projects ENABLE TRIGGER USER');
+    await push();
+    await h.db.pool.query("INSERT INTO projects (id, name, color) VALUES (2, 'b', 'blue')");
+    await push();
+    const applied = await apply({ ...withColor(), pull: { enabled: false } });
+    expect(applied.definitions[0].changes[0].effect).toMatch(
+      /^the next push reads every row again and writes it/,
+    );
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', updated: 2, created: 0 });
+    expect([(await itemOf('a')).fields.Color, (await itemOf('b')).fields.Color]).toEqual(['red', 'blue']);
+  });
+
   it('removing a field or changing its direction writes nothing to either side', async () => {
     await apply(withColor());
     await h.db.pool.query("INSERT INTO projects (id, name, color) VALUES (1, 'a', 'red'), (2, 'b', 'blue')");
