@@ -252,7 +252,10 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
             ? `applies from the next run, to every SharePoint delete it reads, also one made before this change ` +
               `that no pull has read yet (deletes.pull ${after.deletes.pull} then decides it; to have such deletes ` +
               `decided under ${before.deletes.pull}, run a pull before applying)`
-            : 'applies from the next run',
+            : path === 'pull' && before.pull.enabled && !after.pull.enabled
+              ? 'pulls stop from the next run; the next push reads every row again, so a field a pull was still to ' +
+                'align is written from Postgres where Postgres has a value (rows unchanged since the last sync write nothing)'
+              : 'applies from the next run',
       realign: [],
     });
   }

@@ -229,13 +229,13 @@ export const FIELD_REREAD_REASON =
 
 /** Why the push reads every row again after a field is aligned afresh on a definition that does not pull. */
 export const FIELD_ALIGN_REREAD_REASON =
-  'a field is aligned afresh and this definition does not pull: every row is read again to write it';
+  'fields to align on a definition that does not pull: every row is read again to write them';
 
 /**
  * What a change of fields makes the next runs read again: the list (target) when a field's synced values are
  * forgotten (added, mapped again, re-pointed) or a field starts flowing to Postgres; the table (source) when a field
- * starts flowing to SharePoint, or its synced values are forgotten on a definition that does not pull. Only for a
- * definition that has synced (`before`).
+ * starts flowing to SharePoint, or its synced values are forgotten on a definition that does not pull, or pulls are
+ * turned off (a field they were still to align is left to the push). Only for a definition that has synced (`before`).
  */
 function rereadsFor(
   before: SyncDefinition | null,
@@ -247,7 +247,9 @@ function rereadsFor(
   const pushes = (d: string) => d !== 'PULL_ONLY';
   // A definition that does not pull has its push align a new field (alignment.ts), but only on the rows it reads:
   // the rows its cursor passed before would never get the field. The push reads every row again instead.
-  let source = realign.length > 0 && !after.pull.enabled;
+  // Pulls turned off: a field the pull was still to align (added since its last run) is left to the push, which
+  // aligns it only on the rows it reads.
+  let source = (realign.length > 0 || before.pull.enabled) && !after.pull.enabled;
   let target = realign.length > 0;
   for (const f of after.fields) {
     const old = before.fields.find((o) => o.target === f.target && o.source === f.source);
@@ -321,9 +323,11 @@ export async function applyDefinitions(
                 ? 'this change makes the next push read every row of the new source again'
                 : changes.some((c) => c.realign.length > 0)
                   ? 'this change makes fields align afresh'
-                  : rezoned
-                    ? 'a new site time zone makes the next pull read the list again to align date-only fields afresh'
-                    : 'this change makes the next runs read again what a field did not carry while its direction differed',
+                  : before.pull.enabled && !def.pull.enabled
+                    ? 'pulls are turned off, which makes the next push read every row again'
+                    : rezoned
+                      ? 'a new site time zone makes the next pull read the list again to align date-only fields afresh'
+                      : 'this change makes the next runs read again what a field did not carry while its direction differed',
           );
         locks.push(lock);
       }
@@ -384,7 +388,9 @@ export async function applyDefinitions(
         await rereadForRoutes(
           client,
           p.id,
-          realign.length > 0 && !p.def.pull.enabled ? FIELD_ALIGN_REREAD_REASON : FIELD_REREAD_REASON,
+          !p.def.pull.enabled && (realign.length > 0 || p.before?.pull.enabled)
+            ? FIELD_ALIGN_REREAD_REASON
+            : FIELD_REREAD_REASON,
         );
       // A new site time zone reads every date-only value afresh: the next run forgets the synced values of the
       // date-only fields (it knows them from the list's columns, openScope), and the pull enumerates the list again

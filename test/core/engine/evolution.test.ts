@@ -151,6 +151,26 @@ describe('I14 definitions evolve safely', () => {
     expect([(await itemOf('a')).fields.Color, (await itemOf('b')).fields.Color]).toEqual(['red', 'blue']);
   });
 
+  it('a field added before pulls are turned off is written to the items of rows its cursor passed long ago', async () => {
+    // Found by review r24: the pull that would have aligned it never came, and the push aligns only rows it reads.
+    await apply(withoutColor());
+    await h.db.pool.query('ALTER TABLE projects DISABLE TRIGGER USER');
+    await h.db.pool.query(
+      "INSERT INTO projects (id, name, color, updated_at) VALUES (1, 'a', 'red', now() - interval '1 hour')",
+    );
+    await h.db.pool.query('ALTER TABLE projects ENABLE TRIGGER USER');
+    await push();
+    await h.db.pool.query("INSERT INTO projects (id, name, color) VALUES (2, 'b', 'blue')");
+    await push();
+    await apply(withColor());
+    const applied = await apply({ ...withColor(), pull: { enabled: false } });
+    expect(applied.definitions[0].changes.find((c) => c.path === 'pull')?.effect).toMatch(
+      /^pulls stop from the next run; the next push reads every row again/,
+    );
+    await push();
+    expect([(await itemOf('a')).fields.Color, (await itemOf('b')).fields.Color]).toEqual(['red', 'blue']);
+  });
+
   it('removing a field or changing its direction writes nothing to either side', async () => {
     await apply(withColor());
     await h.db.pool.query("INSERT INTO projects (id, name, color) VALUES (1, 'a', 'red'), (2, 'b', 'blue')");
