@@ -1,10 +1,12 @@
 import type { Pool } from 'pg';
+import { SettingsError } from '../../config/settings';
 import type { FieldKind } from '../canonical';
 import type { ErrorKind } from '../errors/kind';
-import type { SourceColumn } from '../source/postgres/catalog';
+import { readSourceTable, type SourceColumn } from '../source/postgres/catalog';
 import { quoteIdent } from '../source/postgres/PostgresSource';
 import { bindKeyKinds, type RecordedKeyKinds, type StoredDefinition } from '../store/definitions';
 import { keyKindsOf } from './plan';
+import type { EngineContext } from './types';
 
 /**
  * How a key column's values become its part of the identity (canonical/hash.ts renderKeyValue): an integer 1
@@ -94,4 +96,29 @@ export async function checkKeyKinds(
     if (rows[0].synced) throw new KeyTypeChangedError(stored.definition.name, table, changed);
   }
   if (!dryRun) await bindKeyKinds(meta, stored.id, now);
+}
+
+/**
+ * The same check for a command that pairs or compares by key outside a run (relink, verify): refused before it reads
+ * or writes anything by key, recording nothing. A source this process cannot reach, or a table that is gone, is left
+ * to the command's own checks.
+ */
+export async function refuseRetypedKey(ctx: EngineContext, stored: StoredDefinition): Promise<void> {
+  const { source } = stored.definition;
+  let pool: Pool;
+  try {
+    pool = ctx.sourcePool(source.connection);
+  } catch (err) {
+    if (err instanceof SettingsError) return;
+    throw err;
+  }
+  const table = await readSourceTable(pool, source.schema, source.table);
+  if (!table) return;
+  await checkKeyKinds(
+    ctx.meta,
+    stored,
+    table.columns,
+    `${quoteIdent(source.schema)}.${quoteIdent(source.table)}`,
+    true,
+  );
 }

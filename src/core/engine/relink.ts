@@ -16,6 +16,7 @@ import {
 import type { EngineContext } from './types';
 import { isRouted, targetListLabel, targetLists } from '../routing/lists';
 import { planLists, unbindRoutedLists, type ScopeList } from './routing';
+import { refuseRetypedKey } from './keyKinds';
 import { contentHash, fromGraphFields, type CanonicalRecord } from '../canonical';
 import { readSourceTable } from '../source/postgres/catalog';
 import { differs, pick, type FieldPlan } from './plan';
@@ -112,6 +113,8 @@ export async function relinkDefinition(ctx: EngineContext, name: string): Promis
     // I15: a list another definition syncs is not taken over (its items would be adopted by their hidden keys, which
     // name key values, not tables). Checked before reading the lists, and again where the binding is written.
     await refuseShared(ctx.meta, stored, scopeLists);
+    // I1, I14: a key column retyped since the ledger was built renders other identities than the items' hidden keys.
+    await refuseRetypedKey(ctx, stored);
     // The ledger read below must hold the pairs whose rows a stopped pull committed, or relink would forget their
     // items' rows and the next push would create their items a second time.
     const settledInserts = await settleIntentsOutsideRun(ctx, stored, lock);

@@ -7,13 +7,14 @@ import {
 } from '../canonical';
 import type { KeysetPosition } from '../cursor/timestampCursor';
 import { readSourceColumns } from '../definition/validateLive';
-import { PostgresSource, type SourceRow } from '../source/postgres/PostgresSource';
+import { PostgresSource, quoteIdent, type SourceRow } from '../source/postgres/PostgresSource';
 import { getDefinition } from '../store/definitions';
 import { LedgerStore } from '../store/ledger';
 import { revivedPairs } from '../ops/heldRows';
 import { keyOf, rowToCanonical } from './plan';
 import { isRouted, targetLists } from '../routing';
 import { listProblems, planLists, routerOf, type ScopeList } from './routing';
+import { checkKeyKinds } from './keyKinds';
 import { resolveSharePoint, SourceTableNotFoundError } from './runner';
 import { rethrowIfListGoneOutsideRun } from './listGone';
 import type { EngineContext } from './types';
@@ -126,6 +127,14 @@ export async function verifyDefinition(
     const sourcePool = ctx.sourcePool(def.source.connection);
     const pgColumns = await readSourceColumns(sourcePool, def.source.schema, def.source.table);
     if (!pgColumns) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
+    // I1, I14: with a key column retyped since the ledger was built, every row would read as unpaired.
+    await checkKeyKinds(
+      ctx.meta,
+      stored,
+      pgColumns,
+      `${quoteIdent(def.source.schema)}.${quoteIdent(def.source.table)}`,
+      true,
+    );
     // Routed: each list is checked on its own columns; one that does not fit is reported, the others compared.
     const plan = planLists(def, pgColumns, lists, !routed);
     const softColumn = def.deletes.pull === 'SOFT' ? def.deletes.pullSoftColumn : undefined;

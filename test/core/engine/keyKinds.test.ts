@@ -3,7 +3,10 @@
  * (integer → text) renders its values into other identity hashes than the ledger's. Every run refuses it before
  * writing, naming the column, both types and the next step; with the former type back, the edit syncs to its item.
  */
+import { KeyTypeChangedError } from '../../../src/core/engine/keyKinds';
 import { runPull } from '../../../src/core/engine/pull';
+import { relinkDefinition } from '../../../src/core/engine/relink';
+import { verifyDefinition } from '../../../src/core/engine/verify';
 import { runPush } from '../../../src/core/engine/push';
 import { startHarness, type Harness } from '../../support/engineHarness';
 import { pushedTwoProjects } from '../../support/projects';
@@ -20,7 +23,7 @@ const items = async () =>
     .sort((a, b) => (a.id < b.id ? -1 : 1));
 
 describe('I1/I14 a key column whose type changes', () => {
-  it('is refused by every run, naming the column, both types and the next step; nothing is written', async () => {
+  it('is refused by every run, relink and verify, naming the column, both types and the next step; nothing is written', async () => {
     await pushedTwoProjects(h, 'projects');
     const before = await items();
     // Codes become alphanumeric: the key column is retyped; its values stay '1' and '2'.
@@ -43,6 +46,9 @@ describe('I1/I14 a key column whose type changes', () => {
         /ALTER TABLE "public"\."projects" ALTER COLUMN "id" TYPE integer USING "id"::integer\), or sync from a view/,
       );
     }
+    // relink would pair no item (their hidden keys name the old rendering) and verify would find none paired.
+    await expect(relinkDefinition(h.ctx, 'projects')).rejects.toBeInstanceOf(KeyTypeChangedError);
+    await expect(verifyDefinition(h.ctx, 'projects')).rejects.toBeInstanceOf(KeyTypeChangedError);
     expect(await items()).toEqual(before);
 
     await h.db.pool.query('ALTER TABLE projects ALTER COLUMN id TYPE integer USING id::integer');
