@@ -108,6 +108,22 @@ describe('web console: definition state and conflict values (headless Chromium, 
     );
   });
 
+  it('an open conflict makes the definition unhealthy; its page says why with the next step', async () => {
+    const res = await fetch(`${session.host.url}/api/ops/definitions/projects`);
+    const status = (await res.json()) as { healthy: boolean; healthIssues: string[] };
+    expect(status.healthy).toBe(false);
+    expect(status.healthIssues).toEqual([
+      expect.stringMatching(/^1 open conflict; next step: arcore-sync conflicts projects/),
+    ]);
+
+    await session.open('#/definitions/projects');
+    const issues = page.locator('#health-issues');
+    await issues.waitFor();
+    await expect(issues.textContent()).resolves.toMatch(
+      /^Needs you:\s*1 open conflict; next step: arcore-sync conflicts projects, then arcore-sync resolve ID/,
+    );
+  });
+
   it('rows no route matches (not synced) are shown on the overview and the definition page, with the next step', async () => {
     const res = await fetch(`${session.host.url}/api/ops/definitions/tickets`);
     expect(((await res.json()) as { unroutedRows: number }).unroutedRows).toBe(1);

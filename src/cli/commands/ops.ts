@@ -99,6 +99,9 @@ export function statusBlock(s: DefinitionStatus): string {
     ...(s.backfill ? backfillLines(s.backfill) : []),
     ...listProblemLines(s.listProblems),
     ...s.sourceWarnings.map((w) => `  warning: ${w}`),
+    ...(s.healthIssues.length > 0
+      ? ['  UNHEALTHY because:', ...s.healthIssues.map((issue) => `    - ${issue}`)]
+      : []),
   ].join('\n');
 }
 

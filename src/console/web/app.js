@@ -386,6 +386,16 @@ function BackfillForm({ name, fields, busy, onRun }) {
   </details>`;
 }
 
+/** Why the ops API calls the definition unhealthy (status `healthIssues`), each sentence ending with its next step. */
+function HealthIssues({ issues }) {
+  return html`<div class="attention" id="health-issues">
+    <p>Needs you:</p>
+    <ul>
+      ${issues.map((issue) => html`<li>${issue}</li>`)}
+    </ul>
+  </div>`;
+}
+
 /** Routed lists the last run skipped because they do not fit the mapping (status `listProblems`), with the fix. */
 function ListProblems({ problems }) {
   const { runId, seenAt } = problems[0];
@@ -652,6 +662,7 @@ function DefinitionPage({ name }) {
         <button class="secondary" onClick=${() => dialog.current?.close()}>Cancel</button>
       </div>
     </dialog>
+    ${status.data?.healthIssues?.length ? html`<${HealthIssues} issues=${status.data.healthIssues} />` : null}
     ${
       status.data?.listProblems?.length
         ? html`<${ListProblems} problems=${status.data.listProblems} />`

@@ -126,8 +126,14 @@ export interface DefinitionStatus {
   deletesWaiting: number;
   /** A backfill started and not finished (stopped by its time budget, a crash or a failure); null when none. */
   backfill: UnfinishedBackfill | null;
-  /** False when something needs an operator before it hurts: a replication slot holding back too much WAL, invalidated, missing or unreadable. */
+  /**
+   * False when something needs an operator: the last push or pull FAILED, rows wait parked (failures, held moves,
+   * a routed list skipped), conflicts are open, the table's triggers warn, or the replication slot holds back too
+   * much WAL, is invalidated, missing or unreadable. Exactly `healthIssues.length === 0`.
+   */
   healthy: boolean;
+  /** Why the definition is not healthy, one sentence each ending with its next step; empty when it is (health.ts). */
+  healthIssues: string[];
 }
 
 /** A row whose move waits for the user: its park in `failures NAME`, its key, and why (naming both items). */

@@ -1,4 +1,5 @@
 import { captureLoadOf } from './captureLoad';
+import { healthIssuesOf, type HealthInputs } from './health';
 import type { Pool } from 'pg';
 import { UnknownDefinitionError } from '../store/definitions';
 import { reapAbandonedRuns } from '../store/runs';
@@ -150,7 +151,8 @@ export interface SlotReading {
 /**
  * What an operator needs to know about each definition at a glance: enabled, policy, where push and
  * pull stand, the last runs, and what waits for a human (parked failures, open conflicts), and, with
- * `slots`, the replication slot of each LSN definition (retained WAL, lag; unhealthy over the threshold).
+ * `slots`, the replication slot of each LSN definition (retained WAL, lag; unhealthy over the threshold), and whether
+ * it is healthy: `healthIssues` says why not, each with its next step (health.ts).
  * With `name`, exactly that definition (UnknownDefinitionError when there is none).
  */
 export async function definitionStatus(
@@ -229,7 +231,7 @@ export async function definitionStatus(
     const slot = slotById.get(row.id) ?? null;
     const lastPush = runFromJson(row.last_push);
     const lastPull = runFromJson(row.last_pull);
-    return {
+    const status: HealthInputs = {
       id: row.id,
       name: row.name,
       enabled: row.enabled,
@@ -293,7 +295,6 @@ export async function definitionStatus(
         : null,
       slot,
       captureLoad: captureLoadOf(row.source_value),
-      healthy: slot?.healthy ?? true,
       deletesComparisonOwed: row.deletes_owed === true,
       deletesWaiting: row.deletes_waiting === null ? 0 : Number(row.deletes_waiting),
       backfill: row.backfill
@@ -308,5 +309,7 @@ export async function definitionStatus(
           )
         : null,
     };
+    const healthIssues = healthIssuesOf(status);
+    return { ...status, healthy: healthIssues.length === 0, healthIssues };
   });
 }

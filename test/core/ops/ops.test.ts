@@ -13,6 +13,7 @@ import {
   UnknownFailureError,
 } from '../../../src/core/ops';
 import { listAllRuns } from '../../../src/core/ops/runs';
+import { statusBlock } from '../../../src/cli/commands/ops';
 import { tryLockDefinition } from '../../../src/core/store/locks';
 import { UnknownDefinitionError } from '../../../src/core/store/definitions';
 import type { TestDatabase } from '../../support/db';
@@ -122,6 +123,25 @@ describe('definitionStatus', () => {
     });
     // A SKIPPED run is not "the last pull": it did nothing.
     expect(orders.lastPull).toMatchObject({ runType: 'PULL', status: 'SUCCEEDED', throttleWaitMs: 1500 });
+  });
+
+  it('is not healthy when its last push failed or rows wait parked, and says why with the next step', async () => {
+    const [orders] = await definitionStatus(db.pool, 'orders');
+    // No replication slot (a TIMESTAMP definition): only its runs and parked rows decide.
+    expect(orders.slot).toBeNull();
+    expect(orders.healthy).toBe(false);
+    expect(orders.healthIssues).toEqual([
+      expect.stringMatching(/^last push FAILED \(run \d+\): boom; next step: arcore-sync runs orders/),
+      expect.stringMatching(/^2 parked failures; next step: arcore-sync failures orders/),
+      expect.stringMatching(/^1 open conflict; next step: arcore-sync conflicts orders/),
+    ]);
+    // `arcore-sync status` says so on the definition's first line and lists why.
+    const printed = statusBlock(orders);
+    expect(printed.split('\n')[0]).toMatch(/, UNHEALTHY$/);
+    expect(printed).toContain('\n  UNHEALTHY because:\n    - last push FAILED (run ');
+    // A disabled definition with nothing waiting and no run is healthy (paused is not a problem).
+    const [empty] = await definitionStatus(db.pool, 'empty');
+    expect(empty).toMatchObject({ healthy: true, healthIssues: [] });
   });
 
   it('lists every definition, with empty ones reported as such', async () => {
