@@ -100,7 +100,8 @@ export function consoleAsset(path: string): ConsoleAsset {
   let text: string | undefined;
   if (WEB_FILES.has(name)) {
     text = read(join(packageRoot(), 'src', 'console', 'web', name));
-  } else if (name.startsWith('vendor/') && VENDOR[name.slice('vendor/'.length)]) {
+  } else if (name.startsWith('vendor/') && Object.hasOwn(VENDOR, name.slice('vendor/'.length))) {
+    // Own keys only: `constructor`, `__proto__` and the like are on every object and name no file.
     const file = name.slice('vendor/'.length);
     const v = VENDOR[file];
     // The deployment package (scripts/package-app.js) carries these files beside the console, not node_modules.
