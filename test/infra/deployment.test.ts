@@ -144,6 +144,25 @@ function runtimeSources(): string[] {
   return ['src/functions', 'src/core', 'src/config'].flatMap((d) => walk(join(ROOT, d)));
 }
 
+describe("docs/deploy.md: the defaults it states are the templates' defaults", () => {
+  test('each parameter listed "in the parameters file only" has the default main.bicep gives it', () => {
+    const deploy = read(join(ROOT, 'docs/deploy.md'));
+    const start = deploy.indexOf('In the parameters file only:');
+    const paragraph = deploy.slice(start, deploy.indexOf('\n\n', start));
+    const stated = [...paragraph.matchAll(/`(\w+)` \((?:`([^`]*)`|(\d+))/g)].map((m) => ({
+      param: m[1],
+      value: m[2] ?? m[3],
+    }));
+    expect(stated.length).toBeGreaterThanOrEqual(10);
+    const main = readBicep(MAIN);
+    const actual = stated.map(({ param }) => {
+      const m = new RegExp(`^param\\s+${param}\\s+\\w+\\s*=\\s*(?:'([^']*)'|(\\S+))\\s*$`, 'm').exec(main);
+      return { param, value: m ? (m[1] ?? m[2]) : 'no default in main.bicep' };
+    });
+    expect(actual).toEqual(stated);
+  });
+});
+
 describe('infra: every app setting the running code reads is provisioned', () => {
   const expression = variableExpression(readBicep(FUNCTION_APP), 'appSettings');
   const provisioned = new Set([...expression.matchAll(/^\s*([A-Za-z_]\w*)\s*:/gm)].map((m) => m[1]));
