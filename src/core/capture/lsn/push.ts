@@ -28,7 +28,7 @@ import { openRunPeek, type PeekHead, type SlotPeek } from './peek';
 import { PageProgress } from './progress';
 import { applyTruncate, compareUnlessTruncateHeld, openTruncates, recordTruncate } from './truncates';
 import { recordPendingTruncates } from './pendingTruncates';
-import { readShape, readStorage, shapeChange } from './storage';
+import { olderShapeForm, readShape, readStorage, shapeChange } from './storage';
 import { awaitVisible, VISIBILITY_WAIT_MS } from './visibility';
 
 /** The position of a dry run's cursor when there is no slot to read (no capture yet, or the slot was lost). */
@@ -600,7 +600,7 @@ async function assertShapeUnchanged(
   recorded: ShapeRef,
 ): Promise<void> {
   if (recorded.shape === head.shape) return;
-  if (recorded.shape === null || recorded.shape === undefined) {
+  if (recorded.shape === null || recorded.shape === undefined || olderShapeForm(recorded.shape, head.shape)) {
     if (!scope.dryRun) await writeCaptureShape(scope.ctx.meta, scope.definitionId, head.shape);
     recorded.shape = head.shape;
     return;
@@ -612,8 +612,10 @@ async function assertShapeUnchanged(
       names.slot,
       'publication changed',
       new Error(
-        `publication "${names.publication}" holds ${table} under another membership than when capture started: the ` +
-          'table was taken out of it and put back, and the changes made meanwhile are not in the slot',
+        `publication "${names.publication}" was altered since capture started (the table taken out of it and ` +
+          "put back, or what it publishes narrowed: its 'publish' setting, a row filter or a column list), and " +
+          'pgoutput skipped the changes it excluded meanwhile; the publication is set back to publish every change ' +
+          `of ${table}`,
       ),
     );
   // Once: a run stopped after this record and before its new slot meets the same change again, and a TRUNCATE

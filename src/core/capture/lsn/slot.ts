@@ -147,7 +147,15 @@ export async function assertReplicaIdentity(
   );
 }
 
-/** Creates the publication of the table when missing (partitions publish as their root). */
+/** What the push's publication publishes: every row change and TRUNCATE, partitions as their root. */
+const PUBLISH_ALL = `publish = 'insert, update, delete, truncate', publish_via_partition_root = true`;
+
+/**
+ * Creates the publication of the table when missing (partitions publish as their root), and puts back what a DBA
+ * narrowed: ALTER PUBLICATION … SET (publish = 'insert') makes pgoutput skip every update and delete, and a row
+ * filter (… SET TABLE t WHERE …) every change of a row outside it, without a trace in the slot. The push sees such
+ * an alteration as a changed capture shape (storage.ts) and starts capture again here, with a full re-read.
+ */
 export async function ensurePublication(
   pool: Pool,
   definition: string,
@@ -155,20 +163,29 @@ export async function ensurePublication(
   schema: string,
   table: string,
 ): Promise<void> {
-  const { rows } = await pool.query<{ has_table: boolean }>(
+  // to_jsonb: prqual and prattrs (row filter, column list) exist from PostgreSQL 15 on.
+  const { rows } = await pool.query<{ has_table: boolean; narrowed_table: boolean; narrowed: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_publication_tables t
-                     WHERE t.pubname = p.pubname AND t.schemaname = $2 AND t.tablename = $3) AS has_table
+                     WHERE t.pubname = p.pubname AND t.schemaname = $2 AND t.tablename = $3) AS has_table,
+            EXISTS (SELECT 1 FROM pg_publication_rel pr
+                     WHERE pr.prpubid = p.oid AND pr.prrelid = to_regclass($4)
+                       AND (to_jsonb(pr) ->> 'prqual' IS NOT NULL OR to_jsonb(pr) ->> 'prattrs' IS NOT NULL))
+              AS narrowed_table,
+            NOT (p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AND p.pubviaroot) AS narrowed
        FROM pg_publication p WHERE p.pubname = $1`,
-    [names.publication, schema, table],
+    [names.publication, schema, table, `${quoteIdent(schema)}.${quoteIdent(table)}`],
   );
   const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  const publication = quoteIdent(names.publication);
   try {
     if (rows.length === 0)
-      await pool.query(
-        `CREATE PUBLICATION ${quoteIdent(names.publication)} FOR TABLE ${qualified} WITH (publish_via_partition_root = true)`,
-      );
-    else if (!rows[0].has_table)
-      await pool.query(`ALTER PUBLICATION ${quoteIdent(names.publication)} SET TABLE ${qualified}`);
+      await pool.query(`CREATE PUBLICATION ${publication} FOR TABLE ${qualified} WITH (${PUBLISH_ALL})`);
+    else {
+      // SET TABLE without a WHERE or a column list: the table whole, and nothing else.
+      if (!rows[0].has_table || rows[0].narrowed_table)
+        await pool.query(`ALTER PUBLICATION ${publication} SET TABLE ${qualified}`);
+      if (rows[0].narrowed) await pool.query(`ALTER PUBLICATION ${publication} SET (${PUBLISH_ALL})`);
+    }
   } catch (err) {
     if (pgCode(err) !== '42501') throw err;
     const role = await currentRole(pool);

@@ -28,15 +28,33 @@ export function storageSql(qualified: string): string {
 }
 
 /**
- * SQL of the capture shape: `pub:<oid of the membership row, or ->`, then for a partitioned table
- * `;parts:<leaves>` (leavesSql). A table that is not partitioned keeps its file out of it: its TRUNCATE is in the
- * slot, and VACUUM FULL would otherwise read as a change.
+ * SQL of the capture shape: `pub:<oid of the membership row>@<xmin of the publication's row>.<xmin of the membership
+ * row>` (or `pub:-`), then for a partitioned table `;parts:<leaves>` (leavesSql). A table that is not partitioned
+ * keeps its file out of it: its TRUNCATE is in the slot, and VACUUM FULL would otherwise read as a change. The xmins
+ * change with every ALTER PUBLICATION of the publication's settings (`publish`, `publish_via_partition_root`) and of
+ * the table's row filter or column list, also one undone before the next run: pgoutput skipped the changes it
+ * excluded meanwhile without a trace (a rename or owner change reads as a change too, and costs a re-read).
  */
 export function shapeSql(publication: string, qualified: string): string {
-  return `('pub:' || coalesce((SELECT pr.oid::text FROM pg_publication_rel pr
-                  JOIN pg_publication pb ON pb.oid = pr.prpubid
+  return `('pub:' || coalesce((SELECT pr.oid::text || '@' || pb.xmin::text || '.' || pr.xmin::text
+                  FROM pg_publication_rel pr JOIN pg_publication pb ON pb.oid = pr.prpubid
                  WHERE pb.pubname = ${publication} AND pr.prrelid = to_regclass(${qualified})), '-')
     || coalesce(';parts:' || ${leavesSql(qualified)}, ''))`;
+}
+
+/**
+ * A shape recorded before the publication's settings were part of it (`pub:<oid>`, without `@`) that names the
+ * membership row and partitions there are now: recorded again in the current form rather than taken for a change.
+ */
+export function olderShapeForm(recorded: string, now: string): boolean {
+  const [pub, ...parts] = recorded.split(';');
+  const [nowPub, ...nowParts] = now.split(';');
+  return (
+    pub !== 'pub:-' &&
+    !pub.includes('@') &&
+    nowPub.split('@')[0] === pub &&
+    parts.join(';') === nowParts.join(';')
+  );
 }
 
 export function qualifiedName(schema: string, table: string): string {

@@ -13,6 +13,10 @@ import { SITE, startHarness, type Harness } from '../../../support/engineHarness
  * meanwhile without a trace. Each left SharePoint apart from the table for good, the runs saying SUCCEEDED (found by
  * review). The push now compares the table's capture shape with the one recorded when capture started, and reads
  * the table again in full when it changed; a partition change is decided as a TRUNCATE under deletes.truncate.
+ * A publication narrowed by a DBA (ALTER PUBLICATION … SET (publish = 'insert'), or a row filter on the table) made
+ * pgoutput skip updates, deletes and rows outside the filter, again without a trace, also when set back before the
+ * next run (found by review): the shape now holds the publication's and membership row's versions (their xmin), and
+ * capture starting again puts the publication back to publishing every change.
  */
 let h: Harness;
 beforeAll(async () => {
@@ -104,4 +108,65 @@ it('a table taken out of the publication and put back is read again: the changes
   await h.db.pool.query('VACUUM FULL shp_pub');
   expect((await probeIdle(h.ctx, 'shp_pub'))?.busy).toEqual([]);
   expect(await push('shp_pub')).toMatchObject({ status: 'SUCCEEDED', updated: 0, created: 0, deleted: 0 });
+});
+
+/** The table `name` (rows 1 'a' and 2 'b') captured and pushed; its publication's name. */
+async function publishedTable(name: string): Promise<string> {
+  await h.db.pool.query(`CREATE TABLE ${name} (id integer PRIMARY KEY, name text, budget numeric(12,2))`);
+  await h.db.pool.query(`INSERT INTO ${name} VALUES (1, 'a', 1), (2, 'b', 2)`);
+  await h.define(lsnDefinition(name));
+  expect(await push(name)).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+  const stored = await getDefinition(h.db.pool, name);
+  return lsnNames(await readInstallationId(h.db.pool), stored.id, name).publication;
+}
+
+it('updates and deletes made while the publication published inserts only reach SharePoint, also once it is set back', async () => {
+  const narrowed = await publishedTable('shp_narrow');
+  await h.db.pool.query(`ALTER PUBLICATION "${narrowed}" SET (publish = 'insert')`);
+  await h.db.pool.query(`UPDATE shp_narrow SET name = 'a2' WHERE id = 1`);
+  await h.db.pool.query(`DELETE FROM shp_narrow WHERE id = 2`);
+  await h.db.pool.query(`INSERT INTO shp_narrow VALUES (3, 'c', 3)`);
+  expect((await probeIdle(h.ctx, 'shp_narrow'))?.busy).toContain('capture shape changed');
+  const run = await push('shp_narrow');
+  expect(run).toMatchObject({ status: 'SUCCEEDED', created: 1, updated: 1, deleted: 1 });
+  expect(await restartedBecause(h, run)).toMatch(/publication changed/);
+  expect(await titles('shp_narrow')).toEqual(['a2', 'c']);
+  // Put back to publishing every change: an update now reaches the slot.
+  await h.db.pool.query(`UPDATE shp_narrow SET name = 'c2' WHERE id = 3`);
+  expect(await push('shp_narrow')).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+  expect(await titles('shp_narrow')).toEqual(['a2', 'c2']);
+
+  // Narrowed and set back between two runs: the changes made meanwhile are not in the slot either.
+  const blip = await publishedTable('shp_blip');
+  await h.db.pool.query(`ALTER PUBLICATION "${blip}" SET (publish = 'insert')`);
+  await h.db.pool.query(`UPDATE shp_blip SET name = 'a2' WHERE id = 1`);
+  await h.db.pool.query(`DELETE FROM shp_blip WHERE id = 2`);
+  await h.db.pool.query(`ALTER PUBLICATION "${blip}" SET (publish = 'insert, update, delete, truncate')`);
+  expect(await push('shp_blip')).toMatchObject({ status: 'SUCCEEDED', updated: 1, deleted: 1 });
+  expect(await titles('shp_blip')).toEqual(['a2']);
+});
+
+it('rows outside a row filter set on the publication reach SharePoint: the filter is taken off', async () => {
+  const publication = await publishedTable('shp_filter');
+  await h.db.pool.query(`ALTER PUBLICATION "${publication}" SET TABLE shp_filter WHERE (id < 100)`);
+  await h.db.pool.query(`INSERT INTO shp_filter VALUES (200, 'far', 1)`);
+  expect(await push('shp_filter')).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+  await h.db.pool.query(`INSERT INTO shp_filter VALUES (300, 'farther', 1)`);
+  expect(await push('shp_filter')).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+  expect(await titles('shp_filter')).toEqual(['a', 'b', 'far', 'farther']);
+});
+
+it('a shape recorded before the publication’s versions were part of it is recorded again, not read as a change', async () => {
+  await publishedTable('shp_older');
+  const stored = await getDefinition(h.db.pool, 'shp_older');
+  await h.db.pool.query(
+    `UPDATE arcore.sync_cursors SET capture_shape = split_part(capture_shape, '@', 1)
+      WHERE definition_id = $1 AND cursor_type = 'LSN'`,
+    [stored.id],
+  );
+  await h.db.pool.query(`UPDATE shp_older SET name = 'a2' WHERE id = 1`);
+  const run = await push('shp_older');
+  expect(run).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+  expect(await restartedBecause(h, run)).toBeNull();
+  expect((await probeIdle(h.ctx, 'shp_older'))?.busy).toEqual([]);
 });
