@@ -30,6 +30,7 @@ import { applyTruncate, compareUnlessTruncateHeld, openTruncates, recordTruncate
 import { recordPendingTruncates } from './pendingTruncates';
 import { olderShapeForm, readShape, readStorage, shapeChange } from './storage';
 import { awaitVisible, VISIBILITY_WAIT_MS } from './visibility';
+import { leavePreviousSource, recordCaptureSource } from './source';
 
 /** The position of a dry run's cursor when there is no slot to read (no capture yet, or the slot was lost). */
 const NO_SLOT = '0/0';
@@ -46,6 +47,8 @@ export async function namesFor(scope: Pick<RunScope, 'ctx' | 'definitionId' | 'd
 async function startCapture(scope: RunScope, names: LsnNames, reason: string): Promise<LsnCursor> {
   const { def, sourcePool } = scope;
   await assertReplicaIdentity(sourcePool, def.name, def.source.schema, def.source.table, def.source.key);
+  // A slot left on the server or database the definition read before is dropped there (or named): source.ts.
+  const source = await leavePreviousSource(scope, names);
   await ensurePublication(sourcePool, def.name, names, def.source.schema, def.source.table);
   await dropSlot(sourcePool, names.slot);
   const lsn = await createSlot(sourcePool, def.name, names.slot);
@@ -54,6 +57,7 @@ async function startCapture(scope: RunScope, names: LsnNames, reason: string): P
   const cursor: LsnCursor = { lsn, load: { after: null, reason }, shape };
   await writeLsnCursor(scope.ctx.meta, scope.definitionId, cursor);
   await writeCaptureShape(scope.ctx.meta, scope.definitionId, shape);
+  await recordCaptureSource(scope, source);
   scope.ctx.log.info(
     `${def.name}: replication slot "${names.slot}" created at ${lsn}; loading the table (${reason})`,
   );

@@ -28,6 +28,7 @@ import * as m037 from './037_daily_budget';
 import * as m040 from './040_date_zone_realign';
 import * as m041 from './041_capture_shape';
 import * as m046 from './046_key_kinds';
+import * as m047 from './047_capture_source';
 
 export interface Migration {
   version: number;
@@ -67,4 +68,5 @@ export const migrations: Migration[] = [
   { version: 40, ...m040 },
   { version: 41, ...m041 },
   { version: 46, ...m046 },
+  { version: 47, ...m047 },
 ];

@@ -1,0 +1,102 @@
+import { lsnNames } from '../../../../src/core/capture/lsn';
+import { parseDefinition } from '../../../../src/core/definition/parse';
+import { runPush } from '../../../../src/core/engine/push';
+import type { EngineContext } from '../../../../src/core/engine/types';
+import { getDefinition, upsertDefinitions } from '../../../../src/core/store/definitions';
+import { readInstallationId } from '../../../../src/core/store/installation';
+import { closeCapturing, dropCaptureObjects, lsnDefinition } from '../../../support/capture';
+import { freshDatabase, type TestDatabase } from '../../../support/db';
+import { startHarness, type Harness } from '../../../support/engineHarness';
+import { startOwnPostgres, type OwnPostgres } from '../../../support/ownPostgres';
+
+/**
+ * docs/design.md I17: a definition re-pointed at another server (source.connection changed: the table moved, the old
+ * server kept running) found no slot on the new one and started capture there, but the slot it had created on the old
+ * server stayed, inactive, holding that server's WAL from then on without bound, with no word: `status`, `remove` and
+ * the disabled-slot timer look on the current connection only (found by review). Capture now records where its slot
+ * lives (capture/lsn/source.ts) and, starting on another server or database, drops the old slot there, or names it
+ * with the statements to run when the old connection no longer reaches it.
+ */
+let pg: OwnPostgres;
+let other: TestDatabase;
+let third: TestDatabase;
+let h: Harness;
+const CONNECTION = 'ARCORE_CONNECTION_MOVED';
+beforeAll(async () => {
+  pg = await startOwnPostgres({ wal_level: 'logical' });
+  other = await freshDatabase(pg.adminUrl);
+  third = await freshDatabase();
+  h = await startHarness();
+  process.env[CONNECTION] = other.url;
+}, 60000);
+afterAll(async () => {
+  delete process.env[CONNECTION];
+  for (const db of [other, third]) {
+    await dropCaptureObjects(db.pool);
+    await db.drop();
+  }
+  await closeCapturing(h);
+  await pg.stop();
+});
+
+const slotsNamed = async (db: { pool: TestDatabase['pool'] }, slot: string) =>
+  (await db.pool.query('SELECT database FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows;
+const previousSlot = async (runId: string | null) =>
+  (
+    await h.db.pool.query<{ details: { previousSlot?: string } }>(
+      'SELECT details FROM arcore.sync_runs WHERE id = $1',
+      [runId],
+    )
+  ).rows[0].details.previousSlot ?? null;
+
+it('the slot left on the server a definition was re-pointed away from is dropped there, or named with the SQL to drop it', async () => {
+  const ddl = `CREATE TABLE moved (id integer PRIMARY KEY, name text, budget numeric(12,2));
+    INSERT INTO moved VALUES (1, 'a', 1), (2, 'b', 2)`;
+  await h.db.pool.query(ddl);
+  await h.define(lsnDefinition('moved'));
+  expect(await runPush(h.ctx, 'moved', { trigger: 'test' })).toMatchObject({ created: 2 });
+  const stored = await getDefinition(h.db.pool, 'moved');
+  const { slot } = lsnNames(await readInstallationId(h.db.pool), stored.id, 'moved');
+
+  // The table moves to the other server and the definition follows it; the old connection is still configured.
+  await other.pool.query(ddl);
+  const input = lsnDefinition('moved');
+  await upsertDefinitions(h.db.pool, [
+    parseDefinition({ ...input, source: { ...input.source, connection: 'MOVED' } }),
+  ]);
+  const moved = await runPush(h.ctx, 'moved', { trigger: 'test' });
+  expect(moved).toMatchObject({ status: 'SUCCEEDED', created: 0, deleted: 0 });
+  expect(await slotsNamed(other, slot)).toHaveLength(1);
+  expect(await slotsNamed(h.db, slot)).toEqual([]);
+  expect(await previousSlot(moved.runId)).toMatch(
+    /no longer reads: dropped there slot arcore_\w+, publication/,
+  );
+  // Captured on the new server from then on; a run there with its slot in place leaves nothing behind.
+  await other.pool.query(`UPDATE moved SET name = 'a2' WHERE id = 1`);
+  const next = await runPush(h.ctx, 'moved', { trigger: 'test' });
+  expect(next).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+  expect(await previousSlot(next.runId)).toBeNull();
+
+  // The connection's string now names a third database (the same name, re-pointed): the old server cannot be
+  // reached through it, so its slot is named with the statements to run there, and kept.
+  await third.pool.query(ddl);
+  await third.pool.query(`UPDATE moved SET name = 'a2' WHERE id = 1`);
+  process.env[CONNECTION] = third.url;
+  const instance = await h.otherInstance();
+  try {
+    const ctx: EngineContext = instance.ctx;
+    const repointed = await runPush(ctx, 'moved', { trigger: 'test' });
+    expect(repointed).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 0, deleted: 0 });
+    const told = await previousSlot(repointed.runId);
+    expect(told).toContain(
+      `replication slot "${slot}" of this definition lives on database "${other.url.split('/').pop()}"`,
+    );
+    expect(told).toContain(`cannot be reached through connection "MOVED" now`);
+    expect(told).toContain(
+      `Run there: SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${slot}';`,
+    );
+    expect(await slotsNamed(other, slot)).toHaveLength(1);
+  } finally {
+    await instance.close();
+  }
+}, 60000);
