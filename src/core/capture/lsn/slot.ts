@@ -147,8 +147,16 @@ export async function assertReplicaIdentity(
   );
 }
 
-/** What the push's publication publishes: every row change and TRUNCATE, partitions as their root. */
-const PUBLISH_ALL = `publish = 'insert, update, delete, truncate', publish_via_partition_root = true`;
+/**
+ * What the push's publication publishes: every row change and TRUNCATE, partitions as their root, and (PostgreSQL
+ * 18+, `gencols`) stored generated columns. Without the last, Postgres 18 refuses every UPDATE and DELETE of a table
+ * whose replica identity holds a generated column ("Replica identity must not contain unpublished generated
+ * columns"): REPLICA IDENTITY FULL, which assertReplicaIdentity tells users to set, holds all of them, so publishing
+ * such a table would stop the application's own writes.
+ */
+const publishAll = (gencols: boolean) =>
+  `publish = 'insert, update, delete, truncate', publish_via_partition_root = true` +
+  (gencols ? ', publish_generated_columns = stored' : '');
 
 /**
  * Creates the publication of the table when missing (partitions publish as their root), and puts back what a DBA
@@ -163,28 +171,40 @@ export async function ensurePublication(
   schema: string,
   table: string,
 ): Promise<void> {
-  // to_jsonb: prqual and prattrs (row filter, column list) exist from PostgreSQL 15 on.
-  const { rows } = await pool.query<{ has_table: boolean; narrowed_table: boolean; narrowed: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_publication_tables t
+  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  // to_jsonb: prqual and prattrs (row filter, column list) exist from PostgreSQL 15 on, pubgencols from 18 on.
+  const { rows } = await pool.query<{
+    gencols: boolean;
+    found: boolean;
+    has_table: boolean;
+    narrowed_table: boolean;
+    narrowed: boolean;
+  }>(
+    `SELECT current_setting('server_version_num')::int >= 180000 AS gencols, p.oid IS NOT NULL AS found,
+            EXISTS (SELECT 1 FROM pg_publication_tables t
                      WHERE t.pubname = p.pubname AND t.schemaname = $2 AND t.tablename = $3) AS has_table,
             EXISTS (SELECT 1 FROM pg_publication_rel pr
                      WHERE pr.prpubid = p.oid AND pr.prrelid = to_regclass($4)
                        AND (to_jsonb(pr) ->> 'prqual' IS NOT NULL OR to_jsonb(pr) ->> 'prattrs' IS NOT NULL))
               AS narrowed_table,
-            NOT (p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AND p.pubviaroot) AS narrowed
-       FROM pg_publication p WHERE p.pubname = $1`,
-    [names.publication, schema, table, `${quoteIdent(schema)}.${quoteIdent(table)}`],
+            NOT (p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AND p.pubviaroot)
+              OR coalesce(to_jsonb(p) ->> 'pubgencols', 's') <> 's' AS narrowed
+       FROM (SELECT 1) AS one LEFT JOIN pg_publication p ON p.pubname = $1`,
+    [names.publication, schema, table, qualified],
   );
-  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  const state = rows[0];
   const publication = quoteIdent(names.publication);
   try {
-    if (rows.length === 0)
-      await pool.query(`CREATE PUBLICATION ${publication} FOR TABLE ${qualified} WITH (${PUBLISH_ALL})`);
+    if (!state.found)
+      await pool.query(
+        `CREATE PUBLICATION ${publication} FOR TABLE ${qualified} WITH (${publishAll(state.gencols)})`,
+      );
     else {
       // SET TABLE without a WHERE or a column list: the table whole, and nothing else.
-      if (!rows[0].has_table || rows[0].narrowed_table)
+      if (!state.has_table || state.narrowed_table)
         await pool.query(`ALTER PUBLICATION ${publication} SET TABLE ${qualified}`);
-      if (rows[0].narrowed) await pool.query(`ALTER PUBLICATION ${publication} SET (${PUBLISH_ALL})`);
+      if (state.narrowed)
+        await pool.query(`ALTER PUBLICATION ${publication} SET (${publishAll(state.gencols)})`);
     }
   } catch (err) {
     if (pgCode(err) !== '42501') throw err;

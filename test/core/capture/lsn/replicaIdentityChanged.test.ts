@@ -13,6 +13,10 @@ import { SITE, startHarness, type Harness } from '../../../support/engineHarness
  * its partitions, whose changes are decoded with their own identity (DEFAULT: the primary key only).
  * Now the identity (every partition's) is checked on every push, and an UPDATE decoded under an identity without
  * the key is compared with the ledger (its old key may have changed).
+ * On PostgreSQL 18 a published table whose replica identity holds a generated column refuses every UPDATE and DELETE
+ * unless the publication publishes generated columns: a table with one, made REPLICA IDENTITY FULL as the refusal
+ * says, stopped taking the application's own updates once the push published it (found by review). The publication
+ * now publishes stored generated columns (which also lets one be the sync key).
  */
 let h: Harness;
 beforeAll(async () => {
@@ -73,4 +77,30 @@ it('a partitioned table made REPLICA IDENTITY FULL as the refusal says: a key up
   await h.db.pool.query(`UPDATE parted SET code = 'A2' WHERE code = 'A'`);
   expect(await push('parted')).toMatchObject({ status: 'SUCCEEDED', created: 1, deleted: 1 });
   expect((await h.items('parted')).map((i) => String(i.fields.Title)).sort()).toEqual(['alpha', 'beta']);
+});
+
+it('a REPLICA IDENTITY FULL table with a generated column, published, still takes the application’s updates and deletes', async () => {
+  await h.db.pool.query(`CREATE TABLE generated_code (id integer PRIMARY KEY,
+    code text GENERATED ALWAYS AS ('C' || id) STORED UNIQUE, name text)`);
+  await h.db.pool.query(`INSERT INTO generated_code (id, name) VALUES (1, 'a'), (2, 'b')`);
+  await h.define({
+    name: 'generated_code',
+    source: { table: 'generated_code', key: ['code'], cursor: { type: 'LSN' } },
+    target: { site: SITE, list: 'generated_code' },
+    fields: [{ source: 'name', target: 'Title' }],
+  });
+  expect((await push('generated_code')).error).toContain('REPLICA IDENTITY FULL;');
+  await h.db.pool.query('ALTER TABLE generated_code REPLICA IDENTITY FULL');
+  expect(await push('generated_code')).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+  // The application goes on editing its table; the generated key reaches the slot.
+  await h.db.pool.query(`UPDATE generated_code SET name = 'a2' WHERE id = 1`);
+  await h.db.pool.query(`DELETE FROM generated_code WHERE id = 2`);
+  await h.db.pool.query(`INSERT INTO generated_code (id, name) VALUES (3, 'c')`);
+  expect(await push('generated_code')).toMatchObject({
+    status: 'SUCCEEDED',
+    created: 1,
+    updated: 1,
+    deleted: 1,
+  });
+  expect((await h.items('generated_code')).map((i) => String(i.fields.Title)).sort()).toEqual(['a2', 'c']);
 });
