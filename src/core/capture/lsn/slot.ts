@@ -224,6 +224,44 @@ async function currentDatabase(pool: Pool): Promise<string> {
   return rows[0].db;
 }
 
+/** The server has no free replication slot (max_replication_slots): the definition cannot start capture. */
+export class SlotsExhaustedError extends Error {
+  readonly errorKind: ErrorKind = 'invalid_input';
+
+  constructor(
+    readonly definition: string,
+    message: string,
+    cause: unknown,
+  ) {
+    super(`Definition "${definition}": ${message}`, { cause });
+    this.name = 'SlotsExhaustedError';
+  }
+}
+
+/**
+ * Postgres says only "all replication slots are in use": the error names the setting, its value, the slots that take
+ * them (inactive ones first: nobody reads them, and each keeps WAL) and the two ways on.
+ */
+async function slotsExhausted(pool: Pool, definition: string, slot: string, cause: unknown): Promise<Error> {
+  const { rows } = await pool.query<{ max: string; slots: string | null }>(
+    `SELECT current_setting('max_replication_slots') AS max,
+            (SELECT string_agg(slot_name || CASE WHEN active THEN ' (active)' ELSE ' (inactive)' END, ', '
+                                ORDER BY active, slot_name)
+               FROM pg_replication_slots) AS slots`,
+  );
+  const { max, slots } = rows[0];
+  return new SlotsExhaustedError(
+    definition,
+    `cannot create replication slot "${slot}" for change data capture: all ${max} replication slots of the ` +
+      `server (max_replication_slots) are in use${slots ? `: ${slots}` : ''}. Raise max_replication_slots on the ` +
+      'server (a restart is needed; Azure Database for PostgreSQL flexible server: az postgres flexible-server ' +
+      'parameter set --name max_replication_slots --value <n>), or drop a slot no consumer needs any more ' +
+      "(SELECT pg_drop_replication_slot('<name>'); an arcore_ slot belongs to a definition of an ArcoreSyncBridge " +
+      'installation: arcore-sync remove that definition instead), then run the push again',
+    cause,
+  );
+}
+
 /** Creates the slot; returns the LSN from which it has every change. */
 export async function createSlot(pool: Pool, definition: string, slot: string): Promise<string> {
   try {
@@ -233,6 +271,7 @@ export async function createSlot(pool: Pool, definition: string, slot: string): 
     );
     return rows[0].lsn;
   } catch (err) {
+    if (pgCode(err) === '53400') throw await slotsExhausted(pool, definition, slot, err);
     if (pgCode(err) !== '42501') throw err;
     const role = await currentRole(pool);
     throw new CapturePrivilegeError(
