@@ -298,11 +298,16 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .command('truncate-decide')
     .description(
       'Decide a TRUNCATE that an LSN definition parked (deletes.truncate PARK stops its pushes at it): ' +
-        '--propagate handles every paired item under deletes.push, --ignore keeps the items; the next push ' +
+        '--propagate handles the items of rows not in the table now under deletes.push, --ignore keeps the items; the next push ' +
         'applies the decision and goes on.',
     )
     .argument('<name>', 'definition name')
-    .addOption(new Option('--propagate', 'delete the paired items under deletes.push').conflicts('ignore'))
+    .addOption(
+      new Option(
+        '--propagate',
+        'delete the items of rows not in the table now, under deletes.push',
+      ).conflicts('ignore'),
+    )
     .addOption(new Option('--ignore', 'keep the items'))
     .option('--by <who>', 'recorded as decided_by', deps.env.USER ?? 'cli')
     .option('--json', 'print the decided TRUNCATE as JSON')

@@ -526,7 +526,7 @@ export async function runTruncateDecideCommand(
   rt.io.out(
     `${name}: TRUNCATE at ${decided.truncate.lsn} decided ${decided.truncate.decision}; the next push ` +
       (decided.truncate.decision === 'PROPAGATE'
-        ? 'handles every paired item under deletes.push, then goes on'
+        ? 'handles the items of rows not in the table now under deletes.push, then goes on'
         : 'keeps the items and goes on'),
   );
 }

@@ -1,6 +1,6 @@
 /**
  * TRUNCATEs met by the push of an LSN definition, under deletes.truncate (arcore.capture_truncates):
- * PROPAGATE handles every paired item under deletes.push, IGNORE carries on, PARK records the TRUNCATE and
+ * PROPAGATE handles the items of rows not in the table now under deletes.push (the full comparison), IGNORE carries on, PARK records the TRUNCATE and
  * stops the definition's pushes at it until an operator decides (`arcore-sync truncate-decide`). A decision
  * is applied once: the row is marked applied before the slot moves past the TRUNCATE, and a PROPAGATE cut short
  * by a crash, applied again, finds the items it already deleted gone from the ledger.
@@ -9,10 +9,8 @@ import type { Pool, PoolClient } from 'pg';
 import type { TruncatePolicy } from '../../definition/schema';
 import type { ErrorKind } from '../../errors/kind';
 import {
-  applyPushDeletes,
   continueOwedComparison,
   forgetOwedComparison,
-  isLive,
   oweFullComparison,
   reconcileDeletes,
 } from '../../engine/push/deletes';
@@ -121,17 +119,6 @@ export async function recordTruncate(scope: RunScope, lsn: string): Promise<Trun
   return toRecord(rows[0]);
 }
 
-/** Every paired item, under the push delete policy, a page at a time. */
-async function propagate(scope: RunScope): Promise<void> {
-  let after = '';
-  for (;;) {
-    const batch = await scope.ledger.batchAfter(scope.ctx.meta, after, scope.def.source.pageSize);
-    if (batch.length === 0) break;
-    after = batch[batch.length - 1].identityHash;
-    await applyPushDeletes(scope, batch.filter(isLive));
-  }
-}
-
 /** Handles the TRUNCATE of `txn`; false when it is parked and the run must stop. */
 export async function applyTruncate(
   scope: RunScope,
@@ -148,7 +135,7 @@ export async function applyTruncate(
     const message =
       `TRUNCATE of ${def.source.schema}.${def.source.table} (at ${truncate.lsn}) is parked under ` +
       `deletes.truncate PARK; pushes stop here until an operator decides: arcore-sync truncate-decide ` +
-      `${def.name} --propagate (delete the paired items under deletes.push) or --ignore (keep them)`;
+      `${def.name} --propagate (delete the items of rows not in the table then, under deletes.push) or --ignore (keep them)`;
     // Not an incomplete run: a continuation would only meet the TRUNCATE again. The run says so instead.
     ctx.log.warn(`${def.name}: ${message}`);
     scope.details.truncateParked = {
@@ -159,7 +146,12 @@ export async function applyTruncate(
     };
     return false;
   }
-  if (truncate.decision === 'PROPAGATE') await propagate(scope);
+  // PROPAGATE deletes the items of the rows the TRUNCATE removed that are not there now, as a captured DELETE does
+  // (rows are read as they are now): the full comparison of the ledger with the table. A table emptied and filled
+  // again in one transaction (a reload) keeps the items of the rows it refilled, which the changes after the
+  // TRUNCATE update, instead of deleting every item and creating it again under a new id (losing what only
+  // SharePoint held of it). A comparison its time budget stops is owed, stored, and continued by the next run.
+  if (truncate.decision === 'PROPAGATE') await reconcileDeletes(scope, { force: true });
   scope.assertLockHeld();
   await ctx.meta.query('UPDATE arcore.capture_truncates SET applied_at = now() WHERE id = $1', [truncate.id]);
   scope.details.truncate = { lsn: truncate.lsn, decision: truncate.decision };

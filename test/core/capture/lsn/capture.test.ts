@@ -225,6 +225,22 @@ describe('LSN capture', () => {
     expect(await h.items('trunc')).toHaveLength(0);
   });
 
+  it('TRUNCATE and refill in one transaction under PROPAGATE keeps the refilled rows’ items (no delete and re-create)', async () => {
+    await createPlainTable('reload');
+    await h.db.pool.query(`INSERT INTO reload VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)`);
+    await h.define(lsnDefinition('reload', { deletes: { truncate: 'PROPAGATE' } }));
+    expect(await push('reload')).toMatchObject({ created: 3 });
+    const ids = async () => (await h.items('reload')).map((i) => `${i.id}:${String(i.fields.Title)}`).sort();
+    const before = await ids();
+    // The nightly reload: the table emptied and filled again in one transaction; row 3 left out, row 2 changed.
+    await h.db.pool.query(
+      `BEGIN; TRUNCATE reload; INSERT INTO reload VALUES (1, 'a', 1), (2, 'b2', 2); COMMIT`,
+    );
+    const reloaded = await push('reload');
+    expect(reloaded).toMatchObject({ status: 'SUCCEEDED', created: 0, updated: 1, deleted: 1 });
+    expect(await ids()).toEqual(before.filter((i) => !i.endsWith(':c')).map((i) => i.replace(':b', ':b2')));
+  });
+
   it('switches TIMESTAMP → LSN → TIMESTAMP without rewriting unchanged items, and drops the slot on the way back', async () => {
     await createProjectsTable(h.db, 'switch');
     await h.db.pool.query(`INSERT INTO switch (id, name) SELECT g, 'p' || g FROM generate_series(1, 5) g`);
