@@ -63,15 +63,36 @@ async function dropDefinitionReplication(
   ctx: EngineContext,
   definitionId: string,
 ): Promise<DropReport | null> {
-  const { rows } = await ctx.meta.query<{ cursor_type: string; source_connection: string }>(
-    'SELECT cursor_type, source_connection FROM arcore.sync_definitions WHERE id = $1',
+  const { rows } = await ctx.meta.query<{
+    cursor_type: string;
+    source_connection: string;
+    captured_on: string | null;
+  }>(
+    `SELECT d.cursor_type, d.source_connection, c.capture_source ->> 'connection' AS captured_on
+       FROM arcore.sync_definitions d
+       LEFT JOIN arcore.sync_cursors c ON c.definition_id = d.id AND c.scope = 'SOURCE' AND c.cursor_type = 'LSN'
+      WHERE d.id = $1`,
     [definitionId],
   );
   if (rows[0]?.cursor_type !== 'LSN') return null;
   const base = replicationBaseName(await readInstallationId(ctx.meta), definitionId);
+  // Re-pointed at another connection with no push since: the slot still lives where capture last started
+  // (capture/lsn/source.ts). Its objects are dropped there too (their names are this definition's alone).
+  const earlier =
+    rows[0].captured_on !== null && rows[0].captured_on !== rows[0].source_connection
+      ? await dropOnConnection(ctx, rows[0].captured_on, base)
+      : null;
+  const current = await dropOnConnection(ctx, rows[0].source_connection, base);
+  return earlier
+    ? { dropped: [...earlier.dropped, ...current.dropped], left: [...earlier.left, ...current.left] }
+    : current;
+}
+
+/** The definition's objects (by base name) dropped on the server of `connection`. */
+async function dropOnConnection(ctx: EngineContext, connection: string, base: string): Promise<DropReport> {
   let pool;
   try {
-    pool = ctx.sourcePool(rows[0].source_connection);
+    pool = ctx.sourcePool(connection);
   } catch (err) {
     // The connection's setting is gone: nothing can be dropped from here; say what to run where it lives.
     const error = (err as Error).message;

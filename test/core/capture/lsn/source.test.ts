@@ -1,5 +1,6 @@
 import { lsnNames } from '../../../../src/core/capture/lsn';
 import { parseDefinition } from '../../../../src/core/definition/parse';
+import { removeDefinition } from '../../../../src/core/ops/remove';
 import { runPush } from '../../../../src/core/engine/push';
 import type { EngineContext } from '../../../../src/core/engine/types';
 import { getDefinition, upsertDefinitions } from '../../../../src/core/store/definitions';
@@ -99,4 +100,28 @@ it('the slot left on the server a definition was re-pointed away from is dropped
   } finally {
     await instance.close();
   }
+}, 60000);
+
+it('remove right after a re-point drops the slot where capture last lived too', async () => {
+  const ddl = `CREATE TABLE removed (id integer PRIMARY KEY, name text, budget numeric(12,2));
+    INSERT INTO removed VALUES (1, 'a', 1)`;
+  await h.db.pool.query(ddl);
+  await h.define(lsnDefinition('removed'));
+  expect(await runPush(h.ctx, 'removed', { trigger: 'test' })).toMatchObject({ created: 1 });
+  const stored = await getDefinition(h.db.pool, 'removed');
+  const { slot } = lsnNames(await readInstallationId(h.db.pool), stored.id, 'removed');
+  process.env[CONNECTION] = other.url;
+  const input = lsnDefinition('removed');
+  await upsertDefinitions(h.db.pool, [
+    parseDefinition({ ...input, source: { ...input.source, connection: 'MOVED' } }),
+  ]);
+  // Removed before any push on the new connection: the slot lives on the old one still.
+  const instance = await h.otherInstance();
+  try {
+    const removed = await removeDefinition(instance.ctx, 'removed');
+    expect(removed.replication?.dropped).toEqual(expect.arrayContaining([{ kind: 'slot', name: slot }]));
+  } finally {
+    await instance.close();
+  }
+  expect(await slotsNamed(h.db, slot)).toEqual([]);
 }, 60000);
