@@ -604,12 +604,34 @@ async function assertShapeUnchanged(
   recorded: ShapeRef,
 ): Promise<void> {
   if (recorded.shape === head.shape) return;
+  const { def } = scope;
+  if (recorded.shape && olderShapeForm(recorded.shape, head.shape) && !scope.dryRun) {
+    // Recorded by a version that neither versioned the publication nor published generated columns: its
+    // publication is set as this version makes it (ensurePublication), once, and the shape recorded after that.
+    // Narrowed (what it publishes, a row filter) is what the versions would have shown: read again in full.
+    const { narrowed } = await ensurePublication(
+      scope.sourcePool,
+      def.name,
+      names,
+      def.source.schema,
+      def.source.table,
+    );
+    if (narrowed)
+      throw new SlotLostError(
+        names.slot,
+        'publication changed',
+        new Error(`publication "${names.publication}" did not publish every change of its table`),
+      );
+    const shape = await readShape(scope.sourcePool, names.publication, def.source.schema, def.source.table);
+    await writeCaptureShape(scope.ctx.meta, scope.definitionId, shape);
+    recorded.shape = shape;
+    return;
+  }
   if (recorded.shape === null || recorded.shape === undefined || olderShapeForm(recorded.shape, head.shape)) {
     if (!scope.dryRun) await writeCaptureShape(scope.ctx.meta, scope.definitionId, head.shape);
     recorded.shape = head.shape;
     return;
   }
-  const { def } = scope;
   const table = `${def.source.schema}.${def.source.table}`;
   if (shapeChange(recorded.shape, head.shape) === 'publication')
     throw new SlotLostError(

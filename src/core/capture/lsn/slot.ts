@@ -160,7 +160,7 @@ const publishAll = (gencols: boolean) =>
 
 /**
  * Creates the publication of the table when missing (partitions publish as their root), and puts back what a DBA
- * narrowed: ALTER PUBLICATION … SET (publish = 'insert') makes pgoutput skip every update and delete, and a row
+ * narrowed (`narrowed`: it hid row changes, or the table was not in it): ALTER PUBLICATION … SET (publish = 'insert') makes pgoutput skip every update and delete, and a row
  * filter (… SET TABLE t WHERE …) every change of a row outside it, without a trace in the slot. The push sees such
  * an alteration as a changed capture shape (storage.ts) and starts capture again here, with a full re-read.
  */
@@ -170,7 +170,7 @@ export async function ensurePublication(
   names: LsnNames,
   schema: string,
   table: string,
-): Promise<void> {
+): Promise<{ narrowed: boolean }> {
   const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`;
   // to_jsonb: prqual and prattrs (row filter, column list) exist from PostgreSQL 15 on, pubgencols from 18 on.
   const { rows } = await pool.query<{
@@ -179,6 +179,7 @@ export async function ensurePublication(
     has_table: boolean;
     narrowed_table: boolean;
     narrowed: boolean;
+    gencols_only: boolean;
   }>(
     `SELECT current_setting('server_version_num')::int >= 180000 AS gencols, p.oid IS NOT NULL AS found,
             EXISTS (SELECT 1 FROM pg_publication_tables t
@@ -188,7 +189,8 @@ export async function ensurePublication(
                        AND (to_jsonb(pr) ->> 'prqual' IS NOT NULL OR to_jsonb(pr) ->> 'prattrs' IS NOT NULL))
               AS narrowed_table,
             NOT (p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AND p.pubviaroot)
-              OR coalesce(to_jsonb(p) ->> 'pubgencols', 's') <> 's' AS narrowed
+              OR coalesce(to_jsonb(p) ->> 'pubgencols', 's') <> 's' AS narrowed,
+            (p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate AND p.pubviaroot) AS gencols_only
        FROM (SELECT 1) AS one LEFT JOIN pg_publication p ON p.pubname = $1`,
     [names.publication, schema, table, qualified],
   );
@@ -206,6 +208,11 @@ export async function ensurePublication(
       if (state.narrowed)
         await pool.query(`ALTER PUBLICATION ${publication} SET (${publishAll(state.gencols)})`);
     }
+    // Generated columns alone hide no row change (rows are read again by key): not a narrowing that lost any.
+    return {
+      narrowed:
+        state.found && (!state.has_table || state.narrowed_table || (state.narrowed && !state.gencols_only)),
+    };
   } catch (err) {
     if (pgCode(err) !== '42501') throw err;
     const role = await currentRole(pool);

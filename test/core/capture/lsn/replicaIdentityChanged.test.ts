@@ -1,5 +1,8 @@
 import { runPush } from '../../../../src/core/engine/push';
-import { closeCapturing } from '../../../support/capture';
+import { lsnNames } from '../../../../src/core/capture/lsn';
+import { getDefinition } from '../../../../src/core/store/definitions';
+import { readInstallationId } from '../../../../src/core/store/installation';
+import { closeCapturing, restartedBecause } from '../../../support/capture';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
 
 /**
@@ -103,4 +106,34 @@ it('a REPLICA IDENTITY FULL table with a generated column, published, still take
     deleted: 1,
   });
   expect((await h.items('generated_code')).map((i) => String(i.fields.Title)).sort()).toEqual(['a2', 'c']);
+});
+
+it('a publication made before it published generated columns is set to, once, on the first push after the upgrade', async () => {
+  await h.db.pool.query(`CREATE TABLE upgraded (id integer PRIMARY KEY, name text)`);
+  await h.db.pool.query('ALTER TABLE upgraded REPLICA IDENTITY FULL');
+  await h.db.pool.query(`INSERT INTO upgraded VALUES (1, 'a')`);
+  await h.define({
+    name: 'upgraded',
+    source: { table: 'upgraded', key: ['id'], cursor: { type: 'LSN' } },
+    target: { site: SITE, list: 'upgraded' },
+    fields: [{ source: 'name', target: 'Title' }],
+  });
+  expect(await push('upgraded')).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+  // As an older version left it: the publication without generated columns, the shape in its older form.
+  const stored = await getDefinition(h.db.pool, 'upgraded');
+  const { publication } = lsnNames(await readInstallationId(h.db.pool), stored.id, 'upgraded');
+  await h.db.pool.query(`ALTER PUBLICATION "${publication}" SET (publish_generated_columns = none)`);
+  await h.db.pool.query(
+    `UPDATE arcore.sync_cursors SET capture_shape = split_part(capture_shape, '@', 1)
+      WHERE definition_id = $1 AND cursor_type = 'LSN'`,
+    [stored.id],
+  );
+  await h.db.pool.query(`UPDATE upgraded SET name = 'a2' WHERE id = 1`);
+  const run = await push('upgraded');
+  expect(run).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+  expect(await restartedBecause(h, run)).toBeNull();
+  // A generated column added later no longer stops the application's updates.
+  await h.db.pool.query(`ALTER TABLE upgraded ADD COLUMN code text GENERATED ALWAYS AS ('C' || id) STORED`);
+  await h.db.pool.query(`UPDATE upgraded SET name = 'a3' WHERE id = 1`);
+  expect(await push('upgraded')).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
 });
