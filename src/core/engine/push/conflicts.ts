@@ -10,16 +10,9 @@ import { rowToCanonical } from '../plan';
 import { agreedEntry } from '../transform';
 import { type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
-import {
-  type PushRow,
-  type PageCommit,
-  syncedEntry,
-  inSourceTx,
-  describeFailure,
-  parkEntry,
-  writtenETag,
-} from './page';
+import { type PushRow, type PageCommit, syncedEntry, inSourceTx, parkEntry, writtenETag } from './page';
 import { graphFields, applyToPostgres, revivedFields, RecreatedKeyError } from './writes';
+import { pushFailureMessage } from './refusals';
 import { awaitSettle } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound } from '../listGone';
 import { assertUnchangedLocked, RowChangedError } from '../pull/pageRows';
@@ -292,7 +285,7 @@ export async function settleConflicts(
         error:
           o.status === 'precondition_failed'
             ? 'SharePoint item kept changing while resolving a conflict'
-            : describeFailure(o),
+            : pushFailureMessage(scope, p.r.identity, o),
       });
     }
   }

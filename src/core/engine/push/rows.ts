@@ -38,13 +38,13 @@ import {
   identityRecord,
   syncedEntry,
   commitPage,
-  describeFailure,
   createdSynced,
   createdAsSent,
   writtenETag,
   responseFields,
 } from './page';
 import { createFields, graphFields, revivedFields } from './writes';
+import { knownRefusal, pushFailureMessage } from './refusals';
 import { settleConflicts } from './conflicts';
 import { isBefore } from './cursorValues';
 import { Slices } from '../slices';
@@ -349,15 +349,12 @@ export async function writePrepared(
       scope.route
     ) {
       const move = await planMove(scope, r, entry, rowList);
+      const fields = moveFields(scope, move);
+      if (refusedUnsent(scope, commit, r, entry, fields)) continue; // no move recorded: the old item stays
       moves.set(r.hash, move);
       ops.push({
         listId: rowList,
-        op: {
-          kind: 'create',
-          ref: r.hash,
-          fields: moveFields(scope, move),
-          adoptBy: { field: def.target.keyColumn, value: r.hash },
-        },
+        op: { kind: 'create', ref: r.hash, fields, adoptBy: { field: def.target.keyColumn, value: r.hash } },
       });
       continue;
     }
@@ -387,6 +384,7 @@ export async function writePrepared(
     }
     if (!entry || entry.state === 'PENDING_CREATE' || !entry.itemId) {
       const fields = createFields(scope, r.values, r.hash);
+      if (refusedUnsent(scope, commit, r, entry, fields)) continue;
       ops.push({
         listId: rowList,
         op: { kind: 'create', ref: r.hash, fields, adoptBy: { field: def.target.keyColumn, value: r.hash } },
@@ -426,6 +424,7 @@ export async function writePrepared(
       commit.resolved.push(r.hash);
       continue;
     }
+    if (refusedUnsent(scope, commit, r, entry, fields)) continue;
     ops.push({
       listId: entry.listId,
       op: { kind: 'update', ref: r.hash, itemId: entry.itemId, eTag: entry.eTag ?? undefined, fields },
@@ -475,7 +474,7 @@ export async function writePrepared(
           hash: o.ref,
           identity: m.r.identity,
           itemId: m.entry.itemId,
-          error: `moving the item to list ${m.toListId}: ${describeFailure(o)}`,
+          error: `moving the item to list ${m.toListId}: ${pushFailureMessage(scope, m.r.identity, o)}`,
         });
       }
       continue;
@@ -564,7 +563,7 @@ export async function writePrepared(
           hash: r.hash,
           identity: r.identity,
           itemId: entry?.itemId ?? null,
-          error: describeFailure(o),
+          error: pushFailureMessage(scope, r.identity, o),
         });
     }
   }
@@ -583,6 +582,26 @@ export async function writePrepared(
   }
   retryDecidedMoves(scope, movesMet, commit);
   return commit;
+}
+
+/**
+ * A write SharePoint's columns say it will refuse (refusals.ts knownRefusal) is not sent (I12): the row is parked as
+ * a refused write is, with no Graph write spent, and the rest of its page goes. A create's pending entry left by an
+ * earlier run, whose create did not land (its settle is done), goes, as after a refused create. True when refused.
+ */
+function refusedUnsent(
+  scope: RunScope,
+  commit: PageCommit,
+  r: PushRow,
+  entry: LedgerEntry | undefined,
+  fields: Record<string, unknown>,
+): boolean {
+  const refusal = knownRefusal(scope, r.identity, fields);
+  if (refusal === null) return false;
+  scope.counts.failed++;
+  if (entry?.state === 'PENDING_CREATE') commit.remove.push(r.hash);
+  commit.park.push({ hash: r.hash, identity: r.identity, itemId: entry?.itemId ?? null, error: refusal });
+  return true;
 }
 
 /** Creates and moves' creates of unknown outcome: their waits start (only the first mark counts). */

@@ -1,0 +1,108 @@
+/**
+ * Push values SharePoint refuses (I12): those the list's column definitions already say it refuses, found before
+ * anything is sent, and the words a refusal SharePoint sends back is parked with.
+ */
+import { graphFieldKey } from '../../canonical';
+import type { WriteOutcome } from '../../target/sharepoint';
+import type { FieldPlan } from '../plan';
+import { type RunScope } from '../runner';
+import { describeFailure } from './page';
+
+/** A mapped field push writes into a single line of text: its Graph key, Postgres column and most characters. */
+interface TextLimit {
+  key: string;
+  field: string;
+  column: string;
+  max: number;
+}
+
+/** Per plan, its single-line text fields push writes: read from the columns once, not per row. */
+const limitsByPlan = new WeakMap<FieldPlan, TextLimit[]>();
+
+function textLimits(plan: FieldPlan): TextLimit[] {
+  let limits = limitsByPlan.get(plan);
+  if (!limits) {
+    limits = plan.fields
+      .filter((f) => f.pushable && f.sp.type === 'text' && f.sp.maxLength !== undefined)
+      .map((f) => ({
+        key: graphFieldKey(f.target, f.kind),
+        field: f.target,
+        column: f.source,
+        max: f.sp.maxLength as number,
+      }));
+    limitsByPlan.set(plan, limits);
+  }
+  return limits;
+}
+
+/**
+ * Why SharePoint will refuse a write of `fields` (the Graph body push is about to send for the row of `identity`),
+ * or null when nothing in it is known to be refused. A single line of text holds at most its column's `maxLength`
+ * characters (at most 255: textColumn, https://learn.microsoft.com/en-us/graph/api/resources/textcolumn; FieldText
+ * MaxLength "must be equal to or less than 255"), counted as .NET and JavaScript both count a string's length.
+ * Sending a longer value spends a write for a certain 400, on every retry of the parked row. Only strings of such
+ * columns are looked at: nothing is allocated for a row that fits.
+ */
+export function knownRefusal(
+  scope: RunScope,
+  identity: Record<string, unknown>,
+  fields: Record<string, unknown>,
+): string | null {
+  const limits = textLimits(scope.plan);
+  for (let i = 0; i < limits.length; i++) {
+    const limit = limits[i];
+    const value = fields[limit.key];
+    if (typeof value === 'string' && value.length > limit.max)
+      return tooLongMessage(identity, limit, value.length);
+  }
+  return null;
+}
+
+function tooLongMessage(identity: Record<string, unknown>, limit: TextLimit, length: number): string {
+  const row = `row ${JSON.stringify(identity)}`;
+  const widen =
+    limit.max < 255
+      ? `raise the column's maximum length in SharePoint (a single line of text holds up to 255), or make ${limit.field} a multi-line text column (Multiple lines of text)`
+      : `make ${limit.field} a multi-line text column in SharePoint (Multiple lines of text; a single line holds at most 255)`;
+  return (
+    `${row}: not sent: SharePoint field ${limit.field} (single line of text) holds at most ${limit.max} characters, ` +
+    `and the value of Postgres column ${limit.column} has ${length}. Next step: shorten ${limit.column} of ${row} ` +
+    `in Postgres to at most ${limit.max} characters, or ${widen}; ${RETRIED}`
+  );
+}
+
+const RETRIED = 'the row is retried by the next pushes';
+
+/**
+ * What a parked push write says. A refusal SharePoint sent back (a 400) naming a mapped field also names the
+ * Postgres column that field maps and the next step, as a parked pull item's message does (pull/parked.ts);
+ * anything else is its outcome's own words.
+ */
+export function pushFailureMessage(
+  scope: Pick<RunScope, 'plan'>,
+  identity: Record<string, unknown> | null,
+  o: WriteOutcome,
+): string {
+  const described = describeFailure(o);
+  if (o.status !== 'rejected' || o.httpStatus !== 400) return described;
+  const mapped = refusedField(scope.plan, o.message);
+  if (!mapped) return described;
+  const row = identity ? `row ${JSON.stringify(identity)}` : 'the row';
+  return (
+    `${identity ? `${row}: ` : ''}${described}. SharePoint field ${mapped.target} maps Postgres column ` +
+    `${mapped.source}. Next step: change ${mapped.source} of ${row} in Postgres to a value SharePoint column ` +
+    `${mapped.target} accepts, or change the column's settings in SharePoint to accept it; ${RETRIED}`
+  );
+}
+
+/**
+ * The mapped field a refusal's message names: quoted (Graph writes `Field 'Title' …`), by its Graph key or its
+ * name; a message naming none names no field of ours.
+ */
+function refusedField(plan: FieldPlan, message: string): { target: string; source: string } | undefined {
+  for (const f of plan.fields) {
+    const names = [f.target, graphFieldKey(f.target, f.kind)];
+    if (names.some((n) => [`'${n}'`, `"${n}"`, `\`${n}\``].some((q) => message.includes(q)))) return f;
+  }
+  return undefined;
+}

@@ -1,0 +1,107 @@
+import { runPush } from '../../../../src/core/engine/push';
+import { defineOnHandMadeColumn, startHarness, type Harness } from '../../../support/engineHarness';
+import { defineProjects } from '../../../support/projects';
+
+/**
+ * A Postgres value SharePoint will refuse (docs/design.md, I12): one its column's definition already tells the
+ * engine it refuses (more characters than a single line of text holds) is parked before anything is sent; one only
+ * SharePoint's answer tells (a 400 for a field) is parked naming the Postgres column and the next step.
+ */
+describe('I12 push values SharePoint refuses (docs/design.md, I12)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  const push = (name: string) => runPush(h.ctx, name, { trigger: 'test' });
+  const parked = async (name: string) =>
+    (
+      await h.db.pool.query<{ last_error: string; attempts: number; source_identity: unknown }>(
+        `SELECT f.last_error, f.attempts, f.source_identity FROM arcore.sync_failures f
+           JOIN arcore.sync_definitions d ON d.id = f.definition_id
+          WHERE d.name = $1 AND f.status = 'PARKED' AND f.direction = 'PUSH'`,
+        [name],
+      )
+    ).rows;
+  /** Item writes (creates and updates, batched or not) whose body carries `text`. */
+  const writesCarrying = (text: string) =>
+    h.emulator.control
+      .requestLog()
+      .filter(
+        (e) => (e.method === 'POST' || e.method === 'PATCH') && /\/items(\/[^/]+)?(\/fields)?$/.test(e.path),
+      )
+      .filter((e) => JSON.stringify(e.body ?? null).includes(text));
+  const long = 'x'.repeat(300);
+
+  it('parks a new row whose text is longer than its single line of text holds, sending nothing for it', async () => {
+    const name = 'rf_long_create';
+    await defineProjects(h, name);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, $1, 10), (2, 'two', 20)`, [
+      long,
+    ]);
+    h.emulator.control.clearRequestLog();
+    // The other row of the page still goes.
+    expect(await push(name)).toMatchObject({ status: 'PARTIAL', created: 1, failed: 1 });
+    expect((await h.items(name)).map((i) => i.fields.Title)).toEqual(['two']);
+    expect(writesCarrying(long)).toEqual([]);
+    const [failure] = await parked(name);
+    expect(failure.source_identity).toEqual({ id: 1 });
+    expect(failure.last_error).toMatch(/row \{"id":1\}/);
+    expect(failure.last_error).toMatch(/SharePoint field Title/);
+    expect(failure.last_error).toMatch(/Postgres column name/);
+    expect(failure.last_error).toMatch(/at most 255 characters/);
+    expect(failure.last_error).toMatch(/300/);
+    expect(failure.last_error).toMatch(/Next step: shorten name of row \{"id":1\} in Postgres/);
+    expect(failure.last_error).toMatch(/multi-line/);
+
+    // Its retries spend no write either.
+    expect(await push(name)).toMatchObject({ failed: 1, created: 0 });
+    expect(writesCarrying(long)).toEqual([]);
+    expect((await parked(name))[0].attempts).toBe(2);
+
+    // Shortened, it goes, and its park is settled.
+    await h.db.pool.query(`UPDATE ${name} SET name = 'one' WHERE id = 1`);
+    expect(await push(name)).toMatchObject({ status: 'SUCCEEDED', created: 1, failed: 0 });
+    expect((await h.items(name)).map((i) => i.fields.Title).sort()).toEqual(['one', 'two']);
+    expect(await parked(name)).toEqual([]);
+  });
+
+  it('parks an update to a text longer than the column holds, leaving the item as it was', async () => {
+    const name = 'rf_long_update';
+    await defineProjects(h, name);
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+    expect(await push(name)).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+    await h.db.pool.query(`UPDATE ${name} SET name = $1, budget = 11 WHERE id = 1`, [long]);
+    await h.db.pool.query(`UPDATE ${name} SET name = 'two v2' WHERE id = 2`);
+    h.emulator.control.clearRequestLog();
+    expect(await push(name)).toMatchObject({ status: 'PARTIAL', updated: 1, failed: 1 });
+    expect(writesCarrying(long)).toEqual([]);
+    const items = await h.items(name);
+    expect(items.map((i) => [i.fields.Title, i.fields.Budget]).sort()).toEqual([
+      ['one', 10],
+      ['two v2', 20],
+    ]);
+    const [failure] = await parked(name);
+    expect(failure.last_error).toMatch(/row \{"id":1\}.*SharePoint field Title.*Postgres column name/);
+  });
+
+  it('names the Postgres column and the next step when SharePoint refuses a field the engine could not foresee', async () => {
+    // A number column with a maximum: the engine does not read it, SharePoint refuses the value (400).
+    await defineOnHandMadeColumn(h, {
+      table: 'rf_score',
+      list: 'RfScore',
+      column: 'score',
+      sqlType: 'integer',
+      spColumn: { name: 'Score', number: { maximum: 100 } },
+    });
+    await h.db.pool.query(`INSERT INTO rf_score (id, name, score) VALUES (1, 'a', 500), (2, 'b', 50)`);
+    expect(await push('rf_score')).toMatchObject({ status: 'PARTIAL', created: 1, failed: 1 });
+    const [failure] = await parked('rf_score');
+    expect(failure.last_error).toMatch(/SharePoint rejected the write \(400/);
+    expect(failure.last_error).toMatch(/Score/);
+    expect(failure.last_error).toMatch(/Postgres column score/);
+    expect(failure.last_error).toMatch(/row \{"id":1\}/);
+    expect(failure.last_error).toMatch(/Next step: change score of row \{"id":1\} in Postgres/);
+  });
+});
