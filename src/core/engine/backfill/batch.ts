@@ -26,7 +26,8 @@ import { appliedNothing, type ListItem, type WriteOp, type WriteOutcome } from '
 import { unalignedFields } from '../alignment';
 import { rowsByIdentity, sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
-import { createdSynced, describeFailure, responseFields } from '../push/page';
+import { createdSynced, responseFields } from '../push/page';
+import { pushFailureMessage } from '../push/refusals';
 import { applyToPostgres, graphFields } from '../push/writes';
 import { agreedEntry, madeUnderOldPipeline, pipelinesOf, pulledValue, sourcePairs } from '../transform';
 import { forListId } from '../routing';
@@ -379,7 +380,7 @@ async function settlePairs(
         d.pair.entry,
         o.status === 'precondition_failed'
           ? 'the item kept changing in SharePoint while the backfill wrote it; run the backfill again'
-          : describeFailure(o),
+          : pushFailureMessage(scope, d.pair.entry.identity, o),
       );
     }
   }
@@ -490,7 +491,7 @@ async function recreate(job: BackfillJob, missing: Prepared[], commit: BatchComm
         scope.assertLockHeld(); // a run that lost its lock leaves the entry to the one holding it (I11)
         await scope.ledger.markPendingChecked(ctx.meta, [o.ref]);
       }
-      fail(job, commit, m.entry, describeFailure(o));
+      fail(job, commit, m.entry, pushFailureMessage(scope, m.entry.identity, o));
       continue;
     }
     const synced = createdSynced(plan, m.pg, responseFields(o));

@@ -14,6 +14,8 @@ interface TextLimit {
   field: string;
   column: string;
   max: number;
+  /** The value is the field's push pipeline's output, not the column's own. */
+  piped: boolean;
 }
 
 /** Per plan, its single-line text fields push writes: read from the columns once, not per row. */
@@ -29,6 +31,7 @@ function textLimits(plan: FieldPlan): TextLimit[] {
         field: f.target,
         column: f.source,
         max: f.sp.maxLength as number,
+        piped: f.transforms !== null,
       }));
     limitsByPlan.set(plan, limits);
   }
@@ -66,8 +69,9 @@ function tooLongMessage(identity: Record<string, unknown>, limit: TextLimit, len
       : `make ${limit.field} a multi-line text column in SharePoint (Multiple lines of text; a single line holds at most 255)`;
   return (
     `${row}: not sent: SharePoint field ${limit.field} (single line of text) holds at most ${limit.max} characters, ` +
-    `and the value of Postgres column ${limit.column} has ${length}. Next step: shorten ${limit.column} of ${row} ` +
-    `in Postgres to at most ${limit.max} characters, or ${widen}; ${RETRIED}`
+    `and the value ${limit.piped ? 'the push pipeline makes of' : 'of'} Postgres column ${limit.column} has ` +
+    `${length} characters. Next step: shorten ${limit.column} of ${row} in Postgres ` +
+    `${limit.piped ? 'until the pushed value has' : 'to'} at most ${limit.max} characters, or ${widen}; ${RETRIED}`
   );
 }
 

@@ -1,5 +1,12 @@
 import { runPush } from '../../../../src/core/engine/push';
-import { defineOnHandMadeColumn, startHarness, type Harness } from '../../../support/engineHarness';
+import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
+import {
+  defineOnHandMadeColumn,
+  SITE,
+  startHarness,
+  timestampSource,
+  type Harness,
+} from '../../../support/engineHarness';
 import { defineProjects } from '../../../support/projects';
 
 /**
@@ -84,6 +91,59 @@ describe('I12 push values SharePoint refuses (docs/design.md, I12)', () => {
     ]);
     const [failure] = await parked(name);
     expect(failure.last_error).toMatch(/row \{"id":1\}.*SharePoint field Title.*Postgres column name/);
+  });
+
+  it("holds a text to its column's own maximum length", async () => {
+    await defineOnHandMadeColumn(h, {
+      table: 'rf_code',
+      list: 'RfCode',
+      column: 'code',
+      sqlType: 'text',
+      spColumn: { name: 'Code', text: { maxLength: 10 } },
+    });
+    await h.db.pool.query(
+      `INSERT INTO rf_code (id, name, code) VALUES (1, 'a', 'abcdefghijk'), (2, 'b', 'abcdefghij')`,
+    );
+    expect(await push('rf_code')).toMatchObject({ status: 'PARTIAL', created: 1, failed: 1 });
+    expect((await h.items('RfCode')).map((i) => i.fields.Code)).toEqual(['abcdefghij']);
+    const [failure] = await parked('rf_code');
+    expect(failure.last_error).toMatch(
+      /SharePoint field Code \(single line of text\) holds at most 10 characters/,
+    );
+    expect(failure.last_error).toMatch(/Postgres column code has 11 characters/);
+    expect(failure.last_error).toMatch(/raise the column's maximum length in SharePoint/);
+  });
+
+  it('parks a move whose new item would carry a text longer than the column holds, leaving the old item', async () => {
+    const name = 'rf_move';
+    await h.db.pool.query(`CREATE TABLE ${name} (
+      id integer PRIMARY KEY, title text, status text, updated_at timestamptz NOT NULL DEFAULT now())`);
+    await installCursorTrigger(h.db.pool, 'public', name, 'updated_at');
+    await h.define({
+      name,
+      source: timestampSource(name),
+      target: { site: SITE, routes: [{ when: "status == 'OPEN'", list: 'RfOpen' }, { list: 'RfClosed' }] },
+      fields: [
+        { source: 'title', target: 'Title' },
+        { source: 'status', target: 'Status' },
+      ],
+      pull: { enabled: false },
+    });
+    await h.db.pool.query(`INSERT INTO ${name} (id, title, status) VALUES (1, 't', 'OPEN')`);
+    expect(await push(name)).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    await h.db.pool.query(`UPDATE ${name} SET title = $1, status = 'CLOSED' WHERE id = 1`, [long]);
+    h.emulator.control.clearRequestLog();
+    expect(await push(name)).toMatchObject({ status: 'PARTIAL', failed: 1, moved: 0 });
+    expect(writesCarrying(long)).toEqual([]);
+    expect((await h.items('RfOpen')).map((i) => i.fields.Title)).toEqual(['t']);
+    expect(await h.items('RfClosed')).toEqual([]);
+    const [failure] = await parked(name);
+    expect(failure.last_error).toMatch(/row \{"id":1\}.*SharePoint field Title.*Postgres column title/);
+    // Shortened, the move goes.
+    await h.db.pool.query(`UPDATE ${name} SET title = 'short' WHERE id = 1`);
+    expect(await push(name)).toMatchObject({ status: 'SUCCEEDED', moved: 1, failed: 0 });
+    expect((await h.items('RfClosed')).map((i) => i.fields.Title)).toEqual(['short']);
+    expect(await h.items('RfOpen')).toEqual([]);
   });
 
   it('names the Postgres column and the next step when SharePoint refuses a field the engine could not foresee', async () => {
