@@ -83,6 +83,11 @@ export interface SpColumnInfo {
   indexed: boolean;
   isSystem: boolean;
   choices?: string[];
+  /**
+   * Choice columns: whether values outside `choices` are taken (choiceColumn.allowTextEntry); undefined when Graph
+   * did not say, which push takes as "maybe" (refusals.ts).
+   */
+  allowTextEntry?: boolean;
   dateOnly?: boolean;
   allowMultiple?: boolean;
   /** Single-line text: the most characters the column holds (SharePoint's default is 255). */
@@ -137,6 +142,7 @@ export const spColumnInfoSchema: z.ZodType<SpColumnInfo> = z.object({
   indexed: z.boolean(),
   isSystem: z.boolean(),
   choices: z.array(z.string()).optional(),
+  allowTextEntry: z.boolean().optional(),
   dateOnly: z.boolean().optional(),
   allowMultiple: z.boolean().optional(),
   maxLength: z.number().int().positive().optional(),

@@ -4,35 +4,59 @@
  */
 import { graphFieldKey } from '../../canonical';
 import type { WriteOutcome } from '../../target/sharepoint';
-import type { FieldPlan } from '../plan';
+import type { FieldPlan, PlannedField } from '../plan';
 import { type RunScope } from '../runner';
 import { describeFailure } from './page';
 
-/** A mapped field push writes into a single line of text: its Graph key, Postgres column and most characters. */
-interface TextLimit {
+/** A mapped field push writes whose column limits its values: its Graph key, Postgres column and what it holds. */
+interface Limited {
   key: string;
   field: string;
   column: string;
-  max: number;
   /** The value is the field's push pipeline's output, not the column's own. */
   piped: boolean;
 }
 
-/** Per plan, its single-line text fields push writes: read from the columns once, not per row. */
-const limitsByPlan = new WeakMap<FieldPlan, TextLimit[]>();
+/** A single line of text: at most `max` characters. */
+interface TextLimit extends Limited {
+  max: number;
+}
 
-function textLimits(plan: FieldPlan): TextLimit[] {
+/** A choice column that takes no value outside its choices (allowTextEntry false). */
+interface ChoiceLimit extends Limited {
+  offered: ReadonlySet<string>;
+  choices: readonly string[];
+}
+
+interface Limits {
+  texts: TextLimit[];
+  choices: ChoiceLimit[];
+}
+
+/** Per plan, the limits of the columns push writes: read from the columns once, not per row. */
+const limitsByPlan = new WeakMap<FieldPlan, Limits>();
+
+function limitsOf(plan: FieldPlan): Limits {
   let limits = limitsByPlan.get(plan);
   if (!limits) {
-    limits = plan.fields
-      .filter((f) => f.pushable && f.sp.type === 'text' && f.sp.maxLength !== undefined)
-      .map((f) => ({
-        key: graphFieldKey(f.target, f.kind),
-        field: f.target,
-        column: f.source,
-        max: f.sp.maxLength as number,
-        piped: f.transforms !== null,
-      }));
+    const limited = (f: PlannedField): Limited => ({
+      key: graphFieldKey(f.target, f.kind),
+      field: f.target,
+      column: f.source,
+      piped: f.transforms !== null,
+    });
+    const pushed = plan.fields.filter((f) => f.pushable);
+    limits = {
+      texts: pushed
+        .filter((f) => f.sp.type === 'text' && f.sp.maxLength !== undefined)
+        .map((f) => ({ ...limited(f), max: f.sp.maxLength as number })),
+      // Only a column Graph said takes no other value: one it did not say about is left to SharePoint.
+      choices: pushed
+        .filter(
+          (f) => (f.sp.type === 'choice' || f.sp.type === 'multiChoice') && f.sp.allowTextEntry === false,
+        )
+        .map((f) => ({ ...limited(f), offered: new Set(f.sp.choices ?? []), choices: f.sp.choices ?? [] })),
+    };
     limitsByPlan.set(plan, limits);
   }
   return limits;
@@ -40,23 +64,37 @@ function textLimits(plan: FieldPlan): TextLimit[] {
 
 /**
  * Why SharePoint will refuse a write of `fields` (the Graph body push is about to send for the row of `identity`),
- * or null when nothing in it is known to be refused. A single line of text holds at most its column's `maxLength`
- * characters (at most 255: textColumn, https://learn.microsoft.com/en-us/graph/api/resources/textcolumn; FieldText
- * MaxLength "must be equal to or less than 255"), counted as .NET and JavaScript both count a string's length.
- * Sending a longer value spends a write for a certain 400, on every retry of the parked row. Only strings of such
- * columns are looked at: nothing is allocated for a row that fits.
+ * or null when nothing in it is known to be refused. Sending it would spend a write for a certain 400, on every
+ * retry of the parked row. Known from the list's columns:
+ * - a single line of text holds at most its column's `maxLength` characters (at most 255: textColumn,
+ *   https://learn.microsoft.com/en-us/graph/api/resources/textcolumn; FieldText.MaxLength "must be equal to or less
+ *   than 255"), counted as .NET and JavaScript both count a string's length;
+ * - a choice column takes only its choices unless `allowTextEntry` ("If true, allows custom values that aren't in
+ *   the configured choices": https://learn.microsoft.com/en-us/graph/api/resources/choicecolumn).
+ * Only strings of such columns are looked at: nothing is allocated for a row that fits.
  */
 export function knownRefusal(
   scope: RunScope,
   identity: Record<string, unknown>,
   fields: Record<string, unknown>,
 ): string | null {
-  const limits = textLimits(scope.plan);
-  for (let i = 0; i < limits.length; i++) {
-    const limit = limits[i];
+  const { texts, choices } = limitsOf(scope.plan);
+  for (let i = 0; i < texts.length; i++) {
+    const limit = texts[i];
     const value = fields[limit.key];
     if (typeof value === 'string' && value.length > limit.max)
       return tooLongMessage(identity, limit, value.length);
+  }
+  for (let i = 0; i < choices.length; i++) {
+    const limit = choices[i];
+    const value = fields[limit.key];
+    if (typeof value === 'string') {
+      if (value !== '' && !limit.offered.has(value)) return notOfferedMessage(identity, limit, value);
+    } else if (Array.isArray(value)) {
+      for (const choice of value)
+        if (typeof choice === 'string' && !limit.offered.has(choice))
+          return notOfferedMessage(identity, limit, choice);
+    }
   }
   return null;
 }
@@ -69,10 +107,24 @@ function tooLongMessage(identity: Record<string, unknown>, limit: TextLimit, len
       : `make ${limit.field} a multi-line text column in SharePoint (Multiple lines of text; a single line holds at most 255)`;
   return (
     `${row}: not sent: SharePoint field ${limit.field} (single line of text) holds at most ${limit.max} characters, ` +
-    `and the value ${limit.piped ? 'the push pipeline makes of' : 'of'} Postgres column ${limit.column} has ` +
-    `${length} characters. Next step: shorten ${limit.column} of ${row} in Postgres ` +
+    `and ${valueOf(limit)} has ${length} characters. Next step: shorten ${limit.column} of ${row} in Postgres ` +
     `${limit.piped ? 'until the pushed value has' : 'to'} at most ${limit.max} characters, or ${widen}; ${RETRIED}`
   );
+}
+
+function notOfferedMessage(identity: Record<string, unknown>, limit: ChoiceLimit, value: string): string {
+  const row = `row ${JSON.stringify(identity)}`;
+  const shown = limit.choices.slice(0, 10).join(', ') + (limit.choices.length > 10 ? ', …' : '');
+  return (
+    `${row}: not sent: SharePoint field ${limit.field} (choice) takes only its choices (${shown}), and ` +
+    `${valueOf(limit)} is ${JSON.stringify(value)}. Next step: change ${limit.column} of ${row} in Postgres to one ` +
+    `of the choices, or add ${JSON.stringify(value)} to the choices of ${limit.field} in SharePoint (or let it ` +
+    `take fill-in values: allowTextEntry); ${RETRIED}`
+  );
+}
+
+function valueOf(limit: Limited): string {
+  return `the value ${limit.piped ? 'the push pipeline makes of' : 'of'} Postgres column ${limit.column}`;
 }
 
 const RETRIED = 'the row is retried by the next pushes';

@@ -32,6 +32,7 @@ export function toSpColumnInfo(column: GraphColumnDefinition): SpColumnInfo {
     isSystem: readOnly || SHAREPOINT_SYSTEM_FIELDS.has(column.name),
   };
   if (column.choice?.choices) info.choices = [...column.choice.choices];
+  if (column.choice?.allowTextEntry !== undefined) info.allowTextEntry = column.choice.allowTextEntry;
   if (type === 'text') {
     const max = column.text?.maxLength;
     info.maxLength = typeof max === 'number' && Number.isInteger(max) && max > 0 ? max : 255;

@@ -40,6 +40,7 @@ export const columnDefinitionSchema = z.object({
   choice: z
     .object({
       choices: z.array(z.string()).optional(),
+      allowTextEntry: z.boolean().optional(),
       displayAs: z.string().optional(),
     })
     .optional(),

@@ -114,6 +114,42 @@ describe('I12 push values SharePoint refuses (docs/design.md, I12)', () => {
     expect(failure.last_error).toMatch(/raise the column's maximum length in SharePoint/);
   });
 
+  it.each([
+    [false, { status: 'PARTIAL', created: 1, failed: 1 }],
+    [true, { status: 'SUCCEEDED', created: 2, failed: 0 }],
+  ])(
+    'a choice column with allowTextEntry %s: a value it does not offer is %s',
+    async (allowTextEntry, summary) => {
+      const table = `rf_mood_${allowTextEntry}`;
+      await defineOnHandMadeColumn(h, {
+        table,
+        list: `RfMood${allowTextEntry}`,
+        column: 'mood',
+        sqlType: 'text',
+        spColumn: {
+          name: 'Mood',
+          choice: { allowTextEntry, choices: ['sad', 'ok'], displayAs: 'dropDownMenu' },
+        },
+      });
+      await h.db.pool.query(
+        `INSERT INTO ${table} (id, name, mood) VALUES (1, 'a', 'furious'), (2, 'b', 'ok')`,
+      );
+      h.emulator.control.clearRequestLog();
+      expect(await push(table)).toMatchObject(summary);
+      const failures = await parked(table);
+      if (allowTextEntry) {
+        expect(failures).toEqual([]);
+        return;
+      }
+      expect(writesCarrying('furious')).toEqual([]);
+      expect(failures.map((f) => f.last_error)).toEqual([
+        expect.stringMatching(
+          /row \{"id":1\}: not sent: SharePoint field Mood \(choice\) takes only its choices \(sad, ok\), and the value of Postgres column mood is "furious"\. Next step: change mood of row \{"id":1\} in Postgres/,
+        ),
+      ]);
+    },
+  );
+
   it('parks a move whose new item would carry a text longer than the column holds, leaving the old item', async () => {
     const name = 'rf_move';
     await h.db.pool.query(`CREATE TABLE ${name} (
