@@ -63,8 +63,8 @@ function limitsOf(plan: FieldPlan): Limits {
 }
 
 /**
- * Why SharePoint will refuse a write of `fields` (the Graph body push is about to send for the row of `identity`),
- * or null when nothing in it is known to be refused. Sending it would spend a write for a certain 400, on every
+ * Why SharePoint will refuse a write of `fields` (the Graph body push is about to send for the row of `identity`)
+ * into the list `plan` was made against (a routed list's own columns, routing.ts planLists), or null when nothing in it is known to be refused. Sending it would spend a write for a certain 400, on every
  * retry of the parked row. Known from the list's columns:
  * - a single line of text holds at most its column's `maxLength` characters (at most 255: textColumn,
  *   https://learn.microsoft.com/en-us/graph/api/resources/textcolumn; FieldText.MaxLength "must be equal to or less
@@ -74,11 +74,11 @@ function limitsOf(plan: FieldPlan): Limits {
  * Only strings of such columns are looked at: nothing is allocated for a row that fits.
  */
 export function knownRefusal(
-  scope: RunScope,
+  plan: FieldPlan,
   identity: Record<string, unknown>,
   fields: Record<string, unknown>,
 ): string | null {
-  const { texts, choices } = limitsOf(scope.plan);
+  const { texts, choices } = limitsOf(plan);
   for (let i = 0; i < texts.length; i++) {
     const limit = texts[i];
     const value = fields[limit.key];

@@ -350,7 +350,7 @@ export async function writePrepared(
     ) {
       const move = await planMove(scope, r, entry, rowList);
       const fields = moveFields(scope, move);
-      if (refusedUnsent(scope, commit, r, entry, fields)) continue; // no move recorded: the old item stays
+      if (refusedUnsent(scope, commit, r, entry, rowList, fields)) continue; // no move recorded: the old item stays
       moves.set(r.hash, move);
       ops.push({
         listId: rowList,
@@ -384,7 +384,7 @@ export async function writePrepared(
     }
     if (!entry || entry.state === 'PENDING_CREATE' || !entry.itemId) {
       const fields = createFields(scope, r.values, r.hash);
-      if (refusedUnsent(scope, commit, r, entry, fields)) continue;
+      if (refusedUnsent(scope, commit, r, entry, rowList, fields)) continue;
       ops.push({
         listId: rowList,
         op: { kind: 'create', ref: r.hash, fields, adoptBy: { field: def.target.keyColumn, value: r.hash } },
@@ -424,7 +424,7 @@ export async function writePrepared(
       commit.resolved.push(r.hash);
       continue;
     }
-    if (refusedUnsent(scope, commit, r, entry, fields)) continue;
+    if (refusedUnsent(scope, commit, r, entry, entry.listId, fields)) continue;
     ops.push({
       listId: entry.listId,
       op: { kind: 'update', ref: r.hash, itemId: entry.itemId, eTag: entry.eTag ?? undefined, fields },
@@ -585,7 +585,8 @@ export async function writePrepared(
 }
 
 /**
- * A write SharePoint's columns say it will refuse (refusals.ts knownRefusal) is not sent (I12): the row is parked as
+ * A write SharePoint's columns (those of `listId`, where it goes) say it will refuse (refusals.ts knownRefusal) is not
+ * sent (I12): the row is parked as
  * a refused write is, with no Graph write spent, and the rest of its page goes. A create's pending entry left by an
  * earlier run, whose create did not land (its settle is done), goes, as after a refused create. True when refused.
  */
@@ -594,9 +595,12 @@ function refusedUnsent(
   commit: PageCommit,
   r: PushRow,
   entry: LedgerEntry | undefined,
+  listId: string,
   fields: Record<string, unknown>,
 ): boolean {
-  const refusal = knownRefusal(scope, r.identity, fields);
+  const plan =
+    listId === scope.listId ? scope.plan : (scope.lists.find((l) => l.listId === listId)?.plan ?? scope.plan);
+  const refusal = knownRefusal(plan, r.identity, fields);
   if (refusal === null) return false;
   scope.counts.failed++;
   if (entry?.state === 'PENDING_CREATE') commit.remove.push(r.hash);
