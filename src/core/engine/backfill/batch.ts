@@ -107,6 +107,9 @@ function keyOfEntry(job: BackfillJob, e: LedgerEntry): unknown[] {
   return job.scope.def.source.key.map((k) => e.identity[k]);
 }
 
+/** What follows a write SharePoint refused (push/refusals.ts pushFailureMessage): the backfill parks nothing. */
+const BACKFILL_AGAIN = 'then run the backfill again';
+
 function fail(job: BackfillJob, commit: BatchCommit, e: LedgerEntry, error: string): void {
   commit.outcomes.set(e.identityHash, 'failed');
   if (job.failures.length < MAX_FAILURES_SHOWN) job.failures.push({ key: e.identity, error });
@@ -380,7 +383,7 @@ async function settlePairs(
         d.pair.entry,
         o.status === 'precondition_failed'
           ? 'the item kept changing in SharePoint while the backfill wrote it; run the backfill again'
-          : pushFailureMessage(scope, d.pair.entry.identity, o),
+          : pushFailureMessage(scope, null, o, BACKFILL_AGAIN),
       );
     }
   }
@@ -491,7 +494,7 @@ async function recreate(job: BackfillJob, missing: Prepared[], commit: BatchComm
         scope.assertLockHeld(); // a run that lost its lock leaves the entry to the one holding it (I11)
         await scope.ledger.markPendingChecked(ctx.meta, [o.ref]);
       }
-      fail(job, commit, m.entry, pushFailureMessage(scope, m.entry.identity, o));
+      fail(job, commit, m.entry, pushFailureMessage(scope, null, o, BACKFILL_AGAIN));
       continue;
     }
     const synced = createdSynced(plan, m.pg, responseFields(o));

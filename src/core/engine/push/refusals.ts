@@ -132,12 +132,14 @@ const RETRIED = 'the row is retried by the next pushes';
 /**
  * What a parked push write says. A refusal SharePoint sent back (a 400) naming a mapped field also names the
  * Postgres column that field maps and the next step, as a parked pull item's message does (pull/parked.ts);
- * anything else is its outcome's own words.
+ * anything else is its outcome's own words. `identity`: null where the caller names the row itself; `after`: what
+ * happens to the row next.
  */
 export function pushFailureMessage(
   scope: Pick<RunScope, 'plan'>,
   identity: Record<string, unknown> | null,
   o: WriteOutcome,
+  after: string = RETRIED,
 ): string {
   const described = describeFailure(o);
   if (o.status !== 'rejected' || o.httpStatus !== 400) return described;
@@ -147,7 +149,7 @@ export function pushFailureMessage(
   return (
     `${identity ? `${row}: ` : ''}${described}. SharePoint field ${mapped.target} maps Postgres column ` +
     `${mapped.source}. Next step: change ${mapped.source} of ${row} in Postgres to a value SharePoint column ` +
-    `${mapped.target} accepts, or change the column's settings in SharePoint to accept it; ${RETRIED}`
+    `${mapped.target} accepts, or change the column's settings in SharePoint to accept it; ${after}`
   );
 }
 
