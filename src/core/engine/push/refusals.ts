@@ -22,15 +22,8 @@ interface TextLimit extends Limited {
   max: number;
 }
 
-/** A choice column that takes no value outside its choices (allowTextEntry false). */
-interface ChoiceLimit extends Limited {
-  offered: ReadonlySet<string>;
-  choices: readonly string[];
-}
-
 interface Limits {
   texts: TextLimit[];
-  choices: ChoiceLimit[];
 }
 
 /** Per plan, the limits of the columns push writes: read from the columns once, not per row. */
@@ -50,12 +43,6 @@ function limitsOf(plan: FieldPlan): Limits {
       texts: pushed
         .filter((f) => f.sp.type === 'text' && f.sp.maxLength !== undefined)
         .map((f) => ({ ...limited(f), max: f.sp.maxLength as number })),
-      // Only a column Graph said takes no other value: one it did not say about is left to SharePoint.
-      choices: pushed
-        .filter(
-          (f) => (f.sp.type === 'choice' || f.sp.type === 'multiChoice') && f.sp.allowTextEntry === false,
-        )
-        .map((f) => ({ ...limited(f), offered: new Set(f.sp.choices ?? []), choices: f.sp.choices ?? [] })),
     };
     limitsByPlan.set(plan, limits);
   }
@@ -69,8 +56,10 @@ function limitsOf(plan: FieldPlan): Limits {
  * - a single line of text holds at most its column's `maxLength` characters (at most 255: textColumn,
  *   https://learn.microsoft.com/en-us/graph/api/resources/textcolumn; FieldText.MaxLength "must be equal to or less
  *   than 255"), counted as .NET and JavaScript both count a string's length;
- * - a choice column takes only its choices unless `allowTextEntry` ("If true, allows custom values that aren't in
- *   the configured choices": https://learn.microsoft.com/en-us/graph/api/resources/choicecolumn).
+ * A choice outside a column's choices is left to SharePoint: `allowTextEntry` is documented as what the form offers
+ * ("If true, allows custom values that aren't in the configured choices":
+ * https://learn.microsoft.com/en-us/graph/api/resources/choicecolumn), but no page says a Graph write of another
+ * value is refused, and parking a row SharePoint would take would hold its edits back.
  * Only strings of such columns are looked at: nothing is allocated for a row that fits.
  */
 export function knownRefusal(
@@ -78,23 +67,12 @@ export function knownRefusal(
   identity: Record<string, unknown>,
   fields: Record<string, unknown>,
 ): string | null {
-  const { texts, choices } = limitsOf(plan);
+  const { texts } = limitsOf(plan);
   for (let i = 0; i < texts.length; i++) {
     const limit = texts[i];
     const value = fields[limit.key];
     if (typeof value === 'string' && value.length > limit.max)
       return tooLongMessage(identity, limit, value.length);
-  }
-  for (let i = 0; i < choices.length; i++) {
-    const limit = choices[i];
-    const value = fields[limit.key];
-    if (typeof value === 'string') {
-      if (value !== '' && !limit.offered.has(value)) return notOfferedMessage(identity, limit, value);
-    } else if (Array.isArray(value)) {
-      for (const choice of value)
-        if (typeof choice === 'string' && !limit.offered.has(choice))
-          return notOfferedMessage(identity, limit, choice);
-    }
   }
   return null;
 }
@@ -109,17 +87,6 @@ function tooLongMessage(identity: Record<string, unknown>, limit: TextLimit, len
     `${row}: not sent: SharePoint field ${limit.field} (single line of text) holds at most ${limit.max} characters, ` +
     `and ${valueOf(limit)} has ${length} characters. Next step: shorten ${limit.column} of ${row} in Postgres ` +
     `${limit.piped ? 'until the pushed value has' : 'to'} at most ${limit.max} characters, or ${widen}; ${RETRIED}`
-  );
-}
-
-function notOfferedMessage(identity: Record<string, unknown>, limit: ChoiceLimit, value: string): string {
-  const row = `row ${JSON.stringify(identity)}`;
-  const shown = limit.choices.slice(0, 10).join(', ') + (limit.choices.length > 10 ? ', …' : '');
-  return (
-    `${row}: not sent: SharePoint field ${limit.field} (choice) takes only its choices (${shown}), and ` +
-    `${valueOf(limit)} is ${JSON.stringify(value)}. Next step: change ${limit.column} of ${row} in Postgres to one ` +
-    `of the choices, or add ${JSON.stringify(value)} to the choices of ${limit.field} in SharePoint (or let it ` +
-    `take fill-in values: allowTextEntry); ${RETRIED}`
   );
 }
 
