@@ -131,10 +131,8 @@ describe('I14 definitions evolve safely', () => {
     expect((await itemOf('b!')).fields.Color).toBe('only in SharePoint');
   });
 
-  it('a definition that does not pull writes a new field to the items of rows its cursor passed long ago', async () => {
-    // Found by review r24: its push aligned the field only on the rows it read, so an old row's item never got it.
-    await apply({ ...withoutColor(), pull: { enabled: false } });
-    // Row a last changed an hour ago, then b: the cursor is past a's overlap window.
+  /** Row a last changed an hour ago, then row b, each pushed: the cursor is past a's overlap window. */
+  const pushOldRowThenNew = async (): Promise<void> => {
     await h.db.pool.query('ALTER TABLE projects DISABLE TRIGGER USER');
     await h.db.pool.query(
       "INSERT INTO projects (id, name, color, updated_at) VALUES (1, 'a', 'red', now() - interval '1 hour')",
@@ -143,6 +141,12 @@ describe('I14 definitions evolve safely', () => {
     await push();
     await h.db.pool.query("INSERT INTO projects (id, name, color) VALUES (2, 'b', 'blue')");
     await push();
+  };
+
+  it('a definition that does not pull writes a new field to the items of rows its cursor passed long ago', async () => {
+    // Found by review r24: its push aligned the field only on the rows it read, so an old row's item never got it.
+    await apply({ ...withoutColor(), pull: { enabled: false } });
+    await pushOldRowThenNew();
     const applied = await apply({ ...withColor(), pull: { enabled: false } });
     expect(applied.definitions[0].changes[0].effect).toMatch(
       /^the next push reads every row again and writes it/,
@@ -154,14 +158,7 @@ describe('I14 definitions evolve safely', () => {
   it('a field added before pulls are turned off is written to the items of rows its cursor passed long ago', async () => {
     // Found by review r24: the pull that would have aligned it never came, and the push aligns only rows it reads.
     await apply(withoutColor());
-    await h.db.pool.query('ALTER TABLE projects DISABLE TRIGGER USER');
-    await h.db.pool.query(
-      "INSERT INTO projects (id, name, color, updated_at) VALUES (1, 'a', 'red', now() - interval '1 hour')",
-    );
-    await h.db.pool.query('ALTER TABLE projects ENABLE TRIGGER USER');
-    await push();
-    await h.db.pool.query("INSERT INTO projects (id, name, color) VALUES (2, 'b', 'blue')");
-    await push();
+    await pushOldRowThenNew();
     await apply(withColor());
     const applied = await apply({ ...withColor(), pull: { enabled: false } });
     expect(applied.definitions[0].changes.find((c) => c.path === 'pull')?.effect).toMatch(
