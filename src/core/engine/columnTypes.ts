@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { inTransaction } from '../db/transaction';
 import type { SyncDefinition } from '../definition/schema';
 import type { SourceColumn } from '../source/postgres/catalog';
 import { bindColumnTypes, type RecordedColumnTypes, type StoredDefinition } from '../store/definitions';
@@ -63,17 +64,9 @@ export async function checkColumnTypes(
   if (was !== null && JSON.stringify(was) === JSON.stringify(now)) return [];
   const changed = was === null ? [] : retyped(was, now);
   if (dryRun) return changed;
-  const client = await meta.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(meta, async (client) => {
     if (changed.length > 0) await rereadForRoutes(client, stored.id, COLUMN_TYPES_REREAD_REASON);
     await bindColumnTypes(client, stored.id, now);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   return changed;
 }
