@@ -107,7 +107,6 @@ export async function applyEntries(
       entry: LedgerEntry | undefined;
       err: unknown;
     }[] = [];
-    let deferRefusals = true;
     const refuse = async (itemId: string, entry: LedgerEntry | undefined, err: unknown): Promise<void> => {
       scope.counts.failed++;
       await park(meta, scope.definitionId, {
@@ -172,8 +171,7 @@ export async function applyEntries(
       } catch (err) {
         for (const db of both) await db.query('ROLLBACK TO SAVEPOINT item');
         undo();
-        if (deferRefusals && refusalOfOrder(err))
-          retrying.push({ retry: () => alone(e, itemId, entry), itemId, entry, err });
+        if (refusalOfOrder(err)) retrying.push({ retry: () => alone(e, itemId, entry), itemId, entry, err });
         else await refuse(itemId, entry, err);
       }
     };
@@ -253,7 +251,7 @@ export async function applyEntries(
       retrying = [];
       for (const r of round) await r.retry();
       if (retrying.length < round.length) continue;
-      deferRefusals = false;
+      // None landed: each is refused for good, with its own refusal.
       for (const r of retrying) await refuse(r.itemId, r.entry, r.err);
       retrying = [];
     }
