@@ -13,6 +13,7 @@ import type { SyncDefinition } from '../definition/schema';
 import { lsnNames, type LsnNames } from '../capture/lsn/names';
 import { qualifiedName, shapeSql } from '../capture/lsn/storage';
 import { readSourceTable } from '../source/postgres/catalog';
+import { columnShapeSql } from '../source/postgres/shape';
 import { castTypeOf, quoteIdent } from '../source/postgres/PostgresSource';
 import { DELETE_CAPTURE_TRIGGER, tombstoneTableName } from '../source/postgres/tombstones';
 import { cursorTriggerLostSql } from '../source/postgres/cursorTrigger';
@@ -21,13 +22,15 @@ import { LOCK_NAMESPACE, tryLockDefinition } from '../store/locks';
 import { PARKED_COUNTS_SQL } from '../store/runs';
 import type { EngineContext, RunSummary, RunTrigger } from './types';
 import { emptyCounts } from './runner';
+import { shapeColumns } from './columnTypes';
 
 /** Triggers whose push is probed first: the schedule's (timer, and its queue message) and the command line. */
 export const IDLE_PROBE_TRIGGERS: ReadonlySet<RunTrigger> = new Set<RunTrigger>(['timer', 'queue', 'cli']);
 
 /**
  * However quiet the table, a full push runs at least this often: it re-checks what the probe takes on trust
- * (the list's identity and columns, the table's shape, an abandoned run) and keeps `status`'s last run recent.
+ * (the list's identity and columns, an abandoned run) and keeps `status`'s last run recent. The table's shape is
+ * not taken on trust: every probe compares it ('table shape changed').
  */
 export const IDLE_FULL_RUN_AFTER_SECONDS = 60 * 60;
 
@@ -74,6 +77,7 @@ const CHECKS = [
   'slot moved',
   'slot changes',
   'capture shape changed',
+  'table shape changed',
 ] as const;
 type Check = (typeof CHECKS)[number];
 
@@ -92,6 +96,8 @@ interface Prepared {
   /** TIMESTAMP: whether install-cursor's trigger was gone or disabled when this was built (a run then warns). */
   cursorTriggerLost: boolean;
   names: LsnNames | null;
+  /** The columns whose shape the probe fingerprints (columnTypes.ts, shapeColumns). */
+  shapeColumns: string[];
   /** LSN: IDLE_SLOT_LAG_BYTES, or the probing context's own bound (EngineContext.idleSlotLagBytes). */
   slotLagBytes: number;
 }
@@ -157,6 +163,7 @@ async function prepare(ctx: EngineContext, name: string): Promise<Prepared | nul
     tombstones,
     cursorTriggerLost,
     names,
+    shapeColumns: shapeColumns(def),
     slotLagBytes: IDLE_SLOT_LAG_BYTES,
   };
   cache.set(name, entry);
@@ -190,6 +197,20 @@ function installedSql(def: SyncDefinition, param: (v: string) => string): string
 function triggerLostSql(def: SyncDefinition, param: (v: string) => string): string {
   return cursorTriggerLostSql(def.source.schema, def.source.table, def.source.cursor.column as string, param);
 }
+
+/**
+ * I5, I14: the shape of the columns the definition reads, fingerprinted from pg_catalog (source/postgres/shape.ts),
+ * against the fingerprint the last run recorded (`recorded`: SQL text, null when none): a retyped column, a renamed
+ * enum label or a mapped column dropped and added again changes stored values with no row trigger, so only a run
+ * (engine/columnTypes.ts) can bring the items to them. Compared on every probe, it reaches a run on the next tick.
+ */
+function shapeCheck(p: Prepared, params: Params, recorded: string): Partial<Record<Check, string>> {
+  const live = columnShapeSql(`${params.add(qualifiedTable(p.def))}::text`, params.add(p.shapeColumns));
+  return { 'table shape changed': `${recorded} IS DISTINCT FROM ${live}` };
+}
+
+/** The shape fingerprint the last run recorded (048), over `$1`, the definition id. */
+const RECORDED_COLUMN_SHAPE_SQL = `(SELECT d.column_shape FROM arcore.sync_definitions d WHERE d.id = $1::bigint)`;
 
 /** Positional parameters for one statement. */
 class Params {
@@ -441,7 +462,7 @@ async function probeTogether(p: Prepared): Promise<IdleVerdict> {
       sweepDueSql(p, params),
     );
   }
-  const all = { ...meta, ...source };
+  const all = { ...meta, ...source, ...shapeCheck(p, params, RECORDED_COLUMN_SHAPE_SQL) };
   const sql = `WITH ${ctes},
     v AS MATERIALIZED (SELECT ${columnsOf(all)}, ${BACKLOG_SQL}),
     mark AS (${MARK_SQL(
@@ -460,10 +481,12 @@ async function probeApart(ctx: EngineContext, p: Prepared): Promise<IdleVerdict>
   metaParams.add(p.id);
   const meta = metaChecks(p, metaParams);
   const lsn = p.def.source.cursor.type === 'LSN';
-  const extra = lsn
-    ? `, ${RECORDED_LSN_SQL}::text AS recorded_lsn, ${RECORDED_SHAPE_SQL} AS recorded_shape`
-    : `, (SELECT c.value FROM cur c WHERE c.cursor_type = 'TIMESTAMP') AS position,
-         ${sharedSql(p, metaParams)} AS shared, ${sweepDueSql(p, metaParams)} AS sweep_due`;
+  const extra =
+    `, ${RECORDED_COLUMN_SHAPE_SQL} AS recorded_column_shape` +
+    (lsn
+      ? `, ${RECORDED_LSN_SQL}::text AS recorded_lsn, ${RECORDED_SHAPE_SQL} AS recorded_shape`
+      : `, (SELECT c.value FROM cur c WHERE c.cursor_type = 'TIMESTAMP') AS position,
+         ${sharedSql(p, metaParams)} AS shared, ${sweepDueSql(p, metaParams)} AS sweep_due`);
   const { rows: metaRows } = await ctx.meta.query<Row>(
     statement(`WITH ${CURSOR_CTE} SELECT ${columnsOf(meta)}, ${BACKLOG_SQL}${extra}`, metaParams.values),
   );
@@ -495,6 +518,7 @@ async function probeApart(ctx: EngineContext, p: Prepared): Promise<IdleVerdict>
         `${params.add(metaRow.sweep_due === true)}::boolean`,
       );
     }
+    source = { ...source, ...shapeCheck(p, params, `${params.add(metaRow.recorded_column_shape)}::text`) };
     const { rows } = await p.sourcePool.query<Row>(
       statement(`${ctes}SELECT ${columnsOf(source)}`, params.values),
     );
@@ -527,7 +551,8 @@ export async function probeIdle(ctx: EngineContext, definitionName: string): Pro
     if (
       verdict.busy.includes('definition changed') ||
       verdict.busy.includes('delete detection changed') ||
-      verdict.busy.includes('cursor trigger changed')
+      verdict.busy.includes('cursor trigger changed') ||
+      verdict.busy.includes('table shape changed')
     )
       forget(ctx, definitionName);
     return verdict;

@@ -3,6 +3,7 @@ import { RunTimeBudgetError } from '../budget/errors';
 import type { SpColumnInfo } from '../canonical';
 import type { SyncDefinition } from '../definition/schema';
 import { readSourceTable } from '../source/postgres/catalog';
+import { readColumnShape } from '../source/postgres/shape';
 import { assertKeyIdentifies, isUnindexable } from '../source/postgres/keys';
 import { errorKindOf, hintFor } from '../errors/classify';
 import type { ErrorKind } from '../errors/kind';
@@ -15,7 +16,7 @@ import { backlogCounts, finishRun, markAbandonedRuns, startRun } from '../store/
 import type { DryRun } from './dryRun';
 import { checkListIdentity, claimLists, refuseShared } from './listIdentity';
 import { checkKeyKinds } from './keyKinds';
-import { checkColumnTypes } from './columnTypes';
+import { checkColumnTypes, shapeColumns } from './columnTypes';
 import { listsToBind, refuseUnclaimedItems } from './unclaimedItems';
 import {
   checkRoutedListIdentity,
@@ -322,29 +323,30 @@ async function openScope(
   );
   const { listId, spColumns } = lists[0];
   const sourcePool = ctx.sourcePool(def.source.connection);
+  const qualified = `${quoteIdent(def.source.schema)}.${quoteIdent(def.source.table)}`;
+  // Read before the columns (columnTypes.ts): a change between the two reads leaves the recorded shape stale, so
+  // the next idle probe lets a run record it, rather than trusting columns it never saw.
+  const shape = await readColumnShape(sourcePool, qualified, shapeColumns(def));
   const table = await readSourceTable(sourcePool, def.source.schema, def.source.table);
   if (!table) throw new SourceTableNotFoundError(def.name, `${def.source.schema}.${def.source.table}`);
   // I13: the catalog read that finds the table also lists its unique indexes: the check costs no query.
   assertKeyIdentifies(def.name, table, def.source.schema, def.source.table, def.source.key);
   // I1, I14: a key column retyped since the ledger was built (integer → text) would make every row look new.
-  await checkKeyKinds(
-    ctx.meta,
-    stored,
-    table.columns,
-    `${quoteIdent(def.source.schema)}.${quoteIdent(def.source.table)}`,
-    runId === DRY_RUN_ID,
-  );
+  await checkKeyKinds(ctx.meta, stored, table.columns, qualified, runId === DRY_RUN_ID);
   // I5, I14: a column retyped (or an enum label renamed) changed stored values no cursor saw: read every row again.
-  const retyped = await checkColumnTypes(ctx.meta, stored, table.columns, runId === DRY_RUN_ID);
-  if (retyped.length > 0)
+  // A mapped column dropped and added again holds none of the synced values: its fields are aligned afresh.
+  const reshaped = await checkColumnTypes(ctx.meta, stored, table.columns, shape, runId === DRY_RUN_ID);
+  if (reshaped.retyped.length > 0)
     ctx.log.warn(
-      `${def.name}: the type of ${retyped.map((c) => `"${c}"`).join(', ')} changed in Postgres: the push reads every ` +
-        'row again for the values the change gave them',
+      `${def.name}: the type of ${reshaped.retyped.map((c) => `"${c}"`).join(', ')} changed in Postgres: the push ` +
+        'reads every row again for the values the change gave them',
     );
   const pgColumns = table.columns;
   // Routed: each list is checked on its own columns; a list that does not fit waits, the others sync.
   const plan = planLists(def, pgColumns, lists, !isRouted(def));
-  for (const w of plan.warnings) ctx.log.warn(`${def.name}: ${w}`);
+  // Recorded with the run (details.warnings) as well as logged: the run after it no longer finds the change.
+  const warnings = [...plan.warnings, ...reshaped.recreated.map((r) => r.message)];
+  for (const w of warnings) ctx.log.warn(`${def.name}: ${w}`);
   const problems = listProblems(lists);
   for (const p of problems) ctx.log.error(`${def.name}: ${p.problem}`);
   const route = routedBefore ? () => lists[0] : routerOf(def, plan, lists);
@@ -386,7 +388,7 @@ async function openScope(
       def.source.connection,
     ),
     counts: emptyCounts(),
-    details: { warnings: plan.warnings, ...(problems.length ? { listProblems: problems } : {}) },
+    details: { warnings, ...(problems.length ? { listProblems: problems } : {}) },
     assertLockHeld: () => lock?.assertHeld(),
     lockSession: lock && sourcePool === ctx.meta ? lock : null,
     timeLeft: () => clock.deadline - Date.now(),

@@ -22,13 +22,18 @@ export interface StoredDefinition {
   keyKinds: RecordedKeyKinds | null;
   /** The types of the columns whose values flow to SharePoint (046, engine/columnTypes.ts); null until recorded. */
   columnTypes: RecordedColumnTypes | null;
+  /** The fingerprint of the columns it reads, as the idle probe compares it (048, source/postgres/shape.ts). */
+  columnShape: string | null;
 }
 
 /** Per key column: the identity rendering it had (engine/keyKinds.ts) and its Postgres type, for messages. */
 export type RecordedKeyKinds = Record<string, { rendering: string; type: string }>;
 
-/** Per column: its Postgres type as a cast target, and an enum's labels. */
-export type RecordedColumnTypes = Record<string, { type: string; labels?: string[] }>;
+/**
+ * Per column: its Postgres type as a cast target, an enum's labels, and its number in the relation (attnum: a column
+ * dropped and added again gets a new one; absent in records made before it was kept).
+ */
+export type RecordedColumnTypes = Record<string, { type: string; labels?: string[]; attnum?: number }>;
 
 export class UnknownDefinitionError extends Error {
   readonly errorKind: ErrorKind = 'not_found';
@@ -202,6 +207,7 @@ interface DefinitionRow {
   realign_date_only: boolean;
   key_kinds: RecordedKeyKinds | null;
   column_types: RecordedColumnTypes | null;
+  column_shape: string | null;
 }
 
 function fromRow(row: DefinitionRow): StoredDefinition {
@@ -214,11 +220,12 @@ function fromRow(row: DefinitionRow): StoredDefinition {
     realignDateOnly: row.realign_date_only,
     keyKinds: row.key_kinds,
     columnTypes: row.column_types,
+    columnShape: row.column_shape,
   };
 }
 
 const SELECT_DEFINITION = `SELECT d.id, d.name, d.document, d.updated_at, d.list_id, d.realign_date_only, d.key_kinds,
-    d.column_types,
+    d.column_types, d.column_shape,
     EXISTS (SELECT 1 FROM arcore.pull_insert_intents i WHERE i.definition_id = d.id) AS intents_left
   FROM arcore.sync_definitions d`;
 
@@ -239,15 +246,17 @@ export async function bindKeyKinds(
   ]);
 }
 
-/** Records the types of the columns whose values flow to SharePoint (046, engine/columnTypes.ts). */
+/** Records the types of the mapped columns (046) and the shape fingerprint the idle probe compares (048). */
 export async function bindColumnTypes(
   db: Pool | PoolClient,
   id: string,
   types: RecordedColumnTypes,
+  shape: string,
 ): Promise<void> {
-  await db.query('UPDATE arcore.sync_definitions SET column_types = $2 WHERE id = $1', [
+  await db.query('UPDATE arcore.sync_definitions SET column_types = $2, column_shape = $3 WHERE id = $1', [
     id,
     JSON.stringify(types),
+    shape,
   ]);
 }
 

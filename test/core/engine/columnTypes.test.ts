@@ -1,11 +1,15 @@
 /**
  * I5, I14 (docs/design.md, "Definitions evolve safely"; found by review r24): ALTER … TYPE and a renamed enum label
  * change stored values without a row trigger, so the push cursor never passes them again. The next push reads
- * every row again and brings the items to the values the change gave the rows.
+ * every row again and brings the items to the values the change gave the rows; the idle probe sees the change on
+ * the next tick, not at the hourly full push. A mapped column dropped and added again holds none of the synced
+ * values: they are never pushed empty over SharePoint's.
  */
+import { runBackfill } from '../../../src/core/engine/backfill/run';
+import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
 import { projectsDefinition, startHarness, type Harness } from '../../support/engineHarness';
-import { defineProjects } from '../../support/projects';
+import { defineProjects, pushedTwoProjects, runDetails } from '../../support/projects';
 
 let h: Harness;
 beforeEach(async () => {
@@ -14,6 +18,12 @@ beforeEach(async () => {
 afterEach(async () => h.close());
 
 const push = () => runPush(h.ctx, 'projects', { trigger: 'test' });
+/** A scheduled push: the idle probe goes first. */
+const scheduled = () => runPush(h.ctx, 'projects', { trigger: 'queue' });
+const budgets = async () =>
+  (await h.db.pool.query<{ budget: string | null }>('SELECT budget FROM projects ORDER BY id')).rows.map((r) =>
+    r.budget === null ? null : Number(r.budget),
+  );
 const fieldOf = async (field: string) =>
   (await h.items('projects')).map((i) => i.fields[field]).sort((a, b) => String(a).localeCompare(String(b)));
 
@@ -33,7 +43,12 @@ async function oldRowsPushed(values: string): Promise<void> {
 describe('I5/I14 a column retyped in Postgres', () => {
   beforeEach(async () => {
     const fields = [...projectsDefinition().fields, { source: 'mood', target: 'Mood' }];
-    await defineProjects(h, 'projects', { alter: ['ADD COLUMN mood text'], definition: { fields } });
+    // No overlap window and a daily delete sweep: a scheduled push of the quiet table is idle.
+    await defineProjects(h, 'projects', {
+      alter: ['ADD COLUMN mood text'],
+      source: { overlapSeconds: 0 },
+      definition: { fields, deletes: { checkIntervalSeconds: 86400 } },
+    });
     await oldRowsPushed(
       "(1, 'one', 10.4, 'ok', now() - interval '1 hour'), (2, 'two', 20, 'ok', now() - interval '1 hour')",
     );
@@ -42,18 +57,17 @@ describe('I5/I14 a column retyped in Postgres', () => {
   it('a retyped column: the next push writes the values the new type gave the rows, and only those', async () => {
     // What a push with nothing to do reads (the overlap window behind its cursor).
     const quiet = (await push()).processed;
-    // Whole currency units from now on: ALTER rounds every stored value and fires no row trigger.
+    expect(await scheduled()).toMatchObject({ idle: true, runId: null });
+    // Whole currency units from now on: ALTER rounds every stored value and fires no row trigger. The next
+    // scheduled push is a run, not an idle probe that trusts the table's shape for the hour.
     await h.db.pool.query('ALTER TABLE projects ALTER COLUMN budget TYPE numeric(12,0)');
-    expect(await push()).toMatchObject({
-      status: 'SUCCEEDED',
-      processed: 3,
-      updated: 1,
-      created: 0,
-      deleted: 0,
-    });
+    const run = await scheduled();
+    expect(run.idle).toBeUndefined();
+    expect(run).toMatchObject({ status: 'SUCCEEDED', processed: 3, updated: 1, created: 0, deleted: 0 });
     expect(await fieldOf('Budget')).toEqual([10, 20, 30]);
-    // Recorded: the push after it reads from its cursor again.
+    // Recorded: the push after it reads from its cursor again, and the probe finds the table quiet again.
     expect(await push()).toMatchObject({ status: 'SUCCEEDED', processed: quiet });
+    expect(await scheduled()).toMatchObject({ idle: true });
   });
 
   it('an enum label renamed: the rows holding it are pushed with the new label', async () => {
@@ -65,8 +79,59 @@ describe('I5/I14 a column retyped in Postgres', () => {
     // A label added changes no stored value: no re-read.
     await h.db.pool.query("ALTER TYPE mood ADD VALUE 'furious'");
     expect(await push()).toMatchObject({ status: 'SUCCEEDED', processed: quiet });
+    expect(await scheduled()).toMatchObject({ idle: true });
     await h.db.pool.query("ALTER TYPE mood RENAME VALUE 'ok' TO 'fine'");
-    expect(await push()).toMatchObject({ status: 'SUCCEEDED', updated: 2, created: 0 });
+    const run = await scheduled();
+    expect(run.idle).toBeUndefined();
+    expect(run).toMatchObject({ status: 'SUCCEEDED', updated: 2, created: 0 });
     expect(await fieldOf('Mood')).toEqual(['fine', 'fine', 'sad']);
+  });
+});
+
+describe('I14 a mapped column dropped and added again', () => {
+  const recreate = async () => {
+    await h.db.pool.query('ALTER TABLE projects DROP COLUMN budget');
+    await h.db.pool.query('ALTER TABLE projects ADD COLUMN budget numeric(12,2)');
+    // An edit of another column: the push reads the row, with its now empty budget.
+    await h.db.pool.query("UPDATE projects SET name = 'ONE' WHERE id = 1");
+  };
+
+  it('a definition that pulls: the empty column is not pushed, the next pull fills it from SharePoint', async () => {
+    await pushedTwoProjects(h, 'projects');
+    await recreate();
+    const run = await push();
+    expect(run).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+    expect(await fieldOf('Title')).toEqual(['ONE', 'two']);
+    expect(await fieldOf('Budget')).toEqual([10, 20]);
+    expect((await runDetails(h, run.runId)).warnings).toEqual(
+      expect.arrayContaining([expect.stringContaining('column "budget" was dropped and added again in Postgres')]),
+    );
+    expect(await runPull(h.ctx, 'projects', { trigger: 'test' })).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await budgets()).toEqual([10, 20]);
+    // Aligned: nothing left to write either way.
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', updated: 0 });
+    expect(await fieldOf('Budget')).toEqual([10, 20]);
+  });
+
+  it('a definition that does not pull: SharePoint keeps its values, the warning names the column and the backfill that takes them', async () => {
+    await pushedTwoProjects(h, 'projects', { definition: { pull: { enabled: false } } });
+    await recreate();
+    const run = await push();
+    expect(run).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+    expect(await fieldOf('Budget')).toEqual([10, 20]);
+    const command = 'npx arcore-sync backfill projects --fields Budget --direction pull';
+    expect((await runDetails(h, run.runId)).warnings).toEqual(
+      expect.arrayContaining([expect.stringMatching(/column "budget" was dropped and added again[^]*does not pull/)]),
+    );
+    expect(((await runDetails(h, run.runId)).warnings as string[]).join('\n')).toContain(command);
+    // The next step the warning names brings SharePoint's values back into Postgres.
+    expect(
+      await runBackfill(h.ctx, 'projects', { fields: ['Budget'], direction: 'pull', trigger: 'test' }),
+    ).toMatchObject({ complete: true });
+    expect(await budgets()).toEqual([10, 20]);
+    // A value written in the column is the operator's: pushed.
+    await h.db.pool.query('UPDATE projects SET budget = 15 WHERE id = 1');
+    expect(await push()).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
+    expect(await fieldOf('Budget')).toEqual([15, 20]);
   });
 });

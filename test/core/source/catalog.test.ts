@@ -22,6 +22,7 @@ describe('source catalog: domains and enums', () => {
   it('reads plain columns as information_schema names them', async () => {
     expect(await column('name')).toEqual({
       name: 'name',
+      attnum: 2,
       dataType: 'character varying',
       udtName: 'varchar',
       isNullable: true,
@@ -53,7 +54,7 @@ describe('source catalog: domains and enums', () => {
       ({ maxLength: _max, numericPrecision: _precision, ...rest }) => rest,
     );
     const { rows } = await db.pool.query(
-      `SELECT column_name AS name, data_type AS "dataType", udt_name AS "udtName",
+      `SELECT column_name AS name, ordinal_position::int AS attnum, data_type AS "dataType", udt_name AS "udtName",
               is_nullable = 'YES' AS "isNullable", numeric_scale AS "numericScale",
               column_default IS NOT NULL AS "hasDefault",
               format_type(a.atttypid, a.atttypmod) AS "sqlType"
@@ -67,6 +68,7 @@ describe('source catalog: domains and enums', () => {
   it('resolves a domain over a domain to its base type, with NOT NULL and default of any level', async () => {
     expect(await column('cost')).toEqual({
       name: 'cost',
+      attnum: 5,
       dataType: 'numeric',
       udtName: 'numeric',
       isNullable: false,

@@ -5,6 +5,11 @@ import type { PgEnumInfo } from '../../canonical';
 /** A column of the source table as the engine sees it: domains resolved to their base type. */
 export interface SourceColumn {
   name: string;
+  /**
+   * pg_attribute.attnum: the column's number in its relation. A column dropped and added again under the same name
+   * gets a new one (engine/columnTypes.ts).
+   */
+  attnum?: number;
   /** information_schema style: 'integer', 'timestamp with time zone', 'ARRAY', 'USER-DEFINED'. */
   dataType: string;
   /** The base type's name ('int4', '_text', an enum's name); '_' + element for arrays. */
@@ -68,7 +73,7 @@ WITH RECURSIVE base AS (
 ), resolved_elem AS (
   SELECT e.* FROM elem e JOIN pg_type t ON t.oid = e.typid WHERE t.typtype <> 'd'
 )
-SELECT a.attname AS name,
+SELECT a.attname AS name, a.attnum::int AS attnum,
        CASE WHEN re.typid IS NOT NULL THEN 'ARRAY'
             WHEN tn.nspname = 'pg_catalog' THEN format_type(r.typid, NULL)
             ELSE 'USER-DEFINED' END AS data_type,
@@ -164,6 +169,7 @@ export async function readSourceTable(
 async function readColumns(pool: Pool, oid: number): Promise<SourceColumn[]> {
   const cols = await pool.query<{
     name: string;
+    attnum: number;
     data_type: string;
     udt_name: string;
     is_nullable: boolean;
@@ -182,6 +188,7 @@ async function readColumns(pool: Pool, oid: number): Promise<SourceColumn[]> {
   const anyUpdatable = cols.rows.some((r) => r.updatable);
   return cols.rows.map((r) => ({
     name: r.name,
+    attnum: r.attnum,
     dataType: r.data_type,
     udtName: r.udt_name,
     isNullable: r.is_nullable,

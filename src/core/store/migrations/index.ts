@@ -29,6 +29,7 @@ import * as m040 from './040_date_zone_realign';
 import * as m041 from './041_capture_shape';
 import * as m046 from './046_key_kinds';
 import * as m047 from './047_capture_source';
+import * as m048 from './048_column_shape';
 
 export interface Migration {
   version: number;
@@ -69,4 +70,5 @@ export const migrations: Migration[] = [
   { version: 41, ...m041 },
   { version: 46, ...m046 },
   { version: 47, ...m047 },
+  { version: 48, ...m048 },
 ];
