@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '../db/transaction';
 import type { FieldMapping, SyncDefinition } from '../definition/schema';
-import type { SourceColumn } from '../source/postgres/catalog';
+import type { SourceColumn, SourceTableInfo } from '../source/postgres/catalog';
 import { clearListCursors } from '../store/cursors';
 import { bindColumnTypes, type RecordedColumnTypes, type StoredDefinition } from '../store/definitions';
 import { rereadForRoutes } from './routesReread';
@@ -41,8 +41,20 @@ export function shapeColumns(def: SyncDefinition): string[] {
   ].sort();
 }
 
-function typesNow(def: SyncDefinition, columns: readonly SourceColumn[]): RecordedColumnTypes {
+/**
+ * Relations whose column numbers say where their values live: a table's column dropped and added again starts
+ * empty. A view's, a materialized view's or a foreign table's columns only show values kept elsewhere (a view made
+ * again with its columns in another order shows the same values), so their numbers are not recorded.
+ */
+const TABLE_KINDS = new Set(['r', 'p']);
+
+function typesNow(
+  def: SyncDefinition,
+  columns: readonly SourceColumn[],
+  relkind: string,
+): RecordedColumnTypes {
   const wanted = mappedColumns(def);
+  const numbered = TABLE_KINDS.has(relkind);
   return Object.fromEntries(
     columns
       .filter((c) => wanted.has(c.name))
@@ -51,7 +63,7 @@ function typesNow(def: SyncDefinition, columns: readonly SourceColumn[]): Record
         {
           type: c.sqlType ?? `${c.udtName}/${c.numericScale ?? ''}`,
           ...(c.enum ? { labels: [...c.enum.labels] } : {}),
-          ...(c.attnum === undefined ? {} : { attnum: c.attnum }),
+          ...(c.attnum === undefined || !numbered ? {} : { attnum: c.attnum }),
         },
       ]),
   );
@@ -120,7 +132,9 @@ function recreatedColumn(def: SyncDefinition, column: string): RecreatedColumn {
   const steps = [
     `put the values back in "${column}" (from a backup: each row changed is pushed)`,
     ...(pullable.length > 0
-      ? [`take SharePoint's: "npx arcore-sync backfill ${def.name} --fields ${pullable.join(',')} --direction pull"`]
+      ? [
+          `take SharePoint's: "npx arcore-sync backfill ${def.name} --fields ${pullable.join(',')} --direction pull"`,
+        ]
       : []),
     ...(pushOnly.length > 0
       ? [
@@ -145,7 +159,11 @@ function recreatedColumn(def: SyncDefinition, column: string): RecreatedColumn {
  * stored delta link would read only items changed since, so the list is read again (as `apply` does for a field
  * mapped again).
  */
-async function realignRecreated(client: PoolClient, definitionId: string, cols: RecreatedColumn[]): Promise<void> {
+async function realignRecreated(
+  client: PoolClient,
+  definitionId: string,
+  cols: RecreatedColumn[],
+): Promise<void> {
   const targets = [...new Set(cols.flatMap((c) => c.fields.map((f) => f.target)))];
   await client.query(
     `UPDATE arcore.sync_ledger SET synced_values = synced_values - $2::text[], content_hash = NULL
@@ -166,7 +184,7 @@ async function realignRecreated(client: PoolClient, definitionId: string, cols: 
  * would meet the new one as a Postgres change (a conflict the policy may settle against the edit). When a column
  * whose values flow to SharePoint has another type than the one recorded, the next push reads every row again
  * (rows that equal the ledger write nothing), in the same transaction that records the new types. A mapped column
- * dropped and added again (a new attnum) holds none of the synced values: its fields are aligned afresh
+ * of a table dropped and added again (a new attnum) holds none of the synced values: its fields are aligned afresh
  * (realignRecreated), never pushed empty over SharePoint's values. `shape` is the fingerprint read before
  * `columns` (shape.ts): recorded with the types, the idle probe compares it on every tick, so a change reaches a
  * run at once; read first, a change between the two reads leaves it stale and the next probe lets a run record it.
@@ -175,12 +193,12 @@ async function realignRecreated(client: PoolClient, definitionId: string, cols: 
 export async function checkColumnTypes(
   meta: Pool,
   stored: StoredDefinition,
-  columns: readonly SourceColumn[],
+  table: SourceTableInfo,
   shape: string,
   dryRun: boolean,
 ): Promise<ShapeChanges> {
   const def = stored.definition;
-  const now = typesNow(def, columns);
+  const now = typesNow(def, table.columns, table.relkind);
   const was = stored.columnTypes;
   if (was !== null && stored.columnShape === shape && JSON.stringify(was) === JSON.stringify(now))
     return { retyped: [], recreated: [] };

@@ -335,7 +335,7 @@ async function openScope(
   await checkKeyKinds(ctx.meta, stored, table.columns, qualified, runId === DRY_RUN_ID);
   // I5, I14: a column retyped (or an enum label renamed) changed stored values no cursor saw: read every row again.
   // A mapped column dropped and added again holds none of the synced values: its fields are aligned afresh.
-  const reshaped = await checkColumnTypes(ctx.meta, stored, table.columns, shape, runId === DRY_RUN_ID);
+  const reshaped = await checkColumnTypes(ctx.meta, stored, table, shape, runId === DRY_RUN_ID);
   if (reshaped.retyped.length > 0)
     ctx.log.warn(
       `${def.name}: the type of ${reshaped.retyped.map((c) => `"${c}"`).join(', ')} changed in Postgres: the push ` +

@@ -8,7 +8,7 @@
 import { runBackfill } from '../../../src/core/engine/backfill/run';
 import { runPull } from '../../../src/core/engine/pull';
 import { runPush } from '../../../src/core/engine/push';
-import { projectsDefinition, startHarness, type Harness } from '../../support/engineHarness';
+import { projectsDefinition, SITE, startHarness, type Harness } from '../../support/engineHarness';
 import { defineProjects, pushedTwoProjects, runDetails } from '../../support/projects';
 
 let h: Harness;
@@ -21,8 +21,8 @@ const push = () => runPush(h.ctx, 'projects', { trigger: 'test' });
 /** A scheduled push: the idle probe goes first. */
 const scheduled = () => runPush(h.ctx, 'projects', { trigger: 'queue' });
 const budgets = async () =>
-  (await h.db.pool.query<{ budget: string | null }>('SELECT budget FROM projects ORDER BY id')).rows.map((r) =>
-    r.budget === null ? null : Number(r.budget),
+  (await h.db.pool.query<{ budget: string | null }>('SELECT budget FROM projects ORDER BY id')).rows.map(
+    (r) => (r.budget === null ? null : Number(r.budget)),
   );
 const fieldOf = async (field: string) =>
   (await h.items('projects')).map((i) => i.fields[field]).sort((a, b) => String(a).localeCompare(String(b)));
@@ -104,7 +104,9 @@ describe('I14 a mapped column dropped and added again', () => {
     expect(await fieldOf('Title')).toEqual(['ONE', 'two']);
     expect(await fieldOf('Budget')).toEqual([10, 20]);
     expect((await runDetails(h, run.runId)).warnings).toEqual(
-      expect.arrayContaining([expect.stringContaining('column "budget" was dropped and added again in Postgres')]),
+      expect.arrayContaining([
+        expect.stringContaining('column "budget" was dropped and added again in Postgres'),
+      ]),
     );
     expect(await runPull(h.ctx, 'projects', { trigger: 'test' })).toMatchObject({ status: 'SUCCEEDED' });
     expect(await budgets()).toEqual([10, 20]);
@@ -121,7 +123,9 @@ describe('I14 a mapped column dropped and added again', () => {
     expect(await fieldOf('Budget')).toEqual([10, 20]);
     const command = 'npx arcore-sync backfill projects --fields Budget --direction pull';
     expect((await runDetails(h, run.runId)).warnings).toEqual(
-      expect.arrayContaining([expect.stringMatching(/column "budget" was dropped and added again[^]*does not pull/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/column "budget" was dropped and added again[^]*does not pull/),
+      ]),
     );
     expect(((await runDetails(h, run.runId)).warnings as string[]).join('\n')).toContain(command);
     // The next step the warning names brings SharePoint's values back into Postgres.
@@ -133,5 +137,44 @@ describe('I14 a mapped column dropped and added again', () => {
     await h.db.pool.query('UPDATE projects SET budget = 15 WHERE id = 1');
     expect(await push()).toMatchObject({ status: 'SUCCEEDED', updated: 1 });
     expect(await fieldOf('Budget')).toEqual([15, 20]);
+  });
+
+  it('a view made again with its columns in another order shows the same values: nothing is aligned afresh', async () => {
+    await h.db.pool.query(`CREATE TABLE gadgets (id int PRIMARY KEY, name text, price numeric(12,2),
+        updated_at timestamptz NOT NULL DEFAULT now());
+      CREATE VIEW gadgets_v AS SELECT id, name, price, updated_at FROM gadgets;
+      INSERT INTO gadgets VALUES (1, 'one', 10, now() - interval '1 hour')`);
+    await h.define({
+      name: 'gadgets',
+      source: {
+        table: 'gadgets_v',
+        key: ['id'],
+        cursor: { type: 'TIMESTAMP', column: 'updated_at' },
+        overlapSeconds: 0,
+      },
+      target: { site: SITE, list: 'Gadgets' },
+      fields: [
+        { source: 'name', target: 'Title' },
+        { source: 'price', target: 'Price' },
+      ],
+      deletes: { checkIntervalSeconds: 86400 },
+    });
+    const gadgets = (trigger: 'test' | 'queue') => runPush(h.ctx, 'gadgets', { trigger });
+    expect(await gadgets('test')).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    expect(await gadgets('queue')).toMatchObject({ idle: true });
+    await h.db.pool.query(`DROP VIEW gadgets_v;
+      CREATE VIEW gadgets_v AS SELECT id, price, name, updated_at FROM gadgets`);
+    // The view's shape changed (its column numbers): one run looks, and records it.
+    const run = await gadgets('queue');
+    expect(run.idle).toBeUndefined();
+    expect(run).toMatchObject({ status: 'SUCCEEDED', updated: 0 });
+    expect(JSON.stringify((await runDetails(h, run.runId)).warnings)).not.toContain(
+      'dropped and added again',
+    );
+    const { rows } = await h.db.pool.query<{ kept: boolean }>(
+      "SELECT synced_values ? 'Price' AS kept FROM arcore.sync_ledger",
+    );
+    expect(rows).toEqual([{ kept: true }]);
+    expect(await gadgets('queue')).toMatchObject({ idle: true });
   });
 });

@@ -260,6 +260,13 @@ describe('idle probe, LSN', () => {
     expect(await titles(name)).toEqual(['seven']);
     await expectIdle(name);
   });
+
+  it('a mapped column retyped is a run on the next tick, which records the shape', async () => {
+    await h.db.pool.query(`ALTER TABLE ${name} ALTER COLUMN name TYPE varchar(40)`);
+    expect((await probeIdle(h.ctx, name))?.busy).toEqual(['table shape changed']);
+    await expectRun(name, { updated: 0 });
+    await expectIdle(name);
+  });
 });
 
 describe('idle probe, source pool apart from the metadata pool', () => {
@@ -309,6 +316,17 @@ describe('idle probe, source pool apart from the metadata pool', () => {
     expect(run).toMatchObject({ created: 1 });
     expect(await pushApart(name)).toMatchObject({ idle: true });
     expect(await titles(name)).toEqual(['one', 'two']);
+  });
+
+  it('apart_ts: a column it does not read changes nothing; a column it maps retyped is a run on the next tick', async () => {
+    await h.db.pool.query('ALTER TABLE apart_ts ADD COLUMN note text');
+    expect(await pushApart('apart_ts')).toMatchObject({ idle: true });
+    await h.db.pool.query('ALTER TABLE apart_ts ALTER COLUMN name TYPE varchar(40)');
+    expect((await probeIdle(apart, 'apart_ts'))?.busy).toEqual(['table shape changed']);
+    const run = await pushApart('apart_ts');
+    expect(run.idle).toBeUndefined();
+    expect(run).toMatchObject({ status: 'SUCCEEDED', updated: 0 });
+    expect(await pushApart('apart_ts')).toMatchObject({ idle: true });
   });
 });
 

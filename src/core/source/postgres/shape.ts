@@ -26,9 +26,9 @@ export async function readColumnShape(
   qualifiedTable: string,
   columns: readonly string[],
 ): Promise<string> {
-  const { rows } = await pool.query<{ shape: string }>(`SELECT ${columnShapeSql('$1::text', '$2')} AS shape`, [
-    qualifiedTable,
-    [...columns],
-  ]);
+  const { rows } = await pool.query<{ shape: string }>(
+    `SELECT ${columnShapeSql('$1::text', '$2')} AS shape`,
+    [qualifiedTable, [...columns]],
+  );
   return rows[0].shape;
 }
