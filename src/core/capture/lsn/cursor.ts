@@ -25,6 +25,8 @@ export interface LsnCursor {
    * writeLsnCursor); null when none was recorded yet.
    */
   shape?: string | null;
+  /** As read: whether the place of the slot is recorded (sync_cursors.capture_source, source.ts). */
+  located?: boolean;
 }
 
 /**
@@ -72,13 +74,19 @@ export function parseLsnCursor(raw: string | null | undefined): LsnCursor | null
 }
 
 export async function readLsnCursor(db: Pool | PoolClient, definitionId: string): Promise<LsnCursor | null> {
-  const { rows } = await db.query<{ value: string | null; owed: boolean; shape: string | null }>(
-    `SELECT value, deletes_full_position IS NOT NULL AS owed, capture_shape AS shape FROM arcore.sync_cursors
-      WHERE definition_id = $1 AND scope = 'SOURCE' AND cursor_type = 'LSN'`,
+  const { rows } = await db.query<{
+    value: string | null;
+    owed: boolean;
+    shape: string | null;
+    located: boolean;
+  }>(
+    `SELECT value, deletes_full_position IS NOT NULL AS owed, capture_shape AS shape,
+            capture_source IS NOT NULL AS located
+       FROM arcore.sync_cursors WHERE definition_id = $1 AND scope = 'SOURCE' AND cursor_type = 'LSN'`,
     [definitionId],
   );
   const cursor = parseLsnCursor(rows[0]?.value);
-  return cursor && { ...cursor, deletesOwed: rows[0].owed, shape: rows[0].shape };
+  return cursor && { ...cursor, deletesOwed: rows[0].owed, shape: rows[0].shape, located: rows[0].located };
 }
 
 /** Records the capture shape the slot's changes are read against (storage.ts). */

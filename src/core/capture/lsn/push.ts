@@ -30,9 +30,13 @@ import { applyTruncate, compareUnlessTruncateHeld, openTruncates, recordTruncate
 import { recordPendingTruncates } from './pendingTruncates';
 import { olderShapeForm, readShape, readStorage, shapeChange } from './storage';
 import { awaitVisible, VISIBILITY_WAIT_MS } from './visibility';
-import { leavePreviousSource, recordCaptureSource } from './source';
+import { leavePreviousSource, recordCaptureSource, recordUnknownCaptureSource } from './source';
+import { inTransaction } from '../../db/transaction';
 
-/** The position of a dry run's cursor when there is no slot to read (no capture yet, or the slot was lost). */
+/**
+ * The position of a dry run's cursor when there is no slot to read (no capture yet, or the slot was lost), and of a
+ * stored cursor while startCapture creates the slot.
+ */
 const NO_SLOT = '0/0';
 
 /** The names of the definition's slot, publication and origin. */
@@ -49,15 +53,23 @@ async function startCapture(scope: RunScope, names: LsnNames, reason: string): P
   await assertReplicaIdentity(sourcePool, def.name, def.source.schema, def.source.table, def.source.key);
   // A slot left on the server or database the definition read before is dropped there (or named): source.ts.
   const source = await leavePreviousSource(scope, names);
+  // Until the new slot is recorded, the cursor says capture is starting: a run stopped in between starts it again
+  // (runLsnCapture). The cursor of the slot before would be read against the new slot: on another server its position
+  // is of other WAL (a new server's slot may lie behind it, so no check took it for a move), and the place recorded
+  // would stay the old one, whose re-point then left the new slot behind.
+  await writeLsnCursor(scope.ctx.meta, scope.definitionId, { lsn: NO_SLOT, load: { after: null, reason } });
   await ensurePublication(sourcePool, def.name, names, def.source.schema, def.source.table);
   await dropSlot(sourcePool, names.slot);
   const lsn = await createSlot(sourcePool, def.name, names.slot);
   // Read once the slot exists: a partition attached or truncated after this is seen by the next run (storage.ts).
   const shape = await readShape(sourcePool, names.publication, def.source.schema, def.source.table);
   const cursor: LsnCursor = { lsn, load: { after: null, reason }, shape };
-  await writeLsnCursor(scope.ctx.meta, scope.definitionId, cursor);
-  await writeCaptureShape(scope.ctx.meta, scope.definitionId, shape);
-  await recordCaptureSource(scope, source);
+  // The slot's position, the shape it is read against and where it lives, together or not at all.
+  await inTransaction(scope.ctx.meta, async (client) => {
+    await writeLsnCursor(client, scope.definitionId, cursor);
+    await writeCaptureShape(client, scope.definitionId, shape);
+    await recordCaptureSource(client, scope, source);
+  });
   scope.ctx.log.info(
     `${def.name}: replication slot "${names.slot}" created at ${lsn}; loading the table (${reason})`,
   );
@@ -571,8 +583,9 @@ const WAL_FLUSH_WAIT_MS = 250;
 
 /**
  * Every move of the slot by the push records the new position first (confirm, startCapture records the position
- * the slot was created at before anything reads it), so the recorded position is never behind the slot's (a crash
- * between startCapture's create and its record is taken for a move, and the full re-read is what it owed). A slot
+ * the slot was created at before anything reads it), so the recorded position is never behind the slot's (a run
+ * stopped between startCapture's create and its record left the cursor saying capture was starting, and starts it
+ * again). A slot
  * ahead of it was moved by someone else (dropped and created again under the same name, or advanced): the changes
  * in between are not in it, and reading on from it would lose them without a word. It is handled as a lost slot.
  */
@@ -702,16 +715,22 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
   const names = await namesFor(scope);
   scope.details.slot = names.slot;
   let cursor = await readLsnCursor(ctx.meta, scope.definitionId);
-  if (!cursor && scope.dryRun) {
+  // A run stopped while startCapture created the slot starts capture again (startCapture).
+  const starting =
+    cursor?.lsn === NO_SLOT
+      ? `capture was starting when a run stopped (${cursor.load?.reason ?? 'no reason recorded'})`
+      : null;
+  if ((!cursor || starting) && scope.dryRun) {
     // No slot yet and a dry run creates none: preview the load the first run makes.
     await load(
       scope,
-      { lsn: NO_SLOT, load: { after: null, reason: 'no capture yet: loading the table' } },
+      { lsn: NO_SLOT, load: { after: null, reason: starting ?? 'no capture yet: loading the table' } },
       new PageProgress(scope),
     );
     return;
   }
-  if (!cursor) cursor = await startCapture(scope, names, 'no capture yet: loading the table');
+  if (!cursor || starting)
+    cursor = await startCapture(scope, names, starting ?? 'no capture yet: loading the table');
   else
     await assertReplicaIdentity(
       scope.sourcePool,
@@ -723,11 +742,17 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
     );
   const progress = new PageProgress(scope);
   let position: Position = { confirmed: cursor.lsn, within: cursor.within ?? null };
+  let located = cursor.located !== false;
   for (let restarted = false; ;) {
     try {
       if (!(await load(scope, cursor, progress))) return;
       for (;;) {
         let { head, outcome } = await peekAndApply(scope, names, position, progress, null, cursor);
+        // The slot was read here: where it lives, for a cursor that does not say (source.ts).
+        if (!located && !scope.dryRun) {
+          await recordUnknownCaptureSource(scope);
+          located = true;
+        }
         if (outcome.kind === 'idle' && !head.flushed) {
           // The server had not flushed up to where the peek stopped (asynchronous commits): a second look at
           // the same WAL once it has, so that the run can still confirm it.
@@ -776,6 +801,7 @@ export async function runLsnCapture(scope: RunScope): Promise<void> {
       scope.details.captureRestarted = reason;
       cursor = await startCapture(scope, names, reason);
       position = { confirmed: cursor.lsn, within: null };
+      located = true;
     }
   }
 }

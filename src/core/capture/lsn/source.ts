@@ -32,19 +32,36 @@ async function readCaptureSource(db: Pool | PoolClient, definitionId: string): P
   return rows[0]?.source ?? null;
 }
 
-/** Records where the slot just created lives (after the cursor row is written). */
-export async function recordCaptureSource(scope: RunScope, current: SourceDatabase): Promise<void> {
+/**
+ * Records where the slot lives: `db` is the transaction that writes the cursor of a slot just created (startCapture),
+ * so that a run stopped in between never leaves the cursor of the new slot beside the place of the old one.
+ */
+export async function recordCaptureSource(
+  db: Pool | PoolClient,
+  scope: RunScope,
+  current: SourceDatabase,
+): Promise<void> {
   const source: CaptureSource = {
     connection: scope.def.source.connection,
     systemId: current.systemId,
     databaseOid: current.databaseOid,
     databaseName: current.databaseName,
   };
-  await scope.ctx.meta.query(
+  await db.query(
     `UPDATE arcore.sync_cursors SET capture_source = $2::jsonb
       WHERE definition_id = $1 AND scope = 'SOURCE' AND cursor_type = 'LSN'`,
     [scope.definitionId, JSON.stringify(source)],
   );
+}
+
+/**
+ * A cursor written before the slot's place was recorded (by a version before migration 047): once a run has read
+ * the slot on the current source, that is where it lives, and it is recorded then (once), so that a later re-point
+ * drops it there. Left unrecorded, the re-point found no place on record and left the slot holding that server's
+ * WAL with no word.
+ */
+export async function recordUnknownCaptureSource(scope: RunScope): Promise<void> {
+  await recordCaptureSource(scope.ctx.meta, scope, await sourceDatabase(scope.sourcePool));
 }
 
 /**

@@ -125,3 +125,67 @@ it('remove right after a re-point drops the slot where capture last lived too', 
   }
   expect(await slotsNamed(h.db, slot)).toEqual([]);
 }, 60000);
+
+/**
+ * Where the slot lives is known whatever stopped the run that created it, and for a cursor written before it was
+ * recorded (an upgrade): otherwise a later re-point finds the wrong server, or none, recorded, and the slot it left
+ * holds that server's WAL with no word (review r34).
+ */
+it('the record of where the slot lives holds through a run stopped before it and a cursor written without it', async () => {
+  const ddl = `CREATE TABLE kept (id integer PRIMARY KEY, name text, budget numeric(12,2));
+    INSERT INTO kept VALUES (1, 'a', 1), (2, 'b', 2)`;
+  await h.db.pool.query(ddl);
+  await h.define(lsnDefinition('kept'));
+  expect(await runPush(h.ctx, 'kept', { trigger: 'test' })).toMatchObject({ created: 2 });
+  const stored = await getDefinition(h.db.pool, 'kept');
+  const { slot } = lsnNames(await readInstallationId(h.db.pool), stored.id, 'kept');
+  const repoint = async (connection: string) => {
+    const input = lsnDefinition('kept');
+    await upsertDefinitions(h.db.pool, [
+      parseDefinition({ ...input, source: { ...input.source, connection } }),
+    ]);
+  };
+
+  // A cursor written before its slot's place was recorded (migration 047): a run that reads the slot records it.
+  await h.db.pool.query('UPDATE arcore.sync_cursors SET capture_source = NULL WHERE definition_id = $1', [
+    stored.id,
+  ]);
+  await h.db.pool.query(`UPDATE kept SET name = 'a2' WHERE id = 1`);
+  expect(await runPush(h.ctx, 'kept', { trigger: 'test' })).toMatchObject({ updated: 1 });
+  process.env[CONNECTION] = other.url;
+  await other.pool.query(ddl);
+  await other.pool.query(`UPDATE kept SET name = 'a2' WHERE id = 1`);
+  await repoint('MOVED');
+  expect(await runPush(h.ctx, 'kept', { trigger: 'test' })).toMatchObject({ status: 'SUCCEEDED' });
+  expect(await slotsNamed(h.db, slot)).toEqual([]);
+  expect(await slotsNamed(other, slot)).toHaveLength(1);
+
+  // Re-pointed again, the run stops (its metadata write refused) once the slot exists on the new database and
+  // before where it lives is recorded: the next run's record names the new database, so the re-point back drops it.
+  const thirdConnection = 'ARCORE_CONNECTION_THIRD';
+  process.env[thirdConnection] = third.url;
+  try {
+    await third.pool.query(ddl);
+    await repoint('THIRD');
+    await h.db.pool.query(`CREATE FUNCTION pg_temp_stop() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'stopped before the capture source was recorded'; END $$`);
+    await h.db.pool.query(`CREATE TRIGGER stop_record BEFORE UPDATE ON arcore.sync_cursors FOR EACH ROW
+      WHEN (OLD.capture_source IS DISTINCT FROM NEW.capture_source) EXECUTE FUNCTION pg_temp_stop()`);
+    try {
+      expect(await runPush(h.ctx, 'kept', { trigger: 'test' })).toMatchObject({ status: 'FAILED' });
+    } finally {
+      await h.db.pool.query('DROP TRIGGER stop_record ON arcore.sync_cursors; DROP FUNCTION pg_temp_stop()');
+    }
+    expect(await slotsNamed(third, slot)).toHaveLength(1);
+    await third.pool.query(`INSERT INTO kept VALUES (3, 'c', 3)`);
+    expect(await runPush(h.ctx, 'kept', { trigger: 'test' })).toMatchObject({
+      status: 'SUCCEEDED',
+      created: 1,
+    });
+    await repoint('MOVED');
+    expect(await runPush(h.ctx, 'kept', { trigger: 'test' })).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await slotsNamed(third, slot)).toEqual([]);
+  } finally {
+    delete process.env[thirdConnection];
+  }
+}, 60000);
