@@ -11,6 +11,7 @@ import {
   type Timer,
 } from '@azure/functions';
 import { consoleAsset } from '../console/assets';
+import { definitionsWithPushLeft } from '../core/ops/schedule';
 import type { EngineContext, Logger } from '../core/engine/types';
 import {
   listStoredSubscriptions,
@@ -389,6 +390,23 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     if (taken.length)
       log.info(
         `local host: ${taken.length} pull(s) left pending by an earlier host enqueued: ${taken.map((m) => m.definition).join(', ')}`,
+      );
+  });
+  // Likewise the continuations of pushes an earlier host's time budget stopped (or its crash cut): they were in its
+  // queue, and the rows left would wait for the definition's next scheduled push.
+  tick('push take-over', async () => {
+    const enqueuedAt = new Date().toISOString();
+    const left = await definitionsWithPushLeft(ctx.meta);
+    for (const d of left)
+      queue.enqueue('push', d.definition, {
+        definition: d.definition,
+        definitionId: d.definitionId,
+        trigger: 'continuation',
+        enqueuedAt,
+      });
+    if (left.length)
+      log.info(
+        `local host: ${left.length} push(es) an earlier run left unfinished enqueued: ${left.map((d) => d.definition).join(', ')}`,
       );
   });
   subscriptionTick();

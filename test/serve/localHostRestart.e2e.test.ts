@@ -7,6 +7,7 @@ import {
   createProjectsTable,
   projectsDefinition,
   startHarness,
+  timestampSource,
   type Harness,
 } from '../support/engineHarness';
 import { eventually } from '../support/eventually';
@@ -27,6 +28,7 @@ describe('local host restart: pulls the previous host dropped are not lost', () 
   let h: Harness;
   let first: LocalHost | undefined;
   let second: LocalHost | undefined;
+  let third: LocalHost | undefined;
   const options = {
     port: 0,
     log,
@@ -55,13 +57,15 @@ describe('local host restart: pulls the previous host dropped are not lost', () 
   beforeAll(async () => {
     h = await startHarness({ notificationDelayMs: 0 });
     await createProjectsTable(h.db);
-    await h.define(projectsDefinition({ schedule: '0 0 0 1 1 *' }));
+    // A page a row: a push its time budget stops has rows left (the last case).
+    await h.define(projectsDefinition({ schedule: '0 0 0 1 1 *', source: timestampSource('projects', 1) }));
     await h.db.pool.query("INSERT INTO projects (id, name) VALUES (1, 'one')");
     await runPush(h.ctx, 'projects', { trigger: 'test' });
     await runPull(h.ctx, 'projects', { trigger: 'test' });
   });
 
   afterAll(async () => {
+    await third?.stop();
     await second?.stop();
     await first?.stop();
     await h?.close();
@@ -98,5 +102,25 @@ describe('local host restart: pulls the previous host dropped are not lost', () 
       const { rows } = await h.db.pool.query<{ name: string }>('SELECT name FROM projects WHERE id = 1');
       return rows[0]?.name === 'edited after the restart';
     });
+  });
+
+  /**
+   * A push its time budget stopped sends its continuation to the queue, which a stop drops (and a crash loses): with a
+   * schedule of days or more the rest of the rows waited for it, and the log said only that items were dropped
+   * (review r34). The next host sends the push such a run left owed.
+   */
+  it('the next host continues a push whose continuation the previous host dropped', async () => {
+    await second?.stop();
+    await h.db.pool.query("INSERT INTO projects (id, name) VALUES (2, 'two'), (3, 'three')");
+    // As the stopped host's push left it: its first page in, its continuation gone with the queue.
+    const cut = await runPush(h.ctx, 'projects', { trigger: 'test', maxSeconds: 0 });
+    expect(cut).toMatchObject({ complete: false });
+    expect((await h.items('Projects')).length).toBeLessThan(3);
+    third = await startLocalHost({ ctx: h.ctx, ...options });
+    await eventually(
+      'the next host to push the rows left',
+      async () => (await h.items('Projects')).length === 3,
+    );
+    expect(lines).toContain('info local host: 1 push(es) an earlier run left unfinished enqueued: projects');
   });
 });

@@ -69,6 +69,26 @@ export async function pushScheduledWithin(
   return scheduleFiresIn(rows[0].schedule, { from, to: new Date(from.getTime() + withinMs) });
 }
 
+/**
+ * Enabled definitions whose last push left rows to push: stopped by its time budget (`details.incomplete`; the
+ * continuation it sent is what pushes the rest), or never finished (RUNNING or ABANDONED: its process died). The
+ * deployed queue keeps such a continuation; the local host's queue is in memory, so a stop or a crash loses it, and
+ * the rows left waited for the definition's next scheduled push (a day, with a daily schedule). The local host sends
+ * these pushes when it starts. One index probe per definition: (definition_id, started_at DESC).
+ */
+export async function definitionsWithPushLeft(meta: Pool): Promise<ScheduledDefinition[]> {
+  const { rows } = await meta.query<{ id: string; name: string }>(
+    `SELECT d.id::text AS id, d.name FROM arcore.sync_definitions d
+       CROSS JOIN LATERAL (SELECT r.status, r.details FROM arcore.sync_runs r
+                            WHERE r.definition_id = d.id AND r.run_type = 'PUSH'
+                            ORDER BY r.started_at DESC LIMIT 1) r
+      WHERE d.enabled
+        AND (r.status IN ('RUNNING', 'ABANDONED') OR (r.status <> 'FAILED' AND r.details ? 'incomplete'))
+      ORDER BY d.name`,
+  );
+  return rows.map((row) => ({ definitionId: row.id, definition: row.name }));
+}
+
 /** Enabled definitions that pull SharePoint changes (and therefore keep a subscription). */
 export async function pullEnabledDefinitions(meta: Pool): Promise<ScheduledDefinition[]> {
   const { rows } = await meta.query<{ id: string; name: string }>(
