@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { stableStringify } from '../canonical';
 import { inTransaction } from '../db/transaction';
 import type { FieldMapping, SyncDefinition } from '../definition/schema';
 import type { SourceColumn, SourceTableInfo } from '../source/postgres/catalog';
@@ -200,7 +201,8 @@ export async function checkColumnTypes(
   const def = stored.definition;
   const now = typesNow(def, table.columns, table.relkind);
   const was = stored.columnTypes;
-  if (was !== null && stored.columnShape === shape && JSON.stringify(was) === JSON.stringify(now))
+  // Read back from jsonb, the record's keys come in jsonb's order, not the order they were written in.
+  if (was !== null && stored.columnShape === shape && stableStringify(was) === stableStringify(now))
     return { retyped: [], recreated: [] };
   const changes: ShapeChanges = {
     retyped: was === null ? [] : retyped(def, was, now),

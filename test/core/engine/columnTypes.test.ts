@@ -55,8 +55,17 @@ describe('I5/I14 a column retyped in Postgres', () => {
   });
 
   it('a retyped column: the next push writes the values the new type gave the rows, and only those', async () => {
-    // What a push with nothing to do reads (the overlap window behind its cursor).
+    // What a push with nothing to do reads (the overlap window behind its cursor). It writes no definition row: the
+    // recorded types, read back from jsonb in another key order, are still the types now (review r34).
+    const version = async () =>
+      (
+        await h.db.pool.query<{ v: string }>(
+          "SELECT xmin::text AS v FROM arcore.sync_definitions WHERE name = 'projects'",
+        )
+      ).rows[0].v;
+    const before = await version();
     const quiet = (await push()).processed;
+    expect(await version()).toBe(before);
     expect(await scheduled()).toMatchObject({ idle: true, runId: null });
     // Whole currency units from now on: ALTER rounds every stored value and fires no row trigger. The next
     // scheduled push is a run, not an idle probe that trusts the table's shape for the hour.
