@@ -345,6 +345,27 @@ describe('backfill: re-sync chosen fields of every ledger row', () => {
     });
   }, 30_000);
 
+  it('I5 a pull backfill on a table another definition pushes from moves the cursor column: that push carries the value, its own finds an echo', async () => {
+    // No overlap window: a push reads only rows whose cursor value moved past its cursor.
+    const source = { ...timestampSource('bf_shared', 40), overlapSeconds: 0 };
+    await synced('bf_shared', 3, { source });
+    await h.define(projectsDefinition({ name: 'bf_shared_copy', source }, 'bf_shared_copy'));
+    expect((await runPush(h.ctx, 'bf_shared_copy', { trigger: 'test' })).created).toBe(3);
+    const item = (await h.items('bf_shared')).find((i) => i.fields.Title === 'p1')!;
+    await h.asUser('PATCH', `/sites/${h.siteId}/lists/bf_shared/items/${item.id}/fields`, { Budget: 70 });
+    const before = await snapshot('bf_shared');
+
+    expect(await backfill('bf_shared', { direction: 'pull' })).toMatchObject({ updated: 1, cursorMoved: 0 });
+    const after = await snapshot('bf_shared');
+    expect(after.updatedAt[0].updated_at).not.toEqual(before.updatedAt[0].updated_at);
+    expect(after.updatedAt.slice(1)).toEqual(before.updatedAt.slice(1));
+    const copy = await runPush(h.ctx, 'bf_shared_copy', { trigger: 'test' });
+    expect(copy).toMatchObject({ updated: 1, created: 0 });
+    expect((await h.items('bf_shared_copy')).find((i) => i.fields.Title === 'p1')!.fields.Budget).toBe(70);
+    const own = await runPush(h.ctx, 'bf_shared', { trigger: 'test' });
+    expect(own.updated + own.created + own.conflicts).toBe(0);
+  }, 30_000);
+
   it('I14: a newly mapped field is aligned by a backfill with the alignment rules (fill the empty side, policy on both full)', async () => {
     const table = 'bf_new';
     const def = (fields: SyncDefinitionInput['fields']) =>

@@ -43,6 +43,12 @@ export interface BackfillJob {
   spec: BackfillSpec;
   /** The definition's plan restricted to the chosen fields. */
   plan: FieldPlan;
+  /**
+   * Postgres writes keep the rows' cursor column (KEEP_CURSOR_SETTING). False while another TIMESTAMP definition
+   * reads the same table: its push finds a change only by that column, so the writes move it as a pull's do, and
+   * this definition's own push reads those rows again and finds them in sync (I3).
+   */
+  keepCursor: boolean;
   /** Rows whose cursor column a trigger moved although the write asked it not to (an older trigger). */
   cursorMoved: number;
   /** The first failures, for the summary. */
@@ -222,13 +228,16 @@ function savedEntry(job: BackfillJob, p: Pair, synced: CanonicalRecord, eTag: st
   };
 }
 
-/** Runs `fn` in a source transaction whose updates keep the cursor column; a dry run rolls it back. */
+/**
+ * Runs `fn` in a source transaction whose updates keep the cursor column (unless another definition reads the table,
+ * BackfillJob.keepCursor); a dry run rolls it back.
+ */
 async function inKeepCursorTx(job: BackfillJob, fn: (client: PoolClient) => Promise<void>): Promise<void> {
   const client = await job.scope.sourcePool.connect();
   try {
     await client.query('BEGIN');
     await checkConstraintsPerStatement(client); // a refusal fails its row's savepoint, not the batch's COMMIT
-    await client.query('SELECT set_config($1, $2, true)', [KEEP_CURSOR_SETTING, 'on']);
+    if (job.keepCursor) await client.query('SELECT set_config($1, $2, true)', [KEEP_CURSOR_SETTING, 'on']);
     await fn(client);
     job.scope.assertLockHeld();
     await client.query(job.scope.dryRun ? 'ROLLBACK' : 'COMMIT');
@@ -268,7 +277,11 @@ async function writePostgres(
       try {
         // The engine's own Postgres writer (pullable, non-key fields only, I9/I13), as a pull applies a decision.
         pair.written = await applyToPostgres(scope, client, key, pair.entry.identity, decision);
-        if (pair.row.version === undefined && (await scope.source.lockRow(client, key)) !== pair.row.cursor)
+        if (
+          job.keepCursor &&
+          pair.row.version === undefined &&
+          (await scope.source.lockRow(client, key)) !== pair.row.cursor
+        )
           job.cursorMoved++;
         await client.query('RELEASE SAVEPOINT backfill_row');
       } catch (err) {

@@ -1,3 +1,4 @@
+import { timestampReaders } from '../../ops/deleteCapture';
 import { getDefinition } from '../../store/definitions';
 import { openConflictIdentities } from '../../store/conflicts';
 import {
@@ -183,10 +184,19 @@ export async function runBackfill(
         }
       }
       total = await ledgerRows(scope);
+      const { source } = scope.def;
+      // Another definition's push finds the rows this one writes only by their cursor column (I5): moved for it.
+      const sharedWith = await timestampReaders(ctx.meta, scope.definitionId, source);
+      if (sharedWith.length > 0)
+        ctx.log.info(
+          `${definitionName}: backfill: ${sharedWith.join(', ')} also read ${source.schema}.${source.table}: ` +
+            'the rows written here get a new cursor value, so that their pushes carry the values written',
+        );
       const current: BackfillJob = {
         scope,
         spec,
         plan: planOnly(scope.plan, spec.fields),
+        keepCursor: sharedWith.length === 0,
         cursorMoved: 0,
         failures: [],
         missingRows: [],
@@ -197,6 +207,7 @@ export async function runBackfill(
         resumed,
         from: position || null,
         ...(restarted ? { restarted } : {}),
+        ...(sharedWith.length > 0 ? { cursorMovedFor: sharedWith } : {}),
       };
       const batchSize = Math.min(scope.def.source.pageSize, MAX_BATCH);
       const passedNow = new Set<string>();
