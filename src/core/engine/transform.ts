@@ -24,7 +24,7 @@ import {
   type Pipeline,
   type TransformSpec,
 } from '../transform/pipeline';
-import type { PipelineValue } from '../transform/steps';
+import { StepValueError, type PipelineValue } from '../transform/steps';
 
 export interface FieldTransforms {
   /** `transform`: Postgres → SharePoint. */
@@ -126,6 +126,38 @@ export function toPostgresValue(t: FieldTransforms, value: PipelineValue): Pipel
   if (t.pull) return runPipeline(t.pull, value);
   if (t.push) return invertPipeline(t.push, value, false);
   return value;
+}
+
+/**
+ * A step's refusal of one value (I12) as the row's or item's parked failure shows it: the field, the pipeline the
+ * step belongs to and the next step; any other error as it is.
+ */
+function refusedIn(
+  err: unknown,
+  f: TransformedField,
+  t: FieldTransforms,
+  direction: PipelineDirection,
+): unknown {
+  if (!(err instanceof StepValueError) || err.field !== undefined) return err;
+  const own = direction === 'push' ? t.push : t.pull;
+  const ownName = direction === 'push' ? 'transform' : 'pullTransform';
+  const otherName = direction === 'push' ? 'pullTransform' : 'transform';
+  const pipeline = own ? ownName : `${otherName} undone`;
+  const value =
+    direction === 'push'
+      ? `column ${f.source} of the row in Postgres`
+      : `${f.target} of the item in SharePoint`;
+  const next = own
+    ? `change ${value} to a value the ${ownName} takes, or change the field's ${ownName}`
+    : `change ${value} to a value the ${otherName} gives, or give the field a ${ownName}`;
+  return new StepValueError(
+    err.step,
+    err.position,
+    err.detail,
+    f.target,
+    `field ${f.target} (column ${f.source}), ${pipeline} step ${err.position} ${err.step}: ${err.detail}. ` +
+      `Next step: ${next}`,
+  );
 }
 
 /** The mapped field as the value mapping needs it (a PlannedField satisfies it). */
@@ -326,7 +358,11 @@ export function transformedToCanonical(
       return null;
     }
   }
-  return toCanonical(f.kind, toSharePointValue(t, input, values));
+  try {
+    return toCanonical(f.kind, toSharePointValue(t, input, values));
+  } catch (err) {
+    throw refusedIn(err, f, t, 'push');
+  }
 }
 
 /** The canonical Postgres value pull writes for a SharePoint value of a transformed field. */
@@ -341,7 +377,11 @@ export function pulledValue(f: TransformedField, value: CanonicalValue): Canonic
       return null;
     }
   }
-  return toCanonical(f.sourceKind, toPostgresValue(f.transforms, value as PipelineValue));
+  try {
+    return toCanonical(f.sourceKind, toPostgresValue(f.transforms, value as PipelineValue));
+  } catch (err) {
+    throw refusedIn(err, f, f.transforms, 'pull');
+  }
 }
 
 /**

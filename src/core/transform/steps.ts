@@ -23,14 +23,19 @@ export type StepClass = 'projection' | 'bijection' | 'lossy';
 /** Other columns of the row, for CONCAT. */
 export type RowValues = Record<string, unknown>;
 
-/** A value the step refuses (a value too long for REGEX, SharePoint text without the PREFIX to strip…). */
+/**
+ * A value the step refuses (a value too long for REGEX, SharePoint text without the PREFIX to strip…). `field`: the
+ * SharePoint field whose pipeline it is, once the engine named it (engine/transform.ts), with the message saying so.
+ */
 export class StepValueError extends Error {
   constructor(
     readonly step: string,
     readonly position: number,
-    detail: string,
+    readonly detail: string,
+    readonly field?: string,
+    message?: string,
   ) {
-    super(`step ${position} ${step}: ${detail}`);
+    super(message ?? `step ${position} ${step}: ${detail}`);
     this.name = 'StepValueError';
   }
 }

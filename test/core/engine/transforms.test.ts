@@ -169,19 +169,45 @@ describe('I3 I4 transform pipelines in both directions', () => {
     await t.quiet();
   });
 
-  it('a SharePoint value a step cannot undo is not written: the item is parked naming the step', async () => {
+  it('I12 a value a step refuses is not written: the item (or row) is parked naming the field, the step and the next step; the rest lands', async () => {
     const t = await table();
     const { id } = (await t.items())['PRJ-beta'];
     await t.spEdit(id, { Title: 'no prefix' });
     expect(await t.pull()).toMatchObject({ updated: 0, failed: 1 });
     expect((await t.rows())[1]).toMatchObject({ name: 'beta' });
-    const { rows } = await h.db.pool.query(
-      `SELECT f.last_error AS error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
-        WHERE d.name = $1`,
-      [t.name],
-    );
-    expect(rows.map((r) => r.error)).toEqual([
-      expect.stringContaining('step 2 PREFIX: "no prefix" does not carry "PRJ-"'),
+    const parked = async (direction: string) =>
+      (
+        await h.db.pool.query(
+          `SELECT f.last_error AS error FROM arcore.sync_failures f JOIN arcore.sync_definitions d ON d.id = f.definition_id
+            WHERE d.name = $1 AND f.direction = $2`,
+          [t.name, direction],
+        )
+      ).rows.map((r) => r.error as string);
+    expect(await parked('PULL')).toEqual([
+      `item ${id}: field Title (column name), transform undone step 2 PREFIX: "no prefix" does not carry "PRJ-". ` +
+        'Next step: change Title of the item in SharePoint to a value the transform gives, or give the field a pullTransform',
+    ]);
+    // A pull backfill meets the same refusal: it is the pipeline's, not Postgres's.
+    const backfill = await runBackfill(h.ctx, t.name, {
+      fields: ['Title'],
+      direction: 'pull',
+      trigger: 'test',
+    });
+    expect(backfill.failures).toEqual([
+      {
+        key: { id: 2 },
+        error: expect.stringMatching(/^field Title \(column name\), transform undone step 2 PREFIX/),
+      },
+    ]);
+    // A row whose value REGEX refuses is parked naming Notes; another row of the page is pushed.
+    await h.db.pool.query(`UPDATE ${t.name} SET notes = repeat('x', 10001) WHERE id = 1`);
+    await h.db.pool.query(`INSERT INTO ${t.name} (id, name, notes) VALUES (3, 'gamma', 'Project three')`);
+    expect(await t.push()).toMatchObject({ created: 1, updated: 0, failed: 1 });
+    expect((await t.items())['PRJ-gamma'].Notes).toBe('Initiative three');
+    expect((await t.items())['PRJ-alpha'].Notes).toBe('Initiative one');
+    expect(await parked('PUSH')).toEqual([
+      'row {"id":1}: field Notes (column notes), transform step 1 REGEX: a value of 10001 characters is longer than ' +
+        "the 10000 a regex step reads. Next step: change column notes of the row in Postgres to a value the transform takes, or change the field's transform",
     ]);
   });
 

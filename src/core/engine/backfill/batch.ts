@@ -36,6 +36,7 @@ import type { RunScope } from '../runner';
 import { decideBackfill, mergeSynced } from './decide';
 import { confirmListStands, confirmListsOfNotFound, rethrowUnlessListGone } from '../listGone';
 import { checkConstraintsPerStatement, inTransaction } from '../../db/transaction';
+import { StepValueError } from '../../transform/steps';
 
 /** What every batch of one backfill run shares. */
 export interface BackfillJob {
@@ -287,7 +288,9 @@ async function writePostgres(
       } catch (err) {
         await client.query('ROLLBACK TO SAVEPOINT backfill_row');
         unwritten.add(pair.entry.identityHash);
-        fail(job, commit, pair.entry, `Postgres refused the write: ${(err as Error).message}`);
+        // A pipeline's refusal of SharePoint's value names itself (engine/transform.ts); Postgres's does not.
+        const refused = err instanceof StepValueError ? '' : 'Postgres refused the write: ';
+        fail(job, commit, pair.entry, `${refused}${(err as Error).message}`);
       }
     }
   });
