@@ -3,7 +3,7 @@ import type { SyncDefinition } from '../../definition/schema';
 import type { ErrorKind } from '../../errors/kind';
 import type { BackfillDirection, BackfillSpec, StoredBackfill } from '../../store/backfills';
 import type { FieldPlan } from '../plan';
-import { NO_PIPELINES } from '../transform';
+import { fieldTransforms, NO_PIPELINES } from '../transform';
 
 /** A backfill asked for a field the definition does not map, or for none. */
 export class UnknownBackfillFieldError extends Error {
@@ -111,6 +111,22 @@ export function resolveBackfillFields(
         throw new BackfillDirectionError(def.name, field.target, direction, 'it is PULL_ONLY');
       if (direction === 'pull' && field.direction === 'PUSH_ONLY')
         throw new BackfillDirectionError(def.name, field.target, direction, 'it is PUSH_ONLY');
+      // A pipeline that cannot be undone leaves a two-way field one way (engine/plan.ts): said before the run.
+      const t = field.direction === 'BIDIRECTIONAL' ? fieldTransforms(field) : null;
+      if (direction === 'pull' && t?.oneWay === 'PUSH_ONLY')
+        throw new BackfillDirectionError(
+          def.name,
+          field.target,
+          direction,
+          `its transform cannot be undone (${t.push?.lossyBecause ?? 'a step'}), so it flows from Postgres only`,
+        );
+      if (direction === 'push' && t?.oneWay === 'PULL_ONLY')
+        throw new BackfillDirectionError(
+          def.name,
+          field.target,
+          direction,
+          `its pullTransform cannot be undone (${t.pull?.lossyBecause ?? 'a step'}), so it flows from SharePoint only`,
+        );
       if (direction === 'pull' && def.source.key.includes(field.source))
         throw new BackfillDirectionError(
           def.name,

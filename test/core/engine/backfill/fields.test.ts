@@ -16,6 +16,8 @@ describe('backfill --fields names', () => {
       { source: 'code', target: 'Code' },
       { source: 'code', target: 'CodeUpper', transform: 'UPPER', direction: 'PUSH_ONLY' },
       { source: 'budget', target: 'Budget' },
+      { source: 'notes', target: 'Notes', transform: 'REGEX(s/Project/Initiative/g)' },
+      { source: 'label', target: 'Label', pullTransform: 'DATE' },
     ],
   });
 
@@ -38,5 +40,16 @@ describe('backfill --fields names', () => {
     expect(err).toBeInstanceOf(BackfillDirectionError);
     expect((err as Error).message).toContain('"CodeUpper"');
     expect(() => resolveBackfillFields(def, ['nope'], 'push')).toThrow(UnknownBackfillFieldError);
+  });
+
+  it('a two-way field one way by a pipeline that cannot be undone is refused the other way, saying why, before any run', () => {
+    expect(() => resolveBackfillFields(def, ['Notes'], 'pull')).toThrow(
+      'field "Notes" cannot be backfilled by pull: its transform cannot be undone (step 1 REGEX), so it flows from Postgres only',
+    );
+    expect(() => resolveBackfillFields(def, ['Label'], 'push')).toThrow(
+      'field "Label" cannot be backfilled by push: its pullTransform cannot be undone (step 1 DATE), so it flows from SharePoint only',
+    );
+    expect(resolveBackfillFields(def, ['Notes'], 'push')).toEqual(['Notes']);
+    expect(resolveBackfillFields(def, ['Label'], 'pull')).toEqual(['Label']);
   });
 });
