@@ -284,8 +284,11 @@ function stampedOlder(
  * the next run. A field whose pair was made under an older pipeline while the sides now agree under the current
  * one — SharePoint holds what the current push pipeline makes of the paired Postgres input, or Postgres holds what
  * the current pull pipeline makes of the synced SharePoint value — is in sync: it is re-paired with the current
- * stamps, and no run writes it. `sp` is SharePoint as read, or null when not read (only the Postgres case).
- * Returns null when no field needs it.
+ * stamps, and no run writes it. So is a field whose sides hold the pair the backfill recorded as `next` before its
+ * write (SourcePair.next), with that pair's stamps: the pipeline may have changed again since the backfill stopped,
+ * and the value it wrote is then neither the synced one nor the current pipeline's, which the next pull would take
+ * for a SharePoint edit (or the next push for a Postgres one) and write to the other side through the new pipeline.
+ * `sp` is SharePoint as read, or null when not read (only the Postgres case). Returns null when no field needs it.
  */
 export function agreedUnderCurrentPipelines(
   fields: readonly TransformedField[],
@@ -300,11 +303,28 @@ export function agreedUnderCurrentPipelines(
     const t = pipelinesOf(f, ledger.sourceValues);
     const pair = t ? validPair(ledger.sourceValues, synced, f.target) : null;
     if (!t || !pair) continue;
-    let healed: { sp: CanonicalValue; pg: unknown; by: PipelineDirection } | null = null;
+    let healed: { sp: CanonicalValue; pg: unknown; stamps: Partial<PipelineStamps> } | null = null;
     try {
       const input = sourceInput(f, values);
       const samePg = stableStringify(pair.pg) === stableStringify(input);
+      const spNow = sp && f.target in sp ? (sp[f.target] ?? null) : undefined;
+      const spUnchanged = spNow === undefined || canonicalEquals(spNow, synced[f.target] ?? null);
+      // What a stopped backfill was writing, found on both sides: its pair, whatever pipeline is current now.
+      const next = pair.next;
       if (
+        next &&
+        stableStringify(next.pg) === stableStringify(input) &&
+        (samePg
+          ? spNow !== undefined && !spUnchanged && canonicalEquals(next.sp, spNow)
+          : spUnchanged && canonicalEquals(next.sp, synced[f.target] ?? null))
+      ) {
+        const { push, pull } = next;
+        healed = {
+          sp: next.sp,
+          pg: input,
+          stamps: { ...(push === undefined ? {} : { push }), ...(pull === undefined ? {} : { pull }) },
+        };
+      } else if (
         samePg &&
         sp &&
         f.target in sp &&
@@ -314,7 +334,8 @@ export function agreedUnderCurrentPipelines(
       ) {
         const own = toCanonical(f.sourceKind, values[f.source]) as PipelineValue;
         const now = toCanonical(f.kind, toSharePointValue(t, own, values));
-        if (canonicalEquals(now, sp[f.target])) healed = { sp: now, pg: input, by: 'push' };
+        if (canonicalEquals(now, sp[f.target]))
+          healed = { sp: now, pg: input, stamps: producedStamps(t, 'push') };
       } else if (
         !samePg &&
         t.oneWay !== 'PUSH_ONLY' &&
@@ -323,14 +344,14 @@ export function agreedUnderCurrentPipelines(
         stampedOlder(t, f, pair, 'pull') &&
         canonicalEquals(pulledValue(f, synced[f.target] ?? null), toCanonical(f.sourceKind, values[f.source]))
       )
-        healed = { sp: synced[f.target] ?? null, pg: input, by: 'pull' };
+        healed = { sp: synced[f.target] ?? null, pg: input, stamps: producedStamps(t, 'pull') };
     } catch {
       healed = null; // a value with no canonical form, or one the pipeline cannot read: nothing agreed
     }
     if (!healed) continue;
     out ??= { syncedValues: { ...synced }, sourceValues: { ...(ledger.sourceValues ?? {}) } };
     out.syncedValues[f.target] = healed.sp;
-    out.sourceValues[f.target] = { sp: healed.sp, pg: healed.pg, ...producedStamps(t, healed.by) };
+    out.sourceValues[f.target] = { sp: healed.sp, pg: healed.pg, ...healed.stamps };
   }
   return out;
 }

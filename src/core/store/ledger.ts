@@ -22,6 +22,13 @@ export interface SourcePair {
   pg: unknown;
   push?: string;
   pull?: string;
+  /**
+   * The pair a backfill was about to make when it wrote one side, saved before that write (I6): should the run stop
+   * before its ledger commit, a later run that finds the sides holding it takes them as in sync, with its stamps,
+   * even after the pipeline changed again (engine/transform.ts agreedUnderCurrentPipelines). Dropped by the next
+   * save of the field's pair.
+   */
+  next?: SourcePair;
 }
 export type SourcePairs = Record<string, SourcePair>;
 type Db = Pool | PoolClient;

@@ -118,4 +118,36 @@ describe('I6 docs/cli.md (backfill): a transform backfill stopped before its led
       pg: await pgCode(h, name),
     }).toEqual({ status: 'SUCCEEDED', conflicts: 0, after: [0, 0], sp: 'P-C1', pg: 'c1' });
   });
+  it('the pipeline changed again after the interruption: the next run keeps the other side as it is, and the backfill gives the newest value', async () => {
+    // Push: synced under SCALE(10), backfilled under SCALE(100) up to its SharePoint write, then SCALE(1000).
+    const push = await syncedCodeTable(h, 'rvc5', (transform) => ({ transform }), 'SCALE(10)', [5], {
+      codeType: 'double precision',
+    });
+    await applyPipeline(h, push('SCALE(100)'));
+    expect(await interruptedBackfill(h, 'rvc5', 'push')).not.toBe('SUCCEEDED');
+    expect(await spCode(h, 'rvc5')).toBe(500);
+    await applyPipeline(h, push('SCALE(1000)'));
+    // 500 is what the backfill wrote, not a SharePoint edit: the pull wrote 0.5 over Postgres's 5.
+    expect((await runPull(h.ctx, 'rvc5', { trigger: 'test' })).updated).toBe(0);
+    expect(await pgCode(h, 'rvc5')).toBe(5);
+    expect(await runBackfill(h.ctx, 'rvc5', { fields: ['Code'], trigger: 'test' })).toMatchObject({
+      updated: 1,
+      conflicts: 0,
+    });
+    expect({ sp: await spCode(h, 'rvc5'), pg: await pgCode(h, 'rvc5') }).toEqual({ sp: 5000, pg: 5 });
+
+    // Pull: pullTransform SCALE(10), backfilled under SCALE(100) up to its Postgres write, then SCALE(1000).
+    const pull = await syncedCodeTable(h, 'rvc6', (pullTransform) => ({ pullTransform }), 'SCALE(10)', [50], {
+      codeType: 'double precision',
+    });
+    await applyPipeline(h, pull('SCALE(100)'));
+    expect(await interruptedBackfill(h, 'rvc6', 'pull')).not.toBe('SUCCEEDED');
+    expect(await pgCode(h, 'rvc6')).toBe(500);
+    await applyPipeline(h, pull('SCALE(1000)'));
+    // The push wrote 0.5 over SharePoint's 5.
+    expect((await runPush(h.ctx, 'rvc6', { trigger: 'test' })).updated).toBe(0);
+    expect(await spCode(h, 'rvc6')).toBe(5);
+    await runBackfill(h.ctx, 'rvc6', { fields: ['Code'], direction: 'pull', trigger: 'test' });
+    expect({ sp: await spCode(h, 'rvc6'), pg: await pgCode(h, 'rvc6') }).toEqual({ sp: 5, pg: 5000 });
+  });
 });

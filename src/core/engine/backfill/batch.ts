@@ -9,6 +9,7 @@ import {
   canonicalEquals,
   contentHash,
   fromGraphFields,
+  stableStringify,
   toCanonical,
   type CanonicalRecord,
   type CanonicalValue,
@@ -28,7 +29,7 @@ import { rowsByIdentity, sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { createdSynced, responseFields } from '../push/page';
 import { pushFailureMessage } from '../push/refusals';
-import { applyToPostgres, graphFields } from '../push/writes';
+import { applyToPostgres, graphFields, postgresValues } from '../push/writes';
 import { agreedEntry, madeUnderOldPipeline, pipelinesOf, pulledValue, sourcePairs } from '../transform';
 import { forListId } from '../routing';
 import type { PairDecision } from '../reconcile';
@@ -230,6 +231,47 @@ function savedEntry(job: BackfillJob, p: Pair, synced: CanonicalRecord, eTag: st
 }
 
 /**
+ * I6: before a batch's writes go out, each chosen transformed field they change records in its pair the pair the
+ * writes make (`next`, committed on its own): a run stopped after the writes and before its ledger commit leaves
+ * sides that hold it, which every later run takes as in sync with that pair's stamps (agreedUnderCurrentPipelines),
+ * even once the pipeline changed again. Without it, the value a backfill wrote looked like a user's edit of that side
+ * to the next pull (or push), which wrote it to the other side through the newer pipeline.
+ */
+async function recordNextPairs(
+  job: BackfillJob,
+  writes: { pair: Pair; decision: PairDecision; synced: CanonicalRecord }[],
+): Promise<void> {
+  const { scope, spec } = job;
+  if (scope.dryRun) return;
+  const save: LedgerEntry[] = [];
+  for (const { pair, decision, synced } of writes) {
+    const pairs = pair.entry.sourceValues;
+    if (!pairs || pair.adopted) continue;
+    const written: Record<string, CanonicalValue> = {};
+    if (decision.postgres.kind === 'write') {
+      try {
+        postgresValues(scope, decision.postgres.values, written);
+      } catch {
+        continue; // the write fails the same way: nothing goes out for it
+      }
+    }
+    const made = savedEntry(job, { ...pair, written }, synced, null).sourceValues ?? {};
+    let out: SourcePairs | null = null;
+    for (const [target, now] of Object.entries(pairs)) {
+      const next = made[target];
+      if (!next || !spec.fields.includes(target)) continue;
+      if (canonicalEquals(next.sp, now.sp) && stableStringify(next.pg) === stableStringify(now.pg)) continue;
+      out ??= { ...pairs };
+      out[target] = { ...now, next: { sp: next.sp, pg: next.pg, push: next.push, pull: next.pull } };
+    }
+    if (out) save.push({ ...pair.entry, sourceValues: out });
+  }
+  if (save.length === 0) return;
+  scope.assertLockHeld();
+  await scope.ledger.save(scope.ctx.meta, save);
+}
+
+/**
  * Runs `fn` in a source transaction whose updates keep the cursor column (unless another definition reads the table,
  * BackfillJob.keepCursor); a dry run rolls it back.
  */
@@ -357,6 +399,12 @@ async function settlePairs(
       });
     }
   }
+  await recordNextPairs(
+    job,
+    [...decided.values()].filter(
+      (d) => d.decision.postgres.kind === 'write' || d.decision.sharepoint.kind === 'write',
+    ),
+  );
   const pgFailed = await writePostgres(job, pgWrites, commit);
   const sent = ops.filter((op) => !pgFailed.has(op.ref));
   for (const [hash, d] of decided) {
