@@ -113,20 +113,16 @@ export function resolveBackfillFields(
         throw new BackfillDirectionError(def.name, field.target, direction, 'it is PUSH_ONLY');
       // A pipeline that cannot be undone leaves a two-way field one way (engine/plan.ts): said before the run.
       const t = field.direction === 'BIDIRECTIONAL' ? fieldTransforms(field) : null;
-      if (direction === 'pull' && t?.oneWay === 'PUSH_ONLY')
+      if (t?.oneWay === (direction === 'pull' ? 'PUSH_ONLY' : 'PULL_ONLY')) {
+        const [name, lossy, from] =
+          direction === 'pull' ? ['transform', t.push, 'Postgres'] : ['pullTransform', t.pull, 'SharePoint'];
         throw new BackfillDirectionError(
           def.name,
           field.target,
           direction,
-          `its transform cannot be undone (${t.push?.lossyBecause ?? 'a step'}), so it flows from Postgres only`,
+          `its ${name} cannot be undone (${lossy?.lossyBecause ?? 'a step'}), so it flows from ${from} only`,
         );
-      if (direction === 'push' && t?.oneWay === 'PULL_ONLY')
-        throw new BackfillDirectionError(
-          def.name,
-          field.target,
-          direction,
-          `its pullTransform cannot be undone (${t.pull?.lossyBecause ?? 'a step'}), so it flows from SharePoint only`,
-        );
+      }
       if (direction === 'pull' && def.source.key.includes(field.source))
         throw new BackfillDirectionError(
           def.name,
