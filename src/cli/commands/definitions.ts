@@ -163,7 +163,7 @@ export async function runApply(rt: CliRuntime, file: string, opts: { json?: bool
     previewRouteMoves: async (before, after, stored) => {
       const { ledgerListNames, previewRouteMoves } = await import('../../core/engine/routeMoves.js');
       const names = await ledgerListNames(await rt.engineContext(), stored.id, stored.listId, before, after);
-      return previewRouteMoves(meta, await rt.sourcePool(after.source.connection), stored.id, after, names);
+      return previewRouteMoves(meta, await rt.sourcePool(after.source.connection), stored, after, names);
     },
   });
   if (opts.json) {

@@ -3,7 +3,7 @@ import { describeDefinitionChanges, type DefinitionChange } from '../definition/
 import { parseDefinition } from '../definition/parse';
 import type { SyncDefinition } from '../definition/schema';
 import type { RouteMovesReport } from '../routing';
-import { bindListId, upsertDefinition } from '../store/definitions';
+import { bindListId, upsertDefinition, type RecordedKeyKinds } from '../store/definitions';
 import { clearListCursors } from '../store/cursors';
 import { tryLockDefinition, type DefinitionLock } from '../store/locks';
 import type { CanonicalValue } from '../canonical';
@@ -26,7 +26,7 @@ export interface AppliedDefinition {
 export type PreviewRouteMoves = (
   before: SyncDefinition,
   after: SyncDefinition,
-  stored: { id: string; listId: string | null },
+  stored: { id: string; listId: string | null; keyKinds: RecordedKeyKinds | null },
 ) => Promise<RouteMovesReport>;
 
 export interface ApplyOptions {
@@ -278,10 +278,14 @@ export async function applyDefinitions(
     const planned: Planned[] = [];
     const refused: RefusedChange[] = [];
     for (const def of defs) {
-      const { rows } = await client.query<{ id: string; document: unknown; list_id: string | null }>(
-        'SELECT id, document, list_id FROM arcore.sync_definitions WHERE name = $1 FOR UPDATE',
-        [def.name],
-      );
+      const { rows } = await client.query<{
+        id: string;
+        document: unknown;
+        list_id: string | null;
+        key_kinds: RecordedKeyKinds | null;
+      }>('SELECT id, document, list_id, key_kinds FROM arcore.sync_definitions WHERE name = $1 FOR UPDATE', [
+        def.name,
+      ]);
       if (rows.length === 0) {
         planned.push({ def, before: null, id: null, changes: [], unbindList: false });
         continue;
@@ -337,7 +341,7 @@ export async function applyDefinitions(
       await describeKeptRows(client, id, before, def, changes);
       const moves =
         rerouted && options.previewRouteMoves
-          ? await options.previewRouteMoves(before, def, { id, listId })
+          ? await options.previewRouteMoves(before, def, { id, listId, keyKinds: rows[0].key_kinds })
           : undefined;
       planned.push({
         def,

@@ -53,8 +53,11 @@ export class KeyTypeChangedError extends Error {
   }
 }
 
+/** What the check reads of a stored definition: `definition` may be the one `apply` is about to save. */
+type KeyedDefinition = Pick<StoredDefinition, 'id' | 'definition' | 'keyKinds'>;
+
 /** The key columns' renderings and types as the table is now. */
-function keyKindsNow(stored: StoredDefinition, columns: readonly SourceColumn[]): RecordedKeyKinds {
+function keyKindsNow(stored: KeyedDefinition, columns: readonly SourceColumn[]): RecordedKeyKinds {
   const def = stored.definition;
   const byName = new Map(columns.map((c) => [c.name, c]));
   const kinds = keyKindsOf(def, byName);
@@ -73,7 +76,7 @@ function keyKindsNow(stored: StoredDefinition, columns: readonly SourceColumn[])
  */
 export async function checkKeyKinds(
   meta: Pool,
-  stored: StoredDefinition,
+  stored: KeyedDefinition,
   columns: readonly SourceColumn[],
   table: string,
   dryRun: boolean,
@@ -99,7 +102,8 @@ export async function checkKeyKinds(
 }
 
 /**
- * The same check for a command that pairs or compares by key outside a run (relink, verify): refused before it reads
+ * The same check for a command that pairs or compares by key outside a run (relink, verify; apply's route-move
+ * count calls checkKeyKinds itself on the table it reads): refused before it reads
  * or writes anything by key, recording nothing. A source this process cannot reach, or a table that is gone, is left
  * to the command's own checks.
  */

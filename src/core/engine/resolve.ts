@@ -95,6 +95,25 @@ export class ResolutionWriteError extends Error {
 }
 
 /**
+ * The resolve run failed before it could resolve (what refuses any run of the definition: a key column retyped in
+ * Postgres, a list or table gone): nothing was written. It carries the run's error kind and next step, so the CLI
+ * exits and the ops API answers as they do for that failure anywhere else (exit 2 / 400 for the definition's).
+ */
+export class ResolutionRunFailedError extends Error {
+  readonly errorKind: ErrorKind;
+  readonly hint: string | undefined;
+  constructor(
+    readonly conflictId: string,
+    summary: { error: string | null; errorKind?: ErrorKind; errorHint?: string },
+  ) {
+    super(`Conflict ${conflictId} is still open: ${summary.error ?? 'the resolve run failed'}`);
+    this.name = 'ResolutionRunFailedError';
+    this.errorKind = summary.errorKind ?? 'internal';
+    this.hint = summary.errorHint;
+  }
+}
+
+/**
  * What a resolution's write that SharePoint did not apply asks of the operator. An item edited or deleted between
  * resolve's read and its If-Match write is no network fault: the choice was made on values that are gone, so the
  * conflict is to be looked at again before resolving.
@@ -469,7 +488,7 @@ export async function resolveConflict(
   if (failure) throw failure;
   if (summary.status === 'SKIPPED')
     throw new DefinitionBusyError(stored.definition.name, 'resolving a conflict');
-  if (summary.error) throw new Error(summary.error);
+  if (summary.error) throw new ResolutionRunFailedError(conflictId, summary);
   const resolution = done as Resolution | null;
   if (!resolution) throw new Error(`Conflict ${conflictId}: the resolve run ended without resolving it`);
   return {

@@ -18,6 +18,8 @@ import {
 } from '../routing';
 import { readSourceTable } from '../source/postgres/catalog';
 import { quoteIdent } from '../source/postgres/PostgresSource';
+import type { StoredDefinition } from '../store/definitions';
+import { checkKeyKinds } from './keyKinds';
 import { SourceTableNotFoundError } from './runner';
 import { applyTransforms } from './transform';
 import type { EngineContext } from './types';
@@ -32,17 +34,28 @@ const PAGE = 1000;
  * an id it lacks is reported as the id. Rows not synced yet are left out: their first push creates them.
  * Kinds come from the Postgres columns alone (a run also looks at the SharePoint column: a timestamp mapped to
  * a date-only column compares as a date there), so a count for such a column is an estimate.
+ * A key column retyped since the ledger was built (I1, I14) renders other identities than the ledger's: no synced row
+ * would be found, and none counted as moving; refused as runs refuse it (KeyTypeChangedError).
  */
 export async function previewRouteMoves(
   meta: Pool,
   sourcePool: Pool,
-  definitionId: string,
+  stored: Pick<StoredDefinition, 'id' | 'keyKinds'>,
   after: SyncDefinition,
   listNames: ReadonlyMap<string, string>,
 ): Promise<RouteMovesReport> {
+  const definitionId = stored.id;
   const { schema, table, key } = after.source;
   const info = await readSourceTable(sourcePool, schema, table);
   if (!info) throw new SourceTableNotFoundError(after.name, `${schema}.${table}`);
+  // No query while the key renders as recorded: the stored definition carries its renderings.
+  await checkKeyKinds(
+    meta,
+    { id: definitionId, definition: after, keyKinds: stored.keyKinds },
+    info.columns,
+    `${quoteIdent(schema)}.${quoteIdent(table)}`,
+    true,
+  );
   const pgByName = new Map(info.columns.map((c) => [c.name, c]));
   const kindOf = (column: string): FieldKind | undefined => {
     const pg = pgByName.get(column);

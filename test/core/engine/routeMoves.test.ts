@@ -114,7 +114,7 @@ describe('routed lists: provision and the moves apply reports', () => {
           previewRouteMoves(
             h.db.pool,
             h.db.pool,
-            stored.id,
+            stored,
             after,
             await ledgerListNames(h.ctx, stored.id, stored.listId, before, after),
           ),
@@ -223,7 +223,7 @@ describe('routed lists: provision and the moves apply reports', () => {
         previewRouteMoves(
           h.db.pool,
           h.db.pool,
-          stored.id,
+          stored,
           after,
           await ledgerListNames(h.ctx, stored.id, stored.listId, before, after),
         ),
