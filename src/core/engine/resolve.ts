@@ -7,6 +7,7 @@ import { getDefinitionById } from '../store/definitions';
 import { describeKey } from '../source/postgres/keys';
 import { appliedNothing, type ListItem, type WriteOutcome } from '../target/sharepoint';
 import { applyToPostgres, graphFields, revivedFields, type Rekeyed } from './push/writes';
+import { tooLongMessage, tooLongText, valueOf } from './push/refusals';
 import type { SourceRow } from '../source/postgres/PostgresSource';
 import type { LedgerEntry } from '../store/ledger';
 import { confirmListStands, rethrowUnlessListGone } from './listGone';
@@ -221,20 +222,45 @@ function chosenValues(
   return chosen;
 }
 
-/** What SharePoint's columns say they can hold, checked before anything is written. */
-function checkSharePointValues(scope: RunScope, conflictId: string, values: CanonicalRecord): void {
-  const body = graphFields(scope, values);
-  for (const [field, value] of Object.entries(body)) {
-    const sp = scope.plan.byTarget.get(field)?.sp;
-    if (sp?.type === 'text' && typeof value === 'string' && sp.maxLength && value.length > sp.maxLength) {
-      throw new ResolutionValueError(
-        conflictId,
-        `"${field}" is ${value.length} characters long; the SharePoint column holds at most ${sp.maxLength}`,
-        field,
-      );
-    }
-  }
+/**
+ * What SharePoint's columns say they can hold, checked before anything is written (I12): a text longer than its
+ * single line of text holds is refused in the push's words (push/refusals.ts), naming where it came from (the
+ * Postgres column, or the value given) and the next step.
+ */
+function checkSharePointValues(
+  scope: RunScope,
+  conflict: Pick<StoredConflict, 'id' | 'identity'>,
+  choice: ResolutionChoice,
+  values: CanonicalRecord,
+): void {
+  const long = tooLongText(scope.plan, graphFields(scope, values));
+  if (long === null) return;
+  const row = `row ${JSON.stringify(conflict.identity)}`;
+  const given = 'values' in choice && Object.hasOwn(choice.values, long.field);
+  const otherwise = `resolve with --take sharepoint, or with --values giving ${long.field} at most ${long.max} characters`;
+  throw new ResolutionValueError(
+    conflict.id,
+    `${row}: ${tooLongMessage(
+      long,
+      given
+        ? {
+            value: `the value given for ${long.field}`,
+            fix: `give ${long.field} at most ${long.max} characters in --values`,
+            after: NOTHING_WRITTEN,
+          }
+        : {
+            value: valueOf(long),
+            fix:
+              `shorten ${long.column} of ${row} in Postgres ${long.piped ? 'until the pushed value has' : 'to'} at ` +
+              `most ${long.max} characters and resolve again, or ${otherwise}`,
+            after: NOTHING_WRITTEN,
+          },
+    )}`,
+    long.field,
+  );
 }
+
+const NOTHING_WRITTEN = 'nothing was written and the conflict is still open';
 
 /**
  * Applies the Postgres side inside the caller's open transaction. When Postgres refuses, each field is tried
@@ -605,7 +631,7 @@ async function resolveInRun(
   // The row is back for an ORPHANED pair (a revive that met a conflict): its item loses the soft-delete flag, even
   // when the chosen values are the item's; the pair is saved SYNCED, so no later push would clear it (I8).
   const revived = item && entry ? revivedFields(scope, entry) : {};
-  checkSharePointValues(scope, conflictId, spChanges);
+  checkSharePointValues(scope, conflict, choice, spChanges);
 
   const client = await scope.sourcePool.connect();
   // What Postgres was given for the transformed fields it takes from SharePoint: their pairs (I3), as the pull's.
@@ -832,7 +858,7 @@ async function bringRowBack(
   const synced = pick(chosen, [...new Set([...plan.toSharePoint, ...plan.toPostgres])]);
   const spChanges = pick(synced, differs(synced, sp, plan.toSharePoint));
   const revived = entry ? revivedFields(scope, entry) : {};
-  checkSharePointValues(scope, conflict.id, spChanges);
+  checkSharePointValues(scope, conflict, choice, spChanges);
   const key = def.source.key.map((k) => conflict.identity[k]);
   const client = await scope.sourcePool.connect();
   let written: Record<string, CanonicalValue> = {};

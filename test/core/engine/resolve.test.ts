@@ -109,13 +109,17 @@ describe('I7 resolve: never half-applied', () => {
     await p.untouched();
   });
 
-  it('a value longer than the SharePoint column names the field, the length and the limit', async () => {
+  it('a value longer than the SharePoint column names the field, the length, the limit and the next step', async () => {
     const p = await parked();
     const err = await refusal(
       resolveConflict(h.ctx, p.conflictId, { values: { Title: 'x'.repeat(300) } }, 'test'),
     );
     expect(err.field).toBe('Title');
-    expect(err.message).toContain('"Title" is 300 characters long; the SharePoint column holds at most 255');
+    expect(err.message).toContain(
+      'not sent: SharePoint field Title (single line of text) holds at most 255 characters, and the value given for ' +
+        'Title has 300 characters. Next step: give Title at most 255 characters in --values',
+    );
+    expect(err.message).toMatch(/; nothing was written and the conflict is still open$/);
     await p.untouched();
   });
 
@@ -439,7 +443,7 @@ describe('I7 resolve: never half-applied', () => {
       },
     );
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('"Title" is 300 characters long');
+    expect(result.stderr).toContain('the value given for Title has 300 characters');
     await p.untouched();
   }, 60000);
 });

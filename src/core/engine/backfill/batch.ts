@@ -28,7 +28,7 @@ import { unalignedFields } from '../alignment';
 import { rowsByIdentity, sharedKeyMessage } from '../identity';
 import { differs, pick, rowToCanonical, type FieldPlan } from '../plan';
 import { createdSynced, responseFields } from '../push/page';
-import { pushFailureMessage } from '../push/refusals';
+import { knownRefusal, pushFailureMessage } from '../push/refusals';
 import { applyToPostgres, graphFields, postgresValues } from '../push/writes';
 import { agreedEntry, madeUnderOldPipeline, pipelinesOf, pulledValue, sourcePairs } from '../transform';
 import { forListId } from '../routing';
@@ -386,16 +386,24 @@ async function settlePairs(
       commit.waiting.push(p.entry.identityHash);
       continue;
     }
+    const fields =
+      decision.sharepoint.kind === 'write' ? graphFields(scope, decision.sharepoint.values) : null;
+    // A text SharePoint's column will refuse (I12): neither side is written for this row, as the push parks it.
+    const refusal = fields && knownRefusal(job.plan, p.entry.identity, fields, BACKFILL_AGAIN);
+    if (refusal) {
+      fail(job, commit, p.entry, refusal);
+      continue;
+    }
     const synced = mergeSynced(p.entry.syncedValues, decision.synced ?? {}, spec.fields);
     decided.set(p.entry.identityHash, { pair: p, decision, synced });
     if (decision.postgres.kind === 'write') pgWrites.push({ pair: p, decision });
-    if (decision.sharepoint.kind === 'write') {
+    if (fields) {
       ops.push({
         kind: 'update',
         ref: p.entry.identityHash,
         itemId: p.entry.itemId as string,
         eTag: p.item?.eTag ?? p.entry.eTag ?? undefined,
-        fields: graphFields(scope, decision.sharepoint.values),
+        fields,
       });
     }
   }
@@ -513,15 +521,19 @@ async function recreate(job: BackfillJob, missing: Prepared[], commit: BatchComm
       });
       continue;
     }
+    const fields = graphFields(scope, pick(m.pg, plan.toSharePoint));
+    // Refused before its create is recorded (I12): no pending entry for a create never sent.
+    const refusal = knownRefusal(plan, m.entry.identity, fields, BACKFILL_AGAIN);
+    if (refusal) {
+      fail(job, commit, m.entry, refusal);
+      continue;
+    }
     creates.push({
       m,
       op: {
         kind: 'create',
         ref: m.entry.identityHash,
-        fields: {
-          ...graphFields(scope, pick(m.pg, plan.toSharePoint)),
-          [def.target.keyColumn]: m.entry.identityHash,
-        },
+        fields: { ...fields, [def.target.keyColumn]: m.entry.identityHash },
         adoptBy: { field: def.target.keyColumn, value: m.entry.identityHash },
       },
     });

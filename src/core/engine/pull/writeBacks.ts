@@ -5,6 +5,7 @@ import type { LedgerEntry } from '../../store/ledger';
 import type { RunScope } from '../runner';
 import { confirmListsOfNotFound } from '../listGone';
 import { parkKey } from './parked';
+import { knownRefusal } from '../push/refusals';
 import type { WriteBack } from './settle';
 
 /**
@@ -12,7 +13,8 @@ import type { WriteBack } from './settle';
  * before this answers leaves a retry; an answer settles it: confirmed takes the item's park back, any other outcome
  * (the item gone included) counts as a failed attempt of it.
  */
-export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]): Promise<void> {
+export async function flushWriteBacks(scope: RunScope, all: WriteBack[]): Promise<void> {
+  const writeBacks = await withoutRefused(scope, all);
   if (writeBacks.length === 0) return;
   scope.assertLockHeld();
   const outcomes = await scope.target.writeItems(
@@ -67,4 +69,38 @@ export async function flushWriteBacks(scope: RunScope, writeBacks: WriteBack[]):
   await scope.ledger.save(scope.ctx.meta, save);
   // A dry run parked nothing (its page rolled back): an item parked before it stays as it is.
   if (!scope.dryRun) await settleWaiting(scope.ctx.meta, scope.definitionId, 'PULL', confirmed);
+}
+
+/**
+ * Write-backs SharePoint's columns say it will refuse (a text longer than its single line of text holds, I12) are not
+ * sent: each is parked as the push parks such a row, naming the field, the Postgres column, the limit and the next
+ * step, and retried by the next pushes at no Graph cost (push/refusals.ts). Its entry keeps SharePoint's value for the
+ * field (settle.ts), so the push meets the text again until it fits; the item's own park (applyPage.ts) is taken
+ * back, since the pull has nothing left to do for it (a run stopped before that retries the item, which parks it
+ * here again). The item's outcome becomes the failure.
+ */
+async function withoutRefused(scope: RunScope, writeBacks: WriteBack[]): Promise<WriteBack[]> {
+  const sent: WriteBack[] = [];
+  const handed: string[] = [];
+  for (const w of writeBacks) {
+    const refusal = knownRefusal(scope.plan, w.entry.identity, w.op.fields);
+    if (refusal === null) {
+      sent.push(w);
+      continue;
+    }
+    if (w.counted !== null) scope.counts[w.counted]--;
+    scope.counts.failed++;
+    scope.ctx.log.warn(`${scope.def.name}: write-back to item ${w.op.itemId}: ${refusal}`);
+    if (scope.dryRun) continue;
+    await park(scope.ctx.meta, scope.definitionId, {
+      direction: 'PUSH',
+      itemKey: w.entry.identityHash,
+      sourceIdentity: w.entry.identity,
+      spItemId: w.op.itemId,
+      error: refusal,
+    });
+    handed.push(parkKey(scope, w.op.itemId));
+  }
+  if (handed.length > 0) await settleWaiting(scope.ctx.meta, scope.definitionId, 'PULL', handed);
+  return sent;
 }

@@ -49,10 +49,20 @@ function limitsOf(plan: FieldPlan): Limits {
   return limits;
 }
 
+/** A text longer than its single line of text column holds (`tooLongText`). */
+export interface TooLongText {
+  /** The SharePoint field, its Graph key and the Postgres column it maps. */
+  field: string;
+  key: string;
+  column: string;
+  piped: boolean;
+  max: number;
+  length: number;
+}
+
 /**
- * Why SharePoint will refuse a write of `fields` (the Graph body push is about to send for the row of `identity`)
- * into the list `plan` was made against (a routed list's own columns, routing.ts planLists), or null when nothing in it is known to be refused. Sending it would spend a write for a certain 400, on every
- * retry of the parked row. Known from the list's columns:
+ * The first text in `fields` (a Graph body for the list `plan` was made against: a routed list's own columns,
+ * routing.ts planLists) longer than its column holds, or null. Known from the list's columns:
  * - a single line of text holds at most its column's `maxLength` characters (at most 255: textColumn,
  *   https://learn.microsoft.com/en-us/graph/api/resources/textcolumn; FieldText.MaxLength "must be equal to or less
  *   than 255"), counted as .NET and JavaScript both count a string's length;
@@ -60,37 +70,60 @@ function limitsOf(plan: FieldPlan): Limits {
  * ("If true, allows custom values that aren't in the configured choices":
  * https://learn.microsoft.com/en-us/graph/api/resources/choicecolumn), but no page says a Graph write of another
  * value is refused, and parking a row SharePoint would take would hold its edits back.
- * Only strings of such columns are looked at: nothing is allocated for a row that fits.
+ * Only strings of such columns are looked at: nothing is allocated for a body that fits.
+ */
+export function tooLongText(plan: FieldPlan, fields: Record<string, unknown>): TooLongText | null {
+  const { texts } = limitsOf(plan);
+  for (let i = 0; i < texts.length; i++) {
+    const limit = texts[i];
+    const value = fields[limit.key];
+    if (typeof value === 'string' && value.length > limit.max) return { ...limit, length: value.length };
+  }
+  return null;
+}
+
+/**
+ * Why SharePoint will refuse a write of `fields` (the Graph body about to be sent for the row of `identity`: by the
+ * push, its conflict settle, the pull's write-back or a backfill) into the list `plan` was made against, or null when
+ * nothing in it is known to be refused (tooLongText). Sending it would spend a write for a certain 400, on every
+ * retry of the parked row. `after`: what happens to the row next.
  */
 export function knownRefusal(
   plan: FieldPlan,
   identity: Record<string, unknown>,
   fields: Record<string, unknown>,
+  after: string = RETRIED,
 ): string | null {
-  const { texts } = limitsOf(plan);
-  for (let i = 0; i < texts.length; i++) {
-    const limit = texts[i];
-    const value = fields[limit.key];
-    if (typeof value === 'string' && value.length > limit.max)
-      return tooLongMessage(identity, limit, value.length);
-  }
-  return null;
+  const long = tooLongText(plan, fields);
+  if (long === null) return null;
+  const row = `row ${JSON.stringify(identity)}`;
+  return `${row}: ${tooLongMessage(long, {
+    value: valueOf(long),
+    fix: `shorten ${long.column} of ${row} in Postgres ${long.piped ? 'until the pushed value has' : 'to'} at most ${long.max} characters`,
+    after,
+  })}`;
 }
 
-function tooLongMessage(identity: Record<string, unknown>, limit: TextLimit, length: number): string {
-  const row = `row ${JSON.stringify(identity)}`;
+/**
+ * The words of a too-long text's refusal: `value` names where the text came from (a Postgres column, a value given
+ * to resolve), `fix` the first next step, `after` what happens next.
+ */
+export function tooLongMessage(
+  long: TooLongText,
+  words: { value: string; fix: string; after: string },
+): string {
   const widen =
-    limit.max < 255
-      ? `raise the column's maximum length in SharePoint (a single line of text holds up to 255), or make ${limit.field} a multi-line text column (Multiple lines of text)`
-      : `make ${limit.field} a multi-line text column in SharePoint (Multiple lines of text; a single line holds at most 255)`;
+    long.max < 255
+      ? `raise the column's maximum length in SharePoint (a single line of text holds up to 255), or make ${long.field} a multi-line text column (Multiple lines of text)`
+      : `make ${long.field} a multi-line text column in SharePoint (Multiple lines of text; a single line holds at most 255)`;
   return (
-    `${row}: not sent: SharePoint field ${limit.field} (single line of text) holds at most ${limit.max} characters, ` +
-    `and ${valueOf(limit)} has ${length} characters. Next step: shorten ${limit.column} of ${row} in Postgres ` +
-    `${limit.piped ? 'until the pushed value has' : 'to'} at most ${limit.max} characters, or ${widen}; ${RETRIED}`
+    `not sent: SharePoint field ${long.field} (single line of text) holds at most ${long.max} characters, ` +
+    `and ${words.value} has ${long.length} characters. Next step: ${words.fix}, or ${widen}; ${words.after}`
   );
 }
 
-function valueOf(limit: Limited): string {
+/** Where a pushed text comes from, in a refusal's words. */
+export function valueOf(limit: Pick<Limited, 'column' | 'piped'>): string {
   return `the value ${limit.piped ? 'the push pipeline makes of' : 'of'} Postgres column ${limit.column}`;
 }
 

@@ -1,4 +1,9 @@
+import { exitCodeOf } from '../../../../src/cli/failures';
+import { runBackfill } from '../../../../src/core/engine/backfill';
+import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
+import { resolveConflict, ResolutionValueError } from '../../../../src/core/engine/resolve';
+import { errorKindOf } from '../../../../src/core/errors/classify';
 import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
 import {
   defineOnHandMadeColumn,
@@ -11,8 +16,9 @@ import { defineProjects } from '../../../support/projects';
 
 /**
  * A Postgres value SharePoint will refuse (docs/design.md, I12): one its column's definition already tells the
- * engine it refuses (more characters than a single line of text holds) is parked before anything is sent; one only
- * SharePoint's answer tells (a 400 for a field) is parked naming the Postgres column and the next step.
+ * engine it refuses (more characters than a single line of text holds) is parked before anything is sent, by the push
+ * and by every other writer of items (the pull's write-back, backfill, resolve); one only SharePoint's answer tells
+ * (a 400 for a field) is parked naming the Postgres column and the next step.
  */
 describe('I12 push values SharePoint refuses (docs/design.md, I12)', () => {
   let h: Harness;
@@ -200,5 +206,97 @@ describe('I12 push values SharePoint refuses (docs/design.md, I12)', () => {
     expect(failure.last_error).toMatch(/Postgres column score/);
     expect(failure.last_error).toMatch(/row \{"id":1\}/);
     expect(failure.last_error).toMatch(/Next step: change score of row \{"id":1\} in Postgres/);
+  });
+
+  it("a pull's write-back and resolve send no text longer than the column holds: the row is parked for the push, resolve refuses, nothing half-written", async () => {
+    const name = 'rf_outside';
+    await defineProjects(h, name, { definition: { conflictPolicy: 'MANUAL' } });
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+    expect(await push(name)).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+    await runPull(h.ctx, name, { trigger: 'test' });
+    const ids = Object.fromEntries((await h.items(name)).map((i) => [i.fields.Title as string, i.id]));
+    // Row 1: its text made too long in Postgres, its budget edited in SharePoint (no conflict: the pull takes the
+    // budget and owes SharePoint the text). Row 2: its text edited on both sides (MANUAL parks the conflict).
+    await h.db.pool.query(`UPDATE ${name} SET name = $1 WHERE id IN (1, 2)`, [long]);
+    for (const [id, fields] of [
+      [ids.one, { Budget: 11 }],
+      [ids.two, { Title: 'two sp' }],
+    ] as const)
+      expect(
+        (await h.asUser('PATCH', `/sites/${h.siteId}/lists/${name}/items/${id}/fields`, fields)).status,
+      ).toBe(200);
+    h.emulator.control.clearRequestLog();
+    expect(await runPull(h.ctx, name, { trigger: 'test' })).toMatchObject({ conflicts: 1, failed: 1 });
+    expect(writesCarrying(long)).toEqual([]);
+    expect((await h.db.pool.query(`SELECT budget::int FROM ${name} WHERE id = 1`)).rows).toEqual([
+      { budget: 11 },
+    ]);
+    const [failure] = await parked(name);
+    expect(failure.source_identity).toEqual({ id: 1 });
+    expect(failure.last_error).toMatch(
+      /^row \{"id":1\}: not sent: SharePoint field Title \(single line of text\) holds at most 255 characters, and the value of Postgres column name has 300 characters\. Next step: shorten name of row \{"id":1\} in Postgres/,
+    );
+
+    // resolve --take postgres: refused before anything is written, in the same words (--values: resolve.test.ts).
+    const { rows } = await h.db.pool.query<{ id: string }>(
+      `SELECT c.id FROM arcore.sync_conflicts c JOIN arcore.sync_definitions d ON d.id = c.definition_id
+        WHERE d.name = $1 AND c.status = 'OPEN'`,
+      [name],
+    );
+    const err = await resolveConflict(h.ctx, rows[0].id, { take: 'postgres' }, 'test').catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ResolutionValueError);
+    expect((err as Error).message).toBe(
+      `Conflict ${rows[0].id}: row {"id":2}: not sent: SharePoint field Title (single line of text) holds at most 255 ` +
+        'characters, and the value of Postgres column name has 300 characters. Next step: shorten name of row ' +
+        '{"id":2} in Postgres to at most 255 characters and resolve again, or resolve with --take sharepoint, or ' +
+        'with --values giving Title at most 255 characters, or make Title a multi-line text column in SharePoint ' +
+        '(Multiple lines of text; a single line holds at most 255); nothing was written and the conflict is still open',
+    );
+    expect(exitCodeOf(errorKindOf(err))).toBe(2);
+    expect(writesCarrying(long)).toEqual([]);
+    expect((await h.items(name)).find((i) => i.id === ids.two)?.fields.Title).toBe('two sp');
+    expect((await h.db.pool.query(`SELECT name FROM ${name} WHERE id = 2`)).rows).toEqual([{ name: long }]);
+  });
+
+  it('backfill sends no text longer than the column holds, to an item or to one it re-creates: each row fails naming the field, column, limit and next step', async () => {
+    const name = 'rf_backfill';
+    await defineProjects(h, name, { definition: { pull: { enabled: false } } });
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, budget) VALUES (1, 'one', 10), (2, 'two', 20)`);
+    expect(await push(name)).toMatchObject({ status: 'SUCCEEDED', created: 2 });
+    // Row 1 keeps its item; row 2's item is deleted in SharePoint, so a full resync would create it again.
+    const two = (await h.items(name)).find((i) => i.fields.Title === 'two')!;
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${name}/items/${two.id}`)).status).toBe(204);
+    await h.db.pool.query(`UPDATE ${name} SET name = $1`, [long]);
+    h.emulator.control.clearRequestLog();
+    const summary = await runBackfill(h.ctx, name, {
+      fields: ['name'],
+      strategy: 'full_resync',
+      trigger: 'test',
+    });
+    expect(summary).toMatchObject({ failed: 2, updated: 0, created: 0 });
+    expect(writesCarrying(long)).toEqual([]);
+    expect(summary.failures.map((f) => [f.key, f.error]).sort((a, b) => (a[1] < b[1] ? -1 : 1))).toEqual(
+      [1, 2].map((id) => [
+        { id },
+        expect.stringMatching(
+          new RegExp(
+            `^row \\{"id":${id}\\}: not sent: SharePoint field Title \\(single line of text\\) holds at most 255 characters, and the value of Postgres column name has 300 characters\\. Next step: shorten name .*; then run the backfill again$`,
+          ),
+        ),
+      ]),
+    );
+    expect((await h.items(name)).map((i) => i.fields.Title)).toEqual(['one']);
+    // No create left in flight for the row whose item was not re-created.
+    expect(
+      (
+        await h.db.pool.query(
+          `SELECT count(*)::int AS n FROM arcore.sync_ledger l JOIN arcore.sync_definitions d ON d.id = l.definition_id
+            WHERE d.name = $1 AND l.state = 'PENDING_CREATE'`,
+          [name],
+        )
+      ).rows,
+    ).toEqual([{ n: 0 }]);
   });
 });
