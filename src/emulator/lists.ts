@@ -1,4 +1,4 @@
-/** Lists and their columns: create, read by GUID or display name, delete; columns listed and added. */
+/** Lists and their columns: create, read by GUID or display name, delete; columns listed, added and updated. */
 import { z } from 'zod';
 import { identitySet } from './auth';
 import { createColumn, renderColumn, type ColumnCreationScope } from './columns';
@@ -152,6 +152,42 @@ export function getColumn(
   );
   if (!column)
     throw notFound(`Column '${columnRef}' does not exist. It may have been deleted by another user.`);
+  return jsonResponse(200, {
+    '@odata.context': `${ctx.links.baseUrl}/$metadata#sites('${site.id}')/lists('${list.id}')/columns/$entity`,
+    ...renderColumn(column),
+  });
+}
+
+const columnUpdateSchema = z
+  .object({ text: z.object({ maxLength: z.number().int().min(1).max(255) }).strict() })
+  .strict();
+
+/**
+ * PATCH a list column (https://learn.microsoft.com/en-us/graph/api/columndefinition-update): the emulator updates a
+ * single line of text's `maxLength` only (a site admin narrowing a column under synced values); anything else → 400.
+ * Values stored already stay as they are; writes from then on are held to the new length.
+ */
+export function updateListColumn(
+  ctx: EmulatorContext,
+  req: GraphRequest,
+  siteRef: string,
+  listRef: string,
+  columnRef: string,
+): GraphResponse {
+  const site = resolveSite(ctx, siteRef);
+  const list = resolveList(site, listRef);
+  const column = list.columns.find(
+    (c) => c.id === columnRef.toLowerCase() || c.name === columnRef || c.displayName === columnRef,
+  );
+  if (!column)
+    throw notFound(`Column '${columnRef}' does not exist. It may have been deleted by another user.`);
+  const parsed = columnUpdateSchema.safeParse(req.body);
+  if (!parsed.success)
+    throw badRequest('The emulator updates only text.maxLength of a column: send {"text": {"maxLength": N}}');
+  if (column.type.kind !== 'text' || column.type.allowMultipleLines || column.readOnly)
+    throw badRequest(`Column '${column.name}' is not a single line of text the emulator can update`);
+  column.type.maxLength = parsed.data.text.maxLength;
+  ctx.events.stateChanged();
   return jsonResponse(200, {
     '@odata.context': `${ctx.links.baseUrl}/$metadata#sites('${site.id}')/lists('${list.id}')/columns/$entity`,
     ...renderColumn(column),

@@ -7,7 +7,16 @@ import type { EmulatorContext, GraphRequest, GraphResponse } from './context';
 import { getDelta } from './delta';
 import { GraphError } from './errors';
 import { createItem, deleteItem, getItem, getItemFields, listItems, updateItemFields } from './items';
-import { createList, createListColumn, deleteList, getColumn, getColumns, getList, getLists } from './lists';
+import {
+  createList,
+  createListColumn,
+  deleteList,
+  getColumn,
+  getColumns,
+  getList,
+  getLists,
+  updateListColumn,
+} from './lists';
 import type { RouteAccess } from './permissions';
 import { getSite } from './sites';
 import {
@@ -100,6 +109,13 @@ const SITE_ROUTES: RouteDefinition[] = [
     access: { site: 'read' },
     cost: SINGLE_READ,
     handle: (c, _r, p) => getColumn(c, p.site, p.list, p.column),
+  },
+  {
+    method: 'PATCH',
+    template: '/lists/{list}/columns/{column}',
+    access: { site: 'manage' },
+    cost: WRITE,
+    handle: (c, r, p) => updateListColumn(c, r, p.site, p.list, p.column),
   },
   {
     method: 'GET',

@@ -12,7 +12,7 @@ import { type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
 import { type PushRow, type PageCommit, syncedEntry, inSourceTx, parkEntry, writtenETag } from './page';
 import { graphFields, applyToPostgres, revivedFields, RecreatedKeyError } from './writes';
-import { pushFailureMessage } from './refusals';
+import { knownRefusal, pushFailureMessage } from './refusals';
 import { awaitSettle } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound } from '../listGone';
 import { assertUnchangedLocked, RowChangedError } from '../pull/pageRows';
@@ -112,6 +112,17 @@ export async function settleConflicts(
       postgresModifiedAt: r.row.cursor,
       sharepointModifiedAt: item?.lastModifiedDateTime ?? null,
     });
+    // A write SharePoint's columns say it will refuse (a text longer than its column holds, I12) is not sent, and
+    // nothing of the decision is applied: the row is parked as the push parks it, naming the field, the column, the
+    // limit and the next step. The item's write may carry fields the page's write did not (a re-created item carries
+    // every field): a column narrowed under a synced value is met here.
+    const refusal = knownRefusal(plan, r.identity, settleWrite(scope, decision, item));
+    if (refusal !== null) {
+      if (before) await supersedeConflict(scope.ctx.meta, scope.definitionId, before, null);
+      scope.counts.failed++;
+      commit.park.push({ hash: r.hash, identity: r.identity, itemId: entry.itemId, error: refusal });
+      continue;
+    }
     let recorded: string | undefined;
     const conflict: ConflictRecord | null = decision.conflict
       ? {
@@ -290,6 +301,13 @@ export async function settleConflicts(
     }
   }
   if (deletedMeanwhile.length) await settleDeletedMeanwhile(scope, deletedMeanwhile, commit);
+}
+
+/** The fields a settle's decision writes to SharePoint (an update of the item read, or a re-create), or none. */
+function settleWrite(scope: RunScope, decision: PairDecision, item: ListItem | null): Record<string, unknown> {
+  const sa = decision.sharepoint;
+  if ((sa.kind === 'write' && item) || sa.kind === 'recreate') return graphFields(scope, sa.values);
+  return {};
 }
 
 /**

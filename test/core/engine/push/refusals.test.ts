@@ -2,6 +2,8 @@ import { exitCodeOf } from '../../../../src/cli/failures';
 import { runBackfill } from '../../../../src/core/engine/backfill';
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
+import { forgetResolution } from '../../../../src/core/engine/runner';
+import { getDefinition } from '../../../../src/core/store/definitions';
 import { resolveConflict, ResolutionValueError } from '../../../../src/core/engine/resolve';
 import { errorKindOf } from '../../../../src/core/errors/classify';
 import { installCursorTrigger } from '../../../../src/core/source/postgres/PostgresSource';
@@ -298,5 +300,38 @@ describe('I12 push values SharePoint refuses (docs/design.md, I12)', () => {
         )
       ).rows,
     ).toEqual([{ n: 0 }]);
+  });
+
+  it("the push's conflict settle sends no text longer than the column holds: an item re-created after its delete, its column narrowed since the value synced, is parked", async () => {
+    const name = 'rf_settle';
+    await defineOnHandMadeColumn(h, {
+      table: name,
+      list: 'RfSettle',
+      column: 'code',
+      sqlType: 'text',
+      spColumn: { name: 'Code', text: { maxLength: 20 } },
+    });
+    const code = 'abcdefghijklmnop';
+    await h.db.pool.query(`INSERT INTO ${name} (id, name, code) VALUES (1, 'a', $1)`, [code]);
+    expect(await push(name)).toMatchObject({ status: 'SUCCEEDED', created: 1 });
+    // A site admin narrows Code under the synced value (the next run reads the list's columns afresh, as it does once
+    // its cached resolution ages out); the item is deleted in SharePoint while the row's title is edited.
+    const narrowed = await h.asUser('PATCH', `/sites/${h.siteId}/lists/RfSettle/columns/Code`, {
+      text: { maxLength: 10 },
+    });
+    expect(narrowed.status).toBe(200);
+    forgetResolution(h.ctx, (await getDefinition(h.db.pool, name)).definition);
+    const [item] = await h.items('RfSettle');
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/RfSettle/items/${item.id}`)).status).toBe(204);
+    await h.db.pool.query(`UPDATE ${name} SET name = 'b' WHERE id = 1`);
+    h.emulator.control.clearRequestLog();
+    // The page's write (the title alone) meets the delete; SOURCE_WINS would re-create the item with every field.
+    expect(await push(name)).toMatchObject({ status: 'PARTIAL', failed: 1, created: 0 });
+    expect(writesCarrying(code)).toEqual([]);
+    expect(await h.items('RfSettle')).toEqual([]);
+    const [failure] = await parked(name);
+    expect(failure.last_error).toMatch(
+      /^row \{"id":1\}: not sent: SharePoint field Code \(single line of text\) holds at most 10 characters, and the value of Postgres column code has 16 characters\. Next step: shorten code of row \{"id":1\} in Postgres to at most 10 characters, or raise the column's maximum length/,
+    );
   });
 });
