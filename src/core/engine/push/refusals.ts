@@ -1,6 +1,7 @@
 /**
- * Push values SharePoint refuses (I12): those the list's column definitions already say it refuses, found before
- * anything is sent, and the words a refusal SharePoint sends back is parked with.
+ * Values SharePoint refuses (I12): those the list's column definitions already say it refuses, found before
+ * anything is sent by any writer of items (push, its conflict settle, the pull's write-back, backfill, resolve), and the
+ * words a refusal SharePoint sends back is parked with.
  */
 import { graphFieldKey } from '../../canonical';
 import type { WriteOutcome } from '../../target/sharepoint';
