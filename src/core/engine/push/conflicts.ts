@@ -304,7 +304,11 @@ export async function settleConflicts(
 }
 
 /** The fields a settle's decision writes to SharePoint (an update of the item read, or a re-create), or none. */
-function settleWrite(scope: RunScope, decision: PairDecision, item: ListItem | null): Record<string, unknown> {
+function settleWrite(
+  scope: RunScope,
+  decision: PairDecision,
+  item: ListItem | null,
+): Record<string, unknown> {
   const sa = decision.sharepoint;
   if ((sa.kind === 'write' && item) || sa.kind === 'recreate') return graphFields(scope, sa.values);
   return {};
