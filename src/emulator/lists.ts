@@ -1,7 +1,7 @@
 /** Lists and their columns: create, read by GUID or display name, delete; columns listed, added and updated. */
 import { z } from 'zod';
 import { identitySet } from './auth';
-import { createColumn, renderColumn, type ColumnCreationScope } from './columns';
+import { createColumn, renderColumn, type ColumnCreationScope, type ColumnDefinition } from './columns';
 import {
   emptyResponse,
   jsonResponse,
@@ -139,12 +139,13 @@ export function getColumns(ctx: EmulatorContext, siteRef: string, listRef: strin
   });
 }
 
-export function getColumn(
+/** A list's column by id, internal name or display name, as Graph resolves `columns/{id}`; 404 otherwise. */
+function columnAt(
   ctx: EmulatorContext,
   siteRef: string,
   listRef: string,
   columnRef: string,
-): GraphResponse {
+): { site: SiteState; list: ListState; column: ColumnDefinition } {
   const site = resolveSite(ctx, siteRef);
   const list = resolveList(site, listRef);
   const column = list.columns.find(
@@ -152,10 +153,26 @@ export function getColumn(
   );
   if (!column)
     throw notFound(`Column '${columnRef}' does not exist. It may have been deleted by another user.`);
+  return { site, list, column };
+}
+
+function columnResponse(
+  ctx: EmulatorContext,
+  { site, list, column }: { site: SiteState; list: ListState; column: ColumnDefinition },
+): GraphResponse {
   return jsonResponse(200, {
     '@odata.context': `${ctx.links.baseUrl}/$metadata#sites('${site.id}')/lists('${list.id}')/columns/$entity`,
     ...renderColumn(column),
   });
+}
+
+export function getColumn(
+  ctx: EmulatorContext,
+  siteRef: string,
+  listRef: string,
+  columnRef: string,
+): GraphResponse {
+  return columnResponse(ctx, columnAt(ctx, siteRef, listRef, columnRef));
 }
 
 const columnUpdateSchema = z
@@ -174,13 +191,8 @@ export function updateListColumn(
   listRef: string,
   columnRef: string,
 ): GraphResponse {
-  const site = resolveSite(ctx, siteRef);
-  const list = resolveList(site, listRef);
-  const column = list.columns.find(
-    (c) => c.id === columnRef.toLowerCase() || c.name === columnRef || c.displayName === columnRef,
-  );
-  if (!column)
-    throw notFound(`Column '${columnRef}' does not exist. It may have been deleted by another user.`);
+  const found = columnAt(ctx, siteRef, listRef, columnRef);
+  const { column } = found;
   const parsed = columnUpdateSchema.safeParse(req.body);
   if (!parsed.success)
     throw badRequest('The emulator updates only text.maxLength of a column: send {"text": {"maxLength": N}}');
@@ -188,10 +200,7 @@ export function updateListColumn(
     throw badRequest(`Column '${column.name}' is not a single line of text the emulator can update`);
   column.type.maxLength = parsed.data.text.maxLength;
   ctx.events.stateChanged();
-  return jsonResponse(200, {
-    '@odata.context': `${ctx.links.baseUrl}/$metadata#sites('${site.id}')/lists('${list.id}')/columns/$entity`,
-    ...renderColumn(column),
-  });
+  return columnResponse(ctx, found);
 }
 
 export function createListColumn(
