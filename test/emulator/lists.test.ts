@@ -109,7 +109,7 @@ describe('lists and columns', () => {
     expect(missing.body.error.code).toBe('itemNotFound');
   });
 
-  it('adds a column with 201 and returns it in $expand=columns', async () => {
+  it("adds a column with 201, returns it in $expand=columns, and updates a text column's maxLength", async () => {
     const listId = await t.createList('Grow');
     const added = await t.graph<ColumnShape>('POST', `/sites/${t.siteId}/lists/${listId}/columns`, {
       body: { name: 'Due Date', dateTime: { format: 'dateOnly' }, indexed: true },
@@ -126,6 +126,17 @@ describe('lists and columns', () => {
       `/sites/${t.siteId}/lists/${listId}/columns/Due_x0020_Date`,
     );
     expect(one.body.displayName).toBe('Due Date');
+    // PATCH: a single line of text's maxLength only; anything else is refused.
+    const code = `/sites/${t.siteId}/lists/${listId}/columns/Code`;
+    await t.graph('POST', `/sites/${t.siteId}/lists/${listId}/columns`, { body: { name: 'Code', text: {} } });
+    const narrowed = await t.graph<ColumnShape>('PATCH', code, { body: { text: { maxLength: 10 } } });
+    expect(narrowed.status).toBe(200);
+    expect((await t.graph<ColumnShape>('GET', code)).body.text).toMatchObject({ maxLength: 10 });
+    for (const [path, body] of [
+      [code, { displayName: 'Other' }],
+      [`/sites/${t.siteId}/lists/${listId}/columns/Due_x0020_Date`, { text: { maxLength: 10 } }],
+    ] as const)
+      expect((await t.graph('PATCH', path, { body })).status).toBe(400);
   });
 
   it('creates lookup columns against lists of the same site and rejects unknown targets', async () => {
