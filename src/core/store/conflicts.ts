@@ -27,6 +27,8 @@ export interface ConflictRecord {
    * live item; it is not applied, and it does not park the pair.
    */
   kind?: ConflictKind;
+  /** COPY: the list the item is in (item ids are only unique within a list; a routed definition has several). */
+  listId?: string;
 }
 
 export type ConflictKind = 'CHANGE' | 'COPY';
@@ -40,13 +42,13 @@ export async function recordConflict(db: Db, definitionId: string, c: ConflictRe
   const arbiter =
     kind === 'CHANGE'
       ? `(definition_id, source_identity_hash) WHERE status = 'OPEN' AND kind = 'CHANGE'`
-      : `(definition_id, sp_item_id) WHERE status = 'OPEN' AND kind = 'COPY'`;
+      : `(definition_id, sp_list_id, sp_item_id) WHERE status = 'OPEN' AND kind = 'COPY'`;
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO arcore.sync_conflicts (definition_id, run_id, source_identity_hash, source_identity, sp_item_id,
        detected_by, policy, base_values, postgres_values, sharepoint_values, outcome, resolved_values, status, reason,
-       resolved_at, resolved_by, fields, kind)
+       resolved_at, resolved_by, fields, kind, sp_list_id)
      VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,
-       CASE WHEN $13 = 'RESOLVED' THEN now() END, CASE WHEN $13 = 'RESOLVED' THEN 'policy' END, $15, $16)
+       CASE WHEN $13 = 'RESOLVED' THEN now() END, CASE WHEN $13 = 'RESOLVED' THEN 'policy' END, $15, $16, $17)
      ON CONFLICT ${arbiter} DO UPDATE SET
        postgres_values = EXCLUDED.postgres_values, sharepoint_values = EXCLUDED.sharepoint_values,
        reason = EXCLUDED.reason, fields = EXCLUDED.fields
@@ -68,6 +70,7 @@ export async function recordConflict(db: Db, definitionId: string, c: ConflictRe
       c.reason,
       c.fields ?? [],
       kind,
+      c.listId ?? null,
     ],
   );
   return rows[0].id;
@@ -94,22 +97,62 @@ export async function supersedeConflict(
 }
 
 /**
- * Closes the OPEN COPY conflicts of these items: the item was adopted, deleted, or no longer carries a paired
- * key. Returns how many were closed.
+ * Closes the OPEN COPY conflicts of these items of list `listId`: the item was adopted, deleted, or no longer carries
+ * a paired key. A record without a list (kept from before migration 049 with nothing to tell it) is closed by its
+ * item id alone. Returns how many were closed.
  */
 export async function closeCopyConflicts(
   db: Db,
   definitionId: string,
+  listId: string,
   itemIds: string[],
   outcome: string,
 ): Promise<number> {
   if (itemIds.length === 0) return 0;
   const { rowCount } = await db.query(
     `UPDATE arcore.sync_conflicts SET status = 'RESOLVED', outcome = $3, resolved_at = now(), resolved_by = 'pull'
-      WHERE definition_id = $1 AND kind = 'COPY' AND status = 'OPEN' AND sp_item_id = ANY($2)`,
-    [definitionId, itemIds, outcome],
+      WHERE definition_id = $1 AND kind = 'COPY' AND status = 'OPEN' AND sp_item_id = ANY($2)
+        AND (sp_list_id = $4 OR sp_list_id IS NULL)`,
+    [definitionId, itemIds, outcome, listId],
   );
   return rowCount ?? 0;
+}
+
+/** An OPEN COPY conflict's item and the key its pull retry is parked under (list-qualified when routed). */
+export interface OpenCopy {
+  conflictId: string;
+  identityHash: string;
+  itemId: string;
+  parkKey: string;
+}
+
+/**
+ * The items recorded as copies of these rows' paired items (OPEN COPY conflicts), each with its parked pull retry
+ * (recordCopy parks it with the conflict): where the pull reads it again.
+ */
+export async function openCopiesOf(db: Db, definitionId: string, hashes: string[]): Promise<OpenCopy[]> {
+  if (hashes.length === 0) return [];
+  const { rows } = await db.query<OpenCopy>(
+    `SELECT c.id AS "conflictId", c.source_identity_hash AS "identityHash", c.sp_item_id AS "itemId",
+            f.item_key AS "parkKey"
+       FROM arcore.sync_conflicts c
+       JOIN arcore.sync_failures f ON f.definition_id = c.definition_id AND f.direction = 'PULL'
+        AND f.status = 'PARKED' AND f.sp_item_id = c.sp_item_id AND f.source_identity = c.source_identity
+      WHERE c.definition_id = $1 AND c.kind = 'COPY' AND c.status = 'OPEN' AND c.source_identity_hash = ANY($2)
+      ORDER BY c.id`,
+    [definitionId, textArrayParam(hashes)],
+  );
+  return rows;
+}
+
+/** Closes COPY conflicts by id: their item now stands for the row (adopted). */
+export async function adoptCopyConflicts(db: Db, definitionId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE arcore.sync_conflicts SET status = 'RESOLVED', outcome = 'ADOPTED', resolved_at = now(), resolved_by = 'pull'
+      WHERE definition_id = $1 AND kind = 'COPY' AND status = 'OPEN' AND id = ANY($2::bigint[])`,
+    [definitionId, ids],
+  );
 }
 
 /**

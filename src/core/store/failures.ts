@@ -137,6 +137,22 @@ export async function resolveParked(
   );
 }
 
+/** Parked items due for their retry now, whatever their back-off, with what their record says now. */
+export async function retryNow(
+  db: Db,
+  definitionId: string,
+  direction: FailureDirection,
+  items: { itemKey: string; error: string }[],
+): Promise<void> {
+  if (items.length === 0) return;
+  await db.query(
+    `UPDATE arcore.sync_failures f SET next_attempt_at = now(), last_error = i.last_error
+       FROM unnest($3::text[], $4::text[]) AS i(item_key, last_error)
+      WHERE f.definition_id = $1 AND f.direction = $2 AND f.item_key = i.item_key AND f.status = 'PARKED'`,
+    [definitionId, direction, items.map((i) => i.itemKey), items.map((i) => i.error)],
+  );
+}
+
 /**
  * Settles the held-move parks that name no row (a row deleted while its move was held, push/moves.ts): the move is
  * settled. A park of the same key that carries a row (a row inserted again, waiting to be pushed) stays.

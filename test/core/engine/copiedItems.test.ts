@@ -3,6 +3,7 @@ import { runPush } from '../../../src/core/engine/push';
 import { resolveConflict, ResolutionValueError } from '../../../src/core/engine/resolve';
 import { startHarness, type Harness } from '../../support/engineHarness';
 import { defineProjects } from '../../support/projects';
+import { checkedRun, defineRoutedTitles, landItem, ledgerPair, whereRouted } from '../../support/routed';
 
 /**
  * I1/I6/I7: an item created in SharePoint with the hidden key of a row that is already paired with a live item
@@ -131,5 +132,103 @@ describe('I6 adoption by hidden key: copies of a paired item', () => {
     const again = [await s.push(), await s.pull()];
     expect(again.map((x) => x.created + x.updated + x.deleted)).toEqual([0, 0]);
     expect((await h.items(s.name)).map((i) => i.id)).toEqual([copyId]);
+  });
+
+  it('a copy whose retry backs off still takes the place of the paired item deleted meanwhile', async () => {
+    const s = await synced();
+    const copyId = await s.copy({ Title: 'copied', Budget: 99 });
+    await s.pull();
+    // Seen again and again, the copy's retry backs off: the original's tombstone comes first.
+    await h.db.pool.query(
+      `UPDATE arcore.sync_failures SET attempts = 5, next_attempt_at = now() + interval '15 minutes'
+        WHERE sp_item_id = $1 AND status = 'PARKED'`,
+      [copyId],
+    );
+    expect((await h.asUser('DELETE', `${s.items}/${s.original.id}`)).status).toBe(204);
+    expect(await s.pull()).toMatchObject({ deleted: 0, failed: 0 });
+    expect(await s.ledger()).toEqual([copyId]);
+    expect(await s.pull()).toMatchObject({ updated: 1, failed: 0 });
+    expect(await s.row()).toEqual({ name: 'copied', budget: '99.00' });
+    expect(await s.conflicts()).toEqual([
+      expect.objectContaining({ kind: 'COPY', status: 'RESOLVED', outcome: 'ADOPTED' }),
+    ]);
+  });
+});
+
+describe('I6 adoption by hidden key: a copy in another routed list', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('once the paired item is gone, the copy a user made in the other list is adopted in its place', async () => {
+    const [table, open, closed] = ['cp_routed', 'CpOpen', 'CpClosed'];
+    await defineRoutedTitles(h, table, open, closed);
+    await h.db.pool.query(
+      `INSERT INTO ${table} (id, title, status, notes) VALUES (1, 'orig', 'OPEN', 'kept')`,
+    );
+    await checkedRun(h, 'push', table);
+    await checkedRun(h, 'pull', table);
+    const pair = await ledgerPair(h, table);
+    // A user moves the item by hand: a copy (with its hidden key) in the other list, edited there...
+    const copy = await landItem(h, closed, pair.hash, { Title: 'copied', Status: 'OPEN' });
+    expect((await checkedRun(h, 'pull', table)).conflicts).toBe(1);
+    // ...then the original deleted.
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${open}/items/${pair.itemId}`)).status).toBe(
+      204,
+    );
+    await checkedRun(h, 'pull', table);
+    // The row survives (its unmapped notes with it), paired with the copy, and takes the copy's edit.
+    const { rows } = await h.db.pool.query(`SELECT title, notes FROM ${table} WHERE id = 1`);
+    expect(rows).toEqual([{ title: 'copied', notes: 'kept' }]);
+    expect(await ledgerPair(h, table)).toMatchObject({ itemId: copy.id });
+    const { rows: conflicts } = await h.db.pool.query(
+      'SELECT status, outcome FROM arcore.sync_conflicts WHERE definition_id = $1',
+      [pair.definitionId],
+    );
+    expect(conflicts).toEqual([{ status: 'RESOLVED', outcome: 'ADOPTED' }]);
+    // The row routes to Open: the next push moves the copy there, once.
+    expect(await checkedRun(h, 'push', table)).toMatchObject({ moved: 1, created: 0 });
+    expect(await whereRouted(h, open, closed, pair.hash)).toEqual([{ list: 'Open', title: 'copied' }]);
+    const { rows: parked } = await h.db.pool.query(
+      "SELECT item_key FROM arcore.sync_failures WHERE definition_id = $1 AND status = 'PARKED'",
+      [pair.definitionId],
+    );
+    expect(parked).toEqual([]);
+  });
+
+  it('copies in two lists that share an item id are two conflicts, each closed only by its own item', async () => {
+    const [table, open, closed] = ['cp_ids', 'CiOpen', 'CiClosed'];
+    await defineRoutedTitles(h, table, open, closed);
+    await h.db.pool.query(
+      `INSERT INTO ${table} (id, title, status) VALUES (1, 'one', 'OPEN'), (2, 'two', 'CLOSED')`,
+    );
+    await checkedRun(h, 'push', table);
+    await checkedRun(h, 'pull', table);
+    const [one, two] = [await ledgerPair(h, table, 1), await ledgerPair(h, table, 2)];
+    // Each list numbers its own items: the copies of row 1 (into Closed) and of row 2 (into Open) share an id.
+    const copyOne = await landItem(h, closed, one.hash, { Title: 'one copied', Status: 'OPEN' });
+    const copyTwo = await landItem(h, open, two.hash, { Title: 'two copied', Status: 'CLOSED' });
+    expect(copyOne.id).toBe(copyTwo.id);
+    expect((await checkedRun(h, 'pull', table)).conflicts).toBe(2);
+    const open_ = async () =>
+      (
+        await h.db.pool.query(
+          `SELECT source_identity->>'id' AS id, sp_item_id AS item, reason FROM arcore.sync_conflicts
+            WHERE definition_id = $1 AND status = 'OPEN' ORDER BY 1`,
+          [one.definitionId],
+        )
+      ).rows;
+    expect(await open_()).toEqual([
+      { id: '1', item: copyOne.id, reason: expect.stringContaining(`paired with item ${one.itemId}`) },
+      { id: '2', item: copyTwo.id, reason: expect.stringContaining(`paired with item ${two.itemId}`) },
+    ]);
+    // Deleting the copy in Closed settles its conflict only: the one of Open's item of the same id stays.
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${closed}/items/${copyOne.id}`)).status).toBe(
+      204,
+    );
+    await checkedRun(h, 'pull', table);
+    expect(await open_()).toEqual([expect.objectContaining({ id: '2', item: copyTwo.id })]);
   });
 });

@@ -1,9 +1,14 @@
 import type { PoolClient } from 'pg';
 import { KeyMatchError } from '../../source/postgres/keys';
 import { fromGraphFields, type CanonicalRecord } from '../../canonical';
-import { closeCopyConflicts, openConflictIdentities, refreshOpenConflicts } from '../../store/conflicts';
+import {
+  adoptCopyConflicts,
+  closeCopyConflicts,
+  openConflictIdentities,
+  refreshOpenConflicts,
+} from '../../store/conflicts';
 import type { TargetFingerprint } from '../../store/cursors';
-import { park, parkWaiting, resolveParked } from '../../store/failures';
+import { park, parkWaiting, resolveParked, retryNow } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { InsertedPair } from '../../store/pullIntents';
 import { movesDeletingOld } from '../../store/moves';
@@ -11,7 +16,13 @@ import type { DeltaEntry } from '../../target/sharepoint';
 import { rowsByIdentity } from '../identity';
 import { applyToPostgres, type Rekeyed } from '../push/writes';
 import type { RunScope } from '../runner';
-import { claimsByHiddenKey, claimsOfFlaggedRows, claimsOfKeptRows, recordCopy } from './claims';
+import {
+  claimsByHiddenKey,
+  claimsOfFlaggedRows,
+  claimsOfKeptRows,
+  copiesStandingIn,
+  recordCopy,
+} from './claims';
 import { parkMisrouted } from '../routing';
 import { writeTargetCursor, type Progress } from './cursor';
 import { assertKeysFree, insertItem } from './insert';
@@ -73,6 +84,8 @@ export async function applyEntries(
         )
       : new Set<string>(),
   ]);
+  // A paired item deleted while a copy carrying its key stands (a user moved it by hand): the copy takes its place.
+  const standIns = await copiesStandingIn(scope, entries, byItem, (h) => parked.has(h) || moving.has(h));
 
   const writeBacks: WriteBack[] = [];
   // New items whose rows this page inserted: recorded (committed) before the source commits, when it is another
@@ -260,6 +273,34 @@ export async function applyEntries(
     // saved under that key, must stay.
     await ledger.remove(meta, remove);
     await ledger.save(meta, save);
+    if (standIns.length > 0) {
+      await ledger.save(
+        meta,
+        standIns.map((s) => s.entry),
+      );
+      await adoptCopyConflicts(
+        meta,
+        scope.definitionId,
+        standIns.map((s) => s.copy.conflictId),
+      );
+      // The copy's edits are weighed when its list's pull reads it again: due now, whatever its back-off.
+      await retryNow(
+        meta,
+        scope.definitionId,
+        'PULL',
+        standIns.map((s) => ({
+          itemKey: s.copy.parkKey,
+          error:
+            `item ${s.copy.itemId} takes the place of item ${s.tombstone}, deleted in SharePoint; the next pull ` +
+            'of its list applies its edits',
+        })),
+      );
+      // Routed: a copy in a list its row does not route to is moved by the next push.
+      for (const s of standIns) {
+        const row = rowByHash.get(s.entry.identityHash);
+        if (row) await parkMisrouted(scope, meta, s.entry.listId, [{ entry: s.entry, row: row.values }]);
+      }
+    }
     // Routed: an item adopted by its key here (restored from the recycle bin, a stopped push's create) whose row
     // routes to another list now is moved by the next push, which would not read the unchanged row again.
     if (scope.route && claims.adopted.size > 0)
@@ -296,10 +337,11 @@ export async function applyEntries(
     );
     // An item that was a copy and is now adopted, deleted or without a paired key no longer conflicts.
     const adopted = resolved.filter((id) => claims.adopted.has(id));
-    await closeCopyConflicts(meta, scope.definitionId, adopted, 'ADOPTED');
+    await closeCopyConflicts(meta, scope.definitionId, listId, adopted, 'ADOPTED');
     await closeCopyConflicts(
       meta,
       scope.definitionId,
+      listId,
       resolved.filter((id) => !claims.adopted.has(id)),
       'SETTLED',
     );
@@ -307,7 +349,10 @@ export async function applyEntries(
       await ledger.markSeen(meta, listId, ids, enumeration);
       // An adopted pair whose write-back is still to come has no item id in the ledger yet: unmarked, the
       // enumeration's end would take its item for deleted and delete the row.
-      const adoptedPairs = [...claims.adopted].flatMap((id) => byItem.get(id)?.identityHash ?? []);
+      const adoptedPairs = [
+        ...[...claims.adopted].flatMap((id) => byItem.get(id)?.identityHash ?? []),
+        ...standIns.map((s) => s.entry.identityHash),
+      ];
       await ledger.markSeenIdentities(meta, adoptedPairs, enumeration);
     }
     if (progress) {

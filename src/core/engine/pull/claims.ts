@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import { CanonicalValueError, fromGraphFields, identityOf, type CanonicalRecord } from '../../canonical';
 import type { SourceRow } from '../../source/postgres/PostgresSource';
-import { recordConflict } from '../../store/conflicts';
+import { openCopiesOf, recordConflict, type OpenCopy } from '../../store/conflicts';
 import { park } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import { movesInto } from '../../store/moves';
@@ -11,6 +11,7 @@ import type { RunScope } from '../runner';
 import { parkKey } from './parked';
 import { confirmListStands } from '../listGone';
 import { newRowValues } from './insert';
+import { UNCONFIRMED_ETAG } from '../push/pendingCreates';
 
 /** Items matched to ledger entries by the hidden key column instead of by item id. */
 export interface KeyClaims {
@@ -91,6 +92,78 @@ export async function claimsByHiddenKey(
   return claims;
 }
 
+/** A copy standing in for a paired item deleted in SharePoint: the pair moves to it instead of the row going. */
+export interface StandIn {
+  /** The id of the deleted item, whose tombstone is not applied. */
+  tombstone: string;
+  /** The pair, pointed at the copy (its list and id, its eTag unconfirmed: the copy's values are weighed later). */
+  entry: LedgerEntry;
+  copy: OpenCopy;
+}
+
+/**
+ * Tombstones of paired items whose row has a copy on record (an OPEN COPY conflict: an item carrying the row's hidden
+ * key, in this list or, routed, in another one) that still stands: a user moved the item by hand (copied it, then
+ * deleted the original). The copy takes the pair's place, as claimsByHiddenKey adopts it when the copy is read after
+ * the original is gone; applied, the tombstone deleted the row (under deletes.pull PROPAGATE) whenever the copy's own
+ * retry came later: another routed list pulled after this one, or a retry backing off. The pair keeps its synced
+ * values as the base and gets an unconfirmed eTag, and the copy's retry is made due, so the next pull of its list
+ * weighs the copy's edits against them (I7) and a push meets a 412 first. One read per copy, only for such
+ * tombstones. `held`: rows an open conflict or a move in flight decides instead. Taken out of `byItem`.
+ */
+export async function copiesStandingIn(
+  scope: RunScope,
+  entries: DeltaEntry[],
+  byItem: Map<string, LedgerEntry>,
+  held: (hash: string) => boolean,
+): Promise<StandIn[]> {
+  const { ctx, def, target, siteId } = scope;
+  const gone: { id: string; entry: LedgerEntry }[] = [];
+  for (const e of entries) {
+    if (e.kind !== 'deleted') continue;
+    const entry = byItem.get(e.id);
+    if (entry?.state === 'SYNCED' && entry.itemId === e.id && !held(entry.identityHash))
+      gone.push({ id: e.id, entry });
+  }
+  if (gone.length === 0) return [];
+  const copies = await openCopiesOf(
+    ctx.meta,
+    scope.definitionId,
+    gone.map((g) => g.entry.identityHash),
+  );
+  if (copies.length === 0) return [];
+  const out: StandIn[] = [];
+  for (const g of gone) {
+    const candidates = copies
+      .filter((c) => c.identityHash === g.entry.identityHash)
+      .sort((a, b) => byNumericId(a.itemId, b.itemId));
+    for (const copy of candidates) {
+      // Routed: the copy's list is in its park key; only a list the run pulls reads the copy again.
+      const listId = scope.route ? copy.parkKey.slice(0, copy.parkKey.indexOf('/')) : scope.listId;
+      if (!scope.lists.some((l) => l.listId === listId)) continue;
+      if (listId === g.entry.listId && copy.itemId === g.id) continue;
+      const item = await target.getItem(siteId, listId, copy.itemId, [def.target.keyColumn]);
+      if (item === null) {
+        await confirmListStands(scope, listId); // I15: a list gone is not its items deleted
+        continue;
+      }
+      if (item.fields[def.target.keyColumn] !== g.entry.identityHash) continue;
+      byItem.delete(g.id);
+      out.push({
+        tombstone: g.id,
+        entry: { ...g.entry, listId, itemId: copy.itemId, eTag: UNCONFIRMED_ETAG },
+        copy,
+      });
+      ctx.log.info(
+        `${def.name}: item ${g.id} of a synced row was deleted in SharePoint while item ${copy.itemId}, a copy ` +
+          'carrying its key, stands: the copy takes its place, and the row is kept',
+      );
+      break;
+    }
+  }
+  return out;
+}
+
 /**
  * An item carrying the key of a row paired with another live item: recorded as an OPEN COPY conflict naming
  * both items, and parked, so later pulls look at it again (with back-off) until it is deleted, its key is
@@ -128,6 +201,7 @@ export async function recordCopy(
     reason,
     fields: differs(pg, sp, plan.toPostgres),
     kind: 'COPY',
+    listId: scope.listId,
   });
   await park(meta, scope.definitionId, {
     direction: 'PULL',

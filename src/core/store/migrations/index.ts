@@ -30,6 +30,7 @@ import * as m041 from './041_capture_shape';
 import * as m046 from './046_key_kinds';
 import * as m047 from './047_capture_source';
 import * as m048 from './048_column_shape';
+import * as m049 from './049_copy_conflict_list';
 
 export interface Migration {
   version: number;
@@ -71,4 +72,5 @@ export const migrations: Migration[] = [
   { version: 46, ...m046 },
   { version: 47, ...m047 },
   { version: 48, ...m048 },
+  { version: 49, ...m049 },
 ];
