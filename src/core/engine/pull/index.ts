@@ -1,9 +1,13 @@
 import { IDLE_PULL_TRIGGERS, idlePullSummary, probePullIdle } from '../idlePull';
-import { forList, skipUnusableList } from '../routing';
+import { forList, forListId, skipUnusableList } from '../routing';
 import { withRun, type RunOptions } from '../runner';
 import type { EngineContext, RunSummary } from '../types';
+import type { RunScope } from '../runner';
 import { leastRecentlyPulledFirst } from './cursor';
 import { pullList } from './feed';
+import { confirmListStands } from '../listGone';
+import { applyEntries } from './applyPage';
+import { dueRetries, retiredListsParked } from './parked';
 import { settleInsertIntents } from './intents';
 
 /** Options of a pull run. */
@@ -57,8 +61,32 @@ export async function runPull(
           `time budget spent before pulling ${left.length === 1 ? 'list' : 'lists'} ` +
             left.map((l) => `"${l.name}"`).join(', '),
         );
-        break;
+        return;
       }
     }
+    await retryRetiredLists(scope);
   });
+}
+
+/**
+ * Routed: parked items of lists a routes change retired are retried by id, as the items of a routed list are (its
+ * feed is no longer read). Left alone they waited for ever, the park's next step ("change the item in SharePoint")
+ * leading nowhere. A retired list that is gone is left as it is: its items went with it, and no pull decides deletes
+ * from that (the push settles the moves and deletes of its rows, listGone.ts).
+ */
+async function retryRetiredLists(scope: RunScope): Promise<void> {
+  for (const listId of await retiredListsParked(scope)) {
+    if (scope.timeLeft() <= 0) {
+      scope.stopIncomplete('time budget spent before retrying the parked items of lists no longer routed to');
+      return;
+    }
+    if ((await confirmListStands(scope, listId)) === 'retired-gone') continue;
+    const retired = forListId(scope, listId);
+    const retry = await dueRetries(retired);
+    if (retry.entries.length) await applyEntries(retired, retry.entries, null, null);
+    if (!retry.complete) {
+      scope.stopIncomplete('time budget spent retrying parked items');
+      return;
+    }
+  }
 }

@@ -108,3 +108,20 @@ export async function dueRetries(scope: RunScope): Promise<{ entries: DeltaEntry
   }
   return { entries, complete: true };
 }
+
+/**
+ * Routed: the lists the routes no longer name (retired by a routes change) that hold parked pull items due for a
+ * retry. Their items are still read and written by id until their rows move (routing.ts forListId), but no feed of
+ * theirs is read: only this retry applies a fix a park asked for there, or decides the delete a move handed to the
+ * pull (push/moves.ts parkGoneMove).
+ */
+export async function retiredListsParked(scope: RunScope): Promise<string[]> {
+  if (!scope.route) return [];
+  const routed = new Set(scope.lists.map((l) => l.listId));
+  const lists = new Set<string>();
+  for (const f of await dueFailures(scope.ctx.meta, scope.definitionId, 'PULL')) {
+    const slash = f.itemKey.indexOf('/');
+    if (slash > 0 && !routed.has(f.itemKey.slice(0, slash))) lists.add(f.itemKey.slice(0, slash));
+  }
+  return [...lists];
+}

@@ -1,6 +1,9 @@
 import { runPull } from '../../../../src/core/engine/pull';
 import { runPush } from '../../../../src/core/engine/push';
+import { applyDefinitions } from '../../../../src/core/engine/apply';
+import { parseDefinition } from '../../../../src/core/definition/parse';
 import { SITE, startHarness, type Harness } from '../../../support/engineHarness';
+import { checkedRun, defineRoutedTitles, ledgerPair, spEdit, whereRouted } from '../../../support/routed';
 
 /**
  * I12: a SharePoint edit its Postgres column cannot hold parks that item alone, with a message naming the item, the
@@ -71,5 +74,35 @@ describe('I12 a pulled value Postgres cannot hold', () => {
       { name: 'c', code: 'C1', amount: '3.00' },
       { name: 'd', code: 'D1', amount: '4.00' },
     ]);
+  });
+
+  it('an item parked in a list a routes change retired is still retried: its fix is applied and the row moves', async () => {
+    const [table, open, closed] = ['retired', 'RtOpen', 'RtClosed'];
+    await defineRoutedTitles(h, table, open, closed);
+    await h.db.pool.query(`ALTER TABLE ${table} ADD CHECK (title <> 'bad')`);
+    await h.db.pool.query(`INSERT INTO ${table} (id, title, status) VALUES (1, 'one', 'CLOSED')`);
+    await checkedRun(h, 'push', table);
+    const pair = await ledgerPair(h, table);
+    await spEdit(h, closed, pair.itemId, { Title: 'bad' });
+    expect(await runPull(h.ctx, table, { trigger: 'test' })).toMatchObject({ failed: 1 });
+    // Every row goes to Open now: Closed is routed to no more (its items move as their rows are read).
+    const { rows } = await h.db.pool.query<{ document: unknown }>(
+      'SELECT document FROM arcore.sync_definitions WHERE name = $1',
+      [table],
+    );
+    const def = parseDefinition(rows[0].document);
+    await applyDefinitions(h.db.pool, [{ ...def, target: { ...def.target, routes: [{ list: open }] } }]);
+    // The user does what the park said: the item's title is fixed in SharePoint.
+    await spEdit(h, closed, pair.itemId, { Title: 'fixed' });
+    await checkedRun(h, 'pull', table);
+    const { rows: row } = await h.db.pool.query(`SELECT title FROM ${table} WHERE id = 1`);
+    expect(row).toEqual([{ title: 'fixed' }]);
+    const { rows: parked } = await h.db.pool.query(
+      "SELECT item_key FROM arcore.sync_failures WHERE definition_id = $1 AND status = 'PARKED'",
+      [pair.definitionId],
+    );
+    expect(parked).toEqual([]);
+    expect(await checkedRun(h, 'push', table)).toMatchObject({ moved: 1 });
+    expect(await whereRouted(h, open, closed, pair.hash)).toEqual([{ list: 'Open', title: 'fixed' }]);
   });
 });
