@@ -162,7 +162,7 @@ export async function runApply(rt: CliRuntime, file: string, opts: { json?: bool
   const applied = await applyDefinitions(meta, defs, {
     previewRouteMoves: async (before, after, stored) => {
       const { ledgerListNames, previewRouteMoves } = await import('../../core/engine/routeMoves.js');
-      const names = await ledgerListNames(await rt.engineContext(), stored.id, stored.listId, before, after);
+      const names = await ledgerListNames(await rt.engineContext(), stored.listId, before, after);
       return previewRouteMoves(meta, await rt.sourcePool(after.source.connection), stored, after, names);
     },
   });

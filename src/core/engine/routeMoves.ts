@@ -138,27 +138,22 @@ export async function previewRouteMoves(
 }
 
 /**
- * Names of the lists a definition's ledger points at, by id: the list a single-list definition bound needs no
- * Graph request; any other id is found by resolving the lists of both versions of the definition (a list that
- * does not exist yet holds no item). One request per list, only when the ledger has an id not known otherwise.
+ * Names of the lists a definition's ledger points at, by id, spelt as the new definition names them where it names
+ * them: the preview compares those names with the new routes' lists, so a list the new routes name another way than
+ * before (by its id, which a list may be named by) is not counted as every row moving. Found by resolving the lists of
+ * both versions of the definition (a list that does not exist yet holds no item), the new one's first: one request
+ * per list, at apply time only; the list a single-list definition bound names an id no longer resolved.
  */
 export async function ledgerListNames(
   ctx: EngineContext,
-  definitionId: string,
   boundListId: string | null,
   before: SyncDefinition,
   after: SyncDefinition,
 ): Promise<Map<string, string>> {
   const names = new Map<string, string>();
-  if (boundListId !== null && !isRouted(before)) names.set(boundListId, targetLists(before)[0]);
-  const { rows } = await ctx.meta.query<{ list: string }>(
-    'SELECT DISTINCT sp_list_id AS list FROM arcore.sync_ledger WHERE definition_id = $1',
-    [definitionId],
-  );
-  if (rows.every((r) => names.has(r.list))) return names;
   const target = ctx.target();
   try {
-    for (const def of [before, after]) {
+    for (const def of [after, before]) {
       const site = await target.resolveSite(def.target.site);
       for (const list of targetLists(def)) {
         try {
@@ -172,5 +167,7 @@ export async function ledgerListNames(
   } finally {
     await target.close();
   }
+  if (boundListId !== null && !isRouted(before) && !names.has(boundListId))
+    names.set(boundListId, targetLists(before)[0]);
   return names;
 }

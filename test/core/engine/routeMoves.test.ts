@@ -116,7 +116,7 @@ describe('routed lists: provision and the moves apply reports', () => {
             h.db.pool,
             stored,
             after,
-            await ledgerListNames(h.ctx, stored.id, stored.listId, before, after),
+            await ledgerListNames(h.ctx, stored.listId, before, after),
           ),
       });
 
@@ -225,7 +225,7 @@ describe('routed lists: provision and the moves apply reports', () => {
           h.db.pool,
           stored,
           after,
-          await ledgerListNames(h.ctx, stored.id, stored.listId, before, after),
+          await ledgerListNames(h.ctx, stored.listId, before, after),
         ),
     });
     const moves = applied.definitions[0].moves!;
@@ -263,6 +263,28 @@ describe('routed lists: provision and the moves apply reports', () => {
     expect(await whereRouted(h, 'KeptArchive', 'KeptOpen', one.hash)).toEqual([
       { list: 'Open', title: 'one' },
     ]);
+    expect(await checkedRun(h, 'push', 'kept')).toMatchObject({ created: 0, moved: 0 });
+
+    // The same lists named by their ids (a list may be named by id): nothing moves, and the preview says so.
+    const archiveId = await definitionListId(h, one.definitionId, 'KeptArchive');
+    const byId = parseDefinition({
+      ...rerouted,
+      target: {
+        ...rerouted.target,
+        routes: [{ when: "status == 'OPEN'", list: archiveId as string }, { list: 'KeptClosed' }],
+      },
+    });
+    const renamed = await applyDefinitions(h.db.pool, [byId], {
+      previewRouteMoves: async (before, after, stored) =>
+        previewRouteMoves(
+          h.db.pool,
+          h.db.pool,
+          stored,
+          after,
+          await ledgerListNames(h.ctx, stored.listId, before, after),
+        ),
+    });
+    expect(renamed.definitions[0].moves).toMatchObject({ moving: 0, unrouted: 0, moves: [] });
     expect(await checkedRun(h, 'push', 'kept')).toMatchObject({ created: 0, moved: 0 });
   });
 });
