@@ -153,15 +153,8 @@ describe('I6 adoption by hidden key: copies of a paired item', () => {
       expect.objectContaining({ kind: 'COPY', status: 'RESOLVED', outcome: 'ADOPTED' }),
     ]);
   });
-});
 
-describe('I6 adoption by hidden key: a copy in another routed list', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => h.close());
-
+  // Routed: a copy in another list of the row's routes (a user moving the item by hand).
   it('once the paired item is gone, the copy a user made in the other list is adopted in its place', async () => {
     const [table, open, closed] = ['cp_routed', 'CpOpen', 'CpClosed'];
     await defineRoutedTitles(h, table, open, closed);
