@@ -1,14 +1,9 @@
 import type { PoolClient } from 'pg';
 import { KeyMatchError } from '../../source/postgres/keys';
 import { fromGraphFields, type CanonicalRecord } from '../../canonical';
-import {
-  adoptCopyConflicts,
-  closeCopyConflicts,
-  openConflictIdentities,
-  refreshOpenConflicts,
-} from '../../store/conflicts';
+import { closeCopyConflicts, openConflictIdentities, refreshOpenConflicts } from '../../store/conflicts';
 import type { TargetFingerprint } from '../../store/cursors';
-import { park, parkWaiting, resolveParked, retryNow } from '../../store/failures';
+import { park, parkWaiting, resolveParked } from '../../store/failures';
 import type { LedgerEntry } from '../../store/ledger';
 import type { InsertedPair } from '../../store/pullIntents';
 import { movesDeletingOld } from '../../store/moves';
@@ -17,6 +12,7 @@ import { rowsByIdentity } from '../identity';
 import { applyToPostgres, type Rekeyed } from '../push/writes';
 import type { RunScope } from '../runner';
 import {
+  adoptStandIns,
   claimsByHiddenKey,
   claimsOfFlaggedRows,
   claimsOfKeptRows,
@@ -278,23 +274,7 @@ export async function applyEntries(
         meta,
         standIns.map((s) => s.entry),
       );
-      await adoptCopyConflicts(
-        meta,
-        scope.definitionId,
-        standIns.map((s) => s.copy.conflictId),
-      );
-      // The copy's edits are weighed when its list's pull reads it again: due now, whatever its back-off.
-      await retryNow(
-        meta,
-        scope.definitionId,
-        'PULL',
-        standIns.map((s) => ({
-          itemKey: s.copy.parkKey,
-          error:
-            `item ${s.copy.itemId} takes the place of item ${s.tombstone}, deleted in SharePoint; the next pull ` +
-            'of its list applies its edits',
-        })),
-      );
+      await adoptStandIns(meta, scope, standIns);
       // Routed: a copy in a list its row does not route to is moved by the next push.
       for (const s of standIns) {
         const row = rowByHash.get(s.entry.identityHash);

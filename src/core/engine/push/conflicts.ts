@@ -16,6 +16,7 @@ import { knownRefusal, pushFailureMessage } from './refusals';
 import { awaitSettle } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound } from '../listGone';
 import { assertUnchangedLocked, RowChangedError } from '../pull/pageRows';
+import { standingCopies } from '../pull/claims';
 
 /**
  * One outcome per row (processed = created + updated + deleted + skipped + conflicts + failed): a row whose
@@ -75,6 +76,26 @@ export async function settleConflicts(
     const item = stored.itemId ? await target.getItem(siteId, listId, stored.itemId) : null;
     // I15: an item not found decides a delete below only once its list is known to stand.
     if (stored.itemId && !item) await confirmListStands(scope, listId);
+    // A copy of the item stands (a user moved it by hand): it takes the pair's place instead of the row meeting a
+    // delete, as the pull lets it (pull/claims.ts standingCopies); the next push reads the row again and writes it to
+    // the copy, whose eTag it does not know: the policy then weighs both sides.
+    const [standIn] = stored.itemId && !item && !again ? await standingCopies(scope, [stored]) : [];
+    if (standIn) {
+      if (before) await supersedeConflict(scope.ctx.meta, scope.definitionId, before, null);
+      scope.counts.skipped++;
+      commit.save.push(standIn.entry);
+      commit.standIns.push(standIn);
+      commit.park.push({
+        hash: read.hash,
+        identity: read.identity,
+        itemId: standIn.entry.itemId,
+        error:
+          `its item ${stored.itemId} was deleted in SharePoint while item ${standIn.copy.itemId}, a copy carrying its ` +
+          'key, stands: the copy takes its place, and the next push writes the row to it',
+        waiting: true,
+      });
+      continue;
+    }
     const sp = item ? fromGraphFields(item.fields, plan.columns) : null;
     // Sides a stopped backfill left agreeing under the current pipelines are in sync (I6, I14): that is the base,
     // and the row is read through it, as the pull does; otherwise SharePoint's value would look like an edit.

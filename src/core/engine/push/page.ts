@@ -1,4 +1,5 @@
 /** A push page's bookkeeping: the rows it carries, the metadata it commits with the cursor (I5c), parked entries. */
+import { adoptStandIns, type StandIn } from '../pull/claims';
 import type { PoolClient } from 'pg';
 import { markRunWrites, unmarkForRelease } from '../../capture/lsn/origin';
 import {
@@ -59,6 +60,8 @@ export interface PageCommit {
   movesUnknown: string[];
   /** Members of `save` completing this page's pending creates with the values those were saved with (I6). */
   confirms: Set<LedgerEntry>;
+  /** Pairs pointed at a copy standing in for their deleted item (pull/claims.ts standingCopies), in `save` too. */
+  standIns: StandIn[];
   /**
    * The run's time budget stopped some of the page's writes (I16): the page commits what it knows without its
    * cursor (the next run reads the page again), then commitPage throws this to stop the run incomplete.
@@ -74,6 +77,7 @@ export const newCommit = (): PageCommit => ({
   moved: [],
   unknown: [],
   movesUnknown: [],
+  standIns: [],
   confirms: new Set(),
 });
 
@@ -177,6 +181,7 @@ async function commitKnown(
     }
     await resolveParked(client, scope.definitionId, 'PUSH', commit.resolved);
     await clearMoves(client, scope.definitionId, commit.moved);
+    await adoptStandIns(client, scope, commit.standIns);
     if (cursor)
       await writeCursor(client, scope.definitionId, 'SOURCE', keysetCursor.serialize(cursor), progress);
     scope.assertLockHeld();

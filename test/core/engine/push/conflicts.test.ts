@@ -10,6 +10,7 @@ import {
 } from '../../../support/engineHarness';
 import { eventually, racingEdit } from '../../../support/eventually';
 import { defineProjects } from '../../../support/projects';
+import { checkedRun, defineRoutedTitles, landItem, ledgerPair, whereRouted } from '../../../support/routed';
 
 /**
  * A push whose write meets a 412 (or a 404) settles the pair (push/conflicts.ts) under the definition's policy
@@ -411,4 +412,38 @@ describe('I7 a Postgres edit committed while a push settles a 412 is never overw
       });
     },
   );
+});
+
+/**
+ * I7/I8 with a copy standing in: a user moved a routed row's item by hand (copied it, with its hidden key, into the
+ * other list, then deleted the original). A push meeting the original gone decided a delete against the row's edit,
+ * and DESTINATION_WINS deleted the row, while the copy its COPY conflict said would take the original's place stayed
+ * unpaired (pull/claims.ts standingCopies). Found by review (r32).
+ */
+describe('I8 a push meeting a paired item deleted while a copy of it stands', () => {
+  it('DESTINATION_WINS: the row is kept, and the copy takes the deleted item’s place', async () => {
+    const [table, open, closed] = ['pc', 'PcOpen', 'PcClosed'];
+    await defineRoutedTitles(h, table, open, closed, { conflictPolicy: 'DESTINATION_WINS' });
+    await h.db.pool.query(
+      `INSERT INTO ${table} (id, title, status, notes) VALUES (1, 'orig', 'OPEN', 'kept')`,
+    );
+    await checkedRun(h, 'push', table);
+    await checkedRun(h, 'pull', table);
+    const pair = await ledgerPair(h, table);
+    const copy = await landItem(h, closed, pair.hash, { Title: 'copied', Status: 'OPEN' });
+    await checkedRun(h, 'pull', table);
+    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${open}/items/${pair.itemId}`)).status).toBe(
+      204,
+    );
+    await h.db.pool.query(`UPDATE ${table} SET title = 'pg' WHERE id = 1`);
+    // The push meets the item gone: the copy takes its place, and the row is written to it by the next push.
+    expect(await checkedRun(h, 'push', table)).toMatchObject({ deleted: 0, skipped: 1 });
+    expect(await ledgerPair(h, table)).toMatchObject({ itemId: copy.id });
+    await checkedRun(h, 'push', table);
+    await checkedRun(h, 'pull', table);
+    // DESTINATION_WINS weighs the copy's title against Postgres's: SharePoint's stands; the row and its notes stay.
+    const { rows } = await h.db.pool.query(`SELECT title, notes FROM ${table} WHERE id = 1`);
+    expect(rows).toEqual([{ title: 'copied', notes: 'kept' }]);
+    expect(await whereRouted(h, open, closed, pair.hash)).toEqual([{ list: 'Open', title: 'copied' }]);
+  });
 });
