@@ -251,3 +251,28 @@ export async function moveStoppedAfterCreate(
   const [newItem] = (await itemsWithKey(h, [closed], pair.hash)).map((i) => i.id);
   return newItem;
 }
+
+/**
+ * A user moves row 1's item by hand: defineRoutedTitles's table with row 1 ('orig', OPEN, notes 'kept') synced in
+ * `open`, a copy of its item (hidden key and all, retitled 'copied') made in `closed` and pulled (a COPY conflict),
+ * then the original deleted in SharePoint, read by no run yet. The row's pair and the copy.
+ */
+export async function movedByHand(
+  h: Harness,
+  table: string,
+  open: string,
+  closed: string,
+  options: Partial<SyncDefinitionInput> = {},
+): Promise<{ pair: LedgerPair; copy: { id: string } }> {
+  await defineRoutedTitles(h, table, open, closed, options);
+  await h.db.pool.query(`INSERT INTO ${table} (id, title, status, notes) VALUES (1, 'orig', 'OPEN', 'kept')`);
+  await checkedRun(h, 'push', table);
+  await checkedRun(h, 'pull', table);
+  const pair = await ledgerPair(h, table);
+  const copy = await landItem(h, closed, pair.hash, { Title: 'copied', Status: 'OPEN' });
+  expect((await checkedRun(h, 'pull', table)).conflicts).toBe(1);
+  expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${open}/items/${pair.itemId}`)).status).toBe(
+    204,
+  );
+  return { pair, copy };
+}

@@ -3,7 +3,14 @@ import { runPush } from '../../../src/core/engine/push';
 import { resolveConflict, ResolutionValueError } from '../../../src/core/engine/resolve';
 import { startHarness, type Harness } from '../../support/engineHarness';
 import { defineProjects } from '../../support/projects';
-import { checkedRun, defineRoutedTitles, landItem, ledgerPair, whereRouted } from '../../support/routed';
+import {
+  checkedRun,
+  defineRoutedTitles,
+  landItem,
+  ledgerPair,
+  movedByHand,
+  whereRouted,
+} from '../../support/routed';
 
 /**
  * I1/I6/I7: an item created in SharePoint with the hidden key of a row that is already paired with a live item
@@ -157,20 +164,7 @@ describe('I6 adoption by hidden key: copies of a paired item', () => {
   // Routed: a copy in another list of the row's routes (a user moving the item by hand).
   it('once the paired item is gone, the copy a user made in the other list is adopted in its place', async () => {
     const [table, open, closed] = ['cp_routed', 'CpOpen', 'CpClosed'];
-    await defineRoutedTitles(h, table, open, closed);
-    await h.db.pool.query(
-      `INSERT INTO ${table} (id, title, status, notes) VALUES (1, 'orig', 'OPEN', 'kept')`,
-    );
-    await checkedRun(h, 'push', table);
-    await checkedRun(h, 'pull', table);
-    const pair = await ledgerPair(h, table);
-    // A user moves the item by hand: a copy (with its hidden key) in the other list, edited there...
-    const copy = await landItem(h, closed, pair.hash, { Title: 'copied', Status: 'OPEN' });
-    expect((await checkedRun(h, 'pull', table)).conflicts).toBe(1);
-    // ...then the original deleted.
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${open}/items/${pair.itemId}`)).status).toBe(
-      204,
-    );
+    const { pair, copy } = await movedByHand(h, table, open, closed);
     await checkedRun(h, 'pull', table);
     // The row survives (its unmapped notes with it), paired with the copy, and takes the copy's edit.
     const { rows } = await h.db.pool.query(`SELECT title, notes FROM ${table} WHERE id = 1`);

@@ -47,6 +47,19 @@ describe('routed lists: provision and the moves apply reports', () => {
     }
   };
 
+  /** `apply` of `def` as the CLI applies it: with the preview of the moves its routes make. */
+  const applyPreviewing = (def: SyncDefinition) =>
+    applyDefinitions(h.db.pool, [def], {
+      previewRouteMoves: async (before, after, stored) =>
+        previewRouteMoves(
+          h.db.pool,
+          h.db.pool,
+          stored,
+          after,
+          await ledgerListNames(h.ctx, stored.listId, before, after),
+        ),
+    });
+
   const routed = (routes: { when?: string; list: string }[], name = 'projects'): SyncDefinitionInput => {
     const base = projectsDefinition({ name });
     return {
@@ -108,17 +121,7 @@ describe('routed lists: provision and the moves apply reports', () => {
       "INSERT INTO projects (id, name, status) VALUES (9, 'P9', 'ARCHIVED'), (10, 'P10', NULL)",
     );
 
-    const apply = async (def: SyncDefinition) =>
-      applyDefinitions(h.db.pool, [def], {
-        previewRouteMoves: async (before, after, stored) =>
-          previewRouteMoves(
-            h.db.pool,
-            h.db.pool,
-            stored,
-            after,
-            await ledgerListNames(h.ctx, stored.listId, before, after),
-          ),
-      });
+    const apply = applyPreviewing;
 
     const toRoutes = parseDefinition(
       routed([
@@ -218,16 +221,7 @@ describe('routed lists: provision and the moves apply reports', () => {
       ],
       deletes: { push: 'PROPAGATE', pull: 'IGNORE' },
     });
-    const applied = await applyDefinitions(h.db.pool, [rerouted], {
-      previewRouteMoves: async (before, after, stored) =>
-        previewRouteMoves(
-          h.db.pool,
-          h.db.pool,
-          stored,
-          after,
-          await ledgerListNames(h.ctx, stored.listId, before, after),
-        ),
-    });
+    const applied = await applyPreviewing(rerouted);
     const moves = applied.definitions[0].moves!;
     expect(moves).toEqual({
       synced: 1,
@@ -274,16 +268,7 @@ describe('routed lists: provision and the moves apply reports', () => {
         routes: [{ when: "status == 'OPEN'", list: archiveId as string }, { list: 'KeptClosed' }],
       },
     });
-    const renamed = await applyDefinitions(h.db.pool, [byId], {
-      previewRouteMoves: async (before, after, stored) =>
-        previewRouteMoves(
-          h.db.pool,
-          h.db.pool,
-          stored,
-          after,
-          await ledgerListNames(h.ctx, stored.listId, before, after),
-        ),
-    });
+    const renamed = await applyPreviewing(byId);
     expect(renamed.definitions[0].moves).toMatchObject({ moving: 0, unrouted: 0, moves: [] });
     expect(await checkedRun(h, 'push', 'kept')).toMatchObject({ created: 0, moved: 0 });
   });

@@ -10,7 +10,7 @@ import {
 } from '../../../support/engineHarness';
 import { eventually, racingEdit } from '../../../support/eventually';
 import { defineProjects } from '../../../support/projects';
-import { checkedRun, defineRoutedTitles, landItem, ledgerPair, whereRouted } from '../../../support/routed';
+import { checkedRun, ledgerPair, movedByHand, whereRouted } from '../../../support/routed';
 
 /**
  * A push whose write meets a 412 (or a 404) settles the pair (push/conflicts.ts) under the definition's policy
@@ -423,18 +423,7 @@ describe('I7 a Postgres edit committed while a push settles a 412 is never overw
 describe('I8 a push meeting a paired item deleted while a copy of it stands', () => {
   it('DESTINATION_WINS: the row is kept, and the copy takes the deleted item’s place', async () => {
     const [table, open, closed] = ['pc', 'PcOpen', 'PcClosed'];
-    await defineRoutedTitles(h, table, open, closed, { conflictPolicy: 'DESTINATION_WINS' });
-    await h.db.pool.query(
-      `INSERT INTO ${table} (id, title, status, notes) VALUES (1, 'orig', 'OPEN', 'kept')`,
-    );
-    await checkedRun(h, 'push', table);
-    await checkedRun(h, 'pull', table);
-    const pair = await ledgerPair(h, table);
-    const copy = await landItem(h, closed, pair.hash, { Title: 'copied', Status: 'OPEN' });
-    await checkedRun(h, 'pull', table);
-    expect((await h.asUser('DELETE', `/sites/${h.siteId}/lists/${open}/items/${pair.itemId}`)).status).toBe(
-      204,
-    );
+    const { pair, copy } = await movedByHand(h, table, open, closed, { conflictPolicy: 'DESTINATION_WINS' });
     await h.db.pool.query(`UPDATE ${table} SET title = 'pg' WHERE id = 1`);
     // The push meets the item gone: the copy takes its place, and the row is written to it by the next push.
     expect(await checkedRun(h, 'push', table)).toMatchObject({ deleted: 0, skipped: 1 });
