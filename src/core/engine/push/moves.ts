@@ -39,6 +39,7 @@ import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, UNCONFIRMED_ETAG } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound, noItemsIfRetiredGone } from '../listGone';
+import { standingCopies } from '../pull/claims';
 
 /** A row whose item must move from the ledger's list to `toListId`, and what its new item is created with. */
 export interface Move {
@@ -359,9 +360,34 @@ async function undoMoves(
       op: { kind: 'delete' as const, ref: m.r.hash, itemId: newItemId, eTag: newETag },
     })),
   );
+  // An old item deleted while a copy of it stands (a user's move by hand): the copy takes its place, as for an update
+  // meeting it gone (push/conflicts.ts); decided with no item, the row met a delete.
+  const standIns = new Map(
+    (
+      await standingCopies(
+        scope,
+        undo.filter((u) => u.oldGone).map((u) => u.m.entry),
+      )
+    ).map((s) => [s.entry.identityHash, s]),
+  );
   for (const { m, oldGone } of undo) {
     const o = outcomes.get(m.r.hash);
-    if (o && (o.status === 'deleted' || o.status === 'not_found')) {
+    const standIn = standIns.get(m.r.hash);
+    if (o && (o.status === 'deleted' || o.status === 'not_found') && standIn) {
+      scope.counts.skipped++;
+      commit.moved.push(m.r.hash);
+      commit.save.push(standIn.entry);
+      commit.standIns.push(standIn);
+      commit.park.push({
+        hash: m.r.hash,
+        identity: m.r.identity,
+        itemId: standIn.entry.itemId,
+        error:
+          `its item ${m.entry.itemId} was deleted in SharePoint while item ${standIn.copy.itemId}, a copy carrying its ` +
+          'key, stands: the copy takes its place, and the next push writes the row to it (or moves it)',
+        waiting: true,
+      });
+    } else if (o && (o.status === 'deleted' || o.status === 'not_found')) {
       scope.details.movesDeferred = ((scope.details.movesDeferred as number) ?? 0) + 1;
       scope.ctx.log.info(
         `${scope.def.name}: item ${m.entry.itemId} changed or was deleted in SharePoint since the last sync; ` +

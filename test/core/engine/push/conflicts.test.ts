@@ -435,4 +435,18 @@ describe('I8 a push meeting a paired item deleted while a copy of it stands', ()
     expect(rows).toEqual([{ title: 'copied', notes: 'kept' }]);
     expect(await whereRouted(h, open, closed, pair.hash)).toEqual([{ list: 'Open', title: 'copied' }]);
   });
+
+  it('DESTINATION_WINS: a move meeting the original gone keeps the row too, paired with the copy', async () => {
+    const [table, open, closed] = ['pcm', 'PcmOpen', 'PcmClosed'];
+    const { pair, copy } = await movedByHand(h, table, open, closed, { conflictPolicy: 'DESTINATION_WINS' });
+    // Postgres closes the row: the push moves its item to Closed and meets the original gone.
+    await h.db.pool.query(`UPDATE ${table} SET status = 'CLOSED', title = 'pg' WHERE id = 1`);
+    expect(await checkedRun(h, 'push', table)).toMatchObject({ deleted: 0, moved: 0 });
+    expect(await ledgerPair(h, table)).toMatchObject({ itemId: copy.id });
+    await checkedRun(h, 'push', table);
+    await checkedRun(h, 'pull', table);
+    const { rows } = await h.db.pool.query(`SELECT title, status, notes FROM ${table} WHERE id = 1`);
+    expect(rows).toEqual([{ title: 'copied', status: 'CLOSED', notes: 'kept' }]);
+    expect(await whereRouted(h, open, closed, pair.hash)).toEqual([{ list: 'Closed', title: 'copied' }]);
+  });
 });
