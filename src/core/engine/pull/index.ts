@@ -69,20 +69,21 @@ export async function runPull(
 }
 
 /**
- * Routed: parked items of lists a routes change retired are retried by id, as the items of a routed list are (its
- * feed is no longer read). Left alone they waited for ever, the park's next step ("change the item in SharePoint")
- * leading nowhere. A retired list that is gone is left as it is: its items went with it, and no pull decides deletes
- * from that (the push settles the moves and deletes of its rows, listGone.ts).
+ * Routed: parked items of this definition's pairs in lists a routes change retired are retried by id, as the items of
+ * a routed list are (their feed is no longer read; retiredListsParked). Left alone they waited for ever, the park's
+ * next step ("change the item in SharePoint") leading nowhere. A retired list that is gone is left as it is: its items
+ * went with it, and no pull decides deletes from that (the push settles the moves and deletes of its rows,
+ * listGone.ts).
  */
 async function retryRetiredLists(scope: RunScope): Promise<void> {
-  for (const listId of await retiredListsParked(scope)) {
+  for (const [listId, itemIds] of await retiredListsParked(scope)) {
     if (scope.timeLeft() <= 0) {
       scope.stopIncomplete('time budget spent before retrying the parked items of lists no longer routed to');
       return;
     }
     if ((await confirmListStands(scope, listId)) === 'retired-gone') continue;
     const retired = forListId(scope, listId);
-    const retry = await dueRetries(retired);
+    const retry = await dueRetries(retired, itemIds);
     if (retry.entries.length) await applyEntries(retired, retry.entries, null, null);
     if (!retry.complete) {
       scope.stopIncomplete('time budget spent retrying parked items');

@@ -88,14 +88,20 @@ function refusalStep(scope: Pick<RunScope, 'plan'>, itemId: string, err: unknown
 
 /**
  * The parked pull failures of the scope's list that are due for a retry, read again from SharePoint: the item as
- * it is now, or its tombstone when it is gone. Reads stop once the run's time is spent (I16), after at least one:
- * `complete` is false then, and the parks not read stay due for the next run.
+ * it is now, or its tombstone when it is gone (`only`: those of these item ids). Reads stop once the run's time is
+ * spent (I16), after at least one: `complete` is false then, and the parks not read stay due for the next run.
  */
-export async function dueRetries(scope: RunScope): Promise<{ entries: DeltaEntry[]; complete: boolean }> {
+export async function dueRetries(
+  scope: RunScope,
+  only?: ReadonlySet<string>,
+): Promise<{ entries: DeltaEntry[]; complete: boolean }> {
   const { ctx, target, siteId, listId, definitionId, plan } = scope;
   const prefix = scope.route ? `${listId}/` : '';
   const due = (await dueFailures(ctx.meta, definitionId, 'PULL')).filter(
-    (f) => f.itemKey.startsWith(prefix) && (scope.route || !f.itemKey.includes('/')),
+    (f) =>
+      f.itemKey.startsWith(prefix) &&
+      (scope.route || !f.itemKey.includes('/')) &&
+      (!only || only.has(f.itemKey.slice(prefix.length))),
   );
   const entries: DeltaEntry[] = [];
   for (const f of due) {
@@ -110,18 +116,26 @@ export async function dueRetries(scope: RunScope): Promise<{ entries: DeltaEntry
 }
 
 /**
- * Routed: the lists the routes no longer name (retired by a routes change) that hold parked pull items due for a
- * retry. Their items are still read and written by id until their rows move (routing.ts forListId), but no feed of
- * theirs is read: only this retry applies a fix a park asked for there, or decides the delete a move handed to the
- * pull (push/moves.ts parkGoneMove).
+ * Routed: the items of this definition's pairs parked in lists the routes no longer name (retired by a routes change)
+ * and due for a retry, by list. Those items are still read and written by id until their rows move (routing.ts
+ * forListId), but no feed of theirs is read: only this retry applies a fix a park asked for there, or decides the
+ * delete a move handed to the pull (push/moves.ts parkGoneMove). An item no pair names (a new item whose row Postgres
+ * refused) is left parked: a list no longer routed to brings in no new rows, and it may be another definition's now.
  */
-export async function retiredListsParked(scope: RunScope): Promise<string[]> {
-  if (!scope.route) return [];
+export async function retiredListsParked(scope: RunScope): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (!scope.route) return out;
   const routed = new Set(scope.lists.map((l) => l.listId));
-  const lists = new Set<string>();
+  const byList = new Map<string, string[]>();
   for (const f of await dueFailures(scope.ctx.meta, scope.definitionId, 'PULL')) {
     const slash = f.itemKey.indexOf('/');
-    if (slash > 0 && !routed.has(f.itemKey.slice(0, slash))) lists.add(f.itemKey.slice(0, slash));
+    const listId = f.itemKey.slice(0, slash);
+    if (slash <= 0 || routed.has(listId)) continue;
+    byList.set(listId, [...(byList.get(listId) ?? []), f.itemKey.slice(slash + 1)]);
   }
-  return [...lists];
+  for (const [listId, itemIds] of byList) {
+    const paired = await scope.ledger.byItemIds(scope.ctx.meta, listId, itemIds);
+    if (paired.size > 0) out.set(listId, new Set(paired.keys()));
+  }
+  return out;
 }
