@@ -11,14 +11,8 @@ import type { DeltaEntry } from '../../target/sharepoint';
 import { rowsByIdentity } from '../identity';
 import { applyToPostgres, type Rekeyed } from '../push/writes';
 import type { RunScope } from '../runner';
-import {
-  adoptStandIns,
-  claimsByHiddenKey,
-  claimsOfFlaggedRows,
-  claimsOfKeptRows,
-  copiesStandingIn,
-  recordCopy,
-} from './claims';
+import { claimsByHiddenKey, claimsOfFlaggedRows, claimsOfKeptRows, recordCopy } from './claims';
+import { adoptStandIns, copiesStandingIn } from '../standIns';
 import { parkMisrouted } from '../routing';
 import { writeTargetCursor, type Progress } from './cursor';
 import { assertKeysFree, insertItem } from './insert';

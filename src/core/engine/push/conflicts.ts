@@ -16,7 +16,7 @@ import { knownRefusal, pushFailureMessage } from './refusals';
 import { awaitSettle } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound } from '../listGone';
 import { assertUnchangedLocked, RowChangedError } from '../pull/pageRows';
-import { standingCopies } from '../pull/claims';
+import { standingCopies } from '../standIns';
 
 /**
  * One outcome per row (processed = created + updated + deleted + skipped + conflicts + failed): a row whose
@@ -77,7 +77,7 @@ export async function settleConflicts(
     // I15: an item not found decides a delete below only once its list is known to stand.
     if (stored.itemId && !item) await confirmListStands(scope, listId);
     // A copy of the item stands (a user moved it by hand): it takes the pair's place instead of the row meeting a
-    // delete, as the pull lets it (pull/claims.ts standingCopies); the next push reads the row again and writes it to
+    // delete, as the pull lets it (standIns.ts standingCopies); the next push reads the row again and writes it to
     // the copy, whose eTag it does not know: the policy then weighs both sides.
     const [standIn] = stored.itemId && !item && !again ? await standingCopies(scope, [stored]) : [];
     if (standIn) {

@@ -39,7 +39,7 @@ import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
 import { afterMiss, PENDING_CREATE_SETTLE_SECONDS, UNCONFIRMED_ETAG } from './pendingCreates';
 import { confirmListStands, confirmListsOfNotFound, noItemsIfRetiredGone } from '../listGone';
-import { standingCopies } from '../pull/claims';
+import { standingCopies } from '../standIns';
 
 /** A row whose item must move from the ledger's list to `toListId`, and what its new item is created with. */
 export interface Move {

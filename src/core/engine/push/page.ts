@@ -1,5 +1,5 @@
 /** A push page's bookkeeping: the rows it carries, the metadata it commits with the cursor (I5c), parked entries. */
-import { adoptStandIns, type StandIn } from '../pull/claims';
+import { adoptStandIns, type StandIn } from '../standIns';
 import type { PoolClient } from 'pg';
 import { markRunWrites, unmarkForRelease } from '../../capture/lsn/origin';
 import {
@@ -60,7 +60,7 @@ export interface PageCommit {
   movesUnknown: string[];
   /** Members of `save` completing this page's pending creates with the values those were saved with (I6). */
   confirms: Set<LedgerEntry>;
-  /** Pairs pointed at a copy standing in for their deleted item (pull/claims.ts standingCopies), in `save` too. */
+  /** Pairs pointed at a copy standing in for their deleted item (standIns.ts standingCopies), in `save` too. */
   standIns: StandIn[];
   /**
    * The run's time budget stopped some of the page's writes (I16): the page commits what it knows without its
