@@ -50,14 +50,19 @@ const previousSlot = async (runId: string | null) =>
     )
   ).rows[0].details.previousSlot ?? null;
 
-it('the slot left on the server a definition was re-pointed away from is dropped there, or named with the SQL to drop it', async () => {
-  const ddl = `CREATE TABLE moved (id integer PRIMARY KEY, name text, budget numeric(12,2));
-    INSERT INTO moved VALUES (1, 'a', 1), (2, 'b', 2)`;
+/** A two-row table under LSN capture, pushed once: its DDL (for the other servers), its definition as stored, its slot. */
+async function capturedTable(name: string) {
+  const ddl = `CREATE TABLE ${name} (id integer PRIMARY KEY, name text, budget numeric(12,2));
+    INSERT INTO ${name} VALUES (1, 'a', 1), (2, 'b', 2)`;
   await h.db.pool.query(ddl);
-  await h.define(lsnDefinition('moved'));
-  expect(await runPush(h.ctx, 'moved', { trigger: 'test' })).toMatchObject({ created: 2 });
-  const stored = await getDefinition(h.db.pool, 'moved');
-  const { slot } = lsnNames(await readInstallationId(h.db.pool), stored.id, 'moved');
+  await h.define(lsnDefinition(name));
+  expect(await runPush(h.ctx, name, { trigger: 'test' })).toMatchObject({ created: 2 });
+  const stored = await getDefinition(h.db.pool, name);
+  return { ddl, stored, slot: lsnNames(await readInstallationId(h.db.pool), stored.id, name).slot };
+}
+
+it('the slot left on the server a definition was re-pointed away from is dropped there, or named with the SQL to drop it', async () => {
+  const { ddl, slot } = await capturedTable('moved');
 
   // The table moves to the other server and the definition follows it; the old connection is still configured.
   await other.pool.query(ddl);
@@ -132,13 +137,7 @@ it('remove right after a re-point drops the slot where capture last lived too', 
  * holds that server's WAL with no word (review r34).
  */
 it('the record of where the slot lives holds through a run stopped before it and a cursor written without it', async () => {
-  const ddl = `CREATE TABLE kept (id integer PRIMARY KEY, name text, budget numeric(12,2));
-    INSERT INTO kept VALUES (1, 'a', 1), (2, 'b', 2)`;
-  await h.db.pool.query(ddl);
-  await h.define(lsnDefinition('kept'));
-  expect(await runPush(h.ctx, 'kept', { trigger: 'test' })).toMatchObject({ created: 2 });
-  const stored = await getDefinition(h.db.pool, 'kept');
-  const { slot } = lsnNames(await readInstallationId(h.db.pool), stored.id, 'kept');
+  const { ddl, stored, slot } = await capturedTable('kept');
   const repoint = async (connection: string) => {
     const input = lsnDefinition('kept');
     await upsertDefinitions(h.db.pool, [
