@@ -324,7 +324,10 @@ function typeFrom(body: ColumnCreateBody, scope: ColumnCreationScope): ColumnTyp
       maxLength: multi ? 0 : (body.text.maxLength ?? 255),
       textType: body.text.textType ?? 'plain',
       linesForEditing: body.text.linesForEditing ?? (multi ? 6 : 0),
-      appendChangesToExistingText: body.text.appendChangesToExistingText ?? false,
+      // Only a multi-line (Note) column appends. Sending the property at all, even `false`, is reported to make
+      // it append (https://github.com/microsoftgraph/microsoft-graph-docs/issues/20863, …/issues/20861): a plain
+      // multi-line column is created by leaving it out, as provision does.
+      appendChangesToExistingText: multi && body.text.appendChangesToExistingText !== undefined,
     };
   }
   if (body.number) {

@@ -199,7 +199,7 @@ export class ControlApi implements EmulatorControl {
       eTag: itemETag(item),
       createdDateTime: toGraphDateTime(item.createdMs),
       lastModifiedDateTime: toGraphDateTime(item.modifiedMs),
-      fields: toGraphFields(scope, item, true),
+      fields: toGraphFields(scope, item, true, true),
     }));
   }
 

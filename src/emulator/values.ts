@@ -305,21 +305,34 @@ function identityLookupId(scope: ValueScope, name: string): number {
 }
 
 /**
+ * A multi-line column with "Append changes to existing text" (`text.appendChangesToExistingText`) keeps its
+ * text in the item's version history: reading the item's fields gives no value for it (reported,
+ * https://github.com/pnp/pnpjs/issues/859: "Append text is based on versioning", the entries are read from
+ * the item's versions), while a write is kept as a new entry.
+ */
+export function readsEmpty(column: ColumnDefinition): boolean {
+  return column.type.kind === 'text' && column.type.appendChangesToExistingText;
+}
+
+/**
  * The field map of an item as Graph reads it (empty values have no key). Without `includeHidden` only
  * user-visible columns: a bare `$expand=fields` returns "each user-visible field"
  * (https://learn.microsoft.com/en-us/graph/api/resources/fieldvalueset); hidden ones come only when
- * selected by name (as in SharePoint REST, https://github.com/pnp/pnpjs/issues/1083).
+ * selected by name (as in SharePoint REST, https://github.com/pnp/pnpjs/issues/1083). An append-only
+ * column reads empty (readsEmpty) unless `asStored` (the control API's view of what was written).
  */
 export function toGraphFields(
   scope: ValueScope,
   item: StoredItem,
   includeHidden = false,
+  asStored = false,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { '@odata.etag': fieldsETag(item) };
   const values = item.values;
   for (const column of scope.list.columns) {
     if (column.type.kind === 'system') continue;
     if (column.hidden && !includeHidden) continue;
+    if (!asStored && readsEmpty(column)) continue;
     const value = values[column.name];
     if (value === undefined) continue;
     if (isLookupLike(column.type)) {

@@ -52,8 +52,17 @@ describe('column definitions', () => {
     const render = (body: Record<string, unknown>) => renderColumn(createColumn(body, scope()));
     expect(render({ name: 'Notes', text: { allowMultipleLines: true } })).toMatchObject({
       name: 'Notes',
-      text: { allowMultipleLines: true },
+      text: { allowMultipleLines: true, appendChangesToExistingText: false },
       readOnly: false,
+    });
+    // "Append changes to existing text": sent at all on a multi-line column, even false, it is on (reported:
+    // microsoft-graph-docs#20863); a single-line column never appends.
+    for (const append of [true, false])
+      expect(
+        render({ name: 'Log', text: { allowMultipleLines: true, appendChangesToExistingText: append } }),
+      ).toMatchObject({ text: { allowMultipleLines: true, appendChangesToExistingText: true } });
+    expect(render({ name: 'Line', text: { appendChangesToExistingText: true } })).toMatchObject({
+      text: { allowMultipleLines: false, appendChangesToExistingText: false },
     });
     expect(render({ name: 'Qty', number: { decimalPlaces: 'two' }, indexed: true })).toMatchObject({
       number: { decimalPlaces: 'two' },

@@ -18,6 +18,7 @@ describe('field values stored as SharePoint stores them (I2 canonical form)', ()
       { name: 'Text', text: {} },
       { name: 'Short', text: { maxLength: 5 } },
       { name: 'Note', text: { allowMultipleLines: true } },
+      { name: 'Log', text: { allowMultipleLines: true, appendChangesToExistingText: true } },
       { name: 'Num', number: {} },
       { name: 'Rounded', number: { decimalPlaces: 'two' } },
       { name: 'Bounded', number: { minimum: 0, maximum: 10 } },
@@ -92,6 +93,16 @@ describe('field values stored as SharePoint stores them (I2 canonical form)', ()
     // Like Excel, a formula reads a blank number as 0.
     expect(cleared.body.Double).toBe(0);
     expect(await rejected({ Short: 'toolong' })).toMatch(/allows 5/);
+  });
+
+  it('keeps writes of an append-only multi-line column but reads it empty (its text is in version history)', async () => {
+    const item = await create({ Log: 'first entry', Note: 'kept' });
+    expect(item.body.fields).not.toHaveProperty('Log');
+    const read = await t.graph<ListItemShape>('GET', `${items}/${item.body.id}?expand=fields(select=Log,Note)`);
+    expect(read.body.fields).toEqual(expect.objectContaining({ Note: 'kept' }));
+    expect(read.body.fields).not.toHaveProperty('Log');
+    const stored = t.emulator.control.listItems(t.siteId, 'Everything').find((i) => i.id === item.body.id);
+    expect(stored?.fields.Log).toBe('first entry');
   });
 
   it('validates booleans and choices; allowTextEntry accepts other text', async () => {
