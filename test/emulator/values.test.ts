@@ -98,7 +98,10 @@ describe('field values stored as SharePoint stores them (I2 canonical form)', ()
   it('keeps writes of an append-only multi-line column but reads it empty (its text is in version history)', async () => {
     const item = await create({ Log: 'first entry', Note: 'kept' });
     expect(item.body.fields).not.toHaveProperty('Log');
-    const read = await t.graph<ListItemShape>('GET', `${items}/${item.body.id}?expand=fields(select=Log,Note)`);
+    const read = await t.graph<ListItemShape>(
+      'GET',
+      `${items}/${item.body.id}?expand=fields(select=Log,Note)`,
+    );
     expect(read.body.fields).toEqual(expect.objectContaining({ Note: 'kept' }));
     expect(read.body.fields).not.toHaveProperty('Log');
     const stored = t.emulator.control.listItems(t.siteId, 'Everything').find((i) => i.id === item.body.id);

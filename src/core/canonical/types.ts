@@ -92,6 +92,11 @@ export interface SpColumnInfo {
   allowMultiple?: boolean;
   /** Single-line text: the most characters the column holds (SharePoint's default is 255). */
   maxLength?: number;
+  /**
+   * Multi-line text with "Append changes to existing text" (textColumn.appendChangesToExistingText): each write
+   * adds an entry to the item's version history and the field reads empty (engine/appendOnly.ts).
+   */
+  appendOnly?: boolean;
 }
 
 /** What a caller knows about one mapped field when converting to or from Graph `fields`. */

@@ -16,6 +16,7 @@ import {
 import type { Direction, SyncDefinition } from '../definition/schema';
 import type { SourceColumn } from '../definition/validateLive';
 import { targetListLabel } from '../routing/lists';
+import { appendOnlyProblem } from './appendOnly';
 import type { SourcePairs } from '../store/ledger';
 import { pipelineTypeOf, typeCheck } from '../transform/pipeline';
 import type { PipelineType } from '../transform/steps';
@@ -134,6 +135,8 @@ export function buildFieldPlan(
             : ''),
       );
     }
+    const appendOnly = appendOnlyProblem(f, i, sp, listName);
+    if (appendOnly) throw new MappingError(def.name, appendOnly);
     const transforms = fieldTransforms(f);
     for (const c of transforms?.push?.columns ?? [])
       if (!pgByName.has(c))

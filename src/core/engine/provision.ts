@@ -12,6 +12,7 @@ import { assertKeyIdentifies } from '../source/postgres/keys';
 import { quoteIdent } from '../source/postgres/PostgresSource';
 import { GraphRequestError, internalNameFor, type SharePointTarget } from '../target/sharepoint';
 import type { SyncDefinition } from '../definition/schema';
+import { appendOnlyProblem } from './appendOnly';
 import { MappingError, pipelineKinds } from './plan';
 import { fieldTransforms } from './transform';
 import { pushPipelineOutput } from '../transform/check';
@@ -230,6 +231,7 @@ async function planColumns(
   def: SyncDefinition,
   pgByName: Map<string, SourceColumn>,
   existing: Map<string, SpColumnInfo>,
+  listName: string,
   problem: (message: string) => void,
 ): Promise<PlannedColumn[]> {
   const planned: PlannedColumn[] = [];
@@ -242,6 +244,8 @@ async function planColumns(
     const sp = existing.get(f.target);
     try {
       if (sp) {
+        const appendOnly = appendOnlyProblem(f, i, sp, listName);
+        if (appendOnly) problem(appendOnly);
         // With pipelines, the column must hold what the push pipeline hands on (checked as a run's plan does).
         const transforms = fieldTransforms(f);
         if (transforms) pipelineKinds(def.name, i, transforms, pg, sp);
@@ -327,7 +331,7 @@ async function provisionWith(
     const existing = new Map(
       (listId ? await target.getColumns(site.id, listId) : [TEMPLATE_TITLE]).map((c) => [c.name, c]),
     );
-    const planned = await planColumns(ctx, def, pgByName, existing, (problem) =>
+    const planned = await planColumns(ctx, def, pgByName, existing, name, (problem) =>
       problems.push(routed ? `list "${name}": ${problem}` : problem),
     );
     plans.push({ name, listId, planned, existing });

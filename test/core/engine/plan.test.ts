@@ -98,3 +98,25 @@ describe('I13 buildFieldPlan: key fields are push-only', () => {
     expect(p.warnings).toEqual([]);
   });
 });
+
+describe('buildFieldPlan: an append-only multi-line column (it reads empty) is taken only PUSH_ONLY', () => {
+  const log = spText('Log', { type: 'note', appendOnly: true, maxLength: undefined });
+
+  it.each([['BIDIRECTIONAL' as const], ['PULL_ONLY' as const]])(
+    'a field declared %s on it is an invalid definition naming the field, the column and the next step',
+    (direction) => {
+      expect(() => plan([{ source: 'name', target: 'Log', direction }], [log])).toThrow(
+        new RegExp(
+          `fields\\[0\\]: "name" maps column "Log" of list "Coded", which has "Append changes to existing text" on.*` +
+            `a ${direction} field would write NULL.*turn the setting off in the column's settings, or map the field PUSH_ONLY`,
+        ),
+      );
+    },
+  );
+
+  it('declared PUSH_ONLY it is pushed and never pulled, without a warning', () => {
+    const p = plan([{ source: 'name', target: 'Log', direction: 'PUSH_ONLY' }], [log]);
+    expect(p.byTarget.get('Log')).toMatchObject({ pushable: true, pullable: false, pulledOnInsert: false });
+    expect(p.warnings).toEqual([]);
+  });
+});

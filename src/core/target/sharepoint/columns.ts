@@ -37,6 +37,7 @@ export function toSpColumnInfo(column: GraphColumnDefinition): SpColumnInfo {
     const max = column.text?.maxLength;
     info.maxLength = typeof max === 'number' && Number.isInteger(max) && max > 0 ? max : 255;
   }
+  if (type === 'note' && column.text?.appendChangesToExistingText === true) info.appendOnly = true;
   if (column.dateTime) info.dateOnly = column.dateTime.format === 'dateOnly';
   if (column.lookup) info.allowMultiple = column.lookup.allowMultipleValues ?? false;
   if (column.personOrGroup) info.allowMultiple = column.personOrGroup.allowMultipleSelection ?? false;

@@ -30,7 +30,13 @@ export const columnDefinitionSchema = z.object({
   readOnly: z.boolean().optional(),
   hidden: z.boolean().optional(),
   indexed: z.boolean().optional(),
-  text: z.object({ allowMultipleLines: z.boolean().optional(), maxLength: z.number().optional() }).optional(),
+  text: z
+    .object({
+      allowMultipleLines: z.boolean().optional(),
+      maxLength: z.number().optional(),
+      appendChangesToExistingText: z.boolean().optional(),
+    })
+    .optional(),
   number: facet.optional(),
   currency: facet.optional(),
   boolean: facet.optional(),

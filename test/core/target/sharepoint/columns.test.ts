@@ -11,6 +11,15 @@ describe('columnDefinition → SpColumnInfo', () => {
     expect(column({ name: 'A', displayName: 'A', text: {} }).type).toBe('text');
     expect(column({ name: 'A', displayName: 'A', text: { allowMultipleLines: false } }).type).toBe('text');
     expect(column({ name: 'A', displayName: 'A', text: { allowMultipleLines: true } }).type).toBe('note');
+    // "Append changes to existing text": the field reads empty (engine/appendOnly.ts).
+    const append = { allowMultipleLines: true, appendChangesToExistingText: true };
+    expect(column({ name: 'A', displayName: 'A', text: append })).toMatchObject({
+      type: 'note',
+      appendOnly: true,
+    });
+    expect(
+      column({ name: 'A', displayName: 'A', text: { allowMultipleLines: true } }).appendOnly,
+    ).toBeUndefined();
     expect(column({ name: 'A', displayName: 'A', number: {} }).type).toBe('number');
     expect(column({ name: 'A', displayName: 'A', currency: { locale: 'en-us' } }).type).toBe('currency');
     expect(column({ name: 'A', displayName: 'A', boolean: {} }).type).toBe('boolean');
