@@ -374,6 +374,71 @@ function roundTrip(kind: Kind): Check {
 
 const reads: Check[] = [
   {
+    // engine/appendOnly.ts: a field on such a column is refused unless PUSH_ONLY, because it reads empty.
+    name: 'columns.appendOnlyReadsEmpty',
+    source: 'https://github.com/pnp/pnpjs/issues/859',
+    async run(ctx) {
+      const id = ctx.items.get('main');
+      if (!id || !ctx.columns.has('note'))
+        return skip('the item or the multi-line column could not be created');
+      const made = await ctx.send('POST', `${ctx.listPath()}/columns`, {
+        name: 'ConfAppend',
+        displayName: 'ConfAppend',
+        text: { allowMultipleLines: true, appendChangesToExistingText: true },
+      });
+      const bad = statusIs(
+        made.status,
+        201,
+        'POST multi-line column with appendChangesToExistingText (SharePoint needs versioning on the list)',
+        made.body,
+      );
+      if (bad) return bad;
+      const append = String(asObject(made.body).name);
+      const columns = await ctx.send('GET', `${ctx.listPath()}/columns`);
+      const badColumns = statusIs(columns.status, 200, 'GET columns', columns.body);
+      if (badColumns) return badColumns;
+      const facet = (name: string) =>
+        asObject(
+          asObject(
+            ((asObject(columns.body).value as Record<string, unknown>[] | undefined) ?? []).find(
+              (c) => c.name === name,
+            ),
+          ).text,
+        ).appendChangesToExistingText;
+      const note = ctx.column('note');
+      // Provision creates multi-line columns without the property: sent at all, even false, it is reported to turn
+      // the setting on (https://github.com/microsoftgraph/microsoft-graph-docs/issues/20863).
+      if (facet(note) === true)
+        return fail(
+          `${note}, created without appendChangesToExistingText, reads it true: provision's note columns would append`,
+        );
+      if (facet(append) !== true)
+        return fail(
+          `${append} reads appendChangesToExistingText ${JSON.stringify(facet(append))}: the engine would not know the column appends`,
+        );
+      const written = 'conformance entry';
+      const write = await ctx.send(
+        'PATCH',
+        `${ctx.listPath()}/items/${id}/fields`,
+        { [append]: written },
+        ITEM_JSON,
+      );
+      const badWrite = statusIs(write.status, 200, `PATCH ${append}`, write.body);
+      if (badWrite) return badWrite;
+      const read = (await readItem(ctx, id, [append]))[append];
+      if (read === undefined || read === null || read === '')
+        return pass(
+          `${append} reads appendChangesToExistingText true and its written value reads empty (${JSON.stringify(read ?? null)}): ` +
+            'a field on such a column is taken only PUSH_ONLY',
+        );
+      return fail(
+        `${append}: wrote ${JSON.stringify(written)}, read ${JSON.stringify(read)}: the field does not read empty here, ` +
+          'so the engine refuses BIDIRECTIONAL and PULL_ONLY fields on such columns more than it needs to; PUSH_ONLY ' +
+          'fields still sync. Report the value read',
+      );
+    },
+  },
+  {
     name: 'fields.hiddenSelectedByName',
     source: `${DOCS}/resources/fieldvalueset`,
     async run(ctx) {

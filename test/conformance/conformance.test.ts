@@ -80,6 +80,7 @@ describe('arcore-sync conformance', () => {
       'engineRoundTrip.lookup',
       'engineRoundTrip.person',
       'columns.engineClassification',
+      'columns.appendOnlyReadsEmpty',
       'fields.unknownSelectRefused',
       'fields.lookupThreshold',
       'batch.innerStatuses',
@@ -123,6 +124,10 @@ describe('arcore-sync conformance', () => {
     );
     expect(resync?.detail).toMatch(
       /Location \(reads 0 of [1-9]\d* item\(s\) on its first page with fields\) is not followed/,
+    );
+    expect(report.checks.find((c) => c.name === 'columns.appendOnlyReadsEmpty')?.detail).toBe(
+      'ConfAppend reads appendChangesToExistingText true and its written value reads empty (null): a field on such ' +
+        'a column is taken only PUSH_ONLY',
     );
     expect(report.checks.find((c) => c.name === 'lists.deletedAnswers404')?.detail).toBe(
       "after the list's DELETE: the list by id 404, its item by id 404, its delta feed 404",
