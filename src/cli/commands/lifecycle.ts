@@ -37,6 +37,10 @@ export async function runVerifyCommand(rt: CliRuntime, name: string, opts: JsonO
       report.softDeletedRows > 0 ? `${report.softDeletedRows} row(s) kept by the pull delete policy` : null,
     ].filter((s): s is string => s !== null);
     if (kept.length > 0) rt.io.out(`not counted as unpaired: ${kept.join(', ')}`);
+    if (report.notCompared)
+      rt.io.out(
+        `not compared: ${report.notCompared.join(', ')} ("Append changes to existing text": SharePoint reads it empty)`,
+      );
     if (report.agree) rt.io.out(`${name}: both sides agree (fields compared: ${report.fields.join(', ')})`);
     else rt.io.out(describeDifferences(report).join('\n'));
   }

@@ -63,6 +63,11 @@ export interface VerifyReport {
   misrouted: number;
   /** The fields compared: those that flow in at least one direction (I9). */
   fields: string[];
+  /**
+   * Fields mapped PUSH_ONLY to multi-line columns with "Append changes to existing text": Graph reads them empty
+   * (their text is in version history), so they are not compared (engine/appendOnly.ts).
+   */
+  notCompared?: string[];
   sample: {
     differences: VerifyDifference[];
     rowsWithoutItem: Record<string, unknown>[];
@@ -158,7 +163,9 @@ export async function verifyDefinition(
       def.source.key.length > 1 ? 'COMPOSITE_COLUMNS' : 'PRIMARY_KEY',
       def.source.connection,
     );
-    const compared = plan.fields.filter((f) => f.pushable || f.pullable);
+    // A PUSH_ONLY field on an append-only column reads empty in SharePoint (appendOnly.ts): not comparable.
+    const compared = plan.fields.filter((f) => (f.pushable || f.pullable) && f.sp.appendOnly !== true);
+    const appendOnly = plan.fields.filter((f) => f.sp.appendOnly === true).map((f) => f.target);
     const route = routerOf(def, plan, lists);
 
     const items = new Map<string, ItemState>();
@@ -209,6 +216,7 @@ export async function verifyDefinition(
       unroutedRows: 0,
       misrouted: 0,
       fields: compared.map((f) => f.target),
+      ...(appendOnly.length ? { notCompared: appendOnly } : {}),
       sample: { differences: [], rowsWithoutItem: [], itemsWithoutRow: [] },
       graphRequests: 0,
       resourceUnits: 0,
