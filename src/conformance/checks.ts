@@ -49,6 +49,18 @@ async function readItem(ctx: ProbeContext, id: string, select: string[]): Promis
   return asObject(asObject(res.body).fields);
 }
 
+/** POSTs a column named `name` to the scratch list: its body as read back, or the failure naming `what` was posted. */
+async function postColumn(
+  ctx: ProbeContext,
+  name: string,
+  facet: Record<string, unknown>,
+  what: string,
+): Promise<{ failed: CheckOutcome } | { failed?: undefined; body: Record<string, unknown> }> {
+  const res = await ctx.send('POST', `${ctx.listPath()}/columns`, { name, displayName: name, ...facet });
+  const failed = statusIs(res.status, 201, what, res.body);
+  return failed ? { failed } : { body: asObject(res.body) };
+}
+
 /** One column kind the engine maps: the facet that creates it, a value, and how the read must look. */
 interface Kind {
   role: string;
@@ -273,20 +285,15 @@ const setup: Check[] = [
       const missing = needsList(ctx);
       if (missing) return missing;
       const kind = KINDS.find((k) => k.role === 'multiChoice')!;
-      const res = await ctx.send('POST', `${ctx.listPath()}/columns`, {
-        name: 'ConfMultiChoice',
-        displayName: 'ConfMultiChoice',
-        ...kind.facet,
-      });
-      const bad = statusIs(
-        res.status,
-        201,
+      const res = await postColumn(
+        ctx,
+        'ConfMultiChoice',
+        kind.facet,
         'POST choice column with displayAs "checkBoxes" (refusals reported in https://github.com/microsoftgraph/microsoft-graph-docs/issues/21021)',
-        res.body,
       );
-      if (bad) return bad;
-      ctx.columns.set('multiChoice', String(asObject(res.body).name));
-      const displayAs = asObject(asObject(res.body).choice).displayAs;
+      if (res.failed) return res.failed;
+      ctx.columns.set('multiChoice', String(res.body.name));
+      const displayAs = asObject(res.body.choice).displayAs;
       return displayAs === 'checkBoxes'
         ? pass('created; it reads back with displayAs "checkBoxes"')
         : fail(`created, but it reads back with displayAs ${JSON.stringify(displayAs)}`);
@@ -381,19 +388,14 @@ const reads: Check[] = [
       const id = ctx.items.get('main');
       if (!id || !ctx.columns.has('note'))
         return skip('the item or the multi-line column could not be created');
-      const made = await ctx.send('POST', `${ctx.listPath()}/columns`, {
-        name: 'ConfAppend',
-        displayName: 'ConfAppend',
-        text: { allowMultipleLines: true, appendChangesToExistingText: true },
-      });
-      const bad = statusIs(
-        made.status,
-        201,
+      const made = await postColumn(
+        ctx,
+        'ConfAppend',
+        { text: { allowMultipleLines: true, appendChangesToExistingText: true } },
         'POST multi-line column with appendChangesToExistingText (SharePoint needs versioning on the list)',
-        made.body,
       );
-      if (bad) return bad;
-      const append = String(asObject(made.body).name);
+      if (made.failed) return made.failed;
+      const append = String(made.body.name);
       const columns = await ctx.send('GET', `${ctx.listPath()}/columns`);
       const badColumns = statusIs(columns.status, 200, 'GET columns', columns.body);
       if (badColumns) return badColumns;
