@@ -104,6 +104,10 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     `${what} Takes the definition's lock: if another run holds it, this one is SKIPPED. ` +
     'Parked failures and open conflicts are reported; the exit code stays 0.';
 
+  const importHelp =
+    'a routed list bound for the first time may hold items made before the sync: import them as new rows (each ' +
+    'whose row routes to another list is then moved there) instead of refusing; checked on first binding only';
+
   const maxSecondsHelp =
     'time budget of the run in seconds (default RUN_MAX_SECONDS): it stops after the page in progress, ' +
     'keeps what it did and reports "complete": false; run it again to continue';
@@ -115,6 +119,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .option('--json', 'print the run summary as one JSON object')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .option('--max-seconds <n>', maxSecondsHelp)
+    .option('--import-existing-items', importHelp)
     .option('--full', 'run the push even when the idle probe finds nothing changed (it then records a run)')
     .action(act(async (rt, name: string, opts: Json) => (await runs()).runPushCommand(rt, name, opts)));
 
@@ -125,6 +130,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .option('--json', 'print the run summary as one JSON object')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .option('--max-seconds <n>', maxSecondsHelp)
+    .option('--import-existing-items', importHelp)
     .option(
       '--full',
       'run the pull even when the idle probe finds the delta feed empty (it then records a run)',
@@ -141,6 +147,7 @@ export function buildProgram(deps: CliDeps, onRuntime: (rt: CliRuntime) => void)
     .option('--json', 'print one JSON object: the summed counts, plus "pull" and "push" run summaries')
     .option('--dry-run', 'read both sides as the run would, write nothing, and print what it would do')
     .option('--max-seconds <n>', maxSecondsHelp)
+    .option('--import-existing-items', importHelp)
     .option(
       '--full',
       'run the pull and the push even when the idle probes find nothing changed (each then records a run)',

@@ -15,20 +15,31 @@ export interface RunCommandOptions {
   maxSeconds?: string;
   /** `--full` (push, pull, sync): run even when the idle probe finds nothing to do. */
   full?: boolean;
+  /** `--import-existing-items` (push, pull, sync): take in the items a routed list holds when first bound. */
+  importExistingItems?: boolean;
 }
 
 /** The run options a command line asks for: its trigger and, with --max-seconds, its time budget. */
-export function runOptions(opts: Pick<RunCommandOptions, 'maxSeconds' | 'full'>): {
+export function runOptions(opts: Pick<RunCommandOptions, 'maxSeconds' | 'full' | 'importExistingItems'>): {
   trigger: 'cli';
   maxSeconds?: number;
   full?: boolean;
+  importExistingItems?: boolean;
 } {
-  const full = opts.full ? { full: true } : {};
+  const full = {
+    ...(opts.full ? { full: true } : {}),
+    ...(opts.importExistingItems ? { importExistingItems: true } : {}),
+  };
   if (opts.maxSeconds === undefined) return { trigger: 'cli', ...full };
   const n = Number(opts.maxSeconds);
   if (!Number.isInteger(n) || n <= 0)
     throw new CliUsageError(`--max-seconds must be a positive integer, got "${opts.maxSeconds}"`);
   return { trigger: 'cli', maxSeconds: n, ...full };
+}
+
+/** A dry run's options: what it reads is read as the run asked for would. */
+function dryOptions(opts: RunCommandOptions): { trigger: 'cli'; importExistingItems?: boolean } {
+  return { trigger: 'cli', ...(opts.importExistingItems ? { importExistingItems: true } : {}) };
 }
 
 /** A FAILED run: its summary is printed with the error by the CLI's failure handler (once, with a hint). */
@@ -56,7 +67,7 @@ function report(rt: CliRuntime, summary: RunSummary, opts: RunCommandOptions): v
 export async function runPushCommand(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
   const run = runOptions(opts);
   const ctx = await rt.engineContext();
-  if (opts.dryRun) return reportDryRun(rt, await previewPush(ctx, name, { trigger: 'cli' }), opts);
+  if (opts.dryRun) return reportDryRun(rt, await previewPush(ctx, name, dryOptions(opts)), opts);
   const summary = await runPush(ctx, name, run);
   report(rt, summary, opts);
   failIfFailed(summary);
@@ -65,7 +76,7 @@ export async function runPushCommand(rt: CliRuntime, name: string, opts: RunComm
 export async function runPullCommand(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
   const run = runOptions(opts);
   const ctx = await rt.engineContext();
-  if (opts.dryRun) return reportDryRun(rt, await previewPull(ctx, name, { trigger: 'cli' }), opts);
+  if (opts.dryRun) return reportDryRun(rt, await previewPull(ctx, name, dryOptions(opts)), opts);
   const summary = await runPull(ctx, name, run);
   report(rt, summary, opts);
   failIfFailed(summary);
@@ -172,8 +183,8 @@ function reportDryRun(rt: CliRuntime, summary: DryRunSummary, opts: RunCommandOp
 /** `sync --dry-run`: each run previewed against the current state (the push does not see the pull's writes). */
 async function dryRunSync(rt: CliRuntime, name: string, opts: RunCommandOptions): Promise<void> {
   const ctx = await rt.engineContext();
-  const pull = await previewPull(ctx, name, { trigger: 'cli' });
-  const push = pull.status === 'FAILED' ? null : await previewPush(ctx, name, { trigger: 'cli' });
+  const pull = await previewPull(ctx, name, dryOptions(opts));
+  const push = pull.status === 'FAILED' ? null : await previewPush(ctx, name, dryOptions(opts));
   rt.reporter.finish();
   const runs = push ? [pull, push] : [pull];
   const planned = runs.reduce((n, r) => n + r.planned, 0);

@@ -332,11 +332,16 @@ function dryRunSummary(summary: RunSummary, dry: DryRun): DryRunSummary {
 export async function previewPush(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger; sampleSize?: number; maxSeconds?: number },
+  opts: { trigger: RunTrigger; sampleSize?: number; maxSeconds?: number; importExistingItems?: boolean },
 ): Promise<DryRunSummary> {
   const dry = new DryRun(opts.sampleSize);
   return dryRunSummary(
-    await runPush(ctx, definitionName, { trigger: opts.trigger, dryRun: dry, maxSeconds: opts.maxSeconds }),
+    await runPush(ctx, definitionName, {
+      trigger: opts.trigger,
+      dryRun: dry,
+      maxSeconds: opts.maxSeconds,
+      importExistingItems: opts.importExistingItems,
+    }),
     dry,
   );
 }
@@ -345,11 +350,16 @@ export async function previewPush(
 export async function previewPull(
   ctx: EngineContext,
   definitionName: string,
-  opts: { trigger: RunTrigger; sampleSize?: number; maxSeconds?: number },
+  opts: { trigger: RunTrigger; sampleSize?: number; maxSeconds?: number; importExistingItems?: boolean },
 ): Promise<DryRunSummary> {
   const dry = new DryRun(opts.sampleSize);
   return dryRunSummary(
-    await runPull(ctx, definitionName, { trigger: opts.trigger, dryRun: dry, maxSeconds: opts.maxSeconds }),
+    await runPull(ctx, definitionName, {
+      trigger: opts.trigger,
+      dryRun: dry,
+      maxSeconds: opts.maxSeconds,
+      importExistingItems: opts.importExistingItems,
+    }),
     dry,
   );
 }

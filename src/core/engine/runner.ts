@@ -171,6 +171,11 @@ export interface RunOptions {
   dryRun?: DryRun;
   /** Push and pull: run in full even when the idle probe would find nothing to do (idle.ts, idlePull.ts). */
   full?: boolean;
+  /**
+   * `--import-existing-items`: a routed list this run binds may hold items without a hidden key (made before the
+   * sync): take them in rather than refuse (unclaimedItems.ts, ListHoldsUnsyncedItemsError).
+   */
+  importExistingItems?: boolean;
 }
 
 export function emptyCounts(): RunCounts {
@@ -276,6 +281,7 @@ async function openScope(
   target: SharePointTarget,
   lock: DefinitionLock | null,
   clock: RunClock,
+  importExisting: boolean,
 ): Promise<RunScope> {
   const def = stored.definition;
   let siteId = '';
@@ -301,12 +307,14 @@ async function openScope(
   const bound = !isRouted(def) && !routedBefore && stored.listId === lists[0].listId;
   // I15: a list bound for the first time may hold an earlier sync's items (the definition removed and added back):
   // without their pairs every row would get a second item. Refused, naming relink (after a list another definition
-  // holds, which is refused as such).
+  // holds, which is refused as such). A routed list's items made before the sync are refused too, unless this run
+  // is told to import them: the push would move away each whose row routes elsewhere.
   if (!bound && !routedBefore) {
     const binding = await listsToBind(ctx.meta, stored, lists, isRouted(def));
     if (binding.length > 0) {
       await refuseShared(ctx.meta, stored, binding);
-      await refuseUnclaimedItems(ctx.meta, target, stored, siteId, binding);
+      const routed = isRouted(def) ? { importExisting } : null;
+      await refuseUnclaimedItems(ctx.meta, target, stored, siteId, binding, routed);
     }
   }
   await claimLists(
@@ -534,7 +542,7 @@ export async function withRun(
   });
   const target = dryRun ? dryRun.wrapTarget(runTarget, stored.definition.target.keyColumn) : runTarget;
   try {
-    scope = await openScope(ctx, stored, runId, target, lock, clock);
+    scope = await openScope(ctx, stored, runId, target, lock, clock, options.importExistingItems === true);
     if (stored.realignDateOnly && !dryRun) await realignDateOnlyFields(ctx.meta, stored.id, scope.lists);
     if (dryRun) scope = dryRun.adopt(scope);
     await work(scope);

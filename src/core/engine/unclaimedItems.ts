@@ -29,7 +29,7 @@ export class ListHoldsSyncedItemsError extends Error {
   ) {
     super(
       `Definition "${definition}": list "${list}" already holds items carrying the hidden key column ` +
-        `"${keyColumn}" (${found} of the first ${looked} items), written by an earlier sync of this list (a ` +
+        `"${keyColumn}" (${found} of its ${looked} items), written by an earlier sync of this list (a ` +
         'definition removed and added back or renamed, or the list copied with its items), and this definition has ' +
         'no pairs in it yet: a push would create a second item for each of their rows and a pull would take them ' +
         `for new items. Nothing was written. Run "npx arcore-sync relink ${definition}" to pair them with their rows.`,
@@ -39,6 +39,37 @@ export class ListHoldsSyncedItemsError extends Error {
       `run "npx arcore-sync relink ${definition}" to pair those items with the rows whose keys they carry (values ` +
       'that differ are then decided by the conflict policy), then run again; to sync into this list afresh ' +
       `instead, delete those items or empty their "${keyColumn}" column`;
+  }
+}
+
+/**
+ * Items a routed definition finds without a hidden key in a list it binds now (its first run on it): items users made
+ * before the sync. Its pull would take each for a new row, and the push would then move each whose row routes to
+ * another list (deleted here, made again there: its version history, attachments and links lost). Runs refuse until
+ * one run is told to import them (`importExistingItems`, CLI `--import-existing-items`). A single list keeps its
+ * items, so it takes them in at once.
+ */
+export class ListHoldsUnsyncedItemsError extends Error {
+  readonly errorKind = 'invalid_definition' as const;
+  readonly hint: string;
+
+  constructor(
+    readonly definition: string,
+    readonly list: string,
+    readonly keyColumn: string,
+    readonly found: number,
+  ) {
+    super(
+      `Definition "${definition}": list "${list}" holds ${found} items without the hidden key column ` +
+        `"${keyColumn}" (made before this sync), and this definition routes rows to it for the first time: its ` +
+        'pull would take each for a new row, and each whose row routes to another list would then be moved there ' +
+        '(deleted here and made again there, losing its version history and attachments). Nothing was written.',
+    );
+    this.name = 'ListHoldsUnsyncedItemsError';
+    this.hint =
+      `to import them, run "npx arcore-sync pull ${definition} --import-existing-items" once (each item whose row ` +
+      `routes elsewhere is then moved by the next push); to leave them out, move them out of "${list}" first (or ` +
+      `route to another list), then run again`;
   }
 }
 
@@ -63,14 +94,15 @@ export async function listsToBind(
   return lists.filter((l) => !bound.has(l.name) && keyed(l));
 }
 
-/** Items looked at for a hidden key when a definition binds a list: one Graph request. */
-const LOOK_AT_ITEMS = 100;
+/** Items a page when a definition binds a list: Graph's largest list-item page (graph.md: `$top` up to 5000). */
+const PAGE = 5000;
 
 /**
- * At a run's start, for each list the definition binds now (its first run on it): refuses when the definition has
- * no ledger entry in the list and the list's first items carry hidden keys. An earlier sync's items all carry one
- * (its pull writes the key back to every item it inserts), so the first page tells. Costs one indexed query and one
- * Graph request per list, once: a bound list is not looked at again.
+ * At a run's start, for each list the definition binds now (its first run on it) in which it has no ledger entry:
+ * reads the hidden key of every item (items made by hand before the sync may come first, so no page tells), and
+ * refuses when any carries one (ListHoldsSyncedItemsError) or, for a routed definition not told to import them
+ * (`importExisting`), when any carries none (ListHoldsUnsyncedItemsError). Costs one indexed query and one Graph
+ * request per 5,000 items, once: a bound list is not looked at again.
  */
 export async function refuseUnclaimedItems(
   meta: Pool,
@@ -78,6 +110,7 @@ export async function refuseUnclaimedItems(
   stored: StoredDefinition,
   siteId: string,
   lists: ScopeList[],
+  routed: { importExisting: boolean } | null,
 ): Promise<void> {
   const def = stored.definition;
   for (const list of lists) {
@@ -90,17 +123,17 @@ export async function refuseUnclaimedItems(
     let found = 0;
     for await (const page of target.listItems(siteId, list.listId, {
       select: [def.target.keyColumn],
-      top: LOOK_AT_ITEMS,
-    })) {
+      top: PAGE,
+    }))
       for (const item of page) {
         looked++;
         const key = item.fields[def.target.keyColumn];
         if (typeof key === 'string' && key !== '') found++;
       }
-      break;
-    }
     if (found > 0)
       throw new ListHoldsSyncedItemsError(def.name, list.name, def.target.keyColumn, found, looked);
+    if (routed && !routed.importExisting && looked > 0)
+      throw new ListHoldsUnsyncedItemsError(def.name, list.name, def.target.keyColumn, looked);
   }
 }
 
