@@ -18,8 +18,9 @@ describe('an idle push on the command line', () => {
     );
   });
 
-  it('--full asks the engine for a full run', () => {
+  it('--full asks the engine for a full run; --import-existing-items for the items of a routed list it binds', () => {
     expect(runOptions({ full: true })).toEqual({ trigger: 'cli', full: true });
+    expect(runOptions({ importExistingItems: true })).toEqual({ trigger: 'cli', importExistingItems: true });
     expect(runOptions({ maxSeconds: '5' })).toEqual({ trigger: 'cli', maxSeconds: 5 });
   });
 });
