@@ -60,10 +60,11 @@ export class ListHoldsUnsyncedItemsError extends Error {
     readonly found: number,
   ) {
     super(
-      `Definition "${definition}": list "${list}" holds ${found} items without the hidden key column ` +
-        `"${keyColumn}" (made before this sync), and this definition routes rows to it for the first time: its ` +
-        'pull would take each for a new row, and each whose row routes to another list would then be moved there ' +
-        '(deleted here and made again there, losing its version history and attachments). Nothing was written.',
+      `Definition "${definition}": list "${list}" holds ${found} item${found === 1 ? '' : 's'} without the hidden ` +
+        `key column "${keyColumn}" (made before this sync), and this definition routes rows to it for the first ` +
+        'time: its pull would take each for a new row, and each whose row routes to another list would then be ' +
+        'moved there (deleted here and made again there, losing its version history and attachments). Nothing ' +
+        'was written.',
     );
     this.name = 'ListHoldsUnsyncedItemsError';
     this.hint =

@@ -23,9 +23,10 @@ import { defineRoutedTitles } from '../../support/routed';
  * the pull then opened a COPY conflict for each old item, holding the SharePoint edits made meanwhile), and a pull
  * first took every item for a new one; `relink` could not help, adopting only items the ledger knew (found by
  * review). Now the first run on a list that holds such items is refused naming relink, and relink pairs each item
- * with the row whose key it carries, both sides then compared field by field under the conflict policy.
+ * with the row whose key it carries, both sides then compared field by field under the conflict policy. The same
+ * first look refuses a routed list holding items made before the sync (unclaimedItems.ts).
  */
-describe('a definition removed and added back on the same list', () => {
+describe('a list bound for the first time that already holds items (a definition removed and added back, a route added)', () => {
   let h: Harness;
   beforeEach(async () => {
     h = await startHarness();
