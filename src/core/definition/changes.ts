@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { FieldMapping, SyncDefinition } from './schema';
 import { DEFAULT_SITE_TIME_ZONE } from '../canonical/siteTimeZone';
-import { isRouted, targetListLabel } from '../routing/lists';
+import { isRouted, targetListLabel, targetLists } from '../routing/lists';
 
 /**
  * What an `apply` changes in a stored definition, and what the next runs do about it (I14). Pure: the engine's
@@ -52,6 +52,22 @@ export interface PipelineRewrites {
 const samePlace = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
 
 /** Routes compared as the engine sees them: a single list is one default route. */
+/**
+ * Lists a routes change routes to for the first time: the first run refuses one holding items made before the sync
+ * until a run is told to import them (engine/unclaimedItems.ts, ListHoldsUnsyncedItemsError).
+ */
+function newlyRoutedAdvice(before: SyncDefinition, after: SyncDefinition): string {
+  if (!isRouted(after)) return '';
+  const known = new Set(targetLists(before).map((l) => l.toLowerCase()));
+  const added = targetLists(after).filter((l) => !known.has(l.toLowerCase()));
+  if (added.length === 0) return '';
+  return (
+    `; ${added.map((l) => `"${l}"`).join(', ')} ${added.length === 1 ? 'is' : 'are'} routed to for the first ` +
+    'time: the first run refuses a list holding items made before the sync (no hidden key), whose rows would be ' +
+    `moved away, until "npx arcore-sync pull ${after.name} --import-existing-items" imports them`
+  );
+}
+
 function routesOf(def: SyncDefinition): { when: string | null; list: string }[] {
   return (def.target.routes ?? [{ list: targetListLabel(def) }]).map((r) => ({
     when: r.when ?? null,
@@ -122,7 +138,8 @@ export function describeDefinitionChanges(before: SyncDefinition, after: SyncDef
       effect:
         'the next push reads every row again (continued by the runs after it when its time budget stops it) and ' +
         'moves every synced row whose list changes: it creates the item in its new list and deletes it from the ' +
-        'old one (a create and a delete each); rows matching no route are no longer synced (unrouted)',
+        'old one (a create and a delete each); rows matching no route are no longer synced (unrouted)' +
+        newlyRoutedAdvice(before, after),
       realign: [],
     });
   }

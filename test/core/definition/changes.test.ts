@@ -36,6 +36,14 @@ describe('apply: what a settings change does', () => {
     ).toMatch(/also one made before this change that no pull has read yet .*run a pull before applying/);
   });
 
+  it('a route to a new list says its items made before the sync are refused until imported', () => {
+    const site = 'contoso.sharepoint.com:/sites/demo';
+    const routes = [{ when: "name == 'x'", list: 'Projects' }, { list: 'Archive' }];
+    expect(effectOf({}, { target: { site, routes } }, 'target.routes')).toMatch(
+      /; "Archive" is routed to for the first time: .*pull projects --import-existing-items/,
+    );
+  });
+
   it('other policy changes apply from the next run', () => {
     expect(effectOf({ conflictPolicy: 'SOURCE_WINS' }, { conflictPolicy: 'MANUAL' }, 'conflictPolicy')).toBe(
       'applies from the next run',
