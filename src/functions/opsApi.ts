@@ -89,7 +89,16 @@ const idSchema = z.union([
 ]);
 
 export const runNowBodySchema = z
-  .object({ wait: z.boolean().default(true).describe('false: enqueue the run and answer 202') })
+  .object({
+    wait: z.boolean().default(true).describe('false: enqueue the run and answer 202'),
+    importExistingItems: z
+      .boolean()
+      .default(false)
+      .describe(
+        'true: a routed list the run binds for the first time may hold items made before the sync: import them ' +
+          '(CLI --import-existing-items) instead of refusing',
+      ),
+  })
   .strict();
 export const verifyBodySchema = z.object({}).strict();
 export const dryRunBodySchema = z.object({ run: z.enum(['push', 'pull', 'sync']) }).strict();
@@ -260,14 +269,16 @@ const routes: Route[] = [
     method: 'POST',
     pattern: ['definitions', ':name', 'push'],
     handle: async ({ ctx, params, request, context }) => {
-      const { wait } = await body(request, runNowBodySchema);
-      if (wait) return runResponse(await runPush(ctx, params.name, { trigger: 'ops' }));
+      const { wait, importExistingItems } = await body(request, runNowBodySchema);
+      const importing = importExistingItems ? { importExistingItems: true as const } : {};
+      if (wait) return runResponse(await runPush(ctx, params.name, { trigger: 'ops', ...importing }));
       const definitionId = await definitionIdByName(ctx.meta, params.name);
       const message: PushMessage = {
         definition: params.name,
         definitionId,
         trigger: 'ops',
         enqueuedAt: new Date().toISOString(),
+        ...importing,
       };
       context.extraOutputs.set(pushQueueOutput, [message]);
       return jsonResponse(202, {
@@ -281,8 +292,9 @@ const routes: Route[] = [
     method: 'POST',
     pattern: ['definitions', ':name', 'pull'],
     handle: async ({ ctx, params, request, context }) => {
-      const { wait } = await body(request, runNowBodySchema);
-      if (wait) return runResponse(await runPull(ctx, params.name, { trigger: 'ops' }));
+      const { wait, importExistingItems } = await body(request, runNowBodySchema);
+      const importing = importExistingItems ? { importExistingItems: true as const } : {};
+      if (wait) return runResponse(await runPull(ctx, params.name, { trigger: 'ops', ...importing }));
       const definitionId = await definitionIdByName(ctx.meta, params.name);
       await markPullPending(ctx.meta, definitionId, 'ops API');
       const message: PullMessage = {
@@ -290,6 +302,7 @@ const routes: Route[] = [
         definitionId,
         trigger: 'ops',
         enqueuedAt: new Date().toISOString(),
+        ...importing,
       };
       context.extraOutputs.set(pullQueueOutput, [message]);
       return jsonResponse(202, {

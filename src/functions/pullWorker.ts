@@ -40,7 +40,10 @@ export async function pullWorker(message: unknown, context: InvocationContext): 
   }
   try {
     await claimPendingPull(runtime.ctx.meta, definitionId);
-    const summary = await runPull(engineContextFor(runtime, context), definition, { trigger });
+    const summary = await runPull(engineContextFor(runtime, context), definition, {
+      trigger,
+      ...(msg.importExistingItems ? { importExistingItems: true } : {}),
+    });
     if (summary.status === 'SKIPPED') {
       const retry = busyRetryOf(msg, delays);
       if (retry) {

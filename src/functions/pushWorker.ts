@@ -46,6 +46,7 @@ export async function pushWorker(message: unknown, context: InvocationContext): 
   try {
     const summary = await runPush(engineContextFor(runtime, context), definition, {
       trigger: trigger === 'timer' ? 'queue' : trigger,
+      ...(msg.importExistingItems ? { importExistingItems: true } : {}),
     });
     const line = summary.idle
       ? `pushWorker: ${definition} idle, nothing to push (no run recorded, ${summary.durationMs} ms)`

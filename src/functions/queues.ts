@@ -28,6 +28,11 @@ const relayFields = {
   notBefore: z.iso.datetime({ offset: true }).optional(),
   hops: z.number().int().min(0).max(100_000).optional(),
   continues: z.number().int().min(0).max(1_000_000).optional(),
+  /**
+   * Asked for through the ops API (`importExistingItems`): a routed list the run binds may hold items made before the
+   * sync, taken in rather than refused (engine/unclaimedItems.ts). Carried by the message's busy retries.
+   */
+  importExistingItems: z.literal(true).optional(),
 };
 
 /** "Run the push of this definition": one per due definition per timer tick, or from the ops API. */

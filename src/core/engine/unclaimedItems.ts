@@ -68,7 +68,8 @@ export class ListHoldsUnsyncedItemsError extends Error {
     );
     this.name = 'ListHoldsUnsyncedItemsError';
     this.hint =
-      `to import them, run "npx arcore-sync pull ${definition} --import-existing-items" once (each item whose row ` +
+      `to import them, run "npx arcore-sync pull ${definition} --import-existing-items" once (ops API: POST ` +
+      `definitions/${definition}/pull with {"importExistingItems": true}; each item whose row ` +
       `routes elsewhere is then moved by the next push); to leave them out, move them out of "${list}" first (or ` +
       `route to another list), then run again`;
   }

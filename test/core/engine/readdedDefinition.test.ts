@@ -8,6 +8,11 @@ import { relinkDefinition } from '../../../src/core/engine/relink';
 import { verifyDefinition } from '../../../src/core/engine/verify';
 import { removeDefinition } from '../../../src/core/ops';
 import { getDefinition } from '../../../src/core/store/definitions';
+import { disabledTelemetry } from '../../../src/core/telemetry';
+import { pullWorker } from '../../../src/functions/pullWorker';
+import { installRuntime } from '../../../src/functions/runtime';
+import { invocation } from '../../functions/support/invocation';
+import { ops } from '../../functions/support/opsHarness';
 import {
   createProjectsTable,
   projectsDefinition,
@@ -199,14 +204,27 @@ describe('a list bound for the first time that already holds items (a definition
       },
     });
     await makeByHand('Closed', 3, (i) => ({ Title: `by hand ${i}`, Status: 'OPEN' }));
-    const refused = await runPull(h.ctx, 'tickets', { trigger: 'test' });
-    expect(refused).toMatchObject({ status: 'FAILED', errorKind: 'invalid_definition', created: 0 });
-    expect(refused.error).toMatch(/list "Closed" holds 3 items without the hidden key column "ArcoreKey"/);
-    expect(refused.errorHint).toMatch(/pull tickets --import-existing-items/);
-    expect((await h.db.pool.query('SELECT id FROM tickets')).rows).toEqual([{ id: 100 }]);
-    // Imported on request: the rows come in and the run binds the list, so later runs do not ask again.
-    const imported = await runPull(h.ctx, 'tickets', { trigger: 'test', importExistingItems: true });
-    expect(imported).toMatchObject({ status: 'SUCCEEDED', created: 3 });
+    // Through the ops API as through the CLI (the console's runs are queued: the message carries the request).
+    const uninstall = installRuntime({ ctx: h.ctx, telemetry: disabledTelemetry, webhookUrls: {} });
+    try {
+      const { status, json: refused } = await ops('POST', 'definitions/tickets/pull', {});
+      expect(status).toBe(200);
+      expect(refused).toMatchObject({ status: 'FAILED', errorKind: 'invalid_definition', created: 0 });
+      expect(refused.error).toMatch(/list "Closed" holds 3 items without the hidden key column "ArcoreKey"/);
+      expect(refused.errorHint).toMatch(/pull tickets --import-existing-items/);
+      expect(refused.errorHint).toMatch(/"importExistingItems": true/);
+      expect((await h.db.pool.query('SELECT id FROM tickets')).rows).toEqual([{ id: 100 }]);
+      // Imported on request: the rows come in and the run binds the list, so later runs do not ask again.
+      const { context } = invocation('pullWorker');
+      const { id: definitionId } = await getDefinition(h.db.pool, 'tickets');
+      const imported = await pullWorker(
+        { definition: 'tickets', definitionId, trigger: 'ops', importExistingItems: true },
+        context,
+      );
+      expect(imported).toMatchObject({ status: 'SUCCEEDED', created: 3 });
+    } finally {
+      uninstall();
+    }
     expect(await runPush(h.ctx, 'tickets', { trigger: 'test' })).toMatchObject({
       status: 'SUCCEEDED',
       moved: 3,
