@@ -53,14 +53,19 @@ describe('I6 crash safety (a real SIGKILL)', () => {
       });
       expect(res.status).toBe(200);
     }
-    h.emulator.control.setLatency(60);
+    // The feed is two pages (200 items each at most): the first is answered at once, the second only after 5 s, so
+    // the kill lands between the first page's commit and the second's however loaded the machine (a uniform latency
+    // left a window of one request, which a pipelined pull could close before the test's poll saw the first page).
+    const delta = { method: 'GET', pathPattern: '/items/delta$', count: 1 };
+    h.emulator.control.injectFault({ ...delta, latencyMs: 0 });
+    h.emulator.control.injectFault({ ...delta, latencyMs: 5_000 });
     const countEdited = async () =>
       Number((await h.db.pool.query("SELECT count(*) FROM projects WHERE name LIKE '%!'")).rows[0].count);
     const killed = await killWhen(
       spawnEngineChild(h, ['pull', 'projects']),
       async () => (await countEdited()) > 0,
     );
-    h.emulator.control.setLatency(0);
+    h.emulator.control.clearFaults();
     expect(killed).toBe(true);
     expect(await countEdited()).toBeLessThan(300);
     await lockReleased(h, 'projects');
