@@ -10,7 +10,15 @@ import { rowToCanonical } from '../plan';
 import { agreedEntry } from '../transform';
 import { type PairDecision } from '../reconcile';
 import { type RunScope } from '../runner';
-import { type PushRow, type PageCommit, syncedEntry, inSourceTx, parkEntry, writtenETag } from './page';
+import {
+  adoptStandIn,
+  type PushRow,
+  type PageCommit,
+  syncedEntry,
+  inSourceTx,
+  parkEntry,
+  writtenETag,
+} from './page';
 import { graphFields, applyToPostgres, revivedFields, RecreatedKeyError } from './writes';
 import { knownRefusal, pushFailureMessage } from './refusals';
 import { awaitSettle } from './pendingCreates';
@@ -82,18 +90,7 @@ export async function settleConflicts(
     const [standIn] = stored.itemId && !item && !again ? await standingCopies(scope, [stored]) : [];
     if (standIn) {
       if (before) await supersedeConflict(scope.ctx.meta, scope.definitionId, before, null);
-      scope.counts.skipped++;
-      commit.save.push(standIn.entry);
-      commit.standIns.push(standIn);
-      commit.park.push({
-        hash: read.hash,
-        identity: read.identity,
-        itemId: standIn.entry.itemId,
-        error:
-          `its item ${stored.itemId} was deleted in SharePoint while item ${standIn.copy.itemId}, a copy carrying its ` +
-          'key, stands: the copy takes its place, and the next push writes the row to it',
-        waiting: true,
-      });
+      adoptStandIn(scope, commit, read, standIn, 'the next push writes the row to it');
       continue;
     }
     const sp = item ? fromGraphFields(item.fields, plan.columns) : null;

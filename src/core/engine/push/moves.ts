@@ -33,7 +33,14 @@ import { RunTimeBudgetError } from '../../budget/errors';
 import { pushPlanFor, unalignedFields } from '../alignment';
 import { pick } from '../plan';
 import type { RunScope } from '../runner';
-import { type PageCommit, type PushRow, describeFailure, responseFields, writtenETag } from './page';
+import {
+  adoptStandIn,
+  type PageCommit,
+  type PushRow,
+  describeFailure,
+  responseFields,
+  writtenETag,
+} from './page';
 import { listName, writeProblem } from '../routing';
 import { inTransaction } from '../../db/transaction';
 import { groupBy } from '../../groupBy';
@@ -374,19 +381,8 @@ async function undoMoves(
     const o = outcomes.get(m.r.hash);
     const standIn = standIns.get(m.r.hash);
     if (o && (o.status === 'deleted' || o.status === 'not_found') && standIn) {
-      scope.counts.skipped++;
       commit.moved.push(m.r.hash);
-      commit.save.push(standIn.entry);
-      commit.standIns.push(standIn);
-      commit.park.push({
-        hash: m.r.hash,
-        identity: m.r.identity,
-        itemId: standIn.entry.itemId,
-        error:
-          `its item ${m.entry.itemId} was deleted in SharePoint while item ${standIn.copy.itemId}, a copy carrying its ` +
-          'key, stands: the copy takes its place, and the next push writes the row to it (or moves it)',
-        waiting: true,
-      });
+      adoptStandIn(scope, commit, m.r, standIn, 'the next push writes the row to it (or moves it)');
     } else if (o && (o.status === 'deleted' || o.status === 'not_found')) {
       scope.details.movesDeferred = ((scope.details.movesDeferred as number) ?? 0) + 1;
       scope.ctx.log.info(

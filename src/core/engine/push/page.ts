@@ -206,6 +206,32 @@ export function parkEntry(scope: RunScope, commit: PageCommit, e: LedgerEntry, o
   });
 }
 
+/**
+ * A row whose item was deleted in SharePoint while a copy carrying its key stands (a user's move by hand,
+ * standIns.ts): the pair moves to the copy, committed with the page, and the row waits for the next push, which
+ * writes it to the copy (`then`: what that push does).
+ */
+export function adoptStandIn(
+  scope: RunScope,
+  commit: PageCommit,
+  row: { hash: string; identity: Record<string, unknown> },
+  standIn: StandIn,
+  then: string,
+): void {
+  scope.counts.skipped++;
+  commit.save.push(standIn.entry);
+  commit.standIns.push(standIn);
+  commit.park.push({
+    hash: row.hash,
+    identity: row.identity,
+    itemId: standIn.entry.itemId,
+    error:
+      `its item ${standIn.gone} was deleted in SharePoint while item ${standIn.copy.itemId}, a copy carrying its ` +
+      `key, stands: the copy takes its place, and ${then}`,
+    waiting: true,
+  });
+}
+
 /** The item's fields when the write's response carried them (creates return the whole listItem). */
 export function responseFields(o: WriteOutcome): Record<string, unknown> | null {
   const fields = (o as { fields?: unknown }).fields;
